@@ -1,0 +1,235 @@
+/* autograd.c - the define-by-run graph and reverse-mode backward.
+ *
+ * Ops record a node when gradients are enabled and an input requires grad.
+ * strata_backward() walks the nodes in reverse recording order (a valid
+ * topological order), calling each op's backward with recording off, and
+ * accumulates into leaves' ->grad (kept) and intermediates' ->tmp_grad
+ * (freed as soon as the producing node has used it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+strata_graph *st_graph_new(strata_runtime *rt)
+{
+    strata_graph *g = st_calloc(1, sizeof *g);
+    if (g)
+        g->rt = rt;
+    return g;
+}
+
+static void node_free(st_node *n)
+{
+    for (int k = 0; k < n->n_outputs; k++) {
+        strata_tensor *o = n->outputs[k];
+        if (o && o->grad_fn == n) {
+            o->grad_fn = NULL;
+            strata_tensor_release(o->tmp_grad);
+            o->tmp_grad = NULL;
+        }
+        strata_tensor_release(o);
+    }
+    for (int k = 0; k < n->n_inputs; k++)
+        strata_tensor_release(n->inputs[k]);
+    free(n->inputs);
+    free(n->outputs);
+    free(n->attrs);
+    free(n);
+}
+
+void strata_graph_reset(strata_graph *g)
+{
+    if (!g)
+        return;
+    for (int k = g->n_nodes - 1; k >= 0; k--)
+        node_free(g->nodes[k]);
+    g->n_nodes = 0;
+}
+
+void st_graph_free(strata_graph *g)
+{
+    if (!g)
+        return;
+    strata_graph_reset(g);
+    free(g->nodes);
+    free(g);
+}
+
+int strata_graph_size(const strata_graph *g)
+{
+    return g ? g->n_nodes : 0;
+}
+
+strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor *const *inputs, int n_in,
+                              strata_tensor *const *outputs, int n_out, const strata_attr *attrs, int n_attrs)
+{
+    if (!rt->grad_enabled || (op->def.flags & STRATA_OP_NO_GRAD))
+        return STRATA_OK;
+    if (!op->def.backward)
+        return STRATA_OK; /* not differentiable: outputs are constants */
+    int any = 0;
+    for (int k = 0; k < n_in; k++)
+        any |= inputs[k]->requires_grad;
+    if (!any)
+        return STRATA_OK;
+    strata_graph *g = rt->graph;
+    st_node *n = st_calloc(1, sizeof *n);
+    if (!n)
+        return STRATA_E_NOMEM;
+    n->op = op;
+    n->inputs = st_calloc((size_t)n_in, sizeof *n->inputs);
+    n->outputs = st_calloc((size_t)n_out, sizeof *n->outputs);
+    n->attrs = st_attrs_copy(attrs, n_attrs);
+    if (!n->inputs || !n->outputs || (n_attrs && !n->attrs) ||
+        st_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+        free(n->inputs);
+        free(n->outputs);
+        free(n->attrs);
+        free(n);
+        return STRATA_E_NOMEM;
+    }
+    n->n_inputs = n_in;
+    n->n_outputs = n_out;
+    n->n_attrs = n_attrs;
+    n->seq = g->n_nodes;
+    for (int k = 0; k < n_in; k++)
+        n->inputs[k] = strata_tensor_retain(inputs[k]);
+    for (int k = 0; k < n_out; k++) {
+        strata_tensor *o = outputs[k];
+        n->outputs[k] = strata_tensor_retain(o);
+        if (o->dtype == STRATA_F32) {
+            o->requires_grad = 1;
+            o->is_leaf = 0;
+            o->grad_fn = n;
+            o->grad_fn_output = k;
+        }
+    }
+    g->nodes[g->n_nodes++] = n;
+    return STRATA_OK;
+}
+
+/* *slot += g (steals g). */
+static strata_status accumulate(strata_runtime *rt, strata_tensor **slot, strata_tensor *g)
+{
+    if (!*slot) {
+        *slot = g;
+        return STRATA_OK;
+    }
+    strata_tensor *in[2] = {*slot, g}, *sum;
+    strata_status rc = st_call1(rt, "core::add", in, 2, NULL, 0, &sum);
+    strata_tensor_release(g);
+    if (rc)
+        return rc;
+    strata_tensor_release(*slot);
+    *slot = sum;
+    return STRATA_OK;
+}
+
+strata_status strata_backward(strata_graph *g, strata_tensor *loss)
+{
+    if (!g || !loss)
+        return st_error(STRATA_E_INVALID, "strata_backward: NULL graph or loss");
+    strata_runtime *rt = g->rt;
+    if (strata_tensor_numel(loss) != 1) {
+        char s[128];
+        return st_error(STRATA_E_SHAPE, "strata_backward: the loss must have one element, it has shape %s",
+                        st_shape_str(s, sizeof s, loss->ndim, loss->shape));
+    }
+    if (!loss->requires_grad)
+        return st_error(STRATA_E_STATE, "strata_backward: the loss does not depend on any tensor that requires grad "
+                                        "(was it computed with gradients disabled?)");
+    int prev = strata_set_grad_enabled(rt, 0);
+    strata_status rc;
+    strata_tensor *one;
+    strata_attr fa[3] = {strata_attr_ints("shape", loss->shape, loss->ndim), strata_attr_float("value", 1.0),
+                         strata_attr_int("dtype", STRATA_F32)};
+    rc = strata_op_create(loss->st->dev, "core::fill", fa, 3, &one);
+    if (rc)
+        goto out;
+    if (loss->is_leaf) {
+        rc = accumulate(rt, &loss->grad, one);
+        goto out;
+    }
+    strata_tensor_release(loss->tmp_grad);
+    loss->tmp_grad = one;
+
+    for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
+        st_node *n = g->nodes[ni];
+        strata_tensor *gout[64] = {0}, *gin[64] = {0};
+        int32_t need[64] = {0};
+        int any_out = 0, any_in = 0;
+        for (int k = 0; k < n->n_outputs; k++) {
+            gout[k] = n->outputs[k]->grad_fn == n ? n->outputs[k]->tmp_grad : NULL;
+            any_out |= gout[k] != NULL;
+        }
+        if (!any_out)
+            continue;
+        for (int k = 0; k < n->n_inputs; k++) {
+            need[k] = n->inputs[k]->requires_grad;
+            any_in |= need[k];
+        }
+        if (any_in) {
+            strata_backward_call call = {
+                .struct_size = sizeof call,
+                .host = &st_host_api,
+                .rt = rt,
+                .op = n->op->name,
+                .inputs = n->inputs,
+                .n_inputs = n->n_inputs,
+                .outputs = n->outputs,
+                .n_outputs = n->n_outputs,
+                .grad_outputs = gout,
+                .needs_grad = need,
+                .grad_inputs = gin,
+                .attrs = n->attrs,
+                .n_attrs = n->n_attrs,
+                .user = n->op->def.user,
+            };
+            strata_clear_error();
+            rc = n->op->def.backward(&call);
+            if (rc) {
+                st_error_context(rc, "backward of %s", n->op->name);
+                for (int k = 0; k < n->n_inputs; k++)
+                    strata_tensor_release(gin[k]);
+                goto out;
+            }
+            for (int k = 0; k < n->n_inputs; k++) {
+                if (!gin[k])
+                    continue;
+                strata_tensor *x = n->inputs[k];
+                if (!need[k]) {
+                    strata_tensor_release(gin[k]);
+                    continue;
+                }
+                if (gin[k]->ndim != x->ndim || memcmp(gin[k]->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim)) {
+                    char a[128], b[128];
+                    rc = st_error(STRATA_E_INTERNAL, "backward of %s gave input %d a gradient of shape %s, expected %s",
+                                  n->op->name, k, st_shape_str(a, sizeof a, gin[k]->ndim, gin[k]->shape),
+                                  st_shape_str(b, sizeof b, x->ndim, x->shape));
+                    for (int j = k; j < n->n_inputs; j++)
+                        strata_tensor_release(gin[j]);
+                    goto out;
+                }
+                rc = accumulate(rt, x->is_leaf ? &x->grad : &x->tmp_grad, gin[k]);
+                gin[k] = NULL;
+                if (rc) {
+                    for (int j = k + 1; j < n->n_inputs; j++)
+                        strata_tensor_release(gin[j]);
+                    goto out;
+                }
+            }
+        }
+        /* this node's output gradients are used up */
+        for (int k = 0; k < n->n_outputs; k++) {
+            if (n->outputs[k]->grad_fn == n) {
+                strata_tensor_release(n->outputs[k]->tmp_grad);
+                n->outputs[k]->tmp_grad = NULL;
+            }
+        }
+    }
+    rc = STRATA_OK;
+out:
+    strata_set_grad_enabled(rt, prev);
+    return rc;
+}

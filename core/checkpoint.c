@@ -1,0 +1,260 @@
+/* checkpoint.c - models and optimizer state to and from safetensors.
+ *
+ * Model tensors keep their PyTorch names ("1.weight"), so the file loads
+ * into the equivalent torch module after dropping the "optimizer." keys.
+ * Optimizer slots are "optimizer.<param>.<slot>"; counters and
+ * hyper-parameters go in "__metadata__".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+typedef struct {
+    st_sft_tensor_in *t;
+    void **bufs;
+    char **names;
+    size_t n, cap;
+    const char **mk, **mv;
+    char **mowned;
+    size_t nm, capm;
+} save_list;
+
+static strata_status push_tensor(save_list *l, const char *name, strata_tensor *t)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 32;
+        st_sft_tensor_in *a = realloc(l->t, nc * sizeof *a);
+        if (a)
+            l->t = a;
+        void **b = realloc(l->bufs, nc * sizeof *b);
+        if (b)
+            l->bufs = b;
+        char **c = realloc(l->names, nc * sizeof *c);
+        if (c)
+            l->names = c;
+        if (!a || !b || !c)
+            return st_error(STRATA_E_NOMEM, "out of memory building a checkpoint");
+        l->cap = nc;
+    }
+    size_t bytes = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
+    void *buf = st_malloc(bytes ? bytes : 1);
+    char *nm = st_strdup(name);
+    if (!buf || !nm) {
+        free(buf);
+        free(nm);
+        return STRATA_E_NOMEM;
+    }
+    strata_status rc = strata_tensor_read(t, buf, bytes);
+    if (rc) {
+        free(buf);
+        free(nm);
+        return st_error_context(rc, "reading tensor '%s' for the checkpoint", name);
+    }
+    l->bufs[l->n] = buf;
+    l->names[l->n] = nm;
+    l->t[l->n] = (st_sft_tensor_in){nm, t->dtype, t->ndim, t->shape, buf};
+    l->n++;
+    return STRATA_OK;
+}
+
+static strata_status push_meta(save_list *l, const char *k, const char *v)
+{
+    if (l->nm == l->capm) {
+        size_t nc = l->capm ? l->capm * 2 : 16;
+        const char **a = realloc(l->mk, nc * sizeof *a);
+        if (a)
+            l->mk = a;
+        const char **b = realloc(l->mv, nc * sizeof *b);
+        if (b)
+            l->mv = b;
+        char **c = realloc(l->mowned, nc * 2 * sizeof *c);
+        if (c)
+            l->mowned = c;
+        if (!a || !b || !c)
+            return st_error(STRATA_E_NOMEM, "out of memory building checkpoint metadata");
+        l->capm = nc;
+    }
+    char *kk = st_strdup(k), *vv = st_strdup(v);
+    if (!kk || !vv) {
+        free(kk);
+        free(vv);
+        return STRATA_E_NOMEM;
+    }
+    l->mowned[2 * l->nm] = kk;
+    l->mowned[2 * l->nm + 1] = vv;
+    l->mk[l->nm] = kk;
+    l->mv[l->nm] = vv;
+    l->nm++;
+    return STRATA_OK;
+}
+
+static void free_list(save_list *l)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        free(l->bufs[k]);
+        free(l->names[k]);
+    }
+    for (size_t k = 0; k < 2 * l->nm; k++)
+        free(l->mowned[k]);
+    free(l->t);
+    free(l->bufs);
+    free(l->names);
+    free(l->mk);
+    free(l->mv);
+    free(l->mowned);
+}
+
+strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt, const char *meta_json)
+{
+    if (!path || !m)
+        return st_error(STRATA_E_INVALID, "strata_checkpoint_save: NULL path or model");
+    save_list l = {0};
+    strata_status rc = STRATA_OK;
+    char buf[64];
+    for (int k = 0; k < m->n_params && !rc; k++)
+        rc = push_tensor(&l, m->params[k].name, m->params[k].t);
+    for (int k = 0; k < m->n_buffers && !rc; k++)
+        rc = push_tensor(&l, m->buffers[k].name, m->buffers[k].t);
+    if (!rc)
+        rc = push_meta(&l, "format", "strata");
+    if (!rc)
+        rc = push_meta(&l, "strata_version", STRATA_VERSION_STRING);
+    if (!rc && opt) {
+        rc = push_meta(&l, "optimizer", strata_optimizer_type_name(opt));
+        snprintf(buf, sizeof buf, "%lld", (long long)strata_optimizer_steps(opt));
+        if (!rc)
+            rc = push_meta(&l, "optimizer.steps", buf);
+        snprintf(buf, sizeof buf, "%.17g", strata_optimizer_lr(opt));
+        if (!rc)
+            rc = push_meta(&l, "optimizer.lr", buf);
+        for (int i = 0; i < m->n_params && !rc; i++) {
+            char key[256];
+            snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
+            snprintf(buf, sizeof buf, "%lld", (long long)st_optimizer_param_steps(opt, i));
+            rc = push_meta(&l, key, buf);
+            for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
+                strata_tensor *t = st_optimizer_slot(opt, i, s, 0);
+                if (!t)
+                    continue;
+                snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
+                rc = push_tensor(&l, key, t);
+            }
+        }
+    }
+    if (!rc && meta_json && *meta_json) {
+        json_error_t err;
+        json_t *obj = json_loads(meta_json, 0, &err);
+        if (!json_is_object(obj)) {
+            rc = st_error(STRATA_E_INVALID, "strata_checkpoint_save: metadata is not a JSON object (%s)", err.text);
+        } else {
+            const char *key;
+            json_t *val;
+            json_object_foreach(obj, key, val)
+            {
+                if (rc)
+                    break;
+                if (json_is_string(val)) {
+                    rc = push_meta(&l, key, json_string_value(val));
+                } else {
+                    char *txt = json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
+                    rc = txt ? push_meta(&l, key, txt) : STRATA_E_NOMEM;
+                    free(txt);
+                }
+            }
+        }
+        json_decref(obj);
+    }
+    if (!rc)
+        rc = st_sft_write(path, l.t, l.n, l.mk, l.mv, l.nm);
+    free_list(&l);
+    return rc;
+}
+
+static strata_status load_into(const st_sft_file *f, const char *name, strata_tensor *t)
+{
+    const st_sft_entry *e = st_sft_find(f, name);
+    if (!e)
+        return st_error(STRATA_E_NOT_FOUND, "%s: tensor '%s' is missing", f->path, name);
+    char a[128], b[128];
+    if (e->dtype != t->dtype)
+        return st_error(STRATA_E_DTYPE, "%s: tensor '%s' is %s, the model expects %s", f->path, name, e->dtype_str,
+                        st_dtype_name(t->dtype));
+    if (e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))
+        return st_error(STRATA_E_SHAPE, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name,
+                        st_shape_str(a, sizeof a, e->ndim, e->shape), st_shape_str(b, sizeof b, t->ndim, t->shape));
+    return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
+}
+
+strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_optimizer *opt)
+{
+    if (!path || !m)
+        return st_error(STRATA_E_INVALID, "strata_checkpoint_load: NULL path or model");
+    st_sft_file *f;
+    strata_status rc = st_sft_read(path, &f);
+    if (rc)
+        return rc;
+    for (int k = 0; k < m->n_params && !rc; k++)
+        rc = load_into(f, m->params[k].name, m->params[k].t);
+    for (int k = 0; k < m->n_buffers && !rc; k++)
+        rc = load_into(f, m->buffers[k].name, m->buffers[k].t);
+    if (!rc && opt) {
+        const char *type = st_sft_meta(f, "optimizer");
+        if (!type) {
+            rc = st_error(STRATA_E_NOT_FOUND, "%s: has no optimizer state (saved without an optimizer)", path);
+        } else if (strcmp(type, strata_optimizer_type_name(opt)) != 0) {
+            rc = st_error(STRATA_E_INVALID, "%s: optimizer state is for '%s', not '%s'", path, type,
+                          strata_optimizer_type_name(opt));
+        } else {
+            const char *steps = st_sft_meta(f, "optimizer.steps");
+            const char *lr = st_sft_meta(f, "optimizer.lr");
+            if (steps)
+                st_optimizer_set_steps(opt, strtoll(steps, NULL, 10));
+            if (lr)
+                strata_optimizer_set_lr(opt, strtod(lr, NULL));
+            for (int i = 0; i < m->n_params && !rc; i++) {
+                char key[256];
+                snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
+                const char *ps = st_sft_meta(f, key);
+                st_optimizer_set_param_steps(opt, i, ps ? strtoll(ps, NULL, 10) : 0);
+                for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
+                    snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
+                    if (!st_sft_find(f, key))
+                        continue;
+                    strata_tensor *t = st_optimizer_slot(opt, i, s, 1);
+                    rc = t ? load_into(f, key, t) : STRATA_E_NOMEM;
+                }
+            }
+        }
+    }
+    st_sft_free(f);
+    return rc;
+}
+
+strata_status strata_checkpoint_metadata(const char *path, const char *key, char *buf, size_t buf_size)
+{
+    if (!path || !key || !buf || !buf_size)
+        return st_error(STRATA_E_INVALID, "strata_checkpoint_metadata: NULL argument");
+    st_sft_file *f;
+    strata_status rc = st_sft_read(path, &f);
+    if (rc)
+        return rc;
+    const char *v = st_sft_meta(f, key);
+    if (!v) {
+        st_sft_free(f);
+        buf[0] = '\0';
+        return st_error(STRATA_E_NOT_FOUND, "%s: no metadata key '%s'", path, key);
+    }
+    size_t n = strlen(v);
+    if (n >= buf_size) {
+        st_sft_free(f);
+        return st_error(STRATA_E_INVALID, "%s: metadata '%s' needs %zu bytes, buffer has %zu", path, key, n + 1,
+                        buf_size);
+    }
+    memcpy(buf, v, n + 1);
+    st_sft_free(f);
+    return STRATA_OK;
+}

@@ -1,0 +1,370 @@
+/*
+ * dataset.c - in-memory datasets (IDX or host arrays) and the mini-batch
+ * loader.
+ *
+ * A dataset keeps x as f32 (n, shape...) and y as i64 (n) on the host. The
+ * loader walks a permutation of [0, n) per epoch and copies each batch into
+ * a reusable host staging buffer before handing it to the device.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct strata_dataset {
+    int64_t n;
+    int ndim; /* per-example */
+    int64_t shape[STRATA_MAX_DIMS];
+    int64_t feat;    /* elements per example: product of shape */
+    float *x;        /* (n, feat) */
+    int64_t *y;      /* (n) */
+    int64_t classes; /* max label + 1 */
+};
+
+struct strata_loader {
+    const strata_dataset *d; /* borrowed: must outlive the loader */
+    int64_t batch;
+    int shuffle, drop_last;
+    uint64_t seed;
+    int64_t epoch;
+    int64_t pos;      /* examples handed out this epoch */
+    int64_t *order;   /* (n) permutation of this epoch */
+    int64_t rows;     /* staging capacity: min(batch, n), at least 1 */
+    float *stage_x;   /* (rows, feat) */
+    int64_t *stage_y; /* (rows) */
+};
+
+/* ---- datasets ---------------------------------------------------------- */
+
+/* Allocates a dataset of @p n examples of @p shape (x, y uninitialised). */
+static strata_status ds_new(int64_t n, int ndim, const int64_t *shape, const char *what, strata_dataset **out)
+{
+    char shp[160];
+    if (n < 0)
+        return st_error(STRATA_E_INVALID, "%s: example count %lld is negative", what, (long long)n);
+    if (ndim < 0 || ndim > STRATA_MAX_DIMS - 1)
+        return st_error(STRATA_E_INVALID, "%s: examples have %d dimensions; at most %d (the batch adds one)", what,
+                        ndim, STRATA_MAX_DIMS - 1);
+    if (ndim > 0 && !shape)
+        return st_error(STRATA_E_INVALID, "%s: shape is NULL", what);
+    int64_t feat = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (shape[k] < 0)
+            return st_error(STRATA_E_INVALID, "%s: example shape %s has a negative dimension", what,
+                            st_shape_str(shp, sizeof shp, ndim, shape));
+        if (shape[k] && feat > INT64_MAX / shape[k])
+            return st_error(STRATA_E_INVALID, "%s: example shape %s overflows", what,
+                            st_shape_str(shp, sizeof shp, ndim, shape));
+        feat *= shape[k];
+    }
+    if ((feat && n > (int64_t)(SIZE_MAX / sizeof(float)) / feat) || (uint64_t)n > SIZE_MAX / sizeof(int64_t))
+        return st_error(STRATA_E_NOMEM, "%s: %lld examples of shape %s do not fit in memory", what, (long long)n,
+                        st_shape_str(shp, sizeof shp, ndim, shape));
+    strata_dataset *d = st_calloc(1, sizeof *d);
+    if (!d)
+        return STRATA_E_NOMEM;
+    d->n = n;
+    d->ndim = ndim;
+    for (int k = 0; k < ndim; k++)
+        d->shape[k] = shape[k];
+    d->feat = feat;
+    d->x = st_malloc((size_t)n * (size_t)feat * sizeof(float));
+    d->y = st_malloc((size_t)n * sizeof(int64_t));
+    if (!d->x || !d->y) {
+        strata_dataset_destroy(d);
+        return STRATA_E_NOMEM;
+    }
+    *out = d;
+    return STRATA_OK;
+}
+
+static void ds_count_classes(strata_dataset *d)
+{
+    int64_t mx = -1;
+    for (int64_t i = 0; i < d->n; i++)
+        if (d->y[i] > mx)
+            mx = d->y[i];
+    d->classes = mx + 1;
+}
+
+strata_status strata_dataset_load_idx(const char *images, const char *labels, double scale, strata_dataset **out)
+{
+    if (!images || !labels || !out)
+        return st_error(STRATA_E_INVALID, "strata_dataset_load_idx: %s is NULL",
+                        !images ? "images" : !labels ? "labels" : "out");
+    if (!(scale > 0) || !isfinite(scale))
+        return st_error(STRATA_E_INVALID, "strata_dataset_load_idx: scale %g must be positive and finite", scale);
+    st_idx xi = {0}, yi = {0};
+    strata_dataset *d = NULL;
+    strata_status s = st_idx_read(images, &xi);
+    if (s != STRATA_OK)
+        return s;
+    if ((s = st_idx_read(labels, &yi)) != STRATA_OK)
+        goto done;
+    if (yi.ndim != 1) {
+        char shp[160];
+        s = st_error(STRATA_E_FORMAT, "%s: a label file must be 1-D, but has shape %s", labels,
+                     st_shape_str(shp, sizeof shp, yi.ndim, yi.dims));
+        goto done;
+    }
+    if (xi.dims[0] != yi.dims[0]) {
+        s = st_error(STRATA_E_FORMAT, "count mismatch: %s has %lld examples but %s has %lld labels", images,
+                     (long long)xi.dims[0], labels, (long long)yi.dims[0]);
+        goto done;
+    }
+    if ((s = ds_new(xi.dims[0], xi.ndim - 1, xi.dims + 1, images, &d)) != STRATA_OK)
+        goto done;
+    for (int64_t i = 0; i < yi.count; i++) {
+        double v = yi.values[i];
+        /* 2^63 is exact in double; anything at or past it does not fit */
+        if (!(v >= 0) || v >= 9223372036854775808.0 || (double)(int64_t)v != v) {
+            s = st_error(STRATA_E_FORMAT, "%s: label %lld is %g; labels must be non-negative integers", labels,
+                         (long long)i, v);
+            goto done;
+        }
+        d->y[i] = (int64_t)v;
+    }
+    for (int64_t i = 0; i < xi.count; i++)
+        d->x[i] = (float)(xi.values[i] / scale);
+    ds_count_classes(d);
+done:
+    st_idx_free(&xi);
+    st_idx_free(&yi);
+    if (s != STRATA_OK) {
+        strata_dataset_destroy(d);
+        return s;
+    }
+    *out = d;
+    return STRATA_OK;
+}
+
+strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x, const int64_t *y,
+                                       strata_dataset **out)
+{
+    if (!out)
+        return st_error(STRATA_E_INVALID, "strata_dataset_from_host: out is NULL");
+    strata_dataset *d = NULL;
+    strata_status s = ds_new(n, ndim, shape, "strata_dataset_from_host", &d);
+    if (s != STRATA_OK)
+        return s;
+    if (n > 0 && ((d->feat && !x) || !y)) {
+        strata_dataset_destroy(d);
+        return st_error(STRATA_E_INVALID, "strata_dataset_from_host: %s is NULL", !y ? "y" : "x");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (y[i] < 0) {
+            strata_dataset_destroy(d);
+            return st_error(STRATA_E_INVALID, "strata_dataset_from_host: label %lld is %lld; labels must be >= 0",
+                            (long long)i, (long long)y[i]);
+        }
+    }
+    if (n > 0) {
+        if (d->feat)
+            memcpy(d->x, x, (size_t)n * (size_t)d->feat * sizeof(float));
+        memcpy(d->y, y, (size_t)n * sizeof(int64_t));
+    }
+    ds_count_classes(d);
+    *out = d;
+    return STRATA_OK;
+}
+
+void strata_dataset_destroy(strata_dataset *d)
+{
+    if (!d)
+        return;
+    free(d->x);
+    free(d->y);
+    free(d);
+}
+
+int64_t strata_dataset_size(const strata_dataset *d)
+{
+    return d ? d->n : 0;
+}
+
+const int64_t *strata_dataset_shape(const strata_dataset *d, int *ndim)
+{
+    if (ndim)
+        *ndim = d ? d->ndim : 0;
+    return d ? d->shape : NULL;
+}
+
+int64_t strata_dataset_classes(const strata_dataset *d)
+{
+    return d ? d->classes : 0;
+}
+
+const float *strata_dataset_x(const strata_dataset *d, int64_t i)
+{
+    if (!d || i < 0 || i >= d->n)
+        return NULL;
+    return d->x + i * d->feat;
+}
+
+int64_t strata_dataset_y(const strata_dataset *d, int64_t i)
+{
+    if (!d || i < 0 || i >= d->n)
+        return -1;
+    return d->y[i];
+}
+
+/* ---- loader ------------------------------------------------------------ */
+
+/* splitmix64's finaliser: a bijective 64-bit mix. */
+static uint64_t ld_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/*
+ * The shuffle's random stream is counter-based: draw k of an epoch is
+ * mix64(key + (k + 1) * 0x9E3779B97F4A7C15) with
+ * key = mix64(seed) ^ mix64(epoch + 0xD1B54A32D192ED03), so the order of an
+ * epoch depends on (seed, epoch) only, never on what ran before.
+ */
+typedef struct ld_rng {
+    uint64_t key, k;
+} ld_rng;
+
+static uint64_t ld_next(ld_rng *r)
+{
+    return ld_mix64(r->key + ++r->k * 0x9E3779B97F4A7C15ull);
+}
+
+/* Uniform in [0, bound) without modulo bias (bound >= 1). */
+static uint64_t ld_below(ld_rng *r, uint64_t bound)
+{
+    uint64_t threshold = (0 - bound) % bound; /* 2^64 mod bound */
+    for (;;) {
+        uint64_t v = ld_next(r);
+        if (v >= threshold)
+            return v % bound;
+    }
+}
+
+strata_status strata_loader_create(const strata_dataset *d, int64_t batch, int shuffle, uint64_t seed, int drop_last,
+                                   strata_loader **out)
+{
+    if (!d || !out)
+        return st_error(STRATA_E_INVALID, "strata_loader_create: %s is NULL", !d ? "dataset" : "out");
+    if (batch < 1)
+        return st_error(STRATA_E_INVALID, "strata_loader_create: batch size %lld must be at least 1",
+                        (long long)batch);
+    strata_loader *l = st_calloc(1, sizeof *l);
+    if (!l)
+        return STRATA_E_NOMEM;
+    l->d = d;
+    l->batch = batch;
+    l->shuffle = shuffle != 0;
+    l->drop_last = drop_last != 0;
+    l->seed = seed;
+    l->rows = batch < d->n ? batch : d->n;
+    if (l->rows < 1)
+        l->rows = 1;
+    /* rows <= n, and ds_new checked that n * feat floats fit in memory */
+    l->order = st_malloc((size_t)(d->n ? d->n : 1) * sizeof(int64_t));
+    l->stage_x = st_malloc((size_t)l->rows * (size_t)(d->feat ? d->feat : 1) * sizeof(float));
+    l->stage_y = st_malloc((size_t)l->rows * sizeof(int64_t));
+    if (!l->order || !l->stage_x || !l->stage_y) {
+        strata_loader_destroy(l);
+        return STRATA_E_NOMEM;
+    }
+    strata_loader_start_epoch(l, 0);
+    *out = l;
+    return STRATA_OK;
+}
+
+void strata_loader_destroy(strata_loader *l)
+{
+    if (!l)
+        return;
+    free(l->order);
+    free(l->stage_x);
+    free(l->stage_y);
+    free(l);
+}
+
+void strata_loader_start_epoch(strata_loader *l, int64_t epoch)
+{
+    if (!l)
+        return;
+    int64_t n = l->d->n;
+    l->epoch = epoch;
+    l->pos = 0;
+    for (int64_t i = 0; i < n; i++)
+        l->order[i] = i;
+    if (!l->shuffle)
+        return;
+    ld_rng r = {ld_mix64(l->seed) ^ ld_mix64((uint64_t)epoch + 0xD1B54A32D192ED03ull), 0};
+    /* Fisher-Yates, from the back */
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)ld_below(&r, (uint64_t)i + 1);
+        int64_t t = l->order[i];
+        l->order[i] = l->order[j];
+        l->order[j] = t;
+    }
+}
+
+int64_t strata_loader_batches(const strata_loader *l)
+{
+    if (!l)
+        return 0;
+    int64_t n = l->d->n;
+    return n / l->batch + (!l->drop_last && n % l->batch ? 1 : 0);
+}
+
+strata_status strata_loader_next(strata_loader *l, strata_device *dev, strata_tensor **x, strata_tensor **y,
+                                 int *done)
+{
+    if (!l || !dev || !x || !y || !done)
+        return st_error(STRATA_E_INVALID, "strata_loader_next: %s is NULL",
+                        !l ? "loader" : !dev ? "dev" : !x ? "x" : !y ? "y" : "done");
+    const strata_dataset *d = l->d;
+    int64_t left = d->n - l->pos;
+    if (left <= 0 || (l->drop_last && left < l->batch)) {
+        *x = NULL;
+        *y = NULL;
+        *done = 1;
+        return STRATA_OK;
+    }
+    int64_t b = left < l->batch ? left : l->batch;
+    size_t row = (size_t)d->feat * sizeof(float);
+    for (int64_t r = 0; r < b; r++) {
+        int64_t i = l->order[l->pos + r];
+        if (row)
+            memcpy(l->stage_x + r * d->feat, d->x + i * d->feat, row);
+        l->stage_y[r] = d->y[i];
+    }
+    int64_t xs[STRATA_MAX_DIMS];
+    xs[0] = b;
+    for (int k = 0; k < d->ndim; k++)
+        xs[k + 1] = d->shape[k];
+    strata_tensor *tx = NULL, *ty = NULL;
+    strata_status s = strata_tensor_from_host(dev, STRATA_F32, d->ndim + 1, xs, l->stage_x, &tx);
+    if (s != STRATA_OK)
+        return st_error_context(s, "loader batch of %lld examples", (long long)b);
+    s = strata_tensor_from_host(dev, STRATA_I64, 1, &b, l->stage_y, &ty);
+    if (s != STRATA_OK) {
+        strata_tensor_release(tx);
+        return st_error_context(s, "loader batch of %lld labels", (long long)b);
+    }
+    l->pos += b;
+    *x = tx;
+    *y = ty;
+    *done = 0;
+    return STRATA_OK;
+}
+
+void strata_loader_skip(strata_loader *l, int64_t n)
+{
+    if (!l || n <= 0)
+        return;
+    int64_t left = l->d->n - l->pos;
+    if (n > left / l->batch)
+        l->pos = l->d->n; /* past the end: the epoch is over */
+    else
+        l->pos += n * l->batch;
+}

@@ -1,0 +1,423 @@
+/* dispatch.c - op invocation: validate, infer shapes, choose an
+ * implementation (backend kernel, host kernel, composite, host fallback),
+ * run it, and record it for autograd. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ST_MAX_IO 64
+
+
+static strata_status run_kernel(strata_device *dev, const st_op *op, strata_kernel_fn fn, void *user,
+                                strata_tensor *const *in, int n_in, strata_tensor *const *out, int n_out,
+                                const strata_attr *attrs, int n_attrs)
+{
+    strata_tensor_desc in_d[ST_MAX_IO], out_d[ST_MAX_IO];
+    for (int k = 0; k < n_in; k++)
+        st_tensor_fill_desc(in[k], &in_d[k]);
+    for (int k = 0; k < n_out; k++)
+        st_tensor_fill_desc(out[k], &out_d[k]);
+    strata_kernel_call call = {
+        .struct_size = sizeof call,
+        .op = op->name,
+        .backend_self = dev->be->def.self,
+        .device = dev->index,
+        .user = user,
+        .inputs = in_d,
+        .n_inputs = n_in,
+        .outputs = out_d,
+        .n_outputs = n_out,
+        .attrs = attrs,
+        .n_attrs = n_attrs,
+    };
+    strata_clear_error();
+    strata_status rc = fn(&call);
+    if (rc != STRATA_OK) {
+        const char *m = strata_last_error();
+        if (!m[0])
+            st_error(rc, "%s failed on %s (%s)", op->name, dev->name, strata_status_name(rc));
+        else if (!strstr(m, op->name))
+            st_error_context(rc, "%s on %s", op->name, dev->name);
+    }
+    return rc;
+}
+
+/* A host-memory device that can run @p op natively, for the fallback. */
+static strata_device *fallback_device(strata_runtime *rt, st_op *op, const st_kernel **kn)
+{
+    strata_device *best = NULL;
+    int best_prio = -1000000;
+    for (int b = 0; b < rt->n_backends; b++) {
+        st_backend *be = rt->backends[b];
+        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || !be->n_devices)
+            continue;
+        const st_kernel *k = st_find_kernel(rt, op, b);
+        if ((k || op->def.host_kernel) && be->def.priority > best_prio) {
+            best = be->devices[0];
+            best_prio = be->def.priority;
+            *kn = k;
+        }
+    }
+    return best;
+}
+
+static int supports(strata_device *dev, const st_op *op, strata_tensor *const *in, int n_in, const strata_attr *attrs,
+                    int n_attrs)
+{
+    const strata_backend_def *b = &dev->be->def;
+    if (!b->supports_op)
+        return 1;
+    strata_tensor_desc d[ST_MAX_IO];
+    for (int k = 0; k < n_in; k++)
+        st_tensor_fill_desc(in[k], &d[k]);
+    return b->supports_op(b->self, dev->index, op->name, op->def.version, d, n_in, attrs, n_attrs);
+}
+
+/* Runs @p op on host device @p hdev with copies of the inputs, then copies
+ * the outputs back to @p dev. */
+static strata_status run_fallback(strata_runtime *rt, st_op *op, strata_device *dev, strata_device *hdev,
+                                  const st_kernel *kn, strata_tensor *const *in, int n_in, strata_tensor *const *out,
+                                  int n_out, const strata_attr *attrs, int n_attrs)
+{
+    strata_tensor *hin[ST_MAX_IO] = {0}, *hout[ST_MAX_IO] = {0};
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < n_in && !rc; k++)
+        rc = strata_tensor_to(in[k], hdev, &hin[k]);
+    for (int k = 0; k < n_out && !rc; k++)
+        rc = st_tensor_new(hdev, out[k]->dtype, out[k]->ndim, out[k]->shape, 0, &hout[k]);
+    if (!rc)
+        rc = run_kernel(hdev, op, kn ? kn->fn : op->def.host_kernel, kn ? kn->user : op->def.user, hin, n_in, hout,
+                        n_out, attrs, n_attrs);
+    for (int k = 0; k < n_out && !rc; k++) {
+        size_t bytes = (size_t)strata_tensor_numel(hout[k]) * strata_dtype_size(hout[k]->dtype);
+        void *buf = st_tensor_host_ptr(hout[k]);
+        rc = strata_tensor_write(out[k], buf, bytes);
+    }
+    for (int k = 0; k < n_in; k++)
+        strata_tensor_release(hin[k]);
+    for (int k = 0; k < n_out; k++)
+        strata_tensor_release(hout[k]);
+    (void)rt;
+    (void)dev;
+    return rc;
+}
+
+static strata_status composite_call(strata_runtime *rt, st_op *op, strata_tensor *const *in, int n_in,
+                                    const strata_attr *attrs, int n_attrs, strata_tensor **out, int n_out)
+{
+    strata_composite_call call = {
+        .struct_size = sizeof call,
+        .host = &st_host_api,
+        .rt = rt,
+        .op = op->name,
+        .inputs = in,
+        .n_inputs = n_in,
+        .attrs = attrs,
+        .n_attrs = n_attrs,
+        .outputs = out,
+        .n_outputs = n_out,
+        .user = op->def.user,
+    };
+    strata_status rc = op->def.composite(&call);
+    if (rc)
+        return st_error_context(rc, "%s (composite)", op->name);
+    return STRATA_OK;
+}
+
+static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
+{
+    st_op *op = st_find_op(rt, inv->op, inv->version);
+    if (!op) {
+        if (inv->version > 0 && st_find_op(rt, inv->op, 0))
+            return st_error(STRATA_E_NOT_FOUND, "op %s version %d is not registered (newest is %d)", inv->op,
+                            inv->version, st_find_op(rt, inv->op, 0)->def.version);
+        return st_error(STRATA_E_NOT_FOUND, "unknown op '%s' (see `strata info` for the registered ops)", inv->op);
+    }
+    const strata_op_def *def = &op->def;
+    int n_in = inv->n_inputs;
+    if (n_in < def->min_inputs || (def->max_inputs >= 0 && n_in > def->max_inputs) || n_in > ST_MAX_IO)
+        return st_error(STRATA_E_INVALID, "%s takes %d..%d inputs, got %d", op->name, def->min_inputs,
+                        def->max_inputs < 0 ? ST_MAX_IO : def->max_inputs, n_in);
+    int n_out = def->n_outputs >= 0 ? def->n_outputs : inv->n_outputs;
+    if (inv->n_outputs != n_out || n_out < 1 || n_out > ST_MAX_IO)
+        return st_error(STRATA_E_INVALID, "%s produces %d output(s); the call asked for %d", op->name, n_out,
+                        inv->n_outputs);
+    if (inv->n_attrs < 0 || inv->n_attrs > ST_MAX_IO - 4 || (inv->n_attrs && !inv->attrs))
+        return st_error(STRATA_E_INVALID, "%s: bad attribute count %d", op->name, inv->n_attrs);
+    const int provided = (inv->flags & STRATA_INVOKE_OUTPUTS_PROVIDED) != 0;
+    for (int k = 0; k < n_in; k++) {
+        if (!inv->inputs[k])
+            return st_error(STRATA_E_INVALID, "%s: input %d is NULL", op->name, k);
+        if (inv->inputs[k]->st->dev != dev)
+            return st_error(STRATA_E_INVALID, "%s: input %d is on %s but input 0 is on %s", op->name, k,
+                            inv->inputs[k]->st->dev->name, dev->name);
+    }
+
+    /* attributes: the caller's, plus seed/offset for random ops */
+    strata_attr attrs[ST_MAX_IO];
+    int n_attrs = inv->n_attrs;
+    if (n_attrs)
+        memcpy(attrs, inv->attrs, sizeof(strata_attr) * (size_t)n_attrs);
+    int add_rng = (def->flags & STRATA_OP_RANDOM) && !strata_attr_find(attrs, n_attrs, "seed");
+    if (add_rng) {
+        attrs[n_attrs++] = strata_attr_int("seed", (int64_t)rt->rng_seed);
+        attrs[n_attrs++] = strata_attr_int("offset", (int64_t)rt->rng_offset);
+    }
+
+    strata_tensor *in[ST_MAX_IO];
+    memcpy(in, inv->inputs, sizeof(strata_tensor *) * (size_t)n_in);
+    strata_tensor *copies[ST_MAX_IO] = {0};
+    strata_tensor *outs[ST_MAX_IO] = {0};
+    strata_status rc = STRATA_OK;
+
+    /* shape inference */
+    strata_tensor_desc in_d[ST_MAX_IO], out_d[ST_MAX_IO];
+    for (int k = 0; k < n_in; k++)
+        st_tensor_fill_desc(in[k], &in_d[k]);
+    memset(out_d, 0, sizeof(strata_tensor_desc) * (size_t)n_out);
+    for (int k = 0; k < n_out; k++) {
+        out_d[k].struct_size = sizeof(strata_tensor_desc);
+        out_d[k].dtype = n_in ? in_d[0].dtype : STRATA_F32;
+    }
+    strata_infer_call ic = {sizeof ic, op->name, in_d, n_in, attrs, n_attrs, out_d, n_out, def->user};
+    strata_clear_error();
+    rc = def->infer(&ic);
+    if (rc == STRATA_E_UNSUPPORTED && (def->flags & STRATA_OP_VIEW) && n_in && !strata_tensor_is_contiguous(in[0])) {
+        /* the view needs a contiguous base: copy (recorded, so gradients flow) */
+        strata_tensor *c;
+        rc = st_call1(rt, "core::copy", &in[0], 1, NULL, 0, &c);
+        if (rc)
+            return rc;
+        strata_op_invocation again = *inv;
+        strata_tensor *in2[ST_MAX_IO];
+        memcpy(in2, inv->inputs, sizeof(strata_tensor *) * (size_t)n_in);
+        in2[0] = c;
+        again.inputs = in2;
+        rc = invoke_on(rt, &again, dev);
+        strata_tensor_release(c);
+        return rc;
+    }
+    if (rc) {
+        if (!strata_last_error()[0])
+            st_error(rc, "%s: shape inference failed (%s)", op->name, strata_status_name(rc));
+        else if (!strstr(strata_last_error(), op->name))
+            st_error_context(rc, "%s", op->name);
+        return rc;
+    }
+    for (int k = 0; k < n_out; k++) {
+        if (out_d[k].ndim < 0 || out_d[k].ndim > STRATA_MAX_DIMS || !strata_dtype_size(out_d[k].dtype))
+            return st_error(STRATA_E_INTERNAL, "%s: infer produced an invalid output %d (rank %d, dtype %d)",
+                            op->name, k, out_d[k].ndim, out_d[k].dtype);
+        for (int d = 0; d < out_d[k].ndim; d++)
+            if (out_d[k].shape[d] < 0)
+                return st_error(STRATA_E_SHAPE, "%s: output %d would have negative dimension %d", op->name, k, d);
+    }
+    if (add_rng) {
+        uint64_t n = (uint64_t)st_numel(out_d[0].ndim, out_d[0].shape);
+        rt->rng_offset += strata_philox_blocks(n);
+    }
+
+    /* views: no kernel, just a new header over the same storage */
+    if (def->flags & STRATA_OP_VIEW) {
+        if (provided)
+            return st_error(STRATA_E_INVALID, "%s is a view op and cannot write into provided outputs", op->name);
+        rc = st_tensor_view(in[0], out_d[0].ndim, out_d[0].shape, out_d[0].strides, out_d[0].byte_offset, &outs[0]);
+        if (rc)
+            return rc;
+        goto record;
+    }
+
+    /* outputs */
+    if (provided) {
+        for (int k = 0; k < n_out; k++) {
+            strata_tensor *o = inv->outputs[k];
+            if (!o || o->st->dev != dev || o->dtype != out_d[k].dtype || o->ndim != out_d[k].ndim ||
+                memcmp(o->shape, out_d[k].shape, sizeof(int64_t) * (size_t)o->ndim) ||
+                !strata_tensor_is_contiguous(o)) {
+                char a[128], b[128];
+                return st_error(STRATA_E_SHAPE, "%s: provided output %d is %s %s, expected contiguous %s %s on %s",
+                                op->name, k, o ? st_dtype_name(o->dtype) : "NULL",
+                                o ? st_shape_str(a, sizeof a, o->ndim, o->shape) : "", st_dtype_name(out_d[k].dtype),
+                                st_shape_str(b, sizeof b, out_d[k].ndim, out_d[k].shape), dev->name);
+            }
+            outs[k] = strata_tensor_retain(o);
+        }
+    }
+
+    /* choose the implementation */
+    int be = st_backend_index(rt, dev->be);
+    const st_kernel *kn = st_find_kernel(rt, op, be);
+    if (kn && !supports(dev, op, in, n_in, attrs, n_attrs))
+        kn = NULL;
+    strata_kernel_fn fn = kn ? kn->fn : NULL;
+    void *fn_user = kn ? kn->user : NULL;
+    if (!fn && def->host_kernel && dev->host_memory) {
+        fn = def->host_kernel;
+        fn_user = def->user;
+    }
+    if (!fn && def->composite && !provided) {
+        rc = composite_call(rt, op, in, n_in, attrs, n_attrs, inv->outputs, n_out);
+        return rc; /* the inner ops recorded themselves */
+    }
+
+    /* contiguous inputs unless the kernel reads strides */
+    if (!(def->flags & STRATA_OP_STRIDED)) {
+        for (int k = 0; k < n_in; k++) {
+            if (!strata_tensor_is_contiguous(in[k])) {
+                int prev = strata_set_grad_enabled(rt, 0);
+                rc = st_call1(rt, "core::copy", &in[k], 1, NULL, 0, &copies[k]);
+                strata_set_grad_enabled(rt, prev);
+                if (rc)
+                    goto fail;
+                in[k] = copies[k];
+            }
+        }
+    }
+    if (!provided) {
+        for (int k = 0; k < n_out; k++) {
+            rc = st_tensor_new(dev, out_d[k].dtype, out_d[k].ndim, out_d[k].shape, 0, &outs[k]);
+            if (rc)
+                goto fail;
+        }
+    }
+
+    if (fn) {
+        rc = run_kernel(dev, op, fn, fn_user, in, n_in, outs, n_out, attrs, n_attrs);
+    } else {
+        const st_kernel *hk = NULL;
+        strata_device *hdev = fallback_device(rt, op, &hk);
+        if (!hdev) {
+            rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s and no host implementation to fall back to",
+                          op->name, dev->name);
+            goto fail;
+        }
+        if (rt->strict) {
+            rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s (STRATA_STRICT=1 forbids the host fallback)",
+                          op->name, dev->name);
+            goto fail;
+        }
+        if (!op->warned_fallback) {
+            op->warned_fallback = 1;
+            st_log(rt, STRATA_LOG_WARN, "%s has no kernel on %s; running it on %s with copies", op->name, dev->name,
+                   hdev->name);
+        }
+        rc = run_fallback(rt, op, dev, hdev, hk, in, n_in, outs, n_out, attrs, n_attrs);
+    }
+    if (rc)
+        goto fail;
+
+record:
+    for (int k = 0; k < n_in; k++)
+        strata_tensor_release(copies[k]);
+    if (!provided) {
+        rc = st_graph_record(rt, op, inv->inputs, n_in, outs, n_out, attrs, n_attrs);
+        if (rc) {
+            for (int k = 0; k < n_out; k++)
+                strata_tensor_release(outs[k]);
+            return rc;
+        }
+        for (int k = 0; k < n_out; k++)
+            inv->outputs[k] = outs[k];
+    } else {
+        for (int k = 0; k < n_out; k++)
+            strata_tensor_release(outs[k]);
+    }
+    return STRATA_OK;
+
+fail:
+    for (int k = 0; k < n_in; k++)
+        strata_tensor_release(copies[k]);
+    for (int k = 0; k < n_out; k++)
+        strata_tensor_release(outs[k]);
+    return rc;
+}
+
+strata_status st_invoke(strata_runtime *rt, const strata_op_invocation *inv)
+{
+    if (!rt || !inv || !inv->op)
+        return st_error(STRATA_E_INVALID, "op invocation: NULL runtime, invocation or op name");
+    if (inv->struct_size < offsetof(strata_op_invocation, n_outputs) + sizeof(inv->n_outputs))
+        return st_error(STRATA_E_INVALID, "op invocation of %s: struct_size %zu is too small", inv->op,
+                        inv->struct_size);
+    if (inv->n_inputs < 1)
+        return st_error(STRATA_E_INVALID, "%s needs tensor inputs here; use strata_op_create for ops without inputs",
+                        inv->op);
+    if (!inv->inputs || !inv->inputs[0] || !inv->outputs)
+        return st_error(STRATA_E_INVALID, "%s: NULL inputs or outputs array", inv->op);
+    return invoke_on(rt, inv, inv->inputs[0]->st->dev);
+}
+
+strata_status strata_op_invoke(strata_runtime *rt, const strata_op_invocation *inv)
+{
+    return st_invoke(rt, inv);
+}
+
+strata_status strata_op_call(strata_runtime *rt, const char *op, strata_tensor *const *inputs, int n_inputs,
+                             const strata_attr *attrs, int n_attrs, strata_tensor **outputs, int n_outputs)
+{
+    strata_op_invocation inv = {
+        .struct_size = sizeof inv,
+        .op = op,
+        .inputs = inputs,
+        .n_inputs = n_inputs,
+        .attrs = attrs,
+        .n_attrs = n_attrs,
+        .outputs = outputs,
+        .n_outputs = n_outputs,
+    };
+    return st_invoke(rt, &inv);
+}
+
+strata_status st_call1(strata_runtime *rt, const char *op, strata_tensor *const *in, int n_in,
+                       const strata_attr *attrs, int n_attrs, strata_tensor **out)
+{
+    return strata_op_call(rt, op, in, n_in, attrs, n_attrs, out, 1);
+}
+
+strata_status strata_op_create(strata_device *dev, const char *op, const strata_attr *attrs, int n_attrs,
+                               strata_tensor **out)
+{
+    if (!dev || !op || !out)
+        return st_error(STRATA_E_INVALID, "strata_op_create: NULL argument");
+    strata_op_invocation inv = {
+        .struct_size = sizeof inv,
+        .op = op,
+        .attrs = attrs,
+        .n_attrs = n_attrs,
+        .outputs = out,
+        .n_outputs = 1,
+    };
+    return invoke_on(dev->rt, &inv, dev);
+}
+
+/* Fills @p t in place with a random op. */
+static strata_status init_random(strata_tensor *t, const char *op, const char *a_name, double a, const char *b_name,
+                                 double b)
+{
+    if (!t || t->dtype != STRATA_F32)
+        return st_error(STRATA_E_INVALID, "%s init: needs an f32 tensor", op);
+    strata_attr at[3] = {strata_attr_ints("shape", t->shape, t->ndim), strata_attr_float(a_name, a),
+                         strata_attr_float(b_name, b)};
+    strata_op_invocation inv = {
+        .struct_size = sizeof inv,
+        .op = op,
+        .flags = STRATA_INVOKE_OUTPUTS_PROVIDED,
+        .attrs = at,
+        .n_attrs = 3,
+        .outputs = &t,
+        .n_outputs = 1,
+    };
+    return invoke_on(t->rt, &inv, t->st->dev);
+}
+
+strata_status st_init_uniform(strata_tensor *t, double low, double high)
+{
+    return init_random(t, "core::uniform", "low", low, "high", high);
+}
+
+strata_status st_init_normal(strata_tensor *t, double mean, double std)
+{
+    return init_random(t, "core::normal", "mean", mean, "std", std);
+}

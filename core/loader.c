@@ -1,0 +1,375 @@
+/* loader.c - plugin discovery and loading (DESIGN.md rules 3, 4, 8, 9).
+ *
+ * Search order: the runtime option's path, STRATA_PLUGIN_PATH, lib/strata
+ * next to libstrata.so (found with dladdr), then JSON manifests in the
+ * system directory ($STRATA_MANIFEST_DIR or /etc/strata/plugins.d) and the
+ * user directory ($XDG_CONFIG_HOME/strata/plugins.d or
+ * ~/.config/strata/plugins.d). Every file is de-duplicated by real path.
+ * A plugin that fails is recorded with its reason and skipped.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "internal.h"
+
+static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trace(const char *fmt, ...)
+{
+    if (!st_debug_enabled("loader"))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("strata: loader: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+st_plugin *st_plugin_new(strata_runtime *rt, const char *name, const char *path, const char *origin)
+{
+    if (st_grow((void **)&rt->plugins, &rt->cap_plugins, rt->n_plugins + 1, sizeof *rt->plugins))
+        return NULL;
+    st_plugin *p = st_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->handle.rt = rt;
+    p->handle.index = rt->n_plugins;
+    p->name = st_strdup(name ? name : "");
+    p->path = st_strdup(path ? path : "");
+    p->origin = st_strdup(origin ? origin : "");
+    p->version = st_strdup("");
+    p->reason = st_strdup("");
+    if (!p->name || !p->path || !p->origin || !p->version || !p->reason) {
+        free(p->name);
+        free(p->path);
+        free(p->origin);
+        free(p->version);
+        free(p->reason);
+        free(p);
+        return NULL;
+    }
+    rt->plugins[rt->n_plugins++] = p;
+    return p;
+}
+
+static void set_str(char **dst, const char *v)
+{
+    char *d = st_strdup(v ? v : "");
+    if (d) {
+        free(*dst);
+        *dst = d;
+    }
+}
+
+/* Records a failure on @p p and returns @p s with the message. */
+static strata_status fail(st_plugin *p, strata_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static strata_status fail(st_plugin *p, strata_status s, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->loaded = 0;
+    p->status = s;
+    set_str(&p->reason, msg);
+    trace("  skipped %s: %s", p->path, msg);
+    return st_error(s, "plugin %s: %s", p->path, msg);
+}
+
+static st_plugin *find_by_path(strata_runtime *rt, const char *real)
+{
+    for (int k = 0; k < rt->n_plugins; k++)
+        if (rt->plugins[k]->path[0] && !strcmp(rt->plugins[k]->path, real))
+            return rt->plugins[k];
+    return NULL;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Loads one shared object. Duplicates (same real path) give E_EXISTS and
+ * leave no new record. */
+static strata_status load_file(strata_runtime *rt, const char *path, const char *origin)
+{
+    char real[PATH_MAX];
+    trace("trying %s (%s)", path, origin);
+    if (!realpath(path, real)) {
+        int e = errno;
+        st_plugin *p = st_plugin_new(rt, base_name(path), path, origin);
+        if (!p)
+            return STRATA_E_NOMEM;
+        return fail(p, STRATA_E_NOT_FOUND, "cannot resolve path: %s", strerror(e));
+    }
+    st_plugin *prev = find_by_path(rt, real);
+    if (prev) {
+        trace("  skipped %s: same file as an earlier entry (duplicate)", real);
+        return st_error(STRATA_E_EXISTS, "plugin %s is already %s", real, prev->loaded ? "loaded" : "recorded");
+    }
+    st_plugin *p = st_plugin_new(rt, base_name(real), real, origin);
+    if (!p)
+        return STRATA_E_NOMEM;
+    dlerror();
+    void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *why = dlerror();
+        return fail(p, STRATA_E_PLUGIN, "dlopen failed (unresolved dependency or not a shared object): %s",
+                    why ? why : "unknown error");
+    }
+    strata_plugin_entry_fn entry = NULL;
+    *(void **)&entry = dlsym(dl, STRATA_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "missing entry symbol '%s' (not a Strata plugin?)",
+                    STRATA_PLUGIN_ENTRY_SYMBOL);
+    }
+    const strata_plugin_desc *desc = entry();
+    if (!desc || desc->struct_size < offsetof(strata_plugin_desc, shutdown) + sizeof(desc->shutdown)) {
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "entry returned %s", desc ? "a descriptor with a too-small struct_size" : "NULL");
+    }
+    p->abi_major = desc->abi_major;
+    p->abi_minor = desc->abi_minor;
+    if (desc->name && *desc->name)
+        set_str(&p->name, desc->name);
+    set_str(&p->version, desc->version);
+    if (desc->abi_major != STRATA_ABI_MAJOR) {
+        dlclose(dl);
+        return fail(p, STRATA_E_ABI, "plugin '%s' was built for Strata ABI %u.%u; this libstrata provides ABI %d.%d",
+                    p->name, desc->abi_major, desc->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
+    }
+    for (int k = 0; k < rt->n_plugins; k++) {
+        st_plugin *o = rt->plugins[k];
+        if (o != p && o->loaded && !strcmp(o->name, p->name)) {
+            dlclose(dl);
+            return fail(p, STRATA_E_EXISTS, "a plugin named '%s' is already loaded from %s", p->name, o->path);
+        }
+    }
+    if (!desc->init) {
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "descriptor has no init function");
+    }
+    p->dl = dl;
+    p->desc = desc;
+    strata_clear_error();
+    strata_status rc = desc->init(&st_host_api, &p->handle, &p->user);
+    if (rc != STRATA_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", strata_last_error());
+        st_unregister_plugin(rt, p);
+        p->dl = NULL;
+        p->desc = NULL;
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "init failed with %s: %s", strata_status_name(rc),
+                    why[0] ? why : "(no message)");
+    }
+    p->loaded = 1;
+    p->status = STRATA_OK;
+    trace("  loaded %s: plugin '%s' %s, ABI %u.%u", real, p->name, p->version, p->abi_major, p->abi_minor);
+    return STRATA_OK;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists entries of @p dir ending in @p suffix, sorted, and calls @p fn. */
+static void scan_dir(strata_runtime *rt, const char *dir, const char *suffix, const char *origin,
+                     strata_status (*fn)(strata_runtime *, const char *, const char *))
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        trace("directory %s: %s", dir, strerror(errno));
+        return;
+    }
+    trace("scanning %s", dir);
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_suffix(e->d_name, suffix))
+            continue;
+        if (st_grow((void **)&names, &cap, n + 1, sizeof *names))
+            break;
+        char *full = st_malloc(strlen(dir) + strlen(e->d_name) + 2);
+        if (!full)
+            break;
+        sprintf(full, "%s/%s", dir, e->d_name);
+        names[n++] = full;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int k = 0; k < n; k++) {
+        fn(rt, names[k], origin);
+        free(names[k]);
+    }
+    free(names);
+}
+
+static strata_status load_path_entry(strata_runtime *rt, const char *entry, const char *origin)
+{
+    struct stat sb;
+    if (stat(entry, &sb) != 0) {
+        trace("%s: %s", entry, strerror(errno));
+        return STRATA_OK;
+    }
+    if (S_ISDIR(sb.st_mode))
+        scan_dir(rt, entry, ".so", origin, load_file);
+    else
+        load_file(rt, entry, origin);
+    return STRATA_OK;
+}
+
+static void load_path_list(strata_runtime *rt, const char *list, const char *origin)
+{
+    if (!list || !*list)
+        return;
+    char *copy = st_strdup(list);
+    if (!copy)
+        return;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
+        if (*tok)
+            load_path_entry(rt, tok, origin);
+    free(copy);
+}
+
+/* A manifest is {"library": "path.so"} (relative to the manifest's
+ * directory unless absolute), optionally with "name" and "abi". */
+static strata_status load_manifest(strata_runtime *rt, const char *path, const char *origin)
+{
+    json_error_t jerr;
+    trace("reading manifest %s", path);
+    json_t *root = json_load_file(path, 0, &jerr);
+    const char *why = NULL;
+    char buf[512];
+    if (!root) {
+        snprintf(buf, sizeof buf, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        why = buf;
+    } else if (!json_is_object(root)) {
+        why = "the manifest must be a JSON object";
+    } else {
+        json_t *lib = json_object_get(root, "library");
+        if (!json_is_string(lib) || !*json_string_value(lib))
+            why = "missing string field \"library\"";
+    }
+    if (why) {
+        char real[PATH_MAX];
+        const char *rp = realpath(path, real) ? real : path;
+        if (find_by_path(rt, rp)) {
+            json_decref(root);
+            return STRATA_E_EXISTS;
+        }
+        st_plugin *p = st_plugin_new(rt, base_name(path), rp, origin);
+        json_decref(root);
+        if (!p)
+            return STRATA_E_NOMEM;
+        return fail(p, STRATA_E_FORMAT, "bad manifest: %s", why);
+    }
+    const char *lib = json_string_value(json_object_get(root, "library"));
+    char full[PATH_MAX];
+    if (lib[0] == '/') {
+        snprintf(full, sizeof full, "%s", lib);
+    } else {
+        const char *slash = strrchr(path, '/');
+        int dlen = slash ? (int)(slash - path) : 1;
+        snprintf(full, sizeof full, "%.*s/%s", dlen, slash ? path : ".", lib);
+    }
+    strata_status rc = load_file(rt, full, origin);
+    json_decref(root);
+    return rc;
+}
+
+static void scan_manifests(strata_runtime *rt, const char *dir)
+{
+    scan_dir(rt, dir, ".json", "manifest", load_manifest);
+}
+
+strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
+{
+    load_path_list(rt, extra_path, "option");
+    load_path_list(rt, getenv("STRATA_PLUGIN_PATH"), "path");
+
+    /* lib/strata next to libstrata.so itself */
+    Dl_info info;
+    if (dladdr((void *)&st_plugin_discover, &info) && info.dli_fname) {
+        char real[PATH_MAX];
+        if (realpath(info.dli_fname, real)) {
+            char *slash = strrchr(real, '/');
+            if (slash) {
+                *slash = '\0';
+                char dir[PATH_MAX + 16];
+                snprintf(dir, sizeof dir, "%s/%s", real, STRATA_PLUGIN_SUBDIR);
+                load_path_entry(rt, dir, "libdir");
+            }
+        }
+    } else {
+        trace("dladdr could not locate libstrata.so; skipping its directory");
+    }
+
+    const char *sys = getenv("STRATA_MANIFEST_DIR");
+    scan_manifests(rt, sys && *sys ? sys : STRATA_SYSCONF_MANIFEST_DIR);
+    char user[PATH_MAX];
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg) {
+        snprintf(user, sizeof user, "%s/strata/plugins.d", xdg);
+        scan_manifests(rt, user);
+    } else if (home && *home) {
+        snprintf(user, sizeof user, "%s/.config/strata/plugins.d", home);
+        scan_manifests(rt, user);
+    }
+    strata_clear_error();
+    return STRATA_OK;
+}
+
+strata_status strata_plugin_load(strata_runtime *rt, const char *path)
+{
+    if (!rt || !path || !*path)
+        return st_error(STRATA_E_INVALID, "strata_plugin_load: NULL runtime or empty path");
+    if (has_suffix(path, ".json"))
+        return load_manifest(rt, path, "explicit");
+    return load_file(rt, path, "explicit");
+}
+
+int strata_plugin_count(const strata_runtime *rt)
+{
+    return rt ? rt->n_plugins : 0;
+}
+
+strata_status strata_plugin_get(const strata_runtime *rt, int i, strata_plugin_record *out)
+{
+    if (!rt || !out || i < 0 || i >= rt->n_plugins)
+        return st_error(STRATA_E_INVALID, "strata_plugin_get: index %d outside [0, %d)", i, rt ? rt->n_plugins : 0);
+    if (out->struct_size < sizeof *out)
+        return st_error(STRATA_E_INVALID, "strata_plugin_get: struct_size %zu too small", out->struct_size);
+    const st_plugin *p = rt->plugins[i];
+    out->name = p->name;
+    out->path = p->path;
+    out->version = p->version;
+    out->abi_major = p->abi_major;
+    out->abi_minor = p->abi_minor;
+    out->loaded = p->loaded;
+    out->status = p->status;
+    out->reason = p->reason;
+    out->origin = p->origin;
+    return STRATA_OK;
+}

@@ -1,0 +1,119 @@
+/* ops_index.c - embedding, gather, one_hot and their backward ops. */
+#include "ops_common.h"
+
+static strata_status infer_embedding(const strata_infer_call *c)
+{
+    strata_status rc = need_float(c, 0);
+    if (!rc)
+        rc = need_index(c, 1);
+    if (rc)
+        return rc;
+    const strata_tensor_desc *w = &c->inputs[0], *idx = &c->inputs[1];
+    if (w->ndim != 2)
+        return st_error(STRATA_E_SHAPE, "%s: weight must be (num_embeddings, dim), got rank %d", c->op, w->ndim);
+    if (idx->ndim + 1 > STRATA_MAX_DIMS)
+        return st_error(STRATA_E_SHAPE, "%s: indices of rank %d are too many dims", c->op, idx->ndim);
+    strata_tensor_desc *o = &c->outputs[0];
+    o->dtype = STRATA_F32;
+    o->ndim = idx->ndim + 1;
+    memcpy(o->shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
+    o->shape[idx->ndim] = w->shape[1];
+    return STRATA_OK;
+}
+
+static strata_status bw_embedding(const strata_backward_call *c)
+{
+    if (!c->needs_grad[0])
+        return STRATA_OK;
+    strata_attr a = strata_attr_int("num_embeddings", c->inputs[0]->shape[0]);
+    return bw_op2(c, "core::embedding_backward", c->grad_outputs[0], c->inputs[1], &a, 1, &c->grad_inputs[0]);
+}
+
+static strata_status infer_embedding_backward(const strata_infer_call *c)
+{
+    int64_t v = strata_attr_get_int(c->attrs, c->n_attrs, "num_embeddings", -1);
+    const strata_tensor_desc *g = &c->inputs[0];
+    if (v < 0 || g->ndim < 1)
+        return st_error(STRATA_E_INVALID, "%s: attribute num_embeddings is required", c->op);
+    c->outputs[0].dtype = STRATA_F32;
+    c->outputs[0].ndim = 2;
+    c->outputs[0].shape[0] = v;
+    c->outputs[0].shape[1] = g->shape[g->ndim - 1];
+    return need_index(c, 1);
+}
+
+static strata_status infer_gather(const strata_infer_call *c)
+{
+    strata_status rc = need_float(c, 0);
+    if (!rc)
+        rc = need_index(c, 1);
+    if (rc)
+        return rc;
+    const strata_tensor_desc *x = &c->inputs[0], *idx = &c->inputs[1];
+    int axis;
+    if ((rc = norm_axis(c, strata_attr_get_int(c->attrs, c->n_attrs, "axis", 0), x->ndim, &axis)))
+        return rc;
+    if (idx->ndim != x->ndim)
+        return st_error(STRATA_E_SHAPE, "%s: index rank %d differs from input rank %d", c->op, idx->ndim, x->ndim);
+    for (int d = 0; d < x->ndim; d++)
+        if (d != axis && idx->shape[d] > x->shape[d])
+            return st_error(STRATA_E_SHAPE, "%s: index dimension %d (%lld) exceeds the input's (%lld)", c->op, d,
+                            (long long)idx->shape[d], (long long)x->shape[d]);
+    c->outputs[0].dtype = STRATA_F32;
+    c->outputs[0].ndim = idx->ndim;
+    memcpy(c->outputs[0].shape, idx->shape, sizeof(int64_t) * (size_t)idx->ndim);
+    return STRATA_OK;
+}
+
+static strata_status bw_gather(const strata_backward_call *c)
+{
+    if (!c->needs_grad[0])
+        return STRATA_OK;
+    strata_attr a[2] = {strata_attr_int("axis", strata_attr_get_int(c->attrs, c->n_attrs, "axis", 0)),
+                        strata_attr_ints("shape", c->inputs[0]->shape, c->inputs[0]->ndim)};
+    return bw_op2(c, "core::gather_backward", c->grad_outputs[0], c->inputs[1], a, 2, &c->grad_inputs[0]);
+}
+
+static strata_status infer_gather_backward(const strata_infer_call *c)
+{
+    const strata_attr *s = strata_attr_find(c->attrs, c->n_attrs, "shape");
+    if (!s || s->kind != STRATA_ATTR_INTS || s->n > STRATA_MAX_DIMS)
+        return st_error(STRATA_E_INVALID, "%s: ints attribute 'shape' is required", c->op);
+    c->outputs[0].dtype = STRATA_F32;
+    c->outputs[0].ndim = s->n;
+    memcpy(c->outputs[0].shape, s->ints, sizeof(int64_t) * (size_t)s->n);
+    return need_index(c, 1);
+}
+
+static strata_status infer_one_hot(const strata_infer_call *c)
+{
+    strata_status rc = need_index(c, 0);
+    if (rc)
+        return rc;
+    int64_t n = strata_attr_get_int(c->attrs, c->n_attrs, "num_classes", -1);
+    if (n <= 0)
+        return st_error(STRATA_E_INVALID, "%s: attribute num_classes must be positive (got %lld)", c->op,
+                        (long long)n);
+    const strata_tensor_desc *x = &c->inputs[0];
+    if (x->ndim + 1 > STRATA_MAX_DIMS)
+        return st_error(STRATA_E_SHAPE, "%s: input rank %d is too large", c->op, x->ndim);
+    c->outputs[0].dtype = STRATA_F32;
+    c->outputs[0].ndim = x->ndim + 1;
+    memcpy(c->outputs[0].shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    c->outputs[0].shape[x->ndim] = n;
+    return STRATA_OK;
+}
+
+static const strata_op_def index_ops[] = {
+    ST_OP("embedding", 2, 2, 1, 0, infer_embedding, bw_embedding, NULL, "rows of a table by index"),
+    ST_OP("embedding_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_embedding_backward, NULL, NULL,
+          "scatter-add of row gradients"),
+    ST_OP("gather", 2, 2, 1, 0, infer_gather, bw_gather, NULL, "torch.gather along an axis"),
+    ST_OP("gather_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_gather_backward, NULL, NULL, "scatter-add"),
+    ST_OP("one_hot", 1, 1, 1, STRATA_OP_NO_GRAD, infer_one_hot, NULL, NULL, "indices to one-hot f32"),
+};
+
+strata_status st_register_index_ops(st_plugin *p)
+{
+    return ops_register_table(p, index_ops, ST_ARRAY_LEN(index_ops));
+}

@@ -1,0 +1,213 @@
+/* runtime.c - runtime lifetime, devices, random state, versions. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ST_DEFAULT_SEED 0x5eedULL
+
+void strata_abi_version(uint32_t *major, uint32_t *minor)
+{
+    if (major)
+        *major = STRATA_ABI_MAJOR;
+    if (minor)
+        *minor = STRATA_ABI_MINOR;
+}
+
+const char *strata_version_string(void)
+{
+    return STRATA_VERSION_STRING;
+}
+
+static strata_status register_builtins(strata_runtime *rt)
+{
+    st_plugin *p = st_plugin_new(rt, "core", "", "builtin");
+    if (!p)
+        return STRATA_E_NOMEM;
+    free(p->version);
+    p->version = st_strdup(STRATA_VERSION_STRING);
+    p->abi_major = STRATA_ABI_MAJOR;
+    p->abi_minor = STRATA_ABI_MINOR;
+    p->loaded = 1;
+    rt->builtin = p;
+    strata_status rc = st_register_core_ops(p);
+    if (!rc)
+        rc = st_register_core_layers(p);
+    if (!rc)
+        rc = st_register_core_optimizers(p);
+    return rc;
+}
+
+strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out)
+{
+    if (!out)
+        return st_error(STRATA_E_INVALID, "strata_runtime_create: out must not be NULL");
+    strata_runtime_options o = {0};
+    if (opts) {
+        if (opts->struct_size < offsetof(strata_runtime_options, seed) + sizeof(opts->seed))
+            return st_error(STRATA_E_INVALID, "strata_runtime_create: options struct_size %zu is too small",
+                            opts->struct_size);
+        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
+    }
+    strata_runtime *rt = st_calloc(1, sizeof *rt);
+    if (!rt)
+        return STRATA_E_NOMEM;
+    rt->rng_seed = o.seed ? o.seed : ST_DEFAULT_SEED;
+    rt->grad_enabled = 1;
+    const char *strict = getenv("STRATA_STRICT");
+    rt->strict = strict && *strict && strcmp(strict, "0") != 0;
+    rt->graph = st_graph_new(rt);
+    strata_status rc = rt->graph ? register_builtins(rt) : STRATA_E_NOMEM;
+    if (rc) {
+        strata_runtime_destroy(rt);
+        return st_error_context(rc, "registering the built-in ops");
+    }
+    if (!(o.flags & STRATA_RUNTIME_NO_DISCOVERY))
+        st_plugin_discover(rt, o.plugin_path);
+    *out = rt;
+    return STRATA_OK;
+}
+
+void strata_runtime_destroy(strata_runtime *rt)
+{
+    if (!rt)
+        return;
+    st_graph_free(rt->graph);
+    /* unload in reverse order of loading */
+    for (int k = rt->n_plugins - 1; k >= 0; k--) {
+        st_plugin *p = rt->plugins[k];
+        if (p->loaded && p->desc && p->desc->shutdown)
+            p->desc->shutdown(p->user);
+        st_unregister_plugin(rt, p);
+        /* STRATA_NO_DLCLOSE=1 keeps plugins mapped so leak checkers can
+         * symbolise their frames. */
+        if (p->dl && !getenv("STRATA_NO_DLCLOSE"))
+            dlclose(p->dl);
+        free(p->name);
+        free(p->path);
+        free(p->version);
+        free(p->reason);
+        free(p->origin);
+        free(p);
+    }
+    free(rt->plugins);
+    free(rt->ops);
+    free(rt->kernels);
+    free(rt->layers);
+    free(rt->optims);
+    free(rt->backends);
+    free(rt->kernel_list_scratch);
+    free(rt);
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static strata_device *best_device(strata_runtime *rt)
+{
+    st_backend *best = NULL;
+    for (int k = 0; k < rt->n_backends; k++) {
+        st_backend *be = rt->backends[k];
+        if (be->n_devices && (!best || be->def.priority > best->def.priority))
+            best = be;
+    }
+    return best ? best->devices[0] : NULL;
+}
+
+strata_status strata_device_get(strata_runtime *rt, const char *backend, int index, strata_device **out)
+{
+    if (!rt || !out)
+        return st_error(STRATA_E_INVALID, "strata_device_get: NULL argument");
+    if (!backend || !*backend) {
+        const char *env = getenv("STRATA_BACKEND");
+        if (env && *env)
+            backend = env;
+    }
+    if (!backend || !*backend) {
+        strata_device *d = best_device(rt);
+        if (!d)
+            return st_error(STRATA_E_NOT_FOUND, "no backend with a device is loaded (see `strata info`)");
+        *out = d;
+        return STRATA_OK;
+    }
+    char avail[512] = "";
+    for (int k = 0; k < rt->n_backends; k++) {
+        st_backend *be = rt->backends[k];
+        if (!strcmp(be->name, backend)) {
+            if (index < 0 || index >= be->n_devices) {
+                const char *why = be->def.unavailable ? be->def.unavailable(be->def.self) : NULL;
+                return st_error(STRATA_E_NOT_FOUND, "backend '%s' has %d device(s); device %d does not exist%s%s",
+                                backend, be->n_devices, index, why ? ": " : "", why ? why : "");
+            }
+            *out = be->devices[index];
+            return STRATA_OK;
+        }
+        size_t len = strlen(avail);
+        snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", be->name);
+    }
+    return st_error(STRATA_E_NOT_FOUND, "backend '%s' is not loaded (available: %s)", backend,
+                    avail[0] ? avail : "none");
+}
+
+const char *strata_device_name(const strata_device *dev)
+{
+    return dev ? dev->name : "";
+}
+
+const char *strata_device_backend(const strata_device *dev)
+{
+    return dev ? dev->be->name : "";
+}
+
+strata_status strata_device_synchronize(strata_device *dev)
+{
+    if (!dev)
+        return st_error(STRATA_E_INVALID, "strata_device_synchronize: NULL device");
+    if (dev->be->def.synchronize)
+        return dev->be->def.synchronize(dev->be->def.self, dev->index);
+    return STRATA_OK;
+}
+
+/* ---- random state ------------------------------------------------------ */
+
+void strata_runtime_seed(strata_runtime *rt, uint64_t seed)
+{
+    if (!rt)
+        return;
+    rt->rng_seed = seed;
+    rt->rng_offset = 0;
+}
+
+void strata_runtime_rng_state(const strata_runtime *rt, uint64_t *seed, uint64_t *offset)
+{
+    if (seed)
+        *seed = rt->rng_seed;
+    if (offset)
+        *offset = rt->rng_offset;
+}
+
+void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t offset)
+{
+    rt->rng_seed = seed;
+    rt->rng_offset = offset;
+}
+
+/* ---- grad mode --------------------------------------------------------- */
+
+int strata_set_grad_enabled(strata_runtime *rt, int enabled)
+{
+    int prev = rt->grad_enabled;
+    rt->grad_enabled = enabled ? 1 : 0;
+    return prev;
+}
+
+int strata_grad_enabled(const strata_runtime *rt)
+{
+    return rt->grad_enabled;
+}
+
+strata_graph *strata_runtime_graph(strata_runtime *rt)
+{
+    return rt ? rt->graph : NULL;
+}

@@ -1,0 +1,1081 @@
+/*
+ * spec.c - model specs (YAML): load, check against tables, build models and
+ * optimizers, answer dotted-path queries. The format is docs/spec.md.
+ *
+ * Loading checks everything a spec can get wrong by itself: unknown and
+ * duplicate keys, value kinds and ranges, layer and optimizer attributes
+ * against the registered types' schemas. What needs the model - layer names,
+ * references between layers, shapes - the core checks while the model is
+ * built; its messages get the layer's file:line in front. Defaults are
+ * recorded while checking, one line each, for strata_spec_defaults().
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "spec/yaml_tree.h"
+
+#define SPEC_MAX_BYTES (16u << 20) /* a spec is a page of text; refuse anything huge */
+
+typedef struct spec_input {
+    const char *name;
+    strata_dtype dtype;
+    int ndim;
+    int64_t shape[STRATA_MAX_DIMS];
+    int line;
+} spec_input;
+
+typedef struct spec_layer {
+    const char *type;
+    const char *name;    /* NULL: the core names it by position */
+    char index_name[24]; /* that position, for messages and references */
+    int line;
+    strata_attr *attrs; /* only the keys the spec gives; the core applies defaults */
+    int n_attrs;
+    const char **inputs;
+    int n_inputs;
+} spec_layer;
+
+struct strata_spec {
+    char *path; /* file path, or the name given to strata_spec_parse */
+    char *text; /* raw text, NUL-terminated */
+    size_t len;
+    yt_doc *doc;
+
+    spec_input *inputs;
+    int n_inputs;
+    spec_layer *layers;
+    int n_layers;
+    const char **outputs;
+    int n_outputs, outputs_line;
+
+    const char *optim_type; /* NULL without an optimizer section */
+    int optim_line;
+    strata_attr *optim_attrs;
+    int n_optim_attrs;
+
+    char *defaults; /* "key = value\n" lines */
+    size_t defaults_len, defaults_cap;
+
+    void **allocs; /* everything above that is not the doc: freed together */
+    int n_allocs, cap_allocs;
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+/* "FILE:LINE: message" (or "FILE: message" without a node). */
+__attribute__((format(printf, 4, 5))) static strata_status fail(const strata_spec *s, strata_status st,
+                                                                const yt_node *at, const char *fmt, ...)
+{
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (at)
+        return st_error(st, "%s:%d: %s", s->path, at->line, msg);
+    return st_error(st, "%s: %s", s->path, msg);
+}
+
+/* Zeroed memory owned by the spec, freed by strata_spec_destroy. */
+static void *spec_alloc(strata_spec *s, size_t n, size_t size)
+{
+    if (st_grow((void **)&s->allocs, &s->cap_allocs, s->n_allocs + 1, sizeof(void *)) != STRATA_OK)
+        return NULL;
+    void *p = st_calloc(n, size);
+    if (p)
+        s->allocs[s->n_allocs++] = p;
+    return p;
+}
+
+/* Appends @p text (whole lines) to the defaults. */
+static strata_status append_defaults(strata_spec *s, const char *text)
+{
+    size_t add = strlen(text);
+    if (s->defaults_len + add + 1 > s->defaults_cap) {
+        size_t cap = s->defaults_cap ? s->defaults_cap : 256;
+        while (cap < s->defaults_len + add + 1)
+            cap *= 2;
+        char *p = st_realloc(s->defaults, cap);
+        if (!p)
+            return STRATA_E_NOMEM;
+        s->defaults = p;
+        s->defaults_cap = cap;
+    }
+    memcpy(s->defaults + s->defaults_len, text, add + 1);
+    s->defaults_len += add;
+    return STRATA_OK;
+}
+
+__attribute__((format(printf, 2, 3))) static strata_status add_default(strata_spec *s, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    return append_defaults(s, line);
+}
+
+/* Edit distance for "did you mean" hints; names are short. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Appends "a, b, c" to buf and, when one is close to @p wrong, writes it to
+ * *hint. */
+static void join_names(char *buf, size_t size, const char *const *names, int n, const char *wrong, const char **hint)
+{
+    size_t used = strlen(buf);
+    int best = 3;
+    for (int k = 0; k < n; k++) {
+        if (used + 1 < size)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? ", " : "", names[k]);
+        if (wrong && hint) {
+            int d = edit_distance(wrong, names[k]);
+            if (d < best && d * 3 <= (int)strlen(names[k])) {
+                best = d;
+                *hint = names[k];
+            }
+        }
+    }
+    if (used >= size && size > 4)
+        memcpy(buf + size - 4, "...", 4);
+}
+
+/* Kind of a value described for a message: "'abc'", "a sequence". */
+#define DESCRIBE(node) yt_describe((node), (char[64]){0}, 64)
+
+/* Writes the names registered for @p kind ("flatten, linear, ...") into
+ * buf; *hint (when @p wrong is given) receives one close to it. */
+static strata_status registry_list(const strata_runtime *rt, strata_registry_kind kind, const char *wrong,
+                                   const char **hint, char *buf, size_t size)
+{
+    int count = strata_registry_count(rt, kind);
+    const char **names = st_calloc(count > 0 ? (size_t)count : 1, sizeof(char *));
+    if (!names)
+        return STRATA_E_NOMEM;
+    int n = 0;
+    for (int k = 0; k < count; k++) {
+        const char *name = NULL, *plugin = NULL, *kernels = NULL;
+        int version = 0;
+        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, &kernels) == STRATA_OK && name)
+            names[n++] = name;
+    }
+    buf[0] = '\0';
+    join_names(buf, size, names, n, wrong, hint);
+    if (!n)
+        snprintf(buf, size, "none");
+    free(names);
+    return STRATA_OK;
+}
+
+/* "unknown layer type 'lineer' in layer 3; did you mean 'linear'? (registered: ...)";
+ * @p where may be "". */
+static strata_status unknown_type(const strata_spec *s, const strata_runtime *rt, strata_registry_kind kind,
+                                  const yt_node *at, const char *what, const char *type, const char *where)
+{
+    char list[1024];
+    const char *hint = NULL;
+    if (registry_list(rt, kind, type, &hint, list, sizeof list) != STRATA_OK)
+        return STRATA_E_NOMEM;
+    if (hint)
+        return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s; did you mean '%s'? (registered: %s)", what,
+                    type, where, hint, list);
+    return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s (registered: %s)", what, type, where, list);
+}
+
+/* Checks that every key of @p map is a scalar, appears once and is one of
+ * known[0..n). @p where is "in train", "at the top level", ... */
+static strata_status check_keys(const strata_spec *s, const yt_node *map, const char *where,
+                                const char *const *known, int n_known)
+{
+    for (int k = 0; k < map->n; k++) {
+        const yt_node *key = map->items[2 * k];
+        if (key->kind != YT_SCALAR)
+            return fail(s, STRATA_E_FORMAT, key, "keys %s must be names, got %s", where, DESCRIBE(key));
+        for (int j = 0; j < k; j++) {
+            const yt_node *prev = map->items[2 * j];
+            if (prev->kind == YT_SCALAR && strcmp(prev->text, key->text) == 0)
+                return fail(s, STRATA_E_FORMAT, key, "duplicate key '%s' %s (first at line %d)", key->text, where,
+                            prev->line);
+        }
+        int found = 0;
+        for (int j = 0; j < n_known && !found; j++)
+            found = strcmp(known[j], key->text) == 0;
+        if (!found) {
+            char list[1024] = "";
+            const char *hint = NULL;
+            join_names(list, sizeof list, known, n_known, key->text, &hint);
+            if (hint)
+                return fail(s, STRATA_E_FORMAT, key, "unknown key '%s' %s; did you mean '%s'? (known: %s)", key->text,
+                            where, hint, list);
+            return fail(s, STRATA_E_FORMAT, key, "unknown key '%s' %s (known: %s)", key->text, where, list);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* ---- the tables -------------------------------------------------------- */
+
+typedef enum key_kind {
+    K_INT,     /* integer >= min */
+    K_FLOAT,   /* number >= min (or > min with gt) */
+    K_BOOL,    /* true/false (or 1/0) */
+    K_STRING,  /* any scalar */
+    K_CHOICE,  /* one of choices[] */
+    K_SECTION, /* mapping checked against sub[] */
+    K_CUSTOM   /* checked by code below */
+} key_kind;
+
+typedef struct key_rule {
+    const char *name;
+    key_kind kind;
+    int required;
+    const char *dflt; /* recorded in the defaults when absent */
+    double min;
+    int gt; /* min is exclusive */
+    const char *const *choices;
+    const struct key_rule *sub;
+    int n_sub;
+} key_rule;
+
+#define NO_MIN (-HUGE_VAL)
+
+static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
+static const char *const format_choices[] = {"idx", NULL};
+static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
+static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
+
+static const key_rule data_split_rules[] = {
+    {"images", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"labels", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+};
+
+static const key_rule data_rules[] = {
+    {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
+    {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
+    {"test", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
+    {"scale", K_FLOAT, 0, "255", 0.0, 1, NULL, NULL, 0},
+};
+
+static const key_rule train_rules[] = {
+    {"epochs", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
+    {"batch_size", K_INT, 0, "64", 1, 0, NULL, NULL, 0},
+    {"eval_batch_size", K_INT, 0, "1000", 1, 0, NULL, NULL, 0},
+    {"clip_grad_norm", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
+    {"log_every", K_INT, 0, "50", 0, 0, NULL, NULL, 0},
+    {"shuffle", K_BOOL, 0, "true", NO_MIN, 0, NULL, NULL, 0},
+    {"drop_last", K_BOOL, 0, "false", NO_MIN, 0, NULL, NULL, 0},
+};
+
+static const key_rule model_rules[] = {
+    {"input", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"inputs", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"layers", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"outputs", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+};
+
+static const key_rule model_input_rules[] = {
+    {"name", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"shape", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"dtype", K_CHOICE, 0, "f32", NO_MIN, 0, dtype_choices, NULL, 0},
+};
+
+/* Schedules: one table per type, each starting with "type". */
+static const key_rule schedule_constant_rules[] = {
+    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
+};
+static const key_rule schedule_step_rules[] = {
+    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
+    {"step_size", K_INT, 1, NULL, 1, 0, NULL, NULL, 0},
+    {"gamma", K_FLOAT, 0, "0.1", 0, 0, NULL, NULL, 0},
+};
+static const key_rule schedule_cosine_rules[] = {
+    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
+    {"total", K_INT, 0, "all training steps (epochs x batches per epoch)", 1, 0, NULL, NULL, 0},
+    {"eta_min", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
+};
+
+static const key_rule top_rules[] = {
+    {"name", K_STRING, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"seed", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
+    {"data", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_rules, (int)ST_ARRAY_LEN(data_rules)},
+    {"model", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"loss", K_CHOICE, 0, "cross_entropy", NO_MIN, 0, loss_choices, NULL, 0},
+    {"optimizer", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"schedule", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"train", K_SECTION, 0, NULL, NO_MIN, 0, NULL, train_rules, (int)ST_ARRAY_LEN(train_rules)},
+};
+
+/* Keys a layer has besides its type's attributes. */
+static const char *const layer_keys[] = {"type", "name", "inputs"};
+
+/* ---- checking against the tables --------------------------------------- */
+
+static strata_status check_rule_value(strata_spec *s, const key_rule *r, const yt_node *v, const char *path);
+
+/* "where" text for messages about keys of the section at @p path. */
+static void where_of(char *buf, size_t size, const char *path)
+{
+    if (path)
+        snprintf(buf, size, "in %s", path);
+    else
+        snprintf(buf, size, "at the top level");
+}
+
+static strata_status check_section(strata_spec *s, const yt_node *node, const key_rule *rules, int n,
+                                   const char *path)
+{
+    char where[160];
+    where_of(where, sizeof where, path);
+    if (node->kind != YT_MAP)
+        return fail(s, STRATA_E_FORMAT, node, "%s must be a mapping, got %s", path ? path : "the spec",
+                    DESCRIBE(node));
+    const char *known[16] = {0}; /* the longest table has 8 keys */
+    int n_known = n < (int)ST_ARRAY_LEN(known) ? n : (int)ST_ARRAY_LEN(known);
+    for (int k = 0; k < n_known; k++)
+        known[k] = rules[k].name;
+    strata_status st = check_keys(s, node, where, known, n_known);
+    if (st != STRATA_OK)
+        return st;
+    for (int k = 0; k < n; k++) {
+        const key_rule *r = &rules[k];
+        char full[160];
+        if (path)
+            snprintf(full, sizeof full, "%s.%s", path, r->name);
+        else
+            snprintf(full, sizeof full, "%s", r->name);
+        const yt_node *v = yt_map_get(node, r->name);
+        if (!v) {
+            if (r->required)
+                return fail(s, STRATA_E_FORMAT, node, "missing key '%s' %s", r->name, where);
+            if (r->dflt && (st = add_default(s, "%s = %s", full, r->dflt)) != STRATA_OK)
+                return st;
+            continue;
+        }
+        if ((st = check_rule_value(s, r, v, full)) != STRATA_OK)
+            return st;
+    }
+    return STRATA_OK;
+}
+
+static strata_status check_rule_value(strata_spec *s, const key_rule *r, const yt_node *v, const char *path)
+{
+    int64_t i = 0;
+    double f = 0.0;
+    yt_type t = yt_type_of(v, &i, &f);
+    switch (r->kind) {
+    case K_INT:
+        if (t != YT_T_INT)
+            return fail(s, STRATA_E_FORMAT, v, "%s expects an integer, got %s", path, DESCRIBE(v));
+        if ((double)i < r->min)
+            return fail(s, STRATA_E_FORMAT, v, "%s must be at least %g, got %lld", path, r->min, (long long)i);
+        return STRATA_OK;
+    case K_FLOAT:
+        if (t != YT_T_INT && t != YT_T_FLOAT)
+            return fail(s, STRATA_E_FORMAT, v, "%s expects a number, got %s", path, DESCRIBE(v));
+        if (r->gt ? !(f > r->min) : !(f >= r->min))
+            return fail(s, STRATA_E_FORMAT, v, "%s must be %s %g, got %s", path,
+                        r->gt ? "greater than" : "at least", r->min, v->text);
+        return STRATA_OK;
+    case K_BOOL:
+        if (t != YT_T_BOOL && !(t == YT_T_INT && (i == 0 || i == 1)))
+            return fail(s, STRATA_E_FORMAT, v, "%s expects true or false, got %s", path, DESCRIBE(v));
+        return STRATA_OK;
+    case K_STRING:
+        if (v->kind != YT_SCALAR || t == YT_T_NULL)
+            return fail(s, STRATA_E_FORMAT, v, "%s expects a string, got %s", path, DESCRIBE(v));
+        return STRATA_OK;
+    case K_CHOICE: {
+        if (v->kind == YT_SCALAR)
+            for (const char *const *c = r->choices; *c; c++)
+                if (strcmp(*c, v->text) == 0)
+                    return STRATA_OK;
+        char list[256] = "";
+        int n = 0;
+        while (r->choices[n])
+            n++;
+        join_names(list, sizeof list, r->choices, n, NULL, NULL);
+        return fail(s, STRATA_E_FORMAT, v, "%s must be one of %s, got %s", path, list, DESCRIBE(v));
+    }
+    case K_SECTION:
+        return check_section(s, v, r->sub, r->n_sub, path);
+    case K_CUSTOM:
+        return STRATA_OK;
+    }
+    return STRATA_OK;
+}
+
+/* ---- attributes by schema (layers, optimizers) ------------------------- */
+
+static const char *attr_kind_name(int32_t kind)
+{
+    switch (kind) {
+    case STRATA_ATTR_INT:
+        return "an integer";
+    case STRATA_ATTR_FLOAT:
+        return "a number";
+    case STRATA_ATTR_INTS:
+        return "a sequence of integers";
+    case STRATA_ATTR_FLOATS:
+        return "a sequence of numbers";
+    case STRATA_ATTR_STRING:
+        return "a string";
+    default:
+        return "a value of an unknown kind";
+    }
+}
+
+/* Converts @p v to an attribute of schema entry @p a. @p who is
+ * "layer 1 (linear)" or "optimizer (sgd)" for messages. */
+static strata_status convert_attr(strata_spec *s, const strata_attr_spec *a, const yt_node *key, const yt_node *v,
+                                  const char *who, strata_attr *out)
+{
+    int64_t i = 0;
+    double f = 0.0;
+    yt_type t = yt_type_of(v, &i, &f);
+    const char *name = key->text; /* owned by the doc, which outlives the attrs */
+    switch (a->kind) {
+    case STRATA_ATTR_INT:
+        if (t != YT_T_INT && t != YT_T_BOOL)
+            break;
+        *out = strata_attr_int(name, i);
+        return STRATA_OK;
+    case STRATA_ATTR_FLOAT:
+        if (t != YT_T_INT && t != YT_T_FLOAT)
+            break;
+        *out = strata_attr_float(name, f);
+        return STRATA_OK;
+    case STRATA_ATTR_INTS:
+    case STRATA_ATTR_FLOATS: {
+        int ints = a->kind == STRATA_ATTR_INTS;
+        if (v->kind != YT_SEQ)
+            break;
+        int64_t *iv = NULL;
+        double *fv = NULL;
+        if (ints ? !(iv = spec_alloc(s, (size_t)v->n, sizeof *iv)) : !(fv = spec_alloc(s, (size_t)v->n, sizeof *fv)))
+            return STRATA_E_NOMEM;
+        for (int k = 0; k < v->n; k++) {
+            yt_type te = yt_type_of(v->items[k], &i, &f);
+            if (ints ? (te != YT_T_INT && te != YT_T_BOOL) : (te != YT_T_INT && te != YT_T_FLOAT))
+                return fail(s, STRATA_E_FORMAT, v->items[k], "%s: '%s' expects %s, got %s at item %d", who, name,
+                            attr_kind_name(a->kind), DESCRIBE(v->items[k]), k);
+            if (ints)
+                iv[k] = i;
+            else
+                fv[k] = f;
+        }
+        *out = ints ? strata_attr_ints(name, iv, v->n) : strata_attr_floats(name, fv, v->n);
+        return STRATA_OK;
+    }
+    case STRATA_ATTR_STRING:
+        if (v->kind != YT_SCALAR || t == YT_T_NULL)
+            break;
+        *out = strata_attr_string(name, v->text);
+        return STRATA_OK;
+    default:
+        return fail(s, STRATA_E_INTERNAL, key, "%s: attribute '%s' has unknown kind %d in its schema", who, name,
+                    (int)a->kind);
+    }
+    return fail(s, STRATA_E_FORMAT, v, "%s: '%s' expects %s, got %s", who, name, attr_kind_name(a->kind), DESCRIBE(v));
+}
+
+/*
+ * Checks the keys of @p map (the reserved ones plus the schema's), converts
+ * the schema's attributes it gives and records the defaults of the others
+ * as the core will apply them (st_attrs_apply_schema), each line starting
+ * with @p prefix ("model.layers[1] (linear)").
+ */
+static strata_status convert_attrs(strata_spec *s, const yt_node *map, const char *const *reserved, int n_reserved,
+                                   const strata_attr_spec *schema, int n_schema, const char *who, const char *prefix,
+                                   strata_attr **attrs, int *n_attrs)
+{
+    strata_status st = STRATA_OK;
+    const char **known = st_calloc((size_t)(n_reserved + n_schema), sizeof(char *));
+    if (!known)
+        return STRATA_E_NOMEM;
+    int n_known = 0;
+    for (int k = 0; k < n_reserved; k++)
+        known[n_known++] = reserved[k];
+    for (int k = 0; k < n_schema; k++)
+        if (schema[k].name)
+            known[n_known++] = schema[k].name;
+    char where[160];
+    snprintf(where, sizeof where, "in %s", who);
+    st = check_keys(s, map, where, known, n_known);
+    free(known);
+    if (st != STRATA_OK)
+        return st;
+
+    strata_attr *out = spec_alloc(s, n_schema > 0 ? (size_t)n_schema : 1, sizeof(strata_attr));
+    if (!out)
+        return STRATA_E_NOMEM;
+    int n = 0;
+    for (int k = 0; k < n_schema; k++) {
+        const strata_attr_spec *a = &schema[k];
+        int shadowed = !a->name;
+        for (int j = 0; j < n_reserved && !shadowed; j++)
+            shadowed = strcmp(a->name, reserved[j]) == 0;
+        if (shadowed)
+            continue;
+        const yt_node *key = yt_map_key(map, a->name);
+        if (!key) {
+            if (a->required)
+                return fail(s, STRATA_E_FORMAT, map, "%s needs '%s' (%s)%s%s", who, a->name, attr_kind_name(a->kind),
+                            a->doc ? ": " : "", a->doc ? a->doc : "");
+            continue;
+        }
+        if ((st = convert_attr(s, a, key, yt_map_get(map, a->name), who, &out[n])) != STRATA_OK)
+            return st;
+        n++;
+    }
+    strata_attr *full = NULL;
+    int n_full = 0;
+    char *log = NULL;
+    st = st_attrs_apply_schema(prefix, schema, n_schema, out, n, &full, &n_full, &log);
+    free(full);
+    if (st == STRATA_OK && log)
+        st = append_defaults(s, log);
+    free(log);
+    if (st != STRATA_OK)
+        return st == STRATA_E_NOMEM ? st : st_error_context(st, "%s:%d", s->path, map->line);
+    *attrs = out;
+    *n_attrs = n;
+    return STRATA_OK;
+}
+
+/* ---- model ------------------------------------------------------------- */
+
+static strata_status parse_shape(strata_spec *s, const yt_node *v, const char *path, spec_input *in)
+{
+    if (v->kind != YT_SEQ)
+        return fail(s, STRATA_E_FORMAT, v, "%s expects a sequence of dimensions like [1, 28, 28], got %s", path,
+                    DESCRIBE(v));
+    if (v->n > STRATA_MAX_DIMS - 1)
+        return fail(s, STRATA_E_FORMAT, v, "%s has %d dimensions; at most %d (the batch adds one)", path, v->n,
+                    STRATA_MAX_DIMS - 1);
+    for (int k = 0; k < v->n; k++) {
+        int64_t d = 0;
+        if (yt_type_of(v->items[k], &d, NULL) != YT_T_INT || d < 1)
+            return fail(s, STRATA_E_FORMAT, v->items[k], "%s: dimension %d must be a positive integer, got %s", path,
+                        k, DESCRIBE(v->items[k]));
+        in->shape[k] = d;
+    }
+    in->ndim = v->n;
+    in->line = v->line;
+    return STRATA_OK;
+}
+
+/* Name a layer or input is known by: its explicit name or its position. */
+static const char *layer_name(const spec_layer *L)
+{
+    return L->name ? L->name : L->index_name;
+}
+
+/* A scalar or a sequence of scalars, as strings borrowed from the doc. */
+static strata_status name_list(strata_spec *s, const yt_node *v, const char *what, const char ***out, int *n)
+{
+    const yt_node *const *items = &v;
+    int count = 1;
+    if (v->kind == YT_SEQ) {
+        items = (const yt_node *const *)v->items;
+        count = v->n;
+    }
+    const char **names = spec_alloc(s, count > 0 ? (size_t)count : 1, sizeof(char *));
+    if (!names)
+        return STRATA_E_NOMEM;
+    for (int k = 0; k < count; k++) {
+        const yt_node *it = items[k];
+        if (it->kind != YT_SCALAR || yt_type_of(it, NULL, NULL) == YT_T_NULL)
+            return fail(s, STRATA_E_FORMAT, it, "%s expects a name or a list of names, got %s", what, DESCRIBE(it));
+        names[k] = it->text;
+    }
+    *out = names;
+    *n = count;
+    return STRATA_OK;
+}
+
+static strata_status parse_inputs(strata_spec *s, const yt_node *model)
+{
+    const yt_node *one = yt_map_get(model, "input");
+    const yt_node *many = yt_map_get(model, "inputs");
+    strata_status st;
+    if (one && many)
+        return fail(s, STRATA_E_FORMAT, yt_map_key(model, "inputs"),
+                    "model has both 'input' and 'inputs'; give one of them");
+    if (!one && !many)
+        return fail(s, STRATA_E_FORMAT, model,
+                    "model needs 'input' (the shape of one example, e.g. [1, 28, 28]) or 'inputs' (a list of "
+                    "{name, shape, dtype})");
+    if (one) {
+        s->inputs = spec_alloc(s, 1, sizeof(spec_input));
+        if (!s->inputs)
+            return STRATA_E_NOMEM;
+        s->inputs[0].name = "x";
+        s->inputs[0].dtype = STRATA_F32;
+        s->n_inputs = 1;
+        return parse_shape(s, one, "model.input", &s->inputs[0]);
+    }
+    if (many->kind != YT_SEQ || many->n == 0)
+        return fail(s, STRATA_E_FORMAT, many, "model.inputs expects a non-empty list of {name, shape, dtype}, got %s",
+                    DESCRIBE(many));
+    s->inputs = spec_alloc(s, (size_t)many->n, sizeof(spec_input));
+    if (!s->inputs)
+        return STRATA_E_NOMEM;
+    for (int k = 0; k < many->n; k++) {
+        const yt_node *it = many->items[k];
+        char path[64];
+        snprintf(path, sizeof path, "model.inputs[%d]", k);
+        if ((st = check_section(s, it, model_input_rules, (int)ST_ARRAY_LEN(model_input_rules), path)) != STRATA_OK)
+            return st;
+        spec_input *in = &s->inputs[k];
+        in->name = yt_map_get(it, "name")->text;
+        const yt_node *dtype = yt_map_get(it, "dtype");
+        const char *d = dtype ? dtype->text : "f32";
+        in->dtype = strcmp(d, "i64") == 0 ? STRATA_I64 : strcmp(d, "i32") == 0 ? STRATA_I32 : STRATA_F32;
+        snprintf(path, sizeof path, "model.inputs[%d].shape", k);
+        if ((st = parse_shape(s, yt_map_get(it, "shape"), path, in)) != STRATA_OK)
+            return st;
+        in->line = it->line;
+    }
+    s->n_inputs = many->n;
+    return STRATA_OK;
+}
+
+static strata_status parse_layer(strata_spec *s, strata_runtime *rt, const yt_node *node, int index)
+{
+    spec_layer *L = &s->layers[index];
+    strata_status st;
+    snprintf(L->index_name, sizeof L->index_name, "%d", index);
+    L->line = node->line;
+    if (node->kind != YT_MAP)
+        return fail(s, STRATA_E_FORMAT, node, "model.layers[%d] must be a mapping like {type: linear, ...}, got %s",
+                    index, DESCRIBE(node));
+    const yt_node *type = yt_map_get(node, "type");
+    if (!type) {
+        char list[1024];
+        if (registry_list(rt, STRATA_REGISTRY_LAYER, NULL, NULL, list, sizeof list) != STRATA_OK)
+            return STRATA_E_NOMEM;
+        return fail(s, STRATA_E_FORMAT, node, "layer %d has no 'type' (registered layer types: %s)", index, list);
+    }
+    if (type->kind != YT_SCALAR || yt_type_of(type, NULL, NULL) != YT_T_STRING)
+        return fail(s, STRATA_E_FORMAT, type, "layer %d: 'type' expects a layer type name, got %s", index,
+                    DESCRIBE(type));
+    const st_layer_type *lt = st_find_layer_type(rt, type->text);
+    if (!lt) {
+        char where[48];
+        snprintf(where, sizeof where, " in layer %d", index);
+        return unknown_type(s, rt, STRATA_REGISTRY_LAYER, type, "layer", type->text, where);
+    }
+    L->type = type->text;
+
+    char who[128], prefix[128];
+    snprintf(who, sizeof who, "layer %d (%s)", index, L->type);
+    snprintf(prefix, sizeof prefix, "model.layers[%d] (%s)", index, L->type);
+    st = convert_attrs(s, node, layer_keys, (int)ST_ARRAY_LEN(layer_keys), lt->def.attrs, lt->def.n_attrs, who, prefix,
+                       &L->attrs, &L->n_attrs);
+    if (st != STRATA_OK)
+        return st;
+
+    /* Names and references are the core's to check (it knows "lstm:1"); a
+     * mistake there surfaces from strata_spec_build_model with this line. */
+    const yt_node *name = yt_map_get(node, "name");
+    if (name) {
+        if (name->kind != YT_SCALAR || yt_type_of(name, NULL, NULL) == YT_T_NULL)
+            return fail(s, STRATA_E_FORMAT, name, "%s: 'name' expects a string, got %s", who, DESCRIBE(name));
+        L->name = name->text;
+    }
+    const yt_node *inputs = yt_map_get(node, "inputs");
+    if (inputs) {
+        snprintf(who, sizeof who, "layer %d (%s): inputs", index, L->type);
+        return name_list(s, inputs, who, &L->inputs, &L->n_inputs);
+    }
+    return STRATA_OK;
+}
+
+static strata_status parse_model(strata_spec *s, strata_runtime *rt, const yt_node *model)
+{
+    strata_status st = check_section(s, model, model_rules, (int)ST_ARRAY_LEN(model_rules), "model");
+    if (st != STRATA_OK)
+        return st;
+    if ((st = parse_inputs(s, model)) != STRATA_OK)
+        return st;
+
+    const yt_node *layers = yt_map_get(model, "layers");
+    if (layers->kind != YT_SEQ || layers->n == 0)
+        return fail(s, STRATA_E_FORMAT, layers, "model.layers expects a non-empty list of layers, got %s",
+                    DESCRIBE(layers));
+    s->layers = spec_alloc(s, (size_t)layers->n, sizeof(spec_layer));
+    if (!s->layers)
+        return STRATA_E_NOMEM;
+    for (int k = 0; k < layers->n; k++) {
+        if ((st = parse_layer(s, rt, layers->items[k], k)) != STRATA_OK)
+            return st;
+        s->n_layers = k + 1;
+    }
+
+    const yt_node *outputs = yt_map_get(model, "outputs");
+    if (!outputs)
+        return STRATA_OK;
+    s->outputs_line = outputs->line;
+    return name_list(s, outputs, "model.outputs", &s->outputs, &s->n_outputs);
+}
+
+/* ---- optimizer and schedule -------------------------------------------- */
+
+static strata_status parse_optimizer(strata_spec *s, strata_runtime *rt, const yt_node *node)
+{
+    static const char *const reserved[] = {"type"};
+    if (node->kind != YT_MAP)
+        return fail(s, STRATA_E_FORMAT, node, "optimizer must be a mapping like {type: sgd, lr: 0.1}, got %s",
+                    DESCRIBE(node));
+    const yt_node *type = yt_map_get(node, "type");
+    if (!type)
+        return fail(s, STRATA_E_FORMAT, node, "optimizer has no 'type' (sgd, adam, ...)");
+    if (type->kind != YT_SCALAR || yt_type_of(type, NULL, NULL) != YT_T_STRING)
+        return fail(s, STRATA_E_FORMAT, type, "optimizer: 'type' expects an optimizer name, got %s", DESCRIBE(type));
+    const st_optim_type *ot = st_find_optim_type(rt, type->text);
+    if (!ot)
+        return unknown_type(s, rt, STRATA_REGISTRY_OPTIMIZER, type, "optimizer", type->text, "");
+    s->optim_type = type->text;
+    s->optim_line = node->line;
+    char who[96];
+    snprintf(who, sizeof who, "optimizer (%s)", s->optim_type);
+    return convert_attrs(s, node, reserved, 1, ot->def.attrs, ot->def.n_attrs, who, who, &s->optim_attrs,
+                         &s->n_optim_attrs);
+}
+
+static strata_status parse_schedule(strata_spec *s, const yt_node *node)
+{
+    if (node->kind != YT_MAP)
+        return fail(s, STRATA_E_FORMAT, node, "schedule must be a mapping like {type: cosine, total: 1000}, got %s",
+                    DESCRIBE(node));
+    /* The type picks the table, so it is checked first. */
+    const yt_node *type = yt_map_get(node, "type");
+    strata_status st = STRATA_OK;
+    if (type)
+        st = check_rule_value(s, &schedule_constant_rules[0], type, "schedule.type");
+    else
+        st = add_default(s, "schedule.type = constant");
+    if (st != STRATA_OK)
+        return st;
+    const char *t = type ? type->text : "constant";
+    if (strcmp(t, "step") == 0)
+        return check_section(s, node, schedule_step_rules, (int)ST_ARRAY_LEN(schedule_step_rules), "schedule");
+    if (strcmp(t, "cosine") == 0)
+        return check_section(s, node, schedule_cosine_rules, (int)ST_ARRAY_LEN(schedule_cosine_rules), "schedule");
+    return check_section(s, node, schedule_constant_rules, (int)ST_ARRAY_LEN(schedule_constant_rules), "schedule");
+}
+
+/* ---- load -------------------------------------------------------------- */
+
+static strata_status check_spec(strata_spec *s, strata_runtime *rt)
+{
+    const yt_node *root = s->doc->root;
+    if (!root || (root->kind == YT_SCALAR && yt_type_of(root, NULL, NULL) == YT_T_NULL))
+        return fail(s, STRATA_E_FORMAT, NULL, "empty spec (expected a mapping with at least a 'model' section)");
+    if (root->kind != YT_MAP)
+        return fail(s, STRATA_E_FORMAT, root, "a spec is a mapping of keys (name, seed, data, model, ...), got %s",
+                    DESCRIBE(root));
+    strata_status st = check_section(s, root, top_rules, (int)ST_ARRAY_LEN(top_rules), NULL);
+    if (st != STRATA_OK)
+        return st;
+    if ((st = parse_model(s, rt, yt_map_get(root, "model"))) != STRATA_OK)
+        return st;
+    const yt_node *opt = yt_map_get(root, "optimizer");
+    if (opt && (st = parse_optimizer(s, rt, opt)) != STRATA_OK)
+        return st;
+    const yt_node *sched = yt_map_get(root, "schedule");
+    if (sched && (st = parse_schedule(s, sched)) != STRATA_OK)
+        return st;
+    return STRATA_OK;
+}
+
+strata_status strata_spec_parse(strata_runtime *rt, const char *text, size_t len, const char *name, strata_spec **out)
+{
+    if (!rt || (!text && len) || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_parse: rt, text and out must not be NULL");
+    if (len > SPEC_MAX_BYTES)
+        return st_error(STRATA_E_FORMAT, "%s: spec of %zu bytes is larger than the limit of %u bytes",
+                        name ? name : "<string>", len, SPEC_MAX_BYTES);
+    strata_spec *s = st_calloc(1, sizeof *s);
+    if (!s)
+        return STRATA_E_NOMEM;
+    strata_status st = STRATA_E_NOMEM;
+    s->path = st_strdup(name ? name : "<string>");
+    s->text = st_malloc(len + 1);
+    if (!s->path || !s->text)
+        goto fail;
+    if (len)
+        memcpy(s->text, text, len);
+    s->text[len] = '\0';
+    s->len = len;
+    if ((st = yt_parse(s->text, len, s->path, &s->doc)) != STRATA_OK)
+        goto fail;
+    if ((st = check_spec(s, rt)) != STRATA_OK)
+        goto fail;
+    *out = s;
+    return STRATA_OK;
+fail:
+    strata_spec_destroy(s);
+    return st;
+}
+
+strata_status strata_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
+{
+    if (!rt || !path || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_load: rt, path and out must not be NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return st_error(STRATA_E_IO, "cannot open spec '%s': %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    strata_status st = STRATA_OK;
+    for (;;) {
+        if (len == cap) {
+            if (cap > SPEC_MAX_BYTES) {
+                st = st_error(STRATA_E_FORMAT, "%s: spec is larger than the limit of %u bytes", path,
+                              SPEC_MAX_BYTES);
+                break;
+            }
+            cap = cap ? cap * 2 : 4096;
+            char *p = st_realloc(buf, cap);
+            if (!p) {
+                st = STRATA_E_NOMEM;
+                break;
+            }
+            buf = p;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                st = st_error(STRATA_E_IO, "cannot read spec '%s': %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (st == STRATA_OK)
+        st = strata_spec_parse(rt, buf, len, path, out);
+    free(buf);
+    return st;
+}
+
+void strata_spec_destroy(strata_spec *s)
+{
+    if (!s)
+        return;
+    for (int k = 0; k < s->n_allocs; k++)
+        free(s->allocs[k]);
+    free(s->allocs);
+    yt_free(s->doc);
+    free(s->defaults);
+    free(s->text);
+    free(s->path);
+    free(s);
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out)
+{
+    if (!s || !dev || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_build_model: spec, dev and out must not be NULL");
+    strata_model *m = NULL;
+    strata_status st = strata_model_create(dev, &m);
+    if (st != STRATA_OK)
+        return st_error_context(st, "%s: creating the model", s->path);
+    for (int k = 0; k < s->n_inputs; k++) {
+        const spec_input *in = &s->inputs[k];
+        st = strata_model_add_input(m, in->name, in->dtype, in->ndim, in->shape);
+        if (st != STRATA_OK) {
+            st_error_context(st, "%s:%d", s->path, in->line); /* the core names the input */
+            goto fail;
+        }
+    }
+    for (int k = 0; k < s->n_layers; k++) {
+        const spec_layer *L = &s->layers[k];
+        st = strata_model_add_layer(m, L->type, L->name, L->attrs, L->n_attrs, L->inputs, L->n_inputs);
+        if (st != STRATA_OK) {
+            st_error_context(st, "%s:%d: layer %d (type '%s', name '%s')", s->path, L->line, k, L->type,
+                             layer_name(L));
+            goto fail;
+        }
+    }
+    for (int k = 0; k < s->n_outputs; k++) {
+        st = strata_model_add_output(m, s->outputs[k]);
+        if (st != STRATA_OK) {
+            st_error_context(st, "%s:%d", s->path, s->outputs_line); /* the core names the output */
+            goto fail;
+        }
+    }
+    *out = m;
+    return STRATA_OK;
+fail:
+    strata_model_destroy(m);
+    return st;
+}
+
+strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m, strata_optimizer **out)
+{
+    if (!s || !m || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_create_optimizer: spec, model and out must not be NULL");
+    if (!s->optim_type)
+        return st_error(STRATA_E_NOT_FOUND, "%s: the spec has no 'optimizer' section", s->path);
+    strata_status st = strata_optimizer_create(m, s->optim_type, s->optim_attrs, s->n_optim_attrs, out);
+    if (st != STRATA_OK)
+        return st_error_context(st, "%s:%d", s->path, s->optim_line); /* the core names the optimizer */
+    return STRATA_OK;
+}
+
+/* ---- queries ----------------------------------------------------------- */
+
+/*
+ * Finds the node at @p path: keys separated by '.', sequence items by a
+ * number ("model.layers.1.type" or "model.layers[1].type"). STRATA_OK with
+ * *out = NULL when absent (a null value counts as absent).
+ */
+static strata_status lookup(const strata_spec *s, const char *path, const yt_node **out)
+{
+    const yt_node *cur = s->doc->root;
+    const char *p = path;
+    char seg[128];
+    *out = NULL;
+    if (!path || !*path)
+        return st_error(STRATA_E_INVALID, "%s: empty spec path", s->path);
+    while (*p) {
+        int index = *p == '[';
+        if (index)
+            p++;
+        size_t n = strcspn(p, index ? "]" : ".[");
+        if (n == 0 || n >= sizeof seg || (index && p[n] != ']'))
+            return st_error(STRATA_E_INVALID, "%s: bad spec path '%s'", s->path, path);
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        p += n + index; /* past "]" */
+        if (*p == '.') {
+            p++;
+            if (!*p || *p == '.' || *p == '[')
+                return st_error(STRATA_E_INVALID, "%s: bad spec path '%s'", s->path, path);
+        }
+        if (cur && yt_type_of(cur, NULL, NULL) == YT_T_NULL)
+            cur = NULL;
+        if (!cur)
+            return STRATA_OK;
+        if (cur->kind == YT_MAP && !index) {
+            cur = yt_map_get(cur, seg);
+        } else if (cur->kind == YT_SEQ && strspn(seg, "0123456789") == n) {
+            long k = strtol(seg, NULL, 10);
+            cur = k < cur->n ? cur->items[k] : NULL;
+        } else {
+            return st_error(STRATA_E_FORMAT, "%s:%d: cannot look up '%s' of spec path '%s': the value there is %s",
+                            s->path, cur->line, seg, path, yt_type_name(yt_type_of(cur, NULL, NULL)));
+        }
+    }
+    if (cur && yt_type_of(cur, NULL, NULL) == YT_T_NULL)
+        cur = NULL;
+    *out = cur;
+    return STRATA_OK;
+}
+
+strata_status strata_spec_get_int(const strata_spec *s, const char *path, int64_t dflt, int64_t *out)
+{
+    if (!s || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_get_int: spec and out must not be NULL");
+    const yt_node *n;
+    strata_status st = lookup(s, path, &n);
+    if (st != STRATA_OK)
+        return st;
+    if (!n) {
+        *out = dflt;
+        return STRATA_E_NOT_FOUND;
+    }
+    int64_t i;
+    yt_type t = yt_type_of(n, &i, NULL);
+    if (t != YT_T_INT && t != YT_T_BOOL)
+        return fail(s, STRATA_E_FORMAT, n, "%s expects an integer, got %s", path, DESCRIBE(n));
+    *out = i;
+    return STRATA_OK;
+}
+
+strata_status strata_spec_get_float(const strata_spec *s, const char *path, double dflt, double *out)
+{
+    if (!s || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_get_float: spec and out must not be NULL");
+    const yt_node *n;
+    strata_status st = lookup(s, path, &n);
+    if (st != STRATA_OK)
+        return st;
+    if (!n) {
+        *out = dflt;
+        return STRATA_E_NOT_FOUND;
+    }
+    double f;
+    yt_type t = yt_type_of(n, NULL, &f);
+    if (t != YT_T_INT && t != YT_T_FLOAT)
+        return fail(s, STRATA_E_FORMAT, n, "%s expects a number, got %s", path, DESCRIBE(n));
+    *out = f;
+    return STRATA_OK;
+}
+
+strata_status strata_spec_get_string(const strata_spec *s, const char *path, const char *dflt, const char **out)
+{
+    if (!s || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_get_string: spec and out must not be NULL");
+    const yt_node *n;
+    strata_status st = lookup(s, path, &n);
+    if (st != STRATA_OK)
+        return st;
+    if (!n) {
+        *out = dflt;
+        return STRATA_E_NOT_FOUND;
+    }
+    if (n->kind != YT_SCALAR)
+        return fail(s, STRATA_E_FORMAT, n, "%s expects a string, got %s", path, DESCRIBE(n));
+    *out = n->text;
+    return STRATA_OK;
+}
+
+const char *strata_spec_path(const strata_spec *s)
+{
+    return s ? s->path : NULL;
+}
+
+const char *strata_spec_text(const strata_spec *s, size_t *len)
+{
+    if (len)
+        *len = s ? s->len : 0;
+    return s ? s->text : NULL;
+}
+
+const char *strata_spec_defaults(const strata_spec *s)
+{
+    return s && s->defaults ? s->defaults : "";
+}

@@ -1,0 +1,328 @@
+/* tensor.c - tensor headers, views, host reads and writes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int64_t st_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= shape[k];
+    return n;
+}
+
+void st_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int k = ndim - 1; k >= 0; k--) {
+        strides[k] = s;
+        s *= shape[k] > 0 ? shape[k] : 1;
+    }
+}
+
+static strata_status check_geometry(int dtype, int ndim, const int64_t *shape, size_t *bytes)
+{
+    if (ndim < 0 || ndim > STRATA_MAX_DIMS)
+        return st_error(STRATA_E_INVALID, "tensor rank %d is outside [0, %d]", ndim, STRATA_MAX_DIMS);
+    size_t es = strata_dtype_size(dtype);
+    if (!es || dtype == STRATA_F16 || dtype == STRATA_BF16)
+        return st_error(STRATA_E_DTYPE, "tensor dtype %d (%s) is not supported", dtype, st_dtype_name(dtype));
+    uint64_t n = 1;
+    for (int k = 0; k < ndim; k++) {
+        if (shape[k] < 0)
+            return st_error(STRATA_E_INVALID, "tensor dimension %d is negative (%lld)", k, (long long)shape[k]);
+        if (shape[k] && n > (UINT64_MAX / 16) / (uint64_t)shape[k])
+            return st_error(STRATA_E_INVALID, "tensor size overflows at dimension %d (%lld)", k,
+                            (long long)shape[k]);
+        n *= (uint64_t)shape[k];
+    }
+    *bytes = (size_t)(n * es);
+    return STRATA_OK;
+}
+
+strata_status st_tensor_new(strata_device *dev, int dtype, int ndim, const int64_t *shape, int zero,
+                            strata_tensor **out)
+{
+    if (!dev || !out)
+        return st_error(STRATA_E_INVALID, "tensor: device and output must not be NULL");
+    size_t bytes = 0;
+    strata_status rc = check_geometry(dtype, ndim, shape, &bytes);
+    if (rc)
+        return rc;
+    strata_tensor *t = st_calloc(1, sizeof *t);
+    if (!t)
+        return STRATA_E_NOMEM;
+    rc = st_storage_alloc(dev, bytes, zero, &t->st);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    t->refcount = 1;
+    t->rt = dev->rt;
+    t->dtype = dtype;
+    t->ndim = ndim;
+    if (ndim)
+        memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    st_contiguous_strides(ndim, t->shape, t->strides);
+    t->is_leaf = 1;
+    *out = t;
+    return STRATA_OK;
+}
+
+strata_status st_tensor_view(strata_tensor *base, int ndim, const int64_t *shape, const int64_t *strides,
+                             size_t byte_offset, strata_tensor **out)
+{
+    strata_tensor *t = st_calloc(1, sizeof *t);
+    if (!t)
+        return STRATA_E_NOMEM;
+    t->refcount = 1;
+    t->rt = base->rt;
+    t->st = base->st;
+    t->st->refcount++;
+    t->dtype = base->dtype;
+    t->ndim = ndim;
+    if (ndim) {
+        memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+        memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
+    }
+    t->byte_offset = byte_offset;
+    t->is_leaf = 1;
+    *out = t;
+    return STRATA_OK;
+}
+
+void st_tensor_fill_desc(const strata_tensor *t, strata_tensor_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->dtype = t->dtype;
+    d->ndim = t->ndim;
+    for (int k = 0; k < t->ndim; k++) {
+        d->shape[k] = t->shape[k];
+        d->strides[k] = t->strides[k];
+    }
+    d->data = t->st ? t->st->data : NULL;
+    d->byte_offset = t->byte_offset;
+}
+
+void *st_tensor_host_ptr(const strata_tensor *t)
+{
+    if (!t->st->dev->host_memory)
+        return NULL;
+    return (char *)t->st->data + t->byte_offset;
+}
+
+strata_status strata_tensor_zeros(strata_device *dev, strata_dtype dtype, int ndim, const int64_t *shape,
+                                  strata_tensor **out)
+{
+    return st_tensor_new(dev, (int)dtype, ndim, shape, 1, out);
+}
+
+strata_status strata_tensor_from_host(strata_device *dev, strata_dtype dtype, int ndim, const int64_t *shape,
+                                      const void *data, strata_tensor **out)
+{
+    strata_tensor *t;
+    strata_status rc = st_tensor_new(dev, (int)dtype, ndim, shape, 0, &t);
+    if (rc)
+        return rc;
+    rc = strata_tensor_write(t, data, t->st->bytes);
+    if (rc) {
+        strata_tensor_release(t);
+        return rc;
+    }
+    *out = t;
+    return STRATA_OK;
+}
+
+strata_tensor *strata_tensor_retain(strata_tensor *t)
+{
+    if (t)
+        t->refcount++;
+    return t;
+}
+
+void strata_tensor_release(strata_tensor *t)
+{
+    if (!t || --t->refcount > 0)
+        return;
+    strata_tensor_release(t->grad);
+    strata_tensor_release(t->tmp_grad);
+    st_storage_release(t->st);
+    free(t);
+}
+
+int strata_tensor_ndim(const strata_tensor *t)
+{
+    return t ? t->ndim : -1;
+}
+const int64_t *strata_tensor_shape(const strata_tensor *t)
+{
+    return t ? t->shape : NULL;
+}
+const int64_t *strata_tensor_strides(const strata_tensor *t)
+{
+    return t ? t->strides : NULL;
+}
+int64_t strata_tensor_dim(const strata_tensor *t, int axis)
+{
+    if (!t)
+        return -1;
+    if (axis < 0)
+        axis += t->ndim;
+    if (axis < 0 || axis >= t->ndim)
+        return -1;
+    return t->shape[axis];
+}
+int64_t strata_tensor_numel(const strata_tensor *t)
+{
+    return t ? st_numel(t->ndim, t->shape) : 0;
+}
+strata_dtype strata_tensor_dtype(const strata_tensor *t)
+{
+    return (strata_dtype)t->dtype;
+}
+strata_device *strata_tensor_device(const strata_tensor *t)
+{
+    return t ? t->st->dev : NULL;
+}
+
+int strata_tensor_is_contiguous(const strata_tensor *t)
+{
+    int64_t s = 1;
+    for (int k = t->ndim - 1; k >= 0; k--) {
+        if (t->shape[k] != 1 && t->strides[k] != s)
+            return 0;
+        s *= t->shape[k];
+    }
+    return 1;
+}
+
+/* Contiguous version of t: t itself (retained) or a copy made by core::copy. */
+static strata_status contiguous(strata_tensor *t, strata_tensor **out)
+{
+    if (strata_tensor_is_contiguous(t)) {
+        *out = strata_tensor_retain(t);
+        return STRATA_OK;
+    }
+    int prev = strata_set_grad_enabled(t->rt, 0);
+    strata_status rc = st_call1(t->rt, "core::copy", &t, 1, NULL, 0, out);
+    strata_set_grad_enabled(t->rt, prev);
+    return rc;
+}
+
+strata_status strata_tensor_read(const strata_tensor *t, void *dst, size_t bytes)
+{
+    if (!t || (!dst && bytes))
+        return st_error(STRATA_E_INVALID, "strata_tensor_read: NULL argument");
+    size_t want = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
+    if (bytes != want)
+        return st_error(STRATA_E_INVALID, "strata_tensor_read: buffer is %zu bytes, tensor holds %zu", bytes, want);
+    strata_tensor *c;
+    strata_status rc = contiguous((strata_tensor *)t, &c);
+    if (rc)
+        return rc;
+    strata_device *dev = c->st->dev;
+    if (dev->host_memory && !dev->be->def.copy_to_host) {
+        if (bytes)
+            memcpy(dst, (char *)c->st->data + c->byte_offset, bytes);
+    } else if (bytes) {
+        rc = dev->be->def.copy_to_host(dev->be->def.self, dev->index, dst, c->st->data, c->byte_offset, bytes);
+        if (rc)
+            st_error_context(rc, "%s: copying %zu bytes to the host", dev->name, bytes);
+    }
+    strata_tensor_release(c);
+    return rc;
+}
+
+strata_status strata_tensor_write(strata_tensor *t, const void *src, size_t bytes)
+{
+    if (!t || (!src && bytes))
+        return st_error(STRATA_E_INVALID, "strata_tensor_write: NULL argument");
+    size_t want = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
+    if (bytes != want)
+        return st_error(STRATA_E_INVALID, "strata_tensor_write: buffer is %zu bytes, tensor holds %zu", bytes,
+                        want);
+    if (!strata_tensor_is_contiguous(t))
+        return st_error(STRATA_E_INVALID, "strata_tensor_write: tensor is a non-contiguous view");
+    strata_device *dev = t->st->dev;
+    if (!bytes)
+        return STRATA_OK;
+    if (dev->host_memory && !dev->be->def.copy_from_host) {
+        memcpy((char *)t->st->data + t->byte_offset, src, bytes);
+        return STRATA_OK;
+    }
+    strata_status rc =
+        dev->be->def.copy_from_host(dev->be->def.self, dev->index, t->st->data, t->byte_offset, src, bytes);
+    if (rc)
+        st_error_context(rc, "%s: copying %zu bytes from the host", dev->name, bytes);
+    return rc;
+}
+
+strata_status strata_tensor_item(const strata_tensor *t, double *out)
+{
+    if (!t || strata_tensor_numel(t) != 1)
+        return st_error(STRATA_E_SHAPE, "strata_tensor_item: tensor has %lld elements, expected 1",
+                        t ? (long long)strata_tensor_numel(t) : 0LL);
+    union {
+        float f;
+        int32_t i;
+        int64_t l;
+    } v;
+    strata_status rc = strata_tensor_read(t, &v, strata_dtype_size(t->dtype));
+    if (rc)
+        return rc;
+    *out = t->dtype == STRATA_F32 ? (double)v.f : t->dtype == STRATA_I32 ? (double)v.i : (double)v.l;
+    return STRATA_OK;
+}
+
+strata_status strata_tensor_to(strata_tensor *t, strata_device *dev, strata_tensor **out)
+{
+    strata_tensor *c;
+    strata_status rc = contiguous(t, &c);
+    if (rc)
+        return rc;
+    size_t bytes = (size_t)strata_tensor_numel(c) * strata_dtype_size(c->dtype);
+    void *host = st_malloc(bytes ? bytes : 1);
+    if (!host) {
+        strata_tensor_release(c);
+        return STRATA_E_NOMEM;
+    }
+    rc = strata_tensor_read(c, host, bytes);
+    if (!rc)
+        rc = strata_tensor_from_host(dev, (strata_dtype)c->dtype, c->ndim, c->shape, host, out);
+    free(host);
+    strata_tensor_release(c);
+    return rc;
+}
+
+strata_status strata_tensor_set_requires_grad(strata_tensor *t, int on)
+{
+    if (!t)
+        return st_error(STRATA_E_INVALID, "strata_tensor_set_requires_grad: NULL tensor");
+    if (on && t->dtype != STRATA_F32)
+        return st_error(STRATA_E_DTYPE, "only f32 tensors can require gradients (this one is %s)",
+                        st_dtype_name(t->dtype));
+    if (!t->is_leaf)
+        return st_error(STRATA_E_STATE, "requires_grad can only be set on leaf tensors");
+    t->requires_grad = on ? 1 : 0;
+    return STRATA_OK;
+}
+
+int strata_tensor_requires_grad(const strata_tensor *t)
+{
+    return t ? t->requires_grad : 0;
+}
+
+strata_tensor *strata_tensor_grad(const strata_tensor *t)
+{
+    return t ? t->grad : NULL;
+}
+
+void strata_tensor_zero_grad(strata_tensor *t)
+{
+    if (!t)
+        return;
+    strata_tensor_release(t->grad);
+    t->grad = NULL;
+}

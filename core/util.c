@@ -1,0 +1,130 @@
+/* util.c - allocation helpers, attribute copies, logging. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void *st_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        st_error(STRATA_E_NOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *st_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p)
+        st_error(STRATA_E_NOMEM, "out of memory allocating %zu x %zu bytes", n, m);
+    return p;
+}
+
+void *st_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        st_error(STRATA_E_NOMEM, "out of memory reallocating to %zu bytes", n);
+    return q;
+}
+
+char *st_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = st_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+strata_status st_grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return STRATA_OK;
+    int ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = st_realloc(*arr, (size_t)ncap * elem);
+    if (!p)
+        return STRATA_E_NOMEM;
+    *arr = p;
+    *cap = ncap;
+    return STRATA_OK;
+}
+
+/* One block: the attr array, then names, strings and arrays, so one free()
+ * releases everything. */
+strata_attr *st_attrs_copy(const strata_attr *attrs, int n)
+{
+    if (n <= 0)
+        return NULL;
+    size_t bytes = sizeof(strata_attr) * (size_t)n;
+    for (int k = 0; k < n; k++) {
+        bytes += strlen(attrs[k].name ? attrs[k].name : "") + 1;
+        if (attrs[k].kind == STRATA_ATTR_STRING && attrs[k].s)
+            bytes += strlen(attrs[k].s) + 1;
+        if (attrs[k].kind == STRATA_ATTR_INTS && attrs[k].n > 0)
+            bytes += sizeof(int64_t) * (size_t)attrs[k].n + 8;
+        if (attrs[k].kind == STRATA_ATTR_FLOATS && attrs[k].n > 0)
+            bytes += sizeof(double) * (size_t)attrs[k].n + 8;
+    }
+    char *block = st_malloc(bytes + 16);
+    if (!block)
+        return NULL;
+    strata_attr *out = (strata_attr *)block;
+    char *p = block + sizeof(strata_attr) * (size_t)n;
+    for (int k = 0; k < n; k++) {
+        out[k] = attrs[k];
+        out[k].struct_size = sizeof(strata_attr);
+        const char *name = attrs[k].name ? attrs[k].name : "";
+        size_t ln = strlen(name) + 1;
+        memcpy(p, name, ln);
+        out[k].name = p;
+        p += ln;
+        if (attrs[k].kind == STRATA_ATTR_STRING && attrs[k].s) {
+            size_t ls = strlen(attrs[k].s) + 1;
+            memcpy(p, attrs[k].s, ls);
+            out[k].s = p;
+            p += ls;
+        }
+        if ((attrs[k].kind == STRATA_ATTR_INTS || attrs[k].kind == STRATA_ATTR_FLOATS) && attrs[k].n > 0) {
+            p = (char *)(((uintptr_t)p + 7) & ~(uintptr_t)7);
+            size_t lb = 8 * (size_t)attrs[k].n;
+            memcpy(p, attrs[k].kind == STRATA_ATTR_INTS ? (const void *)attrs[k].ints : (const void *)attrs[k].floats,
+                   lb);
+            if (attrs[k].kind == STRATA_ATTR_INTS)
+                out[k].ints = (const int64_t *)p;
+            else
+                out[k].floats = (const double *)p;
+            p += lb;
+        }
+    }
+    return out;
+}
+
+int st_debug_enabled(const char *topic)
+{
+    const char *d = getenv("STRATA_DEBUG");
+    if (!d || !*d)
+        return 0;
+    if (strcmp(d, "1") == 0 || strcmp(d, "all") == 0)
+        return 1;
+    return strstr(d, topic) != NULL;
+}
+
+void st_log(strata_runtime *rt, int level, const char *fmt, ...)
+{
+    (void)rt;
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    if (level > STRATA_LOG_WARN && !st_debug_enabled("log"))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "strata: %s: ", names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}

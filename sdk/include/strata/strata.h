@@ -1,0 +1,542 @@
+/*
+ * strata.h - the application API of libstrata.
+ *
+ * Audience: programs that build, train and run models. Plugin authors read
+ * strata_plugin.h, backend authors strata_backend.h.
+ *
+ * Conventions (they hold for every function below):
+ *  - Every fallible call returns a strata_status. On failure a message that
+ *    says what failed, where and with which values is kept per thread:
+ *    strata_last_error(). Nothing here calls exit() or abort().
+ *  - Output arguments come last and are written only on success.
+ *  - Handles are opaque. destroy(NULL) and release(NULL) are no-ops.
+ *  - A returned tensor is a new reference (release it) unless the doc says
+ *    "borrowed".
+ *  - A runtime and everything created from it may be used from one thread at
+ *    a time; different runtimes are independent. There is no global state.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include "strata_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================= */
+/* Errors and versions                                                     */
+/* ======================================================================= */
+
+/** Short name of @p s ("E_SHAPE"); never NULL. @since 1.0 */
+STRATA_API const char *strata_status_name(strata_status s);
+
+/** Human description of @p s ("shape mismatch"); never NULL. @since 1.0 */
+STRATA_API const char *strata_status_text(strata_status s);
+
+/**
+ * Message of the last failure on this thread ("" if none). Borrowed; valid
+ * until the next failing call on this thread. @since 1.0
+ */
+STRATA_API const char *strata_last_error(void);
+
+/** Clears this thread's message. @since 1.0 */
+STRATA_API void strata_clear_error(void);
+
+/** ABI version of the loaded libstrata. Either pointer may be NULL. @since 1.0 */
+STRATA_API void strata_abi_version(uint32_t *major, uint32_t *minor);
+
+/** Release version string ("1.0.0"). @since 1.0 */
+STRATA_API const char *strata_version_string(void);
+
+/* ======================================================================= */
+/* Runtime                                                                 */
+/* ======================================================================= */
+
+/** Flags for strata_runtime_options.flags. */
+enum {
+    /** Do not discover plugins; load only what strata_plugin_load() names. */
+    STRATA_RUNTIME_NO_DISCOVERY = 1u << 0
+};
+
+/**
+ * Options for strata_runtime_create(). Zero-initialise, then set
+ * struct_size = sizeof(strata_runtime_options). @since 1.0
+ */
+typedef struct strata_runtime_options {
+    size_t struct_size;
+    void *ext;
+    uint32_t flags;
+    /** Extra plugin search path (colon list) searched before
+     *  STRATA_PLUGIN_PATH; may be NULL. */
+    const char *plugin_path;
+    /** Seed of the runtime's random generator (0 = the default, 0x5eed). */
+    uint64_t seed;
+} strata_runtime_options;
+
+/**
+ * Creates a runtime: registers the built-in ops, layers and optimizers, then
+ * discovers plugins (STRATA_PLUGIN_PATH, then lib/strata next to libstrata.so,
+ * then manifests in $STRATA_MANIFEST_DIR or /etc/strata/plugins.d and
+ * $XDG_CONFIG_HOME/strata/plugins.d). A plugin that fails to load is
+ * recorded (see strata_plugin_record) and skipped; it never fails the runtime.
+ *
+ * @param opts  may be NULL for defaults.
+ * @param[out] out  the runtime; destroy with strata_runtime_destroy().
+ * @returns STRATA_OK; STRATA_E_NOMEM; STRATA_E_INVALID for a bad struct_size.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out);
+
+/** Destroys @p rt and everything created from it that is still alive. @since 1.0 */
+STRATA_API void strata_runtime_destroy(strata_runtime *rt);
+
+/**
+ * Loads one plugin or backend shared object explicitly.
+ * @returns STRATA_OK; STRATA_E_EXISTS if the same real path is loaded
+ *   already; STRATA_E_ABI, STRATA_E_PLUGIN or STRATA_E_NOT_FOUND with a
+ *   message naming the file and the reason. The runtime stays usable.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_plugin_load(strata_runtime *rt, const char *path);
+
+/** One entry of the plugin table (loaded or failed). Strings are borrowed
+ *  from the runtime. @since 1.0 */
+typedef struct strata_plugin_record {
+    size_t struct_size;
+    const char *name;      /* plugin's own name, or the file name if it failed early */
+    const char *path;      /* real path */
+    const char *version;   /* plugin's version string, "" if unknown */
+    uint32_t abi_major, abi_minor;
+    int loaded;            /* 1 loaded, 0 failed */
+    strata_status status;  /* why it failed */
+    const char *reason;    /* message, "" when loaded */
+    const char *origin;    /* "builtin", "path", "libdir", "manifest", "explicit" */
+} strata_plugin_record;
+
+/** Number of plugin records (loaded and failed). @since 1.0 */
+STRATA_API int strata_plugin_count(const strata_runtime *rt);
+/** Fills @p out (set out->struct_size first) with record @p i. @since 1.0 */
+STRATA_API strata_status strata_plugin_get(const strata_runtime *rt, int i, strata_plugin_record *out);
+
+/** Description of a backend as registered. Strings borrowed. @since 1.0 */
+typedef struct strata_backend_record {
+    size_t struct_size;
+    const char *name;
+    const char *plugin;      /* plugin that registered it */
+    int device_count;
+    int priority;
+    const char *unavailable; /* why it has no device, "" otherwise */
+} strata_backend_record;
+
+STRATA_API int strata_backend_count(const strata_runtime *rt);
+STRATA_API strata_status strata_backend_get(const strata_runtime *rt, int i, strata_backend_record *out);
+
+/** Name of device @p dev of backend @p backend ("ref:0 host (plain C)"). Borrowed. */
+STRATA_API const char *strata_backend_device_name(const strata_runtime *rt, int backend, int dev);
+
+/** What the runtime registers, for listing. */
+typedef enum strata_registry_kind {
+    STRATA_REGISTRY_OP = 1,
+    STRATA_REGISTRY_LAYER = 2,
+    STRATA_REGISTRY_OPTIMIZER = 3
+} strata_registry_kind;
+
+/** Number of registered entries of @p kind. @since 1.0 */
+STRATA_API int strata_registry_count(const strata_runtime *rt, strata_registry_kind kind);
+/**
+ * Name (borrowed), version and origin plugin (borrowed) of entry @p i of
+ * @p kind. version may be NULL. For ops, *kernels is a comma list of
+ * backends with a native kernel (borrowed, may be NULL).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind kind, int i,
+                                             const char **name, int *version, const char **plugin,
+                                             const char **kernels);
+
+/* ======================================================================= */
+/* Devices                                                                 */
+/* ======================================================================= */
+
+/**
+ * Finds device @p index of backend @p backend ("ref", "cpu", ...). If
+ * @p backend is NULL or "" the best available device is chosen: the
+ * STRATA_BACKEND variable if set, else the highest-priority backend that
+ * has a device. @p out is borrowed from the runtime.
+ * @returns STRATA_E_NOT_FOUND naming the backend and the ones available.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_device_get(strata_runtime *rt, const char *backend, int index, strata_device **out);
+
+/** "ref:0". Borrowed. @since 1.0 */
+STRATA_API const char *strata_device_name(const strata_device *dev);
+/** Backend name of @p dev ("ref"). Borrowed. @since 1.0 */
+STRATA_API const char *strata_device_backend(const strata_device *dev);
+/** Waits until all work queued on @p dev has finished. @since 1.0 */
+STRATA_API strata_status strata_device_synchronize(strata_device *dev);
+
+/* ======================================================================= */
+/* Tensors                                                                 */
+/* ======================================================================= */
+
+/**
+ * Creates a zero-filled, contiguous tensor on @p dev.
+ * @returns STRATA_E_INVALID for ndim outside [0, STRATA_MAX_DIMS] or a
+ *  negative dimension; STRATA_E_NOMEM.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_tensor_zeros(strata_device *dev, strata_dtype dtype, int ndim, const int64_t *shape,
+                                             strata_tensor **out);
+
+/** Creates a tensor on @p dev holding a copy of the row-major host array @p data. @since 1.0 */
+STRATA_API strata_status strata_tensor_from_host(strata_device *dev, strata_dtype dtype, int ndim,
+                                                 const int64_t *shape, const void *data, strata_tensor **out);
+
+/** Adds a reference. Returns @p t. @since 1.0 */
+STRATA_API strata_tensor *strata_tensor_retain(strata_tensor *t);
+/** Drops a reference; frees storage with the last one. NULL is a no-op. @since 1.0 */
+STRATA_API void strata_tensor_release(strata_tensor *t);
+
+STRATA_API int strata_tensor_ndim(const strata_tensor *t);
+/** Shape array (borrowed, ndim entries). @since 1.0 */
+STRATA_API const int64_t *strata_tensor_shape(const strata_tensor *t);
+/** Strides in elements (borrowed). @since 1.0 */
+STRATA_API const int64_t *strata_tensor_strides(const strata_tensor *t);
+/** Dimension @p axis (negative counts from the end); -1 if out of range. */
+STRATA_API int64_t strata_tensor_dim(const strata_tensor *t, int axis);
+STRATA_API int64_t strata_tensor_numel(const strata_tensor *t);
+STRATA_API strata_dtype strata_tensor_dtype(const strata_tensor *t);
+/** Device (borrowed). */
+STRATA_API strata_device *strata_tensor_device(const strata_tensor *t);
+STRATA_API int strata_tensor_is_contiguous(const strata_tensor *t);
+
+/**
+ * Copies the tensor's elements, in row-major order, to host memory.
+ * @returns STRATA_E_INVALID if @p bytes != numel * element size.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_tensor_read(const strata_tensor *t, void *dst, size_t bytes);
+/** Overwrites the tensor's elements from host memory (row-major). @since 1.0 */
+STRATA_API strata_status strata_tensor_write(strata_tensor *t, const void *src, size_t bytes);
+/** Reads a one-element f32 tensor as a double. @since 1.0 */
+STRATA_API strata_status strata_tensor_item(const strata_tensor *t, double *out);
+
+/** Copy of @p t on @p dev (contiguous). @since 1.0 */
+STRATA_API strata_status strata_tensor_to(strata_tensor *t, strata_device *dev, strata_tensor **out);
+
+/** Marks a leaf tensor as needing a gradient (a parameter). @since 1.0 */
+STRATA_API strata_status strata_tensor_set_requires_grad(strata_tensor *t, int on);
+STRATA_API int strata_tensor_requires_grad(const strata_tensor *t);
+/** Accumulated gradient of a leaf, or NULL. Borrowed. @since 1.0 */
+STRATA_API strata_tensor *strata_tensor_grad(const strata_tensor *t);
+/** Drops the accumulated gradient. @since 1.0 */
+STRATA_API void strata_tensor_zero_grad(strata_tensor *t);
+
+/* ======================================================================= */
+/* Ops                                                                     */
+/* ======================================================================= */
+
+
+/**
+ * Runs an op on the device of its first tensor input (or "device" attr
+ * semantics for ops without inputs: see docs/ops.md). Dispatch: the
+ * backend's kernel; else the op's composite definition; else the host
+ * fallback with copies (one warning per op; an error if STRATA_STRICT=1).
+ * When gradients are enabled and an input requires grad, the call is
+ * recorded on the runtime's graph.
+ * @returns STRATA_E_NOT_FOUND for an unknown op; STRATA_E_SHAPE /
+ *  STRATA_E_DTYPE / STRATA_E_INVALID naming the op, the input and values.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_op_invoke(strata_runtime *rt, const strata_op_invocation *inv);
+
+/** Shorthand for the common case: new outputs, newest version. @since 1.0 */
+STRATA_API strata_status strata_op_call(strata_runtime *rt, const char *op, strata_tensor *const *inputs,
+                                        int n_inputs, const strata_attr *attrs, int n_attrs,
+                                        strata_tensor **outputs, int n_outputs);
+
+/**
+ * Creates a tensor from an op with no tensor inputs (core::fill,
+ * core::uniform, core::normal) on @p dev. For random ops the runtime's
+ * generator supplies seed and offset unless the attrs give them.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_op_create(strata_device *dev, const char *op, const strata_attr *attrs, int n_attrs,
+                                          strata_tensor **out);
+
+/** Reseeds the runtime's Philox generator (offset restarts at 0). @since 1.0 */
+STRATA_API void strata_runtime_seed(strata_runtime *rt, uint64_t seed);
+/** Reads/sets the generator state (for checkpoints). Either pointer may be NULL. */
+STRATA_API void strata_runtime_rng_state(const strata_runtime *rt, uint64_t *seed, uint64_t *offset);
+STRATA_API void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t offset);
+
+/* ======================================================================= */
+/* Autograd                                                                */
+/* ======================================================================= */
+
+/** Enables or disables recording; returns the previous setting. @since 1.0 */
+STRATA_API int strata_set_grad_enabled(strata_runtime *rt, int enabled);
+STRATA_API int strata_grad_enabled(const strata_runtime *rt);
+
+/** The runtime's graph (borrowed). @since 1.0 */
+STRATA_API strata_graph *strata_runtime_graph(strata_runtime *rt);
+
+/**
+ * Backpropagates from the scalar @p loss through every op recorded on
+ * @p graph, ACCUMULATING into the gradients of leaves that require grad.
+ * Intermediate gradients are freed as soon as they are used.
+ * @returns STRATA_E_SHAPE if @p loss has more than one element;
+ *  STRATA_E_STATE if it was not produced by a recorded op.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_backward(strata_graph *graph, strata_tensor *loss);
+
+/** Drops every recorded op and the intermediates it kept alive. @since 1.0 */
+STRATA_API void strata_graph_reset(strata_graph *graph);
+/** Number of recorded ops. */
+STRATA_API int strata_graph_size(const strata_graph *graph);
+
+/* ======================================================================= */
+/* Models                                                                  */
+/* ======================================================================= */
+
+/** Creates an empty model whose parameters will live on @p dev. @since 1.0 */
+STRATA_API strata_status strata_model_create(strata_device *dev, strata_model **out);
+STRATA_API void strata_model_destroy(strata_model *m);
+
+/**
+ * Declares a model input named @p name with per-example shape @p shape
+ * (no batch dimension) and @p dtype. @since 1.0
+ */
+STRATA_API strata_status strata_model_add_input(strata_model *m, const char *name, strata_dtype dtype, int ndim,
+                                                const int64_t *shape);
+
+/**
+ * Appends a layer of registered type @p type ("linear") named @p name
+ * (NULL = its position, as nn.Sequential names them). @p inputs names
+ * earlier layers or model inputs; NULL/0 means "the previous layer" (or the
+ * first model input). Parameters are created and initialised here.
+ * @returns STRATA_E_NOT_FOUND for an unknown type or input name;
+ *  STRATA_E_INVALID for a bad attribute (message names it);
+ *  STRATA_E_SHAPE when the inputs' shapes don't fit the layer.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_model_add_layer(strata_model *m, const char *type, const char *name,
+                                                const strata_attr *attrs, int n_attrs, const char *const *inputs,
+                                                int n_inputs);
+
+/** Marks @p name as a model output (default: the last layer). @since 1.0 */
+STRATA_API strata_status strata_model_add_output(strata_model *m, const char *name);
+
+/**
+ * Runs the model. @p inputs in declaration order, with a leading batch
+ * dimension; @p outputs receive new references. @p training selects
+ * training behaviour (dropout, batch statistics).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_model_forward(strata_model *m, strata_tensor *const *inputs, int n_inputs,
+                                              strata_tensor **outputs, int n_outputs, int training);
+
+/** Number of trainable parameters (tensors). @since 1.0 */
+STRATA_API int strata_model_param_count(const strata_model *m);
+/** Parameter @p i: hierarchical name ("1.weight") and tensor, both borrowed. */
+STRATA_API strata_status strata_model_param(const strata_model *m, int i, const char **name, strata_tensor **t);
+/** Non-trainable state tensors (running statistics). Same contract. */
+STRATA_API int strata_model_buffer_count(const strata_model *m);
+STRATA_API strata_status strata_model_buffer(const strata_model *m, int i, const char **name, strata_tensor **t);
+/** Device the model lives on (borrowed). */
+STRATA_API strata_device *strata_model_device(const strata_model *m);
+/** Total number of scalar parameters. */
+STRATA_API int64_t strata_model_num_scalars(const strata_model *m);
+/** Clears the gradients of every parameter. */
+STRATA_API void strata_model_zero_grad(strata_model *m);
+/** Number of declared inputs, and the per-example shape (borrowed) and
+ *  dtype of input @p i. */
+STRATA_API int strata_model_input_count(const strata_model *m);
+STRATA_API const int64_t *strata_model_input_shape(const strata_model *m, int i, int *ndim, strata_dtype *dtype);
+/** Per-example output shape of output @p i (borrowed, *ndim entries; -1 for an unbatched scalar). */
+STRATA_API const int64_t *strata_model_output_shape(const strata_model *m, int i, int *ndim);
+
+/* ======================================================================= */
+/* Optimizers                                                              */
+/* ======================================================================= */
+
+/**
+ * Creates an optimizer of registered type @p type ("sgd", "adam", "adamw",
+ * "rmsprop", "adagrad") over every parameter of @p m. Attributes as in
+ * PyTorch: lr, momentum, dampening, nesterov, weight_decay, beta1, beta2,
+ * eps, alpha, ...
+ * @since 1.0
+ */
+STRATA_API strata_status strata_optimizer_create(strata_model *m, const char *type, const strata_attr *attrs,
+                                                 int n_attrs, strata_optimizer **out);
+STRATA_API void strata_optimizer_destroy(strata_optimizer *o);
+/** Applies one update from the parameters' accumulated gradients. @since 1.0 */
+STRATA_API strata_status strata_optimizer_step(strata_optimizer *o);
+STRATA_API double strata_optimizer_lr(const strata_optimizer *o);
+STRATA_API void strata_optimizer_set_lr(strata_optimizer *o, double lr);
+/** Number of steps taken. */
+STRATA_API int64_t strata_optimizer_steps(const strata_optimizer *o);
+/** Type name ("sgd"). Borrowed. */
+STRATA_API const char *strata_optimizer_type_name(const strata_optimizer *o);
+
+/**
+ * Scales all gradients of @p m so that their global L2 norm is at most
+ * @p max_norm. @p norm (may be NULL) receives the norm before clipping.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *norm);
+
+/** Learning-rate schedules. */
+typedef enum strata_lr_schedule_kind {
+    STRATA_LR_CONSTANT = 0,
+    STRATA_LR_STEP = 1,  /* lr * gamma^(floor(step / step_size)) */
+    STRATA_LR_COSINE = 2 /* eta_min + (lr - eta_min) * (1 + cos(pi * step / total)) / 2 */
+} strata_lr_schedule_kind;
+
+typedef struct strata_lr_schedule {
+    size_t struct_size;
+    int32_t kind;
+    int64_t step_size; /* STEP */
+    double gamma;      /* STEP */
+    int64_t total;     /* COSINE: steps to reach eta_min */
+    double eta_min;    /* COSINE */
+} strata_lr_schedule;
+
+/** Learning rate at @p step for base rate @p base_lr. @since 1.0 */
+STRATA_API double strata_lr_at(const strata_lr_schedule *s, double base_lr, int64_t step);
+
+/* ======================================================================= */
+/* Checkpoints (safetensors)                                               */
+/* ======================================================================= */
+
+/**
+ * Writes @p m's parameters and buffers (PyTorch names) and, if @p opt is
+ * not NULL, its state as "optimizer.<param>.<slot>" tensors plus step and
+ * hyper-parameters in the metadata. @p meta_json (may be NULL) is a JSON
+ * object of extra string metadata. Written atomically: a temporary file in
+ * the same directory, fsync, rename, fsync of the directory.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt,
+                                                const char *meta_json);
+
+/**
+ * Loads @p path into @p m (and @p opt if not NULL). Every parameter of the
+ * model must be present with the same shape and dtype.
+ * @returns STRATA_E_FORMAT naming the file and what is wrong (bad header,
+ *  offsets out of range, overflowing sizes); STRATA_E_SHAPE / E_DTYPE
+ *  naming the tensor; STRATA_E_NOT_FOUND naming a missing tensor.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_optimizer *opt);
+
+/**
+ * Copies metadata value @p key of the checkpoint's "__metadata__" into
+ * @p buf (NUL-terminated).
+ * @returns STRATA_E_NOT_FOUND when absent; STRATA_E_INVALID when @p buf is
+ *  too small (the message gives the size needed).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_checkpoint_metadata(const char *path, const char *key, char *buf, size_t buf_size);
+
+/* ======================================================================= */
+/* Data                                                                    */
+/* ======================================================================= */
+
+typedef struct strata_dataset strata_dataset;
+
+/**
+ * Loads an IDX image file and an IDX label file (plain or .gz). Images are
+ * converted to f32 and divided by @p scale (255 for pixels). Labels are i64.
+ * @returns STRATA_E_IO / STRATA_E_FORMAT naming the file and the problem
+ *  (bad magic, truncated data, count mismatch between the two files).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_dataset_load_idx(const char *images, const char *labels, double scale,
+                                                 strata_dataset **out);
+/** Builds a dataset from host arrays (copied). x: (n, shape...), y: (n). */
+STRATA_API strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x,
+                                                  const int64_t *y, strata_dataset **out);
+STRATA_API void strata_dataset_destroy(strata_dataset *d);
+STRATA_API int64_t strata_dataset_size(const strata_dataset *d);
+/** Per-example shape (borrowed). */
+STRATA_API const int64_t *strata_dataset_shape(const strata_dataset *d, int *ndim);
+/** Number of classes (max label + 1). */
+STRATA_API int64_t strata_dataset_classes(const strata_dataset *d);
+/** Host pointer to example @p i's features / label (borrowed). */
+STRATA_API const float *strata_dataset_x(const strata_dataset *d, int64_t i);
+STRATA_API int64_t strata_dataset_y(const strata_dataset *d, int64_t i);
+
+typedef struct strata_loader strata_loader;
+
+/**
+ * Iterates mini-batches of @p batch examples, reshuffled each epoch from
+ * (seed, epoch) when @p shuffle is set, so an epoch's order is reproducible.
+ * The last partial batch is kept unless @p drop_last.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_loader_create(const strata_dataset *d, int64_t batch, int shuffle, uint64_t seed,
+                                              int drop_last, strata_loader **out);
+STRATA_API void strata_loader_destroy(strata_loader *l);
+/** Starts epoch @p epoch (0-based). */
+STRATA_API void strata_loader_start_epoch(strata_loader *l, int64_t epoch);
+/** Batches per epoch. */
+STRATA_API int64_t strata_loader_batches(const strata_loader *l);
+/**
+ * Next batch on @p dev: x (b, shape...) f32, y (b) i64. *done = 1 and no
+ * tensors at the end of the epoch.
+ */
+STRATA_API strata_status strata_loader_next(strata_loader *l, strata_device *dev, strata_tensor **x,
+                                            strata_tensor **y, int *done);
+/** Skips @p n batches (resuming mid-epoch). */
+STRATA_API void strata_loader_skip(strata_loader *l, int64_t n);
+
+/* ======================================================================= */
+/* Model specs (YAML)                                                      */
+/* ======================================================================= */
+
+typedef struct strata_spec strata_spec;
+
+/**
+ * Parses a model spec (docs/spec.md). Unknown keys are errors naming the
+ * file and line; applied defaults are recorded (strata_spec_defaults).
+ * @returns STRATA_E_IO, STRATA_E_FORMAT ("spec.yaml:12: ...").
+ * @since 1.0
+ */
+STRATA_API strata_status strata_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
+/** Same, from a string; @p name is used in messages. */
+STRATA_API strata_status strata_spec_parse(strata_runtime *rt, const char *text, size_t len, const char *name,
+                                           strata_spec **out);
+STRATA_API void strata_spec_destroy(strata_spec *s);
+
+/** Builds the spec's model on @p dev. */
+STRATA_API strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out);
+/** Creates the spec's optimizer for @p m. */
+STRATA_API strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m,
+                                                      strata_optimizer **out);
+
+/**
+ * Scalar value at a dotted path ("train.epochs", "data.train.images").
+ * @returns STRATA_E_NOT_FOUND when absent (then *out = @p dflt and the
+ *  call is not an error to report), STRATA_E_FORMAT when the value is not
+ *  of the asked type (message names file:line).
+ */
+STRATA_API strata_status strata_spec_get_int(const strata_spec *s, const char *path, int64_t dflt, int64_t *out);
+STRATA_API strata_status strata_spec_get_float(const strata_spec *s, const char *path, double dflt, double *out);
+/** String value (borrowed), or @p dflt. */
+STRATA_API strata_status strata_spec_get_string(const strata_spec *s, const char *path, const char *dflt,
+                                                const char **out);
+/** Spec file path and its raw text (borrowed). */
+STRATA_API const char *strata_spec_path(const strata_spec *s);
+STRATA_API const char *strata_spec_text(const strata_spec *s, size_t *len);
+/** Defaults applied while building, one per line ("train.batch_size = 64"). Borrowed. */
+STRATA_API const char *strata_spec_defaults(const strata_spec *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "strata_ops.h"
+
+#endif /* STRATA_H */

@@ -1,0 +1,34 @@
+/* testutil.h - helpers shared by the CMocka tests. */
+#ifndef STRATA_TESTUTIL_H
+#define STRATA_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "strata/strata.h"
+
+/** Fails the test with strata_last_error() when @p expr is not STRATA_OK. */
+#define ST_OK(expr)                                                                                            \
+    do {                                                                                                       \
+        strata_status st_ok_s_ = (expr);                                                                       \
+        if (st_ok_s_ != STRATA_OK)                                                                             \
+            fail_msg("%s -> %s: %s", #expr, strata_status_name(st_ok_s_), strata_last_error());                \
+    } while (0)
+
+/** A runtime that loads only the plugins of this build tree (lib/strata). */
+strata_runtime *tu_runtime(void);
+/** The ref device of @p rt. */
+strata_device *tu_ref(strata_runtime *rt);
+/** Path under the build tree / test data dir (static buffer, one at a time). */
+const char *tu_build_path(const char *rel);
+const char *tu_data_path(const char *rel);
+/** Writes @p len bytes to a fresh temp file; returns its path (static). */
+const char *tu_write_temp(const char *suffix, const void *data, size_t len);
+/** Asserts strata_last_error() contains @p needle. */
+void tu_assert_error_contains(const char *needle);
+
+#endif

@@ -1,0 +1,446 @@
+/* test_spec.c - model specs: loading, checking, defaults, building. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* The W1 spec, as models/mlp-fashion.yaml writes it, with a few keys left
+ * out so that their defaults show. Line numbers matter to the tests. */
+static const char W1[] = "name: mlp-fashion\n"                                              /* 1 */
+                         "data:\n"                                                          /* 2 */
+                         "  train: {images: /data/train-images.gz, labels: /data/train-labels.gz}\n" /* 3 */
+                         "  scale: 255\n"                                                   /* 4 */
+                         "model:\n"                                                         /* 5 */
+                         "  input: [1, 28, 28]\n"                                           /* 6 */
+                         "  layers:\n"                                                      /* 7 */
+                         "    - {type: flatten}\n"                                          /* 8 */
+                         "    - {type: linear, out_features: 512}\n"                        /* 9 */
+                         "    - {type: relu}\n"                                             /* 10 */
+                         "    - {type: linear, out_features: 512}\n"                        /* 11 */
+                         "    - {type: relu}\n"                                             /* 12 */
+                         "    - {type: linear, out_features: 10}\n"                         /* 13 */
+                         "loss: cross_entropy\n"                                            /* 14 */
+                         "optimizer: {type: sgd, lr: 0.05, momentum: 0.9}\n"                /* 15 */
+                         "train: {epochs: 2, batch_size: 128}\n";                           /* 16 */
+
+/* The smallest valid spec, to which the error cases add one mistake. */
+#define TINY "model: {input: [4], layers: [{type: relu}]}\n"
+
+typedef struct fixture {
+    strata_runtime *rt;
+    strata_device *dev;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->rt = tu_runtime();
+    f->dev = tu_ref(f->rt);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    strata_runtime_destroy(f->rt);
+    free(f);
+    return 0;
+}
+
+static strata_status parse(fixture *f, const char *text, const char *name, strata_spec **out)
+{
+    *out = NULL;
+    return strata_spec_parse(f->rt, text, strlen(text), name, out);
+}
+
+/* Parsing @p text must fail with @p status and a message holding @p needle
+ * (and, when given, @p needle2). */
+static void expect_parse_error(fixture *f, const char *text, strata_status status, const char *needle,
+                               const char *needle2)
+{
+    strata_spec *s = NULL;
+    strata_status st = parse(f, text, "bad.yaml", &s);
+    if (st != status)
+        fail_msg("expected %s, got %s: %s", strata_status_name(status), strata_status_name(st), strata_last_error());
+    assert_null(s);
+    tu_assert_error_contains(needle);
+    if (needle2)
+        tu_assert_error_contains(needle2);
+}
+
+/* ---- valid specs ------------------------------------------------------- */
+
+static void valid_spec_builds_model(void **state)
+{
+    fixture *f = *state;
+    strata_spec *s = NULL;
+    ST_OK(parse(f, W1, "w1.yaml", &s));
+    strata_model *m = NULL;
+    ST_OK(strata_spec_build_model(s, f->dev, &m));
+
+    static const char *const names[] = {"1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"};
+    static const int64_t shapes[][2] = {{512, 784}, {512, 0}, {512, 512}, {512, 0}, {10, 512}, {10, 0}};
+    assert_int_equal(strata_model_param_count(m), 6);
+    for (int k = 0; k < 6; k++) {
+        const char *name = NULL;
+        strata_tensor *t = NULL;
+        ST_OK(strata_model_param(m, k, &name, &t));
+        assert_string_equal(name, names[k]);
+        int ndim = shapes[k][1] ? 2 : 1;
+        assert_int_equal(strata_tensor_ndim(t), ndim);
+        for (int d = 0; d < ndim; d++)
+            assert_int_equal(strata_tensor_shape(t)[d], shapes[k][d]);
+    }
+    assert_int_equal(strata_model_num_scalars(m), 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10);
+    int ndim = 0;
+    const int64_t *out = strata_model_output_shape(m, 0, &ndim);
+    assert_int_equal(ndim, 1);
+    assert_int_equal(out[0], 10);
+
+    strata_optimizer *o = NULL;
+    ST_OK(strata_spec_create_optimizer(s, m, &o));
+    assert_string_equal(strata_optimizer_type_name(o), "sgd");
+    assert_true(strata_optimizer_lr(o) > 0.0499 && strata_optimizer_lr(o) < 0.0501);
+    strata_optimizer_destroy(o);
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+}
+
+static void shipped_w1_spec_loads(void **state)
+{
+    fixture *f = *state;
+    const char *src = getenv("STRATA_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/mlp-fashion.yaml", src ? src : ".");
+    strata_spec *s = NULL;
+    ST_OK(strata_spec_load(f->rt, path, &s));
+    assert_string_equal(strata_spec_path(s), path);
+    strata_model *m = NULL;
+    ST_OK(strata_spec_build_model(s, f->dev, &m));
+    assert_int_equal(strata_model_num_scalars(m), 669706);
+    int64_t v = 0;
+    ST_OK(strata_spec_get_int(s, "train.batch_size", 0, &v));
+    assert_int_equal(v, 128);
+    ST_OK(strata_spec_get_int(s, "train.epochs", 0, &v));
+    assert_int_equal(v, 2);
+    const char *str = NULL;
+    ST_OK(strata_spec_get_string(s, "data.test.labels", NULL, &str));
+    assert_string_equal(str, "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+}
+
+static void named_inputs_and_outputs(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "model:\n"
+                               "  inputs: [{name: a, shape: [4]}, {name: b, shape: [6], dtype: f32}]\n"
+                               "  layers:\n"
+                               "    - {type: linear, name: fa, out_features: 3, inputs: [a]}\n"
+                               "    - {type: linear, name: fb, out_features: 5, inputs: b}\n"
+                               "  outputs: [fa, fb]\n";
+    strata_spec *s = NULL;
+    ST_OK(parse(f, text, "two.yaml", &s));
+    strata_model *m = NULL;
+    ST_OK(strata_spec_build_model(s, f->dev, &m));
+    assert_int_equal(strata_model_param_count(m), 4);
+    const char *name = NULL;
+    strata_tensor *t = NULL;
+    ST_OK(strata_model_param(m, 2, &name, &t));
+    assert_string_equal(name, "fb.weight");
+    assert_int_equal(strata_tensor_shape(t)[0], 5);
+    assert_int_equal(strata_tensor_shape(t)[1], 6);
+    int ndim = 0;
+    const int64_t *shape = strata_model_output_shape(m, 1, &ndim);
+    assert_non_null(shape);
+    assert_int_equal(ndim, 1);
+    assert_int_equal(shape[0], 5);
+    /* no optimizer section: creating one is "not found", not a crash */
+    strata_optimizer *o = NULL;
+    assert_int_equal(strata_spec_create_optimizer(s, m, &o), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("no 'optimizer'");
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+}
+
+/* ---- queries and defaults ---------------------------------------------- */
+
+static void get_paths_and_defaults(void **state)
+{
+    fixture *f = *state;
+    strata_spec *s = NULL;
+    ST_OK(parse(f, W1, "w1.yaml", &s));
+
+    int64_t i = 0;
+    ST_OK(strata_spec_get_int(s, "train.epochs", 7, &i));
+    assert_int_equal(i, 2);
+    ST_OK(strata_spec_get_int(s, "model.layers[1].out_features", 0, &i));
+    assert_int_equal(i, 512);
+    ST_OK(strata_spec_get_int(s, "model.input.2", 0, &i));
+    assert_int_equal(i, 28);
+
+    double d = 0;
+    ST_OK(strata_spec_get_float(s, "optimizer.lr", 1.0, &d));
+    assert_true(d > 0.0499 && d < 0.0501);
+    ST_OK(strata_spec_get_float(s, "data.scale", 1.0, &d)); /* an integer reads as a number */
+    assert_true(d == 255.0);
+
+    const char *str = NULL;
+    ST_OK(strata_spec_get_string(s, "data.train.images", NULL, &str));
+    assert_string_equal(str, "/data/train-images.gz");
+    ST_OK(strata_spec_get_string(s, "model.layers.3.type", NULL, &str));
+    assert_string_equal(str, "linear");
+    ST_OK(strata_spec_get_string(s, "name", NULL, &str));
+    assert_string_equal(str, "mlp-fashion");
+
+    /* absent: NOT_FOUND, the default, and no message to show */
+    strata_clear_error();
+    assert_int_equal(strata_spec_get_int(s, "train.log_every", 50, &i), STRATA_E_NOT_FOUND);
+    assert_int_equal(i, 50);
+    assert_int_equal(strata_spec_get_float(s, "schedule.eta_min", 0.5, &d), STRATA_E_NOT_FOUND);
+    assert_true(d == 0.5);
+    assert_int_equal(strata_spec_get_string(s, "data.test.images", "none", &str), STRATA_E_NOT_FOUND);
+    assert_string_equal(str, "none");
+    assert_int_equal(strata_spec_get_int(s, "model.layers[9].out_features", -1, &i), STRATA_E_NOT_FOUND);
+    assert_int_equal(i, -1);
+    assert_string_equal(strata_last_error(), "");
+
+    /* wrong type: FORMAT with file:line */
+    assert_int_equal(strata_spec_get_int(s, "name", 0, &i), STRATA_E_FORMAT);
+    tu_assert_error_contains("w1.yaml:1:");
+    assert_int_equal(strata_spec_get_int(s, "optimizer.lr", 0, &i), STRATA_E_FORMAT);
+    tu_assert_error_contains("w1.yaml:15:");
+    assert_int_equal(strata_spec_get_float(s, "loss", 0, &d), STRATA_E_FORMAT);
+    tu_assert_error_contains("w1.yaml:14:");
+    assert_int_equal(strata_spec_get_string(s, "train", NULL, &str), STRATA_E_FORMAT);
+    tu_assert_error_contains("w1.yaml:16:");
+    assert_int_equal(strata_spec_get_int(s, "train.epochs.x", 0, &i), STRATA_E_FORMAT);
+    assert_int_equal(strata_spec_get_int(s, "train..epochs", 0, &i), STRATA_E_INVALID);
+
+    /* defaults applied are reported, given keys are not */
+    const char *dflt = strata_spec_defaults(s);
+    assert_non_null(strstr(dflt, "model.layers[1] (linear): bias = 1\n"));
+    assert_non_null(strstr(dflt, "model.layers[5] (linear): bias = 1\n"));
+    assert_non_null(strstr(dflt, "train.log_every = 50\n"));
+    assert_non_null(strstr(dflt, "seed = 1\n"));
+    assert_non_null(strstr(dflt, "data.format = idx\n"));
+    assert_non_null(strstr(dflt, "optimizer (sgd): weight_decay = 0\n"));
+    assert_null(strstr(dflt, "train.epochs"));
+    assert_null(strstr(dflt, "train.batch_size"));
+    assert_null(strstr(dflt, "out_features"));
+
+    size_t len = 0;
+    assert_string_equal(strata_spec_text(s, &len), W1);
+    assert_int_equal(len, strlen(W1));
+    assert_string_equal(strata_spec_path(s), "w1.yaml");
+    strata_spec_destroy(s);
+}
+
+/* ---- malformed YAML ----------------------------------------------------- */
+
+static void malformed_yaml(void **state)
+{
+    fixture *f = *state;
+    /* "layers" indented deeper than its sibling "input" */
+    expect_parse_error(f, "model:\n  input: [1, 2]\n   layers: []\n", STRATA_E_FORMAT, "bad.yaml:3:", NULL);
+    /* a flow sequence that never closes */
+    expect_parse_error(f, "model:\n  input: [1, 28, 28\n  layers: []\n", STRATA_E_FORMAT, "bad.yaml:", "flow");
+    /* a tab where indentation is expected */
+    expect_parse_error(f, "model:\n\tinput: [1]\n", STRATA_E_FORMAT, "bad.yaml:2:", NULL);
+    /* a control character */
+    expect_parse_error(f, "name: a\x01b\n", STRATA_E_FORMAT, "bad.yaml:1:", NULL);
+    /* empty and non-mapping documents */
+    expect_parse_error(f, "", STRATA_E_FORMAT, "bad.yaml: empty spec", NULL);
+    expect_parse_error(f, "# only a comment\n", STRATA_E_FORMAT, "empty spec", NULL);
+    expect_parse_error(f, "- a\n- b\n", STRATA_E_FORMAT, "bad.yaml:1:", "got a sequence");
+    expect_parse_error(f, "model: {input: [1], layers: [{type: relu}]}\n---\nname: b\n", STRATA_E_FORMAT,
+                       "bad.yaml:3:", "one YAML document");
+}
+
+static void truncated_file(void **state)
+{
+    fixture *f = *state;
+    /* W1 cut in the middle of the optimizer's flow mapping (line 15) */
+    size_t cut = (size_t)(strstr(W1, "momentum") - W1);
+    const char *path = tu_write_temp(".yaml", W1, cut);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    strata_spec *s = NULL;
+    assert_int_equal(strata_spec_load(f->rt, copy, &s), STRATA_E_FORMAT);
+    assert_null(s);
+    char needle[4200];
+    snprintf(needle, sizeof needle, "%s:", copy);
+    tu_assert_error_contains(needle);
+    tu_assert_error_contains("while parsing a flow");
+    remove(copy);
+
+    assert_int_equal(strata_spec_load(f->rt, "/nonexistent/spec.yaml", &s), STRATA_E_IO);
+    tu_assert_error_contains("/nonexistent/spec.yaml");
+}
+
+/* ---- keys and values ---------------------------------------------------- */
+
+static void unknown_keys(void **state)
+{
+    fixture *f = *state;
+    expect_parse_error(f, "epochs: 3\n" TINY, STRATA_E_FORMAT,
+                       "bad.yaml:1: unknown key 'epochs' at the top level", "known: name, seed, data, model");
+    expect_parse_error(f, TINY "train:\n  epoch: 3\n", STRATA_E_FORMAT,
+                       "bad.yaml:3: unknown key 'epoch' in train; did you mean 'epochs'?",
+                       "known: epochs, batch_size");
+    expect_parse_error(f, TINY "data: {train: {images: a, labels: b, lables: c}}\n",
+                       STRATA_E_FORMAT, "bad.yaml:2: unknown key 'lables' in data.train", NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_feature: 3}\n", STRATA_E_FORMAT,
+                       "bad.yaml:4: unknown key 'out_feature' in layer 0 (linear)", "out_features");
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: 3, colour: red}\n",
+                       STRATA_E_FORMAT, "known: type, name, inputs,", "bias");
+    expect_parse_error(f,
+                       TINY
+                       "optimizer: {type: sgd, lr: 0.1, momentun: 0.9}\n",
+                       STRATA_E_FORMAT, "bad.yaml:2: unknown key 'momentun' in optimizer (sgd)", "'momentum'");
+    expect_parse_error(f, TINY "schedule: {type: cosine, gamma: 0.5}\n",
+                       STRATA_E_FORMAT, "unknown key 'gamma' in schedule", "total, eta_min");
+    expect_parse_error(f, TINY "train: {epochs: 1, epochs: 2}\n",
+                       STRATA_E_FORMAT, "bad.yaml:2: duplicate key 'epochs' in train", NULL);
+}
+
+static void unknown_types(void **state)
+{
+    fixture *f = *state;
+    expect_parse_error(f,
+                       "model:\n  input: [4]\n  layers:\n"
+                       "    - {type: relu}\n"
+                       "    - {type: lineer, out_features: 3}\n",
+                       STRATA_E_NOT_FOUND,
+                       "bad.yaml:5: unknown layer type 'lineer' in layer 1; did you mean 'linear'?", "registered: ");
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: conv9d}\n", STRATA_E_NOT_FOUND,
+                       "unknown layer type 'conv9d'", "flatten");
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: conv9d}\n", STRATA_E_NOT_FOUND, "relu", NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {out_features: 3}\n", STRATA_E_FORMAT,
+                       "bad.yaml:4: layer 0 has no 'type'", "linear");
+    expect_parse_error(f, TINY "optimizer: {type: adamax}\n",
+                       STRATA_E_NOT_FOUND, "bad.yaml:2: unknown optimizer type 'adamax'", "sgd");
+}
+
+static void wrong_kinds_and_ranges(void **state)
+{
+    fixture *f = *state;
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: ten}\n",
+                       STRATA_E_FORMAT, "bad.yaml:4: layer 0 (linear): 'out_features' expects an integer, got 'ten'",
+                       NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: 2.5}\n",
+                       STRATA_E_FORMAT, "'out_features' expects an integer, got '2.5'", NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: [3]}\n",
+                       STRATA_E_FORMAT, "'out_features' expects an integer, got a sequence", NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: leaky_relu, negative_slope: steep}\n",
+                       STRATA_E_FORMAT, "'negative_slope' expects a number, got 'steep'", NULL);
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: \"3\"}\n",
+                       STRATA_E_FORMAT, "expects an integer, got '3'", NULL);
+    expect_parse_error(f, TINY "train: {epochs: two}\n", STRATA_E_FORMAT,
+                       "bad.yaml:2: train.epochs expects an integer, got 'two'", NULL);
+    expect_parse_error(f, TINY "train: {batch_size: 0}\n", STRATA_E_FORMAT,
+                       "train.batch_size must be at least 1, got 0", NULL);
+    expect_parse_error(f, TINY "loss: hinge\n", STRATA_E_FORMAT,
+                       "bad.yaml:2: loss must be one of cross_entropy, mse, bce_with_logits, got 'hinge'", NULL);
+    expect_parse_error(f, TINY "optimizer: {type: sgd, lr: fast}\n",
+                       STRATA_E_FORMAT, "optimizer (sgd): 'lr' expects a number, got 'fast'", NULL);
+    expect_parse_error(f, "model: {input: [0, 4], layers: [{type: relu}]}\n", STRATA_E_FORMAT,
+                       "model.input: dimension 0 must be a positive integer, got '0'", NULL);
+    expect_parse_error(f, "model: {input: [4], inputs: [{name: a, shape: [4]}], layers: [{type: relu}]}\n",
+                       STRATA_E_FORMAT, "both 'input' and 'inputs'", NULL);
+    expect_parse_error(f, "model: {inputs: [{name: a, shape: [4], dtype: f64}], layers: [{type: relu}]}\n",
+                       STRATA_E_FORMAT, "model.inputs[0].dtype must be one of f32, i32, i64, got 'f64'", NULL);
+    expect_parse_error(f, "model: {input: [4]}\n", STRATA_E_FORMAT, "missing key 'layers' in model", NULL);
+    expect_parse_error(f, "name: x\n", STRATA_E_FORMAT, "missing key 'model' at the top level", NULL);
+    expect_parse_error(f, TINY "schedule: {type: step}\n", STRATA_E_FORMAT,
+                       "missing key 'step_size' in schedule", NULL);
+}
+
+static void missing_required_attribute(void **state)
+{
+    fixture *f = *state;
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: relu}\n    - {type: linear, bias: false}\n",
+                       STRATA_E_FORMAT, "bad.yaml:5: layer 1 (linear) needs 'out_features' (an integer)", NULL);
+}
+
+static void shape_mismatch_has_context(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "model:\n"
+                               "  input: [1, 28, 28]\n"
+                               "  layers:\n"
+                               "    - {type: flatten}\n"
+                               "    - {type: linear, in_features: 100, out_features: 10}\n";
+    strata_spec *s = NULL;
+    ST_OK(parse(f, text, "shape.yaml", &s)); /* the spec is well formed; the shapes are not */
+    strata_model *m = NULL;
+    assert_int_equal(strata_spec_build_model(s, f->dev, &m), STRATA_E_SHAPE);
+    assert_null(m);
+    const char *prefix = "shape.yaml:5: layer 1 (type 'linear', name '1'): ";
+    if (strncmp(strata_last_error(), prefix, strlen(prefix)) != 0)
+        fail_msg("expected the message to start with \"%s\", got \"%s\"", prefix, strata_last_error());
+    strata_spec_destroy(s);
+}
+
+/* Builds @p text, which must parse, and expects the build to fail with
+ * @p status and a message that starts with @p prefix and holds @p needle. */
+static void expect_build_error(fixture *f, const char *text, strata_status status, const char *prefix,
+                               const char *needle)
+{
+    strata_spec *s = NULL;
+    ST_OK(parse(f, text, "ref.yaml", &s));
+    strata_model *m = NULL;
+    strata_status st = strata_spec_build_model(s, f->dev, &m);
+    if (st != status)
+        fail_msg("expected %s, got %s: %s", strata_status_name(status), strata_status_name(st), strata_last_error());
+    assert_null(m);
+    if (strncmp(strata_last_error(), prefix, strlen(prefix)) != 0)
+        fail_msg("expected the message to start with \"%s\", got \"%s\"", prefix, strata_last_error());
+    tu_assert_error_contains(needle);
+    strata_spec_destroy(s);
+}
+
+/* Names and references are checked by the core while building; the spec
+ * puts the layer's file:line in front. */
+static void bad_references(void **state)
+{
+    fixture *f = *state;
+    expect_build_error(f,
+                       "model:\n  input: [4]\n  layers:\n"
+                       "    - {type: linear, out_features: 3}\n"
+                       "    - {type: linear, out_features: 3, inputs: [nope]}\n",
+                       STRATA_E_NOT_FOUND, "ref.yaml:5: layer 1 (type 'linear', name '1'): ", "'nope'");
+    /* a later layer is not an input yet */
+    expect_build_error(f,
+                       "model:\n  input: [4]\n  layers:\n"
+                       "    - {type: linear, out_features: 3, inputs: fc}\n"
+                       "    - {type: linear, name: fc, out_features: 3}\n",
+                       STRATA_E_NOT_FOUND, "ref.yaml:4: layer 0 (type 'linear', name '0'): ", "'fc'");
+    expect_build_error(f, "model: {input: [4], layers: [{type: relu}], outputs: [head]}\n", STRATA_E_NOT_FOUND,
+                       "ref.yaml:1: ", "'head'");
+    expect_build_error(f, "model: {input: [4], layers: [{type: relu, name: a}, {type: relu, name: a}]}\n",
+                       STRATA_E_EXISTS, "ref.yaml:1: layer 1 (type 'relu', name 'a'): ", "'a'");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
+        cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(get_paths_and_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_yaml, setup, teardown),
+        cmocka_unit_test_setup_teardown(truncated_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_kinds_and_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_required_attribute, setup, teardown),
+        cmocka_unit_test_setup_teardown(shape_mismatch_has_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_references, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

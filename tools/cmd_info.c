@@ -1,0 +1,155 @@
+/* cmd_info.c - `strata info [--json]`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+static json_t *registry_json(strata_runtime *rt, strata_registry_kind kind)
+{
+    json_t *arr = json_array();
+    for (int k = 0; k < strata_registry_count(rt, kind); k++) {
+        const char *name, *plugin, *kernels = NULL;
+        int version;
+        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL))
+            continue;
+        json_t *o = json_pack("{s:s, s:s}", "name", name, "plugin", plugin);
+        if (kind == STRATA_REGISTRY_OP) {
+            json_object_set_new(o, "version", json_integer(version));
+            json_object_set_new(o, "kernels", json_string(kernels ? kernels : ""));
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static int info_json(strata_runtime *rt)
+{
+    uint32_t ma, mi;
+    strata_abi_version(&ma, &mi);
+    json_t *root = json_object();
+    json_object_set_new(root, "version", json_string(strata_version_string()));
+    json_object_set_new(root, "abi", json_pack("{s:i, s:i}", "major", (int)ma, "minor", (int)mi));
+    json_t *bes = json_array();
+    for (int b = 0; b < strata_backend_count(rt); b++) {
+        strata_backend_record r = {.struct_size = sizeof r};
+        if (strata_backend_get(rt, b, &r))
+            continue;
+        json_t *devs = json_array();
+        for (int d = 0; d < r.device_count; d++)
+            json_array_append_new(devs, json_string(strata_backend_device_name(rt, b, d)));
+        json_array_append_new(bes, json_pack("{s:s, s:s, s:i, s:i, s:o, s:s}", "name", r.name, "plugin", r.plugin,
+                                             "priority", r.priority, "device_count", r.device_count, "devices", devs,
+                                             "unavailable", r.unavailable));
+    }
+    json_object_set_new(root, "backends", bes);
+    json_t *plugins = json_array(), *failed = json_array();
+    for (int k = 0; k < strata_plugin_count(rt); k++) {
+        strata_plugin_record r = {.struct_size = sizeof r};
+        if (strata_plugin_get(rt, k, &r))
+            continue;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", r.name, "path", r.path, "version", r.version,
+                              "origin", r.origin, "abi", "");
+        char abi[32];
+        snprintf(abi, sizeof abi, "%u.%u", r.abi_major, r.abi_minor);
+        json_object_set_new(o, "abi", json_string(abi));
+        if (r.loaded) {
+            json_array_append_new(plugins, o);
+        } else {
+            json_object_set_new(o, "status", json_string(strata_status_name(r.status)));
+            json_object_set_new(o, "reason", json_string(r.reason));
+            json_array_append_new(failed, o);
+        }
+    }
+    json_object_set_new(root, "plugins", plugins);
+    json_object_set_new(root, "failed_plugins", failed);
+    json_object_set_new(root, "ops", registry_json(rt, STRATA_REGISTRY_OP));
+    json_object_set_new(root, "layers", registry_json(rt, STRATA_REGISTRY_LAYER));
+    json_object_set_new(root, "optimizers", registry_json(rt, STRATA_REGISTRY_OPTIMIZER));
+    char *txt = json_dumps(root, JSON_INDENT(2));
+    printf("%s\n", txt ? txt : "{}");
+    free(txt);
+    json_decref(root);
+    return 0;
+}
+
+static void list_names(strata_runtime *rt, strata_registry_kind kind, const char *title)
+{
+    int n = strata_registry_count(rt, kind);
+    printf("\n%s (%d):\n", title, n);
+    for (int k = 0; k < n; k++) {
+        const char *name, *plugin, *kernels = NULL;
+        int version;
+        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL))
+            continue;
+        if (kind == STRATA_REGISTRY_OP)
+            printf("  %-32s v%d  [%s]  kernels: %s\n", name, version, plugin,
+                   kernels && *kernels ? kernels : "(composite/fallback)");
+        else
+            printf("  %-20s [%s]\n", name, plugin);
+    }
+}
+
+int cmd_info(int argc, char **argv)
+{
+    int json = 0;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--json")) {
+            json = 1;
+        } else {
+            fprintf(stderr, "strata info: unknown option '%s' (usage: strata info [--json])\n", argv[k]);
+            return 2;
+        }
+    }
+    strata_runtime *rt;
+    strata_status rc = strata_runtime_create(NULL, &rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if (json) {
+        int r = info_json(rt);
+        strata_runtime_destroy(rt);
+        return r;
+    }
+    uint32_t ma, mi;
+    strata_abi_version(&ma, &mi);
+    printf("strata %s, ABI %u.%u\n", strata_version_string(), ma, mi);
+    strata_device *def = NULL;
+    if (strata_device_get(rt, NULL, 0, &def) == STRATA_OK)
+        printf("default device: %s\n", strata_device_name(def));
+    printf("\nbackends (%d):\n", strata_backend_count(rt));
+    for (int b = 0; b < strata_backend_count(rt); b++) {
+        strata_backend_record r = {.struct_size = sizeof r};
+        if (strata_backend_get(rt, b, &r))
+            continue;
+        printf("  %-8s priority %d, %d device(s), plugin %s%s%s\n", r.name, r.priority, r.device_count, r.plugin,
+               r.device_count ? "" : " - unavailable: ", r.unavailable);
+        for (int d = 0; d < r.device_count; d++)
+            printf("    %s:%d  %s\n", r.name, d, strata_backend_device_name(rt, b, d));
+    }
+    int failed = 0;
+    printf("\nplugins:\n");
+    for (int k = 0; k < strata_plugin_count(rt); k++) {
+        strata_plugin_record r = {.struct_size = sizeof r};
+        if (strata_plugin_get(rt, k, &r) || !r.loaded) {
+            failed += !r.loaded;
+            continue;
+        }
+        printf("  %-10s %-8s ABI %u.%u  %s (%s)\n", r.name, r.version, r.abi_major, r.abi_minor,
+               r.path[0] ? r.path : "(built in)", r.origin);
+    }
+    if (failed) {
+        printf("\nplugins that failed to load (%d):\n", failed);
+        for (int k = 0; k < strata_plugin_count(rt); k++) {
+            strata_plugin_record r = {.struct_size = sizeof r};
+            if (strata_plugin_get(rt, k, &r) || r.loaded)
+                continue;
+            printf("  %s (%s)\n    %s: %s\n", r.path, r.origin, strata_status_name(r.status), r.reason);
+        }
+    }
+    list_names(rt, STRATA_REGISTRY_OP, "ops");
+    list_names(rt, STRATA_REGISTRY_LAYER, "layers");
+    list_names(rt, STRATA_REGISTRY_OPTIMIZER, "optimizers");
+    strata_runtime_destroy(rt);
+    return 0;
+}

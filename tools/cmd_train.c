@@ -1,0 +1,515 @@
+/* cmd_train.c - `strata train` and `strata eval`: spec-driven supervised
+ * training on an IDX image set, with metrics, checkpoints and a summary. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *spec_path, *out_dir, *backend, *checkpoint;
+    int64_t epochs, batch_size;
+    int64_t seed;
+    int have_seed, quiet;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a, int eval)
+{
+    memset(a, 0, sizeof *a);
+    a->epochs = -1;
+    a->batch_size = -1;
+    for (int k = 1; k < argc; k++) {
+        const char *o = argv[k];
+        const char *v = k + 1 < argc ? argv[k + 1] : NULL;
+#define NEED_VALUE                                                                                             \
+    if (!v) {                                                                                                  \
+        fprintf(stderr, "strata: option %s needs a value\n", o);                                               \
+        return 2;                                                                                              \
+    }                                                                                                          \
+    k++
+        if (!strcmp(o, "--out") && !eval) {
+            NEED_VALUE;
+            a->out_dir = v;
+        } else if (!strcmp(o, "--epochs") && !eval) {
+            NEED_VALUE;
+            a->epochs = strtoll(v, NULL, 10);
+            if (a->epochs <= 0) {
+                fprintf(stderr, "strata: --epochs must be a positive integer, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--batch-size")) {
+            NEED_VALUE;
+            a->batch_size = strtoll(v, NULL, 10);
+            if (a->batch_size <= 0) {
+                fprintf(stderr, "strata: --batch-size must be a positive integer, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--backend")) {
+            NEED_VALUE;
+            a->backend = v;
+        } else if (!strcmp(o, "--seed") && !eval) {
+            NEED_VALUE;
+            a->seed = strtoll(v, NULL, 10);
+            a->have_seed = 1;
+        } else if (!strcmp(o, "--checkpoint") && eval) {
+            NEED_VALUE;
+            a->checkpoint = v;
+        } else if (!strcmp(o, "--quiet")) {
+            a->quiet = 1;
+        } else if (o[0] == '-') {
+            fprintf(stderr, "strata: unknown option '%s' (see strata --help)\n", o);
+            return 2;
+        } else if (!a->spec_path) {
+            a->spec_path = o;
+        } else {
+            fprintf(stderr, "strata: unexpected argument '%s'\n", o);
+            return 2;
+        }
+#undef NEED_VALUE
+    }
+    if (!a->spec_path) {
+        fprintf(stderr, "strata: %s needs a model spec (strata %s SPEC ...)\n", eval ? "eval" : "train",
+                eval ? "eval" : "train");
+        return 2;
+    }
+    if (!eval && !a->out_dir) {
+        fprintf(stderr, "strata: train needs --out DIR\n");
+        return 2;
+    }
+    if (eval && !a->checkpoint) {
+        fprintf(stderr, "strata: eval needs --checkpoint FILE\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Everything a run needs, built from the spec. */
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model;
+    strata_optimizer *opt;
+    strata_dataset *train, *test;
+    const char *loss;
+    int64_t batch, eval_batch;
+} run_ctx;
+
+static void run_free(run_ctx *r)
+{
+    strata_dataset_destroy(r->train);
+    strata_dataset_destroy(r->test);
+    strata_optimizer_destroy(r->opt);
+    strata_model_destroy(r->model);
+    strata_spec_destroy(r->spec);
+    strata_runtime_destroy(r->rt);
+}
+
+static strata_status load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out)
+{
+    char ik[64], lk[64];
+    const char *images, *labels;
+    snprintf(ik, sizeof ik, "data.%s.images", split);
+    snprintf(lk, sizeof lk, "data.%s.labels", split);
+    strata_status rc = strata_spec_get_string(s, ik, NULL, &images);
+    if (rc == STRATA_E_NOT_FOUND || (!rc && !images)) {
+        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), ik);
+        return STRATA_E_NOT_FOUND;
+    }
+    if (!rc)
+        rc = strata_spec_get_string(s, lk, NULL, &labels);
+    if (rc == STRATA_E_NOT_FOUND || (!rc && !labels)) {
+        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), lk);
+        return STRATA_E_NOT_FOUND;
+    }
+    if (rc)
+        return rc;
+    return strata_dataset_load_idx(images, labels, scale, out);
+}
+
+static int setup(run_ctx *r, const train_args *a, int need_train)
+{
+    memset(r, 0, sizeof *r);
+    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
+    strata_status rc = strata_runtime_create(&o, &r->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(r->rt, a->spec_path, &r->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t seed = 1;
+    strata_spec_get_int(r->spec, "seed", 1, &seed);
+    if (a->have_seed)
+        seed = a->seed;
+    strata_runtime_seed(r->rt, (uint64_t)seed);
+    if ((rc = strata_device_get(r->rt, a->backend, 0, &r->dev)))
+        return cli_fail("choosing a device", rc);
+    if ((rc = strata_spec_build_model(r->spec, r->dev, &r->model)))
+        return cli_fail("building the model", rc);
+    if (need_train && (rc = strata_spec_create_optimizer(r->spec, r->model, &r->opt)))
+        return cli_fail("creating the optimizer", rc);
+    r->loss = "cross_entropy";
+    strata_spec_get_string(r->spec, "loss", "cross_entropy", &r->loss);
+    if (strcmp(r->loss, "cross_entropy") != 0) {
+        fprintf(stderr, "strata: error: %s: `strata train` on an image set supports loss: cross_entropy (got '%s')\n",
+                a->spec_path, r->loss);
+        return 1;
+    }
+    double scale = 255.0;
+    strata_spec_get_float(r->spec, "data.scale", 255.0, &scale);
+    if (need_train && (rc = load_split(r->spec, "train", scale, &r->train)))
+        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the training set", rc);
+    if ((rc = load_split(r->spec, "test", scale, &r->test)))
+        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the test set", rc);
+    strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
+    if (a->batch_size > 0)
+        r->batch = a->batch_size;
+    strata_spec_get_int(r->spec, "train.eval_batch_size", 1000, &r->eval_batch);
+    /* the model's input must hold one example */
+    int nd;
+    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
+    int dn;
+    const int64_t *ds = strata_dataset_shape(r->test, &dn);
+    int64_t mn = 1, dnum = 1;
+    for (int k = 0; k < nd; k++)
+        mn *= ms[k];
+    for (int k = 0; k < dn; k++)
+        dnum *= ds[k];
+    if (strata_model_input_count(r->model) != 1 || mn != dnum) {
+        fprintf(stderr, "strata: error: %s: the model input holds %lld values per example, the data set %lld\n",
+                a->spec_path, (long long)mn, (long long)dnum);
+        return 1;
+    }
+    return 0;
+}
+
+/* (B, data shape) -> (B, model input shape), a view */
+static strata_status to_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out)
+{
+    int nd;
+    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
+    int64_t shape[STRATA_MAX_DIMS];
+    shape[0] = strata_tensor_dim(x, 0);
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    return strata_reshape(r->rt, x, nd + 1, shape, out);
+}
+
+/* Counts correct argmax predictions of logits (B, C) against labels (B). */
+static strata_status count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct)
+{
+    strata_tensor *am;
+    strata_attr a = strata_attr_int("axis", -1);
+    strata_status rc = strata_op_call(r->rt, "core::argmax", &logits, 1, &a, 1, &am, 1);
+    if (rc)
+        return rc;
+    int64_t b = strata_tensor_numel(am);
+    int64_t *p = malloc(sizeof(int64_t) * (size_t)b * 2);
+    if (!p) {
+        strata_tensor_release(am);
+        return STRATA_E_NOMEM;
+    }
+    rc = strata_tensor_read(am, p, sizeof(int64_t) * (size_t)b);
+    if (!rc)
+        rc = strata_tensor_read(y, p + b, sizeof(int64_t) * (size_t)b);
+    for (int64_t k = 0; !rc && k < b; k++)
+        *correct += p[k] == p[b + k];
+    free(p);
+    strata_tensor_release(am);
+    return rc;
+}
+
+static strata_status evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
+{
+    strata_loader *ld;
+    strata_status rc = strata_loader_create(d, r->eval_batch, 0, 0, 0, &ld);
+    if (rc)
+        return rc;
+    int prev = strata_set_grad_enabled(r->rt, 0);
+    double total = 0;
+    int64_t correct = 0, seen = 0;
+    strata_loader_start_epoch(ld, 0);
+    for (;;) {
+        strata_tensor *x, *y, *xi = NULL, *logits = NULL, *l = NULL;
+        int done;
+        if ((rc = strata_loader_next(ld, r->dev, &x, &y, &done)) || done)
+            break;
+        rc = to_model_input(r, x, &xi);
+        if (!rc)
+            rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 0);
+        strata_attr red = strata_attr_string("reduction", "sum");
+        strata_tensor *in[2] = {logits, y};
+        if (!rc)
+            rc = strata_op_call(r->rt, "core::cross_entropy", in, 2, &red, 1, &l, 1);
+        double v = 0;
+        if (!rc)
+            rc = strata_tensor_item(l, &v);
+        if (!rc)
+            rc = count_correct(r, logits, y, &correct);
+        total += v;
+        seen += strata_tensor_dim(x, 0);
+        strata_tensor_release(l);
+        strata_tensor_release(logits);
+        strata_tensor_release(xi);
+        strata_tensor_release(x);
+        strata_tensor_release(y);
+        if (rc)
+            break;
+    }
+    strata_set_grad_enabled(r->rt, prev);
+    strata_loader_destroy(ld);
+    *loss = seen ? total / (double)seen : NAN;
+    *acc = seen ? (double)correct / (double)seen : NAN;
+    return rc;
+}
+
+static int write_json_file(const char *path, json_t *obj)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%.4000s.tmp", path);
+    if (json_dump_file(obj, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int make_dir(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "strata: error: cannot create directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static strata_status read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out)
+{
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    const char *type = "constant";
+    strata_spec_get_string(s, "schedule.type", "constant", &type);
+    if (!strcmp(type, "constant")) {
+        out->kind = STRATA_LR_CONSTANT;
+    } else if (!strcmp(type, "step")) {
+        out->kind = STRATA_LR_STEP;
+        strata_spec_get_int(s, "schedule.step_size", total_steps > 3 ? total_steps / 3 : 1, &out->step_size);
+        strata_spec_get_float(s, "schedule.gamma", 0.1, &out->gamma);
+    } else if (!strcmp(type, "cosine")) {
+        out->kind = STRATA_LR_COSINE;
+        strata_spec_get_int(s, "schedule.total", total_steps, &out->total);
+        strata_spec_get_float(s, "schedule.eta_min", 0.0, &out->eta_min);
+    } else {
+        fprintf(stderr, "strata: error: %s: schedule.type '%s' is not constant, step or cosine\n",
+                strata_spec_path(s), type);
+        return STRATA_E_INVALID;
+    }
+    return STRATA_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int r = parse_args(argc, argv, &a, 0);
+    if (r)
+        return r;
+    run_ctx ctx;
+    if ((r = setup(&ctx, &a, 1))) {
+        run_free(&ctx);
+        return r;
+    }
+    if ((r = make_dir(a.out_dir))) {
+        run_free(&ctx);
+        return r;
+    }
+    int64_t epochs = 1;
+    strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
+    if (a.epochs > 0)
+        epochs = a.epochs;
+    double clip = 0;
+    strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
+    int64_t seed = 1;
+    strata_spec_get_int(ctx.spec, "seed", 1, &seed);
+    if (a.have_seed)
+        seed = a.seed;
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spec.yaml", a.out_dir);
+    size_t spec_len;
+    const char *spec_text = strata_spec_text(ctx.spec, &spec_len);
+    FILE *sf = fopen(path, "wb");
+    if (sf) {
+        fwrite(spec_text, 1, spec_len, sf);
+        fclose(sf);
+    }
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
+    FILE *metrics = fopen(path, "w");
+    if (!metrics) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        run_free(&ctx);
+        return 1;
+    }
+
+    strata_loader *ld;
+    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, (uint64_t)seed, 0, &ld);
+    if (rc) {
+        fclose(metrics);
+        run_free(&ctx);
+        return cli_fail("creating the data loader", rc);
+    }
+    int64_t per_epoch = strata_loader_batches(ld);
+    strata_lr_schedule sched;
+    if (read_schedule(ctx.spec, per_epoch * epochs, &sched)) {
+        strata_loader_destroy(ld);
+        fclose(metrics);
+        run_free(&ctx);
+        return 1;
+    }
+    double base_lr = strata_optimizer_lr(ctx.opt);
+    strata_graph *g = strata_runtime_graph(ctx.rt);
+    if (!a.quiet)
+        fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
+                a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
+                (long long)strata_dataset_size(ctx.train), (long long)ctx.batch, (long long)epochs);
+    double t_start = cli_now(), test_loss = NAN, test_acc = NAN;
+    int64_t step = 0;
+    for (int64_t ep = 0; ep < epochs && !rc; ep++) {
+        double t0 = cli_now(), sum_loss = 0;
+        int64_t correct = 0, seen = 0, nb = 0;
+        char label[64];
+        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
+        cli_progress prog;
+        progress_start(&prog, label, per_epoch);
+        strata_loader_start_epoch(ld, ep);
+        for (;;) {
+            strata_tensor *x, *y, *xi = NULL, *logits = NULL, *loss = NULL;
+            int done;
+            if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)) || done)
+                break;
+            strata_optimizer_set_lr(ctx.opt, strata_lr_at(&sched, base_lr, step));
+            rc = to_model_input(&ctx, x, &xi);
+            if (!rc)
+                rc = strata_model_forward(ctx.model, &xi, 1, &logits, 1, 1);
+            if (!rc)
+                rc = strata_cross_entropy(ctx.rt, logits, y, &loss);
+            if (!rc)
+                rc = strata_backward(g, loss);
+            if (!rc && clip > 0)
+                rc = strata_clip_grad_norm(ctx.model, clip, NULL);
+            if (!rc)
+                rc = strata_optimizer_step(ctx.opt);
+            double lv = 0;
+            if (!rc)
+                rc = strata_tensor_item(loss, &lv);
+            int prev = strata_set_grad_enabled(ctx.rt, 0);
+            if (!rc)
+                rc = count_correct(&ctx, logits, y, &correct);
+            strata_set_grad_enabled(ctx.rt, prev);
+            if (!rc && !isfinite(lv)) {
+                fprintf(stderr, "\nstrata: error: the loss became %g at epoch %lld step %lld; stopping\n", lv,
+                        (long long)ep + 1, (long long)step);
+                rc = STRATA_E_NUMERIC;
+            }
+            sum_loss += lv * (double)strata_tensor_dim(x, 0);
+            seen += strata_tensor_dim(x, 0);
+            strata_model_zero_grad(ctx.model);
+            strata_tensor_release(loss);
+            strata_tensor_release(logits);
+            strata_tensor_release(xi);
+            strata_tensor_release(x);
+            strata_tensor_release(y);
+            strata_graph_reset(g);
+            nb++;
+            step++;
+            if (!a.quiet)
+                progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
+                                (double)correct / (double)(seen ? seen : 1));
+            if (rc)
+                break;
+        }
+        if (!a.quiet)
+            progress_end(&prog);
+        if (rc)
+            break;
+        if ((rc = evaluate(&ctx, ctx.test, &test_loss, &test_acc)))
+            break;
+        double secs = cli_now() - t0;
+        json_t *rec = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
+                                (json_int_t)step, "loss", sum_loss / (double)(seen ? seen : 1), "accuracy",
+                                (double)correct / (double)(seen ? seen : 1), "test_loss", test_loss, "test_accuracy",
+                                test_acc, "lr", strata_optimizer_lr(ctx.opt), "seconds", secs);
+        char *line = json_dumps(rec, JSON_COMPACT);
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+        free(line);
+        json_decref(rec);
+        if (!a.quiet)
+            fprintf(stderr, "epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs\n",
+                    (long long)ep + 1, sum_loss / (double)(seen ? seen : 1), (double)correct / (double)(seen ? seen : 1),
+                    test_loss, test_acc, secs);
+        char meta[256];
+        snprintf(meta, sizeof meta, "{\"epoch\": \"%lld\", \"step\": \"%lld\"}", (long long)ep + 1, (long long)step);
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
+        if ((rc = strata_checkpoint_save(path, ctx.model, ctx.opt, meta)))
+            break;
+    }
+    fclose(metrics);
+    strata_loader_destroy(ld);
+    if (rc) {
+        r = cli_fail("training", rc);
+        run_free(&ctx);
+        return r;
+    }
+    double total = cli_now() - t_start;
+    json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:s, s:f, s:I, s:I}", "test_accuracy", test_acc, "test_loss",
+                            test_loss, "epochs", (json_int_t)epochs, "backend", strata_device_backend(ctx.dev),
+                            "device", strata_device_name(ctx.dev), "seconds", total, "steps", (json_int_t)step,
+                            "parameters", (json_int_t)strata_model_num_scalars(ctx.model));
+    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
+    r = write_json_file(path, sum);
+    json_decref(sum);
+    printf("test accuracy: %.4f (test loss %.4f, %lld epochs, %.1f s on %s)\n", test_acc, test_loss,
+           (long long)epochs, total, strata_device_name(ctx.dev));
+    run_free(&ctx);
+    return r;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    train_args a;
+    int r = parse_args(argc, argv, &a, 1);
+    if (r)
+        return r;
+    run_ctx ctx;
+    if ((r = setup(&ctx, &a, 0))) {
+        run_free(&ctx);
+        return r;
+    }
+    strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
+    if (rc) {
+        r = cli_fail("loading the checkpoint", rc);
+        run_free(&ctx);
+        return r;
+    }
+    double loss, acc;
+    if ((rc = evaluate(&ctx, ctx.test, &loss, &acc))) {
+        r = cli_fail("evaluating", rc);
+        run_free(&ctx);
+        return r;
+    }
+    printf("test accuracy: %.4f (test loss %.4f, %lld examples, %s)\n", acc, loss,
+           (long long)strata_dataset_size(ctx.test), strata_device_name(ctx.dev));
+    run_free(&ctx);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* main.c - the strata command-line program. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: strata <command> [options]\n\n"
+               "commands:\n"
+               "  info [--json]                         backends, devices, plugins, ops, layers, optimizers\n"
+               "  train SPEC --out DIR [--epochs N] [--backend NAME] [--seed S] [--batch-size B]\n"
+               "                                        train a model spec (docs/spec.md)\n"
+               "  eval SPEC --checkpoint FILE [--backend NAME]\n"
+               "                                        test loss and accuracy of a checkpoint\n"
+               "  version                               print the version and ABI\n\n"
+               "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
+}
+
+int cli_fail(const char *what, strata_status s)
+{
+    fprintf(stderr, "strata: error: %s: %s: %s\n", what, strata_status_name(s), strata_last_error());
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "info"))
+        return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        uint32_t ma, mi;
+        strata_abi_version(&ma, &mi);
+        printf("strata %s (ABI %u.%u)\n", strata_version_string(), ma, mi);
+        return 0;
+    }
+    fprintf(stderr, "strata: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
