@@ -167,7 +167,8 @@ static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *i
     }
 
     strata_tensor *in[ST_MAX_IO];
-    memcpy(in, inv->inputs, sizeof(strata_tensor *) * (size_t)n_in);
+    for (int k = 0; k < n_in; k++)
+        in[k] = inv->inputs[k];
     strata_tensor *copies[ST_MAX_IO] = {0};
     strata_tensor *outs[ST_MAX_IO] = {0};
     strata_status rc = STRATA_OK;

@@ -411,7 +411,7 @@ strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind
         pl = op->plugin->name;
         if (kernels) {
             strata_runtime *mrt = (strata_runtime *)rt;
-            size_t len = 1;
+            size_t len = 16;
             for (int b = 0; b < rt->n_backends; b++)
                 len += strlen(rt->backends[b]->name) + 1;
             char *buf = st_realloc(mrt->kernel_list_scratch, len);
@@ -425,6 +425,10 @@ strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind
                         strcat(buf, rt->backends[b]->name);
                     }
                 }
+                if (!buf[0] && (op->def.flags & STRATA_OP_VIEW))
+                    strcpy(buf, "(view)");
+                else if (!buf[0] && op->def.composite)
+                    strcpy(buf, "(composite)");
                 mrt->kernel_list_scratch = buf;
                 *kernels = buf;
             }

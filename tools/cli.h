@@ -20,11 +20,13 @@ typedef struct cli_progress {
     int64_t total;
     double start;
     double last_print;
+    int64_t log_every;
     char label[64];
 } cli_progress;
 
 double cli_now(void);
-void progress_start(cli_progress *p, const char *label, int64_t total);
+/** log_every: batches between lines when not on a terminal. */
+void progress_start(cli_progress *p, const char *label, int64_t total, int64_t log_every);
 void progress_update(cli_progress *p, int64_t done, double loss, double acc);
 void progress_end(cli_progress *p);
 

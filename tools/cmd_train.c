@@ -337,6 +337,8 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
     if (a.epochs > 0)
         epochs = a.epochs;
+    int64_t log_every = 50;
+    strata_spec_get_int(ctx.spec, "train.log_every", 50, &log_every);
     double clip = 0;
     strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
     int64_t seed = 1;
@@ -378,6 +380,9 @@ int cmd_train(int argc, char **argv)
     }
     double base_lr = strata_optimizer_lr(ctx.opt);
     strata_graph *g = strata_runtime_graph(ctx.rt);
+    const char *defaults = strata_spec_defaults(ctx.spec);
+    if (!a.quiet && defaults && *defaults)
+        fprintf(stderr, "strata: defaults applied:\n%s", defaults);
     if (!a.quiet)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
@@ -390,7 +395,7 @@ int cmd_train(int argc, char **argv)
         char label[64];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
         cli_progress prog;
-        progress_start(&prog, label, per_epoch);
+        progress_start(&prog, label, per_epoch, log_every);
         strata_loader_start_epoch(ld, ep);
         for (;;) {
             strata_tensor *x, *y, *xi = NULL, *logits = NULL, *loss = NULL;

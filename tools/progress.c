@@ -13,13 +13,14 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void progress_start(cli_progress *p, const char *label, int64_t total)
+void progress_start(cli_progress *p, const char *label, int64_t total, int64_t log_every)
 {
     memset(p, 0, sizeof *p);
     p->tty = isatty(fileno(stderr));
     p->total = total > 0 ? total : 1;
     p->start = cli_now();
     p->last_print = p->start;
+    p->log_every = log_every > 0 ? log_every : 50;
     snprintf(p->label, sizeof p->label, "%s", label);
 }
 
@@ -39,7 +40,7 @@ void progress_update(cli_progress *p, int64_t done, double loss, double acc)
         fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f acc %.4f  %.1f it/s  eta %.0fs ", p->label, bar,
                 (long long)done, (long long)p->total, loss, acc, rate, eta);
         fflush(stderr);
-    } else if (now - p->last_print >= 10.0) {
+    } else if (done % p->log_every == 0 || done == p->total) {
         fprintf(stderr, "%s: %lld/%lld batches, loss %.4f, acc %.4f\n", p->label, (long long)done,
                 (long long)p->total, loss, acc);
     } else {

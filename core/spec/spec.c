@@ -247,7 +247,6 @@ static strata_status check_keys(const strata_spec *s, const yt_node *map, const 
 typedef enum key_kind {
     K_INT,     /* integer >= min */
     K_FLOAT,   /* number >= min (or > min with gt) */
-    K_BOOL,    /* true/false (or 1/0) */
     K_STRING,  /* any scalar */
     K_CHOICE,  /* one of choices[] */
     K_SECTION, /* mapping checked against sub[] */
@@ -291,8 +290,6 @@ static const key_rule train_rules[] = {
     {"eval_batch_size", K_INT, 0, "1000", 1, 0, NULL, NULL, 0},
     {"clip_grad_norm", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
     {"log_every", K_INT, 0, "50", 0, 0, NULL, NULL, 0},
-    {"shuffle", K_BOOL, 0, "true", NO_MIN, 0, NULL, NULL, 0},
-    {"drop_last", K_BOOL, 0, "false", NO_MIN, 0, NULL, NULL, 0},
 };
 
 static const key_rule model_rules[] = {
@@ -404,10 +401,6 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
         if (r->gt ? !(f > r->min) : !(f >= r->min))
             return fail(s, STRATA_E_FORMAT, v, "%s must be %s %g, got %s", path,
                         r->gt ? "greater than" : "at least", r->min, v->text);
-        return STRATA_OK;
-    case K_BOOL:
-        if (t != YT_T_BOOL && !(t == YT_T_INT && (i == 0 || i == 1)))
-            return fail(s, STRATA_E_FORMAT, v, "%s expects true or false, got %s", path, DESCRIBE(v));
         return STRATA_OK;
     case K_STRING:
         if (v->kind != YT_SCALAR || t == YT_T_NULL)

@@ -1,0 +1,9 @@
+#!/bin/sh
+# The test job: installs what is missing (build and test tools), builds with
+# warnings as errors, and runs the whole CMocka suite through ctest.
+set -eu
+cd "$(dirname "$0")/.."
+tools/install-deps.sh --test
+tools/build.sh -DSTRATA_WERROR=ON -DSTRATA_BUILD_TESTS=ON
+cd build
+ctest --output-on-failure -j"$(nproc)" --timeout 900
