@@ -140,6 +140,8 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
         return st_error(STRATA_E_STATE, "strata_backward: the loss does not depend on any tensor that requires grad "
                                         "(was it computed with gradients disabled?)");
     int prev = strata_set_grad_enabled(rt, 0);
+    int prev_bw = rt->in_backward;
+    rt->in_backward = 1;
     strata_status rc;
     strata_tensor *one;
     strata_attr fa[3] = {strata_attr_ints("shape", loss->shape, loss->ndim), strata_attr_float("value", 1.0),
@@ -230,6 +232,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
     }
     rc = STRATA_OK;
 out:
+    rt->in_backward = prev_bw;
     strata_set_grad_enabled(rt, prev);
     return rc;
 }

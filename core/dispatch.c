@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -126,7 +127,84 @@ static strata_status composite_call(strata_runtime *rt, st_op *op, strata_tensor
     return STRATA_OK;
 }
 
+static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev);
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Times the op when profiling is on. Nested calls (composites, views that
+ * copy) are attributed to the innermost op only, so totals do not double. */
 static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
+{
+    if (!rt->profile)
+        return invoke_impl(rt, inv, dev);
+    static _Thread_local double nested;
+    double saved = nested;
+    nested = 0;
+    double t0 = now_seconds();
+    strata_status rc = invoke_impl(rt, inv, dev);
+    double dt = now_seconds() - t0;
+    st_op *op = st_find_op(rt, inv->op, inv->version);
+    if (op && !rc && !op->def.composite) {
+        int ph = rt->in_backward ? 1 : 0;
+        op->prof_calls[ph]++;
+        op->prof_seconds[ph] += dt - nested;
+    }
+    nested = saved + dt;
+    return rc;
+}
+
+void strata_profile_enable(strata_runtime *rt, int on)
+{
+    if (rt)
+        rt->profile = on ? 1 : 0;
+}
+
+void strata_profile_reset(strata_runtime *rt)
+{
+    for (int k = 0; rt && k < rt->n_ops; k++) {
+        memset(rt->ops[k]->prof_calls, 0, sizeof rt->ops[k]->prof_calls);
+        memset(rt->ops[k]->prof_seconds, 0, sizeof rt->ops[k]->prof_seconds);
+    }
+}
+
+int strata_profile_count(const strata_runtime *rt)
+{
+    int n = 0;
+    for (int k = 0; rt && k < rt->n_ops; k++)
+        n += (rt->ops[k]->prof_calls[0] > 0) + (rt->ops[k]->prof_calls[1] > 0);
+    return n;
+}
+
+strata_status strata_profile_get(const strata_runtime *rt, int i, const char **op, int *backward, int64_t *calls,
+                                 double *seconds)
+{
+    int n = 0;
+    for (int k = 0; rt && k < rt->n_ops; k++) {
+        for (int ph = 0; ph < 2; ph++) {
+            if (rt->ops[k]->prof_calls[ph] <= 0)
+                continue;
+            if (n++ != i)
+                continue;
+            if (op)
+                *op = rt->ops[k]->name;
+            if (backward)
+                *backward = ph;
+            if (calls)
+                *calls = rt->ops[k]->prof_calls[ph];
+            if (seconds)
+                *seconds = rt->ops[k]->prof_seconds[ph];
+            return STRATA_OK;
+        }
+    }
+    return st_error(STRATA_E_INVALID, "strata_profile_get: index %d outside [0, %d)", i, n);
+}
+
+static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
 {
     st_op *op = st_find_op(rt, inv->op, inv->version);
     if (!op) {

@@ -76,6 +76,8 @@ typedef struct st_op {
     const st_kernel *kcache[ST_KCACHE];
     unsigned kcache_gen;
     int warned_fallback;
+    int64_t prof_calls[2]; /* [forward, backward] */
+    double prof_seconds[2];
 } st_op;
 
 typedef struct st_layer_type {
@@ -126,6 +128,8 @@ struct strata_runtime {
     strata_graph *graph;
     st_plugin *builtin;
     char *kernel_list_scratch;
+    int profile;     /* per-op timing on */
+    int in_backward; /* inside strata_backward */
 };
 
 extern const strata_host_api st_host_api;

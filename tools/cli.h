@@ -10,6 +10,7 @@
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
@@ -29,5 +30,38 @@ double cli_now(void);
 void progress_start(cli_progress *p, const char *label, int64_t total, int64_t log_every);
 void progress_update(cli_progress *p, int64_t done, double loss, double acc);
 void progress_end(cli_progress *p);
+
+/* A run built from a spec (run.c). */
+typedef struct run_options {
+    const char *spec_path, *backend;
+    int64_t batch_size; /* <= 0: the spec's */
+    int64_t seed;
+    int have_seed;
+} run_options;
+
+/* Everything a run needs, built from the spec. */
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model;
+    strata_optimizer *opt;
+    strata_dataset *train, *test;
+    const char *loss;
+    int64_t batch, eval_batch;
+} run_ctx;
+
+/** Builds runtime, device, model, (optimizer and training set when
+ *  need_train) and test set. Prints the error; returns 0 or an exit code. */
+int run_setup(run_ctx *r, const run_options *o, int need_train);
+void run_free(run_ctx *r);
+/** (B, data shape) -> (B, model input shape), a view. */
+strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out);
+strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct);
+strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc);
+/** forward, cross-entropy, backward, clip (when > 0), optimizer step, reset.
+ *  *logits_out (optional) receives the logits for accuracy. */
+strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
+                             double *loss_out);
 
 #endif

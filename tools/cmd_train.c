@@ -87,184 +87,6 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
     return 0;
 }
 
-/* Everything a run needs, built from the spec. */
-typedef struct {
-    strata_runtime *rt;
-    strata_device *dev;
-    strata_spec *spec;
-    strata_model *model;
-    strata_optimizer *opt;
-    strata_dataset *train, *test;
-    const char *loss;
-    int64_t batch, eval_batch;
-} run_ctx;
-
-static void run_free(run_ctx *r)
-{
-    strata_dataset_destroy(r->train);
-    strata_dataset_destroy(r->test);
-    strata_optimizer_destroy(r->opt);
-    strata_model_destroy(r->model);
-    strata_spec_destroy(r->spec);
-    strata_runtime_destroy(r->rt);
-}
-
-static strata_status load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out)
-{
-    char ik[64], lk[64];
-    const char *images, *labels;
-    snprintf(ik, sizeof ik, "data.%s.images", split);
-    snprintf(lk, sizeof lk, "data.%s.labels", split);
-    strata_status rc = strata_spec_get_string(s, ik, NULL, &images);
-    if (rc == STRATA_E_NOT_FOUND || (!rc && !images)) {
-        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), ik);
-        return STRATA_E_NOT_FOUND;
-    }
-    if (!rc)
-        rc = strata_spec_get_string(s, lk, NULL, &labels);
-    if (rc == STRATA_E_NOT_FOUND || (!rc && !labels)) {
-        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), lk);
-        return STRATA_E_NOT_FOUND;
-    }
-    if (rc)
-        return rc;
-    return strata_dataset_load_idx(images, labels, scale, out);
-}
-
-static int setup(run_ctx *r, const train_args *a, int need_train)
-{
-    memset(r, 0, sizeof *r);
-    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
-    strata_status rc = strata_runtime_create(&o, &r->rt);
-    if (rc)
-        return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(r->rt, a->spec_path, &r->spec)))
-        return cli_fail("loading the spec", rc);
-    int64_t seed = 1;
-    strata_spec_get_int(r->spec, "seed", 1, &seed);
-    if (a->have_seed)
-        seed = a->seed;
-    strata_runtime_seed(r->rt, (uint64_t)seed);
-    if ((rc = strata_device_get(r->rt, a->backend, 0, &r->dev)))
-        return cli_fail("choosing a device", rc);
-    if ((rc = strata_spec_build_model(r->spec, r->dev, &r->model)))
-        return cli_fail("building the model", rc);
-    if (need_train && (rc = strata_spec_create_optimizer(r->spec, r->model, &r->opt)))
-        return cli_fail("creating the optimizer", rc);
-    r->loss = "cross_entropy";
-    strata_spec_get_string(r->spec, "loss", "cross_entropy", &r->loss);
-    if (strcmp(r->loss, "cross_entropy") != 0) {
-        fprintf(stderr, "strata: error: %s: `strata train` on an image set supports loss: cross_entropy (got '%s')\n",
-                a->spec_path, r->loss);
-        return 1;
-    }
-    double scale = 255.0;
-    strata_spec_get_float(r->spec, "data.scale", 255.0, &scale);
-    if (need_train && (rc = load_split(r->spec, "train", scale, &r->train)))
-        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the training set", rc);
-    if ((rc = load_split(r->spec, "test", scale, &r->test)))
-        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the test set", rc);
-    strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
-    if (a->batch_size > 0)
-        r->batch = a->batch_size;
-    strata_spec_get_int(r->spec, "train.eval_batch_size", 1000, &r->eval_batch);
-    /* the model's input must hold one example */
-    int nd;
-    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
-    int dn;
-    const int64_t *ds = strata_dataset_shape(r->test, &dn);
-    int64_t mn = 1, dnum = 1;
-    for (int k = 0; k < nd; k++)
-        mn *= ms[k];
-    for (int k = 0; k < dn; k++)
-        dnum *= ds[k];
-    if (strata_model_input_count(r->model) != 1 || mn != dnum) {
-        fprintf(stderr, "strata: error: %s: the model input holds %lld values per example, the data set %lld\n",
-                a->spec_path, (long long)mn, (long long)dnum);
-        return 1;
-    }
-    return 0;
-}
-
-/* (B, data shape) -> (B, model input shape), a view */
-static strata_status to_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out)
-{
-    int nd;
-    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
-    int64_t shape[STRATA_MAX_DIMS];
-    shape[0] = strata_tensor_dim(x, 0);
-    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
-    return strata_reshape(r->rt, x, nd + 1, shape, out);
-}
-
-/* Counts correct argmax predictions of logits (B, C) against labels (B). */
-static strata_status count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct)
-{
-    strata_tensor *am;
-    strata_attr a = strata_attr_int("axis", -1);
-    strata_status rc = strata_op_call(r->rt, "core::argmax", &logits, 1, &a, 1, &am, 1);
-    if (rc)
-        return rc;
-    int64_t b = strata_tensor_numel(am);
-    int64_t *p = malloc(sizeof(int64_t) * (size_t)b * 2);
-    if (!p) {
-        strata_tensor_release(am);
-        return STRATA_E_NOMEM;
-    }
-    rc = strata_tensor_read(am, p, sizeof(int64_t) * (size_t)b);
-    if (!rc)
-        rc = strata_tensor_read(y, p + b, sizeof(int64_t) * (size_t)b);
-    for (int64_t k = 0; !rc && k < b; k++)
-        *correct += p[k] == p[b + k];
-    free(p);
-    strata_tensor_release(am);
-    return rc;
-}
-
-static strata_status evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
-{
-    strata_loader *ld;
-    strata_status rc = strata_loader_create(d, r->eval_batch, 0, 0, 0, &ld);
-    if (rc)
-        return rc;
-    int prev = strata_set_grad_enabled(r->rt, 0);
-    double total = 0;
-    int64_t correct = 0, seen = 0;
-    strata_loader_start_epoch(ld, 0);
-    for (;;) {
-        strata_tensor *x, *y, *xi = NULL, *logits = NULL, *l = NULL;
-        int done;
-        if ((rc = strata_loader_next(ld, r->dev, &x, &y, &done)) || done)
-            break;
-        rc = to_model_input(r, x, &xi);
-        if (!rc)
-            rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 0);
-        strata_attr red = strata_attr_string("reduction", "sum");
-        strata_tensor *in[2] = {logits, y};
-        if (!rc)
-            rc = strata_op_call(r->rt, "core::cross_entropy", in, 2, &red, 1, &l, 1);
-        double v = 0;
-        if (!rc)
-            rc = strata_tensor_item(l, &v);
-        if (!rc)
-            rc = count_correct(r, logits, y, &correct);
-        total += v;
-        seen += strata_tensor_dim(x, 0);
-        strata_tensor_release(l);
-        strata_tensor_release(logits);
-        strata_tensor_release(xi);
-        strata_tensor_release(x);
-        strata_tensor_release(y);
-        if (rc)
-            break;
-    }
-    strata_set_grad_enabled(r->rt, prev);
-    strata_loader_destroy(ld);
-    *loss = seen ? total / (double)seen : NAN;
-    *acc = seen ? (double)correct / (double)seen : NAN;
-    return rc;
-}
-
 static int write_json_file(const char *path, json_t *obj)
 {
     char tmp[4200];
@@ -325,7 +147,8 @@ int cmd_train(int argc, char **argv)
     if (r)
         return r;
     run_ctx ctx;
-    if ((r = setup(&ctx, &a, 1))) {
+    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
+    if ((r = run_setup(&ctx, &ro, 1))) {
         run_free(&ctx);
         return r;
     }
@@ -379,7 +202,6 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     double base_lr = strata_optimizer_lr(ctx.opt);
-    strata_graph *g = strata_runtime_graph(ctx.rt);
     const char *defaults = strata_spec_defaults(ctx.spec);
     if (!a.quiet && defaults && *defaults)
         fprintf(stderr, "strata: defaults applied:\n%s", defaults);
@@ -398,28 +220,16 @@ int cmd_train(int argc, char **argv)
         progress_start(&prog, label, per_epoch, log_every);
         strata_loader_start_epoch(ld, ep);
         for (;;) {
-            strata_tensor *x, *y, *xi = NULL, *logits = NULL, *loss = NULL;
+            strata_tensor *x, *y, *logits = NULL;
             int done;
             if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)) || done)
                 break;
             strata_optimizer_set_lr(ctx.opt, strata_lr_at(&sched, base_lr, step));
-            rc = to_model_input(&ctx, x, &xi);
-            if (!rc)
-                rc = strata_model_forward(ctx.model, &xi, 1, &logits, 1, 1);
-            if (!rc)
-                rc = strata_cross_entropy(ctx.rt, logits, y, &loss);
-            if (!rc)
-                rc = strata_backward(g, loss);
-            if (!rc && clip > 0)
-                rc = strata_clip_grad_norm(ctx.model, clip, NULL);
-            if (!rc)
-                rc = strata_optimizer_step(ctx.opt);
             double lv = 0;
-            if (!rc)
-                rc = strata_tensor_item(loss, &lv);
+            rc = run_train_step(&ctx, x, y, clip, &logits, &lv);
             int prev = strata_set_grad_enabled(ctx.rt, 0);
             if (!rc)
-                rc = count_correct(&ctx, logits, y, &correct);
+                rc = run_count_correct(&ctx, logits, y, &correct);
             strata_set_grad_enabled(ctx.rt, prev);
             if (!rc && !isfinite(lv)) {
                 fprintf(stderr, "\nstrata: error: the loss became %g at epoch %lld step %lld; stopping\n", lv,
@@ -428,13 +238,9 @@ int cmd_train(int argc, char **argv)
             }
             sum_loss += lv * (double)strata_tensor_dim(x, 0);
             seen += strata_tensor_dim(x, 0);
-            strata_model_zero_grad(ctx.model);
-            strata_tensor_release(loss);
             strata_tensor_release(logits);
-            strata_tensor_release(xi);
             strata_tensor_release(x);
             strata_tensor_release(y);
-            strata_graph_reset(g);
             nb++;
             step++;
             if (!a.quiet)
@@ -447,7 +253,7 @@ int cmd_train(int argc, char **argv)
             progress_end(&prog);
         if (rc)
             break;
-        if ((rc = evaluate(&ctx, ctx.test, &test_loss, &test_acc)))
+        if ((rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc)))
             break;
         double secs = cli_now() - t0;
         json_t *rec = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
@@ -497,7 +303,8 @@ int cmd_eval(int argc, char **argv)
     if (r)
         return r;
     run_ctx ctx;
-    if ((r = setup(&ctx, &a, 0))) {
+    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
+    if ((r = run_setup(&ctx, &ro, 0))) {
         run_free(&ctx);
         return r;
     }
@@ -508,7 +315,7 @@ int cmd_eval(int argc, char **argv)
         return r;
     }
     double loss, acc;
-    if ((rc = evaluate(&ctx, ctx.test, &loss, &acc))) {
+    if ((rc = run_evaluate(&ctx, ctx.test, &loss, &acc))) {
         r = cli_fail("evaluating", rc);
         run_free(&ctx);
         return r;

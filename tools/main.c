@@ -13,6 +13,9 @@ static void usage(FILE *f)
                "                                        train a model spec (docs/spec.md)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
                "                                        test loss and accuracy of a checkpoint\n"
+               "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
+               "                                        training throughput of the reference workloads\n"
+               "  bench --op matmul --shape MxNxK       GFLOP/s of one op\n"
                "  version                               print the version and ABI\n\n"
                "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
 }
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         uint32_t ma, mi;
         strata_abi_version(&ma, &mi);

@@ -271,6 +271,23 @@ STRATA_API void strata_runtime_rng_state(const strata_runtime *rt, uint64_t *see
 STRATA_API void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t offset);
 
 /* ======================================================================= */
+/* Profiling                                                               */
+/* ======================================================================= */
+
+/** Turns per-op timing on or off (off by default; a clock read per op when
+ *  on). Time is wall clock around each op's execution, including output
+ *  allocation, kept separately for forward calls and for calls made by
+ *  strata_backward(). @since 1.0 */
+STRATA_API void strata_profile_enable(strata_runtime *rt, int on);
+/** Clears the collected timings. */
+STRATA_API void strata_profile_reset(strata_runtime *rt);
+/** Number of (op, phase) entries with at least one call. */
+STRATA_API int strata_profile_count(const strata_runtime *rt);
+/** Entry @p i: op name (borrowed), backward (0/1), calls, seconds. */
+STRATA_API strata_status strata_profile_get(const strata_runtime *rt, int i, const char **op, int *backward,
+                                            int64_t *calls, double *seconds);
+
+/* ======================================================================= */
 /* Autograd                                                                */
 /* ======================================================================= */
 

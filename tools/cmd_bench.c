@@ -1,0 +1,337 @@
+/* cmd_bench.c - `strata bench`: throughput of the reference workloads,
+ * single-op GFLOP/s, and per-op profiles. A benchmark, never a test. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *id, *spec, *unit, *needs;
+} workload;
+
+/* WORKLOADS.md: W1-W5 and the spec each is trained from. */
+static const workload workloads[] = {
+    {"W1", "mlp-fashion.yaml", "images/s", "core layers"},
+    {"W2", "lenet-fashion.yaml", "images/s", "the conv plugin"},
+    {"W3", "char-lstm-kjv.yaml", "characters/s", "the lstm plugin"},
+    {"W4", "memn2n-babi.yaml", "questions/s", "the memnet plugin"},
+    {"W5", "dcgan-fashion.yaml", "images/s", "the gan plugin"},
+};
+
+typedef struct {
+    const char *backend, *models, *op, *shape;
+    int64_t steps, warmup;
+    int json, profile;
+} bench_args;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0.0;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+/* models/ next to the source tree of a build (build/bin/../../models), or
+ * share/strata/models of an install, or --models / STRATA_MODELS. */
+static void find_models(char *out, size_t n, const char *given)
+{
+    if (given) {
+        snprintf(out, n, "%s", given);
+        return;
+    }
+    const char *env = getenv("STRATA_MODELS");
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return;
+    }
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        const char *cands[] = {"../../models", "../share/strata/models"};
+        for (size_t k = 0; k < sizeof cands / sizeof *cands; k++) {
+            snprintf(out, n, "%.3000s/%s", exe, cands[k]);
+            if (access(out, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, n, "models");
+}
+
+static int profile_cmp(const void *a, const void *b)
+{
+    double x = ((const double *)a)[0], y = ((const double *)b)[0];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_profile(strata_runtime *rt, int64_t steps)
+{
+    int n = strata_profile_count(rt);
+    double (*rows)[2] = calloc((size_t)(n ? n : 1), sizeof *rows);
+    double total = 0;
+    for (int k = 0; k < n; k++) {
+        double s;
+        strata_profile_get(rt, k, NULL, NULL, NULL, &s);
+        rows[k][0] = s;
+        rows[k][1] = k;
+        total += s;
+    }
+    qsort(rows, (size_t)n, sizeof *rows, profile_cmp);
+    printf("  %-34s %-8s %10s %12s %7s\n", "op", "phase", "calls/step", "ms/step", "share");
+    for (int k = 0; k < n; k++) {
+        const char *op;
+        int bw;
+        int64_t calls;
+        double s;
+        strata_profile_get(rt, (int)rows[k][1], &op, &bw, &calls, &s);
+        printf("  %-34s %-8s %10.1f %12.3f %6.1f%%\n", op, bw ? "backward" : "forward", (double)calls / (double)steps,
+               1e3 * s / (double)steps, total > 0 ? 100.0 * s / total : 0.0);
+    }
+    printf("  %-34s %-8s %10s %12.3f\n", "total in ops", "", "", 1e3 * total / (double)steps);
+    free(rows);
+}
+
+/* Runs in a child process, so each workload's peak memory is its own. */
+static int bench_workload(const workload *w, const bench_args *a, const char *models)
+{
+    char spec[PATH_MAX + 64];
+    snprintf(spec, sizeof spec, "%s/%s", models, w->spec);
+    if (access(spec, R_OK) != 0) {
+        if (a->json)
+            printf("{\"workload\": \"%s\", \"skipped\": \"needs %s (%s not found)\"}\n", w->id, w->needs, spec);
+        else
+            printf("%-3s skipped: needs %s (%s not found)\n", w->id, w->needs, spec);
+        return 0;
+    }
+    run_ctx ctx;
+    run_options ro = {spec, a->backend, 0, 1, 0};
+    int r = run_setup(&ctx, &ro, 1);
+    if (r) {
+        run_free(&ctx);
+        return r;
+    }
+    strata_loader *ld;
+    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, 1, 1, &ld);
+    if (rc) {
+        run_free(&ctx);
+        return cli_fail("creating the loader", rc);
+    }
+    int64_t total = a->warmup + a->steps;
+    double *times = calloc((size_t)total, sizeof *times), loss = 0;
+    int64_t epoch = 0;
+    strata_loader_start_epoch(ld, epoch);
+    for (int64_t s = 0; s < total && !rc; s++) {
+        if (s == a->warmup && a->profile) {
+            strata_profile_reset(ctx.rt);
+            strata_profile_enable(ctx.rt, 1);
+        }
+        strata_tensor *x, *y;
+        int done;
+        if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)))
+            break;
+        if (done) {
+            strata_loader_start_epoch(ld, ++epoch);
+            s--;
+            continue;
+        }
+        double t0 = cli_now();
+        rc = run_train_step(&ctx, x, y, 0.0, NULL, &loss);
+        strata_device_synchronize(ctx.dev);
+        times[s] = cli_now() - t0;
+        strata_tensor_release(x);
+        strata_tensor_release(y);
+    }
+    strata_loader_destroy(ld);
+    if (rc) {
+        free(times);
+        r = cli_fail(w->id, rc);
+        run_free(&ctx);
+        return r;
+    }
+    double sum = 0;
+    for (int64_t s = a->warmup; s < total; s++)
+        sum += times[s];
+    double med = median(times + a->warmup, (int)a->steps);
+    double rate = (double)ctx.batch / med, mean_rate = (double)ctx.batch * (double)a->steps / sum;
+    double rss = peak_rss_mb();
+    if (a->json)
+        printf("{\"workload\": \"%s\", \"backend\": \"%s\", \"rate\": %.1f, \"mean_rate\": %.1f, \"unit\": \"%s\", "
+               "\"batch\": %lld, \"steps\": %lld, \"median_step_ms\": %.3f, \"peak_rss_mb\": %.1f, \"loss\": %.4f}\n",
+               w->id, strata_device_backend(ctx.dev), rate, mean_rate, w->unit, (long long)ctx.batch,
+               (long long)a->steps, 1e3 * med, rss, loss);
+    else
+        printf("%-3s %-6s %10.1f %s (median of %lld steps, %.3f ms/step; mean %.1f)  peak RSS %.1f MB\n", w->id,
+               strata_device_backend(ctx.dev), rate, w->unit, (long long)a->steps, 1e3 * med, mean_rate, rss);
+    if (a->profile)
+        print_profile(ctx.rt, a->steps);
+    fflush(stdout);
+    free(times);
+    run_free(&ctx);
+    return 0;
+}
+
+static int bench_op(const bench_args *a)
+{
+    if (strcmp(a->op, "matmul") != 0) {
+        fprintf(stderr, "strata bench: --op %s is not available (ops: matmul; conv comes with the conv plugin)\n",
+                a->op);
+        return 2;
+    }
+    long long M, N, K;
+    if (!a->shape || sscanf(a->shape, "%lldx%lldx%lld", &M, &N, &K) != 3 || M <= 0 || N <= 0 || K <= 0) {
+        fprintf(stderr, "strata bench: --op matmul needs --shape MxNxK (e.g. 2048x2048x2048)\n");
+        return 2;
+    }
+    strata_runtime *rt;
+    strata_status rc = strata_runtime_create(NULL, &rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    strata_device *dev;
+    if ((rc = strata_device_get(rt, a->backend, 0, &dev))) {
+        strata_runtime_destroy(rt);
+        return cli_fail("choosing a device", rc);
+    }
+    strata_set_grad_enabled(rt, 0);
+    int64_t as[2] = {M, K}, bs[2] = {K, N};
+    strata_attr u[2] = {strata_attr_ints("shape", as, 2), strata_attr_ints("shape", bs, 2)};
+    strata_tensor *A, *B;
+    if ((rc = strata_op_create(dev, "core::uniform", &u[0], 1, &A)) ||
+        (rc = strata_op_create(dev, "core::uniform", &u[1], 1, &B))) {
+        strata_runtime_destroy(rt);
+        return cli_fail("creating inputs", rc);
+    }
+    double times[64], flops = 2.0 * (double)M * (double)N * (double)K, spent = 0;
+    int n = 0, reps = (int)(a->steps > 0 && a->steps < 64 ? a->steps : 20);
+    for (int k = -3; k < reps && (k < 3 || spent < 10.0); k++) {
+        strata_tensor *C;
+        double t0 = cli_now();
+        rc = strata_matmul(rt, A, B, 0, 0, &C);
+        strata_device_synchronize(dev);
+        double dt = cli_now() - t0;
+        strata_tensor_release(C);
+        if (rc)
+            break;
+        if (k >= 0) {
+            times[n++] = dt;
+            spent += dt;
+        }
+    }
+    if (rc) {
+        strata_runtime_destroy(rt);
+        return cli_fail("matmul", rc);
+    }
+    double med = median(times, n);
+    if (a->json)
+        printf("{\"op\": \"matmul\", \"shape\": \"%lldx%lldx%lld\", \"backend\": \"%s\", \"gflops\": %.1f, "
+               "\"median_ms\": %.3f, \"reps\": %d}\n",
+               M, N, K, strata_device_backend(dev), flops / med * 1e-9, 1e3 * med, n);
+    else
+        printf("matmul %lldx%lldx%lld on %s: %.1f GFLOP/s (median of %d, %.3f ms)\n", M, N, K, strata_device_name(dev),
+               flops / med * 1e-9, n, 1e3 * med);
+    strata_tensor_release(A);
+    strata_tensor_release(B);
+    strata_runtime_destroy(rt);
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_args a = {.steps = 100, .warmup = 10};
+    const char *ids[8];
+    int n_ids = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *o = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
+        if ((!strcmp(o, "--backend") || !strcmp(o, "--steps") || !strcmp(o, "--warmup") || !strcmp(o, "--op") ||
+             !strcmp(o, "--shape") || !strcmp(o, "--models")) &&
+            !v) {
+            fprintf(stderr, "strata bench: option %s needs a value\n", o);
+            return 2;
+        }
+        if (!strcmp(o, "--backend"))
+            a.backend = argv[++k];
+        else if (!strcmp(o, "--steps"))
+            a.steps = strtoll(argv[++k], NULL, 10);
+        else if (!strcmp(o, "--warmup"))
+            a.warmup = strtoll(argv[++k], NULL, 10);
+        else if (!strcmp(o, "--op"))
+            a.op = argv[++k];
+        else if (!strcmp(o, "--shape"))
+            a.shape = argv[++k];
+        else if (!strcmp(o, "--models"))
+            a.models = argv[++k];
+        else if (!strcmp(o, "--json"))
+            a.json = 1;
+        else if (!strcmp(o, "--profile"))
+            a.profile = 1;
+        else if (o[0] == 'W' && n_ids < 8)
+            ids[n_ids++] = o;
+        else {
+            fprintf(stderr, "strata bench: unknown argument '%s'\n"
+                            "usage: strata bench W1 [W2 ...] [--backend NAME] [--steps N] [--warmup N] [--json] "
+                            "[--profile]\n"
+                            "       strata bench --op matmul --shape MxNxK [--backend NAME]\n",
+                    o);
+            return 2;
+        }
+    }
+    if (a.steps <= 0 || a.warmup < 0) {
+        fprintf(stderr, "strata bench: --steps must be positive and --warmup non-negative\n");
+        return 2;
+    }
+    if (a.op)
+        return bench_op(&a);
+    if (!n_ids) {
+        for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
+            ids[n_ids++] = workloads[k].id;
+    }
+    char models[PATH_MAX];
+    find_models(models, sizeof models, a.models);
+    int worst = 0;
+    for (int i = 0; i < n_ids; i++) {
+        const workload *w = NULL;
+        for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
+            if (!strcmp(workloads[k].id, ids[i]))
+                w = &workloads[k];
+        if (!w) {
+            fprintf(stderr, "strata bench: unknown workload '%s' (W1..W5)\n", ids[i]);
+            return 2;
+        }
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0)
+        {
+            int code = bench_workload(w, &a, models);
+            fflush(stdout);
+            _exit(code);
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+            fprintf(stderr, "strata bench: cannot run %s: %s\n", w->id, strerror(errno));
+            return 1;
+        }
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        if (code > worst)
+            worst = code;
+    }
+    return worst;
+}

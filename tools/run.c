@@ -1,0 +1,203 @@
+/* run.c - what `strata train`, `eval` and `bench` share: building a run
+ * from a spec (runtime, device, model, optimizer, data) and one training
+ * step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void run_free(run_ctx *r)
+{
+    strata_dataset_destroy(r->train);
+    strata_dataset_destroy(r->test);
+    strata_optimizer_destroy(r->opt);
+    strata_model_destroy(r->model);
+    strata_spec_destroy(r->spec);
+    strata_runtime_destroy(r->rt);
+}
+
+static strata_status load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out)
+{
+    char ik[64], lk[64];
+    const char *images, *labels;
+    snprintf(ik, sizeof ik, "data.%s.images", split);
+    snprintf(lk, sizeof lk, "data.%s.labels", split);
+    strata_status rc = strata_spec_get_string(s, ik, NULL, &images);
+    if (rc == STRATA_E_NOT_FOUND || (!rc && !images)) {
+        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), ik);
+        return STRATA_E_NOT_FOUND;
+    }
+    if (!rc)
+        rc = strata_spec_get_string(s, lk, NULL, &labels);
+    if (rc == STRATA_E_NOT_FOUND || (!rc && !labels)) {
+        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), lk);
+        return STRATA_E_NOT_FOUND;
+    }
+    if (rc)
+        return rc;
+    return strata_dataset_load_idx(images, labels, scale, out);
+}
+
+int run_setup(run_ctx *r, const run_options *a, int need_train)
+{
+    memset(r, 0, sizeof *r);
+    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
+    strata_status rc = strata_runtime_create(&o, &r->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(r->rt, a->spec_path, &r->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t seed = 1;
+    strata_spec_get_int(r->spec, "seed", 1, &seed);
+    if (a->have_seed)
+        seed = a->seed;
+    strata_runtime_seed(r->rt, (uint64_t)seed);
+    if ((rc = strata_device_get(r->rt, a->backend, 0, &r->dev)))
+        return cli_fail("choosing a device", rc);
+    if ((rc = strata_spec_build_model(r->spec, r->dev, &r->model)))
+        return cli_fail("building the model", rc);
+    if (need_train && (rc = strata_spec_create_optimizer(r->spec, r->model, &r->opt)))
+        return cli_fail("creating the optimizer", rc);
+    r->loss = "cross_entropy";
+    strata_spec_get_string(r->spec, "loss", "cross_entropy", &r->loss);
+    if (strcmp(r->loss, "cross_entropy") != 0) {
+        fprintf(stderr, "strata: error: %s: `strata train` on an image set supports loss: cross_entropy (got '%s')\n",
+                a->spec_path, r->loss);
+        return 1;
+    }
+    double scale = 255.0;
+    strata_spec_get_float(r->spec, "data.scale", 255.0, &scale);
+    if (need_train && (rc = load_split(r->spec, "train", scale, &r->train)))
+        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the training set", rc);
+    if ((rc = load_split(r->spec, "test", scale, &r->test)))
+        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the test set", rc);
+    strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
+    if (a->batch_size > 0)
+        r->batch = a->batch_size;
+    strata_spec_get_int(r->spec, "train.eval_batch_size", 1000, &r->eval_batch);
+    /* the model's input must hold one example */
+    int nd;
+    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
+    int dn;
+    const int64_t *ds = strata_dataset_shape(r->test, &dn);
+    int64_t mn = 1, dnum = 1;
+    for (int k = 0; k < nd; k++)
+        mn *= ms[k];
+    for (int k = 0; k < dn; k++)
+        dnum *= ds[k];
+    if (strata_model_input_count(r->model) != 1 || mn != dnum) {
+        fprintf(stderr, "strata: error: %s: the model input holds %lld values per example, the data set %lld\n",
+                a->spec_path, (long long)mn, (long long)dnum);
+        return 1;
+    }
+    return 0;
+}
+
+/* (B, data shape) -> (B, model input shape), a view */
+strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out)
+{
+    int nd;
+    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
+    int64_t shape[STRATA_MAX_DIMS];
+    shape[0] = strata_tensor_dim(x, 0);
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    return strata_reshape(r->rt, x, nd + 1, shape, out);
+}
+
+/* Counts correct argmax predictions of logits (B, C) against labels (B). */
+strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct)
+{
+    strata_tensor *am;
+    strata_attr a = strata_attr_int("axis", -1);
+    strata_status rc = strata_op_call(r->rt, "core::argmax", &logits, 1, &a, 1, &am, 1);
+    if (rc)
+        return rc;
+    int64_t b = strata_tensor_numel(am);
+    int64_t *p = malloc(sizeof(int64_t) * (size_t)b * 2);
+    if (!p) {
+        strata_tensor_release(am);
+        return STRATA_E_NOMEM;
+    }
+    rc = strata_tensor_read(am, p, sizeof(int64_t) * (size_t)b);
+    if (!rc)
+        rc = strata_tensor_read(y, p + b, sizeof(int64_t) * (size_t)b);
+    for (int64_t k = 0; !rc && k < b; k++)
+        *correct += p[k] == p[b + k];
+    free(p);
+    strata_tensor_release(am);
+    return rc;
+}
+
+strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
+{
+    strata_loader *ld;
+    strata_status rc = strata_loader_create(d, r->eval_batch, 0, 0, 0, &ld);
+    if (rc)
+        return rc;
+    int prev = strata_set_grad_enabled(r->rt, 0);
+    double total = 0;
+    int64_t correct = 0, seen = 0;
+    strata_loader_start_epoch(ld, 0);
+    for (;;) {
+        strata_tensor *x, *y, *xi = NULL, *logits = NULL, *l = NULL;
+        int done;
+        if ((rc = strata_loader_next(ld, r->dev, &x, &y, &done)) || done)
+            break;
+        rc = run_model_input(r, x, &xi);
+        if (!rc)
+            rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 0);
+        strata_attr red = strata_attr_string("reduction", "sum");
+        strata_tensor *in[2] = {logits, y};
+        if (!rc)
+            rc = strata_op_call(r->rt, "core::cross_entropy", in, 2, &red, 1, &l, 1);
+        double v = 0;
+        if (!rc)
+            rc = strata_tensor_item(l, &v);
+        if (!rc)
+            rc = run_count_correct(r, logits, y, &correct);
+        total += v;
+        seen += strata_tensor_dim(x, 0);
+        strata_tensor_release(l);
+        strata_tensor_release(logits);
+        strata_tensor_release(xi);
+        strata_tensor_release(x);
+        strata_tensor_release(y);
+        if (rc)
+            break;
+    }
+    strata_set_grad_enabled(r->rt, prev);
+    strata_loader_destroy(ld);
+    *loss = seen ? total / (double)seen : NAN;
+    *acc = seen ? (double)correct / (double)seen : NAN;
+    return rc;
+}
+
+
+strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
+                             double *loss_out)
+{
+    strata_tensor *xi = NULL, *logits = NULL, *loss = NULL;
+    strata_status rc = run_model_input(r, x, &xi);
+    if (!rc)
+        rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 1);
+    if (!rc)
+        rc = strata_cross_entropy(r->rt, logits, y, &loss);
+    if (!rc)
+        rc = strata_backward(strata_runtime_graph(r->rt), loss);
+    if (!rc && clip > 0)
+        rc = strata_clip_grad_norm(r->model, clip, NULL);
+    if (!rc)
+        rc = strata_optimizer_step(r->opt);
+    if (!rc && loss_out)
+        rc = strata_tensor_item(loss, loss_out);
+    strata_model_zero_grad(r->model);
+    strata_tensor_release(loss);
+    strata_tensor_release(xi);
+    strata_graph_reset(strata_runtime_graph(r->rt));
+    if (logits_out && !rc)
+        *logits_out = logits;
+    else
+        strata_tensor_release(logits);
+    return rc;
+}
