@@ -108,6 +108,32 @@ static void free_list(save_list *l)
     free(l->mowned);
 }
 
+/* "optimizer.hparams": the hyper-parameters as a JSON object, for people
+ * reading the file (loading uses the optimizer the caller built). */
+static strata_status push_optimizer_hparams(save_list *l, strata_optimizer *opt)
+{
+    int n = 0;
+    const strata_attr *a = st_optimizer_attrs(opt, &n);
+    json_t *obj = json_object();
+    for (int k = 0; k < n && obj; k++) {
+        if (!strcmp(a[k].name, "lr"))
+            continue; /* the current rate is "optimizer.lr" */
+        if (a[k].kind == STRATA_ATTR_INT)
+            json_object_set_new(obj, a[k].name, json_integer(a[k].i));
+        else if (a[k].kind == STRATA_ATTR_FLOAT)
+            json_object_set_new(obj, a[k].name, json_real(a[k].f));
+        else if (a[k].kind == STRATA_ATTR_STRING)
+            json_object_set_new(obj, a[k].name, json_string(a[k].s ? a[k].s : ""));
+    }
+    char *txt = obj ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(obj);
+    if (!txt)
+        return st_error(STRATA_E_NOMEM, "out of memory writing optimizer metadata");
+    strata_status rc = push_meta(l, "optimizer.hparams", txt);
+    free(txt);
+    return rc;
+}
+
 strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt, const char *meta_json)
 {
     if (!path || !m)
@@ -131,6 +157,7 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
         snprintf(buf, sizeof buf, "%.17g", strata_optimizer_lr(opt));
         if (!rc)
             rc = push_meta(&l, "optimizer.lr", buf);
+        rc = rc ? rc : push_optimizer_hparams(&l, opt);
         for (int i = 0; i < m->n_params && !rc; i++) {
             char key[256];
             snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
@@ -174,7 +201,10 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
     return rc;
 }
 
-static strata_status load_into(const st_sft_file *f, const char *name, strata_tensor *t)
+/* Checks that @p name exists with @p t's dtype and shape; writes it when
+ * @p write is set. Loading checks everything first, so a failed load
+ * leaves the model and optimizer untouched. */
+static strata_status load_into(const st_sft_file *f, const char *name, strata_tensor *t, int write)
 {
     const st_sft_entry *e = st_sft_find(f, name);
     if (!e)
@@ -186,7 +216,59 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     if (e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))
         return st_error(STRATA_E_SHAPE, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name,
                         st_shape_str(a, sizeof a, e->ndim, e->shape), st_shape_str(b, sizeof b, t->ndim, t->shape));
+    if (!write)
+        return STRATA_OK;
     return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
+}
+
+static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write)
+{
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < m->n_params && !rc; k++)
+        rc = load_into(f, m->params[k].name, m->params[k].t, write);
+    for (int k = 0; k < m->n_buffers && !rc; k++)
+        rc = load_into(f, m->buffers[k].name, m->buffers[k].t, write);
+    if (rc || !opt)
+        return rc;
+    const char *type = st_sft_meta(f, "optimizer");
+    if (!type)
+        return st_error(STRATA_E_NOT_FOUND, "%s: has no optimizer state (saved without an optimizer)", f->path);
+    if (strcmp(type, strata_optimizer_type_name(opt)) != 0)
+        return st_error(STRATA_E_INVALID, "%s: optimizer state is for '%s', not '%s'", f->path, type,
+                        strata_optimizer_type_name(opt));
+    if (write) {
+        const char *steps = st_sft_meta(f, "optimizer.steps");
+        const char *lr = st_sft_meta(f, "optimizer.lr");
+        if (steps)
+            st_optimizer_set_steps(opt, strtoll(steps, NULL, 10));
+        if (lr)
+            strata_optimizer_set_lr(opt, strtod(lr, NULL));
+    }
+    for (int i = 0; i < m->n_params && !rc; i++) {
+        char key[256];
+        if (write) {
+            snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
+            const char *ps = st_sft_meta(f, key);
+            st_optimizer_set_param_steps(opt, i, ps ? strtoll(ps, NULL, 10) : 0);
+        }
+        for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
+            snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
+            const st_sft_entry *e = st_sft_find(f, key);
+            if (!e)
+                continue;
+            if (!write) {
+                strata_tensor *p = m->params[i].t;
+                if (e->dtype != STRATA_F32 || e->ndim != p->ndim ||
+                    memcmp(e->shape, p->shape, sizeof(int64_t) * (size_t)p->ndim))
+                    rc = st_error(STRATA_E_SHAPE, "%s: optimizer tensor '%s' does not match its parameter", f->path,
+                                  key);
+                continue;
+            }
+            strata_tensor *t = st_optimizer_slot(opt, i, s, 1);
+            rc = t ? load_into(f, key, t, 1) : STRATA_E_NOMEM;
+        }
+    }
+    return rc;
 }
 
 strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_optimizer *opt)
@@ -197,39 +279,9 @@ strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_o
     strata_status rc = st_sft_read(path, &f);
     if (rc)
         return rc;
-    for (int k = 0; k < m->n_params && !rc; k++)
-        rc = load_into(f, m->params[k].name, m->params[k].t);
-    for (int k = 0; k < m->n_buffers && !rc; k++)
-        rc = load_into(f, m->buffers[k].name, m->buffers[k].t);
-    if (!rc && opt) {
-        const char *type = st_sft_meta(f, "optimizer");
-        if (!type) {
-            rc = st_error(STRATA_E_NOT_FOUND, "%s: has no optimizer state (saved without an optimizer)", path);
-        } else if (strcmp(type, strata_optimizer_type_name(opt)) != 0) {
-            rc = st_error(STRATA_E_INVALID, "%s: optimizer state is for '%s', not '%s'", path, type,
-                          strata_optimizer_type_name(opt));
-        } else {
-            const char *steps = st_sft_meta(f, "optimizer.steps");
-            const char *lr = st_sft_meta(f, "optimizer.lr");
-            if (steps)
-                st_optimizer_set_steps(opt, strtoll(steps, NULL, 10));
-            if (lr)
-                strata_optimizer_set_lr(opt, strtod(lr, NULL));
-            for (int i = 0; i < m->n_params && !rc; i++) {
-                char key[256];
-                snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
-                const char *ps = st_sft_meta(f, key);
-                st_optimizer_set_param_steps(opt, i, ps ? strtoll(ps, NULL, 10) : 0);
-                for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
-                    snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
-                    if (!st_sft_find(f, key))
-                        continue;
-                    strata_tensor *t = st_optimizer_slot(opt, i, s, 1);
-                    rc = t ? load_into(f, key, t) : STRATA_E_NOMEM;
-                }
-            }
-        }
-    }
+    rc = load_pass(f, m, opt, 0);
+    if (!rc)
+        rc = load_pass(f, m, opt, 1);
     st_sft_free(f);
     return rc;
 }

@@ -305,6 +305,8 @@ int st_optimizer_slot_count(const strata_optimizer *o);
 const char *st_optimizer_slot_name(const strata_optimizer *o, int k);
 strata_tensor *st_optimizer_slot(strata_optimizer *o, int param, int k, int create);
 void st_optimizer_set_steps(strata_optimizer *o, int64_t steps);
+/** Hyper-parameters with defaults applied (borrowed). */
+const strata_attr *st_optimizer_attrs(const strata_optimizer *o, int *n);
 int64_t st_optimizer_param_steps(const strata_optimizer *o, int param);
 void st_optimizer_set_param_steps(strata_optimizer *o, int param, int64_t steps);
 
@@ -358,7 +360,9 @@ typedef struct st_idx {
     int ndim;
     int64_t dims[STRATA_MAX_DIMS];
     int64_t count;
-    double *values; /* count values, converted */
+    double *values;      /* count values, converted (st_idx_read, st_idx_parse) */
+    uint8_t *raw;        /* st_idx_read_raw: the whole file, owned */
+    const uint8_t *data; /* st_idx_read_raw: the first value (big-endian) in raw */
 } st_idx;
 
 /** Reads an IDX file, plain or gzip (detected by content), validating the
@@ -366,5 +370,10 @@ typedef struct st_idx {
 strata_status st_idx_read(const char *path, st_idx *out);
 strata_status st_idx_parse(const uint8_t *buf, size_t len, const char *name, st_idx *out);
 void st_idx_free(st_idx *x);
+/** Like st_idx_read but keeps the file's bytes instead of converting every
+ *  value to double (a quarter of the memory for pixels); read values with
+ *  st_idx_at. */
+strata_status st_idx_read_raw(const char *path, st_idx *out);
+double st_idx_at(const st_idx *x, int64_t i);
 
 #endif /* STRATA_INTERNAL_H */

@@ -110,6 +110,12 @@ void st_optimizer_set_param_steps(strata_optimizer *o, int param, int64_t steps)
     o->param_steps[param] = steps;
 }
 
+const strata_attr *st_optimizer_attrs(const strata_optimizer *o, int *n)
+{
+    *n = o->n_attrs;
+    return o->attrs;
+}
+
 void st_optimizer_set_steps(strata_optimizer *o, int64_t steps)
 {
     o->steps = steps;
@@ -176,7 +182,7 @@ double strata_optimizer_lr(const strata_optimizer *o)
 
 void strata_optimizer_set_lr(strata_optimizer *o, double lr)
 {
-    if (o)
+    if (o && lr >= 0.0 && isfinite(lr))
         o->lr = lr;
 }
 

@@ -97,10 +97,10 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
         return st_error(STRATA_E_INVALID, "strata_dataset_load_idx: scale %g must be positive and finite", scale);
     st_idx xi = {0}, yi = {0};
     strata_dataset *d = NULL;
-    strata_status s = st_idx_read(images, &xi);
+    strata_status s = st_idx_read_raw(images, &xi);
     if (s != STRATA_OK)
         return s;
-    if ((s = st_idx_read(labels, &yi)) != STRATA_OK)
+    if ((s = st_idx_read_raw(labels, &yi)) != STRATA_OK)
         goto done;
     if (yi.ndim != 1) {
         char shp[160];
@@ -116,7 +116,7 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
     if ((s = ds_new(xi.dims[0], xi.ndim - 1, xi.dims + 1, images, &d)) != STRATA_OK)
         goto done;
     for (int64_t i = 0; i < yi.count; i++) {
-        double v = yi.values[i];
+        double v = st_idx_at(&yi, i);
         /* 2^63 is exact in double; anything at or past it does not fit */
         if (!(v >= 0) || v >= 9223372036854775808.0 || (double)(int64_t)v != v) {
             s = st_error(STRATA_E_FORMAT, "%s: label %lld is %g; labels must be non-negative integers", labels,
@@ -125,8 +125,16 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
         }
         d->y[i] = (int64_t)v;
     }
-    for (int64_t i = 0; i < xi.count; i++)
-        d->x[i] = (float)(xi.values[i] / scale);
+    if (xi.type == 0x08) { /* pixels: a 256-entry table */
+        float lut[256];
+        for (int k = 0; k < 256; k++)
+            lut[k] = (float)(k / scale);
+        for (int64_t i = 0; i < xi.count; i++)
+            d->x[i] = lut[xi.data[i]];
+    } else {
+        for (int64_t i = 0; i < xi.count; i++)
+            d->x[i] = (float)(st_idx_at(&xi, i) / scale);
+    }
     ds_count_classes(d);
 done:
     st_idx_free(&xi);

@@ -98,10 +98,12 @@ ST_IDX_EXPORT void st_idx_free(st_idx *x)
     if (!x)
         return;
     free(x->values);
+    free(x->raw);
     memset(x, 0, sizeof *x);
 }
 
-ST_IDX_EXPORT strata_status st_idx_parse(const uint8_t *buf, size_t len, const char *name, st_idx *out)
+/* Checks header and length; fills the header fields of *out (no values). */
+static strata_status idx_validate(const uint8_t *buf, size_t len, const char *name, st_idx *out, size_t *hdr_out)
 {
     if (!out || (!buf && len))
         return st_error(STRATA_E_INVALID, "st_idx_parse: %s is NULL", out ? "buf" : "out");
@@ -119,6 +121,20 @@ ST_IDX_EXPORT strata_status st_idx_parse(const uint8_t *buf, size_t len, const c
         return st_error(STRATA_E_FORMAT, "%s: expected %llu bytes of data, found %llu%s", name,
                         (unsigned long long)data_bytes, (unsigned long long)found,
                         found < data_bytes ? " (truncated)" : " (trailing garbage)");
+    *hdr_out = hdr;
+    *out = x;
+    return STRATA_OK;
+}
+
+ST_IDX_EXPORT strata_status st_idx_parse(const uint8_t *buf, size_t len, const char *name, st_idx *out)
+{
+    if (!name)
+        name = "<buffer>";
+    st_idx x = {0};
+    size_t hdr = 0;
+    strata_status s = idx_validate(buf, len, name, &x, &hdr);
+    if (s != STRATA_OK)
+        return s;
     /* count <= len here, so the product cannot wrap on a 64-bit host */
     if ((uint64_t)x.count > SIZE_MAX / sizeof(double))
         return st_error(STRATA_E_NOMEM, "%s: %lld values do not fit in memory", name, (long long)x.count);
@@ -249,8 +265,8 @@ static strata_status idx_gunzip(const uint8_t *in, size_t in_len, const char *pa
         if (!header_checked && have >= 4) {
             int nd;
             int64_t dims[STRATA_MAX_DIMS], count;
-            size_t hdr;
-            uint64_t data_bytes;
+            size_t hdr = 0;
+            uint64_t data_bytes = 0;
             /* a bad header is reported by st_idx_parse on what we have */
             if (buf[0] != 0 || buf[1] != 0 || !idx_type_size(buf[2]) || buf[3] == 0 || buf[3] > STRATA_MAX_DIMS)
                 break;
@@ -331,4 +347,63 @@ ST_IDX_EXPORT strata_status st_idx_read(const char *path, st_idx *out)
     s = st_idx_parse(raw, raw_len, path, out);
     free(raw);
     return s;
+}
+
+double st_idx_at(const st_idx *x, int64_t i)
+{
+    const uint8_t *p = x->data;
+    switch (x->type) {
+    case 0x08:
+        return p[i];
+    case 0x09:
+        return (int8_t)p[i];
+    case 0x0B:
+        return (int16_t)(uint16_t)((unsigned)p[2 * i] << 8 | p[2 * i + 1]);
+    case 0x0C:
+        return (int32_t)idx_be32(p + 4 * i);
+    case 0x0D: {
+        uint32_t bits = idx_be32(p + 4 * i);
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f;
+    }
+    default: {
+        uint64_t bits = idx_be64(p + 8 * i);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return d;
+    }
+    }
+}
+
+ST_IDX_EXPORT strata_status st_idx_read_raw(const char *path, st_idx *out)
+{
+    if (!path || !out)
+        return st_error(STRATA_E_INVALID, "st_idx_read_raw: %s is NULL", path ? "out" : "path");
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    strata_status s = idx_slurp(path, &raw, &raw_len);
+    if (s != STRATA_OK)
+        return s;
+    if (raw_len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        s = idx_gunzip(raw, raw_len, path, &plain, &plain_len);
+        free(raw);
+        if (s != STRATA_OK)
+            return s;
+        raw = plain;
+        raw_len = plain_len;
+    }
+    st_idx x = {0};
+    size_t hdr = 0;
+    s = idx_validate(raw, raw_len, path, &x, &hdr);
+    if (s != STRATA_OK) {
+        free(raw);
+        return s;
+    }
+    x.raw = raw;
+    x.data = raw + hdr;
+    *out = x;
+    return STRATA_OK;
 }

@@ -391,6 +391,7 @@ STRATA_API void strata_optimizer_destroy(strata_optimizer *o);
 /** Applies one update from the parameters' accumulated gradients. @since 1.0 */
 STRATA_API strata_status strata_optimizer_step(strata_optimizer *o);
 STRATA_API double strata_optimizer_lr(const strata_optimizer *o);
+/** Sets the learning rate; a negative or non-finite value is ignored. */
 STRATA_API void strata_optimizer_set_lr(strata_optimizer *o, double lr);
 /** Number of steps taken. */
 STRATA_API int64_t strata_optimizer_steps(const strata_optimizer *o);
@@ -440,7 +441,11 @@ STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *
 
 /**
  * Loads @p path into @p m (and @p opt if not NULL). Every parameter of the
- * model must be present with the same shape and dtype.
+ * model must be present with the same shape and dtype. Everything is
+ * checked before anything is written, so a failed load changes nothing.
+ * The optimizer's step counts and learning rate are restored; its other
+ * hyper-parameters stay as the caller created it (the file records them in
+ * the "optimizer.hparams" metadata for reference).
  * @returns STRATA_E_FORMAT naming the file and what is wrong (bad header,
  *  offsets out of range, overflowing sizes); STRATA_E_SHAPE / E_DTYPE
  *  naming the tensor; STRATA_E_NOT_FOUND naming a missing tensor.
