@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #define ST_MAX_IO 64
+/* private flag: a view retried on a contiguous copy (never twice) */
+#define ST_INVOKE_RETRIED (1u << 31)
 
 
 static strata_status run_kernel(strata_device *dev, const st_op *op, strata_kernel_fn fn, void *user,
@@ -263,13 +265,15 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
     strata_infer_call ic = {sizeof ic, op->name, in_d, n_in, attrs, n_attrs, out_d, n_out, def->user};
     strata_clear_error();
     rc = def->infer(&ic);
-    if (rc == STRATA_E_UNSUPPORTED && (def->flags & STRATA_OP_VIEW) && n_in && !strata_tensor_is_contiguous(in[0])) {
+    if (rc == STRATA_E_UNSUPPORTED && (def->flags & STRATA_OP_VIEW) && n_in && !strata_tensor_is_contiguous(in[0]) &&
+        !(inv->flags & ST_INVOKE_RETRIED)) {
         /* the view needs a contiguous base: copy (recorded, so gradients flow) */
         strata_tensor *c;
         rc = st_call1(rt, "core::copy", &in[0], 1, NULL, 0, &c);
         if (rc)
             return rc;
         strata_op_invocation again = *inv;
+        again.flags |= ST_INVOKE_RETRIED;
         strata_tensor *in2[ST_MAX_IO];
         memcpy(in2, inv->inputs, sizeof(strata_tensor *) * (size_t)n_in);
         in2[0] = c;

@@ -189,6 +189,8 @@ strata_device *strata_tensor_device(const strata_tensor *t)
 
 int strata_tensor_is_contiguous(const strata_tensor *t)
 {
+    if (st_numel(t->ndim, t->shape) == 0)
+        return 1; /* nothing to lay out */
     int64_t s = 1;
     for (int k = t->ndim - 1; k >= 0; k--) {
         if (t->shape[k] != 1 && t->strides[k] != s)

@@ -5,6 +5,8 @@
 
 static int is_contiguous(const strata_tensor_desc *d)
 {
+    if (strata_desc_numel(d) == 0)
+        return 1;
     int64_t s = 1;
     for (int k = d->ndim - 1; k >= 0; k--) {
         if (d->shape[k] != 1 && d->strides[k] != s)
