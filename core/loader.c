@@ -146,8 +146,9 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     set_str(&p->version, desc->version);
     if (desc->abi_major != STRATA_ABI_MAJOR) {
         dlclose(dl);
+        /* desc lived in the unmapped library: use the copies in p */
         return fail(p, STRATA_E_ABI, "plugin '%s' was built for Strata ABI %u.%u; this libstrata provides ABI %d.%d",
-                    p->name, desc->abi_major, desc->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
+                    p->name, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
     }
     for (int k = 0; k < rt->n_plugins; k++) {
         st_plugin *o = rt->plugins[k];
@@ -277,7 +278,7 @@ static strata_status load_manifest(strata_runtime *rt, const char *path, const c
         const char *rp = realpath(path, real) ? real : path;
         if (find_by_path(rt, rp)) {
             json_decref(root);
-            return STRATA_E_EXISTS;
+            return st_error(STRATA_E_EXISTS, "manifest %s is already recorded (bad manifest: %s)", rp, why);
         }
         st_plugin *p = st_plugin_new(rt, base_name(path), rp, origin);
         json_decref(root);

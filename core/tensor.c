@@ -200,19 +200,31 @@ int strata_tensor_is_contiguous(const strata_tensor *t)
     return 1;
 }
 
-/* Contiguous version of t: t itself (retained) or a copy made by core::copy. */
-static strata_status contiguous(strata_tensor *t, strata_tensor **out)
+/* Copies the elements of a strided view, in row-major order, from host
+ * memory @p base (the storage) to @p dst. */
+static void gather_strided(void *dst, const char *base, const strata_tensor *t)
 {
-    if (strata_tensor_is_contiguous(t)) {
-        *out = strata_tensor_retain(t);
-        return STRATA_OK;
+    size_t es = strata_dtype_size(t->dtype);
+    int64_t n = st_numel(t->ndim, t->shape);
+    int64_t idx[STRATA_MAX_DIMS] = {0};
+    char *out = dst;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < t->ndim; d++)
+            off += idx[d] * t->strides[d];
+        memcpy(out + (size_t)i * es, base + t->byte_offset + (size_t)off * es, es);
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < t->shape[d])
+                break;
+            idx[d] = 0;
+        }
     }
-    int prev = strata_set_grad_enabled(t->rt, 0);
-    strata_status rc = st_call1(t->rt, "core::copy", &t, 1, NULL, 0, out);
-    strata_set_grad_enabled(t->rt, prev);
-    return rc;
 }
 
+/* Reads elements without running any op, so it works on every backend,
+ * including one that lacks a core::copy kernel (the host fallback relies
+ * on this). Non-contiguous views on device memory copy the storage to the
+ * host and gather there. */
 strata_status strata_tensor_read(const strata_tensor *t, void *dst, size_t bytes)
 {
     if (!t || (!dst && bytes))
@@ -220,20 +232,32 @@ strata_status strata_tensor_read(const strata_tensor *t, void *dst, size_t bytes
     size_t want = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
     if (bytes != want)
         return st_error(STRATA_E_INVALID, "strata_tensor_read: buffer is %zu bytes, tensor holds %zu", bytes, want);
-    strata_tensor *c;
-    strata_status rc = contiguous((strata_tensor *)t, &c);
-    if (rc)
-        return rc;
-    strata_device *dev = c->st->dev;
-    if (dev->host_memory && !dev->be->def.copy_to_host) {
-        if (bytes)
-            memcpy(dst, (char *)c->st->data + c->byte_offset, bytes);
-    } else if (bytes) {
-        rc = dev->be->def.copy_to_host(dev->be->def.self, dev->index, dst, c->st->data, c->byte_offset, bytes);
-        if (rc)
-            st_error_context(rc, "%s: copying %zu bytes to the host", dev->name, bytes);
+    if (!bytes)
+        return STRATA_OK;
+    strata_device *dev = t->st->dev;
+    const strata_backend_def *b = &dev->be->def;
+    int contig = strata_tensor_is_contiguous(t);
+    if (dev->host_memory && !b->copy_to_host) {
+        if (contig)
+            memcpy(dst, (char *)t->st->data + t->byte_offset, bytes);
+        else
+            gather_strided(dst, t->st->data, t);
+        return STRATA_OK;
     }
-    strata_tensor_release(c);
+    strata_status rc;
+    if (contig) {
+        rc = b->copy_to_host(b->self, dev->index, dst, t->st->data, t->byte_offset, bytes);
+    } else {
+        char *whole = st_malloc(t->st->bytes ? t->st->bytes : 1);
+        if (!whole)
+            return STRATA_E_NOMEM;
+        rc = b->copy_to_host(b->self, dev->index, whole, t->st->data, 0, t->st->bytes);
+        if (!rc)
+            gather_strided(dst, whole, t);
+        free(whole);
+    }
+    if (rc)
+        st_error_context(rc, "%s: copying %zu bytes to the host", dev->name, bytes);
     return rc;
 }
 
@@ -280,21 +304,16 @@ strata_status strata_tensor_item(const strata_tensor *t, double *out)
 
 strata_status strata_tensor_to(strata_tensor *t, strata_device *dev, strata_tensor **out)
 {
-    strata_tensor *c;
-    strata_status rc = contiguous(t, &c);
-    if (rc)
-        return rc;
-    size_t bytes = (size_t)strata_tensor_numel(c) * strata_dtype_size(c->dtype);
+    if (!t || !dev || !out)
+        return st_error(STRATA_E_INVALID, "strata_tensor_to: NULL argument");
+    size_t bytes = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
     void *host = st_malloc(bytes ? bytes : 1);
-    if (!host) {
-        strata_tensor_release(c);
+    if (!host)
         return STRATA_E_NOMEM;
-    }
-    rc = strata_tensor_read(c, host, bytes);
+    strata_status rc = strata_tensor_read(t, host, bytes);
     if (!rc)
-        rc = strata_tensor_from_host(dev, (strata_dtype)c->dtype, c->ndim, c->shape, host, out);
+        rc = strata_tensor_from_host(dev, (strata_dtype)t->dtype, t->ndim, t->shape, host, out);
     free(host);
-    strata_tensor_release(c);
     return rc;
 }
 

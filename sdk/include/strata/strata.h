@@ -92,10 +92,12 @@ STRATA_API strata_status strata_runtime_create(const strata_runtime_options *opt
 STRATA_API void strata_runtime_destroy(strata_runtime *rt);
 
 /**
- * Loads one plugin or backend shared object explicitly.
+ * Loads one plugin or backend shared object explicitly, or the library a
+ * JSON manifest (a path ending in .json) names.
  * @returns STRATA_OK; STRATA_E_EXISTS if the same real path is loaded
- *   already; STRATA_E_ABI, STRATA_E_PLUGIN or STRATA_E_NOT_FOUND with a
- *   message naming the file and the reason. The runtime stays usable.
+ *   already or a plugin of the same name is; STRATA_E_ABI, STRATA_E_PLUGIN,
+ *   STRATA_E_NOT_FOUND or (bad manifest) STRATA_E_FORMAT with a message
+ *   naming the file and the reason. The runtime stays usable.
  * @since 1.0
  */
 STRATA_API strata_status strata_plugin_load(strata_runtime *rt, const char *path);
