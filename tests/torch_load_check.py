@@ -75,7 +75,10 @@ with tempfile.TemporaryDirectory() as tmp:
     m = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                       nn.Linear(512, 10))
     m.load_state_dict(model_sd, strict=True)
-    x = torch.from_numpy(ti[:512].astype(np.float32) / 255.0).unsqueeze(1)
+    import re
+    mean = float(re.search(r"^\s*mean:\s*([0-9.eE+-]+)", spec, re.M).group(1)) if re.search(r"^\s*mean:", spec, re.M) else 0.0
+    std = float(re.search(r"^\s*std:\s*([0-9.eE+-]+)", spec, re.M).group(1)) if re.search(r"^\s*std:", spec, re.M) else 1.0
+    x = torch.from_numpy(((ti[:512].astype(np.float32) / np.float32(255.0)) - np.float32(mean)) * np.float32(1.0 / std)).unsqueeze(1)
     y = torch.from_numpy(tl[:512].astype(np.int64))
     with torch.no_grad():
         logits = m(x)

@@ -72,6 +72,14 @@ int run_setup(run_ctx *r, const run_options *a, int need_train)
         return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the training set", rc);
     if ((rc = load_split(r->spec, "test", scale, &r->test)))
         return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the test set", rc);
+    double mean = 0.0, std = 1.0;
+    strata_spec_get_float(r->spec, "data.mean", 0.0, &mean);
+    strata_spec_get_float(r->spec, "data.std", 1.0, &std);
+    if (mean != 0.0 || std != 1.0) {
+        if ((r->train && (rc = strata_dataset_normalize(r->train, mean, std))) ||
+            (rc = strata_dataset_normalize(r->test, mean, std)))
+            return cli_fail("normalising the data", rc);
+    }
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
         r->batch = a->batch_size;

@@ -376,3 +376,17 @@ void strata_loader_skip(strata_loader *l, int64_t n)
     else
         l->pos += n * l->batch;
 }
+
+strata_status strata_dataset_normalize(strata_dataset *d, double mean, double std)
+{
+    if (!d)
+        return st_error(STRATA_E_INVALID, "strata_dataset_normalize: NULL dataset");
+    if (!(std > 0) || !isfinite(std) || !isfinite(mean))
+        return st_error(STRATA_E_INVALID, "strata_dataset_normalize: std must be positive and finite (got mean %g, std %g)",
+                        mean, std);
+    int64_t n = d->n * d->feat;
+    float m = (float)mean, inv = (float)(1.0 / std);
+    for (int64_t i = 0; i < n; i++)
+        d->x[i] = (d->x[i] - m) * inv;
+    return STRATA_OK;
+}

@@ -282,6 +282,8 @@ static const key_rule data_rules[] = {
     {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
     {"test", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
     {"scale", K_FLOAT, 0, "255", 0.0, 1, NULL, NULL, 0},
+    {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
+    {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
 };
 
 static const key_rule train_rules[] = {

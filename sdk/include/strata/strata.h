@@ -483,6 +483,9 @@ STRATA_API strata_status strata_dataset_load_idx(const char *images, const char 
 STRATA_API strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x,
                                                   const int64_t *y, strata_dataset **out);
 STRATA_API void strata_dataset_destroy(strata_dataset *d);
+/** Standardises the features in place: x = (x - mean) / std (after the
+ *  scale applied at load). @returns STRATA_E_INVALID unless std > 0. */
+STRATA_API strata_status strata_dataset_normalize(strata_dataset *d, double mean, double std);
 STRATA_API int64_t strata_dataset_size(const strata_dataset *d);
 /** Per-example shape (borrowed). */
 STRATA_API const int64_t *strata_dataset_shape(const strata_dataset *d, int *ndim);
