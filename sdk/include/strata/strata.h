@@ -131,6 +131,7 @@ typedef struct strata_backend_record {
     const char *unavailable; /* why it has no device, "" otherwise */
 } strata_backend_record;
 
+/** Number of registered backends, and record @p i (set out->struct_size first). @since 1.0 */
 STRATA_API int strata_backend_count(const strata_runtime *rt);
 STRATA_API strata_status strata_backend_get(const strata_runtime *rt, int i, strata_backend_record *out);
 
@@ -199,6 +200,7 @@ STRATA_API strata_tensor *strata_tensor_retain(strata_tensor *t);
 /** Drops a reference; frees storage with the last one. NULL is a no-op. @since 1.0 */
 STRATA_API void strata_tensor_release(strata_tensor *t);
 
+/** Rank of @p t (-1 for NULL). @since 1.0 */
 STRATA_API int strata_tensor_ndim(const strata_tensor *t);
 /** Shape array (borrowed, ndim entries). @since 1.0 */
 STRATA_API const int64_t *strata_tensor_shape(const strata_tensor *t);
@@ -389,6 +391,7 @@ STRATA_API const int64_t *strata_model_output_shape(const strata_model *m, int i
  */
 STRATA_API strata_status strata_optimizer_create(strata_model *m, const char *type, const strata_attr *attrs,
                                                  int n_attrs, strata_optimizer **out);
+/** Frees the optimizer and its state tensors. NULL is a no-op. @since 1.0 */
 STRATA_API void strata_optimizer_destroy(strata_optimizer *o);
 /** Applies one update from the parameters' accumulated gradients. @since 1.0 */
 STRATA_API strata_status strata_optimizer_step(strata_optimizer *o);
@@ -482,6 +485,7 @@ STRATA_API strata_status strata_dataset_load_idx(const char *images, const char 
 /** Builds a dataset from host arrays (copied). x: (n, shape...), y: (n). */
 STRATA_API strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x,
                                                   const int64_t *y, strata_dataset **out);
+/** Frees a data set (after every loader over it). NULL is a no-op. @since 1.0 */
 STRATA_API void strata_dataset_destroy(strata_dataset *d);
 /** Standardises the features in place: x = (x - mean) / std (after the
  *  scale applied at load). @returns STRATA_E_INVALID unless std > 0. */
@@ -500,11 +504,13 @@ typedef struct strata_loader strata_loader;
 /**
  * Iterates mini-batches of @p batch examples, reshuffled each epoch from
  * (seed, epoch) when @p shuffle is set, so an epoch's order is reproducible.
- * The last partial batch is kept unless @p drop_last.
+ * The last partial batch is kept unless @p drop_last. The loader keeps a
+ * pointer to @p d, which must outlive it.
  * @since 1.0
  */
 STRATA_API strata_status strata_loader_create(const strata_dataset *d, int64_t batch, int shuffle, uint64_t seed,
                                               int drop_last, strata_loader **out);
+/** Frees a loader. NULL is a no-op. @since 1.0 */
 STRATA_API void strata_loader_destroy(strata_loader *l);
 /** Starts epoch @p epoch (0-based). */
 STRATA_API void strata_loader_start_epoch(strata_loader *l, int64_t epoch);
@@ -535,6 +541,7 @@ STRATA_API strata_status strata_spec_load(strata_runtime *rt, const char *path, 
 /** Same, from a string; @p name is used in messages. */
 STRATA_API strata_status strata_spec_parse(strata_runtime *rt, const char *text, size_t len, const char *name,
                                            strata_spec **out);
+/** Frees a spec; models built from it stay valid. NULL is a no-op. @since 1.0 */
 STRATA_API void strata_spec_destroy(strata_spec *s);
 
 /** Builds the spec's model on @p dev. */
