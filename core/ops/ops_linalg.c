@@ -107,31 +107,31 @@ static strata_status infer_linear(const strata_infer_call *c)
 
 static strata_status bw_linear(const strata_backward_call *c)
 {
+    /* With the leading dims flattened (any rank, including a 1-D x):
+     * g2 (rows, OUT), x2 (rows, IN): dX = g2 W, dW = g2^T x2, db = sum g2. */
     strata_tensor *x = c->inputs[0], *w = c->inputs[1], *g = c->grad_outputs[0];
-    strata_status rc = STRATA_OK;
-    if (c->needs_grad[0] && (rc = mm(c, g, w, 0, 0, &c->grad_inputs[0])))
-        return rc;
-    if (c->needs_grad[1]) {
-        /* dW = g2^T x2 with the leading dims flattened */
-        int64_t out_f = w->shape[0], in_f = w->shape[1];
-        int64_t rows = strata_tensor_numel(x) / (in_f ? in_f : 1);
-        int64_t gs[2] = {rows, out_f}, xs[2] = {rows, in_f};
-        strata_attr ga = strata_attr_ints("shape", gs, 2), xa = strata_attr_ints("shape", xs, 2);
-        strata_tensor *g2, *x2;
-        if ((rc = bw_op1(c, "core::reshape", g, &ga, 1, &g2)))
-            return rc;
-        if ((rc = bw_op1(c, "core::reshape", x, &xa, 1, &x2))) {
-            strata_tensor_release(g2);
-            return rc;
-        }
-        rc = mm(c, g2, x2, 1, 0, &c->grad_inputs[1]);
-        strata_tensor_release(g2);
-        strata_tensor_release(x2);
-        if (rc)
-            return rc;
+    int64_t out_f = w->shape[0], in_f = w->shape[1];
+    int64_t rows = strata_tensor_numel(x) / (in_f ? in_f : 1);
+    int64_t gs[2] = {rows, out_f}, xs[2] = {rows, in_f};
+    strata_attr ga = strata_attr_ints("shape", gs, 2), xa = strata_attr_ints("shape", xs, 2);
+    strata_tensor *g2 = NULL, *x2 = NULL, *dx2 = NULL;
+    strata_status rc = bw_op1(c, "core::reshape", g, &ga, 1, &g2);
+    if (!rc && c->needs_grad[0]) {
+        rc = mm(c, g2, w, 0, 0, &dx2);
+        strata_attr sa = strata_attr_ints("shape", x->shape, x->ndim);
+        if (!rc)
+            rc = bw_op1(c, "core::reshape", dx2, &sa, 1, &c->grad_inputs[0]);
     }
-    if (c->n_inputs == 3 && c->needs_grad[2])
-        rc = bw_sum_to(c, g, c->inputs[2], &c->grad_inputs[2]);
+    if (!rc && c->needs_grad[1]) {
+        rc = bw_op1(c, "core::reshape", x, &xa, 1, &x2);
+        if (!rc)
+            rc = mm(c, g2, x2, 1, 0, &c->grad_inputs[1]);
+    }
+    if (!rc && c->n_inputs == 3 && c->needs_grad[2])
+        rc = bw_sum_to(c, g2, c->inputs[2], &c->grad_inputs[2]);
+    strata_tensor_release(g2);
+    strata_tensor_release(x2);
+    strata_tensor_release(dx2);
     return rc;
 }
 

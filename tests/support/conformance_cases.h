@@ -50,6 +50,11 @@ typedef struct conformance_options {
     /** Failure callback; may be NULL. */
     conformance_fail_fn on_fail;
     void *user;
+    /** Nonzero: list every case (inputs, attrs) in the report as it runs. */
+    int verbose;
+    /** Large-shape trials per op (10k-130k elements, GEMMs past library
+     *  thresholds), after the random ones: 0 = 1, negative = none. */
+    int large_trials;
 } conformance_options;
 
 /**

@@ -1,0 +1,134 @@
+/*
+ * test_conformance.c - every loaded backend against ref, op by op
+ * (`ctest -L conformance`). The cases and the comparison live in
+ * support/conformance_cases.c, which `strata check --backend NAME` reuses.
+ *
+ * Each backend other than ref that has a device runs every registered op
+ * (forward, backward, in-place optimizer steps, error cases) against ref;
+ * a backend without a device is skipped with its reason. When ref is the
+ * only backend, ref runs against itself so the suite never tests nothing.
+ *
+ * Environment (for debugging a port):
+ *   STRATA_CONFORMANCE_OP=matmul      only ops whose name contains this
+ *   STRATA_CONFORMANCE_TRIALS=20      random trials per op (5)
+ *   STRATA_CONFORMANCE_LARGE=3        large-shape trials per op (1; 0 = none)
+ *   STRATA_CONFORMANCE_SEED=7         case generator seed (0x5eed)
+ *   STRATA_CONFORMANCE_BACKEND=cpu    only this backend
+ *   STRATA_CONFORMANCE_VERBOSE=1      list every case as it runs
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conformance_cases.h"
+#include "testutil.h"
+
+/* Failures: each line is printed as it comes (CMocka truncates one message
+ * at 1024 characters); the final message names the failing ops. */
+typedef struct failure_list {
+    int count;
+    char ops[1024]; /* "core::linear on cpu, core::dropout on cpu" */
+    size_t len;
+} failure_list;
+
+static void collect_failure(void *user, const char *line)
+{
+    failure_list *f = user;
+    f->count++;
+    print_error("conformance failure: %s\n", line);
+    /* lines start with "OP on BACKEND," */
+    const char *comma = strchr(line, ',');
+    size_t n = comma ? (size_t)(comma - line) : strcspn(line, " ");
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(n < 100 ? n : 100), line);
+    if (!strstr(f->ops, key) && f->len + strlen(key) + 3 < sizeof f->ops)
+        f->len += (size_t)snprintf(f->ops + f->len, sizeof f->ops - f->len, "%s%s", f->len ? "; " : "", key);
+}
+
+static conformance_options options_from_env(failure_list *f)
+{
+    conformance_options o = {.struct_size = sizeof o};
+    const char *v;
+    if ((v = getenv("STRATA_CONFORMANCE_TRIALS")) && *v)
+        o.trials = atoi(v);
+    if ((v = getenv("STRATA_CONFORMANCE_SEED")) && *v)
+        o.seed = strtoull(v, NULL, 0);
+    if ((v = getenv("STRATA_CONFORMANCE_LARGE")) && *v)
+        o.large_trials = atoi(v) > 0 ? atoi(v) : -1;
+    o.op_filter = getenv("STRATA_CONFORMANCE_OP");
+    o.verbose = (v = getenv("STRATA_CONFORMANCE_VERBOSE")) && *v && strcmp(v, "0");
+    o.on_fail = collect_failure;
+    o.user = f;
+    return o;
+}
+
+/* Every op registered in the runtime has a recipe (new ops cannot slip through untested). */
+static void test_every_registered_op_has_a_recipe(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    int n = strata_registry_count(rt, STRATA_REGISTRY_OP), missing = 0;
+    assert_true(n > 0);
+    char list[4096] = "";
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = NULL, *plugin = NULL;
+        int version = 0;
+        ST_OK(strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, &version, &plugin, NULL));
+        if (!conformance_has_recipe(name, version)) {
+            missing++;
+            if (len < sizeof list)
+                len += (size_t)snprintf(list + len, sizeof list - len, " %s v%d (from %s)", name, version, plugin);
+        }
+    }
+    strata_runtime_destroy(rt);
+    if (missing)
+        fail_msg("%d registered op(s) without a conformance recipe:%s", missing, list);
+}
+
+/* Every backend with a device against ref; ref against itself when alone. */
+static void test_backends_match_ref(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    failure_list f = {0};
+    conformance_options o = options_from_env(&f);
+    const char *only = getenv("STRATA_CONFORMANCE_BACKEND");
+    int tested = 0, errors = 0;
+
+    for (int b = 0; b < strata_backend_count(rt); b++) {
+        strata_backend_record r = {.struct_size = sizeof r};
+        ST_OK(strata_backend_get(rt, b, &r));
+        if (!strcmp(r.name, "ref") || (only && *only && strcmp(only, r.name)))
+            continue;
+        if (r.device_count < 1) {
+            printf("conformance: skipping backend %s: no device (%s)\n", r.name, r.unavailable);
+            continue;
+        }
+        tested++;
+        int n = conformance_run_ex(rt, r.name, &o, stdout);
+        if (n < 0)
+            errors++;
+    }
+    if (!tested) {
+        printf("conformance: no backend other than ref is loaded (or has a device); "
+               "running ref against itself (self-consistency pass)\n");
+        if (conformance_run_ex(rt, "ref", &o, stdout) < 0)
+            errors++;
+    }
+    fflush(stdout);
+    strata_runtime_destroy(rt);
+
+    if (errors || f.count)
+        fail_msg("%d conformance failure(s)%s (each printed above): %s", f.count,
+                 errors ? ", and a backend could not be run" : "", f.ops);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_registered_op_has_a_recipe),
+        cmocka_unit_test(test_backends_match_ref),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
