@@ -5,5 +5,6 @@ set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --test
 tools/build.sh -DSTRATA_WERROR=ON -DSTRATA_BUILD_TESTS=ON
+tools/abi-check.sh
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 900
