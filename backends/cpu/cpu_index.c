@@ -1,0 +1,240 @@
+/*
+ * cpu_index.c - ops driven by integer index tensors (i32 or i64):
+ * embedding, gather, their scatter-add gradients, and one_hot. Every index
+ * is checked before the loops run (an index outside its range is an error
+ * naming the op, the position and the value), so the loops cannot fail.
+ * The scatter-adds accumulate in a double scratch buffer, as ref does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* A zeroed double buffer of n elements, or NULL with STRATA_E_NOMEM reported. */
+static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
+{
+    double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
+    if (!p)
+        cpu_error(call, STRATA_E_NOMEM, "no memory for %lld accumulators", (long long)n);
+    return p;
+}
+
+/* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
+CPU_KERNEL(embedding)
+{
+    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->inputs[0], "w");
+    if (s == STRATA_OK)
+        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->outputs[0], "output");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
+    if (W->ndim != 2)
+        return cpu_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+    int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
+    if ((s = cpu_check_numel(call, Y, "output", P * D)) != STRATA_OK)
+        return s;
+    if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
+        return s;
+
+    float *y = strata_desc_ptr(Y);       // (P, D)
+    const float *w = strata_desc_ptr(W); // (V, D)
+    if (D == 0)
+        return STRATA_OK;
+#pragma omp parallel for schedule(static) if (P * D >= CPU_PAR_MIN && P > 1)
+    for (int64_t p = 0; p < P; p++)
+        memcpy(y + p * D, w + cpu_index_at(IDX, p) * D, (size_t)D * sizeof *y);
+    return STRATA_OK;
+}
+
+/* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; dy (P, D), dw (V, D). */
+CPU_KERNEL(embedding_backward)
+{
+    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->inputs[0], "dy");
+    if (s == STRATA_OK)
+        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->outputs[0], "dw");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
+    if (DW->ndim != 2)
+        return cpu_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+    int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
+    if (num != V)
+        return cpu_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+                         (long long)V);
+    if ((s = cpu_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
+        return s;
+    if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
+        return s;
+
+    float *dw = strata_desc_ptr(DW);       // (V, D)
+    const float *dy = strata_desc_ptr(DY); // (P, D)
+    double *acc = cpu_scratch(call, V * D); // (V, D)
+    if (!acc)
+        return STRATA_E_NOMEM;
+    /* Threads own disjoint column ranges, so no two write one accumulator
+     * and each sums its rows in index order. */
+    int nt = P * D >= CPU_PAR_MIN && D >= 64 ? cpu_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int c = 0; c < nt; c++) {
+        int64_t d0 = D * c / nt, d1 = D * (c + 1) / nt;
+        for (int64_t p = 0; p < P; p++) {
+            double *ar = acc + cpu_index_at(IDX, p) * D;
+            const float *dr = dy + p * D;
+#pragma omp simd
+            for (int64_t d = d0; d < d1; d++)
+                ar[d] += (double)dr[d];
+        }
+    }
+    for (int64_t k = 0; k < V * D; k++)
+        dw[k] = (float)acc[k];
+    free(acc);
+    return STRATA_OK;
+}
+
+/*
+ * Checks idx against x (the gathered-from shape: x_ndim, x_shape) for
+ * gather along attr axis: same rank, idx no larger than x on the other
+ * dims, every index inside [0, x_shape[axis]).
+ */
+static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
+                                      const strata_tensor_desc *IDX, int *axis)
+{
+    strata_status s = cpu_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
+    if (s != STRATA_OK)
+        return s;
+    int ok = IDX->ndim == x_ndim;
+    for (int d = 0; ok && d < x_ndim; d++)
+        ok = d == *axis || IDX->shape[d] <= x_shape[d];
+    if (!ok) {
+        char sx[128], si[128];
+        return cpu_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                         cpu_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
+                         cpu_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
+    }
+    return STRATA_OK;
+}
+
+/*
+ * For each element i of idx (row-major), the x offset of the element it
+ * names: the position of i with its axis coordinate replaced by idx[i].
+ * Calls body with i and that offset; serial (the scatter needs order).
+ */
+#define CPU_GATHER_WALK(IDX, x_ndim, x_shape, axis, i, xoff, body)                                             \
+    do {                                                                                                       \
+        int64_t xs_[STRATA_MAX_DIMS], pos_[STRATA_MAX_DIMS] = {0}, base_ = 0;                                  \
+        cpu_contiguous_strides((x_ndim), (x_shape), xs_);                                                      \
+        int64_t n_ = strata_desc_numel(IDX);                                                                   \
+        for (int64_t i = 0; i < n_; i++) {                                                                     \
+            int64_t xoff = base_ + cpu_index_at((IDX), i) * xs_[(axis)];                                       \
+            body;                                                                                              \
+            for (int d_ = (IDX)->ndim - 1; d_ >= 0; d_--) {                                                    \
+                int64_t step_ = d_ == (axis) ? 0 : xs_[d_];                                                    \
+                if (++pos_[d_] < (IDX)->shape[d_]) {                                                           \
+                    base_ += step_;                                                                            \
+                    break;                                                                                     \
+                }                                                                                              \
+                base_ -= step_ * (pos_[d_] - 1);                                                               \
+                pos_[d_] = 0;                                                                                  \
+            }                                                                                                  \
+        }                                                                                                      \
+    } while (0)
+
+/* torch.gather: y[i..] = x[i.. with i_axis replaced by idx[i..]]; y has idx's shape. */
+CPU_KERNEL(gather)
+{
+    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->inputs[0], "x");
+    if (s == STRATA_OK)
+        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->outputs[0], "output");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
+    int axis = 0;
+    if ((s = cpu_gather_check(call, X->ndim, X->shape, IDX, &axis)) != STRATA_OK ||
+        (s = cpu_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK ||
+        (s = cpu_check_indices(call, IDX, X->shape[axis], "index")) != STRATA_OK)
+        return s;
+
+    float *y = strata_desc_ptr(Y);       // (idx's shape)
+    const float *x = strata_desc_ptr(X); // (x's shape)
+    CPU_GATHER_WALK(IDX, X->ndim, X->shape, axis, i, xoff, y[i] = x[xoff]);
+    return STRATA_OK;
+}
+
+/* dx = zeros of attr shape (x's), then dx[i.. with i_axis = idx[i..]] += dy[i..]. */
+CPU_KERNEL(gather_backward)
+{
+    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->inputs[0], "dy");
+    if (s == STRATA_OK)
+        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->outputs[0], "dx");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
+    if ((s = cpu_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+        return s;
+    int axis = 0;
+    if ((s = cpu_gather_check(call, DX->ndim, DX->shape, IDX, &axis)) != STRATA_OK ||
+        (s = cpu_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK ||
+        (s = cpu_check_indices(call, IDX, DX->shape[axis], "index")) != STRATA_OK)
+        return s;
+
+    float *dx = strata_desc_ptr(DX);       // (x's shape)
+    const float *dy = strata_desc_ptr(DY); // (idx's shape)
+    int64_t nx = strata_desc_numel(DX);
+    double *acc = cpu_scratch(call, nx); // (x's shape)
+    if (!acc)
+        return STRATA_E_NOMEM;
+    CPU_GATHER_WALK(IDX, DX->ndim, DX->shape, axis, i, xoff, acc[xoff] += (double)dy[i]);
+    for (int64_t k = 0; k < nx; k++)
+        dx[k] = (float)acc[k];
+    free(acc);
+    return STRATA_OK;
+}
+
+/* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
+CPU_KERNEL(one_hot)
+{
+    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_index_dtype(call, &call->inputs[0], "idx");
+    if (s == STRATA_OK)
+        s = cpu_check_f32(call, &call->outputs[0], "output");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
+    if (Y->ndim < 1)
+        return cpu_error(call, STRATA_E_SHAPE, "output must have a class dim");
+    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
+    if (num != C)
+        return cpu_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
+                         (long long)num, (long long)C);
+    if ((s = cpu_check_numel(call, Y, "output", P * C)) != STRATA_OK)
+        return s;
+    if ((s = cpu_check_indices(call, IDX, C, "index")) != STRATA_OK)
+        return s;
+
+    float *y = strata_desc_ptr(Y); // (P, C)
+    if (P * C == 0)
+        return STRATA_OK;
+    memset(y, 0, (size_t)(P * C) * sizeof *y);
+    for (int64_t p = 0; p < P; p++)
+        y[p * C + cpu_index_at(IDX, p)] = 1.0f;
+    return STRATA_OK;
+}

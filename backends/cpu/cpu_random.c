@@ -1,0 +1,168 @@
+/*
+ * cpu_random.c - creation ops (fill) and the random ops. Random element i
+ * (row-major) is element i of the Philox stream (seed, offset) defined in
+ * strata_backend.h, computed with the same expressions as
+ * strata_philox_uniform / strata_philox_normal, so the numbers are the
+ * ref backend's bit for bit. Each Philox block is computed once for the 4
+ * uniforms (or 2 normals) it holds, and blocks are spread over the threads.
+ */
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* The stream's key and starting counter: int attrs read as uint64. */
+static void cpu_philox_attrs(const strata_kernel_call *call, uint64_t *seed, uint64_t *offset)
+{
+    *seed = (uint64_t)strata_attr_get_int(call->attrs, call->n_attrs, "seed", 0);
+    *offset = (uint64_t)strata_attr_get_int(call->attrs, call->n_attrs, "offset", 0);
+}
+
+/* u (n) = the stream's uniforms in [0, 1), as strata_philox_uniform gives them. */
+static void cpu_philox_uniforms(float *restrict u, int64_t n, uint64_t seed, uint64_t offset)
+{
+    int64_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_HEAVY)
+    for (int64_t g = 0; g < blocks; g++) {
+        strata_philox_block b = strata_philox4x32(offset + (uint64_t)g, seed);
+        int64_t i0 = 4 * g;
+        for (int w = 0; w < 4 && i0 + w < n; w++)
+            u[i0 + w] = (float)(b.v[w] >> 8) * (1.0f / 16777216.0f);
+    }
+}
+
+/* y = value everywhere; y is f32, i32 or i64 (the dtype the core inferred
+ * from attr dtype). An int attr value is kept exact for the int dtypes. */
+CPU_KERNEL(fill)
+{
+    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *Y = &call->outputs[0];
+    if ((s = cpu_check_shape_attr(call, "shape", Y)) != STRATA_OK)
+        return s;
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
+    int exact_int = a && a->kind == STRATA_ATTR_INT;
+    double fv = !a ? 0.0 : exact_int ? (double)a->i : a->f;
+    int64_t iv = !a ? 0 : exact_int ? a->i : (int64_t)a->f;
+
+    int64_t n = strata_desc_numel(Y);
+    void *y = strata_desc_ptr(Y); // (shape)
+    switch (Y->dtype) {
+    case STRATA_F32: {
+        float v = (float)fv;
+        float *yf = y;
+        if (v == 0.0f && !signbit(v)) {
+            memset(yf, 0, (size_t)n * sizeof *yf);
+        } else {
+            CPU_PARALLEL_RANGE(n, CPU_PAR_MIN, lo, hi, {
+                for (int64_t i = lo; i < hi; i++)
+                    yf[i] = v;
+            });
+        }
+        return STRATA_OK;
+    }
+    case STRATA_I32:
+        for (int64_t i = 0; i < n; i++)
+            ((int32_t *)y)[i] = (int32_t)iv;
+        return STRATA_OK;
+    case STRATA_I64:
+        for (int64_t i = 0; i < n; i++)
+            ((int64_t *)y)[i] = iv;
+        return STRATA_OK;
+    default:
+        return cpu_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
+                         cpu_dtype_name(Y->dtype));
+    }
+}
+
+/* y[i] = low + (high - low) u_i, u_i uniform in [0, 1). */
+CPU_KERNEL(uniform)
+{
+    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_all_f32(call);
+    if (s == STRATA_OK)
+        s = cpu_check_shape_attr(call, "shape", &call->outputs[0]);
+    if (s != STRATA_OK)
+        return s;
+    double low = strata_attr_get_float(call->attrs, call->n_attrs, "low", 0.0);
+    double high = strata_attr_get_float(call->attrs, call->n_attrs, "high", 1.0);
+    uint64_t seed, offset;
+    cpu_philox_attrs(call, &seed, &offset);
+
+    float *y = strata_desc_ptr(&call->outputs[0]); // (shape)
+    int64_t n = strata_desc_numel(&call->outputs[0]);
+    cpu_philox_uniforms(y, n, seed, offset);
+    CPU_PARALLEL_RANGE(n, CPU_PAR_MIN, lo, hi, {
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = (float)(low + (high - low) * (double)y[i]);
+    });
+    return STRATA_OK;
+}
+
+/* y[i] = mean + std n_i, n_i standard normal (Box-Muller, 2 per block). */
+CPU_KERNEL(normal)
+{
+    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    if (s == STRATA_OK)
+        s = cpu_check_all_f32(call);
+    if (s == STRATA_OK)
+        s = cpu_check_shape_attr(call, "shape", &call->outputs[0]);
+    if (s != STRATA_OK)
+        return s;
+    double mean = strata_attr_get_float(call->attrs, call->n_attrs, "mean", 0.0);
+    double std = strata_attr_get_float(call->attrs, call->n_attrs, "std", 1.0);
+    uint64_t seed, offset;
+    cpu_philox_attrs(call, &seed, &offset);
+
+    float *y = strata_desc_ptr(&call->outputs[0]); // (shape)
+    int64_t n = strata_desc_numel(&call->outputs[0]);
+    int64_t blocks = (n + 1) / 2;
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_HEAVY)
+    for (int64_t g = 0; g < blocks; g++) {
+        strata_philox_block b = strata_philox4x32(offset + (uint64_t)g, seed);
+        for (int h = 0; h < 2 && 2 * g + h < n; h++) {
+            double u1 = ((double)(b.v[2 * h] >> 8) + 1.0) * (1.0 / 16777216.0);
+            double u2 = (double)(b.v[2 * h + 1] >> 8) * (1.0 / 16777216.0);
+            float z = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+            y[2 * g + h] = (float)(mean + std * (double)z);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* keep_i = u_i >= p; mask_i = keep_i / (1 - p); y_i = x_i mask_i.
+ * x, y, mask share one shape. p = 1 drops everything (mask 0). */
+CPU_KERNEL(dropout)
+{
+    strata_status s = cpu_check_arity(call, 1, 1, 2);
+    if (s == STRATA_OK)
+        s = cpu_check_all_f32(call);
+    if (s == STRATA_OK)
+        s = cpu_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
+    if (s == STRATA_OK)
+        s = cpu_check_same_shape(call, &call->outputs[1], "mask", &call->inputs[0], "x");
+    if (s != STRATA_OK)
+        return s;
+    double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
+    if (!(p >= 0.0 && p <= 1.0))
+        return cpu_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
+    float kept = (float)(p < 1.0 ? 1.0 / (1.0 - p) : 0.0);
+    uint64_t seed, offset;
+    cpu_philox_attrs(call, &seed, &offset);
+
+    float *y = strata_desc_ptr(&call->outputs[0]);      // (n)
+    float *mask = strata_desc_ptr(&call->outputs[1]);   // (n)
+    const float *x = strata_desc_ptr(&call->inputs[0]); // (n)
+    int64_t n = strata_desc_numel(&call->inputs[0]);
+    cpu_philox_uniforms(mask, n, seed, offset); /* the uniforms, then the mask in place */
+    CPU_PARALLEL_RANGE(n, CPU_PAR_MIN, lo, hi, {
+        _Pragma("omp simd") for (int64_t i = lo; i < hi; i++)
+        {
+            float m = (double)mask[i] >= p ? kept : 0.0f;
+            mask[i] = m;
+            y[i] = (float)((double)x[i] * (double)m); /* one rounding, as ref */
+        }
+    });
+    return STRATA_OK;
+}
