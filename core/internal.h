@@ -353,6 +353,22 @@ typedef struct st_sft_tensor_in {
 strata_status st_sft_write(const char *path, const st_sft_tensor_in *tensors, size_t n, const char *const *meta_keys,
                            const char *const *meta_vals, size_t n_meta);
 
+/* ---- data augmentation (data/augment.c) -------------------------------- */
+
+/** A loader's augmentation settings (strata_loader_set_augment); zero = off. */
+typedef struct st_augment {
+    double hflip;
+    int64_t crop;
+} st_augment;
+
+/** The settings of @p l and its data set (dataset.c). */
+st_augment *st_loader_augment(strata_loader *l, const strata_dataset **d);
+/** Augments a staged batch in place: @p rows examples of @p shape (rank
+ *  @p ndim) in @p x, the first at position @p first of epoch @p epoch.
+ *  No-op when @p a is off. */
+void st_augment_apply(const st_augment *a, float *x, int64_t rows, int ndim, const int64_t *shape, uint64_t seed,
+                      int64_t epoch, int64_t first);
+
 /* ---- IDX (data/idx.c) -------------------------------------------------- */
 
 typedef struct st_idx {

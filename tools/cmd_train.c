@@ -193,6 +193,17 @@ int cmd_train(int argc, char **argv)
         run_free(&ctx);
         return cli_fail("creating the data loader", rc);
     }
+    /* data.augment: flips and crops of the training batches only (the test loader never augments) */
+    double hflip = 0.0;
+    int64_t crop = 0;
+    strata_spec_get_float(ctx.spec, "data.augment.hflip", 0.0, &hflip);
+    strata_spec_get_int(ctx.spec, "data.augment.crop_padding", 0, &crop);
+    if ((hflip > 0.0 || crop > 0) && (rc = strata_loader_set_augment(ld, hflip, crop))) {
+        strata_loader_destroy(ld);
+        fclose(metrics);
+        run_free(&ctx);
+        return cli_fail("setting up data augmentation", rc);
+    }
     int64_t per_epoch = strata_loader_batches(ld);
     strata_lr_schedule sched;
     if (read_schedule(ctx.spec, per_epoch * epochs, &sched)) {
@@ -209,6 +220,9 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
                 (long long)strata_dataset_size(ctx.train), (long long)ctx.batch, (long long)epochs);
+    if (!a.quiet && (hflip > 0.0 || crop > 0))
+        fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
+                hflip, (long long)crop);
     double t_start = cli_now(), test_loss = NAN, test_acc = NAN;
     int64_t step = 0;
     for (int64_t ep = 0; ep < epochs && !rc; ep++) {

@@ -6,7 +6,7 @@
 #   tools/install-deps.sh --test   also the test tools (CMocka, PyTorch for cross-checks)
 set -eu
 
-BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev"
+BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev"
 DATA="dataset-fashion-mnist"
 TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools"
 

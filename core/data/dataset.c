@@ -33,6 +33,7 @@ struct strata_loader {
     int64_t rows;     /* staging capacity: min(batch, n), at least 1 */
     float *stage_x;   /* (rows, feat) */
     int64_t *stage_y; /* (rows) */
+    st_augment aug;   /* flips and crops (data/augment.c); zero: off */
 };
 
 /* ---- datasets ---------------------------------------------------------- */
@@ -346,6 +347,7 @@ strata_status strata_loader_next(strata_loader *l, strata_device *dev, strata_te
             memcpy(l->stage_x + r * d->feat, d->x + i * d->feat, row);
         l->stage_y[r] = d->y[i];
     }
+    st_augment_apply(&l->aug, l->stage_x, b, d->ndim, d->shape, l->seed, l->epoch, l->pos);
     int64_t xs[STRATA_MAX_DIMS];
     xs[0] = b;
     for (int k = 0; k < d->ndim; k++)
@@ -364,6 +366,12 @@ strata_status strata_loader_next(strata_loader *l, strata_device *dev, strata_te
     *y = ty;
     *done = 0;
     return STRATA_OK;
+}
+
+st_augment *st_loader_augment(strata_loader *l, const strata_dataset **d)
+{
+    *d = l->d;
+    return &l->aug;
 }
 
 void strata_loader_skip(strata_loader *l, int64_t n)

@@ -277,6 +277,12 @@ static const key_rule data_split_rules[] = {
     {"labels", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
 };
 
+/* data.augment: flips and crops of training batches (strata_loader_set_augment) */
+static const key_rule data_augment_rules[] = {
+    {"hflip", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0}, /* at most 1: check_augment */
+    {"crop_padding", K_INT, 0, "0", 0, 0, NULL, NULL, 0},
+};
+
 static const key_rule data_rules[] = {
     {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
     {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
@@ -284,6 +290,7 @@ static const key_rule data_rules[] = {
     {"scale", K_FLOAT, 0, "255", 0.0, 1, NULL, NULL, 0},
     {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
     {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
+    {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
 };
 
 static const key_rule train_rules[] = {
@@ -471,6 +478,16 @@ static strata_status convert_attr(strata_spec *s, const strata_attr_spec *a, con
     case STRATA_ATTR_INTS:
     case STRATA_ATTR_FLOATS: {
         int ints = a->kind == STRATA_ATTR_INTS;
+        if (ints && v->kind == YT_SCALAR && (t == YT_T_INT || t == YT_T_BOOL)) {
+            /* one integer for a list: `kernel_size: 5` is `kernel_size: [5]`, which a
+             * layer reads as 5 in every dimension */
+            int64_t *one = spec_alloc(s, 1, sizeof *one);
+            if (!one)
+                return STRATA_E_NOMEM;
+            *one = i;
+            *out = strata_attr_ints(name, one, 1);
+            return STRATA_OK;
+        }
         if (v->kind != YT_SEQ)
             break;
         int64_t *iv = NULL;
@@ -791,6 +808,18 @@ static strata_status parse_schedule(strata_spec *s, const yt_node *node)
 
 /* ---- load -------------------------------------------------------------- */
 
+/* data.augment.hflip is a probability: the table checks >= 0, this the upper end. */
+static strata_status check_augment(strata_spec *s, const yt_node *root)
+{
+    const yt_node *data = yt_map_get(root, "data");
+    const yt_node *aug = data && data->kind == YT_MAP ? yt_map_get(data, "augment") : NULL;
+    const yt_node *v = aug && aug->kind == YT_MAP ? yt_map_get(aug, "hflip") : NULL;
+    double f = 0.0;
+    if (v && yt_type_of(v, NULL, &f) != YT_T_NULL && f > 1.0)
+        return fail(s, STRATA_E_FORMAT, v, "data.augment.hflip is a probability in [0, 1], got %s", v->text);
+    return STRATA_OK;
+}
+
 static strata_status check_spec(strata_spec *s, strata_runtime *rt)
 {
     const yt_node *root = s->doc->root;
@@ -801,6 +830,8 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
                     DESCRIBE(root));
     strata_status st = check_section(s, root, top_rules, (int)ST_ARRAY_LEN(top_rules), NULL);
     if (st != STRATA_OK)
+        return st;
+    if ((st = check_augment(s, root)) != STRATA_OK)
         return st;
     if ((st = parse_model(s, rt, yt_map_get(root, "model"))) != STRATA_OK)
         return st;

@@ -2033,6 +2033,452 @@ static int gen_adagrad_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
+/* ---- conv plugin ops (plugins/conv, docs/conv.md) --------------------------------------------- */
+
+/* One 2-D convolution seen from the conv2d side: x (N, C, H, W) * w (OC, C/groups, KH, KW) -> (N, OC, OH, OW).
+ * The transposed conv and the backward ops reuse it with the roles swapped. */
+typedef struct cf_conv {
+    int64_t N, C, H, W, OC, KH, KW, sh, sw, ph, pw, dh, dw, groups, OH, OW;
+    int bias;
+    const char *note;
+} cf_conv;
+
+/* Odd sizes, strides > 1, padding, dilation, groups and batch 1 by trial; random after that. */
+static void conv_pick(cf_gen *g, cf_conv *v)
+{
+    memset(v, 0, sizeof *v);
+    v->sh = v->sw = v->dh = v->dw = v->groups = 1;
+    v->bias = 1;
+    switch (g->large ? -1 : g->trial) {
+    case -1: /* 2 x 32 x 144 x 33 x 33 multiply-adds: past any library's direct-conv threshold */
+        v->N = 2, v->C = 16, v->H = v->W = 33, v->OC = 32, v->KH = v->KW = 3, v->ph = v->pw = 1;
+        v->note = "large";
+        break;
+    case 0:
+        v->N = 2, v->C = 3, v->H = 7, v->W = 5, v->OC = 4, v->KH = v->KW = 3, v->ph = v->pw = 1;
+        break;
+    case 1: /* batch 1, groups, asymmetric kernel, stride and dilation on different axes, no bias */
+        v->N = 1, v->C = 4, v->H = 9, v->W = 8, v->OC = 6, v->KH = 3, v->KW = 2, v->sh = 2, v->ph = 1;
+        v->dw = 2, v->groups = 2, v->bias = 0;
+        v->note = "groups 2, stride (2, 1), dilation (1, 2)";
+        break;
+    case 2: /* stride 3, padding 2, dilation 2, odd sizes */
+        v->N = 3, v->C = 2, v->H = 13, v->W = 11, v->OC = 3, v->KH = v->KW = 5, v->sh = 3, v->sw = 2;
+        v->ph = v->pw = 2, v->dh = 2;
+        v->note = "stride (3, 2), padding 2, dilation (2, 1)";
+        break;
+    case 3: /* depthwise */
+        v->N = 2, v->C = 6, v->H = 5, v->W = 7, v->OC = 6, v->KH = v->KW = 3, v->ph = v->pw = 1, v->groups = 6;
+        v->note = "depthwise (groups = channels)";
+        break;
+    default: {
+        v->groups = cf_int(&g->rng, 1, 3);
+        v->C = v->groups * cf_int(&g->rng, 1, 3);
+        v->OC = v->groups * cf_int(&g->rng, 1, 3);
+        v->N = cf_int(&g->rng, 1, 3);
+        v->KH = cf_int(&g->rng, 1, 4), v->KW = cf_int(&g->rng, 1, 4);
+        v->sh = cf_int(&g->rng, 1, 3), v->sw = cf_int(&g->rng, 1, 3);
+        v->dh = cf_int(&g->rng, 1, 2), v->dw = cf_int(&g->rng, 1, 2);
+        v->ph = cf_int(&g->rng, 0, 2), v->pw = cf_int(&g->rng, 0, 2);
+        v->bias = (int)cf_int(&g->rng, 0, 1);
+        int64_t span_h = v->dh * (v->KH - 1) + 1, span_w = v->dw * (v->KW - 1) + 1;
+        v->H = span_h - 2 * v->ph + cf_int(&g->rng, 0, 9);
+        v->W = span_w - 2 * v->pw + cf_int(&g->rng, 0, 9);
+        if (v->H < 1) /* the padded input must hold the dilated kernel */
+            v->ph += (1 - v->H + 1) / 2, v->H = span_h - 2 * v->ph > 1 ? span_h - 2 * v->ph : 1;
+        if (v->W < 1)
+            v->pw += (1 - v->W + 1) / 2, v->W = span_w - 2 * v->pw > 1 ? span_w - 2 * v->pw : 1;
+        break;
+    }
+    }
+    v->OH = (v->H + 2 * v->ph - v->dh * (v->KH - 1) - 1) / v->sh + 1;
+    v->OW = (v->W + 2 * v->pw - v->dw * (v->KW - 1) - 1) / v->sw + 1;
+}
+
+static void conv_case_attrs(cf_case *c, const cf_conv *v)
+{
+    cf_attr_ints(c, "stride", (int64_t[]){v->sh, v->sw}, 2);
+    cf_attr_ints(c, "padding", (int64_t[]){v->ph, v->pw}, 2);
+    cf_attr_ints(c, "dilation", (int64_t[]){v->dh, v->dw}, 2);
+    cf_attr_int(c, "groups", v->groups);
+}
+
+static cf_tensor *cf_in_filled(cf_gen *g, cf_case *c, const char *name, int ndim, const int64_t *shape, double lo,
+                               double hi, int grad)
+{
+    cf_tensor *t = cf_in(c, name, STRATA_F32, ndim, shape);
+    cf_fill_uniform(&g->rng, t, lo, hi);
+    t->grad = grad;
+    return t;
+}
+
+/* Error case k (>= 1) of a conv op: a kernel larger than the padded input,
+ * channels not divisible by groups, a zero stride. */
+static int conv_error_case(cf_gen *g, cf_case *c, cf_conv *v)
+{
+    memset(v, 0, sizeof *v);
+    v->N = 1, v->C = 4, v->H = v->W = 5, v->OC = 4, v->KH = v->KW = 3, v->sh = v->sw = v->dh = v->dw = 1;
+    v->groups = 1, v->bias = 1, v->OH = v->OW = 3;
+    switch (g->error) {
+    case 1:
+        v->KH = v->KW = 7;
+        c->note = "kernel 7 larger than the padded input 5 must fail";
+        c->expect = STRATA_E_SHAPE;
+        break;
+    case 2:
+        v->C = 3, v->groups = 2;
+        c->note = "3 channels in 2 groups must fail";
+        c->expect = STRATA_E_SHAPE;
+        break;
+    default:
+        v->sh = 0;
+        c->note = "stride 0 must fail";
+        c->expect = STRATA_E_INVALID;
+        break;
+    }
+    return 0;
+}
+
+/* conv::conv2d: x, w [, b], all requiring grad. K = taps per output. */
+static int gen_conv2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_conv v;
+    if (g->error)
+        conv_error_case(g, c, &v);
+    else
+        conv_pick(g, &v);
+    int64_t cg = v.C / v.groups > 0 ? v.C / v.groups : 1;
+    cf_in_filled(g, c, "x", 4, (int64_t[]){v.N, v.C, v.H, v.W}, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "w", 4, (int64_t[]){v.OC, cg, v.KH, v.KW}, -1.0, 1.0, 1);
+    if (v.bias)
+        cf_in_filled(g, c, "b", 1, (int64_t[]){v.OC}, -1.0, 1.0, 1);
+    conv_case_attrs(c, &v);
+    if (!c->note)
+        c->note = v.note;
+    c->k_fwd = cg * v.KH * v.KW;
+    c->k_bwd = v.N * v.OH * v.OW > (v.OC / v.groups) * v.KH * v.KW ? v.N * v.OH * v.OW : (v.OC / v.groups) * v.KH * v.KW;
+    return 0;
+}
+
+/* conv::conv2d_backward_data: dy (N, OC, OH, OW), w; attr input_size. */
+static int gen_conv2d_backward_data(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_conv v;
+    conv_pick(g, &v);
+    cf_in_filled(g, c, "dy", 4, (int64_t[]){v.N, v.OC, v.OH, v.OW}, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "w", 4, (int64_t[]){v.OC, v.C / v.groups, v.KH, v.KW}, -1.0, 1.0, 1);
+    conv_case_attrs(c, &v);
+    cf_attr_ints(c, "input_size", (int64_t[]){v.H, v.W}, 2);
+    c->note = v.note;
+    c->k_fwd = (v.OC / v.groups) * v.KH * v.KW;
+    c->k_bwd = v.N * v.H * v.W > v.C / v.groups * v.KH * v.KW ? v.N * v.H * v.W : v.C / v.groups * v.KH * v.KW;
+    return 0;
+}
+
+/* conv::conv2d_backward_weight: dy (N, OC, OH, OW), x; attr kernel_size. */
+static int gen_conv2d_backward_weight(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_conv v;
+    conv_pick(g, &v);
+    cf_in_filled(g, c, "dy", 4, (int64_t[]){v.N, v.OC, v.OH, v.OW}, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "x", 4, (int64_t[]){v.N, v.C, v.H, v.W}, -1.0, 1.0, 1);
+    conv_case_attrs(c, &v);
+    cf_attr_ints(c, "kernel_size", (int64_t[]){v.KH, v.KW}, 2);
+    c->note = v.note;
+    c->k_fwd = v.N * v.OH * v.OW;
+    c->k_bwd = v.C / v.groups * v.KH * v.KW > (v.OC / v.groups) * v.KH * v.KW ? v.C / v.groups * v.KH * v.KW
+                                                                               : (v.OC / v.groups) * v.KH * v.KW;
+    return 0;
+}
+
+/* conv::conv_transpose2d: the conv geometry read backwards; output_padding
+ * is what makes (N, C, H, W) the exact output size. */
+static int gen_conv_transpose2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_conv v;
+    if (g->error == 1) { /* output_padding >= stride */
+        v = (cf_conv){.N = 1, .C = 2, .H = 5, .W = 5, .OC = 2, .KH = 3, .KW = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                      .groups = 1, .OH = 3, .OW = 3};
+        c->note = "output_padding 1 with stride 1 must fail";
+        c->expect = STRATA_E_INVALID;
+    } else if (g->error == 2) { /* weight channels disagree with x */
+        v = (cf_conv){.N = 1, .C = 2, .H = 5, .W = 5, .OC = 3, .KH = 3, .KW = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+                      .groups = 1, .OH = 3, .OW = 3};
+        c->note = "x with 4 channels and a weight for 3 must fail";
+        c->expect = STRATA_E_SHAPE;
+    } else {
+        conv_pick(g, &v);
+    }
+    int64_t oph = (v.H + 2 * v.ph - v.dh * (v.KH - 1) - 1) % v.sh, opw = (v.W + 2 * v.pw - v.dw * (v.KW - 1) - 1) % v.sw;
+    if (g->error == 1)
+        oph = 1;
+    cf_in_filled(g, c, "x", 4, (int64_t[]){v.N, g->error == 2 ? 4 : v.OC, v.OH, v.OW}, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "w", 4, (int64_t[]){v.OC, v.C / v.groups, v.KH, v.KW}, -1.0, 1.0, 1);
+    if (v.bias)
+        cf_in_filled(g, c, "b", 1, (int64_t[]){v.C}, -1.0, 1.0, 1);
+    conv_case_attrs(c, &v);
+    cf_attr_ints(c, "output_padding", (int64_t[]){oph, opw}, 2);
+    if (!c->note)
+        c->note = v.note;
+    c->k_fwd = (v.OC / v.groups) * v.KH * v.KW;
+    c->k_bwd = v.N * v.H * v.W > v.C / v.groups * v.KH * v.KW ? v.N * v.H * v.W : v.C / v.groups * v.KH * v.KW;
+    return 0;
+}
+
+/* conv::conv1d (a composite over conv2d): the width of the 2-D geometry. */
+static int gen_conv1d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_conv v;
+    conv_pick(g, &v);
+    cf_in_filled(g, c, "x", 3, (int64_t[]){v.N, v.C, v.W}, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "w", 3, (int64_t[]){v.OC, v.C / v.groups, v.KW}, -1.0, 1.0, 1);
+    if (v.bias)
+        cf_in_filled(g, c, "b", 1, (int64_t[]){v.OC}, -1.0, 1.0, 1);
+    if (g->trial % 2) { /* ints of one, or plain ints */
+        cf_attr_ints(c, "stride", &v.sw, 1);
+        cf_attr_ints(c, "padding", &v.pw, 1);
+        cf_attr_ints(c, "dilation", &v.dw, 1);
+    } else {
+        cf_attr_int(c, "stride", v.sw);
+        cf_attr_int(c, "padding", v.pw);
+        cf_attr_int(c, "dilation", v.dw);
+    }
+    cf_attr_int(c, "groups", v.groups);
+    c->k_fwd = v.C / v.groups * v.KW;
+    c->k_bwd = v.N * v.OW > (v.OC / v.groups) * v.KW ? v.N * v.OW : (v.OC / v.groups) * v.KW;
+    return 0;
+}
+
+/* A pooling case: x (N, C, H, W) and kernel, stride, padding (<= kernel / 2). */
+typedef struct cf_pool {
+    int64_t N, C, H, W, KH, KW, sh, sw, ph, pw, OH, OW;
+} cf_pool;
+
+static void pool_pick(cf_gen *g, cf_case *c, cf_pool *p)
+{
+    memset(p, 0, sizeof *p);
+    switch (g->large ? -1 : g->trial) {
+    case -1:
+        p->N = 2, p->C = 8, p->H = p->W = 64, p->KH = p->KW = 3, p->sh = p->sw = 2, p->ph = p->pw = 1;
+        break;
+    case 0: /* stride absent: the kernel */
+        p->N = 2, p->C = 3, p->H = 8, p->W = 6, p->KH = p->KW = 2;
+        cf_attr_int(c, "kernel_size", 2);
+        break;
+    case 1: /* overlapping windows and padding, odd sizes, batch 1 */
+        p->N = 1, p->C = 2, p->H = 7, p->W = 9, p->KH = p->KW = 3, p->sh = p->sw = 2, p->ph = p->pw = 1;
+        break;
+    case 2: /* asymmetric */
+        p->N = 3, p->C = 1, p->H = 13, p->W = 5, p->KH = 4, p->KW = 2, p->sh = 3, p->sw = 1, p->ph = 2, p->pw = 1;
+        break;
+    default:
+        p->N = cf_int(&g->rng, 1, 3), p->C = cf_int(&g->rng, 1, 4);
+        p->KH = cf_int(&g->rng, 1, 4), p->KW = cf_int(&g->rng, 1, 4);
+        p->sh = cf_int(&g->rng, 1, 3), p->sw = cf_int(&g->rng, 1, 3);
+        p->ph = cf_int(&g->rng, 0, p->KH / 2), p->pw = cf_int(&g->rng, 0, p->KW / 2);
+        p->H = p->KH + cf_int(&g->rng, 0, 9), p->W = p->KW + cf_int(&g->rng, 0, 9);
+        break;
+    }
+    if (g->large || g->trial != 0) {
+        cf_attr_ints(c, "kernel_size", (int64_t[]){p->KH, p->KW}, 2);
+        cf_attr_ints(c, "stride", (int64_t[]){p->sh, p->sw}, 2);
+        cf_attr_ints(c, "padding", (int64_t[]){p->ph, p->pw}, 2);
+    } else {
+        p->sh = p->KH, p->sw = p->KW;
+    }
+    p->OH = (p->H + 2 * p->ph - p->KH) / p->sh + 1;
+    p->OW = (p->W + 2 * p->pw - p->KW) / p->sw + 1;
+}
+
+static int gen_max_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_pool p;
+    if (g->error) { /* padding more than half the kernel */
+        p = (cf_pool){.N = 1, .C = 1, .H = 5, .W = 5};
+        cf_attr_int(c, "kernel_size", 2);
+        cf_attr_int(c, "padding", 2);
+        c->note = "padding 2 with a kernel of 2 must fail";
+        c->expect = STRATA_E_INVALID;
+    } else {
+        pool_pick(g, c, &p);
+    }
+    cf_tensor *x = cf_in(c, "x", STRATA_F32, 4, (int64_t[]){p.N, p.C, p.H, p.W});
+    if (g->trial == 4) {
+        cf_fill_ties(&g->rng, x);
+        c->note = "ties: the first maximum wins";
+    } else {
+        cf_fill_distinct(&g->rng, x);
+    }
+    x->grad = 1;
+    c->n_out = 2;      /* y, indices */
+    c->loss_mask = 1u; /* the indices are i64 */
+    return 0;
+}
+
+/* dy and indices inside each window (as max_pool2d makes them); attr input_size. */
+static int gen_max_pool2d_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_pool p;
+    pool_pick(g, c, &p);
+    c->n_attrs = 0; /* the backward takes input_size only */
+    cf_in_filled(g, c, "dy", 4, (int64_t[]){p.N, p.C, p.OH, p.OW}, -1.0, 1.0, 1);
+    cf_tensor *idx = cf_in(c, "indices", STRATA_I64, 4, (int64_t[]){p.N, p.C, p.OH, p.OW});
+    for (int64_t nc = 0; idx->data && nc < p.N * p.C; nc++)
+        for (int64_t i = 0; i < p.OH; i++)
+            for (int64_t j = 0; j < p.OW; j++) {
+                int64_t h0 = i * p.sh - p.ph, w0 = j * p.sw - p.pw;
+                int64_t h1 = h0 + p.KH - 1, w1 = w0 + p.KW - 1;
+                h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
+                h1 = h1 >= p.H ? p.H - 1 : h1, w1 = w1 >= p.W ? p.W - 1 : w1;
+                int64_t at = cf_int(&g->rng, h0, h1) * p.W + cf_int(&g->rng, w0, w1);
+                cf_set_index(idx, (nc * p.OH + i) * p.OW + j, at);
+            }
+    if (g->error && idx->data) {
+        cf_set_index(idx, 0, p.H * p.W);
+        c->note = "an index past the plane must fail";
+        c->expect = STRATA_E_INVALID;
+    }
+    cf_attr_ints(c, "input_size", (int64_t[]){p.H, p.W}, 2);
+    c->k_fwd = (p.KH / p.sh + 1) * (p.KW / p.sw + 1);
+    return 0;
+}
+
+static int gen_avg_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_pool p;
+    pool_pick(g, c, &p);
+    cf_in_filled(g, c, "x", 4, (int64_t[]){p.N, p.C, p.H, p.W}, -2.0, 2.0, 1);
+    if (g->trial >= 2)
+        cf_attr_int(c, "count_include_pad", (g->trial + g->large) % 2);
+    c->k_fwd = p.KH * p.KW;
+    c->k_bwd = (p.KH / p.sh + 1) * (p.KW / p.sw + 1);
+    return 0;
+}
+
+static int gen_avg_pool2d_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_pool p;
+    pool_pick(g, c, &p);
+    cf_in_filled(g, c, "dy", 4, (int64_t[]){p.N, p.C, p.OH, p.OW}, -2.0, 2.0, 1);
+    if (g->trial >= 2)
+        cf_attr_int(c, "count_include_pad", (g->trial + g->large) % 2);
+    cf_attr_ints(c, "input_size", (int64_t[]){p.H, p.W}, 2);
+    c->k_fwd = (p.KH / p.sh + 1) * (p.KW / p.sw + 1);
+    c->k_bwd = p.KH * p.KW;
+    return 0;
+}
+
+static int gen_global_avg_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    cf_pool p;
+    pool_pick(g, c, &p);
+    c->n_attrs = 0;
+    cf_in_filled(g, c, "x", 4, (int64_t[]){p.N, p.C, p.H, p.W}, -2.0, 2.0, 1);
+    c->k_fwd = p.H * p.W;
+    return 0;
+}
+
+/* x (N, C, ...) of rank 2, 3 or 4 by trial; returns M = values per channel. */
+static int64_t bn_input(cf_gen *g, cf_case *c, int64_t *C, int grad)
+{
+    int64_t s[4];
+    int n;
+    switch (g->large ? -1 : g->trial % 4) {
+    case -1:
+        n = 4, s[0] = 8, s[1] = 16, s[2] = s[3] = 29;
+        break;
+    case 0:
+        n = 4, s[0] = 2, s[1] = 3, s[2] = 5, s[3] = 7;
+        break;
+    case 1: /* (N, C) as BatchNorm1d */
+        n = 2, s[0] = 13, s[1] = 5;
+        break;
+    case 2: /* (N, C, L) */
+        n = 3, s[0] = 3, s[1] = 4, s[2] = 7;
+        break;
+    default:
+        n = 4, s[0] = cf_int(&g->rng, 1, 4), s[1] = cf_int(&g->rng, 1, 5), s[2] = cf_int(&g->rng, 1, 6);
+        s[3] = cf_int(&g->rng, 2, 6);
+        break;
+    }
+    cf_in_filled(g, c, "x", n, s, -2.0, 2.0, grad);
+    *C = s[1];
+    return cf_numel(n, s) / s[1];
+}
+
+/* (x, weight, bias, running_mean, running_var) -> y, mean, invstd; training on odd trials. */
+static int gen_batch_norm(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    int64_t C, M = bn_input(g, c, &C, 1);
+    cf_in_filled(g, c, "weight", 1, &C, -1.5, 1.5, 1);
+    cf_in_filled(g, c, "bias", 1, &C, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "running_mean", 1, &C, -0.5, 0.5, 0);
+    cf_in_filled(g, c, "running_var", 1, &C, 0.5, 2.0, 0);
+    int training = (g->trial + g->large) % 2;
+    if (g->error) {
+        training = 1;
+        c->note = "training with one value per channel must fail";
+        c->expect = STRATA_E_INVALID;
+        c->in[0].shape[0] = 1;
+        for (int d = 2; d < c->in[0].ndim; d++)
+            c->in[0].shape[d] = 1;
+    }
+    cf_attr_int(c, "training", training);
+    if (g->trial >= 2)
+        cf_attr_float(c, "eps", g->trial % 3 ? 1e-3 : 1e-5);
+    c->n_out = 3;      /* y, mean, invstd */
+    c->loss_mask = 1u; /* mean and invstd carry no gradient */
+    c->k_fwd = c->k_bwd = M;
+    return 0;
+}
+
+static int gen_batch_norm_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    int64_t C, M = bn_input(g, c, &C, 0);
+    cf_tensor *x = &c->in[0];
+    cf_tensor *dy = cf_in(c, "dy", STRATA_F32, x->ndim, x->shape);
+    cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
+    cf_in_filled(g, c, "weight", 1, &C, -1.5, 1.5, 0);
+    cf_in_filled(g, c, "mean", 1, &C, -0.5, 0.5, 0);
+    cf_in_filled(g, c, "invstd", 1, &C, 0.5, 2.0, 0);
+    cf_reorder(c, (int[]){1, 0, 2, 3, 4}); /* dy, x, weight, mean, invstd */
+    cf_attr_int(c, "training", (g->trial + g->large) % 2);
+    c->n_out = 3;
+    c->k_fwd = M;
+    return 0;
+}
+
+/* In place: (running_mean, x, running_var, num_batches_tracked) -> the three buffers. */
+static int gen_batch_norm_update_stats(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    int64_t C, M = bn_input(g, c, &C, 0);
+    cf_in_filled(g, c, "running_mean", 1, &C, -0.5, 0.5, 0);
+    cf_in_filled(g, c, "running_var", 1, &C, 0.5, 2.0, 0);
+    cf_tensor *nbt = cf_in(c, "num_batches_tracked", STRATA_I64, 0, NULL);
+    if (nbt->data)
+        cf_set_index(nbt, 0, cf_int(&g->rng, 0, 1000));
+    cf_reorder(c, (int[]){1, 0, 2, 3}); /* running_mean, x, running_var, num_batches_tracked */
+    if (g->trial != 0)
+        cf_attr_float(c, "momentum", g->trial == 1 ? 1.0 : cf_range(&g->rng, 0.0, 1.0));
+    c->mode = CF_INPLACE;
+    c->n_out = 3;
+    c->k_fwd = M;
+    return 0;
+}
+
+static int gen_dropout2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    static const double ps[] = {0.5, 0.25, 0.75, 0.0};
+    int64_t C;
+    bn_input(g, c, &C, 1);
+    if (g->trial != 0)
+        cf_attr_float(c, "p", ps[g->trial % 4]);
+    philox_attrs(g, c);
+    c->n_out = 2;      /* y, mask */
+    c->loss_mask = 1u; /* the mask is a constant */
+    return 0;
+}
+
 /* ======================================================================= */
 /* The recipe table: one entry per core op (docs/ops.md)                    */
 /* ======================================================================= */
@@ -2111,6 +2557,21 @@ static const cf_recipe cf_recipes[] = {
     R("adam_step", gen_adam_step, CF_ELT, CF_ELT),
     R("rmsprop_step", gen_rmsprop_step, CF_ELT, CF_ELT),
     R("adagrad_step", gen_adagrad_step, CF_ELT, CF_ELT),
+    /* the conv plugin (plugins/conv): K = taps per output (forward), positions summed (weight gradients) */
+    {"conv::conv2d", 1, gen_conv2d, CF_RED, CF_RED, 0, 3, NULL, -1.0, 1.0, 0}, /* kernel too large, groups, stride 0 */
+    {"conv::conv2d_backward_data", 1, gen_conv2d_backward_data, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
+    {"conv::conv2d_backward_weight", 1, gen_conv2d_backward_weight, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
+    {"conv::conv_transpose2d", 1, gen_conv_transpose2d, CF_RED, CF_RED, 0, 2, NULL, -1.0, 1.0, 0},
+    {"conv::conv1d", 1, gen_conv1d, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
+    {"conv::max_pool2d", 1, gen_max_pool2d, CF_EXACT, CF_EXACT, 0, 1, NULL, -2.0, 2.0, 0}, /* ties in trial 4 */
+    {"conv::max_pool2d_backward", 1, gen_max_pool2d_backward, CF_RED, CF_EXACT, 0, 1, NULL, -1.0, 1.0, 0},
+    {"conv::avg_pool2d", 1, gen_avg_pool2d, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::avg_pool2d_backward", 1, gen_avg_pool2d_backward, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::global_avg_pool2d", 1, gen_global_avg_pool2d, CF_RED, CF_ELT, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::batch_norm", 1, gen_batch_norm, CF_RED, CF_RED, 0, 1, NULL, -2.0, 2.0, 0}, /* M = 1 in training fails */
+    {"conv::batch_norm_backward", 1, gen_batch_norm_backward, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::batch_norm_update_stats", 1, gen_batch_norm_update_stats, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::dropout2d", 1, gen_dropout2d, CF_EXACT, CF_EXACT, 0, 0, NULL, -2.0, 2.0, 0}, /* Philox, as dropout */
 };
 
 #undef R

@@ -378,6 +378,29 @@ STRATA_API const int64_t *strata_model_input_shape(const strata_model *m, int i,
 /** Per-example output shape of output @p i (borrowed, *ndim entries; -1 for an unbatched scalar). */
 STRATA_API const int64_t *strata_model_output_shape(const strata_model *m, int i, int *ndim);
 
+/** Number of layers of @p m (0 for NULL). @since 1.0 */
+STRATA_API int strata_model_layer_count(const strata_model *m);
+
+/**
+ * Name ("0", "conv1") and registered type ("conv2d") of layer @p i, in the
+ * order the layers were added. Either pointer may be NULL; the strings are
+ * borrowed until strata_model_destroy(m).
+ * @returns STRATA_E_INVALID for an index outside [0, layer count).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_model_layer_info(const strata_model *m, int i, const char **name, const char **type);
+
+/**
+ * Runs the model like strata_model_forward() and returns what every layer
+ * produced: @p layer_outputs (strata_model_layer_count(m) slots) receives
+ * one new reference per layer, its output 0 (with the batch dimension), for
+ * looking inside a network (feature maps). Written only on success.
+ * @returns as strata_model_forward().
+ * @since 1.0
+ */
+STRATA_API strata_status strata_model_forward_layers(strata_model *m, strata_tensor *const *inputs, int n_inputs,
+                                                     strata_tensor **layer_outputs, int training);
+
 /* ======================================================================= */
 /* Optimizers                                                              */
 /* ======================================================================= */
@@ -524,6 +547,30 @@ STRATA_API strata_status strata_loader_next(strata_loader *l, strata_device *dev
                                             strata_tensor **y, int *done);
 /** Skips @p n batches (resuming mid-epoch). */
 STRATA_API void strata_loader_skip(strata_loader *l, int64_t n);
+
+/**
+ * Turns on data augmentation of the batches @p l hands out: each example is
+ * flipped horizontally (along its last axis) with probability @p hflip_p,
+ * then, when @p crop_padding > 0, padded with @p crop_padding zeros on every
+ * side of its last two axes and cropped back to its size at a random offset
+ * (PyTorch's RandomHorizontalFlip and RandomCrop(size, padding)). Zero is
+ * zero in the data set's values: after strata_dataset_normalize() it is the
+ * mean, not black.
+ *
+ * The draws of an example depend only on (the loader's seed, the epoch, the
+ * example's position in the epoch), so a run resumed with
+ * strata_loader_skip() sees the same batches. Set it on training loaders
+ * only; hflip_p = 0 and crop_padding = 0 turn it off.
+ *
+ * @param l             loader; must not be NULL.
+ * @param hflip_p       flip probability in [0, 1].
+ * @param crop_padding  padding of the random crop, >= 0 (0: no crop).
+ * @returns STRATA_OK; STRATA_E_INVALID for a value out of range, or when
+ *   augmentation is asked for and examples are not images of shape (C, H, W)
+ *   or (H, W) (the message gives the shape).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_loader_set_augment(strata_loader *l, double hflip_p, int64_t crop_padding);
 
 /* ======================================================================= */
 /* Model specs (YAML)                                                      */
