@@ -11,6 +11,7 @@ int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_visualize(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
@@ -63,5 +64,8 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  *logits_out (optional) receives the logits for accuracy. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
                              double *loss_out);
+
+/** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
+int cli_make_dir(const char *dir);
 
 #endif

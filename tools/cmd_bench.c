@@ -190,18 +190,96 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
     return 0;
 }
 
+/* One single-op benchmark: the op, its inputs and attrs, its work. */
+typedef struct {
+    const char *op;
+    strata_tensor *in[3];
+    int n_in;
+    strata_attr attrs[4];
+    int n_attrs;
+    double flops;
+    char shape[256];
+} op_case;
+
+/* Parses --shape for @p a->op into @p c (inputs not made yet); 0 on success. */
+static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3], int64_t conv[4])
+{
+    long long M, N, K, B, C, H, W, OC, KS, S = 1, P = 0;
+    if (!strcmp(a->op, "matmul")) {
+        if (!a->shape || sscanf(a->shape, "%lldx%lldx%lld", &M, &N, &K) != 3 || M <= 0 || N <= 0 || K <= 0) {
+            fprintf(stderr, "strata bench: --op matmul needs --shape MxNxK (e.g. 2048x2048x2048)\n");
+            return 2;
+        }
+        c->op = "core::matmul";
+        ndims[0] = ndims[1] = 2;
+        dims[0][0] = M, dims[0][1] = K, dims[1][0] = K, dims[1][1] = N;
+        c->n_in = 2;
+        c->flops = 2.0 * (double)M * (double)N * (double)K;
+        snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lld", M, N, K);
+        return 0;
+    }
+    if (!strcmp(a->op, "conv2d")) {
+        int got = a->shape ? sscanf(a->shape, "%lldx%lldx%lldx%lldx%lldx%lldx%lldx%lld", &B, &C, &H, &W, &OC, &KS,
+                                    &S, &P)
+                           : 0;
+        if (got < 6 || B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KS <= 0 || S <= 0 || P < 0 ||
+            H + 2 * P < KS || W + 2 * P < KS) {
+            fprintf(stderr, "strata bench: --op conv2d needs --shape NxCxHxWxOCxK[xSTRIDExPAD] with the kernel K "
+                            "no larger than the padded input (e.g. 64x1x28x28x6x5x1x2, LeNet's first layer)\n");
+            return 2;
+        }
+        c->op = "conv::conv2d";
+        ndims[0] = ndims[1] = 4, ndims[2] = 1;
+        dims[0][0] = B, dims[0][1] = C, dims[0][2] = H, dims[0][3] = W;
+        dims[1][0] = OC, dims[1][1] = C, dims[1][2] = KS, dims[1][3] = KS;
+        dims[2][0] = OC;
+        c->n_in = 3;
+        conv[0] = conv[1] = S;
+        conv[2] = conv[3] = P;
+        long long OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
+        c->flops = 2.0 * (double)B * (double)OC * (double)OH * (double)OW * (double)C * (double)KS * (double)KS;
+        snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lldx%lld * %lldx%lldx%lldx%lld stride %lld pad %lld", B, C,
+                 H, W, OC, C, KS, KS, S, P);
+        return 0;
+    }
+    fprintf(stderr, "strata bench: --op %s is not available (ops: matmul, conv2d)\n", a->op);
+    return 2;
+}
+
+/* Times op_case @p c: 3 warm-up calls, then up to 64 (at least 3, about
+ * 10 s at most); the median. */
+static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_case *c, int reps, double *med,
+                                  int *n_out)
+{
+    double times[64], spent = 0;
+    int n = 0;
+    strata_status rc = STRATA_OK;
+    for (int k = -3; k < reps && (k < 3 || spent < 10.0); k++) {
+        strata_tensor *out = NULL;
+        double t0 = cli_now();
+        rc = strata_op_call(rt, c->op, c->in, c->n_in, c->attrs, c->n_attrs, &out, 1);
+        strata_device_synchronize(dev);
+        double dt = cli_now() - t0;
+        strata_tensor_release(out);
+        if (rc)
+            break;
+        if (k >= 0) {
+            times[n++] = dt;
+            spent += dt;
+        }
+    }
+    *med = median(times, n);
+    *n_out = n;
+    return rc;
+}
+
 static int bench_op(const bench_args *a)
 {
-    if (strcmp(a->op, "matmul") != 0) {
-        fprintf(stderr, "strata bench: --op %s is not available (ops: matmul; conv comes with the conv plugin)\n",
-                a->op);
-        return 2;
-    }
-    long long M, N, K;
-    if (!a->shape || sscanf(a->shape, "%lldx%lldx%lld", &M, &N, &K) != 3 || M <= 0 || N <= 0 || K <= 0) {
-        fprintf(stderr, "strata bench: --op matmul needs --shape MxNxK (e.g. 2048x2048x2048)\n");
-        return 2;
-    }
+    op_case c = {0};
+    int64_t dims[3][4] = {{0}}, conv[4] = {0};
+    int ndims[3] = {0}, r = op_case_parse(a, &c, dims, ndims, conv);
+    if (r)
+        return r;
     strata_runtime *rt;
     strata_status rc = strata_runtime_create(NULL, &rt);
     if (rc)
@@ -212,44 +290,37 @@ static int bench_op(const bench_args *a)
         return cli_fail("choosing a device", rc);
     }
     strata_set_grad_enabled(rt, 0);
-    int64_t as[2] = {M, K}, bs[2] = {K, N};
-    strata_attr u[2] = {strata_attr_ints("shape", as, 2), strata_attr_ints("shape", bs, 2)};
-    strata_tensor *A, *B;
-    if ((rc = strata_op_create(dev, "core::uniform", &u[0], 1, &A)) ||
-        (rc = strata_op_create(dev, "core::uniform", &u[1], 1, &B))) {
+    for (int i = 0; i < c.n_in && !rc; i++) {
+        strata_attr u = strata_attr_ints("shape", dims[i], ndims[i]);
+        rc = strata_op_create(dev, "core::uniform", &u, 1, &c.in[i]);
+    }
+    if (rc) {
+        for (int i = 0; i < c.n_in; i++)
+            strata_tensor_release(c.in[i]);
         strata_runtime_destroy(rt);
         return cli_fail("creating inputs", rc);
     }
-    double times[64], flops = 2.0 * (double)M * (double)N * (double)K, spent = 0;
-    int n = 0, reps = (int)(a->steps > 0 && a->steps < 64 ? a->steps : 20);
-    for (int k = -3; k < reps && (k < 3 || spent < 10.0); k++) {
-        strata_tensor *C;
-        double t0 = cli_now();
-        rc = strata_matmul(rt, A, B, 0, 0, &C);
-        strata_device_synchronize(dev);
-        double dt = cli_now() - t0;
-        strata_tensor_release(C);
-        if (rc)
-            break;
-        if (k >= 0) {
-            times[n++] = dt;
-            spent += dt;
-        }
+    if (c.n_in == 3) { /* conv2d */
+        c.attrs[c.n_attrs++] = strata_attr_ints("stride", conv, 2);
+        c.attrs[c.n_attrs++] = strata_attr_ints("padding", conv + 2, 2);
     }
+    double med = 0;
+    int n = 0;
+    rc = op_case_time(rt, dev, &c, (int)(a->steps > 0 && a->steps < 64 ? a->steps : 20), &med, &n);
+    for (int i = 0; i < c.n_in; i++)
+        strata_tensor_release(c.in[i]);
     if (rc) {
+        r = cli_fail(c.op, rc);
         strata_runtime_destroy(rt);
-        return cli_fail("matmul", rc);
+        return r;
     }
-    double med = median(times, n);
     if (a->json)
-        printf("{\"op\": \"matmul\", \"shape\": \"%lldx%lldx%lld\", \"backend\": \"%s\", \"gflops\": %.1f, "
-               "\"median_ms\": %.3f, \"reps\": %d}\n",
-               M, N, K, strata_device_backend(dev), flops / med * 1e-9, 1e3 * med, n);
+        printf("{\"op\": \"%s\", \"shape\": \"%s\", \"backend\": \"%s\", \"gflops\": %.1f, \"median_ms\": %.3f, "
+               "\"reps\": %d}\n",
+               a->op, c.shape, strata_device_backend(dev), c.flops / med * 1e-9, 1e3 * med, n);
     else
-        printf("matmul %lldx%lldx%lld on %s: %.1f GFLOP/s (median of %d, %.3f ms)\n", M, N, K, strata_device_name(dev),
-               flops / med * 1e-9, n, 1e3 * med);
-    strata_tensor_release(A);
-    strata_tensor_release(B);
+        printf("%s %s on %s: %.1f GFLOP/s (median of %d, %.3f ms)\n", a->op, c.shape, strata_device_name(dev),
+               c.flops / med * 1e-9, n, 1e3 * med);
     strata_runtime_destroy(rt);
     return 0;
 }
@@ -289,7 +360,8 @@ int cmd_bench(int argc, char **argv)
             fprintf(stderr, "strata bench: unknown argument '%s'\n"
                             "usage: strata bench W1 [W2 ...] [--backend NAME] [--steps N] [--warmup N] [--json] "
                             "[--profile]\n"
-                            "       strata bench --op matmul --shape MxNxK [--backend NAME]\n",
+                            "       strata bench --op matmul --shape MxNxK [--backend NAME]\n"
+                            "       strata bench --op conv2d --shape NxCxHxWxOCxK[xSTRIDExPAD] [--backend NAME]\n",
                     o);
             return 2;
         }

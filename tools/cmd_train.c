@@ -98,24 +98,6 @@ static int write_json_file(const char *path, json_t *obj)
     return 0;
 }
 
-static int make_dir(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0777);
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "strata: error: cannot create directory %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    return 0;
-}
-
 static strata_status read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out)
 {
     memset(out, 0, sizeof *out);
@@ -152,7 +134,7 @@ int cmd_train(int argc, char **argv)
         run_free(&ctx);
         return r;
     }
-    if ((r = make_dir(a.out_dir))) {
+    if ((r = cli_make_dir(a.out_dir))) {
         run_free(&ctx);
         return r;
     }

@@ -16,6 +16,8 @@ static void usage(FILE *f)
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
                "                                        training throughput of the reference workloads\n"
                "  bench --op matmul --shape MxNxK       GFLOP/s of one op\n"
+               "  visualize --checkpoint FILE --spec SPEC --input N --out DIR [--backend NAME]\n"
+               "                                        PNGs of a ConvNet's input, filters and feature maps\n"
                "  version                               print the version and ABI\n\n"
                "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
 }
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "visualize"))
+        return cmd_visualize(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         uint32_t ma, mi;
         strata_abi_version(&ma, &mi);

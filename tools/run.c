@@ -1,9 +1,12 @@
 /* run.c - what `strata train`, `eval` and `bench` share: building a run
  * from a spec (runtime, device, model, optimizer, data) and one training
  * step. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -208,4 +211,29 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
     else
         strata_tensor_release(logits);
     return rc;
+}
+
+/* mkdir -p: 0, or 1 after a message naming the directory (also when a file of
+ * that name is in the way). */
+int cli_make_dir(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        fprintf(stderr, "strata: error: cannot create directory %s: path too long\n", dir);
+        return 1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0777);
+            *p = '/';
+        }
+    }
+    struct stat st;
+    if ((mkdir(buf, 0777) != 0 && errno != EEXIST) || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "strata: error: cannot create directory %s: %s\n", dir,
+                errno == EEXIST ? "a file of that name exists" : strerror(errno));
+        return 1;
+    }
+    return 0;
 }

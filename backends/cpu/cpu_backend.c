@@ -1,8 +1,10 @@
 /*
  * cpu_backend.c - the cpu backend's entry point: registers the backend
- * ("cpu", priority 10, one host device) and a kernel for every core op the
- * ref backend has, and sets the OpenMP team size (STRATA_NUM_THREADS, else
- * OMP_NUM_THREADS, else every processor).
+ * ("cpu", priority 10, one host device), a kernel for every core op the
+ * ref backend has and for the conv plugin's ops (by name: the core matches
+ * kernels to ops when they are called, so the plugin may load before or
+ * after this backend, or not at all), and sets the OpenMP team size
+ * (STRATA_NUM_THREADS, else OMP_NUM_THREADS, else every processor).
  *
  * This file is compiled for the baseline ISA: when the kernels were built
  * for a newer one (-march from STRATA_CPU_ARCH, x86-64-v3 by default), it
@@ -16,6 +18,7 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include "cpu_conv.h"
 #include "cpu_internal.h"
 #include "cpu_isa_config.h"
 
@@ -54,7 +57,7 @@ static const cpu_kernel_entry cpu_kernels[] = {
     {"core::matmul", cpu_matmul},
     {"core::linear", cpu_linear},
     /* reductions */
-    {"core::sum", cpu_sum},
+    {"core::sum", cpu_sum_channels}, /* cpu_sum, with conv bias gradients done per channel */
     {"core::mean", cpu_mean},
     {"core::max", cpu_max},
     {"core::argmax", cpu_argmax},
@@ -89,6 +92,21 @@ static const cpu_kernel_entry cpu_kernels[] = {
     {"core::adam_step", cpu_adam_step},
     {"core::rmsprop_step", cpu_rmsprop_step},
     {"core::adagrad_step", cpu_adagrad_step},
+    /* the conv plugin's ops: registered by name, resolved whenever the
+     * plugin that defines them loads (before or after this backend) */
+    {"conv::conv2d", cpu_conv2d},
+    {"conv::conv2d_backward_data", cpu_conv2d_backward_data},
+    {"conv::conv2d_backward_weight", cpu_conv2d_backward_weight},
+    {"conv::conv_transpose2d", cpu_conv_transpose2d},
+    {"conv::max_pool2d", cpu_max_pool2d},
+    {"conv::max_pool2d_backward", cpu_max_pool2d_backward},
+    {"conv::avg_pool2d", cpu_avg_pool2d},
+    {"conv::avg_pool2d_backward", cpu_avg_pool2d_backward},
+    {"conv::global_avg_pool2d", cpu_global_avg_pool2d},
+    {"conv::batch_norm", cpu_batch_norm},
+    {"conv::batch_norm_backward", cpu_batch_norm_backward},
+    {"conv::batch_norm_update_stats", cpu_batch_norm_update_stats},
+    {"conv::dropout2d", cpu_dropout2d},
 };
 
 int cpu_threads(void)
@@ -204,6 +222,7 @@ static void cpu_shutdown(void *user)
 {
     (void)user;
     cpu_dnnl_shutdown();
+    cpu_conv_dnnl_shutdown();
 }
 
 STRATA_PLUGIN_DEFINE("cpu", "1.0.0", "cpu backend: oneDNN GEMMs, OpenMP C kernels", cpu_init, cpu_shutdown)

@@ -3,10 +3,13 @@
  *
  * The cpu backend is the fast host backend: GEMMs go to oneDNN (dnnl_sgemm,
  * and a cached matmul primitive for linear's forward; oneDNN picks its own
- * JIT kernels for the machine), everything else is OpenMP C written so the
- * compiler vectorises the inner loops. Results match the ref backend within
- * float tolerance; ops whose ref result is one rounding of exact or double
- * math (add/sub/mul/div, scale, relu, copies, the random ops, the optimizer
+ * JIT kernels for the machine); the conv plugin's convolutions run on the
+ * register tiles of cpu_conv_gemm.c, or on oneDNN's blocked convolution
+ * primitives for layers with many channels (cpu_conv.c and cpu_conv_dnnl.c
+ * say when and why); everything else is OpenMP C written so the compiler
+ * vectorises the inner loops. Results match the ref backend within float
+ * tolerance; ops whose ref result is one rounding of exact or double math
+ * (add/sub/mul/div, scale, relu, copies, the random ops, the optimizer
  * steps) give the same bits.
  *
  * Kernels follow one order: check arity and dtypes, read attributes, check
@@ -163,6 +166,12 @@ int cpu_dnnl_linear(float *y, const float *x, const float *w, const float *bias,
 /** Frees the cached primitives, stream and engine (plugin shutdown). */
 void cpu_dnnl_shutdown(void);
 
+/* ---- the conv plugin's ops (cpu_conv.c, cpu_pool.c; more in cpu_conv.h) -- */
+
+/** Attr @p name as (height, width): an int (both), a list of one (both) or
+ *  two ints; @p dflt for both when absent or an empty list. */
+strata_status cpu_attr_pair(const strata_kernel_call *call, const char *name, int64_t dflt, int64_t out[2]);
+
 /* ---- vectorisable math (float in, float out) ----------------------------- */
 
 /* a * b + c, fused (one rounding) where the ISA has FMA; the library's
@@ -307,5 +316,23 @@ CPU_KERNEL(sgd_step);
 CPU_KERNEL(adam_step);
 CPU_KERNEL(rmsprop_step);
 CPU_KERNEL(adagrad_step);
+/* cpu_conv.c (ops of the conv plugin, registered by name) */
+CPU_KERNEL(conv2d);
+CPU_KERNEL(conv2d_backward_data);
+CPU_KERNEL(conv2d_backward_weight);
+CPU_KERNEL(conv_transpose2d);
+/* cpu_pool.c */
+CPU_KERNEL(max_pool2d);
+CPU_KERNEL(max_pool2d_backward);
+CPU_KERNEL(avg_pool2d);
+CPU_KERNEL(avg_pool2d_backward);
+CPU_KERNEL(global_avg_pool2d);
+/* cpu_bnorm.c */
+CPU_KERNEL(batch_norm);
+CPU_KERNEL(batch_norm_backward);
+CPU_KERNEL(batch_norm_update_stats);
+/* cpu_channel.c */
+CPU_KERNEL(dropout2d);
+CPU_KERNEL(sum_channels); /* core::sum: per-channel sums first, else cpu_sum */
 
 #endif /* CPU_INTERNAL_H */

@@ -34,11 +34,14 @@ static strata_status read_1d(const strata_host_api *h, const char *op, const str
             return h->set_error(STRATA_E_INVALID, "%s: '%s' takes one integer", op, names[k]);
     }
     *groups = strata_attr_get_int(attrs, n, "groups", 1);
-    if (*s < 1 || *d < 1 || *p < 0 || *groups < 1)
-        return h->set_error(STRATA_E_INVALID,
-                            "%s: stride (%lld), dilation (%lld) and groups (%lld) must be positive and padding "
-                            "(%lld) not negative",
-                            op, (long long)*s, (long long)*d, (long long)*groups, (long long)*p);
+    if (*s < 1)
+        return h->set_error(STRATA_E_INVALID, "%s: stride must be positive, got %lld", op, (long long)*s);
+    if (*d < 1)
+        return h->set_error(STRATA_E_INVALID, "%s: dilation must be positive, got %lld", op, (long long)*d);
+    if (*p < 0)
+        return h->set_error(STRATA_E_INVALID, "%s: padding must not be negative, got %lld", op, (long long)*p);
+    if (*groups < 1)
+        return h->set_error(STRATA_E_INVALID, "%s: groups must be positive, got %lld", op, (long long)*groups);
     return STRATA_OK;
 }
 

@@ -165,7 +165,9 @@ static strata_status conv_create(const strata_layer_create_call *c, int kind)
             return h->set_error(STRATA_E_INVALID, "%s: output_padding must not be negative, got %s", w,
                                 pair_str(v, sizeof v, p->output_padding, dims));
     }
-    if (p->groups < 1 || C % p->groups || OC % p->groups)
+    if (p->groups < 1)
+        return h->set_error(STRATA_E_INVALID, "%s: groups must be positive, got %lld", w, (long long)p->groups);
+    if (C % p->groups || OC % p->groups)
         return h->set_error(STRATA_E_INVALID,
                             "%s: in_channels %lld and out_channels %lld must both be divisible by groups %lld", w,
                             (long long)C, (long long)OC, (long long)p->groups);
@@ -415,9 +417,10 @@ static strata_status bn_create(const strata_layer_create_call *c, const char *ty
     *c->state = s;
     s->eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-5);
     s->momentum = strata_attr_get_float(c->attrs, c->n_attrs, "momentum", 0.1);
-    if (!(s->eps >= 0.0) || !(s->momentum >= 0.0 && s->momentum <= 1.0))
-        return h->set_error(STRATA_E_INVALID, "%s: eps (%g) must not be negative and momentum (%g) must be in [0, 1]",
-                            w, s->eps, s->momentum);
+    if (!(s->eps >= 0.0))
+        return h->set_error(STRATA_E_INVALID, "%s: eps must not be negative, got %g", w, s->eps);
+    if (!(s->momentum >= 0.0 && s->momentum <= 1.0))
+        return h->set_error(STRATA_E_INVALID, "%s: momentum must be in [0, 1], got %g", w, s->momentum);
     int64_t cs[1] = {C};
     /* PyTorch's defaults: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0 */
     if ((rc = h->layer_add_param(c->layer, "weight", STRATA_F32, 1, cs, &s->w)) || (rc = fill_ones(h, s->w, C)) ||

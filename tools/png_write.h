@@ -1,0 +1,52 @@
+/* png_write.h - 8-bit PNG files (libpng), written atomically, and float
+ * tiles laid out in a grid as an 8-bit image: what `strata visualize` writes
+ * (filters, feature maps) and what sample grids of generative models need. */
+#ifndef STRATA_PNG_WRITE_H
+#define STRATA_PNG_WRITE_H
+
+#include <stdint.h>
+
+/**
+ * Writes @p pixels (height, width, channels) row-major, rows top to bottom,
+ * as an 8-bit PNG: channels 1 gray, 3 RGB, 4 RGBA. Atomic: a temporary file
+ * next to @p path, fsync, rename, so a reader never sees a torn image.
+ * @returns 0; 1 after printing "strata: error: cannot write PATH: why".
+ */
+int cli_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+
+/** How tile values become gray levels 0..255. */
+typedef enum grid_norm {
+    GRID_NORM_TILE = 0, /* each tile to its own [min, max] (over all its channels); a constant tile is 0 */
+    GRID_NORM_RANGE = 1 /* every tile maps [lo, hi] to [0, 255], clamped (e.g. tanh samples: -1, 1) */
+} grid_norm;
+
+/* n tiles of (channels, h, w) values, planar, in rows of cols tiles; each
+ * value drawn as a scale x scale block; gap pixels of background between
+ * tiles (none around the edge):
+ *   width  = cols * w * scale + (cols - 1) * gap
+ *   height = rows * h * scale + (rows - 1) * gap,  rows = ceil(n / cols) */
+typedef struct grid_layout {
+    int64_t n;
+    int channels; /* 1 (gray) or 3 (RGB) */
+    int h, w;
+    int cols;
+    int scale;
+    int gap;
+    uint8_t background;
+    grid_norm norm;
+    float lo, hi; /* GRID_NORM_RANGE only */
+} grid_layout;
+
+/** Image size of @p g in pixels. @returns 0; 1 (printing why) for a bad
+ *  layout or an image over 32768 pixels a side. */
+int grid_size(const grid_layout *g, int *width, int *height);
+
+/**
+ * Renders @p tiles (g->n, g->channels, g->h, g->w) into a new malloc'ed
+ * (height, width, channels) image of grid_size(). Non-finite values are
+ * drawn 0 and ignored by the per-tile range.
+ * @returns the image (free() it); NULL after printing why.
+ */
+uint8_t *grid_render(const grid_layout *g, const float *tiles);
+
+#endif
