@@ -131,6 +131,10 @@ static strata_status composite_call(strata_runtime *rt, st_op *op, strata_tensor
 
 static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev);
 
+/* Set by invoke_impl when the op ran as its composite (the inner ops are
+ * timed instead); an op with a composite that ran a kernel is timed itself. */
+static _Thread_local int ran_composite;
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -146,12 +150,16 @@ static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *i
         return invoke_impl(rt, inv, dev);
     static _Thread_local double nested;
     double saved = nested;
+    int saved_composite = ran_composite;
     nested = 0;
+    ran_composite = 0;
     double t0 = now_seconds();
     strata_status rc = invoke_impl(rt, inv, dev);
     double dt = now_seconds() - t0;
+    int composite = ran_composite;
+    ran_composite = saved_composite;
     st_op *op = st_find_op(rt, inv->op, inv->version);
-    if (op && !rc && !op->def.composite) {
+    if (op && !rc && !composite) {
         int ph = rt->in_backward ? 1 : 0;
         op->prof_calls[ph]++;
         op->prof_seconds[ph] += dt - nested;
@@ -342,6 +350,7 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
     }
     if (!fn && def->composite && !provided) {
         rc = composite_call(rt, op, in, n_in, attrs, n_attrs, inv->outputs, n_out);
+        ran_composite = 1;
         return rc; /* the inner ops recorded themselves */
     }
 

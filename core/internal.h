@@ -289,6 +289,16 @@ strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *sc
                                     const strata_attr *attrs, int n_attrs, strata_attr **out, int *n_out,
                                     char **defaults_log);
 
+/** The forward pass of strata_model_forward and strata_model_forward_layers,
+ *  after their argument checks (n_inputs == m->n_inputs): checks the inputs'
+ *  and every layer's outputs' shapes, and on STRATA_OK sets *vals to every
+ *  layer's outputs, (n_layers, ST_LAYER_MAX_OUT), owned by the caller, who
+ *  frees them with st_model_vals_free. On failure *vals is NULL. */
+strata_status st_model_run(strata_model *m, strata_tensor *const *inputs, int n_inputs, int training,
+                           strata_tensor ***vals);
+/** Releases the tensors of st_model_run's @p vals and frees it; NULL is a no-op. */
+void st_model_vals_free(const strata_model *m, strata_tensor **vals);
+
 strata_status st_layer_add_param(strata_layer *layer, const char *name, strata_dtype dtype, int ndim,
                                  const int64_t *shape, strata_tensor **out);
 strata_status st_layer_add_buffer(strata_layer *layer, const char *name, strata_dtype dtype, int ndim,

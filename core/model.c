@@ -349,16 +349,10 @@ static strata_status check_batched(const char *what, const strata_tensor *t, int
                     st_shape_str(b, sizeof b, ndim, shape));
 }
 
-strata_status strata_model_forward(strata_model *m, strata_tensor *const *inputs, int n_inputs,
-                                   strata_tensor **outputs, int n_outputs, int training)
+strata_status st_model_run(strata_model *m, strata_tensor *const *inputs, int n_inputs, int training,
+                           strata_tensor ***vals_out)
 {
-    if (!m || (!inputs && n_inputs) || !outputs)
-        return st_error(STRATA_E_INVALID, "strata_model_forward: NULL argument");
-    if (n_inputs != m->n_inputs)
-        return st_error(STRATA_E_INVALID, "model takes %d input(s), got %d", m->n_inputs, n_inputs);
-    int want_out = m->n_outputs ? m->n_outputs : 1;
-    if (n_outputs != want_out)
-        return st_error(STRATA_E_INVALID, "model produces %d output(s), the call asked for %d", want_out, n_outputs);
+    *vals_out = NULL;
     if (!m->n_layers)
         return st_error(STRATA_E_STATE, "model has no layers");
     int64_t batch = n_inputs ? inputs[0]->ndim > 0 ? inputs[0]->shape[0] : -1 : -1;
@@ -412,17 +406,44 @@ strata_status strata_model_forward(strata_model *m, strata_tensor *const *inputs
                 rc = check_batched(what, o, l->out_dtype[k], l->out_ndim[k], l->out_shape[k], batch);
         }
     }
-    if (!rc) {
-        for (int k = 0; k < want_out; k++) {
-            int id = m->n_outputs ? m->out_ids[k] : m->n_layers - 1;
-            int which = m->n_outputs ? m->out_outs[k] : 0;
-            outputs[k] = strata_tensor_retain(vals[id * ST_LAYER_MAX_OUT + which]);
-        }
+    if (rc) {
+        st_model_vals_free(m, vals);
+        return rc;
     }
+    *vals_out = vals;
+    return STRATA_OK;
+}
+
+void st_model_vals_free(const strata_model *m, strata_tensor **vals)
+{
+    if (!vals)
+        return;
     for (int k = 0; k < m->n_layers * ST_LAYER_MAX_OUT; k++)
         strata_tensor_release(vals[k]);
     free(vals);
-    return rc;
+}
+
+strata_status strata_model_forward(strata_model *m, strata_tensor *const *inputs, int n_inputs,
+                                   strata_tensor **outputs, int n_outputs, int training)
+{
+    if (!m || (!inputs && n_inputs) || !outputs)
+        return st_error(STRATA_E_INVALID, "strata_model_forward: NULL argument");
+    if (n_inputs != m->n_inputs)
+        return st_error(STRATA_E_INVALID, "model takes %d input(s), got %d", m->n_inputs, n_inputs);
+    int want_out = m->n_outputs ? m->n_outputs : 1;
+    if (n_outputs != want_out)
+        return st_error(STRATA_E_INVALID, "model produces %d output(s), the call asked for %d", want_out, n_outputs);
+    strata_tensor **vals;
+    strata_status rc = st_model_run(m, inputs, n_inputs, training, &vals);
+    if (rc)
+        return rc;
+    for (int k = 0; k < want_out; k++) {
+        int id = m->n_outputs ? m->out_ids[k] : m->n_layers - 1;
+        int which = m->n_outputs ? m->out_outs[k] : 0;
+        outputs[k] = strata_tensor_retain(vals[id * ST_LAYER_MAX_OUT + which]);
+    }
+    st_model_vals_free(m, vals);
+    return STRATA_OK;
 }
 
 /* ---- parameters ---------------------------------------------------------- */

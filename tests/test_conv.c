@@ -468,51 +468,48 @@ static void test_dropout2d(void **state)
 /* Gradient checks: layers                                                 */
 /* ======================================================================= */
 
+/* A model of one f32 input "x" of examples @p ex and one layer of @p type
+ * named @p name: the cases of the layer checks below. */
+static strata_model *layer_model(const char *type, const char *name, const int64_t *ex, int ex_ndim,
+                                 const strata_attr *at, int n_at)
+{
+    strata_model *m = model_new();
+    model_input(m, "x", STRATA_F32, ex, ex_ndim);
+    model_layer(m, type, name, at, n_at, NULL, NULL);
+    return m;
+}
+
 static void test_layer_conv_grads(void **state)
 {
     (void)state;
     int bad = 0;
-    strata_model *m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 6, 5));
-    model_layer(m, "conv2d", "conv",
-                ATTRS(strata_attr_int("out_channels", 4), PAIR("kernel_size", 3, 2), PAIR("stride", 2, 1),
-                      PAIR("padding", 1, 0), PAIR("dilation", 1, 2)),
-                NULL, NULL);
+    strata_model *m = layer_model("conv2d", "conv", SHAPE(3, 6, 5),
+                                  ATTRS(strata_attr_int("out_channels", 4), PAIR("kernel_size", 3, 2),
+                                        PAIR("stride", 2, 1), PAIR("padding", 1, 0), PAIR("dilation", 1, 2)));
     bad += run_model("layer conv2d 3->4 kernel (3,2) stride (2,1) padding (1,0) dilation (1,2), batch 2", m,
                      (strata_tensor *[]){tv(D_ANY, 1, SHAPE(2, 3, 6, 5))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4, 5, 5));
-    model_layer(m, "conv2d", "conv",
-                ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("padding", 1),
-                      strata_attr_int("groups", 2), strata_attr_int("bias", 0)),
-                NULL, NULL);
+    m = layer_model("conv2d", "conv", SHAPE(4, 5, 5),
+                    ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("padding", 1),
+                          strata_attr_int("groups", 2), strata_attr_int("bias", 0)));
     bad += run_model("layer conv2d 4->2 groups 2 padding 1 no bias, batch 1", m,
                      (strata_tensor *[]){tv(D_ANY, 2, SHAPE(1, 4, 5, 5))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 7));
-    model_layer(m, "conv1d", "conv",
-                ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("stride", 2), ONE("padding", 1)),
-                NULL, NULL);
+    m = layer_model("conv1d", "conv", SHAPE(3, 7),
+                    ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("stride", 2),
+                          ONE("padding", 1)));
     bad += run_model("layer conv1d 3->2 kernel 3 stride 2 padding 1, batch 2", m,
                      (strata_tensor *[]){tv(D_ANY, 3, SHAPE(2, 3, 7))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4, 3, 3));
-    model_layer(m, "conv_transpose2d", "up",
-                ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("stride", 2), ONE("padding", 1),
-                      ONE("output_padding", 1)),
-                NULL, NULL);
+    m = layer_model("conv_transpose2d", "up", SHAPE(4, 3, 3),
+                    ATTRS(strata_attr_int("out_channels", 2), ONE("kernel_size", 3), ONE("stride", 2),
+                          ONE("padding", 1), ONE("output_padding", 1)));
     bad += run_model("layer conv_transpose2d 4->2 kernel 3 stride 2 padding 1 output_padding 1, batch 1", m,
                      (strata_tensor *[]){tv(D_ANY, 4, SHAPE(1, 4, 3, 3))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4, 3, 3));
-    model_layer(m, "conv_transpose2d", "up",
-                ATTRS(strata_attr_int("out_channels", 6), PAIR("kernel_size", 2, 3), strata_attr_int("groups", 2),
-                      PAIR("dilation", 1, 2)),
-                NULL, NULL);
+    m = layer_model("conv_transpose2d", "up", SHAPE(4, 3, 3),
+                    ATTRS(strata_attr_int("out_channels", 6), PAIR("kernel_size", 2, 3), strata_attr_int("groups", 2),
+                          PAIR("dilation", 1, 2)));
     bad += run_model("layer conv_transpose2d 4->6 groups 2 kernel (2,3) dilation (1,2), batch 2", m,
                      (strata_tensor *[]){tv(D_ANY, 5, SHAPE(2, 4, 3, 3))}, 1, 0);
     ASSERT_GC_OK(bad);
@@ -522,23 +519,17 @@ static void test_layer_pool_grads(void **state)
 {
     (void)state;
     int bad = 0;
-    strata_model *m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(2, 5, 5));
-    model_layer(m, "max_pool2d", "pool", ATTRS(ONE("kernel_size", 3), ONE("stride", 2), ONE("padding", 1)), NULL, NULL);
+    strata_model *m = layer_model("max_pool2d", "pool", SHAPE(2, 5, 5),
+                                  ATTRS(ONE("kernel_size", 3), ONE("stride", 2), ONE("padding", 1)));
     bad += run_model("layer max_pool2d kernel 3 stride 2 padding 1, batch 2", m,
                      (strata_tensor *[]){tv(D_DISTINCT, 1, SHAPE(2, 2, 5, 5))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(2, 5, 4));
-    model_layer(m, "avg_pool2d", "pool",
-                ATTRS(PAIR("kernel_size", 3, 2), ONE("padding", 1), strata_attr_int("count_include_pad", 0)), NULL,
-                NULL);
+    m = layer_model("avg_pool2d", "pool", SHAPE(2, 5, 4),
+                    ATTRS(PAIR("kernel_size", 3, 2), ONE("padding", 1), strata_attr_int("count_include_pad", 0)));
     bad += run_model("layer avg_pool2d kernel (3,2) padding 1 count_include_pad 0, batch 1", m,
                      (strata_tensor *[]){tv(D_ANY, 2, SHAPE(1, 2, 5, 4))}, 1, 0);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 2, 3));
-    model_layer(m, "global_avg_pool2d", "gap", NOATTRS, NULL, NULL);
+    m = layer_model("global_avg_pool2d", "gap", SHAPE(3, 2, 3), NOATTRS);
     bad += run_model("layer global_avg_pool2d (3,2,3), batch 2", m,
                      (strata_tensor *[]){tv(D_ANY, 3, SHAPE(2, 3, 2, 3))}, 1, 0);
     ASSERT_GC_OK(bad);
@@ -550,32 +541,24 @@ static void test_layer_norm_dropout_grads(void **state)
     int bad = 0;
     for (int training = 0; training < 2; training++) {
         char what[128];
-        strata_model *m = model_new();
-        model_input(m, "x", STRATA_F32, SHAPE(3, 2, 3));
-        model_layer(m, "batch_norm2d", "bn", NOATTRS, NULL, NULL);
+        strata_model *m = layer_model("batch_norm2d", "bn", SHAPE(3, 2, 3), NOATTRS);
         snprintf(what, sizeof what, "layer batch_norm2d (3,2,3), batch 2, %s", training ? "training" : "eval");
         bad +=
             run_model(what, m, (strata_tensor *[]){tv(D_ANY, 1u + (uint32_t)training, SHAPE(2, 3, 2, 3))}, 1, training);
 
-        m = model_new();
-        model_input(m, "x", STRATA_F32, SHAPE(3, 4));
-        model_layer(m, "batch_norm1d", "bn", ATTRS(strata_attr_float("eps", 1e-3)), NULL, NULL);
+        m = layer_model("batch_norm1d", "bn", SHAPE(3, 4), ATTRS(strata_attr_float("eps", 1e-3)));
         snprintf(what, sizeof what, "layer batch_norm1d (C, L) = (3,4) eps 1e-3, batch 2, %s",
                  training ? "training" : "eval");
         bad += run_model(what, m, (strata_tensor *[]){tv(D_ANY, 3u + (uint32_t)training, SHAPE(2, 3, 4))}, 1, training);
 
-        m = model_new();
-        model_input(m, "x", STRATA_F32, SHAPE(4));
-        model_layer(m, "batch_norm1d", "bn", NOATTRS, NULL, NULL);
+        m = layer_model("batch_norm1d", "bn", SHAPE(4), NOATTRS);
         snprintf(what, sizeof what, "layer batch_norm1d (C) = (4), batch 3, %s", training ? "training" : "eval");
         bad += run_model(what, m, (strata_tensor *[]){tv(D_ANY, 5u + (uint32_t)training, SHAPE(3, 4))}, 1, training);
     }
 
     /* a small ConvNet block: every parameter through the others */
-    strata_model *m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(2, 4, 4));
-    model_layer(m, "conv2d", "conv",
-                ATTRS(strata_attr_int("out_channels", 3), ONE("kernel_size", 3), ONE("padding", 1)), NULL, NULL);
+    strata_model *m = layer_model("conv2d", "conv", SHAPE(2, 4, 4),
+                                  ATTRS(strata_attr_int("out_channels", 3), ONE("kernel_size", 3), ONE("padding", 1)));
     model_layer(m, "batch_norm2d", "bn", NOATTRS, NULL, NULL);
     model_layer(m, "global_avg_pool2d", "gap", NOATTRS, NULL, NULL);
     model_layer(m, "linear", "fc", ATTRS(strata_attr_int("out_features", 2)), NULL, NULL);
@@ -584,9 +567,7 @@ static void test_layer_norm_dropout_grads(void **state)
 
     /* dropout2d: eval is the identity; training draws one mask per check (the generator is rewound) */
     for (int training = 0; training < 2; training++) {
-        m = model_new();
-        model_input(m, "x", STRATA_F32, SHAPE(3, 2, 2));
-        model_layer(m, "dropout2d", "drop", ATTRS(strata_attr_float("p", 0.5)), NULL, NULL);
+        m = layer_model("dropout2d", "drop", SHAPE(3, 2, 2), ATTRS(strata_attr_float("p", 0.5)));
         bad += run_model(training ? "layer dropout2d p=0.5 training, batch 2" : "layer dropout2d p=0.5 eval, batch 2",
                          m, (strata_tensor *[]){tv(D_ANY, 8u + (uint32_t)training, SHAPE(2, 3, 2, 2))}, 1, training);
     }
@@ -1122,52 +1103,41 @@ static void test_layer_params_and_init(void **state)
 {
     (void)state;
     /* conv2d: weight (OC, C/groups, KH, KW), bias (OC), both U(-1/sqrt(fan_in), +), fan_in = C/groups KH KW */
-    strata_model *m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 8, 8));
-    model_layer(m, "conv2d", "conv", ATTRS(strata_attr_int("out_channels", 16), PAIR("kernel_size", 3, 2)), NULL, NULL);
+    strata_model *m = layer_model("conv2d", "conv", SHAPE(3, 8, 8),
+                                  ATTRS(strata_attr_int("out_channels", 16), PAIR("kernel_size", 3, 2)));
     assert_int_equal(strata_model_param_count(m), 2);
     check_param(m, 0, "conv.weight", SHAPE(16, 3, 3, 2), 1.0 / sqrt(18.0), 2);
     check_param(m, 1, "conv.bias", SHAPE(16), 1.0 / sqrt(18.0), 1);
     check_out_shape(m, SHAPE(16, 6, 7), "conv2d");
     strata_model_destroy(m);
 
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4, 8, 8));
-    model_layer(m, "conv2d", "conv",
-                ATTRS(strata_attr_int("out_channels", 6), ONE("kernel_size", 3), strata_attr_int("groups", 2),
-                      strata_attr_int("bias", 0), ONE("stride", 2), ONE("padding", 1)),
-                NULL, NULL);
+    m = layer_model("conv2d", "conv", SHAPE(4, 8, 8),
+                    ATTRS(strata_attr_int("out_channels", 6), ONE("kernel_size", 3), strata_attr_int("groups", 2),
+                          strata_attr_int("bias", 0), ONE("stride", 2), ONE("padding", 1)));
     assert_int_equal(strata_model_param_count(m), 1);
     check_param(m, 0, "conv.weight", SHAPE(6, 2, 3, 3), 1.0 / sqrt(18.0), 2);
     check_out_shape(m, SHAPE(6, 4, 4), "conv2d groups 2 stride 2 padding 1");
     strata_model_destroy(m);
 
     /* conv1d: weight (OC, C/groups, K) */
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 10));
-    model_layer(m, "conv1d", "c1", ATTRS(strata_attr_int("out_channels", 8), ONE("kernel_size", 3), ONE("dilation", 2)),
-                NULL, NULL);
+    m = layer_model("conv1d", "c1", SHAPE(3, 10),
+                    ATTRS(strata_attr_int("out_channels", 8), ONE("kernel_size", 3), ONE("dilation", 2)));
     check_param(m, 0, "c1.weight", SHAPE(8, 3, 3), 1.0 / 3.0, 2);
     check_param(m, 1, "c1.bias", SHAPE(8), 1.0 / 3.0, 1);
     check_out_shape(m, SHAPE(8, 6), "conv1d dilation 2");
     strata_model_destroy(m);
 
     /* conv_transpose2d: weight (C_in, OC/groups, KH, KW), fan_in = OC/groups KH KW (weight.size(1) KH KW) */
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4, 5, 5));
-    model_layer(m, "conv_transpose2d", "up",
-                ATTRS(strata_attr_int("out_channels", 6), PAIR("kernel_size", 2, 3), strata_attr_int("groups", 2),
-                      ONE("stride", 2)),
-                NULL, NULL);
+    m = layer_model("conv_transpose2d", "up", SHAPE(4, 5, 5),
+                    ATTRS(strata_attr_int("out_channels", 6), PAIR("kernel_size", 2, 3), strata_attr_int("groups", 2),
+                          ONE("stride", 2)));
     check_param(m, 0, "up.weight", SHAPE(4, 3, 2, 3), 1.0 / sqrt(18.0), 2);
     check_param(m, 1, "up.bias", SHAPE(6), 1.0 / sqrt(18.0), 1);
     check_out_shape(m, SHAPE(6, 10, 11), "conv_transpose2d stride 2");
     strata_model_destroy(m);
 
     /* batch norm: weight 1, bias 0; buffers running_mean 0, running_var 1, num_batches_tracked 0 (i64, 0-d) */
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(3, 4, 4));
-    model_layer(m, "batch_norm2d", "bn", NOATTRS, NULL, NULL);
+    m = layer_model("batch_norm2d", "bn", SHAPE(3, 4, 4), NOATTRS);
     assert_int_equal(strata_model_param_count(m), 2);
     check_param(m, 0, "bn.weight", SHAPE(3), 1.0, 0);
     check_param(m, 1, "bn.bias", SHAPE(3), 0.0, 0);
@@ -1190,9 +1160,7 @@ static void test_layer_params_and_init(void **state)
     strata_model_destroy(m);
 
     /* pools and global average pooling have no parameters */
-    m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(2, 7, 7));
-    model_layer(m, "max_pool2d", "p1", ATTRS(ONE("kernel_size", 2)), NULL, NULL);
+    m = layer_model("max_pool2d", "p1", SHAPE(2, 7, 7), ATTRS(ONE("kernel_size", 2)));
     model_layer(m, "avg_pool2d", "p2", ATTRS(ONE("kernel_size", 3), ONE("stride", 1), ONE("padding", 1)), NULL, NULL);
     check_out_shape(m, SHAPE(2, 3, 3), "max_pool2d 2 + avg_pool2d 3/1/1");
     model_layer(m, "global_avg_pool2d", "gap", NOATTRS, NULL, NULL);
@@ -1222,14 +1190,9 @@ static void test_layer_batch_norm_running_stats(void **state)
     for (int kind = 0; kind < 2; kind++) {
         /* batch_norm2d on (2, 1, 2) with the default momentum 0.1, batch_norm1d on (2, 2) with 0.5 */
         double mom = kind ? 0.5 : 0.1;
-        strata_model *m = model_new();
-        if (kind) {
-            model_input(m, "x", STRATA_F32, SHAPE(2, 2));
-            model_layer(m, "batch_norm1d", "bn", ATTRS(strata_attr_float("momentum", mom)), NULL, NULL);
-        } else {
-            model_input(m, "x", STRATA_F32, SHAPE(2, 1, 2));
-            model_layer(m, "batch_norm2d", "bn", NOATTRS, NULL, NULL);
-        }
+        strata_model *m = kind ? layer_model("batch_norm1d", "bn", SHAPE(2, 2),
+                                             ATTRS(strata_attr_float("momentum", mom)))
+                               : layer_model("batch_norm2d", "bn", SHAPE(2, 1, 2), NOATTRS);
         strata_tensor *x = kind ? tf(BN_X, SHAPE(2, 2, 2)) : tf(BN_X, SHAPE(2, 2, 1, 2)), *y = NULL;
         const double mean[2] = {2.5, 5.0}, var[2] = {1.25, 5.0}, uvar[2] = {5.0 / 3, 20.0 / 3};
         double erm[2] = {0, 0}, erv[2] = {1, 1};
@@ -1425,90 +1388,86 @@ static void expect_build_error(const char *text, strata_status status, const cha
 
 #define SPEC_HEAD(input) "model:\n  input: " input "\n  layers:\n"
 
+/* expect_build_error for a spec of input @p input and one unnamed layer
+ * "{type: @p type, @p rest}": the message starts with the layer's line
+ * and names it, "layer '0' (@p type)", and holds every needle. */
+static void expect_layer0_error(const char *input, const char *type, const char *rest, strata_status status,
+                                const char *const *needles)
+{
+    char text[512], prefix[128], layer[64];
+    snprintf(text, sizeof text, SPEC_HEAD("%s") "    - {type: %s%s%s}\n", input, type, rest[0] ? ", " : "", rest);
+    snprintf(prefix, sizeof prefix, "conv.yaml:4: layer 0 (type '%s', name '0'): ", type);
+    snprintf(layer, sizeof layer, "layer '0' (%s)", type);
+    expect_build_error(text, status, prefix, NEEDLES(layer));
+    for (int k = 0; needles[k]; k++)
+        tu_assert_error_contains(needles[k]);
+}
+
 static void test_bad_input_spec(void **state)
 {
     (void)state;
-    /* kernel larger than the padded input */
-    expect_build_error(SPEC_HEAD("[1, 4, 4]") "    - {type: conv2d, out_channels: 2, kernel_size: 5}\n", STRATA_E_SHAPE,
-                       "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "kernel height 5", "padded input height 4 + 2 x 0 = 4"));
+    /* one unnamed layer: the message starts with its line and names it, "layer '0' (type)" */
+    static const struct {
+        const char *input, *type, *rest; /* the layer is {type: TYPE, REST} */
+        strata_status status;
+        const char *needles[3]; /* NULL-terminated */
+    } cases[] = {
+        /* kernel larger than the padded input */
+        {"[1, 4, 4]", "conv2d", "out_channels: 2, kernel_size: 5", STRATA_E_SHAPE,
+         {"kernel height 5", "padded input height 4 + 2 x 0 = 4"}},
+        {"[3, 10]", "conv1d", "out_channels: 2, kernel_size: 4, dilation: 4", STRATA_E_SHAPE,
+         {"kernel length 4 (dilation 4: spans 13)", "input length 10"}},
+        {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: [3, 3, 3]", STRATA_E_INVALID,
+         {"'kernel_size' takes one or two integers", "got 3"}},
+        /* channels not divisible by groups */
+        {"[3, 8, 8]", "conv2d", "out_channels: 4, kernel_size: 3, groups: 2", STRATA_E_INVALID,
+         {"in_channels 3", "groups 2"}},
+        {"[4, 8, 8]", "conv2d", "out_channels: 3, kernel_size: 3, groups: 2", STRATA_E_INVALID,
+         {"out_channels 3", "groups 2"}},
+        {"[4, 8, 8]", "conv_transpose2d", "out_channels: 6, kernel_size: 3, groups: 4", STRATA_E_INVALID,
+         {"out_channels 6", "groups 4"}},
+        {"[4, 8, 8]", "conv2d", "out_channels: 4, kernel_size: 3, groups: 0", STRATA_E_INVALID,
+         {"groups must be positive, got 0"}},
+        {"[3, 8, 8]", "conv2d", "in_channels: 4, out_channels: 4, kernel_size: 3", STRATA_E_SHAPE,
+         {"in_channels is 4 but the input has 3 channels"}},
+        /* zero or negative stride */
+        {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, stride: 0", STRATA_E_INVALID,
+         {"stride must be positive, got (0, 0)"}},
+        {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, stride: [1, -2]", STRATA_E_INVALID,
+         {"stride must be positive, got (1, -2)"}},
+        {"[1, 8]", "conv1d", "out_channels: 2, kernel_size: 3, stride: -1", STRATA_E_INVALID,
+         {"stride must be positive, got -1"}},
+        {"[1, 8, 8]", "conv_transpose2d", "out_channels: 2, kernel_size: 3, stride: 0", STRATA_E_INVALID,
+         {"stride must be positive, got (0, 0)"}},
+        {"[1, 8, 8]", "max_pool2d", "kernel_size: 2, stride: 0", STRATA_E_INVALID,
+         {"stride must be positive, got (0, 0)"}},
+        {"[1, 8, 8]", "avg_pool2d", "kernel_size: 2, stride: [2, -1]", STRATA_E_INVALID,
+         {"stride must be positive, got (2, -1)"}},
+        /* batch norm with a mismatched channel count, or the wrong rank */
+        {"[5, 7]", "batch_norm1d", "num_features: 7", STRATA_E_SHAPE,
+         {"num_features is 7 but the input has 5 channels"}},
+        {"[3, 4, 4]", "batch_norm1d", "", STRATA_E_SHAPE, {"(C) or (C, L)", "got (3, 4, 4)"}},
+        {"[3, 4]", "batch_norm2d", "", STRATA_E_SHAPE, {"(C, H, W)", "got (3, 4)"}},
+        {"[3, 4, 4]", "batch_norm2d", "eps: -0.001", STRATA_E_INVALID, {"eps must not be negative, got -0.001"}},
+        {"[3, 4, 4]", "batch_norm2d", "momentum: 1.5", STRATA_E_INVALID, {"momentum must be in [0, 1], got 1.5"}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        expect_layer0_error(cases[k].input, cases[k].type, cases[k].rest, cases[k].status, cases[k].needles);
+
+    /* a named layer, and layers after the first: the kernel too large, num_features off */
     expect_build_error(
         SPEC_HEAD(
             "[1, 9, 4]") "    - {type: conv2d, out_channels: 2, kernel_size: 3}\n"
                          "    - {type: conv2d, name: c2, out_channels: 2, kernel_size: [2, 2], dilation: [1, 2]}\n",
         STRATA_E_SHAPE, "conv.yaml:5: layer 1 (type 'conv2d', name 'c2'): ",
         NEEDLES("layer 'c2' (conv2d)", "kernel width 2 (dilation 2: spans 3)", "input width 2"));
-    expect_build_error(SPEC_HEAD("[3, 10]") "    - {type: conv1d, out_channels: 2, kernel_size: 4, dilation: 4}\n",
-                       STRATA_E_SHAPE, "conv.yaml:4: layer 0 (type 'conv1d', name '0'): ",
-                       NEEDLES("layer '0' (conv1d)", "kernel length 4 (dilation 4: spans 13)", "input length 10"));
     expect_build_error(SPEC_HEAD("[2, 3, 3]") "    - {type: max_pool2d, name: pool, kernel_size: 4}\n", STRATA_E_SHAPE,
                        "conv.yaml:4: layer 0 (type 'max_pool2d', name 'pool'): ",
                        NEEDLES("layer 'pool' (max_pool2d)", "kernel height 4", "input height 3"));
-
-    expect_build_error(SPEC_HEAD("[1, 8, 8]") "    - {type: conv2d, out_channels: 2, kernel_size: [3, 3, 3]}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "'kernel_size' takes one or two integers", "got 3"));
-
-    /* channels not divisible by groups */
-    expect_build_error(
-        SPEC_HEAD("[3, 8, 8]") "    - {type: conv2d, out_channels: 4, kernel_size: 3, groups: 2}\n", STRATA_E_INVALID,
-        "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ", NEEDLES("layer '0' (conv2d)", "in_channels 3", "groups 2"));
-    expect_build_error(SPEC_HEAD("[4, 8, 8]") "    - {type: conv2d, out_channels: 3, kernel_size: 3, groups: 2}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "out_channels 3", "groups 2"));
-    expect_build_error(
-        SPEC_HEAD("[4, 8, 8]") "    - {type: conv_transpose2d, out_channels: 6, kernel_size: 3, groups: 4}\n",
-        STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv_transpose2d', name '0'): ",
-        NEEDLES("layer '0' (conv_transpose2d)", "out_channels 6", "groups 4"));
-    expect_build_error(SPEC_HEAD("[4, 8, 8]") "    - {type: conv2d, out_channels: 4, kernel_size: 3, groups: 0}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "groups must be positive, got 0"));
-    expect_build_error(SPEC_HEAD("[3, 8, 8]") "    - {type: conv2d, in_channels: 4, out_channels: 4, kernel_size: 3}\n",
-                       STRATA_E_SHAPE, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "in_channels is 4 but the input has 3 channels"));
-
-    /* zero or negative stride */
-    expect_build_error(SPEC_HEAD("[1, 8, 8]") "    - {type: conv2d, out_channels: 2, kernel_size: 3, stride: 0}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-                       NEEDLES("layer '0' (conv2d)", "stride must be positive, got (0, 0)"));
-    expect_build_error(
-        SPEC_HEAD("[1, 8, 8]") "    - {type: conv2d, out_channels: 2, kernel_size: 3, stride: [1, -2]}\n",
-        STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv2d', name '0'): ",
-        NEEDLES("layer '0' (conv2d)", "stride must be positive, got (1, -2)"));
-    expect_build_error(SPEC_HEAD("[1, 8]") "    - {type: conv1d, out_channels: 2, kernel_size: 3, stride: -1}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv1d', name '0'): ",
-                       NEEDLES("layer '0' (conv1d)", "stride must be positive, got -1"));
-    expect_build_error(
-        SPEC_HEAD("[1, 8, 8]") "    - {type: conv_transpose2d, out_channels: 2, kernel_size: 3, stride: 0}\n",
-        STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'conv_transpose2d', name '0'): ",
-        NEEDLES("layer '0' (conv_transpose2d)", "stride must be positive, got (0, 0)"));
-    expect_build_error(SPEC_HEAD("[1, 8, 8]") "    - {type: max_pool2d, kernel_size: 2, stride: 0}\n", STRATA_E_INVALID,
-                       "conv.yaml:4: layer 0 (type 'max_pool2d', name '0'): ",
-                       NEEDLES("layer '0' (max_pool2d)", "stride must be positive, got (0, 0)"));
-    expect_build_error(SPEC_HEAD("[1, 8, 8]") "    - {type: avg_pool2d, kernel_size: 2, stride: [2, -1]}\n",
-                       STRATA_E_INVALID, "conv.yaml:4: layer 0 (type 'avg_pool2d', name '0'): ",
-                       NEEDLES("layer '0' (avg_pool2d)", "stride must be positive, got (2, -1)"));
-
-    /* batch norm with a mismatched channel count, or the wrong rank */
     expect_build_error(SPEC_HEAD("[1, 8, 8]") "    - {type: conv2d, out_channels: 3, kernel_size: 3}\n"
                                               "    - {type: batch_norm2d, name: bn, num_features: 4}\n",
                        STRATA_E_SHAPE, "conv.yaml:5: layer 1 (type 'batch_norm2d', name 'bn'): ",
                        NEEDLES("layer 'bn' (batch_norm2d)", "num_features is 4 but the input has 3 channels"));
-    expect_build_error(SPEC_HEAD("[5, 7]") "    - {type: batch_norm1d, num_features: 7}\n", STRATA_E_SHAPE,
-                       "conv.yaml:4: layer 0 (type 'batch_norm1d', name '0'): ",
-                       NEEDLES("layer '0' (batch_norm1d)", "num_features is 7 but the input has 5 channels"));
-    expect_build_error(SPEC_HEAD("[3, 4, 4]") "    - {type: batch_norm1d}\n", STRATA_E_SHAPE,
-                       "conv.yaml:4: layer 0 (type 'batch_norm1d', name '0'): ",
-                       NEEDLES("layer '0' (batch_norm1d)", "(C) or (C, L)", "got (3, 4, 4)"));
-    expect_build_error(SPEC_HEAD("[3, 4]") "    - {type: batch_norm2d}\n", STRATA_E_SHAPE,
-                       "conv.yaml:4: layer 0 (type 'batch_norm2d', name '0'): ",
-                       NEEDLES("layer '0' (batch_norm2d)", "(C, H, W)", "got (3, 4)"));
-    expect_build_error(SPEC_HEAD("[3, 4, 4]") "    - {type: batch_norm2d, eps: -0.001}\n", STRATA_E_INVALID,
-                       "conv.yaml:4: layer 0 (type 'batch_norm2d', name '0'): ",
-                       NEEDLES("layer '0' (batch_norm2d)", "eps must not be negative, got -0.001"));
-    expect_build_error(SPEC_HEAD("[3, 4, 4]") "    - {type: batch_norm2d, momentum: 1.5}\n", STRATA_E_INVALID,
-                       "conv.yaml:4: layer 0 (type 'batch_norm2d', name '0'): ",
-                       NEEDLES("layer '0' (batch_norm2d)", "momentum must be in [0, 1], got 1.5"));
 
     /* a valid ConvNet spec builds, with PyTorch's parameter names */
     static const char ok[] = SPEC_HEAD(
@@ -1541,9 +1500,7 @@ static void test_bad_input_spec(void **state)
 static void test_bad_input_forward(void **state)
 {
     (void)state;
-    strata_model *m = model_new();
-    model_input(m, "x", STRATA_F32, SHAPE(4));
-    model_layer(m, "batch_norm1d", "bn", NOATTRS, NULL, NULL);
+    strata_model *m = layer_model("batch_norm1d", "bn", SHAPE(4), NOATTRS);
     strata_tensor *x = tv(D_ANY, 1, SHAPE(1, 4)), *y = NULL;
     assert_int_equal(strata_model_forward(m, &x, 1, &y, 1, 1), STRATA_E_INVALID);
     assert_null(y);

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Cross-check: a Strata checkpoint loads into the equivalent torch.nn.Sequential.
 
-Trains the W1 architecture (784-512-512-10) for one epoch on a 1,024-image
-slice of Fashion-MNIST with `strata train`, then reads checkpoint.safetensors
-with a plain safetensors reader (struct + json + numpy), loads the model
-tensors into torch.nn.Sequential with strict=True, and checks that PyTorch's
-test loss and accuracy on the same slice equal the ones Strata reported.
+For each model (W1's MLP 784-512-512-10 on ref; with the conv plugin, W2's
+LeNet-5 and the batch-norm ConvNet of Q1b on cpu) trains one epoch on a
+1,024-image slice of Fashion-MNIST with `strata train`, then reads
+checkpoint.safetensors with a plain safetensors reader (struct + json +
+numpy), loads the model tensors (parameters and batch-norm buffers) into the
+same torch.nn.Sequential with strict=True, and checks that PyTorch's test
+loss and accuracy on the same slice (eval mode: running statistics, no
+dropout) equal the ones Strata reported.
 
 usage: torch_load_check.py BUILD_DIR SOURCE_DIR     (exit 77 = skipped)
 """
@@ -56,25 +59,48 @@ def read_safetensors(path):
     return out, header.get("__metadata__", {})
 
 
-with tempfile.TemporaryDirectory() as tmp:
-    xi, yi = read_idx(f"{FMNIST}/train-images-idx3-ubyte.gz"), read_idx(f"{FMNIST}/train-labels-idx1-ubyte.gz")
-    ti, tl = read_idx(f"{FMNIST}/t10k-images-idx3-ubyte.gz"), read_idx(f"{FMNIST}/t10k-labels-idx1-ubyte.gz")
-    write_idx(f"{tmp}/train-x.gz", xi[:1024]); write_idx(f"{tmp}/train-y.gz", yi[:1024])
-    write_idx(f"{tmp}/test-x.gz", ti[:512]); write_idx(f"{tmp}/test-y.gz", tl[:512])
-    spec = open(f"{source}/models/mlp-fashion.yaml").read()
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
+                         nn.Linear(512, 10))
+
+
+def lenet():
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                         nn.ReLU(), nn.Linear(84, 10))
+
+
+def cnn_bn():
+    def block(cin, c):
+        return [nn.Conv2d(cin, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Dropout(0.25)]
+    return nn.Sequential(*block(1, 32), *block(32, 64), nn.Flatten(), nn.Linear(3136, 256, bias=False),
+                         nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
+
+
+# (spec, torch module, backend, optimizer named in the metadata, a state tensor it must have)
+CASES = [("mlp-fashion.yaml", mlp, "ref", "sgd", "optimizer.1.weight.momentum_buffer")]
+if os.path.exists(f"{build}/lib/strata/conv.so") and os.path.exists(f"{build}/lib/strata/cpu.so"):
+    CASES += [("lenet-fashion.yaml", lenet, "cpu", "adam", "optimizer.0.weight.exp_avg"),
+              ("cnn-bn-fashion.yaml", cnn_bn, "cpu", "adam", "optimizer.0.weight.exp_avg")]
+
+
+def check(tmp, spec_name, make, backend, opt_name, opt_key):
+    spec = open(f"{source}/models/{spec_name}").read()
     spec = spec.replace(f"{FMNIST}/train-images-idx3-ubyte.gz", f"{tmp}/train-x.gz")
     spec = spec.replace(f"{FMNIST}/train-labels-idx1-ubyte.gz", f"{tmp}/train-y.gz")
     spec = spec.replace(f"{FMNIST}/t10k-images-idx3-ubyte.gz", f"{tmp}/test-x.gz")
     spec = spec.replace(f"{FMNIST}/t10k-labels-idx1-ubyte.gz", f"{tmp}/test-y.gz")
-    open(f"{tmp}/spec.yaml", "w").write(spec)
-    subprocess.run([f"{build}/bin/strata", "train", f"{tmp}/spec.yaml", "--out", f"{tmp}/run", "--epochs", "1",
-                    "--quiet", "--backend", "ref"], check=True)
-    summary = json.load(open(f"{tmp}/run/summary.json"))
-    tensors, meta = read_safetensors(f"{tmp}/run/checkpoint.safetensors")
+    open(f"{tmp}/{spec_name}", "w").write(spec)
+    subprocess.run([f"{build}/bin/strata", "train", f"{tmp}/{spec_name}", "--out", f"{tmp}/run-{spec_name}", "--epochs", "1",
+                    "--quiet", "--backend", backend], check=True)
+    summary = json.load(open(f"{tmp}/run-{spec_name}/summary.json"))
+    tensors, meta = read_safetensors(f"{tmp}/run-{spec_name}/checkpoint.safetensors")
     model_sd = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
-    m = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                      nn.Linear(512, 10))
+    m = make()
     m.load_state_dict(model_sd, strict=True)
+    m.eval()
     import re
     mean = float(re.search(r"^\s*mean:\s*([0-9.eE+-]+)", spec, re.M).group(1)) if re.search(r"^\s*mean:", spec, re.M) else 0.0
     std = float(re.search(r"^\s*std:\s*([0-9.eE+-]+)", spec, re.M).group(1)) if re.search(r"^\s*std:", spec, re.M) else 1.0
@@ -84,10 +110,19 @@ with tempfile.TemporaryDirectory() as tmp:
         logits = m(x)
         loss = F.cross_entropy(logits, y).item()
         acc = (logits.argmax(1) == y).float().mean().item()
-    print(f"strata: test loss {summary['test_loss']:.6f} acc {summary['test_accuracy']:.4f}; "
+    print(f"{spec_name} on {backend}: strata: test loss {summary['test_loss']:.6f} acc {summary['test_accuracy']:.4f}; "
           f"torch with the loaded checkpoint: loss {loss:.6f} acc {acc:.4f}")
-    assert meta.get("optimizer") == "sgd", meta
-    assert "optimizer.1.weight.momentum_buffer" in tensors, sorted(tensors)
+    assert meta.get("optimizer") == opt_name, meta
+    assert opt_key in tensors, sorted(tensors)
     assert abs(loss - summary["test_loss"]) <= 1e-4 * max(1.0, loss), (loss, summary["test_loss"])
     assert abs(acc - summary["test_accuracy"]) <= 1.5 / 512, (acc, summary["test_accuracy"])
-    print("ok: checkpoint loads into torch.nn.Sequential (strict) and gives the same test loss and accuracy")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    xi, yi = read_idx(f"{FMNIST}/train-images-idx3-ubyte.gz"), read_idx(f"{FMNIST}/train-labels-idx1-ubyte.gz")
+    ti, tl = read_idx(f"{FMNIST}/t10k-images-idx3-ubyte.gz"), read_idx(f"{FMNIST}/t10k-labels-idx1-ubyte.gz")
+    write_idx(f"{tmp}/train-x.gz", xi[:1024]); write_idx(f"{tmp}/train-y.gz", yi[:1024])
+    write_idx(f"{tmp}/test-x.gz", ti[:512]); write_idx(f"{tmp}/test-y.gz", tl[:512])
+    for case in CASES:
+        check(tmp, *case)
+    print("ok: every checkpoint loads into torch.nn.Sequential (strict) and gives the same test loss and accuracy")

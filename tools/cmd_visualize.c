@@ -111,9 +111,13 @@ static void image_path(char *buf, size_t size, const char *dir, const char *kind
         snprintf(buf, size, "%s/%s.png", dir, kind);
 }
 
-/* Renders @p g from @p tiles, writes it to @p path and prints the path. */
-static int write_grid(const char *path, const grid_layout *g, const float *tiles, const char *what)
+/* Renders @p g from @p tiles, writes it to image_path(@p dir, @p kind,
+ * @p layer) and prints the path. */
+static int write_grid(const char *dir, const char *kind, const char *layer, const grid_layout *g, const float *tiles,
+                      const char *what)
 {
+    char path[4200];
+    image_path(path, sizeof path, dir, kind, layer);
     int w, h;
     uint8_t *img = grid_render(g, tiles);
     if (!img)
@@ -148,12 +152,18 @@ static float *read_f32(const strata_tensor *t, const char *what)
     return p;
 }
 
+/* read_f32 of @p t, the @p role ("weight") of layer @p layer. */
+static float *read_layer_f32(const strata_tensor *t, const char *role, const char *layer)
+{
+    char what[160];
+    snprintf(what, sizeof what, "%s of layer '%s'", role, layer);
+    return read_f32(t, what);
+}
+
 /* input.png: the example as the model sees it (after normalisation; the
  * per-tile stretch undoes it), (C, H, W) or (H, W). */
 static int write_input(const char *dir, const float *x, const int64_t *shape, int nd)
 {
-    char path[4200];
-    image_path(path, sizeof path, dir, "input", NULL);
     int64_t C = nd == 3 ? shape[0] : 1, H = shape[nd - 2], W = shape[nd - 1];
     grid_layout g = {.n = 1, .channels = C == 3 ? 3 : 1, .h = (int)H, .w = (int)W, .cols = 1, .gap = GAP,
                      .background = BACKGROUND, .norm = GRID_NORM_TILE};
@@ -163,7 +173,7 @@ static int write_input(const char *dir, const float *x, const int64_t *shape, in
     char what[96];
     snprintf(what, sizeof what, "the input, %lld channel(s) of %lld x %lld, x%d", (long long)C, (long long)H,
              (long long)W, g.scale);
-    return write_grid(path, &g, x, what);
+    return write_grid(dir, "input", NULL, &g, x, what);
 }
 
 /* filters_<layer>.png from weight (OC, C, KH, KW): C 1 or 3 -> a tile per
@@ -172,9 +182,7 @@ static int write_input(const char *dir, const float *x, const int64_t *shape, in
 static int write_filters(const char *dir, const char *layer, strata_tensor *wt)
 {
     const int64_t *s = strata_tensor_shape(wt);
-    char what[160], path[4200];
-    snprintf(what, sizeof what, "weight of layer '%s'", layer);
-    float *w = read_f32(wt, what);
+    float *w = read_layer_f32(wt, "weight", layer);
     if (!w)
         return 1;
     int64_t OC = s[0], C = s[1], KH = s[2], KW = s[3];
@@ -183,11 +191,11 @@ static int write_filters(const char *dir, const char *layer, strata_tensor *wt)
                      .norm = GRID_NORM_TILE};
     if (C != 1 && C != 3)
         g.n = OC * C, g.cols = (int)C;
+    char what[160];
     snprintf(what, sizeof what, "%lld filters of %lld x %lld x %lld (%s), x%d", (long long)OC, (long long)C,
              (long long)KH, (long long)KW,
              C == 1 ? "gray" : C == 3 ? "RGB" : "a row per filter, a tile per input channel", g.scale);
-    image_path(path, sizeof path, dir, "filters", layer);
-    int r = write_grid(path, &g, w, what);
+    int r = write_grid(dir, "filters", layer, &g, w, what);
     free(w);
     return r;
 }
@@ -196,19 +204,17 @@ static int write_filters(const char *dir, const char *layer, strata_tensor *wt)
 static int write_features(const char *dir, const char *layer, const char *type, strata_tensor *out)
 {
     const int64_t *s = strata_tensor_shape(out);
-    char what[160], path[4200];
-    snprintf(what, sizeof what, "output of layer '%s'", layer);
-    float *v = read_f32(out, what);
+    float *v = read_layer_f32(out, "output", layer);
     if (!v)
         return 1;
     int64_t C = s[1], H = s[2], W = s[3];
     grid_layout g = {.n = C, .channels = 1, .h = (int)H, .w = (int)W, .cols = cols_for(C),
                      .scale = scale_for(H > W ? H : W, FEATURE_PX), .gap = GAP, .background = BACKGROUND,
                      .norm = GRID_NORM_TILE};
+    char what[160];
     snprintf(what, sizeof what, "%s feature maps, %lld of %lld x %lld, x%d", type, (long long)C, (long long)H,
              (long long)W, g.scale);
-    image_path(path, sizeof path, dir, "features", layer);
-    int r = write_grid(path, &g, v, what);
+    int r = write_grid(dir, "features", layer, &g, v, what);
     free(v);
     return r;
 }

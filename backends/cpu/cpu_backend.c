@@ -107,6 +107,13 @@ static const cpu_kernel_entry cpu_kernels[] = {
     {"conv::batch_norm_backward", cpu_batch_norm_backward},
     {"conv::batch_norm_update_stats", cpu_batch_norm_update_stats},
     {"conv::dropout2d", cpu_dropout2d},
+    /* the lstm plugin's sequence ops (cpu_lstm.c) */
+    {"lstm::lstm_seq", cpu_lstm_seq},
+    {"lstm::lstm_seq_backward", cpu_lstm_seq_backward},
+    {"lstm::gru_seq", cpu_gru_seq},
+    {"lstm::gru_seq_backward", cpu_gru_seq_backward},
+    {"lstm::rnn_seq", cpu_rnn_seq},
+    {"lstm::rnn_seq_backward", cpu_rnn_seq_backward},
 };
 
 int cpu_threads(void)

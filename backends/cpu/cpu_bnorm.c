@@ -13,35 +13,12 @@
  */
 #include <math.h>
 
-#include "cpu_internal.h"
-
-/* x (N, C, S...) as three sizes. */
-static void cpu_bn_sizes(const strata_tensor_desc *x, int64_t *N, int64_t *C, int64_t *S)
-{
-    *N = x->shape[0];
-    *C = x->shape[1];
-    *S = 1;
-    for (int k = 2; k < x->ndim; k++)
-        *S *= x->shape[k];
-}
-
-/* Sum of channel c of x (N, C, S) in double. */
-static double cpu_bn_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t c)
-{
-    double sum = 0.0;
-    for (int64_t n = 0; n < N; n++) {
-        const float *r = x + (n * C + c) * S; // (S)
-#pragma omp simd reduction(+ : sum)
-        for (int64_t s = 0; s < S; s++)
-            sum += (double)r[s];
-    }
-    return sum;
-}
+#include "cpu_conv.h"
 
 /* Mean and biased variance of channel c of x (N, C, S), two passes in double. */
 static void cpu_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, int64_t c, double *mean, double *var)
 {
-    double m = cpu_bn_sum(x, N, C, S, c) / (double)(N * S), sq = 0.0;
+    double m = cpu_channel_sum(x, N, C, S, c) / (double)(N * S), sq = 0.0;
     for (int64_t n = 0; n < N; n++) {
         const float *r = x + (n * C + c) * S;
 #pragma omp simd reduction(+ : sq)
@@ -59,16 +36,22 @@ static void cpu_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, int64_
 static strata_status cpu_bn_check(const strata_kernel_call *call, const strata_tensor_desc *x, int first, int last,
                                   const char *const *names)
 {
-    char b[128];
-    if (x->ndim < 2)
-        return cpu_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
-                         cpu_shape_str(b, sizeof b, x->ndim, x->shape));
-    for (int k = first; k <= last; k++) {
-        strata_status s = cpu_check_numel(call, &call->inputs[k], names[k], x->shape[1]);
-        if (s != STRATA_OK)
-            return s;
-    }
-    return STRATA_OK;
+    strata_status s = cpu_check_nc(call, x);
+    for (int k = first; k <= last && s == STRATA_OK; k++)
+        s = cpu_check_numel(call, &call->inputs[k], names[k], x->shape[1]);
+    return s;
+}
+
+/* Outputs (x's shape, C, C), named by @p names, of batch_norm and its backward. */
+static strata_status cpu_bn_check_outputs(const strata_kernel_call *call, const strata_tensor_desc *x,
+                                          const char *const *names)
+{
+    strata_status s = cpu_check_same_shape(call, &call->outputs[0], names[0], x, "x");
+    if (s == STRATA_OK)
+        s = cpu_check_numel(call, &call->outputs[1], names[1], x->shape[1]);
+    if (s == STRATA_OK)
+        s = cpu_check_numel(call, &call->outputs[2], names[2], x->shape[1]);
+    return s;
 }
 
 /* Threads for a loop over C channels of M values each. */
@@ -88,17 +71,13 @@ CPU_KERNEL(batch_norm)
         s = cpu_bn_check(call, X, 1, 4,
                          (const char *const[]){"x", "weight", "bias", "running_mean", "running_var"});
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, &call->outputs[0], "y", X, "x");
-    if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[1], "mean", X->shape[1]);
-    if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[2], "invstd", X->shape[1]);
+        s = cpu_bn_check_outputs(call, X, (const char *const[]){"y", "mean", "invstd"});
     if (s != STRATA_OK)
         return s;
     int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
     double eps = strata_attr_get_float(call->attrs, call->n_attrs, "eps", 1e-5);
     int64_t N, C, S;
-    cpu_bn_sizes(X, &N, &C, &S);
+    cpu_channel_sizes(X, &N, &C, &S);
     if (training && N * S <= 1)
         return cpu_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
                          (long long)(N * S));
@@ -151,16 +130,12 @@ CPU_KERNEL(batch_norm_backward)
     if (s == STRATA_OK)
         s = cpu_bn_check(call, X, 2, 4, (const char *const[]){"dy", "x", "weight", "mean", "invstd"});
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, &call->outputs[0], "dx", X, "x");
-    if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[1], "dweight", X->shape[1]);
-    if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[2], "dbias", X->shape[1]);
+        s = cpu_bn_check_outputs(call, X, (const char *const[]){"dx", "dweight", "dbias"});
     if (s != STRATA_OK)
         return s;
     int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
     int64_t N, C, S;
-    cpu_bn_sizes(X, &N, &C, &S);
+    cpu_channel_sizes(X, &N, &C, &S);
 
     float *dx = strata_desc_ptr(&call->outputs[0]);          // (N, C, S)
     float *dweight = strata_desc_ptr(&call->outputs[1]);     // (C)
@@ -220,11 +195,8 @@ CPU_KERNEL(batch_norm_update_stats)
         s = cpu_check_f32(call, &call->outputs[0], "running_mean");
     if (s == STRATA_OK)
         s = cpu_check_f32(call, &call->outputs[1], "running_var");
-    if (s == STRATA_OK && X->ndim < 2) {
-        char b[128];
-        s = cpu_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
-                      cpu_shape_str(b, sizeof b, X->ndim, X->shape));
-    }
+    if (s == STRATA_OK)
+        s = cpu_check_nc(call, X);
     if (s == STRATA_OK)
         s = cpu_check_numel(call, &call->inputs[0], "running_mean", X->shape[1]);
     if (s == STRATA_OK)
@@ -240,7 +212,7 @@ CPU_KERNEL(batch_norm_update_stats)
         return s;
     double m = strata_attr_get_float(call->attrs, call->n_attrs, "momentum", 0.1);
     int64_t N, C, S;
-    cpu_bn_sizes(X, &N, &C, &S);
+    cpu_channel_sizes(X, &N, &C, &S);
     if (N * S <= 1)
         return cpu_error(call, STRATA_E_INVALID,
                          "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));

@@ -13,7 +13,37 @@
  */
 #include <string.h>
 
-#include "cpu_internal.h"
+#include "cpu_conv.h"
+
+void cpu_channel_sizes(const strata_tensor_desc *x, int64_t *N, int64_t *C, int64_t *S)
+{
+    *N = x->shape[0];
+    *C = x->shape[1];
+    *S = 1;
+    for (int k = 2; k < x->ndim; k++)
+        *S *= x->shape[k];
+}
+
+double cpu_channel_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t c)
+{
+    double sum = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *r = x + (n * C + c) * S; // (S)
+#pragma omp simd reduction(+ : sum)
+        for (int64_t s = 0; s < S; s++)
+            sum += (double)r[s];
+    }
+    return sum;
+}
+
+strata_status cpu_check_nc(const strata_kernel_call *call, const strata_tensor_desc *x)
+{
+    char b[128];
+    if (x->ndim < 2)
+        return cpu_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
+                         cpu_shape_str(b, sizeof b, x->ndim, x->shape));
+    return STRATA_OK;
+}
 
 /* 1 if @p call sums x (N, C, S...) over every axis but 1 into (C) or
  * (1, C, 1, ...) with keepdim: the case cpu_sum_channels takes. */
@@ -51,23 +81,13 @@ CPU_KERNEL(sum_channels)
     if (!cpu_is_channel_sum(call))
         return cpu_sum(call);
     const strata_tensor_desc *X = &call->inputs[0];
-    const int64_t N = X->shape[0], C = X->shape[1];
-    int64_t S = 1;
-    for (int d = 2; d < X->ndim; d++)
-        S *= X->shape[d];
+    int64_t N, C, S;
+    cpu_channel_sizes(X, &N, &C, &S);
     float *y = strata_desc_ptr(&call->outputs[0]); // (C)
     const float *x = strata_desc_ptr(X);           // (N, C, S)
 #pragma omp parallel for schedule(static) if (C > 1 && N * C * S >= CPU_PAR_MIN)
-    for (int64_t c = 0; c < C; c++) {
-        double sum = 0.0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *r = x + (n * C + c) * S; // (S)
-#pragma omp simd reduction(+ : sum)
-            for (int64_t s = 0; s < S; s++)
-                sum += (double)r[s];
-        }
-        y[c] = (float)sum;
-    }
+    for (int64_t c = 0; c < C; c++)
+        y[c] = (float)cpu_channel_sum(x, N, C, S, c);
     return STRATA_OK;
 }
 
@@ -81,11 +101,8 @@ CPU_KERNEL(dropout2d)
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *Mk = &call->outputs[1];
     if (s == STRATA_OK)
         s = cpu_check_same_shape(call, Y, "y", X, "x");
-    if (s == STRATA_OK && X->ndim < 2) {
-        char b[128];
-        s = cpu_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
-                      cpu_shape_str(b, sizeof b, X->ndim, X->shape));
-    }
+    if (s == STRATA_OK)
+        s = cpu_check_nc(call, X);
     if (s == STRATA_OK)
         s = cpu_check_numel(call, Mk, "mask", X->shape[0] * X->shape[1]);
     if (s != STRATA_OK)

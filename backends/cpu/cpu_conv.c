@@ -167,7 +167,43 @@ static strata_status cpu_conv_tensors(const strata_kernel_call *call, int min_in
     return STRATA_OK;
 }
 
+/* Checks an op's tensors (two inputs, a bias third up to @p max_in, one
+ * output) and fills @p g from the attributes and the convolution's three
+ * tensors x (N, C, H, W), w (OC, C/groups, KH, KW) and y (N, OC, OH, OW),
+ * whichever of them (or their gradients) the op takes or gives; the names
+ * are for the message when y's batch or channels do not fit x's and w's.
+ * A bias has one value per channel of the op's output. */
+static strata_status cpu_conv_setup(const strata_kernel_call *call, cpu_conv_geom *g, int max_in,
+                                    const strata_tensor_desc *x, const strata_tensor_desc *w,
+                                    const strata_tensor_desc *y, const char *x_name, const char *w_name,
+                                    const char *y_name)
+{
+    strata_status s = cpu_conv_tensors(call, 2, max_in);
+    if (s == STRATA_OK)
+        s = cpu_conv_params(call, g);
+    if (s != STRATA_OK)
+        return s;
+    g->N = x->shape[0], g->C = x->shape[1], g->H = x->shape[2], g->W = x->shape[3];
+    g->OC = w->shape[0], g->KH = w->shape[2], g->KW = w->shape[3];
+    g->OH = y->shape[2], g->OW = y->shape[3];
+    if (y->shape[0] != g->N || y->shape[1] != g->OC)
+        return cpu_error(call, STRATA_E_SHAPE, "%s has batch %lld and %lld channels; %s batch %lld, %s %lld channels",
+                         y_name, (long long)y->shape[0], (long long)y->shape[1], x_name, (long long)g->N, w_name,
+                         (long long)g->OC);
+    if ((s = cpu_conv_check(call, g, w->shape[1])) != STRATA_OK)
+        return s;
+    if (call->n_inputs > 2)
+        return cpu_check_numel(call, &call->inputs[2], "bias", call->outputs[0].shape[1]);
+    return STRATA_OK;
+}
+
 /* ---- zero-padded copies ------------------------------------------------------------ */
+
+/* Zeros after the last padded plane that the wide tiles may read. */
+static int64_t cpu_conv_slack(const cpu_conv_geom *g)
+{
+    return (g->KW - 1) * g->dw + 16;
+}
 
 /* dst planes (Hp, Wp), @p stride floats apart: src planes (H, W) placed at
  * row @p top, column @p left, zeros around them and in [Hp Wp, stride). */
@@ -190,6 +226,15 @@ static void cpu_pad_planes(float *restrict dst, int64_t stride, const float *res
     }
 }
 
+/* xpad (Cg, Hp, Wp) + slack zeros: image @p n, group @p grp of x (N, C, H, W)
+ * zero-padded, what the stride-1 tiles read through cpu_conv_taps. */
+static void cpu_pad_image(float *restrict xpad, const float *restrict x, const cpu_conv_geom *g, int64_t n,
+                          int64_t grp, int64_t Hp, int64_t Wp)
+{
+    cpu_pad_planes(xpad, Hp * Wp, x + (n * g->C + grp * g->Cg) * g->H * g->W, g->Cg, g->H, g->W, g->ph, g->pw, Hp, Wp);
+    memset(xpad + g->Cg * Hp * Wp, 0, sizeof(float) * (size_t)cpu_conv_slack(g));
+}
+
 /* dst (planes, H, W) = the first W columns of each row of src (planes, H, ld). */
 static void cpu_crop_planes(float *restrict dst, const float *restrict src, int64_t planes, int64_t H, int64_t W,
                             int64_t ld, int64_t src_stride)
@@ -197,6 +242,27 @@ static void cpu_crop_planes(float *restrict dst, const float *restrict src, int6
     for (int64_t c = 0; c < planes; c++)
         for (int64_t r = 0; r < H; r++)
             memcpy(dst + (c * H + r) * W, src + c * src_stride + r * ld, sizeof(float) * (size_t)W);
+}
+
+/* dst (rows, ld) = columns [p0, p0 + len) of src (rows, P), zeros up to len
+ * rounded up to 8 (what the tiles read). */
+static void cpu_copy_cols(float *restrict dst, int64_t ld, const float *restrict src, int64_t P, int64_t rows,
+                          int64_t p0, int64_t len)
+{
+    for (int64_t o = 0; o < rows; o++) {
+        memcpy(dst + o * ld, src + o * P + p0, sizeof(float) * (size_t)len);
+        memset(dst + o * ld + len, 0, sizeof(float) * (size_t)(cpu_round8(len) - len));
+    }
+}
+
+/* planes (planes, len): plane c filled with b[c], or zeros where b is NULL. */
+static void cpu_fill_planes(float *restrict dst, const float *restrict b, int64_t planes, int64_t len)
+{
+    for (int64_t c = 0; c < planes; c++) {
+        float v = b ? b[c] : 0.0f;
+        for (int64_t q = 0; q < len; q++)
+            dst[c * len + q] = v;
+    }
 }
 
 /* ---- im2col and col2im over a chunk of positions (strided convolutions) -------------- */
@@ -344,12 +410,6 @@ static int cpu_conv_direct(const cpu_conv_geom *g, int64_t planes, int64_t Hp, i
     return g->sh == 1 && g->sw == 1 && planes * Hp * Wp <= CPU_CONV_DIRECT_FLOATS && Wp <= 2 * out_w;
 }
 
-/* Zeros after the last padded plane that the wide tiles may read. */
-static int64_t cpu_conv_slack(const cpu_conv_geom *g)
-{
-    return (g->KW - 1) * g->dw + 16;
-}
-
 /* Taps of x's padded planes (Cg, Hp, Wp): bk[(c KH + kh) KW + kw] = c Hp Wp + kh dh Wp + kw dw. */
 static void cpu_conv_taps(int64_t *bk, const cpu_conv_geom *g, int64_t Hp, int64_t Wp)
 {
@@ -389,9 +449,7 @@ static strata_status cpu_conv_forward(const strata_kernel_call *call, float *y, 
 #pragma omp for schedule(static)
             for (int64_t it = 0; it < items; it++) {
                 int64_t n = it / g->groups, grp = it % g->groups;
-                cpu_pad_planes(xpad, Hp * Wp, x + (n * g->C + grp * g->Cg) * g->H * g->W, g->Cg, g->H, g->W, g->ph,
-                               g->pw, Hp, Wp);
-                memset(xpad + g->Cg * Hp * Wp, 0, sizeof(float) * (size_t)cpu_conv_slack(g));
+                cpu_pad_image(xpad, x, g, n, grp, Hp, Wp);
                 cpu_conv_gemm(yw, PW, w + grp * g->OCg * g->K, g->K, ak, xpad, bk, g->OCg, PW, g->K,
                               b ? b + grp * g->OCg : NULL, 0);
                 cpu_crop_planes(y + (n * g->OC + grp * g->OCg) * g->P, yw, g->OCg, g->OH, g->OW, Wp, PW);
@@ -474,11 +532,7 @@ static strata_status cpu_conv_backward_data(const strata_kernel_call *call, floa
                 cpu_pad_planes(dyw, PW8, dy + (n * g->OC + grp * g->OCg) * g->P, g->OCg, g->OH, g->OW, 0, 0, g->OH,
                                Wp);
                 cpu_conv_gemm(dcol, PW8, w + grp * g->OCg * g->K, 1, ak, dyw, bk, g->K, PW8, g->OCg, NULL, 0);
-                for (int64_t c = 0; c < g->Cg; c++) {
-                    float v = b ? b[grp * g->Cg + c] : 0.0f;
-                    for (int64_t q = 0; q < Hp * Wp; q++)
-                        dxp[c * Hp * Wp + q] = v;
-                }
+                cpu_fill_planes(dxp, b ? b + grp * g->Cg : NULL, g->Cg, Hp * Wp);
                 memset(dxp + g->Cg * Hp * Wp, 0, sizeof(float) * (size_t)cpu_conv_slack(g));
                 for (int64_t k = 0; k < g->K; k++) {
                     float *restrict dst = dxp + tap[k];
@@ -513,17 +567,10 @@ static strata_status cpu_conv_backward_data(const strata_kernel_call *call, floa
             int64_t n = it / g->groups, grp = it % g->groups;
             float *dxg = dx + (n * g->C + grp * g->Cg) * HW;           // (Cg, H, W)
             const float *dyg = dy + (n * g->OC + grp * g->OCg) * g->P; // (OCg, P)
-            for (int64_t c = 0; c < g->Cg; c++) {
-                float v = b ? b[grp * g->Cg + c] : 0.0f;
-                for (int64_t q = 0; q < HW; q++)
-                    dxg[c * HW + q] = v;
-            }
+            cpu_fill_planes(dxg, b ? b + grp * g->Cg : NULL, g->Cg, HW);
             for (int64_t ch = 0; ch < n_chunks; ch++) {
                 int64_t p0 = ch * chunk, p1 = p0 + chunk < g->P ? p0 + chunk : g->P, len = p1 - p0;
-                for (int64_t o = 0; o < g->OCg; o++) {
-                    memcpy(dyc + o * chunk, dyg + o * g->P + p0, sizeof(float) * (size_t)len);
-                    memset(dyc + o * chunk + len, 0, sizeof(float) * (size_t)(cpu_round8(len) - len));
-                }
+                cpu_copy_cols(dyc, chunk, dyg, g->P, g->OCg, p0, len);
                 cpu_conv_gemm(dcol, chunk, w + grp * g->OCg * g->K, 1, ak, dyc, bk, g->K, len, g->OCg, NULL, 0);
                 cpu_col2im_add(dxg, dcol, chunk, g, p0, p1);
             }
@@ -581,9 +628,7 @@ static strata_status cpu_conv_backward_weight(const strata_kernel_call *call, fl
                 for (int64_t it = lo; it < end; it++) {
                     int64_t n = it % g->N;
                     float *xpad = bufs + (it - lo) * img, *dyw = xpad + xs;
-                    cpu_pad_planes(xpad, Hp * Wp, x + (n * g->C + grp * g->Cg) * g->H * g->W, g->Cg, g->H, g->W,
-                                   g->ph, g->pw, Hp, Wp);
-                    memset(xpad + g->Cg * Hp * Wp, 0, sizeof(float) * (size_t)cpu_conv_slack(g));
+                    cpu_pad_image(xpad, x, g, n, grp, Hp, Wp);
                     /* dy wide: the columns past OW are zeros, so taps read there add nothing */
                     cpu_pad_planes(dyw, PW8, dy + (n * g->OC + grp * g->OCg) * g->P, g->OCg, g->OH, g->OW, 0, 0,
                                    g->OH, Wp);
@@ -597,10 +642,7 @@ static strata_status cpu_conv_backward_weight(const strata_kernel_call *call, fl
                 const float *dyg = dy + (n * g->OC + grp * g->OCg) * g->P; // (OCg, OH, OW)
                 float *col = bufs, *dyc = col + g->K * chunk;              // (K, chunk), (OCg, chunk)
                 cpu_im2col(col, chunk, x + (n * g->C + grp * g->Cg) * g->H * g->W, g, p0, p1);
-                for (int64_t o = 0; o < g->OCg; o++) {
-                    memcpy(dyc + o * chunk, dyg + o * g->P + p0, sizeof(float) * (size_t)len);
-                    memset(dyc + o * chunk + len, 0, sizeof(float) * (size_t)(cpu_round8(len) - len));
-                }
+                cpu_copy_cols(dyc, chunk, dyg, g->P, g->OCg, p0, len);
                 cpu_conv_gemm_nt(acc + grp * g->OCg * g->K, g->K, dyc, chunk, col, bn, g->OCg, g->K, cpu_round8(len),
                                  1, 0, 0);
                 lo++;
@@ -623,26 +665,12 @@ static strata_status cpu_conv_backward_weight(const strata_kernel_call *call, fl
 /* x (N, C, H, W), w (OC, C/groups, KH, KW) [, b (OC)] -> y (N, OC, OH, OW) */
 CPU_KERNEL(conv2d)
 {
-    strata_status s = cpu_conv_tensors(call, 2, 3);
-    if (s != STRATA_OK)
-        return s;
     const strata_tensor_desc *X = &call->inputs[0], *Wt = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *B = call->n_inputs > 2 ? &call->inputs[2] : NULL;
     cpu_conv_geom g;
-    if ((s = cpu_conv_params(call, &g)) != STRATA_OK)
+    strata_status s = cpu_conv_setup(call, &g, 3, X, Wt, Y, "x", "w", "output");
+    if (s != STRATA_OK || g.N == 0)
         return s;
-    g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
-    g.OC = Wt->shape[0], g.KH = Wt->shape[2], g.KW = Wt->shape[3];
-    g.OH = Y->shape[2], g.OW = Y->shape[3];
-    if (Y->shape[0] != g.N || Y->shape[1] != g.OC)
-        return cpu_error(call, STRATA_E_SHAPE, "output has batch %lld and %lld channels for x's %lld and w's %lld",
-                         (long long)Y->shape[0], (long long)Y->shape[1], (long long)g.N, (long long)g.OC);
-    if ((s = cpu_conv_check(call, &g, Wt->shape[1])) != STRATA_OK)
-        return s;
-    if (B && (s = cpu_check_numel(call, B, "bias", g.OC)) != STRATA_OK)
-        return s;
-    if (g.N == 0)
-        return STRATA_OK;
     return cpu_conv_forward(call, strata_desc_ptr(Y), strata_desc_ptr(X), strata_desc_ptr(Wt),
                             B ? strata_desc_ptr(B) : NULL, &g);
 }
@@ -650,43 +678,21 @@ CPU_KERNEL(conv2d)
 /* dy (N, OC, OH, OW), w (OC, C/groups, KH, KW) -> dx (N, C, H, W); H, W from input_size */
 CPU_KERNEL(conv2d_backward_data)
 {
-    strata_status s = cpu_conv_tensors(call, 2, 2);
-    if (s != STRATA_OK)
-        return s;
     const strata_tensor_desc *DY = &call->inputs[0], *Wt = &call->inputs[1], *DX = &call->outputs[0];
     cpu_conv_geom g;
-    if ((s = cpu_conv_params(call, &g)) != STRATA_OK)
+    strata_status s = cpu_conv_setup(call, &g, 2, DX, Wt, DY, "dx", "w", "dy");
+    if (s != STRATA_OK || g.N == 0)
         return s;
-    g.N = DX->shape[0], g.C = DX->shape[1], g.H = DX->shape[2], g.W = DX->shape[3];
-    g.OC = Wt->shape[0], g.KH = Wt->shape[2], g.KW = Wt->shape[3];
-    g.OH = DY->shape[2], g.OW = DY->shape[3];
-    if (DY->shape[0] != g.N || DY->shape[1] != g.OC)
-        return cpu_error(call, STRATA_E_SHAPE, "dy has batch %lld and %lld channels; dx batch %lld, w %lld channels",
-                         (long long)DY->shape[0], (long long)DY->shape[1], (long long)g.N, (long long)g.OC);
-    if ((s = cpu_conv_check(call, &g, Wt->shape[1])) != STRATA_OK)
-        return s;
-    if (g.N == 0)
-        return STRATA_OK;
     return cpu_conv_backward_data(call, strata_desc_ptr(DX), strata_desc_ptr(DY), strata_desc_ptr(Wt), NULL, &g);
 }
 
 /* dy (N, OC, OH, OW), x (N, C, H, W) -> dw (OC, C/groups, KH, KW); KH, KW from kernel_size */
 CPU_KERNEL(conv2d_backward_weight)
 {
-    strata_status s = cpu_conv_tensors(call, 2, 2);
-    if (s != STRATA_OK)
-        return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DW = &call->outputs[0];
     cpu_conv_geom g;
-    if ((s = cpu_conv_params(call, &g)) != STRATA_OK)
-        return s;
-    g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
-    g.OC = DW->shape[0], g.KH = DW->shape[2], g.KW = DW->shape[3];
-    g.OH = DY->shape[2], g.OW = DY->shape[3];
-    if (DY->shape[0] != g.N || DY->shape[1] != g.OC)
-        return cpu_error(call, STRATA_E_SHAPE, "dy has batch %lld and %lld channels; x batch %lld, dw %lld channels",
-                         (long long)DY->shape[0], (long long)DY->shape[1], (long long)g.N, (long long)g.OC);
-    if ((s = cpu_conv_check(call, &g, DW->shape[1])) != STRATA_OK)
+    strata_status s = cpu_conv_setup(call, &g, 2, X, DW, DY, "x", "dw", "dy");
+    if (s != STRATA_OK)
         return s;
     float *dw = strata_desc_ptr(DW);
     if (g.N == 0) {
@@ -700,26 +706,12 @@ CPU_KERNEL(conv2d_backward_weight)
  * conv2d_backward_data of the convolution y -> x, plus the bias. */
 CPU_KERNEL(conv_transpose2d)
 {
-    strata_status s = cpu_conv_tensors(call, 2, 3);
-    if (s != STRATA_OK)
-        return s;
     const strata_tensor_desc *X = &call->inputs[0], *Wt = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *B = call->n_inputs > 2 ? &call->inputs[2] : NULL;
     cpu_conv_geom g;
-    if ((s = cpu_conv_params(call, &g)) != STRATA_OK)
+    strata_status s = cpu_conv_setup(call, &g, 3, Y, Wt, X, "y", "w", "x");
+    if (s != STRATA_OK || g.N == 0)
         return s;
-    g.N = Y->shape[0], g.C = Y->shape[1], g.H = Y->shape[2], g.W = Y->shape[3];
-    g.OC = Wt->shape[0], g.KH = Wt->shape[2], g.KW = Wt->shape[3];
-    g.OH = X->shape[2], g.OW = X->shape[3];
-    if (X->shape[0] != g.N || X->shape[1] != g.OC)
-        return cpu_error(call, STRATA_E_SHAPE, "x has batch %lld and %lld channels; y batch %lld, w %lld channels",
-                         (long long)X->shape[0], (long long)X->shape[1], (long long)g.N, (long long)g.OC);
-    if ((s = cpu_conv_check(call, &g, Wt->shape[1])) != STRATA_OK)
-        return s;
-    if (B && (s = cpu_check_numel(call, B, "bias", g.C)) != STRATA_OK)
-        return s;
-    if (g.N == 0)
-        return STRATA_OK;
     return cpu_conv_backward_data(call, strata_desc_ptr(Y), strata_desc_ptr(X), strata_desc_ptr(Wt),
                                   B ? strata_desc_ptr(B) : NULL, &g);
 }

@@ -1,8 +1,9 @@
 /*
- * cpu_conv.h - private pieces shared by the cpu backend's convolution files:
- * the geometry (cpu_conv.c reads it from the attrs and tensors), the
- * register-tile products (cpu_conv_gemm.c) and the oneDNN primitives used
- * for large layers (cpu_conv_dnnl.c).
+ * cpu_conv.h - private pieces shared by the cpu backend's files for the conv
+ * plugin's ops: the convolution geometry (cpu_conv.c reads it from the attrs
+ * and tensors), the register-tile products (cpu_conv_gemm.c), the oneDNN
+ * primitives used for large layers (cpu_conv_dnnl.c) and the per-channel
+ * helpers of cpu_bnorm.c and cpu_channel.c (defined in cpu_channel.c).
  */
 #ifndef CPU_CONV_H
 #define CPU_CONV_H
@@ -63,5 +64,14 @@ int cpu_conv_dnnl(cpu_conv_kind kind, float *out, const float *in0, const float 
                   const cpu_conv_geom *g);
 /** Frees the cached primitives, buffers, stream and engine (plugin shutdown). */
 void cpu_conv_dnnl_shutdown(void);
+
+/* ---- per-channel helpers over x (N, C, S...) (cpu_channel.c) ----------------- */
+
+/** x (N, C, S...) as three sizes, S the product of the axes after C. */
+void cpu_channel_sizes(const strata_tensor_desc *x, int64_t *N, int64_t *C, int64_t *S);
+/** Sum of channel @p c of x (N, C, S) in double, as ref sums. */
+double cpu_channel_sum(const float *x, int64_t N, int64_t C, int64_t S, int64_t c);
+/** STRATA_E_SHAPE with a message unless @p x (named "x") has rank >= 2. */
+strata_status cpu_check_nc(const strata_kernel_call *call, const strata_tensor_desc *x);
 
 #endif /* CPU_CONV_H */

@@ -335,4 +335,12 @@ CPU_KERNEL(batch_norm_update_stats);
 CPU_KERNEL(dropout2d);
 CPU_KERNEL(sum_channels); /* core::sum: per-channel sums first, else cpu_sum */
 
+/* cpu_lstm.c (ops of the lstm plugin, registered by name) */
+CPU_KERNEL(lstm_seq);
+CPU_KERNEL(lstm_seq_backward);
+CPU_KERNEL(gru_seq);
+CPU_KERNEL(gru_seq_backward);
+CPU_KERNEL(rnn_seq);
+CPU_KERNEL(rnn_seq_backward);
+
 #endif /* CPU_INTERNAL_H */

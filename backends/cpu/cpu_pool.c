@@ -38,11 +38,13 @@ static inline int cpu_pool_beats(float v, float best)
     return v > best || (v != v && best == best);
 }
 
-/* The attrs into @p g for an input (H, W) and output (OH, OW), checked as
- * the plugin checks them (padding at most half the kernel). */
-static strata_status cpu_pool_geom_of(const strata_kernel_call *call, int64_t NC, int64_t H, int64_t W, int64_t OH,
-                                      int64_t OW, cpu_pool_geom *g)
+/* The attrs into @p g for an input x (N, C, H, W) and output y (N, C, OH,
+ * OW), both rank 4, checked as the plugin checks them (padding at most half
+ * the kernel). */
+static strata_status cpu_pool_geom_of(const strata_kernel_call *call, const strata_tensor_desc *x,
+                                      const strata_tensor_desc *y, cpu_pool_geom *g)
 {
+    const int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3], OH = y->shape[2], OW = y->shape[3];
     int64_t k[2], s[2], p[2];
     strata_status st;
     if ((st = cpu_attr_pair(call, "kernel_size", -1, k)) || (st = cpu_attr_pair(call, "stride", -1, s)) ||
@@ -170,7 +172,7 @@ CPU_KERNEL(max_pool2d)
         s = cpu_check_same_shape(call, I, "indices", Y, "y");
     cpu_pool_geom g;
     if (s == STRATA_OK)
-        s = cpu_pool_geom_of(call, X->shape[0] * X->shape[1], X->shape[2], X->shape[3], Y->shape[2], Y->shape[3], &g);
+        s = cpu_pool_geom_of(call, X, Y, &g);
     if (s != STRATA_OK)
         return s;
 
@@ -348,22 +350,32 @@ static void cpu_avg_pool_plane_backward(float *restrict dx, const float *restric
     }
 }
 
-/* x (N, C, H, W) -> y (N, C, OH, OW) */
-CPU_KERNEL(avg_pool2d)
+/* avg_pool2d (x -> y) and its backward (dy -> dx): one f32 input and
+ * output, rank 4, the output with the input's N and C, and @p g the
+ * geometry from x (or dx) to y (or dy). */
+static strata_status cpu_avg_pool_check(const strata_kernel_call *call, int backward, cpu_pool_geom *g)
 {
     strata_status s = cpu_check_arity(call, 1, 1, 1);
-    const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
+    const strata_tensor_desc *In = &call->inputs[0], *Out = &call->outputs[0];
     if (s == STRATA_OK)
         s = cpu_check_all_f32(call);
     if (s == STRATA_OK)
-        s = cpu_pool_rank4(call, X, "x", NULL);
+        s = cpu_pool_rank4(call, In, backward ? "dy" : "x", NULL);
     if (s == STRATA_OK)
-        s = cpu_pool_rank4(call, Y, "y", X);
+        s = cpu_pool_rank4(call, Out, backward ? "dx" : "y", In);
+    if (s == STRATA_OK)
+        s = backward ? cpu_pool_geom_of(call, Out, In, g) : cpu_pool_geom_of(call, In, Out, g);
+    return s;
+}
+
+/* x (N, C, H, W) -> y (N, C, OH, OW) */
+CPU_KERNEL(avg_pool2d)
+{
     cpu_pool_geom g;
-    if (s == STRATA_OK)
-        s = cpu_pool_geom_of(call, X->shape[0] * X->shape[1], X->shape[2], X->shape[3], Y->shape[2], Y->shape[3], &g);
+    strata_status s = cpu_avg_pool_check(call, 0, &g);
     if (s != STRATA_OK)
         return s;
+    const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
 
     float *y = strata_desc_ptr(Y);       // (NC, OH, OW)
     const float *x = strata_desc_ptr(X); // (NC, H, W)
@@ -377,20 +389,11 @@ CPU_KERNEL(avg_pool2d)
 /* dy (N, C, OH, OW) -> dx (N, C, H, W); H, W from input_size */
 CPU_KERNEL(avg_pool2d_backward)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
-    const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
-    if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
-    if (s == STRATA_OK)
-        s = cpu_pool_rank4(call, DY, "dy", NULL);
-    if (s == STRATA_OK)
-        s = cpu_pool_rank4(call, DX, "dx", DY);
     cpu_pool_geom g;
-    if (s == STRATA_OK)
-        s = cpu_pool_geom_of(call, DX->shape[0] * DX->shape[1], DX->shape[2], DX->shape[3], DY->shape[2],
-                             DY->shape[3], &g);
+    strata_status s = cpu_avg_pool_check(call, 1, &g);
     if (s != STRATA_OK)
         return s;
+    const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
 
     float *dx = strata_desc_ptr(DX);       // (NC, H, W)
     const float *dy = strata_desc_ptr(DY); // (NC, OH, OW)

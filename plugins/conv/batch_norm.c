@@ -149,18 +149,36 @@ static strata_status need_channel_vec(const strata_infer_call *c, int k, const c
     return rc;
 }
 
+/* Inputs 0 to @p n - 1 that @p names names (NULL: not a vector) are f32 vectors of C. */
+static strata_status need_channel_vecs(const strata_infer_call *c, const char *const *names, int n, int64_t C)
+{
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < n && !rc; k++)
+        if (names[k])
+            rc = need_channel_vec(c, k, names[k], C);
+    return rc;
+}
+
+/* Input @p xk is x (N, C, ...) in f32, of sizes *N, *C, *S (S: the axes
+ * after C), and the inputs @p names names vectors of C (need_channel_vecs). */
+static strata_status need_x_and_vecs(const strata_infer_call *c, int xk, const char *const *names, int n, int64_t *N,
+                                     int64_t *C, int64_t *S)
+{
+    strata_status rc = conv_need_f32(c, xk, "x (N, C, ...)", -2);
+    if (rc)
+        return rc;
+    nc_s(&c->inputs[xk], N, C, S);
+    return need_channel_vecs(c, names, n, *C);
+}
+
 static strata_status infer_batch_norm(const strata_infer_call *c)
 {
     const strata_host_api *h = conv_host(c->user);
-    strata_status rc = conv_need_f32(c, 0, "x (N, C, ...)", -2);
+    int64_t N, C, S;
+    static const char *const names[] = {NULL, "weight", "bias", "running_mean", "running_var"};
+    strata_status rc = need_x_and_vecs(c, 0, names, 5, &N, &C, &S);
     if (rc)
         return rc;
-    int64_t N, C, S;
-    nc_s(&c->inputs[0], &N, &C, &S);
-    static const char *const names[] = {"", "weight", "bias", "running_mean", "running_var"};
-    for (int k = 1; k < 5; k++)
-        if ((rc = need_channel_vec(c, k, names[k], C)))
-            return rc;
     int training = (int)strata_attr_get_int(c->attrs, c->n_attrs, "training", 0);
     double eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-5);
     if (!(eps >= 0.0))
@@ -223,10 +241,8 @@ static strata_status infer_batch_norm_backward(const strata_infer_call *c)
         return h->set_error(STRATA_E_SHAPE, "%s: dy %s and x %s differ in shape", c->op,
                             conv_shape_str(a, sizeof a, dy->ndim, dy->shape),
                             conv_shape_str(b, sizeof b, x->ndim, x->shape));
-    static const char *const names[] = {"", "", "weight", "mean", "invstd"};
-    for (int k = 2; k < 5; k++)
-        if ((rc = need_channel_vec(c, k, names[k], x->shape[1])))
-            return rc;
+    if ((rc = need_channel_vecs(c, (const char *const[]){NULL, NULL, "weight", "mean", "invstd"}, 5, x->shape[1])))
+        return rc;
     conv_desc_like(&c->outputs[0], x);
     conv_desc_like(&c->outputs[1], &c->inputs[2]);
     conv_desc_like(&c->outputs[2], &c->inputs[2]);
@@ -245,12 +261,9 @@ static strata_status kernel_batch_norm_backward(const strata_kernel_call *c)
 static strata_status infer_update_stats(const strata_infer_call *c)
 {
     const strata_host_api *h = conv_host(c->user);
-    strata_status rc = conv_need_f32(c, 1, "x (N, C, ...)", -2);
-    if (rc)
-        return rc;
     int64_t N, C, S;
-    nc_s(&c->inputs[1], &N, &C, &S);
-    if ((rc = need_channel_vec(c, 0, "running_mean", C)) || (rc = need_channel_vec(c, 2, "running_var", C)))
+    strata_status rc = need_x_and_vecs(c, 1, (const char *const[]){"running_mean", NULL, "running_var"}, 3, &N, &C, &S);
+    if (rc)
         return rc;
     const strata_tensor_desc *nbt = &c->inputs[3];
     if (nbt->dtype != STRATA_I64 || strata_desc_numel(nbt) != 1)
@@ -298,10 +311,5 @@ strata_status conv_register_batch_norm(const strata_host_api *h, strata_plugin *
          .doc = "in-place running statistics: (running_mean, x, running_var, num_batches_tracked) -> the three "
                 "buffers; momentum"},
     };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

@@ -61,10 +61,8 @@ static strata_status infer_conv1d(const strata_infer_call *c)
     if (ws[1] != xs[1] / groups)
         return h->set_error(STRATA_E_SHAPE, "%s: the weight has %lld input channels per group, the input %lld", c->op,
                             (long long)ws[1], (long long)(xs[1] / groups));
-    if (c->n_inputs > 2 && c->inputs[2].shape[0] != ws[0])
-        return h->set_error(STRATA_E_SHAPE, "%s: bias has %lld elements for %lld output channels", c->op,
-                            (long long)c->inputs[2].shape[0], (long long)ws[0]);
-    if ((rc = conv_out_len(h, c->op, "length", xs[2], ws[2], s, p, d, &OL)))
+    if ((rc = conv_check_bias(h, c->op, c->inputs, c->n_inputs, ws[0])) ||
+        (rc = conv_out_len(h, c->op, "length", xs[2], ws[2], s, p, d, &OL)))
         return rc;
     strata_tensor_desc *y = &c->outputs[0];
     y->dtype = STRATA_F32;

@@ -255,10 +255,17 @@ static strata_status geom_conv2d(const strata_host_api *h, const char *op, const
     const int64_t *ws = in[1].shape;
     if ((rc = conv2d_geom(h, op, in[0].shape, ws[0], ws[1], ws[2], ws[3], &p, g)))
         return rc;
-    if (n_in > 2 && (in[2].ndim != 1 || in[2].shape[0] != g->OC))
-        return h->set_error(STRATA_E_SHAPE, "%s: bias has %lld elements for %lld output channels", op,
-                            (long long)(in[2].ndim == 1 ? in[2].shape[0] : -1), (long long)g->OC);
-    return STRATA_OK;
+    return conv_check_bias(h, op, in, n_in, g->OC);
+}
+
+/* The convolution's attributes and the backward op's required size
+ * attribute @p name (conv_size_attr). */
+static strata_status read_params_and_size(const strata_host_api *h, const char *op, const strata_attr *attrs,
+                                          int n_attrs, conv_params *p, const char *name, const char *dims,
+                                          int64_t size[2])
+{
+    strata_status rc = conv_read_params(h, op, attrs, n_attrs, p);
+    return rc ? rc : conv_size_attr(h, op, attrs, n_attrs, name, dims, size);
 }
 
 /* dy (N, OC, OH, OW), w (OC, C/groups, KH, KW); attr input_size [H, W] */
@@ -267,13 +274,9 @@ static strata_status geom_backward_data(const strata_host_api *h, const char *op
 {
     conv_params p;
     int64_t size[2];
-    strata_status rc = conv_read_params(h, op, attrs, n_attrs, &p);
-    if (!rc)
-        rc = conv_attr_pair(h, op, attrs, n_attrs, "input_size", -1, size);
+    strata_status rc = read_params_and_size(h, op, attrs, n_attrs, &p, "input_size", "H, W", size);
     if (rc)
         return rc;
-    if (size[0] < 1 || size[1] < 1)
-        return h->set_error(STRATA_E_INVALID, "%s: attribute input_size [H, W] is required and positive", op);
     const int64_t *dys = in[0].shape, *ws = in[1].shape;
     if (dys[1] != ws[0])
         return h->set_error(STRATA_E_SHAPE, "%s: dy has %lld channels, the weight %lld output channels", op,
@@ -290,13 +293,9 @@ static strata_status geom_backward_weight(const strata_host_api *h, const char *
 {
     conv_params p;
     int64_t ks[2];
-    strata_status rc = conv_read_params(h, op, attrs, n_attrs, &p);
-    if (!rc)
-        rc = conv_attr_pair(h, op, attrs, n_attrs, "kernel_size", -1, ks);
+    strata_status rc = read_params_and_size(h, op, attrs, n_attrs, &p, "kernel_size", "KH, KW", ks);
     if (rc)
         return rc;
-    if (ks[0] < 1 || ks[1] < 1)
-        return h->set_error(STRATA_E_INVALID, "%s: attribute kernel_size [KH, KW] is required and positive", op);
     const int64_t *dys = in[0].shape, *xs = in[1].shape;
     if (dys[0] != xs[0])
         return h->set_error(STRATA_E_SHAPE, "%s: dy has batch %lld, x batch %lld", op, (long long)dys[0],
@@ -321,10 +320,7 @@ static strata_status infer_conv2d(const strata_infer_call *c)
         (c->n_inputs > 2 && (rc = conv_need_f32(c, 2, "bias (OC)", 1))) ||
         (rc = geom_conv2d(conv_host(c->user), c->op, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g)))
         return rc;
-    strata_tensor_desc *y = &c->outputs[0];
-    y->dtype = STRATA_F32;
-    y->ndim = 4;
-    y->shape[0] = g.N, y->shape[1] = g.OC, y->shape[2] = g.OH, y->shape[3] = g.OW;
+    conv_desc_4d(&c->outputs[0], STRATA_F32, g.N, g.OC, g.OH, g.OW);
     return STRATA_OK;
 }
 
@@ -393,27 +389,27 @@ static strata_status infer_backward_data(const strata_infer_call *c)
         (rc = conv_need_f32(c, 1, "weight (OC, C/groups, KH, KW)", 4)) ||
         (rc = geom_backward_data(conv_host(c->user), c->op, c->inputs, c->attrs, c->n_attrs, &g)))
         return rc;
-    strata_tensor_desc *dx = &c->outputs[0];
-    dx->dtype = STRATA_F32;
-    dx->ndim = 4;
-    dx->shape[0] = g.N, dx->shape[1] = g.C, dx->shape[2] = g.H, dx->shape[3] = g.W;
+    conv_desc_4d(&c->outputs[0], STRATA_F32, g.N, g.C, g.H, g.W);
+    return STRATA_OK;
+}
+
+strata_status conv_kernel_backward_data(const strata_kernel_call *c, const conv_geom *g, const float *b)
+{
+    const size_t n_acc = (size_t)(g->OH * g->OW + g->C * g->H * g->W);
+    double *acc = conv_scratch(conv_host(c->user), c->op, sizeof(double) * n_acc);
+    if (!acc)
+        return STRATA_E_NOMEM;
+    conv2d_backward_data((float *)strata_desc_ptr(&c->outputs[0]), (const float *)strata_desc_ptr(&c->inputs[0]),
+                         (const float *)strata_desc_ptr(&c->inputs[1]), b, g, acc);
+    free(acc);
     return STRATA_OK;
 }
 
 static strata_status kernel_backward_data(const strata_kernel_call *c)
 {
-    const strata_host_api *h = conv_host(c->user);
     conv_geom g;
-    strata_status rc = geom_backward_data(h, c->op, c->inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    double *acc = conv_scratch(h, c->op, sizeof(double) * (size_t)(g.OH * g.OW + g.C * g.H * g.W));
-    if (!acc)
-        return STRATA_E_NOMEM;
-    conv2d_backward_data((float *)strata_desc_ptr(&c->outputs[0]), (const float *)strata_desc_ptr(&c->inputs[0]),
-                         (const float *)strata_desc_ptr(&c->inputs[1]), NULL, &g, acc);
-    free(acc);
-    return STRATA_OK;
+    strata_status rc = geom_backward_data(conv_host(c->user), c->op, c->inputs, c->attrs, c->n_attrs, &g);
+    return rc ? rc : conv_kernel_backward_data(c, &g, NULL);
 }
 
 /* dx = conv^T(dy, w), linear in each: d(dy) = conv(G, w), d(w) = backward_weight(dy, G) */
@@ -443,10 +439,7 @@ static strata_status infer_backward_weight(const strata_infer_call *c)
     if ((rc = conv_need_f32(c, 0, "dy (N, OC, OH, OW)", 4)) || (rc = conv_need_f32(c, 1, "x (N, C, H, W)", 4)) ||
         (rc = geom_backward_weight(conv_host(c->user), c->op, c->inputs, c->attrs, c->n_attrs, &g)))
         return rc;
-    strata_tensor_desc *dw = &c->outputs[0];
-    dw->dtype = STRATA_F32;
-    dw->ndim = 4;
-    dw->shape[0] = g.OC, dw->shape[1] = g.C / g.groups, dw->shape[2] = g.KH, dw->shape[3] = g.KW;
+    conv_desc_4d(&c->outputs[0], STRATA_F32, g.OC, g.C / g.groups, g.KH, g.KW);
     return STRATA_OK;
 }
 
@@ -505,10 +498,5 @@ strata_status conv_register_conv2d(const strata_host_api *h, strata_plugin *p)
          .backward = backward_backward_weight, .host_kernel = kernel_backward_weight, .user = (void *)(uintptr_t)h,
          .doc = "gradient of conv2d in the weight: (dy, x) -> dw; kernel_size [KH, KW]"},
     };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

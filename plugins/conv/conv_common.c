@@ -130,6 +130,31 @@ void conv_desc_like(strata_tensor_desc *out, const strata_tensor_desc *in)
     memcpy(out->shape, in->shape, sizeof in->shape);
 }
 
+void conv_desc_4d(strata_tensor_desc *out, int32_t dtype, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    out->dtype = dtype;
+    out->ndim = 4;
+    out->shape[0] = a, out->shape[1] = b, out->shape[2] = c, out->shape[3] = d;
+}
+
+strata_status conv_size_attr(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
+                             const char *name, const char *dims, int64_t size[2])
+{
+    strata_status rc = conv_attr_pair(h, op, attrs, n, name, -1, size);
+    if (!rc && (size[0] < 1 || size[1] < 1))
+        rc = h->set_error(STRATA_E_INVALID, "%s: attribute %s [%s] is required and positive", op, name, dims);
+    return rc;
+}
+
+strata_status conv_check_bias(const strata_host_api *h, const char *op, const strata_tensor_desc *in, int n_in,
+                              int64_t channels)
+{
+    if (n_in > 2 && (in[2].ndim != 1 || in[2].shape[0] != channels))
+        return h->set_error(STRATA_E_SHAPE, "%s: bias has %lld elements for %lld output channels", op,
+                            (long long)(in[2].ndim == 1 ? in[2].shape[0] : -1), (long long)channels);
+    return STRATA_OK;
+}
+
 const char *conv_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 {
     size_t len = (size_t)snprintf(buf, n, "(");
@@ -173,6 +198,16 @@ strata_status conv_bias_grad(const strata_backward_call *c, strata_tensor *g, st
             axes[n++] = k;
     strata_attr a = strata_attr_ints("axes", axes, n);
     return c->host->op_call(c->rt, "core::sum", &g, 1, &a, 1, out, 1);
+}
+
+strata_status conv_register_ops(const strata_host_api *h, strata_plugin *p, const strata_op_def *defs, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        strata_status rc = h->register_op(p, &defs[k]);
+        if (rc)
+            return rc;
+    }
+    return STRATA_OK;
 }
 
 strata_status conv_call(const strata_backward_call *c, const char *op, strata_tensor *const *in, int n_in,

@@ -80,6 +80,16 @@ static inline const strata_host_api *conv_host(void *user)
 
 /** Copies the shape of @p in into @p out (dtype, ndim, shape). */
 void conv_desc_like(strata_tensor_desc *out, const strata_tensor_desc *in);
+/** Sets @p out to @p dtype and the rank-4 shape (a, b, c, d). */
+void conv_desc_4d(strata_tensor_desc *out, int32_t dtype, int64_t a, int64_t b, int64_t c, int64_t d);
+/** Reads the required size attribute @p name ("input_size") as a positive
+ *  pair; @p dims names its elements in the message ("H, W"). */
+strata_status conv_size_attr(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
+                             const char *name, const char *dims, int64_t size[2]);
+/** With a third input (n_in > 2), checks that it is a bias of rank 1 with
+ *  @p channels elements. */
+strata_status conv_check_bias(const strata_host_api *h, const char *op, const strata_tensor_desc *in, int n_in,
+                              int64_t channels);
 /** "(2, 3, 5)" into @p buf. */
 const char *conv_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 /** Checks dtype f32 and rank @p ndim (or, with ndim < 0, rank >= -ndim) of input @p k. */
@@ -96,6 +106,9 @@ strata_status conv_call(const strata_backward_call *c, const char *op, strata_te
                         const conv_attrs *at, strata_tensor **out);
 
 /* ---- registration (one function per file) ---------------------------------- */
+
+/** Registers @p n op definitions in order; the first failure's status. */
+strata_status conv_register_ops(const strata_host_api *h, strata_plugin *p, const strata_op_def *defs, size_t n);
 
 strata_status conv_register_conv2d(const strata_host_api *h, strata_plugin *p);
 strata_status conv_register_conv_transpose2d(const strata_host_api *h, strata_plugin *p);
@@ -124,5 +137,9 @@ void conv2d_backward_weight(float *dw, const float *dy, const float *x, const co
                             double *acc);
 /** Floats of one image-and-group im2col matrix: (C/groups KH KW) x (OH OW). */
 int64_t conv_col_floats(const conv_geom *g);
+/** Host kernel body of conv2d_backward_data and conv_transpose2d: outputs[0]
+ *  = conv^T(inputs[0], inputs[1]) (+ @p b per channel, or NULL) for @p g;
+ *  STRATA_E_NOMEM with a message when scratch fails. */
+strata_status conv_kernel_backward_data(const strata_kernel_call *c, const conv_geom *g, const float *b);
 
 #endif /* STRATA_CONV_INTERNAL_H */

@@ -11,7 +11,6 @@
  * output_padding must be smaller than the stride, so that conv2d maps y's
  * size back to x's exactly.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "conv_internal.h"
@@ -45,10 +44,7 @@ static strata_status geom_transpose(const strata_host_api *h, const char *op, co
                                      &g->H)) ||
         (rc = conv_transpose_out_len(h, op, "width", g->OW, g->KW, g->sw, g->pw, g->dw, p.output_padding[1], &g->W)))
         return rc;
-    if (n_in > 2 && (in[2].ndim != 1 || in[2].shape[0] != g->C))
-        return h->set_error(STRATA_E_SHAPE, "%s: bias has %lld elements for %lld output channels", op,
-                            (long long)(in[2].ndim == 1 ? in[2].shape[0] : -1), (long long)g->C);
-    return STRATA_OK;
+    return conv_check_bias(h, op, in, n_in, g->C);
 }
 
 static strata_status infer_transpose(const strata_infer_call *c)
@@ -60,28 +56,17 @@ static strata_status infer_transpose(const strata_infer_call *c)
         (c->n_inputs > 2 && (rc = conv_need_f32(c, 2, "bias (OC)", 1))) ||
         (rc = geom_transpose(conv_host(c->user), c->op, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g)))
         return rc;
-    strata_tensor_desc *y = &c->outputs[0];
-    y->dtype = STRATA_F32;
-    y->ndim = 4;
-    y->shape[0] = g.N, y->shape[1] = g.C, y->shape[2] = g.H, y->shape[3] = g.W;
+    conv_desc_4d(&c->outputs[0], STRATA_F32, g.N, g.C, g.H, g.W);
     return STRATA_OK;
 }
 
 static strata_status kernel_transpose(const strata_kernel_call *c)
 {
-    const strata_host_api *h = conv_host(c->user);
     conv_geom g;
-    strata_status rc = geom_transpose(h, c->op, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
+    strata_status rc = geom_transpose(conv_host(c->user), c->op, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
     if (rc)
         return rc;
-    double *acc = conv_scratch(h, c->op, sizeof(double) * (size_t)(g.OH * g.OW + g.C * g.H * g.W));
-    if (!acc)
-        return STRATA_E_NOMEM;
-    conv2d_backward_data((float *)strata_desc_ptr(&c->outputs[0]), (const float *)strata_desc_ptr(&c->inputs[0]),
-                         (const float *)strata_desc_ptr(&c->inputs[1]),
-                         c->n_inputs > 2 ? (const float *)strata_desc_ptr(&c->inputs[2]) : NULL, &g, acc);
-    free(acc);
-    return STRATA_OK;
+    return conv_kernel_backward_data(c, &g, c->n_inputs > 2 ? (const float *)strata_desc_ptr(&c->inputs[2]) : NULL);
 }
 
 /* y = conv^T(x, w) + b: dx = conv(dy, w), dw = backward_weight(x, dy), db = sum(dy) */

@@ -197,20 +197,22 @@ static void global_avg_pool2d_forward(float *y, const float *x, int64_t NC, int6
 /* Ops                                                                      */
 /* ======================================================================= */
 
-static void out4(strata_tensor_desc *o, int32_t dtype, int64_t a, int64_t b, int64_t c, int64_t d)
+/* The geometry of a pooling of @p x (N, C, H, W), from a kernel call's attrs. */
+static strata_status pool_geom_x(const strata_kernel_call *c, const strata_tensor_desc *x, pool_geom *g)
 {
-    o->dtype = dtype;
-    o->ndim = 4;
-    o->shape[0] = a, o->shape[1] = b, o->shape[2] = c, o->shape[3] = d;
+    const int64_t *xs = x->shape;
+    return pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], g);
 }
 
-/* The input size [H, W] of a backward op. */
-static strata_status input_size(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
-                                int64_t size[2])
+/* Infers output 0 (N, C, OH, OW) f32 of a pooling of input 0, x (N, C, H, W). */
+static strata_status infer_pool(const strata_infer_call *c, pool_geom *g)
 {
-    strata_status rc = conv_attr_pair(h, op, attrs, n, "input_size", -1, size);
-    if (!rc && (size[0] < 1 || size[1] < 1))
-        rc = h->set_error(STRATA_E_INVALID, "%s: attribute input_size [H, W] is required and positive", op);
+    const int64_t *xs = c->inputs[0].shape;
+    strata_status rc = conv_need_f32(c, 0, "x (N, C, H, W)", 4);
+    if (!rc)
+        rc = pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], g);
+    if (!rc)
+        conv_desc_4d(&c->outputs[0], STRATA_F32, g->N, g->C, g->OH, g->OW);
     return rc;
 }
 
@@ -228,22 +230,17 @@ static strata_status check_dy(const strata_host_api *h, const char *op, const po
 static strata_status infer_max_pool(const strata_infer_call *c)
 {
     pool_geom g;
-    const int64_t *xs = c->inputs[0].shape;
-    strata_status rc = conv_need_f32(c, 0, "x (N, C, H, W)", 4);
-    if (!rc)
-        rc = pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], &g);
+    strata_status rc = infer_pool(c, &g);
     if (rc)
         return rc;
-    out4(&c->outputs[0], STRATA_F32, g.N, g.C, g.OH, g.OW);
-    out4(&c->outputs[1], STRATA_I64, g.N, g.C, g.OH, g.OW);
+    conv_desc_4d(&c->outputs[1], STRATA_I64, g.N, g.C, g.OH, g.OW);
     return STRATA_OK;
 }
 
 static strata_status kernel_max_pool(const strata_kernel_call *c)
 {
     pool_geom g;
-    const int64_t *xs = c->inputs[0].shape;
-    strata_status rc = pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], &g);
+    strata_status rc = pool_geom_x(c, &c->inputs[0], &g);
     if (rc)
         return rc;
     max_pool2d_forward((float *)strata_desc_ptr(&c->outputs[0]), (int64_t *)strata_desc_ptr(&c->outputs[1]),
@@ -270,7 +267,7 @@ static strata_status infer_max_pool_backward(const strata_infer_call *c)
     char a[96], b[96];
     strata_status rc = conv_need_f32(c, 0, "dy (N, C, OH, OW)", 4);
     if (!rc)
-        rc = input_size(h, c->op, c->attrs, c->n_attrs, size);
+        rc = conv_size_attr(h, c->op, c->attrs, c->n_attrs, "input_size", "H, W", size);
     if (rc)
         return rc;
     const strata_tensor_desc *dy = &c->inputs[0], *idx = &c->inputs[1];
@@ -278,7 +275,7 @@ static strata_status infer_max_pool_backward(const strata_infer_call *c)
         return h->set_error(STRATA_E_SHAPE, "%s: indices must be i64 of dy's shape %s, got dtype %d shape %s", c->op,
                             conv_shape_str(a, sizeof a, dy->ndim, dy->shape), (int)idx->dtype,
                             conv_shape_str(b, sizeof b, idx->ndim, idx->shape));
-    out4(&c->outputs[0], STRATA_F32, dy->shape[0], dy->shape[1], size[0], size[1]);
+    conv_desc_4d(&c->outputs[0], STRATA_F32, dy->shape[0], dy->shape[1], size[0], size[1]);
     return STRATA_OK;
 }
 
@@ -334,21 +331,13 @@ static strata_status backward_max_pool_backward(const strata_backward_call *c)
 static strata_status infer_avg_pool(const strata_infer_call *c)
 {
     pool_geom g;
-    const int64_t *xs = c->inputs[0].shape;
-    strata_status rc = conv_need_f32(c, 0, "x (N, C, H, W)", 4);
-    if (!rc)
-        rc = pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], &g);
-    if (rc)
-        return rc;
-    out4(&c->outputs[0], STRATA_F32, g.N, g.C, g.OH, g.OW);
-    return STRATA_OK;
+    return infer_pool(c, &g);
 }
 
 static strata_status kernel_avg_pool(const strata_kernel_call *c)
 {
     pool_geom g;
-    const int64_t *xs = c->inputs[0].shape;
-    strata_status rc = pool_geom_of(conv_host(c->user), c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], &g);
+    strata_status rc = pool_geom_x(c, &c->inputs[0], &g);
     if (rc)
         return rc;
     avg_pool2d_forward((float *)strata_desc_ptr(&c->outputs[0]), (const float *)strata_desc_ptr(&c->inputs[0]), &g);
@@ -386,14 +375,14 @@ static strata_status infer_avg_pool_backward(const strata_infer_call *c)
     const int64_t *ds = c->inputs[0].shape;
     strata_status rc = conv_need_f32(c, 0, "dy (N, C, OH, OW)", 4);
     if (!rc)
-        rc = input_size(h, c->op, c->attrs, c->n_attrs, size);
+        rc = conv_size_attr(h, c->op, c->attrs, c->n_attrs, "input_size", "H, W", size);
     if (!rc)
         rc = pool_geom_of(h, c->op, c->attrs, c->n_attrs, ds[0], ds[1], size[0], size[1], &g);
     if (!rc)
         rc = check_dy(h, c->op, &g, ds);
     if (rc)
         return rc;
-    out4(&c->outputs[0], STRATA_F32, g.N, g.C, g.H, g.W);
+    conv_desc_4d(&c->outputs[0], STRATA_F32, g.N, g.C, g.H, g.W);
     return STRATA_OK;
 }
 
@@ -401,8 +390,7 @@ static strata_status kernel_avg_pool_backward(const strata_kernel_call *c)
 {
     const strata_host_api *h = conv_host(c->user);
     pool_geom g;
-    const int64_t *xs = c->outputs[0].shape;
-    strata_status rc = pool_geom_of(h, c->op, c->attrs, c->n_attrs, xs[0], xs[1], xs[2], xs[3], &g);
+    strata_status rc = pool_geom_x(c, &c->outputs[0], &g);
     if (rc)
         return rc;
     double *plane = conv_scratch(h, c->op, sizeof(double) * (size_t)(g.H * g.W));
@@ -494,10 +482,5 @@ strata_status conv_register_pool(const strata_host_api *h, strata_plugin *p)
         POOL_OP("conv::global_avg_pool2d", 1, 1, 0, infer_global_avg, backward_global_avg, kernel_global_avg,
                 "mean over H and W: (N, C, H, W) -> (N, C)"),
     };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

@@ -2497,6 +2497,121 @@ static int gen_dropout2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
 #define RP(OP, GEN, FWD, BWD, PATH) {"core::" OP, 1, GEN, FWD, BWD, 0, 0, PATH, -2.0, 2.0, 0}
 /* clang-format on */
 
+/* ---- the lstm plugin (plugins/lstm) ------------------------------------------ */
+
+/* A recurrent sequence case: T steps, batch B, input I, hidden H. */
+typedef struct cf_seq {
+    int64_t T, B, I, H;
+    int bias, reverse, bf, relu;
+} cf_seq;
+
+static int seq_cell(const char *op)
+{
+    return strstr(op, "lstm_seq") ? 0 : strstr(op, "gru_seq") ? 1 : 2;
+}
+
+static void seq_pick(cf_gen *g, cf_seq *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (g->large ? -1 : g->trial) {
+    case -1: /* GEMMs past oneDNN's small-size paths; B H = 4096 splits the batch over the cpu threads */
+        v->T = 12, v->B = 16, v->I = 33, v->H = 256, v->bias = 1, v->bf = 1, v->reverse = 1;
+        break;
+    case 0: /* one step, one of everything */
+        v->T = v->B = v->I = v->H = 1, v->bias = 1;
+        break;
+    case 1:
+        v->T = 5, v->B = 3, v->I = 4, v->H = 3, v->bias = 1, v->reverse = 1;
+        break;
+    case 2:
+        v->T = 4, v->B = 2, v->I = 3, v->H = 5, v->bf = 1, v->relu = 1;
+        break;
+    default:
+        v->T = cf_int(&g->rng, 1, 6), v->B = cf_int(&g->rng, 1, 4), v->I = cf_int(&g->rng, 1, 5);
+        v->H = cf_int(&g->rng, 1, 6), v->bias = (int)cf_int(&g->rng, 0, 1), v->reverse = (int)cf_int(&g->rng, 0, 1);
+        v->bf = (int)cf_int(&g->rng, 0, 1);
+        break;
+    }
+}
+
+static void seq_attrs(cf_case *c, const cf_seq *v, int cell)
+{
+    cf_attr_int(c, "reverse", v->reverse);
+    cf_attr_int(c, "batch_first", v->bf);
+    if (cell == 2)
+        cf_attr_string(c, "nonlinearity", v->relu ? "relu" : "tanh");
+}
+
+static cf_tensor *seq_in(cf_gen *g, cf_case *c, const cf_seq *v, const char *name, int64_t C, double lo, double hi,
+                         int grad)
+{
+    int64_t s[3] = {v->bf ? v->B : v->T, v->bf ? v->T : v->B, C};
+    return cf_in_filled(g, c, name, 3, s, lo, hi, grad);
+}
+
+/* lstm_seq, gru_seq, rnn_seq and their *_unfused twins: every input requires grad */
+static int gen_seq(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    const int cell = seq_cell(rc->op);
+    const int64_t G = cell == 0 ? 4 : cell == 1 ? 3 : 1;
+    cf_seq v;
+    seq_pick(g, &v);
+    if (g->error) {
+        v.T = 0;
+        c->note = "sequence length 0 must fail";
+        c->expect = STRATA_E_SHAPE;
+    }
+    /* weights at PyTorch's init scale, 1/sqrt(H): larger ones make the
+     * recurrence chaotic and amplify rounding differences step by step */
+    const double wr = fmin(0.7, 1.0 / sqrt((double)v.H));
+    seq_in(g, c, &v, "x", v.I, -1.0, 1.0, 1);
+    cf_in_filled(g, c, "w_ih", 2, (int64_t[]){G * v.H, v.I}, -wr, wr, 1);
+    cf_in_filled(g, c, "w_hh", 2, (int64_t[]){G * v.H, v.H}, -wr, wr, 1);
+    cf_in_filled(g, c, "h0", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 1);
+    if (cell == 0)
+        cf_in_filled(g, c, "c0", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 1);
+    if (v.bias) {
+        cf_in_filled(g, c, "b_ih", 1, (int64_t[]){G * v.H}, -0.5, 0.5, 1);
+        cf_in_filled(g, c, "b_hh", 1, (int64_t[]){G * v.H}, -0.5, 0.5, 1);
+    }
+    seq_attrs(c, &v, cell);
+    c->n_out = cell == 0 ? 4 : cell == 1 ? 3 : 2;
+    c->loss_mask = cell == 0 ? 7u : 3u; /* the workspace carries no gradient */
+    c->k_fwd = c->k_bwd = (v.T + 1) * (v.I + G * v.H);
+    return 0;
+}
+
+/* lstm_seq_backward (dy, dh_n, dc_n, w_hh, c0, ws), gru_seq_backward (dy,
+ * dh_n, w_hh, h0, y, ws), rnn_seq_backward (dy, dh_n, w_hh, y): gates in
+ * (0.05, 0.95), states in (-1, 1); not differentiable */
+static int gen_seq_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    const int cell = seq_cell(rc->op);
+    const int64_t G = cell == 0 ? 4 : cell == 1 ? 3 : 1;
+    cf_seq v;
+    seq_pick(g, &v);
+    seq_in(g, c, &v, "dy", v.H, -1.0, 1.0, 0);
+    cf_in_filled(g, c, "dh_n", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 0);
+    if (cell == 0)
+        cf_in_filled(g, c, "dc_n", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 0);
+    const double wr = fmin(0.7, 1.0 / sqrt((double)v.H));
+    cf_in_filled(g, c, "w_hh", 2, (int64_t[]){G * v.H, v.H}, -wr, wr, 0);
+    if (cell == 0) {
+        cf_in_filled(g, c, "c0", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 0);
+        seq_in(g, c, &v, "ws", 5 * v.H, 0.05, 0.95, 0);
+    } else if (cell == 1) {
+        cf_in_filled(g, c, "h0", 2, (int64_t[]){v.B, v.H}, -1.0, 1.0, 0);
+        seq_in(g, c, &v, "y", v.H, -0.95, 0.95, 0);
+        seq_in(g, c, &v, "ws", 4 * v.H, 0.05, 0.95, 0);
+    } else {
+        seq_in(g, c, &v, "y", v.H, -0.95, 0.95, 0);
+    }
+    seq_attrs(c, &v, cell);
+    c->n_out = cell == 2 ? 2 : 3;
+    c->k_fwd = (v.T + 1) * G * v.H;
+    return 0;
+}
+
 static const cf_recipe cf_recipes[] = {
     /* elementwise: x in the range where the map is defined; exact zeros at kinks */
     R("add", gen_binary, CF_ELT, CF_RED),
@@ -2576,6 +2691,16 @@ static const cf_recipe cf_recipes[] = {
     {"conv::batch_norm_backward", 1, gen_batch_norm_backward, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
     {"conv::batch_norm_update_stats", 1, gen_batch_norm_update_stats, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
     {"conv::dropout2d", 1, gen_dropout2d, CF_EXACT, CF_EXACT, 0, 0, NULL, -2.0, 2.0, 0}, /* Philox, as dropout */
+    /* the lstm plugin (plugins/lstm): K = (T + 1) (I + G H), the terms one output depends on */
+    {"lstm::lstm_seq", 1, gen_seq, CF_RED, CF_RED, 0, 1, NULL, -1.0, 1.0, 0}, /* T = 0 fails */
+    {"lstm::lstm_seq_backward", 1, gen_seq_backward, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
+    {"lstm::lstm_seq_unfused", 1, gen_seq, CF_RED, CF_RED, 0, 1, "composite", -1.0, 1.0, 0},
+    {"lstm::gru_seq", 1, gen_seq, CF_RED, CF_RED, 0, 1, NULL, -1.0, 1.0, 0},
+    {"lstm::gru_seq_backward", 1, gen_seq_backward, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
+    {"lstm::gru_seq_unfused", 1, gen_seq, CF_RED, CF_RED, 0, 1, "composite", -1.0, 1.0, 0},
+    {"lstm::rnn_seq", 1, gen_seq, CF_RED, CF_RED, 0, 1, NULL, -1.0, 1.0, 0},
+    {"lstm::rnn_seq_backward", 1, gen_seq_backward, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
+    {"lstm::rnn_seq_unfused", 1, gen_seq, CF_RED, CF_RED, 0, 1, "composite", -1.0, 1.0, 0},
 };
 
 #undef R
