@@ -50,11 +50,18 @@ typedef struct {
     strata_dataset *train, *test;
     const char *loss;
     int64_t batch, eval_batch;
+    /* language models (data.format: text; cmd_train_lm.c) */
+    int lm;
+    strata_text *text;
+    int64_t seq_len;
 } run_ctx;
 
 /** Builds runtime, device, model, (optimizer and training set when
  *  need_train) and test set. Prints the error; returns 0 or an exit code. */
 int run_setup(run_ctx *r, const run_options *o, int need_train);
+/** Same; a language model takes its vocabulary from @p vocab_checkpoint
+ *  when not NULL (eval), else from the text (train). */
+int run_setup_vocab(run_ctx *r, const run_options *o, int need_train, const char *vocab_checkpoint);
 void run_free(run_ctx *r);
 /** (B, data shape) -> (B, model input shape), a view. */
 strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out);
@@ -64,6 +71,41 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  *logits_out (optional) receives the logits for accuracy. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
                              double *loss_out);
+
+/* Language models (cmd_train_lm.c): a text corpus, windows of seq_len
+ * tokens, the model's input 0 the tokens (batch, seq_len) i64, its other
+ * inputs recurrent states (zero here), its output 0 the logits (batch,
+ * seq_len, V). */
+typedef struct lm_train_options {
+    const char *out_dir;
+    int64_t steps; /* <= 0: the spec's */
+    int64_t seed;
+    int quiet;
+} lm_train_options;
+
+/** 1 when the spec is a language model (task: language_model or data.format: text). */
+int lm_spec_is_lm(const strata_spec *s);
+/** run_setup's part for a language model: the corpus and checks of the
+ *  model against it. Prints the error; returns 0 or an exit code. */
+int lm_setup(run_ctx *r, const run_options *o, const char *vocab_checkpoint);
+/** Logits (B, T, V) of tokens @p x (B, T), from zero states. */
+strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tensor **logits);
+/** One step: forward, cross-entropy over every position, backward, clip, update. */
+strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out);
+/** Validation loss in nats per token: every non-overlapping window of the held-out text. */
+strata_status lm_evaluate(run_ctx *r, double *loss);
+/** `strata train` for a language model, after run_setup. */
+int lm_train(run_ctx *r, const lm_train_options *o);
+/** Reads the vocabulary stored in a checkpoint (text.mode, text.vocab);
+ *  *vocab is malloc'ed. Prints the error; returns 0 or 1. */
+int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64_t *n);
+int cmd_generate(int argc, char **argv);
+
+struct json_t;
+/** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
+int cli_write_json(const char *path, struct json_t *obj);
+/** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */
+strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);

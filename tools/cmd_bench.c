@@ -130,8 +130,14 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
         run_free(&ctx);
         return r;
     }
-    strata_loader *ld;
-    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, 1, 1, &ld);
+    /* a language model (W3) trains on random windows of its text; its unit is
+     * characters: batch x sequence length per step */
+    strata_loader *ld = NULL;
+    strata_status rc = ctx.lm ? STRATA_OK : strata_loader_create(ctx.train, ctx.batch, 1, 1, 1, &ld);
+    double clip = 0.0;
+    if (ctx.lm)
+        strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
+    int64_t per_step = ctx.lm ? ctx.batch * ctx.seq_len : ctx.batch;
     if (rc) {
         run_free(&ctx);
         return cli_fail("creating the loader", rc);
@@ -139,14 +145,26 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
     int64_t total = a->warmup + a->steps;
     double *times = calloc((size_t)total, sizeof *times), loss = 0;
     int64_t epoch = 0;
-    strata_loader_start_epoch(ld, epoch);
+    if (ld)
+        strata_loader_start_epoch(ld, epoch);
     for (int64_t s = 0; s < total && !rc; s++) {
         if (s == a->warmup && a->profile) {
             strata_profile_reset(ctx.rt);
             strata_profile_enable(ctx.rt, 1);
         }
         strata_tensor *x, *y;
-        int done;
+        int done = 0;
+        if (ctx.lm) {
+            if ((rc = strata_text_train_batch(ctx.text, ctx.dev, ctx.batch, ctx.seq_len, 1, s, &x, &y)))
+                break;
+            double t0 = cli_now();
+            rc = lm_train_step(&ctx, x, y, clip, &loss);
+            strata_device_synchronize(ctx.dev);
+            times[s] = cli_now() - t0;
+            strata_tensor_release(x);
+            strata_tensor_release(y);
+            continue;
+        }
         if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)))
             break;
         if (done) {
@@ -172,7 +190,7 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
     for (int64_t s = a->warmup; s < total; s++)
         sum += times[s];
     double med = median(times + a->warmup, (int)a->steps);
-    double rate = (double)ctx.batch / med, mean_rate = (double)ctx.batch * (double)a->steps / sum;
+    double rate = (double)per_step / med, mean_rate = (double)per_step * (double)a->steps / sum;
     double rss = peak_rss_mb();
     if (a->json)
         printf("{\"workload\": \"%s\", \"backend\": \"%s\", \"rate\": %.1f, \"mean_rate\": %.1f, \"unit\": \"%s\", "

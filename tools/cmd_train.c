@@ -1,5 +1,6 @@
 /* cmd_train.c - `strata train` and `strata eval`: spec-driven supervised
- * training on an IDX image set, with metrics, checkpoints and a summary. */
+ * training on an IDX image set, with metrics, checkpoints and a summary.
+ * Language models (text data) are trained by cmd_train_lm.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 
 typedef struct {
     const char *spec_path, *out_dir, *backend, *checkpoint;
-    int64_t epochs, batch_size;
+    int64_t epochs, batch_size, steps;
     int64_t seed;
     int have_seed, quiet;
 } train_args;
@@ -22,6 +23,7 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
     memset(a, 0, sizeof *a);
     a->epochs = -1;
     a->batch_size = -1;
+    a->steps = -1;
     for (int k = 1; k < argc; k++) {
         const char *o = argv[k];
         const char *v = k + 1 < argc ? argv[k + 1] : NULL;
@@ -39,6 +41,13 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
             a->epochs = strtoll(v, NULL, 10);
             if (a->epochs <= 0) {
                 fprintf(stderr, "strata: --epochs must be a positive integer, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--steps") && !eval) {
+            NEED_VALUE;
+            a->steps = strtoll(v, NULL, 10);
+            if (a->steps <= 0) {
+                fprintf(stderr, "strata: --steps must be a positive integer, got '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(o, "--batch-size")) {
@@ -87,7 +96,7 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
     return 0;
 }
 
-static int write_json_file(const char *path, json_t *obj)
+int cli_write_json(const char *path, json_t *obj)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.4000s.tmp", path);
@@ -98,7 +107,7 @@ static int write_json_file(const char *path, json_t *obj)
     return 0;
 }
 
-static strata_status read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out)
+strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out)
 {
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
@@ -138,18 +147,29 @@ int cmd_train(int argc, char **argv)
         run_free(&ctx);
         return r;
     }
-    int64_t epochs = 1;
-    strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
-    if (a.epochs > 0)
-        epochs = a.epochs;
-    int64_t log_every = 50;
-    strata_spec_get_int(ctx.spec, "train.log_every", 50, &log_every);
-    double clip = 0;
-    strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
     int64_t seed = 1;
     strata_spec_get_int(ctx.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
+    if (ctx.lm) {
+        lm_train_options lo = {a.out_dir, a.steps, seed, a.quiet};
+        r = lm_train(&ctx, &lo);
+        run_free(&ctx);
+        return r;
+    }
+    int64_t epochs = 1;
+    strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
+    if (a.epochs > 0)
+        epochs = a.epochs;
+    /* train.steps (or --steps) stops after that many batches, in whatever epoch */
+    int64_t max_steps = -1;
+    strata_spec_get_int(ctx.spec, "train.steps", -1, &max_steps);
+    if (a.steps > 0)
+        max_steps = a.steps;
+    int64_t log_every = 50;
+    strata_spec_get_int(ctx.spec, "train.log_every", 50, &log_every);
+    double clip = 0;
+    strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/spec.yaml", a.out_dir);
@@ -187,8 +207,10 @@ int cmd_train(int argc, char **argv)
         return cli_fail("setting up data augmentation", rc);
     }
     int64_t per_epoch = strata_loader_batches(ld);
+    if (max_steps > 0 && per_epoch > 0)
+        epochs = (max_steps + per_epoch - 1) / per_epoch;
     strata_lr_schedule sched;
-    if (read_schedule(ctx.spec, per_epoch * epochs, &sched)) {
+    if (cli_read_schedule(ctx.spec, max_steps > 0 ? max_steps : per_epoch * epochs, &sched)) {
         strata_loader_destroy(ld);
         fclose(metrics);
         run_free(&ctx);
@@ -218,6 +240,8 @@ int cmd_train(int argc, char **argv)
         for (;;) {
             strata_tensor *x, *y, *logits = NULL;
             int done;
+            if (max_steps > 0 && step >= max_steps)
+                break;
             if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)) || done)
                 break;
             strata_optimizer_set_lr(ctx.opt, strata_lr_at(&sched, base_lr, step));
@@ -284,7 +308,7 @@ int cmd_train(int argc, char **argv)
                             "device", strata_device_name(ctx.dev), "seconds", total, "steps", (json_int_t)step,
                             "parameters", (json_int_t)strata_model_num_scalars(ctx.model));
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
-    r = write_json_file(path, sum);
+    r = cli_write_json(path, sum);
     json_decref(sum);
     printf("test accuracy: %.4f (test loss %.4f, %lld epochs, %.1f s on %s)\n", test_acc, test_loss,
            (long long)epochs, total, strata_device_name(ctx.dev));
@@ -300,7 +324,7 @@ int cmd_eval(int argc, char **argv)
         return r;
     run_ctx ctx;
     run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
-    if ((r = run_setup(&ctx, &ro, 0))) {
+    if ((r = run_setup_vocab(&ctx, &ro, 0, a.checkpoint))) {
         run_free(&ctx);
         return r;
     }
@@ -311,6 +335,19 @@ int cmd_eval(int argc, char **argv)
         return r;
     }
     double loss, acc;
+    if (ctx.lm) {
+        int64_t nw = 0;
+        strata_text_val_windows(ctx.text, ctx.seq_len, &nw);
+        if ((rc = lm_evaluate(&ctx, &loss))) {
+            r = cli_fail("evaluating", rc);
+            run_free(&ctx);
+            return r;
+        }
+        printf("validation loss: %.4f nats/char (%lld windows of %lld, %s)\n", loss, (long long)nw,
+               (long long)ctx.seq_len, strata_device_name(ctx.dev));
+        run_free(&ctx);
+        return 0;
+    }
     if ((rc = run_evaluate(&ctx, ctx.test, &loss, &acc))) {
         r = cli_fail("evaluating", rc);
         run_free(&ctx);

@@ -2,12 +2,12 @@
 # Installs what Strata needs on Debian (12 "bookworm" or later) from Debian's
 # own packages. Run as root (or with sudo); packages already present are
 # left alone, so it is fast and safe to re-run.
-#   tools/install-deps.sh          build + run (and the Fashion-MNIST data)
+#   tools/install-deps.sh          build + run (and the data: Fashion-MNIST, the KJV Bible)
 #   tools/install-deps.sh --test   also the test tools (CMocka, PyTorch for cross-checks)
 set -eu
 
 BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev"
-DATA="dataset-fashion-mnist"
+DATA="dataset-fashion-mnist bible-kjv"
 TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools"
 
 want="$BUILD $DATA"

@@ -9,10 +9,13 @@ static void usage(FILE *f)
     fprintf(f, "usage: strata <command> [options]\n\n"
                "commands:\n"
                "  info [--json]                         backends, devices, plugins, ops, layers, optimizers\n"
-               "  train SPEC --out DIR [--epochs N] [--backend NAME] [--seed S] [--batch-size B]\n"
-               "                                        train a model spec (docs/spec.md)\n"
+               "  train SPEC --out DIR [--epochs N] [--steps N] [--backend NAME] [--seed S] [--batch-size B]\n"
+               "                                        train a model spec (docs/spec.md): an image classifier\n"
+               "                                        or a language model (data.format: text)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
-               "                                        test loss and accuracy of a checkpoint\n"
+               "                                        test loss and accuracy (validation loss for text)\n"
+               "  generate --checkpoint FILE [--spec SPEC] [--prime TEXT] [--length N] [--temperature T]\n"
+               "           [--seed S] [--backend NAME]  sample text from a language model\n"
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
                "                                        training throughput of the reference workloads\n"
                "  bench --op matmul --shape MxNxK       GFLOP/s of one op\n"
@@ -41,6 +44,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize"))

@@ -37,12 +37,19 @@ void progress_update(cli_progress *p, int64_t done, double loss, double acc)
         bar[width] = '\0';
         double rate = done / (now - p->start + 1e-9);
         double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-        fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f acc %.4f  %.1f it/s  eta %.0fs ", p->label, bar,
-                (long long)done, (long long)p->total, loss, acc, rate, eta);
+        if (acc == acc) /* NaN: no accuracy (a language model) */
+            fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f acc %.4f  %.1f it/s  eta %.0fs ", p->label, bar,
+                    (long long)done, (long long)p->total, loss, acc, rate, eta);
+        else
+            fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f  %.1f it/s  eta %.0fs ", p->label, bar, (long long)done,
+                    (long long)p->total, loss, rate, eta);
         fflush(stderr);
     } else if (done % p->log_every == 0 || done == p->total) {
-        fprintf(stderr, "%s: %lld/%lld batches, loss %.4f, acc %.4f\n", p->label, (long long)done,
-                (long long)p->total, loss, acc);
+        if (acc == acc)
+            fprintf(stderr, "%s: %lld/%lld batches, loss %.4f, acc %.4f\n", p->label, (long long)done,
+                    (long long)p->total, loss, acc);
+        else
+            fprintf(stderr, "%s: %lld/%lld steps, loss %.4f\n", p->label, (long long)done, (long long)p->total, loss);
     } else {
         return;
     }

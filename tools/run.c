@@ -1,6 +1,6 @@
 /* run.c - what `strata train`, `eval` and `bench` share: building a run
  * from a spec (runtime, device, model, optimizer, data) and one training
- * step. */
+ * step. Language models (text data) continue in cmd_train_lm.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@ void run_free(run_ctx *r)
 {
     strata_dataset_destroy(r->train);
     strata_dataset_destroy(r->test);
+    strata_text_destroy(r->text);
     strata_optimizer_destroy(r->opt);
     strata_model_destroy(r->model);
     strata_spec_destroy(r->spec);
@@ -44,6 +45,11 @@ static strata_status load_split(const strata_spec *s, const char *split, double 
 
 int run_setup(run_ctx *r, const run_options *a, int need_train)
 {
+    return run_setup_vocab(r, a, need_train, NULL);
+}
+
+int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char *vocab_checkpoint)
+{
     memset(r, 0, sizeof *r);
     strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
     strata_status rc = strata_runtime_create(&o, &r->rt);
@@ -68,6 +74,10 @@ int run_setup(run_ctx *r, const run_options *a, int need_train)
         fprintf(stderr, "strata: error: %s: `strata train` on an image set supports loss: cross_entropy (got '%s')\n",
                 a->spec_path, r->loss);
         return 1;
+    }
+    if (lm_spec_is_lm(r->spec)) {
+        r->lm = 1;
+        return lm_setup(r, a, vocab_checkpoint);
     }
     double scale = 255.0;
     strata_spec_get_float(r->spec, "data.scale", 255.0, &scale);

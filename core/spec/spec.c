@@ -268,7 +268,9 @@ typedef struct key_rule {
 #define NO_MIN (-HUGE_VAL)
 
 static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
-static const char *const format_choices[] = {"idx", NULL};
+static const char *const format_choices[] = {"idx", "text", NULL};
+static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
+static const char *const task_choices[] = {"classification", "language_model", NULL};
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 
@@ -293,12 +295,24 @@ static const key_rule data_rules[] = {
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
 };
 
+/* data.format: text - a plain-text corpus for a language model (core/data/text.c) */
+static const key_rule data_text_rules[] = {
+    {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
+    {"path", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"prepare", K_STRING, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"mode", K_CHOICE, 0, "chars", NO_MIN, 0, text_mode_choices, NULL, 0},
+    {"val_fraction", K_FLOAT, 0, "0.05", 0.0, 0, NULL, NULL, 0}, /* below 1: check_data */
+    {"seq_len", K_INT, 0, "the length of the model's first input", 1, 0, NULL, NULL, 0},
+};
+
 static const key_rule train_rules[] = {
     {"epochs", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
     {"batch_size", K_INT, 0, "64", 1, 0, NULL, NULL, 0},
     {"eval_batch_size", K_INT, 0, "1000", 1, 0, NULL, NULL, 0},
     {"clip_grad_norm", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
     {"log_every", K_INT, 0, "50", 0, 0, NULL, NULL, 0},
+    {"steps", K_INT, 0, NULL, 1, 0, NULL, NULL, 0},
+    {"eval_every", K_INT, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
 static const key_rule model_rules[] = {
@@ -332,12 +346,13 @@ static const key_rule schedule_cosine_rules[] = {
 static const key_rule top_rules[] = {
     {"name", K_STRING, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"seed", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
-    {"data", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_rules, (int)ST_ARRAY_LEN(data_rules)},
+    {"data", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* its table depends on data.format: check_data */
     {"model", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"loss", K_CHOICE, 0, "cross_entropy", NO_MIN, 0, loss_choices, NULL, 0},
     {"optimizer", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"schedule", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"train", K_SECTION, 0, NULL, NO_MIN, 0, NULL, train_rules, (int)ST_ARRAY_LEN(train_rules)},
+    {"task", K_CHOICE, 0, NULL, NO_MIN, 0, task_choices, NULL, 0}, /* default from data.format: check_data */
 };
 
 /* Keys a layer has besides its type's attributes. */
@@ -808,6 +823,36 @@ static strata_status parse_schedule(strata_spec *s, const yt_node *node)
 
 /* ---- load -------------------------------------------------------------- */
 
+/* data: the format picks the table (idx image sets or a text corpus), and
+ * task defaults from it. */
+static strata_status check_data(strata_spec *s, const yt_node *root)
+{
+    const yt_node *data = yt_map_get(root, "data");
+    const yt_node *task = yt_map_get(root, "task");
+    const yt_node *format = data && data->kind == YT_MAP ? yt_map_get(data, "format") : NULL;
+    strata_status st;
+    if (format && (st = check_rule_value(s, &data_rules[0], format, "data.format")) != STRATA_OK)
+        return st;
+    int text = format && strcmp(format->text, "text") == 0;
+    if (!task && (st = add_default(s, "task = %s", text ? "language_model (data.format: text)" : "classification")))
+        return st;
+    if (task && strcmp(task->text, "language_model") == 0 && data && !text)
+        return fail(s, STRATA_E_FORMAT, task, "task: language_model needs data.format: text");
+    if (task && strcmp(task->text, "classification") == 0 && text)
+        return fail(s, STRATA_E_FORMAT, task, "task: classification needs image data (data.format: idx), not text");
+    if (!data)
+        return STRATA_OK;
+    if (!text)
+        return check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data");
+    if ((st = check_section(s, data, data_text_rules, (int)ST_ARRAY_LEN(data_text_rules), "data")) != STRATA_OK)
+        return st;
+    const yt_node *vf = yt_map_get(data, "val_fraction");
+    double f = 0.0;
+    if (vf && yt_type_of(vf, NULL, &f) != YT_T_NULL && !(f < 1.0))
+        return fail(s, STRATA_E_FORMAT, vf, "data.val_fraction is a fraction in [0, 1), got %s", vf->text);
+    return STRATA_OK;
+}
+
 /* data.augment.hflip is a probability: the table checks >= 0, this the upper end. */
 static strata_status check_augment(strata_spec *s, const yt_node *root)
 {
@@ -831,7 +876,7 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
     strata_status st = check_section(s, root, top_rules, (int)ST_ARRAY_LEN(top_rules), NULL);
     if (st != STRATA_OK)
         return st;
-    if ((st = check_augment(s, root)) != STRATA_OK)
+    if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK)
         return st;
     if ((st = parse_model(s, rt, yt_map_get(root, "model"))) != STRATA_OK)
         return st;
@@ -967,6 +1012,28 @@ strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, 
 fail:
     strata_model_destroy(m);
     return st;
+}
+
+strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int ndim, const int64_t *shape)
+{
+    if (!s || !name || (ndim && !shape))
+        return st_error(STRATA_E_INVALID, "strata_spec_set_input_shape: NULL argument");
+    if (ndim < 0 || ndim > STRATA_MAX_DIMS - 1)
+        return st_error(STRATA_E_INVALID, "%s: input '%s': %d dimensions; 0 to %d (the batch adds one)", s->path, name,
+                        ndim, STRATA_MAX_DIMS - 1);
+    for (int k = 0; k < ndim; k++)
+        if (shape[k] < 1)
+            return st_error(STRATA_E_INVALID, "%s: input '%s': dimension %d must be positive, got %lld", s->path,
+                            name, k, (long long)shape[k]);
+    for (int k = 0; k < s->n_inputs; k++) {
+        if (strcmp(s->inputs[k].name, name) != 0)
+            continue;
+        s->inputs[k].ndim = ndim;
+        if (ndim)
+            memcpy(s->inputs[k].shape, shape, sizeof(int64_t) * (size_t)ndim);
+        return STRATA_OK;
+    }
+    return st_error(STRATA_E_NOT_FOUND, "%s: the model has no input named '%s'", s->path, name);
 }
 
 strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m, strata_optimizer **out)

@@ -573,6 +573,139 @@ STRATA_API void strata_loader_skip(strata_loader *l, int64_t n);
 STRATA_API strata_status strata_loader_set_augment(strata_loader *l, double hflip_p, int64_t crop_padding);
 
 /* ======================================================================= */
+/* Text corpora (character-level language models)                         */
+/* ======================================================================= */
+
+typedef struct strata_text strata_text;
+
+/** How a text is cut into tokens. @since 1.0 */
+typedef enum strata_text_mode {
+    /** UTF-8 characters (Unicode code points); invalid UTF-8 is an error. */
+    STRATA_TEXT_CHARS = 0,
+    /** Bytes (0..255); any file is accepted. */
+    STRATA_TEXT_BYTES = 1
+} strata_text_mode;
+
+/**
+ * Options for strata_text_load(). Zero-initialise, then set
+ * struct_size = sizeof(strata_text_options). @since 1.0
+ */
+typedef struct strata_text_options {
+    size_t struct_size;
+    void *ext;
+    /** STRATA_TEXT_CHARS or STRATA_TEXT_BYTES. */
+    int32_t mode;
+    /** Fraction of the tokens held out for validation, taken from the end,
+     *  in [0, 1): the training part is the first floor(n * (1 - f)) tokens.
+     *  0 holds nothing out. */
+    double val_fraction;
+    /** The vocabulary to use (token id i is code point / byte vocab[i];
+     *  entries distinct), e.g. the one a checkpoint stores; copied. NULL:
+     *  build it from the text, the sorted distinct tokens. */
+    const uint32_t *vocab;
+    /** Number of entries of @p vocab. */
+    int64_t vocab_size;
+} strata_text_options;
+
+/**
+ * Reads the text file @p path and encodes it as token ids.
+ *
+ * @param path  file to read; must not be NULL.
+ * @param opts  may be NULL for the defaults: characters, val_fraction 0.05,
+ *              vocabulary built from the text.
+ * @param[out] out  the corpus; free with strata_text_destroy().
+ * @returns STRATA_OK; STRATA_E_IO naming the file; STRATA_E_FORMAT for
+ *  invalid UTF-8 in character mode (the message gives the file and the
+ *  byte offset); STRATA_E_NOT_FOUND for a token not in a given vocabulary
+ *  (file, byte offset, the character); STRATA_E_INVALID for an option out
+ *  of range (the message names it and its value); STRATA_E_NOMEM.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_load(const char *path, const strata_text_options *opts, strata_text **out);
+
+/**
+ * Same as strata_text_load() for the @p len bytes at @p data (copied);
+ * @p name stands for the file in messages. With an empty text and a given
+ * vocabulary this makes an encoder/decoder for generation.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_from_memory(const void *data, size_t len, const char *name,
+                                                 const strata_text_options *opts, strata_text **out);
+
+/** Frees a corpus. NULL is a no-op. @since 1.0 */
+STRATA_API void strata_text_destroy(strata_text *t);
+
+/** STRATA_TEXT_CHARS or STRATA_TEXT_BYTES. @since 1.0 */
+STRATA_API strata_text_mode strata_text_get_mode(const strata_text *t);
+
+/**
+ * The vocabulary: token id i is code point (or byte) vocab[i]. Borrowed,
+ * valid until strata_text_destroy(t); *size receives its length.
+ * @since 1.0
+ */
+STRATA_API const uint32_t *strata_text_vocab(const strata_text *t, int64_t *size);
+
+/**
+ * Token ids of the training part (@p split 0) or the held-out part
+ * (@p split 1). Borrowed; *n receives the count.
+ * @since 1.0
+ */
+STRATA_API const int32_t *strata_text_tokens(const strata_text *t, int split, int64_t *n);
+
+/**
+ * Encodes @p len bytes of @p text with @p t's mode and vocabulary into
+ * @p ids (room for @p cap ids); *n receives the count.
+ * @returns STRATA_E_FORMAT (invalid UTF-8, with the offset);
+ *  STRATA_E_NOT_FOUND (a character not in the vocabulary, with the offset);
+ *  STRATA_E_INVALID when @p cap is too small.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_encode(const strata_text *t, const char *text, size_t len, int64_t *ids,
+                                            size_t cap, size_t *n);
+
+/**
+ * Writes token @p id as text (UTF-8 in character mode, one byte in byte
+ * mode) into @p buf (at least 5 bytes; NUL-terminated); *len (may be NULL)
+ * receives its length without the NUL.
+ * @returns STRATA_E_INVALID for an id outside the vocabulary.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_decode(const strata_text *t, int64_t id, char *buf, size_t size, size_t *len);
+
+/**
+ * A training batch of @p batch random windows of @p seq_len + 1 tokens of
+ * the training part: *x = window[:, :seq_len], *y = window[:, 1:], both
+ * (batch, seq_len) i64 on @p dev. Window starts are uniform in
+ * [0, n_train - seq_len - 1) and depend only on (@p seed, @p step, row),
+ * so a resumed run sees the same batches.
+ * @returns STRATA_E_INVALID for seq_len or batch < 1, or a training part
+ *  shorter than seq_len + 2 tokens (the message gives the lengths).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_train_batch(const strata_text *t, strata_device *dev, int64_t batch,
+                                                 int64_t seq_len, uint64_t seed, int64_t step, strata_tensor **x,
+                                                 strata_tensor **y);
+
+/**
+ * Number of validation windows: every non-overlapping window of
+ * @p seq_len + 1 tokens of the held-out part, starting at multiples of
+ * @p seq_len, i.e. (n_val - 1) / seq_len (0 when n_val < 2).
+ * @returns STRATA_E_INVALID for seq_len < 1.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_val_windows(const strata_text *t, int64_t seq_len, int64_t *count);
+
+/**
+ * Validation windows @p first .. @p first + @p count - 1 as *x, *y
+ * (count, seq_len) i64 on @p dev, split like strata_text_train_batch().
+ * @returns STRATA_E_INVALID for seq_len < 1 or a range outside
+ *  [0, strata_text_val_windows()).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_text_val_batch(const strata_text *t, strata_device *dev, int64_t seq_len,
+                                               int64_t first, int64_t count, strata_tensor **x, strata_tensor **y);
+
+/* ======================================================================= */
 /* Model specs (YAML)                                                      */
 /* ======================================================================= */
 
@@ -593,6 +726,17 @@ STRATA_API void strata_spec_destroy(strata_spec *s);
 
 /** Builds the spec's model on @p dev. */
 STRATA_API strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out);
+/**
+ * Changes the per-example shape of the spec's model input @p name for the
+ * models built from @p s afterwards (e.g. one token instead of a training
+ * window of 64, to generate text step by step). @p shape is copied.
+ * @returns STRATA_E_NOT_FOUND for an unknown input (named in the message);
+ *  STRATA_E_INVALID for a rank outside [0, STRATA_MAX_DIMS) or a dimension < 1.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int ndim,
+                                                     const int64_t *shape);
+
 /** Creates the spec's optimizer for @p m. */
 STRATA_API strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m,
                                                       strata_optimizer **out);

@@ -1,0 +1,355 @@
+/* cmd_generate.c - `strata generate`: samples text from a trained language
+ * model, character by character.
+ *
+ * A model whose inputs after the tokens are recurrent states (h0, c0) and
+ * whose outputs after the logits are the final states (h_n, c_n), in the
+ * same order and shapes, is run one token at a time with the state carried
+ * from step to step. Any other model is re-run on the last T tokens (its
+ * training window) at every step. */
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *checkpoint, *spec, *prime, *backend;
+    int64_t length, seed;
+    double temperature;
+} gen_args;
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model; /* built for a window of model_len tokens */
+    int64_t model_len;
+    const char *input_name;
+    const char *checkpoint;
+} gen_ctx;
+
+static int parse_args(int argc, char **argv, gen_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->length = 500;
+    a->temperature = 1.0;
+    a->seed = 1;
+    for (int k = 1; k < argc; k++) {
+        const char *o = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
+        int takes = !strcmp(o, "--checkpoint") || !strcmp(o, "--spec") || !strcmp(o, "--prime") ||
+                    !strcmp(o, "--length") || !strcmp(o, "--temperature") || !strcmp(o, "--seed") ||
+                    !strcmp(o, "--backend");
+        if (!takes) {
+            fprintf(stderr, "strata: %s '%s' (see strata --help)\n",
+                    o[0] == '-' ? "unknown option" : "unexpected argument", o);
+            return 2;
+        }
+        if (!v) {
+            fprintf(stderr, "strata: option %s needs a value\n", o);
+            return 2;
+        }
+        k++;
+        char *end = NULL;
+        if (!strcmp(o, "--checkpoint"))
+            a->checkpoint = v;
+        else if (!strcmp(o, "--spec"))
+            a->spec = v;
+        else if (!strcmp(o, "--prime"))
+            a->prime = v;
+        else if (!strcmp(o, "--backend"))
+            a->backend = v;
+        else if (!strcmp(o, "--length") && ((a->length = strtoll(v, &end, 10)) < 0 || *end)) {
+            fprintf(stderr, "strata: --length must be a non-negative integer, got '%s'\n", v);
+            return 2;
+        } else if (!strcmp(o, "--seed") && (a->seed = strtoll(v, &end, 10), *end)) {
+            fprintf(stderr, "strata: --seed must be an integer, got '%s'\n", v);
+            return 2;
+        } else if (!strcmp(o, "--temperature") &&
+                   (!((a->temperature = strtod(v, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
+            fprintf(stderr, "strata: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n", v);
+            return 2;
+        }
+    }
+    if (!a->checkpoint) {
+        fprintf(stderr, "strata: generate needs --checkpoint FILE\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* (Re)builds the model for windows of @p len tokens and loads the weights. */
+static int build_model(gen_ctx *g, int64_t len)
+{
+    if (g->model && g->model_len == len)
+        return 0;
+    strata_model_destroy(g->model);
+    g->model = NULL;
+    strata_status rc = strata_spec_set_input_shape(g->spec, g->input_name, 1, &len);
+    if (!rc)
+        rc = strata_spec_build_model(g->spec, g->dev, &g->model);
+    if (rc)
+        return cli_fail("building the model", rc);
+    if ((rc = strata_checkpoint_load(g->checkpoint, g->model, NULL)))
+        return cli_fail("loading the checkpoint", rc);
+    g->model_len = len;
+    return 0;
+}
+
+/* splitmix64's finaliser */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Draws a token from logits[0, V) at @p temperature with the uniform @p u in [0, 1). */
+static int64_t sample(const float *logits, int64_t V, double temperature, double u)
+{
+    int64_t best = 0;
+    for (int64_t k = 1; k < V; k++)
+        if (logits[k] > logits[best])
+            best = k;
+    if (temperature <= 0.0)
+        return best;
+    double total = 0;
+    for (int64_t k = 0; k < V; k++)
+        total += exp(((double)logits[k] - logits[best]) / temperature);
+    double acc = 0, target = u * total;
+    for (int64_t k = 0; k < V; k++) {
+        acc += exp(((double)logits[k] - logits[best]) / temperature);
+        if (target < acc)
+            return k;
+    }
+    return best;
+}
+
+static int output_count(const strata_model *m)
+{
+    int n = 0;
+    while (strata_model_output_shape(m, n, NULL))
+        n++;
+    return n;
+}
+
+/* 1 when inputs 1.. and outputs 1.. pair up as states of the same shapes. */
+static int carries_state(const strata_model *m)
+{
+    int n_in = strata_model_input_count(m);
+    if (n_in < 2 || output_count(m) != n_in)
+        return 0;
+    for (int k = 1; k < n_in; k++) {
+        int ni, no;
+        const int64_t *si = strata_model_input_shape(m, k, &ni, NULL);
+        const int64_t *so = strata_model_output_shape(m, k, &no);
+        if (ni != no || memcmp(si, so, sizeof(int64_t) * (size_t)ni) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Runs the model on tokens ids[0, n) (batch 1) with states st[1..] (NULL: zero);
+ * writes the logits of the last position to out (V_out floats) and the new
+ * states into st[1..]. */
+static strata_status step(gen_ctx *g, const int64_t *ids, int64_t n, strata_tensor **st, float *out, int64_t V_out)
+{
+    int n_in = strata_model_input_count(g->model), n_out = output_count(g->model);
+    strata_tensor *in[16] = {0}, *res[16] = {0};
+    if (n_in > 16 || n_out > 16)
+        return STRATA_E_INVALID;
+    int64_t shape[STRATA_MAX_DIMS] = {1, n};
+    strata_status rc = strata_tensor_from_host(g->dev, STRATA_I64, 2, shape, ids, &in[0]);
+    for (int k = 1; k < n_in && !rc; k++) {
+        if (st && st[k]) {
+            in[k] = strata_tensor_retain(st[k]);
+            continue;
+        }
+        int nd;
+        strata_dtype dt;
+        const int64_t *s = strata_model_input_shape(g->model, k, &nd, &dt);
+        memcpy(shape + 1, s, sizeof(int64_t) * (size_t)nd);
+        rc = strata_tensor_zeros(g->dev, dt, nd + 1, shape, &in[k]);
+    }
+    if (!rc)
+        rc = strata_model_forward(g->model, in, n_in, res, n_out, 0);
+    float *all = NULL;
+    if (!rc && !(all = malloc(sizeof(float) * (size_t)(n * V_out))))
+        rc = STRATA_E_NOMEM;
+    if (!rc)
+        rc = strata_tensor_read(res[0], all, sizeof(float) * (size_t)(n * V_out));
+    if (!rc)
+        memcpy(out, all + (n - 1) * V_out, sizeof(float) * (size_t)V_out);
+    free(all);
+    for (int k = 1; k < n_out && st; k++) {
+        if (!rc) {
+            strata_tensor_release(st[k]);
+            st[k] = strata_tensor_retain(res[k]);
+        }
+    }
+    for (int k = 0; k < n_in; k++)
+        strata_tensor_release(in[k]);
+    for (int k = 0; k < n_out; k++)
+        strata_tensor_release(res[k]);
+    return rc;
+}
+
+static int generate(gen_ctx *g, const gen_args *a)
+{
+    int32_t mode;
+    uint32_t *vocab;
+    int64_t V;
+    if (lm_read_vocab(a->checkpoint, &mode, &vocab, &V))
+        return 1;
+    strata_text_options to = {.struct_size = sizeof to, .mode = mode, .vocab = vocab, .vocab_size = V};
+    strata_text *codec = NULL;
+    strata_status rc = strata_text_from_memory("", 0, "vocabulary", &to, &codec);
+    free(vocab);
+    if (rc)
+        return cli_fail("reading the vocabulary", rc);
+    int r = 1;
+    /* the prime: --prime, else a newline (the start of a line) if the vocabulary has one, else token 0 */
+    const char *prime = a->prime;
+    char first[8];
+    if (!prime || !*prime) {
+        int64_t nl;
+        size_t n1;
+        prime = strata_text_encode(codec, "\n", 1, &nl, 1, &n1) == STRATA_OK ? "\n" : first;
+        strata_text_decode(codec, 0, first, sizeof first, NULL);
+        strata_clear_error();
+    }
+    size_t plen = strlen(prime), n_ids = 0;
+    int64_t *ids = malloc(sizeof(int64_t) * (plen + (size_t)a->length + 1));
+    float *logits = NULL;
+    strata_tensor *st[16] = {0};
+    if (!ids) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        goto done;
+    }
+    if ((rc = strata_text_encode(codec, prime, plen, ids, plen + 1, &n_ids))) {
+        cli_fail("encoding --prime", rc);
+        goto done;
+    }
+    /* the training window T, then one token at a time when the model carries state */
+    int nd;
+    const int64_t *s0 = strata_model_input_shape(g->model, 0, &nd, NULL);
+    int64_t T = s0[0];
+    int state = carries_state(g->model);
+    if (state && build_model(g, 1))
+        goto done;
+    int64_t V_out;
+    const int64_t *os = strata_model_output_shape(g->model, 0, &nd);
+    if (!os || nd != 2 || os[1] < V) {
+        fprintf(stderr, "strata: error: the model's first output is not logits (T, >= %lld)\n", (long long)V);
+        goto done;
+    }
+    V_out = os[1];
+    if (!(logits = malloc(sizeof(float) * (size_t)V_out))) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        goto done;
+    }
+    fwrite(prime, 1, plen, stdout);
+    int prev = strata_set_grad_enabled(g->rt, 0);
+    if (state) /* feed the prime, all but its last token, to warm the state */
+        for (size_t k = 0; k + 1 < n_ids && !rc; k++)
+            rc = step(g, ids + k, 1, st, logits, V_out);
+    for (int64_t t = 0; t < a->length && !rc; t++) {
+        if (state) {
+            rc = step(g, ids + n_ids - 1, 1, st, logits, V_out);
+        } else {
+            int64_t w = (int64_t)n_ids < T ? (int64_t)n_ids : T;
+            if (build_model(g, w)) {
+                strata_set_grad_enabled(g->rt, prev);
+                goto done;
+            }
+            rc = step(g, ids + n_ids - (size_t)w, w, NULL, logits, V_out);
+        }
+        if (rc)
+            break;
+        /* draw t of seed s: counter-based, the same text for the same seed */
+        uint64_t bits = mix64(mix64((uint64_t)a->seed) ^ mix64((uint64_t)t + 0x632BE59BD9B4E019ull));
+        double u = (double)(bits >> 11) * (1.0 / 9007199254740992.0);
+        int64_t id = sample(logits, V, a->temperature, u);
+        ids[n_ids++] = id;
+        char ch[8];
+        size_t cl;
+        strata_text_decode(codec, id, ch, sizeof ch, &cl);
+        fwrite(ch, 1, cl, stdout);
+    }
+    strata_set_grad_enabled(g->rt, prev);
+    if (rc) {
+        cli_fail("generating", rc);
+        goto done;
+    }
+    fputc('\n', stdout);
+    fflush(stdout);
+    r = 0;
+done:
+    for (int k = 0; k < 16; k++)
+        strata_tensor_release(st[k]);
+    free(logits);
+    free(ids);
+    strata_text_destroy(codec);
+    return r;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    gen_args a;
+    int r = parse_args(argc, argv, &a);
+    if (r)
+        return r;
+    /* the spec: --spec, else spec.yaml next to the checkpoint (a run directory) */
+    char spec_path[4200];
+    if (a.spec) {
+        snprintf(spec_path, sizeof spec_path, "%s", a.spec);
+    } else {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", a.checkpoint);
+        snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dirname(dir));
+        if (access(spec_path, R_OK) != 0) {
+            fprintf(stderr, "strata: error: no --spec given and no %s next to the checkpoint\n", spec_path);
+            return 2;
+        }
+    }
+    gen_ctx g = {.checkpoint = a.checkpoint};
+    strata_runtime_options o = {.struct_size = sizeof o, .seed = (uint64_t)a.seed};
+    strata_status rc = strata_runtime_create(&o, &g.rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    r = 1;
+    if ((rc = strata_spec_load(g.rt, spec_path, &g.spec))) {
+        cli_fail("loading the spec", rc);
+        goto done;
+    }
+    if ((rc = strata_device_get(g.rt, a.backend, 0, &g.dev))) {
+        cli_fail("choosing a device", rc);
+        goto done;
+    }
+    g.input_name = "x";
+    strata_spec_get_string(g.spec, "model.inputs[0].name", "x", &g.input_name);
+    if ((rc = strata_spec_build_model(g.spec, g.dev, &g.model))) {
+        cli_fail("building the model", rc);
+        goto done;
+    }
+    int nd;
+    strata_dtype dt;
+    const int64_t *s0 = strata_model_input_shape(g.model, 0, &nd, &dt);
+    if (nd != 1 || dt != STRATA_I64) {
+        fprintf(stderr, "strata: error: %s is not a language model: its first input is not tokens [T] i64\n",
+                spec_path);
+        goto done;
+    }
+    g.model_len = s0[0];
+    if ((rc = strata_checkpoint_load(a.checkpoint, g.model, NULL))) {
+        cli_fail("loading the checkpoint", rc);
+        goto done;
+    }
+    r = generate(&g, &a);
+done:
+    strata_model_destroy(g.model);
+    strata_spec_destroy(g.spec);
+    strata_runtime_destroy(g.rt);
+    return r;
+}

@@ -1,0 +1,445 @@
+/* cmd_train_lm.c - language models in `strata train`, `eval` and `bench`:
+ * a text corpus (data.format: text), training by steps on random windows,
+ * validation loss in nats per character over every non-overlapping window
+ * of the held-out text, and the vocabulary stored in the checkpoint. */
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+int lm_spec_is_lm(const strata_spec *s)
+{
+    const char *task = NULL, *format = NULL;
+    strata_spec_get_string(s, "task", NULL, &task);
+    strata_spec_get_string(s, "data.format", NULL, &format);
+    return (task && !strcmp(task, "language_model")) || (format && !strcmp(format, "text"));
+}
+
+/* A relative data.path is looked up in the current directory, then next to
+ * the spec. Writes the path to use into out (the given one if neither has it). */
+static void resolve_path(const char *spec_path, const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    if (path[0] == '/' || access(path, R_OK) == 0)
+        return;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", spec_path);
+    char alt[8300];
+    snprintf(alt, sizeof alt, "%s/%s", dirname(dir), path);
+    if (strlen(alt) < n && access(alt, R_OK) == 0)
+        memcpy(out, alt, strlen(alt) + 1);
+}
+
+int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64_t *n)
+{
+    char m[16];
+    strata_status rc = strata_checkpoint_metadata(checkpoint, "text.mode", m, sizeof m);
+    if (rc) {
+        fprintf(stderr, "strata: error: %s has no vocabulary (metadata text.mode): %s\n", checkpoint,
+                rc == STRATA_E_NOT_FOUND ? "not a language-model checkpoint of `strata train`" : strata_last_error());
+        return 1;
+    }
+    size_t size = 1 << 16;
+    char *buf = NULL;
+    for (;;) {
+        char *p = realloc(buf, size);
+        if (!p) {
+            free(buf);
+            fprintf(stderr, "strata: error: out of memory reading the vocabulary of %s\n", checkpoint);
+            return 1;
+        }
+        buf = p;
+        rc = strata_checkpoint_metadata(checkpoint, "text.vocab", buf, size);
+        if (rc != STRATA_E_INVALID || size > (64u << 20))
+            break;
+        size *= 4;
+    }
+    if (rc) {
+        free(buf);
+        return cli_fail("reading the vocabulary (metadata text.vocab)", rc);
+    }
+    /* "10 32 33 ...": code points (bytes in byte mode) in token-id order */
+    int64_t count = 0, cap = 256;
+    uint32_t *v = malloc(sizeof *v * (size_t)cap);
+    const char *p = buf;
+    while (v) {
+        char *end;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        errno = 0;
+        unsigned long long x = strtoull(p, &end, 10);
+        if (end == p || errno || x > 0x10FFFF) {
+            fprintf(stderr, "strata: error: %s: metadata text.vocab is not a list of code points (at '%.20s')\n",
+                    checkpoint, p);
+            free(v);
+            free(buf);
+            return 1;
+        }
+        if (count == cap) {
+            uint32_t *q = realloc(v, sizeof *v * (size_t)(cap *= 2));
+            if (!q) {
+                free(v);
+                v = NULL;
+                break;
+            }
+            v = q;
+        }
+        v[count++] = (uint32_t)x;
+        p = end;
+    }
+    free(buf);
+    if (!v || !count) {
+        free(v);
+        fprintf(stderr, "strata: error: %s: %s\n", checkpoint, v ? "empty vocabulary" : "out of memory");
+        return 1;
+    }
+    *mode = !strcmp(m, "bytes") ? STRATA_TEXT_BYTES : STRATA_TEXT_CHARS;
+    *vocab = v;
+    *n = count;
+    return 0;
+}
+
+int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
+{
+    const char *path = NULL, *mode = "chars", *prepare = NULL;
+    strata_status rc = strata_spec_get_string(r->spec, "data.path", NULL, &path);
+    if (rc || !path) {
+        fprintf(stderr, "strata: error: %s: a language model needs data.format: text and data.path\n", a->spec_path);
+        return 1;
+    }
+    strata_spec_get_string(r->spec, "data.mode", "chars", &mode);
+    strata_spec_get_string(r->spec, "data.prepare", NULL, &prepare);
+    strata_text_options to = {.struct_size = sizeof to, .val_fraction = 0.05};
+    to.mode = !strcmp(mode, "bytes") ? STRATA_TEXT_BYTES : STRATA_TEXT_CHARS;
+    strata_spec_get_float(r->spec, "data.val_fraction", 0.05, &to.val_fraction);
+    char file[4096];
+    resolve_path(a->spec_path, path, file, sizeof file);
+    if (access(file, R_OK) != 0) {
+        fprintf(stderr, "strata: error: %s: text file '%s' not found (looked in the current directory and next to "
+                        "the spec)%s%s\n",
+                a->spec_path, path, prepare ? "; create it with: " : "", prepare ? prepare : "");
+        return 1;
+    }
+    uint32_t *vocab = NULL;
+    if (vocab_checkpoint) {
+        int32_t cmode;
+        if (lm_read_vocab(vocab_checkpoint, &cmode, &vocab, &to.vocab_size))
+            return 1;
+        if (cmode != to.mode) {
+            fprintf(stderr, "strata: error: %s holds a %s vocabulary, the spec reads the text as %s\n",
+                    vocab_checkpoint, cmode == STRATA_TEXT_BYTES ? "byte" : "character", mode);
+            free(vocab);
+            return 1;
+        }
+        to.vocab = vocab;
+    }
+    rc = strata_text_load(file, &to, &r->text);
+    free(vocab);
+    if (rc)
+        return cli_fail("loading the text", rc);
+
+    /* the model: tokens (T) i64 in, logits (T, V) out */
+    int nd;
+    strata_dtype dt;
+    const int64_t *in = strata_model_input_shape(r->model, 0, &nd, &dt);
+    if (!in || nd != 1 || dt != STRATA_I64) {
+        fprintf(stderr, "strata: error: %s: a language model's first input is the tokens of one window, shape [T] "
+                        "dtype i64 (e.g. {name: tokens, shape: [64], dtype: i64})\n",
+                a->spec_path);
+        return 1;
+    }
+    r->seq_len = in[0];
+    int64_t sl = r->seq_len;
+    strata_spec_get_int(r->spec, "data.seq_len", r->seq_len, &sl);
+    if (sl != r->seq_len) {
+        fprintf(stderr, "strata: error: %s: data.seq_len is %lld but the model's first input holds %lld tokens\n",
+                a->spec_path, (long long)sl, (long long)r->seq_len);
+        return 1;
+    }
+    int64_t V;
+    strata_text_vocab(r->text, &V);
+    const int64_t *os = strata_model_output_shape(r->model, 0, &nd);
+    if (!os || nd != 2 || os[0] != r->seq_len || os[1] < V) {
+        fprintf(stderr, "strata: error: %s: a language model's first output is the logits (T, V) = (%lld, >= %lld, "
+                        "the vocabulary of %s); the model's is %s\n",
+                a->spec_path, (long long)r->seq_len, (long long)V, file,
+                !os ? "missing" : nd != 2 ? "of another rank" : "too small");
+        return 1;
+    }
+    if (os[1] > V)
+        fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
+                (long long)os[1], (long long)V);
+    strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
+    if (a->batch_size > 0)
+        r->batch = a->batch_size;
+    r->eval_batch = 256;
+    strata_spec_get_int(r->spec, "train.eval_batch_size", 256, &r->eval_batch);
+    return 0;
+}
+
+/* Number of model outputs (the API answers shapes for valid indices only). */
+static int output_count(const strata_model *m)
+{
+    int n = 0;
+    while (strata_model_output_shape(m, n, NULL))
+        n++;
+    return n;
+}
+
+strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tensor **logits)
+{
+    int n_in = strata_model_input_count(r->model), n_out = output_count(r->model);
+    strata_tensor *in[16] = {x}, *out[16] = {0};
+    if (n_in > 16 || n_out > 16 || n_out < 1)
+        return STRATA_E_INVALID;
+    strata_status rc = STRATA_OK;
+    /* inputs after the tokens are initial states: zero, batch-first */
+    for (int k = 1; k < n_in && !rc; k++) {
+        int nd;
+        strata_dtype dt;
+        const int64_t *s = strata_model_input_shape(r->model, k, &nd, &dt);
+        int64_t shape[STRATA_MAX_DIMS];
+        shape[0] = strata_tensor_dim(x, 0);
+        memcpy(shape + 1, s, sizeof(int64_t) * (size_t)nd);
+        rc = strata_tensor_zeros(r->dev, dt, nd + 1, shape, &in[k]);
+    }
+    if (!rc)
+        rc = strata_model_forward(r->model, in, n_in, out, n_out, training);
+    for (int k = 1; k < n_in; k++)
+        strata_tensor_release(in[k]);
+    for (int k = 1; k < n_out; k++)
+        strata_tensor_release(out[k]);
+    if (!rc)
+        *logits = out[0];
+    return rc;
+}
+
+/* loss of logits (B, T, V) against targets (B, T): cross-entropy over B*T positions */
+static strata_status lm_loss(run_ctx *r, strata_tensor *logits, strata_tensor *y, const char *reduction,
+                             strata_tensor **loss)
+{
+    int64_t n = strata_tensor_numel(y), V = strata_tensor_dim(logits, -1);
+    int64_t s2[2] = {n, V}, s1[1] = {n};
+    strata_tensor *l2 = NULL, *y1 = NULL;
+    strata_status rc = strata_reshape(r->rt, logits, 2, s2, &l2);
+    if (!rc)
+        rc = strata_reshape(r->rt, y, 1, s1, &y1);
+    strata_attr red = strata_attr_string("reduction", reduction);
+    strata_tensor *in[2] = {l2, y1};
+    if (!rc)
+        rc = strata_op_call(r->rt, "core::cross_entropy", in, 2, &red, 1, loss, 1);
+    strata_tensor_release(l2);
+    strata_tensor_release(y1);
+    return rc;
+}
+
+strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out)
+{
+    strata_tensor *logits = NULL, *loss = NULL;
+    strata_status rc = lm_forward(r, x, 1, &logits);
+    if (!rc)
+        rc = lm_loss(r, logits, y, "mean", &loss);
+    if (!rc)
+        rc = strata_backward(strata_runtime_graph(r->rt), loss);
+    if (!rc && clip > 0)
+        rc = strata_clip_grad_norm(r->model, clip, NULL);
+    if (!rc)
+        rc = strata_optimizer_step(r->opt);
+    if (!rc && loss_out)
+        rc = strata_tensor_item(loss, loss_out);
+    strata_model_zero_grad(r->model);
+    strata_tensor_release(loss);
+    strata_tensor_release(logits);
+    strata_graph_reset(strata_runtime_graph(r->rt));
+    return rc;
+}
+
+strata_status lm_evaluate(run_ctx *r, double *loss)
+{
+    int64_t nw;
+    strata_status rc = strata_text_val_windows(r->text, r->seq_len, &nw);
+    if (rc)
+        return rc;
+    int prev = strata_set_grad_enabled(r->rt, 0);
+    double total = 0;
+    for (int64_t first = 0; first < nw && !rc; first += r->eval_batch) {
+        int64_t count = nw - first < r->eval_batch ? nw - first : r->eval_batch;
+        strata_tensor *x = NULL, *y = NULL, *logits = NULL, *l = NULL;
+        rc = strata_text_val_batch(r->text, r->dev, r->seq_len, first, count, &x, &y);
+        if (!rc)
+            rc = lm_forward(r, x, 0, &logits);
+        if (!rc)
+            rc = lm_loss(r, logits, y, "sum", &l);
+        double v = 0;
+        if (!rc)
+            rc = strata_tensor_item(l, &v);
+        total += v;
+        strata_tensor_release(l);
+        strata_tensor_release(logits);
+        strata_tensor_release(x);
+        strata_tensor_release(y);
+    }
+    strata_set_grad_enabled(r->rt, prev);
+    *loss = nw ? total / (double)(nw * r->seq_len) : NAN;
+    return rc;
+}
+
+/* A number for JSON; null when it is not finite (no held-out text: no validation loss). */
+static json_t *json_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Checkpoint metadata: the step and the vocabulary ("text.vocab": code
+ * points in token-id order, decimal, space-separated). */
+static char *checkpoint_meta(run_ctx *r, int64_t step)
+{
+    int64_t V;
+    const uint32_t *v = strata_text_vocab(r->text, &V);
+    char *list = malloc((size_t)V * 8 + 1);
+    if (!list)
+        return NULL;
+    size_t used = 0;
+    for (int64_t k = 0; k < V; k++)
+        used += (size_t)sprintf(list + used, "%s%u", k ? " " : "", (unsigned)v[k]);
+    list[used] = '\0';
+    char st[32];
+    snprintf(st, sizeof st, "%lld", (long long)step);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "step", st, "task", "language_model", "text.mode",
+                          strata_text_get_mode(r->text) == STRATA_TEXT_BYTES ? "bytes" : "chars", "text.vocab", list);
+    free(list);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return txt;
+}
+
+int lm_train(run_ctx *r, const lm_train_options *o)
+{
+    int64_t steps = 1000, eval_every = 0, log_every = 50;
+    if (strata_spec_get_int(r->spec, "train.steps", 1000, &steps) == STRATA_E_NOT_FOUND && o->steps <= 0 &&
+        !o->quiet)
+        fprintf(stderr, "strata: train.steps not given: training 1000 steps\n");
+    if (o->steps > 0)
+        steps = o->steps;
+    strata_spec_get_int(r->spec, "train.eval_every", 0, &eval_every);
+    strata_spec_get_int(r->spec, "train.log_every", 50, &log_every);
+    double clip = 0;
+    strata_spec_get_float(r->spec, "train.clip_grad_norm", 0.0, &clip);
+    strata_lr_schedule sched;
+    if (cli_read_schedule(r->spec, steps, &sched))
+        return 1;
+    double base_lr = strata_optimizer_lr(r->opt);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spec.yaml", o->out_dir);
+    size_t spec_len;
+    const char *spec_text = strata_spec_text(r->spec, &spec_len);
+    FILE *sf = fopen(path, "wb");
+    if (sf) {
+        fwrite(spec_text, 1, spec_len, sf);
+        fclose(sf);
+    }
+    snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
+    FILE *metrics = fopen(path, "w");
+    if (!metrics) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int64_t V, n_train, n_val, nw = 0;
+    strata_text_vocab(r->text, &V);
+    strata_text_tokens(r->text, 0, &n_train);
+    strata_text_tokens(r->text, 1, &n_val);
+    strata_text_val_windows(r->text, r->seq_len, &nw);
+    const char *defaults = strata_spec_defaults(r->spec);
+    if (!o->quiet && defaults && *defaults)
+        fprintf(stderr, "strata: defaults applied:\n%s", defaults);
+    if (!o->quiet)
+        fprintf(stderr,
+                "strata: training %s on %s: %lld parameters; vocabulary %lld, %lld training tokens, %lld held out "
+                "(%lld validation windows); batch %lld x %lld tokens, %lld steps\n",
+                strata_spec_path(r->spec), strata_device_name(r->dev), (long long)strata_model_num_scalars(r->model),
+                (long long)V, (long long)n_train, (long long)n_val, (long long)nw, (long long)r->batch,
+                (long long)r->seq_len, (long long)steps);
+
+    strata_status rc = STRATA_OK;
+    double t_start = cli_now(), val_loss = NAN, sum_loss = 0, last_loss = NAN;
+    int64_t since = 0, step = 0;
+    cli_progress prog;
+    if (!o->quiet)
+        progress_start(&prog, "train", steps, log_every);
+    while (step < steps && !rc) {
+        strata_tensor *x = NULL, *y = NULL;
+        rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, (uint64_t)o->seed, step, &x, &y);
+        strata_optimizer_set_lr(r->opt, strata_lr_at(&sched, base_lr, step));
+        double lv = 0;
+        if (!rc)
+            rc = lm_train_step(r, x, y, clip, &lv);
+        strata_tensor_release(x);
+        strata_tensor_release(y);
+        if (rc)
+            break;
+        step++;
+        if (!isfinite(lv)) {
+            fprintf(stderr, "\nstrata: error: the loss became %g at step %lld; stopping\n", lv, (long long)step);
+            rc = STRATA_E_NUMERIC;
+            break;
+        }
+        sum_loss += lv;
+        last_loss = lv;
+        since++;
+        if (!o->quiet)
+            progress_update(&prog, step, sum_loss / (double)since, NAN);
+        if (step != steps && (eval_every <= 0 || step % eval_every != 0))
+            continue;
+        if ((rc = lm_evaluate(r, &val_loss)))
+            break;
+        double secs = cli_now() - t_start;
+        json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f, s:f}", "step", (json_int_t)step, "loss",
+                                sum_loss / (double)since, "last_loss", last_loss, "val_loss", json_num(val_loss), "lr",
+                                strata_optimizer_lr(r->opt), "seconds", secs);
+        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+        if (line)
+            fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+        free(line);
+        json_decref(rec);
+        if (!o->quiet) {
+            progress_end(&prog);
+            fprintf(stderr, "step %lld: train loss %.4f | val loss %.4f nats/char | %.1fs\n", (long long)step,
+                    sum_loss / (double)since, val_loss, secs);
+            if (step < steps)
+                progress_start(&prog, "train", steps, log_every);
+        }
+        sum_loss = 0;
+        since = 0;
+        char *meta = checkpoint_meta(r, step);
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", o->out_dir);
+        rc = meta ? strata_checkpoint_save(path, r->model, r->opt, meta) : STRATA_E_NOMEM;
+        free(meta);
+    }
+    fclose(metrics);
+    if (rc)
+        return cli_fail("training", rc);
+    double total = cli_now() - t_start;
+    json_t *sum = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:f, s:f, s:I}", "val_loss",
+                            json_num(val_loss), "task", "language_model", "steps", (json_int_t)step, "batch_size", (json_int_t)r->batch,
+                            "seq_len", (json_int_t)r->seq_len, "vocab_size", (json_int_t)V, "train_tokens",
+                            (json_int_t)n_train, "backend", strata_device_backend(r->dev), "device",
+                            strata_device_name(r->dev), "seconds", total, "tokens_per_second",
+                            total > 0 ? (double)(step * r->batch * r->seq_len) / total : 0.0, "parameters",
+                            (json_int_t)strata_model_num_scalars(r->model));
+    snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
+    int ret = cli_write_json(path, sum);
+    json_decref(sum);
+    printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
+           strata_device_name(r->dev));
+    return ret;
+}
