@@ -8,7 +8,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev"
 DATA="dataset-fashion-mnist bible-kjv"
-TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools"
+TEST="libcmocka-dev python3-numpy python3-torch libopenblas0-openmp valgrind abigail-tools"
 
 want="$BUILD $DATA"
 [ "${1:-}" = "--test" ] && want="$want $TEST"
