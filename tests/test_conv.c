@@ -44,52 +44,24 @@ static strata_device *g_dev;
 /* Fixture                                                                 */
 /* ======================================================================= */
 
-/* The conv plugin must be loaded, and from this build tree (not an
- * installed copy found first on a search path). */
-static void assert_conv_plugin_from_build_tree(void)
-{
-    const char *build = getenv("STRATA_TEST_BUILD");
-    char build_real[PATH_MAX] = "";
-    if (build && !realpath(build, build_real))
-        fail_msg("STRATA_TEST_BUILD=%s does not exist", build);
-    for (int i = 0; i < strata_plugin_count(g_rt); i++) {
-        strata_plugin_record r;
-        memset(&r, 0, sizeof r);
-        r.struct_size = sizeof r;
-        ST_OK(strata_plugin_get(g_rt, i, &r));
-        if (!r.name || strcmp(r.name, "conv"))
-            continue;
-        if (!r.loaded)
-            fail_msg("the conv plugin (%s) failed to load: %s", r.path, r.reason);
-        if (build_real[0] && strncmp(r.path, build_real, strlen(build_real)))
-            fail_msg("the conv plugin was loaded from %s, not from the build tree %s", r.path, build_real);
-        return;
-    }
-    fail_msg("the conv plugin is not loaded (STRATA_TEST_BUILD=%s)", build ? build : "(unset)");
-}
-
 static int setup(void **state)
 {
     (void)state;
-    g_rt = tu_runtime();
-    g_dev = tu_ref(g_rt);
-    gc_init(g_rt, g_dev);
+    gc_setup(&g_rt, &g_dev);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    gc_report();
-    strata_runtime_destroy(g_rt);
-    g_rt = NULL;
+    gc_teardown(&g_rt);
     return 0;
 }
 
 static void test_plugin_loaded(void **state)
 {
     (void)state;
-    assert_conv_plugin_from_build_tree();
+    gc_assert_plugin_from_build_tree("conv");
 }
 
 /* ======================================================================= */

@@ -34,18 +34,14 @@ static strata_device *g_dev;
 static int setup(void **state)
 {
     (void)state;
-    g_rt = tu_runtime();
-    g_dev = tu_ref(g_rt);
-    gc_init(g_rt, g_dev);
+    gc_setup(&g_rt, &g_dev);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    gc_report();
-    strata_runtime_destroy(g_rt);
-    g_rt = NULL;
+    gc_teardown(&g_rt);
     return 0;
 }
 

@@ -184,18 +184,24 @@ static void read_i64(strata_tensor *t, int64_t *out, int64_t rows, int64_t cols)
     ST_OK(strata_tensor_read(t, out, sizeof(int64_t) * (size_t)(rows * cols)));
 }
 
+/* Bytes mode, tokens 0..99 (bytes 0x20..0x83) so a window's content gives its start. */
+static strata_text *ramp_text(const char *name, double val_fraction)
+{
+    uint8_t buf[100];
+    for (int k = 0; k < 100; k++)
+        buf[k] = (uint8_t)(0x20 + k);
+    strata_text_options o = opts(STRATA_TEXT_BYTES, val_fraction);
+    strata_text *t = NULL;
+    ST_OK(strata_text_from_memory(buf, sizeof buf, name, &o, &t));
+    return t;
+}
+
 static void test_train_windows(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
     strata_device *dev = tu_ref(rt);
-    /* tokens 0..99 (bytes 0x20..0x83) so a window's content gives its start */
-    uint8_t buf[100];
-    for (int k = 0; k < 100; k++)
-        buf[k] = (uint8_t)(0x20 + k);
-    strata_text_options o = opts(STRATA_TEXT_BYTES, 0.2);
-    strata_text *t = NULL;
-    ST_OK(strata_text_from_memory(buf, sizeof buf, "w", &o, &t));
+    strata_text *t = ramp_text("w", 0.2);
     enum { B = 16, T = 8 };
     int64_t x[B * T], y[B * T], x2[B * T], x3[B * T];
     strata_tensor *tx, *ty;
@@ -241,12 +247,7 @@ static void test_val_windows(void **state)
     (void)state;
     strata_runtime *rt = tu_runtime();
     strata_device *dev = tu_ref(rt);
-    uint8_t buf[100];
-    for (int k = 0; k < 100; k++)
-        buf[k] = (uint8_t)(0x20 + k);
-    strata_text_options o = opts(STRATA_TEXT_BYTES, 0.3); /* 70 train, 30 held out */
-    strata_text *t = NULL;
-    ST_OK(strata_text_from_memory(buf, sizeof buf, "v", &o, &t));
+    strata_text *t = ramp_text("v", 0.3); /* 70 train, 30 held out */
     int64_t nw;
     ST_OK(strata_text_val_windows(t, 8, &nw));
     assert_int_equal(nw, 3); /* (30 - 1) / 8: windows of 9 at 0, 8, 16 */
@@ -387,20 +388,54 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
+/* A new temporary directory in dir. */
+static void make_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-text-XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* tiny.txt: @p n characters repeating @p pattern */
+static void write_repeated_text(const char *pattern, int n)
+{
+    const size_t len = strlen(pattern);
+    char *text = malloc((size_t)n + 1);
+    assert_non_null(text);
+    for (int k = 0; k < n; k++)
+        text[k] = pattern[(size_t)k % len];
+    text[n] = '\0';
+    write_file("tiny.txt", text);
+    free(text);
+}
+
+/* strata train dir/@p spec into dir/run; fails the test with its stderr */
+static void train_ok(const char *spec)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "train '%s/%s' --out '%s/run' --backend ref --quiet", dir, spec, dir);
+    int rc = run_cli(args);
+    char *err = slurp("err");
+    if (rc != 0)
+        fail_msg("strata train failed (%d): %s", rc, err ? err : "");
+    free(err);
+}
+
 static void test_cli_bigram(void **state)
 {
     (void)state;
     if (access(tu_build_path("bin/strata"), X_OK) != 0)
         skip();
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-text-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    make_dir();
     /* a text whose next character is always determined by the current one */
-    char text[2401];
-    for (int k = 0; k < 2400; k++)
-        text[k] = "abcdefgh\n"[k % 9];
-    text[2400] = '\0';
-    write_file("tiny.txt", text);
+    write_repeated_text("abcdefgh\n", 2400);
     write_file("bigram.yaml", "name: bigram\n"
                               "data: {format: text, path: tiny.txt, seq_len: 16, val_fraction: 0.1}\n"
                               "model:\n"
@@ -410,13 +445,7 @@ static void test_cli_bigram(void **state)
                               "    - {type: linear, out_features: 9}\n"
                               "optimizer: {type: adam, lr: 0.1}\n"
                               "train: {steps: 60, eval_every: 30, batch_size: 8, clip_grad_norm: 5}\n");
-    char args[2048];
-    snprintf(args, sizeof args, "train '%s/bigram.yaml' --out '%s/run' --backend ref --quiet", dir, dir);
-    int rc = run_cli(args);
-    char *err = slurp("err");
-    if (rc != 0)
-        fail_msg("strata train failed (%d): %s", rc, err ? err : "");
-    free(err);
+    train_ok("bigram.yaml");
 
     /* one metrics record per evaluation; the loss is low */
     char *metrics = slurp("run/metrics.jsonl");
@@ -443,6 +472,7 @@ static void test_cli_bigram(void **state)
     assert_string_equal(buf, "chars");
 
     /* eval reports the same validation loss */
+    char args[2048];
     snprintf(args, sizeof args, "eval '%s/bigram.yaml' --checkpoint '%s' --backend ref", dir, path);
     assert_int_equal(run_cli(args), 0);
     char *out = slurp("out");
@@ -464,7 +494,7 @@ static void test_cli_bigram(void **state)
     /* a character outside the vocabulary is an error naming it */
     snprintf(args, sizeof args, "generate --checkpoint '%s' --prime xyz --backend ref", path);
     assert_int_equal(run_cli(args), 1);
-    err = slurp("err");
+    char *err = slurp("err");
     assert_non_null(strstr(err, "U+0078 'x'"));
     free(err);
     /* a text with a character the checkpoint's vocabulary lacks: eval says which */
@@ -475,8 +505,7 @@ static void test_cli_bigram(void **state)
     assert_non_null(strstr(err, "U+007A 'z' at byte offset 44"));
     free(err);
 
-    snprintf(args, sizeof args, "rm -rf '%s'", dir);
-    assert_int_equal(system(args), 0);
+    remove_dir();
 }
 
 /* With the lstm plugin: generation that carries the LSTM state from step to
@@ -487,14 +516,8 @@ static void test_cli_lstm_state(void **state)
     (void)state;
     if (access(tu_build_path("bin/strata"), X_OK) != 0 || access(tu_build_path("lib/strata/lstm.so"), R_OK) != 0)
         skip();
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-text-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    char text[1801];
-    for (int k = 0; k < 1800; k++)
-        text[k] = "the cat sat on a mat\n"[k % 21];
-    text[1800] = '\0';
-    write_file("tiny.txt", text);
+    make_dir();
+    write_repeated_text("the cat sat on a mat\n", 1800);
     static const char *head = "data: {format: text, path: tiny.txt}\n"
                               "model:\n"
                               "  inputs:\n"
@@ -517,13 +540,8 @@ static void test_cli_lstm_state(void **state)
              "    - {type: linear, name: o, out_features: 11, inputs: l}\n%s",
              head, tail);
     write_file("plain.yaml", spec);
+    train_ok("state.yaml");
     char args[2048];
-    snprintf(args, sizeof args, "train '%s/state.yaml' --out '%s/run' --backend ref --quiet", dir, dir);
-    int rc = run_cli(args);
-    char *err = slurp("err");
-    if (rc != 0)
-        fail_msg("strata train failed (%d): %s", rc, err ? err : "");
-    free(err);
     /* prime 3 + 12 generated characters stay inside the 16-token window */
     snprintf(args, sizeof args,
              "generate --checkpoint '%s/run/checkpoint.safetensors' --prime the --length 12 --seed 3 --backend ref",
@@ -540,8 +558,7 @@ static void test_cli_lstm_state(void **state)
     assert_string_equal(carried, rerun);
     free(carried);
     free(rerun);
-    snprintf(args, sizeof args, "rm -rf '%s'", dir);
-    assert_int_equal(system(args), 0);
+    remove_dir();
 }
 
 int main(void)

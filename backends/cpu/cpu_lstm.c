@@ -51,15 +51,27 @@ static inline int64_t seq_bstride(const seq_geom *g)
     return g->bf ? g->T : 1;
 }
 
-static strata_status seq_geom_read(const strata_kernel_call *call, const strata_tensor_desc *x3, seq_geom *g)
+/* T, B from input 0 (x or dy); H from dy (@p backward) or from w_hh (input 2). */
+static strata_status seq_geom_read(const strata_kernel_call *call, int backward, seq_geom *g)
 {
+    const strata_tensor_desc *x3 = &call->inputs[0];
     g->bf = (int)strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0) != 0;
     g->reverse = (int)strata_attr_get_int(call->attrs, call->n_attrs, "reverse", 0) != 0;
     if (x3->ndim != 3 || x3->dtype != STRATA_F32)
         return cpu_error(call, STRATA_E_SHAPE, "input 0 must be f32 of rank 3, got rank %d", x3->ndim);
     g->T = g->bf ? x3->shape[1] : x3->shape[0];
     g->B = g->bf ? x3->shape[0] : x3->shape[1];
+    g->H = backward ? x3->shape[2] : call->inputs[2].shape[1];
     return STRATA_OK;
+}
+
+/* n floats (at least one); NULL with an E_NOMEM message */
+static float *alloc_floats(const strata_kernel_call *call, int64_t n)
+{
+    float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!p)
+        cpu_error(call, STRATA_E_NOMEM, "out of memory for %lld floats", (long long)n);
+    return p;
 }
 
 static strata_status sgemm(const strata_kernel_call *call, char ta, char tb, int64_t M, int64_t N, int64_t K,
@@ -108,11 +120,9 @@ static strata_status sgemm(const strata_kernel_call *call, char ta, char tb, int
 /* bsum (n) = b_ih + b_hh, or zeros */
 static float *bias_sum(const strata_kernel_call *call, int k_bias, int64_t n)
 {
-    float *s = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (!s) {
-        cpu_error(call, STRATA_E_NOMEM, "out of memory for %lld floats", (long long)n);
+    float *s = alloc_floats(call, n);
+    if (!s)
         return NULL;
-    }
     if (call->n_inputs > k_bias + 1) {
         const float *bi = strata_desc_ptr(&call->inputs[k_bias]), *bh = strata_desc_ptr(&call->inputs[k_bias + 1]);
         for (int64_t j = 0; j < n; j++)
@@ -154,11 +164,10 @@ static void lstm_step(float *restrict ws, float *restrict y, const float *restri
 CPU_KERNEL(lstm_seq)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
-    const int64_t I = call->inputs[0].shape[2], H = call->inputs[2].shape[1], G4 = 4 * H, R = g.T * g.B;
-    g.H = H;
+    const int64_t I = call->inputs[0].shape[2], H = g.H, G4 = 4 * H, R = g.T * g.B;
     const float *x = strata_desc_ptr(&call->inputs[0]);    // (R, I)
     const float *w_ih = strata_desc_ptr(&call->inputs[1]); // (4H, I)
     const float *w_hh = strata_desc_ptr(&call->inputs[2]); // (4H, H)
@@ -226,11 +235,10 @@ static void lstm_step_backward(float *restrict da, float *restrict dc, const flo
 CPU_KERNEL(lstm_seq_backward)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
-    const int64_t H = call->inputs[0].shape[2];
-    g.H = H;
+    const int64_t H = g.H;
     const float *dy = strata_desc_ptr(&call->inputs[0]);   // (R, H)
     const float *dhn = strata_desc_ptr(&call->inputs[1]);  // (B, H)
     const float *dcn = strata_desc_ptr(&call->inputs[2]);  // (B, H)
@@ -280,11 +288,10 @@ static void gru_step(float *restrict ws, float *restrict y, const float *restric
 CPU_KERNEL(gru_seq)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
-    const int64_t I = call->inputs[0].shape[2], H = call->inputs[2].shape[1], G3 = 3 * H, R = g.T * g.B;
-    g.H = H;
+    const int64_t I = call->inputs[0].shape[2], H = g.H, G3 = 3 * H, R = g.T * g.B;
     const int has_bias = call->n_inputs > 5;
     const float *x = strata_desc_ptr(&call->inputs[0]);    // (R, I)
     const float *w_ih = strata_desc_ptr(&call->inputs[1]); // (3H, I)
@@ -295,9 +302,9 @@ CPU_KERNEL(gru_seq)
     float *y = strata_desc_ptr(&call->outputs[0]);  // (R, H)
     float *hn = strata_desc_ptr(&call->outputs[1]); // (B, H)
     float *ws = strata_desc_ptr(&call->outputs[2]); // (R, 4H)
-    float *gi = malloc(sizeof(float) * (size_t)((R + g.B) * G3));
+    float *gi = alloc_floats(call, (R + g.B) * G3);
     if (!gi)
-        return cpu_error(call, STRATA_E_NOMEM, "out of memory for %lld floats", (long long)((R + g.B) * G3));
+        return STRATA_E_NOMEM;
     float *gh = gi + R * G3; // (B, 3H)
     const int64_t bs = seq_bstride(&g);
     for (int64_t r = 0; r < R; r++) /* beta = 1 below adds x W_ih^T to the bias */
@@ -353,11 +360,10 @@ static void gru_step_backward(float *restrict dgi, float *restrict dgh, float *r
 CPU_KERNEL(gru_seq_backward)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
-    const int64_t H = call->inputs[0].shape[2];
-    g.H = H;
+    const int64_t H = g.H;
     const float *dy = strata_desc_ptr(&call->inputs[0]);   // (R, H)
     const float *dhn = strata_desc_ptr(&call->inputs[1]);  // (B, H)
     const float *w_hh = strata_desc_ptr(&call->inputs[2]); // (3H, H)
@@ -367,9 +373,9 @@ CPU_KERNEL(gru_seq_backward)
     float *dgi = strata_desc_ptr(&call->outputs[0]);       // (R, 3H)
     float *dgh = strata_desc_ptr(&call->outputs[1]);       // (R, 3H)
     float *dh = strata_desc_ptr(&call->outputs[2]);        // (B, H): dh_t, ends as dh0
-    float *tmp = malloc(sizeof(float) * (size_t)(g.B * H));
+    float *tmp = alloc_floats(call, g.B * H);
     if (!tmp)
-        return cpu_error(call, STRATA_E_NOMEM, "out of memory for %lld floats", (long long)(g.B * H));
+        return STRATA_E_NOMEM;
     memcpy(dh, dhn, sizeof(float) * (size_t)(g.B * H));
     const int64_t bs = seq_bstride(&g);
     BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = g.T - 1; s >= 0 && !rc_; s--) {
@@ -420,11 +426,10 @@ static void rnn_step(float *restrict y, const float *restrict bsum, int relu, co
 CPU_KERNEL(rnn_seq)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
-    const int64_t I = call->inputs[0].shape[2], H = call->inputs[2].shape[1], R = g.T * g.B;
-    g.H = H;
+    const int64_t I = call->inputs[0].shape[2], H = g.H, R = g.T * g.B;
     const int relu = rnn_relu(call);
     const float *x = strata_desc_ptr(&call->inputs[0]);    // (R, I)
     const float *w_ih = strata_desc_ptr(&call->inputs[1]); // (H, I)
@@ -473,11 +478,10 @@ static void rnn_step_backward(float *restrict da, const float *restrict dh, cons
 CPU_KERNEL(rnn_seq_backward)
 {
     seq_geom g;
-    strata_status rc = seq_geom_read(call, &call->inputs[0], &g);
+    strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
-    const int64_t H = call->inputs[0].shape[2];
-    g.H = H;
+    const int64_t H = g.H;
     const int relu = rnn_relu(call);
     const float *dy = strata_desc_ptr(&call->inputs[0]);   // (R, H)
     const float *dhn = strata_desc_ptr(&call->inputs[1]);  // (B, H)

@@ -90,12 +90,7 @@ static void gru_backward(float *dgi, float *dgh, float *dh0, const float *dy, co
                 dhh[2 * H + j] = (float)(dn * rr);
                 dhp[b * H + j] = dhv * z;
             }
-            for (int64_t j = 0; j < G3; j++) {
-                const double d = dhh[j];
-                const float *wh = w_hh + j * H;
-                for (int64_t k = 0; k < H; k++)
-                    dhp[b * H + k] += d * wh[k];
-            }
+            rnn_add_dh(dhp + b * H, dhh, w_hh, G3, H);
         }
         memcpy(dh, dhp, sizeof(double) * (size_t)(g->B * H));
     }
@@ -108,15 +103,7 @@ static void gru_backward(float *dgi, float *dgh, float *dh0, const float *dy, co
 
 static strata_status infer_gru_seq(const strata_infer_call *c)
 {
-    rnn_geom g;
-    strata_status rc =
-        rnn_geom_forward(rnn_host(c->user), c->op, CELL_GRU, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    rnn_desc_seq(&c->outputs[0], &g, g.H);
-    rnn_desc(&c->outputs[1], 2, g.B, g.H, 0);
-    rnn_desc_seq(&c->outputs[2], &g, 4 * g.H);
-    return STRATA_OK;
+    return rnn_infer_seq(c, CELL_GRU, 4);
 }
 
 static strata_status kernel_gru_seq(const strata_kernel_call *c)
@@ -195,83 +182,31 @@ static strata_status kernel_gru_seq_backward(const strata_kernel_call *c)
 
 static strata_status backward_gru_seq(const strata_backward_call *c)
 {
-    const strata_host_api *h = c->host;
-    strata_tensor_desc d[6];
-    for (int k = 0; k < c->n_inputs; k++) {
-        memset(&d[k], 0, sizeof d[k]);
-        d[k].struct_size = sizeof d[k];
-        h->tensor_desc(c->inputs[k], &d[k]);
-    }
-    rnn_geom g;
-    strata_status rc = rnn_geom_forward(h, c->op, CELL_GRU, d, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    strata_tensor *z[2] = {NULL, NULL}, *out[3] = {NULL, NULL, NULL};
-    strata_tensor *gy[2];
-    for (int k = 0; k < 2; k++) {
-        gy[k] = c->grad_outputs[k];
-        if (!gy[k]) {
-            if ((rc = rnn_zeros_like(c, c->outputs[k], &z[k])))
-                goto done;
-            gy[k] = z[k];
-        }
-    }
-    strata_tensor *in[6] = {gy[0], gy[1], c->inputs[2], c->inputs[3], c->outputs[0], c->outputs[2]};
-    if ((rc = h->op_call(c->rt, "lstm::gru_seq_backward", in, 6, c->attrs, c->n_attrs, out, 3)))
-        goto done;
-    if ((rc = rnn_backward_gemms(c, &g, out[0], out[1])))
-        goto done;
-    if (c->needs_grad[3])
-        c->grad_inputs[3] = h->tensor_retain(out[2]);
-done:
-    for (int k = 0; k < 2; k++)
-        h->tensor_release(z[k]);
-    for (int k = 0; k < 3; k++)
-        h->tensor_release(out[k]);
-    return rc;
+    strata_tensor *extra[4] = {c->inputs[2], c->inputs[3], c->outputs[0], c->outputs[2]};
+    return rnn_backward_seq(c, CELL_GRU, "lstm::gru_seq_backward", extra, 4, 3, 1);
 }
 
 strata_status lstm_register_gru_seq(const strata_host_api *h, strata_plugin *p)
 {
-    const strata_op_def defs[] = {
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::gru_seq",
-         .version = 1,
-         .min_inputs = 4,
-         .max_inputs = 6,
-         .n_outputs = 3,
-         .infer = infer_gru_seq,
-         .backward = backward_gru_seq,
-         .composite = composite_gru_seq,
-         .host_kernel = kernel_gru_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "one GRU layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n, ws; reverse, "
-                "batch_first"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::gru_seq_backward",
-         .version = 1,
-         .min_inputs = 6,
-         .max_inputs = 6,
-         .n_outputs = 3,
-         .infer = infer_gru_seq_backward,
-         .host_kernel = kernel_gru_seq_backward,
-         .user = (void *)(uintptr_t)h,
-         .doc = "BPTT of gru_seq: (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::gru_seq_unfused",
-         .version = 1,
-         .min_inputs = 4,
-         .max_inputs = 6,
-         .n_outputs = 3,
-         .infer = infer_gru_seq,
-         .composite = composite_gru_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "gru_seq by its composite definition only (core ops, every backend)"},
-    };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    const strata_op_def fwd = {
+        .name = "lstm::gru_seq",
+        .min_inputs = 4,
+        .max_inputs = 6,
+        .n_outputs = 3,
+        .infer = infer_gru_seq,
+        .backward = backward_gru_seq,
+        .composite = composite_gru_seq,
+        .host_kernel = kernel_gru_seq,
+        .doc = "one GRU layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n, ws; reverse, "
+               "batch_first"};
+    const strata_op_def bwd = {
+        .name = "lstm::gru_seq_backward",
+        .min_inputs = 6,
+        .max_inputs = 6,
+        .n_outputs = 3,
+        .infer = infer_gru_seq_backward,
+        .host_kernel = kernel_gru_seq_backward,
+        .doc = "BPTT of gru_seq: (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0"};
+    return rnn_register_seq(h, p, &fwd, &bwd, "lstm::gru_seq_unfused",
+                            "gru_seq by its composite definition only (core ops, every backend)");
 }

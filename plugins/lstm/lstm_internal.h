@@ -54,6 +54,17 @@ static inline int64_t rnn_t(const rnn_geom *g, int64_t s)
     return g->reverse ? g->T - 1 - s : s;
 }
 
+/* BPTT's recurrent term: dhp (H) += sum over the rows j of w_hh (GH, H) of d[j] w_hh[j, :]. */
+static inline void rnn_add_dh(double *dhp, const float *d, const float *w_hh, int64_t GH, int64_t H)
+{
+    for (int64_t j = 0; j < GH; j++) {
+        const double dj = d[j];
+        const float *wh = w_hh + j * H;
+        for (int64_t k = 0; k < H; k++)
+            dhp[k] += dj * wh[k];
+    }
+}
+
 /** The host table kept in every op's user pointer. */
 static inline const strata_host_api *rnn_host(void *user)
 {
@@ -134,6 +145,31 @@ strata_status rnn_backward_gemms(const strata_backward_call *c, const rnn_geom *
                                  strata_tensor *dgh);
 /** A zero tensor like @p like (for absent output gradients). */
 strata_status rnn_zeros_like(const strata_backward_call *c, strata_tensor *like, strata_tensor **out);
+
+/* ---- shared op plumbing ---------------------------------------------------- */
+
+/**
+ * Infer of a forward sequence op of @p cell: y (layout, H), the final states
+ * (B, H) (h_n [, c_n]) and, when @p ws_mult is nonzero, the workspace
+ * (layout, ws_mult H).
+ */
+strata_status rnn_infer_seq(const strata_infer_call *c, int cell, int64_t ws_mult);
+/**
+ * The backward of a forward sequence op of @p cell: runs the BPTT op @p bptt
+ * on (dy, dh_n [, dc_n], extra[0..n_extra)) (absent output gradients as
+ * zeros) with @p n_out outputs, then rnn_backward_gemms on out[0] (dgi) and
+ * out[1] if @p separate_dgh else out[0] (dgh); the last rnn_n_state(cell)
+ * outputs are the gradients of h0 [, c0].
+ */
+strata_status rnn_backward_seq(const strata_backward_call *c, int cell, const char *bptt, strata_tensor *const *extra,
+                               int n_extra, int n_out, int separate_dgh);
+/**
+ * Registers a sequence op @p fwd, its BPTT op @p bwd and the composite-only
+ * twin of @p fwd (no backward, no host kernel) named @p unfused_name; sets
+ * struct_size, version 1 and the host as user pointer on all three.
+ */
+strata_status rnn_register_seq(const strata_host_api *h, strata_plugin *p, const strata_op_def *fwd,
+                               const strata_op_def *bwd, const char *unfused_name, const char *unfused_doc);
 
 /* ---- registration (one function per file) ---------------------------------- */
 

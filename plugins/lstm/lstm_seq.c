@@ -112,12 +112,7 @@ static void lstm_backward(float *da, float *dh0, float *dc0, const float *dy, co
             }
             for (int64_t k = 0; k < H; k++)
                 dhp[b * H + k] = 0.0;
-            for (int64_t j = 0; j < G4; j++) {
-                const double d = dar[j];
-                const float *wh = w_hh + j * H;
-                for (int64_t k = 0; k < H; k++)
-                    dhp[b * H + k] += d * wh[k];
-            }
+            rnn_add_dh(dhp + b * H, dar, w_hh, G4, H);
         }
         memcpy(dh, dhp, sizeof(double) * (size_t)(g->B * H));
     }
@@ -133,16 +128,7 @@ static void lstm_backward(float *da, float *dh0, float *dc0, const float *dy, co
 
 static strata_status infer_lstm_seq(const strata_infer_call *c)
 {
-    rnn_geom g;
-    strata_status rc =
-        rnn_geom_forward(rnn_host(c->user), c->op, CELL_LSTM, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    rnn_desc_seq(&c->outputs[0], &g, g.H);
-    rnn_desc(&c->outputs[1], 2, g.B, g.H, 0);
-    rnn_desc(&c->outputs[2], 2, g.B, g.H, 0);
-    rnn_desc_seq(&c->outputs[3], &g, 5 * g.H);
-    return STRATA_OK;
+    return rnn_infer_seq(c, CELL_LSTM, 5);
 }
 
 #define P(k) ((const float *)strata_desc_ptr(&c->inputs[k]))
@@ -224,85 +210,31 @@ static strata_status kernel_lstm_seq_backward(const strata_kernel_call *c)
 
 static strata_status backward_lstm_seq(const strata_backward_call *c)
 {
-    const strata_host_api *h = c->host;
-    strata_tensor_desc d[7];
-    for (int k = 0; k < c->n_inputs; k++) {
-        memset(&d[k], 0, sizeof d[k]);
-        d[k].struct_size = sizeof d[k];
-        h->tensor_desc(c->inputs[k], &d[k]);
-    }
-    rnn_geom g;
-    strata_status rc = rnn_geom_forward(h, c->op, CELL_LSTM, d, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    strata_tensor *z[3] = {NULL, NULL, NULL}, *out[3] = {NULL, NULL, NULL};
-    strata_tensor *gy[3];
-    for (int k = 0; k < 3; k++) {
-        gy[k] = c->grad_outputs[k];
-        if (!gy[k]) {
-            if ((rc = rnn_zeros_like(c, c->outputs[k], &z[k])))
-                goto done;
-            gy[k] = z[k];
-        }
-    }
-    strata_tensor *in[6] = {gy[0], gy[1], gy[2], c->inputs[2], c->inputs[4], c->outputs[3]};
-    if ((rc = h->op_call(c->rt, "lstm::lstm_seq_backward", in, 6, c->attrs, c->n_attrs, out, 3)))
-        goto done;
-    if ((rc = rnn_backward_gemms(c, &g, out[0], out[0])))
-        goto done;
-    if (c->needs_grad[3])
-        c->grad_inputs[3] = h->tensor_retain(out[1]);
-    if (c->needs_grad[4])
-        c->grad_inputs[4] = h->tensor_retain(out[2]);
-done:
-    for (int k = 0; k < 3; k++) {
-        h->tensor_release(z[k]);
-        h->tensor_release(out[k]);
-    }
-    return rc;
+    strata_tensor *extra[3] = {c->inputs[2], c->inputs[4], c->outputs[3]};
+    return rnn_backward_seq(c, CELL_LSTM, "lstm::lstm_seq_backward", extra, 3, 3, 0);
 }
 
 strata_status lstm_register_lstm_seq(const strata_host_api *h, strata_plugin *p)
 {
-    const strata_op_def defs[] = {
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::lstm_seq",
-         .version = 1,
-         .min_inputs = 5,
-         .max_inputs = 7,
-         .n_outputs = 4,
-         .infer = infer_lstm_seq,
-         .backward = backward_lstm_seq,
-         .composite = composite_lstm_seq,
-         .host_kernel = kernel_lstm_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "one LSTM layer over a sequence: (x, w_ih, w_hh, h0, c0 [, b_ih, b_hh]) -> y, h_n, c_n, ws; "
-                "reverse, batch_first"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::lstm_seq_backward",
-         .version = 1,
-         .min_inputs = 6,
-         .max_inputs = 6,
-         .n_outputs = 3,
-         .infer = infer_lstm_seq_backward,
-         .host_kernel = kernel_lstm_seq_backward,
-         .user = (void *)(uintptr_t)h,
-         .doc = "BPTT of lstm_seq: (dy, dh_n, dc_n, w_hh, c0, ws) -> d(pre-activations), dh0, dc0"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::lstm_seq_unfused",
-         .version = 1,
-         .min_inputs = 5,
-         .max_inputs = 7,
-         .n_outputs = 4,
-         .infer = infer_lstm_seq,
-         .composite = composite_lstm_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "lstm_seq by its composite definition only (core ops, every backend)"},
-    };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    const strata_op_def fwd = {
+        .name = "lstm::lstm_seq",
+        .min_inputs = 5,
+        .max_inputs = 7,
+        .n_outputs = 4,
+        .infer = infer_lstm_seq,
+        .backward = backward_lstm_seq,
+        .composite = composite_lstm_seq,
+        .host_kernel = kernel_lstm_seq,
+        .doc = "one LSTM layer over a sequence: (x, w_ih, w_hh, h0, c0 [, b_ih, b_hh]) -> y, h_n, c_n, ws; "
+               "reverse, batch_first"};
+    const strata_op_def bwd = {
+        .name = "lstm::lstm_seq_backward",
+        .min_inputs = 6,
+        .max_inputs = 6,
+        .n_outputs = 3,
+        .infer = infer_lstm_seq_backward,
+        .host_kernel = kernel_lstm_seq_backward,
+        .doc = "BPTT of lstm_seq: (dy, dh_n, dc_n, w_hh, c0, ws) -> d(pre-activations), dh0, dc0"};
+    return rnn_register_seq(h, p, &fwd, &bwd, "lstm::lstm_seq_unfused",
+                            "lstm_seq by its composite definition only (core ops, every backend)");
 }

@@ -464,3 +464,82 @@ done:
     h->tensor_release(ys);
     return rc;
 }
+
+/* ---- shared op plumbing -------------------------------------------------------- */
+
+strata_status rnn_infer_seq(const strata_infer_call *c, int cell, int64_t ws_mult)
+{
+    rnn_geom g;
+    strata_status rc =
+        rnn_geom_forward(rnn_host(c->user), c->op, cell, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
+    if (rc)
+        return rc;
+    int k = 0;
+    rnn_desc_seq(&c->outputs[k++], &g, g.H);
+    for (int s = 0; s < rnn_n_state(cell); s++)
+        rnn_desc(&c->outputs[k++], 2, g.B, g.H, 0);
+    if (ws_mult)
+        rnn_desc_seq(&c->outputs[k], &g, ws_mult * g.H);
+    return STRATA_OK;
+}
+
+strata_status rnn_backward_seq(const strata_backward_call *c, int cell, const char *bptt, strata_tensor *const *extra,
+                               int n_extra, int n_out, int separate_dgh)
+{
+    const strata_host_api *h = c->host;
+    const int ns = rnn_n_state(cell), n_gy = 1 + ns;
+    strata_tensor_desc d[7];
+    for (int k = 0; k < c->n_inputs; k++) {
+        memset(&d[k], 0, sizeof d[k]);
+        d[k].struct_size = sizeof d[k];
+        h->tensor_desc(c->inputs[k], &d[k]);
+    }
+    rnn_geom g;
+    strata_status rc = rnn_geom_forward(h, c->op, cell, d, c->n_inputs, c->attrs, c->n_attrs, &g);
+    if (rc)
+        return rc;
+    strata_tensor *z[3] = {NULL, NULL, NULL}, *out[3] = {NULL, NULL, NULL};
+    strata_tensor *in[6];
+    for (int k = 0; k < n_gy; k++) {
+        in[k] = c->grad_outputs[k];
+        if (!in[k]) {
+            if ((rc = rnn_zeros_like(c, c->outputs[k], &z[k])))
+                goto done;
+            in[k] = z[k];
+        }
+    }
+    for (int k = 0; k < n_extra; k++)
+        in[n_gy + k] = extra[k];
+    if ((rc = h->op_call(c->rt, bptt, in, n_gy + n_extra, c->attrs, c->n_attrs, out, n_out)))
+        goto done;
+    if ((rc = rnn_backward_gemms(c, &g, out[0], out[separate_dgh ? 1 : 0])))
+        goto done;
+    for (int s = 0; s < ns; s++)
+        if (c->needs_grad[3 + s])
+            c->grad_inputs[3 + s] = h->tensor_retain(out[n_out - ns + s]);
+done:
+    for (int k = 0; k < 3; k++) {
+        h->tensor_release(z[k]);
+        h->tensor_release(out[k]);
+    }
+    return rc;
+}
+
+strata_status rnn_register_seq(const strata_host_api *h, strata_plugin *p, const strata_op_def *fwd,
+                               const strata_op_def *bwd, const char *unfused_name, const char *unfused_doc)
+{
+    strata_op_def defs[3] = {*fwd, *bwd, *fwd};
+    defs[2].name = unfused_name;
+    defs[2].doc = unfused_doc;
+    defs[2].backward = NULL;
+    defs[2].host_kernel = NULL;
+    for (int k = 0; k < 3; k++) {
+        defs[k].struct_size = sizeof(strata_op_def);
+        defs[k].version = 1;
+        defs[k].user = (void *)(uintptr_t)h;
+        strata_status rc = h->register_op(p, &defs[k]);
+        if (rc)
+            return rc;
+    }
+    return STRATA_OK;
+}

@@ -67,12 +67,7 @@ static void rnn_backward(float *da, float *dh0, const float *dy, const float *dh
                 dar[j] = (float)(g->relu ? (v > 0.0 ? dhv : 0.0) : dhv * (1.0 - v * v));
                 dhp[b * H + j] = 0.0;
             }
-            for (int64_t j = 0; j < H; j++) {
-                const double d = dar[j];
-                const float *wh = w_hh + j * H;
-                for (int64_t k = 0; k < H; k++)
-                    dhp[b * H + k] += d * wh[k];
-            }
+            rnn_add_dh(dhp + b * H, dar, w_hh, H, H);
         }
         memcpy(dh, dhp, sizeof(double) * (size_t)(g->B * H));
     }
@@ -85,14 +80,7 @@ static void rnn_backward(float *da, float *dh0, const float *dy, const float *dh
 
 static strata_status infer_rnn_seq(const strata_infer_call *c)
 {
-    rnn_geom g;
-    strata_status rc =
-        rnn_geom_forward(rnn_host(c->user), c->op, CELL_RNN, c->inputs, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    rnn_desc_seq(&c->outputs[0], &g, g.H);
-    rnn_desc(&c->outputs[1], 2, g.B, g.H, 0);
-    return STRATA_OK;
+    return rnn_infer_seq(c, CELL_RNN, 0);
 }
 
 static strata_status kernel_rnn_seq(const strata_kernel_call *c)
@@ -167,83 +155,31 @@ static strata_status kernel_rnn_seq_backward(const strata_kernel_call *c)
 
 static strata_status backward_rnn_seq(const strata_backward_call *c)
 {
-    const strata_host_api *h = c->host;
-    strata_tensor_desc d[6];
-    for (int k = 0; k < c->n_inputs; k++) {
-        memset(&d[k], 0, sizeof d[k]);
-        d[k].struct_size = sizeof d[k];
-        h->tensor_desc(c->inputs[k], &d[k]);
-    }
-    rnn_geom g;
-    strata_status rc = rnn_geom_forward(h, c->op, CELL_RNN, d, c->n_inputs, c->attrs, c->n_attrs, &g);
-    if (rc)
-        return rc;
-    strata_tensor *z[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
-    strata_tensor *gy[2];
-    for (int k = 0; k < 2; k++) {
-        gy[k] = c->grad_outputs[k];
-        if (!gy[k]) {
-            if ((rc = rnn_zeros_like(c, c->outputs[k], &z[k])))
-                goto done;
-            gy[k] = z[k];
-        }
-    }
-    strata_tensor *in[4] = {gy[0], gy[1], c->inputs[2], c->outputs[0]};
-    if ((rc = h->op_call(c->rt, "lstm::rnn_seq_backward", in, 4, c->attrs, c->n_attrs, out, 2)))
-        goto done;
-    if ((rc = rnn_backward_gemms(c, &g, out[0], out[0])))
-        goto done;
-    if (c->needs_grad[3])
-        c->grad_inputs[3] = h->tensor_retain(out[1]);
-done:
-    for (int k = 0; k < 2; k++) {
-        h->tensor_release(z[k]);
-        h->tensor_release(out[k]);
-    }
-    return rc;
+    strata_tensor *extra[2] = {c->inputs[2], c->outputs[0]};
+    return rnn_backward_seq(c, CELL_RNN, "lstm::rnn_seq_backward", extra, 2, 2, 0);
 }
 
 strata_status lstm_register_rnn_seq(const strata_host_api *h, strata_plugin *p)
 {
-    const strata_op_def defs[] = {
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::rnn_seq",
-         .version = 1,
-         .min_inputs = 4,
-         .max_inputs = 6,
-         .n_outputs = 2,
-         .infer = infer_rnn_seq,
-         .backward = backward_rnn_seq,
-         .composite = composite_rnn_seq,
-         .host_kernel = kernel_rnn_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "one Elman RNN layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n; reverse, "
-                "batch_first, nonlinearity"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::rnn_seq_backward",
-         .version = 1,
-         .min_inputs = 4,
-         .max_inputs = 4,
-         .n_outputs = 2,
-         .infer = infer_rnn_seq_backward,
-         .host_kernel = kernel_rnn_seq_backward,
-         .user = (void *)(uintptr_t)h,
-         .doc = "BPTT of rnn_seq: (dy, dh_n, w_hh, y) -> d(pre-activation), dh0"},
-        {.struct_size = sizeof(strata_op_def),
-         .name = "lstm::rnn_seq_unfused",
-         .version = 1,
-         .min_inputs = 4,
-         .max_inputs = 6,
-         .n_outputs = 2,
-         .infer = infer_rnn_seq,
-         .composite = composite_rnn_seq,
-         .user = (void *)(uintptr_t)h,
-         .doc = "rnn_seq by its composite definition only (core ops, every backend)"},
-    };
-    for (size_t k = 0; k < sizeof defs / sizeof defs[0]; k++) {
-        strata_status rc = h->register_op(p, &defs[k]);
-        if (rc)
-            return rc;
-    }
-    return STRATA_OK;
+    const strata_op_def fwd = {
+        .name = "lstm::rnn_seq",
+        .min_inputs = 4,
+        .max_inputs = 6,
+        .n_outputs = 2,
+        .infer = infer_rnn_seq,
+        .backward = backward_rnn_seq,
+        .composite = composite_rnn_seq,
+        .host_kernel = kernel_rnn_seq,
+        .doc = "one Elman RNN layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n; reverse, "
+               "batch_first, nonlinearity"};
+    const strata_op_def bwd = {
+        .name = "lstm::rnn_seq_backward",
+        .min_inputs = 4,
+        .max_inputs = 4,
+        .n_outputs = 2,
+        .infer = infer_rnn_seq_backward,
+        .host_kernel = kernel_rnn_seq_backward,
+        .doc = "BPTT of rnn_seq: (dy, dh_n, w_hh, y) -> d(pre-activation), dh0"};
+    return rnn_register_seq(h, p, &fwd, &bwd, "lstm::rnn_seq_unfused",
+                            "rnn_seq by its composite definition only (core ops, every backend)");
 }

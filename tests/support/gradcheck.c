@@ -1,5 +1,6 @@
 /* gradcheck.c - the finite-difference gradient checker and its data
  * helpers (gradcheck.h describes the method). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,42 @@ void gc_report(void)
             "gradcheck: %d cases, %lld elements checked (h = %g, tol = %g unless stated); "
             "worst |fd - g| / (1 + |fd|) of a passing case %.2e (%s)\n",
             g_cases, (long long)g_elems, GC_H, GC_TOL, g_worst, g_worst_case);
+}
+
+void gc_setup(strata_runtime **rt, strata_device **dev)
+{
+    *rt = tu_runtime();
+    *dev = tu_ref(*rt);
+    gc_init(*rt, *dev);
+}
+
+void gc_teardown(strata_runtime **rt)
+{
+    gc_report();
+    strata_runtime_destroy(*rt);
+    *rt = NULL;
+}
+
+void gc_assert_plugin_from_build_tree(const char *name)
+{
+    const char *build = getenv("STRATA_TEST_BUILD");
+    char build_real[PATH_MAX] = "";
+    if (build && !realpath(build, build_real))
+        fail_msg("STRATA_TEST_BUILD=%s does not exist", build);
+    for (int i = 0; i < strata_plugin_count(g_rt); i++) {
+        strata_plugin_record r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        ST_OK(strata_plugin_get(g_rt, i, &r));
+        if (!r.name || strcmp(r.name, name))
+            continue;
+        if (!r.loaded)
+            fail_msg("the %s plugin (%s) failed to load: %s", name, r.path, r.reason);
+        if (build_real[0] && strncmp(r.path, build_real, strlen(build_real)))
+            fail_msg("the %s plugin was loaded from %s, not from the build tree %s", name, r.path, build_real);
+        return;
+    }
+    fail_msg("the %s plugin is not loaded (STRATA_TEST_BUILD=%s)", name, build ? build : "(unset)");
 }
 
 /* ======================================================================= */

@@ -44,6 +44,13 @@
 void gc_init(strata_runtime *rt, strata_device *dev);
 /** Prints "gradcheck: N cases, M elements checked ...; worst ..." to stderr. */
 void gc_report(void);
+/** Group setup of a gradient test: a new runtime, its ref device, gc_init on them. */
+void gc_setup(strata_runtime **rt, strata_device **dev);
+/** Group teardown: gc_report(), then destroys *@p rt and sets it NULL. */
+void gc_teardown(strata_runtime **rt);
+/** Fails the test unless plugin @p name is loaded in the checker's runtime,
+ *  and from the build tree $STRATA_TEST_BUILD when set (not an installed copy). */
+void gc_assert_plugin_from_build_tree(const char *name);
 
 /* ---- host data ----------------------------------------------------------- */
 
