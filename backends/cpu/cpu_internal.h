@@ -182,6 +182,13 @@ strata_status cpu_attr_pair(const strata_kernel_call *call, const char *name, in
 #define CPU_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* A float's bits (cpu_expf builds 2^n in them). A named type: clang 14
+ * rejects an anonymous union declared inside an `omp declare simd` function. */
+typedef union cpu_f32_bits {
+    int32_t i;
+    float f;
+} cpu_f32_bits;
+
 /*
  * exp(x) for f32, written so `#pragma omp simd` loops vectorise it:
  * x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so n ln2_hi is exact),
@@ -214,10 +221,7 @@ static inline float cpu_expf(float x)
     int32_t ni = (int32_t)n;
     int32_t n1 = ni < -126 ? -126 : ni > 127 ? 127 : ni;
     int32_t n2 = ni - n1; /* in [-24, 1]: nonzero near overflow and for denormals */
-    union {
-        int32_t i;
-        float f;
-    } s1, s2;
+    cpu_f32_bits s1, s2;
     s1.i = (n1 + 127) << 23;
     s2.i = (n2 + 127) << 23;
     float y = p * s1.f * s2.f;
