@@ -101,6 +101,13 @@ int lm_train(run_ctx *r, const lm_train_options *o);
 int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64_t *n);
 int cmd_generate(int argc, char **argv);
 
+/* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */
+/** 1 when the spec named in @p argv (a train/eval command line) is a seq2seq spec. */
+int s2s_is_spec(int argc, char **argv);
+/** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
+int cmd_s2s_train(int argc, char **argv);
+int cmd_s2s_eval(int argc, char **argv);
+
 struct json_t;
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
 int cli_write_json(const char *path, struct json_t *obj);

@@ -13,7 +13,8 @@ static void usage(FILE *f)
                "                                        train a model spec (docs/spec.md): an image classifier\n"
                "                                        or a language model (data.format: text)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
-               "                                        test loss and accuracy (validation loss for text)\n"
+               "                                        test loss and accuracy (validation loss for text,\n"
+               "                                        exact match for data.format: seq2seq_reverse)\n"
                "  generate --checkpoint FILE [--spec SPEC] [--prime TEXT] [--length N] [--temperature T]\n"
                "           [--seed S] [--backend NAME]  sample text from a language model\n"
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
@@ -41,9 +42,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "train"))
-        return cmd_train(argc - 1, argv + 1);
+        return s2s_is_spec(argc - 1, argv + 1) ? cmd_s2s_train(argc - 1, argv + 1) : cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
+        return s2s_is_spec(argc - 1, argv + 1) ? cmd_s2s_eval(argc - 1, argv + 1) : cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

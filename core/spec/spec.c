@@ -268,9 +268,9 @@ typedef struct key_rule {
 #define NO_MIN (-HUGE_VAL)
 
 static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
-static const char *const format_choices[] = {"idx", "text", NULL};
+static const char *const format_choices[] = {"idx", "text", "seq2seq_reverse", NULL};
 static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
-static const char *const task_choices[] = {"classification", "language_model", NULL};
+static const char *const task_choices[] = {"classification", "language_model", "seq2seq", NULL};
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 
@@ -303,6 +303,16 @@ static const key_rule data_text_rules[] = {
     {"mode", K_CHOICE, 0, "chars", NO_MIN, 0, text_mode_choices, NULL, 0},
     {"val_fraction", K_FLOAT, 0, "0.05", 0.0, 0, NULL, NULL, 0}, /* below 1: check_data */
     {"seq_len", K_INT, 0, "the length of the model's first input", 1, 0, NULL, NULL, 0},
+};
+
+/* data.format: seq2seq_reverse - strings of digits and their reversals,
+ * generated from the seed (tools/cmd_seq2seq.c) */
+static const key_rule data_s2s_rules[] = {
+    {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
+    {"train_size", K_INT, 0, "20000", 1, 0, NULL, NULL, 0},
+    {"test_size", K_INT, 0, "1000", 1, 0, NULL, NULL, 0},
+    {"min_len", K_INT, 0, "3", 1, 0, NULL, NULL, 0},
+    {"max_len", K_INT, 0, "the length of the model's inputs", 1, 0, NULL, NULL, 0},
 };
 
 static const key_rule train_rules[] = {
@@ -834,6 +844,15 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
     if (format && (st = check_rule_value(s, &data_rules[0], format, "data.format")) != STRATA_OK)
         return st;
     int text = format && strcmp(format->text, "text") == 0;
+    if (format && strcmp(format->text, "seq2seq_reverse") == 0) {
+        if (task && strcmp(task->text, "seq2seq") != 0)
+            return fail(s, STRATA_E_FORMAT, task, "task: %s needs data.format: idx or text", task->text);
+        if (!task && (st = add_default(s, "task = seq2seq (data.format: seq2seq_reverse)")))
+            return st;
+        return check_section(s, data, data_s2s_rules, (int)ST_ARRAY_LEN(data_s2s_rules), "data");
+    }
+    if (task && strcmp(task->text, "seq2seq") == 0)
+        return fail(s, STRATA_E_FORMAT, task, "task: seq2seq needs data.format: seq2seq_reverse");
     if (!task && (st = add_default(s, "task = %s", text ? "language_model (data.format: text)" : "classification")))
         return st;
     if (task && strcmp(task->text, "language_model") == 0 && data && !text)

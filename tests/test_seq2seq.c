@@ -1,0 +1,135 @@
+/* test_seq2seq.c - `strata train` / `strata eval` on a tiny seq2seq spec
+ * (data.format: seq2seq_reverse, tools/cmd_seq2seq.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char dir[512];
+
+static int run_cli(const char *args)
+{
+    char cmd[PATH_MAX + 2048], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", dir, bin, args);
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *b = calloc(1, 1 << 16);
+    assert_non_null(b);
+    b[fread(b, 1, (1 << 16) - 1, f)] = '\0';
+    fclose(f);
+    return b;
+}
+
+static void write_spec(const char *name, const char *data, const char *inputs)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f,
+            "seed: 1\n"
+            "data: {format: seq2seq_reverse, train_size: 5000, test_size: 200%s}\n"
+            "model:\n"
+            "  inputs:\n%s"
+            "  layers:\n"
+            "    - {type: embedding, name: es, num_embeddings: 12, embedding_dim: 32, inputs: src}\n"
+            "    - {type: lstm, name: enc, hidden_size: 64, batch_first: 1, inputs: es}\n"
+            "    - {type: embedding, name: ed, num_embeddings: 12, embedding_dim: 32, inputs: tgt_in}\n"
+            "    - {type: lstm, name: dec, hidden_size: 64, batch_first: 1, inputs: [ed, \"enc:1\", \"enc:2\"]}\n"
+            "    - {type: linear, name: o, out_features: 12, inputs: dec}\n"
+            "optimizer: {type: adam, lr: 0.01}\n"
+            "train: {steps: 300, batch_size: 64, log_every: 0}\n",
+            data, inputs);
+    fclose(f);
+}
+
+static const char *good_inputs = "    - {name: src, shape: [6], dtype: i64}\n"
+                                 "    - {name: tgt_in, shape: [6], dtype: i64}\n";
+
+static double exact_match(const char *text)
+{
+    const char *p = strstr(text, "exact match: ");
+    assert_non_null(p);
+    return atof(p + strlen("exact match: "));
+}
+
+static void test_train_eval(void **state)
+{
+    (void)state;
+    write_spec("s.yaml", ", min_len: 3, max_len: 6", good_inputs);
+    assert_int_equal(run_cli("train s.yaml --out run"), 0);
+    char *out = slurp("out");
+    double em = exact_match(out);
+    free(out);
+    assert_true(em > 0.5); /* chance is about 10^-3 */
+    char *sum = slurp("run/summary.json");
+    assert_non_null(strstr(sum, "\"exact_match\""));
+    free(sum);
+    assert_int_equal(run_cli("eval s.yaml --checkpoint run/model.safetensors"), 0);
+    out = slurp("out");
+    assert_true(exact_match(out) == em);
+    free(out);
+}
+
+static void expect_error(const char *data, const char *inputs, const char *needle)
+{
+    write_spec("bad.yaml", data, inputs);
+    assert_int_not_equal(run_cli("train bad.yaml --out bad"), 0);
+    char *err = slurp("err");
+    if (!strstr(err, needle))
+        fail_msg("expected '%s' in: %s", needle, err);
+    free(err);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect_error(", min_len: 7, max_len: 6", good_inputs, "min_len <= max_len");
+    expect_error(", max_len: 8", good_inputs, "max_len = T");
+    expect_error("", "    - {name: src, shape: [6], dtype: i64}\n    - {name: tgt_in, shape: [5], dtype: i64}\n", "two inputs");
+    expect_error(", min_len: 0", good_inputs, "min_len");
+    assert_int_not_equal(run_cli("eval s.yaml"), 0); /* no --checkpoint */
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-s2s-XXXXXX", tmp ? tmp : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train_eval),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,364 @@
+/* cmd_seq2seq.c - `strata train` / `strata eval` for a sequence-to-sequence
+ * spec (data.format: seq2seq_reverse): strings of digits and their
+ * reversals, generated from the seed; an encoder-decoder model trained
+ * with teacher forcing, evaluated by greedy decoding and exact match.
+ *
+ * Tokens: 0 PAD, 1..10 the digits 0..9, 11 GO. The model's inputs are src
+ * (T) and tgt_in (T) i64, T = data.max_len; its output 0 the logits
+ * (T, 12). The target is the reversed string padded with PAD (PAD
+ * positions are targets too), tgt_in is GO + target[:-1]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+enum { S2S_PAD = 0, S2S_GO = 11, S2S_V = 12 };
+
+typedef struct {
+    int64_t n, T;
+    int64_t *src, *tgt; /* n x T each */
+} s2s_set;
+
+static uint64_t s2s_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static int s2s_make(s2s_set *d, int64_t n, int64_t T, int64_t lo, int64_t hi, uint64_t seed)
+{
+    d->n = n;
+    d->T = T;
+    d->src = calloc((size_t)(n * T), sizeof(int64_t));
+    d->tgt = calloc((size_t)(n * T), sizeof(int64_t));
+    if (!d->src || !d->tgt)
+        return 1;
+    uint64_t s = seed * 2654435761u + 88172645463325252ull;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t len = lo + (int64_t)(s2s_rand(&s) % (uint64_t)(hi - lo + 1));
+        for (int64_t k = 0; k < len; k++)
+            d->src[i * T + k] = 1 + (int64_t)(s2s_rand(&s) % 10);
+        for (int64_t k = 0; k < len; k++)
+            d->tgt[i * T + k] = d->src[i * T + len - 1 - k];
+    }
+    return 0;
+}
+
+static void s2s_free(s2s_set *d)
+{
+    free(d->src);
+    free(d->tgt);
+}
+
+typedef struct {
+    const char *spec_path, *out_dir, *checkpoint, *backend;
+    int64_t steps, seed;
+    int have_seed;
+} s2s_args;
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model;
+    strata_optimizer *opt;
+    int64_t T, lo, hi;
+    s2s_set train, test;
+} s2s_ctx;
+
+static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--out") && v)
+            a->out_dir = argv[++i];
+        else if (!strcmp(argv[i], "--checkpoint") && v)
+            a->checkpoint = argv[++i];
+        else if (!strcmp(argv[i], "--backend") && v)
+            a->backend = argv[++i];
+        else if (!strcmp(argv[i], "--steps") && v)
+            a->steps = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && v) {
+            a->seed = atoll(argv[++i]);
+            a->have_seed = 1;
+        } else if (argv[i][0] != '-' && !a->spec_path)
+            a->spec_path = argv[i];
+        else {
+            fprintf(stderr, "strata: error: %s: unknown or incomplete option '%s'\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
+    if (!a->spec_path || (eval ? !a->checkpoint : !a->out_dir)) {
+        fprintf(stderr, "strata: error: usage: strata %s SPEC %s\n", argv[0],
+                eval ? "--checkpoint FILE [--backend NAME]" : "--out DIR [--steps N] [--seed S] [--backend NAME]");
+        return 2;
+    }
+    return 0;
+}
+
+int s2s_is_spec(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc && !path; i++) {
+        if (argv[i][0] == '-')
+            i++;
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return 0;
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_runtime *rt = NULL;
+    strata_spec *s = NULL;
+    int yes = 0;
+    if (strata_runtime_create(&o, &rt) == STRATA_OK && strata_spec_load(rt, path, &s) == STRATA_OK) {
+        const char *f = NULL;
+        strata_spec_get_string(s, "data.format", NULL, &f);
+        yes = f && !strcmp(f, "seq2seq_reverse");
+    }
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+    return yes;
+}
+
+static void s2s_ctx_free(s2s_ctx *c)
+{
+    s2s_free(&c->train);
+    s2s_free(&c->test);
+    strata_optimizer_destroy(c->opt);
+    strata_model_destroy(c->model);
+    strata_spec_destroy(c->spec);
+    strata_runtime_destroy(c->rt);
+}
+
+static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
+{
+    memset(c, 0, sizeof *c);
+    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
+    strata_status rc = strata_runtime_create(&o, &c->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(c->rt, a->spec_path, &c->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t seed = 1;
+    strata_spec_get_int(c->spec, "seed", 1, &seed);
+    if (a->have_seed)
+        seed = a->seed;
+    strata_runtime_seed(c->rt, (uint64_t)seed);
+    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+        return cli_fail("choosing a device", rc);
+    if ((rc = strata_spec_build_model(c->spec, c->dev, &c->model)))
+        return cli_fail("building the model", rc);
+    if (need_train && (rc = strata_spec_create_optimizer(c->spec, c->model, &c->opt)))
+        return cli_fail("creating the optimizer", rc);
+    int nd, nd1;
+    strata_dtype dt, dt1;
+    const int64_t *s0 = strata_model_input_shape(c->model, 0, &nd, &dt);
+    const int64_t *s1 = strata_model_input_shape(c->model, 1, &nd1, &dt1);
+    const int64_t *os = strata_model_output_shape(c->model, 0, &nd);
+    if (strata_model_input_count(c->model) != 2 || !s0 || !s1 || nd1 != 1 || dt != STRATA_I64 ||
+        dt1 != STRATA_I64 || s0[0] != s1[0] || !os || nd != 2 || os[0] != s1[0] || os[1] != S2S_V) {
+        fprintf(stderr,
+                "strata: error: %s: a seq2seq model has two inputs, src [T] and tgt_in [T] (dtype: i64), "
+                "and its first output is the logits [T, %d]\n",
+                a->spec_path, S2S_V);
+        return 1;
+    }
+    c->T = s1[0];
+    int64_t ntrain = 20000, ntest = 1000;
+    strata_spec_get_int(c->spec, "data.train_size", 20000, &ntrain);
+    strata_spec_get_int(c->spec, "data.test_size", 1000, &ntest);
+    strata_spec_get_int(c->spec, "data.min_len", 3, &c->lo);
+    strata_spec_get_int(c->spec, "data.max_len", c->T, &c->hi);
+    if (c->hi != c->T || c->lo > c->hi) {
+        fprintf(stderr, "strata: error: %s: data.min_len %lld and data.max_len %lld must satisfy min_len <= max_len = T = %lld (the model's input length)\n",
+                a->spec_path, (long long)c->lo, (long long)c->hi, (long long)c->T);
+        return 1;
+    }
+    if ((need_train && s2s_make(&c->train, ntrain, c->T, c->lo, c->hi, (uint64_t)seed)) ||
+        s2s_make(&c->test, ntest, c->T, c->lo, c->hi, (uint64_t)seed + 1000003u)) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* logits (B, T, V) of src and tgt_in (B x T each, host) */
+static strata_status s2s_forward(s2s_ctx *c, int64_t B, const int64_t *src, const int64_t *tin, int training,
+                                 strata_tensor **logits)
+{
+    int64_t sh[2] = {B, c->T};
+    strata_tensor *in[2] = {0}, *out[16] = {0};
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_I64, 2, sh, src, &in[0]);
+    if (!rc)
+        rc = strata_tensor_from_host(c->dev, STRATA_I64, 2, sh, tin, &in[1]);
+    if (!rc)
+        rc = strata_model_forward(c->model, in, 2, out, 1, training);
+    strata_tensor_release(in[0]);
+    strata_tensor_release(in[1]);
+    *logits = out[0];
+    return rc;
+}
+
+/* greedy decoding of the test set: exact-match fraction */
+static strata_status s2s_exact_match(s2s_ctx *c, double *em)
+{
+    const int64_t n = c->test.n, T = c->T, chunk = 500;
+    int64_t *tin = malloc(sizeof(int64_t) * (size_t)(chunk * T)), *pred = malloc(sizeof(int64_t) * (size_t)(chunk * T));
+    float *buf = malloc(sizeof(float) * (size_t)(chunk * T * S2S_V));
+    strata_status rc = tin && pred && buf ? STRATA_OK : STRATA_E_NOMEM;
+    int prev = strata_set_grad_enabled(c->rt, 0);
+    int64_t ok = 0;
+    for (int64_t first = 0; !rc && first < n; first += chunk) {
+        int64_t B = n - first < chunk ? n - first : chunk;
+        const int64_t *src = c->test.src + first * T, *tgt = c->test.tgt + first * T;
+        for (int64_t i = 0; i < B * T; i++)
+            tin[i] = i % T ? S2S_PAD : S2S_GO;
+        for (int64_t k = 0; !rc && k < T; k++) {
+            strata_tensor *lg = NULL;
+            rc = s2s_forward(c, B, src, tin, 0, &lg);
+            if (!rc)
+                rc = strata_tensor_read(lg, buf, sizeof(float) * (size_t)(B * T * S2S_V));
+            strata_tensor_release(lg);
+            strata_graph_reset(strata_runtime_graph(c->rt));
+            for (int64_t i = 0; !rc && i < B; i++) {
+                const float *p = buf + (i * T + k) * S2S_V;
+                int64_t best = 0;
+                for (int64_t v = 1; v < S2S_V; v++)
+                    if (p[v] > p[best])
+                        best = v;
+                pred[i * T + k] = best;
+                if (k + 1 < T)
+                    tin[i * T + k + 1] = best;
+            }
+        }
+        for (int64_t i = 0; !rc && i < B; i++)
+            ok += !memcmp(pred + i * T, tgt + i * T, sizeof(int64_t) * (size_t)T);
+    }
+    strata_set_grad_enabled(c->rt, prev);
+    free(tin);
+    free(pred);
+    free(buf);
+    *em = n ? (double)ok / (double)n : 0.0;
+    return rc;
+}
+
+int cmd_s2s_train(int argc, char **argv)
+{
+    s2s_args a;
+    int r = s2s_parse(argc, argv, &a, 0);
+    if (r)
+        return r;
+    s2s_ctx c;
+    if ((r = s2s_setup(&c, &a, 1)) || (r = cli_make_dir(a.out_dir))) {
+        s2s_ctx_free(&c);
+        return r;
+    }
+    int64_t steps = 2000, B = 64, log_every = 200;
+    double clip = 0.0;
+    strata_spec_get_int(c.spec, "train.steps", 2000, &steps);
+    if (a.steps > 0)
+        steps = a.steps;
+    strata_spec_get_int(c.spec, "train.batch_size", 64, &B);
+    strata_spec_get_int(c.spec, "train.log_every", 200, &log_every);
+    strata_spec_get_float(c.spec, "train.clip_grad_norm", 0.0, &clip);
+    const int64_t T = c.T;
+    printf("strata: training %s on %s: %lld parameters; reversing %lld..%lld digits, %lld training and %lld test "
+           "strings; batch %lld, %lld steps\n",
+           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.lo,
+           (long long)c.hi, (long long)c.train.n, (long long)c.test.n, (long long)B, (long long)steps);
+    int64_t *src = malloc(sizeof(int64_t) * (size_t)(B * T * 3)), *tgt = src ? src + B * T : NULL,
+            *tin = src ? src + 2 * B * T : NULL;
+    strata_status rc = src ? STRATA_OK : STRATA_E_NOMEM;
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    double t0 = cli_now(), lv = 0.0;
+    for (int64_t step = 1; !rc && step <= steps; step++) {
+        for (int64_t b = 0; b < B; b++) {
+            int64_t e = (int64_t)(s2s_rand(&rs) % (uint64_t)c.train.n);
+            memcpy(src + b * T, c.train.src + e * T, sizeof(int64_t) * (size_t)T);
+            memcpy(tgt + b * T, c.train.tgt + e * T, sizeof(int64_t) * (size_t)T);
+            tin[b * T] = S2S_GO; /* teacher forcing: GO + target[:-1] */
+            memcpy(tin + b * T + 1, tgt + b * T, sizeof(int64_t) * (size_t)(T - 1));
+        }
+        strata_tensor *lg = NULL, *l2 = NULL, *y = NULL, *loss = NULL;
+        int64_t s2[2] = {B * T, S2S_V}, s1[1] = {B * T};
+        rc = s2s_forward(&c, B, src, tin, 1, &lg);
+        if (!rc)
+            rc = strata_reshape(c.rt, lg, 2, s2, &l2);
+        if (!rc)
+            rc = strata_tensor_from_host(c.dev, STRATA_I64, 1, s1, tgt, &y);
+        strata_attr red = strata_attr_string("reduction", "mean");
+        strata_tensor *ci[2] = {l2, y};
+        if (!rc)
+            rc = strata_op_call(c.rt, "core::cross_entropy", ci, 2, &red, 1, &loss, 1);
+        if (!rc)
+            rc = strata_backward(strata_runtime_graph(c.rt), loss);
+        if (!rc && clip > 0)
+            rc = strata_clip_grad_norm(c.model, clip, NULL);
+        if (!rc)
+            rc = strata_optimizer_step(c.opt);
+        if (!rc)
+            rc = strata_tensor_item(loss, &lv);
+        strata_model_zero_grad(c.model);
+        strata_tensor_release(loss);
+        strata_tensor_release(y);
+        strata_tensor_release(l2);
+        strata_tensor_release(lg);
+        strata_graph_reset(strata_runtime_graph(c.rt));
+        if (!rc && log_every > 0 && (step % log_every == 0 || step == steps))
+            printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
+    }
+    free(src);
+    double em = 0.0;
+    if (!rc)
+        rc = s2s_exact_match(&c, &em);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", a.out_dir);
+    if (!rc)
+        rc = strata_checkpoint_save(path, c.model, NULL, "{\"task\": \"seq2seq\"}");
+    if (rc) {
+        r = cli_fail("training", rc);
+        s2s_ctx_free(&c);
+        return r;
+    }
+    double secs = cli_now() - t0;
+    json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "exact_match", em, "train_loss", lv, "steps",
+                            (json_int_t)steps, "device", strata_device_name(c.dev), "seconds", secs);
+    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
+    r = cli_write_json(path, sum);
+    json_decref(sum);
+    printf("exact match: %.4f (%lld test strings, %lld steps, %.1f s on %s)\n", em, (long long)c.test.n,
+           (long long)steps, secs, strata_device_name(c.dev));
+    s2s_ctx_free(&c);
+    return r;
+}
+
+int cmd_s2s_eval(int argc, char **argv)
+{
+    s2s_args a;
+    int r = s2s_parse(argc, argv, &a, 1);
+    if (r)
+        return r;
+    s2s_ctx c;
+    if ((r = s2s_setup(&c, &a, 0))) {
+        s2s_ctx_free(&c);
+        return r;
+    }
+    strata_status rc = strata_checkpoint_load(a.checkpoint, c.model, NULL);
+    double em = 0.0;
+    if (rc)
+        r = cli_fail("loading the checkpoint", rc);
+    else if ((rc = s2s_exact_match(&c, &em)))
+        r = cli_fail("evaluating", rc);
+    else
+        printf("exact match: %.4f (%lld test strings, greedy decoding, %s)\n", em, (long long)c.test.n,
+               strata_device_name(c.dev));
+    s2s_ctx_free(&c);
+    return r;
+}
