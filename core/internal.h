@@ -31,6 +31,12 @@ const char *st_dtype_name(int dtype);
 void *st_malloc(size_t n);           /* NULL on failure, sets E_NOMEM message */
 void *st_calloc(size_t n, size_t m);
 void *st_realloc(void *p, size_t n);
+/** Reads all of @p path into a new buffer (*buf, free()d by the caller;
+ *  *len bytes). @p what names the file in messages ("spec", "text file");
+ *  a file over @p max_bytes fails with @p too_big ("PATH: <too_big_prefix>larger
+ *  than the limit of MAX bytes"). Errors: E_IO naming the file, E_NOMEM. */
+strata_status st_read_file(const char *path, const char *what, size_t max_bytes, strata_status too_big,
+                           const char *too_big_prefix, void **buf, size_t *len);
 char *st_strdup(const char *s);
 /** Grows *arr (of elem bytes) to hold at least need elements. */
 strata_status st_grow(void **arr, int *cap, int need, size_t elem);

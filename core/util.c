@@ -1,4 +1,5 @@
 /* util.c - allocation helpers, attribute copies, logging. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +128,45 @@ void st_log(strata_runtime *rt, int level, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+strata_status st_read_file(const char *path, const char *what, size_t max_bytes, strata_status too_big,
+                           const char *too_big_prefix, void **buf_out, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return st_error(STRATA_E_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    strata_status rc = STRATA_OK;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max_bytes) {
+                rc = st_error(too_big, "%s: %slarger than the limit of %zu bytes", path, too_big_prefix, max_bytes);
+                break;
+            }
+            cap = cap ? cap * 2 : 4096;
+            char *p = st_realloc(buf, cap);
+            if (!p) {
+                rc = STRATA_E_NOMEM;
+                break;
+            }
+            buf = p;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                rc = st_error(STRATA_E_IO, "cannot read %s '%s': %s", what, path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *buf_out = buf;
+    *len_out = len;
+    return STRATA_OK;
 }

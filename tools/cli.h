@@ -114,6 +114,13 @@ int cli_write_json(const char *path, struct json_t *obj);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */
 strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out);
 
+/** The update after a forward pass: backward from @p loss, clip the
+ *  gradients' global norm when @p clip > 0, optimizer step, *loss_out
+ *  (optional) = the loss's value; then, whatever happened, zero the
+ *  gradients, release @p loss and reset the graph. */
+strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
+                         double *loss_out);
+
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
 

@@ -297,20 +297,12 @@ int cmd_s2s_train(int argc, char **argv)
         strata_tensor *ci[2] = {l2, y};
         if (!rc)
             rc = strata_op_call(c.rt, "core::cross_entropy", ci, 2, &red, 1, &loss, 1);
-        if (!rc)
-            rc = strata_backward(strata_runtime_graph(c.rt), loss);
-        if (!rc && clip > 0)
-            rc = strata_clip_grad_norm(c.model, clip, NULL);
-        if (!rc)
-            rc = strata_optimizer_step(c.opt);
-        if (!rc)
-            rc = strata_tensor_item(loss, &lv);
-        strata_model_zero_grad(c.model);
-        strata_tensor_release(loss);
         strata_tensor_release(y);
         strata_tensor_release(l2);
         strata_tensor_release(lg);
-        strata_graph_reset(strata_runtime_graph(c.rt));
+        strata_status up = cli_update(c.rt, c.model, c.opt, loss, clip, rc ? NULL : &lv);
+        if (!rc)
+            rc = up;
         if (!rc && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
     }

@@ -247,19 +247,9 @@ strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, doub
     strata_status rc = lm_forward(r, x, 1, &logits);
     if (!rc)
         rc = lm_loss(r, logits, y, "mean", &loss);
-    if (!rc)
-        rc = strata_backward(strata_runtime_graph(r->rt), loss);
-    if (!rc && clip > 0)
-        rc = strata_clip_grad_norm(r->model, clip, NULL);
-    if (!rc)
-        rc = strata_optimizer_step(r->opt);
-    if (!rc && loss_out)
-        rc = strata_tensor_item(loss, loss_out);
-    strata_model_zero_grad(r->model);
-    strata_tensor_release(loss);
     strata_tensor_release(logits);
-    strata_graph_reset(strata_runtime_graph(r->rt));
-    return rc;
+    strata_status up = cli_update(r->rt, r->model, r->opt, loss, clip, rc ? NULL : loss_out);
+    return rc ? rc : up;
 }
 
 strata_status lm_evaluate(run_ctx *r, double *loss)

@@ -195,6 +195,22 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
 }
 
 
+strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
+                         double *loss_out)
+{
+    strata_status rc = loss ? strata_backward(strata_runtime_graph(rt), loss) : STRATA_E_INVALID;
+    if (!rc && clip > 0)
+        rc = strata_clip_grad_norm(m, clip, NULL);
+    if (!rc)
+        rc = strata_optimizer_step(opt);
+    if (!rc && loss_out)
+        rc = strata_tensor_item(loss, loss_out);
+    strata_model_zero_grad(m);
+    strata_tensor_release(loss);
+    strata_graph_reset(strata_runtime_graph(rt));
+    return rc;
+}
+
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
                              double *loss_out)
 {
@@ -204,18 +220,10 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
         rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 1);
     if (!rc)
         rc = strata_cross_entropy(r->rt, logits, y, &loss);
-    if (!rc)
-        rc = strata_backward(strata_runtime_graph(r->rt), loss);
-    if (!rc && clip > 0)
-        rc = strata_clip_grad_norm(r->model, clip, NULL);
-    if (!rc)
-        rc = strata_optimizer_step(r->opt);
-    if (!rc && loss_out)
-        rc = strata_tensor_item(loss, loss_out);
-    strata_model_zero_grad(r->model);
-    strata_tensor_release(loss);
     strata_tensor_release(xi);
-    strata_graph_reset(strata_runtime_graph(r->rt));
+    strata_status up = cli_update(r->rt, r->model, r->opt, loss, rc ? 0.0 : clip, rc ? NULL : loss_out);
+    if (!rc)
+        rc = up;
     if (logits_out && !rc)
         *logits_out = logits;
     else

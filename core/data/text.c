@@ -273,35 +273,9 @@ strata_status strata_text_load(const char *path, const strata_text_options *opts
 {
     if (!path || !out)
         return st_error(STRATA_E_INVALID, "strata_text_load: path and out must not be NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return st_error(STRATA_E_IO, "cannot open text file '%s': %s", path, strerror(errno));
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    strata_status rc = STRATA_OK;
-    for (;;) {
-        if (len == cap) {
-            if (cap > TEXT_MAX_BYTES) {
-                rc = st_error(STRATA_E_INVALID, "%s: larger than the limit of %zu bytes", path, TEXT_MAX_BYTES);
-                break;
-            }
-            cap = cap ? cap * 2 : 1 << 16;
-            uint8_t *p = st_realloc(buf, cap);
-            if (!p) {
-                rc = STRATA_E_NOMEM;
-                break;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = st_error(STRATA_E_IO, "cannot read text file '%s': %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    void *buf = NULL;
+    size_t len = 0;
+    strata_status rc = st_read_file(path, "text file", TEXT_MAX_BYTES, STRATA_E_INVALID, "", &buf, &len);
     if (!rc)
         rc = text_build(buf, len, path, opts, out);
     free(buf);

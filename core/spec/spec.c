@@ -942,36 +942,9 @@ strata_status strata_spec_load(strata_runtime *rt, const char *path, strata_spec
 {
     if (!rt || !path || !out)
         return st_error(STRATA_E_INVALID, "strata_spec_load: rt, path and out must not be NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return st_error(STRATA_E_IO, "cannot open spec '%s': %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    strata_status st = STRATA_OK;
-    for (;;) {
-        if (len == cap) {
-            if (cap > SPEC_MAX_BYTES) {
-                st = st_error(STRATA_E_FORMAT, "%s: spec is larger than the limit of %u bytes", path,
-                              SPEC_MAX_BYTES);
-                break;
-            }
-            cap = cap ? cap * 2 : 4096;
-            char *p = st_realloc(buf, cap);
-            if (!p) {
-                st = STRATA_E_NOMEM;
-                break;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                st = st_error(STRATA_E_IO, "cannot read spec '%s': %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    void *buf = NULL;
+    size_t len = 0;
+    strata_status st = st_read_file(path, "spec", SPEC_MAX_BYTES, STRATA_E_FORMAT, "spec is ", &buf, &len);
     if (st == STRATA_OK)
         st = strata_spec_parse(rt, buf, len, path, out);
     free(buf);
