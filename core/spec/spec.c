@@ -268,9 +268,9 @@ typedef struct key_rule {
 #define NO_MIN (-HUGE_VAL)
 
 static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
-static const char *const format_choices[] = {"idx", "text", "seq2seq_reverse", NULL};
+static const char *const format_choices[] = {"idx", "text", "seq2seq_reverse", "babi", NULL};
 static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
-static const char *const task_choices[] = {"classification", "language_model", "seq2seq", NULL};
+static const char *const task_choices[] = {"classification", "language_model", "seq2seq", "question_answering", NULL};
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 
@@ -315,6 +315,21 @@ static const key_rule data_s2s_rules[] = {
     {"max_len", K_INT, 0, "the length of the model's inputs", 1, 0, NULL, NULL, 0},
 };
 
+/* data.format: babi - bAbI question answering files (core/data/babi.c) and
+ * the MemN2N training recipe (tools/cmd_memnet.c, docs/memnet.md) */
+static const key_rule data_babi_rules[] = {
+    {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
+    {"layer", K_STRING, 0, "mn", NO_MIN, 0, NULL, NULL, 0},
+    {"memory_size", K_INT, 0, "50", 1, 0, NULL, NULL, 0},
+    {"val_fraction", K_FLOAT, 0, "0.1", 0.0, 0, NULL, NULL, 0}, /* below 1: check_data */
+    {"random_noise", K_FLOAT, 0, "0.1", 0.0, 0, NULL, NULL, 0},
+    {"linear_start", K_INT, 0, "20", 0, 0, NULL, NULL, 0},
+    {"linear_start_lr", K_FLOAT, 0, "0.005", 0.0, 1, NULL, NULL, 0},
+    {"lr_decay_every", K_INT, 0, "25", 0, 0, NULL, NULL, 0},
+    {"lr_decay", K_FLOAT, 0, "0.5", 0.0, 1, NULL, NULL, 0},
+    {"joint_embedding_dim", K_INT, 0, "50", 1, 0, NULL, NULL, 0},
+};
+
 static const key_rule train_rules[] = {
     {"epochs", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
     {"batch_size", K_INT, 0, "64", 1, 0, NULL, NULL, 0},
@@ -323,6 +338,7 @@ static const key_rule train_rules[] = {
     {"log_every", K_INT, 0, "50", 0, 0, NULL, NULL, 0},
     {"steps", K_INT, 0, NULL, 1, 0, NULL, NULL, 0},
     {"eval_every", K_INT, 0, NULL, 0, 0, NULL, NULL, 0},
+    {"repeats", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
 };
 
 static const key_rule model_rules[] = {
@@ -835,6 +851,16 @@ static strata_status parse_schedule(strata_spec *s, const yt_node *node)
 
 /* data: the format picks the table (idx image sets or a text corpus), and
  * task defaults from it. */
+/* data.val_fraction: the table checks >= 0, this the upper end. */
+static strata_status check_val_fraction(strata_spec *s, const yt_node *data)
+{
+    const yt_node *vf = yt_map_get(data, "val_fraction");
+    double f = 0.0;
+    if (vf && yt_type_of(vf, NULL, &f) != YT_T_NULL && !(f < 1.0))
+        return fail(s, STRATA_E_FORMAT, vf, "data.val_fraction is a fraction in [0, 1), got %s", vf->text);
+    return STRATA_OK;
+}
+
 static strata_status check_data(strata_spec *s, const yt_node *root)
 {
     const yt_node *data = yt_map_get(root, "data");
@@ -851,6 +877,17 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
             return st;
         return check_section(s, data, data_s2s_rules, (int)ST_ARRAY_LEN(data_s2s_rules), "data");
     }
+    if (format && strcmp(format->text, "babi") == 0) {
+        if (task && strcmp(task->text, "question_answering") != 0)
+            return fail(s, STRATA_E_FORMAT, task, "task: %s does not go with data.format: babi", task->text);
+        if (!task && (st = add_default(s, "task = question_answering (data.format: babi)")))
+            return st;
+        if ((st = check_section(s, data, data_babi_rules, (int)ST_ARRAY_LEN(data_babi_rules), "data")) != STRATA_OK)
+            return st;
+        return check_val_fraction(s, data);
+    }
+    if (task && strcmp(task->text, "question_answering") == 0)
+        return fail(s, STRATA_E_FORMAT, task, "task: question_answering needs data.format: babi");
     if (task && strcmp(task->text, "seq2seq") == 0)
         return fail(s, STRATA_E_FORMAT, task, "task: seq2seq needs data.format: seq2seq_reverse");
     if (!task && (st = add_default(s, "task = %s", text ? "language_model (data.format: text)" : "classification")))
@@ -865,11 +902,7 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
         return check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data");
     if ((st = check_section(s, data, data_text_rules, (int)ST_ARRAY_LEN(data_text_rules), "data")) != STRATA_OK)
         return st;
-    const yt_node *vf = yt_map_get(data, "val_fraction");
-    double f = 0.0;
-    if (vf && yt_type_of(vf, NULL, &f) != YT_T_NULL && !(f < 1.0))
-        return fail(s, STRATA_E_FORMAT, vf, "data.val_fraction is a fraction in [0, 1), got %s", vf->text);
-    return STRATA_OK;
+    return check_val_fraction(s, data);
 }
 
 /* data.augment.hflip is a probability: the table checks >= 0, this the upper end. */
@@ -1026,6 +1059,29 @@ strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int 
         return STRATA_OK;
     }
     return st_error(STRATA_E_NOT_FOUND, "%s: the model has no input named '%s'", s->path, name);
+}
+
+strata_status strata_spec_set_layer_int(strata_spec *s, const char *layer, const char *key, int64_t value)
+{
+    if (!s || !layer || !key)
+        return st_error(STRATA_E_INVALID, "strata_spec_set_layer_int: NULL argument");
+    for (int k = 0; k < s->n_layers; k++) {
+        spec_layer *L = &s->layers[k];
+        if (strcmp(layer_name(L), layer) != 0)
+            continue;
+        for (int a = 0; a < L->n_attrs; a++) {
+            if (strcmp(L->attrs[a].name, key) != 0)
+                continue;
+            if (L->attrs[a].kind != STRATA_ATTR_INT)
+                return st_error(STRATA_E_INVALID, "%s:%d: layer '%s' (%s): attribute '%s' is not an integer", s->path,
+                                L->line, layer, L->type, key);
+            L->attrs[a].i = value;
+            return STRATA_OK;
+        }
+        return st_error(STRATA_E_NOT_FOUND, "%s:%d: layer '%s' (%s) has no attribute '%s'", s->path, L->line, layer,
+                        L->type, key);
+    }
+    return st_error(STRATA_E_NOT_FOUND, "%s: the model has no layer named '%s'", s->path, layer);
 }
 
 strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m, strata_optimizer **out)

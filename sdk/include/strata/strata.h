@@ -706,6 +706,111 @@ STRATA_API strata_status strata_text_val_batch(const strata_text *t, strata_devi
                                                int64_t first, int64_t count, strata_tensor **x, strata_tensor **y);
 
 /* ======================================================================= */
+/* bAbI question answering (Weston et al. 2015; docs/babi-reader.md)       */
+/* ======================================================================= */
+
+/*
+ * A bAbI file is a sequence of stories. Each line is "ID text" (a
+ * statement) or "ID question<TAB>answer[<TAB>supporting ids]" (a question);
+ * an ID of 1 starts a new story and IDs grow by one per line within it.
+ * Words are lower-cased, split on white space, and stripped of trailing
+ * '.', '?', ',' and '!'. Statements are numbered globally, across stories,
+ * in file order from 0; questions are not statements. A set is read-only
+ * once loaded and may be read from several threads at a time.
+ */
+typedef struct strata_babi strata_babi;
+
+/**
+ * One question of a bAbI file, filled by strata_babi_question_get().
+ * Pointers are borrowed from the set: valid until strata_babi_destroy().
+ * @since 1.0
+ */
+typedef struct strata_babi_question {
+    /** Set by the caller to sizeof(strata_babi_question) before the call. */
+    size_t struct_size;
+    /** 0-based story index. */
+    int64_t story;
+    /** Global index of the story's first statement (where it would be
+     *  when the story has none yet). */
+    int64_t context_first;
+    /** Statements of the story before this question: the question's memory
+     *  is statements context_first .. context_first + context_count - 1. */
+    int64_t context_count;
+    /** Question tokens (lower-cased, punctuation stripped). */
+    const char *const *words;
+    int32_t n_words;
+    /** The answer as written, e.g. "n,w". */
+    const char *answer;
+    /** The answer split at commas ("n", "w"); one part for a one-word answer. */
+    const char *const *answer_parts;
+    int32_t n_answer_parts;
+    /** Supporting facts as global statement indices, in the file's order
+     *  (NULL when n_supporting is 0). */
+    const int64_t *supporting;
+    int32_t n_supporting;
+    /** 1-based line number of the question in the file. */
+    int64_t line;
+} strata_babi_question;
+
+/**
+ * Reads the bAbI file @p path (the format of the official tasks_1-20_v1-2
+ * files; LF or CRLF line ends, blank lines ignored, a final newline
+ * optional).
+ *
+ * @param path  file to read; must not be NULL.
+ * @param[out] out  the set; free with strata_babi_destroy(). An empty file
+ *  gives a set with no stories.
+ * @returns STRATA_OK; STRATA_E_IO naming the file and the system's reason;
+ *  STRATA_E_FORMAT for a malformed line, as "FILE:LINE: what is wrong
+ *  (the offending value)": a line without a leading numeric ID, an ID <= 0,
+ *  an ID that neither is 1 nor follows the previous one, a question line
+ *  with other than 2 or 3 tab-separated fields, an empty question or
+ *  answer, a supporting id that is not a number, not an earlier line of the
+ *  story or a question, a line over 64 KiB; STRATA_E_INVALID for a NULL
+ *  argument; STRATA_E_NOMEM.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_babi_load(const char *path, strata_babi **out);
+
+/**
+ * Same as strata_babi_load() for the @p len bytes at @p data (copied as
+ * needed; not kept); @p name (may be NULL) stands for the file in messages.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_babi_from_memory(const void *data, size_t len, const char *name, strata_babi **out);
+
+/** Frees a set. NULL is a no-op. @since 1.0 */
+STRATA_API void strata_babi_destroy(strata_babi *b);
+
+/** Number of stories (0 for NULL). @since 1.0 */
+STRATA_API int64_t strata_babi_story_count(const strata_babi *b);
+
+/** Number of statements of all stories (0 for NULL). @since 1.0 */
+STRATA_API int64_t strata_babi_statement_count(const strata_babi *b);
+
+/** Number of questions of all stories (0 for NULL). @since 1.0 */
+STRATA_API int64_t strata_babi_question_count(const strata_babi *b);
+
+/**
+ * Tokens of statement @p i (global index, 0 .. statement_count - 1).
+ * Borrowed, valid until strata_babi_destroy(b); *n_words (may be NULL)
+ * receives their number (0 on failure).
+ * @returns NULL for a NULL set or an index out of range.
+ * @since 1.0
+ */
+STRATA_API const char *const *strata_babi_statement(const strata_babi *b, int64_t i, int32_t *n_words);
+
+/**
+ * Fills @p out with question @p i (0 .. question_count - 1); out->struct_size
+ * must be set and is left as it is.
+ * @returns STRATA_OK; STRATA_E_INVALID for a NULL argument, an index out of
+ *  range or a struct_size smaller than this version's struct (the message
+ *  gives the values).
+ * @since 1.0
+ */
+STRATA_API strata_status strata_babi_question_get(const strata_babi *b, int64_t i, strata_babi_question *out);
+
+/* ======================================================================= */
 /* Model specs (YAML)                                                      */
 /* ======================================================================= */
 
@@ -736,6 +841,17 @@ STRATA_API strata_status strata_spec_build_model(const strata_spec *s, strata_de
  */
 STRATA_API strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int ndim,
                                                      const int64_t *shape);
+
+/**
+ * Sets the integer attribute @p key of the spec's layer named @p layer for
+ * the models built from @p s afterwards (a size known only from the data,
+ * such as a vocabulary). Defaults count: any attribute of the layer type's
+ * schema can be set.
+ * @returns STRATA_E_NOT_FOUND for an unknown layer or attribute (named in
+ *  the message); STRATA_E_INVALID when the attribute is not an integer.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_spec_set_layer_int(strata_spec *s, const char *layer, const char *key, int64_t value);
 
 /** Creates the spec's optimizer for @p m. */
 STRATA_API strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m,
