@@ -17,24 +17,13 @@ static char dir[512];
 
 static int run_cli(const char *args)
 {
-    char cmd[PATH_MAX + 2048], bin[PATH_MAX];
-    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", dir, bin, args);
-    int st = system(cmd);
-    assert_true(st != -1 && WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return tu_run_cli(dir, args);
 }
 
 static char *slurp(const char *name)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *b = calloc(1, 1 << 16);
+    char *b = tu_slurp(dir, name);
     assert_non_null(b);
-    b[fread(b, 1, (1 << 16) - 1, f)] = '\0';
-    fclose(f);
     return b;
 }
 

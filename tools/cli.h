@@ -12,6 +12,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
+int cmd_babi_gen(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
@@ -102,11 +103,26 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
 int cmd_generate(int argc, char **argv);
 
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */
-/** 1 when the spec named in @p argv (a train/eval command line) is a seq2seq spec. */
-int s2s_is_spec(int argc, char **argv);
+/** The data.format of the spec named in @p argv (a train/eval command
+ *  line) into @p buf, "" when none loads. */
+const char *cli_data_format(int argc, char **argv, char *buf, size_t size);
 /** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
 int cmd_s2s_train(int argc, char **argv);
 int cmd_s2s_eval(int argc, char **argv);
+
+/* Memory networks (cmd_memnet.c): data.format: babi. */
+int cmd_memnet_train(int argc, char **argv);
+int cmd_memnet_eval(int argc, char **argv);
+int cmd_memnet_explain(int argc, char **argv);
+/** W4 of `strata bench`: the spec's memory network on one random batch as
+ *  the PyTorch peer (vocabulary 40, memory 50 x 12 words, batch 32), warmup
+ *  + steps SGD steps (profiled after the warmup when @p profile); then
+ *  report(rt, dev, per-step seconds, batch, last loss, user). Returns 0 or
+ *  an exit code after a message. */
+int memnet_bench(const char *spec, const char *backend, int64_t warmup, int64_t steps, int profile,
+                 void (*report)(strata_runtime *rt, strata_device *dev, const double *times, int64_t batch,
+                                double loss, void *user),
+                 void *user);
 
 struct json_t;
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */

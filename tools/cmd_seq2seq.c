@@ -102,31 +102,6 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
     return 0;
 }
 
-int s2s_is_spec(int argc, char **argv)
-{
-    const char *path = NULL;
-    for (int i = 1; i < argc && !path; i++) {
-        if (argv[i][0] == '-')
-            i++;
-        else
-            path = argv[i];
-    }
-    if (!path)
-        return 0;
-    strata_runtime_options o = {.struct_size = sizeof o};
-    strata_runtime *rt = NULL;
-    strata_spec *s = NULL;
-    int yes = 0;
-    if (strata_runtime_create(&o, &rt) == STRATA_OK && strata_spec_load(rt, path, &s) == STRATA_OK) {
-        const char *f = NULL;
-        strata_spec_get_string(s, "data.format", NULL, &f);
-        yes = f && !strcmp(f, "seq2seq_reverse");
-    }
-    strata_spec_destroy(s);
-    strata_runtime_destroy(rt);
-    return yes;
-}
-
 static void s2s_ctx_free(s2s_ctx *c)
 {
     s2s_free(&c->train);

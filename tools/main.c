@@ -15,6 +15,11 @@ static void usage(FILE *f)
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
                "                                        test loss and accuracy (validation loss for text,\n"
                "                                        exact match for data.format: seq2seq_reverse)\n"
+               "  train SPEC --data DIR --task N|all --out DIR   (data.format: babi) a memory network on bAbI\n"
+               "  eval SPEC --checkpoint FILE --data DIR --task N|all [--json]\n"
+               "                                        test error per bAbI task and the mean\n"
+               "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"
+               "                                        a test story with each hop's attention\n"
                "  generate --checkpoint FILE [--spec SPEC] [--prime TEXT] [--length N] [--temperature T]\n"
                "           [--seed S] [--backend NAME]  sample text from a language model\n"
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
@@ -22,6 +27,8 @@ static void usage(FILE *f)
                "  bench --op matmul --shape MxNxK       GFLOP/s of one op\n"
                "  visualize --checkpoint FILE --spec SPEC --input N --out DIR [--backend NAME]\n"
                "                                        PNGs of a ConvNet's input, filters and feature maps\n"
+               "  babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S]\n"
+               "                                        write bAbI-format question-answering tasks (docs/babi.md)\n"
                "  version                               print the version and ABI\n\n"
                "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
 }
@@ -41,16 +48,27 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "info"))
         return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train"))
-        return s2s_is_spec(argc - 1, argv + 1) ? cmd_s2s_train(argc - 1, argv + 1) : cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval"))
-        return s2s_is_spec(argc - 1, argv + 1) ? cmd_s2s_eval(argc - 1, argv + 1) : cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "eval")) {
+        /* the data format picks the trainer: images, text, seq2seq, bAbI */
+        char fmt[32];
+        const int train = !strcmp(cmd, "train");
+        cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt);
+        if (!strcmp(fmt, "seq2seq_reverse"))
+            return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
+        if (!strcmp(fmt, "babi"))
+            return (train ? cmd_memnet_train : cmd_memnet_eval)(argc - 1, argv + 1);
+        return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
+    }
+    if (!strcmp(cmd, "memnet-explain"))
+        return cmd_memnet_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate"))
         return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize"))
         return cmd_visualize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "babi-gen"))
+        return cmd_babi_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         uint32_t ma, mi;
         strata_abi_version(&ma, &mi);

@@ -255,3 +255,31 @@ int cli_make_dir(const char *dir)
     }
     return 0;
 }
+
+/* The data.format of the spec named on a train/eval command line ("" when
+ * there is none or it does not load: the command itself then reports why). */
+const char *cli_data_format(int argc, char **argv, char *buf, size_t size)
+{
+    const char *path = NULL;
+    buf[0] = 0;
+    for (int i = 1; i < argc && !path; i++) {
+        if (argv[i][0] == '-')
+            i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet"); /* options with a value */
+        else
+            path = argv[i];
+    }
+    if (!path)
+        return buf;
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_runtime *rt = NULL;
+    strata_spec *s = NULL;
+    if (strata_runtime_create(&o, &rt) == STRATA_OK && strata_spec_load(rt, path, &s) == STRATA_OK) {
+        const char *f = NULL;
+        strata_spec_get_string(s, "data.format", "idx", &f);
+        snprintf(buf, size, "%s", f ? f : "idx");
+    }
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+    strata_clear_error();
+    return buf;
+}

@@ -2612,6 +2612,48 @@ static int gen_seq_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
+/* memnet::encode: E (V, D), x (lead, [M,] J) word ids, [T (M, D)]; position
+ * encoding in odd trials, padding_idx 0 or -1 (0 in error trials, so that
+ * index -1 is a bad word and not the padding). K: the words summed. */
+static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    (void)rc;
+    const int64_t V = cf_dim(g) + 1, D = cf_dim(g), M = cf_int(&g->rng, 1, 5), J = cf_int(&g->rng, 1, 6);
+    const int64_t lead = cf_int(&g->rng, 1, g->large ? 64 : 4);
+    const int temporal = g->trial % 3 != 2;
+    cf_tensor *E = cf_in(c, "E", STRATA_F32, 2, (int64_t[]){V, D});
+    cf_fill_uniform(&g->rng, E, -1.0, 1.0);
+    E->grad = 1;
+    int64_t xs[3] = {lead, M, J}, xs2[2] = {lead * M, J};
+    index_input(g, c, "x", temporal ? 3 : 2, temporal ? xs : xs2, V);
+    if (temporal) {
+        cf_tensor *T = cf_in(c, "T", STRATA_F32, 2, (int64_t[]){M, D});
+        cf_fill_uniform(&g->rng, T, -1.0, 1.0);
+        T->grad = 1;
+    }
+    cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
+    cf_attr_int(c, "padding_idx", g->error || g->trial % 4 < 2 ? 0 : -1);
+    c->k_fwd = J + 1;
+    c->k_bwd = lead * M * J;
+    return 0;
+}
+
+/* memnet::encode_backward: dy (lead, M, D), x (lead, M, J). */
+static int gen_mn_encode_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    (void)rc;
+    const int64_t V = cf_dim(g) + 1, D = cf_dim(g), M = cf_int(&g->rng, 1, 5), J = cf_int(&g->rng, 1, 6);
+    const int64_t lead = cf_int(&g->rng, 1, g->large ? 64 : 4);
+    cf_tensor *dy = cf_in(c, "dy", STRATA_F32, 3, (int64_t[]){lead, M, D});
+    cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
+    index_input(g, c, "x", 3, (int64_t[]){lead, M, J}, V);
+    cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
+    cf_attr_int(c, "padding_idx", g->error || g->trial % 4 < 2 ? 0 : -1);
+    cf_attr_int(c, "num_embeddings", V);
+    c->k_fwd = lead * M * J;
+    return 0;
+}
+
 static const cf_recipe cf_recipes[] = {
     /* elementwise: x in the range where the map is defined; exact zeros at kinks */
     R("add", gen_binary, CF_ELT, CF_RED),
@@ -2701,6 +2743,11 @@ static const cf_recipe cf_recipes[] = {
     {"lstm::rnn_seq", 1, gen_seq, CF_RED, CF_RED, 0, 1, NULL, -1.0, 1.0, 0},
     {"lstm::rnn_seq_backward", 1, gen_seq_backward, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
     {"lstm::rnn_seq_unfused", 1, gen_seq, CF_RED, CF_RED, 0, 1, "composite", -1.0, 1.0, 0},
+    /* the memnet plugin (plugins/memnet): K = the words summed per output (forward), the rows (dE) */
+    {"memnet::encode", 1, gen_mn_encode, CF_RED, CF_RED, 0, 2, NULL, -1.0, 1.0, 0}, /* word id V or -1 fails */
+    {"memnet::encode_backward", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 2, NULL, -1.0, 1.0, 0},
+    {"memnet::encode_unfused", 1, gen_mn_encode, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
+    {"memnet::encode_backward_unfused", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
 };
 
 #undef R

@@ -1,7 +1,9 @@
 /* testutil.c - helpers shared by the CMocka tests. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -59,4 +61,39 @@ void tu_assert_error_contains(const char *needle)
     const char *msg = strata_last_error();
     if (!strstr(msg, needle))
         fail_msg("expected the error message to contain \"%s\", got \"%s\"", needle, msg);
+}
+
+int tu_run_cli(const char *dir, const char *args)
+{
+    char cmd[PATH_MAX + 4096], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", dir, bin, args);
+    int st = system(cmd);
+    assert_true(st != -1);
+    if (!WIFEXITED(st))
+        fail_msg("strata %s: killed by a signal", args);
+    return WEXITSTATUS(st);
+}
+
+char *tu_slurp(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0, got;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap *= 2);
+            assert_non_null(nb);
+            b = nb;
+        }
+    }
+    b[n] = '\0';
+    fclose(f);
+    return b;
 }

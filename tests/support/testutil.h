@@ -28,6 +28,12 @@ const char *tu_build_path(const char *rel);
 const char *tu_data_path(const char *rel);
 /** Writes @p len bytes to a fresh temp file; returns its path (static). */
 const char *tu_write_temp(const char *suffix, const void *data, size_t len);
+/** Runs `strata ARGS` (this build's bin/strata) in @p dir with stdout and
+ *  stderr to dir/out and dir/err; fails the test if it was killed by a
+ *  signal. Returns its exit status. */
+int tu_run_cli(const char *dir, const char *args);
+/** The whole file dir/name, NUL-terminated (malloc'ed), or NULL when missing. */
+char *tu_slurp(const char *dir, const char *name);
 /** Asserts strata_last_error() contains @p needle. */
 void tu_assert_error_contains(const char *needle);
 

@@ -1,0 +1,143 @@
+/* test_memnet_cli.c - `strata train / eval / memnet-explain` of a memory
+ * network on bAbI files written by `strata babi-gen` (tools/cmd_memnet.c,
+ * docs/memnet.md): a short single-task run learns task 1, eval reproduces
+ * the training run's test error from the checkpoint, the explanation shows
+ * each hop's attention, and bad input gets clear errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char dir[512];
+static char spec_arg[PATH_MAX + 8];
+
+static int run_cli(const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+static char *slurp(const char *name)
+{
+    char *b = tu_slurp(dir, name);
+    assert_non_null(b);
+    return b;
+}
+
+static void assert_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle))
+        fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+static double json_number(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    assert_non_null(p);
+    p = strchr(p + strlen(key), ':');
+    assert_non_null(p);
+    return atof(p + 1);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/strata-memnet-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char src[PATH_MAX];
+    const char *s = getenv("STRATA_SOURCE_DIR");
+    snprintf(src, sizeof src, "%s/models/memn2n-babi.yaml", s ? s : ".");
+    snprintf(spec_arg, sizeof spec_arg, "'%s'", src);
+    return tu_run_cli(dir, "babi-gen --task 1 --train 1000 --test 200 --seed 3 --out data") == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_train_eval_explain(void **state)
+{
+    (void)state;
+    /* the paper's recipe, shortened: 20 epochs of linear start, 30 more, one run */
+    assert_int_equal(run_cli("train %s --data data --task 1 --out run --epochs 30 --repeats 1", spec_arg), 0);
+    char *out = slurp("out"), *sum = slurp("run/summary.json");
+    assert_contains(out, "linear start");
+    double err = json_number(sum, "\"mean\"");
+    if (err > 0.05)
+        fail_msg("task 1 test error %.3f after a short run; expected at most 0.05\n%s", err, out);
+    free(out);
+
+    assert_int_equal(run_cli("eval %s --checkpoint run/checkpoint.safetensors --data data --task 1 --json", spec_arg),
+                     0);
+    out = slurp("out");
+    assert_contains(out, "\"tasks\"");
+    double again = json_number(out, "\"mean\"");
+    if (again != err && !(again > err - 1e-9 && again < err + 1e-9))
+        fail_msg("eval from the checkpoint gives %.6f, training reported %.6f", again, err);
+    free(out);
+    free(sum);
+
+    assert_int_equal(run_cli("memnet-explain --checkpoint run/checkpoint.safetensors --data data --task 1 --story 2"),
+                     0);
+    out = slurp("out");
+    assert_contains(out, "hop 1");
+    assert_contains(out, "hop 3");
+    assert_contains(out, "question: where is");
+    free(out);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cli("train %s --data data --task 21 --out bad", spec_arg), 2);
+    char *err = slurp("err");
+    assert_contains(err, "--task '21'");
+    free(err);
+    assert_int_equal(run_cli("train %s --data data --task 2 --out bad", spec_arg), 1);
+    err = slurp("err");
+    assert_contains(err, "no bAbI train file for task 2 in data");
+    assert_contains(err, "babi-gen");
+    free(err);
+    /* a malformed file: the reader names file and line */
+    assert_int_equal(run_cli("babi-gen --task 4 --train 10 --test 10 --out broken"), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd '%s' && printf '1 Mary went home.\\nx Where is Mary?\\tgarden\\t1\\n' > "
+                              "broken/qa4_two-arg-relations_train.txt", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run_cli("train %s --data broken --task 4 --out bad", spec_arg), 1);
+    err = slurp("err");
+    assert_contains(err, "qa4_two-arg-relations_train.txt:2");
+    free(err);
+    /* eval of a checkpoint that is not a memory network's */
+    assert_int_equal(run_cli("eval %s --checkpoint data/qa1_single-supporting-fact_test.txt --data data --task 1",
+                             spec_arg),
+                     1);
+    err = slurp("err");
+    assert_contains(err, "strata: error");
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train_eval_explain),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

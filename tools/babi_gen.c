@@ -1,0 +1,269 @@
+/* babi_gen.c - `strata babi-gen`: writes the 20 bAbI question-answering
+ * tasks (Weston et al. 2015) in the official v1.2 text format, one train
+ * and one test file per task, and optionally checks them (--verify).
+ * The stories come from babi_gen_tasks.c, the checker from
+ * babi_gen_check.c; docs/babi.md describes both. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "babi_gen.h"
+#include "cli.h"
+
+uint64_t bg_next(bg_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int bg_int(bg_rng *r, int n)
+{
+    return (int)(bg_next(r) % (uint64_t)n);
+}
+
+static void bg_append(bg_out *o, const char *s, size_t n)
+{
+    if (o->nomem)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1 << 16;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *b = realloc(o->buf, cap);
+        if (!b) {
+            o->nomem = 1;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+void bg_story(bg_out *o)
+{
+    o->line = 0;
+}
+
+int bg_stmt(bg_out *o, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char line[300];
+    int n = snprintf(line, sizeof line, "%d %s\n", ++o->line, text);
+    bg_append(o, line, (size_t)n);
+    return o->line;
+}
+
+static int bg_cmp_int(const void *a, const void *b)
+{
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+void bg_question(bg_out *o, const char *q, const char *answer, const int *sup, int nsup)
+{
+    int s[64];
+    int n = nsup < 64 ? nsup : 64;
+    memcpy(s, sup, sizeof(int) * (size_t)n);
+    qsort(s, (size_t)n, sizeof(int), bg_cmp_int);
+    char line[1024];
+    int k = snprintf(line, sizeof line, "%d %s \t%s\t", ++o->line, q, answer);
+    for (int i = 0; i < n && k < (int)sizeof line - 16; i++) {
+        if (i > 0 && s[i] == s[i - 1])
+            continue;
+        k += snprintf(line + k, sizeof line - (size_t)k, "%s%d", i ? " " : "", s[i]);
+    }
+    line[k++] = '\n';
+    bg_append(o, line, (size_t)k);
+    o->nq++;
+}
+
+int bg_full(const bg_out *o)
+{
+    return o->nq >= o->limit;
+}
+
+typedef struct {
+    int tasks[BG_NTASKS], ntasks;
+    const char *out_dir;
+    long long ntrain, ntest;
+    uint64_t seed;
+    int verify;
+    const char *check; /* --check FILE: only check an existing file */
+} bg_args;
+
+static int bg_usage(void)
+{
+    fprintf(stderr, "strata: error: usage: strata babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S] "
+                    "[--verify]\n"
+                    "                    strata babi-gen --task N --check FILE\n");
+    return 2;
+}
+
+/* Whole decimal number in [lo, hi]: 0, or 2 after a message naming @p opt. */
+static int bg_parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "strata: error: babi-gen: %s must be a whole number in [%lld, %lld], got '%s'\n", opt, lo, hi,
+                v);
+        return 2;
+    }
+    *out = x;
+    return 0;
+}
+
+static int bg_parse(int argc, char **argv, bg_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->ntrain = a->ntest = 1000;
+    a->seed = 1;
+    const char *task = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long x = 0;
+        if (!strcmp(argv[i], "--verify")) {
+            a->verify = 1;
+            continue;
+        }
+        if (!v || argv[i][0] != '-') {
+            fprintf(stderr, "strata: error: babi-gen: unknown or incomplete option '%s'\n", argv[i]);
+            return bg_usage();
+        }
+        i++;
+        if (!strcmp(argv[i - 1], "--task"))
+            task = v;
+        else if (!strcmp(argv[i - 1], "--out"))
+            a->out_dir = v;
+        else if (!strcmp(argv[i - 1], "--check"))
+            a->check = v;
+        else if (!strcmp(argv[i - 1], "--train")) {
+            if (bg_parse_int("--train", v, 1, 100000000, &a->ntrain))
+                return 2;
+        } else if (!strcmp(argv[i - 1], "--test")) {
+            if (bg_parse_int("--test", v, 1, 100000000, &a->ntest))
+                return 2;
+        } else if (!strcmp(argv[i - 1], "--seed")) {
+            if (bg_parse_int("--seed", v, 0, INT64_MAX, &x))
+                return 2;
+            a->seed = (uint64_t)x;
+        } else {
+            fprintf(stderr, "strata: error: babi-gen: unknown option '%s'\n", argv[i - 1]);
+            return bg_usage();
+        }
+    }
+    if (!task || (a->check ? a->out_dir != NULL : !a->out_dir || !*a->out_dir))
+        return bg_usage();
+    if (!strcmp(task, "all") && !a->check) {
+        for (int t = 1; t <= BG_NTASKS; t++)
+            a->tasks[a->ntasks++] = t;
+        return 0;
+    }
+    long long t = 0;
+    char *end = NULL;
+    errno = 0;
+    t = strtoll(task, &end, 10);
+    if (!*task || *end || errno || t < 1 || t > BG_NTASKS) {
+        fprintf(stderr, "strata: error: babi-gen: unknown task '%s' (expected 1..20%s)\n", task,
+                a->check ? "" : " or all");
+        return 2;
+    }
+    a->tasks[a->ntasks++] = (int)t;
+    return 0;
+}
+
+/* Writes @p o's text to dir/name through a temporary file and a rename. */
+static int bg_write(const char *dir, const char *name, const bg_out *o, char *path, size_t path_size)
+{
+    char tmp[4200];
+    if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size ||
+        snprintf(tmp, sizeof tmp, "%s/.%s.tmp%ld", dir, name, (long)getpid()) >= (int)sizeof tmp) {
+        fprintf(stderr, "strata: error: babi-gen: path too long: %s/%s\n", dir, name);
+        return 1;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fprintf(stderr, "strata: error: babi-gen: cannot write %s: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    int bad = fwrite(o->buf, 1, o->len, f) != o->len;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "strata: error: babi-gen: cannot write %s: %s\n", path, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_babi_gen(int argc, char **argv)
+{
+    bg_args a;
+    int r = bg_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (a.check) {
+        int bad = bg_check_file(a.check, a.tasks[0]);
+        if (bad)
+            fprintf(stderr, "strata: error: babi-gen: %s: %d wrong question(s)\n", a.check, bad < 0 ? 0 : bad);
+        else
+            printf("strata: %s: every answer follows from its supporting facts\n", a.check);
+        return bad ? 1 : 0;
+    }
+    if ((r = cli_make_dir(a.out_dir)))
+        return r;
+    int failures = 0;
+    for (int k = 0; k < a.ntasks; k++) {
+        int task = a.tasks[k];
+        for (int split = 0; split < 2; split++) {
+            /* independent streams: the seed mixed with task and split */
+            bg_rng rng = {a.seed * 0xD1B54A32D192ED03ull ^ ((uint64_t)task << 8 | (uint64_t)split)};
+            for (int i = 0; i < 4; i++)
+                rng.s ^= bg_next(&rng);
+            bg_out o = {0};
+            o.limit = (int)(split ? a.ntest : a.ntrain);
+            while (!bg_full(&o) && !o.nomem) {
+                bg_story(&o);
+                bg_gen_story(task, &o, &rng);
+            }
+            if (o.nomem) {
+                free(o.buf);
+                fprintf(stderr, "strata: error: babi-gen: out of memory generating task %d\n", task);
+                return 1;
+            }
+            char name[128], path[4200];
+            snprintf(name, sizeof name, "%s_%s.txt", bg_task_name(task), split ? "test" : "train");
+            r = bg_write(a.out_dir, name, &o, path, sizeof path);
+            free(o.buf);
+            if (r)
+                return r;
+            printf("strata: wrote %s (%d questions)\n", path, o.nq);
+            if (a.verify) {
+                int bad = bg_check_file(path, task);
+                if (bad < 0)
+                    return 1;
+                failures += bad;
+            }
+        }
+    }
+    if (a.verify) {
+        if (failures) {
+            fprintf(stderr, "strata: error: babi-gen: --verify found %d wrong question(s)\n", failures);
+            return 1;
+        }
+        printf("strata: verified: every answer follows from its supporting facts\n");
+    }
+    return 0;
+}

@@ -1,0 +1,1205 @@
+/*
+ * cmd_memnet.c - question answering with a memory network (data.format:
+ * babi; docs/memnet.md):
+ *
+ *   strata train SPEC --data DIR --task N|all --out RUN
+ *   strata eval SPEC --checkpoint RUN/checkpoint.safetensors --data DIR --task N|all [--json]
+ *   strata memnet-explain --checkpoint FILE --data DIR --task N --story S
+ *
+ * DIR holds bAbI files named as the official ones, qa{N}_{name}_train.txt
+ * and qa{N}_{name}_test.txt (or DIR/en/...). The vocabulary is every word
+ * of the chosen tasks' training and test files plus each answer as one
+ * token ("n,w"), sorted, after id 0, the nil word that pads sentences and
+ * empty memory slots. A question's memory is the last M statements of its
+ * story before it, slot 0 the most recent (the temporal encoding's index).
+ *
+ * The recipe (Sukhbaatar et al. 2015, section 4.2): SGD, gradient norm
+ * clipped, learning rate decayed every data.lr_decay_every epochs, a
+ * fraction data.val_fraction of the training questions held out; linear
+ * start (the memory softmaxes removed, learning rate data.linear_start_lr)
+ * until the validation loss stops falling or data.linear_start epochs
+ * pass; random noise: while training, an empty memory slot is inserted
+ * before each statement with probability data.random_noise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define MN_TASKS 20
+#define MN_MAX_WORD 64
+
+typedef struct {
+    const char *spec_path, *out_dir, *checkpoint, *backend, *data_dir, *task_arg;
+    int64_t epochs, seed, batch, story, repeats;
+    int have_seed, json, quiet;
+} mn_args;
+
+/* Sorted words; id 0 is the nil word "<nil>". */
+typedef struct {
+    char **w;
+    int64_t n, cap;
+} mn_vocab;
+
+/* Vectorised questions. */
+typedef struct {
+    int64_t n, M, J, Jq;
+    int32_t *ctx;     /* n x M x J word ids, slot 0 the most recent statement */
+    int32_t *n_ctx;   /* statements in memory (<= M) */
+    int32_t *query;   /* n x Jq */
+    int32_t *answer;  /* n */
+    int32_t *task;    /* n */
+    int64_t *story;   /* n: story index in its file */
+    int64_t unknown;  /* words not in the vocabulary (read as nil) */
+    int64_t truncated; /* sentences longer than J words */
+} mn_set;
+
+typedef struct {
+    int tasks[MN_TASKS];
+    int n_tasks;
+    strata_babi *train[MN_TASKS], *test[MN_TASKS];
+} mn_files;
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model;
+    strata_optimizer *opt;
+    strata_tensor *softmax; /* the layer's linear-start switch (borrowed) */
+    const char *layer;
+    mn_vocab vocab;
+    int64_t M, J, Jq, d;
+} mn_ctx;
+
+static uint64_t mn_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double mn_unit(uint64_t *s)
+{
+    return (double)(mn_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---- arguments -------------------------------------------------------------- */
+
+static int mn_parse(int argc, char **argv, mn_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->story = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--out") && v)
+            a->out_dir = argv[++i];
+        else if (!strcmp(argv[i], "--checkpoint") && v)
+            a->checkpoint = argv[++i];
+        else if (!strcmp(argv[i], "--backend") && v)
+            a->backend = argv[++i];
+        else if (!strcmp(argv[i], "--data") && v)
+            a->data_dir = argv[++i];
+        else if (!strcmp(argv[i], "--task") && v)
+            a->task_arg = argv[++i];
+        else if (!strcmp(argv[i], "--spec") && v)
+            a->spec_path = argv[++i];
+        else if (!strcmp(argv[i], "--epochs") && v)
+            a->epochs = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--repeats") && v)
+            a->repeats = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--batch-size") && v)
+            a->batch = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--story") && v)
+            a->story = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && v) {
+            a->seed = atoll(argv[++i]);
+            a->have_seed = 1;
+        } else if (!strcmp(argv[i], "--json"))
+            a->json = 1;
+        else if (!strcmp(argv[i], "--quiet"))
+            a->quiet = 1;
+        else if (argv[i][0] != '-' && !a->spec_path)
+            a->spec_path = argv[i];
+        else {
+            fprintf(stderr, "strata: error: %s: unknown or incomplete option '%s'\n", argv[0], argv[i]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. */
+static int mn_parse_tasks(const char *arg, mn_files *f)
+{
+    f->n_tasks = 0;
+    if (!arg) {
+        fprintf(stderr, "strata: error: --task N|all is required (N in 1..%d, or a list like 1,2,3)\n", MN_TASKS);
+        return 2;
+    }
+    if (!strcmp(arg, "all")) {
+        for (int t = 1; t <= MN_TASKS; t++)
+            f->tasks[f->n_tasks++] = t;
+        return 0;
+    }
+    const char *p = arg;
+    while (*p) {
+        char *end = NULL;
+        long t = strtol(p, &end, 10);
+        if (end == p || t < 1 || t > MN_TASKS || (*end && *end != ',') || f->n_tasks == MN_TASKS) {
+            fprintf(stderr, "strata: error: --task '%s': expected a task number in 1..%d, a list like 1,2,3, or all\n",
+                    arg, MN_TASKS);
+            return 2;
+        }
+        f->tasks[f->n_tasks++] = (int)t;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* The file qa{task}_*_{split}.txt in @p dir or @p dir/en into @p out. */
+static int mn_find_file(const char *dir, int task, const char *split, char *out, size_t size)
+{
+    char prefix[32], suffix[32], sub[4096];
+    snprintf(prefix, sizeof prefix, "qa%d_", task);
+    snprintf(suffix, sizeof suffix, "_%s.txt", split);
+    for (int pass = 0; pass < 2; pass++) {
+        snprintf(sub, sizeof sub, pass ? "%s/en" : "%s", dir);
+        DIR *d = opendir(sub);
+        if (!d)
+            continue;
+        struct dirent *e;
+        int found = 0;
+        while (!found && (e = readdir(d))) {
+            size_t n = strlen(e->d_name), ls = strlen(suffix);
+            if (!strncmp(e->d_name, prefix, strlen(prefix)) && n > ls && !strcmp(e->d_name + n - ls, suffix)) {
+                found = snprintf(out, size, "%s/%s", sub, e->d_name) < (int)size;
+            }
+        }
+        closedir(d);
+        if (found)
+            return 0;
+    }
+    fprintf(stderr,
+            "strata: error: no bAbI %s file for task %d in %s (expected %s*%s, as in tasks_1-20_v1-2/en; "
+            "`strata babi-gen --task %d --out %s` writes one)\n",
+            split, task, dir, prefix, suffix, task, dir);
+    return 1;
+}
+
+static int mn_load_files(mn_files *f, const char *dir, int need_train)
+{
+    char path[4096];
+    for (int k = 0; k < f->n_tasks; k++) {
+        for (int split = need_train ? 0 : 1; split < 2; split++) {
+            strata_babi **slot = split ? &f->test[k] : &f->train[k];
+            if (mn_find_file(dir, f->tasks[k], split ? "test" : "train", path, sizeof path))
+                return 1;
+            strata_status rc = strata_babi_load(path, slot);
+            if (rc)
+                return cli_fail("reading the bAbI data", rc);
+        }
+    }
+    return 0;
+}
+
+static void mn_files_free(mn_files *f)
+{
+    for (int k = 0; k < MN_TASKS; k++) {
+        strata_babi_destroy(f->train[k]);
+        strata_babi_destroy(f->test[k]);
+    }
+}
+
+/* ---- vocabulary ------------------------------------------------------------- */
+
+static int mn_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int mn_vocab_add(mn_vocab *v, const char *w)
+{
+    if (v->n == v->cap) {
+        int64_t cap = v->cap ? v->cap * 2 : 256;
+        char **nw = realloc(v->w, sizeof(char *) * (size_t)cap);
+        if (!nw)
+            return 1;
+        v->w = nw, v->cap = cap;
+    }
+    if (!(v->w[v->n] = strdup(w)))
+        return 1;
+    v->n++;
+    return 0;
+}
+
+static void mn_vocab_free(mn_vocab *v)
+{
+    for (int64_t k = 0; k < v->n; k++)
+        free(v->w[k]);
+    free(v->w);
+    memset(v, 0, sizeof *v);
+}
+
+/* Sorts words 1.. and drops duplicates. */
+static void mn_vocab_finish(mn_vocab *v)
+{
+    if (v->n < 2)
+        return;
+    qsort(v->w + 1, (size_t)(v->n - 1), sizeof(char *), mn_cmp);
+    int64_t o = 1;
+    for (int64_t k = 1; k < v->n; k++) {
+        if (o > 1 && !strcmp(v->w[o - 1], v->w[k]))
+            free(v->w[k]);
+        else
+            v->w[o++] = v->w[k];
+    }
+    v->n = o;
+}
+
+static int32_t mn_word_id(const mn_vocab *v, const char *w)
+{
+    int64_t lo = 1, hi = v->n - 1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        int c = strcmp(v->w[mid], w);
+        if (!c)
+            return (int32_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+static int mn_vocab_from_set(mn_vocab *v, const strata_babi *b)
+{
+    for (int64_t i = 0; i < strata_babi_statement_count(b); i++) {
+        int32_t n = 0;
+        const char *const *w = strata_babi_statement(b, i, &n);
+        for (int32_t k = 0; k < n; k++)
+            if (mn_vocab_add(v, w[k]))
+                return 1;
+    }
+    for (int64_t i = 0; i < strata_babi_question_count(b); i++) {
+        strata_babi_question q = {.struct_size = sizeof q};
+        if (strata_babi_question_get(b, i, &q))
+            return 1;
+        for (int32_t k = 0; k < q.n_words; k++)
+            if (mn_vocab_add(v, q.words[k]))
+                return 1;
+        if (mn_vocab_add(v, q.answer))
+            return 1;
+    }
+    return 0;
+}
+
+/* Space-separated words 1.. (the checkpoint's memnet.vocab). */
+static char *mn_vocab_join(const mn_vocab *v)
+{
+    size_t len = 1;
+    for (int64_t k = 1; k < v->n; k++)
+        len += strlen(v->w[k]) + 1;
+    char *s = malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    for (int64_t k = 1; k < v->n; k++)
+        p += sprintf(p, k > 1 ? " %s" : "%s", v->w[k]);
+    *p = 0;
+    return s;
+}
+
+static int mn_vocab_split(mn_vocab *v, char *s)
+{
+    if (mn_vocab_add(v, "<nil>"))
+        return 1;
+    for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " "))
+        if (mn_vocab_add(v, tok))
+            return 1;
+    return 0;
+}
+
+/* ---- vectorising ------------------------------------------------------------ */
+
+/* Longest statement, question and memory over @p sets. */
+static void mn_sizes(strata_babi *const *sets, int n, int64_t *J, int64_t *Jq, int64_t *M)
+{
+    *J = *Jq = *M = 1;
+    for (int s = 0; s < n; s++) {
+        const strata_babi *b = sets[s];
+        if (!b)
+            continue;
+        for (int64_t i = 0; i < strata_babi_statement_count(b); i++) {
+            int32_t nw = 0;
+            strata_babi_statement(b, i, &nw);
+            *J = nw > *J ? nw : *J;
+        }
+        for (int64_t i = 0; i < strata_babi_question_count(b); i++) {
+            strata_babi_question q = {.struct_size = sizeof q};
+            if (strata_babi_question_get(b, i, &q))
+                continue;
+            *Jq = q.n_words > *Jq ? q.n_words : *Jq;
+            *M = q.context_count > *M ? q.context_count : *M;
+        }
+    }
+}
+
+static void mn_set_free(mn_set *s)
+{
+    free(s->ctx);
+    free(s->n_ctx);
+    free(s->query);
+    free(s->answer);
+    free(s->task);
+    free(s->story);
+    memset(s, 0, sizeof *s);
+}
+
+/* Word ids of @p n words into row @p out of @p J slots (nil-padded). */
+static void mn_encode_words(mn_set *s, const mn_vocab *v, const char *const *w, int32_t n, int64_t J, int32_t *out)
+{
+    if (n > J)
+        s->truncated++;
+    for (int64_t k = 0; k < J; k++) {
+        out[k] = 0;
+        if (k < n && !(out[k] = mn_word_id(v, w[k])))
+            s->unknown++;
+    }
+}
+
+/* Appends every question of @p b (task @p task) to @p s. */
+static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int task)
+{
+    const int64_t nq = strata_babi_question_count(b), n = s->n + nq, M = s->M, J = s->J, Jq = s->Jq;
+    int32_t *ctx = realloc(s->ctx, sizeof(int32_t) * (size_t)(n * M * J));
+    if (ctx)
+        s->ctx = ctx;
+    int32_t *nc = realloc(s->n_ctx, sizeof(int32_t) * (size_t)n);
+    if (nc)
+        s->n_ctx = nc;
+    int32_t *qu = realloc(s->query, sizeof(int32_t) * (size_t)(n * Jq));
+    if (qu)
+        s->query = qu;
+    int32_t *an = realloc(s->answer, sizeof(int32_t) * (size_t)n);
+    if (an)
+        s->answer = an;
+    int32_t *ta = realloc(s->task, sizeof(int32_t) * (size_t)n);
+    if (ta)
+        s->task = ta;
+    int64_t *st = realloc(s->story, sizeof(int64_t) * (size_t)n);
+    if (st)
+        s->story = st;
+    if (!ctx || !nc || !qu || !an || !ta || !st)
+        return 1;
+    for (int64_t i = 0; i < nq; i++) {
+        strata_babi_question q = {.struct_size = sizeof q};
+        if (strata_babi_question_get(b, i, &q))
+            return 1;
+        const int64_t r = s->n + i, used = q.context_count < M ? q.context_count : M;
+        int32_t *c = s->ctx + r * M * J;
+        memset(c, 0, sizeof(int32_t) * (size_t)(M * J));
+        for (int64_t slot = 0; slot < used; slot++) {
+            int32_t nw = 0;
+            const char *const *w = strata_babi_statement(b, q.context_first + q.context_count - 1 - slot, &nw);
+            mn_encode_words(s, v, w, nw, J, c + slot * J);
+        }
+        s->n_ctx[r] = (int32_t)used;
+        mn_encode_words(s, v, q.words, q.n_words, Jq, s->query + r * Jq);
+        if (!(s->answer[r] = mn_word_id(v, q.answer)))
+            s->unknown++;
+        s->task[r] = task;
+        s->story[r] = q.story;
+    }
+    s->n = n;
+    return 0;
+}
+
+/* Batch @p idx[0..B) of @p s into host arrays story (B, M, J), query (B, Jq),
+ * answer (B). With @p noise > 0, an empty slot goes before each statement
+ * with that probability (random noise, training only). */
+static void mn_batch(const mn_set *s, const int64_t *idx, int64_t B, double noise, uint64_t *rng, int64_t *story,
+                     int64_t *query, int64_t *answer)
+{
+    const int64_t M = s->M, J = s->J, Jq = s->Jq;
+    memset(story, 0, sizeof(int64_t) * (size_t)(B * M * J));
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t r = idx[b];
+        const int32_t *c = s->ctx + r * M * J;
+        int64_t slot = 0;
+        for (int64_t k = 0; k < s->n_ctx[r] && slot < M; k++) {
+            if (noise > 0.0 && mn_unit(rng) < noise && ++slot >= M)
+                break;
+            for (int64_t j = 0; j < J; j++)
+                story[(b * M + slot) * J + j] = c[k * J + j];
+            slot++;
+        }
+        for (int64_t j = 0; j < Jq; j++)
+            query[b * Jq + j] = s->query[r * Jq + j];
+        answer[b] = s->answer[r];
+    }
+}
+
+/* ---- the model ------------------------------------------------------------------ */
+
+static void mn_ctx_free(mn_ctx *c)
+{
+    mn_vocab_free(&c->vocab);
+    strata_optimizer_destroy(c->opt);
+    strata_model_destroy(c->model);
+    strata_spec_destroy(c->spec);
+    strata_runtime_destroy(c->rt);
+    memset(c, 0, sizeof *c);
+}
+
+/* Runtime, device and spec (seeded from the spec or --seed). */
+static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
+{
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_status rc = strata_runtime_create(&o, &c->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(c->rt, spec_path, &c->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t seed = 1;
+    strata_spec_get_int(c->spec, "seed", 1, &seed);
+    strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));
+    strata_spec_get_string(c->spec, "data.layer", "mn", &c->layer);
+    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+        return cli_fail("choosing a device", rc);
+    return 0;
+}
+
+/* Builds the model for the sizes in @p c (and the optimizer when training). */
+static int mn_build(mn_ctx *c, int need_opt)
+{
+    strata_status rc;
+    if ((rc = strata_spec_set_input_shape(c->spec, "story", 2, (const int64_t[]){c->M, c->J})) ||
+        (rc = strata_spec_set_input_shape(c->spec, "query", 1, (const int64_t[]){c->Jq})) ||
+        (rc = strata_spec_set_layer_int(c->spec, c->layer, "vocab_size", c->vocab.n)) ||
+        (c->d > 0 && (rc = strata_spec_set_layer_int(c->spec, c->layer, "embedding_dim", c->d))))
+        return cli_fail("fitting the spec to the data (a memory network spec has inputs story and query and a "
+                        "memn2n layer named by data.layer)",
+                        rc);
+    if ((rc = strata_spec_build_model(c->spec, c->dev, &c->model)))
+        return cli_fail("building the model", rc);
+    int nd = 0;
+    const int64_t *os = strata_model_output_shape(c->model, 0, &nd);
+    if (!os || nd != 1 || os[0] != c->vocab.n) {
+        fprintf(stderr, "strata: error: %s: the model's first output must be the answer logits (%lld) over the "
+                        "vocabulary\n",
+                strata_spec_path(c->spec), (long long)c->vocab.n);
+        return 1;
+    }
+    char want[256];
+    snprintf(want, sizeof want, "%s.softmax", c->layer);
+    for (int k = 0; k < strata_model_buffer_count(c->model); k++) {
+        const char *name = NULL;
+        strata_tensor *t = NULL;
+        if (!strata_model_buffer(c->model, k, &name, &t) && !strcmp(name, want))
+            c->softmax = t;
+    }
+    if (!c->softmax) {
+        fprintf(stderr, "strata: error: %s: no memn2n layer named '%s' (data.layer)\n", strata_spec_path(c->spec),
+                c->layer);
+        return 1;
+    }
+    if (need_opt && (rc = strata_spec_create_optimizer(c->spec, c->model, &c->opt)))
+        return cli_fail("creating the optimizer", rc);
+    return 0;
+}
+
+static strata_status mn_set_softmax(mn_ctx *c, int on)
+{
+    float v = on ? 1.0f : 0.0f;
+    return strata_tensor_write(c->softmax, &v, sizeof v);
+}
+
+/* Logits (B, V) and attention (B, K, M) of a host batch. */
+static strata_status mn_forward(mn_ctx *c, int64_t B, const int64_t *story, const int64_t *query, int training,
+                                strata_tensor **logits, strata_tensor **att)
+{
+    strata_tensor *in[2] = {NULL, NULL}, *out[2] = {NULL, NULL};
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_I64, 3, (const int64_t[]){B, c->M, c->J}, story, &in[0]);
+    if (!rc)
+        rc = strata_tensor_from_host(c->dev, STRATA_I64, 2, (const int64_t[]){B, c->Jq}, query, &in[1]);
+    if (!rc)
+        rc = strata_model_forward(c->model, in, 2, out, 2, training);
+    strata_tensor_release(in[0]);
+    strata_tensor_release(in[1]);
+    *logits = out[0];
+    if (att)
+        *att = out[1];
+    else
+        strata_tensor_release(out[1]);
+    return rc;
+}
+
+/* Host buffers of one batch. */
+typedef struct {
+    int64_t *story, *query, *answer, *idx;
+    float *logits;
+} mn_bufs;
+
+static int mn_bufs_alloc(mn_bufs *b, const mn_ctx *c, int64_t B)
+{
+    b->story = malloc(sizeof(int64_t) * (size_t)(B * c->M * c->J));
+    b->query = malloc(sizeof(int64_t) * (size_t)(B * c->Jq));
+    b->answer = malloc(sizeof(int64_t) * (size_t)B);
+    b->idx = malloc(sizeof(int64_t) * (size_t)B);
+    b->logits = malloc(sizeof(float) * (size_t)(B * c->vocab.n));
+    return b->story && b->query && b->answer && b->idx && b->logits ? 0 : 1;
+}
+
+static void mn_bufs_free(mn_bufs *b)
+{
+    free(b->story);
+    free(b->query);
+    free(b->answer);
+    free(b->idx);
+    free(b->logits);
+}
+
+/* Cross-entropy of the logits against the batch's answers, summed over the
+ * batch when @p sum (the authors' code: lr 0.01 and the clipping at 40 are
+ * for the summed loss), else the mean; *wrong counts argmax misses. */
+static strata_status mn_loss(mn_ctx *c, strata_tensor *logits, const mn_bufs *b, int64_t B, int sum,
+                             strata_tensor **loss, int64_t *wrong)
+{
+    strata_tensor *y = NULL;
+    strata_attr red = strata_attr_string("reduction", sum ? "sum" : "mean");
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_I64, 1, (const int64_t[]){B}, b->answer, &y);
+    if (!rc)
+        rc = strata_op_call(c->rt, "core::cross_entropy", (strata_tensor *[]){logits, y}, 2, &red, 1, loss, 1);
+    strata_tensor_release(y);
+    if (!rc && wrong) {
+        const int64_t V = c->vocab.n;
+        rc = strata_tensor_read(logits, b->logits, sizeof(float) * (size_t)(B * V));
+        for (int64_t i = 0; !rc && i < B; i++) {
+            const float *p = b->logits + i * V;
+            int64_t best = 0;
+            for (int64_t v = 1; v < V; v++)
+                best = p[v] > p[best] ? v : best;
+            *wrong += best != b->answer[i];
+        }
+    }
+    return rc;
+}
+
+/* Mean loss and error over questions @p idx[0..n) of @p s, per task into
+ * err_task (fraction; -1 for tasks without questions) when not NULL. */
+static strata_status mn_evaluate(mn_ctx *c, const mn_set *s, const int64_t *idx, int64_t n, double *loss,
+                                 double *err, double *err_task)
+{
+    const int64_t chunk = 256;
+    mn_bufs b;
+    strata_status rc = mn_bufs_alloc(&b, c, chunk) ? STRATA_E_NOMEM : STRATA_OK;
+    int prev = strata_set_grad_enabled(c->rt, 0);
+    double lsum = 0.0;
+    int64_t wrong = 0, per_n[MN_TASKS + 1] = {0}, per_w[MN_TASKS + 1] = {0};
+    for (int64_t first = 0; !rc && first < n; first += chunk) {
+        const int64_t B = n - first < chunk ? n - first : chunk;
+        for (int64_t i = 0; i < B; i++)
+            b.idx[i] = idx ? idx[first + i] : first + i;
+        mn_batch(s, b.idx, B, 0.0, NULL, b.story, b.query, b.answer);
+        strata_tensor *lg = NULL, *l = NULL;
+        double lv = 0.0;
+        int64_t w0 = wrong;
+        rc = mn_forward(c, B, b.story, b.query, 0, &lg, NULL);
+        if (!rc)
+            rc = mn_loss(c, lg, &b, B, 0, &l, &wrong);
+        if (!rc)
+            rc = strata_tensor_item(l, &lv);
+        lsum += lv * (double)B;
+        (void)w0;
+        for (int64_t i = 0; !rc && i < B; i++) {
+            const int t = s->task[b.idx[i]];
+            const float *p = b.logits + i * c->vocab.n;
+            int64_t best = 0;
+            for (int64_t v = 1; v < c->vocab.n; v++)
+                best = p[v] > p[best] ? v : best;
+            per_n[t]++;
+            per_w[t] += best != b.answer[i];
+        }
+        strata_tensor_release(lg);
+        strata_tensor_release(l);
+        strata_graph_reset(strata_runtime_graph(c->rt));
+    }
+    strata_set_grad_enabled(c->rt, prev);
+    mn_bufs_free(&b);
+    *loss = n ? lsum / (double)n : 0.0;
+    *err = n ? (double)wrong / (double)n : 0.0;
+    for (int t = 1; err_task && t <= MN_TASKS; t++)
+        err_task[t] = per_n[t] ? (double)per_w[t] / (double)per_n[t] : -1.0;
+    return rc;
+}
+
+/* ---- reports ------------------------------------------------------------------ */
+
+/* The per-task table on stdout; *mean over the tasks evaluated. */
+static void mn_print_table(const double *err_task, double *mean)
+{
+    int n = 0;
+    double sum = 0.0;
+    printf("task  test error\n");
+    for (int t = 1; t <= MN_TASKS; t++) {
+        if (err_task[t] < 0)
+            continue;
+        printf("%4d  %9.1f%%\n", t, 100.0 * err_task[t]);
+        sum += err_task[t];
+        n++;
+    }
+    *mean = n ? sum / n : 0.0;
+    printf("mean  %9.1f%%  (%d task%s)\n", 100.0 * *mean, n, n == 1 ? "" : "s");
+}
+
+static json_t *mn_tasks_json(const double *err_task, double *mean)
+{
+    json_t *tasks = json_object();
+    int n = 0;
+    double sum = 0.0;
+    for (int t = 1; t <= MN_TASKS; t++) {
+        if (err_task[t] < 0)
+            continue;
+        char key[8];
+        snprintf(key, sizeof key, "%d", t);
+        json_object_set_new(tasks, key, json_real(err_task[t]));
+        sum += err_task[t];
+        n++;
+    }
+    *mean = n ? sum / n : 0.0;
+    return tasks;
+}
+
+/* ---- train ------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t epochs, batch, linear_start, decay_every;
+    double lr, ls_lr, decay, noise, clip, val_fraction;
+} mn_recipe;
+
+static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
+{
+    strata_spec_get_int(c->spec, "train.epochs", 100, &r->epochs);
+    strata_spec_get_int(c->spec, "train.batch_size", 32, &r->batch);
+    strata_spec_get_float(c->spec, "train.clip_grad_norm", 40.0, &r->clip);
+    strata_spec_get_float(c->spec, "optimizer.lr", 0.01, &r->lr);
+    strata_spec_get_int(c->spec, "data.linear_start", 20, &r->linear_start);
+    strata_spec_get_float(c->spec, "data.linear_start_lr", 0.005, &r->ls_lr);
+    strata_spec_get_int(c->spec, "data.lr_decay_every", 25, &r->decay_every);
+    strata_spec_get_float(c->spec, "data.lr_decay", 0.5, &r->decay);
+    strata_spec_get_float(c->spec, "data.random_noise", 0.1, &r->noise);
+    strata_spec_get_float(c->spec, "data.val_fraction", 0.1, &r->val_fraction);
+    if (a->epochs > 0)
+        r->epochs = a->epochs;
+    if (a->batch > 0)
+        r->batch = a->batch;
+}
+
+/* The checkpoint's metadata: vocabulary and sizes. */
+static char *mn_meta(const mn_ctx *c, const mn_files *f, const char *spec_path)
+{
+    char *vocab = mn_vocab_join(&c->vocab), tasks[96] = "", num[4][24];
+    if (!vocab)
+        return NULL;
+    for (int k = 0; k < f->n_tasks; k++)
+        snprintf(tasks + strlen(tasks), sizeof tasks - strlen(tasks), k ? ",%d" : "%d", f->tasks[k]);
+    snprintf(num[0], sizeof num[0], "%lld", (long long)c->M);
+    snprintf(num[1], sizeof num[1], "%lld", (long long)c->J);
+    snprintf(num[2], sizeof num[2], "%lld", (long long)c->Jq);
+    snprintf(num[3], sizeof num[3], "%lld", (long long)c->d);
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering", "memnet.vocab",
+                          vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1], "memnet.query_len", num[2],
+                          "memnet.embedding_dim", num[3], "memnet.tasks", tasks, "memnet.spec", spec_path);
+    free(vocab);
+    char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    json_decref(m);
+    return s;
+}
+
+/* Fisher-Yates over idx[0..n). */
+static void mn_shuffle(int64_t *idx, int64_t n, uint64_t *rng)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(mn_rand(rng) % (uint64_t)(i + 1)), t = idx[i];
+        idx[i] = idx[j], idx[j] = t;
+    }
+}
+
+/* What one training run reports. */
+typedef struct {
+    double tr_loss, tr_err, va_loss, va_err;
+} mn_run_result;
+
+/* One training run from the model's current (fresh) weights: linear_start
+ * epochs without the memory softmaxes at linear_start_lr, then epochs epochs
+ * with them, the learning rate decayed every decay_every of those. order[0..
+ * n_tr) are the training questions (shuffled in place), val[0..n_val) the
+ * held-out ones. */
+static strata_status mn_train_run(mn_ctx *c, const mn_set *train, int64_t *order, int64_t n_tr, const int64_t *val,
+                                  int64_t n_val, const mn_recipe *rp, uint64_t *rng, int quiet, mn_run_result *out)
+{
+    mn_bufs b;
+    strata_status rc = mn_bufs_alloc(&b, c, rp->batch) ? STRATA_E_NOMEM : STRATA_OK;
+    const int64_t total = rp->linear_start + rp->epochs;
+    if (!rc)
+        rc = mn_set_softmax(c, rp->linear_start <= 0);
+    for (int64_t ep = 1; !rc && ep <= total; ep++) {
+        const int in_ls = ep <= rp->linear_start;
+        const int64_t k = ep - 1 - (rp->linear_start > 0 ? rp->linear_start : 0); /* epochs after the linear start */
+        const double lr =
+            in_ls ? rp->ls_lr : rp->lr * pow(rp->decay, rp->decay_every > 0 ? (double)(k / rp->decay_every) : 0.0);
+        if (ep == rp->linear_start + 1 && rp->linear_start > 0 && (rc = mn_set_softmax(c, 1)))
+            break;
+        strata_optimizer_set_lr(c->opt, lr);
+        mn_shuffle(order, n_tr, rng);
+        double lsum = 0.0;
+        int64_t wrong = 0;
+        for (int64_t first = 0; !rc && first < n_tr; first += rp->batch) {
+            const int64_t B = n_tr - first < rp->batch ? n_tr - first : rp->batch;
+            memcpy(b.idx, order + first, sizeof(int64_t) * (size_t)B);
+            mn_batch(train, b.idx, B, rp->noise, rng, b.story, b.query, b.answer);
+            strata_tensor *lg = NULL, *loss = NULL;
+            double lv = 0.0;
+            rc = mn_forward(c, B, b.story, b.query, 1, &lg, NULL);
+            if (!rc)
+                rc = mn_loss(c, lg, &b, B, 1, &loss, &wrong);
+            strata_tensor_release(lg);
+            strata_status up = cli_update(c->rt, c->model, c->opt, loss, rp->clip, rc ? NULL : &lv);
+            rc = rc ? rc : up;
+            lsum += lv;
+        }
+        if (rc)
+            break;
+        out->tr_loss = lsum / (double)n_tr, out->tr_err = (double)wrong / (double)n_tr;
+        if (n_val && (rc = mn_evaluate(c, train, val, n_val, &out->va_loss, &out->va_err, NULL)))
+            break;
+        if (!quiet && (ep % 10 == 0 || ep == total || ep == rp->linear_start))
+            printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  val loss %.4f error %.3f\n",
+                   (long long)ep, (long long)total, lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err,
+                   out->va_loss, out->va_err);
+    }
+    if (!rc && rp->linear_start > 0 && total <= rp->linear_start) /* ended inside the linear start */
+        rc = mn_set_softmax(c, 1);
+    /* the training error of the final model, without noise (the paper keeps the run where it is lowest) */
+    double l = 0.0;
+    if (!rc)
+        rc = mn_evaluate(c, train, order, n_tr, &l, &out->tr_err, NULL);
+    mn_bufs_free(&b);
+    return rc;
+}
+
+int cmd_memnet_train(int argc, char **argv)
+{
+    mn_args a;
+    mn_files f = {0};
+    mn_ctx c = {0};
+    mn_set train = {0}, test = {0};
+    int64_t *order = NULL;
+    int r = mn_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.spec_path || !a.out_dir || !a.data_dir) {
+        fprintf(stderr, "strata: error: usage: strata train SPEC --data DIR --task N|all --out DIR [--epochs N] "
+                        "[--repeats R] [--batch-size B] [--seed S] [--backend NAME]\n");
+        return 2;
+    }
+    if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
+        (r = mn_load_files(&f, a.data_dir, 1)) || (r = cli_make_dir(a.out_dir)))
+        goto out;
+    /* vocabulary and sizes from every chosen file */
+    strata_babi *all[2 * MN_TASKS];
+    for (int k = 0; k < f.n_tasks; k++)
+        all[2 * k] = f.train[k], all[2 * k + 1] = f.test[k];
+    r = mn_vocab_add(&c.vocab, "<nil>");
+    for (int k = 0; !r && k < 2 * f.n_tasks; k++)
+        r = mn_vocab_from_set(&c.vocab, all[k]);
+    if (r) {
+        fprintf(stderr, "strata: error: out of memory building the vocabulary\n");
+        goto out;
+    }
+    mn_vocab_finish(&c.vocab);
+    int64_t mem = 50, M, seed = 1, repeats = 1;
+    strata_spec_get_int(c.spec, "data.memory_size", 50, &mem);
+    strata_spec_get_int(c.spec, "seed", 1, &seed);
+    strata_spec_get_int(c.spec, "train.repeats", 1, &repeats);
+    seed = a.have_seed ? a.seed : seed;
+    repeats = a.repeats > 0 ? a.repeats : repeats;
+    mn_sizes(all, 2 * f.n_tasks, &c.J, &c.Jq, &M);
+    c.M = M < mem ? M : mem;
+    if (f.n_tasks > 1)
+        strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
+    if ((r = mn_build(&c, 1)))
+        goto out;
+    for (int k = 0; k < strata_model_param_count(c.model) && !c.d; k++) {
+        strata_tensor *t = NULL;
+        const char *name = NULL;
+        if (!strata_model_param(c.model, k, &name, &t) && strata_tensor_ndim(t) == 2)
+            c.d = strata_tensor_shape(t)[1];
+    }
+    train.M = test.M = c.M, train.J = test.J = c.J, train.Jq = test.Jq = c.Jq;
+    for (int k = 0; !r && k < f.n_tasks; k++)
+        r = mn_set_add(&train, &c.vocab, f.train[k], f.tasks[k]) || mn_set_add(&test, &c.vocab, f.test[k], f.tasks[k]);
+    if (r) {
+        fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
+        goto out;
+    }
+    mn_recipe rp = {0};
+    mn_read_recipe(&c, &a, &rp);
+    /* hold out a fraction of the training questions */
+    uint64_t rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7;
+    if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
+        r = cli_fail("holding out validation questions", STRATA_E_NOMEM);
+        goto out;
+    }
+    for (int64_t i = 0; i < train.n; i++)
+        order[i] = i;
+    mn_shuffle(order, train.n, &rng);
+    const int64_t n_val = (int64_t)floor(rp.val_fraction * (double)train.n), n_tr = train.n - n_val;
+    if (n_tr < 1) {
+        fprintf(stderr, "strata: error: no training questions left after holding out %lld for validation\n",
+                (long long)n_val);
+        r = 1;
+        goto out;
+    }
+    printf("strata: training %s on %s: tasks %s, %lld parameters (V %lld, d %lld, memory %lld x %lld words, query "
+           "%lld); %lld training, %lld validation, %lld test questions; %lld + %lld epochs (linear start + rest), "
+           "batch %lld, best of %lld run%s by training error\n",
+           a.spec_path, strata_device_name(c.dev), a.task_arg, (long long)strata_model_num_scalars(c.model),
+           (long long)c.vocab.n, (long long)c.d, (long long)c.M, (long long)c.J, (long long)c.Jq, (long long)n_tr,
+           (long long)n_val, (long long)test.n, (long long)rp.linear_start, (long long)rp.epochs, (long long)rp.batch,
+           (long long)repeats, repeats == 1 ? "" : "s");
+    const double t0 = cli_now();
+    double err_task[MN_TASKS + 1], best_err = HUGE_VAL, te_err = 0.0, te_loss = 0.0;
+    mn_run_result best = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
+    strata_status rc = STRATA_OK;
+    for (int64_t rep = 0; !rc && rep < repeats; rep++) {
+        mn_run_result res = {0};
+        if (rep) { /* fresh weights from the next seed */
+            strata_optimizer_destroy(c.opt);
+            strata_model_destroy(c.model);
+            c.opt = NULL, c.model = NULL, c.softmax = NULL;
+            strata_runtime_seed(c.rt, (uint64_t)(seed + rep));
+            if ((r = mn_build(&c, 1)))
+                goto out;
+        }
+        if ((rc = mn_train_run(&c, &train, order, n_tr, order + n_tr, n_val, &rp, &rng, a.quiet || repeats > 1,
+                               &res)))
+            break;
+        if (repeats > 1)
+            printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)(rep + 1),
+                   (long long)repeats, res.tr_err, res.va_err, res.tr_err < best_err ? "  (best so far)" : "");
+        if (!(res.tr_err < best_err))
+            continue;
+        best_err = res.tr_err, best = res;
+        char *meta = mn_meta(&c, &f, a.spec_path);
+        rc = meta ? strata_checkpoint_save(path, c.model, c.opt, meta) : STRATA_E_NOMEM;
+        free(meta);
+        if (!rc)
+            rc = mn_evaluate(&c, &test, NULL, test.n, &te_loss, &te_err, err_task);
+    }
+    if (rc) {
+        r = cli_fail("training the memory network", rc);
+        goto out;
+    }
+    const double secs = cli_now() - t0;
+    double mean = 0.0;
+    mn_print_table(err_task, &mean);
+    json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:s, s:f}", "tasks",
+                            mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", best.tr_loss, "train_error",
+                            best.tr_err, "val_loss", best.va_loss, "val_error", best.va_err, "epochs",
+                            (json_int_t)rp.epochs, "linear_start_epochs", (json_int_t)rp.linear_start, "repeats",
+                            (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
+    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
+    r = cli_write_json(path, sum);
+    json_decref(sum);
+    printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/checkpoint.safetensors\n",
+           100.0 * te_err, 100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+out:
+    free(order);
+    mn_set_free(&train);
+    mn_set_free(&test);
+    mn_files_free(&f);
+    mn_ctx_free(&c);
+    return r;
+}
+
+/* ---- eval and explain ----------------------------------------------------------- */
+
+static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
+{
+    char buf[64];
+    strata_status rc = strata_checkpoint_metadata(ckpt, key, buf, sizeof buf);
+    if (rc)
+        return cli_fail("reading the checkpoint's memory network metadata (written by strata train with "
+                        "data.format: babi)",
+                        rc);
+    *out = atoll(buf);
+    return 0;
+}
+
+/* Sizes and vocabulary from the checkpoint, then the model with its weights. */
+static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
+{
+    const char *ck = a->checkpoint;
+    char small[4096], *vocab = NULL;
+    int r;
+    if (!a->spec_path && !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small))
+        r = mn_open(c, a, small);
+    else if (a->spec_path)
+        r = mn_open(c, a, a->spec_path);
+    else {
+        fprintf(stderr, "strata: error: %s records no spec; give one with --spec\n", ck);
+        return 2;
+    }
+    if (r || (r = mn_meta_int(ck, "memnet.memory", &c->M)) || (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
+        (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
+        return r;
+    size_t size = 1 << 16;
+    strata_status rc;
+    while (1) {
+        free(vocab);
+        if (!(vocab = malloc(size)))
+            return cli_fail("reading the vocabulary", STRATA_E_NOMEM);
+        rc = strata_checkpoint_metadata(ck, "memnet.vocab", vocab, size);
+        if (rc != STRATA_E_INVALID || size > (1u << 26))
+            break;
+        size *= 4;
+    }
+    if (!rc && mn_vocab_split(&c->vocab, vocab))
+        rc = STRATA_E_NOMEM;
+    free(vocab);
+    if (rc)
+        return cli_fail("reading the checkpoint's vocabulary (memnet.vocab)", rc);
+    if ((r = mn_build(c, 0)))
+        return r;
+    if ((rc = strata_checkpoint_load(ck, c->model, NULL)))
+        return cli_fail("loading the checkpoint", rc);
+    return mn_set_softmax(c, 1) ? cli_fail("restoring the softmax", STRATA_E_INVALID) : 0;
+}
+
+int cmd_memnet_eval(int argc, char **argv)
+{
+    mn_args a;
+    mn_files f = {0};
+    mn_ctx c = {0};
+    mn_set test = {0};
+    int r = mn_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.checkpoint || !a.data_dir) {
+        fprintf(stderr, "strata: error: usage: strata eval SPEC --checkpoint FILE --data DIR --task N|all [--json] "
+                        "[--backend NAME]\n");
+        return 2;
+    }
+    if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
+        (r = mn_load_files(&f, a.data_dir, 0)))
+        goto out;
+    test.M = c.M, test.J = c.J, test.Jq = c.Jq;
+    for (int k = 0; !r && k < f.n_tasks; k++)
+        r = mn_set_add(&test, &c.vocab, f.test[k], f.tasks[k]);
+    if (r) {
+        fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
+        goto out;
+    }
+    if (test.unknown || test.truncated)
+        fprintf(stderr, "strata: warning: %lld word(s) outside the model's vocabulary read as nil, %lld sentence(s) "
+                        "longer than the model's %lld words cut\n",
+                (long long)test.unknown, (long long)test.truncated, (long long)c.J);
+    double loss = 0.0, err = 0.0, err_task[MN_TASKS + 1], mean = 0.0;
+    strata_status rc = mn_evaluate(&c, &test, NULL, test.n, &loss, &err, err_task);
+    if (rc) {
+        r = cli_fail("evaluating", rc);
+        goto out;
+    }
+    if (a.json) {
+        json_t *o = json_pack("{s:o, s:f}", "tasks", mn_tasks_json(err_task, &mean), "mean", 0.0);
+        json_object_set_new(o, "mean", json_real(mean));
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(o);
+    } else {
+        mn_print_table(err_task, &mean);
+        printf("%lld test questions, loss %.4f, error %.1f%% (%s)\n", (long long)test.n, loss, 100.0 * err,
+               strata_device_name(c.dev));
+    }
+out:
+    mn_set_free(&test);
+    mn_files_free(&f);
+    mn_ctx_free(&c);
+    return r;
+}
+
+/* The words of a row of word ids, nil dropped. */
+static void mn_words(const mn_vocab *v, const int64_t *ids, int64_t n, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int64_t k = 0; k < n && at < size; k++)
+        if (ids[k])
+            at += (size_t)snprintf(buf + at, size - at, at ? " %s" : "%s", v->w[ids[k]]);
+}
+
+int cmd_memnet_explain(int argc, char **argv)
+{
+    mn_args a;
+    mn_files f = {0};
+    mn_ctx c = {0};
+    mn_set test = {0};
+    int r = mn_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.checkpoint || !a.data_dir || a.story < 1) {
+        fprintf(stderr, "strata: error: usage: strata memnet-explain --checkpoint FILE --data DIR --task N --story S "
+                        "[--spec SPEC] [--backend NAME]   (S: 1-based story of the task's test file)\n");
+        return 2;
+    }
+    if ((r = mn_parse_tasks(a.task_arg, &f)))
+        return r;
+    if (f.n_tasks != 1) {
+        fprintf(stderr, "strata: error: memnet-explain shows one task's story; got --task %s\n", a.task_arg);
+        return 2;
+    }
+    if ((r = mn_open_checkpoint(&c, &a)) || (r = mn_load_files(&f, a.data_dir, 0)))
+        goto out;
+    test.M = c.M, test.J = c.J, test.Jq = c.Jq;
+    if (mn_set_add(&test, &c.vocab, f.test[0], f.tasks[0])) {
+        r = 1;
+        goto out;
+    }
+    const int64_t stories = strata_babi_story_count(f.test[0]);
+    if (a.story > stories) {
+        fprintf(stderr, "strata: error: --story %lld: the test file of task %d has %lld stories\n", (long long)a.story,
+                f.tasks[0], (long long)stories);
+        r = 2;
+        goto out;
+    }
+    int nd = 0;
+    const int64_t *as = strata_model_output_shape(c.model, 1, &nd);
+    if (!as || nd != 2) {
+        fprintf(stderr, "strata: error: the spec's model must output the attention (K, M) second (outputs: [mn, "
+                        "\"mn:1\"])\n");
+        r = 1;
+        goto out;
+    }
+    const int64_t K = as[0], M = c.M, J = c.J, V = c.vocab.n;
+    mn_bufs b;
+    strata_status rc = mn_bufs_alloc(&b, &c, 1) ? STRATA_E_NOMEM : STRATA_OK;
+    float *att = malloc(sizeof(float) * (size_t)(K * M));
+    char line[1024];
+    rc = rc ? rc : att ? STRATA_OK : STRATA_E_NOMEM;
+    strata_set_grad_enabled(c.rt, 0);
+    for (int64_t q = 0; !rc && q < test.n; q++) {
+        if (test.story[q] != a.story - 1)
+            continue;
+        b.idx[0] = q;
+        mn_batch(&test, b.idx, 1, 0.0, NULL, b.story, b.query, b.answer);
+        strata_tensor *lg = NULL, *at = NULL;
+        rc = mn_forward(&c, 1, b.story, b.query, 0, &lg, &at);
+        if (!rc)
+            rc = strata_tensor_read(lg, b.logits, sizeof(float) * (size_t)V);
+        if (!rc)
+            rc = strata_tensor_read(at, att, sizeof(float) * (size_t)(K * M));
+        strata_tensor_release(lg);
+        strata_tensor_release(at);
+        if (rc)
+            break;
+        int64_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            best = b.logits[v] > b.logits[best] ? v : best;
+        printf("\n%-48s", "story (oldest first)");
+        for (int64_t k = 0; k < K; k++)
+            printf("  hop %lld", (long long)(k + 1));
+        printf("\n");
+        for (int64_t slot = test.n_ctx[q] - 1; slot >= 0; slot--) {
+            mn_words(&c.vocab, b.story + slot * J, J, line, sizeof line);
+            printf("  %-46.46s", line);
+            for (int64_t k = 0; k < K; k++)
+                printf("  %5.2f", att[k * M + slot]);
+            printf("\n");
+        }
+        mn_words(&c.vocab, b.query, c.Jq, line, sizeof line);
+        printf("question: %s?  answer: %s  prediction: %s%s\n", line, c.vocab.w[b.answer[0]], c.vocab.w[best],
+               best == b.answer[0] ? "" : "  (wrong)");
+    }
+    free(att);
+    mn_bufs_free(&b);
+    if (rc)
+        r = cli_fail("explaining", rc);
+out:
+    mn_set_free(&test);
+    mn_files_free(&f);
+    mn_ctx_free(&c);
+    return r;
+}
+
+/* ---- W4 -------------------------------------------------------------------------- */
+
+int memnet_bench(const char *spec, const char *backend, int64_t warmup, int64_t steps, int profile,
+                 void (*report)(strata_runtime *rt, strata_device *dev, const double *times, int64_t batch,
+                                double loss, void *user),
+                 void *user)
+{
+    mn_args a = {.backend = backend};
+    mn_ctx c = {0};
+    mn_bufs b = {0};
+    const int64_t V = 40, B = 32, total = warmup + steps;
+    double *times = calloc((size_t)total, sizeof *times), clip = 40.0, loss = 0.0;
+    int r = times ? mn_open(&c, &a, spec) : 1;
+    if (r)
+        goto out;
+    c.M = 50, c.J = 12, c.Jq = 12;
+    for (int64_t k = 0; k < V && !r; k++) {
+        char w[16];
+        snprintf(w, sizeof w, k ? "w%02lld" : "<nil>", (long long)k);
+        r = mn_vocab_add(&c.vocab, w);
+    }
+    if (r || (r = mn_build(&c, 1)) || (r = mn_bufs_alloc(&b, &c, B)))
+        goto out;
+    strata_spec_get_float(c.spec, "train.clip_grad_norm", 40.0, &clip);
+    uint64_t rng = 1;
+    for (int64_t i = 0; i < B * c.M * c.J; i++)
+        b.story[i] = (int64_t)(mn_rand(&rng) % (uint64_t)V);
+    for (int64_t i = 0; i < B * c.Jq; i++)
+        b.query[i] = (int64_t)(mn_rand(&rng) % (uint64_t)V);
+    for (int64_t i = 0; i < B; i++)
+        b.answer[i] = (int64_t)(mn_rand(&rng) % (uint64_t)V);
+    strata_status rc = STRATA_OK;
+    for (int64_t s = 0; s < total && !rc; s++) {
+        if (s == warmup && profile) {
+            strata_profile_reset(c.rt);
+            strata_profile_enable(c.rt, 1);
+        }
+        const double t0 = cli_now();
+        strata_tensor *lg = NULL, *l = NULL;
+        rc = mn_forward(&c, B, b.story, b.query, 1, &lg, NULL);
+        if (!rc)
+            rc = mn_loss(&c, lg, &b, B, 0, &l, NULL); /* the peer's mean loss */
+        strata_tensor_release(lg);
+        strata_status up = cli_update(c.rt, c.model, c.opt, l, clip, rc ? NULL : &loss);
+        rc = rc ? rc : up;
+        strata_device_synchronize(c.dev);
+        times[s] = cli_now() - t0;
+    }
+    if (rc)
+        r = cli_fail("W4", rc);
+    else
+        report(c.rt, c.dev, times, B, loss, user);
+out:
+    mn_bufs_free(&b);
+    free(times);
+    mn_ctx_free(&c);
+    return r;
+}
