@@ -3,8 +3,9 @@
  * from this build tree, through the public API only:
  *
  *   - memnet::encode against its definition written out in plain C here
- *     (position encoding and bag of words, padding, temporal encoding), and
- *     the host kernels against the composite-only twins (*_unfused);
+ *     (position encoding and bag of words, padding, temporal encoding only
+ *     on slots that hold a word), and the host kernels against the
+ *     composite-only twins (*_unfused); memnet::slot_mask;
  *   - finite-difference gradient checks of encode (E and T) and of its
  *     composite twin;
  *   - the memn2n layer against the paper's equations written out here, and
@@ -74,7 +75,10 @@ static void encode_ref(double *y, const float *E, const int64_t *x, const float 
 {
     for (int64_t r = 0; r < R; r++)
         for (int64_t k = 0; k < d; k++) {
-            double s = T ? T[(r % M) * d + k] : 0.0;
+            int empty = 1; /* an empty slot holds no time either */
+            for (int64_t j = 0; j < J; j++)
+                empty &= x[r * J + j] == pad;
+            double s = T && !empty ? T[(r % M) * d + k] : 0.0;
             for (int64_t j = 0; j < J; j++) {
                 int64_t v = x[r * J + j];
                 if (v != pad)
@@ -159,6 +163,23 @@ static void test_encode_backward_values(void **state)
     }
 }
 
+static void test_slot_mask(void **state)
+{
+    (void)state;
+    strata_tensor *x = ti64(k_words, SHAPE(2, 3, 4)), *m = NULL;
+    static const float want[6] = {1, 1, 1, 0, 1, 1}, ones[6] = {1, 1, 1, 1, 1, 1};
+    ST_OK(strata_op_call(g_rt, "memnet::slot_mask", &x, 1, ATTRS(I64("num_embeddings", 7)), &m, 1));
+    assert_int_equal(strata_tensor_ndim(m), 3);
+    assert_int_equal(strata_tensor_shape(m)[2], 1);
+    assert_close_f32(m, want, 6, 0.0, "slot_mask");
+    strata_tensor_release(m);
+    ST_OK(strata_op_call(g_rt, "memnet::slot_mask", &x, 1, ATTRS(I64("num_embeddings", 7), I64("padding_idx", -1)),
+                         &m, 1));
+    assert_close_f32(m, ones, 6, 0.0, "slot_mask without padding");
+    strata_tensor_release(m);
+    strata_tensor_release(x);
+}
+
 static int encode_grad(const char *op, int position, int64_t pad, int temporal, int rank2)
 {
     char what[96];
@@ -193,7 +214,7 @@ static void test_encode_grads(void **state)
 /* ======================================================================= */
 
 typedef struct mn_opts {
-    int layerwise, position, temporal, linear, hops;
+    int layerwise, position, temporal, linear, hops, mask;
 } mn_opts;
 
 enum { B_ = 2, M_ = 4, J_ = 3, V_ = 9, D_ = 4 };
@@ -211,7 +232,7 @@ static strata_model *mn_model(const mn_opts *o)
                 ATTRS(I64("vocab_size", V_), I64("embedding_dim", D_), I64("hops", o->hops),
                       STR("tying", o->layerwise ? "layerwise" : "adjacent"),
                       STR("encoding", o->position ? "position" : "bow"), I64("temporal", o->temporal),
-                      strata_attr_float("init_std", 0.5)),
+                      strata_attr_float("init_std", 0.5), I64("mask_empty", o->mask)),
                 "story", "query");
     ST_OK(strata_model_add_output(m, "mn"));
     ST_OK(strata_model_add_output(m, "mn:1"));
@@ -270,18 +291,22 @@ static void memn2n_ref(strata_model *m, const mn_opts *o, int b, double *logits,
         encode_ref(&mem[0][0], A, st, TA, M_, J_, D_, M_, o->position, 0);
         encode_ref(&out[0][0], C, st, TC, M_, J_, D_, M_, o->position, 0);
         double p[M_], mx = -1e300, z = 0.0;
+        int empty[M_];
         for (int i = 0; i < M_; i++) {
+            empty[i] = o->mask && st[i * J_] == 0 && st[i * J_ + 1] == 0 && st[i * J_ + 2] == 0;
             p[i] = 0.0;
             for (int c = 0; c < D_; c++)
                 p[i] += mem[i][c] * u[c];
-            mx = p[i] > mx ? p[i] : mx;
+            mx = p[i] > mx && !empty[i] ? p[i] : mx;
         }
-        if (!o->linear) {
-            for (int i = 0; i < M_; i++)
-                z += (p[i] = exp(p[i] - mx));
-            for (int i = 0; i < M_; i++)
-                p[i] /= z;
+        for (int i = 0; i < M_; i++) { /* empty slots take no attention */
+            if (!o->linear)
+                z += (p[i] = empty[i] ? 0.0 : exp(p[i] - mx));
+            else if (empty[i])
+                p[i] = 0.0;
         }
+        for (int i = 0; i < M_ && !o->linear; i++)
+            p[i] /= z;
         double un[D_];
         for (int c = 0; c < D_; c++) {
             un[c] = 0.0;
@@ -314,6 +339,8 @@ static const mn_opts k_cases[] = {
     {.layerwise = 0, .position = 1, .temporal = 1, .linear = 0, .hops = 3},
     {.layerwise = 0, .position = 0, .temporal = 0, .linear = 0, .hops = 1},
     {.layerwise = 0, .position = 1, .temporal = 1, .linear = 1, .hops = 3},
+    {.layerwise = 0, .position = 1, .temporal = 1, .linear = 0, .hops = 2, .mask = 1},
+    {.layerwise = 0, .position = 0, .temporal = 1, .linear = 1, .hops = 2, .mask = 1},
     {.layerwise = 1, .position = 1, .temporal = 1, .linear = 0, .hops = 3},
     {.layerwise = 1, .position = 0, .temporal = 0, .linear = 1, .hops = 2},
 };
@@ -369,8 +396,9 @@ static void test_layer_grads(void **state)
         layer_case lc = {.m = mn_model(o),
                          .in = {ti64(k_story, SHAPE(B_, M_, J_)), ti64(k_query, SHAPE(B_, J_))}};
         char what[160];
-        snprintf(what, sizeof what, "memn2n %s %s%s%s, %d hops", o->layerwise ? "layerwise" : "adjacent",
-                 o->position ? "PE" : "BoW", o->temporal ? " TE" : "", o->linear ? " linear start" : "", o->hops);
+        snprintf(what, sizeof what, "memn2n %s %s%s%s%s, %d hops", o->layerwise ? "layerwise" : "adjacent",
+                 o->position ? "PE" : "BoW", o->temporal ? " TE" : "", o->linear ? " linear start" : "",
+                 o->mask ? " masked" : "", o->hops);
         gc_case g = {.what = what, .fwd = layer_fwd, .user = &lc};
         int np = strata_model_param_count(lc.m);
         assert_true(np <= GC_MAX_VARS);
@@ -455,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_plugin_loaded),
         cmocka_unit_test(test_encode_values),
         cmocka_unit_test(test_encode_backward_values),
+        cmocka_unit_test(test_slot_mask),
         cmocka_unit_test(test_encode_grads),
         cmocka_unit_test(test_layer_matches_equations),
         cmocka_unit_test(test_layer_grads),

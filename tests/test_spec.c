@@ -359,7 +359,7 @@ static void wrong_kinds_and_ranges(void **state)
     expect_parse_error(f, "model: {inputs: [{name: a, shape: [4], dtype: f64}], layers: [{type: relu}]}\n",
                        STRATA_E_FORMAT, "model.inputs[0].dtype must be one of f32, i32, i64, got 'f64'", NULL);
     expect_parse_error(f, "model: {input: [4]}\n", STRATA_E_FORMAT, "missing key 'layers' in model", NULL);
-    expect_parse_error(f, "name: x\n", STRATA_E_FORMAT, "missing key 'model' at the top level", NULL);
+    expect_parse_error(f, "name: x\n", STRATA_E_FORMAT, "needs a 'model' section", NULL);
     expect_parse_error(f, TINY "schedule: {type: step}\n", STRATA_E_FORMAT,
                        "missing key 'step_size' in schedule", NULL);
 }
@@ -430,9 +430,62 @@ static void bad_references(void **state)
                        STRATA_E_EXISTS, "ref.yaml:1: layer 1 (type 'relu', name 'a'): ", "'a'");
 }
 
+/* A two-model spec (a GAN): generator and discriminator, each {model, optimizer}. */
+static void two_model_spec(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "task: gan\n"
+                               "gan: {loss: hinge, noise_dim: 4}\n"
+                               "generator:\n"
+                               "  model: {input: [4], layers: [{type: linear, out_features: 6}, {type: tanh}]}\n"
+                               "  optimizer: {type: adam, lr: 0.0002}\n"
+                               "discriminator:\n"
+                               "  model: {input: [6], layers: [{type: linear, out_features: 1}]}\n"
+                               "  optimizer: {type: sgd, lr: 0.1}\n";
+    strata_spec *s = NULL;
+    ST_OK(parse(f, text, "gan.yaml", &s));
+    strata_model *g = NULL, *d = NULL, *m = NULL;
+    strata_optimizer *og = NULL, *od = NULL;
+    ST_OK(strata_spec_build_named(s, "generator", f->dev, &g));
+    ST_OK(strata_spec_build_named(s, "discriminator", f->dev, &d));
+    ST_OK(strata_spec_create_optimizer_named(s, "generator", g, &og));
+    ST_OK(strata_spec_create_optimizer_named(s, "discriminator", d, &od));
+    assert_string_equal(strata_optimizer_type_name(og), "adam");
+    assert_string_equal(strata_optimizer_type_name(od), "sgd");
+    int nd = 0;
+    assert_int_equal(strata_model_output_shape(g, 0, &nd)[0], 6);
+    assert_int_equal(strata_model_output_shape(d, 0, &nd)[0], 1);
+    const char *loss = NULL;
+    ST_OK(strata_spec_get_string(s, "gan.loss", NULL, &loss));
+    assert_string_equal(loss, "hinge");
+    /* no main model in a two-model spec */
+    assert_int_equal(strata_spec_build_model(s, f->dev, &m), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("strata_spec_build_named");
+    assert_int_equal(strata_spec_build_named(s, "critic", f->dev, &m), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("no 'critic' section");
+    strata_optimizer_destroy(og);
+    strata_optimizer_destroy(od);
+    strata_model_destroy(g);
+    strata_model_destroy(d);
+    strata_spec_destroy(s);
+    /* one of the two models missing; an error inside a named model names its path */
+    expect_parse_error(f, "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n",
+                       STRATA_E_FORMAT, "both 'generator' and 'discriminator'", NULL);
+    expect_parse_error(f,
+                       "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
+                       "discriminator:\n  model: {input: [6], layers: 3}\n",
+                       STRATA_E_FORMAT, "discriminator.model.layers expects a non-empty list", NULL);
+    expect_parse_error(f,
+                       "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
+                       "  optimiser: {type: sgd}\n"
+                       "discriminator:\n  model: {input: [6], layers: [{type: linear, out_features: 1}]}\n",
+                       STRATA_E_FORMAT, "optimiser", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(two_model_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),

@@ -103,9 +103,9 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
 int cmd_generate(int argc, char **argv);
 
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */
-/** The data.format of the spec named in @p argv (a train/eval command
- *  line) into @p buf, "" when none loads. */
-const char *cli_data_format(int argc, char **argv, char *buf, size_t size);
+/** The data.format and task of the spec named in @p argv (a train/eval
+ *  command line) into @p buf and @p task, "" when none loads. */
+const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size);
 /** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
 int cmd_s2s_train(int argc, char **argv);
 int cmd_s2s_eval(int argc, char **argv);
@@ -114,6 +114,21 @@ int cmd_s2s_eval(int argc, char **argv);
 int cmd_memnet_train(int argc, char **argv);
 int cmd_memnet_eval(int argc, char **argv);
 int cmd_memnet_explain(int argc, char **argv);
+/* Autoencoders (cmd_autoencoder.c): task: autoencoder. */
+int cmd_ae_train(int argc, char **argv);
+int cmd_ae_eval(int argc, char **argv);
+
+/* GANs (cmd_gan.c): task: gan. */
+int cmd_gan_train(int argc, char **argv);
+int cmd_gan_sample(int argc, char **argv);
+int cmd_fid(int argc, char **argv);
+/** W5 of `strata bench`: the spec's GAN (one discriminator and one
+ *  generator step per iteration on Fashion-MNIST batches), reported like
+ *  memnet_bench. */
+int gan_bench(const char *spec, const char *backend, int64_t warmup, int64_t steps, int profile,
+              void (*report)(strata_runtime *rt, strata_device *dev, const double *times, int64_t batch, double loss,
+                             void *user),
+              void *user);
 /** W4 of `strata bench`: the spec's memory network on one random batch as
  *  the PyTorch peer (vocabulary 40, memory 50 x 12 words, batch 32), warmup
  *  + steps SGD steps (profiled after the warmup when @p profile); then
@@ -136,6 +151,11 @@ strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strat
  *  gradients, release @p loss and reset the graph. */
 strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
                          double *loss_out);
+
+/** The spec's image set @p split ("train", "test": data.SPLIT.images and
+ *  labels) scaled and normalised as data.scale, data.mean, data.std say.
+ *  Prints the error; returns 0 or 1. */
+int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);

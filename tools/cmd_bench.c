@@ -136,7 +136,7 @@ static void bench_report(const workload *w, const bench_args *a, strata_runtime 
     fflush(stdout);
 }
 
-/* W4 through cmd_memnet.c: the report runs before its runtime goes. */
+/* W4 and W5 through cmd_memnet.c and cmd_gan.c: the report runs before their runtime goes. */
 typedef struct {
     const workload *w;
     const bench_args *a;
@@ -166,9 +166,10 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
             printf("%-3s skipped: needs %s (%s not found)\n", w->id, w->needs, spec);
         return 0;
     }
-    if (!strcmp(w->id, "W4")) {
+    if (!strcmp(w->id, "W4") || !strcmp(w->id, "W5")) {
         bench_mn_user u = {w, a};
-        return memnet_bench(spec, a->backend, a->warmup, a->steps, a->profile, bench_mn_report, &u);
+        return (!strcmp(w->id, "W4") ? memnet_bench : gan_bench)(spec, a->backend, a->warmup, a->steps, a->profile,
+                                                                  bench_mn_report, &u);
     }
     run_ctx ctx;
     run_options ro = {spec, a->backend, 0, 1, 0};

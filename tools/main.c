@@ -20,6 +20,11 @@ static void usage(FILE *f)
                "                                        test error per bAbI task and the mean\n"
                "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"
                "                                        a test story with each hop's attention\n"
+               "  train GAN_SPEC --out DIR [--steps N]  (task: gan) a generator and a discriminator\n"
+               "  sample --checkpoint RUN/generator.safetensors --count N --out FILE.png\n"
+               "                                        a grid of a trained generator's samples\n"
+               "  fid --classifier CKPT --generator CKPT [--real DIR] [--count N] [--json]\n"
+               "                                        Frechet distance on a classifier's features\n"
                "  generate --checkpoint FILE [--spec SPEC] [--prime TEXT] [--length N] [--temperature T]\n"
                "           [--seed S] [--backend NAME]  sample text from a language model\n"
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
@@ -50,15 +55,29 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "train") || !strcmp(cmd, "eval")) {
         /* the data format picks the trainer: images, text, seq2seq, bAbI */
-        char fmt[32];
+        char fmt[32], task[32];
         const int train = !strcmp(cmd, "train");
-        cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt);
+        cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))
             return (train ? cmd_memnet_train : cmd_memnet_eval)(argc - 1, argv + 1);
+        if (!strcmp(task, "autoencoder"))
+            return (train ? cmd_ae_train : cmd_ae_eval)(argc - 1, argv + 1);
+        if (!strcmp(task, "gan")) {
+            if (!train) {
+                fprintf(stderr, "strata: error: a GAN has no test set to evaluate; use `strata sample` or `strata "
+                                "fid`\n");
+                return 2;
+            }
+            return cmd_gan_train(argc - 1, argv + 1);
+        }
         return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
     }
+    if (!strcmp(cmd, "sample"))
+        return cmd_gan_sample(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fid"))
+        return cmd_fid(argc - 1, argv + 1);
     if (!strcmp(cmd, "memnet-explain"))
         return cmd_memnet_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate"))

@@ -43,6 +43,22 @@ static strata_status load_split(const strata_spec *s, const char *split, double 
     return strata_dataset_load_idx(images, labels, scale, out);
 }
 
+int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out)
+{
+    double scale = 255.0, mean = 0.0, std = 1.0;
+    strata_spec_get_float(s, "data.scale", 255.0, &scale);
+    strata_spec_get_float(s, "data.mean", 0.0, &mean);
+    strata_spec_get_float(s, "data.std", 1.0, &std);
+    strata_status rc = load_split(s, split, scale, out);
+    if (rc == STRATA_E_NOT_FOUND)
+        return 1;
+    if (rc)
+        return cli_fail(!strcmp(split, "train") ? "loading the training set" : "loading the test set", rc);
+    if ((mean != 0.0 || std != 1.0) && (rc = strata_dataset_normalize(*out, mean, std)))
+        return cli_fail("normalising the data", rc);
+    return 0;
+}
+
 int run_setup(run_ctx *r, const run_options *a, int need_train)
 {
     return run_setup_vocab(r, a, need_train, NULL);
@@ -79,20 +95,10 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
         r->lm = 1;
         return lm_setup(r, a, vocab_checkpoint);
     }
-    double scale = 255.0;
-    strata_spec_get_float(r->spec, "data.scale", 255.0, &scale);
-    if (need_train && (rc = load_split(r->spec, "train", scale, &r->train)))
-        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the training set", rc);
-    if ((rc = load_split(r->spec, "test", scale, &r->test)))
-        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("loading the test set", rc);
-    double mean = 0.0, std = 1.0;
-    strata_spec_get_float(r->spec, "data.mean", 0.0, &mean);
-    strata_spec_get_float(r->spec, "data.std", 1.0, &std);
-    if (mean != 0.0 || std != 1.0) {
-        if ((r->train && (rc = strata_dataset_normalize(r->train, mean, std))) ||
-            (rc = strata_dataset_normalize(r->test, mean, std)))
-            return cli_fail("normalising the data", rc);
-    }
+    int e;
+    if ((need_train && (e = cli_load_images(r->spec, "train", &r->train))) ||
+        (e = cli_load_images(r->spec, "test", &r->test)))
+        return e;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
         r->batch = a->batch_size;
@@ -258,8 +264,9 @@ int cli_make_dir(const char *dir)
 
 /* The data.format of the spec named on a train/eval command line ("" when
  * there is none or it does not load: the command itself then reports why). */
-const char *cli_data_format(int argc, char **argv, char *buf, size_t size)
+const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
 {
+    task[0] = 0;
     const char *path = NULL;
     buf[0] = 0;
     for (int i = 1; i < argc && !path; i++) {
@@ -277,6 +284,9 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size)
         const char *f = NULL;
         strata_spec_get_string(s, "data.format", "idx", &f);
         snprintf(buf, size, "%s", f ? f : "idx");
+        f = NULL;
+        strata_spec_get_string(s, "task", "", &f);
+        snprintf(task, task_size, "%s", f ? f : "");
     }
     strata_spec_destroy(s);
     strata_runtime_destroy(rt);

@@ -40,12 +40,10 @@ typedef struct spec_layer {
     int n_inputs;
 } spec_layer;
 
-struct strata_spec {
-    char *path; /* file path, or the name given to strata_spec_parse */
-    char *text; /* raw text, NUL-terminated */
-    size_t len;
-    yt_doc *doc;
-
+/* One model and its optimizer: the spec's own (model, optimizer) or a
+ * named pair (generator: {model, optimizer}) of a two-model spec (a GAN). */
+typedef struct spec_graph {
+    const char *name; /* NULL for the main model */
     spec_input *inputs;
     int n_inputs;
     spec_layer *layers;
@@ -57,6 +55,21 @@ struct strata_spec {
     int optim_line;
     strata_attr *optim_attrs;
     int n_optim_attrs;
+} spec_graph;
+
+#define SPEC_MAX_NAMED 2
+static const char *const named_models[SPEC_MAX_NAMED] = {"generator", "discriminator"};
+
+struct strata_spec {
+    char *path; /* file path, or the name given to strata_spec_parse */
+    char *text; /* raw text, NUL-terminated */
+    size_t len;
+    yt_doc *doc;
+
+    spec_graph main;                    /* model, optimizer */
+    spec_graph named[SPEC_MAX_NAMED];   /* generator, discriminator: {model, optimizer} */
+    spec_graph *g;                      /* the one being parsed */
+    char where[48];                     /* its model's path in messages: "model", "generator.model" */
 
     char *defaults; /* "key = value\n" lines */
     size_t defaults_len, defaults_cap;
@@ -270,7 +283,8 @@ typedef struct key_rule {
 static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
 static const char *const format_choices[] = {"idx", "text", "seq2seq_reverse", "babi", NULL};
 static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
-static const char *const task_choices[] = {"classification", "language_model", "seq2seq", "question_answering", NULL};
+static const char *const task_choices[] = {"classification", "language_model", "seq2seq", "question_answering",
+                                           "gan", "autoencoder", NULL};
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 
@@ -369,11 +383,38 @@ static const key_rule schedule_cosine_rules[] = {
     {"eta_min", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
 };
 
+/* generator: / discriminator: of a two-model spec */
+static const key_rule named_rules[] = {
+    {"model", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"optimizer", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+};
+
+/* gan: adversarial training (tools/cmd_gan.c, docs/gan.md) */
+static const char *const gan_loss_choices[] = {"minimax", "non_saturating", "least_squares", "hinge", "wasserstein",
+                                               "wgan_gp", NULL};
+static const key_rule gan_rules[] = {
+    {"loss", K_CHOICE, 0, "non_saturating", NO_MIN, 0, gan_loss_choices, NULL, 0},
+    {"noise_dim", K_INT, 0, "the generator's input size", 1, 0, NULL, NULL, 0},
+    {"d_steps", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
+    {"sample_every", K_INT, 0, "500", 0, 0, NULL, NULL, 0},
+    {"sample_count", K_INT, 0, "64", 1, 0, NULL, NULL, 0},
+    {"ema", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0},
+};
+
+/* autoencoder: (tools/cmd_autoencoder.c) */
+static const key_rule ae_rules[] = {
+    {"code_size", K_INT, 0, "32", 1, 0, NULL, NULL, 0}, /* PCA's components for pca_mse */
+};
+
 static const key_rule top_rules[] = {
     {"name", K_STRING, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"seed", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
     {"data", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* its table depends on data.format: check_data */
-    {"model", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"model", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* or generator and discriminator: check_spec */
+    {"generator", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"discriminator", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"gan", K_SECTION, 0, NULL, NO_MIN, 0, NULL, gan_rules, (int)ST_ARRAY_LEN(gan_rules)},
+    {"autoencoder", K_SECTION, 0, NULL, NO_MIN, 0, NULL, ae_rules, (int)ST_ARRAY_LEN(ae_rules)},
     {"loss", K_CHOICE, 0, "cross_entropy", NO_MIN, 0, loss_choices, NULL, 0},
     {"optimizer", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"schedule", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
@@ -682,55 +723,59 @@ static strata_status parse_inputs(strata_spec *s, const yt_node *model)
     strata_status st;
     if (one && many)
         return fail(s, STRATA_E_FORMAT, yt_map_key(model, "inputs"),
-                    "model has both 'input' and 'inputs'; give one of them");
+                    "%s has both 'input' and 'inputs'; give one of them", s->where);
     if (!one && !many)
         return fail(s, STRATA_E_FORMAT, model,
-                    "model needs 'input' (the shape of one example, e.g. [1, 28, 28]) or 'inputs' (a list of "
-                    "{name, shape, dtype})");
+                    "%s needs 'input' (the shape of one example, e.g. [1, 28, 28]) or 'inputs' (a list of "
+                    "{name, shape, dtype})",
+                    s->where);
     if (one) {
-        s->inputs = spec_alloc(s, 1, sizeof(spec_input));
-        if (!s->inputs)
+        s->g->inputs = spec_alloc(s, 1, sizeof(spec_input));
+        if (!s->g->inputs)
             return STRATA_E_NOMEM;
-        s->inputs[0].name = "x";
-        s->inputs[0].dtype = STRATA_F32;
-        s->n_inputs = 1;
-        return parse_shape(s, one, "model.input", &s->inputs[0]);
+        s->g->inputs[0].name = "x";
+        s->g->inputs[0].dtype = STRATA_F32;
+        s->g->n_inputs = 1;
+        char path[128];
+        snprintf(path, sizeof path, "%s.input", s->where);
+        return parse_shape(s, one, path, &s->g->inputs[0]);
     }
     if (many->kind != YT_SEQ || many->n == 0)
-        return fail(s, STRATA_E_FORMAT, many, "model.inputs expects a non-empty list of {name, shape, dtype}, got %s",
+        return fail(s, STRATA_E_FORMAT, many, "%s.inputs expects a non-empty list of {name, shape, dtype}, got %s",
+                    s->where,
                     DESCRIBE(many));
-    s->inputs = spec_alloc(s, (size_t)many->n, sizeof(spec_input));
-    if (!s->inputs)
+    s->g->inputs = spec_alloc(s, (size_t)many->n, sizeof(spec_input));
+    if (!s->g->inputs)
         return STRATA_E_NOMEM;
     for (int k = 0; k < many->n; k++) {
         const yt_node *it = many->items[k];
-        char path[64];
-        snprintf(path, sizeof path, "model.inputs[%d]", k);
+        char path[128];
+        snprintf(path, sizeof path, "%s.inputs[%d]", s->where, k);
         if ((st = check_section(s, it, model_input_rules, (int)ST_ARRAY_LEN(model_input_rules), path)) != STRATA_OK)
             return st;
-        spec_input *in = &s->inputs[k];
+        spec_input *in = &s->g->inputs[k];
         in->name = yt_map_get(it, "name")->text;
         const yt_node *dtype = yt_map_get(it, "dtype");
         const char *d = dtype ? dtype->text : "f32";
         in->dtype = strcmp(d, "i64") == 0 ? STRATA_I64 : strcmp(d, "i32") == 0 ? STRATA_I32 : STRATA_F32;
-        snprintf(path, sizeof path, "model.inputs[%d].shape", k);
+        snprintf(path, sizeof path, "%s.inputs[%d].shape", s->where, k);
         if ((st = parse_shape(s, yt_map_get(it, "shape"), path, in)) != STRATA_OK)
             return st;
         in->line = it->line;
     }
-    s->n_inputs = many->n;
+    s->g->n_inputs = many->n;
     return STRATA_OK;
 }
 
 static strata_status parse_layer(strata_spec *s, strata_runtime *rt, const yt_node *node, int index)
 {
-    spec_layer *L = &s->layers[index];
+    spec_layer *L = &s->g->layers[index];
     strata_status st;
     snprintf(L->index_name, sizeof L->index_name, "%d", index);
     L->line = node->line;
     if (node->kind != YT_MAP)
-        return fail(s, STRATA_E_FORMAT, node, "model.layers[%d] must be a mapping like {type: linear, ...}, got %s",
-                    index, DESCRIBE(node));
+        return fail(s, STRATA_E_FORMAT, node, "%s.layers[%d] must be a mapping like {type: linear, ...}, got %s",
+                    s->where, index, DESCRIBE(node));
     const yt_node *type = yt_map_get(node, "type");
     if (!type) {
         char list[1024];
@@ -751,7 +796,7 @@ static strata_status parse_layer(strata_spec *s, strata_runtime *rt, const yt_no
 
     char who[128], prefix[128];
     snprintf(who, sizeof who, "layer %d (%s)", index, L->type);
-    snprintf(prefix, sizeof prefix, "model.layers[%d] (%s)", index, L->type);
+    snprintf(prefix, sizeof prefix, "%s.layers[%d] (%s)", s->where, index, L->type);
     st = convert_attrs(s, node, layer_keys, (int)ST_ARRAY_LEN(layer_keys), lt->def.attrs, lt->def.n_attrs, who, prefix,
                        &L->attrs, &L->n_attrs);
     if (st != STRATA_OK)
@@ -775,7 +820,7 @@ static strata_status parse_layer(strata_spec *s, strata_runtime *rt, const yt_no
 
 static strata_status parse_model(strata_spec *s, strata_runtime *rt, const yt_node *model)
 {
-    strata_status st = check_section(s, model, model_rules, (int)ST_ARRAY_LEN(model_rules), "model");
+    strata_status st = check_section(s, model, model_rules, (int)ST_ARRAY_LEN(model_rules), s->where);
     if (st != STRATA_OK)
         return st;
     if ((st = parse_inputs(s, model)) != STRATA_OK)
@@ -783,22 +828,24 @@ static strata_status parse_model(strata_spec *s, strata_runtime *rt, const yt_no
 
     const yt_node *layers = yt_map_get(model, "layers");
     if (layers->kind != YT_SEQ || layers->n == 0)
-        return fail(s, STRATA_E_FORMAT, layers, "model.layers expects a non-empty list of layers, got %s",
+        return fail(s, STRATA_E_FORMAT, layers, "%s.layers expects a non-empty list of layers, got %s", s->where,
                     DESCRIBE(layers));
-    s->layers = spec_alloc(s, (size_t)layers->n, sizeof(spec_layer));
-    if (!s->layers)
+    s->g->layers = spec_alloc(s, (size_t)layers->n, sizeof(spec_layer));
+    if (!s->g->layers)
         return STRATA_E_NOMEM;
     for (int k = 0; k < layers->n; k++) {
         if ((st = parse_layer(s, rt, layers->items[k], k)) != STRATA_OK)
             return st;
-        s->n_layers = k + 1;
+        s->g->n_layers = k + 1;
     }
 
     const yt_node *outputs = yt_map_get(model, "outputs");
     if (!outputs)
         return STRATA_OK;
-    s->outputs_line = outputs->line;
-    return name_list(s, outputs, "model.outputs", &s->outputs, &s->n_outputs);
+    s->g->outputs_line = outputs->line;
+    char what[64];
+    snprintf(what, sizeof what, "%s.outputs", s->where);
+    return name_list(s, outputs, what, &s->g->outputs, &s->g->n_outputs);
 }
 
 /* ---- optimizer and schedule -------------------------------------------- */
@@ -817,12 +864,12 @@ static strata_status parse_optimizer(strata_spec *s, strata_runtime *rt, const y
     const st_optim_type *ot = st_find_optim_type(rt, type->text);
     if (!ot)
         return unknown_type(s, rt, STRATA_REGISTRY_OPTIMIZER, type, "optimizer", type->text, "");
-    s->optim_type = type->text;
-    s->optim_line = node->line;
+    s->g->optim_type = type->text;
+    s->g->optim_line = node->line;
     char who[96];
-    snprintf(who, sizeof who, "optimizer (%s)", s->optim_type);
-    return convert_attrs(s, node, reserved, 1, ot->def.attrs, ot->def.n_attrs, who, who, &s->optim_attrs,
-                         &s->n_optim_attrs);
+    snprintf(who, sizeof who, "optimizer (%s)", s->g->optim_type);
+    return convert_attrs(s, node, reserved, 1, ot->def.attrs, ot->def.n_attrs, who, who, &s->g->optim_attrs,
+                         &s->g->n_optim_attrs);
 }
 
 static strata_status parse_schedule(strata_spec *s, const yt_node *node)
@@ -930,11 +977,37 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
         return st;
     if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK)
         return st;
-    if ((st = parse_model(s, rt, yt_map_get(root, "model"))) != STRATA_OK)
-        return st;
-    const yt_node *opt = yt_map_get(root, "optimizer");
-    if (opt && (st = parse_optimizer(s, rt, opt)) != STRATA_OK)
-        return st;
+    const yt_node *model = yt_map_get(root, "model");
+    int n_named = 0;
+    for (int k = 0; k < SPEC_MAX_NAMED; k++)
+        n_named += yt_map_get(root, named_models[k]) != NULL;
+    if (!model && n_named < SPEC_MAX_NAMED)
+        return fail(s, STRATA_E_FORMAT, root,
+                    "the spec needs a 'model' section (or, for a GAN, both 'generator' and 'discriminator')");
+    if (model) {
+        s->g = &s->main;
+        snprintf(s->where, sizeof s->where, "model");
+        if ((st = parse_model(s, rt, model)) != STRATA_OK)
+            return st;
+        const yt_node *opt = yt_map_get(root, "optimizer");
+        if (opt && (st = parse_optimizer(s, rt, opt)) != STRATA_OK)
+            return st;
+    }
+    for (int k = 0; k < SPEC_MAX_NAMED; k++) {
+        const yt_node *pair = yt_map_get(root, named_models[k]);
+        if (!pair)
+            continue;
+        s->g = &s->named[k];
+        s->g->name = named_models[k];
+        if ((st = check_section(s, pair, named_rules, (int)ST_ARRAY_LEN(named_rules), named_models[k])) != STRATA_OK)
+            return st;
+        snprintf(s->where, sizeof s->where, "%s.model", named_models[k]);
+        if ((st = parse_model(s, rt, yt_map_get(pair, "model"))) != STRATA_OK)
+            return st;
+        const yt_node *opt = yt_map_get(pair, "optimizer");
+        if (opt && (st = parse_optimizer(s, rt, opt)) != STRATA_OK)
+            return st;
+    }
     const yt_node *sched = yt_map_get(root, "schedule");
     if (sched && (st = parse_schedule(s, sched)) != STRATA_OK)
         return st;
@@ -1000,24 +1073,37 @@ void strata_spec_destroy(strata_spec *s)
 
 /* ---- building ---------------------------------------------------------- */
 
-strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out)
+/* The main model (@p name NULL) or the named one; NULL after an error naming it. */
+static const spec_graph *find_graph(const strata_spec *s, const char *name)
 {
-    if (!s || !dev || !out)
-        return st_error(STRATA_E_INVALID, "strata_spec_build_model: spec, dev and out must not be NULL");
+    if (!name)
+        return &s->main;
+    for (int k = 0; k < SPEC_MAX_NAMED; k++)
+        if (!strcmp(named_models[k], name)) {
+            if (s->named[k].n_layers)
+                return &s->named[k];
+            break;
+        }
+    st_error(STRATA_E_NOT_FOUND, "%s: the spec has no '%s' section (a {model, optimizer} pair)", s->path, name);
+    return NULL;
+}
+
+static strata_status build_graph(const strata_spec *s, const spec_graph *g, strata_device *dev, strata_model **out)
+{
     strata_model *m = NULL;
     strata_status st = strata_model_create(dev, &m);
     if (st != STRATA_OK)
         return st_error_context(st, "%s: creating the model", s->path);
-    for (int k = 0; k < s->n_inputs; k++) {
-        const spec_input *in = &s->inputs[k];
+    for (int k = 0; k < g->n_inputs; k++) {
+        const spec_input *in = &g->inputs[k];
         st = strata_model_add_input(m, in->name, in->dtype, in->ndim, in->shape);
         if (st != STRATA_OK) {
             st_error_context(st, "%s:%d", s->path, in->line); /* the core names the input */
             goto fail;
         }
     }
-    for (int k = 0; k < s->n_layers; k++) {
-        const spec_layer *L = &s->layers[k];
+    for (int k = 0; k < g->n_layers; k++) {
+        const spec_layer *L = &g->layers[k];
         st = strata_model_add_layer(m, L->type, L->name, L->attrs, L->n_attrs, L->inputs, L->n_inputs);
         if (st != STRATA_OK) {
             st_error_context(st, "%s:%d: layer %d (type '%s', name '%s')", s->path, L->line, k, L->type,
@@ -1025,10 +1111,10 @@ strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, 
             goto fail;
         }
     }
-    for (int k = 0; k < s->n_outputs; k++) {
-        st = strata_model_add_output(m, s->outputs[k]);
+    for (int k = 0; k < g->n_outputs; k++) {
+        st = strata_model_add_output(m, g->outputs[k]);
         if (st != STRATA_OK) {
-            st_error_context(st, "%s:%d", s->path, s->outputs_line); /* the core names the output */
+            st_error_context(st, "%s:%d", s->path, g->outputs_line); /* the core names the output */
             goto fail;
         }
     }
@@ -1037,6 +1123,25 @@ strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, 
 fail:
     strata_model_destroy(m);
     return st;
+}
+
+strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out)
+{
+    if (!s || !dev || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_build_model: spec, dev and out must not be NULL");
+    if (!s->main.n_layers)
+        return st_error(STRATA_E_NOT_FOUND, "%s: the spec has no 'model' section (a two-model spec: use "
+                                            "strata_spec_build_named with \"generator\" or \"discriminator\")",
+                        s->path);
+    return build_graph(s, &s->main, dev, out);
+}
+
+strata_status strata_spec_build_named(const strata_spec *s, const char *name, strata_device *dev, strata_model **out)
+{
+    if (!s || !name || !dev || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_build_named: spec, name, dev and out must not be NULL");
+    const spec_graph *g = find_graph(s, name);
+    return g ? build_graph(s, g, dev, out) : STRATA_E_NOT_FOUND;
 }
 
 strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int ndim, const int64_t *shape)
@@ -1050,12 +1155,12 @@ strata_status strata_spec_set_input_shape(strata_spec *s, const char *name, int 
         if (shape[k] < 1)
             return st_error(STRATA_E_INVALID, "%s: input '%s': dimension %d must be positive, got %lld", s->path,
                             name, k, (long long)shape[k]);
-    for (int k = 0; k < s->n_inputs; k++) {
-        if (strcmp(s->inputs[k].name, name) != 0)
+    for (int k = 0; k < s->main.n_inputs; k++) {
+        if (strcmp(s->main.inputs[k].name, name) != 0)
             continue;
-        s->inputs[k].ndim = ndim;
+        s->main.inputs[k].ndim = ndim;
         if (ndim)
-            memcpy(s->inputs[k].shape, shape, sizeof(int64_t) * (size_t)ndim);
+            memcpy(s->main.inputs[k].shape, shape, sizeof(int64_t) * (size_t)ndim);
         return STRATA_OK;
     }
     return st_error(STRATA_E_NOT_FOUND, "%s: the model has no input named '%s'", s->path, name);
@@ -1065,8 +1170,8 @@ strata_status strata_spec_set_layer_int(strata_spec *s, const char *layer, const
 {
     if (!s || !layer || !key)
         return st_error(STRATA_E_INVALID, "strata_spec_set_layer_int: NULL argument");
-    for (int k = 0; k < s->n_layers; k++) {
-        spec_layer *L = &s->layers[k];
+    for (int k = 0; k < s->main.n_layers; k++) {
+        spec_layer *L = &s->main.layers[k];
         if (strcmp(layer_name(L), layer) != 0)
             continue;
         for (int a = 0; a < L->n_attrs; a++) {
@@ -1084,16 +1189,32 @@ strata_status strata_spec_set_layer_int(strata_spec *s, const char *layer, const
     return st_error(STRATA_E_NOT_FOUND, "%s: the model has no layer named '%s'", s->path, layer);
 }
 
+static strata_status create_optimizer(const strata_spec *s, const spec_graph *g, strata_model *m,
+                                      strata_optimizer **out)
+{
+    if (!g->optim_type)
+        return st_error(STRATA_E_NOT_FOUND, "%s: the spec has no '%s%soptimizer' section", s->path,
+                        g->name ? g->name : "", g->name ? "." : "");
+    strata_status st = strata_optimizer_create(m, g->optim_type, g->optim_attrs, g->n_optim_attrs, out);
+    if (st != STRATA_OK)
+        return st_error_context(st, "%s:%d", s->path, g->optim_line); /* the core names the optimizer */
+    return STRATA_OK;
+}
+
 strata_status strata_spec_create_optimizer(const strata_spec *s, strata_model *m, strata_optimizer **out)
 {
     if (!s || !m || !out)
         return st_error(STRATA_E_INVALID, "strata_spec_create_optimizer: spec, model and out must not be NULL");
-    if (!s->optim_type)
-        return st_error(STRATA_E_NOT_FOUND, "%s: the spec has no 'optimizer' section", s->path);
-    strata_status st = strata_optimizer_create(m, s->optim_type, s->optim_attrs, s->n_optim_attrs, out);
-    if (st != STRATA_OK)
-        return st_error_context(st, "%s:%d", s->path, s->optim_line); /* the core names the optimizer */
-    return STRATA_OK;
+    return create_optimizer(s, &s->main, m, out);
+}
+
+strata_status strata_spec_create_optimizer_named(const strata_spec *s, const char *name, strata_model *m,
+                                                 strata_optimizer **out)
+{
+    if (!s || !name || !m || !out)
+        return st_error(STRATA_E_INVALID, "strata_spec_create_optimizer_named: NULL argument");
+    const spec_graph *g = find_graph(s, name);
+    return g ? create_optimizer(s, g, m, out) : STRATA_E_NOT_FOUND;
 }
 
 /* ---- queries ----------------------------------------------------------- */

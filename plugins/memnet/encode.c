@@ -12,7 +12,13 @@
  * (0; -1 for none): words equal to it contribute nothing (the "nil" word
  * that pads sentences and empty memory slots); encode_backward also takes
  * num_embeddings = V. With T, x has rank >= 2 and x's second-to-last
- * dimension is the M memory slots: T is the temporal encoding of each slot.
+ * dimension is the M memory slots: T is the temporal encoding of each slot,
+ * added only to the slots that hold a word (an empty slot, all padding,
+ * encodes to zero: it holds nothing, not even a time).
+ *
+ *   memnet::slot_mask  x (..., J) int -> m (..., 1): 1 where the row holds a
+ *       word other than padding_idx, else 0 (num_embeddings: the composite's
+ *       one_hot width)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +156,15 @@ static float *weights_of(const strata_host_api *h, const char *op, const enc_geo
     return w;
 }
 
+/* 1 when row @p r of x (J words) holds a word other than @p pad. */
+static int row_has_word(const strata_tensor_desc *x, int64_t r, int64_t J, int64_t pad)
+{
+    for (int64_t j = 0; j < J; j++)
+        if (index_at(x, r * J + j) != pad)
+            return 1;
+    return 0;
+}
+
 /* The first word of x outside [0, V) (padding aside): its flat index, or -1. */
 static int64_t bad_word(const strata_tensor_desc *x, const enc_geom *g)
 {
@@ -188,7 +203,7 @@ static strata_status kernel_encode(const strata_kernel_call *c)
     const int64_t d = g.d;
     for (int64_t r = 0; r < g.R; r++) {
         float *restrict yr = y + r * d;
-        if (T)
+        if (T && row_has_word(x, r, g.J, g.pad))
             memcpy(yr, T + (r % g.M) * d, sizeof(float) * (size_t)d);
         else
             memset(yr, 0, sizeof(float) * (size_t)d);
@@ -281,6 +296,9 @@ static strata_status kernel_encode_backward(const strata_kernel_call *c)
 
 /* ---- composites: the definition, with core ops ---------------------------- */
 
+static strata_status slot_mask(const strata_host_api *h, strata_runtime *rt, strata_tensor *x, const enc_geom *g,
+                               strata_tensor **out);
+
 /* t (..., J, d) times the word weights and, with padding, the mask of real
  * words (from one_hot of x, which needs no comparison op). New reference. */
 static strata_status weigh_words(const strata_host_api *h, strata_runtime *rt, const char *op, strata_tensor *t,
@@ -346,10 +364,14 @@ static strata_status composite_encode(const strata_composite_call *c)
     if (!(rc = mn_op(h, c->rt, "core::embedding", (strata_tensor *[]){c->inputs[0], c->inputs[1]}, 2, NULL, 0, &emb)) &&
         !(rc = weigh_words(h, c->rt, c->op, emb, c->inputs[1], &g, &wd)) &&
         !(rc = mn_op(h, c->rt, "core::sum", &wd, 1, &ax, 1, &s))) {
-        if (g.M)
-            rc = mn_op(h, c->rt, "core::add", (strata_tensor *[]){s, c->inputs[2]}, 2, NULL, 0, &c->outputs[0]);
-        else
+        strata_tensor *mask = NULL, *t = NULL;
+        if (g.M && !(rc = slot_mask(h, c->rt, c->inputs[1], &g, &mask)) &&
+            !(rc = mn_op(h, c->rt, "core::mul", (strata_tensor *[]){mask, c->inputs[2]}, 2, NULL, 0, &t)))
+            rc = mn_op(h, c->rt, "core::add", (strata_tensor *[]){s, t}, 2, NULL, 0, &c->outputs[0]);
+        else if (!g.M)
             c->outputs[0] = h->tensor_retain(s);
+        h->tensor_release(mask);
+        h->tensor_release(t);
     }
     h->tensor_release(emb);
     h->tensor_release(wd);
@@ -383,7 +405,87 @@ static strata_status composite_encode_backward(const strata_composite_call *c)
     return rc;
 }
 
-/* dE by encode_backward, dT by summing dy down to (M, d). */
+/* ---- slot_mask ------------------------------------------------------------ */
+
+static strata_status geom_mask(const strata_host_api *h, const char *op, const strata_tensor_desc *x,
+                               const strata_attr *attrs, int n_attrs, enc_geom *g)
+{
+    int64_t V = strata_attr_get_int(attrs, n_attrs, "num_embeddings", 0);
+    if (V < 1)
+        return h->set_error(STRATA_E_INVALID, "%s: num_embeddings must be given and positive, got %lld", op,
+                            (long long)V);
+    return geom_of(h, op, x, V, 1, attrs, n_attrs, g);
+}
+
+static strata_status infer_slot_mask(const strata_infer_call *c)
+{
+    enc_geom g;
+    strata_status rc = geom_mask(mn_host(c->user), c->op, &c->inputs[0], c->attrs, c->n_attrs, &g);
+    if (rc)
+        return rc;
+    strata_tensor_desc *y = &c->outputs[0];
+    y->dtype = STRATA_F32;
+    y->ndim = c->inputs[0].ndim;
+    memcpy(y->shape, c->inputs[0].shape, sizeof(int64_t) * (size_t)y->ndim);
+    y->shape[y->ndim - 1] = 1;
+    return STRATA_OK;
+}
+
+static strata_status kernel_slot_mask(const strata_kernel_call *c)
+{
+    enc_geom g;
+    strata_status rc = geom_mask(mn_host(c->user), c->op, &c->inputs[0], c->attrs, c->n_attrs, &g);
+    if (rc)
+        return rc;
+    float *y = strata_desc_ptr(&c->outputs[0]);
+    for (int64_t r = 0; r < g.R; r++)
+        y[r] = g.pad < 0 || row_has_word(&c->inputs[0], r, g.J, g.pad) ? 1.0f : 0.0f;
+    return STRATA_OK;
+}
+
+/* m (..., 1) = max over the J words of "not padding" (from one_hot of x). */
+static strata_status slot_mask(const strata_host_api *h, strata_runtime *rt, strata_tensor *x, const enc_geom *g,
+                               strata_tensor **out)
+{
+    const int64_t *xs = h->tensor_shape(x);
+    const int nd = h->tensor_ndim(x);
+    *out = NULL;
+    if (g->pad < 0) {
+        int64_t shp[STRATA_MAX_DIMS];
+        memcpy(shp, xs, sizeof(int64_t) * (size_t)nd);
+        shp[nd - 1] = 1;
+        strata_attr at[2] = {strata_attr_ints("shape", shp, nd), strata_attr_float("value", 1.0)};
+        return h->op_create(h->tensor_device(x), "core::fill", at, 2, out);
+    }
+    strata_attr c1 = strata_attr_int("num_classes", g->V);
+    strata_attr sl[3] = {strata_attr_int("axis", -1), strata_attr_int("start", g->pad),
+                         strata_attr_int("end", g->pad + 1)};
+    strata_attr sc[2] = {strata_attr_float("alpha", -1.0), strata_attr_float("beta", 1.0)};
+    strata_attr mx = strata_attr_ints("axes", (const int64_t[]){-2}, 1);
+    strata_tensor *oh = NULL, *pad = NULL, *real = NULL;
+    strata_status rc;
+    if (!(rc = mn_op(h, rt, "core::one_hot", &x, 1, &c1, 1, &oh)) &&
+        !(rc = mn_op(h, rt, "core::slice", &oh, 1, sl, 3, &pad)) &&
+        !(rc = mn_op(h, rt, "core::scale", &pad, 1, sc, 2, &real)))
+        rc = mn_op(h, rt, "core::max", &real, 1, &mx, 1, out); /* (..., J, 1) -> (..., 1) */
+    h->tensor_release(oh);
+    h->tensor_release(pad);
+    h->tensor_release(real);
+    return rc;
+}
+
+static strata_status composite_slot_mask(const strata_composite_call *c)
+{
+    const strata_host_api *h = c->host;
+    strata_tensor_desc d[1];
+    enc_geom g;
+    strata_status rc = descs_of(h, c->inputs, 1, d);
+    if (!rc)
+        rc = geom_mask(h, c->op, d, c->attrs, c->n_attrs, &g);
+    return rc ? rc : slot_mask(h, c->rt, c->inputs[0], &g, &c->outputs[0]);
+}
+
+/* dE by encode_backward, dT by summing dy (on the slots that hold words) down to (M, d). */
 static strata_status backward_encode(const strata_backward_call *c)
 {
     const strata_host_api *h = c->host;
@@ -405,7 +507,14 @@ static strata_status backward_encode(const strata_backward_call *c)
     }
     if (!rc && c->n_inputs > 2 && c->needs_grad[2]) {
         strata_attr sh = strata_attr_ints("shape", h->tensor_shape(c->inputs[2]), 2);
-        rc = mn_op(h, c->rt, "core::sum_to_shape", &dy, 1, &sh, 1, &c->grad_inputs[2]);
+        strata_attr at[2] = {strata_attr_int("padding_idx", strata_attr_get_int(c->attrs, c->n_attrs, "padding_idx", 0)),
+                             strata_attr_int("num_embeddings", Es[0])};
+        strata_tensor *mask = NULL, *dm = NULL;
+        if (!(rc = mn_op(h, c->rt, "memnet::slot_mask", &c->inputs[1], 1, at, 2, &mask)) &&
+            !(rc = mn_op(h, c->rt, "core::mul", (strata_tensor *[]){dy, mask}, 2, NULL, 0, &dm)))
+            rc = mn_op(h, c->rt, "core::sum_to_shape", &dm, 1, &sh, 1, &c->grad_inputs[2]);
+        h->tensor_release(mask);
+        h->tensor_release(dm);
     }
     return rc;
 }
@@ -439,6 +548,22 @@ strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
          .doc = "gradient of encode's E: (dy (..., d), x (..., J) int) -> dE (V, d); num_embeddings, encoding, "
                 "padding_idx"},
     };
+    const strata_op_def mask = {.struct_size = sizeof(strata_op_def),
+                                .name = "memnet::slot_mask",
+                                .version = 1,
+                                .min_inputs = 1,
+                                .max_inputs = 1,
+                                .n_outputs = 1,
+                                .flags = STRATA_OP_NO_GRAD,
+                                .infer = infer_slot_mask,
+                                .composite = composite_slot_mask,
+                                .host_kernel = kernel_slot_mask,
+                                .user = (void *)(uintptr_t)h,
+                                .doc = "(x (..., J) int) -> (..., 1): 1 where a row holds a word other than "
+                                       "padding_idx; num_embeddings"};
+    strata_status rm = h->register_op(p, &mask);
+    if (rm)
+        return rm;
     /* the composite-only twins (tests: the definition the kernels match) */
     static const char *const twin[2] = {"memnet::encode_unfused", "memnet::encode_backward_unfused"};
     for (int k = 0; k < 4; k++) {

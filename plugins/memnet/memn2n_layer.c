@@ -11,7 +11,10 @@
  *
  *   u_1 = encode(B, query);  for hop k = 1..K:
  *     m_i = encode(A_k, story_i) + T_A^k[i],  c_i = encode(C_k, story_i) + T_C^k[i]
- *     p = softmax(m u_k)            (p = m u_k during a linear start)
+ *     p = softmax(m u_k)            (p = m u_k during a linear start); with
+ *                                   mask_empty: 1, empty slots (all padding)
+ *                                   get p = 0 (off by default: it measured
+ *                                   worse on bAbI, docs/memnet.md)
  *     u_{k+1} = u_k + sum_i p_i c_i (adjacent)  or  H u_k + sum_i p_i c_i (layerwise)
  *   logits = W u_{K+1}
  *
@@ -47,12 +50,13 @@ static const strata_attr_spec memn2n_spec[] = {
     SPEC("temporal", STRATA_ATTR_INT, 0, 1, 0, NULL, "learned temporal encoding per memory slot (1) or none (0)"),
     SPEC("padding_idx", STRATA_ATTR_INT, 0, 0, 0, NULL, "the nil word id that contributes nothing (-1: none)"),
     SPEC("init_std", STRATA_ATTR_FLOAT, 0, 0, 0.1, NULL, "standard deviation of the N(0, s) initialisation"),
+    SPEC("mask_empty", STRATA_ATTR_INT, 0, 0, 0, NULL, "empty memory slots (all padding) take no attention (1)"),
 };
 
 /* Parameter slots of the layer state (borrowed from the model). */
 typedef struct memn2n {
     int64_t V, d, K, M;
-    int layerwise, temporal, position;
+    int layerwise, temporal, position, mask_empty;
     int64_t pad;
     strata_tensor *embed[MN_MAX_HOPS + 1]; /* adjacent: K + 1; layerwise: A, B, C, W */
     strata_tensor *temp[MN_MAX_HOPS + 1];  /* adjacent: K + 1; layerwise: T_A, T_C */
@@ -90,6 +94,7 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
     const int64_t V = strata_attr_get_int(at, na, "vocab_size", 0), d = strata_attr_get_int(at, na, "embedding_dim", 20);
     const int64_t K = strata_attr_get_int(at, na, "hops", 3), temporal = strata_attr_get_int(at, na, "temporal", 1);
     const int64_t pad = strata_attr_get_int(at, na, "padding_idx", 0);
+    const int64_t mask_empty = strata_attr_get_int(at, na, "mask_empty", 0);
     const double std = strata_attr_get_float(at, na, "init_std", 0.1);
     const strata_attr *ty = strata_attr_find(at, na, "tying");
     const char *tying = ty && ty->kind == STRATA_ATTR_STRING && ty->s ? ty->s : "adjacent";
@@ -104,8 +109,9 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
                             w, (long long)V, (long long)d);
     if (K < 1 || K > MN_MAX_HOPS)
         return h->set_error(STRATA_E_INVALID, "%s: hops must be in [1, %d], got %lld", w, MN_MAX_HOPS, (long long)K);
-    if (temporal != 0 && temporal != 1)
-        return h->set_error(STRATA_E_INVALID, "%s: temporal must be 0 or 1, got %lld", w, (long long)temporal);
+    if ((temporal != 0 && temporal != 1) || (mask_empty != 0 && mask_empty != 1))
+        return h->set_error(STRATA_E_INVALID, "%s: temporal and mask_empty must be 0 or 1, got %lld and %lld", w,
+                            (long long)temporal, (long long)mask_empty);
     if (pad < -1 || pad >= V)
         return h->set_error(STRATA_E_INVALID, "%s: padding_idx must be -1 or in [0, %lld), got %lld", w, (long long)V,
                             (long long)pad);
@@ -127,6 +133,7 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
     *c->state = s;
     s->V = V, s->d = d, s->K = K, s->M = st->shape[0];
     s->layerwise = !strcmp(tying, "layerwise"), s->temporal = (int)temporal, s->position = position, s->pad = pad;
+    s->mask_empty = (int)mask_empty;
     char name[32];
     if (s->layerwise) {
         static const char *const en[4] = {"embed_A", "embed_B", "embed_C", "embed_W"};
@@ -220,6 +227,22 @@ static strata_status memn2n_forward(const strata_layer_forward_call *c)
     if ((rc = encode(c, s, s->embed[s->layerwise ? LW_B : 0], query, NULL, &l, &u)))
         goto done;
     const int64_t u3[3] = {Bt, d, 1}, p3[3] = {Bt, 1, M}, two[2] = {Bt, M}, o2[2] = {Bt, d};
+    /* empty slots (all padding) take no attention: -1e9 on their scores before
+     * the softmax, a zero weight during a linear start */
+    strata_tensor *keep2 = NULL, *bias = NULL;
+    if (s->mask_empty && s->pad >= 0) {
+        strata_attr at[2] = {strata_attr_int("padding_idx", s->pad), strata_attr_int("num_embeddings", s->V)};
+        strata_attr sh = strata_attr_ints("shape", two, 2);
+        strata_attr sc[2] = {strata_attr_float("alpha", 1e9), strata_attr_float("beta", -1e9)};
+        at_ = at, n_at_ = 2;
+        STEP("memnet::slot_mask", story);
+        at_ = &sh, n_at_ = 1;
+        STEP("core::reshape", t_);
+        keep2 = t_;
+        at_ = sc, n_at_ = 2;
+        STEP("core::scale", keep2);
+        bias = t_;
+    }
     for (int64_t k = 0; k < K; k++) {
         strata_tensor *m = s->layerwise ? enc[0] : enc[k], *cm = s->layerwise ? enc[1] : enc[k + 1];
         strata_attr sh = strata_attr_ints("shape", u3, 3);
@@ -232,11 +255,19 @@ static strata_status memn2n_forward(const strata_layer_forward_call *c)
         STEP("core::reshape", t_);
         if (soft != 0.0f) {
             strata_attr ax = strata_attr_int("axis", -1);
-            at_ = &ax;
+            if (bias) {
+                at_ = NULL, n_at_ = 0;
+                STEP("core::add", t_, bias);
+            }
+            at_ = &ax, n_at_ = 1;
             STEP("core::softmax", t_);
+        } else if (keep2) {
+            at_ = NULL, n_at_ = 0;
+            STEP("core::mul", t_, keep2);
         }
+        at_ = NULL, n_at_ = 0;
         sh = strata_attr_ints("shape", p3, 3);
-        at_ = &sh;
+        at_ = &sh, n_at_ = 1;
         STEP("core::reshape", t_);
         att[k] = t_;
         at_ = NULL, n_at_ = 0;

@@ -1138,7 +1138,7 @@ static int reduce_shape(cf_gen *g, int64_t *s)
 /* attrs axes/keepdim by trial; returns the number of reduced elements per output. */
 static int64_t reduce_attrs(cf_gen *g, cf_case *c, int n, const int64_t *s)
 {
-    int64_t axes[STRATA_MAX_DIMS];
+    int64_t axes[STRATA_MAX_DIMS] = {0};
     int na = 0, keep = -1;
     switch (g->trial) {
     case 0: /* absent: every axis */
@@ -2654,6 +2654,96 @@ static int gen_mn_encode_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
+/* gan::d_loss and gan::g_loss: real_logits (N, ...) (d_loss only) and
+ * fake_logits (M, ...) with the same trailing dims, values in [lo, hi]; kind
+ * by trial (each kind once in the first five, a random one after). Error
+ * cases: an unknown kind (E_INVALID), "wgan_gp" (E_UNSUPPORTED: needs double
+ * backward), and for d_loss trailing dims that differ (E_SHAPE). Shapes
+ * from gan_shape(), the batch of fake_logits redrawn. K: the elements of
+ * the larger input (the means). */
+static const char *const cf_gan_kinds[] = {"minimax", "non_saturating", "least_squares", "hinge", "wasserstein"};
+
+static int gan_shape(cf_gen *g, int64_t *s)
+{
+    if (g->trial == 0) {
+        s[0] = 7, s[1] = 13;
+        return 2;
+    }
+    const int n = (int)cf_int(&g->rng, 1, 3);
+    const int64_t cap = g->large ? CF_LARGE_CAP : CF_MAX_NUMEL;
+    int64_t total = 1;
+    for (int d = 0; d < n; d++) {
+        s[d] = cf_dim(g);
+        while (s[d] > 1 && total * s[d] > cap)
+            s[d] /= 2;
+        total *= s[d];
+    }
+    return n;
+}
+
+static int gen_gan_loss(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    const int d = !strcmp(rc->op, "gan::d_loss");
+    int64_t s[STRATA_MAX_DIMS], fs[STRATA_MAX_DIMS];
+    int n = gan_shape(g, s);
+    memcpy(fs, s, sizeof s);
+    fs[0] = cf_dim(g);
+    const char *kind = cf_gan_kinds[g->large ? cf_int(&g->rng, 0, 4) : g->trial % 5];
+    if (g->error == 1) {
+        kind = "relativistic", c->note = "an unknown kind must fail", c->expect = STRATA_E_INVALID;
+    } else if (g->error == 2) {
+        kind = "wgan_gp", c->note = "wgan_gp needs double backward and must fail", c->expect = STRATA_E_UNSUPPORTED;
+    } else if (g->error == 3) {
+        n = 2, s[1] = 3, fs[1] = 2;
+        c->note = "trailing dims that differ must fail", c->expect = STRATA_E_SHAPE;
+    }
+    for (int k = !d; k < 2; k++) /* real_logits (d_loss only), fake_logits */
+        cf_in_filled(g, c, k ? "fake_logits" : "real_logits", n, k ? fs : s, rc->lo, rc->hi, 1);
+    cf_attr_string(c, "kind", kind);
+    int64_t ns = cf_numel(n, s), nf = cf_numel(n, fs);
+    c->k_fwd = d && ns > nf ? ns : nf;
+    return 0;
+}
+
+/* gan::ema_update in place: (ema, param) -> ema of a gan_shape() shape;
+ * decay 0.999, 0, 1, 0.5, then random. Error cases: decay 1.5 (E_INVALID),
+ * shapes that differ (E_SHAPE). */
+static int gen_gan_ema(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    static const double decays[] = {0.999, 0.0, 1.0, 0.5};
+    int64_t s[STRATA_MAX_DIMS], ps[STRATA_MAX_DIMS];
+    int n = gan_shape(g, s);
+    memcpy(ps, s, sizeof s);
+    double decay = g->trial < 4 ? decays[g->trial] : cf_range(&g->rng, 0.0, 1.0);
+    if (g->error == 1) {
+        decay = 1.5, c->note = "decay outside [0, 1] must fail", c->expect = STRATA_E_INVALID;
+    } else if (g->error == 2) {
+        ps[n - 1] = s[n - 1] + 1, c->note = "param of another shape must fail", c->expect = STRATA_E_SHAPE;
+    }
+    for (int k = 0; k < 2; k++)
+        cf_in_filled(g, c, k ? "param" : "ema", n, k ? ps : s, rc->lo, rc->hi, 0);
+    cf_attr_float(c, "decay", decay);
+    c->mode = CF_INPLACE;
+    c->n_out = 1;
+    return 0;
+}
+
+/* memnet::slot_mask: x (lead, M, J) word ids with whole padded rows. */
+static int gen_mn_slot_mask(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    (void)rc;
+    const int64_t V = cf_dim(g) + 1, M = cf_int(&g->rng, 1, 5), J = cf_int(&g->rng, 1, 6);
+    const int64_t lead = cf_int(&g->rng, 1, g->large ? 64 : 4);
+    cf_tensor *x = index_input(g, c, "x", 3, (int64_t[]){lead, M, J}, V);
+    for (int64_t r = 0; x->data && r < lead * M; r += 2) /* every other row empty */
+        for (int64_t j = 0; j < J; j++)
+            cf_set_index(x, r * J + j, 0);
+    cf_attr_int(c, "padding_idx", g->error || g->trial % 2 ? 0 : -1);
+    cf_attr_int(c, "num_embeddings", V);
+    c->k_fwd = J;
+    return 0;
+}
+
 static const cf_recipe cf_recipes[] = {
     /* elementwise: x in the range where the map is defined; exact zeros at kinks */
     R("add", gen_binary, CF_ELT, CF_RED),
@@ -2748,6 +2838,11 @@ static const cf_recipe cf_recipes[] = {
     {"memnet::encode_backward", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 2, NULL, -1.0, 1.0, 0},
     {"memnet::encode_unfused", 1, gen_mn_encode, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
     {"memnet::encode_backward_unfused", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
+    {"memnet::slot_mask", 1, gen_mn_slot_mask, CF_EXACT, CF_EXACT, 0, 0, NULL, -1.0, 1.0, 0},
+    /* the gan plugin (plugins/gan): K = the logits averaged (losses); the EMA is elementwise */
+    {"gan::d_loss", 1, gen_gan_loss, CF_RED, CF_ELT, 0, 3, "composite", -4.0, 4.0, 0}, /* kind, wgan_gp, shapes fail */
+    {"gan::g_loss", 1, gen_gan_loss, CF_RED, CF_ELT, 0, 2, "composite", -4.0, 4.0, 0}, /* kind, wgan_gp fail */
+    {"gan::ema_update", 1, gen_gan_ema, CF_ELT, CF_ELT, 0, 2, NULL, -2.0, 2.0, 0},     /* decay 1.5, shapes fail */
 };
 
 #undef R

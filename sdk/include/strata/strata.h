@@ -832,6 +832,18 @@ STRATA_API void strata_spec_destroy(strata_spec *s);
 /** Builds the spec's model on @p dev. */
 STRATA_API strata_status strata_spec_build_model(const strata_spec *s, strata_device *dev, strata_model **out);
 /**
+ * Builds model @p name ("generator" or "discriminator") of a two-model spec
+ * (a GAN: top-level sections generator: and discriminator:, each
+ * {model, optimizer}).
+ * @returns STRATA_E_NOT_FOUND when the spec has no such section.
+ * @since 1.0
+ */
+STRATA_API strata_status strata_spec_build_named(const strata_spec *s, const char *name, strata_device *dev,
+                                                 strata_model **out);
+/** Creates the optimizer of model @p name of a two-model spec for @p m. @since 1.0 */
+STRATA_API strata_status strata_spec_create_optimizer_named(const strata_spec *s, const char *name, strata_model *m,
+                                                            strata_optimizer **out);
+/**
  * Changes the per-example shape of the spec's model input @p name for the
  * models built from @p s afterwards (e.g. one token instead of a training
  * window of 64, to generate text step by step). @p shape is copied.

@@ -1,0 +1,365 @@
+/*
+ * cmd_autoencoder.c - autoencoders (task: autoencoder; docs/gan.md, Q5):
+ *
+ *   strata train SPEC --out RUN [--epochs N]   minimise the mean squared
+ *       error between the model's output and its input (the model maps an
+ *       image to an image of the same size through a code of
+ *       autoencoder.code_size values)
+ *   strata eval SPEC --checkpoint RUN/checkpoint.safetensors [--json]
+ *
+ * Both report the test reconstruction MSE next to that of PCA with the same
+ * number of components (fitted on the training images with LAPACK, stats.c):
+ * test_mse and pca_mse in RUN/summary.json; `train` also writes
+ * RUN/reconstructions.png, test images (odd rows) above their
+ * reconstructions (even rows). MSEs are over pixels in the data's range
+ * (data.scale 255: [0, 1]).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "png_write.h"
+#include "stats.h"
+
+typedef struct {
+    const char *spec_path, *out_dir, *checkpoint, *backend;
+    int64_t epochs, seed;
+    int have_seed, json;
+} ae_args;
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *model;
+    strata_optimizer *opt;
+    strata_dataset *train, *test;
+    int64_t per, code, batch;
+} ae_ctx;
+
+static int ae_parse(int argc, char **argv, ae_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--json"))
+            a->json = 1;
+        else if (o[0] == '-' && !v) {
+            fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
+            return 2;
+        } else if (!strcmp(o, "--out"))
+            a->out_dir = argv[++i];
+        else if (!strcmp(o, "--checkpoint"))
+            a->checkpoint = argv[++i];
+        else if (!strcmp(o, "--backend"))
+            a->backend = argv[++i];
+        else if (!strcmp(o, "--epochs"))
+            a->epochs = atoll(argv[++i]);
+        else if (!strcmp(o, "--seed")) {
+            a->seed = atoll(argv[++i]);
+            a->have_seed = 1;
+        } else if (o[0] != '-' && !a->spec_path)
+            a->spec_path = o;
+        else {
+            fprintf(stderr, "strata: error: %s: unknown option '%s'\n", argv[0], o);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void ae_free(ae_ctx *c)
+{
+    strata_dataset_destroy(c->train);
+    strata_dataset_destroy(c->test);
+    strata_optimizer_destroy(c->opt);
+    strata_model_destroy(c->model);
+    strata_spec_destroy(c->spec);
+    strata_runtime_destroy(c->rt);
+}
+
+static int ae_open(ae_ctx *c, const ae_args *a, int train)
+{
+    memset(c, 0, sizeof *c);
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_status rc = strata_runtime_create(&o, &c->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(c->rt, a->spec_path, &c->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t seed = 1;
+    strata_spec_get_int(c->spec, "seed", 1, &seed);
+    strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));
+    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+        return cli_fail("choosing a device", rc);
+    if ((rc = strata_spec_build_model(c->spec, c->dev, &c->model)))
+        return cli_fail("building the model", rc);
+    if (train && (rc = strata_spec_create_optimizer(c->spec, c->model, &c->opt)))
+        return cli_fail("creating the optimizer", rc);
+    int r;
+    if ((train && (r = cli_load_images(c->spec, "train", &c->train))) ||
+        (r = cli_load_images(c->spec, "test", &c->test)))
+        return r;
+    if (!c->train && (r = cli_load_images(c->spec, "train", &c->train))) /* PCA is fitted on it */
+        return r;
+    int dn = 0, mn = 0, on = 0;
+    const int64_t *ds = strata_dataset_shape(c->test, &dn), *ms = strata_model_input_shape(c->model, 0, &mn, NULL);
+    const int64_t *os = strata_model_output_shape(c->model, 0, &on);
+    int64_t nd = 1, nm = 1, no = 1;
+    for (int k = 0; k < dn; k++)
+        nd *= ds[k];
+    for (int k = 0; k < mn; k++)
+        nm *= ms[k];
+    for (int k = 0; os && k < on; k++)
+        no *= os[k];
+    if (nd != nm || nd != no) {
+        fprintf(stderr, "strata: error: %s: an autoencoder's input and output hold one example each (%lld values); "
+                        "the model takes %lld and gives %lld\n",
+                a->spec_path, (long long)nd, (long long)nm, (long long)no);
+        return 1;
+    }
+    c->per = nd;
+    strata_spec_get_int(c->spec, "autoencoder.code_size", 32, &c->code);
+    strata_spec_get_int(c->spec, "train.batch_size", 128, &c->batch);
+    return 0;
+}
+
+/* Reconstructions (B, per) of images x (B, data shape), flattened. */
+static strata_status ae_forward(ae_ctx *c, strata_tensor *x, int training, strata_tensor **y, strata_tensor **xf)
+{
+    int mn = 0;
+    const int64_t *ms = strata_model_input_shape(c->model, 0, &mn, NULL);
+    const int64_t B = strata_tensor_dim(x, 0);
+    int64_t shape[STRATA_MAX_DIMS] = {B};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)mn);
+    strata_tensor *xi = NULL, *out = NULL;
+    strata_status rc = strata_reshape(c->rt, x, mn + 1, shape, &xi);
+    if (!rc)
+        rc = strata_model_forward(c->model, &xi, 1, &out, 1, training);
+    if (!rc)
+        rc = strata_reshape(c->rt, out, 2, (const int64_t[]){B, c->per}, y);
+    if (!rc)
+        rc = strata_reshape(c->rt, x, 2, (const int64_t[]){B, c->per}, xf);
+    strata_tensor_release(xi);
+    strata_tensor_release(out);
+    return rc;
+}
+
+static strata_status ae_mse(ae_ctx *c, strata_tensor *y, strata_tensor *x, strata_tensor **loss)
+{
+    strata_attr red = strata_attr_string("reduction", "mean");
+    return strata_op_call(c->rt, "core::mse", (strata_tensor *[]){y, x}, 2, &red, 1, loss, 1);
+}
+
+/* Test MSE of the model; the first @p keep reconstructions into @p recon. */
+static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t keep)
+{
+    strata_loader *ld = NULL;
+    strata_status rc = strata_loader_create(c->test, 1000, 0, 1, 0, &ld);
+    int prev = strata_set_grad_enabled(c->rt, 0);
+    double sum = 0.0;
+    int64_t seen = 0;
+    if (!rc)
+        strata_loader_start_epoch(ld, 0);
+    while (!rc) {
+        strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *l = NULL;
+        int done = 0;
+        if ((rc = strata_loader_next(ld, c->dev, &x, &lab, &done)) || done)
+            break;
+        const int64_t B = strata_tensor_dim(x, 0);
+        double v = 0.0;
+        rc = ae_forward(c, x, 0, &y, &xf);
+        if (!rc)
+            rc = ae_mse(c, y, xf, &l);
+        if (!rc)
+            rc = strata_tensor_item(l, &v);
+        if (!rc && recon && seen < keep) {
+            float *all = malloc(sizeof(float) * (size_t)(B * c->per));
+            rc = all ? strata_tensor_read(y, all, sizeof(float) * (size_t)(B * c->per)) : STRATA_E_NOMEM;
+            if (!rc)
+                memcpy(recon + seen * c->per, all,
+                       sizeof(float) * (size_t)((keep - seen < B ? keep - seen : B) * c->per));
+            free(all);
+        }
+        sum += v * (double)B;
+        seen += B;
+        strata_tensor_release(x);
+        strata_tensor_release(lab);
+        strata_tensor_release(y);
+        strata_tensor_release(xf);
+        strata_tensor_release(l);
+        strata_graph_reset(strata_runtime_graph(c->rt));
+    }
+    strata_set_grad_enabled(c->rt, prev);
+    strata_loader_destroy(ld);
+    *mse = seen ? sum / (double)seen : 0.0;
+    return rc;
+}
+
+/* PCA with the code size's components, fitted on the training images. */
+static int ae_pca_mse(ae_ctx *c, double *mse)
+{
+    const int64_t n = strata_dataset_size(c->train), d = c->per, k = c->code;
+    double *mean = malloc(sizeof(double) * (size_t)d), *comp = malloc(sizeof(double) * (size_t)(k * d));
+    char err[256] = "";
+    int r = !mean || !comp || k < 1 || k > d ||
+            stats_pca_fit(strata_dataset_x(c->train, 0), n, d, k, mean, comp, err, sizeof err);
+    if (!r)
+        *mse = stats_pca_mse(strata_dataset_x(c->test, 0), strata_dataset_size(c->test), d, k, mean, comp);
+    if (r || *mse < 0)
+        fprintf(stderr, "strata: error: PCA with %lld components of %lld: %s\n", (long long)k, (long long)d,
+                err[0] ? err : "bad size or out of memory");
+    free(mean);
+    free(comp);
+    return r || *mse < 0;
+}
+
+/* Test images over their reconstructions, 16 a row. */
+static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *path)
+{
+    int dn = 0;
+    const int64_t *ds = strata_dataset_shape(c->test, &dn);
+    const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = (int)ds[dn - 1], cols = 16;
+    float *tiles = malloc(sizeof(float) * (size_t)(2 * n * c->per));
+    if (!tiles)
+        return 1;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t row = i / cols, col = i % cols, at = (2 * row * cols + col) * c->per;
+        memcpy(tiles + at, strata_dataset_x(c->test, i), sizeof(float) * (size_t)c->per);
+        memcpy(tiles + at + cols * c->per, recon + i * c->per, sizeof(float) * (size_t)c->per);
+    }
+    double scale = 255.0, mean = 0.0, std = 1.0;
+    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
+    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
+    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
+    grid_layout g = {.n = 2 * n, .channels = 1, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
+                     .background = 255, .norm = GRID_NORM_RANGE, .lo = (float)((0.0 - mean) / std),
+                     .hi = (float)((255.0 / scale - mean) / std)};
+    uint8_t *img = grid_render(&g, tiles);
+    free(tiles);
+    int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, 1);
+    free(img);
+    return r;
+}
+
+int cmd_ae_train(int argc, char **argv)
+{
+    ae_args a;
+    ae_ctx c;
+    int r = ae_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.spec_path || !a.out_dir) {
+        fprintf(stderr, "strata: error: usage: strata train AUTOENCODER_SPEC --out DIR [--epochs N] [--seed S] "
+                        "[--backend NAME]\n");
+        return 2;
+    }
+    if ((r = ae_open(&c, &a, 1)) || (r = cli_make_dir(a.out_dir)))
+        goto out;
+    int64_t epochs = 10, seed = 1;
+    strata_spec_get_int(c.spec, "train.epochs", 10, &epochs);
+    strata_spec_get_int(c.spec, "seed", 1, &seed);
+    if (a.epochs > 0)
+        epochs = a.epochs;
+    strata_loader *ld = NULL;
+    strata_status rc = strata_loader_create(c.train, c.batch, 1, (uint64_t)(a.have_seed ? a.seed : seed), 1, &ld);
+    printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
+           "batch %lld\n",
+           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.code,
+           (long long)c.per, (long long)epochs, (long long)c.batch);
+    const double t0 = cli_now();
+    double lv = 0.0, test_mse = 0.0, pca_mse = 0.0;
+    for (int64_t ep = 0; !rc && ep < epochs; ep++) {
+        strata_loader_start_epoch(ld, ep);
+        double sum = 0.0;
+        int64_t nb = 0;
+        while (!rc) {
+            strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *loss = NULL;
+            int done = 0;
+            if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
+                break;
+            rc = ae_forward(&c, x, 1, &y, &xf);
+            if (!rc)
+                rc = ae_mse(&c, y, xf, &loss);
+            strata_tensor_release(x);
+            strata_tensor_release(lab);
+            strata_tensor_release(y);
+            strata_tensor_release(xf);
+            strata_status up = cli_update(c.rt, c.model, c.opt, loss, 0.0, rc ? NULL : &lv);
+            rc = rc ? rc : up;
+            sum += lv, nb++;
+        }
+        if (!rc && (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
+            break;
+        printf("epoch %lld/%lld  train mse %.5f  test mse %.5f  (%.1f s)\n", (long long)ep + 1, (long long)epochs,
+               nb ? sum / (double)nb : 0.0, test_mse, cli_now() - t0);
+        fflush(stdout);
+    }
+    strata_loader_destroy(ld);
+    const int64_t keep = 32;
+    float *recon = malloc(sizeof(float) * (size_t)(keep * c.per));
+    char path[4096];
+    if (!rc)
+        rc = recon ? ae_test_mse(&c, &test_mse, recon, keep) : STRATA_E_NOMEM;
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
+    char meta[4200];
+    snprintf(meta, sizeof meta, "{\"task\": \"autoencoder\", \"spec\": \"%s\"}", a.spec_path);
+    if (!rc)
+        rc = strata_checkpoint_save(path, c.model, c.opt, meta);
+    if (rc) {
+        free(recon);
+        r = cli_fail("training the autoencoder", rc);
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/reconstructions.png", a.out_dir);
+    if ((r = ae_write_png(&c, recon, keep, path)) || (r = ae_pca_mse(&c, &pca_mse))) {
+        free(recon);
+        goto out;
+    }
+    free(recon);
+    json_t *sum = json_pack("{s:f, s:f, s:I, s:I, s:f, s:s}", "test_mse", test_mse, "pca_mse", pca_mse, "code_size",
+                            (json_int_t)c.code, "epochs", (json_int_t)epochs, "seconds", cli_now() - t0, "device",
+                            strata_device_name(c.dev));
+    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
+    r = cli_write_json(path, sum);
+    json_decref(sum);
+    printf("test reconstruction MSE %.5f; PCA with %lld components %.5f; %s/reconstructions.png\n", test_mse,
+           (long long)c.code, pca_mse, a.out_dir);
+out:
+    ae_free(&c);
+    return r;
+}
+
+int cmd_ae_eval(int argc, char **argv)
+{
+    ae_args a;
+    ae_ctx c;
+    int r = ae_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.spec_path || !a.checkpoint) {
+        fprintf(stderr, "strata: error: usage: strata eval AUTOENCODER_SPEC --checkpoint FILE [--json] [--backend "
+                        "NAME]\n");
+        return 2;
+    }
+    double test_mse = 0.0, pca_mse = 0.0;
+    strata_status rc = STRATA_OK;
+    if ((r = ae_open(&c, &a, 0)))
+        goto out;
+    if ((rc = strata_checkpoint_load(a.checkpoint, c.model, NULL)) || (rc = ae_test_mse(&c, &test_mse, NULL, 0))) {
+        r = cli_fail("evaluating the autoencoder", rc);
+        goto out;
+    }
+    if ((r = ae_pca_mse(&c, &pca_mse)))
+        goto out;
+    if (a.json)
+        printf("{\"test_mse\": %.6f, \"pca_mse\": %.6f, \"code_size\": %lld}\n", test_mse, pca_mse, (long long)c.code);
+    else
+        printf("test reconstruction MSE %.5f; PCA with %lld components %.5f\n", test_mse, (long long)c.code, pca_mse);
+out:
+    ae_free(&c);
+    return r;
+}

@@ -1,0 +1,745 @@
+/*
+ * cmd_gan.c - generative adversarial networks (task: gan; docs/gan.md):
+ *
+ *   strata train SPEC --out RUN [--steps N]   alternate gan.d_steps
+ *       discriminator steps and one generator step; losses logged; a grid
+ *       of samples from fixed noise written every gan.sample_every steps
+ *   strata sample --checkpoint RUN/generator.safetensors --count N --out F.png
+ *   strata fid --classifier CKPT --generator CKPT [--real DIR] [--count N] [--json]
+ *
+ * A GAN spec has the sections generator: and discriminator:, each a
+ * {model, optimizer} pair; the generator's input is the noise z (gan.noise_dim
+ * values from N(0, 1)), its output an image in the data's range (tanh:
+ * [-1, 1], with data.scale 127.5 and data.mean 1); the discriminator maps an
+ * image to one logit. The losses are the gan plugin's gan::d_loss and
+ * gan::g_loss of kind gan.loss. With gan.ema > 0 an exponential moving
+ * average of the generator's weights is kept (gan::ema_update) and its
+ * samples and checkpoint are written too.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "png_write.h"
+#include "stats.h"
+
+typedef struct {
+    const char *spec_path, *out_dir, *backend, *checkpoint, *out_png, *classifier, *classifier_spec, *generator,
+        *real;
+    int64_t steps, seed, count;
+    int have_seed, json;
+} gan_args;
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev;
+    strata_spec *spec;
+    strata_model *G, *D, *E; /* E: the moving average of G (or NULL) */
+    strata_optimizer *og, *od;
+    strata_dataset *train;
+    strata_loader *ld;
+    const char *loss;
+    int64_t nz, d_steps, batch, epoch;
+    double ema;
+} gan_ctx;
+
+static int gan_parse(int argc, char **argv, gan_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL, *o = argv[i];
+        if (!strcmp(o, "--json"))
+            a->json = 1;
+        else if (o[0] == '-' && !v) {
+            fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
+            return 2;
+        } else if (!strcmp(o, "--out"))
+            a->out_dir = a->out_png = argv[++i];
+        else if (!strcmp(o, "--backend"))
+            a->backend = argv[++i];
+        else if (!strcmp(o, "--checkpoint"))
+            a->checkpoint = argv[++i];
+        else if (!strcmp(o, "--spec"))
+            a->spec_path = argv[++i];
+        else if (!strcmp(o, "--classifier"))
+            a->classifier = argv[++i];
+        else if (!strcmp(o, "--classifier-spec"))
+            a->classifier_spec = argv[++i];
+        else if (!strcmp(o, "--generator"))
+            a->generator = argv[++i];
+        else if (!strcmp(o, "--real"))
+            a->real = argv[++i];
+        else if (!strcmp(o, "--steps"))
+            a->steps = atoll(argv[++i]);
+        else if (!strcmp(o, "--count"))
+            a->count = atoll(argv[++i]);
+        else if (!strcmp(o, "--seed")) {
+            a->seed = atoll(argv[++i]);
+            a->have_seed = 1;
+        } else if (o[0] != '-' && !a->spec_path)
+            a->spec_path = o;
+        else {
+            fprintf(stderr, "strata: error: %s: unknown option '%s'\n", argv[0], o);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void gan_free(gan_ctx *c)
+{
+    strata_loader_destroy(c->ld);
+    strata_dataset_destroy(c->train);
+    strata_optimizer_destroy(c->og);
+    strata_optimizer_destroy(c->od);
+    strata_model_destroy(c->E);
+    strata_model_destroy(c->G);
+    strata_model_destroy(c->D);
+    strata_spec_destroy(c->spec);
+    strata_runtime_destroy(c->rt);
+    memset(c, 0, sizeof *c);
+}
+
+/* Values per example of model input or output @p k. */
+static int64_t gan_numel(const int64_t *shape, int ndim)
+{
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= shape[k];
+    return n;
+}
+
+/* Runtime, spec, generator and discriminator (optimizers when training). */
+static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, const int64_t *seed, int train)
+{
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_status rc = strata_runtime_create(&o, &c->rt);
+    if (rc)
+        return cli_fail("creating the runtime", rc);
+    if ((rc = strata_spec_load(c->rt, spec_path, &c->spec)))
+        return cli_fail("loading the spec", rc);
+    int64_t s = 1;
+    strata_spec_get_int(c->spec, "seed", 1, &s);
+    strata_runtime_seed(c->rt, (uint64_t)(seed ? *seed : s));
+    if ((rc = strata_device_get(c->rt, backend, 0, &c->dev)))
+        return cli_fail("choosing a device", rc);
+    if ((rc = strata_spec_build_named(c->spec, "generator", c->dev, &c->G)))
+        return cli_fail("building the generator", rc);
+    if (train && (rc = strata_spec_build_named(c->spec, "discriminator", c->dev, &c->D)))
+        return cli_fail("building the discriminator", rc);
+    int nd = 0, od = 0;
+    strata_dtype dt = STRATA_F32;
+    const int64_t *zs = strata_model_input_shape(c->G, 0, &nd, &dt);
+    if (strata_model_input_count(c->G) != 1 || !zs || nd != 1 || dt != STRATA_F32) {
+        fprintf(stderr, "strata: error: %s: the generator takes one input, the noise z: input: [noise_dim]\n",
+                spec_path);
+        return 1;
+    }
+    c->nz = zs[0];
+    int64_t nz = c->nz;
+    strata_spec_get_int(c->spec, "gan.noise_dim", c->nz, &nz);
+    if (nz != c->nz) {
+        fprintf(stderr, "strata: error: %s: gan.noise_dim is %lld but the generator's input is [%lld]\n", spec_path,
+                (long long)nz, (long long)c->nz);
+        return 1;
+    }
+    strata_spec_get_string(c->spec, "gan.loss", "non_saturating", &c->loss);
+    strata_spec_get_int(c->spec, "gan.d_steps", 1, &c->d_steps);
+    strata_spec_get_float(c->spec, "gan.ema", 0.0, &c->ema);
+    strata_spec_get_int(c->spec, "train.batch_size", 64, &c->batch);
+    if (!train)
+        return 0;
+    int gnd = 0, dnd = 0;
+    const int64_t *lo = strata_model_output_shape(c->D, 0, &od);
+    const int64_t *gs = strata_model_output_shape(c->G, 0, &gnd);
+    const int64_t *ds = strata_model_input_shape(c->D, 0, &dnd, NULL);
+    if (!gs || !ds || gan_numel(gs, gnd) != gan_numel(ds, dnd)) {
+        char a[96] = "", b[96] = "";
+        for (int k = 0; gs && k < gnd; k++)
+            snprintf(a + strlen(a), sizeof a - strlen(a), k ? ", %lld" : "%lld", (long long)gs[k]);
+        for (int k = 0; ds && k < dnd; k++)
+            snprintf(b + strlen(b), sizeof b - strlen(b), k ? ", %lld" : "%lld", (long long)ds[k]);
+        fprintf(stderr,
+                "strata: error: %s: the generator's output [%s] does not fit the discriminator's input [%s] "
+                "(the element counts differ)\n",
+                spec_path, a, b);
+        return 1;
+    }
+    if (!lo || gan_numel(lo, od) != 1) {
+        fprintf(stderr, "strata: error: %s: the discriminator must output one logit per image\n", spec_path);
+        return 1;
+    }
+    if ((rc = strata_spec_create_optimizer_named(c->spec, "generator", c->G, &c->og)))
+        return cli_fail("creating the generator's optimizer", rc);
+    if ((rc = strata_spec_create_optimizer_named(c->spec, "discriminator", c->D, &c->od)))
+        return cli_fail("creating the discriminator's optimizer", rc);
+    if (c->ema > 0.0) {
+        if (c->ema >= 1.0) {
+            fprintf(stderr, "strata: error: %s: gan.ema is a decay in [0, 1), got %g\n", spec_path, c->ema);
+            return 1;
+        }
+        if ((rc = strata_spec_build_named(c->spec, "generator", c->dev, &c->E)))
+            return cli_fail("building the averaged generator", rc);
+        for (int k = 0; k < strata_model_param_count(c->G) && !rc; k++) {
+            strata_tensor *p = NULL, *e = NULL;
+            const char *n = NULL;
+            if (!(rc = strata_model_param(c->G, k, &n, &p)) && !(rc = strata_model_param(c->E, k, &n, &e))) {
+                strata_tensor *cp = NULL;
+                if (!(rc = strata_op_call(c->rt, "core::copy", &p, 1, NULL, 0, &cp, 1))) {
+                    float *buf = malloc(sizeof(float) * (size_t)strata_tensor_numel(cp));
+                    rc = buf ? strata_tensor_read(cp, buf, sizeof(float) * (size_t)strata_tensor_numel(cp))
+                             : STRATA_E_NOMEM;
+                    if (!rc)
+                        rc = strata_tensor_write(e, buf, sizeof(float) * (size_t)strata_tensor_numel(cp));
+                    free(buf);
+                }
+                strata_tensor_release(cp);
+            }
+        }
+        if (rc)
+            return cli_fail("starting the weight average", rc);
+    }
+    return 0;
+}
+
+/* z (n, nz) from N(0, 1): the runtime's generator, or a fixed stream when
+ * @p fixed_seed is nonzero (the progress grids' noise). */
+static strata_status gan_noise(gan_ctx *c, int64_t n, uint64_t fixed_seed, strata_tensor **z)
+{
+    const int64_t shape[2] = {n, c->nz};
+    strata_attr at[3] = {strata_attr_ints("shape", shape, 2), strata_attr_int("seed", (int64_t)fixed_seed),
+                         strata_attr_int("offset", 0)};
+    *z = NULL;
+    return strata_op_create(c->dev, "core::normal", at, fixed_seed ? 3 : 1, z);
+}
+
+/* Images (n, ...) in the generator's output range from noise @p z. */
+static strata_status gan_generate(gan_ctx *c, strata_model *G, strata_tensor *z, int training, strata_tensor **out)
+{
+    return strata_model_forward(G, &z, 1, out, 1, training);
+}
+
+/* The discriminator's logits of images @p x, reshaped to its input. */
+static strata_status gan_discriminate(gan_ctx *c, strata_tensor *x, strata_tensor **logits)
+{
+    int nd = 0;
+    const int64_t *ds = strata_model_input_shape(c->D, 0, &nd, NULL);
+    int64_t shape[STRATA_MAX_DIMS];
+    shape[0] = strata_tensor_dim(x, 0);
+    memcpy(shape + 1, ds, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *xi = NULL;
+    strata_status rc = strata_reshape(c->rt, x, nd + 1, shape, &xi);
+    if (!rc)
+        rc = strata_model_forward(c->D, &xi, 1, logits, 1, 1);
+    strata_tensor_release(xi);
+    return rc;
+}
+
+static strata_status gan_loss_op(gan_ctx *c, const char *op, strata_tensor *const *in, int n, strata_tensor **loss)
+{
+    strata_attr kind = strata_attr_string("kind", c->loss);
+    return strata_op_call(c->rt, op, in, n, &kind, 1, loss, 1);
+}
+
+/* One real batch (the loader starts a new epoch when one ends). */
+static strata_status gan_real_batch(gan_ctx *c, strata_tensor **x)
+{
+    strata_tensor *y = NULL;
+    int done = 0;
+    strata_status rc = strata_loader_next(c->ld, c->dev, x, &y, &done);
+    if (!rc && done) {
+        strata_loader_start_epoch(c->ld, ++c->epoch);
+        rc = strata_loader_next(c->ld, c->dev, x, &y, &done);
+    }
+    strata_tensor_release(y);
+    return rc;
+}
+
+/* d_steps discriminator updates on real batches against the generator's
+ * images (made without gradients), then one generator update; *ld, *lg the
+ * last losses. The generator's update reaches the discriminator's gradients
+ * too: they are cleared afterwards. */
+static strata_status gan_step(gan_ctx *c, double *ld, double *lg)
+{
+    strata_status rc = STRATA_OK;
+    const int64_t B = c->batch;
+    for (int64_t k = 0; k < c->d_steps && !rc; k++) {
+        strata_tensor *x = NULL, *z = NULL, *fake = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
+        rc = gan_real_batch(c, &x);
+        if (!rc)
+            rc = gan_noise(c, B, 0, &z);
+        if (!rc) {
+            int prev = strata_set_grad_enabled(c->rt, 0);
+            rc = gan_generate(c, c->G, z, 1, &fake);
+            strata_set_grad_enabled(c->rt, prev);
+        }
+        if (!rc)
+            rc = gan_discriminate(c, x, &lr);
+        if (!rc)
+            rc = gan_discriminate(c, fake, &lf);
+        if (!rc)
+            rc = gan_loss_op(c, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &loss);
+        strata_tensor_release(x);
+        strata_tensor_release(z);
+        strata_tensor_release(fake);
+        strata_tensor_release(lr);
+        strata_tensor_release(lf);
+        strata_status up = cli_update(c->rt, c->D, c->od, loss, 0.0, rc ? NULL : ld);
+        rc = rc ? rc : up;
+    }
+    strata_tensor *z = NULL, *fake = NULL, *lf = NULL, *loss = NULL;
+    if (!rc)
+        rc = gan_noise(c, B, 0, &z);
+    if (!rc)
+        rc = gan_generate(c, c->G, z, 1, &fake);
+    if (!rc)
+        rc = gan_discriminate(c, fake, &lf);
+    if (!rc)
+        rc = gan_loss_op(c, "gan::g_loss", &lf, 1, &loss);
+    strata_tensor_release(z);
+    strata_tensor_release(fake);
+    strata_tensor_release(lf);
+    if (rc) {
+        strata_tensor_release(loss);
+        strata_graph_reset(strata_runtime_graph(c->rt));
+        return rc;
+    }
+    rc = cli_update(c->rt, c->G, c->og, loss, 0.0, lg);
+    strata_model_zero_grad(c->D);
+    if (!rc && c->E) {
+        strata_attr decay = strata_attr_float("decay", c->ema);
+        for (int k = 0; k < strata_model_param_count(c->G) && !rc; k++) {
+            strata_tensor *p = NULL, *e = NULL;
+            const char *n = NULL;
+            if (!(rc = strata_model_param(c->G, k, &n, &p)) && !(rc = strata_model_param(c->E, k, &n, &e))) {
+                strata_op_invocation inv = {.struct_size = sizeof inv, .op = "gan::ema_update",
+                                            .flags = STRATA_INVOKE_OUTPUTS_PROVIDED,
+                                            .inputs = (strata_tensor *[]){e, p}, .n_inputs = 2, .attrs = &decay,
+                                            .n_attrs = 1, .outputs = &e, .n_outputs = 1};
+                rc = strata_op_invoke(c->rt, &inv);
+            }
+        }
+    }
+    return rc;
+}
+
+/* A grid PNG of the images @p x (n, C, H, W) or (n, H, W) in [-1, 1]. */
+static int gan_write_grid(strata_tensor *x, const char *path)
+{
+    const int64_t *s = strata_tensor_shape(x);
+    const int nd = strata_tensor_ndim(x);
+    const int64_t n = s[0], numel = strata_tensor_numel(x);
+    int C = nd == 4 ? (int)s[1] : 1, H = (int)s[nd - 2], W = (int)s[nd - 1];
+    if (nd < 3 || nd > 4 || (C != 1 && C != 3)) {
+        fprintf(stderr, "strata: error: samples of shape (%lld, ...) with %d dimensions are not images\n",
+                (long long)n, nd);
+        return 1;
+    }
+    float *buf = malloc(sizeof(float) * (size_t)numel);
+    if (!buf || strata_tensor_read(x, buf, sizeof(float) * (size_t)numel)) {
+        free(buf);
+        return cli_fail("reading the samples", STRATA_E_NOMEM);
+    }
+    int cols = (int)ceil(sqrt((double)n));
+    grid_layout g = {.n = n, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
+                     .background = 255, .norm = GRID_NORM_RANGE, .lo = -1.0f, .hi = 1.0f};
+    uint8_t *img = grid_render(&g, buf);
+    free(buf);
+    int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, C);
+    free(img);
+    return r;
+}
+
+/* Samples of @p G from the fixed noise into @p path. */
+static int gan_sample_grid(gan_ctx *c, strata_model *G, int64_t n, uint64_t seed, const char *path)
+{
+    strata_tensor *z = NULL, *x = NULL;
+    int prev = strata_set_grad_enabled(c->rt, 0);
+    strata_status rc = gan_noise(c, n, seed, &z);
+    if (!rc)
+        rc = gan_generate(c, G, z, 0, &x);
+    strata_set_grad_enabled(c->rt, prev);
+    strata_tensor_release(z);
+    int r = rc ? cli_fail("sampling", rc) : gan_write_grid(x, path);
+    strata_tensor_release(x);
+    strata_graph_reset(strata_runtime_graph(c->rt));
+    return r;
+}
+
+enum { GAN_FIXED_SEED = 20261201 };
+
+int cmd_gan_train(int argc, char **argv)
+{
+    gan_args a;
+    gan_ctx c = {0};
+    int r = gan_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.spec_path || !a.out_dir) {
+        fprintf(stderr, "strata: error: usage: strata train GAN_SPEC --out DIR [--steps N] [--seed S] "
+                        "[--backend NAME]\n");
+        return 2;
+    }
+    if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
+        (r = cli_load_images(c.spec, "train", &c.train)) || (r = cli_make_dir(a.out_dir)))
+        goto out;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples", a.out_dir);
+    if ((r = cli_make_dir(path)))
+        goto out;
+    int64_t steps = 1000, log_every = 100, every = 500, count = 64, seed = 1;
+    strata_spec_get_int(c.spec, "train.steps", 1000, &steps);
+    strata_spec_get_int(c.spec, "train.log_every", 100, &log_every);
+    strata_spec_get_int(c.spec, "gan.sample_every", 500, &every);
+    strata_spec_get_int(c.spec, "gan.sample_count", 64, &count);
+    strata_spec_get_int(c.spec, "seed", 1, &seed);
+    if (a.steps > 0)
+        steps = a.steps;
+    strata_status rc = strata_loader_create(c.train, c.batch, 1, (uint64_t)(a.have_seed ? a.seed : seed), 1, &c.ld);
+    if (rc) {
+        r = cli_fail("creating the loader", rc);
+        goto out;
+    }
+    strata_loader_start_epoch(c.ld, 0);
+    printf("strata: training the GAN %s on %s: generator %lld and discriminator %lld parameters; loss %s, %lld "
+           "discriminator step(s) per generator step, batch %lld, %lld steps%s\n",
+           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.G),
+           (long long)strata_model_num_scalars(c.D), c.loss, (long long)c.d_steps, (long long)c.batch,
+           (long long)steps, c.E ? ", weight average" : "");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
+    FILE *mf = fopen(path, "w");
+    const double t0 = cli_now();
+    double ld = 0.0, lg = 0.0;
+    for (int64_t step = 1; !rc && step <= steps; step++) {
+        rc = gan_step(&c, &ld, &lg);
+        if (rc)
+            break;
+        if (!isfinite(ld) || !isfinite(lg)) {
+            fprintf(stderr, "strata: error: step %lld: the losses are no longer finite (D %g, G %g)\n",
+                    (long long)step, ld, lg);
+            r = 1;
+            goto out_mf;
+        }
+        if (log_every > 0 && (step % log_every == 0 || step == steps)) {
+            printf("step %6lld/%lld  D loss %.4f  G loss %.4f  (%.1f s)\n", (long long)step, (long long)steps, ld, lg,
+                   cli_now() - t0);
+            if (mf)
+                fprintf(mf, "{\"step\": %lld, \"d_loss\": %.6f, \"g_loss\": %.6f, \"seconds\": %.2f}\n",
+                        (long long)step, ld, lg, cli_now() - t0);
+            fflush(stdout);
+        }
+        if (every > 0 && (step % every == 0 || step == steps)) {
+            snprintf(path, sizeof path, "%s/samples/step_%06lld.png", a.out_dir, (long long)step);
+            if ((r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path)))
+                goto out_mf;
+        }
+    }
+    if (rc) {
+        r = cli_fail("training the GAN", rc);
+        goto out_mf;
+    }
+    char meta[4352];
+    snprintf(meta, sizeof meta, "{\"task\": \"gan\", \"spec\": \"%s\", \"gan.steps\": \"%lld\"}", a.spec_path,
+             (long long)steps);
+    struct {
+        const char *file;
+        strata_model *m;
+        strata_optimizer *o;
+    } out[3] = {{"generator", c.G, c.og}, {"discriminator", c.D, c.od}, {"generator_ema", c.E, NULL}};
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (!out[k].m)
+            continue;
+        snprintf(path, sizeof path, "%s/%s.safetensors", a.out_dir, out[k].file);
+        rc = strata_checkpoint_save(path, out[k].m, out[k].o, meta);
+    }
+    if (!rc && c.E) {
+        snprintf(path, sizeof path, "%s/samples/ema_final.png", a.out_dir);
+        r = gan_sample_grid(&c, c.E, count, GAN_FIXED_SEED, path);
+    }
+    snprintf(path, sizeof path, "%s/samples.png", a.out_dir);
+    if (!rc && !r)
+        r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path);
+    if (rc)
+        r = cli_fail("saving the checkpoints", rc);
+    else if (!r) {
+        json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)steps,
+                                "device", strata_device_name(c.dev), "seconds", cli_now() - t0);
+        snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
+        r = cli_write_json(path, sum);
+        json_decref(sum);
+        printf("done: %lld steps in %.1f s; %s/generator.safetensors, samples in %s/samples.png\n", (long long)steps,
+               cli_now() - t0, a.out_dir, a.out_dir);
+    }
+out_mf:
+    if (mf)
+        fclose(mf);
+out:
+    gan_free(&c);
+    return r;
+}
+
+/* The spec of a checkpoint written by `strata train` (metadata "spec"), or @p given. */
+static const char *gan_spec_of(const char *ckpt, const char *given, char *buf, size_t size)
+{
+    if (given)
+        return given;
+    if (strata_checkpoint_metadata(ckpt, "spec", buf, size)) {
+        fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\"); give it with --spec\n", ckpt);
+        return NULL;
+    }
+    return buf;
+}
+
+int cmd_gan_sample(int argc, char **argv)
+{
+    gan_args a;
+    gan_ctx c = {0};
+    int r = gan_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.checkpoint || !a.out_png) {
+        fprintf(stderr, "strata: error: usage: strata sample --checkpoint RUN/generator.safetensors --count N --out "
+                        "FILE.png [--spec SPEC] [--seed S] [--backend NAME]\n");
+        return 2;
+    }
+    char sbuf[4096];
+    const char *spec = gan_spec_of(a.checkpoint, a.spec_path, sbuf, sizeof sbuf);
+    if (!spec)
+        return 1;
+    if (a.count <= 0)
+        a.count = 64;
+    if (a.count > 4096) {
+        fprintf(stderr, "strata: error: --count %lld: at most 4096 samples in one grid\n", (long long)a.count);
+        return 2;
+    }
+    if ((r = gan_open(&c, spec, a.backend, NULL, 0)))
+        goto out;
+    strata_status rc = strata_checkpoint_load(a.checkpoint, c.G, NULL);
+    if (rc) {
+        r = cli_fail("loading the generator", rc);
+        goto out;
+    }
+    r = gan_sample_grid(&c, c.G, a.count, a.have_seed ? (uint64_t)a.seed + 1 : GAN_FIXED_SEED, a.out_png);
+    if (!r)
+        printf("wrote %s: %lld samples of %s\n", a.out_png, (long long)a.count, a.checkpoint);
+out:
+    gan_free(&c);
+    return r;
+}
+
+/* ---- FID ------------------------------------------------------------------------ */
+
+/* Penultimate-layer features (n, F) of images (n, ...) in the classifier's input space. */
+static strata_status fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x, float *out, int64_t *F)
+{
+    const int L = strata_model_layer_count(cls);
+    int nd = 0;
+    const int64_t *ms = strata_model_input_shape(cls, 0, &nd, NULL);
+    int64_t shape[STRATA_MAX_DIMS];
+    shape[0] = strata_tensor_dim(x, 0);
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *xi = NULL, **outs = calloc((size_t)L, sizeof *outs);
+    if (!outs || L < 2)
+        return outs ? STRATA_E_INVALID : STRATA_E_NOMEM;
+    strata_status rc = strata_reshape(rt, x, nd + 1, shape, &xi);
+    if (!rc)
+        rc = strata_model_forward_layers(cls, &xi, 1, outs, 0);
+    if (!rc) {
+        strata_tensor *f = outs[L - 2];
+        *F = strata_tensor_numel(f) / shape[0];
+        rc = strata_tensor_read(f, out, sizeof(float) * (size_t)strata_tensor_numel(f));
+    }
+    for (int k = 0; k < L; k++)
+        strata_tensor_release(outs[k]);
+    free(outs);
+    strata_tensor_release(xi);
+    return rc;
+}
+
+int cmd_fid(int argc, char **argv)
+{
+    gan_args a;
+    gan_ctx g = {0};
+    int r = gan_parse(argc, argv, &a);
+    if (r)
+        return r;
+    if (!a.classifier || !a.generator) {
+        fprintf(stderr, "strata: error: usage: strata fid --classifier CKPT --generator CKPT [--real DIR] [--count N] "
+                        "[--classifier-spec SPEC] [--spec GAN_SPEC] [--json] [--backend NAME]\n");
+        return 2;
+    }
+    char cbuf[4096], gbuf[4096], images[4200], labels[4200];
+    const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, cbuf, sizeof cbuf);
+    const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, gbuf, sizeof gbuf) : NULL;
+    if (!gspec)
+        return 1;
+    const char *real = a.real ? a.real : "/usr/share/datasets/fashion-mnist";
+    snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", real);
+    snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte.gz", real);
+    if ((r = gan_open(&g, gspec, a.backend, NULL, 0)))
+        goto out;
+    strata_status rc = strata_checkpoint_load(a.generator, g.G, NULL);
+    strata_spec *cs = NULL;
+    strata_model *cls = NULL;
+    strata_dataset *test = NULL;
+    float *feat[2] = {NULL, NULL}, *buf = NULL;
+    double *mu[2] = {NULL, NULL}, *cov[2] = {NULL, NULL};
+    if (rc) {
+        r = cli_fail("loading the generator", rc);
+        goto out;
+    }
+    if ((rc = strata_spec_load(g.rt, cspec, &cs)) || (rc = strata_spec_build_model(cs, g.dev, &cls)) ||
+        (rc = strata_checkpoint_load(a.classifier, cls, NULL))) {
+        r = cli_fail("loading the classifier", rc);
+        goto out2;
+    }
+    double scale = 255.0, mean = 0.0, std = 1.0;
+    strata_spec_get_float(cs, "data.scale", 255.0, &scale);
+    strata_spec_get_float(cs, "data.mean", 0.0, &mean);
+    strata_spec_get_float(cs, "data.std", 1.0, &std);
+    if ((rc = strata_dataset_load_idx(images, labels, scale, &test)) ||
+        ((mean != 0.0 || std != 1.0) && (rc = strata_dataset_normalize(test, mean, std)))) {
+        r = cli_fail("loading the real images", rc);
+        goto out2;
+    }
+    const int64_t n = a.count > 0 ? a.count : strata_dataset_size(test), chunk = 500;
+    if (n > strata_dataset_size(test) || n < 2) {
+        fprintf(stderr, "strata: error: --count %lld: between 2 and the %lld real test images\n", (long long)n,
+                (long long)strata_dataset_size(test));
+        r = 2;
+        goto out2;
+    }
+    int dn = 0;
+    const int64_t *dshape = strata_dataset_shape(test, &dn);
+    const int64_t per = gan_numel(dshape, dn);
+    int64_t F = 0;
+    int prev = strata_set_grad_enabled(g.rt, 0);
+    /* pass 0: real test images; pass 1: generated ones mapped from [-1, 1] to the classifier's input */
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        for (int64_t first = 0; first < n && !rc; first += chunk) {
+            const int64_t B = n - first < chunk ? n - first : chunk;
+            strata_tensor *x = NULL;
+            if (pass == 0) {
+                int64_t shp[STRATA_MAX_DIMS + 1] = {B};
+                memcpy(shp + 1, dshape, sizeof(int64_t) * (size_t)dn);
+                rc = strata_tensor_from_host(g.dev, STRATA_F32, dn + 1, shp, strata_dataset_x(test, first), &x);
+            } else {
+                strata_tensor *z = NULL, *y = NULL;
+                rc = gan_noise(&g, B, (uint64_t)(first + 1) * 7919u, &z);
+                if (!rc)
+                    rc = gan_generate(&g, g.G, z, 0, &y);
+                if (!rc && strata_tensor_numel(y) != B * per)
+                    rc = STRATA_E_SHAPE;
+                float *h = rc ? NULL : malloc(sizeof(float) * (size_t)(B * per));
+                if (!rc && !h)
+                    rc = STRATA_E_NOMEM;
+                if (!rc)
+                    rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per));
+                for (int64_t i = 0; !rc && i < B * per; i++)
+                    h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / scale - mean) / std);
+                if (!rc)
+                    rc = strata_tensor_from_host(g.dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, &x);
+                free(h);
+                strata_tensor_release(z);
+                strata_tensor_release(y);
+            }
+            if (!rc && !buf && !(buf = malloc(sizeof(float) * (size_t)(chunk * 65536))))
+                rc = STRATA_E_NOMEM;
+            int64_t f = 0;
+            if (!rc)
+                rc = fid_features(g.rt, cls, x, buf, &f);
+            strata_tensor_release(x);
+            strata_graph_reset(strata_runtime_graph(g.rt));
+            if (rc)
+                break;
+            if (!feat[pass]) {
+                F = f;
+                if (F > 65536 || !(feat[pass] = malloc(sizeof(float) * (size_t)(n * F)))) {
+                    rc = STRATA_E_NOMEM;
+                    break;
+                }
+            }
+            memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
+        }
+    }
+    strata_set_grad_enabled(g.rt, prev);
+    if (rc) {
+        r = cli_fail(rc == STRATA_E_SHAPE ? "the generator's images do not fit the classifier" : "computing features",
+                     rc);
+        goto out2;
+    }
+    double fid = 0.0;
+    char err[256] = "";
+    for (int k = 0; k < 2; k++) {
+        mu[k] = malloc(sizeof(double) * (size_t)F);
+        cov[k] = malloc(sizeof(double) * (size_t)(F * F));
+        if (!mu[k] || !cov[k] || stats_mean_cov(feat[k], n, F, mu[k], cov[k])) {
+            r = cli_fail("feature statistics", STRATA_E_NOMEM);
+            goto out2;
+        }
+    }
+    if (stats_frechet(mu[0], cov[0], mu[1], cov[1], F, &fid, err, sizeof err)) {
+        fprintf(stderr, "strata: error: Frechet distance: %s\n", err);
+        r = 1;
+        goto out2;
+    }
+    if (a.json)
+        printf("{\"fid\": %.4f, \"count\": %lld, \"features\": %lld}\n", fid, (long long)n, (long long)F);
+    else
+        printf("FID %.4f (%lld real test images and %lld samples, %lld penultimate-layer features of %s)\n", fid,
+               (long long)n, (long long)n, (long long)F, a.classifier);
+out2:
+    for (int k = 0; k < 2; k++) {
+        free(feat[k]);
+        free(mu[k]);
+        free(cov[k]);
+    }
+    free(buf);
+    strata_dataset_destroy(test);
+    strata_model_destroy(cls);
+    strata_spec_destroy(cs);
+out:
+    gan_free(&g);
+    return r;
+}
+
+/* ---- W5 -------------------------------------------------------------------------- */
+
+int gan_bench(const char *spec, const char *backend, int64_t warmup, int64_t steps, int profile,
+              void (*report)(strata_runtime *rt, strata_device *dev, const double *times, int64_t batch, double loss,
+                             void *user),
+              void *user)
+{
+    gan_ctx c = {0};
+    const int64_t total = warmup + steps;
+    double *times = calloc((size_t)total, sizeof *times), ld = 0.0, lg = 0.0;
+    int r = times ? gan_open(&c, spec, backend, NULL, 1) : 1;
+    if (!r)
+        r = cli_load_images(c.spec, "train", &c.train);
+    strata_status rc = STRATA_OK;
+    if (!r && (rc = strata_loader_create(c.train, c.batch, 1, 1, 1, &c.ld)))
+        r = cli_fail("creating the loader", rc);
+    if (!r)
+        strata_loader_start_epoch(c.ld, 0);
+    for (int64_t s = 0; !r && s < total && !rc; s++) {
+        if (s == warmup && profile) {
+            strata_profile_reset(c.rt);
+            strata_profile_enable(c.rt, 1);
+        }
+        const double t0 = cli_now();
+        rc = gan_step(&c, &ld, &lg);
+        strata_device_synchronize(c.dev);
+        times[s] = cli_now() - t0;
+    }
+    if (!r && rc)
+        r = cli_fail("W5", rc);
+    if (!r)
+        report(c.rt, c.dev, times, c.batch, lg, user);
+    free(times);
+    gan_free(&c);
+    return r;
+}
