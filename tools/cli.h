@@ -157,6 +157,9 @@ strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *
  *  Prints the error; returns 0 or 1. */
 int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out);
 
+/** The runtime's op profile as a table (per step over @p steps), heaviest first. */
+void cli_print_profile(strata_runtime *rt, int64_t steps);
+
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
 

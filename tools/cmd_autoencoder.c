@@ -272,6 +272,9 @@ int cmd_ae_train(int argc, char **argv)
            (long long)c.per, (long long)epochs, (long long)c.batch);
     const double t0 = cli_now();
     double lv = 0.0, test_mse = 0.0, pca_mse = 0.0;
+    const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
+    int64_t steps = 0;
+    strata_profile_enable(c.rt, profile);
     for (int64_t ep = 0; !rc && ep < epochs; ep++) {
         strata_loader_start_epoch(ld, ep);
         double sum = 0.0;
@@ -290,7 +293,7 @@ int cmd_ae_train(int argc, char **argv)
             strata_tensor_release(xf);
             strata_status up = cli_update(c.rt, c.model, c.opt, loss, 0.0, rc ? NULL : &lv);
             rc = rc ? rc : up;
-            sum += lv, nb++;
+            sum += lv, nb++, steps++;
         }
         if (!rc && (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
@@ -299,6 +302,8 @@ int cmd_ae_train(int argc, char **argv)
         fflush(stdout);
     }
     strata_loader_destroy(ld);
+    if (profile)
+        cli_print_profile(c.rt, steps);
     const int64_t keep = 32;
     float *recon = malloc(sizeof(float) * (size_t)(keep * c.per));
     char path[4096];

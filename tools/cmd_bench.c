@@ -84,7 +84,7 @@ static int profile_cmp(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void print_profile(strata_runtime *rt, int64_t steps)
+void cli_print_profile(strata_runtime *rt, int64_t steps)
 {
     int n = strata_profile_count(rt);
     double (*rows)[2] = calloc((size_t)(n ? n : 1), sizeof *rows);
@@ -132,7 +132,7 @@ static void bench_report(const workload *w, const bench_args *a, strata_runtime 
         printf("%-3s %-6s %10.1f %s (median of %lld steps, %.3f ms/step; mean %.1f)  peak RSS %.1f MB\n", w->id,
                strata_device_backend(dev), rate, w->unit, (long long)a->steps, 1e3 * med, mean_rate, rss);
     if (a->profile)
-        print_profile(rt, a->steps);
+        cli_print_profile(rt, a->steps);
     fflush(stdout);
 }
 

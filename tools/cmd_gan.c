@@ -259,52 +259,84 @@ static strata_status gan_real_batch(gan_ctx *c, strata_tensor **x)
     return rc;
 }
 
-/* d_steps discriminator updates on real batches against the generator's
- * images (made without gradients), then one generator update; *ld, *lg the
- * last losses. The generator's update reaches the discriminator's gradients
- * too: they are cleared afterwards. */
+/* The discriminator's update on a real batch against @p fake (no gradient
+ * reaches the generator); *ld its loss. The graph is kept: the generator's
+ * step may still backpropagate through nodes recorded before it. */
+static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, double *ld)
+{
+    strata_tensor *x = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
+    strata_status rc = gan_real_batch(c, &x);
+    if (!rc)
+        rc = gan_discriminate(c, x, &lr);
+    if (!rc)
+        rc = gan_discriminate(c, fake, &lf);
+    if (!rc)
+        rc = gan_loss_op(c, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &loss);
+    if (!rc)
+        rc = strata_backward(strata_runtime_graph(c->rt), loss);
+    if (!rc)
+        rc = strata_optimizer_step(c->od);
+    if (!rc)
+        rc = strata_tensor_item(loss, ld);
+    strata_model_zero_grad(c->D);
+    strata_tensor_release(x);
+    strata_tensor_release(lr);
+    strata_tensor_release(lf);
+    strata_tensor_release(loss);
+    return rc;
+}
+
+/* Images from fresh noise, with gradients recorded when @p grad. */
+static strata_status gan_fake(gan_ctx *c, int grad, strata_tensor **fake)
+{
+    strata_tensor *z = NULL;
+    int prev = strata_set_grad_enabled(c->rt, grad);
+    strata_status rc = gan_noise(c, c->batch, 0, &z);
+    if (!rc)
+        rc = gan_generate(c, c->G, z, 1, fake);
+    strata_set_grad_enabled(c->rt, prev);
+    strata_tensor_release(z);
+    return rc;
+}
+
+/* One iteration: d_steps discriminator updates, then one generator update;
+ * *ld, *lg the last losses. As in the PyTorch peer, the generator's step
+ * reuses the images of the last discriminator step: they are generated once
+ * with gradients recorded, and the discriminator sees a detached copy. The
+ * generator's update reaches the discriminator's gradients too: they are
+ * cleared afterwards. */
 static strata_status gan_step(gan_ctx *c, double *ld, double *lg)
 {
     strata_status rc = STRATA_OK;
-    const int64_t B = c->batch;
-    for (int64_t k = 0; k < c->d_steps && !rc; k++) {
-        strata_tensor *x = NULL, *z = NULL, *fake = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
-        rc = gan_real_batch(c, &x);
+    strata_tensor *fake = NULL, *lf = NULL, *loss = NULL;
+    for (int64_t k = 0; k + 1 < c->d_steps && !rc; k++) { /* earlier discriminator steps: their own images */
+        strata_tensor *f = NULL;
+        rc = gan_fake(c, 0, &f);
         if (!rc)
-            rc = gan_noise(c, B, 0, &z);
-        if (!rc) {
-            int prev = strata_set_grad_enabled(c->rt, 0);
-            rc = gan_generate(c, c->G, z, 1, &fake);
-            strata_set_grad_enabled(c->rt, prev);
-        }
-        if (!rc)
-            rc = gan_discriminate(c, x, &lr);
-        if (!rc)
-            rc = gan_discriminate(c, fake, &lf);
-        if (!rc)
-            rc = gan_loss_op(c, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &loss);
-        strata_tensor_release(x);
-        strata_tensor_release(z);
-        strata_tensor_release(fake);
-        strata_tensor_release(lr);
-        strata_tensor_release(lf);
-        strata_status up = cli_update(c->rt, c->D, c->od, loss, 0.0, rc ? NULL : ld);
-        rc = rc ? rc : up;
+            rc = gan_d_update(c, f, ld);
+        strata_tensor_release(f);
+        strata_graph_reset(strata_runtime_graph(c->rt));
     }
-    strata_tensor *z = NULL, *fake = NULL, *lf = NULL, *loss = NULL;
     if (!rc)
-        rc = gan_noise(c, B, 0, &z);
-    if (!rc)
-        rc = gan_generate(c, c->G, z, 1, &fake);
+        rc = gan_fake(c, 1, &fake);
+    if (!rc) {
+        strata_tensor *detached = NULL;
+        int prev = strata_set_grad_enabled(c->rt, 0);
+        rc = strata_op_call(c->rt, "core::copy", &fake, 1, NULL, 0, &detached, 1);
+        strata_set_grad_enabled(c->rt, prev);
+        if (!rc)
+            rc = gan_d_update(c, detached, ld);
+        strata_tensor_release(detached);
+    }
     if (!rc)
         rc = gan_discriminate(c, fake, &lf);
     if (!rc)
         rc = gan_loss_op(c, "gan::g_loss", &lf, 1, &loss);
-    strata_tensor_release(z);
     strata_tensor_release(fake);
     strata_tensor_release(lf);
     if (rc) {
         strata_tensor_release(loss);
+        strata_model_zero_grad(c->D);
         strata_graph_reset(strata_runtime_graph(c->rt));
         return rc;
     }

@@ -1,0 +1,272 @@
+/*
+ * test_gan_train.c - adversarial training and autoencoders end to end:
+ *
+ *   - the adversarial loop on a 1-D problem, through the public API and the
+ *     gan plugin's losses: a generator x = a z + b learns the mean and the
+ *     standard deviation of N(3, 0.5^2) within 0.2 of each;
+ *   - `strata train` on a small GAN spec (task: gan) writes the generator,
+ *     the discriminator, sample grids and the losses; `strata sample`
+ *     draws from the checkpoint; a spec missing the discriminator and a
+ *     generator whose images do not fit the discriminator get clear errors;
+ *   - `strata train` / `strata eval` of a small autoencoder report test_mse
+ *     and pca_mse, and write the reconstructions.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static char dir[512];
+
+static int run_cli(const char *args)
+{
+    return tu_run_cli(dir, args);
+}
+
+static char *slurp(const char *name)
+{
+    char *b = tu_slurp(dir, name);
+    if (!b)
+        fail_msg("%s/%s is missing", dir, name);
+    return b;
+}
+
+static void assert_contains(const char *text, const char *needle)
+{
+    if (!strstr(text, needle))
+        fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/strata-gan-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- the 1-D game --------------------------------------------------------- */
+
+static strata_tensor *normal(strata_device *dev, int64_t n, double mean, double std)
+{
+    strata_tensor *t = NULL;
+    strata_attr at[3] = {strata_attr_ints("shape", (const int64_t[]){n, 1}, 2), strata_attr_float("mean", mean),
+                         strata_attr_float("std", std)};
+    ST_OK(strata_op_create(dev, "core::normal", at, 3, &t));
+    return t;
+}
+
+static strata_model *mlp(strata_device *dev, const char *const *types, const int64_t *widths, int n)
+{
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(dev, &m));
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){1}));
+    for (int k = 0; k < n; k++) {
+        strata_attr a[1];
+        int na = 0;
+        if (!strcmp(types[k], "linear"))
+            a[na++] = strata_attr_int("out_features", widths[k]);
+        else if (!strcmp(types[k], "leaky_relu"))
+            a[na++] = strata_attr_float("negative_slope", 0.2);
+        ST_OK(strata_model_add_layer(m, types[k], NULL, a, na, NULL, 0));
+    }
+    return m;
+}
+
+static void test_gaussian_game(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "cpu", 0, &dev));
+    static const char *const gt[] = {"linear"};
+    static const char *const dt[] = {"linear", "leaky_relu", "linear", "leaky_relu", "linear"};
+    strata_model *G = mlp(dev, gt, (const int64_t[]){1}, 1);
+    strata_model *D = mlp(dev, dt, (const int64_t[]){32, 0, 32, 0, 1}, 5);
+    strata_attr adam[3] = {strata_attr_float("lr", 2e-3), strata_attr_float("beta1", 0.5),
+                           strata_attr_float("beta2", 0.999)};
+    strata_optimizer *og = NULL, *od = NULL;
+    ST_OK(strata_optimizer_create(G, "adam", adam, 3, &og));
+    ST_OK(strata_optimizer_create(D, "adam", adam, 3, &od));
+    strata_graph *graph = strata_runtime_graph(rt);
+    const strata_attr kind = strata_attr_string("kind", "non_saturating");
+    const int64_t B = 256;
+    for (int step = 0; step < 3000; step++) {
+        strata_tensor *x = normal(dev, B, 3.0, 0.5), *z = normal(dev, B, 0.0, 1.0), *fake = NULL, *lr = NULL,
+                      *lf = NULL, *loss = NULL;
+        int prev = strata_set_grad_enabled(rt, 0);
+        ST_OK(strata_model_forward(G, &z, 1, &fake, 1, 1));
+        strata_set_grad_enabled(rt, prev);
+        ST_OK(strata_model_forward(D, &x, 1, &lr, 1, 1));
+        ST_OK(strata_model_forward(D, &fake, 1, &lf, 1, 1));
+        ST_OK(strata_op_call(rt, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &kind, 1, &loss, 1));
+        ST_OK(strata_backward(graph, loss));
+        ST_OK(strata_optimizer_step(od));
+        strata_model_zero_grad(D);
+        strata_graph_reset(graph);
+        strata_tensor_release(fake);
+        strata_tensor_release(lf);
+        strata_tensor_release(loss);
+        ST_OK(strata_model_forward(G, &z, 1, &fake, 1, 1));
+        ST_OK(strata_model_forward(D, &fake, 1, &lf, 1, 1));
+        ST_OK(strata_op_call(rt, "gan::g_loss", &lf, 1, &kind, 1, &loss, 1));
+        ST_OK(strata_backward(graph, loss));
+        ST_OK(strata_optimizer_step(og));
+        strata_model_zero_grad(G);
+        strata_model_zero_grad(D);
+        strata_graph_reset(graph);
+        strata_tensor *ts[6] = {x, z, fake, lr, lf, loss};
+        for (int k = 0; k < 6; k++)
+            strata_tensor_release(ts[k]);
+    }
+    /* the generator's distribution: x = a z + b */
+    const int64_t n = 20000;
+    strata_tensor *z = normal(dev, n, 0.0, 1.0), *g = NULL;
+    strata_set_grad_enabled(rt, 0);
+    ST_OK(strata_model_forward(G, &z, 1, &g, 1, 0));
+    float *v = malloc(sizeof(float) * (size_t)n);
+    assert_non_null(v);
+    ST_OK(strata_tensor_read(g, v, sizeof(float) * (size_t)n));
+    double s = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += v[i], s2 += (double)v[i] * v[i];
+    const double mean = s / n, std = sqrt(s2 / n - mean * mean);
+    fprintf(stderr, "gaussian game: generator mean %.3f (want 3), std %.3f (want 0.5)\n", mean, std);
+    if (fabs(mean - 3.0) > 0.2 || fabs(std - 0.5) > 0.2)
+        fail_msg("the generator's mean %.3f / std %.3f are not within 0.2 of 3 / 0.5", mean, std);
+    free(v);
+    strata_tensor_release(z);
+    strata_tensor_release(g);
+    strata_optimizer_destroy(og);
+    strata_optimizer_destroy(od);
+    strata_model_destroy(G);
+    strata_model_destroy(D);
+    strata_runtime_destroy(rt);
+}
+
+/* ---- the CLI ---------------------------------------------------------------- */
+
+#define FMNIST "/usr/share/datasets/fashion-mnist"
+#define DATA_TRAIN                                                                                                     \
+    "  train: {images: " FMNIST "/train-images-idx3-ubyte.gz, labels: " FMNIST "/train-labels-idx1-ubyte.gz}\n"
+#define DATA_TEST                                                                                                      \
+    "  test: {images: " FMNIST "/t10k-images-idx3-ubyte.gz, labels: " FMNIST "/t10k-labels-idx1-ubyte.gz}\n"
+
+static const char gan_spec[] =
+    "seed: 1\ntask: gan\n"
+    "data:\n  format: idx\n" DATA_TRAIN "  scale: 127.5\n  mean: 1\n"
+    "gan: {loss: hinge, noise_dim: 16, sample_every: 10, sample_count: 16, ema: 0.9}\n"
+    "generator:\n"
+    "  model:\n    input: [16]\n    layers:\n"
+    "      - {type: linear, out_features: 784}\n      - {type: tanh}\n      - {type: unflatten, shape: [1, 28, 28]}\n"
+    "  optimizer: {type: adam, lr: 0.001}\n"
+    "discriminator:\n"
+    "  model:\n    input: [1, 28, 28]\n    layers:\n"
+    "      - {type: flatten}\n      - {type: linear, out_features: 32}\n      - {type: leaky_relu}\n"
+    "      - {type: linear, out_features: 1}\n"
+    "  optimizer: {type: adam, lr: 0.001}\n"
+    "train: {steps: 20, batch_size: 32, log_every: 10}\n";
+
+static void test_gan_cli(void **state)
+{
+    (void)state;
+    write_file("gan.yaml", gan_spec);
+    assert_int_equal(run_cli("train gan.yaml --out run"), 0);
+    char *out = slurp("out");
+    assert_contains(out, "step     20/20");
+    assert_contains(out, "D loss");
+    free(out);
+    static const char *const files[] = {"run/generator.safetensors", "run/discriminator.safetensors",
+                                        "run/generator_ema.safetensors", "run/samples/step_000010.png",
+                                        "run/samples/step_000020.png", "run/samples.png", "run/metrics.jsonl",
+                                        "run/summary.json"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+        free(slurp(files[k]));
+    assert_int_equal(run_cli("sample --checkpoint run/generator.safetensors --count 9 --out s.png"), 0);
+    free(slurp("s.png"));
+
+    /* bad input: one model missing; shapes that do not fit */
+    char *broken = strdup(gan_spec);
+    assert_non_null(broken);
+    *strstr(broken, "discriminator:") = '\0';
+    write_file("half.yaml", broken);
+    free(broken);
+    assert_int_equal(run_cli("train half.yaml --out bad"), 1);
+    char *err = slurp("err");
+    assert_contains(err, "half.yaml");
+    assert_contains(err, "both 'generator' and 'discriminator'");
+    free(err);
+    char *wrong = strdup(gan_spec);
+    assert_non_null(wrong);
+    memcpy(strstr(wrong, "out_features: 784"), "out_features: 777", 17);
+    memcpy(strstr(wrong, "shape: [1, 28, 28]"), "shape: [1, 21, 37]", 18);
+    write_file("wrong.yaml", wrong);
+    free(wrong);
+    assert_int_equal(run_cli("train wrong.yaml --out bad"), 1);
+    err = slurp("err");
+    assert_contains(err, "generator's output [1, 21, 37] does not fit the discriminator's input [1, 28, 28]");
+    free(err);
+}
+
+static void test_autoencoder_cli(void **state)
+{
+    (void)state;
+    write_file("ae.yaml", "seed: 1\ntask: autoencoder\n"
+                          "data:\n  format: idx\n" DATA_TRAIN DATA_TEST "  scale: 255\n"
+                          "autoencoder: {code_size: 8}\n"
+                          "model:\n  input: [784]\n  layers:\n"
+                          "    - {type: linear, out_features: 8}\n    - {type: linear, out_features: 784}\n"
+                          "    - {type: sigmoid}\n"
+                          "optimizer: {type: adam, lr: 0.003}\n"
+                          "train: {epochs: 1, batch_size: 256}\n");
+    assert_int_equal(run_cli("train ae.yaml --out run"), 0);
+    char *sum = slurp("run/summary.json");
+    assert_contains(sum, "\"test_mse\"");
+    assert_contains(sum, "\"pca_mse\"");
+    const double test_mse = atof(strchr(strstr(sum, "\"test_mse\""), ':') + 1);
+    const double pca_mse = atof(strchr(strstr(sum, "\"pca_mse\""), ':') + 1);
+    /* a linear 8-unit code after one epoch: near PCA's optimum, never far below it */
+    if (!(test_mse > 0.0 && test_mse < 0.1 && pca_mse > 0.0 && pca_mse < 0.1 && test_mse > 0.8 * pca_mse))
+        fail_msg("test_mse %g, pca_mse %g", test_mse, pca_mse);
+    free(sum);
+    free(slurp("run/reconstructions.png"));
+    assert_int_equal(run_cli("eval ae.yaml --checkpoint run/checkpoint.safetensors --json"), 0);
+    char *out = slurp("out");
+    assert_contains(out, "\"test_mse\"");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gaussian_game),
+        cmocka_unit_test(test_gan_cli),
+        cmocka_unit_test(test_autoencoder_cli),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
