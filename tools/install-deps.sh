@@ -6,9 +6,9 @@
 #   tools/install-deps.sh --test   also the test tools (CMocka, PyTorch for cross-checks)
 set -eu
 
-BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev liblapacke-dev libblas-dev libopenblas0-openmp"
+BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev liblapacke-dev libblas-dev libopenblas0-openmp ocl-icd-opencl-dev opencl-c-headers"
 DATA="dataset-fashion-mnist bible-kjv"
-TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools"
+TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools pocl-opencl-icd clinfo"
 
 want="$BUILD $DATA"
 [ "${1:-}" = "--test" ] && want="$want $TEST"
