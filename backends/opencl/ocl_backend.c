@@ -78,10 +78,22 @@ static const ocl_kernel_entry ocl_kernels[] = {
     /* optimizer updates */
     {"core::sgd_step", ocl_sgd_step},
     {"core::adam_step", ocl_adam_step},
+    /* the conv plugin's ops: registered by name, resolved whenever the
+     * plugin that defines them loads (before or after this backend) */
+    {"conv::conv2d", ocl_conv2d},
+    {"conv::conv2d_backward_data", ocl_conv2d_backward_data},
+    {"conv::conv2d_backward_weight", ocl_conv2d_backward_weight},
+    {"conv::conv_transpose2d", ocl_conv_transpose2d},
+    {"conv::max_pool2d", ocl_max_pool2d},
+    {"conv::max_pool2d_backward", ocl_max_pool2d_backward},
+    {"conv::avg_pool2d", ocl_avg_pool2d},
+    {"conv::avg_pool2d_backward", ocl_avg_pool2d_backward},
+    {"conv::global_avg_pool2d", ocl_global_avg_pool2d},
 };
 
-/* Every registered op runs any shape, except: uniform and normal round a
- * double result (needs cl_khr_fp64), and the GEMM needs 16x16 work-groups. */
+/* Every registered op runs any shape, except: uniform, normal and
+ * max_pool2d_backward round a double result (they need cl_khr_fp64), and
+ * the GEMM needs 16x16 work-groups. */
 int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const strata_tensor_desc *inputs,
                     int n_inputs, const strata_attr *attrs, int n_attrs)
 {
@@ -94,7 +106,7 @@ int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const 
     if (!b || dev < 0 || dev >= b->n_devices || !op)
         return 0;
     const ocl_device *d = &b->devs[dev];
-    if (!strcmp(op, "core::uniform") || !strcmp(op, "core::normal"))
+    if (!strcmp(op, "core::uniform") || !strcmp(op, "core::normal") || !strcmp(op, "conv::max_pool2d_backward"))
         return d->fp64;
     if (!strcmp(op, "core::matmul") || !strcmp(op, "core::linear"))
         return d->max_wg >= 256;

@@ -56,7 +56,14 @@ extern const strata_host_api *ocl_host;
     X(adam_step)                                                                                               \
     X(philox_uniform)                                                                                          \
     X(philox_normal)                                                                                           \
-    X(philox_dropout)
+    X(philox_dropout)                                                                                          \
+    X(conv2d_fwd)                                                                                              \
+    X(conv2d_bwd_data)                                                                                         \
+    X(conv2d_bwd_weight)                                                                                       \
+    X(max_pool2d_fwd)                                                                                          \
+    X(max_pool2d_bwd)                                                                                          \
+    X(avg_pool2d_fwd)                                                                                          \
+    X(avg_pool2d_bwd)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -264,5 +271,16 @@ OCL_KERNEL(dropout);
 /* ocl_optim.c */
 OCL_KERNEL(sgd_step);
 OCL_KERNEL(adam_step);
+
+/* ocl_conv.c (the conv plugin's ops, registered by name) */
+OCL_KERNEL(conv2d);
+OCL_KERNEL(conv2d_backward_data);
+OCL_KERNEL(conv2d_backward_weight);
+OCL_KERNEL(conv_transpose2d);
+OCL_KERNEL(max_pool2d);
+OCL_KERNEL(max_pool2d_backward);
+OCL_KERNEL(avg_pool2d);
+OCL_KERNEL(avg_pool2d_backward);
+OCL_KERNEL(global_avg_pool2d);
 
 #endif /* OCL_INTERNAL_H */
