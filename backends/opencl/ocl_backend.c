@@ -70,6 +70,14 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"core::bce_with_logits_backward", ocl_bce_with_logits_backward},
     /* data movement and creation */
     {"core::copy", ocl_copy},
+    {"core::concat", ocl_concat},
+    {"core::slice_backward", ocl_slice_backward},
+    /* indexing */
+    {"core::embedding", ocl_embedding},
+    {"core::embedding_backward", ocl_embedding_backward},
+    {"core::gather", ocl_gather},
+    {"core::gather_backward", ocl_gather_backward},
+    {"core::one_hot", ocl_one_hot},
     {"core::fill", ocl_fill},
     /* Philox */
     {"core::uniform", ocl_uniform},
@@ -78,6 +86,8 @@ static const ocl_kernel_entry ocl_kernels[] = {
     /* optimizer updates */
     {"core::sgd_step", ocl_sgd_step},
     {"core::adam_step", ocl_adam_step},
+    {"core::rmsprop_step", ocl_rmsprop_step},
+    {"core::adagrad_step", ocl_adagrad_step},
     /* the conv plugin's ops: registered by name, resolved whenever the
      * plugin that defines them loads (before or after this backend) */
     {"conv::conv2d", ocl_conv2d},

@@ -63,7 +63,15 @@ extern const strata_host_api *ocl_host;
     X(max_pool2d_fwd)                                                                                          \
     X(max_pool2d_bwd)                                                                                          \
     X(avg_pool2d_fwd)                                                                                          \
-    X(avg_pool2d_bwd)
+    X(avg_pool2d_bwd)                                                                                          \
+    X(embedding_fwd)                                                                                           \
+    X(embedding_bwd)                                                                                           \
+    X(gather_fwd)                                                                                              \
+    X(gather_bwd)                                                                                              \
+    X(one_hot_fwd)                                                                                             \
+    X(scatter_strided)                                                                                         \
+    X(rmsprop_step)                                                                                            \
+    X(adagrad_step)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -271,6 +279,16 @@ OCL_KERNEL(dropout);
 /* ocl_optim.c */
 OCL_KERNEL(sgd_step);
 OCL_KERNEL(adam_step);
+OCL_KERNEL(rmsprop_step);
+OCL_KERNEL(adagrad_step);
+/* ocl_index.c */
+OCL_KERNEL(embedding);
+OCL_KERNEL(embedding_backward);
+OCL_KERNEL(gather);
+OCL_KERNEL(gather_backward);
+OCL_KERNEL(one_hot);
+OCL_KERNEL(concat);
+OCL_KERNEL(slice_backward);
 
 /* ocl_conv.c (the conv plugin's ops, registered by name) */
 OCL_KERNEL(conv2d);

@@ -80,3 +80,49 @@ OCL_KERNEL(adam_step)
                       OCL_ARG(eps),   OCL_ARG(wd),    OCL_ARG(decoupled), OCL_ARG(step_size), OCL_ARG(sqrt_bc2)};
     return ocl_launch(call, d, OCL_K_adam_step, 1, &global, NULL, 20, args);
 }
+
+OCL_KERNEL(rmsprop_step)
+{
+    int64_t n = 0;
+    ocl_device *d = NULL;
+    strata_status s = ocl_optim_setup(call, 4, &n, &d);
+    if (s != STRATA_OK)
+        return s;
+    cl_float lr = (cl_float)OCL_F("lr", 1e-2), alpha = (cl_float)OCL_F("alpha", 0.99);
+    cl_float eps = (cl_float)OCL_F("eps", 1e-8), wd = (cl_float)OCL_F("weight_decay", 0.0);
+    cl_float momentum = (cl_float)OCL_F("momentum", 0.0);
+    const strata_tensor_desc *in = call->inputs, *out = call->outputs;
+    cl_mem p_out = ocl_mem(&out[0]), sq_out = ocl_mem(&out[1]), buf_out = ocl_mem(&out[2]);
+    cl_mem p = ocl_mem(&in[0]), g = ocl_mem(&in[1]), sq = ocl_mem(&in[2]), buf = ocl_mem(&in[3]);
+    cl_long p_off = ocl_off(&in[0]), g_off = ocl_off(&in[1]), sq_off = ocl_off(&in[2]), buf_off = ocl_off(&in[3]);
+    cl_long nn = n;
+    size_t global = (size_t)n;
+    ocl_arg args[] = {OCL_ARG(p_out),  OCL_ARG(sq_out), OCL_ARG(buf_out), OCL_ARG(p),     OCL_ARG(p_off),
+                      OCL_ARG(g),      OCL_ARG(g_off),  OCL_ARG(sq),      OCL_ARG(sq_off), OCL_ARG(buf),
+                      OCL_ARG(buf_off), OCL_ARG(nn),    OCL_ARG(lr),      OCL_ARG(alpha), OCL_ARG(eps),
+                      OCL_ARG(wd),     OCL_ARG(momentum)};
+    return ocl_launch(call, d, OCL_K_rmsprop_step, 1, &global, NULL, 17, args);
+}
+
+OCL_KERNEL(adagrad_step)
+{
+    int64_t n = 0;
+    ocl_device *d = NULL;
+    strata_status s = ocl_optim_setup(call, 3, &n, &d);
+    if (s != STRATA_OK)
+        return s;
+    int64_t t = OCL_I("step", 1);
+    if (t < 1)
+        return ocl_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
+    double lr = OCL_F("lr", 1e-2), lr_decay = OCL_F("lr_decay", 0.0);
+    cl_float clr = (cl_float)(lr / (1.0 + (double)(t - 1) * lr_decay));
+    cl_float wd = (cl_float)OCL_F("weight_decay", 0.0), eps = (cl_float)OCL_F("eps", 1e-10);
+    const strata_tensor_desc *in = call->inputs, *out = call->outputs;
+    cl_mem p_out = ocl_mem(&out[0]), sum_out = ocl_mem(&out[1]);
+    cl_mem p = ocl_mem(&in[0]), g = ocl_mem(&in[1]), sum = ocl_mem(&in[2]);
+    cl_long p_off = ocl_off(&in[0]), g_off = ocl_off(&in[1]), sum_off = ocl_off(&in[2]), nn = n;
+    size_t global = (size_t)n;
+    ocl_arg args[] = {OCL_ARG(p_out), OCL_ARG(sum_out), OCL_ARG(p),  OCL_ARG(p_off), OCL_ARG(g),  OCL_ARG(g_off),
+                      OCL_ARG(sum),   OCL_ARG(sum_off), OCL_ARG(nn), OCL_ARG(clr),   OCL_ARG(wd), OCL_ARG(eps)};
+    return ocl_launch(call, d, OCL_K_adagrad_step, 1, &global, NULL, 12, args);
+}

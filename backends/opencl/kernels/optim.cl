@@ -47,3 +47,43 @@ __kernel void adam_step(__global float *p_out, __global float *m_out, __global f
     m_out[i] = mi;
     v_out[i] = vi;
 }
+
+/* RMSprop: g += wd p; sq = alpha sq + (1 - alpha) g^2; d = sqrt(sq) + eps;
+ * momentum > 0: buf = momentum buf + g / d, p -= lr buf; else p -= lr g / d. */
+__kernel void rmsprop_step(__global float *p_out, __global float *sq_out, __global float *buf_out,
+                           __global const float *p, long p_off, __global const float *g, long g_off,
+                           __global const float *sq, long sq_off, __global const float *buf, long buf_off, long n,
+                           float lr, float alpha, float eps, float wd, float momentum)
+{
+    long i = get_global_id(0);
+    if (i >= n)
+        return;
+    float pi = p[p_off + i], gi = g[g_off + i], si = sq[sq_off + i], bi = buf[buf_off + i];
+    gi += wd * pi;
+    si = alpha * si + (1.0f - alpha) * gi * gi;
+    float d = sqrt(si) + eps;
+    if (momentum > 0.0f) {
+        bi = momentum * bi + gi / d;
+        pi -= lr * bi;
+    } else {
+        pi -= lr * gi / d;
+    }
+    p_out[i] = pi;
+    sq_out[i] = si;
+    buf_out[i] = bi;
+}
+
+/* Adagrad: g += wd p; sum += g^2; p -= clr g / (sqrt(sum) + eps), clr from the host. */
+__kernel void adagrad_step(__global float *p_out, __global float *sum_out, __global const float *p, long p_off,
+                           __global const float *g, long g_off, __global const float *sum, long sum_off, long n,
+                           float clr, float wd, float eps)
+{
+    long i = get_global_id(0);
+    if (i >= n)
+        return;
+    float pi = p[p_off + i], gi = g[g_off + i], si = sum[sum_off + i];
+    gi += wd * pi;
+    si += gi * gi;
+    p_out[i] = pi - clr * gi / (sqrt(si) + eps);
+    sum_out[i] = si;
+}
