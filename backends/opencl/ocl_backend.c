@@ -99,6 +99,10 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"conv::avg_pool2d", ocl_avg_pool2d},
     {"conv::avg_pool2d_backward", ocl_avg_pool2d_backward},
     {"conv::global_avg_pool2d", ocl_global_avg_pool2d},
+    {"conv::batch_norm", ocl_batch_norm},
+    {"conv::batch_norm_backward", ocl_batch_norm_backward},
+    {"conv::batch_norm_update_stats", ocl_batch_norm_update_stats},
+    {"conv::dropout2d", ocl_dropout2d},
 };
 
 /* Every registered op runs any shape, except: uniform, normal and

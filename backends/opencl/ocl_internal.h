@@ -71,7 +71,11 @@ extern const strata_host_api *ocl_host;
     X(one_hot_fwd)                                                                                             \
     X(scatter_strided)                                                                                         \
     X(rmsprop_step)                                                                                            \
-    X(adagrad_step)
+    X(adagrad_step)                                                                                            \
+    X(bn_fwd)                                                                                                  \
+    X(bn_bwd)                                                                                                  \
+    X(bn_update_stats)                                                                                         \
+    X(dropout2d_fwd)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -300,5 +304,10 @@ OCL_KERNEL(max_pool2d_backward);
 OCL_KERNEL(avg_pool2d);
 OCL_KERNEL(avg_pool2d_backward);
 OCL_KERNEL(global_avg_pool2d);
+/* ocl_bnorm.c */
+OCL_KERNEL(batch_norm);
+OCL_KERNEL(batch_norm_backward);
+OCL_KERNEL(batch_norm_update_stats);
+OCL_KERNEL(dropout2d);
 
 #endif /* OCL_INTERNAL_H */
