@@ -103,6 +103,8 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"conv::batch_norm_backward", ocl_batch_norm_backward},
     {"conv::batch_norm_update_stats", ocl_batch_norm_update_stats},
     {"conv::dropout2d", ocl_dropout2d},
+    /* the gan plugin's in-place average */
+    {"gan::ema_update", ocl_ema_update},
 };
 
 /* Every registered op runs any shape, except: uniform, normal and

@@ -75,7 +75,8 @@ extern const strata_host_api *ocl_host;
     X(bn_fwd)                                                                                                  \
     X(bn_bwd)                                                                                                  \
     X(bn_update_stats)                                                                                         \
-    X(dropout2d_fwd)
+    X(dropout2d_fwd)                                                                                           \
+    X(ema_update)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -285,6 +286,7 @@ OCL_KERNEL(sgd_step);
 OCL_KERNEL(adam_step);
 OCL_KERNEL(rmsprop_step);
 OCL_KERNEL(adagrad_step);
+OCL_KERNEL(ema_update); /* gan::ema_update */
 /* ocl_index.c */
 OCL_KERNEL(embedding);
 OCL_KERNEL(embedding_backward);

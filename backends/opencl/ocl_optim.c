@@ -126,3 +126,37 @@ OCL_KERNEL(adagrad_step)
                       OCL_ARG(sum),   OCL_ARG(sum_off), OCL_ARG(nn), OCL_ARG(clr),   OCL_ARG(wd), OCL_ARG(eps)};
     return ocl_launch(call, d, OCL_K_adagrad_step, 1, &global, NULL, 12, args);
 }
+
+/* The gan plugin's gan::ema_update (registered by name): inputs ema, param
+ * (one shape), output ema; attr decay in [0, 1] (checked by the plugin). */
+OCL_KERNEL(ema_update)
+{
+    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = ocl_check_all_f32(call);
+    int64_t n = strata_desc_numel(&call->inputs[0]);
+    if (s == STRATA_OK)
+        s = ocl_check_numel(call, &call->inputs[1], "param", n);
+    if (s == STRATA_OK)
+        s = ocl_check_numel(call, &call->outputs[0], "ema output", n);
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "decay");
+    if (s == STRATA_OK && (!a || (a->kind != STRATA_ATTR_FLOAT && a->kind != STRATA_ATTR_INT)))
+        s = ocl_error(call, STRATA_E_INVALID, "attr decay (a float in [0, 1]) is required");
+    ocl_device *d = NULL;
+    if (s == STRATA_OK)
+        s = ocl_call_device(call, &d);
+    if (s != STRATA_OK)
+        return s;
+    if (ocl_off(&call->outputs[0]) != 0)
+        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+    double decay = a->kind == STRATA_ATTR_INT ? (double)a->i : a->f;
+    if (!(decay >= 0.0 && decay <= 1.0))
+        return ocl_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", decay);
+    cl_float fd = (cl_float)decay, keep = (cl_float)(1.0 - decay);
+    cl_mem out = ocl_mem(&call->outputs[0]), ema = ocl_mem(&call->inputs[0]), p = ocl_mem(&call->inputs[1]);
+    cl_long e_off = ocl_off(&call->inputs[0]), p_off = ocl_off(&call->inputs[1]), nn = n;
+    size_t global = (size_t)n;
+    ocl_arg args[] = {OCL_ARG(out), OCL_ARG(ema), OCL_ARG(e_off), OCL_ARG(p),
+                      OCL_ARG(p_off), OCL_ARG(nn), OCL_ARG(fd),   OCL_ARG(keep)};
+    return ocl_launch(call, d, OCL_K_ema_update, 1, &global, NULL, 8, args);
+}

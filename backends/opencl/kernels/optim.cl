@@ -87,3 +87,12 @@ __kernel void adagrad_step(__global float *p_out, __global float *sum_out, __glo
     p_out[i] = pi - clr * gi / (sqrt(si) + eps);
     sum_out[i] = si;
 }
+
+/* The gan plugin's ema_update: out = decay ema + (1 - decay) p (out usually ema). */
+__kernel void ema_update(__global float *out, __global const float *ema, long e_off, __global const float *p,
+                         long p_off, long n, float decay, float keep)
+{
+    long i = get_global_id(0);
+    if (i < n)
+        out[i] = decay * ema[e_off + i] + keep * p[p_off + i];
+}
