@@ -209,6 +209,22 @@ static strata_status cuda_check_4d(const strata_kernel_call *call)
     return STRATA_OK;
 }
 
+/* cuDNN rejects empty dims: an empty output needs no work, and an empty
+ * sum (no images, no input channels) gives zeros. 1 when handled. */
+static int cuda_conv_empty(const strata_kernel_call *call, cuda_device *d, strata_status *s)
+{
+    const strata_tensor_desc *Y = &call->outputs[0];
+    int64_t ny = strata_desc_numel(Y);
+    int empty = ny == 0;
+    for (int k = 0; k < 2; k++)
+        empty |= strata_desc_numel(&call->inputs[k]) == 0;
+    if (!empty)
+        return 0;
+    cudaError_t e = ny ? cudaMemsetAsync(cuda_ptr(Y), 0, (size_t)ny * sizeof(float), d->stream) : cudaSuccess;
+    *s = e == cudaSuccess ? STRATA_OK : cuda_fail_rt(e, "cudaMemsetAsync(y, 0, bytes, stream)", __FILE__, __LINE__);
+    return 1;
+}
+
 /* (x, w [, b]) -> y */
 CUDA_KERNEL(conv2d)
 {
@@ -217,7 +233,11 @@ CUDA_KERNEL(conv2d)
     const strata_tensor_desc *Y = &call->outputs[0];
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    CUDA_OK(cuda_conv_forward(call, d, &call->inputs[0], &call->inputs[1], Y));
+    strata_status s = STRATA_OK;
+    if (!cuda_conv_empty(call, d, &s))
+        s = cuda_conv_forward(call, d, &call->inputs[0], &call->inputs[1], Y);
+    if (s != STRATA_OK)
+        return s;
     if (call->n_inputs > 2)
         CUDA_TRY(cuda_k_channel_bias(d->stream, cuda_ptr(Y), cuda_ptr(&call->inputs[2]), Y->shape[0], Y->shape[1],
                                      Y->shape[2] * Y->shape[3]));
@@ -231,6 +251,9 @@ CUDA_KERNEL(conv2d_backward_data)
     CUDA_OK(cuda_check_4d(call));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
+    strata_status s = STRATA_OK;
+    if (cuda_conv_empty(call, d, &s))
+        return s;
     return cuda_conv_data(call, d, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
 }
 
@@ -241,6 +264,9 @@ CUDA_KERNEL(conv2d_backward_weight)
     CUDA_OK(cuda_check_4d(call));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
+    strata_status s = STRATA_OK;
+    if (cuda_conv_empty(call, d, &s))
+        return s;
     return cuda_conv_weight(call, d, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
 }
 
@@ -253,7 +279,11 @@ CUDA_KERNEL(conv_transpose2d)
     const strata_tensor_desc *Y = &call->outputs[0];
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    CUDA_OK(cuda_conv_data(call, d, &call->inputs[0], &call->inputs[1], Y));
+    strata_status s = STRATA_OK;
+    if (!cuda_conv_empty(call, d, &s))
+        s = cuda_conv_data(call, d, &call->inputs[0], &call->inputs[1], Y);
+    if (s != STRATA_OK)
+        return s;
     if (call->n_inputs > 2)
         CUDA_TRY(cuda_k_channel_bias(d->stream, cuda_ptr(Y), cuda_ptr(&call->inputs[2]), Y->shape[0], Y->shape[1],
                                      Y->shape[2] * Y->shape[3]));

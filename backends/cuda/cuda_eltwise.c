@@ -251,3 +251,26 @@ CUDA_KERNEL(dropout)
                             cuda_ptr(&call->inputs[0]), seed, offset, p, kept_scale, n));
     return STRATA_OK;
 }
+
+/* conv::dropout2d (the conv plugin's): x (N, C, ...) -> y, mask (N, C, 1, ...):
+ * whole channels dropped, channel n C + c drawing element n C + c. */
+CUDA_KERNEL(dropout2d)
+{
+    CUDA_OK(cuda_check_arity(call, 1, 1, 2));
+    CUDA_OK(cuda_check_all_f32(call));
+    const strata_tensor_desc *X = &call->inputs[0];
+    if (X->ndim < 2)
+        return cuda_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
+    double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
+    if (!(p >= 0.0 && p < 1.0))
+        return cuda_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
+    int64_t NC = X->shape[0] * X->shape[1];
+    int64_t S = NC ? strata_desc_numel(X) / NC : 0;
+    uint64_t seed, offset;
+    cuda_philox_attrs(call, &seed, &offset);
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    CUDA_TRY(cuda_k_dropout2d(d->stream, cuda_ptr(&call->outputs[0]), cuda_ptr(&call->outputs[1]), cuda_ptr(X), seed,
+                              offset, p, 1.0 / (1.0 - p), NC, S));
+    return STRATA_OK;
+}

@@ -318,6 +318,28 @@ extern "C" cudaError_t cuda_k_dropout(cudaStream_t st, float *y, float *mask, co
     return cudaGetLastError();
 }
 
+__global__ void ck_dropout2d(float *y, float *mask, const float *x, uint64_t seed, uint64_t offset, double p,
+                             double kept_scale, int64_t NC, int64_t S)
+{
+    CK_FOR(k, NC * S)
+    {
+        int64_t i = k / S;
+        int keep = (double)ck_uniform(seed, offset, (uint64_t)i) >= p;
+        float m = (float)(keep ? kept_scale : 0.0);
+        if (k == i * S)
+            mask[i] = m;
+        y[k] = (float)__dmul_rn((double)x[k], (double)m);
+    }
+}
+
+extern "C" cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed,
+                                        uint64_t offset, double p, double kept_scale, int64_t NC, int64_t S)
+{
+    if (NC * S > 0)
+        ck_dropout2d<<<ck_blocks(NC * S), CK_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, NC, S);
+    return cudaGetLastError();
+}
+
 /* ---- block reductions ----------------------------------------------------- */
 
 /* Sum of v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it. */

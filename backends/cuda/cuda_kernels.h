@@ -85,6 +85,9 @@ cudaError_t cuda_k_normal(cudaStream_t st, float *y, uint64_t seed, uint64_t off
                           int64_t n);
 cudaError_t cuda_k_dropout(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed, uint64_t offset,
                            double p, double kept_scale, int64_t n);
+/** conv::dropout2d: channel i of x (NC, S) kept iff uniform element i >= p. */
+cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed, uint64_t offset,
+                             double p, double kept_scale, int64_t NC, int64_t S);
 
 /* reductions: x seen as groups; group o starts at the offset of kept's
  * element o (stride[0]), its j-th element at red's element j (stride[0]) */

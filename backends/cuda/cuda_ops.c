@@ -54,8 +54,13 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"core::bce_with_logits_backward", cuda_bce_with_logits_backward, F32},
     {"core::embedding", cuda_embedding, IDX},
     {"core::embedding_backward", cuda_embedding_backward, IDX},
-    /* data movement, creation and random (cuda_eltwise.c) */
+    /* data movement (cuda_eltwise.c, cuda_index.c), creation and random */
     {"core::copy", cuda_copy, 0},
+    {"core::concat", cuda_concat, 0},
+    {"core::slice_backward", cuda_slice_backward, F32},
+    {"core::gather", cuda_gather, IDX},
+    {"core::gather_backward", cuda_gather_backward, IDX},
+    {"core::one_hot", cuda_one_hot, 0},
     {"core::fill", cuda_fill, 0},
     {"core::uniform", cuda_uniform, 0},
     {"core::normal", cuda_normal, 0},
@@ -79,6 +84,7 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"conv::batch_norm", cuda_batch_norm, F32},
     {"conv::batch_norm_backward", cuda_batch_norm_backward, F32},
     {"conv::batch_norm_update_stats", cuda_batch_norm_update_stats, 0},
+    {"conv::dropout2d", cuda_dropout2d, F32},
     {NULL, NULL, 0},
 };
 

@@ -52,6 +52,7 @@ CUDA_KERNEL(fill);
 CUDA_KERNEL(uniform);
 CUDA_KERNEL(normal);
 CUDA_KERNEL(dropout);
+CUDA_KERNEL(dropout2d);
 /* cuda_gemm.c */
 CUDA_KERNEL(matmul);
 CUDA_KERNEL(linear);
@@ -73,6 +74,12 @@ CUDA_KERNEL(bce_with_logits);
 CUDA_KERNEL(bce_with_logits_backward);
 CUDA_KERNEL(embedding);
 CUDA_KERNEL(embedding_backward);
+/* cuda_index.c */
+CUDA_KERNEL(concat);
+CUDA_KERNEL(slice_backward);
+CUDA_KERNEL(gather);
+CUDA_KERNEL(gather_backward);
+CUDA_KERNEL(one_hot);
 /* cuda_optim.c */
 CUDA_KERNEL(sgd_step);
 CUDA_KERNEL(adam_step);
