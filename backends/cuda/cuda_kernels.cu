@@ -318,6 +318,28 @@ extern "C" cudaError_t cuda_k_dropout(cudaStream_t st, float *y, float *mask, co
     return cudaGetLastError();
 }
 
+__global__ void ck_dropout2d(float *y, float *mask, const float *x, uint64_t seed, uint64_t offset, double p,
+                             double kept_scale, int64_t NC, int64_t S)
+{
+    CK_FOR(k, NC * S)
+    {
+        int64_t i = k / S;
+        int keep = (double)ck_uniform(seed, offset, (uint64_t)i) >= p;
+        float m = (float)(keep ? kept_scale : 0.0);
+        if (k == i * S)
+            mask[i] = m;
+        y[k] = (float)__dmul_rn((double)x[k], (double)m);
+    }
+}
+
+extern "C" cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed,
+                                        uint64_t offset, double p, double kept_scale, int64_t NC, int64_t S)
+{
+    if (NC * S > 0)
+        ck_dropout2d<<<ck_blocks(NC * S), CK_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, NC, S);
+    return cudaGetLastError();
+}
+
 /* ---- block reductions ----------------------------------------------------- */
 
 /* Sum of v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it. */
@@ -901,5 +923,96 @@ extern "C" cudaError_t cuda_k_adagrad(cudaStream_t st, float *p_out, float *sum_
 {
     if (n > 0)
         ck_adagrad<<<ck_blocks(n), CK_THREADS, 0, st>>>(p_out, sum_out, p, g, sum, clr, eps, wd, n);
+    return cudaGetLastError();
+}
+
+/* ---- data movement and indexing ------------------------------------------- */
+
+template <typename T> __global__ void ck_strided_scatter(T *y, const T *x, int64_t n, cuda_walk w)
+{
+    CK_FOR(i, n)
+    y[ck_offset(w, 0, i)] = x[i];
+}
+
+extern "C" cudaError_t cuda_k_strided_scatter(cudaStream_t st, void *y, const void *x, int elem_bytes, int64_t n,
+                                              const cuda_walk *w)
+{
+    if (n <= 0)
+        return cudaSuccess;
+    if (elem_bytes == 8)
+        ck_strided_scatter<int64_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
+    else
+        ck_strided_scatter<int32_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
+    return cudaGetLastError();
+}
+
+__global__ void ck_one_hot(float *y, const void *idx, int idx64, int64_t P, int64_t C, unsigned long long *bad)
+{
+    CK_FOR(k, P * C)
+    {
+        int64_t p = k / C, c = k - p * C;
+        int64_t v = ck_index(idx, idx64, p);
+        if ((v < 0 || v >= C) && c == 0)
+            atomicMin(bad, (unsigned long long)p);
+        y[k] = c == v ? 1.0f : 0.0f;
+    }
+}
+
+extern "C" cudaError_t cuda_k_one_hot(cudaStream_t st, float *y, const void *idx, int idx64, int64_t P, int64_t C,
+                                      unsigned long long *bad)
+{
+    if (P * C > 0)
+        ck_one_hot<<<ck_blocks(P * C), CK_THREADS, 0, st>>>(y, idx, idx64, P, C, bad);
+    return cudaGetLastError();
+}
+
+__global__ void ck_gather(float *y, const float *x, const void *idx, int idx64, int64_t n, int64_t axis_stride,
+                          int64_t limit, cuda_walk w, unsigned long long *bad)
+{
+    CK_FOR(i, n)
+    {
+        int64_t v = ck_index(idx, idx64, i);
+        if (v < 0 || v >= limit) {
+            atomicMin(bad, (unsigned long long)i);
+            y[i] = 0.0f;
+        } else {
+            y[i] = x[ck_offset(w, 0, i) + v * axis_stride];
+        }
+    }
+}
+
+extern "C" cudaError_t cuda_k_gather(cudaStream_t st, float *y, const float *x, const void *idx, int idx64, int64_t n,
+                                     int64_t axis_stride, int64_t limit, const cuda_walk *w, unsigned long long *bad)
+{
+    if (n > 0)
+        ck_gather<<<ck_blocks(n), CK_THREADS, 0, st>>>(y, x, idx, idx64, n, axis_stride, limit, *w, bad);
+    return cudaGetLastError();
+}
+
+__global__ void ck_gather_scatter(double *acc, const float *dy, const void *idx, int idx64, int64_t n,
+                                  int64_t axis_stride, int64_t limit, cuda_walk w, unsigned long long *bad)
+{
+    CK_FOR(i, n)
+    {
+        int64_t v = ck_index(idx, idx64, i);
+        if (v < 0 || v >= limit)
+            atomicMin(bad, (unsigned long long)i);
+        else
+            atomicAdd(&acc[ck_offset(w, 0, i) + v * axis_stride], (double)dy[i]);
+    }
+}
+
+extern "C" cudaError_t cuda_k_gather_backward(cudaStream_t st, float *dx, double *acc, const float *dy,
+                                              const void *idx, int idx64, int64_t n, int64_t nx, int64_t axis_stride,
+                                              int64_t limit, const cuda_walk *w, unsigned long long *bad)
+{
+    if (nx <= 0)
+        return cudaSuccess;
+    cudaError_t e = cudaMemsetAsync(acc, 0, (size_t)nx * sizeof(double), st);
+    if (e != cudaSuccess)
+        return e;
+    if (n > 0)
+        ck_gather_scatter<<<ck_blocks(n), CK_THREADS, 0, st>>>(acc, dy, idx, idx64, n, axis_stride, limit, *w, bad);
+    ck_doubles_to_floats<<<ck_blocks(nx), CK_THREADS, 0, st>>>(dx, acc, nx);
     return cudaGetLastError();
 }

@@ -56,6 +56,21 @@ cudaError_t cuda_k_unary_backward(cudaStream_t st, int fn, float *dx, const floa
 /** y = x read through w->stride[0] (any strides); elem_bytes 4 or 8. */
 cudaError_t cuda_k_strided_copy(cudaStream_t st, void *y, const void *x, int elem_bytes, int64_t n,
                                 const cuda_walk *w);
+/** y read through w->stride[0] is written from contiguous x: the inverse of
+ *  cuda_k_strided_copy (y's other elements are left as they are). */
+cudaError_t cuda_k_strided_scatter(cudaStream_t st, void *y, const void *x, int elem_bytes, int64_t n,
+                                   const cuda_walk *w);
+/** y[p, c] = (c == idx[p]); y (P, C); bad as for the index kernels. */
+cudaError_t cuda_k_one_hot(cudaStream_t st, float *y, const void *idx, int idx64, int64_t P, int64_t C,
+                           unsigned long long *bad);
+/** torch.gather: y[i] = x[base(i) + idx[i] axis_stride], base from w->stride[0]
+ *  over idx's shape (w->shape), idx values checked against [0, limit). */
+cudaError_t cuda_k_gather(cudaStream_t st, float *y, const float *x, const void *idx, int idx64, int64_t n,
+                          int64_t axis_stride, int64_t limit, const cuda_walk *w, unsigned long long *bad);
+/** dx (nx elements) = scatter-add of dy at the gather positions; acc: nx doubles. */
+cudaError_t cuda_k_gather_backward(cudaStream_t st, float *dx, double *acc, const float *dy, const void *idx,
+                                   int idx64, int64_t n, int64_t nx, int64_t axis_stride, int64_t limit,
+                                   const cuda_walk *w, unsigned long long *bad);
 /** y[r, o] += bias[o]; y (R, OUT). */
 cudaError_t cuda_k_bias_add(cudaStream_t st, float *y, const float *bias, int64_t R, int64_t OUT);
 
@@ -70,6 +85,9 @@ cudaError_t cuda_k_normal(cudaStream_t st, float *y, uint64_t seed, uint64_t off
                           int64_t n);
 cudaError_t cuda_k_dropout(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed, uint64_t offset,
                            double p, double kept_scale, int64_t n);
+/** conv::dropout2d: channel i of x (NC, S) kept iff uniform element i >= p. */
+cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed, uint64_t offset,
+                             double p, double kept_scale, int64_t NC, int64_t S);
 
 /* reductions: x seen as groups; group o starts at the offset of kept's
  * element o (stride[0]), its j-th element at red's element j (stride[0]) */

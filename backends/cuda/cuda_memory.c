@@ -64,9 +64,11 @@ static strata_status cuda_device_create(cuda_device *d)
     return STRATA_OK;
 }
 
+/* The CUDA device current on this thread, as far as this backend set it. */
+static _Thread_local int cuda_current = -1;
+
 strata_status cuda_device_get(cuda_backend *be, int dev, cuda_device **out)
 {
-    static _Thread_local int current = -1;
     if (!be || dev < 0 || dev >= be->n_devices)
         return cuda_host->set_error(STRATA_E_INVALID, "cuda: device %d does not exist (%d device(s))", dev,
                                     be ? be->n_devices : 0);
@@ -75,10 +77,10 @@ strata_status cuda_device_get(cuda_backend *be, int dev, cuda_device **out)
         strata_status s = cuda_device_create(d);
         if (s != STRATA_OK)
             return s;
-        current = d->index;
-    } else if (current != d->index) {
+        cuda_current = d->index;
+    } else if (cuda_current != d->index) {
         CUDA_TRY(cudaSetDevice(d->index));
-        current = d->index;
+        cuda_current = d->index;
     }
     *out = d;
     return STRATA_OK;
@@ -104,6 +106,7 @@ void cuda_device_release(cuda_device *d)
     if (!d->ready)
         return;
     cudaSetDevice(d->index);
+    cuda_current = d->index;
     cudaStreamSynchronize(d->stream);
     cuda_libs_release(d);
     /* Blocks still live belong to tensors that outlived the runtime. */
