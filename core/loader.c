@@ -150,6 +150,10 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         return fail(p, STRATA_E_ABI, "plugin '%s' was built for Strata ABI %u.%u; this libstrata provides ABI %d.%d",
                     p->name, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
     }
+    if (desc->abi_minor > STRATA_ABI_MINOR)
+        trace("  %s was built for ABI %u.%u, newer than this libstrata's %d.%d: it is loaded and told "
+              "host->abi_minor = %d, and must use only what that minor provides",
+              real, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR, STRATA_ABI_MINOR);
     for (int k = 0; k < rt->n_plugins; k++) {
         st_plugin *o = rt->plugins[k];
         if (o != p && o->loaded && !strcmp(o->name, p->name)) {
