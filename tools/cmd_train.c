@@ -79,6 +79,8 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
         } else if (!strcmp(o, "--resume") && !eval) {
             NEED_VALUE;
             a->resume = v;
+        } else if (!strcmp(o, "--detect-anomaly") && !eval) {
+            a->detect_anomaly = 1;
         } else if (!strcmp(o, "--quiet")) {
             a->quiet = 1;
         } else if (o[0] == '-') {
@@ -202,6 +204,8 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
+    if (a.detect_anomaly)
+        strata_set_detect_anomaly(ctx.rt, 1);
     if (ctx.lm) {
         if (a.resume || a.checkpoint_every) {
             fprintf(stderr, "strata: error: --resume and --checkpoint-every are not supported for language models "
