@@ -122,6 +122,10 @@ typedef struct st_plugin {
     void *dl;
     const strata_plugin_desc *desc;
     void *user;
+    /* registrations the core refused while init ran: the plugin is refused
+     * too, even if its init ignored them and returned STRATA_OK */
+    int in_init, refused;
+    char refusal[256]; /* the first one's message */
 } st_plugin;
 
 struct strata_runtime {
