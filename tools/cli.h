@@ -13,6 +13,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
 int cmd_babi_gen(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);

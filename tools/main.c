@@ -34,6 +34,8 @@ static void usage(FILE *f)
                "                                        PNGs of a ConvNet's input, filters and feature maps\n"
                "  babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S]\n"
                "                                        write bAbI-format question-answering tasks (docs/babi.md)\n"
+               "  check --backend NAME [--plugin FILE]  conformance of a backend's ops against ref, forward and\n"
+               "                                        backward; exit status 1 on a failure (strata check --help)\n"
                "  version                               print the version and ABI\n\n"
                "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
 }
@@ -86,6 +88,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize"))
         return cmd_visualize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "babi-gen"))
         return cmd_babi_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
