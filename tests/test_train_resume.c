@@ -295,6 +295,9 @@ static void test_bad_usage(void **state)
     expect_err(cli("train adam.yaml --out x --checkpoint-every 3x --backend ref"), 2, "--checkpoint-every");
     expect_err(cli("train adam.yaml --resume a --out b --backend ref"), 2, "--resume a");
     expect_err(cli("train adam.yaml --resume nowhere --backend ref"), 1, "nowhere");
+    /* the position counts batches of the first run's size */
+    expect_ok(cli("train adam.yaml --out bs --steps 3 --backend ref --quiet"));
+    expect_err(cli("train adam.yaml --resume bs --steps 6 --batch-size 4 --backend ref"), 2, "used batches of 8");
     /* a checkpoint without training state (written by the API) cannot be resumed */
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
