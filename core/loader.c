@@ -168,7 +168,19 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     p->dl = dl;
     p->desc = desc;
     strata_clear_error();
+    p->in_init = 1;
+    p->refused = 0;
     strata_status rc = desc->init(&st_host_api, &p->handle, &p->user);
+    p->in_init = 0;
+    if (rc == STRATA_OK && p->refused) {
+        /* a plugin half registered is worse than none */
+        st_unregister_plugin(rt, p);
+        p->dl = NULL;
+        p->desc = NULL;
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "init returned STRATA_OK but %d registration(s) were refused; the first: %s",
+                    p->refused, p->refusal);
+    }
     if (rc != STRATA_OK) {
         char why[1024];
         snprintf(why, sizeof why, "%s", strata_last_error());

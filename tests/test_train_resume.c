@@ -3,7 +3,8 @@
  * and resumed to N gives metrics.jsonl records identical to an uninterrupted
  * run of N steps (same batches, same dropout masks, same optimizer state);
  * --checkpoint-every writes the training position into the checkpoint; a
- * non-finite loss stops training after saving the last good state; bad uses
+ * non-finite loss stops training after saving the last good state, and
+ * --detect-anomaly names the op and layer that produced it; bad uses
  * of the flags fail with a message, never a crash. */
 #include <math.h>
 #include <stdio.h>
@@ -277,6 +278,16 @@ static void test_nan_loss_saves_last_good_state(void **state)
     free(rec);
 }
 
+/* --detect-anomaly stops at the op that first overflows, in its layer */
+static void test_detect_anomaly(void **state)
+{
+    (void)state;
+    int code = cli("train diverge.yaml --out anomaly --steps 20 --detect-anomaly --backend ref --quiet");
+    expect_err(code, 1, "anomaly detected: core::linear produced");
+    expect_err(code, 1, "in the forward of layer 'fc");
+    expect_err(code, 1, "inputs: (8, ");
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -284,6 +295,9 @@ static void test_bad_usage(void **state)
     expect_err(cli("train adam.yaml --out x --checkpoint-every 3x --backend ref"), 2, "--checkpoint-every");
     expect_err(cli("train adam.yaml --resume a --out b --backend ref"), 2, "--resume a");
     expect_err(cli("train adam.yaml --resume nowhere --backend ref"), 1, "nowhere");
+    /* the position counts batches of the first run's size */
+    expect_ok(cli("train adam.yaml --out bs --steps 3 --backend ref --quiet"));
+    expect_err(cli("train adam.yaml --resume bs --steps 6 --batch-size 4 --backend ref"), 2, "used batches of 8");
     /* a checkpoint without training state (written by the API) cannot be resumed */
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
@@ -301,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_resume_matches_uninterrupted),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
+        cmocka_unit_test(test_detect_anomaly),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

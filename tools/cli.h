@@ -177,6 +177,7 @@ typedef struct train_state {
     uint64_t data_seed;            /* the loader's shuffling seed */
     double sum_loss;               /* the epoch's running sums, for its metrics record */
     int64_t correct, seen;
+    int64_t batch_size;            /* the loader's: positions count its batches */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
 } train_state;
 /** Writes DIR/checkpoint.safetensors (atomically) with @p s in its metadata. */

@@ -79,6 +79,8 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
         } else if (!strcmp(o, "--resume") && !eval) {
             NEED_VALUE;
             a->resume = v;
+        } else if (!strcmp(o, "--detect-anomaly") && !eval) {
+            a->detect_anomaly = 1;
         } else if (!strcmp(o, "--quiet")) {
             a->quiet = 1;
         } else if (o[0] == '-') {
@@ -202,6 +204,8 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
+    if (a.detect_anomaly)
+        strata_set_detect_anomaly(ctx.rt, 1);
     if (ctx.lm) {
         if (a.resume || a.checkpoint_every) {
             fprintf(stderr, "strata: error: --resume and --checkpoint-every are not supported for language models "
@@ -247,17 +251,28 @@ int cmd_train(int argc, char **argv)
     const char *backend = strata_device_backend(ctx.dev);
     if (a.resume) {
         train_ckpt_remove_temps(a.out_dir);
-        if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts) || train_metrics_truncate(a.out_dir, &ts)) {
+        if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts)) {
             run_free(&ctx);
             return 1;
         }
         if (ts.data_seed != (uint64_t)seed && !a.quiet)
             fprintf(stderr, "strata: note: the run shuffles its data with seed %llu (from the checkpoint), not %lld\n",
                     (unsigned long long)ts.data_seed, (long long)seed);
+        if (ts.batch_size > 0 && ts.batch_size != ctx.batch) {
+            fprintf(stderr, "strata: error: the run in %s used batches of %lld, this command %lld: its position "
+                            "counts those batches (give --batch-size %lld)\n",
+                    a.out_dir, (long long)ts.batch_size, (long long)ctx.batch, (long long)ts.batch_size);
+            run_free(&ctx);
+            return 2;
+        }
         if (ts.backend[0] && strcmp(ts.backend, backend) != 0)
             fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
                             "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
                     ts.backend, backend, ts.backend);
+        if (train_metrics_truncate(a.out_dir, &ts)) {
+            run_free(&ctx);
+            return 1;
+        }
         strata_runtime_set_rng_state(ctx.rt, ts.rng_seed, ts.rng_offset);
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
@@ -337,7 +352,7 @@ int cmd_train(int argc, char **argv)
                 break;
             double lr = strata_lr_at(&sched, base_lr, step);
             strata_optimizer_set_lr(ctx.opt, lr);
-            train_state before = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, {0}};
+            train_state before = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
             strata_runtime_rng_state(ctx.rt, &before.rng_seed, &before.rng_offset);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &logits, &lv);
@@ -378,7 +393,7 @@ int cmd_train(int argc, char **argv)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
             if (a.checkpoint_every > 0 && step % a.checkpoint_every == 0 && nb < per_epoch) {
-                train_state now = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, {0}};
+                train_state now = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
                 strata_runtime_rng_state(ctx.rt, &now.rng_seed, &now.rng_offset);
                 if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                     break;
@@ -408,9 +423,9 @@ int cmd_train(int argc, char **argv)
                     (long long)ep + 1, sum_loss / (double)(seen ? seen : 1), (double)correct / (double)(seen ? seen : 1),
                     test_loss, test_acc, secs);
         /* a whole epoch: resume at the next one; stopped by --steps: here */
-        train_state now = {step, ep + 1, 0, 0, 0, ts.data_seed, 0, 0, 0, {0}};
+        train_state now = {step, ep + 1, 0, 0, 0, ts.data_seed, 0, 0, 0, ctx.batch, {0}};
         if (!end_of_data && nb < per_epoch)
-            now = (train_state){step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, {0}};
+            now = (train_state){step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
         strata_runtime_rng_state(ctx.rt, &now.rng_seed, &now.rng_offset);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;

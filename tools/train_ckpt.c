@@ -30,10 +30,10 @@ strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer
     snprintf(off, sizeof off, "%" PRIu64, s->rng_offset);
     snprintf(dseed, sizeof dseed, "%" PRIu64, s->data_seed);
     snprintf(sum, sizeof sum, "%.17g", s->sum_loss);
-    json_t *st = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "step", (json_int_t)s->step, "epoch",
+    json_t *st = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "step", (json_int_t)s->step, "epoch",
                            (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
                            "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
-                           (json_int_t)s->seen, "backend", strata_device_backend(strata_model_device(m)));
+                           (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
     /* "epoch" and "step" as before: epochs completed, steps done */
     char ep[32], stp[32];
     snprintf(ep, sizeof ep, "%lld", (long long)s->epoch);
@@ -101,6 +101,7 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
     s->batch = json_integer_value(json_object_get(o, "batch"));
     s->correct = json_integer_value(json_object_get(o, "correct"));
     s->seen = json_integer_value(json_object_get(o, "seen"));
+    s->batch_size = json_integer_value(json_object_get(o, "batch_size"));
     s->sum_loss = sum;
     const char *be = json_string_value(json_object_get(o, "backend"));
     snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
