@@ -1,14 +1,14 @@
 #!/bin/bash
 # gpu-check.sh - the cuda backend's check on a machine with an NVIDIA GPU.
 #
-#   tools/gpu-check.sh [--steps N] [--trials N] [--no-build] [--build-dir DIR]
+#   tools/gpu-check.sh [--steps N] [--trials N] [--cpu] [--no-build] [--build-dir DIR]
 #
 # 1. builds Strata with the cuda backend (Release, warnings as errors);
 # 2. shows `strata info` (the GPU, or why the backend has none);
 # 3. runs the conformance suite on cuda against ref (every op, forward and
 #    backward; ctest -L gpu, with more random trials than CI);
-# 4. trains W1-W5 (docs/WORKLOADS: `strata bench`) for a few hundred steps on
-#    cuda and, for comparison, on cpu;
+# 4. trains W1-W5 (WORKLOADS.md, `strata bench`) for a few hundred steps on
+#    cuda (and with --cpu on the cpu backend too, for comparison; slow);
 # 5. prints each workload's throughput next to PyTorch's on the same GPU
 #    (tools/gpu-peer.py) when python3 has torch with CUDA.
 #
@@ -21,13 +21,15 @@ build="$here/build-gpu"
 steps=300
 trials=10
 do_build=1
+backends="cuda"
 while [ $# -gt 0 ]; do
     case "$1" in
     --steps) steps=$2; shift 2 ;;
     --trials) trials=$2; shift 2 ;;
+    --cpu) backends="cuda cpu"; shift ;;
     --no-build) do_build=0; shift ;;
     --build-dir) build=$2; shift 2 ;;
-    *) echo "usage: $0 [--steps N] [--trials N] [--no-build] [--build-dir DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--steps N] [--trials N] [--cpu] [--no-build] [--build-dir DIR]" >&2; exit 2 ;;
     esac
 done
 
@@ -57,10 +59,14 @@ say "conformance: cuda against ref ($trials trials per op)"
 (cd "$build" && STRATA_CONFORMANCE_TRIALS=$trials ctest -L 'gpu|cuda' --output-on-failure)
 
 say "training W1-W5 for $steps steps"
+# W3 trains on the KJV text (Debian's bible-kjv; the script installs it if needed)
+if [ ! -f "$here/data/kjv.txt" ]; then
+    "$here/tools/prepare-kjv.sh" || echo "W3 will fail: data/kjv.txt could not be prepared" >&2
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
-for be in cuda cpu; do
+for be in $backends; do
     for w in W1 W2 W3 W4 W5; do
         if ! "$strata" bench "$w" --backend "$be" --steps "$steps" --json > "$tmp/$be-$w.json" 2> "$tmp/$be-$w.err"; then
             echo "$w on $be failed:" >&2

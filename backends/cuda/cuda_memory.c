@@ -42,16 +42,47 @@ static size_t cuda_hash(const cuda_device *d, const void *ptr)
 
 /* ---- devices -------------------------------------------------------------- */
 
+/* Destroys what cuda_device_create made (any part of it). */
+static void cuda_device_teardown(cuda_device *d)
+{
+    if (d->staging)
+        cudaFreeHost(d->staging);
+    if (d->done)
+        cudaEventDestroy(d->done);
+    if (d->staged)
+        cudaEventDestroy(d->staged);
+    if (d->stream)
+        cudaStreamDestroy(d->stream);
+    free(d->live);
+    d->staging = NULL;
+    d->staging_bytes = 0;
+    d->done = d->staged = NULL;
+    d->stream = NULL;
+    d->live = NULL;
+    d->live_cap = 0;
+}
+
 static strata_status cuda_device_create(cuda_device *d)
 {
-    CUDA_TRY(cudaSetDevice(d->index));
-    CUDA_TRY(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
-    CUDA_TRY(cudaEventCreateWithFlags(&d->done, cudaEventDisableTiming | cudaEventBlockingSync));
-    CUDA_TRY(cudaEventCreateWithFlags(&d->staged, cudaEventDisableTiming | cudaEventBlockingSync));
+    strata_status s = STRATA_OK;
+    cudaError_t e = cudaSetDevice(d->index);
+    if (e == cudaSuccess)
+        e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess)
+        e = cudaEventCreateWithFlags(&d->done, cudaEventDisableTiming | cudaEventBlockingSync);
+    if (e == cudaSuccess)
+        e = cudaEventCreateWithFlags(&d->staged, cudaEventDisableTiming | cudaEventBlockingSync);
+    if (e != cudaSuccess) {
+        s = cuda_fail_rt(e, "creating the stream and events of the device", __FILE__, __LINE__);
+        cuda_device_teardown(d);
+        return s;
+    }
     d->live_cap = 4096;
     d->live = calloc(d->live_cap, sizeof *d->live);
-    if (!d->live)
+    if (!d->live) {
+        cuda_device_teardown(d);
         return cuda_host->set_error(STRATA_E_NOMEM, "cuda: out of host memory for the allocator's table");
+    }
     /* Without pinned memory copies still work, from pageable memory. */
     if (cudaHostAlloc(&d->staging, CUDA_STAGING_BYTES, cudaHostAllocDefault) == cudaSuccess) {
         d->staging_bytes = CUDA_STAGING_BYTES;
@@ -64,9 +95,6 @@ static strata_status cuda_device_create(cuda_device *d)
     return STRATA_OK;
 }
 
-/* The CUDA device current on this thread, as far as this backend set it. */
-static _Thread_local int cuda_current = -1;
-
 strata_status cuda_device_get(cuda_backend *be, int dev, cuda_device **out)
 {
     if (!be || dev < 0 || dev >= be->n_devices)
@@ -74,13 +102,13 @@ strata_status cuda_device_get(cuda_backend *be, int dev, cuda_device **out)
                                     be ? be->n_devices : 0);
     cuda_device *d = &be->devices[dev];
     if (!d->ready) {
-        strata_status s = cuda_device_create(d);
-        if (s != STRATA_OK)
-            return s;
-        cuda_current = d->index;
-    } else if (cuda_current != d->index) {
-        CUDA_TRY(cudaSetDevice(d->index));
-        cuda_current = d->index;
+        CUDA_OK(cuda_device_create(d));
+    } else {
+        /* The current device is per thread and anyone may change it:
+         * asking is a runtime-local read, no driver call. */
+        int cur = -1;
+        if (cudaGetDevice(&cur) != cudaSuccess || cur != d->index)
+            CUDA_TRY(cudaSetDevice(d->index));
     }
     *out = d;
     return STRATA_OK;
@@ -106,19 +134,16 @@ void cuda_device_release(cuda_device *d)
     if (!d->ready)
         return;
     cudaSetDevice(d->index);
-    cuda_current = d->index;
     cudaStreamSynchronize(d->stream);
     cuda_libs_release(d);
     /* Blocks still live belong to tensors that outlived the runtime. */
     for (size_t k = 0; k < d->live_cap; k++)
         cuda_free_list(d->live[k]);
-    free(d->live);
     cuda_free_list(d->cached);
-    if (d->staging)
-        cudaFreeHost(d->staging);
-    cudaEventDestroy(d->done);
-    cudaEventDestroy(d->staged);
-    cudaStreamDestroy(d->stream);
+    d->cached = NULL;
+    d->workspace = NULL; /* one of the blocks freed above */
+    d->workspace_bytes = 0;
+    cuda_device_teardown(d);
     d->ready = 0;
 }
 
