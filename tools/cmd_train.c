@@ -184,6 +184,17 @@ static void check_resumed_spec(const char *dir, const char *text, size_t len)
     free(old);
 }
 
+/* Where the run stands after @p step steps, @p nb batches into epoch @p ep
+ * (0-based), with the epoch's running sums; the random state as it is now. */
+static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum_loss,
+                            int64_t correct, int64_t seen)
+{
+    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = data_seed, .sum_loss = sum_loss,
+                     .correct = correct, .seen = seen, .batch_size = ctx->batch};
+    strata_runtime_rng_state(ctx->rt, &s.rng_seed, &s.rng_offset);
+    return s;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -352,8 +363,7 @@ int cmd_train(int argc, char **argv)
                 break;
             double lr = strata_lr_at(&sched, base_lr, step);
             strata_optimizer_set_lr(ctx.opt, lr);
-            train_state before = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
-            strata_runtime_rng_state(ctx.rt, &before.rng_seed, &before.rng_offset);
+            train_state before = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &logits, &lv);
             if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
@@ -393,8 +403,7 @@ int cmd_train(int argc, char **argv)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
             if (a.checkpoint_every > 0 && step % a.checkpoint_every == 0 && nb < per_epoch) {
-                train_state now = {step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
-                strata_runtime_rng_state(ctx.rt, &now.rng_seed, &now.rng_offset);
+                train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
                 if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                     break;
             }
@@ -423,10 +432,9 @@ int cmd_train(int argc, char **argv)
                     (long long)ep + 1, sum_loss / (double)(seen ? seen : 1), (double)correct / (double)(seen ? seen : 1),
                     test_loss, test_acc, secs);
         /* a whole epoch: resume at the next one; stopped by --steps: here */
-        train_state now = {step, ep + 1, 0, 0, 0, ts.data_seed, 0, 0, 0, ctx.batch, {0}};
-        if (!end_of_data && nb < per_epoch)
-            now = (train_state){step, ep, nb, 0, 0, ts.data_seed, sum_loss, correct, seen, ctx.batch, {0}};
-        strata_runtime_rng_state(ctx.rt, &now.rng_seed, &now.rng_offset);
+        train_state now = end_of_data || nb >= per_epoch
+                              ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
+                              : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
     }

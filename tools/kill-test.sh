@@ -31,12 +31,13 @@ command -v python3 >/dev/null || { echo "kill-test: python3 missing (it writes t
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-kill-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# 512 synthetic 16x16 images of 4 classes (bars and diagonals with noise)
+# 48 synthetic 16x16 images of 4 classes (bars and diagonals with noise): 24
+# batches an epoch, so the 60 steps cross two epoch ends
 python3 - "$work" <<'EOF'
 import random, struct, sys
 d = sys.argv[1]
 rnd = random.Random(7)
-n, side = 512, 16
+n, side = 48, 16
 img = bytearray(struct.pack(">IIII", 0x0803, n, side, side))
 lbl = bytearray(struct.pack(">II", 0x0801, n))
 for i in range(n):
@@ -50,7 +51,8 @@ for i in range(n):
 open(d + "/images.idx", "wb").write(img)
 open(d + "/labels.idx", "wb").write(lbl)
 EOF
-# an MLP with dropout (the random state matters) and Adam: a 6.4 MB checkpoint, and batches of 2, so writing it is most of a step
+# an MLP with dropout (the random state matters) and Adam: a 6.4 MB checkpoint,
+# and batches of 2, so writing it is most of a step
 cat > "$work/spec.yaml" <<EOF
 name: kill-test
 seed: 5
@@ -69,7 +71,7 @@ model:
     - {type: linear, out_features: 4}
 loss: cross_entropy
 optimizer: {type: adam, lr: 0.001}
-train: {epochs: 1, batch_size: 2, eval_batch_size: 512}
+train: {epochs: 1, batch_size: 2, eval_batch_size: 48}
 EOF
 train=("$bin" train "$work/spec.yaml" --backend ref --steps "$steps" --checkpoint-every 1 --quiet)
 
