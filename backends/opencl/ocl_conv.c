@@ -176,7 +176,7 @@ OCL_KERNEL(conv2d_backward_weight)
         return s;
     if (ocl_off(DW) != 0)
         return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
-    int64_t terms = g.N * g.OH * g.OW;
+    int64_t terms = g.N * g.OH; /* rows the group's items share */
     size_t wg = 1, max = d->max_wg < 256 ? d->max_wg : 256;
     while (wg * 2 <= max && (int64_t)wg < terms)
         wg <<= 1;

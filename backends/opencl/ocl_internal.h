@@ -105,6 +105,7 @@ typedef struct ocl_device {
     size_t max_wg;       /* work-group size every kernel accepts (a power of two once built) */
     int gemm_ok;         /* the GEMM's 16x16 groups fit (known once built) */
     int is_cpu;          /* CL_DEVICE_TYPE_CPU: the float8 GEMMs instead of the tiled one */
+    int sync_each;       /* STRATA_OPENCL_SYNC=1: wait for every kernel (profiling) */
     cl_ulong global_mem;
 
     pthread_mutex_t lock; /* context creation, the program, kernel args, the pool */
