@@ -1,7 +1,7 @@
 /*
  * test_conformance.c - every loaded backend against ref, op by op
  * (`ctest -L conformance`). The cases and the comparison live in
- * support/conformance_cases.c, which `strata check --backend NAME` reuses.
+ * sdk/conformance/conformance_cases.c, which `strata check --backend NAME` reuses.
  *
  * Each backend other than ref that has a device runs every registered op
  * (forward, backward, in-place optimizer steps, error cases) against ref;

@@ -263,6 +263,34 @@ static void malformed_yaml(void **state)
                        "bad.yaml:3:", "one YAML document");
 }
 
+/* Found by fuzzing: libyaml takes time quadratic in the nesting depth (this
+ * 200,000-deep input parsed for minutes); the spec parser refuses nesting
+ * beyond 64 levels as soon as it sees it. */
+static void deep_nesting(void **state)
+{
+    fixture *f = *state;
+    size_t depth = 200000, n = 0;
+    char *text = malloc(2 * depth + 16);
+    assert_non_null(text);
+    n += (size_t)sprintf(text, "model: ");
+    memset(text + n, '[', depth);
+    memset(text + n + depth, ']', depth);
+    n += 2 * depth;
+    text[n] = '\0';
+    expect_parse_error(f, text, STRATA_E_FORMAT, "bad.yaml:1: lists and maps nested more than 64 deep", NULL);
+    free(text);
+    /* 60 levels are still fine for the parser (the spec checks then refuse the model) */
+    char ok[256] = "name: [";
+    for (int k = 0; k < 59; k++)
+        strcat(ok, "[");
+    for (int k = 0; k < 60; k++)
+        strcat(ok, "]");
+    strcat(ok, "\n");
+    strata_spec *s = NULL;
+    assert_int_not_equal(parse(f, ok, "deep.yaml", &s), STRATA_OK);
+    assert_null(strstr(strata_last_error(), "nested more than"));
+}
+
 static void truncated_file(void **state)
 {
     fixture *f = *state;
@@ -491,6 +519,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(get_paths_and_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_yaml, setup, teardown),
+        cmocka_unit_test_setup_teardown(deep_nesting, setup, teardown),
         cmocka_unit_test_setup_teardown(truncated_file, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_types, setup, teardown),

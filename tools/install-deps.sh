@@ -3,12 +3,13 @@
 # own packages. Run as root (or with sudo); packages already present are
 # left alone, so it is fast and safe to re-run.
 #   tools/install-deps.sh          build + run (and the data: Fashion-MNIST, the KJV Bible)
-#   tools/install-deps.sh --test   also the test tools (CMocka, PyTorch for cross-checks)
+#   tools/install-deps.sh --test   also the test tools (CMocka, PyTorch for cross-checks,
+#                                  Valgrind, clang and its sanitizer/libFuzzer runtimes)
 set -eu
 
 BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev liblapacke-dev libblas-dev libopenblas0-openmp ocl-icd-opencl-dev opencl-c-headers"
 DATA="dataset-fashion-mnist bible-kjv"
-TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools pocl-opencl-icd clinfo"
+TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools clang libclang-rt-dev pocl-opencl-icd clinfo"
 
 want="$BUILD $DATA"
 [ "${1:-}" = "--test" ] && want="$want $TEST"

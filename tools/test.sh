@@ -8,3 +8,7 @@ tools/build.sh -DSTRATA_WERROR=ON -DSTRATA_BUILD_TESTS=ON
 tools/abi-check.sh
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 900
+# The SDK as a third party sees it: install, build the templates out of
+# tree with find_package, strata info / check / train (tools/sdk-check.sh).
+cd ..
+tools/sdk-check.sh build

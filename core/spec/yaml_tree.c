@@ -49,6 +49,45 @@ static strata_status parser_error(const yaml_parser_t *p, const char *text, size
     }
 }
 
+/* Deepest nesting of collections a spec may use; real specs need four or
+ * five levels. libyaml takes time quadratic in the depth (a 400 KB file of
+ * nested brackets parses for minutes), so deeper input is refused from the
+ * event stream, which stops as soon as the limit is passed. */
+#define YT_MAX_DEPTH 64
+
+static strata_status check_depth(const char *text, size_t len, const char *name)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return st_error(STRATA_E_NOMEM, "%s: out of memory initialising the YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    strata_status s = STRATA_OK;
+    int depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = parser_error(&parser, text, len, name);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > YT_MAX_DEPTH) {
+                s = st_error(STRATA_E_FORMAT, "%s:%d: lists and maps nested more than %d deep; a spec needs a handful",
+                             name, line, YT_MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (type == YAML_STREAM_END_EVENT) {
+            break;
+        }
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
 void yt_free(yt_doc *d)
 {
     if (!d)
@@ -129,6 +168,8 @@ strata_status yt_parse(const char *text, size_t len, const char *name, yt_doc **
         return st_error(STRATA_E_NOMEM, "%s: out of memory initialising the YAML parser", name);
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if ((s = check_depth(text, len, name)) != STRATA_OK)
+        goto done;
     if (!yaml_parser_load(&parser, &doc)) {
         s = parser_error(&parser, text, len, name);
         goto done;
