@@ -239,12 +239,6 @@ static strata_status ocl_pool_geom(const strata_kernel_call *call, const strata_
     return STRATA_OK;
 }
 
-/* The (N, C, H, W) shape of input_size with the batch and channels of @p d. */
-static void ocl_input_like(const strata_tensor_desc *dx, strata_tensor_desc *x)
-{
-    *x = *dx;
-}
-
 OCL_KERNEL(max_pool2d)
 {
     strata_status s = ocl_check_arity(call, 1, 1, 2);
@@ -326,11 +320,9 @@ OCL_KERNEL(avg_pool2d_backward)
 {
     strata_status s = ocl_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
-    strata_tensor_desc X;
     cl_long16 geom;
-    ocl_input_like(DX, &X);
     if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")) && !(s = ocl_rank4(call, DX, "dx")))
-        s = ocl_pool_geom(call, &X, DY, &geom);
+        s = ocl_pool_geom(call, DX, DY, &geom); /* dx has the forward input's shape */
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
