@@ -125,7 +125,7 @@ int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const 
     if (!strcmp(op, "core::uniform") || !strcmp(op, "core::normal") || !strcmp(op, "conv::max_pool2d_backward"))
         return d->fp64;
     if (!strcmp(op, "core::matmul") || !strcmp(op, "core::linear"))
-        return d->max_wg >= 256;
+        return d->build_tried && d->build_rc == STRATA_OK ? d->gemm_ok : d->max_wg >= 256;
     return 1;
 }
 
@@ -273,6 +273,11 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     d->max_wg = wg;
     cl_ulong mem = 0;
     clGetDeviceInfo(id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem, NULL);
+    cl_device_type type = 0;
+    clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    d->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0 && !getenv("STRATA_OPENCL_TILED_GEMM");
+    const char *sync = getenv("STRATA_OPENCL_SYNC");
+    d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     d->global_mem = mem;
     snprintf(d->name, sizeof d->name, "%s [%d:%d] (%s, driver %s, %.1f GiB%s)", dname, pi, di, dver, drv,
              (double)mem / (1024.0 * 1024.0 * 1024.0), d->fp64 ? ", fp64" : "");

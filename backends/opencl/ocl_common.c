@@ -113,6 +113,8 @@ strata_status ocl_launch(const strata_kernel_call *call, ocl_device *d, ocl_kern
     if (err == CL_SUCCESS)
         err = clEnqueueNDRangeKernel(d->queue, kn, (cl_uint)dims, NULL, g, local, 0, NULL, NULL);
     pthread_mutex_unlock(&d->lock);
+    if (err == CL_SUCCESS && d->sync_each) /* STRATA_OPENCL_SYNC=1: op timings (strata bench --profile) */
+        err = clFinish(d->queue);
     if (err != CL_SUCCESS) {
         char what[96];
         if (bad >= 0)

@@ -176,7 +176,7 @@ OCL_KERNEL(conv2d_backward_weight)
         return s;
     if (ocl_off(DW) != 0)
         return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
-    int64_t terms = g.N * g.OH * g.OW;
+    int64_t terms = g.N * g.OH; /* rows the group's items share */
     size_t wg = 1, max = d->max_wg < 256 ? d->max_wg : 256;
     while (wg * 2 <= max && (int64_t)wg < terms)
         wg <<= 1;
@@ -237,12 +237,6 @@ static strata_status ocl_pool_geom(const strata_kernel_call *call, const strata_
     for (int i = 0; i < 12; i++)
         out->s[i] = v[i];
     return STRATA_OK;
-}
-
-/* The (N, C, H, W) shape of input_size with the batch and channels of @p d. */
-static void ocl_input_like(const strata_tensor_desc *dx, strata_tensor_desc *x)
-{
-    *x = *dx;
 }
 
 OCL_KERNEL(max_pool2d)
@@ -326,11 +320,9 @@ OCL_KERNEL(avg_pool2d_backward)
 {
     strata_status s = ocl_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
-    strata_tensor_desc X;
     cl_long16 geom;
-    ocl_input_like(DX, &X);
     if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")) && !(s = ocl_rank4(call, DX, "dx")))
-        s = ocl_pool_geom(call, &X, DY, &geom);
+        s = ocl_pool_geom(call, DX, DY, &geom); /* dx has the forward input's shape */
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);

@@ -1,7 +1,10 @@
 /*
  * ocl_gemm.c - matmul and linear on the tiled GEMM of gemm.cl.
  *
- * Transposes are strides, not copies. A batched matmul whose operands are
+ * Transposes are strides, not copies. On CPU devices (PoCL) the float8
+ * kernels gemm_dot (both operands unit-stride in k) and gemm_axpy (b
+ * unit-stride in n) replace the local-memory tiles wherever they apply;
+ * STRATA_OPENCL_TILED_GEMM=1 keeps the tiled kernel everywhere. A batched matmul whose operands are
  * each either one matrix (2-D, shared by every batch) or hold exactly the
  * output's batch dims runs as one launch over the batches; any other
  * broadcast of batch dims launches once per output matrix.
@@ -27,6 +30,16 @@ static strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device 
                       OCL_ARG(g->has_bias), OCL_ARG(g->M), OCL_ARG(g->N),        OCL_ARG(g->K)};
     if (!g->M || !g->N || !batches)
         return STRATA_OK;
+    if (d->is_cpu && g->a_sk == 1 && g->b_sk == 1) {
+        size_t gd[3] = {ocl_round_up((size_t)g->N, 4) / 4, (size_t)g->M, (size_t)batches};
+        return ocl_launch(call, d, OCL_K_gemm_dot, 3, gd, NULL, (int)(sizeof args / sizeof args[0]), args);
+    }
+    if (d->is_cpu && g->b_sn == 1) {
+        size_t ga[3] = {ocl_round_up((size_t)g->N, 8) / 8, ocl_round_up((size_t)g->M, 4) / 4, (size_t)batches};
+        return ocl_launch(call, d, OCL_K_gemm_axpy, 3, ga, NULL, (int)(sizeof args / sizeof args[0]), args);
+    }
+    if (!d->gemm_ok)
+        return ocl_error(call, STRATA_E_UNSUPPORTED, "%s cannot run the GEMM's 16x16 work-groups", d->name);
     return ocl_launch(call, d, OCL_K_gemm, 3, global, local, (int)(sizeof args / sizeof args[0]), args);
 }
 

@@ -44,6 +44,8 @@ extern const strata_host_api *ocl_host;
     X(unary)                                                                                                   \
     X(unary_backward)                                                                                          \
     X(gemm)                                                                                                    \
+    X(gemm_dot)                                                                                                \
+    X(gemm_axpy)                                                                                               \
     X(reduce_sum)                                                                                              \
     X(reduce_max)                                                                                              \
     X(softmax_rows)                                                                                            \
@@ -100,7 +102,10 @@ typedef struct ocl_device {
     char name[256];      /* "Portable Computing Language / pthread-... [0:0] (OpenCL 3.0 PoCL, 62 GiB)" */
     char cache_key[512]; /* device name, vendor, driver and platform versions */
     int fp64;            /* cl_khr_fp64 */
-    size_t max_wg;       /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_wg;       /* work-group size every kernel accepts (a power of two once built) */
+    int gemm_ok;         /* the GEMM's 16x16 groups fit (known once built) */
+    int is_cpu;          /* CL_DEVICE_TYPE_CPU: the float8 GEMMs instead of the tiled one */
+    int sync_each;       /* STRATA_OPENCL_SYNC=1: wait for every kernel (profiling) */
     cl_ulong global_mem;
 
     pthread_mutex_t lock; /* context creation, the program, kernel args, the pool */

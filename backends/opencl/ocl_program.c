@@ -157,6 +157,31 @@ static int ocl_make_kernels(ocl_device *d, cl_int *err_out, const char **bad)
     return 0;
 }
 
+/* Lowers d->max_wg to what every kernel accepts on this device (a kernel
+ * can allow less than the device maximum, for its registers or local
+ * memory), so the group sizes chosen later always launch; the GEMM's
+ * fixed 16x16 groups are then claimed only if they fit. */
+static void ocl_kernel_limits(ocl_device *d)
+{
+    for (int k = 0; k < OCL_K_COUNT; k++) {
+        size_t wg = 0;
+        if (k == OCL_K_gemm)
+            continue; /* its size is fixed (reqd_work_group_size): see gemm_ok */
+        if (clGetKernelWorkGroupInfo(d->kernels[k], d->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) ==
+                CL_SUCCESS &&
+            wg && wg < d->max_wg) {
+            size_t p2 = 1;
+            while (p2 * 2 <= wg)
+                p2 <<= 1;
+            d->max_wg = p2;
+        }
+    }
+    size_t gw = 0;
+    d->gemm_ok = clGetKernelWorkGroupInfo(d->kernels[OCL_K_gemm], d->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof gw, &gw,
+                                          NULL) == CL_SUCCESS &&
+                 gw >= 256;
+}
+
 /* Program from a cached binary; 0 when it built and has every kernel. */
 static int ocl_from_binary(ocl_device *d, const unsigned char *bin, size_t len, const char *opts)
 {
@@ -175,6 +200,7 @@ static int ocl_from_binary(ocl_device *d, const unsigned char *bin, size_t len, 
         d->program = NULL;
         return -1;
     }
+    ocl_kernel_limits(d);
     return 0;
 }
 
@@ -244,6 +270,7 @@ strata_status ocl_program_build(ocl_device *d)
         free(key);
         return STRATA_E_BACKEND;
     }
+    ocl_kernel_limits(d);
 
     size_t bin_len = 0;
     if (path[0] && clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof bin_len, &bin_len, NULL) == CL_SUCCESS &&

@@ -80,7 +80,7 @@ __kernel void conv2d_bwd_data(__global float *dx, __global const float *dy, long
 }
 
 /* dw[o, c, kh, kw] = sum over n, i, j of dy[n, o, i, j] x[n, g Cg + c, ...]:
- * one work-group per weight element, its items striding over (n, i, j). */
+ * one work-group per weight element, its items striding over (n, i). */
 #define CONV_WG 256
 __kernel void conv2d_bwd_weight(__global float *dwt, __global const float *dy, long dy_off, __global const float *x,
                                 long x_off, long16 geom)
@@ -90,13 +90,20 @@ __kernel void conv2d_bwd_weight(__global float *dwt, __global const float *dy, l
     const long idx = get_group_id(0);
     const int lid = get_local_id(0), ls = get_local_size(0);
     const long kw = idx % KW, kh = (idx / KW) % KH, c = (idx / (KW * KH)) % Cg, o = idx / (KW * KH * Cg);
-    const long grp = o / OCg, P = OH * OW;
+    const long grp = o / OCg;
+    /* items stride over the output rows (n, i); the columns j run inside,
+     * so the index arithmetic is per row, not per term */
+    const long lo = pw - kw * dw, hi = W - 1 + pw - kw * dw; /* j sw in [lo, hi] keeps the tap inside */
+    const long j0 = lo > 0 ? (lo + sw - 1) / sw : 0, j1 = hi < 0 ? 0 : min(OW, hi / sw + 1);
     float acc = 0.0f;
-    for (long r = lid; r < N * P; r += ls) {
-        long n = r / P, p = r - n * P, i = p / OW, j = p - i * OW;
-        long h = i * sh - ph + kh * dh, ww = j * sw - pw + kw * dw;
-        if (h >= 0 && h < H && ww >= 0 && ww < W)
-            acc = fma(dy[dy_off + (n * OC + o) * P + p], x[x_off + ((n * C + grp * Cg + c) * H + h) * W + ww], acc);
+    for (long r = lid; r < N * OH; r += ls) {
+        const long n = r / OH, i = r - n * OH, h = i * sh - ph + kh * dh;
+        if (h < 0 || h >= H)
+            continue;
+        const long yb = dy_off + (n * OC + o) * OH * OW + i * OW;
+        const long xb = x_off + ((n * C + grp * Cg + c) * H + h) * W - lo; /* + j sw: column j sw - lo */
+        for (long j = j0; j < j1; j++)
+            acc = fma(dy[yb + j], x[xb + j * sw], acc);
     }
     part[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);

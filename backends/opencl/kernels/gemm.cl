@@ -83,3 +83,93 @@ gemm(__global float *c, long c_off, __global const float *a, long a_off, long a_
         }
     }
 }
+
+/*
+ * CPU-shaped GEMMs (ocl_gemm.c uses them on CL_DEVICE_TYPE_CPU devices,
+ * such as PoCL, where local-memory tiles and barriers cost more than they
+ * save): no local memory, explicit float8 vectors the CPU compiler maps to
+ * SIMD registers. Same arguments and result as gemm.
+ *
+ * gemm_dot: a(m, k) and b(k, n) both unit-stride in k (linear's x w^T):
+ * each item computes c[m, n..n+3] as four dot products over k.
+ */
+__kernel void gemm_dot(__global float *c, long c_off, __global const float *a, long a_off, long a_bs, long a_sm,
+                       long a_sk, __global const float *b, long b_off, long b_bs, long b_sk, long b_sn,
+                       __global const float *bias, long bias_off, int has_bias, long M, long N, long K)
+{
+    const long n0 = get_global_id(0) * 4, m = get_global_id(1), batch = get_global_id(2);
+    if (m >= M || n0 >= N)
+        return;
+    __global const float *ar = a + a_off + batch * a_bs + m * a_sm;
+    b += b_off + batch * b_bs;
+    c += c_off + batch * M * N + m * N;
+    const int nn = N - n0 < 4 ? (int)(N - n0) : 4;
+    __global const float *br[4];
+    for (int j = 0; j < 4; j++)
+        br[j] = b + (n0 + (j < nn ? j : 0)) * b_sn;
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    long k = 0;
+    for (; k + 8 <= K; k += 8) {
+        float8 av = vload8(0, ar + k);
+        acc0 = fma(av, vload8(0, br[0] + k), acc0);
+        acc1 = fma(av, vload8(0, br[1] + k), acc1);
+        acc2 = fma(av, vload8(0, br[2] + k), acc2);
+        acc3 = fma(av, vload8(0, br[3] + k), acc3);
+    }
+    float s[4];
+    s[0] = acc0.s0 + acc0.s1 + acc0.s2 + acc0.s3 + acc0.s4 + acc0.s5 + acc0.s6 + acc0.s7;
+    s[1] = acc1.s0 + acc1.s1 + acc1.s2 + acc1.s3 + acc1.s4 + acc1.s5 + acc1.s6 + acc1.s7;
+    s[2] = acc2.s0 + acc2.s1 + acc2.s2 + acc2.s3 + acc2.s4 + acc2.s5 + acc2.s6 + acc2.s7;
+    s[3] = acc3.s0 + acc3.s1 + acc3.s2 + acc3.s3 + acc3.s4 + acc3.s5 + acc3.s6 + acc3.s7;
+    for (; k < K; k++)
+        for (int j = 0; j < 4; j++)
+            s[j] = fma(ar[k], br[j][k], s[j]);
+    for (int j = 0; j < nn; j++)
+        c[n0 + j] = s[j] + (has_bias ? bias[bias_off + n0 + j] : 0.0f);
+}
+
+/* gemm_axpy: b(k, n) unit-stride in n (matmul's a b and the backward
+ * GEMMs): each item computes c[m..m+3, n..n+7] as rank-1 updates over k. */
+__kernel void gemm_axpy(__global float *c, long c_off, __global const float *a, long a_off, long a_bs, long a_sm,
+                        long a_sk, __global const float *b, long b_off, long b_bs, long b_sk, long b_sn,
+                        __global const float *bias, long bias_off, int has_bias, long M, long N, long K)
+{
+    const long n0 = get_global_id(0) * 8, m0 = get_global_id(1) * 4, batch = get_global_id(2);
+    if (m0 >= M || n0 >= N)
+        return;
+    a += a_off + batch * a_bs;
+    b += b_off + batch * b_bs;
+    c += c_off + batch * M * N;
+    const int mm = M - m0 < 4 ? (int)(M - m0) : 4;
+    const long r1 = m0 + (1 < mm ? 1 : 0), r2 = m0 + (2 < mm ? 2 : 0), r3 = m0 + (3 < mm ? 3 : 0);
+    float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    if (n0 + 8 <= N) {
+        for (long k = 0; k < K; k++) {
+            float8 bv = vload8(0, b + k * b_sk + n0);
+            acc0 = fma((float8)(a[m0 * a_sm + k * a_sk]), bv, acc0);
+            acc1 = fma((float8)(a[r1 * a_sm + k * a_sk]), bv, acc1);
+            acc2 = fma((float8)(a[r2 * a_sm + k * a_sk]), bv, acc2);
+            acc3 = fma((float8)(a[r3 * a_sm + k * a_sk]), bv, acc3);
+        }
+    } else {
+        const int nn = (int)(N - n0);
+        for (long k = 0; k < K; k++) {
+            float t[8];
+            for (int j = 0; j < 8; j++)
+                t[j] = j < nn ? b[k * b_sk + n0 + j] : 0.0f;
+            float8 bv = vload8(0, t);
+            acc0 = fma((float8)(a[m0 * a_sm + k * a_sk]), bv, acc0);
+            acc1 = fma((float8)(a[r1 * a_sm + k * a_sk]), bv, acc1);
+            acc2 = fma((float8)(a[r2 * a_sm + k * a_sk]), bv, acc2);
+            acc3 = fma((float8)(a[r3 * a_sm + k * a_sk]), bv, acc3);
+        }
+    }
+    float r[4][8];
+    vstore8(acc0, 0, r[0]);
+    vstore8(acc1, 0, r[1]);
+    vstore8(acc2, 0, r[2]);
+    vstore8(acc3, 0, r[3]);
+    for (int i = 0; i < mm; i++)
+        for (int j = 0; j < 8 && n0 + j < N; j++)
+            c[(m0 + i) * N + n0 + j] = r[i][j] + (has_bias ? bias[bias_off + n0 + j] : 0.0f);
+}
