@@ -28,7 +28,7 @@ cmake --build "$B" -j"$JOBS" --target strata strata_ref strata_cpu test_threads
 export OMP_NUM_THREADS=1
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tools/tsan.supp:${TSAN_OPTIONS:-}"
 export STRATA_NO_DLCLOSE=1
-export STRATA_TEST_BUILD="$root/$B"
+export STRATA_TEST_BUILD="$(cd "$B" && pwd)"
 rc=0
 "$B/tests/test_threads" || rc=$?
 echo "tsan: test_threads exit $rc"
