@@ -15,16 +15,20 @@ strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_st
     s->bytes = bytes;
     const strata_backend_def *b = &dev->be->def;
     if (b->alloc) {
-        strata_status rc = b->alloc(b->self, dev->index, bytes, &s->data);
+        strata_clear_error();
+        strata_status rc = st_fault_alloc_hit() ? st_error(STRATA_E_NOMEM, "out of device memory (injected fault)")
+                                                : b->alloc(b->self, dev->index, bytes, &s->data);
         if (rc != STRATA_OK) {
             free(s);
+            if (!strata_last_error()[0])
+                st_error(rc, "%s", strata_status_text(rc));
             return st_error_context(rc, "%s: allocating %zu bytes", dev->name, bytes);
         }
         if (zero && bytes) {
             if (dev->host_memory) {
                 memset(s->data, 0, bytes);
             } else {
-                void *z = calloc(1, bytes);
+                void *z = st_fault_alloc_hit() ? NULL : calloc(1, bytes);
                 if (!z) {
                     b->free(b->self, dev->index, s->data);
                     free(s);
@@ -41,7 +45,7 @@ strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_st
         }
     } else {
         size_t rounded = (bytes + 63) & ~(size_t)63;
-        s->data = aligned_alloc(64, rounded ? rounded : 64);
+        s->data = st_fault_alloc_hit() ? NULL : aligned_alloc(64, rounded ? rounded : 64);
         if (!s->data) {
             free(s);
             return st_error(STRATA_E_NOMEM, "%s: out of memory allocating %zu bytes", dev->name, bytes);

@@ -35,6 +35,7 @@ static void node_free(st_node *n)
     free(n->inputs);
     free(n->outputs);
     free(n->attrs);
+    free(n->layer);
     free(n);
 }
 
@@ -81,11 +82,13 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
     n->inputs = st_calloc((size_t)n_in, sizeof *n->inputs);
     n->outputs = st_calloc((size_t)n_out, sizeof *n->outputs);
     n->attrs = st_attrs_copy(attrs, n_attrs);
-    if (!n->inputs || !n->outputs || (n_attrs && !n->attrs) ||
+    n->layer = rt->detect_anomaly && rt->anomaly_layer ? st_strdup(rt->anomaly_layer) : NULL;
+    if (!n->inputs || !n->outputs || (n_attrs && !n->attrs) || (rt->detect_anomaly && rt->anomaly_layer && !n->layer) ||
         st_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
         free(n->inputs);
         free(n->outputs);
         free(n->attrs);
+        free(n->layer);
         free(n);
         return STRATA_E_NOMEM;
     }
@@ -189,9 +192,14 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                 .user = n->op->def.user,
             };
             strata_clear_error();
+            rt->anomaly_layer = n->layer;
+            rt->anomaly_bw_op = n->op->name;
             rc = n->op->def.backward(&call);
+            rt->anomaly_layer = NULL;
+            rt->anomaly_bw_op = NULL;
             if (rc) {
-                st_error_context(rc, "backward of %s", n->op->name);
+                if (!(rc == STRATA_E_NUMERIC && rt->detect_anomaly)) /* the anomaly report names it */
+                    st_error_context(rc, "backward of %s", n->op->name);
                 for (int k = 0; k < n->n_inputs; k++)
                     strata_tensor_release(gin[k]);
                 goto out;

@@ -27,17 +27,17 @@ static strata_status push_tensor(save_list *l, const char *name, strata_tensor *
 {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 32;
-        st_sft_tensor_in *a = realloc(l->t, nc * sizeof *a);
+        st_sft_tensor_in *a = st_realloc(l->t, nc * sizeof *a);
         if (a)
             l->t = a;
-        void **b = realloc(l->bufs, nc * sizeof *b);
+        void **b = st_realloc(l->bufs, nc * sizeof *b);
         if (b)
             l->bufs = b;
-        char **c = realloc(l->names, nc * sizeof *c);
+        char **c = st_realloc(l->names, nc * sizeof *c);
         if (c)
             l->names = c;
         if (!a || !b || !c)
-            return st_error(STRATA_E_NOMEM, "out of memory building a checkpoint");
+            return st_error_context(STRATA_E_NOMEM, "building a checkpoint");
         l->cap = nc;
     }
     size_t bytes = (size_t)strata_tensor_numel(t) * strata_dtype_size(t->dtype);
@@ -65,17 +65,17 @@ static strata_status push_meta(save_list *l, const char *k, const char *v)
 {
     if (l->nm == l->capm) {
         size_t nc = l->capm ? l->capm * 2 : 16;
-        const char **a = realloc(l->mk, nc * sizeof *a);
+        const char **a = st_realloc(l->mk, nc * sizeof *a);
         if (a)
             l->mk = a;
-        const char **b = realloc(l->mv, nc * sizeof *b);
+        const char **b = st_realloc(l->mv, nc * sizeof *b);
         if (b)
             l->mv = b;
-        char **c = realloc(l->mowned, nc * 2 * sizeof *c);
+        char **c = st_realloc(l->mowned, nc * 2 * sizeof *c);
         if (c)
             l->mowned = c;
         if (!a || !b || !c)
-            return st_error(STRATA_E_NOMEM, "out of memory building checkpoint metadata");
+            return st_error_context(STRATA_E_NOMEM, "building checkpoint metadata");
         l->capm = nc;
     }
     char *kk = st_strdup(k), *vv = st_strdup(v);

@@ -1,6 +1,7 @@
 /* dispatch.c - op invocation: validate, infer shapes, choose an
  * implementation (backend kernel, host kernel, composite, host fallback),
  * run it, and record it for autograd. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,92 @@ static strata_status composite_call(strata_runtime *rt, st_op *op, strata_tensor
 }
 
 static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev);
+
+/* Index of the first NaN or Inf of float tensor @p t (-1: none, or not a
+ * float dtype); *what = "NaN", "+Inf" or "-Inf". */
+static strata_status first_nonfinite(const strata_tensor *t, int64_t *at, const char **what)
+{
+    *at = -1;
+    int dt = t->dtype;
+    if (dt != STRATA_F32 && dt != STRATA_F16 && dt != STRATA_BF16)
+        return STRATA_OK;
+    int64_t n = strata_tensor_numel(t);
+    size_t es = strata_dtype_size(dt);
+    void *buf = st_malloc((size_t)n * es);
+    if (!buf)
+        return STRATA_E_NOMEM;
+    strata_status rc = strata_tensor_read(t, buf, (size_t)n * es);
+    for (int64_t k = 0; !rc && k < n && *at < 0; k++) {
+        if (dt == STRATA_F32) {
+            float v = ((const float *)buf)[k];
+            if (!isfinite(v)) {
+                *at = k;
+                *what = isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+            }
+        } else {
+            /* IEEE half / bfloat16: exponent all ones */
+            uint16_t h = ((const uint16_t *)buf)[k];
+            uint16_t e = dt == STRATA_F16 ? 0x7C00 : 0x7F80, man = dt == STRATA_F16 ? 0x03FF : 0x007F;
+            if ((h & e) == e) {
+                *at = k;
+                *what = (h & man) ? "NaN" : (h & 0x8000) ? "-Inf" : "+Inf";
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* strata_set_detect_anomaly: fails the op whose output holds the first NaN
+ * or Inf, naming the op, the output, the layer (forward or backward) and
+ * every input's shape, and saying which inputs were already non-finite. */
+static strata_status check_finite(strata_runtime *rt, const st_op *op, strata_tensor *const *in, int n_in,
+                                  strata_tensor *const *out, int n_out)
+{
+    for (int k = 0; k < n_out; k++) {
+        int64_t at;
+        const char *what = NULL;
+        strata_status rc = first_nonfinite(out[k], &at, &what);
+        if (rc)
+            return rc;
+        if (at < 0)
+            continue;
+        char ins[512] = "", shp[128];
+        size_t used = 0;
+        for (int i = 0; i < n_in && used < sizeof ins; i++) {
+            int64_t bad = -1;
+            const char *bw = NULL;
+            if (first_nonfinite(in[i], &bad, &bw))
+                bad = -1;
+            int w = snprintf(ins + used, sizeof ins - used, "%s%s %s%s%s", i ? ", " : "",
+                             st_shape_str(shp, sizeof shp, in[i]->ndim, in[i]->shape), st_dtype_name(in[i]->dtype),
+                             bad >= 0 ? " holding " : "", bad >= 0 ? bw : "");
+            used += w > 0 ? (size_t)w : 0;
+        }
+        char where[320];
+        if (rt->anomaly_bw_op)
+            snprintf(where, sizeof where, "in the backward of %s%s%s", rt->anomaly_bw_op,
+                     rt->anomaly_layer ? " of " : "", rt->anomaly_layer ? rt->anomaly_layer : "");
+        else if (rt->anomaly_layer)
+            snprintf(where, sizeof where, "in the forward of %s", rt->anomaly_layer);
+        else
+            snprintf(where, sizeof where, "outside any layer");
+        return st_error(STRATA_E_NUMERIC,
+                        "anomaly detected: %s produced %s at element %lld of output %d %s %s, %s; inputs: %s",
+                        op->name, what, (long long)at, k, st_shape_str(shp, sizeof shp, out[k]->ndim, out[k]->shape),
+                        st_dtype_name(out[k]->dtype), where, n_in ? ins : "none");
+    }
+    return STRATA_OK;
+}
+
+int strata_set_detect_anomaly(strata_runtime *rt, int on)
+{
+    if (!rt)
+        return 0;
+    int prev = rt->detect_anomaly;
+    rt->detect_anomaly = on ? 1 : 0;
+    return prev;
+}
 
 /* Set by invoke_impl when the op ran as its composite (the inner ops are
  * timed instead); an op with a composite that ran a kernel is timed itself. */
@@ -397,6 +484,8 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         }
         rc = run_fallback(rt, op, dev, hdev, hk, in, n_in, outs, n_out, attrs, n_attrs);
     }
+    if (!rc && rt->detect_anomaly)
+        rc = check_finite(rt, op, in, n_in, outs, n_out);
     if (rc)
         goto fail;
 

@@ -38,31 +38,40 @@ static strata_runtime *host_plugin_runtime(strata_plugin *h)
             return st_error(STRATA_E_INVALID, "registration with a NULL plugin handle");                       \
     } while (0)
 
+/* Notes a refused registration of a plugin whose init is running. */
+static strata_status noted(strata_plugin *h, strata_status rc)
+{
+    st_plugin *p = plugin_of(h);
+    if (rc != STRATA_OK && p->in_init && !p->refused++)
+        snprintf(p->refusal, sizeof p->refusal, "%s", strata_last_error());
+    return rc;
+}
+
 static strata_status host_register_op(strata_plugin *h, const strata_op_def *def)
 {
     NEED_PLUGIN(h);
-    return st_register_op(plugin_of(h), def);
+    return noted(h, st_register_op(plugin_of(h), def));
 }
 static strata_status host_register_kernel(strata_plugin *h, const char *backend, const char *op, int32_t version,
                                           strata_kernel_fn fn, void *user)
 {
     NEED_PLUGIN(h);
-    return st_register_kernel(plugin_of(h), backend, op, version, fn, user);
+    return noted(h, st_register_kernel(plugin_of(h), backend, op, version, fn, user));
 }
 static strata_status host_register_layer(strata_plugin *h, const strata_layer_type *t)
 {
     NEED_PLUGIN(h);
-    return st_register_layer(plugin_of(h), t);
+    return noted(h, st_register_layer(plugin_of(h), t));
 }
 static strata_status host_register_optimizer(strata_plugin *h, const strata_optimizer_type *t)
 {
     NEED_PLUGIN(h);
-    return st_register_optimizer(plugin_of(h), t);
+    return noted(h, st_register_optimizer(plugin_of(h), t));
 }
 static strata_status host_register_backend(strata_plugin *h, const strata_backend_def *def)
 {
     NEED_PLUGIN(h);
-    return st_register_backend(plugin_of(h), def);
+    return noted(h, st_register_backend(plugin_of(h), def));
 }
 
 static strata_runtime *host_tensor_runtime(const strata_tensor *t)

@@ -31,6 +31,16 @@ const char *st_dtype_name(int dtype);
 void *st_malloc(size_t n);           /* NULL on failure, sets E_NOMEM message */
 void *st_calloc(size_t n, size_t m);
 void *st_realloc(void *p, size_t n);
+/** Allocation fault injection (tests; docs/reliability.md): from now on,
+ *  allocation number @p n (1-based) through st_malloc, st_calloc,
+ *  st_realloc, st_strdup and storage allocation (host or device) fails as
+ *  if memory were exhausted; 0 = none. Resets the count. Without a call,
+ *  the environment variable STRATA_FAULT_ALLOC=N sets it. Process-wide. */
+void st_fault_alloc_set(int64_t n);
+/** Allocations counted since the last st_fault_alloc_set. */
+int64_t st_fault_alloc_count(void);
+/** Counts one allocation; 1 when it is the one to fail. */
+int st_fault_alloc_hit(void);
 /** Reads all of @p path into a new buffer (*buf, free()d by the caller;
  *  *len bytes). @p what names the file in messages ("spec", "text file");
  *  a file over @p max_bytes fails with @p too_big ("PATH: <too_big_prefix>larger
@@ -112,6 +122,10 @@ typedef struct st_plugin {
     void *dl;
     const strata_plugin_desc *desc;
     void *user;
+    /* registrations the core refused while init ran: the plugin is refused
+     * too, even if its init ignored them and returned STRATA_OK */
+    int in_init, refused;
+    char refusal[256]; /* the first one's message */
 } st_plugin;
 
 struct strata_runtime {
@@ -136,6 +150,11 @@ struct strata_runtime {
     char *kernel_list_scratch;
     int profile;     /* per-op timing on */
     int in_backward; /* inside strata_backward */
+    /* strata_set_detect_anomaly: every op's outputs are checked for NaN/Inf */
+    int detect_anomaly;
+    const char *anomaly_layer; /* "layer 'fc1' (linear)" running now, or NULL */
+    const char *anomaly_bw_op; /* the op whose backward runs now, or NULL */
+    char anomaly_buf[160];     /* anomaly_layer of a forward */
 };
 
 extern const strata_host_api st_host_api;
@@ -225,6 +244,7 @@ typedef struct st_node {
     strata_attr *attrs; /* deep copy */
     int n_attrs;
     int seq;
+    char *layer; /* the layer that recorded it, kept only when detecting anomalies */
 } st_node;
 
 struct strata_graph {

@@ -150,6 +150,10 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         return fail(p, STRATA_E_ABI, "plugin '%s' was built for Strata ABI %u.%u; this libstrata provides ABI %d.%d",
                     p->name, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
     }
+    if (desc->abi_minor > STRATA_ABI_MINOR)
+        trace("  %s was built for ABI %u.%u, newer than this libstrata's %d.%d: it is loaded and told "
+              "host->abi_minor = %d, and must use only what that minor provides",
+              real, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR, STRATA_ABI_MINOR);
     for (int k = 0; k < rt->n_plugins; k++) {
         st_plugin *o = rt->plugins[k];
         if (o != p && o->loaded && !strcmp(o->name, p->name)) {
@@ -164,7 +168,19 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     p->dl = dl;
     p->desc = desc;
     strata_clear_error();
+    p->in_init = 1;
+    p->refused = 0;
     strata_status rc = desc->init(&st_host_api, &p->handle, &p->user);
+    p->in_init = 0;
+    if (rc == STRATA_OK && p->refused) {
+        /* a plugin half registered is worse than none */
+        st_unregister_plugin(rt, p);
+        p->dl = NULL;
+        p->desc = NULL;
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "init returned STRATA_OK but %d registration(s) were refused; the first: %s",
+                    p->refused, p->refusal);
+    }
     if (rc != STRATA_OK) {
         char why[1024];
         snprintf(why, sizeof why, "%s", strata_last_error());

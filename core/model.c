@@ -389,12 +389,18 @@ strata_status st_model_run(strata_model *m, strata_tensor *const *inputs, int n_
             .user = l->type->def.user,
         };
         strata_clear_error();
-        rc = l->type->def.forward(&call);
         snprintf(what, sizeof what, "layer '%s' (%s)", l->name, l->type->name);
+        const char *outer = m->rt->anomaly_layer;
+        if (m->rt->detect_anomaly) {
+            snprintf(m->rt->anomaly_buf, sizeof m->rt->anomaly_buf, "%s", what);
+            m->rt->anomaly_layer = m->rt->anomaly_buf;
+        }
+        rc = l->type->def.forward(&call);
+        m->rt->anomaly_layer = outer;
         if (rc) {
             if (!strata_last_error()[0])
                 st_error(rc, "%s: forward failed (%s)", what, strata_status_name(rc));
-            else
+            else if (!strstr(strata_last_error(), what)) /* an anomaly report names it already */
                 st_error_context(rc, "%s", what);
             break;
         }

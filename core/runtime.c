@@ -58,6 +58,8 @@ strata_status strata_runtime_create(const strata_runtime_options *opts, strata_r
     rt->grad_enabled = 1;
     const char *strict = getenv("STRATA_STRICT");
     rt->strict = strict && *strict && strcmp(strict, "0") != 0;
+    const char *anomaly = getenv("STRATA_DETECT_ANOMALY");
+    rt->detect_anomaly = anomaly && *anomaly && strcmp(anomaly, "0") != 0;
     rt->graph = st_graph_new(rt);
     strata_status rc = rt->graph ? register_builtins(rt) : STRATA_E_NOMEM;
     if (rc) {

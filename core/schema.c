@@ -38,7 +38,7 @@ static void log_append(char **log, const char *line)
     if (!log)
         return;
     size_t old = *log ? strlen(*log) : 0, add = strlen(line);
-    char *p = realloc(*log, old + add + 2);
+    char *p = st_realloc(*log, old + add + 2);
     if (!p)
         return;
     memcpy(p + old, line, add);

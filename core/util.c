@@ -1,14 +1,50 @@
 /* util.c - allocation helpers, attribute copies, logging. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+/* Allocation fault injection: allocation number fault_at (1-based, counted
+ * from the last st_fault_alloc_set) fails; 0 = none. Process-wide on
+ * purpose: a test or STRATA_FAULT_ALLOC=N reaches every runtime's
+ * allocations. -1: not read from the environment yet. */
+static _Atomic int64_t fault_at = -1;
+static _Atomic int64_t fault_seen;
+
+/* Not in the public headers, but exported for the tests (test_alloc_fault). */
+#define ST_TEST_EXPORT __attribute__((visibility("default")))
+
+ST_TEST_EXPORT void st_fault_alloc_set(int64_t n)
+{
+    atomic_store(&fault_seen, 0);
+    atomic_store(&fault_at, n > 0 ? n : 0);
+}
+
+ST_TEST_EXPORT int64_t st_fault_alloc_count(void)
+{
+    return atomic_load(&fault_seen);
+}
+
+int st_fault_alloc_hit(void)
+{
+    int64_t at = atomic_load(&fault_at);
+    if (at < 0) {
+        const char *e = getenv("STRATA_FAULT_ALLOC");
+        int64_t want = e && *e ? strtoll(e, NULL, 10) : 0;
+        int64_t unread = -1;
+        atomic_compare_exchange_strong(&fault_at, &unread, want > 0 ? want : 0);
+        at = atomic_load(&fault_at);
+    }
+    int64_t k = atomic_fetch_add(&fault_seen, 1) + 1;
+    return at > 0 && k == at;
+}
+
 void *st_malloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = st_fault_alloc_hit() ? NULL : malloc(n ? n : 1);
     if (!p)
         st_error(STRATA_E_NOMEM, "out of memory allocating %zu bytes", n);
     return p;
@@ -16,7 +52,7 @@ void *st_malloc(size_t n)
 
 void *st_calloc(size_t n, size_t m)
 {
-    void *p = calloc(n ? n : 1, m ? m : 1);
+    void *p = st_fault_alloc_hit() ? NULL : calloc(n ? n : 1, m ? m : 1);
     if (!p)
         st_error(STRATA_E_NOMEM, "out of memory allocating %zu x %zu bytes", n, m);
     return p;
@@ -24,7 +60,7 @@ void *st_calloc(size_t n, size_t m)
 
 void *st_realloc(void *p, size_t n)
 {
-    void *q = realloc(p, n ? n : 1);
+    void *q = st_fault_alloc_hit() ? NULL : realloc(p, n ? n : 1);
     if (!q)
         st_error(STRATA_E_NOMEM, "out of memory reallocating to %zu bytes", n);
     return q;

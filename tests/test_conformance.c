@@ -1,7 +1,7 @@
 /*
  * test_conformance.c - every loaded backend against ref, op by op
  * (`ctest -L conformance`). The cases and the comparison live in
- * support/conformance_cases.c, which `strata check --backend NAME` reuses.
+ * sdk/conformance/conformance_cases.c, which `strata check --backend NAME` reuses.
  *
  * Each backend other than ref that has a device runs every registered op
  * (forward, backward, in-place optimizer steps, error cases) against ref;
@@ -14,6 +14,8 @@
  *   STRATA_CONFORMANCE_LARGE=3        large-shape trials per op (1; 0 = none)
  *   STRATA_CONFORMANCE_SEED=7         case generator seed (0x5eed)
  *   STRATA_CONFORMANCE_BACKEND=cpu    only this backend
+ *   STRATA_CONFORMANCE_SKIP=opencl    not these backends (comma list; ctest runs
+ *                                     opencl as its own test, test_conformance_opencl)
  *   STRATA_CONFORMANCE_VERBOSE=1      list every case as it runs
  */
 #include <stdio.h>
@@ -86,6 +88,19 @@ static void test_every_registered_op_has_a_recipe(void **state)
         fail_msg("%d registered op(s) without a conformance recipe:%s", missing, list);
 }
 
+/* 1 if @p name is an entry of the comma list @p list. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 /* Every backend with a device against ref; ref against itself when alone. */
 static void test_backends_match_ref(void **state)
 {
@@ -94,6 +109,7 @@ static void test_backends_match_ref(void **state)
     failure_list f = {0};
     conformance_options o = options_from_env(&f);
     const char *only = getenv("STRATA_CONFORMANCE_BACKEND");
+    const char *skip = getenv("STRATA_CONFORMANCE_SKIP");
     int tested = 0, errors = 0;
 
     for (int b = 0; b < strata_backend_count(rt); b++) {
@@ -101,6 +117,10 @@ static void test_backends_match_ref(void **state)
         ST_OK(strata_backend_get(rt, b, &r));
         if (!strcmp(r.name, "ref") || (only && *only && strcmp(only, r.name)))
             continue;
+        if (skip && *skip && listed(skip, r.name)) {
+            printf("conformance: skipping backend %s (STRATA_CONFORMANCE_SKIP)\n", r.name);
+            continue;
+        }
         if (r.device_count < 1) {
             printf("conformance: skipping backend %s: no device (%s)\n", r.name, r.unavailable);
             continue;

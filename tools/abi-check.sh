@@ -14,6 +14,12 @@ base=sdk/abi/libstrata.so.$major.abi
 supp=sdk/abi/suppressions.ini
 command -v abidw >/dev/null || { echo "abi-check: abidw not found (Debian abigail-tools)" >&2; exit 1; }
 [ -f "$lib" ] || { echo "abi-check: build first ($lib missing)" >&2; exit 1; }
+# The SONAME carries the ABI major (CMakeLists.txt reads it from the header).
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ "$soname" != "libstrata.so.$major" ]; then
+    echo "abi-check: $lib has SONAME '$soname'; ABI major $major needs libstrata.so.$major (reconfigure)" >&2
+    exit 1
+fi
 if [ "${1:-}" = "--update" ]; then
     abidw --headers-dir sdk/include/strata --suppressions "$supp" --out-file "$base" "$lib"
     echo "abi-check: wrote $base"

@@ -13,6 +13,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
 int cmd_babi_gen(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
@@ -69,7 +70,9 @@ strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out)
 strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct);
 strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc);
 /** forward, cross-entropy, backward, clip (when > 0), optimizer step, reset.
- *  *logits_out (optional) receives the logits for accuracy. */
+ *  *logits_out (optional) receives the logits for accuracy. A non-finite
+ *  loss returns STRATA_E_NUMERIC (with *loss_out set) before the update, so
+ *  the parameters keep their last good values. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
                              double *loss_out);
 
@@ -162,5 +165,30 @@ void cli_print_profile(strata_runtime *rt, int64_t steps);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
+
+/* Checkpoints and resume of `strata train` (train_ckpt.c). */
+/** Where a run stands: what DIR/checkpoint.safetensors records in its
+ *  "train.state" metadata. */
+typedef struct train_state {
+    int64_t step;  /* optimizer steps done */
+    int64_t epoch; /* the epoch in progress (0-based) ... */
+    int64_t batch; /* ... and its batches done */
+    uint64_t rng_seed, rng_offset; /* the runtime's Philox state */
+    uint64_t data_seed;            /* the loader's shuffling seed */
+    double sum_loss;               /* the epoch's running sums, for its metrics record */
+    int64_t correct, seen;
+    int64_t batch_size;            /* the loader's: positions count its batches */
+    char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
+} train_state;
+/** Writes DIR/checkpoint.safetensors (atomically) with @p s in its metadata. */
+strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer *opt, const train_state *s);
+/** Loads DIR/checkpoint.safetensors into @p m and @p opt and its state
+ *  into @p s. Prints the error; returns 0 or 1. */
+int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, train_state *s);
+/** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
+void train_ckpt_remove_temps(const char *dir);
+/** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
+ *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
+int train_metrics_truncate(const char *dir, const train_state *s);
 
 #endif

@@ -17,8 +17,8 @@
  * clipped, learning rate decayed every data.lr_decay_every epochs, a
  * fraction data.val_fraction of the training questions held out; linear
  * start (the memory softmaxes removed, learning rate data.linear_start_lr)
- * until the validation loss stops falling or data.linear_start epochs
- * pass; random noise: while training, an empty memory slot is inserted
+ * for data.linear_start epochs (a fixed count, as in the authors' code; the
+ * paper's text ends it when the validation loss stops falling); random noise: while training, an empty memory slot is inserted
  * before each statement with probability data.random_noise.
  */
 #include <dirent.h>

@@ -12,10 +12,11 @@
 #include "cli.h"
 
 typedef struct {
-    const char *spec_path, *out_dir, *backend, *checkpoint;
+    const char *spec_path, *out_dir, *backend, *checkpoint, *resume;
     int64_t epochs, batch_size, steps;
     int64_t seed;
-    int have_seed, quiet;
+    int64_t checkpoint_every; /* steps between checkpoints; 0: at epoch ends only */
+    int have_seed, quiet, detect_anomaly;
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a, int eval)
@@ -67,6 +68,19 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
         } else if (!strcmp(o, "--checkpoint") && eval) {
             NEED_VALUE;
             a->checkpoint = v;
+        } else if (!strcmp(o, "--checkpoint-every") && !eval) {
+            NEED_VALUE;
+            char *end;
+            a->checkpoint_every = strtoll(v, &end, 10);
+            if (a->checkpoint_every <= 0 || *end) {
+                fprintf(stderr, "strata: --checkpoint-every must be a positive number of steps, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(o, "--resume") && !eval) {
+            NEED_VALUE;
+            a->resume = v;
+        } else if (!strcmp(o, "--detect-anomaly") && !eval) {
+            a->detect_anomaly = 1;
         } else if (!strcmp(o, "--quiet")) {
             a->quiet = 1;
         } else if (o[0] == '-') {
@@ -85,8 +99,14 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
                 eval ? "eval" : "train");
         return 2;
     }
+    if (!eval && a->resume && a->out_dir && strcmp(a->resume, a->out_dir) != 0) {
+        fprintf(stderr, "strata: --resume %s continues in that directory; drop --out %s\n", a->resume, a->out_dir);
+        return 2;
+    }
+    if (!eval && a->resume)
+        a->out_dir = a->resume;
     if (!eval && !a->out_dir) {
-        fprintf(stderr, "strata: train needs --out DIR\n");
+        fprintf(stderr, "strata: train needs --out DIR (or --resume DIR)\n");
         return 2;
     }
     if (eval && !a->checkpoint) {
@@ -131,6 +151,50 @@ strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strat
     return STRATA_OK;
 }
 
+/* One record of metrics.jsonl per step: the loss curve a resumed run must
+ * reproduce ("batch_loss" tells it from the per-epoch records). */
+static void write_step_record(FILE *metrics, int64_t step, int64_t ep, double loss, double lr)
+{
+    json_t *rec = json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)step, "epoch", (json_int_t)(ep + 1),
+                            "batch_loss", loss, "lr", lr);
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    free(line);
+    json_decref(rec);
+}
+
+/* Warns when the spec of a resumed run is not the one it started with. */
+static void check_resumed_spec(const char *dir, const char *text, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    char *old = malloc(len + 2);
+    size_t n = old ? fread(old, 1, len + 1, f) : 0;
+    fclose(f);
+    if (old && (n != len || memcmp(old, text, len) != 0))
+        fprintf(stderr, "strata: warning: the spec differs from %s, the one this run started with; the resumed "
+                        "run follows the new one\n",
+                path);
+    free(old);
+}
+
+/* Where the run stands after @p step steps, @p nb batches into epoch @p ep
+ * (0-based), with the epoch's running sums; the random state as it is now. */
+static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum_loss,
+                            int64_t correct, int64_t seen)
+{
+    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = data_seed, .sum_loss = sum_loss,
+                     .correct = correct, .seen = seen, .batch_size = ctx->batch};
+    strata_runtime_rng_state(ctx->rt, &s.rng_seed, &s.rng_offset);
+    return s;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -151,7 +215,15 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
+    if (a.detect_anomaly)
+        strata_set_detect_anomaly(ctx.rt, 1);
     if (ctx.lm) {
+        if (a.resume || a.checkpoint_every) {
+            fprintf(stderr, "strata: error: --resume and --checkpoint-every are not supported for language models "
+                            "yet (train.eval_every checkpoints them)\n");
+            run_free(&ctx);
+            return 2;
+        }
         lm_train_options lo = {a.out_dir, a.steps, seed, a.quiet};
         r = lm_train(&ctx, &lo);
         run_free(&ctx);
@@ -172,16 +244,53 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
 
     char path[4096];
-    snprintf(path, sizeof path, "%s/spec.yaml", a.out_dir);
     size_t spec_len;
     const char *spec_text = strata_spec_text(ctx.spec, &spec_len);
-    FILE *sf = fopen(path, "wb");
-    if (sf) {
-        fwrite(spec_text, 1, spec_len, sf);
-        fclose(sf);
+    if (a.resume) {
+        check_resumed_spec(a.out_dir, spec_text, spec_len);
+    } else {
+        snprintf(path, sizeof path, "%s/spec.yaml", a.out_dir);
+        FILE *sf = fopen(path, "wb");
+        if (sf) {
+            fwrite(spec_text, 1, spec_len, sf);
+            fclose(sf);
+        }
+    }
+    /* the learning rate the schedule starts from, before a checkpoint sets the current one */
+    double base_lr = strata_optimizer_lr(ctx.opt);
+    train_state ts = {.data_seed = (uint64_t)seed};
+    const char *backend = strata_device_backend(ctx.dev);
+    if (a.resume) {
+        train_ckpt_remove_temps(a.out_dir);
+        if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts)) {
+            run_free(&ctx);
+            return 1;
+        }
+        if (ts.data_seed != (uint64_t)seed && !a.quiet)
+            fprintf(stderr, "strata: note: the run shuffles its data with seed %llu (from the checkpoint), not %lld\n",
+                    (unsigned long long)ts.data_seed, (long long)seed);
+        if (ts.batch_size > 0 && ts.batch_size != ctx.batch) {
+            fprintf(stderr, "strata: error: the run in %s used batches of %lld, this command %lld: its position "
+                            "counts those batches (give --batch-size %lld)\n",
+                    a.out_dir, (long long)ts.batch_size, (long long)ctx.batch, (long long)ts.batch_size);
+            run_free(&ctx);
+            return 2;
+        }
+        if (ts.backend[0] && strcmp(ts.backend, backend) != 0)
+            fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                            "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                    ts.backend, backend, ts.backend);
+        if (train_metrics_truncate(a.out_dir, &ts)) {
+            run_free(&ctx);
+            return 1;
+        }
+        strata_runtime_set_rng_state(ctx.rt, ts.rng_seed, ts.rng_offset);
+        if (!a.quiet)
+            fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
+                    (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *metrics = fopen(path, "w");
+    FILE *metrics = fopen(path, a.resume ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         run_free(&ctx);
@@ -189,7 +298,7 @@ int cmd_train(int argc, char **argv)
     }
 
     strata_loader *ld;
-    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, (uint64_t)seed, 0, &ld);
+    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, ts.data_seed, 0, &ld);
     if (rc) {
         fclose(metrics);
         run_free(&ctx);
@@ -216,9 +325,8 @@ int cmd_train(int argc, char **argv)
         run_free(&ctx);
         return 1;
     }
-    double base_lr = strata_optimizer_lr(ctx.opt);
     const char *defaults = strata_spec_defaults(ctx.spec);
-    if (!a.quiet && defaults && *defaults)
+    if (!a.quiet && defaults && *defaults && !a.resume)
         fprintf(stderr, "strata: defaults applied:\n%s", defaults);
     if (!a.quiet)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
@@ -228,51 +336,83 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
                 hflip, (long long)crop);
     double t_start = cli_now(), test_loss = NAN, test_acc = NAN;
-    int64_t step = 0;
-    for (int64_t ep = 0; ep < epochs && !rc; ep++) {
+    int64_t step = ts.step, ran_epochs = 0;
+    int nan_stop = 0;
+    for (int64_t ep = ts.epoch; ep < epochs && !rc && (max_steps <= 0 || step < max_steps || ep == ts.epoch);
+         ep++) {
         double t0 = cli_now(), sum_loss = 0;
         int64_t correct = 0, seen = 0, nb = 0;
+        if (ep == ts.epoch) { /* resumed mid-epoch: its running sums and position */
+            sum_loss = ts.sum_loss;
+            correct = ts.correct;
+            seen = ts.seen;
+            nb = ts.batch;
+        }
         char label[64];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
         cli_progress prog;
         progress_start(&prog, label, per_epoch, log_every);
         strata_loader_start_epoch(ld, ep);
+        strata_loader_skip(ld, nb);
+        int end_of_data = 0;
         for (;;) {
             strata_tensor *x, *y, *logits = NULL;
-            int done;
             if (max_steps > 0 && step >= max_steps)
                 break;
-            if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &done)) || done)
+            if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &end_of_data)) || end_of_data)
                 break;
-            strata_optimizer_set_lr(ctx.opt, strata_lr_at(&sched, base_lr, step));
+            double lr = strata_lr_at(&sched, base_lr, step);
+            strata_optimizer_set_lr(ctx.opt, lr);
+            train_state before = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &logits, &lv);
+            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+                /* the update was not applied: the model is the state after the last good step */
+                fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (epoch %lld, batch %lld); stopping\n",
+                        isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)step + 1, (long long)ep + 1, (long long)nb + 1);
+                strata_status sv = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &before);
+                if (sv)
+                    fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
+                            strata_status_name(sv), strata_last_error());
+                else
+                    fprintf(stderr,
+                            "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
+                            "`strata train %s --resume %s` continues from it (lower the learning rate, clip the "
+                            "gradients or check the data first)\n",
+                            (long long)step, a.out_dir, a.spec_path, a.out_dir);
+                strata_tensor_release(x);
+                strata_tensor_release(y);
+                nan_stop = 1;
+                break;
+            }
             int prev = strata_set_grad_enabled(ctx.rt, 0);
             if (!rc)
                 rc = run_count_correct(&ctx, logits, y, &correct);
             strata_set_grad_enabled(ctx.rt, prev);
-            if (!rc && !isfinite(lv)) {
-                fprintf(stderr, "\nstrata: error: the loss became %g at epoch %lld step %lld; stopping\n", lv,
-                        (long long)ep + 1, (long long)step);
-                rc = STRATA_E_NUMERIC;
-            }
             sum_loss += lv * (double)strata_tensor_dim(x, 0);
             seen += strata_tensor_dim(x, 0);
             strata_tensor_release(logits);
             strata_tensor_release(x);
             strata_tensor_release(y);
+            if (rc)
+                break;
             nb++;
             step++;
+            write_step_record(metrics, step, ep, lv, lr);
             if (!a.quiet)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
-            if (rc)
-                break;
+            if (a.checkpoint_every > 0 && step % a.checkpoint_every == 0 && nb < per_epoch) {
+                train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+                if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
+                    break;
+            }
         }
         if (!a.quiet)
             progress_end(&prog);
         if (rc)
             break;
+        ran_epochs++;
         if ((rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc)))
             break;
         double secs = cli_now() - t0;
@@ -280,25 +420,30 @@ int cmd_train(int argc, char **argv)
                                 (json_int_t)step, "loss", sum_loss / (double)(seen ? seen : 1), "accuracy",
                                 (double)correct / (double)(seen ? seen : 1), "test_loss", test_loss, "test_accuracy",
                                 test_acc, "lr", strata_optimizer_lr(ctx.opt), "seconds", secs);
-        char *line = json_dumps(rec, JSON_COMPACT);
-        fprintf(metrics, "%s\n", line);
-        fflush(metrics);
+        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+        if (line) {
+            fprintf(metrics, "%s\n", line);
+            fflush(metrics);
+        }
         free(line);
         json_decref(rec);
         if (!a.quiet)
             fprintf(stderr, "epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs\n",
                     (long long)ep + 1, sum_loss / (double)(seen ? seen : 1), (double)correct / (double)(seen ? seen : 1),
                     test_loss, test_acc, secs);
-        char meta[256];
-        snprintf(meta, sizeof meta, "{\"epoch\": \"%lld\", \"step\": \"%lld\"}", (long long)ep + 1, (long long)step);
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
-        if ((rc = strata_checkpoint_save(path, ctx.model, ctx.opt, meta)))
+        /* a whole epoch: resume at the next one; stopped by --steps: here */
+        train_state now = end_of_data || nb >= per_epoch
+                              ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
+                              : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+        if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
     }
     fclose(metrics);
     strata_loader_destroy(ld);
+    if (!rc && !ran_epochs) /* resumed a finished run: report where it stands */
+        rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc);
     if (rc) {
-        r = cli_fail("training", rc);
+        r = nan_stop ? 1 : cli_fail("training", rc);
         run_free(&ctx);
         return r;
     }

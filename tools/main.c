@@ -12,6 +12,10 @@ static void usage(FILE *f)
                "  train SPEC --out DIR [--epochs N] [--steps N] [--backend NAME] [--seed S] [--batch-size B]\n"
                "                                        train a model spec (docs/spec.md): an image classifier\n"
                "                                        or a language model (data.format: text)\n"
+               "  train SPEC --resume DIR [--checkpoint-every N] [--detect-anomaly] [...]\n"
+               "                                        continue a run from its checkpoint, step for step;\n"
+               "                                        --checkpoint-every N: also every N steps; --detect-anomaly:\n"
+               "                                        stop at the first op giving NaN/Inf (docs/reliability.md)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
                "                                        test loss and accuracy (validation loss for text,\n"
                "                                        exact match for data.format: seq2seq_reverse)\n"
@@ -34,6 +38,8 @@ static void usage(FILE *f)
                "                                        PNGs of a ConvNet's input, filters and feature maps\n"
                "  babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S]\n"
                "                                        write bAbI-format question-answering tasks (docs/babi.md)\n"
+               "  check --backend NAME [--plugin FILE]  conformance of a backend's ops against ref, forward and\n"
+               "                                        backward; exit status 1 on a failure (strata check --help)\n"
                "  version                               print the version and ABI\n\n"
                "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
 }
@@ -86,6 +92,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize"))
         return cmd_visualize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "babi-gen"))
         return cmd_babi_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

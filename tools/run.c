@@ -227,6 +227,17 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
     if (!rc)
         rc = strata_cross_entropy(r->rt, logits, y, &loss);
     strata_tensor_release(xi);
+    /* a non-finite loss never reaches the parameters: they stay the last good state */
+    double lv = 0;
+    if (!rc && !(rc = strata_tensor_item(loss, &lv)) && !isfinite(lv)) {
+        if (loss_out)
+            *loss_out = lv;
+        strata_model_zero_grad(r->model);
+        strata_tensor_release(loss);
+        strata_tensor_release(logits);
+        strata_graph_reset(strata_runtime_graph(r->rt));
+        return STRATA_E_NUMERIC;
+    }
     strata_status up = cli_update(r->rt, r->model, r->opt, loss, rc ? 0.0 : clip, rc ? NULL : loss_out);
     if (!rc)
         rc = up;
@@ -271,7 +282,8 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
     buf[0] = 0;
     for (int i = 1; i < argc && !path; i++) {
         if (argv[i][0] == '-')
-            i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet"); /* options with a value */
+            i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet") &&
+                 strcmp(argv[i], "--detect-anomaly"); /* options with a value */
         else
             path = argv[i];
     }

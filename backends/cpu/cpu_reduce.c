@@ -9,6 +9,8 @@
  *   [R, K]     the leading axes    -> column sums, e.g. sum_to_shape
  *                                     (128, 512) -> (512) for a bias grad
  *   [K, R, K]  a middle block      -> column sums per outer slab
+ *   [R, K, R]  all but a middle dim -> per-channel sums, e.g. a conv bias
+ *                                     grad (N, C, H, W) -> (C)
  * and anything else takes a plain index walk.
  */
 #include <string.h>
@@ -51,7 +53,7 @@ static void cpu_red_plan_init(cpu_red_plan *p, const strata_tensor_desc *x, cons
 }
 
 /* Pattern tags for the fast paths. */
-enum { CPU_PAT_NONE, CPU_PAT_COPY, CPU_PAT_ALL, CPU_PAT_ROWS, CPU_PAT_COLS, CPU_PAT_SLAB_COLS, CPU_PAT_GENERIC };
+enum { CPU_PAT_NONE, CPU_PAT_COPY, CPU_PAT_ALL, CPU_PAT_ROWS, CPU_PAT_COLS, CPU_PAT_SLAB_COLS, CPU_PAT_MID_KEPT, CPU_PAT_GENERIC };
 
 static int cpu_red_pattern(const cpu_red_plan *p)
 {
@@ -65,6 +67,8 @@ static int cpu_red_pattern(const cpu_red_plan *p)
         return p->red[1] ? CPU_PAT_ROWS : CPU_PAT_COLS;
     if (p->n == 3 && p->red[1])
         return CPU_PAT_SLAB_COLS;
+    if (p->n == 3)
+        return CPU_PAT_MID_KEPT;
     return CPU_PAT_GENERIC;
 }
 
@@ -222,6 +226,17 @@ static void cpu_reduce_sum(float *restrict y, const float *restrict x, const cpu
         } else {
             for (int64_t o = 0; o < O; o++)
                 cpu_col_sums(y + o * K, x + o * R * K, R, K, div);
+        }
+        return;
+    }
+    case CPU_PAT_MID_KEPT: {
+        int64_t A = p->size[0], K = p->size[1], I = p->size[2];
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN && K > 1)
+        for (int64_t k = 0; k < K; k++) {
+            double acc = 0.0;
+            for (int64_t a = 0; a < A; a++)
+                acc += cpu_sum_range(x + (a * K + k) * I, I);
+            y[k] = (float)(acc / div);
         }
         return;
     }

@@ -63,9 +63,9 @@ static strata_status linear_create(const strata_layer_create_call *c)
     if (out_f <= 0)
         return h->set_error(STRATA_E_INVALID, "layer '%s' (linear): out_features must be positive, got %lld",
                             h->layer_name(c->layer), (long long)out_f);
-    linear_state *s = calloc(1, sizeof *s);
+    linear_state *s = st_calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "out of memory");
+        return STRATA_E_NOMEM; /* st_calloc said how much */
     *c->state = s;
     int64_t ws[2] = {out_f, have}, bs[1] = {out_f};
     /* PyTorch's default: kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias the same bound */
@@ -130,9 +130,9 @@ static strata_status flatten_create(const strata_layer_create_call *c)
         }
     }
     o->ndim = n;
-    strata_tensor_desc *keep = malloc(sizeof *keep);
+    strata_tensor_desc *keep = st_malloc(sizeof *keep);
     if (!keep)
-        return c->host->set_error(STRATA_E_NOMEM, "out of memory");
+        return STRATA_E_NOMEM; /* st_malloc said how much */
     *keep = *o;
     *c->state = keep;
     return STRATA_OK;
@@ -181,9 +181,9 @@ static strata_status scalar_create(const strata_layer_create_call *c, const char
     strata_status rc = act_create(c);
     if (rc)
         return rc;
-    scalar_state *s = calloc(1, sizeof *s);
+    scalar_state *s = st_calloc(1, sizeof *s);
     if (!s)
-        return c->host->set_error(STRATA_E_NOMEM, "out of memory");
+        return STRATA_E_NOMEM; /* st_malloc said how much */
     s->value = strata_attr_get_float(c->attrs, c->n_attrs, attr, dflt);
     *c->state = s;
     return STRATA_OK;
@@ -253,9 +253,9 @@ static strata_status embedding_create(const strata_layer_create_call *c)
                             h->layer_name(c->layer));
     if (c->inputs[0].ndim + 2 > STRATA_MAX_DIMS)
         return h->set_error(STRATA_E_SHAPE, "layer '%s' (embedding): input rank too large", h->layer_name(c->layer));
-    strata_tensor **w = calloc(1, sizeof *w);
+    strata_tensor **w = st_calloc(1, sizeof *w);
     if (!w)
-        return h->set_error(STRATA_E_NOMEM, "out of memory");
+        return STRATA_E_NOMEM; /* st_calloc said how much */
     *c->state = w;
     int64_t ws[2] = {v, d};
     strata_status rc;
@@ -295,9 +295,9 @@ static strata_status loss_create(const strata_layer_create_call *c)
         o->ndim = -1; /* unbatched scalar */
     else if (c->inputs[1].dtype != STRATA_F32) /* cross-entropy: per example */
         o->ndim = 0;
-    char *copy = calloc(1, 8);
+    char *copy = st_calloc(1, 8);
     if (!copy)
-        return c->host->set_error(STRATA_E_NOMEM, "out of memory");
+        return STRATA_E_NOMEM; /* st_malloc said how much */
     strcpy(copy, red);
     *c->state = copy;
     return STRATA_OK;

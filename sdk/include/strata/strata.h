@@ -317,6 +317,20 @@ STRATA_API void strata_graph_reset(strata_graph *graph);
 /** Number of recorded ops. */
 STRATA_API int strata_graph_size(const strata_graph *graph);
 
+/**
+ * Turns anomaly detection on or off (PyTorch's detect_anomaly): after every
+ * op that computes (not views), its floating-point outputs are read back and
+ * the first one holding a NaN or an Inf fails that op with
+ * STRATA_E_NUMERIC and a message naming the op, the element, the layer
+ * whose forward or backward ran it and the inputs' shapes (and which inputs
+ * held a NaN or Inf already). Slow: every output crosses to the host. The
+ * environment variable STRATA_DETECT_ANOMALY=1 turns it on for every new
+ * runtime.
+ * @returns the previous setting (0 for a NULL @p rt).
+ * @since 1.0
+ */
+STRATA_API int strata_set_detect_anomaly(strata_runtime *rt, int on);
+
 /* ======================================================================= */
 /* Models                                                                  */
 /* ======================================================================= */

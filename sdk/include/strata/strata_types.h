@@ -3,7 +3,8 @@
  *
  * Part of the Strata ABI. Everything declared here crosses the boundary
  * between libstrata, backends and plugins, so layouts are frozen once
- * released (see the static_asserts at the end) and only grow at the end.
+ * released (sdk/abi/abi_layout.c checks them at compile time) and only
+ * grow at the end.
  */
 #ifndef STRATA_TYPES_H
 #define STRATA_TYPES_H

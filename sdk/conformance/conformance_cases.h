@@ -10,7 +10,9 @@
  * `strata check --backend NAME` can link it as it is. The cases are a table
  * of recipes keyed by op name (conformance_cases.c); a backend needs no
  * code here to be tested. An op registered in the runtime without a recipe
- * counts as a failure, so a new op cannot slip through untested.
+ * is probed as a generic elementwise op, and fails when that does not fit,
+ * so a new op cannot slip through untested (tests/test_conformance.c also
+ * insists on a recipe for every bundled op).
  *
  * Tolerances, per element: |got - ref| <= tol * max(1, |ref|), with tol
  * stated per op in the recipe table (exact, 1 ulp, 1e-5, or 1e-4 scaled by
@@ -55,6 +57,16 @@ typedef struct conformance_options {
     /** Large-shape trials per op (10k-130k elements, GEMMs past library
      *  thresholds), after the random ones: 0 = 1, negative = none. */
     int large_trials;
+    /** Nonzero: only the ops @p backend claims, i.e. those strata_registry_get()
+     *  lists as running natively on it (a kernel of its own, or the op's host
+     *  kernel on a host-memory backend), plus the ops of @p plugins.
+     *  0: every registered op (the rest run through composites or the
+     *  host fallback). */
+    int claimed_only;
+    /** Names of plugins whose ops are always run (their ops need no recipe:
+     *  see conformance_run_ex). */
+    const char *const *plugins;
+    int n_plugins;
 } conformance_options;
 
 /**
@@ -63,6 +75,11 @@ typedef struct conformance_options {
  * relative error forward and backward, tolerance, pass/fail) and a line per
  * failing case to @p report (may be NULL). @p backend may be "ref": ref is
  * then compared with itself (a self-consistency pass).
+ *
+ * An op without a recipe in the table (a third party's) is probed as a
+ * generic op: 1, 2 or 3 same-shape f32 inputs with values in [-2, 2] and no
+ * attrs; the first arity ref accepts is compared like an elementwise op
+ * (tolerance 1e-4). An op that takes none of these has no recipe and fails.
  *
  * @returns the number of failures (failing cases plus registered ops without
  *   a recipe); -1 when the backend is not loaded or has no device (the

@@ -725,6 +725,8 @@ enum {
     CF_G_ZEROS = 1u << 0, /* sprinkle exact zeros (kinks) */
     CF_G_DISTINCT = 1u << 1
 };
+#define CF_G_ARITY(n) ((unsigned)(n) << 8)
+#define CF_G_ARITY_OF(flags) ((int)((flags) >> 8))
 
 struct cf_recipe {
     const char *op;
@@ -735,7 +737,7 @@ struct cf_recipe {
     int errors;       /* error cases after the normal trials */
     const char *path; /* "view" / "composite": how it runs without a kernel */
     double lo, hi;    /* value range of the main input */
-    unsigned flags;   /* CF_G_* */
+    unsigned flags;   /* CF_G_*; gen_generic: the number of inputs, CF_G_ARITY(n) */
 };
 
 /* Dims that exercise odd sizes and size-1 dims; larger ones for large trials. */
@@ -2744,6 +2746,25 @@ static int gen_mn_slot_mask(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
+/* An op without a recipe (a third party's): rc->arity same-shape f32
+ * inputs with values in [lo, hi], all differentiable, no attrs; shapes by
+ * trial as for a unary map. */
+static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    static const char *const names[] = {"x", "y", "z"};
+    const cf_tensor *x = unary_input(g, rc, c, rc->lo, rc->hi);
+    int64_t shape[STRATA_MAX_DIMS];
+    const int ndim = x->ndim;
+    memcpy(shape, x->shape, sizeof shape);
+    for (int k = 1; k < CF_G_ARITY_OF(rc->flags) && k < 3; k++) {
+        cf_tensor *t = cf_in(c, names[k], STRATA_F32, ndim, shape);
+        cf_fill_uniform(&g->rng, t, rc->lo, rc->hi);
+        t->grad = 1;
+    }
+    c->in[0].name = names[0];
+    return 0;
+}
+
 static const cf_recipe cf_recipes[] = {
     /* elementwise: x in the range where the map is defined; exact zeros at kinks */
     R("add", gen_binary, CF_ELT, CF_RED),
@@ -2989,17 +3010,46 @@ static const char *cf_impl(const char *kernels, const char *backend, const cf_re
     return rc && rc->path ? rc->path : "fallback";
 }
 
+/* Fills @p out with a generic recipe for @p op (see gen_generic) when ref
+ * runs it with 1, 2 or 3 same-shape f32 inputs; 0 when it does not. */
+static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *op, int version, cf_recipe *out)
+{
+    float v[6] = {-1.5f, -0.5f, 0.0f, 0.25f, 1.0f, 2.0f};
+    int prev = strata_set_grad_enabled(rt, 0), found = 0;
+    for (int arity = 1; arity <= 3 && !found; arity++) {
+        strata_tensor *in[3] = {NULL, NULL, NULL}, *y = NULL;
+        strata_status s = STRATA_OK;
+        for (int k = 0; k < arity && !s; k++)
+            s = strata_tensor_from_host(ref, STRATA_F32, 2, (int64_t[]){2, 3}, v, &in[k]);
+        if (!s && strata_op_call(rt, op, in, arity, NULL, 0, &y, 1) == STRATA_OK &&
+            strata_tensor_dtype(y) == STRATA_F32) {
+            cf_recipe r = {op, version, gen_generic, CF_RED, CF_RED, 0, 0, "generic", -2.0, 2.0, CF_G_ARITY(arity)};
+            *out = r;
+            found = 1;
+        }
+        strata_tensor_release(y);
+        for (int k = 0; k < arity; k++)
+            strata_tensor_release(in[k]);
+    }
+    strata_set_grad_enabled(rt, prev);
+    strata_clear_error();
+    return found;
+}
+
 static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const char *op, int version,
                      const char *kernels)
 {
     cf_op_stats st;
     memset(&st, 0, sizeof st);
     const cf_recipe *rc = cf_find_recipe(op);
+    cf_recipe generic;
+    if ((!rc || rc->version != version) && cf_probe_generic(x->rt, ref, op, version, &generic))
+        rc = &generic;
     const char *impl = cf_impl(kernels, x->backend, rc);
     if (!rc || rc->version != version) {
         cf_fail(x, &st,
-                "%s v%d is registered but has no conformance recipe%s (add one to the table in "
-                "tests/support/conformance_cases.c)",
+                "%s v%d is registered but has no conformance recipe%s, and is not a generic op of 1 to 3 "
+                "same-shape f32 inputs (add a recipe to the table in sdk/conformance/conformance_cases.c)",
                 op, version, rc ? " for this version" : "");
         if (x->report)
             fprintf(x->report, "%-30s %-12s %-10s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
@@ -3067,6 +3117,17 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
     return st.failures;
 }
 
+/* An op the options select: it runs natively on the backend (a kernel of
+ * its own, or a host kernel on its host memory), or one of opt.plugins
+ * registered it. */
+static int cf_claimed(const cf_ctx *x, const char *kernels, const char *plugin)
+{
+    for (int k = 0; k < x->opt.n_plugins && x->opt.plugins; k++)
+        if (plugin && x->opt.plugins[k] && !strcmp(plugin, x->opt.plugins[k]))
+            return 1;
+    return !strcmp(cf_impl(kernels, x->backend, NULL), "kernel");
+}
+
 int conformance_run_ex(strata_runtime *rt, const char *backend, const conformance_options *opts, FILE *report)
 {
     cf_ctx x;
@@ -3126,6 +3187,9 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
                 "  per element |got - ref| <= tol * max(1, |ref|); s(K) = max(1, sqrt(K/64)), K = terms "
                 "summed; %d trials per op + %d large, seed 0x%llx\n\n",
                 x.opt.trials, x.opt.large_trials, (unsigned long long)x.opt.seed);
+        if (x.opt.claimed_only)
+            fprintf(report, "  ops: those %s runs natively (its kernels, host kernels on host memory)%s\n", backend,
+                    x.opt.n_plugins ? " and those of the plugins named" : "");
         fprintf(report, "%-30s %-12s %-10s %6s %12s %12s  %-23s %s\n", "op", "backend", "impl", "trials", "fwd max err",
                 "bwd max err", "tolerance (fwd / bwd)", "result");
     }
@@ -3136,6 +3200,8 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
         if (strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, &version, &plugin, &kernels) != STRATA_OK)
             continue;
         if (x.opt.op_filter && x.opt.op_filter[0] && !strstr(name, x.opt.op_filter))
+            continue;
+        if (x.opt.claimed_only && !cf_claimed(&x, kernels, plugin))
             continue;
         /* the kernels string is scratch of the runtime: copy it before running anything */
         char kbuf[512];

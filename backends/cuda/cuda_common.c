@@ -1,0 +1,199 @@
+/*
+ * cuda_common.c - turning CUDA, cuBLAS and cuDNN status codes into
+ * strata_status with a message that names the call, the code and the line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+#include "cuda_libs.h"
+
+strata_status cuda_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cuda_host->set_error(status, "%s: %s", call && call->op ? call->op : "cuda", msg);
+}
+
+strata_status cuda_fail_rt(cudaError_t e, const char *expr, const char *file, int line)
+{
+    /* A failed allocation is the only error that does not stay set on the
+     * context; reading it here keeps it from being reported again later. */
+    if (e == cudaErrorMemoryAllocation)
+        (void)cudaGetLastError();
+    strata_status s = e == cudaErrorMemoryAllocation ? STRATA_E_NOMEM : STRATA_E_BACKEND;
+    return cuda_host->set_error(s, "cuda: %s failed: %s (%s, code %d) at %s:%d", expr, cudaGetErrorName(e),
+                                cudaGetErrorString(e), (int)e, file, line);
+}
+
+strata_status cuda_fail_blas(int status, const char *expr, const char *file, int line)
+{
+    const char *name = cuda_blas_status_name(status);
+    strata_status s = status == 3 /* CUBLAS_STATUS_ALLOC_FAILED */ ? STRATA_E_NOMEM : STRATA_E_BACKEND;
+    return cuda_host->set_error(s, "cuda: %s failed: %s (code %d) at %s:%d", expr, name, status, file, line);
+}
+
+strata_status cuda_fail_dnn(int status, const char *expr, const char *file, int line)
+{
+    const char *name = cuda_dnn_status_name(status);
+    strata_status s = status == 2 /* CUDNN_STATUS_ALLOC_FAILED */ ? STRATA_E_NOMEM : STRATA_E_BACKEND;
+    return cuda_host->set_error(s, "cuda: %s failed: %s (code %d) at %s:%d", expr, name, status, file, line);
+}
+
+/* ---- checks and attributes (as the ref backend reads them) ---------------- */
+
+strata_status cuda_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out)
+{
+    if (call->n_inputs < min_in || call->n_inputs > max_in || call->n_outputs != n_out)
+        return cuda_error(call, STRATA_E_INVALID, "takes %d..%d inputs and %d output(s), got %d and %d", min_in,
+                          max_in, n_out, (int)call->n_inputs, (int)call->n_outputs);
+    return STRATA_OK;
+}
+
+strata_status cuda_check_all_f32(const strata_kernel_call *call)
+{
+    for (int k = 0; k < call->n_inputs; k++)
+        if (call->inputs[k].dtype != STRATA_F32)
+            return cuda_error(call, STRATA_E_DTYPE, "input %d is not f32", k);
+    for (int k = 0; k < call->n_outputs; k++)
+        if (call->outputs[k].dtype != STRATA_F32)
+            return cuda_error(call, STRATA_E_DTYPE, "output %d is not f32", k);
+    return STRATA_OK;
+}
+
+strata_status cuda_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)
+{
+    int64_t a = axis < 0 ? axis + ndim : axis;
+    if (a < 0 || a >= ndim)
+        return cuda_error(call, STRATA_E_INVALID, "%s %lld is outside a tensor of %d dims", attr, (long long)axis,
+                          ndim);
+    *out = (int)a;
+    return STRATA_OK;
+}
+
+strata_status cuda_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS])
+{
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "axes");
+    int all = !a || (a->kind == STRATA_ATTR_INTS && a->n == 0);
+    for (int d = 0; d < STRATA_MAX_DIMS; d++)
+        mask[d] = all && d < ndim;
+    if (all)
+        return STRATA_OK;
+    int d = 0;
+    if (a->kind == STRATA_ATTR_INT) {
+        CUDA_OK(cuda_axis(call, "axes entry", a->i, ndim, &d));
+        mask[d] = 1;
+        return STRATA_OK;
+    }
+    if (a->kind != STRATA_ATTR_INTS || !a->ints)
+        return cuda_error(call, STRATA_E_INVALID, "attr axes must be a list of ints");
+    for (int k = 0; k < a->n; k++) {
+        CUDA_OK(cuda_axis(call, "axes entry", a->ints[k], ndim, &d));
+        mask[d] = 1;
+    }
+    return STRATA_OK;
+}
+
+const char *cuda_attr_string(const strata_kernel_call *call, const char *name, const char *dflt)
+{
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, name);
+    if (!a)
+        return dflt;
+    if (a->kind != STRATA_ATTR_STRING || !a->s) {
+        cuda_error(call, STRATA_E_INVALID, "attr %s must be a string", name);
+        return NULL;
+    }
+    return a->s;
+}
+
+strata_status cuda_reduction_mode(const strata_kernel_call *call, int *out)
+{
+    const char *s = cuda_attr_string(call, "reduction", "mean");
+    if (!s)
+        return STRATA_E_INVALID;
+    if (!strcmp(s, "mean"))
+        *out = CUDA_LOSS_MEAN;
+    else if (!strcmp(s, "sum"))
+        *out = CUDA_LOSS_SUM;
+    else if (!strcmp(s, "none"))
+        *out = CUDA_LOSS_NONE;
+    else
+        return cuda_error(call, STRATA_E_INVALID, "reduction \"%s\" is not one of \"mean\", \"sum\", \"none\"", s);
+    return STRATA_OK;
+}
+
+static void cuda_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= shape[d];
+    }
+}
+
+void cuda_reduction_plan(const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS], cuda_walk *kept,
+                         int64_t *n_out, cuda_walk *red, int64_t *n_red)
+{
+    int64_t strides[STRATA_MAX_DIMS];
+    cuda_contiguous_strides(x->ndim, x->shape, strides);
+    memset(kept, 0, sizeof *kept);
+    memset(red, 0, sizeof *red);
+    *n_out = 1;
+    *n_red = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        cuda_walk *w = mask[d] ? red : kept;
+        w->shape[w->ndim] = x->shape[d];
+        w->stride[0][w->ndim++] = strides[d];
+        *(mask[d] ? n_red : n_out) *= x->shape[d];
+    }
+}
+
+int cuda_broadcast_strides(cuda_walk *w, int k, const strata_tensor_desc *src)
+{
+    int64_t strides[STRATA_MAX_DIMS];
+    if (src->ndim > w->ndim)
+        return 0;
+    cuda_contiguous_strides(src->ndim, src->shape, strides);
+    int lead = w->ndim - src->ndim;
+    for (int d = 0; d < w->ndim; d++) {
+        int sd = d - lead;
+        if (sd < 0 || src->shape[sd] == 1)
+            w->stride[k][d] = 0;
+        else if (src->shape[sd] == w->shape[d])
+            w->stride[k][d] = strides[sd];
+        else
+            return 0;
+    }
+    return 1;
+}
+
+strata_status cuda_bad_alloc(cuda_device *d, unsigned long long **out)
+{
+    void *p = NULL;
+    CUDA_OK(cuda_temp_alloc(d, sizeof(unsigned long long), &p));
+    CUDA_TRY(cudaMemsetAsync(p, 0xff, sizeof(unsigned long long), d->stream));
+    *out = p;
+    return STRATA_OK;
+}
+
+strata_status cuda_bad_check(const strata_kernel_call *call, cuda_device *d, unsigned long long *bad,
+                             const strata_tensor_desc *idx, int64_t limit, const char *what, const char *where)
+{
+    unsigned long long pos = 0;
+    strata_status s = cuda_copy_to_host(call->backend_self, call->device, &pos, bad, 0, sizeof pos);
+    cuda_temp_free(d, bad);
+    if (s != STRATA_OK || pos == ~0ull)
+        return s;
+    size_t esz = idx->dtype == STRATA_I64 ? 8 : 4;
+    int64_t v64 = 0;
+    int32_t v32 = 0;
+    CUDA_OK(cuda_copy_to_host(call->backend_self, call->device, esz == 8 ? (void *)&v64 : (void *)&v32, idx->data,
+                              idx->byte_offset + (size_t)pos * esz, esz));
+    long long v = esz == 8 ? (long long)v64 : (long long)v32;
+    return cuda_error(call, STRATA_E_INVALID, "%s %lld at %s %llu is outside [0, %lld)", what, v, where, pos,
+                      (long long)limit);
+}

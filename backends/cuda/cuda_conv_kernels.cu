@@ -1,0 +1,321 @@
+/*
+ * cuda_conv_kernels.cu - kernels of the conv plugin's ops that cuDNN does
+ * not cover as Strata defines them: the per-channel bias of conv2d and
+ * conv_transpose2d, and pooling (max pooling returns the flat index of the
+ * first maximum, which the backward op consumes; cuDNN's pooling keeps no
+ * indices). Formulas as plugins/conv/pool.c.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "cuda_kernels.h"
+
+#define CC_THREADS 256
+
+static unsigned cc_blocks(int64_t n)
+{
+    int64_t b = (n + CC_THREADS - 1) / CC_THREADS;
+    return (unsigned)(b < 1 ? 1 : b > (1 << 20) ? (1 << 20) : b);
+}
+
+#define CC_FOR(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+                          i += (int64_t)blockDim.x * gridDim.x)
+
+__global__ void cc_channel_bias(float *y, const float *bias, int64_t C, int64_t HW, int64_t n)
+{
+    CC_FOR(i, n)
+    y[i] += bias[(i / HW) % C];
+}
+
+extern "C" cudaError_t cuda_k_channel_bias(cudaStream_t st, float *y, const float *bias, int64_t N, int64_t C,
+                                           int64_t HW)
+{
+    int64_t n = N * C * HW;
+    if (n > 0)
+        cc_channel_bias<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, bias, C, HW, n);
+    return cudaGetLastError();
+}
+
+__global__ void cc_max_pool(float *y, int64_t *idx, const float *x, cuda_pool_geom g)
+{
+    CC_FOR(o, g.NC * g.OH * g.OW)
+    {
+        int64_t j = o % g.OW, i = (o / g.OW) % g.OH, nc = o / (g.OW * g.OH);
+        const float *plane = x + nc * g.H * g.W;
+        float best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+            int64_t ih = i * g.sh - g.ph + kh;
+            if (ih < 0 || ih >= g.H)
+                continue;
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+                int64_t iw = j * g.sw - g.pw + kw;
+                if (iw < 0 || iw >= g.W)
+                    continue;
+                float v = plane[ih * g.W + iw];
+                if (at < 0 || v > best || (v != v && best == best)) {
+                    best = v;
+                    at = ih * g.W + iw;
+                }
+            }
+        }
+        y[o] = best;
+        idx[o] = at;
+    }
+}
+
+extern "C" cudaError_t cuda_k_max_pool(cudaStream_t st, float *y, int64_t *idx, const float *x, cuda_pool_geom g)
+{
+    int64_t n = g.NC * g.OH * g.OW;
+    if (n > 0)
+        cc_max_pool<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, idx, x, g);
+    return cudaGetLastError();
+}
+
+__global__ void cc_max_pool_backward(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g,
+                                     unsigned long long *bad)
+{
+    int64_t P = g.OH * g.OW, HW = g.H * g.W;
+    CC_FOR(o, g.NC * P)
+    {
+        int64_t at = idx[o];
+        if (at < 0 || at >= HW)
+            atomicMin(bad, (unsigned long long)o);
+        else
+            atomicAdd(&dx[(o / P) * HW + at], dy[o]);
+    }
+}
+
+extern "C" cudaError_t cuda_k_max_pool_backward(cudaStream_t st, float *dx, const float *dy, const int64_t *idx,
+                                                cuda_pool_geom g, unsigned long long *bad)
+{
+    int64_t nx = g.NC * g.H * g.W, ny = g.NC * g.OH * g.OW;
+    if (nx <= 0)
+        return cudaSuccess;
+    cudaError_t e = cudaMemsetAsync(dx, 0, (size_t)nx * sizeof(float), st);
+    if (e != cudaSuccess)
+        return e;
+    if (ny > 0)
+        cc_max_pool_backward<<<cc_blocks(ny), CC_THREADS, 0, st>>>(dx, dy, idx, g, bad);
+    return cudaGetLastError();
+}
+
+__device__ double cc_divisor(const cuda_pool_geom &g, int64_t i, int64_t j)
+{
+    if (g.count_include_pad)
+        return (double)(g.KH * g.KW);
+    int64_t h0 = i * g.sh - g.ph, w0 = j * g.sw - g.pw;
+    int64_t h1 = h0 + g.KH, w1 = w0 + g.KW;
+    h0 = h0 < 0 ? 0 : h0;
+    w0 = w0 < 0 ? 0 : w0;
+    h1 = h1 > g.H ? g.H : h1;
+    w1 = w1 > g.W ? g.W : w1;
+    return (double)((h1 - h0) * (w1 - w0));
+}
+
+__global__ void cc_avg_pool(float *y, const float *x, cuda_pool_geom g)
+{
+    CC_FOR(o, g.NC * g.OH * g.OW)
+    {
+        int64_t j = o % g.OW, i = (o / g.OW) % g.OH, nc = o / (g.OW * g.OH);
+        const float *plane = x + nc * g.H * g.W;
+        double sum = 0.0;
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+            int64_t ih = i * g.sh - g.ph + kh;
+            if (ih < 0 || ih >= g.H)
+                continue;
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+                int64_t iw = j * g.sw - g.pw + kw;
+                if (iw >= 0 && iw < g.W)
+                    sum += plane[ih * g.W + iw];
+            }
+        }
+        y[o] = (float)(sum / cc_divisor(g, i, j));
+    }
+}
+
+extern "C" cudaError_t cuda_k_avg_pool(cudaStream_t st, float *y, const float *x, cuda_pool_geom g)
+{
+    int64_t n = g.NC * g.OH * g.OW;
+    if (n > 0)
+        cc_avg_pool<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, x, g);
+    return cudaGetLastError();
+}
+
+/* Gathered per input element (no atomics): windows i with
+ * i sh - ph <= h <= i sh - ph + KH - 1, likewise j. */
+__global__ void cc_avg_pool_backward(float *dx, const float *dy, cuda_pool_geom g)
+{
+    CC_FOR(q, g.NC * g.H * g.W)
+    {
+        int64_t w = q % g.W, h = (q / g.W) % g.H, nc = q / (g.W * g.H);
+        const float *dplane = dy + nc * g.OH * g.OW;
+        int64_t i_lo = h + g.ph - g.KH + 1, j_lo = w + g.pw - g.KW + 1;
+        i_lo = i_lo <= 0 ? 0 : (i_lo + g.sh - 1) / g.sh;
+        j_lo = j_lo <= 0 ? 0 : (j_lo + g.sw - 1) / g.sw;
+        int64_t i_hi = (h + g.ph) / g.sh, j_hi = (w + g.pw) / g.sw;
+        i_hi = i_hi >= g.OH ? g.OH - 1 : i_hi;
+        j_hi = j_hi >= g.OW ? g.OW - 1 : j_hi;
+        double sum = 0.0;
+        for (int64_t i = i_lo; i <= i_hi; i++)
+            for (int64_t j = j_lo; j <= j_hi; j++)
+                sum += dplane[i * g.OW + j] / cc_divisor(g, i, j);
+        dx[q] = (float)sum;
+    }
+}
+
+extern "C" cudaError_t cuda_k_avg_pool_backward(cudaStream_t st, float *dx, const float *dy, cuda_pool_geom g)
+{
+    int64_t n = g.NC * g.H * g.W;
+    if (n > 0)
+        cc_avg_pool_backward<<<cc_blocks(n), CC_THREADS, 0, st>>>(dx, dy, g);
+    return cudaGetLastError();
+}
+
+/* ---- batch norm ------------------------------------------------------------ */
+
+/* Sum over the block in double; every thread gets it. */
+__device__ double cc_block_sum(double v)
+{
+    __shared__ double part[32];
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_down_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0)
+        part[warp] = v;
+    __syncthreads();
+    double total = 0.0;
+    for (int k = 0; k < (int)((blockDim.x + 31) >> 5); k++)
+        total += part[k];
+    return total;
+}
+
+/* Element j of channel c of x (N, C, S), j < N S. */
+__device__ __forceinline__ int64_t cc_bn_at(int64_t j, int64_t c, int64_t C, int64_t S)
+{
+    int64_t n = j / S;
+    return (n * C + c) * S + (j - n * S);
+}
+
+/* Mean and biased variance of channel c, two passes. */
+__device__ void cc_bn_stats(const float *x, int64_t c, int64_t N, int64_t C, int64_t S, double *mean, double *var)
+{
+    int64_t M = N * S;
+    double s = 0.0;
+    for (int64_t j = threadIdx.x; j < M; j += blockDim.x)
+        s += x[cc_bn_at(j, c, C, S)];
+    double m = cc_block_sum(s) / (double)M;
+    double q = 0.0;
+    for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
+        double dv = x[cc_bn_at(j, c, C, S)] - m;
+        q += dv * dv;
+    }
+    *mean = m;
+    *var = cc_block_sum(q) / (double)M;
+}
+
+__global__ void cc_batch_norm(float *y, float *mean_out, float *invstd_out, const float *x, const float *weight,
+                              const float *bias, const float *rm, const float *rv, int training, double eps,
+                              int64_t N, int64_t C, int64_t S)
+{
+    int64_t c = blockIdx.x;
+    double mean, var;
+    if (training) {
+        cc_bn_stats(x, c, N, C, S, &mean, &var);
+    } else {
+        mean = rm[c];
+        var = rv[c];
+    }
+    double invstd = 1.0 / sqrt(var + eps);
+    double a = invstd * weight[c], b = bias[c];
+    for (int64_t j = threadIdx.x; j < N * S; j += blockDim.x) {
+        int64_t i = cc_bn_at(j, c, C, S);
+        y[i] = (float)((x[i] - mean) * a + b);
+    }
+    if (threadIdx.x == 0) {
+        mean_out[c] = (float)mean;
+        invstd_out[c] = (float)invstd;
+    }
+}
+
+extern "C" cudaError_t cuda_k_batch_norm(cudaStream_t st, float *y, float *mean_out, float *invstd_out,
+                                         const float *x, const float *weight, const float *bias, const float *rm,
+                                         const float *rv, int training, double eps, int64_t N, int64_t C, int64_t S)
+{
+    if (C > 0)
+        cc_batch_norm<<<(unsigned)C, CC_THREADS, 0, st>>>(y, mean_out, invstd_out, x, weight, bias, rm, rv, training,
+                                                          eps, N, C, S);
+    return cudaGetLastError();
+}
+
+__global__ void cc_batch_norm_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                                       const float *weight, const float *mean, const float *invstd, int training,
+                                       int64_t N, int64_t C, int64_t S)
+{
+    int64_t c = blockIdx.x;
+    const double M = (double)(N * S), mu = mean[c], is = invstd[c];
+    double s_dy = 0.0, s_dyx = 0.0;
+    for (int64_t j = threadIdx.x; j < N * S; j += blockDim.x) {
+        int64_t i = cc_bn_at(j, c, C, S);
+        s_dy += dy[i];
+        s_dyx += dy[i] * (x[i] - mu) * is;
+    }
+    s_dy = cc_block_sum(s_dy);
+    s_dyx = cc_block_sum(s_dyx);
+    if (threadIdx.x == 0) {
+        if (dbias)
+            dbias[c] = (float)s_dy;
+        if (dweight)
+            dweight[c] = (float)s_dyx;
+    }
+    const double k = weight[c] * is;
+    for (int64_t j = threadIdx.x; j < N * S; j += blockDim.x) {
+        int64_t i = cc_bn_at(j, c, C, S);
+        if (training) {
+            double xhat = (x[i] - mu) * is;
+            dx[i] = (float)(k * (dy[i] - s_dy / M - xhat * s_dyx / M));
+        } else {
+            dx[i] = (float)(k * dy[i]);
+        }
+    }
+}
+
+extern "C" cudaError_t cuda_k_batch_norm_backward(cudaStream_t st, float *dx, float *dweight, float *dbias,
+                                                  const float *dy, const float *x, const float *weight,
+                                                  const float *mean, const float *invstd, int training, int64_t N,
+                                                  int64_t C, int64_t S)
+{
+    if (C > 0)
+        cc_batch_norm_backward<<<(unsigned)C, CC_THREADS, 0, st>>>(dx, dweight, dbias, dy, x, weight, mean, invstd,
+                                                                   training, N, C, S);
+    return cudaGetLastError();
+}
+
+__global__ void cc_batch_norm_update_stats(float *rm_out, float *rv_out, int64_t *nbt_out, const float *rm,
+                                           const float *x, const float *rv, const int64_t *nbt, double momentum,
+                                           int64_t N, int64_t C, int64_t S)
+{
+    int64_t c = blockIdx.x;
+    const double M = (double)(N * S);
+    double mean, var;
+    cc_bn_stats(x, c, N, C, S, &mean, &var);
+    if (threadIdx.x == 0) {
+        double old_m = rm[c], old_v = rv[c];
+        rm_out[c] = (float)((1.0 - momentum) * old_m + momentum * mean);
+        rv_out[c] = (float)((1.0 - momentum) * old_v + momentum * var * M / (M - 1.0));
+        if (c == 0)
+            *nbt_out = *nbt + 1;
+    }
+}
+
+extern "C" cudaError_t cuda_k_batch_norm_update_stats(cudaStream_t st, float *rm_out, float *rv_out,
+                                                      int64_t *nbt_out, const float *rm, const float *x,
+                                                      const float *rv, const int64_t *nbt, double momentum, int64_t N,
+                                                      int64_t C, int64_t S)
+{
+    if (C > 0)
+        cc_batch_norm_update_stats<<<(unsigned)C, CC_THREADS, 0, st>>>(rm_out, rv_out, nbt_out, rm, x, rv, nbt,
+                                                                       momentum, N, C, S);
+    return cudaGetLastError();
+}

@@ -1,0 +1,210 @@
+/*
+ * cuda_index.c - the data-movement and index ops beyond copy: concat,
+ * slice_backward, gather (torch.gather) with its scatter-add gradient, and
+ * one_hot. Out-of-range indices are errors, reported as cuda_loss.c does.
+ */
+#include <string.h>
+
+#include "cuda_ops.h"
+
+static int cuda_is_index(int32_t dtype)
+{
+    return dtype == STRATA_I32 || dtype == STRATA_I64;
+}
+
+/* y = x0, x1, ... joined along attr axis (0): input k is (outer, n_k inner)
+ * rows landing at column offset at_k of y's (outer, total inner) rows. */
+CUDA_KERNEL(concat)
+{
+    if (call->n_inputs < 1 || call->n_outputs != 1)
+        return cuda_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
+    const strata_tensor_desc *Y = &call->outputs[0];
+    size_t es = strata_dtype_size(Y->dtype);
+    int axis = 0;
+    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis));
+    int64_t outer = 1, inner = 1;
+    for (int k = 0; k < axis; k++)
+        outer *= Y->shape[k];
+    for (int k = axis + 1; k < Y->ndim; k++)
+        inner *= Y->shape[k];
+    int64_t total = 0;
+    for (int k = 0; k < call->n_inputs; k++) {
+        const strata_tensor_desc *X = &call->inputs[k];
+        if (X->dtype != Y->dtype || (es != 4 && es != 8) || X->ndim != Y->ndim)
+            return cuda_error(call, STRATA_E_DTYPE, "input %d does not match the output's dtype and rank", k);
+        total += X->shape[axis];
+    }
+    if (total != Y->shape[axis])
+        return cuda_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+                          (long long)total, axis, (long long)Y->shape[axis]);
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    char *y = cuda_ptr(Y);
+    size_t pitch = (size_t)(total * inner) * es;
+    int64_t at = 0;
+    for (int k = 0; k < call->n_inputs; k++) {
+        int64_t nk = call->inputs[k].shape[axis];
+        size_t width = (size_t)(nk * inner) * es;
+        if (width > 0 && outer > 0)
+            CUDA_TRY(cudaMemcpy2DAsync(y + (size_t)(at * inner) * es, pitch, cuda_ptr(&call->inputs[k]), width,
+                                       width, (size_t)outer, cudaMemcpyDeviceToDevice, d->stream));
+        at += nk;
+    }
+    return STRATA_OK;
+}
+
+/* dx = zeros of dx's shape with dy placed where x[.., start:end:step, ..]
+ * (Python slicing, clamped) read along attr axis. */
+CUDA_KERNEL(slice_backward)
+{
+    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(cuda_check_all_f32(call));
+    const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
+    const strata_attr *at = call->attrs;
+    int na = call->n_attrs;
+    int axis = 0;
+    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis));
+    int64_t n = DX->shape[axis];
+    int64_t step = strata_attr_get_int(at, na, "step", 1);
+    int64_t start = strata_attr_get_int(at, na, "start", 0);
+    int64_t end = strata_attr_get_int(at, na, "end", n);
+    if (step <= 0)
+        return cuda_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+    if (start < 0)
+        start += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    if (end < 0)
+        end += n;
+    end = end < 0 ? 0 : end > n ? n : end;
+    int64_t count = end > start ? (end - start + step - 1) / step : 0;
+    int64_t outer = 1, inner = 1;
+    for (int k = 0; k < axis; k++)
+        outer *= DX->shape[k];
+    for (int k = axis + 1; k < DX->ndim; k++)
+        inner *= DX->shape[k];
+    if (strata_desc_numel(DY) != outer * count * inner)
+        return cuda_error(call, STRATA_E_SHAPE, "dy has %lld elements; the slice has %lld",
+                          (long long)strata_desc_numel(DY), (long long)(outer * count * inner));
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    int64_t nx = strata_desc_numel(DX);
+    if (nx == 0)
+        return STRATA_OK;
+    CUDA_TRY(cudaMemsetAsync(cuda_ptr(DX), 0, (size_t)nx * sizeof(float), d->stream));
+    /* dy (outer, count, inner) lands at dx + start inner with strides (n inner, step inner, 1) */
+    cuda_walk w;
+    memset(&w, 0, sizeof w);
+    w.ndim = 3;
+    w.shape[0] = outer, w.shape[1] = count, w.shape[2] = inner;
+    w.stride[0][0] = n * inner, w.stride[0][1] = step * inner, w.stride[0][2] = 1;
+    CUDA_TRY(cuda_k_strided_scatter(d->stream, (float *)cuda_ptr(DX) + start * inner, cuda_ptr(DY), 4,
+                                    outer * count * inner, &w));
+    return STRATA_OK;
+}
+
+/* The walk of torch.gather over idx's shape into x (x_ndim, x_shape): x's
+ * strides with 0 along axis; *axis_stride is x's stride along axis. */
+static strata_status cuda_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
+                                      const strata_tensor_desc *IDX, int *axis, cuda_walk *w, int64_t *axis_stride)
+{
+    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis));
+    int ok = IDX->ndim == x_ndim;
+    for (int k = 0; ok && k < x_ndim; k++)
+        ok = k == *axis || IDX->shape[k] <= x_shape[k];
+    if (!ok)
+        return cuda_error(call, STRATA_E_SHAPE, "idx does not fit x outside axis %d", *axis);
+    memset(w, 0, sizeof *w);
+    w->ndim = x_ndim;
+    int64_t s = 1;
+    for (int k = x_ndim - 1; k >= 0; k--) {
+        w->shape[k] = IDX->shape[k];
+        w->stride[0][k] = k == *axis ? 0 : s;
+        if (k == *axis)
+            *axis_stride = s;
+        s *= x_shape[k];
+    }
+    return STRATA_OK;
+}
+
+CUDA_KERNEL(gather)
+{
+    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
+    if (X->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32)
+        return cuda_error(call, STRATA_E_DTYPE, "x must be f32 and idx i32 or i64");
+    int axis = 0;
+    int64_t axis_stride = 0;
+    cuda_walk w;
+    CUDA_OK(cuda_gather_plan(call, X->ndim, X->shape, IDX, &axis, &w, &axis_stride));
+    int64_t n = strata_desc_numel(IDX);
+    if (strata_desc_numel(Y) != n)
+        return cuda_error(call, STRATA_E_SHAPE, "the output must have idx's shape");
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    unsigned long long *bad = NULL;
+    CUDA_OK(cuda_bad_alloc(d, &bad));
+    cudaError_t e = cuda_k_gather(d->stream, cuda_ptr(Y), cuda_ptr(X), cuda_ptr(IDX), IDX->dtype == STRATA_I64, n,
+                                  axis_stride, X->shape[axis], &w, bad);
+    if (e != cudaSuccess) {
+        cuda_temp_free(d, bad);
+        return cuda_fail_rt(e, "cuda_k_gather(...)", __FILE__, __LINE__);
+    }
+    return cuda_bad_check(call, d, bad, IDX, X->shape[axis], "index", "position");
+}
+
+CUDA_KERNEL(gather_backward)
+{
+    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
+    if (DY->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || DX->dtype != STRATA_F32)
+        return cuda_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
+    int axis = 0;
+    int64_t axis_stride = 0;
+    cuda_walk w;
+    CUDA_OK(cuda_gather_plan(call, DX->ndim, DX->shape, IDX, &axis, &w, &axis_stride));
+    int64_t n = strata_desc_numel(IDX), nx = strata_desc_numel(DX);
+    if (strata_desc_numel(DY) != n)
+        return cuda_error(call, STRATA_E_SHAPE, "dy must have idx's shape");
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    unsigned long long *bad = NULL;
+    void *acc = NULL;
+    CUDA_OK(cuda_bad_alloc(d, &bad));
+    strata_status s = cuda_temp_alloc(d, (size_t)nx * sizeof(double), &acc);
+    if (s == STRATA_OK) {
+        cudaError_t e = cuda_k_gather_backward(d->stream, cuda_ptr(DX), acc, cuda_ptr(DY), cuda_ptr(IDX),
+                                               IDX->dtype == STRATA_I64, n, nx, axis_stride, DX->shape[axis], &w, bad);
+        if (e != cudaSuccess)
+            s = cuda_fail_rt(e, "cuda_k_gather_backward(...)", __FILE__, __LINE__);
+    }
+    cuda_temp_free(d, acc);
+    if (s != STRATA_OK) {
+        cuda_temp_free(d, bad);
+        return s;
+    }
+    return cuda_bad_check(call, d, bad, IDX, DX->shape[axis], "index", "position");
+}
+
+/* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
+CUDA_KERNEL(one_hot)
+{
+    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
+    if (!cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32 || Y->ndim < 1)
+        return cuda_error(call, STRATA_E_DTYPE, "idx must be i32 or i64 and the output f32 (..., C)");
+    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
+    if (num != C || strata_desc_numel(Y) != P * C)
+        return cuda_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
+                          (long long)C);
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    unsigned long long *bad = NULL;
+    CUDA_OK(cuda_bad_alloc(d, &bad));
+    cudaError_t e = cuda_k_one_hot(d->stream, cuda_ptr(Y), cuda_ptr(IDX), IDX->dtype == STRATA_I64, P, C, bad);
+    if (e != cudaSuccess) {
+        cuda_temp_free(d, bad);
+        return cuda_fail_rt(e, "cuda_k_one_hot(...)", __FILE__, __LINE__);
+    }
+    return cuda_bad_check(call, d, bad, IDX, C, "index", "position");
+}

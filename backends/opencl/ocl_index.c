@@ -1,0 +1,360 @@
+/*
+ * ocl_index.c - embedding, gather, their scatter-add gradients, one_hot
+ * (index.cl), concat (rectangular buffer copies) and slice_backward. The
+ * index tensors (i32 or i64) are read back and checked against their range
+ * first, so an index out of range is an error naming the op, the position
+ * and the value, as on ref; the kernels then trust them.
+ */
+#include <string.h>
+
+#include "ocl_internal.h"
+
+static strata_status ocl_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d)
+{
+    if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
+        return ocl_error(call, STRATA_E_DTYPE, "idx must be i32 or i64");
+    return STRATA_OK;
+}
+
+static strata_status ocl_need_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
+{
+    if (d->dtype != STRATA_F32)
+        return ocl_error(call, STRATA_E_DTYPE, "%s must be f32", what);
+    return STRATA_OK;
+}
+
+static cl_long8 ocl_l8(const int64_t *v, int n)
+{
+    cl_long8 r;
+    memset(&r, 0, sizeof r);
+    for (int k = 0; k < n && k < 8; k++)
+        r.s[k] = v[k];
+    return r;
+}
+
+static void ocl_strides(int nd, const int64_t *shape, int64_t *st)
+{
+    int64_t run = 1;
+    for (int k = nd - 1; k >= 0; k--) {
+        st[k] = run;
+        run *= shape[k];
+    }
+}
+
+/* y (P, D) = rows idx of w (V, D). */
+OCL_KERNEL(embedding)
+{
+    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    const strata_tensor_desc *W = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
+    if (s == STRATA_OK && !(s = ocl_need_f32(call, W, "w")) && !(s = ocl_index_dtype(call, I)))
+        s = ocl_need_f32(call, Y, "output");
+    if (s == STRATA_OK && W->ndim != 2)
+        s = ocl_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+    if (s != STRATA_OK)
+        return s;
+    int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(I);
+    ocl_device *d = NULL;
+    if ((s = ocl_check_numel(call, Y, "output", P * D)) || (s = ocl_call_device(call, &d)) ||
+        (s = ocl_check_indices(call, d, I, V, "index", "position")))
+        return s;
+    cl_mem y = ocl_mem(Y), w = ocl_mem(W), idx = ocl_mem(I);
+    cl_long w_off = ocl_off(W), i_off = ocl_off(I), cp = P, cd = D;
+    cl_int is64 = I->dtype == STRATA_I64;
+    size_t global = (size_t)(P * D);
+    ocl_arg args[] = {OCL_ARG(y), OCL_ARG(w), OCL_ARG(w_off), OCL_ARG(idx), OCL_ARG(i_off), OCL_ARG(is64),
+                      OCL_ARG(cp), OCL_ARG(cd)};
+    return ocl_launch(call, d, OCL_K_embedding_fwd, 1, &global, NULL, 8, args);
+}
+
+/* dw (V, D) = scatter-add of the rows of dy (P, D) at idx. */
+OCL_KERNEL(embedding_backward)
+{
+    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DW = &call->outputs[0];
+    if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
+        s = ocl_need_f32(call, DW, "dw");
+    if (s == STRATA_OK && DW->ndim != 2)
+        s = ocl_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+    if (s != STRATA_OK)
+        return s;
+    int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(I);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
+    if (num != V)
+        return ocl_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+                         (long long)V);
+    ocl_device *d = NULL;
+    if ((s = ocl_check_numel(call, DY, "dy", P * D)) || (s = ocl_call_device(call, &d)) ||
+        (s = ocl_check_indices(call, d, I, V, "index", "position")))
+        return s;
+    if (ocl_off(DW) != 0)
+        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+    cl_mem dw = ocl_mem(DW), dy = ocl_mem(DY), idx = ocl_mem(I);
+    cl_long dy_off = ocl_off(DY), i_off = ocl_off(I), cp = P, cv = V, cd = D;
+    cl_int is64 = I->dtype == STRATA_I64;
+    size_t global = (size_t)D;
+    ocl_arg args[] = {OCL_ARG(dw), OCL_ARG(dy), OCL_ARG(dy_off), OCL_ARG(idx), OCL_ARG(i_off),
+                      OCL_ARG(is64), OCL_ARG(cp), OCL_ARG(cv), OCL_ARG(cd)};
+    return ocl_launch(call, d, OCL_K_embedding_bwd, 1, &global, NULL, 9, args);
+}
+
+/* Checks idx against x's shape (same rank, no larger off the axis). */
+static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
+                                     const strata_tensor_desc *I, int *axis)
+{
+    strata_status s = ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
+    if (s != STRATA_OK)
+        return s;
+    int ok = I->ndim == x_ndim;
+    for (int k = 0; ok && k < x_ndim; k++)
+        ok = k == *axis || I->shape[k] <= x_shape[k];
+    if (!ok) {
+        char sx[128], si[128];
+        return ocl_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                         ocl_shape_str(si, sizeof si, I->ndim, I->shape), ocl_shape_str(sx, sizeof sx, x_ndim, x_shape),
+                         *axis);
+    }
+    return STRATA_OK;
+}
+
+OCL_KERNEL(gather)
+{
+    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    const strata_tensor_desc *X = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
+    if (s == STRATA_OK && !(s = ocl_need_f32(call, X, "x")) && !(s = ocl_index_dtype(call, I)))
+        s = ocl_need_f32(call, Y, "output");
+    int axis = 0;
+    if (s == STRATA_OK)
+        s = ocl_gather_plan(call, X->ndim, X->shape, I, &axis);
+    int64_t n = strata_desc_numel(I);
+    ocl_device *d = NULL;
+    if (s == STRATA_OK)
+        s = ocl_check_numel(call, Y, "output", n);
+    if (s == STRATA_OK)
+        s = ocl_call_device(call, &d);
+    if (s == STRATA_OK)
+        s = ocl_check_indices(call, d, I, X->shape[axis], "index", "position");
+    if (s != STRATA_OK)
+        return s;
+    int64_t xst[STRATA_MAX_DIMS];
+    ocl_strides(X->ndim, X->shape, xst);
+    cl_long axis_stride = xst[axis];
+    xst[axis] = 0;
+    cl_long8 ishape = ocl_l8(I->shape, I->ndim), xs0 = ocl_l8(xst, X->ndim);
+    cl_mem y = ocl_mem(Y), x = ocl_mem(X), idx = ocl_mem(I);
+    cl_long x_off = ocl_off(X), i_off = ocl_off(I), nn = n;
+    cl_int is64 = I->dtype == STRATA_I64, nd = I->ndim;
+    size_t global = (size_t)n;
+    ocl_arg args[] = {OCL_ARG(y),   OCL_ARG(x),  OCL_ARG(x_off),  OCL_ARG(idx), OCL_ARG(i_off),      OCL_ARG(is64),
+                      OCL_ARG(nn),  OCL_ARG(nd), OCL_ARG(ishape), OCL_ARG(xs0), OCL_ARG(axis_stride)};
+    return ocl_launch(call, d, OCL_K_gather_fwd, 1, &global, NULL, 11, args);
+}
+
+/* dx (attr shape, x's) = zeros, then dy scattered through idx along axis. */
+OCL_KERNEL(gather_backward)
+{
+    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
+    if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
+        s = ocl_need_f32(call, DX, "dx");
+    const strata_attr *shape = strata_attr_find(call->attrs, call->n_attrs, "shape");
+    if (s == STRATA_OK && shape) {
+        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
+        for (int k = 0; same && k < DX->ndim; k++)
+            same = shape->ints[k] == DX->shape[k];
+        if (!same)
+            s = ocl_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
+    }
+    int axis = 0;
+    if (s == STRATA_OK)
+        s = ocl_gather_plan(call, DX->ndim, DX->shape, I, &axis);
+    int64_t n = strata_desc_numel(I), nx = strata_desc_numel(DX);
+    ocl_device *d = NULL;
+    if (s == STRATA_OK)
+        s = ocl_check_numel(call, DY, "dy", n);
+    if (s == STRATA_OK)
+        s = ocl_call_device(call, &d);
+    if (s == STRATA_OK)
+        s = ocl_check_indices(call, d, I, DX->shape[axis], "index", "position");
+    if (s != STRATA_OK)
+        return s;
+    if (ocl_off(DX) != 0)
+        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+    if (!nx)
+        return STRATA_OK;
+    cl_float zero = 0.0f;
+    cl_int err = clEnqueueFillBuffer(d->queue, ocl_mem(DX), &zero, sizeof zero, 0, (size_t)nx * sizeof zero, 0,
+                                     NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_cl_fail(d->name, "clEnqueueFillBuffer", err);
+    if (!n)
+        return STRATA_OK;
+    int64_t xst[STRATA_MAX_DIMS], ist[STRATA_MAX_DIMS], fsh[STRATA_MAX_DIMS];
+    ocl_strides(DX->ndim, DX->shape, xst);
+    ocl_strides(I->ndim, I->shape, ist);
+    memcpy(fsh, I->shape, sizeof(int64_t) * (size_t)I->ndim);
+    cl_long alen = I->shape[axis], i_axis_stride = ist[axis], x_axis_stride = xst[axis];
+    fsh[axis] = 1;
+    xst[axis] = 0;
+    cl_long8 fshape = ocl_l8(fsh, I->ndim), istride = ocl_l8(ist, I->ndim), xs0 = ocl_l8(xst, DX->ndim);
+    cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY), idx = ocl_mem(I);
+    cl_long dy_off = ocl_off(DY), i_off = ocl_off(I), fibres = n / alen;
+    cl_int is64 = I->dtype == STRATA_I64, nd = I->ndim;
+    size_t global = (size_t)fibres;
+    ocl_arg args[] = {OCL_ARG(dx),     OCL_ARG(dy),      OCL_ARG(dy_off), OCL_ARG(idx),  OCL_ARG(i_off),
+                      OCL_ARG(is64),   OCL_ARG(fibres),  OCL_ARG(nd),     OCL_ARG(fshape), OCL_ARG(istride),
+                      OCL_ARG(xs0),    OCL_ARG(alen),    OCL_ARG(i_axis_stride), OCL_ARG(x_axis_stride)};
+    return ocl_launch(call, d, OCL_K_gather_bwd, 1, &global, NULL, 14, args);
+}
+
+/* y (P, C) f32 = one-hot rows of idx (P). */
+OCL_KERNEL(one_hot)
+{
+    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    const strata_tensor_desc *I = &call->inputs[0], *Y = &call->outputs[0];
+    if (s == STRATA_OK && !(s = ocl_index_dtype(call, I)))
+        s = ocl_need_f32(call, Y, "output");
+    if (s == STRATA_OK && Y->ndim < 1)
+        s = ocl_error(call, STRATA_E_SHAPE, "output must have a class dim");
+    if (s != STRATA_OK)
+        return s;
+    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(I);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
+    if (num != C)
+        return ocl_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
+                         (long long)C);
+    ocl_device *d = NULL;
+    if ((s = ocl_check_numel(call, Y, "output", P * C)) || (s = ocl_call_device(call, &d)) ||
+        (s = ocl_check_indices(call, d, I, C, "index", "position")))
+        return s;
+    cl_mem y = ocl_mem(Y), idx = ocl_mem(I);
+    cl_long i_off = ocl_off(I), cp = P, cc = C;
+    cl_int is64 = I->dtype == STRATA_I64;
+    size_t global = (size_t)(P * C);
+    ocl_arg args[] = {OCL_ARG(y), OCL_ARG(idx), OCL_ARG(i_off), OCL_ARG(is64), OCL_ARG(cp), OCL_ARG(cc)};
+    return ocl_launch(call, d, OCL_K_one_hot_fwd, 1, &global, NULL, 6, args);
+}
+
+/* y = the inputs side by side along attr axis (any one dtype): input k,
+ * seen as (outer, n_k inner), is one rectangular copy into y (outer,
+ * total inner) at column at_k inner. */
+OCL_KERNEL(concat)
+{
+    if (call->n_inputs < 1 || call->n_outputs != 1)
+        return ocl_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
+    const strata_tensor_desc *Y = &call->outputs[0];
+    size_t es = strata_dtype_size(Y->dtype);
+    int axis = 0;
+    strata_status s = ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis);
+    if (s != STRATA_OK)
+        return s;
+    int64_t total = 0;
+    for (int k = 0; k < call->n_inputs; k++) {
+        const strata_tensor_desc *X = &call->inputs[k];
+        if (X->dtype != Y->dtype || es == 0)
+            return ocl_error(call, STRATA_E_DTYPE, "input %d has another dtype than the output", k);
+        int ok = X->ndim == Y->ndim;
+        for (int dd = 0; ok && dd < Y->ndim; dd++)
+            ok = dd == axis || X->shape[dd] == Y->shape[dd];
+        if (!ok)
+            return ocl_error(call, STRATA_E_SHAPE, "input %d does not match the output off axis %d", k, axis);
+        total += X->shape[axis];
+    }
+    if (total != Y->shape[axis])
+        return ocl_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+                         (long long)total, axis, (long long)Y->shape[axis]);
+    ocl_device *d = NULL;
+    if ((s = ocl_call_device(call, &d)) != STRATA_OK)
+        return s;
+    int64_t outer = 1, inner = 1;
+    for (int dd = 0; dd < axis; dd++)
+        outer *= Y->shape[dd];
+    for (int dd = axis + 1; dd < Y->ndim; dd++)
+        inner *= Y->shape[dd];
+    int64_t at = 0;
+    for (int k = 0; k < call->n_inputs; k++) {
+        const strata_tensor_desc *X = &call->inputs[k];
+        int64_t nk = X->shape[axis];
+        size_t row = (size_t)(nk * inner) * es;
+        if (row && outer) {
+            size_t src_origin[3] = {X->byte_offset, 0, 0};
+            size_t dst_origin[3] = {Y->byte_offset + (size_t)(at * inner) * es, 0, 0};
+            size_t region[3] = {row, (size_t)outer, 1};
+            size_t dst_pitch = (size_t)(total * inner) * es;
+            cl_int err = clEnqueueCopyBufferRect(d->queue, ocl_mem(X), ocl_mem(Y), src_origin, dst_origin, region, row,
+                                                 0, dst_pitch, 0, 0, NULL, NULL);
+            if (err != CL_SUCCESS)
+                return ocl_cl_fail(d->name, "clEnqueueCopyBufferRect", err);
+        }
+        at += nk;
+    }
+    return STRATA_OK;
+}
+
+/* dx = zeros of attr shape with dy placed where x[.., start:end:step, ..]
+ * (Python slicing, clamped) read along attr axis. */
+OCL_KERNEL(slice_backward)
+{
+    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    if (s == STRATA_OK)
+        s = ocl_check_all_f32(call);
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
+    const strata_attr *at = call->attrs;
+    int na = call->n_attrs;
+    const strata_attr *shape = strata_attr_find(at, na, "shape");
+    if (shape) {
+        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
+        for (int k = 0; same && k < DX->ndim; k++)
+            same = shape->ints[k] == DX->shape[k];
+        if (!same)
+            return ocl_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
+    }
+    int axis = 0;
+    if ((s = ocl_axis(call, strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
+        return s;
+    int64_t n = DX->shape[axis];
+    int64_t step = strata_attr_get_int(at, na, "step", 1);
+    int64_t start = strata_attr_get_int(at, na, "start", 0);
+    int64_t end = strata_attr_get_int(at, na, "end", n);
+    if (step <= 0)
+        return ocl_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+    if (start < 0)
+        start += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    if (end < 0)
+        end += n;
+    end = end < 0 ? 0 : end > n ? n : end;
+    int64_t count = end > start ? (end - start + step - 1) / step : 0;
+    int ok = DY->ndim == DX->ndim;
+    for (int k = 0; ok && k < DX->ndim; k++)
+        ok = DY->shape[k] == (k == axis ? count : DX->shape[k]);
+    if (!ok) {
+        char sy[128], sx[128];
+        return ocl_error(call, STRATA_E_SHAPE, "dy %s is not the slice of %s", ocl_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                         ocl_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+    }
+    ocl_device *d = NULL;
+    if ((s = ocl_call_device(call, &d)) != STRATA_OK)
+        return s;
+    int64_t nx = strata_desc_numel(DX), ny = strata_desc_numel(DY);
+    if (!nx)
+        return STRATA_OK;
+    cl_float zero = 0.0f;
+    cl_int err = clEnqueueFillBuffer(d->queue, ocl_mem(DX), &zero, sizeof zero, DX->byte_offset,
+                                     (size_t)nx * sizeof zero, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_cl_fail(d->name, "clEnqueueFillBuffer", err);
+    int64_t xst[STRATA_MAX_DIMS];
+    ocl_strides(DX->ndim, DX->shape, xst);
+    cl_long y_off = ocl_off(DX) + start * xst[axis];
+    xst[axis] *= step;
+    cl_long8 shape8 = ocl_l8(DY->shape, DY->ndim), ys8 = ocl_l8(xst, DX->ndim);
+    cl_mem y = ocl_mem(DX), x = ocl_mem(DY);
+    cl_long x_off = ocl_off(DY), nn = ny;
+    cl_int nd = DY->ndim;
+    size_t global = (size_t)ny;
+    ocl_arg args[] = {OCL_ARG(y), OCL_ARG(y_off), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(nn), OCL_ARG(nd), OCL_ARG(shape8),
+                      OCL_ARG(ys8)};
+    return ocl_launch(call, d, OCL_K_scatter_strided, 1, &global, NULL, 8, args);
+}

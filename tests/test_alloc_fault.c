@@ -1,0 +1,298 @@
+/* test_alloc_fault.c - allocation failure by fault injection: a full
+ * training step (model and optimizer built, two forward/backward/update
+ * steps, a checkpoint written and read back) is run once to count its
+ * allocations, then again for every N = 1 .. that count with allocation N
+ * failing (st_fault_alloc_set). Every run must end in STRATA_E_NOMEM with a
+ * message giving the size asked for (or succeed, when the failed allocation
+ * was optional), never a crash; after everything is destroyed, the heap in
+ * use must be what it was before (glibc's mallinfo2 with the per-thread
+ * cache off, so freed blocks count as free at once): no leak. Run on ref
+ * (host memory) and on a fixture backend with device memory of its own,
+ * whose ops all go through the host fallback with copies. */
+#include <dlfcn.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_CHECK 0 /* ASan's allocator: LeakSanitizer checks instead */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_CHECK 0
+#endif
+#endif
+#ifndef HEAP_CHECK
+#define HEAP_CHECK 1
+#endif
+
+static size_t heap_in_use(void)
+{
+#if HEAP_CHECK
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+static const char *build_path(const char *rel)
+{
+    static char b[4096];
+    const char *build = getenv("STRATA_TEST_BUILD");
+    snprintf(b, sizeof b, "%s/%s", build ? build : "build", rel);
+    return b;
+}
+
+/* A runtime with ref and the device-memory fixture only (no discovery:
+ * nothing else allocates behind the test's back). */
+static strata_runtime *make_runtime(void)
+{
+    strata_runtime_options o = {.struct_size = sizeof o, .flags = STRATA_RUNTIME_NO_DISCOVERY, .seed = 9};
+    strata_runtime *rt;
+    ST_OK(strata_runtime_create(&o, &rt));
+    ST_OK(strata_plugin_load(rt, build_path("lib/strata/ref.so")));
+    ST_OK(strata_plugin_load(rt, build_path("tests/fixtures/device_mem_backend.so")));
+    return rt;
+}
+
+#define B 4
+static char ckpt[4096];
+
+/* The step under test: model, optimizer, two updates, save, load. Returns
+ * the first failure; releases everything it made whatever happens. */
+static strata_status full_step(strata_runtime *rt, strata_device *dev)
+{
+    strata_model *m = NULL;
+    strata_optimizer *o = NULL;
+    strata_tensor *x = NULL, *y = NULL;
+    const float xv[B * 3] = {0.5f, -1, 2, 1, 0, -0.5f, -2, 1, 0.25f, 0, 0, 1};
+    const int64_t yv[B] = {0, 1, 2, 1};
+    int64_t xs[2] = {B, 3}, ys[1] = {B}, in_shape[1] = {3};
+    strata_attr h = strata_attr_int("out_features", 8), c = strata_attr_int("out_features", 3);
+    strata_attr p = strata_attr_float("p", 0.25), lr = strata_attr_float("lr", 0.01);
+    strata_status rc = strata_model_create(dev, &m);
+    if (!rc)
+        rc = strata_model_add_input(m, "x", STRATA_F32, 1, in_shape);
+    if (!rc)
+        rc = strata_model_add_layer(m, "linear", "fc1", &h, 1, NULL, 0);
+    if (!rc)
+        rc = strata_model_add_layer(m, "relu", "act", NULL, 0, NULL, 0);
+    if (!rc)
+        rc = strata_model_add_layer(m, "dropout", "drop", &p, 1, NULL, 0);
+    if (!rc)
+        rc = strata_model_add_layer(m, "linear", "fc2", &c, 1, NULL, 0);
+    if (!rc)
+        rc = strata_optimizer_create(m, "adam", &lr, 1, &o);
+    if (!rc)
+        rc = strata_tensor_from_host(dev, STRATA_F32, 2, xs, xv, &x);
+    if (!rc)
+        rc = strata_tensor_from_host(dev, STRATA_I64, 1, ys, yv, &y);
+    strata_graph *g = strata_runtime_graph(rt);
+    for (int step = 0; step < 2 && !rc; step++) {
+        strata_tensor *logits = NULL, *loss = NULL;
+        rc = strata_model_forward(m, &x, 1, &logits, 1, 1);
+        if (!rc)
+            rc = strata_cross_entropy(rt, logits, y, &loss);
+        if (!rc)
+            rc = strata_backward(g, loss);
+        if (!rc)
+            rc = strata_clip_grad_norm(m, 1.0, NULL);
+        if (!rc)
+            rc = strata_optimizer_step(o);
+        strata_model_zero_grad(m);
+        strata_graph_reset(g);
+        strata_tensor_release(loss);
+        strata_tensor_release(logits);
+    }
+    if (!rc)
+        rc = strata_checkpoint_save(ckpt, m, o, "{\"note\": \"fault test\"}");
+    if (!rc)
+        rc = strata_checkpoint_load(ckpt, m, o);
+    strata_graph_reset(g);
+    strata_tensor_release(x);
+    strata_tensor_release(y);
+    strata_optimizer_destroy(o);
+    strata_model_destroy(m);
+    return rc;
+}
+
+static void run_over_n(const char *backend)
+{
+    strata_runtime *rt = make_runtime();
+    strata_device *dev;
+    ST_OK(strata_device_get(rt, backend, 0, &dev));
+    /* warm-up: whatever is allocated once and kept (caches, the graph's
+     * node array) is allocated now */
+    ST_OK(full_step(rt, dev));
+    ST_OK(full_step(rt, dev));
+    size_t base = heap_in_use();
+    st_fault_alloc_set(0);
+    ST_OK(full_step(rt, dev));
+    int64_t total = st_fault_alloc_count();
+    assert_true(total > 50);
+    assert_int_equal(heap_in_use(), base);
+    int64_t nomem = 0, ok = 0;
+    for (int64_t n = 1; n <= total; n++) {
+        st_fault_alloc_set(n);
+        strata_clear_error();
+        strata_status rc = full_step(rt, dev);
+        st_fault_alloc_set(0);
+        if (rc == STRATA_OK) {
+            ok++; /* the failed allocation had a fallback */
+        } else if (rc == STRATA_E_NOMEM) {
+            nomem++;
+            const char *msg = strata_last_error();
+            if (!strstr(msg, "bytes"))
+                fail_msg("%s: allocation %lld of %lld: E_NOMEM without the size: \"%s\"", backend, (long long)n,
+                         (long long)total, msg);
+        } else {
+            fail_msg("%s: allocation %lld of %lld failed: expected E_NOMEM, got %s: %s", backend, (long long)n,
+                     (long long)total, strata_status_name(rc), strata_last_error());
+        }
+        size_t now = heap_in_use();
+        if (now != base)
+            fail_msg("%s: allocation %lld of %lld failed (%s): %zd bytes leaked", backend, (long long)n,
+                     (long long)total, strata_status_name(rc), (ssize_t)(now - base));
+    }
+    /* and the runtime still works */
+    ST_OK(full_step(rt, dev));
+    print_message("[ figures  ] %s: %lld allocations in the step, each failed once: %lld E_NOMEM, %lld recovered, "
+                  "0 leaks%s\n",
+                  backend, (long long)total, (long long)nomem, (long long)ok,
+                  HEAP_CHECK ? "" : " (heap check off under ASan)");
+    strata_runtime_destroy(rt);
+}
+
+static void test_step_ref(void **state)
+{
+    (void)state;
+    run_over_n("ref");
+}
+
+static void test_step_device_memory(void **state)
+{
+    (void)state;
+    run_over_n("fixture_devmem");
+}
+
+/* A device refusing a request itself (not injected) gives E_NOMEM with the size. */
+static void test_device_refuses(void **state)
+{
+    (void)state;
+    strata_runtime *rt = make_runtime();
+    strata_device *dev;
+    ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
+    void (*set_limit)(size_t) = NULL;
+    /* the fixture's own knob, reached through the process's symbol table */
+    void *h = dlopen(build_path("tests/fixtures/device_mem_backend.so"), RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(h);
+    *(void **)&set_limit = dlsym(h, "fixture_devmem_set_limit");
+    assert_non_null(set_limit);
+    set_limit(1000);
+    strata_tensor *t = NULL;
+    int64_t shape[2] = {100, 50};
+    assert_int_equal(strata_tensor_zeros(dev, STRATA_F32, 2, shape, &t), STRATA_E_NOMEM);
+    tu_assert_error_contains("20000 bytes");
+    assert_null(t);
+    set_limit(0);
+    ST_OK(strata_tensor_zeros(dev, STRATA_F32, 2, shape, &t));
+    strata_tensor_release(t);
+    dlclose(h);
+    /* host: an impossible request */
+    strata_device *ref;
+    ST_OK(strata_device_get(rt, "ref", 0, &ref));
+    int64_t huge[2] = {(int64_t)1 << 40, (int64_t)1 << 20};
+    strata_status s = strata_tensor_zeros(ref, STRATA_F32, 2, huge, &t);
+    assert_true(s == STRATA_E_NOMEM || s == STRATA_E_INVALID);
+    strata_runtime_destroy(rt);
+}
+
+/* STRATA_FAULT_ALLOC=N reaches `strata train` too: a message, exit 1. */
+static void test_cli_environment(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/strata-fault-XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    /* tiny IDX files: 8 images 4x4, 2 classes */
+    uint8_t img[16 + 8 * 16] = {0, 0, 8, 3, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 4};
+    uint8_t lbl[8 + 8] = {0, 0, 8, 1, 0, 0, 0, 8};
+    for (int i = 0; i < 8; i++) {
+        img[16 + i * 16 + (i % 2 ? 3 : 12)] = 255;
+        lbl[8 + i] = (uint8_t)(i % 2);
+    }
+    char path[600], text[1024];
+    snprintf(path, sizeof path, "%s/i.idx", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(img, 1, sizeof img, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/l.idx", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(lbl, 1, sizeof lbl, f);
+    fclose(f);
+    int n = snprintf(text, sizeof text,
+                     "data: {format: idx, train: {images: i.idx, labels: l.idx}, test: {images: i.idx, labels: "
+                     "l.idx}}\nmodel:\n  input: [1, 4, 4]\n  layers:\n    - {type: flatten}\n    - {type: linear, "
+                     "out_features: 2}\nloss: cross_entropy\noptimizer: {type: sgd, lr: 0.1}\ntrain: {batch_size: 4}\n");
+    snprintf(path, sizeof path, "%s/s.yaml", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(text, 1, (size_t)n, f);
+    fclose(f);
+    const int64_t at[] = {1, 10, 100, 300, 1000, 3000};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "train s.yaml --out run --backend ref --quiet");
+        char env[64];
+        snprintf(env, sizeof env, "%lld", (long long)at[k]);
+        setenv("STRATA_FAULT_ALLOC", env, 1);
+        int code = tu_run_cli(dir, args); /* fails the test on a signal */
+        unsetenv("STRATA_FAULT_ALLOC");
+        char *err = tu_slurp(dir, "err");
+        assert_non_null(err);
+        if (code != 0 && code != 1)
+            fail_msg("STRATA_FAULT_ALLOC=%lld: exit %d: %s", (long long)at[k], code, err);
+        if (code == 1 && !strstr(err, "out of memory") && !strstr(err, "E_NOMEM"))
+            fail_msg("STRATA_FAULT_ALLOC=%lld: exit 1 without an out-of-memory message: %s", (long long)at[k], err);
+        free(err);
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+#if HEAP_CHECK
+    /* freed blocks must leave "in use" at once: no per-thread cache */
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (!tun || !strstr(tun, "glibc.malloc.tcache_count=0")) {
+        setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", 1);
+        execv("/proc/self/exe", argv);
+        perror("test_alloc_fault: re-exec without the malloc cache");
+        return 1;
+    }
+#else
+    (void)argv;
+#endif
+    const char *tmp = getenv("TMPDIR");
+    snprintf(ckpt, sizeof ckpt, "%s/strata-fault-%d.safetensors", tmp ? tmp : "/tmp", (int)getpid());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_step_ref),
+        cmocka_unit_test(test_step_device_memory),
+        cmocka_unit_test(test_device_refuses),
+        cmocka_unit_test(test_cli_environment),
+    };
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+    remove(ckpt);
+    return r;
+}

@@ -1,0 +1,136 @@
+/* test_anomaly.c - strata_set_detect_anomaly: the first op whose output
+ * holds a NaN or an Inf fails with STRATA_E_NUMERIC and a message naming
+ * the op, the element, the layer (forward or backward) and the inputs'
+ * shapes; off, the same ops run and give the non-finite values;
+ * STRATA_DETECT_ANOMALY=1 turns it on for new runtimes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static strata_tensor *vec(strata_device *dev, const float *v, int64_t n)
+{
+    strata_tensor *t;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, &n, v, &t));
+    return t;
+}
+
+static void expect_numeric(strata_status s, const char *const *needles)
+{
+    if (s != STRATA_E_NUMERIC)
+        fail_msg("expected E_NUMERIC, got %s: %s", strata_status_name(s), strata_last_error());
+    for (int k = 0; needles[k]; k++)
+        tu_assert_error_contains(needles[k]);
+}
+
+static void test_op_output(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    const float v[4] = {1.0f, 4.0f, -1.0f, 9.0f};
+    strata_tensor *x = vec(dev, v, 4), *y = NULL;
+    /* off: sqrt(-1) is a NaN like any other value */
+    assert_int_equal(strata_set_detect_anomaly(rt, 1), 0);
+    assert_int_equal(strata_set_detect_anomaly(rt, 0), 1);
+    ST_OK(strata_op_call(rt, "core::sqrt", &x, 1, NULL, 0, &y, 1));
+    float out[4];
+    ST_OK(strata_tensor_read(y, out, sizeof out));
+    assert_true(isnan(out[2]));
+    strata_tensor_release(y);
+    y = NULL;
+    /* on: the op fails, and names itself, the element, the shapes */
+    strata_set_detect_anomaly(rt, 1);
+    expect_numeric(strata_op_call(rt, "core::sqrt", &x, 1, NULL, 0, &y, 1),
+                   (const char *[]){"core::sqrt", "NaN", "element 2 of output 0", "(4) f32", "outside any layer",
+                                    "inputs: (4) f32", NULL});
+    assert_null(y);
+    /* 1/0: +Inf; an input already holding a NaN is pointed out */
+    const float z[4] = {1.0f, 0.0f, 2.0f, 3.0f}, n[4] = {NAN, 1.0f, 1.0f, 1.0f};
+    strata_tensor *zt = vec(dev, z, 4), *nt = vec(dev, n, 4);
+    strata_tensor *in[2] = {x, zt};
+    expect_numeric(strata_op_call(rt, "core::div", in, 2, NULL, 0, &y, 1),
+                   (const char *[]){"core::div", "+Inf", "element 1", NULL});
+    in[1] = nt;
+    expect_numeric(strata_op_call(rt, "core::add", in, 2, NULL, 0, &y, 1),
+                   (const char *[]){"core::add", "(4) f32 holding NaN", NULL});
+    /* finite results pass */
+    in[1] = x;
+    ST_OK(strata_op_call(rt, "core::add", in, 2, NULL, 0, &y, 1));
+    strata_tensor_release(y);
+    strata_tensor_release(zt);
+    strata_tensor_release(nt);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+}
+
+/* A 2-layer model whose first layer overflows: the report names it. */
+static void test_layer_forward_and_backward(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    strata_model *m;
+    ST_OK(strata_model_create(dev, &m));
+    int64_t in_shape[1] = {3};
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, in_shape));
+    strata_attr a1 = strata_attr_int("out_features", 2);
+    ST_OK(strata_model_add_layer(m, "linear", "fc1", &a1, 1, NULL, 0));
+    ST_OK(strata_model_add_layer(m, "relu", "act", NULL, 0, NULL, 0));
+    strata_set_detect_anomaly(rt, 1);
+    strata_tensor *w;
+    const char *name;
+    ST_OK(strata_model_param(m, 0, &name, &w));
+    assert_string_equal(name, "fc1.weight");
+    const float big[6] = {3e38f, 3e38f, 3e38f, 1, 1, 1};
+    ST_OK(strata_tensor_write(w, big, sizeof big));
+    const float xv[6] = {1, 1, 1, 1, 1, 1};
+    int64_t xs[2] = {2, 3};
+    strata_tensor *x, *y = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 2, xs, xv, &x));
+    expect_numeric(strata_model_forward(m, &x, 1, &y, 1, 1),
+                   (const char *[]){"core::linear", "+Inf", "in the forward of layer 'fc1' (linear)",
+                                    "inputs: (2, 3) f32, (2, 3) f32, (2) f32", NULL});
+    strata_graph_reset(strata_runtime_graph(rt));
+
+    /* backward: sqrt is finite at 0, its derivative is not */
+    const float zero[2] = {0.0f, 4.0f};
+    strata_tensor *p = vec(dev, zero, 2), *s = NULL, *l = NULL;
+    ST_OK(strata_tensor_set_requires_grad(p, 1));
+    ST_OK(strata_op_call(rt, "core::sqrt", &p, 1, NULL, 0, &s, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &s, 1, NULL, 0, &l, 1));
+    expect_numeric(strata_backward(strata_runtime_graph(rt), l),
+                   (const char *[]){"+Inf", "in the backward of core::sqrt", NULL});
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_release(l);
+    strata_tensor_release(s);
+    strata_tensor_release(p);
+    strata_tensor_release(x);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
+static void test_environment(void **state)
+{
+    (void)state;
+    setenv("STRATA_DETECT_ANOMALY", "1", 1);
+    strata_runtime *rt = tu_runtime();
+    unsetenv("STRATA_DETECT_ANOMALY");
+    assert_int_equal(strata_set_detect_anomaly(rt, 1), 1);
+    strata_runtime_destroy(rt);
+    rt = tu_runtime();
+    assert_int_equal(strata_set_detect_anomaly(rt, 0), 0);
+    strata_runtime_destroy(rt);
+    assert_int_equal(strata_set_detect_anomaly(NULL, 1), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_op_output),
+        cmocka_unit_test(test_layer_forward_and_backward),
+        cmocka_unit_test(test_environment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,344 @@
+/*
+ * test_opencl.c - the opencl backend's plumbing (its ops are checked
+ * against ref by test_conformance): zero devices and a reason in words
+ * with no ICD, device selection, the on-disk kernel cache (a corrupt entry
+ * is rebuilt), build errors with the compiler log, and `strata train` of
+ * the W1 MLP on opencl (a few hundred steps).
+ *
+ * The OpenCL ICD loader reads its environment once per process, and PoCL
+ * starts worker threads, so every case runs in a forked child that sets
+ * its environment first; this process never touches OpenCL. Cases skip
+ * when the backend was not built, and the device cases skip when no
+ * OpenCL device is installed (PoCL: Debian pocl-opencl-icd).
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "strata/strata_ops.h"
+#include "testutil.h"
+
+/* Child exit codes. */
+enum { CHILD_OK = 0, CHILD_FAIL = 1, CHILD_SKIP = 77 };
+
+typedef int (*child_fn)(void *arg);
+
+/* Runs @p fn in a child; maps its exit code to pass, fail or skip. */
+static void run_child(const char *what, child_fn fn, void *arg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st))
+        fail_msg("%s: the child was killed by signal %d", what, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (WEXITSTATUS(st) == CHILD_SKIP)
+        skip();
+    if (WEXITSTATUS(st) != CHILD_OK)
+        fail_msg("%s failed (see the messages above)", what);
+}
+
+/* The opencl backend's record in @p rt; 0 when it is not loaded. */
+static int opencl_record(strata_runtime *rt, strata_backend_record *r)
+{
+    for (int b = 0; b < strata_backend_count(rt); b++) {
+        r->struct_size = sizeof *r;
+        if (strata_backend_get(rt, b, r) == STRATA_OK && !strcmp(r->name, "opencl"))
+            return b + 1;
+    }
+    return 0;
+}
+
+static strata_runtime *child_runtime(void)
+{
+    strata_runtime *rt = NULL;
+    strata_runtime_options o = {0};
+    o.struct_size = sizeof o;
+    o.seed = 1234;
+    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
+        fprintf(stderr, "runtime: %s\n", strata_last_error());
+        return NULL;
+    }
+    return rt;
+}
+
+static const char *make_temp_dir(const char *tag)
+{
+    static char path[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/strata-ocl-%s-%d-XXXXXX", tmp ? tmp : "/tmp", tag, (int)getpid());
+    assert_non_null(mkdtemp(path));
+    return path;
+}
+
+/* ---- no ICD: zero devices and a reason --------------------------------- */
+
+static int child_no_icd(void *arg)
+{
+    setenv("OCL_ICD_VENDORS", (const char *)arg, 1); /* an empty directory */
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_backend_record r;
+    int rc = CHILD_OK;
+    if (!opencl_record(rt, &r)) {
+        rc = CHILD_SKIP;
+    } else if (r.device_count != 0 || !strstr(r.unavailable, "no OpenCL platform") || !strstr(r.unavailable, "-1001")) {
+        fprintf(stderr, "no ICD: %d device(s), reason \"%s\"\n", r.device_count, r.unavailable);
+        rc = CHILD_FAIL;
+    } else {
+        /* everything else keeps working: an op on the default device */
+        strata_device *dev = NULL;
+        float v[2] = {1, 2};
+        int64_t shape[1] = {2};
+        strata_tensor *a = NULL, *y = NULL;
+        if (strata_device_get(rt, NULL, 0, &dev) || strata_tensor_from_host(dev, STRATA_F32, 1, shape, v, &a) ||
+            strata_add(rt, a, a, &y)) {
+            fprintf(stderr, "no ICD: the runtime does not work: %s\n", strata_last_error());
+            rc = CHILD_FAIL;
+        }
+        strata_tensor_release(a);
+        strata_tensor_release(y);
+    }
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_no_icd_gives_zero_devices_and_a_reason(void **state)
+{
+    (void)state;
+    const char *dir = make_temp_dir("noicd");
+    run_child("no ICD", child_no_icd, (void *)dir);
+    rmdir(dir);
+}
+
+/* ---- device selection --------------------------------------------------- */
+
+static int child_select(void *arg)
+{
+    const char *choice = arg;
+    setenv("STRATA_OPENCL_DEVICE", choice, 1);
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_backend_record r;
+    int b = opencl_record(rt, &r), rc = CHILD_OK;
+    if (!b) {
+        rc = CHILD_SKIP;
+    } else if (!strcmp(choice, "0:0")) {
+        if (r.device_count < 1) {
+            rc = strstr(r.unavailable, "no OpenCL platform") ? CHILD_SKIP : CHILD_FAIL;
+            if (rc == CHILD_FAIL)
+                fprintf(stderr, "0:0: no device: %s\n", r.unavailable);
+        } else if (!strstr(strata_backend_device_name(rt, b - 1, 0), "[0:0]")) {
+            fprintf(stderr, "0:0: device 0 is \"%s\"\n", strata_backend_device_name(rt, b - 1, 0));
+            rc = CHILD_FAIL;
+        }
+    } else if (r.device_count != 0 || !strstr(r.unavailable, "STRATA_OPENCL_DEVICE")) {
+        if (strstr(r.unavailable, "no OpenCL platform"))
+            rc = CHILD_SKIP;
+        else {
+            fprintf(stderr, "%s: %d device(s), reason \"%s\"\n", choice, r.device_count, r.unavailable);
+            rc = CHILD_FAIL;
+        }
+    }
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_device_selection(void **state)
+{
+    (void)state;
+    run_child("STRATA_OPENCL_DEVICE=0:0", child_select, "0:0");
+    run_child("STRATA_OPENCL_DEVICE=99:0", child_select, "99:0");
+    run_child("STRATA_OPENCL_DEVICE=gpu", child_select, "gpu");
+}
+
+/* ---- the kernel cache ---------------------------------------------------- */
+
+/* Runs y = a + b on opencl:0 and checks it; CHILD_SKIP without a device.
+ * With @p want_error, the op must fail with that text in the message. */
+static int run_add_on_opencl(const char *want_error)
+{
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_device *dev = NULL;
+    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        return CHILD_SKIP;
+    }
+    float a[5] = {1, 2, 3, 4, 5}, b[5] = {10, 20, 30, 40, 50}, y[5] = {0};
+    int64_t shape[1] = {5};
+    strata_tensor *ta = NULL, *tb = NULL, *ty = NULL;
+    int rc = CHILD_OK;
+    strata_status s = strata_tensor_from_host(dev, STRATA_F32, 1, shape, a, &ta);
+    if (!s)
+        s = strata_tensor_from_host(dev, STRATA_F32, 1, shape, b, &tb);
+    if (!s) {
+        setenv("STRATA_STRICT", "1", 1);
+        s = strata_add(rt, ta, tb, &ty);
+    }
+    if (want_error) {
+        if (s == STRATA_OK || !strstr(strata_last_error(), want_error)) {
+            fprintf(stderr, "expected an error with \"%s\", got %s: %s\n", want_error, strata_status_name(s),
+                    strata_last_error());
+            rc = CHILD_FAIL;
+        }
+    } else if (s || strata_tensor_read(ty, y, sizeof y)) {
+        fprintf(stderr, "add on opencl: %s\n", strata_last_error());
+        rc = CHILD_FAIL;
+    } else {
+        for (int i = 0; i < 5; i++)
+            if (y[i] != a[i] + b[i])
+                rc = CHILD_FAIL;
+    }
+    strata_tensor_release(ta);
+    strata_tensor_release(tb);
+    strata_tensor_release(ty);
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static int child_add_cached(void *arg)
+{
+    setenv("STRATA_OPENCL_CACHE", (const char *)arg, 1);
+    return run_add_on_opencl(NULL);
+}
+
+/* The one cache entry in @p dir (path into buf); its size, or -1. */
+static long cache_entry(const char *dir, char *buf, size_t n, int *count)
+{
+    DIR *d = opendir(dir);
+    long size = -1;
+    *count = 0;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        (*count)++;
+        snprintf(buf, n, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(buf, &st) == 0 && strstr(e->d_name, ".clbin"))
+            size = (long)st.st_size;
+    }
+    closedir(d);
+    return size;
+}
+
+static void test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt(void **state)
+{
+    (void)state;
+    const char *dir = make_temp_dir("cache");
+    char cdir[1024], entry[1200];
+    snprintf(cdir, sizeof cdir, "%s/opencl", dir);
+    run_child("first run (builds, writes the cache)", child_add_cached, cdir);
+    int count = 0;
+    long size = cache_entry(cdir, entry, sizeof entry, &count);
+    assert_true(size > 0);
+    assert_int_equal(count, 1); /* no temp files left behind */
+
+    run_child("second run (loads the cache)", child_add_cached, cdir);
+    assert_int_equal(cache_entry(cdir, entry, sizeof entry, &count), size);
+
+    /* corrupt the binary in the middle: the entry must be rebuilt, not trusted */
+    FILE *f = fopen(entry, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, size / 2, SEEK_SET), 0);
+    unsigned char junk[64];
+    memset(junk, 0xA5, sizeof junk);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    fclose(f);
+    run_child("run with a corrupt entry", child_add_cached, cdir);
+    assert_int_equal(cache_entry(cdir, entry, sizeof entry, &count), size);
+    assert_int_equal(count, 1);
+
+    /* truncated */
+    assert_int_equal(truncate(entry, 20), 0);
+    run_child("run with a truncated entry", child_add_cached, cdir);
+    assert_int_equal(cache_entry(cdir, entry, sizeof entry, &count), size);
+
+    remove(entry);
+    rmdir(cdir);
+    rmdir(dir);
+}
+
+/* ---- build errors -------------------------------------------------------- */
+
+static int child_build_error(void *arg)
+{
+    (void)arg;
+    setenv("STRATA_OPENCL_CACHE", "off", 1);
+    setenv("STRATA_OPENCL_BUILD_OPTIONS", "-DOCL_SELF_TEST_BUILD_ERROR", 1);
+    return run_add_on_opencl("compiler log");
+}
+
+static void test_build_error_is_reported_with_the_compiler_log(void **state)
+{
+    (void)state;
+    run_child("build error", child_build_error, NULL);
+}
+
+/* ---- W1 trains on opencl ------------------------------------------------- */
+
+static void test_mlp_trains_on_opencl(void **state)
+{
+    (void)state;
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK) != 0) {
+        printf("skipping: Fashion-MNIST is not installed in /usr/share/datasets/fashion-mnist\n");
+        skip();
+    }
+    /* is there an opencl device? (asked of `strata info`: see the top) */
+    const char *dir = make_temp_dir("train");
+    const char *src = getenv("STRATA_SOURCE_DIR");
+    char args[2048];
+    snprintf(args, sizeof args, "info > info.txt 2>&1; true");
+    tu_run_cli(dir, args);
+    char *info = tu_slurp(dir, "info.txt");
+    assert_non_null(info);
+    int have = strstr(info, "opencl:0") != NULL;
+    free(info);
+    if (!have) {
+        printf("skipping: no opencl device\n");
+        skip();
+    }
+    /* 300 steps of batch 128 on the full W1 model: well above chance (10%) */
+    snprintf(args, sizeof args, "train '%s/models/mlp-fashion.yaml' --backend opencl --steps 300 --out run --quiet",
+             src ? src : "..");
+    int rc = tu_run_cli(dir, args);
+    char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+    if (rc != 0)
+        fail_msg("strata train --backend opencl exited %d:\n%s\n%s", rc, out ? out : "", err ? err : "");
+    const char *acc = out ? strstr(out, "test accuracy: ") : NULL;
+    assert_non_null(acc);
+    double a = atof(acc + strlen("test accuracy: "));
+    printf("W1 on opencl, 300 steps: %s", acc);
+    assert_true(a > 0.75);
+    free(out);
+    free(err);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_icd_gives_zero_devices_and_a_reason),
+        cmocka_unit_test(test_device_selection),
+        cmocka_unit_test(test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt),
+        cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
+        cmocka_unit_test(test_mlp_trains_on_opencl),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

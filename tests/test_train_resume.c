@@ -1,0 +1,322 @@
+/* test_train_resume.c - checkpoints of `strata train` and --resume, end to
+ * end on a synthetic 8x8 IDX set (ref backend): a run stopped after k steps
+ * and resumed to N gives metrics.jsonl records identical to an uninterrupted
+ * run of N steps (same batches, same dropout masks, same optimizer state);
+ * --checkpoint-every writes the training position into the checkpoint; a
+ * non-finite loss stops training after saving the last good state, and
+ * --detect-anomaly names the op and layer that produced it; bad uses
+ * of the flags fail with a message, never a crash. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define N_IMAGES 40 /* batch 8: 5 batches an epoch */
+#define SIDE 8
+
+static char dir[512];
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* dir/images.idx (N, 8, 8) ubyte and dir/labels.idx: three classes of bars
+ * with a little noise. */
+static void write_idx(void)
+{
+    static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
+    uint8_t lbl[8 + N_IMAGES];
+    memset(img, 0, sizeof img);
+    put_be32(img, 0x0803), put_be32(img + 4, N_IMAGES), put_be32(img + 8, SIDE), put_be32(img + 12, SIDE);
+    put_be32(lbl, 0x0801), put_be32(lbl + 4, N_IMAGES);
+    for (int i = 0; i < N_IMAGES; i++) {
+        int cls = i % 3, pos = 1 + (i / 3) % 6;
+        uint8_t *p = img + 16 + i * SIDE * SIDE;
+        for (int k = 0; k < SIDE; k++)
+            p[cls == 0 ? k * SIDE + pos : cls == 1 ? pos * SIDE + k : k * SIDE + k] = 200;
+        p[(i * 7) % (SIDE * SIDE)] += 50;
+        lbl[8 + i] = (uint8_t)cls;
+    }
+    char path[600];
+    snprintf(path, sizeof path, "%s/images.idx", dir);
+    write_file(path, img, sizeof img);
+    snprintf(path, sizeof path, "%s/labels.idx", dir);
+    write_file(path, lbl, sizeof lbl);
+}
+
+/* dir/NAME: an MLP with dropout (so the random state matters) and Adam. */
+static void write_spec(const char *name, const char *optimizer)
+{
+    char text[2048], path[600];
+    int n = snprintf(text, sizeof text,
+                     "name: resume-tiny\nseed: 3\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: %s/images.idx, labels: %s/labels.idx}\n"
+                     "  test: {images: %s/images.idx, labels: %s/labels.idx}\n"
+                     "  scale: 255\n"
+                     "model:\n  input: [1, %d, %d]\n  layers:\n"
+                     "    - {type: flatten}\n"
+                     "    - {type: linear, out_features: 16, name: fc1}\n"
+                     "    - {type: relu}\n"
+                     "    - {type: dropout, p: 0.3}\n"
+                     "    - {type: linear, out_features: 3, name: fc2}\n"
+                     "loss: cross_entropy\noptimizer: %s\n"
+                     "train: {epochs: 1, batch_size: 8, eval_batch_size: 16}\n",
+                     dir, dir, dir, dir, SIDE, SIDE, optimizer);
+    assert_true(n > 0 && n < (int)sizeof text);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_file(path, text, (size_t)n);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-resume-XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    write_idx();
+    write_spec("adam.yaml", "{type: adam, lr: 0.01}");
+    write_spec("diverge.yaml", "{type: sgd, lr: 1.0e+38}");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        return -1;
+    return 0;
+}
+
+/* Runs `strata ARGS` in dir; returns its exit status. */
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+static void expect_ok(int code)
+{
+    if (code != 0) {
+        char *err = tu_slurp(dir, "err");
+        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
+    }
+}
+
+static void expect_err(int code, int want, const char *needle)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != want || !strstr(err, needle))
+        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
+    free(err);
+}
+
+/* The records of dir/RUN/metrics.jsonl without their "seconds" (which
+ * differ between runs), one per line. */
+static char *records(const char *run)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
+    char *m = tu_slurp(dir, name);
+    assert_non_null(m);
+    char *out = malloc(strlen(m) + 1), *o = out;
+    assert_non_null(out);
+    for (char *line = m; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *sec = strstr(line, ",\"seconds\"");
+        if (sec && sec < line + len)
+            len = (size_t)(sec - line);
+        memcpy(o, line, len);
+        o += len;
+        *o++ = '\n';
+        line += nl ? (size_t)(nl - line) + 1 : strlen(line);
+    }
+    *o = '\0';
+    free(m);
+    return out;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
+static long long checkpoint_step(const char *run)
+{
+    char path[1024], buf[1024];
+    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, run);
+    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
+    const char *p = strstr(buf, "\"step\":");
+    assert_non_null(p);
+    return atoll(p + 7);
+}
+
+static void test_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    /* 13 steps: epochs 1 and 2 whole, 3 steps into epoch 3 */
+    expect_ok(cli("train adam.yaml --out full --steps 13 --backend ref --quiet"));
+    char *full = records("full");
+    assert_int_equal(count(full, "\"batch_loss\""), 13);
+    assert_int_equal(count(full, "\"test_loss\""), 3);
+
+    /* stopped after 7 (mid-epoch 2, checkpoints at 3, 5 (epoch end), 6, 7),
+     * then resumed to 13 */
+    expect_ok(cli("train adam.yaml --out part --steps 7 --checkpoint-every 3 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("part"), 7);
+    char *part = records("part");
+    assert_int_equal(count(part, "\"batch_loss\""), 7);
+    free(part);
+    expect_ok(cli("train adam.yaml --resume part --steps 13 --checkpoint-every 3 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("part"), 13);
+    part = records("part");
+    if (strcmp(part, full) != 0)
+        fail_msg("resumed run's metrics differ:\n--- uninterrupted\n%s--- stopped at 7 and resumed\n%s", full, part);
+    free(part);
+
+    /* resumed again at a whole-epoch boundary (10 = end of epoch 2) */
+    expect_ok(cli("train adam.yaml --out again --steps 10 --backend ref --quiet"));
+    expect_ok(cli("train adam.yaml --resume again --steps 13 --backend ref --quiet"));
+    part = records("again");
+    assert_string_equal(part, full);
+    free(part);
+
+    /* the same checkpoint loads for eval */
+    expect_ok(cli("eval adam.yaml --checkpoint part/checkpoint.safetensors --backend ref"));
+
+    /* resuming a finished run changes nothing and still reports */
+    expect_ok(cli("train adam.yaml --resume full --steps 13 --backend ref --quiet"));
+    part = records("full");
+    assert_string_equal(part, full);
+    free(part);
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "test accuracy"));
+    free(out);
+    free(full);
+}
+
+static void test_resume_cleans_temporaries(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out tmps --steps 4 --checkpoint-every 2 --backend ref --quiet"));
+    /* what a run killed in the middle of a write leaves */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tmps/checkpoint.safetensors.tmp.12345", dir);
+    write_file(path, "torn", 4);
+    expect_ok(cli("train adam.yaml --resume tmps --steps 6 --backend ref --quiet"));
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(checkpoint_step("tmps"), 6);
+}
+
+static void test_nan_loss_saves_last_good_state(void **state)
+{
+    (void)state;
+    int code = cli("train diverge.yaml --out nan --steps 20 --backend ref --quiet");
+    expect_err(code, 1, "the loss became");
+    expect_err(code, 1, "the last good one");
+    char *err = tu_slurp(dir, "err");
+    const char *p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_int_equal(checkpoint_step("nan"), good);
+    /* the saved parameters are finite: the update of the bad step never ran */
+    strata_runtime *rt = tu_runtime();
+    strata_spec *s;
+    strata_model *m;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/diverge.yaml", dir);
+    ST_OK(strata_spec_load(rt, path, &s));
+    ST_OK(strata_spec_build_model(s, tu_ref(rt), &m));
+    snprintf(path, sizeof path, "%s/nan/checkpoint.safetensors", dir);
+    ST_OK(strata_checkpoint_load(path, m, NULL));
+    for (int i = 0; i < strata_model_param_count(m); i++) {
+        strata_tensor *t;
+        const char *name;
+        ST_OK(strata_model_param(m, i, &name, &t));
+        int64_t n = strata_tensor_numel(t);
+        float *v = malloc(sizeof(float) * (size_t)n);
+        assert_non_null(v);
+        ST_OK(strata_tensor_read(t, v, sizeof(float) * (size_t)n));
+        for (int64_t k = 0; k < n; k++)
+            if (!isfinite(v[k]))
+                fail_msg("%s[%lld] = %g in the last good state", name, (long long)k, v[k]);
+        free(v);
+    }
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+    /* the metrics hold the good steps only */
+    char *rec = records("nan");
+    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    free(rec);
+}
+
+/* --detect-anomaly stops at the op that first overflows, in its layer */
+static void test_detect_anomaly(void **state)
+{
+    (void)state;
+    int code = cli("train diverge.yaml --out anomaly --steps 20 --detect-anomaly --backend ref --quiet");
+    expect_err(code, 1, "anomaly detected: core::linear produced");
+    expect_err(code, 1, "in the forward of layer 'fc");
+    expect_err(code, 1, "inputs: (8, ");
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    expect_err(cli("train adam.yaml --out x --checkpoint-every 0 --backend ref"), 2, "--checkpoint-every");
+    expect_err(cli("train adam.yaml --out x --checkpoint-every 3x --backend ref"), 2, "--checkpoint-every");
+    expect_err(cli("train adam.yaml --resume a --out b --backend ref"), 2, "--resume a");
+    expect_err(cli("train adam.yaml --resume nowhere --backend ref"), 1, "nowhere");
+    /* the position counts batches of the first run's size */
+    expect_ok(cli("train adam.yaml --out bs --steps 3 --backend ref --quiet"));
+    expect_err(cli("train adam.yaml --resume bs --steps 6 --batch-size 4 --backend ref"), 2, "used batches of 8");
+    /* a checkpoint without training state (written by the API) cannot be resumed */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plain", dir);
+    assert_int_equal(mkdir(path, 0777), 0);
+    expect_err(cli("train adam.yaml --resume plain --backend ref"), 1, "plain");
+    /* a corrupt checkpoint is reported, not loaded */
+    snprintf(path, sizeof path, "%s/plain/checkpoint.safetensors", dir);
+    write_file(path, "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    expect_err(cli("train adam.yaml --resume plain --backend ref"), 1, "checkpoint.safetensors");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_matches_uninterrupted),
+        cmocka_unit_test(test_resume_cleans_temporaries),
+        cmocka_unit_test(test_nan_loss_saves_last_good_state),
+        cmocka_unit_test(test_detect_anomaly),
+        cmocka_unit_test(test_bad_usage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,185 @@
+/* train_ckpt.c - periodic checkpoints of `strata train` and --resume: the
+ * training position (step, epoch, batch within it, the running sums of the
+ * epoch's record) and the runtime's random state travel in the checkpoint's
+ * metadata ("train.state"), so a resumed run draws the same batches and the
+ * same dropout masks as an uninterrupted one. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define CKPT_NAME "checkpoint.safetensors"
+
+static void ckpt_path(char *buf, size_t n, const char *dir)
+{
+    snprintf(buf, n, "%s/%s", dir, CKPT_NAME);
+}
+
+strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer *opt, const train_state *s)
+{
+    /* uint64 and doubles as strings: JSON integers are signed, and "%.17g"
+     * gives back the same double */
+    char seed[32], off[32], dseed[32], sum[40];
+    snprintf(seed, sizeof seed, "%" PRIu64, s->rng_seed);
+    snprintf(off, sizeof off, "%" PRIu64, s->rng_offset);
+    snprintf(dseed, sizeof dseed, "%" PRIu64, s->data_seed);
+    snprintf(sum, sizeof sum, "%.17g", s->sum_loss);
+    json_t *st = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "step", (json_int_t)s->step, "epoch",
+                           (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
+                           "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
+                           (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
+    /* "epoch" and "step" as before: epochs completed, steps done */
+    char ep[32], stp[32];
+    snprintf(ep, sizeof ep, "%lld", (long long)s->epoch);
+    snprintf(stp, sizeof stp, "%lld", (long long)s->step);
+    json_t *meta = st ? json_pack("{s:s, s:s, s:o}", "epoch", ep, "step", stp, "train.state", st) : NULL;
+    char *txt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    if (!txt)
+        return STRATA_E_NOMEM;
+    char path[4200];
+    ckpt_path(path, sizeof path, dir);
+    strata_status rc = strata_checkpoint_save(path, m, opt, txt);
+    free(txt);
+    return rc;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    if (!v || !*v)
+        return -1;
+    char *end;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, train_state *s)
+{
+    char path[4200];
+    ckpt_path(path, sizeof path, dir);
+    char buf[2048];
+    strata_status rc = strata_checkpoint_metadata(path, "train.state", buf, sizeof buf);
+    if (rc == STRATA_E_NOT_FOUND && access(path, F_OK) == 0) {
+        fprintf(stderr, "strata: error: %s has no training state (train.state); it was not written by `strata train` "
+                        "of this version and cannot be resumed\n",
+                path);
+        return 1;
+    }
+    if (rc) {
+        if (access(path, F_OK) != 0)
+            fprintf(stderr, "strata: error: cannot resume from %s: there is no %s in it (%s)\n", dir, CKPT_NAME,
+                    strerror(errno));
+        else
+            fprintf(stderr, "strata: error: reading %s: %s: %s\n", path, strata_status_name(rc), strata_last_error());
+        return 1;
+    }
+    json_error_t err;
+    json_t *o = json_loads(buf, 0, &err);
+    double sum = 0;
+    const char *sum_s = json_string_value(json_object_get(o, "sum_loss"));
+    if (sum_s)
+        sum = strtod(sum_s, NULL);
+    memset(s, 0, sizeof *s);
+    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "step")) ||
+        !json_is_integer(json_object_get(o, "epoch")) || !json_is_integer(json_object_get(o, "batch")) ||
+        get_u64(o, "rng_seed", &s->rng_seed) || get_u64(o, "rng_offset", &s->rng_offset) ||
+        get_u64(o, "data_seed", &s->data_seed) || !sum_s) {
+        fprintf(stderr, "strata: error: %s: malformed train.state metadata: %s\n", path, buf);
+        json_decref(o);
+        return 1;
+    }
+    s->step = json_integer_value(json_object_get(o, "step"));
+    s->epoch = json_integer_value(json_object_get(o, "epoch"));
+    s->batch = json_integer_value(json_object_get(o, "batch"));
+    s->correct = json_integer_value(json_object_get(o, "correct"));
+    s->seen = json_integer_value(json_object_get(o, "seen"));
+    s->batch_size = json_integer_value(json_object_get(o, "batch_size"));
+    s->sum_loss = sum;
+    const char *be = json_string_value(json_object_get(o, "backend"));
+    snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
+    json_decref(o);
+    if (s->step < 0 || s->epoch < 0 || s->batch < 0) {
+        fprintf(stderr, "strata: error: %s: negative position in train.state\n", path);
+        return 1;
+    }
+    if ((rc = strata_checkpoint_load(path, m, opt)))
+        return cli_fail("loading the checkpoint to resume", rc);
+    return 0;
+}
+
+void train_ckpt_remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    const char *prefix = CKPT_NAME ".tmp.";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        remove(path); /* a write a killed run left behind */
+    }
+    closedir(d);
+}
+
+/* A metrics.jsonl record written before the checkpoint (kept on resume):
+ * step records up to its step, epoch records of the epochs it completed. */
+static int record_kept(const char *line, const train_state *s)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return 0; /* a torn last line */
+    }
+    json_t *ep = json_object_get(o, "epoch"), *st = json_object_get(o, "step");
+    int keep;
+    if (json_object_get(o, "batch_loss"))
+        keep = json_is_integer(st) && json_integer_value(st) <= s->step;
+    else
+        keep = json_is_integer(ep) && json_integer_value(ep) <= s->epoch;
+    json_decref(o);
+    return keep;
+}
+
+int train_metrics_truncate(const char *dir, const train_state *s)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return 0; /* nothing written yet */
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", tmp, strerror(errno));
+        fclose(in);
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        if (line[n - 1] != '\n')
+            break; /* torn */
+        if (record_kept(line, s))
+            fputs(line, out);
+    }
+    free(line);
+    fclose(in);
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "strata: error: cannot rewrite %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
