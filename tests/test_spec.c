@@ -263,9 +263,9 @@ static void malformed_yaml(void **state)
                        "bad.yaml:3:", "one YAML document");
 }
 
-/* Found by fuzzing: libyaml takes time quadratic in the nesting depth (this
- * 200,000-deep input parsed for minutes); the spec parser refuses nesting
- * beyond 64 levels as soon as it sees it. */
+/* Found while fuzzing the spec parser: libyaml takes time quadratic in the
+ * nesting depth (this 200,000-deep input parsed for minutes); the spec parser
+ * refuses nesting beyond 64 levels as soon as it sees it. */
 static void deep_nesting(void **state)
 {
     fixture *f = *state;

@@ -29,12 +29,13 @@ RTLIB=$($CC -print-file-name=libclang_rt.asan-x86_64.so)
 RTDIR=$(dirname "$RTLIB")
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+mkdir -p "$B"
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$CC" \
     -DSTRATA_BUILD_TESTS=ON -DSTRATA_FUZZ=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" \
     -DCMAKE_SHARED_LINKER_FLAGS="-shared-libasan" -DCMAKE_MODULE_LINKER_FLAGS="-shared-libasan" \
-    -DCMAKE_EXE_LINKER_FLAGS="-shared-libasan -Wl,-rpath,$RTDIR" >"$B.cmake.log" 2>&1 ||
-    { cat "$B.cmake.log"; exit 1; }
+    -DCMAKE_EXE_LINKER_FLAGS="-shared-libasan -Wl,-rpath,$RTDIR" >"$B/cmake.log" 2>&1 ||
+    { cat "$B/cmake.log"; exit 1; }
 targets=""
 for h in $HARNESSES; do targets="$targets fuzz_$h"; done
 # shellcheck disable=SC2086

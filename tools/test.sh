@@ -12,3 +12,9 @@ ctest --output-on-failure -j"$(nproc)" --timeout 900
 # tree with find_package, strata info / check / train (tools/sdk-check.sh).
 cd ..
 tools/sdk-check.sh build
+# The reliability jobs (docs/reliability.md): libFuzzer harnesses, the suite
+# under ASan+UBSan, Valgrind on a short training, ThreadSanitizer.
+# STRATA_SKIP_RELIABILITY=1 leaves them out (a quick local run).
+if [ -z "${STRATA_SKIP_RELIABILITY:-}" ]; then
+    SANITIZE_EXCLUDE=${SANITIZE_EXCLUDE:-test_gan_train|kill_test|opencl|cuda} tools/reliability-ci.sh
+fi

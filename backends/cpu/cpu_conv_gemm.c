@@ -91,13 +91,15 @@ void cpu_conv_gemm(float *c, int64_t ldc, const float *a, int64_t a_rs, const in
     for (int64_t n0 = 0; n0 < N; n0 += CPU_TILE_NR) {
         int64_t cols = N - n0;
         int wide = cols >= CPU_TILE_NR;
+        /* Chosen here, not as (wide ? t16 : t8)[i] in the call: gcc 12's
+         * -fsanitize=object-size misreads that form as an overrun. */
+        const cpu_tile_fn *tiles = wide ? cpu_tiles16 : cpu_tiles8;
         for (int64_t w0 = 0; w0 < (wide ? CPU_TILE_NR : cols); w0 += wide ? CPU_TILE_NR : 8) {
             int64_t nc = wide ? CPU_TILE_NR : cols - w0 < 8 ? cols - w0 : 8;
             for (int64_t blk = 0, m0 = 0; blk < n_blocks; blk++) {
                 int64_t m1 = M * (blk + 1) / n_blocks;
-                (wide ? cpu_tiles16 : cpu_tiles8)[m1 - m0 - 1](c + m0 * ldc + n0 + w0, ldc, nc, a + m0 * a_rs, a_rs,
-                                                               ak, b + n0 + w0, bk, K,
-                                                               init_row ? init_row + m0 : NULL, accumulate);
+                tiles[m1 - m0 - 1](c + m0 * ldc + n0 + w0, ldc, nc, a + m0 * a_rs, a_rs, ak, b + n0 + w0, bk, K,
+                                   init_row ? init_row + m0 : NULL, accumulate);
                 m0 = m1;
             }
         }

@@ -15,6 +15,7 @@
  * machine costs a driver query, not a context per device.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 /* The only static state: written once by cuda_init. */
 const strata_host_api *cuda_host;
+static pthread_mutex_t cuda_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Compute capability the kernels were built for: SASS for 8.0 and 9.0 and
  * PTX for 9.0, so 8.x and 9.0+ devices run them; older ones cannot. */
@@ -116,7 +118,12 @@ static strata_status cuda_init(const strata_host_api *host, strata_plugin *plugi
     (void)user_out;
     if (!host || !host->register_backend || !host->register_kernel || !host->set_error)
         return STRATA_E_ABI;
-    cuda_host = host;
+    /* Process-wide and the same for every runtime: set once, under a lock,
+     * as runtimes on other threads may load the plugin at the same time. */
+    pthread_mutex_lock(&cuda_init_lock);
+    if (!cuda_host)
+        cuda_host = host;
+    pthread_mutex_unlock(&cuda_init_lock);
 
     cuda_backend *be = calloc(1, sizeof *be);
     if (!be)

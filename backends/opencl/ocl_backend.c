@@ -11,6 +11,7 @@
  * or a STRATA_OPENCL_DEVICE naming none, the backend registers zero devices
  * and says why; it never fails init for that.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 /* The only static state: written once by ocl_init. */
 const strata_host_api *ocl_host;
+static pthread_mutex_t ocl_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* clGetPlatformIDs when the ICD loader finds no vendor (cl_khr_icd). */
 #define OCL_PLATFORM_NOT_FOUND_KHR (-1001)
@@ -381,7 +383,12 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
     (void)user_out;
     if (!host || !host->register_backend || !host->register_kernel)
         return STRATA_E_ABI;
-    ocl_host = host;
+    /* Process-wide and the same for every runtime: set once, under a lock,
+     * as runtimes on other threads may load the plugin at the same time. */
+    pthread_mutex_lock(&ocl_init_lock);
+    if (!ocl_host)
+        ocl_host = host;
+    pthread_mutex_unlock(&ocl_init_lock);
     strata_runtime *rt = host->plugin_runtime ? host->plugin_runtime(plugin) : NULL;
 
     ocl_backend *b = calloc(1, sizeof *b);

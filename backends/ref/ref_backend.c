@@ -5,12 +5,14 @@
  * The views (reshape, permute, slice, expand) run no kernel, and split and
  * mse are composites of other ops, so those six are not registered here.
  */
+#include <pthread.h>
 #include <stddef.h>
 
 #include "ref_internal.h"
 
-/* The only static state: the host table, written once by ref_init. */
+/* The only static state: the host table, written once by the first ref_init. */
 const strata_host_api *ref_host;
+static pthread_mutex_t ref_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct ref_kernel_entry {
     const char *op;
@@ -95,7 +97,12 @@ static strata_status ref_init(const strata_host_api *host, strata_plugin *plugin
     (void)user_out;
     if (!host || !host->register_backend || !host->register_kernel)
         return STRATA_E_ABI;
-    ref_host = host;
+    /* Process-wide and the same for every runtime: set once, under a lock,
+     * as runtimes on other threads may load the plugin at the same time. */
+    pthread_mutex_lock(&ref_init_lock);
+    if (!ref_host)
+        ref_host = host;
+    pthread_mutex_unlock(&ref_init_lock);
 
     /* alloc/free/copies stay NULL: the core manages host memory itself. */
     strata_backend_def def = {0};
