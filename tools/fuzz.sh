@@ -30,7 +30,7 @@ RTDIR=$(dirname "$RTLIB")
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 mkdir -p "$B"
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$CC" \
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$CC" -DSTRATA_CUDA=OFF \
     -DSTRATA_BUILD_TESTS=ON -DSTRATA_FUZZ=ON \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link $SAN" \
     -DCMAKE_SHARED_LINKER_FLAGS="-shared-libasan" -DCMAKE_MODULE_LINKER_FLAGS="-shared-libasan" \

@@ -23,7 +23,7 @@ root=$(pwd)
 GCC_SAN_WARN="-Wno-maybe-uninitialized"
 
 mkdir -p "$B"
-cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$CC" \
+cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER="$CC" -DSTRATA_CUDA=OFF \
     -DSTRATA_WERROR=ON -DSTRATA_BUILD_TESTS=ON \
     -DCMAKE_C_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer $GCC_SAN_WARN" \
     >"$B/cmake.log" 2>&1 || { cat "$B/cmake.log"; exit 1; }
