@@ -67,7 +67,8 @@ strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *sc
                 return st_error(STRATA_E_INVALID, "%s: attribute '%s' is given twice", what, a->name);
         int ok = a->kind == s->kind || (s->kind == STRATA_ATTR_FLOAT && a->kind == STRATA_ATTR_INT) ||
                  (s->kind == STRATA_ATTR_FLOATS && a->kind == STRATA_ATTR_INTS);
-        if (s->kind == STRATA_ATTR_INT && a->kind == STRATA_ATTR_FLOAT && a->f == (double)(int64_t)a->f)
+        if (s->kind == STRATA_ATTR_INT && a->kind == STRATA_ATTR_FLOAT && a->f > -9.2e18 && a->f < 9.2e18 &&
+            a->f == (double)(int64_t)a->f) /* whole numbers in range only: NaN or 1e300 would be UB */
             ok = 1;
         if (!ok)
             return st_error(STRATA_E_INVALID, "%s: attribute '%s' must be a %s, got a %s", what, a->name,

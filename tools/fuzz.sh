@@ -55,9 +55,14 @@ for h in $HARNESSES; do
     log="$B/fuzz_$h.log"
     echo "fuzz: $h for ${SECONDS_EACH}s"
     rc=0
+    # the regressions (inputs that once failed) are read as seeds too, so they
+    # run under the sanitizers on every fuzz job
+    reg="tests/fuzz/regressions/$h"
+    [ -d "$reg" ] || reg=""
+    # shellcheck disable=SC2086
     "$B/tests/fuzz/fuzz_$h" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2560 \
         -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$B/artifacts/$h-" \
-        "$work" "tests/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?
+        "$work" "tests/fuzz/corpus/$h" $reg >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | sed 's/cov: //')
     ncorp=$(find "$work" -type f | wc -l)

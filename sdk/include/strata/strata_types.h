@@ -164,7 +164,10 @@ static inline strata_attr strata_attr_int(const char *name, int64_t v)
 }
 static inline strata_attr strata_attr_float(const char *name, double v)
 {
-    strata_attr a = {sizeof(strata_attr), name, STRATA_ATTR_FLOAT, 1, (int64_t)v, v, NULL, NULL, NULL};
+    /* the integer view of a NaN, an infinity or a value out of int64's range is 0
+     * (converting those is undefined behaviour in C) */
+    int64_t i = v > -9.2e18 && v < 9.2e18 ? (int64_t)v : 0;
+    strata_attr a = {sizeof(strata_attr), name, STRATA_ATTR_FLOAT, 1, i, v, NULL, NULL, NULL};
     return a;
 }
 static inline strata_attr strata_attr_ints(const char *name, const int64_t *v, int n)
