@@ -9,11 +9,13 @@
 #   FUZZ_SECONDS=20 tools/fuzz.sh      shorter (CI)
 #   tools/fuzz.sh spec babi            some harnesses
 #
-# Environment: FUZZ_SECONDS (60), FUZZ_BUILD_DIR (build-fuzz), JOBS (nproc),
+# Environment: FUZZ_SECONDS (60), FUZZ_SEED (1; 0 = random), FUZZ_BUILD_DIR (build-fuzz), JOBS (nproc),
 # CC (clang).
 set -eu
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
+# libFuzzer's seed: fixed by default so a CI run is repeatable; FUZZ_SEED=0 picks one at random
+SEED=${FUZZ_SEED:-1}
 B=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 CC=${CC:-clang}
@@ -61,7 +63,7 @@ for h in $HARNESSES; do
     [ -d "$reg" ] || reg=""
     # shellcheck disable=SC2086
     "$B/tests/fuzz/fuzz_$h" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2560 \
-        -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$B/artifacts/$h-" \
+        -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$B/artifacts/$h-" -seed="$SEED" \
         "$work" "tests/fuzz/corpus/$h" $reg >"$log" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | sed 's/cov: //')
