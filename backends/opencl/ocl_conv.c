@@ -60,6 +60,21 @@ static strata_status ocl_conv_attrs(const strata_kernel_call *call, ocl_conv_geo
     return STRATA_OK;
 }
 
+/* The checks every convolution kernel starts with: arity (2 inputs, or up
+ * to @p max_in with a bias), f32, rank 4 for the three tensors named in
+ * that order, and the attributes into @p g. */
+static strata_status ocl_conv_check(const strata_kernel_call *call, int max_in, const strata_tensor_desc *a,
+                                    const char *an, const strata_tensor_desc *b, const char *bn,
+                                    const strata_tensor_desc *c, const char *cn, ocl_conv_geom *g)
+{
+    strata_status s = ocl_check_arity(call, 2, max_in, 1);
+    if (s == STRATA_OK)
+        s = ocl_check_all_f32(call);
+    if (s == STRATA_OK && !(s = ocl_rank4(call, a, an)) && !(s = ocl_rank4(call, b, bn)))
+        s = ocl_rank4(call, c, cn);
+    return s == STRATA_OK ? ocl_conv_attrs(call, g) : s;
+}
+
 /* Checks channel counts against groups, then packs the geometry. */
 static strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_conv_geom *g, cl_long16 *out)
 {
@@ -100,16 +115,10 @@ static strata_status ocl_conv_bwd_data_launch(const strata_kernel_call *call, co
 
 OCL_KERNEL(conv2d)
 {
-    strata_status s = ocl_check_arity(call, 2, 3, 1);
     const strata_tensor_desc *X = &call->inputs[0], *Wt = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *B = call->n_inputs == 3 ? &call->inputs[2] : NULL;
     ocl_conv_geom g;
-    if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
-    if (s == STRATA_OK && !(s = ocl_rank4(call, X, "x")) && !(s = ocl_rank4(call, Wt, "w")))
-        s = ocl_rank4(call, Y, "y");
-    if (s == STRATA_OK)
-        s = ocl_conv_attrs(call, &g);
+    strata_status s = ocl_conv_check(call, 3, X, "x", Wt, "w", Y, "y", &g);
     if (s != STRATA_OK)
         return s;
     g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
@@ -134,15 +143,9 @@ OCL_KERNEL(conv2d)
 /* dx (N, C, H, W) from dy (N, OC, OH, OW) and w (OC, C/groups, KH, KW). */
 OCL_KERNEL(conv2d_backward_data)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *Wt = &call->inputs[1], *DX = &call->outputs[0];
     ocl_conv_geom g;
-    if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
-    if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")) && !(s = ocl_rank4(call, Wt, "w")))
-        s = ocl_rank4(call, DX, "dx");
-    if (s == STRATA_OK)
-        s = ocl_conv_attrs(call, &g);
+    strata_status s = ocl_conv_check(call, 2, DY, "dy", Wt, "w", DX, "dx", &g);
     if (s != STRATA_OK)
         return s;
     g.N = DX->shape[0], g.C = DX->shape[1], g.H = DX->shape[2], g.W = DX->shape[3];
@@ -155,15 +158,9 @@ OCL_KERNEL(conv2d_backward_data)
 /* dw (OC, C/groups, KH, KW) from dy (N, OC, OH, OW) and x (N, C, H, W). */
 OCL_KERNEL(conv2d_backward_weight)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DW = &call->outputs[0];
     ocl_conv_geom g;
-    if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
-    if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")) && !(s = ocl_rank4(call, X, "x")))
-        s = ocl_rank4(call, DW, "dw");
-    if (s == STRATA_OK)
-        s = ocl_conv_attrs(call, &g);
+    strata_status s = ocl_conv_check(call, 2, DY, "dy", X, "x", DW, "dw", &g);
     if (s != STRATA_OK)
         return s;
     g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
@@ -191,16 +188,10 @@ OCL_KERNEL(conv2d_backward_weight)
  * data gradient's dy, w (C_in, OC/groups, KH, KW) as its weight. */
 OCL_KERNEL(conv_transpose2d)
 {
-    strata_status s = ocl_check_arity(call, 2, 3, 1);
     const strata_tensor_desc *X = &call->inputs[0], *Wt = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *B = call->n_inputs == 3 ? &call->inputs[2] : NULL;
     ocl_conv_geom g;
-    if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
-    if (s == STRATA_OK && !(s = ocl_rank4(call, X, "x")) && !(s = ocl_rank4(call, Wt, "w")))
-        s = ocl_rank4(call, Y, "y");
-    if (s == STRATA_OK)
-        s = ocl_conv_attrs(call, &g);
+    strata_status s = ocl_conv_check(call, 3, X, "x", Wt, "w", Y, "y", &g);
     if (s != STRATA_OK)
         return s;
     /* in the data gradient's terms: "dx" = y, "dy" = x */
