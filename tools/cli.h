@@ -179,12 +179,43 @@ typedef struct train_state {
     int64_t correct, seen;
     int64_t batch_size;            /* the loader's: positions count its batches */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
+    /* A trainer's own state (a JSON object: its generator's state, the best
+     * validation so far, ...) saved as "extra"; NULL for none. Saving
+     * borrows it; loading sets a new reference the caller releases. */
+    struct json_t *extra;
 } train_state;
 /** Writes DIR/checkpoint.safetensors (atomically) with @p s in its metadata. */
 strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer *opt, const train_state *s);
 /** Loads DIR/checkpoint.safetensors into @p m and @p opt and its state
  *  into @p s. Prints the error; returns 0 or 1. */
 int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, train_state *s);
+/** The same for DIR/FILE (a run with another file name or several models). */
+strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s);
+int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** Only the train.state of DIR/FILE into @p s (no weights are read).
+ *  Prints the error unless @p quiet; returns 0 or 1. */
+int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet);
+/** 64-bit integers of train_state.extra, stored as decimal strings (JSON
+ *  integers are signed): 0, or -1 when @p key is missing or malformed. */
+int train_extra_set_u64(struct json_t *extra, const char *key, uint64_t v);
+int train_extra_get_u64(struct json_t *extra, const char *key, uint64_t *v);
+
+/* The flags every trainer shares: --resume DIR, --checkpoint-every N. */
+typedef struct train_resume_args {
+    const char *resume;       /* the run directory to continue, NULL: a new run */
+    int64_t checkpoint_every; /* steps between checkpoints; 0: the trainer's own points only */
+} train_resume_args;
+/** Takes --resume DIR or --checkpoint-every N at argv[*i] (advancing *i
+ *  past its value): 1 when it was one of them, 0 when not, -1 after a
+ *  message when its value is missing or bad. */
+int train_resume_parse(int argc, char **argv, int *i, train_resume_args *r);
+/** After parsing: --resume DIR is the run directory (*out_dir = DIR; an
+ *  --out naming another directory is an error). 0, or 2 after a message. */
+int train_resume_finish(const train_resume_args *r, const char **out_dir);
+/** A new run writes DIR/spec.yaml; a resumed one warns when the spec
+ *  differs from the one it started with. */
+void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 /** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
 void train_ckpt_remove_temps(const char *dir);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the

@@ -12,10 +12,10 @@
 #include "cli.h"
 
 typedef struct {
-    const char *spec_path, *out_dir, *backend, *checkpoint, *resume;
+    const char *spec_path, *out_dir, *backend, *checkpoint;
     int64_t epochs, batch_size, steps;
     int64_t seed;
-    int64_t checkpoint_every; /* steps between checkpoints; 0: at epoch ends only */
+    train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
     int have_seed, quiet, detect_anomaly;
 } train_args;
 
@@ -27,6 +27,7 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
     a->steps = -1;
     for (int k = 1; k < argc; k++) {
         const char *o = argv[k];
+        int rr;
         const char *v = k + 1 < argc ? argv[k + 1] : NULL;
 #define NEED_VALUE                                                                                             \
     if (!v) {                                                                                                  \
@@ -68,17 +69,9 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
         } else if (!strcmp(o, "--checkpoint") && eval) {
             NEED_VALUE;
             a->checkpoint = v;
-        } else if (!strcmp(o, "--checkpoint-every") && !eval) {
-            NEED_VALUE;
-            char *end;
-            a->checkpoint_every = strtoll(v, &end, 10);
-            if (a->checkpoint_every <= 0 || *end) {
-                fprintf(stderr, "strata: --checkpoint-every must be a positive number of steps, got '%s'\n", v);
+        } else if (!eval && (rr = train_resume_parse(argc, argv, &k, &a->ckpt)) != 0) {
+            if (rr < 0)
                 return 2;
-            }
-        } else if (!strcmp(o, "--resume") && !eval) {
-            NEED_VALUE;
-            a->resume = v;
         } else if (!strcmp(o, "--detect-anomaly") && !eval) {
             a->detect_anomaly = 1;
         } else if (!strcmp(o, "--quiet")) {
@@ -99,12 +92,8 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
                 eval ? "eval" : "train");
         return 2;
     }
-    if (!eval && a->resume && a->out_dir && strcmp(a->resume, a->out_dir) != 0) {
-        fprintf(stderr, "strata: --resume %s continues in that directory; drop --out %s\n", a->resume, a->out_dir);
+    if (!eval && train_resume_finish(&a->ckpt, &a->out_dir))
         return 2;
-    }
-    if (!eval && a->resume)
-        a->out_dir = a->resume;
     if (!eval && !a->out_dir) {
         fprintf(stderr, "strata: train needs --out DIR (or --resume DIR)\n");
         return 2;
@@ -166,24 +155,6 @@ static void write_step_record(FILE *metrics, int64_t step, int64_t ep, double lo
     json_decref(rec);
 }
 
-/* Warns when the spec of a resumed run is not the one it started with. */
-static void check_resumed_spec(const char *dir, const char *text, size_t len)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/spec.yaml", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    char *old = malloc(len + 2);
-    size_t n = old ? fread(old, 1, len + 1, f) : 0;
-    fclose(f);
-    if (old && (n != len || memcmp(old, text, len) != 0))
-        fprintf(stderr, "strata: warning: the spec differs from %s, the one this run started with; the resumed "
-                        "run follows the new one\n",
-                path);
-    free(old);
-}
-
 /* Where the run stands after @p step steps, @p nb batches into epoch @p ep
  * (0-based), with the epoch's running sums; the random state as it is now. */
 static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum_loss,
@@ -218,7 +189,7 @@ int cmd_train(int argc, char **argv)
     if (a.detect_anomaly)
         strata_set_detect_anomaly(ctx.rt, 1);
     if (ctx.lm) {
-        if (a.resume || a.checkpoint_every) {
+        if (a.ckpt.resume || a.ckpt.checkpoint_every) {
             fprintf(stderr, "strata: error: --resume and --checkpoint-every are not supported for language models "
                             "yet (train.eval_every checkpoints them)\n");
             run_free(&ctx);
@@ -244,28 +215,19 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
 
     char path[4096];
-    size_t spec_len;
-    const char *spec_text = strata_spec_text(ctx.spec, &spec_len);
-    if (a.resume) {
-        check_resumed_spec(a.out_dir, spec_text, spec_len);
-    } else {
-        snprintf(path, sizeof path, "%s/spec.yaml", a.out_dir);
-        FILE *sf = fopen(path, "wb");
-        if (sf) {
-            fwrite(spec_text, 1, spec_len, sf);
-            fclose(sf);
-        }
-    }
+    train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL);
     /* the learning rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(ctx.opt);
     train_state ts = {.data_seed = (uint64_t)seed};
     const char *backend = strata_device_backend(ctx.dev);
-    if (a.resume) {
+    if (a.ckpt.resume) {
         train_ckpt_remove_temps(a.out_dir);
         if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts)) {
             run_free(&ctx);
             return 1;
         }
+        json_decref(ts.extra); /* an image classifier keeps no state of its own */
+        ts.extra = NULL;
         if (ts.data_seed != (uint64_t)seed && !a.quiet)
             fprintf(stderr, "strata: note: the run shuffles its data with seed %llu (from the checkpoint), not %lld\n",
                     (unsigned long long)ts.data_seed, (long long)seed);
@@ -290,7 +252,7 @@ int cmd_train(int argc, char **argv)
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *metrics = fopen(path, a.resume ? "a" : "w");
+    FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         run_free(&ctx);
@@ -326,7 +288,7 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     const char *defaults = strata_spec_defaults(ctx.spec);
-    if (!a.quiet && defaults && *defaults && !a.resume)
+    if (!a.quiet && defaults && *defaults && !a.ckpt.resume)
         fprintf(stderr, "strata: defaults applied:\n%s", defaults);
     if (!a.quiet)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
@@ -402,7 +364,7 @@ int cmd_train(int argc, char **argv)
             if (!a.quiet)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
-            if (a.checkpoint_every > 0 && step % a.checkpoint_every == 0 && nb < per_epoch) {
+            if (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
                 train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
                 if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                     break;

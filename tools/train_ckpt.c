@@ -16,12 +16,37 @@
 
 #define CKPT_NAME "checkpoint.safetensors"
 
-static void ckpt_path(char *buf, size_t n, const char *dir)
+static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
 {
-    snprintf(buf, n, "%s/%s", dir, CKPT_NAME);
+    snprintf(buf, n, "%s/%s", dir, file);
 }
 
 strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer *opt, const train_state *s)
+{
+    return train_ckpt_save_file(dir, CKPT_NAME, m, opt, s);
+}
+
+int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, train_state *s)
+{
+    return train_ckpt_load_file(dir, CKPT_NAME, m, opt, s);
+}
+
+int train_extra_set_u64(json_t *extra, const char *key, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return json_object_set_new(extra, key, json_string(buf));
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out);
+
+int train_extra_get_u64(json_t *extra, const char *key, uint64_t *v)
+{
+    return get_u64(extra, key, v);
+}
+
+strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s)
 {
     /* uint64 and doubles as strings: JSON integers are signed, and "%.17g"
      * gives back the same double */
@@ -34,6 +59,8 @@ strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer
                            (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
                            "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
                            (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
+    if (st && s->extra)
+        json_object_set(st, "extra", s->extra);
     /* "epoch" and "step" as before: epochs completed, steps done */
     char ep[32], stp[32];
     snprintf(ep, sizeof ep, "%lld", (long long)s->epoch);
@@ -44,7 +71,7 @@ strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer
     if (!txt)
         return STRATA_E_NOMEM;
     char path[4200];
-    ckpt_path(path, sizeof path, dir);
+    ckpt_path(path, sizeof path, dir, file);
     strata_status rc = strata_checkpoint_save(path, m, opt, txt);
     free(txt);
     return rc;
@@ -61,21 +88,23 @@ static int get_u64(json_t *o, const char *key, uint64_t *out)
     return errno || *end ? -1 : 0;
 }
 
-int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, train_state *s)
+int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet)
 {
     char path[4200];
-    ckpt_path(path, sizeof path, dir);
-    char buf[2048];
+    ckpt_path(path, sizeof path, dir, file);
+    memset(s, 0, sizeof *s);
+    char buf[16384];
     strata_status rc = strata_checkpoint_metadata(path, "train.state", buf, sizeof buf);
-    if (rc == STRATA_E_NOT_FOUND && access(path, F_OK) == 0) {
-        fprintf(stderr, "strata: error: %s has no training state (train.state); it was not written by `strata train` "
-                        "of this version and cannot be resumed\n",
-                path);
-        return 1;
-    }
     if (rc) {
-        if (access(path, F_OK) != 0)
-            fprintf(stderr, "strata: error: cannot resume from %s: there is no %s in it (%s)\n", dir, CKPT_NAME,
+        if (quiet)
+            return 1;
+        if (rc == STRATA_E_NOT_FOUND && access(path, F_OK) == 0)
+            fprintf(stderr,
+                    "strata: error: %s has no training state (train.state); it was not written by `strata train` "
+                    "of this version and cannot be resumed\n",
+                    path);
+        else if (access(path, F_OK) != 0)
+            fprintf(stderr, "strata: error: cannot resume from %s: there is no %s in it (%s)\n", dir, file,
                     strerror(errno));
         else
             fprintf(stderr, "strata: error: reading %s: %s: %s\n", path, strata_status_name(rc), strata_last_error());
@@ -87,12 +116,13 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
     const char *sum_s = json_string_value(json_object_get(o, "sum_loss"));
     if (sum_s)
         sum = strtod(sum_s, NULL);
-    memset(s, 0, sizeof *s);
+    json_t *extra = json_object_get(o, "extra");
     if (!json_is_object(o) || !json_is_integer(json_object_get(o, "step")) ||
         !json_is_integer(json_object_get(o, "epoch")) || !json_is_integer(json_object_get(o, "batch")) ||
         get_u64(o, "rng_seed", &s->rng_seed) || get_u64(o, "rng_offset", &s->rng_offset) ||
-        get_u64(o, "data_seed", &s->data_seed) || !sum_s) {
-        fprintf(stderr, "strata: error: %s: malformed train.state metadata: %s\n", path, buf);
+        get_u64(o, "data_seed", &s->data_seed) || !sum_s || (extra && !json_is_object(extra))) {
+        if (!quiet)
+            fprintf(stderr, "strata: error: %s: malformed train.state metadata: %s\n", path, buf);
         json_decref(o);
         return 1;
     }
@@ -105,14 +135,95 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
     s->sum_loss = sum;
     const char *be = json_string_value(json_object_get(o, "backend"));
     snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
+    s->extra = extra ? json_incref(extra) : NULL;
     json_decref(o);
     if (s->step < 0 || s->epoch < 0 || s->batch < 0) {
-        fprintf(stderr, "strata: error: %s: negative position in train.state\n", path);
+        if (!quiet)
+            fprintf(stderr, "strata: error: %s: negative position in train.state\n", path);
+        json_decref(s->extra);
+        s->extra = NULL;
         return 1;
     }
-    if ((rc = strata_checkpoint_load(path, m, opt)))
-        return cli_fail("loading the checkpoint to resume", rc);
     return 0;
+}
+
+int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s)
+{
+    if (train_ckpt_read_state(dir, file, s, 0))
+        return 1;
+    char path[4200];
+    ckpt_path(path, sizeof path, dir, file);
+    strata_status rc = strata_checkpoint_load(path, m, opt);
+    if (rc) {
+        json_decref(s->extra);
+        s->extra = NULL;
+        return cli_fail("loading the checkpoint to resume", rc);
+    }
+    return 0;
+}
+
+int train_resume_parse(int argc, char **argv, int *i, train_resume_args *r)
+{
+    const char *o = argv[*i];
+    const int resume = !strcmp(o, "--resume"), every = !strcmp(o, "--checkpoint-every");
+    if (!resume && !every)
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "strata: option %s needs a value\n", o);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    if (resume) {
+        r->resume = v;
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    r->checkpoint_every = strtoll(v, &end, 10);
+    if (errno || r->checkpoint_every <= 0 || end == v || *end) {
+        fprintf(stderr, "strata: --checkpoint-every must be a positive number of steps, got '%s'\n", v);
+        return -1;
+    }
+    return 1;
+}
+
+int train_resume_finish(const train_resume_args *r, const char **out_dir)
+{
+    if (!r->resume)
+        return 0;
+    if (*out_dir && strcmp(r->resume, *out_dir) != 0) {
+        fprintf(stderr, "strata: --resume %s continues in that directory; drop --out %s\n", r->resume, *out_dir);
+        return 2;
+    }
+    *out_dir = r->resume;
+    return 0;
+}
+
+void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
+{
+    size_t len;
+    const char *text = strata_spec_text(spec, &len);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    if (!resuming) {
+        FILE *sf = fopen(path, "wb");
+        if (sf) {
+            fwrite(text, 1, len, sf);
+            fclose(sf);
+        }
+        return;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    char *old = malloc(len + 2);
+    size_t n = old ? fread(old, 1, len + 1, f) : 0;
+    fclose(f);
+    if (old && (n != len || memcmp(old, text, len) != 0))
+        fprintf(stderr, "strata: warning: the spec differs from %s, the one this run started with; the resumed "
+                        "run follows the new one\n",
+                path);
+    free(old);
 }
 
 void train_ckpt_remove_temps(const char *dir)
