@@ -642,19 +642,19 @@ static void gen_deduction(bg_out *o, bg_rng *r)
     }
 }
 
-/* Task 16: five named animals of four species, each species one colour;
- * shuffled "Lily is a swan." and "Lily is white." facts, all but the
- * asked one's colour; "What color is X?" where another X's species is told. */
+/* Task 16: five named animals of four species; each species one colour
+ * (two species may share one). Every animal's "X is a S." comes before
+ * its "X is C.", the five animals' pairs interleaved at random (as in the
+ * official data: no colour precedes its animal's species); the asked
+ * animal's colour is left out, and another of its species is told. */
 static void gen_induction(bg_out *o, bg_rng *r)
 {
     static const char *const species[4] = {"swan", "lion", "frog", "rhino"};
     static const char *const colors[4] = {"gray", "white", "yellow", "green"};
     static const char *const names[5] = {"Lily", "Bernhard", "Greg", "Julius", "Brian"};
-    int col[4] = {0, 1, 2, 3}, sp[5], order[10], line[10];
-    for (int i = 3; i > 0; i--) {
-        int j = bg_int(r, i + 1), t = col[i];
-        col[i] = col[j], col[j] = t;
-    }
+    int col[4], sp[5], line[10], left[5];
+    for (int i = 0; i < 4; i++)
+        col[i] = bg_int(r, 4);
     for (int a = 0; a < 5; a++)
         sp[a] = bg_int(r, 4);
     int q = bg_int(r, 5);
@@ -666,21 +666,19 @@ static void gen_induction(bg_out *o, bg_rng *r)
             break;
         sp[q] = bg_int(r, 4);
     }
-    /* items 0-4: "X is a S."; 5-9: "X is C." (item 5+q left out) */
-    int n = 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 5 + q)
-            order[n++] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = bg_int(r, i + 1), t = order[i];
-        order[i] = order[j], order[j] = t;
-    }
-    for (int i = 0; i < n; i++) {
-        int k = order[i];
-        if (k < 5)
-            line[k] = bg_stmt(o, "%s is a %s.", names[k], species[sp[k]]);
+    /* left[a]: statements still to tell about animal a (its species, then its colour) */
+    int total = 0;
+    for (int a = 0; a < 5; a++)
+        total += left[a] = a == q ? 1 : 2;
+    for (; total > 0; total--) {
+        int k = bg_int(r, total), a = 0;
+        while (k >= left[a])
+            k -= left[a++];
+        if (left[a] == 2 || a == q)
+            line[a] = bg_stmt(o, "%s is a %s.", names[a], species[sp[a]]);
         else
-            line[k] = bg_stmt(o, "%s is %s.", names[k - 5], colors[col[sp[k - 5]]]);
+            line[5 + a] = bg_stmt(o, "%s is %s.", names[a], colors[col[sp[a]]]);
+        left[a]--;
     }
     int sup[10], ns = 0;
     sup[ns++] = line[q];
@@ -751,82 +749,51 @@ static void gen_positional(bg_out *o, bg_rng *r)
     }
 }
 
-/* Task 18: six objects ordered by size; a chain of two "bigger" facts
- * plus 2-7 more, shuffled; questions about pairs two facts apart. */
-static const char *const bg_sized[6] = {"suitcase", "container", "box", "treasure chest", "box of chocolates",
-                                        "chocolate"};
-
-static int size_paths2(int e[6][6], int pairs[36][2], int mid[36])
-{
-    int n = 0;
-    for (int a = 0; a < 6; a++)
-        for (int c = 0; c < 6; c++) {
-            if (a == c || e[a][c])
-                continue;
-            for (int b = 0; b < 6; b++)
-                if (e[a][b] && e[b][c]) {
-                    pairs[n][0] = a, pairs[n][1] = c, mid[n++] = b;
-                    break;
-                }
-        }
-    return n;
-}
+/* Task 18: six objects of fixed sizes, biggest first (every comparison
+ * in the official data's stories agrees with one such order); five facts
+ * about random pairs, "The A fits inside the B." or "The B is bigger than
+ * the A.", a pair may be told twice; two questions about pairs joined by
+ * a chain of two facts (a direct fact may also relate them), or one
+ * question when only one chain exists. */
+static const char *const bg_sized[6] = {"box", "suitcase", "chest", "container", "box of chocolates", "chocolate"};
 
 static void gen_size(bg_out *o, bg_rng *r)
 {
-    int rank[6] = {0, 1, 2, 3, 4, 5}; /* rank[i]: i-th biggest object; the last two are fixed */
-    for (int i = 3; i > 0; i--) {
-        int j = bg_int(r, i + 1), t = rank[i];
-        rank[i] = rank[j], rank[j] = t;
-    }
-    int e[6][6] = {{0}}, fa[16], fb[16], nf = 0; /* e[a][b]: a is bigger than b, by rank */
-    int c[3];
+    int fa[5], fb[5], line[5], chain[60][3], nc;
     do {
-        c[0] = bg_int(r, 6), c[1] = bg_int(r, 6), c[2] = bg_int(r, 6);
-    } while (!(c[0] < c[1] && c[1] < c[2]));
-    for (int i = 0; i < 2; i++) {
-        e[c[i]][c[i + 1]] = 1;
-        fa[nf] = c[i], fb[nf++] = c[i + 1];
-    }
-    int extra = 2 + bg_int(r, 6), pairs[36][2], mid[36];
-    for (int i = 0; i < extra; i++)
-        for (int tries = 0; tries < 100; tries++) {
-            int a = bg_int(r, 6), b = bg_int(r, 6);
-            if (a >= b || e[a][b])
-                continue;
-            e[a][b] = 1;
-            if (size_paths2(e, pairs, mid) == 0) {
-                e[a][b] = 0;
-                continue;
+        for (int i = 0; i < 5; i++) {
+            fa[i] = bg_int(r, 6); /* the bigger one */
+            do
+                fb[i] = bg_int(r, 6);
+            while (fb[i] == fa[i]);
+            if (fa[i] > fb[i]) {
+                int t = fa[i];
+                fa[i] = fb[i], fb[i] = t;
             }
-            fa[nf] = a, fb[nf++] = b;
-            break;
         }
-    for (int i = nf - 1; i > 0; i--) {
-        int j = bg_int(r, i + 1), t = fa[i];
-        fa[i] = fa[j], fa[j] = t;
-        t = fb[i], fb[i] = fb[j], fb[j] = t;
-    }
-    int line[6][6] = {{0}};
-    for (int i = 0; i < nf; i++) {
-        const char *big = bg_sized[rank[fa[i]]], *small = bg_sized[rank[fb[i]]];
-        int u = bg_int(r, 3);
-        if (u == 0)
-            line[fa[i]][fb[i]] = bg_stmt(o, "The %s is bigger than the %s.", big, small);
+        nc = 0; /* fact i says x > m, fact j says m > y */
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++)
+                if (fb[i] == fa[j])
+                    chain[nc][0] = i, chain[nc][1] = j, chain[nc++][2] = 0;
+    } while (nc == 0);
+    for (int i = 0; i < 5; i++) {
+        const char *big = bg_sized[fa[i]], *small = bg_sized[fb[i]];
+        if (bg_int(r, 2))
+            line[i] = bg_stmt(o, "The %s is bigger than the %s.", big, small);
         else
-            line[fa[i]][fb[i]] = bg_stmt(o, "The %s fits %s the %s.", small, u == 1 ? "in" : "inside", big);
+            line[i] = bg_stmt(o, "The %s fits inside the %s.", small, big);
     }
-    int np = size_paths2(e, pairs, mid);
-    for (int k = 0, prev = -1; k < 2 && np > 0 && !bg_full(o); k++) {
-        int j = bg_int(r, np);
-        while (np > 1 && j == prev)
-            j = bg_int(r, np);
+    static const char *const yn[2] = {"no", "yes"};
+    for (int k = 0, prev = -1; k < (nc > 1 ? 2 : 1) && !bg_full(o); k++) {
+        int j = bg_int(r, nc);
+        while (j == prev)
+            j = bg_int(r, nc);
         prev = j;
-        int a = pairs[j][0], b = pairs[j][1], m = mid[j];
-        const char *big = bg_sized[rank[a]], *small = bg_sized[rank[b]];
-        int form = bg_int(r, 4), sup[2] = {line[a][m], line[m][b]};
+        int f1 = chain[j][0], f2 = chain[j][1];
+        const char *big = bg_sized[fa[f1]], *small = bg_sized[fb[f2]];
+        int form = bg_int(r, 4), sup[2] = {line[f1], line[f2]};
         char text[160];
-        static const char *const yn[2] = {"no", "yes"};
         switch (form) {
         case 0:
             snprintf(text, sizeof text, "Is the %s bigger than the %s?", big, small);
