@@ -193,6 +193,12 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s);
 int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** train_ckpt_save_file with more metadata: the members of @p more (a JSON
+ *  object, borrowed; NULL for none) join "train.state" at the top level
+ *  (a language model's vocabulary, a task name; "step" and "epoch" stay
+ *  the state's). */
+strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s, struct json_t *more);
 /** Only the train.state of DIR/FILE into @p s (no weights are read).
  *  Prints the error unless @p quiet; returns 0 or 1. */
 int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet);

@@ -2,7 +2,8 @@
  * cmd_memnet.c - question answering with a memory network (data.format:
  * babi; docs/memnet.md):
  *
- *   strata train SPEC --data DIR --task N|all --out RUN
+ *   strata train SPEC --data DIR --task N|all --out RUN [--steps N] [--checkpoint-every N]
+ *   strata train SPEC --resume RUN [--steps N] [--checkpoint-every N]
  *   strata eval SPEC --checkpoint RUN/checkpoint.safetensors --data DIR --task N|all [--json]
  *   strata memnet-explain --checkpoint FILE --data DIR --task N --story S
  *
@@ -20,6 +21,14 @@
  * for data.linear_start epochs (a fixed count, as in the authors' code; the
  * paper's text ends it when the validation loss stops falling); random noise: while training, an empty memory slot is inserted
  * before each statement with probability data.random_noise.
+ *
+ * Checkpoints: RUN/checkpoint.safetensors at every epoch end (and every
+ * --checkpoint-every steps) holds the model and optimizer in training with
+ * the position in train.state (its extra: the run of the repeats, the
+ * shuffling and noise generator, the best run so far) and the order of the
+ * training questions (memnet.order: the shuffles permute it epoch after
+ * epoch); the best run so far is in RUN/best.safetensors. Between runs and
+ * at the end, checkpoint.safetensors is the best model, the one eval reads.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +47,8 @@
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend, *data_dir, *task_arg;
     int64_t epochs, seed, batch, story, repeats;
+    int64_t steps;          /* train: stop after this many optimizer steps (every run counted); 0: never */
+    train_resume_args ckpt; /* train: --resume, --checkpoint-every */
     int have_seed, json, quiet;
 } mn_args;
 
@@ -93,13 +104,25 @@ static double mn_unit(uint64_t *s)
 
 /* ---- arguments -------------------------------------------------------------- */
 
-static int mn_parse(int argc, char **argv, mn_args *a)
+/* @p train: accept the flags of `strata train` only (--steps, --resume, --checkpoint-every). */
+static int mn_parse(int argc, char **argv, mn_args *a, int train)
 {
     memset(a, 0, sizeof *a);
     a->story = -1;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--out") && v)
+        int rr;
+        if (train && (rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
+            if (rr < 0)
+                return 2;
+        } else if (train && !strcmp(argv[i], "--steps") && v) {
+            char *end;
+            a->steps = strtoll(argv[++i], &end, 10);
+            if (a->steps <= 0 || *end) {
+                fprintf(stderr, "strata: error: --steps must be a positive number of steps, got '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--out") && v)
             a->out_dir = argv[++i];
         else if (!strcmp(argv[i], "--checkpoint") && v)
             a->checkpoint = argv[++i];
@@ -705,14 +728,24 @@ static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
         r->batch = a->batch;
 }
 
-/* The checkpoint's metadata: vocabulary and sizes. */
-static char *mn_meta(const mn_ctx *c, const mn_files *f, const char *spec_path)
+#define MN_CKPT "checkpoint.safetensors"
+#define MN_BEST "best.safetensors"
+
+/* "1,2,3": the task list as the checkpoint records it (memnet.tasks). */
+static void mn_tasks_str(const mn_files *f, char *buf, size_t size)
 {
-    char *vocab = mn_vocab_join(&c->vocab), tasks[96] = "", num[4][24];
+    buf[0] = 0;
+    for (int k = 0; k < f->n_tasks; k++)
+        snprintf(buf + strlen(buf), size - strlen(buf), k ? ",%d" : "%d", f->tasks[k]);
+}
+
+/* The checkpoint's metadata: vocabulary, sizes, tasks and spec. */
+static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec_path)
+{
+    char *vocab = mn_vocab_join(&c->vocab), tasks[96], num[4][24];
     if (!vocab)
         return NULL;
-    for (int k = 0; k < f->n_tasks; k++)
-        snprintf(tasks + strlen(tasks), sizeof tasks - strlen(tasks), k ? ",%d" : "%d", f->tasks[k]);
+    mn_tasks_str(f, tasks, sizeof tasks);
     snprintf(num[0], sizeof num[0], "%lld", (long long)c->M);
     snprintf(num[1], sizeof num[1], "%lld", (long long)c->J);
     snprintf(num[2], sizeof num[2], "%lld", (long long)c->Jq);
@@ -721,9 +754,29 @@ static char *mn_meta(const mn_ctx *c, const mn_files *f, const char *spec_path)
                           vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1], "memnet.query_len", num[2],
                           "memnet.embedding_dim", num[3], "memnet.tasks", tasks, "memnet.spec", spec_path);
     free(vocab);
-    char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    return s;
+    return m;
+}
+
+/* Metadata value @p key of checkpoint @p ck, whatever its size, into *out (malloc'ed). */
+static strata_status mn_meta_alloc(const char *ck, const char *key, char **out)
+{
+    size_t size = 1 << 16;
+    strata_status rc;
+    *out = NULL;
+    while (1) {
+        free(*out);
+        if (!(*out = malloc(size)))
+            return STRATA_E_NOMEM;
+        rc = strata_checkpoint_metadata(ck, key, *out, size);
+        if (rc != STRATA_E_INVALID || size > (1u << 26))
+            break;
+        size *= 4;
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* Fisher-Yates over idx[0..n). */
@@ -740,62 +793,418 @@ typedef struct {
     double tr_loss, tr_err, va_loss, va_err;
 } mn_run_result;
 
-/* One training run from the model's current (fresh) weights: linear_start
- * epochs without the memory softmaxes at linear_start_lr, then epochs epochs
- * with them, the learning rate decayed every decay_every of those. order[0..
- * n_tr) are the training questions (shuffled in place), val[0..n_val) the
- * held-out ones. */
-static strata_status mn_train_run(mn_ctx *c, const mn_set *train, int64_t *order, int64_t n_tr, const int64_t *val,
-                                  int64_t n_val, const mn_recipe *rp, uint64_t *rng, int quiet, mn_run_result *out)
+/* Where `strata train` stands: the checkpoint's train.state (step, epoch,
+ * batch, sum_loss, correct = seen - wrong; extra: the rest) and memnet.order. */
+typedef struct {
+    int64_t rep;      /* the run in progress (0-based); repeats when every run is done */
+    int64_t ep, nb;   /* its epoch (0-based, the linear start's included) and the batches done in it */
+    int64_t step;     /* optimizer steps of every run so far */
+    int shuffled;     /* the order holds epoch ep's shuffle already */
+    uint64_t rng;     /* the generator of the shuffles and the random noise */
+    double lsum;      /* the epoch's summed loss ... */
+    int64_t wrong;    /* ... and misses so far */
+    int64_t best_rep; /* the run with the lowest training error so far (in best.safetensors); -1: none yet */
+    mn_run_result best;
+} mn_pos;
+
+/* A training session: data, recipe and where it writes. */
+typedef struct {
+    mn_ctx *c;
+    const mn_files *f;
+    const mn_args *a;
+    const mn_set *train;
+    int64_t *order, n_tr; /* the training questions, order[0..n_tr), reshuffled every epoch */
+    const int64_t *val;   /* the held-out ones, val[0..n_val) */
+    int64_t n_val;
+    mn_recipe rp;
+    int64_t repeats, seed;
+    FILE *metrics;
+} mn_trainer;
+
+/* Writes RUN/checkpoint.safetensors: the model and optimizer as they are, at position @p p. */
+static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
 {
+    const int64_t seen = p->nb * t->rp.batch < t->n_tr ? p->nb * t->rp.batch : t->n_tr;
+    train_state s = {.step = p->step, .epoch = p->ep, .batch = p->nb, .data_seed = (uint64_t)t->seed,
+                     .sum_loss = p->lsum, .correct = seen - p->wrong, .seen = seen, .batch_size = t->rp.batch};
+    strata_runtime_rng_state(t->c->rt, &s.rng_seed, &s.rng_offset);
+    char tasks[96];
+    mn_tasks_str(t->f, tasks, sizeof tasks);
+    json_t *more = mn_meta_json(t->c, t->f, t->a->spec_path);
+    s.extra = json_pack("{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled", p->shuffled,
+                        "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs, "linear_start",
+                        (json_int_t)t->rp.linear_start, "tasks", tasks, "data", t->a->data_dir);
+    int bad = !more || !s.extra || train_extra_set_u64(s.extra, "rng", p->rng);
+    if (!bad && p->best_rep >= 0)
+        bad = json_object_set_new(s.extra, "best",
+                                  json_pack("{s:I, s:f, s:f, s:f, s:f}", "repeat", (json_int_t)p->best_rep,
+                                            "train_loss", p->best.tr_loss, "train_error", p->best.tr_err, "val_loss",
+                                            p->best.va_loss, "val_error", p->best.va_err));
+    /* the permutation the shuffles carry from epoch to epoch */
+    char *order = bad ? NULL : malloc((size_t)t->n_tr * 21 + 1), *o = order;
+    for (int64_t i = 0; order && i < t->n_tr; i++)
+        o += sprintf(o, i ? ",%lld" : "%lld", (long long)t->order[i]);
+    if (order) {
+        *o = 0;
+        bad = json_object_set_new(more, "memnet.order", json_string(order));
+    }
+    strata_status rc = bad || !order ? STRATA_E_NOMEM
+                                     : train_ckpt_save_meta(t->a->out_dir, MN_CKPT, t->c->model, t->c->opt, &s, more);
+    free(order);
+    json_decref(more);
+    json_decref(s.extra);
+    return rc;
+}
+
+/* Appends one record to metrics.jsonl. */
+static void mn_record(FILE *metrics, json_t *rec)
+{
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    free(line);
+    json_decref(rec);
+}
+
+/* Rewrites RUN/metrics.jsonl keeping the records of the first @p step
+ * steps (every record carries the step of every run so far: epochs and
+ * runs restart, so train_metrics_truncate's rule does not fit). */
+static int mn_metrics_truncate(const char *dir, int64_t step)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return 0;
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", tmp, strerror(errno));
+        fclose(in);
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n') { /* a torn last line ends it */
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step");
+        if (json_is_integer(st) && json_integer_value(st) <= step)
+            fputs(line, out);
+        json_decref(o);
+    }
+    free(line);
+    fclose(in);
+    if (fflush(out) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "strata: error: cannot rewrite %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* A non-finite loss: saves @p good (the position before the batch; the
+ * update was not applied, so the model is that state) and says how to go on. */
+static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double lv)
+{
+    fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (run %lld, epoch %lld, batch %lld); stopping\n",
+            isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->rep + 1,
+            (long long)good->ep + 1, (long long)good->nb + 1);
+    strata_status sv = mn_save(t, good);
+    if (sv)
+        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
+                strata_last_error());
+    else
+        fprintf(stderr,
+                "strata: the state after step %lld (the last good one) is in %s/" MN_CKPT "; `strata train %s "
+                "--resume %s` continues from it (lower the learning rate, clip the gradients or check the data "
+                "first)\n",
+                (long long)good->step, t->a->out_dir, t->a->spec_path, t->a->out_dir);
+    return STRATA_E_NUMERIC;
+}
+
+/* --steps: 1 (after a checkpoint at @p p) when the run stops here. */
+static int mn_stop_here(const mn_trainer *t, const mn_pos *p, strata_status *rc)
+{
+    if (t->a->steps <= 0 || p->step < t->a->steps)
+        return 0;
+    *rc = mn_save(t, p);
+    return 1;
+}
+
+/* Trains run p->rep from where @p p stands to its end: linear_start epochs
+ * without the memory softmaxes at linear_start_lr, then epochs epochs with
+ * them, the learning rate decayed every decay_every of those. Checkpoints
+ * at every epoch end but the last (the caller's, when the run is judged)
+ * and every --checkpoint-every steps; *stop when --steps ended it. A
+ * non-finite loss returns STRATA_E_NUMERIC after saving the last good state. */
+static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result *out, int *stop)
+{
+    mn_ctx *c = t->c;
+    const mn_recipe *rp = &t->rp;
     mn_bufs b;
     strata_status rc = mn_bufs_alloc(&b, c, rp->batch) ? STRATA_E_NOMEM : STRATA_OK;
-    const int64_t total = rp->linear_start + rp->epochs;
-    if (!rc)
-        rc = mn_set_softmax(c, rp->linear_start <= 0);
-    for (int64_t ep = 1; !rc && ep <= total; ep++) {
-        const int in_ls = ep <= rp->linear_start;
-        const int64_t k = ep - 1 - (rp->linear_start > 0 ? rp->linear_start : 0); /* epochs after the linear start */
+    const int64_t total = rp->linear_start + rp->epochs, ls = rp->linear_start > 0 ? rp->linear_start : 0;
+    const int quiet = t->a->quiet || t->repeats > 1;
+    while (!rc && p->ep < total) {
+        const int in_ls = p->ep < ls;
+        const int64_t k = p->ep - ls; /* epochs after the linear start */
         const double lr =
             in_ls ? rp->ls_lr : rp->lr * pow(rp->decay, rp->decay_every > 0 ? (double)(k / rp->decay_every) : 0.0);
-        if (ep == rp->linear_start + 1 && rp->linear_start > 0 && (rc = mn_set_softmax(c, 1)))
+        if ((rc = mn_set_softmax(c, !in_ls)))
             break;
         strata_optimizer_set_lr(c->opt, lr);
-        mn_shuffle(order, n_tr, rng);
-        double lsum = 0.0;
-        int64_t wrong = 0;
-        for (int64_t first = 0; !rc && first < n_tr; first += rp->batch) {
-            const int64_t B = n_tr - first < rp->batch ? n_tr - first : rp->batch;
-            memcpy(b.idx, order + first, sizeof(int64_t) * (size_t)B);
-            mn_batch(train, b.idx, B, rp->noise, rng, b.story, b.query, b.answer);
+        for (int64_t first = p->nb * rp->batch; !rc && first < t->n_tr; first += rp->batch) {
+            if ((*stop = mn_stop_here(t, p, &rc)))
+                break;
+            if (!p->shuffled) {
+                mn_shuffle(t->order, t->n_tr, &p->rng);
+                p->shuffled = 1;
+            }
+            const mn_pos before = *p;
+            const int64_t B = t->n_tr - first < rp->batch ? t->n_tr - first : rp->batch;
+            memcpy(b.idx, t->order + first, sizeof(int64_t) * (size_t)B);
+            mn_batch(t->train, b.idx, B, rp->noise, &p->rng, b.story, b.query, b.answer);
             strata_tensor *lg = NULL, *loss = NULL;
             double lv = 0.0;
             rc = mn_forward(c, B, b.story, b.query, 1, &lg, NULL);
             if (!rc)
-                rc = mn_loss(c, lg, &b, B, 1, &loss, &wrong);
+                rc = mn_loss(c, lg, &b, B, 1, &loss, &p->wrong);
             strata_tensor_release(lg);
-            strata_status up = cli_update(c->rt, c->model, c->opt, loss, rp->clip, rc ? NULL : &lv);
-            rc = rc ? rc : up;
-            lsum += lv;
+            if (!rc)
+                rc = strata_tensor_item(loss, &lv);
+            if (!rc && !isfinite(lv)) { /* never applied: the model stays the last good state */
+                strata_tensor_release(loss);
+                strata_graph_reset(strata_runtime_graph(c->rt));
+                rc = mn_nan_stop(t, &before, lv);
+                break;
+            }
+            strata_status up = cli_update(c->rt, c->model, c->opt, loss, rp->clip, NULL);
+            if ((rc = rc ? rc : up))
+                break;
+            p->lsum += lv;
+            p->nb++;
+            p->step++;
+            mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f}", "repeat", (json_int_t)p->rep + 1, "epoch",
+                                            (json_int_t)p->ep + 1, "step", (json_int_t)p->step, "batch_loss", lv,
+                                            "lr", lr));
+            if (t->a->ckpt.checkpoint_every > 0 && p->step % t->a->ckpt.checkpoint_every == 0 && first + B < t->n_tr)
+                rc = mn_save(t, p);
         }
-        if (rc)
+        if (rc || *stop)
             break;
-        out->tr_loss = lsum / (double)n_tr, out->tr_err = (double)wrong / (double)n_tr;
-        if (n_val && (rc = mn_evaluate(c, train, val, n_val, &out->va_loss, &out->va_err, NULL)))
+        out->tr_loss = p->lsum / (double)t->n_tr, out->tr_err = (double)p->wrong / (double)t->n_tr;
+        if (t->n_val && (rc = mn_evaluate(c, t->train, t->val, t->n_val, &out->va_loss, &out->va_err, NULL)))
             break;
+        const int64_t ep = p->ep + 1;
         if (!quiet && (ep % 10 == 0 || ep == total || ep == rp->linear_start))
             printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  val loss %.4f error %.3f\n",
                    (long long)ep, (long long)total, lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err,
                    out->va_loss, out->va_err);
+        mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "repeat", (json_int_t)p->rep + 1,
+                                        "epoch", (json_int_t)ep, "step", (json_int_t)p->step, "loss", out->tr_loss,
+                                        "error", out->tr_err, "val_loss", out->va_loss, "val_error", out->va_err,
+                                        "lr", lr));
+        p->ep = ep, p->nb = 0, p->shuffled = 0, p->lsum = 0.0, p->wrong = 0;
+        if (p->ep < total)
+            rc = mn_save(t, p);
     }
-    if (!rc && rp->linear_start > 0 && total <= rp->linear_start) /* ended inside the linear start */
+    if (!rc && !*stop && total <= ls) /* ended inside the linear start */
         rc = mn_set_softmax(c, 1);
     /* the training error of the final model, without noise (the paper keeps the run where it is lowest) */
     double l = 0.0;
-    if (!rc)
-        rc = mn_evaluate(c, train, order, n_tr, &l, &out->tr_err, NULL);
+    if (!rc && !*stop)
+        rc = mn_evaluate(c, t->train, t->order, t->n_tr, &l, &out->tr_err, NULL);
     mn_bufs_free(&b);
     return rc;
+}
+
+/* Ends run p->rep: keeps it in best.safetensors when its training error is
+ * the lowest so far, then checkpoints the position of the next run with
+ * the best model so far (after the last run: the answer eval reads). */
+static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_result *res)
+{
+    mn_ctx *c = t->c;
+    const int best = p->best_rep < 0 || res->tr_err < p->best.tr_err;
+    if (t->repeats > 1)
+        printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
+               (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
+    mn_record(t->metrics, json_pack("{s:I, s:I, s:f, s:f, s:b}", "repeat", (json_int_t)p->rep + 1, "step",
+                                    (json_int_t)p->step, "final_train_error", res->tr_err, "final_val_error",
+                                    res->va_err, "best", best));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" MN_BEST, t->a->out_dir);
+    strata_status rc;
+    if (best) {
+        json_t *m = mn_meta_json(c, t->f, t->a->spec_path);
+        char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        json_decref(m);
+        rc = meta ? strata_checkpoint_save(path, c->model, c->opt, meta) : STRATA_E_NOMEM;
+        free(meta);
+        p->best_rep = p->rep, p->best = *res;
+    } else {
+        rc = strata_checkpoint_load(path, c->model, c->opt);
+    }
+    p->rep++, p->ep = 0, p->nb = 0, p->shuffled = 0, p->lsum = 0.0, p->wrong = 0;
+    return rc ? rc : mn_save(t, p);
+}
+
+/* --resume: the run's own task list, data, recipe and seed, from the
+ * checkpoint's train.state where the command line does not give them, and
+ * an error where it gives others. Strings go to @p tasks and @p data. */
+static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t tasks_size, char *data,
+                          size_t data_size)
+{
+    json_t *x = ts->extra;
+    const char *ck_tasks = json_string_value(json_object_get(x, "tasks"));
+    const char *ck_data = json_string_value(json_object_get(x, "data"));
+    uint64_t rng;
+    if (!ck_tasks || !ck_data || !json_is_integer(json_object_get(x, "repeat")) ||
+        !json_is_integer(json_object_get(x, "repeats")) || !json_is_integer(json_object_get(x, "epochs")) ||
+        !json_is_integer(json_object_get(x, "linear_start")) || !json_is_boolean(json_object_get(x, "shuffled")) ||
+        train_extra_get_u64(x, "rng", &rng)) {
+        fprintf(stderr, "strata: error: %s/" MN_CKPT " was not written by `strata train` of a memory network (its "
+                        "train.state lacks the runs' state); it cannot be resumed as one\n",
+                a->out_dir);
+        return 1;
+    }
+    if (a->task_arg) {
+        mn_files f = {0};
+        char given[96];
+        if (mn_parse_tasks(a->task_arg, &f))
+            return 2;
+        mn_tasks_str(&f, given, sizeof given);
+        if (strcmp(given, ck_tasks) != 0) {
+            fprintf(stderr, "strata: error: the run in %s trains task(s) %s, not %s; resume it with --task %s (or "
+                            "no --task)\n",
+                    a->out_dir, ck_tasks, a->task_arg, ck_tasks);
+            return 2;
+        }
+    }
+    snprintf(tasks, tasks_size, "%s", ck_tasks);
+    a->task_arg = tasks;
+    if (!a->data_dir) {
+        snprintf(data, data_size, "%s", ck_data);
+        a->data_dir = data;
+    }
+    const struct {
+        const char *flag, *key;
+        int64_t *given;
+        int64_t run;
+    } same[] = {
+        {"--epochs", "epochs", &a->epochs, json_integer_value(json_object_get(x, "epochs"))},
+        {"--repeats", "repeats", &a->repeats, json_integer_value(json_object_get(x, "repeats"))},
+        {"--batch-size", "batch_size", &a->batch, ts->batch_size},
+    };
+    for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+        if (*same[k].given > 0 && *same[k].given != same[k].run) {
+            fprintf(stderr, "strata: error: the run in %s has %s %lld, this command %lld: its position counts "
+                            "those (drop %s or give %s %lld)\n",
+                    a->out_dir, same[k].key, (long long)same[k].run, (long long)*same[k].given, same[k].flag,
+                    same[k].flag, (long long)same[k].run);
+            return 2;
+        }
+        *same[k].given = same[k].run;
+    }
+    if (a->have_seed && (uint64_t)a->seed != ts->data_seed)
+        fprintf(stderr, "strata: note: the run has seed %llu (from the checkpoint), not %lld\n",
+                (unsigned long long)ts->data_seed, (long long)a->seed);
+    a->seed = (int64_t)ts->data_seed, a->have_seed = 1;
+    return 0;
+}
+
+/* --resume, once the model is built for the data: checks the data gives
+ * the run's vocabulary and sizes, loads model and optimizer, and restores
+ * the random states, the position and the order of the training questions. */
+static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
+{
+    mn_ctx *c = t->c;
+    char ck[4200], *vocab = mn_vocab_join(&c->vocab), *saved = NULL;
+    snprintf(ck, sizeof ck, "%s/" MN_CKPT, t->a->out_dir);
+    strata_status rc = vocab ? mn_meta_alloc(ck, "memnet.vocab", &saved) : STRATA_E_NOMEM;
+    int64_t sizes[3] = {0};
+    const char *keys[3] = {"memnet.memory", "memnet.sentence_len", "memnet.query_len"};
+    for (int k = 0; !rc && k < 3; k++) {
+        char buf[32];
+        if (!(rc = strata_checkpoint_metadata(ck, keys[k], buf, sizeof buf)))
+            sizes[k] = atoll(buf);
+    }
+    if (rc) {
+        free(vocab);
+        free(saved);
+        return cli_fail("reading the run's vocabulary and sizes", rc);
+    }
+    const int same = !strcmp(vocab, saved) && sizes[0] == c->M && sizes[1] == c->J && sizes[2] == c->Jq;
+    free(vocab);
+    free(saved);
+    if (!same) {
+        fprintf(stderr, "strata: error: the data in %s gives another vocabulary or other sizes than the run in %s "
+                        "was trained on: resume the run with the data it started with\n",
+                t->a->data_dir, t->a->out_dir);
+        return 1;
+    }
+    if ((rc = strata_checkpoint_load(ck, c->model, c->opt)))
+        return cli_fail("loading the checkpoint to resume", rc);
+    strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
+    json_t *x = ts->extra, *best = json_object_get(x, "best");
+    p->rep = json_integer_value(json_object_get(x, "repeat"));
+    p->shuffled = json_is_true(json_object_get(x, "shuffled"));
+    train_extra_get_u64(x, "rng", &p->rng);
+    p->ep = ts->epoch, p->nb = ts->batch, p->step = ts->step;
+    p->lsum = ts->sum_loss, p->wrong = ts->seen - ts->correct;
+    p->best_rep = -1;
+    if (json_is_object(best)) {
+        p->best_rep = json_integer_value(json_object_get(best, "repeat"));
+        p->best.tr_loss = json_number_value(json_object_get(best, "train_loss"));
+        p->best.tr_err = json_number_value(json_object_get(best, "train_error"));
+        p->best.va_loss = json_number_value(json_object_get(best, "val_loss"));
+        p->best.va_err = json_number_value(json_object_get(best, "val_error"));
+    }
+    const int64_t total = t->rp.linear_start + t->rp.epochs;
+    if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb * t->rp.batch > t->n_tr ||
+        (p->rep > 0 && p->best_rep < 0) ||
+        json_integer_value(json_object_get(x, "linear_start")) != t->rp.linear_start) {
+        fprintf(stderr, "strata: error: %s: the position in train.state (run %lld, epoch %lld, batch %lld) does not "
+                        "fit this recipe (%lld runs of %lld + %lld epochs): was data.linear_start changed?\n",
+                ck, (long long)p->rep + 1, (long long)p->ep + 1, (long long)p->nb, (long long)t->repeats,
+                (long long)t->rp.linear_start, (long long)t->rp.epochs);
+        return 1;
+    }
+    /* the permutation of the training questions: the same ones as the held-out split leaves */
+    char *order = NULL;
+    if ((rc = mn_meta_alloc(ck, "memnet.order", &order)))
+        return cli_fail("reading the order of the training questions (memnet.order)", rc);
+    char *mark = calloc((size_t)t->train->n + 1, 1);
+    int64_t n = 0;
+    for (int64_t i = 0; mark && i < t->n_tr; i++)
+        mark[t->order[i]] = 1;
+    for (char *q = order, *end; mark && *q && n < t->n_tr; q = *end ? end + 1 : end, n++) {
+        long long v = strtoll(q, &end, 10);
+        if (end == q || (*end && *end != ',') || v < 0 || v >= t->train->n || mark[v] != 1)
+            break;
+        mark[v] = 2;
+        t->order[n] = v;
+    }
+    const int ok = mark && n == t->n_tr;
+    free(mark);
+    free(order);
+    if (!ok) {
+        fprintf(stderr, "strata: error: %s: memnet.order is not a permutation of the %lld training questions the "
+                        "data in %s leaves: resume the run with the data it started with\n",
+                ck, (long long)t->n_tr, t->a->data_dir);
+        return 1;
+    }
+    if (ts->backend[0] && strcmp(ts->backend, strata_device_backend(c->dev)) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                ts->backend, strata_device_backend(c->dev), ts->backend);
+    if (mn_metrics_truncate(t->a->out_dir, p->step))
+        return 1;
+    if (!t->a->quiet)
+        fprintf(stderr, "strata: resuming %s at step %lld (run %lld, epoch %lld, batch %lld)\n", t->a->out_dir,
+                (long long)p->step, (long long)p->rep + 1, (long long)p->ep + 1, (long long)p->nb);
+    return 0;
 }
 
 int cmd_memnet_train(int argc, char **argv)
@@ -805,13 +1214,28 @@ int cmd_memnet_train(int argc, char **argv)
     mn_ctx c = {0};
     mn_set train = {0}, test = {0};
     int64_t *order = NULL;
-    int r = mn_parse(argc, argv, &a);
+    FILE *metrics = NULL;
+    train_state ts = {0};
+    char ck_tasks[96], ck_data[4096];
+    int r = mn_parse(argc, argv, &a, 1);
     if (r)
         return r;
-    if (!a.spec_path || !a.out_dir || !a.data_dir) {
+    if ((r = train_resume_finish(&a.ckpt, &a.out_dir)))
+        return r;
+    if (!a.spec_path || !a.out_dir || (!a.data_dir && !a.ckpt.resume)) {
         fprintf(stderr, "strata: error: usage: strata train SPEC --data DIR --task N|all --out DIR [--epochs N] "
-                        "[--repeats R] [--batch-size B] [--seed S] [--backend NAME]\n");
+                        "[--repeats R] [--batch-size B] [--seed S] [--backend NAME] [--steps N] "
+                        "[--checkpoint-every N]\n"
+                        "       strata train SPEC --resume DIR [--checkpoint-every N] [--steps N]   (the data, "
+                        "tasks and recipe are the run's)\n");
         return 2;
+    }
+    if (a.ckpt.resume) {
+        train_ckpt_remove_temps(a.out_dir);
+        if (train_ckpt_read_state(a.out_dir, MN_CKPT, &ts, 0))
+            return 1;
+        if ((r = mn_resume_args(&a, &ts, ck_tasks, sizeof ck_tasks, ck_data, sizeof ck_data)))
+            goto out;
     }
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
         (r = mn_load_files(&f, a.data_dir, 1)) || (r = cli_make_dir(a.out_dir)))
@@ -853,21 +1277,32 @@ int cmd_memnet_train(int argc, char **argv)
         fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         goto out;
     }
-    mn_recipe rp = {0};
-    mn_read_recipe(&c, &a, &rp);
+    mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
+    mn_read_recipe(&c, &a, &t.rp);
     /* hold out a fraction of the training questions */
-    uint64_t rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7;
+    mn_pos p = {.best_rep = -1, .rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7};
     if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
         r = cli_fail("holding out validation questions", STRATA_E_NOMEM);
         goto out;
     }
     for (int64_t i = 0; i < train.n; i++)
         order[i] = i;
-    mn_shuffle(order, train.n, &rng);
-    const int64_t n_val = (int64_t)floor(rp.val_fraction * (double)train.n), n_tr = train.n - n_val;
+    mn_shuffle(order, train.n, &p.rng);
+    const int64_t n_val = (int64_t)floor(t.rp.val_fraction * (double)train.n), n_tr = train.n - n_val;
     if (n_tr < 1) {
         fprintf(stderr, "strata: error: no training questions left after holding out %lld for validation\n",
                 (long long)n_val);
+        r = 1;
+        goto out;
+    }
+    t.order = order, t.n_tr = n_tr, t.val = order + n_tr, t.n_val = n_val;
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
+    if (a.ckpt.resume && (r = mn_resume(&t, &ts, &p)))
+        goto out;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
+    if (!(t.metrics = metrics = fopen(path, a.ckpt.resume ? "a" : "w"))) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         r = 1;
         goto out;
     }
@@ -876,57 +1311,61 @@ int cmd_memnet_train(int argc, char **argv)
            "batch %lld, best of %lld run%s by training error\n",
            a.spec_path, strata_device_name(c.dev), a.task_arg, (long long)strata_model_num_scalars(c.model),
            (long long)c.vocab.n, (long long)c.d, (long long)c.M, (long long)c.J, (long long)c.Jq, (long long)n_tr,
-           (long long)n_val, (long long)test.n, (long long)rp.linear_start, (long long)rp.epochs, (long long)rp.batch,
-           (long long)repeats, repeats == 1 ? "" : "s");
+           (long long)n_val, (long long)test.n, (long long)t.rp.linear_start, (long long)t.rp.epochs,
+           (long long)t.rp.batch, (long long)repeats, repeats == 1 ? "" : "s");
     const double t0 = cli_now();
-    double err_task[MN_TASKS + 1], best_err = HUGE_VAL, te_err = 0.0, te_loss = 0.0;
-    mn_run_result best = {0};
-    char path[4096];
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
     strata_status rc = STRATA_OK;
-    for (int64_t rep = 0; !rc && rep < repeats; rep++) {
-        mn_run_result res = {0};
-        if (rep) { /* fresh weights from the next seed */
-            strata_optimizer_destroy(c.opt);
-            strata_model_destroy(c.model);
-            c.opt = NULL, c.model = NULL, c.softmax = NULL;
-            strata_runtime_seed(c.rt, (uint64_t)(seed + rep));
-            if ((r = mn_build(&c, 1)))
-                goto out;
+    int stop = 0;
+    while (!rc && !stop && p.rep < repeats) {
+        if (p.ep == 0 && p.nb == 0 && !p.shuffled) { /* a run's start */
+            if ((stop = mn_stop_here(&t, &p, &rc)))
+                break;
+            if (p.rep > 0 || a.ckpt.resume) { /* fresh weights from the run's seed */
+                strata_optimizer_destroy(c.opt);
+                strata_model_destroy(c.model);
+                c.opt = NULL, c.model = NULL, c.softmax = NULL;
+                strata_runtime_seed(c.rt, (uint64_t)(seed + p.rep));
+                if ((r = mn_build(&c, 1)))
+                    goto out;
+            }
         }
-        if ((rc = mn_train_run(&c, &train, order, n_tr, order + n_tr, n_val, &rp, &rng, a.quiet || repeats > 1,
-                               &res)))
-            break;
-        if (repeats > 1)
-            printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)(rep + 1),
-                   (long long)repeats, res.tr_err, res.va_err, res.tr_err < best_err ? "  (best so far)" : "");
-        if (!(res.tr_err < best_err))
-            continue;
-        best_err = res.tr_err, best = res;
-        char *meta = mn_meta(&c, &f, a.spec_path);
-        rc = meta ? strata_checkpoint_save(path, c.model, c.opt, meta) : STRATA_E_NOMEM;
-        free(meta);
-        if (!rc)
-            rc = mn_evaluate(&c, &test, NULL, test.n, &te_loss, &te_err, err_task);
+        mn_run_result res = {0};
+        if (!(rc = mn_train_run(&t, &p, &res, &stop)) && !stop)
+            rc = mn_finish_run(&t, &p, &res);
     }
     if (rc) {
-        r = cli_fail("training the memory network", rc);
+        r = rc == STRATA_E_NUMERIC ? 1 : cli_fail("training the memory network", rc);
+        goto out;
+    }
+    if (stop) {
+        printf("strata: stopped after step %lld (--steps) in run %lld, epoch %lld; `strata train %s --resume %s` "
+               "continues\n",
+               (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.spec_path, a.out_dir);
+        goto out;
+    }
+    /* the model is the best run's, as RUN/checkpoint.safetensors holds it */
+    double err_task[MN_TASKS + 1], te_err = 0.0, te_loss = 0.0;
+    if ((rc = mn_set_softmax(&c, 1)) || (rc = mn_evaluate(&c, &test, NULL, test.n, &te_loss, &te_err, err_task))) {
+        r = cli_fail("evaluating the memory network", rc);
         goto out;
     }
     const double secs = cli_now() - t0;
     double mean = 0.0;
     mn_print_table(err_task, &mean);
     json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:s, s:f}", "tasks",
-                            mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", best.tr_loss, "train_error",
-                            best.tr_err, "val_loss", best.va_loss, "val_error", best.va_err, "epochs",
-                            (json_int_t)rp.epochs, "linear_start_epochs", (json_int_t)rp.linear_start, "repeats",
+                            mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", p.best.tr_loss, "train_error",
+                            p.best.tr_err, "val_loss", p.best.va_loss, "val_error", p.best.va_err, "epochs",
+                            (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
                             (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);
-    printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/checkpoint.safetensors\n",
-           100.0 * te_err, 100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+    printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/" MN_CKPT "\n", 100.0 * te_err,
+           100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
 out:
+    if (metrics)
+        fclose(metrics);
+    json_decref(ts.extra);
     free(order);
     mn_set_free(&train);
     mn_set_free(&test);
@@ -966,17 +1405,7 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     if (r || (r = mn_meta_int(ck, "memnet.memory", &c->M)) || (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
         (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
         return r;
-    size_t size = 1 << 16;
-    strata_status rc;
-    while (1) {
-        free(vocab);
-        if (!(vocab = malloc(size)))
-            return cli_fail("reading the vocabulary", STRATA_E_NOMEM);
-        rc = strata_checkpoint_metadata(ck, "memnet.vocab", vocab, size);
-        if (rc != STRATA_E_INVALID || size > (1u << 26))
-            break;
-        size *= 4;
-    }
+    strata_status rc = mn_meta_alloc(ck, "memnet.vocab", &vocab);
     if (!rc && mn_vocab_split(&c->vocab, vocab))
         rc = STRATA_E_NOMEM;
     free(vocab);
@@ -995,7 +1424,7 @@ int cmd_memnet_eval(int argc, char **argv)
     mn_files f = {0};
     mn_ctx c = {0};
     mn_set test = {0};
-    int r = mn_parse(argc, argv, &a);
+    int r = mn_parse(argc, argv, &a, 0);
     if (r)
         return r;
     if (!a.checkpoint || !a.data_dir) {
@@ -1058,7 +1487,7 @@ int cmd_memnet_explain(int argc, char **argv)
     mn_files f = {0};
     mn_ctx c = {0};
     mn_set test = {0};
-    int r = mn_parse(argc, argv, &a);
+    int r = mn_parse(argc, argv, &a, 0);
     if (r)
         return r;
     if (!a.checkpoint || !a.data_dir || a.story < 1) {

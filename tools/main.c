@@ -20,6 +20,7 @@ static void usage(FILE *f)
                "                                        test loss and accuracy (validation loss for text,\n"
                "                                        exact match for data.format: seq2seq_reverse)\n"
                "  train SPEC --data DIR --task N|all --out DIR   (data.format: babi) a memory network on bAbI\n"
+               "           [--repeats R] [--steps N]    (--resume DIR, --checkpoint-every N as above)\n"
                "  eval SPEC --checkpoint FILE --data DIR --task N|all [--json]\n"
                "                                        test error per bAbI task and the mean\n"
                "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"

@@ -1,0 +1,269 @@
+/* test_memnet_resume.c - checkpoints and --resume of a memory network's
+ * `strata train` (tools/cmd_memnet.c), end to end on a tiny task 1 written
+ * by `strata babi-gen` (ref backend, 2 runs of 1 + 2 epochs, 7 batches an
+ * epoch): runs stopped by --steps in the middle of an epoch, at a run's end
+ * and after a NaN, then resumed, write the metrics.jsonl records of an
+ * uninterrupted run and end with the same best-of-2 model (eval's JSON);
+ * bad uses of --resume fail with a message, never a crash. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+static char dir[512];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* dir/NAME: a small memn2n (d 8, 2 hops, memory 10) and its recipe. */
+static void write_spec(const char *name, const char *lr, int linear_start)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "name: memnet-resume\nseed: 5\n"
+             "data:\n  format: babi\n  layer: mn\n  memory_size: 10\n  val_fraction: 0.1\n  random_noise: 0.1\n"
+             "  linear_start: %d\n  linear_start_lr: 0.005\n  lr_decay_every: 1\n  lr_decay: 0.5\n"
+             "model:\n  inputs:\n    - {name: story, shape: [10, 6], dtype: i64}\n"
+             "    - {name: query, shape: [6], dtype: i64}\n"
+             "  layers:\n    - {type: memn2n, name: mn, vocab_size: 1, embedding_dim: 8, hops: 2, tying: adjacent,\n"
+             "       encoding: position, temporal: 1, init_std: 0.1, inputs: [story, query]}\n"
+             "  outputs: [mn, \"mn:1\"]\n"
+             "optimizer: {type: sgd, lr: %s}\n"
+             "train: {epochs: 2, batch_size: 16, clip_grad_norm: 40, repeats: 2}\n",
+             linear_start, lr);
+    write_file(name, text);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-mnres-XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return -1;
+    write_spec("tiny.yaml", "0.01", 1);
+    write_spec("diverge.yaml", "1.0e+38", 0);
+    /* 120 questions: 12 held out, 108 in 7 batches of 16 */
+    return tu_run_cli(dir, "babi-gen --task 1 --train 120 --test 40 --seed 3 --out data") == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+static void expect_ok(int code)
+{
+    if (code != 0) {
+        char *err = tu_slurp(dir, "err");
+        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
+    }
+}
+
+static void expect_err(int code, int want, const char *needle)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != want || !strstr(err, needle))
+        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
+    free(err);
+}
+
+static char *slurp(const char *name)
+{
+    char *s = tu_slurp(dir, name);
+    if (!s)
+        fail_msg("no %s/%s", dir, name);
+    return s;
+}
+
+static char *records(const char *run)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
+    return slurp(name);
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
+static long long checkpoint_step(const char *run)
+{
+    char path[1024], buf[4096];
+    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, run);
+    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
+    const char *p = strstr(buf, "\"step\":");
+    assert_non_null(p);
+    return atoll(p + 7);
+}
+
+/* `strata eval --json` of dir/RUN/checkpoint.safetensors (malloc'ed). */
+static char *eval_json(const char *run)
+{
+    expect_ok(cli("eval tiny.yaml --checkpoint %s/checkpoint.safetensors --data data --task 1 --json --backend ref",
+                  run));
+    return slurp("out");
+}
+
+static void expect_same(const char *what, const char *want, const char *got)
+{
+    if (strcmp(want, got) != 0)
+        fail_msg("%s differs:\n--- uninterrupted\n%s--- resumed\n%s", what, want, got);
+}
+
+#define TRAIN "train tiny.yaml --data data --task 1 --backend ref --quiet"
+
+static void test_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    expect_ok(cli(TRAIN " --out full"));
+    char *full = records("full"), *full_eval = eval_json("full");
+    assert_int_equal(count(full, "\"batch_loss\""), 42); /* 2 runs x 3 epochs x 7 batches */
+    assert_int_equal(count(full, "\"val_error\""), 6);           /* epoch records */
+    assert_int_equal(count(full, "\"final_train_error\""), 2);   /* run records */
+    assert_int_equal(checkpoint_step("full"), 42);
+    char *out = slurp("full/summary.json");
+    assert_non_null(strstr(out, "\"repeats\": 2"));
+    free(out);
+
+    /* stopped 3 batches into epoch 2 of run 1 (checkpoints at 4, 7 (epoch end), 8, 10),
+     * then at step 30 (run 2, epoch 2, after a checkpoint at 28), then to the end */
+    expect_ok(cli(TRAIN " --out part --steps 10 --checkpoint-every 4"));
+    assert_int_equal(checkpoint_step("part"), 10);
+    out = slurp("out");
+    assert_non_null(strstr(out, "--resume part"));
+    free(out);
+    char *part = records("part");
+    assert_int_equal(count(part, "\"batch_loss\""), 10);
+    free(part);
+    expect_ok(cli("train tiny.yaml --resume part --steps 30 --checkpoint-every 4 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("part"), 30);
+    expect_ok(cli("train tiny.yaml --resume part --backend ref --quiet"));
+    part = records("part");
+    expect_same("metrics.jsonl", full, part);
+    free(part);
+    part = eval_json("part");
+    expect_same("eval --json", full_eval, part);
+    free(part);
+
+    /* stopped where run 1 ends (the best so far saved, run 2 not started) */
+    expect_ok(cli(TRAIN " --out edge --steps 21"));
+    assert_int_equal(checkpoint_step("edge"), 21);
+    expect_ok(cli("train tiny.yaml --resume edge --data data --task 1 --backend ref --quiet"));
+    part = records("edge");
+    expect_same("metrics.jsonl", full, part);
+    free(part);
+    part = eval_json("edge");
+    expect_same("eval --json", full_eval, part);
+    free(part);
+
+    /* resuming a finished run trains nothing and reports the same answer */
+    expect_ok(cli("train tiny.yaml --resume full --backend ref --quiet"));
+    part = records("full");
+    expect_same("metrics.jsonl", full, part);
+    free(part);
+    out = slurp("out");
+    assert_non_null(strstr(out, "test error"));
+    free(out);
+    part = eval_json("full");
+    expect_same("eval --json", full_eval, part);
+    free(part);
+    /* and memnet-explain still reads the final checkpoint */
+    expect_ok(cli("memnet-explain --checkpoint full/checkpoint.safetensors --data data --task 1 --story 1 --backend "
+                  "ref"));
+    free(full);
+    free(full_eval);
+}
+
+static void test_nan_loss_saves_last_good_state(void **state)
+{
+    (void)state;
+    int code = cli("train diverge.yaml --data data --task 1 --out nan --backend ref --quiet");
+    expect_err(code, 1, "the loss became");
+    expect_err(code, 1, "--resume nan");
+    char *err = slurp("err");
+    const char *p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_int_equal(checkpoint_step("nan"), good);
+    char *rec = records("nan");
+    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    free(rec);
+    /* the same recipe diverges at the same step again, from the saved state */
+    code = cli("train diverge.yaml --resume nan --backend ref --quiet");
+    expect_err(code, 1, "the loss became");
+    assert_int_equal(checkpoint_step("nan"), good);
+}
+
+static void test_resume_errors(void **state)
+{
+    (void)state;
+    expect_ok(cli(TRAIN " --out small --steps 3"));
+    expect_err(cli("train tiny.yaml --resume nowhere --backend ref"), 1, "nowhere");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/empty", dir);
+    assert_int_equal(mkdir(path, 0777), 0);
+    expect_err(cli("train tiny.yaml --resume empty --backend ref"), 1, "no checkpoint.safetensors in it");
+    /* a checkpoint without training state (best.safetensors is one) */
+    expect_ok(cli(TRAIN " --out plain --steps 21"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cd '%s' && mv plain/best.safetensors plain/checkpoint.safetensors", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume plain --backend ref"), 1, "no training state");
+    expect_err(cli("train tiny.yaml --resume small --out elsewhere --backend ref"), 2, "--resume small");
+    expect_err(cli("train tiny.yaml --resume small --task 2 --backend ref"), 2, "trains task(s) 1, not 2");
+    expect_err(cli("train tiny.yaml --resume small --epochs 5 --backend ref"), 2, "--epochs 2");
+    expect_err(cli("train tiny.yaml --resume small --repeats 3 --backend ref"), 2, "--repeats 2");
+    expect_err(cli(TRAIN " --out x --checkpoint-every 0"), 2, "--checkpoint-every");
+    expect_err(cli(TRAIN " --out x --steps 0"), 2, "--steps");
+    /* other data: other questions (task 1's vocabulary is the same), then another vocabulary */
+    assert_int_equal(cli("babi-gen --task 1 --train 60 --test 20 --seed 9 --out other"), 0);
+    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 1, "the data it started with");
+    snprintf(cmd, sizeof cmd, "cd '%s' && mkdir renamed && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > "
+                              "renamed/${f#data/}; done", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume small --data renamed --task 1 --backend ref"), 1, "another vocabulary");
+    /* the run's own task and data serve when the command gives none; it goes on */
+    expect_ok(cli("train tiny.yaml --resume small --steps 5 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("small"), 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resume_matches_uninterrupted),
+        cmocka_unit_test(test_nan_loss_saves_last_good_state),
+        cmocka_unit_test(test_resume_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
