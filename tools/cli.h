@@ -85,6 +85,9 @@ typedef struct lm_train_options {
     int64_t steps; /* <= 0: the spec's */
     int64_t seed;
     int quiet;
+    /* --resume (out_dir is then its directory) and --checkpoint-every;
+     * borrowed, NULL for neither */
+    const struct train_resume_args *ckpt;
 } lm_train_options;
 
 /** 1 when the spec is a language model (task: language_model or data.format: text). */
@@ -94,7 +97,9 @@ int lm_spec_is_lm(const strata_spec *s);
 int lm_setup(run_ctx *r, const run_options *o, const char *vocab_checkpoint);
 /** Logits (B, T, V) of tokens @p x (B, T), from zero states. */
 strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tensor **logits);
-/** One step: forward, cross-entropy over every position, backward, clip, update. */
+/** One step: forward, cross-entropy over every position, backward, clip,
+ *  update. A non-finite loss returns STRATA_E_NUMERIC (with *loss_out set)
+ *  before the update, so the parameters keep their last good values. */
 strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out);
 /** Validation loss in nats per token: every non-overlapping window of the held-out text. */
 strata_status lm_evaluate(run_ctx *r, double *loss);
@@ -193,6 +198,12 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s);
 int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** train_ckpt_save_file with more metadata: the members of @p more (a JSON
+ *  object, borrowed; NULL for none) join "train.state" at the top level
+ *  (a language model's vocabulary, a task name; "step" and "epoch" stay
+ *  the state's). */
+strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s, struct json_t *more);
 /** Only the train.state of DIR/FILE into @p s (no weights are read).
  *  Prints the error unless @p quiet; returns 0 or 1. */
 int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet);
