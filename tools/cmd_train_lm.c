@@ -422,11 +422,11 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     /* the rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(r->opt);
 
-    train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
     train_state ts = {.data_seed = (uint64_t)o->seed};
     int ret;
     if (ck->resume && (ret = lm_resume(r, o, steps, &ts)))
         return ret;
+    train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
     json_t *meta = checkpoint_meta(r);
     if (!meta)
         return cli_fail("training", STRATA_E_NOMEM);
