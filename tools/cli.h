@@ -85,6 +85,9 @@ typedef struct lm_train_options {
     int64_t steps; /* <= 0: the spec's */
     int64_t seed;
     int quiet;
+    /* --resume (out_dir is then its directory) and --checkpoint-every;
+     * borrowed, NULL for neither */
+    const struct train_resume_args *ckpt;
 } lm_train_options;
 
 /** 1 when the spec is a language model (task: language_model or data.format: text). */
@@ -94,7 +97,9 @@ int lm_spec_is_lm(const strata_spec *s);
 int lm_setup(run_ctx *r, const run_options *o, const char *vocab_checkpoint);
 /** Logits (B, T, V) of tokens @p x (B, T), from zero states. */
 strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tensor **logits);
-/** One step: forward, cross-entropy over every position, backward, clip, update. */
+/** One step: forward, cross-entropy over every position, backward, clip,
+ *  update. A non-finite loss returns STRATA_E_NUMERIC (with *loss_out set)
+ *  before the update, so the parameters keep their last good values. */
 strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out);
 /** Validation loss in nats per token: every non-overlapping window of the held-out text. */
 strata_status lm_evaluate(run_ctx *r, double *loss);

@@ -7,6 +7,8 @@
  * (T) and tgt_in (T) i64, T = data.max_len; its output 0 the logits
  * (T, 12). The target is the reversed string padded with PAD (PAD
  * positions are targets too), tgt_in is GO + target[:-1]. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
     int64_t steps, seed;
     int have_seed;
+    train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the end only) */
 } s2s_args;
 
 typedef struct {
@@ -76,7 +79,11 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--out") && v)
+        int rr;
+        if (!eval && (rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
+            if (rr < 0)
+                return 2;
+        } else if (!strcmp(argv[i], "--out") && v)
             a->out_dir = argv[++i];
         else if (!strcmp(argv[i], "--checkpoint") && v)
             a->checkpoint = argv[++i];
@@ -94,9 +101,12 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
             return 2;
         }
     }
+    if (!eval && train_resume_finish(&a->ckpt, &a->out_dir))
+        return 2;
     if (!a->spec_path || (eval ? !a->checkpoint : !a->out_dir)) {
         fprintf(stderr, "strata: error: usage: strata %s SPEC %s\n", argv[0],
-                eval ? "--checkpoint FILE [--backend NAME]" : "--out DIR [--steps N] [--seed S] [--backend NAME]");
+                eval ? "--checkpoint FILE [--backend NAME]"
+                     : "--out DIR|--resume DIR [--steps N] [--seed S] [--checkpoint-every N] [--backend NAME]");
         return 2;
     }
     return 0;
@@ -224,18 +234,141 @@ static strata_status s2s_exact_match(s2s_ctx *c, double *em)
     return rc;
 }
 
+#define S2S_CKPT "checkpoint.safetensors"
+
+/* Where the run stands after @p step steps: the batch generator's state
+ * (extra "batch_rng"), the last loss for the summary and the runtime's
+ * random state as it is now. Sets a new reference in s->extra. */
+static train_state s2s_position(s2s_ctx *c, uint64_t data_seed, int64_t step, int64_t B, uint64_t rs, double lv)
+{
+    train_state s = {.step = step, .data_seed = data_seed, .batch_size = B, .extra = json_object()};
+    strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
+    char loss[40];
+    snprintf(loss, sizeof loss, "%.17g", lv);
+    if (s.extra && (train_extra_set_u64(s.extra, "batch_rng", rs) ||
+                    json_object_set_new(s.extra, "train_loss", json_string(loss)))) {
+        json_decref(s.extra);
+        s.extra = NULL;
+    }
+    return s;
+}
+
+static strata_status s2s_save(s2s_ctx *c, const char *dir, const train_state *s)
+{
+    if (!s->extra)
+        return STRATA_E_NOMEM;
+    json_t *meta = json_pack("{s:s}", "task", "seq2seq");
+    strata_status rc = meta ? train_ckpt_save_meta(dir, S2S_CKPT, c->model, c->opt, s, meta) : STRATA_E_NOMEM;
+    json_decref(meta);
+    return rc;
+}
+
+/* --resume: the model, optimizer and position of a->out_dir (whose seed
+ * s2s_setup already used), the metrics written after it dropped, its
+ * batch generator into *rs and last loss into *lv. Returns 0 or an exit
+ * code after a message. */
+static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, train_state *ts, uint64_t *rs,
+                      double *lv)
+{
+    train_ckpt_remove_temps(a->out_dir);
+    if (train_ckpt_load_file(a->out_dir, S2S_CKPT, c->model, c->opt, ts))
+        return 1;
+    const char *loss = json_string_value(json_object_get(ts->extra, "train_loss"));
+    if (train_extra_get_u64(ts->extra, "batch_rng", rs) || !loss) {
+        fprintf(stderr, "strata: error: %s/%s: train.state has no batch generator state (extra.batch_rng, "
+                        "extra.train_loss): not a seq2seq run\n",
+                a->out_dir, S2S_CKPT);
+        return 1;
+    }
+    *lv = strtod(loss, NULL);
+    if (ts->batch_size > 0 && ts->batch_size != B) {
+        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: the batches it draws "
+                        "depend on it (set train.batch_size: %lld)\n",
+                a->out_dir, (long long)ts->batch_size, (long long)B, (long long)ts->batch_size);
+        return 2;
+    }
+    const char *backend = strata_device_backend(c->dev);
+    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                ts->backend, backend, ts->backend);
+    if (ts->step < steps && train_metrics_truncate(a->out_dir, ts))
+        return 1;
+    strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
+    fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts->step);
+    return 0;
+}
+
+/* One record of metrics.jsonl per step: the loss curve a resumed run must reproduce. */
+static void s2s_step_record(FILE *metrics, int64_t step, double loss, double lr)
+{
+    json_t *rec = json_pack("{s:I, s:f, s:f}", "step", (json_int_t)step, "batch_loss", loss, "lr", lr);
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    free(line);
+    json_decref(rec);
+}
+
+/* Teacher-forced cross-entropy of one batch and the update; a non-finite
+ * loss returns STRATA_E_NUMERIC (*lv set) before the update. */
+static strata_status s2s_step(s2s_ctx *c, int64_t B, const int64_t *src, const int64_t *tgt, const int64_t *tin,
+                              double clip, double *lv)
+{
+    const int64_t T = c->T;
+    strata_tensor *lg = NULL, *l2 = NULL, *y = NULL, *loss = NULL;
+    int64_t s2[2] = {B * T, S2S_V}, s1[1] = {B * T};
+    strata_status rc = s2s_forward(c, B, src, tin, 1, &lg);
+    if (!rc)
+        rc = strata_reshape(c->rt, lg, 2, s2, &l2);
+    if (!rc)
+        rc = strata_tensor_from_host(c->dev, STRATA_I64, 1, s1, tgt, &y);
+    strata_attr red = strata_attr_string("reduction", "mean");
+    strata_tensor *ci[2] = {l2, y};
+    if (!rc)
+        rc = strata_op_call(c->rt, "core::cross_entropy", ci, 2, &red, 1, &loss, 1);
+    strata_tensor_release(y);
+    strata_tensor_release(l2);
+    strata_tensor_release(lg);
+    if (!rc && !(rc = strata_tensor_item(loss, lv)) && !isfinite(*lv))
+        rc = STRATA_E_NUMERIC;
+    if (rc) { /* the parameters keep their last good values */
+        strata_model_zero_grad(c->model);
+        strata_tensor_release(loss);
+        strata_graph_reset(strata_runtime_graph(c->rt));
+        return rc;
+    }
+    return cli_update(c->rt, c->model, c->opt, loss, clip, lv);
+}
+
 int cmd_s2s_train(int argc, char **argv)
 {
     s2s_args a;
     int r = s2s_parse(argc, argv, &a, 0);
     if (r)
         return r;
+    train_state ts = {0};
+    if (a.ckpt.resume) {
+        /* the strings are generated from the run's seed: take it before building them */
+        if (train_ckpt_read_state(a.out_dir, S2S_CKPT, &ts, 0))
+            return 1;
+        json_decref(ts.extra);
+        ts.extra = NULL;
+        if (a.have_seed && (uint64_t)a.seed != ts.data_seed)
+            fprintf(stderr, "strata: note: the run generates its strings with seed %llu (from the checkpoint), "
+                            "not %lld\n",
+                    (unsigned long long)ts.data_seed, (long long)a.seed);
+        a.seed = (int64_t)ts.data_seed;
+        a.have_seed = 1;
+    }
     s2s_ctx c;
     if ((r = s2s_setup(&c, &a, 1)) || (r = cli_make_dir(a.out_dir))) {
         s2s_ctx_free(&c);
         return r;
     }
-    int64_t steps = 2000, B = 64, log_every = 200;
+    int64_t steps = 2000, B = 64, log_every = 200, seed = 1;
     double clip = 0.0;
     strata_spec_get_int(c.spec, "train.steps", 2000, &steps);
     if (a.steps > 0)
@@ -243,7 +376,29 @@ int cmd_s2s_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "train.batch_size", 64, &B);
     strata_spec_get_int(c.spec, "train.log_every", 200, &log_every);
     strata_spec_get_float(c.spec, "train.clip_grad_norm", 0.0, &clip);
+    strata_spec_get_int(c.spec, "seed", 1, &seed);
+    if (a.have_seed)
+        seed = a.seed;
     const int64_t T = c.T;
+    /* the batches: B training strings a step, drawn by this generator */
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    double lv = 0.0;
+    if (a.ckpt.resume && (r = s2s_resume(&c, &a, B, steps, &ts, &rs, &lv))) {
+        json_decref(ts.extra);
+        s2s_ctx_free(&c);
+        return r;
+    }
+    json_decref(ts.extra);
+    ts.extra = NULL;
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
+    FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
+    if (!metrics) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        s2s_ctx_free(&c);
+        return 1;
+    }
     printf("strata: training %s on %s: %lld parameters; reversing %lld..%lld digits, %lld training and %lld test "
            "strings; batch %lld, %lld steps\n",
            a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.lo,
@@ -251,9 +406,11 @@ int cmd_s2s_train(int argc, char **argv)
     int64_t *src = malloc(sizeof(int64_t) * (size_t)(B * T * 3)), *tgt = src ? src + B * T : NULL,
             *tin = src ? src + 2 * B * T : NULL;
     strata_status rc = src ? STRATA_OK : STRATA_E_NOMEM;
-    uint64_t rs = 0x9E3779B97F4A7C15ull;
-    double t0 = cli_now(), lv = 0.0;
-    for (int64_t step = 1; !rc && step <= steps; step++) {
+    double t0 = cli_now();
+    int64_t step = ts.step;
+    int nan_stop = 0;
+    while (!rc && step < steps) {
+        train_state before = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
         for (int64_t b = 0; b < B; b++) {
             int64_t e = (int64_t)(s2s_rand(&rs) % (uint64_t)c.train.n);
             memcpy(src + b * T, c.train.src + e * T, sizeof(int64_t) * (size_t)T);
@@ -261,31 +418,48 @@ int cmd_s2s_train(int argc, char **argv)
             tin[b * T] = S2S_GO; /* teacher forcing: GO + target[:-1] */
             memcpy(tin + b * T + 1, tgt + b * T, sizeof(int64_t) * (size_t)(T - 1));
         }
-        strata_tensor *lg = NULL, *l2 = NULL, *y = NULL, *loss = NULL;
-        int64_t s2[2] = {B * T, S2S_V}, s1[1] = {B * T};
-        rc = s2s_forward(&c, B, src, tin, 1, &lg);
-        if (!rc)
-            rc = strata_reshape(c.rt, lg, 2, s2, &l2);
-        if (!rc)
-            rc = strata_tensor_from_host(c.dev, STRATA_I64, 1, s1, tgt, &y);
-        strata_attr red = strata_attr_string("reduction", "mean");
-        strata_tensor *ci[2] = {l2, y};
-        if (!rc)
-            rc = strata_op_call(c.rt, "core::cross_entropy", ci, 2, &red, 1, &loss, 1);
-        strata_tensor_release(y);
-        strata_tensor_release(l2);
-        strata_tensor_release(lg);
-        strata_status up = cli_update(c.rt, c.model, c.opt, loss, clip, rc ? NULL : &lv);
-        if (!rc)
-            rc = up;
-        if (!rc && log_every > 0 && (step % log_every == 0 || step == steps))
+        double loss = 0.0;
+        rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
+        if (rc == STRATA_E_NUMERIC && !isfinite(loss)) {
+            fprintf(stderr, "strata: error: the loss became %s at step %lld; stopping\n",
+                    isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf", (long long)step + 1);
+            strata_status sv = s2s_save(&c, a.out_dir, &before);
+            if (sv)
+                fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
+                        strata_status_name(sv), strata_last_error());
+            else
+                fprintf(stderr,
+                        "strata: the state after step %lld (the last good one) is in %s/%s; `strata train %s "
+                        "--resume %s` continues from it (lower the learning rate, clip the gradients or check the "
+                        "data first)\n",
+                        (long long)step, a.out_dir, S2S_CKPT, a.spec_path, a.out_dir);
+            nan_stop = 1;
+        }
+        json_decref(before.extra);
+        if (rc)
+            break;
+        lv = loss;
+        step++;
+        s2s_step_record(metrics, step, lv, strata_optimizer_lr(c.opt));
+        if (log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
+        /* checkpoints: every --checkpoint-every steps and at the end */
+        if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps) {
+            train_state now = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
+            rc = s2s_save(&c, a.out_dir, &now);
+            json_decref(now.extra);
+        }
     }
     free(src);
+    fclose(metrics);
+    if (nan_stop) {
+        s2s_ctx_free(&c);
+        return 1;
+    }
     double em = 0.0;
     if (!rc)
         rc = s2s_exact_match(&c, &em);
-    char path[4096];
+    /* the weights alone, for eval and other commands */
     snprintf(path, sizeof path, "%s/model.safetensors", a.out_dir);
     if (!rc)
         rc = strata_checkpoint_save(path, c.model, NULL, "{\"task\": \"seq2seq\"}");
@@ -296,12 +470,12 @@ int cmd_s2s_train(int argc, char **argv)
     }
     double secs = cli_now() - t0;
     json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "exact_match", em, "train_loss", lv, "steps",
-                            (json_int_t)steps, "device", strata_device_name(c.dev), "seconds", secs);
+                            (json_int_t)step, "device", strata_device_name(c.dev), "seconds", secs);
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);
     printf("exact match: %.4f (%lld test strings, %lld steps, %.1f s on %s)\n", em, (long long)c.test.n,
-           (long long)steps, secs, strata_device_name(c.dev));
+           (long long)step, secs, strata_device_name(c.dev));
     s2s_ctx_free(&c);
     return r;
 }

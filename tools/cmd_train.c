@@ -189,13 +189,7 @@ int cmd_train(int argc, char **argv)
     if (a.detect_anomaly)
         strata_set_detect_anomaly(ctx.rt, 1);
     if (ctx.lm) {
-        if (a.ckpt.resume || a.ckpt.checkpoint_every) {
-            fprintf(stderr, "strata: error: --resume and --checkpoint-every are not supported for language models "
-                            "yet (train.eval_every checkpoints them)\n");
-            run_free(&ctx);
-            return 2;
-        }
-        lm_train_options lo = {a.out_dir, a.steps, seed, a.quiet};
+        lm_train_options lo = {a.out_dir, a.steps, seed, a.quiet, &a.ckpt};
         r = lm_train(&ctx, &lo);
         run_free(&ctx);
         return r;

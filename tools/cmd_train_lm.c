@@ -248,8 +248,19 @@ strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, doub
     if (!rc)
         rc = lm_loss(r, logits, y, "mean", &loss);
     strata_tensor_release(logits);
-    strata_status up = cli_update(r->rt, r->model, r->opt, loss, clip, rc ? NULL : loss_out);
-    return rc ? rc : up;
+    /* a non-finite loss never reaches the parameters: they stay the last good state */
+    double lv = 0;
+    if (!rc && !(rc = strata_tensor_item(loss, &lv)) && !isfinite(lv))
+        rc = STRATA_E_NUMERIC;
+    if (rc) {
+        if (rc == STRATA_E_NUMERIC && loss_out)
+            *loss_out = lv;
+        strata_model_zero_grad(r->model);
+        strata_tensor_release(loss);
+        strata_graph_reset(strata_runtime_graph(r->rt));
+        return rc;
+    }
+    return cli_update(r->rt, r->model, r->opt, loss, clip, loss_out);
 }
 
 strata_status lm_evaluate(run_ctx *r, double *loss)
@@ -288,9 +299,11 @@ static json_t *json_num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-/* Checkpoint metadata: the step and the vocabulary ("text.vocab": code
- * points in token-id order, decimal, space-separated). */
-static char *checkpoint_meta(run_ctx *r, int64_t step)
+
+/* Checkpoint metadata besides train.state: the task and the vocabulary
+ * that eval and generate read ("text.vocab": code points in token-id
+ * order, decimal, space-separated). */
+static json_t *checkpoint_meta(run_ctx *r)
 {
     int64_t V;
     const uint32_t *v = strata_text_vocab(r->text, &V);
@@ -301,18 +314,98 @@ static char *checkpoint_meta(run_ctx *r, int64_t step)
     for (int64_t k = 0; k < V; k++)
         used += (size_t)sprintf(list + used, "%s%u", k ? " " : "", (unsigned)v[k]);
     list[used] = '\0';
-    char st[32];
-    snprintf(st, sizeof st, "%lld", (long long)step);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "step", st, "task", "language_model", "text.mode",
+    json_t *o = json_pack("{s:s, s:s, s:s}", "task", "language_model", "text.mode",
                           strata_text_get_mode(r->text) == STRATA_TEXT_BYTES ? "bytes" : "chars", "text.vocab", list);
     free(list);
-    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return txt;
+    return o;
+}
+
+/* Where the run stands after @p step steps, with the running sums of the
+ * next evaluation record (sum_loss over @p since steps); the random state
+ * (dropout) as it is now. The batches need nothing more: step and seed
+ * give them. */
+static train_state lm_position(run_ctx *r, uint64_t data_seed, int64_t step, double sum_loss, int64_t since)
+{
+    train_state s = {.step = step, .data_seed = data_seed, .sum_loss = sum_loss, .seen = since,
+                     .batch_size = r->batch};
+    strata_runtime_rng_state(r->rt, &s.rng_seed, &s.rng_offset);
+    return s;
+}
+
+/* One record of metrics.jsonl per step: the loss curve a resumed run must
+ * reproduce ("batch_loss" tells it from the evaluation records). */
+static void write_step_record(FILE *metrics, int64_t step, double loss, double lr)
+{
+    json_t *rec = json_pack("{s:I, s:f, s:f}", "step", (json_int_t)step, "batch_loss", loss, "lr", lr);
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line) {
+        fprintf(metrics, "%s\n", line);
+        fflush(metrics);
+    }
+    free(line);
+    json_decref(rec);
+}
+
+/* The vocabulary of the checkpoint in @p dir is the text's: 0, or 1 after a message. */
+static int same_vocab(run_ctx *r, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    int32_t mode;
+    uint32_t *saved;
+    int64_t n, V;
+    if (lm_read_vocab(path, &mode, &saved, &n))
+        return 1;
+    const uint32_t *now = strata_text_vocab(r->text, &V);
+    int same = mode == (int32_t)strata_text_get_mode(r->text) && n == V && !memcmp(saved, now, sizeof *now * (size_t)V);
+    free(saved);
+    if (!same)
+        fprintf(stderr, "strata: error: the text's vocabulary (%lld tokens) is not the one %s was trained on (%lld); "
+                        "resume with the same text\n",
+                (long long)V, path, (long long)n);
+    return !same;
+}
+
+/* --resume: the model, optimizer and position of o->out_dir, the metrics
+ * written after that position dropped (unless the run of @p steps is
+ * already done). Returns 0 or an exit code after a
+ * message. */
+static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train_state *ts)
+{
+    train_ckpt_remove_temps(o->out_dir);
+    if (train_ckpt_load(o->out_dir, r->model, r->opt, ts))
+        return 1;
+    json_decref(ts->extra); /* a language model keeps no state of its own */
+    ts->extra = NULL;
+    if (same_vocab(r, o->out_dir))
+        return 1;
+    if (ts->data_seed != (uint64_t)o->seed && !o->quiet)
+        fprintf(stderr, "strata: note: the run draws its batches with seed %llu (from the checkpoint), not %lld\n",
+                (unsigned long long)ts->data_seed, (long long)o->seed);
+    if (ts->batch_size > 0 && ts->batch_size != r->batch) {
+        fprintf(stderr, "strata: error: the run in %s used batches of %lld, this command %lld: the batches it "
+                        "draws depend on it (give --batch-size %lld)\n",
+                o->out_dir, (long long)ts->batch_size, (long long)r->batch, (long long)ts->batch_size);
+        return 2;
+    }
+    const char *backend = strata_device_backend(r->dev);
+    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                ts->backend, backend, ts->backend);
+    /* a finished run keeps its records; one that goes on drops those after the checkpoint */
+    if (ts->step < steps && train_metrics_truncate(o->out_dir, ts))
+        return 1;
+    strata_runtime_set_rng_state(r->rt, ts->rng_seed, ts->rng_offset);
+    if (!o->quiet)
+        fprintf(stderr, "strata: resuming %s at step %lld\n", o->out_dir, (long long)ts->step);
+    return 0;
 }
 
 int lm_train(run_ctx *r, const lm_train_options *o)
 {
+    const train_resume_args none = {0};
+    const train_resume_args *ck = o->ckpt ? o->ckpt : &none;
     int64_t steps = 1000, eval_every = 0, log_every = 50;
     if (strata_spec_get_int(r->spec, "train.steps", 1000, &steps) == STRATA_E_NOT_FOUND && o->steps <= 0 &&
         !o->quiet)
@@ -326,21 +419,23 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     strata_lr_schedule sched;
     if (cli_read_schedule(r->spec, steps, &sched))
         return 1;
+    /* the rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(r->opt);
 
+    train_state ts = {.data_seed = (uint64_t)o->seed};
+    int ret;
+    if (ck->resume && (ret = lm_resume(r, o, steps, &ts)))
+        return ret;
+    train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
+    json_t *meta = checkpoint_meta(r);
+    if (!meta)
+        return cli_fail("training", STRATA_E_NOMEM);
     char path[4200];
-    snprintf(path, sizeof path, "%s/spec.yaml", o->out_dir);
-    size_t spec_len;
-    const char *spec_text = strata_spec_text(r->spec, &spec_len);
-    FILE *sf = fopen(path, "wb");
-    if (sf) {
-        fwrite(spec_text, 1, spec_len, sf);
-        fclose(sf);
-    }
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
-    FILE *metrics = fopen(path, "w");
+    FILE *metrics = fopen(path, ck->resume ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        json_decref(meta);
         return 1;
     }
     int64_t V, n_train, n_val, nw = 0;
@@ -349,7 +444,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     strata_text_tokens(r->text, 1, &n_val);
     strata_text_val_windows(r->text, r->seq_len, &nw);
     const char *defaults = strata_spec_defaults(r->spec);
-    if (!o->quiet && defaults && *defaults)
+    if (!o->quiet && defaults && *defaults && !ck->resume)
         fprintf(stderr, "strata: defaults applied:\n%s", defaults);
     if (!o->quiet)
         fprintf(stderr,
@@ -360,74 +455,109 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 (long long)r->seq_len, (long long)steps);
 
     strata_status rc = STRATA_OK;
-    double t_start = cli_now(), val_loss = NAN, sum_loss = 0, last_loss = NAN;
-    int64_t since = 0, step = 0;
+    const uint64_t data_seed = ts.data_seed;
+    double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = NAN;
+    int64_t since = ts.seen, step = ts.step;
+    int nan_stop = 0, evaluated = 0;
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
     while (step < steps && !rc) {
+        train_state before = lm_position(r, data_seed, step, sum_loss, since);
         strata_tensor *x = NULL, *y = NULL;
-        rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, (uint64_t)o->seed, step, &x, &y);
-        strata_optimizer_set_lr(r->opt, strata_lr_at(&sched, base_lr, step));
+        rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, data_seed, step, &x, &y);
+        const double lr = strata_lr_at(&sched, base_lr, step);
+        strata_optimizer_set_lr(r->opt, lr);
         double lv = 0;
         if (!rc)
             rc = lm_train_step(r, x, y, clip, &lv);
         strata_tensor_release(x);
         strata_tensor_release(y);
+        if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+            /* the update was not applied: the model is the state after the last good step */
+            fprintf(stderr, "\nstrata: error: the loss became %s at step %lld; stopping\n",
+                    isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)step + 1);
+            strata_status sv = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &before,
+                                                    meta);
+            if (sv)
+                fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
+                        strata_status_name(sv), strata_last_error());
+            else
+                fprintf(stderr,
+                        "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
+                        "`strata train %s --resume %s` continues from it (lower the learning rate, clip the "
+                        "gradients or check the data first)\n",
+                        (long long)step, o->out_dir, strata_spec_path(r->spec), o->out_dir);
+            nan_stop = 1;
+            break;
+        }
         if (rc)
             break;
         step++;
-        if (!isfinite(lv)) {
-            fprintf(stderr, "\nstrata: error: the loss became %g at step %lld; stopping\n", lv, (long long)step);
-            rc = STRATA_E_NUMERIC;
-            break;
-        }
+        write_step_record(metrics, step, lv, lr);
         sum_loss += lv;
         last_loss = lv;
         since++;
         if (!o->quiet)
             progress_update(&prog, step, sum_loss / (double)since, NAN);
-        if (step != steps && (eval_every <= 0 || step % eval_every != 0))
-            continue;
-        if ((rc = lm_evaluate(r, &val_loss)))
-            break;
-        double secs = cli_now() - t_start;
-        json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f, s:f}", "step", (json_int_t)step, "loss",
-                                sum_loss / (double)since, "last_loss", last_loss, "val_loss", json_num(val_loss), "lr",
-                                strata_optimizer_lr(r->opt), "seconds", secs);
-        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-        if (line)
-            fprintf(metrics, "%s\n", line);
-        fflush(metrics);
-        free(line);
-        json_decref(rec);
-        if (!o->quiet) {
-            progress_end(&prog);
-            fprintf(stderr, "step %lld: train loss %.4f | val loss %.4f nats/char | %.1fs\n", (long long)step,
-                    sum_loss / (double)since, val_loss, secs);
-            if (step < steps)
-                progress_start(&prog, "train", steps, log_every);
+        /* an evaluation at eval_every, or at the end of a run stopped between two: that one is
+         * marked "end_of_run" and its checkpoint keeps the running sums, so that a resumed run
+         * drops the record and goes on as an uninterrupted one */
+        const int periodic = eval_every > 0 && step % eval_every == 0, eval_now = periodic || step == steps;
+        train_state now = lm_position(r, data_seed, step, sum_loss, since);
+        if (eval_now) {
+            if ((rc = lm_evaluate(r, &val_loss)))
+                break;
+            evaluated = 1;
+            double secs = cli_now() - t_start;
+            json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f}", "step", (json_int_t)step, "loss",
+                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss", json_num(val_loss),
+                                    "lr", strata_optimizer_lr(r->opt));
+            if (rec && !periodic)
+                json_object_set_new(rec, "end_of_run", json_true());
+            if (rec)
+                json_object_set_new(rec, "seconds", json_real(secs));
+            char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+            if (line)
+                fprintf(metrics, "%s\n", line);
+            fflush(metrics);
+            free(line);
+            json_decref(rec);
+            if (!o->quiet) {
+                progress_end(&prog);
+                fprintf(stderr, "step %lld: train loss %.4f | val loss %.4f nats/char | %.1fs\n", (long long)step,
+                        sum_loss / (double)since, val_loss, secs);
+                if (step < steps)
+                    progress_start(&prog, "train", steps, log_every);
+            }
+            sum_loss = 0;
+            since = 0;
+            if (periodic)
+                now = lm_position(r, data_seed, step, sum_loss, since);
         }
-        sum_loss = 0;
-        since = 0;
-        char *meta = checkpoint_meta(r, step);
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", o->out_dir);
-        rc = meta ? strata_checkpoint_save(path, r->model, r->opt, meta) : STRATA_E_NOMEM;
-        free(meta);
+        /* checkpoints: at every evaluation and every --checkpoint-every steps */
+        if (eval_now || (ck->checkpoint_every > 0 && step % ck->checkpoint_every == 0))
+            rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta);
     }
     fclose(metrics);
+    json_decref(meta);
+    if (!rc && !evaluated) /* resumed a finished run: report where it stands */
+        rc = lm_evaluate(r, &val_loss);
+    if (nan_stop)
+        return 1;
     if (rc)
         return cli_fail("training", rc);
     double total = cli_now() - t_start;
+    const int64_t ran = step - ts.step;
     json_t *sum = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:f, s:f, s:I}", "val_loss",
-                            json_num(val_loss), "task", "language_model", "steps", (json_int_t)step, "batch_size", (json_int_t)r->batch,
-                            "seq_len", (json_int_t)r->seq_len, "vocab_size", (json_int_t)V, "train_tokens",
-                            (json_int_t)n_train, "backend", strata_device_backend(r->dev), "device",
+                            json_num(val_loss), "task", "language_model", "steps", (json_int_t)step, "batch_size",
+                            (json_int_t)r->batch, "seq_len", (json_int_t)r->seq_len, "vocab_size", (json_int_t)V,
+                            "train_tokens", (json_int_t)n_train, "backend", strata_device_backend(r->dev), "device",
                             strata_device_name(r->dev), "seconds", total, "tokens_per_second",
-                            total > 0 ? (double)(step * r->batch * r->seq_len) / total : 0.0, "parameters",
+                            total > 0 ? (double)(ran * r->batch * r->seq_len) / total : 0.0, "parameters",
                             (json_int_t)strata_model_num_scalars(r->model));
     snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
-    int ret = cli_write_json(path, sum);
+    ret = cli_write_json(path, sum);
     json_decref(sum);
     printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
            strata_device_name(r->dev));

@@ -254,7 +254,10 @@ void train_ckpt_remove_temps(const char *dir)
 }
 
 /* A metrics.jsonl record written before the checkpoint (kept on resume):
- * step records up to its step, epoch records of the epochs it completed. */
+ * step records up to its step, epoch records of the epochs it completed;
+ * a record with a "step" and no "epoch" (a language model's evaluation) up
+ * to its step, but one marked "end_of_run" (an evaluation only because the
+ * run stopped there) only before it. */
 static int record_kept(const char *line, const train_state *s)
 {
     json_error_t err;
@@ -265,10 +268,12 @@ static int record_kept(const char *line, const train_state *s)
     }
     json_t *ep = json_object_get(o, "epoch"), *st = json_object_get(o, "step");
     int keep;
-    if (json_object_get(o, "batch_loss"))
+    if (json_object_get(o, "batch_loss") || (!ep && st))
         keep = json_is_integer(st) && json_integer_value(st) <= s->step;
     else
         keep = json_is_integer(ep) && json_integer_value(ep) <= s->epoch;
+    if (json_is_true(json_object_get(o, "end_of_run")))
+        keep = keep && json_integer_value(st) < s->step; /* the run goes on past its end */
     json_decref(o);
     return keep;
 }

@@ -1,0 +1,379 @@
+/* test_lm_resume.c - checkpoints and --resume of the language-model trainer
+ * (tools/cmd_train_lm.c) and the seq2seq trainer (tools/cmd_seq2seq.c), end
+ * to end on tiny synthetic data (ref backend): a run stopped after k steps
+ * and resumed to N gives metrics.jsonl records identical to an
+ * uninterrupted run of N steps (same batches, same dropout masks, same
+ * optimizer state); the checkpoints still serve eval and generate; a
+ * non-finite loss stops training after saving the last good state; bad
+ * uses of the flags fail with a message naming the file, never a crash. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char dir[512];
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void write_text(const char *name, const char *text)
+{
+    write_file(name, text, strlen(text));
+}
+
+/* dir/tiny.txt: 4000 characters of words in a fixed pseudo-random order
+ * (the vocabulary: 'a'..'z' minus a few, space and newline). */
+static void write_corpus(void)
+{
+    static const char *words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "cat",
+                                  "sat", "on", "a", "mat"};
+    char text[4100];
+    size_t n = 0;
+    uint32_t s = 12345;
+    while (n < 4000) {
+        s = s * 1103515245u + 12345u;
+        const char *w = words[(s >> 16) % (sizeof words / sizeof *words)];
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%s", w, (s >> 8) % 9 ? " " : "\n");
+    }
+    write_text("tiny.txt", text);
+}
+
+/* An LM with dropout (so the random state matters) and Adam; evaluations
+ * (and checkpoints) every 5 steps. */
+static const char *lm_spec = "name: lm-resume\nseed: 5\n"
+                             "data: {format: text, path: tiny.txt, seq_len: 16, val_fraction: 0.1}\n"
+                             "model:\n"
+                             "  inputs: [{name: tokens, shape: [16], dtype: i64}]\n"
+                             "  layers:\n"
+                             "    - {type: embedding, num_embeddings: 32, embedding_dim: 16}\n"
+                             "    - {type: dropout, p: 0.3}\n"
+                             "    - {type: linear, out_features: 32}\n"
+                             "optimizer: %s\n"
+                             "train: {steps: 12, eval_every: 5, batch_size: 8, eval_batch_size: 64}\n";
+
+/* A seq2seq encoder-decoder with dropout on the encoder's input; the
+ * hidden linear layer makes a huge learning rate overflow the logits. */
+static const char *s2s_spec = "seed: 2\n"
+                              "data: {format: seq2seq_reverse, train_size: 200, test_size: 20, min_len: 2, "
+                              "max_len: 5}\n"
+                              "model:\n"
+                              "  inputs:\n"
+                              "    - {name: src, shape: [5], dtype: i64}\n"
+                              "    - {name: tgt_in, shape: [5], dtype: i64}\n"
+                              "  layers:\n"
+                              "    - {type: embedding, name: es, num_embeddings: 12, embedding_dim: 8, inputs: src}\n"
+                              "    - {type: dropout, name: dr, p: 0.2, inputs: es}\n"
+                              "    - {type: lstm, name: enc, hidden_size: 16, batch_first: 1, inputs: dr}\n"
+                              "    - {type: embedding, name: ed, num_embeddings: 12, embedding_dim: 8, inputs: tgt_in}\n"
+                              "    - {type: lstm, name: dec, hidden_size: 16, batch_first: 1, "
+                              "inputs: [ed, \"enc:1\", \"enc:2\"]}\n"
+                              "    - {type: linear, name: h, out_features: 16, inputs: dec}\n"
+                              "    - {type: linear, name: o, out_features: 12, inputs: h}\n"
+                              "  outputs: [o]\n"
+                              "optimizer: %s\n"
+                              "train: {steps: 9, batch_size: 8, log_every: 0}\n";
+
+static void write_spec(const char *name, const char *fmt, const char *optimizer)
+{
+    char text[4096];
+    int n = snprintf(text, sizeof text, fmt, optimizer);
+    assert_true(n > 0 && n < (int)sizeof text);
+    write_file(name, text, (size_t)n);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-lm-resume-XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    write_corpus();
+    write_spec("lm.yaml", lm_spec, "{type: adam, lr: 0.01}");
+    write_spec("lm-diverge.yaml", lm_spec, "{type: sgd, lr: 1.0e+38}");
+    write_spec("s2s.yaml", s2s_spec, "{type: adam, lr: 0.01}");
+    write_spec("s2s-diverge.yaml", s2s_spec, "{type: sgd, lr: 1.0e+38}");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs `strata ARGS` in dir; returns its exit status. */
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+static void expect_ok(int code)
+{
+    if (code != 0) {
+        char *err = tu_slurp(dir, "err");
+        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
+    }
+}
+
+static void expect_err(int code, int want, const char *needle)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != want || !strstr(err, needle))
+        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
+    free(err);
+}
+
+/* dir/RUN/metrics.jsonl without the "seconds" fields (which differ between runs). */
+static char *records(const char *run)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
+    char *m = tu_slurp(dir, name);
+    assert_non_null(m);
+    char *o = m;
+    for (const char *p = m; *p;) {
+        if (!strncmp(p, ",\"seconds\":", 11)) {
+            p += 11;
+            while (*p && *p != ',' && *p != '}')
+                p++;
+            continue;
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return m;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
+static long long checkpoint_step(const char *run)
+{
+    char path[1024], buf[2048];
+    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, run);
+    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
+    const char *p = strstr(buf, "\"step\":");
+    assert_non_null(p);
+    return atoll(p + 7);
+}
+
+/* The number after @p prefix in dir/out (the final report). */
+static double reported(const char *prefix)
+{
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    const char *p = strstr(out, prefix);
+    if (!p)
+        fail_msg("no \"%s\" in: %s", prefix, out);
+    double v = strtod(p + strlen(prefix), NULL);
+    free(out);
+    return v;
+}
+
+static void test_lm_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    expect_ok(cli("train lm.yaml --out full --backend ref --quiet"));
+    char *full = records("full");
+    assert_int_equal(count(full, "\"batch_loss\""), 12);
+    assert_int_equal(count(full, "\"val_loss\""), 3); /* steps 5, 10 and the end, 12 */
+    const double full_val = reported("validation loss: ");
+
+    /* stopped after 7 (checkpoints at 3, 5 (an evaluation), 6, 7 (the end)), then resumed to 12 */
+    expect_ok(cli("train lm.yaml --out part --steps 7 --checkpoint-every 3 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("part"), 7);
+    char *part = records("part");
+    assert_int_equal(count(part, "\"batch_loss\""), 7);
+    assert_int_equal(count(part, "\"end_of_run\""), 1);
+    free(part);
+    expect_ok(cli("train lm.yaml --resume part --checkpoint-every 3 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("part"), 12);
+    part = records("part");
+    if (strcmp(part, full) != 0)
+        fail_msg("resumed run's metrics differ:\n--- uninterrupted\n%s--- stopped at 7 and resumed\n%s", full, part);
+    free(part);
+    assert_true(reported("validation loss: ") == full_val);
+
+    /* stopped at an evaluation (10), resumed */
+    expect_ok(cli("train lm.yaml --out again --steps 10 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("again"), 10);
+    expect_ok(cli("train lm.yaml --resume again --backend ref --quiet"));
+    part = records("again");
+    assert_string_equal(part, full);
+    free(part);
+
+    /* what a run killed after step 6 leaves: records to 6, the checkpoint of
+     * step 4 (the one a 4-step run ends with) and a torn temporary */
+    expect_ok(cli("train lm.yaml --out killed --steps 6 --checkpoint-every 2 --backend ref --quiet"));
+    char src[1024], dst[1024];
+    expect_ok(cli("train lm.yaml --out killed4 --steps 4 --backend ref --quiet"));
+    snprintf(src, sizeof src, "%s/killed4/checkpoint.safetensors", dir);
+    snprintf(dst, sizeof dst, "%s/killed/checkpoint.safetensors", dir);
+    assert_int_equal(rename(src, dst), 0);
+    write_text("killed/checkpoint.safetensors.tmp.999", "torn");
+    assert_int_equal(checkpoint_step("killed"), 4);
+    expect_ok(cli("train lm.yaml --resume killed --backend ref --quiet"));
+    part = records("killed");
+    assert_string_equal(part, full);
+    free(part);
+    snprintf(dst, sizeof dst, "%s/killed/checkpoint.safetensors.tmp.999", dir);
+    assert_int_not_equal(access(dst, F_OK), 0);
+
+    /* the resumed checkpoint carries the vocabulary: eval and generate read it */
+    expect_ok(cli("eval lm.yaml --checkpoint part/checkpoint.safetensors --backend ref"));
+    expect_ok(cli("generate --checkpoint part/checkpoint.safetensors --spec lm.yaml --prime the --length 10 "
+                  "--backend ref"));
+
+    /* resuming a finished run changes nothing and still reports */
+    expect_ok(cli("train lm.yaml --resume full --backend ref --quiet"));
+    part = records("full");
+    assert_string_equal(part, full);
+    free(part);
+    assert_true(reported("validation loss: ") == full_val);
+    free(full);
+}
+
+static void test_s2s_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    expect_ok(cli("train s2s.yaml --out sfull --backend ref"));
+    char *full = records("sfull");
+    assert_int_equal(count(full, "\"batch_loss\""), 9);
+    assert_int_equal(checkpoint_step("sfull"), 9);
+    const double full_em = reported("exact match: ");
+
+    /* stopped after 4 (checkpoints at 3 and 4, the end), then resumed to 9 */
+    expect_ok(cli("train s2s.yaml --out spart --steps 4 --checkpoint-every 3 --backend ref"));
+    assert_int_equal(checkpoint_step("spart"), 4);
+    expect_ok(cli("train s2s.yaml --resume spart --checkpoint-every 3 --backend ref"));
+    assert_int_equal(checkpoint_step("spart"), 9);
+    char *part = records("spart");
+    if (strcmp(part, full) != 0)
+        fail_msg("resumed run's metrics differ:\n--- uninterrupted\n%s--- stopped at 4 and resumed\n%s", full, part);
+    free(part);
+    /* the same weights: the same greedy decodings */
+    assert_true(reported("exact match: ") == full_em);
+
+    /* from a --checkpoint-every checkpoint of a run that went on (killed at 7) */
+    expect_ok(cli("train s2s.yaml --out skill --steps 7 --checkpoint-every 3 --backend ref"));
+    expect_ok(cli("train s2s.yaml --out skill6 --steps 6 --backend ref"));
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/skill6/checkpoint.safetensors", dir);
+    snprintf(dst, sizeof dst, "%s/skill/checkpoint.safetensors", dir);
+    assert_int_equal(rename(src, dst), 0);
+    expect_ok(cli("train s2s.yaml --resume skill --backend ref"));
+    part = records("skill");
+    assert_string_equal(part, full);
+    free(part);
+
+    /* model.safetensors stays the output eval reads; the checkpoint loads too */
+    expect_ok(cli("eval s2s.yaml --checkpoint spart/model.safetensors --backend ref"));
+    assert_true(reported("exact match: ") == full_em);
+    expect_ok(cli("eval s2s.yaml --checkpoint spart/checkpoint.safetensors --backend ref"));
+
+    /* resuming a finished run changes nothing and still reports */
+    expect_ok(cli("train s2s.yaml --resume sfull --backend ref"));
+    part = records("sfull");
+    assert_string_equal(part, full);
+    free(part);
+    assert_true(reported("exact match: ") == full_em);
+    free(full);
+}
+
+/* A huge learning rate: the loss overflows; the run stops with the last
+ * good state in RUN/checkpoint.safetensors and the good steps' records. */
+static void expect_nan_stop(const char *spec, const char *run)
+{
+    int code = cli("train %s --out %s --steps 20 --backend ref", spec, run);
+    expect_err(code, 1, "the loss became");
+    expect_err(code, 1, "the last good one");
+    char resume[256];
+    snprintf(resume, sizeof resume, "--resume %s", run);
+    expect_err(code, 1, resume);
+    char *err = tu_slurp(dir, "err");
+    const char *p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_true(good >= 1);
+    assert_int_equal(checkpoint_step(run), good);
+    char *rec = records(run);
+    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    free(rec);
+}
+
+static void test_nan_loss_saves_last_good_state(void **state)
+{
+    (void)state;
+    expect_nan_stop("lm-diverge.yaml", "lnan");
+    /* the saved state is a language model's: eval reads its vocabulary */
+    expect_ok(cli("eval lm.yaml --checkpoint lnan/checkpoint.safetensors --backend ref"));
+    expect_nan_stop("s2s-diverge.yaml", "snan");
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    static const char *specs[] = {"lm.yaml", "s2s.yaml"};
+    /* a checkpoint without training state: the weights seq2seq exports */
+    expect_ok(cli("train s2s.yaml --out weights --steps 1 --backend ref"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plain", dir);
+    assert_int_equal(mkdir(path, 0777), 0);
+    snprintf(path, sizeof path, "%s/corrupt", dir);
+    assert_int_equal(mkdir(path, 0777), 0);
+    write_file("corrupt/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/weights/model.safetensors", dir);
+    snprintf(dst, sizeof dst, "%s/plain/checkpoint.safetensors", dir);
+    assert_int_equal(rename(src, dst), 0);
+    for (int k = 0; k < 2; k++) {
+        const char *s = specs[k];
+        expect_err(cli("train %s --out x --checkpoint-every 0 --backend ref", s), 2, "--checkpoint-every");
+        expect_err(cli("train %s --out x --checkpoint-every 3x --backend ref", s), 2, "--checkpoint-every");
+        expect_err(cli("train %s --resume a --out b --backend ref", s), 2, "--resume a");
+        expect_err(cli("train %s --resume nowhere --backend ref", s), 1, "nowhere");
+        expect_err(cli("train %s --resume plain --backend ref", s), 1, "plain/checkpoint.safetensors has no training state");
+        expect_err(cli("train %s --resume corrupt --backend ref", s), 1, "corrupt/checkpoint.safetensors");
+    }
+    /* another trainer's checkpoint is refused, not loaded into the wrong model */
+    expect_ok(cli("train lm.yaml --out lmrun --steps 2 --backend ref --quiet"));
+    expect_err(cli("train s2s.yaml --resume lmrun --backend ref"), 1, "lmrun/checkpoint.safetensors");
+    expect_err(cli("train lm.yaml --resume weights --backend ref"), 1, "weights");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lm_resume_matches_uninterrupted),
+        cmocka_unit_test(test_s2s_resume_matches_uninterrupted),
+        cmocka_unit_test(test_nan_loss_saves_last_good_state),
+        cmocka_unit_test(test_bad_usage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
