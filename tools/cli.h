@@ -193,6 +193,11 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s);
 int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** train_ckpt_save_file with more metadata: the keys of @p more (a JSON
+ *  object of strings, borrowed; NULL for none) that the state's own
+ *  ("epoch", "step", "train.state") leave free. */
+strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s, struct json_t *more);
 /** Only the train.state of DIR/FILE into @p s (no weights are read).
  *  Prints the error unless @p quiet; returns 0 or 1. */
 int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet);
@@ -218,6 +223,8 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir);
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 /** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
 void train_ckpt_remove_temps(const char *dir);
+/** The same for DIR/FILE (its FILE.tmp.* leftovers). */
+void train_ckpt_remove_temps_of(const char *dir, const char *file);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

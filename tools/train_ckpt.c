@@ -48,6 +48,12 @@ int train_extra_get_u64(json_t *extra, const char *key, uint64_t *v)
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s)
 {
+    return train_ckpt_save_meta(dir, file, m, opt, s, NULL);
+}
+
+strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
+                                   const train_state *s, json_t *more)
+{
     /* uint64 and doubles as strings: JSON integers are signed, and "%.17g"
      * gives back the same double */
     char seed[32], off[32], dseed[32], sum[40];
@@ -66,6 +72,10 @@ strata_status train_ckpt_save_file(const char *dir, const char *file, strata_mod
     snprintf(ep, sizeof ep, "%lld", (long long)s->epoch);
     snprintf(stp, sizeof stp, "%lld", (long long)s->step);
     json_t *meta = st ? json_pack("{s:s, s:s, s:o}", "epoch", ep, "step", stp, "train.state", st) : NULL;
+    if (meta && more && json_object_update_missing(meta, more) != 0) {
+        json_decref(meta);
+        meta = NULL;
+    }
     char *txt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     if (!txt)
@@ -228,10 +238,16 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
 
 void train_ckpt_remove_temps(const char *dir)
 {
+    train_ckpt_remove_temps_of(dir, CKPT_NAME);
+}
+
+void train_ckpt_remove_temps_of(const char *dir, const char *file)
+{
     DIR *d = opendir(dir);
     if (!d)
         return;
-    const char *prefix = CKPT_NAME ".tmp.";
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s.tmp.", file); /* strata_checkpoint_save's FILE.tmp.PID */
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
@@ -244,7 +260,9 @@ void train_ckpt_remove_temps(const char *dir)
 }
 
 /* A metrics.jsonl record written before the checkpoint (kept on resume):
- * step records up to its step, epoch records of the epochs it completed. */
+ * step records up to its step, epoch records of the epochs it completed;
+ * a record with a "step" and no "epoch" (a trainer that counts steps
+ * only, such as a GAN's) up to its step. */
 static int record_kept(const char *line, const train_state *s)
 {
     json_error_t err;
@@ -255,7 +273,7 @@ static int record_kept(const char *line, const train_state *s)
     }
     json_t *ep = json_object_get(o, "epoch"), *st = json_object_get(o, "step");
     int keep;
-    if (json_object_get(o, "batch_loss"))
+    if (json_object_get(o, "batch_loss") || (!ep && st))
         keep = json_is_integer(st) && json_integer_value(st) <= s->step;
     else
         keep = json_is_integer(ep) && json_integer_value(ep) <= s->epoch;
