@@ -229,6 +229,8 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir);
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 /** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
 void train_ckpt_remove_temps(const char *dir);
+/** The same for DIR/FILE (its FILE.tmp.* leftovers). */
+void train_ckpt_remove_temps_of(const char *dir, const char *file);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

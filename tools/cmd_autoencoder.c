@@ -1,10 +1,13 @@
 /*
  * cmd_autoencoder.c - autoencoders (task: autoencoder; docs/gan.md, Q5):
  *
- *   strata train SPEC --out RUN [--epochs N]   minimise the mean squared
+ *   strata train SPEC --out RUN [--epochs N] [--steps N]   minimise the mean squared
  *       error between the model's output and its input (the model maps an
  *       image to an image of the same size through a code of
- *       autoencoder.code_size values)
+ *       autoencoder.code_size values); --steps stops after N batches
+ *   strata train SPEC --resume RUN [--checkpoint-every N] [--detect-anomaly]
+ *       continue RUN from RUN/checkpoint.safetensors (written with its
+ *       train.state at every epoch end and every N steps), step for step
  *   strata eval SPEC --checkpoint RUN/checkpoint.safetensors [--json]
  *
  * Both report the test reconstruction MSE next to that of PCA with the same
@@ -14,6 +17,8 @@
  * reconstructions (even rows). MSEs are over pixels in the data's range
  * (data.scale 255: [0, 1]).
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +31,9 @@
 
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
-    int64_t epochs, seed;
-    int have_seed, json;
+    int64_t epochs, steps, seed;
+    train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
+    int have_seed, json, detect_anomaly;
 } ae_args;
 
 typedef struct {
@@ -45,9 +51,15 @@ static int ae_parse(int argc, char **argv, ae_args *a)
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rr = 0;
         if (!strcmp(o, "--json"))
             a->json = 1;
-        else if (o[0] == '-' && !v) {
+        else if (!strcmp(o, "--detect-anomaly"))
+            a->detect_anomaly = 1;
+        else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
+            if (rr < 0)
+                return 2;
+        } else if (o[0] == '-' && !v) {
             fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
             return 2;
         } else if (!strcmp(o, "--out"))
@@ -58,6 +70,8 @@ static int ae_parse(int argc, char **argv, ae_args *a)
             a->backend = argv[++i];
         else if (!strcmp(o, "--epochs"))
             a->epochs = atoll(argv[++i]);
+        else if (!strcmp(o, "--steps"))
+            a->steps = atoll(argv[++i]);
         else if (!strcmp(o, "--seed")) {
             a->seed = atoll(argv[++i]);
             a->have_seed = 1;
@@ -245,6 +259,87 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     return r;
 }
 
+/* A metrics.jsonl line, flushed: a killed run keeps what it wrote. Takes @p rec. */
+static void ae_record(FILE *f, json_t *rec)
+{
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (line) {
+        fprintf(f, "%s\n", line);
+        fflush(f);
+    }
+    free(line);
+    json_decref(rec);
+}
+
+/* Where the run stands after @p step steps, @p nb batches into epoch @p ep
+ * (0-based), with the sum of the epoch's batch losses; the random state as
+ * it is now. */
+static train_state ae_position(ae_ctx *c, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum)
+{
+    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = data_seed, .sum_loss = sum,
+                     .batch_size = c->batch};
+    strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
+    return s;
+}
+
+/* RUN/checkpoint.safetensors (atomically): model, optimizer, position, and
+ * the task and spec `strata eval` users look for. */
+static strata_status ae_save(ae_ctx *c, const ae_args *a, const train_state *s)
+{
+    json_t *meta = json_pack("{s:s, s:s}", "task", "autoencoder", "spec", a->spec_path);
+    strata_status rc = meta ? train_ckpt_save_meta(a->out_dir, "checkpoint.safetensors", c->model, c->opt, s, meta)
+                            : STRATA_E_NOMEM;
+    json_decref(meta);
+    return rc;
+}
+
+/* --resume: the model, optimizer, position and random state of RUN's
+ * checkpoint; metrics.jsonl cut back to it. Prints the error; 0 or an exit code. */
+static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
+{
+    train_ckpt_remove_temps(a->out_dir);
+    if (train_ckpt_load(a->out_dir, c->model, c->opt, ts))
+        return 1;
+    json_decref(ts->extra); /* an autoencoder keeps no state of its own */
+    ts->extra = NULL;
+    if (ts->batch_size > 0 && ts->batch_size != c->batch) {
+        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: its position counts "
+                        "those batches (set train.batch_size: %lld)\n",
+                a->out_dir, (long long)ts->batch_size, (long long)c->batch, (long long)ts->batch_size);
+        return 2;
+    }
+    const char *backend = strata_device_backend(c->dev);
+    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                ts->backend, backend, ts->backend);
+    if (train_metrics_truncate(a->out_dir, ts))
+        return 1;
+    strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
+    fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a->out_dir, (long long)ts->step,
+            (long long)ts->epoch + 1, (long long)ts->batch);
+    return 0;
+}
+
+/* A non-finite loss at the step after @p good: the parameters never saw it;
+ * they are saved as the run's resume point. Returns 1 (the exit code). */
+static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, double lv)
+{
+    fprintf(stderr, "strata: error: the loss became %s at step %lld (epoch %lld, batch %lld); stopping\n",
+            isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->epoch + 1,
+            (long long)good->batch + 1);
+    strata_status sv = ae_save(c, a, good);
+    if (sv)
+        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
+                strata_last_error());
+    else
+        fprintf(stderr,
+                "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; `strata "
+                "train %s --resume %s` continues from it (lower the learning rate or check the data first)\n",
+                (long long)good->step, a->out_dir, a->spec_path, a->out_dir);
+    return 1;
+}
+
 int cmd_ae_train(int argc, char **argv)
 {
     ae_args a;
@@ -252,38 +347,69 @@ int cmd_ae_train(int argc, char **argv)
     int r = ae_parse(argc, argv, &a);
     if (r)
         return r;
+    if (train_resume_finish(&a.ckpt, &a.out_dir))
+        return 2;
     if (!a.spec_path || !a.out_dir) {
-        fprintf(stderr, "strata: error: usage: strata train AUTOENCODER_SPEC --out DIR [--epochs N] [--seed S] "
-                        "[--backend NAME]\n");
+        fprintf(stderr, "strata: error: usage: strata train AUTOENCODER_SPEC --out DIR [--epochs N] [--steps N] [--seed S] "
+                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] (or --resume DIR)\n");
         return 2;
     }
-    if ((r = ae_open(&c, &a, 1)) || (r = cli_make_dir(a.out_dir)))
+    /* --resume never creates the directory it is told to continue */
+    if ((r = ae_open(&c, &a, 1)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
         goto out;
+    if (a.detect_anomaly)
+        strata_set_detect_anomaly(c.rt, 1);
     int64_t epochs = 10, seed = 1;
     strata_spec_get_int(c.spec, "train.epochs", 10, &epochs);
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.epochs > 0)
         epochs = a.epochs;
+    train_state ts = {.data_seed = (uint64_t)(a.have_seed ? a.seed : seed)};
+    if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts)))
+        goto out;
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
+    FILE *mf = fopen(path, a.ckpt.resume ? "a" : "w");
+    if (!mf) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        r = 1;
+        goto out;
+    }
     strata_loader *ld = NULL;
-    strata_status rc = strata_loader_create(c.train, c.batch, 1, (uint64_t)(a.have_seed ? a.seed : seed), 1, &ld);
+    strata_status rc = strata_loader_create(c.train, c.batch, 1, ts.data_seed, 1, &ld);
+    const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0;
+    if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
+        epochs = (a.steps + per_epoch - 1) / per_epoch;
     printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
            "batch %lld\n",
            a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.code,
            (long long)c.per, (long long)epochs, (long long)c.batch);
     const double t0 = cli_now();
-    double lv = 0.0, test_mse = 0.0, pca_mse = 0.0;
+    double test_mse = 0.0, pca_mse = 0.0;
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
-    int64_t steps = 0;
+    int64_t steps = ts.step, ran = 0;
+    int nan_stop = 0;
     strata_profile_enable(c.rt, profile);
-    for (int64_t ep = 0; !rc && ep < epochs; ep++) {
+    /* a run resumed where --steps stopped it mid-epoch reports that epoch again */
+    for (int64_t ep = ts.epoch;
+         !rc && ep < epochs && (a.steps <= 0 || steps < a.steps || (ep == ts.epoch && ts.batch > 0)); ep++) {
         strata_loader_start_epoch(ld, ep);
         double sum = 0.0;
         int64_t nb = 0;
+        if (ep == ts.epoch) { /* resumed mid-epoch: its position and loss sum */
+            sum = ts.sum_loss;
+            nb = ts.batch;
+            strata_loader_skip(ld, nb);
+        }
         while (!rc) {
             strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *loss = NULL;
             int done = 0;
+            if (a.steps > 0 && steps >= a.steps)
+                break;
             if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
                 break;
+            const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
             rc = ae_forward(&c, x, 1, &y, &xf);
             if (!rc)
                 rc = ae_mse(&c, y, xf, &loss);
@@ -291,29 +417,54 @@ int cmd_ae_train(int argc, char **argv)
             strata_tensor_release(lab);
             strata_tensor_release(y);
             strata_tensor_release(xf);
-            strata_status up = cli_update(c.rt, c.model, c.opt, loss, 0.0, rc ? NULL : &lv);
-            rc = rc ? rc : up;
-            sum += lv, nb++, steps++;
+            /* a non-finite loss never reaches the parameters: they stay the last good state */
+            double lv = 0.0;
+            if (rc || (rc = strata_tensor_item(loss, &lv)) || !isfinite(lv)) {
+                strata_tensor_release(loss);
+                strata_model_zero_grad(c.model);
+                strata_graph_reset(strata_runtime_graph(c.rt));
+                if (!rc) {
+                    nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
+                    rc = STRATA_E_NUMERIC;
+                }
+                break;
+            }
+            if ((rc = cli_update(c.rt, c.model, c.opt, loss, 0.0, NULL)))
+                break;
+            sum += lv, nb++, steps++, ran++;
+            ae_record(mf, json_pack("{s:I, s:I, s:f}", "step", (json_int_t)steps, "epoch", (json_int_t)(ep + 1),
+                                    "batch_loss", lv));
+            if (a.ckpt.checkpoint_every > 0 && steps % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
+                const train_state now = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+                rc = ae_save(&c, &a, &now);
+            }
         }
-        if (!rc && (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
+        if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
+        const double train_mse = nb ? sum / (double)nb : 0.0;
         printf("epoch %lld/%lld  train mse %.5f  test mse %.5f  (%.1f s)\n", (long long)ep + 1, (long long)epochs,
-               nb ? sum / (double)nb : 0.0, test_mse, cli_now() - t0);
+               train_mse, test_mse, cli_now() - t0);
         fflush(stdout);
+        ae_record(mf, json_pack("{s:I, s:I, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
+                                (json_int_t)steps, "loss", train_mse, "test_mse", test_mse, "seconds",
+                                cli_now() - t0));
+        /* a whole epoch: resume at the next one; stopped by --steps: here */
+        const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
+                                                : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+        rc = ae_save(&c, &a, &now);
     }
+    fclose(mf);
     strata_loader_destroy(ld);
+    if (nan_stop) {
+        r = 1;
+        goto out;
+    }
     if (profile)
-        cli_print_profile(c.rt, steps);
+        cli_print_profile(c.rt, ran);
     const int64_t keep = 32;
     float *recon = malloc(sizeof(float) * (size_t)(keep * c.per));
-    char path[4096];
     if (!rc)
         rc = recon ? ae_test_mse(&c, &test_mse, recon, keep) : STRATA_E_NOMEM;
-    snprintf(path, sizeof path, "%s/checkpoint.safetensors", a.out_dir);
-    char meta[4200];
-    snprintf(meta, sizeof meta, "{\"task\": \"autoencoder\", \"spec\": \"%s\"}", a.spec_path);
-    if (!rc)
-        rc = strata_checkpoint_save(path, c.model, c.opt, meta);
     if (rc) {
         free(recon);
         r = cli_fail("training the autoencoder", rc);
@@ -345,6 +496,11 @@ int cmd_ae_eval(int argc, char **argv)
     int r = ae_parse(argc, argv, &a);
     if (r)
         return r;
+    if (a.ckpt.resume || a.ckpt.checkpoint_every || a.detect_anomaly) {
+        fprintf(stderr, "strata: error: eval: --resume, --checkpoint-every and --detect-anomaly are options of "
+                        "`strata train`\n");
+        return 2;
+    }
     if (!a.spec_path || !a.checkpoint) {
         fprintf(stderr, "strata: error: usage: strata eval AUTOENCODER_SPEC --checkpoint FILE [--json] [--backend "
                         "NAME]\n");

@@ -4,6 +4,8 @@
  *   strata train SPEC --out RUN [--steps N]   alternate gan.d_steps
  *       discriminator steps and one generator step; losses logged; a grid
  *       of samples from fixed noise written every gan.sample_every steps
+ *   strata train SPEC --resume RUN [--checkpoint-every N] [--detect-anomaly]
+ *       continue RUN from its checkpoint (gan_save), step for step
  *   strata sample --checkpoint RUN/generator.safetensors --count N --out F.png
  *   strata fid --classifier CKPT --generator CKPT [--real DIR] [--count N] [--json]
  *
@@ -16,6 +18,7 @@
  * average of the generator's weights is kept (gan::ema_update) and its
  * samples and checkpoint are written too.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,8 @@ typedef struct {
     const char *spec_path, *out_dir, *backend, *checkpoint, *out_png, *classifier, *classifier_spec, *generator,
         *real;
     int64_t steps, seed, count;
-    int have_seed, json;
+    train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the start and the end only) */
+    int have_seed, json, detect_anomaly;
 } gan_args;
 
 typedef struct {
@@ -43,7 +47,9 @@ typedef struct {
     strata_dataset *train;
     strata_loader *ld;
     const char *loss;
-    int64_t nz, d_steps, batch, epoch;
+    int64_t nz, d_steps, batch;
+    int64_t step, epoch, nb; /* iterations done; the loader's epoch and its batches taken */
+    uint64_t data_seed;      /* the loader's shuffling seed */
     double ema;
 } gan_ctx;
 
@@ -52,9 +58,15 @@ static int gan_parse(int argc, char **argv, gan_args *a)
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL, *o = argv[i];
+        int rr = 0;
         if (!strcmp(o, "--json"))
             a->json = 1;
-        else if (o[0] == '-' && !v) {
+        else if (!strcmp(o, "--detect-anomaly"))
+            a->detect_anomaly = 1;
+        else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
+            if (rr < 0)
+                return 2;
+        } else if (o[0] == '-' && !v) {
             fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
             return 2;
         } else if (!strcmp(o, "--out"))
@@ -253,15 +265,19 @@ static strata_status gan_real_batch(gan_ctx *c, strata_tensor **x)
     strata_status rc = strata_loader_next(c->ld, c->dev, x, &y, &done);
     if (!rc && done) {
         strata_loader_start_epoch(c->ld, ++c->epoch);
+        c->nb = 0;
         rc = strata_loader_next(c->ld, c->dev, x, &y, &done);
     }
+    if (!rc)
+        c->nb++;
     strata_tensor_release(y);
     return rc;
 }
 
 /* The discriminator's update on a real batch against @p fake (no gradient
  * reaches the generator); *ld its loss. The graph is kept: the generator's
- * step may still backpropagate through nodes recorded before it. */
+ * step may still backpropagate through nodes recorded before it. A
+ * non-finite loss returns STRATA_E_NUMERIC before the update. */
 static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, double *ld)
 {
     strata_tensor *x = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
@@ -272,12 +288,12 @@ static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, double *ld)
         rc = gan_discriminate(c, fake, &lf);
     if (!rc)
         rc = gan_loss_op(c, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &loss);
+    if (!rc && !(rc = strata_tensor_item(loss, ld)) && !isfinite(*ld))
+        rc = STRATA_E_NUMERIC;
     if (!rc)
         rc = strata_backward(strata_runtime_graph(c->rt), loss);
     if (!rc)
         rc = strata_optimizer_step(c->od);
-    if (!rc)
-        rc = strata_tensor_item(loss, ld);
     strata_model_zero_grad(c->D);
     strata_tensor_release(x);
     strata_tensor_release(lr);
@@ -300,20 +316,26 @@ static strata_status gan_fake(gan_ctx *c, int grad, strata_tensor **fake)
 }
 
 /* One iteration: d_steps discriminator updates, then one generator update;
- * *ld, *lg the last losses. As in the PyTorch peer, the generator's step
+ * *ld, *lg the last losses. A non-finite loss returns STRATA_E_NUMERIC (that
+ * loss in *ld or *lg) before its update; *moved (optional) then tells
+ * whether a discriminator update of the iteration had been applied. As in
+ * the PyTorch peer, the generator's step
  * reuses the images of the last discriminator step: they are generated once
  * with gradients recorded, and the discriminator sees a detached copy. The
  * generator's update reaches the discriminator's gradients too: they are
  * cleared afterwards. */
-static strata_status gan_step(gan_ctx *c, double *ld, double *lg)
+static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
 {
     strata_status rc = STRATA_OK;
     strata_tensor *fake = NULL, *lf = NULL, *loss = NULL;
+    int applied = 0;
+    if (moved)
+        *moved = 0;
     for (int64_t k = 0; k + 1 < c->d_steps && !rc; k++) { /* earlier discriminator steps: their own images */
         strata_tensor *f = NULL;
         rc = gan_fake(c, 0, &f);
-        if (!rc)
-            rc = gan_d_update(c, f, ld);
+        if (!rc && !(rc = gan_d_update(c, f, ld)))
+            applied = 1;
         strata_tensor_release(f);
         strata_graph_reset(strata_runtime_graph(c->rt));
     }
@@ -324,14 +346,18 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg)
         int prev = strata_set_grad_enabled(c->rt, 0);
         rc = strata_op_call(c->rt, "core::copy", &fake, 1, NULL, 0, &detached, 1);
         strata_set_grad_enabled(c->rt, prev);
-        if (!rc)
-            rc = gan_d_update(c, detached, ld);
+        if (!rc && !(rc = gan_d_update(c, detached, ld)))
+            applied = 1;
         strata_tensor_release(detached);
     }
     if (!rc)
         rc = gan_discriminate(c, fake, &lf);
     if (!rc)
         rc = gan_loss_op(c, "gan::g_loss", &lf, 1, &loss);
+    if (!rc && !(rc = strata_tensor_item(loss, lg)) && !isfinite(*lg))
+        rc = STRATA_E_NUMERIC;
+    if (moved)
+        *moved = applied;
     strata_tensor_release(fake);
     strata_tensor_release(lf);
     if (rc) {
@@ -404,6 +430,227 @@ static int gan_sample_grid(gan_ctx *c, strata_model *G, int64_t n, uint64_t seed
 
 enum { GAN_FIXED_SEED = 20261201 };
 
+/* ---- checkpoints and --resume ----------------------------------------------------- */
+
+/* A checkpoint of the run is three files, each with the same train.state:
+ * discriminator.safetensors (D and its optimizer), generator_ema.safetensors
+ * (the average, with gan.ema) and generator.safetensors (G and its
+ * optimizer), written in that order, each atomically. The generator's file,
+ * written last, commits the checkpoint. Before a new discriminator or
+ * average is written the current one is renamed to X.prev.safetensors, so
+ * a kill at any moment leaves, for the step generator.safetensors records,
+ * the other two models as either X or X.prev: gan_load_point takes the one
+ * whose step matches, and renames an X.prev it takes back to X, so that X
+ * is again the committed file when the next checkpoint renames it. */
+enum { GAN_D, GAN_E, GAN_G };
+static const char *const gan_file[3] = {"discriminator.safetensors", "generator_ema.safetensors",
+                                        "generator.safetensors"};
+static const char *const gan_prev[3] = {"discriminator.prev.safetensors", "generator_ema.prev.safetensors", NULL};
+
+/* Where the run stands: iterations, the loader's position, the random state. */
+static train_state gan_position(gan_ctx *c)
+{
+    train_state s = {.step = c->step, .epoch = c->epoch, .batch = c->nb, .data_seed = c->data_seed,
+                     .batch_size = c->batch};
+    strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
+    return s;
+}
+
+/* The checkpoint of position @p s, whose last losses were @p ld, @p lg
+ * (kept for the summary of a resumed run). Prints the error; 0 or 1. */
+static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const train_state *s, double ld, double lg)
+{
+    char steps[32], dl[40], gl[40];
+    snprintf(steps, sizeof steps, "%lld", (long long)s->step);
+    snprintf(dl, sizeof dl, "%.17g", ld);
+    snprintf(gl, sizeof gl, "%.17g", lg);
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "task", "gan", "spec", spec_path, "gan.steps", steps);
+    json_t *extra = json_pack("{s:s, s:s}", "d_loss", dl, "g_loss", gl);
+    train_state st = *s;
+    st.extra = extra;
+    strata_model *m[3] = {c->D, c->E, c->G};
+    strata_optimizer *o[3] = {c->od, NULL, c->og};
+    int r = meta && extra ? 0 : cli_fail("saving the checkpoint", STRATA_E_NOMEM);
+    for (int k = 0; k < 3 && !r; k++) {
+        if (!m[k])
+            continue;
+        char cur[4200], prev[4200];
+        snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
+        if (gan_prev[k]) {
+            snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
+            if (rename(cur, prev) != 0 && errno != ENOENT) {
+                fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
+                r = 1;
+                break;
+            }
+        }
+        strata_status rc = train_ckpt_save_meta(dir, gan_file[k], m[k], o[k], &st, meta);
+        if (rc) {
+            fprintf(stderr, "strata: error: writing %s: %s: %s\n", cur, strata_status_name(rc), strata_last_error());
+            r = 1;
+        }
+    }
+    json_decref(meta);
+    json_decref(extra);
+    return r;
+}
+
+/* Loads the checkpoint of the run in @p dir into @p c (models, optimizers,
+ * loader position, random state) and its state into @p ts, whose extra the
+ * caller releases. Prints the error; 0 or 1. */
+static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
+{
+    for (int k = 0; k < 3; k++) { /* writes a killed run left behind */
+        train_ckpt_remove_temps_of(dir, gan_file[k]);
+        if (gan_prev[k])
+            train_ckpt_remove_temps_of(dir, gan_prev[k]);
+    }
+    if (train_ckpt_load_file(dir, gan_file[GAN_G], c->G, c->og, ts))
+        return 1;
+    strata_model *m[2] = {c->D, c->E};
+    strata_optimizer *o[2] = {c->od, NULL};
+    for (int k = 0; k < 2; k++) {
+        if (!m[k])
+            continue;
+        const char *pick = NULL;
+        train_state s;
+        if (!train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
+            json_decref(s.extra);
+            if (s.step == ts->step)
+                pick = gan_file[k];
+        }
+        if (!pick && !train_ckpt_read_state(dir, gan_prev[k], &s, 1)) {
+            json_decref(s.extra);
+            if (s.step == ts->step)
+                pick = gan_prev[k];
+        }
+        if (!pick) {
+            fprintf(stderr, "strata: error: cannot resume from %s: neither %s nor %s holds step %lld of %s (the "
+                            "run's files do not form a checkpoint)\n",
+                    dir, gan_file[k], gan_prev[k], (long long)ts->step, gan_file[GAN_G]);
+            json_decref(ts->extra);
+            ts->extra = NULL;
+            return 1;
+        }
+        if (train_ckpt_load_file(dir, pick, m[k], o[k], &s)) {
+            json_decref(ts->extra);
+            ts->extra = NULL;
+            return 1;
+        }
+        json_decref(s.extra);
+        char cur[4200], prev[4200];
+        snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
+        snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
+        if (pick == gan_prev[k] && rename(prev, cur) != 0) {
+            fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", prev, cur, strerror(errno));
+            json_decref(ts->extra);
+            ts->extra = NULL;
+            return 1;
+        }
+    }
+    c->step = ts->step;
+    c->epoch = ts->epoch;
+    c->nb = ts->batch;
+    strata_loader_start_epoch(c->ld, c->epoch);
+    strata_loader_skip(c->ld, c->nb);
+    strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
+    return 0;
+}
+
+/* A non-finite loss (@p ld or @p lg) in the iteration after @p good: saves
+ * the state after it as the run's checkpoint. When a discriminator update
+ * of the failing iteration had been applied (@p moved), that state is no
+ * longer in memory and is rebuilt by replaying the iterations from the last
+ * checkpoint (the same batches and random numbers give the same updates).
+ * Returns 1 (the exit code). */
+static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *good, int moved, double ld, double lg,
+                           double good_ld, double good_lg)
+{
+    const double bad = isfinite(ld) ? lg : ld;
+    fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
+            isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
+            (long long)good->step + 1);
+    if (moved) {
+        /* new optimizers first: loading a checkpoint keeps the slots (moments)
+         * it has none of, as one from before their first step has */
+        strata_optimizer_destroy(c->og);
+        strata_optimizer_destroy(c->od);
+        c->og = c->od = NULL;
+        strata_status oc = strata_spec_create_optimizer_named(c->spec, "generator", c->G, &c->og);
+        if (!oc)
+            oc = strata_spec_create_optimizer_named(c->spec, "discriminator", c->D, &c->od);
+        if (oc)
+            return cli_fail("rebuilding the optimizers to replay the last good state", oc);
+        train_state at;
+        if (gan_load_point(c, a->out_dir, &at)) {
+            fprintf(stderr, "strata: error: could not rebuild the last good state\n");
+            return 1;
+        }
+        json_decref(at.extra);
+        strata_status rc = STRATA_OK;
+        while (!rc && c->step < good->step) {
+            rc = gan_step(c, &good_ld, &good_lg, NULL);
+            c->step++;
+        }
+        train_state now = gan_position(c);
+        if (rc || now.epoch != good->epoch || now.batch != good->batch || now.rng_offset != good->rng_offset) {
+            fprintf(stderr, "strata: error: replaying steps %lld to %lld from %s/%s did not give the last good state "
+                            "back; that checkpoint is the run's resume point\n",
+                    (long long)at.step + 1, (long long)good->step, a->out_dir, gan_file[GAN_G]);
+            return 1;
+        }
+    }
+    if (gan_save(c, a->out_dir, a->spec_path, good, good_ld, good_lg)) {
+        fprintf(stderr, "strata: error: could not save the last good state\n");
+        return 1;
+    }
+    fprintf(stderr,
+            "strata: the state after step %lld (the last good one) is in %s/generator.safetensors and "
+            "discriminator.safetensors%s; `strata train %s --resume %s` continues from it (lower the learning "
+            "rates or check the data first)\n",
+            (long long)good->step, a->out_dir, c->E ? " (and generator_ema.safetensors)" : "", a->spec_path,
+            a->out_dir);
+    return 1;
+}
+
+/* --resume: the checkpoint of the run in a->out_dir, once its loader exists
+ * (it shuffles with the run's seed); metrics.jsonl cut back to it; *ld, *lg
+ * its last losses. Prints the error; 0 or an exit code. */
+static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
+{
+    train_state ts;
+    if (train_ckpt_read_state(a->out_dir, gan_file[GAN_G], &ts, 0))
+        return 1;
+    json_decref(ts.extra);
+    if (ts.batch_size > 0 && ts.batch_size != c->batch) {
+        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: its position counts "
+                        "those batches (set train.batch_size: %lld)\n",
+                a->out_dir, (long long)ts.batch_size, (long long)c->batch, (long long)ts.batch_size);
+        return 2;
+    }
+    const char *backend = strata_device_backend(c->dev);
+    if (ts.backend[0] && strcmp(ts.backend, backend) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                ts.backend, backend, ts.backend);
+    c->data_seed = ts.data_seed;
+    strata_status rc = strata_loader_create(c->train, c->batch, 1, c->data_seed, 1, &c->ld);
+    if (rc)
+        return cli_fail("creating the loader", rc);
+    if (gan_load_point(c, a->out_dir, &ts))
+        return 1;
+    const char *d = json_string_value(json_object_get(ts.extra, "d_loss"));
+    const char *g = json_string_value(json_object_get(ts.extra, "g_loss"));
+    *ld = d ? strtod(d, NULL) : 0.0;
+    *lg = g ? strtod(g, NULL) : 0.0;
+    json_decref(ts.extra);
+    ts.extra = NULL;
+    if (train_metrics_truncate(a->out_dir, &ts))
+        return 1;
+    fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts.step);
+    return 0;
+}
+
 int cmd_gan_train(int argc, char **argv)
 {
     gan_args a;
@@ -411,18 +658,19 @@ int cmd_gan_train(int argc, char **argv)
     int r = gan_parse(argc, argv, &a);
     if (r)
         return r;
+    if (train_resume_finish(&a.ckpt, &a.out_dir))
+        return 2;
     if (!a.spec_path || !a.out_dir) {
         fprintf(stderr, "strata: error: usage: strata train GAN_SPEC --out DIR [--steps N] [--seed S] "
-                        "[--backend NAME]\n");
+                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] (or --resume DIR)\n");
         return 2;
     }
+    /* --resume never creates the directory it is told to continue */
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
-        (r = cli_load_images(c.spec, "train", &c.train)) || (r = cli_make_dir(a.out_dir)))
+        (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
         goto out;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/samples", a.out_dir);
-    if ((r = cli_make_dir(path)))
-        goto out;
+    if (a.detect_anomaly)
+        strata_set_detect_anomaly(c.rt, 1);
     int64_t steps = 1000, log_every = 100, every = 500, count = 64, seed = 1;
     strata_spec_get_int(c.spec, "train.steps", 1000, &steps);
     strata_spec_get_int(c.spec, "train.log_every", 100, &log_every);
@@ -431,37 +679,70 @@ int cmd_gan_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.steps > 0)
         steps = a.steps;
-    strata_status rc = strata_loader_create(c.train, c.batch, 1, (uint64_t)(a.have_seed ? a.seed : seed), 1, &c.ld);
-    if (rc) {
-        r = cli_fail("creating the loader", rc);
-        goto out;
+    double ld = 0.0, lg = 0.0;
+    strata_status rc = STRATA_OK;
+    if (a.ckpt.resume) {
+        if ((r = gan_resume(&c, &a, &ld, &lg)))
+            goto out;
+    } else {
+        c.data_seed = (uint64_t)(a.have_seed ? a.seed : seed);
+        if ((rc = strata_loader_create(c.train, c.batch, 1, c.data_seed, 1, &c.ld))) {
+            r = cli_fail("creating the loader", rc);
+            goto out;
+        }
+        strata_loader_start_epoch(c.ld, 0);
     }
-    strata_loader_start_epoch(c.ld, 0);
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples", a.out_dir);
+    if ((r = cli_make_dir(path)))
+        goto out;
     printf("strata: training the GAN %s on %s: generator %lld and discriminator %lld parameters; loss %s, %lld "
            "discriminator step(s) per generator step, batch %lld, %lld steps%s\n",
            a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.G),
            (long long)strata_model_num_scalars(c.D), c.loss, (long long)c.d_steps, (long long)c.batch,
            (long long)steps, c.E ? ", weight average" : "");
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *mf = fopen(path, "w");
+    FILE *mf = fopen(path, a.ckpt.resume ? "a" : "w");
+    if (!mf) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        r = 1;
+        goto out;
+    }
     const double t0 = cli_now();
-    double ld = 0.0, lg = 0.0;
-    for (int64_t step = 1; !rc && step <= steps; step++) {
-        rc = gan_step(&c, &ld, &lg);
-        if (rc)
-            break;
-        if (!isfinite(ld) || !isfinite(lg)) {
-            fprintf(stderr, "strata: error: step %lld: the losses are no longer finite (D %g, G %g)\n",
-                    (long long)step, ld, lg);
-            r = 1;
+    /* a new run's checkpoint at step 0: a resume point from the start, and
+     * where a non-finite loss replays from when there is no later one */
+    int64_t saved = a.ckpt.resume ? c.step : -1;
+    if (!a.ckpt.resume) {
+        const train_state s0 = gan_position(&c);
+        if ((r = gan_save(&c, a.out_dir, a.spec_path, &s0, ld, lg)))
+            goto out_mf;
+        saved = 0;
+    }
+    while (c.step < steps) {
+        const train_state before = gan_position(&c);
+        const double good_ld = ld, good_lg = lg;
+        int moved = 0;
+        rc = gan_step(&c, &ld, &lg, &moved);
+        if (rc == STRATA_E_NUMERIC && (!isfinite(ld) || !isfinite(lg))) {
+            r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
             goto out_mf;
         }
+        if (rc)
+            break;
+        const int64_t step = ++c.step;
+        json_t *rec = json_pack("{s:I, s:f, s:f, s:f}", "step", (json_int_t)step, "d_loss", ld, "g_loss", lg,
+                                "seconds", cli_now() - t0);
+        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+        if (line) {
+            fprintf(mf, "%s\n", line);
+            fflush(mf);
+        }
+        free(line);
+        json_decref(rec);
         if (log_every > 0 && (step % log_every == 0 || step == steps)) {
             printf("step %6lld/%lld  D loss %.4f  G loss %.4f  (%.1f s)\n", (long long)step, (long long)steps, ld, lg,
                    cli_now() - t0);
-            if (mf)
-                fprintf(mf, "{\"step\": %lld, \"d_loss\": %.6f, \"g_loss\": %.6f, \"seconds\": %.2f}\n",
-                        (long long)step, ld, lg, cli_now() - t0);
             fflush(stdout);
         }
         if (every > 0 && (step % every == 0 || step == steps)) {
@@ -469,35 +750,30 @@ int cmd_gan_train(int argc, char **argv)
             if ((r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path)))
                 goto out_mf;
         }
+        if (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && step < steps) {
+            const train_state now = gan_position(&c);
+            if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
+                goto out_mf;
+            saved = step;
+        }
     }
     if (rc) {
         r = cli_fail("training the GAN", rc);
         goto out_mf;
     }
-    char meta[4352];
-    snprintf(meta, sizeof meta, "{\"task\": \"gan\", \"spec\": \"%s\", \"gan.steps\": \"%lld\"}", a.spec_path,
-             (long long)steps);
-    struct {
-        const char *file;
-        strata_model *m;
-        strata_optimizer *o;
-    } out[3] = {{"generator", c.G, c.og}, {"discriminator", c.D, c.od}, {"generator_ema", c.E, NULL}};
-    for (int k = 0; k < 3 && !rc; k++) {
-        if (!out[k].m)
-            continue;
-        snprintf(path, sizeof path, "%s/%s.safetensors", a.out_dir, out[k].file);
-        rc = strata_checkpoint_save(path, out[k].m, out[k].o, meta);
+    if (saved != c.step) {
+        const train_state now = gan_position(&c);
+        if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
+            goto out_mf;
     }
-    if (!rc && c.E) {
+    if (c.E) {
         snprintf(path, sizeof path, "%s/samples/ema_final.png", a.out_dir);
         r = gan_sample_grid(&c, c.E, count, GAN_FIXED_SEED, path);
     }
     snprintf(path, sizeof path, "%s/samples.png", a.out_dir);
-    if (!rc && !r)
+    if (!r)
         r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path);
-    if (rc)
-        r = cli_fail("saving the checkpoints", rc);
-    else if (!r) {
+    if (!r) {
         json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)steps,
                                 "device", strata_device_name(c.dev), "seconds", cli_now() - t0);
         snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
@@ -507,8 +783,7 @@ int cmd_gan_train(int argc, char **argv)
                cli_now() - t0, a.out_dir, a.out_dir);
     }
 out_mf:
-    if (mf)
-        fclose(mf);
+    fclose(mf);
 out:
     gan_free(&c);
     return r;
@@ -763,7 +1038,7 @@ int gan_bench(const char *spec, const char *backend, int64_t warmup, int64_t ste
             strata_profile_enable(c.rt, 1);
         }
         const double t0 = cli_now();
-        rc = gan_step(&c, &ld, &lg);
+        rc = gan_step(&c, &ld, &lg, NULL);
         strata_device_synchronize(c.dev);
         times[s] = cli_now() - t0;
     }

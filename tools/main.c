@@ -27,6 +27,8 @@ static void usage(FILE *f)
                "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"
                "                                        a test story with each hop's attention\n"
                "  train GAN_SPEC --out DIR [--steps N]  (task: gan) a generator and a discriminator\n"
+               "  train AE_SPEC --out DIR [--epochs N] [--steps N]   (task: autoencoder) an autoencoder;\n"
+               "                                        both take --resume DIR, --checkpoint-every N, --detect-anomaly\n"
                "  sample --checkpoint RUN/generator.safetensors --count N --out FILE.png\n"
                "                                        a grid of a trained generator's samples\n"
                "  fid --classifier CKPT --generator CKPT [--real DIR] [--count N] [--json]\n"

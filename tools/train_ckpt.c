@@ -238,10 +238,16 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
 
 void train_ckpt_remove_temps(const char *dir)
 {
+    train_ckpt_remove_temps_of(dir, CKPT_NAME);
+}
+
+void train_ckpt_remove_temps_of(const char *dir, const char *file)
+{
     DIR *d = opendir(dir);
     if (!d)
         return;
-    const char *prefix = CKPT_NAME ".tmp.";
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s.tmp.", file); /* strata_checkpoint_save's FILE.tmp.PID */
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
@@ -255,9 +261,9 @@ void train_ckpt_remove_temps(const char *dir)
 
 /* A metrics.jsonl record written before the checkpoint (kept on resume):
  * step records up to its step, epoch records of the epochs it completed;
- * a record with a "step" and no "epoch" (a language model's evaluation) up
- * to its step, but one marked "end_of_run" (an evaluation only because the
- * run stopped there) only before it. */
+ * a record with a "step" and no "epoch" (a language model's evaluation, a
+ * GAN's step) up to its step, but one marked "end_of_run" (an evaluation
+ * only because the run stopped there) only before it. */
 static int record_kept(const char *line, const train_state *s)
 {
     json_error_t err;

@@ -1,0 +1,482 @@
+/* test_gan_resume.c - checkpoints and --resume of the GAN and autoencoder
+ * trainers, end to end on a synthetic 8x8 IDX set (ref backend):
+ *
+ *   - a run stopped after k steps and resumed to N writes the same
+ *     metrics.jsonl records as an uninterrupted run of N steps (same
+ *     batches, dropout masks, optimizer and weight-average state);
+ *   - a GAN killed between writing the discriminator and the generator
+ *     resumes from the previous, consistent files (X.prev.safetensors);
+ *   - a non-finite loss stops training after saving the last good state,
+ *     the same state an uninterrupted run has after that many steps;
+ *   - bad uses of the flags fail with a message naming the file, never a crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define N_IMAGES 40 /* batch 8: 5 batches an epoch */
+#define SIDE 8
+
+static char dir[512];
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* dir/images.idx (N, 8, 8) ubyte and dir/labels.idx: bars with a little noise. */
+static void write_idx(void)
+{
+    static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
+    uint8_t lbl[8 + N_IMAGES];
+    memset(img, 0, sizeof img);
+    put_be32(img, 0x0803), put_be32(img + 4, N_IMAGES), put_be32(img + 8, SIDE), put_be32(img + 12, SIDE);
+    put_be32(lbl, 0x0801), put_be32(lbl + 4, N_IMAGES);
+    for (int i = 0; i < N_IMAGES; i++) {
+        int cls = i % 3, pos = 1 + (i / 3) % 6;
+        uint8_t *p = img + 16 + i * SIDE * SIDE;
+        for (int k = 0; k < SIDE; k++)
+            p[cls == 0 ? k * SIDE + pos : cls == 1 ? pos * SIDE + k : k * SIDE + k] = 200;
+        p[(i * 7) % (SIDE * SIDE)] += 50;
+        lbl[8 + i] = (uint8_t)cls;
+    }
+    write_file("images.idx", img, sizeof img);
+    write_file("labels.idx", lbl, sizeof lbl);
+}
+
+/* dir/NAME: a GAN with two discriminator steps per generator step, dropout
+ * in the discriminator (so the random state matters) and a weight average;
+ * the discriminator's optimizer @p d_opt. */
+static void write_gan_spec(const char *name, const char *d_opt)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "seed: 2\ntask: gan\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: images.idx, labels: labels.idx}\n"
+                     "  scale: 127.5\n  mean: 1\n"
+                     "gan: {loss: non_saturating, noise_dim: 4, d_steps: 2, sample_every: 4, sample_count: 4, "
+                     "ema: 0.9}\n"
+                     "generator:\n  model:\n    input: [4]\n    layers:\n"
+                     "      - {type: linear, out_features: 64}\n      - {type: tanh}\n"
+                     "      - {type: unflatten, shape: [1, %d, %d]}\n"
+                     "  optimizer: {type: adam, lr: 0.01}\n"
+                     "discriminator:\n  model:\n    input: [1, %d, %d]\n    layers:\n"
+                     "      - {type: flatten}\n      - {type: linear, out_features: 8}\n"
+                     "      - {type: leaky_relu}\n      - {type: dropout, p: 0.25}\n"
+                     "      - {type: linear, out_features: 1}\n"
+                     "  optimizer: %s\n"
+                     "train: {steps: 12, batch_size: 8, log_every: 4}\n",
+                     SIDE, SIDE, SIDE, SIDE, d_opt);
+    assert_true(n > 0 && n < (int)sizeof text);
+    write_file(name, text, (size_t)n);
+}
+
+/* dir/NAME: an autoencoder with dropout, 3 epochs; a sigmoid output when
+ * @p sigmoid (without it a large learning rate overflows the loss). */
+static void write_ae_spec(const char *name, const char *opt, int sigmoid)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "seed: 3\ntask: autoencoder\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: images.idx, labels: labels.idx}\n"
+                     "  test: {images: images.idx, labels: labels.idx}\n"
+                     "  scale: 255\n"
+                     "autoencoder: {code_size: 4}\n"
+                     "model:\n  input: [%d]\n  layers:\n"
+                     "    - {type: linear, out_features: 4}\n    - {type: dropout, p: 0.2}\n"
+                     "    - {type: linear, out_features: %d}\n%s"
+                     "optimizer: %s\n"
+                     "train: {epochs: 3, batch_size: 8}\n",
+                     SIDE * SIDE, SIDE * SIDE, sigmoid ? "    - {type: sigmoid}\n" : "", opt);
+    assert_true(n > 0 && n < (int)sizeof text);
+    write_file(name, text, (size_t)n);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/strata-ganresume-XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    write_idx();
+    write_gan_spec("gan.yaml", "{type: adam, lr: 0.01}");
+    write_gan_spec("gan_diverge.yaml", "{type: sgd, lr: 1.0e+4}");
+    write_ae_spec("ae.yaml", "{type: adam, lr: 0.01}", 1);
+    write_ae_spec("ae_diverge.yaml", "{type: sgd, lr: 1.0e+10}", 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs `strata ARGS` in dir; returns its exit status. */
+static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int cli(const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+static void expect_ok(int code)
+{
+    if (code != 0) {
+        char *err = tu_slurp(dir, "err");
+        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
+    }
+}
+
+static void expect_err(int code, int want, const char *needle)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != want || !strstr(err, needle))
+        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
+    free(err);
+}
+
+/* The records of dir/RUN/metrics.jsonl without their "seconds" (which
+ * differ between runs), one per line. */
+static char *records(const char *run)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
+    char *m = tu_slurp(dir, name);
+    assert_non_null(m);
+    char *out = malloc(strlen(m) + 1), *o = out;
+    assert_non_null(out);
+    for (char *line = m; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *sec = strstr(line, ",\"seconds\"");
+        if (sec && sec < line + len)
+            len = (size_t)(sec - line);
+        memcpy(o, line, len);
+        o += len;
+        *o++ = '\n';
+        line += nl ? (size_t)(nl - line) + 1 : strlen(line);
+    }
+    *o = '\0';
+    free(m);
+    return out;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void expect_same_records(const char *want_run, const char *run)
+{
+    char *want = records(want_run), *got = records(run);
+    if (strcmp(want, got) != 0)
+        fail_msg("%s's metrics differ from %s's:\n--- %s\n%s--- %s\n%s", run, want_run, want_run, want, run, got);
+    free(want);
+    free(got);
+}
+
+/* The "step" of dir/FILE's train.state. */
+static long long checkpoint_step(const char *file)
+{
+    char path[1024], buf[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
+    const char *p = strstr(buf, "\"step\":");
+    assert_non_null(p);
+    return atoll(p + 7);
+}
+
+/* The bytes of dir/NAME; *n their count. */
+static char *read_all(const char *name, long *n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s is missing", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    *n = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)*n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)*n, f), (size_t)*n);
+    fclose(f);
+    return buf;
+}
+
+static void expect_same_file(const char *a, const char *b)
+{
+    long na, nb;
+    char *x = read_all(a, &na), *y = read_all(b, &nb);
+    if (na != nb || memcmp(x, y, (size_t)na) != 0)
+        fail_msg("%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
+static int exists(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/%s' '%s/%s'", dir, from, dir, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_gan_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    expect_ok(cli("train gan.yaml --out gfull --backend ref"));
+    char *full = records("gfull");
+    assert_int_equal(count(full, "\"d_loss\""), 12);
+    assert_int_equal(count(full, "\"g_loss\""), 12);
+    free(full);
+    assert_int_equal(checkpoint_step("gfull/generator.safetensors"), 12);
+
+    /* stopped after 5 (checkpoints at 0, 2, 4 and 5; 20 real batches: epoch 2), resumed to 12 */
+    expect_ok(cli("train gan.yaml --out gpart --steps 5 --checkpoint-every 2 --backend ref"));
+    assert_int_equal(checkpoint_step("gpart/generator.safetensors"), 5);
+    assert_int_equal(checkpoint_step("gpart/discriminator.safetensors"), 5);
+    assert_int_equal(checkpoint_step("gpart/generator_ema.safetensors"), 5);
+    assert_int_equal(checkpoint_step("gpart/discriminator.prev.safetensors"), 4);
+    expect_ok(cli("train gan.yaml --resume gpart --checkpoint-every 2 --backend ref"));
+    expect_same_records("gfull", "gpart");
+    /* the same models, weight average included */
+    expect_same_file("gfull/generator.safetensors", "gpart/generator.safetensors");
+    expect_same_file("gfull/discriminator.safetensors", "gpart/discriminator.safetensors");
+    expect_same_file("gfull/generator_ema.safetensors", "gpart/generator_ema.safetensors");
+    static const char *const files[] = {"gpart/samples/step_000004.png", "gpart/samples/step_000008.png",
+                                        "gpart/samples/step_000012.png", "gpart/samples/ema_final.png",
+                                        "gpart/samples.png", "gpart/summary.json"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++)
+        if (!exists(files[k]))
+            fail_msg("%s is missing", files[k]);
+    expect_same_file("gfull/samples.png", "gpart/samples.png");
+
+    /* sample and fid's reading of the generator file still work */
+    expect_ok(cli("sample --checkpoint gpart/generator.safetensors --count 4 --out s.png --backend ref"));
+    char spec[1024];
+    snprintf(spec, sizeof spec, "%s/gpart/generator.safetensors", dir);
+    char buf[256];
+    ST_OK(strata_checkpoint_metadata(spec, "spec", buf, sizeof buf));
+    assert_string_equal(buf, "gan.yaml");
+    ST_OK(strata_checkpoint_metadata(spec, "task", buf, sizeof buf));
+    assert_string_equal(buf, "gan");
+    ST_OK(strata_checkpoint_metadata(spec, "gan.steps", buf, sizeof buf));
+    assert_string_equal(buf, "12");
+
+    /* resuming a finished run changes nothing and reports the same losses */
+    expect_ok(cli("train gan.yaml --resume gpart --backend ref"));
+    expect_same_records("gfull", "gpart");
+    char *a = tu_slurp(dir, "gfull/summary.json"), *b = tu_slurp(dir, "gpart/summary.json");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(!strncmp(strstr(a, "\"d_loss\""), strstr(b, "\"d_loss\""), 40));
+    assert_true(!strncmp(strstr(a, "\"g_loss\""), strstr(b, "\"g_loss\""), 40));
+    free(a);
+    free(b);
+}
+
+/* A kill between the discriminator's and the generator's write: the
+ * generator file is still the previous checkpoint's. */
+static void test_gan_kill_between_files(void **state)
+{
+    (void)state;
+    expect_ok(cli("train gan.yaml --out kfull --backend ref"));
+    expect_ok(cli("train gan.yaml --out k4 --steps 4 --backend ref"));
+    copy_file("k4", "k8");
+    expect_ok(cli("train gan.yaml --resume k8 --steps 8 --backend ref"));
+    copy_file("k4/generator.safetensors", "k8/generator.safetensors");
+    assert_int_equal(checkpoint_step("k8/discriminator.safetensors"), 8);
+    assert_int_equal(checkpoint_step("k8/generator.safetensors"), 4);
+    /* and a write of the discriminator the kill cut short */
+    write_file("k8/discriminator.safetensors.tmp.4242", "torn", 4);
+    expect_ok(cli("train gan.yaml --resume k8 --backend ref"));
+    expect_same_records("kfull", "k8");
+    assert_false(exists("k8/discriminator.safetensors.tmp.4242"));
+
+    /* files of no common step: a clear error, not a resume from a mixture */
+    copy_file("k4", "mixed");
+    copy_file("kfull/discriminator.safetensors", "mixed/discriminator.safetensors");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/mixed/discriminator.prev.safetensors", dir);
+    remove(path);
+    expect_err(cli("train gan.yaml --resume mixed --backend ref"), 1, "discriminator.prev.safetensors");
+}
+
+static void test_gan_nan_saves_last_good_state(void **state)
+{
+    (void)state;
+    int code = cli("train gan_diverge.yaml --out gnan --steps 40 --backend ref");
+    expect_err(code, 1, "loss became");
+    expect_err(code, 1, "the last good one");
+    expect_err(code, 1, "--resume gnan");
+    char *err = tu_slurp(dir, "err");
+    const char *p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_true(good >= 1); /* the discriminator had moved: rebuilt by replaying from step 0 */
+    assert_int_equal(checkpoint_step("gnan/generator.safetensors"), good);
+    char *rec = records("gnan");
+    assert_int_equal(count(rec, "\"d_loss\""), (int)good);
+    free(rec);
+    /* the state an uninterrupted run has after that many steps, bit for bit */
+    expect_ok(cli("train gan_diverge.yaml --out ggood --steps %lld --backend ref", good));
+    expect_same_file("ggood/generator.safetensors", "gnan/generator.safetensors");
+    expect_same_file("ggood/discriminator.safetensors", "gnan/discriminator.safetensors");
+    expect_same_file("ggood/generator_ema.safetensors", "gnan/generator_ema.safetensors");
+    /* the same with a checkpoint at every step (nothing to replay) */
+    expect_err(cli("train gan_diverge.yaml --out gnan1 --steps 40 --checkpoint-every 1 --backend ref"), 1,
+               "the last good one");
+    expect_same_file("ggood/discriminator.safetensors", "gnan1/discriminator.safetensors");
+    /* --detect-anomaly names the op instead */
+    expect_err(cli("train gan_diverge.yaml --out ganom --steps 40 --detect-anomaly --backend ref"), 1,
+               "anomaly detected");
+}
+
+static void test_ae_resume_matches_uninterrupted(void **state)
+{
+    (void)state;
+    expect_ok(cli("train ae.yaml --out afull --backend ref"));
+    char *full = records("afull");
+    assert_int_equal(count(full, "\"batch_loss\""), 15);
+    assert_int_equal(count(full, "\"test_mse\""), 3);
+    free(full);
+    assert_int_equal(checkpoint_step("afull/checkpoint.safetensors"), 15);
+
+    /* stopped after 7 (mid-epoch 2; checkpoints at 3, 5, 6 and 7), resumed to the end */
+    expect_ok(cli("train ae.yaml --out apart --steps 7 --checkpoint-every 3 --backend ref"));
+    assert_int_equal(checkpoint_step("apart/checkpoint.safetensors"), 7);
+    expect_ok(cli("train ae.yaml --resume apart --checkpoint-every 3 --backend ref"));
+    expect_same_records("afull", "apart");
+    expect_same_file("afull/reconstructions.png", "apart/reconstructions.png");
+    char *a = tu_slurp(dir, "afull/summary.json"), *b = tu_slurp(dir, "apart/summary.json");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_true(!strncmp(strstr(a, "\"test_mse\""), strstr(b, "\"test_mse\""), 40));
+    assert_non_null(strstr(b, "\"pca_mse\""));
+    free(a);
+    free(b);
+
+    /* resumed at an epoch end */
+    expect_ok(cli("train ae.yaml --out aepoch --epochs 2 --backend ref"));
+    expect_ok(cli("train ae.yaml --resume aepoch --backend ref"));
+    expect_same_records("afull", "aepoch");
+
+    /* the checkpoint still loads for eval */
+    expect_ok(cli("eval ae.yaml --checkpoint apart/checkpoint.safetensors --json --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "\"test_mse\""));
+    free(out);
+}
+
+static void test_ae_nan_saves_last_good_state(void **state)
+{
+    (void)state;
+    int code = cli("train ae_diverge.yaml --out anan --backend ref");
+    expect_err(code, 1, "the loss became");
+    expect_err(code, 1, "the last good one");
+    char *err = tu_slurp(dir, "err");
+    const char *p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_int_equal(checkpoint_step("anan/checkpoint.safetensors"), good);
+    char *rec = records("anan");
+    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    free(rec);
+}
+
+/* A checkpoint written by the API, without train.state. */
+static void write_plain_checkpoint(const char *spec, const char *name, const char *file)
+{
+    strata_runtime *rt = tu_runtime();
+    strata_spec *s;
+    strata_model *m;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, spec);
+    ST_OK(strata_spec_load(rt, path, &s));
+    if (name)
+        ST_OK(strata_spec_build_named(s, name, tu_ref(rt), &m));
+    else
+        ST_OK(strata_spec_build_model(s, tu_ref(rt), &m));
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    ST_OK(strata_checkpoint_save(path, m, NULL, NULL));
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {"gan.yaml", "ae.yaml"};
+    for (int k = 0; k < 2; k++) {
+        const char *s = specs[k];
+        expect_err(cli("train %s --out x --checkpoint-every 0 --backend ref", s), 2, "--checkpoint-every");
+        expect_err(cli("train %s --out x --checkpoint-every 3x --backend ref", s), 2, "--checkpoint-every");
+        expect_err(cli("train %s --resume a --out b --backend ref", s), 2, "--resume a");
+        expect_err(cli("train %s --resume nowhere --backend ref", s), 1, "nowhere");
+        assert_false(exists("nowhere"));
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plain", dir);
+    assert_int_equal(mkdir(path, 0777), 0);
+    expect_err(cli("train gan.yaml --resume plain --backend ref"), 1, "generator.safetensors");
+    expect_err(cli("train ae.yaml --resume plain --backend ref"), 1, "checkpoint.safetensors");
+    write_plain_checkpoint("gan.yaml", "generator", "plain/generator.safetensors");
+    write_plain_checkpoint("ae.yaml", NULL, "plain/checkpoint.safetensors");
+    expect_err(cli("train gan.yaml --resume plain --backend ref"), 1,
+               "plain/generator.safetensors has no training state");
+    expect_err(cli("train ae.yaml --resume plain --backend ref"), 1,
+               "plain/checkpoint.safetensors has no training state");
+    /* a corrupt checkpoint is reported, not loaded */
+    write_file("plain/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    expect_err(cli("train ae.yaml --resume plain --backend ref"), 1, "checkpoint.safetensors");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gan_resume_matches_uninterrupted),
+        cmocka_unit_test(test_gan_kill_between_files),
+        cmocka_unit_test(test_gan_nan_saves_last_good_state),
+        cmocka_unit_test(test_ae_resume_matches_uninterrupted),
+        cmocka_unit_test(test_ae_nan_saves_last_good_state),
+        cmocka_unit_test(test_bad_usage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
