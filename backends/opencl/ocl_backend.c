@@ -114,6 +114,10 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"lstm::gru_seq_backward", ocl_gru_seq_backward},
     {"lstm::rnn_seq", ocl_rnn_seq},
     {"lstm::rnn_seq_backward", ocl_rnn_seq_backward},
+    /* the memnet plugin's sentence encoding */
+    {"memnet::encode", ocl_mn_encode},
+    {"memnet::encode_backward", ocl_mn_encode_backward},
+    {"memnet::slot_mask", ocl_mn_slot_mask},
 };
 
 /* Every registered op runs any shape, except: uniform, normal and

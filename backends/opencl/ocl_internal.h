@@ -85,7 +85,10 @@ extern const strata_host_api *ocl_host;
     X(gru_step_bwd)                                                                                            \
     X(rnn_step_fwd)                                                                                            \
     X(rnn_step_bwd)                                                                                            \
-    X(add_into)
+    X(add_into)                                                                                                \
+    X(mn_encode_fwd)                                                                                           \
+    X(mn_encode_bwd)                                                                                           \
+    X(mn_slot_mask)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -348,5 +351,10 @@ OCL_KERNEL(gru_seq);
 OCL_KERNEL(gru_seq_backward);
 OCL_KERNEL(rnn_seq);
 OCL_KERNEL(rnn_seq_backward);
+
+/* ocl_memnet.c (the memnet plugin's ops, registered by name) */
+OCL_KERNEL(mn_encode);
+OCL_KERNEL(mn_encode_backward);
+OCL_KERNEL(mn_slot_mask);
 
 #endif /* OCL_INTERNAL_H */
