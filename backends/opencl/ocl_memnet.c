@@ -70,8 +70,7 @@ static strata_status enc_check_words(const strata_kernel_call *call, ocl_device 
     void *h = malloc((size_t)n * es);
     if (!h)
         return ocl_error(call, STRATA_E_NOMEM, "out of memory reading %lld word ids", (long long)n);
-    cl_int err =
-        clEnqueueReadBuffer(d->queue, ocl_mem(x), CL_TRUE, x->byte_offset, (size_t)n * es, h, 0, NULL, NULL);
+    cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(x), CL_TRUE, x->byte_offset, (size_t)n * es, h, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         free(h);
         return ocl_cl_fail(d->name, "clEnqueueReadBuffer", err);
@@ -122,9 +121,9 @@ OCL_KERNEL(mn_encode)
     cl_long R = g.R, J = g.J, D = g.d, M = g.M ? g.M : 1, pad = g.pad;
     cl_int is64 = X->dtype == STRATA_I64, has_t = T != NULL, position = g.position;
     size_t global = (size_t)(g.R * g.d);
-    ocl_arg args[] = {OCL_ARG(y),     OCL_ARG(y_off), OCL_ARG(e), OCL_ARG(e_off), OCL_ARG(x),   OCL_ARG(x_off),
-                      OCL_ARG(is64),  OCL_ARG(tm),    OCL_ARG(t_off), OCL_ARG(has_t), OCL_ARG(R), OCL_ARG(J),
-                      OCL_ARG(D),     OCL_ARG(M),     OCL_ARG(pad), OCL_ARG(position)};
+    ocl_arg args[] = {OCL_ARG(y),    OCL_ARG(y_off), OCL_ARG(e),     OCL_ARG(e_off),   OCL_ARG(x), OCL_ARG(x_off),
+                      OCL_ARG(is64), OCL_ARG(tm),    OCL_ARG(t_off), OCL_ARG(has_t),   OCL_ARG(R), OCL_ARG(J),
+                      OCL_ARG(D),    OCL_ARG(M),     OCL_ARG(pad),   OCL_ARG(position)};
     return ocl_launch(call, d, OCL_K_mn_encode_fwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
 }
 
@@ -157,9 +156,9 @@ OCL_KERNEL(mn_encode_backward)
     cl_long R = g.R, J = g.J, cV = V, D = g.d, pad = g.pad;
     cl_int is64 = X->dtype == STRATA_I64, position = g.position;
     size_t global = (size_t)g.d;
-    ocl_arg args[] = {OCL_ARG(de),   OCL_ARG(de_off), OCL_ARG(dy), OCL_ARG(dy_off), OCL_ARG(x),
-                      OCL_ARG(x_off), OCL_ARG(is64),  OCL_ARG(R),  OCL_ARG(J),      OCL_ARG(cV),
-                      OCL_ARG(D),    OCL_ARG(pad),    OCL_ARG(position)};
+    ocl_arg args[] = {OCL_ARG(de),    OCL_ARG(de_off), OCL_ARG(dy),      OCL_ARG(dy_off), OCL_ARG(x),
+                      OCL_ARG(x_off), OCL_ARG(is64),   OCL_ARG(R),       OCL_ARG(J),      OCL_ARG(cV),
+                      OCL_ARG(D),     OCL_ARG(pad),    OCL_ARG(position)};
     return ocl_launch(call, d, OCL_K_mn_encode_bwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
 }
 
@@ -182,7 +181,7 @@ OCL_KERNEL(mn_slot_mask)
     cl_long m_off = ocl_off(Y), x_off = ocl_off(X), R = g.R, J = g.J, pad = g.pad;
     cl_int is64 = X->dtype == STRATA_I64;
     size_t global = (size_t)g.R;
-    ocl_arg args[] = {OCL_ARG(m), OCL_ARG(m_off), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(is64),
-                      OCL_ARG(R), OCL_ARG(J),     OCL_ARG(pad)};
+    ocl_arg args[] = {OCL_ARG(m),    OCL_ARG(m_off), OCL_ARG(x), OCL_ARG(x_off),
+                      OCL_ARG(is64), OCL_ARG(R),     OCL_ARG(J), OCL_ARG(pad)};
     return ocl_launch(call, d, OCL_K_mn_slot_mask, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
 }

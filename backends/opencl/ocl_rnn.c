@@ -151,8 +151,7 @@ static strata_status seq_check_forward(const strata_kernel_call *call, ocl_seq *
     const int64_t GH = g->G * g->H, B = g->B, H = g->H;
     g->has_bias = call->n_inputs == 5 + ns;
     if ((s = seq_need(call, &in[1], "w_ih", 2, GH, g->I, 0)) || (s = seq_need(call, &in[2], "w_hh", 2, GH, H, 0)) ||
-        (s = seq_need(call, &in[3], "h0", 2, B, H, 0)) ||
-        (ns == 2 && (s = seq_need(call, &in[4], "c0", 2, B, H, 0))) ||
+        (s = seq_need(call, &in[3], "h0", 2, B, H, 0)) || (ns == 2 && (s = seq_need(call, &in[4], "c0", 2, B, H, 0))) ||
         (g->has_bias && ((s = seq_need(call, &in[3 + ns], "b_ih", 1, GH, 0, 0)) ||
                          (s = seq_need(call, &in[4 + ns], "b_hh", 1, GH, 0, 0)))))
         return s;
@@ -214,10 +213,10 @@ static strata_status seq_step_forward(const strata_kernel_call *call, ocl_device
         cl_long ws_off = ocl_off(&out[3]), cn_off = ocl_off(&out[2]);
         cl_mem cp = s ? ws : ocl_mem(&in[4]);
         cl_long cp_off = s ? ws_off + prow0 * 5 * H + 4 * H : ocl_off(&in[4]), cp_bs = s ? rs * 5 * H : H;
-        ocl_arg args[] = {OCL_ARG(y),     OCL_ARG(y_off),  OCL_ARG(ws),    OCL_ARG(ws_off),  OCL_ARG(hn),
+        ocl_arg args[] = {OCL_ARG(y),      OCL_ARG(y_off),  OCL_ARG(ws),     OCL_ARG(ws_off), OCL_ARG(hn),
                           OCL_ARG(hn_off), OCL_ARG(cn),     OCL_ARG(cn_off), OCL_ARG(gx),     OCL_ARG(gh),
-                          OCL_ARG(cp),    OCL_ARG(cp_off), OCL_ARG(cp_bs), OCL_ARG(row0),    OCL_ARG(rstride),
-                          OCL_ARG(B),     OCL_ARG(cH),     OCL_ARG(last)};
+                          OCL_ARG(cp),     OCL_ARG(cp_off), OCL_ARG(cp_bs),  OCL_ARG(row0),   OCL_ARG(rstride),
+                          OCL_ARG(B),      OCL_ARG(cH),     OCL_ARG(last)};
         return ocl_launch(call, d, OCL_K_lstm_step_fwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
     }
     if (g->cell == SEQ_GRU) {
@@ -225,10 +224,10 @@ static strata_status seq_step_forward(const strata_kernel_call *call, ocl_device
         cl_long ws_off = ocl_off(&out[2]);
         cl_mem hp = s ? y : ocl_mem(&in[3]);
         cl_long hp_off = s ? y_off + prow0 * H : ocl_off(&in[3]), hp_bs = s ? rs * H : H;
-        ocl_arg args[] = {OCL_ARG(y),  OCL_ARG(y_off),  OCL_ARG(ws),    OCL_ARG(ws_off), OCL_ARG(hn),
-                          OCL_ARG(hn_off), OCL_ARG(gx), OCL_ARG(gh),    OCL_ARG(hp),     OCL_ARG(hp_off),
-                          OCL_ARG(hp_bs), OCL_ARG(row0), OCL_ARG(rstride), OCL_ARG(B),    OCL_ARG(cH),
-                          OCL_ARG(last)};
+        ocl_arg args[] = {OCL_ARG(y),       OCL_ARG(y_off),  OCL_ARG(ws),    OCL_ARG(ws_off),
+                          OCL_ARG(hn),      OCL_ARG(hn_off), OCL_ARG(gx),    OCL_ARG(gh),
+                          OCL_ARG(hp),      OCL_ARG(hp_off), OCL_ARG(hp_bs), OCL_ARG(row0),
+                          OCL_ARG(rstride), OCL_ARG(B),      OCL_ARG(cH),    OCL_ARG(last)};
         return ocl_launch(call, d, OCL_K_gru_step_fwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
     }
     ocl_arg args[] = {OCL_ARG(y),    OCL_ARG(y_off),   OCL_ARG(hn), OCL_ARG(hn_off), OCL_ARG(gx),   OCL_ARG(gh),
@@ -260,8 +259,7 @@ static strata_status seq_forward(const strata_kernel_call *call, int cell)
         /* gh = h_{t-1} W_hh^T + b_hh, h_{t-1} from h0 or the previous step's rows of y */
         const strata_tensor_desc *h = st ? &out[0] : &in[3];
         cl_long h_off = ocl_off(h) + (st ? seq_row(&g, seq_t(&g, st - 1), 0) * H : 0), h_sm = st ? rs * H : H;
-        s = seq_gemm(call, d, gh, 0, ocl_mem(h), h_off, h_sm, ocl_mem(&in[2]), ocl_off(&in[2]), 1, H, b_hh, g.B, GH,
-                     H);
+        s = seq_gemm(call, d, gh, 0, ocl_mem(h), h_off, h_sm, ocl_mem(&in[2]), ocl_off(&in[2]), 1, H, b_hh, g.B, GH, H);
         if (s == STRATA_OK)
             s = seq_step_forward(call, d, &g, gx, gh, st);
     }
@@ -370,10 +368,10 @@ OCL_KERNEL(gru_seq_backward)
         cl_mem hp = st ? ocl_mem(&in[4]) : ocl_mem(&in[3]);
         cl_long hp_off = st ? ocl_off(&in[4]) + prow0 * H : ocl_off(&in[3]), hp_bs = st ? rs * H : H;
         cl_int has_dg = st != g.T - 1;
-        ocl_arg args[] = {OCL_ARG(dgi),    OCL_ARG(dgi_off), OCL_ARG(dgh),   OCL_ARG(dgh_off), OCL_ARG(dz),
-                          OCL_ARG(dz_off), OCL_ARG(dg),      OCL_ARG(dg_off), OCL_ARG(has_dg), OCL_ARG(dy),
-                          OCL_ARG(dy_off), OCL_ARG(ws),      OCL_ARG(ws_off), OCL_ARG(hp),     OCL_ARG(hp_off),
-                          OCL_ARG(hp_bs),  OCL_ARG(row0),    OCL_ARG(rstride), OCL_ARG(cB),    OCL_ARG(cH)};
+        ocl_arg args[] = {OCL_ARG(dgi),    OCL_ARG(dgi_off), OCL_ARG(dgh),     OCL_ARG(dgh_off), OCL_ARG(dz),
+                          OCL_ARG(dz_off), OCL_ARG(dg),      OCL_ARG(dg_off),  OCL_ARG(has_dg),  OCL_ARG(dy),
+                          OCL_ARG(dy_off), OCL_ARG(ws),      OCL_ARG(ws_off),  OCL_ARG(hp),      OCL_ARG(hp_off),
+                          OCL_ARG(hp_bs),  OCL_ARG(row0),    OCL_ARG(rstride), OCL_ARG(cB),      OCL_ARG(cH)};
         s = ocl_launch(call, d, OCL_K_gru_step_bwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
         /* dg = dgh_t (B, 3H) W_hh (3H, H) */
         if (s == STRATA_OK)
@@ -414,9 +412,9 @@ OCL_KERNEL(rnn_seq_backward)
     size_t global = (size_t)(B * H);
     for (int64_t st = g.T - 1; st >= 0 && s == STRATA_OK; st--) {
         cl_long row0 = seq_row(&g, seq_t(&g, st), 0);
-        ocl_arg args[] = {OCL_ARG(da),   OCL_ARG(da_off),  OCL_ARG(dh), OCL_ARG(dh_off), OCL_ARG(dy),
-                          OCL_ARG(dy_off), OCL_ARG(y),     OCL_ARG(y_off), OCL_ARG(row0), OCL_ARG(rstride),
-                          OCL_ARG(cB),   OCL_ARG(cH),      OCL_ARG(relu)};
+        ocl_arg args[] = {OCL_ARG(da),     OCL_ARG(da_off), OCL_ARG(dh),    OCL_ARG(dh_off), OCL_ARG(dy),
+                          OCL_ARG(dy_off), OCL_ARG(y),      OCL_ARG(y_off), OCL_ARG(row0),   OCL_ARG(rstride),
+                          OCL_ARG(cB),     OCL_ARG(cH),     OCL_ARG(relu)};
         s = ocl_launch(call, d, OCL_K_rnn_step_bwd, 1, &global, NULL, (int)(sizeof args / sizeof args[0]), args);
         /* dh_{t-1} = da_t (B, H) W_hh (H, H) */
         if (s == STRATA_OK)

@@ -17,9 +17,9 @@ inline float mn_weight(long j, long k, long J, long d, int position)
 
 /* y (R, d): y[r] = sum_j l_j E[x[r, j]] (+ tm[r mod M] when has_t and the
  * row holds a word). One item per (r, k). */
-__kernel void mn_encode_fwd(__global float *y, long y_off, __global const float *e, long e_off,
-                            __global const int *x, long x_off, int is64, __global const float *tm, long t_off,
-                            int has_t, long R, long J, long d, long M, long pad, int position)
+__kernel void mn_encode_fwd(__global float *y, long y_off, __global const float *e, long e_off, __global const int *x,
+                            long x_off, int is64, __global const float *tm, long t_off, int has_t, long R, long J,
+                            long d, long M, long pad, int position)
 {
     const long i = get_global_id(0);
     if (i >= R * d)

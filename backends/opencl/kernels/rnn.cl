@@ -43,10 +43,9 @@ __kernel void lstm_step_fwd(__global float *y, long y_off, __global float *ws, l
 /* LSTM BPTT: with dh = dh_t (B, H) (the recurrent term, from the GEMM of
  * the step after) and dc = dc_t, writes the step's da rows (4H) and turns
  * dc into dc_{t-1}; ws rows [i, f, g, o, c], cp c_{t-1}. */
-__kernel void lstm_step_bwd(__global float *da, long da_off, __global float *dc, long dc_off,
-                            __global const float *dh, long dh_off, __global const float *dy, long dy_off,
-                            __global const float *ws, long ws_off, __global const float *cp, long cp_off, long cp_bs,
-                            long row0, long rstride, long B, long H)
+__kernel void lstm_step_bwd(__global float *da, long da_off, __global float *dc, long dc_off, __global const float *dh,
+                            long dh_off, __global const float *dy, long dy_off, __global const float *ws, long ws_off,
+                            __global const float *cp, long cp_off, long cp_bs, long row0, long rstride, long B, long H)
 {
     const long k = get_global_id(0);
     if (k >= B * H)
