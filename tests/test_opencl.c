@@ -2,8 +2,10 @@
  * test_opencl.c - the opencl backend's plumbing (its ops are checked
  * against ref by test_conformance): zero devices and a reason in words
  * with no ICD, device selection, the on-disk kernel cache (a corrupt entry
- * is rebuilt), build errors with the compiler log, and `strata train` of
- * the W1 MLP on opencl (a few hundred steps).
+ * is rebuilt), build errors with the compiler log, the lstm and memnet
+ * plugins' ops running on the device with STRATA_STRICT=1 (no host
+ * fallback) and matching ref, and `strata train` of the W1 MLP on opencl
+ * (a few hundred steps).
  *
  * The OpenCL ICD loader reads its environment once per process, and PoCL
  * starts worker threads, so every case runs in a forked child that sets
@@ -310,6 +312,119 @@ static void test_build_error_is_reported_with_the_compiler_log(void **state)
     run_child("build error", child_build_error, NULL);
 }
 
+/* ---- the plugins' fused ops run on the device ------------------------------ */
+
+/* One plugin op case: inputs (f32 unless an index), attrs, outputs. */
+typedef struct plugin_case {
+    const char *op;
+    int n_in, n_out;
+    int ndim[7];
+    int64_t shape[7][3];
+    int index[7]; /* word ids in [0, 5) */
+    strata_attr attrs[3];
+    int n_attrs;
+} plugin_case;
+
+/* Runs @p c on @p backend: y = op(inputs), loss = sum(outputs[0]),
+ * backward; appends output 0 and every f32 input's gradient to @p out
+ * (at most @p cap floats). Returns the count, or -1 with a message. */
+static int64_t run_plugin_case(strata_runtime *rt, const char *backend, const plugin_case *c, float *out, int64_t cap)
+{
+    strata_device *dev = NULL;
+    strata_tensor *in[7] = {0}, *y[4] = {0}, *loss = NULL;
+    int64_t n = 0, ok = 1;
+    if (strata_device_get(rt, backend, 0, &dev) != STRATA_OK)
+        return -1;
+    for (int k = 0; k < c->n_in && ok; k++) {
+        int64_t numel = 1;
+        for (int d = 0; d < c->ndim[k]; d++)
+            numel *= c->shape[k][d];
+        float v[256];
+        int32_t w[256];
+        for (int64_t i = 0; i < numel && i < 256; i++) {
+            v[i] = (float)(0.5 * sin(1.7 * (double)(i + 1) + k));
+            w[i] = (int32_t)((i * 7 + k) % 5);
+        }
+        ok = numel <= 256 && strata_tensor_from_host(dev, c->index[k] ? STRATA_I32 : STRATA_F32, c->ndim[k],
+                                                     c->shape[k], c->index[k] ? (void *)w : (void *)v,
+                                                     &in[k]) == STRATA_OK;
+        if (ok && !c->index[k])
+            ok = strata_tensor_set_requires_grad(in[k], 1) == STRATA_OK;
+    }
+    ok = ok && strata_op_call(rt, c->op, in, c->n_in, c->attrs, c->n_attrs, y, c->n_out) == STRATA_OK &&
+         strata_op_call(rt, "core::sum", &y[0], 1, NULL, 0, &loss, 1) == STRATA_OK &&
+         strata_backward(strata_runtime_graph(rt), loss) == STRATA_OK;
+    for (int k = -1; k < c->n_in && ok; k++) {
+        if (k >= 0 && c->index[k])
+            continue;
+        const strata_tensor *t = k < 0 ? y[0] : strata_tensor_grad(in[k]);
+        int64_t m = t ? strata_tensor_numel(t) : -1;
+        ok = m >= 0 && n + m <= cap && strata_tensor_read(t, out + n, sizeof(float) * (size_t)m) == STRATA_OK;
+        n += ok ? m : 0;
+    }
+    if (!ok)
+        fprintf(stderr, "%s on %s: %s\n", c->op, backend, strata_last_error());
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_release(loss);
+    for (int k = 0; k < 7; k++)
+        strata_tensor_release(in[k]);
+    for (int k = 0; k < 4; k++)
+        strata_tensor_release(y[k]);
+    return ok ? n : -1;
+}
+
+/* With STRATA_STRICT=1 (no host fallback), the lstm and memnet plugins'
+ * ops and their backward run on opencl:0 and match ref. */
+static int child_plugin_ops(void *arg)
+{
+    (void)arg;
+    setenv("STRATA_STRICT", "1", 1);
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_device *dev = NULL;
+    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        return CHILD_SKIP;
+    }
+    /* T 3, B 2, I 4, H 3; batch-first GRU, reversed relu RNN; memnet E (5, 4), x (2, 3, 2), T (3, 4) */
+    const plugin_case cases[] = {
+        {"lstm::lstm_seq", 7, 4, {3, 2, 2, 2, 2, 1, 1}, {{3, 2, 4}, {12, 4}, {12, 3}, {2, 3}, {2, 3}, {12}, {12}},
+         {0}, {{0}}, 0},
+        {"lstm::gru_seq", 4, 3, {3, 2, 2, 2}, {{2, 3, 4}, {9, 4}, {9, 3}, {2, 3}}, {0},
+         {strata_attr_int("batch_first", 1)}, 1},
+        {"lstm::rnn_seq", 6, 2, {3, 2, 2, 2, 1, 1}, {{3, 2, 4}, {3, 4}, {3, 3}, {2, 3}, {3}, {3}}, {0},
+         {strata_attr_int("reverse", 1), strata_attr_string("nonlinearity", "relu")}, 2},
+        {"memnet::encode", 3, 1, {2, 3, 2}, {{5, 4}, {2, 3, 2}, {3, 4}}, {0, 1, 0},
+         {strata_attr_string("encoding", "position")}, 1},
+    };
+    int rc = CHILD_OK;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float got[1024], want[1024];
+        int64_t n = run_plugin_case(rt, "opencl", &cases[k], got, 1024);
+        int64_t m = run_plugin_case(rt, "ref", &cases[k], want, 1024);
+        if (n < 0 || n != m) {
+            rc = CHILD_FAIL;
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++)
+            if (fabs((double)got[i] - want[i]) > 1e-4 * (1.0 + fabs((double)want[i]))) {
+                fprintf(stderr, "%s: value %lld is %g on opencl, %g on ref\n", cases[k].op, (long long)i, got[i],
+                        want[i]);
+                rc = CHILD_FAIL;
+                break;
+            }
+    }
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_plugin_ops_run_on_opencl_without_fallback(void **state)
+{
+    (void)state;
+    run_child("lstm and memnet ops on opencl", child_plugin_ops, NULL);
+}
+
 /* ---- W1 trains on opencl ------------------------------------------------- */
 
 /* Test accuracy of `strata train` of W1 for 300 steps on @p backend, in @p dir. */
@@ -370,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_device_selection),
         cmocka_unit_test(test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt),
         cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
+        cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
         cmocka_unit_test(test_mlp_trains_on_opencl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,11 +107,23 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"conv::dropout2d", ocl_dropout2d},
     /* the gan plugin's in-place average */
     {"gan::ema_update", ocl_ema_update},
+    /* the lstm plugin's sequence ops: a GEMM and a gate kernel per step */
+    {"lstm::lstm_seq", ocl_lstm_seq},
+    {"lstm::lstm_seq_backward", ocl_lstm_seq_backward},
+    {"lstm::gru_seq", ocl_gru_seq},
+    {"lstm::gru_seq_backward", ocl_gru_seq_backward},
+    {"lstm::rnn_seq", ocl_rnn_seq},
+    {"lstm::rnn_seq_backward", ocl_rnn_seq_backward},
+    /* the memnet plugin's sentence encoding */
+    {"memnet::encode", ocl_mn_encode},
+    {"memnet::encode_backward", ocl_mn_encode_backward},
+    {"memnet::slot_mask", ocl_mn_slot_mask},
 };
 
 /* Every registered op runs any shape, except: uniform, normal and
  * max_pool2d_backward round a double result (they need cl_khr_fp64), and
- * the GEMM needs 16x16 work-groups. */
+ * the GEMM (matmul, linear, the lstm plugin's sequence ops) needs 16x16
+ * work-groups. */
 int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const strata_tensor_desc *inputs,
                     int n_inputs, const strata_attr *attrs, int n_attrs)
 {
@@ -126,7 +138,7 @@ int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const 
     const ocl_device *d = &b->devs[dev];
     if (!strcmp(op, "core::uniform") || !strcmp(op, "core::normal") || !strcmp(op, "conv::max_pool2d_backward"))
         return d->fp64;
-    if (!strcmp(op, "core::matmul") || !strcmp(op, "core::linear"))
+    if (!strcmp(op, "core::matmul") || !strcmp(op, "core::linear") || !strncmp(op, "lstm::", 6))
         return d->build_tried && d->build_rc == STRATA_OK ? d->gemm_ok : d->max_wg >= 256;
     return 1;
 }

@@ -13,14 +13,7 @@
 
 #include "ocl_internal.h"
 
-typedef struct ocl_gemm_args {
-    cl_mem c, a, b, bias;
-    cl_long c_off, a_off, a_bs, a_sm, a_sk, b_off, b_bs, b_sk, b_sn, bias_off;
-    cl_int has_bias;
-    cl_long M, N, K;
-} ocl_gemm_args;
-
-static strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, ocl_gemm_args *g, int64_t batches)
+strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, const ocl_gemm_args *g, int64_t batches)
 {
     size_t global[3] = {ocl_round_up((size_t)g->N, 64) / 4, ocl_round_up((size_t)g->M, 64) / 4, (size_t)batches};
     size_t local[3] = {16, 16, 1};

@@ -78,7 +78,17 @@ extern const strata_host_api *ocl_host;
     X(bn_bwd)                                                                                                  \
     X(bn_update_stats)                                                                                         \
     X(dropout2d_fwd)                                                                                           \
-    X(ema_update)
+    X(ema_update)                                                                                              \
+    X(lstm_step_fwd)                                                                                           \
+    X(lstm_step_bwd)                                                                                           \
+    X(gru_step_fwd)                                                                                            \
+    X(gru_step_bwd)                                                                                            \
+    X(rnn_step_fwd)                                                                                            \
+    X(rnn_step_bwd)                                                                                            \
+    X(add_into)                                                                                                \
+    X(mn_encode_fwd)                                                                                           \
+    X(mn_encode_bwd)                                                                                           \
+    X(mn_slot_mask)
 
 typedef enum ocl_kernel_id {
 #define OCL_KID(name) OCL_K_##name,
@@ -233,6 +243,23 @@ strata_status ocl_reduce_launch(const strata_kernel_call *call, ocl_device *d, c
                                 const int64_t *kstride, int nr, const int64_t *rshape, const int64_t *rstride,
                                 float scale);
 
+/* ---- the GEMM (ocl_gemm.c) ------------------------------------------------- */
+
+/* c (batch, M, N) (from c_off, row-major) = a (M, K) b (K, N) [+ bias (N)]
+ * per batch, a and b read through strides (gemm.cl):
+ *   a(m, k) = a[a_off + batch a_bs + m a_sm + k a_sk]
+ *   b(k, n) = b[b_off + batch b_bs + k b_sk + n b_sn] */
+typedef struct ocl_gemm_args {
+    cl_mem c, a, b, bias;
+    cl_long c_off, a_off, a_bs, a_sm, a_sk, b_off, b_bs, b_sk, b_sn, bias_off;
+    cl_int has_bias;
+    cl_long M, N, K;
+} ocl_gemm_args;
+
+/** Enqueues the GEMM @p g over @p batches batches: the float8 kernels on
+ *  CPU devices where the strides allow, else the tiled kernel. */
+strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, const ocl_gemm_args *g, int64_t batches);
+
 /* ---- capability query (ocl_backend.c) ------------------------------------- */
 
 int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const strata_tensor_desc *inputs,
@@ -316,5 +343,18 @@ OCL_KERNEL(batch_norm);
 OCL_KERNEL(batch_norm_backward);
 OCL_KERNEL(batch_norm_update_stats);
 OCL_KERNEL(dropout2d);
+
+/* ocl_rnn.c (the lstm plugin's sequence ops, registered by name) */
+OCL_KERNEL(lstm_seq);
+OCL_KERNEL(lstm_seq_backward);
+OCL_KERNEL(gru_seq);
+OCL_KERNEL(gru_seq_backward);
+OCL_KERNEL(rnn_seq);
+OCL_KERNEL(rnn_seq_backward);
+
+/* ocl_memnet.c (the memnet plugin's ops, registered by name) */
+OCL_KERNEL(mn_encode);
+OCL_KERNEL(mn_encode_backward);
+OCL_KERNEL(mn_slot_mask);
 
 #endif /* OCL_INTERNAL_H */
