@@ -801,12 +801,23 @@ static const char *gan_spec_of(const char *ckpt, const char *given, char *buf, s
     return buf;
 }
 
+/* sample and fid share the trainer's parser: its training flags are errors there. */
+static int gan_no_training_flags(const gan_args *a, const char *cmd)
+{
+    if (!a->ckpt.resume && !a->ckpt.checkpoint_every)
+        return 0;
+    fprintf(stderr, "strata: error: %s: --resume and --checkpoint-every belong to `strata train`\n", cmd);
+    return 2;
+}
+
 int cmd_gan_sample(int argc, char **argv)
 {
     gan_args a;
     gan_ctx c = {0};
     int r = gan_parse(argc, argv, &a);
     if (r)
+        return r;
+    if ((r = gan_no_training_flags(&a, "sample")))
         return r;
     if (!a.checkpoint || !a.out_png) {
         fprintf(stderr, "strata: error: usage: strata sample --checkpoint RUN/generator.safetensors --count N --out "
@@ -873,6 +884,8 @@ int cmd_fid(int argc, char **argv)
     gan_ctx g = {0};
     int r = gan_parse(argc, argv, &a);
     if (r)
+        return r;
+    if ((r = gan_no_training_flags(&a, "fid")))
         return r;
     if (!a.classifier || !a.generator) {
         fprintf(stderr, "strata: error: usage: strata fid --classifier CKPT --generator CKPT [--real DIR] [--count N] "
