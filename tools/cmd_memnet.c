@@ -20,7 +20,9 @@
  * start (the memory softmaxes removed, learning rate data.linear_start_lr)
  * for data.linear_start epochs (a fixed count, as in the authors' code; the
  * paper's text ends it when the validation loss stops falling); random noise: while training, an empty memory slot is inserted
- * before each statement with probability data.random_noise.
+ * before each statement with probability data.random_noise, where the rest
+ * of the story still fits (the memory has room for 10% more slots than the
+ * longest story).
  *
  * Checkpoints: RUN/checkpoint.safetensors at every epoch end (and every
  * --checkpoint-every steps) holds the model and optimizer in training with
@@ -460,8 +462,10 @@ static void mn_batch(const mn_set *s, const int64_t *idx, int64_t B, double nois
         const int32_t *c = s->ctx + r * M * J;
         int64_t slot = 0;
         for (int64_t k = 0; k < s->n_ctx[r] && slot < M; k++) {
-            if (noise > 0.0 && mn_unit(rng) < noise && ++slot >= M)
-                break;
+            /* a blank only where the statements still to come fit after it:
+             * noise never pushes a statement out of the memory */
+            if (noise > 0.0 && mn_unit(rng) < noise && M - slot > s->n_ctx[r] - k)
+                slot++;
             for (int64_t j = 0; j < J; j++)
                 story[(b * M + slot) * J + j] = c[k * J + j];
             slot++;
@@ -1259,6 +1263,13 @@ int cmd_memnet_train(int argc, char **argv)
     seed = a.have_seed ? a.seed : seed;
     repeats = a.repeats > 0 ? a.repeats : repeats;
     mn_sizes(all, 2 * f.n_tasks, &c.J, &c.Jq, &M);
+    /* room for the random-noise blanks of the longest story (the authors'
+     * code jitters time indices instead of inserting slots; either way no
+     * statement may be lost to the noise) */
+    double noise = 0.1;
+    strata_spec_get_float(c.spec, "data.random_noise", 0.1, &noise);
+    if (noise > 0.0)
+        M += (int64_t)ceil(noise * (double)M);
     c.M = M < mem ? M : mem;
     if (f.n_tasks > 1)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
