@@ -15,7 +15,8 @@ static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
 {
     double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (!p)
-        cpu_error(call, STRATA_E_NOMEM, "no memory for %lld accumulators", (long long)n);
+        cpu_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
+                  sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
     return p;
 }
 

@@ -70,7 +70,8 @@ static float *alloc_floats(const strata_kernel_call *call, int64_t n)
 {
     float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!p)
-        cpu_error(call, STRATA_E_NOMEM, "out of memory for %lld floats", (long long)n);
+        cpu_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld floats", sizeof(float) * (size_t)(n ? n : 1),
+                  (long long)n);
     return p;
 }
 

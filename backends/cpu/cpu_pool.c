@@ -254,7 +254,8 @@ CPU_KERNEL(max_pool2d_backward)
     const int64_t per = HW * (int64_t)(sizeof(double) + 1);
     char *scratch = malloc((size_t)(per * nt + 1));
     if (!scratch)
-        return cpu_error(call, STRATA_E_NOMEM, "out of memory for %d planes of %lld positions", nt, (long long)HW);
+        return cpu_error(call, STRATA_E_NOMEM, "out of memory: %lld bytes for %d planes of %lld positions",
+                         (long long)(per * nt + 1), nt, (long long)HW);
     int bad = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : bad)
     {

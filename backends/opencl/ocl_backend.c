@@ -324,7 +324,8 @@ static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_ru
 
     ocl_device *devs = calloc(OCL_MAX_DEVICES, sizeof *devs);
     if (!devs) {
-        snprintf(b->why_not, sizeof b->why_not, "out of memory enumerating OpenCL devices");
+        snprintf(b->why_not, sizeof b->why_not, "out of memory: %zu bytes enumerating OpenCL devices",
+                 sizeof *devs * OCL_MAX_DEVICES);
         return;
     }
     int n = 0;
@@ -405,7 +406,9 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
 
     ocl_backend *b = calloc(1, sizeof *b);
     if (!b)
-        return STRATA_E_NOMEM;
+        return host->set_error ? host->set_error(STRATA_E_NOMEM, "opencl: out of memory: %zu bytes for the backend",
+                                                 sizeof *b)
+                               : STRATA_E_NOMEM;
     ocl_enumerate(b, host, rt);
 
     strata_backend_def def = {0};

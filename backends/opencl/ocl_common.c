@@ -222,7 +222,8 @@ strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, c
         return STRATA_OK;
     void *h = malloc((size_t)n * es);
     if (!h)
-        return ocl_error(call, STRATA_E_NOMEM, "out of memory reading %lld %s", (long long)n, what);
+        return ocl_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld %s", (size_t)n * es, (long long)n,
+                         what);
     cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(idx), CL_TRUE, idx->byte_offset, (size_t)n * es, h, 0, NULL,
                                      NULL);
     if (err != CL_SUCCESS) {

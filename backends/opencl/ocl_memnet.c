@@ -69,7 +69,8 @@ static strata_status enc_check_words(const strata_kernel_call *call, ocl_device 
         return STRATA_OK;
     void *h = malloc((size_t)n * es);
     if (!h)
-        return ocl_error(call, STRATA_E_NOMEM, "out of memory reading %lld word ids", (long long)n);
+        return ocl_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld word ids", (size_t)n * es,
+                         (long long)n);
     cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(x), CL_TRUE, x->byte_offset, (size_t)n * es, h, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         free(h);

@@ -209,9 +209,11 @@ strata_status ocl_program_build(ocl_device *d)
     char opts[512], dir[1024], path[1100];
     ocl_build_options(d, opts, sizeof opts);
     uint64_t src_hash = ocl_fnv(OCL_FNV_INIT, ocl_kernel_source, ocl_kernel_source_len);
-    char *key = malloc(strlen(d->cache_key) + strlen(opts) + 64);
+    size_t key_bytes = strlen(d->cache_key) + strlen(opts) + 64;
+    char *key = malloc(key_bytes);
     if (!key) {
-        snprintf(d->build_error, sizeof d->build_error, "%s: out of memory building the kernels", d->name);
+        snprintf(d->build_error, sizeof d->build_error, "%s: out of memory: %zu bytes building the kernels", d->name,
+                 key_bytes);
         return STRATA_E_NOMEM;
     }
     sprintf(key, "%s|%s|src %016llx", d->cache_key, opts, (unsigned long long)src_hash);

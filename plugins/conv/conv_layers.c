@@ -128,7 +128,7 @@ static strata_status conv_create(const strata_layer_create_call *c, int kind)
     int bias = (int)strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
     conv_layer *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->kind = kind;
     conv_params *p = &s->p;
@@ -288,7 +288,7 @@ static strata_status pool_create(const strata_layer_create_call *c, const char *
         return rc;
     pool_layer *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     if ((rc = size_attr(c, w, "kernel_size", -1, 2, s->k)) || (rc = size_attr(c, w, "stride", -1, 2, s->s)) ||
         (rc = size_attr(c, w, "padding", 0, 2, s->p)))
@@ -388,7 +388,8 @@ static strata_status fill_ones(const strata_host_api *h, strata_tensor *t, int64
 {
     float *ones = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!ones)
-        return h->set_error(STRATA_E_NOMEM, "batch norm: out of memory");
+        return h->set_error(STRATA_E_NOMEM, "batch norm: out of memory: %zu bytes for the initial weight",
+                            sizeof(float) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; i++)
         ones[i] = 1.0f;
     strata_status rc = h->tensor_write(t, ones, sizeof(float) * (size_t)n);
@@ -413,7 +414,7 @@ static strata_status bn_create(const strata_layer_create_call *c, const char *ty
                             (long long)nf, (long long)C);
     bn_layer *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-5);
     s->momentum = strata_attr_get_float(c->attrs, c->n_attrs, "momentum", 0.1);
@@ -500,7 +501,7 @@ static strata_status dropout2d_create(const strata_layer_create_call *c)
         return c->host->set_error(STRATA_E_INVALID, "%s: p must be in [0, 1), got %g", w, p);
     double *s = malloc(sizeof *s);
     if (!s)
-        return c->host->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return c->host->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *s = p;
     *c->state = s;
     c->outputs[0] = *x;

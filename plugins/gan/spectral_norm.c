@@ -107,7 +107,7 @@ static strata_status sn_common(const strata_layer_create_call *c, const char *w,
         return h->set_error(STRATA_E_DTYPE, "%s expects f32 input, got dtype %d", w, (int)c->inputs[0].dtype);
     sn_layer *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->iters = iters;
     s->eps = eps;
@@ -135,7 +135,8 @@ static strata_status sn_params(const strata_layer_create_call *c, sn_layer *s, i
         return rc;
     float *u = malloc(sizeof(float) * (size_t)s->out);
     if (!u)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", s->who);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for u", s->who,
+                            sizeof(float) * (size_t)s->out);
     if (!(rc = h->tensor_read(s->u, u, sizeof(float) * (size_t)s->out))) {
         double nrm = 0.0;
         for (int64_t i = 0; i < s->out; i++)
@@ -277,7 +278,8 @@ static strata_status power_iteration(const strata_host_api *h, const sn_layer *s
     double *u = malloc(sizeof(double) * (size_t)O), *v = calloc((size_t)R, sizeof(double));
     strata_status rc = STRATA_OK;
     if (!W || !u || !v) {
-        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory for the power iteration (%lld x %lld)", s->who,
+        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for the power iteration (%lld x %lld)", s->who,
+                          (sizeof(float) * (size_t)O + sizeof(double)) * (size_t)R + sizeof(double) * (size_t)O,
                           (long long)O, (long long)R);
         goto done;
     }
@@ -326,7 +328,8 @@ static strata_status sn_weight(const strata_layer_forward_call *c, const sn_laye
     strata_tensor *ut = NULL, *vt = NULL, *w2 = NULL, *wv = NULL, *p = NULL, *sigma = NULL;
     strata_status rc;
     if (!u || !v) {
-        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory", s->who);
+        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for u and v", s->who,
+                          sizeof(float) * (size_t)(s->out + s->rest));
         goto done;
     }
     if ((rc = power_iteration(h, s, c->training, u, v)))

@@ -47,7 +47,7 @@ static strata_status unflatten_create(const strata_layer_create_call *c)
                             gan_shape_str(s2, sizeof s2, (int)a->n, a->ints), (long long)want);
     unflatten_state *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->ndim = (int)a->n;
     memcpy(s->shape, a->ints, sizeof(int64_t) * (size_t)a->n);

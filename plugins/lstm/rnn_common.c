@@ -134,7 +134,8 @@ strata_status rnn_list_push(const strata_host_api *h, rnn_list *l, strata_tensor
         strata_tensor **p = realloc(l->t, sizeof *p * (size_t)cap);
         if (!p) {
             h->tensor_release(t);
-            return h->set_error(STRATA_E_NOMEM, "lstm: out of memory");
+            return h->set_error(STRATA_E_NOMEM, "lstm: out of memory: %zu bytes for a tensor list",
+                                sizeof *p * (size_t)cap);
         }
         l->t = p;
         l->cap = cap;
@@ -243,7 +244,8 @@ strata_status rnn_composite(const strata_composite_call *c, int cell)
     strata_tensor *ccur = cell == CELL_LSTM ? h->tensor_retain(c->inputs[4]) : NULL;
     strata_tensor *gx = NULL;
     if (!ys || !wss) {
-        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory", c->op);
+        rc = h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for the step lists", c->op,
+                          2 * sizeof *ys * (size_t)g.T);
         goto done;
     }
     {

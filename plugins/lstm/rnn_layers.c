@@ -137,7 +137,7 @@ static strata_status rnn_create(const strata_layer_create_call *c, int cell)
     }
     rnn_layer *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->cell = cell, s->relu = relu, s->bf = (int)bf, s->has_bias = (int)bias;
     s->L = L, s->D = D, s->H = H, s->dropout = dropout;

@@ -150,7 +150,8 @@ static float *weights_of(const strata_host_api *h, const char *op, const enc_geo
 {
     float *w = malloc(sizeof(float) * (size_t)(g->J * g->d));
     if (!w)
-        h->set_error(STRATA_E_NOMEM, "%s: out of memory for %lld word weights", op, (long long)(g->J * g->d));
+        h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for %lld word weights", op,
+                     sizeof(float) * (size_t)(g->J * g->d), (long long)(g->J * g->d));
     else
         mn_word_weights(w, g->J, g->d, g->position);
     return w;
@@ -269,8 +270,8 @@ static strata_status kernel_encode_backward(const strata_kernel_call *c)
     if (!w || !acc) {
         free(w);
         free(acc);
-        return w ? h->set_error(STRATA_E_NOMEM, "%s: out of memory for a (%lld, %lld) gradient", c->op,
-                                (long long)g.V, (long long)d)
+        return w ? h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for a (%lld, %lld) gradient", c->op,
+                                sizeof(double) * (size_t)(g.V * d), (long long)g.V, (long long)d)
                  : STRATA_E_NOMEM;
     }
     const float *dy = strata_desc_ptr(&c->inputs[0]);

@@ -129,7 +129,7 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
                             mn_shape_str(s2, sizeof s2, q->ndim, q->shape), (int)q->dtype);
     memn2n *s = calloc(1, sizeof *s);
     if (!s)
-        return h->set_error(STRATA_E_NOMEM, "%s: out of memory", w);
+        return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->V = V, s->d = d, s->K = K, s->M = st->shape[0];
     s->layerwise = !strcmp(tying, "layerwise"), s->temporal = (int)temporal, s->position = position, s->pad = pad;
