@@ -20,9 +20,9 @@
  * start (the memory softmaxes removed, learning rate data.linear_start_lr)
  * for data.linear_start epochs (a fixed count, as in the authors' code; the
  * paper's text ends it when the validation loss stops falling); random noise: while training, an empty memory slot is inserted
- * before each statement with probability data.random_noise, where the rest
- * of the story still fits (the memory has room for 10% more slots than the
- * longest story).
+ * before each statement with probability data.random_noise, only where the
+ * rest of the story still fits: the noise never drops a statement (a story
+ * as long as the memory gets no blanks).
  *
  * Checkpoints: RUN/checkpoint.safetensors at every epoch end (and every
  * --checkpoint-every steps) holds the model and optimizer in training with
@@ -1263,13 +1263,6 @@ int cmd_memnet_train(int argc, char **argv)
     seed = a.have_seed ? a.seed : seed;
     repeats = a.repeats > 0 ? a.repeats : repeats;
     mn_sizes(all, 2 * f.n_tasks, &c.J, &c.Jq, &M);
-    /* room for the random-noise blanks of the longest story (the authors'
-     * code jitters time indices instead of inserting slots; either way no
-     * statement may be lost to the noise) */
-    double noise = 0.1;
-    strata_spec_get_float(c.spec, "data.random_noise", 0.1, &noise);
-    if (noise > 0.0)
-        M += (int64_t)ceil(noise * (double)M);
     c.M = M < mem ? M : mem;
     if (f.n_tasks > 1)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
