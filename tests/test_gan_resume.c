@@ -131,32 +131,16 @@ static int teardown(void **state)
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(dir, args);
-}
+#define cli(...) tu_run_clif(dir, __VA_ARGS__)
 
 static void expect_ok(int code)
 {
-    if (code != 0) {
-        char *err = tu_slurp(dir, "err");
-        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
-    }
+    tu_expect_cli_ok(dir, code);
 }
 
 static void expect_err(int code, int want, const char *needle)
 {
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    if (code != want || !strstr(err, needle))
-        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
-    free(err);
+    tu_expect_cli_err(dir, code, want, needle);
 }
 
 /* The records of dir/RUN/metrics.jsonl without their "seconds" (which
@@ -183,14 +167,6 @@ static char *records(const char *run)
     *o = '\0';
     free(m);
     return out;
-}
-
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
 }
 
 static void expect_same_records(const char *want_run, const char *run)
@@ -260,8 +236,8 @@ static void test_gan_resume_matches_uninterrupted(void **state)
     (void)state;
     expect_ok(cli("train gan.yaml --out gfull --backend ref"));
     char *full = records("gfull");
-    assert_int_equal(count(full, "\"d_loss\""), 12);
-    assert_int_equal(count(full, "\"g_loss\""), 12);
+    assert_int_equal(tu_count(full, "\"d_loss\""), 12);
+    assert_int_equal(tu_count(full, "\"g_loss\""), 12);
     free(full);
     assert_int_equal(checkpoint_step("gfull/generator.safetensors"), 12);
 
@@ -351,7 +327,7 @@ static void test_gan_nan_saves_last_good_state(void **state)
     assert_true(good >= 1); /* the discriminator had moved: rebuilt by replaying from step 0 */
     assert_int_equal(checkpoint_step("gnan/generator.safetensors"), good);
     char *rec = records("gnan");
-    assert_int_equal(count(rec, "\"d_loss\""), (int)good);
+    assert_int_equal(tu_count(rec, "\"d_loss\""), (int)good);
     free(rec);
     /* the state an uninterrupted run has after that many steps, bit for bit */
     expect_ok(cli("train gan_diverge.yaml --out ggood --steps %lld --backend ref", good));
@@ -372,8 +348,8 @@ static void test_ae_resume_matches_uninterrupted(void **state)
     (void)state;
     expect_ok(cli("train ae.yaml --out afull --backend ref"));
     char *full = records("afull");
-    assert_int_equal(count(full, "\"batch_loss\""), 15);
-    assert_int_equal(count(full, "\"test_mse\""), 3);
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 15);
+    assert_int_equal(tu_count(full, "\"test_mse\""), 3);
     free(full);
     assert_int_equal(checkpoint_step("afull/checkpoint.safetensors"), 15);
 
@@ -416,7 +392,7 @@ static void test_ae_nan_saves_last_good_state(void **state)
     free(err);
     assert_int_equal(checkpoint_step("anan/checkpoint.safetensors"), good);
     char *rec = records("anan");
-    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
 }
 

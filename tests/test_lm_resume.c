@@ -114,32 +114,16 @@ static int teardown(void **state)
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(dir, args);
-}
+#define cli(...) tu_run_clif(dir, __VA_ARGS__)
 
 static void expect_ok(int code)
 {
-    if (code != 0) {
-        char *err = tu_slurp(dir, "err");
-        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
-    }
+    tu_expect_cli_ok(dir, code);
 }
 
 static void expect_err(int code, int want, const char *needle)
 {
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    if (code != want || !strstr(err, needle))
-        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
-    free(err);
+    tu_expect_cli_err(dir, code, want, needle);
 }
 
 /* dir/RUN/metrics.jsonl without the "seconds" fields (which differ between runs). */
@@ -161,14 +145,6 @@ static char *records(const char *run)
     }
     *o = '\0';
     return m;
-}
-
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
 }
 
 /* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
@@ -200,16 +176,16 @@ static void test_lm_resume_matches_uninterrupted(void **state)
     (void)state;
     expect_ok(cli("train lm.yaml --out full --backend ref --quiet"));
     char *full = records("full");
-    assert_int_equal(count(full, "\"batch_loss\""), 12);
-    assert_int_equal(count(full, "\"val_loss\""), 3); /* steps 5, 10 and the end, 12 */
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 12);
+    assert_int_equal(tu_count(full, "\"val_loss\""), 3); /* steps 5, 10 and the end, 12 */
     const double full_val = reported("validation loss: ");
 
     /* stopped after 7 (checkpoints at 3, 5 (an evaluation), 6, 7 (the end)), then resumed to 12 */
     expect_ok(cli("train lm.yaml --out part --steps 7 --checkpoint-every 3 --backend ref --quiet"));
     assert_int_equal(checkpoint_step("part"), 7);
     char *part = records("part");
-    assert_int_equal(count(part, "\"batch_loss\""), 7);
-    assert_int_equal(count(part, "\"end_of_run\""), 1);
+    assert_int_equal(tu_count(part, "\"batch_loss\""), 7);
+    assert_int_equal(tu_count(part, "\"end_of_run\""), 1);
     free(part);
     expect_ok(cli("train lm.yaml --resume part --checkpoint-every 3 --backend ref --quiet"));
     assert_int_equal(checkpoint_step("part"), 12);
@@ -263,7 +239,7 @@ static void test_s2s_resume_matches_uninterrupted(void **state)
     (void)state;
     expect_ok(cli("train s2s.yaml --out sfull --backend ref"));
     char *full = records("sfull");
-    assert_int_equal(count(full, "\"batch_loss\""), 9);
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 9);
     assert_int_equal(checkpoint_step("sfull"), 9);
     const double full_em = reported("exact match: ");
 
@@ -323,7 +299,7 @@ static void expect_nan_stop(const char *spec, const char *run)
     assert_true(good >= 1);
     assert_int_equal(checkpoint_step(run), good);
     char *rec = records(run);
-    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
 }
 

@@ -64,32 +64,17 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(dir, args);
-}
+/* Runs `strata ARGS` in dir; returns its exit status. */
+#define cli(...) tu_run_clif(dir, __VA_ARGS__)
 
 static void expect_ok(int code)
 {
-    if (code != 0) {
-        char *err = tu_slurp(dir, "err");
-        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
-    }
+    tu_expect_cli_ok(dir, code);
 }
 
 static void expect_err(int code, int want, const char *needle)
 {
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    if (code != want || !strstr(err, needle))
-        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
-    free(err);
+    tu_expect_cli_err(dir, code, want, needle);
 }
 
 static char *slurp(const char *name)
@@ -105,14 +90,6 @@ static char *records(const char *run)
     char name[256];
     snprintf(name, sizeof name, "%s/metrics.jsonl", run);
     return slurp(name);
-}
-
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
 }
 
 /* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
@@ -147,9 +124,9 @@ static void test_resume_matches_uninterrupted(void **state)
     (void)state;
     expect_ok(cli(TRAIN " --out full"));
     char *full = records("full"), *full_eval = eval_json("full");
-    assert_int_equal(count(full, "\"batch_loss\""), 42); /* 2 runs x 3 epochs x 7 batches */
-    assert_int_equal(count(full, "\"val_error\""), 6);           /* epoch records */
-    assert_int_equal(count(full, "\"final_train_error\""), 2);   /* run records */
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 42); /* 2 runs x 3 epochs x 7 batches */
+    assert_int_equal(tu_count(full, "\"val_error\""), 6);           /* epoch records */
+    assert_int_equal(tu_count(full, "\"final_train_error\""), 2);   /* run records */
     assert_int_equal(checkpoint_step("full"), 42);
     char *out = slurp("full/summary.json");
     assert_non_null(strstr(out, "\"repeats\": 2"));
@@ -163,7 +140,7 @@ static void test_resume_matches_uninterrupted(void **state)
     assert_non_null(strstr(out, "--resume part"));
     free(out);
     char *part = records("part");
-    assert_int_equal(count(part, "\"batch_loss\""), 10);
+    assert_int_equal(tu_count(part, "\"batch_loss\""), 10);
     free(part);
     expect_ok(cli("train tiny.yaml --resume part --steps 30 --checkpoint-every 4 --backend ref --quiet"));
     assert_int_equal(checkpoint_step("part"), 30);
@@ -217,7 +194,7 @@ static void test_nan_loss_saves_last_good_state(void **state)
     free(err);
     assert_int_equal(checkpoint_step("nan"), good);
     char *rec = records("nan");
-    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
     /* the same recipe diverges at the same step again, from the saved state */
     code = cli("train diverge.yaml --resume nan --backend ref --quiet");

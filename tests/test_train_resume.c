@@ -104,32 +104,16 @@ static int teardown(void **state)
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
-static int cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int cli(const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(dir, args);
-}
+#define cli(...) tu_run_clif(dir, __VA_ARGS__)
 
 static void expect_ok(int code)
 {
-    if (code != 0) {
-        char *err = tu_slurp(dir, "err");
-        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
-    }
+    tu_expect_cli_ok(dir, code);
 }
 
 static void expect_err(int code, int want, const char *needle)
 {
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    if (code != want || !strstr(err, needle))
-        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
-    free(err);
+    tu_expect_cli_err(dir, code, want, needle);
 }
 
 /* The records of dir/RUN/metrics.jsonl without their "seconds" (which
@@ -158,14 +142,6 @@ static char *records(const char *run)
     return out;
 }
 
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 /* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
 static long long checkpoint_step(const char *run)
 {
@@ -183,15 +159,15 @@ static void test_resume_matches_uninterrupted(void **state)
     /* 13 steps: epochs 1 and 2 whole, 3 steps into epoch 3 */
     expect_ok(cli("train adam.yaml --out full --steps 13 --backend ref --quiet"));
     char *full = records("full");
-    assert_int_equal(count(full, "\"batch_loss\""), 13);
-    assert_int_equal(count(full, "\"test_loss\""), 3);
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 13);
+    assert_int_equal(tu_count(full, "\"test_loss\""), 3);
 
     /* stopped after 7 (mid-epoch 2, checkpoints at 3, 5 (epoch end), 6, 7),
      * then resumed to 13 */
     expect_ok(cli("train adam.yaml --out part --steps 7 --checkpoint-every 3 --backend ref --quiet"));
     assert_int_equal(checkpoint_step("part"), 7);
     char *part = records("part");
-    assert_int_equal(count(part, "\"batch_loss\""), 7);
+    assert_int_equal(tu_count(part, "\"batch_loss\""), 7);
     free(part);
     expect_ok(cli("train adam.yaml --resume part --steps 13 --checkpoint-every 3 --backend ref --quiet"));
     assert_int_equal(checkpoint_step("part"), 13);
@@ -274,7 +250,7 @@ static void test_nan_loss_saves_last_good_state(void **state)
     strata_runtime_destroy(rt);
     /* the metrics hold the good steps only */
     char *rec = records("nan");
-    assert_int_equal(count(rec, "\"batch_loss\""), (int)good);
+    assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
 }
 

@@ -97,3 +97,38 @@ char *tu_slurp(const char *dir, const char *name)
     fclose(f);
     return b;
 }
+
+int tu_run_clif(const char *dir, const char *fmt, ...)
+{
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return tu_run_cli(dir, args);
+}
+
+void tu_expect_cli_ok(const char *dir, int code)
+{
+    if (code != 0) {
+        char *err = tu_slurp(dir, "err");
+        fail_msg("strata exited %d: %s", code, err ? err : "(no stderr)");
+    }
+}
+
+void tu_expect_cli_err(const char *dir, int code, int want, const char *needle)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != want || !strstr(err, needle))
+        fail_msg("expected exit %d and \"%s\" on stderr, got %d: %s", want, needle, code, err);
+    free(err);
+}
+
+int tu_count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}

@@ -34,6 +34,14 @@ const char *tu_write_temp(const char *suffix, const void *data, size_t len);
 int tu_run_cli(const char *dir, const char *args);
 /** The whole file dir/name, NUL-terminated (malloc'ed), or NULL when missing. */
 char *tu_slurp(const char *dir, const char *name);
+/** tu_run_cli with printf-style arguments. */
+int tu_run_clif(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Fails the test, with dir/err, unless the command's exit status @p code is 0. */
+void tu_expect_cli_ok(const char *dir, int code);
+/** Fails the test unless the command exited @p want with @p needle in dir/err. */
+void tu_expect_cli_err(const char *dir, int code, int want, const char *needle);
+/** Occurrences of @p needle in @p s. */
+int tu_count(const char *s, const char *needle);
 /** Asserts strata_last_error() contains @p needle. */
 void tu_assert_error_contains(const char *needle);
 
