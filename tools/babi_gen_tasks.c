@@ -67,6 +67,7 @@ typedef struct {
     int hist[W_NP][W_MAXH], nhist[W_NP];
     int held[W_NP][W_NO], nheld[W_NP];
     int known_actor[W_NP];
+    int max_held; /* a person holds at most this many objects (task 8: 2) */
     int last_kind, last_p, last_k, last_q, last_line; /* the last object action */
 } bg_world;
 
@@ -74,6 +75,7 @@ static void w_init(bg_world *w, const char *const *names)
 {
     memset(w, 0, sizeof *w);
     w->names = names;
+    w->max_held = W_NO;
     for (int p = 0; p < W_NP; p++)
         w->loc[p] = -1;
     for (int k = 0; k < W_NO; k++)
@@ -142,13 +144,14 @@ static int w_object(bg_world *w, bg_out *o, bg_rng *r, int kinds)
         if (w->loc[p] < 0)
             continue;
         for (int k = 0; k < W_NO; k++) {
-            if ((kinds & 1 << A_GET) && w->holder[k] < 0 && (w->oloc[k] < 0 || w->oloc[k] == w->loc[p]))
+            if ((kinds & 1 << A_GET) && w->holder[k] < 0 && (w->oloc[k] < 0 || w->oloc[k] == w->loc[p]) &&
+                w->nheld[p] < w->max_held)
                 cand[n][0] = A_GET, cand[n][1] = p, cand[n][2] = k, cand[n++][3] = -1;
             if ((kinds & 1 << A_DROP) && w->holder[k] == p)
                 cand[n][0] = A_DROP, cand[n][1] = p, cand[n][2] = k, cand[n++][3] = -1;
             if ((kinds & 1 << A_GIVE) && w->holder[k] == p)
                 for (int q = 0; q < W_NP; q++)
-                    if (q != p && w->loc[q] == w->loc[p])
+                    if (q != p && w->loc[q] == w->loc[p] && w->nheld[q] < w->max_held)
                         cand[n][0] = A_GIVE, cand[n][1] = p, cand[n][2] = k, cand[n++][3] = q;
         }
     }
@@ -398,11 +401,14 @@ static void gen_yes_no(bg_out *o, bg_rng *r)
  * the official generator: get/drop twice as often as give or move). The
  * first question after the second statement once someone has handled an
  * object, then one every two statements, 5 in all; the supporting facts
- * are all the object lines of the person asked about. */
+ * are all the object lines of the person asked about. In task 8 nobody
+ * holds more than two objects (the official answers list one or two). */
 static void gen_carrying(bg_out *o, bg_rng *r, int list)
 {
     bg_world w;
     w_init(&w, bg_people);
+    if (list)
+        w.max_held = 2;
     int i = 0, first = -1;
     while ((first < 0 || i - first < 8) && !bg_full(o) && o->line < 500) {
         for (;;) {

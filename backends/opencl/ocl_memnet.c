@@ -6,7 +6,7 @@
  *   memnet::encode_backward  dy (..., d), x (..., J) int          -> dE (V, d)
  *   memnet::slot_mask        x (..., J) int                       -> m (..., 1)
  *
- * attrs: encoding ("position" | "bow"), padding_idx (0; -1 for none),
+ * attrs: encoding ("position" | "position_paper" | "bow"), padding_idx (0; -1 for none),
  * num_embeddings (V; encode_backward and slot_mask). encode and
  * encode_backward read x back first and check every word against the
  * vocabulary, so a bad word id is an error naming its position, as on
@@ -31,12 +31,13 @@ static strata_status enc_geom(const strata_kernel_call *call, const strata_tenso
     char s[96];
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "encoding");
     const char *enc = a && a->kind == STRATA_ATTR_STRING && a->s ? a->s : "position";
-    if (strcmp(enc, "position") && strcmp(enc, "bow"))
-        return ocl_error(call, STRATA_E_INVALID, "encoding must be \"position\" or \"bow\", got \"%s\"", enc);
+    if (strcmp(enc, "position") && strcmp(enc, "position_paper") && strcmp(enc, "bow"))
+        return ocl_error(call, STRATA_E_INVALID,
+                         "encoding must be \"position\", \"position_paper\" or \"bow\", got \"%s\"", enc);
     if ((x->dtype != STRATA_I32 && x->dtype != STRATA_I64) || x->ndim < 1)
         return ocl_error(call, STRATA_E_SHAPE, "x must be an i32 or i64 tensor (..., J) of word ids, got dtype %d %s",
                          (int)x->dtype, ocl_shape_str(s, sizeof s, x->ndim, x->shape));
-    g->position = !strcmp(enc, "position");
+    g->position = !strcmp(enc, "position") ? 1 : !strcmp(enc, "position_paper") ? 2 : 0;
     g->V = V, g->d = d, g->J = x->shape[x->ndim - 1], g->M = 0, g->R = 1;
     for (int k = 0; k + 1 < x->ndim; k++)
         g->R *= x->shape[k];

@@ -7,8 +7,9 @@
  *   memnet::encode_backward  dy (..., d), x (..., J) int -> dE (V, d)
  *       dE[v] = sum over (r, j) with x[r, j] = v of l_j * dy[r]
  *
- * attrs: encoding "position" (l_j the position encoding, a vector of d
- * weights per word slot; mn_word_weights) or "bow" (l_j = 1); padding_idx
+ * attrs: encoding "position" or "position_paper" (l_j the position
+ * encoding, a vector of d weights per word slot; mn_word_weights) or "bow"
+ * (l_j = 1); padding_idx
  * (0; -1 for none): words equal to it contribute nothing (the "nil" word
  * that pads sentences and empty memory slots); encode_backward also takes
  * num_embeddings = V. With T, x has rank >= 2 and x's second-to-last
@@ -46,30 +47,46 @@ strata_status mn_reshape(const strata_host_api *h, strata_runtime *rt, strata_te
     return mn_op(h, rt, "core::reshape", &t, 1, &a, 1, out);
 }
 
-void mn_word_weights(float *w, int64_t J, int64_t d, int position)
+static const char *const mn_encodings[] = {"bow", "position", "position_paper"};
+
+const char *mn_encoding_name(int enc)
+{
+    return mn_encodings[enc];
+}
+
+void mn_word_weights(float *w, int64_t J, int64_t d, int enc)
 {
     for (int64_t j = 1; j <= J; j++)
-        for (int64_t k = 1; k <= d; k++)
-            w[(j - 1) * d + (k - 1)] =
-                position ? (float)((1.0 - (double)j / J) - ((double)k / d) * (1.0 - 2.0 * (double)j / J)) : 1.0f;
+        for (int64_t k = 1; k <= d; k++) {
+            const double jd = (double)j, kd = (double)k;
+            double l = 1.0;
+            if (enc == MN_ENC_POSITION)
+                l = 1.0 + 4.0 * (jd - (double)(J + 1) / 2.0) * (kd - (double)(d + 1) / 2.0) / (double)(J * d);
+            else if (enc == MN_ENC_POSITION_PAPER)
+                l = (1.0 - jd / (double)J) - (kd / (double)d) * (1.0 - 2.0 * jd / (double)J);
+            w[(j - 1) * d + (k - 1)] = (float)l;
+        }
 }
 
 strata_status mn_read_encoding(const strata_host_api *h, const char *what, const strata_attr *attrs, int n,
-                               int *position)
+                               int *enc)
 {
     const strata_attr *a = strata_attr_find(attrs, n, "encoding");
     const char *v = a && a->kind == STRATA_ATTR_STRING && a->s ? a->s : "position";
-    if (strcmp(v, "position") && strcmp(v, "bow"))
-        return h->set_error(STRATA_E_INVALID, "%s: encoding must be \"position\" or \"bow\", got \"%s\"", what, v);
-    *position = !strcmp(v, "position");
-    return STRATA_OK;
+    for (int i = 0; i < (int)(sizeof mn_encodings / sizeof *mn_encodings); i++)
+        if (!strcmp(v, mn_encodings[i])) {
+            *enc = i;
+            return STRATA_OK;
+        }
+    return h->set_error(STRATA_E_INVALID,
+                        "%s: encoding must be \"position\", \"position_paper\" or \"bow\", got \"%s\"", what, v);
 }
 
 /* Sizes and attributes of one call. */
 typedef struct enc_geom {
     int64_t V, d, J, R, M; /* R rows of J words; M slots (0: no temporal encoding) */
     int64_t pad;
-    int position;
+    int enc; /* MN_ENC_* */
 } enc_geom;
 
 static int is_index(int32_t dtype)
@@ -88,7 +105,7 @@ static strata_status geom_of(const strata_host_api *h, const char *op, const str
                              int64_t d, const strata_attr *attrs, int n_attrs, enc_geom *g)
 {
     char s[96];
-    strata_status rc = mn_read_encoding(h, op, attrs, n_attrs, &g->position);
+    strata_status rc = mn_read_encoding(h, op, attrs, n_attrs, &g->enc);
     if (rc)
         return rc;
     if (!is_index(x->dtype) || x->ndim < 1)
@@ -153,7 +170,7 @@ static float *weights_of(const strata_host_api *h, const char *op, const enc_geo
         h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for %lld word weights", op,
                      sizeof(float) * (size_t)(g->J * g->d), (long long)(g->J * g->d));
     else
-        mn_word_weights(w, g->J, g->d, g->position);
+        mn_word_weights(w, g->J, g->d, g->enc);
     return w;
 }
 
@@ -499,10 +516,10 @@ static strata_status backward_encode(const strata_backward_call *c)
         strata_attr at[3] = {strata_attr_int("num_embeddings", Es[0]),
                              strata_attr_int("padding_idx", strata_attr_get_int(c->attrs, c->n_attrs, "padding_idx", 0)),
                              strata_attr_string("encoding", "position")};
-        int position = 1;
-        if ((rc = mn_read_encoding(h, c->op, c->attrs, c->n_attrs, &position)))
+        int enc = MN_ENC_POSITION;
+        if ((rc = mn_read_encoding(h, c->op, c->attrs, c->n_attrs, &enc)))
             return rc;
-        at[2].s = position ? "position" : "bow";
+        at[2].s = mn_encoding_name(enc);
         rc = mn_op(h, c->rt, "memnet::encode_backward", (strata_tensor *[]){dy, c->inputs[1]}, 2, at, 3,
                    &c->grad_inputs[0]);
     }
@@ -535,7 +552,7 @@ strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
          .host_kernel = kernel_encode,
          .user = (void *)(uintptr_t)h,
          .doc = "sentence embedding: (E (V, d), x (..., J) int [, T (M, d)]) -> sum_j l_j E[x_j] (+ T[slot]); "
-                "encoding position|bow, padding_idx"},
+                "encoding position|position_paper|bow, padding_idx"},
         {.struct_size = sizeof(strata_op_def),
          .name = "memnet::encode_backward",
          .version = 1,

@@ -22,7 +22,8 @@
  * C_k = embed_k, B = embed_0 and W = embed_K, the temporal encodings likewise
  * temporal_0 .. temporal_K (M, d). Tying "layerwise": embed_A, embed_B,
  * embed_C, embed_W (V, d), temporal_A, temporal_C (M, d) shared by every hop,
- * and H (d, d). encode is memnet::encode (position encoding or bag of words).
+ * and H (d, d). encode is memnet::encode (position encoding, the authors' code
+ * form or the paper's, or bag of words).
  * All parameters are drawn from N(0, init_std).
  *
  * The buffer "softmax" (one value, saved in checkpoints) is 1 normally; a
@@ -46,7 +47,7 @@ static const strata_attr_spec memn2n_spec[] = {
     SPEC("embedding_dim", STRATA_ATTR_INT, 0, 20, 0, NULL, "dimension d of the embeddings"),
     SPEC("hops", STRATA_ATTR_INT, 0, 3, 0, NULL, "memory hops K"),
     SPEC("tying", STRATA_ATTR_STRING, 0, 0, 0, "adjacent", "\"adjacent\" or \"layerwise\" weight tying"),
-    SPEC("encoding", STRATA_ATTR_STRING, 0, 0, 0, "position", "sentence encoding: \"position\" or \"bow\""),
+    SPEC("encoding", STRATA_ATTR_STRING, 0, 0, 0, "position", "sentence encoding: \"position\" (the authors' code), \"position_paper\" or \"bow\""),
     SPEC("temporal", STRATA_ATTR_INT, 0, 1, 0, NULL, "learned temporal encoding per memory slot (1) or none (0)"),
     SPEC("padding_idx", STRATA_ATTR_INT, 0, 0, 0, NULL, "the nil word id that contributes nothing (-1: none)"),
     SPEC("init_std", STRATA_ATTR_FLOAT, 0, 0, 0.1, NULL, "standard deviation of the N(0, s) initialisation"),
@@ -56,7 +57,7 @@ static const strata_attr_spec memn2n_spec[] = {
 /* Parameter slots of the layer state (borrowed from the model). */
 typedef struct memn2n {
     int64_t V, d, K, M;
-    int layerwise, temporal, position, mask_empty;
+    int layerwise, temporal, enc, mask_empty; /* enc: MN_ENC_* */
     int64_t pad;
     strata_tensor *embed[MN_MAX_HOPS + 1]; /* adjacent: K + 1; layerwise: A, B, C, W */
     strata_tensor *temp[MN_MAX_HOPS + 1];  /* adjacent: K + 1; layerwise: T_A, T_C */
@@ -98,8 +99,8 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
     const double std = strata_attr_get_float(at, na, "init_std", 0.1);
     const strata_attr *ty = strata_attr_find(at, na, "tying");
     const char *tying = ty && ty->kind == STRATA_ATTR_STRING && ty->s ? ty->s : "adjacent";
-    int position = 1;
-    strata_status rc = mn_read_encoding(h, w, at, na, &position);
+    int enc = MN_ENC_POSITION;
+    strata_status rc = mn_read_encoding(h, w, at, na, &enc);
     if (rc)
         return rc;
     if (strcmp(tying, "adjacent") && strcmp(tying, "layerwise"))
@@ -132,7 +133,7 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
         return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
     *c->state = s;
     s->V = V, s->d = d, s->K = K, s->M = st->shape[0];
-    s->layerwise = !strcmp(tying, "layerwise"), s->temporal = (int)temporal, s->position = position, s->pad = pad;
+    s->layerwise = !strcmp(tying, "layerwise"), s->temporal = (int)temporal, s->enc = enc, s->pad = pad;
     s->mask_empty = (int)mask_empty;
     char name[32];
     if (s->layerwise) {
@@ -183,7 +184,7 @@ static strata_tensor *keep(tmp_list *l, strata_tensor *t)
 static strata_status encode(const strata_layer_forward_call *c, const memn2n *s, strata_tensor *E, strata_tensor *x,
                             strata_tensor *T, tmp_list *l, strata_tensor **out)
 {
-    strata_attr at[2] = {strata_attr_string("encoding", s->position ? "position" : "bow"),
+    strata_attr at[2] = {strata_attr_string("encoding", mn_encoding_name(s->enc)),
                          strata_attr_int("padding_idx", s->pad)};
     strata_tensor *in[3] = {E, x, T};
     strata_status rc = mn_op(c->host, c->rt, "memnet::encode", in, T ? 3 : 2, at, 2, out);

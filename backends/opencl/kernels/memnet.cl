@@ -2,17 +2,24 @@
  * memnet.cl - the memnet plugin's sentence encoding (plugins/memnet/encode.c
  * is the reference). x (R, J) word ids (i32 or i64, checked on the host
  * before launch), words equal to pad (-1: none) contribute nothing; l_j
- * the word weights: the position encoding
- *   l_kj = (1 - j/J) - (k/d)(1 - 2j/J), 1-based j and k,
+ * the word weights, 1-based j and k: the position encoding of the authors'
+ * code (position 1)
+ *   l_kj = 1 + 4 (j - (J+1)/2)(k - (d+1)/2) / (J d),
+ * the paper's (position 2)
+ *   l_kj = (1 - j/J) - (k/d)(1 - 2j/J),
  * or all ones (bag of words, position 0).
  */
 
 inline float mn_weight(long j, long k, long J, long d, int position)
 {
-    if (!position)
-        return 1.0f;
-    const float jf = (float)(j + 1) / (float)J, kf = (float)(k + 1) / (float)d;
-    return (1.0f - jf) - kf * (1.0f - 2.0f * jf);
+    if (position == 1)
+        return 1.0f + 4.0f * ((float)(j + 1) - 0.5f * (float)(J + 1)) * ((float)(k + 1) - 0.5f * (float)(d + 1)) /
+                          (float)(J * d);
+    if (position == 2) {
+        const float jf = (float)(j + 1) / (float)J, kf = (float)(k + 1) / (float)d;
+        return (1.0f - jf) - kf * (1.0f - 2.0f * jf);
+    }
+    return 1.0f;
 }
 
 /* y (R, d): y[r] = sum_j l_j E[x[r, j]] (+ tm[r mod M] when has_t and the
