@@ -709,12 +709,19 @@ static json_t *mn_tasks_json(const double *err_task, double *mean)
 
 /* ---- train ------------------------------------------------------------------- */
 
+/* What one training run reports. */
+typedef struct {
+    double tr_loss, tr_err, va_loss, va_err;
+} mn_run_result;
+
 typedef struct {
     int64_t epochs, batch, linear_start, decay_every;
     double lr, ls_lr, decay, noise, clip, val_fraction;
+    int select_val; /* train.select: keep the run of lowest validation (1) or training (0) error */
 } mn_recipe;
 
-static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
+/* The recipe from the spec and the command line; 1 (after the message) on a bad value. */
+static int mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
 {
     strata_spec_get_int(c->spec, "train.epochs", 100, &r->epochs);
     strata_spec_get_int(c->spec, "train.batch_size", 32, &r->batch);
@@ -730,6 +737,24 @@ static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
         r->epochs = a->epochs;
     if (a->batch > 0)
         r->batch = a->batch;
+    const char *sel = "validation_error";
+    strata_spec_get_string(c->spec, "train.select", sel, &sel);
+    if (strcmp(sel, "validation_error") && strcmp(sel, "training_error")) {
+        fprintf(stderr, "strata: error: %s: train.select must be validation_error or training_error, got '%s'\n",
+                strata_spec_path(c->spec), sel);
+        return 1;
+    }
+    r->select_val = !strcmp(sel, "validation_error");
+    return 0;
+}
+
+/* Is run @p r better than the best so far, @p b? By the chosen error, ties
+ * going to the other error, then to the earlier run. */
+static int mn_better(const mn_recipe *rp, const mn_run_result *r, const mn_run_result *b)
+{
+    const double r1 = rp->select_val ? r->va_err : r->tr_err, b1 = rp->select_val ? b->va_err : b->tr_err;
+    const double r2 = rp->select_val ? r->tr_err : r->va_err, b2 = rp->select_val ? b->tr_err : b->va_err;
+    return r1 < b1 || (r1 == b1 && r2 < b2);
 }
 
 #define MN_CKPT "checkpoint.safetensors"
@@ -792,11 +817,6 @@ static void mn_shuffle(int64_t *idx, int64_t n, uint64_t *rng)
     }
 }
 
-/* What one training run reports. */
-typedef struct {
-    double tr_loss, tr_err, va_loss, va_err;
-} mn_run_result;
-
 /* Where `strata train` stands: the checkpoint's train.state (step, epoch,
  * batch, sum_loss, correct = seen - wrong; extra: the rest) and memnet.order. */
 typedef struct {
@@ -807,7 +827,7 @@ typedef struct {
     uint64_t rng;     /* the generator of the shuffles and the random noise */
     double lsum;      /* the epoch's summed loss ... */
     int64_t wrong;    /* ... and misses so far */
-    int64_t best_rep; /* the run with the lowest training error so far (in best.safetensors); -1: none yet */
+    int64_t best_rep; /* the best run so far (mn_better; in best.safetensors); -1: none yet */
     mn_run_result best;
 } mn_pos;
 
@@ -1024,13 +1044,13 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
     return rc;
 }
 
-/* Ends run p->rep: keeps it in best.safetensors when its training error is
- * the lowest so far, then checkpoints the position of the next run with
+/* Ends run p->rep: keeps it in best.safetensors when it is the best so far
+ * (mn_better), then checkpoints the position of the next run with
  * the best model so far (after the last run: the answer eval reads). */
 static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_result *res)
 {
     mn_ctx *c = t->c;
-    const int best = p->best_rep < 0 || res->tr_err < p->best.tr_err;
+    const int best = p->best_rep < 0 || mn_better(&t->rp, res, &p->best);
     if (t->repeats > 1)
         printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
                (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
@@ -1282,7 +1302,8 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
-    mn_read_recipe(&c, &a, &t.rp);
+    if ((r = mn_read_recipe(&c, &a, &t.rp)))
+        goto out;
     /* hold out a fraction of the training questions */
     mn_pos p = {.best_rep = -1, .rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7};
     if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
@@ -1312,11 +1333,11 @@ int cmd_memnet_train(int argc, char **argv)
     }
     printf("strata: training %s on %s: tasks %s, %lld parameters (V %lld, d %lld, memory %lld x %lld words, query "
            "%lld); %lld training, %lld validation, %lld test questions; %lld + %lld epochs (linear start + rest), "
-           "batch %lld, best of %lld run%s by training error\n",
+           "batch %lld, best of %lld run%s by %s error\n",
            a.spec_path, strata_device_name(c.dev), a.task_arg, (long long)strata_model_num_scalars(c.model),
            (long long)c.vocab.n, (long long)c.d, (long long)c.M, (long long)c.J, (long long)c.Jq, (long long)n_tr,
            (long long)n_val, (long long)test.n, (long long)t.rp.linear_start, (long long)t.rp.epochs,
-           (long long)t.rp.batch, (long long)repeats, repeats == 1 ? "" : "s");
+           (long long)t.rp.batch, (long long)repeats, repeats == 1 ? "" : "s", t.rp.select_val ? "validation" : "training");
     const double t0 = cli_now();
     strata_status rc = STRATA_OK;
     int stop = 0;

@@ -67,7 +67,8 @@ int main(int argc, char **argv)
         /* the data format picks the trainer: images, text, seq2seq, bAbI */
         char fmt[32], task[32];
         const int train = !strcmp(cmd, "train");
-        cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
+        if (!cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task))
+            return 2;
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))

@@ -292,7 +292,13 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
     strata_runtime_options o = {.struct_size = sizeof o};
     strata_runtime *rt = NULL;
     strata_spec *s = NULL;
-    if (strata_runtime_create(&o, &rt) == STRATA_OK && strata_spec_load(rt, path, &s) == STRATA_OK) {
+    const char *out = buf;
+    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
+        /* no runtime: the trainer reports it */
+    } else if (strata_spec_load(rt, path, &s) != STRATA_OK) {
+        fprintf(stderr, "strata: error: %s\n", strata_last_error());
+        out = NULL;
+    } else {
         const char *f = NULL;
         strata_spec_get_string(s, "data.format", "idx", &f);
         snprintf(buf, size, "%s", f ? f : "idx");
@@ -303,5 +309,5 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
     strata_spec_destroy(s);
     strata_runtime_destroy(rt);
     strata_clear_error();
-    return buf;
+    return out;
 }

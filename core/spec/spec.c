@@ -287,6 +287,7 @@ static const char *const task_choices[] = {"classification", "language_model", "
                                            "gan", "autoencoder", NULL};
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
+static const char *const select_choices[] = {"validation_error", "training_error", NULL};
 
 static const key_rule data_split_rules[] = {
     {"images", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
@@ -353,6 +354,7 @@ static const key_rule train_rules[] = {
     {"steps", K_INT, 0, NULL, 1, 0, NULL, NULL, 0},
     {"eval_every", K_INT, 0, NULL, 0, 0, NULL, NULL, 0},
     {"repeats", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
+    {"select", K_CHOICE, 0, NULL, NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
 };
 
 static const key_rule model_rules[] = {
