@@ -363,6 +363,12 @@ static int chk_is_in(ck_ctx *c, const char *q)
     return FAIL("the supporting fact does not place %s", cap[0]);
 }
 
+/* qsort order of two strings. */
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /* Tasks 7, 8: replay the person's object lines in order. */
 static int chk_carrying(ck_ctx *c, const char *q, int list)
 {
@@ -396,6 +402,8 @@ static int chk_carrying(ck_ctx *c, const char *q, int list)
     }
     if (!list)
         return n > 3 ? FAIL("more than three objects") : set_ans(c, bg_numbers[n]);
+    /* the set in alphabetical order */
+    qsort(held, (size_t)n, sizeof held[0], by_string);
     c->ans[0] = '\0';
     for (int j = 0; j < n; j++)
         snprintf(c->ans + strlen(c->ans), sizeof c->ans - strlen(c->ans), "%s%s", j ? "," : "", held[j]);

@@ -432,10 +432,16 @@ static void gen_carrying(bg_out *o, bg_rng *r, int list)
         int p = c[bg_int(r, nk)];
         char text[96], answer[64] = "";
         if (list) {
+            /* the held objects as a set: in one fixed order (alphabetical,
+             * apple football milk, the order the official generator's world
+             * creates them in and lists them by), not the order of getting */
+            static const int by_name[W_NO] = {1, 0, 2};
             snprintf(text, sizeof text, "What is %s carrying?", bg_people[p]);
-            for (int j = 0; j < w.nheld[p]; j++)
-                snprintf(answer + strlen(answer), sizeof answer - strlen(answer), "%s%s", j ? "," : "",
-                         bg_objects[w.held[p][j]]);
+            for (int i = 0; i < W_NO; i++)
+                for (int j = 0; j < w.nheld[p]; j++)
+                    if (w.held[p][j] == by_name[i])
+                        snprintf(answer + strlen(answer), sizeof answer - strlen(answer), "%s%s",
+                                 answer[0] ? "," : "", bg_objects[by_name[i]]);
             if (!w.nheld[p])
                 snprintf(answer, sizeof answer, "nothing");
         } else {
