@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,15 @@ static void test_bad_input(void **state)
     err = slurp("err");
     assert_contains(err, "qa4_two-arg-relations_train.txt:2");
     free(err);
+    /* a spec whose train.select is neither rule: the spec loader names file, line and value */
+    char sed[8400];
+    snprintf(sed, sizeof sed, "sed 's/select: validation_error/select: nonsense/' %s > '%s/badsel.yaml'", spec_arg, dir);
+    assert_int_equal(system(sed), 0);
+    assert_int_equal(run_cli("train badsel.yaml --data data --task 1 --out bad"), 1);
+    err = slurp("err");
+    assert_contains(err, "badsel.yaml:");
+    assert_contains(err, "train.select must be one of validation_error, training_error, got 'nonsense'");
+    free(err);
     /* eval of a checkpoint that is not a memory network's */
     assert_int_equal(run_cli("eval %s --checkpoint data/qa1_single-supporting-fact_test.txt --data data --task 1",
                              spec_arg),
@@ -133,11 +143,40 @@ static void test_bad_input(void **state)
     free(err);
 }
 
+/* With repeats, the run kept is the one of lowest validation error (ties:
+ * lower training error), and the summary reports that run's figures. */
+static void test_best_run_by_validation(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cli("train %s --data data --task 1 --out sel --epochs 2 --repeats 3 --quiet", spec_arg), 0);
+    char *m = slurp("sel/metrics.jsonl"), *sum = slurp("sel/summary.json");
+    double best_va = 2.0, best_tr = 2.0;
+    int runs = 0;
+    for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *t = strstr(line, "\"final_train_error\""), *v = strstr(line, "\"final_val_error\"");
+        if (!t || !v)
+            continue;
+        double tr = atof(strchr(t, ':') + 1), va = atof(strchr(v, ':') + 1);
+        if (va < best_va || (va == best_va && tr < best_tr))
+            best_va = va, best_tr = tr;
+        runs++;
+    }
+    assert_int_equal(runs, 3);
+    const char *v = strstr(sum, "\"val_error\""), *t = strstr(sum, "\"train_error\"");
+    assert_non_null(v);
+    assert_non_null(t);
+    assert_true(fabs(atof(strchr(v, ':') + 1) - best_va) < 1e-9);
+    assert_true(fabs(atof(strchr(t, ':') + 1) - best_tr) < 1e-9);
+    free(m);
+    free(sum);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_eval_explain),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_best_run_by_validation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

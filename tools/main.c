@@ -68,7 +68,7 @@ int main(int argc, char **argv)
         char fmt[32], task[32];
         const int train = !strcmp(cmd, "train");
         if (!cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task))
-            return 2;
+            return 1;
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))

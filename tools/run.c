@@ -293,10 +293,11 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
     strata_runtime *rt = NULL;
     strata_spec *s = NULL;
     const char *out = buf;
+    strata_status rc;
     if (strata_runtime_create(&o, &rt) != STRATA_OK) {
         /* no runtime: the trainer reports it */
-    } else if (strata_spec_load(rt, path, &s) != STRATA_OK) {
-        fprintf(stderr, "strata: error: %s\n", strata_last_error());
+    } else if ((rc = strata_spec_load(rt, path, &s)) != STRATA_OK) {
+        cli_fail("loading the spec", rc); /* as the trainers say it */
         out = NULL;
     } else {
         const char *f = NULL;
