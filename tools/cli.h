@@ -232,6 +232,9 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 void train_ckpt_remove_temps(const char *dir);
 /** The same for DIR/FILE (its FILE.tmp.* leftovers). */
 void train_ckpt_remove_temps_of(const char *dir, const char *file);
+/** --resume on @p backend of a run that started on another: warns that the
+ *  losses will not repeat an uninterrupted run's bit for bit. */
+void train_resume_warn_backend(const train_state *s, const char *backend);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

@@ -309,10 +309,7 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
         return 2;
     }
     const char *backend = strata_device_backend(c->dev);
-    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
-        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                ts->backend, backend, ts->backend);
+    train_resume_warn_backend(ts, backend);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);

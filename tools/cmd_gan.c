@@ -629,10 +629,7 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
         return 2;
     }
     const char *backend = strata_device_backend(c->dev);
-    if (ts.backend[0] && strcmp(ts.backend, backend) != 0)
-        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                ts.backend, backend, ts.backend);
+    train_resume_warn_backend(&ts, backend);
     c->data_seed = ts.data_seed;
     strata_status rc = strata_loader_create(c->train, c->batch, 1, c->data_seed, 1, &c->ld);
     if (rc)

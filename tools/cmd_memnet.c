@@ -1219,10 +1219,7 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
                 ck, (long long)t->n_tr, t->a->data_dir);
         return 1;
     }
-    if (ts->backend[0] && strcmp(ts->backend, strata_device_backend(c->dev)) != 0)
-        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                ts->backend, strata_device_backend(c->dev), ts->backend);
+    train_resume_warn_backend(ts, strata_device_backend(c->dev));
     if (mn_metrics_truncate(t->a->out_dir, p->step))
         return 1;
     if (!t->a->quiet)

@@ -288,10 +288,7 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
         return 2;
     }
     const char *backend = strata_device_backend(c->dev);
-    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
-        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                ts->backend, backend, ts->backend);
+    train_resume_warn_backend(ts, backend);
     if (ts->step < steps && train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);

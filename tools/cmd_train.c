@@ -232,10 +232,7 @@ int cmd_train(int argc, char **argv)
             run_free(&ctx);
             return 2;
         }
-        if (ts.backend[0] && strcmp(ts.backend, backend) != 0)
-            fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                            "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                    ts.backend, backend, ts.backend);
+        train_resume_warn_backend(&ts, backend);
         if (train_metrics_truncate(a.out_dir, &ts)) {
             run_free(&ctx);
             return 1;

@@ -389,10 +389,7 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
         return 2;
     }
     const char *backend = strata_device_backend(r->dev);
-    if (ts->backend[0] && strcmp(ts->backend, backend) != 0)
-        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
-                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
-                ts->backend, backend, ts->backend);
+    train_resume_warn_backend(ts, backend);
     /* a finished run keeps its records; one that goes on drops those after the checkpoint */
     if (ts->step < steps && train_metrics_truncate(o->out_dir, ts))
         return 1;

@@ -236,6 +236,14 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     free(old);
 }
 
+void train_resume_warn_backend(const train_state *s, const char *backend)
+{
+    if (s->backend[0] && strcmp(s->backend, backend) != 0)
+        fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
+                        "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
+                s->backend, backend, s->backend);
+}
+
 void train_ckpt_remove_temps(const char *dir)
 {
     train_ckpt_remove_temps_of(dir, CKPT_NAME);
