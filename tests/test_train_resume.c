@@ -274,6 +274,13 @@ static void test_bad_usage(void **state)
     /* the position counts batches of the first run's size */
     expect_ok(cli("train adam.yaml --out bs --steps 3 --backend ref --quiet"));
     expect_err(cli("train adam.yaml --resume bs --steps 6 --batch-size 4 --backend ref"), 2, "used batches of 8");
+    /* another backend may go on with the run, with a warning that the losses will differ */
+    expect_ok(cli("train adam.yaml --resume bs --steps 5 --backend cpu --quiet"));
+    char *warn = tu_slurp(dir, "err");
+    assert_non_null(warn);
+    if (!strstr(warn, "the run started on backend ref and resumes on cpu"))
+        fail_msg("no backend warning on resuming a ref run on cpu; stderr:\n%s", warn);
+    free(warn);
     /* a checkpoint without training state (written by the API) cannot be resumed */
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
