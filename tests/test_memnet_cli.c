@@ -4,7 +4,6 @@
  * the training run's test error from the checkpoint, the explanation shows
  * each hop's attention, and bad input gets clear errors. */
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <limits.h>
 #include <math.h>
@@ -19,15 +18,7 @@
 static char dir[512];
 static char spec_arg[PATH_MAX + 8];
 
-static int run_cli(const char *fmt, ...)
-{
-    char args[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(dir, args);
-}
+#define run_cli(...) tu_run_clif(dir, __VA_ARGS__)
 
 static char *slurp(const char *name)
 {
@@ -153,20 +144,16 @@ static void test_best_run_by_validation(void **state)
     double best_va = 2.0, best_tr = 2.0;
     int runs = 0;
     for (char *line = strtok(m, "\n"); line; line = strtok(NULL, "\n")) {
-        const char *t = strstr(line, "\"final_train_error\""), *v = strstr(line, "\"final_val_error\"");
-        if (!t || !v)
+        if (!strstr(line, "\"final_train_error\""))
             continue;
-        double tr = atof(strchr(t, ':') + 1), va = atof(strchr(v, ':') + 1);
+        double tr = json_number(line, "\"final_train_error\""), va = json_number(line, "\"final_val_error\"");
         if (va < best_va || (va == best_va && tr < best_tr))
             best_va = va, best_tr = tr;
         runs++;
     }
     assert_int_equal(runs, 3);
-    const char *v = strstr(sum, "\"val_error\""), *t = strstr(sum, "\"train_error\"");
-    assert_non_null(v);
-    assert_non_null(t);
-    assert_true(fabs(atof(strchr(v, ':') + 1) - best_va) < 1e-9);
-    assert_true(fabs(atof(strchr(t, ':') + 1) - best_tr) < 1e-9);
+    assert_true(fabs(json_number(sum, "\"val_error\"") - best_va) < 1e-9);
+    assert_true(fabs(json_number(sum, "\"train_error\"") - best_tr) < 1e-9);
     free(m);
     free(sum);
 }

@@ -720,8 +720,8 @@ typedef struct {
     int select_val; /* train.select: keep the run of lowest validation (1) or training (0) error */
 } mn_recipe;
 
-/* The recipe from the spec and the command line; 1 (after the message) on a bad value. */
-static int mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
+/* The recipe from the spec and the command line (the spec loader has checked the values). */
+static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
 {
     strata_spec_get_int(c->spec, "train.epochs", 100, &r->epochs);
     strata_spec_get_int(c->spec, "train.batch_size", 32, &r->batch);
@@ -739,13 +739,7 @@ static int mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
         r->batch = a->batch;
     const char *sel = "validation_error";
     strata_spec_get_string(c->spec, "train.select", sel, &sel);
-    if (strcmp(sel, "validation_error") && strcmp(sel, "training_error")) {
-        fprintf(stderr, "strata: error: %s: train.select must be validation_error or training_error, got '%s'\n",
-                strata_spec_path(c->spec), sel);
-        return 1;
-    }
-    r->select_val = !strcmp(sel, "validation_error");
-    return 0;
+    r->select_val = strcmp(sel, "training_error") != 0;
 }
 
 /* Is run @p r better than the best so far, @p b? By the chosen error, ties
@@ -1299,8 +1293,7 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
-    if ((r = mn_read_recipe(&c, &a, &t.rp)))
-        goto out;
+    mn_read_recipe(&c, &a, &t.rp);
     /* hold out a fraction of the training questions */
     mn_pos p = {.best_rep = -1, .rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7};
     if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
