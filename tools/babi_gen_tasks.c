@@ -59,10 +59,8 @@ typedef struct {
     int holder[W_NO], oloc[W_NO];      /* holder person or -1; place when not held, -1 unknown */
     int gotline[W_NO];                 /* line where the holder got it */
     int dropline[W_NO], dropmove[W_NO]; /* last drop, and the dropper's move that placed it */
-    /* task 3: the places of the current carrying episode, and how often
-     * each place has occurred in the object's known history */
+    /* task 3: the places of the current carrying episode */
     int ep_n[W_NO], ep_loc[W_NO][W_MAXEP], ep_line[W_NO][W_MAXEP], ep_grab[W_NO];
-    int seen[W_NO][6];
     /* tasks 7, 8: each person's object lines, and what they hold in order */
     int hist[W_NP][W_MAXH], nhist[W_NP];
     int held[W_NP][W_NO], nheld[W_NP];
@@ -115,7 +113,6 @@ static void w_move_to(bg_world *w, bg_out *o, bg_rng *r, int p, int l)
                 w->ep_loc[k][w->ep_n[k]] = l;
                 w->ep_line[k][w->ep_n[k]++] = line;
             }
-            w->seen[k][l]++;
         }
 }
 
@@ -161,8 +158,6 @@ static int w_object(bg_world *w, bg_out *o, bg_rng *r, int kinds)
     switch (c[0]) {
     case A_GET:
         line = bg_stmt(o, "%s %s the %s there.", w->names[p], PICK(r, bg_get_verbs), bg_objects[k]);
-        if (w->oloc[k] != w->loc[p])
-            w->seen[k][w->loc[p]]++;
         w->holder[k] = p;
         w->gotline[k] = line;
         w->ep_n[k] = 1;
@@ -220,7 +215,11 @@ static void gen_single(bg_out *o, bg_rng *r)
 }
 
 /* Tasks 2 and 3: moves, gets and drops; after at least 3 statements since
- * the last question, a question with probability 1/2 when one can be asked. */
+ * the last question, a question with probability 1/2 when one can be asked.
+ * Task 3 asks where an object was before its current place: the place
+ * before it in the current carrying (from the pick-up on), also when the
+ * object has been in its current place before (as the official generator,
+ * the answer is the most recent place before it). */
 static void gen_objects(bg_out *o, bg_rng *r, int before)
 {
     bg_world w;
@@ -235,7 +234,7 @@ static void gen_objects(bg_out *o, bg_rng *r, int before)
         for (int k = 0; k < W_NO; k++) {
             if (!before && (w.holder[k] >= 0 || w.oloc[k] >= 0))
                 c[n++] = k;
-            if (before && w.ep_n[k] >= 2 && w.seen[k][w.ep_loc[k][w.ep_n[k] - 1]] == 1)
+            if (before && w.ep_n[k] >= 2)
                 c[n++] = k;
         }
         if (!n)
@@ -409,12 +408,21 @@ static void gen_carrying(bg_out *o, bg_rng *r, int list)
     w_init(&w, bg_people);
     if (list)
         w.max_held = 2;
+    /* everyone and everything starts in the place the official generator's
+     * world file (world_basic.txt) gives it, untold: Mary in the bedroom,
+     * John in the kitchen, Daniel in the hallway, Sandra in the garden; the
+     * football in the garden, the apple and the milk in the kitchen. One
+     * gets an object only where it is and gives only to someone in the same
+     * place, so who can act is decided by the (hidden) world, as there. */
+    static const int start_loc[W_NP] = {4, 2, 1, 5}, start_oloc[W_NO] = {5, 2, 2};
+    memcpy(w.loc, start_loc, sizeof start_loc);
+    memcpy(w.oloc, start_oloc, sizeof start_oloc);
     int i = 0, first = -1;
     while ((first < 0 || i - first < 8) && !bg_full(o) && o->line < 500) {
         for (;;) {
             int kind = bg_int(r, 4);
             if (kind == 2) {
-                w_move(&w, o, r, 30);
+                w_move(&w, o, r, 0);
                 break;
             }
             if (w_object(&w, o, r, kind == 1 ? 1 << A_GIVE : 1 << A_GET | 1 << A_DROP))
