@@ -195,6 +195,7 @@ static void cpu_set_threads(const strata_host_api *host, strata_runtime *rt)
 static void cpu_init_globals(const strata_host_api *host)
 {
     cpu_host = host;
+    kc_init(host, "cpu");
     cpu_n_threads = omp_get_max_threads();
     const dnnl_version_t *v = dnnl_version();
     snprintf(cpu_name, sizeof cpu_name, "host CPU (oneDNN %d.%d.%d, %d thread%s)", v->major, v->minor, v->patch,

@@ -38,7 +38,7 @@ static strata_status cpu_bn_check(const strata_kernel_call *call, const strata_t
 {
     strata_status s = cpu_check_nc(call, x);
     for (int k = first; k <= last && s == STRATA_OK; k++)
-        s = cpu_check_numel(call, &call->inputs[k], names[k], x->shape[1]);
+        s = kc_check_numel(call, &call->inputs[k], names[k], x->shape[1]);
     return s;
 }
 
@@ -46,11 +46,11 @@ static strata_status cpu_bn_check(const strata_kernel_call *call, const strata_t
 static strata_status cpu_bn_check_outputs(const strata_kernel_call *call, const strata_tensor_desc *x,
                                           const char *const *names)
 {
-    strata_status s = cpu_check_same_shape(call, &call->outputs[0], names[0], x, "x");
+    strata_status s = kc_check_same_shape(call, &call->outputs[0], names[0], x, "x");
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[1], names[1], x->shape[1]);
+        s = kc_check_numel(call, &call->outputs[1], names[1], x->shape[1]);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[2], names[2], x->shape[1]);
+        s = kc_check_numel(call, &call->outputs[2], names[2], x->shape[1]);
     return s;
 }
 
@@ -63,9 +63,9 @@ static strata_status cpu_bn_check_outputs(const strata_kernel_call *call, const 
  */
 CPU_KERNEL(batch_norm)
 {
-    strata_status s = cpu_check_arity(call, 5, 5, 3);
+    strata_status s = kc_check_arity(call, 5, 5, 3);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     const strata_tensor_desc *X = &call->inputs[0];
     if (s == STRATA_OK)
         s = cpu_bn_check(call, X, 1, 4,
@@ -79,7 +79,7 @@ CPU_KERNEL(batch_norm)
     int64_t N, C, S;
     cpu_channel_sizes(X, &N, &C, &S);
     if (training && N * S <= 1)
-        return cpu_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
+        return kc_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
                          (long long)(N * S));
 
     float *y = strata_desc_ptr(&call->outputs[0]);           // (N, C, S)
@@ -121,12 +121,12 @@ CPU_KERNEL(batch_norm)
  */
 CPU_KERNEL(batch_norm_backward)
 {
-    strata_status s = cpu_check_arity(call, 5, 5, 3);
+    strata_status s = kc_check_arity(call, 5, 5, 3);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1];
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, DY, "dy", X, "x");
+        s = kc_check_same_shape(call, DY, "dy", X, "x");
     if (s == STRATA_OK)
         s = cpu_bn_check(call, X, 2, 4, (const char *const[]){"dy", "x", "weight", "mean", "invstd"});
     if (s == STRATA_OK)
@@ -183,38 +183,38 @@ CPU_KERNEL(batch_norm_backward)
  */
 CPU_KERNEL(batch_norm_update_stats)
 {
-    strata_status s = cpu_check_arity(call, 4, 4, 3);
+    strata_status s = kc_check_arity(call, 4, 4, 3);
     const strata_tensor_desc *X = &call->inputs[1], *NBT = &call->inputs[3];
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "running_mean");
+        s = kc_check_f32(call, &call->inputs[0], "running_mean");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, X, "x");
+        s = kc_check_f32(call, X, "x");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[2], "running_var");
+        s = kc_check_f32(call, &call->inputs[2], "running_var");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "running_mean");
+        s = kc_check_f32(call, &call->outputs[0], "running_mean");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[1], "running_var");
+        s = kc_check_f32(call, &call->outputs[1], "running_var");
     if (s == STRATA_OK)
         s = cpu_check_nc(call, X);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->inputs[0], "running_mean", X->shape[1]);
+        s = kc_check_numel(call, &call->inputs[0], "running_mean", X->shape[1]);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->inputs[2], "running_var", X->shape[1]);
+        s = kc_check_numel(call, &call->inputs[2], "running_var", X->shape[1]);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[0], "running_mean output", X->shape[1]);
+        s = kc_check_numel(call, &call->outputs[0], "running_mean output", X->shape[1]);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[1], "running_var output", X->shape[1]);
+        s = kc_check_numel(call, &call->outputs[1], "running_var output", X->shape[1]);
     if (s == STRATA_OK && (NBT->dtype != STRATA_I64 || strata_desc_numel(NBT) != 1 ||
                            call->outputs[2].dtype != STRATA_I64 || strata_desc_numel(&call->outputs[2]) != 1))
-        s = cpu_error(call, STRATA_E_SHAPE, "num_batches_tracked (input 3 and output 2) must be one i64 value");
+        s = kc_error(call, STRATA_E_SHAPE, "num_batches_tracked (input 3 and output 2) must be one i64 value");
     if (s != STRATA_OK)
         return s;
     double m = strata_attr_get_float(call->attrs, call->n_attrs, "momentum", 0.1);
     int64_t N, C, S;
     cpu_channel_sizes(X, &N, &C, &S);
     if (N * S <= 1)
-        return cpu_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
 
     float *rm_out = strata_desc_ptr(&call->outputs[0]);      // (C), may be rm

@@ -40,8 +40,8 @@ strata_status cpu_check_nc(const strata_kernel_call *call, const strata_tensor_d
 {
     char b[128];
     if (x->ndim < 2)
-        return cpu_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
-                         cpu_shape_str(b, sizeof b, x->ndim, x->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
+                         kc_shape_str(b, sizeof b, x->ndim, x->shape));
     return STRATA_OK;
 }
 
@@ -95,21 +95,21 @@ CPU_KERNEL(sum_channels)
  * offset) is >= p; mask = keep / (1 - p), y = x mask over the channel. */
 CPU_KERNEL(dropout2d)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *Mk = &call->outputs[1];
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, Y, "y", X, "x");
+        s = kc_check_same_shape(call, Y, "y", X, "x");
     if (s == STRATA_OK)
         s = cpu_check_nc(call, X);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, Mk, "mask", X->shape[0] * X->shape[1]);
+        s = kc_check_numel(call, Mk, "mask", X->shape[0] * X->shape[1]);
     if (s != STRATA_OK)
         return s;
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p < 1.0))
-        return cpu_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
+        return kc_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
     uint64_t seed = (uint64_t)strata_attr_get_int(call->attrs, call->n_attrs, "seed", 0);
     uint64_t offset = (uint64_t)strata_attr_get_int(call->attrs, call->n_attrs, "offset", 0);
     const double kept = 1.0 / (1.0 - p);

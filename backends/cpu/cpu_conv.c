@@ -95,9 +95,9 @@ strata_status cpu_attr_pair(const strata_kernel_call *call, const char *name, in
         return STRATA_OK;
     }
     if (a->kind == STRATA_ATTR_INTS)
-        return cpu_error(call, STRATA_E_INVALID, "'%s' takes one or two integers (height, width), got %d", name,
+        return kc_error(call, STRATA_E_INVALID, "'%s' takes one or two integers (height, width), got %d", name,
                          (int)a->n);
-    return cpu_error(call, STRATA_E_INVALID, "'%s' must be an integer or a list of two integers", name);
+    return kc_error(call, STRATA_E_INVALID, "'%s' must be an integer or a list of two integers", name);
 }
 
 /* stride, padding, dilation, groups into @p g, with their ranges checked. */
@@ -110,7 +110,7 @@ static strata_status cpu_conv_params(const strata_kernel_call *call, cpu_conv_ge
         return st;
     g->groups = strata_attr_get_int(call->attrs, call->n_attrs, "groups", 1);
     if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || p[0] < 0 || p[1] < 0 || g->groups < 1)
-        return cpu_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "stride (%lld, %lld) and dilation (%lld, %lld) must be positive, padding (%lld, %lld) not "
                          "negative, groups %lld positive",
                          (long long)s[0], (long long)s[1], (long long)d[0], (long long)d[1], (long long)p[0],
@@ -125,7 +125,7 @@ static strata_status cpu_conv_params(const strata_kernel_call *call, cpu_conv_ge
 static strata_status cpu_conv_check(const strata_kernel_call *call, cpu_conv_geom *g, int64_t weight_cg)
 {
     if (g->C % g->groups || g->OC % g->groups || weight_cg * g->groups != g->C)
-        return cpu_error(call, STRATA_E_SHAPE,
+        return kc_error(call, STRATA_E_SHAPE,
                          "%lld input and %lld output channels with a weight of %lld input channels per group do not "
                          "fit %lld group(s)",
                          (long long)g->C, (long long)g->OC, (long long)weight_cg, (long long)g->groups);
@@ -133,7 +133,7 @@ static strata_status cpu_conv_check(const strata_kernel_call *call, cpu_conv_geo
     int ok = g->KH >= 1 && g->KW >= 1 && span_h <= g->H + 2 * g->ph && span_w <= g->W + 2 * g->pw;
     ok = ok && g->OH == (g->H + 2 * g->ph - span_h) / g->sh + 1 && g->OW == (g->W + 2 * g->pw - span_w) / g->sw + 1;
     if (!ok || g->N < 0)
-        return cpu_error(call, STRATA_E_SHAPE,
+        return kc_error(call, STRATA_E_SHAPE,
                          "a (%lld, %lld) kernel (dilation (%lld, %lld), stride (%lld, %lld), padding (%lld, %lld)) "
                          "over a (%lld, %lld) input does not give the (%lld, %lld) output",
                          (long long)g->KH, (long long)g->KW, (long long)g->dh, (long long)g->dw, (long long)g->sh,
@@ -149,9 +149,9 @@ static strata_status cpu_conv_check(const strata_kernel_call *call, cpu_conv_geo
 /* Arity, f32 and rank 4 of every tensor (rank 1 for a bias, input 2). */
 static strata_status cpu_conv_tensors(const strata_kernel_call *call, int min_in, int max_in)
 {
-    strata_status s = cpu_check_arity(call, min_in, max_in, 1);
+    strata_status s = kc_check_arity(call, min_in, max_in, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     for (int k = 0; k < call->n_inputs + 1; k++) {
@@ -159,9 +159,9 @@ static strata_status cpu_conv_tensors(const strata_kernel_call *call, int min_in
         int want = k == 2 && k < call->n_inputs ? 1 : 4;
         if (d->ndim != want) {
             char b[128];
-            return cpu_error(call, STRATA_E_SHAPE, "%s %d must have rank %d, got shape %s",
+            return kc_error(call, STRATA_E_SHAPE, "%s %d must have rank %d, got shape %s",
                              k < call->n_inputs ? "input" : "output", k < call->n_inputs ? k : 0, want,
-                             cpu_shape_str(b, sizeof b, d->ndim, d->shape));
+                             kc_shape_str(b, sizeof b, d->ndim, d->shape));
         }
     }
     return STRATA_OK;
@@ -187,13 +187,13 @@ static strata_status cpu_conv_setup(const strata_kernel_call *call, cpu_conv_geo
     g->OC = w->shape[0], g->KH = w->shape[2], g->KW = w->shape[3];
     g->OH = y->shape[2], g->OW = y->shape[3];
     if (y->shape[0] != g->N || y->shape[1] != g->OC)
-        return cpu_error(call, STRATA_E_SHAPE, "%s has batch %lld and %lld channels; %s batch %lld, %s %lld channels",
+        return kc_error(call, STRATA_E_SHAPE, "%s has batch %lld and %lld channels; %s batch %lld, %s %lld channels",
                          y_name, (long long)y->shape[0], (long long)y->shape[1], x_name, (long long)g->N, w_name,
                          (long long)g->OC);
     if ((s = cpu_conv_check(call, g, w->shape[1])) != STRATA_OK)
         return s;
     if (call->n_inputs > 2)
-        return cpu_check_numel(call, &call->inputs[2], "bias", call->outputs[0].shape[1]);
+        return kc_check_numel(call, &call->inputs[2], "bias", call->outputs[0].shape[1]);
     return STRATA_OK;
 }
 
@@ -395,7 +395,7 @@ static strata_status cpu_conv_alloc(const strata_kernel_call *call, cpu_conv_mem
     size_t bytes = sizeof(int64_t) * (size_t)t + sizeof(float) * (size_t)(m->stride * nt);
     m->block = NULL;
     if (posix_memalign(&m->block, 64, bytes ? bytes : 64) != 0)
-        return cpu_error(call, STRATA_E_NOMEM, "out of memory for %zu bytes of convolution scratch", bytes);
+        return kc_error(call, STRATA_E_NOMEM, "out of memory for %zu bytes of convolution scratch", bytes);
     m->table = m->block;
     m->scratch = (float *)(m->table + t);
     return STRATA_OK;

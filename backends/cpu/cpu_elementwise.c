@@ -57,9 +57,9 @@ static void cpu_binary_row(cpu_binary_fn fn, float *restrict y, const float *res
 /* y = a fn b; a, b any broadcastable shapes, y their broadcast shape. */
 static strata_status cpu_binary(const strata_kernel_call *call, cpu_binary_fn fn)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -68,18 +68,18 @@ static strata_status cpu_binary(const strata_kernel_call *call, cpu_binary_fn fn
     int64_t shape[STRATA_MAX_DIMS];
     char sa[128], sb[128], sy[128];
     if (!cpu_broadcast_shape(A->ndim, A->shape, B->ndim, B->shape, &ndim, shape))
-        return cpu_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
-                         cpu_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         cpu_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int same = Y->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = Y->shape[d] == shape[d];
     if (!same)
-        return cpu_error(call, STRATA_E_SHAPE, "output has shape %s; %s and %s broadcast to %s",
-                         cpu_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
-                         cpu_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         cpu_shape_str(sb, sizeof sb, B->ndim, B->shape),
-                         cpu_shape_str(sy, sizeof sy, ndim, shape));
+        return kc_error(call, STRATA_E_SHAPE, "output has shape %s; %s and %s broadcast to %s",
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape),
+                         kc_shape_str(sy, sizeof sy, ndim, shape));
 
     float *y = strata_desc_ptr(Y);       // (broadcast shape)
     const float *a = strata_desc_ptr(A); // (a's shape), stride 0 on stretched dims
@@ -156,7 +156,7 @@ static strata_status cpu_unary_params_of(const strata_kernel_call *call, cpu_una
     p->beta = strata_attr_get_float(at, n, "beta", 0.0);
     p->exponent = strata_attr_get_float(at, n, "exponent", 1.0);
     if (fn == CPU_POW && !strata_attr_find(at, n, "exponent"))
-        return cpu_error(call, STRATA_E_INVALID, "attr exponent is required");
+        return kc_error(call, STRATA_E_INVALID, "attr exponent is required");
     return STRATA_OK;
 }
 
@@ -247,13 +247,13 @@ static int cpu_unary_heavy(cpu_unary_fn fn)
 static strata_status cpu_unary(const strata_kernel_call *call, cpu_unary_fn fn)
 {
     cpu_unary_params p;
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = cpu_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
+        s = kc_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
     if (s != STRATA_OK)
         return s;
 
@@ -382,23 +382,23 @@ static const struct {
  * derivative is computed from x in forms without cancellation. */
 CPU_KERNEL(eltwise_backward)
 {
-    strata_status s = cpu_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
 
-    const char *name = cpu_attr_string(call, "fn", NULL);
+    const char *name = kc_attr_string(call, "fn", NULL);
     if (!name)
         return strata_attr_find(call->attrs, call->n_attrs, "fn")
                    ? STRATA_E_INVALID
-                   : cpu_error(call, STRATA_E_INVALID, "attr fn (string) is required");
+                   : kc_error(call, STRATA_E_INVALID, "attr fn (string) is required");
     int found = -1;
     for (size_t k = 0; k < sizeof cpu_backward_fns / sizeof cpu_backward_fns[0]; k++)
         if (strcmp(cpu_backward_fns[k].name, name) == 0)
             found = (int)k;
     if (found < 0)
-        return cpu_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cpu_unary_fn fn = cpu_backward_fns[found].fn;
 
@@ -406,9 +406,9 @@ CPU_KERNEL(eltwise_backward)
     int64_t n = strata_desc_numel(&call->inputs[1]);
     s = cpu_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->inputs[0], "dy", n);
+        s = kc_check_numel(call, &call->inputs[0], "dy", n);
     if (s == STRATA_OK)
-        s = cpu_check_numel(call, &call->outputs[0], "dx", n);
+        s = kc_check_numel(call, &call->outputs[0], "dx", n);
     if (s != STRATA_OK)
         return s;
 

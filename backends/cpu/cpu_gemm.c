@@ -54,7 +54,7 @@ static strata_status cpu_sgemm(const strata_kernel_call *call, float *y, const f
     dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, a, cpu_max1(ta ? M : K), b,
                                   cpu_max1(tb ? K : N), beta, y, cpu_max1(N));
     if (st != dnnl_success)
-        return cpu_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d",
+        return kc_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d",
                          ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (int)st);
     return STRATA_OK;
 }
@@ -67,9 +67,9 @@ static strata_status cpu_sgemm(const strata_kernel_call *call, float *y, const f
  */
 CPU_KERNEL(matmul)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -78,9 +78,9 @@ CPU_KERNEL(matmul)
 
     char sa[128], sb[128], sy[128];
     if (A->ndim < 2 || B->ndim < 2)
-        return cpu_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         cpu_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         cpu_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (ta ? 1 : 2)];
     int64_t K = A->shape[A->ndim - (ta ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (tb ? 1 : 2)];
@@ -93,10 +93,10 @@ CPU_KERNEL(matmul)
     for (int d = 0; ok && d < nb; d++)
         ok = Y->shape[d] == batch[d];
     if (!ok)
-        return cpu_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
-                         cpu_shape_str(sa, sizeof sa, A->ndim, A->shape), ta ? " (transposed)" : "",
-                         cpu_shape_str(sb, sizeof sb, B->ndim, B->shape), tb ? " (transposed)" : "",
-                         cpu_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape), ta ? " (transposed)" : "",
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape), tb ? " (transposed)" : "",
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
 
     float *y = strata_desc_ptr(Y);       // (batch, M, N)
     const float *a = strata_desc_ptr(A); // (a batch, M, K) or (a batch, K, M)
@@ -168,9 +168,9 @@ CPU_KERNEL(matmul)
  */
 CPU_KERNEL(linear)
 {
-    strata_status s = cpu_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];
@@ -182,12 +182,12 @@ CPU_KERNEL(linear)
     for (int d = 0; ok && d < X->ndim - 1; d++)
         ok = Y->shape[d] == X->shape[d];
     if (!ok)
-        return cpu_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
-                         cpu_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         cpu_shape_str(sw, sizeof sw, W->ndim, W->shape),
-                         cpu_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     int64_t OUT = W->shape[0], IN = W->shape[1];
-    if (Bias && (s = cpu_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
+    if (Bias && (s = kc_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
         return s;
     int64_t R = 1;
     for (int d = 0; d < X->ndim - 1; d++)

@@ -15,7 +15,7 @@ static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
 {
     double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (!p)
-        cpu_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
+        kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
                   sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
     return p;
 }
@@ -23,20 +23,20 @@ static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
 /* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
 CPU_KERNEL(embedding)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "w");
+        s = kc_check_f32(call, &call->inputs[0], "w");
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
     if (W->ndim != 2)
-        return cpu_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
     int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
-    if ((s = cpu_check_numel(call, Y, "output", P * D)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", P * D)) != STRATA_OK)
         return s;
     if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
         return s;
@@ -54,24 +54,24 @@ CPU_KERNEL(embedding)
 /* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; dy (P, D), dw (V, D). */
 CPU_KERNEL(embedding_backward)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "dw");
+        s = kc_check_f32(call, &call->outputs[0], "dw");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
     if (DW->ndim != 2)
-        return cpu_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
     int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
-        return cpu_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
                          (long long)V);
-    if ((s = cpu_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
         return s;
     if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
         return s;
@@ -109,7 +109,7 @@ CPU_KERNEL(embedding_backward)
 static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
                                       const strata_tensor_desc *IDX, int *axis)
 {
-    strata_status s = cpu_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
     if (s != STRATA_OK)
         return s;
     int ok = IDX->ndim == x_ndim;
@@ -117,9 +117,9 @@ static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim
         ok = d == *axis || IDX->shape[d] <= x_shape[d];
     if (!ok) {
         char sx[128], si[128];
-        return cpu_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         cpu_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
-                         cpu_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
+        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                         kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
+                         kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
     }
     return STRATA_OK;
 }
@@ -152,19 +152,19 @@ static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim
 /* torch.gather: y[i..] = x[i.. with i_axis replaced by idx[i..]]; y has idx's shape. */
 CPU_KERNEL(gather)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "x");
+        s = kc_check_f32(call, &call->inputs[0], "x");
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
     int axis = 0;
     if ((s = cpu_gather_check(call, X->ndim, X->shape, IDX, &axis)) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK ||
+        (s = kc_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK ||
         (s = cpu_check_indices(call, IDX, X->shape[axis], "index")) != STRATA_OK)
         return s;
 
@@ -177,21 +177,21 @@ CPU_KERNEL(gather)
 /* dx = zeros of attr shape (x's), then dx[i.. with i_axis = idx[i..]] += dy[i..]. */
 CPU_KERNEL(gather_backward)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "dx");
+        s = kc_check_f32(call, &call->outputs[0], "dx");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
-    if ((s = cpu_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
         return s;
     int axis = 0;
     if ((s = cpu_gather_check(call, DX->ndim, DX->shape, IDX, &axis)) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK ||
+        (s = kc_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK ||
         (s = cpu_check_indices(call, IDX, DX->shape[axis], "index")) != STRATA_OK)
         return s;
 
@@ -211,22 +211,22 @@ CPU_KERNEL(gather_backward)
 /* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
 CPU_KERNEL(one_hot)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, &call->inputs[0], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[0], "idx");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
     if (Y->ndim < 1)
-        return cpu_error(call, STRATA_E_SHAPE, "output must have a class dim");
+        return kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
     int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
-        return cpu_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
+        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
                          (long long)num, (long long)C);
-    if ((s = cpu_check_numel(call, Y, "output", P * C)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
         return s;
     if ((s = cpu_check_indices(call, IDX, C, "index")) != STRATA_OK)
         return s;

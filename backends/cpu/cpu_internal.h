@@ -46,37 +46,11 @@ extern const strata_host_api *cpu_host;
         }                                                                                                      \
     } while (0)
 
-/* ---- errors (cpu_common.c) ---------------------------------------------- */
-
-/** Reports "OP: message" through host->set_error and returns @p status. */
-strata_status cpu_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/** Name of a dtype for messages ("f32", "i64"). */
-const char *cpu_dtype_name(int32_t dtype);
-/** Formats a shape as "(2, 3)" into buf; returns buf. */
-const char *cpu_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
+/* Errors, the checks of a call and its attributes: kc_* of kcall.h
+ * (backends/common), shared with the other backends. */
+#include "kcall.h"
 
 /* ---- checks (cpu_common.c) ---------------------------------------------- */
-
-/** STRATA_E_INVALID unless min_in <= n_inputs <= max_in and n_outputs == n_out. */
-strata_status cpu_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
-/** STRATA_E_DTYPE unless every input and output is f32. */
-strata_status cpu_check_all_f32(const strata_kernel_call *call);
-/** STRATA_E_DTYPE unless @p d (named @p what) is f32. */
-strata_status cpu_check_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
-/** STRATA_E_DTYPE unless @p d is i32 or i64. */
-strata_status cpu_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
-/** STRATA_E_SHAPE unless @p d has @p numel elements. */
-strata_status cpu_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
-                              int64_t numel);
-/** STRATA_E_SHAPE unless a and b have the same shape. */
-strata_status cpu_check_same_shape(const strata_kernel_call *call, const strata_tensor_desc *a, const char *what_a,
-                                   const strata_tensor_desc *b, const char *what_b);
-/** STRATA_E_SHAPE unless attr @p name (when present) lists @p d's shape. */
-strata_status cpu_check_shape_attr(const strata_kernel_call *call, const char *name, const strata_tensor_desc *d);
 
 /**
  * Checks every element of the index tensor @p idx against [0, limit):
@@ -92,20 +66,6 @@ static inline int64_t cpu_index_at(const strata_tensor_desc *d, int64_t i)
     const void *p = strata_desc_ptr(d);
     return d->dtype == STRATA_I32 ? (int64_t)((const int32_t *)p)[i] : ((const int64_t *)p)[i];
 }
-
-/* ---- attributes (cpu_common.c) ------------------------------------------ */
-
-/** Normalises @p axis (negative counts from the end) for @p ndim dims. */
-strata_status cpu_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out);
-/** mask[d] = 1 for each dim named by attr "axes" (absent or empty = all). */
-strata_status cpu_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS]);
-/** String attr @p name, @p dflt when absent, NULL (error set) when not a string. */
-const char *cpu_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
-
-/** Reduction modes of the losses. */
-typedef enum cpu_reduction_mode { CPU_RED_NONE, CPU_RED_MEAN, CPU_RED_SUM } cpu_reduction_mode;
-/** Attr "reduction" ("mean" when absent). */
-strata_status cpu_reduction_mode_of(const strata_kernel_call *call, cpu_reduction_mode *out);
 
 /* ---- shapes (cpu_common.c) ---------------------------------------------- */
 

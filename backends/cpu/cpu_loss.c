@@ -17,23 +17,23 @@
 static strata_status cpu_ce_shapes(const strata_kernel_call *call, const strata_tensor_desc *L,
                                    const strata_tensor_desc *T, int64_t *N, int64_t *C)
 {
-    strata_status s = cpu_check_f32(call, L, "logits");
+    strata_status s = kc_check_f32(call, L, "logits");
     if (s == STRATA_OK)
-        s = cpu_check_index_dtype(call, T, "labels");
+        s = kc_check_index_dtype(call, T, "labels");
     if (s != STRATA_OK)
         return s;
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
         char sl[128], st[128];
-        return cpu_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                         cpu_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                         cpu_shape_str(st, sizeof st, T->ndim, T->shape));
+        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
+                         kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
+                         kc_shape_str(st, sizeof st, T->ndim, T->shape));
     }
     *N = L->shape[0];
     *C = L->shape[1];
     for (int64_t n = 0; n < *N; n++) {
         int64_t label = cpu_index_at(T, n);
         if (label < 0 || label >= *C)
-            return cpu_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)",
+            return kc_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)",
                              (long long)label, (long long)n, (long long)*C);
     }
     return STRATA_OK;
@@ -65,17 +65,17 @@ static int cpu_loss_threads(int64_t rows, int64_t work)
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 CPU_KERNEL(cross_entropy)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "loss");
+        s = kc_check_f32(call, &call->outputs[0], "loss");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    cpu_reduction_mode mode = CPU_RED_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    if ((s = cpu_reduction_mode_of(call, &mode)) != STRATA_OK || (s = cpu_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = cpu_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_numel(call, Y, "loss", mode == CPU_RED_NONE ? N : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? N : 1)) != STRATA_OK)
         return s;
 
     float *loss = strata_desc_ptr(Y);         // (N) for "none", else (1)
@@ -88,17 +88,17 @@ CPU_KERNEL(cross_entropy)
         for (int64_t n = N * c / nt; n < N * (c + 1) / nt; n++) {
             const float *row = logits + n * C;
             double ln = cpu_logsumexp(row, C) - (double)row[cpu_index_at(T, n)];
-            if (mode == CPU_RED_NONE)
+            if (mode == KC_RED_NONE)
                 loss[n] = (float)ln;
             total += ln;
         }
         part[c] = total;
     }
-    if (mode != CPU_RED_NONE) {
+    if (mode != KC_RED_NONE) {
         double total = 0.0;
         for (int c = 0; c < nt; c++)
             total += part[c];
-        loss[0] = (float)(mode == CPU_RED_MEAN ? total / (double)N : total);
+        loss[0] = (float)(mode == KC_RED_MEAN ? total / (double)N : total);
     }
     return STRATA_OK;
 }
@@ -107,21 +107,21 @@ CPU_KERNEL(cross_entropy)
  * dy is (N) for "none", else one value. */
 CPU_KERNEL(cross_entropy_backward)
 {
-    strata_status s = cpu_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->outputs[0], "dlogits");
+        s = kc_check_f32(call, &call->outputs[0], "dlogits");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    cpu_reduction_mode mode = CPU_RED_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    if ((s = cpu_reduction_mode_of(call, &mode)) != STRATA_OK || (s = cpu_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = cpu_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_numel(call, DY, "dy", mode == CPU_RED_NONE ? N : 1)) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, DL, "dlogits", L, "logits")) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? N : 1)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, DL, "dlogits", L, "logits")) != STRATA_OK)
         return s;
 
     float *dlogits = strata_desc_ptr(DL);     // (N, C)
@@ -132,7 +132,7 @@ CPU_KERNEL(cross_entropy_backward)
         const float *row = logits + n * C; // (C)
         float *drow = dlogits + n * C;     // (C)
         double lse = cpu_logsumexp(row, C);
-        double g = mode == CPU_RED_NONE ? dy[n] : mode == CPU_RED_MEAN ? dy[0] / (double)N : dy[0];
+        double g = mode == KC_RED_NONE ? dy[n] : mode == KC_RED_MEAN ? dy[0] / (double)N : dy[0];
         float gf = (float)g;
 #pragma omp simd
         for (int64_t c = 0; c < C; c++)
@@ -147,18 +147,18 @@ CPU_KERNEL(cross_entropy_backward)
 /* loss_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), then reduced. */
 CPU_KERNEL(bce_with_logits)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    cpu_reduction_mode mode = CPU_RED_MEAN;
-    if ((s = cpu_reduction_mode_of(call, &mode)) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, T, "t", X, "x")) != STRATA_OK)
+    kc_reduction mode = KC_RED_MEAN;
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, T, "t", X, "x")) != STRATA_OK)
         return s;
     int64_t n = strata_desc_numel(X);
-    if ((s = cpu_check_numel(call, Y, "loss", mode == CPU_RED_NONE ? n : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
 
     float *loss = strata_desc_ptr(Y);    // (x's shape) for "none", else (1)
@@ -172,17 +172,17 @@ CPU_KERNEL(bce_with_logits)
         for (int64_t i = n * c / nt; i < n * (c + 1) / nt; i++) {
             double xi = x[i];
             double li = (xi > 0 ? xi : 0.0) - xi * (double)t[i] + log1p(exp(-fabs(xi)));
-            if (mode == CPU_RED_NONE)
+            if (mode == KC_RED_NONE)
                 loss[i] = (float)li;
             total += li;
         }
         part[c] = total;
     }
-    if (mode != CPU_RED_NONE) {
+    if (mode != KC_RED_NONE) {
         double total = 0.0;
         for (int c = 0; c < nt; c++)
             total += part[c];
-        loss[0] = (float)(mode == CPU_RED_MEAN ? total / (double)n : total);
+        loss[0] = (float)(mode == KC_RED_MEAN ? total / (double)n : total);
     }
     return STRATA_OK;
 }
@@ -200,20 +200,20 @@ static inline double cpu_logistic(double x)
  * for "none", else one value. */
 CPU_KERNEL(bce_with_logits_backward)
 {
-    strata_status s = cpu_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DX = &call->outputs[0];
-    cpu_reduction_mode mode = CPU_RED_MEAN;
-    if ((s = cpu_reduction_mode_of(call, &mode)) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, T, "t", X, "x")) != STRATA_OK ||
-        (s = cpu_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
+    kc_reduction mode = KC_RED_MEAN;
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, T, "t", X, "x")) != STRATA_OK ||
+        (s = kc_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
         return s;
     int64_t n = strata_desc_numel(X);
-    if ((s = cpu_check_numel(call, DY, "dy", mode == CPU_RED_NONE ? n : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (n)
@@ -222,13 +222,13 @@ CPU_KERNEL(bce_with_logits_backward)
     const float *t = strata_desc_ptr(T);   // (n)
     if (n == 0)
         return STRATA_OK;
-    if (mode == CPU_RED_NONE) {
+    if (mode == KC_RED_NONE) {
         CPU_PARALLEL_RANGE(n, CPU_PAR_MIN_HEAVY, lo, hi, {
             for (int64_t i = lo; i < hi; i++)
                 dx[i] = (float)((cpu_logistic(x[i]) - (double)t[i]) * (double)dy[i]);
         });
     } else {
-        double g = mode == CPU_RED_MEAN ? dy[0] / (double)n : dy[0];
+        double g = mode == KC_RED_MEAN ? dy[0] / (double)n : dy[0];
         CPU_PARALLEL_RANGE(n, CPU_PAR_MIN_HEAVY, lo, hi, {
             for (int64_t i = lo; i < hi; i++)
                 dx[i] = (float)((cpu_logistic(x[i]) - (double)t[i]) * g);

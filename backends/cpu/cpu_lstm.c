@@ -58,7 +58,7 @@ static strata_status seq_geom_read(const strata_kernel_call *call, int backward,
     g->bf = (int)strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0) != 0;
     g->reverse = (int)strata_attr_get_int(call->attrs, call->n_attrs, "reverse", 0) != 0;
     if (x3->ndim != 3 || x3->dtype != STRATA_F32)
-        return cpu_error(call, STRATA_E_SHAPE, "input 0 must be f32 of rank 3, got rank %d", x3->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "input 0 must be f32 of rank 3, got rank %d", x3->ndim);
     g->T = g->bf ? x3->shape[1] : x3->shape[0];
     g->B = g->bf ? x3->shape[0] : x3->shape[1];
     g->H = backward ? x3->shape[2] : call->inputs[2].shape[1];
@@ -70,7 +70,7 @@ static float *alloc_floats(const strata_kernel_call *call, int64_t n)
 {
     float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!p)
-        cpu_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld floats", sizeof(float) * (size_t)(n ? n : 1),
+        kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld floats", sizeof(float) * (size_t)(n ? n : 1),
                   (long long)n);
     return p;
 }
@@ -80,7 +80,7 @@ static strata_status sgemm(const strata_kernel_call *call, char ta, char tb, int
 {
     dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
     if (st != dnnl_success)
-        return cpu_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d", ta,
+        return kc_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d", ta,
                          tb, (long long)M, (long long)N, (long long)K, (int)st);
     return STRATA_OK;
 }

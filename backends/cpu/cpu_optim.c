@@ -19,9 +19,9 @@
 static strata_status cpu_optim_setup(const strata_kernel_call *call, int n_in, const float **in, float **out,
                                      int64_t *n)
 {
-    strata_status s = cpu_check_arity(call, n_in, n_in, n_in - 1);
+    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     *n = strata_desc_numel(&call->inputs[0]);
@@ -29,13 +29,13 @@ static strata_status cpu_optim_setup(const strata_kernel_call *call, int n_in, c
         char what[32] = "g";
         if (k > 1)
             snprintf(what, sizeof what, "slot %d", k - 2);
-        if ((s = cpu_check_numel(call, &call->inputs[k], what, *n)) != STRATA_OK)
+        if ((s = kc_check_numel(call, &call->inputs[k], what, *n)) != STRATA_OK)
             return s;
     }
     for (int k = 0; k < n_in - 1; k++) {
         char what[32];
         snprintf(what, sizeof what, "output %d", k);
-        if ((s = cpu_check_numel(call, &call->outputs[k], what, *n)) != STRATA_OK)
+        if ((s = kc_check_numel(call, &call->outputs[k], what, *n)) != STRATA_OK)
             return s;
     }
     for (int k = 0; k < n_in; k++)
@@ -50,7 +50,7 @@ static strata_status cpu_optim_step(const strata_kernel_call *call, int64_t *t)
 {
     *t = strata_attr_get_int(call->attrs, call->n_attrs, "step", 1);
     if (*t < 1)
-        return cpu_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
     return STRATA_OK;
 }
 

@@ -54,7 +54,7 @@ static strata_status cpu_pool_geom_of(const strata_kernel_call *call, const stra
     if (!sa || (sa->kind == STRATA_ATTR_INTS && sa->n == 0))
         s[0] = k[0], s[1] = k[1];
     if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || 2 * p[0] > k[0] || 2 * p[1] > k[1])
-        return cpu_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "kernel_size (%lld, %lld) and stride (%lld, %lld) must be positive, padding (%lld, %lld) "
                          "between 0 and half the kernel",
                          (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
@@ -64,7 +64,7 @@ static strata_status cpu_pool_geom_of(const strata_kernel_call *call, const stra
     g->count_include_pad = strata_attr_get_int(call->attrs, call->n_attrs, "count_include_pad", 1) != 0;
     if (H + 2 * g->ph < g->KH || W + 2 * g->pw < g->KW || OH != (H + 2 * g->ph - g->KH) / g->sh + 1 ||
         OW != (W + 2 * g->pw - g->KW) / g->sw + 1)
-        return cpu_error(call, STRATA_E_SHAPE,
+        return kc_error(call, STRATA_E_SHAPE,
                          "a (%lld, %lld) window (stride (%lld, %lld), padding (%lld, %lld)) over (%lld, %lld) does "
                          "not give (%lld, %lld)",
                          (long long)g->KH, (long long)g->KW, (long long)g->sh, (long long)g->sw, (long long)g->ph,
@@ -78,8 +78,8 @@ static strata_status cpu_pool_rank4(const strata_kernel_call *call, const strata
 {
     char b[128];
     if (d->ndim != 4 || (ref && (d->shape[0] != ref->shape[0] || d->shape[1] != ref->shape[1])))
-        return cpu_error(call, STRATA_E_SHAPE, "%s must be (N, C, H, W)%s, got %s", what,
-                         ref ? " with the input's N and C" : "", cpu_shape_str(b, sizeof b, d->ndim, d->shape));
+        return kc_error(call, STRATA_E_SHAPE, "%s must be (N, C, H, W)%s, got %s", what,
+                         ref ? " with the input's N and C" : "", kc_shape_str(b, sizeof b, d->ndim, d->shape));
     return STRATA_OK;
 }
 
@@ -156,20 +156,20 @@ static void cpu_max_pool_plane(float *restrict y, int64_t *restrict idx, const f
 /* x (N, C, H, W) -> y (N, C, OH, OW), indices (N, C, OH, OW) i64 */
 CPU_KERNEL(max_pool2d)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *I = &call->outputs[1];
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, X, "x");
+        s = kc_check_f32(call, X, "x");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, Y, "y");
+        s = kc_check_f32(call, Y, "y");
     if (s == STRATA_OK && I->dtype != STRATA_I64)
-        s = cpu_error(call, STRATA_E_DTYPE, "indices have dtype %s; max_pool2d gives i64", cpu_dtype_name(I->dtype));
+        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; max_pool2d gives i64", kc_dtype_name(I->dtype));
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, X, "x", NULL);
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, Y, "y", X);
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, I, "indices", Y, "y");
+        s = kc_check_same_shape(call, I, "indices", Y, "y");
     cpu_pool_geom g;
     if (s == STRATA_OK)
         s = cpu_pool_geom_of(call, X, Y, &g);
@@ -227,20 +227,20 @@ static void cpu_max_unpool_plane_double(float *restrict dx, double *restrict acc
  * position gets three (overlapping windows) is summed again in double. */
 CPU_KERNEL(max_pool2d_backward)
 {
-    strata_status s = cpu_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, DY, "dy");
+        s = kc_check_f32(call, DY, "dy");
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, DX, "dx");
+        s = kc_check_f32(call, DX, "dx");
     if (s == STRATA_OK && I->dtype != STRATA_I64)
-        s = cpu_error(call, STRATA_E_DTYPE, "indices have dtype %s; expected i64", cpu_dtype_name(I->dtype));
+        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; expected i64", kc_dtype_name(I->dtype));
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, DY, "dy", NULL);
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, DX, "dx", DY);
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, I, "indices", DY, "dy");
+        s = kc_check_same_shape(call, I, "indices", DY, "dy");
     if (s != STRATA_OK)
         return s;
 
@@ -254,7 +254,7 @@ CPU_KERNEL(max_pool2d_backward)
     const int64_t per = HW * (int64_t)(sizeof(double) + 1);
     char *scratch = malloc((size_t)(per * nt + 1));
     if (!scratch)
-        return cpu_error(call, STRATA_E_NOMEM, "out of memory: %lld bytes for %d planes of %lld positions",
+        return kc_error(call, STRATA_E_NOMEM, "out of memory: %lld bytes for %d planes of %lld positions",
                          (long long)(per * nt + 1), nt, (long long)HW);
     int bad = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : bad)
@@ -274,7 +274,7 @@ CPU_KERNEL(max_pool2d_backward)
     if (bad) {
         for (int64_t q = 0; q < NC * P; q++)
             if ((uint64_t)idx[q] >= (uint64_t)HW)
-                return cpu_error(call, STRATA_E_INVALID,
+                return kc_error(call, STRATA_E_INVALID,
                                  "index %lld at flat position %lld is outside the (%lld, %lld) plane",
                                  (long long)idx[q], (long long)q, (long long)H, (long long)W);
     }
@@ -356,10 +356,10 @@ static void cpu_avg_pool_plane_backward(float *restrict dx, const float *restric
  * geometry from x (or dx) to y (or dy). */
 static strata_status cpu_avg_pool_check(const strata_kernel_call *call, int backward, cpu_pool_geom *g)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *In = &call->inputs[0], *Out = &call->outputs[0];
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, In, backward ? "dy" : "x", NULL);
     if (s == STRATA_OK)
@@ -408,16 +408,16 @@ CPU_KERNEL(avg_pool2d_backward)
 /* x (N, C, H, W) -> y (N, C): the mean of each plane, summed in double. */
 CPU_KERNEL(global_avg_pool2d)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, X, "x", NULL);
     if (s == STRATA_OK && (Y->ndim != 2 || Y->shape[0] != X->shape[0] || Y->shape[1] != X->shape[1])) {
         char b[128];
-        s = cpu_error(call, STRATA_E_SHAPE, "output must be (N, C) = (%lld, %lld), got %s", (long long)X->shape[0],
-                      (long long)X->shape[1], cpu_shape_str(b, sizeof b, Y->ndim, Y->shape));
+        s = kc_error(call, STRATA_E_SHAPE, "output must be (N, C) = (%lld, %lld), got %s", (long long)X->shape[0],
+                      (long long)X->shape[1], kc_shape_str(b, sizeof b, Y->ndim, Y->shape));
     }
     if (s != STRATA_OK)
         return s;

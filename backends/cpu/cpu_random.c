@@ -34,11 +34,11 @@ static void cpu_philox_uniforms(float *restrict u, int64_t n, uint64_t seed, uin
  * from attr dtype). An int attr value is kept exact for the int dtypes. */
 CPU_KERNEL(fill)
 {
-    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *Y = &call->outputs[0];
-    if ((s = cpu_check_shape_attr(call, "shape", Y)) != STRATA_OK)
+    if ((s = kc_check_shape_attr(call, "shape", Y)) != STRATA_OK)
         return s;
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
     int exact_int = a && a->kind == STRATA_ATTR_INT;
@@ -70,19 +70,19 @@ CPU_KERNEL(fill)
             ((int64_t *)y)[i] = iv;
         return STRATA_OK;
     default:
-        return cpu_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
-                         cpu_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
+                         kc_dtype_name(Y->dtype));
     }
 }
 
 /* y[i] = low + (high - low) u_i, u_i uniform in [0, 1). */
 CPU_KERNEL(uniform)
 {
-    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = cpu_check_shape_attr(call, "shape", &call->outputs[0]);
+        s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
         return s;
     double low = strata_attr_get_float(call->attrs, call->n_attrs, "low", 0.0);
@@ -103,11 +103,11 @@ CPU_KERNEL(uniform)
 /* y[i] = mean + std n_i, n_i standard normal (Box-Muller, 2 per block). */
 CPU_KERNEL(normal)
 {
-    strata_status s = cpu_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = cpu_check_shape_attr(call, "shape", &call->outputs[0]);
+        s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
         return s;
     double mean = strata_attr_get_float(call->attrs, call->n_attrs, "mean", 0.0);
@@ -135,18 +135,18 @@ CPU_KERNEL(normal)
  * x, y, mask share one shape. p = 1 drops everything (mask 0). */
 CPU_KERNEL(dropout)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
+        s = kc_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, &call->outputs[1], "mask", &call->inputs[0], "x");
+        s = kc_check_same_shape(call, &call->outputs[1], "mask", &call->inputs[0], "x");
     if (s != STRATA_OK)
         return s;
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p <= 1.0))
-        return cpu_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
+        return kc_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
     float kept = (float)(p < 1.0 ? 1.0 / (1.0 - p) : 0.0);
     uint64_t seed, offset;
     cpu_philox_attrs(call, &seed, &offset);

@@ -338,9 +338,9 @@ static strata_status cpu_check_reduced(const strata_kernel_call *call, const str
         same = y->shape[d] == shape[d];
     if (!same) {
         char sx[128], sy[128], se[128];
-        return cpu_error(call, STRATA_E_SHAPE, "%s has shape %s; reducing %s gives %s", what,
-                         cpu_shape_str(sy, sizeof sy, y->ndim, y->shape),
-                         cpu_shape_str(sx, sizeof sx, x->ndim, x->shape), cpu_shape_str(se, sizeof se, n, shape));
+        return kc_error(call, STRATA_E_SHAPE, "%s has shape %s; reducing %s gives %s", what,
+                         kc_shape_str(sy, sizeof sy, y->ndim, y->shape),
+                         kc_shape_str(sx, sizeof sx, x->ndim, x->shape), kc_shape_str(se, sizeof se, n, shape));
     }
     return STRATA_OK;
 }
@@ -350,22 +350,22 @@ typedef enum cpu_reduce_fn { CPU_SUM, CPU_MEAN, CPU_MAX } cpu_reduce_fn;
 /* y = reduce(x) over attr axes (absent/empty = all), attr keepdim. */
 static strata_status cpu_reduce(const strata_kernel_call *call, cpu_reduce_fn fn)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     int keepdim = strata_attr_get_int(call->attrs, call->n_attrs, "keepdim", 0) != 0;
     int mask[STRATA_MAX_DIMS];
-    if ((s = cpu_axes_mask(call, X->ndim, mask)) != STRATA_OK)
+    if ((s = kc_axes_mask(call, X->ndim, mask)) != STRATA_OK)
         return s;
     if ((s = cpu_check_reduced(call, X, mask, keepdim, Y, "output")) != STRATA_OK)
         return s;
     cpu_red_plan p;
     cpu_red_plan_init(&p, X, mask);
     if (fn == CPU_MAX && p.n_red == 0 && p.n_out > 0)
-        return cpu_error(call, STRATA_E_INVALID, "max over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "max over zero elements");
 
     float *y = strata_desc_ptr(Y);       // (n_out)
     const float *x = strata_desc_ptr(X); // (x's shape)
@@ -388,17 +388,17 @@ CPU_KERNEL(max) { return cpu_reduce(call, CPU_MAX); }
 /* y (i64) = index along attr axis (-1) of the first maximum; keepdim. */
 CPU_KERNEL(argmax)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_f32(call, &call->inputs[0], "x");
+        s = kc_check_f32(call, &call->inputs[0], "x");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (Y->dtype != STRATA_I64)
-        return cpu_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", cpu_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", kc_dtype_name(Y->dtype));
     int keepdim = strata_attr_get_int(call->attrs, call->n_attrs, "keepdim", 0) != 0;
     int axis = 0;
-    if ((s = cpu_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
         return s;
     int mask[STRATA_MAX_DIMS] = {0};
     mask[axis] = 1;
@@ -406,7 +406,7 @@ CPU_KERNEL(argmax)
         return s;
     cpu_axis_split sp = cpu_split_at(X, axis);
     if (sp.n == 0 && sp.outer * sp.inner > 0)
-        return cpu_error(call, STRATA_E_INVALID, "argmax over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "argmax over zero elements");
 
     int64_t *y = strata_desc_ptr(Y);     // (outer, inner)
     const float *x = strata_desc_ptr(X); // (outer, n, inner)
@@ -433,20 +433,20 @@ CPU_KERNEL(argmax)
  * Inputs dy (n_out), x[, y]; y is not read (the max is found again). */
 CPU_KERNEL(max_backward)
 {
-    strata_status s = cpu_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
-    if ((s = cpu_axes_mask(call, X->ndim, mask)) != STRATA_OK)
+    if ((s = kc_axes_mask(call, X->ndim, mask)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
+    if ((s = kc_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
         return s;
     cpu_red_plan p;
     cpu_red_plan_init(&p, X, mask);
-    if ((s = cpu_check_numel(call, DY, "dy", p.n_out)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", p.n_out)) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (x's shape)
@@ -497,9 +497,9 @@ CPU_KERNEL(max_backward)
  * are missing from shape, or 1 in shape, are summed. */
 CPU_KERNEL(sum_to_shape)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
@@ -512,7 +512,7 @@ CPU_KERNEL(sum_to_shape)
         t_ndim = a->n;
         t_shape = a->ints;
     } else if (a) {
-        return cpu_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
+        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
     }
     char sx[128], st[128], sy[128];
     int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
@@ -527,10 +527,10 @@ CPU_KERNEL(sum_to_shape)
             ok = t_shape[td] == X->shape[d];
     }
     if (!ok)
-        return cpu_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
-                         cpu_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         cpu_shape_str(st, sizeof st, t_ndim, t_shape),
-                         cpu_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                         kc_shape_str(st, sizeof st, t_ndim, t_shape),
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     cpu_red_plan p;
     cpu_red_plan_init(&p, X, mask);
     cpu_reduce_sum(strata_desc_ptr(Y), strata_desc_ptr(X), &p, 1.0);

@@ -55,15 +55,15 @@ static void cpu_copy_row(char *restrict y, const char *restrict x, int64_t sx, i
 /* y (contiguous) = x read through its strides (any, including 0). */
 CPU_KERNEL(copy)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t es = strata_dtype_size(X->dtype);
     if (es == 0 || Y->dtype != X->dtype)
-        return cpu_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", cpu_dtype_name(X->dtype),
-                         cpu_dtype_name(Y->dtype));
-    if ((s = cpu_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
+        return kc_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", kc_dtype_name(X->dtype),
+                         kc_dtype_name(Y->dtype));
+    if ((s = kc_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
         return s;
 
     char *y = strata_desc_ptr(Y);       // (shape), contiguous, es bytes per element
@@ -93,12 +93,12 @@ CPU_KERNEL(copy)
 CPU_KERNEL(concat)
 {
     if (call->n_inputs < 1 || call->n_outputs != 1)
-        return cpu_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output, got %d and %d",
+        return kc_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output, got %d and %d",
                          (int)call->n_inputs, (int)call->n_outputs);
     const strata_tensor_desc *Y = &call->outputs[0];
     size_t es = strata_dtype_size(Y->dtype);
     int axis = 0;
-    strata_status s = cpu_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim,
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim,
                                &axis);
     if (s != STRATA_OK)
         return s;
@@ -107,21 +107,21 @@ CPU_KERNEL(concat)
     for (int k = 0; k < call->n_inputs; k++) {
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || es == 0)
-            return cpu_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, cpu_dtype_name(X->dtype),
-                             cpu_dtype_name(Y->dtype));
+            return kc_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, kc_dtype_name(X->dtype),
+                             kc_dtype_name(Y->dtype));
         int ok = X->ndim == Y->ndim;
         for (int d = 0; ok && d < Y->ndim; d++)
             ok = d == axis || X->shape[d] == Y->shape[d];
         if (!ok) {
             char sx[128], sy[128];
-            return cpu_error(call, STRATA_E_SHAPE, "input %d has shape %s; output %s along axis %d", k,
-                             cpu_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                             cpu_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
+            return kc_error(call, STRATA_E_SHAPE, "input %d has shape %s; output %s along axis %d", k,
+                             kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                             kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
         }
         total += X->shape[axis];
     }
     if (total != Y->shape[axis])
-        return cpu_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+        return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
                          (long long)total, axis, (long long)Y->shape[axis]);
 
     /* y (outer, total, inner); input k (outer, n_k, inner) lands at [.., at_k, ..] */
@@ -147,25 +147,25 @@ CPU_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 CPU_KERNEL(slice_backward)
 {
-    strata_status s = cpu_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     const strata_attr *at = call->attrs;
     int na = call->n_attrs;
-    if ((s = cpu_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
         return s;
     int axis = 0;
-    if ((s = cpu_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
         return s;
     int64_t n = DX->shape[axis];
     int64_t step = strata_attr_get_int(at, na, "step", 1);
     int64_t start = strata_attr_get_int(at, na, "start", 0);
     int64_t end = strata_attr_get_int(at, na, "end", n);
     if (step <= 0)
-        return cpu_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
     if (start < 0)
         start += n;
     start = start < 0 ? 0 : start > n ? n : start;
@@ -179,9 +179,9 @@ CPU_KERNEL(slice_backward)
         ok = DY->shape[d] == (d == axis ? count : DX->shape[d]);
     if (!ok) {
         char sy[128], sx[128];
-        return cpu_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
-                         cpu_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                         cpu_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
+        return kc_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
+                         kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                         kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
     }
 
     float *dx = strata_desc_ptr(DX);       // (outer, n, inner)

@@ -13,18 +13,18 @@
 /* Shared prologue: arity, f32, attr axis (-1), same shape everywhere. */
 static strata_status cpu_softmax_setup(const strata_kernel_call *call, int n_in, cpu_axis_split *sp)
 {
-    strata_status s = cpu_check_arity(call, n_in, n_in, 1);
+    strata_status s = kc_check_arity(call, n_in, n_in, 1);
     if (s == STRATA_OK)
-        s = cpu_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[n_in - 1];
     int axis = 0;
-    s = cpu_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis);
+    s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis);
     for (int k = 0; s == STRATA_OK && k < n_in - 1; k++)
-        s = cpu_check_same_shape(call, &call->inputs[k], k ? "input" : "dy", X, "y");
+        s = kc_check_same_shape(call, &call->inputs[k], k ? "input" : "dy", X, "y");
     if (s == STRATA_OK)
-        s = cpu_check_same_shape(call, &call->outputs[0], "output", X, "input");
+        s = kc_check_same_shape(call, &call->outputs[0], "output", X, "input");
     if (s == STRATA_OK)
         *sp = cpu_split_at(X, axis);
     return s;

@@ -121,8 +121,10 @@ static strata_status cuda_init(const strata_host_api *host, strata_plugin *plugi
     /* Process-wide and the same for every runtime: set once, under a lock,
      * as runtimes on other threads may load the plugin at the same time. */
     pthread_mutex_lock(&cuda_init_lock);
-    if (!cuda_host)
+    if (!cuda_host) {
         cuda_host = host;
+        kc_init(host, "cuda");
+    }
     pthread_mutex_unlock(&cuda_init_lock);
 
     cuda_backend *be = calloc(1, sizeof *be);

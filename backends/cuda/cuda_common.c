@@ -2,22 +2,10 @@
  * cuda_common.c - turning CUDA, cuBLAS and cuDNN status codes into
  * strata_status with a message that names the call, the code and the line.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cuda_internal.h"
 #include "cuda_libs.h"
-
-strata_status cuda_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cuda_host->set_error(status, "%s: %s", call && call->op ? call->op : "cuda", msg);
-}
 
 strata_status cuda_fail_rt(cudaError_t e, const char *expr, const char *file, int line)
 {
@@ -44,87 +32,7 @@ strata_status cuda_fail_dnn(int status, const char *expr, const char *file, int 
     return cuda_host->set_error(s, "cuda: %s failed: %s (code %d) at %s:%d", expr, name, status, file, line);
 }
 
-/* ---- checks and attributes (as the ref backend reads them) ---------------- */
-
-strata_status cuda_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out)
-{
-    if (call->n_inputs < min_in || call->n_inputs > max_in || call->n_outputs != n_out)
-        return cuda_error(call, STRATA_E_INVALID, "takes %d..%d inputs and %d output(s), got %d and %d", min_in,
-                          max_in, n_out, (int)call->n_inputs, (int)call->n_outputs);
-    return STRATA_OK;
-}
-
-strata_status cuda_check_all_f32(const strata_kernel_call *call)
-{
-    for (int k = 0; k < call->n_inputs; k++)
-        if (call->inputs[k].dtype != STRATA_F32)
-            return cuda_error(call, STRATA_E_DTYPE, "input %d is not f32", k);
-    for (int k = 0; k < call->n_outputs; k++)
-        if (call->outputs[k].dtype != STRATA_F32)
-            return cuda_error(call, STRATA_E_DTYPE, "output %d is not f32", k);
-    return STRATA_OK;
-}
-
-strata_status cuda_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)
-{
-    int64_t a = axis < 0 ? axis + ndim : axis;
-    if (a < 0 || a >= ndim)
-        return cuda_error(call, STRATA_E_INVALID, "%s %lld is outside a tensor of %d dims", attr, (long long)axis,
-                          ndim);
-    *out = (int)a;
-    return STRATA_OK;
-}
-
-strata_status cuda_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS])
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "axes");
-    int all = !a || (a->kind == STRATA_ATTR_INTS && a->n == 0);
-    for (int d = 0; d < STRATA_MAX_DIMS; d++)
-        mask[d] = all && d < ndim;
-    if (all)
-        return STRATA_OK;
-    int d = 0;
-    if (a->kind == STRATA_ATTR_INT) {
-        CUDA_OK(cuda_axis(call, "axes entry", a->i, ndim, &d));
-        mask[d] = 1;
-        return STRATA_OK;
-    }
-    if (a->kind != STRATA_ATTR_INTS || !a->ints)
-        return cuda_error(call, STRATA_E_INVALID, "attr axes must be a list of ints");
-    for (int k = 0; k < a->n; k++) {
-        CUDA_OK(cuda_axis(call, "axes entry", a->ints[k], ndim, &d));
-        mask[d] = 1;
-    }
-    return STRATA_OK;
-}
-
-const char *cuda_attr_string(const strata_kernel_call *call, const char *name, const char *dflt)
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, name);
-    if (!a)
-        return dflt;
-    if (a->kind != STRATA_ATTR_STRING || !a->s) {
-        cuda_error(call, STRATA_E_INVALID, "attr %s must be a string", name);
-        return NULL;
-    }
-    return a->s;
-}
-
-strata_status cuda_reduction_mode(const strata_kernel_call *call, int *out)
-{
-    const char *s = cuda_attr_string(call, "reduction", "mean");
-    if (!s)
-        return STRATA_E_INVALID;
-    if (!strcmp(s, "mean"))
-        *out = CUDA_LOSS_MEAN;
-    else if (!strcmp(s, "sum"))
-        *out = CUDA_LOSS_SUM;
-    else if (!strcmp(s, "none"))
-        *out = CUDA_LOSS_NONE;
-    else
-        return cuda_error(call, STRATA_E_INVALID, "reduction \"%s\" is not one of \"mean\", \"sum\", \"none\"", s);
-    return STRATA_OK;
-}
+/* ---- reductions and broadcasts ---------------------------------------------- */
 
 static void cuda_contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 {
@@ -194,6 +102,6 @@ strata_status cuda_bad_check(const strata_kernel_call *call, cuda_device *d, uns
     CUDA_OK(cuda_copy_to_host(call->backend_self, call->device, esz == 8 ? (void *)&v64 : (void *)&v32, idx->data,
                               idx->byte_offset + (size_t)pos * esz, esz));
     long long v = esz == 8 ? (long long)v64 : (long long)v32;
-    return cuda_error(call, STRATA_E_INVALID, "%s %lld at %s %llu is outside [0, %lld)", what, v, where, pos,
+    return kc_error(call, STRATA_E_INVALID, "%s %lld at %s %llu is outside [0, %lld)", what, v, where, pos,
                       (long long)limit);
 }

@@ -82,7 +82,7 @@ static strata_status cuda_conv_plan_make(const strata_kernel_call *call, cuda_de
     int64_t all[3] = {st[0], pad[0], dil[0]}, all2[3] = {st[1], pad[1], dil[1]};
     if (!cuda_fits_int(xs, 4) || !cuda_fits_int(ws, 4) || !cuda_fits_int(ys, 4) || !cuda_fits_int(all, 3) ||
         !cuda_fits_int(all2, 3) || groups < 1 || groups > INT_MAX)
-        return cuda_error(call, STRATA_E_UNSUPPORTED, "sizes exceed cuDNN's int range");
+        return kc_error(call, STRATA_E_UNSUPPORTED, "sizes exceed cuDNN's int range");
     CUDA_OK(cuda_dnn_handle(d, &p->h));
     strata_status s = STRATA_OK;
     CONV_TRY(cuda_dnn.cudnnCreateTensorDescriptor(&p->x));
@@ -118,7 +118,7 @@ done:
             }                                                                                                  \
         }                                                                                                      \
         if (!found_) {                                                                                         \
-            s = cuda_error(call, STRATA_E_UNSUPPORTED, "cuDNN offers no FP32 algorithm for this convolution"); \
+            s = kc_error(call, STRATA_E_UNSUPPORTED, "cuDNN offers no FP32 algorithm for this convolution"); \
             goto done;                                                                                         \
         }                                                                                                      \
     } while (0)
@@ -200,12 +200,12 @@ done:
 
 static strata_status cuda_check_4d(const strata_kernel_call *call)
 {
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_all_f32(call));
     for (int k = 0; k < call->n_inputs; k++)
         if (call->inputs[k].ndim != 4 && !(k == 2 && call->inputs[k].ndim == 1))
-            return cuda_error(call, STRATA_E_SHAPE, "input %d must be 4-D", k);
+            return kc_error(call, STRATA_E_SHAPE, "input %d must be 4-D", k);
     if (call->outputs[0].ndim != 4)
-        return cuda_error(call, STRATA_E_SHAPE, "the output must be 4-D");
+        return kc_error(call, STRATA_E_SHAPE, "the output must be 4-D");
     return STRATA_OK;
 }
 
@@ -228,7 +228,7 @@ static int cuda_conv_empty(const strata_kernel_call *call, cuda_device *d, strat
 /* (x, w [, b]) -> y */
 CUDA_KERNEL(conv2d)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 3, 1));
+    CUDA_OK(kc_check_arity(call, 2, 3, 1));
     CUDA_OK(cuda_check_4d(call));
     const strata_tensor_desc *Y = &call->outputs[0];
     cuda_device *d;
@@ -247,7 +247,7 @@ CUDA_KERNEL(conv2d)
 /* (dy, w) -> dx */
 CUDA_KERNEL(conv2d_backward_data)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     CUDA_OK(cuda_check_4d(call));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -260,7 +260,7 @@ CUDA_KERNEL(conv2d_backward_data)
 /* (dy, x) -> dw */
 CUDA_KERNEL(conv2d_backward_weight)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     CUDA_OK(cuda_check_4d(call));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -274,7 +274,7 @@ CUDA_KERNEL(conv2d_backward_weight)
  * backward data of the convolution y -> x whose weight is w. */
 CUDA_KERNEL(conv_transpose2d)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 3, 1));
+    CUDA_OK(kc_check_arity(call, 2, 3, 1));
     CUDA_OK(cuda_check_4d(call));
     const strata_tensor_desc *Y = &call->outputs[0];
     cuda_device *d;
@@ -310,10 +310,10 @@ static cuda_pool_geom cuda_pool_geom_of(const strata_kernel_call *call, const in
 /* x -> y, indices (i64) */
 CUDA_KERNEL(max_pool2d)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 2));
+    CUDA_OK(kc_check_arity(call, 1, 1, 2));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *I = &call->outputs[1];
     if (X->dtype != STRATA_F32 || X->ndim != 4 || I->dtype != STRATA_I64)
-        return cuda_error(call, STRATA_E_DTYPE, "x must be f32 (N, C, H, W) and indices i64");
+        return kc_error(call, STRATA_E_DTYPE, "x must be f32 (N, C, H, W) and indices i64");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     cuda_pool_geom g = cuda_pool_geom_of(call, X->shape, Y->shape);
@@ -324,10 +324,10 @@ CUDA_KERNEL(max_pool2d)
 /* (dy, indices) -> dx */
 CUDA_KERNEL(max_pool2d_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
     if (DY->dtype != STRATA_F32 || I->dtype != STRATA_I64 || DX->ndim != 4 || DY->ndim != 4)
-        return cuda_error(call, STRATA_E_DTYPE, "dy must be f32 and indices i64, both 4-D");
+        return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and indices i64, both 4-D");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -343,7 +343,7 @@ CUDA_KERNEL(max_pool2d_backward)
 
 CUDA_KERNEL(avg_pool2d)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
     CUDA_OK(cuda_check_4d(call));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     cuda_device *d;
@@ -354,7 +354,7 @@ CUDA_KERNEL(avg_pool2d)
 
 CUDA_KERNEL(avg_pool2d_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
     CUDA_OK(cuda_check_4d(call));
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     cuda_device *d;
@@ -367,11 +367,11 @@ CUDA_KERNEL(avg_pool2d_backward)
 /* (N, C, H, W) -> (N, C): the mean of each plane. */
 CUDA_KERNEL(global_avg_pool2d)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0];
     if (X->ndim != 4)
-        return cuda_error(call, STRATA_E_SHAPE, "x must be (N, C, H, W)");
+        return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, H, W)");
     int mask[STRATA_MAX_DIMS] = {0, 0, 1, 1};
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
@@ -398,11 +398,11 @@ static void cuda_nc_s(const strata_tensor_desc *x, int64_t *N, int64_t *C, int64
 /* (x, weight, bias, running_mean, running_var) -> y, mean, invstd */
 CUDA_KERNEL(batch_norm)
 {
-    CUDA_OK(cuda_check_arity(call, 5, 5, 3));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 5, 5, 3));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     if (in[0].ndim < 2)
-        return cuda_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
+        return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
     int64_t N, C, S;
     cuda_nc_s(&in[0], &N, &C, &S);
     int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
@@ -418,11 +418,11 @@ CUDA_KERNEL(batch_norm)
 /* (dy, x, weight, mean, invstd) -> dx, dweight, dbias */
 CUDA_KERNEL(batch_norm_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 5, 5, 3));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 5, 5, 3));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     if (in[1].ndim < 2)
-        return cuda_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
+        return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
     int64_t N, C, S;
     cuda_nc_s(&in[1], &N, &C, &S);
     int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
@@ -437,13 +437,13 @@ CUDA_KERNEL(batch_norm_backward)
 /* (running_mean, x, running_var, num_batches_tracked) -> the three, updated in place */
 CUDA_KERNEL(batch_norm_update_stats)
 {
-    CUDA_OK(cuda_check_arity(call, 4, 4, 3));
+    CUDA_OK(kc_check_arity(call, 4, 4, 3));
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     for (int k = 0; k < 3; k++)
         if (in[k].dtype != STRATA_F32 || (k < 2 && out[k].dtype != STRATA_F32))
-            return cuda_error(call, STRATA_E_DTYPE, "running_mean, x and running_var must be f32");
+            return kc_error(call, STRATA_E_DTYPE, "running_mean, x and running_var must be f32");
     if (in[3].dtype != STRATA_I64 || out[2].dtype != STRATA_I64 || in[1].ndim < 2)
-        return cuda_error(call, STRATA_E_DTYPE, "num_batches_tracked must be i64 and x (N, C, ...)");
+        return kc_error(call, STRATA_E_DTYPE, "num_batches_tracked must be i64 and x (N, C, ...)");
     int64_t N, C, S;
     cuda_nc_s(&in[1], &N, &C, &S);
     double momentum = strata_attr_get_float(call->attrs, call->n_attrs, "momentum", 0.1);

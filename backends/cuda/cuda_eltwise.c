@@ -12,15 +12,15 @@
 
 static strata_status cuda_binary(const strata_kernel_call *call, int fn)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
     cuda_walk w;
     memset(&w, 0, sizeof w);
     w.ndim = Y->ndim;
     memcpy(w.shape, Y->shape, sizeof(int64_t) * (size_t)Y->ndim);
     if (!cuda_broadcast_strides(&w, 0, A) || !cuda_broadcast_strides(&w, 1, B))
-        return cuda_error(call, STRATA_E_SHAPE, "inputs do not broadcast to the output's shape");
+        return kc_error(call, STRATA_E_SHAPE, "inputs do not broadcast to the output's shape");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_binary(d->stream, fn, cuda_ptr(Y), cuda_ptr(A), cuda_ptr(B), strata_desc_numel(Y), &w));
@@ -46,19 +46,19 @@ static strata_status cuda_unary_params_of(const strata_kernel_call *call, int fn
     p->beta = strata_attr_get_float(at, n, "beta", 0.0);
     p->exponent = strata_attr_get_float(at, n, "exponent", 1.0);
     if (fn == CUDA_POW && !strata_attr_find(at, n, "exponent"))
-        return cuda_error(call, STRATA_E_INVALID, "attr exponent is required");
+        return kc_error(call, STRATA_E_INVALID, "attr exponent is required");
     return STRATA_OK;
 }
 
 static strata_status cuda_unary(const strata_kernel_call *call, int fn)
 {
     cuda_unary_params p;
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_all_f32(call));
     CUDA_OK(cuda_unary_params_of(call, fn, &p));
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (strata_desc_numel(&call->outputs[0]) != n)
-        return cuda_error(call, STRATA_E_SHAPE, "output has %lld elements, input %lld",
+        return kc_error(call, STRATA_E_SHAPE, "output has %lld elements, input %lld",
                           (long long)strata_desc_numel(&call->outputs[0]), (long long)n);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -93,25 +93,25 @@ static const struct {
 /* dx = dy * f'(x); inputs dy, x[, y] of one shape (y is not read). */
 CUDA_KERNEL(eltwise_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 3, 1));
-    CUDA_OK(cuda_check_all_f32(call));
-    const char *name = cuda_attr_string(call, "fn", NULL);
+    CUDA_OK(kc_check_arity(call, 2, 3, 1));
+    CUDA_OK(kc_check_all_f32(call));
+    const char *name = kc_attr_string(call, "fn", NULL);
     if (!name)
         return strata_attr_find(call->attrs, call->n_attrs, "fn")
                    ? STRATA_E_INVALID
-                   : cuda_error(call, STRATA_E_INVALID, "attr fn (string) is required");
+                   : kc_error(call, STRATA_E_INVALID, "attr fn (string) is required");
     int fn = -1;
     for (size_t k = 0; k < sizeof cuda_backward_fns / sizeof cuda_backward_fns[0]; k++)
         if (!strcmp(cuda_backward_fns[k].name, name))
             fn = cuda_backward_fns[k].fn;
     if (fn < 0)
-        return cuda_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                           "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cuda_unary_params p;
     CUDA_OK(cuda_unary_params_of(call, fn, &p));
     int64_t n = strata_desc_numel(&call->inputs[1]);
     if (strata_desc_numel(&call->inputs[0]) != n || strata_desc_numel(&call->outputs[0]) != n)
-        return cuda_error(call, STRATA_E_SHAPE, "dy, x and dx must have %lld elements each", (long long)n);
+        return kc_error(call, STRATA_E_SHAPE, "dy, x and dx must have %lld elements each", (long long)n);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_unary_backward(d->stream, fn, cuda_ptr(&call->outputs[0]), cuda_ptr(&call->inputs[0]),
@@ -124,11 +124,11 @@ CUDA_KERNEL(eltwise_backward)
 /* y = x, contiguous, from any view of x (STRATA_OP_STRIDED). */
 CUDA_KERNEL(copy)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t esz = strata_dtype_size(X->dtype);
     if ((esz != 4 && esz != 8) || Y->dtype != X->dtype)
-        return cuda_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors into the same dtype");
+        return kc_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors into the same dtype");
     int64_t n = strata_desc_numel(X);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -154,23 +154,11 @@ CUDA_KERNEL(copy)
 
 /* ---- creation and random ------------------------------------------------- */
 
-/* STRATA_E_SHAPE unless attr "shape", when present, is the output's shape. */
-static strata_status cuda_check_shape_attr(const strata_kernel_call *call, const strata_tensor_desc *Y)
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (!a)
-        return STRATA_OK;
-    int same = a->kind == STRATA_ATTR_INTS && a->n == Y->ndim;
-    for (int k = 0; same && k < Y->ndim; k++)
-        same = a->ints[k] == Y->shape[k];
-    return same ? STRATA_OK : cuda_error(call, STRATA_E_SHAPE, "attr shape does not match the output's shape");
-}
-
 CUDA_KERNEL(fill)
 {
-    CUDA_OK(cuda_check_arity(call, 0, 0, 1));
+    CUDA_OK(kc_check_arity(call, 0, 0, 1));
     const strata_tensor_desc *Y = &call->outputs[0];
-    CUDA_OK(cuda_check_shape_attr(call, Y));
+    CUDA_OK(kc_check_shape_attr(call, "shape", Y));
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
     int exact_int = a && a->kind == STRATA_ATTR_INT;
     double fv = !a ? 0.0 : exact_int ? (double)a->i : a->f;
@@ -189,7 +177,7 @@ CUDA_KERNEL(fill)
         CUDA_TRY(cuda_k_fill_i64(d->stream, cuda_ptr(Y), iv, n));
         return STRATA_OK;
     default:
-        return cuda_error(call, STRATA_E_DTYPE, "cannot fill dtype %d; expected f32, i32 or i64", (int)Y->dtype);
+        return kc_error(call, STRATA_E_DTYPE, "cannot fill dtype %d; expected f32, i32 or i64", (int)Y->dtype);
     }
 }
 
@@ -201,9 +189,9 @@ static void cuda_philox_attrs(const strata_kernel_call *call, uint64_t *seed, ui
 
 CUDA_KERNEL(uniform)
 {
-    CUDA_OK(cuda_check_arity(call, 0, 0, 1));
-    CUDA_OK(cuda_check_all_f32(call));
-    CUDA_OK(cuda_check_shape_attr(call, &call->outputs[0]));
+    CUDA_OK(kc_check_arity(call, 0, 0, 1));
+    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_shape_attr(call, "shape", &call->outputs[0]));
     double low = strata_attr_get_float(call->attrs, call->n_attrs, "low", 0.0);
     double high = strata_attr_get_float(call->attrs, call->n_attrs, "high", 1.0);
     uint64_t seed, offset;
@@ -217,9 +205,9 @@ CUDA_KERNEL(uniform)
 
 CUDA_KERNEL(normal)
 {
-    CUDA_OK(cuda_check_arity(call, 0, 0, 1));
-    CUDA_OK(cuda_check_all_f32(call));
-    CUDA_OK(cuda_check_shape_attr(call, &call->outputs[0]));
+    CUDA_OK(kc_check_arity(call, 0, 0, 1));
+    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_shape_attr(call, "shape", &call->outputs[0]));
     double mean = strata_attr_get_float(call->attrs, call->n_attrs, "mean", 0.0);
     double std = strata_attr_get_float(call->attrs, call->n_attrs, "std", 1.0);
     uint64_t seed, offset;
@@ -234,17 +222,17 @@ CUDA_KERNEL(normal)
 /* keep_i = u_i >= p; mask_i = keep_i / (1 - p); y_i = x_i mask_i. */
 CUDA_KERNEL(dropout)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 2));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 2));
+    CUDA_OK(kc_check_all_f32(call));
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p <= 1.0))
-        return cuda_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
+        return kc_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
     double kept_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
     uint64_t seed, offset;
     cuda_philox_attrs(call, &seed, &offset);
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (strata_desc_numel(&call->outputs[0]) != n || strata_desc_numel(&call->outputs[1]) != n)
-        return cuda_error(call, STRATA_E_SHAPE, "y and mask must have x's %lld elements", (long long)n);
+        return kc_error(call, STRATA_E_SHAPE, "y and mask must have x's %lld elements", (long long)n);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_dropout(d->stream, cuda_ptr(&call->outputs[0]), cuda_ptr(&call->outputs[1]),
@@ -256,14 +244,14 @@ CUDA_KERNEL(dropout)
  * whole channels dropped, channel n C + c drawing element n C + c. */
 CUDA_KERNEL(dropout2d)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 2));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 2));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0];
     if (X->ndim < 2)
-        return cuda_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
+        return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p < 1.0))
-        return cuda_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
+        return kc_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
     int64_t NC = X->shape[0] * X->shape[1];
     int64_t S = NC ? strata_desc_numel(X) / NC : 0;
     uint64_t seed, offset;

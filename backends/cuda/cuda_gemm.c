@@ -58,19 +58,19 @@ static int64_t cuda_batch_numel(const strata_tensor_desc *t)
  */
 CUDA_KERNEL(matmul)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
     int trans_a = strata_attr_get_int(call->attrs, call->n_attrs, "trans_a", 0) != 0;
     int trans_b = strata_attr_get_int(call->attrs, call->n_attrs, "trans_b", 0) != 0;
     if (A->ndim < 2 || B->ndim < 2 || Y->ndim < 2)
-        return cuda_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims");
+        return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims");
     int64_t M = A->shape[A->ndim - (trans_a ? 1 : 2)];
     int64_t K = A->shape[A->ndim - (trans_a ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (trans_b ? 1 : 2)];
     int64_t N = B->shape[B->ndim - (trans_b ? 2 : 1)];
     if (K != Kb || Y->shape[Y->ndim - 2] != M || Y->shape[Y->ndim - 1] != N)
-        return cuda_error(call, STRATA_E_SHAPE, "a and b do not multiply into the output");
+        return kc_error(call, STRATA_E_SHAPE, "a and b do not multiply into the output");
 
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -92,7 +92,7 @@ CUDA_KERNEL(matmul)
     ab.ndim = A->ndim - 2;
     bb.ndim = B->ndim - 2;
     if (!cuda_broadcast_strides(&w, 0, &ab) || !cuda_broadcast_strides(&w, 1, &bb))
-        return cuda_error(call, STRATA_E_SHAPE, "the batch dims of a and b do not broadcast");
+        return kc_error(call, STRATA_E_SHAPE, "the batch dims of a and b do not broadcast");
     for (int64_t t = 0; t < n_batch; t++) {
         int64_t rest = t, oa = 0, ob = 0;
         for (int k = w.ndim - 1; k >= 0; k--) {
@@ -109,15 +109,15 @@ CUDA_KERNEL(matmul)
 /* y[r, o] = sum_i x[r, i] w[o, i] + bias[o]; x (..., IN) as (R, IN), w (OUT, IN). */
 CUDA_KERNEL(linear)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 3, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 2, 3, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *Bias = call->n_inputs > 2 ? &call->inputs[2] : NULL;
     if (W->ndim != 2 || X->ndim < 1 || X->shape[X->ndim - 1] != W->shape[1])
-        return cuda_error(call, STRATA_E_SHAPE, "x (..., IN) and w (OUT, IN) do not match");
+        return kc_error(call, STRATA_E_SHAPE, "x (..., IN) and w (OUT, IN) do not match");
     int64_t OUT = W->shape[0], IN = W->shape[1];
     if (Bias && strata_desc_numel(Bias) != OUT)
-        return cuda_error(call, STRATA_E_SHAPE, "bias must have %lld elements", (long long)OUT);
+        return kc_error(call, STRATA_E_SHAPE, "bias must have %lld elements", (long long)OUT);
     int64_t R = OUT ? strata_desc_numel(Y) / OUT : (IN ? strata_desc_numel(X) / IN : 0);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));

@@ -17,11 +17,11 @@ static int cuda_is_index(int32_t dtype)
 CUDA_KERNEL(concat)
 {
     if (call->n_inputs < 1 || call->n_outputs != 1)
-        return cuda_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
+        return kc_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
     const strata_tensor_desc *Y = &call->outputs[0];
     size_t es = strata_dtype_size(Y->dtype);
     int axis = 0;
-    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis));
+    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis));
     int64_t outer = 1, inner = 1;
     for (int k = 0; k < axis; k++)
         outer *= Y->shape[k];
@@ -31,11 +31,11 @@ CUDA_KERNEL(concat)
     for (int k = 0; k < call->n_inputs; k++) {
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || (es != 4 && es != 8) || X->ndim != Y->ndim)
-            return cuda_error(call, STRATA_E_DTYPE, "input %d does not match the output's dtype and rank", k);
+            return kc_error(call, STRATA_E_DTYPE, "input %d does not match the output's dtype and rank", k);
         total += X->shape[axis];
     }
     if (total != Y->shape[axis])
-        return cuda_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+        return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
                           (long long)total, axis, (long long)Y->shape[axis]);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -57,19 +57,19 @@ CUDA_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 CUDA_KERNEL(slice_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     const strata_attr *at = call->attrs;
     int na = call->n_attrs;
     int axis = 0;
-    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis));
+    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis));
     int64_t n = DX->shape[axis];
     int64_t step = strata_attr_get_int(at, na, "step", 1);
     int64_t start = strata_attr_get_int(at, na, "start", 0);
     int64_t end = strata_attr_get_int(at, na, "end", n);
     if (step <= 0)
-        return cuda_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
     if (start < 0)
         start += n;
     start = start < 0 ? 0 : start > n ? n : start;
@@ -83,7 +83,7 @@ CUDA_KERNEL(slice_backward)
     for (int k = axis + 1; k < DX->ndim; k++)
         inner *= DX->shape[k];
     if (strata_desc_numel(DY) != outer * count * inner)
-        return cuda_error(call, STRATA_E_SHAPE, "dy has %lld elements; the slice has %lld",
+        return kc_error(call, STRATA_E_SHAPE, "dy has %lld elements; the slice has %lld",
                           (long long)strata_desc_numel(DY), (long long)(outer * count * inner));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -107,12 +107,12 @@ CUDA_KERNEL(slice_backward)
 static strata_status cuda_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
                                       const strata_tensor_desc *IDX, int *axis, cuda_walk *w, int64_t *axis_stride)
 {
-    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis));
+    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis));
     int ok = IDX->ndim == x_ndim;
     for (int k = 0; ok && k < x_ndim; k++)
         ok = k == *axis || IDX->shape[k] <= x_shape[k];
     if (!ok)
-        return cuda_error(call, STRATA_E_SHAPE, "idx does not fit x outside axis %d", *axis);
+        return kc_error(call, STRATA_E_SHAPE, "idx does not fit x outside axis %d", *axis);
     memset(w, 0, sizeof *w);
     w->ndim = x_ndim;
     int64_t s = 1;
@@ -128,17 +128,17 @@ static strata_status cuda_gather_plan(const strata_kernel_call *call, int x_ndim
 
 CUDA_KERNEL(gather)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
     if (X->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32)
-        return cuda_error(call, STRATA_E_DTYPE, "x must be f32 and idx i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "x must be f32 and idx i32 or i64");
     int axis = 0;
     int64_t axis_stride = 0;
     cuda_walk w;
     CUDA_OK(cuda_gather_plan(call, X->ndim, X->shape, IDX, &axis, &w, &axis_stride));
     int64_t n = strata_desc_numel(IDX);
     if (strata_desc_numel(Y) != n)
-        return cuda_error(call, STRATA_E_SHAPE, "the output must have idx's shape");
+        return kc_error(call, STRATA_E_SHAPE, "the output must have idx's shape");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -154,17 +154,17 @@ CUDA_KERNEL(gather)
 
 CUDA_KERNEL(gather_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
     if (DY->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || DX->dtype != STRATA_F32)
-        return cuda_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
     int axis = 0;
     int64_t axis_stride = 0;
     cuda_walk w;
     CUDA_OK(cuda_gather_plan(call, DX->ndim, DX->shape, IDX, &axis, &w, &axis_stride));
     int64_t n = strata_desc_numel(IDX), nx = strata_desc_numel(DX);
     if (strata_desc_numel(DY) != n)
-        return cuda_error(call, STRATA_E_SHAPE, "dy must have idx's shape");
+        return kc_error(call, STRATA_E_SHAPE, "dy must have idx's shape");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -188,14 +188,14 @@ CUDA_KERNEL(gather_backward)
 /* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
 CUDA_KERNEL(one_hot)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
     const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
     if (!cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32 || Y->ndim < 1)
-        return cuda_error(call, STRATA_E_DTYPE, "idx must be i32 or i64 and the output f32 (..., C)");
+        return kc_error(call, STRATA_E_DTYPE, "idx must be i32 or i64 and the output f32 (..., C)");
     int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C || strata_desc_numel(Y) != P * C)
-        return cuda_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
                           (long long)C);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));

@@ -67,12 +67,10 @@ typedef struct cuda_backend {
 
 /* ---- errors (cuda_common.c) ---------------------------------------------- */
 
-/** Reports "OP: message" through host->set_error and returns @p status. */
-strata_status cuda_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+/* kc_error and the checks of a call and its attributes (kc_check_arity,
+ * kc_axes_mask, kc_reduction_of, ...): kcall.h, backends/common. */
+#include "kcall.h"
+
 /** "EXPR failed: cudaErrorX (text, code N) at FILE:LINE"; E_NOMEM for
  *  cudaErrorMemoryAllocation, else E_BACKEND. */
 strata_status cuda_fail_rt(cudaError_t e, const char *expr, const char *file, int line);
@@ -131,18 +129,6 @@ void cuda_temp_free(cuda_device *d, void *ptr);
 
 /* ---- kernel helpers (cuda_common.c) ------------------------------------- */
 
-/** STRATA_E_INVALID unless min_in <= n_inputs <= max_in and n_outputs == n_out. */
-strata_status cuda_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
-/** STRATA_E_DTYPE unless every input and output is f32. */
-strata_status cuda_check_all_f32(const strata_kernel_call *call);
-/** Normalises @p axis for @p ndim dims (E_INVALID naming @p attr when out of range). */
-strata_status cuda_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out);
-/** mask[d] = 1 for each dim in attr "axes" (absent or empty: every dim; an int: one). */
-strata_status cuda_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS]);
-/** String attr @p name, @p dflt when absent, NULL (error set) when not a string. */
-const char *cuda_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
-/** Attr "reduction" as CUDA_LOSS_NONE / MEAN / SUM ("mean" when absent). */
-strata_status cuda_reduction_mode(const strata_kernel_call *call, int *out);
 /** The walk of a reduction of contiguous @p x over the dims in @p mask:
  *  kept dims (one group per output element) and reduced dims. */
 void cuda_reduction_plan(const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS], cuda_walk *kept,

@@ -9,6 +9,11 @@
  */
 #include "cuda_ops.h"
 
+/* The kernels take kcall.h's reduction values as their CUDA_LOSS_* modes. */
+_Static_assert((int)KC_RED_NONE == (int)CUDA_LOSS_NONE && (int)KC_RED_MEAN == (int)CUDA_LOSS_MEAN &&
+                   (int)KC_RED_SUM == (int)CUDA_LOSS_SUM,
+               "kc_reduction and CUDA_LOSS_* differ");
+
 static int cuda_is_index(int32_t dtype)
 {
     return dtype == STRATA_I32 || dtype == STRATA_I64;
@@ -19,9 +24,9 @@ static strata_status cuda_ce_shapes(const strata_kernel_call *call, const strata
                                     const strata_tensor_desc *T, int64_t *N, int64_t *C)
 {
     if (L->dtype != STRATA_F32 || !cuda_is_index(T->dtype))
-        return cuda_error(call, STRATA_E_DTYPE, "logits must be f32 and labels i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "logits must be f32 and labels i32 or i64");
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0])
-        return cuda_error(call, STRATA_E_SHAPE, "logits and labels are not (N, C) and (N)");
+        return kc_error(call, STRATA_E_SHAPE, "logits and labels are not (N, C) and (N)");
     *N = L->shape[0];
     *C = L->shape[1];
     return STRATA_OK;
@@ -30,21 +35,21 @@ static strata_status cuda_ce_shapes(const strata_kernel_call *call, const strata
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 CUDA_KERNEL(cross_entropy)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    int mode = CUDA_LOSS_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    CUDA_OK(cuda_reduction_mode(call, &mode));
+    CUDA_OK(kc_reduction_of(call, &mode));
     CUDA_OK(cuda_ce_shapes(call, L, T, &N, &C));
-    if (Y->dtype != STRATA_F32 || strata_desc_numel(Y) != (mode == CUDA_LOSS_NONE ? N : 1))
-        return cuda_error(call, STRATA_E_SHAPE, "loss must be f32 with %lld element(s)",
-                          (long long)(mode == CUDA_LOSS_NONE ? N : 1));
+    if (Y->dtype != STRATA_F32 || strata_desc_numel(Y) != (mode == KC_RED_NONE ? N : 1))
+        return kc_error(call, STRATA_E_SHAPE, "loss must be f32 with %lld element(s)",
+                          (long long)(mode == KC_RED_NONE ? N : 1));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
     void *rows = NULL;
     CUDA_OK(cuda_bad_alloc(d, &bad));
-    strata_status s = mode == CUDA_LOSS_NONE ? STRATA_OK : cuda_temp_alloc(d, (size_t)N * sizeof(double), &rows);
+    strata_status s = mode == KC_RED_NONE ? STRATA_OK : cuda_temp_alloc(d, (size_t)N * sizeof(double), &rows);
     if (s == STRATA_OK) {
         cudaError_t e = cuda_k_cross_entropy(d->stream, mode, cuda_ptr(Y), rows, cuda_ptr(L), cuda_ptr(T),
                                              T->dtype == STRATA_I64, N, C, bad);
@@ -62,16 +67,16 @@ CUDA_KERNEL(cross_entropy)
 /* dlogits[n, c] = (softmax(logits[n])[c] - (c == label[n])) * dy[n] (/ N for mean). */
 CUDA_KERNEL(cross_entropy_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 3, 3, 1));
+    CUDA_OK(kc_check_arity(call, 3, 3, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    int mode = CUDA_LOSS_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    CUDA_OK(cuda_reduction_mode(call, &mode));
+    CUDA_OK(kc_reduction_of(call, &mode));
     CUDA_OK(cuda_ce_shapes(call, L, T, &N, &C));
     if (DY->dtype != STRATA_F32 || DL->dtype != STRATA_F32 ||
-        strata_desc_numel(DY) != (mode == CUDA_LOSS_NONE ? N : 1) || strata_desc_numel(DL) != N * C)
-        return cuda_error(call, STRATA_E_SHAPE, "dy or dlogits has the wrong size or dtype");
+        strata_desc_numel(DY) != (mode == KC_RED_NONE ? N : 1) || strata_desc_numel(DL) != N * C)
+        return kc_error(call, STRATA_E_SHAPE, "dy or dlogits has the wrong size or dtype");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -88,19 +93,19 @@ CUDA_KERNEL(cross_entropy_backward)
 /* loss_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), then reduced. */
 CUDA_KERNEL(bce_with_logits)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    int mode = CUDA_LOSS_MEAN;
-    CUDA_OK(cuda_reduction_mode(call, &mode));
+    kc_reduction mode = KC_RED_MEAN;
+    CUDA_OK(kc_reduction_of(call, &mode));
     int64_t n = strata_desc_numel(X);
-    if (strata_desc_numel(T) != n || strata_desc_numel(Y) != (mode == CUDA_LOSS_NONE ? n : 1))
-        return cuda_error(call, STRATA_E_SHAPE, "t must have x's shape and the loss %lld element(s)",
-                          (long long)(mode == CUDA_LOSS_NONE ? n : 1));
+    if (strata_desc_numel(T) != n || strata_desc_numel(Y) != (mode == KC_RED_NONE ? n : 1))
+        return kc_error(call, STRATA_E_SHAPE, "t must have x's shape and the loss %lld element(s)",
+                          (long long)(mode == KC_RED_NONE ? n : 1));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     void *terms = NULL;
-    if (mode != CUDA_LOSS_NONE)
+    if (mode != KC_RED_NONE)
         CUDA_OK(cuda_temp_alloc(d, (size_t)n * sizeof(double), &terms));
     cudaError_t e = cuda_k_bce_with_logits(d->stream, mode, cuda_ptr(Y), terms, cuda_ptr(X), cuda_ptr(T), n);
     cuda_temp_free(d, terms);
@@ -111,16 +116,16 @@ CUDA_KERNEL(bce_with_logits)
 /* dx_i = (sigmoid(x_i) - t_i) * dy (/ numel for mean). */
 CUDA_KERNEL(bce_with_logits_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 3, 3, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 3, 3, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DX = &call->outputs[0];
-    int mode = CUDA_LOSS_MEAN;
-    CUDA_OK(cuda_reduction_mode(call, &mode));
+    kc_reduction mode = KC_RED_MEAN;
+    CUDA_OK(kc_reduction_of(call, &mode));
     int64_t n = strata_desc_numel(X);
     if (strata_desc_numel(T) != n || strata_desc_numel(DX) != n ||
-        strata_desc_numel(DY) != (mode == CUDA_LOSS_NONE ? n : 1))
-        return cuda_error(call, STRATA_E_SHAPE, "t, dx and dy do not match x");
+        strata_desc_numel(DY) != (mode == KC_RED_NONE ? n : 1))
+        return kc_error(call, STRATA_E_SHAPE, "t, dx and dy do not match x");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_bce_with_logits_backward(d->stream, mode, cuda_ptr(DX), cuda_ptr(DY), cuda_ptr(X), cuda_ptr(T),
@@ -133,15 +138,15 @@ CUDA_KERNEL(bce_with_logits_backward)
 /* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
 CUDA_KERNEL(embedding)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
     if (W->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32)
-        return cuda_error(call, STRATA_E_DTYPE, "w must be f32 and idx i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "w must be f32 and idx i32 or i64");
     if (W->ndim != 2)
-        return cuda_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
     int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
     if (strata_desc_numel(Y) != P * D)
-        return cuda_error(call, STRATA_E_SHAPE, "output must have %lld elements", (long long)(P * D));
+        return kc_error(call, STRATA_E_SHAPE, "output must have %lld elements", (long long)(P * D));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -158,19 +163,19 @@ CUDA_KERNEL(embedding)
 /* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; accumulated in double. */
 CUDA_KERNEL(embedding_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 2, 1));
+    CUDA_OK(kc_check_arity(call, 2, 2, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
     if (DY->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || DW->dtype != STRATA_F32)
-        return cuda_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
     if (DW->ndim != 2)
-        return cuda_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
     int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
-        return cuda_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
                           (long long)V);
     if (strata_desc_numel(DY) != P * D)
-        return cuda_error(call, STRATA_E_SHAPE, "dy must have %lld elements", (long long)(P * D));
+        return kc_error(call, STRATA_E_SHAPE, "dy must have %lld elements", (long long)(P * D));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;

@@ -14,16 +14,16 @@
 /* Arity, f32, and one element count for every input and output. */
 static strata_status cuda_optim_setup(const strata_kernel_call *call, int n_in, int64_t *n)
 {
-    CUDA_OK(cuda_check_arity(call, n_in, n_in, n_in - 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, n_in, n_in, n_in - 1));
+    CUDA_OK(kc_check_all_f32(call));
     *n = strata_desc_numel(&call->inputs[0]);
     for (int k = 1; k < n_in; k++)
         if (strata_desc_numel(&call->inputs[k]) != *n)
-            return cuda_error(call, STRATA_E_SHAPE, "input %d has %lld elements, p has %lld", k,
+            return kc_error(call, STRATA_E_SHAPE, "input %d has %lld elements, p has %lld", k,
                               (long long)strata_desc_numel(&call->inputs[k]), (long long)*n);
     for (int k = 0; k < n_in - 1; k++)
         if (strata_desc_numel(&call->outputs[k]) != *n)
-            return cuda_error(call, STRATA_E_SHAPE, "output %d has %lld elements, p has %lld", k,
+            return kc_error(call, STRATA_E_SHAPE, "output %d has %lld elements, p has %lld", k,
                               (long long)strata_desc_numel(&call->outputs[k]), (long long)*n);
     return STRATA_OK;
 }
@@ -32,7 +32,7 @@ static strata_status cuda_optim_step(const strata_kernel_call *call, int64_t *t)
 {
     *t = CUDA_I("step", 1);
     if (*t < 1)
-        return cuda_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
     return STRATA_OK;
 }
 

@@ -8,19 +8,19 @@
 
 static strata_status cuda_reduce(const strata_kernel_call *call, int fn)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
-    CUDA_OK(cuda_axes_mask(call, X->ndim, mask));
+    CUDA_OK(kc_axes_mask(call, X->ndim, mask));
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     if (strata_desc_numel(Y) != n_out)
-        return cuda_error(call, STRATA_E_SHAPE, "output has %lld elements; the reduction gives %lld",
+        return kc_error(call, STRATA_E_SHAPE, "output has %lld elements; the reduction gives %lld",
                           (long long)strata_desc_numel(Y), (long long)n_out);
     if (fn == CUDA_RED_MAX && n_red == 0 && n_out > 0)
-        return cuda_error(call, STRATA_E_INVALID, "max over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "max over zero elements");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_reduce(d->stream, fn, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red));
@@ -34,21 +34,21 @@ CUDA_KERNEL(max) { return cuda_reduce(call, CUDA_RED_MAX); }
 /* y (i64) = index along attr axis (-1) of the first maximum. */
 CUDA_KERNEL(argmax)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (X->dtype != STRATA_F32 || Y->dtype != STRATA_I64)
-        return cuda_error(call, STRATA_E_DTYPE, "argmax reads f32 and gives i64");
+        return kc_error(call, STRATA_E_DTYPE, "argmax reads f32 and gives i64");
     int axis = 0;
-    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis));
+    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis));
     int mask[STRATA_MAX_DIMS] = {0};
     mask[axis] = 1;
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     if (n_red == 0 && n_out > 0)
-        return cuda_error(call, STRATA_E_INVALID, "argmax over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "argmax over zero elements");
     if (strata_desc_numel(Y) != n_out)
-        return cuda_error(call, STRATA_E_SHAPE, "output has %lld elements; expected %lld",
+        return kc_error(call, STRATA_E_SHAPE, "output has %lld elements; expected %lld",
                           (long long)strata_desc_numel(Y), (long long)n_out);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
@@ -59,16 +59,16 @@ CUDA_KERNEL(argmax)
 /* dx = dy at the first maximal element of each reduced group of x, else 0. */
 CUDA_KERNEL(max_backward)
 {
-    CUDA_OK(cuda_check_arity(call, 2, 3, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 2, 3, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
-    CUDA_OK(cuda_axes_mask(call, X->ndim, mask));
+    CUDA_OK(kc_axes_mask(call, X->ndim, mask));
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     if (strata_desc_numel(DY) != n_out || strata_desc_numel(DX) != strata_desc_numel(X))
-        return cuda_error(call, STRATA_E_SHAPE, "dy must have %lld elements and dx x's shape", (long long)n_out);
+        return kc_error(call, STRATA_E_SHAPE, "dy must have %lld elements and dx x's shape", (long long)n_out);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_max_backward(d->stream, cuda_ptr(DX), cuda_ptr(DY), cuda_ptr(X), strata_desc_numel(X), n_out,
@@ -80,8 +80,8 @@ CUDA_KERNEL(max_backward)
  * from it, or 1 in it, are summed. */
 CUDA_KERNEL(sum_to_shape)
 {
-    CUDA_OK(cuda_check_arity(call, 1, 1, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     int t_ndim = Y->ndim;
     const int64_t *t_shape = Y->shape;
@@ -90,7 +90,7 @@ CUDA_KERNEL(sum_to_shape)
         t_ndim = a->n;
         t_shape = a->ints;
     } else if (a) {
-        return cuda_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
+        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
     }
     int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
     for (int k = 0; ok && k < t_ndim; k++)
@@ -104,7 +104,7 @@ CUDA_KERNEL(sum_to_shape)
             ok = t_shape[td] == X->shape[k];
     }
     if (!ok)
-        return cuda_error(call, STRATA_E_SHAPE, "x does not broadcast from the target shape");
+        return kc_error(call, STRATA_E_SHAPE, "x does not broadcast from the target shape");
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
@@ -120,17 +120,17 @@ CUDA_KERNEL(sum_to_shape)
 static strata_status cuda_softmax_setup(const strata_kernel_call *call, int n_in, int64_t *outer, int64_t *n,
                                         int64_t *inner)
 {
-    CUDA_OK(cuda_check_arity(call, n_in, n_in, 1));
-    CUDA_OK(cuda_check_all_f32(call));
+    CUDA_OK(kc_check_arity(call, n_in, n_in, 1));
+    CUDA_OK(kc_check_all_f32(call));
     const strata_tensor_desc *X = &call->inputs[n_in - 1];
     int axis = 0;
-    CUDA_OK(cuda_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis));
+    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis));
     int64_t numel = strata_desc_numel(X);
     for (int k = 0; k < n_in; k++)
         if (strata_desc_numel(&call->inputs[k]) != numel)
-            return cuda_error(call, STRATA_E_SHAPE, "inputs differ in size");
+            return kc_error(call, STRATA_E_SHAPE, "inputs differ in size");
     if (strata_desc_numel(&call->outputs[0]) != numel)
-        return cuda_error(call, STRATA_E_SHAPE, "output differs in size from the input");
+        return kc_error(call, STRATA_E_SHAPE, "output differs in size from the input");
     *outer = 1;
     *n = X->shape[axis];
     *inner = 1;

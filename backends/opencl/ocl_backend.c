@@ -399,8 +399,10 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
     /* Process-wide and the same for every runtime: set once, under a lock,
      * as runtimes on other threads may load the plugin at the same time. */
     pthread_mutex_lock(&ocl_init_lock);
-    if (!ocl_host)
+    if (!ocl_host) {
         ocl_host = host;
+        kc_init(host, "opencl");
+    }
     pthread_mutex_unlock(&ocl_init_lock);
     strata_runtime *rt = host->plugin_runtime ? host->plugin_runtime(plugin) : NULL;
 

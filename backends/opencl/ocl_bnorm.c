@@ -14,8 +14,8 @@ static strata_status ocl_channel_sizes(const strata_kernel_call *call, const str
 {
     if (X->ndim < 2 || X->dtype != STRATA_F32) {
         char b[128];
-        return ocl_error(call, STRATA_E_SHAPE, "x must be f32 (N, C, ...), got %s",
-                         ocl_shape_str(b, sizeof b, X->ndim, X->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x must be f32 (N, C, ...), got %s",
+                         kc_shape_str(b, sizeof b, X->ndim, X->shape));
     }
     *N = X->shape[0];
     *C = X->shape[1];
@@ -36,33 +36,33 @@ static size_t ocl_group_for(const ocl_device *d, int64_t m)
 /* inputs x, weight, bias, running_mean, running_var; outputs y, mean, invstd. */
 OCL_KERNEL(batch_norm)
 {
-    strata_status s = ocl_check_arity(call, 5, 5, 3);
+    strata_status s = kc_check_arity(call, 5, 5, 3);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[0], &N, &C, &S);
     for (int k = 1; k < 5 && s == STRATA_OK; k++)
-        s = ocl_check_numel(call, &call->inputs[k], "per-channel input", C);
+        s = kc_check_numel(call, &call->inputs[k], "per-channel input", C);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "y", N * C * S);
+        s = kc_check_numel(call, &call->outputs[0], "y", N * C * S);
     for (int k = 1; k < 3 && s == STRATA_OK; k++)
-        s = ocl_check_numel(call, &call->outputs[k], "per-channel output", C);
+        s = kc_check_numel(call, &call->outputs[k], "per-channel output", C);
     if (s != STRATA_OK)
         return s;
     cl_int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
     double eps = strata_attr_get_float(call->attrs, call->n_attrs, "eps", 1e-5);
     if (!(eps >= 0.0))
-        return ocl_error(call, STRATA_E_INVALID, "eps must be >= 0, got %g", eps);
+        return kc_error(call, STRATA_E_INVALID, "eps must be >= 0, got %g", eps);
     if (training && N * S <= 1)
-        return ocl_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
+        return kc_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
                          (long long)(N * S));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
     for (int k = 0; k < 3; k++)
         if (ocl_off(&call->outputs[k]) != 0)
-            return ocl_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
+            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     const strata_tensor_desc *in = call->inputs;
     cl_mem y = ocl_mem(&call->outputs[0]), mo = ocl_mem(&call->outputs[1]), io = ocl_mem(&call->outputs[2]);
     cl_mem x = ocl_mem(&in[0]), w = ocl_mem(&in[1]), b = ocl_mem(&in[2]), rm = ocl_mem(&in[3]), rv = ocl_mem(&in[4]);
@@ -79,20 +79,20 @@ OCL_KERNEL(batch_norm)
 /* inputs dy, x, weight, mean, invstd; outputs dx, dweight, dbias. */
 OCL_KERNEL(batch_norm_backward)
 {
-    strata_status s = ocl_check_arity(call, 5, 5, 3);
+    strata_status s = kc_check_arity(call, 5, 5, 3);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[1], &N, &C, &S);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->inputs[0], "dy", N * C * S);
+        s = kc_check_numel(call, &call->inputs[0], "dy", N * C * S);
     for (int k = 2; k < 5 && s == STRATA_OK; k++)
-        s = ocl_check_numel(call, &call->inputs[k], "per-channel input", C);
+        s = kc_check_numel(call, &call->inputs[k], "per-channel input", C);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "dx", N * C * S);
+        s = kc_check_numel(call, &call->outputs[0], "dx", N * C * S);
     for (int k = 1; k < 3 && s == STRATA_OK; k++)
-        s = ocl_check_numel(call, &call->outputs[k], "per-channel output", C);
+        s = kc_check_numel(call, &call->outputs[k], "per-channel output", C);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -100,7 +100,7 @@ OCL_KERNEL(batch_norm_backward)
         return s;
     for (int k = 0; k < 3; k++)
         if (ocl_off(&call->outputs[k]) != 0)
-            return ocl_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
+            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     cl_int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
     const strata_tensor_desc *in = call->inputs;
     cl_mem dx = ocl_mem(&call->outputs[0]), dw = ocl_mem(&call->outputs[1]), db = ocl_mem(&call->outputs[2]);
@@ -119,35 +119,35 @@ OCL_KERNEL(batch_norm_backward)
  * outputs the three buffers (usually the same storage). */
 OCL_KERNEL(batch_norm_update_stats)
 {
-    strata_status s = ocl_check_arity(call, 4, 4, 3);
+    strata_status s = kc_check_arity(call, 4, 4, 3);
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &in[1], &N, &C, &S);
     if (s == STRATA_OK && (in[0].dtype != STRATA_F32 || in[2].dtype != STRATA_F32 || out[0].dtype != STRATA_F32 ||
                            out[1].dtype != STRATA_F32))
-        s = ocl_error(call, STRATA_E_DTYPE, "the running statistics must be f32");
-    if (s == STRATA_OK && !(s = ocl_check_numel(call, &in[0], "running_mean", C)) &&
-        !(s = ocl_check_numel(call, &in[2], "running_var", C)) &&
-        !(s = ocl_check_numel(call, &out[0], "running_mean output", C)))
-        s = ocl_check_numel(call, &out[1], "running_var output", C);
+        s = kc_error(call, STRATA_E_DTYPE, "the running statistics must be f32");
+    if (s == STRATA_OK && !(s = kc_check_numel(call, &in[0], "running_mean", C)) &&
+        !(s = kc_check_numel(call, &in[2], "running_var", C)) &&
+        !(s = kc_check_numel(call, &out[0], "running_mean output", C)))
+        s = kc_check_numel(call, &out[1], "running_var output", C);
     if (s == STRATA_OK && (in[3].dtype != STRATA_I64 || strata_desc_numel(&in[3]) != 1 || out[2].dtype != STRATA_I64 ||
                            strata_desc_numel(&out[2]) != 1))
-        s = ocl_error(call, STRATA_E_SHAPE, "num_batches_tracked (input 3 and output 2) must be one i64 value");
+        s = kc_error(call, STRATA_E_SHAPE, "num_batches_tracked (input 3 and output 2) must be one i64 value");
     if (s != STRATA_OK)
         return s;
     double m = strata_attr_get_float(call->attrs, call->n_attrs, "momentum", 0.1);
     if (!(m >= 0.0 && m <= 1.0))
-        return ocl_error(call, STRATA_E_INVALID, "momentum must be in [0, 1], got %g", m);
+        return kc_error(call, STRATA_E_INVALID, "momentum must be in [0, 1], got %g", m);
     if (N * S <= 1)
-        return ocl_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
     for (int k = 0; k < 3; k++)
         if (ocl_off(&out[k]) != 0)
-            return ocl_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
+            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     cl_mem rmo = ocl_mem(&out[0]), rvo = ocl_mem(&out[1]), nbto = ocl_mem(&out[2]);
     cl_mem rm = ocl_mem(&in[0]), x = ocl_mem(&in[1]), rv = ocl_mem(&in[2]), nbt = ocl_mem(&in[3]);
     cl_long rm_off = ocl_off(&in[0]), x_off = ocl_off(&in[1]), rv_off = ocl_off(&in[2]), n_off = ocl_off(&in[3]);
@@ -163,21 +163,21 @@ OCL_KERNEL(batch_norm_update_stats)
 /* y = x mask, mask (N, C, 1, ...) = keep / (1 - p) per channel. */
 OCL_KERNEL(dropout2d)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[0], &N, &C, &S);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "y", N * C * S);
+        s = kc_check_numel(call, &call->outputs[0], "y", N * C * S);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[1], "mask", N * C);
+        s = kc_check_numel(call, &call->outputs[1], "mask", N * C);
     if (s != STRATA_OK)
         return s;
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p < 1.0))
-        return ocl_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
+        return kc_error(call, STRATA_E_INVALID, "p must be in [0, 1), got %g", p);
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -191,6 +191,6 @@ OCL_KERNEL(dropout2d)
     ocl_arg args[] = {OCL_ARG(y),    OCL_ARG(mask),   OCL_ARG(x),   OCL_ARG(x_off), OCL_ARG(nc),
                       OCL_ARG(cs),   OCL_ARG(seed),   OCL_ARG(offset), OCL_ARG(thr), OCL_ARG(kept)};
     if (S == 0) /* no elements: the mask is still defined */
-        return ocl_error(call, STRATA_E_SHAPE, "x has no elements per channel");
+        return kc_error(call, STRATA_E_SHAPE, "x has no elements per channel");
     return ocl_launch(call, d, OCL_K_dropout2d_fwd, 1, &global, NULL, 10, args);
 }

@@ -1,8 +1,8 @@
 /*
- * ocl_common.c - errors, kernel launches, checks and attributes shared by
- * the opencl kernels.
+ * ocl_common.c - OpenCL errors, kernel launches and the index check shared
+ * by the opencl kernels (the checks of a call are backends/common's
+ * kcall.c).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,19 +53,6 @@ const char *ocl_cl_error_name(cl_int err)
     }
 }
 
-strata_status ocl_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const char *op = call && call->op ? call->op : "opencl";
-    if (ocl_host && ocl_host->set_error)
-        ocl_host->set_error(status, "%s: %s", op, msg);
-    return status;
-}
-
 strata_status ocl_cl_fail(const char *where, const char *what, cl_int err)
 {
     strata_status s = err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_HOST_MEMORY ||
@@ -83,7 +70,7 @@ strata_status ocl_call_device(const strata_kernel_call *call, ocl_device **out)
 {
     ocl_backend *b = call->backend_self;
     if (!b || call->device < 0 || call->device >= b->n_devices)
-        return ocl_error(call, STRATA_E_INVALID, "no opencl device %d", (int)call->device);
+        return kc_error(call, STRATA_E_INVALID, "no opencl device %d", (int)call->device);
     ocl_device *d = &b->devs[call->device];
     strata_status s = ocl_device_ready(d);
     if (s != STRATA_OK)
@@ -122,96 +109,12 @@ strata_status ocl_launch(const strata_kernel_call *call, ocl_device *d, ocl_kern
         else
             snprintf(what, sizeof what, "clEnqueueNDRangeKernel");
         strata_status s = ocl_cl_fail(d->name, what, err);
-        return ocl_error(call, s, "%s on %s failed with %s (%d)", what, d->name, ocl_cl_error_name(err), (int)err);
+        return kc_error(call, s, "%s on %s failed with %s (%d)", what, d->name, ocl_cl_error_name(err), (int)err);
     }
     return STRATA_OK;
 }
 
 /* ---- checks --------------------------------------------------------------- */
-
-const char *ocl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
-{
-    size_t used = 0;
-    int w = snprintf(buf, n, "(");
-    used = w > 0 ? (size_t)w : 0;
-    for (int d = 0; d < ndim && used < n; d++) {
-        w = snprintf(buf + used, n - used, d ? ", %lld" : "%lld", (long long)shape[d]);
-        used += w > 0 ? (size_t)w : 0;
-    }
-    if (used < n)
-        snprintf(buf + used, n - used, ")");
-    return buf;
-}
-
-strata_status ocl_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out)
-{
-    if (call->n_inputs < min_in || call->n_inputs > max_in)
-        return ocl_error(call, STRATA_E_INVALID, "expected %d to %d inputs, got %d", min_in, max_in,
-                         (int)call->n_inputs);
-    if (call->n_outputs != n_out)
-        return ocl_error(call, STRATA_E_INVALID, "expected %d outputs, got %d", n_out, (int)call->n_outputs);
-    return STRATA_OK;
-}
-
-strata_status ocl_check_all_f32(const strata_kernel_call *call)
-{
-    for (int k = 0; k < call->n_inputs; k++)
-        if (call->inputs[k].dtype != STRATA_F32)
-            return ocl_error(call, STRATA_E_DTYPE, "input %d is not f32", k);
-    for (int k = 0; k < call->n_outputs; k++)
-        if (call->outputs[k].dtype != STRATA_F32)
-            return ocl_error(call, STRATA_E_DTYPE, "output %d is not f32", k);
-    return STRATA_OK;
-}
-
-strata_status ocl_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
-                              int64_t numel)
-{
-    if (strata_desc_numel(d) != numel) {
-        char s[128];
-        return ocl_error(call, STRATA_E_SHAPE, "%s %s has %lld elements, expected %lld", what,
-                         ocl_shape_str(s, sizeof s, d->ndim, d->shape), (long long)strata_desc_numel(d),
-                         (long long)numel);
-    }
-    return STRATA_OK;
-}
-
-strata_status ocl_axis(const strata_kernel_call *call, int64_t axis, int ndim, int *out)
-{
-    int64_t a = axis < 0 ? axis + ndim : axis;
-    if (a < 0 || a >= (ndim ? ndim : 1))
-        return ocl_error(call, STRATA_E_INVALID, "axis %lld is out of range for %d dims", (long long)axis, ndim);
-    *out = (int)a;
-    return STRATA_OK;
-}
-
-const char *ocl_attr_string(const strata_kernel_call *call, const char *name, const char *dflt)
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, name);
-    if (!a)
-        return dflt;
-    if (a->kind != STRATA_ATTR_STRING) {
-        ocl_error(call, STRATA_E_INVALID, "attr %s must be a string", name);
-        return NULL;
-    }
-    return a->s;
-}
-
-strata_status ocl_reduction_mode(const strata_kernel_call *call, int *out)
-{
-    const char *r = ocl_attr_string(call, "reduction", "mean");
-    if (!r)
-        return STRATA_E_INVALID;
-    if (!strcmp(r, "none"))
-        *out = 0;
-    else if (!strcmp(r, "mean"))
-        *out = 1;
-    else if (!strcmp(r, "sum"))
-        *out = 2;
-    else
-        return ocl_error(call, STRATA_E_INVALID, "reduction \"%s\" is not none, mean or sum", r);
-    return STRATA_OK;
-}
 
 strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, const strata_tensor_desc *idx,
                                 int64_t limit, const char *what, const char *row_word)
@@ -222,7 +125,7 @@ strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, c
         return STRATA_OK;
     void *h = malloc((size_t)n * es);
     if (!h)
-        return ocl_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld %s", (size_t)n * es, (long long)n,
+        return kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld %s", (size_t)n * es, (long long)n,
                          what);
     cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(idx), CL_TRUE, idx->byte_offset, (size_t)n * es, h, 0, NULL,
                                      NULL);
@@ -234,7 +137,7 @@ strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, c
     for (int64_t i = 0; i < n; i++) {
         int64_t v = idx->dtype == STRATA_I32 ? (int64_t)((const int32_t *)h)[i] : ((const int64_t *)h)[i];
         if (v < 0 || v >= limit) {
-            s = ocl_error(call, STRATA_E_INVALID, "%s %lld at %s %lld is outside [0, %lld)", what, (long long)v,
+            s = kc_error(call, STRATA_E_INVALID, "%s %lld at %s %lld is outside [0, %lld)", what, (long long)v,
                           row_word, (long long)i, (long long)limit);
             break;
         }

@@ -29,15 +29,15 @@ static strata_status ocl_attr_pair(const strata_kernel_call *call, const char *n
             out[1] = a->ints[1];
         return STRATA_OK;
     }
-    return ocl_error(call, STRATA_E_INVALID, "'%s' must be an integer or a list of two integers", name);
+    return kc_error(call, STRATA_E_INVALID, "'%s' must be an integer or a list of two integers", name);
 }
 
 static strata_status ocl_rank4(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
 {
     if (d->ndim != 4 || d->dtype != STRATA_F32) {
         char b[128];
-        return ocl_error(call, STRATA_E_SHAPE, "%s must be f32 (N, C, H, W), got %s", what,
-                         ocl_shape_str(b, sizeof b, d->ndim, d->shape));
+        return kc_error(call, STRATA_E_SHAPE, "%s must be f32 (N, C, H, W), got %s", what,
+                         kc_shape_str(b, sizeof b, d->ndim, d->shape));
     }
     return STRATA_OK;
 }
@@ -56,7 +56,7 @@ static strata_status ocl_conv_attrs(const strata_kernel_call *call, ocl_conv_geo
         return st;
     g->groups = strata_attr_get_int(call->attrs, call->n_attrs, "groups", 1);
     if (g->s[0] < 1 || g->s[1] < 1 || g->d[0] < 1 || g->d[1] < 1 || g->p[0] < 0 || g->p[1] < 0 || g->groups < 1)
-        return ocl_error(call, STRATA_E_INVALID, "stride and dilation must be positive, padding not negative");
+        return kc_error(call, STRATA_E_INVALID, "stride and dilation must be positive, padding not negative");
     return STRATA_OK;
 }
 
@@ -67,9 +67,9 @@ static strata_status ocl_conv_check(const strata_kernel_call *call, int max_in, 
                                     const char *an, const strata_tensor_desc *b, const char *bn,
                                     const strata_tensor_desc *c, const char *cn, ocl_conv_geom *g)
 {
-    strata_status s = ocl_check_arity(call, 2, max_in, 1);
+    strata_status s = kc_check_arity(call, 2, max_in, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK && !(s = ocl_rank4(call, a, an)) && !(s = ocl_rank4(call, b, bn)))
         s = ocl_rank4(call, c, cn);
     return s == STRATA_OK ? ocl_conv_attrs(call, g) : s;
@@ -79,7 +79,7 @@ static strata_status ocl_conv_check(const strata_kernel_call *call, int max_in, 
 static strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_conv_geom *g, cl_long16 *out)
 {
     if (g->C % g->groups || g->OC % g->groups)
-        return ocl_error(call, STRATA_E_SHAPE, "channels %lld and %lld are not divisible by groups %lld",
+        return kc_error(call, STRATA_E_SHAPE, "channels %lld and %lld are not divisible by groups %lld",
                          (long long)g->C, (long long)g->OC, (long long)g->groups);
     const int64_t v[16] = {g->N,    g->C,    g->H,    g->W,    g->OC,   g->KH,   g->KW,   g->OH,
                            g->OW,   g->s[0], g->s[1], g->p[0], g->p[1], g->d[0], g->d[1], g->groups};
@@ -103,7 +103,7 @@ static strata_status ocl_conv_bwd_data_launch(const strata_kernel_call *call, co
     if (s != STRATA_OK)
         return s;
     if (ocl_off(Y) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem y = ocl_mem(Y), dy = ocl_mem(D), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long dy_off = ocl_off(D), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -124,13 +124,13 @@ OCL_KERNEL(conv2d)
     g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
     g.OC = Wt->shape[0], g.KH = Wt->shape[2], g.KW = Wt->shape[3], g.OH = Y->shape[2], g.OW = Y->shape[3];
     if (Wt->shape[1] * g.groups != g.C || Y->shape[1] != g.OC || Y->shape[0] != g.N)
-        return ocl_error(call, STRATA_E_SHAPE, "x, w and y do not agree");
+        return kc_error(call, STRATA_E_SHAPE, "x, w and y do not agree");
     cl_long16 geom;
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
     if (ocl_off(Y) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem y = ocl_mem(Y), x = ocl_mem(X), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long x_off = ocl_off(X), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -151,7 +151,7 @@ OCL_KERNEL(conv2d_backward_data)
     g.N = DX->shape[0], g.C = DX->shape[1], g.H = DX->shape[2], g.W = DX->shape[3];
     g.OC = Wt->shape[0], g.KH = Wt->shape[2], g.KW = Wt->shape[3], g.OH = DY->shape[2], g.OW = DY->shape[3];
     if (Wt->shape[1] * g.groups != g.C || DY->shape[1] != g.OC || DY->shape[0] != g.N)
-        return ocl_error(call, STRATA_E_SHAPE, "dy, w and dx do not agree");
+        return kc_error(call, STRATA_E_SHAPE, "dy, w and dx do not agree");
     return ocl_conv_bwd_data_launch(call, &g, DX, DY, Wt, NULL);
 }
 
@@ -166,13 +166,13 @@ OCL_KERNEL(conv2d_backward_weight)
     g.N = X->shape[0], g.C = X->shape[1], g.H = X->shape[2], g.W = X->shape[3];
     g.OC = DW->shape[0], g.KH = DW->shape[2], g.KW = DW->shape[3], g.OH = DY->shape[2], g.OW = DY->shape[3];
     if (DW->shape[1] * g.groups != g.C || DY->shape[1] != g.OC || DY->shape[0] != g.N)
-        return ocl_error(call, STRATA_E_SHAPE, "dy, x and dw do not agree");
+        return kc_error(call, STRATA_E_SHAPE, "dy, x and dw do not agree");
     cl_long16 geom;
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
     if (ocl_off(DW) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     int64_t terms = g.N * g.OH; /* rows the group's items share */
     size_t wg = 1, max = d->max_wg < 256 ? d->max_wg : 256;
     while (wg * 2 <= max && (int64_t)wg < terms)
@@ -198,7 +198,7 @@ OCL_KERNEL(conv_transpose2d)
     g.N = Y->shape[0], g.C = Y->shape[1], g.H = Y->shape[2], g.W = Y->shape[3];
     g.OC = X->shape[1], g.KH = Wt->shape[2], g.KW = Wt->shape[3], g.OH = X->shape[2], g.OW = X->shape[3];
     if (Wt->shape[0] != g.OC || Wt->shape[1] * g.groups != g.C || X->shape[0] != g.N)
-        return ocl_error(call, STRATA_E_SHAPE, "x, w and y do not agree");
+        return kc_error(call, STRATA_E_SHAPE, "x, w and y do not agree");
     return ocl_conv_bwd_data_launch(call, &g, Y, X, Wt, B);
 }
 
@@ -221,7 +221,7 @@ static strata_status ocl_pool_geom(const strata_kernel_call *call, const strata_
     if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || 2 * p[0] > k[0] || 2 * p[1] > k[1] ||
         H + 2 * p[0] < k[0] || W + 2 * p[1] < k[1] || OH != (H + 2 * p[0] - k[0]) / s[0] + 1 ||
         OW != (W + 2 * p[1] - k[1]) / s[1] + 1 || x->shape[0] != y->shape[0] || x->shape[1] != y->shape[1])
-        return ocl_error(call, STRATA_E_SHAPE, "the window attributes do not map the input onto the output");
+        return kc_error(call, STRATA_E_SHAPE, "the window attributes do not map the input onto the output");
     const int64_t v[12] = {x->shape[0] * x->shape[1], H, W, OH, OW, k[0], k[1], s[0], s[1], p[0], p[1],
                            strata_attr_get_int(call->attrs, call->n_attrs, "count_include_pad", 1) != 0};
     memset(out, 0, sizeof *out);
@@ -232,13 +232,13 @@ static strata_status ocl_pool_geom(const strata_kernel_call *call, const strata_
 
 OCL_KERNEL(max_pool2d)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *I = &call->outputs[1];
     cl_long16 geom;
     if (s == STRATA_OK && !(s = ocl_rank4(call, X, "x")) && !(s = ocl_rank4(call, Y, "y")))
         s = ocl_pool_geom(call, X, Y, &geom);
     if (s == STRATA_OK && (I->dtype != STRATA_I64 || strata_desc_numel(I) != strata_desc_numel(Y)))
-        s = ocl_error(call, STRATA_E_DTYPE, "indices must be i64 of y's shape");
+        s = kc_error(call, STRATA_E_DTYPE, "indices must be i64 of y's shape");
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -254,16 +254,16 @@ OCL_KERNEL(max_pool2d)
 /* dx (N, C, H, W) = scatter-add of dy at the indices (positions h W + w). */
 OCL_KERNEL(max_pool2d_backward)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")))
         s = ocl_rank4(call, DX, "dx");
     if (s == STRATA_OK && I->dtype != STRATA_I64)
-        s = ocl_error(call, STRATA_E_DTYPE, "indices must be i64");
+        s = kc_error(call, STRATA_E_DTYPE, "indices must be i64");
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, I, "indices", strata_desc_numel(DY));
+        s = kc_check_numel(call, I, "indices", strata_desc_numel(DY));
     if (s == STRATA_OK && (DY->shape[0] != DX->shape[0] || DY->shape[1] != DX->shape[1]))
-        s = ocl_error(call, STRATA_E_SHAPE, "dy and dx differ in batch or channels");
+        s = kc_error(call, STRATA_E_SHAPE, "dy and dx differ in batch or channels");
     ocl_device *d = NULL;
     int64_t HW = DX->shape[2] * DX->shape[3];
     if (s == STRATA_OK)
@@ -273,7 +273,7 @@ OCL_KERNEL(max_pool2d_backward)
     if (s != STRATA_OK)
         return s;
     if (ocl_off(DX) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY), ind = ocl_mem(I), acc = NULL;
     cl_long dy_off = ocl_off(DY), ind_off = ocl_off(I), planes = DX->shape[0] * DX->shape[1], hw = HW;
     cl_long P = DY->shape[2] * DY->shape[3];
@@ -290,7 +290,7 @@ OCL_KERNEL(max_pool2d_backward)
 
 OCL_KERNEL(avg_pool2d)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     cl_long16 geom;
     if (s == STRATA_OK && !(s = ocl_rank4(call, X, "x")) && !(s = ocl_rank4(call, Y, "y")))
@@ -309,7 +309,7 @@ OCL_KERNEL(avg_pool2d)
 
 OCL_KERNEL(avg_pool2d_backward)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     cl_long16 geom;
     if (s == STRATA_OK && !(s = ocl_rank4(call, DY, "dy")) && !(s = ocl_rank4(call, DX, "dx")))
@@ -320,7 +320,7 @@ OCL_KERNEL(avg_pool2d_backward)
     if (s != STRATA_OK)
         return s;
     if (ocl_off(DX) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY);
     cl_long dy_off = ocl_off(DY);
     size_t global = (size_t)strata_desc_numel(DX);
@@ -331,12 +331,12 @@ OCL_KERNEL(avg_pool2d_backward)
 /* y (N, C) = mean of x (N, C, H, W) over H and W. */
 OCL_KERNEL(global_avg_pool2d)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (s == STRATA_OK)
         s = ocl_rank4(call, X, "x");
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, Y, "y", X->shape[0] * X->shape[1]);
+        s = kc_check_numel(call, Y, "y", X->shape[0] * X->shape[1]);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);

@@ -9,15 +9,15 @@
 
 OCL_KERNEL(copy)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t es = strata_dtype_size(X->dtype);
     if (Y->dtype != X->dtype || (es != 4 && es != 8))
-        return ocl_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors to the same dtype");
+        return kc_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors to the same dtype");
     int64_t n = strata_desc_numel(X);
-    if ((s = ocl_check_numel(call, Y, "output", n)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", n)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
@@ -51,7 +51,7 @@ OCL_KERNEL(copy)
     cl_int cnd = nd;
     size_t g = (size_t)n;
     if (ocl_off(Y) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the copy's output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the copy's output must start its buffer");
     ocl_arg args[] = {OCL_ARG(y), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(nn), OCL_ARG(cnd), OCL_ARG(shape),
                       OCL_ARG(stride)};
     return ocl_launch(call, d, es == 4 ? OCL_K_copy_strided_u32 : OCL_K_copy_strided_u64, 1, &g, NULL, 7, args);
@@ -60,7 +60,7 @@ OCL_KERNEL(copy)
 /* y = value everywhere; f32, i32 or i64 (an int attr value stays exact). */
 OCL_KERNEL(fill)
 {
-    strata_status s = ocl_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *Y = &call->outputs[0];
@@ -70,7 +70,7 @@ OCL_KERNEL(fill)
         for (int k = 0; same && k < Y->ndim; k++)
             same = sa->ints[k] == Y->shape[k];
         if (!same)
-            return ocl_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
+            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
     }
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
     int exact_int = a && a->kind == STRATA_ATTR_INT;
@@ -93,7 +93,7 @@ OCL_KERNEL(fill)
         memcpy(pattern, &iv, ps = 8);
         break;
     default:
-        return ocl_error(call, STRATA_E_DTYPE, "cannot fill this dtype; expected f32, i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "cannot fill this dtype; expected f32, i32 or i64");
     }
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)

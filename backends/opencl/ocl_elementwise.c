@@ -67,9 +67,9 @@ static cl_long8 ocl_long8(const cl_long *v, int n)
 
 static strata_status ocl_binary(const strata_kernel_call *call, int op)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -77,17 +77,17 @@ static strata_status ocl_binary(const strata_kernel_call *call, int op)
     int64_t shape[STRATA_MAX_DIMS];
     char sa[128], sb[128];
     if (!ocl_broadcast(A->ndim, A->shape, B->ndim, B->shape, &nd, shape))
-        return ocl_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
-                         ocl_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ocl_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t n = strata_desc_numel(Y);
     int same = Y->ndim == nd;
     for (int d = 0; same && d < nd; d++)
         same = Y->shape[d] == shape[d];
     if (!same)
-        return ocl_error(call, STRATA_E_SHAPE, "output does not have the broadcast shape of %s and %s",
-                         ocl_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ocl_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "output does not have the broadcast shape of %s and %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -127,20 +127,20 @@ static strata_status ocl_unary_params(const strata_kernel_call *call, int fn, cl
     *beta = (cl_float)strata_attr_get_float(at, n, "beta", 0.0);
     *expo = (cl_float)strata_attr_get_float(at, n, "exponent", 1.0);
     if (fn == OCL_POW && !strata_attr_find(at, n, "exponent"))
-        return ocl_error(call, STRATA_E_INVALID, "attr exponent is required");
+        return kc_error(call, STRATA_E_INVALID, "attr exponent is required");
     return STRATA_OK;
 }
 
 static strata_status ocl_unary(const strata_kernel_call *call, int fn)
 {
     cl_float alpha, beta, expo;
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = ocl_unary_params(call, fn, &alpha, &beta, &expo);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
+        s = kc_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -180,30 +180,30 @@ static const struct {
 /* dx = dy * f'(x); inputs dy, x[, y] of one shape (y is not read). */
 OCL_KERNEL(eltwise_backward)
 {
-    strata_status s = ocl_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
-    const char *name = ocl_attr_string(call, "fn", NULL);
+    const char *name = kc_attr_string(call, "fn", NULL);
     if (!name)
         return strata_attr_find(call->attrs, call->n_attrs, "fn")
                    ? STRATA_E_INVALID
-                   : ocl_error(call, STRATA_E_INVALID, "attr fn (string) is required");
+                   : kc_error(call, STRATA_E_INVALID, "attr fn (string) is required");
     int fn = -1;
     for (size_t k = 0; k < sizeof ocl_backward_fns / sizeof ocl_backward_fns[0]; k++)
         if (!strcmp(ocl_backward_fns[k].name, name))
             fn = ocl_backward_fns[k].fn;
     if (fn < 0)
-        return ocl_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cl_float alpha, beta, expo;
     int64_t n = strata_desc_numel(&call->inputs[1]);
     s = ocl_unary_params(call, fn, &alpha, &beta, &expo);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->inputs[0], "dy", n);
+        s = kc_check_numel(call, &call->inputs[0], "dy", n);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "dx", n);
+        s = kc_check_numel(call, &call->outputs[0], "dx", n);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);

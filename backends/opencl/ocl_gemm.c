@@ -32,7 +32,7 @@ strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, con
         return ocl_launch(call, d, OCL_K_gemm_axpy, 3, ga, NULL, (int)(sizeof args / sizeof args[0]), args);
     }
     if (!d->gemm_ok)
-        return ocl_error(call, STRATA_E_UNSUPPORTED, "%s cannot run the GEMM's 16x16 work-groups", d->name);
+        return kc_error(call, STRATA_E_UNSUPPORTED, "%s cannot run the GEMM's 16x16 work-groups", d->name);
     return ocl_launch(call, d, OCL_K_gemm, 3, global, local, (int)(sizeof args / sizeof args[0]), args);
 }
 
@@ -93,9 +93,9 @@ static int ocl_batch_simple(const strata_tensor_desc *X, int nd, const int64_t *
 
 OCL_KERNEL(matmul)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -103,9 +103,9 @@ OCL_KERNEL(matmul)
     int trans_b = strata_attr_get_int(call->attrs, call->n_attrs, "trans_b", 0) != 0;
     char sa[128], sb[128];
     if (A->ndim < 2 || B->ndim < 2)
-        return ocl_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         ocl_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ocl_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (trans_a ? 1 : 2)], K = A->shape[A->ndim - (trans_a ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (trans_b ? 1 : 2)], N = B->shape[B->ndim - (trans_b ? 2 : 1)];
     int nd = 0;
@@ -115,9 +115,9 @@ OCL_KERNEL(matmul)
     for (int k = 0; ok && k < nd; k++)
         ok = Y->shape[k] == batch[k];
     if (!ok)
-        return ocl_error(call, STRATA_E_SHAPE, "a %s times b %s does not give the output's shape",
-                         ocl_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ocl_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "a %s times b %s does not give the output's shape",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -155,9 +155,9 @@ OCL_KERNEL(matmul)
 /* y (rows, OUT) = x (rows, IN) w^T + bias; w (OUT, IN), bias (OUT) optional. */
 OCL_KERNEL(linear)
 {
-    strata_status s = ocl_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];
@@ -165,12 +165,12 @@ OCL_KERNEL(linear)
     char sx[128], sw[128];
     if (X->ndim < 1 || W->ndim != 2 || X->shape[X->ndim - 1] != W->shape[1] ||
         (Bi && (Bi->ndim != 1 || Bi->shape[0] != W->shape[0])))
-        return ocl_error(call, STRATA_E_SHAPE, "input %s, weight %s (and bias) do not match",
-                         ocl_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         ocl_shape_str(sw, sizeof sw, W->ndim, W->shape));
+        return kc_error(call, STRATA_E_SHAPE, "input %s, weight %s (and bias) do not match",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape));
     int64_t in = W->shape[1], out = W->shape[0];
     int64_t rows = in ? strata_desc_numel(X) / in : 0;
-    if ((s = ocl_check_numel(call, Y, "output", rows * out)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", rows * out)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)

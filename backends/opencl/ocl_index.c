@@ -12,14 +12,14 @@
 static strata_status ocl_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d)
 {
     if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
-        return ocl_error(call, STRATA_E_DTYPE, "idx must be i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "idx must be i32 or i64");
     return STRATA_OK;
 }
 
 static strata_status ocl_need_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
 {
     if (d->dtype != STRATA_F32)
-        return ocl_error(call, STRATA_E_DTYPE, "%s must be f32", what);
+        return kc_error(call, STRATA_E_DTYPE, "%s must be f32", what);
     return STRATA_OK;
 }
 
@@ -44,17 +44,17 @@ static void ocl_strides(int nd, const int64_t *shape, int64_t *st)
 /* y (P, D) = rows idx of w (V, D). */
 OCL_KERNEL(embedding)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *W = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_need_f32(call, W, "w")) && !(s = ocl_index_dtype(call, I)))
         s = ocl_need_f32(call, Y, "output");
     if (s == STRATA_OK && W->ndim != 2)
-        s = ocl_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+        s = kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
     if (s != STRATA_OK)
         return s;
     int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(I);
     ocl_device *d = NULL;
-    if ((s = ocl_check_numel(call, Y, "output", P * D)) || (s = ocl_call_device(call, &d)) ||
+    if ((s = kc_check_numel(call, Y, "output", P * D)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
         return s;
     cl_mem y = ocl_mem(Y), w = ocl_mem(W), idx = ocl_mem(I);
@@ -69,25 +69,25 @@ OCL_KERNEL(embedding)
 /* dw (V, D) = scatter-add of the rows of dy (P, D) at idx. */
 OCL_KERNEL(embedding_backward)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DW = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
         s = ocl_need_f32(call, DW, "dw");
     if (s == STRATA_OK && DW->ndim != 2)
-        s = ocl_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+        s = kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
     if (s != STRATA_OK)
         return s;
     int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(I);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
-        return ocl_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
                          (long long)V);
     ocl_device *d = NULL;
-    if ((s = ocl_check_numel(call, DY, "dy", P * D)) || (s = ocl_call_device(call, &d)) ||
+    if ((s = kc_check_numel(call, DY, "dy", P * D)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
         return s;
     if (ocl_off(DW) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dw = ocl_mem(DW), dy = ocl_mem(DY), idx = ocl_mem(I);
     cl_long dy_off = ocl_off(DY), i_off = ocl_off(I), cp = P, cv = V, cd = D;
     cl_int is64 = I->dtype == STRATA_I64;
@@ -101,7 +101,7 @@ OCL_KERNEL(embedding_backward)
 static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
                                      const strata_tensor_desc *I, int *axis)
 {
-    strata_status s = ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
     if (s != STRATA_OK)
         return s;
     int ok = I->ndim == x_ndim;
@@ -109,8 +109,8 @@ static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim,
         ok = k == *axis || I->shape[k] <= x_shape[k];
     if (!ok) {
         char sx[128], si[128];
-        return ocl_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         ocl_shape_str(si, sizeof si, I->ndim, I->shape), ocl_shape_str(sx, sizeof sx, x_ndim, x_shape),
+        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                         kc_shape_str(si, sizeof si, I->ndim, I->shape), kc_shape_str(sx, sizeof sx, x_ndim, x_shape),
                          *axis);
     }
     return STRATA_OK;
@@ -118,7 +118,7 @@ static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim,
 
 OCL_KERNEL(gather)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *X = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_need_f32(call, X, "x")) && !(s = ocl_index_dtype(call, I)))
         s = ocl_need_f32(call, Y, "output");
@@ -128,7 +128,7 @@ OCL_KERNEL(gather)
     int64_t n = strata_desc_numel(I);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, Y, "output", n);
+        s = kc_check_numel(call, Y, "output", n);
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s == STRATA_OK)
@@ -152,7 +152,7 @@ OCL_KERNEL(gather)
 /* dx (attr shape, x's) = zeros, then dy scattered through idx along axis. */
 OCL_KERNEL(gather_backward)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
         s = ocl_need_f32(call, DX, "dx");
@@ -162,7 +162,7 @@ OCL_KERNEL(gather_backward)
         for (int k = 0; same && k < DX->ndim; k++)
             same = shape->ints[k] == DX->shape[k];
         if (!same)
-            s = ocl_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
+            s = kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
     }
     int axis = 0;
     if (s == STRATA_OK)
@@ -170,7 +170,7 @@ OCL_KERNEL(gather_backward)
     int64_t n = strata_desc_numel(I), nx = strata_desc_numel(DX);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, DY, "dy", n);
+        s = kc_check_numel(call, DY, "dy", n);
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s == STRATA_OK)
@@ -178,7 +178,7 @@ OCL_KERNEL(gather_backward)
     if (s != STRATA_OK)
         return s;
     if (ocl_off(DX) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     if (!nx)
         return STRATA_OK;
     cl_float zero = 0.0f;
@@ -209,21 +209,21 @@ OCL_KERNEL(gather_backward)
 /* y (P, C) f32 = one-hot rows of idx (P). */
 OCL_KERNEL(one_hot)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *I = &call->inputs[0], *Y = &call->outputs[0];
     if (s == STRATA_OK && !(s = ocl_index_dtype(call, I)))
         s = ocl_need_f32(call, Y, "output");
     if (s == STRATA_OK && Y->ndim < 1)
-        s = ocl_error(call, STRATA_E_SHAPE, "output must have a class dim");
+        s = kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
     if (s != STRATA_OK)
         return s;
     int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(I);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
-        return ocl_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
                          (long long)C);
     ocl_device *d = NULL;
-    if ((s = ocl_check_numel(call, Y, "output", P * C)) || (s = ocl_call_device(call, &d)) ||
+    if ((s = kc_check_numel(call, Y, "output", P * C)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, C, "index", "position")))
         return s;
     cl_mem y = ocl_mem(Y), idx = ocl_mem(I);
@@ -240,27 +240,27 @@ OCL_KERNEL(one_hot)
 OCL_KERNEL(concat)
 {
     if (call->n_inputs < 1 || call->n_outputs != 1)
-        return ocl_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
+        return kc_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output");
     const strata_tensor_desc *Y = &call->outputs[0];
     size_t es = strata_dtype_size(Y->dtype);
     int axis = 0;
-    strata_status s = ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis);
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim, &axis);
     if (s != STRATA_OK)
         return s;
     int64_t total = 0;
     for (int k = 0; k < call->n_inputs; k++) {
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || es == 0)
-            return ocl_error(call, STRATA_E_DTYPE, "input %d has another dtype than the output", k);
+            return kc_error(call, STRATA_E_DTYPE, "input %d has another dtype than the output", k);
         int ok = X->ndim == Y->ndim;
         for (int dd = 0; ok && dd < Y->ndim; dd++)
             ok = dd == axis || X->shape[dd] == Y->shape[dd];
         if (!ok)
-            return ocl_error(call, STRATA_E_SHAPE, "input %d does not match the output off axis %d", k, axis);
+            return kc_error(call, STRATA_E_SHAPE, "input %d does not match the output off axis %d", k, axis);
         total += X->shape[axis];
     }
     if (total != Y->shape[axis])
-        return ocl_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+        return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
                          (long long)total, axis, (long long)Y->shape[axis]);
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
@@ -294,9 +294,9 @@ OCL_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 OCL_KERNEL(slice_backward)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
@@ -308,17 +308,17 @@ OCL_KERNEL(slice_backward)
         for (int k = 0; same && k < DX->ndim; k++)
             same = shape->ints[k] == DX->shape[k];
         if (!same)
-            return ocl_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
+            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
     }
     int axis = 0;
-    if ((s = ocl_axis(call, strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
         return s;
     int64_t n = DX->shape[axis];
     int64_t step = strata_attr_get_int(at, na, "step", 1);
     int64_t start = strata_attr_get_int(at, na, "start", 0);
     int64_t end = strata_attr_get_int(at, na, "end", n);
     if (step <= 0)
-        return ocl_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
     if (start < 0)
         start += n;
     start = start < 0 ? 0 : start > n ? n : start;
@@ -331,8 +331,8 @@ OCL_KERNEL(slice_backward)
         ok = DY->shape[k] == (k == axis ? count : DX->shape[k]);
     if (!ok) {
         char sy[128], sx[128];
-        return ocl_error(call, STRATA_E_SHAPE, "dy %s is not the slice of %s", ocl_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                         ocl_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+        return kc_error(call, STRATA_E_SHAPE, "dy %s is not the slice of %s", kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                         kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
     }
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)

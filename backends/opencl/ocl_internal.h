@@ -173,14 +173,12 @@ extern const size_t ocl_kernel_source_len;
 
 /* ---- errors and launching (ocl_common.c) ---------------------------------- */
 
+/* kc_error and the checks of a call and its attributes (kc_check_arity,
+ * kc_check_numel, kc_reduction_of, ...): kcall.h, backends/common. */
+#include "kcall.h"
+
 /** Name of an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *ocl_cl_error_name(cl_int err);
-/** Reports "OP: message" through host->set_error and returns @p status. */
-strata_status ocl_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 /** Reports a failed OpenCL call @p what with its error code. */
 strata_status ocl_cl_fail(const char *where, const char *what, cl_int err);
 
@@ -218,17 +216,6 @@ static inline size_t ocl_round_up(size_t n, size_t m)
 
 /* ---- checks (ocl_common.c) ------------------------------------------------ */
 
-strata_status ocl_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
-strata_status ocl_check_all_f32(const strata_kernel_call *call);
-strata_status ocl_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
-                              int64_t numel);
-const char *ocl_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
-/** Normalises @p axis (negative counts from the end) for @p ndim dims. */
-strata_status ocl_axis(const strata_kernel_call *call, int64_t axis, int ndim, int *out);
-/** The string attr @p name, @p dflt when absent, NULL (error set) otherwise. */
-const char *ocl_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
-/** Reduction of the losses: 0 none, 1 mean, 2 sum. */
-strata_status ocl_reduction_mode(const strata_kernel_call *call, int *out);
 
 /** Reads the index tensor @p idx to the host and checks every element
  *  against [0, limit): STRATA_E_INVALID naming the first bad one. */

@@ -13,18 +13,18 @@
 /* Arity, f32, one element count everywhere, outputs starting their buffers. */
 static strata_status ocl_optim_setup(const strata_kernel_call *call, int n_in, int64_t *n, ocl_device **d)
 {
-    strata_status s = ocl_check_arity(call, n_in, n_in, n_in - 1);
+    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     *n = strata_desc_numel(&call->inputs[0]);
     for (int k = 1; k < n_in && s == STRATA_OK; k++)
-        s = ocl_check_numel(call, &call->inputs[k], k == 1 ? "g" : "slot", *n);
+        s = kc_check_numel(call, &call->inputs[k], k == 1 ? "g" : "slot", *n);
     for (int k = 0; k < n_in - 1 && s == STRATA_OK; k++) {
-        s = ocl_check_numel(call, &call->outputs[k], "output", *n);
+        s = kc_check_numel(call, &call->outputs[k], "output", *n);
         if (s == STRATA_OK && ocl_off(&call->outputs[k]) != 0)
-            s = ocl_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
+            s = kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     }
     if (s == STRATA_OK)
         s = ocl_call_device(call, d);
@@ -61,7 +61,7 @@ OCL_KERNEL(adam_step)
         return s;
     int64_t t = OCL_I("step", 1);
     if (t < 1)
-        return ocl_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
     double lr = OCL_F("lr", 1e-3), b1 = OCL_F("beta1", 0.9), b2 = OCL_F("beta2", 0.999);
     cl_float f_lr = (cl_float)lr, f_b1 = (cl_float)b1, f_b2 = (cl_float)b2;
     cl_float eps = (cl_float)OCL_F("eps", 1e-8), wd = (cl_float)OCL_F("weight_decay", 0.0);
@@ -113,7 +113,7 @@ OCL_KERNEL(adagrad_step)
         return s;
     int64_t t = OCL_I("step", 1);
     if (t < 1)
-        return ocl_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
     double lr = OCL_F("lr", 1e-2), lr_decay = OCL_F("lr_decay", 0.0);
     cl_float clr = (cl_float)(lr / (1.0 + (double)(t - 1) * lr_decay));
     cl_float wd = (cl_float)OCL_F("weight_decay", 0.0), eps = (cl_float)OCL_F("eps", 1e-10);
@@ -131,27 +131,27 @@ OCL_KERNEL(adagrad_step)
  * (one shape), output ema; attr decay in [0, 1] (checked by the plugin). */
 OCL_KERNEL(ema_update)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->inputs[1], "param", n);
+        s = kc_check_numel(call, &call->inputs[1], "param", n);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "ema output", n);
+        s = kc_check_numel(call, &call->outputs[0], "ema output", n);
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "decay");
     if (s == STRATA_OK && (!a || (a->kind != STRATA_ATTR_FLOAT && a->kind != STRATA_ATTR_INT)))
-        s = ocl_error(call, STRATA_E_INVALID, "attr decay (a float in [0, 1]) is required");
+        s = kc_error(call, STRATA_E_INVALID, "attr decay (a float in [0, 1]) is required");
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
     if (ocl_off(&call->outputs[0]) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     double decay = a->kind == STRATA_ATTR_INT ? (double)a->i : a->f;
     if (!(decay >= 0.0 && decay <= 1.0))
-        return ocl_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", decay);
+        return kc_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", decay);
     cl_float fd = (cl_float)decay, keep = (cl_float)(1.0 - decay);
     cl_mem out = ocl_mem(&call->outputs[0]), ema = ocl_mem(&call->inputs[0]), p = ocl_mem(&call->inputs[1]);
     cl_long e_off = ocl_off(&call->inputs[0]), p_off = ocl_off(&call->inputs[1]), nn = n;

@@ -27,9 +27,9 @@ static ocl_arg ocl_real2(const ocl_device *d, double a, double b, cl_double2 *dv
 
 static strata_status ocl_random_setup(const strata_kernel_call *call, ocl_device **d)
 {
-    strata_status s = ocl_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = ocl_call_device(call, d);
     return s;
@@ -75,19 +75,19 @@ OCL_KERNEL(normal)
 
 OCL_KERNEL(dropout)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "y", n);
+        s = kc_check_numel(call, &call->outputs[0], "y", n);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[1], "mask", n);
+        s = kc_check_numel(call, &call->outputs[1], "mask", n);
     if (s != STRATA_OK)
         return s;
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p <= 1.0))
-        return ocl_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
+        return kc_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;

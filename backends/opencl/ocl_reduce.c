@@ -72,7 +72,7 @@ static strata_status ocl_reduce_masked(const strata_kernel_call *call, const str
             n_out *= X->shape[k];
         }
     }
-    strata_status s = ocl_check_numel(call, Y, "output", n_out);
+    strata_status s = kc_check_numel(call, Y, "output", n_out);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -85,42 +85,14 @@ static strata_status ocl_reduce_masked(const strata_kernel_call *call, const str
                              scale);
 }
 
-/* mask[d] = 1 for each dim named by attr "axes" (absent or empty = all). */
-static strata_status ocl_axes_mask(const strata_kernel_call *call, int ndim, int *mask)
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "axes");
-    int all = !a || (a->kind == STRATA_ATTR_INTS && a->n == 0);
-    for (int d = 0; d < STRATA_MAX_DIMS; d++)
-        mask[d] = all && d < ndim;
-    if (all)
-        return STRATA_OK;
-    if (a->kind == STRATA_ATTR_INT) {
-        int d = 0;
-        strata_status s = ocl_axis(call, a->i, ndim, &d);
-        if (s == STRATA_OK)
-            mask[d] = 1;
-        return s;
-    }
-    if (a->kind != STRATA_ATTR_INTS || !a->ints)
-        return ocl_error(call, STRATA_E_INVALID, "attr axes must be a list of ints");
-    for (int k = 0; k < a->n; k++) {
-        int d = 0;
-        strata_status s = ocl_axis(call, a->ints[k], ndim, &d);
-        if (s != STRATA_OK)
-            return s;
-        mask[d] = 1;
-    }
-    return STRATA_OK;
-}
-
 static strata_status ocl_reduce(const strata_kernel_call *call, int mean)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)
-        s = ocl_axes_mask(call, call->inputs[0].ndim, mask);
+        s = kc_axes_mask(call, call->inputs[0].ndim, mask);
     if (s != STRATA_OK)
         return s;
     return ocl_reduce_masked(call, &call->inputs[0], &call->outputs[0], mask, mean);
@@ -132,9 +104,9 @@ OCL_KERNEL(mean) { return ocl_reduce(call, 1); }
 /* y (shape) = x summed down to shape, which x broadcasts from. */
 OCL_KERNEL(sum_to_shape)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
@@ -145,7 +117,7 @@ OCL_KERNEL(sum_to_shape)
         t_ndim = a->n;
         t_shape = a->ints;
     } else if (a) {
-        return ocl_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
+        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
     }
     int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
     for (int d = 0; ok && d < t_ndim; d++)
@@ -160,8 +132,8 @@ OCL_KERNEL(sum_to_shape)
     }
     if (!ok) {
         char sx[128], st[128];
-        return ocl_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s",
-                         ocl_shape_str(sx, sizeof sx, X->ndim, X->shape), ocl_shape_str(st, sizeof st, t_ndim, t_shape));
+        return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape), kc_shape_str(st, sizeof st, t_ndim, t_shape));
     }
     return ocl_reduce_masked(call, X, Y, mask, 0);
 }
@@ -203,11 +175,11 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
     }
     strata_status s = STRATA_OK;
     if (mode < 2)
-        s = ocl_check_numel(call, Y, "output", n_out);
+        s = kc_check_numel(call, Y, "output", n_out);
     else
-        s = ocl_check_numel(call, DY, "dy", n_out);
+        s = kc_check_numel(call, DY, "dy", n_out);
     if (s == STRATA_OK && mode < 2 && n_red == 0 && n_out > 0)
-        s = ocl_error(call, STRATA_E_INVALID, "%s over zero elements", mode ? "argmax" : "max");
+        s = kc_error(call, STRATA_E_INVALID, "%s over zero elements", mode ? "argmax" : "max");
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -217,7 +189,7 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
     cl_mem dx = mode == 2 ? ocl_mem(DX) : NULL, dy = mode == 2 ? ocl_mem(DY) : NULL;
     cl_long dy_off = mode == 2 ? ocl_off(DY) : 0;
     if ((mode < 2 && ocl_off(Y) != 0) || (mode == 2 && ocl_off(DX) != 0))
-        return ocl_error(call, STRATA_E_INVALID, "the output must start its buffer");
+        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     if (mode == 2) {
         int64_t nx = strata_desc_numel(X);
         if (!nx)
@@ -244,12 +216,12 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
 
 OCL_KERNEL(max)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)
-        s = ocl_axes_mask(call, call->inputs[0].ndim, mask);
+        s = kc_axes_mask(call, call->inputs[0].ndim, mask);
     if (s != STRATA_OK)
         return s;
     return ocl_max_family(call, &call->inputs[0], mask, 0, &call->outputs[0], NULL, NULL);
@@ -258,14 +230,14 @@ OCL_KERNEL(max)
 /* The index of the first maximum along attr axis (-1); output i64. */
 OCL_KERNEL(argmax)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (X->dtype != STRATA_F32 || Y->dtype != STRATA_I64)
-        return ocl_error(call, STRATA_E_DTYPE, "argmax reads f32 and gives i64");
+        return kc_error(call, STRATA_E_DTYPE, "argmax reads f32 and gives i64");
     int axis = 0;
-    if ((s = ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
         return s;
     int mask[STRATA_MAX_DIMS] = {0};
     mask[axis] = 1;
@@ -276,15 +248,15 @@ OCL_KERNEL(argmax)
  * inputs dy, x[, y] (y not read). */
 OCL_KERNEL(max_backward)
 {
-    strata_status s = ocl_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)
-        s = ocl_axes_mask(call, X->ndim, mask);
+        s = kc_axes_mask(call, X->ndim, mask);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, DX, "dx", strata_desc_numel(X));
+        s = kc_check_numel(call, DX, "dx", strata_desc_numel(X));
     if (s != STRATA_OK)
         return s;
     return ocl_max_family(call, X, mask, 2, NULL, DY, DX);

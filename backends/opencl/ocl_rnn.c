@@ -62,17 +62,17 @@ static strata_status seq_attrs(const strata_kernel_call *call, ocl_seq *g)
     int64_t rev = strata_attr_get_int(call->attrs, call->n_attrs, "reverse", 0);
     int64_t bf = strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0);
     if ((rev != 0 && rev != 1) || (bf != 0 && bf != 1))
-        return ocl_error(call, STRATA_E_INVALID, "reverse and batch_first must be 0 or 1, got %lld and %lld",
+        return kc_error(call, STRATA_E_INVALID, "reverse and batch_first must be 0 or 1, got %lld and %lld",
                          (long long)rev, (long long)bf);
     g->reverse = (int)rev;
     g->bf = (int)bf;
     g->relu = 0;
     if (g->cell == SEQ_RNN) {
-        const char *nl = ocl_attr_string(call, "nonlinearity", "tanh");
+        const char *nl = kc_attr_string(call, "nonlinearity", "tanh");
         if (!nl)
             return STRATA_E_INVALID;
         if (strcmp(nl, "tanh") && strcmp(nl, "relu"))
-            return ocl_error(call, STRATA_E_INVALID, "nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", nl);
+            return kc_error(call, STRATA_E_INVALID, "nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", nl);
         g->relu = !strcmp(nl, "relu");
     }
     return STRATA_OK;
@@ -88,8 +88,8 @@ static strata_status seq_need(const strata_kernel_call *call, const strata_tenso
         ok = t->shape[k] == want[k];
     if (!ok) {
         char a[96], b[96];
-        return ocl_error(call, STRATA_E_SHAPE, "%s must have shape %s, got %s", what,
-                         ocl_shape_str(a, sizeof a, ndim, want), ocl_shape_str(b, sizeof b, t->ndim, t->shape));
+        return kc_error(call, STRATA_E_SHAPE, "%s must have shape %s, got %s", what,
+                         kc_shape_str(a, sizeof a, ndim, want), kc_shape_str(b, sizeof b, t->ndim, t->shape));
     }
     return STRATA_OK;
 }
@@ -108,7 +108,7 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
     memset(g, 0, sizeof *g);
     g->cell = cell;
     g->G = cell == SEQ_LSTM ? 4 : cell == SEQ_GRU ? 3 : 1;
-    strata_status s = ocl_check_all_f32(call);
+    strata_status s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = seq_attrs(call, g);
     if (s != STRATA_OK)
@@ -116,8 +116,8 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
     const strata_tensor_desc *x = &call->inputs[0];
     char a[96];
     if (x->ndim != 3)
-        return ocl_error(call, STRATA_E_SHAPE, "input 0 must have rank 3, got %s",
-                         ocl_shape_str(a, sizeof a, x->ndim, x->shape));
+        return kc_error(call, STRATA_E_SHAPE, "input 0 must have rank 3, got %s",
+                         kc_shape_str(a, sizeof a, x->ndim, x->shape));
     g->T = g->bf ? x->shape[1] : x->shape[0];
     g->B = g->bf ? x->shape[0] : x->shape[1];
     if (forward) {
@@ -125,13 +125,13 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
         g->I = x->shape[2];
         g->H = w->ndim == 2 ? w->shape[0] / g->G : 0;
         if (w->ndim != 2 || g->H < 1 || w->shape[0] != g->G * g->H)
-            return ocl_error(call, STRATA_E_SHAPE, "w_ih must be (%lld H, I), got %s", (long long)g->G,
-                             ocl_shape_str(a, sizeof a, w->ndim, w->shape));
+            return kc_error(call, STRATA_E_SHAPE, "w_ih must be (%lld H, I), got %s", (long long)g->G,
+                             kc_shape_str(a, sizeof a, w->ndim, w->shape));
     } else {
         g->H = x->shape[2];
     }
     if (g->T < 1 || g->B < 1 || g->H < 1 || (forward && g->I < 1))
-        return ocl_error(call, STRATA_E_SHAPE, "sequence length %lld, batch %lld, sizes %lld and %lld must be positive",
+        return kc_error(call, STRATA_E_SHAPE, "sequence length %lld, batch %lld, sizes %lld and %lld must be positive",
                          (long long)g->T, (long long)g->B, (long long)g->I, (long long)g->H);
     return STRATA_OK;
 }
@@ -140,9 +140,9 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
 static strata_status seq_check_forward(const strata_kernel_call *call, ocl_seq *g)
 {
     const int ns = g->cell == SEQ_LSTM ? 2 : 1, n_out = g->cell == SEQ_LSTM ? 4 : g->cell == SEQ_GRU ? 3 : 2;
-    strata_status s = ocl_check_arity(call, 3 + ns, 5 + ns, n_out);
+    strata_status s = kc_check_arity(call, 3 + ns, 5 + ns, n_out);
     if (s == STRATA_OK && call->n_inputs == 4 + ns)
-        s = ocl_error(call, STRATA_E_INVALID, "takes both biases or neither, got %d inputs", (int)call->n_inputs);
+        s = kc_error(call, STRATA_E_INVALID, "takes both biases or neither, got %d inputs", (int)call->n_inputs);
     if (s == STRATA_OK)
         s = seq_geom(call, g->cell, 1, g);
     if (s != STRATA_OK)
@@ -297,7 +297,7 @@ static strata_status seq_copy_state(const strata_kernel_call *call, const strata
 OCL_KERNEL(lstm_seq_backward)
 {
     ocl_seq g;
-    strata_status s = ocl_check_arity(call, 6, 6, 3);
+    strata_status s = kc_check_arity(call, 6, 6, 3);
     if (s == STRATA_OK)
         s = seq_geom(call, SEQ_LSTM, 0, &g);
     if (s != STRATA_OK)
@@ -339,7 +339,7 @@ OCL_KERNEL(lstm_seq_backward)
 OCL_KERNEL(gru_seq_backward)
 {
     ocl_seq g;
-    strata_status s = ocl_check_arity(call, 6, 6, 3);
+    strata_status s = kc_check_arity(call, 6, 6, 3);
     if (s == STRATA_OK)
         s = seq_geom(call, SEQ_GRU, 0, &g);
     if (s != STRATA_OK)
@@ -391,7 +391,7 @@ OCL_KERNEL(gru_seq_backward)
 OCL_KERNEL(rnn_seq_backward)
 {
     ocl_seq g;
-    strata_status s = ocl_check_arity(call, 4, 4, 2);
+    strata_status s = kc_check_arity(call, 4, 4, 2);
     if (s == STRATA_OK)
         s = seq_geom(call, SEQ_RNN, 0, &g);
     if (s != STRATA_OK)

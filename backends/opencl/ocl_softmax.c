@@ -21,7 +21,7 @@ static strata_status ocl_rows(const strata_kernel_call *call, const strata_tenso
 {
     int axis = 0;
     strata_status s =
-        ocl_axis(call, strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim ? X->ndim : 1, &axis);
+        kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim ? X->ndim : 1, &axis);
     if (s != STRATA_OK)
         return s;
     *outer = 1;
@@ -36,14 +36,14 @@ static strata_status ocl_rows(const strata_kernel_call *call, const strata_tenso
 
 static strata_status ocl_softmax_fwd(const strata_kernel_call *call, int is_log)
 {
-    strata_status s = ocl_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     int64_t outer, n, inner;
     if (s == STRATA_OK)
         s = ocl_rows(call, &call->inputs[0], &outer, &n, &inner);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
+        s = kc_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -65,17 +65,17 @@ OCL_KERNEL(log_softmax) { return ocl_softmax_fwd(call, 1); }
 /* inputs dy, y (the forward output); output dx; attr axis. */
 static strata_status ocl_softmax_bwd(const strata_kernel_call *call, int is_log)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     const strata_tensor_desc *DY = &call->inputs[0], *Y = &call->inputs[1], *DX = &call->outputs[0];
     int64_t outer, n, inner;
     if (s == STRATA_OK)
         s = ocl_rows(call, Y, &outer, &n, &inner);
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, DY, "dy", strata_desc_numel(Y));
+        s = kc_check_numel(call, DY, "dy", strata_desc_numel(Y));
     if (s == STRATA_OK)
-        s = ocl_check_numel(call, DX, "dx", strata_desc_numel(Y));
+        s = kc_check_numel(call, DX, "dx", strata_desc_numel(Y));
     ocl_device *d = NULL;
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
@@ -100,14 +100,14 @@ static strata_status ocl_ce_shapes(const strata_kernel_call *call, const strata_
                                    const strata_tensor_desc *T, int64_t *N, int64_t *C)
 {
     if (L->dtype != STRATA_F32)
-        return ocl_error(call, STRATA_E_DTYPE, "logits are not f32");
+        return kc_error(call, STRATA_E_DTYPE, "logits are not f32");
     if (T->dtype != STRATA_I32 && T->dtype != STRATA_I64)
-        return ocl_error(call, STRATA_E_DTYPE, "labels are not i32 or i64");
+        return kc_error(call, STRATA_E_DTYPE, "labels are not i32 or i64");
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
         char sl[128], st[128];
-        return ocl_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                         ocl_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                         ocl_shape_str(st, sizeof st, T->ndim, T->shape));
+        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
+                         kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
+                         kc_shape_str(st, sizeof st, T->ndim, T->shape));
     }
     *N = L->shape[0];
     *C = L->shape[1];
@@ -124,33 +124,33 @@ static strata_status ocl_sum_into(const strata_kernel_call *call, ocl_device *d,
 
 OCL_KERNEL(cross_entropy)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    int mode = 1;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    if ((s = ocl_reduction_mode(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
-        (s = ocl_check_numel(call, Y, "loss", mode == 0 ? N : 1)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
+        (s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? N : 1)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK ||
         (s = ocl_check_indices(call, d, T, C, "label", "row")) != STRATA_OK)
         return s;
     cl_mem rows = NULL;
-    if (mode != 0 && (s = ocl_scratch(d, (size_t)N * sizeof(float), &rows)) != STRATA_OK)
+    if (mode != KC_RED_NONE && (s = ocl_scratch(d, (size_t)N * sizeof(float), &rows)) != STRATA_OK)
         return s;
-    cl_mem out = mode == 0 ? ocl_mem(Y) : rows, l = ocl_mem(L), t = ocl_mem(T);
+    cl_mem out = mode == KC_RED_NONE ? ocl_mem(Y) : rows, l = ocl_mem(L), t = ocl_mem(T);
     cl_long l_off = ocl_off(L), t_off = ocl_off(T), cc = C;
     cl_int is64 = T->dtype == STRATA_I64;
     size_t wg = ocl_row_wg(d, C), global = (size_t)N * wg;
     ocl_arg args[] = {OCL_ARG(out), OCL_ARG(l), OCL_ARG(l_off), OCL_ARG(t), OCL_ARG(t_off), OCL_ARG(is64), OCL_ARG(cc)};
-    if (mode == 0 && ocl_off(Y) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
+    if (mode == KC_RED_NONE && ocl_off(Y) != 0)
+        return kc_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
     if (C > 0)
         s = ocl_launch(call, d, OCL_K_cross_entropy_rows, 1, &global, &wg, 7, args);
-    if (s == STRATA_OK && mode != 0)
-        s = ocl_sum_into(call, d, Y, rows, N, mode == 1 ? (float)(1.0 / (double)N) : 1.0f);
+    if (s == STRATA_OK && mode != KC_RED_NONE)
+        s = ocl_sum_into(call, d, Y, rows, N, mode == KC_RED_MEAN ? (float)(1.0 / (double)N) : 1.0f);
     if (rows)
         ocl_free(call->backend_self, call->device, rows);
     return s;
@@ -158,18 +158,18 @@ OCL_KERNEL(cross_entropy)
 
 OCL_KERNEL(cross_entropy_backward)
 {
-    strata_status s = ocl_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    int mode = 1;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
     if (DY->dtype != STRATA_F32 || DL->dtype != STRATA_F32)
-        return ocl_error(call, STRATA_E_DTYPE, "dy and dlogits must be f32");
-    if ((s = ocl_reduction_mode(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
-        (s = ocl_check_numel(call, DY, "dy", mode == 0 ? N : 1)) != STRATA_OK ||
-        (s = ocl_check_numel(call, DL, "dlogits", N * C)) != STRATA_OK)
+        return kc_error(call, STRATA_E_DTYPE, "dy and dlogits must be f32");
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
+        (s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? N : 1)) != STRATA_OK ||
+        (s = kc_check_numel(call, DL, "dlogits", N * C)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK ||
@@ -177,8 +177,8 @@ OCL_KERNEL(cross_entropy_backward)
         return s;
     cl_mem dl = ocl_mem(DL), dy = ocl_mem(DY), l = ocl_mem(L), t = ocl_mem(T);
     cl_long dy_off = ocl_off(DY), l_off = ocl_off(L), t_off = ocl_off(T), cc = C;
-    cl_int per_row = mode == 0, is64 = T->dtype == STRATA_I64;
-    cl_float scale = mode == 1 ? (float)(1.0 / (double)N) : 1.0f;
+    cl_int per_row = mode == KC_RED_NONE, is64 = T->dtype == STRATA_I64;
+    cl_float scale = mode == KC_RED_MEAN ? (float)(1.0 / (double)N) : 1.0f;
     size_t wg = ocl_row_wg(d, C), global = (size_t)N * wg;
     ocl_arg args[] = {OCL_ARG(dl),    OCL_ARG(dy), OCL_ARG(dy_off), OCL_ARG(per_row), OCL_ARG(l), OCL_ARG(l_off),
                       OCL_ARG(t),     OCL_ARG(t_off), OCL_ARG(is64), OCL_ARG(cc),     OCL_ARG(scale)};
@@ -189,32 +189,32 @@ OCL_KERNEL(cross_entropy_backward)
 
 OCL_KERNEL(bce_with_logits)
 {
-    strata_status s = ocl_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    int mode = 1;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t n = strata_desc_numel(X);
-    if ((s = ocl_reduction_mode(call, &mode)) != STRATA_OK || (s = ocl_check_numel(call, T, "t", n)) != STRATA_OK ||
-        (s = ocl_check_numel(call, Y, "loss", mode == 0 ? n : 1)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = kc_check_numel(call, T, "t", n)) != STRATA_OK ||
+        (s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
-    if (mode == 0 && ocl_off(Y) != 0)
-        return ocl_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
+    if (mode == KC_RED_NONE && ocl_off(Y) != 0)
+        return kc_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
     cl_mem terms = NULL;
-    if (mode != 0 && (s = ocl_scratch(d, (size_t)n * sizeof(float), &terms)) != STRATA_OK)
+    if (mode != KC_RED_NONE && (s = ocl_scratch(d, (size_t)n * sizeof(float), &terms)) != STRATA_OK)
         return s;
-    cl_mem out = mode == 0 ? ocl_mem(Y) : terms, x = ocl_mem(X), t = ocl_mem(T);
+    cl_mem out = mode == KC_RED_NONE ? ocl_mem(Y) : terms, x = ocl_mem(X), t = ocl_mem(T);
     cl_long x_off = ocl_off(X), t_off = ocl_off(T), nn = n;
     size_t g = (size_t)n;
     ocl_arg args[] = {OCL_ARG(out), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(t), OCL_ARG(t_off), OCL_ARG(nn)};
     s = ocl_launch(call, d, OCL_K_bce_with_logits, 1, &g, NULL, 6, args);
-    if (s == STRATA_OK && mode != 0)
-        s = ocl_sum_into(call, d, Y, terms, n, mode == 1 ? (float)(1.0 / (double)n) : 1.0f);
+    if (s == STRATA_OK && mode != KC_RED_NONE)
+        s = ocl_sum_into(call, d, Y, terms, n, mode == KC_RED_MEAN ? (float)(1.0 / (double)n) : 1.0f);
     if (terms)
         ocl_free(call->backend_self, call->device, terms);
     return s;
@@ -222,26 +222,26 @@ OCL_KERNEL(bce_with_logits)
 
 OCL_KERNEL(bce_with_logits_backward)
 {
-    strata_status s = ocl_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s == STRATA_OK)
-        s = ocl_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DX = &call->outputs[0];
-    int mode = 1;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t n = strata_desc_numel(X);
-    if ((s = ocl_reduction_mode(call, &mode)) != STRATA_OK || (s = ocl_check_numel(call, T, "t", n)) != STRATA_OK ||
-        (s = ocl_check_numel(call, DX, "dx", n)) != STRATA_OK ||
-        (s = ocl_check_numel(call, DY, "dy", mode == 0 ? n : 1)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = kc_check_numel(call, T, "t", n)) != STRATA_OK ||
+        (s = kc_check_numel(call, DX, "dx", n)) != STRATA_OK ||
+        (s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY), x = ocl_mem(X), t = ocl_mem(T);
     cl_long dy_off = ocl_off(DY), x_off = ocl_off(X), t_off = ocl_off(T), nn = n;
-    cl_int per = mode == 0;
-    cl_float scale = mode == 1 ? (float)(1.0 / (double)n) : 1.0f;
+    cl_int per = mode == KC_RED_NONE;
+    cl_float scale = mode == KC_RED_MEAN ? (float)(1.0 / (double)n) : 1.0f;
     size_t g = (size_t)n;
     ocl_arg args[] = {OCL_ARG(dx), OCL_ARG(dy),    OCL_ARG(dy_off), OCL_ARG(per), OCL_ARG(x),
                       OCL_ARG(x_off), OCL_ARG(t), OCL_ARG(t_off),  OCL_ARG(nn),  OCL_ARG(scale)};

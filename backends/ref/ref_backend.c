@@ -100,8 +100,10 @@ static strata_status ref_init(const strata_host_api *host, strata_plugin *plugin
     /* Process-wide and the same for every runtime: set once, under a lock,
      * as runtimes on other threads may load the plugin at the same time. */
     pthread_mutex_lock(&ref_init_lock);
-    if (!ref_host)
+    if (!ref_host) {
         ref_host = host;
+        kc_init(host, "ref");
+    }
     pthread_mutex_unlock(&ref_init_lock);
 
     /* alloc/free/copies stay NULL: the core manages host memory itself. */

@@ -30,9 +30,9 @@ static double ref_binary_value(ref_binary_fn fn, double a, double b)
 /* y = a fn b; a, b any broadcastable shapes, y their broadcast shape. */
 static strata_status ref_binary(const strata_kernel_call *call, ref_binary_fn fn)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -41,18 +41,18 @@ static strata_status ref_binary(const strata_kernel_call *call, ref_binary_fn fn
     int64_t shape[STRATA_MAX_DIMS];
     char sa[128], sb[128], sy[128];
     if (!ref_broadcast_shape(A->ndim, A->shape, B->ndim, B->shape, &ndim, shape))
-        return ref_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
-                         ref_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ref_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int same = Y->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = Y->shape[d] == shape[d];
     if (!same)
-        return ref_error(call, STRATA_E_SHAPE, "output has shape %s; %s and %s broadcast to %s",
-                         ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
-                         ref_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ref_shape_str(sb, sizeof sb, B->ndim, B->shape),
-                         ref_shape_str(sy, sizeof sy, ndim, shape));
+        return kc_error(call, STRATA_E_SHAPE, "output has shape %s; %s and %s broadcast to %s",
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape),
+                         kc_shape_str(sy, sizeof sy, ndim, shape));
 
     float *y = strata_desc_ptr(Y);       // (broadcast shape)
     const float *a = strata_desc_ptr(A); // (a's shape), read with stride 0 on stretched dims
@@ -175,7 +175,7 @@ static strata_status ref_unary_params_of(const strata_kernel_call *call, ref_una
     p->beta = strata_attr_get_float(at, n, "beta", 0.0);
     p->exponent = strata_attr_get_float(at, n, "exponent", 1.0);
     if (fn == REF_POW && !strata_attr_find(at, n, "exponent"))
-        return ref_error(call, STRATA_E_INVALID, "attr exponent is required");
+        return kc_error(call, STRATA_E_INVALID, "attr exponent is required");
     return STRATA_OK;
 }
 
@@ -183,13 +183,13 @@ static strata_status ref_unary_params_of(const strata_kernel_call *call, ref_una
 static strata_status ref_unary(const strata_kernel_call *call, ref_unary_fn fn)
 {
     ref_unary_params p;
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
         s = ref_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
-        s = ref_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
+        s = kc_check_numel(call, &call->outputs[0], "output", strata_desc_numel(&call->inputs[0]));
     if (s != STRATA_OK)
         return s;
 
@@ -235,23 +235,23 @@ static const struct {
  * output, is accepted but not read: f'(x) is recomputed from x in double. */
 REF_KERNEL(eltwise_backward)
 {
-    strata_status s = ref_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
 
-    const char *name = ref_attr_string(call, "fn", NULL);
+    const char *name = kc_attr_string(call, "fn", NULL);
     if (!name)
         return strata_attr_find(call->attrs, call->n_attrs, "fn")
                    ? STRATA_E_INVALID
-                   : ref_error(call, STRATA_E_INVALID, "attr fn (string) is required");
+                   : kc_error(call, STRATA_E_INVALID, "attr fn (string) is required");
     int found = -1;
     for (size_t k = 0; k < sizeof ref_backward_fns / sizeof ref_backward_fns[0]; k++)
         if (strcmp(ref_backward_fns[k].name, name) == 0)
             found = (int)k;
     if (found < 0)
-        return ref_error(call, STRATA_E_INVALID,
+        return kc_error(call, STRATA_E_INVALID,
                          "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     ref_unary_fn fn = ref_backward_fns[found].fn;
 
@@ -259,9 +259,9 @@ REF_KERNEL(eltwise_backward)
     int64_t n = strata_desc_numel(&call->inputs[1]);
     s = ref_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
-        s = ref_check_numel(call, &call->inputs[0], "dy", n);
+        s = kc_check_numel(call, &call->inputs[0], "dy", n);
     if (s == STRATA_OK)
-        s = ref_check_numel(call, &call->outputs[0], "dx", n);
+        s = kc_check_numel(call, &call->outputs[0], "dx", n);
     if (s != STRATA_OK)
         return s;
 

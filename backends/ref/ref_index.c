@@ -15,7 +15,7 @@ static strata_status ref_index_checked(const strata_kernel_call *call, const str
 {
     int64_t v = ref_index_at(idx, i);
     if (v < 0 || v >= limit)
-        return ref_error(call, STRATA_E_INVALID, "index %lld at position %lld is outside [0, %lld)", (long long)v,
+        return kc_error(call, STRATA_E_INVALID, "index %lld at position %lld is outside [0, %lld)", (long long)v,
                          (long long)i, (long long)limit);
     *out = v;
     return STRATA_OK;
@@ -26,7 +26,7 @@ static double *ref_scratch(const strata_kernel_call *call, int64_t n)
 {
     double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (!p)
-        ref_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
+        kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
                   sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
     return p;
 }
@@ -34,20 +34,20 @@ static double *ref_scratch(const strata_kernel_call *call, int64_t n)
 /* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
 REF_KERNEL(embedding)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "w");
+        s = kc_check_f32(call, &call->inputs[0], "w");
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
     if (W->ndim != 2)
-        return ref_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
     int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
-    if ((s = ref_check_numel(call, Y, "output", P * D)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", P * D)) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y);       // (P, D)
@@ -65,24 +65,24 @@ REF_KERNEL(embedding)
 /* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; dy (P, D), dw (V, D). */
 REF_KERNEL(embedding_backward)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "dw");
+        s = kc_check_f32(call, &call->outputs[0], "dw");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
     if (DW->ndim != 2)
-        return ref_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
+        return kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
     int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
-        return ref_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
                          (long long)V);
-    if ((s = ref_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
         return s;
 
     float *dw = strata_desc_ptr(DW);       // (V, D)
@@ -115,7 +115,7 @@ REF_KERNEL(embedding_backward)
 static strata_status ref_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
                                      const strata_tensor_desc *IDX, int *axis, ref_walk *w, int64_t *axis_stride)
 {
-    strata_status s = ref_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
     if (s != STRATA_OK)
         return s;
     int ok = IDX->ndim == x_ndim;
@@ -123,9 +123,9 @@ static strata_status ref_gather_plan(const strata_kernel_call *call, int x_ndim,
         ok = d == *axis || IDX->shape[d] <= x_shape[d];
     if (!ok) {
         char sx[128], si[128];
-        return ref_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         ref_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
-                         ref_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
+        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                         kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
+                         kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
     }
     int64_t x_strides[STRATA_MAX_DIMS];
     ref_contiguous_strides(x_ndim, x_shape, x_strides);
@@ -139,13 +139,13 @@ static strata_status ref_gather_plan(const strata_kernel_call *call, int x_ndim,
 /* torch.gather: y[i..] = x[i.. with i_axis replaced by idx[i..]]; y has idx's shape. */
 REF_KERNEL(gather)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "x");
+        s = kc_check_f32(call, &call->inputs[0], "x");
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
@@ -153,7 +153,7 @@ REF_KERNEL(gather)
     int64_t axis_stride = 0;
     ref_walk w;
     if ((s = ref_gather_plan(call, X->ndim, X->shape, IDX, &axis, &w, &axis_stride)) != STRATA_OK ||
-        (s = ref_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK)
+        (s = kc_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y);       // (idx's shape)
@@ -171,13 +171,13 @@ REF_KERNEL(gather)
 /* dx = zeros of attr shape (x's), then dx[i.. with i_axis = idx[i..]] += dy[i..]. */
 REF_KERNEL(gather_backward)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, &call->inputs[1], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "dx");
+        s = kc_check_f32(call, &call->outputs[0], "dx");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
@@ -188,15 +188,15 @@ REF_KERNEL(gather_backward)
             same = shape->ints[d] == DX->shape[d];
         if (!same) {
             char sx[128];
-            return ref_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                             ref_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
+                             kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
         }
     }
     int axis = 0;
     int64_t axis_stride = 0;
     ref_walk w;
     if ((s = ref_gather_plan(call, DX->ndim, DX->shape, IDX, &axis, &w, &axis_stride)) != STRATA_OK ||
-        (s = ref_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK)
+        (s = kc_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (x's shape)
@@ -222,22 +222,22 @@ REF_KERNEL(gather_backward)
 /* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
 REF_KERNEL(one_hot)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, &call->inputs[0], "idx");
+        s = kc_check_index_dtype(call, &call->inputs[0], "idx");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "output");
+        s = kc_check_f32(call, &call->outputs[0], "output");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
     if (Y->ndim < 1)
-        return ref_error(call, STRATA_E_SHAPE, "output must have a class dim");
+        return kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
     int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
-        return ref_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
+        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
                          (long long)num, (long long)C);
-    if ((s = ref_check_numel(call, Y, "output", P * C)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y); // (P, C)

@@ -20,35 +20,9 @@
 /* The host's function table, set once by ref_init and never changed. */
 extern const strata_host_api *ref_host;
 
-/* ---- errors (ref_common.c) ---------------------------------------------- */
-
-/** Reports "OP: message" through host->set_error and returns @p status. */
-strata_status ref_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/** Name of a dtype for messages ("f32", "i64", "dtype 9"). */
-const char *ref_dtype_name(int32_t dtype);
-/** Formats a shape as "(2, 3)" into buf; returns buf. */
-const char *ref_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
-
-/* ---- checks (ref_common.c) ---------------------------------------------- */
-
-/** STRATA_E_INVALID unless min_in <= n_inputs <= max_in and n_outputs == n_out. */
-strata_status ref_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
-/** STRATA_E_DTYPE unless every input and output is f32. */
-strata_status ref_check_all_f32(const strata_kernel_call *call);
-/** STRATA_E_DTYPE unless @p d (named @p what in the message) is f32. */
-strata_status ref_check_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
-/** STRATA_E_DTYPE unless @p d is i32 or i64. */
-strata_status ref_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
-/** STRATA_E_SHAPE unless @p d has @p numel elements. */
-strata_status ref_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
-                              int64_t numel);
-/** STRATA_E_SHAPE unless a and b have the same shape. */
-strata_status ref_check_same_shape(const strata_kernel_call *call, const strata_tensor_desc *a, const char *what_a,
-                                   const strata_tensor_desc *b, const char *what_b);
+/* Errors, the checks of a call and its attributes: kc_* of kcall.h
+ * (backends/common), shared with the other backends. */
+#include "kcall.h"
 
 /** Element @p i of an i32 or i64 tensor (dtype checked beforehand). */
 static inline int64_t ref_index_at(const strata_tensor_desc *d, int64_t i)
@@ -56,23 +30,6 @@ static inline int64_t ref_index_at(const strata_tensor_desc *d, int64_t i)
     const void *p = strata_desc_ptr(d);
     return d->dtype == STRATA_I32 ? (int64_t)((const int32_t *)p)[i] : ((const int64_t *)p)[i];
 }
-
-/* ---- attributes (ref_common.c) ------------------------------------------ */
-
-/** Normalises @p axis (negative counts from the end) for a tensor of @p ndim
- *  dims into *out; STRATA_E_INVALID naming the attr when out of range. */
-strata_status ref_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out);
-/** Fills mask[d] = 1 for each reduced dim of an @p ndim tensor from attr
- *  "axes" (ints; absent or empty = every dim; an int attr is one axis). */
-strata_status ref_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS]);
-/** The string attr @p name, or @p dflt when absent; NULL (and an error set)
- *  when present but not a string. */
-const char *ref_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
-
-/** Reduction modes of the losses. */
-typedef enum ref_reduction_mode { REF_RED_NONE, REF_RED_MEAN, REF_RED_SUM } ref_reduction_mode;
-/** Attr "reduction" ("mean" when absent). */
-strata_status ref_reduction_mode_of(const strata_kernel_call *call, ref_reduction_mode *out);
 
 /* ---- walking tensors (ref_common.c) ------------------------------------- */
 

@@ -14,16 +14,16 @@
 static strata_status ref_ce_shapes(const strata_kernel_call *call, const strata_tensor_desc *L,
                                    const strata_tensor_desc *T, int64_t *N, int64_t *C)
 {
-    strata_status s = ref_check_f32(call, L, "logits");
+    strata_status s = kc_check_f32(call, L, "logits");
     if (s == STRATA_OK)
-        s = ref_check_index_dtype(call, T, "labels");
+        s = kc_check_index_dtype(call, T, "labels");
     if (s != STRATA_OK)
         return s;
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
         char sl[128], st[128];
-        return ref_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                         ref_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                         ref_shape_str(st, sizeof st, T->ndim, T->shape));
+        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
+                         kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
+                         kc_shape_str(st, sizeof st, T->ndim, T->shape));
     }
     *N = L->shape[0];
     *C = L->shape[1];
@@ -36,7 +36,7 @@ static strata_status ref_ce_label(const strata_kernel_call *call, const strata_t
 {
     int64_t label = ref_index_at(T, n);
     if (label < 0 || label >= C)
-        return ref_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)", (long long)label,
+        return kc_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)", (long long)label,
                          (long long)n, (long long)C);
     *out = label;
     return STRATA_OK;
@@ -58,17 +58,17 @@ static double ref_logsumexp(const float *row, int64_t C)
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 REF_KERNEL(cross_entropy)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "loss");
+        s = kc_check_f32(call, &call->outputs[0], "loss");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    ref_reduction_mode mode = REF_RED_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    if ((s = ref_reduction_mode_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
         return s;
-    if ((s = ref_check_numel(call, Y, "loss", mode == REF_RED_NONE ? N : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? N : 1)) != STRATA_OK)
         return s;
 
     float *loss = strata_desc_ptr(Y);         // (N) for "none", else (1)
@@ -80,12 +80,12 @@ REF_KERNEL(cross_entropy)
             return s;
         const float *row = logits + n * C;
         double ln = ref_logsumexp(row, C) - row[label];
-        if (mode == REF_RED_NONE)
+        if (mode == KC_RED_NONE)
             loss[n] = (float)ln;
         total += ln;
     }
-    if (mode != REF_RED_NONE)
-        loss[0] = (float)(mode == REF_RED_MEAN ? total / (double)N : total);
+    if (mode != KC_RED_NONE)
+        loss[0] = (float)(mode == KC_RED_MEAN ? total / (double)N : total);
     return STRATA_OK;
 }
 
@@ -93,21 +93,21 @@ REF_KERNEL(cross_entropy)
  * dy is (N) for "none", else one value. */
 REF_KERNEL(cross_entropy_backward)
 {
-    strata_status s = ref_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "dy");
+        s = kc_check_f32(call, &call->inputs[0], "dy");
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->outputs[0], "dlogits");
+        s = kc_check_f32(call, &call->outputs[0], "dlogits");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    ref_reduction_mode mode = REF_RED_MEAN;
+    kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    if ((s = ref_reduction_mode_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
         return s;
-    if ((s = ref_check_numel(call, DY, "dy", mode == REF_RED_NONE ? N : 1)) != STRATA_OK ||
-        (s = ref_check_same_shape(call, DL, "dlogits", L, "logits")) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? N : 1)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, DL, "dlogits", L, "logits")) != STRATA_OK)
         return s;
 
     float *dlogits = strata_desc_ptr(DL);     // (N, C)
@@ -119,7 +119,7 @@ REF_KERNEL(cross_entropy_backward)
             return s;
         const float *row = logits + n * C;
         double lse = ref_logsumexp(row, C);
-        double g = mode == REF_RED_NONE ? dy[n] : mode == REF_RED_MEAN ? dy[0] / (double)N : dy[0];
+        double g = mode == KC_RED_NONE ? dy[n] : mode == KC_RED_MEAN ? dy[0] / (double)N : dy[0];
         for (int64_t c = 0; c < C; c++) {
             double p = exp(row[c] - lse);
             dlogits[n * C + c] = (float)((p - (c == label ? 1.0 : 0.0)) * g);
@@ -131,18 +131,18 @@ REF_KERNEL(cross_entropy_backward)
 /* loss_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), then reduced. */
 REF_KERNEL(bce_with_logits)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    ref_reduction_mode mode = REF_RED_MEAN;
-    if ((s = ref_reduction_mode_of(call, &mode)) != STRATA_OK ||
-        (s = ref_check_same_shape(call, T, "t", X, "x")) != STRATA_OK)
+    kc_reduction mode = KC_RED_MEAN;
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, T, "t", X, "x")) != STRATA_OK)
         return s;
     int64_t n = strata_desc_numel(X);
-    if ((s = ref_check_numel(call, Y, "loss", mode == REF_RED_NONE ? n : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
 
     float *loss = strata_desc_ptr(Y);    // (x's shape) for "none", else (1)
@@ -152,12 +152,12 @@ REF_KERNEL(bce_with_logits)
     for (int64_t i = 0; i < n; i++) {
         double xi = x[i];
         double li = (xi > 0 ? xi : 0.0) - xi * t[i] + log1p(exp(-fabs(xi)));
-        if (mode == REF_RED_NONE)
+        if (mode == KC_RED_NONE)
             loss[i] = (float)li;
         total += li;
     }
-    if (mode != REF_RED_NONE)
-        loss[0] = (float)(mode == REF_RED_MEAN ? total / (double)n : total);
+    if (mode != KC_RED_NONE)
+        loss[0] = (float)(mode == KC_RED_MEAN ? total / (double)n : total);
     return STRATA_OK;
 }
 
@@ -165,20 +165,20 @@ REF_KERNEL(bce_with_logits)
  * for "none", else one value. */
 REF_KERNEL(bce_with_logits_backward)
 {
-    strata_status s = ref_check_arity(call, 3, 3, 1);
+    strata_status s = kc_check_arity(call, 3, 3, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DX = &call->outputs[0];
-    ref_reduction_mode mode = REF_RED_MEAN;
-    if ((s = ref_reduction_mode_of(call, &mode)) != STRATA_OK ||
-        (s = ref_check_same_shape(call, T, "t", X, "x")) != STRATA_OK ||
-        (s = ref_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
+    kc_reduction mode = KC_RED_MEAN;
+    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK ||
+        (s = kc_check_same_shape(call, T, "t", X, "x")) != STRATA_OK ||
+        (s = kc_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
         return s;
     int64_t n = strata_desc_numel(X);
-    if ((s = ref_check_numel(call, DY, "dy", mode == REF_RED_NONE ? n : 1)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? n : 1)) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (n)
@@ -186,7 +186,7 @@ REF_KERNEL(bce_with_logits_backward)
     const float *x = strata_desc_ptr(X);   // (n)
     const float *t = strata_desc_ptr(T);   // (n)
     for (int64_t i = 0; i < n; i++) {
-        double g = mode == REF_RED_NONE ? dy[i] : mode == REF_RED_MEAN ? dy[0] / (double)n : dy[0];
+        double g = mode == KC_RED_NONE ? dy[i] : mode == KC_RED_MEAN ? dy[0] / (double)n : dy[0];
         dx[i] = (float)((ref_logistic(x[i]) - t[i]) * g);
     }
     return STRATA_OK;

@@ -13,9 +13,9 @@
  */
 REF_KERNEL(matmul)
 {
-    strata_status s = ref_check_arity(call, 2, 2, 1);
+    strata_status s = kc_check_arity(call, 2, 2, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -24,9 +24,9 @@ REF_KERNEL(matmul)
 
     char sa[128], sb[128], sy[128];
     if (A->ndim < 2 || B->ndim < 2)
-        return ref_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         ref_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         ref_shape_str(sb, sizeof sb, B->ndim, B->shape));
+        return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (trans_a ? 1 : 2)];
     int64_t K = A->shape[A->ndim - (trans_a ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (trans_b ? 1 : 2)];
@@ -39,10 +39,10 @@ REF_KERNEL(matmul)
     for (int d = 0; ok && d < batch_ndim; d++)
         ok = Y->shape[d] == batch[d];
     if (!ok)
-        return ref_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
-                         ref_shape_str(sa, sizeof sa, A->ndim, A->shape), trans_a ? " (transposed)" : "",
-                         ref_shape_str(sb, sizeof sb, B->ndim, B->shape), trans_b ? " (transposed)" : "",
-                         ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
+                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape), trans_a ? " (transposed)" : "",
+                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape), trans_b ? " (transposed)" : "",
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
 
     float *y = strata_desc_ptr(Y);       // (batch, M, N)
     const float *a = strata_desc_ptr(A); // (a batch, M, K) or (a batch, K, M)
@@ -87,9 +87,9 @@ REF_KERNEL(matmul)
  */
 REF_KERNEL(linear)
 {
-    strata_status s = ref_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];
@@ -101,12 +101,12 @@ REF_KERNEL(linear)
     for (int d = 0; ok && d < X->ndim - 1; d++)
         ok = Y->shape[d] == X->shape[d];
     if (!ok)
-        return ref_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
-                         ref_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         ref_shape_str(sw, sizeof sw, W->ndim, W->shape),
-                         ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     int64_t OUT = W->shape[0], IN = W->shape[1];
-    if (Bias && (s = ref_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
+    if (Bias && (s = kc_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
         return s;
     int64_t R = IN ? strata_desc_numel(X) / IN : strata_desc_numel(Y) / (OUT ? OUT : 1);
 

@@ -5,23 +5,6 @@
  */
 #include "ref_internal.h"
 
-/* STRATA_E_SHAPE unless attr "shape", when present, is the output's shape. */
-static strata_status ref_check_shape_attr(const strata_kernel_call *call, const strata_tensor_desc *Y)
-{
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (!a)
-        return STRATA_OK;
-    int same = a->kind == STRATA_ATTR_INTS && a->n == Y->ndim;
-    for (int d = 0; same && d < Y->ndim; d++)
-        same = a->ints[d] == Y->shape[d];
-    if (!same) {
-        char sy[128];
-        return ref_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                         ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
-    }
-    return STRATA_OK;
-}
-
 /* The stream's key and starting counter: int attrs read as uint64. */
 static void ref_philox_attrs(const strata_kernel_call *call, uint64_t *seed, uint64_t *offset)
 {
@@ -33,11 +16,11 @@ static void ref_philox_attrs(const strata_kernel_call *call, uint64_t *seed, uin
  * from attr dtype). An int attr value is kept exact for the int dtypes. */
 REF_KERNEL(fill)
 {
-    strata_status s = ref_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *Y = &call->outputs[0];
-    if ((s = ref_check_shape_attr(call, Y)) != STRATA_OK)
+    if ((s = kc_check_shape_attr(call, "shape", Y)) != STRATA_OK)
         return s;
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
     int exact_int = a && a->kind == STRATA_ATTR_INT;
@@ -60,19 +43,19 @@ REF_KERNEL(fill)
             ((int64_t *)y)[i] = iv;
         return STRATA_OK;
     default:
-        return ref_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
-                         ref_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
+                         kc_dtype_name(Y->dtype));
     }
 }
 
 /* y[i] = low + (high - low) u_i, u_i uniform in [0, 1). */
 REF_KERNEL(uniform)
 {
-    strata_status s = ref_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = ref_check_shape_attr(call, &call->outputs[0]);
+        s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
         return s;
     double low = strata_attr_get_float(call->attrs, call->n_attrs, "low", 0.0);
@@ -90,11 +73,11 @@ REF_KERNEL(uniform)
 /* y[i] = mean + std n_i, n_i standard normal. */
 REF_KERNEL(normal)
 {
-    strata_status s = ref_check_arity(call, 0, 0, 1);
+    strata_status s = kc_check_arity(call, 0, 0, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = ref_check_shape_attr(call, &call->outputs[0]);
+        s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
         return s;
     double mean = strata_attr_get_float(call->attrs, call->n_attrs, "mean", 0.0);
@@ -113,18 +96,18 @@ REF_KERNEL(normal)
  * x, y, mask share one shape. p = 1 drops everything (mask 0). */
 REF_KERNEL(dropout)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 2);
+    strata_status s = kc_check_arity(call, 1, 1, 2);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s == STRATA_OK)
-        s = ref_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
+        s = kc_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
     if (s == STRATA_OK)
-        s = ref_check_same_shape(call, &call->outputs[1], "mask", &call->inputs[0], "x");
+        s = kc_check_same_shape(call, &call->outputs[1], "mask", &call->inputs[0], "x");
     if (s != STRATA_OK)
         return s;
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p <= 1.0))
-        return ref_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
+        return kc_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
     double kept_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
     uint64_t seed, offset;
     ref_philox_attrs(call, &seed, &offset);

@@ -33,9 +33,9 @@ static strata_status ref_check_reduced(const strata_kernel_call *call, const str
         same = y->shape[d] == shape[d];
     if (!same) {
         char sx[128], sy[128], se[128];
-        return ref_error(call, STRATA_E_SHAPE, "%s has shape %s; reducing %s gives %s", what,
-                         ref_shape_str(sy, sizeof sy, y->ndim, y->shape),
-                         ref_shape_str(sx, sizeof sx, x->ndim, x->shape), ref_shape_str(se, sizeof se, ndim, shape));
+        return kc_error(call, STRATA_E_SHAPE, "%s has shape %s; reducing %s gives %s", what,
+                         kc_shape_str(sy, sizeof sy, y->ndim, y->shape),
+                         kc_shape_str(sx, sizeof sx, x->ndim, x->shape), kc_shape_str(se, sizeof se, ndim, shape));
     }
     return STRATA_OK;
 }
@@ -45,22 +45,22 @@ typedef enum ref_reduce_fn { REF_SUM, REF_MEAN, REF_MAX } ref_reduce_fn;
 /* y = reduce(x) over attr axes (absent/empty = all), attr keepdim. */
 static strata_status ref_reduce(const strata_kernel_call *call, ref_reduce_fn fn)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     int keepdim = strata_attr_get_int(call->attrs, call->n_attrs, "keepdim", 0) != 0;
     int mask[STRATA_MAX_DIMS];
-    if ((s = ref_axes_mask(call, X->ndim, mask)) != STRATA_OK)
+    if ((s = kc_axes_mask(call, X->ndim, mask)) != STRATA_OK)
         return s;
     if ((s = ref_check_reduced(call, X, mask, keepdim, Y, "output")) != STRATA_OK)
         return s;
     ref_reduction r;
     ref_reduction_init(&r, X, mask);
     if (fn == REF_MAX && r.n_red == 0 && r.n_out > 0)
-        return ref_error(call, STRATA_E_INVALID, "max over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "max over zero elements");
 
     float *y = strata_desc_ptr(Y);       // (n_out)
     const float *x = strata_desc_ptr(X); // (x's shape)
@@ -91,17 +91,17 @@ REF_KERNEL(max) { return ref_reduce(call, REF_MAX); }
 /* y (i64) = index along attr axis (-1) of the first maximum; keepdim. */
 REF_KERNEL(argmax)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_f32(call, &call->inputs[0], "x");
+        s = kc_check_f32(call, &call->inputs[0], "x");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (Y->dtype != STRATA_I64)
-        return ref_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", ref_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", kc_dtype_name(Y->dtype));
     int keepdim = strata_attr_get_int(call->attrs, call->n_attrs, "keepdim", 0) != 0;
     int axis = 0;
-    if ((s = ref_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))
         return s;
     int mask[STRATA_MAX_DIMS] = {0};
     mask[axis] = 1;
@@ -110,7 +110,7 @@ REF_KERNEL(argmax)
     ref_reduction r;
     ref_reduction_init(&r, X, mask);
     if (r.n_red == 0 && r.n_out > 0)
-        return ref_error(call, STRATA_E_INVALID, "argmax over zero elements");
+        return kc_error(call, STRATA_E_INVALID, "argmax over zero elements");
 
     int64_t *y = strata_desc_ptr(Y);     // (n_out)
     const float *x = strata_desc_ptr(X); // (x's shape)
@@ -135,20 +135,20 @@ REF_KERNEL(argmax)
  * Inputs dy (y's shape), x[, y]; y is not read (the max is found again). */
 REF_KERNEL(max_backward)
 {
-    strata_status s = ref_check_arity(call, 2, 3, 1);
+    strata_status s = kc_check_arity(call, 2, 3, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
-    if ((s = ref_axes_mask(call, X->ndim, mask)) != STRATA_OK)
+    if ((s = kc_axes_mask(call, X->ndim, mask)) != STRATA_OK)
         return s;
-    if ((s = ref_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
+    if ((s = kc_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
         return s;
     ref_reduction r;
     ref_reduction_init(&r, X, mask);
-    if ((s = ref_check_numel(call, DY, "dy", r.n_out)) != STRATA_OK)
+    if ((s = kc_check_numel(call, DY, "dy", r.n_out)) != STRATA_OK)
         return s;
     /* dy is read in group order, the same with or without keepdim. */
 
@@ -179,9 +179,9 @@ REF_KERNEL(max_backward)
  * are missing from shape, or 1 in shape, are summed. */
 REF_KERNEL(sum_to_shape)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
@@ -194,7 +194,7 @@ REF_KERNEL(sum_to_shape)
         t_ndim = a->n;
         t_shape = a->ints;
     } else if (a) {
-        return ref_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
+        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
     }
     char sx[128], st[128], sy[128];
     int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
@@ -209,10 +209,10 @@ REF_KERNEL(sum_to_shape)
             ok = t_shape[td] == X->shape[d];
     }
     if (!ok)
-        return ref_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
-                         ref_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         ref_shape_str(st, sizeof st, t_ndim, t_shape),
-                         ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+        return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
+                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                         kc_shape_str(st, sizeof st, t_ndim, t_shape),
+                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     ref_reduction r;
     ref_reduction_init(&r, X, mask);
 

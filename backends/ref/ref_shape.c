@@ -10,15 +10,15 @@
 /* y (contiguous) = x read through its strides (any, including 0). */
 REF_KERNEL(copy)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t es = strata_dtype_size(X->dtype);
     if (es == 0 || Y->dtype != X->dtype)
-        return ref_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", ref_dtype_name(X->dtype),
-                         ref_dtype_name(Y->dtype));
-    if ((s = ref_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
+        return kc_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", kc_dtype_name(X->dtype),
+                         kc_dtype_name(Y->dtype));
+    if ((s = kc_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
         return s;
 
     char *y = strata_desc_ptr(Y);       // (shape), contiguous, es bytes per element
@@ -37,12 +37,12 @@ REF_KERNEL(copy)
 REF_KERNEL(concat)
 {
     if (call->n_inputs < 1 || call->n_outputs != 1)
-        return ref_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output, got %d and %d",
+        return kc_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output, got %d and %d",
                          (int)call->n_inputs, (int)call->n_outputs);
     const strata_tensor_desc *Y = &call->outputs[0];
     size_t es = strata_dtype_size(Y->dtype);
     int axis = 0;
-    strata_status s = ref_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim,
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim,
                                &axis);
     if (s != STRATA_OK)
         return s;
@@ -51,21 +51,21 @@ REF_KERNEL(concat)
     for (int k = 0; k < call->n_inputs; k++) {
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || es == 0)
-            return ref_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, ref_dtype_name(X->dtype),
-                             ref_dtype_name(Y->dtype));
+            return kc_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, kc_dtype_name(X->dtype),
+                             kc_dtype_name(Y->dtype));
         int ok = X->ndim == Y->ndim;
         for (int d = 0; ok && d < Y->ndim; d++)
             ok = d == axis || X->shape[d] == Y->shape[d];
         if (!ok) {
             char sx[128], sy[128];
-            return ref_error(call, STRATA_E_SHAPE, "input %d has shape %s; output %s along axis %d", k,
-                             ref_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                             ref_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
+            return kc_error(call, STRATA_E_SHAPE, "input %d has shape %s; output %s along axis %d", k,
+                             kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                             kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
         }
         total += X->shape[axis];
     }
     if (total != Y->shape[axis])
-        return ref_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
+        return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
                          (long long)total, axis, (long long)Y->shape[axis]);
 
     /* y (outer, total, inner); input k (outer, n_k, inner) lands at [.., at_k, ..] */
@@ -87,9 +87,9 @@ REF_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 REF_KERNEL(slice_backward)
 {
-    strata_status s = ref_check_arity(call, 1, 1, 1);
+    strata_status s = kc_check_arity(call, 1, 1, 1);
     if (s == STRATA_OK)
-        s = ref_check_all_f32(call);
+        s = kc_check_all_f32(call);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
@@ -103,19 +103,19 @@ REF_KERNEL(slice_backward)
             same = shape->ints[d] == DX->shape[d];
         if (!same) {
             char sx[128];
-            return ref_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                             ref_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
+                             kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
         }
     }
     int axis = 0;
-    if ((s = ref_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
         return s;
     int64_t n = DX->shape[axis];
     int64_t step = strata_attr_get_int(at, na, "step", 1);
     int64_t start = strata_attr_get_int(at, na, "start", 0);
     int64_t end = strata_attr_get_int(at, na, "end", n);
     if (step <= 0)
-        return ref_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
     if (start < 0)
         start += n;
     start = start < 0 ? 0 : start > n ? n : start;
@@ -129,9 +129,9 @@ REF_KERNEL(slice_backward)
         ok = DY->shape[d] == (d == axis ? count : DX->shape[d]);
     if (!ok) {
         char sy[128], sx[128];
-        return ref_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
-                         ref_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                         ref_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
+        return kc_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
+                         kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                         kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
     }
 
     float *dx = strata_desc_ptr(DX);       // (outer, n, inner)

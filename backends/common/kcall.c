@@ -1,0 +1,216 @@
+/*
+ * kcall.c - the checks and attribute readers of kcall.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kcall.h"
+
+static const strata_host_api *kc_host;
+static const char *kc_backend = "backend";
+
+void kc_init(const strata_host_api *host, const char *backend)
+{
+    kc_host = host;
+    kc_backend = backend;
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+strata_status kc_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *op = call && call->op ? call->op : kc_backend;
+    if (kc_host && kc_host->set_error)
+        kc_host->set_error(status, "%s: %s", op, msg);
+    return status;
+}
+
+const char *kc_dtype_name(int32_t dtype)
+{
+    switch (dtype) {
+    case STRATA_F32:
+        return "f32";
+    case STRATA_I32:
+        return "i32";
+    case STRATA_I64:
+        return "i64";
+    case STRATA_F16:
+        return "f16";
+    case STRATA_BF16:
+        return "bf16";
+    default:
+        return "an unknown dtype";
+    }
+}
+
+const char *kc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t used = 0;
+    int w = snprintf(buf, n, "(");
+    used = w > 0 ? (size_t)w : 0;
+    for (int d = 0; d < ndim && used < n; d++) {
+        w = snprintf(buf + used, n - used, d ? ", %lld" : "%lld", (long long)shape[d]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (used < n)
+        snprintf(buf + used, n - used, ")");
+    return buf;
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+strata_status kc_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out)
+{
+    if (call->n_inputs < min_in || call->n_inputs > max_in) {
+        if (min_in == max_in)
+            return kc_error(call, STRATA_E_INVALID, "expected %d inputs, got %d", min_in, (int)call->n_inputs);
+        return kc_error(call, STRATA_E_INVALID, "expected %d to %d inputs, got %d", min_in, max_in,
+                        (int)call->n_inputs);
+    }
+    if (call->n_outputs != n_out)
+        return kc_error(call, STRATA_E_INVALID, "expected %d outputs, got %d", n_out, (int)call->n_outputs);
+    return STRATA_OK;
+}
+
+strata_status kc_check_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
+{
+    if (d->dtype != STRATA_F32)
+        return kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; the %s kernel takes f32", what,
+                        kc_dtype_name(d->dtype), kc_backend);
+    return STRATA_OK;
+}
+
+strata_status kc_check_all_f32(const strata_kernel_call *call)
+{
+    char what[32];
+    for (int k = 0; k < call->n_inputs + call->n_outputs; k++) {
+        int in = k < call->n_inputs, j = in ? k : k - call->n_inputs;
+        snprintf(what, sizeof what, "%s %d", in ? "input" : "output", j);
+        strata_status s = kc_check_f32(call, in ? &call->inputs[j] : &call->outputs[j], what);
+        if (s != STRATA_OK)
+            return s;
+    }
+    return STRATA_OK;
+}
+
+strata_status kc_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
+{
+    if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
+        return kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; expected i32 or i64", what, kc_dtype_name(d->dtype));
+    return STRATA_OK;
+}
+
+strata_status kc_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
+                             int64_t numel)
+{
+    int64_t have = strata_desc_numel(d);
+    if (have != numel) {
+        char sh[128];
+        return kc_error(call, STRATA_E_SHAPE, "%s has shape %s (%lld elements); expected %lld elements", what,
+                        kc_shape_str(sh, sizeof sh, d->ndim, d->shape), (long long)have, (long long)numel);
+    }
+    return STRATA_OK;
+}
+
+strata_status kc_check_same_shape(const strata_kernel_call *call, const strata_tensor_desc *a, const char *what_a,
+                                  const strata_tensor_desc *b, const char *what_b)
+{
+    int same = a->ndim == b->ndim;
+    for (int d = 0; same && d < a->ndim; d++)
+        same = a->shape[d] == b->shape[d];
+    if (!same) {
+        char sa[128], sb[128];
+        return kc_error(call, STRATA_E_SHAPE, "%s has shape %s but %s has shape %s", what_a,
+                        kc_shape_str(sa, sizeof sa, a->ndim, a->shape), what_b,
+                        kc_shape_str(sb, sizeof sb, b->ndim, b->shape));
+    }
+    return STRATA_OK;
+}
+
+strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *name, const strata_tensor_desc *d)
+{
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, name);
+    if (!a)
+        return STRATA_OK;
+    int same = a->kind == STRATA_ATTR_INTS && a->n == d->ndim && (a->ints || a->n == 0);
+    for (int k = 0; same && k < d->ndim; k++)
+        same = a->ints[k] == d->shape[k];
+    if (!same) {
+        char sd[128];
+        return kc_error(call, STRATA_E_SHAPE, "attr %s does not match the output's %s", name,
+                        kc_shape_str(sd, sizeof sd, d->ndim, d->shape));
+    }
+    return STRATA_OK;
+}
+
+/* ---- attributes ----------------------------------------------------------- */
+
+strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)
+{
+    int64_t a = axis < 0 ? axis + ndim : axis;
+    if (a < 0 || a >= ndim)
+        return kc_error(call, STRATA_E_INVALID, "%s %lld is outside a tensor of %d dims", attr, (long long)axis, ndim);
+    *out = (int)a;
+    return STRATA_OK;
+}
+
+strata_status kc_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS])
+{
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "axes");
+    int all = !a || (a->kind == STRATA_ATTR_INTS && a->n == 0);
+    for (int d = 0; d < STRATA_MAX_DIMS; d++)
+        mask[d] = all && d < ndim;
+    if (all)
+        return STRATA_OK;
+    if (a->kind == STRATA_ATTR_INT) {
+        int d = 0;
+        strata_status s = kc_axis(call, "axes entry", a->i, ndim, &d);
+        if (s == STRATA_OK)
+            mask[d] = 1;
+        return s;
+    }
+    if (a->kind != STRATA_ATTR_INTS || !a->ints)
+        return kc_error(call, STRATA_E_INVALID, "attr axes must be a list of ints");
+    for (int k = 0; k < a->n; k++) {
+        int d = 0;
+        strata_status s = kc_axis(call, "axes entry", a->ints[k], ndim, &d);
+        if (s != STRATA_OK)
+            return s;
+        mask[d] = 1;
+    }
+    return STRATA_OK;
+}
+
+const char *kc_attr_string(const strata_kernel_call *call, const char *name, const char *dflt)
+{
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, name);
+    if (!a)
+        return dflt;
+    if (a->kind != STRATA_ATTR_STRING || !a->s) {
+        kc_error(call, STRATA_E_INVALID, "attr %s must be a string", name);
+        return NULL;
+    }
+    return a->s;
+}
+
+strata_status kc_reduction_of(const strata_kernel_call *call, kc_reduction *out)
+{
+    const char *s = kc_attr_string(call, "reduction", "mean");
+    if (!s)
+        return STRATA_E_INVALID;
+    if (strcmp(s, "mean") == 0)
+        *out = KC_RED_MEAN;
+    else if (strcmp(s, "sum") == 0)
+        *out = KC_RED_SUM;
+    else if (strcmp(s, "none") == 0)
+        *out = KC_RED_NONE;
+    else
+        return kc_error(call, STRATA_E_INVALID, "reduction \"%s\" is not one of \"mean\", \"sum\", \"none\"", s);
+    return STRATA_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * kcall.h - the checks every backend makes of a kernel call, and the
+ * attributes they all read, with one wording of the errors.
+ *
+ * A static library linked into each backend module (backends/common), built
+ * with hidden visibility: every backend gets its own copy, so one backend's
+ * kc_init never reaches another's. Not part of the SDK: a third-party
+ * backend writes its own checks against strata_backend.h (docs/backends.md).
+ *
+ * Messages read "OP: message", as the core's own errors do.
+ */
+#ifndef STRATA_KCALL_H
+#define STRATA_KCALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/strata_backend.h"
+
+/** Sets the host's function table and the backend's name (for messages:
+ *  "the cpu kernel takes f32"); the backend's init calls it once, before
+ *  any kernel runs. */
+void kc_init(const strata_host_api *host, const char *backend);
+
+/* ---- errors --------------------------------------------------------------- */
+
+/** Reports "OP: message" through host->set_error and returns @p status. */
+strata_status kc_error(const strata_kernel_call *call, strata_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/** Name of a dtype for messages ("f32", "i64"). */
+const char *kc_dtype_name(int32_t dtype);
+/** Formats a shape as "(2, 3)" into buf; returns buf. */
+const char *kc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
+
+/* ---- checks --------------------------------------------------------------- */
+
+/** STRATA_E_INVALID unless min_in <= n_inputs <= max_in and n_outputs == n_out. */
+strata_status kc_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
+/** STRATA_E_DTYPE unless every input and output is f32. */
+strata_status kc_check_all_f32(const strata_kernel_call *call);
+/** STRATA_E_DTYPE unless @p d (named @p what in the message) is f32. */
+strata_status kc_check_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
+/** STRATA_E_DTYPE unless @p d is i32 or i64. */
+strata_status kc_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
+/** STRATA_E_SHAPE unless @p d has @p numel elements. */
+strata_status kc_check_numel(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what,
+                             int64_t numel);
+/** STRATA_E_SHAPE unless a and b have the same shape. */
+strata_status kc_check_same_shape(const strata_kernel_call *call, const strata_tensor_desc *a, const char *what_a,
+                                  const strata_tensor_desc *b, const char *what_b);
+/** STRATA_E_SHAPE unless attr @p name (when present) lists @p d's shape. */
+strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *name, const strata_tensor_desc *d);
+
+/* ---- attributes ----------------------------------------------------------- */
+
+/** Normalises @p axis (negative counts from the end) for @p ndim dims;
+ *  @p attr names it in the message. */
+strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out);
+/** mask[d] = 1 for each dim named by attr "axes" (absent or empty = all). */
+strata_status kc_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS]);
+/** String attr @p name, @p dflt when absent, NULL (error set) when not a string. */
+const char *kc_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
+
+/** Reduction modes of the losses (the values the GPU kernels take too). */
+typedef enum kc_reduction { KC_RED_NONE = 0, KC_RED_MEAN = 1, KC_RED_SUM = 2 } kc_reduction;
+/** Attr "reduction" ("mean" when absent). */
+strata_status kc_reduction_of(const strata_kernel_call *call, kc_reduction *out);
+
+#endif
