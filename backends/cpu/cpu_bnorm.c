@@ -80,7 +80,7 @@ CPU_KERNEL(batch_norm)
     cpu_channel_sizes(X, &N, &C, &S);
     if (training && N * S <= 1)
         return kc_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
-                         (long long)(N * S));
+                        (long long)(N * S));
 
     float *y = strata_desc_ptr(&call->outputs[0]);           // (N, C, S)
     float *mean_out = strata_desc_ptr(&call->outputs[1]);    // (C)
@@ -215,7 +215,7 @@ CPU_KERNEL(batch_norm_update_stats)
     cpu_channel_sizes(X, &N, &C, &S);
     if (N * S <= 1)
         return kc_error(call, STRATA_E_INVALID,
-                         "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
+                        "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
 
     float *rm_out = strata_desc_ptr(&call->outputs[0]);      // (C), may be rm
     float *rv_out = strata_desc_ptr(&call->outputs[1]);      // (C), may be rv

@@ -41,7 +41,7 @@ strata_status cpu_check_nc(const strata_kernel_call *call, const strata_tensor_d
     char b[128];
     if (x->ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...), got %s",
-                         kc_shape_str(b, sizeof b, x->ndim, x->shape));
+                        kc_shape_str(b, sizeof b, x->ndim, x->shape));
     return STRATA_OK;
 }
 

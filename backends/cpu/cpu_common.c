@@ -26,7 +26,7 @@ strata_status cpu_check_indices(const strata_kernel_call *call, const strata_ten
     }
     if (bad >= 0)
         return kc_error(call, STRATA_E_INVALID, "%s %lld at position %lld is outside [0, %lld)", what,
-                         (long long)cpu_index_at(idx, bad), (long long)bad, (long long)limit);
+                        (long long)cpu_index_at(idx, bad), (long long)bad, (long long)limit);
     return STRATA_OK;
 }
 

@@ -96,7 +96,7 @@ strata_status cpu_attr_pair(const strata_kernel_call *call, const char *name, in
     }
     if (a->kind == STRATA_ATTR_INTS)
         return kc_error(call, STRATA_E_INVALID, "'%s' takes one or two integers (height, width), got %d", name,
-                         (int)a->n);
+                        (int)a->n);
     return kc_error(call, STRATA_E_INVALID, "'%s' must be an integer or a list of two integers", name);
 }
 
@@ -111,10 +111,10 @@ static strata_status cpu_conv_params(const strata_kernel_call *call, cpu_conv_ge
     g->groups = strata_attr_get_int(call->attrs, call->n_attrs, "groups", 1);
     if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || p[0] < 0 || p[1] < 0 || g->groups < 1)
         return kc_error(call, STRATA_E_INVALID,
-                         "stride (%lld, %lld) and dilation (%lld, %lld) must be positive, padding (%lld, %lld) not "
-                         "negative, groups %lld positive",
-                         (long long)s[0], (long long)s[1], (long long)d[0], (long long)d[1], (long long)p[0],
-                         (long long)p[1], (long long)g->groups);
+                        "stride (%lld, %lld) and dilation (%lld, %lld) must be positive, padding (%lld, %lld) not "
+                        "negative, groups %lld positive",
+                        (long long)s[0], (long long)s[1], (long long)d[0], (long long)d[1], (long long)p[0],
+                        (long long)p[1], (long long)g->groups);
     g->sh = s[0], g->sw = s[1], g->ph = p[0], g->pw = p[1], g->dh = d[0], g->dw = d[1];
     return STRATA_OK;
 }
@@ -126,19 +126,19 @@ static strata_status cpu_conv_check(const strata_kernel_call *call, cpu_conv_geo
 {
     if (g->C % g->groups || g->OC % g->groups || weight_cg * g->groups != g->C)
         return kc_error(call, STRATA_E_SHAPE,
-                         "%lld input and %lld output channels with a weight of %lld input channels per group do not "
-                         "fit %lld group(s)",
-                         (long long)g->C, (long long)g->OC, (long long)weight_cg, (long long)g->groups);
+                        "%lld input and %lld output channels with a weight of %lld input channels per group do not "
+                        "fit %lld group(s)",
+                        (long long)g->C, (long long)g->OC, (long long)weight_cg, (long long)g->groups);
     int64_t span_h = g->dh * (g->KH - 1) + 1, span_w = g->dw * (g->KW - 1) + 1;
     int ok = g->KH >= 1 && g->KW >= 1 && span_h <= g->H + 2 * g->ph && span_w <= g->W + 2 * g->pw;
     ok = ok && g->OH == (g->H + 2 * g->ph - span_h) / g->sh + 1 && g->OW == (g->W + 2 * g->pw - span_w) / g->sw + 1;
     if (!ok || g->N < 0)
         return kc_error(call, STRATA_E_SHAPE,
-                         "a (%lld, %lld) kernel (dilation (%lld, %lld), stride (%lld, %lld), padding (%lld, %lld)) "
-                         "over a (%lld, %lld) input does not give the (%lld, %lld) output",
-                         (long long)g->KH, (long long)g->KW, (long long)g->dh, (long long)g->dw, (long long)g->sh,
-                         (long long)g->sw, (long long)g->ph, (long long)g->pw, (long long)g->H, (long long)g->W,
-                         (long long)g->OH, (long long)g->OW);
+                        "a (%lld, %lld) kernel (dilation (%lld, %lld), stride (%lld, %lld), padding (%lld, %lld)) "
+                        "over a (%lld, %lld) input does not give the (%lld, %lld) output",
+                        (long long)g->KH, (long long)g->KW, (long long)g->dh, (long long)g->dw, (long long)g->sh,
+                        (long long)g->sw, (long long)g->ph, (long long)g->pw, (long long)g->H, (long long)g->W,
+                        (long long)g->OH, (long long)g->OW);
     g->Cg = g->C / g->groups;
     g->OCg = g->OC / g->groups;
     g->K = g->Cg * g->KH * g->KW;
@@ -160,8 +160,8 @@ static strata_status cpu_conv_tensors(const strata_kernel_call *call, int min_in
         if (d->ndim != want) {
             char b[128];
             return kc_error(call, STRATA_E_SHAPE, "%s %d must have rank %d, got shape %s",
-                             k < call->n_inputs ? "input" : "output", k < call->n_inputs ? k : 0, want,
-                             kc_shape_str(b, sizeof b, d->ndim, d->shape));
+                            k < call->n_inputs ? "input" : "output", k < call->n_inputs ? k : 0, want,
+                            kc_shape_str(b, sizeof b, d->ndim, d->shape));
         }
     }
     return STRATA_OK;
@@ -188,8 +188,8 @@ static strata_status cpu_conv_setup(const strata_kernel_call *call, cpu_conv_geo
     g->OH = y->shape[2], g->OW = y->shape[3];
     if (y->shape[0] != g->N || y->shape[1] != g->OC)
         return kc_error(call, STRATA_E_SHAPE, "%s has batch %lld and %lld channels; %s batch %lld, %s %lld channels",
-                         y_name, (long long)y->shape[0], (long long)y->shape[1], x_name, (long long)g->N, w_name,
-                         (long long)g->OC);
+                        y_name, (long long)y->shape[0], (long long)y->shape[1], x_name, (long long)g->N, w_name,
+                        (long long)g->OC);
     if ((s = cpu_conv_check(call, g, w->shape[1])) != STRATA_OK)
         return s;
     if (call->n_inputs > 2)

@@ -69,17 +69,17 @@ static strata_status cpu_binary(const strata_kernel_call *call, cpu_binary_fn fn
     char sa[128], sb[128], sy[128];
     if (!cpu_broadcast_shape(A->ndim, A->shape, B->ndim, B->shape, &ndim, shape))
         return kc_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int same = Y->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = Y->shape[d] == shape[d];
     if (!same)
         return kc_error(call, STRATA_E_SHAPE, "output has shape %s; %s and %s broadcast to %s",
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape),
-                         kc_shape_str(sy, sizeof sy, ndim, shape));
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape),
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape),
+                        kc_shape_str(sy, sizeof sy, ndim, shape));
 
     float *y = strata_desc_ptr(Y);       // (broadcast shape)
     const float *a = strata_desc_ptr(A); // (a's shape), stride 0 on stretched dims
@@ -399,7 +399,7 @@ CPU_KERNEL(eltwise_backward)
             found = (int)k;
     if (found < 0)
         return kc_error(call, STRATA_E_INVALID,
-                         "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
+                        "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cpu_unary_fn fn = cpu_backward_fns[found].fn;
 
     cpu_unary_params p;

@@ -55,7 +55,7 @@ static strata_status cpu_sgemm(const strata_kernel_call *call, float *y, const f
                                   cpu_max1(tb ? K : N), beta, y, cpu_max1(N));
     if (st != dnnl_success)
         return kc_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d",
-                         ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (int)st);
+                        ta ? 'T' : 'N', tb ? 'T' : 'N', (long long)M, (long long)N, (long long)K, (int)st);
     return STRATA_OK;
 }
 
@@ -79,8 +79,8 @@ CPU_KERNEL(matmul)
     char sa[128], sb[128], sy[128];
     if (A->ndim < 2 || B->ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (ta ? 1 : 2)];
     int64_t K = A->shape[A->ndim - (ta ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (tb ? 1 : 2)];
@@ -94,9 +94,9 @@ CPU_KERNEL(matmul)
         ok = Y->shape[d] == batch[d];
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape), ta ? " (transposed)" : "",
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape), tb ? " (transposed)" : "",
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape), ta ? " (transposed)" : "",
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape), tb ? " (transposed)" : "",
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
 
     float *y = strata_desc_ptr(Y);       // (batch, M, N)
     const float *a = strata_desc_ptr(A); // (a batch, M, K) or (a batch, K, M)
@@ -183,9 +183,9 @@ CPU_KERNEL(linear)
         ok = Y->shape[d] == X->shape[d];
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
-                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                        kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     int64_t OUT = W->shape[0], IN = W->shape[1];
     if (Bias && (s = kc_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
         return s;

@@ -16,7 +16,7 @@ static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
     double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (!p)
         kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
-                  sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
+                 sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
     return p;
 }
 
@@ -70,7 +70,7 @@ CPU_KERNEL(embedding_backward)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
         return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                         (long long)V);
+                        (long long)V);
     if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
         return s;
     if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
@@ -118,8 +118,8 @@ static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim
     if (!ok) {
         char sx[128], si[128];
         return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
-                         kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
+                        kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
+                        kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
     }
     return STRATA_OK;
 }
@@ -225,7 +225,7 @@ CPU_KERNEL(one_hot)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
         return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
-                         (long long)num, (long long)C);
+                        (long long)num, (long long)C);
     if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
         return s;
     if ((s = cpu_check_indices(call, IDX, C, "index")) != STRATA_OK)

@@ -25,8 +25,8 @@ static strata_status cpu_ce_shapes(const strata_kernel_call *call, const strata_
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
         char sl[128], st[128];
         return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                         kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                         kc_shape_str(st, sizeof st, T->ndim, T->shape));
+                        kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
+                        kc_shape_str(st, sizeof st, T->ndim, T->shape));
     }
     *N = L->shape[0];
     *C = L->shape[1];
@@ -34,7 +34,7 @@ static strata_status cpu_ce_shapes(const strata_kernel_call *call, const strata_
         int64_t label = cpu_index_at(T, n);
         if (label < 0 || label >= *C)
             return kc_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)",
-                             (long long)label, (long long)n, (long long)*C);
+                            (long long)label, (long long)n, (long long)*C);
     }
     return STRATA_OK;
 }

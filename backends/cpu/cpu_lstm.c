@@ -71,7 +71,7 @@ static float *alloc_floats(const strata_kernel_call *call, int64_t n)
     float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!p)
         kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld floats", sizeof(float) * (size_t)(n ? n : 1),
-                  (long long)n);
+                 (long long)n);
     return p;
 }
 
@@ -81,7 +81,7 @@ static strata_status sgemm(const strata_kernel_call *call, char ta, char tb, int
     dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
     if (st != dnnl_success)
         return kc_error(call, STRATA_E_BACKEND, "dnnl_sgemm(%c%c, M=%lld, N=%lld, K=%lld) failed with status %d", ta,
-                         tb, (long long)M, (long long)N, (long long)K, (int)st);
+                        tb, (long long)M, (long long)N, (long long)K, (int)st);
     return STRATA_OK;
 }
 

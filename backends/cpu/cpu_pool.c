@@ -55,20 +55,20 @@ static strata_status cpu_pool_geom_of(const strata_kernel_call *call, const stra
         s[0] = k[0], s[1] = k[1];
     if (k[0] < 1 || k[1] < 1 || s[0] < 1 || s[1] < 1 || p[0] < 0 || p[1] < 0 || 2 * p[0] > k[0] || 2 * p[1] > k[1])
         return kc_error(call, STRATA_E_INVALID,
-                         "kernel_size (%lld, %lld) and stride (%lld, %lld) must be positive, padding (%lld, %lld) "
-                         "between 0 and half the kernel",
-                         (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
-                         (long long)p[1]);
+                        "kernel_size (%lld, %lld) and stride (%lld, %lld) must be positive, padding (%lld, %lld) "
+                        "between 0 and half the kernel",
+                        (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
+                        (long long)p[1]);
     g->NC = NC, g->H = H, g->W = W, g->OH = OH, g->OW = OW;
     g->KH = k[0], g->KW = k[1], g->sh = s[0], g->sw = s[1], g->ph = p[0], g->pw = p[1];
     g->count_include_pad = strata_attr_get_int(call->attrs, call->n_attrs, "count_include_pad", 1) != 0;
     if (H + 2 * g->ph < g->KH || W + 2 * g->pw < g->KW || OH != (H + 2 * g->ph - g->KH) / g->sh + 1 ||
         OW != (W + 2 * g->pw - g->KW) / g->sw + 1)
         return kc_error(call, STRATA_E_SHAPE,
-                         "a (%lld, %lld) window (stride (%lld, %lld), padding (%lld, %lld)) over (%lld, %lld) does "
-                         "not give (%lld, %lld)",
-                         (long long)g->KH, (long long)g->KW, (long long)g->sh, (long long)g->sw, (long long)g->ph,
-                         (long long)g->pw, (long long)H, (long long)W, (long long)OH, (long long)OW);
+                        "a (%lld, %lld) window (stride (%lld, %lld), padding (%lld, %lld)) over (%lld, %lld) does "
+                        "not give (%lld, %lld)",
+                        (long long)g->KH, (long long)g->KW, (long long)g->sh, (long long)g->sw, (long long)g->ph,
+                        (long long)g->pw, (long long)H, (long long)W, (long long)OH, (long long)OW);
     return STRATA_OK;
 }
 
@@ -79,7 +79,7 @@ static strata_status cpu_pool_rank4(const strata_kernel_call *call, const strata
     char b[128];
     if (d->ndim != 4 || (ref && (d->shape[0] != ref->shape[0] || d->shape[1] != ref->shape[1])))
         return kc_error(call, STRATA_E_SHAPE, "%s must be (N, C, H, W)%s, got %s", what,
-                         ref ? " with the input's N and C" : "", kc_shape_str(b, sizeof b, d->ndim, d->shape));
+                        ref ? " with the input's N and C" : "", kc_shape_str(b, sizeof b, d->ndim, d->shape));
     return STRATA_OK;
 }
 
@@ -255,7 +255,7 @@ CPU_KERNEL(max_pool2d_backward)
     char *scratch = malloc((size_t)(per * nt + 1));
     if (!scratch)
         return kc_error(call, STRATA_E_NOMEM, "out of memory: %lld bytes for %d planes of %lld positions",
-                         (long long)(per * nt + 1), nt, (long long)HW);
+                        (long long)(per * nt + 1), nt, (long long)HW);
     int bad = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : bad)
     {
@@ -275,8 +275,8 @@ CPU_KERNEL(max_pool2d_backward)
         for (int64_t q = 0; q < NC * P; q++)
             if ((uint64_t)idx[q] >= (uint64_t)HW)
                 return kc_error(call, STRATA_E_INVALID,
-                                 "index %lld at flat position %lld is outside the (%lld, %lld) plane",
-                                 (long long)idx[q], (long long)q, (long long)H, (long long)W);
+                                "index %lld at flat position %lld is outside the (%lld, %lld) plane",
+                                (long long)idx[q], (long long)q, (long long)H, (long long)W);
     }
     return STRATA_OK;
 }
@@ -417,7 +417,7 @@ CPU_KERNEL(global_avg_pool2d)
     if (s == STRATA_OK && (Y->ndim != 2 || Y->shape[0] != X->shape[0] || Y->shape[1] != X->shape[1])) {
         char b[128];
         s = kc_error(call, STRATA_E_SHAPE, "output must be (N, C) = (%lld, %lld), got %s", (long long)X->shape[0],
-                      (long long)X->shape[1], kc_shape_str(b, sizeof b, Y->ndim, Y->shape));
+                     (long long)X->shape[1], kc_shape_str(b, sizeof b, Y->ndim, Y->shape));
     }
     if (s != STRATA_OK)
         return s;

@@ -339,8 +339,8 @@ static strata_status cpu_check_reduced(const strata_kernel_call *call, const str
     if (!same) {
         char sx[128], sy[128], se[128];
         return kc_error(call, STRATA_E_SHAPE, "%s has shape %s; reducing %s gives %s", what,
-                         kc_shape_str(sy, sizeof sy, y->ndim, y->shape),
-                         kc_shape_str(sx, sizeof sx, x->ndim, x->shape), kc_shape_str(se, sizeof se, n, shape));
+                        kc_shape_str(sy, sizeof sy, y->ndim, y->shape),
+                        kc_shape_str(sx, sizeof sx, x->ndim, x->shape), kc_shape_str(se, sizeof se, n, shape));
     }
     return STRATA_OK;
 }
@@ -528,9 +528,9 @@ CPU_KERNEL(sum_to_shape)
     }
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
-                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         kc_shape_str(st, sizeof st, t_ndim, t_shape),
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                        kc_shape_str(st, sizeof st, t_ndim, t_shape),
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     cpu_red_plan p;
     cpu_red_plan_init(&p, X, mask);
     cpu_reduce_sum(strata_desc_ptr(Y), strata_desc_ptr(X), &p, 1.0);

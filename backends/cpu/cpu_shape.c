@@ -62,7 +62,7 @@ CPU_KERNEL(copy)
     size_t es = strata_dtype_size(X->dtype);
     if (es == 0 || Y->dtype != X->dtype)
         return kc_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", kc_dtype_name(X->dtype),
-                         kc_dtype_name(Y->dtype));
+                        kc_dtype_name(Y->dtype));
     if ((s = kc_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
         return s;
 
@@ -94,12 +94,12 @@ CPU_KERNEL(concat)
 {
     if (call->n_inputs < 1 || call->n_outputs != 1)
         return kc_error(call, STRATA_E_INVALID, "expected at least 1 input and 1 output, got %d and %d",
-                         (int)call->n_inputs, (int)call->n_outputs);
+                        (int)call->n_inputs, (int)call->n_outputs);
     const strata_tensor_desc *Y = &call->outputs[0];
     size_t es = strata_dtype_size(Y->dtype);
     int axis = 0;
     strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), Y->ndim,
-                               &axis);
+                              &axis);
     if (s != STRATA_OK)
         return s;
 
@@ -108,21 +108,21 @@ CPU_KERNEL(concat)
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || es == 0)
             return kc_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, kc_dtype_name(X->dtype),
-                             kc_dtype_name(Y->dtype));
+                            kc_dtype_name(Y->dtype));
         int ok = X->ndim == Y->ndim;
         for (int d = 0; ok && d < Y->ndim; d++)
             ok = d == axis || X->shape[d] == Y->shape[d];
         if (!ok) {
             char sx[128], sy[128];
             return kc_error(call, STRATA_E_SHAPE, "input %d has shape %s; output %s along axis %d", k,
-                             kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                             kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
+                            kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                            kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape), axis);
         }
         total += X->shape[axis];
     }
     if (total != Y->shape[axis])
         return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
-                         (long long)total, axis, (long long)Y->shape[axis]);
+                        (long long)total, axis, (long long)Y->shape[axis]);
 
     /* y (outer, total, inner); input k (outer, n_k, inner) lands at [.., at_k, ..] */
     cpu_axis_split sp = cpu_split_at(Y, axis);
@@ -180,8 +180,8 @@ CPU_KERNEL(slice_backward)
     if (!ok) {
         char sy[128], sx[128];
         return kc_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
-                         kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                         kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
+                        kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                        kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
     }
 
     float *dx = strata_desc_ptr(DX);       // (outer, n, inner)

@@ -103,5 +103,5 @@ strata_status cuda_bad_check(const strata_kernel_call *call, cuda_device *d, uns
                               idx->byte_offset + (size_t)pos * esz, esz));
     long long v = esz == 8 ? (long long)v64 : (long long)v32;
     return kc_error(call, STRATA_E_INVALID, "%s %lld at %s %llu is outside [0, %lld)", what, v, where, pos,
-                      (long long)limit);
+                    (long long)limit);
 }

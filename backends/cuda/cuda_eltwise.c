@@ -59,7 +59,7 @@ static strata_status cuda_unary(const strata_kernel_call *call, int fn)
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (strata_desc_numel(&call->outputs[0]) != n)
         return kc_error(call, STRATA_E_SHAPE, "output has %lld elements, input %lld",
-                          (long long)strata_desc_numel(&call->outputs[0]), (long long)n);
+                        (long long)strata_desc_numel(&call->outputs[0]), (long long)n);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_unary(d->stream, fn, cuda_ptr(&call->outputs[0]), cuda_ptr(&call->inputs[0]), p.alpha, p.beta,
@@ -106,7 +106,7 @@ CUDA_KERNEL(eltwise_backward)
             fn = cuda_backward_fns[k].fn;
     if (fn < 0)
         return kc_error(call, STRATA_E_INVALID,
-                          "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
+                        "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cuda_unary_params p;
     CUDA_OK(cuda_unary_params_of(call, fn, &p));
     int64_t n = strata_desc_numel(&call->inputs[1]);

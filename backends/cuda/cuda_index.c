@@ -36,7 +36,7 @@ CUDA_KERNEL(concat)
     }
     if (total != Y->shape[axis])
         return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
-                          (long long)total, axis, (long long)Y->shape[axis]);
+                        (long long)total, axis, (long long)Y->shape[axis]);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     char *y = cuda_ptr(Y);
@@ -84,7 +84,7 @@ CUDA_KERNEL(slice_backward)
         inner *= DX->shape[k];
     if (strata_desc_numel(DY) != outer * count * inner)
         return kc_error(call, STRATA_E_SHAPE, "dy has %lld elements; the slice has %lld",
-                          (long long)strata_desc_numel(DY), (long long)(outer * count * inner));
+                        (long long)strata_desc_numel(DY), (long long)(outer * count * inner));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     int64_t nx = strata_desc_numel(DX);
@@ -196,7 +196,7 @@ CUDA_KERNEL(one_hot)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C || strata_desc_numel(Y) != P * C)
         return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
-                          (long long)C);
+                        (long long)C);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;

@@ -43,7 +43,7 @@ CUDA_KERNEL(cross_entropy)
     CUDA_OK(cuda_ce_shapes(call, L, T, &N, &C));
     if (Y->dtype != STRATA_F32 || strata_desc_numel(Y) != (mode == KC_RED_NONE ? N : 1))
         return kc_error(call, STRATA_E_SHAPE, "loss must be f32 with %lld element(s)",
-                          (long long)(mode == KC_RED_NONE ? N : 1));
+                        (long long)(mode == KC_RED_NONE ? N : 1));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -101,7 +101,7 @@ CUDA_KERNEL(bce_with_logits)
     int64_t n = strata_desc_numel(X);
     if (strata_desc_numel(T) != n || strata_desc_numel(Y) != (mode == KC_RED_NONE ? n : 1))
         return kc_error(call, STRATA_E_SHAPE, "t must have x's shape and the loss %lld element(s)",
-                          (long long)(mode == KC_RED_NONE ? n : 1));
+                        (long long)(mode == KC_RED_NONE ? n : 1));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     void *terms = NULL;
@@ -173,7 +173,7 @@ CUDA_KERNEL(embedding_backward)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
         return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                          (long long)V);
+                        (long long)V);
     if (strata_desc_numel(DY) != P * D)
         return kc_error(call, STRATA_E_SHAPE, "dy must have %lld elements", (long long)(P * D));
     cuda_device *d;

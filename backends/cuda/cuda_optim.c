@@ -20,11 +20,11 @@ static strata_status cuda_optim_setup(const strata_kernel_call *call, int n_in, 
     for (int k = 1; k < n_in; k++)
         if (strata_desc_numel(&call->inputs[k]) != *n)
             return kc_error(call, STRATA_E_SHAPE, "input %d has %lld elements, p has %lld", k,
-                              (long long)strata_desc_numel(&call->inputs[k]), (long long)*n);
+                            (long long)strata_desc_numel(&call->inputs[k]), (long long)*n);
     for (int k = 0; k < n_in - 1; k++)
         if (strata_desc_numel(&call->outputs[k]) != *n)
             return kc_error(call, STRATA_E_SHAPE, "output %d has %lld elements, p has %lld", k,
-                              (long long)strata_desc_numel(&call->outputs[k]), (long long)*n);
+                            (long long)strata_desc_numel(&call->outputs[k]), (long long)*n);
     return STRATA_OK;
 }
 

@@ -18,7 +18,7 @@ static strata_status cuda_reduce(const strata_kernel_call *call, int fn)
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     if (strata_desc_numel(Y) != n_out)
         return kc_error(call, STRATA_E_SHAPE, "output has %lld elements; the reduction gives %lld",
-                          (long long)strata_desc_numel(Y), (long long)n_out);
+                        (long long)strata_desc_numel(Y), (long long)n_out);
     if (fn == CUDA_RED_MAX && n_red == 0 && n_out > 0)
         return kc_error(call, STRATA_E_INVALID, "max over zero elements");
     cuda_device *d;
@@ -49,7 +49,7 @@ CUDA_KERNEL(argmax)
         return kc_error(call, STRATA_E_INVALID, "argmax over zero elements");
     if (strata_desc_numel(Y) != n_out)
         return kc_error(call, STRATA_E_SHAPE, "output has %lld elements; expected %lld",
-                          (long long)strata_desc_numel(Y), (long long)n_out);
+                        (long long)strata_desc_numel(Y), (long long)n_out);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_argmax(d->stream, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red));

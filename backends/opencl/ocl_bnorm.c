@@ -15,7 +15,7 @@ static strata_status ocl_channel_sizes(const strata_kernel_call *call, const str
     if (X->ndim < 2 || X->dtype != STRATA_F32) {
         char b[128];
         return kc_error(call, STRATA_E_SHAPE, "x must be f32 (N, C, ...), got %s",
-                         kc_shape_str(b, sizeof b, X->ndim, X->shape));
+                        kc_shape_str(b, sizeof b, X->ndim, X->shape));
     }
     *N = X->shape[0];
     *C = X->shape[1];
@@ -56,7 +56,7 @@ OCL_KERNEL(batch_norm)
         return kc_error(call, STRATA_E_INVALID, "eps must be >= 0, got %g", eps);
     if (training && N * S <= 1)
         return kc_error(call, STRATA_E_INVALID, "training needs more than one value per channel, got %lld",
-                         (long long)(N * S));
+                        (long long)(N * S));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -141,7 +141,7 @@ OCL_KERNEL(batch_norm_update_stats)
         return kc_error(call, STRATA_E_INVALID, "momentum must be in [0, 1], got %g", m);
     if (N * S <= 1)
         return kc_error(call, STRATA_E_INVALID,
-                         "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
+                        "the unbiased variance needs more than one value per channel, got %lld", (long long)(N * S));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;

@@ -126,7 +126,7 @@ strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, c
     void *h = malloc((size_t)n * es);
     if (!h)
         return kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld %s", (size_t)n * es, (long long)n,
-                         what);
+                        what);
     cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(idx), CL_TRUE, idx->byte_offset, (size_t)n * es, h, 0, NULL,
                                      NULL);
     if (err != CL_SUCCESS) {
@@ -138,7 +138,7 @@ strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, c
         int64_t v = idx->dtype == STRATA_I32 ? (int64_t)((const int32_t *)h)[i] : ((const int64_t *)h)[i];
         if (v < 0 || v >= limit) {
             s = kc_error(call, STRATA_E_INVALID, "%s %lld at %s %lld is outside [0, %lld)", what, (long long)v,
-                          row_word, (long long)i, (long long)limit);
+                         row_word, (long long)i, (long long)limit);
             break;
         }
     }

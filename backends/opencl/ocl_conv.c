@@ -37,7 +37,7 @@ static strata_status ocl_rank4(const strata_kernel_call *call, const strata_tens
     if (d->ndim != 4 || d->dtype != STRATA_F32) {
         char b[128];
         return kc_error(call, STRATA_E_SHAPE, "%s must be f32 (N, C, H, W), got %s", what,
-                         kc_shape_str(b, sizeof b, d->ndim, d->shape));
+                        kc_shape_str(b, sizeof b, d->ndim, d->shape));
     }
     return STRATA_OK;
 }
@@ -80,7 +80,7 @@ static strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_con
 {
     if (g->C % g->groups || g->OC % g->groups)
         return kc_error(call, STRATA_E_SHAPE, "channels %lld and %lld are not divisible by groups %lld",
-                         (long long)g->C, (long long)g->OC, (long long)g->groups);
+                        (long long)g->C, (long long)g->OC, (long long)g->groups);
     const int64_t v[16] = {g->N,    g->C,    g->H,    g->W,    g->OC,   g->KH,   g->KW,   g->OH,
                            g->OW,   g->s[0], g->s[1], g->p[0], g->p[1], g->d[0], g->d[1], g->groups};
     memset(out, 0, sizeof *out);

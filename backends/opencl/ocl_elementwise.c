@@ -78,16 +78,16 @@ static strata_status ocl_binary(const strata_kernel_call *call, int op)
     char sa[128], sb[128];
     if (!ocl_broadcast(A->ndim, A->shape, B->ndim, B->shape, &nd, shape))
         return kc_error(call, STRATA_E_SHAPE, "shapes %s and %s do not broadcast",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t n = strata_desc_numel(Y);
     int same = Y->ndim == nd;
     for (int d = 0; same && d < nd; d++)
         same = Y->shape[d] == shape[d];
     if (!same)
         return kc_error(call, STRATA_E_SHAPE, "output does not have the broadcast shape of %s and %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -196,7 +196,7 @@ OCL_KERNEL(eltwise_backward)
             fn = ocl_backward_fns[k].fn;
     if (fn < 0)
         return kc_error(call, STRATA_E_INVALID,
-                         "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
+                        "fn \"%s\" is not one of exp log sqrt abs relu leaky_relu sigmoid tanh gelu pow", name);
     cl_float alpha, beta, expo;
     int64_t n = strata_desc_numel(&call->inputs[1]);
     s = ocl_unary_params(call, fn, &alpha, &beta, &expo);

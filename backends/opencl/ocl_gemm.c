@@ -104,8 +104,8 @@ OCL_KERNEL(matmul)
     char sa[128], sb[128];
     if (A->ndim < 2 || B->ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (trans_a ? 1 : 2)], K = A->shape[A->ndim - (trans_a ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (trans_b ? 1 : 2)], N = B->shape[B->ndim - (trans_b ? 2 : 1)];
     int nd = 0;
@@ -116,8 +116,8 @@ OCL_KERNEL(matmul)
         ok = Y->shape[k] == batch[k];
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "a %s times b %s does not give the output's shape",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -166,8 +166,8 @@ OCL_KERNEL(linear)
     if (X->ndim < 1 || W->ndim != 2 || X->shape[X->ndim - 1] != W->shape[1] ||
         (Bi && (Bi->ndim != 1 || Bi->shape[0] != W->shape[0])))
         return kc_error(call, STRATA_E_SHAPE, "input %s, weight %s (and bias) do not match",
-                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape));
+                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                        kc_shape_str(sw, sizeof sw, W->ndim, W->shape));
     int64_t in = W->shape[1], out = W->shape[0];
     int64_t rows = in ? strata_desc_numel(X) / in : 0;
     if ((s = kc_check_numel(call, Y, "output", rows * out)) != STRATA_OK)

@@ -81,7 +81,7 @@ OCL_KERNEL(embedding_backward)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
         return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                         (long long)V);
+                        (long long)V);
     ocl_device *d = NULL;
     if ((s = kc_check_numel(call, DY, "dy", P * D)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
@@ -110,8 +110,8 @@ static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim,
     if (!ok) {
         char sx[128], si[128];
         return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         kc_shape_str(si, sizeof si, I->ndim, I->shape), kc_shape_str(sx, sizeof sx, x_ndim, x_shape),
-                         *axis);
+                        kc_shape_str(si, sizeof si, I->ndim, I->shape), kc_shape_str(sx, sizeof sx, x_ndim, x_shape),
+                        *axis);
     }
     return STRATA_OK;
 }
@@ -221,7 +221,7 @@ OCL_KERNEL(one_hot)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
         return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
-                         (long long)C);
+                        (long long)C);
     ocl_device *d = NULL;
     if ((s = kc_check_numel(call, Y, "output", P * C)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, C, "index", "position")))
@@ -261,7 +261,7 @@ OCL_KERNEL(concat)
     }
     if (total != Y->shape[axis])
         return kc_error(call, STRATA_E_SHAPE, "inputs add up to %lld along axis %d; output has %lld",
-                         (long long)total, axis, (long long)Y->shape[axis]);
+                        (long long)total, axis, (long long)Y->shape[axis]);
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
@@ -332,7 +332,7 @@ OCL_KERNEL(slice_backward)
     if (!ok) {
         char sy[128], sx[128];
         return kc_error(call, STRATA_E_SHAPE, "dy %s is not the slice of %s", kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                         kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+                        kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
     }
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)

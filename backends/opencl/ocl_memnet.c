@@ -33,10 +33,10 @@ static strata_status enc_geom(const strata_kernel_call *call, const strata_tenso
     const char *enc = a && a->kind == STRATA_ATTR_STRING && a->s ? a->s : "position";
     if (strcmp(enc, "position") && strcmp(enc, "position_paper") && strcmp(enc, "bow"))
         return kc_error(call, STRATA_E_INVALID,
-                         "encoding must be \"position\", \"position_paper\" or \"bow\", got \"%s\"", enc);
+                        "encoding must be \"position\", \"position_paper\" or \"bow\", got \"%s\"", enc);
     if ((x->dtype != STRATA_I32 && x->dtype != STRATA_I64) || x->ndim < 1)
         return kc_error(call, STRATA_E_SHAPE, "x must be an i32 or i64 tensor (..., J) of word ids, got dtype %d %s",
-                         (int)x->dtype, kc_shape_str(s, sizeof s, x->ndim, x->shape));
+                        (int)x->dtype, kc_shape_str(s, sizeof s, x->ndim, x->shape));
     g->position = !strcmp(enc, "position") ? 1 : !strcmp(enc, "position_paper") ? 2 : 0;
     g->V = V, g->d = d, g->J = x->shape[x->ndim - 1], g->M = 0, g->R = 1;
     for (int k = 0; k + 1 < x->ndim; k++)
@@ -44,10 +44,10 @@ static strata_status enc_geom(const strata_kernel_call *call, const strata_tenso
     g->pad = strata_attr_get_int(call->attrs, call->n_attrs, "padding_idx", 0);
     if (g->pad < -1 || g->pad >= V)
         return kc_error(call, STRATA_E_INVALID, "padding_idx must be -1 (none) or in [0, %lld), got %lld",
-                         (long long)V, (long long)g->pad);
+                        (long long)V, (long long)g->pad);
     if (g->J < 1 || d < 1)
         return kc_error(call, STRATA_E_SHAPE, "x %s needs at least one word slot and d >= 1 (d = %lld)",
-                         kc_shape_str(s, sizeof s, x->ndim, x->shape), (long long)d);
+                        kc_shape_str(s, sizeof s, x->ndim, x->shape), (long long)d);
     return STRATA_OK;
 }
 
@@ -71,7 +71,7 @@ static strata_status enc_check_words(const strata_kernel_call *call, ocl_device 
     void *h = malloc((size_t)n * es);
     if (!h)
         return kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes reading %lld word ids", (size_t)n * es,
-                         (long long)n);
+                        (long long)n);
     cl_int err = clEnqueueReadBuffer(d->queue, ocl_mem(x), CL_TRUE, x->byte_offset, (size_t)n * es, h, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         free(h);
@@ -82,8 +82,8 @@ static strata_status enc_check_words(const strata_kernel_call *call, ocl_device 
         int64_t v = x->dtype == STRATA_I32 ? (int64_t)((const int32_t *)h)[i] : ((const int64_t *)h)[i];
         if ((v < 0 || v >= g->V) && v != g->pad) {
             s = kc_error(call, STRATA_E_INVALID,
-                          "word id %lld at flat position %lld of x is outside the vocabulary [0, %lld)", (long long)v,
-                          (long long)i, (long long)g->V);
+                         "word id %lld at flat position %lld of x is outside the vocabulary [0, %lld)", (long long)v,
+                         (long long)i, (long long)g->V);
             break;
         }
     }
@@ -101,7 +101,7 @@ OCL_KERNEL(mn_encode)
     char s1[96], s2[96];
     if (E->dtype != STRATA_F32 || E->ndim != 2 || E->shape[0] < 1 || Y->dtype != STRATA_F32)
         return kc_error(call, STRATA_E_SHAPE, "E (input 0) must be an f32 embedding matrix (V, d), got %s",
-                         kc_shape_str(s1, sizeof s1, E->ndim, E->shape));
+                        kc_shape_str(s1, sizeof s1, E->ndim, E->shape));
     ocl_enc g;
     if ((s = enc_geom(call, X, E->shape[0], E->shape[1], &g)) != STRATA_OK)
         return s;
@@ -109,9 +109,9 @@ OCL_KERNEL(mn_encode)
         if (T->dtype != STRATA_F32 || T->ndim != 2 || T->shape[1] != g.d || X->ndim < 2 ||
             X->shape[X->ndim - 2] != T->shape[0])
             return kc_error(call, STRATA_E_SHAPE,
-                             "T (input 2) must be f32 (M, d) with d = %lld and x (..., M, J), got T %s and x %s",
-                             (long long)g.d, kc_shape_str(s1, sizeof s1, T->ndim, T->shape),
-                             kc_shape_str(s2, sizeof s2, X->ndim, X->shape));
+                            "T (input 2) must be f32 (M, d) with d = %lld and x (..., M, J), got T %s and x %s",
+                            (long long)g.d, kc_shape_str(s1, sizeof s1, T->ndim, T->shape),
+                            kc_shape_str(s2, sizeof s2, X->ndim, X->shape));
         g.M = T->shape[0];
     }
     ocl_device *d = NULL;
@@ -142,14 +142,14 @@ OCL_KERNEL(mn_encode_backward)
     if (DY->dtype != STRATA_F32 || DY->ndim != X->ndim || DY->ndim < 1 ||
         memcmp(DY->shape, X->shape, sizeof(int64_t) * (size_t)(X->ndim - 1)))
         return kc_error(call, STRATA_E_SHAPE, "dy must be f32 (..., d) with x's leading dimensions, got dy %s, x %s",
-                         kc_shape_str(s1, sizeof s1, DY->ndim, DY->shape),
-                         kc_shape_str(s2, sizeof s2, X->ndim, X->shape));
+                        kc_shape_str(s1, sizeof s1, DY->ndim, DY->shape),
+                        kc_shape_str(s2, sizeof s2, X->ndim, X->shape));
     ocl_enc g;
     if ((s = enc_geom(call, X, V, DY->shape[DY->ndim - 1], &g)) != STRATA_OK)
         return s;
     if (DE->dtype != STRATA_F32 || DE->ndim != 2 || DE->shape[0] != V || DE->shape[1] != g.d)
         return kc_error(call, STRATA_E_SHAPE, "dE must be f32 (%lld, %lld), got %s", (long long)V, (long long)g.d,
-                         kc_shape_str(s1, sizeof s1, DE->ndim, DE->shape));
+                        kc_shape_str(s1, sizeof s1, DE->ndim, DE->shape));
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) || (s = enc_check_words(call, d, X, &g)))
         return s;

@@ -133,7 +133,7 @@ OCL_KERNEL(sum_to_shape)
     if (!ok) {
         char sx[128], st[128];
         return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s",
-                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape), kc_shape_str(st, sizeof st, t_ndim, t_shape));
+                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape), kc_shape_str(st, sizeof st, t_ndim, t_shape));
     }
     return ocl_reduce_masked(call, X, Y, mask, 0);
 }

@@ -63,7 +63,7 @@ static strata_status seq_attrs(const strata_kernel_call *call, ocl_seq *g)
     int64_t bf = strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0);
     if ((rev != 0 && rev != 1) || (bf != 0 && bf != 1))
         return kc_error(call, STRATA_E_INVALID, "reverse and batch_first must be 0 or 1, got %lld and %lld",
-                         (long long)rev, (long long)bf);
+                        (long long)rev, (long long)bf);
     g->reverse = (int)rev;
     g->bf = (int)bf;
     g->relu = 0;
@@ -89,7 +89,7 @@ static strata_status seq_need(const strata_kernel_call *call, const strata_tenso
     if (!ok) {
         char a[96], b[96];
         return kc_error(call, STRATA_E_SHAPE, "%s must have shape %s, got %s", what,
-                         kc_shape_str(a, sizeof a, ndim, want), kc_shape_str(b, sizeof b, t->ndim, t->shape));
+                        kc_shape_str(a, sizeof a, ndim, want), kc_shape_str(b, sizeof b, t->ndim, t->shape));
     }
     return STRATA_OK;
 }
@@ -117,7 +117,7 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
     char a[96];
     if (x->ndim != 3)
         return kc_error(call, STRATA_E_SHAPE, "input 0 must have rank 3, got %s",
-                         kc_shape_str(a, sizeof a, x->ndim, x->shape));
+                        kc_shape_str(a, sizeof a, x->ndim, x->shape));
     g->T = g->bf ? x->shape[1] : x->shape[0];
     g->B = g->bf ? x->shape[0] : x->shape[1];
     if (forward) {
@@ -126,13 +126,13 @@ static strata_status seq_geom(const strata_kernel_call *call, int cell, int forw
         g->H = w->ndim == 2 ? w->shape[0] / g->G : 0;
         if (w->ndim != 2 || g->H < 1 || w->shape[0] != g->G * g->H)
             return kc_error(call, STRATA_E_SHAPE, "w_ih must be (%lld H, I), got %s", (long long)g->G,
-                             kc_shape_str(a, sizeof a, w->ndim, w->shape));
+                            kc_shape_str(a, sizeof a, w->ndim, w->shape));
     } else {
         g->H = x->shape[2];
     }
     if (g->T < 1 || g->B < 1 || g->H < 1 || (forward && g->I < 1))
         return kc_error(call, STRATA_E_SHAPE, "sequence length %lld, batch %lld, sizes %lld and %lld must be positive",
-                         (long long)g->T, (long long)g->B, (long long)g->I, (long long)g->H);
+                        (long long)g->T, (long long)g->B, (long long)g->I, (long long)g->H);
     return STRATA_OK;
 }
 

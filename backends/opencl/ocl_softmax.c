@@ -106,8 +106,8 @@ static strata_status ocl_ce_shapes(const strata_kernel_call *call, const strata_
     if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
         char sl[128], st[128];
         return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                         kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                         kc_shape_str(st, sizeof st, T->ndim, T->shape));
+                        kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
+                        kc_shape_str(st, sizeof st, T->ndim, T->shape));
     }
     *N = L->shape[0];
     *C = L->shape[1];

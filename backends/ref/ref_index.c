@@ -16,7 +16,7 @@ static strata_status ref_index_checked(const strata_kernel_call *call, const str
     int64_t v = ref_index_at(idx, i);
     if (v < 0 || v >= limit)
         return kc_error(call, STRATA_E_INVALID, "index %lld at position %lld is outside [0, %lld)", (long long)v,
-                         (long long)i, (long long)limit);
+                        (long long)i, (long long)limit);
     *out = v;
     return STRATA_OK;
 }
@@ -27,7 +27,7 @@ static double *ref_scratch(const strata_kernel_call *call, int64_t n)
     double *p = calloc(n > 0 ? (size_t)n : 1, sizeof *p);
     if (!p)
         kc_error(call, STRATA_E_NOMEM, "out of memory: %zu bytes for %lld accumulators",
-                  sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
+                 sizeof *p * (size_t)(n > 0 ? n : 1), (long long)n);
     return p;
 }
 
@@ -81,7 +81,7 @@ REF_KERNEL(embedding_backward)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
     if (num != V)
         return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                         (long long)V);
+                        (long long)V);
     if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
         return s;
 
@@ -124,8 +124,8 @@ static strata_status ref_gather_plan(const strata_kernel_call *call, int x_ndim,
     if (!ok) {
         char sx[128], si[128];
         return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                         kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
-                         kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
+                        kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
+                        kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
     }
     int64_t x_strides[STRATA_MAX_DIMS];
     ref_contiguous_strides(x_ndim, x_shape, x_strides);
@@ -189,7 +189,7 @@ REF_KERNEL(gather_backward)
         if (!same) {
             char sx[128];
             return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                             kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
+                            kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
         }
     }
     int axis = 0;
@@ -236,7 +236,7 @@ REF_KERNEL(one_hot)
     int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
     if (num != C)
         return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
-                         (long long)num, (long long)C);
+                        (long long)num, (long long)C);
     if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
         return s;
 

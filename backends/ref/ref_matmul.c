@@ -25,8 +25,8 @@ REF_KERNEL(matmul)
     char sa[128], sb[128], sy[128];
     if (A->ndim < 2 || B->ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "operands must have at least 2 dims, got a %s and b %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape),
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape));
     int64_t M = A->shape[A->ndim - (trans_a ? 1 : 2)];
     int64_t K = A->shape[A->ndim - (trans_a ? 2 : 1)];
     int64_t Kb = B->shape[B->ndim - (trans_b ? 1 : 2)];
@@ -40,9 +40,9 @@ REF_KERNEL(matmul)
         ok = Y->shape[d] == batch[d];
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "a %s%s times b %s%s does not give the output's %s",
-                         kc_shape_str(sa, sizeof sa, A->ndim, A->shape), trans_a ? " (transposed)" : "",
-                         kc_shape_str(sb, sizeof sb, B->ndim, B->shape), trans_b ? " (transposed)" : "",
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+                        kc_shape_str(sa, sizeof sa, A->ndim, A->shape), trans_a ? " (transposed)" : "",
+                        kc_shape_str(sb, sizeof sb, B->ndim, B->shape), trans_b ? " (transposed)" : "",
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
 
     float *y = strata_desc_ptr(Y);       // (batch, M, N)
     const float *a = strata_desc_ptr(A); // (a batch, M, K) or (a batch, K, M)
@@ -102,9 +102,9 @@ REF_KERNEL(linear)
         ok = Y->shape[d] == X->shape[d];
     if (!ok)
         return kc_error(call, STRATA_E_SHAPE, "x %s and w %s do not give the output's %s",
-                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
-                         kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
+                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
+                        kc_shape_str(sw, sizeof sw, W->ndim, W->shape),
+                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     int64_t OUT = W->shape[0], IN = W->shape[1];
     if (Bias && (s = kc_check_numel(call, Bias, "bias", OUT)) != STRATA_OK)
         return s;
