@@ -149,6 +149,29 @@ strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *na
     return STRATA_OK;
 }
 
+strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n)
+{
+    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
+    if (s == STRATA_OK)
+        s = kc_check_all_f32(call);
+    if (s != STRATA_OK)
+        return s;
+    *n = strata_desc_numel(&call->inputs[0]);
+    char what[32];
+    for (int k = 1; k < n_in && s == STRATA_OK; k++) {
+        if (k == 1)
+            snprintf(what, sizeof what, "g");
+        else
+            snprintf(what, sizeof what, "slot %d", k - 2);
+        s = kc_check_numel(call, &call->inputs[k], what, *n);
+    }
+    for (int k = 0; k < n_in - 1 && s == STRATA_OK; k++) {
+        snprintf(what, sizeof what, "output %d", k);
+        s = kc_check_numel(call, &call->outputs[k], what, *n);
+    }
+    return s;
+}
+
 /* ---- attributes ----------------------------------------------------------- */
 
 strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)
@@ -197,6 +220,14 @@ const char *kc_attr_string(const strata_kernel_call *call, const char *name, con
         return NULL;
     }
     return a->s;
+}
+
+strata_status kc_optim_step(const strata_kernel_call *call, int64_t *t)
+{
+    *t = strata_attr_get_int(call->attrs, call->n_attrs, "step", 1);
+    if (*t < 1)
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
+    return STRATA_OK;
 }
 
 strata_status kc_reduction_of(const strata_kernel_call *call, kc_reduction *out)

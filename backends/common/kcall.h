@@ -54,6 +54,10 @@ strata_status kc_check_same_shape(const strata_kernel_call *call, const strata_t
 /** STRATA_E_SHAPE unless attr @p name (when present) lists @p d's shape. */
 strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *name, const strata_tensor_desc *d);
 
+/** An optimizer step's call: @p n_in inputs (p, g, slots...) and n_in - 1
+ *  outputs (p, slots...), all f32 with p's element count, returned in *n. */
+strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n);
+
 /* ---- attributes ----------------------------------------------------------- */
 
 /** Normalises @p axis (negative counts from the end) for @p ndim dims;
@@ -63,6 +67,9 @@ strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t 
 strata_status kc_axes_mask(const strata_kernel_call *call, int ndim, int mask[STRATA_MAX_DIMS]);
 /** String attr @p name, @p dflt when absent, NULL (error set) when not a string. */
 const char *kc_attr_string(const strata_kernel_call *call, const char *name, const char *dflt);
+
+/** Attr "step" of an optimizer step (t, 1-based; 1 when absent), checked. */
+strata_status kc_optim_step(const strata_kernel_call *call, int64_t *t);
 
 /** Reduction modes of the losses (the values the GPU kernels take too). */
 typedef enum kc_reduction { KC_RED_NONE = 0, KC_RED_MEAN = 1, KC_RED_SUM = 2 } kc_reduction;

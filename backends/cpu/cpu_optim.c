@@ -8,49 +8,23 @@
  * vectorise. Arithmetic is double per element, stored back as f32, as in
  * ref: these loops are bound by memory traffic, not by the math.
  */
-#include <stdio.h>
 
 #include "cpu_internal.h"
 
 #define CPU_OPTIM_MAX_IO 4
 
-/* Arity, f32, and one element count for every input and output.
- * in[k] / out[k] receive the data pointers; *n the element count. */
+/* The checks of kc_check_optim, then the data pointers: in[k] / out[k]
+ * receive them, *n the element count. */
 static strata_status cpu_optim_setup(const strata_kernel_call *call, int n_in, const float **in, float **out,
                                      int64_t *n)
 {
-    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_optim(call, n_in, n);
     if (s != STRATA_OK)
         return s;
-    *n = strata_desc_numel(&call->inputs[0]);
-    for (int k = 1; k < n_in; k++) {
-        char what[32] = "g";
-        if (k > 1)
-            snprintf(what, sizeof what, "slot %d", k - 2);
-        if ((s = kc_check_numel(call, &call->inputs[k], what, *n)) != STRATA_OK)
-            return s;
-    }
-    for (int k = 0; k < n_in - 1; k++) {
-        char what[32];
-        snprintf(what, sizeof what, "output %d", k);
-        if ((s = kc_check_numel(call, &call->outputs[k], what, *n)) != STRATA_OK)
-            return s;
-    }
     for (int k = 0; k < n_in; k++)
         in[k] = strata_desc_ptr(&call->inputs[k]);
     for (int k = 0; k < n_in - 1; k++)
         out[k] = strata_desc_ptr(&call->outputs[k]);
-    return STRATA_OK;
-}
-
-/* Attr "step" (t, 1-based), checked. */
-static strata_status cpu_optim_step(const strata_kernel_call *call, int64_t *t)
-{
-    *t = strata_attr_get_int(call->attrs, call->n_attrs, "step", 1);
-    if (*t < 1)
-        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)*t);
     return STRATA_OK;
 }
 
@@ -133,7 +107,7 @@ CPU_KERNEL(adam_step)
     int64_t n = 0, t = 1;
     strata_status s = cpu_optim_setup(call, 4, in, out, &n);
     if (s == STRATA_OK)
-        s = cpu_optim_step(call, &t);
+        s = kc_optim_step(call, &t);
     if (s != STRATA_OK)
         return s;
     double lr = CPU_F("lr", 1e-3), b1 = CPU_F("beta1", 0.9), b2 = CPU_F("beta2", 0.999);
@@ -213,7 +187,7 @@ CPU_KERNEL(adagrad_step)
     int64_t n = 0, t = 1;
     strata_status s = cpu_optim_setup(call, 3, in, out, &n);
     if (s == STRATA_OK)
-        s = cpu_optim_step(call, &t);
+        s = kc_optim_step(call, &t);
     if (s != STRATA_OK)
         return s;
     double lr = CPU_F("lr", 1e-2), lr_decay = CPU_F("lr_decay", 0.0), wd = CPU_F("weight_decay", 0.0);

@@ -10,22 +10,14 @@
 #define OCL_F(name, dflt) strata_attr_get_float(call->attrs, call->n_attrs, (name), (dflt))
 #define OCL_I(name, dflt) strata_attr_get_int(call->attrs, call->n_attrs, (name), (dflt))
 
-/* Arity, f32, one element count everywhere, outputs starting their buffers. */
+/* The checks of kc_check_optim, outputs starting their buffers, and the
+ * call's device. */
 static strata_status ocl_optim_setup(const strata_kernel_call *call, int n_in, int64_t *n, ocl_device **d)
 {
-    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
-    if (s != STRATA_OK)
-        return s;
-    *n = strata_desc_numel(&call->inputs[0]);
-    for (int k = 1; k < n_in && s == STRATA_OK; k++)
-        s = kc_check_numel(call, &call->inputs[k], k == 1 ? "g" : "slot", *n);
-    for (int k = 0; k < n_in - 1 && s == STRATA_OK; k++) {
-        s = kc_check_numel(call, &call->outputs[k], "output", *n);
-        if (s == STRATA_OK && ocl_off(&call->outputs[k]) != 0)
+    strata_status s = kc_check_optim(call, n_in, n);
+    for (int k = 0; k < n_in - 1 && s == STRATA_OK; k++)
+        if (ocl_off(&call->outputs[k]) != 0)
             s = kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
-    }
     if (s == STRATA_OK)
         s = ocl_call_device(call, d);
     return s;
@@ -59,9 +51,9 @@ OCL_KERNEL(adam_step)
     strata_status s = ocl_optim_setup(call, 4, &n, &d);
     if (s != STRATA_OK)
         return s;
-    int64_t t = OCL_I("step", 1);
-    if (t < 1)
-        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
+    int64_t t = 1;
+    if ((s = kc_optim_step(call, &t)) != STRATA_OK)
+        return s;
     double lr = OCL_F("lr", 1e-3), b1 = OCL_F("beta1", 0.9), b2 = OCL_F("beta2", 0.999);
     cl_float f_lr = (cl_float)lr, f_b1 = (cl_float)b1, f_b2 = (cl_float)b2;
     cl_float eps = (cl_float)OCL_F("eps", 1e-8), wd = (cl_float)OCL_F("weight_decay", 0.0);
@@ -111,9 +103,9 @@ OCL_KERNEL(adagrad_step)
     strata_status s = ocl_optim_setup(call, 3, &n, &d);
     if (s != STRATA_OK)
         return s;
-    int64_t t = OCL_I("step", 1);
-    if (t < 1)
-        return kc_error(call, STRATA_E_INVALID, "step %lld must be at least 1", (long long)t);
+    int64_t t = 1;
+    if ((s = kc_optim_step(call, &t)) != STRATA_OK)
+        return s;
     double lr = OCL_F("lr", 1e-2), lr_decay = OCL_F("lr_decay", 0.0);
     cl_float clr = (cl_float)(lr / (1.0 + (double)(t - 1) * lr_decay));
     cl_float wd = (cl_float)OCL_F("weight_decay", 0.0), eps = (cl_float)OCL_F("eps", 1e-10);

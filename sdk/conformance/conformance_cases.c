@@ -1935,6 +1935,22 @@ static void optim_inputs(cf_gen *g, cf_case *c, int n_slots, const char *const *
     c->n_out = 1 + n_slots;
 }
 
+/* Error case 1 of the steps that read attr "step": step 0 must fail (the
+ * steps count from 1; Adam's bias correction would divide by zero). */
+static void optim_bad_step(cf_gen *g, cf_case *c)
+{
+    if (g->error == 1) {
+        int k = 0;
+        while (k < c->n_attrs && strcmp(c->attrs[k].name, "step") != 0)
+            k++;
+        if (k < c->n_attrs)
+            c->attrs[k] = strata_attr_int("step", 0);
+        else
+            cf_attr_int(c, "step", 0);
+        c->note = "step 0 must fail", c->expect = STRATA_E_INVALID;
+    }
+}
+
 static int gen_sgd_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     optim_inputs(g, c, 1, (const char *[]){"buf"}, (double[]){-0.1}, (double[]){0.1});
@@ -1985,6 +2001,7 @@ static int gen_adam_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
         cf_attr_float(c, "weight_decay", cf_range(&g->rng, 0, 0.1)), cf_attr_int(c, "decoupled", cf_int(&g->rng, 0, 1));
         break;
     }
+    optim_bad_step(g, c);
     return 0;
 }
 
@@ -2032,6 +2049,7 @@ static int gen_adagrad_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
         cf_attr_float(c, "lr_decay", cf_range(&g->rng, 0, 0.1));
         break;
     }
+    optim_bad_step(g, c);
     return 0;
 }
 
@@ -2826,9 +2844,9 @@ static const cf_recipe cf_recipes[] = {
     R("dropout", gen_dropout, CF_EXACT, CF_EXACT), /* p in {0, 0.25, 0.5, 0.75} */
     /* optimizer steps, in place: param and slots */
     R("sgd_step", gen_sgd_step, CF_ELT, CF_ELT),
-    R("adam_step", gen_adam_step, CF_ELT, CF_ELT),
+    RE("adam_step", gen_adam_step, CF_ELT, CF_ELT, 1), /* step 0 fails */
     R("rmsprop_step", gen_rmsprop_step, CF_ELT, CF_ELT),
-    R("adagrad_step", gen_adagrad_step, CF_ELT, CF_ELT),
+    RE("adagrad_step", gen_adagrad_step, CF_ELT, CF_ELT, 1),
     /* the conv plugin (plugins/conv): K = taps per output (forward), positions summed (weight gradients) */
     {"conv::conv2d", 1, gen_conv2d, CF_RED, CF_RED, 0, 3, NULL, -1.0, 1.0, 0}, /* kernel too large, groups, stride 0 */
     {"conv::conv2d_backward_data", 1, gen_conv2d_backward_data, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
