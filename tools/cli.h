@@ -235,6 +235,10 @@ void train_ckpt_remove_temps_of(const char *dir, const char *file);
 /** --resume on @p backend of a run that started on another: warns that the
  *  losses will not repeat an uninterrupted run's bit for bit. */
 void train_resume_warn_backend(const train_state *s, const char *backend);
+/** --resume of the run in @p dir, which used batches of s->batch_size, with
+ *  batches of @p batch: 0 when they agree (or the run recorded none); else
+ *  an error ending in "(@p fix N)" with the run's size, and 2. */
+int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

@@ -302,12 +302,8 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
         return 1;
     json_decref(ts->extra); /* an autoencoder keeps no state of its own */
     ts->extra = NULL;
-    if (ts->batch_size > 0 && ts->batch_size != c->batch) {
-        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: its position counts "
-                        "those batches (set train.batch_size: %lld)\n",
-                a->out_dir, (long long)ts->batch_size, (long long)c->batch, (long long)ts->batch_size);
+    if (train_resume_check_batch(ts, a->out_dir, c->batch, "set train.batch_size:"))
         return 2;
-    }
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(ts, backend);
     if (train_metrics_truncate(a->out_dir, ts))

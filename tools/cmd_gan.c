@@ -622,12 +622,8 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     if (train_ckpt_read_state(a->out_dir, gan_file[GAN_G], &ts, 0))
         return 1;
     json_decref(ts.extra);
-    if (ts.batch_size > 0 && ts.batch_size != c->batch) {
-        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: its position counts "
-                        "those batches (set train.batch_size: %lld)\n",
-                a->out_dir, (long long)ts.batch_size, (long long)c->batch, (long long)ts.batch_size);
+    if (train_resume_check_batch(&ts, a->out_dir, c->batch, "set train.batch_size:"))
         return 2;
-    }
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(&ts, backend);
     c->data_seed = ts.data_seed;

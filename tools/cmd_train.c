@@ -225,10 +225,7 @@ int cmd_train(int argc, char **argv)
         if (ts.data_seed != (uint64_t)seed && !a.quiet)
             fprintf(stderr, "strata: note: the run shuffles its data with seed %llu (from the checkpoint), not %lld\n",
                     (unsigned long long)ts.data_seed, (long long)seed);
-        if (ts.batch_size > 0 && ts.batch_size != ctx.batch) {
-            fprintf(stderr, "strata: error: the run in %s used batches of %lld, this command %lld: its position "
-                            "counts those batches (give --batch-size %lld)\n",
-                    a.out_dir, (long long)ts.batch_size, (long long)ctx.batch, (long long)ts.batch_size);
+        if (train_resume_check_batch(&ts, a.out_dir, ctx.batch, "give --batch-size")) {
             run_free(&ctx);
             return 2;
         }

@@ -382,12 +382,8 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
     if (ts->data_seed != (uint64_t)o->seed && !o->quiet)
         fprintf(stderr, "strata: note: the run draws its batches with seed %llu (from the checkpoint), not %lld\n",
                 (unsigned long long)ts->data_seed, (long long)o->seed);
-    if (ts->batch_size > 0 && ts->batch_size != r->batch) {
-        fprintf(stderr, "strata: error: the run in %s used batches of %lld, this command %lld: the batches it "
-                        "draws depend on it (give --batch-size %lld)\n",
-                o->out_dir, (long long)ts->batch_size, (long long)r->batch, (long long)ts->batch_size);
+    if (train_resume_check_batch(ts, o->out_dir, r->batch, "give --batch-size"))
         return 2;
-    }
     const char *backend = strata_device_backend(r->dev);
     train_resume_warn_backend(ts, backend);
     /* a finished run keeps its records; one that goes on drops those after the checkpoint */

@@ -244,6 +244,16 @@ void train_resume_warn_backend(const train_state *s, const char *backend)
                 s->backend, backend, s->backend);
 }
 
+int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix)
+{
+    if (s->batch_size <= 0 || s->batch_size == batch)
+        return 0;
+    fprintf(stderr, "strata: error: the run in %s used batches of %lld, this one %lld: its position and the "
+                    "batches it draws depend on that size (%s %lld)\n",
+            dir, (long long)s->batch_size, (long long)batch, fix, (long long)s->batch_size);
+    return 2;
+}
+
 void train_ckpt_remove_temps(const char *dir)
 {
     train_ckpt_remove_temps_of(dir, CKPT_NAME);
