@@ -281,12 +281,8 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
         return 1;
     }
     *lv = strtod(loss, NULL);
-    if (ts->batch_size > 0 && ts->batch_size != B) {
-        fprintf(stderr, "strata: error: the run in %s used batches of %lld, the spec %lld: the batches it draws "
-                        "depend on it (set train.batch_size: %lld)\n",
-                a->out_dir, (long long)ts->batch_size, (long long)B, (long long)ts->batch_size);
+    if (train_resume_check_batch(ts, a->out_dir, B, "set train.batch_size:"))
         return 2;
-    }
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(ts, backend);
     if (ts->step < steps && train_metrics_truncate(a->out_dir, ts))

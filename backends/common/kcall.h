@@ -5,7 +5,7 @@
  * A static library linked into each backend module (backends/common), built
  * with hidden visibility: every backend gets its own copy, so one backend's
  * kc_init never reaches another's. Not part of the SDK: a third-party
- * backend writes its own checks against strata_backend.h (docs/backends.md).
+ * backend writes its own checks against strata_backend.h (docs/backend-guide.md).
  *
  * Messages read "OP: message", as the core's own errors do.
  */

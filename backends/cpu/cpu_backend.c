@@ -28,7 +28,6 @@
  * same time), then only read. */
 static pthread_mutex_t cpu_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int cpu_initialised;
-const strata_host_api *cpu_host;
 static int cpu_n_threads = 1;
 static int cpu_n_devices = 0;
 static char cpu_name[128];
@@ -194,7 +193,6 @@ static void cpu_set_threads(const strata_host_api *host, strata_runtime *rt)
  * cpu_init_lock. */
 static void cpu_init_globals(const strata_host_api *host)
 {
-    cpu_host = host;
     kc_init(host, "cpu");
     cpu_n_threads = omp_get_max_threads();
     const dnnl_version_t *v = dnnl_version();

@@ -24,9 +24,6 @@
 
 #include "strata/strata_backend.h"
 
-/* The host's function table, set once by cpu_init and never changed. */
-extern const strata_host_api *cpu_host;
-
 /* Elements below which a loop runs on the calling thread: forking the
  * OpenMP team costs a few microseconds, more than the loop itself. */
 #define CPU_PAR_MIN 32768

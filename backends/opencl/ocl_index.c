@@ -9,20 +9,6 @@
 
 #include "ocl_internal.h"
 
-static strata_status ocl_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d)
-{
-    if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
-        return kc_error(call, STRATA_E_DTYPE, "idx must be i32 or i64");
-    return STRATA_OK;
-}
-
-static strata_status ocl_need_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
-{
-    if (d->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "%s must be f32", what);
-    return STRATA_OK;
-}
-
 static cl_long8 ocl_l8(const int64_t *v, int n)
 {
     cl_long8 r;
@@ -46,8 +32,8 @@ OCL_KERNEL(embedding)
 {
     strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *W = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = ocl_need_f32(call, W, "w")) && !(s = ocl_index_dtype(call, I)))
-        s = ocl_need_f32(call, Y, "output");
+    if (s == STRATA_OK && !(s = kc_check_f32(call, W, "w")) && !(s = kc_check_index_dtype(call, I, "idx")))
+        s = kc_check_f32(call, Y, "output");
     if (s == STRATA_OK && W->ndim != 2)
         s = kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
     if (s != STRATA_OK)
@@ -71,8 +57,8 @@ OCL_KERNEL(embedding_backward)
 {
     strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DW = &call->outputs[0];
-    if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
-        s = ocl_need_f32(call, DW, "dw");
+    if (s == STRATA_OK && !(s = kc_check_f32(call, DY, "dy")) && !(s = kc_check_index_dtype(call, I, "idx")))
+        s = kc_check_f32(call, DW, "dw");
     if (s == STRATA_OK && DW->ndim != 2)
         s = kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
     if (s != STRATA_OK)
@@ -120,8 +106,8 @@ OCL_KERNEL(gather)
 {
     strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *X = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = ocl_need_f32(call, X, "x")) && !(s = ocl_index_dtype(call, I)))
-        s = ocl_need_f32(call, Y, "output");
+    if (s == STRATA_OK && !(s = kc_check_f32(call, X, "x")) && !(s = kc_check_index_dtype(call, I, "idx")))
+        s = kc_check_f32(call, Y, "output");
     int axis = 0;
     if (s == STRATA_OK)
         s = ocl_gather_plan(call, X->ndim, X->shape, I, &axis);
@@ -154,8 +140,8 @@ OCL_KERNEL(gather_backward)
 {
     strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
-    if (s == STRATA_OK && !(s = ocl_need_f32(call, DY, "dy")) && !(s = ocl_index_dtype(call, I)))
-        s = ocl_need_f32(call, DX, "dx");
+    if (s == STRATA_OK && !(s = kc_check_f32(call, DY, "dy")) && !(s = kc_check_index_dtype(call, I, "idx")))
+        s = kc_check_f32(call, DX, "dx");
     const strata_attr *shape = strata_attr_find(call->attrs, call->n_attrs, "shape");
     if (s == STRATA_OK && shape) {
         int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
@@ -211,8 +197,8 @@ OCL_KERNEL(one_hot)
 {
     strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *I = &call->inputs[0], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = ocl_index_dtype(call, I)))
-        s = ocl_need_f32(call, Y, "output");
+    if (s == STRATA_OK && !(s = kc_check_index_dtype(call, I, "idx")))
+        s = kc_check_f32(call, Y, "output");
     if (s == STRATA_OK && Y->ndim < 1)
         s = kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
     if (s != STRATA_OK)

@@ -216,7 +216,6 @@ static inline size_t ocl_round_up(size_t n, size_t m)
 
 /* ---- checks (ocl_common.c) ------------------------------------------------ */
 
-
 /** Reads the index tensor @p idx to the host and checks every element
  *  against [0, limit): STRATA_E_INVALID naming the first bad one. */
 strata_status ocl_check_indices(const strata_kernel_call *call, ocl_device *d, const strata_tensor_desc *idx,

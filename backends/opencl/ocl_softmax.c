@@ -20,8 +20,8 @@ static strata_status ocl_rows(const strata_kernel_call *call, const strata_tenso
                               int64_t *n, int64_t *inner)
 {
     int axis = 0;
-    strata_status s =
-        kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim ? X->ndim : 1, &axis);
+    int64_t a = strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1);
+    strata_status s = kc_axis(call, "axis", a, X->ndim ? X->ndim : 1, &axis); /* a scalar is one dim */
     if (s != STRATA_OK)
         return s;
     *outer = 1;

@@ -10,8 +10,9 @@
 
 #include "ref_internal.h"
 
-/* The only static state: the host table, written once by the first ref_init. */
-const strata_host_api *ref_host;
+/* The only static state: whether the first ref_init has run (it gives
+ * kcall.c the host table, kc_init). */
+static int ref_initialised;
 static pthread_mutex_t ref_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct ref_kernel_entry {
@@ -100,9 +101,9 @@ static strata_status ref_init(const strata_host_api *host, strata_plugin *plugin
     /* Process-wide and the same for every runtime: set once, under a lock,
      * as runtimes on other threads may load the plugin at the same time. */
     pthread_mutex_lock(&ref_init_lock);
-    if (!ref_host) {
-        ref_host = host;
+    if (!ref_initialised) {
         kc_init(host, "ref");
+        ref_initialised = 1;
     }
     pthread_mutex_unlock(&ref_init_lock);
 

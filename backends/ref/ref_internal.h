@@ -17,9 +17,6 @@
 
 #include "strata/strata_backend.h"
 
-/* The host's function table, set once by ref_init and never changed. */
-extern const strata_host_api *ref_host;
-
 /* Errors, the checks of a call and its attributes: kc_* of kcall.h
  * (backends/common), shared with the other backends. */
 #include "kcall.h"
