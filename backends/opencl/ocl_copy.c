@@ -64,14 +64,8 @@ OCL_KERNEL(fill)
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *Y = &call->outputs[0];
-    const strata_attr *sa = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (sa) {
-        int same = sa->kind == STRATA_ATTR_INTS && sa->n == Y->ndim;
-        for (int k = 0; same && k < Y->ndim; k++)
-            same = sa->ints[k] == Y->shape[k];
-        if (!same)
-            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
-    }
+    if ((s = kc_check_shape_attr(call, "shape", Y)) != STRATA_OK)
+        return s;
     const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "value");
     int exact_int = a && a->kind == STRATA_ATTR_INT;
     double fv = !a ? 0.0 : exact_int ? (double)a->i : a->f;

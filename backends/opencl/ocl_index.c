@@ -142,14 +142,8 @@ OCL_KERNEL(gather_backward)
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
     if (s == STRATA_OK && !(s = kc_check_f32(call, DY, "dy")) && !(s = kc_check_index_dtype(call, I, "idx")))
         s = kc_check_f32(call, DX, "dx");
-    const strata_attr *shape = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (s == STRATA_OK && shape) {
-        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
-        for (int k = 0; same && k < DX->ndim; k++)
-            same = shape->ints[k] == DX->shape[k];
-        if (!same)
-            s = kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
-    }
+    if (s == STRATA_OK)
+        s = kc_check_shape_attr(call, "shape", DX);
     int axis = 0;
     if (s == STRATA_OK)
         s = ocl_gather_plan(call, DX->ndim, DX->shape, I, &axis);
@@ -288,14 +282,8 @@ OCL_KERNEL(slice_backward)
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     const strata_attr *at = call->attrs;
     int na = call->n_attrs;
-    const strata_attr *shape = strata_attr_find(at, na, "shape");
-    if (shape) {
-        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
-        for (int k = 0; same && k < DX->ndim; k++)
-            same = shape->ints[k] == DX->shape[k];
-        if (!same)
-            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's");
-    }
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+        return s;
     int axis = 0;
     if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
         return s;

@@ -181,17 +181,8 @@ REF_KERNEL(gather_backward)
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
-    const strata_attr *shape = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (shape) {
-        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
-        for (int d = 0; same && d < DX->ndim; d++)
-            same = shape->ints[d] == DX->shape[d];
-        if (!same) {
-            char sx[128];
-            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                            kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
-        }
-    }
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+        return s;
     int axis = 0;
     int64_t axis_stride = 0;
     ref_walk w;

@@ -96,17 +96,8 @@ REF_KERNEL(slice_backward)
     const strata_attr *at = call->attrs;
     int na = call->n_attrs;
 
-    const strata_attr *shape = strata_attr_find(at, na, "shape");
-    if (shape) {
-        int same = shape->kind == STRATA_ATTR_INTS && shape->n == DX->ndim;
-        for (int d = 0; same && d < DX->ndim; d++)
-            same = shape->ints[d] == DX->shape[d];
-        if (!same) {
-            char sx[128];
-            return kc_error(call, STRATA_E_SHAPE, "attr shape does not match the output's %s",
-                            kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape));
-        }
-    }
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+        return s;
     int axis = 0;
     if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
         return s;
