@@ -132,6 +132,8 @@ static int teardown(void **state)
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
 #define cli(...) tu_run_clif(dir, __VA_ARGS__)
+#define records(run) tu_metrics(dir, run)
+#define checkpoint_step(path) tu_checkpoint_step(dir, path)
 
 static void expect_ok(int code)
 {
@@ -143,32 +145,6 @@ static void expect_err(int code, int want, const char *needle)
     tu_expect_cli_err(dir, code, want, needle);
 }
 
-/* The records of dir/RUN/metrics.jsonl without their "seconds" (which
- * differ between runs), one per line. */
-static char *records(const char *run)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
-    char *m = tu_slurp(dir, name);
-    assert_non_null(m);
-    char *out = malloc(strlen(m) + 1), *o = out;
-    assert_non_null(out);
-    for (char *line = m; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        char *sec = strstr(line, ",\"seconds\"");
-        if (sec && sec < line + len)
-            len = (size_t)(sec - line);
-        memcpy(o, line, len);
-        o += len;
-        *o++ = '\n';
-        line += nl ? (size_t)(nl - line) + 1 : strlen(line);
-    }
-    *o = '\0';
-    free(m);
-    return out;
-}
-
 static void expect_same_records(const char *want_run, const char *run)
 {
     char *want = records(want_run), *got = records(run);
@@ -176,17 +152,6 @@ static void expect_same_records(const char *want_run, const char *run)
         fail_msg("%s's metrics differ from %s's:\n--- %s\n%s--- %s\n%s", run, want_run, want_run, want, run, got);
     free(want);
     free(got);
-}
-
-/* The "step" of dir/FILE's train.state. */
-static long long checkpoint_step(const char *file)
-{
-    char path[1024], buf[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
-    const char *p = strstr(buf, "\"step\":");
-    assert_non_null(p);
-    return atoll(p + 7);
 }
 
 /* The bytes of dir/NAME; *n their count. */

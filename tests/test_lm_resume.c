@@ -115,6 +115,8 @@ static int teardown(void **state)
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
 #define cli(...) tu_run_clif(dir, __VA_ARGS__)
+#define records(run) tu_metrics(dir, run)
+#define checkpoint_step(path) tu_checkpoint_step(dir, path)
 
 static void expect_ok(int code)
 {
@@ -124,38 +126,6 @@ static void expect_ok(int code)
 static void expect_err(int code, int want, const char *needle)
 {
     tu_expect_cli_err(dir, code, want, needle);
-}
-
-/* dir/RUN/metrics.jsonl without the "seconds" fields (which differ between runs). */
-static char *records(const char *run)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
-    char *m = tu_slurp(dir, name);
-    assert_non_null(m);
-    char *o = m;
-    for (const char *p = m; *p;) {
-        if (!strncmp(p, ",\"seconds\":", 11)) {
-            p += 11;
-            while (*p && *p != ',' && *p != '}')
-                p++;
-            continue;
-        }
-        *o++ = *p++;
-    }
-    *o = '\0';
-    return m;
-}
-
-/* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
-static long long checkpoint_step(const char *run)
-{
-    char path[1024], buf[2048];
-    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, run);
-    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
-    const char *p = strstr(buf, "\"step\":");
-    assert_non_null(p);
-    return atoll(p + 7);
 }
 
 /* The number after @p prefix in dir/out (the final report). */

@@ -66,6 +66,8 @@ static int teardown(void **state)
 
 /* Runs `strata ARGS` in dir; returns its exit status. */
 #define cli(...) tu_run_clif(dir, __VA_ARGS__)
+#define records(run) tu_metrics(dir, run)
+#define checkpoint_step(path) tu_checkpoint_step(dir, path)
 
 static void expect_ok(int code)
 {
@@ -83,24 +85,6 @@ static char *slurp(const char *name)
     if (!s)
         fail_msg("no %s/%s", dir, name);
     return s;
-}
-
-static char *records(const char *run)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
-    return slurp(name);
-}
-
-/* The "step" of dir/RUN/checkpoint.safetensors's train.state. */
-static long long checkpoint_step(const char *run)
-{
-    char path[1024], buf[4096];
-    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", dir, run);
-    ST_OK(strata_checkpoint_metadata(path, "train.state", buf, sizeof buf));
-    const char *p = strstr(buf, "\"step\":");
-    assert_non_null(p);
-    return atoll(p + 7);
 }
 
 /* `strata eval --json` of dir/RUN/checkpoint.safetensors (malloc'ed). */

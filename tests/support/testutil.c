@@ -125,6 +125,38 @@ void tu_expect_cli_err(const char *dir, int code, int want, const char *needle)
     free(err);
 }
 
+char *tu_metrics(const char *dir, const char *run)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s/metrics.jsonl", run);
+    char *m = tu_slurp(dir, name);
+    assert_non_null(m);
+    char *o = m;
+    for (const char *p = m; *p;) {
+        if (!strncmp(p, ",\"seconds\":", 11)) {
+            p += 11;
+            while (*p && *p != ',' && *p != '}')
+                p++;
+            continue;
+        }
+        *o++ = *p++;
+    }
+    *o = '\0';
+    return m;
+}
+
+long long tu_checkpoint_step(const char *dir, const char *path)
+{
+    char file[1024], buf[4096];
+    size_t n = strlen(path);
+    int is_file = n > 12 && !strcmp(path + n - 12, ".safetensors");
+    snprintf(file, sizeof file, "%s/%s%s", dir, path, is_file ? "" : "/checkpoint.safetensors");
+    ST_OK(strata_checkpoint_metadata(file, "train.state", buf, sizeof buf));
+    const char *p = strstr(buf, "\"step\":");
+    assert_non_null(p);
+    return atoll(p + 7);
+}
+
 int tu_count(const char *s, const char *needle)
 {
     int n = 0;

@@ -42,6 +42,12 @@ void tu_expect_cli_ok(const char *dir, int code);
 void tu_expect_cli_err(const char *dir, int code, int want, const char *needle);
 /** Occurrences of @p needle in @p s. */
 int tu_count(const char *s, const char *needle);
+/** dir/RUN/metrics.jsonl without its "seconds" fields, which differ
+ *  between runs (malloc'ed); fails the test when the file is missing. */
+char *tu_metrics(const char *dir, const char *run);
+/** The "step" of the train.state in dir/PATH: a checkpoint file, or a run
+ *  directory (its checkpoint.safetensors). */
+long long tu_checkpoint_step(const char *dir, const char *path);
 /** Asserts strata_last_error() contains @p needle. */
 void tu_assert_error_contains(const char *needle);
 
