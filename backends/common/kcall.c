@@ -172,6 +172,34 @@ strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *
     return s;
 }
 
+strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backward, kc_reduction *mode, int64_t *N,
+                                     int64_t *C)
+{
+    strata_status s = kc_check_arity(call, 2 + backward, 2 + backward, 1);
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *L = &call->inputs[backward], *T = &call->inputs[backward + 1], *out = &call->outputs[0];
+    if ((s = kc_check_f32(call, L, "logits")) != STRATA_OK || (s = kc_check_index_dtype(call, T, "labels")) != STRATA_OK ||
+        (s = kc_check_f32(call, out, backward ? "dlogits" : "loss")) != STRATA_OK ||
+        (backward && (s = kc_check_f32(call, &call->inputs[0], "dy")) != STRATA_OK))
+        return s;
+    if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
+        char sl[128], st[128];
+        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
+                        kc_shape_str(sl, sizeof sl, L->ndim, L->shape), kc_shape_str(st, sizeof st, T->ndim, T->shape));
+    }
+    *N = L->shape[0];
+    *C = L->shape[1];
+    if ((s = kc_reduction_of(call, mode)) != STRATA_OK)
+        return s;
+    int64_t n = *mode == KC_RED_NONE ? *N : 1;
+    if (!backward)
+        return kc_check_numel(call, out, "loss", n);
+    if ((s = kc_check_numel(call, &call->inputs[0], "dy", n)) != STRATA_OK)
+        return s;
+    return kc_check_same_shape(call, out, "dlogits", L, "logits");
+}
+
 /* ---- attributes ----------------------------------------------------------- */
 
 strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)

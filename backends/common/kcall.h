@@ -22,6 +22,9 @@
  *  any kernel runs. */
 void kc_init(const strata_host_api *host, const char *backend);
 
+/** Reduction modes of the losses (the values the GPU kernels take too). */
+typedef enum kc_reduction { KC_RED_NONE = 0, KC_RED_MEAN = 1, KC_RED_SUM = 2 } kc_reduction;
+
 /* ---- errors --------------------------------------------------------------- */
 
 /** Reports "OP: message" through host->set_error and returns @p status. */
@@ -58,6 +61,14 @@ strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *na
  *  outputs (p, slots...), all f32 with p's element count, returned in *n. */
 strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n);
 
+/** A cross_entropy call (logits (N, C) f32, labels (N) i32/i64 -> loss f32)
+ *  or, with @p backward, a cross_entropy_backward one (dy, logits, labels
+ *  -> dlogits, logits' shape): arity, dtypes, shapes, attr "reduction" in
+ *  *mode, and the loss's / dy's size (N for "none", else 1). The labels'
+ *  range is the backend's to check: they may live on a device. */
+strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backward, kc_reduction *mode, int64_t *N,
+                                     int64_t *C);
+
 /* ---- attributes ----------------------------------------------------------- */
 
 /** Normalises @p axis (negative counts from the end) for @p ndim dims;
@@ -71,8 +82,6 @@ const char *kc_attr_string(const strata_kernel_call *call, const char *name, con
 /** Attr "step" of an optimizer step (t, 1-based; 1 when absent), checked. */
 strata_status kc_optim_step(const strata_kernel_call *call, int64_t *t);
 
-/** Reduction modes of the losses (the values the GPU kernels take too). */
-typedef enum kc_reduction { KC_RED_NONE = 0, KC_RED_MEAN = 1, KC_RED_SUM = 2 } kc_reduction;
 /** Attr "reduction" ("mean" when absent). */
 strata_status kc_reduction_of(const strata_kernel_call *call, kc_reduction *out);
 

@@ -19,31 +19,13 @@ static int cuda_is_index(int32_t dtype)
     return dtype == STRATA_I32 || dtype == STRATA_I64;
 }
 
-/* logits (N, C) f32 and labels (N) i32/i64. */
-static strata_status cuda_ce_shapes(const strata_kernel_call *call, const strata_tensor_desc *L,
-                                    const strata_tensor_desc *T, int64_t *N, int64_t *C)
-{
-    if (L->dtype != STRATA_F32 || !cuda_is_index(T->dtype))
-        return kc_error(call, STRATA_E_DTYPE, "logits must be f32 and labels i32 or i64");
-    if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0])
-        return kc_error(call, STRATA_E_SHAPE, "logits and labels are not (N, C) and (N)");
-    *N = L->shape[0];
-    *C = L->shape[1];
-    return STRATA_OK;
-}
-
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 CUDA_KERNEL(cross_entropy)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
     kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    CUDA_OK(kc_reduction_of(call, &mode));
-    CUDA_OK(cuda_ce_shapes(call, L, T, &N, &C));
-    if (Y->dtype != STRATA_F32 || strata_desc_numel(Y) != (mode == KC_RED_NONE ? N : 1))
-        return kc_error(call, STRATA_E_SHAPE, "loss must be f32 with %lld element(s)",
-                        (long long)(mode == KC_RED_NONE ? N : 1));
+    CUDA_OK(kc_check_cross_entropy(call, 0, &mode, &N, &C));
+    const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -67,16 +49,11 @@ CUDA_KERNEL(cross_entropy)
 /* dlogits[n, c] = (softmax(logits[n])[c] - (c == label[n])) * dy[n] (/ N for mean). */
 CUDA_KERNEL(cross_entropy_backward)
 {
-    CUDA_OK(kc_check_arity(call, 3, 3, 1));
-    const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
-    const strata_tensor_desc *DL = &call->outputs[0];
     kc_reduction mode = KC_RED_MEAN;
     int64_t N = 0, C = 0;
-    CUDA_OK(kc_reduction_of(call, &mode));
-    CUDA_OK(cuda_ce_shapes(call, L, T, &N, &C));
-    if (DY->dtype != STRATA_F32 || DL->dtype != STRATA_F32 ||
-        strata_desc_numel(DY) != (mode == KC_RED_NONE ? N : 1) || strata_desc_numel(DL) != N * C)
-        return kc_error(call, STRATA_E_SHAPE, "dy or dlogits has the wrong size or dtype");
+    CUDA_OK(kc_check_cross_entropy(call, 1, &mode, &N, &C));
+    const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
+    const strata_tensor_desc *DL = &call->outputs[0];
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;

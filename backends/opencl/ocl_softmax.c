@@ -95,25 +95,6 @@ static strata_status ocl_softmax_bwd(const strata_kernel_call *call, int is_log)
 OCL_KERNEL(softmax_backward) { return ocl_softmax_bwd(call, 0); }
 OCL_KERNEL(log_softmax_backward) { return ocl_softmax_bwd(call, 1); }
 
-/* Logits (N, C) f32 and labels (N) i32/i64; returns N and C. */
-static strata_status ocl_ce_shapes(const strata_kernel_call *call, const strata_tensor_desc *L,
-                                   const strata_tensor_desc *T, int64_t *N, int64_t *C)
-{
-    if (L->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "logits are not f32");
-    if (T->dtype != STRATA_I32 && T->dtype != STRATA_I64)
-        return kc_error(call, STRATA_E_DTYPE, "labels are not i32 or i64");
-    if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
-        char sl[128], st[128];
-        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                        kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                        kc_shape_str(st, sizeof st, T->ndim, T->shape));
-    }
-    *N = L->shape[0];
-    *C = L->shape[1];
-    return STRATA_OK;
-}
-
 /* Sums @p n values of buffer @p v into Y[0] (times scale). */
 static strata_status ocl_sum_into(const strata_kernel_call *call, ocl_device *d, const strata_tensor_desc *Y, cl_mem v,
                                   int64_t n, float scale)
@@ -124,15 +105,12 @@ static strata_status ocl_sum_into(const strata_kernel_call *call, ocl_device *d,
 
 OCL_KERNEL(cross_entropy)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
+    kc_reduction mode = KC_RED_MEAN;
+    int64_t N = 0, C = 0;
+    strata_status s = kc_check_cross_entropy(call, 0, &mode, &N, &C);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    kc_reduction mode = KC_RED_MEAN;
-    int64_t N = 0, C = 0;
-    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
-        (s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? N : 1)) != STRATA_OK)
-        return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK ||
         (s = ocl_check_indices(call, d, T, C, "label", "row")) != STRATA_OK)
@@ -158,19 +136,13 @@ OCL_KERNEL(cross_entropy)
 
 OCL_KERNEL(cross_entropy_backward)
 {
-    strata_status s = kc_check_arity(call, 3, 3, 1);
+    kc_reduction mode = KC_RED_MEAN;
+    int64_t N = 0, C = 0;
+    strata_status s = kc_check_cross_entropy(call, 1, &mode, &N, &C);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    kc_reduction mode = KC_RED_MEAN;
-    int64_t N = 0, C = 0;
-    if (DY->dtype != STRATA_F32 || DL->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "dy and dlogits must be f32");
-    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ocl_ce_shapes(call, L, T, &N, &C)) != STRATA_OK ||
-        (s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? N : 1)) != STRATA_OK ||
-        (s = kc_check_numel(call, DL, "dlogits", N * C)) != STRATA_OK)
-        return s;
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK ||
         (s = ocl_check_indices(call, d, T, C, "label", "row")) != STRATA_OK)

@@ -10,26 +10,6 @@
 
 #include "ref_internal.h"
 
-/* Checks logits (N, C) f32 and labels (N) i32/i64; returns N and C. */
-static strata_status ref_ce_shapes(const strata_kernel_call *call, const strata_tensor_desc *L,
-                                   const strata_tensor_desc *T, int64_t *N, int64_t *C)
-{
-    strata_status s = kc_check_f32(call, L, "logits");
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, T, "labels");
-    if (s != STRATA_OK)
-        return s;
-    if (L->ndim != 2 || T->ndim != 1 || T->shape[0] != L->shape[0]) {
-        char sl[128], st[128];
-        return kc_error(call, STRATA_E_SHAPE, "logits %s and labels %s are not (N, C) and (N)",
-                        kc_shape_str(sl, sizeof sl, L->ndim, L->shape),
-                        kc_shape_str(st, sizeof st, T->ndim, T->shape));
-    }
-    *N = L->shape[0];
-    *C = L->shape[1];
-    return STRATA_OK;
-}
-
 /* Label of row n, checked against [0, C). */
 static strata_status ref_ce_label(const strata_kernel_call *call, const strata_tensor_desc *T, int64_t n, int64_t C,
                                   int64_t *out)
@@ -58,18 +38,12 @@ static double ref_logsumexp(const float *row, int64_t C)
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 REF_KERNEL(cross_entropy)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "loss");
+    kc_reduction mode = KC_RED_MEAN;
+    int64_t N = 0, C = 0;
+    strata_status s = kc_check_cross_entropy(call, 0, &mode, &N, &C);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
-    kc_reduction mode = KC_RED_MEAN;
-    int64_t N = 0, C = 0;
-    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
-        return s;
-    if ((s = kc_check_numel(call, Y, "loss", mode == KC_RED_NONE ? N : 1)) != STRATA_OK)
-        return s;
 
     float *loss = strata_desc_ptr(Y);         // (N) for "none", else (1)
     const float *logits = strata_desc_ptr(L); // (N, C)
@@ -93,22 +67,13 @@ REF_KERNEL(cross_entropy)
  * dy is (N) for "none", else one value. */
 REF_KERNEL(cross_entropy_backward)
 {
-    strata_status s = kc_check_arity(call, 3, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->inputs[0], "dy");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "dlogits");
+    kc_reduction mode = KC_RED_MEAN;
+    int64_t N = 0, C = 0;
+    strata_status s = kc_check_cross_entropy(call, 1, &mode, &N, &C);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DL = &call->outputs[0];
-    kc_reduction mode = KC_RED_MEAN;
-    int64_t N = 0, C = 0;
-    if ((s = kc_reduction_of(call, &mode)) != STRATA_OK || (s = ref_ce_shapes(call, L, T, &N, &C)) != STRATA_OK)
-        return s;
-    if ((s = kc_check_numel(call, DY, "dy", mode == KC_RED_NONE ? N : 1)) != STRATA_OK ||
-        (s = kc_check_same_shape(call, DL, "dlogits", L, "logits")) != STRATA_OK)
-        return s;
 
     float *dlogits = strata_desc_ptr(DL);     // (N, C)
     const float *dy = strata_desc_ptr(DY);    // (N) or (1)
