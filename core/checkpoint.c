@@ -212,7 +212,7 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     char a[128], b[128];
     if (e->dtype != t->dtype)
         return st_error(STRATA_E_DTYPE, "%s: tensor '%s' is %s, the model expects %s", f->path, name, e->dtype_str,
-                        st_dtype_name(t->dtype));
+                        strata_dtype_name(t->dtype));
     if (e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))
         return st_error(STRATA_E_SHAPE, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name,
                         st_shape_str(a, sizeof a, e->ndim, e->shape), st_shape_str(b, sizeof b, t->ndim, t->shape));

@@ -189,7 +189,7 @@ static strata_status check_finite(strata_runtime *rt, const st_op *op, strata_te
             if (first_nonfinite(in[i], &bad, &bw))
                 bad = -1;
             int w = snprintf(ins + used, sizeof ins - used, "%s%s %s%s%s", i ? ", " : "",
-                             st_shape_str(shp, sizeof shp, in[i]->ndim, in[i]->shape), st_dtype_name(in[i]->dtype),
+                             st_shape_str(shp, sizeof shp, in[i]->ndim, in[i]->shape), strata_dtype_name(in[i]->dtype),
                              bad >= 0 ? " holding " : "", bad >= 0 ? bw : "");
             used += w > 0 ? (size_t)w : 0;
         }
@@ -204,7 +204,7 @@ static strata_status check_finite(strata_runtime *rt, const st_op *op, strata_te
         return st_error(STRATA_E_NUMERIC,
                         "anomaly detected: %s produced %s at element %lld of output %d %s %s, %s; inputs: %s",
                         op->name, what, (long long)at, k, st_shape_str(shp, sizeof shp, out[k]->ndim, out[k]->shape),
-                        st_dtype_name(out[k]->dtype), where, n_in ? ins : "none");
+                        strata_dtype_name(out[k]->dtype), where, n_in ? ins : "none");
     }
     return STRATA_OK;
 }
@@ -416,8 +416,9 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
                 !strata_tensor_is_contiguous(o)) {
                 char a[128], b[128];
                 return st_error(STRATA_E_SHAPE, "%s: provided output %d is %s %s, expected contiguous %s %s on %s",
-                                op->name, k, o ? st_dtype_name(o->dtype) : "NULL",
-                                o ? st_shape_str(a, sizeof a, o->ndim, o->shape) : "", st_dtype_name(out_d[k].dtype),
+                                op->name, k, o ? strata_dtype_name(o->dtype) : "NULL",
+                                o ? st_shape_str(a, sizeof a, o->ndim, o->shape) : "",
+                                strata_dtype_name(out_d[k].dtype),
                                 st_shape_str(b, sizeof b, out_d[k].ndim, out_d[k].shape), dev->name);
             }
             outs[k] = strata_tensor_retain(o);

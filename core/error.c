@@ -89,20 +89,3 @@ const char *st_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
     return buf;
 }
 
-const char *st_dtype_name(int dtype)
-{
-    switch (dtype) {
-    case STRATA_F32:
-        return "f32";
-    case STRATA_I32:
-        return "i32";
-    case STRATA_I64:
-        return "i64";
-    case STRATA_F16:
-        return "f16";
-    case STRATA_BF16:
-        return "bf16";
-    default:
-        return "unknown-dtype";
-    }
-}

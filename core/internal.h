@@ -24,7 +24,6 @@ strata_status st_verror(strata_status s, const char *fmt, va_list ap);
 strata_status st_error_context(strata_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Formats a shape "(2, 3, 4)" into buf. Returns buf. */
 const char *st_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
-const char *st_dtype_name(int dtype);
 
 /* ---- small utilities (util.c) ------------------------------------------ */
 

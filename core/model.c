@@ -104,7 +104,7 @@ strata_status strata_model_add_input(strata_model *m, const char *name, strata_d
                         STRATA_MAX_DIMS);
     if (dtype != STRATA_F32 && dtype != STRATA_I32 && dtype != STRATA_I64)
         return st_error(STRATA_E_DTYPE, "model input '%s': dtype %s is not supported", name,
-                        st_dtype_name((int)dtype));
+                        strata_dtype_name((int)dtype));
     for (int k = 0; k < ndim; k++)
         if (shape[k] <= 0)
             return st_error(STRATA_E_INVALID, "model input '%s': dimension %d is %lld", name, k,
@@ -344,8 +344,8 @@ static strata_status check_batched(const char *what, const strata_tensor *t, int
     if (ok)
         return STRATA_OK;
     char a[128], b[128];
-    return st_error(STRATA_E_SHAPE, "%s is %s %s, expected %s (batch, %s)", what, st_dtype_name(t->dtype),
-                    st_shape_str(a, sizeof a, t->ndim, t->shape), st_dtype_name(dtype),
+    return st_error(STRATA_E_SHAPE, "%s is %s %s, expected %s (batch, %s)", what, strata_dtype_name(t->dtype),
+                    st_shape_str(a, sizeof a, t->ndim, t->shape), strata_dtype_name(dtype),
                     st_shape_str(b, sizeof b, ndim, shape));
 }
 

@@ -27,7 +27,7 @@ static strata_status check_geometry(int dtype, int ndim, const int64_t *shape, s
         return st_error(STRATA_E_INVALID, "tensor rank %d is outside [0, %d]", ndim, STRATA_MAX_DIMS);
     size_t es = strata_dtype_size(dtype);
     if (!es || dtype == STRATA_F16 || dtype == STRATA_BF16)
-        return st_error(STRATA_E_DTYPE, "tensor dtype %d (%s) is not supported", dtype, st_dtype_name(dtype));
+        return st_error(STRATA_E_DTYPE, "tensor dtype %d (%s) is not supported", dtype, strata_dtype_name(dtype));
     uint64_t n = 1;
     for (int k = 0; k < ndim; k++) {
         if (shape[k] < 0)
@@ -323,7 +323,7 @@ strata_status strata_tensor_set_requires_grad(strata_tensor *t, int on)
         return st_error(STRATA_E_INVALID, "strata_tensor_set_requires_grad: NULL tensor");
     if (on && t->dtype != STRATA_F32)
         return st_error(STRATA_E_DTYPE, "only f32 tensors can require gradients (this one is %s)",
-                        st_dtype_name(t->dtype));
+                        strata_dtype_name(t->dtype));
     if (!t->is_leaf)
         return st_error(STRATA_E_STATE, "requires_grad can only be set on leaf tensors");
     t->requires_grad = on ? 1 : 0;

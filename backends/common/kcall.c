@@ -31,24 +31,6 @@ strata_status kc_error(const strata_kernel_call *call, strata_status status, con
     return status;
 }
 
-const char *kc_dtype_name(int32_t dtype)
-{
-    switch (dtype) {
-    case STRATA_F32:
-        return "f32";
-    case STRATA_I32:
-        return "i32";
-    case STRATA_I64:
-        return "i64";
-    case STRATA_F16:
-        return "f16";
-    case STRATA_BF16:
-        return "bf16";
-    default:
-        return "an unknown dtype";
-    }
-}
-
 const char *kc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 {
     size_t used = 0;
@@ -82,7 +64,7 @@ strata_status kc_check_f32(const strata_kernel_call *call, const strata_tensor_d
 {
     if (d->dtype != STRATA_F32)
         return kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; the %s kernel takes f32", what,
-                        kc_dtype_name(d->dtype), kc_backend);
+                        strata_dtype_name(d->dtype), kc_backend);
     return STRATA_OK;
 }
 
@@ -102,7 +84,8 @@ strata_status kc_check_all_f32(const strata_kernel_call *call)
 strata_status kc_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
 {
     if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
-        return kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; expected i32 or i64", what, kc_dtype_name(d->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; expected i32 or i64", what,
+                        strata_dtype_name(d->dtype));
     return STRATA_OK;
 }
 

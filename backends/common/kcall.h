@@ -33,8 +33,6 @@ strata_status kc_error(const strata_kernel_call *call, strata_status status, con
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/** Name of a dtype for messages ("f32", "i64"). */
-const char *kc_dtype_name(int32_t dtype);
 /** Formats a shape as "(2, 3)" into buf; returns buf. */
 const char *kc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 

@@ -163,7 +163,7 @@ CPU_KERNEL(max_pool2d)
     if (s == STRATA_OK)
         s = kc_check_f32(call, Y, "y");
     if (s == STRATA_OK && I->dtype != STRATA_I64)
-        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; max_pool2d gives i64", kc_dtype_name(I->dtype));
+        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; max_pool2d gives i64", strata_dtype_name(I->dtype));
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, X, "x", NULL);
     if (s == STRATA_OK)
@@ -234,7 +234,7 @@ CPU_KERNEL(max_pool2d_backward)
     if (s == STRATA_OK)
         s = kc_check_f32(call, DX, "dx");
     if (s == STRATA_OK && I->dtype != STRATA_I64)
-        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; expected i64", kc_dtype_name(I->dtype));
+        s = kc_error(call, STRATA_E_DTYPE, "indices have dtype %s; expected i64", strata_dtype_name(I->dtype));
     if (s == STRATA_OK)
         s = cpu_pool_rank4(call, DY, "dy", NULL);
     if (s == STRATA_OK)

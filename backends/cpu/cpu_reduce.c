@@ -395,7 +395,7 @@ CPU_KERNEL(argmax)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     if (Y->dtype != STRATA_I64)
-        return kc_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", kc_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "output has dtype %s; argmax gives i64", strata_dtype_name(Y->dtype));
     int keepdim = strata_attr_get_int(call->attrs, call->n_attrs, "keepdim", 0) != 0;
     int axis = 0;
     if ((s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis)))

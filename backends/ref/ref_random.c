@@ -44,7 +44,7 @@ REF_KERNEL(fill)
         return STRATA_OK;
     default:
         return kc_error(call, STRATA_E_DTYPE, "cannot fill dtype %s; expected f32, i32 or i64",
-                        kc_dtype_name(Y->dtype));
+                        strata_dtype_name(Y->dtype));
     }
 }
 

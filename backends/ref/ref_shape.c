@@ -16,8 +16,8 @@ REF_KERNEL(copy)
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t es = strata_dtype_size(X->dtype);
     if (es == 0 || Y->dtype != X->dtype)
-        return kc_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", kc_dtype_name(X->dtype),
-                        kc_dtype_name(Y->dtype));
+        return kc_error(call, STRATA_E_DTYPE, "cannot copy %s into %s", strata_dtype_name(X->dtype),
+                        strata_dtype_name(Y->dtype));
     if ((s = kc_check_same_shape(call, Y, "output", X, "input")) != STRATA_OK)
         return s;
 
@@ -51,8 +51,8 @@ REF_KERNEL(concat)
     for (int k = 0; k < call->n_inputs; k++) {
         const strata_tensor_desc *X = &call->inputs[k];
         if (X->dtype != Y->dtype || es == 0)
-            return kc_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, kc_dtype_name(X->dtype),
-                            kc_dtype_name(Y->dtype));
+            return kc_error(call, STRATA_E_DTYPE, "input %d has dtype %s, output %s", k, strata_dtype_name(X->dtype),
+                            strata_dtype_name(Y->dtype));
         int ok = X->ndim == Y->ndim;
         for (int d = 0; ok && d < Y->ndim; d++)
             ok = d == axis || X->shape[d] == Y->shape[d];

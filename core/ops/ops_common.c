@@ -27,7 +27,7 @@ strata_status need_dtype(const strata_infer_call *c, int input, int dtype)
 {
     if (c->inputs[input].dtype != dtype)
         return st_error(STRATA_E_DTYPE, "%s: input %d is %s, expected %s", c->op, input,
-                        st_dtype_name(c->inputs[input].dtype), st_dtype_name(dtype));
+                        strata_dtype_name(c->inputs[input].dtype), strata_dtype_name(dtype));
     return STRATA_OK;
 }
 
@@ -41,7 +41,7 @@ strata_status need_index(const strata_infer_call *c, int input)
     int d = c->inputs[input].dtype;
     if (d != STRATA_I32 && d != STRATA_I64)
         return st_error(STRATA_E_DTYPE, "%s: input %d (indices) is %s, expected i32 or i64", c->op, input,
-                        st_dtype_name(d));
+                        strata_dtype_name(d));
     return STRATA_OK;
 }
 

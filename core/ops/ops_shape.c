@@ -252,8 +252,8 @@ static strata_status infer_concat(const strata_infer_call *c)
         if (!ok) {
             char a[128], b[128];
             return st_error(STRATA_E_SHAPE, "%s: input %d %s %s does not match input 0 %s %s except along axis %d",
-                            c->op, k, st_dtype_name(x->dtype), st_shape_str(a, sizeof a, x->ndim, x->shape),
-                            st_dtype_name(x0->dtype), st_shape_str(b, sizeof b, x0->ndim, x0->shape), axis);
+                            c->op, k, strata_dtype_name(x->dtype), st_shape_str(a, sizeof a, x->ndim, x->shape),
+                            strata_dtype_name(x0->dtype), st_shape_str(b, sizeof b, x0->ndim, x0->shape), axis);
         }
         total += x->shape[axis];
     }

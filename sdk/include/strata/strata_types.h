@@ -226,6 +226,26 @@ static inline int64_t strata_desc_numel(const strata_tensor_desc *d)
     return n;
 }
 
+/** Name of @p dtype for messages: "f32", "i32", "i64", "f16", "bf16", or
+ *  "unknown". Header-only, so it works with every 1.x core. */
+static inline const char *strata_dtype_name(int32_t dtype)
+{
+    switch (dtype) {
+    case STRATA_F32:
+        return "f32";
+    case STRATA_I32:
+        return "i32";
+    case STRATA_I64:
+        return "i64";
+    case STRATA_F16:
+        return "f16";
+    case STRATA_BF16:
+        return "bf16";
+    default:
+        return "unknown";
+    }
+}
+
 /** Size in bytes of one element of @p dtype, or 0 if unknown. */
 static inline size_t strata_dtype_size(int32_t dtype)
 {
