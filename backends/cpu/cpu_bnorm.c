@@ -9,7 +9,9 @@
  *
  * Per-channel statistics are two passes in double, as the host kernel's
  * (the sums vectorise in double lanes); the elementwise passes run in float
- * with per-channel constants. Channels are spread over the threads.
+ * with per-channel constants. Channels are spread over the threads; for
+ * x (N, C) (BatchNorm1d, one value per row and channel) in blocks of
+ * channels walked row by row, which keeps the loops on contiguous memory.
  */
 #include <math.h>
 
@@ -29,6 +31,40 @@ static void cpu_bn_stats(const float *x, int64_t N, int64_t C, int64_t S, int64_
     }
     *mean = m;
     *var = sq / (double)(N * S);
+}
+
+/*
+ * The same statistics for x (N, C) (S = 1, BatchNorm1d), channels [c0, c1)
+ * at most CPU_BN_BLOCK: rows outer, channels inner, so the loops run along
+ * contiguous memory and vectorise (a loop per channel would stride by C).
+ * Each channel's sums take its values in the same order as cpu_bn_stats,
+ * so the results are the same bits.
+ */
+#define CPU_BN_BLOCK 256
+static void cpu_bn_stats_rows(const float *x, int64_t N, int64_t C, int64_t c0, int64_t c1, double *mean,
+                              double *var)
+{
+    const int64_t w = c1 - c0;
+    for (int64_t j = 0; j < w; j++)
+        mean[j] = var[j] = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *r = x + n * C + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < w; j++)
+            mean[j] += (double)r[j];
+    }
+    for (int64_t j = 0; j < w; j++)
+        mean[j] /= (double)N;
+    for (int64_t n = 0; n < N; n++) {
+        const float *r = x + n * C + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < w; j++) {
+            double d = (double)r[j] - mean[j];
+            var[j] += d * d;
+        }
+    }
+    for (int64_t j = 0; j < w; j++)
+        var[j] /= (double)N;
 }
 
 /* x (N, C, ...) of rank >= 2, and inputs [first, last] (named by @p names)
@@ -90,6 +126,31 @@ CPU_KERNEL(batch_norm)
     const float *bias = strata_desc_ptr(&call->inputs[2]);   // (C)
     const float *rm = strata_desc_ptr(&call->inputs[3]);     // (C)
     const float *rv = strata_desc_ptr(&call->inputs[4]);     // (C)
+    if (training && S == 1) {
+        const int64_t blocks = (C + CPU_BN_BLOCK - 1) / CPU_BN_BLOCK;
+#pragma omp parallel for schedule(static) if (CPU_BN_PAR(blocks, N * CPU_BN_BLOCK))
+        for (int64_t bk = 0; bk < blocks; bk++) {
+            const int64_t c0 = bk * CPU_BN_BLOCK, c1 = c0 + CPU_BN_BLOCK < C ? c0 + CPU_BN_BLOCK : C, w = c1 - c0;
+            double mean[CPU_BN_BLOCK], var[CPU_BN_BLOCK];
+            float mu[CPU_BN_BLOCK], a[CPU_BN_BLOCK];
+            cpu_bn_stats_rows(x, N, C, c0, c1, mean, var);
+            for (int64_t j = 0; j < w; j++) {
+                double invstd = 1.0 / sqrt(var[j] + eps);
+                mu[j] = (float)mean[j];
+                a[j] = (float)(invstd * weight[c0 + j]);
+                mean_out[c0 + j] = (float)mean[j];
+                invstd_out[c0 + j] = (float)invstd;
+            }
+            for (int64_t n = 0; n < N; n++) {
+                const float *xr = x + n * C + c0;
+                float *yr = y + n * C + c0;
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++)
+                    yr[j] = CPU_FMA(xr[j] - mu[j], a[j], bias[c0 + j]);
+            }
+        }
+        return STRATA_OK;
+    }
 #pragma omp parallel for schedule(static) if (CPU_BN_PAR(C, N * S))
     for (int64_t c = 0; c < C; c++) {
         double mean, var;
@@ -146,6 +207,43 @@ CPU_KERNEL(batch_norm_backward)
     const float *mean = strata_desc_ptr(&call->inputs[3]);   // (C)
     const float *invstd = strata_desc_ptr(&call->inputs[4]); // (C)
     const double M = (double)(N * S);
+    if (S == 1) { /* as below, rows outer and channels inner (see cpu_bn_stats_rows) */
+        const int64_t blocks = (C + CPU_BN_BLOCK - 1) / CPU_BN_BLOCK;
+#pragma omp parallel for schedule(static) if (CPU_BN_PAR(blocks, N * CPU_BN_BLOCK))
+        for (int64_t bk = 0; bk < blocks; bk++) {
+            const int64_t c0 = bk * CPU_BN_BLOCK, c1 = c0 + CPU_BN_BLOCK < C ? c0 + CPU_BN_BLOCK : C, w = c1 - c0;
+            double sum_dy[CPU_BN_BLOCK], sum_dy_xhat[CPU_BN_BLOCK];
+            float k[CPU_BN_BLOCK], c1v[CPU_BN_BLOCK], c2v[CPU_BN_BLOCK];
+            for (int64_t j = 0; j < w; j++)
+                sum_dy[j] = sum_dy_xhat[j] = 0.0;
+            for (int64_t n = 0; n < N; n++) {
+                const float *dr = dy + n * C + c0, *xr = x + n * C + c0;
+                const float *mr = mean + c0, *ir = invstd + c0;
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) {
+                    sum_dy[j] += (double)dr[j];
+                    sum_dy_xhat[j] += (double)dr[j] * (((double)xr[j] - (double)mr[j]) * (double)ir[j]);
+                }
+            }
+            for (int64_t j = 0; j < w; j++) {
+                dbias[c0 + j] = (float)sum_dy[j];
+                dweight[c0 + j] = (float)sum_dy_xhat[j];
+                k[j] = (float)(weight[c0 + j] * (double)invstd[c0 + j]);
+                c1v[j] = training ? (float)(sum_dy[j] / M) : 0.0f;
+                c2v[j] = training ? (float)(sum_dy_xhat[j] / M) : 0.0f;
+            }
+            for (int64_t n = 0; n < N; n++) {
+                const float *dr = dy + n * C + c0, *xr = x + n * C + c0, *mr = mean + c0, *ir = invstd + c0;
+                float *out = dx + n * C + c0;
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) {
+                    float xhat = (xr[j] - mr[j]) * ir[j];
+                    out[j] = k[j] * (dr[j] - c1v[j] - xhat * c2v[j]);
+                }
+            }
+        }
+        return STRATA_OK;
+    }
 #pragma omp parallel for schedule(static) if (CPU_BN_PAR(C, N * S))
     for (int64_t c = 0; c < C; c++) {
         const double mu = mean[c], is = invstd[c];
@@ -225,6 +323,22 @@ CPU_KERNEL(batch_norm_update_stats)
     const float *rv = strata_desc_ptr(&call->inputs[2]);     // (C)
     const int64_t *nbt = strata_desc_ptr(NBT);               // (1)
     const double M = (double)(N * S);
+    if (S == 1) {
+        const int64_t blocks = (C + CPU_BN_BLOCK - 1) / CPU_BN_BLOCK;
+#pragma omp parallel for schedule(static) if (CPU_BN_PAR(blocks, N * CPU_BN_BLOCK))
+        for (int64_t bk = 0; bk < blocks; bk++) {
+            const int64_t c0 = bk * CPU_BN_BLOCK, c1 = c0 + CPU_BN_BLOCK < C ? c0 + CPU_BN_BLOCK : C;
+            double mean[CPU_BN_BLOCK], var[CPU_BN_BLOCK];
+            cpu_bn_stats_rows(x, N, C, c0, c1, mean, var);
+            for (int64_t c = c0; c < c1; c++) {
+                double old_m = rm[c], old_v = rv[c];
+                rm_out[c] = (float)((1.0 - m) * old_m + m * mean[c - c0]);
+                rv_out[c] = (float)((1.0 - m) * old_v + m * var[c - c0] * M / (M - 1.0));
+            }
+        }
+        *nbt_out = *nbt + 1;
+        return STRATA_OK;
+    }
 #pragma omp parallel for schedule(static) if (CPU_BN_PAR(C, N * S))
     for (int64_t c = 0; c < C; c++) {
         double mean, var;

@@ -2414,8 +2414,8 @@ static int64_t bn_input(cf_gen *g, cf_case *c, int64_t *C, int grad)
     case 0:
         n = 4, s[0] = 2, s[1] = 3, s[2] = 5, s[3] = 7;
         break;
-    case 1: /* (N, C) as BatchNorm1d */
-        n = 2, s[0] = 13, s[1] = 5;
+    case 1: /* (N, C) as BatchNorm1d, with enough channels for blocks and threads */
+        n = 2, s[0] = 20, s[1] = 1700;
         break;
     case 2: /* (N, C, L) */
         n = 3, s[0] = 3, s[1] = 4, s[2] = 7;
