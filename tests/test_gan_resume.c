@@ -392,6 +392,13 @@ static void test_bad_usage(void **state)
         expect_err(cli("train %s --resume a --out b --backend ref", s), 2, "--resume a");
         expect_err(cli("train %s --resume nowhere --backend ref", s), 1, "nowhere");
         assert_false(exists("nowhere"));
+        /* --quiet, as every trainer takes it: only the final report */
+        expect_ok(cli("train %s --out quiet%d --steps 2 --quiet --backend ref", s, k));
+        char *out = tu_slurp(dir, "out");
+        assert_non_null(out);
+        assert_null(strstr(out, "strata: training"));
+        assert_int_equal(tu_count(out, "\n"), 1);
+        free(out);
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);

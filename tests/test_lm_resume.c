@@ -310,6 +310,14 @@ static void test_bad_usage(void **state)
     /* another trainer's checkpoint is refused, not loaded into the wrong model */
     expect_ok(cli("train lm.yaml --out lmrun --steps 2 --backend ref --quiet"));
     expect_err(cli("train s2s.yaml --resume lmrun --backend ref"), 1, "lmrun/checkpoint.safetensors");
+    /* --quiet: only the final report */
+    for (int k = 0; k < 2; k++) {
+        expect_ok(cli("train %s --out quiet%d --steps 1 --quiet --backend ref", specs[k], k));
+        char *out = tu_slurp(dir, "out");
+        assert_non_null(out);
+        assert_int_equal(tu_count(out, "\n"), 1);
+        free(out);
+    }
     /* the batches a resumed run draws depend on their size */
     expect_err(cli("train lm.yaml --resume lmrun --batch-size 4 --backend ref"), 2, "used batches of 8, this one 4");
     expect_err(cli("train lm.yaml --resume weights --backend ref"), 1, "weights");

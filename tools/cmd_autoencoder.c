@@ -33,7 +33,7 @@ typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
     int64_t epochs, steps, seed;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
-    int have_seed, json, detect_anomaly;
+    int have_seed, json, detect_anomaly, quiet;
 } ae_args;
 
 typedef struct {
@@ -56,6 +56,8 @@ static int ae_parse(int argc, char **argv, ae_args *a)
             a->json = 1;
         else if (!strcmp(o, "--detect-anomaly"))
             a->detect_anomaly = 1;
+        else if (!strcmp(o, "--quiet"))
+            a->quiet = 1;
         else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
             if (rr < 0)
                 return 2;
@@ -309,8 +311,9 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
-    fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a->out_dir, (long long)ts->step,
-            (long long)ts->epoch + 1, (long long)ts->batch);
+    if (!a->quiet)
+        fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a->out_dir,
+                (long long)ts->step, (long long)ts->epoch + 1, (long long)ts->batch);
     return 0;
 }
 
@@ -344,7 +347,8 @@ int cmd_ae_train(int argc, char **argv)
         return 2;
     if (!a.spec_path || !a.out_dir) {
         fprintf(stderr, "strata: error: usage: strata train AUTOENCODER_SPEC --out DIR [--epochs N] [--steps N] [--seed S] "
-                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] (or --resume DIR)\n");
+                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] [--quiet] "
+                        "(or --resume DIR)\n");
         return 2;
     }
     /* --resume never creates the directory it is told to continue */
@@ -374,10 +378,11 @@ int cmd_ae_train(int argc, char **argv)
     const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0;
     if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
         epochs = (a.steps + per_epoch - 1) / per_epoch;
-    printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
-           "batch %lld\n",
-           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.code,
-           (long long)c.per, (long long)epochs, (long long)c.batch);
+    if (!a.quiet)
+        printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
+               "batch %lld\n",
+               a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model),
+               (long long)c.code, (long long)c.per, (long long)epochs, (long long)c.batch);
     const double t0 = cli_now();
     double test_mse = 0.0, pca_mse = 0.0;
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
@@ -435,9 +440,11 @@ int cmd_ae_train(int argc, char **argv)
         if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
         const double train_mse = nb ? sum / (double)nb : 0.0;
-        printf("epoch %lld/%lld  train mse %.5f  test mse %.5f  (%.1f s)\n", (long long)ep + 1, (long long)epochs,
-               train_mse, test_mse, cli_now() - t0);
-        fflush(stdout);
+        if (!a.quiet) {
+            printf("epoch %lld/%lld  train mse %.5f  test mse %.5f  (%.1f s)\n", (long long)ep + 1,
+                   (long long)epochs, train_mse, test_mse, cli_now() - t0);
+            fflush(stdout);
+        }
         ae_record(mf, json_pack("{s:I, s:I, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
                                 (json_int_t)steps, "loss", train_mse, "test_mse", test_mse, "seconds",
                                 cli_now() - t0));

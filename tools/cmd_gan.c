@@ -35,7 +35,7 @@ typedef struct {
         *real;
     int64_t steps, seed, count;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the start and the end only) */
-    int have_seed, json, detect_anomaly;
+    int have_seed, json, detect_anomaly, quiet;
 } gan_args;
 
 typedef struct {
@@ -63,6 +63,8 @@ static int gan_parse(int argc, char **argv, gan_args *a)
             a->json = 1;
         else if (!strcmp(o, "--detect-anomaly"))
             a->detect_anomaly = 1;
+        else if (!strcmp(o, "--quiet"))
+            a->quiet = 1;
         else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
             if (rr < 0)
                 return 2;
@@ -640,7 +642,8 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     ts.extra = NULL;
     if (train_metrics_truncate(a->out_dir, &ts))
         return 1;
-    fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts.step);
+    if (!a->quiet)
+        fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts.step);
     return 0;
 }
 
@@ -655,7 +658,7 @@ int cmd_gan_train(int argc, char **argv)
         return 2;
     if (!a.spec_path || !a.out_dir) {
         fprintf(stderr, "strata: error: usage: strata train GAN_SPEC --out DIR [--steps N] [--seed S] "
-                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] (or --resume DIR)\n");
+                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] [--quiet] (or --resume DIR)\n");
         return 2;
     }
     /* --resume never creates the directory it is told to continue */
@@ -690,11 +693,12 @@ int cmd_gan_train(int argc, char **argv)
     snprintf(path, sizeof path, "%s/samples", a.out_dir);
     if ((r = cli_make_dir(path)))
         goto out;
-    printf("strata: training the GAN %s on %s: generator %lld and discriminator %lld parameters; loss %s, %lld "
-           "discriminator step(s) per generator step, batch %lld, %lld steps%s\n",
-           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.G),
-           (long long)strata_model_num_scalars(c.D), c.loss, (long long)c.d_steps, (long long)c.batch,
-           (long long)steps, c.E ? ", weight average" : "");
+    if (!a.quiet)
+        printf("strata: training the GAN %s on %s: generator %lld and discriminator %lld parameters; loss %s, %lld "
+               "discriminator step(s) per generator step, batch %lld, %lld steps%s\n",
+               a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.G),
+               (long long)strata_model_num_scalars(c.D), c.loss, (long long)c.d_steps, (long long)c.batch,
+               (long long)steps, c.E ? ", weight average" : "");
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     FILE *mf = fopen(path, a.ckpt.resume ? "a" : "w");
     if (!mf) {
@@ -733,7 +737,7 @@ int cmd_gan_train(int argc, char **argv)
         }
         free(line);
         json_decref(rec);
-        if (log_every > 0 && (step % log_every == 0 || step == steps)) {
+        if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps)) {
             printf("step %6lld/%lld  D loss %.4f  G loss %.4f  (%.1f s)\n", (long long)step, (long long)steps, ld, lg,
                    cli_now() - t0);
             fflush(stdout);

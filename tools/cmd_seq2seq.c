@@ -60,7 +60,7 @@ static void s2s_free(s2s_set *d)
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
     int64_t steps, seed;
-    int have_seed;
+    int have_seed, quiet;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the end only) */
 } s2s_args;
 
@@ -83,7 +83,9 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
         if (!eval && (rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
             if (rr < 0)
                 return 2;
-        } else if (!strcmp(argv[i], "--out") && v)
+        } else if (!strcmp(argv[i], "--quiet"))
+            a->quiet = 1;
+        else if (!strcmp(argv[i], "--out") && v)
             a->out_dir = argv[++i];
         else if (!strcmp(argv[i], "--checkpoint") && v)
             a->checkpoint = argv[++i];
@@ -106,7 +108,8 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
     if (!a->spec_path || (eval ? !a->checkpoint : !a->out_dir)) {
         fprintf(stderr, "strata: error: usage: strata %s SPEC %s\n", argv[0],
                 eval ? "--checkpoint FILE [--backend NAME]"
-                     : "--out DIR|--resume DIR [--steps N] [--seed S] [--checkpoint-every N] [--backend NAME]");
+                     : "--out DIR|--resume DIR [--steps N] [--seed S] [--checkpoint-every N] [--backend NAME] "
+                       "[--quiet]");
         return 2;
     }
     return 0;
@@ -288,7 +291,8 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
     if (ts->step < steps && train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
-    fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts->step);
+    if (!a->quiet)
+        fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts->step);
     return 0;
 }
 
@@ -392,10 +396,12 @@ int cmd_s2s_train(int argc, char **argv)
         s2s_ctx_free(&c);
         return 1;
     }
-    printf("strata: training %s on %s: %lld parameters; reversing %lld..%lld digits, %lld training and %lld test "
-           "strings; batch %lld, %lld steps\n",
-           a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model), (long long)c.lo,
-           (long long)c.hi, (long long)c.train.n, (long long)c.test.n, (long long)B, (long long)steps);
+    if (!a.quiet)
+        printf("strata: training %s on %s: %lld parameters; reversing %lld..%lld digits, %lld training and %lld "
+               "test strings; batch %lld, %lld steps\n",
+               a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model),
+               (long long)c.lo, (long long)c.hi, (long long)c.train.n, (long long)c.test.n, (long long)B,
+               (long long)steps);
     int64_t *src = malloc(sizeof(int64_t) * (size_t)(B * T * 3)), *tgt = src ? src + B * T : NULL,
             *tin = src ? src + 2 * B * T : NULL;
     strata_status rc = src ? STRATA_OK : STRATA_E_NOMEM;
@@ -434,7 +440,7 @@ int cmd_s2s_train(int argc, char **argv)
         lv = loss;
         step++;
         s2s_step_record(metrics, step, lv, strata_optimizer_lr(c.opt));
-        if (log_every > 0 && (step % log_every == 0 || step == steps))
+        if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
         /* checkpoints: every --checkpoint-every steps and at the end */
         if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps) {
