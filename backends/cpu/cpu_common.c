@@ -8,7 +8,7 @@
 /* ---- checks --------------------------------------------------------------- */
 
 strata_status cpu_check_indices(const strata_kernel_call *call, const strata_tensor_desc *idx, int64_t limit,
-                                const char *what)
+                                const char *what, const char *pos_word)
 {
     int64_t n = strata_desc_numel(idx);
     const void *p = strata_desc_ptr(idx);
@@ -25,8 +25,8 @@ strata_status cpu_check_indices(const strata_kernel_call *call, const strata_ten
                 bad = i;
     }
     if (bad >= 0)
-        return kc_error(call, STRATA_E_INVALID, "%s %lld at position %lld is outside [0, %lld)", what,
-                        (long long)cpu_index_at(idx, bad), (long long)bad, (long long)limit);
+        return kc_error(call, STRATA_E_INVALID, "%s %lld at %s %lld is outside [0, %lld)", what,
+                        (long long)cpu_index_at(idx, bad), pos_word, (long long)bad, (long long)limit);
     return STRATA_OK;
 }
 

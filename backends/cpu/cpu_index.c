@@ -38,7 +38,7 @@ CPU_KERNEL(embedding)
     int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
     if ((s = kc_check_numel(call, Y, "output", P * D)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
+    if ((s = cpu_check_indices(call, IDX, V, "index", "position")) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y);       // (P, D)
@@ -73,7 +73,7 @@ CPU_KERNEL(embedding_backward)
                         (long long)V);
     if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_indices(call, IDX, V, "index")) != STRATA_OK)
+    if ((s = cpu_check_indices(call, IDX, V, "index", "position")) != STRATA_OK)
         return s;
 
     float *dw = strata_desc_ptr(DW);       // (V, D)
@@ -165,7 +165,7 @@ CPU_KERNEL(gather)
     int axis = 0;
     if ((s = cpu_gather_check(call, X->ndim, X->shape, IDX, &axis)) != STRATA_OK ||
         (s = kc_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK ||
-        (s = cpu_check_indices(call, IDX, X->shape[axis], "index")) != STRATA_OK)
+        (s = cpu_check_indices(call, IDX, X->shape[axis], "index", "position")) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y);       // (idx's shape)
@@ -192,7 +192,7 @@ CPU_KERNEL(gather_backward)
     int axis = 0;
     if ((s = cpu_gather_check(call, DX->ndim, DX->shape, IDX, &axis)) != STRATA_OK ||
         (s = kc_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK ||
-        (s = cpu_check_indices(call, IDX, DX->shape[axis], "index")) != STRATA_OK)
+        (s = cpu_check_indices(call, IDX, DX->shape[axis], "index", "position")) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (x's shape)
@@ -228,7 +228,7 @@ CPU_KERNEL(one_hot)
                         (long long)num, (long long)C);
     if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
         return s;
-    if ((s = cpu_check_indices(call, IDX, C, "index")) != STRATA_OK)
+    if ((s = cpu_check_indices(call, IDX, C, "index", "position")) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y); // (P, C)

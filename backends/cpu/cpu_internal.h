@@ -51,11 +51,13 @@
 
 /**
  * Checks every element of the index tensor @p idx against [0, limit):
- * STRATA_E_INVALID naming the first bad position and value. Kernels run it
- * before their (possibly parallel) loops so the loops cannot fail.
+ * STRATA_E_INVALID naming the first bad one, "WHAT V at POS_WORD I is
+ * outside [0, limit)" ("index 4 at position 1", "label 12 at row 3").
+ * Kernels run it before their (possibly parallel) loops so the loops
+ * cannot fail.
  */
 strata_status cpu_check_indices(const strata_kernel_call *call, const strata_tensor_desc *idx, int64_t limit,
-                                const char *what);
+                                const char *what, const char *pos_word);
 
 /** Element @p i of an i32 or i64 tensor (dtype checked beforehand). */
 static inline int64_t cpu_index_at(const strata_tensor_desc *d, int64_t i)

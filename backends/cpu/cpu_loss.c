@@ -13,18 +13,6 @@
 /* At most this many threads keep a partial total. */
 #define CPU_LOSS_MAX_PARTS 256
 
-/* Every label of T (N) inside [0, C), before the (parallel) loops run. */
-static strata_status cpu_ce_labels(const strata_kernel_call *call, const strata_tensor_desc *T, int64_t N, int64_t C)
-{
-    for (int64_t n = 0; n < N; n++) {
-        int64_t label = cpu_index_at(T, n);
-        if (label < 0 || label >= C)
-            return kc_error(call, STRATA_E_INVALID, "label %lld at row %lld is outside [0, %lld)", (long long)label,
-                            (long long)n, (long long)C);
-    }
-    return STRATA_OK;
-}
-
 /* log sum_c exp(row[c]), stable: max + log sum exp(row - max). */
 static double cpu_logsumexp(const float *restrict row, int64_t C)
 {
@@ -55,7 +43,7 @@ CPU_KERNEL(cross_entropy)
     int64_t N = 0, C = 0;
     strata_status s = kc_check_cross_entropy(call, 0, &mode, &N, &C);
     if (s == STRATA_OK)
-        s = cpu_ce_labels(call, &call->inputs[1], N, C);
+        s = cpu_check_indices(call, &call->inputs[1], C, "label", "row");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *L = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
@@ -93,7 +81,7 @@ CPU_KERNEL(cross_entropy_backward)
     int64_t N = 0, C = 0;
     strata_status s = kc_check_cross_entropy(call, 1, &mode, &N, &C);
     if (s == STRATA_OK)
-        s = cpu_ce_labels(call, &call->inputs[2], N, C);
+        s = cpu_check_indices(call, &call->inputs[2], C, "label", "row");
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *L = &call->inputs[1], *T = &call->inputs[2];
