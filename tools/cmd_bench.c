@@ -252,7 +252,7 @@ typedef struct {
 } op_case;
 
 /* Parses --shape for @p a->op into @p c (inputs not made yet); 0 on success. */
-static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3], int64_t conv[4])
+static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3], int64_t conv[6])
 {
     long long M, N, K, B, C, H, W, OC, KS, S = 1, P = 0;
     if (!strcmp(a->op, "matmul")) {
@@ -268,31 +268,48 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
         snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lld", M, N, K);
         return 0;
     }
-    if (!strcmp(a->op, "conv2d")) {
+    /* conv2d and its two gradients, one shape syntax: x (N, C, H, W) * w (OC, C, K, K) */
+    const int bwd_data = !strcmp(a->op, "conv2d_backward_data"), bwd_weight = !strcmp(a->op, "conv2d_backward_weight");
+    if (!strcmp(a->op, "conv2d") || bwd_data || bwd_weight) {
         int got = a->shape ? sscanf(a->shape, "%lldx%lldx%lldx%lldx%lldx%lldx%lldx%lld", &B, &C, &H, &W, &OC, &KS,
                                     &S, &P)
                            : 0;
         if (got < 6 || B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KS <= 0 || S <= 0 || P < 0 ||
             H + 2 * P < KS || W + 2 * P < KS) {
-            fprintf(stderr, "strata bench: --op conv2d needs --shape NxCxHxWxOCxK[xSTRIDExPAD] with the kernel K "
-                            "no larger than the padded input (e.g. 64x1x28x28x6x5x1x2, LeNet's first layer)\n");
+            fprintf(stderr, "strata bench: --op %s needs --shape NxCxHxWxOCxK[xSTRIDExPAD] with the kernel K "
+                            "no larger than the padded input (e.g. 64x1x28x28x6x5x1x2, LeNet's first layer)\n",
+                    a->op);
             return 2;
         }
-        c->op = "conv::conv2d";
-        ndims[0] = ndims[1] = 4, ndims[2] = 1;
-        dims[0][0] = B, dims[0][1] = C, dims[0][2] = H, dims[0][3] = W;
-        dims[1][0] = OC, dims[1][1] = C, dims[1][2] = KS, dims[1][3] = KS;
-        dims[2][0] = OC;
-        c->n_in = 3;
+        long long OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
+        const int64_t x[4] = {B, C, H, W}, w[4] = {OC, C, KS, KS}, dy[4] = {B, OC, OH, OW};
+        /* inputs: conv2d (x, w, b), backward data (dy, w), backward weight (dy, x) */
+        const int64_t *in[3] = {x, w, NULL};
+        if (bwd_data)
+            in[0] = dy, in[1] = w;
+        else if (bwd_weight)
+            in[0] = dy, in[1] = x;
+        for (int k = 0; k < 2; k++) {
+            ndims[k] = 4;
+            memcpy(dims[k], in[k], sizeof(int64_t) * 4);
+        }
+        c->n_in = 2;
+        if (!bwd_data && !bwd_weight) {
+            ndims[2] = 1, dims[2][0] = OC;
+            c->n_in = 3;
+        }
+        c->op = bwd_data ? "conv::conv2d_backward_data" : bwd_weight ? "conv::conv2d_backward_weight" : "conv::conv2d";
         conv[0] = conv[1] = S;
         conv[2] = conv[3] = P;
-        long long OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
+        /* what the gradients need: input_size (H, W) or kernel_size (K, K) */
+        conv[4] = bwd_data ? H : KS, conv[5] = bwd_data ? W : KS;
         c->flops = 2.0 * (double)B * (double)OC * (double)OH * (double)OW * (double)C * (double)KS * (double)KS;
         snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lldx%lld * %lldx%lldx%lldx%lld stride %lld pad %lld", B, C,
                  H, W, OC, C, KS, KS, S, P);
         return 0;
     }
-    fprintf(stderr, "strata bench: --op %s is not available (ops: matmul, conv2d)\n", a->op);
+    fprintf(stderr, "strata bench: --op %s is not available (ops: matmul, conv2d, conv2d_backward_data, conv2d_backward_weight)\n",
+            a->op);
     return 2;
 }
 
@@ -326,7 +343,7 @@ static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_cas
 static int bench_op(const bench_args *a)
 {
     op_case c = {0};
-    int64_t dims[3][4] = {{0}}, conv[4] = {0};
+    int64_t dims[3][4] = {{0}}, conv[6] = {0};
     int ndims[3] = {0}, r = op_case_parse(a, &c, dims, ndims, conv);
     if (r)
         return r;
@@ -350,9 +367,13 @@ static int bench_op(const bench_args *a)
         strata_runtime_destroy(rt);
         return cli_fail("creating inputs", rc);
     }
-    if (c.n_in == 3) { /* conv2d */
+    if (strcmp(c.op, "core::matmul")) { /* conv2d and its gradients */
         c.attrs[c.n_attrs++] = strata_attr_ints("stride", conv, 2);
         c.attrs[c.n_attrs++] = strata_attr_ints("padding", conv + 2, 2);
+        if (!strcmp(c.op, "conv::conv2d_backward_data"))
+            c.attrs[c.n_attrs++] = strata_attr_ints("input_size", conv + 4, 2);
+        else if (!strcmp(c.op, "conv::conv2d_backward_weight"))
+            c.attrs[c.n_attrs++] = strata_attr_ints("kernel_size", conv + 4, 2);
     }
     double med = 0;
     int n = 0;
@@ -411,7 +432,8 @@ int cmd_bench(int argc, char **argv)
                             "usage: strata bench W1 [W2 ...] [--backend NAME] [--steps N] [--warmup N] [--json] "
                             "[--profile]\n"
                             "       strata bench --op matmul --shape MxNxK [--backend NAME]\n"
-                            "       strata bench --op conv2d --shape NxCxHxWxOCxK[xSTRIDExPAD] [--backend NAME]\n",
+                            "       strata bench --op conv2d --shape NxCxHxWxOCxK[xSTRIDExPAD] [--backend NAME]\n"
+                            "         (also conv2d_backward_data, conv2d_backward_weight: the gradients of that conv2d)\n",
                     o);
             return 2;
         }

@@ -220,6 +220,10 @@ static strata_status cpu_init(const strata_host_api *host, strata_plugin *plugin
     pthread_mutex_lock(&cpu_init_lock);
     if (!cpu_initialised) {
         cpu_init_globals(host);
+        const char *conv = getenv("STRATA_CPU_CONV");
+        if (cpu_conv_dnnl_choose(conv) && host->log && rt)
+            host->log(rt, STRATA_LOG_WARN, "cpu: ignoring STRATA_CPU_CONV=\"%s\" (expected auto, tiles or onednn)",
+                      conv);
         cpu_initialised = 1;
     }
     pthread_mutex_unlock(&cpu_init_lock);

@@ -34,10 +34,10 @@
  * thread count. Inputs with Inf or NaN can spread NaN a little further than
  * ref does: the wide columns and the padding multiply such values by zero.
  *
- * Layers with many channels (groups 1, at least 16 in and out for the
- * forward, 8 for the backward ops) go to oneDNN's blocked convolution
- * primitives instead, reorders included (cpu_conv_dnnl.c), which win
- * there. For the others, oneDNN is not used: with plain NCHW memory (what
+ * Layers where oneDNN's blocked convolution primitives, reorders included,
+ * measured faster go to them instead (cpu_conv_dnnl.c: groups 1 and, on
+ * AVX2, at least 16 channels in and out for the forward, 8 for the backward
+ * ops; on AVX-512, from 6-8 channels). For the others, oneDNN is not used: with plain NCHW memory (what
  * the ABI hands over) oneDNN 2.6 on AVX2 offers only its im2col + sgemm
  * implementation ("gemm:jit"), too slow at LeNet's sizes, and its blocked
  * ("jit:avx2") kernels at best tie with these tiles there (cpu_conv_dnnl.c

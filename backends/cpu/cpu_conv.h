@@ -62,6 +62,13 @@ typedef enum cpu_conv_kind {
  */
 int cpu_conv_dnnl(cpu_conv_kind kind, float *out, const float *in0, const float *in1, const float *bias,
                   const cpu_conv_geom *g);
+/** Where convolutions run: STRATA_CPU_CONV=auto (the default: oneDNN where
+ * measured faster, cpu_conv_dnnl.c), tiles (never oneDNN) or onednn (oneDNN
+ * wherever it has a jit primitive; groups 1). */
+typedef enum cpu_conv_choice { CPU_CONV_AUTO, CPU_CONV_TILES, CPU_CONV_ONEDNN } cpu_conv_choice;
+/** Sets the choice from the value of STRATA_CPU_CONV (NULL or "": auto);
+ * -1 for an unknown value, which leaves auto. Called at load. */
+int cpu_conv_dnnl_choose(const char *value);
 /** Frees the cached primitives, buffers, stream and engine (plugin shutdown). */
 void cpu_conv_dnnl_shutdown(void);
 

@@ -4,8 +4,9 @@
  * activations, OIhw8i8o weights on AVX2) and reorders from and to the plain
  * NCHW tensors of the ABI around each call.
  *
- * When: groups 1 and at least 16 input and output channels for the
- * forward, 8 for the backward ops (the table at CPU_CONV_DNNL_MIN_CH_*; a
+ * When (cpu_conv_dnnl_wins): groups 1, and on AVX2 at least 16 input and
+ * output channels for the forward, 8 for the backward ops (the table at
+ * CPU_CONV_DNNL_MIN_CH_*; a
  * ResNet-like 64 -> 64 3 x 3 layer at 56 x 56, batch 8, 2 threads: forward
  * 10.3 ms against 14.0 with cpu_conv.c's tiles, backward data 10.3 against
  * 14.6, backward weights 14.0 against 32.1, reorders included). Below that
@@ -45,6 +46,73 @@
  *   32 -> 64 at 8 x 8     0.86 / 0.73 / 1.03  against  1.68 / 1.27 / 1.68 */
 #define CPU_CONV_DNNL_MIN_CH_FORWARD 16
 #define CPU_CONV_DNNL_MIN_CH_BACKWARD 8
+/*
+ * Where oneDNN runs AVX-512 (its nChw16c kernels), it wins on far smaller
+ * layers. Measured on a 2-core Xeon with AVX-512, 2 threads, `strata bench
+ * --op OP --shape ...` with the tiles forced and with oneDNN forced, ms
+ * (forward / backward data / backward weights):
+ *   64x1x28x28 -> 6, 5x5 pad 2 (LeNet 1)    tiles 0.15 / 0.30 / 0.16    oneDNN 0.24 / 2.0 / 0.20
+ *   64x1x28x28 -> 16, 3x3 pad 1             tiles 0.27 / 0.24 / 0.21    oneDNN 0.19 / 0.94 / 0.18
+ *   64x3x32x32 -> 16, 3x3 pad 1             tiles 0.56 / 0.70 / 0.57    oneDNN 0.39 / 1.3 / 0.37
+ *   64x6x14x14 -> 16, 5x5 (LeNet 2)         tiles 0.28 / 0.45 / 0.35    oneDNN 0.12 / 0.29 / 0.28
+ *   32x8x28x28 -> 8, 3x3 pad 1              tiles 0.25 / 0.46 / 0.27    oneDNN 0.21 / 0.46 / 0.18
+ *   32x16x14x14 -> 6, 3x3 pad 1             tiles 0.09 / 0.23 / 0.12    oneDNN 0.11 / 0.11 / 0.12
+ *   32x4x16x16 -> 32, 3x3 pad 1             tiles 0.17 / 0.18 / 0.19    oneDNN 0.10 / 0.26 / 0.24
+ *   32x12x16x16 -> 12, 3x3 pad 1            tiles 0.15 / 0.27 / 0.20    oneDNN 0.10 / 0.15 / 0.25
+ *   64x1x28x28 -> 64, 4x4 stride 2 pad 1    tiles 0.33 / 0.30 / 0.42    oneDNN 0.29 / 1.4 / 0.20
+ *   64x3x32x32 -> 16, 3x3 stride 2 pad 1    tiles 0.26 / 0.29 / 0.31    oneDNN 0.08 / 0.38 / 0.07
+ * So there: the forward from 8 output channels, the backward data from 6
+ * input channels (its output; with fewer, oneDNN's kernels are several
+ * times slower) and 6 output channels, the backward weights from 8 output
+ * channels (two losses above, 32x4 -> 32 and 32x12 -> 12, against larger
+ * gains on first layers).
+ */
+#define CPU_CONV_DNNL512_MIN_OC_FORWARD 8
+#define CPU_CONV_DNNL512_MIN_CH_DATA 6
+#define CPU_CONV_DNNL512_MIN_OC_WEIGHT 8
+
+static pthread_once_t cpu_conv_dnnl_isa_once = PTHREAD_ONCE_INIT;
+static int cpu_conv_dnnl_avx512;
+static cpu_conv_choice cpu_conv_dnnl_choice = CPU_CONV_AUTO; /* STRATA_CPU_CONV, set at load */
+
+int cpu_conv_dnnl_choose(const char *v)
+{
+    if (!v || !*v || !strcmp(v, "auto"))
+        cpu_conv_dnnl_choice = CPU_CONV_AUTO;
+    else if (!strcmp(v, "tiles"))
+        cpu_conv_dnnl_choice = CPU_CONV_TILES;
+    else if (!strcmp(v, "onednn"))
+        cpu_conv_dnnl_choice = CPU_CONV_ONEDNN;
+    else
+        return -1;
+    return 0;
+}
+
+static void cpu_conv_dnnl_isa(void)
+{
+    /* the ISA oneDNN will use: the machine's, capped by ONEDNN_MAX_CPU_ISA */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    cpu_conv_dnnl_avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
+/* Whether oneDNN's primitives beat cpu_conv.c's tiles on a layer of @p g (measured, above). */
+static int cpu_conv_dnnl_wins(cpu_conv_kind kind, const cpu_conv_geom *g)
+{
+    if (g->groups != 1 || g->N < 1 || cpu_conv_dnnl_choice == CPU_CONV_TILES)
+        return 0;
+    if (cpu_conv_dnnl_choice == CPU_CONV_ONEDNN)
+        return 1;
+    pthread_once(&cpu_conv_dnnl_isa_once, cpu_conv_dnnl_isa);
+    if (cpu_conv_dnnl_avx512) {
+        if (kind == CPU_CONV_FORWARD)
+            return g->OC >= CPU_CONV_DNNL512_MIN_OC_FORWARD;
+        if (kind == CPU_CONV_BACKWARD_DATA)
+            return g->C >= CPU_CONV_DNNL512_MIN_CH_DATA && g->OC >= CPU_CONV_DNNL512_MIN_CH_DATA;
+        return g->OC >= CPU_CONV_DNNL512_MIN_OC_WEIGHT;
+    }
+    const int64_t min_ch = kind == CPU_CONV_FORWARD ? CPU_CONV_DNNL_MIN_CH_FORWARD : CPU_CONV_DNNL_MIN_CH_BACKWARD;
+    return g->C >= min_ch && g->OC >= min_ch;
+}
 
 /* Arguments of one call: the user's plain tensors (0: out, 1: in0, 2: in1,
  * 3: bias) and, for each of 0..2, the blocked copy the primitive reads or
@@ -254,8 +322,7 @@ static int cpu_conv_dnnl_exec(dnnl_primitive_t prim, int n, const dnnl_exec_arg_
 int cpu_conv_dnnl(cpu_conv_kind kind, float *out, const float *in0, const float *in1, const float *bias,
                   const cpu_conv_geom *g)
 {
-    const int64_t min_ch = kind == CPU_CONV_FORWARD ? CPU_CONV_DNNL_MIN_CH_FORWARD : CPU_CONV_DNNL_MIN_CH_BACKWARD;
-    if (g->groups != 1 || g->C < min_ch || g->OC < min_ch || g->N < 1 || (bias && kind != CPU_CONV_FORWARD))
+    if ((bias && kind != CPU_CONV_FORWARD) || !cpu_conv_dnnl_wins(kind, g))
         return 0;
     int done = 0;
     pthread_mutex_lock(&cpu_conv_dnnl_lock);
