@@ -216,10 +216,8 @@ static void test_device_refuses(void **state)
 static void test_cli_environment(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/strata-fault-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "fault"), 0);
     /* tiny IDX files: 8 images 4x4, 2 classes */
     uint8_t img[16 + 8 * 16] = {0, 0, 8, 3, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 4};
     uint8_t lbl[8 + 8] = {0, 0, 8, 1, 0, 0, 0, 8};
@@ -264,9 +262,7 @@ static void test_cli_environment(void **state)
             fail_msg("STRATA_FAULT_ALLOC=%lld: exit 1 without an out-of-memory message: %s", (long long)at[k], err);
         free(err);
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_remove_dir(dir), 0);
 }
 
 int main(int argc, char **argv)

@@ -148,8 +148,8 @@ static void test_info_says_why(void **state)
     int n = r.device_count;
     strata_runtime_destroy(rt);
 
-    char dir[] = "/tmp/strata-cuda-info-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[512];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "cuda-info"), 0);
     assert_int_equal(tu_run_cli(dir, "info"), 0);
     char *out = tu_slurp(dir, "out");
     assert_non_null(out);
@@ -159,9 +159,7 @@ static void test_info_says_why(void **state)
             fail_msg("strata info does not show the reason \"%s\":\n%s", why, out);
     }
     free(out);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_remove_dir(dir), 0);
 }
 
 /* With a device: a round trip and one op against ref. */

@@ -111,9 +111,7 @@ static void write_ae_spec(const char *name, const char *opt, int sigmoid)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-ganresume-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "ganresume"), 0);
     write_idx();
     write_gan_spec("gan.yaml", "{type: adam, lr: 0.01}");
     write_gan_spec("gan_diverge.yaml", "{type: sgd, lr: 1.0e+4}");
@@ -125,9 +123,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */

@@ -94,9 +94,7 @@ static void write_spec(const char *name, const char *fmt, const char *optimizer)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-lm-resume-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "lm-resume"), 0);
     write_corpus();
     write_spec("lm.yaml", lm_spec, "{type: adam, lr: 0.01}");
     write_spec("lm-diverge.yaml", lm_spec, "{type: sgd, lr: 1.0e+38}");
@@ -108,9 +106,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */

@@ -97,7 +97,7 @@ static void tmp_remove_all(void)
         struct stat sb;
         if (lstat(g_tmp[k], &sb) == 0) {
             if (S_ISDIR(sb.st_mode))
-                rmdir(g_tmp[k]);
+                tu_remove_dir(g_tmp[k]); /* with what plugins left there (PoCL caches under $HOME) */
             else
                 unlink(g_tmp[k]);
         }
@@ -110,9 +110,7 @@ static void tmp_remove_all(void)
 static const char *tmp_dir(void)
 {
     char buf[PATH_MAX];
-    const char *t = getenv("TMPDIR");
-    snprintf(buf, sizeof buf, "%s/strata-loader-XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(buf));
+    assert_int_equal(tu_make_temp_dir(buf, sizeof buf, "loader"), 0);
     return track_tmp(buf);
 }
 

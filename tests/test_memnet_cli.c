@@ -45,8 +45,7 @@ static double json_number(const char *text, const char *key)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/strata-memnet-XXXXXX");
-    if (!mkdtemp(dir))
+    if (tu_make_temp_dir(dir, sizeof dir, "memnet"))
         return -1;
     char src[PATH_MAX];
     const char *s = getenv("STRATA_SOURCE_DIR");
@@ -58,9 +57,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 static void test_train_eval_explain(void **state)

@@ -46,9 +46,7 @@ static void write_spec(const char *name, const char *lr, int linear_start)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-mnres-XXXXXX", tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
+    if (tu_make_temp_dir(dir, sizeof dir, "mnres"))
         return -1;
     write_spec("tiny.yaml", "0.01", 1);
     write_spec("diverge.yaml", "1.0e+38", 0);
@@ -59,9 +57,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */

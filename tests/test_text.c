@@ -391,16 +391,12 @@ static void write_file(const char *name, const char *text)
 /* A new temporary directory in dir. */
 static void make_dir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-text-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "text"), 0);
 }
 
 static void remove_dir(void)
 {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_remove_dir(dir), 0);
 }
 
 /* tiny.txt: @p n characters repeating @p pattern */

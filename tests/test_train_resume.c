@@ -84,9 +84,7 @@ static void write_spec(const char *name, const char *optimizer)
 static int setup(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-resume-XXXXXX", tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "resume"), 0);
     write_idx();
     write_spec("adam.yaml", "{type: adam, lr: 0.01}");
     write_spec("diverge.yaml", "{type: sgd, lr: 1.0e+38}");
@@ -96,11 +94,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        return -1;
-    return 0;
+    return tu_remove_dir(dir);
 }
 
 /* Runs `strata ARGS` in dir; returns its exit status. */

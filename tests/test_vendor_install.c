@@ -35,8 +35,7 @@ static void write_text(const char *path, const char *text)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/strata-vendor-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir))
+    if (tu_make_temp_dir(dir, sizeof dir, "vendor"))
         return -1;
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/config", dir);
@@ -60,9 +59,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* Writes MANIFEST_DIR/vendor.json naming @p library; returns its path (static). */

@@ -140,9 +140,7 @@ static void assert_captured(const char *which, const char *needle)
 
 static int group_setup(void **state)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/strata-vis-XXXXXX", tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
+    if (tu_make_temp_dir(dir, sizeof dir, "vis"))
         return -1;
     snprintf(strata_bin, sizeof strata_bin, "%s", tu_build_path("bin/strata"));
     snprintf(spec, sizeof spec, "%s/conv.yaml", dir);
@@ -154,9 +152,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_dir(dir);
 }
 
 /* ---- PNG checks -------------------------------------------------------- */

@@ -1,4 +1,5 @@
 /* testutil.c - helpers shared by the CMocka tests. */
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,24 @@ void tu_assert_error_contains(const char *needle)
     const char *msg = strata_last_error();
     if (!strstr(msg, needle))
         fail_msg("expected the error message to contain \"%s\", got \"%s\"", needle, msg);
+}
+
+int tu_make_temp_dir(char *dir, size_t size, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(dir, size, "%s/strata-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    return n > 0 && (size_t)n < size && mkdtemp(dir) ? 0 : -1;
+}
+
+static int tu_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+int tu_remove_dir(const char *dir)
+{
+    return nftw(dir, tu_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int tu_run_cli(const char *dir, const char *args)

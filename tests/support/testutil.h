@@ -28,6 +28,13 @@ const char *tu_build_path(const char *rel);
 const char *tu_data_path(const char *rel);
 /** Writes @p len bytes to a fresh temp file; returns its path (static). */
 const char *tu_write_temp(const char *suffix, const void *data, size_t len);
+/** Makes a fresh directory $TMPDIR/strata-NAME-XXXXXX (/tmp when TMPDIR
+ *  is unset or empty) and writes its path to @p dir; 0, or -1 when it
+ *  cannot be made or the path does not fit @p size. */
+int tu_make_temp_dir(char *dir, size_t size, const char *name);
+/** Removes @p dir and everything below it (links are removed, not
+ *  followed); 0, or -1 when something could not be removed. */
+int tu_remove_dir(const char *dir);
 /** Runs `strata ARGS` (this build's bin/strata) in @p dir with stdout and
  *  stderr to dir/out and dir/err; fails the test if it was killed by a
  *  signal. Returns its exit status. */
