@@ -96,7 +96,7 @@ int bg_full(const bg_out *o)
 typedef struct {
     int tasks[BG_NTASKS], ntasks;
     const char *out_dir;
-    long long ntrain, ntest;
+    int64_t ntrain, ntest;
     uint64_t seed;
     int verify;
     const char *check; /* --check FILE: only check an existing file */
@@ -110,21 +110,6 @@ static int bg_usage(void)
     return 2;
 }
 
-/* Whole decimal number in [lo, hi]: 0, or 2 after a message naming @p opt. */
-static int bg_parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "strata: error: babi-gen: %s must be a whole number in [%lld, %lld], got '%s'\n", opt, lo, hi,
-                v);
-        return 2;
-    }
-    *out = x;
-    return 0;
-}
-
 static int bg_parse(int argc, char **argv, bg_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -133,7 +118,7 @@ static int bg_parse(int argc, char **argv, bg_args *a)
     const char *task = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long x = 0;
+        int64_t x = 0;
         if (!strcmp(argv[i], "--verify")) {
             a->verify = 1;
             continue;
@@ -150,13 +135,13 @@ static int bg_parse(int argc, char **argv, bg_args *a)
         else if (!strcmp(argv[i - 1], "--check"))
             a->check = v;
         else if (!strcmp(argv[i - 1], "--train")) {
-            if (bg_parse_int("--train", v, 1, 100000000, &a->ntrain))
+            if (cli_parse_int("babi-gen: --train", v, 1, 100000000, &a->ntrain))
                 return 2;
         } else if (!strcmp(argv[i - 1], "--test")) {
-            if (bg_parse_int("--test", v, 1, 100000000, &a->ntest))
+            if (cli_parse_int("babi-gen: --test", v, 1, 100000000, &a->ntest))
                 return 2;
         } else if (!strcmp(argv[i - 1], "--seed")) {
-            if (bg_parse_int("--seed", v, 0, INT64_MAX, &x))
+            if (cli_parse_int("babi-gen: --seed", v, 0, LLONG_MAX, &x))
                 return 2;
             a->seed = (uint64_t)x;
         } else {

@@ -2,6 +2,7 @@
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include <limits.h> /* LLONG_MAX, for cli_parse_int */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,10 @@ int cmd_check(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
+/** Reads option @p opt's value @p v as a whole decimal number in [lo, hi]
+ *  into *out: 0, or 2 (a usage error) after a message naming the option,
+ *  the range and the value. Trailing characters ("3x") are refused. */
+int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out);
 
 /* A progress bar on a terminal, plain periodic lines otherwise. */
 typedef struct cli_progress {

@@ -70,12 +70,15 @@ static int ae_parse(int argc, char **argv, ae_args *a)
             a->checkpoint = argv[++i];
         else if (!strcmp(o, "--backend"))
             a->backend = argv[++i];
-        else if (!strcmp(o, "--epochs"))
-            a->epochs = atoll(argv[++i]);
-        else if (!strcmp(o, "--steps"))
-            a->steps = atoll(argv[++i]);
-        else if (!strcmp(o, "--seed")) {
-            a->seed = atoll(argv[++i]);
+        else if (!strcmp(o, "--epochs")) {
+            if (cli_parse_int("--epochs", argv[++i], 1, LLONG_MAX, &a->epochs))
+                return 2;
+        } else if (!strcmp(o, "--steps")) {
+            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
+                return 2;
+        } else if (!strcmp(o, "--seed")) {
+            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
+                return 2;
             a->have_seed = 1;
         } else if (o[0] != '-' && !a->spec_path)
             a->spec_path = o;

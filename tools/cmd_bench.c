@@ -411,10 +411,13 @@ int cmd_bench(int argc, char **argv)
         }
         if (!strcmp(o, "--backend"))
             a.backend = argv[++k];
-        else if (!strcmp(o, "--steps"))
-            a.steps = strtoll(argv[++k], NULL, 10);
-        else if (!strcmp(o, "--warmup"))
-            a.warmup = strtoll(argv[++k], NULL, 10);
+        else if (!strcmp(o, "--steps")) {
+            if (cli_parse_int("--steps", argv[++k], 1, LLONG_MAX, &a.steps))
+                return 2;
+        } else if (!strcmp(o, "--warmup")) {
+            if (cli_parse_int("--warmup", argv[++k], 0, LLONG_MAX, &a.warmup))
+                return 2;
+        }
         else if (!strcmp(o, "--op"))
             a.op = argv[++k];
         else if (!strcmp(o, "--shape"))

@@ -6,6 +6,7 @@
  * ref with the same random inputs, forward and backward; the table says
  * pass or FAIL per op, and the exit status is 1 when anything failed.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,14 +89,24 @@ int cmd_check(int argc, char **argv)
             plugins[n_plugins++] = v;
         } else if (!strcmp(a, "--op")) {
             o.op_filter = v;
-        } else if (!strcmp(a, "--trials")) {
-            o.trials = atoi(v);
-        } else if (!strcmp(a, "--large")) {
-            o.large_trials = atoi(v) > 0 ? atoi(v) : -1;
+        } else if (!strcmp(a, "--trials") || !strcmp(a, "--large") || !strcmp(a, "--device")) {
+            int64_t n = 0;
+            if (cli_parse_int(a, v, !strcmp(a, "--trials") ? 1 : 0, 1000000, &n))
+                return 2;
+            if (!strcmp(a, "--trials"))
+                o.trials = (int)n;
+            else if (!strcmp(a, "--large"))
+                o.large_trials = n > 0 ? (int)n : -1;
+            else
+                o.device = (int)n;
         } else if (!strcmp(a, "--seed")) {
-            o.seed = strtoull(v, NULL, 0);
-        } else if (!strcmp(a, "--device")) {
-            o.device = atoi(v);
+            char *end = NULL;
+            errno = 0;
+            o.seed = strtoull(v, &end, 0);
+            if (!*v || *end || errno || v[0] == '-') {
+                fprintf(stderr, "strata: error: --seed must be a whole number >= 0 (0x... for hex), got '%s'\n", v);
+                return 2;
+            }
         } else if (!strcmp(a, "--all")) {
             o.claimed_only = 0;
         } else if (!strcmp(a, "--verbose")) {

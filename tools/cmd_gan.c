@@ -87,12 +87,15 @@ static int gan_parse(int argc, char **argv, gan_args *a)
             a->generator = argv[++i];
         else if (!strcmp(o, "--real"))
             a->real = argv[++i];
-        else if (!strcmp(o, "--steps"))
-            a->steps = atoll(argv[++i]);
-        else if (!strcmp(o, "--count"))
-            a->count = atoll(argv[++i]);
-        else if (!strcmp(o, "--seed")) {
-            a->seed = atoll(argv[++i]);
+        else if (!strcmp(o, "--steps")) {
+            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
+                return 2;
+        } else if (!strcmp(o, "--count")) {
+            if (cli_parse_int("--count", argv[++i], 1, LLONG_MAX, &a->count))
+                return 2;
+        } else if (!strcmp(o, "--seed")) {
+            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
+                return 2;
             a->have_seed = 1;
         } else if (o[0] != '-' && !a->spec_path)
             a->spec_path = o;

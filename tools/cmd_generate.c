@@ -60,12 +60,12 @@ static int parse_args(int argc, char **argv, gen_args *a)
             a->prime = v;
         else if (!strcmp(o, "--backend"))
             a->backend = v;
-        else if (!strcmp(o, "--length") && ((a->length = strtoll(v, &end, 10)) < 0 || *end)) {
-            fprintf(stderr, "strata: --length must be a non-negative integer, got '%s'\n", v);
-            return 2;
-        } else if (!strcmp(o, "--seed") && (a->seed = strtoll(v, &end, 10), *end)) {
-            fprintf(stderr, "strata: --seed must be an integer, got '%s'\n", v);
-            return 2;
+        else if (!strcmp(o, "--length")) {
+            if (cli_parse_int("--length", v, 0, LLONG_MAX, &a->length))
+                return 2;
+        } else if (!strcmp(o, "--seed")) {
+            if (cli_parse_int("--seed", v, 0, LLONG_MAX, &a->seed))
+                return 2;
         } else if (!strcmp(o, "--temperature") &&
                    (!((a->temperature = strtod(v, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
             fprintf(stderr, "strata: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n", v);

@@ -118,12 +118,8 @@ static int mn_parse(int argc, char **argv, mn_args *a, int train)
             if (rr < 0)
                 return 2;
         } else if (train && !strcmp(argv[i], "--steps") && v) {
-            char *end;
-            a->steps = strtoll(argv[++i], &end, 10);
-            if (a->steps <= 0 || *end) {
-                fprintf(stderr, "strata: error: --steps must be a positive number of steps, got '%s'\n", argv[i]);
+            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
                 return 2;
-            }
         } else if (!strcmp(argv[i], "--out") && v)
             a->out_dir = argv[++i];
         else if (!strcmp(argv[i], "--checkpoint") && v)
@@ -136,16 +132,25 @@ static int mn_parse(int argc, char **argv, mn_args *a, int train)
             a->task_arg = argv[++i];
         else if (!strcmp(argv[i], "--spec") && v)
             a->spec_path = argv[++i];
-        else if (!strcmp(argv[i], "--epochs") && v)
-            a->epochs = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--repeats") && v)
-            a->repeats = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--batch-size") && v)
-            a->batch = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--story") && v)
-            a->story = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--epochs") && v) {
+            if (cli_parse_int("--epochs", argv[++i], 1, LLONG_MAX, &a->epochs))
+                return 2;
+        }
+        else if (!strcmp(argv[i], "--repeats") && v) {
+            if (cli_parse_int("--repeats", argv[++i], 1, LLONG_MAX, &a->repeats))
+                return 2;
+        }
+        else if (!strcmp(argv[i], "--batch-size") && v) {
+            if (cli_parse_int("--batch-size", argv[++i], 1, LLONG_MAX, &a->batch))
+                return 2;
+        }
+        else if (!strcmp(argv[i], "--story") && v) {
+            if (cli_parse_int("--story", argv[++i], 0, LLONG_MAX, &a->story))
+                return 2;
+        }
         else if (!strcmp(argv[i], "--seed") && v) {
-            a->seed = atoll(argv[++i]);
+            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
+                return 2;
             a->have_seed = 1;
         } else if (!strcmp(argv[i], "--json"))
             a->json = 1;

@@ -91,10 +91,12 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
             a->checkpoint = argv[++i];
         else if (!strcmp(argv[i], "--backend") && v)
             a->backend = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && v)
-            a->steps = atoll(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && v) {
-            a->seed = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && v) {
+            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
+                return 2;
+        } else if (!strcmp(argv[i], "--seed") && v) {
+            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
+                return 2;
             a->have_seed = 1;
         } else if (argv[i][0] != '-' && !a->spec_path)
             a->spec_path = argv[i];

@@ -40,31 +40,23 @@ static int parse_args(int argc, char **argv, train_args *a, int eval)
             a->out_dir = v;
         } else if (!strcmp(o, "--epochs") && !eval) {
             NEED_VALUE;
-            a->epochs = strtoll(v, NULL, 10);
-            if (a->epochs <= 0) {
-                fprintf(stderr, "strata: --epochs must be a positive integer, got '%s'\n", v);
+            if (cli_parse_int("--epochs", v, 1, LLONG_MAX, &a->epochs))
                 return 2;
-            }
         } else if (!strcmp(o, "--steps") && !eval) {
             NEED_VALUE;
-            a->steps = strtoll(v, NULL, 10);
-            if (a->steps <= 0) {
-                fprintf(stderr, "strata: --steps must be a positive integer, got '%s'\n", v);
+            if (cli_parse_int("--steps", v, 1, LLONG_MAX, &a->steps))
                 return 2;
-            }
         } else if (!strcmp(o, "--batch-size")) {
             NEED_VALUE;
-            a->batch_size = strtoll(v, NULL, 10);
-            if (a->batch_size <= 0) {
-                fprintf(stderr, "strata: --batch-size must be a positive integer, got '%s'\n", v);
+            if (cli_parse_int("--batch-size", v, 1, LLONG_MAX, &a->batch_size))
                 return 2;
-            }
         } else if (!strcmp(o, "--backend")) {
             NEED_VALUE;
             a->backend = v;
         } else if (!strcmp(o, "--seed") && !eval) {
             NEED_VALUE;
-            a->seed = strtoll(v, NULL, 10);
+            if (cli_parse_int("--seed", v, 0, LLONG_MAX, &a->seed))
+                return 2;
             a->have_seed = 1;
         } else if (!strcmp(o, "--checkpoint") && eval) {
             NEED_VALUE;

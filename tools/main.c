@@ -1,5 +1,7 @@
 /* main.c - the strata command-line program. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -38,7 +40,7 @@ static void usage(FILE *f)
                "           [--seed S] [--backend NAME]  sample text from a language model\n"
                "  bench [W1 ...] [--backend NAME] [--steps N] [--json] [--profile]\n"
                "                                        training throughput of the reference workloads\n"
-               "  bench --op matmul --shape MxNxK       GFLOP/s of one op\n"
+               "  bench --op matmul --shape MxNxK       GFLOP/s of one op (also conv2d and its gradients)\n"
                "  visualize --checkpoint FILE --spec SPEC --input N --out DIR [--backend NAME]\n"
                "                                        PNGs of a ConvNet's input, filters and feature maps\n"
                "  babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S]\n"
@@ -53,6 +55,23 @@ int cli_fail(const char *what, strata_status s)
 {
     fprintf(stderr, "strata: error: %s: %s: %s\n", what, strata_status_name(s), strata_last_error());
     return 1;
+}
+
+int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || x < lo || x > hi) {
+        if (hi == LLONG_MAX)
+            fprintf(stderr, "strata: error: %s must be a whole number >= %lld, got '%s'\n", opt, lo, v ? v : "");
+        else
+            fprintf(stderr, "strata: error: %s must be a whole number in [%lld, %lld], got '%s'\n", opt, lo, hi,
+                    v ? v : "");
+        return 2;
+    }
+    *out = x;
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -187,14 +187,7 @@ int train_resume_parse(int argc, char **argv, int *i, train_resume_args *r)
         r->resume = v;
         return 1;
     }
-    char *end;
-    errno = 0;
-    r->checkpoint_every = strtoll(v, &end, 10);
-    if (errno || r->checkpoint_every <= 0 || end == v || *end) {
-        fprintf(stderr, "strata: --checkpoint-every must be a positive number of steps, got '%s'\n", v);
-        return -1;
-    }
-    return 1;
+    return cli_parse_int("--checkpoint-every", v, 1, LLONG_MAX, &r->checkpoint_every) ? -1 : 1;
 }
 
 int train_resume_finish(const train_resume_args *r, const char **out_dir)
