@@ -183,6 +183,97 @@ strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backwar
     return kc_check_same_shape(call, out, "dlogits", L, "logits");
 }
 
+/* Two inputs and one output: input 0 (@p what_in) and the output
+ * (@p what_out) f32, input 1 ("idx") i32 or i64. */
+static strata_status kc_check_indexed(const strata_kernel_call *call, const char *what_in, const char *what_out)
+{
+    strata_status s = kc_check_arity(call, 2, 2, 1);
+    if (s == STRATA_OK)
+        s = kc_check_f32(call, &call->inputs[0], what_in);
+    if (s == STRATA_OK)
+        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
+    if (s == STRATA_OK)
+        s = kc_check_f32(call, &call->outputs[0], what_out);
+    return s;
+}
+
+strata_status kc_check_embedding(const strata_kernel_call *call, int backward, int64_t *V, int64_t *D, int64_t *P)
+{
+    strata_status s = kc_check_indexed(call, backward ? "dy" : "w", backward ? "dw" : "output");
+    if (s != STRATA_OK)
+        return s;
+    /* The table, (V, D): w forward, dw backward; the rows, P * D: y forward, dy backward. */
+    const strata_tensor_desc *W = backward ? &call->outputs[0] : &call->inputs[0];
+    const strata_tensor_desc *R = backward ? &call->inputs[0] : &call->outputs[0];
+    if (W->ndim != 2)
+        return kc_error(call, STRATA_E_SHAPE, "%s must be (V, D), got %d dims", backward ? "dw" : "w", (int)W->ndim);
+    *V = W->shape[0];
+    *D = W->shape[1];
+    *P = strata_desc_numel(&call->inputs[1]);
+    if (backward) {
+        int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", *V);
+        if (num != *V)
+            return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
+                            (long long)*V);
+    }
+    return kc_check_numel(call, R, backward ? "dy" : "output", *P * *D);
+}
+
+strata_status kc_gather_axis(const strata_kernel_call *call, const strata_tensor_desc *x,
+                             const strata_tensor_desc *idx, int *axis)
+{
+    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x->ndim, axis);
+    if (s != STRATA_OK)
+        return s;
+    int ok = idx->ndim == x->ndim;
+    for (int d = 0; ok && d < x->ndim; d++)
+        ok = d == *axis || idx->shape[d] <= x->shape[d];
+    if (!ok) {
+        char sx[128], si[128];
+        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
+                        kc_shape_str(si, sizeof si, idx->ndim, idx->shape),
+                        kc_shape_str(sx, sizeof sx, x->ndim, x->shape), *axis);
+    }
+    return STRATA_OK;
+}
+
+strata_status kc_check_gather(const strata_kernel_call *call, int backward, int *axis)
+{
+    strata_status s = kc_check_indexed(call, backward ? "dy" : "x", backward ? "dx" : "output");
+    if (s != STRATA_OK)
+        return s;
+    /* Gathered from: x forward, dx backward; idx's shape: y forward, dy backward. */
+    const strata_tensor_desc *IDX = &call->inputs[1];
+    const strata_tensor_desc *X = backward ? &call->outputs[0] : &call->inputs[0];
+    const strata_tensor_desc *Y = backward ? &call->inputs[0] : &call->outputs[0];
+    if (backward && (s = kc_check_shape_attr(call, "shape", X)) != STRATA_OK)
+        return s;
+    if ((s = kc_gather_axis(call, X, IDX, axis)) != STRATA_OK)
+        return s;
+    return kc_check_same_shape(call, Y, backward ? "dy" : "output", IDX, "idx");
+}
+
+strata_status kc_check_one_hot(const strata_kernel_call *call, int64_t *P, int64_t *C)
+{
+    strata_status s = kc_check_arity(call, 1, 1, 1);
+    if (s == STRATA_OK)
+        s = kc_check_index_dtype(call, &call->inputs[0], "idx");
+    if (s == STRATA_OK)
+        s = kc_check_f32(call, &call->outputs[0], "output");
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *Y = &call->outputs[0];
+    if (Y->ndim < 1)
+        return kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
+    *C = Y->shape[Y->ndim - 1];
+    *P = strata_desc_numel(&call->inputs[0]);
+    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", *C);
+    if (num != *C)
+        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
+                        (long long)*C);
+    return kc_check_numel(call, Y, "output", *P * *C);
+}
+
 /* ---- attributes ----------------------------------------------------------- */
 
 strata_status kc_axis(const strata_kernel_call *call, const char *attr, int64_t axis, int ndim, int *out)

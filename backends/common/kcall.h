@@ -67,6 +67,32 @@ strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *
 strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backward, kc_reduction *mode, int64_t *N,
                                      int64_t *C);
 
+/* The index ops below leave the indices' range to the backend, as
+ * kc_check_cross_entropy does the labels': they may live on a device. */
+
+/** An embedding call (w (V, D) f32, idx i32/i64 of P elements -> y f32 of
+ *  P * D elements) or, with @p backward, an embedding_backward one (dy, idx
+ *  -> dw (V, D), attr "num_embeddings" V when present): arity, dtypes,
+ *  shapes; *V, *D and *P. */
+strata_status kc_check_embedding(const strata_kernel_call *call, int backward, int64_t *V, int64_t *D, int64_t *P);
+
+/** A gather call (x f32, idx i32/i64 -> y f32 of idx's shape) or, with
+ *  @p backward, a gather_backward one (dy of idx's shape, idx -> dx, x's
+ *  shape, matching attr "shape" when present): arity, dtypes, shapes and
+ *  attr "axis" in *axis, as kc_gather_axis. */
+strata_status kc_check_gather(const strata_kernel_call *call, int backward, int *axis);
+
+/** Attr "axis" (0 when absent) of a gather from @p x, normalised into
+ *  *axis, and STRATA_E_SHAPE unless idx has x's rank and is no larger than
+ *  x off that axis. */
+strata_status kc_gather_axis(const strata_kernel_call *call, const strata_tensor_desc *x,
+                             const strata_tensor_desc *idx, int *axis);
+
+/** A one_hot call (idx i32/i64 of P elements -> y (..., C) f32 of P * C
+ *  elements, attr "num_classes" C when present): arity, dtypes, shapes;
+ *  *P and *C. */
+strata_status kc_check_one_hot(const strata_kernel_call *call, int64_t *P, int64_t *C);
+
 /* ---- attributes ----------------------------------------------------------- */
 
 /** Normalises @p axis (negative counts from the end) for @p ndim dims;

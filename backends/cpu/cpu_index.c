@@ -23,21 +23,11 @@ static double *cpu_scratch(const strata_kernel_call *call, int64_t n)
 /* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
 CPU_KERNEL(embedding)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->inputs[0], "w");
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "output");
+    int64_t V = 0, D = 0, P = 0;
+    strata_status s = kc_check_embedding(call, 0, &V, &D, &P);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
-    if (W->ndim != 2)
-        return kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
-    int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
-    if ((s = kc_check_numel(call, Y, "output", P * D)) != STRATA_OK)
-        return s;
     if ((s = cpu_check_indices(call, IDX, V, "index", "position")) != STRATA_OK)
         return s;
 
@@ -54,25 +44,11 @@ CPU_KERNEL(embedding)
 /* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; dy (P, D), dw (V, D). */
 CPU_KERNEL(embedding_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->inputs[0], "dy");
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "dw");
+    int64_t V = 0, D = 0, P = 0;
+    strata_status s = kc_check_embedding(call, 1, &V, &D, &P);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
-    if (DW->ndim != 2)
-        return kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
-    int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
-    if (num != V)
-        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                        (long long)V);
-    if ((s = kc_check_numel(call, DY, "dy", P * D)) != STRATA_OK)
-        return s;
     if ((s = cpu_check_indices(call, IDX, V, "index", "position")) != STRATA_OK)
         return s;
 
@@ -98,29 +74,6 @@ CPU_KERNEL(embedding_backward)
     for (int64_t k = 0; k < V * D; k++)
         dw[k] = (float)acc[k];
     free(acc);
-    return STRATA_OK;
-}
-
-/*
- * Checks idx against x (the gathered-from shape: x_ndim, x_shape) for
- * gather along attr axis: same rank, idx no larger than x on the other
- * dims, every index inside [0, x_shape[axis]).
- */
-static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
-                                      const strata_tensor_desc *IDX, int *axis)
-{
-    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
-    if (s != STRATA_OK)
-        return s;
-    int ok = IDX->ndim == x_ndim;
-    for (int d = 0; ok && d < x_ndim; d++)
-        ok = d == *axis || IDX->shape[d] <= x_shape[d];
-    if (!ok) {
-        char sx[128], si[128];
-        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                        kc_shape_str(si, sizeof si, IDX->ndim, IDX->shape),
-                        kc_shape_str(sx, sizeof sx, x_ndim, x_shape), *axis);
-    }
     return STRATA_OK;
 }
 
@@ -152,20 +105,12 @@ static strata_status cpu_gather_check(const strata_kernel_call *call, int x_ndim
 /* torch.gather: y[i..] = x[i.. with i_axis replaced by idx[i..]]; y has idx's shape. */
 CPU_KERNEL(gather)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->inputs[0], "x");
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "output");
+    int axis = 0;
+    strata_status s = kc_check_gather(call, 0, &axis);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
-    int axis = 0;
-    if ((s = cpu_gather_check(call, X->ndim, X->shape, IDX, &axis)) != STRATA_OK ||
-        (s = kc_check_same_shape(call, Y, "output", IDX, "idx")) != STRATA_OK ||
-        (s = cpu_check_indices(call, IDX, X->shape[axis], "index", "position")) != STRATA_OK)
+    if ((s = cpu_check_indices(call, IDX, X->shape[axis], "index", "position")) != STRATA_OK)
         return s;
 
     float *y = strata_desc_ptr(Y);       // (idx's shape)
@@ -177,22 +122,12 @@ CPU_KERNEL(gather)
 /* dx = zeros of attr shape (x's), then dx[i.. with i_axis = idx[i..]] += dy[i..]. */
 CPU_KERNEL(gather_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->inputs[0], "dy");
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, &call->inputs[1], "idx");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "dx");
+    int axis = 0;
+    strata_status s = kc_check_gather(call, 1, &axis);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
-    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
-        return s;
-    int axis = 0;
-    if ((s = cpu_gather_check(call, DX->ndim, DX->shape, IDX, &axis)) != STRATA_OK ||
-        (s = kc_check_same_shape(call, DY, "dy", IDX, "idx")) != STRATA_OK ||
-        (s = cpu_check_indices(call, IDX, DX->shape[axis], "index", "position")) != STRATA_OK)
+    if ((s = cpu_check_indices(call, IDX, DX->shape[axis], "index", "position")) != STRATA_OK)
         return s;
 
     float *dx = strata_desc_ptr(DX);       // (x's shape)
@@ -211,23 +146,11 @@ CPU_KERNEL(gather_backward)
 /* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
 CPU_KERNEL(one_hot)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_index_dtype(call, &call->inputs[0], "idx");
-    if (s == STRATA_OK)
-        s = kc_check_f32(call, &call->outputs[0], "output");
+    int64_t P = 0, C = 0;
+    strata_status s = kc_check_one_hot(call, &P, &C);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
-    if (Y->ndim < 1)
-        return kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
-    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
-    if (num != C)
-        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld",
-                        (long long)num, (long long)C);
-    if ((s = kc_check_numel(call, Y, "output", P * C)) != STRATA_OK)
-        return s;
     if ((s = cpu_check_indices(call, IDX, C, "index", "position")) != STRATA_OK)
         return s;
 

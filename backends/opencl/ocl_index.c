@@ -30,17 +30,11 @@ static void ocl_strides(int nd, const int64_t *shape, int64_t *st)
 /* y (P, D) = rows idx of w (V, D). */
 OCL_KERNEL(embedding)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *W = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = kc_check_f32(call, W, "w")) && !(s = kc_check_index_dtype(call, I, "idx")))
-        s = kc_check_f32(call, Y, "output");
-    if (s == STRATA_OK && W->ndim != 2)
-        s = kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
-    if (s != STRATA_OK)
-        return s;
-    int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(I);
+    int64_t V = 0, D = 0, P = 0;
     ocl_device *d = NULL;
-    if ((s = kc_check_numel(call, Y, "output", P * D)) || (s = ocl_call_device(call, &d)) ||
+    strata_status s;
+    if ((s = kc_check_embedding(call, 0, &V, &D, &P)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
         return s;
     cl_mem y = ocl_mem(Y), w = ocl_mem(W), idx = ocl_mem(I);
@@ -55,21 +49,11 @@ OCL_KERNEL(embedding)
 /* dw (V, D) = scatter-add of the rows of dy (P, D) at idx. */
 OCL_KERNEL(embedding_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DW = &call->outputs[0];
-    if (s == STRATA_OK && !(s = kc_check_f32(call, DY, "dy")) && !(s = kc_check_index_dtype(call, I, "idx")))
-        s = kc_check_f32(call, DW, "dw");
-    if (s == STRATA_OK && DW->ndim != 2)
-        s = kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
-    if (s != STRATA_OK)
-        return s;
-    int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(I);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
-    if (num != V)
-        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                        (long long)V);
+    int64_t V = 0, D = 0, P = 0;
     ocl_device *d = NULL;
-    if ((s = kc_check_numel(call, DY, "dy", P * D)) || (s = ocl_call_device(call, &d)) ||
+    strata_status s;
+    if ((s = kc_check_embedding(call, 1, &V, &D, &P)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
         return s;
     if (ocl_off(DW) != 0)
@@ -83,25 +67,6 @@ OCL_KERNEL(embedding_backward)
     return ocl_launch(call, d, OCL_K_embedding_bwd, 1, &global, NULL, 9, args);
 }
 
-/* Checks idx against x's shape (same rank, no larger off the axis). */
-static strata_status ocl_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
-                                     const strata_tensor_desc *I, int *axis)
-{
-    strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis);
-    if (s != STRATA_OK)
-        return s;
-    int ok = I->ndim == x_ndim;
-    for (int k = 0; ok && k < x_ndim; k++)
-        ok = k == *axis || I->shape[k] <= x_shape[k];
-    if (!ok) {
-        char sx[128], si[128];
-        return kc_error(call, STRATA_E_SHAPE, "idx %s does not fit x %s outside axis %d",
-                        kc_shape_str(si, sizeof si, I->ndim, I->shape), kc_shape_str(sx, sizeof sx, x_ndim, x_shape),
-                        *axis);
-    }
-    return STRATA_OK;
-}
-
 OCL_KERNEL(gather)
 {
     strata_status s = kc_check_arity(call, 2, 2, 1);
@@ -110,7 +75,7 @@ OCL_KERNEL(gather)
         s = kc_check_f32(call, Y, "output");
     int axis = 0;
     if (s == STRATA_OK)
-        s = ocl_gather_plan(call, X->ndim, X->shape, I, &axis);
+        s = kc_gather_axis(call, X, I, &axis);
     int64_t n = strata_desc_numel(I);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
@@ -146,7 +111,7 @@ OCL_KERNEL(gather_backward)
         s = kc_check_shape_attr(call, "shape", DX);
     int axis = 0;
     if (s == STRATA_OK)
-        s = ocl_gather_plan(call, DX->ndim, DX->shape, I, &axis);
+        s = kc_gather_axis(call, DX, I, &axis);
     int64_t n = strata_desc_numel(I), nx = strata_desc_numel(DX);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
@@ -189,21 +154,11 @@ OCL_KERNEL(gather_backward)
 /* y (P, C) f32 = one-hot rows of idx (P). */
 OCL_KERNEL(one_hot)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
     const strata_tensor_desc *I = &call->inputs[0], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = kc_check_index_dtype(call, I, "idx")))
-        s = kc_check_f32(call, Y, "output");
-    if (s == STRATA_OK && Y->ndim < 1)
-        s = kc_error(call, STRATA_E_SHAPE, "output must have a class dim");
-    if (s != STRATA_OK)
-        return s;
-    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(I);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
-    if (num != C)
-        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
-                        (long long)C);
+    int64_t P = 0, C = 0;
     ocl_device *d = NULL;
-    if ((s = kc_check_numel(call, Y, "output", P * C)) || (s = ocl_call_device(call, &d)) ||
+    strata_status s;
+    if ((s = kc_check_one_hot(call, &P, &C)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, C, "index", "position")))
         return s;
     cl_mem y = ocl_mem(Y), idx = ocl_mem(I);
