@@ -48,7 +48,8 @@ static void usage(FILE *f)
                "  check --backend NAME [--plugin FILE]  conformance of a backend's ops against ref, forward and\n"
                "                                        backward; exit status 1 on a failure (strata check --help)\n"
                "  version                               print the version and ABI\n\n"
-               "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1\n");
+               "environment: STRATA_BACKEND, STRATA_PLUGIN_PATH, STRATA_DEBUG=loader, STRATA_STRICT=1,\n"
+               "             STRATA_NUM_THREADS, STRATA_CPU_CONV=auto|tiles|onednn (docs/user-guide.md)\n");
 }
 
 int cli_fail(const char *what, strata_status s)
