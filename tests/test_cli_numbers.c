@@ -62,6 +62,9 @@ static void test_bad_numbers(void **state)
         {"bench W1 --warmup many", "--warmup must be a whole number >= 0, got 'many'"},
         {"check --backend ref --trials x", "--trials must be a whole number in [1, 1000000], got 'x'"},
         {"check --backend ref --seed 12q", "--seed must be a whole number >= 0 (0x... for hex), got '12q'"},
+        {"check --backend ref --seed ' 5'", "--seed must be a whole number >= 0 (0x... for hex), got ' 5'"},
+        {"train %s/lenet-fashion.yaml --out r --epochs +3", "--epochs must be a whole number >= 1, got '+3'"},
+        {"train %s/lenet-fashion.yaml --out r --steps ' 7'", "--steps must be a whole number >= 1, got ' 7'"},
         {"babi-gen --task 1 --out b --train 0", "--train must be a whole number in [1, 100000000], got '0'"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

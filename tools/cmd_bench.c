@@ -308,7 +308,9 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
                  H, W, OC, C, KS, KS, S, P);
         return 0;
     }
-    fprintf(stderr, "strata bench: --op %s is not available (ops: matmul, conv2d, conv2d_backward_data, conv2d_backward_weight)\n",
+    fprintf(stderr,
+            "strata bench: --op %s is not available (ops: matmul, conv2d, conv2d_backward_data, "
+            "conv2d_backward_weight)\n",
             a->op);
     return 2;
 }
@@ -386,7 +388,7 @@ static int bench_op(const bench_args *a)
         return r;
     }
     if (a->json)
-        printf("{\"op\": \"%s\", \"shape\": \"%s\", \"backend\": \"%s\", \"gflops\": %.1f, \"median_ms\": %.3f, "
+        printf("{\"op\": \"%s\", \"shape\": \"%s\", \"backend\": \"%s\", \"gflops\": %.1f, \"median_ms\": %.6f, "
                "\"reps\": %d}\n",
                a->op, c.shape, strata_device_backend(dev), c.flops / med * 1e-9, 1e3 * med, n);
     else
@@ -417,8 +419,7 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(o, "--warmup")) {
             if (cli_parse_int("--warmup", argv[++k], 0, LLONG_MAX, &a.warmup))
                 return 2;
-        }
-        else if (!strcmp(o, "--op"))
+        } else if (!strcmp(o, "--op"))
             a.op = argv[++k];
         else if (!strcmp(o, "--shape"))
             a.shape = argv[++k];
@@ -436,14 +437,11 @@ int cmd_bench(int argc, char **argv)
                             "[--profile]\n"
                             "       strata bench --op matmul --shape MxNxK [--backend NAME]\n"
                             "       strata bench --op conv2d --shape NxCxHxWxOCxK[xSTRIDExPAD] [--backend NAME]\n"
-                            "         (also conv2d_backward_data, conv2d_backward_weight: the gradients of that conv2d)\n",
+                            "         (also conv2d_backward_data, conv2d_backward_weight: that conv2d's "
+                            "gradients)\n",
                     o);
             return 2;
         }
-    }
-    if (a.steps <= 0 || a.warmup < 0) {
-        fprintf(stderr, "strata bench: --steps must be positive and --warmup non-negative\n");
-        return 2;
     }
     if (a.op)
         return bench_op(&a);

@@ -6,6 +6,7 @@
  * ref with the same random inputs, forward and backward; the table says
  * pass or FAIL per op, and the exit status is 1 when anything failed.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ int cmd_check(int argc, char **argv)
             char *end = NULL;
             errno = 0;
             o.seed = strtoull(v, &end, 0);
-            if (!*v || *end || errno || v[0] == '-') {
+            if (!isdigit((unsigned char)v[0]) || *end || errno) {
                 fprintf(stderr, "strata: error: --seed must be a whole number >= 0 (0x... for hex), got '%s'\n", v);
                 return 2;
             }

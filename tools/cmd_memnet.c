@@ -135,20 +135,16 @@ static int mn_parse(int argc, char **argv, mn_args *a, int train)
         else if (!strcmp(argv[i], "--epochs") && v) {
             if (cli_parse_int("--epochs", argv[++i], 1, LLONG_MAX, &a->epochs))
                 return 2;
-        }
-        else if (!strcmp(argv[i], "--repeats") && v) {
+        } else if (!strcmp(argv[i], "--repeats") && v) {
             if (cli_parse_int("--repeats", argv[++i], 1, LLONG_MAX, &a->repeats))
                 return 2;
-        }
-        else if (!strcmp(argv[i], "--batch-size") && v) {
+        } else if (!strcmp(argv[i], "--batch-size") && v) {
             if (cli_parse_int("--batch-size", argv[++i], 1, LLONG_MAX, &a->batch))
                 return 2;
-        }
-        else if (!strcmp(argv[i], "--story") && v) {
-            if (cli_parse_int("--story", argv[++i], 0, LLONG_MAX, &a->story))
+        } else if (!strcmp(argv[i], "--story") && v) {
+            if (cli_parse_int("--story", argv[++i], 1, LLONG_MAX, &a->story))
                 return 2;
-        }
-        else if (!strcmp(argv[i], "--seed") && v) {
+        } else if (!strcmp(argv[i], "--seed") && v) {
             if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
                 return 2;
             a->have_seed = 1;

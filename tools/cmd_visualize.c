@@ -51,13 +51,8 @@ static int parse_args(int argc, char **argv, vis_args *a)
         } else if (!strcmp(o, "--backend")) {
             a->backend = v;
         } else if (!strcmp(o, "--input")) {
-            char *end;
-            errno = 0;
-            a->index = strtoll(v, &end, 10);
-            if (errno || end == v || *end || a->index < 0) {
-                fprintf(stderr, "strata: --input must be a test image index (0, 1, ...), got '%s'\n", v);
+            if (cli_parse_int("--input (a test image index)", v, 0, LLONG_MAX, &a->index))
                 return 2;
-            }
         } else if (o[0] == '-') {
             fprintf(stderr, "strata: unknown option '%s' (see strata --help)\n", o);
             return 2;

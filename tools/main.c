@@ -1,4 +1,5 @@
 /* main.c - the strata command-line program. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
     char *end = NULL;
     errno = 0;
     long long x = v ? strtoll(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno || x < lo || x > hi) {
+    /* strtoll also skips leading blanks and takes a '+': refused here */
+    const int digits = v && (isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1])));
+    if (!digits || *end || errno || x < lo || x > hi) {
         if (hi == LLONG_MAX)
             fprintf(stderr, "strata: error: %s must be a whole number >= %lld, got '%s'\n", opt, lo, v ? v : "");
         else

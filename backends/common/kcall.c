@@ -219,8 +219,10 @@ strata_status kc_check_embedding(const strata_kernel_call *call, int backward, i
     return kc_check_numel(call, R, backward ? "dy" : "output", *P * *D);
 }
 
-strata_status kc_gather_axis(const strata_kernel_call *call, const strata_tensor_desc *x,
-                             const strata_tensor_desc *idx, int *axis)
+/* Attr "axis" of a gather from @p x into *axis; STRATA_E_SHAPE unless idx
+ * fits x off that axis. */
+static strata_status kc_gather_axis(const strata_kernel_call *call, const strata_tensor_desc *x,
+                                    const strata_tensor_desc *idx, int *axis)
 {
     strata_status s = kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x->ndim, axis);
     if (s != STRATA_OK)

@@ -79,14 +79,9 @@ strata_status kc_check_embedding(const strata_kernel_call *call, int backward, i
 /** A gather call (x f32, idx i32/i64 -> y f32 of idx's shape) or, with
  *  @p backward, a gather_backward one (dy of idx's shape, idx -> dx, x's
  *  shape, matching attr "shape" when present): arity, dtypes, shapes and
- *  attr "axis" in *axis, as kc_gather_axis. */
+ *  attr "axis" (0 when absent) normalised into *axis; idx must have x's rank
+ *  and be no larger than x off that axis. */
 strata_status kc_check_gather(const strata_kernel_call *call, int backward, int *axis);
-
-/** Attr "axis" (0 when absent) of a gather from @p x, normalised into
- *  *axis, and STRATA_E_SHAPE unless idx has x's rank and is no larger than
- *  x off that axis. */
-strata_status kc_gather_axis(const strata_kernel_call *call, const strata_tensor_desc *x,
-                             const strata_tensor_desc *idx, int *axis);
 
 /** A one_hot call (idx i32/i64 of P elements -> y (..., C) f32 of P * C
  *  elements, attr "num_classes" C when present): arity, dtypes, shapes;

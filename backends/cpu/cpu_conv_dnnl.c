@@ -83,8 +83,10 @@ int cpu_conv_dnnl_choose(const char *v)
         cpu_conv_dnnl_choice = CPU_CONV_TILES;
     else if (!strcmp(v, "onednn"))
         cpu_conv_dnnl_choice = CPU_CONV_ONEDNN;
-    else
+    else {
+        cpu_conv_dnnl_choice = CPU_CONV_AUTO;
         return -1;
+    }
     return 0;
 }
 

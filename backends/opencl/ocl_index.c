@@ -69,17 +69,11 @@ OCL_KERNEL(embedding_backward)
 
 OCL_KERNEL(gather)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *X = &call->inputs[0], *I = &call->inputs[1], *Y = &call->outputs[0];
-    if (s == STRATA_OK && !(s = kc_check_f32(call, X, "x")) && !(s = kc_check_index_dtype(call, I, "idx")))
-        s = kc_check_f32(call, Y, "output");
     int axis = 0;
-    if (s == STRATA_OK)
-        s = kc_gather_axis(call, X, I, &axis);
+    strata_status s = kc_check_gather(call, 0, &axis);
     int64_t n = strata_desc_numel(I);
     ocl_device *d = NULL;
-    if (s == STRATA_OK)
-        s = kc_check_numel(call, Y, "output", n);
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s == STRATA_OK)
@@ -103,19 +97,11 @@ OCL_KERNEL(gather)
 /* dx (attr shape, x's) = zeros, then dy scattered through idx along axis. */
 OCL_KERNEL(gather_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *I = &call->inputs[1], *DX = &call->outputs[0];
-    if (s == STRATA_OK && !(s = kc_check_f32(call, DY, "dy")) && !(s = kc_check_index_dtype(call, I, "idx")))
-        s = kc_check_f32(call, DX, "dx");
-    if (s == STRATA_OK)
-        s = kc_check_shape_attr(call, "shape", DX);
     int axis = 0;
-    if (s == STRATA_OK)
-        s = kc_gather_axis(call, DX, I, &axis);
+    strata_status s = kc_check_gather(call, 1, &axis);
     int64_t n = strata_desc_numel(I), nx = strata_desc_numel(DX);
     ocl_device *d = NULL;
-    if (s == STRATA_OK)
-        s = kc_check_numel(call, DY, "dy", n);
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s == STRATA_OK)

@@ -2087,7 +2087,7 @@ static void conv_pick(cf_gen *g, cf_conv *v)
         v->ph = v->pw = 2, v->dh = 2;
         v->note = "stride (3, 2), padding 2, dilation (2, 1)";
         break;
-    case 4: /* few channels on a big plane: threaded kernels (the cpu backend's own tiles on AVX2, oneDNN's on AVX-512) */
+    case 4: /* few channels on a big plane, threaded: the cpu backend's own tiles on AVX2, oneDNN's on AVX-512 */
         v->N = 4, v->C = 6, v->H = v->W = 33, v->OC = 16, v->KH = v->KW = 5, v->ph = v->pw = 2;
         v->note = "few channels, 33 x 33 planes (threaded)";
         break;
