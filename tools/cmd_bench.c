@@ -247,12 +247,13 @@ typedef struct {
     int n_in;
     strata_attr attrs[4];
     int n_attrs;
+    int64_t conv[6]; /* what attrs point at: stride, padding, then input_size or kernel_size */
     double flops;
     char shape[256];
 } op_case;
 
 /* Parses --shape for @p a->op into @p c (inputs not made yet); 0 on success. */
-static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3], int64_t conv[6])
+static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3])
 {
     long long M, N, K, B, C, H, W, OC, KS, S = 1, P = 0;
     if (!strcmp(a->op, "matmul")) {
@@ -299,10 +300,15 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
             c->n_in = 3;
         }
         c->op = bwd_data ? "conv::conv2d_backward_data" : bwd_weight ? "conv::conv2d_backward_weight" : "conv::conv2d";
-        conv[0] = conv[1] = S;
-        conv[2] = conv[3] = P;
+        int64_t *cv = c->conv;
+        cv[0] = cv[1] = S;
+        cv[2] = cv[3] = P;
+        c->attrs[c->n_attrs++] = strata_attr_ints("stride", cv, 2);
+        c->attrs[c->n_attrs++] = strata_attr_ints("padding", cv + 2, 2);
         /* what the gradients need: input_size (H, W) or kernel_size (K, K) */
-        conv[4] = bwd_data ? H : KS, conv[5] = bwd_data ? W : KS;
+        cv[4] = bwd_data ? H : KS, cv[5] = bwd_data ? W : KS;
+        if (bwd_data || bwd_weight)
+            c->attrs[c->n_attrs++] = strata_attr_ints(bwd_data ? "input_size" : "kernel_size", cv + 4, 2);
         c->flops = 2.0 * (double)B * (double)OC * (double)OH * (double)OW * (double)C * (double)KS * (double)KS;
         snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lldx%lld * %lldx%lldx%lldx%lld stride %lld pad %lld", B, C,
                  H, W, OC, C, KS, KS, S, P);
@@ -345,8 +351,8 @@ static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_cas
 static int bench_op(const bench_args *a)
 {
     op_case c = {0};
-    int64_t dims[3][4] = {{0}}, conv[6] = {0};
-    int ndims[3] = {0}, r = op_case_parse(a, &c, dims, ndims, conv);
+    int64_t dims[3][4] = {{0}};
+    int ndims[3] = {0}, r = op_case_parse(a, &c, dims, ndims);
     if (r)
         return r;
     strata_runtime *rt;
@@ -368,14 +374,6 @@ static int bench_op(const bench_args *a)
             strata_tensor_release(c.in[i]);
         strata_runtime_destroy(rt);
         return cli_fail("creating inputs", rc);
-    }
-    if (strcmp(c.op, "core::matmul")) { /* conv2d and its gradients */
-        c.attrs[c.n_attrs++] = strata_attr_ints("stride", conv, 2);
-        c.attrs[c.n_attrs++] = strata_attr_ints("padding", conv + 2, 2);
-        if (!strcmp(c.op, "conv::conv2d_backward_data"))
-            c.attrs[c.n_attrs++] = strata_attr_ints("input_size", conv + 4, 2);
-        else if (!strcmp(c.op, "conv::conv2d_backward_weight"))
-            c.attrs[c.n_attrs++] = strata_attr_ints("kernel_size", conv + 4, 2);
     }
     double med = 0;
     int n = 0;

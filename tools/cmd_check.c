@@ -74,6 +74,7 @@ int cmd_check(int argc, char **argv)
     conformance_options o = {.struct_size = sizeof o, .claimed_only = 1};
     for (int k = 1; k < argc; k++) {
         const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
+        int64_t n = 0;
         int takes = !strcmp(a, "--backend") || !strcmp(a, "--plugin") || !strcmp(a, "--op") ||
                     !strcmp(a, "--trials") || !strcmp(a, "--large") || !strcmp(a, "--seed") || !strcmp(a, "--device");
         if (takes && !v) {
@@ -90,16 +91,18 @@ int cmd_check(int argc, char **argv)
             plugins[n_plugins++] = v;
         } else if (!strcmp(a, "--op")) {
             o.op_filter = v;
-        } else if (!strcmp(a, "--trials") || !strcmp(a, "--large") || !strcmp(a, "--device")) {
-            int64_t n = 0;
-            if (cli_parse_int(a, v, !strcmp(a, "--trials") ? 1 : 0, 1000000, &n))
+        } else if (!strcmp(a, "--trials")) {
+            if (cli_parse_int(a, v, 1, 1000000, &n))
                 return 2;
-            if (!strcmp(a, "--trials"))
-                o.trials = (int)n;
-            else if (!strcmp(a, "--large"))
-                o.large_trials = n > 0 ? (int)n : -1;
-            else
-                o.device = (int)n;
+            o.trials = (int)n;
+        } else if (!strcmp(a, "--large")) {
+            if (cli_parse_int(a, v, 0, 1000000, &n))
+                return 2;
+            o.large_trials = n > 0 ? (int)n : -1;
+        } else if (!strcmp(a, "--device")) {
+            if (cli_parse_int(a, v, 0, 1000000, &n))
+                return 2;
+            o.device = (int)n;
         } else if (!strcmp(a, "--seed")) {
             char *end = NULL;
             errno = 0;
