@@ -264,7 +264,7 @@ static void test_errors(void **state)
     /* not an index */
     snprintf(args, sizeof args, "visualize --checkpoint '%s' --spec '%s' --input -1 --out '%s/e1'", ckpt, spec, dir);
     assert_int_equal(run_cli(args), 2);
-    assert_captured("err", "--input (a test image index) must be a whole number >= 0");
+    assert_captured("err", "--input must be a whole number >= 0");
     snprintf(args, sizeof args, "visualize --checkpoint '%s' --spec '%s' --input 2x --out '%s/e1'", ckpt, spec, dir);
     assert_int_equal(run_cli(args), 2);
     assert_captured("err", "got '2x'");

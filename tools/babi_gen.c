@@ -102,55 +102,39 @@ typedef struct {
     const char *check; /* --check FILE: only check an existing file */
 } bg_args;
 
-static int bg_usage(void)
-{
-    fprintf(stderr, "strata: error: usage: strata babi-gen --task N|all --out DIR [--train Q] [--test Q] [--seed S] "
-                    "[--verify]\n"
-                    "                    strata babi-gen --task N --check FILE\n");
-    return 2;
-}
-
 static int bg_parse(int argc, char **argv, bg_args *a)
 {
     memset(a, 0, sizeof *a);
     a->ntrain = a->ntest = 1000;
-    a->seed = 1;
     const char *task = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t x = 0;
-        if (!strcmp(argv[i], "--verify")) {
-            a->verify = 1;
-            continue;
-        }
-        if (!v || argv[i][0] != '-') {
-            fprintf(stderr, "strata: error: babi-gen: unknown or incomplete option '%s'\n", argv[i]);
-            return bg_usage();
-        }
-        i++;
-        if (!strcmp(argv[i - 1], "--task"))
-            task = v;
-        else if (!strcmp(argv[i - 1], "--out"))
-            a->out_dir = v;
-        else if (!strcmp(argv[i - 1], "--check"))
-            a->check = v;
-        else if (!strcmp(argv[i - 1], "--train")) {
-            if (cli_parse_int("babi-gen: --train", v, 1, 100000000, &a->ntrain))
-                return 2;
-        } else if (!strcmp(argv[i - 1], "--test")) {
-            if (cli_parse_int("babi-gen: --test", v, 1, 100000000, &a->ntest))
-                return 2;
-        } else if (!strcmp(argv[i - 1], "--seed")) {
-            if (cli_parse_int("babi-gen: --seed", v, 0, LLONG_MAX, &x))
-                return 2;
-            a->seed = (uint64_t)x;
-        } else {
-            fprintf(stderr, "strata: error: babi-gen: unknown option '%s'\n", argv[i - 1]);
-            return bg_usage();
-        }
-    }
-    if (!task || (a->check ? a->out_dir != NULL : !a->out_dir || !*a->out_dir))
-        return bg_usage();
+    int64_t seed = 1;
+    const cli_opt opts[] = {
+        {.name = "--task", .type = CLI_STRING, .dst = &task, .value = "N|all", .help = "the task, 1..20, or all"},
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR",
+         .help = "where qaN_<name>_train.txt and qaN_<name>_test.txt go"},
+        {.name = "--train", .type = CLI_INT, .dst = &a->ntrain, .value = "Q", .lo = 1, .hi = 100000000,
+         .help = "training questions per task (default 1000)"},
+        {.name = "--test", .type = CLI_INT, .dst = &a->ntest, .value = "Q", .lo = 1, .hi = 100000000,
+         .help = "test questions per task (default 1000)"},
+        {.name = "--seed", .type = CLI_INT, .dst = &seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .help = "the world's random seed (default 1); the same seed writes the same files"},
+        {.name = "--verify", .type = CLI_FLAG, .dst = &a->verify,
+         .help = "check every written question against the task's rules"},
+        {.name = "--check", .type = CLI_STRING, .dst = &a->check, .value = "FILE",
+         .help = "only check an existing bAbI file against task N's rules"},
+        {0},
+    };
+    const cli_command c = {.name = "babi-gen", .opts = opts,
+                           .synopsis = "--task N|all --out DIR [options]\n--task N --check FILE",
+                           .about = "Writes bAbI-format question-answering tasks (Weston et al. 2015; docs/babi.md)."};
+    int r = cli_parse(&c, argc, argv);
+    if (r || (r = cli_require(&c, task, "--task N|all")))
+        return r;
+    a->seed = (uint64_t)seed;
+    if (a->check && a->out_dir)
+        return cli_usage_error(&c, "--check FILE only reads; drop --out %s", a->out_dir);
+    if (!a->check && (r = cli_require(&c, a->out_dir, "--out DIR")))
+        return r;
     if (!strcmp(task, "all") && !a->check) {
         for (int t = 1; t <= BG_NTASKS; t++)
             a->tasks[a->ntasks++] = t;
@@ -198,7 +182,7 @@ int cmd_babi_gen(int argc, char **argv)
     bg_args a;
     int r = bg_parse(argc, argv, &a);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     if (a.check) {
         int bad = bg_check_file(a.check, a.tasks[0]);
         if (bad)

@@ -23,6 +23,54 @@ int cli_fail(const char *what, strata_status s);
  *  the range and the value. Trailing characters ("3x") are refused. */
 int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out);
 
+/* A command's options as a table (cli_opts.c): one parser gives every
+ * command --help and the same wording of its errors. */
+typedef enum { CLI_FLAG, CLI_STRING, CLI_INT } cli_opt_type;
+
+typedef struct cli_opt {
+    const char *name;  /* "--epochs" */
+    cli_opt_type type;
+    void *dst;         /* CLI_FLAG: int, set to 1; CLI_STRING: const char *; CLI_INT: int64_t */
+    const char *value; /* the value's name in the help ("N", "DIR"); NULL for a flag */
+    const char *help;  /* one line */
+    long long lo, hi;  /* CLI_INT: the range cli_parse_int checks */
+    int *given;        /* optional: set to 1 when the option appears */
+    unsigned modes;    /* the cli_command.mode bits that take it; 0: all */
+} cli_opt;
+
+typedef struct cli_command {
+    const char *name;        /* in messages and the help: "train", "memnet-explain" */
+    unsigned mode;           /* picks the options whose modes include it (train or eval) */
+    const char *synopsis;    /* after "usage: strata NAME "; lines separated by '\n' */
+    const char *about;       /* what the command does */
+    const char **positional; /* where its positional arguments (a spec) go; NULL: it takes none */
+    int max_positional;      /* how many it takes; 0: one */
+    int *n_positional;       /* optional: how many were given */
+    const cli_opt *opts;     /* ends with an entry whose name is NULL */
+    const char *notes;       /* after the options in the help; NULL for none */
+} cli_command;
+
+/** The table entry of --backend NAME into @p where (a const char **), for every mode. */
+#define CLI_BACKEND_OPTION(where)                                                                                  \
+    {                                                                                                              \
+        .name = "--backend", .type = CLI_STRING, .dst = (where), .value = "NAME",                                 \
+        .help = "ref, cpu, cuda, opencl (default: STRATA_BACKEND, else the best loaded)"                           \
+    }
+
+/** cli_parse's value after --help / -h printed the help to stdout. */
+#define CLI_HELP (-1)
+/** Reads argv[1..argc) into the table's destinations: 0; CLI_HELP; or 2
+ *  (a usage error) after a message naming the command and the option. */
+int cli_parse(const cli_command *c, int argc, char **argv);
+/** The exit status of a cli_parse result that ends the command (help: 0). */
+#define CLI_EXIT(r) ((r) == CLI_HELP ? 0 : (r))
+/** The help: synopsis, about, the options of c->mode, notes. */
+void cli_print_help(const cli_command *c, FILE *f);
+/** Prints "strata: error: NAME: <fmt>" and where the options are listed; returns 2. */
+int cli_usage_error(const cli_command *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** 0 when @p value is set; else "NAME needs <what>" and the synopsis, and 2. */
+int cli_require(const cli_command *c, const char *value, const char *what);
+
 /* A progress bar on a terminal, plain periodic lines otherwise. */
 typedef struct cli_progress {
     int tty;
@@ -223,10 +271,15 @@ typedef struct train_resume_args {
     const char *resume;       /* the run directory to continue, NULL: a new run */
     int64_t checkpoint_every; /* steps between checkpoints; 0: the trainer's own points only */
 } train_resume_args;
-/** Takes --resume DIR or --checkpoint-every N at argv[*i] (advancing *i
- *  past its value): 1 when it was one of them, 0 when not, -1 after a
- *  message when its value is missing or bad. */
-int train_resume_parse(int argc, char **argv, int *i, train_resume_args *r);
+/** The table entries of --resume DIR and --checkpoint-every N into @p r
+ *  (a train_resume_args *), for the commands of mode bits @p m (0: all). */
+#define CLI_RESUME_OPTIONS(r, m)                                                                                   \
+    {.name = "--resume", .type = CLI_STRING, .dst = &(r)->resume, .value = "DIR", .modes = (m),                   \
+     .help = "continue the run in DIR from its checkpoint, step for step"},                                        \
+    {                                                                                                              \
+        .name = "--checkpoint-every", .type = CLI_INT, .dst = &(r)->checkpoint_every, .value = "N", .lo = 1,       \
+        .hi = LLONG_MAX, .modes = (m), .help = "also write the checkpoint every N steps"                           \
+    }
 /** After parsing: --resume DIR is the run directory (*out_dir = DIR; an
  *  --out naming another directory is an error). 0, or 2 after a message. */
 int train_resume_finish(const train_resume_args *r, const char **out_dir);

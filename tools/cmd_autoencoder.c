@@ -46,48 +46,48 @@ typedef struct {
     int64_t per, code, batch;
 } ae_ctx;
 
-static int ae_parse(int argc, char **argv, ae_args *a)
+enum { AE_TRAIN = 1, AE_EVAL = 2 };
+
+/* @p mode: the command (train or eval) whose options are taken. */
+static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rr = 0;
-        if (!strcmp(o, "--json"))
-            a->json = 1;
-        else if (!strcmp(o, "--detect-anomaly"))
-            a->detect_anomaly = 1;
-        else if (!strcmp(o, "--quiet"))
-            a->quiet = 1;
-        else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
-            if (rr < 0)
-                return 2;
-        } else if (o[0] == '-' && !v) {
-            fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
-            return 2;
-        } else if (!strcmp(o, "--out"))
-            a->out_dir = argv[++i];
-        else if (!strcmp(o, "--checkpoint"))
-            a->checkpoint = argv[++i];
-        else if (!strcmp(o, "--backend"))
-            a->backend = argv[++i];
-        else if (!strcmp(o, "--epochs")) {
-            if (cli_parse_int("--epochs", argv[++i], 1, LLONG_MAX, &a->epochs))
-                return 2;
-        } else if (!strcmp(o, "--steps")) {
-            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
-                return 2;
-        } else if (!strcmp(o, "--seed")) {
-            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
-                return 2;
-            a->have_seed = 1;
-        } else if (o[0] != '-' && !a->spec_path)
-            a->spec_path = o;
-        else {
-            fprintf(stderr, "strata: error: %s: unknown option '%s'\n", argv[0], o);
-            return 2;
-        }
-    }
-    return 0;
+    const cli_opt opts[] = {
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = AE_TRAIN,
+         .help = "the run directory: checkpoint, metrics.jsonl, reconstructions.png, summary.json"},
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = AE_EVAL,
+         .help = "the weights to test (RUN/checkpoint.safetensors)"},
+        {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = AE_TRAIN, .help = "passes over the training set (default: train.epochs)"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = AE_TRAIN, .help = "stop after N batches"},
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
+        CLI_BACKEND_OPTION(&a->backend),
+        CLI_RESUME_OPTIONS(&a->ckpt, AE_TRAIN),
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = AE_EVAL, .help = "print a JSON object"},
+        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = AE_TRAIN,
+         .help = "stop at the first op that gives NaN or Inf, naming it"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = AE_TRAIN, .help = "no progress lines"},
+        {0},
+    };
+    const cli_command cmds[] = {
+        {.name = "train", .mode = AE_TRAIN, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "AUTOENCODER_SPEC --out DIR [options]\nAUTOENCODER_SPEC --resume DIR [options]",
+         .about = "Trains an autoencoder (task: autoencoder) and compares it with PCA of the same code size."},
+        {.name = "eval", .mode = AE_EVAL, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "AUTOENCODER_SPEC --checkpoint FILE [options]",
+         .about = "Test reconstruction error of a trained autoencoder, and PCA's."},
+    };
+    const cli_command *c = &cmds[mode == AE_TRAIN ? 0 : 1];
+    int r = cli_parse(c, argc, argv);
+    if (r || (r = cli_require(c, a->spec_path, "a model spec")))
+        return r;
+    if (mode == AE_EVAL)
+        return cli_require(c, a->checkpoint, "--checkpoint FILE");
+    if (train_resume_finish(&a->ckpt, &a->out_dir))
+        return 2;
+    return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
 static void ae_free(ae_ctx *c)
@@ -343,17 +343,9 @@ int cmd_ae_train(int argc, char **argv)
 {
     ae_args a;
     ae_ctx c;
-    int r = ae_parse(argc, argv, &a);
+    int r = ae_parse(argc, argv, &a, AE_TRAIN);
     if (r)
-        return r;
-    if (train_resume_finish(&a.ckpt, &a.out_dir))
-        return 2;
-    if (!a.spec_path || !a.out_dir) {
-        fprintf(stderr, "strata: error: usage: strata train AUTOENCODER_SPEC --out DIR [--epochs N] [--steps N] [--seed S] "
-                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] [--quiet] "
-                        "(or --resume DIR)\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     /* --resume never creates the directory it is told to continue */
     if ((r = ae_open(&c, &a, 1)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
         goto out;
@@ -496,19 +488,9 @@ int cmd_ae_eval(int argc, char **argv)
 {
     ae_args a;
     ae_ctx c;
-    int r = ae_parse(argc, argv, &a);
+    int r = ae_parse(argc, argv, &a, AE_EVAL);
     if (r)
-        return r;
-    if (a.ckpt.resume || a.ckpt.checkpoint_every || a.detect_anomaly) {
-        fprintf(stderr, "strata: error: eval: --resume, --checkpoint-every and --detect-anomaly are options of "
-                        "`strata train`\n");
-        return 2;
-    }
-    if (!a.spec_path || !a.checkpoint) {
-        fprintf(stderr, "strata: error: usage: strata eval AUTOENCODER_SPEC --checkpoint FILE [--json] [--backend "
-                        "NAME]\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     double test_mse = 0.0, pca_mse = 0.0;
     strata_status rc = STRATA_OK;
     if ((r = ae_open(&c, &a, 0)))

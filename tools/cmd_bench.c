@@ -401,46 +401,31 @@ int cmd_bench(int argc, char **argv)
     bench_args a = {.steps = 100, .warmup = 10};
     const char *ids[8];
     int n_ids = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *o = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
-        if ((!strcmp(o, "--backend") || !strcmp(o, "--steps") || !strcmp(o, "--warmup") || !strcmp(o, "--op") ||
-             !strcmp(o, "--shape") || !strcmp(o, "--models")) &&
-            !v) {
-            fprintf(stderr, "strata bench: option %s needs a value\n", o);
-            return 2;
-        }
-        if (!strcmp(o, "--backend"))
-            a.backend = argv[++k];
-        else if (!strcmp(o, "--steps")) {
-            if (cli_parse_int("--steps", argv[++k], 1, LLONG_MAX, &a.steps))
-                return 2;
-        } else if (!strcmp(o, "--warmup")) {
-            if (cli_parse_int("--warmup", argv[++k], 0, LLONG_MAX, &a.warmup))
-                return 2;
-        } else if (!strcmp(o, "--op"))
-            a.op = argv[++k];
-        else if (!strcmp(o, "--shape"))
-            a.shape = argv[++k];
-        else if (!strcmp(o, "--models"))
-            a.models = argv[++k];
-        else if (!strcmp(o, "--json"))
-            a.json = 1;
-        else if (!strcmp(o, "--profile"))
-            a.profile = 1;
-        else if (o[0] == 'W' && n_ids < 8)
-            ids[n_ids++] = o;
-        else {
-            fprintf(stderr, "strata bench: unknown argument '%s'\n"
-                            "usage: strata bench W1 [W2 ...] [--backend NAME] [--steps N] [--warmup N] [--json] "
-                            "[--profile]\n"
-                            "       strata bench --op matmul --shape MxNxK [--backend NAME]\n"
-                            "       strata bench --op conv2d --shape NxCxHxWxOCxK[xSTRIDExPAD] [--backend NAME]\n"
-                            "         (also conv2d_backward_data, conv2d_backward_weight: that conv2d's "
-                            "gradients)\n",
-                    o);
-            return 2;
-        }
-    }
+    const cli_opt opts[] = {
+        CLI_BACKEND_OPTION(&a.backend),
+        {.name = "--steps", .type = CLI_INT, .dst = &a.steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .help = "timed steps; the median is reported (default 100)"},
+        {.name = "--warmup", .type = CLI_INT, .dst = &a.warmup, .value = "N", .lo = 0, .hi = LLONG_MAX,
+         .help = "untimed steps first (default 10)"},
+        {.name = "--op", .type = CLI_STRING, .dst = &a.op, .value = "OP",
+         .help = "one op instead: matmul, conv2d, conv2d_backward_data, conv2d_backward_weight"},
+        {.name = "--shape", .type = CLI_STRING, .dst = &a.shape, .value = "SHAPE",
+         .help = "its shape: MxNxK (matmul), NxCxHxWxOCxK[xSTRIDExPAD] (conv2d and its gradients)"},
+        {.name = "--models", .type = CLI_STRING, .dst = &a.models, .value = "DIR",
+         .help = "where the workloads' specs are (default: the installed or source models/)"},
+        {.name = "--json", .type = CLI_FLAG, .dst = &a.json, .help = "one JSON object per line"},
+        {.name = "--profile", .type = CLI_FLAG, .dst = &a.profile, .help = "also time every op (per step)"},
+        {0},
+    };
+    const cli_command c = {
+        .name = "bench", .positional = ids, .max_positional = 8, .n_positional = &n_ids, .opts = opts,
+        .synopsis = "[W1 W2 ...] [options]\n--op OP --shape SHAPE [options]",
+        .about = "Training throughput of the reference workloads W1-W5 (default: all), or one op's GFLOP/s.",
+        .notes = "Each workload runs in its own process; compare with PyTorch by bench/vs-pytorch.sh "
+                 "(docs/performance.md)."};
+    int r = cli_parse(&c, argc, argv);
+    if (r)
+        return CLI_EXIT(r);
     if (a.op)
         return bench_op(&a);
     if (!n_ids) {

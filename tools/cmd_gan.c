@@ -53,58 +53,70 @@ typedef struct {
     double ema;
 } gan_ctx;
 
-static int gan_parse(int argc, char **argv, gan_args *a)
+enum { GAN_TRAIN = 1, GAN_SAMPLE = 2, GAN_FID = 4 };
+
+/* @p mode: the command (train, sample or fid) whose options are taken. */
+static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL, *o = argv[i];
-        int rr = 0;
-        if (!strcmp(o, "--json"))
-            a->json = 1;
-        else if (!strcmp(o, "--detect-anomaly"))
-            a->detect_anomaly = 1;
-        else if (!strcmp(o, "--quiet"))
-            a->quiet = 1;
-        else if ((rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
-            if (rr < 0)
-                return 2;
-        } else if (o[0] == '-' && !v) {
-            fprintf(stderr, "strata: error: %s: option '%s' needs a value\n", argv[0], o);
-            return 2;
-        } else if (!strcmp(o, "--out"))
-            a->out_dir = a->out_png = argv[++i];
-        else if (!strcmp(o, "--backend"))
-            a->backend = argv[++i];
-        else if (!strcmp(o, "--checkpoint"))
-            a->checkpoint = argv[++i];
-        else if (!strcmp(o, "--spec"))
-            a->spec_path = argv[++i];
-        else if (!strcmp(o, "--classifier"))
-            a->classifier = argv[++i];
-        else if (!strcmp(o, "--classifier-spec"))
-            a->classifier_spec = argv[++i];
-        else if (!strcmp(o, "--generator"))
-            a->generator = argv[++i];
-        else if (!strcmp(o, "--real"))
-            a->real = argv[++i];
-        else if (!strcmp(o, "--steps")) {
-            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
-                return 2;
-        } else if (!strcmp(o, "--count")) {
-            if (cli_parse_int("--count", argv[++i], 1, LLONG_MAX, &a->count))
-                return 2;
-        } else if (!strcmp(o, "--seed")) {
-            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
-                return 2;
-            a->have_seed = 1;
-        } else if (o[0] != '-' && !a->spec_path)
-            a->spec_path = o;
-        else {
-            fprintf(stderr, "strata: error: %s: unknown option '%s'\n", argv[0], o);
-            return 2;
-        }
+    const cli_opt opts[] = {
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = GAN_TRAIN,
+         .help = "the run directory: generator/discriminator checkpoints, samples/, metrics.jsonl"},
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_png, .value = "FILE.png", .modes = GAN_SAMPLE,
+         .help = "the grid of samples"},
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = GAN_SAMPLE,
+         .help = "the generator (RUN/generator.safetensors)"},
+        {.name = "--generator", .type = CLI_STRING, .dst = &a->generator, .value = "CKPT", .modes = GAN_FID,
+         .help = "the generator (RUN/generator.safetensors)"},
+        {.name = "--classifier", .type = CLI_STRING, .dst = &a->classifier, .value = "CKPT", .modes = GAN_FID,
+         .help = "the classifier whose penultimate-layer features are compared"},
+        {.name = "--classifier-spec", .type = CLI_STRING, .dst = &a->classifier_spec, .value = "SPEC",
+         .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records)"},
+        {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "GAN_SPEC", .modes = GAN_SAMPLE | GAN_FID,
+         .help = "the GAN's spec (default: the one the generator's checkpoint records)"},
+        {.name = "--real", .type = CLI_STRING, .dst = &a->real, .value = "DIR", .modes = GAN_FID,
+         .help = "Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = GAN_TRAIN, .help = "iterations of discriminator and generator steps (default: train.steps)"},
+        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = 4096,
+         .modes = GAN_SAMPLE, .help = "samples in the grid (default 64)"},
+        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 2, .hi = LLONG_MAX,
+         .modes = GAN_FID, .help = "real images and samples compared (default: the whole test set)"},
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .given = &a->have_seed, .modes = GAN_TRAIN | GAN_SAMPLE, .help = "the random seed"},
+        CLI_RESUME_OPTIONS(&a->ckpt, GAN_TRAIN),
+        CLI_BACKEND_OPTION(&a->backend),
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = GAN_FID, .help = "print a JSON object"},
+        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = GAN_TRAIN,
+         .help = "stop at the first op that gives NaN or Inf, naming it"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = GAN_TRAIN, .help = "no progress lines"},
+        {0},
+    };
+    const cli_command cmds[] = {
+        {.name = "train", .mode = GAN_TRAIN, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "GAN_SPEC --out DIR [options]\nGAN_SPEC --resume DIR [options]",
+         .about = "Trains a generator and a discriminator (task: gan) on Fashion-MNIST (docs/gan.md)."},
+        {.name = "sample", .mode = GAN_SAMPLE, .opts = opts,
+         .synopsis = "--checkpoint RUN/generator.safetensors --out FILE.png [options]",
+         .about = "A grid of a trained generator's samples."},
+        {.name = "fid", .mode = GAN_FID, .opts = opts, .synopsis = "--classifier CKPT --generator CKPT [options]",
+         .about = "Frechet distance between real test images and samples, on a classifier's features."},
+    };
+    const cli_command *c = &cmds[mode == GAN_TRAIN ? 0 : mode == GAN_SAMPLE ? 1 : 2];
+    int r = cli_parse(c, argc, argv);
+    if (r)
+        return r;
+    if (mode == GAN_SAMPLE) {
+        r = cli_require(c, a->checkpoint, "--checkpoint FILE");
+        return r ? r : cli_require(c, a->out_png, "--out FILE.png");
     }
-    return 0;
+    if (mode == GAN_FID) {
+        r = cli_require(c, a->classifier, "--classifier CKPT");
+        return r ? r : cli_require(c, a->generator, "--generator CKPT");
+    }
+    if ((r = cli_require(c, a->spec_path, "a GAN spec")) || train_resume_finish(&a->ckpt, &a->out_dir))
+        return r ? r : 2;
+    return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
 static void gan_free(gan_ctx *c)
@@ -654,16 +666,9 @@ int cmd_gan_train(int argc, char **argv)
 {
     gan_args a;
     gan_ctx c = {0};
-    int r = gan_parse(argc, argv, &a);
+    int r = gan_parse(argc, argv, &a, GAN_TRAIN);
     if (r)
-        return r;
-    if (train_resume_finish(&a.ckpt, &a.out_dir))
-        return 2;
-    if (!a.spec_path || !a.out_dir) {
-        fprintf(stderr, "strata: error: usage: strata train GAN_SPEC --out DIR [--steps N] [--seed S] "
-                        "[--backend NAME] [--checkpoint-every N] [--detect-anomaly] [--quiet] (or --resume DIR)\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     /* --resume never creates the directory it is told to continue */
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
         (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
@@ -802,38 +807,19 @@ static const char *gan_spec_of(const char *ckpt, const char *given, char *buf, s
 }
 
 /* sample and fid share the trainer's parser: its training flags are errors there. */
-static int gan_no_training_flags(const gan_args *a, const char *cmd)
-{
-    if (!a->ckpt.resume && !a->ckpt.checkpoint_every)
-        return 0;
-    fprintf(stderr, "strata: error: %s: --resume and --checkpoint-every belong to `strata train`\n", cmd);
-    return 2;
-}
-
 int cmd_gan_sample(int argc, char **argv)
 {
     gan_args a;
     gan_ctx c = {0};
-    int r = gan_parse(argc, argv, &a);
+    int r = gan_parse(argc, argv, &a, GAN_SAMPLE);
     if (r)
-        return r;
-    if ((r = gan_no_training_flags(&a, "sample")))
-        return r;
-    if (!a.checkpoint || !a.out_png) {
-        fprintf(stderr, "strata: error: usage: strata sample --checkpoint RUN/generator.safetensors --count N --out "
-                        "FILE.png [--spec SPEC] [--seed S] [--backend NAME]\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     char sbuf[4096];
     const char *spec = gan_spec_of(a.checkpoint, a.spec_path, sbuf, sizeof sbuf);
     if (!spec)
         return 1;
     if (a.count <= 0)
         a.count = 64;
-    if (a.count > 4096) {
-        fprintf(stderr, "strata: error: --count %lld: at most 4096 samples in one grid\n", (long long)a.count);
-        return 2;
-    }
     if ((r = gan_open(&c, spec, a.backend, NULL, 0)))
         goto out;
     strata_status rc = strata_checkpoint_load(a.checkpoint, c.G, NULL);
@@ -882,16 +868,9 @@ int cmd_fid(int argc, char **argv)
 {
     gan_args a;
     gan_ctx g = {0};
-    int r = gan_parse(argc, argv, &a);
+    int r = gan_parse(argc, argv, &a, GAN_FID);
     if (r)
-        return r;
-    if ((r = gan_no_training_flags(&a, "fid")))
-        return r;
-    if (!a.classifier || !a.generator) {
-        fprintf(stderr, "strata: error: usage: strata fid --classifier CKPT --generator CKPT [--real DIR] [--count N] "
-                        "[--classifier-spec SPEC] [--spec GAN_SPEC] [--json] [--backend NAME]\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     char cbuf[4096], gbuf[4096], images[4200], labels[4200];
     const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, cbuf, sizeof cbuf);
     const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, gbuf, sizeof gbuf) : NULL;

@@ -36,47 +36,36 @@ static int parse_args(int argc, char **argv, gen_args *a)
     a->length = 500;
     a->temperature = 1.0;
     a->seed = 1;
-    for (int k = 1; k < argc; k++) {
-        const char *o = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
-        int takes = !strcmp(o, "--checkpoint") || !strcmp(o, "--spec") || !strcmp(o, "--prime") ||
-                    !strcmp(o, "--length") || !strcmp(o, "--temperature") || !strcmp(o, "--seed") ||
-                    !strcmp(o, "--backend");
-        if (!takes) {
-            fprintf(stderr, "strata: %s '%s' (see strata --help)\n",
-                    o[0] == '-' ? "unknown option" : "unexpected argument", o);
-            return 2;
-        }
-        if (!v) {
-            fprintf(stderr, "strata: option %s needs a value\n", o);
-            return 2;
-        }
-        k++;
-        char *end = NULL;
-        if (!strcmp(o, "--checkpoint"))
-            a->checkpoint = v;
-        else if (!strcmp(o, "--spec"))
-            a->spec = v;
-        else if (!strcmp(o, "--prime"))
-            a->prime = v;
-        else if (!strcmp(o, "--backend"))
-            a->backend = v;
-        else if (!strcmp(o, "--length")) {
-            if (cli_parse_int("--length", v, 0, LLONG_MAX, &a->length))
-                return 2;
-        } else if (!strcmp(o, "--seed")) {
-            if (cli_parse_int("--seed", v, 0, LLONG_MAX, &a->seed))
-                return 2;
-        } else if (!strcmp(o, "--temperature") &&
-                   (!((a->temperature = strtod(v, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
-            fprintf(stderr, "strata: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n", v);
-            return 2;
-        }
-    }
-    if (!a->checkpoint) {
-        fprintf(stderr, "strata: generate needs --checkpoint FILE\n");
+    const char *temperature = NULL;
+    const cli_opt opts[] = {
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
+         .help = "a language model's weights (RUN/checkpoint.safetensors)"},
+        {.name = "--spec", .type = CLI_STRING, .dst = &a->spec, .value = "SPEC",
+         .help = "its spec (default: spec.yaml next to the checkpoint)"},
+        {.name = "--prime", .type = CLI_STRING, .dst = &a->prime, .value = "TEXT",
+         .help = "the text the sample continues (default: a newline)"},
+        {.name = "--length", .type = CLI_INT, .dst = &a->length, .value = "N", .lo = 0, .hi = LLONG_MAX,
+         .help = "characters to generate (default 500)"},
+        {.name = "--temperature", .type = CLI_STRING, .dst = &temperature, .value = "T",
+         .help = "softmax temperature; 0 picks the likeliest character (default 1)"},
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .help = "the sampling seed (default 1)"},
+        CLI_BACKEND_OPTION(&a->backend),
+        {0},
+    };
+    const cli_command c = {.name = "generate", .opts = opts, .synopsis = "--checkpoint FILE [options]",
+                           .about = "Samples text from a trained language model, character by character."};
+    int r = cli_parse(&c, argc, argv);
+    if (r)
+        return r;
+    char *end = NULL;
+    if (temperature &&
+        (!((a->temperature = strtod(temperature, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
+        fprintf(stderr, "strata: error: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n",
+                temperature);
         return 2;
     }
-    return 0;
+    return cli_require(&c, a->checkpoint, "--checkpoint FILE");
 }
 
 /* (Re)builds the model for windows of @p len tokens and loads the weights. */
@@ -299,7 +288,7 @@ int cmd_generate(int argc, char **argv)
     gen_args a;
     int r = parse_args(argc, argv, &a);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     /* the spec: --spec, else spec.yaml next to the checkpoint (a run directory) */
     char spec_path[4200];
     if (a.spec) {

@@ -94,20 +94,19 @@ static void list_names(strata_runtime *rt, strata_registry_kind kind, const char
 int cmd_info(int argc, char **argv)
 {
     int json = 0;
-    for (int k = 1; k < argc; k++) {
-        if (!strcmp(argv[k], "--json")) {
-            json = 1;
-        } else {
-            fprintf(stderr, "strata info: unknown option '%s' (usage: strata info [--json])\n", argv[k]);
-            return 2;
-        }
-    }
+    const cli_opt opts[] = {{.name = "--json", .type = CLI_FLAG, .dst = &json, .help = "print a JSON object"}, {0}};
+    const cli_command c = {.name = "info", .opts = opts, .synopsis = "[--json]",
+                           .about = "Backends, devices, plugins (and why any did not load), ops, layers and "
+                                    "optimizers."};
+    int r = cli_parse(&c, argc, argv);
+    if (r)
+        return CLI_EXIT(r);
     strata_runtime *rt;
     strata_status rc = strata_runtime_create(NULL, &rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     if (json) {
-        int r = info_json(rt);
+        r = info_json(rt);
         strata_runtime_destroy(rt);
         return r;
     }

@@ -106,60 +106,72 @@ static double mn_unit(uint64_t *s)
 
 /* ---- arguments -------------------------------------------------------------- */
 
-/* @p train: accept the flags of `strata train` only (--steps, --resume, --checkpoint-every). */
-static int mn_parse(int argc, char **argv, mn_args *a, int train)
+enum { MN_TRAIN = 1, MN_EVAL = 2, MN_EXPLAIN = 4 };
+
+/* @p mode: the command (train, eval or memnet-explain) whose options are taken. */
+static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
 {
     memset(a, 0, sizeof *a);
     a->story = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rr;
-        if (train && (rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
-            if (rr < 0)
-                return 2;
-        } else if (train && !strcmp(argv[i], "--steps") && v) {
-            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
-                return 2;
-        } else if (!strcmp(argv[i], "--out") && v)
-            a->out_dir = argv[++i];
-        else if (!strcmp(argv[i], "--checkpoint") && v)
-            a->checkpoint = argv[++i];
-        else if (!strcmp(argv[i], "--backend") && v)
-            a->backend = argv[++i];
-        else if (!strcmp(argv[i], "--data") && v)
-            a->data_dir = argv[++i];
-        else if (!strcmp(argv[i], "--task") && v)
-            a->task_arg = argv[++i];
-        else if (!strcmp(argv[i], "--spec") && v)
-            a->spec_path = argv[++i];
-        else if (!strcmp(argv[i], "--epochs") && v) {
-            if (cli_parse_int("--epochs", argv[++i], 1, LLONG_MAX, &a->epochs))
-                return 2;
-        } else if (!strcmp(argv[i], "--repeats") && v) {
-            if (cli_parse_int("--repeats", argv[++i], 1, LLONG_MAX, &a->repeats))
-                return 2;
-        } else if (!strcmp(argv[i], "--batch-size") && v) {
-            if (cli_parse_int("--batch-size", argv[++i], 1, LLONG_MAX, &a->batch))
-                return 2;
-        } else if (!strcmp(argv[i], "--story") && v) {
-            if (cli_parse_int("--story", argv[++i], 1, LLONG_MAX, &a->story))
-                return 2;
-        } else if (!strcmp(argv[i], "--seed") && v) {
-            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
-                return 2;
-            a->have_seed = 1;
-        } else if (!strcmp(argv[i], "--json"))
-            a->json = 1;
-        else if (!strcmp(argv[i], "--quiet"))
-            a->quiet = 1;
-        else if (argv[i][0] != '-' && !a->spec_path)
-            a->spec_path = argv[i];
-        else {
-            fprintf(stderr, "strata: error: %s: unknown or incomplete option '%s'\n", argv[0], argv[i]);
-            return 2;
-        }
+    const cli_opt opts[] = {
+        {.name = "--data", .type = CLI_STRING, .dst = &a->data_dir, .value = "DIR",
+         .help = "the bAbI files (qaN_*_train.txt, qaN_*_test.txt), e.g. from strata babi-gen"},
+        {.name = "--task", .type = CLI_STRING, .dst = &a->task_arg, .value = "N|all",
+         .help = "a task, a list (1,2,3) or all: joint training over every task"},
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = MN_TRAIN,
+         .help = "the run directory: checkpoint.safetensors, metrics.jsonl"},
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
+         .modes = MN_EVAL | MN_EXPLAIN, .help = "the trained model (RUN/checkpoint.safetensors)"},
+        {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "SPEC", .modes = MN_EVAL | MN_EXPLAIN,
+         .help = "the model spec (default: the one the checkpoint records)"},
+        {.name = "--story", .type = CLI_INT, .dst = &a->story, .value = "S", .lo = 1, .hi = LLONG_MAX,
+         .modes = MN_EXPLAIN, .help = "the 1-based story of the task's test file"},
+        {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = MN_TRAIN, .help = "epochs per run (default: the spec's, 100)"},
+        {.name = "--repeats", .type = CLI_INT, .dst = &a->repeats, .value = "R", .lo = 1, .hi = LLONG_MAX,
+         .modes = MN_TRAIN, .help = "runs from different initialisations; the best is kept"},
+        {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch, .value = "B", .lo = 1, .hi = LLONG_MAX,
+         .modes = MN_TRAIN, .help = "questions per batch (default: the spec's, 32)"},
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .given = &a->have_seed, .modes = MN_TRAIN, .help = "initialisation, shuffling and noise"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = MN_TRAIN, .help = "stop after N optimizer steps, every run counted"},
+        CLI_RESUME_OPTIONS(&a->ckpt, MN_TRAIN),
+        CLI_BACKEND_OPTION(&a->backend),
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = MN_EVAL,
+         .help = "{\"tasks\": {\"1\": error, ...}, \"mean\": error} instead of the table"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = MN_TRAIN, .help = "no progress lines"},
+        {0},
+    };
+    const cli_command cmds[] = {
+        {.name = "train", .mode = MN_TRAIN, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "SPEC --data DIR --task N|all --out DIR [options]\nSPEC --resume DIR [options]",
+         .about = "Trains a memory network (data.format: babi) on bAbI tasks: single-task or joint.",
+         .notes = "--resume continues with the run's data, tasks and recipe (docs/memnet.md)."},
+        {.name = "eval", .mode = MN_EVAL, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "SPEC --checkpoint FILE --data DIR --task N|all [options]",
+         .about = "Test error of a memory network per bAbI task, and the mean."},
+        {.name = "memnet-explain", .mode = MN_EXPLAIN, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "--checkpoint FILE --data DIR --task N --story S [options]",
+         .about = "A test story with each hop's attention over its sentences (the paper's Figure 2)."},
+    };
+    const cli_command *c = &cmds[mode == MN_TRAIN ? 0 : mode == MN_EVAL ? 1 : 2];
+    int r = cli_parse(c, argc, argv);
+    if (r)
+        return r;
+    if (mode == MN_TRAIN) {
+        if ((r = cli_require(c, a->spec_path, "a model spec")) || train_resume_finish(&a->ckpt, &a->out_dir))
+            return r ? r : 2;
+        if (a->ckpt.resume) /* the run's data and tasks unless given */
+            return 0;
+        if ((r = cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")))
+            return r;
+    } else if ((r = cli_require(c, a->checkpoint, "--checkpoint FILE"))) {
+        return r;
     }
-    return 0;
+    if ((r = cli_require(c, a->data_dir, "--data DIR")) || (r = cli_require(c, a->task_arg, "--task N|all")))
+        return r;
+    return mode == MN_EXPLAIN && a->story < 1 ? cli_require(c, NULL, "--story S") : 0;
 }
 
 /* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. */
@@ -1233,19 +1245,9 @@ int cmd_memnet_train(int argc, char **argv)
     FILE *metrics = NULL;
     train_state ts = {0};
     char ck_tasks[96], ck_data[4096];
-    int r = mn_parse(argc, argv, &a, 1);
+    int r = mn_parse(argc, argv, &a, MN_TRAIN);
     if (r)
-        return r;
-    if ((r = train_resume_finish(&a.ckpt, &a.out_dir)))
-        return r;
-    if (!a.spec_path || !a.out_dir || (!a.data_dir && !a.ckpt.resume)) {
-        fprintf(stderr, "strata: error: usage: strata train SPEC --data DIR --task N|all --out DIR [--epochs N] "
-                        "[--repeats R] [--batch-size B] [--seed S] [--backend NAME] [--steps N] "
-                        "[--checkpoint-every N]\n"
-                        "       strata train SPEC --resume DIR [--checkpoint-every N] [--steps N]   (the data, "
-                        "tasks and recipe are the run's)\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     if (a.ckpt.resume) {
         train_ckpt_remove_temps(a.out_dir);
         if (train_ckpt_read_state(a.out_dir, MN_CKPT, &ts, 0))
@@ -1440,14 +1442,9 @@ int cmd_memnet_eval(int argc, char **argv)
     mn_files f = {0};
     mn_ctx c = {0};
     mn_set test = {0};
-    int r = mn_parse(argc, argv, &a, 0);
+    int r = mn_parse(argc, argv, &a, MN_EVAL);
     if (r)
-        return r;
-    if (!a.checkpoint || !a.data_dir) {
-        fprintf(stderr, "strata: error: usage: strata eval SPEC --checkpoint FILE --data DIR --task N|all [--json] "
-                        "[--backend NAME]\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
         (r = mn_load_files(&f, a.data_dir, 0)))
         goto out;
@@ -1503,14 +1500,9 @@ int cmd_memnet_explain(int argc, char **argv)
     mn_files f = {0};
     mn_ctx c = {0};
     mn_set test = {0};
-    int r = mn_parse(argc, argv, &a, 0);
+    int r = mn_parse(argc, argv, &a, MN_EXPLAIN);
     if (r)
-        return r;
-    if (!a.checkpoint || !a.data_dir || a.story < 1) {
-        fprintf(stderr, "strata: error: usage: strata memnet-explain --checkpoint FILE --data DIR --task N --story S "
-                        "[--spec SPEC] [--backend NAME]   (S: 1-based story of the task's test file)\n");
-        return 2;
-    }
+        return CLI_EXIT(r);
     if ((r = mn_parse_tasks(a.task_arg, &f)))
         return r;
     if (f.n_tasks != 1) {

@@ -74,47 +74,42 @@ typedef struct {
     s2s_set train, test;
 } s2s_ctx;
 
-static int s2s_parse(int argc, char **argv, s2s_args *a, int eval)
+enum { S2S_TRAIN = 1, S2S_EVAL = 2 };
+
+static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rr;
-        if (!eval && (rr = train_resume_parse(argc, argv, &i, &a->ckpt)) != 0) {
-            if (rr < 0)
-                return 2;
-        } else if (!strcmp(argv[i], "--quiet"))
-            a->quiet = 1;
-        else if (!strcmp(argv[i], "--out") && v)
-            a->out_dir = argv[++i];
-        else if (!strcmp(argv[i], "--checkpoint") && v)
-            a->checkpoint = argv[++i];
-        else if (!strcmp(argv[i], "--backend") && v)
-            a->backend = argv[++i];
-        else if (!strcmp(argv[i], "--steps") && v) {
-            if (cli_parse_int("--steps", argv[++i], 1, LLONG_MAX, &a->steps))
-                return 2;
-        } else if (!strcmp(argv[i], "--seed") && v) {
-            if (cli_parse_int("--seed", argv[++i], 0, LLONG_MAX, &a->seed))
-                return 2;
-            a->have_seed = 1;
-        } else if (argv[i][0] != '-' && !a->spec_path)
-            a->spec_path = argv[i];
-        else {
-            fprintf(stderr, "strata: error: %s: unknown or incomplete option '%s'\n", argv[0], argv[i]);
-            return 2;
-        }
-    }
-    if (!eval && train_resume_finish(&a->ckpt, &a->out_dir))
+    const cli_opt opts[] = {
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = S2S_TRAIN,
+         .help = "the run directory: checkpoint.safetensors, metrics.jsonl"},
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = S2S_EVAL,
+         .help = "the weights to test"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = S2S_TRAIN, .help = "training steps (default: train.steps)"},
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
+        CLI_BACKEND_OPTION(&a->backend),
+        CLI_RESUME_OPTIONS(&a->ckpt, S2S_TRAIN),
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .help = "no progress lines"},
+        {0},
+    };
+    const cli_command train = {
+        .name = "train", .mode = S2S_TRAIN, .positional = &a->spec_path, .opts = opts,
+        .synopsis = "SEQ2SEQ_SPEC --out DIR [options]\nSEQ2SEQ_SPEC --resume DIR [options]",
+        .about = "Trains an encoder-decoder on sequence reversal (data.format: seq2seq_reverse)."};
+    const cli_command eval = {
+        .name = "eval", .mode = S2S_EVAL, .positional = &a->spec_path, .opts = opts,
+        .synopsis = "SEQ2SEQ_SPEC --checkpoint FILE [options]",
+        .about = "Exact-match accuracy of greedy decoding on the test sequences."};
+    const cli_command *c = mode == S2S_TRAIN ? &train : &eval;
+    int r = cli_parse(c, argc, argv);
+    if (r || (r = cli_require(c, a->spec_path, "a model spec")))
+        return r;
+    if (mode == S2S_EVAL)
+        return cli_require(c, a->checkpoint, "--checkpoint FILE");
+    if (train_resume_finish(&a->ckpt, &a->out_dir))
         return 2;
-    if (!a->spec_path || (eval ? !a->checkpoint : !a->out_dir)) {
-        fprintf(stderr, "strata: error: usage: strata %s SPEC %s\n", argv[0],
-                eval ? "--checkpoint FILE [--backend NAME]"
-                     : "--out DIR|--resume DIR [--steps N] [--seed S] [--checkpoint-every N] [--backend NAME] "
-                       "[--quiet]");
-        return 2;
-    }
-    return 0;
+    return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
 static void s2s_ctx_free(s2s_ctx *c)
@@ -345,9 +340,9 @@ static strata_status s2s_step(s2s_ctx *c, int64_t B, const int64_t *src, const i
 int cmd_s2s_train(int argc, char **argv)
 {
     s2s_args a;
-    int r = s2s_parse(argc, argv, &a, 0);
+    int r = s2s_parse(argc, argv, &a, S2S_TRAIN);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     train_state ts = {0};
     if (a.ckpt.resume) {
         /* the strings are generated from the run's seed: take it before building them */
@@ -484,9 +479,9 @@ int cmd_s2s_train(int argc, char **argv)
 int cmd_s2s_eval(int argc, char **argv)
 {
     s2s_args a;
-    int r = s2s_parse(argc, argv, &a, 1);
+    int r = s2s_parse(argc, argv, &a, S2S_EVAL);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     s2s_ctx c;
     if ((r = s2s_setup(&c, &a, 0))) {
         s2s_ctx_free(&c);

@@ -19,82 +19,56 @@ typedef struct {
     int have_seed, quiet, detect_anomaly;
 } train_args;
 
-static int parse_args(int argc, char **argv, train_args *a, int eval)
+enum { TRAIN = 1, EVAL = 2 };
+
+static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
 {
     memset(a, 0, sizeof *a);
     a->epochs = -1;
     a->batch_size = -1;
     a->steps = -1;
-    for (int k = 1; k < argc; k++) {
-        const char *o = argv[k];
-        int rr;
-        const char *v = k + 1 < argc ? argv[k + 1] : NULL;
-#define NEED_VALUE                                                                                             \
-    if (!v) {                                                                                                  \
-        fprintf(stderr, "strata: option %s needs a value\n", o);                                               \
-        return 2;                                                                                              \
-    }                                                                                                          \
-    k++
-        if (!strcmp(o, "--out") && !eval) {
-            NEED_VALUE;
-            a->out_dir = v;
-        } else if (!strcmp(o, "--epochs") && !eval) {
-            NEED_VALUE;
-            if (cli_parse_int("--epochs", v, 1, LLONG_MAX, &a->epochs))
-                return 2;
-        } else if (!strcmp(o, "--steps") && !eval) {
-            NEED_VALUE;
-            if (cli_parse_int("--steps", v, 1, LLONG_MAX, &a->steps))
-                return 2;
-        } else if (!strcmp(o, "--batch-size")) {
-            NEED_VALUE;
-            if (cli_parse_int("--batch-size", v, 1, LLONG_MAX, &a->batch_size))
-                return 2;
-        } else if (!strcmp(o, "--backend")) {
-            NEED_VALUE;
-            a->backend = v;
-        } else if (!strcmp(o, "--seed") && !eval) {
-            NEED_VALUE;
-            if (cli_parse_int("--seed", v, 0, LLONG_MAX, &a->seed))
-                return 2;
-            a->have_seed = 1;
-        } else if (!strcmp(o, "--checkpoint") && eval) {
-            NEED_VALUE;
-            a->checkpoint = v;
-        } else if (!eval && (rr = train_resume_parse(argc, argv, &k, &a->ckpt)) != 0) {
-            if (rr < 0)
-                return 2;
-        } else if (!strcmp(o, "--detect-anomaly") && !eval) {
-            a->detect_anomaly = 1;
-        } else if (!strcmp(o, "--quiet")) {
-            a->quiet = 1;
-        } else if (o[0] == '-') {
-            fprintf(stderr, "strata: unknown option '%s' (see strata --help)\n", o);
-            return 2;
-        } else if (!a->spec_path) {
-            a->spec_path = o;
-        } else {
-            fprintf(stderr, "strata: unexpected argument '%s'\n", o);
-            return 2;
-        }
-#undef NEED_VALUE
-    }
-    if (!a->spec_path) {
-        fprintf(stderr, "strata: %s needs a model spec (strata %s SPEC ...)\n", eval ? "eval" : "train",
-                eval ? "eval" : "train");
+    const cli_opt opts[] = {
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = TRAIN,
+         .help = "the run directory: checkpoint, metrics.jsonl, summary.json"},
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = EVAL,
+         .help = "the weights to test (RUN/checkpoint.safetensors)"},
+        {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = TRAIN, .help = "passes over the training set (default: train.epochs)"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
+         .modes = TRAIN, .help = "stop after N batches (default: train.steps, or whole epochs)"},
+        {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch_size, .value = "B", .lo = 1, .hi = LLONG_MAX,
+         .help = "examples per batch (default: the spec's)"},
+        CLI_BACKEND_OPTION(&a->backend),
+        {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
+         .given = &a->have_seed, .modes = TRAIN, .help = "initialisation and shuffling (default: the spec's seed)"},
+        CLI_RESUME_OPTIONS(&a->ckpt, TRAIN),
+        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAIN,
+         .help = "stop at the first op that gives NaN or Inf, naming it"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .help = "no progress lines"},
+        {0},
+    };
+    static const char kinds[] =
+        "The spec's kind picks the trainer; `strata train SPEC --help` lists the options of a memory\n"
+        "network (data.format: babi), seq2seq model, autoencoder or GAN spec. docs/user-guide.md has more.";
+    const cli_command train = {
+        .name = "train", .mode = TRAIN, .positional = &a->spec_path, .opts = opts, .notes = kinds,
+        .synopsis = "SPEC --out DIR [options]\nSPEC --resume DIR [options]",
+        .about = "Trains an image classifier or a language model (data.format: text) from a model spec\n"
+                 "(docs/spec.md)."};
+    const cli_command eval = {
+        .name = "eval", .mode = EVAL, .positional = &a->spec_path, .opts = opts, .notes = kinds,
+        .synopsis = "SPEC --checkpoint FILE [options]",
+        .about = "Test loss and accuracy of a trained classifier (validation loss for a language model)."};
+    const cli_command *c = mode == TRAIN ? &train : &eval;
+    int r = cli_parse(c, argc, argv);
+    if (r)
+        return r;
+    if ((r = cli_require(c, a->spec_path, "a model spec")))
+        return r;
+    if (mode == TRAIN && train_resume_finish(&a->ckpt, &a->out_dir))
         return 2;
-    }
-    if (!eval && train_resume_finish(&a->ckpt, &a->out_dir))
-        return 2;
-    if (!eval && !a->out_dir) {
-        fprintf(stderr, "strata: train needs --out DIR (or --resume DIR)\n");
-        return 2;
-    }
-    if (eval && !a->checkpoint) {
-        fprintf(stderr, "strata: eval needs --checkpoint FILE\n");
-        return 2;
-    }
-    return 0;
+    return mode == TRAIN ? cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")
+                         : cli_require(c, a->checkpoint, "--checkpoint FILE");
 }
 
 int cli_write_json(const char *path, json_t *obj)
@@ -161,9 +135,9 @@ static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int6
 int cmd_train(int argc, char **argv)
 {
     train_args a;
-    int r = parse_args(argc, argv, &a, 0);
+    int r = parse_args(argc, argv, &a, TRAIN);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     run_ctx ctx;
     run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
     if ((r = run_setup(&ctx, &ro, 1))) {
@@ -406,9 +380,9 @@ int cmd_train(int argc, char **argv)
 int cmd_eval(int argc, char **argv)
 {
     train_args a;
-    int r = parse_args(argc, argv, &a, 1);
+    int r = parse_args(argc, argv, &a, EVAL);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     run_ctx ctx;
     run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
     if ((r = run_setup_vocab(&ctx, &ro, 0, a.checkpoint))) {

@@ -31,49 +31,25 @@ typedef struct {
 static int parse_args(int argc, char **argv, vis_args *a)
 {
     memset(a, 0, sizeof *a);
-    for (int k = 1; k < argc; k++) {
-        const char *o = argv[k];
-        const char *v = k + 1 < argc ? argv[k + 1] : NULL;
-        int takes = !strcmp(o, "--checkpoint") || !strcmp(o, "--spec") || !strcmp(o, "--input") ||
-                    !strcmp(o, "--out") || !strcmp(o, "--backend");
-        if (takes && !v) {
-            fprintf(stderr, "strata: option %s needs a value\n", o);
-            return 2;
-        }
-        if (takes)
-            k++;
-        if (!strcmp(o, "--checkpoint")) {
-            a->checkpoint = v;
-        } else if (!strcmp(o, "--spec")) {
-            a->spec_path = v;
-        } else if (!strcmp(o, "--out")) {
-            a->out_dir = v;
-        } else if (!strcmp(o, "--backend")) {
-            a->backend = v;
-        } else if (!strcmp(o, "--input")) {
-            if (cli_parse_int("--input (a test image index)", v, 0, LLONG_MAX, &a->index))
-                return 2;
-        } else if (o[0] == '-') {
-            fprintf(stderr, "strata: unknown option '%s' (see strata --help)\n", o);
-            return 2;
-        } else if (!a->spec_path) {
-            a->spec_path = o; /* like `strata eval SPEC` */
-        } else {
-            fprintf(stderr, "strata: unexpected argument '%s'\n", o);
-            return 2;
-        }
-    }
-    const char *missing = !a->spec_path    ? "--spec SPEC"
-                          : !a->checkpoint ? "--checkpoint FILE"
-                          : !a->out_dir    ? "--out DIR"
-                                           : NULL;
-    if (missing) {
-        fprintf(stderr, "strata: visualize needs %s (strata visualize --checkpoint FILE --spec SPEC --input N "
-                        "--out DIR)\n",
-                missing);
-        return 2;
-    }
-    return 0;
+    const cli_opt opts[] = {
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
+         .help = "a trained ConvNet's weights"},
+        {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "SPEC", .help = "its model spec"},
+        {.name = "--input", .type = CLI_INT, .dst = &a->index, .value = "N", .lo = 0, .hi = LLONG_MAX,
+         .help = "the test image to show, 0-based (default 0)"},
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .help = "where the PNGs go"},
+        CLI_BACKEND_OPTION(&a->backend),
+        {0},
+    };
+    const cli_command c = {.name = "visualize", .positional = &a->spec_path, .opts = opts,
+                           .synopsis = "--checkpoint FILE --spec SPEC --input N --out DIR [options]",
+                           .about = "PNGs of a ConvNet's input, its first layer's filters and every layer's feature "
+                                    "maps."};
+    int r = cli_parse(&c, argc, argv);
+    if (r || (r = cli_require(&c, a->spec_path, "--spec SPEC")) ||
+        (r = cli_require(&c, a->checkpoint, "--checkpoint FILE")))
+        return r;
+    return cli_require(&c, a->out_dir, "--out DIR");
 }
 
 static int scale_for(int64_t side, int target)
@@ -352,7 +328,7 @@ int cmd_visualize(int argc, char **argv)
     vis_args a;
     int r = parse_args(argc, argv, &a);
     if (r)
-        return r;
+        return CLI_EXIT(r);
     /* before building anything: the common mistake, named plainly */
     struct stat st;
     if (stat(a.checkpoint, &st) != 0) {

@@ -9,7 +9,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: strata <command> [options]\n\n"
+    fprintf(f, "usage: strata <command> [options]      (strata <command> --help lists a command's options;\n"
+               "                                        strata train SPEC --help those of SPEC's trainer)\n\n"
                "commands:\n"
                "  info [--json]                         backends, devices, plugins, ops, layers, optimizers\n"
                "  train SPEC --out DIR [--epochs N] [--steps N] [--backend NAME] [--seed S] [--batch-size B]\n"

@@ -172,24 +172,6 @@ int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, str
     return 0;
 }
 
-int train_resume_parse(int argc, char **argv, int *i, train_resume_args *r)
-{
-    const char *o = argv[*i];
-    const int resume = !strcmp(o, "--resume"), every = !strcmp(o, "--checkpoint-every");
-    if (!resume && !every)
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "strata: option %s needs a value\n", o);
-        return -1;
-    }
-    const char *v = argv[++*i];
-    if (resume) {
-        r->resume = v;
-        return 1;
-    }
-    return cli_parse_int("--checkpoint-every", v, 1, LLONG_MAX, &r->checkpoint_every) ? -1 : 1;
-}
-
 int train_resume_finish(const train_resume_args *r, const char **out_dir)
 {
     if (!r->resume)

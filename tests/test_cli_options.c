@@ -1,0 +1,189 @@
+/* test_cli_options.c - every command of the strata program reads its
+ * options from one table (tools/cli_opts.c).
+ *
+ * `--help` / `-h` prints the command's usage and options and exits 0
+ * (before 2026-12-02 it was an "unknown option" everywhere but `strata
+ * check`); an unknown option, a missing value, a stray argument, an option
+ * of another command (eval given --epochs) or a missing required option is
+ * a usage error (exit 2) naming the command and the option, before any
+ * file is read.
+ *
+ * Every numeric option is read whole and range-checked (cli_parse_int):
+ * a value that is not a whole number, has trailing characters, overflows
+ * or is out of range is a usage error naming the option, the range and
+ * the value. Until 2026-12-02 most options went through atoll:
+ * `--epochs abc` trained the spec's 100 epochs and `--epochs 3x` ran 3. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[256];
+static char models[PATH_MAX];
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *src = getenv("STRATA_SOURCE_DIR");
+    snprintf(models, sizeof models, "%s/models", src ? src : ".");
+    return tu_make_temp_dir(dir, sizeof dir, "cli-options");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+typedef struct {
+    const char *args;    /* after `strata`; %s is the models directory */
+    const char *usage;   /* the help's first line starts with it */
+    const char *options; /* options it must list, separated by spaces */
+} help_case;
+
+static void test_help(void **state)
+{
+    (void)state;
+    static const help_case cases[] = {
+        {"train --help", "usage: strata train SPEC --out DIR", "--epochs --resume --detect-anomaly"},
+        {"train %s/lenet-fashion.yaml -h", "usage: strata train SPEC --out DIR", "--batch-size --checkpoint-every"},
+        {"eval %s/lenet-fashion.yaml --help", "usage: strata eval SPEC --checkpoint FILE", "--checkpoint --backend"},
+        {"train %s/memn2n-babi.yaml --help", "usage: strata train SPEC --data DIR --task N|all", "--repeats --data"},
+        {"eval %s/memn2n-babi.yaml --help", "usage: strata eval SPEC --checkpoint FILE --data DIR", "--json --task"},
+        {"memnet-explain --help", "usage: strata memnet-explain --checkpoint FILE", "--story --spec"},
+        {"train %s/dcgan-fashion.yaml --help", "usage: strata train GAN_SPEC --out DIR", "--steps --resume"},
+        {"train %s/autoencoder-fashion.yaml --help", "usage: strata train AUTOENCODER_SPEC", "--epochs --out"},
+        {"eval %s/autoencoder-fashion.yaml --help", "usage: strata eval AUTOENCODER_SPEC", "--json --checkpoint"},
+        {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps --resume"},
+        {"sample --help", "usage: strata sample --checkpoint", "--count --out"},
+        {"fid --help", "usage: strata fid --classifier CKPT", "--real --classifier-spec"},
+        {"generate --help", "usage: strata generate --checkpoint FILE", "--prime --temperature"},
+        {"visualize --help", "usage: strata visualize --checkpoint FILE", "--input --out"},
+        {"babi-gen --help", "usage: strata babi-gen --task N|all", "--verify --check"},
+        {"bench --help", "usage: strata bench [W1 W2 ...]", "--op --shape --profile"},
+        {"info --help", "usage: strata info", "--json"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[k].args, models);
+        tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+        char *out = tu_slurp(dir, "out");
+        assert_non_null(out);
+        if (strncmp(out, cases[k].usage, strlen(cases[k].usage)) != 0)
+            fail_msg("strata %s: the help starts\n%.200s\nnot '%s'", args, out, cases[k].usage);
+        assert_non_null(strstr(out, "-h, --help"));
+        char opts[256];
+        snprintf(opts, sizeof opts, "%s", cases[k].options);
+        for (char *o = strtok(opts, " "); o; o = strtok(NULL, " ")) {
+            char line[64];
+            snprintf(line, sizeof line, "\n  %s ", o);
+            if (!strstr(out, line))
+                fail_msg("strata %s: the help does not list %s:\n%s", args, o, out);
+        }
+        free(out);
+    }
+}
+
+typedef struct {
+    const char *args;   /* after `strata`; %s is the models directory */
+    const char *needle; /* in the error */
+} bad_case;
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        /* unknown options and stray arguments name the command */
+        {"train %s/lenet-fashion.yaml --out r --bogus", "train: unknown option '--bogus'"},
+        {"train %s/lenet-fashion.yaml --out r extra", "train: unexpected argument 'extra'"},
+        {"info --verbose", "info: unknown option '--verbose'"},
+        {"bench W1 --stpes 3", "bench: unknown option '--stpes'"},
+        /* a missing value names what it should be */
+        {"train %s/lenet-fashion.yaml --out", "train: --out needs a value (DIR)"},
+        {"generate --checkpoint", "generate: --checkpoint needs a value (FILE)"},
+        {"babi-gen --task 1 --out", "babi-gen: --out needs a value (DIR)"},
+        /* an option of `strata train` given to eval, sample or fid */
+        {"eval %s/lenet-fashion.yaml --checkpoint c --epochs 3", "eval: unknown option '--epochs'"},
+        {"eval %s/memn2n-babi.yaml --checkpoint c --data d --task 1 --repeats 2", "eval: unknown option '--repeats'"},
+        {"eval %s/autoencoder-fashion.yaml --checkpoint c --resume r", "eval: unknown option '--resume'"},
+        {"eval %s/seq2seq-reverse.yaml --checkpoint c --checkpoint-every 5", "eval: unknown option"},
+        {"sample --checkpoint g --out s.png --resume r", "sample: unknown option '--resume'"},
+        {"fid --classifier c --generator g --steps 5", "fid: unknown option '--steps'"},
+        /* required options */
+        {"train", "train needs a model spec"},
+        {"train %s/lenet-fashion.yaml", "train needs --out DIR (or --resume DIR)"},
+        {"eval %s/lenet-fashion.yaml", "eval needs --checkpoint FILE"},
+        {"train %s/memn2n-babi.yaml --out r --task 1", "train needs --data DIR"},
+        {"train %s/memn2n-babi.yaml --out r --data d", "train needs --task N|all"},
+        {"memnet-explain --checkpoint c --data d --task 1", "memnet-explain needs --story S"},
+        {"train %s/dcgan-fashion.yaml", "train needs --out DIR"},
+        {"sample --checkpoint g", "sample needs --out FILE.png"},
+        {"fid --generator g", "fid needs --classifier CKPT"},
+        {"generate", "generate needs --checkpoint FILE"},
+        {"visualize --checkpoint c --out d", "visualize needs --spec SPEC"},
+        {"babi-gen --out d", "babi-gen needs --task N|all"},
+        {"babi-gen --task 3 --check f --out d", "--check FILE only reads; drop --out d"},
+        /* --resume names the run directory; another --out contradicts it */
+        {"train %s/lenet-fashion.yaml --resume a --out b", "--resume a continues in that directory; drop --out b"},
+        /* ranges */
+        {"sample --checkpoint g --out s.png --count 5000", "--count must be a whole number in [1, 4096]"},
+        {"fid --classifier c --generator g --count 1", "--count must be a whole number >= 2"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, cases[k].needle);
+    }
+}
+
+static void test_bad_numbers(void **state)
+{
+    (void)state;
+    static const bad_case cases[] = {
+        /* the image trainer */
+        {"train %s/lenet-fashion.yaml --out r --epochs abc", "--epochs must be a whole number >= 1, got 'abc'"},
+        {"train %s/lenet-fashion.yaml --out r --epochs 3x", "--epochs must be a whole number >= 1, got '3x'"},
+        {"train %s/lenet-fashion.yaml --out r --steps 0", "--steps must be a whole number >= 1, got '0'"},
+        {"train %s/lenet-fashion.yaml --out r --batch-size -4", "--batch-size must be a whole number >= 1, got '-4'"},
+        {"train %s/lenet-fashion.yaml --out r --seed abc", "--seed must be a whole number >= 0, got 'abc'"},
+        {"train %s/lenet-fashion.yaml --out r --seed 99999999999999999999", "got '99999999999999999999'"},
+        {"train %s/lenet-fashion.yaml --out r --checkpoint-every 2.5", "--checkpoint-every must be a whole number"},
+        /* memory networks */
+        {"train %s/memn2n-babi.yaml --data d --task 1 --out r --epochs abc", "--epochs must be a whole number >= 1"},
+        {"train %s/memn2n-babi.yaml --data d --task 1 --out r --repeats -2", "--repeats must be a whole number >= 1"},
+        {"train %s/memn2n-babi.yaml --data d --task 1 --out r --batch-size 0", "--batch-size must be a whole number"},
+        {"train %s/memn2n-babi.yaml --data d --task 1 --out r --seed x", "--seed must be a whole number >= 0"},
+        {"train %s/memn2n-babi.yaml --data d --task 1 --out r --steps 1e3", "--steps must be a whole number >= 1"},
+        /* GAN, autoencoder, seq2seq, language model sampling */
+        {"train %s/dcgan-fashion.yaml --out r --steps -1", "--steps must be a whole number >= 1, got '-1'"},
+        {"train %s/autoencoder-fashion.yaml --out r --epochs 1.5", "--epochs must be a whole number >= 1, got '1.5'"},
+        {"train %s/seq2seq-reverse.yaml --out r --seed ''", "--seed must be a whole number >= 0, got ''"},
+        {"generate --checkpoint c --length -1", "--length must be a whole number >= 0, got '-1'"},
+        /* tools */
+        {"bench W1 --steps 0", "--steps must be a whole number >= 1, got '0'"},
+        {"bench W1 --warmup many", "--warmup must be a whole number >= 0, got 'many'"},
+        {"check --backend ref --trials x", "--trials must be a whole number in [1, 1000000], got 'x'"},
+        {"check --backend ref --seed 12q", "--seed must be a whole number >= 0 (0x... for hex), got '12q'"},
+        {"check --backend ref --seed ' 5'", "--seed must be a whole number >= 0 (0x... for hex), got ' 5'"},
+        {"train %s/lenet-fashion.yaml --out r --epochs +3", "--epochs must be a whole number >= 1, got '+3'"},
+        {"train %s/lenet-fashion.yaml --out r --steps ' 7'", "--steps must be a whole number >= 1, got ' 7'"},
+        {"babi-gen --task 1 --out b --train 0", "--train must be a whole number in [1, 100000000], got '0'"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, cases[k].needle);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_bad_numbers),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,109 @@
+/* cli_opts.c - the commands' options, read from a table: one parser, so
+ * every command takes --help, names itself in its errors and words them
+ * the same way (before 2026-12-02 each command had its own loop, and
+ * `strata train --help` was an unknown option). */
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* An option the command in mode @p mode takes. */
+static int opt_in_mode(const cli_opt *o, unsigned mode)
+{
+    return !o->modes || (o->modes & mode);
+}
+
+static const cli_opt *find_opt(const cli_command *c, const char *name)
+{
+    for (const cli_opt *o = c->opts; o && o->name; o++)
+        if (opt_in_mode(o, c->mode) && !strcmp(o->name, name))
+            return o;
+    return NULL;
+}
+
+/* The synopsis lines, each after "usage: strata NAME ". */
+static void print_synopsis(const cli_command *c, FILE *f)
+{
+    const char *s = c->synopsis ? c->synopsis : "[options]";
+    for (int first = 1; *s; first = 0) {
+        size_t n = strcspn(s, "\n");
+        fprintf(f, "%s strata %s %.*s\n", first ? "usage:" : "      ", c->name, (int)n, s);
+        s += n + (s[n] == '\n');
+    }
+}
+
+void cli_print_help(const cli_command *c, FILE *f)
+{
+    print_synopsis(c, f);
+    if (c->about)
+        fprintf(f, "\n%s\n", c->about);
+    fprintf(f, "\noptions:\n");
+    for (const cli_opt *o = c->opts; o && o->name; o++) {
+        if (!opt_in_mode(o, c->mode))
+            continue;
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", o->name, o->value ? " " : "", o->value ? o->value : "");
+        fprintf(f, "  %-24s %s\n", left, o->help ? o->help : "");
+    }
+    fprintf(f, "  %-24s %s\n", "-h, --help", "print this help and exit");
+    if (c->notes)
+        fprintf(f, "\n%s\n", c->notes);
+}
+
+int cli_usage_error(const cli_command *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "strata: error: %s: ", c->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; `strata %s --help` lists the options\n", c->name);
+    return 2;
+}
+
+int cli_parse(const cli_command *c, int argc, char **argv)
+{
+    const int max_positional = c->max_positional > 0 ? c->max_positional : 1;
+    int n_positional = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            cli_print_help(c, stdout);
+            return CLI_HELP;
+        }
+        if (arg[0] != '-' || !arg[1]) {
+            if (!c->positional || n_positional == max_positional)
+                return cli_usage_error(c, "unexpected argument '%s'", arg);
+            c->positional[n_positional++] = arg;
+            if (c->n_positional)
+                *c->n_positional = n_positional;
+            continue;
+        }
+        const cli_opt *o = find_opt(c, arg);
+        if (!o)
+            return cli_usage_error(c, "unknown option '%s'", arg);
+        if (o->given)
+            *o->given = 1;
+        if (o->type == CLI_FLAG) {
+            *(int *)o->dst = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
+        const char *v = argv[++i];
+        if (o->type == CLI_STRING)
+            *(const char **)o->dst = v;
+        else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst))
+            return 2;
+    }
+    return 0;
+}
+
+int cli_require(const cli_command *c, const char *value, const char *what)
+{
+    if (value && *value)
+        return 0;
+    fprintf(stderr, "strata: error: %s needs %s\n", c->name, what);
+    print_synopsis(c, stderr);
+    return 2;
+}
