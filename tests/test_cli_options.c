@@ -64,6 +64,7 @@ static void test_help(void **state)
         {"babi-gen --help", "usage: strata babi-gen --task N|all", "--verify --check"},
         {"bench --help", "usage: strata bench [W1 W2 ...]", "--op --shape --profile"},
         {"info --help", "usage: strata info", "--json"},
+        {"check -h", "usage: strata check --backend NAME", "--plugin --trials --large --seed"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char args[1024];
@@ -124,6 +125,7 @@ static void test_usage_errors(void **state)
         {"generate", "generate needs --checkpoint FILE"},
         {"visualize --checkpoint c --out d", "visualize needs --spec SPEC"},
         {"babi-gen --out d", "babi-gen needs --task N|all"},
+        {"check --op relu", "check needs --backend NAME"},
         {"babi-gen --task 3 --check f --out d", "--check FILE only reads; drop --out d"},
         /* --resume names the run directory; another --out contradicts it */
         {"train %s/lenet-fashion.yaml --resume a --out b", "--resume a continues in that directory; drop --out b"},

@@ -25,16 +25,17 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
 
 /* A command's options as a table (cli_opts.c): one parser gives every
  * command --help and the same wording of its errors. */
-typedef enum { CLI_FLAG, CLI_STRING, CLI_INT } cli_opt_type;
+typedef enum { CLI_FLAG, CLI_STRING, CLI_INT, CLI_LIST } cli_opt_type;
 
 typedef struct cli_opt {
     const char *name;  /* "--epochs" */
     cli_opt_type type;
-    void *dst;         /* CLI_FLAG: int, set to 1; CLI_STRING: const char *; CLI_INT: int64_t */
+    void *dst;         /* CLI_FLAG: int, set to 1; CLI_STRING: const char *; CLI_INT: int64_t;
+                        * CLI_LIST: const char *[hi], each occurrence's value in turn */
     const char *value; /* the value's name in the help ("N", "DIR"); NULL for a flag */
     const char *help;  /* one line */
-    long long lo, hi;  /* CLI_INT: the range cli_parse_int checks */
-    int *given;        /* optional: set to 1 when the option appears */
+    long long lo, hi;  /* CLI_INT: the range cli_parse_int checks; CLI_LIST: hi, its capacity */
+    int *given;        /* optional: counts the option's occurrences (CLI_LIST: the values stored) */
     unsigned modes;    /* the cli_command.mode bits that take it; 0: all */
 } cli_opt;
 

@@ -82,8 +82,7 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         const cli_opt *o = find_opt(c, arg);
         if (!o)
             return cli_usage_error(c, "unknown option '%s'", arg);
-        if (o->given)
-            *o->given = 1;
+        const int seen = o->given ? (*o->given)++ : 0;
         if (o->type == CLI_FLAG) {
             *(int *)o->dst = 1;
             continue;
@@ -91,10 +90,15 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         if (i + 1 >= argc)
             return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
         const char *v = argv[++i];
-        if (o->type == CLI_STRING)
+        if (o->type == CLI_STRING) {
             *(const char **)o->dst = v;
-        else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst))
+        } else if (o->type == CLI_LIST) {
+            if (!o->given || seen >= o->hi)
+                return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);
+            ((const char **)o->dst)[seen] = v;
+        } else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst)) {
             return 2;
+        }
     }
     return 0;
 }

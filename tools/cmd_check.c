@@ -15,21 +15,6 @@
 #include "cli.h"
 #include "conformance_cases.h"
 
-static void check_usage(FILE *f)
-{
-    fprintf(f, "usage: strata check --backend NAME [--plugin FILE]... [--all] [--op SUBSTRING] [--trials N]\n"
-               "                    [--large N] [--seed S] [--device N] [--verbose]\n\n"
-               "  --backend NAME   the backend under test (compared with ref)\n"
-               "  --plugin FILE    load this plugin or backend (.so, or a .json manifest) first, and check\n"
-               "                   its ops too; repeatable\n"
-               "  --all            every registered op, not only those the backend has kernels for\n"
-               "  --op SUBSTRING   only ops whose name contains it\n"
-               "  --trials N       random trials per op (5); --large N: large-shape trials (1; 0 = none)\n"
-               "  --seed S         case generator seed; --device N: device index (0)\n"
-               "  --verbose        list every case\n"
-               "exit status: 0 all passed, 1 a failure (or the backend did not load), 2 bad usage\n");
-}
-
 /* Loads @p path; returns the plugin's name (borrowed from rt) or NULL. */
 static const char *load_plugin(strata_runtime *rt, const char *path)
 {
@@ -68,68 +53,53 @@ static void print_failed_plugins(strata_runtime *rt)
 
 int cmd_check(int argc, char **argv)
 {
-    const char *backend = NULL;
+    const char *backend = NULL, *seed = NULL;
     const char *plugins[16];
     int n_plugins = 0;
-    conformance_options o = {.struct_size = sizeof o, .claimed_only = 1};
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v = k + 1 < argc ? argv[k + 1] : NULL;
-        int64_t n = 0;
-        int takes = !strcmp(a, "--backend") || !strcmp(a, "--plugin") || !strcmp(a, "--op") ||
-                    !strcmp(a, "--trials") || !strcmp(a, "--large") || !strcmp(a, "--seed") || !strcmp(a, "--device");
-        if (takes && !v) {
-            fprintf(stderr, "strata check: %s needs a value\n", a);
+    int64_t trials = 0, large = 1, device = 0; /* the options' defaults: conformance_options' zeros */
+    int all = 0, verbose = 0;
+    conformance_options o = {.struct_size = sizeof o};
+    const cli_opt opts[] = {
+        {.name = "--backend", .type = CLI_STRING, .dst = &backend, .value = "NAME",
+         .help = "the backend under test (compared with ref)"},
+        {.name = "--plugin", .type = CLI_LIST, .dst = plugins, .value = "FILE", .hi = 16, .given = &n_plugins,
+         .help = "load this plugin or backend (.so, or a .json manifest) first and check its ops too; repeatable"},
+        {.name = "--all", .type = CLI_FLAG, .dst = &all,
+         .help = "every registered op, not only those the backend has kernels for"},
+        {.name = "--op", .type = CLI_STRING, .dst = &o.op_filter, .value = "SUBSTRING",
+         .help = "only ops whose name contains it"},
+        {.name = "--trials", .type = CLI_INT, .dst = &trials, .value = "N", .lo = 1, .hi = 1000000,
+         .help = "random trials per op (default 5)"},
+        {.name = "--large", .type = CLI_INT, .dst = &large, .value = "N", .lo = 0, .hi = 1000000,
+         .help = "large-shape trials per op (default 1; 0: none)"},
+        {.name = "--seed", .type = CLI_STRING, .dst = &seed, .value = "S",
+         .help = "the case generator's seed (0x... for hex; default 0x5eed)"},
+        {.name = "--device", .type = CLI_INT, .dst = &device, .value = "N", .lo = 0, .hi = 1000000,
+         .help = "the backend's device index (default 0)"},
+        {.name = "--verbose", .type = CLI_FLAG, .dst = &verbose, .help = "list every case"},
+        {0},
+    };
+    const cli_command c = {
+        .name = "check", .opts = opts, .synopsis = "--backend NAME [--plugin FILE]... [options]",
+        .about = "Conformance of a backend's ops against ref, forward and backward, on random inputs.",
+        .notes = "exit status: 0 all passed, 1 a failure (or the backend did not load), 2 bad usage"};
+    int r = cli_parse(&c, argc, argv);
+    if (r || (r = cli_require(&c, backend, "--backend NAME")))
+        return CLI_EXIT(r);
+    if (seed) {
+        char *end = NULL;
+        errno = 0;
+        o.seed = strtoull(seed, &end, 0);
+        if (!isdigit((unsigned char)seed[0]) || *end || errno) {
+            fprintf(stderr, "strata: error: --seed must be a whole number >= 0 (0x... for hex), got '%s'\n", seed);
             return 2;
         }
-        if (!strcmp(a, "--backend")) {
-            backend = v;
-        } else if (!strcmp(a, "--plugin")) {
-            if (n_plugins == (int)(sizeof plugins / sizeof plugins[0])) {
-                fprintf(stderr, "strata check: at most %d --plugin options\n", n_plugins);
-                return 2;
-            }
-            plugins[n_plugins++] = v;
-        } else if (!strcmp(a, "--op")) {
-            o.op_filter = v;
-        } else if (!strcmp(a, "--trials")) {
-            if (cli_parse_int(a, v, 1, 1000000, &n))
-                return 2;
-            o.trials = (int)n;
-        } else if (!strcmp(a, "--large")) {
-            if (cli_parse_int(a, v, 0, 1000000, &n))
-                return 2;
-            o.large_trials = n > 0 ? (int)n : -1;
-        } else if (!strcmp(a, "--device")) {
-            if (cli_parse_int(a, v, 0, 1000000, &n))
-                return 2;
-            o.device = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            char *end = NULL;
-            errno = 0;
-            o.seed = strtoull(v, &end, 0);
-            if (!isdigit((unsigned char)v[0]) || *end || errno) {
-                fprintf(stderr, "strata: error: --seed must be a whole number >= 0 (0x... for hex), got '%s'\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--all")) {
-            o.claimed_only = 0;
-        } else if (!strcmp(a, "--verbose")) {
-            o.verbose = 1;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            check_usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "strata check: unknown option '%s'\n\n", a);
-            check_usage(stderr);
-            return 2;
-        }
-        k += takes;
     }
-    if (!backend) {
-        fprintf(stderr, "strata check: --backend NAME is required\n\n");
-        check_usage(stderr);
-        return 2;
-    }
+    o.trials = (int)trials;
+    o.large_trials = large > 0 ? (int)large : -1;
+    o.device = (int)device;
+    o.claimed_only = !all;
+    o.verbose = verbose;
 
     strata_runtime *rt = NULL;
     strata_status rc = strata_runtime_create(NULL, &rt);
