@@ -1,16 +1,12 @@
 /*
  * cuda_index.c - the data-movement and index ops beyond copy: concat,
  * slice_backward, gather (torch.gather) with its scatter-add gradient, and
- * one_hot. Out-of-range indices are errors, reported as cuda_loss.c does.
+ * one_hot. The calls are checked as ref's (backends/common/kcall.c);
+ * out-of-range indices are errors, reported as cuda_loss.c does.
  */
 #include <string.h>
 
 #include "cuda_ops.h"
-
-static int cuda_is_index(int32_t dtype)
-{
-    return dtype == STRATA_I32 || dtype == STRATA_I64;
-}
 
 /* y = x0, x1, ... joined along attr axis (0): input k is (outer, n_k inner)
  * rows landing at column offset at_k of y's (outer, total inner) rows. */
@@ -102,43 +98,32 @@ CUDA_KERNEL(slice_backward)
     return STRATA_OK;
 }
 
-/* The walk of torch.gather over idx's shape into x (x_ndim, x_shape): x's
- * strides with 0 along axis; *axis_stride is x's stride along axis. */
-static strata_status cuda_gather_plan(const strata_kernel_call *call, int x_ndim, const int64_t *x_shape,
-                                      const strata_tensor_desc *IDX, int *axis, cuda_walk *w, int64_t *axis_stride)
+/* The walk of torch.gather over idx's shape into x (x_ndim, x_shape),
+ * after kc_check_gather: x's strides with 0 along @p axis; *axis_stride is
+ * x's stride along it. */
+static void cuda_gather_plan(int x_ndim, const int64_t *x_shape, const strata_tensor_desc *IDX, int axis,
+                             cuda_walk *w, int64_t *axis_stride)
 {
-    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", 0), x_ndim, axis));
-    int ok = IDX->ndim == x_ndim;
-    for (int k = 0; ok && k < x_ndim; k++)
-        ok = k == *axis || IDX->shape[k] <= x_shape[k];
-    if (!ok)
-        return kc_error(call, STRATA_E_SHAPE, "idx does not fit x outside axis %d", *axis);
     memset(w, 0, sizeof *w);
     w->ndim = x_ndim;
     int64_t s = 1;
     for (int k = x_ndim - 1; k >= 0; k--) {
         w->shape[k] = IDX->shape[k];
-        w->stride[0][k] = k == *axis ? 0 : s;
-        if (k == *axis)
+        w->stride[0][k] = k == axis ? 0 : s;
+        if (k == axis)
             *axis_stride = s;
         s *= x_shape[k];
     }
-    return STRATA_OK;
 }
 
 CUDA_KERNEL(gather)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
-    if (X->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "x must be f32 and idx i32 or i64");
     int axis = 0;
-    int64_t axis_stride = 0;
+    CUDA_OK(kc_check_gather(call, 0, &axis));
+    const strata_tensor_desc *X = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
+    int64_t axis_stride = 0, n = strata_desc_numel(IDX);
     cuda_walk w;
-    CUDA_OK(cuda_gather_plan(call, X->ndim, X->shape, IDX, &axis, &w, &axis_stride));
-    int64_t n = strata_desc_numel(IDX);
-    if (strata_desc_numel(Y) != n)
-        return kc_error(call, STRATA_E_SHAPE, "the output must have idx's shape");
+    cuda_gather_plan(X->ndim, X->shape, IDX, axis, &w, &axis_stride);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -154,17 +139,12 @@ CUDA_KERNEL(gather)
 
 CUDA_KERNEL(gather_backward)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
-    if (DY->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || DX->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
     int axis = 0;
-    int64_t axis_stride = 0;
+    CUDA_OK(kc_check_gather(call, 1, &axis));
+    const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DX = &call->outputs[0];
+    int64_t axis_stride = 0, n = strata_desc_numel(IDX), nx = strata_desc_numel(DX);
     cuda_walk w;
-    CUDA_OK(cuda_gather_plan(call, DX->ndim, DX->shape, IDX, &axis, &w, &axis_stride));
-    int64_t n = strata_desc_numel(IDX), nx = strata_desc_numel(DX);
-    if (strata_desc_numel(DY) != n)
-        return kc_error(call, STRATA_E_SHAPE, "dy must have idx's shape");
+    cuda_gather_plan(DX->ndim, DX->shape, IDX, axis, &w, &axis_stride);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -188,15 +168,9 @@ CUDA_KERNEL(gather_backward)
 /* y[p, c] = (c == idx[p]); idx (P) (any shape), y (P, C) f32. */
 CUDA_KERNEL(one_hot)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
+    int64_t P = 0, C = 0;
+    CUDA_OK(kc_check_one_hot(call, &P, &C));
     const strata_tensor_desc *IDX = &call->inputs[0], *Y = &call->outputs[0];
-    if (!cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32 || Y->ndim < 1)
-        return kc_error(call, STRATA_E_DTYPE, "idx must be i32 or i64 and the output f32 (..., C)");
-    int64_t C = Y->shape[Y->ndim - 1], P = strata_desc_numel(IDX);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_classes", C);
-    if (num != C || strata_desc_numel(Y) != P * C)
-        return kc_error(call, STRATA_E_SHAPE, "num_classes %lld but the output's last dim is %lld", (long long)num,
-                        (long long)C);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;

@@ -14,11 +14,6 @@ _Static_assert((int)KC_RED_NONE == (int)CUDA_LOSS_NONE && (int)KC_RED_MEAN == (i
                    (int)KC_RED_SUM == (int)CUDA_LOSS_SUM,
                "kc_reduction and CUDA_LOSS_* differ");
 
-static int cuda_is_index(int32_t dtype)
-{
-    return dtype == STRATA_I32 || dtype == STRATA_I64;
-}
-
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
 CUDA_KERNEL(cross_entropy)
 {
@@ -115,15 +110,9 @@ CUDA_KERNEL(bce_with_logits_backward)
 /* y[p, :] = w[idx[p], :]; w (V, D), idx (P) (any shape), y (P, D). */
 CUDA_KERNEL(embedding)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
+    int64_t V = 0, D = 0, P = 0;
+    CUDA_OK(kc_check_embedding(call, 0, &V, &D, &P));
     const strata_tensor_desc *W = &call->inputs[0], *IDX = &call->inputs[1], *Y = &call->outputs[0];
-    if (W->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || Y->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "w must be f32 and idx i32 or i64");
-    if (W->ndim != 2)
-        return kc_error(call, STRATA_E_SHAPE, "w must be (V, D), got %d dims", (int)W->ndim);
-    int64_t V = W->shape[0], D = W->shape[1], P = strata_desc_numel(IDX);
-    if (strata_desc_numel(Y) != P * D)
-        return kc_error(call, STRATA_E_SHAPE, "output must have %lld elements", (long long)(P * D));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
@@ -140,19 +129,9 @@ CUDA_KERNEL(embedding)
 /* dw[v, :] = sum over p with idx[p] == v of dy[p, :]; accumulated in double. */
 CUDA_KERNEL(embedding_backward)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
+    int64_t V = 0, D = 0, P = 0;
+    CUDA_OK(kc_check_embedding(call, 1, &V, &D, &P));
     const strata_tensor_desc *DY = &call->inputs[0], *IDX = &call->inputs[1], *DW = &call->outputs[0];
-    if (DY->dtype != STRATA_F32 || !cuda_is_index(IDX->dtype) || DW->dtype != STRATA_F32)
-        return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and idx i32 or i64");
-    if (DW->ndim != 2)
-        return kc_error(call, STRATA_E_SHAPE, "dw must be (V, D), got %d dims", (int)DW->ndim);
-    int64_t V = DW->shape[0], D = DW->shape[1], P = strata_desc_numel(IDX);
-    int64_t num = strata_attr_get_int(call->attrs, call->n_attrs, "num_embeddings", V);
-    if (num != V)
-        return kc_error(call, STRATA_E_SHAPE, "num_embeddings %lld but dw has %lld rows", (long long)num,
-                        (long long)V);
-    if (strata_desc_numel(DY) != P * D)
-        return kc_error(call, STRATA_E_SHAPE, "dy must have %lld elements", (long long)(P * D));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     unsigned long long *bad = NULL;
