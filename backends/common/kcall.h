@@ -67,6 +67,12 @@ strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *
 strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backward, kc_reduction *mode, int64_t *N,
                                      int64_t *C);
 
+/** A sum_to_shape call (x f32 -> y f32 of the target shape: attr "shape"
+ *  when given, else y's own; x must broadcast from it): arity, dtypes,
+ *  shapes; mask[d] = 1 for each dim d of x that is summed (missing from
+ *  the target, or 1 there and not in x). */
+strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STRATA_MAX_DIMS]);
+
 /* The index ops below leave the indices' range to the backend, as
  * kc_check_cross_entropy does the labels': they may live on a device. */
 

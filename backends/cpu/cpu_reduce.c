@@ -497,40 +497,11 @@ CPU_KERNEL(max_backward)
  * are missing from shape, or 1 in shape, are summed. */
 CPU_KERNEL(sum_to_shape)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    int mask[STRATA_MAX_DIMS];
+    strata_status s = kc_check_sum_to_shape(call, mask);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
-
-    /* The target is attr shape when given, else the output's shape. */
-    int t_ndim = Y->ndim;
-    const int64_t *t_shape = Y->shape;
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (a && a->kind == STRATA_ATTR_INTS && a->n <= STRATA_MAX_DIMS && (a->ints || a->n == 0)) {
-        t_ndim = a->n;
-        t_shape = a->ints;
-    } else if (a) {
-        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
-    }
-    char sx[128], st[128], sy[128];
-    int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
-    for (int d = 0; ok && d < t_ndim; d++)
-        ok = Y->shape[d] == t_shape[d];
-    int mask[STRATA_MAX_DIMS] = {0};
-    for (int d = 0; ok && d < X->ndim; d++) {
-        int td = d - (X->ndim - t_ndim);
-        if (td < 0 || (t_shape[td] == 1 && X->shape[d] != 1))
-            mask[d] = 1;
-        else
-            ok = t_shape[td] == X->shape[d];
-    }
-    if (!ok)
-        return kc_error(call, STRATA_E_SHAPE, "x %s does not broadcast from shape %s (output %s)",
-                        kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
-                        kc_shape_str(st, sizeof st, t_ndim, t_shape),
-                        kc_shape_str(sy, sizeof sy, Y->ndim, Y->shape));
     cpu_red_plan p;
     cpu_red_plan_init(&p, X, mask);
     cpu_reduce_sum(strata_desc_ptr(Y), strata_desc_ptr(X), &p, 1.0);

@@ -80,31 +80,9 @@ CUDA_KERNEL(max_backward)
  * from it, or 1 in it, are summed. */
 CUDA_KERNEL(sum_to_shape)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    int mask[STRATA_MAX_DIMS];
+    CUDA_OK(kc_check_sum_to_shape(call, mask));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
-    int t_ndim = Y->ndim;
-    const int64_t *t_shape = Y->shape;
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "shape");
-    if (a && a->kind == STRATA_ATTR_INTS && a->n <= STRATA_MAX_DIMS && (a->ints || a->n == 0)) {
-        t_ndim = a->n;
-        t_shape = a->ints;
-    } else if (a) {
-        return kc_error(call, STRATA_E_INVALID, "attr shape must be a list of at most %d ints", STRATA_MAX_DIMS);
-    }
-    int ok = t_ndim <= X->ndim && Y->ndim == t_ndim;
-    for (int k = 0; ok && k < t_ndim; k++)
-        ok = Y->shape[k] == t_shape[k];
-    int mask[STRATA_MAX_DIMS] = {0};
-    for (int k = 0; ok && k < X->ndim; k++) {
-        int td = k - (X->ndim - t_ndim);
-        if (td < 0 || (t_shape[td] == 1 && X->shape[k] != 1))
-            mask[k] = 1;
-        else
-            ok = t_shape[td] == X->shape[k];
-    }
-    if (!ok)
-        return kc_error(call, STRATA_E_SHAPE, "x does not broadcast from the target shape");
     cuda_walk kept, red;
     int64_t n_out = 0, n_red = 0;
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
