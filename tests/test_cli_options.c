@@ -40,31 +40,31 @@ static int teardown(void **state)
 typedef struct {
     const char *args;    /* after `strata`; %s is the models directory */
     const char *usage;   /* the help's first line starts with it */
-    const char *options; /* options it must list, separated by spaces */
+    const char *options; /* options it must list, separated by commas */
 } help_case;
 
 static void test_help(void **state)
 {
     (void)state;
     static const help_case cases[] = {
-        {"train --help", "usage: strata train SPEC --out DIR", "--epochs --resume --detect-anomaly"},
-        {"train %s/lenet-fashion.yaml -h", "usage: strata train SPEC --out DIR", "--batch-size --checkpoint-every"},
-        {"eval %s/lenet-fashion.yaml --help", "usage: strata eval SPEC --checkpoint FILE", "--checkpoint --backend"},
-        {"train %s/memn2n-babi.yaml --help", "usage: strata train SPEC --data DIR --task N|all", "--repeats --data"},
-        {"eval %s/memn2n-babi.yaml --help", "usage: strata eval SPEC --checkpoint FILE --data DIR", "--json --task"},
-        {"memnet-explain --help", "usage: strata memnet-explain --checkpoint FILE", "--story --spec"},
-        {"train %s/dcgan-fashion.yaml --help", "usage: strata train GAN_SPEC --out DIR", "--steps --resume"},
-        {"train %s/autoencoder-fashion.yaml --help", "usage: strata train AUTOENCODER_SPEC", "--epochs --out"},
-        {"eval %s/autoencoder-fashion.yaml --help", "usage: strata eval AUTOENCODER_SPEC", "--json --checkpoint"},
-        {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps --resume"},
-        {"sample --help", "usage: strata sample --checkpoint", "--count --out"},
-        {"fid --help", "usage: strata fid --classifier CKPT", "--real --classifier-spec"},
-        {"generate --help", "usage: strata generate --checkpoint FILE", "--prime --temperature"},
-        {"visualize --help", "usage: strata visualize --checkpoint FILE", "--input --out"},
-        {"babi-gen --help", "usage: strata babi-gen --task N|all", "--verify --check"},
-        {"bench --help", "usage: strata bench [W1 W2 ...]", "--op --shape --profile"},
+        {"train --help", "usage: strata train SPEC --out DIR", "--epochs,--resume,--detect-anomaly"},
+        {"train %s/lenet-fashion.yaml -h", "usage: strata train SPEC --out DIR", "--batch-size,--checkpoint-every"},
+        {"eval %s/lenet-fashion.yaml --help", "usage: strata eval SPEC --checkpoint FILE", "--checkpoint,--backend"},
+        {"train %s/memn2n-babi.yaml --help", "usage: strata train SPEC --data DIR --task N|all", "--repeats,--data"},
+        {"eval %s/memn2n-babi.yaml --help", "usage: strata eval SPEC --checkpoint FILE --data DIR", "--json,--task"},
+        {"memnet-explain --help", "usage: strata memnet-explain --checkpoint FILE", "--story,--spec,--task N"},
+        {"train %s/dcgan-fashion.yaml --help", "usage: strata train GAN_SPEC --out DIR", "--steps,--resume"},
+        {"train %s/autoencoder-fashion.yaml --help", "usage: strata train AUTOENCODER_SPEC", "--epochs,--out"},
+        {"eval %s/autoencoder-fashion.yaml --help", "usage: strata eval AUTOENCODER_SPEC", "--json,--checkpoint"},
+        {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps,--resume"},
+        {"sample --help", "usage: strata sample --checkpoint", "--count,--out"},
+        {"fid --help", "usage: strata fid --classifier CKPT", "--real,--classifier-spec"},
+        {"generate --help", "usage: strata generate --checkpoint FILE", "--prime,--temperature"},
+        {"visualize --help", "usage: strata visualize --checkpoint FILE", "--input,--out"},
+        {"babi-gen --help", "usage: strata babi-gen --task N|all", "--verify,--check"},
+        {"bench --help", "usage: strata bench [W1 W2 ...]", "--op,--shape,--profile"},
         {"info --help", "usage: strata info", "--json"},
-        {"check -h", "usage: strata check --backend NAME", "--plugin --trials --large --seed"},
+        {"check -h", "usage: strata check --backend NAME", "--plugin,--trials,--large,--seed"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char args[1024];
@@ -77,7 +77,7 @@ static void test_help(void **state)
         assert_non_null(strstr(out, "-h, --help"));
         char opts[256];
         snprintf(opts, sizeof opts, "%s", cases[k].options);
-        for (char *o = strtok(opts, " "); o; o = strtok(NULL, " ")) {
+        for (char *o = strtok(opts, ","); o; o = strtok(NULL, ",")) {
             char line[64];
             snprintf(line, sizeof line, "\n  %s ", o);
             if (!strstr(out, line))
@@ -105,8 +105,12 @@ static void test_usage_errors(void **state)
         {"train %s/lenet-fashion.yaml --out", "train: --out needs a value (DIR)"},
         {"generate --checkpoint", "generate: --checkpoint needs a value (FILE)"},
         {"babi-gen --task 1 --out", "babi-gen: --out needs a value (DIR)"},
+        /* ... and is not taken from the next option: `--out --help` made a directory named --help */
+        {"train %s/lenet-fashion.yaml --out --help", "train: --out needs a value (DIR)"},
+        {"train %s/lenet-fashion.yaml --out --epochs 2", "train: --out needs a value (DIR)"},
         /* an option of `strata train` given to eval, sample or fid */
         {"eval %s/lenet-fashion.yaml --checkpoint c --epochs 3", "eval: unknown option '--epochs'"},
+        {"eval %s/lenet-fashion.yaml --checkpoint c --quiet", "eval: unknown option '--quiet'"},
         {"eval %s/memn2n-babi.yaml --checkpoint c --data d --task 1 --repeats 2", "eval: unknown option '--repeats'"},
         {"eval %s/autoencoder-fashion.yaml --checkpoint c --resume r", "eval: unknown option '--resume'"},
         {"eval %s/seq2seq-reverse.yaml --checkpoint c --checkpoint-every 5", "eval: unknown option"},

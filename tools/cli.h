@@ -35,7 +35,7 @@ typedef struct cli_opt {
     const char *value; /* the value's name in the help ("N", "DIR"); NULL for a flag */
     const char *help;  /* one line */
     long long lo, hi;  /* CLI_INT: the range cli_parse_int checks; CLI_LIST: hi, its capacity */
-    int *given;        /* optional: counts the option's occurrences (CLI_LIST: the values stored) */
+    int *given;        /* optional: counts the option's occurrences; CLI_LIST needs it (its values stored) */
     unsigned modes;    /* the cli_command.mode bits that take it; 0: all */
 } cli_opt;
 

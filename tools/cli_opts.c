@@ -82,23 +82,26 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         const cli_opt *o = find_opt(c, arg);
         if (!o)
             return cli_usage_error(c, "unknown option '%s'", arg);
-        const int seen = o->given ? (*o->given)++ : 0;
         if (o->type == CLI_FLAG) {
             *(int *)o->dst = 1;
-            continue;
+        } else {
+            /* `--out --help` is a forgotten value, not a directory named --help */
+            const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+            if (!v || !strcmp(v, "--help") || !strcmp(v, "-h") || (v[0] == '-' && v[1] == '-' && find_opt(c, v)))
+                return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
+            i++;
+            if (o->type == CLI_STRING) {
+                *(const char **)o->dst = v;
+            } else if (o->type == CLI_LIST) {
+                if (*o->given >= o->hi) /* a list counts its values in given */
+                    return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);
+                ((const char **)o->dst)[*o->given] = v;
+            } else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst)) {
+                return 2;
+            }
         }
-        if (i + 1 >= argc)
-            return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
-        const char *v = argv[++i];
-        if (o->type == CLI_STRING) {
-            *(const char **)o->dst = v;
-        } else if (o->type == CLI_LIST) {
-            if (!o->given || seen >= o->hi)
-                return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);
-            ((const char **)o->dst)[seen] = v;
-        } else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst)) {
-            return 2;
-        }
+        if (o->given)
+            (*o->given)++;
     }
     return 0;
 }

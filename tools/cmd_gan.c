@@ -96,10 +96,10 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         {.name = "train", .mode = GAN_TRAIN, .positional = &a->spec_path, .opts = opts,
          .synopsis = "GAN_SPEC --out DIR [options]\nGAN_SPEC --resume DIR [options]",
          .about = "Trains a generator and a discriminator (task: gan) on Fashion-MNIST (docs/gan.md)."},
-        {.name = "sample", .mode = GAN_SAMPLE, .opts = opts,
+        {.name = "sample", .mode = GAN_SAMPLE, .positional = &a->spec_path, .opts = opts,
          .synopsis = "--checkpoint RUN/generator.safetensors --out FILE.png [options]",
          .about = "A grid of a trained generator's samples."},
-        {.name = "fid", .mode = GAN_FID, .opts = opts, .synopsis = "--classifier CKPT --generator CKPT [options]",
+        {.name = "fid", .mode = GAN_FID, .positional = &a->spec_path, .opts = opts, .synopsis = "--classifier CKPT --generator CKPT [options]",
          .about = "Frechet distance between real test images and samples, on a classifier's features."},
     };
     const cli_command *c = &cmds[mode == GAN_TRAIN ? 0 : mode == GAN_SAMPLE ? 1 : 2];

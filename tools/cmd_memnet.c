@@ -116,8 +116,12 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
     const cli_opt opts[] = {
         {.name = "--data", .type = CLI_STRING, .dst = &a->data_dir, .value = "DIR",
          .help = "the bAbI files (qaN_*_train.txt, qaN_*_test.txt), e.g. from strata babi-gen"},
-        {.name = "--task", .type = CLI_STRING, .dst = &a->task_arg, .value = "N|all",
+        {.name = "--task", .type = CLI_STRING, .dst = &a->task_arg, .value = "N|all", .modes = MN_TRAIN,
          .help = "a task, a list (1,2,3) or all: joint training over every task"},
+        {.name = "--task", .type = CLI_STRING, .dst = &a->task_arg, .value = "N|all", .modes = MN_EVAL,
+         .help = "a task, a list (1,2,3) or all: the tasks whose test files are scored"},
+        {.name = "--task", .type = CLI_STRING, .dst = &a->task_arg, .value = "N", .modes = MN_EXPLAIN,
+         .help = "the task whose test story is shown"},
         {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = MN_TRAIN,
          .help = "the run directory: checkpoint.safetensors, metrics.jsonl"},
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
@@ -169,7 +173,7 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
     } else if ((r = cli_require(c, a->checkpoint, "--checkpoint FILE"))) {
         return r;
     }
-    if ((r = cli_require(c, a->data_dir, "--data DIR")) || (r = cli_require(c, a->task_arg, "--task N|all")))
+    if ((r = cli_require(c, a->data_dir, "--data DIR")) || (r = cli_require(c, a->task_arg, mode == MN_EXPLAIN ? "--task N" : "--task N|all")))
         return r;
     return mode == MN_EXPLAIN && a->story < 1 ? cli_require(c, NULL, "--story S") : 0;
 }

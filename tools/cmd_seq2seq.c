@@ -90,7 +90,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
          .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
         CLI_BACKEND_OPTION(&a->backend),
         CLI_RESUME_OPTIONS(&a->ckpt, S2S_TRAIN),
-        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .help = "no progress lines"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = S2S_TRAIN, .help = "no progress lines"},
         {0},
     };
     const cli_command train = {

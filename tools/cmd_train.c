@@ -37,14 +37,16 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = TRAIN, .help = "stop after N batches (default: train.steps, or whole epochs)"},
         {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch_size, .value = "B", .lo = 1, .hi = LLONG_MAX,
-         .help = "examples per batch (default: the spec's)"},
+         .modes = TRAIN, .help = "examples per batch (default: train.batch_size)"},
+        {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch_size, .value = "B", .lo = 1, .hi = LLONG_MAX,
+         .modes = EVAL, .help = "examples per evaluation batch (default: train.eval_batch_size)"},
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .modes = TRAIN, .help = "initialisation and shuffling (default: the spec's seed)"},
         CLI_RESUME_OPTIONS(&a->ckpt, TRAIN),
         {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAIN,
          .help = "stop at the first op that gives NaN or Inf, naming it"},
-        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .help = "no progress lines"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = TRAIN, .help = "no progress lines"},
         {0},
     };
     static const char kinds[] =
@@ -389,6 +391,8 @@ int cmd_eval(int argc, char **argv)
         run_free(&ctx);
         return r;
     }
+    if (a.batch_size > 0) /* the evaluation batch; the spec's train.eval_batch_size otherwise */
+        ctx.eval_batch = a.batch_size;
     strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
     if (rc) {
         r = cli_fail("loading the checkpoint", rc);

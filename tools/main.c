@@ -20,7 +20,7 @@ static void usage(FILE *f)
                "                                        continue a run from its checkpoint, step for step;\n"
                "                                        --checkpoint-every N: also every N steps; --detect-anomaly:\n"
                "                                        stop at the first op giving NaN/Inf (docs/reliability.md);\n"
-               "                                        (--resume: image classifiers, language models, seq2seq)\n"
+               "                                        (every trainer; strata train SPEC --help lists its options)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME]\n"
                "                                        test loss and accuracy (validation loss for text,\n"
                "                                        exact match for data.format: seq2seq_reverse)\n"

@@ -281,7 +281,7 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
     const char *path = NULL;
     buf[0] = 0;
     for (int i = 1; i < argc && !path; i++) {
-        if (argv[i][0] == '-')
+        if (argv[i][0] == '-' && argv[i][1])
             i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--detect-anomaly") &&
                  strcmp(argv[i], "--help") && strcmp(argv[i], "-h"); /* options with a value */
         else
