@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,13 @@ static void test_train_eval(void **state)
     assert_int_equal(run_cli("eval s.yaml --checkpoint run/model.safetensors"), 0);
     out = slurp("out");
     assert_true(exact_match(out) == em);
+    free(out);
+    assert_int_equal(run_cli("eval s.yaml --checkpoint run/model.safetensors --json"), 0);
+    out = slurp("out");
+    const char *j = strstr(out, "{\"exact_match\":");
+    if (!j)
+        fail_msg("eval --json printed: %s", out);
+    assert_true(fabs(atof(j + strlen("{\"exact_match\":")) - em) < 1e-4);
     free(out);
 }
 

@@ -475,6 +475,14 @@ static void test_cli_bigram(void **state)
     assert_non_null(strstr(out, "validation loss: "));
     assert_true(fabs(strtod(strstr(out, "validation loss: ") + 17, NULL) - val) < 1e-3);
     free(out);
+    snprintf(args, sizeof args, "eval '%s/bigram.yaml' --checkpoint '%s' --backend ref --json", dir, path);
+    assert_int_equal(run_cli(args), 0);
+    out = slurp("out");
+    const char *j = strstr(out, "{\"validation_loss\":");
+    if (!j)
+        fail_msg("eval --json printed: %s", out);
+    assert_true(fabs(strtod(j + strlen("{\"validation_loss\":"), NULL) - val) < 1e-3);
+    free(out);
 
     /* generate: the spec from the run directory; the bigram continues the pattern; same seed, same text */
     snprintf(args, sizeof args, "generate --checkpoint '%s' --prime cde --length 20 --seed 7 --backend ref", path);

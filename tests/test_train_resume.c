@@ -142,8 +142,22 @@ static void test_resume_matches_uninterrupted(void **state)
     assert_string_equal(part, full);
     free(part);
 
-    /* the same checkpoint loads for eval */
+    /* the same checkpoint loads for eval; --json prints the same figures, in
+     * any evaluation batch (5 does not divide the test set) */
     expect_ok(cli("eval adam.yaml --checkpoint part/checkpoint.safetensors --backend ref"));
+    char *line = tu_slurp(dir, "out");
+    assert_non_null(line);
+    const char *acc = strstr(line, "test accuracy: ");
+    assert_non_null(acc);
+    expect_ok(cli("eval adam.yaml --checkpoint part/checkpoint.safetensors --backend ref --json --batch-size 5"));
+    char *json = tu_slurp(dir, "out");
+    assert_non_null(json);
+    const char *jacc = strstr(json, "{\"test_accuracy\":");
+    if (!jacc || !strstr(json, "\"test_loss\":") || !strstr(json, "\"backend\":\"ref\""))
+        fail_msg("eval --json printed: %s", json);
+    assert_true(fabs(atof(acc + strlen("test accuracy: ")) - atof(jacc + strlen("{\"test_accuracy\":"))) < 1e-4);
+    free(json);
+    free(line);
 
     /* resuming a finished run changes nothing and still reports */
     expect_ok(cli("train adam.yaml --resume full --steps 13 --backend ref --quiet"));

@@ -203,6 +203,9 @@ int memnet_bench(const char *spec, const char *backend, int64_t warmup, int64_t 
                  void *user);
 
 struct json_t;
+/** Prints @p obj (taken: released here) as one line of JSON on stdout: 0,
+ *  or 1 after a message when it is NULL (out of memory building it). */
+int cli_print_json(struct json_t *obj);
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
 int cli_write_json(const char *path, struct json_t *obj);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */

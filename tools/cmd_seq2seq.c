@@ -60,7 +60,7 @@ static void s2s_free(s2s_set *d)
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
     int64_t steps, seed;
-    int have_seed, quiet;
+    int have_seed, quiet, json;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the end only) */
 } s2s_args;
 
@@ -91,6 +91,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         CLI_BACKEND_OPTION(&a->backend),
         CLI_RESUME_OPTIONS(&a->ckpt, S2S_TRAIN),
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = S2S_TRAIN, .help = "no progress lines"},
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = S2S_EVAL, .help = "print a JSON object"},
         {0},
     };
     const cli_command train = {
@@ -493,6 +494,9 @@ int cmd_s2s_eval(int argc, char **argv)
         r = cli_fail("loading the checkpoint", rc);
     else if ((rc = s2s_exact_match(&c, &em)))
         r = cli_fail("evaluating", rc);
+    else if (a.json)
+        r = cli_print_json(json_pack("{s:f, s:I, s:s, s:s}", "exact_match", em, "test_strings", (json_int_t)c.test.n,
+                                     "backend", strata_device_backend(c.dev), "device", strata_device_name(c.dev)));
     else
         printf("exact match: %.4f (%lld test strings, greedy decoding, %s)\n", em, (long long)c.test.n,
                strata_device_name(c.dev));

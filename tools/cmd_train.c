@@ -16,7 +16,7 @@ typedef struct {
     int64_t epochs, batch_size, steps;
     int64_t seed;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
-    int have_seed, quiet, detect_anomaly;
+    int have_seed, quiet, detect_anomaly, json;
 } train_args;
 
 enum { TRAIN = 1, EVAL = 2 };
@@ -47,6 +47,8 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAIN,
          .help = "stop at the first op that gives NaN or Inf, naming it"},
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = TRAIN, .help = "no progress lines"},
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = EVAL,
+         .help = "print a JSON object (the keys of the run's summary.json) instead of the line"},
         {0},
     };
     static const char kinds[] =
@@ -71,6 +73,20 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         return 2;
     return mode == TRAIN ? cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")
                          : cli_require(c, a->checkpoint, "--checkpoint FILE");
+}
+
+int cli_print_json(json_t *obj)
+{
+    char *line = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(8)) : NULL;
+    json_decref(obj);
+    if (!line) {
+        fprintf(stderr, "strata: error: the result cannot be printed as JSON (out of memory, or a value that is NaN or "
+                        "infinite)\n");
+        return 1;
+    }
+    printf("%s\n", line);
+    free(line);
+    return 0;
 }
 
 int cli_write_json(const char *path, json_t *obj)
@@ -408,18 +424,28 @@ int cmd_eval(int argc, char **argv)
             run_free(&ctx);
             return r;
         }
-        printf("validation loss: %.4f nats/char (%lld windows of %lld, %s)\n", loss, (long long)nw,
-               (long long)ctx.seq_len, strata_device_name(ctx.dev));
+        if (a.json)
+            r = cli_print_json(json_pack("{s:f, s:I, s:I, s:s, s:s}", "validation_loss", loss, "windows",
+                                         (json_int_t)nw, "seq_len", (json_int_t)ctx.seq_len, "backend",
+                                         strata_device_backend(ctx.dev), "device", strata_device_name(ctx.dev)));
+        else
+            printf("validation loss: %.4f nats/char (%lld windows of %lld, %s)\n", loss, (long long)nw,
+                   (long long)ctx.seq_len, strata_device_name(ctx.dev));
         run_free(&ctx);
-        return 0;
+        return r;
     }
     if ((rc = run_evaluate(&ctx, ctx.test, &loss, &acc))) {
         r = cli_fail("evaluating", rc);
         run_free(&ctx);
         return r;
     }
-    printf("test accuracy: %.4f (test loss %.4f, %lld examples, %s)\n", acc, loss,
-           (long long)strata_dataset_size(ctx.test), strata_device_name(ctx.dev));
+    if (a.json)
+        r = cli_print_json(json_pack("{s:f, s:f, s:I, s:s, s:s}", "test_accuracy", acc, "test_loss", loss, "examples",
+                                     (json_int_t)strata_dataset_size(ctx.test), "backend",
+                                     strata_device_backend(ctx.dev), "device", strata_device_name(ctx.dev)));
+    else
+        printf("test accuracy: %.4f (test loss %.4f, %lld examples, %s)\n", acc, loss,
+               (long long)strata_dataset_size(ctx.test), strata_device_name(ctx.dev));
     run_free(&ctx);
-    return 0;
+    return r;
 }
