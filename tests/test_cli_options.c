@@ -92,6 +92,16 @@ typedef struct {
     const char *needle; /* in the error */
 } bad_case;
 
+/* Each case exits 2 with its needle in the error. */
+static void expect_usage_errors(const bad_case *cases, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, cases[k].needle);
+    }
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -137,11 +147,7 @@ static void test_usage_errors(void **state)
         {"sample --checkpoint g --out s.png --count 5000", "--count must be a whole number in [1, 4096]"},
         {"fid --classifier c --generator g --count 1", "--count must be a whole number >= 2"},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        char args[1024];
-        snprintf(args, sizeof args, cases[k].args, models);
-        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, cases[k].needle);
-    }
+    expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_bad_numbers(void **state)
@@ -177,11 +183,7 @@ static void test_bad_numbers(void **state)
         {"train %s/lenet-fashion.yaml --out r --steps ' 7'", "--steps must be a whole number >= 1, got ' 7'"},
         {"babi-gen --task 1 --out b --train 0", "--train must be a whole number in [1, 100000000], got '0'"},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        char args[1024];
-        snprintf(args, sizeof args, cases[k].args, models);
-        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, cases[k].needle);
-    }
+    expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
 int main(void)

@@ -81,6 +81,12 @@ strata_status kc_check_all_f32(const strata_kernel_call *call)
     return STRATA_OK;
 }
 
+strata_status kc_check_f32_call(const strata_kernel_call *call, int min_in, int max_in, int n_out)
+{
+    strata_status s = kc_check_arity(call, min_in, max_in, n_out);
+    return s != STRATA_OK ? s : kc_check_all_f32(call);
+}
+
 strata_status kc_check_index_dtype(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what)
 {
     if (d->dtype != STRATA_I32 && d->dtype != STRATA_I64)
@@ -134,9 +140,7 @@ strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *na
 
 strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n)
 {
-    strata_status s = kc_check_arity(call, n_in, n_in, n_in - 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, n_in, n_in, n_in - 1);
     if (s != STRATA_OK)
         return s;
     *n = strata_desc_numel(&call->inputs[0]);
@@ -199,9 +203,7 @@ static strata_status kc_check_indexed(const strata_kernel_call *call, const char
 
 strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STRATA_MAX_DIMS])
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];

@@ -42,6 +42,8 @@ const char *kc_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 strata_status kc_check_arity(const strata_kernel_call *call, int min_in, int max_in, int n_out);
 /** STRATA_E_DTYPE unless every input and output is f32. */
 strata_status kc_check_all_f32(const strata_kernel_call *call);
+/** kc_check_arity, then kc_check_all_f32: the prologue of most float kernels. */
+strata_status kc_check_f32_call(const strata_kernel_call *call, int min_in, int max_in, int n_out);
 /** STRATA_E_DTYPE unless @p d (named @p what in the message) is f32. */
 strata_status kc_check_f32(const strata_kernel_call *call, const strata_tensor_desc *d, const char *what);
 /** STRATA_E_DTYPE unless @p d is i32 or i64. */

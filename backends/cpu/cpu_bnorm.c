@@ -99,9 +99,7 @@ static strata_status cpu_bn_check_outputs(const strata_kernel_call *call, const 
  */
 CPU_KERNEL(batch_norm)
 {
-    strata_status s = kc_check_arity(call, 5, 5, 3);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 5, 5, 3);
     const strata_tensor_desc *X = &call->inputs[0];
     if (s == STRATA_OK)
         s = cpu_bn_check(call, X, 1, 4,
@@ -182,9 +180,7 @@ CPU_KERNEL(batch_norm)
  */
 CPU_KERNEL(batch_norm_backward)
 {
-    strata_status s = kc_check_arity(call, 5, 5, 3);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 5, 5, 3);
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1];
     if (s == STRATA_OK)
         s = kc_check_same_shape(call, DY, "dy", X, "x");

@@ -95,9 +95,7 @@ CPU_KERNEL(sum_channels)
  * offset) is >= p; mask = keep / (1 - p), y = x mask over the channel. */
 CPU_KERNEL(dropout2d)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 2);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 2);
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0], *Mk = &call->outputs[1];
     if (s == STRATA_OK)
         s = kc_check_same_shape(call, Y, "y", X, "x");

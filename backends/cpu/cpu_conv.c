@@ -149,9 +149,7 @@ static strata_status cpu_conv_check(const strata_kernel_call *call, cpu_conv_geo
 /* Arity, f32 and rank 4 of every tensor (rank 1 for a bias, input 2). */
 static strata_status cpu_conv_tensors(const strata_kernel_call *call, int min_in, int max_in)
 {
-    strata_status s = kc_check_arity(call, min_in, max_in, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, min_in, max_in, 1);
     if (s != STRATA_OK)
         return s;
     for (int k = 0; k < call->n_inputs + 1; k++) {

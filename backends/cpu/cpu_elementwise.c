@@ -57,9 +57,7 @@ static void cpu_binary_row(cpu_binary_fn fn, float *restrict y, const float *res
 /* y = a fn b; a, b any broadcastable shapes, y their broadcast shape. */
 static strata_status cpu_binary(const strata_kernel_call *call, cpu_binary_fn fn)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -247,9 +245,7 @@ static int cpu_unary_heavy(cpu_unary_fn fn)
 static strata_status cpu_unary(const strata_kernel_call *call, cpu_unary_fn fn)
 {
     cpu_unary_params p;
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s == STRATA_OK)
         s = cpu_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
@@ -382,9 +378,7 @@ static const struct {
  * derivative is computed from x in forms without cancellation. */
 CPU_KERNEL(eltwise_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
 

@@ -67,9 +67,7 @@ static strata_status cpu_sgemm(const strata_kernel_call *call, float *y, const f
  */
 CPU_KERNEL(matmul)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -168,9 +166,7 @@ CPU_KERNEL(matmul)
  */
 CPU_KERNEL(linear)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];

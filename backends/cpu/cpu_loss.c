@@ -110,9 +110,7 @@ CPU_KERNEL(cross_entropy_backward)
 /* loss_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), then reduced. */
 CPU_KERNEL(bce_with_logits)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
@@ -163,9 +161,7 @@ static inline double cpu_logistic(double x)
  * for "none", else one value. */
 CPU_KERNEL(bce_with_logits_backward)
 {
-    strata_status s = kc_check_arity(call, 3, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 3, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];

@@ -78,9 +78,7 @@ CPU_KERNEL(fill)
 /* y[i] = low + (high - low) u_i, u_i uniform in [0, 1). */
 CPU_KERNEL(uniform)
 {
-    strata_status s = kc_check_arity(call, 0, 0, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 0, 0, 1);
     if (s == STRATA_OK)
         s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
@@ -103,9 +101,7 @@ CPU_KERNEL(uniform)
 /* y[i] = mean + std n_i, n_i standard normal (Box-Muller, 2 per block). */
 CPU_KERNEL(normal)
 {
-    strata_status s = kc_check_arity(call, 0, 0, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 0, 0, 1);
     if (s == STRATA_OK)
         s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
@@ -135,9 +131,7 @@ CPU_KERNEL(normal)
  * x, y, mask share one shape. p = 1 drops everything (mask 0). */
 CPU_KERNEL(dropout)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 2);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 2);
     if (s == STRATA_OK)
         s = kc_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
     if (s == STRATA_OK)

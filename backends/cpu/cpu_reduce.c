@@ -350,9 +350,7 @@ typedef enum cpu_reduce_fn { CPU_SUM, CPU_MEAN, CPU_MAX } cpu_reduce_fn;
 /* y = reduce(x) over attr axes (absent/empty = all), attr keepdim. */
 static strata_status cpu_reduce(const strata_kernel_call *call, cpu_reduce_fn fn)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
@@ -433,9 +431,7 @@ CPU_KERNEL(argmax)
  * Inputs dy (n_out), x[, y]; y is not read (the max is found again). */
 CPU_KERNEL(max_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];

@@ -367,8 +367,7 @@ CUDA_KERNEL(avg_pool2d_backward)
 /* (N, C, H, W) -> (N, C): the mean of each plane. */
 CUDA_KERNEL(global_avg_pool2d)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 1));
     const strata_tensor_desc *X = &call->inputs[0];
     if (X->ndim != 4)
         return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, H, W)");
@@ -398,8 +397,7 @@ static void cuda_nc_s(const strata_tensor_desc *x, int64_t *N, int64_t *C, int64
 /* (x, weight, bias, running_mean, running_var) -> y, mean, invstd */
 CUDA_KERNEL(batch_norm)
 {
-    CUDA_OK(kc_check_arity(call, 5, 5, 3));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 5, 5, 3));
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     if (in[0].ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");
@@ -418,8 +416,7 @@ CUDA_KERNEL(batch_norm)
 /* (dy, x, weight, mean, invstd) -> dx, dweight, dbias */
 CUDA_KERNEL(batch_norm_backward)
 {
-    CUDA_OK(kc_check_arity(call, 5, 5, 3));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 5, 5, 3));
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     if (in[1].ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");

@@ -12,8 +12,7 @@
 
 static strata_status cuda_binary(const strata_kernel_call *call, int fn)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 2, 1));
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
     cuda_walk w;
     memset(&w, 0, sizeof w);
@@ -53,8 +52,7 @@ static strata_status cuda_unary_params_of(const strata_kernel_call *call, int fn
 static strata_status cuda_unary(const strata_kernel_call *call, int fn)
 {
     cuda_unary_params p;
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 1));
     CUDA_OK(cuda_unary_params_of(call, fn, &p));
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (strata_desc_numel(&call->outputs[0]) != n)
@@ -93,8 +91,7 @@ static const struct {
 /* dx = dy * f'(x); inputs dy, x[, y] of one shape (y is not read). */
 CUDA_KERNEL(eltwise_backward)
 {
-    CUDA_OK(kc_check_arity(call, 2, 3, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 3, 1));
     const char *name = kc_attr_string(call, "fn", NULL);
     if (!name)
         return strata_attr_find(call->attrs, call->n_attrs, "fn")
@@ -189,8 +186,7 @@ static void cuda_philox_attrs(const strata_kernel_call *call, uint64_t *seed, ui
 
 CUDA_KERNEL(uniform)
 {
-    CUDA_OK(kc_check_arity(call, 0, 0, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 0, 0, 1));
     CUDA_OK(kc_check_shape_attr(call, "shape", &call->outputs[0]));
     double low = strata_attr_get_float(call->attrs, call->n_attrs, "low", 0.0);
     double high = strata_attr_get_float(call->attrs, call->n_attrs, "high", 1.0);
@@ -205,8 +201,7 @@ CUDA_KERNEL(uniform)
 
 CUDA_KERNEL(normal)
 {
-    CUDA_OK(kc_check_arity(call, 0, 0, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 0, 0, 1));
     CUDA_OK(kc_check_shape_attr(call, "shape", &call->outputs[0]));
     double mean = strata_attr_get_float(call->attrs, call->n_attrs, "mean", 0.0);
     double std = strata_attr_get_float(call->attrs, call->n_attrs, "std", 1.0);
@@ -222,8 +217,7 @@ CUDA_KERNEL(normal)
 /* keep_i = u_i >= p; mask_i = keep_i / (1 - p); y_i = x_i mask_i. */
 CUDA_KERNEL(dropout)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 2));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 2));
     double p = strata_attr_get_float(call->attrs, call->n_attrs, "p", 0.5);
     if (!(p >= 0.0 && p <= 1.0))
         return kc_error(call, STRATA_E_INVALID, "p %g is outside [0, 1]", p);
@@ -244,8 +238,7 @@ CUDA_KERNEL(dropout)
  * whole channels dropped, channel n C + c drawing element n C + c. */
 CUDA_KERNEL(dropout2d)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 2));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 2));
     const strata_tensor_desc *X = &call->inputs[0];
     if (X->ndim < 2)
         return kc_error(call, STRATA_E_SHAPE, "x must be (N, C, ...)");

@@ -58,8 +58,7 @@ static int64_t cuda_batch_numel(const strata_tensor_desc *t)
  */
 CUDA_KERNEL(matmul)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 2, 1));
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
     int trans_a = strata_attr_get_int(call->attrs, call->n_attrs, "trans_a", 0) != 0;
     int trans_b = strata_attr_get_int(call->attrs, call->n_attrs, "trans_b", 0) != 0;
@@ -109,8 +108,7 @@ CUDA_KERNEL(matmul)
 /* y[r, o] = sum_i x[r, i] w[o, i] + bias[o]; x (..., IN) as (R, IN), w (OUT, IN). */
 CUDA_KERNEL(linear)
 {
-    CUDA_OK(kc_check_arity(call, 2, 3, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 3, 1));
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];
     const strata_tensor_desc *Bias = call->n_inputs > 2 ? &call->inputs[2] : NULL;
     if (W->ndim != 2 || X->ndim < 1 || X->shape[X->ndim - 1] != W->shape[1])

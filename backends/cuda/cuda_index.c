@@ -53,8 +53,7 @@ CUDA_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 CUDA_KERNEL(slice_backward)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
     const strata_attr *at = call->attrs;
     int na = call->n_attrs;

@@ -65,8 +65,7 @@ CUDA_KERNEL(cross_entropy_backward)
 /* loss_i = max(x_i, 0) - x_i t_i + log(1 + exp(-|x_i|)), then reduced. */
 CUDA_KERNEL(bce_with_logits)
 {
-    CUDA_OK(kc_check_arity(call, 2, 2, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 2, 1));
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
     kc_reduction mode = KC_RED_MEAN;
     CUDA_OK(kc_reduction_of(call, &mode));
@@ -88,8 +87,7 @@ CUDA_KERNEL(bce_with_logits)
 /* dx_i = (sigmoid(x_i) - t_i) * dy (/ numel for mean). */
 CUDA_KERNEL(bce_with_logits_backward)
 {
-    CUDA_OK(kc_check_arity(call, 3, 3, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 3, 3, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];
     const strata_tensor_desc *DX = &call->outputs[0];
     kc_reduction mode = KC_RED_MEAN;

@@ -8,8 +8,7 @@
 
 static strata_status cuda_reduce(const strata_kernel_call *call, int fn)
 {
-    CUDA_OK(kc_check_arity(call, 1, 1, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 1, 1, 1));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
     CUDA_OK(kc_axes_mask(call, X->ndim, mask));
@@ -59,8 +58,7 @@ CUDA_KERNEL(argmax)
 /* dx = dy at the first maximal element of each reduced group of x, else 0. */
 CUDA_KERNEL(max_backward)
 {
-    CUDA_OK(kc_check_arity(call, 2, 3, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, 2, 3, 1));
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
     CUDA_OK(kc_axes_mask(call, X->ndim, mask));
@@ -98,8 +96,7 @@ CUDA_KERNEL(sum_to_shape)
 static strata_status cuda_softmax_setup(const strata_kernel_call *call, int n_in, int64_t *outer, int64_t *n,
                                         int64_t *inner)
 {
-    CUDA_OK(kc_check_arity(call, n_in, n_in, 1));
-    CUDA_OK(kc_check_all_f32(call));
+    CUDA_OK(kc_check_f32_call(call, n_in, n_in, 1));
     const strata_tensor_desc *X = &call->inputs[n_in - 1];
     int axis = 0;
     CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(call->attrs, call->n_attrs, "axis", -1), X->ndim, &axis));

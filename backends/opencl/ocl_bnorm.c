@@ -36,9 +36,7 @@ static size_t ocl_group_for(const ocl_device *d, int64_t m)
 /* inputs x, weight, bias, running_mean, running_var; outputs y, mean, invstd. */
 OCL_KERNEL(batch_norm)
 {
-    strata_status s = kc_check_arity(call, 5, 5, 3);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 5, 5, 3);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[0], &N, &C, &S);
@@ -79,9 +77,7 @@ OCL_KERNEL(batch_norm)
 /* inputs dy, x, weight, mean, invstd; outputs dx, dweight, dbias. */
 OCL_KERNEL(batch_norm_backward)
 {
-    strata_status s = kc_check_arity(call, 5, 5, 3);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 5, 5, 3);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[1], &N, &C, &S);
@@ -163,9 +159,7 @@ OCL_KERNEL(batch_norm_update_stats)
 /* y = x mask, mask (N, C, 1, ...) = keep / (1 - p) per channel. */
 OCL_KERNEL(dropout2d)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 2);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 2);
     int64_t N = 0, C = 0, S = 0;
     if (s == STRATA_OK)
         s = ocl_channel_sizes(call, &call->inputs[0], &N, &C, &S);

@@ -67,9 +67,7 @@ static strata_status ocl_conv_check(const strata_kernel_call *call, int max_in, 
                                     const char *an, const strata_tensor_desc *b, const char *bn,
                                     const strata_tensor_desc *c, const char *cn, ocl_conv_geom *g)
 {
-    strata_status s = kc_check_arity(call, 2, max_in, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, max_in, 1);
     if (s == STRATA_OK && !(s = ocl_rank4(call, a, an)) && !(s = ocl_rank4(call, b, bn)))
         s = ocl_rank4(call, c, cn);
     return s == STRATA_OK ? ocl_conv_attrs(call, g) : s;

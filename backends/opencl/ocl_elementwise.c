@@ -67,9 +67,7 @@ static cl_long8 ocl_long8(const cl_long *v, int n)
 
 static strata_status ocl_binary(const strata_kernel_call *call, int op)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -134,9 +132,7 @@ static strata_status ocl_unary_params(const strata_kernel_call *call, int fn, cl
 static strata_status ocl_unary(const strata_kernel_call *call, int fn)
 {
     cl_float alpha, beta, expo;
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s == STRATA_OK)
         s = ocl_unary_params(call, fn, &alpha, &beta, &expo);
     if (s == STRATA_OK)
@@ -180,9 +176,7 @@ static const struct {
 /* dx = dy * f'(x); inputs dy, x[, y] of one shape (y is not read). */
 OCL_KERNEL(eltwise_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
     const char *name = kc_attr_string(call, "fn", NULL);

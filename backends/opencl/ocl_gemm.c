@@ -93,9 +93,7 @@ static int ocl_batch_simple(const strata_tensor_desc *X, int nd, const int64_t *
 
 OCL_KERNEL(matmul)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -155,9 +153,7 @@ OCL_KERNEL(matmul)
 /* y (rows, OUT) = x (rows, IN) w^T + bias; w (OUT, IN), bias (OUT) optional. */
 OCL_KERNEL(linear)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *W = &call->inputs[1], *Y = &call->outputs[0];

@@ -123,9 +123,7 @@ OCL_KERNEL(adagrad_step)
  * (one shape), output ema; attr decay in [0, 1] (checked by the plugin). */
 OCL_KERNEL(ema_update)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (s == STRATA_OK)
         s = kc_check_numel(call, &call->inputs[1], "param", n);

@@ -27,9 +27,7 @@ static ocl_arg ocl_real2(const ocl_device *d, double a, double b, cl_double2 *dv
 
 static strata_status ocl_random_setup(const strata_kernel_call *call, ocl_device **d)
 {
-    strata_status s = kc_check_arity(call, 0, 0, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 0, 0, 1);
     if (s == STRATA_OK)
         s = ocl_call_device(call, d);
     return s;
@@ -75,9 +73,7 @@ OCL_KERNEL(normal)
 
 OCL_KERNEL(dropout)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 2);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 2);
     int64_t n = strata_desc_numel(&call->inputs[0]);
     if (s == STRATA_OK)
         s = kc_check_numel(call, &call->outputs[0], "y", n);

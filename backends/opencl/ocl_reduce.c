@@ -87,9 +87,7 @@ static strata_status ocl_reduce_masked(const strata_kernel_call *call, const str
 
 static strata_status ocl_reduce(const strata_kernel_call *call, int mean)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)
         s = kc_axes_mask(call, call->inputs[0].ndim, mask);
@@ -190,9 +188,7 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
 
 OCL_KERNEL(max)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)
         s = kc_axes_mask(call, call->inputs[0].ndim, mask);
@@ -222,9 +218,7 @@ OCL_KERNEL(argmax)
  * inputs dy, x[, y] (y not read). */
 OCL_KERNEL(max_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];
     int mask[STRATA_MAX_DIMS];
     if (s == STRATA_OK)

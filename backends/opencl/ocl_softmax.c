@@ -36,9 +36,7 @@ static strata_status ocl_rows(const strata_kernel_call *call, const strata_tenso
 
 static strata_status ocl_softmax_fwd(const strata_kernel_call *call, int is_log)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     int64_t outer, n, inner;
     if (s == STRATA_OK)
         s = ocl_rows(call, &call->inputs[0], &outer, &n, &inner);
@@ -65,9 +63,7 @@ OCL_KERNEL(log_softmax) { return ocl_softmax_fwd(call, 1); }
 /* inputs dy, y (the forward output); output dx; attr axis. */
 static strata_status ocl_softmax_bwd(const strata_kernel_call *call, int is_log)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     const strata_tensor_desc *DY = &call->inputs[0], *Y = &call->inputs[1], *DX = &call->outputs[0];
     int64_t outer, n, inner;
     if (s == STRATA_OK)
@@ -161,9 +157,7 @@ OCL_KERNEL(cross_entropy_backward)
 
 OCL_KERNEL(bce_with_logits)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *T = &call->inputs[1], *Y = &call->outputs[0];
@@ -194,9 +188,7 @@ OCL_KERNEL(bce_with_logits)
 
 OCL_KERNEL(bce_with_logits_backward)
 {
-    strata_status s = kc_check_arity(call, 3, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 3, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *T = &call->inputs[2];

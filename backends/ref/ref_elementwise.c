@@ -30,9 +30,7 @@ static double ref_binary_value(ref_binary_fn fn, double a, double b)
 /* y = a fn b; a, b any broadcastable shapes, y their broadcast shape. */
 static strata_status ref_binary(const strata_kernel_call *call, ref_binary_fn fn)
 {
-    strata_status s = kc_check_arity(call, 2, 2, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *A = &call->inputs[0], *B = &call->inputs[1], *Y = &call->outputs[0];
@@ -183,9 +181,7 @@ static strata_status ref_unary_params_of(const strata_kernel_call *call, ref_una
 static strata_status ref_unary(const strata_kernel_call *call, ref_unary_fn fn)
 {
     ref_unary_params p;
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s == STRATA_OK)
         s = ref_unary_params_of(call, fn, &p);
     if (s == STRATA_OK)
@@ -235,9 +231,7 @@ static const struct {
  * output, is accepted but not read: f'(x) is recomputed from x in double. */
 REF_KERNEL(eltwise_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
 

@@ -51,9 +51,7 @@ REF_KERNEL(fill)
 /* y[i] = low + (high - low) u_i, u_i uniform in [0, 1). */
 REF_KERNEL(uniform)
 {
-    strata_status s = kc_check_arity(call, 0, 0, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 0, 0, 1);
     if (s == STRATA_OK)
         s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
@@ -73,9 +71,7 @@ REF_KERNEL(uniform)
 /* y[i] = mean + std n_i, n_i standard normal. */
 REF_KERNEL(normal)
 {
-    strata_status s = kc_check_arity(call, 0, 0, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 0, 0, 1);
     if (s == STRATA_OK)
         s = kc_check_shape_attr(call, "shape", &call->outputs[0]);
     if (s != STRATA_OK)
@@ -96,9 +92,7 @@ REF_KERNEL(normal)
  * x, y, mask share one shape. p = 1 drops everything (mask 0). */
 REF_KERNEL(dropout)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 2);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 2);
     if (s == STRATA_OK)
         s = kc_check_same_shape(call, &call->outputs[0], "y", &call->inputs[0], "x");
     if (s == STRATA_OK)

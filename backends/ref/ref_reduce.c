@@ -45,9 +45,7 @@ typedef enum ref_reduce_fn { REF_SUM, REF_MEAN, REF_MAX } ref_reduce_fn;
 /* y = reduce(x) over attr axes (absent/empty = all), attr keepdim. */
 static strata_status ref_reduce(const strata_kernel_call *call, ref_reduce_fn fn)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
@@ -135,9 +133,7 @@ REF_KERNEL(argmax)
  * Inputs dy (y's shape), x[, y]; y is not read (the max is found again). */
 REF_KERNEL(max_backward)
 {
-    strata_status s = kc_check_arity(call, 2, 3, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 2, 3, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *X = &call->inputs[1], *DX = &call->outputs[0];

@@ -87,9 +87,7 @@ REF_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 REF_KERNEL(slice_backward)
 {
-    strata_status s = kc_check_arity(call, 1, 1, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];

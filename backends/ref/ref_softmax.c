@@ -10,9 +10,7 @@
 /* Shared prologue: arity, f32, attr axis (-1), same numel everywhere. */
 static strata_status ref_softmax_setup(const strata_kernel_call *call, int n_in, ref_axis_split *sp)
 {
-    strata_status s = kc_check_arity(call, n_in, n_in, 1);
-    if (s == STRATA_OK)
-        s = kc_check_all_f32(call);
+    strata_status s = kc_check_f32_call(call, n_in, n_in, 1);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[n_in - 1];
