@@ -237,6 +237,44 @@ strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STR
     return STRATA_OK;
 }
 
+strata_status kc_check_slice_backward(const strata_kernel_call *call, kc_slice *sl)
+{
+    strata_status s = kc_check_f32_call(call, 1, 1, 1);
+    if (s != STRATA_OK)
+        return s;
+    const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
+    const strata_attr *at = call->attrs;
+    int na = call->n_attrs;
+    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
+        return s;
+    if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &sl->axis)) != STRATA_OK)
+        return s;
+    const int64_t n = DX->shape[sl->axis];
+    int64_t step = strata_attr_get_int(at, na, "step", 1);
+    int64_t start = strata_attr_get_int(at, na, "start", 0);
+    int64_t end = strata_attr_get_int(at, na, "end", n);
+    if (step <= 0)
+        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
+    if (start < 0)
+        start += n;
+    start = start < 0 ? 0 : start > n ? n : start;
+    if (end < 0)
+        end += n;
+    end = end < 0 ? 0 : end > n ? n : end;
+    const int64_t count = end > start ? (end - start + step - 1) / step : 0;
+    int ok = DY->ndim == DX->ndim;
+    for (int d = 0; ok && d < DX->ndim; d++)
+        ok = DY->shape[d] == (d == sl->axis ? count : DX->shape[d]);
+    if (!ok) {
+        char sy[128], sx[128];
+        return kc_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
+                        kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
+                        kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), sl->axis, (long long)count);
+    }
+    sl->n = n, sl->start = start, sl->step = step, sl->count = count;
+    return STRATA_OK;
+}
+
 strata_status kc_check_embedding(const strata_kernel_call *call, int backward, int64_t *V, int64_t *D, int64_t *P)
 {
     strata_status s = kc_check_indexed(call, backward ? "dy" : "w", backward ? "dw" : "output");

@@ -75,6 +75,18 @@ strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backwar
  *  the target, or 1 there and not in x). */
 strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STRATA_MAX_DIMS]);
 
+/** Where a slice_backward call puts dy in dx: along dx's dim @p axis of
+ *  length n, count rows from start, step apart. */
+typedef struct kc_slice {
+    int axis;
+    int64_t n, start, step, count;
+} kc_slice;
+
+/** A slice_backward call (dy f32 -> dx f32 of attr "shape" when given;
+ *  attrs axis, start, end, step as Python's slicing, clamped): arity,
+ *  dtypes, dy being that slice of dx; the slice in *sl. */
+strata_status kc_check_slice_backward(const strata_kernel_call *call, kc_slice *sl);
+
 /* The index ops below leave the indices' range to the backend, as
  * kc_check_cross_entropy does the labels': they may live on a device. */
 

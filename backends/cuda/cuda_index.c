@@ -53,33 +53,16 @@ CUDA_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 CUDA_KERNEL(slice_backward)
 {
-    CUDA_OK(kc_check_f32_call(call, 1, 1, 1));
+    kc_slice sl;
+    CUDA_OK(kc_check_slice_backward(call, &sl));
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
-    const strata_attr *at = call->attrs;
-    int na = call->n_attrs;
-    int axis = 0;
-    CUDA_OK(kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis));
-    int64_t n = DX->shape[axis];
-    int64_t step = strata_attr_get_int(at, na, "step", 1);
-    int64_t start = strata_attr_get_int(at, na, "start", 0);
-    int64_t end = strata_attr_get_int(at, na, "end", n);
-    if (step <= 0)
-        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
-    if (start < 0)
-        start += n;
-    start = start < 0 ? 0 : start > n ? n : start;
-    if (end < 0)
-        end += n;
-    end = end < 0 ? 0 : end > n ? n : end;
-    int64_t count = end > start ? (end - start + step - 1) / step : 0;
+    const int axis = sl.axis;
+    const int64_t n = sl.n, start = sl.start, step = sl.step, count = sl.count;
     int64_t outer = 1, inner = 1;
     for (int k = 0; k < axis; k++)
         outer *= DX->shape[k];
     for (int k = axis + 1; k < DX->ndim; k++)
         inner *= DX->shape[k];
-    if (strata_desc_numel(DY) != outer * count * inner)
-        return kc_error(call, STRATA_E_SHAPE, "dy has %lld elements; the slice has %lld",
-                        (long long)strata_desc_numel(DY), (long long)(outer * count * inner));
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
     int64_t nx = strata_desc_numel(DX);

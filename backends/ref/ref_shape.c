@@ -87,41 +87,13 @@ REF_KERNEL(concat)
  * (Python slicing, clamped) read along attr axis. */
 REF_KERNEL(slice_backward)
 {
-    strata_status s = kc_check_f32_call(call, 1, 1, 1);
+    kc_slice sl;
+    strata_status s = kc_check_slice_backward(call, &sl);
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *DY = &call->inputs[0], *DX = &call->outputs[0];
-    const strata_attr *at = call->attrs;
-    int na = call->n_attrs;
-
-    if ((s = kc_check_shape_attr(call, "shape", DX)) != STRATA_OK)
-        return s;
-    int axis = 0;
-    if ((s = kc_axis(call, "axis", strata_attr_get_int(at, na, "axis", 0), DX->ndim, &axis)) != STRATA_OK)
-        return s;
-    int64_t n = DX->shape[axis];
-    int64_t step = strata_attr_get_int(at, na, "step", 1);
-    int64_t start = strata_attr_get_int(at, na, "start", 0);
-    int64_t end = strata_attr_get_int(at, na, "end", n);
-    if (step <= 0)
-        return kc_error(call, STRATA_E_INVALID, "step %lld must be positive", (long long)step);
-    if (start < 0)
-        start += n;
-    start = start < 0 ? 0 : start > n ? n : start;
-    if (end < 0)
-        end += n;
-    end = end < 0 ? 0 : end > n ? n : end;
-    int64_t count = end > start ? (end - start + step - 1) / step : 0;
-
-    int ok = DY->ndim == DX->ndim;
-    for (int d = 0; ok && d < DX->ndim; d++)
-        ok = DY->shape[d] == (d == axis ? count : DX->shape[d]);
-    if (!ok) {
-        char sy[128], sx[128];
-        return kc_error(call, STRATA_E_SHAPE, "dy has shape %s; slicing %s along axis %d gives %lld",
-                        kc_shape_str(sy, sizeof sy, DY->ndim, DY->shape),
-                        kc_shape_str(sx, sizeof sx, DX->ndim, DX->shape), axis, (long long)count);
-    }
+    const int axis = sl.axis;
+    const int64_t n = sl.n, start = sl.start, step = sl.step, count = sl.count;
 
     float *dx = strata_desc_ptr(DX);       // (outer, n, inner)
     const float *dy = strata_desc_ptr(DY); // (outer, count, inner)
