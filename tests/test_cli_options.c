@@ -150,6 +150,54 @@ static void test_usage_errors(void **state)
     expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* --set KEY=VALUE changes the spec's text where the value stands (or adds
+ * the key to its mapping); the run records the result as spec.yaml. */
+static void test_set_overrides(void **state)
+{
+    (void)state;
+    char args[PATH_MAX + 1024];
+    snprintf(args, sizeof args,
+             "train %s/mlp-fashion.yaml --out set-run --steps 1 --quiet --set optimizer.lr=0.01 --set "
+             "train.batch_size=4 --set data.augment.hflip=0.5 --set model.layers.1.out_features=8 --set "
+             "schedule.type=constant",
+             models);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *spec = tu_slurp(dir, "set-run/spec.yaml");
+    assert_non_null(spec);
+    static const char *want[] = {
+        "optimizer: {type: sgd, lr: 0.01, momentum: 0.9}", "  batch_size: 4\n", "  augment: {hflip: 0.5}\n",
+        "    - {type: linear, out_features: 8}   # 1.weight", "schedule: {type: constant}",
+        "# W1: multilayer perceptron on Fashion-MNIST", /* the rest as written */
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+        if (!strstr(spec, want[k]))
+            fail_msg("set-run/spec.yaml lacks '%s':\n%s", want[k], spec);
+    free(spec);
+    /* the model was built from it: 784*8+8 + 8*512+512 + 512*10+10 parameters */
+    char *sum = tu_slurp(dir, "set-run/summary.json");
+    assert_non_null(sum);
+    if (!strstr(sum, "\"parameters\": 16018"))
+        fail_msg("summary.json: %s", sum);
+    free(sum);
+
+    /* a key the spec's schema lacks, or a bad value: the spec's own errors, exit 1 */
+    static const bad_case spec_errors[] = {
+        {"train %s/mlp-fashion.yaml --out r --set optimizer.lrr=0.1", "unknown key 'lrr' in optimizer"},
+        {"train %s/mlp-fashion.yaml --out r --set optimizer.lr=abc", "'lr' expects a number, got 'abc'"},
+        {"train %s/mlp-fashion.yaml --out r --set model.layers.9.type=relu", "'9' is not an index of this 6-item list"},
+        {"train %s/mlp-fashion.yaml --out r --set model.layers=[]", "model.layers is a block of settings"},
+        {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},
+        {"eval %s/memn2n-babi.yaml --checkpoint c --data d --task 1 --set bogus=1", "unknown key 'bogus'"},
+    };
+    for (size_t k = 0; k < sizeof spec_errors / sizeof spec_errors[0]; k++) {
+        snprintf(args, sizeof args, spec_errors[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, spec_errors[k].needle);
+    }
+    /* not KEY=VALUE: a usage error */
+    snprintf(args, sizeof args, "train %s/mlp-fashion.yaml --out r --set optimizer.lr", models);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, "--set optimizer.lr: expected KEY=VALUE");
+}
+
 static void test_bad_numbers(void **state)
 {
     (void)state;
@@ -192,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_bad_numbers),
+        cmocka_unit_test(test_set_overrides),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -58,6 +58,22 @@ typedef struct cli_command {
         .help = "ref, cpu, cuda, opencl (default: STRATA_BACKEND, else the best loaded)"                           \
     }
 
+/* --set KEY=VALUE (spec_override.c): spec values changed on the command line. */
+#define CLI_MAX_SETS 32
+extern const char *cli_sets[CLI_MAX_SETS];
+extern int cli_n_sets;
+/** The table entry of --set KEY=VALUE (repeatable), for the commands of mode bits @p m (0: all). */
+#define CLI_SET_OPTION(m)                                                                                          \
+    {                                                                                                              \
+        .name = "--set", .type = CLI_LIST, .dst = cli_sets, .value = "KEY=VALUE", .hi = CLI_MAX_SETS,              \
+        .given = &cli_n_sets, .modes = (m),                                                                        \
+        .help = "change a spec value: optimizer.lr=0.01, model.layers.1.out_features=256 (repeatable)"            \
+    }
+/** Loads the spec at @p path with the --set overrides applied (each spliced
+ *  into the text where the value it replaces stands, a missing key added to
+ *  its mapping), validated as strata_spec_load does. 0, or 1 after a message. */
+int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
+
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)
 /** Reads argv[1..argc) into the table's destinations: 0; CLI_HELP; or 2

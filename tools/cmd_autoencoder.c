@@ -64,6 +64,7 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
         CLI_BACKEND_OPTION(&a->backend),
+        CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, AE_TRAIN),
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = AE_EVAL, .help = "print a JSON object"},
         {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = AE_TRAIN,
@@ -107,8 +108,8 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
     strata_status rc = strata_runtime_create(&o, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(c->rt, a->spec_path, &c->spec)))
-        return cli_fail("loading the spec", rc);
+    if (cli_spec_load(c->rt, a->spec_path, &c->spec))
+        return 1;
     int64_t seed = 1;
     strata_spec_get_int(c->spec, "seed", 1, &seed);
     strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));

@@ -84,6 +84,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
          .modes = GAN_FID, .help = "real images and samples compared (default: the whole test set)"},
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .modes = GAN_TRAIN | GAN_SAMPLE, .help = "the random seed"},
+        CLI_SET_OPTION(GAN_TRAIN | GAN_SAMPLE),
         CLI_RESUME_OPTIONS(&a->ckpt, GAN_TRAIN),
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = GAN_FID, .help = "print a JSON object"},
@@ -149,8 +150,8 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     strata_status rc = strata_runtime_create(&o, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(c->rt, spec_path, &c->spec)))
-        return cli_fail("loading the spec", rc);
+    if (cli_spec_load(c->rt, spec_path, &c->spec))
+        return 1;
     int64_t s = 1;
     strata_spec_get_int(c->spec, "seed", 1, &s);
     strata_runtime_seed(c->rt, (uint64_t)(seed ? *seed : s));

@@ -140,6 +140,7 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
          .given = &a->have_seed, .modes = MN_TRAIN, .help = "initialisation, shuffling and noise"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = MN_TRAIN, .help = "stop after N optimizer steps, every run counted"},
+        CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, MN_TRAIN),
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = MN_EVAL,
@@ -512,8 +513,8 @@ static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
     strata_status rc = strata_runtime_create(&o, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(c->rt, spec_path, &c->spec)))
-        return cli_fail("loading the spec", rc);
+    if (cli_spec_load(c->rt, spec_path, &c->spec))
+        return 1;
     int64_t seed = 1;
     strata_spec_get_int(c->spec, "seed", 1, &seed);
     strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));

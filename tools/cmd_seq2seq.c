@@ -89,6 +89,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
         CLI_BACKEND_OPTION(&a->backend),
+        CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, S2S_TRAIN),
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = S2S_TRAIN, .help = "no progress lines"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = S2S_EVAL, .help = "print a JSON object"},
@@ -130,8 +131,8 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
     strata_status rc = strata_runtime_create(&o, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(c->rt, a->spec_path, &c->spec)))
-        return cli_fail("loading the spec", rc);
+    if (cli_spec_load(c->rt, a->spec_path, &c->spec))
+        return 1;
     int64_t seed = 1;
     strata_spec_get_int(c->spec, "seed", 1, &seed);
     if (a->have_seed)

@@ -43,6 +43,7 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .modes = TRAIN, .help = "initialisation and shuffling (default: the spec's seed)"},
+        CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, TRAIN),
         {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAIN,
          .help = "stop at the first op that gives NaN or Inf, naming it"},

@@ -71,8 +71,9 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     strata_status rc = strata_runtime_create(&o, &r->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
-    if ((rc = strata_spec_load(r->rt, a->spec_path, &r->spec)))
-        return cli_fail("loading the spec", rc);
+    int e;
+    if ((e = cli_spec_load(r->rt, a->spec_path, &r->spec)))
+        return e;
     int64_t seed = 1;
     strata_spec_get_int(r->spec, "seed", 1, &seed);
     if (a->have_seed)
@@ -95,7 +96,6 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
         r->lm = 1;
         return lm_setup(r, a, vocab_checkpoint);
     }
-    int e;
     if ((need_train && (e = cli_load_images(r->spec, "train", &r->train))) ||
         (e = cli_load_images(r->spec, "test", &r->test)))
         return e;
