@@ -120,6 +120,10 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     yaml_parser_delete(&parser);
     int r = 1;
     yaml_node_t *node = yaml_document_get_root_node(&doc);
+    if (!node || node->type != YAML_MAPPING_NODE) {
+        fprintf(stderr, "strata: error: --set %s: %s is not a mapping of settings\n", set, path);
+        node = NULL;
+    }
     const char *comp = key;
     while (node) {
         const char *dot = strchr(comp, '.');
