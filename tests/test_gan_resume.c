@@ -246,6 +246,36 @@ static void test_gan_resume_matches_uninterrupted(void **state)
     free(b);
 }
 
+/* Ctrl-C during SPEC's run: it ends with 130 after saving where it stands
+ * (CKPT's step); resumed to 7 steps further, its records are those of a run
+ * of that many steps. */
+static void interrupted_then_resumed(const char *spec, const char *ckpt, const char *needle)
+{
+    const char *const argv[] = {"train", spec, "--out", "cut", "--steps", "100000000", "--backend", "ref", "--quiet",
+                                NULL};
+    int code = tu_run_cli_interrupted(dir, "cut/metrics.jsonl", needle, 12, argv);
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step") || !strstr(err, "--resume cut"))
+        fail_msg("%s: exit %d: %s", spec, code, err);
+    free(err);
+    const long long k = checkpoint_step(ckpt);
+    assert_true(k >= 12);
+    expect_ok(cli("train %s --resume cut --steps %lld --backend ref --quiet", spec, k + 7));
+    expect_ok(cli("train %s --out whole --steps %lld --backend ref --quiet", spec, k + 7));
+    expect_same_records("whole", "cut");
+    char rm[1200];
+    snprintf(rm, sizeof rm, "rm -rf '%s/cut' '%s/whole'", dir, dir);
+    assert_int_equal(system(rm), 0);
+}
+
+static void test_interrupt_and_resume(void **state)
+{
+    (void)state;
+    interrupted_then_resumed("gan.yaml", "cut/generator.safetensors", "\"d_loss\"");
+    interrupted_then_resumed("ae.yaml", "cut/checkpoint.safetensors", "\"batch_loss\"");
+}
+
 /* A kill between the discriminator's and the generator's write: the
  * generator file is still the previous checkpoint's. */
 static void test_gan_kill_between_files(void **state)
@@ -416,6 +446,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gan_resume_matches_uninterrupted),
+        cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_gan_kill_between_files),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),

@@ -200,6 +200,39 @@ static void test_lm_resume_matches_uninterrupted(void **state)
     free(full);
 }
 
+/* Ctrl-C during SPEC's run: it ends with 130 after saving where it
+ * stands; resumed to 7 steps further, its records are those of a run of
+ * that many steps that was never interrupted. */
+static void interrupted_then_resumed(const char *spec, const char *run, const char *whole)
+{
+    const char *const argv[] = {"train", spec, "--out", run, "--steps", "100000000", "--backend", "ref", "--quiet",
+                                NULL};
+    char watch[256];
+    snprintf(watch, sizeof watch, "%s/metrics.jsonl", run);
+    int code = tu_run_cli_interrupted(dir, watch, "\"batch_loss\"", 12, argv);
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step"))
+        fail_msg("%s: exit %d: %s", spec, code, err);
+    free(err);
+    const long long k = checkpoint_step(run);
+    assert_true(k >= 12);
+    expect_ok(cli("train %s --resume %s --steps %lld --backend ref --quiet", spec, run, k + 7));
+    expect_ok(cli("train %s --out %s --steps %lld --backend ref --quiet", spec, whole, k + 7));
+    char *a = records(run), *b = records(whole);
+    if (strcmp(a, b) != 0)
+        fail_msg("%s interrupted at step %lld and resumed:\n%s--- not interrupted:\n%s", spec, k, a, b);
+    free(a);
+    free(b);
+}
+
+static void test_interrupt_and_resume(void **state)
+{
+    (void)state;
+    interrupted_then_resumed("lm.yaml", "lcut", "lwhole");
+    interrupted_then_resumed("s2s.yaml", "scut", "swhole");
+}
+
 static void test_s2s_resume_matches_uninterrupted(void **state)
 {
     (void)state;
@@ -324,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lm_resume_matches_uninterrupted),
         cmocka_unit_test(test_s2s_resume_matches_uninterrupted),
+        cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_bad_usage),
     };

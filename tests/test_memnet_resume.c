@@ -161,6 +161,29 @@ static void test_resume_matches_uninterrupted(void **state)
     free(full_eval);
 }
 
+/* Ctrl-C: the run ends with 130 after saving where it stands; resumed to 7
+ * steps further, its records are those of a run stopped there by --steps. */
+static void test_interrupt_and_resume(void **state)
+{
+    (void)state;
+    static const char *const argv[] = {"train", "tiny.yaml", "--data", "data", "--task", "1", "--epochs", "100000",
+                                       "--out", "cut", "--backend", "ref", "--quiet", NULL};
+    int code = tu_run_cli_interrupted(dir, "cut/metrics.jsonl", "\"batch_loss\"", 12, argv);
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step") || !strstr(err, "--resume cut"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+    const long long k = checkpoint_step("cut");
+    assert_true(k >= 12);
+    expect_ok(cli("train tiny.yaml --resume cut --steps %lld --backend ref --quiet", k + 7));
+    expect_ok(cli(TRAIN " --epochs 100000 --out whole --steps %lld", k + 7));
+    char *a = records("cut"), *b = records("whole");
+    expect_same("metrics.jsonl", b, a);
+    free(a);
+    free(b);
+}
+
 static void test_nan_loss_saves_last_good_state(void **state)
 {
     (void)state;
@@ -219,6 +242,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_matches_uninterrupted),
+        cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_resume_errors),
     };

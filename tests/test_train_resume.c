@@ -170,6 +170,31 @@ static void test_resume_matches_uninterrupted(void **state)
     free(full);
 }
 
+/* Ctrl-C: the run finishes the step in progress, writes the checkpoint of
+ * where it stands and exits 130; --resume then continues it as if it had
+ * never stopped (the same records as a run that was not interrupted). */
+static void test_interrupt_and_resume(void **state)
+{
+    (void)state;
+    static const char *const argv[] = {"train", "adam.yaml", "--out", "cut", "--steps", "100000000",
+                                       "--backend", "ref", "--quiet", NULL};
+    int code = tu_run_cli_interrupted(dir, "cut/metrics.jsonl", "\"batch_loss\"", 12, argv);
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step") || !strstr(err, "--resume cut"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+    const int64_t k = checkpoint_step("cut");
+    assert_true(k >= 12);
+    expect_ok(cli("train adam.yaml --resume cut --steps %lld --backend ref --quiet", (long long)k + 7));
+    expect_ok(cli("train adam.yaml --out whole --steps %lld --backend ref --quiet", (long long)k + 7));
+    char *cut = records("cut"), *whole = records("whole");
+    if (strcmp(cut, whole) != 0)
+        fail_msg("interrupted at step %lld and resumed:\n%s--- not interrupted:\n%s", (long long)k, cut, whole);
+    free(cut);
+    free(whole);
+}
+
 static void test_resume_cleans_temporaries(void **state)
 {
     (void)state;
@@ -269,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_matches_uninterrupted),
+        cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),

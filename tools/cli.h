@@ -242,6 +242,16 @@ int cli_load_images(const strata_spec *s, const char *split, strata_dataset **ou
 /** The runtime's op profile as a table (per step over @p steps), heaviest first. */
 void cli_print_profile(strata_runtime *rt, int64_t steps);
 
+/* Ctrl-C during training (interrupt.c). */
+/** SIGINT and SIGTERM set a flag the trainers read after each step (a
+ *  second signal ends the process at once). */
+void cli_catch_interrupts(void);
+/** 1 once SIGINT or SIGTERM came: stop after this step, as --steps would. */
+int cli_interrupted(void);
+/** After the checkpoint of where the run stands: says how to resume it;
+ *  returns the exit status, 128 + the signal. */
+int cli_interrupt_exit(const char *spec, const char *dir, int64_t step);
+
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
 

@@ -383,7 +383,7 @@ int cmd_ae_train(int argc, char **argv)
     double test_mse = 0.0, pca_mse = 0.0;
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
     int64_t steps = ts.step, ran = 0;
-    int nan_stop = 0;
+    int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     strata_profile_enable(c.rt, profile);
     /* a run resumed where --steps stopped it mid-epoch reports that epoch again */
     for (int64_t ep = ts.epoch;
@@ -401,6 +401,10 @@ int cmd_ae_train(int argc, char **argv)
             int done = 0;
             if (a.steps > 0 && steps >= a.steps)
                 break;
+            if (cli_interrupted() && nb < per_epoch) { /* saved below, as a --steps stop */
+                stopped = 1;
+                break;
+            }
             if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
                 break;
             const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
@@ -448,9 +452,17 @@ int cmd_ae_train(int argc, char **argv)
         const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
                                                 : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
         rc = ae_save(&c, &a, &now);
+        if (!rc && (stopped || (cli_interrupted() && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
+            stopped = 1;
+            break;
+        }
     }
     fclose(mf);
     strata_loader_destroy(ld);
+    if (!rc && stopped) {
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
+        goto out;
+    }
     if (nan_stop) {
         r = 1;
         goto out;

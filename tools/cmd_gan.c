@@ -762,6 +762,8 @@ int cmd_gan_train(int argc, char **argv)
                 goto out_mf;
             saved = step;
         }
+        if (cli_interrupted() && step < steps) /* saved below, as at the end */
+            break;
     }
     if (rc) {
         r = cli_fail("training the GAN", rc);
@@ -771,6 +773,10 @@ int cmd_gan_train(int argc, char **argv)
         const train_state now = gan_position(&c);
         if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
             goto out_mf;
+    }
+    if (c.step < steps) { /* stopped by Ctrl-C */
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
+        goto out_mf;
     }
     if (c.E) {
         snprintf(path, sizeof path, "%s/samples/ema_final.png", a.out_dir);

@@ -960,10 +960,10 @@ static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double
     return STRATA_E_NUMERIC;
 }
 
-/* --steps: 1 (after a checkpoint at @p p) when the run stops here. */
+/* --steps or Ctrl-C: 1 (after a checkpoint at @p p) when the run stops here. */
 static int mn_stop_here(const mn_trainer *t, const mn_pos *p, strata_status *rc)
 {
-    if (t->a->steps <= 0 || p->step < t->a->steps)
+    if (!cli_interrupted() && (t->a->steps <= 0 || p->step < t->a->steps))
         return 0;
     *rc = mn_save(t, p);
     return 1;
@@ -1358,6 +1358,10 @@ int cmd_memnet_train(int argc, char **argv)
     }
     if (rc) {
         r = rc == STRATA_E_NUMERIC ? 1 : cli_fail("training the memory network", rc);
+        goto out;
+    }
+    if (stop && cli_interrupted()) {
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, p.step);
         goto out;
     }
     if (stop) {

@@ -406,7 +406,7 @@ int cmd_s2s_train(int argc, char **argv)
     strata_status rc = src ? STRATA_OK : STRATA_E_NOMEM;
     double t0 = cli_now();
     int64_t step = ts.step;
-    int nan_stop = 0;
+    int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     while (!rc && step < steps) {
         train_state before = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
         for (int64_t b = 0; b < B; b++) {
@@ -441,15 +441,23 @@ int cmd_s2s_train(int argc, char **argv)
         s2s_step_record(metrics, step, lv, strata_optimizer_lr(c.opt));
         if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
-        /* checkpoints: every --checkpoint-every steps and at the end */
-        if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps) {
+        /* checkpoints: every --checkpoint-every steps, at the end and on Ctrl-C */
+        stopped = cli_interrupted() && step < steps;
+        if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps || stopped) {
             train_state now = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
             rc = s2s_save(&c, a.out_dir, &now);
             json_decref(now.extra);
         }
+        if (stopped)
+            break;
     }
     free(src);
     fclose(metrics);
+    if (!rc && stopped) {
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
+        s2s_ctx_free(&c);
+        return r;
+    }
     if (nan_stop) {
         s2s_ctx_free(&c);
         return 1;

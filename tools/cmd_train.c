@@ -272,7 +272,7 @@ int cmd_train(int argc, char **argv)
                 hflip, (long long)crop);
     double t_start = cli_now(), test_loss = NAN, test_acc = NAN;
     int64_t step = ts.step, ran_epochs = 0;
-    int nan_stop = 0;
+    int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     for (int64_t ep = ts.epoch; ep < epochs && !rc && (max_steps <= 0 || step < max_steps || ep == ts.epoch);
          ep++) {
         double t0 = cli_now(), sum_loss = 0;
@@ -294,6 +294,10 @@ int cmd_train(int argc, char **argv)
             strata_tensor *x, *y, *logits = NULL;
             if (max_steps > 0 && step >= max_steps)
                 break;
+            if (cli_interrupted() && nb < per_epoch) { /* saved below, as a --steps stop */
+                stopped = 1;
+                break;
+            }
             if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &end_of_data)) || end_of_data)
                 break;
             double lr = strata_lr_at(&sched, base_lr, step);
@@ -372,9 +376,18 @@ int cmd_train(int argc, char **argv)
                               : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
+        if (stopped || (cli_interrupted() && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {
+            stopped = 1;
+            break;
+        }
     }
     fclose(metrics);
     strata_loader_destroy(ld);
+    if (!rc && stopped) {
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
+        run_free(&ctx);
+        return r;
+    }
     if (!rc && !ran_epochs) /* resumed a finished run: report where it stands */
         rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc);
     if (rc) {

@@ -451,7 +451,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     const uint64_t data_seed = ts.data_seed;
     double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = NAN;
     int64_t since = ts.seen, step = ts.step;
-    int nan_stop = 0, evaluated = 0;
+    int nan_stop = 0, evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
@@ -528,12 +528,19 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             if (periodic)
                 now = lm_position(r, data_seed, step, sum_loss, since);
         }
-        /* checkpoints: at every evaluation and every --checkpoint-every steps */
-        if (eval_now || (ck->checkpoint_every > 0 && step % ck->checkpoint_every == 0))
+        /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */
+        const int stop = cli_interrupted() && step < steps;
+        if (eval_now || stop || (ck->checkpoint_every > 0 && step % ck->checkpoint_every == 0))
             rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta);
+        if (stop) {
+            stopped = 1;
+            break;
+        }
     }
     fclose(metrics);
     json_decref(meta);
+    if (!rc && stopped)
+        return cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
     if (!rc && !evaluated) /* resumed a finished run: report where it stands */
         rc = lm_evaluate(r, &val_loss);
     if (nan_stop)

@@ -92,6 +92,8 @@ int main(int argc, char **argv)
         /* the data format picks the trainer: images, text, seq2seq, bAbI */
         char fmt[32], task[32];
         const int train = !strcmp(cmd, "train");
+        if (train) /* Ctrl-C saves the run where it stands (interrupt.c) */
+            cli_catch_interrupts();
         if (!cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task))
             return 1;
         if (!strcmp(fmt, "seq2seq_reverse"))

@@ -1,6 +1,7 @@
 /* testutil.c - helpers shared by the CMocka tests. */
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,59 @@ char *tu_slurp(const char *dir, const char *name)
     b[n] = '\0';
     fclose(f);
     return b;
+}
+
+int tu_run_cli_interrupted(const char *dir, const char *watch, const char *needle, int lines, const char *const *argv)
+{
+    char bin[PATH_MAX], *args[64];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    int n = 0;
+    args[n++] = bin;
+    for (; argv[n - 1] && n < 63; n++)
+        args[n] = (char *)argv[n - 1];
+    args[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen("out", "w", stdout) || !freopen("err", "w", stderr))
+            _exit(127);
+        execv(bin, args);
+        _exit(127);
+    }
+    int st = 0, seen = 0;
+    for (int tries = 0; tries < 6000 && seen < lines; tries++) {
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            char *err = tu_slurp(dir, "err");
+            fail_msg("strata %s ended (status %d) before %d '%s' in %s: %s", argv[0], st, lines, needle, watch,
+                     err ? err : "");
+        }
+        char *text = tu_slurp(dir, watch);
+        seen = text ? tu_count(text, needle) : 0;
+        free(text);
+        if (seen < lines)
+            usleep(10000);
+    }
+    if (seen < lines) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("strata %s: fewer than %d '%s' in %s after 60 s", argv[0], lines, needle, watch);
+    }
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int ended = 0;
+    for (int tries = 0; tries < 6000 && !ended; tries++) {
+        ended = waitpid(pid, &st, WNOHANG) == pid;
+        if (!ended)
+            usleep(10000);
+    }
+    if (!ended) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fail_msg("strata %s: still running 60 s after SIGINT", argv[0]);
+    }
+    if (!WIFEXITED(st))
+        fail_msg("strata %s: killed by signal %d after SIGINT; it should save the run and exit", argv[0],
+                 WIFSIGNALED(st) ? WTERMSIG(st) : -1);
+    return WEXITSTATUS(st);
 }
 
 int tu_run_clif(const char *dir, const char *fmt, ...)

@@ -41,6 +41,13 @@ int tu_remove_dir(const char *dir);
 int tu_run_cli(const char *dir, const char *args);
 /** The whole file dir/name, NUL-terminated (malloc'ed), or NULL when missing. */
 char *tu_slurp(const char *dir, const char *name);
+/** Starts `strata ARGV...` (NULL-terminated; this build's bin/strata) in
+ *  @p dir with stdout and stderr to dir/out and dir/err, waits until
+ *  dir/@p watch holds @p lines occurrences of @p needle (a run's progress),
+ *  sends SIGINT and returns the exit status. Fails the test if the program
+ *  ended before, took over 60 s to get there, did not end within 60 s of
+ *  the signal, or died of it. */
+int tu_run_cli_interrupted(const char *dir, const char *watch, const char *needle, int lines, const char *const *argv);
 /** tu_run_cli with printf-style arguments. */
 int tu_run_clif(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Fails the test, with dir/err, unless the command's exit status @p code is 0. */
