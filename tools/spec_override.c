@@ -85,11 +85,25 @@ static yaml_node_t *mapping_get(yaml_document_t *doc, yaml_node_t *map, const ch
     return NULL;
 }
 
+/* libyaml's mark.index counts characters (after a BOM it skips): the byte
+ * offset of character @p chars of the UTF-8 text. */
+static size_t byte_at(const text_buf *t, size_t chars)
+{
+    size_t b = t->len >= 3 && !memcmp(t->s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    for (size_t c = 0; c < chars && b < t->len; c++)
+        for (b++; b < t->len && ((unsigned char)t->s[b] & 0xC0) == 0x80; b++)
+            ;
+    return b;
+}
+
 /* Applies KEY=VALUE @p set to the text: 0, or 1 after a message naming @p path. */
 static int apply_one(text_buf *t, const char *path, const char *set)
 {
     const char *eq = strchr(set, '=');
-    if (!eq || eq == set || eq[-1] == '.' || set[0] == '.' || strstr(set, "..") || strchr(eq + 1, '\n')) {
+    int dots = 0;
+    for (const char *c = set; c + 1 < eq && !dots; c++)
+        dots = c[0] == '.' && c[1] == '.';
+    if (!eq || eq == set || eq[-1] == '.' || set[0] == '.' || dots || strchr(eq + 1, '\n')) {
         fprintf(stderr, "strata: error: --set %s: expected KEY=VALUE with KEY a dotted path such as optimizer.lr "
                         "(and VALUE on one line)\n",
                 set);
@@ -138,10 +152,11 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                 size_t at = 0;
                 if (first < node->data.mapping.pairs.top) {
                     yaml_node_t *k = yaml_document_get_node(&doc, first->key);
-                    at = k->start_mark.index;
+                    at = byte_at(t, k->start_mark.index);
                     add = !ins ? NULL : flow ? xprintf("%s, ", ins) : xprintf("%s\n%*s", ins, (int)k->start_mark.column, "");
-                } else if (flow && node->end_mark.index > 0 && t->s[node->end_mark.index - 1] == '}') {
-                    at = node->end_mark.index - 1;
+                } else if (flow && byte_at(t, node->end_mark.index) > 0 &&
+                           t->s[byte_at(t, node->end_mark.index) - 1] == '}') {
+                    at = byte_at(t, node->end_mark.index) - 1;
                     add = ins ? xprintf("%s", ins) : NULL;
                 } else {
                     fprintf(stderr, "strata: error: --set %s: %s:%zu: cannot add a key to this mapping\n", set, path,
@@ -181,7 +196,7 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                         next->type == YAML_SEQUENCE_NODE ? "INDEX.KEY" : "KEY");
                 break;
             }
-            size_t at = next->start_mark.index, cut = next->end_mark.index;
+            size_t at = byte_at(t, next->start_mark.index), cut = byte_at(t, next->end_mark.index);
             char *v = xprintf("%s%s", at == cut ? " " : "", value); /* `key:` with no value */
             if (!v || (r = splice(t, at, cut, v)))
                 fprintf(stderr, "strata: error: --set: out of memory\n");
