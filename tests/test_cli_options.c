@@ -198,6 +198,72 @@ static void test_set_overrides(void **state)
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, "--set optimizer.lr: expected KEY=VALUE");
 }
 
+/* Writes dir/name: a copy of models/mlp-fashion.yaml with @p from (one
+ * occurrence) replaced by @p to. */
+static void write_variant(const char *name, const char *from, const char *to)
+{
+    char *spec = tu_slurp(models, "mlp-fashion.yaml");
+    assert_non_null(spec);
+    char *at = strstr(spec, from);
+    if (!at)
+        fail_msg("mlp-fashion.yaml lacks '%s'", from);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*s%s%s", (int)(at - spec), spec, to, at + strlen(from));
+    assert_int_equal(fclose(f), 0);
+    free(spec);
+}
+
+/* YAML that --set cannot edit in place is refused, naming the line, rather
+ * than changed in a way the user did not ask for; block scalars, keys with
+ * no value and specs that only --set makes valid work. Until 2026-12-03
+ * an edit through an alias rewrote the anchor's value silently, an anchor
+ * or tag was dropped, a block scalar swallowed the next line, `{type}`
+ * became `{type constant}` and a spec was validated before its overrides. */
+static void test_set_yaml_forms(void **state)
+{
+    (void)state;
+    write_variant("alias.yaml", "  eval_batch_size: 1000", "  eval_batch_size: &bs 1000\n  log_every: *bs");
+    write_variant("tag.yaml", "seed: 1", "seed: !!int 1");
+    write_variant("block.yaml", "name: mlp-fashion", "name: |\n  mlp\n  fashion");
+    write_variant("novalue.yaml", "schedule: {type: cosine}", "schedule: {type}");
+    write_variant("invalid.yaml", "lr: 0.05", "lr: fast");
+    static const bad_case refused[] = {
+        {"train alias.yaml --out r --set train.log_every=5", "alias.yaml:36: train.log_every is the value anchored here (&name)"},
+        {"train alias.yaml --out r --set train.eval_batch_size=5", "alias.yaml:36: train.eval_batch_size is the value anchored"},
+        {"train tag.yaml --out r --set seed=2", "tag.yaml:4: this value has a YAML tag"},
+        {"train %s/mlp-fashion.yaml --out r --set model.layers.+1.type=relu", "'+1' is not an index of this 6-item list"},
+        {"train %s/mlp-fashion.yaml --out r --set 'model.layers. 1.type=relu'", "' 1' is not an index"},
+        {"train %s/mlp-fashion.yaml --out r --set model.layers.99999999999999999999.type=relu", "is not an index"},
+        {"train invalid.yaml --out r", "'lr' expects a number, got 'fast'"},
+    };
+    char args[PATH_MAX + 256];
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        snprintf(args, sizeof args, refused[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, refused[k].needle);
+    }
+    static const struct {
+        const char *args, *want;
+    } edited[] = {
+        {"train block.yaml --out b --steps 1 --quiet --set name=mlp2", "name: mlp2\nseed: 1\n"},
+        {"train novalue.yaml --out n --steps 1 --quiet --set schedule.type=constant", "schedule: {type: constant}"},
+        {"train invalid.yaml --out i --steps 1 --quiet --set optimizer.lr=0.01", "lr: 0.01, momentum"},
+    };
+    for (size_t k = 0; k < sizeof edited / sizeof edited[0]; k++) {
+        tu_expect_cli_ok(dir, tu_run_cli(dir, edited[k].args));
+        const char *out = strstr(edited[k].args, "--out ") + 6;
+        char name[64];
+        snprintf(name, sizeof name, "%c/spec.yaml", out[0]);
+        char *spec = tu_slurp(dir, name);
+        assert_non_null(spec);
+        if (!strstr(spec, edited[k].want))
+            fail_msg("%s lacks '%s':\n%s", name, edited[k].want, spec);
+        free(spec);
+    }
+}
+
 static void test_bad_numbers(void **state)
 {
     (void)state;
@@ -241,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_bad_numbers),
         cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_set_yaml_forms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

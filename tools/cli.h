@@ -182,9 +182,10 @@ int cmd_generate(int argc, char **argv);
 
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */
 /** The data.format and task of the spec named in @p argv (a train/eval
- *  command line) into @p buf and @p task ("" when it names none); NULL,
- *  after printing the error, when the spec it names does not load. */
-const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size);
+ *  command line, its --set overrides applied) into @p buf and @p task (""
+ *  when it names none): 0, or the exit status after printing the error when
+ *  the spec it names does not load. */
+int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size);
 /** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
 int cmd_s2s_train(int argc, char **argv);
 int cmd_s2s_eval(int argc, char **argv);

@@ -94,8 +94,9 @@ int main(int argc, char **argv)
         const int train = !strcmp(cmd, "train");
         if (train) /* Ctrl-C saves the run where it stands (interrupt.c) */
             cli_catch_interrupts();
-        if (!cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task))
-            return 1;
+        int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
+        if (e)
+            return e;
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))

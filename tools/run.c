@@ -274,32 +274,30 @@ int cli_make_dir(const char *dir)
 }
 
 /* The data.format of the spec named on a train/eval command line ("" when
- * there is none or it does not load: the command itself then reports why). */
-const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
+ * there is none or no runtime: the command itself then reports why), read
+ * with the line's --set overrides, which may repair the spec as written. */
+int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
 {
     task[0] = 0;
-    const char *path = NULL;
     buf[0] = 0;
-    for (int i = 1; i < argc && !path; i++) {
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc && strncmp(argv[i + 1], "--", 2) &&
+            cli_n_sets < CLI_MAX_SETS)
+            cli_sets[cli_n_sets++] = argv[i + 1];
         if (argv[i][0] == '-' && argv[i][1])
             i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--detect-anomaly") &&
                  strcmp(argv[i], "--help") && strcmp(argv[i], "-h"); /* options with a value */
-        else
+        else if (!path)
             path = argv[i];
     }
-    if (!path)
-        return buf;
     strata_runtime_options o = {.struct_size = sizeof o};
     strata_runtime *rt = NULL;
     strata_spec *s = NULL;
-    const char *out = buf;
-    strata_status rc;
-    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
-        /* no runtime: the trainer reports it */
-    } else if ((rc = strata_spec_load(rt, path, &s)) != STRATA_OK) {
-        cli_fail("loading the spec", rc); /* as the trainers say it */
-        out = NULL;
-    } else {
+    int r = 0;
+    if (!path || strata_runtime_create(&o, &rt) != STRATA_OK) {
+        /* nothing to read, or no runtime: the trainer reports it */
+    } else if ((r = cli_spec_load(rt, path, &s)) == 0) {
         const char *f = NULL;
         strata_spec_get_string(s, "data.format", "idx", &f);
         snprintf(buf, size, "%s", f ? f : "idx");
@@ -307,8 +305,9 @@ const char *cli_data_format(int argc, char **argv, char *buf, size_t size, char 
         strata_spec_get_string(s, "task", "", &f);
         snprintf(task, task_size, "%s", f ? f : "");
     }
+    cli_n_sets = 0; /* the command's own option parser collects them again */
     strata_spec_destroy(s);
     strata_runtime_destroy(rt);
     strata_clear_error();
-    return out;
+    return r;
 }

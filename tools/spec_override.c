@@ -96,6 +96,63 @@ static size_t byte_at(const text_buf *t, size_t chars)
     return b;
 }
 
+/* How many times each node of @p doc is referenced (index: node id): more
+ * than once for a node with an anchor that aliases (*name) use again. */
+static unsigned *reference_counts(yaml_document_t *doc)
+{
+    size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
+    unsigned *count = calloc(n + 1, sizeof *count);
+    if (!count)
+        return NULL;
+    count[1] = 1; /* the root */
+    for (yaml_node_t *node = doc->nodes.start; node < doc->nodes.top; node++) {
+        if (node->type == YAML_MAPPING_NODE)
+            for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++)
+                count[p->key]++, count[p->value]++;
+        else if (node->type == YAML_SEQUENCE_NODE)
+            for (yaml_node_item_t *i = node->data.sequence.items.start; i < node->data.sequence.items.top; i++)
+                count[*i]++;
+    }
+    return count;
+}
+
+/* Replaces the value @p node (a scalar or a flow collection) by @p value:
+ * 0, or 1 after a message. */
+static int replace_value(text_buf *t, const char *path, const char *set, yaml_node_t *node, const char *value)
+{
+    size_t at = byte_at(t, node->start_mark.index), cut = byte_at(t, node->end_mark.index);
+    if (at < t->len && (t->s[at] == '&' || t->s[at] == '!')) { /* the node's marks include its properties */
+        fprintf(stderr, "strata: error: --set %s: %s:%zu: this value has a YAML %s; change it in the file\n", set, path,
+                node->start_mark.line + 1, t->s[at] == '&' ? "anchor (&name)" : "tag (!tag)");
+        return 1;
+    }
+    const char *tail = "";
+    if (node->type == YAML_SCALAR_NODE && (node->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+                                           node->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)) {
+        /* a block scalar (| or >) ends after its last line: keep that line break and the next line's indent */
+        size_t nl = cut;
+        while (nl > at && t->s[nl - 1] != '\n')
+            nl--;
+        if (nl > at)
+            cut = nl, tail = "\n";
+    }
+    const char *lead = ""; /* `key:` with no value, or `{key}` in a flow mapping */
+    if (at == cut) {
+        size_t p = at;
+        while (p > 0 && (t->s[p - 1] == ' ' || t->s[p - 1] == '\t'))
+            p--;
+        lead = p > 0 && t->s[p - 1] == ':' ? " " : ": ";
+    }
+    char *v = xprintf("%s%s%s", lead, value, tail);
+    if (!v || splice(t, at, cut, v)) {
+        fprintf(stderr, "strata: error: --set: out of memory\n");
+        free(v);
+        return 1;
+    }
+    free(v);
+    return 0;
+}
+
 /* Applies KEY=VALUE @p set to the text: 0, or 1 after a message naming @p path. */
 static int apply_one(text_buf *t, const char *path, const char *set)
 {
@@ -134,7 +191,11 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     yaml_parser_delete(&parser);
     int r = 1;
     yaml_node_t *node = yaml_document_get_root_node(&doc);
-    if (!node || node->type != YAML_MAPPING_NODE) {
+    unsigned *refs = node ? reference_counts(&doc) : NULL;
+    if (node && !refs) {
+        fprintf(stderr, "strata: error: --set: out of memory\n");
+        node = NULL;
+    } else if (!node || node->type != YAML_MAPPING_NODE) {
         fprintf(stderr, "strata: error: --set %s: %s is not a mapping of settings\n", set, path);
         node = NULL;
     }
@@ -171,11 +232,11 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                 break;
             }
         } else if (node->type == YAML_SEQUENCE_NODE) {
-            long n = (long)(node->data.sequence.items.top - node->data.sequence.items.start);
-            char *end = NULL;
-            errno = 0;
-            long idx = strtol(comp, &end, 10);
-            if (end != comp + clen || errno || idx < 0 || idx >= n) {
+            long n = (long)(node->data.sequence.items.top - node->data.sequence.items.start), idx = 0;
+            size_t digits = 0;
+            while (digits < clen && comp[digits] >= '0' && comp[digits] <= '9' && idx <= n)
+                idx = idx * 10 + (comp[digits++] - '0');
+            if (!clen || digits != clen || idx >= n) {
                 fprintf(stderr, "strata: error: --set %s: %s:%zu: '%.*s' is not an index of this %ld-item list\n", set,
                         path, node->start_mark.line + 1, (int)clen, comp, n);
                 break;
@@ -184,6 +245,12 @@ static int apply_one(text_buf *t, const char *path, const char *set)
         } else {
             fprintf(stderr, "strata: error: --set %s: %s:%zu: '%.*s' is a value, with no member '%.*s'\n", set, path,
                     node->start_mark.line + 1, (int)(comp - key - 1), key, (int)clen, comp);
+            break;
+        }
+        if (refs[next - doc.nodes.start + 1] > 1) {
+            fprintf(stderr, "strata: error: --set %s: %s:%zu: %.*s is the value anchored here (&name) and shared "
+                            "through aliases (*name); change it in the file\n",
+                    set, path, next->start_mark.line + 1, (int)(comp + clen - key), key);
             break;
         }
         if (!dot) { /* next is the value to replace */
@@ -196,16 +263,13 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                         next->type == YAML_SEQUENCE_NODE ? "INDEX.KEY" : "KEY");
                 break;
             }
-            size_t at = byte_at(t, next->start_mark.index), cut = byte_at(t, next->end_mark.index);
-            char *v = xprintf("%s%s", at == cut ? " " : "", value); /* `key:` with no value */
-            if (!v || (r = splice(t, at, cut, v)))
-                fprintf(stderr, "strata: error: --set: out of memory\n");
-            free(v);
+            r = replace_value(t, path, set, next, value);
             break;
         }
         node = next;
         comp = dot + 1;
     }
+    free(refs);
     yaml_document_delete(&doc);
     free(key);
     return r;
