@@ -234,15 +234,25 @@ static void test_set_yaml_forms(void **state)
         {"train alias.yaml --out r --set train.log_every=5", "alias.yaml:36: train.log_every is the value anchored here (&name)"},
         {"train alias.yaml --out r --set train.eval_batch_size=5", "alias.yaml:36: train.eval_batch_size is the value anchored"},
         {"train tag.yaml --out r --set seed=2", "tag.yaml:4: this value has a YAML tag"},
-        {"train %s/mlp-fashion.yaml --out r --set model.layers.+1.type=relu", "'+1' is not an index of this 6-item list"},
-        {"train %s/mlp-fashion.yaml --out r --set 'model.layers. 1.type=relu'", "' 1' is not an index"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.99999999999999999999.type=relu", "is not an index"},
         {"train invalid.yaml --out r", "'lr' expects a number, got 'fast'"},
+        {"train %s/mlp-fashion.yaml --out r --set 'seed=a: b'", "mlp-fashion.yaml:4: with this value the spec is no longer YAML"},
+        {"train %s/mlp-fashion.yaml --out r --set 'optimizer.lr=1]'", "with this value the spec is no longer YAML"},
     };
     char args[PATH_MAX + 256];
     for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
         snprintf(args, sizeof args, refused[k].args, models);
         tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, refused[k].needle);
+    }
+    /* KEY is names and indexes joined by dots: anything else is a usage error */
+    static const bad_case usage[] = {
+        {"train %s/mlp-fashion.yaml --out r --set model.layers.+1.type=relu", "--set model.layers.+1.type=relu: expected"},
+        {"train %s/mlp-fashion.yaml --out r --set 'model.layers. 1.type=relu'", "expected KEY=VALUE with KEY a dotted"},
+        {"train %s/mlp-fashion.yaml --out r --set 'optimizer: lr=1'", "expected KEY=VALUE with KEY a dotted path"},
+    };
+    for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
+        snprintf(args, sizeof args, usage[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, usage[k].needle);
     }
     static const struct {
         const char *args, *want;

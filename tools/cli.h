@@ -73,6 +73,10 @@ extern int cli_n_sets;
  *  into the text where the value it replaces stands, a missing key added to
  *  its mapping), validated as strata_spec_load does. 0, or 1 after a message. */
 int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
+/** Applies one --set KEY=VALUE @p set to the spec text @p *text (@p *len
+ *  bytes, NUL-terminated, malloc'ed; reallocated when changed) of the file
+ *  @p path: 0, or 1 (2: @p set is not KEY=VALUE) after a message. */
+int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)

@@ -10,6 +10,7 @@
  * file:line), and a run records it as RUN/spec.yaml. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,13 +75,17 @@ static char *nested(const char *rest, const char *v)
     return s;
 }
 
-static yaml_node_t *mapping_get(yaml_document_t *doc, yaml_node_t *map, const char *key, size_t klen)
+/* The value of @p key in @p map (its key node in @p *key_node), or NULL. */
+static yaml_node_t *mapping_get(yaml_document_t *doc, yaml_node_t *map, const char *key, size_t klen,
+                                yaml_node_t **key_node)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == klen &&
-            !memcmp(k->data.scalar.value, key, klen))
+            !memcmp(k->data.scalar.value, key, klen)) {
+            *key_node = k;
             return yaml_document_get_node(doc, p->value);
+        }
     }
     return NULL;
 }
@@ -116,9 +121,10 @@ static unsigned *reference_counts(yaml_document_t *doc)
     return count;
 }
 
-/* Replaces the value @p node (a scalar or a flow collection) by @p value:
- * 0, or 1 after a message. */
-static int replace_value(text_buf *t, const char *path, const char *set, yaml_node_t *node, const char *value)
+/* Replaces the value @p node (a scalar or a flow collection; of mapping key
+ * @p key, or a list item when NULL) by @p value: 0, or 1 after a message. */
+static int replace_value(text_buf *t, const char *path, const char *set, const yaml_node_t *key, yaml_node_t *node,
+                         const char *value)
 {
     size_t at = byte_at(t, node->start_mark.index), cut = byte_at(t, node->end_mark.index);
     if (at < t->len && (t->s[at] == '&' || t->s[at] == '!')) { /* the node's marks include its properties */
@@ -126,24 +132,54 @@ static int replace_value(text_buf *t, const char *path, const char *set, yaml_no
                 node->start_mark.line + 1, t->s[at] == '&' ? "anchor (&name)" : "tag (!tag)");
         return 1;
     }
-    const char *tail = "";
     if (node->type == YAML_SCALAR_NODE && (node->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
                                            node->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)) {
-        /* a block scalar (| or >) ends after its last line: keep that line break and the next line's indent */
+        /* a block scalar (| or >) ends after its last line break (and maybe the next line's indent): keep those */
         size_t nl = cut;
-        while (nl > at && t->s[nl - 1] != '\n')
+        while (nl > at && t->s[nl - 1] == ' ')
             nl--;
-        if (nl > at)
-            cut = nl, tail = "\n";
+        if (nl > at && t->s[nl - 1] == '\n')
+            cut = nl - 1 - (nl - 1 > at && t->s[nl - 2] == '\r');
     }
-    const char *lead = ""; /* `key:` with no value, or `{key}` in a flow mapping */
+    /* A value that starts its own line, at or left of its key (or list
+     * dash), was a block scalar or flow collection there: a plain value
+     * needs to stand to the right of its owner. */
+    size_t pad = 0, b = at;
+    while (b > 0 && (t->s[b - 1] == ' ' || t->s[b - 1] == '\t'))
+        b--;
+    if (b > 0 && t->s[b - 1] == '\n') {
+        size_t owner = SIZE_MAX;
+        if (key) {
+            owner = key->start_mark.column;
+        } else {
+            while (b > 0 && strchr(" \t\r\n", t->s[b - 1]))
+                b--;
+            if (b > 0 && t->s[b - 1] == '-') {
+                size_t line = b - 1;
+                while (line > 0 && t->s[line - 1] != '\n')
+                    line--;
+                owner = b - 1 - line;
+            }
+        }
+        if (owner != SIZE_MAX && node->start_mark.column <= owner)
+            pad = owner + 1 - node->start_mark.column;
+    }
+    const char *lead = ""; /* no value: `key:`, `{key}` in a flow mapping, `-` */
     if (at == cut) {
-        size_t p = at;
+        size_t p = at, k = key ? byte_at(t, key->start_mark.index) : 0;
         while (p > 0 && (t->s[p - 1] == ' ' || t->s[p - 1] == '\t'))
             p--;
-        lead = p > 0 && t->s[p - 1] == ':' ? " " : ": ";
+        while (k > 0 && (t->s[k - 1] == ' ' || t->s[k - 1] == '\t'))
+            k--;
+        if (key && k > 0 && t->s[k - 1] == '?' && !(p > 0 && t->s[p - 1] == ':')) {
+            fprintf(stderr, "strata: error: --set %s: %s:%zu: an explicit key (? key) with no value; write one in "
+                            "the file\n",
+                    set, path, key->start_mark.line + 1);
+            return 1;
+        }
+        lead = key && !(p > 0 && t->s[p - 1] == ':') ? ": " : " ";
     }
-    char *v = xprintf("%s%s%s", lead, value, tail);
+    char *v = xprintf("%*s%s%s", (int)pad, "", lead, value);
     if (!v || splice(t, at, cut, v)) {
         fprintf(stderr, "strata: error: --set: out of memory\n");
         free(v);
@@ -153,16 +189,18 @@ static int replace_value(text_buf *t, const char *path, const char *set, yaml_no
     return 0;
 }
 
-/* Applies KEY=VALUE @p set to the text: 0, or 1 after a message naming @p path. */
+/* Applies KEY=VALUE @p set to the text: 0, or 1 (2 for a usage error) after a message naming @p path. */
 static int apply_one(text_buf *t, const char *path, const char *set)
 {
     const char *eq = strchr(set, '=');
-    int dots = 0;
-    for (const char *c = set; c + 1 < eq && !dots; c++)
-        dots = c[0] == '.' && c[1] == '.';
-    if (!eq || eq == set || eq[-1] == '.' || set[0] == '.' || dots || strchr(eq + 1, '\n')) {
-        fprintf(stderr, "strata: error: --set %s: expected KEY=VALUE with KEY a dotted path such as optimizer.lr "
-                        "(and VALUE on one line)\n",
+    int bad = !eq || eq == set || eq[-1] == '.' || set[0] == '.' || strchr(eq + 1, '\n') || strchr(eq + 1, '\r');
+    for (const char *c = set; !bad && c < eq; c++) /* names and indexes joined by single dots */
+        bad = c[0] == '.' ? c[1] == '.'
+                          : !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                              *c == '_' || *c == '-');
+    if (bad) {
+        fprintf(stderr, "strata: error: --set %s: expected KEY=VALUE with KEY a dotted path of names and list "
+                        "indexes such as optimizer.lr or model.layers.1.out_features (and VALUE on one line)\n",
                 set);
         return 2;
     }
@@ -203,9 +241,9 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     while (node) {
         const char *dot = strchr(comp, '.');
         size_t clen = dot ? (size_t)(dot - comp) : strlen(comp);
-        yaml_node_t *next = NULL;
+        yaml_node_t *next = NULL, *next_key = NULL;
         if (node->type == YAML_MAPPING_NODE) {
-            next = mapping_get(&doc, node, comp, clen);
+            next = mapping_get(&doc, node, comp, clen, &next_key);
             if (!next) { /* a new key of this mapping, before its first one */
                 char *ins = nested(comp, value), *add = NULL;
                 yaml_node_pair_t *first = node->data.mapping.pairs.start;
@@ -213,8 +251,16 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                 size_t at = 0;
                 if (first < node->data.mapping.pairs.top) {
                     yaml_node_t *k = yaml_document_get_node(&doc, first->key);
+                    size_t column = k->start_mark.column;
                     at = byte_at(t, k->start_mark.index);
-                    add = !ins ? NULL : flow ? xprintf("%s, ", ins) : xprintf("%s\n%*s", ins, (int)k->start_mark.column, "");
+                    size_t q = at;
+                    while (q > 0 && t->s[q - 1] == ' ')
+                        q--;
+                    if (q > 0 && t->s[q - 1] == '?' && column >= at - q + 1) { /* `? key`: before the '?' */
+                        column -= at - q + 1;
+                        at = q - 1;
+                    }
+                    add = !ins ? NULL : flow ? xprintf("%s, ", ins) : xprintf("%s\n%*s", ins, (int)column, "");
                 } else if (flow && byte_at(t, node->end_mark.index) > 0 &&
                            t->s[byte_at(t, node->end_mark.index) - 1] == '}') {
                     at = byte_at(t, node->end_mark.index) - 1;
@@ -263,7 +309,7 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                         next->type == YAML_SEQUENCE_NODE ? "INDEX.KEY" : "KEY");
                 break;
             }
-            r = replace_value(t, path, set, next, value);
+            r = replace_value(t, path, set, next_key, next, value);
             break;
         }
         node = next;
@@ -272,6 +318,71 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     free(refs);
     yaml_document_delete(&doc);
     free(key);
+    return r;
+}
+
+/* The node at the dotted path @p key (@p klen bytes) of @p doc, or NULL. */
+static yaml_node_t *find_path(yaml_document_t *doc, const char *key, size_t klen)
+{
+    yaml_node_t *node = yaml_document_get_root_node(doc), *k;
+    for (const char *comp = key, *end = key + klen; node; comp++) {
+        const char *dot = memchr(comp, '.', (size_t)(end - comp));
+        size_t clen = dot ? (size_t)(dot - comp) : (size_t)(end - comp), idx = 0;
+        if (node->type == YAML_MAPPING_NODE) {
+            node = mapping_get(doc, node, comp, clen, &k);
+        } else if (node->type == YAML_SEQUENCE_NODE) {
+            for (size_t c = 0; c < clen; c++) /* digits: apply_one checked them */
+                idx = idx * 10 + (size_t)(comp[c] - '0');
+            node = idx < (size_t)(node->data.sequence.items.top - node->data.sequence.items.start)
+                       ? yaml_document_get_node(doc, node->data.sequence.items.start[idx])
+                       : NULL;
+        } else {
+            node = NULL;
+        }
+        if (!dot)
+            return node;
+        comp = dot;
+    }
+    return NULL;
+}
+
+/* After @p set was spliced into @p t: 0 when the text still parses and has
+ * KEY, else 1 after a message (the splice did not do what it says). */
+static int verify(const text_buf *t, const char *path, const char *set)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) {
+        fprintf(stderr, "strata: error: --set: out of memory\n");
+        return 1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)t->s, t->len);
+    int ok = yaml_parser_load(&parser, &doc), r = 0;
+    if (!ok) {
+        fprintf(stderr, "strata: error: --set %s: %s:%zu: with this value the spec is no longer YAML: %s (VALUE goes "
+                        "into the spec as written; quote it to make it a string)\n",
+                set, path, parser.problem_mark.line + 1, parser.problem ? parser.problem : "cannot be parsed");
+        r = 1;
+    } else if (!find_path(&doc, set, (size_t)(strchr(set, '=') - set))) {
+        fprintf(stderr, "strata: error: --set %s: %s: the YAML around this key is written in a way --set cannot "
+                        "edit (explicit ? keys, say); change it in the file\n",
+                set, path);
+        r = 1;
+    }
+    if (ok)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return r;
+}
+
+int cli_spec_set(char **text, size_t *len, const char *path, const char *set)
+{
+    text_buf t = {*text, *len};
+    int r = apply_one(&t, path, set);
+    if (!r)
+        r = verify(&t, path, set);
+    *text = t.s;
+    *len = t.len;
     return r;
 }
 
@@ -310,7 +421,7 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     }
     fclose(f);
     for (int k = 0; !r && k < cli_n_sets; k++)
-        r = apply_one(&t, path, cli_sets[k]);
+        r = cli_spec_set(&t.s, &t.len, path, cli_sets[k]);
     if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out))) {
         fprintf(stderr, "strata: error: loading the spec with --set: %s: %s\n", strata_status_name(rc),
                 strata_last_error());
