@@ -58,6 +58,7 @@ static void test_help(void **state)
         {"eval %s/autoencoder-fashion.yaml --help", "usage: strata eval AUTOENCODER_SPEC", "--json,--checkpoint"},
         {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps,--resume"},
         {"sample --help", "usage: strata sample --checkpoint", "--count,--out"},
+        {"predict --help", "usage: strata predict SPEC --checkpoint FILE", "--input,--top,--invert,--json,--set"},
         {"fid --help", "usage: strata fid --classifier CKPT", "--real,--classifier-spec"},
         {"generate --help", "usage: strata generate --checkpoint FILE", "--prime,--temperature"},
         {"visualize --help", "usage: strata visualize --checkpoint FILE", "--input,--out"},
@@ -231,8 +232,8 @@ static void test_set_yaml_forms(void **state)
     write_variant("novalue.yaml", "schedule: {type: cosine}", "schedule: {type}");
     write_variant("invalid.yaml", "lr: 0.05", "lr: fast");
     static const bad_case refused[] = {
-        {"train alias.yaml --out r --set train.log_every=5", "alias.yaml:36: train.log_every is the value anchored here (&name)"},
-        {"train alias.yaml --out r --set train.eval_batch_size=5", "alias.yaml:36: train.eval_batch_size is the value anchored"},
+        {"train alias.yaml --out r --set train.log_every=5", "alias.yaml:37: train.log_every is the value anchored here (&name)"},
+        {"train alias.yaml --out r --set train.eval_batch_size=5", "alias.yaml:37: train.eval_batch_size is the value anchored"},
         {"train tag.yaml --out r --set seed=2", "tag.yaml:4: this value has a YAML tag"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.99999999999999999999.type=relu", "is not an index"},
         {"train invalid.yaml --out r", "'lr' expects a number, got 'fast'"},

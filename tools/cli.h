@@ -15,6 +15,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
 int cmd_babi_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);
@@ -114,6 +115,7 @@ typedef struct run_options {
     int64_t batch_size; /* <= 0: the spec's */
     int64_t seed;
     int have_seed;
+    int no_data; /* build the model only: no data sets (strata predict on image files) */
 } run_options;
 
 /* Everything a run needs, built from the spec. */
@@ -190,6 +192,10 @@ int cmd_generate(int argc, char **argv);
  *  when it names none): 0, or the exit status after printing the error when
  *  the spec it names does not load. */
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size);
+/** The data.format ("idx" when absent) and task ("" when absent) of the
+ *  spec @p path with the --set overrides given so far (cli_sets): 0, or
+ *  the exit status after printing why it does not load. */
+int cli_spec_kind(const char *path, char *format, size_t format_size, char *task, size_t task_size);
 /** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
 int cmd_s2s_train(int argc, char **argv);
 int cmd_s2s_eval(int argc, char **argv);
@@ -259,6 +265,9 @@ int cli_interrupt_exit(const char *spec, const char *dir, int64_t step);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
+/** 0 when the checkpoint @p path is a regular file, else 1 after saying
+ *  why, before anything is built: the common mistake, named plainly. */
+int cli_check_checkpoint(const char *path);
 
 /* Checkpoints and resume of `strata train` (train_ckpt.c). */
 /** Where a run stands: what DIR/checkpoint.safetensors records in its

@@ -158,7 +158,7 @@ int cmd_train(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
+    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed, 0};
     if ((r = run_setup(&ctx, &ro, 1))) {
         run_free(&ctx);
         return r;
@@ -416,7 +416,7 @@ int cmd_eval(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed};
+    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed, 0};
     if ((r = run_setup_vocab(&ctx, &ro, 0, a.checkpoint))) {
         run_free(&ctx);
         return r;

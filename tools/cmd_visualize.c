@@ -7,11 +7,9 @@
  * stretched to its own [min, max] (black = lowest, white = highest; a
  * constant tile is black), upscaled nearest-neighbour, with GAP white
  * pixels between tiles. docs/user-guide.md gives the layout. */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "png_write.h"
@@ -329,18 +327,10 @@ int cmd_visualize(int argc, char **argv)
     int r = parse_args(argc, argv, &a);
     if (r)
         return CLI_EXIT(r);
-    /* before building anything: the common mistake, named plainly */
-    struct stat st;
-    if (stat(a.checkpoint, &st) != 0) {
-        fprintf(stderr, "strata: error: checkpoint %s: %s\n", a.checkpoint, strerror(errno));
+    if (cli_check_checkpoint(a.checkpoint))
         return 1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fprintf(stderr, "strata: error: checkpoint %s: not a regular file\n", a.checkpoint);
-        return 1;
-    }
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, 0, 0, 0};
+    run_options ro = {a.spec_path, a.backend, 0, 0, 0, 0};
     if (!(r = run_setup(&ctx, &ro, 0)))
         r = visualize(&ctx, &a);
     run_free(&ctx);

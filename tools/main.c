@@ -28,6 +28,9 @@ static void usage(FILE *f)
                "           [--repeats R] [--steps N]    (--resume DIR, --checkpoint-every N as above)\n"
                "  eval SPEC --checkpoint FILE --data DIR --task N|all [--json]\n"
                "                                        test error per bAbI task and the mean\n"
+               "  predict SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--top K] [--json]\n"
+               "                                        a trained image classifier's top classes for PNG\n"
+               "                                        files or test images, with data.classes' names\n"
                "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"
                "                                        a test story with each hop's attention\n"
                "  train GAN_SPEC --out DIR [--steps N]  (task: gan) a generator and a discriminator\n"
@@ -125,6 +128,8 @@ int main(int argc, char **argv)
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize"))
         return cmd_visualize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "babi-gen"))

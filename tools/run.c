@@ -92,6 +92,10 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
                 a->spec_path, r->loss);
         return 1;
     }
+    if (a->no_data) {
+        r->lm = lm_spec_is_lm(r->spec);
+        return 0;
+    }
     if (lm_spec_is_lm(r->spec)) {
         r->lm = 1;
         return lm_setup(r, a, vocab_checkpoint);
@@ -273,9 +277,32 @@ int cli_make_dir(const char *dir)
     return 0;
 }
 
-/* The data.format of the spec named on a train/eval command line ("" when
- * there is none or no runtime: the command itself then reports why), read
- * with the line's --set overrides, which may repair the spec as written. */
+int cli_spec_kind(const char *path, char *format, size_t format_size, char *task, size_t task_size)
+{
+    format[0] = 0;
+    task[0] = 0;
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_runtime *rt = NULL;
+    strata_spec *s = NULL;
+    int r = 0;
+    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
+        /* no runtime: the command reports it when it makes its own */
+    } else if ((r = cli_spec_load(rt, path, &s)) == 0) {
+        const char *f = NULL;
+        strata_spec_get_string(s, "data.format", "idx", &f);
+        snprintf(format, format_size, "%s", f ? f : "idx");
+        f = NULL;
+        strata_spec_get_string(s, "task", "", &f);
+        snprintf(task, task_size, "%s", f ? f : "");
+    }
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+    strata_clear_error();
+    return r;
+}
+
+/* The spec named on a train/eval command line, read with the line's --set
+ * overrides (which may repair the spec as written): cli_spec_kind. */
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
 {
     task[0] = 0;
@@ -291,23 +318,22 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
         else if (!path)
             path = argv[i];
     }
-    strata_runtime_options o = {.struct_size = sizeof o};
-    strata_runtime *rt = NULL;
-    strata_spec *s = NULL;
-    int r = 0;
-    if (!path || strata_runtime_create(&o, &rt) != STRATA_OK) {
-        /* nothing to read, or no runtime: the trainer reports it */
-    } else if ((r = cli_spec_load(rt, path, &s)) == 0) {
-        const char *f = NULL;
-        strata_spec_get_string(s, "data.format", "idx", &f);
-        snprintf(buf, size, "%s", f ? f : "idx");
-        f = NULL;
-        strata_spec_get_string(s, "task", "", &f);
-        snprintf(task, task_size, "%s", f ? f : "");
-    }
+    int r = path ? cli_spec_kind(path, buf, size, task, task_size) : 0;
     cli_n_sets = 0; /* the command's own option parser collects them again */
-    strata_spec_destroy(s);
-    strata_runtime_destroy(rt);
-    strata_clear_error();
     return r;
+}
+
+int cli_check_checkpoint(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "strata: error: checkpoint %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "strata: error: checkpoint %s: not a regular file%s\n", path,
+                S_ISDIR(st.st_mode) ? " (a run directory? its checkpoint is DIR/checkpoint.safetensors)" : "");
+        return 1;
+    }
+    return 0;
 }

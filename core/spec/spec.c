@@ -308,6 +308,7 @@ static const key_rule data_rules[] = {
     {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
     {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
+    {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* names of the labels 0, 1, ...: check_classes */
 };
 
 /* data.format: text - a plain-text corpus for a language model (core/data/text.c) */
@@ -966,6 +967,28 @@ static strata_status check_augment(strata_spec *s, const yt_node *root)
     return STRATA_OK;
 }
 
+/* data.classes: the labels' names in label order (`strata predict` prints
+ * them): a list of distinct, non-empty strings. */
+static strata_status check_classes(strata_spec *s, const yt_node *root)
+{
+    const yt_node *data = yt_map_get(root, "data");
+    const yt_node *c = data && data->kind == YT_MAP ? yt_map_get(data, "classes") : NULL;
+    if (!c)
+        return STRATA_OK;
+    if (c->kind != YT_SEQ || c->n == 0)
+        return fail(s, STRATA_E_FORMAT, c, "data.classes is a list of class names ([T-shirt, Trouser, ...]), got %s",
+                    DESCRIBE(c));
+    for (int k = 0; k < c->n; k++) {
+        const yt_node *v = c->items[k];
+        if (v->kind != YT_SCALAR || !v->text[0] || yt_type_of(v, NULL, NULL) == YT_T_NULL)
+            return fail(s, STRATA_E_FORMAT, v, "data.classes.%d is a class name, got %s", k, DESCRIBE(v));
+        for (int j = 0; j < k; j++)
+            if (!strcmp(c->items[j]->text, v->text))
+                return fail(s, STRATA_E_FORMAT, v, "data.classes.%d: '%s' is also data.classes.%d", k, v->text, j);
+    }
+    return STRATA_OK;
+}
+
 static strata_status check_spec(strata_spec *s, strata_runtime *rt)
 {
     const yt_node *root = s->doc->root;
@@ -977,7 +1000,8 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
     strata_status st = check_section(s, root, top_rules, (int)ST_ARRAY_LEN(top_rules), NULL);
     if (st != STRATA_OK)
         return st;
-    if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK)
+    if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK ||
+        (st = check_classes(s, root)) != STRATA_OK)
         return st;
     const yt_node *model = yt_map_get(root, "model");
     int n_named = 0;

@@ -1,0 +1,275 @@
+/* test_predict.c - `strata predict` end to end. A linear classifier is
+ * trained (ref backend) on a synthetic 8x8 IDX set of three classes, then
+ * asked about test-set images (--input N) and about the same images saved
+ * as PNG files: gray, RGB, inverted (--invert), and RGB for a 3-channel
+ * model. The PNG path must give exactly what the test-set path gives (same
+ * pixels, same scaling, same probabilities to the printed digit), with the
+ * spec's data.classes as names. Bad input (a PNG of the wrong size, a file
+ * that is not a PNG, an index past the set, no images, a run directory as
+ * the checkpoint, names that do not match the model, a model whose input is
+ * not an image, a spec of another kind) is a clear error, never a crash. */
+#include <limits.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define N 24
+#define SIDE 8
+#define PLANE (SIDE * SIDE)
+
+static char dir[256];
+static uint8_t pixels[2][N][3 * PLANE]; /* [gray, rgb set][image][(C, H, W)] */
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        p[k] = (uint8_t)(v >> (24 - 8 * k));
+}
+
+/* <prefix>x.idx and <prefix>y.idx: class 0 a bright left part, 1 a bright
+ * right part, 2 a bright top part, over a background that varies with the
+ * image (and the channel). */
+static void write_set(const char *prefix, int set, int channels)
+{
+    uint8_t x[20 + N * 3 * PLANE], y[8 + N];
+    const int hdr = channels == 1 ? 16 : 20;
+    be32(x, channels == 1 ? 0x0803 : 0x0804), be32(x + 4, N);
+    if (channels > 1)
+        be32(x + 8, (uint32_t)channels);
+    be32(x + hdr - 8, SIDE), be32(x + hdr - 4, SIDE);
+    be32(y, 0x0801), be32(y + 4, N);
+    for (int i = 0; i < N; i++) {
+        int cls = i % 3;
+        y[8 + i] = (uint8_t)cls;
+        for (int c = 0; c < channels; c++)
+            for (int r = 0; r < SIDE; r++)
+                for (int q = 0; q < SIDE; q++) {
+                    int bright = cls == 0 ? q < 3 : cls == 1 ? q >= 5 : r < 3;
+                    int v = bright ? 180 + (i * 7 + c * 11 + r + q) % 70 : (i * 13 + c * 5 + r * q) % 60;
+                    pixels[set][i][c * PLANE + r * SIDE + q] = (uint8_t)v;
+                }
+        memcpy(x + hdr + (size_t)i * channels * PLANE, pixels[set][i], (size_t)channels * PLANE);
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%sx.idx", prefix);
+    write_file(name, x, (size_t)hdr + (size_t)N * channels * PLANE);
+    snprintf(name, sizeof name, "%sy.idx", prefix);
+    write_file(name, y, sizeof y);
+}
+
+static void write_spec(const char *name, const char *prefix, const char *input, const char *extra)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "name: predict-tiny\nseed: 3\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: %s/%sx.idx, labels: %s/%sy.idx}\n"
+                     "  test: {images: %s/%sx.idx, labels: %s/%sy.idx}\n"
+                     "  scale: 255\n  mean: 0.3\n  std: 0.35\n%s"
+                     "model:\n  input: %s\n  layers:\n    - {type: flatten}\n    - {type: linear, out_features: 3}\n"
+                     "loss: cross_entropy\noptimizer: {type: sgd, lr: 0.005}\n"
+                     "train: {epochs: 1, batch_size: 4}\n",
+                     dir, prefix, dir, prefix, dir, prefix, dir, prefix, extra, input);
+    assert_true(n > 0 && n < (int)sizeof text);
+    write_file(name, text, (size_t)n);
+}
+
+/* dir/name: image @p i of @p set as a PNG of @p channels (1 gray, 3 RGB)
+ * from its first channel (model_channels 1) or its three channels. */
+static void write_png(const char *name, int set, int i, int model_channels, int channels, int invert)
+{
+    uint8_t buf[3 * PLANE];
+    for (int p = 0; p < PLANE; p++)
+        for (int c = 0; c < channels; c++) {
+            int v = pixels[set][i][(model_channels == 3 ? c : 0) * PLANE + p];
+            buf[p * channels + c] = (uint8_t)(invert ? 255 - v : v);
+        }
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = SIDE;
+    img.height = SIDE;
+    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!png_image_write_to_file(&img, path, 0, buf, 0, NULL))
+        fail_msg("writing %s: %s", path, img.message);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tu_make_temp_dir(dir, sizeof dir, "predict"))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+/* The @p k-th "top":[...] array of the JSON in dir/out (malloc'ed). */
+static char *answer(int k)
+{
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    char *s = out;
+    for (int j = 0; j <= k && s; j++)
+        s = strstr(j ? s + 1 : s, "\"top\":[");
+    if (!s || !strchr(s, ']'))
+        fail_msg("no answer %d in: %s", k, out);
+    char *r = strndup(s, (size_t)(strchr(s, ']') - s));
+    free(out);
+    return r;
+}
+
+/* The PNG of each image answers as its --input does, to the last digit of
+ * the probabilities (JSON prints them in full). */
+static void expect_same(const char *spec, int set, int model_channels, int png_channels, int invert)
+{
+    char args[4096];
+    int len = snprintf(args, sizeof args, "predict %s --checkpoint run-%s/checkpoint.safetensors --top 3 --json",
+                       spec, spec);
+    for (int i = 0; i < 6; i++)
+        len += snprintf(args + len, sizeof args - (size_t)len, " --input %d", i);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *want[6];
+    for (int i = 0; i < 6; i++)
+        want[i] = answer(i);
+    len = snprintf(args, sizeof args, "predict %s --checkpoint run-%s/checkpoint.safetensors --top 3 --json%s", spec,
+                   spec, invert ? " --invert" : "");
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "img%d.png", i);
+        write_png(name, set, i, model_channels, png_channels, invert);
+        len += snprintf(args + len, sizeof args - (size_t)len, " %s", name);
+    }
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    for (int i = 0; i < 6; i++) {
+        char *got = answer(i);
+        if (strcmp(got, want[i]))
+            fail_msg("%s image %d (%d-channel PNG%s): '%s', its --input gives '%s'", spec, i, png_channels,
+                     invert ? ", inverted" : "", got, want[i]);
+        free(got);
+        free(want[i]);
+    }
+}
+
+static void test_predict(void **state)
+{
+    (void)state;
+    write_set("g", 0, 1);
+    write_set("c", 1, 3);
+    write_spec("gray.yaml", "g", "[1, 8, 8]", "  classes: [left, right, top]\n");
+    write_spec("rgb.yaml", "c", "[3, 8, 8]", "");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train gray.yaml --out run-gray.yaml --backend ref --quiet"));
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train rgb.yaml --out run-rgb.yaml --backend ref --quiet"));
+
+    /* the test-set path: names, labels, probabilities */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--input 0 --input 1 --input 2 --top 2"));
+    char *out = tu_slurp(dir, "out");
+    static const char *lines[] = {"test image 0 (label 0 left): 0 left (0.", "test image 1 (label 1 right): 1 right (0.",
+                                  "test image 2 (label 2 top): 2 top (0."};
+    for (size_t k = 0; k < sizeof lines / sizeof *lines; k++)
+        if (!strstr(out, lines[k]))
+            fail_msg("expected '%s' in:\n%s", lines[k], out);
+    assert_int_equal(tu_count(out, "\n"), 3);
+    assert_int_equal(tu_count(out, "("), 3 + 6); /* the label's and two classes' per line */
+    free(out);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--input 4 --json --top 1"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "{\"predictions\":[{\"index\":4,\"label\":1,\"top\":[{\"class\":1,\"name\":\"right\","
+                     "\"probability\":0."))
+        fail_msg("unexpected JSON: %s", out);
+    free(out);
+
+    /* PNG files: the same answers */
+    expect_same("gray.yaml", 0, 1, 1, 0);
+    expect_same("gray.yaml", 0, 1, 3, 0); /* RGB of equal channels, read as gray */
+    expect_same("gray.yaml", 0, 1, 1, 1); /* inverted, --invert */
+    expect_same("rgb.yaml", 1, 3, 3, 0);
+    /* without data.classes: class numbers */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict rgb.yaml --checkpoint run-rgb.yaml/checkpoint.safetensors img0.png"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "img0.png: class 0 (0."))
+        fail_msg("unexpected: %s", out);
+    free(out);
+}
+
+typedef struct {
+    const char *args;
+    int code;
+    const char *needle;
+} bad_case;
+
+static void test_predict_errors(void **state)
+{
+    (void)state;
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = SIDE - 1;
+    img.height = SIDE;
+    img.format = PNG_FORMAT_GRAY;
+    uint8_t zero[PLANE] = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/narrow.png", dir);
+    assert_true(png_image_write_to_file(&img, path, 0, zero, 0, NULL));
+    write_file("text.png", "not a png\n", 10);
+    write_spec("flat.yaml", "g", "[64]", "");
+    write_spec("dup.yaml", "g", "[1, 8, 8]", "  classes: [left, right, left]\n");
+    write_spec("num.yaml", "g", "[1, 8, 8]", "  classes: 3\n");
+    const char *ck = "--checkpoint run-gray.yaml/checkpoint.safetensors";
+    char lm[PATH_MAX];
+    const char *src = getenv("STRATA_SOURCE_DIR");
+    snprintf(lm, sizeof lm, "%s/models/char-lstm-kjv.yaml", src ? src : ".");
+    const bad_case cases[] = {
+        {"predict gray.yaml %s narrow.png", 1, "narrow.png is 7 x 8 pixels; the model takes 8 x 8"},
+        {"predict gray.yaml %s text.png", 1, "text.png: cannot read it as a PNG image"},
+        {"predict gray.yaml %s missing.png", 1, "missing.png: cannot read it as a PNG image"},
+        {"predict gray.yaml %s --input 24", 1, "--input 24 is out of range: the test set has 24 images (0 to 23)"},
+        {"predict gray.yaml %s --input x", 2, "--input must be a whole number"},
+        {"predict gray.yaml %s", 2, "nothing to classify: give IMAGE.png files or --input N"},
+        {"predict gray.yaml %s --top 0 img0.png", 2, "--top must be a whole number in [1, 100000]"},
+        {"predict gray.yaml --checkpoint run-gray.yaml img0.png", 1, "not a regular file (a run directory?"},
+        {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,
+         "data.classes names 2 classes, the model gives 3"},
+        {"predict flat.yaml %s img0.png", 1, "the model's input is not an image of 1 or 3 channels"},
+        {"predict dup.yaml %s img0.png", 1, "data.classes.2: 'left' is also data.classes.0"},
+        {"predict num.yaml %s img0.png", 1, "data.classes is a list of class names"},
+        {"predict gray.yaml %s img0.png --set data.format=text", 1, "unknown key 'train' in data"},
+    };
+    char args[PATH_MAX + 256];
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        snprintf(args, sizeof args, cases[k].args, ck);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), cases[k].code, cases[k].needle);
+    }
+    snprintf(args, sizeof args, "predict %s %s img0.png", lm, ck);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "predict classifies images (data.format: idx");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_predict),
+        cmocka_unit_test(test_predict_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

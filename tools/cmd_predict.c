@@ -1,0 +1,347 @@
+/* cmd_predict.c - `strata predict`: what a trained image classifier makes
+ * of PNG files or test-set images: its most likely classes, with their
+ * softmax probabilities and the spec's class names (data.classes).
+ *
+ * A PNG file must have the model's input size (no resampling); it is read
+ * as gray for a 1-channel model and RGB for a 3-channel one (libpng's
+ * simplified API converts other colour types and bit depths), then scaled
+ * and standardised with the spec's data.scale, data.mean and data.std,
+ * exactly as the training images were. --invert flips black and white:
+ * Fashion-MNIST's images are light objects on black. */
+#include <math.h>
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define MAX_IMAGES 1024
+#define MAX_CLASSES 100000
+
+typedef struct {
+    const char *positional[1 + MAX_IMAGES]; /* SPEC, then image files */
+    int n_positional;
+    const char *checkpoint, *backend;
+    const char *inputs[MAX_IMAGES]; /* --input N: test-set indexes */
+    int n_inputs;
+    int64_t top;
+    int json, invert;
+} predict_args;
+
+static int parse_args(int argc, char **argv, predict_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->top = 3;
+    const cli_opt opts[] = {
+        {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
+         .help = "the trained classifier's weights (RUN/checkpoint.safetensors)"},
+        {.name = "--input", .type = CLI_LIST, .dst = a->inputs, .value = "N", .hi = MAX_IMAGES,
+         .given = &a->n_inputs, .help = "test-set image N (0-based) of the spec's data.test (repeatable)"},
+        {.name = "--top", .type = CLI_INT, .dst = &a->top, .value = "K", .lo = 1, .hi = MAX_CLASSES,
+         .help = "how many classes to show, most likely first (default 3)"},
+        {.name = "--invert", .type = CLI_FLAG, .dst = &a->invert,
+         .help = "invert the PNG files' pixels (dark objects on white, for a model trained on light on black)"},
+        {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .help = "one JSON object on stdout"},
+        CLI_BACKEND_OPTION(&a->backend),
+        CLI_SET_OPTION(0),
+        {0},
+    };
+    const cli_command c = {
+        .name = "predict",
+        .synopsis = "SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [options]",
+        .about = "The most likely classes of PNG images or test-set images under a trained image classifier.",
+        .positional = a->positional,
+        .max_positional = 1 + MAX_IMAGES,
+        .n_positional = &a->n_positional,
+        .opts = opts,
+        .notes = "A PNG must have the model's input size; it is read as gray (1 channel) or RGB (3) and scaled\n"
+                 "like the training images (data.scale, data.mean, data.std). Class names come from the\n"
+                 "spec's data.classes when it has them.",
+    };
+    int r = cli_parse(&c, argc, argv);
+    if (r || (r = cli_require(&c, a->n_positional ? a->positional[0] : NULL, "SPEC")) ||
+        (r = cli_require(&c, a->checkpoint, "--checkpoint FILE")))
+        return r;
+    if (a->n_positional == 1 && !a->n_inputs)
+        return cli_usage_error(&c, "nothing to classify: give IMAGE.png files or --input N");
+    return 0;
+}
+
+/* What one image is shown as: a file name, or "test image N". */
+typedef struct {
+    const char *file; /* NULL for a test-set image */
+    int64_t index;    /* test-set index; its label */
+    int64_t label;
+} source;
+
+/* The spec's data.classes (names[k] of label k; NULL when it has none):
+ * 0, or 1 after a message when they do not match the model's @p n_out. */
+static int class_names(const strata_spec *s, int64_t n_out, const char ***names)
+{
+    *names = NULL;
+    int64_t n = 0;
+    const char *v;
+    char key[48];
+    for (;; n++) {
+        snprintf(key, sizeof key, "data.classes.%lld", (long long)n);
+        if (n > MAX_CLASSES || strata_spec_get_string(s, key, NULL, &v) != STRATA_OK || !v)
+            break;
+    }
+    strata_clear_error();
+    if (!n)
+        return 0;
+    if (n != n_out) {
+        fprintf(stderr, "strata: error: %s: data.classes names %lld classes, the model gives %lld\n",
+                strata_spec_path(s), (long long)n, (long long)n_out);
+        return 1;
+    }
+    *names = calloc((size_t)n, sizeof **names);
+    if (!*names) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        return 1;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
+        strata_spec_get_string(s, key, NULL, &(*names)[k]);
+    }
+    return 0;
+}
+
+/* The PNG @p path as the model's input (C, H, W) in @p x: 0, or 1 after a
+ * message naming the file. */
+static int read_png(const char *path, int64_t C, int64_t H, int64_t W, double scale, double mean, double std,
+                    int invert, float *x)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path)) {
+        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, img.message);
+        return 1;
+    }
+    if ((int64_t)img.width != W || (int64_t)img.height != H) {
+        fprintf(stderr, "strata: error: %s is %u x %u pixels; the model takes %lld x %lld (resize it first)\n", path,
+                img.width, img.height, (long long)W, (long long)H);
+        png_image_free(&img);
+        return 1;
+    }
+    img.format = C == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    if (!px) {
+        png_image_free(&img);
+        fprintf(stderr, "strata: error: out of memory reading %s\n", path);
+        return 1;
+    }
+    if (!png_image_finish_read(&img, NULL, px, 0, NULL)) {
+        fprintf(stderr, "strata: error: %s: %s\n", path, img.message);
+        free(px);
+        return 1;
+    }
+    /* as strata_dataset_load_idx and strata_dataset_normalize compute it */
+    const float m = (float)mean, inv = (float)(1.0 / std);
+    const int norm = mean != 0.0 || std != 1.0;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < H * W; i++) {
+            int v = px[i * C + c];
+            float f = (float)((invert ? 255 - v : v) / scale);
+            x[c * H * W + i] = norm ? (f - m) * inv : f;
+        }
+    free(px);
+    return 0;
+}
+
+/* Index of the largest value of @p p[0, n) not yet @p taken. */
+static int64_t next_best(const double *p, const unsigned char *taken, int64_t n)
+{
+    int64_t best = -1;
+    for (int64_t k = 0; k < n; k++)
+        if (!taken[k] && (best < 0 || p[k] > p[best]))
+            best = k;
+    return best;
+}
+
+/* Runs the model on @p x and reports the top classes of @p src. */
+static int predict_one(run_ctx *c, const predict_args *a, const source *src, const float *x, int nd,
+                       const int64_t *ms, const char **names, json_t *list)
+{
+    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *in = NULL, *logits = NULL;
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, x, &in);
+    if (!rc)
+        rc = strata_model_forward(c->model, &in, 1, &logits, 1, 0);
+    strata_tensor_release(in);
+    if (rc)
+        return cli_fail("running the model", rc);
+    int64_t n = strata_tensor_numel(logits);
+    float *z = malloc(sizeof(float) * (size_t)n);
+    double *p = malloc(sizeof(double) * (size_t)n);
+    unsigned char *taken = calloc((size_t)n, 1);
+    if (!z || !p || !taken || (rc = strata_tensor_read(logits, z, sizeof(float) * (size_t)n))) {
+        int r = rc ? cli_fail("reading the model output", rc) : (fprintf(stderr, "strata: error: out of memory\n"), 1);
+        strata_tensor_release(logits);
+        free(z), free(p), free(taken);
+        return r;
+    }
+    strata_tensor_release(logits);
+    /* softmax, shifted by the largest logit */
+    double zmax = z[0], sum = 0;
+    for (int64_t k = 1; k < n; k++)
+        zmax = z[k] > zmax ? z[k] : zmax;
+    for (int64_t k = 0; k < n; k++)
+        sum += p[k] = exp((double)z[k] - zmax);
+    for (int64_t k = 0; k < n; k++)
+        p[k] /= sum;
+
+    char what[4200];
+    if (src->file)
+        snprintf(what, sizeof what, "%s", src->file);
+    else if (names)
+        snprintf(what, sizeof what, "test image %lld (label %lld %s)", (long long)src->index, (long long)src->label,
+                 names[src->label]);
+    else
+        snprintf(what, sizeof what, "test image %lld (label %lld)", (long long)src->index, (long long)src->label);
+    json_t *top = json_array(), *o = NULL;
+    if (!a->json)
+        printf("%s:", what);
+    int64_t k_max = a->top < n ? a->top : n;
+    for (int64_t k = 0; k < k_max; k++) {
+        int64_t best = next_best(p, taken, n);
+        taken[best] = 1;
+        if (a->json)
+            json_array_append_new(top, json_pack("{s:I, s:s?, s:f}", "class", (json_int_t)best, "name",
+                                                 names ? names[best] : NULL, "probability", p[best]));
+        else if (names)
+            printf("%s %lld %s (%.3f)", k ? "," : "", (long long)best, names[best], p[best]);
+        else
+            printf("%s class %lld (%.3f)", k ? "," : "", (long long)best, p[best]);
+    }
+    if (a->json) {
+        o = src->file ? json_pack("{s:s, s:o}", "file", src->file, "top", top)
+                      : json_pack("{s:I, s:I, s:o}", "index", (json_int_t)src->index, "label", (json_int_t)src->label,
+                                  "top", top);
+        json_array_append_new(list, o);
+    } else {
+        printf("\n");
+        json_decref(top);
+    }
+    free(z), free(p), free(taken);
+    return 0;
+}
+
+static int predict(run_ctx *c, const predict_args *a)
+{
+    int nd;
+    const int64_t *ms = strata_model_input_shape(c->model, 0, &nd, NULL);
+    int64_t numel = 1;
+    for (int k = 0; k < nd; k++)
+        numel *= ms[k];
+    int64_t C = nd == 3 ? ms[0] : 1, H = nd >= 2 ? ms[nd - 2] : 0, W = nd >= 2 ? ms[nd - 1] : 0;
+    if (a->n_positional > 1 && (nd < 2 || nd > 3 || (C != 1 && C != 3))) {
+        fprintf(stderr, "strata: error: %s: the model's input is not an image of 1 or 3 channels (C, H, W), so it "
+                        "cannot read PNG files\n",
+                a->positional[0]);
+        return 1;
+    }
+    /* the number of classes: one forward pass of zeros */
+    float *x = calloc((size_t)numel, sizeof *x);
+    if (!x) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        return 1;
+    }
+    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *in = NULL, *out = NULL;
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, x, &in);
+    if (!rc)
+        rc = strata_model_forward(c->model, &in, 1, &out, 1, 0);
+    strata_tensor_release(in);
+    if (rc) {
+        free(x);
+        return cli_fail("running the model", rc);
+    }
+    int64_t n_out = strata_tensor_numel(out);
+    strata_tensor_release(out);
+    const char **names = NULL;
+    if (class_names(c->spec, n_out, &names)) {
+        free(x);
+        return 1;
+    }
+    double scale = 255.0, mean = 0.0, std = 1.0;
+    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
+    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
+    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
+
+    json_t *list = a->json ? json_array() : NULL;
+    int r = 0;
+    for (int i = 1; i < a->n_positional && !r; i++) {
+        source src = {.file = a->positional[i]};
+        r = read_png(src.file, C, H, W, scale, mean, std, a->invert, x) ||
+            predict_one(c, a, &src, x, nd, ms, names, list);
+    }
+    int64_t size = c->test ? strata_dataset_size(c->test) : 0;
+    for (int i = 0; i < a->n_inputs && !r; i++) {
+        source src = {0};
+        if ((r = cli_parse_int("--input", a->inputs[i], 0, LLONG_MAX, &src.index)))
+            break;
+        if (src.index >= size) {
+            fprintf(stderr, "strata: error: --input %lld is out of range: the test set has %lld images (0 to %lld)\n",
+                    (long long)src.index, (long long)size, (long long)size - 1);
+            r = 1;
+            break;
+        }
+        src.label = strata_dataset_y(c->test, src.index);
+        if (src.label < 0 || src.label >= n_out) {
+            fprintf(stderr, "strata: error: test image %lld has label %lld; the model gives %lld classes\n",
+                    (long long)src.index, (long long)src.label, (long long)n_out);
+            r = 1;
+            break;
+        }
+        r = predict_one(c, a, &src, strata_dataset_x(c->test, src.index), nd, ms, names, list);
+    }
+    if (!r && a->json)
+        r = cli_print_json(json_pack("{s:o, s:s, s:s}", "predictions", list, "backend", strata_device_backend(c->dev),
+                                     "device", strata_device_name(c->dev)));
+    else
+        json_decref(list);
+    free(names);
+    free(x);
+    return r;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    predict_args a;
+    int r = parse_args(argc, argv, &a);
+    if (r)
+        return CLI_EXIT(r);
+    if (cli_check_checkpoint(a.checkpoint))
+        return 1;
+    char format[32], task[32];
+    if ((r = cli_spec_kind(a.positional[0], format, sizeof format, task, sizeof task)))
+        return r;
+    if ((format[0] && strcmp(format, "idx")) || (task[0] && strcmp(task, "classification"))) {
+        fprintf(stderr, "strata: error: %s: predict classifies images (data.format: idx, task: classification); "
+                        "this spec has data.format: %s%s%s (strata generate samples text, strata sample a GAN)\n",
+                a.positional[0], format, task[0] ? ", task: " : "", task);
+        return 1;
+    }
+    run_ctx ctx;
+    run_options ro = {.spec_path = a.positional[0], .backend = a.backend, .no_data = !a.n_inputs};
+    if (!(r = run_setup(&ctx, &ro, 0))) {
+        strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
+        if (rc) {
+            char what[4200];
+            snprintf(what, sizeof what, "loading the checkpoint %s", a.checkpoint);
+            r = cli_fail(what, rc);
+        } else {
+            int prev = strata_set_grad_enabled(ctx.rt, 0);
+            r = predict(&ctx, &a);
+            strata_set_grad_enabled(ctx.rt, prev);
+        }
+    }
+    run_free(&ctx);
+    return r;
+}
