@@ -30,16 +30,6 @@ static char *slurp(const char *name)
     return tu_slurp(dir, name);
 }
 
-static void write_file(const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void expect_in(const char *file, const char *needle)
 {
     char *t = slurp(file);
@@ -134,7 +124,7 @@ static void test_bad_arguments(void **state)
     expect_error("--out x", 2, "usage");
     expect_error("--task 1 --out x --bogus 3", 2, "--bogus");
     expect_error("--task 1 --out x --train", 2, "--train");
-    write_file("plain", "not a directory\n");
+    tu_write_text(dir, "plain", "not a directory\n");
     expect_error("--task 1 --out plain", 1, "plain");
     expect_error("--task 1 --out plain/sub", 1, "plain/sub");
     expect_error("--task 1 --check missing.txt", 1, "missing.txt");
@@ -208,28 +198,28 @@ static void test_format(void **state)
 static void test_checker_catches(void **state)
 {
     (void)state;
-    write_file("bad1.txt", "1 Mary moved to the bathroom.\n"
-                           "2 John went to the hallway.\n"
-                           "3 Where is Mary? \thallway\t1\n");
+    tu_write_text(dir, "bad1.txt", "1 Mary moved to the bathroom.\n"
+                                   "2 John went to the hallway.\n"
+                                   "3 Where is Mary? \thallway\t1\n");
     expect_error("--task 1 --check bad1.txt", 1, "bad1.txt:3:");
-    write_file("bad2.txt", "1 Mary moved to the bathroom.\n"
-                           "2 Where is Mary? \tbathroom\t3\n"
-                           "3 John went to the hallway.\n");
+    tu_write_text(dir, "bad2.txt", "1 Mary moved to the bathroom.\n"
+                                   "2 Where is Mary? \tbathroom\t3\n"
+                                   "3 John went to the hallway.\n");
     expect_error("--task 1 --check bad2.txt", 1, "bad2.txt:2:");
-    write_file("bad3.txt", "1 The office is east of the hallway.\n"
-                           "2 The kitchen is north of the office.\n"
-                           "3 How do you go from the kitchen to the hallway? \tw,s\t1 2\n");
+    tu_write_text(dir, "bad3.txt", "1 The office is east of the hallway.\n"
+                                   "2 The kitchen is north of the office.\n"
+                                   "3 How do you go from the kitchen to the hallway? \tw,s\t1 2\n");
     expect_error("--task 19 --check bad3.txt", 1, "'s,w'");
-    write_file("good.txt", "1 Mary moved to the bathroom.\n"
-                           "2 Mary got the football there.\n"
-                           "3 Mary went back to the garden.\n"
-                           "4 Where is the football? \tgarden\t2 3\n"
-                           "5 Where was the football before the garden? \tbathroom\t1 2 3\n");
+    tu_write_text(dir, "good.txt", "1 Mary moved to the bathroom.\n"
+                                   "2 Mary got the football there.\n"
+                                   "3 Mary went back to the garden.\n"
+                                   "4 Where is the football? \tgarden\t2 3\n"
+                                   "5 Where was the football before the garden? \tbathroom\t1 2 3\n");
     assert_int_equal(run_cli("--task 2 --check good.txt"), 1); /* line 5 is a task 3 question */
-    write_file("good2.txt", "1 Mary moved to the bathroom.\n"
-                            "2 Mary got the football there.\n"
-                            "3 Mary went back to the garden.\n"
-                            "4 Where was the football before the garden? \tbathroom\t1 2 3\n");
+    tu_write_text(dir, "good2.txt", "1 Mary moved to the bathroom.\n"
+                                    "2 Mary got the football there.\n"
+                                    "3 Mary went back to the garden.\n"
+                                    "4 Where was the football before the garden? \tbathroom\t1 2 3\n");
     assert_int_equal(run_cli("--task 3 --check good2.txt"), 0);
 }
 

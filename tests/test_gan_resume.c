@@ -23,29 +23,14 @@
 
 static char dir[512];
 
-static void write_file(const char *name, const void *data, size_t len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
 /* dir/images.idx (N, 8, 8) ubyte and dir/labels.idx: bars with a little noise. */
 static void write_idx(void)
 {
     static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
     uint8_t lbl[8 + N_IMAGES];
     memset(img, 0, sizeof img);
-    put_be32(img, 0x0803), put_be32(img + 4, N_IMAGES), put_be32(img + 8, SIDE), put_be32(img + 12, SIDE);
-    put_be32(lbl, 0x0801), put_be32(lbl + 4, N_IMAGES);
+    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, N_IMAGES), tu_put_be32(img + 8, SIDE), tu_put_be32(img + 12, SIDE);
+    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N_IMAGES);
     for (int i = 0; i < N_IMAGES; i++) {
         int cls = i % 3, pos = 1 + (i / 3) % 6;
         uint8_t *p = img + 16 + i * SIDE * SIDE;
@@ -54,8 +39,8 @@ static void write_idx(void)
         p[(i * 7) % (SIDE * SIDE)] += 50;
         lbl[8 + i] = (uint8_t)cls;
     }
-    write_file("images.idx", img, sizeof img);
-    write_file("labels.idx", lbl, sizeof lbl);
+    tu_write_file(dir, "images.idx", img, sizeof img);
+    tu_write_file(dir, "labels.idx", lbl, sizeof lbl);
 }
 
 /* dir/NAME: a GAN with two discriminator steps per generator step, dropout
@@ -83,7 +68,7 @@ static void write_gan_spec(const char *name, const char *d_opt)
                      "train: {steps: 12, batch_size: 8, log_every: 4}\n",
                      SIDE, SIDE, SIDE, SIDE, d_opt);
     assert_true(n > 0 && n < (int)sizeof text);
-    write_file(name, text, (size_t)n);
+    tu_write_file(dir, name, text, (size_t)n);
 }
 
 /* dir/NAME: an autoencoder with dropout, 3 epochs; a sigmoid output when
@@ -105,7 +90,7 @@ static void write_ae_spec(const char *name, const char *opt, int sigmoid)
                      "train: {epochs: 3, batch_size: 8}\n",
                      SIDE * SIDE, SIDE * SIDE, sigmoid ? "    - {type: sigmoid}\n" : "", opt);
     assert_true(n > 0 && n < (int)sizeof text);
-    write_file(name, text, (size_t)n);
+    tu_write_file(dir, name, text, (size_t)n);
 }
 
 static int setup(void **state)
@@ -289,7 +274,7 @@ static void test_gan_kill_between_files(void **state)
     assert_int_equal(checkpoint_step("k8/discriminator.safetensors"), 8);
     assert_int_equal(checkpoint_step("k8/generator.safetensors"), 4);
     /* and a write of the discriminator the kill cut short */
-    write_file("k8/discriminator.safetensors.tmp.4242", "torn", 4);
+    tu_write_file(dir, "k8/discriminator.safetensors.tmp.4242", "torn", 4);
     expect_ok(cli("train gan.yaml --resume k8 --backend ref"));
     expect_same_records("kfull", "k8");
     assert_false(exists("k8/discriminator.safetensors.tmp.4242"));
@@ -438,7 +423,7 @@ static void test_bad_usage(void **state)
     expect_err(cli("train ae.yaml --resume plain --backend ref"), 1,
                "plain/checkpoint.safetensors has no training state");
     /* a corrupt checkpoint is reported, not loaded */
-    write_file("plain/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    tu_write_file(dir, "plain/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
     expect_err(cli("train ae.yaml --resume plain --backend ref"), 1, "checkpoint.safetensors");
 }
 

@@ -45,16 +45,6 @@ static void assert_contains(const char *text, const char *needle)
         fail_msg("expected \"%s\" in:\n%s", needle, text);
 }
 
-static void write_file(const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -192,7 +182,7 @@ static const char gan_spec[] =
 static void test_gan_cli(void **state)
 {
     (void)state;
-    write_file("gan.yaml", gan_spec);
+    tu_write_text(dir, "gan.yaml", gan_spec);
     assert_int_equal(run_cli("train gan.yaml --out run"), 0);
     char *out = slurp("out");
     assert_contains(out, "step     20/20");
@@ -211,7 +201,7 @@ static void test_gan_cli(void **state)
     char *broken = strdup(gan_spec);
     assert_non_null(broken);
     *strstr(broken, "discriminator:") = '\0';
-    write_file("half.yaml", broken);
+    tu_write_text(dir, "half.yaml", broken);
     free(broken);
     assert_int_equal(run_cli("train half.yaml --out bad"), 1);
     char *err = slurp("err");
@@ -222,7 +212,7 @@ static void test_gan_cli(void **state)
     assert_non_null(wrong);
     memcpy(strstr(wrong, "out_features: 784"), "out_features: 777", 17);
     memcpy(strstr(wrong, "shape: [1, 28, 28]"), "shape: [1, 21, 37]", 18);
-    write_file("wrong.yaml", wrong);
+    tu_write_text(dir, "wrong.yaml", wrong);
     free(wrong);
     assert_int_equal(run_cli("train wrong.yaml --out bad"), 1);
     err = slurp("err");
@@ -233,14 +223,14 @@ static void test_gan_cli(void **state)
 static void test_autoencoder_cli(void **state)
 {
     (void)state;
-    write_file("ae.yaml", "seed: 1\ntask: autoencoder\n"
-                          "data:\n  format: idx\n" DATA_TRAIN DATA_TEST "  scale: 255\n"
-                          "autoencoder: {code_size: 8}\n"
-                          "model:\n  input: [784]\n  layers:\n"
-                          "    - {type: linear, out_features: 8}\n    - {type: linear, out_features: 784}\n"
-                          "    - {type: sigmoid}\n"
-                          "optimizer: {type: adam, lr: 0.003}\n"
-                          "train: {epochs: 1, batch_size: 256}\n");
+    tu_write_text(dir, "ae.yaml", "seed: 1\ntask: autoencoder\n"
+                                  "data:\n  format: idx\n" DATA_TRAIN DATA_TEST "  scale: 255\n"
+                                  "autoencoder: {code_size: 8}\n"
+                                  "model:\n  input: [784]\n  layers:\n"
+                                  "    - {type: linear, out_features: 8}\n    - {type: linear, out_features: 784}\n"
+                                  "    - {type: sigmoid}\n"
+                                  "optimizer: {type: adam, lr: 0.003}\n"
+                                  "train: {epochs: 1, batch_size: 256}\n");
     assert_int_equal(run_cli("train ae.yaml --out run"), 0);
     char *sum = slurp("run/summary.json");
     assert_contains(sum, "\"test_mse\"");

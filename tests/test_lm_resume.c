@@ -16,19 +16,9 @@
 
 static char dir[512];
 
-static void write_file(const char *name, const void *data, size_t len)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void write_text(const char *name, const char *text)
 {
-    write_file(name, text, strlen(text));
+    tu_write_file(dir, name, text, strlen(text));
 }
 
 /* dir/tiny.txt: 4000 characters of words in a fixed pseudo-random order
@@ -88,7 +78,7 @@ static void write_spec(const char *name, const char *fmt, const char *optimizer)
     char text[4096];
     int n = snprintf(text, sizeof text, fmt, optimizer);
     assert_true(n > 0 && n < (int)sizeof text);
-    write_file(name, text, (size_t)n);
+    tu_write_file(dir, name, text, (size_t)n);
 }
 
 static int setup(void **state)
@@ -322,7 +312,7 @@ static void test_bad_usage(void **state)
     assert_int_equal(mkdir(path, 0777), 0);
     snprintf(path, sizeof path, "%s/corrupt", dir);
     assert_int_equal(mkdir(path, 0777), 0);
-    write_file("corrupt/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    tu_write_file(dir, "corrupt/checkpoint.safetensors", "\x10\0\0\0\0\0\0\0{\"a\":", 13);
     char src[1024], dst[1024];
     snprintf(src, sizeof src, "%s/weights/model.safetensors", dir);
     snprintf(dst, sizeof dst, "%s/plain/checkpoint.safetensors", dir);

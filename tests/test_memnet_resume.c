@@ -14,16 +14,6 @@
 
 static char dir[512];
 
-static void write_file(const char *name, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-}
-
 /* dir/NAME: a small memn2n (d 8, 2 hops, memory 10) and its recipe. */
 static void write_spec(const char *name, const char *lr, int linear_start)
 {
@@ -40,7 +30,7 @@ static void write_spec(const char *name, const char *lr, int linear_start)
              "optimizer: {type: sgd, lr: %s}\n"
              "train: {epochs: 2, batch_size: 16, clip_grad_norm: 40, repeats: 2}\n",
              linear_start, lr);
-    write_file(name, text);
+    tu_write_text(dir, name, text);
 }
 
 static int setup(void **state)

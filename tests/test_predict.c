@@ -23,22 +23,6 @@
 static char dir[256];
 static uint8_t pixels[2][N][3 * PLANE]; /* [gray, rgb set][image][(C, H, W)] */
 
-static void write_file(const char *name, const void *data, size_t len)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void be32(uint8_t *p, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        p[k] = (uint8_t)(v >> (24 - 8 * k));
-}
-
 /* <prefix>x.idx and <prefix>y.idx: class 0 a bright left part, 1 a bright
  * right part, 2 a bright top part, over a background that varies with the
  * image (and the channel). */
@@ -46,11 +30,11 @@ static void write_set(const char *prefix, int set, int channels)
 {
     uint8_t x[20 + N * 3 * PLANE], y[8 + N];
     const int hdr = channels == 1 ? 16 : 20;
-    be32(x, channels == 1 ? 0x0803 : 0x0804), be32(x + 4, N);
+    tu_put_be32(x, channels == 1 ? 0x0803 : 0x0804), tu_put_be32(x + 4, N);
     if (channels > 1)
-        be32(x + 8, (uint32_t)channels);
-    be32(x + hdr - 8, SIDE), be32(x + hdr - 4, SIDE);
-    be32(y, 0x0801), be32(y + 4, N);
+        tu_put_be32(x + 8, (uint32_t)channels);
+    tu_put_be32(x + hdr - 8, SIDE), tu_put_be32(x + hdr - 4, SIDE);
+    tu_put_be32(y, 0x0801), tu_put_be32(y + 4, N);
     for (int i = 0; i < N; i++) {
         int cls = i % 3;
         y[8 + i] = (uint8_t)cls;
@@ -65,9 +49,9 @@ static void write_set(const char *prefix, int set, int channels)
     }
     char name[64];
     snprintf(name, sizeof name, "%sx.idx", prefix);
-    write_file(name, x, (size_t)hdr + (size_t)N * channels * PLANE);
+    tu_write_file(dir, name, x, (size_t)hdr + (size_t)N * channels * PLANE);
     snprintf(name, sizeof name, "%sy.idx", prefix);
-    write_file(name, y, sizeof y);
+    tu_write_file(dir, name, y, sizeof y);
 }
 
 static void write_spec(const char *name, const char *prefix, const char *input, const char *extra)
@@ -84,7 +68,7 @@ static void write_spec(const char *name, const char *prefix, const char *input, 
                      "train: {epochs: 1, batch_size: 4}\n",
                      dir, prefix, dir, prefix, dir, prefix, dir, prefix, extra, input);
     assert_true(n > 0 && n < (int)sizeof text);
-    write_file(name, text, (size_t)n);
+    tu_write_file(dir, name, text, (size_t)n);
 }
 
 /* dir/name: image @p i of @p set as a PNG of @p channels (1 gray, 3 RGB)
@@ -232,7 +216,7 @@ static void test_predict_errors(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/narrow.png", dir);
     assert_true(png_image_write_to_file(&img, path, 0, zero, 0, NULL));
-    write_file("text.png", "not a png\n", 10);
+    tu_write_file(dir, "text.png", "not a png\n", 10);
     write_spec("flat.yaml", "g", "[64]", "");
     write_spec("dup.yaml", "g", "[1, 8, 8]", "  classes: [left, right, left]\n");
     write_spec("num.yaml", "g", "[1, 8, 8]", "  classes: 3\n");

@@ -378,16 +378,6 @@ static char *slurp(const char *name)
     return b;
 }
 
-static void write_file(const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A new temporary directory in dir. */
 static void make_dir(void)
 {
@@ -408,7 +398,7 @@ static void write_repeated_text(const char *pattern, int n)
     for (int k = 0; k < n; k++)
         text[k] = pattern[(size_t)k % len];
     text[n] = '\0';
-    write_file("tiny.txt", text);
+    tu_write_text(dir, "tiny.txt", text);
     free(text);
 }
 
@@ -432,15 +422,15 @@ static void test_cli_bigram(void **state)
     make_dir();
     /* a text whose next character is always determined by the current one */
     write_repeated_text("abcdefgh\n", 2400);
-    write_file("bigram.yaml", "name: bigram\n"
-                              "data: {format: text, path: tiny.txt, seq_len: 16, val_fraction: 0.1}\n"
-                              "model:\n"
-                              "  inputs: [{name: tokens, shape: [16], dtype: i64}]\n"
-                              "  layers:\n"
-                              "    - {type: embedding, num_embeddings: 9, embedding_dim: 16}\n"
-                              "    - {type: linear, out_features: 9}\n"
-                              "optimizer: {type: adam, lr: 0.1}\n"
-                              "train: {steps: 60, eval_every: 30, batch_size: 8, clip_grad_norm: 5}\n");
+    tu_write_text(dir, "bigram.yaml", "name: bigram\n"
+                                      "data: {format: text, path: tiny.txt, seq_len: 16, val_fraction: 0.1}\n"
+                                      "model:\n"
+                                      "  inputs: [{name: tokens, shape: [16], dtype: i64}]\n"
+                                      "  layers:\n"
+                                      "    - {type: embedding, num_embeddings: 9, embedding_dim: 16}\n"
+                                      "    - {type: linear, out_features: 9}\n"
+                                      "optimizer: {type: adam, lr: 0.1}\n"
+                                      "train: {steps: 60, eval_every: 30, batch_size: 8, clip_grad_norm: 5}\n");
     train_ok("bigram.yaml");
 
     /* one metrics record per evaluation; the loss is low */
@@ -502,7 +492,7 @@ static void test_cli_bigram(void **state)
     assert_non_null(strstr(err, "U+0078 'x'"));
     free(err);
     /* a text with a character the checkpoint's vocabulary lacks: eval says which */
-    write_file("tiny.txt", "abcdefgh\nabcdefgh\nabcdefgh\nabcdefgh\nabcdefghz\n");
+    tu_write_text(dir, "tiny.txt", "abcdefgh\nabcdefgh\nabcdefgh\nabcdefgh\nabcdefghz\n");
     snprintf(args, sizeof args, "eval '%s/bigram.yaml' --checkpoint '%s' --backend ref", dir, path);
     assert_int_equal(run_cli(args), 1);
     err = slurp("err");
@@ -536,14 +526,14 @@ static void test_cli_lstm_state(void **state)
              "    - {type: linear, name: o, out_features: 11, inputs: l}\n"
              "  outputs: [o, \"l:1\", \"l:2\"]\n%s",
              head, tail);
-    write_file("state.yaml", spec);
+    tu_write_text(dir, "state.yaml", spec);
     snprintf(spec, sizeof spec,
              "%s  layers:\n"
              "    - {type: embedding, name: e, num_embeddings: 11, embedding_dim: 4, inputs: tokens}\n"
              "    - {type: lstm, name: l, hidden_size: 8, batch_first: 1, inputs: e}\n"
              "    - {type: linear, name: o, out_features: 11, inputs: l}\n%s",
              head, tail);
-    write_file("plain.yaml", spec);
+    tu_write_text(dir, "plain.yaml", spec);
     train_ok("state.yaml");
     char args[2048];
     /* prime 3 + 12 generated characters stay inside the 16-token window */

@@ -20,19 +20,6 @@
 
 static char dir[512];
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
 /* dir/images.idx (N, 8, 8) ubyte and dir/labels.idx: three classes of bars
  * with a little noise. */
 static void write_idx(void)
@@ -40,8 +27,8 @@ static void write_idx(void)
     static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
     uint8_t lbl[8 + N_IMAGES];
     memset(img, 0, sizeof img);
-    put_be32(img, 0x0803), put_be32(img + 4, N_IMAGES), put_be32(img + 8, SIDE), put_be32(img + 12, SIDE);
-    put_be32(lbl, 0x0801), put_be32(lbl + 4, N_IMAGES);
+    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, N_IMAGES), tu_put_be32(img + 8, SIDE), tu_put_be32(img + 12, SIDE);
+    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N_IMAGES);
     for (int i = 0; i < N_IMAGES; i++) {
         int cls = i % 3, pos = 1 + (i / 3) % 6;
         uint8_t *p = img + 16 + i * SIDE * SIDE;
@@ -52,9 +39,9 @@ static void write_idx(void)
     }
     char path[600];
     snprintf(path, sizeof path, "%s/images.idx", dir);
-    write_file(path, img, sizeof img);
+    tu_write_file(NULL, path, img, sizeof img);
     snprintf(path, sizeof path, "%s/labels.idx", dir);
-    write_file(path, lbl, sizeof lbl);
+    tu_write_file(NULL, path, lbl, sizeof lbl);
 }
 
 /* dir/NAME: an MLP with dropout (so the random state matters) and Adam. */
@@ -78,7 +65,7 @@ static void write_spec(const char *name, const char *optimizer)
                      dir, dir, dir, dir, SIDE, SIDE, optimizer);
     assert_true(n > 0 && n < (int)sizeof text);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    write_file(path, text, (size_t)n);
+    tu_write_file(NULL, path, text, (size_t)n);
 }
 
 static int setup(void **state)
@@ -202,7 +189,7 @@ static void test_resume_cleans_temporaries(void **state)
     /* what a run killed in the middle of a write leaves */
     char path[1024];
     snprintf(path, sizeof path, "%s/tmps/checkpoint.safetensors.tmp.12345", dir);
-    write_file(path, "torn", 4);
+    tu_write_file(NULL, path, "torn", 4);
     expect_ok(cli("train adam.yaml --resume tmps --steps 6 --backend ref --quiet"));
     assert_int_not_equal(access(path, F_OK), 0);
     assert_int_equal(checkpoint_step("tmps"), 6);
@@ -286,7 +273,7 @@ static void test_bad_usage(void **state)
     expect_err(cli("train adam.yaml --resume plain --backend ref"), 1, "plain");
     /* a corrupt checkpoint is reported, not loaded */
     snprintf(path, sizeof path, "%s/plain/checkpoint.safetensors", dir);
-    write_file(path, "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    tu_write_file(NULL, path, "\x10\0\0\0\0\0\0\0{\"a\":", 13);
     expect_err(cli("train adam.yaml --resume plain --backend ref"), 1, "checkpoint.safetensors");
 }
 

@@ -26,22 +26,9 @@ static char spec[512], mlp_spec[512], wide_spec[512], ckpt[512];
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
 static uint32_t get_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* Plain IDX files <prefix>images.idx (N, [C,] 8, 8) and <prefix>labels.idx:
@@ -52,11 +39,11 @@ static void write_idx(const char *prefix, int channels)
     const int plane = SIDE * SIDE, hdr = channels > 1 ? 20 : 16;
     uint8_t img[20 + N_IMAGES * 3 * SIDE * SIDE] = {0}, lbl[8 + N_IMAGES];
     size_t img_len = (size_t)hdr + (size_t)(N_IMAGES * channels * plane);
-    put_be32(img, channels > 1 ? 0x0804 : 0x0803), put_be32(img + 4, N_IMAGES);
+    tu_put_be32(img, channels > 1 ? 0x0804 : 0x0803), tu_put_be32(img + 4, N_IMAGES);
     if (channels > 1)
-        put_be32(img + 8, (uint32_t)channels);
-    put_be32(img + hdr - 8, SIDE), put_be32(img + hdr - 4, SIDE);
-    put_be32(lbl, 0x0801), put_be32(lbl + 4, N_IMAGES);
+        tu_put_be32(img + 8, (uint32_t)channels);
+    tu_put_be32(img + hdr - 8, SIDE), tu_put_be32(img + hdr - 4, SIDE);
+    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N_IMAGES);
     for (int i = 0; i < N_IMAGES; i++) {
         int cls = i & 1;
         for (int c = 0; c < channels; c++) {
@@ -70,9 +57,9 @@ static void write_idx(const char *prefix, int channels)
     }
     char path[600];
     snprintf(path, sizeof path, "%s/%simages.idx", dir, prefix);
-    write_file(path, img, img_len);
+    tu_write_file(NULL, path, img, img_len);
     snprintf(path, sizeof path, "%s/%slabels.idx", dir, prefix);
-    write_file(path, lbl, sizeof lbl);
+    tu_write_file(NULL, path, lbl, sizeof lbl);
 }
 
 /* A spec over <prefix>images.idx with input (channels, 8, 8) and @p layers. */
@@ -90,7 +77,7 @@ static void write_spec(const char *path, const char *prefix, int channels, const
                      "train: {epochs: 1, batch_size: 8}\n",
                      dir, prefix, dir, prefix, dir, prefix, dir, prefix, channels, SIDE, SIDE, layers);
     assert_true(n > 0 && n < (int)sizeof text);
-    write_file(path, text, (size_t)n);
+    tu_write_file(NULL, path, text, (size_t)n);
 }
 
 /* Runs `strata ARGS` with stdout and stderr captured in dir/out, dir/err;
@@ -296,7 +283,7 @@ static void test_errors(void **state)
     assert_captured("err", "none.yaml");
     /* an output directory that cannot be made: under a file, and a file itself */
     snprintf(path, sizeof path, "%s/afile", dir);
-    write_file(path, "x", 1);
+    tu_write_file(NULL, path, "x", 1);
     snprintf(args, sizeof args, "visualize --checkpoint '%s' --spec '%s' --out '%s/sub' --backend ref", ckpt, spec,
              path);
     assert_int_equal(run_cli(args), 1);

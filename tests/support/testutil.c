@@ -95,6 +95,30 @@ int tu_run_cli(const char *dir, const char *args)
     return WEXITSTATUS(st);
 }
 
+void tu_write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    if (dir)
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+    else
+        snprintf(path, sizeof path, "%s", name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot write %s", path);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+void tu_write_text(const char *dir, const char *name, const char *text)
+{
+    tu_write_file(dir, name, text, strlen(text));
+}
+
+void tu_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
 char *tu_slurp(const char *dir, const char *name)
 {
     char path[PATH_MAX];

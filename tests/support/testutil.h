@@ -39,6 +39,13 @@ int tu_remove_dir(const char *dir);
  *  stderr to dir/out and dir/err; fails the test if it was killed by a
  *  signal. Returns its exit status. */
 int tu_run_cli(const char *dir, const char *args);
+/** Writes @p len bytes of @p data to dir/name (@p dir NULL: @p name is the
+ *  whole path), replacing the file; fails the test when it cannot. */
+void tu_write_file(const char *dir, const char *name, const void *data, size_t len);
+/** tu_write_file of the string @p text. */
+void tu_write_text(const char *dir, const char *name, const char *text);
+/** Stores @p v big-endian at p[0..4) (IDX headers). */
+void tu_put_be32(uint8_t *p, uint32_t v);
 /** The whole file dir/name, NUL-terminated (malloc'ed), or NULL when missing. */
 char *tu_slurp(const char *dir, const char *name);
 /** Starts `strata ARGV...` (NULL-terminated; this build's bin/strata) in
