@@ -7,8 +7,10 @@
  * spec's data.classes as names. Bad input (a PNG of the wrong size, a file
  * that is not a PNG, an index past the set, no images, a run directory as
  * the checkpoint, names that do not match the model, a model whose input is
- * not an image, a spec of another kind) is a clear error, never a crash. */
+ * not an image, a spec of another kind) is a clear error, never a crash.
+ * `strata eval --per-class` reports the same model class by class. */
 #include <limits.h>
+#include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +199,68 @@ static void test_predict(void **state)
     free(out);
 }
 
+/* eval --per-class: a row per class whose counts add up to the test set
+ * and whose accuracies give the overall one; --json has the confusion
+ * matrix's rows. */
+static void test_eval_per_class(void **state)
+{
+    (void)state;
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "eval gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--per-class --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    double acc = -1;
+    assert_int_equal(sscanf(out, "test accuracy: %lf", &acc), 1);
+    char *rows = strstr(out, "\nclass ");
+    if (!rows || !strstr(rows, " accuracy  examples  most often taken for\n"))
+        fail_msg("no per-class table in:\n%s", out);
+    rows = strchr(rows + 1, '\n') + 1;
+    static const char *names[] = {"left", "right", "top"};
+    double right = 0;
+    int64_t total = 0;
+    for (int k = 0; k < 3; k++) {
+        int cls;
+        char name[32];
+        double a;
+        long long n;
+        if (sscanf(rows, "%d %31s %lf %lld", &cls, name, &a, &n) != 4 || cls != k || strcmp(name, names[k]))
+            fail_msg("row %d of the table: %.60s", k, rows);
+        right += a * (double)n;
+        total += n;
+        rows = strchr(rows, '\n') + 1;
+    }
+    assert_int_equal(total, N);
+    assert_true(fabs(right / (double)N - acc) < 1e-3);
+    free(out);
+
+    /* the test labels turned by one class: every row is wrong the same way */
+    uint8_t y[8 + N];
+    tu_put_be32(y, 0x0801), tu_put_be32(y + 4, N);
+    for (int i = 0; i < N; i++)
+        y[8 + i] = (uint8_t)((i % 3 + 1) % 3);
+    tu_write_file(dir, "turned.idx", y, sizeof y);
+    char args[1024];
+    snprintf(args, sizeof args, "eval gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors --per-class "
+                                "--backend ref --set data.test.labels=%s/turned.idx", dir);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    out = tu_slurp(dir, "out");
+    /* the model gets every image right (the classes are far apart), so now every label wrong */
+    assert_true(acc == 1.0);
+    static const char *rows_turned[] = {" 0.0000         8  2 top (100.0%)\n", " 0.0000         8  0 left (100.0%)\n",
+                                        " 0.0000         8  1 right (100.0%)\n"};
+    for (int k = 0; k < 3; k++)
+        if (!strstr(out, rows_turned[k]))
+            fail_msg("expected '%s' in:\n%s", rows_turned[k], out);
+    free(out);
+
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "eval gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--per-class --json --backend ref"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "\"per_class\":[{\"class\":0,\"name\":\"left\",\"accuracy\":") ||
+        !strstr(out, "{\"class\":2,\"name\":\"top\"") || tu_count(out, "\"predicted\":[") != 3)
+        fail_msg("unexpected JSON: %s", out);
+    free(out);
+}
+
 typedef struct {
     const char *args;
     int code;
@@ -253,6 +317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict),
+        cmocka_unit_test(test_eval_per_class),
         cmocka_unit_test(test_predict_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -132,6 +132,10 @@ typedef struct {
     int lm;
     strata_text *text;
     int64_t seq_len;
+    /* eval --per-class: when want_confusion, run_count_correct counts
+     * confusion[label * n_classes + predicted] (allocated on first use) */
+    int want_confusion;
+    int64_t *confusion, n_classes;
 } run_ctx;
 
 /** Builds runtime, device, model, (optimizer and training set when
@@ -141,6 +145,10 @@ int run_setup(run_ctx *r, const run_options *o, int need_train);
  *  when not NULL (eval), else from the text (train). */
 int run_setup_vocab(run_ctx *r, const run_options *o, int need_train, const char *vocab_checkpoint);
 void run_free(run_ctx *r);
+/** The spec's data.classes as @p *names (label k's name; a malloc'ed array
+ *  of pointers into the spec, NULL when it has none): 0, or 1 after a
+ *  message when they are not @p n_out names. */
+int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names);
 /** (B, data shape) -> (B, model input shape), a view. */
 strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out);
 strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct);

@@ -18,7 +18,7 @@
 #include "cli.h"
 
 #define MAX_IMAGES 1024
-#define MAX_CLASSES 100000
+#define MAX_CLASSES 100000 /* --top */
 
 typedef struct {
     const char *positional[1 + MAX_IMAGES]; /* SPEC, then image files */
@@ -75,39 +75,6 @@ typedef struct {
     int64_t index;    /* test-set index; its label */
     int64_t label;
 } source;
-
-/* The spec's data.classes (names[k] of label k; NULL when it has none):
- * 0, or 1 after a message when they do not match the model's @p n_out. */
-static int class_names(const strata_spec *s, int64_t n_out, const char ***names)
-{
-    *names = NULL;
-    int64_t n = 0;
-    const char *v;
-    char key[48];
-    for (;; n++) {
-        snprintf(key, sizeof key, "data.classes.%lld", (long long)n);
-        if (n > MAX_CLASSES || strata_spec_get_string(s, key, NULL, &v) != STRATA_OK || !v)
-            break;
-    }
-    strata_clear_error();
-    if (!n)
-        return 0;
-    if (n != n_out) {
-        fprintf(stderr, "strata: error: %s: data.classes names %lld classes, the model gives %lld\n",
-                strata_spec_path(s), (long long)n, (long long)n_out);
-        return 1;
-    }
-    *names = calloc((size_t)n, sizeof **names);
-    if (!*names) {
-        fprintf(stderr, "strata: error: out of memory\n");
-        return 1;
-    }
-    for (int64_t k = 0; k < n; k++) {
-        snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
-        strata_spec_get_string(s, key, NULL, &(*names)[k]);
-    }
-    return 0;
-}
 
 /* The PNG @p path as the model's input (C, H, W) in @p x: 0, or 1 after a
  * message naming the file. */
@@ -265,7 +232,7 @@ static int predict(run_ctx *c, const predict_args *a)
     int64_t n_out = strata_tensor_numel(out);
     strata_tensor_release(out);
     const char **names = NULL;
-    if (class_names(c->spec, n_out, &names)) {
+    if (cli_class_names(c->spec, n_out, &names)) {
         free(x);
         return 1;
     }

@@ -16,7 +16,7 @@ typedef struct {
     int64_t epochs, batch_size, steps;
     int64_t seed;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
-    int have_seed, quiet, detect_anomaly, json;
+    int have_seed, quiet, detect_anomaly, json, per_class;
 } train_args;
 
 enum { TRAIN = 1, EVAL = 2 };
@@ -50,6 +50,8 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = TRAIN, .help = "no progress lines"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = EVAL,
          .help = "print a JSON object (the keys of the run's summary.json) instead of the line"},
+        {.name = "--per-class", .type = CLI_FLAG, .dst = &a->per_class, .modes = EVAL,
+         .help = "an image classifier's accuracy per class, and what each class is most often taken for"},
         {0},
     };
     static const char kinds[] =
@@ -409,6 +411,61 @@ int cmd_train(int argc, char **argv)
     return r;
 }
 
+/* Label @p k's examples, those predicted right, and the class other than
+ * k they are most often predicted as (-1: none). */
+static void class_counts(const run_ctx *c, int64_t k, int64_t *n, int64_t *right, int64_t *other)
+{
+    const int64_t *row = c->confusion + k * c->n_classes;
+    *n = 0;
+    *other = -1;
+    for (int64_t j = 0; j < c->n_classes; j++) {
+        *n += row[j];
+        if (j != k && row[j] > 0 && (*other < 0 || row[j] > row[*other]))
+            *other = j;
+    }
+    *right = row[k];
+}
+
+/* eval --per-class: a line per class, "-" for a class without examples. */
+static void print_per_class(const run_ctx *c, const char **names)
+{
+    int w = 5; /* the width of the class column */
+    for (int64_t k = 0; names && k < c->n_classes; k++)
+        w = (int)strlen(names[k]) + 6 > w ? (int)strlen(names[k]) + 6 : w;
+    printf("%-*s  accuracy  examples  most often taken for\n", w, "class");
+    for (int64_t k = 0; k < c->n_classes; k++) {
+        int64_t n, right, other;
+        class_counts(c, k, &n, &right, &other);
+        char label[160], acc[16] = "-", took[192] = "-";
+        snprintf(label, sizeof label, "%lld %s", (long long)k, names ? names[k] : "");
+        if (n)
+            snprintf(acc, sizeof acc, "%.4f", (double)right / (double)n);
+        if (other >= 0)
+            snprintf(took, sizeof took, "%lld %s (%.1f%%)", (long long)other, names ? names[other] : "",
+                     100.0 * (double)c->confusion[k * c->n_classes + other] / (double)n);
+        printf("%-*s  %8s  %8lld  %s\n", w, label, acc, (long long)n, took);
+    }
+}
+
+/* eval --per-class --json: [{"class", "name", "accuracy" (null without
+ * examples), "examples", "predicted": counts per predicted class}]. */
+static json_t *per_class_json(const run_ctx *c, const char **names)
+{
+    json_t *list = json_array();
+    for (int64_t k = 0; list && k < c->n_classes; k++) {
+        int64_t n, right, other;
+        class_counts(c, k, &n, &right, &other);
+        json_t *row = json_array();
+        for (int64_t j = 0; row && j < c->n_classes; j++)
+            json_array_append_new(row, json_integer((json_int_t)c->confusion[k * c->n_classes + j]));
+        json_array_append_new(list, json_pack("{s:I, s:s?, s:o, s:I, s:o}", "class", (json_int_t)k, "name",
+                                              names ? names[k] : NULL, "accuracy",
+                                              n ? json_real((double)right / (double)n) : json_null(), "examples",
+                                              (json_int_t)n, "predicted", row));
+    }
+    return list;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     train_args a;
@@ -423,6 +480,12 @@ int cmd_eval(int argc, char **argv)
     }
     if (a.batch_size > 0) /* the evaluation batch; the spec's train.eval_batch_size otherwise */
         ctx.eval_batch = a.batch_size;
+    if (ctx.lm && a.per_class) {
+        fprintf(stderr, "strata: error: eval: --per-class is for image classifiers; %s is a language model\n",
+                a.spec_path);
+        run_free(&ctx);
+        return 2;
+    }
     strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
     if (rc) {
         r = cli_fail("loading the checkpoint", rc);
@@ -448,18 +511,31 @@ int cmd_eval(int argc, char **argv)
         run_free(&ctx);
         return r;
     }
+    ctx.want_confusion = a.per_class;
     if ((rc = run_evaluate(&ctx, ctx.test, &loss, &acc))) {
         r = cli_fail("evaluating", rc);
         run_free(&ctx);
         return r;
     }
-    if (a.json)
-        r = cli_print_json(json_pack("{s:f, s:f, s:I, s:s, s:s}", "test_accuracy", acc, "test_loss", loss, "examples",
-                                     (json_int_t)strata_dataset_size(ctx.test), "backend",
-                                     strata_device_backend(ctx.dev), "device", strata_device_name(ctx.dev)));
-    else
+    const char **names = NULL;
+    if (a.per_class && ctx.confusion && (r = cli_class_names(ctx.spec, ctx.n_classes, &names))) {
+        run_free(&ctx);
+        return r;
+    }
+    if (a.json) {
+        json_t *o = json_pack("{s:f, s:f, s:I, s:s, s:s}", "test_accuracy", acc, "test_loss", loss, "examples",
+                              (json_int_t)strata_dataset_size(ctx.test), "backend", strata_device_backend(ctx.dev),
+                              "device", strata_device_name(ctx.dev));
+        if (o && a.per_class)
+            json_object_set_new(o, "per_class", per_class_json(&ctx, names));
+        r = cli_print_json(o);
+    } else {
         printf("test accuracy: %.4f (test loss %.4f, %lld examples, %s)\n", acc, loss,
                (long long)strata_dataset_size(ctx.test), strata_device_name(ctx.dev));
+        if (a.per_class)
+            print_per_class(&ctx, names);
+    }
+    free(names);
     run_free(&ctx);
     return r;
 }

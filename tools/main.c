@@ -21,7 +21,7 @@ static void usage(FILE *f)
                "                                        --checkpoint-every N: also every N steps; --detect-anomaly:\n"
                "                                        stop at the first op giving NaN/Inf (docs/reliability.md);\n"
                "                                        (every trainer; strata train SPEC --help lists its options)\n"
-               "  eval SPEC --checkpoint FILE [--backend NAME]\n"
+               "  eval SPEC --checkpoint FILE [--backend NAME] [--per-class] [--json]\n"
                "                                        test loss and accuracy (validation loss for text,\n"
                "                                        exact match for data.format: seq2seq_reverse)\n"
                "  train SPEC --data DIR --task N|all --out DIR   (data.format: babi) a memory network on bAbI\n"

@@ -12,6 +12,7 @@
 
 void run_free(run_ctx *r)
 {
+    free(r->confusion);
     strata_dataset_destroy(r->train);
     strata_dataset_destroy(r->test);
     strata_text_destroy(r->text);
@@ -155,6 +156,15 @@ strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor
         rc = strata_tensor_read(y, p + b, sizeof(int64_t) * (size_t)b);
     for (int64_t k = 0; !rc && k < b; k++)
         *correct += p[k] == p[b + k];
+    if (!rc && r->want_confusion && !r->confusion) {
+        int nd = strata_tensor_ndim(logits);
+        r->n_classes = nd > 0 ? strata_tensor_dim(logits, nd - 1) : 0;
+        r->confusion = calloc((size_t)(r->n_classes * r->n_classes) + 1, sizeof *r->confusion);
+        rc = r->confusion ? STRATA_OK : STRATA_E_NOMEM;
+    }
+    for (int64_t k = 0; !rc && r->confusion && k < b; k++)
+        if (p[b + k] >= 0 && p[b + k] < r->n_classes && p[k] >= 0 && p[k] < r->n_classes)
+            r->confusion[p[b + k] * r->n_classes + p[k]]++;
     free(p);
     strata_tensor_release(am);
     return rc;
@@ -334,6 +344,37 @@ int cli_check_checkpoint(const char *path)
         fprintf(stderr, "strata: error: checkpoint %s: not a regular file%s\n", path,
                 S_ISDIR(st.st_mode) ? " (a run directory? its checkpoint is DIR/checkpoint.safetensors)" : "");
         return 1;
+    }
+    return 0;
+}
+
+int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names)
+{
+    *names = NULL;
+    int64_t n = 0;
+    const char *v;
+    char key[48];
+    for (;; n++) {
+        snprintf(key, sizeof key, "data.classes.%lld", (long long)n);
+        if (strata_spec_get_string(s, key, NULL, &v) != STRATA_OK || !v)
+            break;
+    }
+    strata_clear_error();
+    if (!n)
+        return 0;
+    if (n != n_out) {
+        fprintf(stderr, "strata: error: %s: data.classes names %lld classes, the model gives %lld\n",
+                strata_spec_path(s), (long long)n, (long long)n_out);
+        return 1;
+    }
+    *names = calloc((size_t)n, sizeof **names);
+    if (!*names) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        return 1;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
+        strata_spec_get_string(s, key, NULL, &(*names)[k]);
     }
     return 0;
 }
