@@ -16,6 +16,7 @@ int cmd_visualize(int argc, char **argv);
 int cmd_babi_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_pack_images(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);

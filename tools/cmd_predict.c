@@ -9,13 +9,13 @@
  * exactly as the training images were. --invert flips black and white:
  * Fashion-MNIST's images are light objects on black. */
 #include <math.h>
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "png_write.h"
 
 #define MAX_IMAGES 1024
 #define MAX_CLASSES 100000 /* --top */
@@ -81,31 +81,14 @@ typedef struct {
 static int read_png(const char *path, int64_t C, int64_t H, int64_t W, double scale, double mean, double std,
                     int invert, float *x)
 {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&img, path)) {
-        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, img.message);
-        return 1;
-    }
-    if ((int64_t)img.width != W || (int64_t)img.height != H) {
+    uint32_t w = (uint32_t)W, h = (uint32_t)H;
+    int wrong;
+    uint8_t *px = cli_png_read(path, (int)C, &w, &h, &wrong);
+    if (wrong)
         fprintf(stderr, "strata: error: %s is %u x %u pixels; the model takes %lld x %lld (resize it first)\n", path,
-                img.width, img.height, (long long)W, (long long)H);
-        png_image_free(&img);
+                w, h, (long long)W, (long long)H);
+    if (!px)
         return 1;
-    }
-    img.format = C == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
-    if (!px) {
-        png_image_free(&img);
-        fprintf(stderr, "strata: error: out of memory reading %s\n", path);
-        return 1;
-    }
-    if (!png_image_finish_read(&img, NULL, px, 0, NULL)) {
-        fprintf(stderr, "strata: error: %s: %s\n", path, img.message);
-        free(px);
-        return 1;
-    }
     /* as strata_dataset_load_idx and strata_dataset_normalize compute it */
     const float m = (float)mean, inv = (float)(1.0 / std);
     const int norm = mean != 0.0 || std != 1.0;

@@ -31,6 +31,9 @@ static void usage(FILE *f)
                "  predict SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--top K] [--json]\n"
                "                                        a trained image classifier's top classes for PNG\n"
                "                                        files or test images, with data.classes' names\n"
+               "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
+               "                                        your PNGs (DIR/CLASS/IMAGE.png) as IDX files to train on,\n"
+               "                                        and the spec lines that name them\n"
                "  memnet-explain --checkpoint FILE --data DIR --task N --story S\n"
                "                                        a test story with each hop's attention\n"
                "  train GAN_SPEC --out DIR [--steps N]  (task: gan) a generator and a discriminator\n"
@@ -130,6 +133,8 @@ int main(int argc, char **argv)
         return cmd_visualize(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict"))
         return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pack-images"))
+        return cmd_pack_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "babi-gen"))

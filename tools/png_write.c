@@ -1,4 +1,5 @@
-/* png_write.c - atomic 8-bit PNG files through libpng's simplified API, and
+/* png_write.c - atomic 8-bit PNG files through libpng's simplified API (and
+ * PNG files read with it), and
  * grids of normalised, upscaled float tiles. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,34 @@
 #include "png_write.h"
 
 #define GRID_MAX_SIDE 32768
+
+uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size)
+{
+    *wrong_size = 0;
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path)) {
+        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, img.message);
+        return NULL;
+    }
+    if (*w && *h && (img.width != *w || img.height != *h)) {
+        *w = img.width, *h = img.height;
+        *wrong_size = 1;
+        png_image_free(&img);
+        return NULL;
+    }
+    *w = img.width, *h = img.height;
+    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    if (!px || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
+        fprintf(stderr, "strata: error: %s: %s\n", path, px ? img.message : "out of memory");
+        free(px);
+        png_image_free(&img);
+        return NULL;
+    }
+    return px;
+}
 
 static int write_fail(const char *path, const char *why)
 {

@@ -1,4 +1,4 @@
-/* png_write.h - 8-bit PNG files (libpng), written atomically, and float
+/* png_write.h - 8-bit PNG files (libpng), written atomically and read, and float
  * tiles laid out in a grid as an 8-bit image: what `strata visualize` writes
  * (filters, feature maps) and what sample grids of generative models need. */
 #ifndef STRATA_PNG_WRITE_H
@@ -13,6 +13,16 @@
  * @returns 0; 1 after printing "strata: error: cannot write PATH: why".
  */
 int cli_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+
+/**
+ * Decodes the PNG @p path as 8-bit gray (@p channels 1) or RGB (3), pixels
+ * interleaved, rows top to bottom (malloc'ed), whatever its colour type and
+ * bit depth. Its size goes to *w, *h. When *w and *h are non-zero on entry
+ * and the image has another size, nothing is decoded: NULL, *wrong_size
+ * set, *w and *h the image's size (the caller words the error). Otherwise
+ * NULL after "strata: error: PATH: why" when it cannot be read.
+ */
+uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size);
 
 /** How tile values become gray levels 0..255. */
 typedef enum grid_norm {

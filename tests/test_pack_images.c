@@ -1,0 +1,220 @@
+/* test_pack_images.c - `strata pack-images`: folders of PNG images, one per
+ * class, packed into IDX files, then trained on and asked about.
+ *
+ * The packed files must hold every image, in class order (the folders'
+ * names in byte order) and file order (byte order), with exactly the
+ * pixels written, gray or planar RGB; the printed spec lines must load as
+ * a spec that trains, and `strata predict` must name the classes from
+ * them. Folders that cannot be packed (images of two sizes, a file that is
+ * not a PNG, a test class the training folder lacks, no classes, no
+ * images, an output that cannot be written) are errors naming the file. */
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+#define W 6
+#define H 5
+#define PER_CLASS 4
+
+static char dir[256];
+/* the classes in byte order: their labels */
+static const char *const classes[] = {"cat", "dog", "o\"k", "sea lion"};
+#define N_CLASSES 4
+
+static void mkdirs(const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    for (char *p = path + strlen(dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+}
+
+/* The value of pixel (c, y, x) of image i of class k. */
+static uint8_t pixel(int k, int i, int c, int y, int x)
+{
+    return (uint8_t)((k * 61 + i * 17 + c * 90 + y * W + x) % 256);
+}
+
+static void write_png(const char *rel, int k, int i, int channels, int w)
+{
+    uint8_t buf[3 * W * H + 64];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < channels; c++)
+                buf[(y * w + x) * channels + c] = pixel(k, i, c, y, x);
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)w;
+    img.height = H;
+    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (!png_image_write_to_file(&img, path, 0, buf, 0, NULL))
+        fail_msg("writing %s: %s", path, img.message);
+}
+
+/* ROOT/CLASS/IMG.png for the classes from @p first, PER_CLASS images each
+ * (named 0, 1, 10, 2: byte order is not number order), @p channels each. */
+static void write_tree(const char *root, int first, int channels)
+{
+    static const char *const files[PER_CLASS] = {"0", "1", "10", "2"};
+    for (int k = first; k < N_CLASSES; k++)
+        for (int i = 0; i < PER_CLASS; i++) {
+            char rel[256];
+            snprintf(rel, sizeof rel, "%s/%s", root, classes[k]);
+            mkdirs(rel);
+            snprintf(rel, sizeof rel, "%s/%s/%s.png", root, classes[k], files[i]);
+            write_png(rel, k, i, channels, W);
+        }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_make_temp_dir(dir, sizeof dir, "pack-images");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+/* Loads PREFIX-SPLIT-... and checks it holds the classes from @p first. */
+static void check_split(const char *prefix, const char *split, int first, int channels)
+{
+    char images[512], labels[512];
+    snprintf(images, sizeof images, "%s/%s-%s-images-idx%d-ubyte.gz", dir, prefix, split, channels == 3 ? 4 : 3);
+    snprintf(labels, sizeof labels, "%s/%s-%s-labels-idx1-ubyte.gz", dir, prefix, split);
+    strata_dataset *d = NULL;
+    ST_OK(strata_dataset_load_idx(images, labels, 1.0, &d));
+    assert_int_equal(strata_dataset_size(d), (N_CLASSES - first) * PER_CLASS);
+    int nd;
+    const int64_t *shape = strata_dataset_shape(d, &nd);
+    assert_int_equal(nd, channels == 3 ? 3 : 2);
+    assert_int_equal(shape[nd - 2], H);
+    assert_int_equal(shape[nd - 1], W);
+    for (int k = first; k < N_CLASSES; k++)
+        for (int i = 0; i < PER_CLASS; i++) {
+            int64_t e = (k - first) * PER_CLASS + i;
+            assert_int_equal(strata_dataset_y(d, e), k);
+            const float *x = strata_dataset_x(d, e);
+            for (int c = 0; c < channels; c++)
+                for (int y = 0; y < H; y++)
+                    for (int q = 0; q < W; q++)
+                        if (x[(c * H + y) * W + q] != pixel(k, i, c, y, q))
+                            fail_msg("%s image %lld (class %d, file %d) pixel (%d, %d, %d): %g, written %d", split,
+                                     (long long)e, k, i, c, y, q, x[(c * H + y) * W + q], pixel(k, i, c, y, q));
+        }
+    strata_dataset_destroy(d);
+}
+
+static void test_pack_gray(void **state)
+{
+    (void)state;
+    write_tree("g/train", 0, 1);
+    write_tree("g/test", 2, 1); /* the test folder may lack classes */
+    tu_write_text(dir, "g/train/cat/notes.txt", "not an image\n");
+    tu_write_text(dir, "g/train/cat/.hidden.png", "left out\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images g/train g/test --out pets"));
+    char *out = tu_slurp(dir, "out");
+    static const char *want[] = {
+        "packed 16 training images (4 classes, 6 x 5 gray) into pets-train-images-idx3-ubyte.gz",
+        "packed 8 test images into pets-test-images-idx3-ubyte.gz, pets-test-labels-idx1-ubyte.gz",
+        "left out 1 files that are not .png",
+        "classes: [\"cat\", \"dog\", \"o\\\"k\", \"sea lion\"]",
+        "  input: [1, 5, 6]\n",
+        "  train: {images: \"/", /* absolute: the spec may live anywhere */
+    };
+    for (size_t k = 0; k < sizeof want / sizeof *want; k++)
+        if (!strstr(out, want[k]))
+            fail_msg("expected '%s' in:\n%s", want[k], out);
+    check_split("pets", "train", 0, 1);
+    check_split("pets", "test", 2, 1);
+
+    /* the printed lines make a spec that trains, and predict names the classes */
+    char spec[4096];
+    const char *lines = strstr(out, "data:\n");
+    assert_non_null(lines);
+    snprintf(spec, sizeof spec,
+             "name: pets\nseed: 1\n%s  layers:\n    - {type: flatten}\n    - {type: linear, out_features: 4}\n"
+             "loss: cross_entropy\noptimizer: {type: sgd, lr: 0.01}\ntrain: {epochs: 2, batch_size: 4}\n",
+             lines);
+    free(out);
+    tu_write_text(dir, "pets.yaml", spec);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train pets.yaml --out run --backend ref --quiet"));
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict pets.yaml --checkpoint run/checkpoint.safetensors --top 4 "
+                                          "g/test/sea\\ lion/0.png"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "g/test/sea lion/0.png: ") || !strstr(out, " sea lion (0.") || !strstr(out, " o\"k (0."))
+        fail_msg("unexpected: %s", out);
+    free(out);
+}
+
+static void test_pack_rgb(void **state)
+{
+    (void)state;
+    write_tree("c/train", 0, 3);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images c/train --out colour --rgb"));
+    char *out = tu_slurp(dir, "out");
+    if (!strstr(out, "packed 16 training images (4 classes, 6 x 5 RGB)") || !strstr(out, "  input: [3, 5, 6]\n") ||
+        strstr(out, "test:"))
+        fail_msg("unexpected: %s", out);
+    free(out);
+    check_split("colour", "train", 0, 3);
+}
+
+typedef struct {
+    const char *args, *needle;
+} bad_case;
+
+static void test_pack_errors(void **state)
+{
+    (void)state;
+    write_tree("b/train", 0, 1);
+    mkdirs("b/odd/cat");
+    write_png("b/odd/cat/a.png", 0, 0, 1, W);
+    write_png("b/odd/cat/b.png", 0, 1, 1, W - 1);
+    mkdirs("b/cow/cow");
+    write_png("b/cow/cow/a.png", 0, 0, 1, W);
+    mkdirs("b/empty");
+    mkdirs("b/noimages/cat");
+    mkdirs("b/corrupt/cat");
+    tu_write_text(dir, "b/corrupt/cat/x.png", "not really a png\n");
+    static const bad_case cases[] = {
+        {"pack-images b/odd --out o", "b/odd/cat/b.png is 5 x 5 pixels; the images before it are 6 x 5"},
+        {"pack-images b/train b/cow --out o", "b/cow/cow: the training folder has no class 'cow'"},
+        {"pack-images b/empty --out o", "b/empty has no class folders (expected b/empty/CLASS/IMAGE.png)"},
+        {"pack-images b/noimages --out o", "b/noimages: its class folders hold no .png images"},
+        {"pack-images b/corrupt --out o", "b/corrupt/cat/x.png: cannot read it as a PNG image"},
+        {"pack-images b/missing --out o", "cannot read the folder b/missing"},
+        {"pack-images b/train --out nowhere/o", "cannot write nowhere/o-train-images-idx3-ubyte.gz.tmp"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        tu_expect_cli_err(dir, tu_run_cli(dir, cases[k].args), 1, cases[k].needle);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train"), 2, "--out PREFIX");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images a b c --out o"), 2, "pack-images");
+    /* nothing half-written */
+    char *left = tu_slurp(dir, "o-train-images-idx3-ubyte.gz.tmp");
+    assert_null(left);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pack_gray),
+        cmocka_unit_test(test_pack_rgb),
+        cmocka_unit_test(test_pack_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
