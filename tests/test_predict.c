@@ -191,6 +191,15 @@ static void test_predict(void **state)
     expect_same("gray.yaml", 0, 1, 3, 0); /* RGB of equal channels, read as gray */
     expect_same("gray.yaml", 0, 1, 1, 1); /* inverted, --invert */
     expect_same("rgb.yaml", 1, 3, 3, 0);
+    /* a run directory stands for its checkpoint */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/ --json img0.png"));
+    char *by_dir = tu_slurp(dir, "out");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--json img0.png"));
+    out = tu_slurp(dir, "out");
+    assert_string_equal(by_dir, out);
+    free(by_dir);
+    free(out);
     /* without data.classes: class numbers */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "predict rgb.yaml --checkpoint run-rgb.yaml/checkpoint.safetensors img0.png"));
     out = tu_slurp(dir, "out");
@@ -296,7 +305,7 @@ static void test_predict_errors(void **state)
         {"predict gray.yaml %s --input x", 2, "--input must be a whole number"},
         {"predict gray.yaml %s", 2, "nothing to classify: give IMAGE.png files or --input N"},
         {"predict gray.yaml %s --top 0 img0.png", 2, "--top must be a whole number in [1, 100000]"},
-        {"predict gray.yaml --checkpoint run-gray.yaml img0.png", 1, "not a regular file (a run directory?"},
+        {"predict gray.yaml --checkpoint . img0.png", 1, "checkpoint .: not a regular file (a run directory?"},
         {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,
          "data.classes names 2 classes, the model gives 3"},
         {"predict flat.yaml %s img0.png", 1, "the model's input is not an image of 1 or 3 channels"},

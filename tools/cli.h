@@ -39,6 +39,8 @@ typedef struct cli_opt {
     long long lo, hi;  /* CLI_INT: the range cli_parse_int checks; CLI_LIST: hi, its capacity */
     int *given;        /* optional: counts the option's occurrences; CLI_LIST needs it (its values stored) */
     unsigned modes;    /* the cli_command.mode bits that take it; 0: all */
+    const char *in_dir; /* CLI_STRING: a directory holding this file stands for DIR/<in_dir> (a run directory
+                         * for its "checkpoint.safetensors") */
 } cli_opt;
 
 typedef struct cli_command {

@@ -4,6 +4,7 @@
  * `strata train --help` was an unknown option). */
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -61,6 +62,23 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...)
     return 2;
 }
 
+/* @p v, or v/@p file when @p v is a directory that holds that file (then in
+ * static storage: a command line has a few such options at most). */
+static const char *in_dir(const char *v, const char *file)
+{
+    static char joined[8][4096];
+    static int used;
+    struct stat st;
+    if (used == 8 || stat(v, &st) != 0 || !S_ISDIR(st.st_mode))
+        return v;
+    char *buf = joined[used];
+    int n = snprintf(buf, sizeof joined[0], "%s%s%s", v, v[strlen(v) - 1] == '/' ? "" : "/", file);
+    if (n < 0 || (size_t)n >= sizeof joined[0] || stat(buf, &st) != 0)
+        return v;
+    used++;
+    return buf;
+}
+
 int cli_parse(const cli_command *c, int argc, char **argv)
 {
     const int max_positional = c->max_positional > 0 ? c->max_positional : 1;
@@ -91,7 +109,7 @@ int cli_parse(const cli_command *c, int argc, char **argv)
                 return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
             i++;
             if (o->type == CLI_STRING) {
-                *(const char **)o->dst = v;
+                *(const char **)o->dst = o->in_dir ? in_dir(v, o->in_dir) : v;
             } else if (o->type == CLI_LIST) {
                 if (*o->given >= o->hi) /* a list counts its values in given */
                     return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);

@@ -56,7 +56,7 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
         {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = AE_TRAIN,
          .help = "the run directory: checkpoint, metrics.jsonl, reconstructions.png, summary.json"},
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = AE_EVAL,
-         .help = "the weights to test (RUN/checkpoint.safetensors)"},
+         .help = "the weights to test (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = AE_TRAIN, .help = "passes over the training set (default: train.epochs)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,

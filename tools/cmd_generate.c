@@ -39,7 +39,7 @@ static int parse_args(int argc, char **argv, gen_args *a)
     const char *temperature = NULL;
     const cli_opt opts[] = {
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
-         .help = "a language model's weights (RUN/checkpoint.safetensors)"},
+         .help = "a language model's weights (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec, .value = "SPEC",
          .help = "its spec (default: spec.yaml next to the checkpoint)"},
         {.name = "--prime", .type = CLI_STRING, .dst = &a->prime, .value = "TEXT",

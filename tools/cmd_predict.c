@@ -36,7 +36,8 @@ static int parse_args(int argc, char **argv, predict_args *a)
     a->top = 3;
     const cli_opt opts[] = {
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
-         .help = "the trained classifier's weights (RUN/checkpoint.safetensors)"},
+         .help = "the trained classifier's weights (RUN/checkpoint.safetensors, or RUN)",
+         .in_dir = "checkpoint.safetensors"},
         {.name = "--input", .type = CLI_LIST, .dst = a->inputs, .value = "N", .hi = MAX_IMAGES,
          .given = &a->n_inputs, .help = "test-set image N (0-based) of the spec's data.test (repeatable)"},
         {.name = "--top", .type = CLI_INT, .dst = &a->top, .value = "K", .lo = 1, .hi = MAX_CLASSES,

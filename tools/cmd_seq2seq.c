@@ -83,7 +83,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = S2S_TRAIN,
          .help = "the run directory: checkpoint.safetensors, metrics.jsonl"},
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = S2S_EVAL,
-         .help = "the weights to test"},
+         .help = "the weights to test (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = S2S_TRAIN, .help = "training steps (default: train.steps)"},
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,

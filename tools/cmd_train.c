@@ -31,7 +31,7 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = TRAIN,
          .help = "the run directory: checkpoint, metrics.jsonl, summary.json"},
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = EVAL,
-         .help = "the weights to test (RUN/checkpoint.safetensors)"},
+         .help = "the weights to test (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = TRAIN, .help = "passes over the training set (default: train.epochs)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,

@@ -31,7 +31,8 @@ static int parse_args(int argc, char **argv, vis_args *a)
     memset(a, 0, sizeof *a);
     const cli_opt opts[] = {
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE",
-         .help = "a trained ConvNet's weights"},
+         .help = "a trained ConvNet's weights (RUN/checkpoint.safetensors, or RUN)",
+         .in_dir = "checkpoint.safetensors"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "SPEC", .help = "its model spec"},
         {.name = "--input", .type = CLI_INT, .dst = &a->index, .value = "N", .lo = 0, .hi = LLONG_MAX,
          .help = "the test image to show, 0-based (default 0)"},
