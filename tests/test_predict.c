@@ -8,7 +8,9 @@
  * that is not a PNG, an index past the set, no images, a run directory as
  * the checkpoint, names that do not match the model, a model whose input is
  * not an image, a spec of another kind) is a clear error, never a crash.
- * `strata eval --per-class` reports the same model class by class. */
+ * `strata eval --per-class` reports the same model class by class;
+ * data.val_fraction and train.keep_best hold out a validation set and keep
+ * the epoch that did best on it. */
 #include <limits.h>
 #include <math.h>
 #include <png.h>
@@ -270,6 +272,81 @@ static void test_eval_per_class(void **state)
     free(out);
 }
 
+/* The "best: ..." line of dir/out (malloc'ed). */
+static char *best_line(void)
+{
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    char *b = strstr(out, "best: epoch ");
+    if (!b)
+        fail_msg("no best line in: %s", out);
+    char *r = strndup(b, strcspn(b, "\n"));
+    free(out);
+    return r;
+}
+
+/* data.val_fraction holds out part of data.train and reports it every
+ * epoch; train.keep_best keeps the epoch with the best validation accuracy
+ * as RUN/best.safetensors, the same after a resume as in one go. */
+static void test_keep_best(void **state)
+{
+    (void)state;
+    write_spec("val.yaml", "g", "[1, 8, 8]", "  val_fraction: 0.25\n");
+    const char *opts = "--backend ref --quiet --set train.keep_best=val_accuracy --set optimizer.lr=0.05";
+    char args[512];
+    snprintf(args, sizeof args, "train val.yaml --out vb --epochs 6 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *line = best_line();
+    /* the epoch it names has the highest val_accuracy in metrics.jsonl (the first of equals) */
+    char *m = tu_slurp(dir, "vb/metrics.jsonl");
+    assert_non_null(m);
+    long long best_epoch = -1, epochs = 0;
+    double best = 0;
+    for (char *p = strstr(m, "\"val_accuracy\":"); p; p = strstr(p + 1, "\"val_accuracy\":")) {
+        char *rec = p;
+        while (rec > m && rec[-1] != '\n')
+            rec--;
+        long long ep;
+        double v = strtod(p + strlen("\"val_accuracy\":"), NULL);
+        assert_int_equal(sscanf(rec, "{\"epoch\":%lld", &ep), 1);
+        epochs++;
+        if (best_epoch < 0 || v > best)
+            best = v, best_epoch = ep;
+    }
+    free(m);
+    assert_int_equal(epochs, 6);
+    assert_true(best_epoch < 6); /* later epochs that do no better leave it alone */
+    char want[64];
+    snprintf(want, sizeof want, "best: epoch %lld, val_accuracy ", best_epoch);
+    if (strncmp(line, want, strlen(want)))
+        fail_msg("'%s', but metrics.jsonl has the highest val_accuracy first at epoch %lld", line, best_epoch);
+    char *sum = tu_slurp(dir, "vb/summary.json");
+    if (!strstr(sum, "\"val_examples\": 6") || !strstr(sum, "\"best\": {"))
+        fail_msg("summary.json: %s", sum);
+    free(sum);
+
+    /* 3 epochs, then resumed to 6: the same best */
+    snprintf(args, sizeof args, "train val.yaml --out vr --epochs 3 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    snprintf(args, sizeof args, "train val.yaml --resume vr --epochs 6 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *resumed = best_line();
+    *strchr(resumed, '(') = *strchr(line, '(') = '\0'; /* the run directories differ */
+    assert_string_equal(resumed, line);
+    /* and the two best models test alike */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "eval val.yaml --checkpoint vb/best.safetensors --backend ref"));
+    char *e1 = tu_slurp(dir, "out");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "eval val.yaml --checkpoint vr/best.safetensors --backend ref"));
+    char *e2 = tu_slurp(dir, "out");
+    assert_string_equal(e1, e2);
+    free(e1), free(e2), free(line), free(resumed);
+
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train gray.yaml --out nb --set train.keep_best=val_accuracy"), 1,
+                      "train.keep_best: val_accuracy needs a validation set: set data.val_fraction");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train gray.yaml --out nb --set data.val_fraction=1"), 1,
+                      "data.val_fraction is a fraction in [0, 1), got 1");
+}
+
 typedef struct {
     const char *args;
     int code;
@@ -327,6 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict),
         cmocka_unit_test(test_eval_per_class),
+        cmocka_unit_test(test_keep_best),
         cmocka_unit_test(test_predict_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

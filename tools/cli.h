@@ -129,6 +129,7 @@ typedef struct {
     strata_model *model;
     strata_optimizer *opt;
     strata_dataset *train, *test;
+    strata_dataset *val; /* data.val_fraction of the training set, held out (NULL: none) */
     const char *loss;
     int64_t batch, eval_batch;
     /* language models (data.format: text; cmd_train_lm.c) */

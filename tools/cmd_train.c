@@ -153,6 +153,48 @@ static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int6
     return s;
 }
 
+/* train.keep_best: the epoch whose model did best on the validation set,
+ * kept as RUN/best.safetensors (its metric, value, epoch and step in the
+ * metadata, where a resumed run finds them again). */
+typedef struct {
+    const char *metric; /* "val_accuracy", "val_loss"; NULL: off */
+    double value;       /* NAN: no epoch yet */
+    int64_t epoch, step;
+} best_model;
+
+static void best_resume(best_model *b, const char *out_dir)
+{
+    char path[4200], buf[64];
+    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
+    if (!strata_checkpoint_metadata(path, "best.value", buf, sizeof buf))
+        b->value = strtod(buf, NULL);
+    if (!strata_checkpoint_metadata(path, "best.epoch", buf, sizeof buf))
+        b->epoch = strtoll(buf, NULL, 10);
+    if (!strata_checkpoint_metadata(path, "best.step", buf, sizeof buf))
+        b->step = strtoll(buf, NULL, 10);
+    strata_clear_error();
+}
+
+/* After epoch @p epoch (1-based): saves the model when @p value beats the best so far. */
+static strata_status best_update(best_model *b, const char *out_dir, strata_model *m, double value, int64_t epoch,
+                                 int64_t step)
+{
+    if (!b->metric || !isfinite(value))
+        return STRATA_OK;
+    int better = !strcmp(b->metric, "val_loss") ? value < b->value : value > b->value;
+    if (!isnan(b->value) && !better) /* ties keep the earlier epoch */
+        return STRATA_OK;
+    char path[4200], meta[256];
+    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
+    snprintf(meta, sizeof meta, "{\"best.metric\": \"%s\", \"best.value\": \"%.17g\", \"best.epoch\": \"%lld\", "
+                                "\"best.step\": \"%lld\"}",
+             b->metric, value, (long long)epoch, (long long)step);
+    strata_status rc = strata_checkpoint_save(path, m, NULL, meta);
+    if (!rc)
+        b->value = value, b->epoch = epoch, b->step = step;
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -194,6 +236,15 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "train.log_every", 50, &log_every);
     double clip = 0;
     strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
+    best_model best = {.value = NAN};
+    strata_spec_get_string(ctx.spec, "train.keep_best", NULL, &best.metric);
+    if (best.metric && !ctx.val) {
+        fprintf(stderr, "strata: error: %s: train.keep_best: %s needs a validation set: set data.val_fraction (0.1 "
+                        "holds out a tenth of data.train)\n",
+                a.spec_path, best.metric);
+        run_free(&ctx);
+        return 1;
+    }
 
     char path[4096];
     train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL);
@@ -222,6 +273,8 @@ int cmd_train(int argc, char **argv)
             return 1;
         }
         strata_runtime_set_rng_state(ctx.rt, ts.rng_seed, ts.rng_offset);
+        if (best.metric)
+            best_resume(&best, a.out_dir);
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
@@ -272,7 +325,7 @@ int cmd_train(int argc, char **argv)
     if (!a.quiet && (hflip > 0.0 || crop > 0))
         fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
                 hflip, (long long)crop);
-    double t_start = cli_now(), test_loss = NAN, test_acc = NAN;
+    double t_start = cli_now(), test_loss = NAN, test_acc = NAN, val_loss = NAN, val_acc = NAN;
     int64_t step = ts.step, ran_epochs = 0;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     for (int64_t ep = ts.epoch; ep < epochs && !rc && (max_steps <= 0 || step < max_steps || ep == ts.epoch);
@@ -354,13 +407,24 @@ int cmd_train(int argc, char **argv)
         if (rc)
             break;
         ran_epochs++;
-        if ((rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc)))
+        if ((rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc)) ||
+            (ctx.val && (rc = run_evaluate(&ctx, ctx.val, &val_loss, &val_acc))))
             break;
         double secs = cli_now() - t0;
         json_t *rec = json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
                                 (json_int_t)step, "loss", sum_loss / (double)(seen ? seen : 1), "accuracy",
                                 (double)correct / (double)(seen ? seen : 1), "test_loss", test_loss, "test_accuracy",
                                 test_acc, "lr", strata_optimizer_lr(ctx.opt), "seconds", secs);
+        if (rec && ctx.val) {
+            json_object_set_new(rec, "val_loss", json_real(val_loss));
+            json_object_set_new(rec, "val_accuracy", json_real(val_acc));
+        }
+        if (best.metric &&
+            (rc = best_update(&best, a.out_dir, ctx.model, !strcmp(best.metric, "val_loss") ? val_loss : val_acc,
+                              ep + 1, step))) {
+            json_decref(rec);
+            break;
+        }
         char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
         if (line) {
             fprintf(metrics, "%s\n", line);
@@ -368,10 +432,14 @@ int cmd_train(int argc, char **argv)
         }
         free(line);
         json_decref(rec);
-        if (!a.quiet)
-            fprintf(stderr, "epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1fs\n",
+        if (!a.quiet) {
+            char val[64] = "";
+            if (ctx.val)
+                snprintf(val, sizeof val, " | val loss %.4f acc %.4f", val_loss, val_acc);
+            fprintf(stderr, "epoch %lld: train loss %.4f acc %.4f%s | test loss %.4f acc %.4f | %.1fs\n",
                     (long long)ep + 1, sum_loss / (double)(seen ? seen : 1), (double)correct / (double)(seen ? seen : 1),
-                    test_loss, test_acc, secs);
+                    val, test_loss, test_acc, secs);
+        }
         /* a whole epoch: resume at the next one; stopped by --steps: here */
         train_state now = end_of_data || nb >= per_epoch
                               ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
@@ -391,7 +459,8 @@ int cmd_train(int argc, char **argv)
         return r;
     }
     if (!rc && !ran_epochs) /* resumed a finished run: report where it stands */
-        rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc);
+        if (!(rc = run_evaluate(&ctx, ctx.test, &test_loss, &test_acc)) && ctx.val)
+            rc = run_evaluate(&ctx, ctx.val, &val_loss, &val_acc);
     if (rc) {
         r = nan_stop ? 1 : cli_fail("training", rc);
         run_free(&ctx);
@@ -402,9 +471,23 @@ int cmd_train(int argc, char **argv)
                             test_loss, "epochs", (json_int_t)epochs, "backend", strata_device_backend(ctx.dev),
                             "device", strata_device_name(ctx.dev), "seconds", total, "steps", (json_int_t)step,
                             "parameters", (json_int_t)strata_model_num_scalars(ctx.model));
+    if (sum && ctx.val) {
+        json_object_set_new(sum, "val_accuracy", json_real(val_acc));
+        json_object_set_new(sum, "val_loss", json_real(val_loss));
+        json_object_set_new(sum, "val_examples", json_integer((json_int_t)strata_dataset_size(ctx.val)));
+    }
+    if (sum && best.metric && !isnan(best.value))
+        json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I, s:I}", "metric", best.metric, "value", best.value,
+                                                   "epoch", (json_int_t)best.epoch, "step", (json_int_t)best.step));
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);
+    if (ctx.val)
+        printf("validation accuracy: %.4f (validation loss %.4f, %lld held-out examples)\n", val_acc, val_loss,
+               (long long)strata_dataset_size(ctx.val));
+    if (best.metric && !isnan(best.value))
+        printf("best: epoch %lld, %s %.4f (%s/best.safetensors)\n", (long long)best.epoch, best.metric, best.value,
+               a.out_dir);
     printf("test accuracy: %.4f (test loss %.4f, %lld epochs, %.1f s on %s)\n", test_acc, test_loss,
            (long long)epochs, total, strata_device_name(ctx.dev));
     run_free(&ctx);

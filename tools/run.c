@@ -14,6 +14,7 @@ void run_free(run_ctx *r)
 {
     free(r->confusion);
     strata_dataset_destroy(r->train);
+    strata_dataset_destroy(r->val);
     strata_dataset_destroy(r->test);
     strata_text_destroy(r->text);
     strata_optimizer_destroy(r->opt);
@@ -60,6 +61,74 @@ int cli_load_images(const strata_spec *s, const char *split, strata_dataset **ou
     return 0;
 }
 
+/* splitmix64: the held-out choice below, the same on every machine. */
+static uint64_t mix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Holds out @p fraction of *train as *val: a fixed pseudo-random choice of
+ * examples (the same for every run on the same data, whatever its seed,
+ * so runs compare and resumes agree), both keeping the file's order. */
+static int split_validation(strata_dataset **train, double fraction, strata_dataset **val)
+{
+    const strata_dataset *d = *train;
+    int64_t n = strata_dataset_size(d), k = (int64_t)llround(fraction * (double)n);
+    k = k < 1 ? 1 : k > n - 1 ? n - 1 : k;
+    if (n < 2) {
+        fprintf(stderr, "strata: error: data.val_fraction: the training set has %lld example(s); nothing to hold "
+                        "out\n",
+                (long long)n);
+        return 1;
+    }
+    int nd;
+    const int64_t *shape = strata_dataset_shape(d, &nd);
+    int64_t feat = 1;
+    for (int i = 0; i < nd; i++)
+        feat *= shape[i];
+    int64_t *order = malloc(sizeof *order * (size_t)n), *y = malloc(sizeof *y * (size_t)n);
+    unsigned char *held = calloc((size_t)n, 1);
+    float *x = malloc(sizeof *x * (size_t)(n * feat > 0 ? n * feat : 1));
+    int r = !order || !y || !held || !x;
+    if (!r) {
+        uint64_t state = 0x5EEDull;
+        for (int64_t i = 0; i < n; i++)
+            order[i] = i;
+        for (int64_t i = 0; i < k; i++) { /* the first k of a Fisher-Yates shuffle */
+            int64_t j = i + (int64_t)(mix64(&state) % (uint64_t)(n - i)), t = order[i];
+            order[i] = order[j], order[j] = t;
+            held[order[i]] = 1;
+        }
+        strata_dataset *parts[2] = {NULL, NULL}; /* training, held out */
+        for (int p = 0; p < 2 && !r; p++) {
+            int64_t m = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (held[i] == p) {
+                    memcpy(x + m * feat, strata_dataset_x(d, i), sizeof *x * (size_t)feat);
+                    y[m++] = strata_dataset_y(d, i);
+                }
+            strata_status rc = strata_dataset_from_host(m, nd, shape, x, y, &parts[p]);
+            if (rc)
+                r = cli_fail("holding out the validation set", rc);
+        }
+        if (!r) {
+            strata_dataset_destroy(*train);
+            *train = parts[0];
+            *val = parts[1];
+        } else {
+            strata_dataset_destroy(parts[0]);
+            strata_dataset_destroy(parts[1]);
+        }
+    } else {
+        fprintf(stderr, "strata: error: out of memory holding out the validation set\n");
+    }
+    free(order), free(y), free(held), free(x);
+    return r;
+}
+
 int run_setup(run_ctx *r, const run_options *a, int need_train)
 {
     return run_setup_vocab(r, a, need_train, NULL);
@@ -103,6 +172,10 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     }
     if ((need_train && (e = cli_load_images(r->spec, "train", &r->train))) ||
         (e = cli_load_images(r->spec, "test", &r->test)))
+        return e;
+    double val_fraction = 0;
+    strata_spec_get_float(r->spec, "data.val_fraction", 0.0, &val_fraction);
+    if (need_train && val_fraction > 0 && (e = split_validation(&r->train, val_fraction, &r->val)))
         return e;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)

@@ -288,6 +288,7 @@ static const char *const task_choices[] = {"classification", "language_model", "
 static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 static const char *const select_choices[] = {"validation_error", "training_error", NULL};
+static const char *const keep_best_choices[] = {"val_accuracy", "val_loss", NULL};
 
 static const key_rule data_split_rules[] = {
     {"images", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
@@ -309,6 +310,7 @@ static const key_rule data_rules[] = {
     {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
     {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* names of the labels 0, 1, ...: check_classes */
+    {"val_fraction", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0}, /* held out of data.train; below 1: check_data */
 };
 
 /* data.format: text - a plain-text corpus for a language model (core/data/text.c) */
@@ -356,6 +358,7 @@ static const key_rule train_rules[] = {
     {"eval_every", K_INT, 0, NULL, 0, 0, NULL, NULL, 0},
     {"repeats", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
     {"select", K_CHOICE, 0, NULL, NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
+    {"keep_best", K_CHOICE, 0, NULL, NO_MIN, 0, keep_best_choices, NULL, 0}, /* RUN/best.safetensors by */
 };
 
 static const key_rule model_rules[] = {
@@ -948,8 +951,11 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
         return fail(s, STRATA_E_FORMAT, task, "task: classification needs image data (data.format: idx), not text");
     if (!data)
         return STRATA_OK;
-    if (!text)
-        return check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data");
+    if (!text) {
+        if ((st = check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data")) != STRATA_OK)
+            return st;
+        return check_val_fraction(s, data);
+    }
     if ((st = check_section(s, data, data_text_rules, (int)ST_ARRAY_LEN(data_text_rules), "data")) != STRATA_OK)
         return st;
     return check_val_fraction(s, data);
