@@ -174,6 +174,62 @@ static void test_pack_rgb(void **state)
     check_split("colour", "train", 0, 3);
 }
 
+/* Images are read as PIL reads them: colour to gray by ITU-R 601-2 luma,
+ * 16-bit samples scaled to 8 bits and no gamma applied (a 16-bit image
+ * from libpng's linear format carries gAMA 1.0), alpha dropped. */
+static void test_pack_conversions(void **state)
+{
+    (void)state;
+    mkdirs("v/train/a");
+    mkdirs("v/train/b");
+    mkdirs("v/train/c");
+    uint8_t rgb[W * H * 3], rgba[W * H * 4];
+    uint16_t deep[W * H];
+    for (int p = 0; p < W * H; p++) {
+        rgb[3 * p] = (uint8_t)(p * 40), rgb[3 * p + 1] = (uint8_t)(255 - p * 7), rgb[3 * p + 2] = (uint8_t)(p * 13);
+        memcpy(rgba + 4 * p, rgb + 3 * p, 3);
+        rgba[4 * p + 3] = (uint8_t)(p * 9); /* transparent first pixel */
+        deep[p] = (uint16_t)(p * 2111);
+    }
+    const struct {
+        const char *name;
+        png_uint_32 format;
+        const void *data;
+    } files[] = {{"v/train/a/rgb.png", PNG_FORMAT_RGB, rgb},
+                 {"v/train/b/deep.png", PNG_FORMAT_LINEAR_Y, deep},
+                 {"v/train/c/rgba.png", PNG_FORMAT_RGBA, rgba}};
+    for (size_t k = 0; k < 3; k++) {
+        png_image img;
+        memset(&img, 0, sizeof img);
+        img.version = PNG_IMAGE_VERSION;
+        img.width = W;
+        img.height = H;
+        img.format = files[k].format;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, files[k].name);
+        if (!png_image_write_to_file(&img, path, 0, files[k].data, 0, NULL))
+            fail_msg("writing %s: %s", path, img.message);
+    }
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images v/train --out conv"));
+    char images[512], labels[512];
+    snprintf(images, sizeof images, "%s/conv-train-images-idx3-ubyte.gz", dir);
+    snprintf(labels, sizeof labels, "%s/conv-train-labels-idx1-ubyte.gz", dir);
+    strata_dataset *d = NULL;
+    ST_OK(strata_dataset_load_idx(images, labels, 1.0, &d));
+    assert_int_equal(strata_dataset_size(d), 3);
+    for (int p = 0; p < W * H; p++) {
+        const uint8_t *c = rgb + 3 * p;
+        int luma = (int)((c[0] * 19595u + c[1] * 38470u + c[2] * 7471u + 0x8000u) >> 16);
+        int scaled = (int)((deep[p] * 255u + 32767u) / 65535u);
+        if (strata_dataset_x(d, 0)[p] != luma || strata_dataset_x(d, 2)[p] != luma ||
+            strata_dataset_x(d, 1)[p] != scaled)
+            fail_msg("pixel %d: %g %g %g, expected luma %d (RGB and RGBA) and %d (16-bit %u)", p,
+                     strata_dataset_x(d, 0)[p], strata_dataset_x(d, 2)[p], strata_dataset_x(d, 1)[p], luma, scaled,
+                     deep[p]);
+    }
+    strata_dataset_destroy(d);
+}
+
 typedef struct {
     const char *args, *needle;
 } bad_case;
@@ -214,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_gray),
         cmocka_unit_test(test_pack_rgb),
+        cmocka_unit_test(test_pack_conversions),
         cmocka_unit_test(test_pack_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

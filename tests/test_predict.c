@@ -79,18 +79,25 @@ static void write_spec(const char *name, const char *prefix, const char *input, 
  * from its first channel (model_channels 1) or its three channels. */
 static void write_png(const char *name, int set, int i, int model_channels, int channels, int invert)
 {
-    uint8_t buf[3 * PLANE];
-    for (int p = 0; p < PLANE; p++)
-        for (int c = 0; c < channels; c++) {
+    /* channels: 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA; the alpha varies
+     * (0 included) and must not change what the model is given */
+    uint8_t buf[4 * PLANE];
+    const int colour = channels >= 3 ? 3 : 1;
+    for (int p = 0; p < PLANE; p++) {
+        for (int c = 0; c < colour; c++) {
             int v = pixels[set][i][(model_channels == 3 ? c : 0) * PLANE + p];
             buf[p * channels + c] = (uint8_t)(invert ? 255 - v : v);
         }
+        if (channels == 2 || channels == 4)
+            buf[p * channels + colour] = (uint8_t)((p * 37 + i) % 256);
+    }
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
     img.width = SIDE;
     img.height = SIDE;
-    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    static const png_uint_32 formats[] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};
+    img.format = formats[channels];
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!png_image_write_to_file(&img, path, 0, buf, 0, NULL))
@@ -193,6 +200,9 @@ static void test_predict(void **state)
     expect_same("gray.yaml", 0, 1, 3, 0); /* RGB of equal channels, read as gray */
     expect_same("gray.yaml", 0, 1, 1, 1); /* inverted, --invert */
     expect_same("rgb.yaml", 1, 3, 3, 0);
+    expect_same("gray.yaml", 0, 1, 2, 0); /* with transparency: the alpha is dropped, as PIL drops it */
+    expect_same("gray.yaml", 0, 1, 4, 0);
+    expect_same("rgb.yaml", 1, 3, 4, 0);
     /* a run directory stands for its checkpoint */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/ --json img0.png"));
     char *by_dir = tu_slurp(dir, "out");

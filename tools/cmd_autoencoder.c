@@ -469,8 +469,9 @@ int cmd_ae_train(int argc, char **argv)
     }
     if (profile)
         cli_print_profile(c.rt, ran);
-    const int64_t keep = 32;
-    float *recon = malloc(sizeof(float) * (size_t)(keep * c.per));
+    int64_t keep = strata_dataset_size(c.test); /* the picture shows 32 test images, or all of fewer */
+    keep = keep < 32 ? keep : 32;
+    float *recon = malloc(sizeof(float) * (size_t)(keep * c.per + 1));
     if (!rc)
         rc = recon ? ae_test_mse(&c, &test_mse, recon, keep) : STRATA_E_NOMEM;
     if (rc) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +18,101 @@
 
 #define GRID_MAX_SIDE 32768
 
+/* libpng's errors: the message kept for the caller, then back to its setjmp. */
+typedef struct {
+    jmp_buf jmp;
+    char msg[200];
+} png_errors;
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_errors *e = png_get_error_ptr(png);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    longjmp(e->jmp, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png, (void)msg; /* a damaged ancillary chunk, say: the pixels still decode */
+}
+
+/* PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded. */
+static uint8_t luma(const uint8_t *rgb)
+{
+    return (uint8_t)((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
+}
+
 uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size)
 {
     *wrong_size = 0;
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&img, path)) {
-        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, img.message);
+    FILE *f = fopen(path, "rb");
+    uint8_t sig[8];
+    if (!f || fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
+        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path,
+                !f ? strerror(errno) : "not a PNG file");
+        if (f)
+            fclose(f);
         return NULL;
     }
-    if (*w && *h && (img.width != *w || img.height != *h)) {
-        *w = img.width, *h = img.height;
-        *wrong_size = 1;
-        png_image_free(&img);
+    png_errors err = {.msg = ""};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile raw = NULL, *volatile px = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!info || setjmp(err.jmp)) {
+        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path,
+                info ? err.msg : "out of memory");
+        png_destroy_read_struct(png ? &png : NULL, info ? &info : NULL, NULL);
+        free(raw), free(px), free(rows);
+        fclose(f);
         return NULL;
     }
-    *w = img.width, *h = img.height;
-    img.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
-    if (!px || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
-        fprintf(stderr, "strata: error: %s: %s\n", path, px ? img.message : "out of memory");
-        free(px);
-        png_image_free(&img);
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    uint32_t iw = png_get_image_width(png, info), ih = png_get_image_height(png, info);
+    int file_colour = png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR;
+    if ((*w && *h && (iw != *w || ih != *h)) || (uint64_t)iw * ih > ((uint64_t)1 << 28)) {
+        *wrong_size = *w && *h && (iw != *w || ih != *h);
+        if (!*wrong_size)
+            fprintf(stderr, "strata: error: %s is %u x %u pixels: too large\n", path, iw, ih);
+        *w = iw, *h = ih;
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
         return NULL;
     }
+    *w = iw, *h = ih;
+    /* the stored values as 8-bit gray or RGB, as PIL reads them: palettes
+     * and low bit depths expanded, 16 bits scaled, transparency dropped, no
+     * gamma or colour-space conversion */
+    png_set_expand(png);
+    png_set_scale_16(png);
+    png_set_strip_alpha(png);
+    if (!file_colour && channels == 3)
+        png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    const int got = png_get_channels(png, info); /* 1 or 3 */
+    const size_t stride = png_get_rowbytes(png, info);
+    raw = malloc(stride * ih);
+    rows = malloc(sizeof *rows * ih);
+    px = malloc((size_t)iw * ih * (size_t)channels);
+    if (!raw || !rows || !px)
+        png_error(png, "out of memory");
+    for (uint32_t y = 0; y < ih; y++)
+        rows[y] = raw + stride * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    for (size_t i = 0; i < (size_t)iw * ih; i++) {
+        const uint8_t *p = raw + (i / iw) * stride + (i % iw) * (size_t)got;
+        if (channels == 1)
+            px[i] = got == 3 ? luma(p) : p[0];
+        else
+            memcpy(px + i * 3, p, 3);
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(raw), free(rows);
+    fclose(f);
     return px;
 }
 
