@@ -113,6 +113,9 @@ static void test_usage_errors(void **state)
         {"train %s/lenet-fashion.yaml --out r extra", "train: unexpected argument 'extra'"},
         {"info --verbose", "info: unknown option '--verbose'"},
         {"bench W1 --stpes 3", "bench: unknown option '--stpes'"},
+        /* a flag before the spec is not taken for an option's value (the spec picks the trainer) */
+        {"eval --per-class %s/autoencoder-fashion.yaml --checkpoint c", "eval: unknown option '--per-class'"},
+        {"eval --json --per-class %s/memn2n-babi.yaml --checkpoint c --data d --task 1", "unknown option '--per-class'"},
         /* a missing value names what it should be */
         {"train %s/lenet-fashion.yaml --out", "train: --out needs a value (DIR)"},
         {"generate --checkpoint", "generate: --checkpoint needs a value (FILE)"},

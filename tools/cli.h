@@ -82,6 +82,8 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
  *  @p path: 0, or 1 (2: @p set is not KEY=VALUE) after a message. */
 int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 
+/** 1 when @p arg is an option of some command that takes no value (--json). */
+int cli_is_flag(const char *arg);
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)
 /** Reads argv[1..argc) into the table's destinations: 0; CLI_HELP; or 2

@@ -79,8 +79,29 @@ static const char *in_dir(const char *v, const char *file)
     return buf;
 }
 
+/* Every option of every command that takes no value: what cli_data_format
+ * skips without a value when it looks for the spec on a command line (it
+ * runs before the command's own table is known). cli_parse refuses a table
+ * with a flag that is not here, so a new flag cannot be forgotten. */
+static const char *const flag_names[] = {"--help", "-h", "--json", "--quiet", "--detect-anomaly", "--per-class",
+                                         "--invert", "--rgb", "--profile", "--all", "--verbose", "--verify", NULL};
+
+int cli_is_flag(const char *arg)
+{
+    for (int k = 0; flag_names[k]; k++)
+        if (!strcmp(arg, flag_names[k]))
+            return 1;
+    return 0;
+}
+
 int cli_parse(const cli_command *c, int argc, char **argv)
 {
+    for (const cli_opt *o = c->opts; o && o->name; o++)
+        if (o->type == CLI_FLAG && !cli_is_flag(o->name)) {
+            fprintf(stderr, "strata: internal error: %s: the flag %s is missing from cli_opts.c's flag_names\n",
+                    c->name, o->name);
+            return 2;
+        }
     const int max_positional = c->max_positional > 0 ? c->max_positional : 1;
     int n_positional = 0;
     for (int i = 1; i < argc; i++) {

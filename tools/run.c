@@ -396,8 +396,7 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
             cli_n_sets < CLI_MAX_SETS)
             cli_sets[cli_n_sets++] = argv[i + 1];
         if (argv[i][0] == '-' && argv[i][1])
-            i += strcmp(argv[i], "--json") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "--detect-anomaly") &&
-                 strcmp(argv[i], "--help") && strcmp(argv[i], "-h"); /* options with a value */
+            i += !cli_is_flag(argv[i]); /* an option with a value: skip the value */
         else if (!path)
             path = argv[i];
     }

@@ -179,7 +179,9 @@ static int replace_value(text_buf *t, const char *path, const char *set, const y
         }
         lead = key && !(p > 0 && t->s[p - 1] == ':') ? ": " : " ";
     }
-    char *v = xprintf("%*s%s%s", (int)pad, "", lead, value);
+    /* `"x"#c`: after a quoted or flow value a comment needs no space, after a plain one it does */
+    const char *gap = cut < t->len && t->s[cut] == '#' ? " " : "";
+    char *v = xprintf("%*s%s%s%s", (int)pad, "", lead, value, gap);
     if (!v || splice(t, at, cut, v)) {
         fprintf(stderr, "strata: error: --set: out of memory\n");
         free(v);
@@ -363,11 +365,20 @@ static int verify(const text_buf *t, const char *path, const char *set)
                         "into the spec as written; quote it to make it a string)\n",
                 set, path, parser.problem_mark.line + 1, parser.problem ? parser.problem : "cannot be parsed");
         r = 1;
-    } else if (!find_path(&doc, set, (size_t)(strchr(set, '=') - set))) {
-        fprintf(stderr, "strata: error: --set %s: %s: the YAML around this key is written in a way --set cannot "
-                        "edit (explicit ? keys, say); change it in the file\n",
-                set, path);
-        r = 1;
+    } else {
+        const char *eq = strchr(set, '=');
+        const yaml_node_t *n = find_path(&doc, set, (size_t)(eq - set));
+        /* a plain word must read back as itself (a number, a name: what --set is mostly given) */
+        int word = eq[1] != '\0';
+        for (const char *c = eq + 1; *c && word; c++)
+            word = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                   *c == '.' || *c == '-' || *c == '+';
+        if (!n || (word && (n->type != YAML_SCALAR_NODE || strcmp((const char *)n->data.scalar.value, eq + 1)))) {
+            fprintf(stderr, "strata: error: --set %s: %s: the YAML around this key is written in a way --set cannot "
+                            "edit (explicit ? keys, say); change it in the file\n",
+                    set, path);
+            r = 1;
+        }
     }
     if (ok)
         yaml_document_delete(&doc);
