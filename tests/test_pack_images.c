@@ -170,8 +170,28 @@ static void test_pack_rgb(void **state)
     if (!strstr(out, "packed 16 training images (4 classes, 6 x 5 RGB)") || !strstr(out, "  input: [3, 5, 6]\n") ||
         strstr(out, "test:"))
         fail_msg("unexpected: %s", out);
-    free(out);
     check_split("colour", "train", 0, 3);
+    /* without a test folder the spec has no data.test: training reports on the validation set */
+    char spec[4096];
+    snprintf(spec, sizeof spec,
+             "seed: 1\n%s  layers:\n    - {type: flatten}\n    - {type: linear, out_features: 4}\n"
+             "loss: cross_entropy\noptimizer: {type: sgd, lr: 0.01}\ntrain: {epochs: 1, batch_size: 4}\n",
+             strstr(out, "data:\n"));
+    free(out);
+    tu_write_text(dir, "colour.yaml", spec);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out crun --backend ref --set data.val_fraction=0.25"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "validation accuracy: ") || !strstr(out, "(validation loss ") ||
+        !strstr(out, ", 4 held-out examples)") || !strstr(out, "trained 1 epochs in ") ||
+        !strstr(out, "(no data.test to report on)") || strstr(out, "test accuracy"))
+        fail_msg("unexpected: %s", out);
+    free(out);
+    out = tu_slurp(dir, "crun/summary.json");
+    if (strstr(out, "test_accuracy") || !strstr(out, "\"val_accuracy\""))
+        fail_msg("summary.json: %s", out);
+    free(out);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "eval colour.yaml --checkpoint crun"), 1,
+                      "colour.yaml: the spec has no data.test.images");
 }
 
 /* Images are read as PIL reads them: colour to gray by ITU-R 601-2 luma,

@@ -170,8 +170,12 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
         r->lm = 1;
         return lm_setup(r, a, vocab_checkpoint);
     }
+    /* training needs no test set (data.test is optional); eval, predict --input and visualize do */
+    const char *test_images = NULL;
+    int has_test = strata_spec_get_string(r->spec, "data.test.images", NULL, &test_images) != STRATA_E_NOT_FOUND;
+    strata_clear_error();
     if ((need_train && (e = cli_load_images(r->spec, "train", &r->train))) ||
-        (e = cli_load_images(r->spec, "test", &r->test)))
+        ((!need_train || has_test) && (e = cli_load_images(r->spec, "test", &r->test))))
         return e;
     double val_fraction = 0;
     strata_spec_get_float(r->spec, "data.val_fraction", 0.0, &val_fraction);
@@ -185,7 +189,7 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     int nd;
     const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
     int dn;
-    const int64_t *ds = strata_dataset_shape(r->test, &dn);
+    const int64_t *ds = strata_dataset_shape(r->test ? r->test : r->train, &dn);
     int64_t mn = 1, dnum = 1;
     for (int k = 0; k < nd; k++)
         mn *= ms[k];
