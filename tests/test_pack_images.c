@@ -131,7 +131,7 @@ static void test_pack_gray(void **state)
     static const char *want[] = {
         "packed 16 training images (4 classes, 6 x 5 gray) into pets-train-images-idx3-ubyte.gz",
         "packed 8 test images into pets-test-images-idx3-ubyte.gz, pets-test-labels-idx1-ubyte.gz",
-        "left out 1 files that are not .png",
+        "left out 2 files that are not .png or are hidden",
         "classes: [\"cat\", \"dog\", \"o\\\"k\", \"sea lion\"]",
         "  input: [1, 5, 6]\n",
         "  train: {images: \"/", /* absolute: the spec may live anywhere */
@@ -216,9 +216,11 @@ static void test_pack_conversions(void **state)
         png_uint_32 format;
         const void *data;
     } files[] = {{"v/train/a/rgb.png", PNG_FORMAT_RGB, rgb},
+                 {"v/train/a/zz/nested.png", PNG_FORMAT_RGB, rgb}, /* below a class folder: found too */
                  {"v/train/b/deep.png", PNG_FORMAT_LINEAR_Y, deep},
                  {"v/train/c/rgba.png", PNG_FORMAT_RGBA, rgba}};
-    for (size_t k = 0; k < 3; k++) {
+    mkdirs("v/train/a/zz");
+    for (size_t k = 0; k < 4; k++) {
         png_image img;
         memset(&img, 0, sizeof img);
         img.version = PNG_IMAGE_VERSION;
@@ -236,15 +238,18 @@ static void test_pack_conversions(void **state)
     snprintf(labels, sizeof labels, "%s/conv-train-labels-idx1-ubyte.gz", dir);
     strata_dataset *d = NULL;
     ST_OK(strata_dataset_load_idx(images, labels, 1.0, &d));
-    assert_int_equal(strata_dataset_size(d), 3);
+    assert_int_equal(strata_dataset_size(d), 4);
+    static const int64_t labels_want[] = {0, 0, 1, 2};
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(strata_dataset_y(d, k), labels_want[k]);
     for (int p = 0; p < W * H; p++) {
         const uint8_t *c = rgb + 3 * p;
         int luma = (int)((c[0] * 19595u + c[1] * 38470u + c[2] * 7471u + 0x8000u) >> 16);
         int scaled = (int)((deep[p] * 255u + 32767u) / 65535u);
-        if (strata_dataset_x(d, 0)[p] != luma || strata_dataset_x(d, 2)[p] != luma ||
-            strata_dataset_x(d, 1)[p] != scaled)
+        if (strata_dataset_x(d, 0)[p] != luma || strata_dataset_x(d, 1)[p] != luma ||
+            strata_dataset_x(d, 3)[p] != luma || strata_dataset_x(d, 2)[p] != scaled)
             fail_msg("pixel %d: %g %g %g, expected luma %d (RGB and RGBA) and %d (16-bit %u)", p,
-                     strata_dataset_x(d, 0)[p], strata_dataset_x(d, 2)[p], strata_dataset_x(d, 1)[p], luma, scaled,
+                     strata_dataset_x(d, 0)[p], strata_dataset_x(d, 3)[p], strata_dataset_x(d, 2)[p], luma, scaled,
                      deep[p]);
     }
     strata_dataset_destroy(d);
@@ -263,6 +268,8 @@ static void test_pack_errors(void **state)
     write_png("b/odd/cat/b.png", 0, 1, 1, W - 1);
     mkdirs("b/cow/cow");
     write_png("b/cow/cow/a.png", 0, 0, 1, W);
+    mkdirs("b/utf/x\xffy");
+    write_png("b/utf/x\xffy/a.png", 0, 0, 1, W);
     mkdirs("b/empty");
     mkdirs("b/noimages/cat");
     mkdirs("b/corrupt/cat");
@@ -271,9 +278,10 @@ static void test_pack_errors(void **state)
         {"pack-images b/odd --out o", "b/odd/cat/b.png is 5 x 5 pixels; the images before it are 6 x 5"},
         {"pack-images b/train b/cow --out o", "b/cow/cow: the training folder has no class 'cow'"},
         {"pack-images b/empty --out o", "b/empty has no class folders (expected b/empty/CLASS/IMAGE.png)"},
-        {"pack-images b/noimages --out o", "b/noimages: its class folders hold no .png images"},
+        {"pack-images b/noimages --out o", "b/noimages/cat holds no .png images: every folder of b/noimages is a class"},
         {"pack-images b/corrupt --out o", "b/corrupt/cat/x.png: cannot read it as a PNG image"},
         {"pack-images b/missing --out o", "cannot read the folder b/missing"},
+        {"pack-images b/utf --out o", "a class folder's name must be UTF-8"},
         {"pack-images b/train --out nowhere/o", "cannot write nowhere/o-train-images-idx3-ubyte.gz.tmp"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)

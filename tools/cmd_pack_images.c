@@ -79,51 +79,117 @@ static int has_png_suffix(const char *name)
     return n > 4 && !strcasecmp(name + n - 4, ".png");
 }
 
-/* The entries of @p dir that are folders (@p want_dirs) or .png files,
- * sorted, hidden ones left out: 0, or 1 after a message. *skipped counts
- * other files. */
+/* The code point at @p s (valid UTF-8) into *cp: its length in bytes, or 0
+ * when @p s does not start with a well-formed UTF-8 character (overlong
+ * forms, surrogates and values past U+10FFFF included). */
+static int utf8_next(const char *s, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int n = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3 : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!n)
+        return 0;
+    uint32_t c = n == 1 ? u[0] : u[0] & (0x7F >> n);
+    for (int k = 1; k < n; k++) {
+        if ((u[k] & 0xC0) != 0x80)
+            return 0;
+        c = c << 6 | (u[k] & 0x3F);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* 1 when @p s is well-formed UTF-8 (what a YAML spec can hold). */
+static int utf8_ok(const char *s)
+{
+    uint32_t cp;
+    for (int n; *s; s += n)
+        if (!(n = utf8_next(s, &cp)))
+            return 0;
+    return 1;
+}
+
+/* Appends a copy of @p name to @p out: 0, or 1 after a message. */
+static int names_add(names *out, size_t *cap, const char *name)
+{
+    if (out->n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        char **v = realloc(out->v, c * sizeof *v);
+        if (!v) {
+            fprintf(stderr, "strata: error: out of memory listing the images\n");
+            return 1;
+        }
+        out->v = v;
+        *cap = c;
+    }
+    if (!(out->v[out->n] = strdup(name))) {
+        fprintf(stderr, "strata: error: out of memory listing the images\n");
+        return 1;
+    }
+    out->n++;
+    return 0;
+}
+
+#define MAX_DEPTH 16
+
+/* Adds to @p out the subfolders of root/rel (@p want_dirs), or the .png
+ * files below it, at any depth as ImageFolder finds them (paths relative to
+ * root). Hidden entries are left out; *skipped counts the files left out. */
+static int walk(const char *root, const char *rel, int want_dirs, names *out, size_t *cap, int64_t *skipped,
+                int depth)
+{
+    char dir[4096];
+    if (*rel ? join_path(dir, sizeof dir, root, rel) : join_path(dir, sizeof dir, root, "."))
+        return 1;
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "strata: error: cannot read the folder %s: %s\n", *rel ? dir : root, strerror(errno));
+        return 1;
+    }
+    struct dirent *e;
+    int r = 0;
+    while (!r && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[4096], sub[4096];
+        struct stat st;
+        if ((r = join_path(path, sizeof path, dir, e->d_name) ||
+                 (*rel ? join_path(sub, sizeof sub, rel, e->d_name) : join_path(sub, sizeof sub, ".", e->d_name))))
+            break;
+        const char *name = *rel ? sub : sub + 2;
+        if (stat(path, &st) != 0)
+            continue; /* a dangling link */
+        if (e->d_name[0] == '.') {
+            *skipped += !want_dirs && !S_ISDIR(st.st_mode);
+        } else if (want_dirs) {
+            if (S_ISDIR(st.st_mode))
+                r = names_add(out, cap, name);
+        } else if (S_ISDIR(st.st_mode)) {
+            if (depth >= MAX_DEPTH) {
+                fprintf(stderr, "strata: error: %s: folders nested more than %d deep\n", path, MAX_DEPTH);
+                r = 1;
+            } else {
+                r = walk(root, name, 0, out, cap, skipped, depth + 1);
+            }
+        } else if (S_ISREG(st.st_mode) && has_png_suffix(e->d_name)) {
+            r = names_add(out, cap, name);
+        } else {
+            ++*skipped;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+/* The subfolders of @p dir (@p want_dirs) or the .png files below it,
+ * sorted by their bytes: 0, or 1 after a message. */
 static int list_dir(const char *dir, int want_dirs, names *out, int64_t *skipped)
 {
     memset(out, 0, sizeof *out);
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "strata: error: cannot read the folder %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
     size_t cap = 0;
-    struct dirent *e;
-    int r = 0, oom = 0;
-    while (!r && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        struct stat st;
-        if ((r = join_path(path, sizeof path, dir, e->d_name)))
-            break;
-        if (stat(path, &st) != 0)
-            continue; /* a dangling link */
-        if (want_dirs ? !S_ISDIR(st.st_mode) : !(S_ISREG(st.st_mode) && has_png_suffix(e->d_name))) {
-            *skipped += !want_dirs && !S_ISDIR(st.st_mode);
-            continue;
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **v = realloc(out->v, cap * sizeof *v);
-            if (!v) {
-                r = oom = 1;
-                break;
-            }
-            out->v = v;
-        }
-        if (!(out->v[out->n] = strdup(e->d_name)))
-            r = oom = 1;
-        else
-            out->n++;
-    }
-    closedir(d);
-    if (r) {
-        if (oom)
-            fprintf(stderr, "strata: error: out of memory listing %s\n", dir);
+    if (walk(dir, "", want_dirs, out, &cap, skipped, 0)) {
         names_free(out);
         return 1;
     }
@@ -183,6 +249,14 @@ static int read_split(const char *dir, const names *classes, names *own, int c, 
         names_free(&sub);
         return 1;
     }
+    for (size_t k = 0; k < sub.n; k++)
+        if (!utf8_ok(sub.v[k])) {
+            fprintf(stderr, "strata: error: %s/%s: a class folder's name must be UTF-8 (it becomes a name in "
+                            "the spec's data.classes)\n",
+                    dir, sub.v[k]);
+            names_free(&sub);
+            return 1;
+        }
     if (!classes) {
         if (sub.n > MAX_CLASSES) {
             fprintf(stderr, "strata: error: %s has %zu class folders; at most %d\n", dir, sub.n, MAX_CLASSES);
@@ -205,16 +279,19 @@ static int read_split(const char *dir, const names *classes, names *own, int c, 
         names files;
         if ((r = join_path(cdir, sizeof cdir, dir, sub.v[k]) || list_dir(cdir, 0, &files, skipped)))
             break;
+        if (!files.n) {
+            fprintf(stderr, "strata: error: %s holds no .png images: every folder of %s is a class (remove it or "
+                            "add images)\n",
+                    cdir, dir);
+            r = 1;
+        }
         for (size_t f = 0; f < files.n && !r; f++) {
             char path[4096];
             r = join_path(path, sizeof path, cdir, files.v[f]) || add_png(path, c, w, h, (int32_t)label, s);
         }
         names_free(&files);
     }
-    if (!r && !s->n) {
-        fprintf(stderr, "strata: error: %s: its class folders hold no .png images\n", dir);
-        r = 1;
-    }
+
     if (own && classes == &sub)
         *own = sub;
     else
@@ -238,6 +315,7 @@ static int write_idx_gz(const char *path, int type, int ndim, const int64_t *dim
             close(fd), unlink(tmp);
         return 1;
     }
+    errno = 0; /* from here, what failed says why */
     uint8_t hdr[4 + 4 * 4] = {0, 0, (uint8_t)type, (uint8_t)ndim};
     for (int k = 0; k < ndim; k++)
         for (int b = 0; b < 4; b++)
@@ -264,7 +342,8 @@ static int write_idx_gz(const char *path, int type, int ndim, const int64_t *dim
     ok = ok && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, errno ? strerror(errno) : "write failed");
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path,
+                errno ? strerror(errno) : "the compressed write failed (disk full?)");
         unlink(tmp);
         return 1;
     }
@@ -313,13 +392,19 @@ static void print_path(const char *path)
 static void print_quoted(const char *name)
 {
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\x%02x", *p);
+    for (const char *p = name; *p;) {
+        uint32_t cp;
+        int n = utf8_next(p, &cp);
+        /* YAML's printable set; the rest as escapes (utf8_ok checked the bytes) */
+        int printable = cp == 0x09 || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
+                        (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+        if (cp == '"' || cp == '\\')
+            printf("\\%c", (char)cp);
+        else if (!printable)
+            printf("\\u%04X", (unsigned)cp);
         else
-            putchar(*p);
+            fwrite(p, 1, (size_t)n, stdout);
+        p += n;
     }
     putchar('"');
 }
@@ -357,6 +442,10 @@ int cmd_pack_images(int argc, char **argv)
     int r = parse_args(argc, argv, &a);
     if (r)
         return CLI_EXIT(r);
+    if (!utf8_ok(a.out)) {
+        fprintf(stderr, "strata: error: pack-images: --out %s is not UTF-8, which a spec cannot name\n", a.out);
+        return 1;
+    }
     const int c = a.rgb ? 3 : 1;
     uint32_t w = 0, h = 0;
     split train = {0}, test = {0};
@@ -380,7 +469,7 @@ int cmd_pack_images(int argc, char **argv)
         if (a.n_dirs > 1)
             printf("packed %lld test images into %s, %s\n", (long long)test.n, vi, vl);
         if (skipped)
-            printf("left out %lld files that are not .png\n", (long long)skipped);
+            printf("left out %lld files that are not .png or are hidden\n", (long long)skipped);
         printf("\n# for the spec:\ndata:\n  format: idx\n  train: {images: ");
         print_path(ti);
         printf(", labels: ");
@@ -393,7 +482,7 @@ int cmd_pack_images(int argc, char **argv)
             print_path(vl);
             printf("}\n");
         }
-        printf("  scale: 255\n  mean: %.4f\n  std: %.4f\n  classes: [", mean, std);
+        printf("  scale: 255\n  mean: %.6g\n  std: %.6g\n  classes: [", mean, std);
         for (size_t k = 0; k < classes.n; k++) {
             printf(k ? ", " : "");
             print_quoted(classes.v[k]);
