@@ -377,7 +377,7 @@ static void test_predict_errors(void **state)
     snprintf(path, sizeof path, "%s/narrow.png", dir);
     assert_true(png_image_write_to_file(&img, path, 0, zero, 0, NULL));
     tu_write_file(dir, "text.png", "not a png\n", 10);
-    write_spec("flat.yaml", "g", "[64]", "");
+    write_spec("flat.yaml", "g", "[64]", "  classes: [left, right, top]\n");
     write_spec("dup.yaml", "g", "[1, 8, 8]", "  classes: [left, right, left]\n");
     write_spec("num.yaml", "g", "[1, 8, 8]", "  classes: 3\n");
     const char *ck = "--checkpoint run-gray.yaml/checkpoint.safetensors";
@@ -395,7 +395,7 @@ static void test_predict_errors(void **state)
         {"predict gray.yaml --checkpoint . img0.png", 1, "checkpoint .: not a regular file (a run directory?"},
         {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,
          "data.classes names 2 classes, the model gives 3"},
-        {"predict flat.yaml %s img0.png", 1, "the model's input is not an image of 1 or 3 channels"},
+        {"predict flat.yaml %s narrow.png", 1, "narrow.png is 7 x 8 pixels (56 values gray, 168 RGB); the model takes 64 values"},
         {"predict dup.yaml %s img0.png", 1, "data.classes.2: 'left' is also data.classes.0"},
         {"predict num.yaml %s img0.png", 1, "data.classes is a list of class names"},
         {"predict gray.yaml %s img0.png --set data.format=text", 1, "unknown key 'train' in data"},
@@ -405,6 +405,15 @@ static void test_predict_errors(void **state)
         snprintf(args, sizeof args, cases[k].args, ck);
         tu_expect_cli_err(dir, tu_run_cli(dir, args), cases[k].code, cases[k].needle);
     }
+    /* a flat model takes a PNG of as many pixels, as the image model does (the same weights here) */
+    snprintf(args, sizeof args, "predict gray.yaml %s img0.png img1.png --json", ck);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *image = tu_slurp(dir, "out");
+    snprintf(args, sizeof args, "predict flat.yaml %s img0.png img1.png --json", ck);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *flat = tu_slurp(dir, "out");
+    assert_string_equal(flat, image);
+    free(flat), free(image);
     snprintf(args, sizeof args, "predict %s %s img0.png", lm, ck);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "predict classifies images (data.format: idx");
 }

@@ -25,6 +25,7 @@ typedef struct {
     int n_positional;
     const char *checkpoint, *backend;
     const char *inputs[MAX_IMAGES]; /* --input N: test-set indexes */
+    int64_t index[MAX_IMAGES];      /* ... read */
     int n_inputs;
     int64_t top;
     int json, invert;
@@ -67,6 +68,9 @@ static int parse_args(int argc, char **argv, predict_args *a)
         return r;
     if (a->n_positional == 1 && !a->n_inputs)
         return cli_usage_error(&c, "nothing to classify: give IMAGE.png files or --input N");
+    for (int i = 0; i < a->n_inputs; i++) /* every index read before anything runs */
+        if ((r = cli_parse_int("--input", a->inputs[i], 0, LLONG_MAX, &a->index[i])))
+            return r;
     return 0;
 }
 
@@ -77,27 +81,41 @@ typedef struct {
     int64_t label;
 } source;
 
-/* The PNG @p path as the model's input (C, H, W) in @p x: 0, or 1 after a
- * message naming the file. */
-static int read_png(const char *path, int64_t C, int64_t H, int64_t W, double scale, double mean, double std,
-                    int invert, float *x)
+/* The PNG @p path as the model's input in @p x: (C, H, W) for an image
+ * model, or for a flat one (@p H 0) @p numel values, the PNG's pixels gray
+ * when that is their number, else its RGB planes. 0, or 1 after a message
+ * naming the file. */
+static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t numel, double scale, double mean,
+                    double std, int invert, float *x)
 {
     uint32_t w = (uint32_t)W, h = (uint32_t)H;
     int wrong;
-    uint8_t *px = cli_png_read(path, (int)C, &w, &h, &wrong);
+    uint8_t *px = cli_png_read(path, H ? (int)C : 3, &w, &h, &wrong);
     if (wrong)
         fprintf(stderr, "strata: error: %s is %u x %u pixels; the model takes %lld x %lld (resize it first)\n", path,
                 w, h, (long long)W, (long long)H);
     if (!px)
         return 1;
+    int64_t plane = (int64_t)w * h, got = H ? C : 3; /* the channels in px */
+    if (!H) { /* a flat model: as many values as gray or RGB pixels */
+        C = numel == plane ? 1 : numel == 3 * plane ? 3 : 0;
+        if (!C) {
+            fprintf(stderr, "strata: error: %s is %u x %u pixels (%lld values gray, %lld RGB); the model takes %lld "
+                            "values\n",
+                    path, w, h, (long long)plane, (long long)(3 * plane), (long long)numel);
+            free(px);
+            return 1;
+        }
+    }
     /* as strata_dataset_load_idx and strata_dataset_normalize compute it */
     const float m = (float)mean, inv = (float)(1.0 / std);
     const int norm = mean != 0.0 || std != 1.0;
     for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < H * W; i++) {
-            int v = px[i * C + c];
+        for (int64_t i = 0; i < plane; i++) {
+            const uint8_t *p = px + i * got;
+            int v = got == C ? p[c] : (int)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
             float f = (float)((invert ? 255 - v : v) / scale);
-            x[c * H * W + i] = norm ? (f - m) * inv : f;
+            x[c * plane + i] = norm ? (f - m) * inv : f;
         }
     free(px);
     return 0;
@@ -190,12 +208,8 @@ static int predict(run_ctx *c, const predict_args *a)
     for (int k = 0; k < nd; k++)
         numel *= ms[k];
     int64_t C = nd == 3 ? ms[0] : 1, H = nd >= 2 ? ms[nd - 2] : 0, W = nd >= 2 ? ms[nd - 1] : 0;
-    if (a->n_positional > 1 && (nd < 2 || nd > 3 || (C != 1 && C != 3))) {
-        fprintf(stderr, "strata: error: %s: the model's input is not an image of 1 or 3 channels (C, H, W), so it "
-                        "cannot read PNG files\n",
-                a->positional[0]);
-        return 1;
-    }
+    if (nd > 3 || (C != 1 && C != 3))
+        H = W = 0; /* not an image shape: PNGs go in flat, when their pixel count fits */
     /* the number of classes: one forward pass of zeros */
     float *x = calloc((size_t)numel, sizeof *x);
     if (!x) {
@@ -229,14 +243,12 @@ static int predict(run_ctx *c, const predict_args *a)
     int r = 0;
     for (int i = 1; i < a->n_positional && !r; i++) {
         source src = {.file = a->positional[i]};
-        r = read_png(src.file, C, H, W, scale, mean, std, a->invert, x) ||
+        r = read_png(src.file, C, H, W, numel, scale, mean, std, a->invert, x) ||
             predict_one(c, a, &src, x, nd, ms, names, list);
     }
     int64_t size = c->test ? strata_dataset_size(c->test) : 0;
     for (int i = 0; i < a->n_inputs && !r; i++) {
-        source src = {0};
-        if ((r = cli_parse_int("--input", a->inputs[i], 0, LLONG_MAX, &src.index)))
-            break;
+        source src = {.index = a->index[i]};
         if (src.index >= size) {
             fprintf(stderr, "strata: error: --input %lld is out of range: the test set has %lld images (0 to %lld)\n",
                     (long long)src.index, (long long)size, (long long)size - 1);

@@ -973,6 +973,17 @@ static strata_status check_augment(strata_spec *s, const yt_node *root)
     return STRATA_OK;
 }
 
+static int by_text_then_line(const void *a, const void *b)
+{
+    const yt_node *x = *(const yt_node *const *)a, *y = *(const yt_node *const *)b;
+    int c = strcmp(x->text, y->text);
+    if (c)
+        return c;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    return (x->col > y->col) - (x->col < y->col);
+}
+
 /* data.classes: the labels' names in label order (`strata predict` prints
  * them): a list of distinct, non-empty strings. */
 static strata_status check_classes(strata_spec *s, const yt_node *root)
@@ -988,11 +999,29 @@ static strata_status check_classes(strata_spec *s, const yt_node *root)
         const yt_node *v = c->items[k];
         if (v->kind != YT_SCALAR || !v->text[0] || yt_type_of(v, NULL, NULL) == YT_T_NULL)
             return fail(s, STRATA_E_FORMAT, v, "data.classes.%d is a class name, got %s", k, DESCRIBE(v));
-        for (int j = 0; j < k; j++)
-            if (!strcmp(c->items[j]->text, v->text))
-                return fail(s, STRATA_E_FORMAT, v, "data.classes.%d: '%s' is also data.classes.%d", k, v->text, j);
     }
-    return STRATA_OK;
+    /* duplicates: the names sorted (by text, then position), neighbours compared */
+    const yt_node **sorted = c->n > 0 ? malloc(sizeof *sorted * (size_t)c->n) : NULL;
+    if (!sorted)
+        return st_error(STRATA_E_NOMEM, "%s: out of memory checking data.classes", s->path);
+    for (int k = 0; k < c->n; k++)
+        sorted[k] = c->items[k];
+    qsort(sorted, (size_t)c->n, sizeof *sorted, by_text_then_line);
+    strata_status st = STRATA_OK;
+    for (int k = 1; k < c->n && !st; k++)
+        if (!strcmp(sorted[k - 1]->text, sorted[k]->text)) {
+            int first = 0, second = 0; /* their positions in the list */
+            for (int j = 0; j < c->n; j++) {
+                if (c->items[j] == sorted[k - 1])
+                    first = j;
+                if (c->items[j] == sorted[k])
+                    second = j;
+            }
+            st = fail(s, STRATA_E_FORMAT, sorted[k], "data.classes.%d: '%s' is also data.classes.%d",
+                      first > second ? first : second, sorted[k]->text, first < second ? first : second);
+        }
+    free(sorted);
+    return st;
 }
 
 static strata_status check_spec(strata_spec *s, strata_runtime *rt)
