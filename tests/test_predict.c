@@ -357,6 +357,27 @@ static void test_keep_best(void **state)
                       "data.val_fraction is a fraction in [0, 1), got 1");
 }
 
+/* An autoencoder whose test set has fewer images than its picture shows
+ * (32): until 2026-12-03 the picture read past the end of the set. */
+static void test_autoencoder_few_test_images(void **state)
+{
+    (void)state;
+    char text[2048];
+    snprintf(text, sizeof text,
+             "seed: 1\ntask: autoencoder\ndata:\n  format: idx\n  train: {images: %s/gx.idx, labels: %s/gy.idx}\n"
+             "  test: {images: %s/gx.idx, labels: %s/gy.idx}\n  scale: 255\nautoencoder: {code_size: 4}\n"
+             "model:\n  input: [64]\n  layers:\n    - {type: linear, out_features: 4}\n"
+             "    - {type: linear, out_features: 64}\n    - {type: sigmoid}\n"
+             "optimizer: {type: adam, lr: 0.01}\ntrain: {epochs: 1, batch_size: 8}\n",
+             dir, dir, dir, dir);
+    tu_write_text(dir, "ae.yaml", text);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train ae.yaml --out ae --backend ref --quiet"));
+    char *out = tu_slurp(dir, "out");
+    if (!strstr(out, "ae/reconstructions.png"))
+        fail_msg("unexpected: %s", out);
+    free(out);
+}
+
 typedef struct {
     const char *args;
     int code;
@@ -424,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_predict),
         cmocka_unit_test(test_eval_per_class),
         cmocka_unit_test(test_keep_best),
+        cmocka_unit_test(test_autoencoder_few_test_images),
         cmocka_unit_test(test_predict_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

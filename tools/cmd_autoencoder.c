@@ -243,21 +243,25 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     int dn = 0;
     const int64_t *ds = strata_dataset_shape(c->test, &dn);
     const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = (int)ds[dn - 1], cols = 16;
-    float *tiles = malloc(sizeof(float) * (size_t)(2 * n * c->per));
+    double scale = 255.0, mean = 0.0, std = 1.0;
+    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
+    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
+    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
+    const float lo = (float)((0.0 - mean) / std), hi = (float)((255.0 / scale - mean) / std);
+    /* whole pairs of rows: a last row of fewer than 16 images is padded with white tiles */
+    const int64_t slots = 2 * cols * ((n + cols - 1) / cols);
+    float *tiles = malloc(sizeof(float) * (size_t)(slots * c->per + 1));
     if (!tiles)
         return 1;
+    for (int64_t k = 0; k < slots * c->per; k++)
+        tiles[k] = hi;
     for (int64_t i = 0; i < n; i++) {
         const int64_t row = i / cols, col = i % cols, at = (2 * row * cols + col) * c->per;
         memcpy(tiles + at, strata_dataset_x(c->test, i), sizeof(float) * (size_t)c->per);
         memcpy(tiles + at + cols * c->per, recon + i * c->per, sizeof(float) * (size_t)c->per);
     }
-    double scale = 255.0, mean = 0.0, std = 1.0;
-    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
-    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
-    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
-    grid_layout g = {.n = 2 * n, .channels = 1, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
-                     .background = 255, .norm = GRID_NORM_RANGE, .lo = (float)((0.0 - mean) / std),
-                     .hi = (float)((255.0 / scale - mean) / std)};
+    grid_layout g = {.n = slots, .channels = 1, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
+                     .background = 255, .norm = GRID_NORM_RANGE, .lo = lo, .hi = hi};
     uint8_t *img = grid_render(&g, tiles);
     free(tiles);
     int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, 1);
