@@ -326,7 +326,7 @@ static void test_keep_best(void **state)
     free(m);
     assert_int_equal(epochs, 6);
     assert_true(best_epoch < 6); /* later epochs that do no better leave it alone */
-    char want[64];
+    char want[128];
     snprintf(want, sizeof want, "best: epoch %lld, val_accuracy ", best_epoch);
     if (strncmp(line, want, strlen(want)))
         fail_msg("'%s', but metrics.jsonl has the highest val_accuracy first at epoch %lld", line, best_epoch);
@@ -351,6 +351,19 @@ static void test_keep_best(void **state)
     assert_string_equal(e1, e2);
     free(e1), free(e2), free(line), free(resumed);
 
+    /* train.patience: stops after that many epochs without a better model, and says so */
+    snprintf(args, sizeof args, "train val.yaml --out ve --epochs 6 %s --set train.patience=1", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *early = tu_slurp(dir, "out");
+    snprintf(want, sizeof want, "stopped early after epoch %lld: no better val_accuracy in 1 epochs", best_epoch + 1);
+    if (!strstr(early, want))
+        fail_msg("expected '%s' in:\n%s", want, early);
+    free(early);
+    m = tu_slurp(dir, "ve/metrics.jsonl");
+    assert_int_equal(tu_count(m, "\"val_accuracy\":"), best_epoch + 1);
+    free(m);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train val.yaml --out np --set train.patience=2"), 1,
+                      "train.patience counts epochs without a better train.keep_best model");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train gray.yaml --out nb --set train.keep_best=val_accuracy"), 1,
                       "train.keep_best: val_accuracy needs a validation set: set data.val_fraction");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train gray.yaml --out nb --set data.val_fraction=1"), 1,

@@ -270,6 +270,16 @@ int cmd_train(int argc, char **argv)
         run_free(&ctx);
         return 1;
     }
+    int64_t patience = 0; /* early stopping: after this many epochs without a better model */
+    strata_spec_get_int(ctx.spec, "train.patience", 0, &patience);
+    if (patience > 0 && !best.metric) {
+        fprintf(stderr, "strata: error: %s: train.patience counts epochs without a better train.keep_best model: "
+                        "set train.keep_best (val_accuracy or val_loss) and data.val_fraction\n",
+                a.spec_path);
+        run_free(&ctx);
+        return 1;
+    }
+    int64_t early_stop = 0; /* the epochs done when it stopped early */
 
     char path[4096];
     train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL);
@@ -355,6 +365,10 @@ int cmd_train(int argc, char **argv)
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     for (int64_t ep = ts.epoch; ep < epochs && !rc && (max_steps <= 0 || step < max_steps || ep == ts.epoch);
          ep++) {
+        if (patience > 0 && !isnan(best.value) && ep - best.epoch >= patience) {
+            early_stop = ep;
+            break;
+        }
         double t0 = cli_now(), sum_loss = 0;
         int64_t correct = 0, seen = 0, nb = 0;
         if (ep == ts.epoch) { /* resumed mid-epoch: its running sums and position */
@@ -492,12 +506,16 @@ int cmd_train(int argc, char **argv)
         return r;
     }
     double total = cli_now() - t_start;
+    if (early_stop) /* the epochs it ran */
+        epochs = early_stop;
     json_t *sum = json_pack("{s:I, s:s, s:s, s:f, s:I, s:I}", "epochs", (json_int_t)epochs, "backend",
                             strata_device_backend(ctx.dev), "device", strata_device_name(ctx.dev), "seconds", total,
                             "steps", (json_int_t)step, "parameters", (json_int_t)strata_model_num_scalars(ctx.model));
     add_set_metrics(sum, &ctx, test_loss, test_acc, val_loss, val_acc);
     if (sum && ctx.val)
         json_object_set_new(sum, "val_examples", json_integer((json_int_t)strata_dataset_size(ctx.val)));
+    if (sum && early_stop)
+        json_object_set_new(sum, "stopped_early_after", json_integer((json_int_t)early_stop));
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I, s:I}", "metric", best.metric, "value", best.value,
                                                    "epoch", (json_int_t)best.epoch, "step", (json_int_t)best.step));
@@ -507,6 +525,9 @@ int cmd_train(int argc, char **argv)
     if (ctx.val)
         printf("validation accuracy: %.4f (validation loss %.4f, %lld held-out examples)\n", val_acc, val_loss,
                (long long)strata_dataset_size(ctx.val));
+    if (early_stop)
+        printf("stopped early after epoch %lld: no better %s in %lld epochs\n", (long long)early_stop, best.metric,
+               (long long)patience);
     if (best.metric && !isnan(best.value))
         printf("best: epoch %lld, %s %.4f (%s/best.safetensors)\n", (long long)best.epoch, best.metric, best.value,
                a.out_dir);

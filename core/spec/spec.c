@@ -359,6 +359,7 @@ static const key_rule train_rules[] = {
     {"repeats", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
     {"select", K_CHOICE, 0, NULL, NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
     {"keep_best", K_CHOICE, 0, NULL, NO_MIN, 0, keep_best_choices, NULL, 0}, /* RUN/best.safetensors by */
+    {"patience", K_INT, 0, NULL, 1, 0, NULL, NULL, 0}, /* early stopping: epochs without a better keep_best */
 };
 
 static const key_rule model_rules[] = {
