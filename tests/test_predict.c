@@ -343,6 +343,31 @@ static void test_keep_best(void **state)
     char *resumed = best_line();
     *strchr(resumed, '(') = *strchr(line, '(') = '\0'; /* the run directories differ */
     assert_string_equal(resumed, line);
+    /* stopped within an epoch (--steps 7: 5 batches an epoch), then resumed: a part-trained epoch is never
+     * the best, so the best (its step too) is the uninterrupted run's */
+    snprintf(args, sizeof args, "train val.yaml --out vs --epochs 6 --steps 7 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    snprintf(args, sizeof args, "train val.yaml --resume vs --epochs 6 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *s1 = tu_slurp(dir, "vb/summary.json"), *s2 = tu_slurp(dir, "vs/summary.json");
+    char *b1 = strstr(s1, "\"best\""), *b2 = strstr(s2, "\"best\"");
+    assert_non_null(b1);
+    assert_non_null(b2);
+    *strchr(b1, '}') = *strchr(b2, '}') = '\0';
+    assert_string_equal(b2, b1);
+    free(s1), free(s2);
+    /* stopped before any epoch was whole: nothing is the best yet */
+    snprintf(args, sizeof args, "train val.yaml --out vp --epochs 6 --steps 3 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *none = tu_slurp(dir, "vp/best.safetensors");
+    assert_null(none);
+    /* a new run in an old directory does not inherit its best model */
+    snprintf(args, sizeof args, "train val.yaml --out vs --epochs 1 %s", opts);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    char *fresh = best_line();
+    if (strncmp(fresh, "best: epoch 1,", 14))
+        fail_msg("a new 1-epoch run in vs reports '%s'", fresh);
+    free(fresh);
     /* and the two best models test alike */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "eval val.yaml --checkpoint vb/best.safetensors --backend ref"));
     char *e1 = tu_slurp(dir, "out");

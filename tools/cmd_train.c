@@ -162,17 +162,31 @@ typedef struct {
     int64_t epoch, step;
 } best_model;
 
-static void best_resume(best_model *b, const char *out_dir)
+/* On --resume: the best model so far, when RUN/best.safetensors is this
+ * run's (the same metric, and from a step the checkpoint has passed; a
+ * later one is the replayed epochs' to find again). Otherwise none. */
+static void best_resume(best_model *b, const char *out_dir, int64_t resumed_step, int quiet)
 {
-    char path[4200], buf[64];
+    char path[4200], metric[64], value[64], epoch[32], step[32];
     snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
-    if (!strata_checkpoint_metadata(path, "best.value", buf, sizeof buf))
-        b->value = strtod(buf, NULL);
-    if (!strata_checkpoint_metadata(path, "best.epoch", buf, sizeof buf))
-        b->epoch = strtoll(buf, NULL, 10);
-    if (!strata_checkpoint_metadata(path, "best.step", buf, sizeof buf))
-        b->step = strtoll(buf, NULL, 10);
+    train_ckpt_remove_temps_of(out_dir, "best.safetensors");
+    int have = !strata_checkpoint_metadata(path, "best.metric", metric, sizeof metric) &&
+               !strata_checkpoint_metadata(path, "best.value", value, sizeof value) &&
+               !strata_checkpoint_metadata(path, "best.epoch", epoch, sizeof epoch) &&
+               !strata_checkpoint_metadata(path, "best.step", step, sizeof step);
     strata_clear_error();
+    if (!have)
+        return;
+    if (strcmp(metric, b->metric) || strtoll(step, NULL, 10) > resumed_step) {
+        if (!quiet)
+            fprintf(stderr, "strata: note: %s (%s at step %s) is not this run's best by %s so far; it will be "
+                            "replaced\n",
+                    path, metric, step, b->metric);
+        return;
+    }
+    b->value = strtod(value, NULL);
+    b->epoch = strtoll(epoch, NULL, 10);
+    b->step = strtoll(step, NULL, 10);
 }
 
 /* After epoch @p epoch (1-based): saves the model when @p value beats the best so far. */
@@ -309,10 +323,14 @@ int cmd_train(int argc, char **argv)
         }
         strata_runtime_set_rng_state(ctx.rt, ts.rng_seed, ts.rng_offset);
         if (best.metric)
-            best_resume(&best, a.out_dir);
+            best_resume(&best, a.out_dir, ts.step, a.quiet);
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
+    }
+    if (!a.ckpt.resume) { /* a new run in an old directory: its best model is not this run's */
+        snprintf(path, sizeof path, "%s/best.safetensors", a.out_dir);
+        remove(path);
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
@@ -457,7 +475,8 @@ int cmd_train(int argc, char **argv)
             json_object_set_new(rec, "lr", json_real(strata_optimizer_lr(ctx.opt)));
             json_object_set_new(rec, "seconds", json_real(secs));
         }
-        if (best.metric &&
+        const int whole_epoch = end_of_data || nb >= per_epoch; /* not a --steps or Ctrl-C stop within it */
+        if (best.metric && whole_epoch &&
             (rc = best_update(&best, a.out_dir, ctx.model, !strcmp(best.metric, "val_loss") ? val_loss : val_acc,
                               ep + 1, step))) {
             json_decref(rec);
@@ -481,8 +500,7 @@ int cmd_train(int argc, char **argv)
                     secs);
         }
         /* a whole epoch: resume at the next one; stopped by --steps: here */
-        train_state now = end_of_data || nb >= per_epoch
-                              ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
+        train_state now = whole_epoch ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
                               : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
