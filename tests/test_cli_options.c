@@ -193,6 +193,12 @@ static void test_set_overrides(void **state)
         {"train %s/mlp-fashion.yaml --out r --set model.layers=[]", "model.layers is a block of settings"},
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},
         {"eval %s/memn2n-babi.yaml --checkpoint c --data d --task 1 --set bogus=1", "unknown key 'bogus'"},
+        /* the image classifier's keys, refused where no trainer reads them */
+        {"train %s/char-lstm-kjv.yaml --out r --set train.keep_best=val_loss",
+         "train.keep_best is for image classifiers (task: classification), not task: language_model"},
+        {"train %s/dcgan-fashion.yaml --out r --set train.patience=2", "train.patience is for image classifiers"},
+        {"train %s/autoencoder-fashion.yaml --out r --set data.val_fraction=0.1",
+         "task: autoencoder does not use one"},
     };
     for (size_t k = 0; k < sizeof spec_errors / sizeof spec_errors[0]; k++) {
         snprintf(args, sizeof args, spec_errors[k].args, models);

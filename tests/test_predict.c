@@ -454,7 +454,9 @@ static void test_predict_errors(void **state)
         {"predict gray.yaml --checkpoint . img0.png", 1, "checkpoint .: not a regular file (a run directory?"},
         {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,
          "data.classes names 2 classes, the model gives 3"},
-        {"predict flat.yaml %s narrow.png", 1, "narrow.png is 7 x 8 pixels (56 values gray, 168 RGB); the model takes 64 values"},
+        {"predict flat.yaml %s narrow.png", 1, "narrow.png is 7 x 8 pixels; the model takes 8 x 8"}, /* the data's */
+        {"predict flat.yaml %s narrow.png --set data.test.images=none --set data.train.images=none", 1,
+         "narrow.png is 7 x 8 pixels (56 values gray, 168 RGB); the model takes 64 values"}, /* no data to ask */
         {"predict dup.yaml %s img0.png", 1, "data.classes.2: 'left' is also data.classes.0"},
         {"predict num.yaml %s img0.png", 1, "data.classes is a list of class names"},
         {"predict gray.yaml %s img0.png --set data.format=text", 1, "unknown key 'train' in data"},

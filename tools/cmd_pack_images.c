@@ -6,8 +6,9 @@
  * standard deviation, data.classes and the model's input shape.
  *
  * Classes are the folder's subfolders in byte order of their names (label
- * 0 the first); images the .png files of each, in byte order too, so the
- * same folder always packs to the same files. Every image must have the
+ * 0 the first); images the .png files below each in ImageFolder's order
+ * (by folder, then name), so the same folder always packs to the same
+ * files. Every image must have the
  * first one's size (nothing is resampled); it is stored gray, or RGB with
  * --rgb (libpng's simplified API converts any PNG to either). A test
  * folder's classes must be among the training folder's. Each file is
@@ -68,9 +69,21 @@ static int join_path(char *buf, size_t size, const char *dir, const char *name)
     return 0;
 }
 
-static int by_bytes(const void *a, const void *b)
+/* ImageFolder's order (sorted(os.walk(...)), then sorted file names): by
+ * folder path, then name; a class folder's own files before its
+ * subfolders' ("b.png" before "a/x.png"). */
+static int by_folder_then_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    const char *sx = strrchr(x, '/'), *sy = strrchr(y, '/');
+    size_t dx = sx ? (size_t)(sx - x) : 0, dy = sy ? (size_t)(sy - y) : 0;
+    size_t n = dx < dy ? dx : dy;
+    int c = memcmp(x, y, n);
+    if (c)
+        return c;
+    if (dx != dy)
+        return dx < dy ? -1 : 1;
+    return strcmp(sx ? sx + 1 : x, sy ? sy + 1 : y);
 }
 
 static int has_png_suffix(const char *name)
@@ -193,7 +206,8 @@ static int list_dir(const char *dir, int want_dirs, names *out, int64_t *skipped
         names_free(out);
         return 1;
     }
-    qsort(out->v, out->n, sizeof *out->v, by_bytes);
+    if (out->n) /* qsort takes no NULL array, even empty */
+        qsort(out->v, out->n, sizeof *out->v, by_folder_then_name);
     return 0;
 }
 

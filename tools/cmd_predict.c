@@ -200,6 +200,35 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
     return 0;
 }
 
+/* For a model whose input is not (C, H, W): the shape of the spec's images
+ * (the test set's, else the training set's), when it has as many values;
+ * otherwise *H = *W = 0 and a PNG goes in by its pixel count (read_png). */
+static void image_shape(const run_ctx *c, const predict_args *a, int64_t numel, int64_t *C, int64_t *H, int64_t *W)
+{
+    *C = 1, *H = *W = 0;
+    if (a->n_positional < 2)
+        return;
+    strata_dataset *d = NULL;
+    const strata_dataset *from = c->test;
+    static const char *const splits[] = {"test", "train"};
+    for (int k = 0; k < 2 && !from; k++) {
+        char ik[32], lk[32];
+        const char *images = NULL, *labels = NULL;
+        snprintf(ik, sizeof ik, "data.%s.images", splits[k]);
+        snprintf(lk, sizeof lk, "data.%s.labels", splits[k]);
+        if (!strata_spec_get_string(c->spec, ik, NULL, &images) && !strata_spec_get_string(c->spec, lk, NULL, &labels) &&
+            images && labels && !strata_dataset_load_idx(images, labels, 255.0, &d))
+            from = d;
+    }
+    strata_clear_error();
+    int dn = 0;
+    const int64_t *ds = from ? strata_dataset_shape(from, &dn) : NULL;
+    int64_t dc = dn == 3 ? ds[0] : 1;
+    if ((dn == 2 || dn == 3) && (dc == 1 || dc == 3) && dc * ds[dn - 2] * ds[dn - 1] == numel)
+        *C = dc, *H = ds[dn - 2], *W = ds[dn - 1];
+    strata_dataset_destroy(d);
+}
+
 static int predict(run_ctx *c, const predict_args *a)
 {
     int nd;
@@ -208,8 +237,8 @@ static int predict(run_ctx *c, const predict_args *a)
     for (int k = 0; k < nd; k++)
         numel *= ms[k];
     int64_t C = nd == 3 ? ms[0] : 1, H = nd >= 2 ? ms[nd - 2] : 0, W = nd >= 2 ? ms[nd - 1] : 0;
-    if (nd > 3 || (C != 1 && C != 3))
-        H = W = 0; /* not an image shape: PNGs go in flat, when their pixel count fits */
+    if (nd < 2 || nd > 3 || (C != 1 && C != 3)) /* a flat input: the images' shape is the data's */
+        image_shape(c, a, numel, &C, &H, &W);
     /* the number of classes: one forward pass of zeros */
     float *x = calloc((size_t)numel, sizeof *x);
     if (!x) {

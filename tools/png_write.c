@@ -47,23 +47,32 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     *wrong_size = 0;
     FILE *f = fopen(path, "rb");
     uint8_t sig[8];
-    if (!f || fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
+    size_t got_sig = f ? fread(sig, 1, 8, f) : 0;
+    if (!f || got_sig != 8 || png_sig_cmp(sig, 0, 8)) {
         fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path,
-                !f ? strerror(errno) : "not a PNG file");
+                !f || ferror(f) ? strerror(errno) : "not a PNG file");
         if (f)
             fclose(f);
         return NULL;
     }
-    png_errors err = {.msg = ""};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_on_error, png_on_warning);
+    /* libpng's error handler writes the message here, then longjmps: heap
+     * memory, not an automatic object changed between setjmp and longjmp */
+    png_errors *err = calloc(1, sizeof *err);
+    png_structp png = err ? png_create_read_struct(PNG_LIBPNG_VER_STRING, err, png_on_error, png_on_warning) : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
     uint8_t *volatile raw = NULL, *volatile px = NULL;
     png_bytep *volatile rows = NULL;
-    if (!info || setjmp(err.jmp)) {
-        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path,
-                info ? err.msg : "out of memory");
-        png_destroy_read_struct(png ? &png : NULL, info ? &info : NULL, NULL);
-        free(raw), free(px), free(rows);
+    if (!info) {
+        fprintf(stderr, "strata: error: %s: out of memory reading it\n", path);
+        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
+        free(err);
+        fclose(f);
+        return NULL;
+    }
+    if (setjmp(err->jmp)) {
+        fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, err->msg);
+        png_destroy_read_struct(&png, &info, NULL);
+        free(raw), free(px), free(rows), free(err);
         fclose(f);
         return NULL;
     }
@@ -78,6 +87,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
             fprintf(stderr, "strata: error: %s is %u x %u pixels: too large\n", path, iw, ih);
         *w = iw, *h = ih;
         png_destroy_read_struct(&png, &info, NULL);
+        free(err);
         fclose(f);
         return NULL;
     }
@@ -86,7 +96,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
      * and low bit depths expanded, 16 bits scaled, transparency dropped, no
      * gamma or colour-space conversion */
     png_set_expand(png);
-    png_set_scale_16(png);
+    png_set_strip_16(png); /* the high byte, as PIL keeps of 16-bit colour */
     png_set_strip_alpha(png);
     if (!file_colour && channels == 3)
         png_set_gray_to_rgb(png);
@@ -102,7 +112,8 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     for (uint32_t y = 0; y < ih; y++)
         rows[y] = raw + stride * y;
     png_read_image(png, rows);
-    png_read_end(png, NULL);
+    if (!setjmp(err->jmp)) /* the pixels are whole: a damaged chunk after them (no IEND) is PIL's business too */
+        png_read_end(png, NULL);
     for (size_t i = 0; i < (size_t)iw * ih; i++) {
         const uint8_t *p = raw + (i / iw) * stride + (i % iw) * (size_t)got;
         if (channels == 1)
@@ -111,7 +122,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
             memcpy(px + i * 3, p, 3);
     }
     png_destroy_read_struct(&png, &info, NULL);
-    free(raw), free(rows);
+    free(raw), free(rows), free(err);
     fclose(f);
     return px;
 }

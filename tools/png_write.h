@@ -18,8 +18,9 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
  * Decodes the PNG @p path as 8-bit gray (@p channels 1) or RGB (3), pixels
  * interleaved, rows top to bottom (malloc'ed), whatever its colour type and
  * bit depth, as PIL's convert("L") / convert("RGB") reads it: the stored
- * values (no gamma or colour-space conversion), 16 bits scaled to 8, alpha
- * dropped, colour to gray by ITU-R 601-2 luma. Its size goes to *w, *h. When *w and *h are non-zero on entry
+ * values (no gamma or colour-space conversion), 16 bits to their high byte
+ * (PIL clips 16-bit gray instead), alpha dropped, colour to gray by ITU-R
+ * 601-2 luma. Its size goes to *w, *h. When *w and *h are non-zero on entry
  * and the image has another size, nothing is decoded: NULL, *wrong_size
  * set, *w and *h the image's size (the caller words the error). Otherwise
  * NULL after "strata: error: PATH: why" when it cannot be read.

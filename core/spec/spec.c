@@ -1025,6 +1025,36 @@ static strata_status check_classes(strata_spec *s, const yt_node *root)
     return st;
 }
 
+/* train.keep_best and train.patience, and an idx spec's data.val_fraction,
+ * are the image classifier trainer's: refused elsewhere rather than ignored. */
+static strata_status check_classifier_keys(strata_spec *s, const yt_node *root)
+{
+    const yt_node *task = yt_map_get(root, "task"), *data = yt_map_get(root, "data");
+    const yt_node *format = data && data->kind == YT_MAP ? yt_map_get(data, "format") : NULL;
+    const char *f = format && format->kind == YT_SCALAR ? format->text : "idx";
+    const char *t = task && task->kind == YT_SCALAR ? task->text
+                    : !strcmp(f, "text")                ? "language_model"
+                    : !strcmp(f, "babi")                ? "question_answering"
+                    : !strcmp(f, "seq2seq_reverse")     ? "seq2seq"
+                                                        : "classification";
+    if (!strcmp(t, "classification"))
+        return STRATA_OK;
+    const yt_node *train = yt_map_get(root, "train");
+    static const char *const keys[] = {"keep_best", "patience"};
+    for (int k = 0; k < 2; k++) {
+        const yt_node *v = train && train->kind == YT_MAP ? yt_map_get(train, keys[k]) : NULL;
+        if (v)
+            return fail(s, STRATA_E_FORMAT, v, "train.%s is for image classifiers (task: classification), not task: %s",
+                        keys[k], t);
+    }
+    const yt_node *v = !strcmp(f, "idx") && data && data->kind == YT_MAP ? yt_map_get(data, "val_fraction") : NULL;
+    if (v)
+        return fail(s, STRATA_E_FORMAT, v, "data.val_fraction holds out a validation set for image classifiers (task: "
+                                           "classification); task: %s does not use one",
+                    t);
+    return STRATA_OK;
+}
+
 static strata_status check_spec(strata_spec *s, strata_runtime *rt)
 {
     const yt_node *root = s->doc->root;
@@ -1037,7 +1067,7 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
     if (st != STRATA_OK)
         return st;
     if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK ||
-        (st = check_classes(s, root)) != STRATA_OK)
+        (st = check_classes(s, root)) != STRATA_OK || (st = check_classifier_keys(s, root)) != STRATA_OK)
         return st;
     const yt_node *model = yt_map_get(root, "model");
     int n_named = 0;
