@@ -165,6 +165,7 @@ static void test_pack_rgb(void **state)
 {
     (void)state;
     write_tree("c/train", 0, 3);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images c/train --out new/dir/colour --rgb")); /* folders made */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images c/train --out colour --rgb"));
     char *out = tu_slurp(dir, "out");
     if (!strstr(out, "packed 16 training images (4 classes, 6 x 5 RGB)") || !strstr(out, "  input: [3, 5, 6]\n") ||
@@ -282,14 +283,17 @@ static void test_pack_errors(void **state)
         {"pack-images b/corrupt --out o", "b/corrupt/cat/x.png: cannot read it as a PNG image"},
         {"pack-images b/missing --out o", "cannot read the folder b/missing"},
         {"pack-images b/utf --out o", "a class folder's name must be UTF-8"},
-        {"pack-images b/train --out nowhere/o", "cannot write nowhere/o-train-images-idx3-ubyte.gz.tmp"},
+        {"pack-images b/train --out b/train/cat/0.png/o", "cannot create directory b/train/cat/0.png"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         tu_expect_cli_err(dir, tu_run_cli(dir, cases[k].args), 1, cases[k].needle);
     tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train"), 2, "--out PREFIX");
     tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images a b c --out o"), 2, "pack-images");
-    /* nothing half-written */
-    char *left = tu_slurp(dir, "o-train-images-idx3-ubyte.gz.tmp");
+    /* a write that fails at the rename leaves nothing half-written */
+    mkdirs("blk/p-train-images-idx3-ubyte.gz");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train --out blk/p"), 1,
+                      "cannot write blk/p-train-images-idx3-ubyte.gz: Is a directory");
+    char *left = tu_slurp(dir, "blk/p-train-images-idx3-ubyte.gz.tmp");
     assert_null(left);
 }
 

@@ -460,6 +460,13 @@ int cmd_pack_images(int argc, char **argv)
         fprintf(stderr, "strata: error: pack-images: --out %s is not UTF-8, which a spec cannot name\n", a.out);
         return 1;
     }
+    const char *slash = strrchr(a.out, '/'); /* PREFIX's folder, made as --out DIR is by train */
+    if (slash && slash > a.out) {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%.*s", (int)(slash - a.out), a.out);
+        if (cli_make_dir(parent))
+            return 1;
+    }
     const int c = a.rgb ? 3 : 1;
     uint32_t w = 0, h = 0;
     split train = {0}, test = {0};
