@@ -348,6 +348,26 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 void train_ckpt_remove_temps(const char *dir);
 /** The same for DIR/FILE (its FILE.tmp.* leftovers). */
 void train_ckpt_remove_temps_of(const char *dir, const char *file);
+
+/* train.keep_best: the model that did best on the validation set so far,
+ * kept as RUN/best.safetensors (its metric, value, epoch and step in the
+ * metadata, where a resumed run finds them again). */
+typedef struct {
+    const char *metric; /* "val_accuracy", "val_loss"; NULL: off */
+    double value;       /* NAN: nothing scored yet */
+    int64_t epoch;      /* 1-based; 0 for a language model (scored at steps) */
+    int64_t step;
+} train_best;
+/** A new run (not --resume) in @p out_dir: an old best.safetensors is not its own. */
+void train_best_forget(const char *out_dir);
+/** On --resume: the best so far from RUN/best.safetensors when it is this
+ *  run's (the same metric, from a step at or before @p resumed_step; a later
+ *  one is for the replayed steps to find again); otherwise none. */
+void train_best_resume(train_best *b, const char *out_dir, int64_t resumed_step, int quiet);
+/** Saves @p m as RUN/best.safetensors (with @p meta's keys too, may be NULL)
+ *  when @p value beats the best so far; ties keep the earlier model. */
+strata_status train_best_update(train_best *b, const char *out_dir, strata_model *m, double value, int64_t epoch,
+                                int64_t step, struct json_t *meta);
 /** --resume on @p backend of a run that started on another: warns that the
  *  losses will not repeat an uninterrupted run's bit for bit. */
 void train_resume_warn_backend(const train_state *s, const char *backend);

@@ -153,62 +153,6 @@ static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int6
     return s;
 }
 
-/* train.keep_best: the epoch whose model did best on the validation set,
- * kept as RUN/best.safetensors (its metric, value, epoch and step in the
- * metadata, where a resumed run finds them again). */
-typedef struct {
-    const char *metric; /* "val_accuracy", "val_loss"; NULL: off */
-    double value;       /* NAN: no epoch yet */
-    int64_t epoch, step;
-} best_model;
-
-/* On --resume: the best model so far, when RUN/best.safetensors is this
- * run's (the same metric, and from a step the checkpoint has passed; a
- * later one is the replayed epochs' to find again). Otherwise none. */
-static void best_resume(best_model *b, const char *out_dir, int64_t resumed_step, int quiet)
-{
-    char path[4200], metric[64], value[64], epoch[32], step[32];
-    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
-    train_ckpt_remove_temps_of(out_dir, "best.safetensors");
-    int have = !strata_checkpoint_metadata(path, "best.metric", metric, sizeof metric) &&
-               !strata_checkpoint_metadata(path, "best.value", value, sizeof value) &&
-               !strata_checkpoint_metadata(path, "best.epoch", epoch, sizeof epoch) &&
-               !strata_checkpoint_metadata(path, "best.step", step, sizeof step);
-    strata_clear_error();
-    if (!have)
-        return;
-    if (strcmp(metric, b->metric) || strtoll(step, NULL, 10) > resumed_step) {
-        if (!quiet)
-            fprintf(stderr, "strata: note: %s (%s at step %s) is not this run's best by %s so far; it will be "
-                            "replaced\n",
-                    path, metric, step, b->metric);
-        return;
-    }
-    b->value = strtod(value, NULL);
-    b->epoch = strtoll(epoch, NULL, 10);
-    b->step = strtoll(step, NULL, 10);
-}
-
-/* After epoch @p epoch (1-based): saves the model when @p value beats the best so far. */
-static strata_status best_update(best_model *b, const char *out_dir, strata_model *m, double value, int64_t epoch,
-                                 int64_t step)
-{
-    if (!b->metric || !isfinite(value))
-        return STRATA_OK;
-    int better = !strcmp(b->metric, "val_loss") ? value < b->value : value > b->value;
-    if (!isnan(b->value) && !better) /* ties keep the earlier epoch */
-        return STRATA_OK;
-    char path[4200], meta[256];
-    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
-    snprintf(meta, sizeof meta, "{\"best.metric\": \"%s\", \"best.value\": \"%.17g\", \"best.epoch\": \"%lld\", "
-                                "\"best.step\": \"%lld\"}",
-             b->metric, value, (long long)epoch, (long long)step);
-    strata_status rc = strata_checkpoint_save(path, m, NULL, meta);
-    if (!rc)
-        b->value = value, b->epoch = epoch, b->step = step;
-    return rc;
-}
-
 /* After an epoch: the test set's loss and accuracy (when the spec has one)
  * and the validation set's (when data.val_fraction holds one out). */
 static strata_status evaluate_sets(run_ctx *c, double *test_loss, double *test_acc, double *val_loss,
@@ -275,7 +219,7 @@ int cmd_train(int argc, char **argv)
     strata_spec_get_int(ctx.spec, "train.log_every", 50, &log_every);
     double clip = 0;
     strata_spec_get_float(ctx.spec, "train.clip_grad_norm", 0.0, &clip);
-    best_model best = {.value = NAN};
+    train_best best = {.value = NAN};
     strata_spec_get_string(ctx.spec, "train.keep_best", NULL, &best.metric);
     if (best.metric && !ctx.val) {
         fprintf(stderr, "strata: error: %s: train.keep_best: %s needs a validation set: set data.val_fraction (0.1 "
@@ -323,15 +267,13 @@ int cmd_train(int argc, char **argv)
         }
         strata_runtime_set_rng_state(ctx.rt, ts.rng_seed, ts.rng_offset);
         if (best.metric)
-            best_resume(&best, a.out_dir, ts.step, a.quiet);
+            train_best_resume(&best, a.out_dir, ts.step, a.quiet);
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
-    if (!a.ckpt.resume) { /* a new run in an old directory: its best model is not this run's */
-        snprintf(path, sizeof path, "%s/best.safetensors", a.out_dir);
-        remove(path);
-    }
+    if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
+        train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
     if (!metrics) {
@@ -477,8 +419,8 @@ int cmd_train(int argc, char **argv)
         }
         const int whole_epoch = end_of_data || nb >= per_epoch; /* not a --steps or Ctrl-C stop within it */
         if (best.metric && whole_epoch &&
-            (rc = best_update(&best, a.out_dir, ctx.model, !strcmp(best.metric, "val_loss") ? val_loss : val_acc,
-                              ep + 1, step))) {
+            (rc = train_best_update(&best, a.out_dir, ctx.model, !strcmp(best.metric, "val_loss") ? val_loss : val_acc,
+                                    ep + 1, step, NULL))) {
             json_decref(rec);
             break;
         }

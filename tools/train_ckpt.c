@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -307,4 +308,66 @@ int train_metrics_truncate(const char *dir, const train_state *s)
         return 1;
     }
     return 0;
+}
+
+void train_best_forget(const char *out_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
+    remove(path);
+}
+
+void train_best_resume(train_best *b, const char *out_dir, int64_t resumed_step, int quiet)
+{
+    char path[4200], metric[64], value[64], epoch[32], step[32];
+    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
+    train_ckpt_remove_temps_of(out_dir, "best.safetensors");
+    int have = !strata_checkpoint_metadata(path, "best.metric", metric, sizeof metric) &&
+               !strata_checkpoint_metadata(path, "best.value", value, sizeof value) &&
+               !strata_checkpoint_metadata(path, "best.epoch", epoch, sizeof epoch) &&
+               !strata_checkpoint_metadata(path, "best.step", step, sizeof step);
+    strata_clear_error();
+    if (!have)
+        return;
+    if (strcmp(metric, b->metric) || strtoll(step, NULL, 10) > resumed_step) {
+        if (!quiet)
+            fprintf(stderr, "strata: note: %s (%s at step %s) is not this run's best by %s so far; it will be "
+                            "replaced\n",
+                    path, metric, step, b->metric);
+        return;
+    }
+    b->value = strtod(value, NULL);
+    b->epoch = strtoll(epoch, NULL, 10);
+    b->step = strtoll(step, NULL, 10);
+}
+
+strata_status train_best_update(train_best *b, const char *out_dir, strata_model *m, double value, int64_t epoch,
+                                int64_t step, json_t *meta)
+{
+    if (!b->metric || !isfinite(value))
+        return STRATA_OK;
+    int better = !strcmp(b->metric, "val_loss") ? value < b->value : value > b->value;
+    if (!isnan(b->value) && !better) /* ties keep the earlier one */
+        return STRATA_OK;
+    json_t *all = meta ? json_deep_copy(meta) : json_object();
+    char num[3][32];
+    snprintf(num[0], sizeof num[0], "%.17g", value);
+    snprintf(num[1], sizeof num[1], "%lld", (long long)epoch);
+    snprintf(num[2], sizeof num[2], "%lld", (long long)step);
+    char *text = NULL;
+    if (all && !json_object_set_new(all, "best.metric", json_string(b->metric)) &&
+        !json_object_set_new(all, "best.value", json_string(num[0])) &&
+        !json_object_set_new(all, "best.epoch", json_string(num[1])) &&
+        !json_object_set_new(all, "best.step", json_string(num[2])))
+        text = json_dumps(all, JSON_COMPACT);
+    json_decref(all);
+    if (!text)
+        return STRATA_E_NOMEM;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
+    strata_status rc = strata_checkpoint_save(path, m, NULL, text);
+    free(text);
+    if (!rc)
+        b->value = value, b->epoch = epoch, b->step = step;
+    return rc;
 }
