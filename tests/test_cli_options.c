@@ -194,8 +194,10 @@ static void test_set_overrides(void **state)
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},
         {"eval %s/memn2n-babi.yaml --checkpoint c --data d --task 1 --set bogus=1", "unknown key 'bogus'"},
         /* the image classifier's keys, refused where no trainer reads them */
-        {"train %s/char-lstm-kjv.yaml --out r --set train.keep_best=val_loss",
-         "train.keep_best is for image classifiers (task: classification), not task: language_model"},
+        {"train %s/char-lstm-kjv.yaml --out r --set train.keep_best=val_accuracy",
+         "train.keep_best: a language model is scored by val_loss, not val_accuracy"},
+        {"train %s/seq2seq-reverse.yaml --out r --set train.keep_best=val_loss",
+         "train.keep_best is for image classifiers and language models, not task: seq2seq"},
         {"train %s/dcgan-fashion.yaml --out r --set train.patience=2", "train.patience is for image classifiers"},
         {"train %s/autoencoder-fashion.yaml --out r --set data.val_fraction=0.1",
          "task: autoencoder does not use one"},

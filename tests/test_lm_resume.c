@@ -190,6 +190,52 @@ static void test_lm_resume_matches_uninterrupted(void **state)
     free(full);
 }
 
+/* "best: ..." and "stopped early ..." of dir/out, without the run directory. */
+static char *best_report(void)
+{
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    char *b = strstr(out, "stopped early at step ");
+    if (!b || !strstr(b, "\nbest: step "))
+        fail_msg("no early stop and best model in: %s", out);
+    char *r = strndup(b, (size_t)(strchr(strstr(b, "\nbest: "), '(') - b));
+    free(out);
+    return r;
+}
+
+/* A language model keeps its best model by validation loss at its
+ * evaluations (every 5 steps) and stops after two without a better one; a
+ * run stopped between two evaluations and resumed does the same. */
+static void test_lm_keep_best(void **state)
+{
+    (void)state;
+    const char *opts = "--backend ref --quiet --set train.keep_best=val_loss --set train.patience=2 "
+                       "--set optimizer.lr=0.3";
+    expect_ok(cli("train lm.yaml --out lb --steps 60 %s", opts));
+    char *whole = best_report();
+    /* the best is the lowest val_loss of the evaluations in metrics.jsonl, the stop two evaluations on */
+    long long best_step;
+    const long long evaluations = tu_best_record(dir, "lb/metrics.jsonl", "val_loss", "step", 0, &best_step);
+    const long long last = 5 * evaluations;
+    assert_true(last < 60); /* it did stop early */
+    char want[128];
+    snprintf(want, sizeof want, "stopped early at step %lld: no better val_loss in 2 evaluations\nbest: step %lld, ",
+             best_step + 10, best_step);
+    if (strncmp(whole, want, strlen(want)))
+        fail_msg("'%s', but metrics.jsonl has the lowest val_loss at step %lld", whole, best_step);
+
+    expect_ok(cli("train lm.yaml --out lr --steps 23 %s", opts));
+    expect_ok(cli("train lm.yaml --resume lr --steps 60 %s", opts));
+    char *resumed = best_report();
+    assert_string_equal(resumed, whole);
+    free(resumed), free(whole);
+    /* best.safetensors carries the vocabulary */
+    expect_ok(cli("generate --checkpoint lb/best.safetensors --spec lm.yaml --prime the --length 5 --backend ref"));
+    expect_err(cli("train lm.yaml --out lx %s --set train.eval_every=0", opts), 1,
+               "a language model keeps its best model (train.keep_best: val_loss; train.patience with it) at its "
+               "evaluations: set train.eval_every");
+}
+
 /* Ctrl-C during SPEC's run: it ends with 130 after saving where it
  * stands; resumed to 7 steps further, its records are those of a run of
  * that many steps that was never interrupted. */
@@ -346,6 +392,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lm_resume_matches_uninterrupted),
+        cmocka_unit_test(test_lm_keep_best),
         cmocka_unit_test(test_s2s_resume_matches_uninterrupted),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),

@@ -308,22 +308,8 @@ static void test_keep_best(void **state)
     tu_expect_cli_ok(dir, tu_run_cli(dir, args));
     char *line = best_line();
     /* the epoch it names has the highest val_accuracy in metrics.jsonl (the first of equals) */
-    char *m = tu_slurp(dir, "vb/metrics.jsonl");
-    assert_non_null(m);
-    long long best_epoch = -1, epochs = 0;
-    double best = 0;
-    for (char *p = strstr(m, "\"val_accuracy\":"); p; p = strstr(p + 1, "\"val_accuracy\":")) {
-        char *rec = p;
-        while (rec > m && rec[-1] != '\n')
-            rec--;
-        long long ep;
-        double v = strtod(p + strlen("\"val_accuracy\":"), NULL);
-        assert_int_equal(sscanf(rec, "{\"epoch\":%lld", &ep), 1);
-        epochs++;
-        if (best_epoch < 0 || v > best)
-            best = v, best_epoch = ep;
-    }
-    free(m);
+    long long best_epoch;
+    const long long epochs = tu_best_record(dir, "vb/metrics.jsonl", "val_accuracy", "epoch", 1, &best_epoch);
     assert_int_equal(epochs, 6);
     assert_true(best_epoch < 6); /* later epochs that do no better leave it alone */
     char want[128];
@@ -384,7 +370,7 @@ static void test_keep_best(void **state)
     if (!strstr(early, want))
         fail_msg("expected '%s' in:\n%s", want, early);
     free(early);
-    m = tu_slurp(dir, "ve/metrics.jsonl");
+    char *m = tu_slurp(dir, "ve/metrics.jsonl");
     assert_int_equal(tu_count(m, "\"val_accuracy\":"), best_epoch + 1);
     free(m);
     tu_expect_cli_err(dir, tu_run_cli(dir, "train val.yaml --out np --set train.patience=2"), 1,

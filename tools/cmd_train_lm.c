@@ -415,10 +415,25 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     /* the rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(r->opt);
 
+    /* train.keep_best: val_loss and train.patience: counted in evaluations (train.eval_every) */
+    train_best best = {.value = NAN};
+    int64_t patience = 0;
+    strata_spec_get_string(r->spec, "train.keep_best", NULL, &best.metric);
+    strata_spec_get_int(r->spec, "train.patience", 0, &patience);
+    if ((best.metric || patience > 0) && (eval_every <= 0 || !best.metric)) {
+        fprintf(stderr, "strata: error: %s: a language model keeps its best model (train.keep_best: val_loss; "
+                        "train.patience with it) at its evaluations: set train.eval_every%s\n",
+                strata_spec_path(r->spec), best.metric ? "" : " and train.keep_best");
+        return 1;
+    }
     train_state ts = {.data_seed = (uint64_t)o->seed};
     int ret;
     if (ck->resume && (ret = lm_resume(r, o, steps, &ts)))
         return ret;
+    if (best.metric && ck->resume)
+        train_best_resume(&best, o->out_dir, ts.step, o->quiet);
+    else if (!ck->resume)
+        train_best_forget(o->out_dir);
     train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
     json_t *meta = checkpoint_meta(r);
     if (!meta)
@@ -452,10 +467,15 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = NAN;
     int64_t since = ts.seen, step = ts.step;
     int nan_stop = 0, evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int64_t early_stop = 0;                       /* the step it stopped at, without a better model */
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
     while (step < steps && !rc) {
+        if (patience > 0 && !isnan(best.value) && (step - best.step) / eval_every >= patience) {
+            early_stop = step;
+            break;
+        }
         train_state before = lm_position(r, data_seed, step, sum_loss, since);
         strata_tensor *x = NULL, *y = NULL;
         rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, data_seed, step, &x, &y);
@@ -527,6 +547,9 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             since = 0;
             if (periodic)
                 now = lm_position(r, data_seed, step, sum_loss, since);
+            /* only the evaluations every run makes (not one at a --steps stop) choose the best */
+            if (periodic && (rc = train_best_update(&best, o->out_dir, r->model, val_loss, 0, step, meta)))
+                break;
         }
         /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */
         const int stop = cli_interrupted() && step < steps;
@@ -541,6 +564,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     json_decref(meta);
     if (!rc && stopped)
         return cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
+    if (!o->quiet && early_stop)
+        progress_end(&prog);
     if (!rc && !evaluated) /* resumed a finished run: report where it stands */
         rc = lm_evaluate(r, &val_loss);
     if (nan_stop)
@@ -556,9 +581,20 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                             strata_device_name(r->dev), "seconds", total, "tokens_per_second",
                             total > 0 ? (double)(ran * r->batch * r->seq_len) / total : 0.0, "parameters",
                             (json_int_t)strata_model_num_scalars(r->model));
+    if (sum && early_stop)
+        json_object_set_new(sum, "stopped_early_at", json_integer((json_int_t)early_stop));
+    if (sum && best.metric && !isnan(best.value))
+        json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I}", "metric", best.metric, "value", best.value,
+                                                   "step", (json_int_t)best.step));
     snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
     ret = cli_write_json(path, sum);
     json_decref(sum);
+    if (early_stop)
+        printf("stopped early at step %lld: no better val_loss in %lld evaluations\n", (long long)early_stop,
+               (long long)patience);
+    if (best.metric && !isnan(best.value))
+        printf("best: step %lld, val_loss %.4f (%s/best.safetensors)\n", (long long)best.step, best.value,
+               o->out_dir);
     printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
            strata_device_name(r->dev));
     return ret;

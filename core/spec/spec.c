@@ -1043,9 +1043,16 @@ static strata_status check_classifier_keys(strata_spec *s, const yt_node *root)
     static const char *const keys[] = {"keep_best", "patience"};
     for (int k = 0; k < 2; k++) {
         const yt_node *v = train && train->kind == YT_MAP ? yt_map_get(train, keys[k]) : NULL;
-        if (v)
-            return fail(s, STRATA_E_FORMAT, v, "train.%s is for image classifiers (task: classification), not task: %s",
-                        keys[k], t);
+        if (!v)
+            continue;
+        if (!strcmp(t, "language_model")) { /* by its validation loss, at its evaluations */
+            if (k == 0 && v->kind == YT_SCALAR && strcmp(v->text, "val_loss"))
+                return fail(s, STRATA_E_FORMAT, v, "train.keep_best: a language model is scored by val_loss, not %s",
+                            v->text);
+            continue;
+        }
+        return fail(s, STRATA_E_FORMAT, v,
+                    "train.%s is for image classifiers and language models, not task: %s", keys[k], t);
     }
     const yt_node *v = !strcmp(f, "idx") && data && data->kind == YT_MAP ? yt_map_get(data, "val_fraction") : NULL;
     if (v)

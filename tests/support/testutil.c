@@ -119,6 +119,32 @@ void tu_put_be32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 
+long long tu_best_record(const char *dir, const char *file, const char *key, const char *id, int highest,
+                         long long *best_id)
+{
+    char *m = tu_slurp(dir, file), k[64], i[64];
+    if (!m)
+        fail_msg("%s/%s is missing", dir, file);
+    snprintf(k, sizeof k, "\"%s\":", key);
+    snprintf(i, sizeof i, "{\"%s\":%%lld", id);
+    long long count = 0;
+    double best = 0;
+    *best_id = -1;
+    for (char *p = strstr(m, k); p; p = strstr(p + 1, k)) {
+        char *rec = p;
+        while (rec > m && rec[-1] != '\n')
+            rec--;
+        long long at;
+        if (sscanf(rec, i, &at) != 1)
+            fail_msg("a record of %s/%s does not start with \"%s\": %.80s", dir, file, id, rec);
+        double v = strtod(p + strlen(k), NULL);
+        if (!count++ || (highest ? v > best : v < best))
+            best = v, *best_id = at;
+    }
+    free(m);
+    return count;
+}
+
 char *tu_slurp(const char *dir, const char *name)
 {
     char path[PATH_MAX];

@@ -61,6 +61,11 @@ int tu_run_clif(const char *dir, const char *fmt, ...) __attribute__((format(pri
 void tu_expect_cli_ok(const char *dir, int code);
 /** Fails the test unless the command exited @p want with @p needle in dir/err. */
 void tu_expect_cli_err(const char *dir, int code, int want, const char *needle);
+/** Over the records (JSON lines) of dir/@p file that have @p key: their
+ *  number, and in *best_id the @p id ("epoch", "step", the record's first
+ *  key) of the first with the lowest value (the highest when @p highest). */
+long long tu_best_record(const char *dir, const char *file, const char *key, const char *id, int highest,
+                         long long *best_id);
 /** Occurrences of @p needle in @p s. */
 int tu_count(const char *s, const char *needle);
 /** dir/RUN/metrics.jsonl without its "seconds" fields, which differ
