@@ -282,6 +282,13 @@ int cli_make_dir(const char *dir);
 /** 0 when the checkpoint @p path is a regular file, else 1 after saying
  *  why, before anything is built: the common mistake, named plainly. */
 int cli_check_checkpoint(const char *path);
+/** strata_checkpoint_load of @p path into @p m: 0, or 1 after a message naming the file. */
+int cli_load_checkpoint(const char *path, strata_model *m);
+/** How the spec's images were scaled: data.scale (255), then data.mean (0) and data.std (1). */
+typedef struct {
+    double scale, mean, std;
+} cli_scaling;
+cli_scaling cli_data_scaling(const strata_spec *s);
 
 /* Checkpoints and resume of `strata train` (train_ckpt.c). */
 /** Where a run stands: what DIR/checkpoint.safetensors records in its

@@ -243,11 +243,8 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     int dn = 0;
     const int64_t *ds = strata_dataset_shape(c->test, &dn);
     const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = (int)ds[dn - 1], cols = 16;
-    double scale = 255.0, mean = 0.0, std = 1.0;
-    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
-    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
-    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
-    const float lo = (float)((0.0 - mean) / std), hi = (float)((255.0 / scale - mean) / std);
+    const cli_scaling sc = cli_data_scaling(c->spec);
+    const float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
     /* whole pairs of rows: a last row of fewer than 16 images is padded with white tiles */
     const int64_t slots = 2 * cols * ((n + cols - 1) / cols);
     float *tiles = malloc(sizeof(float) * (size_t)(slots * c->per + 1));

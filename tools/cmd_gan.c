@@ -904,12 +904,9 @@ int cmd_fid(int argc, char **argv)
         r = cli_fail("loading the classifier", rc);
         goto out2;
     }
-    double scale = 255.0, mean = 0.0, std = 1.0;
-    strata_spec_get_float(cs, "data.scale", 255.0, &scale);
-    strata_spec_get_float(cs, "data.mean", 0.0, &mean);
-    strata_spec_get_float(cs, "data.std", 1.0, &std);
-    if ((rc = strata_dataset_load_idx(images, labels, scale, &test)) ||
-        ((mean != 0.0 || std != 1.0) && (rc = strata_dataset_normalize(test, mean, std)))) {
+    const cli_scaling sc = cli_data_scaling(cs);
+    if ((rc = strata_dataset_load_idx(images, labels, sc.scale, &test)) ||
+        ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(test, sc.mean, sc.std)))) {
         r = cli_fail("loading the real images", rc);
         goto out2;
     }
@@ -947,7 +944,7 @@ int cmd_fid(int argc, char **argv)
                 if (!rc)
                     rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per));
                 for (int64_t i = 0; !rc && i < B * per; i++)
-                    h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / scale - mean) / std);
+                    h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc.scale - sc.mean) / sc.std);
                 if (!rc)
                     rc = strata_tensor_from_host(g.dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, &x);
                 free(h);

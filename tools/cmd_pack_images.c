@@ -154,11 +154,14 @@ static int walk(const char *root, const char *rel, int want_dirs, names *out, si
                 int depth)
 {
     char dir[4096];
-    if (*rel ? join_path(dir, sizeof dir, root, rel) : join_path(dir, sizeof dir, root, "."))
+    if (*rel ? join_path(dir, sizeof dir, root, rel) : snprintf(dir, sizeof dir, "%s", root) >= (int)sizeof dir) {
+        if (!*rel)
+            fprintf(stderr, "strata: error: the path %s is too long\n", root);
         return 1;
+    }
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "strata: error: cannot read the folder %s: %s\n", *rel ? dir : root, strerror(errno));
+        fprintf(stderr, "strata: error: cannot read the folder %s: %s\n", dir, strerror(errno));
         return 1;
     }
     struct dirent *e;
@@ -168,10 +171,9 @@ static int walk(const char *root, const char *rel, int want_dirs, names *out, si
             continue;
         char path[4096], sub[4096];
         struct stat st;
-        if ((r = join_path(path, sizeof path, dir, e->d_name) ||
-                 (*rel ? join_path(sub, sizeof sub, rel, e->d_name) : join_path(sub, sizeof sub, ".", e->d_name))))
+        if ((r = join_path(path, sizeof path, dir, e->d_name) || (*rel && join_path(sub, sizeof sub, rel, e->d_name))))
             break;
-        const char *name = *rel ? sub : sub + 2;
+        const char *name = *rel ? sub : e->d_name; /* relative to root */
         if (stat(path, &st) != 0)
             continue; /* a dangling link */
         if (e->d_name[0] == '.') {

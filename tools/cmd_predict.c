@@ -85,8 +85,8 @@ typedef struct {
  * model, or for a flat one (@p H 0) @p numel values, the PNG's pixels gray
  * when that is their number, else its RGB planes. 0, or 1 after a message
  * naming the file. */
-static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t numel, double scale, double mean,
-                    double std, int invert, float *x)
+static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t numel, cli_scaling sc, int invert,
+                    float *x)
 {
     uint32_t w = (uint32_t)W, h = (uint32_t)H;
     int wrong;
@@ -108,13 +108,13 @@ static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t n
         }
     }
     /* as strata_dataset_load_idx and strata_dataset_normalize compute it */
-    const float m = (float)mean, inv = (float)(1.0 / std);
-    const int norm = mean != 0.0 || std != 1.0;
+    const float m = (float)sc.mean, inv = (float)(1.0 / sc.std);
+    const int norm = sc.mean != 0.0 || sc.std != 1.0;
     for (int64_t c = 0; c < C; c++)
         for (int64_t i = 0; i < plane; i++) {
             const uint8_t *p = px + i * got;
-            int v = got == C ? p[c] : (int)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16);
-            float f = (float)((invert ? 255 - v : v) / scale);
+            int v = got == C ? p[c] : cli_luma(p);
+            float f = (float)((invert ? 255 - v : v) / sc.scale);
             x[c * plane + i] = norm ? (f - m) * inv : f;
         }
     free(px);
@@ -131,19 +131,28 @@ static int64_t next_best(const double *p, const unsigned char *taken, int64_t n)
     return best;
 }
 
+/* The model's output for one example @p x of its input shape @p ms (@p nd
+ * axes) in *out: 0, or 1 after a message. */
+static int forward_one(run_ctx *c, const float *x, int nd, const int64_t *ms, strata_tensor **out)
+{
+    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *in = NULL;
+    strata_status rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, x, &in);
+    if (!rc)
+        rc = strata_model_forward(c->model, &in, 1, out, 1, 0);
+    strata_tensor_release(in);
+    return rc ? cli_fail("running the model", rc) : 0;
+}
+
 /* Runs the model on @p x and reports the top classes of @p src. */
 static int predict_one(run_ctx *c, const predict_args *a, const source *src, const float *x, int nd,
                        const int64_t *ms, const char **names, json_t *list)
 {
-    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
-    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
-    strata_tensor *in = NULL, *logits = NULL;
-    strata_status rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, x, &in);
-    if (!rc)
-        rc = strata_model_forward(c->model, &in, 1, &logits, 1, 0);
-    strata_tensor_release(in);
-    if (rc)
-        return cli_fail("running the model", rc);
+    strata_tensor *logits = NULL;
+    strata_status rc = STRATA_OK;
+    if (forward_one(c, x, nd, ms, &logits))
+        return 1;
     int64_t n = strata_tensor_numel(logits);
     float *z = malloc(sizeof(float) * (size_t)n);
     double *p = malloc(sizeof(double) * (size_t)n);
@@ -245,16 +254,10 @@ static int predict(run_ctx *c, const predict_args *a)
         fprintf(stderr, "strata: error: out of memory\n");
         return 1;
     }
-    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
-    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
-    strata_tensor *in = NULL, *out = NULL;
-    strata_status rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, x, &in);
-    if (!rc)
-        rc = strata_model_forward(c->model, &in, 1, &out, 1, 0);
-    strata_tensor_release(in);
-    if (rc) {
+    strata_tensor *out = NULL;
+    if (forward_one(c, x, nd, ms, &out)) {
         free(x);
-        return cli_fail("running the model", rc);
+        return 1;
     }
     int64_t n_out = strata_tensor_numel(out);
     strata_tensor_release(out);
@@ -263,16 +266,13 @@ static int predict(run_ctx *c, const predict_args *a)
         free(x);
         return 1;
     }
-    double scale = 255.0, mean = 0.0, std = 1.0;
-    strata_spec_get_float(c->spec, "data.scale", 255.0, &scale);
-    strata_spec_get_float(c->spec, "data.mean", 0.0, &mean);
-    strata_spec_get_float(c->spec, "data.std", 1.0, &std);
+    const cli_scaling sc = cli_data_scaling(c->spec);
 
     json_t *list = a->json ? json_array() : NULL;
     int r = 0;
     for (int i = 1; i < a->n_positional && !r; i++) {
         source src = {.file = a->positional[i]};
-        r = read_png(src.file, C, H, W, numel, scale, mean, std, a->invert, x) ||
+        r = read_png(src.file, C, H, W, numel, sc, a->invert, x) ||
             predict_one(c, a, &src, x, nd, ms, names, list);
     }
     int64_t size = c->test ? strata_dataset_size(c->test) : 0;
@@ -322,17 +322,10 @@ int cmd_predict(int argc, char **argv)
     }
     run_ctx ctx;
     run_options ro = {.spec_path = a.positional[0], .backend = a.backend, .no_data = !a.n_inputs};
-    if (!(r = run_setup(&ctx, &ro, 0))) {
-        strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
-        if (rc) {
-            char what[4200];
-            snprintf(what, sizeof what, "loading the checkpoint %s", a.checkpoint);
-            r = cli_fail(what, rc);
-        } else {
-            int prev = strata_set_grad_enabled(ctx.rt, 0);
-            r = predict(&ctx, &a);
-            strata_set_grad_enabled(ctx.rt, prev);
-        }
+    if (!(r = run_setup(&ctx, &ro, 0)) && !(r = cli_load_checkpoint(a.checkpoint, ctx.model))) {
+        int prev = strata_set_grad_enabled(ctx.rt, 0);
+        r = predict(&ctx, &a);
+        strata_set_grad_enabled(ctx.rt, prev);
     }
     run_free(&ctx);
     return r;

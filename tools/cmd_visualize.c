@@ -256,13 +256,7 @@ static int visualize(run_ctx *c, const vis_args *a)
                 (long long)a->index, images, (long long)size, (long long)size - 1);
         return 1;
     }
-    strata_status rc = strata_checkpoint_load(a->checkpoint, c->model, NULL);
-    if (rc) {
-        char what[4200];
-        snprintf(what, sizeof what, "loading the checkpoint %s", a->checkpoint);
-        return cli_fail(what, rc);
-    }
-    if (cli_make_dir(a->out_dir))
+    if (cli_load_checkpoint(a->checkpoint, c->model) || cli_make_dir(a->out_dir))
         return 1;
 
     int nd;
@@ -271,6 +265,7 @@ static int visualize(run_ctx *c, const vis_args *a)
     memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
     const float *xh = strata_dataset_x(c->test, a->index);
     strata_tensor *x = NULL;
+    strata_status rc;
     if ((rc = strata_tensor_from_host(c->dev, STRATA_F32, nd + 1, shape, xh, &x)))
         return cli_fail("copying the input image to the device", rc);
 

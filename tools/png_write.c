@@ -36,8 +36,7 @@ static void png_on_warning(png_structp png, png_const_charp msg)
     (void)png, (void)msg; /* a damaged ancillary chunk, say: the pixels still decode */
 }
 
-/* PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded. */
-static uint8_t luma(const uint8_t *rgb)
+uint8_t cli_luma(const uint8_t *rgb)
 {
     return (uint8_t)((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
 }
@@ -117,7 +116,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     for (size_t i = 0; i < (size_t)iw * ih; i++) {
         const uint8_t *p = raw + (i / iw) * stride + (i % iw) * (size_t)got;
         if (channels == 1)
-            px[i] = got == 3 ? luma(p) : p[0];
+            px[i] = got == 3 ? cli_luma(p) : p[0];
         else
             memcpy(px + i * 3, p, 3);
     }

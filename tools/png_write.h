@@ -26,6 +26,8 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
  * NULL after "strata: error: PATH: why" when it cannot be read.
  */
 uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size);
+/** PIL's convert("L") of the RGB pixel @p rgb: ITU-R 601-2 luma in 16-bit fixed point, rounded. */
+uint8_t cli_luma(const uint8_t *rgb);
 
 /** How tile values become gray levels 0..255. */
 typedef enum grid_norm {

@@ -47,16 +47,13 @@ static strata_status load_split(const strata_spec *s, const char *split, double 
 
 int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out)
 {
-    double scale = 255.0, mean = 0.0, std = 1.0;
-    strata_spec_get_float(s, "data.scale", 255.0, &scale);
-    strata_spec_get_float(s, "data.mean", 0.0, &mean);
-    strata_spec_get_float(s, "data.std", 1.0, &std);
-    strata_status rc = load_split(s, split, scale, out);
+    const cli_scaling sc = cli_data_scaling(s);
+    strata_status rc = load_split(s, split, sc.scale, out);
     if (rc == STRATA_E_NOT_FOUND)
         return 1;
     if (rc)
         return cli_fail(!strcmp(split, "train") ? "loading the training set" : "loading the test set", rc);
-    if ((mean != 0.0 || std != 1.0) && (rc = strata_dataset_normalize(*out, mean, std)))
+    if ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(*out, sc.mean, sc.std)))
         return cli_fail("normalising the data", rc);
     return 0;
 }
@@ -453,4 +450,23 @@ int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names)
         strata_spec_get_string(s, key, NULL, &(*names)[k]);
     }
     return 0;
+}
+
+int cli_load_checkpoint(const char *path, strata_model *m)
+{
+    strata_status rc = strata_checkpoint_load(path, m, NULL);
+    if (!rc)
+        return 0;
+    char what[4200];
+    snprintf(what, sizeof what, "loading the checkpoint %s", path);
+    return cli_fail(what, rc);
+}
+
+cli_scaling cli_data_scaling(const strata_spec *s)
+{
+    cli_scaling c = {255.0, 0.0, 1.0};
+    strata_spec_get_float(s, "data.scale", 255.0, &c.scale);
+    strata_spec_get_float(s, "data.mean", 0.0, &c.mean);
+    strata_spec_get_float(s, "data.std", 1.0, &c.std);
+    return c;
 }
