@@ -197,10 +197,12 @@ static void test_set_overrides(void **state)
         {"train %s/char-lstm-kjv.yaml --out r --set train.keep_best=val_accuracy",
          "train.keep_best: a language model is scored by val_loss, not val_accuracy"},
         {"train %s/seq2seq-reverse.yaml --out r --set train.keep_best=val_loss",
-         "train.keep_best is for image classifiers and language models, not task: seq2seq"},
-        {"train %s/dcgan-fashion.yaml --out r --set train.patience=2", "train.patience is for image classifiers"},
+         "train.keep_best is read only for task: classification, language_model; this spec is task: seq2seq"},
+        {"train %s/dcgan-fashion.yaml --out r --set train.patience=2",
+         "train.patience is read only for task: classification, language_model; this spec is task: gan"},
         {"train %s/autoencoder-fashion.yaml --out r --set data.val_fraction=0.1",
-         "task: autoencoder does not use one"},
+         "data.val_fraction is read only for task: classification, language_model, question_answering; this spec is "
+         "task: autoencoder"},
     };
     for (size_t k = 0; k < sizeof spec_errors / sizeof spec_errors[0]; k++) {
         snprintf(args, sizeof args, spec_errors[k].args, models);

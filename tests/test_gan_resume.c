@@ -8,7 +8,9 @@
  *     resumes from the previous, consistent files (X.prev.safetensors);
  *   - a non-finite loss stops training after saving the last good state,
  *     the same state an uninterrupted run has after that many steps;
- *   - bad uses of the flags fail with a message naming the file, never a crash.
+ *   - bad uses of the flags fail with a message naming the file, never a crash;
+ *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
+ *     a scheduled run resumes to the same rates and losses).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +104,9 @@ static int setup(void **state)
     write_gan_spec("gan_diverge.yaml", "{type: sgd, lr: 1.0e+4}");
     write_ae_spec("ae.yaml", "{type: adam, lr: 0.01}", 1);
     write_ae_spec("ae_diverge.yaml", "{type: sgd, lr: 1.0e+10}", 0);
+    /* the rate halved every 4 steps */
+    write_gan_spec("gan_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}");
+    write_ae_spec("ae_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}", 1);
     return 0;
 }
 
@@ -259,6 +264,64 @@ static void test_interrupt_and_resume(void **state)
     (void)state;
     interrupted_then_resumed("gan.yaml", "cut/generator.safetensors", "\"d_loss\"");
     interrupted_then_resumed("ae.yaml", "cut/checkpoint.safetensors", "\"batch_loss\"");
+    /* with a schedule: the rates (in the records) continue where they were */
+    interrupted_then_resumed("gan_step.yaml", "cut/generator.safetensors", "\"d_loss\"");
+    interrupted_then_resumed("ae_step.yaml", "cut/checkpoint.safetensors", "\"batch_loss\"");
+}
+
+/* schedule: and train.clip_grad_norm reach the updates of both trainers: a
+ * step schedule with gamma 0 stops them after its first step_size steps,
+ * and a vanishing clip norm on SGD leaves the weights where they started. */
+static void test_schedule_and_clip(void **state)
+{
+    (void)state;
+#define STOP_AFTER(n) "--set schedule.type=step --set schedule.step_size=" #n " --set schedule.gamma=0"
+    expect_ok(cli("train ae.yaml --out as2 --steps 2 --backend ref --quiet " STOP_AFTER(2)));
+    expect_ok(cli("train ae.yaml --out as6 --steps 6 --backend ref --quiet " STOP_AFTER(2)));
+    expect_ok(cli("train ae.yaml --out ac6 --steps 6 --backend ref --quiet"));
+    assert_true(tu_same_model_tensors(dir, "as2/checkpoint.safetensors", "as6/checkpoint.safetensors"));
+    assert_false(tu_same_model_tensors(dir, "as6/checkpoint.safetensors", "ac6/checkpoint.safetensors"));
+    char *m = records("as6");
+    assert_int_equal(tu_count(m, "\"lr\":0.01}"), 2);
+    assert_int_equal(tu_count(m, "\"lr\":0.0}"), 4);
+    free(m);
+
+    expect_ok(cli("train ae.yaml --out ak1 --steps 1 --backend ref --quiet --set optimizer.type=sgd "
+                  "--set train.clip_grad_norm=1e-12"));
+    expect_ok(cli("train ae.yaml --out ak3 --steps 3 --backend ref --quiet --set optimizer.type=sgd "
+                  "--set train.clip_grad_norm=1e-12"));
+    expect_ok(cli("train ae.yaml --out an1 --steps 1 --backend ref --quiet --set optimizer.type=sgd"));
+    assert_true(tu_same_model_tensors(dir, "ak1/checkpoint.safetensors", "ak3/checkpoint.safetensors"));
+    assert_false(tu_same_model_tensors(dir, "ak1/checkpoint.safetensors", "an1/checkpoint.safetensors"));
+
+    /* the GAN: both models (no weight average: it moves on its own) */
+    static const char *const files[] = {"generator.safetensors", "discriminator.safetensors"};
+    expect_ok(cli("train gan.yaml --out gs1 --steps 1 --backend ref --quiet --set gan.ema=0 " STOP_AFTER(1)));
+    expect_ok(cli("train gan.yaml --out gs3 --steps 3 --backend ref --quiet --set gan.ema=0 " STOP_AFTER(1)));
+    m = records("gs3");
+    assert_int_equal(tu_count(m, "\"g_lr\":0.0,\"d_lr\":0.0"), 2);
+    free(m);
+    /* with SGD and a clip norm of 1e-12 the weights stay where they started; without, they move */
+    for (int n = 1; n <= 3; n += 2) {
+        expect_ok(cli("train gan.yaml --out gk%d --steps %d --backend ref --quiet --set gan.ema=0 "
+                      "--set generator.optimizer.type=sgd --set discriminator.optimizer.type=sgd "
+                      "--set train.clip_grad_norm=1e-12", n, n));
+        expect_ok(cli("train gan.yaml --out gn%d --steps %d --backend ref --quiet --set gan.ema=0 "
+                      "--set generator.optimizer.type=sgd --set discriminator.optimizer.type=sgd", n, n));
+    }
+    for (size_t k = 0; k < 2; k++) {
+        char a[128], b[128];
+        snprintf(a, sizeof a, "gs1/%s", files[k]);
+        snprintf(b, sizeof b, "gs3/%s", files[k]);
+        assert_true(tu_same_model_tensors(dir, a, b));
+        snprintf(a, sizeof a, "gk1/%s", files[k]);
+        snprintf(b, sizeof b, "gk3/%s", files[k]);
+        assert_true(tu_same_model_tensors(dir, a, b));
+        snprintf(a, sizeof a, "gn1/%s", files[k]);
+        snprintf(b, sizeof b, "gn3/%s", files[k]);
+        assert_false(tu_same_model_tensors(dir, a, b));
+    }
+#undef STOP_AFTER
 }
 
 /* A kill between the discriminator's and the generator's write: the
@@ -432,6 +495,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gan_resume_matches_uninterrupted),
         cmocka_unit_test(test_interrupt_and_resume),
+        cmocka_unit_test(test_schedule_and_clip),
         cmocka_unit_test(test_gan_kill_between_files),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),

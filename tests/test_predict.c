@@ -445,7 +445,7 @@ static void test_predict_errors(void **state)
          "narrow.png is 7 x 8 pixels (56 values gray, 168 RGB); the model takes 64 values"}, /* no data to ask */
         {"predict dup.yaml %s img0.png", 1, "data.classes.2: 'left' is also data.classes.0"},
         {"predict num.yaml %s img0.png", 1, "data.classes is a list of class names"},
-        {"predict gray.yaml %s img0.png --set data.format=text", 1, "unknown key 'train' in data"},
+        {"predict gray.yaml %s img0.png --set data.format=text", 1, "train.epochs is read only for task:"},
     };
     char args[PATH_MAX + 256];
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {

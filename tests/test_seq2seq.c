@@ -86,6 +86,27 @@ static void test_train_eval(void **state)
     free(out);
 }
 
+/* schedule: reaches the updates: a step schedule with gamma 0 stops them
+ * after its first step_size steps (the records carry each step's rate). */
+static void test_schedule(void **state)
+{
+    (void)state;
+    write_spec("s.yaml", ", min_len: 3, max_len: 6", good_inputs);
+    const char *stop = "--set schedule.type=step --set schedule.step_size=2 --set schedule.gamma=0";
+    char args[256];
+    snprintf(args, sizeof args, "train s.yaml --out r2 --steps 2 %s", stop);
+    assert_int_equal(run_cli(args), 0);
+    snprintf(args, sizeof args, "train s.yaml --out r5 --steps 5 %s", stop);
+    assert_int_equal(run_cli(args), 0);
+    assert_int_equal(run_cli("train s.yaml --out c5 --steps 5"), 0);
+    assert_true(tu_same_model_tensors(dir, "r2/model.safetensors", "r5/model.safetensors"));
+    assert_false(tu_same_model_tensors(dir, "r5/model.safetensors", "c5/model.safetensors"));
+    char *m = slurp("r5/metrics.jsonl");
+    assert_int_equal(tu_count(m, "\"lr\":0.01"), 2);
+    assert_int_equal(tu_count(m, "\"lr\":0.0}"), 3);
+    free(m);
+}
+
 static void expect_error(const char *data, const char *inputs, const char *needle)
 {
     write_spec("bad.yaml", data, inputs);
@@ -122,6 +143,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_eval),
+        cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -458,6 +458,95 @@ static void bad_references(void **state)
                        STRATA_E_EXISTS, "ref.yaml:1: layer 1 (type 'relu', name 'a'): ", "'a'");
 }
 
+/* Keys only some trainers read are refused in a spec of another task (the
+ * trainer would ignore them), their defaults are recorded only where they
+ * apply, and with the trainer's own value. */
+static void keys_of_other_tasks(void **state)
+{
+    fixture *f = *state;
+#define MODEL "model: {input: [4], layers: [{type: linear, out_features: 3}]}\n"
+#define IDX "train: {images: a, labels: b}, "
+#define GAN_MODELS                                                                                                 \
+    "generator: {model: {input: [4], layers: [{type: linear, out_features: 6}]}}\n"                              \
+    "discriminator: {model: {input: [6], layers: [{type: linear, out_features: 1}]}}\n"
+    static const struct {
+        const char *text, *needle, *needle2;
+    } bad[] = {
+        {MODEL "train: {repeats: 3}\n", "bad.yaml:2: train.repeats is read only for task: question_answering",
+         "this spec is task: classification, whose trainer would ignore it"},
+        {MODEL "train: {select: training_error}\n", "train.select is read only for task: question_answering", NULL},
+        {MODEL "train: {eval_every: 10}\n", "train.eval_every is read only for task: language_model", NULL},
+        {"data: {format: babi}\n" MODEL "schedule: {type: cosine}\n",
+         "bad.yaml:3: schedule is read only for task: every task but question_answering",
+         "this spec is task: question_answering"},
+        {"data: {format: babi}\n" MODEL "train: {steps: 10}\n", "train.steps is read only for task: every task but "
+                                                                 "question_answering",
+         NULL},
+        {"data: {format: babi}\n" MODEL "train: {log_every: 10}\n", "train.log_every is read only", NULL},
+        {"data: {format: seq2seq_reverse}\n" MODEL "train: {epochs: 3}\n",
+         "train.epochs is read only for task: classification, question_answering, autoencoder", "task: seq2seq"},
+        {"data: {format: seq2seq_reverse}\n" MODEL "train: {keep_best: val_loss}\n",
+         "train.keep_best is read only for task: classification, language_model", "task: seq2seq"},
+        {"data: {format: seq2seq_reverse}\n" MODEL "train: {eval_batch_size: 8}\n",
+         "train.eval_batch_size is read only for task: classification, language_model", NULL},
+        {"task: autoencoder\ndata: {" IDX "augment: {hflip: 0.5}}\n" MODEL, "data.augment is read only for task: "
+                                                                      "classification",
+         "task: autoencoder"},
+        {"task: autoencoder\ndata: {" IDX "val_fraction: 0.1}\n" MODEL, "data.val_fraction is read only", NULL},
+        {"task: autoencoder\ndata: {" IDX "classes: [a, b, c]}\n" MODEL, "data.classes is read only", NULL},
+        {"task: autoencoder\ngan: {d_steps: 2}\n" MODEL, "gan is read only for task: gan", NULL},
+        {"autoencoder: {code_size: 3}\n" MODEL, "autoencoder is read only for task: autoencoder",
+         "task: classification"},
+        {"task: gan\nloss: mse\n" GAN_MODELS, "bad.yaml:2: loss is read only for task: every task but gan", NULL},
+        {"task: gan\n" MODEL GAN_MODELS, "model is read only for task: every task but gan", NULL},
+        {"task: gan\noptimizer: {type: sgd}\n" GAN_MODELS, "optimizer is read only for task: every task but gan",
+         NULL},
+        {"task: gan\ndata: {" IDX "test: {images: a, labels: b}}\n" GAN_MODELS, "data.test is read only", NULL},
+        {"task: gan\ntrain: {epochs: 2}\n" GAN_MODELS, "train.epochs is read only", "task: gan"},
+        /* the loss each trainer computes */
+        {"task: autoencoder\nloss: cross_entropy\n" MODEL,
+         "bad.yaml:2: loss: task: autoencoder trains with loss: mse, got cross_entropy", NULL},
+        {MODEL "loss: mse\n", "loss: task: classification trains with loss: cross_entropy, got mse", NULL},
+        {"data: {format: babi}\nloss: bce_with_logits\n" MODEL,
+         "loss: task: question_answering trains with loss: cross_entropy", NULL},
+        {"data: {format: text, path: x}\n" MODEL "train: {keep_best: val_accuracy}\n",
+         "train.keep_best: a language model is scored by val_loss, not val_accuracy", NULL},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        expect_parse_error(f, bad[k].text, STRATA_E_FORMAT, bad[k].needle, bad[k].needle2);
+
+    /* the defaults recorded: each task's own, none of another task's keys */
+    static const struct {
+        const char *text, *has, *lacks;
+    } dflt[] = {
+        {MODEL "train: {}\n", "train.epochs = 1\n", "train.repeats"},
+        {MODEL "train: {}\n", "loss = cross_entropy\n", "train.eval_every"},
+        {"data: {format: babi}\n" MODEL "train: {}\n", "train.epochs = 100\n", "train.log_every"},
+        {"data: {format: babi}\n" MODEL "train: {}\n", "train.batch_size = 32\n", "schedule"},
+        {"data: {format: babi}\n" MODEL "train: {}\n", "train.repeats = 1\n", "train.eval_batch_size"},
+        {"task: autoencoder\n" MODEL "train: {}\n", "train.epochs = 10\n", "train.repeats"},
+        {"task: autoencoder\n" MODEL "train: {}\n", "train.batch_size = 128\n", "val_fraction"},
+        {"task: autoencoder\n" MODEL "train: {}\n", "loss = mse\n", "loss = cross_entropy"},
+        {"task: gan\n" GAN_MODELS "train: {}\n", "train.steps = 1000\n", "train.epochs"},
+        {"task: gan\n" GAN_MODELS "train: {}\n", "train.log_every = 100\n", "loss ="},
+        {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.steps = 2000\n", "train.epochs"},
+        {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.log_every = 200\n", "train.repeats"},
+        {"data: {format: text, path: x}\n" MODEL "train: {}\n", "train.eval_batch_size = 256\n", "train.epochs"},
+        {"data: {format: text, path: x}\n" MODEL "train: {}\n", "train.steps = 1000\n", "train.repeats"},
+    };
+    for (size_t k = 0; k < sizeof dflt / sizeof dflt[0]; k++) {
+        strata_spec *s = NULL;
+        ST_OK(parse(f, dflt[k].text, "ok.yaml", &s));
+        const char *d = strata_spec_defaults(s);
+        if (!strstr(d, dflt[k].has) || strstr(d, dflt[k].lacks))
+            fail_msg("spec %zu: defaults should have \"%s\" and not \"%s\":\n%s", k, dflt[k].has, dflt[k].lacks, d);
+        strata_spec_destroy(s);
+    }
+#undef MODEL
+#undef GAN_MODELS
+#undef IDX
+}
+
 /* A two-model spec (a GAN): generator and discriminator, each {model, optimizer}. */
 static void two_model_spec(void **state)
 {
@@ -497,14 +586,18 @@ static void two_model_spec(void **state)
     strata_model_destroy(d);
     strata_spec_destroy(s);
     /* one of the two models missing; an error inside a named model names its path */
-    expect_parse_error(f, "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n",
+    expect_parse_error(f, "task: gan\ngenerator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n",
                        STRATA_E_FORMAT, "both 'generator' and 'discriminator'", NULL);
+    /* without task: gan, a generator is a key no trainer would read */
+    expect_parse_error(f, "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n",
+                       STRATA_E_FORMAT, "generator is read only for task: gan",
+                       "this spec is task: classification");
     expect_parse_error(f,
-                       "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
+                       "task: gan\ngenerator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
                        "discriminator:\n  model: {input: [6], layers: 3}\n",
                        STRATA_E_FORMAT, "discriminator.model.layers expects a non-empty list", NULL);
     expect_parse_error(f,
-                       "generator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
+                       "task: gan\ngenerator:\n  model: {input: [4], layers: [{type: linear, out_features: 6}]}\n"
                        "  optimiser: {type: sgd}\n"
                        "discriminator:\n  model: {input: [6], layers: [{type: linear, out_features: 1}]}\n",
                        STRATA_E_FORMAT, "optimiser", NULL);
@@ -514,6 +607,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(two_model_spec, setup, teardown),
+        cmocka_unit_test_setup_teardown(keys_of_other_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),

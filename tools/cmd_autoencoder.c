@@ -358,6 +358,14 @@ int cmd_ae_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.epochs > 0)
         epochs = a.epochs;
+    if (a.steps <= 0) /* train.steps: stop after that many batches, as --steps does */
+        strata_spec_get_int(c.spec, "train.steps", 0, &a.steps);
+    int64_t log_every = 50;
+    double clip = 0.0;
+    strata_spec_get_int(c.spec, "train.log_every", 50, &log_every);
+    strata_spec_get_float(c.spec, "train.clip_grad_norm", 0.0, &clip);
+    /* the rate the schedule starts from, before a checkpoint sets the current one */
+    const double base_lr = strata_optimizer_lr(c.opt);
     train_state ts = {.data_seed = (uint64_t)(a.have_seed ? a.seed : seed)};
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts)))
         goto out;
@@ -375,11 +383,15 @@ int cmd_ae_train(int argc, char **argv)
     const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0;
     if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
         epochs = (a.steps + per_epoch - 1) / per_epoch;
+    strata_lr_schedule sched;
+    if (!rc && cli_read_schedule(c.spec, a.steps > 0 ? a.steps : per_epoch * epochs, &sched))
+        rc = STRATA_E_INVALID;
     if (!a.quiet)
         printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
                "batch %lld\n",
                a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model),
                (long long)c.code, (long long)c.per, (long long)epochs, (long long)c.batch);
+    fflush(stdout); /* before the progress lines on stderr */
     const double t0 = cli_now();
     double test_mse = 0.0, pca_mse = 0.0;
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
@@ -397,6 +409,10 @@ int cmd_ae_train(int argc, char **argv)
             nb = ts.batch;
             strata_loader_skip(ld, nb);
         }
+        char label[64];
+        snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
+        cli_progress prog;
+        progress_start(&prog, label, per_epoch, log_every);
         while (!rc) {
             strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *loss = NULL;
             int done = 0;
@@ -409,6 +425,8 @@ int cmd_ae_train(int argc, char **argv)
             if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
                 break;
             const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+            const double lr = strata_lr_at(&sched, base_lr, steps);
+            strata_optimizer_set_lr(c.opt, lr);
             rc = ae_forward(&c, x, 1, &y, &xf);
             if (!rc)
                 rc = ae_mse(&c, y, xf, &loss);
@@ -428,16 +446,20 @@ int cmd_ae_train(int argc, char **argv)
                 }
                 break;
             }
-            if ((rc = cli_update(c.rt, c.model, c.opt, loss, 0.0, NULL)))
+            if ((rc = cli_update(c.rt, c.model, c.opt, loss, clip, NULL)))
                 break;
             sum += lv, nb++, steps++, ran++;
-            ae_record(mf, json_pack("{s:I, s:I, s:f}", "step", (json_int_t)steps, "epoch", (json_int_t)(ep + 1),
-                                    "batch_loss", lv));
+            ae_record(mf, json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)steps, "epoch", (json_int_t)(ep + 1),
+                                    "batch_loss", lv, "lr", lr));
+            if (!a.quiet)
+                progress_update(&prog, nb, sum / (double)nb, NAN);
             if (a.ckpt.checkpoint_every > 0 && steps % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
                 const train_state now = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
                 rc = ae_save(&c, &a, &now);
             }
         }
+        if (!a.quiet)
+            progress_end(&prog);
         if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
         const double train_mse = nb ? sum / (double)nb : 0.0;

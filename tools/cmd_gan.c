@@ -51,6 +51,8 @@ typedef struct {
     int64_t step, epoch, nb; /* iterations done; the loader's epoch and its batches taken */
     uint64_t data_seed;      /* the loader's shuffling seed */
     double ema;
+    double clip;             /* train.clip_grad_norm, of each model's gradients */
+    double base_lr_g, base_lr_d; /* the spec's rates, which schedule: scales */
 } gan_ctx;
 
 enum { GAN_TRAIN = 1, GAN_SAMPLE = 2, GAN_FID = 4 };
@@ -208,6 +210,9 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
         return cli_fail("creating the generator's optimizer", rc);
     if ((rc = strata_spec_create_optimizer_named(c->spec, "discriminator", c->D, &c->od)))
         return cli_fail("creating the discriminator's optimizer", rc);
+    c->base_lr_g = strata_optimizer_lr(c->og);
+    c->base_lr_d = strata_optimizer_lr(c->od);
+    strata_spec_get_float(c->spec, "train.clip_grad_norm", 0.0, &c->clip);
     if (c->ema > 0.0) {
         if (c->ema >= 1.0) {
             fprintf(stderr, "strata: error: %s: gan.ema is a decay in [0, 1), got %g\n", spec_path, c->ema);
@@ -311,6 +316,8 @@ static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, double *ld)
         rc = STRATA_E_NUMERIC;
     if (!rc)
         rc = strata_backward(strata_runtime_graph(c->rt), loss);
+    if (!rc && c->clip > 0)
+        rc = strata_clip_grad_norm(c->D, c->clip, NULL);
     if (!rc)
         rc = strata_optimizer_step(c->od);
     strata_model_zero_grad(c->D);
@@ -385,7 +392,7 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
         strata_graph_reset(strata_runtime_graph(c->rt));
         return rc;
     }
-    rc = cli_update(c->rt, c->G, c->og, loss, 0.0, lg);
+    rc = cli_update(c->rt, c->G, c->og, loss, c->clip, lg);
     strata_model_zero_grad(c->D);
     if (!rc && c->E) {
         strata_attr decay = strata_attr_float("decay", c->ema);
@@ -687,6 +694,11 @@ int cmd_gan_train(int argc, char **argv)
         steps = a.steps;
     double ld = 0.0, lg = 0.0;
     strata_status rc = STRATA_OK;
+    strata_lr_schedule sched;
+    if (cli_read_schedule(c.spec, steps, &sched)) {
+        r = 1;
+        goto out;
+    }
     if (a.ckpt.resume) {
         if ((r = gan_resume(&c, &a, &ld, &lg)))
             goto out;
@@ -730,6 +742,9 @@ int cmd_gan_train(int argc, char **argv)
         const train_state before = gan_position(&c);
         const double good_ld = ld, good_lg = lg;
         int moved = 0;
+        const double lr_g = strata_lr_at(&sched, c.base_lr_g, c.step), lr_d = strata_lr_at(&sched, c.base_lr_d, c.step);
+        strata_optimizer_set_lr(c.og, lr_g);
+        strata_optimizer_set_lr(c.od, lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);
         if (rc == STRATA_E_NUMERIC && (!isfinite(ld) || !isfinite(lg))) {
             r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
@@ -738,8 +753,8 @@ int cmd_gan_train(int argc, char **argv)
         if (rc)
             break;
         const int64_t step = ++c.step;
-        json_t *rec = json_pack("{s:I, s:f, s:f, s:f}", "step", (json_int_t)step, "d_loss", ld, "g_loss", lg,
-                                "seconds", cli_now() - t0);
+        json_t *rec = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "step", (json_int_t)step, "d_loss", ld, "g_loss",
+                                lg, "g_lr", lr_g, "d_lr", lr_d, "seconds", cli_now() - t0);
         char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
         if (line) {
             fprintf(mf, "%s\n", line);

@@ -375,6 +375,13 @@ int cmd_s2s_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
+    strata_lr_schedule sched;
+    if (cli_read_schedule(c.spec, steps, &sched)) {
+        s2s_ctx_free(&c);
+        return 1;
+    }
+    /* the rate the schedule starts from, before a checkpoint sets the current one */
+    const double base_lr = strata_optimizer_lr(c.opt);
     const int64_t T = c.T;
     /* the batches: B training strings a step, drawn by this generator */
     uint64_t rs = 0x9E3779B97F4A7C15ull;
@@ -417,6 +424,7 @@ int cmd_s2s_train(int argc, char **argv)
             memcpy(tin + b * T + 1, tgt + b * T, sizeof(int64_t) * (size_t)(T - 1));
         }
         double loss = 0.0;
+        strata_optimizer_set_lr(c.opt, strata_lr_at(&sched, base_lr, step));
         rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
         if (rc == STRATA_E_NUMERIC && !isfinite(loss)) {
             fprintf(stderr, "strata: error: the loss became %s at step %lld; stopping\n",

@@ -20,7 +20,7 @@ void progress_start(cli_progress *p, const char *label, int64_t total, int64_t l
     p->total = total > 0 ? total : 1;
     p->start = cli_now();
     p->last_print = p->start;
-    p->log_every = log_every > 0 ? log_every : 50;
+    p->log_every = log_every; /* 0: no lines (a terminal still gets its bar) */
     snprintf(p->label, sizeof p->label, "%s", label);
 }
 
@@ -44,7 +44,7 @@ void progress_update(cli_progress *p, int64_t done, double loss, double acc)
             fprintf(stderr, "\r%s [%s] %lld/%lld loss %.4f  %.1f it/s  eta %.0fs ", p->label, bar, (long long)done,
                     (long long)p->total, loss, rate, eta);
         fflush(stderr);
-    } else if (done % p->log_every == 0 || done == p->total) {
+    } else if (p->log_every > 0 && (done % p->log_every == 0 || done == p->total)) {
         if (acc == acc)
             fprintf(stderr, "%s: %lld/%lld batches, loss %.4f, acc %.4f\n", p->label, (long long)done,
                     (long long)p->total, loss, acc);

@@ -71,6 +71,8 @@ struct strata_spec {
     spec_graph *g;                      /* the one being parsed */
     char where[48];                     /* its model's path in messages: "model", "generator.model" */
 
+    unsigned task; /* the spec's task as a T_* bit (T_ALL while unknown): which keys apply */
+
     char *defaults; /* "key = value\n" lines */
     size_t defaults_len, defaults_cap;
 
@@ -429,6 +431,122 @@ static const key_rule top_rules[] = {
     {"task", K_CHOICE, 0, NULL, NO_MIN, 0, task_choices, NULL, 0}, /* default from data.format: check_data */
 };
 
+/* ---- which task reads which key ------------------------------------------ */
+
+/* The tasks as bits, in task_choices' order. */
+enum {
+    T_CLS = 1 << 0,
+    T_LM = 1 << 1,
+    T_S2S = 1 << 2,
+    T_QA = 1 << 3,
+    T_GAN = 1 << 4,
+    T_AE = 1 << 5,
+    T_ALL = (1 << 6) - 1
+};
+
+/* Keys that only some tasks' trainers read. In a spec of another task they
+ * are refused (they would be ignored) and their defaults are not recorded;
+ * a key not listed here is read by every task that has its section. */
+static const struct task_key {
+    const char *path;
+    unsigned tasks;
+} task_keys[] = {
+    {"model", T_ALL & ~T_GAN},
+    {"optimizer", T_ALL & ~T_GAN},
+    {"generator", T_GAN},
+    {"discriminator", T_GAN},
+    {"gan", T_GAN},
+    {"autoencoder", T_AE},
+    {"loss", T_ALL & ~T_GAN}, /* a GAN's is gan.loss */
+    {"schedule", T_ALL & ~T_QA}, /* a memory network's rate follows data.lr_decay_every */
+    {"data.test", T_CLS | T_AE},
+    {"data.augment", T_CLS},
+    {"data.classes", T_CLS},
+    {"data.val_fraction", T_CLS | T_LM | T_QA},
+    {"train.epochs", T_CLS | T_QA | T_AE},
+    {"train.steps", T_ALL & ~T_QA}, /* a memory network trains train.epochs (strata train --steps stops it) */
+    {"train.eval_batch_size", T_CLS | T_LM},
+    {"train.log_every", T_ALL & ~T_QA}, /* a memory network logs every epoch */
+    {"train.eval_every", T_LM},
+    {"train.repeats", T_QA},
+    {"train.select", T_QA},
+    {"train.keep_best", T_CLS | T_LM},
+    {"train.patience", T_CLS | T_LM},
+};
+
+/* Defaults that differ by task: each trainer's own. */
+static const struct task_default {
+    const char *path;
+    unsigned tasks;
+    const char *value;
+} task_defaults[] = {
+    {"loss", T_AE, "mse"},
+    {"train.epochs", T_QA, "100"},
+    {"train.epochs", T_AE, "10"},
+    {"train.batch_size", T_QA, "32"},
+    {"train.batch_size", T_AE, "128"},
+    {"train.eval_batch_size", T_LM, "256"},
+    {"train.log_every", T_S2S, "200"},
+    {"train.log_every", T_GAN, "100"},
+    {"train.steps", T_LM, "1000"},
+    {"train.steps", T_S2S, "2000"},
+    {"train.steps", T_GAN, "1000"},
+};
+
+/* The tasks a key at @p path is read by (T_ALL when not listed). */
+static unsigned key_tasks(const char *path)
+{
+    for (size_t k = 0; k < ST_ARRAY_LEN(task_keys); k++)
+        if (!strcmp(task_keys[k].path, path))
+            return task_keys[k].tasks;
+    return T_ALL;
+}
+
+/* The default recorded for @p path in a spec of task @p task. */
+static const char *task_default(unsigned task, const char *path, const char *dflt)
+{
+    for (size_t k = 0; k < ST_ARRAY_LEN(task_defaults); k++)
+        if ((task_defaults[k].tasks & task) && task == (task & -task) && !strcmp(task_defaults[k].path, path))
+            return task_defaults[k].value;
+    return dflt;
+}
+
+/* "classification, language_model" or "every task but gan" for @p tasks. */
+static void tasks_text(char *buf, size_t size, unsigned tasks)
+{
+    int n = 0, rest = 0;
+    for (int k = 0; task_choices[k]; k++)
+        n += (tasks >> k) & 1;
+    const int but = n > 3;
+    snprintf(buf, size, "%s", but ? "every task but " : "");
+    for (int k = 0; task_choices[k]; k++)
+        if ((((tasks >> k) & 1) != 0) != but) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, size - used, "%s%s", rest++ ? ", " : "", task_choices[k]);
+        }
+}
+
+/* The task of the spec at @p root as a T_* bit: task:, else what
+ * data.format implies; T_ALL when either is not a known name (the tables
+ * report that). */
+static unsigned spec_task(const yt_node *root)
+{
+    const yt_node *task = yt_map_get(root, "task"), *data = yt_map_get(root, "data");
+    const yt_node *format = data && data->kind == YT_MAP ? yt_map_get(data, "format") : NULL;
+    if (format && format->kind != YT_SCALAR)
+        return T_ALL;
+    const char *f = format ? format->text : "idx";
+    const char *t = task ? (task->kind == YT_SCALAR ? task->text : "")
+                    : !strcmp(f, "text")            ? "language_model"
+                    : !strcmp(f, "babi")            ? "question_answering"
+                    : !strcmp(f, "seq2seq_reverse") ? "seq2seq"
+                                                    : "classification";
+    for (int k = 0; task_choices[k]; k++)
+        if (!strcmp(task_choices[k], t))
+            return 1u << k;
+    return T_ALL;
+}
+
 /* Keys a layer has besides its type's attributes. */
 static const char *const layer_keys[] = {"type", "name", "inputs"};
 
@@ -468,12 +586,21 @@ static strata_status check_section(strata_spec *s, const yt_node *node, const ke
         else
             snprintf(full, sizeof full, "%s", r->name);
         const yt_node *v = yt_map_get(node, r->name);
+        const unsigned tasks = key_tasks(full);
         if (!v) {
             if (r->required)
                 return fail(s, STRATA_E_FORMAT, node, "missing key '%s' %s", r->name, where);
-            if (r->dflt && (st = add_default(s, "%s = %s", full, r->dflt)) != STRATA_OK)
+            const char *d = task_default(s->task, full, r->dflt);
+            if (d && (tasks & s->task) && (st = add_default(s, "%s = %s", full, d)) != STRATA_OK)
                 return st;
             continue;
+        }
+        if (!(tasks & s->task)) {
+            char for_tasks[160], task[48];
+            tasks_text(for_tasks, sizeof for_tasks, tasks);
+            tasks_text(task, sizeof task, s->task);
+            return fail(s, STRATA_E_FORMAT, v, "%s is read only for task: %s; this spec is task: %s, whose trainer "
+                        "would ignore it", full, for_tasks, task);
         }
         if ((st = check_rule_value(s, r, v, full)) != STRATA_OK)
             return st;
@@ -1027,38 +1154,23 @@ static strata_status check_classes(strata_spec *s, const yt_node *root)
 
 /* train.keep_best and train.patience, and an idx spec's data.val_fraction,
  * are the image classifier trainer's: refused elsewhere rather than ignored. */
-static strata_status check_classifier_keys(strata_spec *s, const yt_node *root)
+/* What the task table cannot say: the loss each trainer computes, and that
+ * a language model keeps its best model by val_loss. */
+static strata_status check_task_values(strata_spec *s, const yt_node *root)
 {
-    const yt_node *task = yt_map_get(root, "task"), *data = yt_map_get(root, "data");
-    const yt_node *format = data && data->kind == YT_MAP ? yt_map_get(data, "format") : NULL;
-    const char *f = format && format->kind == YT_SCALAR ? format->text : "idx";
-    const char *t = task && task->kind == YT_SCALAR ? task->text
-                    : !strcmp(f, "text")                ? "language_model"
-                    : !strcmp(f, "babi")                ? "question_answering"
-                    : !strcmp(f, "seq2seq_reverse")     ? "seq2seq"
-                                                        : "classification";
-    if (!strcmp(t, "classification"))
-        return STRATA_OK;
-    const yt_node *train = yt_map_get(root, "train");
-    static const char *const keys[] = {"keep_best", "patience"};
-    for (int k = 0; k < 2; k++) {
-        const yt_node *v = train && train->kind == YT_MAP ? yt_map_get(train, keys[k]) : NULL;
-        if (!v)
-            continue;
-        if (!strcmp(t, "language_model")) { /* by its validation loss, at its evaluations */
-            if (k == 0 && v->kind == YT_SCALAR && strcmp(v->text, "val_loss"))
-                return fail(s, STRATA_E_FORMAT, v, "train.keep_best: a language model is scored by val_loss, not %s",
-                            v->text);
-            continue;
+    const yt_node *loss = yt_map_get(root, "loss"), *train = yt_map_get(root, "train");
+    if (loss && loss->kind == YT_SCALAR && s->task != T_ALL) {
+        const char *want = s->task == T_AE ? "mse" : "cross_entropy";
+        if (strcmp(loss->text, want) != 0) {
+            char task[48];
+            tasks_text(task, sizeof task, s->task);
+            return fail(s, STRATA_E_FORMAT, loss, "loss: task: %s trains with loss: %s, got %s", task, want,
+                        loss->text);
         }
-        return fail(s, STRATA_E_FORMAT, v,
-                    "train.%s is for image classifiers and language models, not task: %s", keys[k], t);
     }
-    const yt_node *v = !strcmp(f, "idx") && data && data->kind == YT_MAP ? yt_map_get(data, "val_fraction") : NULL;
-    if (v)
-        return fail(s, STRATA_E_FORMAT, v, "data.val_fraction holds out a validation set for image classifiers (task: "
-                                           "classification); task: %s does not use one",
-                    t);
+    const yt_node *v = train && train->kind == YT_MAP ? yt_map_get(train, "keep_best") : NULL;
+    if (s->task == T_LM && v && v->kind == YT_SCALAR && strcmp(v->text, "val_loss") != 0)
+        return fail(s, STRATA_E_FORMAT, v, "train.keep_best: a language model is scored by val_loss, not %s", v->text);
     return STRATA_OK;
 }
 
@@ -1070,11 +1182,12 @@ static strata_status check_spec(strata_spec *s, strata_runtime *rt)
     if (root->kind != YT_MAP)
         return fail(s, STRATA_E_FORMAT, root, "a spec is a mapping of keys (name, seed, data, model, ...), got %s",
                     DESCRIBE(root));
+    s->task = spec_task(root);
     strata_status st = check_section(s, root, top_rules, (int)ST_ARRAY_LEN(top_rules), NULL);
     if (st != STRATA_OK)
         return st;
     if ((st = check_data(s, root)) != STRATA_OK || (st = check_augment(s, root)) != STRATA_OK ||
-        (st = check_classes(s, root)) != STRATA_OK || (st = check_classifier_keys(s, root)) != STRATA_OK)
+        (st = check_classes(s, root)) != STRATA_OK || (st = check_task_values(s, root)) != STRATA_OK)
         return st;
     const yt_node *model = yt_map_get(root, "model");
     int n_named = 0;

@@ -74,6 +74,11 @@ char *tu_metrics(const char *dir, const char *run);
 /** The "step" of the train.state in dir/PATH: a checkpoint file, or a run
  *  directory (its checkpoint.safetensors). */
 long long tu_checkpoint_step(const char *dir, const char *path);
+/** 1 when checkpoints dir/@p a and dir/@p b hold the same model tensors
+ *  (every tensor but the optimizer's "optimizer.*" state: names, shapes
+ *  and bytes), else 0; fails the test when either cannot be read.
+ *  (support/tu_checkpoint.c: not in the ABI compatibility test) */
+int tu_same_model_tensors(const char *dir, const char *a, const char *b);
 /** Asserts strata_last_error() contains @p needle. */
 void tu_assert_error_contains(const char *needle);
 
