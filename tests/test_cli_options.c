@@ -59,6 +59,7 @@ static void test_help(void **state)
         {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps,--resume"},
         {"sample --help", "usage: strata sample --checkpoint", "--count,--out"},
         {"predict --help", "usage: strata predict SPEC --checkpoint FILE", "--input,--top,--invert,--json,--set"},
+        {"summary --help", "usage: strata summary SPEC", "--batch-size,--json,--backend,--set"},
         {"pack-images --help", "usage: strata pack-images TRAIN_DIR [TEST_DIR] --out PREFIX", "--out,--rgb"},
         {"fid --help", "usage: strata fid --classifier CKPT", "--real,--classifier-spec"},
         {"generate --help", "usage: strata generate --checkpoint FILE", "--prime,--temperature"},

@@ -31,6 +31,9 @@ static void usage(FILE *f)
                "  predict SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--top K] [--json]\n"
                "                                        a trained image classifier's top classes for PNG\n"
                "                                        files or test images, with data.classes' names\n"
+               "  summary SPEC [--batch-size B] [--set KEY=VALUE ...] [--json]\n"
+               "                                        a spec's model before training: each layer's type, output\n"
+               "                                        shape and parameters, totals, memory (no data read)\n"
                "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
                "                                        your PNGs (DIR/CLASS/IMAGE.png) as IDX files to train on,\n"
                "                                        and the spec lines that name them\n"
@@ -133,6 +136,8 @@ int main(int argc, char **argv)
         return cmd_visualize(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict"))
         return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "summary"))
+        return cmd_summary(argc - 1, argv + 1);
     if (!strcmp(cmd, "pack-images"))
         return cmd_pack_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
