@@ -192,7 +192,7 @@ static void test_pack_rgb(void **state)
         fail_msg("summary.json: %s", out);
     free(out);
     tu_expect_cli_err(dir, tu_run_cli(dir, "eval colour.yaml --checkpoint crun"), 1,
-                      "colour.yaml: the spec has no data.test.images");
+                      "colour.yaml: the spec has no data.test");
 }
 
 /* Images are read as PIL reads them: colour to gray by ITU-R 601-2 luma,

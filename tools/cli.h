@@ -260,10 +260,16 @@ strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strat
 strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
                          double *loss_out);
 
-/** The spec's image set @p split ("train", "test": data.SPLIT.images and
+/** The spec's data set @p split ("train", "test": data.SPLIT.images and
+ *  labels, or with data.format: safetensors data.SPLIT.file, inputs and
  *  labels) scaled and normalised as data.scale, data.mean, data.std say.
  *  Prints the error; returns 0 or 1. */
 int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out);
+/** The same split with its features divided by @p scale only, and
+ *  nothing printed: STRATA_E_NOT_FOUND when the spec names none. */
+strata_status cli_load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out);
+/** 1 when the spec has a value (or section) at @p path ("data.test"). */
+int cli_spec_has(const strata_spec *s, const char *path);
 
 /** The runtime's op profile as a table (per step over @p steps), heaviest first. */
 void cli_print_profile(strata_runtime *rt, int64_t steps);
@@ -285,7 +291,8 @@ int cli_make_dir(const char *dir);
 int cli_check_checkpoint(const char *path);
 /** strata_checkpoint_load of @p path into @p m: 0, or 1 after a message naming the file. */
 int cli_load_checkpoint(const char *path, strata_model *m);
-/** How the spec's images were scaled: data.scale (255), then data.mean (0) and data.std (1). */
+/** How the spec's images were scaled: data.scale (255; 1 for data.format:
+ *  safetensors), then data.mean (0) and data.std (1). */
 typedef struct {
     double scale, mean, std;
 } cli_scaling;

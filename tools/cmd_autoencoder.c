@@ -244,7 +244,19 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     const int64_t *ds = strata_dataset_shape(c->test, &dn);
     const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = (int)ds[dn - 1], cols = 16;
     const cli_scaling sc = cli_data_scaling(c->spec);
-    const float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+    float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+    const char *format = "idx";
+    strata_spec_get_string(c->spec, "data.format", "idx", &format);
+    if (format && !strcmp(format, "safetensors")) { /* any numbers: black and white are the test set's extremes */
+        lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < strata_dataset_size(c->test); i++)
+            for (int64_t k = 0; k < c->per; k++) {
+                const float v = strata_dataset_x(c->test, i)[k];
+                lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            }
+        if (!(lo < hi))
+            hi = lo + 1.0f;
+    }
     /* whole pairs of rows: a last row of fewer than 16 images is padded with white tiles */
     const int64_t slots = 2 * cols * ((n + cols - 1) / cols);
     float *tiles = malloc(sizeof(float) * (size_t)(slots * c->per + 1));

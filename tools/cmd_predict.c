@@ -220,15 +220,9 @@ static void image_shape(const run_ctx *c, const predict_args *a, int64_t numel, 
     strata_dataset *d = NULL;
     const strata_dataset *from = c->test;
     static const char *const splits[] = {"test", "train"};
-    for (int k = 0; k < 2 && !from; k++) {
-        char ik[32], lk[32];
-        const char *images = NULL, *labels = NULL;
-        snprintf(ik, sizeof ik, "data.%s.images", splits[k]);
-        snprintf(lk, sizeof lk, "data.%s.labels", splits[k]);
-        if (!strata_spec_get_string(c->spec, ik, NULL, &images) && !strata_spec_get_string(c->spec, lk, NULL, &labels) &&
-            images && labels && !strata_dataset_load_idx(images, labels, 255.0, &d))
+    for (int k = 0; k < 2 && !from; k++)
+        if (!cli_load_split(c->spec, splits[k], 255.0, &d))
             from = d;
-    }
     strata_clear_error();
     int dn = 0;
     const int64_t *ds = from ? strata_dataset_shape(from, &dn) : NULL;
@@ -314,8 +308,10 @@ int cmd_predict(int argc, char **argv)
     char format[32], task[32];
     if ((r = cli_spec_kind(a.positional[0], format, sizeof format, task, sizeof task)))
         return r;
-    if ((format[0] && strcmp(format, "idx")) || (task[0] && strcmp(task, "classification"))) {
-        fprintf(stderr, "strata: error: %s: predict classifies images (data.format: idx, task: classification); "
+    if ((format[0] && strcmp(format, "idx") && strcmp(format, "safetensors")) ||
+        (task[0] && strcmp(task, "classification"))) {
+        fprintf(stderr, "strata: error: %s: predict classifies images (data.format: idx or safetensors, task: "
+                        "classification); "
                         "this spec has data.format: %s%s%s (strata generate samples text, strata sample a GAN)\n",
                 a.positional[0], format, task[0] ? ", task: " : "", task);
         return 1;

@@ -249,7 +249,8 @@ static int visualize(run_ctx *c, const vis_args *a)
         return 1;
     }
     const char *images = "the test set";
-    strata_spec_get_string(c->spec, "data.test.images", images, &images);
+    strata_spec_get_string(c->spec, cli_spec_has(c->spec, "data.test.file") ? "data.test.file" : "data.test.images",
+                           images, &images);
     int64_t size = strata_dataset_size(c->test);
     if (a->index >= size) {
         fprintf(stderr, "strata: error: --input %lld is out of range: the test set %s has %lld images (0 to %lld)\n",

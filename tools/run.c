@@ -23,34 +23,51 @@ void run_free(run_ctx *r)
     strata_runtime_destroy(r->rt);
 }
 
-static strata_status load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out)
+/* The spec's data.SPLIT (train or test), its features divided by @p scale:
+ * IDX files (data.SPLIT.images, .labels) or tensors of a safetensors file
+ * (data.format: safetensors; data.SPLIT.file, .inputs, .labels).
+ * STRATA_E_NOT_FOUND, with nothing said, when the spec names none. */
+strata_status cli_load_split(const strata_spec *s, const char *split, double scale, strata_dataset **out)
 {
-    char ik[64], lk[64];
-    const char *images, *labels;
-    snprintf(ik, sizeof ik, "data.%s.images", split);
-    snprintf(lk, sizeof lk, "data.%s.labels", split);
-    strata_status rc = strata_spec_get_string(s, ik, NULL, &images);
-    if (rc == STRATA_E_NOT_FOUND || (!rc && !images)) {
-        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), ik);
-        return STRATA_E_NOT_FOUND;
-    }
-    if (!rc)
-        rc = strata_spec_get_string(s, lk, NULL, &labels);
-    if (rc == STRATA_E_NOT_FOUND || (!rc && !labels)) {
-        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), lk);
+    const char *format = "idx", *a = NULL, *b = NULL, *c = NULL;
+    char ka[64], kb[64], kc[64];
+    strata_spec_get_string(s, "data.format", "idx", &format);
+    const int sft = format && !strcmp(format, "safetensors");
+    snprintf(ka, sizeof ka, "data.%s.%s", split, sft ? "file" : "images");
+    snprintf(kb, sizeof kb, "data.%s.%s", split, sft ? "inputs" : "labels");
+    snprintf(kc, sizeof kc, "data.%s.labels", split);
+    strata_status rc = strata_spec_get_string(s, ka, NULL, &a);
+    if (!rc && (rc = strata_spec_get_string(s, kb, sft ? "inputs" : NULL, &b)) == STRATA_E_NOT_FOUND && sft)
+        rc = STRATA_OK; /* the default tensor names */
+    if (!rc && sft && (rc = strata_spec_get_string(s, kc, "labels", &c)) == STRATA_E_NOT_FOUND)
+        rc = STRATA_OK;
+    if (rc == STRATA_E_NOT_FOUND || (!rc && (!a || !b || (sft && !c)))) {
+        strata_clear_error();
         return STRATA_E_NOT_FOUND;
     }
     if (rc)
         return rc;
-    return strata_dataset_load_idx(images, labels, scale, out);
+    return sft ? strata_dataset_load_safetensors(a, b, c, scale, out) : strata_dataset_load_idx(a, b, scale, out);
+}
+
+int cli_spec_has(const strata_spec *s, const char *path)
+{
+    const char *v = NULL;
+    const int has = strata_spec_get_string(s, path, NULL, &v) != STRATA_E_NOT_FOUND;
+    strata_clear_error();
+    return has;
 }
 
 int cli_load_images(const strata_spec *s, const char *split, strata_dataset **out)
 {
     const cli_scaling sc = cli_data_scaling(s);
-    strata_status rc = load_split(s, split, sc.scale, out);
-    if (rc == STRATA_E_NOT_FOUND)
+    char key[32];
+    snprintf(key, sizeof key, "data.%s", split);
+    if (!cli_spec_has(s, key)) {
+        fprintf(stderr, "strata: error: %s: the spec has no %s\n", strata_spec_path(s), key);
         return 1;
+    }
+    strata_status rc = cli_load_split(s, split, sc.scale, out);
     if (rc)
         return cli_fail(!strcmp(split, "train") ? "loading the training set" : "loading the test set", rc);
     if ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(*out, sc.mean, sc.std)))
@@ -168,9 +185,7 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
         return lm_setup(r, a, vocab_checkpoint);
     }
     /* training needs no test set (data.test is optional); eval, predict --input and visualize do */
-    const char *test_images = NULL;
-    int has_test = strata_spec_get_string(r->spec, "data.test.images", NULL, &test_images) != STRATA_E_NOT_FOUND;
-    strata_clear_error();
+    const int has_test = cli_spec_has(r->spec, "data.test");
     if ((need_train && (e = cli_load_images(r->spec, "train", &r->train))) ||
         ((!need_train || has_test) && (e = cli_load_images(r->spec, "test", &r->test))))
         return e;
@@ -464,8 +479,10 @@ int cli_load_checkpoint(const char *path, strata_model *m)
 
 cli_scaling cli_data_scaling(const strata_spec *s)
 {
-    cli_scaling c = {255.0, 0.0, 1.0};
-    strata_spec_get_float(s, "data.scale", 255.0, &c.scale);
+    const char *format = "idx";
+    strata_spec_get_string(s, "data.format", "idx", &format);
+    cli_scaling c = {format && !strcmp(format, "safetensors") ? 1.0 : 255.0, 0.0, 1.0};
+    strata_spec_get_float(s, "data.scale", c.scale, &c.scale);
     strata_spec_get_float(s, "data.mean", 0.0, &c.mean);
     strata_spec_get_float(s, "data.std", 1.0, &c.std);
     return c;

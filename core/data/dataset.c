@@ -7,6 +7,7 @@
  * a reusable host staging buffer before handing it to the device.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +141,161 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
 done:
     st_idx_free(&xi);
     st_idx_free(&yi);
+    if (s != STRATA_OK) {
+        strata_dataset_destroy(d);
+        return s;
+    }
+    *out = d;
+    return STRATA_OK;
+}
+
+/* ---- safetensors data ---------------------------------------------------- */
+
+/* IEEE binary16 bits as a float. */
+static float half_to_float(uint16_t h)
+{
+    const int sign = h >> 15, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
+    float v;
+    if (exp == 0)
+        v = ldexpf((float)man, -24); /* zero or subnormal */
+    else if (exp == 31)
+        v = man ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(man | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+/* 1 when safetensors dtype @p t is a number Strata converts: any integer,
+ * and when not @p integers also the floats and BOOL. */
+static int sft_number_dtype(const char *t, int integers)
+{
+    static const char *const ints[] = {"U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64"};
+    static const char *const others[] = {"F16", "BF16", "F32", "F64", "BOOL"};
+    for (size_t k = 0; k < ST_ARRAY_LEN(ints); k++)
+        if (!strcmp(t, ints[k]))
+            return 1;
+    for (size_t k = 0; !integers && k < ST_ARRAY_LEN(others); k++)
+        if (!strcmp(t, others[k]))
+            return 1;
+    return 0;
+}
+
+/* Element @p i of entry @p e (a number dtype, @p size bytes each) at @p p. */
+static double sft_element(const st_sft_entry *e, const uint8_t *p, size_t size, int64_t i)
+{
+    const char *t = e->dtype_str;
+    union {
+        uint8_t b[8];
+        uint16_t u16;
+        int16_t i16;
+        uint32_t u32;
+        int32_t i32;
+        uint64_t u64;
+        int64_t i64;
+        float f32;
+        double f64;
+    } u = {{0}};
+    memcpy(u.b, p + (size_t)i * size, size); /* safetensors data is little-endian, as this host */
+    if (!strcmp(t, "F16"))
+        return half_to_float(u.u16);
+    if (!strcmp(t, "BF16")) {
+        uint32_t bits = (uint32_t)u.u16 << 16;
+        memcpy(&u.f32, &bits, 4);
+        return u.f32;
+    }
+    if (t[0] == 'F')
+        return size == 4 ? u.f32 : u.f64;
+    if (t[0] == 'I')
+        return size == 1 ? (int8_t)u.b[0] : size == 2 ? u.i16 : size == 4 ? u.i32 : (double)u.i64;
+    return size == 1 ? u.b[0] : size == 2 ? u.u16 : size == 4 ? u.u32 : (double)u.u64; /* U*, BOOL */
+}
+
+/* Bytes per element of entry @p e (its data over its element count; 1 when empty). */
+static size_t sft_element_size(const st_sft_entry *e)
+{
+    int64_t n = 1;
+    for (int k = 0; k < e->ndim; k++)
+        n *= e->shape[k];
+    return n > 0 ? (size_t)((e->end - e->begin) / (uint64_t)n) : 1;
+}
+
+/* The tensor named @p name of @p f, or NULL after an error that lists the
+ * tensors there are. */
+static const st_sft_entry *sft_tensor(const st_sft_file *f, const char *name, const char *role)
+{
+    const st_sft_entry *e = st_sft_find(f, name);
+    if (e)
+        return e;
+    char list[512] = "";
+    for (size_t k = 0; k < f->n_entries; k++) {
+        size_t used = strlen(list);
+        if (used + 4 >= sizeof list) {
+            snprintf(list + sizeof list - 4, 4, "...");
+            break;
+        }
+        snprintf(list + used, sizeof list - used, "%s'%s'", k ? ", " : "", f->entries[k].name);
+    }
+    st_error(STRATA_E_NOT_FOUND, "%s: no tensor '%s' (the %s); the file has %s", f->path, name, role,
+             f->n_entries ? list : "no tensors");
+    return NULL;
+}
+
+strata_status strata_dataset_load_safetensors(const char *path, const char *x_name, const char *y_name, double scale,
+                                              strata_dataset **out)
+{
+    if (!path || !x_name || !y_name || !out)
+        return st_error(STRATA_E_INVALID, "strata_dataset_load_safetensors: %s is NULL",
+                        !path ? "path" : !x_name ? "x_name" : !y_name ? "y_name" : "out");
+    if (!(scale > 0) || !isfinite(scale))
+        return st_error(STRATA_E_INVALID, "strata_dataset_load_safetensors: scale %g must be positive and finite",
+                        scale);
+    st_sft_file *f = NULL;
+    strata_dataset *d = NULL;
+    char shp[160];
+    strata_status s = st_sft_read(path, &f);
+    if (s != STRATA_OK)
+        return s;
+    const st_sft_entry *xe = sft_tensor(f, x_name, "inputs"), *ye = xe ? sft_tensor(f, y_name, "labels") : NULL;
+    if (!xe || !ye)
+        s = STRATA_E_NOT_FOUND;
+    else if (!sft_number_dtype(xe->dtype_str, 0))
+        s = st_error(STRATA_E_FORMAT, "%s: tensor '%s' (the inputs) is %s; inputs are numbers: U8, I8, U16, I16, U32, "
+                     "I32, U64, I64, F16, BF16, F32, F64 or BOOL", path, x_name, xe->dtype_str);
+    else if (!sft_number_dtype(ye->dtype_str, 1))
+        s = st_error(STRATA_E_FORMAT, "%s: tensor '%s' (the labels) is %s; labels are class numbers, of an integer "
+                     "dtype (U8, I8, U16, I16, U32, I32, U64 or I64)", path, y_name, ye->dtype_str);
+    else if (xe->ndim < 1)
+        s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' (the inputs) is a scalar; it needs a first dimension, one entry "
+                     "per example", path, x_name);
+    else if (ye->ndim != 1)
+        s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' (the labels) has shape %s; labels are 1-D, one class per example",
+                     path, y_name, st_shape_str(shp, sizeof shp, ye->ndim, ye->shape));
+    else if (xe->shape[0] != ye->shape[0])
+        s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' has %lld examples but '%s' has %lld labels", path, x_name,
+                     (long long)xe->shape[0], y_name, (long long)ye->shape[0]);
+    if (!s)
+        s = ds_new(xe->shape[0], xe->ndim - 1, xe->shape + 1, path, &d);
+    const size_t ysz = ye ? sft_element_size(ye) : 1, xsz = xe ? sft_element_size(xe) : 1;
+    for (int64_t i = 0; !s && i < d->n; i++) {
+        const double v = sft_element(ye, f->data + ye->begin, ysz, i);
+        /* 2^63 is exact in double; anything at or past it does not fit */
+        if (!(v >= 0) || v >= 9223372036854775808.0)
+            s = st_error(STRATA_E_FORMAT, "%s: label %lld of '%s' is %.17g; labels must be non-negative", path,
+                         (long long)i, y_name, v);
+        else
+            d->y[i] = (int64_t)v;
+    }
+    for (int64_t i = 0; !s && i < d->n * d->feat; i++) {
+        const double v = sft_element(xe, f->data + xe->begin, xsz, i);
+        d->x[i] = (float)(v / scale);
+        if (!isfinite(d->x[i]))
+            s = st_error(STRATA_E_FORMAT, "%s: value %lld of '%s' (example %lld) is %s; inputs must be finite", path,
+                         (long long)i, x_name, (long long)(i / d->feat),
+                         isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : "too large for f32 after the scale");
+    }
+    if (!s)
+        ds_count_classes(d);
+    st_sft_free(f);
     if (s != STRATA_OK) {
         strata_dataset_destroy(d);
         return s;

@@ -283,7 +283,7 @@ typedef struct key_rule {
 #define NO_MIN (-HUGE_VAL)
 
 static const char *const loss_choices[] = {"cross_entropy", "mse", "bce_with_logits", NULL};
-static const char *const format_choices[] = {"idx", "text", "seq2seq_reverse", "babi", NULL};
+static const char *const format_choices[] = {"idx", "safetensors", "text", "seq2seq_reverse", "babi", NULL};
 static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
 static const char *const task_choices[] = {"classification", "language_model", "seq2seq", "question_answering",
                                            "gan", "autoencoder", NULL};
@@ -313,6 +313,26 @@ static const key_rule data_rules[] = {
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
     {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* names of the labels 0, 1, ...: check_classes */
     {"val_fraction", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0}, /* held out of data.train; below 1: check_data */
+};
+
+/* data.format: safetensors - named tensors of a safetensors file
+ * (strata_dataset_load_safetensors): what numpy or PyTorch users have */
+static const key_rule data_sft_split_rules[] = {
+    {"file", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"inputs", K_STRING, 0, "inputs", NO_MIN, 0, NULL, NULL, 0},
+    {"labels", K_STRING, 0, "labels", NO_MIN, 0, NULL, NULL, 0},
+};
+
+static const key_rule data_sft_rules[] = {
+    {"format", K_CHOICE, 0, "idx", NO_MIN, 0, format_choices, NULL, 0},
+    {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_sft_split_rules, (int)ST_ARRAY_LEN(data_sft_split_rules)},
+    {"test", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_sft_split_rules, (int)ST_ARRAY_LEN(data_sft_split_rules)},
+    {"scale", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0}, /* arrays are mostly floats already */
+    {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
+    {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
+    {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
+    {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
+    {"val_fraction", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0},
 };
 
 /* data.format: text - a plain-text corpus for a language model (core/data/text.c) */
@@ -1053,7 +1073,7 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
     int text = format && strcmp(format->text, "text") == 0;
     if (format && strcmp(format->text, "seq2seq_reverse") == 0) {
         if (task && strcmp(task->text, "seq2seq") != 0)
-            return fail(s, STRATA_E_FORMAT, task, "task: %s needs data.format: idx or text", task->text);
+            return fail(s, STRATA_E_FORMAT, task, "task: %s needs data.format: idx, safetensors or text", task->text);
         if (!task && (st = add_default(s, "task = seq2seq (data.format: seq2seq_reverse)")))
             return st;
         return check_section(s, data, data_s2s_rules, (int)ST_ARRAY_LEN(data_s2s_rules), "data");
@@ -1076,11 +1096,14 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
     if (task && strcmp(task->text, "language_model") == 0 && data && !text)
         return fail(s, STRATA_E_FORMAT, task, "task: language_model needs data.format: text");
     if (task && strcmp(task->text, "classification") == 0 && text)
-        return fail(s, STRATA_E_FORMAT, task, "task: classification needs image data (data.format: idx), not text");
+        return fail(s, STRATA_E_FORMAT, task,
+                    "task: classification needs labelled examples (data.format: idx or safetensors), not text");
     if (!data)
         return STRATA_OK;
     if (!text) {
-        if ((st = check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data")) != STRATA_OK)
+        const int sft = format && strcmp(format->text, "safetensors") == 0;
+        if ((st = sft ? check_section(s, data, data_sft_rules, (int)ST_ARRAY_LEN(data_sft_rules), "data")
+                      : check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data")) != STRATA_OK)
             return st;
         return check_val_fraction(s, data);
     }

@@ -1,8 +1,11 @@
 /*
  * fuzz_safetensors.c - checkpoints (safetensors) as a user hands them over:
  * the in-memory parser, then the file path through strata_checkpoint_load()
- * into a small model with an Adam optimizer, and the metadata reader.
+ * into a small model with an Adam optimizer, the metadata reader, and the
+ * file as a data set (strata_dataset_load_safetensors: its first two
+ * tensors as inputs and labels, in both orders).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,7 +46,10 @@ static int fz_setup(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     st_sft_file *f = NULL;
+    char names[2][64] = {"x", "y"};
     if (st_sft_parse(data, size, "fuzz.safetensors", &f) == STRATA_OK) {
+        for (size_t k = 0; k < f->n_entries && k < 2; k++)
+            snprintf(names[k], sizeof names[k], "%s", f->entries[k].name);
         for (size_t k = 0; k < f->n_entries; k++) {
             const st_sft_entry *e = &f->entries[k];
             /* every entry must lie inside the data section */
@@ -65,5 +71,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)strata_checkpoint_metadata(path, "format", buf, sizeof buf);
     (void)strata_checkpoint_load(path, fz_model, fz_opt);
     (void)strata_checkpoint_load(path, fz_model, NULL);
+    for (int k = 0; k < 2; k++) {
+        strata_dataset *d = NULL;
+        if (strata_dataset_load_safetensors(path, names[k], names[1 - k], 255.0, &d) == STRATA_OK) {
+            /* what a loader reads: every example's features and a label >= 0 */
+            int nd = 0;
+            const int64_t *shape = strata_dataset_shape(d, &nd);
+            int64_t feat = 1;
+            for (int i = 0; i < nd; i++)
+                feat *= shape[i];
+            for (int64_t i = 0; i < strata_dataset_size(d); i++) {
+                const float *x = strata_dataset_x(d, i);
+                if (strata_dataset_y(d, i) < 0 || (feat > 0 && !isfinite(x[feat - 1])))
+                    __builtin_trap();
+            }
+        }
+        strata_dataset_destroy(d);
+    }
     return 0;
 }

@@ -519,6 +519,21 @@ typedef struct strata_dataset strata_dataset;
  */
 STRATA_API strata_status strata_dataset_load_idx(const char *images, const char *labels, double scale,
                                                  strata_dataset **out);
+/**
+ * Loads a data set from a safetensors file, as `safetensors.numpy.save_file`
+ * or `safetensors.torch.save_file` write one: tensor @p x_name (n, shape...)
+ * of any number dtype (U8, I8, U16, I16, U32, I32, U64, I64, F16, BF16,
+ * F32, F64 or BOOL), converted to f32 and divided by @p scale, and tensor
+ * @p y_name (n) of class labels >= 0 of an integer dtype, as i64.
+ * @returns STRATA_E_IO / STRATA_E_FORMAT naming the file and the problem (a
+ *  damaged file, a dtype that is not a number or labels that are not
+ *  integers, a label below 0, an input that is not finite);
+ *  STRATA_E_NOT_FOUND naming a missing tensor and listing the file's;
+ *  STRATA_E_SHAPE when the labels are not 1-D or their count differs.
+ * @since 1.1
+ */
+STRATA_API strata_status strata_dataset_load_safetensors(const char *path, const char *x_name, const char *y_name,
+                                                         double scale, strata_dataset **out);
 /** Builds a dataset from host arrays (copied). x: (n, shape...), y: (n). */
 STRATA_API strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x,
                                                   const int64_t *y, strata_dataset **out);

@@ -1,0 +1,335 @@
+/* test_data_safetensors.c - data sets from safetensors files
+ * (strata_dataset_load_safetensors, data.format: safetensors):
+ *
+ *   - every number dtype converts exactly (U8 ... F64, F16, BF16, BOOL),
+ *     divided by the scale; labels of every integer dtype;
+ *   - bad files and tensors fail with the file, the tensor and the values;
+ *   - end to end: a classifier trained on the same images as IDX files and
+ *     as a safetensors file (U8, data.scale 255) gives the same records;
+ *     eval, predict and an autoencoder take the safetensors spec too.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[512];
+
+/* One tensor of a file: name, dtype, shape and its little-endian bytes. */
+typedef struct {
+    const char *name, *dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data;
+    size_t bytes;
+} sft_tensor;
+
+/* dir/NAME: a safetensors file of @p n tensors (8-byte header length, the
+ * JSON header, the data), written as the format's definition says. */
+static void write_sft(const char *name, const sft_tensor *t, int n)
+{
+    char hdr[4096] = "{\"__metadata__\":{\"by\":\"test\"}";
+    size_t off = 0, data_len = 0;
+    for (int k = 0; k < n; k++) {
+        size_t used = strlen(hdr);
+        used += (size_t)snprintf(hdr + used, sizeof hdr - used, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[k].name,
+                                 t[k].dtype);
+        for (int d = 0; d < t[k].ndim; d++)
+            used += (size_t)snprintf(hdr + used, sizeof hdr - used, d ? ",%lld" : "%lld", (long long)t[k].shape[d]);
+        snprintf(hdr + used, sizeof hdr - used, "],\"data_offsets\":[%zu,%zu]}", off, off + t[k].bytes);
+        off += t[k].bytes;
+    }
+    data_len = off;
+    strcat(hdr, "}");
+    const size_t hlen = strlen(hdr), total = 8 + hlen + data_len;
+    uint8_t *buf = malloc(total);
+    assert_non_null(buf);
+    for (int b = 0; b < 8; b++)
+        buf[b] = (uint8_t)((uint64_t)hlen >> (8 * b));
+    memcpy(buf + 8, hdr, hlen);
+    off = 8 + hlen;
+    for (int k = 0; k < n; k++) {
+        memcpy(buf + off, t[k].data, t[k].bytes);
+        off += t[k].bytes;
+    }
+    tu_write_file(dir, name, buf, total);
+    free(buf);
+}
+
+static strata_status load(const char *name, const char *x, const char *y, double scale, strata_dataset **d)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    *d = NULL;
+    return strata_dataset_load_safetensors(path, x, y, scale, d);
+}
+
+static const int64_t labels3[3] = {0, 2, 1};
+
+/* Every number dtype: the values read back exactly, divided by the scale. */
+static void test_dtypes(void **state)
+{
+    (void)state;
+    static const uint8_t u8[6] = {0, 1, 2, 127, 128, 255};
+    static const int8_t i8[6] = {-128, -1, 0, 1, 2, 127};
+    static const uint16_t u16[6] = {0, 1, 300, 1000, 40000, 65535};
+    static const int16_t i16[6] = {-32768, -300, 0, 1, 300, 32767};
+    static const uint32_t u32[6] = {0, 1, 70000, 1000000, 4000000000u, 7};
+    static const int32_t i32[6] = {-2000000, -1, 0, 1, 70000, 2000000};
+    static const uint64_t u64[6] = {0, 1, 2, 3, 1ull << 40, 5};
+    static const int64_t i64[6] = {-(1ll << 40), -1, 0, 1, 2, 1ll << 40};
+    /* 1, -2, 0.5, 65504 (the largest), 2^-24 (the smallest subnormal), -0 */
+    static const uint16_t f16[6] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8000};
+    static const uint16_t bf16[6] = {0x3F80, 0xC000, 0x3F00, 0x4780, 0x0000, 0xBF80}; /* 1, -2, 0.5, 65536, 0, -1 */
+    static const float f32[6] = {0.25f, -1.5f, 3.0f, 1e-3f, -7.0f, 1e6f};
+    static const double f64[6] = {0.125, -2.5, 1e-6, 3.0, 1e10, -0.0};
+    static const uint8_t bools[6] = {0, 1, 1, 0, 0, 1};
+    static const double want[][6] = {
+        {0, 1, 2, 127, 128, 255},
+        {-128, -1, 0, 1, 2, 127},
+        {0, 1, 300, 1000, 40000, 65535},
+        {-32768, -300, 0, 1, 300, 32767},
+        {0, 1, 70000, 1000000, 4000000000.0, 7},
+        {-2000000, -1, 0, 1, 70000, 2000000},
+        {0, 1, 2, 3, 1099511627776.0, 5},
+        {-1099511627776.0, -1, 0, 1, 2, 1099511627776.0},
+        {1, -2, 0.5, 65504, 5.9604644775390625e-8, -0.0},
+        {1, -2, 0.5, 65536, 0, -1},
+        {0.25, -1.5, 3.0, 1e-3, -7.0, 1e6},
+        {0.125, -2.5, 1e-6, 3.0, 1e10, -0.0},
+        {0, 1, 1, 0, 0, 1},
+    };
+    static const struct {
+        const char *dtype;
+        const void *data;
+        size_t size;
+    } x[] = {{"U8", u8, 1},   {"I8", i8, 1},   {"U16", u16, 2}, {"I16", i16, 2}, {"U32", u32, 4},
+             {"I32", i32, 4}, {"U64", u64, 8}, {"I64", i64, 8}, {"F16", f16, 2}, {"BF16", bf16, 2},
+             {"F32", f32, 4}, {"F64", f64, 8}, {"BOOL", bools, 1}};
+    /* the labels in each integer dtype: 0, 2, 1 */
+    static const uint8_t lu8[3] = {0, 2, 1};
+    static const int32_t li32[3] = {0, 2, 1};
+    static const uint64_t lu64[3] = {0, 2, 1};
+    static const int16_t li16[3] = {0, 2, 1};
+    static const struct {
+        const char *dtype;
+        const void *data;
+        size_t size;
+    } y[] = {{"U8", lu8, 1}, {"I32", li32, 4}, {"U64", lu64, 8}, {"I16", li16, 2}, {"I64", labels3, 8}};
+    for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) {
+        const size_t l = k % (sizeof y / sizeof y[0]);
+        const sft_tensor t[2] = {
+            {"y", y[l].dtype, 1, {3}, y[l].data, 3 * y[l].size},
+            {"x", x[k].dtype, 3, {3, 2, 1}, x[k].data, 6 * x[k].size},
+        };
+        write_sft("d.safetensors", t, 2);
+        strata_dataset *d = NULL;
+        if (load("d.safetensors", "x", "y", 4.0, &d))
+            fail_msg("%s inputs, %s labels: %s", x[k].dtype, y[l].dtype, strata_last_error());
+        assert_int_equal(strata_dataset_size(d), 3);
+        int nd = 0;
+        const int64_t *shape = strata_dataset_shape(d, &nd);
+        assert_int_equal(nd, 2);
+        assert_int_equal(shape[0], 2);
+        assert_int_equal(shape[1], 1);
+        assert_int_equal(strata_dataset_classes(d), 3);
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(strata_dataset_y(d, i), labels3[i]);
+            for (int j = 0; j < 2; j++) {
+                const float got = strata_dataset_x(d, i)[j], w = (float)(want[k][2 * i + j] / 4.0);
+                if (got != w || signbit(got) != signbit(w))
+                    fail_msg("%s: value %d is %.9g, expected %.9g", x[k].dtype, 2 * i + j, got, w);
+            }
+        }
+        strata_dataset_destroy(d);
+    }
+}
+
+static void expect_load_error(const char *x, const char *y, strata_status want, const char *needle,
+                              const char *needle2)
+{
+    strata_dataset *d = NULL;
+    const strata_status st = load("bad.safetensors", x, y, 1.0, &d);
+    if (st != want)
+        fail_msg("expected %s, got %s: %s", strata_status_name(want), strata_status_name(st), strata_last_error());
+    assert_null(d);
+    tu_assert_error_contains(needle);
+    if (needle2)
+        tu_assert_error_contains(needle2);
+}
+
+/* Bad files and tensors: the file, the tensor and the values named. */
+static void test_bad_tensors(void **state)
+{
+    (void)state;
+    static const float xs[6] = {0, 1, 2, 3, 4, 5};
+    static const float nan6[6] = {0, 1, NAN, 3, 4, 5};
+    static const int8_t neg[3] = {0, -1, 1};
+    static const uint8_t f8[6] = {0};
+    const sft_tensor good_x = {"x", "F32", 2, {3, 2}, xs, sizeof xs}, good_y = {"y", "I64", 1, {3}, labels3, 24};
+    struct {
+        sft_tensor t[2];
+        const char *x;
+        strata_status st;
+        const char *needle, *needle2;
+    } bad[] = {
+        {{good_x, good_y}, "inputs", STRATA_E_NOT_FOUND, "bad.safetensors: no tensor 'inputs' (the inputs)",
+         "the file has 'x', 'y'"},
+        {{good_x, {"labels", "I64", 1, {3}, labels3, 24}}, "x", STRATA_E_NOT_FOUND, "no tensor 'y' (the labels)",
+         NULL},
+        {{good_x, {"y", "F32", 1, {3}, xs, 12}}, "x", STRATA_E_FORMAT, "tensor 'y' (the labels) is F32",
+         "an integer dtype"},
+        {{good_x, {"y", "I64", 2, {3, 1}, labels3, 24}}, "x", STRATA_E_SHAPE, "'y' (the labels) has shape (3, 1)",
+         "labels are 1-D"},
+        {{{"x", "F32", 2, {2, 3}, xs, sizeof xs}, good_y}, "x", STRATA_E_SHAPE,
+         "tensor 'x' has 2 examples but 'y' has 3 labels", NULL},
+        {{good_x, {"y", "I8", 1, {3}, neg, 3}}, "x", STRATA_E_FORMAT, "label 1 of 'y' is -1", "non-negative"},
+        {{{"x", "F32", 2, {3, 2}, nan6, sizeof nan6}, good_y}, "x", STRATA_E_FORMAT,
+         "value 2 of 'x' (example 1) is NaN", "inputs must be finite"},
+        {{{"x", "F32", 0, {0}, xs, 4}, good_y}, "x", STRATA_E_SHAPE, "tensor 'x' (the inputs) is a scalar", NULL},
+        {{{"x", "F8_E4M3", 2, {3, 2}, f8, 6}, good_y}, "x", STRATA_E_FORMAT, "tensor 'x' (the inputs) is F8_E4M3",
+         "inputs are numbers"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        write_sft("bad.safetensors", bad[k].t, 2);
+        expect_load_error(bad[k].x, "y", bad[k].st, bad[k].needle, bad[k].needle2);
+    }
+}
+
+static void test_missing_and_damaged_files(void **state)
+{
+    (void)state;
+    strata_dataset *d = NULL;
+    assert_int_equal(load("absent.safetensors", "x", "y", 1.0, &d), STRATA_E_IO);
+    tu_assert_error_contains("absent.safetensors: cannot open");
+    tu_write_file(dir, "torn.safetensors", "\x40\0\0\0\0\0\0\0{\"x\":", 13);
+    assert_int_equal(load("torn.safetensors", "x", "y", 1.0, &d), STRATA_E_FORMAT);
+    tu_assert_error_contains("torn.safetensors");
+    assert_null(d);
+    assert_int_equal(load("absent.safetensors", "x", "y", 0.0, &d), STRATA_E_INVALID);
+    tu_assert_error_contains("scale 0 must be positive");
+}
+
+/* 60 8x8 images of three classes (bars in three directions) with noise,
+ * as IDX files and as one safetensors file of U8 pixels. */
+static void write_images(void)
+{
+    enum { N = 60, S = 8 };
+    static uint8_t img[16 + N * S * S], lbl[8 + N];
+    static int64_t y64[N];
+    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, N), tu_put_be32(img + 8, S), tu_put_be32(img + 12, S);
+    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N);
+    for (int i = 0; i < N; i++) {
+        const int cls = i % 3, pos = 1 + (i / 3) % 6;
+        uint8_t *p = img + 16 + i * S * S;
+        for (int k = 0; k < S * S; k++)
+            p[k] = (uint8_t)((i * 37 + k * 11) % 40);
+        for (int k = 0; k < S; k++)
+            p[cls == 0 ? k * S + pos : cls == 1 ? pos * S + k : k * S + k] = 220;
+        lbl[8 + i] = (uint8_t)cls;
+        y64[i] = cls;
+    }
+    tu_write_file(dir, "images.idx", img, sizeof img);
+    tu_write_file(dir, "labels.idx", lbl, sizeof lbl);
+    const sft_tensor t[2] = {{"images", "U8", 3, {N, S, S}, img + 16, N * S * S},
+                             {"classes", "I64", 1, {N}, y64, sizeof y64}};
+    write_sft("fashion.safetensors", t, 2);
+}
+
+static void write_spec(const char *name, const char *data, const char *task)
+{
+    char text[2048];
+    const int n = snprintf(text, sizeof text,
+                           "seed: 5\n%s"
+                           "data:\n%s"
+                           "  mean: 0.1\n  std: 0.3\n"
+                           "model:\n  input: [1, 8, 8]\n  layers:\n"
+                           "    - {type: flatten}\n    - {type: linear, out_features: 16}\n    - {type: relu}\n"
+                           "    - {type: linear, out_features: %s}\n"
+                           "optimizer: {type: sgd, lr: 0.1, momentum: 0.9}\n"
+                           "train: {epochs: 3, batch_size: 10}\n",
+                           task, data, task[0] ? "64" : "3");
+    assert_true(n > 0 && n < (int)sizeof text);
+    tu_write_file(dir, name, text, (size_t)n);
+}
+
+/* The same images from IDX and from safetensors train the same model. */
+static void test_train_on_safetensors(void **state)
+{
+    (void)state;
+    write_images();
+    write_spec("idx.yaml",
+               "  train: {images: images.idx, labels: labels.idx}\n"
+               "  test: {images: images.idx, labels: labels.idx}\n",
+               "");
+    write_spec("sft.yaml",
+               "  format: safetensors\n"
+               "  train: {file: fashion.safetensors, inputs: images, labels: classes}\n"
+               "  test: {file: fashion.safetensors, inputs: images, labels: classes}\n"
+               "  scale: 255\n"
+               "  classes: [vertical, horizontal, diagonal]\n",
+               "");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "train idx.yaml --out ri --backend ref --quiet"));
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "train sft.yaml --out rs --backend ref --quiet"));
+    char *a = tu_metrics(dir, "ri"), *b = tu_metrics(dir, "rs");
+    if (strcmp(a, b) != 0)
+        fail_msg("the safetensors run differs from the IDX run:\n--- idx\n%s--- safetensors\n%s", a, b);
+    assert_int_equal(tu_count(b, "\"batch_loss\""), 18);
+    free(a);
+    free(b);
+    /* eval and predict read the test set from the file */
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "eval sft.yaml --checkpoint rs --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "test accuracy"));
+    free(out);
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --input 2 --backend ref"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "(label 2 diagonal): 2 diagonal"))
+        fail_msg("predict printed: %s", out);
+    free(out);
+    /* an autoencoder on the same file (data.format: safetensors, task: autoencoder) */
+    write_spec("ae.yaml",
+               "  format: safetensors\n"
+               "  train: {file: fashion.safetensors, inputs: images, labels: classes}\n"
+               "  test: {file: fashion.safetensors, inputs: images, labels: classes}\n"
+               "  scale: 255\n",
+               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "train ae.yaml --out ra --backend ref --quiet --epochs 1 "
+                                           "--set model.input=[64]"));
+    out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "test reconstruction MSE"));
+    free(out);
+    /* the file's tensors, named wrongly: the file, the name and what is there */
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train sft.yaml --out rx --set data.train.inputs=pixels"), 1,
+                      "fashion.safetensors: no tensor 'pixels' (the inputs); the file has 'images', 'classes'");
+    /* the tensors' default names: inputs and labels */
+    write_spec("names.yaml", "  format: safetensors\n  train: {file: fashion.safetensors}\n", "");
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train names.yaml --out ry"), 1, "no tensor 'inputs' (the inputs)");
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train sft.yaml --out rz --set data.train.images=x"), 1,
+                      "unknown key 'images' in data.train");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_make_temp_dir(dir, sizeof dir, "sftdata");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dtypes),
+        cmocka_unit_test(test_bad_tensors),
+        cmocka_unit_test(test_missing_and_damaged_files),
+        cmocka_unit_test(test_train_on_safetensors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
