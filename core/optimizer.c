@@ -2,6 +2,7 @@
  * built-in update rules (through the optimizer ABI), gradient clipping and
  * learning-rate schedules. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,12 @@ double strata_lr_at(const strata_lr_schedule *s, double base_lr, int64_t step)
 {
     if (!s)
         return base_lr;
+    /* the members added in 1.1, when the caller's struct has them */
+    const int v11 = s->struct_size >= offsetof(strata_lr_schedule, end_factor) + sizeof s->end_factor;
+    const int64_t warm = v11 && s->warmup_steps > 0 ? s->warmup_steps : 0;
+    if (step < warm)
+        return base_lr * (s->warmup_start + (1.0 - s->warmup_start) * (double)step / (double)warm);
+    step -= warm;
     switch (s->kind) {
     case STRATA_LR_STEP:
         if (s->step_size <= 0)
@@ -256,6 +263,18 @@ double strata_lr_at(const strata_lr_schedule *s, double base_lr, int64_t step)
             return base_lr;
         int64_t t = step > s->total ? s->total : step;
         return s->eta_min + (base_lr - s->eta_min) * (1.0 + cos(M_PI * (double)t / (double)s->total)) / 2.0;
+    }
+    case STRATA_LR_MULTISTEP: {
+        int passed = 0;
+        for (int32_t k = 0; v11 && s->milestones && k < s->n_milestones; k++)
+            passed += s->milestones[k] <= step;
+        return base_lr * pow(s->gamma, (double)passed);
+    }
+    case STRATA_LR_LINEAR: {
+        if (!v11 || s->total <= 0)
+            return base_lr;
+        const int64_t t = step > s->total ? s->total : step;
+        return base_lr * (1.0 + (s->end_factor - 1.0) * (double)t / (double)s->total);
     }
     default:
         return base_lr;

@@ -689,6 +689,49 @@ static void test_lr_schedules(void **state)
     expect_lr(&s, 2.0, 1, 1.7071067811865475);
     expect_lr(&s, 2.0, 2, 1.0);
     expect_lr(&s, 2.0, 3, 0.29289321881345254);
+
+    /* 1.1: MultiStepLR(milestones [3, 7], gamma 0.5) from 0.1 */
+    static const int64_t milestones[] = {3, 7};
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.kind = STRATA_LR_MULTISTEP;
+    s.gamma = 0.5;
+    s.milestones = milestones;
+    s.n_milestones = 2;
+    expect_lr(&s, 0.1, 0, 0.1);
+    expect_lr(&s, 0.1, 2, 0.1);
+    expect_lr(&s, 0.1, 3, 0.05);
+    expect_lr(&s, 0.1, 6, 0.05);
+    expect_lr(&s, 0.1, 7, 0.025);
+    expect_lr(&s, 0.1, 1000, 0.025);
+
+    /* linear decay to end_factor 0.2 over 10 steps, then held */
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.kind = STRATA_LR_LINEAR;
+    s.total = 10;
+    s.end_factor = 0.2;
+    expect_lr(&s, 0.5, 0, 0.5);
+    expect_lr(&s, 0.5, 5, 0.3);
+    expect_lr(&s, 0.5, 10, 0.1);
+    expect_lr(&s, 0.5, 99, 0.1);
+
+    /* a warmup of 4 steps from 0.25 x lr, then the cosine from its step 0 */
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.kind = STRATA_LR_COSINE;
+    s.total = 4;
+    s.warmup_steps = 4;
+    s.warmup_start = 0.25;
+    expect_lr(&s, 2.0, 0, 0.5);
+    expect_lr(&s, 2.0, 1, 0.875);                /* 2 (0.25 + 0.75 / 4) */
+    expect_lr(&s, 2.0, 3, 1.625);
+    expect_lr(&s, 2.0, 4, 2.0);                  /* the cosine's step 0 */
+    expect_lr(&s, 2.0, 5, 1.7071067811865475);   /* its step 1 */
+    expect_lr(&s, 2.0, 8, 0.0);
+    s.warmup_start = 0.0; /* from zero, as transformers' warmups */
+    expect_lr(&s, 2.0, 0, 0.0);
+    expect_lr(&s, 2.0, 2, 1.0);
 }
 
 int main(void)

@@ -105,6 +105,22 @@ static void test_schedule(void **state)
     assert_int_equal(tu_count(m, "\"lr\":0.01"), 2);
     assert_int_equal(tu_count(m, "\"lr\":0.0}"), 3);
     free(m);
+
+    /* a warmup of 2 steps from 0, then linear decay to half the rate over the 4 steps left */
+    assert_int_equal(run_cli("train s.yaml --out w6 --steps 6 --set schedule.type=linear --set schedule.warmup=2 "
+                             "--set schedule.end_factor=0.5"),
+                     0);
+    static const double want[6] = {0.0, 0.005, 0.01, 0.00875, 0.0075, 0.00625};
+    m = slurp("w6/metrics.jsonl");
+    const char *p = m;
+    for (int k = 0; k < 6; k++) {
+        p = strstr(p, "\"lr\":");
+        assert_non_null(p);
+        p += 5;
+        if (fabs(strtod(p, NULL) - want[k]) > 1e-12)
+            fail_msg("step %d: lr %s, expected %g", k + 1, p, want[k]);
+    }
+    free(m);
 }
 
 static void expect_error(const char *data, const char *inputs, const char *needle)

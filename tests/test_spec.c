@@ -390,6 +390,27 @@ static void wrong_kinds_and_ranges(void **state)
     expect_parse_error(f, "name: x\n", STRATA_E_FORMAT, "needs a 'model' section", NULL);
     expect_parse_error(f, TINY "schedule: {type: step}\n", STRATA_E_FORMAT,
                        "missing key 'step_size' in schedule", NULL);
+    /* 1.1's schedules: multistep, linear and a warmup for every type */
+    expect_parse_error(f, TINY "schedule: {type: multistep}\n", STRATA_E_FORMAT, "missing key 'milestones' in schedule",
+                       NULL);
+    expect_parse_error(f, TINY "schedule: {type: multistep, milestones: [30, 30]}\n", STRATA_E_FORMAT,
+                       "schedule.milestones.1 must be a step above 30 (the milestones increase), got '30'", NULL);
+    expect_parse_error(f, TINY "schedule: {type: multistep, milestones: [0]}\n", STRATA_E_FORMAT,
+                       "schedule.milestones.0 must be a step above 0", NULL);
+    expect_parse_error(f, TINY "schedule: {type: multistep, milestones: []}\n", STRATA_E_FORMAT,
+                       "schedule.milestones is a list of 1 to 64 increasing steps", NULL);
+    expect_parse_error(f, TINY "schedule: {type: multistep, milestones: 30}\n", STRATA_E_FORMAT,
+                       "schedule.milestones is a list", NULL);
+    expect_parse_error(f, TINY "schedule: {type: linear, end_factor: -1}\n", STRATA_E_FORMAT,
+                       "schedule.end_factor must be at least 0, got -1", NULL);
+    expect_parse_error(f, TINY "schedule: {type: linear, eta_min: 0.1}\n", STRATA_E_FORMAT,
+                       "unknown key 'eta_min' in schedule", "total, end_factor, warmup, warmup_start");
+    expect_parse_error(f, TINY "schedule: {type: cosine, warmup: -5}\n", STRATA_E_FORMAT,
+                       "schedule.warmup must be at least 0, got -5", NULL);
+    expect_parse_error(f, TINY "schedule: {warmup: 10, warmup_start: 1.5}\n", STRATA_E_FORMAT,
+                       "bad.yaml:2: schedule.warmup_start is a fraction of the rate in [0, 1], got 1.5", NULL);
+    expect_parse_error(f, TINY "schedule: {type: onecycle}\n", STRATA_E_FORMAT,
+                       "schedule.type must be one of constant, step, cosine, multistep, linear, got 'onecycle'", NULL);
 }
 
 static void missing_required_attribute(void **state)

@@ -251,7 +251,13 @@ int cli_print_json(struct json_t *obj);
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
 int cli_write_json(const char *path, struct json_t *obj);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */
-strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out);
+/** A schedule with room for its milestones (as many as a spec may list). */
+#define CLI_MAX_MILESTONES 64
+typedef struct {
+    strata_lr_schedule s; /* its milestones point into the array below */
+    int64_t milestones[CLI_MAX_MILESTONES];
+} cli_schedule;
+strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, cli_schedule *out);
 
 /** The update after a forward pass: backward from @p loss, clip the
  *  gradients' global norm when @p clip > 0, optimizer step, *loss_out

@@ -395,7 +395,7 @@ int cmd_ae_train(int argc, char **argv)
     const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0;
     if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
         epochs = (a.steps + per_epoch - 1) / per_epoch;
-    strata_lr_schedule sched;
+    cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, a.steps > 0 ? a.steps : per_epoch * epochs, &sched))
         rc = STRATA_E_INVALID;
     if (!a.quiet)
@@ -437,7 +437,7 @@ int cmd_ae_train(int argc, char **argv)
             if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
                 break;
             const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
-            const double lr = strata_lr_at(&sched, base_lr, steps);
+            const double lr = strata_lr_at(&sched.s, base_lr, steps);
             strata_optimizer_set_lr(c.opt, lr);
             rc = ae_forward(&c, x, 1, &y, &xf);
             if (!rc)

@@ -694,7 +694,7 @@ int cmd_gan_train(int argc, char **argv)
         steps = a.steps;
     double ld = 0.0, lg = 0.0;
     strata_status rc = STRATA_OK;
-    strata_lr_schedule sched;
+    cli_schedule sched;
     if (cli_read_schedule(c.spec, steps, &sched)) {
         r = 1;
         goto out;
@@ -742,7 +742,8 @@ int cmd_gan_train(int argc, char **argv)
         const train_state before = gan_position(&c);
         const double good_ld = ld, good_lg = lg;
         int moved = 0;
-        const double lr_g = strata_lr_at(&sched, c.base_lr_g, c.step), lr_d = strata_lr_at(&sched, c.base_lr_d, c.step);
+        const double lr_g = strata_lr_at(&sched.s, c.base_lr_g, c.step);
+        const double lr_d = strata_lr_at(&sched.s, c.base_lr_d, c.step);
         strata_optimizer_set_lr(c.og, lr_g);
         strata_optimizer_set_lr(c.od, lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);

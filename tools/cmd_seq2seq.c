@@ -375,7 +375,7 @@ int cmd_s2s_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.have_seed)
         seed = a.seed;
-    strata_lr_schedule sched;
+    cli_schedule sched;
     if (cli_read_schedule(c.spec, steps, &sched)) {
         s2s_ctx_free(&c);
         return 1;
@@ -424,7 +424,7 @@ int cmd_s2s_train(int argc, char **argv)
             memcpy(tin + b * T + 1, tgt + b * T, sizeof(int64_t) * (size_t)(T - 1));
         }
         double loss = 0.0;
-        strata_optimizer_set_lr(c.opt, strata_lr_at(&sched, base_lr, step));
+        strata_optimizer_set_lr(c.opt, strata_lr_at(&sched.s, base_lr, step));
         rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
         if (rc == STRATA_E_NUMERIC && !isfinite(loss)) {
             fprintf(stderr, "strata: error: the loss became %s at step %lld; stopping\n",

@@ -103,25 +103,46 @@ int cli_write_json(const char *path, json_t *obj)
     return 0;
 }
 
-strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, strata_lr_schedule *out)
+strata_status cli_read_schedule(const strata_spec *sp, int64_t total_steps, cli_schedule *out)
 {
     memset(out, 0, sizeof *out);
-    out->struct_size = sizeof *out;
+    strata_lr_schedule *s = &out->s;
+    s->struct_size = sizeof *s;
     const char *type = "constant";
-    strata_spec_get_string(s, "schedule.type", "constant", &type);
+    strata_spec_get_string(sp, "schedule.type", "constant", &type);
+    strata_spec_get_int(sp, "schedule.warmup", 0, &s->warmup_steps);
+    strata_spec_get_float(sp, "schedule.warmup_start", 0.0, &s->warmup_start);
+    /* after the warmup the schedule starts at its step 0: by default it spans the steps left */
+    const int64_t after = total_steps > s->warmup_steps ? total_steps - s->warmup_steps : 1;
     if (!strcmp(type, "constant")) {
-        out->kind = STRATA_LR_CONSTANT;
+        s->kind = STRATA_LR_CONSTANT;
     } else if (!strcmp(type, "step")) {
-        out->kind = STRATA_LR_STEP;
-        strata_spec_get_int(s, "schedule.step_size", total_steps > 3 ? total_steps / 3 : 1, &out->step_size);
-        strata_spec_get_float(s, "schedule.gamma", 0.1, &out->gamma);
+        s->kind = STRATA_LR_STEP;
+        strata_spec_get_int(sp, "schedule.step_size", after > 3 ? after / 3 : 1, &s->step_size);
+        strata_spec_get_float(sp, "schedule.gamma", 0.1, &s->gamma);
     } else if (!strcmp(type, "cosine")) {
-        out->kind = STRATA_LR_COSINE;
-        strata_spec_get_int(s, "schedule.total", total_steps, &out->total);
-        strata_spec_get_float(s, "schedule.eta_min", 0.0, &out->eta_min);
+        s->kind = STRATA_LR_COSINE;
+        strata_spec_get_int(sp, "schedule.total", after, &s->total);
+        strata_spec_get_float(sp, "schedule.eta_min", 0.0, &s->eta_min);
+    } else if (!strcmp(type, "multistep")) {
+        s->kind = STRATA_LR_MULTISTEP;
+        strata_spec_get_float(sp, "schedule.gamma", 0.1, &s->gamma);
+        for (int k = 0; k < CLI_MAX_MILESTONES; k++) {
+            char key[48];
+            snprintf(key, sizeof key, "schedule.milestones.%d", k);
+            if (strata_spec_get_int(sp, key, 0, &out->milestones[k]) != STRATA_OK)
+                break;
+            s->n_milestones = k + 1;
+        }
+        strata_clear_error();
+        s->milestones = out->milestones;
+    } else if (!strcmp(type, "linear")) {
+        s->kind = STRATA_LR_LINEAR;
+        strata_spec_get_int(sp, "schedule.total", after, &s->total);
+        strata_spec_get_float(sp, "schedule.end_factor", 0.0, &s->end_factor);
     } else {
-        fprintf(stderr, "strata: error: %s: schedule.type '%s' is not constant, step or cosine\n",
-                strata_spec_path(s), type);
+        fprintf(stderr, "strata: error: %s: schedule.type '%s' is not constant, step, cosine, multistep or linear\n",
+                strata_spec_path(sp), type);
         return STRATA_E_INVALID;
     }
     return STRATA_OK;
@@ -303,7 +324,7 @@ int cmd_train(int argc, char **argv)
     int64_t per_epoch = strata_loader_batches(ld);
     if (max_steps > 0 && per_epoch > 0)
         epochs = (max_steps + per_epoch - 1) / per_epoch;
-    strata_lr_schedule sched;
+    cli_schedule sched;
     if (cli_read_schedule(ctx.spec, max_steps > 0 ? max_steps : per_epoch * epochs, &sched)) {
         strata_loader_destroy(ld);
         fclose(metrics);
@@ -354,7 +375,7 @@ int cmd_train(int argc, char **argv)
             }
             if ((rc = strata_loader_next(ld, ctx.dev, &x, &y, &end_of_data)) || end_of_data)
                 break;
-            double lr = strata_lr_at(&sched, base_lr, step);
+            double lr = strata_lr_at(&sched.s, base_lr, step);
             strata_optimizer_set_lr(ctx.opt, lr);
             train_state before = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;

@@ -409,7 +409,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     strata_spec_get_int(r->spec, "train.log_every", 50, &log_every);
     double clip = 0;
     strata_spec_get_float(r->spec, "train.clip_grad_norm", 0.0, &clip);
-    strata_lr_schedule sched;
+    cli_schedule sched;
     if (cli_read_schedule(r->spec, steps, &sched))
         return 1;
     /* the rate the schedule starts from, before a checkpoint sets the current one */
@@ -479,7 +479,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         train_state before = lm_position(r, data_seed, step, sum_loss, since);
         strata_tensor *x = NULL, *y = NULL;
         rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, data_seed, step, &x, &y);
-        const double lr = strata_lr_at(&sched, base_lr, step);
+        const double lr = strata_lr_at(&sched.s, base_lr, step);
         strata_optimizer_set_lr(r->opt, lr);
         double lv = 0;
         if (!rc)

@@ -58,6 +58,7 @@ typedef struct spec_graph {
 } spec_graph;
 
 #define SPEC_MAX_NAMED 2
+#define SPEC_MAX_MILESTONES 64 /* schedule.milestones; tools/cli.h holds as many (CLI_MAX_MILESTONES) */
 static const char *const named_models[SPEC_MAX_NAMED] = {"generator", "discriminator"};
 
 struct strata_spec {
@@ -287,7 +288,7 @@ static const char *const format_choices[] = {"idx", "safetensors", "text", "seq2
 static const char *const text_mode_choices[] = {"chars", "bytes", NULL};
 static const char *const task_choices[] = {"classification", "language_model", "seq2seq", "question_answering",
                                            "gan", "autoencoder", NULL};
-static const char *const schedule_choices[] = {"constant", "step", "cosine", NULL};
+static const char *const schedule_choices[] = {"constant", "step", "cosine", "multistep", "linear", NULL};
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 static const char *const select_choices[] = {"validation_error", "training_error", NULL};
 static const char *const keep_best_choices[] = {"val_accuracy", "val_loss", NULL};
@@ -397,19 +398,38 @@ static const key_rule model_input_rules[] = {
     {"dtype", K_CHOICE, 0, "f32", NO_MIN, 0, dtype_choices, NULL, 0},
 };
 
-/* Schedules: one table per type, each starting with "type". */
-static const key_rule schedule_constant_rules[] = {
-    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
-};
+/* Schedules: one table per type, each starting with "type" and ending with
+ * the warmup every type takes (SCHEDULE_WARMUP). */
+#define SCHEDULE_TYPE {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0}
+#define SCHEDULE_WARMUP                                                                                            \
+    {"warmup", K_INT, 0, "0", 0, 0, NULL, NULL, 0}, /* steps */                                                    \
+        {"warmup_start", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0} /* at most 1: check_schedule */
+#define SCHEDULE_TOTAL                                                                                             \
+    {"total", K_INT, 0, "all training steps (epochs x batches per epoch) less the warmup", 1, 0, NULL, NULL, 0}
+static const key_rule schedule_constant_rules[] = {SCHEDULE_TYPE, SCHEDULE_WARMUP};
 static const key_rule schedule_step_rules[] = {
-    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
+    SCHEDULE_TYPE,
     {"step_size", K_INT, 1, NULL, 1, 0, NULL, NULL, 0},
     {"gamma", K_FLOAT, 0, "0.1", 0, 0, NULL, NULL, 0},
+    SCHEDULE_WARMUP,
 };
 static const key_rule schedule_cosine_rules[] = {
-    {"type", K_CHOICE, 0, NULL, NO_MIN, 0, schedule_choices, NULL, 0},
-    {"total", K_INT, 0, "all training steps (epochs x batches per epoch)", 1, 0, NULL, NULL, 0},
+    SCHEDULE_TYPE,
+    SCHEDULE_TOTAL,
     {"eta_min", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
+    SCHEDULE_WARMUP,
+};
+static const key_rule schedule_multistep_rules[] = {
+    SCHEDULE_TYPE,
+    {"milestones", K_CUSTOM, 1, NULL, NO_MIN, 0, NULL, NULL, 0}, /* check_schedule */
+    {"gamma", K_FLOAT, 0, "0.1", 0, 0, NULL, NULL, 0},
+    SCHEDULE_WARMUP,
+};
+static const key_rule schedule_linear_rules[] = {
+    SCHEDULE_TYPE,
+    SCHEDULE_TOTAL,
+    {"end_factor", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
+    SCHEDULE_WARMUP,
 };
 
 /* generator: / discriminator: of a two-model spec */
@@ -1041,11 +1061,42 @@ static strata_status parse_schedule(strata_spec *s, const yt_node *node)
     if (st != STRATA_OK)
         return st;
     const char *t = type ? type->text : "constant";
-    if (strcmp(t, "step") == 0)
-        return check_section(s, node, schedule_step_rules, (int)ST_ARRAY_LEN(schedule_step_rules), "schedule");
-    if (strcmp(t, "cosine") == 0)
-        return check_section(s, node, schedule_cosine_rules, (int)ST_ARRAY_LEN(schedule_cosine_rules), "schedule");
-    return check_section(s, node, schedule_constant_rules, (int)ST_ARRAY_LEN(schedule_constant_rules), "schedule");
+    static const struct {
+        const char *type;
+        const key_rule *rules;
+        int n;
+    } tables[] = {
+        {"step", schedule_step_rules, (int)ST_ARRAY_LEN(schedule_step_rules)},
+        {"cosine", schedule_cosine_rules, (int)ST_ARRAY_LEN(schedule_cosine_rules)},
+        {"multistep", schedule_multistep_rules, (int)ST_ARRAY_LEN(schedule_multistep_rules)},
+        {"linear", schedule_linear_rules, (int)ST_ARRAY_LEN(schedule_linear_rules)},
+        {"constant", schedule_constant_rules, (int)ST_ARRAY_LEN(schedule_constant_rules)},
+    };
+    size_t k = 0;
+    while (k + 1 < ST_ARRAY_LEN(tables) && strcmp(t, tables[k].type) != 0)
+        k++;
+    if ((st = check_section(s, node, tables[k].rules, tables[k].n, "schedule")) != STRATA_OK)
+        return st;
+    /* what the tables cannot say: a fraction, and milestones that only go up */
+    const yt_node *ws = yt_map_get(node, "warmup_start"), *ms = yt_map_get(node, "milestones");
+    double f = 0.0;
+    if (ws && yt_type_of(ws, NULL, &f) != YT_T_NULL && f > 1.0)
+        return fail(s, STRATA_E_FORMAT, ws, "schedule.warmup_start is a fraction of the rate in [0, 1], got %s",
+                    ws->text);
+    if (!ms)
+        return STRATA_OK;
+    if (ms->kind != YT_SEQ || ms->n < 1 || ms->n > SPEC_MAX_MILESTONES)
+        return fail(s, STRATA_E_FORMAT, ms, "schedule.milestones is a list of 1 to %d increasing steps like [30, 80], "
+                    "got %s", SPEC_MAX_MILESTONES, DESCRIBE(ms));
+    int64_t prev = 0;
+    for (int i = 0; i < ms->n; i++) {
+        int64_t m = 0;
+        if (yt_type_of(ms->items[i], &m, NULL) != YT_T_INT || m <= prev)
+            return fail(s, STRATA_E_FORMAT, ms->items[i], "schedule.milestones.%d must be a step above %lld (the "
+                        "milestones increase), got %s", i, (long long)prev, DESCRIBE(ms->items[i]));
+        prev = m;
+    }
+    return STRATA_OK;
 }
 
 /* ---- load -------------------------------------------------------------- */

@@ -8,7 +8,9 @@
  *    it its own minor (host->abi_minor, host->struct_size) and the plugin
  *    uses only what that provides;
  *  - a plugin built for another major is refused before its init runs, with
- *    a message naming both versions and the file; the runtime keeps working.
+ *    a message naming both versions and the file; the runtime keeps working;
+ *  - a 1.0 caller's strata_lr_schedule (48 bytes) is read as 1.0: none of
+ *    the 1.1 members (warmup, milestones) beyond its struct_size.
  * Layouts are checked at compile time by sdk/abi/abi_layout.c; the exported
  * functions by tools/abi-check.sh (abidiff against sdk/abi/).
  */
@@ -178,6 +180,19 @@ static void test_newer_major_refused(void **state)
     strata_tensor_release(t);
 }
 
+/* v1_0_schedule.c, compiled against the 1.0 headers */
+double v1_0_step_lr(double base_lr, int64_t step);
+
+static void test_v1_0_schedule(void **state)
+{
+    (void)state;
+    /* StepLR(step_size 2, gamma 0.5): no warmup read from past the struct */
+    assert_true(v1_0_step_lr(1.0, 0) == 1.0);
+    assert_true(v1_0_step_lr(1.0, 1) == 1.0);
+    assert_true(v1_0_step_lr(1.0, 3) == 0.5);
+    assert_true(v1_0_step_lr(1.0, 4) == 0.25);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +200,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v1_0_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_minor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_major_refused, setup, teardown),
+        cmocka_unit_test(test_v1_0_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -450,20 +450,31 @@ STRATA_API strata_status strata_clip_grad_norm(strata_model *m, double max_norm,
 /** Learning-rate schedules. */
 typedef enum strata_lr_schedule_kind {
     STRATA_LR_CONSTANT = 0,
-    STRATA_LR_STEP = 1,  /* lr * gamma^(floor(step / step_size)) */
-    STRATA_LR_COSINE = 2 /* eta_min + (lr - eta_min) * (1 + cos(pi * step / total)) / 2 */
+    STRATA_LR_STEP = 1,      /* lr * gamma^(floor(step / step_size)) */
+    STRATA_LR_COSINE = 2,    /* eta_min + (lr - eta_min) * (1 + cos(pi * step / total)) / 2 */
+    STRATA_LR_MULTISTEP = 3, /* lr * gamma^(milestones at or before step) @since 1.1 */
+    STRATA_LR_LINEAR = 4     /* lr * (1 + (end_factor - 1) * min(step, total) / total) @since 1.1 */
 } strata_lr_schedule_kind;
 
 typedef struct strata_lr_schedule {
     size_t struct_size;
     int32_t kind;
     int64_t step_size; /* STEP */
-    double gamma;      /* STEP */
-    int64_t total;     /* COSINE: steps to reach eta_min */
+    double gamma;      /* STEP, MULTISTEP */
+    int64_t total;     /* COSINE: steps to reach eta_min; LINEAR: to reach end_factor */
     double eta_min;    /* COSINE */
+    /* @since 1.1: read only when struct_size covers them (a 1.0 caller's
+     * schedule has no warmup) */
+    int64_t warmup_steps;      /* every kind: steps 0 .. warmup_steps - 1 rise linearly from
+                                * warmup_start * lr towards lr; the schedule then starts at its step 0 */
+    double warmup_start;       /* the fraction of lr at the warmup's first step (0: from zero) */
+    const int64_t *milestones; /* MULTISTEP: increasing steps, borrowed */
+    int32_t n_milestones;
+    double end_factor; /* LINEAR: the fraction of lr reached after total steps */
 } strata_lr_schedule;
 
-/** Learning rate at @p step for base rate @p base_lr. @since 1.0 */
+/** Learning rate at @p step for base rate @p base_lr. @since 1.0 (warmup,
+ *  MULTISTEP and LINEAR since 1.1) */
 STRATA_API double strata_lr_at(const strata_lr_schedule *s, double base_lr, int64_t step);
 
 /* ======================================================================= */
