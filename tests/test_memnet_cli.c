@@ -48,8 +48,7 @@ static int setup(void **state)
     if (tu_make_temp_dir(dir, sizeof dir, "memnet"))
         return -1;
     char src[PATH_MAX];
-    const char *s = getenv("STRATA_SOURCE_DIR");
-    snprintf(src, sizeof src, "%s/models/memn2n-babi.yaml", s ? s : ".");
+    snprintf(src, sizeof src, "%s", tu_source_path("models/memn2n-babi.yaml"));
     snprintf(spec_arg, sizeof spec_arg, "'%s'", src);
     return tu_run_cli(dir, "babi-gen --task 1 --train 1000 --test 200 --seed 3 --out data") == 0 ? 0 : -1;
 }

@@ -427,8 +427,7 @@ static void test_predict_errors(void **state)
     write_spec("num.yaml", "g", "[1, 8, 8]", "  classes: 3\n");
     const char *ck = "--checkpoint run-gray.yaml/checkpoint.safetensors";
     char lm[PATH_MAX];
-    const char *src = getenv("STRATA_SOURCE_DIR");
-    snprintf(lm, sizeof lm, "%s/models/char-lstm-kjv.yaml", src ? src : ".");
+    snprintf(lm, sizeof lm, "%s", tu_source_path("models/char-lstm-kjv.yaml"));
     const bad_case cases[] = {
         {"predict gray.yaml %s narrow.png", 1, "narrow.png is 7 x 8 pixels; the model takes 8 x 8"},
         {"predict gray.yaml %s text.png", 1, "text.png: cannot read it as a PNG image"},

@@ -115,9 +115,8 @@ static void valid_spec_builds_model(void **state)
 static void shipped_w1_spec_loads(void **state)
 {
     fixture *f = *state;
-    const char *src = getenv("STRATA_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof path, "%s/models/mlp-fashion.yaml", src ? src : ".");
+    snprintf(path, sizeof path, "%s", tu_source_path("models/mlp-fashion.yaml"));
     strata_spec *s = NULL;
     ST_OK(strata_spec_load(f->rt, path, &s));
     assert_string_equal(strata_spec_path(s), path);

@@ -26,8 +26,7 @@ static char models[PATH_MAX];
 static int setup(void **state)
 {
     (void)state;
-    const char *src = getenv("STRATA_SOURCE_DIR");
-    snprintf(models, sizeof models, "%s/models", src ? src : ".");
+    snprintf(models, sizeof models, "%s", tu_source_path("models"));
     return tu_make_temp_dir(dir, sizeof dir, "summary");
 }
 

@@ -35,6 +35,14 @@ const char *tu_build_path(const char *rel)
     return buf;
 }
 
+const char *tu_source_path(const char *rel)
+{
+    static char buf[4096];
+    const char *s = getenv("STRATA_SOURCE_DIR");
+    snprintf(buf, sizeof buf, "%s/%s", s ? s : ".", rel);
+    return buf;
+}
+
 const char *tu_data_path(const char *rel)
 {
     static char buf[4096];

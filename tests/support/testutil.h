@@ -25,6 +25,8 @@ strata_runtime *tu_runtime(void);
 strata_device *tu_ref(strata_runtime *rt);
 /** Path under the build tree / test data dir (static buffer, one at a time). */
 const char *tu_build_path(const char *rel);
+/** $STRATA_SOURCE_DIR/@p rel (the source tree's models/, tools/...; a static buffer). */
+const char *tu_source_path(const char *rel);
 const char *tu_data_path(const char *rel);
 /** Writes @p len bytes to a fresh temp file; returns its path (static). */
 const char *tu_write_temp(const char *suffix, const void *data, size_t len);
