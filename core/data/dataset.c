@@ -165,27 +165,33 @@ static float half_to_float(uint16_t h)
     return sign ? -v : v;
 }
 
-/* 1 when safetensors dtype @p t is a number Strata converts: any integer,
- * and when not @p integers also the floats and BOOL. */
-static int sft_number_dtype(const char *t, int integers)
+/* The number dtypes of safetensors that data sets read, in the order of
+ * sft_number_names. */
+typedef enum {
+    SFT_U8, SFT_I8, SFT_U16, SFT_I16, SFT_U32, SFT_I32, SFT_U64, SFT_I64, /* integers: labels too */
+    SFT_F16, SFT_BF16, SFT_F32, SFT_F64, SFT_BOOL,
+    SFT_N_NUMBERS
+} sft_number;
+
+static const char *const sft_number_names[SFT_N_NUMBERS] = {"U8",  "I8",  "U16",  "I16", "U32", "I32", "U64",
+                                                            "I64", "F16", "BF16", "F32", "F64", "BOOL"};
+
+/* The number dtype named @p t, or -1 (also for a float when @p integers). */
+static int sft_number_of(const char *t, int integers)
 {
-    static const char *const ints[] = {"U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64"};
-    static const char *const others[] = {"F16", "BF16", "F32", "F64", "BOOL"};
-    for (size_t k = 0; k < ST_ARRAY_LEN(ints); k++)
-        if (!strcmp(t, ints[k]))
-            return 1;
-    for (size_t k = 0; !integers && k < ST_ARRAY_LEN(others); k++)
-        if (!strcmp(t, others[k]))
-            return 1;
-    return 0;
+    for (int k = 0; k < (integers ? SFT_F16 : SFT_N_NUMBERS); k++)
+        if (!strcmp(t, sft_number_names[k]))
+            return k;
+    return -1;
 }
 
-/* Element @p i of entry @p e (a number dtype, @p size bytes each) at @p p. */
-static double sft_element(const st_sft_entry *e, const uint8_t *p, size_t size, int64_t i)
+/* Element @p i of little-endian data @p p of number dtype @p n (safetensors
+ * data is little-endian, as this host). */
+static double sft_element(sft_number n, const uint8_t *p, int64_t i)
 {
-    const char *t = e->dtype_str;
     union {
-        uint8_t b[8];
+        uint8_t u8;
+        int8_t i8;
         uint16_t u16;
         int16_t i16;
         uint32_t u32;
@@ -194,29 +200,49 @@ static double sft_element(const st_sft_entry *e, const uint8_t *p, size_t size, 
         int64_t i64;
         float f32;
         double f64;
-    } u = {{0}};
-    memcpy(u.b, p + (size_t)i * size, size); /* safetensors data is little-endian, as this host */
-    if (!strcmp(t, "F16"))
+    } u;
+    switch (n) {
+    case SFT_U8:
+    case SFT_BOOL:
+        return p[i];
+    case SFT_I8:
+        memcpy(&u.i8, p + i, 1);
+        return u.i8;
+    case SFT_U16:
+        memcpy(&u.u16, p + 2 * i, 2);
+        return u.u16;
+    case SFT_I16:
+        memcpy(&u.i16, p + 2 * i, 2);
+        return u.i16;
+    case SFT_U32:
+        memcpy(&u.u32, p + 4 * i, 4);
+        return u.u32;
+    case SFT_I32:
+        memcpy(&u.i32, p + 4 * i, 4);
+        return u.i32;
+    case SFT_U64:
+        memcpy(&u.u64, p + 8 * i, 8);
+        return (double)u.u64;
+    case SFT_I64:
+        memcpy(&u.i64, p + 8 * i, 8);
+        return (double)u.i64;
+    case SFT_F16:
+        memcpy(&u.u16, p + 2 * i, 2);
         return half_to_float(u.u16);
-    if (!strcmp(t, "BF16")) {
-        uint32_t bits = (uint32_t)u.u16 << 16;
+    case SFT_BF16: {
+        memcpy(&u.u16, p + 2 * i, 2);
+        const uint32_t bits = (uint32_t)u.u16 << 16;
         memcpy(&u.f32, &bits, 4);
         return u.f32;
     }
-    if (t[0] == 'F')
-        return size == 4 ? u.f32 : u.f64;
-    if (t[0] == 'I')
-        return size == 1 ? (int8_t)u.b[0] : size == 2 ? u.i16 : size == 4 ? u.i32 : (double)u.i64;
-    return size == 1 ? u.b[0] : size == 2 ? u.u16 : size == 4 ? u.u32 : (double)u.u64; /* U*, BOOL */
-}
-
-/* Bytes per element of entry @p e (its data over its element count; 1 when empty). */
-static size_t sft_element_size(const st_sft_entry *e)
-{
-    int64_t n = 1;
-    for (int k = 0; k < e->ndim; k++)
-        n *= e->shape[k];
-    return n > 0 ? (size_t)((e->end - e->begin) / (uint64_t)n) : 1;
+    case SFT_F32:
+        memcpy(&u.f32, p + 4 * i, 4);
+        return u.f32;
+    case SFT_F64:
+    default:
+        memcpy(&u.f64, p + 8 * i, 8);
+        return u.f64;
+    }
 }
 
 /* The tensor named @p name of @p f, or NULL after an error that lists the
@@ -256,12 +282,13 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
     if (s != STRATA_OK)
         return s;
     const st_sft_entry *xe = sft_tensor(f, x_name, "inputs"), *ye = xe ? sft_tensor(f, y_name, "labels") : NULL;
+    const int xn = xe ? sft_number_of(xe->dtype_str, 0) : -1, yn = ye ? sft_number_of(ye->dtype_str, 1) : -1;
     if (!xe || !ye)
         s = STRATA_E_NOT_FOUND;
-    else if (!sft_number_dtype(xe->dtype_str, 0))
+    else if (xn < 0)
         s = st_error(STRATA_E_FORMAT, "%s: tensor '%s' (the inputs) is %s; inputs are numbers: U8, I8, U16, I16, U32, "
                      "I32, U64, I64, F16, BF16, F32, F64 or BOOL", path, x_name, xe->dtype_str);
-    else if (!sft_number_dtype(ye->dtype_str, 1))
+    else if (yn < 0)
         s = st_error(STRATA_E_FORMAT, "%s: tensor '%s' (the labels) is %s; labels are class numbers, of an integer "
                      "dtype (U8, I8, U16, I16, U32, I32, U64 or I64)", path, y_name, ye->dtype_str);
     else if (xe->ndim < 1)
@@ -275,9 +302,8 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
                      (long long)xe->shape[0], y_name, (long long)ye->shape[0]);
     if (!s)
         s = ds_new(xe->shape[0], xe->ndim - 1, xe->shape + 1, path, &d);
-    const size_t ysz = ye ? sft_element_size(ye) : 1, xsz = xe ? sft_element_size(xe) : 1;
     for (int64_t i = 0; !s && i < d->n; i++) {
-        const double v = sft_element(ye, f->data + ye->begin, ysz, i);
+        const double v = sft_element((sft_number)yn, f->data + ye->begin, i);
         /* 2^63 is exact in double; anything at or past it does not fit */
         if (!(v >= 0) || v >= 9223372036854775808.0)
             s = st_error(STRATA_E_FORMAT, "%s: label %lld of '%s' is %.17g; labels must be non-negative", path,
@@ -286,7 +312,7 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
             d->y[i] = (int64_t)v;
     }
     for (int64_t i = 0; !s && i < d->n * d->feat; i++) {
-        const double v = sft_element(xe, f->data + xe->begin, xsz, i);
+        const double v = sft_element((sft_number)xn, f->data + xe->begin, i);
         d->x[i] = (float)(v / scale);
         if (!isfinite(d->x[i]))
             s = st_error(STRATA_E_FORMAT, "%s: value %lld of '%s' (example %lld) is %s; inputs must be finite", path,
