@@ -6,7 +6,9 @@
  *   - bad files and tensors fail with the file, the tensor and the values;
  *   - end to end: a classifier trained on the same images as IDX files and
  *     as a safetensors file (U8, data.scale 255) gives the same records;
- *     eval, predict and an autoencoder take the safetensors spec too.
+ *     eval, predict and an autoencoder take the safetensors spec too, and
+ *     predict --data classifies every example of a file (--csv: all the
+ *     probabilities), as --input N does each.
  */
 #include <math.h>
 #include <stdio.h>
@@ -289,6 +291,45 @@ static void test_train_on_safetensors(void **state)
     if (!strstr(out, "(label 2 diagonal): 2 diagonal"))
         fail_msg("predict printed: %s", out);
     free(out);
+    /* predict --data: every example of a file (here the test set's), as --input N gives each */
+    char args[4096] = "predict sft.yaml --checkpoint rs --backend ref --top 3";
+    for (int i = 0; i < 60; i++)
+        snprintf(args + strlen(args), sizeof args - strlen(args), " --input %d", i);
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "%s", args));
+    char *by_index = tu_slurp(dir, "out");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --backend ref --data fashion.safetensors "
+                                           "--csv p.csv"));
+    char *by_data = tu_slurp(dir, "out");
+    const char *x = by_index, *y = by_data;
+    for (int i = 0; i < 60; i++) { /* "test image I (label L name): top..." against "example I: top..." */
+        char want[32];
+        snprintf(want, sizeof want, "example %d:", i);
+        assert_true(!strncmp(y, want, strlen(want)));
+        x = strstr(x, "): ") + 3, y += strlen(want) + 1;
+        const size_t n = (size_t)(strchr(x, '\n') - x);
+        if (strncmp(x, y, n + 1))
+            fail_msg("example %d: --data gives '%.*s', --input gave '%.*s'", i, (int)n, y, (int)n, x);
+        x += n + 1, y += n + 1;
+    }
+    free(by_index);
+    free(by_data);
+    char *csv = tu_slurp(dir, "p.csv");
+    assert_non_null(csv);
+    assert_int_equal(tu_count(csv, "\n"), 61);
+    assert_true(!strncmp(csv, "source,prediction,vertical,horizontal,diagonal\nexample 0,0,", 45));
+    free(csv);
+    /* --inputs names another tensor; bad uses */
+    tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --data fashion.safetensors --inputs "
+                                            "classes"),
+                      1, "tensor 'classes' holds 1 values per example; the model takes 64");
+    tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --input 0 --inputs images"), 2,
+                      "--inputs names a tensor of --data FILE");
+    tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --data absent.safetensors"), 1,
+                      "reading --data absent.safetensors");
+    tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --data fashion.safetensors --csv "
+                                            "no/such/dir/p.csv"),
+                      1, "cannot write no/such/dir/p.csv");
+
     /* an autoencoder on the same file (data.format: safetensors, task: autoencoder) */
     write_spec("ae.yaml",
                "  format: safetensors\n"

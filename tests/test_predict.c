@@ -434,7 +434,7 @@ static void test_predict_errors(void **state)
         {"predict gray.yaml %s missing.png", 1, "missing.png: cannot read it as a PNG image"},
         {"predict gray.yaml %s --input 24", 1, "--input 24 is out of range: the test set has 24 images (0 to 23)"},
         {"predict gray.yaml %s --input x", 2, "--input must be a whole number"},
-        {"predict gray.yaml %s", 2, "nothing to classify: give IMAGE.png files or --input N"},
+        {"predict gray.yaml %s", 2, "nothing to classify: give IMAGE.png files, --input N or --data FILE"},
         {"predict gray.yaml %s --top 0 img0.png", 2, "--top must be a whole number in [1, 100000]"},
         {"predict gray.yaml --checkpoint . img0.png", 1, "checkpoint .: not a regular file (a run directory?"},
         {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,

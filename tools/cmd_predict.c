@@ -1,6 +1,7 @@
-/* cmd_predict.c - `strata predict`: what a trained image classifier makes
- * of PNG files or test-set images: its most likely classes, with their
- * softmax probabilities and the spec's class names (data.classes).
+/* cmd_predict.c - `strata predict`: what a trained classifier makes of PNG
+ * files, test-set images or the examples of a safetensors file (--data):
+ * its most likely classes, with their softmax probabilities and the spec's
+ * class names (data.classes); --csv writes every class's probability.
  *
  * A PNG file must have the model's input size (no resampling); it is read
  * as gray for a 1-channel model and RGB for a 3-channel one (libpng's
@@ -8,9 +9,12 @@
  * and standardised with the spec's data.scale, data.mean and data.std,
  * exactly as the training images were. --invert flips black and white:
  * Fashion-MNIST's images are light objects on black. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -29,6 +33,8 @@ typedef struct {
     int n_inputs;
     int64_t top;
     int json, invert;
+    const char *data, *data_inputs; /* --data FILE.safetensors, --inputs NAME */
+    const char *csv;                /* --csv FILE */
 } predict_args;
 
 static int parse_args(int argc, char **argv, predict_args *a)
@@ -45,6 +51,12 @@ static int parse_args(int argc, char **argv, predict_args *a)
          .help = "how many classes to show, most likely first (default 3)"},
         {.name = "--invert", .type = CLI_FLAG, .dst = &a->invert,
          .help = "invert the PNG files' pixels (dark objects on white, for a model trained on light on black)"},
+        {.name = "--data", .type = CLI_STRING, .dst = &a->data, .value = "FILE",
+         .help = "classify every example of a safetensors file (its tensor --inputs: shape (N, ...))"},
+        {.name = "--inputs", .type = CLI_STRING, .dst = &a->data_inputs, .value = "NAME",
+         .help = "the tensor of --data's file to classify (default: the spec's data.test.inputs, else 'inputs')"},
+        {.name = "--csv", .type = CLI_STRING, .dst = &a->csv, .value = "FILE",
+         .help = "also write each prediction's class probabilities, one row per example, as CSV"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .help = "one JSON object on stdout"},
         CLI_BACKEND_OPTION(&a->backend),
         CLI_SET_OPTION(0),
@@ -52,8 +64,9 @@ static int parse_args(int argc, char **argv, predict_args *a)
     };
     const cli_command c = {
         .name = "predict",
-        .synopsis = "SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [options]",
-        .about = "The most likely classes of PNG images or test-set images under a trained image classifier.",
+        .synopsis = "SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--data FILE.safetensors] [options]",
+        .about = "The most likely classes of PNG images, test-set images or the examples of a safetensors file under\n"
+                 "a trained classifier.",
         .positional = a->positional,
         .max_positional = 1 + MAX_IMAGES,
         .n_positional = &a->n_positional,
@@ -66,19 +79,22 @@ static int parse_args(int argc, char **argv, predict_args *a)
     if (r || (r = cli_require(&c, a->n_positional ? a->positional[0] : NULL, "SPEC")) ||
         (r = cli_require(&c, a->checkpoint, "--checkpoint FILE")))
         return r;
-    if (a->n_positional == 1 && !a->n_inputs)
-        return cli_usage_error(&c, "nothing to classify: give IMAGE.png files or --input N");
+    if (a->n_positional == 1 && !a->n_inputs && !a->data)
+        return cli_usage_error(&c, "nothing to classify: give IMAGE.png files, --input N or --data FILE");
+    if (a->data_inputs && !a->data)
+        return cli_usage_error(&c, "--inputs names a tensor of --data FILE; give --data too");
     for (int i = 0; i < a->n_inputs; i++) /* every index read before anything runs */
         if ((r = cli_parse_int("--input", a->inputs[i], 0, LLONG_MAX, &a->index[i])))
             return r;
     return 0;
 }
 
-/* What one image is shown as: a file name, or "test image N". */
+/* What one example is shown as: a file name, "test image N" or "example N" of --data. */
 typedef struct {
-    const char *file; /* NULL for a test-set image */
-    int64_t index;    /* test-set index; its label */
+    const char *file; /* NULL for a test-set image or an example of --data */
+    int64_t index;    /* test-set index (and its label), or the example's index in --data */
     int64_t label;
+    int data; /* an example of --data: no label */
 } source;
 
 /* The PNG @p path as the model's input in @p x: (C, H, W) for an image
@@ -145,9 +161,26 @@ static int forward_one(run_ctx *c, const float *x, int nd, const int64_t *ms, st
     return rc ? cli_fail("running the model", rc) : 0;
 }
 
-/* Runs the model on @p x and reports the top classes of @p src. */
+/* One CSV field: @p s quoted when it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Runs the model on @p x and reports the top classes of @p src (and every
+ * class's probability as a row of @p csv, when given). */
 static int predict_one(run_ctx *c, const predict_args *a, const source *src, const float *x, int nd,
-                       const int64_t *ms, const char **names, json_t *list)
+                       const int64_t *ms, const char **names, json_t *list, FILE *csv)
 {
     strata_tensor *logits = NULL;
     strata_status rc = STRATA_OK;
@@ -176,6 +209,8 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
     char what[4200];
     if (src->file)
         snprintf(what, sizeof what, "%s", src->file);
+    else if (src->data)
+        snprintf(what, sizeof what, "example %lld", (long long)src->index);
     else if (names)
         snprintf(what, sizeof what, "test image %lld (label %lld %s)", (long long)src->index, (long long)src->label,
                  names[src->label]);
@@ -196,16 +231,59 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
         else
             printf("%s class %lld (%.3f)", k ? "," : "", (long long)best, p[best]);
     }
+    if (csv) {
+        char id[64];
+        snprintf(id, sizeof id, src->data ? "example %lld" : "test image %lld", (long long)src->index);
+        csv_field(csv, src->file ? src->file : id);
+        int64_t best = next_best(p, (const unsigned char *)memset(taken, 0, (size_t)n), n);
+        fprintf(csv, ",%lld", (long long)best);
+        for (int64_t k = 0; k < n; k++)
+            fprintf(csv, ",%.6g", p[k]);
+        fputc('\n', csv);
+    }
     if (a->json) {
         o = src->file ? json_pack("{s:s, s:o}", "file", src->file, "top", top)
-                      : json_pack("{s:I, s:I, s:o}", "index", (json_int_t)src->index, "label", (json_int_t)src->label,
-                                  "top", top);
+            : src->data
+                ? json_pack("{s:I, s:o}", "example", (json_int_t)src->index, "top", top)
+                : json_pack("{s:I, s:I, s:o}", "index", (json_int_t)src->index, "label", (json_int_t)src->label, "top",
+                            top);
         json_array_append_new(list, o);
     } else {
         printf("\n");
         json_decref(top);
     }
     free(z), free(p), free(taken);
+    return 0;
+}
+
+/* --data's examples (tensor --inputs, else the spec's data.test.inputs,
+ * else "inputs") in *out, scaled like the training set: 0, or 1 after a
+ * message naming the file. */
+static int load_data(const run_ctx *c, const predict_args *a, cli_scaling sc, int64_t numel, strata_dataset **out)
+{
+    const char *name = a->data_inputs;
+    if (!name)
+        strata_spec_get_string(c->spec, "data.test.inputs", "inputs", &name);
+    strata_clear_error();
+    char what[4300];
+    snprintf(what, sizeof what, "reading --data %s", a->data);
+    strata_status rc = strata_dataset_load_safetensors(a->data, name ? name : "inputs", NULL, sc.scale, out);
+    if (!rc && (sc.mean != 0.0 || sc.std != 1.0))
+        rc = strata_dataset_normalize(*out, sc.mean, sc.std);
+    if (rc)
+        return cli_fail(what, rc);
+    int dn = 0;
+    const int64_t *ds = strata_dataset_shape(*out, &dn);
+    int64_t per = 1;
+    for (int k = 0; k < dn; k++)
+        per *= ds[k];
+    if (per != numel) {
+        fprintf(stderr, "strata: error: --data %s: tensor '%s' holds %lld values per example; the model takes %lld\n",
+                a->data, name ? name : "inputs", (long long)per, (long long)numel);
+        strata_dataset_destroy(*out);
+        *out = NULL;
+        return 1;
+    }
     return 0;
 }
 
@@ -262,12 +340,32 @@ static int predict(run_ctx *c, const predict_args *a)
     }
     const cli_scaling sc = cli_data_scaling(c->spec);
 
+    /* --data: the file's examples, scaled and standardised as the training set was */
+    strata_dataset *data = NULL;
+    int r = a->data ? load_data(c, a, sc, numel, &data) : 0;
+    char tmp[4200] = "";
+    FILE *csv = NULL;
+    if (!r && a->csv) { /* written beside its name, renamed when complete */
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a->csv, (long)getpid());
+        if (!(csv = fopen(tmp, "w"))) {
+            fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno));
+            r = 1;
+        } else {
+            fputs("source,prediction", csv);
+            for (int64_t k = 0; k < n_out; k++) {
+                char col[32];
+                snprintf(col, sizeof col, "class %lld", (long long)k);
+                fputc(',', csv);
+                csv_field(csv, names ? names[k] : col);
+            }
+            fputc('\n', csv);
+        }
+    }
     json_t *list = a->json ? json_array() : NULL;
-    int r = 0;
     for (int i = 1; i < a->n_positional && !r; i++) {
         source src = {.file = a->positional[i]};
         r = read_png(src.file, C, H, W, numel, sc, a->invert, x) ||
-            predict_one(c, a, &src, x, nd, ms, names, list);
+            predict_one(c, a, &src, x, nd, ms, names, list, csv);
     }
     int64_t size = c->test ? strata_dataset_size(c->test) : 0;
     for (int i = 0; i < a->n_inputs && !r; i++) {
@@ -285,7 +383,22 @@ static int predict(run_ctx *c, const predict_args *a)
             r = 1;
             break;
         }
-        r = predict_one(c, a, &src, strata_dataset_x(c->test, src.index), nd, ms, names, list);
+        r = predict_one(c, a, &src, strata_dataset_x(c->test, src.index), nd, ms, names, list, csv);
+    }
+    for (int64_t i = 0; data && i < strata_dataset_size(data) && !r; i++) {
+        const source src = {.index = i, .data = 1};
+        r = predict_one(c, a, &src, strata_dataset_x(data, i), nd, ms, names, list, csv);
+    }
+    strata_dataset_destroy(data);
+    if (csv) {
+        const int bad = ferror(csv);
+        if (fclose(csv) != 0 || bad || (!r && rename(tmp, a->csv) != 0)) {
+            if (!r)
+                fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno ? errno : EIO));
+            r = r ? r : 1;
+        }
+        if (r)
+            remove(tmp);
     }
     if (!r && a->json)
         r = cli_print_json(json_pack("{s:o, s:s, s:s}", "predictions", list, "backend", strata_device_backend(c->dev),

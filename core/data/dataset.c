@@ -269,9 +269,9 @@ static const st_sft_entry *sft_tensor(const st_sft_file *f, const char *name, co
 strata_status strata_dataset_load_safetensors(const char *path, const char *x_name, const char *y_name, double scale,
                                               strata_dataset **out)
 {
-    if (!path || !x_name || !y_name || !out)
+    if (!path || !x_name || !out)
         return st_error(STRATA_E_INVALID, "strata_dataset_load_safetensors: %s is NULL",
-                        !path ? "path" : !x_name ? "x_name" : !y_name ? "y_name" : "out");
+                        !path ? "path" : !x_name ? "x_name" : "out");
     if (!(scale > 0) || !isfinite(scale))
         return st_error(STRATA_E_INVALID, "strata_dataset_load_safetensors: scale %g must be positive and finite",
                         scale);
@@ -281,9 +281,11 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
     strata_status s = st_sft_read(path, &f);
     if (s != STRATA_OK)
         return s;
-    const st_sft_entry *xe = sft_tensor(f, x_name, "inputs"), *ye = xe ? sft_tensor(f, y_name, "labels") : NULL;
-    const int xn = xe ? sft_number_of(xe->dtype_str, 0) : -1, yn = ye ? sft_number_of(ye->dtype_str, 1) : -1;
-    if (!xe || !ye)
+    /* without y_name, a set to predict: every label 0 */
+    const st_sft_entry *xe = sft_tensor(f, x_name, "inputs");
+    const st_sft_entry *ye = xe && y_name ? sft_tensor(f, y_name, "labels") : NULL;
+    const int xn = xe ? sft_number_of(xe->dtype_str, 0) : -1, yn = ye ? sft_number_of(ye->dtype_str, 1) : SFT_U8;
+    if (!xe || (y_name && !ye))
         s = STRATA_E_NOT_FOUND;
     else if (xn < 0)
         s = st_error(STRATA_E_FORMAT, "%s: tensor '%s' (the inputs) is %s; inputs are numbers: U8, I8, U16, I16, U32, "
@@ -294,16 +296,16 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
     else if (xe->ndim < 1)
         s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' (the inputs) is a scalar; it needs a first dimension, one entry "
                      "per example", path, x_name);
-    else if (ye->ndim != 1)
+    else if (ye && ye->ndim != 1)
         s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' (the labels) has shape %s; labels are 1-D, one class per example",
                      path, y_name, st_shape_str(shp, sizeof shp, ye->ndim, ye->shape));
-    else if (xe->shape[0] != ye->shape[0])
+    else if (ye && xe->shape[0] != ye->shape[0])
         s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' has %lld examples but '%s' has %lld labels", path, x_name,
                      (long long)xe->shape[0], y_name, (long long)ye->shape[0]);
     if (!s)
         s = ds_new(xe->shape[0], xe->ndim - 1, xe->shape + 1, path, &d);
     for (int64_t i = 0; !s && i < d->n; i++) {
-        const double v = sft_element((sft_number)yn, f->data + ye->begin, i);
+        const double v = ye ? sft_element((sft_number)yn, f->data + ye->begin, i) : 0.0;
         /* 2^63 is exact in double; anything at or past it does not fit */
         if (!(v >= 0) || v >= 9223372036854775808.0)
             s = st_error(STRATA_E_FORMAT, "%s: label %lld of '%s' is %.17g; labels must be non-negative", path,

@@ -535,7 +535,8 @@ STRATA_API strata_status strata_dataset_load_idx(const char *images, const char 
  * or `safetensors.torch.save_file` write one: tensor @p x_name (n, shape...)
  * of any number dtype (U8, I8, U16, I16, U32, I32, U64, I64, F16, BF16,
  * F32, F64 or BOOL), converted to f32 and divided by @p scale, and tensor
- * @p y_name (n) of class labels >= 0 of an integer dtype, as i64.
+ * @p y_name (n) of class labels >= 0 of an integer dtype, as i64 (NULL: a
+ * set without labels, to predict: every label 0).
  * @returns STRATA_E_IO / STRATA_E_FORMAT naming the file and the problem (a
  *  damaged file, a dtype that is not a number or labels that are not
  *  integers, a label below 0, an input that is not finite);
