@@ -31,7 +31,7 @@ static int parse_args(int argc, char **argv, summary_args *a)
     memset(a, 0, sizeof *a);
     const cli_opt opts[] = {
         {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch, .value = "B", .lo = 1, .hi = MAX_BATCH,
-         .help = "the batch of the activation estimate (default: the spec's train.batch_size, else 64)"},
+         .help = "the batch of the activation estimate (default: the spec's train.batch_size, else its trainer's)"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .help = "one JSON object on stdout"},
         CLI_BACKEND_OPTION(&a->backend),
         CLI_SET_OPTION(0),
@@ -491,8 +491,13 @@ int cmd_summary(int argc, char **argv)
         r = cli_fail("choosing a device", rc);
     } else {
         strata_set_grad_enabled(rt, 0);
-        int64_t batch = 64;
-        strata_spec_get_int(s, "train.batch_size", 64, &batch);
+        /* the trainer's default batch when the spec gives none (docs/spec.md, train.batch_size) */
+        const char *format = "idx", *task = "";
+        strata_spec_get_string(s, "data.format", "idx", &format);
+        strata_spec_get_string(s, "task", "", &task);
+        const int64_t dflt = format && !strcmp(format, "babi") ? 32 : task && !strcmp(task, "autoencoder") ? 128 : 64;
+        int64_t batch = dflt;
+        strata_spec_get_int(s, "train.batch_size", dflt, &batch);
         strata_clear_error();
         if (a.batch > 0)
             batch = a.batch;
