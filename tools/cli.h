@@ -17,6 +17,7 @@ int cmd_babi_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_pack_images(int argc, char **argv);
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */

@@ -84,7 +84,8 @@ static const char *in_dir(const char *v, const char *file)
  * runs before the command's own table is known). cli_parse refuses a table
  * with a flag that is not here, so a new flag cannot be forgotten. */
 static const char *const flag_names[] = {"--help", "-h", "--json", "--quiet", "--detect-anomaly", "--per-class",
-                                         "--invert", "--rgb", "--profile", "--all", "--verbose", "--verify", NULL};
+                                         "--invert", "--rgb", "--profile", "--all", "--verbose", "--verify", "--stats",
+                                         NULL};
 
 int cli_is_flag(const char *arg)
 {

@@ -28,12 +28,15 @@ static void usage(FILE *f)
                "           [--repeats R] [--steps N]    (--resume DIR, --checkpoint-every N as above)\n"
                "  eval SPEC --checkpoint FILE --data DIR --task N|all [--json]\n"
                "                                        test error per bAbI task and the mean\n"
-               "  predict SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--top K] [--json]\n"
-               "                                        a trained image classifier's top classes for PNG\n"
-               "                                        files or test images, with data.classes' names\n"
+               "  predict SPEC --checkpoint FILE [IMAGE.png ...] [--input N ...] [--data FILE] [--csv FILE]\n"
+               "                                        a trained classifier's top classes for PNG files, test\n"
+               "                                        images or a safetensors file's examples (data.classes)\n"
                "  summary SPEC [--batch-size B] [--set KEY=VALUE ...] [--json]\n"
                "                                        a spec's model before training: each layer's type, output\n"
                "                                        shape and parameters, totals, memory (no data read)\n"
+               "  inspect FILE|RUN [--tensors PATTERN] [--stats] [--json]\n"
+               "                                        what a checkpoint (any safetensors file) holds: metadata,\n"
+               "                                        each tensor's dtype, shape and size, optimizer state\n"
                "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
                "                                        your PNGs (DIR/CLASS/IMAGE.png) as IDX files to train on,\n"
                "                                        and the spec lines that name them\n"
@@ -138,6 +141,8 @@ int main(int argc, char **argv)
         return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "summary"))
         return cmd_summary(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect"))
+        return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "pack-images"))
         return cmd_pack_images(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
