@@ -169,6 +169,7 @@ static void test_bad_tensors(void **state)
     static const float xs[6] = {0, 1, 2, 3, 4, 5};
     static const float nan6[6] = {0, 1, NAN, 3, 4, 5};
     static const int8_t neg[3] = {0, -1, 1};
+    static const uint64_t huge[3] = {0, 1ull << 63, 1};
     static const uint8_t f8[6] = {0};
     const sft_tensor good_x = {"x", "F32", 2, {3, 2}, xs, sizeof xs}, good_y = {"y", "I64", 1, {3}, labels3, 24};
     struct {
@@ -187,10 +188,16 @@ static void test_bad_tensors(void **state)
          "labels are 1-D"},
         {{{"x", "F32", 2, {2, 3}, xs, sizeof xs}, good_y}, "x", STRATA_E_SHAPE,
          "tensor 'x' has 2 examples but 'y' has 3 labels", NULL},
-        {{good_x, {"y", "I8", 1, {3}, neg, 3}}, "x", STRATA_E_FORMAT, "label 1 of 'y' is -1", "non-negative"},
+        {{good_x, {"y", "I8", 1, {3}, neg, 3}}, "x", STRATA_E_FORMAT, "label 1 of 'y' is -1", "integers in [0, 2^63)"},
         {{{"x", "F32", 2, {3, 2}, nan6, sizeof nan6}, good_y}, "x", STRATA_E_FORMAT,
          "value 2 of 'x' (example 1) is NaN", "inputs must be finite"},
         {{{"x", "F32", 0, {0}, xs, 4}, good_y}, "x", STRATA_E_SHAPE, "tensor 'x' (the inputs) is a scalar", NULL},
+        {{good_x, {"y", "U64", 1, {3}, huge, 24}}, "x", STRATA_E_FORMAT, "label 1 of 'y' is 9.2233720368547758e+18",
+         "labels are integers in [0, 2^63)"},
+        {{{"x", "F32", 2, {0, 2}, xs, 0}, {"y", "I64", 1, {0}, labels3, 0}}, "x", STRATA_E_SHAPE,
+         "tensor 'x' (the inputs) has shape (0, 2): no examples", NULL},
+        {{{"x", "F32", 2, {3, 0}, xs, 0}, good_y}, "x", STRATA_E_SHAPE,
+         "tensor 'x' (the inputs) has shape (3, 0): examples of no values", NULL},
         {{{"x", "F8_E4M3", 2, {3, 2}, f8, 6}, good_y}, "x", STRATA_E_FORMAT, "tensor 'x' (the inputs) is F8_E4M3",
          "inputs are numbers"},
     };
@@ -342,6 +349,32 @@ static void test_train_on_safetensors(void **state)
     out = tu_slurp(dir, "out");
     assert_non_null(strstr(out, "test reconstruction MSE"));
     free(out);
+    /* an autoencoder needs no labels: a file of flat examples and nothing else */
+    static float flat[40 * 64];
+    for (int i = 0; i < 40 * 64; i++)
+        flat[i] = (float)((i * 7) % 13) / 13.0f;
+    const sft_tensor only[1] = {{"inputs", "F32", 2, {40, 64}, flat, sizeof flat}};
+    write_sft("flat.safetensors", only, 1);
+    write_spec("aeflat.yaml",
+               "  format: safetensors\n  train: {file: flat.safetensors}\n  test: {file: flat.safetensors}\n",
+               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "train aeflat.yaml --out rf --backend ref --quiet --epochs 2 "
+                                           "--set model.input=[64]"));
+    out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "test reconstruction MSE"));
+    free(out);
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train aeflat.yaml --out rb --set model.input=[64] "
+                                            "--set train.batch_size=50"),
+                      1, "train.batch_size 50 is more than the 40 training examples");
+    /* a GAN makes images: a flat generator is refused before training */
+    static const char gan[] = "task: gan\n"
+                              "data: {format: safetensors, train: {file: flat.safetensors}}\n"
+                              "generator: {model: {input: [4], layers: [{type: linear, out_features: 64}]}}\n"
+                              "discriminator: {model: {input: [64], layers: [{type: linear, out_features: 1}]}}\n"
+                              "train: {steps: 3, batch_size: 8}\n";
+    tu_write_text(dir, "gan.yaml", gan);
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train gan.yaml --out rg"), 1,
+                      "the generator's output has 1 dimension(s); a GAN here makes images");
     /* the file's tensors, named wrongly: the file, the name and what is there */
     tu_expect_cli_err(dir, tu_run_clif(dir, "train sft.yaml --out rx --set data.train.inputs=pixels"), 1,
                       "fashion.safetensors: no tensor 'pixels' (the inputs); the file has 'images', 'classes'");

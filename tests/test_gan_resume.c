@@ -286,6 +286,12 @@ static void test_schedule_and_clip(void **state)
     assert_int_equal(tu_count(m, "\"lr\":0.0}"), 4);
     free(m);
 
+    /* a --steps stop does not shorten the schedule: resumed, the rates are the uninterrupted run's */
+    expect_ok(cli("train ae.yaml --out al --backend ref --quiet --set schedule.type=linear"));
+    expect_ok(cli("train ae.yaml --out al5 --steps 5 --backend ref --quiet --set schedule.type=linear"));
+    expect_ok(cli("train ae.yaml --resume al5 --backend ref --quiet --set schedule.type=linear"));
+    expect_same_records("al", "al5");
+
     expect_ok(cli("train ae.yaml --out ak1 --steps 1 --backend ref --quiet --set optimizer.type=sgd "
                   "--set train.clip_grad_norm=1e-12"));
     expect_ok(cli("train ae.yaml --out ak3 --steps 3 --backend ref --quiet --set optimizer.type=sgd "

@@ -107,8 +107,8 @@ static void test_schedule(void **state)
     free(m);
 
     /* a warmup of 2 steps from 0, then linear decay to half the rate over the 4 steps left */
-    assert_int_equal(run_cli("train s.yaml --out w6 --steps 6 --set schedule.type=linear --set schedule.warmup=2 "
-                             "--set schedule.end_factor=0.5"),
+    assert_int_equal(run_cli("train s.yaml --out w6 --set train.steps=6 --set schedule.type=linear "
+                             "--set schedule.warmup=2 --set schedule.end_factor=0.5"),
                      0);
     static const double want[6] = {0.0, 0.005, 0.01, 0.00875, 0.0075, 0.00625};
     m = slurp("w6/metrics.jsonl");

@@ -529,6 +529,9 @@ static void keys_of_other_tasks(void **state)
         {MODEL "loss: mse\n", "loss: task: classification trains with loss: cross_entropy, got mse", NULL},
         {"data: {format: babi}\nloss: bce_with_logits\n" MODEL,
          "loss: task: question_answering trains with loss: cross_entropy", NULL},
+        {"task: autoencoder\ndata: {format: text, path: x}\n" MODEL,
+         "task: autoencoder needs examples (data.format: idx or safetensors), not text", NULL},
+        {"task: gan\ndata: {format: text, path: x}\n" GAN_MODELS, "task: gan needs examples", NULL},
         {"data: {format: text, path: x}\n" MODEL "train: {keep_best: val_accuracy}\n",
          "train.keep_best: a language model is scored by val_loss, not val_accuracy", NULL},
     };
@@ -544,6 +547,7 @@ static void keys_of_other_tasks(void **state)
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.epochs = 100\n", "train.log_every"},
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.batch_size = 32\n", "schedule"},
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.repeats = 1\n", "train.eval_batch_size"},
+        {"data: {format: babi}\n" MODEL "train: {}\n", "train.clip_grad_norm = 40\n", "train.clip_grad_norm = 0"},
         {"task: autoencoder\n" MODEL "train: {}\n", "train.epochs = 10\n", "train.repeats"},
         {"task: autoencoder\n" MODEL "train: {}\n", "train.batch_size = 128\n", "val_fraction"},
         {"task: autoencoder\n" MODEL "train: {}\n", "loss = mse\n", "loss = cross_entropy"},

@@ -258,7 +258,10 @@ typedef struct {
     strata_lr_schedule s; /* its milestones point into the array below */
     int64_t milestones[CLI_MAX_MILESTONES];
 } cli_schedule;
-strata_status cli_read_schedule(const strata_spec *s, int64_t total_steps, cli_schedule *out);
+/** The spec's schedule over its run: train.steps when the spec gives it,
+ *  else @p run_steps (the epochs' batches, or the trainer's default steps);
+ *  a --steps stop does not change it, so --resume continues it. */
+strata_status cli_read_schedule(const strata_spec *s, int64_t run_steps, cli_schedule *out);
 
 /** The update after a forward pass: backward from @p loss, clip the
  *  gradients' global norm when @p clip > 0, optimizer step, *loss_out

@@ -242,7 +242,7 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
 {
     int dn = 0;
     const int64_t *ds = strata_dataset_shape(c->test, &dn);
-    const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = (int)ds[dn - 1], cols = 16;
+    const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = dn >= 1 ? (int)ds[dn - 1] : 1, cols = 16;
     const cli_scaling sc = cli_data_scaling(c->spec);
     float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
     const char *format = "idx";
@@ -392,11 +392,17 @@ int cmd_ae_train(int argc, char **argv)
     }
     strata_loader *ld = NULL;
     strata_status rc = strata_loader_create(c.train, c.batch, 1, ts.data_seed, 1, &ld);
-    const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0;
+    const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0, run_batches = per_epoch * epochs;
+    if (!rc && per_epoch == 0) {
+        fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training examples (whole "
+                        "batches only)\n",
+                a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
+        rc = STRATA_E_INVALID;
+    }
     if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
         epochs = (a.steps + per_epoch - 1) / per_epoch;
     cli_schedule sched;
-    if (!rc && cli_read_schedule(c.spec, a.steps > 0 ? a.steps : per_epoch * epochs, &sched))
+    if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;
     if (!a.quiet)
         printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "

@@ -206,6 +206,12 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
         fprintf(stderr, "strata: error: %s: the discriminator must output one logit per image\n", spec_path);
         return 1;
     }
+    if (!(gnd == 2 || (gnd == 3 && (gs[0] == 1 || gs[0] == 3)))) { /* the sample grids are pictures */
+        fprintf(stderr, "strata: error: %s: the generator's output has %d dimension(s); a GAN here makes images: "
+                        "(C, H, W) with C 1 or 3, or (H, W) (an unflatten layer shapes a flat one)\n",
+                spec_path, gnd);
+        return 1;
+    }
     if ((rc = strata_spec_create_optimizer_named(c->spec, "generator", c->G, &c->og)))
         return cli_fail("creating the generator's optimizer", rc);
     if ((rc = strata_spec_create_optimizer_named(c->spec, "discriminator", c->D, &c->od)))
@@ -682,6 +688,12 @@ int cmd_gan_train(int argc, char **argv)
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
         (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
         goto out;
+    if (strata_dataset_size(c.train) < c.batch) { /* whole batches only */
+        fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training images\n",
+                a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
+        r = 1;
+        goto out;
+    }
     if (a.detect_anomaly)
         strata_set_detect_anomaly(c.rt, 1);
     int64_t steps = 1000, log_every = 100, every = 500, count = 64, seed = 1;
@@ -695,7 +707,7 @@ int cmd_gan_train(int argc, char **argv)
     double ld = 0.0, lg = 0.0;
     strata_status rc = STRATA_OK;
     cli_schedule sched;
-    if (cli_read_schedule(c.spec, steps, &sched)) {
+    if (cli_read_schedule(c.spec, 1000, &sched)) { /* train.steps, else its default */
         r = 1;
         goto out;
     }

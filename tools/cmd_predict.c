@@ -54,7 +54,8 @@ static int parse_args(int argc, char **argv, predict_args *a)
         {.name = "--data", .type = CLI_STRING, .dst = &a->data, .value = "FILE",
          .help = "classify every example of a safetensors file (its tensor --inputs: shape (N, ...))"},
         {.name = "--inputs", .type = CLI_STRING, .dst = &a->data_inputs, .value = "NAME",
-         .help = "the tensor of --data's file to classify (default: the spec's data.test.inputs, else 'inputs')"},
+         .help = "the tensor of --data's file to classify (default: the spec's data.test.inputs, else "
+                 "data.train.inputs, else 'inputs')"},
         {.name = "--csv", .type = CLI_STRING, .dst = &a->csv, .value = "FILE",
          .help = "also write each prediction's class probabilities, one row per example, as CSV"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .help = "one JSON object on stdout"},
@@ -262,8 +263,8 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
 static int load_data(const run_ctx *c, const predict_args *a, cli_scaling sc, int64_t numel, strata_dataset **out)
 {
     const char *name = a->data_inputs;
-    if (!name)
-        strata_spec_get_string(c->spec, "data.test.inputs", "inputs", &name);
+    if (!name && strata_spec_get_string(c->spec, "data.test.inputs", NULL, &name) == STRATA_E_NOT_FOUND)
+        strata_spec_get_string(c->spec, "data.train.inputs", "inputs", &name);
     strata_clear_error();
     char what[4300];
     snprintf(what, sizeof what, "reading --data %s", a->data);

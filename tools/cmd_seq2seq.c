@@ -376,7 +376,7 @@ int cmd_s2s_train(int argc, char **argv)
     if (a.have_seed)
         seed = a.seed;
     cli_schedule sched;
-    if (cli_read_schedule(c.spec, steps, &sched)) {
+    if (cli_read_schedule(c.spec, 2000, &sched)) { /* train.steps, else its default */
         s2s_ctx_free(&c);
         return 1;
     }

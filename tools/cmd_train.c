@@ -103,9 +103,12 @@ int cli_write_json(const char *path, json_t *obj)
     return 0;
 }
 
-strata_status cli_read_schedule(const strata_spec *sp, int64_t total_steps, cli_schedule *out)
+strata_status cli_read_schedule(const strata_spec *sp, int64_t run_steps, cli_schedule *out)
 {
     memset(out, 0, sizeof *out);
+    /* the run as the spec has it: a --steps stop (which --resume continues) does not shorten the schedule */
+    int64_t total_steps = run_steps;
+    strata_spec_get_int(sp, "train.steps", run_steps, &total_steps);
     strata_lr_schedule *s = &out->s;
     s->struct_size = sizeof *s;
     const char *type = "constant";
@@ -322,10 +325,11 @@ int cmd_train(int argc, char **argv)
         return cli_fail("setting up data augmentation", rc);
     }
     int64_t per_epoch = strata_loader_batches(ld);
+    const int64_t run_batches = per_epoch * epochs; /* the schedule's span without train.steps */
     if (max_steps > 0 && per_epoch > 0)
         epochs = (max_steps + per_epoch - 1) / per_epoch;
     cli_schedule sched;
-    if (cli_read_schedule(ctx.spec, max_steps > 0 ? max_steps : per_epoch * epochs, &sched)) {
+    if (cli_read_schedule(ctx.spec, run_batches, &sched)) {
         strata_loader_destroy(ld);
         fclose(metrics);
         run_free(&ctx);

@@ -410,7 +410,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     double clip = 0;
     strata_spec_get_float(r->spec, "train.clip_grad_norm", 0.0, &clip);
     cli_schedule sched;
-    if (cli_read_schedule(r->spec, steps, &sched))
+    if (cli_read_schedule(r->spec, 1000, &sched)) /* train.steps, else its default */
         return 1;
     /* the rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(r->opt);

@@ -36,12 +36,17 @@ strata_status cli_load_split(const strata_spec *s, const char *split, double sca
     snprintf(ka, sizeof ka, "data.%s.%s", split, sft ? "file" : "images");
     snprintf(kb, sizeof kb, "data.%s.%s", split, sft ? "inputs" : "labels");
     snprintf(kc, sizeof kc, "data.%s.labels", split);
+    /* autoencoders and GANs read no labels: a file needs none unless the spec names them */
+    const char *task = "";
+    strata_spec_get_string(s, "task", "", &task);
+    const int unlabelled =
+        sft && task && (!strcmp(task, "autoencoder") || !strcmp(task, "gan")) && !cli_spec_has(s, kc);
     strata_status rc = strata_spec_get_string(s, ka, NULL, &a);
     if (!rc && (rc = strata_spec_get_string(s, kb, sft ? "inputs" : NULL, &b)) == STRATA_E_NOT_FOUND && sft)
         rc = STRATA_OK; /* the default tensor names */
-    if (!rc && sft && (rc = strata_spec_get_string(s, kc, "labels", &c)) == STRATA_E_NOT_FOUND)
+    if (!rc && sft && !unlabelled && (rc = strata_spec_get_string(s, kc, "labels", &c)) == STRATA_E_NOT_FOUND)
         rc = STRATA_OK;
-    if (rc == STRATA_E_NOT_FOUND || (!rc && (!a || !b || (sft && !c)))) {
+    if (rc == STRATA_E_NOT_FOUND || (!rc && (!a || !b || (sft && !c && !unlabelled)))) {
         strata_clear_error();
         return STRATA_E_NOT_FOUND;
     }

@@ -302,13 +302,18 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
     else if (ye && xe->shape[0] != ye->shape[0])
         s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' has %lld examples but '%s' has %lld labels", path, x_name,
                      (long long)xe->shape[0], y_name, (long long)ye->shape[0]);
+    for (int k = 0; !s && k < xe->ndim; k++)
+        if (xe->shape[k] == 0)
+            s = st_error(STRATA_E_SHAPE, "%s: tensor '%s' (the inputs) has shape %s: %s", path, x_name,
+                         st_shape_str(shp, sizeof shp, xe->ndim, xe->shape),
+                         k ? "examples of no values" : "no examples");
     if (!s)
         s = ds_new(xe->shape[0], xe->ndim - 1, xe->shape + 1, path, &d);
     for (int64_t i = 0; !s && i < d->n; i++) {
         const double v = ye ? sft_element((sft_number)yn, f->data + ye->begin, i) : 0.0;
         /* 2^63 is exact in double; anything at or past it does not fit */
         if (!(v >= 0) || v >= 9223372036854775808.0)
-            s = st_error(STRATA_E_FORMAT, "%s: label %lld of '%s' is %.17g; labels must be non-negative", path,
+            s = st_error(STRATA_E_FORMAT, "%s: label %lld of '%s' is %.17g; labels are integers in [0, 2^63)", path,
                          (long long)i, y_name, v);
         else
             d->y[i] = (int64_t)v;

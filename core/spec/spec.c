@@ -522,6 +522,7 @@ static const struct task_default {
 } task_defaults[] = {
     {"loss", T_AE, "mse"},
     {"train.epochs", T_QA, "100"},
+    {"train.clip_grad_norm", T_QA, "40"}, /* the authors' MemN2N recipe */
     {"train.epochs", T_AE, "10"},
     {"train.batch_size", T_QA, "32"},
     {"train.batch_size", T_AE, "128"},
@@ -1149,6 +1150,9 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
     if (task && strcmp(task->text, "classification") == 0 && text)
         return fail(s, STRATA_E_FORMAT, task,
                     "task: classification needs labelled examples (data.format: idx or safetensors), not text");
+    if (task && (!strcmp(task->text, "autoencoder") || !strcmp(task->text, "gan")) && text)
+        return fail(s, STRATA_E_FORMAT, task, "task: %s needs examples (data.format: idx or safetensors), not text",
+                    task->text);
     if (!data)
         return STRATA_OK;
     if (!text) {
