@@ -25,26 +25,6 @@
 
 static char dir[512];
 
-/* dir/images.idx (N, 8, 8) ubyte and dir/labels.idx: bars with a little noise. */
-static void write_idx(void)
-{
-    static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
-    uint8_t lbl[8 + N_IMAGES];
-    memset(img, 0, sizeof img);
-    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, N_IMAGES), tu_put_be32(img + 8, SIDE), tu_put_be32(img + 12, SIDE);
-    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N_IMAGES);
-    for (int i = 0; i < N_IMAGES; i++) {
-        int cls = i % 3, pos = 1 + (i / 3) % 6;
-        uint8_t *p = img + 16 + i * SIDE * SIDE;
-        for (int k = 0; k < SIDE; k++)
-            p[cls == 0 ? k * SIDE + pos : cls == 1 ? pos * SIDE + k : k * SIDE + k] = 200;
-        p[(i * 7) % (SIDE * SIDE)] += 50;
-        lbl[8 + i] = (uint8_t)cls;
-    }
-    tu_write_file(dir, "images.idx", img, sizeof img);
-    tu_write_file(dir, "labels.idx", lbl, sizeof lbl);
-}
-
 /* dir/NAME: a GAN with two discriminator steps per generator step, dropout
  * in the discriminator (so the random state matters) and a weight average;
  * the discriminator's optimizer @p d_opt. */
@@ -99,7 +79,7 @@ static int setup(void **state)
 {
     (void)state;
     assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "ganresume"), 0);
-    write_idx();
+    tu_write_bars_idx(dir, N_IMAGES, SIDE);
     write_gan_spec("gan.yaml", "{type: adam, lr: 0.01}");
     write_gan_spec("gan_diverge.yaml", "{type: sgd, lr: 1.0e+4}");
     write_ae_spec("ae.yaml", "{type: adam, lr: 0.01}", 1);

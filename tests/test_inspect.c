@@ -32,30 +32,12 @@
 static char dir[256];
 static int trained; /* run/ holds a checkpoint */
 
-static void write_idx(void)
-{
-    static uint8_t img[16 + N_IMAGES * SIDE * SIDE];
-    uint8_t lbl[8 + N_IMAGES];
-    memset(img, 0, sizeof img);
-    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, N_IMAGES), tu_put_be32(img + 8, SIDE), tu_put_be32(img + 12, SIDE);
-    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, N_IMAGES);
-    for (int i = 0; i < N_IMAGES; i++) {
-        int cls = i % 3, pos = 1 + (i / 3) % 6;
-        uint8_t *p = img + 16 + i * SIDE * SIDE;
-        for (int k = 0; k < SIDE; k++)
-            p[cls == 0 ? k * SIDE + pos : cls == 1 ? pos * SIDE + k : k * SIDE + k] = 200;
-        lbl[8 + i] = (uint8_t)cls;
-    }
-    tu_write_file(dir, "images.idx", img, sizeof img);
-    tu_write_file(dir, "labels.idx", lbl, sizeof lbl);
-}
-
 static int setup(void **state)
 {
     (void)state;
     if (tu_make_temp_dir(dir, sizeof dir, "inspect"))
         return -1;
-    write_idx();
+    tu_write_bars_idx(dir, N_IMAGES, SIDE);
     tu_write_text(dir, "mlp.yaml",
                   "seed: 1\n"
                   "data:\n  format: idx\n"

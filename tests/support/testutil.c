@@ -288,6 +288,29 @@ long long tu_checkpoint_step(const char *dir, const char *path)
     return atoll(p + 7);
 }
 
+void tu_write_bars_idx(const char *dir, int n, int side)
+{
+    const size_t px = (size_t)side * (size_t)side;
+    uint8_t *img = calloc(16 + (size_t)n * px, 1), *lbl = calloc(8 + (size_t)n, 1);
+    assert_non_null(img);
+    assert_non_null(lbl);
+    tu_put_be32(img, 0x0803), tu_put_be32(img + 4, (uint32_t)n), tu_put_be32(img + 8, (uint32_t)side);
+    tu_put_be32(img + 12, (uint32_t)side);
+    tu_put_be32(lbl, 0x0801), tu_put_be32(lbl + 4, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        const int cls = i % 3, pos = 1 + (i / 3) % (side - 2);
+        uint8_t *p = img + 16 + (size_t)i * px;
+        for (int k = 0; k < side; k++)
+            p[cls == 0 ? k * side + pos : cls == 1 ? pos * side + k : k * side + k] = 200;
+        p[(size_t)(i * 7) % px] += 50;
+        lbl[8 + i] = (uint8_t)cls;
+    }
+    tu_write_file(dir, "images.idx", img, 16 + (size_t)n * px);
+    tu_write_file(dir, "labels.idx", lbl, 8 + (size_t)n);
+    free(img);
+    free(lbl);
+}
+
 int tu_count(const char *s, const char *needle)
 {
     int n = 0;

@@ -68,6 +68,10 @@ void tu_expect_cli_err(const char *dir, int code, int want, const char *needle);
  *  key) of the first with the lowest value (the highest when @p highest). */
 long long tu_best_record(const char *dir, const char *file, const char *key, const char *id, int highest,
                          long long *best_id);
+/** dir/images.idx (n, side, side) ubyte and dir/labels.idx: three classes
+ *  of bars (vertical, horizontal, diagonal; label i % 3) with one brighter
+ *  pixel each, for tests that train a tiny classifier, GAN or autoencoder. */
+void tu_write_bars_idx(const char *dir, int n, int side);
 /** Occurrences of @p needle in @p s. */
 int tu_count(const char *s, const char *needle);
 /** dir/RUN/metrics.jsonl without its "seconds" fields, which differ
