@@ -154,10 +154,26 @@ static void test_best_run_by_validation(void **state)
     free(sum);
 }
 
+/* A spec without optimizer.lr trains at its optimizer's default rate (Adam's
+ * 0.001, as the spec's recorded defaults say), not the recipe's 0.01. */
+static void test_optimizer_default_rate(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cli("train %s --data data --task 1 --out adam --epochs 1 --repeats 1 --set "
+                             "data.linear_start=0 --set 'optimizer={type: adam}'",
+                             spec_arg),
+                     0);
+    char *out = slurp("out");
+    if (!strstr(out, "lr 0.00100"))
+        fail_msg("expected Adam's default rate 0.001 in: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_eval_explain),
+        cmocka_unit_test(test_optimizer_default_rate),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_best_run_by_validation),
     };

@@ -745,7 +745,9 @@ static void mn_read_recipe(const mn_ctx *c, const mn_args *a, mn_recipe *r)
     strata_spec_get_int(c->spec, "train.epochs", 100, &r->epochs);
     strata_spec_get_int(c->spec, "train.batch_size", 32, &r->batch);
     strata_spec_get_float(c->spec, "train.clip_grad_norm", 40.0, &r->clip);
-    strata_spec_get_float(c->spec, "optimizer.lr", 0.01, &r->lr);
+    /* without optimizer.lr, the optimizer's own default (what the spec records), read before any checkpoint */
+    r->lr = c->opt ? strata_optimizer_lr(c->opt) : 0.01;
+    strata_spec_get_float(c->spec, "optimizer.lr", r->lr, &r->lr);
     strata_spec_get_int(c->spec, "data.linear_start", 20, &r->linear_start);
     strata_spec_get_float(c->spec, "data.linear_start_lr", 0.005, &r->ls_lr);
     strata_spec_get_int(c->spec, "data.lr_decay_every", 25, &r->decay_every);
