@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "testutil.h"
+#include "tu_json.h"
 
 #define SIDE 8
 #define N_IMAGES 48
@@ -91,14 +92,7 @@ static void write_raw(const char *name, const char *header, size_t pad, const vo
 static json_t *inspect_json(const char *args)
 {
     tu_expect_cli_ok(dir, tu_run_clif(dir, "inspect %s --json", args));
-    char *out = tu_slurp(dir, "out");
-    assert_non_null(out);
-    json_error_t e;
-    json_t *j = json_loads(out, 0, &e);
-    if (!j || !json_is_object(j))
-        fail_msg("inspect %s --json: not a JSON object (%s): %.300s", args, e.text, out);
-    free(out);
-    return j;
+    return tu_out_json(dir, args);
 }
 
 /* `strata inspect ARGS` (text), its runs of blanks made one and the lines'
@@ -108,17 +102,7 @@ static char *inspect_text(const char *args)
     tu_expect_cli_ok(dir, tu_run_clif(dir, "inspect %s", args));
     char *out = tu_slurp(dir, "out");
     assert_non_null(out);
-    char *sq = malloc(strlen(out) + 2), *o = sq;
-    assert_non_null(sq);
-    *o++ = '\n';
-    int line_start = 1;
-    for (const char *s = out; *s; s++) {
-        if (*s == ' ' && (line_start || s[1] == ' ' || s[1] == '\n' || !s[1]))
-            continue;
-        *o++ = *s;
-        line_start = *s == '\n';
-    }
-    *o = '\0';
+    char *sq = tu_squeeze(out);
     free(out);
     return sq;
 }
@@ -127,14 +111,6 @@ static void expect_in(const char *text, const char *needle)
 {
     if (!strstr(text, needle))
         fail_msg("'%s' is not in the output:\n%s", needle, text);
-}
-
-static long long jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v))
-        fail_msg("'%s' is not an integer", key);
-    return (long long)json_integer_value(v);
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -156,18 +132,6 @@ static const json_t *tensor(const json_t *j, const char *name)
             return t;
     }
     return NULL;
-}
-
-/* "[6, 64]" of a JSON array of integers. */
-static const char *shape_text(char *buf, size_t size, const json_t *a)
-{
-    assert_true(json_is_array(a));
-    size_t k = (size_t)snprintf(buf, size, "[");
-    for (size_t i = 0; i < json_array_size(a); i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? ", " : "",
-                              (long long)json_integer_value(json_array_get(a, i)));
-    snprintf(buf + k, size - k, "]");
-    return buf;
 }
 
 /* @p v with thousands separators, as the text prints counts. */
@@ -197,14 +161,14 @@ static void expect_rows(const char *text, const json_t *j)
         const json_t *sh = json_object_get(t, "shape");
         for (size_t d = 0; d < json_array_size(sh); d++)
             n *= (long long)json_integer_value(json_array_get(sh, d));
-        assert_int_equal(jint(t, "values"), n);
+        assert_int_equal(tu_jint(t, "values"), n);
         const char *dt = jstr(t, "dtype");
         const long long size = !strcmp(dt, "F64") || !strcmp(dt, "I64")   ? 8
                                : !strcmp(dt, "F32") || !strcmp(dt, "I32") ? 4
                                : !strcmp(dt, "BF16") || !strcmp(dt, "F16") ? 2
                                                                            : 1;
-        assert_int_equal(jint(t, "bytes"), n * size);
-        snprintf(row, sizeof row, "\n%s %s %s %s %s", jstr(t, "name"), dt, shape_text(shape, sizeof shape, sh),
+        assert_int_equal(tu_jint(t, "bytes"), n * size);
+        snprintf(row, sizeof row, "\n%s %s %s %s %s", jstr(t, "name"), dt, tu_jshape(shape, sizeof shape, sh),
                  commas(v, sizeof v, n), commas(b, sizeof b, n * size));
         expect_in(text, row);
     }
@@ -230,7 +194,7 @@ static void test_trained_checkpoint(void **state)
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/run/checkpoint.safetensors", dir);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(jint(j, "bytes"), (long long)st.st_size);
+    assert_int_equal(tu_jint(j, "bytes"), (long long)st.st_size);
 
     /* every layer's parameters and buffers are its tensors' values */
     const json_t *tensors = json_object_get(j, "tensors"), *layer, *t;
@@ -244,23 +208,23 @@ static void test_trained_checkpoint(void **state)
         json_array_foreach(tensors, k, t)
         {
             if (!strncmp(jstr(t, "name"), prefix, strlen(prefix))) {
-                values += jint(t, "values");
+                values += tu_jint(t, "values");
                 matched++;
             }
         }
-        if (values != jint(layer, "params") + jint(layer, "buffers"))
+        if (values != tu_jint(layer, "params") + tu_jint(layer, "buffers"))
             fail_msg("layer %s: its tensors hold %lld values, summary says %lld parameters and %lld buffers",
-                     jstr(layer, "name"), values, jint(layer, "params"), jint(layer, "buffers"));
+                     jstr(layer, "name"), values, tu_jint(layer, "params"), tu_jint(layer, "buffers"));
     }
     json_array_foreach(tensors, k, t)
     {
         if (strncmp(jstr(t, "name"), "optimizer.", 10) != 0)
-            model_values += jint(t, "values"), model_tensors++;
+            model_values += tu_jint(t, "values"), model_tensors++;
     }
     assert_int_equal(matched, model_tensors); /* no model tensor outside a layer */
-    assert_int_equal(model_values, jint(model, "params") + jint(model, "buffers"));
-    assert_int_equal(jint(j, "model_values"), model_values);
-    assert_int_equal(jint(j, "model_tensors"), model_tensors);
+    assert_int_equal(model_values, tu_jint(model, "params") + tu_jint(model, "buffers"));
+    assert_int_equal(tu_jint(j, "model_values"), model_values);
+    assert_int_equal(tu_jint(j, "model_tensors"), model_tensors);
     /* the shapes PyTorch gives the same modules */
     static const struct {
         const char *name, *shape;
@@ -272,18 +236,18 @@ static void test_trained_checkpoint(void **state)
         if (!x)
             fail_msg("no tensor '%s'", want[w].name);
         assert_string_equal(jstr(x, "dtype"), "F32");
-        assert_string_equal(shape_text(shape, sizeof shape, json_object_get(x, "shape")), want[w].shape);
+        assert_string_equal(tu_jshape(shape, sizeof shape, json_object_get(x, "shape")), want[w].shape);
     }
 
     /* Adam's two moments of each parameter (not of the buffers) */
-    const long long params = jint(model, "params");
+    const long long params = tu_jint(model, "params");
     long long opt_values = 0, opt_tensors = 0;
     json_array_foreach(tensors, k, t)
     {
         const char *name = jstr(t, "name");
         if (strncmp(name, "optimizer.", 10) != 0)
             continue;
-        opt_values += jint(t, "values"), opt_tensors++;
+        opt_values += tu_jint(t, "values"), opt_tensors++;
         char param[256];
         snprintf(param, sizeof param, "%s", name + 10);
         char *slot = strrchr(param, '.');
@@ -297,9 +261,9 @@ static void test_trained_checkpoint(void **state)
         assert_true(json_equal(json_object_get(p, "shape"), json_object_get(t, "shape")));
     }
     assert_int_equal(opt_values, 2 * params);
-    assert_int_equal(jint(j, "optimizer_values"), 2 * params);
-    assert_int_equal(jint(j, "optimizer_tensors"), opt_tensors);
-    assert_int_equal(opt_tensors, 2 * jint(model, "param_tensors"));
+    assert_int_equal(tu_jint(j, "optimizer_values"), 2 * params);
+    assert_int_equal(tu_jint(j, "optimizer_tensors"), opt_tensors);
+    assert_int_equal(opt_tensors, 2 * tu_jint(model, "param_tensors"));
     const json_t *meta = json_object_get(j, "metadata");
     assert_string_equal(jstr(meta, "optimizer"), "adam");
     assert_string_equal(jstr(meta, "format"), "strata");
@@ -328,10 +292,10 @@ static void test_trained_checkpoint(void **state)
              commas(b, sizeof b, opt_values));
     expect_in(text, line);
     snprintf(line, sizeof line, "\ntotal: %lld tensors, %s bytes", model_tensors + opt_tensors,
-             commas(a, sizeof a, jint(j, "tensor_bytes")));
+             commas(a, sizeof a, tu_jint(j, "tensor_bytes")));
     expect_in(text, line);
     /* f32, but BatchNorm's num_batches_tracked: one i64 */
-    assert_int_equal(jint(j, "tensor_bytes"), 4 * (model_values + opt_values) + 4);
+    assert_int_equal(tu_jint(j, "tensor_bytes"), 4 * (model_values + opt_values) + 4);
     free(text);
     json_decref(j);
     json_decref(sum);
@@ -381,8 +345,8 @@ static void test_tensors_pattern(void **state)
     assert_int_equal(json_array_size(tensors), 2);
     assert_non_null(tensor(j, "hidden.weight"));
     assert_non_null(tensor(j, "hidden.bias"));
-    assert_int_equal(jint(j, "model_values"), 6 * 64 + 6);
-    assert_int_equal(jint(j, "optimizer_values"), 0);
+    assert_int_equal(tu_jint(j, "model_values"), 6 * 64 + 6);
+    assert_int_equal(tu_jint(j, "optimizer_values"), 0);
     assert_string_equal(jstr(j, "pattern"), "hidden.*");
     json_decref(j);
 
@@ -391,8 +355,8 @@ static void test_tensors_pattern(void **state)
     assert_int_equal(json_array_size(tensors), 6); /* hidden, 2 (BatchNorm), 4: weight and bias each */
     assert_non_null(tensor(j, "optimizer.hidden.weight.exp_avg"));
     assert_null(tensor(j, "optimizer.hidden.weight.exp_avg_sq"));
-    assert_int_equal(jint(j, "model_tensors"), 0);
-    assert_int_equal(jint(j, "optimizer_values"), 6 * 64 + 6 + 6 + 6 + 3 * 6 + 3);
+    assert_int_equal(tu_jint(j, "model_tensors"), 0);
+    assert_int_equal(tu_jint(j, "optimizer_values"), 6 * 64 + 6 + 6 + 6 + 3 * 6 + 3);
     json_decref(j);
 
     char *text = inspect_text("run --tensors '2.*'");
@@ -434,20 +398,20 @@ static void test_stats(void **state)
     assert_true(json_real_value(json_object_get(t, "min")) == -2.0);
     assert_true(json_real_value(json_object_get(t, "max")) == 3.5);
     assert_true(json_real_value(json_object_get(t, "mean")) == 0.75); /* (1 - 2 + 3.5 + 0.5) / 4 */
-    assert_int_equal(jint(t, "nonfinite"), 2);
+    assert_int_equal(tu_jint(t, "nonfinite"), 2);
     t = tensor(j, "b");
     assert_true(json_real_value(json_object_get(t, "mean")) == 0.25);
-    assert_int_equal(jint(t, "nonfinite"), 0);
+    assert_int_equal(tu_jint(t, "nonfinite"), 0);
     t = tensor(j, "c"); /* not F32: no statistics */
     assert_true(json_is_null(json_object_get(t, "min")));
     assert_true(json_is_null(json_object_get(t, "nonfinite")));
     t = tensor(j, "d"); /* nothing finite */
     assert_true(json_is_null(json_object_get(t, "mean")));
-    assert_int_equal(jint(t, "nonfinite"), 2);
+    assert_int_equal(tu_jint(t, "nonfinite"), 2);
     t = tensor(j, "e"); /* empty */
     assert_true(json_is_null(json_object_get(t, "max")));
-    assert_int_equal(jint(t, "nonfinite"), 0);
-    assert_int_equal(jint(t, "values"), 0);
+    assert_int_equal(tu_jint(t, "nonfinite"), 0);
+    assert_int_equal(tu_jint(t, "values"), 0);
     json_decref(j);
 
     char *text = inspect_text("stats.safetensors --stats");
@@ -499,9 +463,9 @@ static void test_pytorch_file(void **state)
     for (size_t k = 0; k < 5; k++)
         assert_string_equal(jstr(json_array_get(tensors, k), "name"), order[k]);
     assert_true(json_is_null(json_object_get(tensor(j, "z.weight"), "mean"))); /* F64: no statistics */
-    assert_int_equal(jint(j, "model_values"), 4 + 3 + 5 + 2 + 1);
-    assert_int_equal(jint(j, "optimizer_values"), 0);
-    assert_int_equal(jint(j, "tensor_bytes"), 45);
+    assert_int_equal(tu_jint(j, "model_values"), 4 + 3 + 5 + 2 + 1);
+    assert_int_equal(tu_jint(j, "optimizer_values"), 0);
+    assert_int_equal(tu_jint(j, "tensor_bytes"), 45);
 
     char *text = inspect_text("torch.safetensors");
     expect_rows(text, j);

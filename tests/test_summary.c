@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "testutil.h"
+#include "tu_json.h"
 
 static char dir[256];
 static char models[PATH_MAX];
@@ -50,35 +51,13 @@ static const char *commas(char *buf, size_t size, long long v)
     return buf;
 }
 
-/* @p s with its lines' leading blanks dropped and every other run of blanks
- * made one space, after a '\n' (malloc'ed): a row is then "\n0 0 conv2d
- * [6, 28, 28] 156\n" whatever the column widths. */
-static char *squeeze(const char *s)
-{
-    char *out = malloc(strlen(s) + 2), *o = out;
-    assert_non_null(out);
-    *o++ = '\n';
-    int line_start = 1;
-    for (; *s; s++) {
-        if (*s == ' ') {
-            if (!line_start && s[1] != ' ' && s[1] != '\n' && s[1])
-                *o++ = ' ';
-            continue;
-        }
-        *o++ = *s;
-        line_start = *s == '\n';
-    }
-    *o = '\0';
-    return out;
-}
-
 /* `strata summary SPEC ARGS` (text), squeezed; the test fails unless it exits 0. */
 static char *run_text(const char *spec, const char *args)
 {
     tu_expect_cli_ok(dir, tu_run_clif(dir, "summary '%s' %s", spec, args));
     char *out = tu_slurp(dir, "out");
     assert_non_null(out);
-    char *sq = squeeze(out);
+    char *sq = tu_squeeze(out);
     free(out);
     return sq;
 }
@@ -87,15 +66,7 @@ static char *run_text(const char *spec, const char *args)
 static json_t *run_json(const char *spec, const char *args)
 {
     tu_expect_cli_ok(dir, tu_run_clif(dir, "summary '%s' %s --json", spec, args));
-    char *out = tu_slurp(dir, "out");
-    assert_non_null(out);
-    json_error_t e;
-    json_t *j = json_loads(out, 0, &e);
-    if (!j)
-        fail_msg("summary %s --json: not JSON (%s at %d): %.300s", spec, e.text, e.line, out);
-    free(out);
-    assert_true(json_is_object(j));
-    return j;
+    return tu_out_json(dir, spec);
 }
 
 static const char *spec_path(const char *name)
@@ -103,14 +74,6 @@ static const char *spec_path(const char *name)
     static char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", models, name);
     return path;
-}
-
-static long long jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v))
-        fail_msg("'%s' is not an integer", key);
-    return (long long)json_integer_value(v);
 }
 
 static const json_t *model_of(const json_t *j, size_t k)
@@ -126,20 +89,8 @@ static const json_t *layer_of(const json_t *m, size_t i)
 {
     const json_t *l = json_array_get(json_object_get(m, "layers"), i);
     assert_non_null(l);
-    assert_int_equal(jint(l, "index"), (long long)i);
+    assert_int_equal(tu_jint(l, "index"), (long long)i);
     return l;
-}
-
-/* "[6, 28, 28]" of a JSON array of integers. */
-static const char *shape_text(char *buf, size_t size, const json_t *a)
-{
-    assert_true(json_is_array(a));
-    size_t k = (size_t)snprintf(buf, size, "[");
-    for (size_t i = 0; i < json_array_size(a); i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? ", " : "",
-                              (long long)json_integer_value(json_array_get(a, i)));
-    snprintf(buf + k, size - k, "]");
-    return buf;
 }
 
 static void expect_in(const char *text, const char *needle)
@@ -155,11 +106,11 @@ static void expect_layer(const json_t *m, size_t i, const char *type, const char
     const json_t *l = layer_of(m, i);
     char buf[128];
     assert_string_equal(json_string_value(json_object_get(l, "type")), type);
-    assert_string_equal(shape_text(buf, sizeof buf, json_object_get(l, "output_shape")), shape);
-    if (jint(l, "params") != params)
-        fail_msg("layer %zu (%s): %lld parameters, expected %lld", i, type, jint(l, "params"), params);
-    if (buffers >= 0 && jint(l, "buffers") != buffers)
-        fail_msg("layer %zu (%s): %lld buffer values, expected %lld", i, type, jint(l, "buffers"), buffers);
+    assert_string_equal(tu_jshape(buf, sizeof buf, json_object_get(l, "output_shape")), shape);
+    if (tu_jint(l, "params") != params)
+        fail_msg("layer %zu (%s): %lld parameters, expected %lld", i, type, tu_jint(l, "params"), params);
+    if (buffers >= 0 && tu_jint(l, "buffers") != buffers)
+        fail_msg("layer %zu (%s): %lld buffer values, expected %lld", i, type, tu_jint(l, "buffers"), buffers);
 }
 
 /* The text says what the JSON says: every layer's row, the totals, the
@@ -170,8 +121,8 @@ static void expect_agree(const char *text, const json_t *j)
     for (size_t k = 0; k < json_array_size(ms); k++) {
         const json_t *m = json_array_get(ms, k);
         const json_t *layers = json_object_get(m, "layers");
-        const int has_buffers = jint(m, "buffer_tensors") > 0;
-        long long sum = jint(m, "other_params"), bsum = jint(m, "other_buffers"), act = 0;
+        const int has_buffers = tu_jint(m, "buffer_tensors") > 0;
+        long long sum = tu_jint(m, "other_params"), bsum = tu_jint(m, "other_buffers"), act = 0;
         char row[512], shape[128], p[32], b[32], header[PATH_MAX + 128];
         snprintf(header, sizeof header, "\n%s: %s on %s\n", json_string_value(json_object_get(j, "spec")),
                  json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(j, "device")));
@@ -180,39 +131,39 @@ static void expect_agree(const char *text, const json_t *j)
             const json_t *l = json_array_get(layers, i);
             const json_t *os = json_object_get(l, "output_shape");
             snprintf(row, sizeof row, "\n%zu %s %s %s %s%s%s\n", i, json_string_value(json_object_get(l, "name")),
-                     json_string_value(json_object_get(l, "type")), shape_text(shape, sizeof shape, os),
-                     commas(p, sizeof p, jint(l, "params")), has_buffers ? " " : "",
-                     has_buffers ? commas(b, sizeof b, jint(l, "buffers")) : "");
+                     json_string_value(json_object_get(l, "type")), tu_jshape(shape, sizeof shape, os),
+                     commas(p, sizeof p, tu_jint(l, "params")), has_buffers ? " " : "",
+                     has_buffers ? commas(b, sizeof b, tu_jint(l, "buffers")) : "");
             expect_in(text, row);
-            sum += jint(l, "params");
-            bsum += jint(l, "buffers");
+            sum += tu_jint(l, "params");
+            bsum += tu_jint(l, "buffers");
             long long n = 1;
             for (size_t d = 0; d < json_array_size(os); d++)
                 n *= (long long)json_integer_value(json_array_get(os, d));
             act += n;
         }
-        assert_int_equal(sum, jint(m, "params"));
-        assert_int_equal(bsum, jint(m, "buffers"));
+        assert_int_equal(sum, tu_jint(m, "params"));
+        assert_int_equal(bsum, tu_jint(m, "buffers"));
         /* f32 outputs here: 4 bytes per element, for each example of the batch */
-        assert_int_equal(jint(m, "activation_bytes"), act * 4 * jint(m, "batch"));
-        snprintf(row, sizeof row, "\ntotal: %s parameters in %lld tensors (", commas(p, sizeof p, jint(m, "params")),
-                 jint(m, "param_tensors"));
+        assert_int_equal(tu_jint(m, "activation_bytes"), act * 4 * tu_jint(m, "batch"));
+        snprintf(row, sizeof row, "\ntotal: %s parameters in %lld tensors (", commas(p, sizeof p, tu_jint(m, "params")),
+                 tu_jint(m, "param_tensors"));
         expect_in(text, row);
-        snprintf(row, sizeof row, "for a batch of %s (", commas(p, sizeof p, jint(m, "batch")));
+        snprintf(row, sizeof row, "for a batch of %s (", commas(p, sizeof p, tu_jint(m, "batch")));
         expect_in(text, row);
         const json_t *in;
         size_t i;
         json_array_foreach(json_object_get(m, "inputs"), i, in)
         {
             snprintf(row, sizeof row, "\ninput %s: %s %s\n", json_string_value(json_object_get(in, "name")),
-                     shape_text(shape, sizeof shape, json_object_get(in, "shape")),
+                     tu_jshape(shape, sizeof shape, json_object_get(in, "shape")),
                      json_string_value(json_object_get(in, "dtype")));
             expect_in(text, row);
         }
         json_array_foreach(json_object_get(m, "outputs"), i, in)
         {
             snprintf(row, sizeof row, "\noutput %s: %s\n", json_string_value(json_object_get(in, "name")),
-                     shape_text(shape, sizeof shape, json_object_get(in, "shape")));
+                     tu_jshape(shape, sizeof shape, json_object_get(in, "shape")));
             expect_in(text, row);
         }
     }
@@ -234,12 +185,12 @@ static void test_mlp(void **state)
     expect_layer(m, 3, "linear", "[512]", 512 * 512 + 512, 0);
     expect_layer(m, 4, "relu", "[512]", 0, 0);
     expect_layer(m, 5, "linear", "[10]", 512 * 10 + 10, 0);
-    assert_int_equal(jint(m, "params"), 669706);
-    assert_int_equal(jint(m, "param_tensors"), 6);
-    assert_int_equal(jint(m, "param_bytes"), 669706 * 4);
-    assert_int_equal(jint(m, "buffers"), 0);
-    assert_int_equal(jint(m, "batch"), 128); /* the spec's train.batch_size */
-    assert_int_equal(jint(m, "activation_bytes"), (784 + 4 * 512 + 10) * 4LL * 128);
+    assert_int_equal(tu_jint(m, "params"), 669706);
+    assert_int_equal(tu_jint(m, "param_tensors"), 6);
+    assert_int_equal(tu_jint(m, "param_bytes"), 669706 * 4);
+    assert_int_equal(tu_jint(m, "buffers"), 0);
+    assert_int_equal(tu_jint(m, "batch"), 128); /* the spec's train.batch_size */
+    assert_int_equal(tu_jint(m, "activation_bytes"), (784 + 4 * 512 + 10) * 4LL * 128);
     assert_string_equal(json_string_value(json_object_get(m, "optimizer")), "sgd");
     assert_true(json_is_null(json_object_get(j, "note")));
     expect_in(text, "\n1 1 linear [512] 401,920\n");
@@ -260,9 +211,9 @@ static void test_mlp(void **state)
     expect_layer(m, 1, "linear", "[256]", 784 * 256 + 256, 0);
     expect_layer(m, 3, "linear", "[512]", 256 * 512 + 512, 0);
     expect_layer(m, 5, "linear", "[10]", 512 * 10 + 10, 0);
-    assert_int_equal(jint(m, "params"), 200960 + 131584 + 5130);
-    assert_int_equal(jint(m, "batch"), 10);
-    assert_int_equal(jint(m, "activation_bytes"), (784 + 256 + 256 + 512 + 512 + 10) * 4LL * 10);
+    assert_int_equal(tu_jint(m, "params"), 200960 + 131584 + 5130);
+    assert_int_equal(tu_jint(m, "batch"), 10);
+    assert_int_equal(tu_jint(m, "activation_bytes"), (784 + 256 + 256 + 512 + 512 + 10) * 4LL * 10);
     expect_in(text, "\n1 1 linear [256] 200,960\n");
     expect_in(text, "\ntotal: 337,674 parameters in 6 tensors");
     expect_in(text, "for a batch of 10 (");
@@ -288,8 +239,8 @@ static void test_lenet(void **state)
     expect_layer(m, 9, "linear", "[84]", 120 * 84 + 84, 0);
     expect_layer(m, 11, "linear", "[10]", 84 * 10 + 10, 0);
     assert_int_equal(json_array_size(json_object_get(m, "layers")), 12);
-    assert_int_equal(jint(m, "params"), 61706);
-    assert_int_equal(jint(m, "batch"), 64);
+    assert_int_equal(tu_jint(m, "params"), 61706);
+    assert_int_equal(tu_jint(m, "batch"), 64);
     assert_string_equal(json_string_value(json_object_get(m, "optimizer")), "adam");
     expect_in(text, "\n0 0 conv2d [6, 28, 28] 156\n");
     expect_in(text, "\n3 3 conv2d [16, 10, 10] 2,416\n");
@@ -317,10 +268,10 @@ static void test_batchnorm_buffers(void **state)
     expect_layer(m, 17, "linear", "[256]", 3136 * 256, 0);
     expect_layer(m, 18, "batch_norm1d", "[256]", 2 * 256, 2 * 256 + 1);
     const long long buffers = 2 * (2 * 32 + 1) + 2 * (2 * 64 + 1) + (2 * 256 + 1);
-    assert_int_equal(jint(m, "buffers"), buffers);
-    assert_int_equal(jint(m, "buffer_tensors"), 5 * 3);
-    assert_int_equal(jint(m, "buffer_bytes"), (buffers - 5) * 4 + 5 * 8);
-    assert_int_equal(jint(m, "other_buffers"), 0);
+    assert_int_equal(tu_jint(m, "buffers"), buffers);
+    assert_int_equal(tu_jint(m, "buffer_tensors"), 5 * 3);
+    assert_int_equal(tu_jint(m, "buffer_bytes"), (buffers - 5) * 4 + 5 * 8);
+    assert_int_equal(tu_jint(m, "other_buffers"), 0);
     expect_in(text, "\n# name type output shape params buffers\n");
     expect_in(text, "\n1 1 batch_norm2d [32, 28, 28] 64 65\n");
     expect_in(text, "\n18 18 batch_norm1d [256] 512 513\n");
@@ -341,8 +292,8 @@ static void test_gan(void **state)
     const json_t *g = model_of(j, 0), *d = model_of(j, 1);
     assert_string_equal(json_string_value(json_object_get(g, "name")), "generator");
     assert_string_equal(json_string_value(json_object_get(d, "name")), "discriminator");
-    assert_int_equal(jint(g, "params"), 778305);
-    assert_int_equal(jint(d, "params"), 138817);
+    assert_int_equal(tu_jint(g, "params"), 778305);
+    assert_int_equal(tu_jint(d, "params"), 138817);
     expect_layer(g, 0, "linear", "[6272]", 100 * 6272 + 6272, 0);
     expect_layer(g, 1, "batch_norm1d", "[6272]", 2 * 6272, 2 * 6272 + 1);
     expect_layer(g, 3, "unflatten", "[128, 7, 7]", 0, 0);
@@ -393,7 +344,7 @@ static void test_language_model(void **state)
     const json_t *out = json_object_get(m, "outputs");
     assert_int_equal(json_array_size(out), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(out, 1), "name")), "l:1");
-    assert_int_equal(jint(m, "other_params"), 0);
+    assert_int_equal(tu_jint(m, "other_params"), 0);
     expect_in(json_string_value(json_object_get(j, "note")), "data.format text");
     expect_in(text, "\ninput tokens: [64] i64\n");
     expect_in(text, "\noutput l:2: [2, 256]\n");
@@ -415,9 +366,9 @@ static void test_memnet(void **state)
     const json_t *m = model_of(j, 0), *m40 = model_of(j40, 0);
     expect_in(json_string_value(json_object_get(j, "note")), "data.format babi");
     expect_in(text, "\nnote: data.format babi: layer mn's vocab_size");
-    expect_layer(m40, 0, "memn2n", "[40]", jint(m40, "params"), -1);
+    expect_layer(m40, 0, "memn2n", "[40]", tu_jint(m40, "params"), -1);
     /* adjacent tying over 3 hops: 4 embedding matrices of vocab x 20 */
-    assert_int_equal(jint(m40, "params") - jint(m, "params"), 39 * 20 * 4);
+    assert_int_equal(tu_jint(m40, "params") - tu_jint(m, "params"), 39 * 20 * 4);
     expect_agree(text, j);
     free(text);
     json_decref(j);

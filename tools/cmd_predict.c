@@ -220,10 +220,12 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
     json_t *top = json_array(), *o = NULL;
     if (!a->json)
         printf("%s:", what);
-    int64_t k_max = a->top < n ? a->top : n;
+    int64_t k_max = a->top < n ? a->top : n, first = -1; /* first: the prediction (k_max >= 1) */
     for (int64_t k = 0; k < k_max; k++) {
         int64_t best = next_best(p, taken, n);
         taken[best] = 1;
+        if (!k)
+            first = best;
         if (a->json)
             json_array_append_new(top, json_pack("{s:I, s:s?, s:f}", "class", (json_int_t)best, "name",
                                                  names ? names[best] : NULL, "probability", p[best]));
@@ -236,8 +238,7 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
         char id[64];
         snprintf(id, sizeof id, src->data ? "example %lld" : "test image %lld", (long long)src->index);
         csv_field(csv, src->file ? src->file : id);
-        int64_t best = next_best(p, (const unsigned char *)memset(taken, 0, (size_t)n), n);
-        fprintf(csv, ",%lld", (long long)best);
+        fprintf(csv, ",%lld", (long long)first);
         for (int64_t k = 0; k < n; k++)
             fprintf(csv, ",%.6g", p[k]);
         fputc('\n', csv);

@@ -311,6 +311,25 @@ void tu_write_bars_idx(const char *dir, int n, int side)
     free(lbl);
 }
 
+char *tu_squeeze(const char *s)
+{
+    char *out = malloc(strlen(s) + 2), *o = out;
+    assert_non_null(out);
+    *o++ = '\n';
+    int line_start = 1;
+    for (; *s; s++) {
+        if (*s == ' ') {
+            if (!line_start && s[1] != ' ' && s[1] != '\n' && s[1])
+                *o++ = ' ';
+            continue;
+        }
+        *o++ = *s;
+        line_start = *s == '\n';
+    }
+    *o = '\0';
+    return out;
+}
+
 int tu_count(const char *s, const char *needle)
 {
     int n = 0;

@@ -72,6 +72,10 @@ long long tu_best_record(const char *dir, const char *file, const char *key, con
  *  of bars (vertical, horizontal, diagonal; label i % 3) with one brighter
  *  pixel each, for tests that train a tiny classifier, GAN or autoencoder. */
 void tu_write_bars_idx(const char *dir, int n, int side);
+/** @p s with its lines' leading blanks dropped and every other run of
+ *  blanks made one space, after a '\n' (malloc'ed): a table row then reads
+ *  "\n0 0 conv2d [6, 28, 28] 156\n" whatever the column widths. */
+char *tu_squeeze(const char *s);
 /** Occurrences of @p needle in @p s. */
 int tu_count(const char *s, const char *needle);
 /** dir/RUN/metrics.jsonl without its "seconds" fields, which differ
