@@ -1,7 +1,8 @@
 /* test_bench_cli.c - `strata bench --op`: matmul, conv2d and conv2d's two
  * gradients run on the ref backend and report their op, shape and rate
  * (--json); a missing or malformed --shape and an unknown op are usage
- * errors (exit 2) that name the op and the expected form. */
+ * errors (exit 2) that name the op and the expected form. A language
+ * model's workload (W3) runs without its text, on random characters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,12 +99,46 @@ static void test_errors(void **state)
                       "--op max_pool2d is not available (ops: matmul, conv2d, conv2d_backward_data");
 }
 
+/* W3 from --models DIR whose spec names a text file that is not there:
+ * bench says so and times random characters (as the PyTorch peer does),
+ * where `train` refuses the spec naming the file. */
+static void test_lm_without_text(void **state)
+{
+    (void)state;
+    tu_write_text(dir, "char-lstm-kjv.yaml",
+                  "task: language_model\n"
+                  "data: {format: text, path: missing.txt, prepare: tools/prepare-kjv.sh, seq_len: 8}\n"
+                  "model:\n"
+                  "  inputs: [{name: tokens, shape: [8], dtype: i64}]\n"
+                  "  layers:\n"
+                  "    - {type: embedding, num_embeddings: 12, embedding_dim: 4}\n"
+                  "    - {type: linear, out_features: 12}\n"
+                  "optimizer: {type: adam}\n"
+                  "train: {batch_size: 4}\n");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "bench W3 --models %s --backend ref --steps 2 --warmup 0 --json", dir));
+    char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+    assert_non_null(out);
+    assert_non_null(err);
+    int ok = strstr(out, "\"workload\": \"W3\"") && strstr(out, "\"unit\": \"characters/s\"") &&
+             strstr(out, "\"batch\": 4") && strstr(err, "'missing.txt' not found (create it with: tools/prepare-kjv.sh)") &&
+             strstr(err, "timing on random characters");
+    if (!ok)
+        fail_msg("bench W3 without its text printed: %s / %s", out, err);
+    free(out);
+    free(err);
+    char spec[400];
+    snprintf(spec, sizeof spec, "%s/char-lstm-kjv.yaml", dir);
+    tu_expect_cli_err(dir, tu_run_clif(dir, "train %s --out %s/run --steps 1", spec, dir), 1,
+                      "text file 'missing.txt' not found");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops),
         cmocka_unit_test(test_cpu_conv_choice),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_lm_without_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

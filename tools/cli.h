@@ -123,6 +123,7 @@ typedef struct run_options {
     int64_t seed;
     int have_seed;
     int no_data; /* build the model only: no data sets (strata predict on image files) */
+    int random_text; /* a language model whose text file is missing trains on random characters (strata bench) */
 } run_options;
 
 /* Everything a run needs, built from the spec. */

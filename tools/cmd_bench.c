@@ -172,7 +172,7 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
                                                                   bench_mn_report, &u);
     }
     run_ctx ctx;
-    run_options ro = {spec, a->backend, 0, 1, 0, 0};
+    run_options ro = {.spec_path = spec, .backend = a->backend, .random_text = 1};
     int r = run_setup(&ctx, &ro, 1);
     if (r) {
         run_free(&ctx);

@@ -209,7 +209,7 @@ int cmd_train(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed, 0};
+    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed, .have_seed = a.have_seed};
     if ((r = run_setup(&ctx, &ro, 1))) {
         run_free(&ctx);
         return r;
@@ -588,7 +588,7 @@ int cmd_eval(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, a.batch_size, a.seed, a.have_seed, 0};
+    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed, .have_seed = a.have_seed};
     if ((r = run_setup_vocab(&ctx, &ro, 0, a.checkpoint))) {
         run_free(&ctx);
         return r;

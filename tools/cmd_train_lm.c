@@ -107,6 +107,28 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
     return 0;
 }
 
+/* What `strata bench` trains a language model on when its text is missing,
+ * as the PyTorch peer does: 200,000 characters drawn uniformly (fixed seed)
+ * from as many printable ones as the model predicts (at most 95). */
+static strata_status lm_random_text(const strata_model *m, const strata_text_options *to, strata_text **out)
+{
+    int nd;
+    const int64_t *os = strata_model_output_shape(m, 0, &nd);
+    const int64_t V = os && nd == 2 && os[1] >= 1 ? (os[1] < 95 ? os[1] : 95) : 1;
+    enum { N = 200000 };
+    char *buf = malloc(N);
+    if (!buf)
+        return STRATA_E_NOMEM;
+    uint64_t state = 0x5eed;
+    for (size_t i = 0; i < N; i++) {
+        state = state * 6364136223846793005u + 1442695040888963407u;
+        buf[i] = (char)(' ' + (int)((state >> 33) % (uint64_t)V));
+    }
+    strata_status rc = strata_text_from_memory(buf, N, "random characters", to, out);
+    free(buf);
+    return rc;
+}
+
 int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
 {
     const char *path = NULL, *mode = "chars", *prepare = NULL;
@@ -122,7 +144,12 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     strata_spec_get_float(r->spec, "data.val_fraction", 0.05, &to.val_fraction);
     char file[4096];
     resolve_path(a->spec_path, path, file, sizeof file);
-    if (access(file, R_OK) != 0) {
+    const int random = access(file, R_OK) != 0 && a->random_text && !vocab_checkpoint;
+    if (random)
+        fprintf(stderr, "strata: note: %s: text file '%s' not found%s%s%s; timing on random characters instead "
+                        "(throughput does not depend on the text)\n",
+                a->spec_path, path, prepare ? " (create it with: " : "", prepare ? prepare : "", prepare ? ")" : "");
+    else if (access(file, R_OK) != 0) {
         fprintf(stderr, "strata: error: %s: text file '%s' not found (looked in the current directory and next to "
                         "the spec)%s%s\n",
                 a->spec_path, path, prepare ? "; create it with: " : "", prepare ? prepare : "");
@@ -141,7 +168,7 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
         }
         to.vocab = vocab;
     }
-    rc = strata_text_load(file, &to, &r->text);
+    rc = random ? lm_random_text(r->model, &to, &r->text) : strata_text_load(file, &to, &r->text);
     free(vocab);
     if (rc)
         return cli_fail("loading the text", rc);

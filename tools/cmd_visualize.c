@@ -327,7 +327,7 @@ int cmd_visualize(int argc, char **argv)
     if (cli_check_checkpoint(a.checkpoint))
         return 1;
     run_ctx ctx;
-    run_options ro = {a.spec_path, a.backend, 0, 0, 0, 0};
+    run_options ro = {.spec_path = a.spec_path, .backend = a.backend};
     if (!(r = run_setup(&ctx, &ro, 0)))
         r = visualize(&ctx, &a);
     run_free(&ctx);
