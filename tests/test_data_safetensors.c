@@ -19,47 +19,6 @@
 
 static char dir[512];
 
-/* One tensor of a file: name, dtype, shape and its little-endian bytes. */
-typedef struct {
-    const char *name, *dtype;
-    int ndim;
-    int64_t shape[4];
-    const void *data;
-    size_t bytes;
-} sft_tensor;
-
-/* dir/NAME: a safetensors file of @p n tensors (8-byte header length, the
- * JSON header, the data), written as the format's definition says. */
-static void write_sft(const char *name, const sft_tensor *t, int n)
-{
-    char hdr[4096] = "{\"__metadata__\":{\"by\":\"test\"}";
-    size_t off = 0, data_len = 0;
-    for (int k = 0; k < n; k++) {
-        size_t used = strlen(hdr);
-        used += (size_t)snprintf(hdr + used, sizeof hdr - used, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[k].name,
-                                 t[k].dtype);
-        for (int d = 0; d < t[k].ndim; d++)
-            used += (size_t)snprintf(hdr + used, sizeof hdr - used, d ? ",%lld" : "%lld", (long long)t[k].shape[d]);
-        snprintf(hdr + used, sizeof hdr - used, "],\"data_offsets\":[%zu,%zu]}", off, off + t[k].bytes);
-        off += t[k].bytes;
-    }
-    data_len = off;
-    strcat(hdr, "}");
-    const size_t hlen = strlen(hdr), total = 8 + hlen + data_len;
-    uint8_t *buf = malloc(total);
-    assert_non_null(buf);
-    for (int b = 0; b < 8; b++)
-        buf[b] = (uint8_t)((uint64_t)hlen >> (8 * b));
-    memcpy(buf + 8, hdr, hlen);
-    off = 8 + hlen;
-    for (int k = 0; k < n; k++) {
-        memcpy(buf + off, t[k].data, t[k].bytes);
-        off += t[k].bytes;
-    }
-    tu_write_file(dir, name, buf, total);
-    free(buf);
-}
-
 static strata_status load(const char *name, const char *x, const char *y, double scale, strata_dataset **d)
 {
     char path[1024];
@@ -122,11 +81,11 @@ static void test_dtypes(void **state)
     } y[] = {{"U8", lu8, 1}, {"I32", li32, 4}, {"U64", lu64, 8}, {"I16", li16, 2}, {"I64", labels3, 8}};
     for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) {
         const size_t l = k % (sizeof y / sizeof y[0]);
-        const sft_tensor t[2] = {
+        const tu_sft_tensor t[2] = {
             {"y", y[l].dtype, 1, {3}, y[l].data, 3 * y[l].size},
             {"x", x[k].dtype, 3, {3, 2, 1}, x[k].data, 6 * x[k].size},
         };
-        write_sft("d.safetensors", t, 2);
+        tu_write_sft(dir, "d.safetensors", t, 2);
         strata_dataset *d = NULL;
         if (load("d.safetensors", "x", "y", 4.0, &d))
             fail_msg("%s inputs, %s labels: %s", x[k].dtype, y[l].dtype, strata_last_error());
@@ -171,9 +130,9 @@ static void test_bad_tensors(void **state)
     static const int8_t neg[3] = {0, -1, 1};
     static const uint64_t huge[3] = {0, 1ull << 63, 1};
     static const uint8_t f8[6] = {0};
-    const sft_tensor good_x = {"x", "F32", 2, {3, 2}, xs, sizeof xs}, good_y = {"y", "I64", 1, {3}, labels3, 24};
+    const tu_sft_tensor good_x = {"x", "F32", 2, {3, 2}, xs, sizeof xs}, good_y = {"y", "I64", 1, {3}, labels3, 24};
     struct {
-        sft_tensor t[2];
+        tu_sft_tensor t[2];
         const char *x;
         strata_status st;
         const char *needle, *needle2;
@@ -202,7 +161,7 @@ static void test_bad_tensors(void **state)
          "inputs are numbers"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        write_sft("bad.safetensors", bad[k].t, 2);
+        tu_write_sft(dir, "bad.safetensors", bad[k].t, 2);
         expect_load_error(bad[k].x, "y", bad[k].st, bad[k].needle, bad[k].needle2);
     }
 }
@@ -242,9 +201,9 @@ static void write_images(void)
     }
     tu_write_file(dir, "images.idx", img, sizeof img);
     tu_write_file(dir, "labels.idx", lbl, sizeof lbl);
-    const sft_tensor t[2] = {{"images", "U8", 3, {N, S, S}, img + 16, N * S * S},
+    const tu_sft_tensor t[2] = {{"images", "U8", 3, {N, S, S}, img + 16, N * S * S},
                              {"classes", "I64", 1, {N}, y64, sizeof y64}};
-    write_sft("fashion.safetensors", t, 2);
+    tu_write_sft(dir, "fashion.safetensors", t, 2);
 }
 
 static void write_spec(const char *name, const char *data, const char *task)
@@ -353,8 +312,8 @@ static void test_train_on_safetensors(void **state)
     static float flat[40 * 64];
     for (int i = 0; i < 40 * 64; i++)
         flat[i] = (float)((i * 7) % 13) / 13.0f;
-    const sft_tensor only[1] = {{"inputs", "F32", 2, {40, 64}, flat, sizeof flat}};
-    write_sft("flat.safetensors", only, 1);
+    const tu_sft_tensor only[1] = {{"inputs", "F32", 2, {40, 64}, flat, sizeof flat}};
+    tu_write_sft(dir, "flat.safetensors", only, 1);
     write_spec("aeflat.yaml",
                "  format: safetensors\n  train: {file: flat.safetensors}\n  test: {file: flat.safetensors}\n",
                "task: autoencoder\nautoencoder: {code_size: 4}\n");

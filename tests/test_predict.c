@@ -220,6 +220,54 @@ static void test_predict(void **state)
     free(out);
 }
 
+/* A classifier trained on arrays (data.format: safetensors) reads a PNG's
+ * pixels as its training inputs hold them: F32 in [0, 1] (scale 1) or in
+ * [0, 255] (scale 255) answer as their --input does; inputs that are not
+ * pixel values (here [-1, 1]) are an error naming their range. */
+static void test_predict_png_arrays(void **state)
+{
+    (void)state;
+    write_set("g", 0, 1); /* pixels[0] */
+    static float unit[N * PLANE], bytes[N * PLANE], signed_[N * PLANE];
+    static int64_t labels[N];
+    for (int i = 0; i < N; i++) {
+        labels[i] = i % 3;
+        for (int p = 0; p < PLANE; p++) {
+            const int v = pixels[0][i][p];
+            unit[i * PLANE + p] = (float)(v / 255.0);
+            bytes[i * PLANE + p] = (float)v;
+            signed_[i * PLANE + p] = (float)(v / 127.5 - 1.0);
+        }
+    }
+    static const struct {
+        const char *name;
+        const float *x;
+        const char *scale;
+    } sets[3] = {{"unit", unit, ""}, {"bytes", bytes, "  scale: 255\n"}, {"signed", signed_, ""}};
+    for (int k = 0; k < 3; k++) {
+        const tu_sft_tensor t[2] = {{"inputs", "F32", 4, {N, 1, SIDE, SIDE}, sets[k].x, sizeof unit},
+                                    {"labels", "I64", 1, {N}, labels, sizeof labels}};
+        char file[64], spec[64], text[1024];
+        snprintf(file, sizeof file, "%s.safetensors", sets[k].name);
+        tu_write_sft(dir, file, t, 2);
+        snprintf(text, sizeof text,
+                 "seed: 3\ndata:\n  format: safetensors\n  train: {file: %s/%s}\n  test: {file: %s/%s}\n%s"
+                 "  mean: 0.3\n  std: 0.35\n"
+                 "model:\n  input: [1, 8, 8]\n  layers:\n    - {type: flatten}\n    - {type: linear, out_features: 3}\n"
+                 "optimizer: {type: sgd, lr: 0.005}\ntrain: {epochs: 1, batch_size: 4}\n",
+                 dir, file, dir, file, sets[k].scale);
+        snprintf(spec, sizeof spec, "%s.yaml", sets[k].name);
+        tu_write_text(dir, spec, text);
+        char args[256];
+        snprintf(args, sizeof args, "train %s --out run-%s --backend ref --quiet", spec, spec);
+        tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+    }
+    expect_same("unit.yaml", 0, 1, 1, 0);
+    expect_same("bytes.yaml", 0, 1, 1, 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "predict signed.yaml --checkpoint run-signed.yaml img0.png"), 1,
+                      "the training inputs range over [-1, 0.952941], not pixel values in [0, 1] or [0, 255]");
+}
+
 /* eval --per-class: a row per class whose counts add up to the test set
  * and whose accuracies give the overall one; --json has the confusion
  * matrix's rows. */
@@ -472,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_keep_best),
         cmocka_unit_test(test_autoencoder_few_test_images),
         cmocka_unit_test(test_predict_errors),
+        cmocka_unit_test(test_predict_png_arrays),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

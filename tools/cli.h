@@ -308,6 +308,14 @@ typedef struct {
     double scale, mean, std;
 } cli_scaling;
 cli_scaling cli_data_scaling(const strata_spec *s);
+/** How pixel bytes (0-255: PNG files, IDX images, a generator's samples)
+ *  become the model's inputs: cli_data_scaling, with data.scale for bytes.
+ *  IDX data are bytes; the raw values of data.format: safetensors are taken
+ *  to be bytes when the training inputs lie in [0, 255] and exceed 1, and
+ *  in [0, 1] (a white pixel 1) when they do not exceed 1: data.scale is then
+ *  multiplied by 255. 0, or 1 after a message naming the spec when the
+ *  training inputs cannot be read or are not pixel values (below 0, above 255). */
+int cli_byte_scaling(const strata_spec *s, cli_scaling *out);
 
 /* Checkpoints and resume of `strata train` (train_ckpt.c). */
 /** Where a run stands: what DIR/checkpoint.safetensors records in its

@@ -932,7 +932,11 @@ int cmd_fid(int argc, char **argv)
         r = cli_fail("loading the classifier", rc);
         goto out2;
     }
-    const cli_scaling sc = cli_data_scaling(cs);
+    cli_scaling sc; /* the real images' bytes and the samples, as the classifier's inputs */
+    if (cli_byte_scaling(cs, &sc)) {
+        r = 1;
+        goto out2;
+    }
     if ((rc = strata_dataset_load_idx(images, labels, sc.scale, &test)) ||
         ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(test, sc.mean, sc.std)))) {
         r = cli_fail("loading the real images", rc);

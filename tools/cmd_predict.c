@@ -364,9 +364,12 @@ static int predict(run_ctx *c, const predict_args *a)
         }
     }
     json_t *list = a->json ? json_array() : NULL;
+    cli_scaling bytes = sc; /* how the PNG files' pixels scale */
+    if (!r && a->n_positional > 1)
+        r = cli_byte_scaling(c->spec, &bytes);
     for (int i = 1; i < a->n_positional && !r; i++) {
         source src = {.file = a->positional[i]};
-        r = read_png(src.file, C, H, W, numel, sc, a->invert, x) ||
+        r = read_png(src.file, C, H, W, numel, bytes, a->invert, x) ||
             predict_one(c, a, &src, x, nd, ms, names, list, csv);
     }
     int64_t size = c->test ? strata_dataset_size(c->test) : 0;

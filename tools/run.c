@@ -492,3 +492,41 @@ cli_scaling cli_data_scaling(const strata_spec *s)
     strata_spec_get_float(s, "data.std", 1.0, &c.std);
     return c;
 }
+
+int cli_byte_scaling(const strata_spec *s, cli_scaling *out)
+{
+    *out = cli_data_scaling(s);
+    const char *format = "idx";
+    strata_spec_get_string(s, "data.format", "idx", &format);
+    if (!format || strcmp(format, "safetensors"))
+        return 0;
+    strata_dataset *train = NULL;
+    strata_status rc = cli_load_split(s, "train", 1.0, &train);
+    if (rc) {
+        if (rc == STRATA_E_NOT_FOUND)
+            fprintf(stderr, "strata: error: %s: the spec has no data.train.file, whose range says how pixels scale\n",
+                    strata_spec_path(s));
+        return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("reading the training inputs (their range)", rc);
+    }
+    int dn = 0;
+    const int64_t *ds = strata_dataset_shape(train, &dn);
+    int64_t n = strata_dataset_size(train);
+    for (int k = 0; k < dn; k++)
+        n *= ds[k];
+    const float *x = n ? strata_dataset_x(train, 0) : NULL;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    strata_dataset_destroy(train);
+    if (!(lo >= 0.0f && hi <= 255.0f)) {
+        fprintf(stderr, "strata: error: %s: the training inputs range over [%g, %g], not pixel values in [0, 1] or "
+                        "[0, 255]: images cannot be scaled as they were\n",
+                strata_spec_path(s), (double)lo, (double)hi);
+        return 1;
+    }
+    if (hi <= 1.0f)
+        out->scale *= 255.0;
+    return 0;
+}

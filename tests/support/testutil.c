@@ -122,6 +122,35 @@ void tu_write_text(const char *dir, const char *name, const char *text)
     tu_write_file(dir, name, text, strlen(text));
 }
 
+void tu_write_sft(const char *dir, const char *name, const tu_sft_tensor *t, int n)
+{
+    char hdr[4096] = "{\"__metadata__\":{\"by\":\"test\"}";
+    size_t off = 0;
+    for (int k = 0; k < n; k++) {
+        size_t used = strlen(hdr);
+        used += (size_t)snprintf(hdr + used, sizeof hdr - used, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[k].name,
+                                 t[k].dtype);
+        for (int d = 0; d < t[k].ndim; d++)
+            used += (size_t)snprintf(hdr + used, sizeof hdr - used, d ? ",%lld" : "%lld", (long long)t[k].shape[d]);
+        snprintf(hdr + used, sizeof hdr - used, "],\"data_offsets\":[%zu,%zu]}", off, off + t[k].bytes);
+        off += t[k].bytes;
+    }
+    strcat(hdr, "}");
+    const size_t hlen = strlen(hdr), total = 8 + hlen + off;
+    uint8_t *buf = malloc(total);
+    assert_non_null(buf);
+    for (int b = 0; b < 8; b++)
+        buf[b] = (uint8_t)((uint64_t)hlen >> (8 * b));
+    memcpy(buf + 8, hdr, hlen);
+    off = 8 + hlen;
+    for (int k = 0; k < n; k++) {
+        memcpy(buf + off, t[k].data, t[k].bytes);
+        off += t[k].bytes;
+    }
+    tu_write_file(dir, name, buf, total);
+    free(buf);
+}
+
 void tu_put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;

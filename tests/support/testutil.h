@@ -89,6 +89,17 @@ long long tu_checkpoint_step(const char *dir, const char *path);
  *  and bytes), else 0; fails the test when either cannot be read.
  *  (support/tu_checkpoint.c: not in the ABI compatibility test) */
 int tu_same_model_tensors(const char *dir, const char *a, const char *b);
+/** One tensor of a safetensors file: name, dtype, shape, little-endian bytes. */
+typedef struct {
+    const char *name, *dtype;
+    int ndim;
+    int64_t shape[4];
+    const void *data;
+    size_t bytes;
+} tu_sft_tensor;
+/** dir/name: a safetensors file of @p n tensors (the 8-byte header length,
+ *  the JSON header, the data), written as the format's definition says. */
+void tu_write_sft(const char *dir, const char *name, const tu_sft_tensor *t, int n);
 /** Asserts strata_last_error() contains @p needle. */
 void tu_assert_error_contains(const char *needle);
 
