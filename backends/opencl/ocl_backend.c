@@ -391,6 +391,71 @@ static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_ru
     b->n_devices = n;
 }
 
+/* Every kernel runs through here. The kernels store from the start of
+ * their outputs' buffers (a cl_mem has no pointer to offset), but a caller
+ * may provide an output that starts partway into its buffer (a slice of a
+ * larger tensor, STRATA_INVOKE_OUTPUTS_PROVIDED), and the backend contract
+ * gives outputs a byte_offset as it gives inputs. Such an output runs on a
+ * temporary buffer holding its current contents (in-place ops read them),
+ * copied back after the kernel. */
+static strata_status ocl_run(const strata_kernel_call *call)
+{
+    const ocl_kernel_entry *e = call->user;
+    strata_kernel_call plain = *call;
+    plain.user = NULL;
+    int shifted = 0;
+    for (int k = 0; k < call->n_outputs; k++)
+        shifted |= call->outputs[k].byte_offset != 0 && strata_desc_numel(&call->outputs[k]) > 0;
+    if (!shifted)
+        return e->fn(&plain);
+    enum { MAX_OUT = 16 };
+    if (call->n_outputs > MAX_OUT)
+        return kc_error(call, STRATA_E_UNSUPPORTED, "%d outputs, more than the %d this backend takes",
+                        (int)call->n_outputs, MAX_OUT);
+    ocl_device *d = NULL;
+    strata_status s = ocl_call_device(call, &d);
+    if (s != STRATA_OK)
+        return s;
+    strata_tensor_desc outs[MAX_OUT];
+    cl_mem tmp[MAX_OUT] = {0};
+    size_t bytes[MAX_OUT] = {0};
+    for (int k = 0; k < call->n_outputs && s == STRATA_OK; k++) {
+        const strata_tensor_desc *o = &call->outputs[k];
+        outs[k] = *o;
+        bytes[k] = (size_t)strata_desc_numel(o) * strata_dtype_size(o->dtype);
+        if (!o->byte_offset || !bytes[k])
+            continue;
+        cl_int err;
+        tmp[k] = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, bytes[k], NULL, &err);
+        if (err != CL_SUCCESS) {
+            tmp[k] = NULL;
+            s = ocl_cl_fail(d->name, "clCreateBuffer", err);
+            break;
+        }
+        err = clEnqueueCopyBuffer(d->queue, ocl_mem(o), tmp[k], o->byte_offset, 0, bytes[k], 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            s = ocl_cl_fail(d->name, "clEnqueueCopyBuffer", err);
+        outs[k].data = tmp[k];
+        outs[k].byte_offset = 0;
+    }
+    if (s == STRATA_OK) {
+        plain.outputs = outs;
+        s = e->fn(&plain);
+    }
+    for (int k = 0; k < call->n_outputs; k++) {
+        if (!tmp[k])
+            continue;
+        if (s == STRATA_OK) {
+            cl_int err = clEnqueueCopyBuffer(d->queue, tmp[k], ocl_mem(&call->outputs[k]), 0,
+                                             call->outputs[k].byte_offset, bytes[k], 0, NULL, NULL);
+            if (err != CL_SUCCESS)
+                s = ocl_cl_fail(d->name, "clEnqueueCopyBuffer", err);
+        }
+        clReleaseMemObject(tmp[k]); /* freed once the queued commands are done */
+    }
+    return s;
+}
+
 static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin, void **user_out)
 {
     (void)user_out;
@@ -437,7 +502,7 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
         return s;
     }
     for (size_t k = 0; k < sizeof ocl_kernels / sizeof ocl_kernels[0]; k++) {
-        s = host->register_kernel(plugin, "opencl", ocl_kernels[k].op, 1, ocl_kernels[k].fn, NULL);
+        s = host->register_kernel(plugin, "opencl", ocl_kernels[k].op, 1, ocl_run, (void *)&ocl_kernels[k]);
         if (s != STRATA_OK)
             return s;
     }

@@ -58,9 +58,6 @@ OCL_KERNEL(batch_norm)
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
-    for (int k = 0; k < 3; k++)
-        if (ocl_off(&call->outputs[k]) != 0)
-            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     const strata_tensor_desc *in = call->inputs;
     cl_mem y = ocl_mem(&call->outputs[0]), mo = ocl_mem(&call->outputs[1]), io = ocl_mem(&call->outputs[2]);
     cl_mem x = ocl_mem(&in[0]), w = ocl_mem(&in[1]), b = ocl_mem(&in[2]), rm = ocl_mem(&in[3]), rv = ocl_mem(&in[4]);
@@ -94,9 +91,6 @@ OCL_KERNEL(batch_norm_backward)
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
-    for (int k = 0; k < 3; k++)
-        if (ocl_off(&call->outputs[k]) != 0)
-            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     cl_int training = strata_attr_get_int(call->attrs, call->n_attrs, "training", 0) != 0;
     const strata_tensor_desc *in = call->inputs;
     cl_mem dx = ocl_mem(&call->outputs[0]), dw = ocl_mem(&call->outputs[1]), db = ocl_mem(&call->outputs[2]);
@@ -141,9 +135,6 @@ OCL_KERNEL(batch_norm_update_stats)
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
-    for (int k = 0; k < 3; k++)
-        if (ocl_off(&out[k]) != 0)
-            return kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     cl_mem rmo = ocl_mem(&out[0]), rvo = ocl_mem(&out[1]), nbto = ocl_mem(&out[2]);
     cl_mem rm = ocl_mem(&in[0]), x = ocl_mem(&in[1]), rv = ocl_mem(&in[2]), nbt = ocl_mem(&in[3]);
     cl_long rm_off = ocl_off(&in[0]), x_off = ocl_off(&in[1]), rv_off = ocl_off(&in[2]), n_off = ocl_off(&in[3]);

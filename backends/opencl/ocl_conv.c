@@ -100,8 +100,6 @@ static strata_status ocl_conv_bwd_data_launch(const strata_kernel_call *call, co
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
-    if (ocl_off(Y) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem y = ocl_mem(Y), dy = ocl_mem(D), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long dy_off = ocl_off(D), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -127,8 +125,6 @@ OCL_KERNEL(conv2d)
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
-    if (ocl_off(Y) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem y = ocl_mem(Y), x = ocl_mem(X), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long x_off = ocl_off(X), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -169,8 +165,6 @@ OCL_KERNEL(conv2d_backward_weight)
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
-    if (ocl_off(DW) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     int64_t terms = g.N * g.OH; /* rows the group's items share */
     size_t wg = 1, max = d->max_wg < 256 ? d->max_wg : 256;
     while (wg * 2 <= max && (int64_t)wg < terms)
@@ -270,8 +264,6 @@ OCL_KERNEL(max_pool2d_backward)
         s = ocl_check_indices(call, d, I, HW, "index", "position");
     if (s != STRATA_OK)
         return s;
-    if (ocl_off(DX) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY), ind = ocl_mem(I), acc = NULL;
     cl_long dy_off = ocl_off(DY), ind_off = ocl_off(I), planes = DX->shape[0] * DX->shape[1], hw = HW;
     cl_long P = DY->shape[2] * DY->shape[3];
@@ -317,8 +309,6 @@ OCL_KERNEL(avg_pool2d_backward)
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
-    if (ocl_off(DX) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY);
     cl_long dy_off = ocl_off(DY);
     size_t global = (size_t)strata_desc_numel(DX);

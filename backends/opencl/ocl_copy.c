@@ -50,8 +50,6 @@ OCL_KERNEL(copy)
     cl_long x_off = ocl_off(X), nn = n;
     cl_int cnd = nd;
     size_t g = (size_t)n;
-    if (ocl_off(Y) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the copy's output must start its buffer");
     ocl_arg args[] = {OCL_ARG(y), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(nn), OCL_ARG(cnd), OCL_ARG(shape),
                       OCL_ARG(stride)};
     return ocl_launch(call, d, es == 4 ? OCL_K_copy_strided_u32 : OCL_K_copy_strided_u64, 1, &g, NULL, 7, args);

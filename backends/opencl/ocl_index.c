@@ -56,8 +56,6 @@ OCL_KERNEL(embedding_backward)
     if ((s = kc_check_embedding(call, 1, &V, &D, &P)) || (s = ocl_call_device(call, &d)) ||
         (s = ocl_check_indices(call, d, I, V, "index", "position")))
         return s;
-    if (ocl_off(DW) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     cl_mem dw = ocl_mem(DW), dy = ocl_mem(DY), idx = ocl_mem(I);
     cl_long dy_off = ocl_off(DY), i_off = ocl_off(I), cp = P, cv = V, cd = D;
     cl_int is64 = I->dtype == STRATA_I64;
@@ -108,8 +106,6 @@ OCL_KERNEL(gather_backward)
         s = ocl_check_indices(call, d, I, DX->shape[axis], "index", "position");
     if (s != STRATA_OK)
         return s;
-    if (ocl_off(DX) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     if (!nx)
         return STRATA_OK;
     cl_float zero = 0.0f;

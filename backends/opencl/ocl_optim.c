@@ -10,14 +10,11 @@
 #define OCL_F(name, dflt) strata_attr_get_float(call->attrs, call->n_attrs, (name), (dflt))
 #define OCL_I(name, dflt) strata_attr_get_int(call->attrs, call->n_attrs, (name), (dflt))
 
-/* The checks of kc_check_optim, outputs starting their buffers, and the
- * call's device. */
+/* The checks of kc_check_optim and the call's device (outputs start their
+ * buffers: ocl_run). */
 static strata_status ocl_optim_setup(const strata_kernel_call *call, int n_in, int64_t *n, ocl_device **d)
 {
     strata_status s = kc_check_optim(call, n_in, n);
-    for (int k = 0; k < n_in - 1 && s == STRATA_OK; k++)
-        if (ocl_off(&call->outputs[k]) != 0)
-            s = kc_error(call, STRATA_E_INVALID, "output %d must start its buffer", k);
     if (s == STRATA_OK)
         s = ocl_call_device(call, d);
     return s;
@@ -137,8 +134,6 @@ OCL_KERNEL(ema_update)
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
-    if (ocl_off(&call->outputs[0]) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     double decay = a->kind == STRATA_ATTR_INT ? (double)a->i : a->f;
     if (!(decay >= 0.0 && decay <= 1.0))
         return kc_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", decay);

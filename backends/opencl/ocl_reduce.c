@@ -160,8 +160,6 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
     cl_mem y = mode == 0 ? ocl_mem(Y) : NULL, yi = mode == 1 ? ocl_mem(Y) : NULL;
     cl_mem dx = mode == 2 ? ocl_mem(DX) : NULL, dy = mode == 2 ? ocl_mem(DY) : NULL;
     cl_long dy_off = mode == 2 ? ocl_off(DY) : 0;
-    if ((mode < 2 && ocl_off(Y) != 0) || (mode == 2 && ocl_off(DX) != 0))
-        return kc_error(call, STRATA_E_INVALID, "the output must start its buffer");
     if (mode == 2) {
         int64_t nx = strata_desc_numel(X);
         if (!nx)

@@ -119,8 +119,6 @@ OCL_KERNEL(cross_entropy)
     cl_int is64 = T->dtype == STRATA_I64;
     size_t wg = ocl_row_wg(d, C), global = (size_t)N * wg;
     ocl_arg args[] = {OCL_ARG(out), OCL_ARG(l), OCL_ARG(l_off), OCL_ARG(t), OCL_ARG(t_off), OCL_ARG(is64), OCL_ARG(cc)};
-    if (mode == KC_RED_NONE && ocl_off(Y) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
     if (C > 0)
         s = ocl_launch(call, d, OCL_K_cross_entropy_rows, 1, &global, &wg, 7, args);
     if (s == STRATA_OK && mode != KC_RED_NONE)
@@ -169,8 +167,6 @@ OCL_KERNEL(bce_with_logits)
     ocl_device *d = NULL;
     if ((s = ocl_call_device(call, &d)) != STRATA_OK)
         return s;
-    if (mode == KC_RED_NONE && ocl_off(Y) != 0)
-        return kc_error(call, STRATA_E_INVALID, "the loss output must start its buffer");
     cl_mem terms = NULL;
     if (mode != KC_RED_NONE && (s = ocl_scratch(d, (size_t)n * sizeof(float), &terms)) != STRATA_OK)
         return s;

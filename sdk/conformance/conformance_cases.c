@@ -442,12 +442,22 @@ typedef struct cf_result {
     int n_out;
     cf_buf out[CF_MAX_OUT];
     cf_buf grad[CF_MAX_IN];
+    /* the forward again into provided outputs that start partway into
+     * larger buffers (cf_run_offset): its status and message, the outputs,
+     * and the first element written outside them (-1: none) */
+    strata_status off_status;
+    char off_msg[256];
+    cf_buf off_out[CF_MAX_OUT];
+    int off_spill_out;
+    int64_t off_spill_at;
 } cf_result;
 
 static void cf_result_free(cf_result *r)
 {
-    for (int k = 0; k < CF_MAX_OUT; k++)
+    for (int k = 0; k < CF_MAX_OUT; k++) {
         free(r->out[k].data);
+        free(r->off_out[k].data);
+    }
     for (int k = 0; k < CF_MAX_IN; k++)
         free(r->grad[k].data);
     memset(r, 0, sizeof *r);
@@ -511,6 +521,84 @@ static strata_status cf_add_loss_term(strata_runtime *rt, strata_device *dev, st
 /* Runs @p c on @p dev: upload, forward, read outputs, then (if an input
  * requires grad) backward of L and read the gradients. Errors are results,
  * recorded in @p r, not failures of this function. */
+/* Elements of padding before and after each provided output in
+ * cf_run_offset, and the byte they hold. */
+#define CF_OFF_PAD 3
+#define CF_OFF_BYTE 0x5a
+
+/* Runs the call of @p inv again, without gradients and from the random
+ * state @p seed / @p offset, into outputs provided as views that start
+ * CF_OFF_PAD elements into buffers of CF_OFF_BYTE bytes, as a caller
+ * writing into a slice of a larger tensor gives them. The backend guide
+ * promises kernels a byte_offset for outputs as for inputs: the results
+ * must equal the plain call's and nothing outside the views may change.
+ * Records what happened in r->off_*; an op that takes no provided outputs
+ * (a view op, a composite) fails on ref too and is not held against the
+ * backend. */
+static void cf_run_offset(strata_runtime *rt, strata_device *dev, strata_op_invocation inv, strata_tensor **out,
+                          uint64_t seed, uint64_t offset, cf_result *r)
+{
+    strata_tensor *big[CF_MAX_OUT] = {0}, *view[CF_MAX_OUT] = {0};
+    int prev = strata_set_grad_enabled(rt, 0);
+    strata_status s = STRATA_OK;
+    r->off_spill_at = -1;
+    for (int k = 0; k < inv.n_outputs && !s; k++) {
+        const int32_t dt = strata_tensor_dtype(out[k]);
+        const int64_t n = strata_tensor_numel(out[k]), len = n + 2 * CF_OFF_PAD;
+        const size_t es = strata_dtype_size((strata_dtype)dt);
+        unsigned char *fill = malloc((size_t)len * es);
+        if (!fill) {
+            s = STRATA_E_NOMEM;
+            break;
+        }
+        memset(fill, CF_OFF_BYTE, (size_t)len * es);
+        s = strata_tensor_from_host(dev, (strata_dtype)dt, 1, &len, fill, &big[k]);
+        free(fill);
+        strata_tensor *sl = NULL;
+        const strata_attr sa[3] = {strata_attr_int("axis", 0), strata_attr_int("start", CF_OFF_PAD),
+                                   strata_attr_int("end", CF_OFF_PAD + n)};
+        if (!s)
+            s = strata_op_call(rt, "core::slice", &big[k], 1, sa, 3, &sl, 1);
+        if (!s) {
+            const strata_attr ra = strata_attr_ints("shape", strata_tensor_shape(out[k]), strata_tensor_ndim(out[k]));
+            s = strata_op_call(rt, "core::reshape", &sl, 1, &ra, 1, &view[k], 1);
+        }
+        strata_tensor_release(sl);
+    }
+    if (!s) {
+        strata_runtime_set_rng_state(rt, seed, offset);
+        inv.outputs = view;
+        inv.flags = STRATA_INVOKE_OUTPUTS_PROVIDED;
+        strata_clear_error();
+        s = strata_op_invoke(rt, &inv);
+    }
+    for (int k = 0; k < inv.n_outputs && !s; k++) {
+        cf_buf whole = {0};
+        s = cf_read(big[k], &whole);
+        const size_t es = strata_dtype_size((strata_dtype)whole.dtype);
+        const unsigned char *b = whole.data;
+        for (int64_t i = 0; !s && r->off_spill_at < 0 && i < whole.n; i++) {
+            if (i == CF_OFF_PAD)
+                i += whole.n - 2 * CF_OFF_PAD;
+            for (size_t j = 0; j < es && r->off_spill_at < 0; j++)
+                if (b[(size_t)i * es + j] != CF_OFF_BYTE)
+                    r->off_spill_out = k, r->off_spill_at = i;
+        }
+        if (!s)
+            s = cf_read(view[k], &r->off_out[k]);
+        free(whole.data);
+    }
+    r->off_status = s;
+    if (s)
+        snprintf(r->off_msg, sizeof r->off_msg, "%s", strata_last_error());
+    for (int k = 0; k < CF_MAX_OUT; k++) {
+        strata_tensor_release(view[k]);
+        strata_tensor_release(big[k]);
+    }
+    strata_set_grad_enabled(rt, prev);
+    strata_clear_error();
+}
+
 static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -541,11 +629,13 @@ static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_
 
     if (c->set_rng)
         strata_runtime_set_rng_state(rt, c->rng_seed, c->rng_offset);
+    uint64_t rng_seed, rng_offset;
+    strata_runtime_rng_state(rt, &rng_seed, &rng_offset);
+    strata_op_invocation inv = {0};
     strata_clear_error();
     if (c->mode == CF_CREATE) {
         s = strata_op_create(dev, c->op, c->attrs, c->n_attrs, &out[0]);
     } else {
-        strata_op_invocation inv = {0};
         inv.struct_size = sizeof inv;
         inv.op = c->op;
         inv.version = c->version;
@@ -575,6 +665,8 @@ static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_
         cf_step_failed(r, "read", s);
         goto done;
     }
+    if (c->mode == CF_CALL)
+        cf_run_offset(rt, dev, inv, out, rng_seed, rng_offset, r);
 
     if (any_grad) {
         for (int k = 0; k < c->n_out && !s; k++) {
@@ -2997,6 +3089,26 @@ static void cf_check(cf_ctx *x, const cf_recipe *rc, const cf_case *c, int t, co
         char what[32];
         snprintf(what, sizeof what, "output %d", k);
         ok = cf_compare_buf(what, &want->out[k], &got->out[k], tf, rc->fwd == CF_ULP1, &st->fwd_err, why, sizeof why);
+    }
+    /* into provided outputs at an offset: what the plain call gave, nothing written outside */
+    if (ok && c->mode == CF_CALL && !want->off_status) {
+        if (got->off_status) {
+            snprintf(why, sizeof why, "fails with provided outputs that start partway into their buffers (ref "
+                                      "takes them): %s: %.300s",
+                     strata_status_name(got->off_status), got->off_msg);
+            ok = 0;
+        } else if (got->off_spill_at >= 0) {
+            snprintf(why, sizeof why, "given output %d as a view starting %d elements into its buffer, wrote "
+                                      "buffer element %lld, outside the view",
+                     got->off_spill_out, CF_OFF_PAD, (long long)got->off_spill_at);
+            ok = 0;
+        }
+        for (int k = 0; k < got->n_out && ok; k++) {
+            char what[64];
+            double err = 0;
+            snprintf(what, sizeof what, "output %d (provided at an offset)", k);
+            ok = cf_compare_buf(what, &got->out[k], &got->off_out[k], tf, rc->fwd == CF_ULP1, &err, why, sizeof why);
+        }
     }
     for (int k = 0; k < c->n_in && ok; k++) {
         if (!c->in[k].grad || c->mode != CF_CALL)
