@@ -142,6 +142,9 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
     if (!loss->requires_grad)
         return st_error(STRATA_E_STATE, "strata_backward: the loss does not depend on any tensor that requires grad "
                                         "(was it computed with gradients disabled?)");
+    if (!loss->is_leaf && !loss->grad_fn)
+        return st_error(STRATA_E_STATE, "strata_backward: the graph that computed the loss was reset "
+                                        "(strata_graph_reset) or released since: nothing to differentiate");
     int prev = strata_set_grad_enabled(rt, 0);
     int prev_bw = rt->in_backward;
     rt->in_backward = 1;

@@ -134,12 +134,22 @@ static strata_status push_optimizer_hparams(save_list *l, strata_optimizer *opt)
     return rc;
 }
 
+/* The metadata keys a checkpoint writes itself, which a caller's
+ * meta_json may not set (a later key would replace the saved state's). */
+static int reserved_key(const char *key)
+{
+    return !strcmp(key, "format") || !strcmp(key, "strata_version") || !strcmp(key, "optimizer") ||
+           !strncmp(key, "optimizer.", 10);
+}
+
 strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt, const char *meta_json)
 {
     if (!path || !m)
         return st_error(STRATA_E_INVALID, "strata_checkpoint_save: NULL path or model");
+    strata_status rc = opt ? st_optimizer_check_model(opt, m, "strata_checkpoint_save") : STRATA_OK;
+    if (rc)
+        return rc;
     save_list l = {0};
-    strata_status rc = STRATA_OK;
     char buf[64];
     for (int k = 0; k < m->n_params && !rc; k++)
         rc = push_tensor(&l, m->params[k].name, m->params[k].t);
@@ -184,6 +194,12 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
             {
                 if (rc)
                     break;
+                if (reserved_key(key)) {
+                    rc = st_error(STRATA_E_INVALID, "strata_checkpoint_save: metadata key '%s' is the checkpoint's "
+                                                    "own (format, strata_version, optimizer, optimizer.*)",
+                                  key);
+                    break;
+                }
                 if (json_is_string(val)) {
                     rc = push_meta(&l, key, json_string_value(val));
                 } else {
@@ -230,6 +246,8 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
         rc = load_into(f, m->buffers[k].name, m->buffers[k].t, write);
     if (rc || !opt)
         return rc;
+    if ((rc = st_optimizer_check_model(opt, m, "strata_checkpoint_load")))
+        return rc;
     const char *type = st_sft_meta(f, "optimizer");
     if (!type)
         return st_error(STRATA_E_NOT_FOUND, "%s: has no optimizer state (saved without an optimizer)", f->path);
@@ -254,8 +272,11 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
         for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
             snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
             const st_sft_entry *e = st_sft_find(f, key);
-            if (!e)
+            if (!e) { /* saved before the slot existed: the state is as then */
+                if (write)
+                    st_optimizer_drop_slot(opt, i, s);
                 continue;
+            }
             if (!write) {
                 strata_tensor *p = m->params[i].t;
                 if (e->dtype != STRATA_F32 || e->ndim != p->ndim ||

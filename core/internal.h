@@ -343,6 +343,11 @@ void st_optimizer_set_steps(strata_optimizer *o, int64_t steps);
 /** Hyper-parameters with defaults applied (borrowed). */
 const strata_attr *st_optimizer_attrs(const strata_optimizer *o, int *n);
 int64_t st_optimizer_param_steps(const strata_optimizer *o, int param);
+/** Releases slot @p k of @p param (the state is as before the first step). */
+void st_optimizer_drop_slot(strata_optimizer *o, int param, int k);
+/** STRATA_E_STATE, naming @p what, unless @p o was created for @p m and
+ *  @p m still has the parameters it had then. */
+strata_status st_optimizer_check_model(const strata_optimizer *o, const strata_model *m, const char *what);
 void st_optimizer_set_param_steps(strata_optimizer *o, int param, int64_t steps);
 
 /* ---- safetensors (io/safetensors.c) ------------------------------------ */

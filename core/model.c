@@ -94,6 +94,8 @@ strata_status strata_model_add_input(strata_model *m, const char *name, strata_d
 {
     if (!m)
         return st_error(STRATA_E_INVALID, "strata_model_add_input: NULL model");
+    if (!shape && ndim > 0)
+        return st_error(STRATA_E_INVALID, "strata_model_add_input: NULL shape of rank %d", ndim);
     if (!valid_name(name))
         return st_error(STRATA_E_INVALID, "model input name '%s' must be 1-64 characters of [A-Za-z0-9_-]",
                         name ? name : "(null)");
@@ -167,6 +169,9 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
 {
     if (!m || !type)
         return st_error(STRATA_E_INVALID, "strata_model_add_layer: NULL model or type");
+    if (n_attrs < 0 || n_inputs < 0 || (!attrs && n_attrs) || (!inputs && n_inputs))
+        return st_error(STRATA_E_INVALID, "strata_model_add_layer: %d attrs at %p, %d inputs at %p", n_attrs,
+                        (const void *)attrs, n_inputs, (const void *)inputs);
     const st_layer_type *lt = st_find_layer_type(m->rt, type);
     if (!lt) {
         char known[1024] = "";
@@ -355,6 +360,9 @@ strata_status st_model_run(strata_model *m, strata_tensor *const *inputs, int n_
     *vals_out = NULL;
     if (!m->n_layers)
         return st_error(STRATA_E_STATE, "model has no layers");
+    for (int k = 0; k < n_inputs; k++)
+        if (!inputs[k])
+            return st_error(STRATA_E_INVALID, "model input %d ('%s') is NULL", k, m->inputs[k].name);
     int64_t batch = n_inputs ? inputs[0]->ndim > 0 ? inputs[0]->shape[0] : -1 : -1;
     char what[160];
     for (int k = 0; k < n_inputs; k++) {

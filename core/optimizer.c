@@ -24,8 +24,8 @@ struct strata_optimizer {
 strata_status strata_optimizer_create(strata_model *m, const char *type, const strata_attr *attrs, int n_attrs,
                                       strata_optimizer **out)
 {
-    if (!m || !type || !out)
-        return st_error(STRATA_E_INVALID, "strata_optimizer_create: NULL argument");
+    if (!m || !type || !out || n_attrs < 0 || (!attrs && n_attrs))
+        return st_error(STRATA_E_INVALID, "strata_optimizer_create: NULL model, type or out, or %d attrs with a NULL array", n_attrs);
     const st_optim_type *ot = st_find_optim_type(m->rt, type);
     if (!ot) {
         char known[512] = "";
@@ -101,6 +101,23 @@ strata_tensor *st_optimizer_slot(strata_optimizer *o, int param, int k, int crea
     return *s;
 }
 
+void st_optimizer_drop_slot(strata_optimizer *o, int param, int k)
+{
+    strata_tensor **s = &o->slots[param * o->n_slots + k];
+    strata_tensor_release(*s);
+    *s = NULL;
+}
+
+strata_status st_optimizer_check_model(const strata_optimizer *o, const strata_model *m, const char *what)
+{
+    if (o->model != m)
+        return st_error(STRATA_E_STATE, "%s: optimizer '%s' was created for another model", what, o->type->name);
+    if (m->n_params != o->n_params)
+        return st_error(STRATA_E_STATE, "%s: optimizer '%s': the model has %d parameters now, %d when it was created",
+                        what, o->type->name, m->n_params, o->n_params);
+    return STRATA_OK;
+}
+
 int64_t st_optimizer_param_steps(const strata_optimizer *o, int param)
 {
     return o->param_steps[param];
@@ -127,9 +144,9 @@ strata_status strata_optimizer_step(strata_optimizer *o)
     if (!o)
         return st_error(STRATA_E_INVALID, "strata_optimizer_step: NULL optimizer");
     strata_model *m = o->model;
-    if (m->n_params != o->n_params)
-        return st_error(STRATA_E_STATE, "optimizer '%s': the model has %d parameters now, %d when it was created",
-                        o->type->name, m->n_params, o->n_params);
+    strata_status chk = st_optimizer_check_model(o, m, "strata_optimizer_step");
+    if (chk)
+        return chk;
     strata_attr attrs[130];
     int n = 0;
     attrs[n++] = strata_attr_float("lr", o->lr);

@@ -25,6 +25,8 @@ static strata_status check_geometry(int dtype, int ndim, const int64_t *shape, s
 {
     if (ndim < 0 || ndim > STRATA_MAX_DIMS)
         return st_error(STRATA_E_INVALID, "tensor rank %d is outside [0, %d]", ndim, STRATA_MAX_DIMS);
+    if (!shape && ndim)
+        return st_error(STRATA_E_INVALID, "tensor of rank %d with a NULL shape", ndim);
     size_t es = strata_dtype_size(dtype);
     if (!es || dtype == STRATA_F16 || dtype == STRATA_BF16)
         return st_error(STRATA_E_DTYPE, "tensor dtype %d (%s) is not supported", dtype, strata_dtype_name(dtype));
@@ -70,9 +72,45 @@ strata_status st_tensor_new(strata_device *dev, int dtype, int ndim, const int64
     return STRATA_OK;
 }
 
+/* 0 when every element of the view lies inside @p bytes of storage (a view
+ * op's inferred geometry is a plugin's word, and shape products can wrap). */
+static strata_status check_view_extent(int dtype, int ndim, const int64_t *shape, const int64_t *strides,
+                                       size_t byte_offset, size_t bytes)
+{
+    if (ndim < 0 || ndim > STRATA_MAX_DIMS)
+        return st_error(STRATA_E_INVALID, "view rank %d is outside [0, %d]", ndim, STRATA_MAX_DIMS);
+    int64_t lo = 0, hi = 0; /* element offsets reached, relative to byte_offset */
+    for (int k = 0; k < ndim; k++) {
+        if (shape[k] < 0)
+            return st_error(STRATA_E_INVALID, "view dimension %d is negative (%lld)", k, (long long)shape[k]);
+        if (!shape[k])
+            return STRATA_OK; /* no elements */
+    }
+    for (int k = 0; k < ndim; k++) {
+        int64_t reach;
+        if (__builtin_mul_overflow(shape[k] - 1, strides[k], &reach) ||
+            __builtin_add_overflow(reach < 0 ? lo : hi, reach, reach < 0 ? &lo : &hi))
+            goto outside;
+    }
+    const int64_t es = (int64_t)strata_dtype_size(dtype);
+    int64_t first, last;
+    if (__builtin_mul_overflow(lo, es, &first) || __builtin_mul_overflow(hi + 1, es, &last) ||
+        (first < 0 && (uint64_t)-first > byte_offset) || byte_offset > bytes ||
+        (uint64_t)last > bytes - byte_offset)
+        goto outside;
+    return STRATA_OK;
+outside:;
+    char sh[128];
+    return st_error(STRATA_E_SHAPE, "a view of shape %s at byte %zu reaches outside its %zu-byte storage",
+                    st_shape_str(sh, sizeof sh, ndim, shape), byte_offset, bytes);
+}
+
 strata_status st_tensor_view(strata_tensor *base, int ndim, const int64_t *shape, const int64_t *strides,
                              size_t byte_offset, strata_tensor **out)
 {
+    strata_status rc = check_view_extent(base->dtype, ndim, shape, strides, byte_offset, base->st->bytes);
+    if (rc)
+        return rc;
     strata_tensor *t = st_calloc(1, sizeof *t);
     if (!t)
         return STRATA_E_NOMEM;

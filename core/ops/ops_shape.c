@@ -42,8 +42,10 @@ static strata_status infer_reshape(const strata_infer_call *c)
         } else if (s->ints[k] < 0) {
             return st_error(STRATA_E_INVALID, "%s: dimension %d of the target shape is %lld", c->op, k,
                             (long long)s->ints[k]);
-        } else {
-            known *= s->ints[k];
+        } else if (__builtin_mul_overflow(known, s->ints[k], &known)) {
+            char a[128];
+            return st_error(STRATA_E_SHAPE, "%s: the target shape %s has more elements than a tensor can hold",
+                            c->op, st_shape_str(a, sizeof a, s->n, s->ints));
         }
     }
     o->ndim = s->n;

@@ -485,8 +485,12 @@ STRATA_API double strata_lr_at(const strata_lr_schedule *s, double base_lr, int6
  * Writes @p m's parameters and buffers (PyTorch names) and, if @p opt is
  * not NULL, its state as "optimizer.<param>.<slot>" tensors plus step and
  * hyper-parameters in the metadata. @p meta_json (may be NULL) is a JSON
- * object of extra string metadata. Written atomically: a temporary file in
- * the same directory, fsync, rename, fsync of the directory.
+ * object of extra string metadata; its keys may not be the checkpoint's
+ * own ("format", "strata_version", "optimizer", "optimizer.*":
+ * STRATA_E_INVALID). Written atomically: a temporary file in the same
+ * directory, fsync, rename, fsync of the directory.
+ * @returns STRATA_E_STATE when @p opt was created for another model or
+ *  the model has gained or lost parameters since.
  * @since 1.0
  */
 STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt,
@@ -496,12 +500,15 @@ STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *
  * Loads @p path into @p m (and @p opt if not NULL). Every parameter of the
  * model must be present with the same shape and dtype. Everything is
  * checked before anything is written, so a failed load changes nothing.
- * The optimizer's step counts and learning rate are restored; its other
- * hyper-parameters stay as the caller created it (the file records them in
- * the "optimizer.hparams" metadata for reference).
+ * The optimizer's step counts, learning rate and state are restored (a
+ * state tensor the file lacks, saved before the optimizer's first step, is
+ * dropped, as it was then); its other hyper-parameters stay as the caller
+ * created it (the file records them in the "optimizer.hparams" metadata for
+ * reference).
  * @returns STRATA_E_FORMAT naming the file and what is wrong (bad header,
  *  offsets out of range, overflowing sizes); STRATA_E_SHAPE / E_DTYPE
- *  naming the tensor; STRATA_E_NOT_FOUND naming a missing tensor.
+ *  naming the tensor; STRATA_E_NOT_FOUND naming a missing tensor;
+ *  STRATA_E_STATE as strata_checkpoint_save() for @p opt.
  * @since 1.0
  */
 STRATA_API strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_optimizer *opt);

@@ -1,0 +1,272 @@
+/* test_api_contracts.c - promises of strata.h that a review found broken
+ * (2026-12-03), each checked on the ref backend:
+ *
+ *   - a reshape whose target size overflows int64 is an error, and no view
+ *     can reach outside its storage (it read past a 16-byte buffer);
+ *   - a checkpoint saved or loaded with an optimizer made for another model,
+ *     or before the model grew, is E_STATE (it read and wrote past the
+ *     optimizer's arrays);
+ *   - loading a checkpoint restores the optimizer state exactly, including
+ *     slots the file does not have yet (they were kept from later steps);
+ *   - caller metadata cannot replace the checkpoint's own keys;
+ *   - backward of a loss whose graph was reset is E_STATE, not a silent OK;
+ *   - NULL arrays with a nonzero count are E_INVALID, not a crash.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_make_temp_dir(dir, sizeof dir, "api-contracts");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+static strata_device *ref_device(strata_runtime *rt)
+{
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "ref", 0, &dev));
+    return dev;
+}
+
+/* x (3) -> linear NAME (2 outputs), appended to @p m */
+static void add_linear(strata_model *m, const char *name, const char *input)
+{
+    strata_attr a = strata_attr_int("out_features", 2);
+    const char *in[1] = {input};
+    ST_OK(strata_model_add_layer(m, "linear", name, &a, 1, input ? in : NULL, input ? 1 : 0));
+}
+
+static strata_model *tiny_model(strata_device *dev)
+{
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(dev, &m));
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){3}));
+    add_linear(m, "fc1", NULL);
+    return m;
+}
+
+static void test_reshape_overflow(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = ref_device(rt);
+    const float d[4] = {1, 2, 3, 4};
+    strata_tensor *x = NULL, *r = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, d, &x));
+    /* (2^62 + 1) x 4 wraps to 4 elements */
+    const int64_t big[2] = {(1LL << 62) + 1, 4};
+    strata_attr a = strata_attr_ints("shape", big, 2);
+    assert_int_equal(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    tu_assert_error_contains("more elements than a tensor can hold");
+    assert_null(r);
+    /* and with an inferred dimension */
+    const int64_t big2[3] = {-1, 1LL << 40, 1LL << 40};
+    a = strata_attr_ints("shape", big2, 3);
+    assert_int_equal(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    /* a correct reshape still works */
+    const int64_t ok[2] = {2, -1};
+    a = strata_attr_ints("shape", ok, 2);
+    ST_OK(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &r, 1));
+    assert_int_equal(strata_tensor_dim(r, 1), 2);
+    strata_tensor_release(r);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+}
+
+static void test_checkpoint_optimizer_of_another_model(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = ref_device(rt);
+    strata_model *m = tiny_model(dev), *other = tiny_model(dev);
+    strata_optimizer *o = NULL;
+    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
+    char path[400];
+    snprintf(path, sizeof path, "%s/a.safetensors", dir);
+    ST_OK(strata_checkpoint_save(path, m, o, NULL));
+    /* the model grew after the optimizer was made */
+    add_linear(m, "fc2", "fc1");
+    assert_int_equal(strata_checkpoint_save(path, m, o, NULL), STRATA_E_STATE);
+    tu_assert_error_contains("the model has 4 parameters now, 2 when it was created");
+    strata_model *grown = tiny_model(dev);
+    add_linear(grown, "fc2", "fc1");
+    strata_optimizer *og = NULL;
+    ST_OK(strata_optimizer_create(grown, "adam", NULL, 0, &og));
+    char path2[400];
+    snprintf(path2, sizeof path2, "%s/b.safetensors", dir);
+    ST_OK(strata_checkpoint_save(path2, grown, og, NULL));
+    assert_int_equal(strata_checkpoint_load(path2, m, o), STRATA_E_STATE);
+    tu_assert_error_contains("the model has 4 parameters now, 2 when it was created");
+    ST_OK(strata_checkpoint_load(path2, m, NULL)); /* the model alone loads */
+    strata_optimizer_destroy(og);
+    strata_model_destroy(grown);
+    /* an optimizer of another model */
+    assert_int_equal(strata_checkpoint_save(path, other, o, NULL), STRATA_E_STATE);
+    tu_assert_error_contains("created for another model");
+    assert_int_equal(strata_checkpoint_load(path, other, o), STRATA_E_STATE);
+    assert_int_equal(strata_optimizer_step(o), STRATA_E_STATE);
+    strata_optimizer_destroy(o);
+    strata_model_destroy(m);
+    strata_model_destroy(other);
+    strata_runtime_destroy(rt);
+}
+
+/* One step of loss sum(model(x)) and an optimizer step. */
+static void train_step(strata_runtime *rt, strata_model *m, strata_optimizer *o)
+{
+    strata_device *dev = strata_model_device(m);
+    const float xv[6] = {0.5f, -1.0f, 2.0f, 1.5f, 0.25f, -0.75f};
+    strata_tensor *x = NULL, *y = NULL, *l = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 2, (const int64_t[]){2, 3}, xv, &x));
+    strata_model_zero_grad(m);
+    ST_OK(strata_model_forward(m, &x, 1, &y, 1, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &y, 1, NULL, 0, &l, 1));
+    ST_OK(strata_backward(strata_runtime_graph(rt), l));
+    ST_OK(strata_optimizer_step(o));
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_release(l);
+    strata_tensor_release(y);
+    strata_tensor_release(x);
+}
+
+static void read_params(strata_model *m, float *out)
+{
+    for (int i = 0, at = 0; i < strata_model_param_count(m); i++) {
+        strata_tensor *t;
+        ST_OK(strata_model_param(m, i, NULL, &t));
+        ST_OK(strata_tensor_read(t, out + at, sizeof(float) * (size_t)strata_tensor_numel(t)));
+        at += (int)strata_tensor_numel(t);
+    }
+}
+
+/* A checkpoint of a fresh Adam (no moments yet) loaded into an Adam that
+ * has stepped: one more step must give what one step from fresh gives. */
+static void test_checkpoint_restores_fresh_slots(void **state)
+{
+    (void)state;
+    const char *types[2] = {"adam", "rmsprop"};
+    for (int t = 0; t < 2; t++) {
+        strata_runtime *rt = tu_runtime();
+        strata_device *dev = ref_device(rt);
+        strata_model *a = tiny_model(dev), *b = tiny_model(dev);
+        strata_optimizer *oa = NULL, *ob = NULL;
+        ST_OK(strata_optimizer_create(a, types[t], NULL, 0, &oa));
+        ST_OK(strata_optimizer_create(b, types[t], NULL, 0, &ob));
+        char path[400];
+        snprintf(path, sizeof path, "%s/fresh-%s.safetensors", dir, types[t]);
+        ST_OK(strata_checkpoint_save(path, a, oa, NULL));
+        for (int k = 0; k < 3; k++)
+            train_step(rt, b, ob);
+        ST_OK(strata_checkpoint_load(path, b, ob));
+        train_step(rt, a, oa);
+        train_step(rt, b, ob);
+        float pa[8], pb[8];
+        read_params(a, pa);
+        read_params(b, pb);
+        for (int i = 0; i < 8; i++)
+            if (pa[i] != pb[i])
+                fail_msg("%s: parameter value %d is %.9g after load and a step, %.9g from fresh", types[t], i,
+                         (double)pb[i], (double)pa[i]);
+        strata_optimizer_destroy(oa);
+        strata_optimizer_destroy(ob);
+        strata_model_destroy(a);
+        strata_model_destroy(b);
+        strata_runtime_destroy(rt);
+    }
+}
+
+static void test_reserved_metadata(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_model *m = tiny_model(ref_device(rt));
+    strata_optimizer *o = NULL;
+    ST_OK(strata_optimizer_create(m, "sgd", NULL, 0, &o));
+    char path[400];
+    snprintf(path, sizeof path, "%s/meta.safetensors", dir);
+    const char *bad[] = {"{\"optimizer.steps\": \"1000\"}", "{\"format\": \"x\"}", "{\"strata_version\": \"9\"}",
+                         "{\"optimizer\": \"adam\"}", "{\"ok\": \"1\", \"optimizer.fc1.weight.step\": \"5\"}"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        assert_int_equal(strata_checkpoint_save(path, m, o, bad[k]), STRATA_E_INVALID);
+        tu_assert_error_contains("is the checkpoint's own");
+    }
+    ST_OK(strata_checkpoint_save(path, m, o, "{\"run\": \"a\", \"optimizer_note\": \"free\"}"));
+    char buf[64];
+    ST_OK(strata_checkpoint_metadata(path, "optimizer.steps", buf, sizeof buf));
+    assert_string_equal(buf, "0");
+    ST_OK(strata_checkpoint_metadata(path, "optimizer_note", buf, sizeof buf));
+    assert_string_equal(buf, "free");
+    strata_optimizer_destroy(o);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
+static void test_backward_after_reset(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = ref_device(rt);
+    const float v[3] = {1, 2, 3};
+    strata_tensor *x = NULL, *l = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){3}, v, &x));
+    ST_OK(strata_tensor_set_requires_grad(x, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &x, 1, NULL, 0, &l, 1));
+    strata_graph_reset(strata_runtime_graph(rt));
+    assert_int_equal(strata_backward(strata_runtime_graph(rt), l), STRATA_E_STATE);
+    tu_assert_error_contains("was reset");
+    assert_null(strata_tensor_grad(x));
+    strata_tensor_release(l);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+}
+
+static void test_null_arrays(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = ref_device(rt);
+    strata_tensor *t = NULL;
+    assert_int_equal(strata_tensor_zeros(dev, STRATA_F32, 2, NULL, &t), STRATA_E_INVALID);
+    assert_int_equal(strata_tensor_from_host(dev, STRATA_F32, 1, NULL, (float[1]){0}, &t), STRATA_E_INVALID);
+    assert_null(t);
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(dev, &m));
+    assert_int_equal(strata_model_add_input(m, "y", STRATA_F32, 2, NULL), STRATA_E_INVALID);
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){3}));
+    assert_int_equal(strata_model_add_layer(m, "relu", NULL, NULL, 0, NULL, 1), STRATA_E_INVALID);
+    assert_int_equal(strata_model_add_layer(m, "relu", NULL, NULL, 1, NULL, 0), STRATA_E_INVALID);
+    add_linear(m, "fc", NULL);
+    strata_tensor *in[1] = {NULL}, *out = NULL;
+    assert_int_equal(strata_model_forward(m, in, 1, &out, 1, 0), STRATA_E_INVALID);
+    tu_assert_error_contains("model input 0 ('x') is NULL");
+    strata_optimizer *o = NULL;
+    assert_int_equal(strata_optimizer_create(m, "sgd", NULL, 2, &o), STRATA_E_INVALID);
+    assert_null(o);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reshape_overflow),
+        cmocka_unit_test(test_checkpoint_optimizer_of_another_model),
+        cmocka_unit_test(test_checkpoint_restores_fresh_slots),
+        cmocka_unit_test(test_reserved_metadata),
+        cmocka_unit_test(test_backward_after_reset),
+        cmocka_unit_test(test_null_arrays),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
