@@ -56,6 +56,8 @@ static void test_help(void **state)
         {"train %s/autoencoder-fashion.yaml --help", "usage: strata train AUTOENCODER_SPEC", "--epochs,--out"},
         {"eval %s/autoencoder-fashion.yaml --help", "usage: strata eval AUTOENCODER_SPEC", "--json,--checkpoint"},
         {"train %s/seq2seq-reverse.yaml --help", "usage: strata train SEQ2SEQ_SPEC", "--steps,--resume"},
+        {"train %s/char-lstm-kjv.yaml --help", "usage: strata train SPEC --out DIR", "--steps,--resume,--quiet"},
+        {"version --help", "usage: strata version", ""},
         {"sample --help", "usage: strata sample --checkpoint", "--count,--out"},
         {"predict --help", "usage: strata predict SPEC --checkpoint FILE", "--input,--top,--invert,--json,--set"},
         {"summary --help", "usage: strata summary SPEC", "--batch-size,--json,--backend,--set"},
@@ -131,6 +133,13 @@ static void test_usage_errors(void **state)
         {"eval %s/seq2seq-reverse.yaml --checkpoint c --checkpoint-every 5", "eval: unknown option"},
         {"sample --checkpoint g --out s.png --resume r", "sample: unknown option '--resume'"},
         {"fid --classifier c --generator g --steps 5", "fid: unknown option '--steps'"},
+        /* a classifier's option given for a language model: not unknown, but not for this spec */
+        {"train %s/char-lstm-kjv.yaml --out r --epochs 2",
+         "train: option '--epochs' does not apply to this spec; `strata train SPEC --help` lists the options of "
+         "SPEC's trainer"},
+        {"train %s/dcgan-fashion.yaml --out r --epochs 2",
+         "train: unknown option '--epochs'; `strata train SPEC --help` lists the options of SPEC's trainer"},
+        {"version --bogus", "version: unknown option '--bogus'"},
         /* required options */
         {"train", "train needs a model spec"},
         {"train %s/lenet-fashion.yaml", "train needs --out DIR (or --resume DIR)"},
@@ -325,9 +334,30 @@ static void test_bad_numbers(void **state)
     expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* sample and fid take a generator's (and a classifier's) spec from the
+ * checkpoint; one that records none names the option that gives it, and a
+ * file that cannot be read is not called spec-less. */
+static void test_checkpoint_without_spec(void **state)
+{
+    (void)state;
+    const float w[2] = {1, 2};
+    const tu_sft_tensor t[1] = {{"w", "F32", 1, {2}, w, sizeof w}};
+    tu_write_sft(dir, "nospec.safetensors", t, 1);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier nospec.safetensors --generator nospec.safetensors"), 1,
+                      "nospec.safetensors records no spec (metadata \"spec\"); give it with --classifier-spec");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier nospec.safetensors --classifier-spec c.yaml "
+                                           "--generator nospec.safetensors"),
+                      1, "nospec.safetensors records no spec (metadata \"spec\"); give it with --spec");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint nospec.safetensors --out s.png"), 1,
+                      "give it with --spec");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint absent.safetensors --out s.png"), 1,
+                      "reading absent.safetensors: E_IO");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_checkpoint_without_spec),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_bad_numbers),

@@ -106,5 +106,8 @@ train: {epochs: 20, batch_size: 10, log_every: 0}
     assert p.returncode == 1 and "class numbers are integers" in p.stderr, p.stderr
     p = run(sys.executable, script, os.path.join(d, "bad.safetensors"), os.path.join(d, "data.npz"), ok=False)
     assert p.returncode == 1 and "has no array 'x' (it has images, classes)" in p.stderr, p.stderr
+    absent = os.path.join(d, "absent.npz")
+    p = run(sys.executable, script, os.path.join(d, "bad.safetensors"), absent, ok=False)
+    assert p.returncode == 1 and "error: %s: " % absent in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(d, "bad.safetensors"))
     print("to-safetensors: npz and npy round trips exact; strata trains on both (accuracy %.3f)" % accs[0])

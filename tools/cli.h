@@ -10,6 +10,7 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_train_text(int argc, char **argv); /* a language model (data.format: text) */
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_visualize(int argc, char **argv);
@@ -48,6 +49,8 @@ typedef struct cli_opt {
 typedef struct cli_command {
     const char *name;        /* in messages and the help: "train", "memnet-explain" */
     unsigned mode;           /* picks the options whose modes include it (train or eval) */
+    unsigned other_modes;    /* the same command's modes for other kinds of spec: their options are
+                              * refused as not applying to this spec, not as unknown */
     const char *synopsis;    /* after "usage: strata NAME "; lines separated by '\n' */
     const char *about;       /* what the command does */
     const char **positional; /* where its positional arguments (a spec) go; NULL: it takes none */

@@ -26,6 +26,8 @@ static const cli_opt *find_opt(const cli_command *c, const char *name)
 static void print_synopsis(const cli_command *c, FILE *f)
 {
     const char *s = c->synopsis ? c->synopsis : "[options]";
+    if (!*s) /* a command that takes nothing */
+        fprintf(f, "usage: strata %s\n", c->name);
     for (int first = 1; *s; first = 0) {
         size_t n = strcspn(s, "\n");
         fprintf(f, "%s strata %s %.*s\n", first ? "usage:" : "      ", c->name, (int)n, s);
@@ -58,7 +60,10 @@ int cli_usage_error(const cli_command *c, const char *fmt, ...)
     fprintf(stderr, "strata: error: %s: ", c->name);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "; `strata %s --help` lists the options\n", c->name);
+    /* train and eval pick their options by the spec's kind */
+    const int by_spec = !strcmp(c->name, "train") || !strcmp(c->name, "eval");
+    fprintf(stderr, "; `strata %s%s --help` lists the options%s\n", c->name, by_spec ? " SPEC" : "",
+            by_spec ? " of SPEC's trainer" : "");
     return 2;
 }
 
@@ -120,8 +125,12 @@ int cli_parse(const cli_command *c, int argc, char **argv)
             continue;
         }
         const cli_opt *o = find_opt(c, arg);
+        int elsewhere = 0; /* an option of the command in another mode (a classifier's --epochs) */
+        for (const cli_opt *p = c->opts; !o && p && p->name; p++)
+            elsewhere |= (p->modes & c->other_modes) && !strcmp(p->name, arg);
         if (!o)
-            return cli_usage_error(c, "unknown option '%s'", arg);
+            return cli_usage_error(c, elsewhere ? "option '%s' does not apply to this spec" : "unknown option '%s'",
+                                   arg);
         if (o->type == CLI_FLAG) {
             *(int *)o->dst = 1;
         } else {

@@ -831,12 +831,19 @@ out:
 }
 
 /* The spec of a checkpoint written by `strata train` (metadata "spec"), or @p given. */
-static const char *gan_spec_of(const char *ckpt, const char *given, char *buf, size_t size)
+static const char *gan_spec_of(const char *ckpt, const char *given, const char *option, char *buf, size_t size)
 {
     if (given)
         return given;
-    if (strata_checkpoint_metadata(ckpt, "spec", buf, size)) {
-        fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\"); give it with --spec\n", ckpt);
+    strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
+    if (rc == STRATA_E_NOT_FOUND) {
+        fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\"); give it with %s\n", ckpt, option);
+        return NULL;
+    }
+    if (rc) {
+        char what[4200];
+        snprintf(what, sizeof what, "reading %s", ckpt);
+        cli_fail(what, rc);
         return NULL;
     }
     return buf;
@@ -851,7 +858,7 @@ int cmd_gan_sample(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     char sbuf[4096];
-    const char *spec = gan_spec_of(a.checkpoint, a.spec_path, sbuf, sizeof sbuf);
+    const char *spec = gan_spec_of(a.checkpoint, a.spec_path, "--spec", sbuf, sizeof sbuf);
     if (!spec)
         return 1;
     if (a.count <= 0)
@@ -908,8 +915,8 @@ int cmd_fid(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     char cbuf[4096], gbuf[4096], images[4200], labels[4200];
-    const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, cbuf, sizeof cbuf);
-    const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, gbuf, sizeof gbuf) : NULL;
+    const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, "--classifier-spec", cbuf, sizeof cbuf);
+    const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, "--spec", gbuf, sizeof gbuf) : NULL;
     if (!gspec)
         return 1;
     const char *real = a.real ? a.real : "/usr/share/datasets/fashion-mnist";

@@ -19,7 +19,9 @@ typedef struct {
     int have_seed, quiet, detect_anomaly, json, per_class;
 } train_args;
 
-enum { TRAIN = 1, EVAL = 2 };
+/* TRAIN_LM: a language model's (data.format: text) train, which counts
+ * train.steps, not epochs */
+enum { TRAIN = 1, EVAL = 2, TRAIN_LM = 4, TRAINING = TRAIN | TRAIN_LM };
 
 static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
 {
@@ -28,26 +30,26 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
     a->batch_size = -1;
     a->steps = -1;
     const cli_opt opts[] = {
-        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = TRAIN,
+        {.name = "--out", .type = CLI_STRING, .dst = &a->out_dir, .value = "DIR", .modes = TRAINING,
          .help = "the run directory: checkpoint, metrics.jsonl, summary.json"},
         {.name = "--checkpoint", .type = CLI_STRING, .dst = &a->checkpoint, .value = "FILE", .modes = EVAL,
          .help = "the weights to test (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = TRAIN, .help = "passes over the training set (default: train.epochs)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
-         .modes = TRAIN, .help = "stop after N batches (default: train.steps, or whole epochs)"},
+         .modes = TRAINING, .help = "stop after N batches (default: train.steps, or whole epochs)"},
         {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch_size, .value = "B", .lo = 1, .hi = LLONG_MAX,
-         .modes = TRAIN, .help = "examples per batch (default: train.batch_size)"},
+         .modes = TRAINING, .help = "examples per batch (default: train.batch_size)"},
         {.name = "--batch-size", .type = CLI_INT, .dst = &a->batch_size, .value = "B", .lo = 1, .hi = LLONG_MAX,
          .modes = EVAL, .help = "examples per evaluation batch (default: train.eval_batch_size)"},
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
-         .given = &a->have_seed, .modes = TRAIN, .help = "initialisation and shuffling (default: the spec's seed)"},
+         .given = &a->have_seed, .modes = TRAINING, .help = "initialisation and shuffling (default: the spec's seed)"},
         CLI_SET_OPTION(0),
-        CLI_RESUME_OPTIONS(&a->ckpt, TRAIN),
-        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAIN,
+        CLI_RESUME_OPTIONS(&a->ckpt, TRAINING),
+        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = TRAINING,
          .help = "stop at the first op that gives NaN or Inf, naming it"},
-        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = TRAIN, .help = "no progress lines"},
+        {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = TRAINING, .help = "no progress lines"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = EVAL,
          .help = "print a JSON object (the keys of the run's summary.json) instead of the line"},
         {.name = "--per-class", .type = CLI_FLAG, .dst = &a->per_class, .modes = EVAL,
@@ -58,7 +60,7 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         "The spec's kind picks the trainer; `strata train SPEC --help` lists the options of a memory\n"
         "network (data.format: babi), seq2seq model, autoencoder or GAN spec. docs/user-guide.md has more.";
     const cli_command train = {
-        .name = "train", .mode = TRAIN, .positional = &a->spec_path, .opts = opts, .notes = kinds,
+        .name = "train", .mode = TRAIN, .other_modes = TRAIN_LM, .positional = &a->spec_path, .opts = opts, .notes = kinds,
         .synopsis = "SPEC --out DIR [options]\nSPEC --resume DIR [options]",
         .about = "Trains an image classifier or a language model (data.format: text) from a model spec\n"
                  "(docs/spec.md)."};
@@ -66,15 +68,19 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         .name = "eval", .mode = EVAL, .positional = &a->spec_path, .opts = opts, .notes = kinds,
         .synopsis = "SPEC --checkpoint FILE [options]",
         .about = "Test loss and accuracy of a trained classifier (validation loss for a language model)."};
-    const cli_command *c = mode == TRAIN ? &train : &eval;
+    const cli_command train_lm = {
+        .name = "train", .mode = TRAIN_LM, .other_modes = TRAIN, .positional = &a->spec_path, .opts = opts,
+        .synopsis = "SPEC --out DIR [options]\nSPEC --resume DIR [options]",
+        .about = "Trains a language model (data.format: text) for train.steps steps (docs/user-guide.md)."};
+    const cli_command *c = mode == TRAIN ? &train : mode == TRAIN_LM ? &train_lm : &eval;
     int r = cli_parse(c, argc, argv);
     if (r)
         return r;
     if ((r = cli_require(c, a->spec_path, "a model spec")))
         return r;
-    if (mode == TRAIN && train_resume_finish(&a->ckpt, &a->out_dir))
+    if ((mode & TRAINING) && train_resume_finish(&a->ckpt, &a->out_dir))
         return 2;
-    return mode == TRAIN ? cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")
+    return (mode & TRAINING) ? cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")
                          : cli_require(c, a->checkpoint, "--checkpoint FILE");
 }
 
@@ -202,10 +208,12 @@ static void add_set_metrics(json_t *o, const run_ctx *c, double test_loss, doubl
     }
 }
 
-int cmd_train(int argc, char **argv)
+/* `strata train` of an image classifier (TRAIN) or a language model
+ * (TRAIN_LM): the options differ, the setup is shared. */
+static int train_main(int argc, char **argv, unsigned mode)
 {
     train_args a;
-    int r = parse_args(argc, argv, &a, TRAIN);
+    int r = parse_args(argc, argv, &a, mode);
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
@@ -579,6 +587,16 @@ static json_t *per_class_json(const run_ctx *c, const char **names)
                                               (json_int_t)n, "predicted", row));
     }
     return list;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    return train_main(argc, argv, TRAIN);
+}
+
+int cmd_train_text(int argc, char **argv)
+{
+    return train_main(argc, argv, TRAIN_LM);
 }
 
 int cmd_eval(int argc, char **argv)

@@ -123,6 +123,8 @@ int main(int argc, char **argv)
             }
             return cmd_gan_train(argc - 1, argv + 1);
         }
+        if (train && (!strcmp(fmt, "text") || !strcmp(task, "language_model")))
+            return cmd_train_text(argc - 1, argv + 1);
         return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
     }
     if (!strcmp(cmd, "sample"))
@@ -150,6 +152,12 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "babi-gen"))
         return cmd_babi_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        const cli_opt none[] = {{0}};
+        const cli_command c = {.name = "version", .opts = none, .synopsis = "",
+                               .about = "Prints the version of strata and libstrata and the ABI it implements."};
+        int r = cli_parse(&c, argc - 1, argv + 1);
+        if (r)
+            return CLI_EXIT(r);
         uint32_t ma, mi;
         strata_abi_version(&ma, &mi);
         printf("strata %s (ABI %u.%u)\n", strata_version_string(), ma, mi);

@@ -16,7 +16,12 @@ import os
 import struct
 import sys
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("to-safetensors.py: this Python (%s) has no numpy: install it (Debian: apt-get install "
+             "python3-numpy, then run /usr/bin/python3 tools/to-safetensors.py ...; or pip install numpy)"
+             % sys.executable)
 
 DTYPES = {
     np.dtype(np.uint8): "U8", np.dtype(np.int8): "I8", np.dtype(np.uint16): "U16", np.dtype(np.int16): "I16",
@@ -55,6 +60,14 @@ def save(path, tensors):
     os.replace(path + ".tmp", path)
 
 
+def load(path):
+    """An .npy array or .npz archive, or a clear error naming the file."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        fail("%s: %s" % (path, e))
+
+
 def main(argv):
     if len(argv) < 2 or argv[0] in ("-h", "--help"):
         sys.stdout.write(__doc__)
@@ -72,7 +85,7 @@ def main(argv):
             files.append(rest[k])
             k += 1
     if len(files) == 1:
-        data = np.load(files[0], allow_pickle=False)
+        data = load(files[0])
         if not hasattr(data, "files"):
             fail("%s is one array, not an .npz: give --inputs X.npy --labels Y.npy" % files[0])
         keys = (opts["--inputs"] or "x", opts["--labels"] or "y")
@@ -81,7 +94,7 @@ def main(argv):
                 fail("%s has no array '%s' (it has %s)" % (files[0], key, ", ".join(data.files) or "none"))
         x, y = data[keys[0]], data[keys[1]]
     elif not files and opts["--inputs"] and opts["--labels"]:
-        x, y = np.load(opts["--inputs"], allow_pickle=False), np.load(opts["--labels"], allow_pickle=False)
+        x, y = load(opts["--inputs"]), load(opts["--labels"])
     else:
         fail("give one DATA.npz, or --inputs X.npy --labels Y.npy")
     if x.ndim < 1 or y.ndim != 1 or len(x) != len(y):
