@@ -891,6 +891,69 @@ static void test_pool_values(void **state)
  * channel 1 holds 2, 4, 6, 8 (mean 5, biased variance 5, unbiased 20/3). */
 static const float BN_X[8] = {1, 2, 2, 4, 3, 4, 6, 8};
 
+/* NaNs in a max-pool window: a NaN beats every number and the last NaN the
+ * earlier ones (PyTorch's (val > maxval) || isnan(val): index 3 of
+ * [1, nan, 3, nan]), on every backend that runs here. */
+static void test_max_pool_nan(void **state)
+{
+    (void)state;
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    const float x[8] = {1.0f, NAN, 3.0f, NAN, 2.0f, 5.0f, NAN, 4.0f};
+    const int64_t want[2] = {3, 2};
+    for (size_t b = 0; b < sizeof backends / sizeof *backends; b++) {
+        strata_device *dev = NULL;
+        if (strata_device_get(g_rt, backends[b], 0, &dev) != STRATA_OK)
+            continue;
+        strata_tensor *in = NULL, *out[2] = {NULL, NULL};
+        ST_OK(strata_tensor_from_host(dev, STRATA_F32, 4, (const int64_t[]){2, 1, 1, 4}, x, &in));
+        const int64_t k[2] = {1, 4};
+        const strata_attr a = strata_attr_ints("kernel_size", k, 2);
+        ST_OK(strata_op_call(g_rt, "conv::max_pool2d", &in, 1, &a, 1, out, 2));
+        float y[2];
+        int64_t idx[2];
+        ST_OK(strata_tensor_read(out[0], y, sizeof y));
+        ST_OK(strata_tensor_read(out[1], idx, sizeof idx));
+        for (int i = 0; i < 2; i++)
+            if (!isnan(y[i]) || idx[i] != want[i])
+                fail_msg("%s: window %d gives %g at %lld, expected NaN at %lld", backends[b], i, (double)y[i],
+                         (long long)idx[i], (long long)want[i]);
+        strata_tensor_release(out[0]);
+        strata_tensor_release(out[1]);
+        strata_tensor_release(in);
+    }
+    strata_clear_error();
+}
+
+/* dropout2d of channels with no elements (x (2, 5, 4, 0)) still draws
+ * the (2, 5, 1, 1) mask, the same on every backend as on ref (opencl
+ * refused such an x). */
+static void test_dropout2d_empty_channels(void **state)
+{
+    (void)state;
+    const char *backends[] = {"ref", "cpu", "opencl"};
+    float want[10], got[10];
+    for (size_t b = 0; b < sizeof backends / sizeof *backends; b++) {
+        strata_device *dev = NULL;
+        if (strata_device_get(g_rt, backends[b], 0, &dev) != STRATA_OK) {
+            assert_true(b > 0); /* ref is always there */
+            continue;
+        }
+        strata_tensor *x = NULL, *out[2] = {NULL, NULL};
+        ST_OK(strata_tensor_zeros(dev, STRATA_F32, 4, (const int64_t[]){2, 5, 4, 0}, &x));
+        ST_OK(strata_op_call(g_rt, "conv::dropout2d", &x, 1,
+                             ATTRS(strata_attr_float("p", 0.5), strata_attr_int("seed", 9), strata_attr_int("offset", 0)),
+                             out, 2));
+        assert_int_equal(strata_tensor_numel(out[1]), 10);
+        ST_OK(strata_tensor_read(out[1], b ? got : want, sizeof got));
+        if (b && memcmp(got, want, sizeof got))
+            fail_msg("%s: dropout2d's mask of empty channels differs from ref's", backends[b]);
+        strata_tensor_release(out[0]);
+        strata_tensor_release(out[1]);
+        strata_tensor_release(x);
+    }
+    strata_clear_error();
+}
+
 static void test_batch_norm_values(void **state)
 {
     (void)state;
@@ -1504,6 +1567,8 @@ int main(void)
         cmocka_unit_test(test_conv_transpose2d_values),
         cmocka_unit_test(test_conv_by_definition),
         cmocka_unit_test(test_pool_values),
+        cmocka_unit_test(test_max_pool_nan),
+        cmocka_unit_test(test_dropout2d_empty_channels),
         cmocka_unit_test(test_batch_norm_values),
         cmocka_unit_test(test_transpose_is_adjoint),
         cmocka_unit_test(test_layer_params_and_init),

@@ -32,10 +32,10 @@ typedef struct cpu_pool_geom {
     int count_include_pad;
 } cpu_pool_geom;
 
-/* 1 if v replaces best in max order (the first NaN wins). */
+/* 1 if v replaces best in max order. */
 static inline int cpu_pool_beats(float v, float best)
 {
-    return v > best || (v != v && best == best);
+    return v > best || v != v; /* PyTorch's rule: a NaN wins, the last of several */
 }
 
 /* The attrs into @p g for an input x (N, C, H, W) and output y (N, C, OH,

@@ -53,7 +53,7 @@ __global__ void cc_max_pool(float *y, int64_t *idx, const float *x, cuda_pool_ge
                 if (iw < 0 || iw >= g.W)
                     continue;
                 float v = plane[ih * g.W + iw];
-                if (at < 0 || v > best || (v != v && best == best)) {
+                if (at < 0 || v > best || v != v) {
                     best = v;
                     at = ih * g.W + iw;
                 }

@@ -172,10 +172,10 @@ OCL_KERNEL(dropout2d)
     cl_float kept = (cl_float)(1.0 / (1.0 - p));
     cl_mem y = ocl_mem(&call->outputs[0]), mask = ocl_mem(&call->outputs[1]), x = ocl_mem(&call->inputs[0]);
     cl_long x_off = ocl_off(&call->inputs[0]), nc = N * C, cs = S;
-    size_t global = (size_t)(N * C * S);
+    size_t global = (size_t)(S ? N * C * S : N * C); /* S == 0: the mask alone */
     ocl_arg args[] = {OCL_ARG(y),    OCL_ARG(mask),   OCL_ARG(x),   OCL_ARG(x_off), OCL_ARG(nc),
                       OCL_ARG(cs),   OCL_ARG(seed),   OCL_ARG(offset), OCL_ARG(thr), OCL_ARG(kept)};
-    if (S == 0) /* no elements: the mask is still defined */
-        return kc_error(call, STRATA_E_SHAPE, "x has no elements per channel");
+    if (!global)
+        return STRATA_OK;
     return ocl_launch(call, d, OCL_K_dropout2d_fwd, 1, &global, NULL, 10, args);
 }

@@ -82,7 +82,7 @@ static void max_pool2d_forward(float *y, int64_t *idx, const float *x, const poo
                         if (iw < 0 || iw >= g->W)
                             continue;
                         float v = plane[ih * g->W + iw];
-                        if (at < 0 || v > best || (isnan(v) && !isnan(best))) {
+                        if (at < 0 || v > best || isnan(v)) { /* PyTorch's rule: the last NaN wins */
                             best = v;
                             at = ih * g->W + iw;
                         }

@@ -132,6 +132,11 @@ __kernel void dropout2d_fwd(__global float *y, __global float *mask, __global co
                             long S, ulong seed, ulong offset, uint thr, float kept_scale)
 {
     long i = get_global_id(0);
+    if (S == 0) { /* no elements: the mask is still defined, one item per channel */
+        if (i < NC)
+            mask[i] = ocl_uniform_bits(seed, offset, i) >= thr ? kept_scale : 0.0f;
+        return;
+    }
     if (i >= NC * S)
         return;
     long nc = i / S;

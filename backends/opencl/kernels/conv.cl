@@ -142,7 +142,7 @@ __kernel void max_pool2d_fwd(__global float *y, __global long *ind, __global con
     for (long h = h0; h < h1; h++)
         for (long w = w0; w < w1; w++) {
             float v = xp[h * W + w];
-            if (v > best || (isnan(v) && !isnan(best))) {
+            if (v > best || isnan(v)) {
                 best = v;
                 at = h * W + w;
             }
