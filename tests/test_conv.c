@@ -1335,6 +1335,10 @@ static void test_bad_input_ops(void **state)
                     (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 4, 4)), tv(D_ANY, 2, SHAPE(1, 1, 3, 3))}, 2,
                     ATTRS(PAIR("padding", -1, 0)), 1, STRATA_E_INVALID,
                     NEEDLES("conv::conv2d", "padding must not be negative, got (-1, 0)"));
+    expect_op_error("conv::conv2d",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 4, 4)), tv(D_ANY, 2, SHAPE(1, 1, 3, 3))}, 2,
+                    ATTRS(PAIR("output_padding", 1, 0)), 1, STRATA_E_INVALID,
+                    NEEDLES("conv::conv2d", "output_padding (1, 0) is conv_transpose2d's"));
     expect_op_error("conv::conv1d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 5)), tv(D_ANY, 2, SHAPE(1, 1, 3))}, 2,
                     ATTRS(strata_attr_int("stride", -1)), 1, STRATA_E_INVALID,
                     NEEDLES("conv::conv1d", "stride must be positive, got -1"));
@@ -1465,6 +1469,10 @@ static void test_bad_input_spec(void **state)
          {"groups must be positive, got 0"}},
         {"[3, 8, 8]", "conv2d", "in_channels: 4, out_channels: 4, kernel_size: 3", STRATA_E_SHAPE,
          {"in_channels is 4 but the input has 3 channels"}},
+        /* bias is a switch: 2 was taken for 1 */
+        {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, bias: 2", STRATA_E_INVALID,
+         {"bias must be 0 or 1, got 2"}},
+        {"[4]", "linear", "out_features: 2, bias: -1", STRATA_E_INVALID, {"(linear): bias must be 0 or 1, got -1"}},
         /* zero or negative stride */
         {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, stride: 0", STRATA_E_INVALID,
          {"stride must be positive, got (0, 0)"}},

@@ -50,7 +50,10 @@ static strata_status linear_create(const strata_layer_create_call *c)
     const strata_tensor_desc *x = &c->inputs[0];
     int64_t in_f = strata_attr_get_int(c->attrs, c->n_attrs, "in_features", -1);
     int64_t out_f = strata_attr_get_int(c->attrs, c->n_attrs, "out_features", 0);
-    int bias = (int)strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    int64_t bias = strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    if (bias != 0 && bias != 1)
+        return h->set_error(STRATA_E_INVALID, "layer '%s' (linear): bias must be 0 or 1, got %lld",
+                            h->layer_name(c->layer), (long long)bias);
     if (x->ndim < 1)
         return h->set_error(STRATA_E_SHAPE, "layer '%s' (linear): input must have a feature dimension",
                             h->layer_name(c->layer));

@@ -62,6 +62,10 @@ strata_status conv_read_params(const strata_host_api *h, const char *op, const s
     }
     if (p->groups < 1)
         return h->set_error(STRATA_E_INVALID, "%s: groups must be positive, got %lld", op, (long long)p->groups);
+    if ((p->output_padding[0] || p->output_padding[1]) && !strstr(op, "transpose"))
+        return h->set_error(STRATA_E_INVALID, "%s: output_padding (%lld, %lld) is conv_transpose2d's; this op "
+                                              "would ignore it",
+                            op, (long long)p->output_padding[0], (long long)p->output_padding[1]);
     return STRATA_OK;
 }
 

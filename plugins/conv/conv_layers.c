@@ -125,7 +125,9 @@ static strata_status conv_create(const strata_layer_create_call *c, int kind)
     int64_t in_hw[2] = {dims == 1 ? 1 : x->shape[1], x->shape[dims]};
     int64_t in_c = strata_attr_get_int(c->attrs, c->n_attrs, "in_channels", -1);
     int64_t OC = strata_attr_get_int(c->attrs, c->n_attrs, "out_channels", 0);
-    int bias = (int)strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    int64_t bias = strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    if (bias != 0 && bias != 1)
+        return h->set_error(STRATA_E_INVALID, "%s: bias must be 0 or 1, got %lld", w, (long long)bias);
     conv_layer *s = calloc(1, sizeof *s);
     if (!s)
         return h->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
