@@ -13,6 +13,7 @@
  *   - NULL arrays with a nonzero count are E_INVALID, not a crash.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,15 @@ static void test_reshape_overflow(void **state)
     const int64_t big2[3] = {-1, 1LL << 40, 1LL << 40};
     a = strata_attr_ints("shape", big2, 3);
     assert_int_equal(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    /* a slice with a huge step: one element, as Python's x[1::2**63-1] (the length overflowed) */
+    const strata_attr sa[3] = {strata_attr_int("axis", 0), strata_attr_int("start", 1),
+                               strata_attr_int("step", INT64_MAX)};
+    ST_OK(strata_op_call(rt, "core::slice", &x, 1, sa, 3, &r, 1));
+    assert_int_equal(strata_tensor_numel(r), 1);
+    float one = 0;
+    ST_OK(strata_tensor_read(r, &one, sizeof one));
+    assert_true(one == 2.0f);
+    strata_tensor_release(r);
     /* a correct reshape still works */
     const int64_t ok[2] = {2, -1};
     a = strata_attr_ints("shape", ok, 2);

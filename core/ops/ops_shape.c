@@ -133,7 +133,7 @@ static strata_status slice_params(const char *op, const strata_attr *attrs, int 
     *axis = (int)r;
     *start = s;
     *step = st;
-    *len = e > s ? (e - s + st - 1) / st : 0;
+    *len = e > s ? (e - s - 1) / st + 1 : 0; /* ceil((e - s) / st) without overflow for a huge step */
     return STRATA_OK;
 }
 
