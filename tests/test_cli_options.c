@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -341,13 +342,24 @@ static void test_checkpoint_without_spec(void **state)
 {
     (void)state;
     const float w[2] = {1, 2};
+    char run[400];
+    snprintf(run, sizeof run, "%s/run", dir);
+    assert_int_equal(mkdir(run, 0755), 0);
     const tu_sft_tensor t[1] = {{"w", "F32", 1, {2}, w, sizeof w}};
     tu_write_sft(dir, "nospec.safetensors", t, 1);
     tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier nospec.safetensors --generator nospec.safetensors"), 1,
-                      "nospec.safetensors records no spec (metadata \"spec\"); give it with --classifier-spec");
+                      "nospec.safetensors records no spec (metadata \"spec\") and has no spec.yaml beside it; give it "
+                      "with --classifier-spec");
     tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier nospec.safetensors --classifier-spec c.yaml "
                                            "--generator nospec.safetensors"),
-                      1, "nospec.safetensors records no spec (metadata \"spec\"); give it with --spec");
+                      1, "nospec.safetensors records no spec (metadata \"spec\") and has no spec.yaml beside it; give it "
+                         "with --spec");
+    /* a classifier's run records its spec as RUN/spec.yaml: fid takes it from there */
+    tu_write_sft(dir, "run/checkpoint.safetensors", t, 1);
+    tu_write_text(dir, "run/spec.yaml", "model: {input: [2], layers: [{type: linear, out_features: 2}]}\n");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier run --generator nospec.safetensors"), 1,
+                      "nospec.safetensors records no spec (metadata \"spec\") and has no spec.yaml beside it; give it "
+                      "with --spec");
     tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint nospec.safetensors --out s.png"), 1,
                       "give it with --spec");
     tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint absent.safetensors --out s.png"), 1,

@@ -381,6 +381,8 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir);
 /** A new run writes DIR/spec.yaml; a resumed one warns when the spec
  *  differs from the one it started with. */
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
+/** The run's spec.yaml beside @p checkpoint, in @p out: 1 when it is there. */
+int train_spec_beside(const char *checkpoint, char *out, size_t size);
 /** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
 void train_ckpt_remove_temps(const char *dir);
 /** The same for DIR/FILE (its FILE.tmp.* leftovers). */

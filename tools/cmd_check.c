@@ -19,6 +19,9 @@
 static const char *load_plugin(strata_runtime *rt, const char *path)
 {
     strata_status s = strata_plugin_load(rt, path);
+    char why[512] = ""; /* E_EXISTS: an installed plugin of the same name, say */
+    if (s == STRATA_E_EXISTS)
+        snprintf(why, sizeof why, " (%s)", strata_last_error());
     if (s != STRATA_OK && s != STRATA_E_EXISTS) {
         fprintf(stderr, "strata check: cannot load %s: %s: %s\n", path, strata_status_name(s), strata_last_error());
         return NULL;
@@ -37,7 +40,7 @@ static const char *load_plugin(strata_runtime *rt, const char *path)
         if (strata_plugin_get(rt, k, &r) == STRATA_OK && r.loaded && s == STRATA_OK)
             return r.name;
     }
-    fprintf(stderr, "strata check: %s is not a loaded plugin\n", path);
+    fprintf(stderr, "strata check: %s is not a loaded plugin%s\n", path, why);
     return NULL;
 }
 

@@ -830,14 +830,22 @@ out:
     return r;
 }
 
-/* The spec of a checkpoint written by `strata train` (metadata "spec"), or @p given. */
+/* The spec of a checkpoint written by `strata train`: @p given, else its
+ * metadata "spec" (a GAN's, an autoencoder's), else the run's spec.yaml
+ * next to it (a classifier's). */
 static const char *gan_spec_of(const char *ckpt, const char *given, const char *option, char *buf, size_t size)
 {
     if (given)
         return given;
     strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
+    if (rc == STRATA_E_NOT_FOUND && train_spec_beside(ckpt, buf, size)) {
+        strata_clear_error();
+        return buf;
+    }
     if (rc == STRATA_E_NOT_FOUND) {
-        fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\"); give it with %s\n", ckpt, option);
+        fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\") and has no spec.yaml beside it; give "
+                        "it with %s\n",
+                ckpt, option);
         return NULL;
     }
     if (rc) {

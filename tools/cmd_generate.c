@@ -6,7 +6,6 @@
  * same order and shapes, is run one token at a time with the state carried
  * from step to step. Any other model is re-run on the last T tokens (its
  * training window) at every step. */
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,10 +293,7 @@ int cmd_generate(int argc, char **argv)
     if (a.spec) {
         snprintf(spec_path, sizeof spec_path, "%s", a.spec);
     } else {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", a.checkpoint);
-        snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dirname(dir));
-        if (access(spec_path, R_OK) != 0) {
+        if (!train_spec_beside(a.checkpoint, spec_path, sizeof spec_path)) {
             fprintf(stderr, "strata: error: no --spec given and no %s next to the checkpoint\n", spec_path);
             return 2;
         }

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,14 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir)
     }
     *out_dir = r->resume;
     return 0;
+}
+
+int train_spec_beside(const char *checkpoint, char *out, size_t size)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", checkpoint);
+    snprintf(out, size, "%s/spec.yaml", dirname(dir));
+    return access(out, R_OK) == 0;
 }
 
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
