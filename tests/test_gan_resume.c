@@ -214,6 +214,16 @@ static void test_gan_resume_matches_uninterrupted(void **state)
     assert_true(!strncmp(strstr(a, "\"g_loss\""), strstr(b, "\"g_loss\""), 40));
     free(a);
     free(b);
+    /* ... also when it asks for fewer steps than the run has: it reports the step it is at (it said 5) */
+    expect_ok(cli("train gan.yaml --resume gpart --steps 5 --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    b = tu_slurp(dir, "gpart/summary.json");
+    assert_non_null(out);
+    assert_non_null(b);
+    if (!strstr(out, "done: 12 steps") || !strstr(b, "\"steps\": 12"))
+        fail_msg("a finished 12-step run resumed with --steps 5 reports: %s / %s", out, b);
+    free(out);
+    free(b);
 }
 
 /* Ctrl-C during SPEC's run: it ends with 130 after saving where it stands

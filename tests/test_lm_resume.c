@@ -386,6 +386,10 @@ static void test_bad_usage(void **state)
     /* the batches a resumed run draws depend on their size */
     expect_err(cli("train lm.yaml --resume lmrun --batch-size 4 --backend ref"), 2, "used batches of 8, this one 4");
     expect_err(cli("train lm.yaml --resume weights --backend ref"), 1, "weights");
+    /* no held-out text: eval says so (it printed a NaN loss, and with --json failed to print it) */
+    expect_err(cli("eval lm.yaml --checkpoint lmrun --backend ref --set data.val_fraction=0 --json"), 1,
+               "no validation text to evaluate on (data.val_fraction holds out too little for one window of 16 "
+               "tokens)");
 }
 
 int main(void)

@@ -154,6 +154,29 @@ static void test_best_run_by_validation(void **state)
     free(sum);
 }
 
+/* With no validation questions (data.val_fraction 0) the records hold null
+ * validation figures, not 0, and the runs are chosen by training error
+ * (they held 0.0, and every run tied at it). */
+static void test_no_validation_questions(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cli("train %s --data data --task 1 --out noval --epochs 2 --repeats 2 --quiet --set "
+                             "data.val_fraction=0",
+                             spec_arg),
+                     0);
+    char *m = slurp("noval/metrics.jsonl"), *sum = slurp("noval/summary.json"), *err = slurp("err");
+    assert_non_null(m);
+    assert_non_null(sum);
+    assert_non_null(err);
+    if (strstr(m, "\"val_error\":0") || !strstr(m, "\"val_error\":null") || !strstr(m, "\"final_val_error\":null") ||
+        !strstr(sum, "\"val_error\": null") || !strstr(err, "no validation questions") ||
+        !strstr(err, "chosen by training error"))
+        fail_msg("val_fraction 0: metrics %.300s... summary %s, stderr %s", m, sum, err);
+    free(m);
+    free(sum);
+    free(err);
+}
+
 /* A spec without optimizer.lr trains at its optimizer's default rate (Adam's
  * 0.001, as the spec's recorded defaults say), not the recipe's 0.01. */
 static void test_optimizer_default_rate(void **state)
@@ -176,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_optimizer_default_rate),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_best_run_by_validation),
+        cmocka_unit_test(test_no_validation_questions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

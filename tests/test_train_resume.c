@@ -225,6 +225,27 @@ static void test_detect_anomaly(void **state)
     expect_err(code, 1, "inputs: (8, ");
 }
 
+/* --steps with an explicit --epochs: the epochs stay a cap (--epochs 2
+ * --steps 100 trained 100 steps over as many epochs as they took). */
+static void test_epochs_cap_steps(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out cap --epochs 2 --steps 100 --backend ref --quiet"));
+    char *m = records("cap"), *sum = tu_slurp(dir, "cap/summary.json");
+    assert_non_null(sum);
+    const int per_epoch = N_IMAGES / 8;
+    if (tu_count(m, "\"batch_loss\"") != 2 * per_epoch || !strstr(sum, "\"epochs\": 2"))
+        fail_msg("--epochs 2 --steps 100: %d steps (want %d), summary %s", tu_count(m, "\"batch_loss\""),
+                 2 * per_epoch, sum);
+    free(m);
+    free(sum);
+    /* and --steps still stops inside the epochs */
+    expect_ok(cli("train adam.yaml --out cap3 --epochs 2 --steps 3 --backend ref --quiet"));
+    m = records("cap3");
+    assert_int_equal(tu_count(m, "\"batch_loss\""), 3);
+    free(m);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -258,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_matches_uninterrupted),
         cmocka_unit_test(test_interrupt_and_resume),
+        cmocka_unit_test(test_epochs_cap_steps),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),

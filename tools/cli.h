@@ -253,6 +253,10 @@ struct json_t;
 /** Prints @p obj (taken: released here) as one line of JSON on stdout: 0,
  *  or 1 after a message when it is NULL (out of memory building it). */
 int cli_print_json(struct json_t *obj);
+/** A number for JSON; null when it is not finite (no validation set: no validation loss). */
+struct json_t *cli_json_num(double v);
+/** The number of @p v, NaN when it is null (cli_json_num's inverse). */
+double cli_json_num_value(const struct json_t *v);
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
 int cli_write_json(const char *path, struct json_t *obj);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */

@@ -399,8 +399,10 @@ int cmd_ae_train(int argc, char **argv)
                 a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
         rc = STRATA_E_INVALID;
     }
-    if (a.steps > 0 && per_epoch > 0) /* --steps: that many batches, in whatever epoch */
-        epochs = (a.steps + per_epoch - 1) / per_epoch;
+    if (a.steps > 0 && per_epoch > 0) { /* --steps: that many batches, in whatever epoch; --epochs stays a cap */
+        const int64_t need = (a.steps + per_epoch - 1) / per_epoch;
+        epochs = a.epochs > 0 && a.epochs < need ? a.epochs : need;
+    }
     cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;

@@ -815,12 +815,13 @@ int cmd_gan_train(int argc, char **argv)
     if (!r)
         r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path);
     if (!r) {
-        json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)steps,
+        json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)c.step,
                                 "device", strata_device_name(c.dev), "seconds", cli_now() - t0);
         snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
         r = cli_write_json(path, sum);
         json_decref(sum);
-        printf("done: %lld steps in %.1f s; %s/generator.safetensors, samples in %s/samples.png\n", (long long)steps,
+        /* c.step: a resume asked for fewer steps than the run had reached stays where it was */
+        printf("done: %lld steps in %.1f s; %s/generator.safetensors, samples in %s/samples.png\n", (long long)c.step,
                cli_now() - t0, a.out_dir, a.out_dir);
     }
 out_mf:

@@ -876,9 +876,9 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
     int bad = !more || !s.extra || train_extra_set_u64(s.extra, "rng", p->rng);
     if (!bad && p->best_rep >= 0)
         bad = json_object_set_new(s.extra, "best",
-                                  json_pack("{s:I, s:f, s:f, s:f, s:f}", "repeat", (json_int_t)p->best_rep,
+                                  json_pack("{s:I, s:f, s:f, s:o, s:o}", "repeat", (json_int_t)p->best_rep,
                                             "train_loss", p->best.tr_loss, "train_error", p->best.tr_err, "val_loss",
-                                            p->best.va_loss, "val_error", p->best.va_err));
+                                            cli_json_num(p->best.va_loss), "val_error", cli_json_num(p->best.va_err)));
     /* the permutation the shuffles carry from epoch to epoch */
     char *order = bad ? NULL : malloc((size_t)t->n_tr * 21 + 1), *o = order;
     for (int64_t i = 0; order && i < t->n_tr; i++)
@@ -1034,6 +1034,7 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
         if (rc || *stop)
             break;
         out->tr_loss = p->lsum / (double)t->n_tr, out->tr_err = (double)p->wrong / (double)t->n_tr;
+        out->va_loss = out->va_err = NAN; /* no validation questions: null in the records */
         if (t->n_val && (rc = mn_evaluate(c, t->train, t->val, t->n_val, &out->va_loss, &out->va_err, NULL)))
             break;
         const int64_t ep = p->ep + 1;
@@ -1041,10 +1042,10 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  val loss %.4f error %.3f\n",
                    (long long)ep, (long long)total, lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err,
                    out->va_loss, out->va_err);
-        mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "repeat", (json_int_t)p->rep + 1,
+        mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f, s:o, s:o, s:f}", "repeat", (json_int_t)p->rep + 1,
                                         "epoch", (json_int_t)ep, "step", (json_int_t)p->step, "loss", out->tr_loss,
-                                        "error", out->tr_err, "val_loss", out->va_loss, "val_error", out->va_err,
-                                        "lr", lr));
+                                        "error", out->tr_err, "val_loss", cli_json_num(out->va_loss), "val_error",
+                                        cli_json_num(out->va_err), "lr", lr));
         p->ep = ep, p->nb = 0, p->shuffled = 0, p->lsum = 0.0, p->wrong = 0;
         if (p->ep < total)
             rc = mn_save(t, p);
@@ -1069,9 +1070,9 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
     if (t->repeats > 1)
         printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
                (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
-    mn_record(t->metrics, json_pack("{s:I, s:I, s:f, s:f, s:b}", "repeat", (json_int_t)p->rep + 1, "step",
+    mn_record(t->metrics, json_pack("{s:I, s:I, s:f, s:o, s:b}", "repeat", (json_int_t)p->rep + 1, "step",
                                     (json_int_t)p->step, "final_train_error", res->tr_err, "final_val_error",
-                                    res->va_err, "best", best));
+                                    cli_json_num(res->va_err), "best", best));
     char path[4200];
     snprintf(path, sizeof path, "%s/" MN_BEST, t->a->out_dir);
     strata_status rc;
@@ -1197,8 +1198,8 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
         p->best_rep = json_integer_value(json_object_get(best, "repeat"));
         p->best.tr_loss = json_number_value(json_object_get(best, "train_loss"));
         p->best.tr_err = json_number_value(json_object_get(best, "train_error"));
-        p->best.va_loss = json_number_value(json_object_get(best, "val_loss"));
-        p->best.va_err = json_number_value(json_object_get(best, "val_error"));
+        p->best.va_loss = cli_json_num_value(json_object_get(best, "val_loss"));
+        p->best.va_err = cli_json_num_value(json_object_get(best, "val_error"));
     }
     const int64_t total = t->rp.linear_start + t->rp.epochs;
     if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb * t->rp.batch > t->n_tr ||
@@ -1322,6 +1323,12 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     t.order = order, t.n_tr = n_tr, t.val = order + n_tr, t.n_val = n_val;
+    if (!n_val && t.rp.select_val) { /* nothing to choose by: the paper's rule */
+        fprintf(stderr, "strata: note: no validation questions (data.val_fraction %g of %lld): the runs are chosen "
+                        "by training error\n",
+                t.rp.val_fraction, (long long)train.n);
+        t.rp.select_val = 0;
+    }
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     if (a.ckpt.resume && (r = mn_resume(&t, &ts, &p)))
         goto out;
@@ -1382,9 +1389,10 @@ int cmd_memnet_train(int argc, char **argv)
     const double secs = cli_now() - t0;
     double mean = 0.0;
     mn_print_table(err_task, &mean);
-    json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:s, s:f}", "tasks",
+    json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
                             mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", p.best.tr_loss, "train_error",
-                            p.best.tr_err, "val_loss", p.best.va_loss, "val_error", p.best.va_err, "epochs",
+                            p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
+                            cli_json_num(p.best.va_err), "epochs",
                             (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
                             (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);

@@ -98,6 +98,16 @@ int cli_print_json(json_t *obj)
     return 0;
 }
 
+json_t *cli_json_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+double cli_json_num_value(const json_t *v)
+{
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
 int cli_write_json(const char *path, json_t *obj)
 {
     char tmp[4200];
@@ -334,8 +344,10 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     int64_t per_epoch = strata_loader_batches(ld);
     const int64_t run_batches = per_epoch * epochs; /* the schedule's span without train.steps */
-    if (max_steps > 0 && per_epoch > 0)
-        epochs = (max_steps + per_epoch - 1) / per_epoch;
+    if (max_steps > 0 && per_epoch > 0) { /* the steps set the epochs; an explicit --epochs stays a cap */
+        const int64_t need = (max_steps + per_epoch - 1) / per_epoch;
+        epochs = a.epochs > 0 && a.epochs < need ? a.epochs : need;
+    }
     cli_schedule sched;
     if (cli_read_schedule(ctx.spec, run_batches, &sched)) {
         strata_loader_destroy(ld);
@@ -629,6 +641,13 @@ int cmd_eval(int argc, char **argv)
     if (ctx.lm) {
         int64_t nw = 0;
         strata_text_val_windows(ctx.text, ctx.seq_len, &nw);
+        if (!nw) { /* the loss would be NaN: say why instead */
+            fprintf(stderr, "strata: error: %s: no validation text to evaluate on (data.val_fraction holds out too "
+                            "little for one window of %lld tokens)\n",
+                    a.spec_path, (long long)ctx.seq_len);
+            run_free(&ctx);
+            return 1;
+        }
         if ((rc = lm_evaluate(&ctx, &loss))) {
             r = cli_fail("evaluating", rc);
             run_free(&ctx);

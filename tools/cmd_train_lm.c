@@ -320,12 +320,6 @@ strata_status lm_evaluate(run_ctx *r, double *loss)
     return rc;
 }
 
-/* A number for JSON; null when it is not finite (no held-out text: no validation loss). */
-static json_t *json_num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 
 /* Checkpoint metadata besides train.state: the task and the vocabulary
  * that eval and generate read ("text.vocab": code points in token-id
@@ -551,7 +545,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             evaluated = 1;
             double secs = cli_now() - t_start;
             json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f}", "step", (json_int_t)step, "loss",
-                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss", json_num(val_loss),
+                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss", cli_json_num(val_loss),
                                     "lr", strata_optimizer_lr(r->opt));
             if (rec && !periodic)
                 json_object_set_new(rec, "end_of_run", json_true());
@@ -602,7 +596,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     double total = cli_now() - t_start;
     const int64_t ran = step - ts.step;
     json_t *sum = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:f, s:f, s:I}", "val_loss",
-                            json_num(val_loss), "task", "language_model", "steps", (json_int_t)step, "batch_size",
+                            cli_json_num(val_loss), "task", "language_model", "steps", (json_int_t)step, "batch_size",
                             (json_int_t)r->batch, "seq_len", (json_int_t)r->seq_len, "vocab_size", (json_int_t)V,
                             "train_tokens", (json_int_t)n_train, "backend", strata_device_backend(r->dev), "device",
                             strata_device_name(r->dev), "seconds", total, "tokens_per_second",
