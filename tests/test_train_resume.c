@@ -144,7 +144,9 @@ static void test_interrupt_and_resume(void **state)
     int code = tu_run_cli_interrupted(dir, "cut/metrics.jsonl", "\"batch_loss\"", 12, argv);
     char *err = tu_slurp(dir, "err");
     assert_non_null(err);
-    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step") || !strstr(err, "--resume cut"))
+    /* the hint is the same command line with --resume: the same --steps and --backend */
+    if (code != 130 || !strstr(err, "interrupted (SIGINT) after step") ||
+        !strstr(err, "this continues it:\n  strata train adam.yaml --resume cut --steps 100000000 --backend ref --quiet\n"))
         fail_msg("exit %d: %s", code, err);
     free(err);
     const int64_t k = checkpoint_step("cut");

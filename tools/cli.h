@@ -295,7 +295,7 @@ void cli_print_profile(strata_runtime *rt, int64_t steps);
 /* Ctrl-C during training (interrupt.c). */
 /** SIGINT and SIGTERM set a flag the trainers read after each step (a
  *  second signal ends the process at once). */
-void cli_catch_interrupts(void);
+void cli_catch_interrupts(int argc, char **argv); /* argv[0]: the command ("train") */
 /** 1 once SIGINT or SIGTERM came: stop after this step, as --steps would. */
 int cli_interrupted(void);
 /** After the checkpoint of where the run stands: says how to resume it;

@@ -559,7 +559,8 @@ int cmd_ae_eval(int argc, char **argv)
     if ((r = ae_pca_mse(&c, &pca_mse)))
         goto out;
     if (a.json)
-        printf("{\"test_mse\": %.6f, \"pca_mse\": %.6f, \"code_size\": %lld}\n", test_mse, pca_mse, (long long)c.code);
+        r = cli_print_json(json_pack("{s:o, s:o, s:I}", "test_mse", cli_json_num(test_mse), "pca_mse",
+                                     cli_json_num(pca_mse), "code_size", (json_int_t)c.code));
     else
         printf("test reconstruction MSE %.5f; PCA with %lld components %.5f\n", test_mse, (long long)c.code, pca_mse);
 out:

@@ -10,6 +10,8 @@
 #include "cli.h"
 
 static volatile sig_atomic_t caught;
+static int cmd_argc;       /* the command line, for the hint that resumes it */
+static char **cmd_argv;
 
 static void on_signal(int sig)
 {
@@ -19,8 +21,9 @@ static void on_signal(int sig)
     (void)ignored;
 }
 
-void cli_catch_interrupts(void)
+void cli_catch_interrupts(int argc, char **argv)
 {
+    cmd_argc = argc, cmd_argv = argv;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -35,10 +38,34 @@ int cli_interrupted(void)
     return caught != 0;
 }
 
+/* @p arg for a shell: as it is, or in single quotes. */
+static void put_arg(const char *arg)
+{
+    if (*arg && !arg[strcspn(arg, " \t\n'\"\\$`*?[]{}()<>|&;#~!")]) {
+        fprintf(stderr, " %s", arg);
+        return;
+    }
+    fputs(" '", stderr);
+    for (const char *p = arg; *p; p++)
+        fputs(*p == '\'' ? "'\\''" : (char[2]){*p, 0}, stderr);
+    fputc('\'', stderr);
+}
+
 int cli_interrupt_exit(const char *spec, const char *dir, int64_t step)
 {
-    fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s: `strata train %s --resume %s` "
-                    "continues it\n",
-            caught == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir, spec, dir);
+    fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s; this continues it:\n  strata",
+            caught == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir);
+    if (cmd_argv) { /* the same command line, --out DIR as --resume DIR: the same steps, backend, ... */
+        for (int i = 0; i < cmd_argc; i++) {
+            const int out = !strcmp(cmd_argv[i], "--out") && i + 1 < cmd_argc;
+            put_arg(out ? "--resume" : cmd_argv[i]);
+        }
+    } else {
+        fputs(" train", stderr);
+        put_arg(spec);
+        fputs(" --resume", stderr);
+        put_arg(dir);
+    }
+    fputc('\n', stderr);
     return 128 + (int)caught;
 }

@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         char fmt[32], task[32];
         const int train = !strcmp(cmd, "train");
         if (train) /* Ctrl-C saves the run where it stands (interrupt.c) */
-            cli_catch_interrupts();
+            cli_catch_interrupts(argc - 1, argv + 1);
         int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (e)
             return e;
