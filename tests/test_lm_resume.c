@@ -386,6 +386,11 @@ static void test_bad_usage(void **state)
     /* the batches a resumed run draws depend on their size */
     expect_err(cli("train lm.yaml --resume lmrun --batch-size 4 --backend ref"), 2, "used batches of 8, this one 4");
     expect_err(cli("train lm.yaml --resume weights --backend ref"), 1, "weights");
+    /* too little training text: refused before the run directory is made (it failed at the first batch) */
+    expect_err(cli("train lm.yaml --out short --backend ref --set data.val_fraction=0.999"), 1,
+               "tokens; a window of 16 needs 18");
+    snprintf(path, sizeof path, "%s/short", dir);
+    assert_int_equal(access(path, F_OK), -1);
     /* no held-out text: eval says so (it printed a NaN loss, and with --json failed to print it) */
     expect_err(cli("eval lm.yaml --checkpoint lmrun --backend ref --set data.val_fraction=0 --json"), 1,
                "no validation text to evaluate on (data.val_fraction holds out too little for one window of 16 "
