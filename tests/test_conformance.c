@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "conformance_cases.h"
 #include "testutil.h"
@@ -105,6 +108,9 @@ static int listed(const char *list, const char *name)
 static void test_backends_match_ref(void **state)
 {
     (void)state;
+    const char *nested = getenv("STRATA_CONFORMANCE_IN_PARALLEL");
+    if (nested && *nested && strcmp(nested, "0"))
+        skip(); /* that run is test_cpu_inside_parallel_region's */
     strata_runtime *rt = tu_runtime();
     failure_list f = {0};
     conformance_options o = options_from_env(&f);
@@ -144,11 +150,49 @@ static void test_backends_match_ref(void **state)
                  errors ? ", and a backend could not be run" : "", f.ops);
 }
 
+/* STRATA_CONFORMANCE_IN_PARALLEL=1: the cpu backend called from inside a
+ * caller's OpenMP parallel region, where its own regions get one thread
+ * however many it plans for (conv2d_backward_weight split its work by
+ * thread number and lost all but the first thread's share). Assertions stay
+ * outside the region: CMocka's failure path must not leave it. */
+static void test_cpu_inside_parallel_region(void **state)
+{
+    (void)state;
+    const char *v = getenv("STRATA_CONFORMANCE_IN_PARALLEL");
+    if (!v || !*v || !strcmp(v, "0"))
+        skip();
+    strata_runtime *rt = tu_runtime();
+    strata_device *cpu = NULL;
+    if (strata_device_get(rt, "cpu", 0, &cpu) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        skip();
+    }
+    failure_list f = {0};
+    conformance_options o = options_from_env(&f);
+    int n = -1, team = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+        {
+#ifdef _OPENMP
+            team = omp_get_num_threads();
+#endif
+            n = conformance_run_ex(rt, "cpu", &o, stdout);
+        }
+    }
+    fflush(stdout);
+    strata_runtime_destroy(rt);
+    printf("conformance inside a parallel region of %d threads\n", team);
+    if (n != 0 || f.count)
+        fail_msg("cpu inside a parallel region: %d conformance failure(s) (each printed above): %s", f.count, f.ops);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_registered_op_has_a_recipe),
         cmocka_unit_test(test_backends_match_ref),
+        cmocka_unit_test(test_cpu_inside_parallel_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

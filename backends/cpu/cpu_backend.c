@@ -187,6 +187,16 @@ static void cpu_set_threads(const strata_host_api *host, strata_runtime *rt)
         omp_set_num_threads(n);
     else if (!getenv("OMP_NUM_THREADS")) /* set: OpenMP has applied it already */
         omp_set_num_threads(omp_get_num_procs());
+    /* never more than OMP_THREAD_LIMIT: oneDNN splits its work for
+     * omp_get_max_threads() threads, and with a smaller team its GEMMs
+     * leave parts out and its backward convolutions wait forever */
+    const int limit = omp_get_thread_limit();
+    if (omp_get_max_threads() > limit) {
+        if (host->log && rt)
+            host->log(rt, STRATA_LOG_WARN, "cpu: %d threads asked for, OMP_THREAD_LIMIT allows %d: using %d",
+                      omp_get_max_threads(), limit, limit);
+        omp_set_num_threads(limit);
+    }
 }
 
 /* The process-wide state, from the first loading thread; called under

@@ -608,9 +608,12 @@ static strata_status cpu_conv_backward_weight(const strata_kernel_call *call, fl
     else
         for (int64_t k = 0; k < g->K; k++)
             bn[k] = k * chunk;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int t = nt > 1 ? omp_get_thread_num() : 0;
+    /* nt fixed pieces, each summed into its own accumulator: every piece is
+     * done (and zeroed) whatever team OpenMP gives (one thread inside a
+     * caller's parallel region, or under OMP_THREAD_LIMIT), and the sum
+     * below adds them in the same order, so the bits do not depend on it */
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
         float *acc = m.scratch + t * m.stride; // (OC, K)
         float *bufs = acc + part;
         memset(acc, 0, sizeof(float) * (size_t)part);

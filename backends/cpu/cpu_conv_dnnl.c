@@ -28,6 +28,7 @@
  * correct while the primitive itself uses every thread. The engine and
  * stream are made on first use, not at load, to keep `strata info` fast.
  */
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,10 +98,20 @@ static void cpu_conv_dnnl_isa(void)
     cpu_conv_dnnl_avx512 = (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
 }
 
+/* oneDNN 2.6's convolutions split their work for omp_get_max_threads()
+ * threads, and some (the backward weights) wait at a barrier for all of
+ * them: inside a caller's parallel region, whose nested regions get one
+ * thread, they never return (test_conformance_cpu_nested). The tiles take
+ * any team. (OMP_THREAD_LIMIT is applied to the thread count at load.) */
+static int cpu_conv_dnnl_safe(void)
+{
+    return !omp_in_parallel();
+}
+
 /* Whether oneDNN's primitives beat cpu_conv.c's tiles on a layer of @p g (measured, above). */
 static int cpu_conv_dnnl_wins(cpu_conv_kind kind, const cpu_conv_geom *g)
 {
-    if (g->groups != 1 || g->N < 1 || cpu_conv_dnnl_choice == CPU_CONV_TILES)
+    if (g->groups != 1 || g->N < 1 || cpu_conv_dnnl_choice == CPU_CONV_TILES || !cpu_conv_dnnl_safe())
         return 0;
     if (cpu_conv_dnnl_choice == CPU_CONV_ONEDNN)
         return 1;
