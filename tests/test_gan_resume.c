@@ -451,6 +451,52 @@ static void write_plain_checkpoint(const char *spec, const char *name, const cha
     strata_runtime_destroy(rt);
 }
 
+/* The averaged generator (gan.ema) samples in eval mode with the
+ * generator's batch-norm statistics (it kept the initial 0 and 1, so its
+ * samples and FID were those of another model). */
+static void test_ema_takes_batch_norm_statistics(void **state)
+{
+    (void)state;
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "seed: 2\ntask: gan\n"
+                     "data: {format: idx, train: {images: images.idx, labels: labels.idx}, scale: 127.5, mean: 1}\n"
+                     "gan: {noise_dim: 4, sample_every: 0, ema: 0.5}\n"
+                     "generator:\n  model:\n    input: [4]\n    layers:\n"
+                     "      - {type: linear, out_features: 16}\n      - {type: batch_norm1d}\n      - {type: relu}\n"
+                     "      - {type: linear, out_features: 64}\n      - {type: tanh}\n"
+                     "      - {type: unflatten, shape: [1, %d, %d]}\n"
+                     "  optimizer: {type: adam, lr: 0.01}\n"
+                     "discriminator:\n  model:\n    input: [1, %d, %d]\n    layers:\n"
+                     "      - {type: flatten}\n      - {type: linear, out_features: 1}\n"
+                     "  optimizer: {type: adam, lr: 0.01}\n"
+                     "train: {steps: 6, batch_size: 8, log_every: 0}\n",
+                     SIDE, SIDE, SIDE, SIDE);
+    assert_true(n > 0 && n < (int)sizeof text);
+    tu_write_file(dir, "gan-bn.yaml", text, (size_t)n);
+    expect_ok(cli("train gan-bn.yaml --out gbn --backend ref --quiet"));
+    char *stats[2];
+    const char *files[2] = {"gbn/generator.safetensors", "gbn/generator_ema.safetensors"};
+    for (int k = 0; k < 2; k++) {
+        expect_ok(cli("inspect %s --tensors '*.running_*' --stats", files[k]));
+        char *raw = tu_slurp(dir, "out");
+        assert_non_null(raw);
+        char *out = tu_squeeze(raw);
+        free(raw);
+        char *rows = strstr(out, "\n1.running_mean F32");
+        if (!rows || !strstr(rows, "\n1.running_var F32"))
+            fail_msg("%s: no batch-norm statistics in: %s", files[k], out);
+        stats[k] = strndup(rows, (size_t)(strstr(rows, "\n1.running_var F32") - rows) + 60);
+        free(out);
+    }
+    if (strcmp(stats[0], stats[1]))
+        fail_msg("the averaged generator's batch-norm statistics differ from the generator's:\n%s\n---\n%s", stats[0],
+                 stats[1]);
+    assert_null(strstr(stats[1], " 0 0 0 0")); /* not the initial zeros */
+    free(stats[0]);
+    free(stats[1]);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -496,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
+        cmocka_unit_test(test_ema_takes_batch_norm_statistics),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

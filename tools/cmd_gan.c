@@ -146,6 +146,40 @@ static int64_t gan_numel(const int64_t *shape, int ndim)
     return n;
 }
 
+
+/* @p src's values into @p dst (same shape and dtype). */
+static strata_status gan_copy_tensor(strata_tensor *dst, strata_tensor *src)
+{
+    const size_t bytes = (size_t)strata_tensor_numel(src) * strata_dtype_size(strata_tensor_dtype(src));
+    void *buf = malloc(bytes ? bytes : 1);
+    if (!buf)
+        return STRATA_E_NOMEM;
+    strata_status rc = strata_tensor_read(src, buf, bytes);
+    if (!rc)
+        rc = strata_tensor_write(dst, buf, bytes);
+    free(buf);
+    return rc;
+}
+
+/* The averaged generator @p e takes @p g's buffers (batch norm's running
+ * statistics, which are not averaged: as torch's AveragedModel keeps them)
+ * and, when @p params, its parameters too (the average's start). */
+static strata_status gan_copy_model(strata_model *g, strata_model *e, int params)
+{
+    strata_status rc = STRATA_OK;
+    for (int k = 0; params && k < strata_model_param_count(g) && !rc; k++) {
+        strata_tensor *p = NULL, *q = NULL;
+        if (!(rc = strata_model_param(g, k, NULL, &p)) && !(rc = strata_model_param(e, k, NULL, &q)))
+            rc = gan_copy_tensor(q, p);
+    }
+    for (int k = 0; k < strata_model_buffer_count(g) && !rc; k++) {
+        strata_tensor *b = NULL, *q = NULL;
+        if (!(rc = strata_model_buffer(g, k, NULL, &b)) && !(rc = strata_model_buffer(e, k, NULL, &q)))
+            rc = gan_copy_tensor(q, b);
+    }
+    return rc;
+}
+
 /* Runtime, spec, generator and discriminator (optimizers when training). */
 static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, const int64_t *seed, int train)
 {
@@ -226,22 +260,7 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
         }
         if ((rc = strata_spec_build_named(c->spec, "generator", c->dev, &c->E)))
             return cli_fail("building the averaged generator", rc);
-        for (int k = 0; k < strata_model_param_count(c->G) && !rc; k++) {
-            strata_tensor *p = NULL, *e = NULL;
-            const char *n = NULL;
-            if (!(rc = strata_model_param(c->G, k, &n, &p)) && !(rc = strata_model_param(c->E, k, &n, &e))) {
-                strata_tensor *cp = NULL;
-                if (!(rc = strata_op_call(c->rt, "core::copy", &p, 1, NULL, 0, &cp, 1))) {
-                    float *buf = malloc(sizeof(float) * (size_t)strata_tensor_numel(cp));
-                    rc = buf ? strata_tensor_read(cp, buf, sizeof(float) * (size_t)strata_tensor_numel(cp))
-                             : STRATA_E_NOMEM;
-                    if (!rc)
-                        rc = strata_tensor_write(e, buf, sizeof(float) * (size_t)strata_tensor_numel(cp));
-                    free(buf);
-                }
-                strata_tensor_release(cp);
-            }
-        }
+        rc = gan_copy_model(c->G, c->E, 1);
         if (rc)
             return cli_fail("starting the weight average", rc);
     }
@@ -413,6 +432,8 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
                 rc = strata_op_invoke(c->rt, &inv);
             }
         }
+        if (!rc) /* the average samples in eval mode: with G's batch-norm statistics */
+            rc = gan_copy_model(c->G, c->E, 0);
     }
     return rc;
 }
