@@ -470,6 +470,17 @@ static void test_bad_input(void **state)
                                     ATTRS(STR("encoding", "tfidf")), &y, 1),
                      STRATA_E_INVALID);
     tu_assert_error_contains("\"tfidf\"");
+    /* padding_idx -1 means no padding: a word id -1 is out of range as in the composite (it was skipped) */
+    strata_tensor *xneg = ti64((const int64_t[]){1, -1, 2, 0}, SHAPE(2, 2));
+    static const char *const ops[2] = {"memnet::encode", "memnet::encode_unfused"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(strata_op_call(g_rt, ops[k], (strata_tensor *[]){E, xneg}, 2,
+                                        ATTRS(I64("padding_idx", -1)), &y, 1),
+                         STRATA_E_INVALID);
+        tu_assert_error_contains("-1");
+        assert_null(y);
+    }
+    strata_tensor_release(xneg);
     strata_tensor_release(E);
     strata_tensor_release(x);
     strata_tensor_release(T);

@@ -174,11 +174,18 @@ static float *weights_of(const strata_host_api *h, const char *op, const enc_geo
     return w;
 }
 
+/* 1 when word id @p v is the padding (never when @p pad is -1: no padding,
+ * so -1 is an id out of range like any other). */
+static int is_pad(int64_t v, int64_t pad)
+{
+    return pad >= 0 && v == pad;
+}
+
 /* 1 when row @p r of x (J words) holds a word other than @p pad. */
 static int row_has_word(const strata_tensor_desc *x, int64_t r, int64_t J, int64_t pad)
 {
     for (int64_t j = 0; j < J; j++)
-        if (index_at(x, r * J + j) != pad)
+        if (!is_pad(index_at(x, r * J + j), pad))
             return 1;
     return 0;
 }
@@ -188,7 +195,7 @@ static int64_t bad_word(const strata_tensor_desc *x, const enc_geom *g)
 {
     for (int64_t i = 0; i < g->R * g->J; i++) {
         int64_t v = index_at(x, i);
-        if ((v < 0 || v >= g->V) && v != g->pad)
+        if ((v < 0 || v >= g->V) && !is_pad(v, g->pad))
             return i;
     }
     return -1;
@@ -227,7 +234,7 @@ static strata_status kernel_encode(const strata_kernel_call *c)
             memset(yr, 0, sizeof(float) * (size_t)d);
         for (int64_t j = 0; j < g.J; j++) {
             int64_t v = index_at(x, r * g.J + j);
-            if (v == g.pad)
+            if (is_pad(v, g.pad))
                 continue;
             const float *restrict e = E + v * d, *restrict wj = w + j * d;
             for (int64_t k = 0; k < d; k++)
@@ -296,7 +303,7 @@ static strata_status kernel_encode_backward(const strata_kernel_call *c)
         const float *dr = dy + r * d;
         for (int64_t j = 0; j < g.J; j++) {
             int64_t v = index_at(x, r * g.J + j);
-            if (v == g.pad)
+            if (is_pad(v, g.pad))
                 continue;
             double *a = acc + v * d;
             const float *wj = w + j * d;
