@@ -193,6 +193,53 @@ static void test_format(void **state)
     assert_int_not_equal(system(cmd), 0);
 }
 
+/* The pair a task-18 question asks about, as "A|B" in a fixed order. */
+static void size_pair(const char *q, char *out, size_t n)
+{
+    char a[64] = "", b[64] = "";
+    const char *mid = strstr(q, " bigger than the "), *skip = " bigger than the ";
+    if (!mid)
+        mid = strstr(q, " fit in the "), skip = " fit in the ";
+    const char *start = strstr(q, " the ");
+    if (!mid || !start)
+        fail_msg("not a size question: %s", q);
+    snprintf(a, sizeof a, "%.*s", (int)(mid - start - 5), start + 5);
+    snprintf(b, sizeof b, "%.*s", (int)strcspn(mid + strlen(skip), "?"), mid + strlen(skip));
+    snprintf(out, n, "%s|%s", strcmp(a, b) < 0 ? a : b, strcmp(a, b) < 0 ? b : a);
+}
+
+/* Task 18's two questions of a story ask about different pairs (two chains
+ * may join the same two objects: 119 of 409 stories asked one pair twice). */
+static void test_size_questions_differ(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cli("--task 18 --out s18 --train 1000 --test 10 --seed 1"), 0);
+    char *t = slurp("s18/qa18_size-reasoning_train.txt");
+    assert_non_null(t);
+    char prev[160] = "";
+    int two = 0, stories = 0;
+    for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "1 ", 2)) {
+            prev[0] = '\0';
+            stories++;
+        }
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = '\0';
+        char pair[160];
+        size_pair(line, pair, sizeof pair);
+        if (prev[0]) {
+            two++;
+            if (!strcmp(prev, pair))
+                fail_msg("story %d asks about %s twice (%s)", stories, pair, line);
+        }
+        snprintf(prev, sizeof prev, "%s", pair);
+    }
+    free(t);
+    assert_true(two > stories / 2); /* most stories have two questions */
+}
+
 /* The checker is not a rubber stamp: a wrong answer, a support that points
  * forward and a swapped direction list are each reported with file:line. */
 static void test_checker_catches(void **state)
@@ -241,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_all_tasks_verify), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_bad_arguments),    cmocka_unit_test(test_format),
         cmocka_unit_test(test_checker_catches),
+        cmocka_unit_test(test_size_questions_differ),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

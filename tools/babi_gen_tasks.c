@@ -772,9 +772,9 @@ static void gen_positional(bg_out *o, bg_rng *r)
 /* Task 18: six objects of fixed sizes, biggest first (every comparison
  * in the official data's stories agrees with one such order); five facts
  * about random pairs, "The A fits inside the B." or "The B is bigger than
- * the A.", a pair may be told twice; two questions about pairs joined by
- * a chain of two facts (a direct fact may also relate them), or one
- * question when only one chain exists. */
+ * the A.", a pair may be told twice; two questions about different pairs
+ * joined by a chain of two facts (a direct fact may also relate them), or
+ * one question when the chains join only one pair. */
 static const char *const bg_sized[6] = {"box", "suitcase", "chest", "container", "box of chocolates", "chocolate"};
 
 static void gen_size(bg_out *o, bg_rng *r)
@@ -805,11 +805,21 @@ static void gen_size(bg_out *o, bg_rng *r)
             line[i] = bg_stmt(o, "The %s fits inside the %s.", small, big);
     }
     static const char *const yn[2] = {"no", "yes"};
-    for (int k = 0, prev = -1; k < (nc > 1 ? 2 : 1) && !bg_full(o); k++) {
-        int j = bg_int(r, nc);
-        while (j == prev)
-            j = bg_int(r, nc);
-        prev = j;
+    /* the second question asks another pair: two chains (a fact told twice,
+     * two middle objects) may join the same two objects */
+    int first = -1, other[60], n_other = 0;
+    for (int k = 0; k < 2 && !bg_full(o); k++) {
+        int j;
+        if (k == 0) {
+            j = first = bg_int(r, nc);
+            for (int c = 0; c < nc; c++)
+                if (fa[chain[c][0]] != fa[chain[first][0]] || fb[chain[c][1]] != fb[chain[first][1]])
+                    other[n_other++] = c;
+        } else if (n_other) {
+            j = other[bg_int(r, n_other)];
+        } else {
+            break; /* every chain joins the same pair: one question */
+        }
         int f1 = chain[j][0], f2 = chain[j][1];
         const char *big = bg_sized[fa[f1]], *small = bg_sized[fb[f2]];
         int form = bg_int(r, 4), sup[2] = {line[f1], line[f2]};
