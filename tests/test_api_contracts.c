@@ -34,13 +34,6 @@ static int teardown(void **state)
     return tu_remove_dir(dir);
 }
 
-static strata_device *ref_device(strata_runtime *rt)
-{
-    strata_device *dev = NULL;
-    ST_OK(strata_device_get(rt, "ref", 0, &dev));
-    return dev;
-}
-
 /* x (3) -> linear NAME (2 outputs), appended to @p m */
 static void add_linear(strata_model *m, const char *name, const char *input)
 {
@@ -62,7 +55,7 @@ static void test_reshape_overflow(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_device *dev = ref_device(rt);
+    strata_device *dev = tu_ref(rt);
     const float d[4] = {1, 2, 3, 4};
     strata_tensor *x = NULL, *r = NULL;
     ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, d, &x));
@@ -99,7 +92,7 @@ static void test_checkpoint_optimizer_of_another_model(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_device *dev = ref_device(rt);
+    strata_device *dev = tu_ref(rt);
     strata_model *m = tiny_model(dev), *other = tiny_model(dev);
     strata_optimizer *o = NULL;
     ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
@@ -169,7 +162,7 @@ static void test_checkpoint_restores_fresh_slots(void **state)
     const char *types[2] = {"adam", "rmsprop"};
     for (int t = 0; t < 2; t++) {
         strata_runtime *rt = tu_runtime();
-        strata_device *dev = ref_device(rt);
+        strata_device *dev = tu_ref(rt);
         strata_model *a = tiny_model(dev), *b = tiny_model(dev);
         strata_optimizer *oa = NULL, *ob = NULL;
         ST_OK(strata_optimizer_create(a, types[t], NULL, 0, &oa));
@@ -201,7 +194,7 @@ static void test_reserved_metadata(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_model *m = tiny_model(ref_device(rt));
+    strata_model *m = tiny_model(tu_ref(rt));
     strata_optimizer *o = NULL;
     ST_OK(strata_optimizer_create(m, "sgd", NULL, 0, &o));
     char path[400];
@@ -227,7 +220,7 @@ static void test_backward_after_reset(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_device *dev = ref_device(rt);
+    strata_device *dev = tu_ref(rt);
     const float v[3] = {1, 2, 3};
     strata_tensor *x = NULL, *l = NULL;
     ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){3}, v, &x));
@@ -246,7 +239,7 @@ static void test_null_arrays(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_device *dev = ref_device(rt);
+    strata_device *dev = tu_ref(rt);
     strata_tensor *t = NULL;
     assert_int_equal(strata_tensor_zeros(dev, STRATA_F32, 2, NULL, &t), STRATA_E_INVALID);
     assert_int_equal(strata_tensor_from_host(dev, STRATA_F32, 1, NULL, (float[1]){0}, &t), STRATA_E_INVALID);
