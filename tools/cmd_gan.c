@@ -74,7 +74,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
          .help = "the classifier whose penultimate-layer features are compared (a checkpoint, or its run)",
          .in_dir = "checkpoint.safetensors"},
         {.name = "--classifier-spec", .type = CLI_STRING, .dst = &a->classifier_spec, .value = "SPEC",
-         .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records)"},
+         .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records, else RUN/spec.yaml beside it)"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "GAN_SPEC", .modes = GAN_SAMPLE | GAN_FID,
          .help = "the GAN's spec (default: the one the generator's checkpoint records)"},
         {.name = "--real", .type = CLI_STRING, .dst = &a->real, .value = "DIR", .modes = GAN_FID,
