@@ -76,7 +76,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         {.name = "--classifier-spec", .type = CLI_STRING, .dst = &a->classifier_spec, .value = "SPEC",
          .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records, else RUN/spec.yaml beside it)"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "GAN_SPEC", .modes = GAN_SAMPLE | GAN_FID,
-         .help = "the GAN's spec (default: the one the generator's checkpoint records)"},
+         .help = "the GAN's spec (default: the one the generator's checkpoint records, else RUN/spec.yaml)"},
         {.name = "--real", .type = CLI_STRING, .dst = &a->real, .value = "DIR", .modes = GAN_FID,
          .help = "Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
