@@ -270,6 +270,19 @@ static void test_bad_usage(void **state)
     snprintf(path, sizeof path, "%s/plain", dir);
     assert_int_equal(mkdir(path, 0777), 0);
     expect_err(cli("train adam.yaml --resume plain --backend ref"), 1, "plain");
+    /* a validation split of a one-example set names the spec and the fraction */
+    char one[700], text[1600];
+    snprintf(one, sizeof one, "%s/one", dir);
+    assert_int_equal(mkdir(one, 0777), 0);
+    tu_write_bars_idx(one, 1, SIDE);
+    snprintf(text, sizeof text,
+             "data: {format: idx, train: {images: %s/images.idx, labels: %s/labels.idx}, val_fraction: 0.5}\n"
+             "model: {input: [1, %d, %d], layers: [{type: flatten}, {type: linear, out_features: 3}]}\n"
+             "optimizer: {type: sgd}\n",
+             one, one, SIDE, SIDE);
+    tu_write_text(dir, "one.yaml", text);
+    expect_err(cli("train one.yaml --out o1 --backend ref"), 1,
+               "one.yaml: data.val_fraction 0.5: the training set has 1 example(s); nothing to hold out");
     /* a corrupt checkpoint is reported, not loaded */
     snprintf(path, sizeof path, "%s/plain/checkpoint.safetensors", dir);
     tu_write_file(NULL, path, "\x10\0\0\0\0\0\0\0{\"a\":", 13);

@@ -92,15 +92,15 @@ static uint64_t mix64(uint64_t *state)
 /* Holds out @p fraction of *train as *val: a fixed pseudo-random choice of
  * examples (the same for every run on the same data, whatever its seed,
  * so runs compare and resumes agree), both keeping the file's order. */
-static int split_validation(strata_dataset **train, double fraction, strata_dataset **val)
+static int split_validation(const char *spec, strata_dataset **train, double fraction, strata_dataset **val)
 {
     const strata_dataset *d = *train;
     int64_t n = strata_dataset_size(d), k = (int64_t)llround(fraction * (double)n);
     k = k < 1 ? 1 : k > n - 1 ? n - 1 : k;
     if (n < 2) {
-        fprintf(stderr, "strata: error: data.val_fraction: the training set has %lld example(s); nothing to hold "
-                        "out\n",
-                (long long)n);
+        fprintf(stderr, "strata: error: %s: data.val_fraction %g: the training set has %lld example(s); nothing to "
+                        "hold out\n",
+                spec, fraction, (long long)n);
         return 1;
     }
     int nd;
@@ -196,7 +196,7 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
         return e;
     double val_fraction = 0;
     strata_spec_get_float(r->spec, "data.val_fraction", 0.0, &val_fraction);
-    if (need_train && val_fraction > 0 && (e = split_validation(&r->train, val_fraction, &r->val)))
+    if (need_train && val_fraction > 0 && (e = split_validation(a->spec_path, &r->train, val_fraction, &r->val)))
         return e;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
