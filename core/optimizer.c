@@ -25,7 +25,8 @@ strata_status strata_optimizer_create(strata_model *m, const char *type, const s
                                       strata_optimizer **out)
 {
     if (!m || !type || !out || n_attrs < 0 || (!attrs && n_attrs))
-        return st_error(STRATA_E_INVALID, "strata_optimizer_create: NULL model, type or out, or %d attrs with a NULL array", n_attrs);
+        return st_error(STRATA_E_INVALID,
+                        "strata_optimizer_create: NULL model, type or out, or %d attrs with a NULL array", n_attrs);
     const st_optim_type *ot = st_find_optim_type(m->rt, type);
     if (!ot) {
         char known[512] = "";

@@ -146,36 +146,31 @@ static int64_t gan_numel(const int64_t *shape, int ndim)
     return n;
 }
 
-
-/* @p src's values into @p dst (same shape and dtype). */
-static strata_status gan_copy_tensor(strata_tensor *dst, strata_tensor *src)
+/* @p src's values into @p dst (same shape and dtype), on their device. */
+static strata_status gan_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
 {
-    const size_t bytes = (size_t)strata_tensor_numel(src) * strata_dtype_size(strata_tensor_dtype(src));
-    void *buf = malloc(bytes ? bytes : 1);
-    if (!buf)
-        return STRATA_E_NOMEM;
-    strata_status rc = strata_tensor_read(src, buf, bytes);
-    if (!rc)
-        rc = strata_tensor_write(dst, buf, bytes);
-    free(buf);
-    return rc;
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
+                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
+                                .outputs = &dst, .n_outputs = 1};
+    return strata_op_invoke(rt, &inv);
 }
 
 /* The averaged generator @p e takes @p g's buffers (batch norm's running
  * statistics, which are not averaged: as torch's AveragedModel keeps them)
- * and, when @p params, its parameters too (the average's start). */
-static strata_status gan_copy_model(strata_model *g, strata_model *e, int params)
+ * and, when @p params, its parameters too (the average's start). Called
+ * where the average is used (saved, sampled), not after every step. */
+static strata_status gan_copy_model(strata_runtime *rt, strata_model *g, strata_model *e, int params)
 {
     strata_status rc = STRATA_OK;
     for (int k = 0; params && k < strata_model_param_count(g) && !rc; k++) {
         strata_tensor *p = NULL, *q = NULL;
         if (!(rc = strata_model_param(g, k, NULL, &p)) && !(rc = strata_model_param(e, k, NULL, &q)))
-            rc = gan_copy_tensor(q, p);
+            rc = gan_copy_tensor(rt, q, p);
     }
     for (int k = 0; k < strata_model_buffer_count(g) && !rc; k++) {
         strata_tensor *b = NULL, *q = NULL;
         if (!(rc = strata_model_buffer(g, k, NULL, &b)) && !(rc = strata_model_buffer(e, k, NULL, &q)))
-            rc = gan_copy_tensor(q, b);
+            rc = gan_copy_tensor(rt, q, b);
     }
     return rc;
 }
@@ -260,7 +255,7 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
         }
         if ((rc = strata_spec_build_named(c->spec, "generator", c->dev, &c->E)))
             return cli_fail("building the averaged generator", rc);
-        rc = gan_copy_model(c->G, c->E, 1);
+        rc = gan_copy_model(c->rt, c->G, c->E, 1);
         if (rc)
             return cli_fail("starting the weight average", rc);
     }
@@ -432,8 +427,6 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
                 rc = strata_op_invoke(c->rt, &inv);
             }
         }
-        if (!rc) /* the average samples in eval mode: with G's batch-norm statistics */
-            rc = gan_copy_model(c->G, c->E, 0);
     }
     return rc;
 }
@@ -524,6 +517,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     strata_model *m[3] = {c->D, c->E, c->G};
     strata_optimizer *o[3] = {c->od, NULL, c->og};
     int r = meta && extra ? 0 : cli_fail("saving the checkpoint", STRATA_E_NOMEM);
+    strata_status sync = !r && c->E ? gan_copy_model(c->rt, c->G, c->E, 0) : STRATA_OK;
+    if (sync)
+        r = cli_fail("saving the weight average", sync);
     for (int k = 0; k < 3 && !r; k++) {
         if (!m[k])
             continue;
@@ -830,7 +826,9 @@ int cmd_gan_train(int argc, char **argv)
     }
     if (c.E) {
         snprintf(path, sizeof path, "%s/samples/ema_final.png", a.out_dir);
-        r = gan_sample_grid(&c, c.E, count, GAN_FIXED_SEED, path);
+        strata_status sync = gan_copy_model(c.rt, c.G, c.E, 0); /* the average samples with G's statistics */
+        r = sync ? cli_fail("sampling the weight average", sync)
+                 : gan_sample_grid(&c, c.E, count, GAN_FIXED_SEED, path);
     }
     snprintf(path, sizeof path, "%s/samples.png", a.out_dir);
     if (!r)

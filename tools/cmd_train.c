@@ -60,7 +60,8 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         "The spec's kind picks the trainer; `strata train SPEC --help` lists the options of a memory\n"
         "network (data.format: babi), seq2seq model, autoencoder or GAN spec. docs/user-guide.md has more.";
     const cli_command train = {
-        .name = "train", .mode = TRAIN, .other_modes = TRAIN_LM, .positional = &a->spec_path, .opts = opts, .notes = kinds,
+        .name = "train", .mode = TRAIN, .other_modes = TRAIN_LM, .positional = &a->spec_path, .opts = opts,
+        .notes = kinds,
         .synopsis = "SPEC --out DIR [options]\nSPEC --resume DIR [options]",
         .about = "Trains an image classifier or a language model (data.format: text) from a model spec\n"
                  "(docs/spec.md)."};
@@ -227,7 +228,8 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed, .have_seed = a.have_seed};
+    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed,
+                      .have_seed = a.have_seed};
     if ((r = run_setup(&ctx, &ro, 1))) {
         run_free(&ctx);
         return r;
@@ -618,7 +620,8 @@ int cmd_eval(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     run_ctx ctx;
-    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed, .have_seed = a.have_seed};
+    run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed,
+                      .have_seed = a.have_seed};
     if ((r = run_setup_vocab(&ctx, &ro, 0, a.checkpoint))) {
         run_free(&ctx);
         return r;

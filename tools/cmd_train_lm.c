@@ -144,12 +144,12 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     strata_spec_get_float(r->spec, "data.val_fraction", 0.05, &to.val_fraction);
     char file[4096];
     resolve_path(a->spec_path, path, file, sizeof file);
-    const int random = access(file, R_OK) != 0 && a->random_text && !vocab_checkpoint;
+    const int missing = access(file, R_OK) != 0, random = missing && a->random_text && !vocab_checkpoint;
     if (random)
         fprintf(stderr, "strata: note: %s: text file '%s' not found%s%s%s; timing on random characters instead "
                         "(throughput does not depend on the text)\n",
                 a->spec_path, path, prepare ? " (create it with: " : "", prepare ? prepare : "", prepare ? ")" : "");
-    else if (access(file, R_OK) != 0) {
+    else if (missing) {
         fprintf(stderr, "strata: error: %s: text file '%s' not found (looked in the current directory and next to "
                         "the spec)%s%s\n",
                 a->spec_path, path, prepare ? "; create it with: " : "", prepare ? prepare : "");
@@ -553,7 +553,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             evaluated = 1;
             double secs = cli_now() - t_start;
             json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f}", "step", (json_int_t)step, "loss",
-                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss", cli_json_num(val_loss),
+                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss",
+                                    cli_json_num(val_loss),
                                     "lr", strata_optimizer_lr(r->opt));
             if (rec && !periodic)
                 json_object_set_new(rec, "end_of_run", json_true());
