@@ -10,6 +10,7 @@
  *     predict --data classifies every example of a file (--csv: all the
  *     probabilities), as --input N does each.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,19 @@ static void test_train_on_safetensors(void **state)
     assert_non_null(csv);
     assert_int_equal(tu_count(csv, "\n"), 61);
     assert_true(!strncmp(csv, "source,prediction,vertical,horizontal,diagonal\nexample 0,0,", 45));
+    /* a reader that goes away before the end (`| head`): the CSV is written whole all the same, and no
+     * p2.csv.tmp.PID is left behind (SIGPIPE used to end the command in the middle) */
+    char cmd[2 * PATH_MAX + 512], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' predict sft.yaml --checkpoint rs --backend ref --data "
+             "fashion.safetensors --csv p2.csv | true; ls | grep -c '[.]tmp[.]' >tmps", dir, bin);
+    assert_int_not_equal(system(cmd), -1);
+    char *csv2 = tu_slurp(dir, "p2.csv"), *tmps = tu_slurp(dir, "tmps");
+    assert_non_null(csv2);
+    assert_string_equal(csv2, csv);
+    assert_string_equal(tmps, "0\n");
+    free(csv2);
+    free(tmps);
     free(csv);
     /* --inputs names another tensor; bad uses */
     tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --data fashion.safetensors --inputs "

@@ -1,6 +1,7 @@
 /* main.c - the strata command-line program. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,10 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
 
 int main(int argc, char **argv)
 {
+    /* A reader that goes away (`strata predict --csv F | head`) does not kill the
+     * command half-way through the files it writes (F.tmp.PID left behind): its
+     * standard output fails quietly and the command finishes. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
