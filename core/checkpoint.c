@@ -318,7 +318,6 @@ strata_status strata_checkpoint_metadata(const char *path, const char *key, char
     const char *v = st_sft_meta(f, key);
     if (!v) {
         st_sft_free(f);
-        buf[0] = '\0';
         return st_error(STRATA_E_NOT_FOUND, "%s: no metadata key '%s'", path, key);
     }
     size_t n = strlen(v);

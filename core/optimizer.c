@@ -241,8 +241,6 @@ strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *no
         total += v;
     }
     total = sqrt(total);
-    if (norm)
-        *norm = total;
     double coef = max_norm / (total + 1e-6);
     if (!rc && coef < 1.0) {
         for (int k = 0; k < m->n_params && !rc; k++) {
@@ -258,6 +256,8 @@ strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *no
         }
     }
     strata_set_grad_enabled(m->rt, prev);
+    if (norm && !rc) /* outputs only on success (strata.h) */
+        *norm = total;
     return rc;
 }
 

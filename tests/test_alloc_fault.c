@@ -100,8 +100,12 @@ static strata_status full_step(strata_runtime *rt, strata_device *dev)
             rc = strata_cross_entropy(rt, logits, y, &loss);
         if (!rc)
             rc = strata_backward(g, loss);
-        if (!rc)
-            rc = strata_clip_grad_norm(m, 1.0, NULL);
+        if (!rc) { /* the norm is written only on success */
+            double norm = -1.0;
+            rc = strata_clip_grad_norm(m, 1.0, &norm);
+            if (rc && norm != -1.0)
+                fail_msg("strata_clip_grad_norm failed (%d) but wrote its norm %g", rc, norm);
+        }
         if (!rc)
             rc = strata_optimizer_step(o);
         strata_model_zero_grad(m);

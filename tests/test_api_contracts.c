@@ -211,6 +211,11 @@ static void test_reserved_metadata(void **state)
     assert_string_equal(buf, "0");
     ST_OK(strata_checkpoint_metadata(path, "optimizer_note", buf, sizeof buf));
     assert_string_equal(buf, "free");
+    /* outputs only on success: an absent key or a short buffer leaves buf as it was */
+    assert_int_equal(strata_checkpoint_metadata(path, "absent", buf, sizeof buf), STRATA_E_NOT_FOUND);
+    assert_string_equal(buf, "free");
+    assert_int_equal(strata_checkpoint_metadata(path, "optimizer", buf, 2), STRATA_E_INVALID);
+    assert_string_equal(buf, "free");
     strata_optimizer_destroy(o);
     strata_model_destroy(m);
     strata_runtime_destroy(rt);
