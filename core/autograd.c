@@ -174,7 +174,10 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
         if (!any_out)
             continue;
         for (int k = 0; k < n->n_inputs; k++) {
-            need[k] = n->inputs[k]->requires_grad;
+            /* a non-leaf kept across strata_graph_reset has no node left to take its gradient:
+             * its tmp_grad would only grow, one backward after another, until it is released */
+            const strata_tensor *x = n->inputs[k];
+            need[k] = x->requires_grad && (x->is_leaf || x->grad_fn);
             any_in |= need[k];
         }
         if (any_in) {

@@ -10,6 +10,8 @@
  *     slots the file does not have yet (they were kept from later steps);
  *   - caller metadata cannot replace the checkpoint's own keys;
  *   - backward of a loss whose graph was reset is E_STATE, not a silent OK;
+ *     an intermediate kept across the reset and used again gathers no
+ *     gradient nobody reads (it grew with every backward);
  *   - NULL arrays with a nonzero count are E_INVALID, not a crash.
  */
 #include <math.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -236,6 +239,28 @@ static void test_backward_after_reset(void **state)
     tu_assert_error_contains("was reset");
     assert_null(strata_tensor_grad(x));
     strata_tensor_release(l);
+
+    /* y = 2x kept across a reset, then used as an input of new graphs: x gets no gradient through it
+     * (the node that linked them is gone), and y holds no gradient of its own after each backward */
+    strata_tensor *y = NULL;
+    strata_attr two = strata_attr_float("alpha", 2.0);
+    ST_OK(strata_op_call(rt, "core::scale", &x, 1, &two, 1, &y, 1));
+    strata_graph_reset(strata_runtime_graph(rt));
+    for (int step = 0; step < 3; step++) {
+        strata_tensor *in[2] = {y, x}, *p = NULL;
+        ST_OK(strata_op_call(rt, "core::mul", in, 2, NULL, 0, &p, 1));
+        ST_OK(strata_op_call(rt, "core::sum", &p, 1, NULL, 0, &l, 1));
+        ST_OK(strata_backward(strata_runtime_graph(rt), l));
+        assert_null(y->tmp_grad);
+        strata_graph_reset(strata_runtime_graph(rt));
+        strata_tensor_release(l);
+        strata_tensor_release(p);
+    }
+    float g[3];
+    ST_OK(strata_tensor_read(strata_tensor_grad(x), g, sizeof g));
+    for (int k = 0; k < 3; k++) /* d/dx sum(y * x) with y constant: y = 2x, three times */
+        assert_float_equal(g[k], 3 * 2 * v[k], 1e-6);
+    strata_tensor_release(y);
     strata_tensor_release(x);
     strata_runtime_destroy(rt);
 }

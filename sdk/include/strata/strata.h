@@ -312,7 +312,11 @@ STRATA_API strata_graph *strata_runtime_graph(strata_runtime *rt);
  */
 STRATA_API strata_status strata_backward(strata_graph *graph, strata_tensor *loss);
 
-/** Drops every recorded op and the intermediates it kept alive. @since 1.0 */
+/**
+ * Drops every recorded op and the intermediates it kept alive. An
+ * intermediate the caller still holds becomes a constant of later graphs:
+ * gradients stop at it (as at a detached tensor in PyTorch). @since 1.0
+ */
 STRATA_API void strata_graph_reset(strata_graph *graph);
 /** Number of recorded ops. */
 STRATA_API int strata_graph_size(const strata_graph *graph);
