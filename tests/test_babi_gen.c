@@ -241,7 +241,8 @@ static void test_size_questions_differ(void **state)
 }
 
 /* The checker is not a rubber stamp: a wrong answer, a support that points
- * forward and a swapped direction list are each reported with file:line. */
+ * forward and a swapped direction list are each reported with file:line;
+ * so is a superseded supporting fact that still gives the right answer. */
 static void test_checker_catches(void **state)
 {
     (void)state;
@@ -268,6 +269,45 @@ static void test_checker_catches(void **state)
                                     "3 Mary went back to the garden.\n"
                                     "4 Where was the football before the garden? \tbathroom\t1 2 3\n");
     assert_int_equal(run_cli("--task 3 --check good2.txt"), 0);
+
+    /* a superseded fact that happens to give the right answer is not a support: the checker wants the latest
+     * word (where someone is, who has an object, the last give), every change of what someone carries, and no
+     * move between the two of a "before" question */
+    static const struct {
+        int task;
+        const char *text, *needle;
+    } stale[] = {
+        {1, "1 Mary went to the garden.\n2 Mary went to the office.\n3 Mary went to the garden.\n"
+            "4 Where is Mary? \tgarden\t1\n", "statement 2 places Mary after supporting fact 1"},
+        {11, "1 Mary went to the garden.\n2 Then she went to the office.\n3 John went to the garden.\n"
+             "4 Mary went to the garden.\n5 Where is Mary? \tgarden\t1\n", "statement 2 places Mary"},
+        {12, "1 Mary and John went to the garden.\n2 John went to the office.\n3 Mary and John went to the garden.\n"
+             "4 Where is John? \tgarden\t1\n", "statement 2 places John"},
+        {6, "1 John went to the garden.\n2 John moved to the office.\n3 John went to the garden.\n"
+            "4 Is John in the garden? \tyes\t1\n", "statement 2 places John"},
+        {2, "1 Mary got the milk there.\n2 Mary went to the garden.\n3 Mary went to the office.\n"
+            "4 Mary went to the garden.\n5 Where is the milk? \tgarden\t1 2\n", "statement 3 moves Mary"},
+        {2, "1 Mary went to the garden.\n2 Mary got the milk there.\n3 Mary dropped the milk.\n"
+            "4 John got the milk there.\n5 John went to the office.\n6 John went to the garden.\n"
+            "7 Where is the milk? \tgarden\t1 2\n", "statement 3 moves the milk"},
+        {3, "1 Mary got the milk there.\n2 Mary went to the garden.\n3 Mary went to the office.\n"
+            "4 Mary went to the kitchen.\n5 Where was the milk before the kitchen? \tgarden\t1 2 4\n",
+         "statement 3 moves Mary between supporting facts 2 and 4"},
+        {5, "1 Mary gave the milk to John.\n2 Fred gave the milk to John.\n3 Mary gave the milk to John.\n"
+            "4 Who gave the milk to John? \tMary\t1\n", "statement 2 is a later give"},
+        {7, "1 Mary got the milk there.\n2 Mary dropped the milk.\n3 Mary got the milk there.\n"
+            "4 How many objects is Mary carrying? \tone\t1\n", "statement 2 changes what Mary carries"},
+        {14, "1 Yesterday Julie went to the park.\n2 This morning Julie went to the office.\n"
+             "3 This afternoon Julie went to the park.\n4 This evening Julie went to the school.\n"
+             "5 Where was Julie before the school? \tpark\t1 4\n",
+         "statement 2 moves Julie between the two supporting facts' times"},
+    };
+    for (size_t k = 0; k < sizeof stale / sizeof *stale; k++) {
+        char args[64];
+        tu_write_text(dir, "stale.txt", stale[k].text);
+        snprintf(args, sizeof args, "--task %d --check stale.txt", stale[k].task);
+        expect_error(args, 1, stale[k].needle);
+    }
 }
 
 static int setup(void **state)

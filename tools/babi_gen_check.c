@@ -210,6 +210,54 @@ static int previous_fact(const ck_ctx *c, int id, ck_fact *out)
     return 0;
 }
 
+/* Whether statement @p id of the story places @p who (a move, conjunction,
+ * "is (not / either) in", or a pronoun line whose antecedent is about them). */
+static int places(const ck_ctx *c, int id, const char *who)
+{
+    ck_fact f;
+    ck_parse(c->story[id - 1].text, &f);
+    while (f.kind == F_PRON) { /* about its antecedent: the statement before, itself resolved */
+        do
+            id--;
+        while (id >= 1 && c->story[id - 1].is_q);
+        if (id < 1)
+            return 0;
+        ck_parse(c->story[id - 1].text, &f);
+    }
+    if (f.kind == F_MOVE || f.kind == F_ISIN || f.kind == F_NOTIN || f.kind == F_EITHER)
+        return !strcmp(f.a, who);
+    return f.kind == F_CONJ && (!strcmp(f.a, who) || !strcmp(f.b, who));
+}
+
+/* The first statement after line @p after (before the question, or before
+ * line @p before when nonzero) that places @p who; 0 when none: a supporting
+ * fact must be the latest word on where someone is. */
+static int placed_later(const ck_ctx *c, const char *who, int after, int before)
+{
+    for (int id = after + 1; id <= c->n && (!before || id < before); id++)
+        if (!c->story[id - 1].is_q && places(c, id, who))
+            return id;
+    return 0;
+}
+
+/* The first statement after line @p after that gets, drops or gives (@p
+ * gives_only: gives) the object @p obj, by @p by, to @p to (each when not
+ * NULL); 0 when none. */
+static int object_later(const ck_ctx *c, int gives_only, const char *obj, const char *by, const char *to, int after)
+{
+    for (int id = after + 1; id <= c->n; id++) {
+        ck_fact f;
+        if (c->story[id - 1].is_q)
+            continue;
+        ck_parse(c->story[id - 1].text, &f);
+        const int kind = f.kind == F_GIVE || (!gives_only && (f.kind == F_GET || f.kind == F_DROP));
+        if (kind && (!obj || !strcmp(f.b, obj)) && (!by || !strcmp(f.a, by)) &&
+            (!to || (f.kind == F_GIVE && !strcmp(f.c, to))))
+            return id;
+    }
+    return 0;
+}
+
 static int chk_where_person(ck_ctx *c, const char *q, int task)
 {
     char cap[4][CAP];
@@ -235,10 +283,10 @@ static int chk_where_person(ck_ctx *c, const char *q, int task)
             if (strcmp(ante.a, cap[0]) && strcmp(ante.b, cap[0]))
                 return FAIL("the pronoun line is about %s and %s, not %s", ante.a, ante.b, cap[0]);
         }
-        return set_ans(c, f->c);
-    }
-    const char *p = place_of(f, cap[0]);
-    return p ? set_ans(c, p) : FAIL("the supporting fact does not place %s", cap[0]);
+    } else if (!place_of(f, cap[0]))
+        return FAIL("the supporting fact does not place %s", cap[0]);
+    const int later = placed_later(c, cap[0], f->line, 0);
+    return later ? FAIL("statement %d places %s after supporting fact %d", later, cap[0], f->line) : set_ans(c, f->c);
 }
 
 static int chk_where_object(ck_ctx *c, const char *q)
@@ -259,6 +307,13 @@ static int chk_where_object(ck_ctx *c, const char *q)
         return FAIL("need a get/drop of the %s and a move of the same person", cap[0]);
     if (c->f[o].kind == F_DROP && m > o)
         return FAIL("the move comes after the drop");
+    int later = object_later(c, 0, cap[0], NULL, NULL, c->f[o].line);
+    if (later)
+        return FAIL("statement %d moves the %s after supporting fact %d", later, cap[0], c->f[o].line);
+    /* holding it: the person's last move; dropped: the last move before the drop */
+    later = placed_later(c, c->f[m].a, c->f[m].line, c->f[o].kind == F_DROP ? c->f[o].line : 0);
+    if (later)
+        return FAIL("statement %d moves %s after supporting fact %d", later, c->f[m].a, c->f[m].line);
     return set_ans(c, c->f[m].c);
 }
 
@@ -290,6 +345,14 @@ static int chk_where_was(ck_ctx *c, const char *q)
         return FAIL("the %s's last place is %s, not %s", cap[0], seq[n - 1], cap[1]);
     if (!strcmp(seq[n - 2], cap[1]))
         return FAIL("the two places are the same");
+    int m1 = -1, m2 = -1; /* the two moves: nothing moves the holder between them */
+    for (int i = 0; i < 3; i++)
+        if (i != g)
+            m1 < 0 ? (m1 = i) : (m2 = i);
+    const int between = placed_later(c, c->f[g].a, c->f[m1].line, c->f[m2].line);
+    if (between)
+        return FAIL("statement %d moves %s between supporting facts %d and %d", between, c->f[g].a, c->f[m1].line,
+                    c->f[m2].line);
     return set_ans(c, seq[n - 2]);
 }
 
@@ -327,20 +390,28 @@ static int chk_give(ck_ctx *c, const char *q)
     const ck_fact *f = &c->f[0];
     if (f->kind != F_GIVE)
         return FAIL("the supporting fact is not a give");
-    if (pm(q, "Who gave the % to %?", cap))
-        return strcmp(cap[0], f->b) || strcmp(cap[1], f->c) ? FAIL("the give is of another object or receiver")
-                                                            : set_ans(c, f->a);
-    if (pm(q, "Who gave the %?", cap))
-        return strcmp(cap[0], f->b) ? FAIL("the give is of another object") : set_ans(c, f->a);
-    if (pm(q, "Who did % give the % to?", cap))
-        return strcmp(cap[0], f->a) || strcmp(cap[1], f->b) ? FAIL("the give is by another person or of another object")
-                                                            : set_ans(c, f->c);
-    if (pm(q, "What did % give to %?", cap))
-        return strcmp(cap[0], f->a) || strcmp(cap[1], f->c) ? FAIL("the give is by or to someone else")
-                                                            : set_ans(c, f->b);
-    if (pm(q, "Who received the %?", cap))
-        return strcmp(cap[0], f->b) ? FAIL("the give is of another object") : set_ans(c, f->c);
-    return FAIL("question not understood");
+    /* the latest give that fits the question: no later statement gives the same */
+    int later;
+    const char *ans;
+    if (pm(q, "Who gave the % to %?", cap)) {
+        if (strcmp(cap[0], f->b) || strcmp(cap[1], f->c))
+            return FAIL("the give is of another object or receiver");
+        later = object_later(c, 1, f->b, NULL, f->c, f->line), ans = f->a;
+    } else if (pm(q, "Who gave the %?", cap) || pm(q, "Who received the %?", cap)) {
+        if (strcmp(cap[0], f->b))
+            return FAIL("the give is of another object");
+        later = object_later(c, 1, f->b, NULL, NULL, f->line), ans = q[4] == 'g' ? f->a : f->c;
+    } else if (pm(q, "Who did % give the % to?", cap)) {
+        if (strcmp(cap[0], f->a) || strcmp(cap[1], f->b))
+            return FAIL("the give is by another person or of another object");
+        later = object_later(c, 1, f->b, f->a, NULL, f->line), ans = f->c;
+    } else if (pm(q, "What did % give to %?", cap)) {
+        if (strcmp(cap[0], f->a) || strcmp(cap[1], f->c))
+            return FAIL("the give is by or to someone else");
+        later = object_later(c, 1, NULL, f->a, f->c, f->line), ans = f->b;
+    } else
+        return FAIL("question not understood");
+    return later ? FAIL("statement %d is a later give that fits the question", later) : set_ans(c, ans);
 }
 
 /* Tasks 6, 9, 10: "Is P in the L?" from the one fact told of P. */
@@ -354,6 +425,9 @@ static int chk_is_in(ck_ctx *c, const char *q)
     const ck_fact *f = &c->f[0];
     if (strcmp(f->a, cap[0]))
         return FAIL("the supporting fact is not about %s", cap[0]);
+    const int later = placed_later(c, cap[0], f->line, 0);
+    if (later)
+        return FAIL("statement %d places %s after supporting fact %d", later, cap[0], f->line);
     if (f->kind == F_MOVE || f->kind == F_ISIN)
         return set_ans(c, strcmp(f->c, cap[1]) ? "no" : "yes");
     if (f->kind == F_NOTIN)
@@ -400,6 +474,20 @@ static int chk_carrying(ck_ctx *c, const char *q, int list)
             n--;
         }
     }
+    /* every object action of the person is among them */
+    for (int id = 1, i = 0; id <= c->n; id++) {
+        ck_fact f;
+        if (i < c->nf && c->f[i].line == id) {
+            i++;
+            continue;
+        }
+        if (c->story[id - 1].is_q)
+            continue;
+        ck_parse(c->story[id - 1].text, &f);
+        if (((f.kind == F_GET || f.kind == F_DROP || f.kind == F_GIVE) && !strcmp(f.a, cap[0])) ||
+            (f.kind == F_GIVE && !strcmp(f.c, cap[0])))
+            return FAIL("statement %d changes what %s carries and is not a supporting fact", id, cap[0]);
+    }
     if (!list)
         return n > 3 ? FAIL("more than three objects") : set_ans(c, bg_numbers[n]);
     /* the set in alphabetical order */
@@ -430,6 +518,14 @@ static int chk_time(ck_ctx *c, const char *q)
     }
     if (strcmp(b->c, cap[1]))
         return FAIL("the later move is to the %s, not the %s", b->c, cap[1]);
+    for (int id = 1; id <= c->n; id++) { /* no move of the person in between */
+        ck_fact f;
+        if (c->story[id - 1].is_q)
+            continue;
+        ck_parse(c->story[id - 1].text, &f);
+        if (f.kind == F_MOVE && !strcmp(f.a, cap[0]) && f.tm > a->tm && f.tm < b->tm)
+            return FAIL("statement %d moves %s between the two supporting facts' times", id, cap[0]);
+    }
     return set_ans(c, a->c);
 }
 
