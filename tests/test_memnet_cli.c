@@ -128,6 +128,11 @@ static void test_bad_input(void **state)
     err = slurp("err");
     assert_contains(err, "strata: error");
     free(err);
+    /* a checkpoint that is not there: said so, not "records no spec" */
+    assert_int_equal(run_cli("memnet-explain --checkpoint nothere --data data --task 1 --story 1"), 1);
+    err = slurp("err");
+    assert_contains(err, "checkpoint nothere: No such file or directory");
+    free(err);
 }
 
 /* With repeats, the run kept is the one of lowest validation error (ties:

@@ -483,8 +483,21 @@ static void test_cli_bigram(void **state)
     assert_int_equal(run_cli(args), 0);
     char *again = slurp("out");
     assert_string_equal(out, again);
+    free(again);
+    /* a long sample (past the buffer of recent tokens, which slides): the same draws from the start */
+    snprintf(args, sizeof args, "generate --checkpoint '%s' --prime cde --length 10000 --seed 7 --backend ref", path);
+    assert_int_equal(run_cli(args), 0);
+    again = slurp("out");
+    assert_int_equal(strlen(again), 3 + 10000 + 1);
+    assert_int_equal(strncmp(out, again, 3 + 20), 0);
     free(out);
     free(again);
+    /* a checkpoint that is not there: said so, not "no spec.yaml next to it" */
+    snprintf(args, sizeof args, "generate --checkpoint '%s/nothere' --backend ref", dir);
+    assert_int_equal(run_cli(args), 1);
+    char *missing = slurp("err");
+    assert_non_null(strstr(missing, "nothere: No such file or directory"));
+    free(missing);
     /* a character outside the vocabulary is an error naming it */
     snprintf(args, sizeof args, "generate --checkpoint '%s' --prime xyz --backend ref", path);
     assert_int_equal(run_cli(args), 1);

@@ -208,21 +208,24 @@ static int generate(gen_ctx *g, const gen_args *a)
         strata_clear_error();
     }
     size_t plen = strlen(prime), n_ids = 0;
-    int64_t *ids = malloc(sizeof(int64_t) * (plen + (size_t)a->length + 1));
+    int64_t *ids = NULL;
     float *logits = NULL;
     strata_tensor *st[16] = {0};
-    if (!ids) {
-        fprintf(stderr, "strata: error: out of memory\n");
+    /* the training window T, then one token at a time when the model carries state */
+    int nd;
+    const int64_t *s0 = strata_model_input_shape(g->model, 0, &nd, NULL);
+    int64_t T = s0[0];
+    /* the prime's tokens, then the generated ones: only the last T are read again, so the buffer slides
+     * (its size does not grow with --length) */
+    const size_t cap = plen + 1 + 2 * (size_t)T + 4096;
+    if (!(ids = malloc(sizeof(int64_t) * cap))) {
+        fprintf(stderr, "strata: error: out of memory for the prime (%zu bytes)\n", plen);
         goto done;
     }
     if ((rc = strata_text_encode(codec, prime, plen, ids, plen + 1, &n_ids))) {
         cli_fail("encoding --prime", rc);
         goto done;
     }
-    /* the training window T, then one token at a time when the model carries state */
-    int nd;
-    const int64_t *s0 = strata_model_input_shape(g->model, 0, &nd, NULL);
-    int64_t T = s0[0];
     int state = carries_state(g->model);
     if (state && build_model(g, 1))
         goto done;
@@ -259,6 +262,10 @@ static int generate(gen_ctx *g, const gen_args *a)
         uint64_t bits = mix64(mix64((uint64_t)a->seed) ^ mix64((uint64_t)t + 0x632BE59BD9B4E019ull));
         double u = (double)(bits >> 11) * (1.0 / 9007199254740992.0);
         int64_t id = sample(logits, V, a->temperature, u);
+        if (n_ids == cap) { /* keep the last window */
+            memmove(ids, ids + n_ids - (size_t)T, sizeof(int64_t) * (size_t)T);
+            n_ids = (size_t)T;
+        }
         ids[n_ids++] = id;
         char ch[8];
         size_t cl;
@@ -288,6 +295,8 @@ int cmd_generate(int argc, char **argv)
     int r = parse_args(argc, argv, &a);
     if (r)
         return CLI_EXIT(r);
+    if (cli_check_checkpoint(a.checkpoint)) /* before looking for a spec beside it */
+        return 1;
     /* the spec: --spec, else spec.yaml next to the checkpoint (a run directory) */
     char spec_path[4200];
     if (a.spec) {

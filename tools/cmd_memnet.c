@@ -1432,6 +1432,8 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     const char *ck = a->checkpoint;
     char small[4096], *vocab = NULL;
     int r;
+    if (cli_check_checkpoint(ck)) /* not "records no spec" for a file that is not there */
+        return 1;
     if (!a->spec_path && !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small))
         r = mn_open(c, a, small);
     else if (a->spec_path)
