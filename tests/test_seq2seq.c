@@ -141,6 +141,26 @@ static void test_bad_input(void **state)
     expect_error("", "    - {name: src, shape: [6], dtype: i64}\n    - {name: tgt_in, shape: [5], dtype: i64}\n", "two inputs");
     expect_error(", min_len: 0", good_inputs, "min_len");
     assert_int_not_equal(run_cli("eval s.yaml"), 0); /* no --checkpoint */
+    /* sizes whose token arrays overflow: refused naming the key (a calloc of a wrapped size segfaulted) */
+    write_spec("big.yaml", "", good_inputs);
+    static const char *const big[][2] = {
+        {"train big.yaml --out big --set data.train_size=2305843009213693952", "data.train_size 2305843009213693952"},
+        {"train big.yaml --out big --set data.test_size=2305843009213693952", "data.test_size 2305843009213693952"},
+        {"train big.yaml --out big --batch-size 2305843009213693952", "train.batch_size 2305843009213693952"},
+        {"eval big.yaml --checkpoint big.yaml --set data.test_size=2305843009213693952", "data.test_size"},
+    };
+    for (size_t k = 0; k < sizeof big / sizeof *big; k++) {
+        assert_int_equal(run_cli(big[k][0]), 1);
+        char *err = slurp("err");
+        if (!strstr(err, big[k][1]) || !strstr(err, "is too large"))
+            fail_msg("%s: expected '%s ... is too large' in: %s", big[k][0], big[k][1], err);
+        free(err);
+    }
+    /* --batch-size is train.batch_size, recorded in the run's spec.yaml */
+    assert_int_equal(run_cli("train big.yaml --out b8 --steps 2 --batch-size 8"), 0);
+    char *rec = slurp("b8/spec.yaml");
+    assert_non_null(strstr(rec, "batch_size: 8"));
+    free(rec);
 }
 
 static int setup(void **state)

@@ -78,6 +78,16 @@ extern int cli_n_sets;
         .given = &cli_n_sets, .modes = (m),                                                                        \
         .help = "change a spec value: optimizer.lr=0.01, model.layers.1.out_features=256 (repeatable)"            \
     }
+/** The table entry of --batch-size B (into an int64_t, 0 when not given) for the trainers that read
+ *  train.batch_size from the spec alone; cli_batch_size_set() then makes it a --set. */
+#define CLI_BATCH_SIZE_OPTION(where, m)                                                                            \
+    {                                                                                                              \
+        .name = "--batch-size", .type = CLI_INT, .dst = (where), .value = "B", .lo = 1, .hi = LLONG_MAX,          \
+        .modes = (m), .help = "examples per batch (default: train.batch_size)"                                     \
+    }
+/** --batch-size @p b (> 0) as `--set train.batch_size=B` after the others, so the spec the run loads and
+ *  records has it; nothing for @p b <= 0. 0, or 2 after a message (too many --set). */
+int cli_batch_size_set(int64_t b);
 /** Loads the spec at @p path with the --set overrides applied (each spliced
  *  into the text where the value it replaces stands, a missing key added to
  *  its mapping), validated as strata_spec_load does. 0, or 1 after a message. */

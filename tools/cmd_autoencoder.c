@@ -31,7 +31,7 @@
 
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
-    int64_t epochs, steps, seed;
+    int64_t epochs, steps, seed, batch;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at epoch ends only) */
     int have_seed, json, detect_anomaly, quiet;
 } ae_args;
@@ -61,6 +61,7 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
          .modes = AE_TRAIN, .help = "passes over the training set (default: train.epochs)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = AE_TRAIN, .help = "stop after N batches"},
+        CLI_BATCH_SIZE_OPTION(&a->batch, AE_TRAIN),
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
         CLI_BACKEND_OPTION(&a->backend),
@@ -82,7 +83,7 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
     };
     const cli_command *c = &cmds[mode == AE_TRAIN ? 0 : 1];
     int r = cli_parse(c, argc, argv);
-    if (r || (r = cli_require(c, a->spec_path, "a model spec")))
+    if (r || (r = cli_require(c, a->spec_path, "a model spec")) || (r = cli_batch_size_set(a->batch)))
         return r;
     if (mode == AE_EVAL)
         return cli_require(c, a->checkpoint, "--checkpoint FILE");
@@ -321,7 +322,7 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
         return 1;
     json_decref(ts->extra); /* an autoencoder keeps no state of its own */
     ts->extra = NULL;
-    if (train_resume_check_batch(ts, a->out_dir, c->batch, "set train.batch_size:"))
+    if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(ts, backend);

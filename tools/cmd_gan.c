@@ -33,7 +33,7 @@
 typedef struct {
     const char *spec_path, *out_dir, *backend, *checkpoint, *out_png, *classifier, *classifier_spec, *generator,
         *real;
-    int64_t steps, seed, count;
+    int64_t steps, seed, count, batch;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the start and the end only) */
     int have_seed, json, detect_anomaly, quiet;
 } gan_args;
@@ -81,6 +81,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
          .help = "Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = GAN_TRAIN, .help = "iterations of discriminator and generator steps (default: train.steps)"},
+        CLI_BATCH_SIZE_OPTION(&a->batch, GAN_TRAIN),
         {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = 4096,
          .modes = GAN_SAMPLE, .help = "samples in the grid (default 64)"},
         {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 2, .hi = LLONG_MAX,
@@ -118,7 +119,8 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         r = cli_require(c, a->classifier, "--classifier CKPT");
         return r ? r : cli_require(c, a->generator, "--generator CKPT");
     }
-    if ((r = cli_require(c, a->spec_path, "a GAN spec")) || train_resume_finish(&a->ckpt, &a->out_dir))
+    if ((r = cli_require(c, a->spec_path, "a GAN spec")) || (r = cli_batch_size_set(a->batch)) ||
+        train_resume_finish(&a->ckpt, &a->out_dir))
         return r ? r : 2;
     return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
@@ -671,7 +673,7 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     if (train_ckpt_read_state(a->out_dir, gan_file[GAN_G], &ts, 0))
         return 1;
     json_decref(ts.extra);
-    if (train_resume_check_batch(&ts, a->out_dir, c->batch, "set train.batch_size:"))
+    if (train_resume_check_batch(&ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(&ts, backend);

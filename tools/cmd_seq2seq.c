@@ -59,7 +59,7 @@ static void s2s_free(s2s_set *d)
 
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
-    int64_t steps, seed;
+    int64_t steps, seed, batch;
     int have_seed, quiet, json;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the end only) */
 } s2s_args;
@@ -86,6 +86,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
          .help = "the weights to test (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = S2S_TRAIN, .help = "training steps (default: train.steps)"},
+        CLI_BATCH_SIZE_OPTION(&a->batch, S2S_TRAIN),
         {.name = "--seed", .type = CLI_INT, .dst = &a->seed, .value = "S", .lo = 0, .hi = LLONG_MAX,
          .given = &a->have_seed, .help = "the random seed (default: the spec's seed)"},
         CLI_BACKEND_OPTION(&a->backend),
@@ -105,7 +106,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         .about = "Exact-match accuracy of greedy decoding on the test sequences."};
     const cli_command *c = mode == S2S_TRAIN ? &train : &eval;
     int r = cli_parse(c, argc, argv);
-    if (r || (r = cli_require(c, a->spec_path, "a model spec")))
+    if (r || (r = cli_require(c, a->spec_path, "a model spec")) || (r = cli_batch_size_set(a->batch)))
         return r;
     if (mode == S2S_EVAL)
         return cli_require(c, a->checkpoint, "--checkpoint FILE");
@@ -168,9 +169,28 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
                 a->spec_path, (long long)c->lo, (long long)c->hi, (long long)c->T);
         return 1;
     }
-    if ((need_train && s2s_make(&c->train, ntrain, c->T, c->lo, c->hi, (uint64_t)seed)) ||
-        s2s_make(&c->test, ntest, c->T, c->lo, c->hi, (uint64_t)seed + 1000003u)) {
-        fprintf(stderr, "strata: error: out of memory\n");
+    /* sizes whose token arrays (n x T x 8 bytes; a batch: 3 of B x T) would overflow a size_t */
+    int64_t B = 64;
+    strata_spec_get_int(c->spec, "train.batch_size", 64, &B);
+    const struct {
+        const char *key;
+        int64_t n, per;
+    } sizes[3] = {{"data.train_size", need_train ? ntrain : 0, 1}, {"data.test_size", ntest, 1},
+                  {"train.batch_size", need_train ? B : 0, 3}};
+    for (int k = 0; k < 3; k++)
+        if (sizes[k].n > INT64_MAX / 8 / sizes[k].per / c->T) {
+            fprintf(stderr, "strata: error: %s: %s %lld is too large: %lld x %lld tokens do not fit in memory\n",
+                    a->spec_path, sizes[k].key, (long long)sizes[k].n, (long long)sizes[k].n, (long long)c->T);
+            return 1;
+        }
+    if (need_train && s2s_make(&c->train, ntrain, c->T, c->lo, c->hi, (uint64_t)seed)) {
+        fprintf(stderr, "strata: error: out of memory for data.train_size %lld strings of %lld tokens\n",
+                (long long)ntrain, (long long)c->T);
+        return 1;
+    }
+    if (s2s_make(&c->test, ntest, c->T, c->lo, c->hi, (uint64_t)seed + 1000003u)) {
+        fprintf(stderr, "strata: error: out of memory for data.test_size %lld strings of %lld tokens\n",
+                (long long)ntest, (long long)c->T);
         return 1;
     }
     return 0;
@@ -283,7 +303,7 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
         return 1;
     }
     *lv = strtod(loss, NULL);
-    if (train_resume_check_batch(ts, a->out_dir, B, "set train.batch_size:"))
+    if (train_resume_check_batch(ts, a->out_dir, B, "give --batch-size"))
         return 2;
     const char *backend = strata_device_backend(c->dev);
     train_resume_warn_backend(ts, backend);

@@ -22,6 +22,20 @@
 const char *cli_sets[CLI_MAX_SETS];
 int cli_n_sets;
 
+int cli_batch_size_set(int64_t b)
+{
+    static char set[48];
+    if (b <= 0)
+        return 0;
+    if (cli_n_sets == CLI_MAX_SETS) {
+        fprintf(stderr, "strata: error: --batch-size: more than %d spec changes (--set) in all\n", CLI_MAX_SETS);
+        return 2;
+    }
+    snprintf(set, sizeof set, "train.batch_size=%lld", (long long)b);
+    cli_sets[cli_n_sets++] = set;
+    return 0;
+}
+
 /* A growing string. */
 typedef struct {
     char *s;
