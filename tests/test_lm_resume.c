@@ -234,6 +234,9 @@ static void test_lm_keep_best(void **state)
     expect_err(cli("train lm.yaml --out lx %s --set train.eval_every=0", opts), 1,
                "a language model keeps its best model (train.keep_best: val_loss; train.patience with it) at its "
                "evaluations: set train.eval_every");
+    /* nothing held out: every evaluation would be NaN, no best model kept, no early stop; refused */
+    expect_err(cli("train lm.yaml --out lv %s --set data.val_fraction=0", opts), 1,
+               "train.keep_best and train.patience judge the validation loss, and there is no validation text");
 }
 
 /* Ctrl-C during SPEC's run: it ends with 130 after saving where it

@@ -455,6 +455,15 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 strata_spec_path(r->spec), best.metric ? "" : " and train.keep_best");
         return 1;
     }
+    int64_t nw = 0;
+    strata_text_val_windows(r->text, r->seq_len, &nw);
+    if ((best.metric || patience > 0) && !nw) { /* every evaluation a NaN: no best model, no early stop */
+        fprintf(stderr, "strata: error: %s: train.keep_best and train.patience judge the validation loss, and there "
+                        "is no validation text (data.val_fraction holds out too little for one window of %lld "
+                        "tokens)\n",
+                strata_spec_path(r->spec), (long long)r->seq_len);
+        return 1;
+    }
     train_state ts = {.data_seed = (uint64_t)o->seed};
     int ret;
     if (ck->resume && (ret = lm_resume(r, o, steps, &ts)))
@@ -475,11 +484,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         json_decref(meta);
         return 1;
     }
-    int64_t V, n_train, n_val, nw = 0;
+    int64_t V, n_train, n_val;
     strata_text_vocab(r->text, &V);
     strata_text_tokens(r->text, 0, &n_train);
     strata_text_tokens(r->text, 1, &n_val);
-    strata_text_val_windows(r->text, r->seq_len, &nw);
     const char *defaults = strata_spec_defaults(r->spec);
     if (!o->quiet && defaults && *defaults && !ck->resume)
         fprintf(stderr, "strata: defaults applied:\n%s", defaults);
