@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -246,6 +247,22 @@ static void test_autoencoder_cli(void **state)
     char *out = slurp("out");
     assert_contains(out, "\"test_mse\"");
     free(out);
+    /* a code larger than an example: refused before training (it failed in the PCA after every epoch) */
+    assert_int_equal(run_cli("train ae.yaml --out big --set autoencoder.code_size=1000"), 1);
+    char *err = slurp("err");
+    assert_contains(err, "autoencoder.code_size 1000 must be 1 to the 784 values of an example");
+    free(err);
+    char big[600];
+    snprintf(big, sizeof big, "%s/big", dir);
+    assert_int_not_equal(access(big, F_OK), 0); /* no run directory made */
+    /* a huge --epochs is a long schedule, not an overflowed one: the cosine rate after 2 steps is the first's */
+    assert_int_equal(run_cli("train ae.yaml --out long --epochs 9223372036854775807 --steps 2 --set schedule.type=cosine"),
+                     0);
+    char *m = slurp("long/metrics.jsonl");
+    const char *lr1 = strstr(m, "\"lr\":"), *lr2 = lr1 ? strstr(lr1 + 1, "\"lr\":") : NULL;
+    assert_non_null(lr2);
+    assert_true(atof(lr2 + 5) > 0.9 * atof(lr1 + 5));
+    free(m);
 }
 
 int main(void)

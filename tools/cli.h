@@ -124,6 +124,13 @@ typedef struct cli_progress {
 } cli_progress;
 
 double cli_now(void);
+/** @p a * @p b for counts >= 0 (batches of a run), INT64_MAX when it overflows: a huge --epochs is a long run,
+ *  not a negative one. */
+static inline int64_t cli_mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
 /** log_every: batches between lines when not on a terminal. */
 void progress_start(cli_progress *p, const char *label, int64_t total, int64_t log_every);
 void progress_update(cli_progress *p, int64_t done, double loss, double acc);

@@ -145,6 +145,12 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
     c->per = nd;
     strata_spec_get_int(c->spec, "autoencoder.code_size", 32, &c->code);
     strata_spec_get_int(c->spec, "train.batch_size", 128, &c->batch);
+    if (c->code < 1 || c->code > nd) { /* PCA of that many components: known now, not after training */
+        fprintf(stderr, "strata: error: %s: autoencoder.code_size %lld must be 1 to the %lld values of an example "
+                        "(the PCA it is compared with keeps that many components)\n",
+                a->spec_path, (long long)c->code, (long long)nd);
+        return 1;
+    }
     return 0;
 }
 
@@ -232,7 +238,7 @@ static int ae_pca_mse(ae_ctx *c, double *mse)
         *mse = stats_pca_mse(strata_dataset_x(c->test, 0), strata_dataset_size(c->test), d, k, mean, comp);
     if (r || *mse < 0)
         fprintf(stderr, "strata: error: PCA with %lld components of %lld: %s\n", (long long)k, (long long)d,
-                err[0] ? err : "bad size or out of memory");
+                err[0] ? err : "out of memory");
     free(mean);
     free(comp);
     return r || *mse < 0;
@@ -393,7 +399,7 @@ int cmd_ae_train(int argc, char **argv)
     }
     strata_loader *ld = NULL;
     strata_status rc = strata_loader_create(c.train, c.batch, 1, ts.data_seed, 1, &ld);
-    const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0, run_batches = per_epoch * epochs;
+    const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0, run_batches = cli_mul_sat(per_epoch, epochs);
     if (!rc && per_epoch == 0) {
         fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training examples (whole "
                         "batches only)\n",
