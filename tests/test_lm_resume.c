@@ -181,11 +181,18 @@ static void test_lm_resume_matches_uninterrupted(void **state)
     expect_ok(cli("generate --checkpoint part/checkpoint.safetensors --spec lm.yaml --prime the --length 10 "
                   "--backend ref"));
 
-    /* resuming a finished run changes nothing and still reports */
+    /* resuming a finished run changes nothing (its summary.json keeps the run's timing, not a resume's
+     * "tokens_per_second": 0) and still reports */
+    char *sum_before = tu_slurp(dir, "full/summary.json");
     expect_ok(cli("train lm.yaml --resume full --backend ref --quiet"));
     part = records("full");
     assert_string_equal(part, full);
     free(part);
+    char *sum_after = tu_slurp(dir, "full/summary.json");
+    assert_non_null(sum_before);
+    assert_non_null(sum_after);
+    assert_string_equal(sum_before, sum_after);
+    free(sum_before), free(sum_after);
     assert_true(reported("validation loss: ") == full_val);
     free(full);
 }
@@ -310,11 +317,17 @@ static void test_s2s_resume_matches_uninterrupted(void **state)
     assert_true(reported("exact match: ") == full_em);
     expect_ok(cli("eval s2s.yaml --checkpoint spart/checkpoint.safetensors --backend ref"));
 
-    /* resuming a finished run changes nothing and still reports */
+    /* resuming a finished run changes nothing (summary.json included) and still reports */
+    char *sum_before = tu_slurp(dir, "sfull/summary.json");
     expect_ok(cli("train s2s.yaml --resume sfull --backend ref"));
     part = records("sfull");
     assert_string_equal(part, full);
     free(part);
+    char *sum_after = tu_slurp(dir, "sfull/summary.json");
+    assert_non_null(sum_before);
+    assert_non_null(sum_after);
+    assert_string_equal(sum_before, sum_after);
+    free(sum_before), free(sum_after);
     assert_true(reported("exact match: ") == full_em);
     free(full);
 }

@@ -276,6 +276,9 @@ struct json_t *cli_json_num(double v);
 double cli_json_num_value(const struct json_t *v);
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */
 int cli_write_json(const char *path, struct json_t *obj);
+/** DIR/summary.json of a run, by cli_write_json; not rewritten by a resume that found the run finished
+ *  (@p trained 0: no step taken), so it keeps the run's own timing. 0, or 1 after a message. */
+int cli_write_summary(const char *dir, struct json_t *sum, int trained);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */
 /** A schedule with room for its milestones (as many as a spec may list). */
 #define CLI_MAX_MILESTONES 64

@@ -538,8 +538,7 @@ int cmd_ae_train(int argc, char **argv)
     json_t *sum = json_pack("{s:f, s:f, s:I, s:I, s:f, s:s}", "test_mse", test_mse, "pca_mse", pca_mse, "code_size",
                             (json_int_t)c.code, "epochs", (json_int_t)epochs, "seconds", cli_now() - t0, "device",
                             strata_device_name(c.dev));
-    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
-    r = cli_write_json(path, sum);
+    r = cli_write_summary(a.out_dir, sum, ran > 0);
     json_decref(sum);
     printf("test reconstruction MSE %.5f; PCA with %lld components %.5f; %s/reconstructions.png\n", test_mse,
            (long long)c.code, pca_mse, a.out_dir);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -111,13 +112,35 @@ double cli_json_num_value(const json_t *v)
 
 int cli_write_json(const char *path, json_t *obj)
 {
+    if (!obj) { /* a json_pack that failed: no errno to tell */
+        fprintf(stderr, "strata: error: cannot write %s: out of memory building it\n", path);
+        return 1;
+    }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%.4000s.tmp", path);
-    if (json_dump_file(obj, tmp, JSON_INDENT(2)) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+    /* whole or not at all, and on the disk before it is renamed over the old one */
+    FILE *f = fopen(tmp, "w");
+    int ok = f && json_dumpf(obj, f, JSON_INDENT(2)) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0, e = errno;
+    if (f && fclose(f) != 0 && ok)
+        ok = 0, e = errno;
+    if (ok && rename(tmp, path) != 0)
+        ok = 0, e = errno;
+    if (!ok) {
+        if (f)
+            unlink(tmp);
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(e ? e : EIO));
         return 1;
     }
     return 0;
+}
+
+int cli_write_summary(const char *dir, json_t *sum, int trained)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (!trained && access(path, F_OK) == 0)
+        return 0;
+    return cli_write_json(path, sum);
 }
 
 strata_status cli_read_schedule(const strata_spec *sp, int64_t run_steps, cli_schedule *out)
@@ -526,8 +549,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I, s:I}", "metric", best.metric, "value", best.value,
                                                    "epoch", (json_int_t)best.epoch, "step", (json_int_t)best.step));
-    snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
-    r = cli_write_json(path, sum);
+    r = cli_write_summary(a.out_dir, sum, ran_epochs > 0);
     json_decref(sum);
     if (ctx.val)
         printf("validation accuracy: %.4f (validation loss %.4f, %lld held-out examples)\n", val_acc, val_loss,

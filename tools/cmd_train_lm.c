@@ -624,8 +624,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I}", "metric", best.metric, "value", best.value,
                                                    "step", (json_int_t)best.step));
-    snprintf(path, sizeof path, "%s/summary.json", o->out_dir);
-    ret = cli_write_json(path, sum);
+    ret = cli_write_summary(o->out_dir, sum, ran > 0);
     json_decref(sum);
     if (early_stop)
         printf("stopped early at step %lld: no better val_loss in %lld evaluations\n", (long long)early_stop,
