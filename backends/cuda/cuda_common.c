@@ -28,7 +28,9 @@ strata_status cuda_fail_blas(int status, const char *expr, const char *file, int
 strata_status cuda_fail_dnn(int status, const char *expr, const char *file, int line)
 {
     const char *name = cuda_dnn_status_name(status);
-    strata_status s = status == 2 /* CUDNN_STATUS_ALLOC_FAILED */ ? STRATA_E_NOMEM : STRATA_E_BACKEND;
+    /* allocation failures: ALLOC_FAILED is 2 in cuDNN 8; cuDNN 9 has host (4003) and device (4004) ones */
+    const int nomem = status == 2 || status == 4003 || status == 4004;
+    strata_status s = nomem ? STRATA_E_NOMEM : STRATA_E_BACKEND;
     return cuda_host->set_error(s, "cuda: %s failed: %s (code %d) at %s:%d", expr, name, status, file, line);
 }
 

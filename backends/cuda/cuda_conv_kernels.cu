@@ -243,6 +243,8 @@ extern "C" cudaError_t cuda_k_batch_norm(cudaStream_t st, float *y, float *mean_
                                          const float *x, const float *weight, const float *bias, const float *rm,
                                          const float *rv, int training, double eps, int64_t N, int64_t C, int64_t S)
 {
+    if (C > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     if (C > 0)
         cc_batch_norm<<<(unsigned)C, CC_THREADS, 0, st>>>(y, mean_out, invstd_out, x, weight, bias, rm, rv, training,
                                                           eps, N, C, S);
@@ -286,6 +288,8 @@ extern "C" cudaError_t cuda_k_batch_norm_backward(cudaStream_t st, float *dx, fl
                                                   const float *mean, const float *invstd, int training, int64_t N,
                                                   int64_t C, int64_t S)
 {
+    if (C > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     if (C > 0)
         cc_batch_norm_backward<<<(unsigned)C, CC_THREADS, 0, st>>>(dx, dweight, dbias, dy, x, weight, mean, invstd,
                                                                    training, N, C, S);
@@ -309,13 +313,22 @@ __global__ void cc_batch_norm_update_stats(float *rm_out, float *rv_out, int64_t
     }
 }
 
+__global__ void cc_count_batch(int64_t *nbt_out, const int64_t *nbt)
+{
+    *nbt_out = *nbt + 1;
+}
+
 extern "C" cudaError_t cuda_k_batch_norm_update_stats(cudaStream_t st, float *rm_out, float *rv_out,
                                                       int64_t *nbt_out, const float *rm, const float *x,
                                                       const float *rv, const int64_t *nbt, double momentum, int64_t N,
                                                       int64_t C, int64_t S)
 {
+    if (C > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     if (C > 0)
         cc_batch_norm_update_stats<<<(unsigned)C, CC_THREADS, 0, st>>>(rm_out, rv_out, nbt_out, rm, x, rv, nbt,
                                                                        momentum, N, C, S);
+    else /* no channels: the batch still counts, as ref counts it */
+        cc_count_batch<<<1, 1, 0, st>>>(nbt_out, nbt);
     return cudaGetLastError();
 }

@@ -332,11 +332,20 @@ __global__ void ck_dropout2d(float *y, float *mask, const float *x, uint64_t see
     }
 }
 
+__global__ void ck_dropout2d_mask(float *mask, uint64_t seed, uint64_t offset, double p, double kept_scale,
+                                  int64_t NC)
+{
+    CK_FOR(i, NC)
+    mask[i] = (float)((double)ck_uniform(seed, offset, (uint64_t)i) >= p ? kept_scale : 0.0);
+}
+
 extern "C" cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed,
                                         uint64_t offset, double p, double kept_scale, int64_t NC, int64_t S)
 {
     if (NC * S > 0)
         ck_dropout2d<<<ck_blocks(NC * S), CK_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, NC, S);
+    else if (NC > 0) /* channels with no elements still draw their mask, as ref does */
+        ck_dropout2d_mask<<<ck_blocks(NC), CK_THREADS, 0, st>>>(mask, seed, offset, p, kept_scale, NC);
     return cudaGetLastError();
 }
 
@@ -503,6 +512,8 @@ extern "C" cudaError_t cuda_k_argmax(cudaStream_t st, int64_t *y, const float *x
 {
     if (n_out <= 0)
         return cudaSuccess;
+    if (n_out > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_argmax<<<(unsigned)n_out, n_red < 256 ? 32 : CK_THREADS, 0, st>>>(y, x, n_red, *kept, *red);
     return cudaGetLastError();
 }
@@ -535,6 +546,8 @@ extern "C" cudaError_t cuda_k_max_backward(cudaStream_t st, float *dx, const flo
     cudaError_t e = cudaMemsetAsync(dx, 0, (size_t)n_x * sizeof(float), st);
     if (e != cudaSuccess || n_out <= 0)
         return e;
+    if (n_out > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_max_backward<<<(unsigned)n_out, n_red < 256 ? 32 : CK_THREADS, 0, st>>>(dx, dy, x, n_red, *kept, *red);
     return cudaGetLastError();
 }
@@ -589,6 +602,8 @@ extern "C" cudaError_t cuda_k_softmax(cudaStream_t st, int log_space, float *y, 
 {
     if (outer * inner <= 0 || n <= 0)
         return cudaSuccess;
+    if (outer * inner > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_softmax<<<(unsigned)(outer * inner), ck_row_threads(n), 0, st>>>(log_space, y, x, n, inner);
     return cudaGetLastError();
 }
@@ -598,6 +613,8 @@ extern "C" cudaError_t cuda_k_softmax_backward(cudaStream_t st, int log_space, f
 {
     if (outer * inner <= 0 || n <= 0)
         return cudaSuccess;
+    if (outer * inner > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_softmax_backward<<<(unsigned)(outer * inner), ck_row_threads(n), 0, st>>>(log_space, dx, dy, y, n, inner);
     return cudaGetLastError();
 }
@@ -662,6 +679,8 @@ extern "C" cudaError_t cuda_k_cross_entropy(cudaStream_t st, int mode, float *lo
             ck_fill<float><<<1, 32, 0, st>>>(loss, mode == CUDA_LOSS_MEAN ? NAN : 0.0f, 1);
         return cudaGetLastError();
     }
+    if (N > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_cross_entropy<<<(unsigned)N, ck_row_threads(C), 0, st>>>(mode, loss, rows, logits, labels, idx64, C, bad);
     if (mode != CUDA_LOSS_NONE)
         ck_sum_doubles<<<1, 1024, 0, st>>>(loss, rows, N, mode == CUDA_LOSS_MEAN ? 1.0 / (double)N : 1.0);
@@ -695,8 +714,10 @@ extern "C" cudaError_t cuda_k_cross_entropy_backward(cudaStream_t st, int mode, 
                                                      const float *logits, const void *labels, int idx64, int64_t N,
                                                      int64_t C, unsigned long long *bad)
 {
-    if (N <= 0 || C <= 0)
+    if (N <= 0) /* C == 0 still runs: every label is out of range, as ref reports */
         return cudaSuccess;
+    if (N > CUDA_MAX_GRID_ROWS)
+        return cudaErrorInvalidConfiguration;
     ck_cross_entropy_backward<<<(unsigned)N, ck_row_threads(C), 0, st>>>(mode, dlogits, dy, logits, labels, idx64,
                                                                           N, C, bad);
     return cudaGetLastError();
@@ -750,6 +771,18 @@ extern "C" cudaError_t cuda_k_bce_with_logits_backward(cudaStream_t st, int mode
 
 /* ---- embedding ------------------------------------------------------------ */
 
+/* Flags the first of @p n indices outside [0, limit): the check of ops that copy nothing (a zero size), which
+ * still refuse bad indices as ref does. */
+__global__ void ck_check_index(const void *idx, int idx64, int64_t n, int64_t limit, unsigned long long *bad)
+{
+    CK_FOR(i, n)
+    {
+        int64_t v = ck_index(idx, idx64, i);
+        if (v < 0 || v >= limit)
+            atomicMin(bad, (unsigned long long)i);
+    }
+}
+
 __global__ void ck_embedding(float *y, const float *w, const void *idx, int idx64, int64_t P, int64_t V, int64_t D,
                              unsigned long long *bad)
 {
@@ -772,6 +805,8 @@ extern "C" cudaError_t cuda_k_embedding(cudaStream_t st, float *y, const float *
 {
     if (P * D > 0)
         ck_embedding<<<ck_blocks(P * D), CK_THREADS, 0, st>>>(y, w, idx, idx64, P, V, D, bad);
+    else if (P > 0)
+        ck_check_index<<<ck_blocks(P), CK_THREADS, 0, st>>>(idx, idx64, P, V, bad);
     return cudaGetLastError();
 }
 
@@ -801,8 +836,11 @@ extern "C" cudaError_t cuda_k_embedding_backward(cudaStream_t st, float *dw, dou
                                                  const void *idx, int idx64, int64_t P, int64_t V, int64_t D,
                                                  unsigned long long *bad)
 {
-    if (V * D <= 0)
-        return cudaSuccess;
+    if (V * D <= 0) {
+        if (P > 0)
+            ck_check_index<<<ck_blocks(P), CK_THREADS, 0, st>>>(idx, idx64, P, V, bad);
+        return cudaGetLastError();
+    }
     cudaError_t e = cudaMemsetAsync(acc, 0, (size_t)(V * D) * sizeof(double), st);
     if (e != cudaSuccess)
         return e;
@@ -1006,8 +1044,11 @@ extern "C" cudaError_t cuda_k_gather_backward(cudaStream_t st, float *dx, double
                                               const void *idx, int idx64, int64_t n, int64_t nx, int64_t axis_stride,
                                               int64_t limit, const cuda_walk *w, unsigned long long *bad)
 {
-    if (nx <= 0)
-        return cudaSuccess;
+    if (nx <= 0) {
+        if (n > 0)
+            ck_check_index<<<ck_blocks(n), CK_THREADS, 0, st>>>(idx, idx64, n, limit, bad);
+        return cudaGetLastError();
+    }
     cudaError_t e = cudaMemsetAsync(acc, 0, (size_t)nx * sizeof(double), st);
     if (e != cudaSuccess)
         return e;

@@ -17,6 +17,9 @@ extern "C" {
 #endif
 
 #define CUDA_WALK_MAX_DIMS 8
+/* Launches of one block per row take at most 2^31 - 1 rows (gridDim.x): more would wrap the (unsigned) block
+ * count and leave rows unwritten, so such a launcher returns cudaErrorInvalidConfiguration instead. */
+#define CUDA_MAX_GRID_ROWS 2147483647LL
 #define CUDA_WALK_MAX_OPS 3
 
 /** Element offsets of up to three operands walked over one shape in

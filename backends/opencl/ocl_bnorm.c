@@ -138,6 +138,13 @@ OCL_KERNEL(batch_norm_update_stats)
     cl_mem rmo = ocl_mem(&out[0]), rvo = ocl_mem(&out[1]), nbto = ocl_mem(&out[2]);
     cl_mem rm = ocl_mem(&in[0]), x = ocl_mem(&in[1]), rv = ocl_mem(&in[2]), nbt = ocl_mem(&in[3]);
     cl_long rm_off = ocl_off(&in[0]), x_off = ocl_off(&in[1]), rv_off = ocl_off(&in[2]), n_off = ocl_off(&in[3]);
+    if (C == 0) { /* no channels: the batch still counts (as ref counts it); no group to launch */
+        int64_t count = 0;
+        s = ocl_copy_to_host(call->backend_self, call->device, &count, nbt, in[3].byte_offset, sizeof count);
+        count++;
+        return s ? s : ocl_copy_from_host(call->backend_self, call->device, nbto, out[2].byte_offset, &count,
+                                          sizeof count);
+    }
     cl_long cn = N, cc = C, cs = S;
     cl_float mom = (cl_float)m;
     size_t wg = ocl_group_for(d, N * S), global = (size_t)C * wg;

@@ -1816,7 +1816,9 @@ static int index_shape(cf_gen *g, int64_t *s)
 
 static int gen_embedding(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
-    int64_t V = g->trial == 1 ? 1 : cf_dim(g), D = cf_dim(g), s[STRATA_MAX_DIMS];
+    int64_t V = g->trial == 1 ? 1 : cf_dim(g), D = g->error == 3 ? 0 : cf_dim(g), s[STRATA_MAX_DIMS];
+    if (g->error == 3) /* rows of no values: nothing is copied, and the index -1 is still refused */
+        c->note = "index -1 into a (V, 0) table must fail";
     cf_tensor *w = cf_in(c, "w", STRATA_F32, 2, (int64_t[]){V, D});
     cf_fill_uniform(&g->rng, w, -2.0, 2.0);
     w->grad = 1;
@@ -1828,12 +1830,14 @@ static int gen_embedding(cf_gen *g, const cf_recipe *rc, cf_case *c)
 
 static int gen_embedding_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
-    int64_t V = g->trial == 1 ? 1 : cf_dim(g), D = cf_dim(g), s[STRATA_MAX_DIMS];
+    int64_t V = g->trial == 1 ? 1 : cf_dim(g), D = g->error == 2 ? 0 : cf_dim(g), s[STRATA_MAX_DIMS];
     int n = index_shape(g, s);
     s[n] = D;
     cf_tensor *dy = cf_in(c, "dy", STRATA_F32, n + 1, s);
     cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
     index_input(g, c, "idx", n, s, V);
+    if (g->error == 2) /* a gradient of no values: still refused */
+        c->note = "index -1 with rows of no values must fail";
     cf_attr_int(c, "num_embeddings", V);
     c->k_fwd = cf_numel(n, s);
     return 0;
@@ -2567,7 +2571,11 @@ static int gen_batch_norm_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 /* In place: (running_mean, x, running_var, num_batches_tracked) -> the three buffers. */
 static int gen_batch_norm_update_stats(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
-    int64_t C, M = bn_input(g, c, &C, 0);
+    int64_t C = 0, M = 12;
+    if (g->trial == 4) /* no channels: the batch still counts in num_batches_tracked */
+        cf_in(c, "x", STRATA_F32, 3, (int64_t[]){4, 0, 3});
+    else
+        M = bn_input(g, c, &C, 0);
     cf_in_filled(g, c, "running_mean", 1, &C, -0.5, 0.5, 0);
     cf_in_filled(g, c, "running_var", 1, &C, 0.5, 2.0, 0);
     cf_tensor *nbt = cf_in(c, "num_batches_tracked", STRATA_I64, 0, NULL);
@@ -2586,7 +2594,11 @@ static int gen_dropout2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     static const double ps[] = {0.5, 0.25, 0.75, 0.0};
     int64_t C;
-    bn_input(g, c, &C, 1);
+    if (g->trial == 4) { /* channels of no elements still draw their mask */
+        cf_tensor *x = cf_in(c, "x", STRATA_F32, 3, (int64_t[]){2, 3, 0});
+        x->grad = 1;
+    } else
+        bn_input(g, c, &C, 1);
     if (g->trial != 0)
         cf_attr_float(c, "p", ps[g->trial % 4]);
     philox_attrs(g, c);
@@ -2924,8 +2936,8 @@ static const cf_recipe cf_recipes[] = {
     RP("split", gen_split, CF_EXACT, CF_EXACT, "composite"),
     R("slice_backward", gen_slice_backward, CF_EXACT, CF_EXACT),
     /* indexing: indices in range; out-of-range indices fail */
-    RE("embedding", gen_embedding, CF_EXACT, CF_RED, 2),
-    RE("embedding_backward", gen_embedding_backward, CF_RED, CF_RED, 1),
+    RE("embedding", gen_embedding, CF_EXACT, CF_RED, 3),
+    RE("embedding_backward", gen_embedding_backward, CF_RED, CF_RED, 2),
     RE("gather", gen_gather, CF_EXACT, CF_RED, 2),
     RE("gather_backward", gen_gather_backward, CF_RED, CF_RED, 1),
     RE("one_hot", gen_one_hot, CF_EXACT, CF_EXACT, 2),
