@@ -122,11 +122,18 @@ static void test_resume_matches_uninterrupted(void **state)
     free(json);
     free(line);
 
-    /* resuming a finished run changes nothing and still reports */
+    /* resuming a finished run (stopped by --steps within an epoch) changes nothing, its summary.json
+     * included, and still reports */
+    char *sum_before = tu_slurp(dir, "full/summary.json");
     expect_ok(cli("train adam.yaml --resume full --steps 13 --backend ref --quiet"));
     part = records("full");
     assert_string_equal(part, full);
     free(part);
+    char *sum_after = tu_slurp(dir, "full/summary.json");
+    assert_non_null(sum_before);
+    assert_non_null(sum_after);
+    assert_string_equal(sum_before, sum_after);
+    free(sum_before), free(sum_after);
     char *out = tu_slurp(dir, "out");
     assert_non_null(strstr(out, "test accuracy"));
     free(out);

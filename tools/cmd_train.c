@@ -549,7 +549,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I, s:I}", "metric", best.metric, "value", best.value,
                                                    "epoch", (json_int_t)best.epoch, "step", (json_int_t)best.step));
-    r = cli_write_summary(a.out_dir, sum, ran_epochs > 0);
+    r = cli_write_summary(a.out_dir, sum, step > ts.step);
     json_decref(sum);
     if (ctx.val)
         printf("validation accuracy: %.4f (validation loss %.4f, %lld held-out examples)\n", val_acc, val_loss,
