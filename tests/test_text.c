@@ -2,6 +2,7 @@
  * vocabulary, the train/validation split, training and validation windows,
  * bad input; text specs; and the language-model loop of `strata train`,
  * `eval` and `generate` end to end on a tiny text with a bigram model. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,14 +485,36 @@ static void test_cli_bigram(void **state)
     char *again = slurp("out");
     assert_string_equal(out, again);
     free(again);
-    /* a long sample (past the buffer of recent tokens, which slides): the same draws from the start */
+    /* a long sample (past the buffer of recent tokens, which slides): the same draws from the start, and
+     * at temperature 0 the pattern all the way (a wrong slide would feed the bigram another last token) */
     snprintf(args, sizeof args, "generate --checkpoint '%s' --prime cde --length 10000 --seed 7 --backend ref", path);
     assert_int_equal(run_cli(args), 0);
     again = slurp("out");
     assert_int_equal(strlen(again), 3 + 10000 + 1);
     assert_int_equal(strncmp(out, again, 3 + 20), 0);
+    free(again);
+    snprintf(args, sizeof args, "generate --checkpoint '%s' --prime cde --length 10000 --temperature 0 --backend ref",
+             path);
+    assert_int_equal(run_cli(args), 0);
+    again = slurp("out");
+    assert_int_equal(strlen(again), 3 + 10000 + 1);
+    for (int k = 0; k < 3 + 10000; k++)
+        if (again[k] != "abcdefgh\n"[(k + 2) % 9])
+            fail_msg("temperature 0: character %d is '%c', not the pattern's", k, again[k]);
     free(out);
     free(again);
+    /* a reader that stops early ends the sampling (SIGPIPE is ignored, so the closed pipe must be noticed):
+     * a billion characters piped into head -c 5 end at once */
+    char cmd[2 * PATH_MAX + 256], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "'%s' generate --checkpoint '%s' --prime cde --length 1000000000 --backend ref | head -c 5 "
+             "> '%s/five'", bin, path, dir);
+    assert_int_equal(system(cmd), 0);
+    char *five = slurp("five");
+    assert_non_null(five);
+    assert_int_equal(strlen(five), 5);
+    assert_int_equal(strncmp(five, "cde", 3), 0);
+    free(five);
     /* a checkpoint that is not there: said so, not "no spec.yaml next to it" */
     snprintf(args, sizeof args, "generate --checkpoint '%s/nothere' --backend ref", dir);
     assert_int_equal(run_cli(args), 1);

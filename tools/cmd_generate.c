@@ -6,7 +6,9 @@
  * same order and shapes, is run one token at a time with the state carried
  * from step to step. Any other model is re-run on the last T tokens (its
  * training window) at every step. */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -241,7 +243,7 @@ static int generate(gen_ctx *g, const gen_args *a)
         goto done;
     }
     fwrite(prime, 1, plen, stdout);
-    int prev = strata_set_grad_enabled(g->rt, 0);
+    int prev = strata_set_grad_enabled(g->rt, 0), out_err = 0;
     if (state) /* feed the prime, all but its last token, to warm the state */
         for (size_t k = 0; k + 1 < n_ids && !rc; k++)
             rc = step(g, ids + k, 1, st, logits, V_out);
@@ -270,11 +272,21 @@ static int generate(gen_ctx *g, const gen_args *a)
         char ch[8];
         size_t cl;
         strata_text_decode(codec, id, ch, sizeof ch, &cl);
-        fwrite(ch, 1, cl, stdout);
+        /* each character as it comes; a reader that went away (`| head`) ends the sampling */
+        if (fwrite(ch, 1, cl, stdout) != cl || fflush(stdout) != 0) {
+            out_err = errno;
+            break;
+        }
     }
     strata_set_grad_enabled(g->rt, prev);
     if (rc) {
         cli_fail("generating", rc);
+        goto done;
+    }
+    if (out_err) { /* a closed pipe ends quietly, as its SIGPIPE would have */
+        if (out_err != EPIPE)
+            fprintf(stderr, "strata: error: writing the sample to standard output: %s\n", strerror(out_err));
+        r = out_err == EPIPE ? 128 + SIGPIPE : 1;
         goto done;
     }
     fputc('\n', stdout);

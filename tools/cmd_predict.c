@@ -390,7 +390,8 @@ static int predict(run_ctx *c, const predict_args *a)
         }
         r = predict_one(c, a, &src, strata_dataset_x(c->test, src.index), nd, ms, names, list, csv);
     }
-    for (int64_t i = 0; data && i < strata_dataset_size(data) && !r; i++) {
+    /* a whole file's examples: a reader that went away (`| head`) ends them, unless --csv wants them all */
+    for (int64_t i = 0; data && i < strata_dataset_size(data) && !r && (csv || !ferror(stdout)); i++) {
         const source src = {.index = i, .data = 1};
         r = predict_one(c, a, &src, strata_dataset_x(data, i), nd, ms, names, list, csv);
     }

@@ -92,12 +92,8 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
-    /* A reader that goes away (`strata predict --csv F | head`) does not kill the
-     * command half-way through the files it writes (F.tmp.PID left behind): its
-     * standard output fails quietly and the command finishes. */
-    signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -171,4 +167,21 @@ int main(int argc, char **argv)
     fprintf(stderr, "strata: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    /* A reader that goes away (`strata predict --csv F | head`) does not kill the
+     * command half-way through the files it writes (F.tmp.PID left behind): its
+     * standard output fails quietly and the command finishes (commands that
+     * only stream to it, generate and predict, stop). */
+    signal(SIGPIPE, SIG_IGN);
+    int r = run_command(argc, argv);
+    if (!r && (fflush(stdout) != 0 || ferror(stdout))) {
+        const int e = errno;
+        if (e != EPIPE) /* a reader that went away: the status SIGPIPE would give, quietly */
+            fprintf(stderr, "strata: error: writing standard output: %s\n", strerror(e));
+        r = e == EPIPE ? 128 + SIGPIPE : 1;
+    }
+    return r;
 }
