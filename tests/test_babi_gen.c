@@ -293,6 +293,10 @@ static void test_checker_catches(void **state)
         {3, "1 Mary got the milk there.\n2 Mary went to the garden.\n3 Mary went to the office.\n"
             "4 Mary went to the kitchen.\n5 Where was the milk before the kitchen? \tgarden\t1 2 4\n",
          "statement 3 moves Mary between supporting facts 2 and 4"},
+        {3, "1 Mary went to the office.\n2 Mary got the milk there.\n3 Mary dropped the milk.\n"
+            "4 Mary went to the garden.\n5 Mary went to the kitchen.\n"
+            "6 Where was the milk before the kitchen? \tgarden\t2 4 5\n",
+         "statement 3 moves the milk before supporting fact 5"},
         {5, "1 Mary gave the milk to John.\n2 Fred gave the milk to John.\n3 Mary gave the milk to John.\n"
             "4 Who gave the milk to John? \tMary\t1\n", "statement 2 is a later give"},
         {7, "1 Mary got the milk there.\n2 Mary dropped the milk.\n3 Mary got the milk there.\n"

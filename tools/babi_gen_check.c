@@ -1,10 +1,12 @@
 /* babi_gen_check.c - `strata babi-gen --verify`: re-reads a written task
  * file and, for every question, derives the answer from the question and
- * its supporting facts alone (their text and their order), with rules of
- * its own per task, and compares it with the recorded answer. It shares
- * only the vocabulary with the generator. Tasks 11 and 13 also read the
- * statement just before a pronoun line to resolve the pronoun, as the
- * official supporting fact there is the pronoun line only. */
+ * its supporting facts (their text and their order), with rules of its own
+ * per task, and compares it with the recorded answer. It shares only the
+ * vocabulary with the generator. It also reads the rest of the story before
+ * the question to check that the supporting facts are the latest word (no
+ * later move of the person, give of the object, ...), and, for tasks 11 and
+ * 13, the statement just before a pronoun line to resolve the pronoun, as
+ * the official supporting fact there is the pronoun line only. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,14 +347,16 @@ static int chk_where_was(ck_ctx *c, const char *q)
         return FAIL("the %s's last place is %s, not %s", cap[0], seq[n - 1], cap[1]);
     if (!strcmp(seq[n - 2], cap[1]))
         return FAIL("the two places are the same");
-    int m1 = -1, m2 = -1; /* the two moves: nothing moves the holder between them */
-    for (int i = 0; i < 3; i++)
-        if (i != g)
-            m1 < 0 ? (m1 = i) : (m2 = i);
+    /* the two moves (m1 before m2): nothing moves the holder between them, and the object stays with the
+     * holder from the get to the last move */
+    const int m1 = g == 0 ? 1 : 0, m2 = g == 2 ? 1 : 2;
     const int between = placed_later(c, c->f[g].a, c->f[m1].line, c->f[m2].line);
     if (between)
         return FAIL("statement %d moves %s between supporting facts %d and %d", between, c->f[g].a, c->f[m1].line,
                     c->f[m2].line);
+    const int handed = object_later(c, 0, cap[0], NULL, NULL, c->f[g].line);
+    if (handed && handed < c->f[m2].line)
+        return FAIL("statement %d moves the %s before supporting fact %d", handed, cap[0], c->f[m2].line);
     return set_ans(c, seq[n - 2]);
 }
 
