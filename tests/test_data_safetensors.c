@@ -339,6 +339,24 @@ static void test_train_on_safetensors(void **state)
     tu_expect_cli_err(dir, tu_run_clif(dir, "train aeflat.yaml --out rb --set model.input=[64] "
                                             "--set train.batch_size=50"),
                       1, "train.batch_size 50 is more than the 40 training examples");
+    /* one training example: no PCA baseline to fit, which is said, and the run still ends well (it failed after
+     * training) with pca_mse null */
+    const tu_sft_tensor single[1] = {{"inputs", "F32", 2, {1, 64}, flat, 64 * sizeof(float)}};
+    tu_write_sft(dir, "one.safetensors", single, 1);
+    write_spec("aeone.yaml",
+               "  format: safetensors\n  train: {file: one.safetensors}\n  test: {file: one.safetensors}\n",
+               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "train aeone.yaml --out r1 --backend ref --quiet --epochs 1 "
+                                           "--set model.input=[64] --set train.batch_size=1"));
+    out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "no PCA baseline"));
+    free(out);
+    out = tu_slurp(dir, "err");
+    assert_non_null(strstr(out, "no PCA baseline to compare with: fewer than 2 training examples"));
+    free(out);
+    out = tu_slurp(dir, "r1/summary.json");
+    assert_non_null(strstr(out, "\"pca_mse\": null"));
+    free(out);
     /* a GAN makes images: a flat generator is refused before training */
     static const char gan[] = "task: gan\n"
                               "data: {format: safetensors, train: {file: flat.safetensors}}\n"

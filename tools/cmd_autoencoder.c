@@ -230,6 +230,17 @@ static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t k
 static int ae_pca_mse(ae_ctx *c, double *mse)
 {
     const int64_t n = strata_dataset_size(c->train), d = c->per, k = c->code;
+    /* a baseline it cannot fit is left out (NaN, null in JSON), not an error after the training */
+    char why[64] = "";
+    if (d > STATS_MAX_D)
+        snprintf(why, sizeof why, "examples of more than %d values", STATS_MAX_D);
+    else if (n < 2 || strata_dataset_size(c->test) < 1)
+        snprintf(why, sizeof why, "%s", n < 2 ? "fewer than 2 training examples" : "no test examples");
+    if (why[0]) {
+        fprintf(stderr, "strata: note: no PCA baseline to compare with: %s\n", why);
+        *mse = NAN;
+        return 0;
+    }
     double *mean = malloc(sizeof(double) * (size_t)d), *comp = malloc(sizeof(double) * (size_t)(k * d));
     char err[256] = "";
     int r = !mean || !comp || k < 1 || k > d ||
@@ -242,6 +253,15 @@ static int ae_pca_mse(ae_ctx *c, double *mse)
     free(mean);
     free(comp);
     return r || *mse < 0;
+}
+
+/* "PCA with K components MSE", or that there is no baseline (NaN). */
+static void ae_print_pca(int64_t k, double mse)
+{
+    if (isnan(mse))
+        printf("no PCA baseline");
+    else
+        printf("PCA with %lld components %.5f", (long long)k, mse);
 }
 
 /* Test images over their reconstructions, 16 a row. */
@@ -535,13 +555,15 @@ int cmd_ae_train(int argc, char **argv)
         goto out;
     }
     free(recon);
-    json_t *sum = json_pack("{s:f, s:f, s:I, s:I, s:f, s:s}", "test_mse", test_mse, "pca_mse", pca_mse, "code_size",
+    json_t *sum = json_pack("{s:f, s:o, s:I, s:I, s:f, s:s}", "test_mse", test_mse, "pca_mse", cli_json_num(pca_mse),
+                            "code_size",
                             (json_int_t)c.code, "epochs", (json_int_t)epochs, "seconds", cli_now() - t0, "device",
                             strata_device_name(c.dev));
     r = cli_write_summary(a.out_dir, sum, ran > 0);
     json_decref(sum);
-    printf("test reconstruction MSE %.5f; PCA with %lld components %.5f; %s/reconstructions.png\n", test_mse,
-           (long long)c.code, pca_mse, a.out_dir);
+    printf("test reconstruction MSE %.5f; ", test_mse);
+    ae_print_pca(c.code, pca_mse);
+    printf("; %s/reconstructions.png\n", a.out_dir);
 out:
     ae_free(&c);
     return r;
@@ -567,8 +589,11 @@ int cmd_ae_eval(int argc, char **argv)
     if (a.json)
         r = cli_print_json(json_pack("{s:o, s:o, s:I}", "test_mse", cli_json_num(test_mse), "pca_mse",
                                      cli_json_num(pca_mse), "code_size", (json_int_t)c.code));
-    else
-        printf("test reconstruction MSE %.5f; PCA with %lld components %.5f\n", test_mse, (long long)c.code, pca_mse);
+    else {
+        printf("test reconstruction MSE %.5f; ", test_mse);
+        ae_print_pca(c.code, pca_mse);
+        putchar('\n');
+    }
 out:
     ae_free(&c);
     return r;

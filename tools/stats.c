@@ -16,7 +16,6 @@
 #include <lapacke.h>
 
 /* d * d doubles per matrix; 2 d^2 + 6 d + 1 (dsyevd's workspace) fits an int. */
-#define STATS_MAX_D 16384
 
 /* Rows converted to double per dsyrk/dgemm call: ~4 MiB of buffer, at least
  * 64 rows so the BLAS has a useful inner dimension. */

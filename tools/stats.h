@@ -40,6 +40,9 @@ int stats_mean_cov(const float *x, int64_t n, int64_t d, double *mean, double *c
 int stats_frechet(const double *mu1, const double *s1, const double *mu2, const double *s2, int64_t d,
                   double *out, char *err, size_t err_size);
 
+/** The largest dimension the Frechet distance and PCA take (a d x d covariance in memory). */
+#define STATS_MAX_D 16384
+
 /**
  * PCA fit: the mean and the top @p k principal directions of @p n rows, from
  * the eigen-decomposition of their covariance. Directions are sorted by
