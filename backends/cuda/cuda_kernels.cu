@@ -336,7 +336,9 @@ __global__ void ck_dropout2d_mask(float *mask, uint64_t seed, uint64_t offset, d
                                   int64_t NC)
 {
     CK_FOR(i, NC)
-    mask[i] = (float)((double)ck_uniform(seed, offset, (uint64_t)i) >= p ? kept_scale : 0.0);
+    {
+        mask[i] = (float)((double)ck_uniform(seed, offset, (uint64_t)i) >= p ? kept_scale : 0.0);
+    }
 }
 
 extern "C" cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float *x, uint64_t seed,

@@ -1444,9 +1444,16 @@ static int ce_inputs(cf_gen *g, cf_case *c, int64_t *N, int64_t *C)
         *N = g->large ? 513 : cf_dim(g), *C = cf_dim(g);
         break;
     }
+    if (g->error == 3) /* no classes: every label is out of range, though there is nothing to compute */
+        *N = 4, *C = 0;
     cf_tensor *l = cf_in(c, "logits", STRATA_F32, 2, (int64_t[]){*N, *C});
     cf_tensor *t = cf_in(c, "labels", (g->trial + g->error) % 2 ? STRATA_I32 : STRATA_I64, 1, (int64_t[]){*N});
     cf_fill_uniform(&g->rng, l, -4.0, 4.0);
+    if (g->error == 3) { /* the labels stay 0 */
+        c->note = "labels into (N, 0) logits must fail";
+        c->expect = STRATA_E_INVALID;
+        return 0;
+    }
     cf_fill_index(&g->rng, t, 0, *C - 1);
     if (g->error && t->data) {
         int64_t row = cf_int(&g->rng, 0, *N - 1);
@@ -1817,13 +1824,13 @@ static int index_shape(cf_gen *g, int64_t *s)
 static int gen_embedding(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     int64_t V = g->trial == 1 ? 1 : cf_dim(g), D = g->error == 3 ? 0 : cf_dim(g), s[STRATA_MAX_DIMS];
-    if (g->error == 3) /* rows of no values: nothing is copied, and the index -1 is still refused */
-        c->note = "index -1 into a (V, 0) table must fail";
     cf_tensor *w = cf_in(c, "w", STRATA_F32, 2, (int64_t[]){V, D});
     cf_fill_uniform(&g->rng, w, -2.0, 2.0);
     w->grad = 1;
     int n = index_shape(g, s);
     index_input(g, c, "idx", n, s, V);
+    if (g->error == 3) /* rows of no values: nothing is copied, and the index -1 is still refused */
+        c->note = "index -1 into a (V, 0) table must fail";
     c->k_bwd = cf_numel(n, s);
     return 0;
 }
@@ -2921,8 +2928,8 @@ static const cf_recipe cf_recipes[] = {
     R("log_softmax", gen_softmax, CF_RED, CF_RED),
     R("softmax_backward", gen_softmax_backward, CF_RED, CF_RED),
     R("log_softmax_backward", gen_softmax_backward, CF_RED, CF_RED),
-    RE("cross_entropy", gen_cross_entropy, CF_RED, CF_RED, 2), /* labels out of range fail */
-    RE("cross_entropy_backward", gen_cross_entropy_backward, CF_RED, CF_RED, 1),
+    RE("cross_entropy", gen_cross_entropy, CF_RED, CF_RED, 3), /* labels out of range fail */
+    RE("cross_entropy_backward", gen_cross_entropy_backward, CF_RED, CF_RED, 3),
     RP("mse", gen_pairwise_loss, CF_RED, CF_RED, "composite"),
     R("bce_with_logits", gen_pairwise_loss, CF_RED, CF_RED),
     R("bce_with_logits_backward", gen_bce_backward, CF_RED, CF_RED),
