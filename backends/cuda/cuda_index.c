@@ -4,6 +4,7 @@
  * one_hot. The calls are checked as ref's (backends/common/kcall.c);
  * out-of-range indices are errors, reported as cuda_loss.c does.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "cuda_ops.h"
@@ -41,9 +42,18 @@ CUDA_KERNEL(concat)
     for (int k = 0; k < call->n_inputs; k++) {
         int64_t nk = call->inputs[k].shape[axis];
         size_t width = (size_t)(nk * inner) * es;
-        if (width > 0 && outer > 0)
-            CUDA_TRY(cudaMemcpy2DAsync(y + (size_t)(at * inner) * es, pitch, cuda_ptr(&call->inputs[k]), width,
-                                       width, (size_t)outer, cudaMemcpyDeviceToDevice, d->stream));
+        char *dst = y + (size_t)(at * inner) * es;
+        const char *src = cuda_ptr(&call->inputs[k]);
+        if (width > 0 && outer > 0 && (outer == 1 || pitch > (size_t)INT_MAX)) {
+            /* one row, or rows longer than a 2-D copy's pitch may be (cudaDevAttrMaxPitch: 2^31 - 1 bytes on
+             * current GPUs): a plain copy per row */
+            for (int64_t r = 0; r < outer; r++)
+                CUDA_TRY(cudaMemcpyAsync(dst + (size_t)r * pitch, src + (size_t)r * width, width,
+                                         cudaMemcpyDeviceToDevice, d->stream));
+        } else if (width > 0 && outer > 0) {
+            CUDA_TRY(cudaMemcpy2DAsync(dst, pitch, src, width, width, (size_t)outer, cudaMemcpyDeviceToDevice,
+                                       d->stream));
+        }
         at += nk;
     }
     return STRATA_OK;
