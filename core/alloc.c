@@ -53,6 +53,7 @@ strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_st
         if (zero)
             memset(s->data, 0, rounded ? rounded : 64);
     }
+    __atomic_add_fetch(&dev->rt->live_storages, 1, __ATOMIC_RELAXED);
     *out = s;
     return STRATA_OK;
 }
@@ -61,6 +62,7 @@ void st_storage_release(st_storage *s)
 {
     if (!s || --s->refcount > 0)
         return;
+    __atomic_sub_fetch(&s->dev->rt->live_storages, 1, __ATOMIC_RELAXED);
     const strata_backend_def *b = &s->dev->be->def;
     if (b->alloc) {
         if (b->free)

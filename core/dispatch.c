@@ -48,25 +48,6 @@ static strata_status run_kernel(strata_device *dev, const st_op *op, strata_kern
     return rc;
 }
 
-/* A host-memory device that can run @p op natively, for the fallback. */
-static strata_device *fallback_device(strata_runtime *rt, st_op *op, const st_kernel **kn)
-{
-    strata_device *best = NULL;
-    int best_prio = -1000000;
-    for (int b = 0; b < rt->n_backends; b++) {
-        st_backend *be = rt->backends[b];
-        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || !be->n_devices)
-            continue;
-        const st_kernel *k = st_find_kernel(rt, op, b);
-        if ((k || op->def.host_kernel) && be->def.priority > best_prio) {
-            best = be->devices[0];
-            best_prio = be->def.priority;
-            *kn = k;
-        }
-    }
-    return best;
-}
-
 static int supports(strata_device *dev, const st_op *op, strata_tensor *const *in, int n_in, const strata_attr *attrs,
                     int n_attrs)
 {
@@ -77,6 +58,31 @@ static int supports(strata_device *dev, const st_op *op, strata_tensor *const *i
     for (int k = 0; k < n_in; k++)
         st_tensor_fill_desc(in[k], &d[k]);
     return b->supports_op(b->self, dev->index, op->name, op->def.version, d, n_in, attrs, n_attrs);
+}
+
+/* A host-memory device, other than @p dev (which has no kernel for this call or declined it), that runs @p op
+ * natively and accepts these inputs, for the fallback; the highest priority. */
+static strata_device *fallback_device(strata_runtime *rt, st_op *op, const strata_device *dev,
+                                      strata_tensor *const *in, int n_in, const strata_attr *attrs, int n_attrs,
+                                      const st_kernel **kn)
+{
+    strata_device *best = NULL;
+    int best_prio = -1000000;
+    for (int b = 0; b < rt->n_backends; b++) {
+        st_backend *be = rt->backends[b];
+        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || !be->n_devices || be == dev->be ||
+            be->def.priority <= best_prio)
+            continue;
+        const st_kernel *k = st_find_kernel(rt, op, b);
+        if (k && !supports(be->devices[0], op, in, n_in, attrs, n_attrs))
+            k = NULL;
+        if (k || op->def.host_kernel) {
+            best = be->devices[0];
+            best_prio = be->def.priority;
+            *kn = k;
+        }
+    }
+    return best;
 }
 
 /* Runs @p op on host device @p hdev with copies of the inputs, then copies
@@ -411,15 +417,21 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
     if (provided) {
         for (int k = 0; k < n_out; k++) {
             strata_tensor *o = inv->outputs[k];
-            if (!o || o->st->dev != dev || o->dtype != out_d[k].dtype || o->ndim != out_d[k].ndim ||
+            if (o && o->st->dev != dev) {
+                rc = st_error(STRATA_E_INVALID, "%s: provided output %d is on %s, the inputs on %s", op->name, k,
+                              o->st->dev->name, dev->name);
+                goto fail;
+            }
+            if (!o || o->dtype != out_d[k].dtype || o->ndim != out_d[k].ndim ||
                 memcmp(o->shape, out_d[k].shape, sizeof(int64_t) * (size_t)o->ndim) ||
                 !strata_tensor_is_contiguous(o)) {
                 char a[128], b[128];
-                return st_error(STRATA_E_SHAPE, "%s: provided output %d is %s %s, expected contiguous %s %s on %s",
-                                op->name, k, o ? strata_dtype_name(o->dtype) : "NULL",
-                                o ? st_shape_str(a, sizeof a, o->ndim, o->shape) : "",
-                                strata_dtype_name(out_d[k].dtype),
-                                st_shape_str(b, sizeof b, out_d[k].ndim, out_d[k].shape), dev->name);
+                rc = st_error(STRATA_E_SHAPE, "%s: provided output %d is %s %s, expected contiguous %s %s on %s",
+                              op->name, k, o ? strata_dtype_name(o->dtype) : "NULL",
+                              o ? st_shape_str(a, sizeof a, o->ndim, o->shape) : "",
+                              strata_dtype_name(out_d[k].dtype), st_shape_str(b, sizeof b, out_d[k].ndim, out_d[k].shape),
+                              dev->name);
+                goto fail; /* releases the outputs retained before this one */
             }
             outs[k] = strata_tensor_retain(o);
         }
@@ -436,10 +448,17 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         fn = def->host_kernel;
         fn_user = def->user;
     }
-    if (!fn && def->composite && !provided) {
-        rc = composite_call(rt, op, in, n_in, attrs, n_attrs, inv->outputs, n_out);
+    if (!fn && def->composite && !provided) { /* the inner ops record themselves */
+        strata_tensor *made[ST_MAX_IO] = {0}; /* the caller's outputs are written only on success */
+        rc = composite_call(rt, op, in, n_in, attrs, n_attrs, made, n_out);
         ran_composite = 1;
-        return rc; /* the inner ops recorded themselves */
+        for (int k = 0; k < n_out; k++) {
+            if (rc)
+                strata_tensor_release(made[k]);
+            else
+                inv->outputs[k] = made[k];
+        }
+        return rc;
     }
 
     /* contiguous inputs unless the kernel reads strides */
@@ -467,7 +486,7 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         rc = run_kernel(dev, op, fn, fn_user, in, n_in, outs, n_out, attrs, n_attrs);
     } else {
         const st_kernel *hk = NULL;
-        strata_device *hdev = fallback_device(rt, op, &hk);
+        strata_device *hdev = fallback_device(rt, op, dev, in, n_in, attrs, n_attrs, &hk);
         if (!hdev) {
             rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s and no host implementation to fall back to",
                           op->name, dev->name);

@@ -154,6 +154,7 @@ struct strata_runtime {
     const char *anomaly_layer; /* "layer 'fc1' (linear)" running now, or NULL */
     const char *anomaly_bw_op; /* the op whose backward runs now, or NULL */
     char anomaly_buf[160];     /* anomaly_layer of a forward */
+    long live_storages;        /* tensor storages not freed yet (atomic): what destroy warns of */
 };
 
 extern const strata_host_api st_host_api;

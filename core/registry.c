@@ -139,9 +139,24 @@ strata_status st_register_kernel(st_plugin *p, const char *backend, const char *
         version = 1;
     for (int k = 0; k < rt->n_kernels; k++) {
         st_kernel *kn = rt->kernels[k];
-        if (kn->version == version && !strcmp(kn->op, opname) && !strcmp(kn->backend, backend))
-            return st_error(STRATA_E_EXISTS, "register_kernel: %s v%d on backend '%s' is already registered by '%s'",
-                            opname, version, backend, kn->plugin->name);
+        if (kn->version != version || strcmp(kn->op, opname) || strcmp(kn->backend, backend))
+            continue;
+        /* the backend's own plugin takes its place back from a plugin that got there first (loaded earlier,
+         * from STRATA_PLUGIN_PATH): refusing the backend would unload all of it */
+        int own = 0;
+        for (int b = 0; b < rt->n_backends && !own; b++)
+            own = rt->backends[b]->plugin == p && !strcmp(rt->backends[b]->name, backend);
+        if (own && kn->plugin != p) {
+            st_log(rt, STRATA_LOG_WARN, "plugin '%s' registered %s v%d for backend '%s'; the backend's own kernel "
+                                        "replaces it", kn->plugin->name, opname, version, backend);
+            kn->fn = fn;
+            kn->user = user;
+            kn->plugin = p;
+            rt->kernel_gen++;
+            return STRATA_OK;
+        }
+        return st_error(STRATA_E_EXISTS, "register_kernel: %s v%d on backend '%s' is already registered by '%s'",
+                        opname, version, backend, kn->plugin->name);
     }
     st_kernel *kn = st_calloc(1, sizeof *kn);
     if (!kn)

@@ -77,6 +77,12 @@ void strata_runtime_destroy(strata_runtime *rt)
     if (!rt)
         return;
     st_graph_free(rt->graph);
+    const long live = __atomic_load_n(&rt->live_storages, __ATOMIC_RELAXED);
+    if (live > 0) /* their devices go with the plugins: releasing them later would touch freed memory */
+        st_log(rt, STRATA_LOG_WARN,
+               "strata_runtime_destroy: %ld tensor storage(s) still alive; release the tensors and destroy the "
+               "models, optimizers and data loaders made from this runtime first (their memory is not returned)",
+               live);
     /* unload in reverse order of loading */
     for (int k = rt->n_plugins - 1; k >= 0; k--) {
         st_plugin *p = rt->plugins[k];
@@ -130,8 +136,7 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
         strata_device *d = best_device(rt);
         if (!d)
             return st_error(STRATA_E_NOT_FOUND, "no backend with a device is loaded (see `strata info`)");
-        *out = d;
-        return STRATA_OK;
+        backend = d->be->name; /* then device @p index of it, as for a named backend */
     }
     char avail[512] = "";
     for (int k = 0; k < rt->n_backends; k++) {

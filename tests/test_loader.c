@@ -1472,6 +1472,45 @@ static void test_no_fallback_target(void **state)
     rt_destroy(rt);
 }
 
+/* A backend that declines its own kernel for a call: the fallback runs the op on another backend (ref, of lower
+ * priority), not on the same device with that kernel (it gave 999 for 1 + 1). */
+static void test_fallback_skips_declining_backend(void **state)
+{
+    (void)state;
+    env_set("STRATA_STRICT", NULL);
+    strata_runtime *rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    ST_OK(strata_plugin_load(rt, fx("declining_backend")));
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "fixture_declining", 0, &dev));
+    const int64_t shape[1] = {3};
+    const float av[3] = {1, 2, 3}, want[3] = {2, 4, 6};
+    strata_tensor *a = tensor(dev, 1, shape, av), *ab[2] = {a, a}, *y = NULL;
+    ST_OK(strata_op_call(rt, "core::add", ab, 2, NULL, 0, &y, 1));
+    assert_values(y, want, 3);
+    strata_tensor_release(y);
+    strata_tensor_release(a);
+}
+
+/* A plugin loaded first registers a kernel for ref: when ref loads, its own kernel takes the place back (ref
+ * used to be refused and unloaded whole, E_EXISTS), and relu on ref is ref's. */
+static void test_backend_kernel_takes_precedence(void **state)
+{
+    (void)state;
+    strata_runtime *rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, fx("kernel_for_ref")));
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "ref", 0, &dev));
+    const int64_t shape[1] = {3};
+    const float xv[3] = {-1, 0, 2}, want[3] = {0, 0, 2};
+    strata_tensor *x = tensor(dev, 1, shape, xv), *y = NULL;
+    ST_OK(strata_op_call(rt, "core::relu", &x, 1, NULL, 0, &y, 1));
+    assert_values(y, want, 3);
+    strata_tensor_release(y);
+    strata_tensor_release(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1493,6 +1532,8 @@ int main(void)
         cmocka_unit_test_teardown(test_option_plugin_path, teardown),
         cmocka_unit_test_teardown(test_zero_device_backend, teardown),
         cmocka_unit_test_teardown(test_host_fallback, teardown),
+        cmocka_unit_test_teardown(test_fallback_skips_declining_backend, teardown),
+        cmocka_unit_test_teardown(test_backend_kernel_takes_precedence, teardown),
         cmocka_unit_test_teardown(test_host_fallback_gradient, teardown),
         cmocka_unit_test_teardown(test_strict_forbids_fallback, teardown),
         cmocka_unit_test_teardown(test_no_fallback_target, teardown),

@@ -35,8 +35,9 @@ STRATA_API const char *strata_status_name(strata_status s);
 STRATA_API const char *strata_status_text(strata_status s);
 
 /**
- * Message of the last failure on this thread ("" if none). Borrowed; valid
- * until the next failing call on this thread. @since 1.0
+ * Message of the last failure on this thread ("" if none). Borrowed; read
+ * it before the next call into Strata on this thread, which may replace or
+ * clear it (as errno). @since 1.0
  */
 STRATA_API const char *strata_last_error(void);
 
@@ -88,7 +89,12 @@ typedef struct strata_runtime_options {
  */
 STRATA_API strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out);
 
-/** Destroys @p rt and everything created from it that is still alive. @since 1.0 */
+/**
+ * Destroys @p rt: its graph, its plugins and their devices. Release the
+ * tensors and destroy the models, optimizers and loaders made from it
+ * first: they refer to its devices (a warning counts the tensor storages
+ * still alive; their memory is not returned). @since 1.0
+ */
 STRATA_API void strata_runtime_destroy(strata_runtime *rt);
 
 /**
@@ -163,10 +169,12 @@ STRATA_API strata_status strata_registry_get(const strata_runtime *rt, strata_re
 
 /**
  * Finds device @p index of backend @p backend ("ref", "cpu", ...). If
- * @p backend is NULL or "" the best available device is chosen: the
+ * @p backend is NULL or "" the best available backend is chosen: the
  * STRATA_BACKEND variable if set, else the highest-priority backend that
- * has a device. @p out is borrowed from the runtime.
- * @returns STRATA_E_NOT_FOUND naming the backend and the ones available.
+ * has a device; @p index counts its devices. @p out is borrowed from the
+ * runtime.
+ * @returns STRATA_E_NOT_FOUND naming the backend and the ones available,
+ *  or the device index it lacks.
  * @since 1.0
  */
 STRATA_API strata_status strata_device_get(strata_runtime *rt, const char *backend, int index, strata_device **out);
