@@ -303,16 +303,18 @@ static strata_status load_manifest(strata_runtime *rt, const char *path, const c
         return fail(p, STRATA_E_FORMAT, "bad manifest: %s", why);
     }
     const char *lib = json_string_value(json_object_get(root, "library"));
-    char full[PATH_MAX];
+    char full[2 * PATH_MAX], real[PATH_MAX];
     if (lib[0] == '/') {
         snprintf(full, sizeof full, "%s", lib);
-    } else {
-        const char *slash = strrchr(path, '/');
-        int dlen = slash ? (int)(slash - path) : 1;
-        snprintf(full, sizeof full, "%.*s/%s", dlen, slash ? path : ".", lib);
+    } else { /* beside the manifest itself, also when it is reached through a link */
+        const char *at = realpath(path, real) ? real : path, *slash = strrchr(at, '/');
+        int dlen = slash ? (int)(slash - at) : 1;
+        snprintf(full, sizeof full, "%.*s/%s", dlen, slash ? at : ".", lib);
     }
     strata_status rc = load_file(rt, full, origin);
-    json_decref(root);
+    if (rc)
+        st_error_context(rc, "manifest %s (library \"%s\")", path, lib);
+    json_decref(root); /* lib is its string */
     return rc;
 }
 

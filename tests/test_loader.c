@@ -1053,6 +1053,20 @@ static void test_manifests(void **state)
     tu_assert_error_contains("\"library\"");
     assert_runtime_works(rt);
     rt_destroy(rt);
+
+    /* reached through a link, a manifest's relative library is found beside the manifest itself (it was looked
+     * for beside the link); a missing library names the manifest */
+    char link_path[PATH_MAX + 16], missing_json[PATH_MAX + 32];
+    snprintf(link_path, sizeof link_path, "%s/linked.json", tmp_dir());
+    assert_int_equal(symlink(real(good), link_path), 0);
+    rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, link_path));
+    assert_loaded_record(rt, fx("good_plugin"), "fixture_good", "explicit");
+    snprintf(missing_json, sizeof missing_json, "%s/c_missing_lib.json", mdir);
+    ASSERT_STATUS(strata_plugin_load(rt, missing_json), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("manifest");
+    tu_assert_error_contains("c_missing_lib.json");
+    rt_destroy(rt);
 }
 
 /* Loading a bad manifest a second time is refused like any duplicate, and,
