@@ -1056,8 +1056,10 @@ static void test_manifests(void **state)
 
     /* reached through a link, a manifest's relative library is found beside the manifest itself (it was looked
      * for beside the link); a missing library names the manifest */
-    char link_path[PATH_MAX + 16], missing_json[PATH_MAX + 32];
-    snprintf(link_path, sizeof link_path, "%s/linked.json", tmp_dir());
+    char link_path[PATH_MAX + 32], missing_json[PATH_MAX + 32];
+    snprintf(link_path, sizeof link_path, "%s/deeper", tmp_dir()); /* not where the relative path leads */
+    assert_int_equal(mkdir(link_path, 0700), 0);
+    strcat(link_path, "/linked.json");
     assert_int_equal(symlink(real(good), link_path), 0);
     rt = rt_isolated();
     ST_OK(strata_plugin_load(rt, link_path));
