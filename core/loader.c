@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,8 +379,11 @@ strata_status strata_plugin_get(const strata_runtime *rt, int i, strata_plugin_r
 {
     if (!rt || !out || i < 0 || i >= rt->n_plugins)
         return st_error(STRATA_E_INVALID, "strata_plugin_get: index %d outside [0, %d)", i, rt ? rt->n_plugins : 0);
-    if (out->struct_size < sizeof *out)
-        return st_error(STRATA_E_INVALID, "strata_plugin_get: struct_size %zu too small", out->struct_size);
+    /* the 1.0 layout at least; fields added after it are to be written only when struct_size covers them */
+    const size_t v10 = offsetof(strata_plugin_record, origin) + sizeof out->origin;
+    if (out->struct_size < v10)
+        return st_error(STRATA_E_INVALID, "strata_plugin_get: struct_size %zu is smaller than the 1.0 record's %zu",
+                        out->struct_size, v10);
     const st_plugin *p = rt->plugins[i];
     out->name = p->name;
     out->path = p->path;

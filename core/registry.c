@@ -2,6 +2,7 @@
  * each registered by a plugin (the core registers as plugin "core"). */
 #include <ctype.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -473,8 +474,11 @@ strata_status strata_backend_get(const strata_runtime *rt, int i, strata_backend
 {
     if (!rt || !out || i < 0 || i >= rt->n_backends)
         return st_error(STRATA_E_INVALID, "strata_backend_get: index %d outside [0, %d)", i, rt ? rt->n_backends : 0);
-    if (out->struct_size < sizeof *out)
-        return st_error(STRATA_E_INVALID, "strata_backend_get: struct_size %zu too small", out->struct_size);
+    /* the 1.0 layout at least; fields added after it are to be written only when struct_size covers them */
+    const size_t v10 = offsetof(strata_backend_record, unavailable) + sizeof out->unavailable;
+    if (out->struct_size < v10)
+        return st_error(STRATA_E_INVALID, "strata_backend_get: struct_size %zu is smaller than the 1.0 record's %zu",
+                        out->struct_size, v10);
     const st_backend *be = rt->backends[i];
     out->name = be->name;
     out->plugin = be->plugin->name;
