@@ -136,20 +136,32 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
                     STRATA_PLUGIN_ENTRY_SYMBOL);
     }
     const strata_plugin_desc *desc = entry();
-    if (!desc || desc->struct_size < offsetof(strata_plugin_desc, shutdown) + sizeof(desc->shutdown)) {
+    /* the ABI version first (it stands at the same place in every major's descriptor), so a plugin of
+     * another major is told so whatever its descriptor's size */
+    const size_t with_abi = offsetof(strata_plugin_desc, abi_minor) + sizeof(desc->abi_minor);
+    const size_t v10 = offsetof(strata_plugin_desc, shutdown) + sizeof(desc->shutdown);
+    if (!desc || desc->struct_size < with_abi) {
         dlclose(dl);
-        return fail(p, STRATA_E_PLUGIN, "entry returned %s", desc ? "a descriptor with a too-small struct_size" : "NULL");
+        return fail(p, STRATA_E_PLUGIN, "entry returned %s", desc ? "a descriptor too small to hold its ABI version"
+                                                                  : "NULL");
     }
     p->abi_major = desc->abi_major;
     p->abi_minor = desc->abi_minor;
-    if (desc->name && *desc->name)
-        set_str(&p->name, desc->name);
-    set_str(&p->version, desc->version);
+    if (desc->struct_size >= offsetof(strata_plugin_desc, version) + sizeof(desc->version)) {
+        if (desc->name && *desc->name) /* also for a message about another major, as its 1.x place */
+            set_str(&p->name, desc->name);
+        set_str(&p->version, desc->version);
+    }
     if (desc->abi_major != STRATA_ABI_MAJOR) {
         dlclose(dl);
         /* desc lived in the unmapped library: use the copies in p */
         return fail(p, STRATA_E_ABI, "plugin '%s' was built for Strata ABI %u.%u; this libstrata provides ABI %d.%d",
                     p->name, p->abi_major, p->abi_minor, STRATA_ABI_MAJOR, STRATA_ABI_MINOR);
+    }
+    if (desc->struct_size < v10) {
+        dlclose(dl);
+        return fail(p, STRATA_E_PLUGIN, "entry returned a descriptor of %zu bytes; ABI %u.x descriptors have %zu",
+                    desc->struct_size, desc->abi_major, v10);
     }
     if (desc->abi_minor > STRATA_ABI_MINOR)
         trace("  %s was built for ABI %u.%u, newer than this libstrata's %d.%d: it is loaded and told "

@@ -791,6 +791,9 @@ static void test_wrong_abi_major(void **state)
     assert_string_equal(r.name, "fixture_wrong_abi");
     assert_int_equal(r.abi_major, STRATA_ABI_MAJOR + 1);
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops);
+    /* a descriptor that ends after its ABI version (another major's layout): the versions, not its size */
+    expect_failed_load(rt, "wrong_abi_small", STRATA_E_ABI, theirs);
+    tu_assert_error_contains(ours);
     assert_runtime_works(rt);
     rt_destroy(rt);
 }
