@@ -101,7 +101,8 @@ STRATA_API void strata_runtime_destroy(strata_runtime *rt);
  * Loads one plugin or backend shared object explicitly, or the library a
  * JSON manifest (a path ending in .json) names.
  * @returns STRATA_OK; STRATA_E_EXISTS if the same real path is loaded
- *   already or a plugin of the same name is; STRATA_E_ABI, STRATA_E_PLUGIN,
+ *   already, or was tried and failed (a runtime does not try a file twice),
+ *   or a plugin of the same name is loaded; STRATA_E_ABI, STRATA_E_PLUGIN,
  *   STRATA_E_NOT_FOUND or (bad manifest) STRATA_E_FORMAT with a message
  *   naming the file and the reason. The runtime stays usable.
  * @since 1.0
