@@ -112,6 +112,25 @@ static void valid_spec_builds_model(void **state)
     strata_spec_destroy(s);
 }
 
+/* strata_spec_set_layer_int of an attribute the spec left at its default (the header: defaults count); it was
+ * "no attribute", so a memory network spec without embedding_dim could not be evaluated */
+static void set_layer_int_of_default(void **state)
+{
+    fixture *f = *state;
+    strata_spec *s = NULL;
+    ST_OK(parse(f, "model:\n  input: [3]\n  layers:\n    - {type: linear, name: fc, out_features: 4}\n", "d.yaml",
+                &s));
+    ST_OK(strata_spec_set_layer_int(s, "fc", "bias", 0));
+    ST_OK(strata_spec_set_layer_int(s, "fc", "out_features", 5)); /* given: changed in place */
+    assert_int_equal(strata_spec_set_layer_int(s, "fc", "nothing", 1), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("has no attribute 'nothing'");
+    strata_model *m = NULL;
+    ST_OK(strata_spec_build_model(s, f->dev, &m));
+    assert_int_equal(strata_model_num_scalars(m), 3 * 5); /* no bias */
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+}
+
 static void shipped_w1_spec_loads(void **state)
 {
     fixture *f = *state;
@@ -633,6 +652,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(two_model_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(keys_of_other_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(get_paths_and_defaults, setup, teardown),

@@ -34,8 +34,10 @@ typedef struct spec_layer {
     const char *name;    /* NULL: the core names it by position */
     char index_name[24]; /* that position, for messages and references */
     int line;
-    strata_attr *attrs; /* only the keys the spec gives; the core applies defaults */
+    strata_attr *attrs; /* only the keys the spec gives; the core applies defaults (room for the schema's) */
     int n_attrs;
+    const strata_attr_spec *schema; /* the layer type's, for strata_spec_set_layer_int of a default */
+    int n_schema;
     const char **inputs;
     int n_inputs;
 } spec_layer;
@@ -968,6 +970,8 @@ static strata_status parse_layer(strata_spec *s, strata_runtime *rt, const yt_no
         return unknown_type(s, rt, STRATA_REGISTRY_LAYER, type, "layer", type->text, where);
     }
     L->type = type->text;
+    L->schema = lt->def.attrs;
+    L->n_schema = lt->def.n_attrs;
 
     char who[128], prefix[128];
     snprintf(who, sizeof who, "layer %d (%s)", index, L->type);
@@ -1471,6 +1475,19 @@ strata_status strata_spec_set_layer_int(strata_spec *s, const char *layer, const
                 return st_error(STRATA_E_INVALID, "%s:%d: layer '%s' (%s): attribute '%s' is not an integer", s->path,
                                 L->line, layer, L->type, key);
             L->attrs[a].i = value;
+            return STRATA_OK;
+        }
+        /* left at its default: added, when the type's schema has it (L->attrs has room for every entry) */
+        for (int a = 0; a < L->n_schema; a++) {
+            const strata_attr_spec *as = &L->schema[a];
+            if (!as->name || strcmp(as->name, key) != 0)
+                continue;
+            if (as->kind != STRATA_ATTR_INT)
+                return st_error(STRATA_E_INVALID, "%s:%d: layer '%s' (%s): attribute '%s' is not an integer", s->path,
+                                L->line, layer, L->type, key);
+            if (L->n_attrs >= L->n_schema)
+                break;
+            L->attrs[L->n_attrs++] = strata_attr_int(as->name, value);
             return STRATA_OK;
         }
         return st_error(STRATA_E_NOT_FOUND, "%s:%d: layer '%s' (%s) has no attribute '%s'", s->path, L->line, layer,
