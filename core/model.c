@@ -1,6 +1,8 @@
 /* model.c - models: a graph of named layer instances, in insertion
  * (topological) order, with named inputs and outputs. */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +71,13 @@ static int lookup(const strata_model *m, const char *name, int *which_out)
     char base[80];
     const char *colon = strchr(name, ':');
     *which_out = 0;
-    if (colon) {
+    if (colon) { /* "name:K", K plain decimal digits; anything else is no output (-1) */
         snprintf(base, sizeof base, "%.*s", (int)(colon - name), name);
-        *which_out = atoi(colon + 1);
+        char *end = NULL;
+        errno = 0;
+        const long k = strtol(colon + 1, &end, 10);
+        const int digits = colon[1] >= '0' && colon[1] <= '9' && *end == '\0' && errno == 0;
+        *which_out = digits && k <= INT_MAX ? (int)k : -1;
         name = base;
     }
     for (int k = 0; k < m->n_layers; k++)
@@ -257,6 +263,11 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
             memcpy(in_d[k].shape, src->out_shape[which], sizeof in_d[k].shape);
         } else {
             st_model_input *mi = &m->inputs[-1 - id];
+            if (which != 0) { /* a model input is one value: "x" or "x:0" */
+                rc = st_error(STRATA_E_NOT_FOUND, "%s: input '%s': model input '%s' has one value (output 0)", what,
+                              inputs[k], mi->name);
+                break;
+            }
             in_d[k].dtype = mi->dtype;
             in_d[k].ndim = mi->ndim;
             memcpy(in_d[k].shape, mi->shape, sizeof in_d[k].shape);

@@ -272,7 +272,7 @@ static void test_provided_outputs_and_device_index(void **state)
     (void)state;
     strata_runtime *rt = tu_runtime();
     strata_device *dev = tu_ref(rt), *cpu = NULL;
-    const float v[4] = {1, 2, 3, 4};
+    const float v[5] = {1, 2, 3, 4, 5};
     strata_tensor *a = NULL, *b = NULL, *bad = NULL, *elsewhere = NULL;
     ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, v, &a));
     ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, v, &b));

@@ -185,6 +185,29 @@ static void named_inputs_and_outputs(void **state)
     tu_assert_error_contains("no 'optimizer'");
     strata_model_destroy(m);
     strata_spec_destroy(s);
+
+    /* "name:K" references: K plain digits within the layer's outputs; a model input has only output 0 (these
+     * were read with atoi: "fa:abc" was fa's output 0, "fa:4294967296" wrapped to 0, "a:5" was a) */
+    static const char *const bad_refs[][2] = {
+        {"    - {type: linear, name: fb, out_features: 5, inputs: b}\n  outputs: [\"fa:abc\"]\n", "fa:abc"},
+        {"    - {type: linear, name: fb, out_features: 5, inputs: b}\n  outputs: [\"fa:4294967296\"]\n",
+         "fa:4294967296"},
+        {"    - {type: linear, name: fb, out_features: 5, inputs: b}\n  outputs: [\"fa:+0\"]\n", "fa:+0"},
+        {"    - {type: linear, name: fb, out_features: 5, inputs: \"b:5\"}\n", "model input 'b' has one value"},
+    };
+    for (size_t k = 0; k < sizeof bad_refs / sizeof *bad_refs; k++) {
+        char bad[1024];
+        snprintf(bad, sizeof bad,
+                 "model:\n  inputs: [{name: a, shape: [4]}, {name: b, shape: [6]}]\n  layers:\n"
+                 "    - {type: linear, name: fa, out_features: 3, inputs: [a]}\n%s",
+                 bad_refs[k][0]);
+        ST_OK(parse(f, bad, "refs.yaml", &s));
+        m = NULL;
+        assert_int_equal(strata_spec_build_model(s, f->dev, &m), STRATA_E_NOT_FOUND);
+        tu_assert_error_contains(bad_refs[k][1]);
+        assert_null(m);
+        strata_spec_destroy(s);
+    }
 }
 
 /* ---- queries and defaults ---------------------------------------------- */
