@@ -131,6 +131,21 @@ static void set_layer_int_of_default(void **state)
     strata_spec_destroy(s);
 }
 
+/* flatten of dims whose product overflows int64: refused at build (it made a (2, 0) weight) */
+static void flatten_overflow(void **state)
+{
+    fixture *f = *state;
+    strata_spec *s = NULL;
+    ST_OK(parse(f, "model:\n  input: [65536, 65536, 65536, 65536]\n  layers:\n    - {type: flatten}\n"
+                   "    - {type: linear, out_features: 2}\n",
+                "of.yaml", &s));
+    strata_model *m = NULL;
+    assert_int_equal(strata_spec_build_model(s, f->dev, &m), STRATA_E_SHAPE);
+    tu_assert_error_contains("flattened size overflows");
+    assert_null(m);
+    strata_spec_destroy(s);
+}
+
 static void shipped_w1_spec_loads(void **state)
 {
     fixture *f = *state;
@@ -676,6 +691,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(keys_of_other_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(get_paths_and_defaults, setup, teardown),

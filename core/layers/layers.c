@@ -128,7 +128,10 @@ static strata_status flatten_create(const strata_layer_create_call *c)
         } else if (k == s) {
             int64_t p = 1;
             for (int j = (int)s; j <= e; j++)
-                p *= x->shape[j - 1];
+                if (__builtin_mul_overflow(p, x->shape[j - 1], &p))
+                    return c->host->set_error(STRATA_E_SHAPE, "layer '%s' (flatten): the flattened size overflows "
+                                                              "int64",
+                                              c->host->layer_name(c->layer));
             o->shape[n++] = p;
         }
     }
