@@ -21,6 +21,39 @@ struct strata_optimizer {
     int n_params, n_slots;
 };
 
+/* The ranges torch.optim checks, for the built-in optimizers: the settings each has are in @p a (its schema's
+ * defaults applied). */
+static strata_status check_hyperparameters(const char *what, const strata_attr *a, int n)
+{
+    static const char *const non_negative[] = {"momentum", "weight_decay", "eps", "alpha", "lr_decay"};
+    for (size_t k = 0; k < sizeof non_negative / sizeof *non_negative; k++) {
+        if (!strata_attr_find(a, n, non_negative[k]))
+            continue;
+        const double v = strata_attr_get_float(a, n, non_negative[k], 0.0);
+        if (!(v >= 0.0) || !isfinite(v))
+            return st_error(STRATA_E_INVALID, "%s: %s must be a non-negative number, got %g", what, non_negative[k],
+                            v);
+    }
+    static const char *const betas[] = {"beta1", "beta2"};
+    for (size_t k = 0; k < sizeof betas / sizeof *betas; k++) {
+        const double v = strata_attr_get_float(a, n, betas[k], 0.0);
+        if (strata_attr_find(a, n, betas[k]) && !(v >= 0.0 && v < 1.0))
+            return st_error(STRATA_E_INVALID, "%s: %s must be in [0, 1), got %g", what, betas[k], v);
+    }
+    if (strata_attr_find(a, n, "nesterov")) {
+        const int64_t nesterov = strata_attr_get_int(a, n, "nesterov", 0);
+        const double momentum = strata_attr_get_float(a, n, "momentum", 0.0);
+        const double dampening = strata_attr_get_float(a, n, "dampening", 0.0);
+        if (nesterov != 0 && nesterov != 1)
+            return st_error(STRATA_E_INVALID, "%s: nesterov is 0 or 1, got %lld", what, (long long)nesterov);
+        if (nesterov && !(momentum > 0.0 && dampening == 0.0))
+            return st_error(STRATA_E_INVALID, "%s: Nesterov momentum needs momentum > 0 and dampening 0, got momentum "
+                                              "%g and dampening %g",
+                            what, momentum, dampening);
+    }
+    return STRATA_OK;
+}
+
 strata_status strata_optimizer_create(strata_model *m, const char *type, const strata_attr *attrs, int n_attrs,
                                       strata_optimizer **out)
 {
@@ -54,6 +87,11 @@ strata_status strata_optimizer_create(strata_model *m, const char *type, const s
         free(o->attrs);
         free(o);
         return st_error(STRATA_E_INVALID, "%s: lr must be a non-negative number, got %g", what, bad);
+    }
+    if (ot->plugin == m->rt->builtin && (rc = check_hyperparameters(what, o->attrs, o->n_attrs))) {
+        free(o->attrs);
+        free(o);
+        return rc;
     }
     o->n_params = m->n_params;
     o->n_slots = ot->def.n_slots;

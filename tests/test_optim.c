@@ -511,6 +511,43 @@ static void test_bad_lr(void **state)
     fx_free(&f);
 }
 
+/* Settings torch.optim refuses are refused, naming them (they were accepted and trained with) */
+static void test_bad_hyperparameters(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f);
+    static const struct {
+        const char *type, *key;
+        double value;
+        const char *needle;
+    } bad[] = {
+        {"sgd", "momentum", -0.5, "momentum must be a non-negative number, got -0.5"},
+        {"sgd", "weight_decay", NAN, "weight_decay must be a non-negative number"},
+        {"adam", "beta1", 2.0, "beta1 must be in [0, 1), got 2"},
+        {"adamw", "beta2", 1.0, "beta2 must be in [0, 1), got 1"},
+        {"adam", "eps", -1.0, "eps must be a non-negative number"},
+        {"rmsprop", "alpha", -0.1, "alpha must be a non-negative number"},
+        {"adagrad", "lr_decay", -1.0, "lr_decay must be a non-negative number"},
+    };
+    strata_optimizer *o = NULL;
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        strata_attr a = strata_attr_float(bad[k].key, bad[k].value);
+        assert_int_equal(strata_optimizer_create(f.m, bad[k].type, &a, 1, &o), STRATA_E_INVALID);
+        assert_null(o);
+        tu_assert_error_contains(bad[k].needle);
+    }
+    strata_attr nesterov[3] = {strata_attr_int("nesterov", 1), strata_attr_float("momentum", 0.9),
+                               strata_attr_float("dampening", 0.5)};
+    assert_int_equal(strata_optimizer_create(f.m, "sgd", nesterov, 3, &o), STRATA_E_INVALID);
+    tu_assert_error_contains("Nesterov momentum needs momentum > 0 and dampening 0");
+    assert_int_equal(strata_optimizer_create(f.m, "sgd", nesterov, 1, &o), STRATA_E_INVALID); /* no momentum */
+    nesterov[0] = strata_attr_int("nesterov", 5);
+    assert_int_equal(strata_optimizer_create(f.m, "sgd", nesterov, 1, &o), STRATA_E_INVALID);
+    tu_assert_error_contains("nesterov is 0 or 1, got 5");
+    fx_free(&f);
+}
+
 static void test_set_lr(void **state)
 {
     (void)state;
@@ -753,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_unknown_optimizer),
         cmocka_unit_test(test_unknown_attribute),
         cmocka_unit_test(test_bad_lr),
+        cmocka_unit_test(test_bad_hyperparameters),
         cmocka_unit_test(test_set_lr),
         cmocka_unit_test(test_step_without_grad_skips),
         cmocka_unit_test(test_clip_grad_norm),
