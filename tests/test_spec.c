@@ -132,6 +132,26 @@ static void set_layer_int_of_default(void **state)
 }
 
 /* flatten of dims whose product overflows int64: refused at build (it made a (2, 0) weight) */
+/* a layer's NaN slope and an in_features below -1 are refused at build (they were taken) */
+static void layer_values_out_of_range(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[][2] = {
+        {"    - {type: leaky_relu, negative_slope: .nan}\n", "negative_slope must be a finite number"},
+        {"    - {type: linear, in_features: -7, out_features: 2}\n", "in_features is the input's feature count, or -1"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char text[512];
+        snprintf(text, sizeof text, "model:\n  input: [4]\n  layers:\n%s", bad[k][0]);
+        strata_spec *s = NULL;
+        ST_OK(parse(f, text, "r.yaml", &s));
+        strata_model *m = NULL;
+        assert_int_equal(strata_spec_build_model(s, f->dev, &m), STRATA_E_INVALID);
+        tu_assert_error_contains(bad[k][1]);
+        strata_spec_destroy(s);
+    }
+}
+
 static void flatten_overflow(void **state)
 {
     fixture *f = *state;
@@ -432,6 +452,10 @@ static void wrong_kinds_and_ranges(void **state)
                        "bad.yaml:2: train.epochs expects an integer, got 'two'", NULL);
     expect_parse_error(f, TINY "train: {batch_size: 0}\n", STRATA_E_FORMAT,
                        "train.batch_size must be at least 1, got 0", NULL);
+    expect_parse_error(f, TINY "schedule: {type: step, step_size: 5, gamma: .inf}\n", STRATA_E_FORMAT,
+                       "schedule.gamma must be a finite number, got .inf", NULL);
+    expect_parse_error(f, TINY "schedule: {type: cosine, eta_min: .nan}\n", STRATA_E_FORMAT,
+                       "schedule.eta_min must be a finite number", NULL);
     expect_parse_error(f, TINY "loss: hinge\n", STRATA_E_FORMAT,
                        "bad.yaml:2: loss must be one of cross_entropy, mse, bce_with_logits, got 'hinge'", NULL);
     expect_parse_error(f, TINY "optimizer: {type: sgd, lr: fast}\n",
@@ -692,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(layer_values_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(get_paths_and_defaults, setup, teardown),

@@ -58,6 +58,10 @@ static strata_status linear_create(const strata_layer_create_call *c)
         return h->set_error(STRATA_E_SHAPE, "layer '%s' (linear): input must have a feature dimension",
                             h->layer_name(c->layer));
     int64_t have = x->shape[x->ndim - 1];
+    if (in_f < -1)
+        return h->set_error(STRATA_E_INVALID, "layer '%s' (linear): in_features is the input's feature count, or -1 "
+                                              "to take it from the input; got %lld",
+                            h->layer_name(c->layer), (long long)in_f);
     if (in_f >= 0 && in_f != have)
         return h->set_error(STRATA_E_SHAPE,
                             "layer '%s' (linear): in_features is %lld but the input has %lld features "
@@ -191,6 +195,12 @@ static strata_status scalar_create(const strata_layer_create_call *c, const char
     if (!s)
         return STRATA_E_NOMEM; /* st_malloc said how much */
     s->value = strata_attr_get_float(c->attrs, c->n_attrs, attr, dflt);
+    if (!isfinite(s->value)) {
+        const double bad = s->value;
+        free(s);
+        return c->host->set_error(STRATA_E_INVALID, "layer '%s': %s must be a finite number, got %g",
+                                  c->host->layer_name(c->layer), attr, bad);
+    }
     *c->state = s;
     return STRATA_OK;
 }

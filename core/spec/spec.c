@@ -666,6 +666,8 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
     case K_FLOAT:
         if (t != YT_T_INT && t != YT_T_FLOAT)
             return fail(s, STRATA_E_FORMAT, v, "%s expects a number, got %s", path, DESCRIBE(v));
+        if (!isfinite(f)) /* no section key means anything by .inf or .nan */
+            return fail(s, STRATA_E_FORMAT, v, "%s must be a finite number, got %s", path, v->text);
         if (r->gt ? !(f > r->min) : !(f >= r->min))
             return fail(s, STRATA_E_FORMAT, v, "%s must be %s %g, got %s", path,
                         r->gt ? "greater than" : "at least", r->min, v->text);
