@@ -312,9 +312,11 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
     rc = lt->def.create(&call);
     strata_set_grad_enabled(m->rt, prev);
     if (rc) {
+        char quoted[96]; /* the message names the layer when it quotes its name ("layer '0'") */
+        snprintf(quoted, sizeof quoted, "'%s'", name);
         if (!strata_last_error()[0])
             st_error(rc, "%s: create failed (%s)", what, strata_status_name(rc));
-        else if (!strstr(strata_last_error(), name))
+        else if (!strstr(strata_last_error(), quoted))
             st_error_context(rc, "%s", what);
         if (l->state && lt->def.destroy)
             lt->def.destroy(l->state, lt->def.user);
@@ -360,9 +362,11 @@ static strata_status check_batched(const char *what, const strata_tensor *t, int
     if (ok)
         return STRATA_OK;
     char a[128], b[128];
-    return st_error(STRATA_E_SHAPE, "%s is %s %s, expected %s (batch, %s)", what, strata_dtype_name(t->dtype),
-                    st_shape_str(a, sizeof a, t->ndim, t->shape), strata_dtype_name(dtype),
-                    st_shape_str(b, sizeof b, ndim, shape));
+    st_shape_str(b, sizeof b, ndim, shape); /* "(d1, d2)": its inside follows the batch */
+    const size_t nb = strlen(b);
+    return st_error(STRATA_E_SHAPE, "%s is %s %s, expected %s (batch%s%.*s)", what, strata_dtype_name(t->dtype),
+                    st_shape_str(a, sizeof a, t->ndim, t->shape), strata_dtype_name(dtype), ndim ? ", " : "",
+                    nb >= 2 ? (int)(nb - 2) : 0, b + 1);
 }
 
 strata_status st_model_run(strata_model *m, strata_tensor *const *inputs, int n_inputs, int training,

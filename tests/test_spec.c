@@ -152,6 +152,25 @@ static void layer_values_out_of_range(void **state)
     }
 }
 
+/* a batch of the wrong shape: the message gives the expected shape as (batch, 4), and a layer's message that
+ * quotes it is not prefixed twice */
+static void forward_shape_message(void **state)
+{
+    fixture *f = *state;
+    strata_spec *s = NULL;
+    ST_OK(parse(f, "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: 2}\n", "fw.yaml", &s));
+    strata_model *m = NULL;
+    ST_OK(strata_spec_build_model(s, f->dev, &m));
+    const float v[10] = {0};
+    strata_tensor *x = NULL, *y = NULL;
+    ST_OK(strata_tensor_from_host(f->dev, STRATA_F32, 2, (const int64_t[]){2, 5}, v, &x));
+    assert_int_equal(strata_model_forward(m, &x, 1, &y, 1, 0), STRATA_E_SHAPE);
+    tu_assert_error_contains("expected f32 (batch, 4)");
+    strata_tensor_release(x);
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+}
+
 static void flatten_overflow(void **state)
 {
     fixture *f = *state;
@@ -716,6 +735,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(forward_shape_message, setup, teardown),
         cmocka_unit_test_setup_teardown(layer_values_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(named_inputs_and_outputs, setup, teardown),

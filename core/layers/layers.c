@@ -18,8 +18,8 @@ static strata_status same_shape_out(const strata_layer_create_call *c)
 static strata_status need_float_input(const strata_layer_create_call *c)
 {
     if (c->inputs[0].dtype != STRATA_F32)
-        return c->host->set_error(STRATA_E_DTYPE, "layer '%s' expects f32 input, got dtype %d",
-                                  c->host->layer_name(c->layer), c->inputs[0].dtype);
+        return c->host->set_error(STRATA_E_DTYPE, "layer '%s' expects f32 input, got %s",
+                                  c->host->layer_name(c->layer), strata_dtype_name(c->inputs[0].dtype));
     return STRATA_OK;
 }
 
