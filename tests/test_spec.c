@@ -652,7 +652,10 @@ static void keys_of_other_tasks(void **state)
         {"task: autoencoder\n" MODEL "train: {}\n", "train.batch_size = 128\n", "val_fraction"},
         {"task: autoencoder\n" MODEL "train: {}\n", "loss = mse\n", "loss = cross_entropy"},
         {"task: gan\n" GAN_MODELS "train: {}\n", "train.steps = 1000\n", "train.epochs"},
-        {"task: gan\n" GAN_MODELS "train: {}\n", "train.log_every = 100\n", "loss ="},
+        {"task: gan\n" GAN_MODELS "train: {}\n", "train.log_every = 100\n", "\nloss ="},
+        /* an absent section's defaults are recorded too (spec.md: every default applied) */
+        {MODEL, "train.epochs = 1\n", "train.repeats"},
+        {"task: gan\n" GAN_MODELS, "gan.d_steps = 1\n", "\nloss ="},
         {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.steps = 2000\n", "train.epochs"},
         {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.log_every = 200\n", "train.repeats"},
         {"data: {format: text, path: x}\n" MODEL "train: {}\n", "train.eval_batch_size = 256\n", "train.epochs"},
