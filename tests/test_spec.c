@@ -656,6 +656,9 @@ static void keys_of_other_tasks(void **state)
         /* an absent section's defaults are recorded too (spec.md: every default applied) */
         {MODEL, "train.epochs = 1\n", "train.repeats"},
         {"task: gan\n" GAN_MODELS, "gan.d_steps = 1\n", "\nloss ="},
+        {"task: gan\ngenerator: {model: {input: [4], layers: [{type: linear, out_features: 6}]}, optimizer: {type: "
+         "sgd}}\ndiscriminator: {model: {input: [6], layers: [{type: linear, out_features: 1}]}}\n",
+         "\ngenerator.optimizer (sgd): momentum = 0\n", "\noptimizer (sgd)"},
         {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.steps = 2000\n", "train.epochs"},
         {"data: {format: seq2seq_reverse}\n" MODEL "train: {}\n", "train.log_every = 200\n", "train.repeats"},
         {"data: {format: text, path: x}\n" MODEL "train: {}\n", "train.eval_batch_size = 256\n", "train.epochs"},

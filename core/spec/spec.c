@@ -1072,8 +1072,9 @@ static strata_status parse_optimizer(strata_spec *s, strata_runtime *rt, const y
         return unknown_type(s, rt, STRATA_REGISTRY_OPTIMIZER, type, "optimizer", type->text, "");
     s->g->optim_type = type->text;
     s->g->optim_line = node->line;
-    char who[96];
-    snprintf(who, sizeof who, "optimizer (%s)", s->g->optim_type);
+    char who[96]; /* a named model's (a GAN's two) with its name, in messages and recorded defaults */
+    snprintf(who, sizeof who, "%s%soptimizer (%s)", s->g->name ? s->g->name : "", s->g->name ? "." : "",
+             s->g->optim_type);
     return convert_attrs(s, node, reserved, 1, ot->def.attrs, ot->def.n_attrs, who, who, &s->g->optim_attrs,
                          &s->g->n_optim_attrs);
 }
