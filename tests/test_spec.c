@@ -171,6 +171,30 @@ static void forward_shape_message(void **state)
     strata_spec_destroy(s);
 }
 
+/* loss layers whose inputs cannot fit are refused when the model is built (they failed at the first forward) */
+static void loss_layer_inputs(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[][3] = {
+        {"mse", "[{name: a, shape: [3]}, {name: b, shape: [4]}]", "prediction f32 (3) and target f32 (4)"},
+        {"bce_with_logits", "[{name: a, shape: [3]}, {name: b, shape: [3], dtype: i64}]", "target i64 (3)"},
+        {"cross_entropy", "[{name: a, shape: [3]}, {name: b, shape: [], dtype: f32}]",
+         "second input holds class labels (i32 or i64), got f32"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char text[512];
+        snprintf(text, sizeof text, "model:\n  inputs: %s\n  layers:\n    - {type: %s, inputs: [a, b]}\n",
+                 bad[k][1], bad[k][0]);
+        strata_spec *s = NULL;
+        ST_OK(parse(f, text, "loss.yaml", &s));
+        strata_model *m = NULL;
+        const strata_status st = strata_spec_build_model(s, f->dev, &m);
+        assert_true(st == STRATA_E_SHAPE || st == STRATA_E_DTYPE);
+        tu_assert_error_contains(bad[k][2]);
+        strata_spec_destroy(s);
+    }
+}
+
 static void flatten_overflow(void **state)
 {
     fixture *f = *state;
@@ -741,6 +765,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(loss_layer_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(forward_shape_message, setup, teardown),
         cmocka_unit_test_setup_teardown(layer_values_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(shipped_w1_spec_loads, setup, teardown),

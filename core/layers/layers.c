@@ -319,6 +319,33 @@ static strata_status loss_create(const strata_layer_create_call *c)
     return STRATA_OK;
 }
 
+/* cross_entropy: logits and integer class labels, known when the model is built */
+static strata_status ce_create(const strata_layer_create_call *c)
+{
+    const int32_t t = c->inputs[1].dtype;
+    if (t != STRATA_I32 && t != STRATA_I64)
+        return c->host->set_error(STRATA_E_DTYPE, "layer '%s' (cross_entropy): its second input holds class labels "
+                                                  "(i32 or i64), got %s",
+                                  c->host->layer_name(c->layer), strata_dtype_name(t));
+    return loss_create(c);
+}
+
+/* mse, bce_with_logits: a prediction and a target of the same f32 shape */
+static strata_status pair_loss_create(const strata_layer_create_call *c)
+{
+    const strata_tensor_desc *a = &c->inputs[0], *b = &c->inputs[1];
+    if (a->dtype != STRATA_F32 || b->dtype != STRATA_F32 || a->ndim != b->ndim ||
+        memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)(a->ndim > 0 ? a->ndim : 0))) {
+        char sa[128], sb[128];
+        return c->host->set_error(STRATA_E_SHAPE, "layer '%s': prediction %s %s and target %s %s must be f32 of one "
+                                                  "shape (per example)",
+                                  c->host->layer_name(c->layer), strata_dtype_name(a->dtype),
+                                  st_shape_str(sa, sizeof sa, a->ndim, a->shape), strata_dtype_name(b->dtype),
+                                  st_shape_str(sb, sizeof sb, b->ndim, b->shape));
+    }
+    return loss_create(c);
+}
+
 #define LOSS_FORWARD(NAME, OP)                                                                                 \
     static strata_status NAME##_forward(const strata_layer_forward_call *c)                                    \
     {                                                                                                          \
@@ -351,10 +378,11 @@ static const strata_layer_type core_layers[] = {
           "inverted dropout in training, identity in eval"),
     LAYER("embedding", embedding_attrs, 2, 1, 1, embedding_create, embedding_forward, free_state,
           "lookup table (nn.Embedding)"),
-    LAYER("cross_entropy", loss_attrs, 1, 2, 2, loss_create, ce_forward, free_state,
+    LAYER("cross_entropy", loss_attrs, 1, 2, 2, ce_create, ce_forward, free_state,
           "softmax cross-entropy: inputs (logits, integer labels)"),
-    LAYER("mse", loss_attrs, 1, 2, 2, loss_create, mse_forward, free_state, "mean squared error: (prediction, target)"),
-    LAYER("bce_with_logits", loss_attrs, 1, 2, 2, loss_create, bce_forward, free_state,
+    LAYER("mse", loss_attrs, 1, 2, 2, pair_loss_create, mse_forward, free_state,
+          "mean squared error: (prediction, target)"),
+    LAYER("bce_with_logits", loss_attrs, 1, 2, 2, pair_loss_create, bce_forward, free_state,
           "binary cross-entropy on logits: (logits, target)"),
 };
 
