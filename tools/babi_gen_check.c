@@ -201,15 +201,24 @@ static const char *place_of(const ck_fact *f, const char *who)
     return NULL;
 }
 
-/* The statement before line @p id of the story, parsed; 1 when found. */
+/* The statement before line @p id of the story, parsed; its line ID, 0 when none. */
 static int previous_fact(const ck_ctx *c, int id, ck_fact *out)
 {
     for (int i = c->n - 1; i >= 0; i--)
         if (c->story[i].id < id && !c->story[i].is_q) {
             ck_parse(c->story[i].text, out);
-            return 1;
+            return c->story[i].id;
         }
     return 0;
+}
+
+/* Line @p id of the story parsed into @p f; 0 when it is a question. */
+static int statement(const ck_ctx *c, int id, ck_fact *f)
+{
+    if (c->story[id - 1].is_q)
+        return 0;
+    ck_parse(c->story[id - 1].text, f);
+    return 1;
 }
 
 /* Whether statement @p id of the story places @p who (a move, conjunction,
@@ -218,14 +227,9 @@ static int places(const ck_ctx *c, int id, const char *who)
 {
     ck_fact f;
     ck_parse(c->story[id - 1].text, &f);
-    while (f.kind == F_PRON) { /* about its antecedent: the statement before, itself resolved */
-        do
-            id--;
-        while (id >= 1 && c->story[id - 1].is_q);
-        if (id < 1)
+    while (f.kind == F_PRON) /* about its antecedent: the statement before, itself resolved */
+        if (!(id = previous_fact(c, id, &f)))
             return 0;
-        ck_parse(c->story[id - 1].text, &f);
-    }
     if (f.kind == F_MOVE || f.kind == F_ISIN || f.kind == F_NOTIN || f.kind == F_EITHER)
         return !strcmp(f.a, who);
     return f.kind == F_CONJ && (!strcmp(f.a, who) || !strcmp(f.b, who));
@@ -249,9 +253,8 @@ static int object_later(const ck_ctx *c, int gives_only, const char *obj, const 
 {
     for (int id = after + 1; id <= c->n; id++) {
         ck_fact f;
-        if (c->story[id - 1].is_q)
+        if (!statement(c, id, &f))
             continue;
-        ck_parse(c->story[id - 1].text, &f);
         const int kind = f.kind == F_GIVE || (!gives_only && (f.kind == F_GET || f.kind == F_DROP));
         if (kind && (!obj || !strcmp(f.b, obj)) && (!by || !strcmp(f.a, by)) &&
             (!to || (f.kind == F_GIVE && !strcmp(f.c, to))))
@@ -485,9 +488,8 @@ static int chk_carrying(ck_ctx *c, const char *q, int list)
             i++;
             continue;
         }
-        if (c->story[id - 1].is_q)
+        if (!statement(c, id, &f))
             continue;
-        ck_parse(c->story[id - 1].text, &f);
         if (((f.kind == F_GET || f.kind == F_DROP || f.kind == F_GIVE) && !strcmp(f.a, cap[0])) ||
             (f.kind == F_GIVE && !strcmp(f.c, cap[0])))
             return FAIL("statement %d changes what %s carries and is not a supporting fact", id, cap[0]);
@@ -524,10 +526,7 @@ static int chk_time(ck_ctx *c, const char *q)
         return FAIL("the later move is to the %s, not the %s", b->c, cap[1]);
     for (int id = 1; id <= c->n; id++) { /* no move of the person in between */
         ck_fact f;
-        if (c->story[id - 1].is_q)
-            continue;
-        ck_parse(c->story[id - 1].text, &f);
-        if (f.kind == F_MOVE && !strcmp(f.a, cap[0]) && f.tm > a->tm && f.tm < b->tm)
+        if (statement(c, id, &f) && f.kind == F_MOVE && !strcmp(f.a, cap[0]) && f.tm > a->tm && f.tm < b->tm)
             return FAIL("statement %d moves %s between the two supporting facts' times", id, cap[0]);
     }
     return set_ans(c, a->c);

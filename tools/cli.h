@@ -78,8 +78,8 @@ extern int cli_n_sets;
         .given = &cli_n_sets, .modes = (m),                                                                        \
         .help = "change a spec value: optimizer.lr=0.01, model.layers.1.out_features=256 (repeatable)"            \
     }
-/** The table entry of --batch-size B (into an int64_t, 0 when not given) for the trainers that read
- *  train.batch_size from the spec alone; cli_batch_size_set() then makes it a --set. */
+/** The table entry of --batch-size B (into an int64_t) of the trainers; those that read train.batch_size
+ *  from the spec alone make it a --set with cli_batch_size_set(). */
 #define CLI_BATCH_SIZE_OPTION(where, m)                                                                            \
     {                                                                                                              \
         .name = "--batch-size", .type = CLI_INT, .dst = (where), .value = "B", .lo = 1, .hi = LLONG_MAX,          \

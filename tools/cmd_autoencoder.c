@@ -243,7 +243,7 @@ static int ae_pca_mse(ae_ctx *c, double *mse)
     }
     double *mean = malloc(sizeof(double) * (size_t)d), *comp = malloc(sizeof(double) * (size_t)(k * d));
     char err[256] = "";
-    int r = !mean || !comp || k < 1 || k > d ||
+    int r = !mean || !comp || /* k is 1..d: ae_open */
             stats_pca_fit(strata_dataset_x(c->train, 0), n, d, k, mean, comp, err, sizeof err);
     if (!r)
         *mse = stats_pca_mse(strata_dataset_x(c->test, 0), strata_dataset_size(c->test), d, k, mean, comp);

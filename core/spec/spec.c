@@ -606,22 +606,21 @@ static void where_of(char *buf, size_t size, const char *path)
         snprintf(buf, size, "at the top level");
 }
 
-/* The defaults of section @p path's keys when the section is absent (as check_section records them for the
- * keys a present one lacks): "Every default applied is recorded" (spec.md). */
-static strata_status absent_section_defaults(strata_spec *s, const key_rule *rules, int n, const char *path)
+/* Records the default of key @p r (at @p full) that the spec leaves out; of a section, its keys' defaults
+ * (spec.md: every default applied is recorded). */
+static strata_status absent_default(strata_spec *s, const key_rule *r, const char *full)
 {
+    if (!(key_tasks(full) & s->task) || (r->kind == K_SECTION && r->required))
+        return STRATA_OK;
+    if (r->kind != K_SECTION) {
+        const char *d = task_default(s->task, full, r->dflt);
+        return d ? add_default(s, "%s = %s", full, d) : STRATA_OK;
+    }
     strata_status st = STRATA_OK;
-    for (int k = 0; k < n && !st; k++) {
-        char full[160];
-        snprintf(full, sizeof full, "%s.%s", path, rules[k].name);
-        if (rules[k].kind == K_SECTION) {
-            if (!rules[k].required)
-                st = absent_section_defaults(s, rules[k].sub, rules[k].n_sub, full);
-            continue;
-        }
-        const char *d = task_default(s->task, full, rules[k].dflt);
-        if (d && (key_tasks(full) & s->task))
-            st = add_default(s, "%s = %s", full, d);
+    for (int k = 0; k < r->n_sub && !st; k++) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%s", full, r->sub[k].name);
+        st = absent_default(s, &r->sub[k], sub);
     }
     return st;
 }
@@ -653,13 +652,7 @@ static strata_status check_section(strata_spec *s, const yt_node *node, const ke
         if (!v) {
             if (r->required)
                 return fail(s, STRATA_E_FORMAT, node, "missing key '%s' %s", r->name, where);
-            if (r->kind == K_SECTION) {
-                if ((tasks & s->task) && (st = absent_section_defaults(s, r->sub, r->n_sub, full)) != STRATA_OK)
-                    return st;
-                continue;
-            }
-            const char *d = task_default(s->task, full, r->dflt);
-            if (d && (tasks & s->task) && (st = add_default(s, "%s = %s", full, d)) != STRATA_OK)
+            if ((st = absent_default(s, r, full)) != STRATA_OK)
                 return st;
             continue;
         }
