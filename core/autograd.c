@@ -246,6 +246,15 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
     }
     rc = STRATA_OK;
 out:
+    if (rc) /* a retry starts from the loss again: drop the gradients this pass left on intermediates */
+        for (int ni = 0; ni < g->n_nodes; ni++)
+            for (int k = 0; k < g->nodes[ni]->n_outputs; k++) {
+                strata_tensor *o = g->nodes[ni]->outputs[k];
+                if (o->grad_fn == g->nodes[ni]) {
+                    strata_tensor_release(o->tmp_grad);
+                    o->tmp_grad = NULL;
+                }
+            }
     rt->in_backward = prev_bw;
     strata_set_grad_enabled(rt, prev);
     return rc;

@@ -5,6 +5,8 @@
  * Optimizer slots are "optimizer.<param>.<slot>"; counters and
  * hyper-parameters go in "__metadata__".
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,42 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
 }
 
+/* The optimizer's counters in the metadata: a whole decimal number >= 0, or absent. */
+static strata_status meta_count(const st_sft_file *f, const char *key, int64_t *v, int *present)
+{
+    const char *s = st_sft_meta(f, key);
+    *present = s != NULL;
+    *v = 0;
+    if (!s)
+        return STRATA_OK;
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (end == s || *end || errno || x < 0)
+        return st_error(STRATA_E_FORMAT, "%s: metadata '%s' is \"%s\", not a step count (a whole number >= 0)",
+                        f->path, key, s);
+    *v = x;
+    return STRATA_OK;
+}
+
+/* optimizer.lr: a finite number >= 0, or absent. */
+static strata_status meta_lr(const st_sft_file *f, double *v, int *present)
+{
+    const char *s = st_sft_meta(f, "optimizer.lr");
+    *present = s != NULL;
+    *v = 0.0;
+    if (!s)
+        return STRATA_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(x) || x < 0.0)
+        return st_error(STRATA_E_FORMAT, "%s: metadata 'optimizer.lr' is \"%s\", not a learning rate (a finite "
+                        "number >= 0)", f->path, s);
+    *v = x;
+    return STRATA_OK;
+}
+
 static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write)
 {
     strata_status rc = STRATA_OK;
@@ -254,21 +292,24 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
     if (strcmp(type, strata_optimizer_type_name(opt)) != 0)
         return st_error(STRATA_E_INVALID, "%s: optimizer state is for '%s', not '%s'", f->path, type,
                         strata_optimizer_type_name(opt));
-    if (write) {
-        const char *steps = st_sft_meta(f, "optimizer.steps");
-        const char *lr = st_sft_meta(f, "optimizer.lr");
-        if (steps)
-            st_optimizer_set_steps(opt, strtoll(steps, NULL, 10));
-        if (lr)
-            strata_optimizer_set_lr(opt, strtod(lr, NULL));
-    }
+    int64_t steps;
+    double lr;
+    int has_steps, has_lr;
+    if ((rc = meta_count(f, "optimizer.steps", &steps, &has_steps)) || (rc = meta_lr(f, &lr, &has_lr)))
+        return rc;
+    if (write && has_steps)
+        st_optimizer_set_steps(opt, steps);
+    if (write && has_lr)
+        strata_optimizer_set_lr(opt, lr);
     for (int i = 0; i < m->n_params && !rc; i++) {
         char key[256];
-        if (write) {
-            snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
-            const char *ps = st_sft_meta(f, key);
-            st_optimizer_set_param_steps(opt, i, ps ? strtoll(ps, NULL, 10) : 0);
-        }
+        snprintf(key, sizeof key, "optimizer.%s.step", m->params[i].name);
+        int64_t ps;
+        int has_ps;
+        if ((rc = meta_count(f, key, &ps, &has_ps)))
+            return rc;
+        if (write)
+            st_optimizer_set_param_steps(opt, i, has_ps ? ps : 0);
         for (int s = 0; s < st_optimizer_slot_count(opt) && !rc; s++) {
             snprintf(key, sizeof key, "optimizer.%s.%s", m->params[i].name, st_optimizer_slot_name(opt, s));
             const st_sft_entry *e = st_sft_find(f, key);

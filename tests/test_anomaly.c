@@ -111,6 +111,40 @@ static void test_layer_forward_and_backward(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* A backward that fails part-way leaves no gradient behind on the
+ * intermediates: a second backward of the same graph, anomaly detection off,
+ * gives the same leaf gradient as a first one would (not twice a branch). */
+static void test_failed_backward_retry(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    const float v[2] = {0.0f, 1.0f};
+    strata_tensor *x = vec(dev, v, 2), *e = NULL, *r = NULL, *se = NULL, *sr = NULL, *l = NULL;
+    ST_OK(strata_tensor_set_requires_grad(x, 1));
+    ST_OK(strata_op_call(rt, "core::exp", &x, 1, NULL, 0, &e, 1));
+    ST_OK(strata_op_call(rt, "core::sqrt", &x, 1, NULL, 0, &r, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &e, 1, NULL, 0, &se, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &r, 1, NULL, 0, &sr, 1));
+    strata_tensor *parts[2] = {se, sr};
+    ST_OK(strata_op_call(rt, "core::add", parts, 2, NULL, 0, &l, 1));
+    strata_set_detect_anomaly(rt, 1);
+    expect_numeric(strata_backward(strata_runtime_graph(rt), l),
+                   (const char *[]){"in the backward of core::sqrt", NULL});
+    strata_set_detect_anomaly(rt, 0);
+    strata_tensor_zero_grad(x);
+    ST_OK(strata_backward(strata_runtime_graph(rt), l));
+    float g[2];
+    ST_OK(strata_tensor_read(strata_tensor_grad(x), g, sizeof g));
+    assert_true(isinf(g[0]));
+    assert_float_equal(g[1], expf(1.0f) + 0.5f, 1e-5);
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor *all[6] = {l, sr, se, r, e, x};
+    for (int k = 0; k < 6; k++)
+        strata_tensor_release(all[k]);
+    strata_runtime_destroy(rt);
+}
+
 static void test_environment(void **state)
 {
     (void)state;
@@ -130,7 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_op_output),
         cmocka_unit_test(test_layer_forward_and_backward),
-        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_failed_backward_retry), cmocka_unit_test(test_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -224,6 +224,78 @@ static void test_reserved_metadata(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* Copies the checkpoint @p src to @p dst with metadata @p key's value replaced
+ * by @p value (the header is rewritten, the data kept). */
+static void rewrite_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    FILE *f = fopen(src, "rb");
+    assert_non_null(f);
+    static unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    uint64_t hl = 0;
+    for (int k = 7; k >= 0; k--)
+        hl = hl << 8 | buf[k];
+    char head[8192];
+    assert_true(hl < sizeof head && 8 + hl <= n);
+    memcpy(head, buf + 8, hl);
+    head[hl] = '\0';
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    char *at = strstr(head, quoted);
+    assert_non_null(at);
+    char *open = strchr(at + strlen(quoted), '"'), *close = open ? strchr(open + 1, '"') : NULL;
+    assert_non_null(close);
+    char out[8192];
+    int len = snprintf(out, sizeof out, "%.*s%s%s", (int)(open + 1 - head), head, value, close);
+    f = fopen(dst, "wb");
+    assert_non_null(f);
+    unsigned char le[8];
+    for (int k = 0; k < 8; k++)
+        le[k] = (unsigned char)((uint64_t)len >> (8 * k));
+    fwrite(le, 1, 8, f);
+    fwrite(out, 1, (size_t)len, f);
+    fwrite(buf + 8 + hl, 1, n - 8 - hl, f);
+    fclose(f);
+}
+
+/* The optimizer's counters and rate in a checkpoint's metadata are checked
+ * before anything is loaded: a value that is not one is E_FORMAT naming the
+ * key, and the optimizer keeps its state (it loaded as 0 or -7 before). */
+static void test_checkpoint_bad_optimizer_metadata(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_model *m = tiny_model(tu_ref(rt));
+    strata_optimizer *o = NULL;
+    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
+    train_step(rt, m, o);
+    char path[400], bad[400];
+    snprintf(path, sizeof path, "%s/adam.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/adam-bad.safetensors", dir);
+    ST_OK(strata_checkpoint_save(path, m, o, NULL));
+    rewrite_meta(path, bad, "optimizer.steps", "1");
+    ST_OK(strata_checkpoint_load(bad, m, o)); /* the rewriting keeps a good file good */
+    const struct {
+        const char *key, *value;
+    } cases[] = {{"optimizer.lr", "fast"},         {"optimizer.lr", "-0.1"},          {"optimizer.lr", "inf"},
+                 {"optimizer.lr", "0.001x"},       {"optimizer.steps", "-7"},         {"optimizer.steps", ""},
+                 {"optimizer.steps", "1e3"},       {"optimizer.fc1.weight.step", "-7"}, {"optimizer.fc1.bias.step", "x"},
+                 {"optimizer.steps", "99999999999999999999"}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        rewrite_meta(path, bad, cases[k].key, cases[k].value);
+        strata_status rc = strata_checkpoint_load(bad, m, o);
+        if (rc != STRATA_E_FORMAT)
+            fail_msg("%s = \"%s\": %s, expected E_FORMAT", cases[k].key, cases[k].value, strata_status_name(rc));
+        tu_assert_error_contains(cases[k].key);
+        assert_int_equal(strata_optimizer_steps(o), 1);
+        assert_true(strata_optimizer_lr(o) > 0.0);
+    }
+    strata_optimizer_destroy(o);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
 static void test_backward_after_reset(void **state)
 {
     (void)state;
@@ -338,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_optimizer_of_another_model),
         cmocka_unit_test(test_checkpoint_restores_fresh_slots),
         cmocka_unit_test(test_reserved_metadata),
+        cmocka_unit_test(test_checkpoint_bad_optimizer_metadata),
         cmocka_unit_test(test_backward_after_reset),
         cmocka_unit_test(test_null_arrays),
         cmocka_unit_test(test_provided_outputs_and_device_index),

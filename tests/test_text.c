@@ -129,6 +129,24 @@ static void test_given_vocab(void **state)
     o.vocab = dup;
     assert_int_equal(strata_text_from_memory("ab", 2, "dup", &o, &t), STRATA_E_INVALID);
     tu_assert_error_contains("twice");
+
+    /* entries the mode cannot hold: a byte above 255, a surrogate, beyond U+10FFFF */
+    uint32_t big_byte[] = {'a', 300};
+    o = opts(STRATA_TEXT_BYTES, 0.0);
+    o.vocab = big_byte;
+    o.vocab_size = 2;
+    assert_int_equal(strata_text_from_memory("a", 1, "bytes", &o, &t), STRATA_E_INVALID);
+    tu_assert_error_contains("vocabulary entry 1 (0x12c) is not a byte");
+    uint32_t surrogate[] = {'a', 0xD800}, beyond[] = {0x110000, 'a'};
+    o = opts(STRATA_TEXT_CHARS, 0.0);
+    o.vocab = surrogate;
+    o.vocab_size = 2;
+    assert_int_equal(strata_text_from_memory("a", 1, "chars", &o, &t), STRATA_E_INVALID);
+    tu_assert_error_contains("vocabulary entry 1 (0xd800) is not a Unicode scalar value");
+    o.vocab = beyond;
+    assert_int_equal(strata_text_from_memory("a", 1, "chars", &o, &t), STRATA_E_INVALID);
+    tu_assert_error_contains("vocabulary entry 0 (0x110000)");
+    assert_null(t);
 }
 
 static void test_split_and_options(void **state)
@@ -239,6 +257,11 @@ static void test_train_windows(void **state)
     tu_assert_error_contains("sequence length (0)");
     assert_int_equal(strata_text_train_batch(t, dev, B, 79, 42, 0, &tx, &ty), STRATA_E_INVALID);
     tu_assert_error_contains("80 tokens");
+    /* sizes whose products wrap are refused, not allocated short */
+    assert_int_equal(strata_text_train_batch(t, dev, INT64_C(1) << 61, 4, 42, 0, &tx, &ty), STRATA_E_INVALID);
+    tu_assert_error_contains("do not fit in memory");
+    assert_int_equal(strata_text_train_batch(t, dev, B, INT64_MAX, 42, 0, &tx, &ty), STRATA_E_INVALID);
+    tu_assert_error_contains("80 tokens");
     strata_text_destroy(t);
     strata_runtime_destroy(rt);
 }
@@ -277,7 +300,10 @@ static void test_val_windows(void **state)
     strata_tensor_release(tx);
     strata_tensor_release(ty);
     assert_int_equal(strata_text_val_batch(t, dev, 8, 2, 2, &tx, &ty), STRATA_E_INVALID);
-    tu_assert_error_contains("outside [0, 3)");
+    tu_assert_error_contains("2 windows from window 2 do not fit in the 3 there are");
+    /* first + count wrapping negative is refused too */
+    assert_int_equal(strata_text_val_batch(t, dev, 8, INT64_C(1) << 62, INT64_C(3) << 61, &tx, &ty),
+                     STRATA_E_INVALID);
     strata_text_destroy(t);
     strata_runtime_destroy(rt);
 }

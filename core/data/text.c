@@ -216,6 +216,15 @@ static strata_status text_build(const uint8_t *buf, size_t len, const char *name
         if (!(t->vocab = st_malloc(sizeof(uint32_t) * (size_t)t->n_vocab)))
             goto fail;
         memcpy(t->vocab, o.vocab, sizeof(uint32_t) * (size_t)t->n_vocab);
+        for (int64_t k = 0; k < t->n_vocab; k++) {
+            uint32_t c = t->vocab[k];
+            int bad = o.mode == STRATA_TEXT_BYTES ? c > 255 : (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF));
+            if (bad) {
+                rc = st_error(STRATA_E_INVALID, "%s: vocabulary entry %lld (%#x) is not a %s", name, (long long)k,
+                              (unsigned)c, o.mode == STRATA_TEXT_BYTES ? "byte (0..255)" : "Unicode scalar value");
+                goto fail;
+            }
+        }
     } else {
         /* the sorted distinct tokens, as the peer's sorted(set(text)) */
         uint32_t *s = st_malloc(sizeof(uint32_t) * (t->n ? (size_t)t->n : 1));
@@ -420,11 +429,14 @@ strata_status strata_text_train_batch(const strata_text *t, strata_device *dev, 
     if (seq_len < 1 || batch < 1)
         return st_error(STRATA_E_INVALID, "text batch: sequence length (%lld) and batch size (%lld) must be positive",
                         (long long)seq_len, (long long)batch);
-    if (t->n_train < seq_len + 2)
+    if (t->n_train - 2 < seq_len)
         return st_error(STRATA_E_INVALID,
                         "text batch: the training part has %lld tokens, fewer than a window of sequence length %lld "
-                        "needs (%lld)",
-                        (long long)t->n_train, (long long)seq_len, (long long)seq_len + 2);
+                        "needs (%lld + 2)",
+                        (long long)t->n_train, (long long)seq_len, (long long)seq_len);
+    if ((uint64_t)batch > SIZE_MAX / (2 * sizeof(int64_t)) / (uint64_t)seq_len)
+        return st_error(STRATA_E_INVALID, "text batch: %lld windows of %lld tokens do not fit in memory",
+                        (long long)batch, (long long)seq_len);
     int64_t *starts = st_malloc(sizeof(int64_t) * (size_t)batch);
     if (!starts)
         return STRATA_E_NOMEM;
@@ -462,9 +474,9 @@ strata_status strata_text_val_batch(const strata_text *t, strata_device *dev, in
     strata_status rc = strata_text_val_windows(t, seq_len, &nw);
     if (rc)
         return rc;
-    if (first < 0 || count < 1 || first + count > nw)
-        return st_error(STRATA_E_INVALID, "validation windows %lld..%lld are outside [0, %lld)", (long long)first,
-                        (long long)(first + count - 1), (long long)nw);
+    if (first < 0 || count < 1 || first > nw || count > nw - first)
+        return st_error(STRATA_E_INVALID, "validation batch: %lld windows from window %lld do not fit in the %lld there are",
+                        (long long)count, (long long)first, (long long)nw);
     int64_t *starts = st_malloc(sizeof(int64_t) * (size_t)count);
     if (!starts)
         return STRATA_E_NOMEM;
