@@ -81,6 +81,17 @@ static void test_reshape_overflow(void **state)
     ST_OK(strata_tensor_read(r, &one, sizeof one));
     assert_true(one == 2.0f);
     strata_tensor_release(r);
+    /* split sizes whose sum wraps to the axis length: 5 elements out of 3 before */
+    const int64_t wrap[3] = {INT64_MAX, INT64_MAX, 6};
+    const strata_attr spa[2] = {strata_attr_int("axis", 0), strata_attr_ints("sizes", wrap, 3)};
+    strata_tensor *parts[3] = {NULL, NULL, NULL};
+    assert_int_equal(strata_op_call(rt, "core::split", &x, 1, spa, 2, parts, 3), STRATA_E_SHAPE);
+    tu_assert_error_contains("sizes add up to more than the 4 of axis 0");
+    assert_null(parts[0]);
+    /* a hand-made ints attribute with a negative count is refused, not copied */
+    strata_attr neg = strata_attr_ints("shape", big, 2);
+    neg.n = -1;
+    assert_int_equal(strata_op_call(rt, "core::sum_to_shape", &x, 1, &neg, 1, &r, 1), STRATA_E_INVALID);
     /* a correct reshape still works */
     const int64_t ok[2] = {2, -1};
     a = strata_attr_ints("shape", ok, 2);

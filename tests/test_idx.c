@@ -394,8 +394,19 @@ static void test_dataset_load_idx(void **state)
     assert_int_equal(strata_dataset_load_idx(xp.p, yp.p, NAN, &d), STRATA_E_INVALID);
     assert_null(d);
 
-    remove(xp.p), remove(yp.p), remove(y4p.p), remove(y2p.p), remove(ynp.p), remove(yfp.p);
-    free(xb.b), free(yb.b), free(y4b.b), free(y2b.b), free(ynb.b), free(yfb.b);
+    /* float images must be finite (they trained as NaN before), as in a safetensors dataset */
+    double xnan[30];
+    memcpy(xnan, xv, sizeof xnan);
+    xnan[13] = NAN;
+    blob xnb = idx_make(0x0D, 3, xd, xnan);
+    tpath xnp = write_plain(xnb.b, xnb.n);
+    assert_int_equal(strata_dataset_load_idx(xnp.p, yp.p, 255.0, &d), STRATA_E_FORMAT);
+    tu_assert_error_contains(xnp.p);
+    tu_assert_error_contains("value 13 of the images (example 2) is NaN");
+    assert_null(d);
+
+    remove(xp.p), remove(yp.p), remove(y4p.p), remove(y2p.p), remove(ynp.p), remove(yfp.p), remove(xnp.p);
+    free(xb.b), free(yb.b), free(y4b.b), free(y2b.b), free(ynb.b), free(yfb.b), free(xnb.b);
 }
 
 static void test_dataset_from_host(void **state)
@@ -416,6 +427,10 @@ static void test_dataset_from_host(void **state)
     d = NULL;
     assert_int_equal(strata_dataset_from_host(3, 2, shape, x, bad_y, &d), STRATA_E_INVALID);
     tu_assert_error_contains("label 1 is -4");
+    assert_null(d);
+    static const int64_t max_y[3] = {0, INT64_MAX, 1}; /* its class count would wrap */
+    assert_int_equal(strata_dataset_from_host(3, 2, shape, x, max_y, &d), STRATA_E_INVALID);
+    tu_assert_error_contains("label 1 is 9223372036854775807");
     assert_null(d);
     static const int64_t neg_shape[2] = {1, -2};
     assert_int_equal(strata_dataset_from_host(3, 2, neg_shape, x, y, &d), STRATA_E_INVALID);

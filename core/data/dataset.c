@@ -81,6 +81,17 @@ static strata_status ds_new(int64_t n, int ndim, const int64_t *shape, const cha
     return STRATA_OK;
 }
 
+/* Input value i, v / scale, stored as f32: it must be finite. */
+static strata_status ds_put(strata_dataset *d, int64_t i, double v, double scale, const char *path, const char *what)
+{
+    d->x[i] = (float)(v / scale);
+    if (isfinite(d->x[i]))
+        return STRATA_OK;
+    return st_error(STRATA_E_FORMAT, "%s: value %lld of %s (example %lld) is %s; inputs must be finite", path,
+                    (long long)i, what, (long long)(i / d->feat),
+                    isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : "too large for f32 after the scale");
+}
+
 static void ds_count_classes(strata_dataset *d)
 {
     int64_t mx = -1;
@@ -134,8 +145,10 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
         for (int64_t i = 0; i < xi.count; i++)
             d->x[i] = lut[xi.data[i]];
     } else {
-        for (int64_t i = 0; i < xi.count; i++)
-            d->x[i] = (float)(st_idx_at(&xi, i) / scale);
+        for (int64_t i = 0; !s && i < xi.count; i++)
+            s = ds_put(d, i, st_idx_at(&xi, i), scale, images, "the images");
+        if (s)
+            goto done;
     }
     ds_count_classes(d);
 done:
@@ -318,14 +331,10 @@ strata_status strata_dataset_load_safetensors(const char *path, const char *x_na
         else
             d->y[i] = (int64_t)v;
     }
-    for (int64_t i = 0; !s && i < d->n * d->feat; i++) {
-        const double v = sft_element((sft_number)xn, f->data + xe->begin, i);
-        d->x[i] = (float)(v / scale);
-        if (!isfinite(d->x[i]))
-            s = st_error(STRATA_E_FORMAT, "%s: value %lld of '%s' (example %lld) is %s; inputs must be finite", path,
-                         (long long)i, x_name, (long long)(i / d->feat),
-                         isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : "too large for f32 after the scale");
-    }
+    char what[300];
+    snprintf(what, sizeof what, "'%s'", x_name);
+    for (int64_t i = 0; !s && i < d->n * d->feat; i++)
+        s = ds_put(d, i, sft_element((sft_number)xn, f->data + xe->begin, i), scale, path, what);
     if (!s)
         ds_count_classes(d);
     st_sft_free(f);
@@ -351,9 +360,10 @@ strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape
         return st_error(STRATA_E_INVALID, "strata_dataset_from_host: %s is NULL", !y ? "y" : "x");
     }
     for (int64_t i = 0; i < n; i++) {
-        if (y[i] < 0) {
+        if (y[i] < 0 || y[i] == INT64_MAX) { /* the class count, the largest label + 1, must fit */
             strata_dataset_destroy(d);
-            return st_error(STRATA_E_INVALID, "strata_dataset_from_host: label %lld is %lld; labels must be >= 0",
+            return st_error(STRATA_E_INVALID,
+                            "strata_dataset_from_host: label %lld is %lld; labels must be in [0, 2^63 - 1)",
                             (long long)i, (long long)y[i]);
         }
     }

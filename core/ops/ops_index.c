@@ -77,7 +77,7 @@ static strata_status bw_gather(const strata_backward_call *c)
 static strata_status infer_gather_backward(const strata_infer_call *c)
 {
     const strata_attr *s = strata_attr_find(c->attrs, c->n_attrs, "shape");
-    if (!s || s->kind != STRATA_ATTR_INTS || s->n > STRATA_MAX_DIMS)
+    if (!s || s->kind != STRATA_ATTR_INTS || s->n < 0 || s->n > STRATA_MAX_DIMS)
         return st_error(STRATA_E_INVALID, "%s: ints attribute 'shape' is required", c->op);
     c->outputs[0].dtype = STRATA_F32;
     c->outputs[0].ndim = s->n;

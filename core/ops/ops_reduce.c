@@ -101,7 +101,7 @@ static strata_status infer_argmax(const strata_infer_call *c)
 static strata_status infer_sum_to_shape(const strata_infer_call *c)
 {
     const strata_attr *s = strata_attr_find(c->attrs, c->n_attrs, "shape");
-    if (!s || s->kind != STRATA_ATTR_INTS || s->n > STRATA_MAX_DIMS)
+    if (!s || s->kind != STRATA_ATTR_INTS || s->n < 0 || s->n > STRATA_MAX_DIMS)
         return st_error(STRATA_E_INVALID, "%s: ints attribute 'shape' is required", c->op);
     int n;
     int64_t b[STRATA_MAX_DIMS];

@@ -304,6 +304,9 @@ static strata_status infer_split(const strata_infer_call *c)
     for (int k = 0; k < s->n; k++) {
         if (s->ints[k] < 0)
             return st_error(STRATA_E_INVALID, "%s: size %d is negative", c->op, k);
+        if (s->ints[k] > x->shape[axis] - total) /* also keeps the sum from wrapping */
+            return st_error(STRATA_E_SHAPE, "%s: sizes add up to more than the %lld of axis %d (size %d is %lld)",
+                            c->op, (long long)x->shape[axis], axis, k, (long long)s->ints[k]);
         total += s->ints[k];
     }
     if (total != x->shape[axis])
