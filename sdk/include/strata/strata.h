@@ -314,7 +314,13 @@ STRATA_API strata_graph *strata_runtime_graph(strata_runtime *rt);
 /**
  * Backpropagates from the scalar @p loss through every op recorded on
  * @p graph, ACCUMULATING into the gradients of leaves that require grad.
- * Intermediate gradients are freed as soon as they are used.
+ * Intermediate gradients are freed as soon as they are used; the graph is
+ * kept, so a second call adds the same gradients again (PyTorch's
+ * retain_graph=True). A call that fails leaves no gradient on
+ * intermediates (leaves may hold part of theirs: zero them before a retry).
+ * Ops read the tensors they saved when backward runs: writing into one
+ * (strata_tensor_write) between forward and backward changes the gradients
+ * (Strata has no version counter to catch it).
  * @returns STRATA_E_SHAPE if @p loss has more than one element;
  *  STRATA_E_STATE if it was not produced by a recorded op.
  * @since 1.0
