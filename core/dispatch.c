@@ -307,6 +307,15 @@ strata_status strata_profile_get(const strata_runtime *rt, int i, const char **o
     return st_error(STRATA_E_INVALID, "strata_profile_get: index %d outside [0, %d)", i, n);
 }
 
+/* @p src's values into @p dst (same shape and dtype, on one device), not recorded. */
+static strata_status copy_into(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
+{
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
+                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
+                                .outputs = &dst, .n_outputs = 1};
+    return invoke_on(rt, &inv, dst->st->dev);
+}
+
 static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
 {
     st_op *op = st_find_op(rt, inv->op, inv->version);
@@ -352,6 +361,7 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         in[k] = inv->inputs[k];
     strata_tensor *copies[ST_MAX_IO] = {0};
     strata_tensor *outs[ST_MAX_IO] = {0};
+    strata_tensor *over[ST_MAX_IO] = {0}; /* provided outputs a fresh one stands in for, see below */
     strata_status rc = STRATA_OK;
 
     /* shape inference */
@@ -482,6 +492,23 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         }
     }
 
+    /* A provided output over an input's storage: only ops flagged in-place
+     * (optimizer steps, running statistics) have kernels that read each element
+     * before they write it. Others write a fresh tensor, copied over after. */
+    if (provided && !(def->flags & STRATA_OP_INPLACE)) {
+        for (int k = 0; k < n_out; k++) {
+            int shared = 0;
+            for (int j = 0; j < n_in; j++)
+                shared |= in[j]->st == outs[k]->st;
+            if (!shared)
+                continue;
+            over[k] = outs[k];
+            outs[k] = NULL;
+            if ((rc = st_tensor_new(dev, out_d[k].dtype, out_d[k].ndim, out_d[k].shape, 0, &outs[k])))
+                goto fail;
+        }
+    }
+
     if (fn) {
         rc = run_kernel(dev, op, fn, fn_user, in, n_in, outs, n_out, attrs, n_attrs);
     } else {
@@ -503,6 +530,14 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
                    hdev->name);
         }
         rc = run_fallback(rt, op, dev, hdev, hk, in, n_in, outs, n_out, attrs, n_attrs);
+    }
+    for (int k = 0; k < n_out && !rc; k++) {
+        if (!over[k])
+            continue;
+        rc = copy_into(rt, over[k], outs[k]);
+        strata_tensor_release(outs[k]);
+        outs[k] = over[k];
+        over[k] = NULL;
     }
     if (!rc && rt->detect_anomaly)
         rc = check_finite(rt, op, in, n_in, outs, n_out);
@@ -530,8 +565,10 @@ record:
 fail:
     for (int k = 0; k < n_in; k++)
         strata_tensor_release(copies[k]);
-    for (int k = 0; k < n_out; k++)
+    for (int k = 0; k < n_out; k++) {
         strata_tensor_release(outs[k]);
+        strata_tensor_release(over[k]);
+    }
     return rc;
 }
 

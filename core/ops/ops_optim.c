@@ -21,10 +21,11 @@ static strata_status infer_update(const strata_infer_call *c)
 }
 
 static const strata_op_def optim_ops[] = {
-    ST_OP("sgd_step", 3, 3, 2, STRATA_OP_NO_GRAD, infer_update, NULL, NULL, "SGD with momentum/Nesterov/decay"),
-    ST_OP("adam_step", 4, 4, 3, STRATA_OP_NO_GRAD, infer_update, NULL, NULL, "Adam / AdamW"),
-    ST_OP("rmsprop_step", 4, 4, 3, STRATA_OP_NO_GRAD, infer_update, NULL, NULL, "RMSprop"),
-    ST_OP("adagrad_step", 3, 3, 2, STRATA_OP_NO_GRAD, infer_update, NULL, NULL, "Adagrad"),
+    ST_OP("sgd_step", 3, 3, 2, STRATA_OP_NO_GRAD | STRATA_OP_INPLACE, infer_update, NULL, NULL,
+          "SGD with momentum/Nesterov/decay"),
+    ST_OP("adam_step", 4, 4, 3, STRATA_OP_NO_GRAD | STRATA_OP_INPLACE, infer_update, NULL, NULL, "Adam / AdamW"),
+    ST_OP("rmsprop_step", 4, 4, 3, STRATA_OP_NO_GRAD | STRATA_OP_INPLACE, infer_update, NULL, NULL, "RMSprop"),
+    ST_OP("adagrad_step", 3, 3, 2, STRATA_OP_NO_GRAD | STRATA_OP_INPLACE, infer_update, NULL, NULL, "Adagrad"),
 };
 
 strata_status st_register_optim_ops(st_plugin *p)

@@ -306,8 +306,8 @@ strata_status conv_register_batch_norm(const strata_host_api *h, strata_plugin *
          .host_kernel = kernel_batch_norm_backward, .user = (void *)(uintptr_t)h,
          .doc = "gradient of batch_norm: (dy, x, weight, mean, invstd) -> dx, dweight, dbias; training"},
         {.struct_size = sizeof(strata_op_def), .name = "conv::batch_norm_update_stats", .version = 1,
-         .min_inputs = 4, .max_inputs = 4, .n_outputs = 3, .flags = STRATA_OP_NO_GRAD, .infer = infer_update_stats,
-         .host_kernel = kernel_update_stats, .user = (void *)(uintptr_t)h,
+         .min_inputs = 4, .max_inputs = 4, .n_outputs = 3, .flags = STRATA_OP_NO_GRAD | STRATA_OP_INPLACE,
+         .infer = infer_update_stats, .host_kernel = kernel_update_stats, .user = (void *)(uintptr_t)h,
          .doc = "in-place running statistics: (running_mean, x, running_var, num_batches_tracked) -> the three "
                 "buffers; momentum"},
     };

@@ -83,7 +83,7 @@ strata_status gan_register_ema(const strata_host_api *h, strata_plugin *p)
         .min_inputs = 2,
         .max_inputs = 2,
         .n_outputs = 1,
-        .flags = STRATA_OP_NO_GRAD,
+        .flags = STRATA_OP_NO_GRAD | STRATA_OP_INPLACE,
         .infer = infer_ema,
         .host_kernel = kernel_ema,
         .user = (void *)(uintptr_t)h,

@@ -450,6 +450,13 @@ typedef struct cf_result {
     cf_buf off_out[CF_MAX_OUT];
     int off_spill_out;
     int64_t off_spill_at;
+    /* the forward again with output alias_out given as a copy of input
+     * alias_in that is also passed as that input (cf_run_alias); -1: no
+     * output has an input's dtype and shape */
+    int alias_out, alias_in;
+    strata_status alias_status;
+    char alias_msg[256];
+    cf_buf alias_buf;
 } cf_result;
 
 static void cf_result_free(cf_result *r)
@@ -460,6 +467,7 @@ static void cf_result_free(cf_result *r)
     }
     for (int k = 0; k < CF_MAX_IN; k++)
         free(r->grad[k].data);
+    free(r->alias_buf.data);
     memset(r, 0, sizeof *r);
 }
 
@@ -599,6 +607,58 @@ static void cf_run_offset(strata_runtime *rt, strata_device *dev, strata_op_invo
     strata_clear_error();
 }
 
+/* Runs the call of @p inv again, without gradients and from the random
+ * state @p seed / @p offset, with its first output that has an input's
+ * dtype and shape provided as that very input (a copy of it, passed both
+ * ways), as a caller computing in place gives it. Only ops flagged
+ * STRATA_OP_INPLACE see such aliases; for the others the core runs the
+ * kernel into a fresh tensor and copies it over, so the output must be what
+ * the plain call gave. Records it in r->alias_*. */
+static void cf_run_alias(strata_runtime *rt, strata_device *dev, strata_op_invocation inv, strata_tensor **out,
+                         uint64_t seed, uint64_t offset, cf_result *r)
+{
+    r->alias_out = r->alias_in = -1;
+    for (int k = 0; k < inv.n_outputs && r->alias_out < 0; k++)
+        for (int j = 0; j < inv.n_inputs && r->alias_out < 0; j++) {
+            const strata_tensor *x = inv.inputs[j];
+            if (strata_tensor_dtype(x) == strata_tensor_dtype(out[k]) &&
+                strata_tensor_ndim(x) == strata_tensor_ndim(out[k]) &&
+                !memcmp(strata_tensor_shape(x), strata_tensor_shape(out[k]),
+                        sizeof(int64_t) * (size_t)strata_tensor_ndim(x)))
+                r->alias_out = k, r->alias_in = j;
+        }
+    if (r->alias_out < 0)
+        return;
+    int prev = strata_set_grad_enabled(rt, 0);
+    strata_tensor *in[CF_MAX_IN] = {0}, *given[CF_MAX_OUT] = {0};
+    for (int j = 0; j < inv.n_inputs; j++)
+        in[j] = (strata_tensor *)inv.inputs[j];
+    strata_tensor *a = NULL;
+    strata_status s = strata_op_call(rt, "core::copy", &in[r->alias_in], 1, NULL, 0, &a, 1);
+    for (int k = 0; k < inv.n_outputs && !s; k++)
+        s = k == r->alias_out ? (given[k] = strata_tensor_retain(a), STRATA_OK)
+                              : strata_op_call(rt, "core::copy", &out[k], 1, NULL, 0, &given[k], 1);
+    if (!s) {
+        in[r->alias_in] = a;
+        strata_runtime_set_rng_state(rt, seed, offset);
+        inv.inputs = in;
+        inv.outputs = given;
+        inv.flags = STRATA_INVOKE_OUTPUTS_PROVIDED;
+        strata_clear_error();
+        s = strata_op_invoke(rt, &inv);
+    }
+    if (!s)
+        s = cf_read(a, &r->alias_buf);
+    r->alias_status = s;
+    if (s)
+        snprintf(r->alias_msg, sizeof r->alias_msg, "%s", strata_last_error());
+    for (int k = 0; k < CF_MAX_OUT; k++)
+        strata_tensor_release(given[k]);
+    strata_tensor_release(a);
+    strata_set_grad_enabled(rt, prev);
+    strata_clear_error();
+}
+
 static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -665,8 +725,10 @@ static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_
         cf_step_failed(r, "read", s);
         goto done;
     }
-    if (c->mode == CF_CALL)
+    if (c->mode == CF_CALL) {
         cf_run_offset(rt, dev, inv, out, rng_seed, rng_offset, r);
+        cf_run_alias(rt, dev, inv, out, rng_seed, rng_offset, r);
+    }
 
     if (any_grad) {
         for (int k = 0; k < c->n_out && !s; k++) {
@@ -3127,6 +3189,20 @@ static void cf_check(cf_ctx *x, const cf_recipe *rc, const cf_case *c, int t, co
             double err = 0;
             snprintf(what, sizeof what, "output %d (provided at an offset)", k);
             ok = cf_compare_buf(what, &got->out[k], &got->off_out[k], tf, rc->fwd == CF_ULP1, &err, why, sizeof why);
+        }
+    }
+    /* into a provided output that is also an input: what the plain call gave */
+    if (ok && c->mode == CF_CALL && !want->alias_status && got->alias_out >= 0) {
+        char what[96];
+        double err = 0;
+        snprintf(what, sizeof what, "output %d (provided as input %d)", got->alias_out, got->alias_in);
+        if (got->alias_status) {
+            snprintf(why, sizeof why, "fails with %s: %s: %.300s", what, strata_status_name(got->alias_status),
+                     got->alias_msg);
+            ok = 0;
+        } else {
+            ok = cf_compare_buf(what, &got->out[got->alias_out], &got->alias_buf, tf, rc->fwd == CF_ULP1, &err, why,
+                                sizeof why);
         }
     }
     for (int k = 0; k < c->n_in && ok; k++) {

@@ -44,7 +44,13 @@ enum {
     STRATA_OP_RANDOM = 1u << 2,
     /** Output 0 is a view of input 0 (reshape, permute, slice, expand):
      *  infer fills outputs[0].strides and byte_offset; no kernel runs. */
-    STRATA_OP_VIEW = 1u << 3
+    STRATA_OP_VIEW = 1u << 3,
+    /** In place: a caller may provide outputs that are its inputs (an
+     *  optimizer step's parameter, running statistics), and the kernels are
+     *  given them as they are, so each must read an element before it writes
+     *  it. For other ops, a provided output sharing storage with an input is
+     *  written through a fresh tensor and copied over. @since 1.1 */
+    STRATA_OP_INPLACE = 1u << 4
 };
 
 /** Shape inference: fill outputs[i].dtype, ndim and shape from the inputs'
@@ -63,7 +69,7 @@ typedef struct strata_infer_call {
 
 /** A kernel invocation. Outputs are allocated (uninitialised) and
  *  contiguous; inputs are contiguous unless the op is STRATA_OP_STRIDED.
- *  For in-place ops (optimizer updates) outputs may alias inputs. @since 1.0 */
+ *  Outputs alias inputs only for ops flagged STRATA_OP_INPLACE. @since 1.0 */
 typedef struct strata_kernel_call {
     size_t struct_size;
     const char *op;
