@@ -161,6 +161,21 @@ static void test_pack_gray(void **state)
     free(out);
 }
 
+/* Under a directory whose name is not UTF-8 (a spec cannot hold it) the
+ * paths print as given; the printer looped forever on the first such byte. */
+static void test_pack_non_utf8_cwd(void **state)
+{
+    (void)state;
+    write_tree("b\xff/train", 0, 1);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/b\xff", dir);
+    tu_expect_cli_ok(sub, tu_run_cli(sub, "pack-images train --out p"));
+    char *out = tu_slurp(sub, "out");
+    if (!strstr(out, "  train: {images: \"p-train-images-idx3-ubyte.gz\""))
+        fail_msg("expected the path as given in:\n%s", out);
+    free(out);
+}
+
 static void test_pack_rgb(void **state)
 {
     (void)state;
@@ -300,7 +315,7 @@ static void test_pack_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pack_gray),
+        cmocka_unit_test(test_pack_gray), cmocka_unit_test(test_pack_non_utf8_cwd),
         cmocka_unit_test(test_pack_rgb),
         cmocka_unit_test(test_pack_conversions),
         cmocka_unit_test(test_pack_errors),

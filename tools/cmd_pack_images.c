@@ -397,11 +397,12 @@ static int write_split(const char *prefix, const char *name, const split *s, int
 static void print_quoted(const char *name);
 
 /* The absolute path of the written file @p path, quoted: the spec may
- * live anywhere. */
+ * live anywhere. A YAML spec holds only UTF-8, so under a directory whose
+ * name is not (--out itself was checked) the path stays as given. */
 static void print_path(const char *path)
 {
     char *abs = realpath(path, NULL);
-    print_quoted(abs ? abs : path);
+    print_quoted(abs && utf8_ok(abs) ? abs : path);
     free(abs);
 }
 
@@ -411,6 +412,10 @@ static void print_quoted(const char *name)
     for (const char *p = name; *p;) {
         uint32_t cp;
         int n = utf8_next(p, &cp);
+        if (!n) { /* callers check utf8_ok: never loop on a byte that is not */
+            printf("\\x%02X", (unsigned)(unsigned char)*p++);
+            continue;
+        }
         /* YAML's printable set; the rest as escapes (utf8_ok checked the bytes) */
         int printable = cp == 0x09 || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 || (cp >= 0xA0 && cp <= 0xD7FF) ||
                         (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
