@@ -212,6 +212,13 @@ static void test_predict(void **state)
     assert_string_equal(by_dir, out);
     free(by_dir);
     free(out);
+    /* a file name that is not UTF-8 is listed with U+FFFD for the byte (it was dropped from the list) */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/ --json img0.png "
+                                          "\"$(cp img0.png \"$(printf 'x\\351.png')\" && printf 'x\\351.png')\""));
+    out = tu_slurp(dir, "out");
+    if (tu_count(out, "\"file\"") != 2 || !strstr(out, "\"file\":\"x\xef\xbf\xbd.png\""))
+        fail_msg("expected two predictions, the second for x\\uFFFD.png: %s", out);
+    free(out);
     /* without data.classes: class numbers */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "predict rgb.yaml --checkpoint run-rgb.yaml/checkpoint.safetensors img0.png"));
     out = tu_slurp(dir, "out");

@@ -272,6 +272,13 @@ struct json_t;
 int cli_print_json(struct json_t *obj);
 /** A number for JSON; null when it is not finite (no validation set: no validation loss). */
 struct json_t *cli_json_num(double v);
+/** The length of the well-formed UTF-8 character at @p s, its code point in
+ *  *cp; 0 for a byte that does not start one (overlong forms, surrogates and
+ *  values past U+10FFFF included). */
+int cli_utf8_next(const char *s, uint32_t *cp);
+/** A JSON string of @p s (a path, a name) with each byte that is not UTF-8
+ *  replaced by U+FFFD, as JSON holds only UTF-8; null for NULL. */
+struct json_t *cli_json_str(const char *s);
 /** The number of @p v, NaN when it is null (cli_json_num's inverse). */
 double cli_json_num_value(const struct json_t *v);
 /** Writes @p obj to @p path (temp file + rename): 0, or 1 after a message. */

@@ -49,8 +49,8 @@ static int info_json(strata_runtime *rt)
         strata_plugin_record r = {.struct_size = sizeof r};
         if (strata_plugin_get(rt, k, &r))
             continue;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", r.name, "path", r.path, "version", r.version,
-                              "origin", r.origin, "abi", "");
+        json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:s}", "name", cli_json_str(r.name), "path", cli_json_str(r.path),
+                              "version", r.version, "origin", r.origin, "abi", "");
         char abi[32];
         snprintf(abi, sizeof abi, "%u.%u", r.abi_major, r.abi_minor);
         json_object_set_new(o, "abi", json_string(abi));
@@ -58,7 +58,7 @@ static int info_json(strata_runtime *rt)
             json_array_append_new(plugins, o);
         } else {
             json_object_set_new(o, "status", json_string(strata_status_name(r.status)));
-            json_object_set_new(o, "reason", json_string(r.reason));
+            json_object_set_new(o, "reason", cli_json_str(r.reason));
             json_array_append_new(failed, o);
         }
     }

@@ -92,34 +92,12 @@ static int has_png_suffix(const char *name)
     return n > 4 && !strcasecmp(name + n - 4, ".png");
 }
 
-/* The code point at @p s (valid UTF-8) into *cp: its length in bytes, or 0
- * when @p s does not start with a well-formed UTF-8 character (overlong
- * forms, surrogates and values past U+10FFFF included). */
-static int utf8_next(const char *s, uint32_t *cp)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    int n = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3 : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
-    if (!n)
-        return 0;
-    uint32_t c = n == 1 ? u[0] : u[0] & (0x7F >> n);
-    for (int k = 1; k < n; k++) {
-        if ((u[k] & 0xC0) != 0x80)
-            return 0;
-        c = c << 6 | (u[k] & 0x3F);
-    }
-    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < least[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return 0;
-    *cp = c;
-    return n;
-}
-
 /* 1 when @p s is well-formed UTF-8 (what a YAML spec can hold). */
 static int utf8_ok(const char *s)
 {
     uint32_t cp;
     for (int n; *s; s += n)
-        if (!(n = utf8_next(s, &cp)))
+        if (!(n = cli_utf8_next(s, &cp)))
             return 0;
     return 1;
 }
@@ -411,7 +389,7 @@ static void print_quoted(const char *name)
     putchar('"');
     for (const char *p = name; *p;) {
         uint32_t cp;
-        int n = utf8_next(p, &cp);
+        int n = cli_utf8_next(p, &cp);
         if (!n) { /* callers check utf8_ok: never loop on a byte that is not */
             printf("\\x%02X", (unsigned)(unsigned char)*p++);
             continue;

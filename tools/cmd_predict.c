@@ -244,12 +244,16 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
         fputc('\n', csv);
     }
     if (a->json) {
-        o = src->file ? json_pack("{s:s, s:o}", "file", src->file, "top", top)
+        o = src->file ? json_pack("{s:o, s:o}", "file", cli_json_str(src->file), "top", top)
             : src->data
                 ? json_pack("{s:I, s:o}", "example", (json_int_t)src->index, "top", top)
                 : json_pack("{s:I, s:I, s:o}", "index", (json_int_t)src->index, "label", (json_int_t)src->label, "top",
                             top);
-        json_array_append_new(list, o);
+        if (json_array_append_new(list, o)) {
+            fprintf(stderr, "strata: error: out of memory building the JSON output\n");
+            free(z), free(p), free(taken);
+            return 1;
+        }
     } else {
         printf("\n");
         json_decref(top);

@@ -104,6 +104,50 @@ json_t *cli_json_num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+int cli_utf8_next(const char *s, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int n = u[0] < 0x80 ? 1 : (u[0] & 0xE0) == 0xC0 ? 2 : (u[0] & 0xF0) == 0xE0 ? 3 : (u[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!n)
+        return 0;
+    uint32_t c = n == 1 ? u[0] : u[0] & (0x7F >> n);
+    for (int k = 1; k < n; k++) {
+        if ((u[k] & 0xC0) != 0x80)
+            return 0;
+        c = c << 6 | (u[k] & 0x3F);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+json_t *cli_json_str(const char *s)
+{
+    if (!s)
+        return json_null();
+    size_t len = strlen(s);
+    char *t = malloc(3 * len + 1); /* U+FFFD takes 3 bytes for each 1 it replaces */
+    if (!t)
+        return NULL;
+    size_t o = 0;
+    for (const char *p = s; *p;) {
+        uint32_t cp;
+        int n = cli_utf8_next(p, &cp);
+        if (n) {
+            memcpy(t + o, p, (size_t)n);
+            o += (size_t)n, p += n;
+        } else {
+            memcpy(t + o, "\xEF\xBF\xBD", 3);
+            o += 3, p++;
+        }
+    }
+    json_t *j = json_stringn(t, o);
+    free(t);
+    return j;
+}
+
 double cli_json_num_value(const json_t *v)
 {
     return json_is_number(v) ? json_number_value(v) : NAN;
