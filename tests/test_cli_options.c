@@ -323,8 +323,15 @@ static void test_bad_numbers(void **state)
         {"train %s/seq2seq-reverse.yaml --out r --seed ''", "--seed must be a whole number >= 0, got ''"},
         {"generate --checkpoint c --length -1", "--length must be a whole number >= 0, got '-1'"},
         /* tools */
-        {"bench W1 --steps 0", "--steps must be a whole number >= 1, got '0'"},
-        {"bench W1 --warmup many", "--warmup must be a whole number >= 0, got 'many'"},
+        {"bench W1 --steps 0", "--steps must be a whole number in [1, 10000000], got '0'"},
+        {"bench W1 --warmup many", "--warmup must be a whole number in [0, 10000000], got 'many'"},
+        {"bench W1 --steps 100000000000", "--steps must be a whole number in [1, 10000000]"}, /* crashed */
+        {"bench --op matmul --shape 16x16x16junk", "--op matmul needs --shape MxNxK"},
+        {"bench --op matmul --shape 16x16x16 --warmup 9", "--warmup does not apply to --op"},
+        {"bench --op matmul --shape 16x16x16 --profile", "--profile does not apply to --op"},
+        {"bench --op matmul --shape 16x16x16 W3", "W3 does not apply to --op"},
+        {"bench --op matmul --shape 16x16x16 --steps 100", "--op times at most 64 calls"},
+        {"check --backend ref --op nonexistent_op", "no registered op has 'nonexistent_op' in its name"},
         {"check --backend ref --trials x", "--trials must be a whole number in [1, 1000000], got 'x'"},
         {"check --backend ref --seed 12q", "--seed must be a whole number >= 0 (0x... for hex), got '12q'"},
         {"check --backend ref --seed ' 5'", "--seed must be a whole number >= 0 (0x... for hex), got ' 5'"},

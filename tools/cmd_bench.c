@@ -23,6 +23,9 @@ static const workload workloads[] = {
     {"W5", "dcgan-fashion.yaml", "images/s", "the gan plugin"},
 };
 
+/* --steps and --warmup: the step times must fit in memory */
+#define BENCH_MAX_STEPS 10000000
+
 typedef struct {
     const char *backend, *models, *op, *shape;
     int64_t steps, warmup;
@@ -190,8 +193,13 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
         run_free(&ctx);
         return cli_fail("creating the loader", rc);
     }
-    int64_t total = a->warmup + a->steps;
+    int64_t total = a->warmup + a->steps; /* both bounded by their options */
     double *times = calloc((size_t)total, sizeof *times), loss = 0;
+    if (!times) {
+        run_free(&ctx);
+        fprintf(stderr, "strata bench: out of memory for %lld step times\n", (long long)total);
+        return 1;
+    }
     int64_t epoch = 0;
     if (ld)
         strata_loader_start_epoch(ld, epoch);
@@ -252,12 +260,32 @@ typedef struct {
     char shape[256];
 } op_case;
 
+/* The numbers of @p s, "AxBxC...", into v (at most @p max): how many, or -1
+ * when anything else is there ("16x16x16junk", "-3"). */
+static int parse_dims(const char *s, long long *v, int max)
+{
+    int n = 0;
+    for (const char *p = s; p && *p; n++) {
+        char *end;
+        errno = 0;
+        if (n == max || *p < '0' || *p > '9')
+            return -1;
+        v[n] = strtoll(p, &end, 10);
+        if (errno || (*end && *end != 'x') || (*end == 'x' && !end[1]))
+            return -1;
+        p = *end ? end + 1 : end;
+    }
+    return s && *s ? n : -1;
+}
+
 /* Parses --shape for @p a->op into @p c (inputs not made yet); 0 on success. */
 static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3])
 {
-    long long M, N, K, B, C, H, W, OC, KS, S = 1, P = 0;
+    long long v[8] = {0, 0, 0, 0, 0, 0, 1, 0};
+    int got = parse_dims(a->shape, v, 8);
     if (!strcmp(a->op, "matmul")) {
-        if (!a->shape || sscanf(a->shape, "%lldx%lldx%lld", &M, &N, &K) != 3 || M <= 0 || N <= 0 || K <= 0) {
+        long long M = v[0], N = v[1], K = v[2];
+        if (got != 3 || M <= 0 || N <= 0 || K <= 0) {
             fprintf(stderr, "strata bench: --op matmul needs --shape MxNxK (e.g. 2048x2048x2048)\n");
             return 2;
         }
@@ -272,9 +300,7 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
     /* conv2d and its two gradients, one shape syntax: x (N, C, H, W) * w (OC, C, K, K) */
     const int bwd_data = !strcmp(a->op, "conv2d_backward_data"), bwd_weight = !strcmp(a->op, "conv2d_backward_weight");
     if (!strcmp(a->op, "conv2d") || bwd_data || bwd_weight) {
-        int got = a->shape ? sscanf(a->shape, "%lldx%lldx%lldx%lldx%lldx%lldx%lldx%lld", &B, &C, &H, &W, &OC, &KS,
-                                    &S, &P)
-                           : 0;
+        long long B = v[0], C = v[1], H = v[2], W = v[3], OC = v[4], KS = v[5], S = v[6], P = v[7];
         if (got < 6 || B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KS <= 0 || S <= 0 || P < 0 ||
             H + 2 * P < KS || W + 2 * P < KS) {
             fprintf(stderr, "strata bench: --op %s needs --shape NxCxHxWxOCxK[xSTRIDExPAD] with the kernel K "
@@ -377,7 +403,7 @@ static int bench_op(const bench_args *a)
     }
     double med = 0;
     int n = 0;
-    rc = op_case_time(rt, dev, &c, (int)(a->steps > 0 && a->steps < 64 ? a->steps : 20), &med, &n);
+    rc = op_case_time(rt, dev, &c, a->steps ? (int)a->steps : 20, &med, &n);
     for (int i = 0; i < c.n_in; i++)
         strata_tensor_release(c.in[i]);
     if (rc) {
@@ -398,15 +424,16 @@ static int bench_op(const bench_args *a)
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_args a = {.steps = 100, .warmup = 10};
+    bench_args a = {.steps = 0, .warmup = -1}; /* defaults below: they differ for --op */
     const char *ids[8];
     int n_ids = 0;
     const cli_opt opts[] = {
         CLI_BACKEND_OPTION(&a.backend),
-        {.name = "--steps", .type = CLI_INT, .dst = &a.steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
-         .help = "timed steps; the median is reported (default 100)"},
-        {.name = "--warmup", .type = CLI_INT, .dst = &a.warmup, .value = "N", .lo = 0, .hi = LLONG_MAX,
-         .help = "untimed steps first (default 10)"},
+        {.name = "--steps", .type = CLI_INT, .dst = &a.steps, .value = "N", .lo = 1, .hi = BENCH_MAX_STEPS,
+         .help = "timed steps; the median is reported (default 100; with --op, timed calls: at most 64, default "
+                 "20)"},
+        {.name = "--warmup", .type = CLI_INT, .dst = &a.warmup, .value = "N", .lo = 0, .hi = BENCH_MAX_STEPS,
+         .help = "untimed steps first (default 10; --op makes 3 untimed calls)"},
         {.name = "--op", .type = CLI_STRING, .dst = &a.op, .value = "OP",
          .help = "one op instead: matmul, conv2d, conv2d_backward_data, conv2d_backward_weight"},
         {.name = "--shape", .type = CLI_STRING, .dst = &a.shape, .value = "SHAPE",
@@ -426,8 +453,31 @@ int cmd_bench(int argc, char **argv)
     int r = cli_parse(&c, argc, argv);
     if (r)
         return CLI_EXIT(r);
-    if (a.op)
+    if (a.op) {
+        const char *extra = NULL;
+        if (a.warmup >= 0)
+            extra = "--warmup";
+        else if (a.profile)
+            extra = "--profile";
+        else if (a.models)
+            extra = "--models";
+        else if (n_ids)
+            extra = ids[0];
+        if (extra) {
+            fprintf(stderr, "strata bench: %s does not apply to --op (it times one op)\n", extra);
+            return 2;
+        }
+        if (a.steps > 64) {
+            fprintf(stderr, "strata bench: --op times at most 64 calls, --steps %lld asks for more\n",
+                    (long long)a.steps);
+            return 2;
+        }
         return bench_op(&a);
+    }
+    if (!a.steps)
+        a.steps = 100;
+    if (a.warmup < 0)
+        a.warmup = 10;
     if (!n_ids) {
         for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
             ids[n_ids++] = workloads[k].id;
@@ -458,6 +508,9 @@ int cmd_bench(int argc, char **argv)
             return 1;
         }
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "strata bench: %s was killed by signal %d (%s)\n", w->id, WTERMSIG(status),
+                    strsignal(WTERMSIG(status)));
         if (code > worst)
             worst = code;
     }

@@ -118,6 +118,20 @@ int cmd_check(int argc, char **argv)
     }
     o.plugins = names;
     o.n_plugins = n_plugins;
+    if (o.op_filter && o.op_filter[0]) { /* a typo would pass, testing nothing */
+        int matched = 0;
+        for (int i = 0; i < strata_registry_count(rt, STRATA_REGISTRY_OP) && !matched; i++) {
+            const char *name = NULL;
+            matched = !strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, NULL, NULL, NULL) &&
+                      strstr(name, o.op_filter);
+        }
+        if (!matched) {
+            fprintf(stderr, "strata check: no registered op has '%s' in its name (see `strata info`)\n",
+                    o.op_filter);
+            strata_runtime_destroy(rt);
+            return 2;
+        }
+    }
     int failures = conformance_run_ex(rt, backend, &o, stdout);
     fflush(stdout);
     if (failures < 0)
