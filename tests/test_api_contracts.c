@@ -92,6 +92,15 @@ static void test_reshape_overflow(void **state)
     strata_attr neg = strata_attr_ints("shape", big, 2);
     neg.n = -1;
     assert_int_equal(strata_op_call(rt, "core::sum_to_shape", &x, 1, &neg, 1, &r, 1), STRATA_E_INVALID);
+    /* an integer fill holds its value or is refused (2^31 + 5 wrapped, NaN became INT64_MIN) */
+    const double fills[3] = {2147483653.0, NAN, -2147483649.0};
+    for (int k = 0; k < 3; k++) {
+        const int64_t one = 1;
+        strata_attr fa[3] = {strata_attr_ints("shape", &one, 1), strata_attr_float("value", fills[k]),
+                             strata_attr_int("dtype", k == 1 ? STRATA_I64 : STRATA_I32)};
+        assert_int_equal(strata_op_create(dev, "core::fill", fa, 3, &r), STRATA_E_INVALID);
+        tu_assert_error_contains("does not fit in");
+    }
     /* a correct reshape still works */
     const int64_t ok[2] = {2, -1};
     a = strata_attr_ints("shape", ok, 2);

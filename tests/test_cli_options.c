@@ -153,6 +153,7 @@ static void test_usage_errors(void **state)
         {"fid --generator g", "fid needs --classifier CKPT"},
         {"generate", "generate needs --checkpoint FILE"},
         {"visualize --checkpoint c --out d", "visualize needs --spec SPEC"},
+        {"visualize a.yaml --spec b.yaml --checkpoint c --out d", "the spec is given twice (a.yaml and --spec b.yaml)"},
         {"babi-gen --out d", "babi-gen needs --task N|all"},
         {"check --op relu", "check needs --backend NAME"},
         {"babi-gen --task 3 --check f --out d", "--check FILE only reads; drop --out d"},

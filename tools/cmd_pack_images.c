@@ -298,7 +298,7 @@ static int read_split(const char *dir, const names *classes, names *own, int c, 
 static int write_idx_gz(const char *path, int type, int ndim, const int64_t *dims, const void *data, size_t bytes)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()); /* two runs into one prefix keep apart */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), dfd = fd >= 0 ? dup(fd) : -1;
     gzFile gz = dfd >= 0 ? gzdopen(dfd, "wb") : NULL;
     if (!gz) {

@@ -11,6 +11,14 @@ static strata_status infer_created(const strata_infer_call *c)
         return st_error(STRATA_E_DTYPE, "%s: dtype %lld is not f32, i32 or i64", c->op, (long long)dtype);
     if (dtype != STRATA_F32 && strcmp(c->op, "core::fill") != 0)
         return st_error(STRATA_E_DTYPE, "%s: random tensors are f32", c->op);
+    if (dtype != STRATA_F32) { /* as torch.full: an integer tensor holds the value or it is an error */
+        double v = strata_attr_get_float(c->attrs, c->n_attrs, "value", 0.0);
+        int fits = dtype == STRATA_I32 ? v > -2147483649.0 && v < 2147483648.0
+                                       : v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+        if (!fits) /* NaN included */
+            return st_error(STRATA_E_INVALID, "%s: value %g does not fit in %s", c->op, v,
+                            strata_dtype_name((strata_dtype)dtype));
+    }
     c->outputs[0].dtype = (int32_t)dtype;
     c->outputs[0].ndim = s->n;
     memcpy(c->outputs[0].shape, s->ints, sizeof(int64_t) * (size_t)s->n);
