@@ -8,6 +8,7 @@
  *     resumes from the previous, consistent files (X.prev.safetensors);
  *   - a non-finite loss stops training after saving the last good state,
  *     the same state an uninterrupted run has after that many steps;
+ *   - that state, when rebuilt by replaying iterations, follows the schedule;
  *   - bad uses of the flags fail with a message naming the file, never a crash;
  *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
  *     a scheduled run resumes to the same rates and losses).
@@ -53,6 +54,34 @@ static void write_gan_spec(const char *name, const char *d_opt)
     tu_write_file(dir, name, text, (size_t)n);
 }
 
+/* dir/gan_grow.yaml: a GAN whose rates grow 4x every iteration until a loss
+ * overflows (near iteration 38), with batch norm in the generator (buffers
+ * that every training-mode forward pass changes); least squares, 2
+ * discriminator steps. */
+static void write_growing_gan_spec(void)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "seed: 2\ntask: gan\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: images.idx, labels: labels.idx}\n"
+                     "  scale: 127.5\n  mean: 1\n"
+                     "gan: {loss: least_squares, noise_dim: 4, d_steps: 2, sample_every: 0, sample_count: 4}\n"
+                     "generator:\n  model:\n    input: [4]\n    layers:\n"
+                     "      - {type: linear, out_features: 64}\n      - {type: batch_norm1d}\n"
+                     "      - {type: tanh}\n      - {type: unflatten, shape: [1, %d, %d]}\n"
+                     "  optimizer: {type: adam, lr: 0.001}\n"
+                     "discriminator:\n  model:\n    input: [1, %d, %d]\n    layers:\n"
+                     "      - {type: flatten}\n      - {type: linear, out_features: 8}\n"
+                     "      - {type: leaky_relu}\n      - {type: linear, out_features: 1}\n"
+                     "  optimizer: {type: adam, lr: 0.001}\n"
+                     "train: {steps: 60, batch_size: 8, log_every: 0}\n"
+                     "schedule: {type: step, step_size: 1, gamma: 4.0}\n",
+                     SIDE, SIDE, SIDE, SIDE);
+    assert_true(n > 0 && n < (int)sizeof text);
+    tu_write_file(dir, "gan_grow.yaml", text, (size_t)n);
+}
+
 /* dir/NAME: an autoencoder with dropout, 3 epochs; a sigmoid output when
  * @p sigmoid (without it a large learning rate overflows the loss). */
 static void write_ae_spec(const char *name, const char *opt, int sigmoid)
@@ -87,6 +116,7 @@ static int setup(void **state)
     /* the rate halved every 4 steps */
     write_gan_spec("gan_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}");
     write_ae_spec("ae_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}", 1);
+    write_growing_gan_spec();
     return 0;
 }
 
@@ -378,6 +408,36 @@ static void test_gan_nan_saves_last_good_state(void **state)
                "anomaly detected");
 }
 
+/* The step "the state after step N (the last good one)" of the last run's stderr names. */
+static long long last_good_step(void)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    const char *p = strstr(err, "the state after step ");
+    if (!p)
+        fail_msg("no last good state in: %s", err);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    return good;
+}
+
+/* A non-finite loss after a discriminator update: the last good state is
+ * replayed from the checkpoint before it, and the replayed iterations take
+ * the schedule's rates (they took the rate the checkpoint stored, so the
+ * saved models were not the ones an uninterrupted run reaches). */
+static void test_gan_nan_replay_follows_schedule(void **state)
+{
+    (void)state;
+    int code = cli("train gan_grow.yaml --out grate --checkpoint-every 5 --backend ref --quiet");
+    expect_err(code, 1, "the generator loss became"); /* after the iteration's discriminator updates */
+    const long long good = last_good_step();
+    assert_true(good % 5 != 0); /* some iterations replayed */
+    assert_int_equal(checkpoint_step("grate/generator.safetensors"), good);
+    expect_ok(cli("train gan_grow.yaml --out grate_ref --steps %lld --backend ref --quiet", good));
+    expect_same_file("grate_ref/generator.safetensors", "grate/generator.safetensors");
+    expect_same_file("grate_ref/discriminator.safetensors", "grate/discriminator.safetensors");
+}
+
 static void test_ae_resume_matches_uninterrupted(void **state)
 {
     (void)state;
@@ -540,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_schedule_and_clip),
         cmocka_unit_test(test_gan_kill_between_files),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
+        cmocka_unit_test(test_gan_nan_replay_follows_schedule),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),

@@ -53,6 +53,7 @@ typedef struct {
     double ema;
     double clip;             /* train.clip_grad_norm, of each model's gradients */
     double base_lr_g, base_lr_d; /* the spec's rates, which schedule: scales */
+    cli_schedule sched;          /* read in place: its milestones point into it */
 } gan_ctx;
 
 enum { GAN_TRAIN = 1, GAN_SAMPLE = 2, GAN_FID = 4 };
@@ -433,6 +434,22 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
     return rc;
 }
 
+/* Sets both optimizers' rates for iteration c->step from the schedule;
+ * *lr_g, *lr_d (optional) receive them. The main loop and the replay after
+ * a non-finite loss both go through here: a replayed iteration must update
+ * with the rate it had, not the one its checkpoint stored. */
+static void gan_set_rates(gan_ctx *c, double *lr_g, double *lr_d)
+{
+    const double g = strata_lr_at(&c->sched.s, c->base_lr_g, c->step);
+    const double d = strata_lr_at(&c->sched.s, c->base_lr_d, c->step);
+    strata_optimizer_set_lr(c->og, g);
+    strata_optimizer_set_lr(c->od, d);
+    if (lr_g)
+        *lr_g = g;
+    if (lr_d)
+        *lr_d = d;
+}
+
 /* A grid PNG of the images @p x (n, C, H, W) or (n, H, W) in [-1, 1]. */
 static int gan_write_grid(strata_tensor *x, const char *path)
 {
@@ -612,8 +629,8 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
  * the state after it as the run's checkpoint. When a discriminator update
  * of the failing iteration had been applied (@p moved), that state is no
  * longer in memory and is rebuilt by replaying the iterations from the last
- * checkpoint (the same batches and random numbers give the same updates).
- * Returns 1 (the exit code). */
+ * checkpoint (the same batches, random numbers and rates give the same
+ * updates). Returns 1 (the exit code). */
 static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *good, int moved, double ld, double lg,
                            double good_ld, double good_lg)
 {
@@ -640,6 +657,7 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
         json_decref(at.extra);
         strata_status rc = STRATA_OK;
         while (!rc && c->step < good->step) {
+            gan_set_rates(c, NULL, NULL);
             rc = gan_step(c, &good_ld, &good_lg, NULL);
             c->step++;
         }
@@ -725,8 +743,7 @@ int cmd_gan_train(int argc, char **argv)
         steps = a.steps;
     double ld = 0.0, lg = 0.0;
     strata_status rc = STRATA_OK;
-    cli_schedule sched;
-    if (cli_read_schedule(c.spec, 1000, &sched)) { /* train.steps, else its default */
+    if (cli_read_schedule(c.spec, 1000, &c.sched)) { /* train.steps, else its default */
         r = 1;
         goto out;
     }
@@ -773,10 +790,8 @@ int cmd_gan_train(int argc, char **argv)
         const train_state before = gan_position(&c);
         const double good_ld = ld, good_lg = lg;
         int moved = 0;
-        const double lr_g = strata_lr_at(&sched.s, c.base_lr_g, c.step);
-        const double lr_d = strata_lr_at(&sched.s, c.base_lr_d, c.step);
-        strata_optimizer_set_lr(c.og, lr_g);
-        strata_optimizer_set_lr(c.od, lr_d);
+        double lr_g = 0.0, lr_d = 0.0;
+        gan_set_rates(&c, &lr_g, &lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);
         if (rc == STRATA_E_NUMERIC && (!isfinite(ld) || !isfinite(lg))) {
             r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
