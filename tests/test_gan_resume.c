@@ -9,6 +9,8 @@
  *   - a non-finite loss stops training after saving the last good state,
  *     the same state an uninterrupted run has after that many steps;
  *   - that state, when rebuilt by replaying iterations, follows the schedule;
+ *   - it is rebuilt too when no update had been applied but batch norm's
+ *     statistics had moved;
  *   - bad uses of the flags fail with a message naming the file, never a crash;
  *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
  *     a scheduled run resumes to the same rates and losses).
@@ -438,6 +440,24 @@ static void test_gan_nan_replay_follows_schedule(void **state)
     expect_same_file("grate_ref/discriminator.safetensors", "grate/discriminator.safetensors");
 }
 
+/* A non-finite loss before any update of its iteration (the discriminator's
+ * first): its forward passes in training mode had already moved the
+ * generator's batch-norm statistics (and num_batches_tracked), which were
+ * saved as the last good state's. */
+static void test_gan_nan_before_update_keeps_buffers(void **state)
+{
+    (void)state;
+#define FIRST_D_STEP_FAILS "--set gan.d_steps=1 --set discriminator.optimizer.lr=0.01"
+    int code = cli("train gan_grow.yaml --out gbuf --backend ref --quiet " FIRST_D_STEP_FAILS);
+    expect_err(code, 1, "the discriminator loss became");
+    const long long good = last_good_step();
+    assert_int_equal(checkpoint_step("gbuf/generator.safetensors"), good);
+    expect_ok(cli("train gan_grow.yaml --out gbuf_ref --steps %lld --backend ref --quiet " FIRST_D_STEP_FAILS, good));
+    expect_same_file("gbuf_ref/generator.safetensors", "gbuf/generator.safetensors");
+    expect_same_file("gbuf_ref/discriminator.safetensors", "gbuf/discriminator.safetensors");
+#undef FIRST_D_STEP_FAILS
+}
+
 static void test_ae_resume_matches_uninterrupted(void **state)
 {
     (void)state;
@@ -601,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_gan_kill_between_files),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
         cmocka_unit_test(test_gan_nan_replay_follows_schedule),
+        cmocka_unit_test(test_gan_nan_before_update_keeps_buffers),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),

@@ -625,10 +625,20 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     return 0;
 }
 
+/* Whether a forward pass in training mode changes @p m: its buffers
+ * (batch norm's running statistics and num_batches_tracked, spectral
+ * normalisation's u) are updated by every such pass. */
+static int gan_has_buffers(const strata_model *m)
+{
+    return m && strata_model_buffer_count(m) > 0;
+}
+
 /* A non-finite loss (@p ld or @p lg) in the iteration after @p good: saves
- * the state after it as the run's checkpoint. When a discriminator update
- * of the failing iteration had been applied (@p moved), that state is no
- * longer in memory and is rebuilt by replaying the iterations from the last
+ * the state after it as the run's checkpoint. That state is no longer in
+ * memory when a discriminator update of the failing iteration had been
+ * applied (@p moved), and also when either model has buffers: the failing
+ * iteration's training-mode forward passes changed them even without an
+ * update. It is then rebuilt by replaying the iterations from the last
  * checkpoint (the same batches, random numbers and rates give the same
  * updates). Returns 1 (the exit code). */
 static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *good, int moved, double ld, double lg,
@@ -638,7 +648,7 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
     fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
             isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
             (long long)good->step + 1);
-    if (moved) {
+    if (moved || gan_has_buffers(c->G) || gan_has_buffers(c->D)) {
         /* new optimizers first: loading a checkpoint keeps the slots (moments)
          * it has none of, as one from before their first step has */
         strata_optimizer_destroy(c->og);
