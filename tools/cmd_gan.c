@@ -149,6 +149,15 @@ static int64_t gan_numel(const int64_t *shape, int ndim)
     return n;
 }
 
+/* "a, b, c" of @p shape, for messages (cut short past @p size). */
+static const char *gan_shape_text(char *buf, size_t size, const int64_t *shape, int nd)
+{
+    buf[0] = '\0';
+    for (int k = 0; shape && k < nd; k++)
+        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
+    return buf;
+}
+
 /* @p src's values into @p dst (same shape and dtype), on their device. */
 static strata_status gan_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
 {
@@ -223,15 +232,11 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     const int64_t *gs = strata_model_output_shape(c->G, 0, &gnd);
     const int64_t *ds = strata_model_input_shape(c->D, 0, &dnd, NULL);
     if (!gs || !ds || gan_numel(gs, gnd) != gan_numel(ds, dnd)) {
-        char a[96] = "", b[96] = "";
-        for (int k = 0; gs && k < gnd; k++)
-            snprintf(a + strlen(a), sizeof a - strlen(a), k ? ", %lld" : "%lld", (long long)gs[k]);
-        for (int k = 0; ds && k < dnd; k++)
-            snprintf(b + strlen(b), sizeof b - strlen(b), k ? ", %lld" : "%lld", (long long)ds[k]);
+        char a[96], b[96];
         fprintf(stderr,
                 "strata: error: %s: the generator's output [%s] does not fit the discriminator's input [%s] "
                 "(the element counts differ)\n",
-                spec_path, a, b);
+                spec_path, gan_shape_text(a, sizeof a, gs, gnd), gan_shape_text(b, sizeof b, ds, dnd));
         return 1;
     }
     if (!lo || gan_numel(lo, od) != 1) {
@@ -935,8 +940,59 @@ out:
 
 /* ---- FID ------------------------------------------------------------------------ */
 
-/* Penultimate-layer features (n, F) of images (n, ...) in the classifier's input space. */
-static strata_status fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x, float *out, int64_t *F)
+/* The number of features of the classifier @p cls's penultimate layer, from
+ * one zero image: known before any image is read, so that the buffers are
+ * sized by it and a count the statistics cannot take is refused first.
+ * @p path names the classifier in messages. Prints the error; 0 or 1. */
+static int fid_feature_count(strata_runtime *rt, strata_device *dev, strata_model *cls, const char *path, int64_t *F)
+{
+    const int L = strata_model_layer_count(cls);
+    if (L < 2) {
+        fprintf(stderr, "strata: error: %s: the classifier has %d layer(s); FID compares the features of its "
+                        "penultimate layer, so it needs at least 2\n",
+                path, L);
+        return 1;
+    }
+    if (strata_model_input_count(cls) != 1) {
+        fprintf(stderr, "strata: error: %s: the classifier takes %d inputs; FID gives it one, the images\n", path,
+                strata_model_input_count(cls));
+        return 1;
+    }
+    int nd = 0;
+    strata_dtype dt = STRATA_F32;
+    const int64_t *ms = strata_model_input_shape(cls, 0, &nd, &dt);
+    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *x = NULL, **outs = calloc((size_t)L, sizeof *outs);
+    int prev = strata_set_grad_enabled(rt, 0);
+    strata_status rc = outs ? strata_tensor_zeros(dev, dt, nd + 1, shape, &x) : STRATA_E_NOMEM;
+    if (!rc)
+        rc = strata_model_forward_layers(cls, &x, 1, outs, 0);
+    if (!rc)
+        *F = strata_tensor_numel(outs[L - 2]);
+    strata_set_grad_enabled(rt, prev);
+    for (int k = 0; outs && k < L; k++)
+        strata_tensor_release(outs[k]);
+    free(outs);
+    strata_tensor_release(x);
+    strata_graph_reset(strata_runtime_graph(rt));
+    if (rc) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: running the classifier on a zero image", path);
+        return cli_fail(what, rc);
+    }
+    if (*F > STATS_MAX_D) {
+        fprintf(stderr, "strata: error: %s: the classifier's penultimate layer has %lld features; the Frechet "
+                        "distance takes at most %d (its covariances are F x F)\n",
+                path, (long long)*F, STATS_MAX_D);
+        return 1;
+    }
+    return 0;
+}
+
+/* Penultimate-layer features (n, F) of images @p x (n, ...) into @p out, which
+ * holds n * F values (F from fid_feature_count). Prints the error; 0 or 1. */
+static int fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x, int64_t F, float *out)
 {
     const int L = strata_model_layer_count(cls);
     int nd = 0;
@@ -945,21 +1001,57 @@ static strata_status fid_features(strata_runtime *rt, strata_model *cls, strata_
     shape[0] = strata_tensor_dim(x, 0);
     memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
     strata_tensor *xi = NULL, **outs = calloc((size_t)L, sizeof *outs);
-    if (!outs || L < 2)
-        return outs ? STRATA_E_INVALID : STRATA_E_NOMEM;
-    strata_status rc = strata_reshape(rt, x, nd + 1, shape, &xi);
+    strata_status rc = outs ? strata_reshape(rt, x, nd + 1, shape, &xi) : STRATA_E_NOMEM;
     if (!rc)
         rc = strata_model_forward_layers(cls, &xi, 1, outs, 0);
-    if (!rc) {
-        strata_tensor *f = outs[L - 2];
-        *F = strata_tensor_numel(f) / shape[0];
-        rc = strata_tensor_read(f, out, sizeof(float) * (size_t)strata_tensor_numel(f));
+    int r = rc ? cli_fail("computing the classifier's features", rc) : 0;
+    if (!r && strata_tensor_numel(outs[L - 2]) != shape[0] * F) { /* the zero image's count: not expected */
+        fprintf(stderr, "strata: error: the classifier's penultimate layer gave %lld values for %lld images, not "
+                        "%lld each\n",
+                (long long)strata_tensor_numel(outs[L - 2]), (long long)shape[0], (long long)F);
+        r = 1;
     }
-    for (int k = 0; k < L; k++)
+    if (!r && (rc = strata_tensor_read(outs[L - 2], out, sizeof(float) * (size_t)(shape[0] * F))))
+        r = cli_fail("reading the classifier's features", rc);
+    for (int k = 0; outs && k < L; k++)
         strata_tensor_release(outs[k]);
     free(outs);
     strata_tensor_release(xi);
-    return rc;
+    return r;
+}
+
+/* Samples of the generator as @p x (B, per), in the classifier's input
+ * space: [-1, 1] mapped to bytes, then scaled as its training images. The
+ * noise of the batch starting at sample @p first is fixed by @p first.
+ * Prints the error; 0 or 1. */
+static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t B, int64_t per, strata_tensor **x)
+{
+    strata_tensor *z = NULL, *y = NULL;
+    strata_status rc = gan_noise(g, B, (uint64_t)(first + 1) * 7919u, &z);
+    if (!rc)
+        rc = gan_generate(g, g->G, z, 0, &y);
+    int r = rc ? cli_fail("generating samples", rc) : 0;
+    if (!r && strata_tensor_numel(y) != B * per) { /* its declared output was checked: not expected */
+        fprintf(stderr, "strata: error: the generator gave %lld values for %lld samples, not %lld each\n",
+                (long long)strata_tensor_numel(y), (long long)B, (long long)per);
+        r = 1;
+    }
+    float *h = r ? NULL : malloc(sizeof(float) * (size_t)(B * per));
+    if (!r && !h) {
+        fprintf(stderr, "strata: error: out of memory for %lld samples of %lld values\n", (long long)B,
+                (long long)per);
+        r = 1;
+    }
+    if (!r && (rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per))))
+        r = cli_fail("reading the samples", rc);
+    for (int64_t i = 0; !r && i < B * per; i++)
+        h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc->scale - sc->mean) / sc->std);
+    if (!r && (rc = strata_tensor_from_host(g->dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, x)))
+        r = cli_fail("copying the samples", rc);
+    free(h);
+    strata_tensor_release(z);
+    strata_tensor_release(y);
+    return r;
 }
 
 int cmd_fid(int argc, char **argv)
@@ -1011,72 +1103,77 @@ int cmd_fid(int argc, char **argv)
         r = 2;
         goto out2;
     }
-    int dn = 0;
-    const int64_t *dshape = strata_dataset_shape(test, &dn);
-    const int64_t per = gan_numel(dshape, dn);
     int64_t F = 0;
+    if ((r = fid_feature_count(g.rt, g.dev, cls, a.classifier, &F)))
+        goto out2;
+    /* real images and samples are both reshaped to the classifier's input: their value counts must match it */
+    int dn = 0, cn = 0, gn = 0;
+    const int64_t *dshape = strata_dataset_shape(test, &dn);
+    const int64_t *cshape = strata_model_input_shape(cls, 0, &cn, NULL);
+    const int64_t *gshape = strata_model_output_shape(g.G, 0, &gn);
+    const int64_t per = gan_numel(dshape, dn), cin = gan_numel(cshape, cn);
+    char s1[96], s2[96];
+    if (per != cin) {
+        fprintf(stderr, "strata: error: the real images in %s are [%s] (%lld values) but the classifier %s takes "
+                        "[%s] (%lld values)\n",
+                real, gan_shape_text(s1, sizeof s1, dshape, dn), (long long)per, a.classifier,
+                gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+        r = 1;
+        goto out2;
+    }
+    if (!gshape || gan_numel(gshape, gn) != cin) {
+        fprintf(stderr, "strata: error: the generator's images [%s] (%lld values) do not fit the classifier %s's "
+                        "input [%s] (%lld values)\n",
+                gan_shape_text(s1, sizeof s1, gshape, gn), gshape ? (long long)gan_numel(gshape, gn) : -1LL,
+                a.classifier, gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+        r = 1;
+        goto out2;
+    }
+    const int64_t room = n < chunk ? n : chunk; /* images in one batch */
+    buf = malloc(sizeof(float) * (size_t)(room * F));
+    for (int k = 0; k < 2; k++)
+        feat[k] = malloc(sizeof(float) * (size_t)(n * F));
+    if (!buf || !feat[0] || !feat[1]) {
+        fprintf(stderr, "strata: error: out of memory for %lld features of %lld images\n", (long long)F,
+                (long long)n);
+        r = 1;
+        goto out2;
+    }
     int prev = strata_set_grad_enabled(g.rt, 0);
     /* pass 0: real test images; pass 1: generated ones mapped from [-1, 1] to the classifier's input */
-    for (int pass = 0; pass < 2 && !rc; pass++) {
-        for (int64_t first = 0; first < n && !rc; first += chunk) {
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        for (int64_t first = 0; first < n && !r; first += chunk) {
             const int64_t B = n - first < chunk ? n - first : chunk;
             strata_tensor *x = NULL;
             if (pass == 0) {
                 int64_t shp[STRATA_MAX_DIMS + 1] = {B};
                 memcpy(shp + 1, dshape, sizeof(int64_t) * (size_t)dn);
                 rc = strata_tensor_from_host(g.dev, STRATA_F32, dn + 1, shp, strata_dataset_x(test, first), &x);
+                r = rc ? cli_fail("copying the real images", rc) : 0;
             } else {
-                strata_tensor *z = NULL, *y = NULL;
-                rc = gan_noise(&g, B, (uint64_t)(first + 1) * 7919u, &z);
-                if (!rc)
-                    rc = gan_generate(&g, g.G, z, 0, &y);
-                if (!rc && strata_tensor_numel(y) != B * per)
-                    rc = STRATA_E_SHAPE;
-                float *h = rc ? NULL : malloc(sizeof(float) * (size_t)(B * per));
-                if (!rc && !h)
-                    rc = STRATA_E_NOMEM;
-                if (!rc)
-                    rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per));
-                for (int64_t i = 0; !rc && i < B * per; i++)
-                    h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc.scale - sc.mean) / sc.std);
-                if (!rc)
-                    rc = strata_tensor_from_host(g.dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, &x);
-                free(h);
-                strata_tensor_release(z);
-                strata_tensor_release(y);
+                r = fid_samples(&g, &sc, first, B, per, &x);
             }
-            if (!rc && !buf && !(buf = malloc(sizeof(float) * (size_t)(chunk * 65536))))
-                rc = STRATA_E_NOMEM;
-            int64_t f = 0;
-            if (!rc)
-                rc = fid_features(g.rt, cls, x, buf, &f);
+            if (!r)
+                r = fid_features(g.rt, cls, x, F, buf);
             strata_tensor_release(x);
             strata_graph_reset(strata_runtime_graph(g.rt));
-            if (rc)
-                break;
-            if (!feat[pass]) {
-                F = f;
-                if (F > 65536 || !(feat[pass] = malloc(sizeof(float) * (size_t)(n * F)))) {
-                    rc = STRATA_E_NOMEM;
-                    break;
-                }
-            }
-            memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
+            if (!r)
+                memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
         }
     }
     strata_set_grad_enabled(g.rt, prev);
-    if (rc) {
-        r = cli_fail(rc == STRATA_E_SHAPE ? "the generator's images do not fit the classifier" : "computing features",
-                     rc);
+    if (r)
         goto out2;
-    }
     double fid = 0.0;
     char err[256] = "";
     for (int k = 0; k < 2; k++) {
         mu[k] = malloc(sizeof(double) * (size_t)F);
         cov[k] = malloc(sizeof(double) * (size_t)(F * F));
+        /* n >= 2 and F <= STATS_MAX_D were checked: only memory can fail */
         if (!mu[k] || !cov[k] || stats_mean_cov(feat[k], n, F, mu[k], cov[k])) {
-            r = cli_fail("feature statistics", STRATA_E_NOMEM);
+            fprintf(stderr, "strata: error: out of memory for the feature statistics (%lld x %lld covariances)\n",
+                    (long long)F, (long long)F);
+            r = 1;
             goto out2;
         }
     }
