@@ -11,6 +11,8 @@
  *   - that state, when rebuilt by replaying iterations, follows the schedule;
  *   - it is rebuilt too when no update had been applied but batch norm's
  *     statistics had moved;
+ *   - sample takes the run's spec.yaml before the spec path the checkpoint
+ *     records (as typed, without --set overrides);
  *   - bad uses of the flags fail with a message naming the file, never a crash;
  *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
  *     a scheduled run resumes to the same rates and losses).
@@ -379,6 +381,41 @@ static void test_gan_kill_between_files(void **state)
     expect_err(cli("train gan.yaml --resume mixed --backend ref"), 1, "discriminator.prev.safetensors");
 }
 
+/* dir/NAME removed. */
+static void remove_file(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(remove(path), 0);
+}
+
+/* sample and fid take the spec a run was trained with, RUN/spec.yaml (with
+ * its --set overrides), before the path its checkpoint records: that path
+ * is as typed, relative to where training started, and without overrides. */
+static void test_sample_takes_the_runs_spec(void **state)
+{
+    (void)state;
+    copy_file("gan.yaml", "gan_moved.yaml");
+    expect_ok(cli("train gan_moved.yaml --out gset --steps 1 --backend ref --quiet "
+                  "--set 'generator.model.input=[3]' --set gan.noise_dim=3"));
+    remove_file("gan_moved.yaml"); /* the recorded path no longer opens */
+    expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));
+    expect_ok(cli("sample --checkpoint gset/generator_ema.safetensors --count 4 --out gset.png --backend ref"));
+    copy_file("gan.yaml", "gan_moved.yaml"); /* it opens, but without the overrides: noise of 4 values */
+    expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));
+    /* --spec still comes first */
+    expect_err(cli("sample --checkpoint gset --spec gan_moved.yaml --count 4 --out gset.png --backend ref"), 1,
+               "loading the generator");
+    /* without RUN/spec.yaml, the recorded path */
+    copy_file("gset", "gset_nospec");
+    remove_file("gset_nospec/spec.yaml");
+    expect_err(cli("sample --checkpoint gset_nospec --count 4 --out gset.png --backend ref"), 1,
+               "loading the generator");
+    remove_file("gan_moved.yaml");
+    expect_err(cli("sample --checkpoint gset_nospec --count 4 --out gset.png --backend ref"), 1,
+               "cannot open spec 'gan_moved.yaml'");
+}
+
 static void test_gan_nan_saves_last_good_state(void **state)
 {
     (void)state;
@@ -619,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_schedule_and_clip),
         cmocka_unit_test(test_gan_kill_between_files),
+        cmocka_unit_test(test_sample_takes_the_runs_spec),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
         cmocka_unit_test(test_gan_nan_replay_follows_schedule),
         cmocka_unit_test(test_gan_nan_before_update_keeps_buffers),

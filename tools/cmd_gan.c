@@ -75,9 +75,9 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
          .help = "the classifier whose penultimate-layer features are compared (a checkpoint, or its run)",
          .in_dir = "checkpoint.safetensors"},
         {.name = "--classifier-spec", .type = CLI_STRING, .dst = &a->classifier_spec, .value = "SPEC",
-         .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records, else RUN/spec.yaml beside it)"},
+         .modes = GAN_FID, .help = "its spec (default: RUN/spec.yaml beside it, else the one its checkpoint records)"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "GAN_SPEC", .modes = GAN_SAMPLE | GAN_FID,
-         .help = "the GAN's spec (default: the one the generator's checkpoint records, else RUN/spec.yaml)"},
+         .help = "the GAN's spec (default: RUN/spec.yaml beside the generator, else the one its checkpoint records)"},
         {.name = "--real", .type = CLI_STRING, .dst = &a->real, .value = "DIR", .modes = GAN_FID,
          .help = "Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
@@ -882,18 +882,18 @@ out:
     return r;
 }
 
-/* The spec of a checkpoint written by `strata train`: @p given, else its
- * metadata "spec" (a GAN's, an autoencoder's), else the run's spec.yaml
- * next to it (a classifier's). */
+/* The spec of a checkpoint written by `strata train`: @p given, else the
+ * run's spec.yaml beside it, else its metadata "spec". spec.yaml comes
+ * before the metadata: it is the spec the run was trained with (--set
+ * applied), while the metadata records the path as it was typed, relative
+ * to wherever training was started, and without the overrides. */
 static const char *gan_spec_of(const char *ckpt, const char *given, const char *option, char *buf, size_t size)
 {
     if (given)
         return given;
-    strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
-    if (rc == STRATA_E_NOT_FOUND && train_spec_beside(ckpt, buf, size)) {
-        strata_clear_error();
+    if (train_spec_beside(ckpt, buf, size))
         return buf;
-    }
+    strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
     if (rc == STRATA_E_NOT_FOUND) {
         fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\") and has no spec.yaml beside it; give "
                         "it with %s\n",
