@@ -13,6 +13,7 @@
  *     statistics had moved;
  *   - sample takes the run's spec.yaml before the spec path the checkpoint
  *     records (as typed, without --set overrides);
+ *   - run files of no common step name each file's step or read error;
  *   - bad uses of the flags fail with a message naming the file, never a crash;
  *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
  *     a scheduled run resumes to the same rates and losses).
@@ -379,6 +380,17 @@ static void test_gan_kill_between_files(void **state)
     snprintf(path, sizeof path, "%s/mixed/discriminator.prev.safetensors", dir);
     remove(path);
     expect_err(cli("train gan.yaml --resume mixed --backend ref"), 1, "discriminator.prev.safetensors");
+
+    /* a torn discriminator file: its read error is told, and the step the other file holds */
+    copy_file("k4", "torn");
+    long n = 0;
+    char *whole = read_all("torn/discriminator.safetensors", &n);
+    tu_write_file(dir, "torn/discriminator.safetensors", whole, 100);
+    free(whole);
+    int code = cli("train gan.yaml --resume torn --backend ref");
+    expect_err(code, 1, "neither discriminator.safetensors nor discriminator.prev.safetensors holds step 4");
+    expect_err(code, 1, "reading torn/discriminator.safetensors: E_FORMAT");
+    expect_err(code, 1, "torn/discriminator.prev.safetensors holds step 0");
 }
 
 /* dir/NAME removed. */

@@ -585,22 +585,28 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     for (int k = 0; k < 2; k++) {
         if (!m[k])
             continue;
-        const char *pick = NULL;
+        const char *pick = NULL, *const cand[2] = {gan_file[k], gan_prev[k]};
+        int64_t held[2] = {-1, -1}; /* the step each candidate holds; -1: unreadable */
         train_state s;
-        if (!train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
+        for (int j = 0; j < 2 && !pick; j++) {
+            if (train_ckpt_read_state(dir, cand[j], &s, 1))
+                continue;
             json_decref(s.extra);
+            held[j] = s.step;
             if (s.step == ts->step)
-                pick = gan_file[k];
-        }
-        if (!pick && !train_ckpt_read_state(dir, gan_prev[k], &s, 1)) {
-            json_decref(s.extra);
-            if (s.step == ts->step)
-                pick = gan_prev[k];
+                pick = cand[j];
         }
         if (!pick) {
             fprintf(stderr, "strata: error: cannot resume from %s: neither %s nor %s holds step %lld of %s (the "
-                            "run's files do not form a checkpoint)\n",
+                            "run's files do not form a checkpoint):\n",
                     dir, gan_file[k], gan_prev[k], (long long)ts->step, gan_file[GAN_G]);
+            /* why each file was passed over: a torn or corrupt file is told apart from an older checkpoint */
+            for (int j = 0; j < 2; j++) {
+                if (held[j] >= 0)
+                    fprintf(stderr, "strata: error:   %s/%s holds step %lld\n", dir, cand[j], (long long)held[j]);
+                else if (!train_ckpt_read_state(dir, cand[j], &s, 0)) /* read now: not expected */
+                    json_decref(s.extra);
+            }
             json_decref(ts->extra);
             ts->extra = NULL;
             return 1;
