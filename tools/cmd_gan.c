@@ -140,12 +140,14 @@ static void gan_free(gan_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Values per example of model input or output @p k. */
+/* Values per example of a model's input or output shape; -1 when the
+ * product does not fit int64_t (a wrapped one could pass for a fitting count). */
 static int64_t gan_numel(const int64_t *shape, int ndim)
 {
     int64_t n = 1;
     for (int k = 0; k < ndim; k++)
-        n *= shape[k];
+        if (__builtin_mul_overflow(n, shape[k], &n))
+            return -1;
     return n;
 }
 
@@ -231,7 +233,8 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     const int64_t *lo = strata_model_output_shape(c->D, 0, &od);
     const int64_t *gs = strata_model_output_shape(c->G, 0, &gnd);
     const int64_t *ds = strata_model_input_shape(c->D, 0, &dnd, NULL);
-    if (!gs || !ds || gan_numel(gs, gnd) != gan_numel(ds, dnd)) {
+    const int64_t gn = gs ? gan_numel(gs, gnd) : -1, dn = ds ? gan_numel(ds, dnd) : -1;
+    if (gn < 0 || gn != dn) {
         char a[96], b[96];
         fprintf(stderr,
                 "strata: error: %s: the generator's output [%s] does not fit the discriminator's input [%s] "
