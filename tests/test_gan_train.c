@@ -8,6 +8,9 @@
  *     the discriminator, sample grids and the losses; `strata sample`
  *     draws from the checkpoint; a spec missing the discriminator and a
  *     generator whose images do not fit the discriminator get clear errors;
+ *   - what would fail only in training (gan.loss wgan_gp, gan.sample_count
+ *     over 4096, an unflatten shape whose product overflows) is refused
+ *     before the run directory is made;
  *   - `strata fid` on 8x8 images, and its refusals (a classifier of one
  *     layer or of too many features, images that do not fit it) naming the
  *     shapes and limits;
@@ -237,6 +240,41 @@ static char *replaced(const char *text, const char *old, const char *new)
     return out;
 }
 
+/* ---- refused before the run directory is made ----------------------------------- */
+
+/* What only fails in training (the WGAN-GP losses, a grid larger than
+ * `strata sample` draws, an unflatten shape whose product wraps to the
+ * input's count) is refused when the spec is read: no run directory, no
+ * step-0 checkpoint. */
+static void test_gan_refused_before_training(void **state)
+{
+    (void)state;
+    tu_write_text(dir, "gan.yaml", gan_spec);
+    static const struct {
+        const char *set, *needle;
+    } cases[] = {
+        {"--set gan.loss=wgan_gp", "gan.loss wgan_gp is not provided"},
+        {"--set gan.sample_count=4097", "gan.sample_count 4097 is more than the 4096 images a grid holds"},
+    };
+    char run[700];
+    snprintf(run, sizeof run, "%s/refused", dir);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "train gan.yaml --out refused %s", cases[k].set);
+        tu_expect_cli_err(dir, run_cli(args), 1, cases[k].needle);
+        if (access(run, F_OK) == 0)
+            fail_msg("%s made the run directory before refusing", cases[k].set);
+    }
+    assert_int_equal(run_cli("train gan.yaml --out refused --steps 1 --set gan.sample_count=4096 --set gan.ema=0"), 0);
+    /* (2^62 + 1) 784 is 784 in 64 bits, the linear layer's output */
+    char *wraps = replaced(gan_spec, "shape: [1, 28, 28]", "shape: [4611686018427387905, 784]");
+    tu_write_text(dir, "wraps.yaml", wraps);
+    free(wraps);
+    tu_expect_cli_err(dir, run_cli("train wraps.yaml --out wrapped"), 1, "the product of its sizes overflows");
+    snprintf(run, sizeof run, "%s/wrapped", dir);
+    assert_int_not_equal(access(run, F_OK), 0);
+}
+
 /* ---- fid on 8x8 images -------------------------------------------------------- */
 
 /* dir/NAME.yaml, a classifier of 1x8x8 images with @p layers, and
@@ -398,6 +436,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gaussian_game),
         cmocka_unit_test(test_gan_cli),
+        cmocka_unit_test(test_gan_refused_before_training),
         cmocka_unit_test(test_fid_cli),
         cmocka_unit_test(test_autoencoder_cli),
     };

@@ -56,6 +56,10 @@ typedef struct {
     cli_schedule sched;          /* read in place: its milestones point into it */
 } gan_ctx;
 
+/* The most images one grid holds, for `strata sample --count` and
+ * gan.sample_count alike: beyond it the grid PNG grows past any use. */
+enum { GAN_MAX_SAMPLES = 4096 };
+
 enum { GAN_TRAIN = 1, GAN_SAMPLE = 2, GAN_FID = 4 };
 
 /* @p mode: the command (train, sample or fid) whose options are taken. */
@@ -83,7 +87,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = GAN_TRAIN, .help = "iterations of discriminator and generator steps (default: train.steps)"},
         CLI_BATCH_SIZE_OPTION(&a->batch, GAN_TRAIN),
-        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = 4096,
+        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = GAN_MAX_SAMPLES,
          .modes = GAN_SAMPLE, .help = "samples in the grid (default 64)"},
         {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 2, .hi = LLONG_MAX,
          .modes = GAN_FID, .help = "real images and samples compared (default: the whole test set)"},
@@ -229,6 +233,25 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     strata_spec_get_int(c->spec, "train.batch_size", 64, &c->batch);
     if (!train)
         return 0;
+    /* the spec's table accepts wgan_gp (a kind the losses know, to refuse
+     * it with the reason); here it is refused before the run directory is
+     * made, not at the first step */
+    if (!strcmp(c->loss, "wgan_gp")) {
+        fprintf(stderr,
+                "strata: error: %s: gan.loss wgan_gp is not provided: its gradient penalty needs the gradient of a "
+                "gradient (double backward), which Strata's autograd does not record; use wasserstein with a "
+                "spectrally normalised discriminator (sn_linear, sn_conv2d) or hinge (docs/gan.md)\n",
+                spec_path);
+        return 1;
+    }
+    int64_t count = 64;
+    strata_spec_get_int(c->spec, "gan.sample_count", 64, &count);
+    if (count > GAN_MAX_SAMPLES) {
+        fprintf(stderr, "strata: error: %s: gan.sample_count %lld is more than the %d images a grid holds (the "
+                        "limit of `strata sample --count`)\n",
+                spec_path, (long long)count, GAN_MAX_SAMPLES);
+        return 1;
+    }
     int gnd = 0, dnd = 0;
     const int64_t *lo = strata_model_output_shape(c->D, 0, &od);
     const int64_t *gs = strata_model_output_shape(c->G, 0, &gnd);
