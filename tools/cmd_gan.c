@@ -173,10 +173,13 @@ static strata_status gan_copy_tensor(strata_runtime *rt, strata_tensor *dst, str
     return strata_op_invoke(rt, &inv);
 }
 
-/* The averaged generator @p e takes @p g's buffers (batch norm's running
- * statistics, which are not averaged: as torch's AveragedModel keeps them)
- * and, when @p params, its parameters too (the average's start). Called
- * where the average is used (saved, sampled), not after every step. */
+/* The averaged generator @p e takes @p g's current buffers (batch norm's
+ * running statistics and num_batches_tracked, spectral normalisation's u:
+ * copied, not averaged) and, when @p params, its parameters too (the
+ * average's start). Called where the average is used (saved, sampled), not
+ * after every step. torch 1.13's AveragedModel differs: by default
+ * (use_buffers=False) it keeps the buffers of the copy it made when built,
+ * and with use_buffers=True it averages them with the parameters. */
 static strata_status gan_copy_model(strata_runtime *rt, strata_model *g, strata_model *e, int params)
 {
     strata_status rc = STRATA_OK;
