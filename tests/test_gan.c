@@ -741,6 +741,11 @@ static void test_bad_input(void **state)
                                             ATTRS(strata_attr_ints("shape", (const int64_t[]){12, 0}, 2)), in, 1),
                      STRATA_E_INVALID);
     tu_assert_error_contains("positive sizes");
+    /* 4 (2^62 + 3) wraps to 12 in 64 bits, the input's count: refused when built, not at the first forward */
+    const int64_t wraps[2] = {4, 4611686018427387907};
+    assert_int_equal(strata_model_add_layer(m, "unflatten", "u", ATTRS(strata_attr_ints("shape", wraps, 2)), in, 1),
+                     STRATA_E_SHAPE);
+    tu_assert_error_contains("shape (4, 4611686018427387907): the product of its sizes overflows");
     assert_int_equal(
         strata_model_add_layer(m, "sn_linear", "d", ATTRS(I64("in_features", 7), I64("out_features", 2)), in, 1),
         STRATA_E_SHAPE);

@@ -8,6 +8,12 @@
  *     resumes from the previous, consistent files (X.prev.safetensors);
  *   - a non-finite loss stops training after saving the last good state,
  *     the same state an uninterrupted run has after that many steps;
+ *   - that state, when rebuilt by replaying iterations, follows the schedule;
+ *   - it is rebuilt too when no update had been applied but batch norm's
+ *     statistics had moved;
+ *   - sample takes the run's spec.yaml before the spec path the checkpoint
+ *     records (as typed, without --set overrides);
+ *   - run files of no common step name each file's step or read error;
  *   - bad uses of the flags fail with a message naming the file, never a crash;
  *   - schedule: and train.clip_grad_norm reach both trainers' updates (and
  *     a scheduled run resumes to the same rates and losses).
@@ -53,6 +59,34 @@ static void write_gan_spec(const char *name, const char *d_opt)
     tu_write_file(dir, name, text, (size_t)n);
 }
 
+/* dir/gan_grow.yaml: a GAN whose rates grow 4x every iteration until a loss
+ * overflows (near iteration 38), with batch norm in the generator (buffers
+ * that every training-mode forward pass changes); least squares, 2
+ * discriminator steps. */
+static void write_growing_gan_spec(void)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof text,
+                     "seed: 2\ntask: gan\n"
+                     "data:\n  format: idx\n"
+                     "  train: {images: images.idx, labels: labels.idx}\n"
+                     "  scale: 127.5\n  mean: 1\n"
+                     "gan: {loss: least_squares, noise_dim: 4, d_steps: 2, sample_every: 0, sample_count: 4}\n"
+                     "generator:\n  model:\n    input: [4]\n    layers:\n"
+                     "      - {type: linear, out_features: 64}\n      - {type: batch_norm1d}\n"
+                     "      - {type: tanh}\n      - {type: unflatten, shape: [1, %d, %d]}\n"
+                     "  optimizer: {type: adam, lr: 0.001}\n"
+                     "discriminator:\n  model:\n    input: [1, %d, %d]\n    layers:\n"
+                     "      - {type: flatten}\n      - {type: linear, out_features: 8}\n"
+                     "      - {type: leaky_relu}\n      - {type: linear, out_features: 1}\n"
+                     "  optimizer: {type: adam, lr: 0.001}\n"
+                     "train: {steps: 60, batch_size: 8, log_every: 0}\n"
+                     "schedule: {type: step, step_size: 1, gamma: 4.0}\n",
+                     SIDE, SIDE, SIDE, SIDE);
+    assert_true(n > 0 && n < (int)sizeof text);
+    tu_write_file(dir, "gan_grow.yaml", text, (size_t)n);
+}
+
 /* dir/NAME: an autoencoder with dropout, 3 epochs; a sigmoid output when
  * @p sigmoid (without it a large learning rate overflows the loss). */
 static void write_ae_spec(const char *name, const char *opt, int sigmoid)
@@ -87,6 +121,7 @@ static int setup(void **state)
     /* the rate halved every 4 steps */
     write_gan_spec("gan_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}");
     write_ae_spec("ae_step.yaml", "{type: adam, lr: 0.01}\nschedule: {type: step, step_size: 4, gamma: 0.5}", 1);
+    write_growing_gan_spec();
     return 0;
 }
 
@@ -345,6 +380,52 @@ static void test_gan_kill_between_files(void **state)
     snprintf(path, sizeof path, "%s/mixed/discriminator.prev.safetensors", dir);
     remove(path);
     expect_err(cli("train gan.yaml --resume mixed --backend ref"), 1, "discriminator.prev.safetensors");
+
+    /* a torn discriminator file: its read error is told, and the step the other file holds */
+    copy_file("k4", "torn");
+    long n = 0;
+    char *whole = read_all("torn/discriminator.safetensors", &n);
+    tu_write_file(dir, "torn/discriminator.safetensors", whole, 100);
+    free(whole);
+    int code = cli("train gan.yaml --resume torn --backend ref");
+    expect_err(code, 1, "neither discriminator.safetensors nor discriminator.prev.safetensors holds step 4");
+    expect_err(code, 1, "reading torn/discriminator.safetensors: E_FORMAT");
+    expect_err(code, 1, "torn/discriminator.prev.safetensors holds step 0");
+}
+
+/* dir/NAME removed. */
+static void remove_file(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(remove(path), 0);
+}
+
+/* sample and fid take the spec a run was trained with, RUN/spec.yaml (with
+ * its --set overrides), before the path its checkpoint records: that path
+ * is as typed, relative to where training started, and without overrides. */
+static void test_sample_takes_the_runs_spec(void **state)
+{
+    (void)state;
+    copy_file("gan.yaml", "gan_moved.yaml");
+    expect_ok(cli("train gan_moved.yaml --out gset --steps 1 --backend ref --quiet "
+                  "--set 'generator.model.input=[3]' --set gan.noise_dim=3"));
+    remove_file("gan_moved.yaml"); /* the recorded path no longer opens */
+    expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));
+    expect_ok(cli("sample --checkpoint gset/generator_ema.safetensors --count 4 --out gset.png --backend ref"));
+    copy_file("gan.yaml", "gan_moved.yaml"); /* it opens, but without the overrides: noise of 4 values */
+    expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));
+    /* --spec still comes first */
+    expect_err(cli("sample --checkpoint gset --spec gan_moved.yaml --count 4 --out gset.png --backend ref"), 1,
+               "loading the generator");
+    /* without RUN/spec.yaml, the recorded path */
+    copy_file("gset", "gset_nospec");
+    remove_file("gset_nospec/spec.yaml");
+    expect_err(cli("sample --checkpoint gset_nospec --count 4 --out gset.png --backend ref"), 1,
+               "loading the generator");
+    remove_file("gan_moved.yaml");
+    expect_err(cli("sample --checkpoint gset_nospec --count 4 --out gset.png --backend ref"), 1,
+               "cannot open spec 'gan_moved.yaml'");
 }
 
 static void test_gan_nan_saves_last_good_state(void **state)
@@ -376,6 +457,54 @@ static void test_gan_nan_saves_last_good_state(void **state)
     /* --detect-anomaly names the op instead */
     expect_err(cli("train gan_diverge.yaml --out ganom --steps 40 --detect-anomaly --backend ref"), 1,
                "anomaly detected");
+}
+
+/* The step "the state after step N (the last good one)" of the last run's stderr names. */
+static long long last_good_step(void)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    const char *p = strstr(err, "the state after step ");
+    if (!p)
+        fail_msg("no last good state in: %s", err);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    return good;
+}
+
+/* A non-finite loss after a discriminator update: the last good state is
+ * replayed from the checkpoint before it, and the replayed iterations take
+ * the schedule's rates (they took the rate the checkpoint stored, so the
+ * saved models were not the ones an uninterrupted run reaches). */
+static void test_gan_nan_replay_follows_schedule(void **state)
+{
+    (void)state;
+    int code = cli("train gan_grow.yaml --out grate --checkpoint-every 5 --backend ref --quiet");
+    expect_err(code, 1, "the generator loss became"); /* after the iteration's discriminator updates */
+    const long long good = last_good_step();
+    assert_true(good % 5 != 0); /* some iterations replayed */
+    assert_int_equal(checkpoint_step("grate/generator.safetensors"), good);
+    expect_ok(cli("train gan_grow.yaml --out grate_ref --steps %lld --backend ref --quiet", good));
+    expect_same_file("grate_ref/generator.safetensors", "grate/generator.safetensors");
+    expect_same_file("grate_ref/discriminator.safetensors", "grate/discriminator.safetensors");
+}
+
+/* A non-finite loss before any update of its iteration (the discriminator's
+ * first): its forward passes in training mode had already moved the
+ * generator's batch-norm statistics (and num_batches_tracked), which were
+ * saved as the last good state's. */
+static void test_gan_nan_before_update_keeps_buffers(void **state)
+{
+    (void)state;
+#define FIRST_D_STEP_FAILS "--set gan.d_steps=1 --set discriminator.optimizer.lr=0.01"
+    int code = cli("train gan_grow.yaml --out gbuf --backend ref --quiet " FIRST_D_STEP_FAILS);
+    expect_err(code, 1, "the discriminator loss became");
+    const long long good = last_good_step();
+    assert_int_equal(checkpoint_step("gbuf/generator.safetensors"), good);
+    expect_ok(cli("train gan_grow.yaml --out gbuf_ref --steps %lld --backend ref --quiet " FIRST_D_STEP_FAILS, good));
+    expect_same_file("gbuf_ref/generator.safetensors", "gbuf/generator.safetensors");
+    expect_same_file("gbuf_ref/discriminator.safetensors", "gbuf/discriminator.safetensors");
+#undef FIRST_D_STEP_FAILS
 }
 
 static void test_ae_resume_matches_uninterrupted(void **state)
@@ -539,7 +668,10 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_schedule_and_clip),
         cmocka_unit_test(test_gan_kill_between_files),
+        cmocka_unit_test(test_sample_takes_the_runs_spec),
         cmocka_unit_test(test_gan_nan_saves_last_good_state),
+        cmocka_unit_test(test_gan_nan_replay_follows_schedule),
+        cmocka_unit_test(test_gan_nan_before_update_keeps_buffers),
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),

@@ -8,6 +8,12 @@
  *     the discriminator, sample grids and the losses; `strata sample`
  *     draws from the checkpoint; a spec missing the discriminator and a
  *     generator whose images do not fit the discriminator get clear errors;
+ *   - what would fail only in training (gan.loss wgan_gp, gan.sample_count
+ *     over 4096, an unflatten shape whose product overflows) is refused
+ *     before the run directory is made;
+ *   - `strata fid` on 8x8 images, and its refusals (a classifier of one
+ *     layer or of too many features, images that do not fit it) naming the
+ *     shapes and limits;
  *   - `strata train` / `strata eval` of a small autoencoder report test_mse
  *     and pca_mse, and write the reconstructions.
  */
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -221,6 +228,165 @@ static void test_gan_cli(void **state)
     free(err);
 }
 
+/* @p text with its first @p old replaced by @p new (malloc'd). */
+static char *replaced(const char *text, const char *old, const char *new)
+{
+    const char *at = strstr(text, old);
+    if (!at)
+        fail_msg("no \"%s\" in:\n%s", old, text);
+    char *out = malloc(strlen(text) - strlen(old) + strlen(new) + 1);
+    assert_non_null(out);
+    sprintf(out, "%.*s%s%s", (int)(at - text), text, new, at + strlen(old));
+    return out;
+}
+
+/* ---- refused before the run directory is made ----------------------------------- */
+
+/* What only fails in training (the WGAN-GP losses, a grid larger than
+ * `strata sample` draws, an unflatten shape whose product wraps to the
+ * input's count) is refused when the spec is read: no run directory, no
+ * step-0 checkpoint. */
+static void test_gan_refused_before_training(void **state)
+{
+    (void)state;
+    tu_write_text(dir, "gan.yaml", gan_spec);
+    static const struct {
+        const char *set, *needle;
+    } cases[] = {
+        {"--set gan.loss=wgan_gp", "gan.loss wgan_gp is not provided"},
+        {"--set gan.sample_count=4097", "gan.sample_count 4097 is more than the 4096 images a grid holds"},
+    };
+    char run[700];
+    snprintf(run, sizeof run, "%s/refused", dir);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[256];
+        snprintf(args, sizeof args, "train gan.yaml --out refused %s", cases[k].set);
+        tu_expect_cli_err(dir, run_cli(args), 1, cases[k].needle);
+        if (access(run, F_OK) == 0)
+            fail_msg("%s made the run directory before refusing", cases[k].set);
+    }
+    assert_int_equal(run_cli("train gan.yaml --out refused --steps 1 --set gan.sample_count=4096 --set gan.ema=0"), 0);
+    /* (2^62 + 1) 784 is 784 in 64 bits, the linear layer's output */
+    char *wraps = replaced(gan_spec, "shape: [1, 28, 28]", "shape: [4611686018427387905, 784]");
+    tu_write_text(dir, "wraps.yaml", wraps);
+    free(wraps);
+    tu_expect_cli_err(dir, run_cli("train wraps.yaml --out wrapped"), 1, "the product of its sizes overflows");
+    snprintf(run, sizeof run, "%s/wrapped", dir);
+    assert_int_not_equal(access(run, F_OK), 0);
+}
+
+/* ---- fid on 8x8 images -------------------------------------------------------- */
+
+/* dir/NAME.yaml, a classifier of 1x8x8 images with @p layers, and
+ * dir/NAME.safetensors, its untrained weights (FID reads any classifier). */
+static void write_classifier(const char *name, const char *layers)
+{
+    char text[1024], file[64], path[1024];
+    snprintf(text, sizeof text, "model:\n  input: [1, 8, 8]\n  layers:\n%s", layers);
+    snprintf(file, sizeof file, "%s.yaml", name);
+    tu_write_text(dir, file, text);
+    strata_runtime *rt = tu_runtime();
+    strata_spec *s = NULL;
+    strata_model *m = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    ST_OK(strata_spec_load(rt, path, &s));
+    ST_OK(strata_spec_build_model(s, tu_ref(rt), &m));
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, name);
+    ST_OK(strata_checkpoint_save(path, m, NULL, NULL));
+    strata_model_destroy(m);
+    strata_spec_destroy(s);
+    strata_runtime_destroy(rt);
+}
+
+/* dir/SUB/t10k-*: @p n bar images of side @p side (plain IDX under the
+ * names of the gzip files: the reader goes by the bytes). */
+static void write_real(const char *sub, int n, int side)
+{
+    char path[700], from[800], to[800];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    assert_int_equal(mkdir(path, 0755), 0);
+    tu_write_bars_idx(path, n, side);
+    static const char *const names[2][2] = {{"images.idx", "t10k-images-idx3-ubyte.gz"},
+                                            {"labels.idx", "t10k-labels-idx1-ubyte.gz"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(from, sizeof from, "%s/%s", path, names[k][0]);
+        snprintf(to, sizeof to, "%s/%s", path, names[k][1]);
+        assert_int_equal(rename(from, to), 0);
+    }
+}
+
+static const char gan8_spec[] =
+    "seed: 1\ntask: gan\n"
+    "data:\n  format: idx\n  train: {images: images.idx, labels: labels.idx}\n  scale: 127.5\n  mean: 1\n"
+    "gan: {noise_dim: 4, sample_every: 0, sample_count: 4}\n"
+    "generator:\n"
+    "  model:\n    input: [4]\n    layers:\n"
+    "      - {type: linear, out_features: 64}\n      - {type: tanh}\n      - {type: unflatten, shape: [1, 8, 8]}\n"
+    "  optimizer: {type: adam, lr: 0.001}\n"
+    "discriminator:\n"
+    "  model:\n    input: [1, 8, 8]\n    layers:\n"
+    "      - {type: flatten}\n      - {type: linear, out_features: 1}\n"
+    "  optimizer: {type: adam, lr: 0.001}\n"
+    "train: {steps: 2, batch_size: 8, log_every: 0}\n";
+
+/* fid refuses what it cannot score with a message that names the shapes
+ * or limits involved, before reading features into a buffer sized for
+ * them (a penultimate layer of more than 65,536 features overflowed it). */
+static void test_fid_cli(void **state)
+{
+    (void)state;
+    tu_write_bars_idx(dir, 40, 8);
+    write_real("real", 600, 8);
+    write_real("real7", 40, 7);
+    tu_write_text(dir, "gan8.yaml", gan8_spec);
+    assert_int_equal(run_cli("train gan8.yaml --out g8 --backend ref"), 0);
+    write_classifier("cls", "    - {type: flatten}\n    - {type: linear, out_features: 16}\n    - {type: relu}\n"
+                            "    - {type: linear, out_features: 10}\n");
+#define FID(cls, more) "fid --generator g8 --classifier " cls ".safetensors --classifier-spec " cls ".yaml " more \
+                       " --backend ref"
+    assert_int_equal(run_cli(FID("cls", "--real real --count 40 --json")), 0);
+    char *out = slurp("out");
+    assert_contains(out, "\"count\": 40, \"features\": 16}");
+    free(out);
+
+    write_classifier("cls1", "    - {type: linear, out_features: 10}\n");
+    tu_expect_cli_err(dir, run_cli(FID("cls1", "--real real --count 4")), 1,
+                      "cls1.safetensors: the classifier has 1 layer(s); FID compares the features of its penultimate "
+                      "layer, so it needs at least 2");
+    write_classifier("cls20k", "    - {type: flatten}\n    - {type: linear, out_features: 20000}\n"
+                               "    - {type: linear, out_features: 10}\n");
+    tu_expect_cli_err(dir, run_cli(FID("cls20k", "--real real --count 4")), 1,
+                      "cls20k.safetensors: the classifier's penultimate layer has 20000 features; the Frechet distance "
+                      "takes at most 16384");
+    /* 500 images a batch of 70,000 features: more than the 500 x 65,536 the buffer held */
+    write_classifier("cls70k", "    - {type: flatten}\n    - {type: linear, out_features: 70000}\n"
+                               "    - {type: linear, out_features: 10}\n");
+    tu_expect_cli_err(dir, run_cli(FID("cls70k", "--real real")), 1,
+                      "cls70k.safetensors: the classifier's penultimate layer has 70000 features");
+    tu_expect_cli_err(dir, run_cli(FID("cls", "--real real7 --count 4")), 1,
+                      "the real images in real7 are [7, 7] (49 values) but the classifier cls.safetensors takes "
+                      "[1, 8, 8] (64 values)");
+
+    /* a generator of 7x7 images */
+    char *a = replaced(gan8_spec, "out_features: 64", "out_features: 49");
+    char *b = replaced(a, "shape: [1, 8, 8]", "shape: [1, 7, 7]");
+    char *c = replaced(b, "input: [1, 8, 8]", "input: [1, 7, 7]");
+    char *g7 = replaced(c, "{images: images.idx, labels: labels.idx}",
+                        "{images: real7/t10k-images-idx3-ubyte.gz, labels: real7/t10k-labels-idx1-ubyte.gz}");
+    tu_write_text(dir, "gan7.yaml", g7);
+    free(a);
+    free(b);
+    free(c);
+    free(g7);
+    assert_int_equal(run_cli("train gan7.yaml --out g7 --steps 1 --backend ref"), 0);
+    tu_expect_cli_err(dir, run_cli("fid --generator g7 --classifier cls.safetensors --classifier-spec cls.yaml "
+                                   "--real real --count 4 --backend ref"),
+                      1,
+                      "the generator's images [1, 7, 7] (49 values) do not fit the classifier cls.safetensors's input "
+                      "[1, 8, 8] (64 values)");
+#undef FID
+}
+
 static void test_autoencoder_cli(void **state)
 {
     (void)state;
@@ -270,6 +436,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gaussian_game),
         cmocka_unit_test(test_gan_cli),
+        cmocka_unit_test(test_gan_refused_before_training),
+        cmocka_unit_test(test_fid_cli),
         cmocka_unit_test(test_autoencoder_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,7 +53,12 @@ typedef struct {
     double ema;
     double clip;             /* train.clip_grad_norm, of each model's gradients */
     double base_lr_g, base_lr_d; /* the spec's rates, which schedule: scales */
+    cli_schedule sched;          /* read in place: its milestones point into it */
 } gan_ctx;
+
+/* The most images one grid holds, for `strata sample --count` and
+ * gan.sample_count alike: beyond it the grid PNG grows past any use. */
+enum { GAN_MAX_SAMPLES = 4096 };
 
 enum { GAN_TRAIN = 1, GAN_SAMPLE = 2, GAN_FID = 4 };
 
@@ -74,15 +79,15 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
          .help = "the classifier whose penultimate-layer features are compared (a checkpoint, or its run)",
          .in_dir = "checkpoint.safetensors"},
         {.name = "--classifier-spec", .type = CLI_STRING, .dst = &a->classifier_spec, .value = "SPEC",
-         .modes = GAN_FID, .help = "its spec (default: the one its checkpoint records, else RUN/spec.yaml beside it)"},
+         .modes = GAN_FID, .help = "its spec (default: RUN/spec.yaml beside it, else the one its checkpoint records)"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "GAN_SPEC", .modes = GAN_SAMPLE | GAN_FID,
-         .help = "the GAN's spec (default: the one the generator's checkpoint records, else RUN/spec.yaml)"},
+         .help = "the GAN's spec (default: RUN/spec.yaml beside the generator, else the one its checkpoint records)"},
         {.name = "--real", .type = CLI_STRING, .dst = &a->real, .value = "DIR", .modes = GAN_FID,
          .help = "Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist)"},
         {.name = "--steps", .type = CLI_INT, .dst = &a->steps, .value = "N", .lo = 1, .hi = LLONG_MAX,
          .modes = GAN_TRAIN, .help = "iterations of discriminator and generator steps (default: train.steps)"},
         CLI_BATCH_SIZE_OPTION(&a->batch, GAN_TRAIN),
-        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = 4096,
+        {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 1, .hi = GAN_MAX_SAMPLES,
          .modes = GAN_SAMPLE, .help = "samples in the grid (default 64)"},
         {.name = "--count", .type = CLI_INT, .dst = &a->count, .value = "N", .lo = 2, .hi = LLONG_MAX,
          .modes = GAN_FID, .help = "real images and samples compared (default: the whole test set)"},
@@ -139,13 +144,24 @@ static void gan_free(gan_ctx *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Values per example of model input or output @p k. */
+/* Values per example of a model's input or output shape; -1 when the
+ * product does not fit int64_t (a wrapped one could pass for a fitting count). */
 static int64_t gan_numel(const int64_t *shape, int ndim)
 {
     int64_t n = 1;
     for (int k = 0; k < ndim; k++)
-        n *= shape[k];
+        if (__builtin_mul_overflow(n, shape[k], &n))
+            return -1;
     return n;
+}
+
+/* "a, b, c" of @p shape, for messages (cut short past @p size). */
+static const char *gan_shape_text(char *buf, size_t size, const int64_t *shape, int nd)
+{
+    buf[0] = '\0';
+    for (int k = 0; shape && k < nd; k++)
+        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
+    return buf;
 }
 
 /* @p src's values into @p dst (same shape and dtype), on their device. */
@@ -157,10 +173,13 @@ static strata_status gan_copy_tensor(strata_runtime *rt, strata_tensor *dst, str
     return strata_op_invoke(rt, &inv);
 }
 
-/* The averaged generator @p e takes @p g's buffers (batch norm's running
- * statistics, which are not averaged: as torch's AveragedModel keeps them)
- * and, when @p params, its parameters too (the average's start). Called
- * where the average is used (saved, sampled), not after every step. */
+/* The averaged generator @p e takes @p g's current buffers (batch norm's
+ * running statistics and num_batches_tracked, spectral normalisation's u:
+ * copied, not averaged) and, when @p params, its parameters too (the
+ * average's start). Called where the average is used (saved, sampled), not
+ * after every step. torch 1.13's AveragedModel differs: by default
+ * (use_buffers=False) it keeps the buffers of the copy it made when built,
+ * and with use_buffers=True it averages them with the parameters. */
 static strata_status gan_copy_model(strata_runtime *rt, strata_model *g, strata_model *e, int params)
 {
     strata_status rc = STRATA_OK;
@@ -217,20 +236,36 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     strata_spec_get_int(c->spec, "train.batch_size", 64, &c->batch);
     if (!train)
         return 0;
+    /* the spec's table accepts wgan_gp (a kind the losses know, to refuse
+     * it with the reason); here it is refused before the run directory is
+     * made, not at the first step */
+    if (!strcmp(c->loss, "wgan_gp")) {
+        fprintf(stderr,
+                "strata: error: %s: gan.loss wgan_gp is not provided: its gradient penalty needs the gradient of a "
+                "gradient (double backward), which Strata's autograd does not record; use wasserstein with a "
+                "spectrally normalised discriminator (sn_linear, sn_conv2d) or hinge (docs/gan.md)\n",
+                spec_path);
+        return 1;
+    }
+    int64_t count = 64;
+    strata_spec_get_int(c->spec, "gan.sample_count", 64, &count);
+    if (count > GAN_MAX_SAMPLES) {
+        fprintf(stderr, "strata: error: %s: gan.sample_count %lld is more than the %d images a grid holds (the "
+                        "limit of `strata sample --count`)\n",
+                spec_path, (long long)count, GAN_MAX_SAMPLES);
+        return 1;
+    }
     int gnd = 0, dnd = 0;
     const int64_t *lo = strata_model_output_shape(c->D, 0, &od);
     const int64_t *gs = strata_model_output_shape(c->G, 0, &gnd);
     const int64_t *ds = strata_model_input_shape(c->D, 0, &dnd, NULL);
-    if (!gs || !ds || gan_numel(gs, gnd) != gan_numel(ds, dnd)) {
-        char a[96] = "", b[96] = "";
-        for (int k = 0; gs && k < gnd; k++)
-            snprintf(a + strlen(a), sizeof a - strlen(a), k ? ", %lld" : "%lld", (long long)gs[k]);
-        for (int k = 0; ds && k < dnd; k++)
-            snprintf(b + strlen(b), sizeof b - strlen(b), k ? ", %lld" : "%lld", (long long)ds[k]);
+    const int64_t gn = gs ? gan_numel(gs, gnd) : -1, dn = ds ? gan_numel(ds, dnd) : -1;
+    if (gn < 0 || gn != dn) {
+        char a[96], b[96];
         fprintf(stderr,
                 "strata: error: %s: the generator's output [%s] does not fit the discriminator's input [%s] "
                 "(the element counts differ)\n",
-                spec_path, a, b);
+                spec_path, gan_shape_text(a, sizeof a, gs, gnd), gan_shape_text(b, sizeof b, ds, dnd));
         return 1;
     }
     if (!lo || gan_numel(lo, od) != 1) {
@@ -433,6 +468,22 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
     return rc;
 }
 
+/* Sets both optimizers' rates for iteration c->step from the schedule;
+ * *lr_g, *lr_d (optional) receive them. The main loop and the replay after
+ * a non-finite loss both go through here: a replayed iteration must update
+ * with the rate it had, not the one its checkpoint stored. */
+static void gan_set_rates(gan_ctx *c, double *lr_g, double *lr_d)
+{
+    const double g = strata_lr_at(&c->sched.s, c->base_lr_g, c->step);
+    const double d = strata_lr_at(&c->sched.s, c->base_lr_d, c->step);
+    strata_optimizer_set_lr(c->og, g);
+    strata_optimizer_set_lr(c->od, d);
+    if (lr_g)
+        *lr_g = g;
+    if (lr_d)
+        *lr_d = d;
+}
+
 /* A grid PNG of the images @p x (n, C, H, W) or (n, H, W) in [-1, 1]. */
 static int gan_write_grid(strata_tensor *x, const char *path)
 {
@@ -563,22 +614,28 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     for (int k = 0; k < 2; k++) {
         if (!m[k])
             continue;
-        const char *pick = NULL;
+        const char *pick = NULL, *const cand[2] = {gan_file[k], gan_prev[k]};
+        int64_t held[2] = {-1, -1}; /* the step each candidate holds; -1: unreadable */
         train_state s;
-        if (!train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
+        for (int j = 0; j < 2 && !pick; j++) {
+            if (train_ckpt_read_state(dir, cand[j], &s, 1))
+                continue;
             json_decref(s.extra);
+            held[j] = s.step;
             if (s.step == ts->step)
-                pick = gan_file[k];
-        }
-        if (!pick && !train_ckpt_read_state(dir, gan_prev[k], &s, 1)) {
-            json_decref(s.extra);
-            if (s.step == ts->step)
-                pick = gan_prev[k];
+                pick = cand[j];
         }
         if (!pick) {
             fprintf(stderr, "strata: error: cannot resume from %s: neither %s nor %s holds step %lld of %s (the "
-                            "run's files do not form a checkpoint)\n",
+                            "run's files do not form a checkpoint):\n",
                     dir, gan_file[k], gan_prev[k], (long long)ts->step, gan_file[GAN_G]);
+            /* why each file was passed over: a torn or corrupt file is told apart from an older checkpoint */
+            for (int j = 0; j < 2; j++) {
+                if (held[j] >= 0)
+                    fprintf(stderr, "strata: error:   %s/%s holds step %lld\n", dir, cand[j], (long long)held[j]);
+                else if (!train_ckpt_read_state(dir, cand[j], &s, 0)) /* read now: not expected */
+                    json_decref(s.extra);
+            }
             json_decref(ts->extra);
             ts->extra = NULL;
             return 1;
@@ -608,12 +665,22 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     return 0;
 }
 
+/* Whether a forward pass in training mode changes @p m: its buffers
+ * (batch norm's running statistics and num_batches_tracked, spectral
+ * normalisation's u) are updated by every such pass. */
+static int gan_has_buffers(const strata_model *m)
+{
+    return m && strata_model_buffer_count(m) > 0;
+}
+
 /* A non-finite loss (@p ld or @p lg) in the iteration after @p good: saves
- * the state after it as the run's checkpoint. When a discriminator update
- * of the failing iteration had been applied (@p moved), that state is no
- * longer in memory and is rebuilt by replaying the iterations from the last
- * checkpoint (the same batches and random numbers give the same updates).
- * Returns 1 (the exit code). */
+ * the state after it as the run's checkpoint. That state is no longer in
+ * memory when a discriminator update of the failing iteration had been
+ * applied (@p moved), and also when either model has buffers: the failing
+ * iteration's training-mode forward passes changed them even without an
+ * update. It is then rebuilt by replaying the iterations from the last
+ * checkpoint (the same batches, random numbers and rates give the same
+ * updates). Returns 1 (the exit code). */
 static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *good, int moved, double ld, double lg,
                            double good_ld, double good_lg)
 {
@@ -621,7 +688,7 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
     fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
             isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
             (long long)good->step + 1);
-    if (moved) {
+    if (moved || gan_has_buffers(c->G) || gan_has_buffers(c->D)) {
         /* new optimizers first: loading a checkpoint keeps the slots (moments)
          * it has none of, as one from before their first step has */
         strata_optimizer_destroy(c->og);
@@ -640,6 +707,7 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
         json_decref(at.extra);
         strata_status rc = STRATA_OK;
         while (!rc && c->step < good->step) {
+            gan_set_rates(c, NULL, NULL);
             rc = gan_step(c, &good_ld, &good_lg, NULL);
             c->step++;
         }
@@ -725,8 +793,7 @@ int cmd_gan_train(int argc, char **argv)
         steps = a.steps;
     double ld = 0.0, lg = 0.0;
     strata_status rc = STRATA_OK;
-    cli_schedule sched;
-    if (cli_read_schedule(c.spec, 1000, &sched)) { /* train.steps, else its default */
+    if (cli_read_schedule(c.spec, 1000, &c.sched)) { /* train.steps, else its default */
         r = 1;
         goto out;
     }
@@ -773,10 +840,8 @@ int cmd_gan_train(int argc, char **argv)
         const train_state before = gan_position(&c);
         const double good_ld = ld, good_lg = lg;
         int moved = 0;
-        const double lr_g = strata_lr_at(&sched.s, c.base_lr_g, c.step);
-        const double lr_d = strata_lr_at(&sched.s, c.base_lr_d, c.step);
-        strata_optimizer_set_lr(c.og, lr_g);
-        strata_optimizer_set_lr(c.od, lr_d);
+        double lr_g = 0.0, lr_d = 0.0;
+        gan_set_rates(&c, &lr_g, &lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);
         if (rc == STRATA_E_NUMERIC && (!isfinite(ld) || !isfinite(lg))) {
             r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
@@ -852,18 +917,18 @@ out:
     return r;
 }
 
-/* The spec of a checkpoint written by `strata train`: @p given, else its
- * metadata "spec" (a GAN's, an autoencoder's), else the run's spec.yaml
- * next to it (a classifier's). */
+/* The spec of a checkpoint written by `strata train`: @p given, else the
+ * run's spec.yaml beside it, else its metadata "spec". spec.yaml comes
+ * before the metadata: it is the spec the run was trained with (--set
+ * applied), while the metadata records the path as it was typed, relative
+ * to wherever training was started, and without the overrides. */
 static const char *gan_spec_of(const char *ckpt, const char *given, const char *option, char *buf, size_t size)
 {
     if (given)
         return given;
-    strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
-    if (rc == STRATA_E_NOT_FOUND && train_spec_beside(ckpt, buf, size)) {
-        strata_clear_error();
+    if (train_spec_beside(ckpt, buf, size))
         return buf;
-    }
+    strata_status rc = strata_checkpoint_metadata(ckpt, "spec", buf, size);
     if (rc == STRATA_E_NOT_FOUND) {
         fprintf(stderr, "strata: error: %s records no spec (metadata \"spec\") and has no spec.yaml beside it; give "
                         "it with %s\n",
@@ -910,8 +975,59 @@ out:
 
 /* ---- FID ------------------------------------------------------------------------ */
 
-/* Penultimate-layer features (n, F) of images (n, ...) in the classifier's input space. */
-static strata_status fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x, float *out, int64_t *F)
+/* The number of features of the classifier @p cls's penultimate layer, from
+ * one zero image: known before any image is read, so that the buffers are
+ * sized by it and a count the statistics cannot take is refused first.
+ * @p path names the classifier in messages. Prints the error; 0 or 1. */
+static int fid_feature_count(strata_runtime *rt, strata_device *dev, strata_model *cls, const char *path, int64_t *F)
+{
+    const int L = strata_model_layer_count(cls);
+    if (L < 2) {
+        fprintf(stderr, "strata: error: %s: the classifier has %d layer(s); FID compares the features of its "
+                        "penultimate layer, so it needs at least 2\n",
+                path, L);
+        return 1;
+    }
+    if (strata_model_input_count(cls) != 1) {
+        fprintf(stderr, "strata: error: %s: the classifier takes %d inputs; FID gives it one, the images\n", path,
+                strata_model_input_count(cls));
+        return 1;
+    }
+    int nd = 0;
+    strata_dtype dt = STRATA_F32;
+    const int64_t *ms = strata_model_input_shape(cls, 0, &nd, &dt);
+    int64_t shape[STRATA_MAX_DIMS + 1] = {1};
+    memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
+    strata_tensor *x = NULL, **outs = calloc((size_t)L, sizeof *outs);
+    int prev = strata_set_grad_enabled(rt, 0);
+    strata_status rc = outs ? strata_tensor_zeros(dev, dt, nd + 1, shape, &x) : STRATA_E_NOMEM;
+    if (!rc)
+        rc = strata_model_forward_layers(cls, &x, 1, outs, 0);
+    if (!rc)
+        *F = strata_tensor_numel(outs[L - 2]);
+    strata_set_grad_enabled(rt, prev);
+    for (int k = 0; outs && k < L; k++)
+        strata_tensor_release(outs[k]);
+    free(outs);
+    strata_tensor_release(x);
+    strata_graph_reset(strata_runtime_graph(rt));
+    if (rc) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: running the classifier on a zero image", path);
+        return cli_fail(what, rc);
+    }
+    if (*F > STATS_MAX_D) {
+        fprintf(stderr, "strata: error: %s: the classifier's penultimate layer has %lld features; the Frechet "
+                        "distance takes at most %d (its covariances are F x F)\n",
+                path, (long long)*F, STATS_MAX_D);
+        return 1;
+    }
+    return 0;
+}
+
+/* Penultimate-layer features (n, F) of images @p x (n, ...) into @p out, which
+ * holds n * F values (F from fid_feature_count). Prints the error; 0 or 1. */
+static int fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x, int64_t F, float *out)
 {
     const int L = strata_model_layer_count(cls);
     int nd = 0;
@@ -920,21 +1036,57 @@ static strata_status fid_features(strata_runtime *rt, strata_model *cls, strata_
     shape[0] = strata_tensor_dim(x, 0);
     memcpy(shape + 1, ms, sizeof(int64_t) * (size_t)nd);
     strata_tensor *xi = NULL, **outs = calloc((size_t)L, sizeof *outs);
-    if (!outs || L < 2)
-        return outs ? STRATA_E_INVALID : STRATA_E_NOMEM;
-    strata_status rc = strata_reshape(rt, x, nd + 1, shape, &xi);
+    strata_status rc = outs ? strata_reshape(rt, x, nd + 1, shape, &xi) : STRATA_E_NOMEM;
     if (!rc)
         rc = strata_model_forward_layers(cls, &xi, 1, outs, 0);
-    if (!rc) {
-        strata_tensor *f = outs[L - 2];
-        *F = strata_tensor_numel(f) / shape[0];
-        rc = strata_tensor_read(f, out, sizeof(float) * (size_t)strata_tensor_numel(f));
+    int r = rc ? cli_fail("computing the classifier's features", rc) : 0;
+    if (!r && strata_tensor_numel(outs[L - 2]) != shape[0] * F) { /* the zero image's count: not expected */
+        fprintf(stderr, "strata: error: the classifier's penultimate layer gave %lld values for %lld images, not "
+                        "%lld each\n",
+                (long long)strata_tensor_numel(outs[L - 2]), (long long)shape[0], (long long)F);
+        r = 1;
     }
-    for (int k = 0; k < L; k++)
+    if (!r && (rc = strata_tensor_read(outs[L - 2], out, sizeof(float) * (size_t)(shape[0] * F))))
+        r = cli_fail("reading the classifier's features", rc);
+    for (int k = 0; outs && k < L; k++)
         strata_tensor_release(outs[k]);
     free(outs);
     strata_tensor_release(xi);
-    return rc;
+    return r;
+}
+
+/* Samples of the generator as @p x (B, per), in the classifier's input
+ * space: [-1, 1] mapped to bytes, then scaled as its training images. The
+ * noise of the batch starting at sample @p first is fixed by @p first.
+ * Prints the error; 0 or 1. */
+static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t B, int64_t per, strata_tensor **x)
+{
+    strata_tensor *z = NULL, *y = NULL;
+    strata_status rc = gan_noise(g, B, (uint64_t)(first + 1) * 7919u, &z);
+    if (!rc)
+        rc = gan_generate(g, g->G, z, 0, &y);
+    int r = rc ? cli_fail("generating samples", rc) : 0;
+    if (!r && strata_tensor_numel(y) != B * per) { /* its declared output was checked: not expected */
+        fprintf(stderr, "strata: error: the generator gave %lld values for %lld samples, not %lld each\n",
+                (long long)strata_tensor_numel(y), (long long)B, (long long)per);
+        r = 1;
+    }
+    float *h = r ? NULL : malloc(sizeof(float) * (size_t)(B * per));
+    if (!r && !h) {
+        fprintf(stderr, "strata: error: out of memory for %lld samples of %lld values\n", (long long)B,
+                (long long)per);
+        r = 1;
+    }
+    if (!r && (rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per))))
+        r = cli_fail("reading the samples", rc);
+    for (int64_t i = 0; !r && i < B * per; i++)
+        h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc->scale - sc->mean) / sc->std);
+    if (!r && (rc = strata_tensor_from_host(g->dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, x)))
+        r = cli_fail("copying the samples", rc);
+    free(h);
+    strata_tensor_release(z);
+    strata_tensor_release(y);
+    return r;
 }
 
 int cmd_fid(int argc, char **argv)
@@ -986,72 +1138,77 @@ int cmd_fid(int argc, char **argv)
         r = 2;
         goto out2;
     }
-    int dn = 0;
-    const int64_t *dshape = strata_dataset_shape(test, &dn);
-    const int64_t per = gan_numel(dshape, dn);
     int64_t F = 0;
+    if ((r = fid_feature_count(g.rt, g.dev, cls, a.classifier, &F)))
+        goto out2;
+    /* real images and samples are both reshaped to the classifier's input: their value counts must match it */
+    int dn = 0, cn = 0, gn = 0;
+    const int64_t *dshape = strata_dataset_shape(test, &dn);
+    const int64_t *cshape = strata_model_input_shape(cls, 0, &cn, NULL);
+    const int64_t *gshape = strata_model_output_shape(g.G, 0, &gn);
+    const int64_t per = gan_numel(dshape, dn), cin = gan_numel(cshape, cn);
+    char s1[96], s2[96];
+    if (per != cin) {
+        fprintf(stderr, "strata: error: the real images in %s are [%s] (%lld values) but the classifier %s takes "
+                        "[%s] (%lld values)\n",
+                real, gan_shape_text(s1, sizeof s1, dshape, dn), (long long)per, a.classifier,
+                gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+        r = 1;
+        goto out2;
+    }
+    if (!gshape || gan_numel(gshape, gn) != cin) {
+        fprintf(stderr, "strata: error: the generator's images [%s] (%lld values) do not fit the classifier %s's "
+                        "input [%s] (%lld values)\n",
+                gan_shape_text(s1, sizeof s1, gshape, gn), gshape ? (long long)gan_numel(gshape, gn) : -1LL,
+                a.classifier, gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+        r = 1;
+        goto out2;
+    }
+    const int64_t room = n < chunk ? n : chunk; /* images in one batch */
+    buf = malloc(sizeof(float) * (size_t)(room * F));
+    for (int k = 0; k < 2; k++)
+        feat[k] = malloc(sizeof(float) * (size_t)(n * F));
+    if (!buf || !feat[0] || !feat[1]) {
+        fprintf(stderr, "strata: error: out of memory for %lld features of %lld images\n", (long long)F,
+                (long long)n);
+        r = 1;
+        goto out2;
+    }
     int prev = strata_set_grad_enabled(g.rt, 0);
     /* pass 0: real test images; pass 1: generated ones mapped from [-1, 1] to the classifier's input */
-    for (int pass = 0; pass < 2 && !rc; pass++) {
-        for (int64_t first = 0; first < n && !rc; first += chunk) {
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        for (int64_t first = 0; first < n && !r; first += chunk) {
             const int64_t B = n - first < chunk ? n - first : chunk;
             strata_tensor *x = NULL;
             if (pass == 0) {
                 int64_t shp[STRATA_MAX_DIMS + 1] = {B};
                 memcpy(shp + 1, dshape, sizeof(int64_t) * (size_t)dn);
                 rc = strata_tensor_from_host(g.dev, STRATA_F32, dn + 1, shp, strata_dataset_x(test, first), &x);
+                r = rc ? cli_fail("copying the real images", rc) : 0;
             } else {
-                strata_tensor *z = NULL, *y = NULL;
-                rc = gan_noise(&g, B, (uint64_t)(first + 1) * 7919u, &z);
-                if (!rc)
-                    rc = gan_generate(&g, g.G, z, 0, &y);
-                if (!rc && strata_tensor_numel(y) != B * per)
-                    rc = STRATA_E_SHAPE;
-                float *h = rc ? NULL : malloc(sizeof(float) * (size_t)(B * per));
-                if (!rc && !h)
-                    rc = STRATA_E_NOMEM;
-                if (!rc)
-                    rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per));
-                for (int64_t i = 0; !rc && i < B * per; i++)
-                    h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc.scale - sc.mean) / sc.std);
-                if (!rc)
-                    rc = strata_tensor_from_host(g.dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, &x);
-                free(h);
-                strata_tensor_release(z);
-                strata_tensor_release(y);
+                r = fid_samples(&g, &sc, first, B, per, &x);
             }
-            if (!rc && !buf && !(buf = malloc(sizeof(float) * (size_t)(chunk * 65536))))
-                rc = STRATA_E_NOMEM;
-            int64_t f = 0;
-            if (!rc)
-                rc = fid_features(g.rt, cls, x, buf, &f);
+            if (!r)
+                r = fid_features(g.rt, cls, x, F, buf);
             strata_tensor_release(x);
             strata_graph_reset(strata_runtime_graph(g.rt));
-            if (rc)
-                break;
-            if (!feat[pass]) {
-                F = f;
-                if (F > 65536 || !(feat[pass] = malloc(sizeof(float) * (size_t)(n * F)))) {
-                    rc = STRATA_E_NOMEM;
-                    break;
-                }
-            }
-            memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
+            if (!r)
+                memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
         }
     }
     strata_set_grad_enabled(g.rt, prev);
-    if (rc) {
-        r = cli_fail(rc == STRATA_E_SHAPE ? "the generator's images do not fit the classifier" : "computing features",
-                     rc);
+    if (r)
         goto out2;
-    }
     double fid = 0.0;
     char err[256] = "";
     for (int k = 0; k < 2; k++) {
         mu[k] = malloc(sizeof(double) * (size_t)F);
         cov[k] = malloc(sizeof(double) * (size_t)(F * F));
+        /* n >= 2 and F <= STATS_MAX_D were checked: only memory can fail */
         if (!mu[k] || !cov[k] || stats_mean_cov(feat[k], n, F, mu[k], cov[k])) {
-            r = cli_fail("feature statistics", STRATA_E_NOMEM);
+            fprintf(stderr, "strata: error: out of memory for the feature statistics (%lld x %lld covariances)\n",
+                    (long long)F, (long long)F);
+            r = 1;
             goto out2;
         }
     }

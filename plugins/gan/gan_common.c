@@ -19,7 +19,8 @@ int64_t gan_numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
     for (int k = 0; k < ndim; k++)
-        n *= shape[k];
+        if (__builtin_mul_overflow(n, shape[k], &n))
+            return -1;
     return n;
 }
 

@@ -34,7 +34,8 @@ static inline strata_status gan_op(const strata_host_api *h, strata_runtime *rt,
 /** "(2, 3, 5)" (rank 1: "(5,)", rank 0: "()") into @p buf. */
 const char *gan_shape_str(char *buf, size_t n, int ndim, const int64_t *shape);
 
-/** Product of @p ndim sizes (1 for rank 0). */
+/** Product of @p ndim sizes (1 for rank 0); -1 when it does not fit int64_t, so that a wrapped product
+ *  cannot pass for a matching element count. */
 int64_t gan_numel(int ndim, const int64_t *shape);
 
 /** "layer 'd1' (sn_linear)" into @p buf, for messages. */

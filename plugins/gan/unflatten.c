@@ -40,6 +40,9 @@ static strata_status unflatten_create(const strata_layer_create_call *c)
                                 gan_shape_str(s1, sizeof s1, (int)a->n, a->ints), k, (long long)a->ints[k]);
     const strata_tensor_desc *x = &c->inputs[0];
     const int64_t have = gan_numel(x->ndim, x->shape), want = gan_numel((int)a->n, a->ints);
+    if (want < 0)
+        return h->set_error(STRATA_E_SHAPE, "%s: shape %s: the product of its sizes overflows a 64-bit element count",
+                            w, gan_shape_str(s1, sizeof s1, (int)a->n, a->ints));
     if (have != want)
         return h->set_error(STRATA_E_SHAPE,
                             "%s: the input has %lld elements per example (shape %s) but shape %s holds %lld", w,
