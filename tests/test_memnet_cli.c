@@ -20,6 +20,9 @@ static char spec_arg[PATH_MAX + 8];
 
 #define run_cli(...) tu_run_clif(dir, __VA_ARGS__)
 
+/* One short run: no linear start, one epoch, one repeat. */
+#define QUICK "--epochs 1 --repeats 1 --quiet --set data.linear_start=0"
+
 static char *slurp(const char *name)
 {
     char *b = tu_slurp(dir, name);
@@ -50,7 +53,12 @@ static int setup(void **state)
     char src[PATH_MAX];
     snprintf(src, sizeof src, "%s", tu_source_path("models/memn2n-babi.yaml"));
     snprintf(spec_arg, sizeof spec_arg, "'%s'", src);
-    return tu_run_cli(dir, "babi-gen --task 1 --train 1000 --test 200 --seed 3 --out data") == 0 ? 0 : -1;
+    if (tu_run_cli(dir, "babi-gen --task 1 --train 1000 --test 200 --seed 3 --out data") != 0)
+        return -1;
+    /* "quick": a one-epoch model of task 1 for the error cases below */
+    char cmd[PATH_MAX + 200];
+    snprintf(cmd, sizeof cmd, "train %s " QUICK " --data data --task 1 --out quick", spec_arg);
+    return tu_run_cli(dir, cmd) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -197,6 +205,56 @@ static void test_optimizer_default_rate(void **state)
     free(out);
 }
 
+static void expect_err(int code, int want, const char *needle)
+{
+    tu_expect_cli_err(dir, code, want, needle);
+}
+
+static void shell(const char *fmt, const char *arg)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), fmt, arg);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+}
+
+/* Empty bAbI files are valid sets. Test files that are all empty are an
+ * error for eval (was a double free: realloc to 0 bytes freed the arrays),
+ * not a mean of 0.0%; one empty among others is a warning and its task is
+ * left out. An empty training file is an error naming it. */
+static void test_empty_files(void **state)
+{
+    (void)state;
+    shell("%s", "mkdir -p empty && : > empty/qa1_x_test.txt && : > empty/qa2_x_test.txt");
+    int code = run_cli("eval %s --checkpoint quick --data empty --task 1,2 --json", spec_arg);
+    expect_err(code, 1, "no test questions in empty for task(s) 1,2");
+    expect_err(code, 1, "empty/qa2_x_test.txt holds no questions: task 2 is not scored");
+    char *out = slurp("out");
+    if (strstr(out, "mean"))
+        fail_msg("no mean expected without test questions: %s", out);
+    free(out);
+
+    shell("%s", "mkdir -p half && cp data/qa1_* half/ && : > half/qa2_x_test.txt");
+    code = run_cli("eval %s --checkpoint quick --data half --task 1,2 --json", spec_arg);
+    expect_err(code, 0, "half/qa2_x_test.txt holds no questions");
+    out = slurp("out");
+    assert_contains(out, "{\"tasks\":{\"1\":");
+    if (strstr(out, "\"2\""))
+        fail_msg("task 2 has no test questions and no score: %s", out);
+    free(out);
+
+    /* training: an empty test file leaves the mean null, an empty training file is refused */
+    shell("%s", "mkdir -p notest && cp data/qa1_*_train.txt notest/ && : > notest/qa1_x_test.txt");
+    assert_int_equal(run_cli("train %s " QUICK " --data notest --task 1 --out notest_run", spec_arg), 0);
+    char *sum = slurp("notest_run/summary.json");
+    assert_contains(sum, "\"mean\": null");
+    free(sum);
+    shell("%s", "mkdir -p notrain && cp data/qa1_*_test.txt notrain/ && : > notrain/qa1_x_train.txt");
+    expect_err(run_cli("train %s " QUICK " --data notrain --task 1 --out bad", spec_arg), 1,
+               "notrain/qa1_x_train.txt holds no questions: nothing to train task 1 on");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_best_run_by_validation),
         cmocka_unit_test(test_no_validation_questions),
+        cmocka_unit_test(test_empty_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -77,6 +77,7 @@ typedef struct {
     int tasks[MN_TASKS];
     int n_tasks;
     strata_babi *train[MN_TASKS], *test[MN_TASKS];
+    char *train_path[MN_TASKS], *test_path[MN_TASKS]; /* for messages */
 } mn_files;
 
 typedef struct {
@@ -246,12 +247,33 @@ static int mn_load_files(mn_files *f, const char *dir, int need_train)
     for (int k = 0; k < f->n_tasks; k++) {
         for (int split = need_train ? 0 : 1; split < 2; split++) {
             strata_babi **slot = split ? &f->test[k] : &f->train[k];
+            char **slot_path = split ? &f->test_path[k] : &f->train_path[k];
             if (mn_find_file(dir, f->tasks[k], split ? "test" : "train", path, sizeof path))
                 return 1;
+            if (!(*slot_path = strdup(path)))
+                return cli_fail("reading the bAbI data", STRATA_E_NOMEM);
             strata_status rc = strata_babi_load(path, slot);
             if (rc)
                 return cli_fail("reading the bAbI data", rc);
         }
+    }
+    return 0;
+}
+
+/* Files without questions (valid bAbI sets): a training file is an error,
+ * there is nothing to train its task on; a test file leaves its task
+ * unscored, with a warning. 1 after a message. */
+static int mn_check_empty(const mn_files *f)
+{
+    for (int k = 0; k < f->n_tasks; k++) {
+        if (f->train[k] && strata_babi_question_count(f->train[k]) == 0) {
+            fprintf(stderr, "strata: error: %s holds no questions: nothing to train task %d on\n", f->train_path[k],
+                    f->tasks[k]);
+            return 1;
+        }
+        if (f->test[k] && strata_babi_question_count(f->test[k]) == 0)
+            fprintf(stderr, "strata: warning: %s holds no questions: task %d is not scored\n", f->test_path[k],
+                    f->tasks[k]);
     }
     return 0;
 }
@@ -261,6 +283,8 @@ static void mn_files_free(mn_files *f)
     for (int k = 0; k < MN_TASKS; k++) {
         strata_babi_destroy(f->train[k]);
         strata_babi_destroy(f->test[k]);
+        free(f->train_path[k]);
+        free(f->test_path[k]);
     }
 }
 
@@ -425,6 +449,8 @@ static void mn_encode_words(mn_set *s, const mn_vocab *v, const char *const *w, 
 static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int task)
 {
     const int64_t nq = strata_babi_question_count(b), n = s->n + nq, M = s->M, J = s->J, Jq = s->Jq;
+    if (!nq) /* an empty file is a valid set; realloc to 0 bytes would free the arrays */
+        return 0;
     int32_t *ctx = realloc(s->ctx, sizeof(int32_t) * (size_t)(n * M * J));
     if (ctx)
         s->ctx = ctx;
@@ -691,7 +717,8 @@ static strata_status mn_evaluate(mn_ctx *c, const mn_set *s, const int64_t *idx,
 
 /* ---- reports ------------------------------------------------------------------ */
 
-/* The per-task table on stdout; *mean over the tasks evaluated. */
+/* The per-task table on stdout; *mean over the tasks evaluated (NaN, shown
+ * as "-" and null in JSON, when none had test questions: not a 0% error). */
 static void mn_print_table(const double *err_task, double *mean)
 {
     int n = 0;
@@ -704,8 +731,11 @@ static void mn_print_table(const double *err_task, double *mean)
         sum += err_task[t];
         n++;
     }
-    *mean = n ? sum / n : 0.0;
-    printf("mean  %9.1f%%  (%d task%s)\n", 100.0 * *mean, n, n == 1 ? "" : "s");
+    *mean = n ? sum / n : NAN;
+    if (n)
+        printf("mean  %9.1f%%  (%d task%s)\n", 100.0 * *mean, n, n == 1 ? "" : "s");
+    else
+        printf("mean  %10s  (no test questions)\n", "-");
 }
 
 static json_t *mn_tasks_json(const double *err_task, double *mean)
@@ -722,7 +752,7 @@ static json_t *mn_tasks_json(const double *err_task, double *mean)
         sum += err_task[t];
         n++;
     }
-    *mean = n ? sum / n : 0.0;
+    *mean = n ? sum / n : NAN;
     return tasks;
 }
 
@@ -1265,7 +1295,7 @@ int cmd_memnet_train(int argc, char **argv)
             goto out;
     }
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
-        (r = mn_load_files(&f, a.data_dir, 1)) || (r = cli_make_dir(a.out_dir)))
+        (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) || (r = cli_make_dir(a.out_dir)))
         goto out;
     /* vocabulary and sizes from every chosen file */
     strata_babi *all[2 * MN_TASKS];
@@ -1389,8 +1419,8 @@ int cmd_memnet_train(int argc, char **argv)
     const double secs = cli_now() - t0;
     double mean = 0.0;
     mn_print_table(err_task, &mean);
-    json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
-                            mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", p.best.tr_loss, "train_error",
+    json_t *sum = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
+                            mn_tasks_json(err_task, &mean), "mean", cli_json_num(mean), "train_loss", p.best.tr_loss, "train_error",
                             p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
                             cli_json_num(p.best.va_err), "epochs",
                             (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
@@ -1398,8 +1428,12 @@ int cmd_memnet_train(int argc, char **argv)
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);
-    printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/" MN_CKPT "\n", 100.0 * te_err,
-           100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+    if (test.n)
+        printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/" MN_CKPT "\n",
+               100.0 * te_err, 100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+    else
+        printf("no test questions: test error not measured; %.1f s on %s; checkpoint %s/" MN_CKPT "\n", secs,
+               strata_device_name(c.dev), a.out_dir);
 out:
     if (metrics)
         fclose(metrics);
@@ -1468,13 +1502,19 @@ int cmd_memnet_eval(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
-        (r = mn_load_files(&f, a.data_dir, 0)))
+        (r = mn_load_files(&f, a.data_dir, 0)) || (r = mn_check_empty(&f)))
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
     for (int k = 0; !r && k < f.n_tasks; k++)
         r = mn_set_add(&test, &c.vocab, f.test[k], f.tasks[k]);
     if (r) {
         fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
+        goto out;
+    }
+    if (!test.n) { /* nothing scored is not a 0% error */
+        fprintf(stderr, "strata: error: no test questions in %s for task(s) %s: nothing to evaluate\n", a.data_dir,
+                a.task_arg);
+        r = 1;
         goto out;
     }
     if (test.unknown || test.truncated)
@@ -1489,7 +1529,7 @@ int cmd_memnet_eval(int argc, char **argv)
     }
     if (a.json) {
         json_t *o = json_pack("{s:o, s:f}", "tasks", mn_tasks_json(err_task, &mean), "mean", 0.0);
-        json_object_set_new(o, "mean", json_real(mean));
+        json_object_set_new(o, "mean", cli_json_num(mean));
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
