@@ -255,6 +255,21 @@ static void test_empty_files(void **state)
                "notrain/qa1_x_train.txt holds no questions: nothing to train task 1 on");
 }
 
+/* A --batch-size beyond the training questions is one batch of them all;
+ * 2^61 made B*M*J wrap to a tiny malloc, then the batch overflowed it. */
+static void test_huge_batch(void **state)
+{
+    (void)state;
+    const char *const sizes[] = {"2305843009213693952", "9223372036854775807"};
+    for (int k = 0; k < 2; k++) {
+        int code = run_cli("train %s " QUICK " --data data --task 1 --out huge --batch-size %s", spec_arg, sizes[k]);
+        expect_err(code, 0, "is more than the 900 training questions: each batch holds them all");
+        char *m = slurp("huge/metrics.jsonl");
+        assert_int_equal(tu_count(m, "\"batch_loss\""), 1);
+        free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_best_run_by_validation),
         cmocka_unit_test(test_no_validation_questions),
         cmocka_unit_test(test_empty_files),
+        cmocka_unit_test(test_huge_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -422,6 +422,22 @@ static void mn_sizes(strata_babi *const *sets, int n, int64_t *J, int64_t *Jq, i
     }
 }
 
+/* Bytes of @p a x @p b x @p c elements of @p elem bytes into *out; 1 when
+ * that does not fit a size_t (a huge --batch-size, or sizes from a crafted
+ * checkpoint), where the wrapped product would under-allocate. */
+static int mn_bytes(size_t elem, int64_t a, int64_t b, int64_t c, size_t *out)
+{
+    return a < 0 || b < 0 || c < 0 || __builtin_mul_overflow(elem, (size_t)a, out) ||
+           __builtin_mul_overflow(*out, (size_t)b, out) || __builtin_mul_overflow(*out, (size_t)c, out);
+}
+
+/* realloc of @p p to @p a x @p b x @p c elements of @p elem bytes; NULL on overflow or failure. */
+static void *mn_realloc(void *p, size_t elem, int64_t a, int64_t b, int64_t c)
+{
+    size_t n;
+    return mn_bytes(elem, a, b, c, &n) || !n ? NULL : realloc(p, n);
+}
+
 static void mn_set_free(mn_set *s)
 {
     free(s->ctx);
@@ -451,22 +467,22 @@ static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int ta
     const int64_t nq = strata_babi_question_count(b), n = s->n + nq, M = s->M, J = s->J, Jq = s->Jq;
     if (!nq) /* an empty file is a valid set; realloc to 0 bytes would free the arrays */
         return 0;
-    int32_t *ctx = realloc(s->ctx, sizeof(int32_t) * (size_t)(n * M * J));
+    int32_t *ctx = mn_realloc(s->ctx, sizeof(int32_t), n, M, J);
     if (ctx)
         s->ctx = ctx;
-    int32_t *nc = realloc(s->n_ctx, sizeof(int32_t) * (size_t)n);
+    int32_t *nc = mn_realloc(s->n_ctx, sizeof(int32_t), n, 1, 1);
     if (nc)
         s->n_ctx = nc;
-    int32_t *qu = realloc(s->query, sizeof(int32_t) * (size_t)(n * Jq));
+    int32_t *qu = mn_realloc(s->query, sizeof(int32_t), n, Jq, 1);
     if (qu)
         s->query = qu;
-    int32_t *an = realloc(s->answer, sizeof(int32_t) * (size_t)n);
+    int32_t *an = mn_realloc(s->answer, sizeof(int32_t), n, 1, 1);
     if (an)
         s->answer = an;
-    int32_t *ta = realloc(s->task, sizeof(int32_t) * (size_t)n);
+    int32_t *ta = mn_realloc(s->task, sizeof(int32_t), n, 1, 1);
     if (ta)
         s->task = ta;
-    int64_t *st = realloc(s->story, sizeof(int64_t) * (size_t)n);
+    int64_t *st = mn_realloc(s->story, sizeof(int64_t), n, 1, 1);
     if (st)
         s->story = st;
     if (!ctx || !nc || !qu || !an || !ta || !st)
@@ -622,13 +638,15 @@ typedef struct {
     float *logits;
 } mn_bufs;
 
+/* Buffers of @p B questions (training: at most the training questions, so
+ * a larger --batch-size costs nothing); 1 when a size overflows or malloc fails. */
 static int mn_bufs_alloc(mn_bufs *b, const mn_ctx *c, int64_t B)
 {
-    b->story = malloc(sizeof(int64_t) * (size_t)(B * c->M * c->J));
-    b->query = malloc(sizeof(int64_t) * (size_t)(B * c->Jq));
-    b->answer = malloc(sizeof(int64_t) * (size_t)B);
-    b->idx = malloc(sizeof(int64_t) * (size_t)B);
-    b->logits = malloc(sizeof(float) * (size_t)(B * c->vocab.n));
+    b->story = mn_realloc(NULL, sizeof(int64_t), B, c->M, c->J);
+    b->query = mn_realloc(NULL, sizeof(int64_t), B, c->Jq, 1);
+    b->answer = mn_realloc(NULL, sizeof(int64_t), B, 1, 1);
+    b->idx = mn_realloc(NULL, sizeof(int64_t), B, 1, 1);
+    b->logits = mn_realloc(NULL, sizeof(float), B, c->vocab.n, 1);
     return b->story && b->query && b->answer && b->idx && b->logits ? 0 : 1;
 }
 
@@ -893,7 +911,7 @@ typedef struct {
 /* Writes RUN/checkpoint.safetensors: the model and optimizer as they are, at position @p p. */
 static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
 {
-    const int64_t seen = p->nb * t->rp.batch < t->n_tr ? p->nb * t->rp.batch : t->n_tr;
+    const int64_t seen = p->nb > t->n_tr / t->rp.batch ? t->n_tr : p->nb * t->rp.batch; /* no overflow */
     train_state s = {.step = p->step, .epoch = p->ep, .batch = p->nb, .data_seed = (uint64_t)t->seed,
                      .sum_loss = p->lsum, .correct = seen - p->wrong, .seen = seen, .batch_size = t->rp.batch};
     strata_runtime_rng_state(t->c->rt, &s.rng_seed, &s.rng_offset);
@@ -1013,7 +1031,7 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
     mn_ctx *c = t->c;
     const mn_recipe *rp = &t->rp;
     mn_bufs b;
-    strata_status rc = mn_bufs_alloc(&b, c, rp->batch) ? STRATA_E_NOMEM : STRATA_OK;
+    strata_status rc = mn_bufs_alloc(&b, c, rp->batch < t->n_tr ? rp->batch : t->n_tr) ? STRATA_E_NOMEM : STRATA_OK;
     const int64_t total = rp->linear_start + rp->epochs, ls = rp->linear_start > 0 ? rp->linear_start : 0;
     const int quiet = t->a->quiet || t->repeats > 1;
     while (!rc && p->ep < total) {
@@ -1232,7 +1250,7 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
         p->best.va_err = cli_json_num_value(json_object_get(best, "val_error"));
     }
     const int64_t total = t->rp.linear_start + t->rp.epochs;
-    if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb * t->rp.batch > t->n_tr ||
+    if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb < 0 || p->nb > t->n_tr / t->rp.batch ||
         (p->rep > 0 && p->best_rep < 0) ||
         json_integer_value(json_object_get(x, "linear_start")) != t->rp.linear_start) {
         fprintf(stderr, "strata: error: %s: the position in train.state (run %lld, epoch %lld, batch %lld) does not "
@@ -1353,6 +1371,10 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     t.order = order, t.n_tr = n_tr, t.val = order + n_tr, t.n_val = n_val;
+    if (t.rp.batch > n_tr)
+        fprintf(stderr, "strata: note: batch size %lld is more than the %lld training questions: each batch holds "
+                        "them all\n",
+                (long long)t.rp.batch, (long long)n_tr);
     if (!n_val && t.rp.select_val) { /* nothing to choose by: the paper's rule */
         fprintf(stderr, "strata: note: no validation questions (data.val_fraction %g of %lld): the runs are chosen "
                         "by training error\n",
