@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "testutil.h"
 
@@ -270,6 +271,94 @@ static void test_huge_batch(void **state)
     }
 }
 
+/* dir/@p dst: checkpoint dir/@p src with its metadata as `strata train`
+ * wrote it before memnet.words: the vocabulary space-joined in memnet.vocab,
+ * and without the keys @p drop (NULL-terminated). */
+static void to_old_form(const char *src, const char *dst, const char *const *drop)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, src);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    const long size = ftell(f);
+    unsigned char *b = malloc((size_t)size);
+    assert_non_null(b);
+    rewind(f);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t hn = 0;
+    for (int k = 7; k >= 0; k--)
+        hn = hn << 8 | b[k];
+    json_error_t e;
+    json_t *h = json_loadb((const char *)b + 8, (size_t)hn, 0, &e), *meta = json_object_get(h, "__metadata__");
+    assert_non_null(meta);
+    json_t *words = json_loads(json_string_value(json_object_get(meta, "memnet.words")), 0, &e);
+    assert_true(json_is_array(words));
+    char joined[8192] = "";
+    size_t i;
+    json_t *w;
+    json_array_foreach(words, i, w) {
+        snprintf(joined + strlen(joined), sizeof joined - strlen(joined), i ? " %s" : "%s", json_string_value(w));
+    }
+    json_decref(words);
+    json_object_del(meta, "memnet.words");
+    json_object_set_new(meta, "memnet.vocab", json_string(joined));
+    for (int k = 0; drop && drop[k]; k++)
+        json_object_del(meta, drop[k]);
+    char *text = json_dumps(h, JSON_COMPACT);
+    size_t n = strlen(text), padded = (n + 7) / 8 * 8;
+    unsigned char len[8];
+    for (int k = 0; k < 8; k++)
+        len[k] = (unsigned char)(padded >> (8 * k));
+    snprintf(path, sizeof path, "%s/%s", dir, dst);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(len, 1, 8, f);
+    fwrite(text, 1, n, f);
+    for (size_t k = n; k < padded; k++)
+        fputc(' ', f);
+    fwrite(b + 8 + hn, 1, (size_t)size - 8 - hn, f);
+    assert_int_equal(fclose(f), 0);
+    free(text);
+    json_decref(h);
+    free(b);
+}
+
+/* An answer with spaces ("x , y": the reader trims the whole answer, not
+ * around its commas) is one word of the vocabulary. Joined by spaces in the
+ * checkpoint it came back as three, and eval failed on the embeddings'
+ * shape; the vocabulary is a JSON array now, and checkpoints of the old
+ * form still load. */
+static void test_answer_with_spaces(void **state)
+{
+    (void)state;
+    const char *text = "1 a b.\n2 c d?\t x , y \t1\n3 e.\n4 f?\tliving room\t3\n";
+    shell("%s", "mkdir -p spaced");
+    tu_write_text(dir, "spaced/qa1_s_train.txt", text);
+    tu_write_text(dir, "spaced/qa1_s_test.txt", text);
+    assert_int_equal(run_cli("train %s " QUICK " --data spaced --task 1 --out spaced_run", spec_arg), 0);
+    int code = run_cli("eval %s --checkpoint spaced_run --data spaced --task 1 --json", spec_arg);
+    expect_err(code, 0, "");
+    char *out = slurp("out");
+    assert_contains(out, "{\"tasks\":{\"1\":");
+    free(out);
+    expect_err(run_cli("memnet-explain --checkpoint spaced_run --data spaced --task 1 --story 1"), 0, "");
+    out = slurp("out");
+    assert_contains(out, "answer: x , y  prediction:");
+    free(out);
+
+    /* a checkpoint of the old form: the same answers from memnet.vocab */
+    assert_int_equal(run_cli("eval %s --checkpoint quick --data data --task 1 --json", spec_arg), 0);
+    char *want = slurp("out");
+    to_old_form("quick/checkpoint.safetensors", "old.safetensors", NULL);
+    expect_err(run_cli("eval %s --checkpoint old.safetensors --data data --task 1 --json", spec_arg), 0, "");
+    out = slurp("out");
+    assert_string_equal(out, want);
+    free(out);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_no_validation_questions),
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_huge_batch),
+        cmocka_unit_test(test_answer_with_spaces),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -372,29 +372,83 @@ static int mn_vocab_from_set(mn_vocab *v, const strata_babi *b)
     return 0;
 }
 
-/* Space-separated words 1.. (the checkpoint's memnet.vocab). */
-static char *mn_vocab_join(const mn_vocab *v)
+/* Metadata value @p key of checkpoint @p ck, whatever its size, into *out (malloc'ed). */
+static strata_status mn_meta_alloc(const char *ck, const char *key, char **out)
 {
-    size_t len = 1;
-    for (int64_t k = 1; k < v->n; k++)
-        len += strlen(v->w[k]) + 1;
-    char *s = malloc(len), *p = s;
-    if (!s)
-        return NULL;
-    for (int64_t k = 1; k < v->n; k++)
-        p += sprintf(p, k > 1 ? " %s" : "%s", v->w[k]);
-    *p = 0;
+    size_t size = 1 << 16;
+    strata_status rc;
+    *out = NULL;
+    while (1) {
+        free(*out);
+        if (!(*out = malloc(size)))
+            return STRATA_E_NOMEM;
+        rc = strata_checkpoint_metadata(ck, key, *out, size);
+        if (rc != STRATA_E_INVALID || size > (1u << 26))
+            break;
+        size *= 4;
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Words 1.. as the JSON text of an array of strings (the checkpoint's
+ * memnet.words): an answer keeps its spaces ("living room", "x , y"),
+ * which the space-joined memnet.vocab of earlier checkpoints lost. */
+static char *mn_vocab_json(const mn_vocab *v)
+{
+    json_t *arr = json_array();
+    int bad = !arr;
+    for (int64_t k = 1; !bad && k < v->n; k++)
+        bad = json_array_append_new(arr, json_string(v->w[k])) != 0;
+    char *s = bad ? NULL : json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
     return s;
 }
 
-static int mn_vocab_split(mn_vocab *v, char *s)
+/* The vocabulary of checkpoint @p ck into @p v (empty): memnet.words, or
+ * the space-separated memnet.vocab of checkpoints written before it. 0, or
+ * 1 after a message. */
+static int mn_vocab_read(const char *ck, mn_vocab *v)
 {
-    if (mn_vocab_add(v, "<nil>"))
-        return 1;
-    for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " "))
-        if (mn_vocab_add(v, tok))
-            return 1;
-    return 0;
+    char *text = NULL;
+    strata_status rc = mn_meta_alloc(ck, "memnet.words", &text);
+    const int old = rc == STRATA_E_NOT_FOUND;
+    if (old)
+        rc = mn_meta_alloc(ck, "memnet.vocab", &text);
+    if (rc)
+        return cli_fail("reading the checkpoint's vocabulary (memnet.words)", rc);
+    int r = mn_vocab_add(v, "<nil>") ? 2 : 0; /* 1: malformed, 2: out of memory */
+    if (old) {
+        for (char *tok = strtok(text, " "); !r && tok; tok = strtok(NULL, " "))
+            r = mn_vocab_add(v, tok) ? 2 : 0;
+    } else if (!r) {
+        json_error_t err;
+        json_t *arr = json_loads(text, 0, &err), *w;
+        size_t k;
+        r = json_is_array(arr) ? 0 : 1;
+        json_array_foreach(arr, k, w) {
+            /* sorted and distinct, as written: word ids are found by binary search */
+            const char *word = json_string_value(w);
+            if (!word || (v->n > 1 && strcmp(v->w[v->n - 1], word) >= 0)) {
+                r = 1;
+                break;
+            }
+            if (mn_vocab_add(v, word)) {
+                r = 2;
+                break;
+            }
+        }
+        json_decref(arr);
+    }
+    free(text);
+    if (r == 1)
+        fprintf(stderr, "strata: error: %s: memnet.words is not a sorted JSON array of distinct words\n", ck);
+    else if (r == 2)
+        fprintf(stderr, "strata: error: out of memory reading the vocabulary of %s\n", ck);
+    return r != 0;
 }
 
 /* ---- vectorising ------------------------------------------------------------ */
@@ -834,7 +888,7 @@ static void mn_tasks_str(const mn_files *f, char *buf, size_t size)
 /* The checkpoint's metadata: vocabulary, sizes, tasks and spec. */
 static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec_path)
 {
-    char *vocab = mn_vocab_join(&c->vocab), tasks[96], num[4][24];
+    char *vocab = mn_vocab_json(&c->vocab), tasks[96], num[4][24];
     if (!vocab)
         return NULL;
     mn_tasks_str(f, tasks, sizeof tasks);
@@ -842,33 +896,11 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
     snprintf(num[1], sizeof num[1], "%lld", (long long)c->J);
     snprintf(num[2], sizeof num[2], "%lld", (long long)c->Jq);
     snprintf(num[3], sizeof num[3], "%lld", (long long)c->d);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering", "memnet.vocab",
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering", "memnet.words",
                           vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1], "memnet.query_len", num[2],
                           "memnet.embedding_dim", num[3], "memnet.tasks", tasks, "memnet.spec", spec_path);
     free(vocab);
     return m;
-}
-
-/* Metadata value @p key of checkpoint @p ck, whatever its size, into *out (malloc'ed). */
-static strata_status mn_meta_alloc(const char *ck, const char *key, char **out)
-{
-    size_t size = 1 << 16;
-    strata_status rc;
-    *out = NULL;
-    while (1) {
-        free(*out);
-        if (!(*out = malloc(size)))
-            return STRATA_E_NOMEM;
-        rc = strata_checkpoint_metadata(ck, key, *out, size);
-        if (rc != STRATA_E_INVALID || size > (1u << 26))
-            break;
-        size *= 4;
-    }
-    if (rc) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
 }
 
 /* Fisher-Yates over idx[0..n). */
@@ -1208,9 +1240,12 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
 static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
 {
     mn_ctx *c = t->c;
-    char ck[4200], *vocab = mn_vocab_join(&c->vocab), *saved = NULL;
+    char ck[4200];
     snprintf(ck, sizeof ck, "%s/" MN_CKPT, t->a->out_dir);
-    strata_status rc = vocab ? mn_meta_alloc(ck, "memnet.vocab", &saved) : STRATA_E_NOMEM;
+    mn_vocab saved = {0};
+    if (mn_vocab_read(ck, &saved))
+        return 1;
+    strata_status rc = STRATA_OK;
     int64_t sizes[3] = {0};
     const char *keys[3] = {"memnet.memory", "memnet.sentence_len", "memnet.query_len"};
     for (int k = 0; !rc && k < 3; k++) {
@@ -1218,14 +1253,12 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
         if (!(rc = strata_checkpoint_metadata(ck, keys[k], buf, sizeof buf)))
             sizes[k] = atoll(buf);
     }
-    if (rc) {
-        free(vocab);
-        free(saved);
-        return cli_fail("reading the run's vocabulary and sizes", rc);
-    }
-    const int same = !strcmp(vocab, saved) && sizes[0] == c->M && sizes[1] == c->J && sizes[2] == c->Jq;
-    free(vocab);
-    free(saved);
+    int same = !rc && saved.n == c->vocab.n && sizes[0] == c->M && sizes[1] == c->J && sizes[2] == c->Jq;
+    for (int64_t k = 1; same && k < saved.n; k++)
+        same = !strcmp(saved.w[k], c->vocab.w[k]);
+    mn_vocab_free(&saved);
+    if (rc)
+        return cli_fail("reading the run's sizes", rc);
     if (!same) {
         fprintf(stderr, "strata: error: the data in %s gives another vocabulary or other sizes than the run in %s "
                         "was trained on: resume the run with the data it started with\n",
@@ -1486,7 +1519,7 @@ static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
 static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
 {
     const char *ck = a->checkpoint;
-    char small[4096], *vocab = NULL;
+    char small[4096];
     int r;
     if (cli_check_checkpoint(ck)) /* not "records no spec" for a file that is not there */
         return 1;
@@ -1501,15 +1534,12 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     if (r || (r = mn_meta_int(ck, "memnet.memory", &c->M)) || (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
         (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
         return r;
-    strata_status rc = mn_meta_alloc(ck, "memnet.vocab", &vocab);
-    if (!rc && mn_vocab_split(&c->vocab, vocab))
-        rc = STRATA_E_NOMEM;
-    free(vocab);
-    if (rc)
-        return cli_fail("reading the checkpoint's vocabulary (memnet.vocab)", rc);
+    if (mn_vocab_read(ck, &c->vocab))
+        return 1;
     if ((r = mn_build(c, 0)))
         return r;
-    if ((rc = strata_checkpoint_load(ck, c->model, NULL)))
+    strata_status rc = strata_checkpoint_load(ck, c->model, NULL);
+    if (rc)
         return cli_fail("loading the checkpoint", rc);
     return mn_set_softmax(c, 1) ? cli_fail("restoring the softmax", STRATA_E_INVALID) : 0;
 }
