@@ -359,6 +359,22 @@ static void test_answer_with_spaces(void **state)
     free(want);
 }
 
+/* --task: a repeated task was taken (every question twice, the held-out
+ * twins in the training set, and d of a joint model); strtol let " 1",
+ * "+1" and "1," through. */
+static void test_task_lists(void **state)
+{
+    (void)state;
+    expect_err(run_cli("train %s " QUICK " --data data --task 1,1 --out bad", spec_arg), 2,
+               "--task '1,1': task 1 is listed twice");
+    const char *const bad[] = {"1,", " 1", "+1", ",1", "1,,2", "1 ", "0"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "--task '%s': expected a task number", bad[k]);
+        expect_err(run_cli("eval %s --checkpoint quick --data data --task '%s'", spec_arg, bad[k]), 2, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_huge_batch),
         cmocka_unit_test(test_answer_with_spaces),
+        cmocka_unit_test(test_task_lists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -181,7 +181,10 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
     return mode == MN_EXPLAIN && a->story < 1 ? cli_require(c, NULL, "--story S") : 0;
 }
 
-/* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. */
+/* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. Only digits and single
+ * commas: strtol's leading blanks and '+' and an empty item ("1,") are
+ * refused, and so is a repeated task, which would have trained on every
+ * question twice (its validation twins in the training set) as a joint model. */
 static int mn_parse_tasks(const char *arg, mn_files *f)
 {
     f->n_tasks = 0;
@@ -194,19 +197,24 @@ static int mn_parse_tasks(const char *arg, mn_files *f)
             f->tasks[f->n_tasks++] = t;
         return 0;
     }
-    const char *p = arg;
-    while (*p) {
-        char *end = NULL;
-        long t = strtol(p, &end, 10);
-        if (end == p || t < 1 || t > MN_TASKS || (*end && *end != ',') || f->n_tasks == MN_TASKS) {
+    for (const char *p = arg;; p++) {
+        int t = 0, digits = 0;
+        for (; *p >= '0' && *p <= '9' && t <= MN_TASKS; p++, digits++)
+            t = t * 10 + (*p - '0');
+        if (!digits || t < 1 || t > MN_TASKS || (*p && *p != ',')) {
             fprintf(stderr, "strata: error: --task '%s': expected a task number in 1..%d, a list like 1,2,3, or all\n",
                     arg, MN_TASKS);
             return 2;
         }
-        f->tasks[f->n_tasks++] = (int)t;
-        p = *end ? end + 1 : end;
+        for (int k = 0; k < f->n_tasks; k++)
+            if (f->tasks[k] == t) {
+                fprintf(stderr, "strata: error: --task '%s': task %d is listed twice\n", arg, t);
+                return 2;
+            }
+        f->tasks[f->n_tasks++] = t;
+        if (!*p)
+            return 0;
     }
-    return 0;
 }
 
 /* ---- files ------------------------------------------------------------------ */
