@@ -213,7 +213,7 @@ static void expect_err(int code, int want, const char *needle)
 
 static void shell(const char *fmt, const char *arg)
 {
-    char cmd[2048];
+    char cmd[PATH_MAX + 4096];
     snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
     snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), fmt, arg);
     if (system(cmd) != 0)
@@ -375,6 +375,34 @@ static void test_task_lists(void **state)
     }
 }
 
+/* Bytes that are not UTF-8 cannot go into the checkpoint's JSON metadata:
+ * a word of the data is refused up front with file, line and byte (it was
+ * a bare "E_NOMEM:" at the first checkpoint, after an epoch), and so is a
+ * --data path; a spec path that is not UTF-8 is left out of the metadata. */
+static void test_not_utf8(void **state)
+{
+    (void)state;
+    shell("%s", "mkdir -p latin1 && cp data/qa1_*_test.txt latin1/");
+    tu_write_text(dir, "latin1/qa1_l_train.txt", "1 Mary went to the caf\xe9.\n2 Where is Mary?\tcaf\xe9\t1\n");
+    int code = run_cli("train %s " QUICK " --data latin1 --task 1 --out latin1_run", spec_arg);
+    expect_err(code, 1, "latin1/qa1_l_train.txt:1: byte 23 (0xE9) is not UTF-8");
+    char *m = tu_slurp(dir, "latin1_run/metrics.jsonl");
+    if (m)
+        fail_msg("refused after training began: %s", m);
+
+    shell("%s", "mkdir -p \"$(printf 'd\\351')\" && cp data/* \"$(printf 'd\\351')/\"");
+    code = run_cli("train %s " QUICK " --data \"$(printf 'd\\351')\" --task 1 --out bad", spec_arg);
+    expect_err(code, 1, "the path is not UTF-8");
+
+    char cmd[PATH_MAX + 100];
+    snprintf(cmd, sizeof cmd, "cp %s \"$(printf 's\\351.yaml')\"", spec_arg);
+    shell("%s", cmd);
+    code = run_cli("train \"$(printf 's\\351.yaml')\" " QUICK " --data data --task 1 --out spec_latin1");
+    expect_err(code, 0, "");
+    code = run_cli("eval \"$(printf 's\\351.yaml')\" --checkpoint spec_latin1 --data data --task 1 --json");
+    expect_err(code, 0, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_huge_batch),
         cmocka_unit_test(test_answer_with_spaces),
         cmocka_unit_test(test_task_lists),
+        cmocka_unit_test(test_not_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

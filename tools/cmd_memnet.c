@@ -105,6 +105,20 @@ static double mn_unit(uint64_t *s)
     return (double)(mn_rand(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* Why this file's own last step failed where the library holds no message
+ * (building a checkpoint's metadata); said by mn_fail instead of
+ * strata_last_error(), which would be empty or stale. */
+static char mn_why[256];
+
+/* cli_fail, or mn_why when it is set. */
+static int mn_fail(const char *what, strata_status rc)
+{
+    if (!mn_why[0])
+        return cli_fail(what, rc);
+    fprintf(stderr, "strata: error: %s: %s\n", what, mn_why);
+    return 1;
+}
+
 /* ---- arguments -------------------------------------------------------------- */
 
 enum { MN_TRAIN = 1, MN_EVAL = 2, MN_EXPLAIN = 4 };
@@ -249,6 +263,59 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
     return 1;
 }
 
+/* Offset of the first byte of @p s[0..n) that does not start well-formed
+ * UTF-8 (RFC 3629: no overlong forms, surrogates or values past U+10FFFF,
+ * what jansson requires of every string); @p n when all do. */
+static size_t mn_utf8_check(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        const unsigned c = u[i];
+        const size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (!len || len > n - i)
+            return i;
+        for (size_t k = 1; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] > 0x9F) || (c == 0xF0 && u[i + 1] < 0x90) ||
+            (c == 0xF4 && u[i + 1] > 0x8F))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* Training's files must be UTF-8: their words become the vocabulary, which
+ * the checkpoint holds as JSON text, and jansson refuses other bytes (that
+ * failed at the first checkpoint, after an epoch, as a bare E_NOMEM). 0, or
+ * 1 after a message naming file, line and byte. */
+static int mn_check_utf8(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "strata: error: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long no = 0;
+    int r = 0;
+    while (!r && (n = getline(&line, &cap, f)) > 0) {
+        no++;
+        const size_t at = mn_utf8_check(line, (size_t)n);
+        if (at < (size_t)n) {
+            fprintf(stderr, "strata: error: %s:%lld: byte %zu (0x%02X) is not UTF-8; the vocabulary goes into the "
+                            "checkpoint as JSON text, which must be (convert the file, e.g. iconv -f latin1 -t utf-8)\n",
+                    path, no, at + 1, (unsigned char)line[at]);
+            r = 1;
+        }
+    }
+    free(line);
+    fclose(f);
+    return r;
+}
+
 static int mn_load_files(mn_files *f, const char *dir, int need_train)
 {
     char path[4096];
@@ -263,6 +330,8 @@ static int mn_load_files(mn_files *f, const char *dir, int need_train)
             strata_status rc = strata_babi_load(path, slot);
             if (rc)
                 return cli_fail("reading the bAbI data", rc);
+            if (need_train && mn_check_utf8(path)) /* training: every chosen file gives words */
+                return 1;
         }
     }
     return 0;
@@ -409,10 +478,20 @@ static char *mn_vocab_json(const mn_vocab *v)
 {
     json_t *arr = json_array();
     int bad = !arr;
-    for (int64_t k = 1; !bad && k < v->n; k++)
-        bad = json_array_append_new(arr, json_string(v->w[k])) != 0;
+    for (int64_t k = 1; !bad && k < v->n; k++) {
+        json_t *w = json_string(v->w[k]); /* NULL for bytes that are not UTF-8, or no memory */
+        if (!w && mn_utf8_check(v->w[k], strlen(v->w[k])) < strlen(v->w[k])) {
+            snprintf(mn_why, sizeof mn_why, "the word '%.60s' is not UTF-8, and the vocabulary is saved as JSON text",
+                     v->w[k]);
+            json_decref(arr);
+            return NULL;
+        }
+        bad = json_array_append_new(arr, w) != 0;
+    }
     char *s = bad ? NULL : json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
+    if (!s)
+        snprintf(mn_why, sizeof mn_why, "out of memory saving the vocabulary");
     return s;
 }
 
@@ -904,10 +983,17 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
     snprintf(num[1], sizeof num[1], "%lld", (long long)c->J);
     snprintf(num[2], sizeof num[2], "%lld", (long long)c->Jq);
     snprintf(num[3], sizeof num[3], "%lld", (long long)c->d);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering", "memnet.words",
-                          vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1], "memnet.query_len", num[2],
-                          "memnet.embedding_dim", num[3], "memnet.tasks", tasks, "memnet.spec", spec_path);
+    json_error_t err;
+    json_t *m = json_pack_ex(&err, 0, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering",
+                             "memnet.words", vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1],
+                             "memnet.query_len", num[2], "memnet.embedding_dim", num[3], "memnet.tasks", tasks);
     free(vocab);
+    /* a path that is not UTF-8 cannot be JSON text: left out (RUN/spec.yaml serves) */
+    if (m && mn_utf8_check(spec_path, strlen(spec_path)) == strlen(spec_path) &&
+        json_object_set_new(m, "memnet.spec", json_string(spec_path)))
+        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    if (!m)
+        snprintf(mn_why, sizeof mn_why, "building the checkpoint's metadata: %s", err.text);
     return m;
 }
 
@@ -958,9 +1044,12 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
     char tasks[96];
     mn_tasks_str(t->f, tasks, sizeof tasks);
     json_t *more = mn_meta_json(t->c, t->f, t->a->spec_path);
-    s.extra = json_pack("{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled", p->shuffled,
-                        "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs, "linear_start",
-                        (json_int_t)t->rp.linear_start, "tasks", tasks, "data", t->a->data_dir);
+    json_error_t err;
+    s.extra = json_pack_ex(&err, 0, "{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled",
+                           p->shuffled, "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs,
+                           "linear_start", (json_int_t)t->rp.linear_start, "tasks", tasks, "data", t->a->data_dir);
+    if (more && !s.extra)
+        snprintf(mn_why, sizeof mn_why, "building the checkpoint's train.state: %s", err.text);
     int bad = !more || !s.extra || train_extra_set_u64(s.extra, "rng", p->rng);
     if (!bad && p->best_rep >= 0)
         bad = json_object_set_new(s.extra, "best",
@@ -975,6 +1064,8 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
         *o = 0;
         bad = json_object_set_new(more, "memnet.order", json_string(order));
     }
+    if ((bad || !order) && !mn_why[0])
+        snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
     strata_status rc = bad || !order ? STRATA_E_NOMEM
                                      : train_ckpt_save_meta(t->a->out_dir, MN_CKPT, t->c->model, t->c->opt, &s, more);
     free(order);
@@ -1040,8 +1131,7 @@ static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double
             (long long)good->ep + 1, (long long)good->nb + 1);
     strata_status sv = mn_save(t, good);
     if (sv)
-        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
-                strata_last_error());
+        mn_fail("could not save the last good state", sv);
     else
         fprintf(stderr,
                 "strata: the state after step %lld (the last good one) is in %s/" MN_CKPT "; `strata train %s "
@@ -1167,6 +1257,8 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
     if (best) {
         json_t *m = mn_meta_json(c, t->f, t->a->spec_path);
         char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        if (m && !meta)
+            snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
         json_decref(m);
         rc = meta ? strata_checkpoint_save(path, c->model, c->opt, meta) : STRATA_E_NOMEM;
         free(meta);
@@ -1353,6 +1445,13 @@ int cmd_memnet_train(int argc, char **argv)
         if ((r = mn_resume_args(&a, &ts, ck_tasks, sizeof ck_tasks, ck_data, sizeof ck_data)))
             goto out;
     }
+    if (mn_utf8_check(a.data_dir, strlen(a.data_dir)) < strlen(a.data_dir)) { /* train.state holds it as JSON */
+        fprintf(stderr, "strata: error: --data '%s': the path is not UTF-8, and the checkpoint records it as JSON "
+                        "text; give it by a UTF-8 name (a symbolic link serves)\n",
+                a.data_dir);
+        r = 1;
+        goto out;
+    }
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
         (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) || (r = cli_make_dir(a.out_dir)))
         goto out;
@@ -1460,7 +1559,7 @@ int cmd_memnet_train(int argc, char **argv)
             rc = mn_finish_run(&t, &p, &res);
     }
     if (rc) {
-        r = rc == STRATA_E_NUMERIC ? 1 : cli_fail("training the memory network", rc);
+        r = rc == STRATA_E_NUMERIC ? 1 : mn_fail("training the memory network", rc);
         goto out;
     }
     if (stop && cli_interrupted()) {
