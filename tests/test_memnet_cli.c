@@ -403,6 +403,18 @@ static void test_not_utf8(void **state)
     expect_err(code, 0, "");
 }
 
+/* linear_start + epochs wrapped past INT64_MAX: no step ran and the run
+ * reported success with a validation error of 0. */
+static void test_epochs_bound(void **state)
+{
+    (void)state;
+    expect_err(run_cli("train %s --data data --task 1 --out bad --epochs 9223372036854775807", spec_arg), 2,
+               "9223372036854775807 epochs after data.linear_start 20 overflow the epoch count; give at most "
+               "9223372036854775787");
+    expect_err(run_cli("train %s --data data --task 1 --out bad --set train.epochs=9223372036854775800", spec_arg),
+               2, "overflow the epoch count");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_answer_with_spaces),
         cmocka_unit_test(test_task_lists),
         cmocka_unit_test(test_not_utf8),
+        cmocka_unit_test(test_epochs_bound),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

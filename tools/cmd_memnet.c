@@ -1494,6 +1494,13 @@ int cmd_memnet_train(int argc, char **argv)
     }
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
     mn_read_recipe(&c, &a, &t.rp);
+    if (t.rp.epochs > INT64_MAX - t.rp.linear_start) { /* the epoch count would wrap: no step run, "success" */
+        fprintf(stderr, "strata: error: %lld epochs after data.linear_start %lld overflow the epoch count; give at "
+                        "most %lld (--epochs or train.epochs)\n",
+                (long long)t.rp.epochs, (long long)t.rp.linear_start, (long long)(INT64_MAX - t.rp.linear_start));
+        r = 2;
+        goto out;
+    }
     /* hold out a fraction of the training questions */
     mn_pos p = {.best_rep = -1, .rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7};
     if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
@@ -1549,7 +1556,7 @@ int cmd_memnet_train(int argc, char **argv)
                 strata_optimizer_destroy(c.opt);
                 strata_model_destroy(c.model);
                 c.opt = NULL, c.model = NULL, c.softmax = NULL;
-                strata_runtime_seed(c.rt, (uint64_t)(seed + p.rep));
+                strata_runtime_seed(c.rt, (uint64_t)seed + (uint64_t)p.rep); /* --seed LLONG_MAX: no signed wrap */
                 if ((r = mn_build(&c, 1)))
                     goto out;
             }
