@@ -216,16 +216,30 @@ static void test_resume_errors(void **state)
     expect_err(cli("train tiny.yaml --resume small --repeats 3 --backend ref"), 2, "--repeats 2");
     expect_err(cli(TRAIN " --out x --checkpoint-every 0"), 2, "--checkpoint-every");
     expect_err(cli(TRAIN " --out x --steps 0"), 2, "--steps");
-    /* other data: other questions (task 1's vocabulary is the same), then another vocabulary */
-    assert_int_equal(cli("babi-gen --task 1 --train 60 --test 20 --seed 9 --out other"), 0);
-    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 1, "the data it started with");
-    snprintf(cmd, sizeof cmd, "cd '%s' && mkdir renamed && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > "
-                              "renamed/${f#data/}; done", dir);
+    /* another data directory is refused, naming both (it was taken when its vocabulary and questions fitted) */
+    assert_int_equal(cli("babi-gen --task 1 --train 120 --test 40 --seed 3 --out other"), 0);
+    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 2, "/data, not ");
+    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 2, "/other: resume it with the data "
+                                                                                    "it started with");
+    expect_err(cli("train tiny.yaml --resume small --data ./data/ --backend ref --steps 4 --quiet"), 0, "");
+    /* the run's directory with other questions (task 1's vocabulary is the same), then another vocabulary */
+    snprintf(cmd, sizeof cmd, "cd '%s' && cp -r data moving", dir);
     assert_int_equal(system(cmd), 0);
-    expect_err(cli("train tiny.yaml --resume small --data renamed --task 1 --backend ref"), 1, "another vocabulary");
+    expect_ok(cli(TRAIN " --out moved --steps 3 --data moving"));
+    assert_int_equal(cli("babi-gen --task 1 --train 60 --test 20 --seed 9 --out moving"), 0);
+    expect_err(cli("train tiny.yaml --resume moved --backend ref"), 1, "the data it started with");
+    snprintf(cmd, sizeof cmd, "cd '%s' && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > moving/${f#data/}; done",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "another vocabulary");
+    /* a run whose directory is gone takes another, with a note, when it holds the same questions */
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm -r moving && cp -r data moved_data", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume moved --data moved_data --steps 4 --backend ref --quiet"), 0,
+               "/moving is not there; reading moved_data instead");
     /* the run's own task and data serve when the command gives none; it goes on */
-    expect_ok(cli("train tiny.yaml --resume small --steps 5 --backend ref --quiet"));
-    assert_int_equal(checkpoint_step("small"), 5);
+    expect_ok(cli("train tiny.yaml --resume small --steps 6 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("small"), 6);
 }
 
 int main(void)

@@ -1031,6 +1031,7 @@ typedef struct {
     int64_t n_val;
     mn_recipe rp;
     int64_t repeats, seed;
+    const char *data_path; /* the real path of --data, for resumes to compare; NULL when unknown or not UTF-8 */
     FILE *metrics;
 } mn_trainer;
 
@@ -1051,6 +1052,8 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
     if (more && !s.extra)
         snprintf(mn_why, sizeof mn_why, "building the checkpoint's train.state: %s", err.text);
     int bad = !more || !s.extra || train_extra_set_u64(s.extra, "rng", p->rng);
+    if (!bad && t->data_path)
+        bad = json_object_set_new(s.extra, "data_path", json_string(t->data_path));
     if (!bad && p->best_rep >= 0)
         bad = json_object_set_new(s.extra, "best",
                                   json_pack("{s:I, s:f, s:f, s:o, s:o}", "repeat", (json_int_t)p->best_rep,
@@ -1304,9 +1307,23 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
     }
     snprintf(tasks, tasks_size, "%s", ck_tasks);
     a->task_arg = tasks;
+    /* the run's data directory: its real path as recorded (data_path), else,
+     * for checkpoints written before that, --data as typed then */
+    const char *ck_path = json_string_value(json_object_get(x, "data_path"));
+    char run_real[PATH_MAX], given_real[PATH_MAX];
+    const int run_there = realpath(ck_path ? ck_path : ck_data, run_real) != NULL;
     if (!a->data_dir) {
-        snprintf(data, data_size, "%s", ck_data);
+        snprintf(data, data_size, "%s", ck_path && run_there ? ck_path : ck_data);
         a->data_dir = data;
+    } else if (realpath(a->data_dir, given_real) && run_there && strcmp(run_real, given_real) != 0) {
+        fprintf(stderr, "strata: error: the run in %s was trained on the data in %s, not %s: resume it with the data "
+                        "it started with (no --data)\n",
+                a->out_dir, run_real, given_real);
+        return 2;
+    } else if (!run_there) {
+        fprintf(stderr, "strata: note: the run's data directory %s is not there; reading %s instead (its vocabulary "
+                        "and questions must be the run's)\n",
+                ck_path ? ck_path : ck_data, a->data_dir);
     }
     const struct {
         const char *flag, *key;
@@ -1492,7 +1509,10 @@ int cmd_memnet_train(int argc, char **argv)
         fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         goto out;
     }
-    mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
+    char data_real[PATH_MAX];
+    const int data_known = realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
+    mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed,
+                    .data_path = data_known ? data_real : NULL};
     mn_read_recipe(&c, &a, &t.rp);
     if (t.rp.epochs > INT64_MAX - t.rp.linear_start) { /* the epoch count would wrap: no step run, "success" */
         fprintf(stderr, "strata: error: %lld epochs after data.linear_start %lld overflow the epoch count; give at "
