@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -415,6 +416,53 @@ static void test_epochs_bound(void **state)
                2, "overflow the epoch count");
 }
 
+/* `strata ARGS` in dir/@p sub, output to dir/out and dir/err; its exit status. */
+static int run_in(const char *sub, const char *args)
+{
+    char bin[PATH_MAX], cmd[PATH_MAX + 4096];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s/%s' && '%s' %s >../out 2>../err", dir, sub, bin, args);
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* The spec of a checkpoint: memnet-explain recorded the spec path as typed,
+ * without --set, so from another directory it could not open it, and eval
+ * with the spec file of a run trained with --set encoding=bow scored it as
+ * position encoding. Now the run's spec.yaml beside the checkpoint comes
+ * first, and a spec whose memn2n layer differs from the recorded one is
+ * refused naming the attribute and both values; a checkpoint without that
+ * record (written before) still loads. */
+static void test_checkpoint_spec(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 100];
+    snprintf(cmd, sizeof cmd, "cp %s rel.yaml && mkdir -p elsewhere", spec_arg);
+    shell("%s", cmd);
+    assert_int_equal(run_cli("train rel.yaml " QUICK " --data data --task 1 --out bow --set "
+                             "model.layers.0.encoding=bow"),
+                     0);
+    expect_err(run_in("elsewhere", "memnet-explain --checkpoint ../bow --data ../data --task 1 --story 1"), 0, "");
+    char *out = slurp("out");
+    assert_contains(out, "hop 3");
+    free(out);
+    expect_err(run_cli("eval rel.yaml --checkpoint bow --data data --task 1"), 1,
+               "bow/checkpoint.safetensors was trained with encoding bow in layer 'mn', the spec rel.yaml has "
+               "encoding position: give the run's spec (its spec.yaml) or --set model.layers.0.encoding=bow");
+    expect_err(run_cli("memnet-explain rel.yaml --checkpoint bow --data data --task 1 --story 1"), 1,
+               "trained with encoding bow");
+    expect_err(run_cli("eval rel.yaml --checkpoint bow --data data --task 1 --set model.layers.0.encoding=bow"), 0,
+               "");
+    expect_err(run_cli("eval bow/spec.yaml --checkpoint bow --data data --task 1 --set model.layers.0.hops=2"), 1,
+               "was trained with hops 3 in layer 'mn', the spec bow/spec.yaml has hops 2");
+    /* no record, no check: as before */
+    const char *const drop[] = {"memnet.hops", "memnet.tying", "memnet.encoding", "memnet.temporal",
+                                "memnet.mask_empty", "memnet.padding_idx", NULL};
+    to_old_form("bow/checkpoint.safetensors", "old_bow.safetensors", drop);
+    expect_err(run_cli("eval rel.yaml --checkpoint old_bow.safetensors --data data --task 1"), 0, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_task_lists),
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_epochs_bound),
+        cmocka_unit_test(test_checkpoint_spec),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -90,7 +90,21 @@ typedef struct {
     const char *layer;
     mn_vocab vocab;
     int64_t M, J, Jq, d;
+    char attr[6][32]; /* the memn2n layer's values of mn_layer_keys, as the spec gives them (or their defaults) */
 } mn_ctx;
+
+/* The memn2n attributes besides the sizes that change what a trained model
+ * computes, with the layer's defaults (plugins/memnet/memn2n_layer.c). The
+ * checkpoint records them (memnet.hops, ...), and eval and explain refuse a
+ * spec that gives others: encoding: bow read back as position loaded
+ * without complaint and scored wrong. */
+static const struct {
+    const char *name, *dflt;
+    int is_int;
+} mn_layer_keys[6] = {
+    {"hops", "3", 1},        {"tying", "adjacent", 0},  {"encoding", "position", 0},
+    {"temporal", "1", 1},    {"mask_empty", "0", 1},    {"padding_idx", "0", 1},
+};
 
 static uint64_t mn_rand(uint64_t *s)
 {
@@ -708,6 +722,74 @@ static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
     return 0;
 }
 
+/* Index of layer c->layer in c->spec's model.layers; -1 when there is none
+ * (mn_build says so). */
+static int mn_layer_index(const mn_ctx *c)
+{
+    for (int i = 0;; i++) {
+        char path[64];
+        const char *v = NULL;
+        snprintf(path, sizeof path, "model.layers.%d.type", i);
+        if (strata_spec_get_string(c->spec, path, NULL, &v) || !v)
+            return -1;
+        snprintf(path, sizeof path, "model.layers.%d.name", i);
+        if (!strata_spec_get_string(c->spec, path, NULL, &v) && v && !strcmp(v, c->layer))
+            return i;
+    }
+}
+
+/* c->attr from the spec: the values of mn_layer_keys, defaults where absent. */
+static void mn_layer_attrs(mn_ctx *c)
+{
+    const int li = mn_layer_index(c);
+    for (int k = 0; k < 6; k++) {
+        char path[96];
+        snprintf(path, sizeof path, "model.layers.%d.%s", li, mn_layer_keys[k].name);
+        snprintf(c->attr[k], sizeof c->attr[k], "%s", mn_layer_keys[k].dflt);
+        if (li < 0)
+            continue;
+        if (mn_layer_keys[k].is_int) {
+            int64_t v = 0;
+            if (!strata_spec_get_int(c->spec, path, atoll(mn_layer_keys[k].dflt), &v))
+                snprintf(c->attr[k], sizeof c->attr[k], "%lld", (long long)v);
+        } else {
+            const char *v = NULL;
+            if (!strata_spec_get_string(c->spec, path, NULL, &v) && v)
+                snprintf(c->attr[k], sizeof c->attr[k], "%s", v);
+        }
+    }
+    strata_clear_error(); /* absent keys and layers: not errors */
+}
+
+/* Eval and explain: the spec's memn2n layer must compute what checkpoint
+ * @p ck was trained as (its memnet.hops, ...; one written before they were
+ * recorded has none, and loads as before). 0, or 1 after a message naming
+ * the attribute and both values. */
+static int mn_check_layer(const mn_ctx *c, const char *ck)
+{
+    if (mn_layer_index(c) < 0) /* no such layer: mn_build says so */
+        return 0;
+    for (int k = 0; k < 6; k++) {
+        char key[64], run[64];
+        snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
+        strata_status rc = strata_checkpoint_metadata(ck, key, run, sizeof run);
+        if (rc == STRATA_E_NOT_FOUND) {
+            strata_clear_error();
+            continue;
+        }
+        if (rc)
+            return cli_fail("reading the checkpoint's memory network metadata", rc);
+        if (strcmp(run, c->attr[k]) != 0) {
+            fprintf(stderr, "strata: error: %s was trained with %s %s in layer '%s', the spec %s has %s %s: give the "
+                            "run's spec (its spec.yaml) or --set model.layers.%d.%s=%s\n",
+                    ck, mn_layer_keys[k].name, run, c->layer, strata_spec_path(c->spec), mn_layer_keys[k].name,
+                    c->attr[k], mn_layer_index(c), mn_layer_keys[k].name, run);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Builds the model for the sizes in @p c (and the optimizer when training). */
 static int mn_build(mn_ctx *c, int need_opt)
 {
@@ -988,6 +1070,12 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
                              "memnet.words", vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1],
                              "memnet.query_len", num[2], "memnet.embedding_dim", num[3], "memnet.tasks", tasks);
     free(vocab);
+    for (int k = 0; m && k < 6; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
+        if (json_object_set_new(m, key, json_string(c->attr[k])))
+            snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    }
     /* a path that is not UTF-8 cannot be JSON text: left out (RUN/spec.yaml serves) */
     if (m && mn_utf8_check(spec_path, strlen(spec_path)) == strlen(spec_path) &&
         json_object_set_new(m, "memnet.spec", json_string(spec_path)))
@@ -1032,6 +1120,7 @@ typedef struct {
     mn_recipe rp;
     int64_t repeats, seed;
     const char *data_path; /* the real path of --data, for resumes to compare; NULL when unknown or not UTF-8 */
+    const char *spec_path; /* the spec's real path (memnet.spec: eval and explain find it from any directory) */
     FILE *metrics;
 } mn_trainer;
 
@@ -1044,7 +1133,7 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
     strata_runtime_rng_state(t->c->rt, &s.rng_seed, &s.rng_offset);
     char tasks[96];
     mn_tasks_str(t->f, tasks, sizeof tasks);
-    json_t *more = mn_meta_json(t->c, t->f, t->a->spec_path);
+    json_t *more = mn_meta_json(t->c, t->f, t->spec_path);
     json_error_t err;
     s.extra = json_pack_ex(&err, 0, "{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled",
                            p->shuffled, "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs,
@@ -1258,7 +1347,7 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
     snprintf(path, sizeof path, "%s/" MN_BEST, t->a->out_dir);
     strata_status rc;
     if (best) {
-        json_t *m = mn_meta_json(c, t->f, t->a->spec_path);
+        json_t *m = mn_meta_json(c, t->f, t->spec_path);
         char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
         if (m && !meta)
             snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
@@ -1496,6 +1585,7 @@ int cmd_memnet_train(int argc, char **argv)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
     if ((r = mn_build(&c, 1)))
         goto out;
+    mn_layer_attrs(&c);
     for (int k = 0; k < strata_model_param_count(c.model) && !c.d; k++) {
         strata_tensor *t = NULL;
         const char *name = NULL;
@@ -1511,8 +1601,10 @@ int cmd_memnet_train(int argc, char **argv)
     }
     char data_real[PATH_MAX];
     const int data_known = realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
+    char spec_real[PATH_MAX];
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed,
-                    .data_path = data_known ? data_real : NULL};
+                    .data_path = data_known ? data_real : NULL,
+                    .spec_path = realpath(a.spec_path, spec_real) ? spec_real : a.spec_path};
     mn_read_recipe(&c, &a, &t.rp);
     if (t.rp.epochs > INT64_MAX - t.rp.linear_start) { /* the epoch count would wrap: no step run, "success" */
         fprintf(stderr, "strata: error: %lld epochs after data.linear_start %lld overflow the epoch count; give at "
@@ -1653,19 +1745,26 @@ static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
 static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
 {
     const char *ck = a->checkpoint;
-    char small[4096];
-    int r;
+    char small[4200];
     if (cli_check_checkpoint(ck)) /* not "records no spec" for a file that is not there */
         return 1;
-    if (!a->spec_path && !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small))
-        r = mn_open(c, a, small);
-    else if (a->spec_path)
-        r = mn_open(c, a, a->spec_path);
-    else {
-        fprintf(stderr, "strata: error: %s records no spec; give one with --spec\n", ck);
+    /* the spec: given; else the run's spec.yaml beside the checkpoint, as
+     * trained (--set included, found from any directory); else the path
+     * the checkpoint records */
+    const char *spec = a->spec_path;
+    if (!spec && (train_spec_beside(ck, small, sizeof small) ||
+                  !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small)))
+        spec = small;
+    if (!spec) {
+        fprintf(stderr, "strata: error: %s records no spec and has no spec.yaml beside it; give one with --spec\n", ck);
         return 2;
     }
-    if (r || (r = mn_meta_int(ck, "memnet.memory", &c->M)) || (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
+    strata_clear_error();
+    int r = mn_open(c, a, spec);
+    if (!r)
+        mn_layer_attrs(c);
+    if (r || (r = mn_check_layer(c, ck)) || (r = mn_meta_int(ck, "memnet.memory", &c->M)) ||
+        (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
         (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
         return r;
     if (mn_vocab_read(ck, &c->vocab))
