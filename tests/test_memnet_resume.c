@@ -231,7 +231,8 @@ static void test_resume_errors(void **state)
     snprintf(cmd, sizeof cmd, "cd '%s' && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > moving/${f#data/}; done",
              dir);
     assert_int_equal(system(cmd), 0);
-    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "another vocabulary");
+    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "vocabulary: the run's has");
+    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "('mary' is not in the data)");
     /* a run whose directory is gone takes another, with a note, when it holds the same questions */
     snprintf(cmd, sizeof cmd, "cd '%s' && rm -r moving && cp -r data moved_data", dir);
     assert_int_equal(system(cmd), 0);
@@ -242,6 +243,23 @@ static void test_resume_errors(void **state)
     assert_int_equal(checkpoint_step("small"), 6);
 }
 
+/* A changed spec is not blamed on the data: the message names what differs
+ * (here the memory M) with both values and where each comes from. */
+static void test_resume_names_the_difference(void **state)
+{
+    (void)state;
+    expect_ok(cli(TRAIN " --out mem3 --steps 2 --set data.memory_size=3"));
+    int code = cli("train tiny.yaml --resume mem3 --backend ref");
+    expect_err(code, 1, "memory M: the run's is 3 statements, here 10 = min(the spec's data.memory_size 10, the data's "
+                        "longest story ");
+    expect_err(code, 1, "came from its spec's data.memory_size");
+    char *err = slurp("err");
+    if (strstr(err, "vocabulary") || strstr(err, "sentence length") || strstr(err, "question length"))
+        fail_msg("only M differs: %s", err);
+    free(err);
+    expect_ok(cli("train tiny.yaml --resume mem3 --backend ref --steps 3 --quiet --set data.memory_size=3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_resume_errors),
+        cmocka_unit_test(test_resume_names_the_difference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -91,6 +91,7 @@ typedef struct {
     mn_vocab vocab;
     int64_t M, J, Jq, d;
     char attr[6][32]; /* the memn2n layer's values of mn_layer_keys, as the spec gives them (or their defaults) */
+    int64_t M_spec, M_data; /* train: data.memory_size and the longest story; M is the smaller */
 } mn_ctx;
 
 /* The memn2n attributes besides the sizes that change what a trained model
@@ -1459,18 +1460,47 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
         if (!(rc = strata_checkpoint_metadata(ck, keys[k], buf, sizeof buf)))
             sizes[k] = atoll(buf);
     }
-    int same = !rc && saved.n == c->vocab.n && sizes[0] == c->M && sizes[1] == c->J && sizes[2] == c->Jq;
-    for (int64_t k = 1; same && k < saved.n; k++)
-        same = !strcmp(saved.w[k], c->vocab.w[k]);
-    mn_vocab_free(&saved);
-    if (rc)
+    if (rc) {
+        mn_vocab_free(&saved);
         return cli_fail("reading the run's sizes", rc);
-    if (!same) {
-        fprintf(stderr, "strata: error: the data in %s gives another vocabulary or other sizes than the run in %s "
-                        "was trained on: resume the run with the data it started with\n",
-                t->a->data_dir, t->a->out_dir);
+    }
+    /* the first word only one of the two sorted vocabularies has */
+    const char *only_run = NULL, *only_here = NULL;
+    for (int64_t i = 1, j = 1; !only_run && !only_here && (i < saved.n || j < c->vocab.n);) {
+        const int cmp = i == saved.n ? 1 : j == c->vocab.n ? -1 : strcmp(saved.w[i], c->vocab.w[j]);
+        if (cmp < 0)
+            only_run = saved.w[i];
+        else if (cmp > 0)
+            only_here = c->vocab.w[j];
+        i += cmp == 0, j += cmp == 0;
+    }
+    const int vocab_differs = only_run || only_here || saved.n != c->vocab.n;
+    if (vocab_differs || sizes[0] != c->M || sizes[1] != c->J || sizes[2] != c->Jq) {
+        /* say which, with both values: a spec's data.memory_size changed read as "another vocabulary" */
+        fprintf(stderr, "strata: error: the run in %s cannot go on with this data and spec:\n", t->a->out_dir);
+        if (vocab_differs)
+            fprintf(stderr, "  vocabulary: the run's has %lld words, the data in %s gives %lld ('%s' is not in %s)\n",
+                    (long long)saved.n, t->a->data_dir, (long long)c->vocab.n,
+                    only_run ? only_run : only_here ? only_here : "", only_run ? "the data" : "the run's");
+        if (sizes[0] != c->M) /* M = min(data.memory_size, the longest story): say which sets each */
+            fprintf(stderr, "  memory M: the run's is %lld statements, here %lld = min(the spec's data.memory_size "
+                            "%lld, the data's longest story %lld)%s\n",
+                    (long long)sizes[0], (long long)c->M, (long long)c->M_spec, (long long)c->M_data,
+                    c->M == c->M_spec && c->M_spec < c->M_data ? ": the spec sets it here"
+                    : sizes[0] < c->M_data ? ": the run's, below that story, came from its spec's data.memory_size "
+                                             "(or other data)"
+                                           : "");
+        if (sizes[1] != c->J)
+            fprintf(stderr, "  sentence length J: the run's is %lld words, the data's longest statement %lld\n",
+                    (long long)sizes[1], (long long)c->J);
+        if (sizes[2] != c->Jq)
+            fprintf(stderr, "  question length Jq: the run's is %lld words, the data's longest question %lld\n",
+                    (long long)sizes[2], (long long)c->Jq);
+        fprintf(stderr, "resume the run with the data it started with and its spec (%s/spec.yaml)\n", t->a->out_dir);
+        mn_vocab_free(&saved);
         return 1;
     }
+    mn_vocab_free(&saved);
     if ((rc = strata_checkpoint_load(ck, c->model, c->opt)))
         return cli_fail("loading the checkpoint to resume", rc);
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
@@ -1581,6 +1611,7 @@ int cmd_memnet_train(int argc, char **argv)
     repeats = a.repeats > 0 ? a.repeats : repeats;
     mn_sizes(all, 2 * f.n_tasks, &c.J, &c.Jq, &M);
     c.M = M < mem ? M : mem;
+    c.M_spec = mem, c.M_data = M;
     if (f.n_tasks > 1)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
     if ((r = mn_build(&c, 1)))
