@@ -131,6 +131,11 @@ static void test_bad_input(void **state)
     assert_contains(err, "badsel.yaml:");
     assert_contains(err, "train.select must be one of validation_error, training_error, got 'nonsense'");
     free(err);
+    /* random noise is a probability (1.5 was taken as 1) */
+    assert_int_equal(run_cli("train %s --data data --task 1 --out bad --set data.random_noise=1.5", spec_arg), 1);
+    err = slurp("err");
+    assert_contains(err, "data.random_noise is a probability in [0, 1], got 1.5");
+    free(err);
     /* eval of a checkpoint that is not a memory network's */
     assert_int_equal(run_cli("eval %s --checkpoint data/qa1_single-supporting-fact_test.txt --data data --task 1",
                              spec_arg),
