@@ -468,6 +468,34 @@ static void test_checkpoint_spec(void **state)
     expect_err(run_cli("eval rel.yaml --checkpoint old_bow.safetensors --data data --task 1"), 0, "");
 }
 
+/* Eval of data the model was not trained on (other tasks) warned only of
+ * unknown words; statements past the memory M its training data's stories
+ * set were dropped silently, and memnet-explain warned of nothing. */
+static void test_eval_warnings(void **state)
+{
+    (void)state;
+    char text[4096] = "";
+    for (int k = 1; k <= 40; k++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%d Mary went to the kitchen.\n", k);
+    strcat(text, "41 Where is Zork?\tkitchen\t40\n");
+    shell("%s", "mkdir -p long");
+    tu_write_text(dir, "long/qa1_l_test.txt", text);
+    int code = run_cli("eval %s --checkpoint quick --data long --task 1", spec_arg);
+    expect_err(code, 0, "1 word(s) outside the model's vocabulary read as nil");
+    expect_err(code, 0, "statement(s) older than the model's memory of ");
+    code = run_cli("memnet-explain --checkpoint quick --data long --task 1 --story 1");
+    expect_err(code, 0, "1 word(s) outside the model's vocabulary read as nil");
+    expect_err(code, 0, "statement(s) older than the model's memory of ");
+    /* the recipe's own cut (data.memory_size) is no surprise: no warning */
+    shell("%s", "mkdir -p long2 && cp data/qa1_* long2/ && cp long/qa1_l_test.txt long2/qa1_single-supporting-fact_test.txt");
+    expect_err(run_cli("train %s " QUICK " --data long2 --task 1 --out cut --set data.memory_size=5", spec_arg), 0, "");
+    code = run_cli("eval %s --checkpoint cut --data long2 --task 1", spec_arg);
+    char *err = slurp("err");
+    if (code != 0 || strstr(err, "older than the model's memory"))
+        fail_msg("exit %d: %s", code, err);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_epochs_bound),
         cmocka_unit_test(test_checkpoint_spec),
+        cmocka_unit_test(test_eval_warnings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

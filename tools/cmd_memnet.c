@@ -71,6 +71,7 @@ typedef struct {
     int64_t *story;   /* n: story index in its file */
     int64_t unknown;  /* words not in the vocabulary (read as nil) */
     int64_t truncated; /* sentences longer than J words */
+    int64_t dropped;   /* statements older than the memory's M, left out */
 } mn_set;
 
 typedef struct {
@@ -656,6 +657,7 @@ static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int ta
             mn_encode_words(s, v, w, nw, J, c + slot * J);
         }
         s->n_ctx[r] = (int32_t)used;
+        s->dropped += q.context_count - used;
         mn_encode_words(s, v, q.words, q.n_words, Jq, s->query + r * Jq);
         if (!(s->answer[r] = mn_word_id(v, q.answer)))
             s->unknown++;
@@ -1071,6 +1073,10 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
                              "memnet.words", vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1],
                              "memnet.query_len", num[2], "memnet.embedding_dim", num[3], "memnet.tasks", tasks);
     free(vocab);
+    char cap[24];
+    snprintf(cap, sizeof cap, "%lld", (long long)c->M_spec);
+    if (m && json_object_set_new(m, "memnet.memory_size", json_string(cap)))
+        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
     for (int k = 0; m && k < 6; k++) {
         char key[64];
         snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
@@ -1760,6 +1766,23 @@ out:
 
 /* ---- eval and explain ----------------------------------------------------------- */
 
+/* Eval and explain: what of the test data the checkpoint's model cannot
+ * see, which a model trained on other tasks meets. Statements past the
+ * memory are said only when the training data's longest story, not
+ * data.memory_size (c->M_spec), set M: past that they are the recipe's. */
+static void mn_warn_set(const mn_ctx *c, const mn_set *s)
+{
+    if (s->unknown || s->truncated)
+        fprintf(stderr, "strata: warning: %lld word(s) outside the model's vocabulary read as nil, %lld sentence(s) "
+                        "longer than the model's %lld words cut\n",
+                (long long)s->unknown, (long long)s->truncated, (long long)c->J);
+    const int64_t mem = c->M_spec;
+    if (s->dropped && c->M < mem)
+        fprintf(stderr, "strata: warning: %lld statement(s) older than the model's memory of %lld dropped (the "
+                        "longest story it was trained on; data.memory_size is %lld)\n",
+                (long long)s->dropped, (long long)c->M, (long long)mem);
+}
+
 static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
 {
     char buf[64];
@@ -1798,6 +1821,14 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
         (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
         (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
         return r;
+    /* the memory size it was trained with; before it was recorded, the spec's */
+    char cap[32];
+    c->M_spec = 50;
+    if (!strata_checkpoint_metadata(ck, "memnet.memory_size", cap, sizeof cap))
+        c->M_spec = atoll(cap);
+    else
+        strata_spec_get_int(c->spec, "data.memory_size", 50, &c->M_spec);
+    strata_clear_error();
     if (mn_vocab_read(ck, &c->vocab))
         return 1;
     if ((r = mn_build(c, 0)))
@@ -1833,10 +1864,7 @@ int cmd_memnet_eval(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if (test.unknown || test.truncated)
-        fprintf(stderr, "strata: warning: %lld word(s) outside the model's vocabulary read as nil, %lld sentence(s) "
-                        "longer than the model's %lld words cut\n",
-                (long long)test.unknown, (long long)test.truncated, (long long)c.J);
+    mn_warn_set(&c, &test);
     double loss = 0.0, err = 0.0, err_task[MN_TASKS + 1], mean = 0.0;
     strata_status rc = mn_evaluate(&c, &test, NULL, test.n, &loss, &err, err_task);
     if (rc) {
@@ -1891,9 +1919,11 @@ int cmd_memnet_explain(int argc, char **argv)
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
     if (mn_set_add(&test, &c.vocab, f.test[0], f.tasks[0])) {
+        fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         r = 1;
         goto out;
     }
+    mn_warn_set(&c, &test);
     const int64_t stories = strata_babi_story_count(f.test[0]);
     if (a.story > stories) {
         fprintf(stderr, "strata: error: --story %lld: the test file of task %d has %lld stories\n", (long long)a.story,
