@@ -47,6 +47,20 @@ static double json_number(const char *text, const char *key)
     return atof(p + 1);
 }
 
+static void expect_err(int code, int want, const char *needle)
+{
+    tu_expect_cli_err(dir, code, want, needle);
+}
+
+static void shell(const char *fmt, const char *arg)
+{
+    char cmd[PATH_MAX + 4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), fmt, arg);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -131,6 +145,14 @@ static void test_bad_input(void **state)
     assert_contains(err, "badsel.yaml:");
     assert_contains(err, "train.select must be one of validation_error, training_error, got 'nonsense'");
     free(err);
+    /* two files of a task: refused, naming both (readdir's order picked one) */
+    shell("%s", "mkdir -p twice && cp data/qa1_* twice/ && cp data/qa1_single-supporting-fact_train.txt "
+                "twice/qa1_zz_train.txt");
+    assert_int_equal(run_cli("train %s --data twice --task 1 --out bad", spec_arg), 1);
+    err = slurp("err");
+    assert_contains(err, "two bAbI train files for task 1 in twice: qa1_single-supporting-fact_train.txt and "
+                         "qa1_zz_train.txt");
+    free(err);
     /* random noise is a probability (1.5 was taken as 1) */
     assert_int_equal(run_cli("train %s --data data --task 1 --out bad --set data.random_noise=1.5", spec_arg), 1);
     err = slurp("err");
@@ -210,20 +232,6 @@ static void test_optimizer_default_rate(void **state)
     if (!strstr(out, "lr 0.00100"))
         fail_msg("expected Adam's default rate 0.001 in: %s", out);
     free(out);
-}
-
-static void expect_err(int code, int want, const char *needle)
-{
-    tu_expect_cli_err(dir, code, want, needle);
-}
-
-static void shell(const char *fmt, const char *arg)
-{
-    char cmd[PATH_MAX + 4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && ", dir);
-    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), fmt, arg);
-    if (system(cmd) != 0)
-        fail_msg("%s failed", cmd);
 }
 
 /* Empty bAbI files are valid sets. Test files that are all empty are an

@@ -249,12 +249,15 @@ static int mn_parse_tasks(const char *arg, mn_files *f)
 
 /* ---- files ------------------------------------------------------------------ */
 
-/* The file qa{task}_*_{split}.txt in @p dir or @p dir/en into @p out. */
+/* The file qa{task}_*_{split}.txt in @p dir or @p dir/en into @p out. Two
+ * that match in one directory are an error naming both: readdir's order
+ * would have picked one at random. */
 static int mn_find_file(const char *dir, int task, const char *split, char *out, size_t size)
 {
-    char prefix[32], suffix[32], sub[4096];
+    char prefix[32], suffix[32], sub[4096], first[256];
     snprintf(prefix, sizeof prefix, "qa%d_", task);
     snprintf(suffix, sizeof suffix, "_%s.txt", split);
+    const size_t lp = strlen(prefix), ls = strlen(suffix);
     for (int pass = 0; pass < 2; pass++) {
         snprintf(sub, sizeof sub, pass ? "%s/en" : "%s", dir);
         DIR *d = opendir(sub);
@@ -262,11 +265,19 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
             continue;
         struct dirent *e;
         int found = 0;
-        while (!found && (e = readdir(d))) {
-            size_t n = strlen(e->d_name), ls = strlen(suffix);
-            if (!strncmp(e->d_name, prefix, strlen(prefix)) && n > ls && !strcmp(e->d_name + n - ls, suffix)) {
-                found = snprintf(out, size, "%s/%s", sub, e->d_name) < (int)size;
+        while ((e = readdir(d))) {
+            const size_t n = strlen(e->d_name);
+            if (strncmp(e->d_name, prefix, lp) != 0 || n <= ls || strcmp(e->d_name + n - ls, suffix) != 0)
+                continue;
+            if (found) {
+                const int lt = strcmp(first, e->d_name) < 0;
+                fprintf(stderr, "strata: error: two bAbI %s files for task %d in %s: %s and %s; keep one\n", split,
+                        task, sub, lt ? first : e->d_name, lt ? e->d_name : first);
+                closedir(d);
+                return 1;
             }
+            snprintf(first, sizeof first, "%s", e->d_name);
+            found = snprintf(out, size, "%s/%s", sub, e->d_name) < (int)size;
         }
         closedir(d);
         if (found)
