@@ -495,7 +495,8 @@ static void test_eval_warnings(void **state)
     expect_err(code, 0, "1 word(s) outside the model's vocabulary read as nil");
     expect_err(code, 0, "statement(s) older than the model's memory of ");
     /* the recipe's own cut (data.memory_size) is no surprise: no warning */
-    shell("%s", "mkdir -p long2 && cp data/qa1_* long2/ && cp long/qa1_l_test.txt long2/qa1_single-supporting-fact_test.txt");
+    shell("%s", "mkdir -p long2 && cp data/qa1_* long2/ && "
+                "cp long/qa1_l_test.txt long2/qa1_single-supporting-fact_test.txt");
     expect_err(run_cli("train %s " QUICK " --data long2 --task 1 --out cut --set data.memory_size=5", spec_arg), 0, "");
     code = run_cli("eval %s --checkpoint cut --data long2 --task 1", spec_arg);
     char *err = slurp("err");

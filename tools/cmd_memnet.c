@@ -298,7 +298,11 @@ static size_t mn_utf8_check(const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         const unsigned c = u[i];
-        const size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        const size_t len = c < 0x80                ? 1
+                           : c >= 0xC2 && c <= 0xDF ? 2
+                           : c >= 0xE0 && c <= 0xEF ? 3
+                           : c >= 0xF0 && c <= 0xF4 ? 4
+                                                    : 0; /* 0x80-0xC1, 0xF5-0xFF start nothing */
         if (!len || len > n - i)
             return i;
         for (size_t k = 1; k < len; k++)
@@ -333,7 +337,8 @@ static int mn_check_utf8(const char *path)
         const size_t at = mn_utf8_check(line, (size_t)n);
         if (at < (size_t)n) {
             fprintf(stderr, "strata: error: %s:%lld: byte %zu (0x%02X) is not UTF-8; the vocabulary goes into the "
-                            "checkpoint as JSON text, which must be (convert the file, e.g. iconv -f latin1 -t utf-8)\n",
+                            "checkpoint as JSON text, which must be (convert the file, e.g. iconv -f latin1 -t "
+                            "utf-8)\n",
                     path, no, at + 1, (unsigned char)line[at]);
             r = 1;
         }
@@ -1648,7 +1653,8 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     char data_real[PATH_MAX];
-    const int data_known = realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
+    const int data_known =
+        realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
     char spec_real[PATH_MAX];
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed,
                     .data_path = data_known ? data_real : NULL,
@@ -1749,8 +1755,8 @@ int cmd_memnet_train(int argc, char **argv)
     double mean = 0.0;
     mn_print_table(err_task, &mean);
     json_t *sum = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
-                            mn_tasks_json(err_task, &mean), "mean", cli_json_num(mean), "train_loss", p.best.tr_loss, "train_error",
-                            p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
+                            mn_tasks_json(err_task, &mean), "mean", cli_json_num(mean), "train_loss", p.best.tr_loss,
+                            "train_error", p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
                             cli_json_num(p.best.va_err), "epochs",
                             (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
                             (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
