@@ -271,6 +271,22 @@ static void test_bad_ids(void **state)
     BAD("1 a.\n2\tWhere?\tx\n", "bad.txt:2: ", "space after the ID", "\"\\t\"");
 }
 
+/* A UTF-8 byte order mark opening the file is skipped (it was "does not
+ * start with a numeric ID" for bytes an editor does not show); one later is
+ * part of its line. */
+static void test_byte_order_mark(void **state)
+{
+    (void)state;
+    strata_babi *b = from_string("\xEF\xBB\xBF" "1 Mary went home.\n2 Where is Mary?\thome\t1\n");
+    assert_int_equal(strata_babi_question_count(b), 1);
+    assert_statement(b, 0, "mary went home");
+    strata_babi_destroy(b);
+    b = from_string("\xEF\xBB\xBF");
+    assert_int_equal(strata_babi_story_count(b), 0);
+    strata_babi_destroy(b);
+    BAD("1 a.\n\xEF\xBB\xBF" "2 b.\n", "bad.txt:2: ", "numeric ID");
+}
+
 static void test_bad_lines(void **state)
 {
     (void)state;
@@ -452,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_bad_ids),
         cmocka_unit_test(test_bad_lines),
+        cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_bad_supporting),
         cmocka_unit_test(test_line_too_long),
         cmocka_unit_test(test_missing_file),

@@ -216,16 +216,48 @@ static void test_resume_errors(void **state)
     expect_err(cli("train tiny.yaml --resume small --repeats 3 --backend ref"), 2, "--repeats 2");
     expect_err(cli(TRAIN " --out x --checkpoint-every 0"), 2, "--checkpoint-every");
     expect_err(cli(TRAIN " --out x --steps 0"), 2, "--steps");
-    /* other data: other questions (task 1's vocabulary is the same), then another vocabulary */
-    assert_int_equal(cli("babi-gen --task 1 --train 60 --test 20 --seed 9 --out other"), 0);
-    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 1, "the data it started with");
-    snprintf(cmd, sizeof cmd, "cd '%s' && mkdir renamed && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > "
-                              "renamed/${f#data/}; done", dir);
+    /* another data directory is refused, naming both (it was taken when its vocabulary and questions fitted) */
+    assert_int_equal(cli("babi-gen --task 1 --train 120 --test 40 --seed 3 --out other"), 0);
+    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 2, "/data, not ");
+    expect_err(cli("train tiny.yaml --resume small --data other --backend ref"), 2, "/other: resume it with the data "
+                                                                                    "it started with");
+    expect_err(cli("train tiny.yaml --resume small --data ./data/ --backend ref --steps 4 --quiet"), 0, "");
+    /* the run's directory with other questions (task 1's vocabulary is the same), then another vocabulary */
+    snprintf(cmd, sizeof cmd, "cd '%s' && cp -r data moving", dir);
     assert_int_equal(system(cmd), 0);
-    expect_err(cli("train tiny.yaml --resume small --data renamed --task 1 --backend ref"), 1, "another vocabulary");
+    expect_ok(cli(TRAIN " --out moved --steps 3 --data moving"));
+    assert_int_equal(cli("babi-gen --task 1 --train 60 --test 20 --seed 9 --out moving"), 0);
+    expect_err(cli("train tiny.yaml --resume moved --backend ref"), 1, "the data it started with");
+    snprintf(cmd, sizeof cmd, "cd '%s' && for f in data/qa1_*; do sed 's/Mary/Zelda/g' $f > moving/${f#data/}; done",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "vocabulary: the run's has");
+    expect_err(cli("train tiny.yaml --resume moved --task 1 --backend ref"), 1, "('mary' is not in the data)");
+    /* a run whose directory is gone takes another, with a note, when it holds the same questions */
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm -r moving && cp -r data moved_data", dir);
+    assert_int_equal(system(cmd), 0);
+    expect_err(cli("train tiny.yaml --resume moved --data moved_data --steps 4 --backend ref --quiet"), 0,
+               "/moving is not there; reading moved_data instead");
     /* the run's own task and data serve when the command gives none; it goes on */
-    expect_ok(cli("train tiny.yaml --resume small --steps 5 --backend ref --quiet"));
-    assert_int_equal(checkpoint_step("small"), 5);
+    expect_ok(cli("train tiny.yaml --resume small --steps 6 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("small"), 6);
+}
+
+/* A changed spec is not blamed on the data: the message names what differs
+ * (here the memory M) with both values and where each comes from. */
+static void test_resume_names_the_difference(void **state)
+{
+    (void)state;
+    expect_ok(cli(TRAIN " --out mem3 --steps 2 --set data.memory_size=3"));
+    int code = cli("train tiny.yaml --resume mem3 --backend ref");
+    expect_err(code, 1, "memory M: the run's is 3 statements, here 10 = min(the spec's data.memory_size 10, the data's "
+                        "longest story ");
+    expect_err(code, 1, "came from its spec's data.memory_size");
+    char *err = slurp("err");
+    if (strstr(err, "vocabulary") || strstr(err, "sentence length") || strstr(err, "question length"))
+        fail_msg("only M differs: %s", err);
+    free(err);
+    expect_ok(cli("train tiny.yaml --resume mem3 --backend ref --steps 3 --quiet --set data.memory_size=3"));
 }
 
 int main(void)
@@ -235,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_resume_errors),
+        cmocka_unit_test(test_resume_names_the_difference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,12 +71,14 @@ typedef struct {
     int64_t *story;   /* n: story index in its file */
     int64_t unknown;  /* words not in the vocabulary (read as nil) */
     int64_t truncated; /* sentences longer than J words */
+    int64_t dropped;   /* statements older than the memory's M, left out */
 } mn_set;
 
 typedef struct {
     int tasks[MN_TASKS];
     int n_tasks;
     strata_babi *train[MN_TASKS], *test[MN_TASKS];
+    char *train_path[MN_TASKS], *test_path[MN_TASKS]; /* for messages */
 } mn_files;
 
 typedef struct {
@@ -89,7 +91,22 @@ typedef struct {
     const char *layer;
     mn_vocab vocab;
     int64_t M, J, Jq, d;
+    char attr[6][32]; /* the memn2n layer's values of mn_layer_keys, as the spec gives them (or their defaults) */
+    int64_t M_spec, M_data; /* train: data.memory_size and the longest story; M is the smaller */
 } mn_ctx;
+
+/* The memn2n attributes besides the sizes that change what a trained model
+ * computes, with the layer's defaults (plugins/memnet/memn2n_layer.c). The
+ * checkpoint records them (memnet.hops, ...), and eval and explain refuse a
+ * spec that gives others: encoding: bow read back as position loaded
+ * without complaint and scored wrong. */
+static const struct {
+    const char *name, *dflt;
+    int is_int;
+} mn_layer_keys[6] = {
+    {"hops", "3", 1},        {"tying", "adjacent", 0},  {"encoding", "position", 0},
+    {"temporal", "1", 1},    {"mask_empty", "0", 1},    {"padding_idx", "0", 1},
+};
 
 static uint64_t mn_rand(uint64_t *s)
 {
@@ -102,6 +119,20 @@ static uint64_t mn_rand(uint64_t *s)
 static double mn_unit(uint64_t *s)
 {
     return (double)(mn_rand(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Why this file's own last step failed where the library holds no message
+ * (building a checkpoint's metadata); said by mn_fail instead of
+ * strata_last_error(), which would be empty or stale. */
+static char mn_why[256];
+
+/* cli_fail, or mn_why when it is set. */
+static int mn_fail(const char *what, strata_status rc)
+{
+    if (!mn_why[0])
+        return cli_fail(what, rc);
+    fprintf(stderr, "strata: error: %s: %s\n", what, mn_why);
+    return 1;
 }
 
 /* ---- arguments -------------------------------------------------------------- */
@@ -180,7 +211,10 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
     return mode == MN_EXPLAIN && a->story < 1 ? cli_require(c, NULL, "--story S") : 0;
 }
 
-/* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. */
+/* "3" -> {3}; "all" -> 1..20; "1,2,3" -> {1, 2, 3}. Only digits and single
+ * commas: strtol's leading blanks and '+' and an empty item ("1,") are
+ * refused, and so is a repeated task, which would have trained on every
+ * question twice (its validation twins in the training set) as a joint model. */
 static int mn_parse_tasks(const char *arg, mn_files *f)
 {
     f->n_tasks = 0;
@@ -193,29 +227,37 @@ static int mn_parse_tasks(const char *arg, mn_files *f)
             f->tasks[f->n_tasks++] = t;
         return 0;
     }
-    const char *p = arg;
-    while (*p) {
-        char *end = NULL;
-        long t = strtol(p, &end, 10);
-        if (end == p || t < 1 || t > MN_TASKS || (*end && *end != ',') || f->n_tasks == MN_TASKS) {
+    for (const char *p = arg;; p++) {
+        int t = 0, digits = 0;
+        for (; *p >= '0' && *p <= '9' && t <= MN_TASKS; p++, digits++)
+            t = t * 10 + (*p - '0');
+        if (!digits || t < 1 || t > MN_TASKS || (*p && *p != ',')) {
             fprintf(stderr, "strata: error: --task '%s': expected a task number in 1..%d, a list like 1,2,3, or all\n",
                     arg, MN_TASKS);
             return 2;
         }
-        f->tasks[f->n_tasks++] = (int)t;
-        p = *end ? end + 1 : end;
+        for (int k = 0; k < f->n_tasks; k++)
+            if (f->tasks[k] == t) {
+                fprintf(stderr, "strata: error: --task '%s': task %d is listed twice\n", arg, t);
+                return 2;
+            }
+        f->tasks[f->n_tasks++] = t;
+        if (!*p)
+            return 0;
     }
-    return 0;
 }
 
 /* ---- files ------------------------------------------------------------------ */
 
-/* The file qa{task}_*_{split}.txt in @p dir or @p dir/en into @p out. */
+/* The file qa{task}_*_{split}.txt in @p dir or @p dir/en into @p out. Two
+ * that match in one directory are an error naming both: readdir's order
+ * would have picked one at random. */
 static int mn_find_file(const char *dir, int task, const char *split, char *out, size_t size)
 {
-    char prefix[32], suffix[32], sub[4096];
+    char prefix[32], suffix[32], sub[4096], first[256];
     snprintf(prefix, sizeof prefix, "qa%d_", task);
     snprintf(suffix, sizeof suffix, "_%s.txt", split);
+    const size_t lp = strlen(prefix), ls = strlen(suffix);
     for (int pass = 0; pass < 2; pass++) {
         snprintf(sub, sizeof sub, pass ? "%s/en" : "%s", dir);
         DIR *d = opendir(sub);
@@ -223,11 +265,19 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
             continue;
         struct dirent *e;
         int found = 0;
-        while (!found && (e = readdir(d))) {
-            size_t n = strlen(e->d_name), ls = strlen(suffix);
-            if (!strncmp(e->d_name, prefix, strlen(prefix)) && n > ls && !strcmp(e->d_name + n - ls, suffix)) {
-                found = snprintf(out, size, "%s/%s", sub, e->d_name) < (int)size;
+        while ((e = readdir(d))) {
+            const size_t n = strlen(e->d_name);
+            if (strncmp(e->d_name, prefix, lp) != 0 || n <= ls || strcmp(e->d_name + n - ls, suffix) != 0)
+                continue;
+            if (found) {
+                const int lt = strcmp(first, e->d_name) < 0;
+                fprintf(stderr, "strata: error: two bAbI %s files for task %d in %s: %s and %s; keep one\n", split,
+                        task, sub, lt ? first : e->d_name, lt ? e->d_name : first);
+                closedir(d);
+                return 1;
             }
+            snprintf(first, sizeof first, "%s", e->d_name);
+            found = snprintf(out, size, "%s/%s", sub, e->d_name) < (int)size;
         }
         closedir(d);
         if (found)
@@ -240,18 +290,99 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
     return 1;
 }
 
+/* Offset of the first byte of @p s[0..n) that does not start well-formed
+ * UTF-8 (RFC 3629: no overlong forms, surrogates or values past U+10FFFF,
+ * what jansson requires of every string); @p n when all do. */
+static size_t mn_utf8_check(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        const unsigned c = u[i];
+        const size_t len = c < 0x80                ? 1
+                           : c >= 0xC2 && c <= 0xDF ? 2
+                           : c >= 0xE0 && c <= 0xEF ? 3
+                           : c >= 0xF0 && c <= 0xF4 ? 4
+                                                    : 0; /* 0x80-0xC1, 0xF5-0xFF start nothing */
+        if (!len || len > n - i)
+            return i;
+        for (size_t k = 1; k < len; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] > 0x9F) || (c == 0xF0 && u[i + 1] < 0x90) ||
+            (c == 0xF4 && u[i + 1] > 0x8F))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* Training's files must be UTF-8: their words become the vocabulary, which
+ * the checkpoint holds as JSON text, and jansson refuses other bytes (that
+ * failed at the first checkpoint, after an epoch, as a bare E_NOMEM). 0, or
+ * 1 after a message naming file, line and byte. */
+static int mn_check_utf8(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "strata: error: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long no = 0;
+    int r = 0;
+    while (!r && (n = getline(&line, &cap, f)) > 0) {
+        no++;
+        const size_t at = mn_utf8_check(line, (size_t)n);
+        if (at < (size_t)n) {
+            fprintf(stderr, "strata: error: %s:%lld: byte %zu (0x%02X) is not UTF-8; the vocabulary goes into the "
+                            "checkpoint as JSON text, which must be (convert the file, e.g. iconv -f latin1 -t "
+                            "utf-8)\n",
+                    path, no, at + 1, (unsigned char)line[at]);
+            r = 1;
+        }
+    }
+    free(line);
+    fclose(f);
+    return r;
+}
+
 static int mn_load_files(mn_files *f, const char *dir, int need_train)
 {
     char path[4096];
     for (int k = 0; k < f->n_tasks; k++) {
         for (int split = need_train ? 0 : 1; split < 2; split++) {
             strata_babi **slot = split ? &f->test[k] : &f->train[k];
+            char **slot_path = split ? &f->test_path[k] : &f->train_path[k];
             if (mn_find_file(dir, f->tasks[k], split ? "test" : "train", path, sizeof path))
                 return 1;
+            if (!(*slot_path = strdup(path)))
+                return cli_fail("reading the bAbI data", STRATA_E_NOMEM);
             strata_status rc = strata_babi_load(path, slot);
             if (rc)
                 return cli_fail("reading the bAbI data", rc);
+            if (need_train && mn_check_utf8(path)) /* training: every chosen file gives words */
+                return 1;
         }
+    }
+    return 0;
+}
+
+/* Files without questions (valid bAbI sets): a training file is an error,
+ * there is nothing to train its task on; a test file leaves its task
+ * unscored, with a warning. 1 after a message. */
+static int mn_check_empty(const mn_files *f)
+{
+    for (int k = 0; k < f->n_tasks; k++) {
+        if (f->train[k] && strata_babi_question_count(f->train[k]) == 0) {
+            fprintf(stderr, "strata: error: %s holds no questions: nothing to train task %d on\n", f->train_path[k],
+                    f->tasks[k]);
+            return 1;
+        }
+        if (f->test[k] && strata_babi_question_count(f->test[k]) == 0)
+            fprintf(stderr, "strata: warning: %s holds no questions: task %d is not scored\n", f->test_path[k],
+                    f->tasks[k]);
     }
     return 0;
 }
@@ -261,6 +392,8 @@ static void mn_files_free(mn_files *f)
     for (int k = 0; k < MN_TASKS; k++) {
         strata_babi_destroy(f->train[k]);
         strata_babi_destroy(f->test[k]);
+        free(f->train_path[k]);
+        free(f->test_path[k]);
     }
 }
 
@@ -348,29 +481,93 @@ static int mn_vocab_from_set(mn_vocab *v, const strata_babi *b)
     return 0;
 }
 
-/* Space-separated words 1.. (the checkpoint's memnet.vocab). */
-static char *mn_vocab_join(const mn_vocab *v)
+/* Metadata value @p key of checkpoint @p ck, whatever its size, into *out (malloc'ed). */
+static strata_status mn_meta_alloc(const char *ck, const char *key, char **out)
 {
-    size_t len = 1;
-    for (int64_t k = 1; k < v->n; k++)
-        len += strlen(v->w[k]) + 1;
-    char *s = malloc(len), *p = s;
+    size_t size = 1 << 16;
+    strata_status rc;
+    *out = NULL;
+    while (1) {
+        free(*out);
+        if (!(*out = malloc(size)))
+            return STRATA_E_NOMEM;
+        rc = strata_checkpoint_metadata(ck, key, *out, size);
+        if (rc != STRATA_E_INVALID || size > (1u << 26))
+            break;
+        size *= 4;
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Words 1.. as the JSON text of an array of strings (the checkpoint's
+ * memnet.words): an answer keeps its spaces ("living room", "x , y"),
+ * which the space-joined memnet.vocab of earlier checkpoints lost. */
+static char *mn_vocab_json(const mn_vocab *v)
+{
+    json_t *arr = json_array();
+    int bad = !arr;
+    for (int64_t k = 1; !bad && k < v->n; k++) {
+        json_t *w = json_string(v->w[k]); /* NULL for bytes that are not UTF-8, or no memory */
+        if (!w && mn_utf8_check(v->w[k], strlen(v->w[k])) < strlen(v->w[k])) {
+            snprintf(mn_why, sizeof mn_why, "the word '%.60s' is not UTF-8, and the vocabulary is saved as JSON text",
+                     v->w[k]);
+            json_decref(arr);
+            return NULL;
+        }
+        bad = json_array_append_new(arr, w) != 0;
+    }
+    char *s = bad ? NULL : json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
     if (!s)
-        return NULL;
-    for (int64_t k = 1; k < v->n; k++)
-        p += sprintf(p, k > 1 ? " %s" : "%s", v->w[k]);
-    *p = 0;
+        snprintf(mn_why, sizeof mn_why, "out of memory saving the vocabulary");
     return s;
 }
 
-static int mn_vocab_split(mn_vocab *v, char *s)
+/* The vocabulary of checkpoint @p ck into @p v (empty): memnet.words, or
+ * the space-separated memnet.vocab of checkpoints written before it. 0, or
+ * 1 after a message. */
+static int mn_vocab_read(const char *ck, mn_vocab *v)
 {
-    if (mn_vocab_add(v, "<nil>"))
-        return 1;
-    for (char *tok = strtok(s, " "); tok; tok = strtok(NULL, " "))
-        if (mn_vocab_add(v, tok))
-            return 1;
-    return 0;
+    char *text = NULL;
+    strata_status rc = mn_meta_alloc(ck, "memnet.words", &text);
+    const int old = rc == STRATA_E_NOT_FOUND;
+    if (old)
+        rc = mn_meta_alloc(ck, "memnet.vocab", &text);
+    if (rc)
+        return cli_fail("reading the checkpoint's vocabulary (memnet.words)", rc);
+    int r = mn_vocab_add(v, "<nil>") ? 2 : 0; /* 1: malformed, 2: out of memory */
+    if (old) {
+        for (char *tok = strtok(text, " "); !r && tok; tok = strtok(NULL, " "))
+            r = mn_vocab_add(v, tok) ? 2 : 0;
+    } else if (!r) {
+        json_error_t err;
+        json_t *arr = json_loads(text, 0, &err), *w;
+        size_t k;
+        r = json_is_array(arr) ? 0 : 1;
+        json_array_foreach(arr, k, w) {
+            /* sorted and distinct, as written: word ids are found by binary search */
+            const char *word = json_string_value(w);
+            if (!word || (v->n > 1 && strcmp(v->w[v->n - 1], word) >= 0)) {
+                r = 1;
+                break;
+            }
+            if (mn_vocab_add(v, word)) {
+                r = 2;
+                break;
+            }
+        }
+        json_decref(arr);
+    }
+    free(text);
+    if (r == 1)
+        fprintf(stderr, "strata: error: %s: memnet.words is not a sorted JSON array of distinct words\n", ck);
+    else if (r == 2)
+        fprintf(stderr, "strata: error: out of memory reading the vocabulary of %s\n", ck);
+    return r != 0;
 }
 
 /* ---- vectorising ------------------------------------------------------------ */
@@ -396,6 +593,22 @@ static void mn_sizes(strata_babi *const *sets, int n, int64_t *J, int64_t *Jq, i
             *M = q.context_count > *M ? q.context_count : *M;
         }
     }
+}
+
+/* Bytes of @p a x @p b x @p c elements of @p elem bytes into *out; 1 when
+ * that does not fit a size_t (a huge --batch-size, or sizes from a crafted
+ * checkpoint), where the wrapped product would under-allocate. */
+static int mn_bytes(size_t elem, int64_t a, int64_t b, int64_t c, size_t *out)
+{
+    return a < 0 || b < 0 || c < 0 || __builtin_mul_overflow(elem, (size_t)a, out) ||
+           __builtin_mul_overflow(*out, (size_t)b, out) || __builtin_mul_overflow(*out, (size_t)c, out);
+}
+
+/* realloc of @p p to @p a x @p b x @p c elements of @p elem bytes; NULL on overflow or failure. */
+static void *mn_realloc(void *p, size_t elem, int64_t a, int64_t b, int64_t c)
+{
+    size_t n;
+    return mn_bytes(elem, a, b, c, &n) || !n ? NULL : realloc(p, n);
 }
 
 static void mn_set_free(mn_set *s)
@@ -425,22 +638,24 @@ static void mn_encode_words(mn_set *s, const mn_vocab *v, const char *const *w, 
 static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int task)
 {
     const int64_t nq = strata_babi_question_count(b), n = s->n + nq, M = s->M, J = s->J, Jq = s->Jq;
-    int32_t *ctx = realloc(s->ctx, sizeof(int32_t) * (size_t)(n * M * J));
+    if (!nq) /* an empty file is a valid set; realloc to 0 bytes would free the arrays */
+        return 0;
+    int32_t *ctx = mn_realloc(s->ctx, sizeof(int32_t), n, M, J);
     if (ctx)
         s->ctx = ctx;
-    int32_t *nc = realloc(s->n_ctx, sizeof(int32_t) * (size_t)n);
+    int32_t *nc = mn_realloc(s->n_ctx, sizeof(int32_t), n, 1, 1);
     if (nc)
         s->n_ctx = nc;
-    int32_t *qu = realloc(s->query, sizeof(int32_t) * (size_t)(n * Jq));
+    int32_t *qu = mn_realloc(s->query, sizeof(int32_t), n, Jq, 1);
     if (qu)
         s->query = qu;
-    int32_t *an = realloc(s->answer, sizeof(int32_t) * (size_t)n);
+    int32_t *an = mn_realloc(s->answer, sizeof(int32_t), n, 1, 1);
     if (an)
         s->answer = an;
-    int32_t *ta = realloc(s->task, sizeof(int32_t) * (size_t)n);
+    int32_t *ta = mn_realloc(s->task, sizeof(int32_t), n, 1, 1);
     if (ta)
         s->task = ta;
-    int64_t *st = realloc(s->story, sizeof(int64_t) * (size_t)n);
+    int64_t *st = mn_realloc(s->story, sizeof(int64_t), n, 1, 1);
     if (st)
         s->story = st;
     if (!ctx || !nc || !qu || !an || !ta || !st)
@@ -458,6 +673,7 @@ static int mn_set_add(mn_set *s, const mn_vocab *v, const strata_babi *b, int ta
             mn_encode_words(s, v, w, nw, J, c + slot * J);
         }
         s->n_ctx[r] = (int32_t)used;
+        s->dropped += q.context_count - used;
         mn_encode_words(s, v, q.words, q.n_words, Jq, s->query + r * Jq);
         if (!(s->answer[r] = mn_word_id(v, q.answer)))
             s->unknown++;
@@ -522,6 +738,74 @@ static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
     strata_spec_get_string(c->spec, "data.layer", "mn", &c->layer);
     if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
         return cli_fail("choosing a device", rc);
+    return 0;
+}
+
+/* Index of layer c->layer in c->spec's model.layers; -1 when there is none
+ * (mn_build says so). */
+static int mn_layer_index(const mn_ctx *c)
+{
+    for (int i = 0;; i++) {
+        char path[64];
+        const char *v = NULL;
+        snprintf(path, sizeof path, "model.layers.%d.type", i);
+        if (strata_spec_get_string(c->spec, path, NULL, &v) || !v)
+            return -1;
+        snprintf(path, sizeof path, "model.layers.%d.name", i);
+        if (!strata_spec_get_string(c->spec, path, NULL, &v) && v && !strcmp(v, c->layer))
+            return i;
+    }
+}
+
+/* c->attr from the spec: the values of mn_layer_keys, defaults where absent. */
+static void mn_layer_attrs(mn_ctx *c)
+{
+    const int li = mn_layer_index(c);
+    for (int k = 0; k < 6; k++) {
+        char path[96];
+        snprintf(path, sizeof path, "model.layers.%d.%s", li, mn_layer_keys[k].name);
+        snprintf(c->attr[k], sizeof c->attr[k], "%s", mn_layer_keys[k].dflt);
+        if (li < 0)
+            continue;
+        if (mn_layer_keys[k].is_int) {
+            int64_t v = 0;
+            if (!strata_spec_get_int(c->spec, path, atoll(mn_layer_keys[k].dflt), &v))
+                snprintf(c->attr[k], sizeof c->attr[k], "%lld", (long long)v);
+        } else {
+            const char *v = NULL;
+            if (!strata_spec_get_string(c->spec, path, NULL, &v) && v)
+                snprintf(c->attr[k], sizeof c->attr[k], "%s", v);
+        }
+    }
+    strata_clear_error(); /* absent keys and layers: not errors */
+}
+
+/* Eval and explain: the spec's memn2n layer must compute what checkpoint
+ * @p ck was trained as (its memnet.hops, ...; one written before they were
+ * recorded has none, and loads as before). 0, or 1 after a message naming
+ * the attribute and both values. */
+static int mn_check_layer(const mn_ctx *c, const char *ck)
+{
+    if (mn_layer_index(c) < 0) /* no such layer: mn_build says so */
+        return 0;
+    for (int k = 0; k < 6; k++) {
+        char key[64], run[64];
+        snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
+        strata_status rc = strata_checkpoint_metadata(ck, key, run, sizeof run);
+        if (rc == STRATA_E_NOT_FOUND) {
+            strata_clear_error();
+            continue;
+        }
+        if (rc)
+            return cli_fail("reading the checkpoint's memory network metadata", rc);
+        if (strcmp(run, c->attr[k]) != 0) {
+            fprintf(stderr, "strata: error: %s was trained with %s %s in layer '%s', the spec %s has %s %s: give the "
+                            "run's spec (its spec.yaml) or --set model.layers.%d.%s=%s\n",
+                    ck, mn_layer_keys[k].name, run, c->layer, strata_spec_path(c->spec), mn_layer_keys[k].name,
+                    c->attr[k], mn_layer_index(c), mn_layer_keys[k].name, run);
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -596,13 +880,15 @@ typedef struct {
     float *logits;
 } mn_bufs;
 
+/* Buffers of @p B questions (training: at most the training questions, so
+ * a larger --batch-size costs nothing); 1 when a size overflows or malloc fails. */
 static int mn_bufs_alloc(mn_bufs *b, const mn_ctx *c, int64_t B)
 {
-    b->story = malloc(sizeof(int64_t) * (size_t)(B * c->M * c->J));
-    b->query = malloc(sizeof(int64_t) * (size_t)(B * c->Jq));
-    b->answer = malloc(sizeof(int64_t) * (size_t)B);
-    b->idx = malloc(sizeof(int64_t) * (size_t)B);
-    b->logits = malloc(sizeof(float) * (size_t)(B * c->vocab.n));
+    b->story = mn_realloc(NULL, sizeof(int64_t), B, c->M, c->J);
+    b->query = mn_realloc(NULL, sizeof(int64_t), B, c->Jq, 1);
+    b->answer = mn_realloc(NULL, sizeof(int64_t), B, 1, 1);
+    b->idx = mn_realloc(NULL, sizeof(int64_t), B, 1, 1);
+    b->logits = mn_realloc(NULL, sizeof(float), B, c->vocab.n, 1);
     return b->story && b->query && b->answer && b->idx && b->logits ? 0 : 1;
 }
 
@@ -691,7 +977,8 @@ static strata_status mn_evaluate(mn_ctx *c, const mn_set *s, const int64_t *idx,
 
 /* ---- reports ------------------------------------------------------------------ */
 
-/* The per-task table on stdout; *mean over the tasks evaluated. */
+/* The per-task table on stdout; *mean over the tasks evaluated (NaN, shown
+ * as "-" and null in JSON, when none had test questions: not a 0% error). */
 static void mn_print_table(const double *err_task, double *mean)
 {
     int n = 0;
@@ -704,8 +991,11 @@ static void mn_print_table(const double *err_task, double *mean)
         sum += err_task[t];
         n++;
     }
-    *mean = n ? sum / n : 0.0;
-    printf("mean  %9.1f%%  (%d task%s)\n", 100.0 * *mean, n, n == 1 ? "" : "s");
+    *mean = n ? sum / n : NAN;
+    if (n)
+        printf("mean  %9.1f%%  (%d task%s)\n", 100.0 * *mean, n, n == 1 ? "" : "s");
+    else
+        printf("mean  %10s  (no test questions)\n", "-");
 }
 
 static json_t *mn_tasks_json(const double *err_task, double *mean)
@@ -722,7 +1012,7 @@ static json_t *mn_tasks_json(const double *err_task, double *mean)
         sum += err_task[t];
         n++;
     }
-    *mean = n ? sum / n : 0.0;
+    *mean = n ? sum / n : NAN;
     return tasks;
 }
 
@@ -786,7 +1076,7 @@ static void mn_tasks_str(const mn_files *f, char *buf, size_t size)
 /* The checkpoint's metadata: vocabulary, sizes, tasks and spec. */
 static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec_path)
 {
-    char *vocab = mn_vocab_join(&c->vocab), tasks[96], num[4][24];
+    char *vocab = mn_vocab_json(&c->vocab), tasks[96], num[4][24];
     if (!vocab)
         return NULL;
     mn_tasks_str(f, tasks, sizeof tasks);
@@ -794,33 +1084,28 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
     snprintf(num[1], sizeof num[1], "%lld", (long long)c->J);
     snprintf(num[2], sizeof num[2], "%lld", (long long)c->Jq);
     snprintf(num[3], sizeof num[3], "%lld", (long long)c->d);
-    json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering", "memnet.vocab",
-                          vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1], "memnet.query_len", num[2],
-                          "memnet.embedding_dim", num[3], "memnet.tasks", tasks, "memnet.spec", spec_path);
+    json_error_t err;
+    json_t *m = json_pack_ex(&err, 0, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "task", "question_answering",
+                             "memnet.words", vocab, "memnet.memory", num[0], "memnet.sentence_len", num[1],
+                             "memnet.query_len", num[2], "memnet.embedding_dim", num[3], "memnet.tasks", tasks);
     free(vocab);
+    char cap[24];
+    snprintf(cap, sizeof cap, "%lld", (long long)c->M_spec);
+    if (m && json_object_set_new(m, "memnet.memory_size", json_string(cap)))
+        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    for (int k = 0; m && k < 6; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
+        if (json_object_set_new(m, key, json_string(c->attr[k])))
+            snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    }
+    /* a path that is not UTF-8 cannot be JSON text: left out (RUN/spec.yaml serves) */
+    if (m && mn_utf8_check(spec_path, strlen(spec_path)) == strlen(spec_path) &&
+        json_object_set_new(m, "memnet.spec", json_string(spec_path)))
+        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    if (!m)
+        snprintf(mn_why, sizeof mn_why, "building the checkpoint's metadata: %s", err.text);
     return m;
-}
-
-/* Metadata value @p key of checkpoint @p ck, whatever its size, into *out (malloc'ed). */
-static strata_status mn_meta_alloc(const char *ck, const char *key, char **out)
-{
-    size_t size = 1 << 16;
-    strata_status rc;
-    *out = NULL;
-    while (1) {
-        free(*out);
-        if (!(*out = malloc(size)))
-            return STRATA_E_NOMEM;
-        rc = strata_checkpoint_metadata(ck, key, *out, size);
-        if (rc != STRATA_E_INVALID || size > (1u << 26))
-            break;
-        size *= 4;
-    }
-    if (rc) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
 }
 
 /* Fisher-Yates over idx[0..n). */
@@ -857,23 +1142,30 @@ typedef struct {
     int64_t n_val;
     mn_recipe rp;
     int64_t repeats, seed;
+    const char *data_path; /* the real path of --data, for resumes to compare; NULL when unknown or not UTF-8 */
+    const char *spec_path; /* the spec's real path (memnet.spec: eval and explain find it from any directory) */
     FILE *metrics;
 } mn_trainer;
 
 /* Writes RUN/checkpoint.safetensors: the model and optimizer as they are, at position @p p. */
 static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
 {
-    const int64_t seen = p->nb * t->rp.batch < t->n_tr ? p->nb * t->rp.batch : t->n_tr;
+    const int64_t seen = p->nb > t->n_tr / t->rp.batch ? t->n_tr : p->nb * t->rp.batch; /* no overflow */
     train_state s = {.step = p->step, .epoch = p->ep, .batch = p->nb, .data_seed = (uint64_t)t->seed,
                      .sum_loss = p->lsum, .correct = seen - p->wrong, .seen = seen, .batch_size = t->rp.batch};
     strata_runtime_rng_state(t->c->rt, &s.rng_seed, &s.rng_offset);
     char tasks[96];
     mn_tasks_str(t->f, tasks, sizeof tasks);
-    json_t *more = mn_meta_json(t->c, t->f, t->a->spec_path);
-    s.extra = json_pack("{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled", p->shuffled,
-                        "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs, "linear_start",
-                        (json_int_t)t->rp.linear_start, "tasks", tasks, "data", t->a->data_dir);
+    json_t *more = mn_meta_json(t->c, t->f, t->spec_path);
+    json_error_t err;
+    s.extra = json_pack_ex(&err, 0, "{s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "repeat", (json_int_t)p->rep, "shuffled",
+                           p->shuffled, "repeats", (json_int_t)t->repeats, "epochs", (json_int_t)t->rp.epochs,
+                           "linear_start", (json_int_t)t->rp.linear_start, "tasks", tasks, "data", t->a->data_dir);
+    if (more && !s.extra)
+        snprintf(mn_why, sizeof mn_why, "building the checkpoint's train.state: %s", err.text);
     int bad = !more || !s.extra || train_extra_set_u64(s.extra, "rng", p->rng);
+    if (!bad && t->data_path)
+        bad = json_object_set_new(s.extra, "data_path", json_string(t->data_path));
     if (!bad && p->best_rep >= 0)
         bad = json_object_set_new(s.extra, "best",
                                   json_pack("{s:I, s:f, s:f, s:o, s:o}", "repeat", (json_int_t)p->best_rep,
@@ -887,6 +1179,8 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
         *o = 0;
         bad = json_object_set_new(more, "memnet.order", json_string(order));
     }
+    if ((bad || !order) && !mn_why[0])
+        snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
     strata_status rc = bad || !order ? STRATA_E_NOMEM
                                      : train_ckpt_save_meta(t->a->out_dir, MN_CKPT, t->c->model, t->c->opt, &s, more);
     free(order);
@@ -952,8 +1246,7 @@ static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double
             (long long)good->ep + 1, (long long)good->nb + 1);
     strata_status sv = mn_save(t, good);
     if (sv)
-        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
-                strata_last_error());
+        mn_fail("could not save the last good state", sv);
     else
         fprintf(stderr,
                 "strata: the state after step %lld (the last good one) is in %s/" MN_CKPT "; `strata train %s "
@@ -983,7 +1276,7 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
     mn_ctx *c = t->c;
     const mn_recipe *rp = &t->rp;
     mn_bufs b;
-    strata_status rc = mn_bufs_alloc(&b, c, rp->batch) ? STRATA_E_NOMEM : STRATA_OK;
+    strata_status rc = mn_bufs_alloc(&b, c, rp->batch < t->n_tr ? rp->batch : t->n_tr) ? STRATA_E_NOMEM : STRATA_OK;
     const int64_t total = rp->linear_start + rp->epochs, ls = rp->linear_start > 0 ? rp->linear_start : 0;
     const int quiet = t->a->quiet || t->repeats > 1;
     while (!rc && p->ep < total) {
@@ -1077,8 +1370,10 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
     snprintf(path, sizeof path, "%s/" MN_BEST, t->a->out_dir);
     strata_status rc;
     if (best) {
-        json_t *m = mn_meta_json(c, t->f, t->a->spec_path);
+        json_t *m = mn_meta_json(c, t->f, t->spec_path);
         char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        if (m && !meta)
+            snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
         json_decref(m);
         rc = meta ? strata_checkpoint_save(path, c->model, c->opt, meta) : STRATA_E_NOMEM;
         free(meta);
@@ -1124,9 +1419,23 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
     }
     snprintf(tasks, tasks_size, "%s", ck_tasks);
     a->task_arg = tasks;
+    /* the run's data directory: its real path as recorded (data_path), else,
+     * for checkpoints written before that, --data as typed then */
+    const char *ck_path = json_string_value(json_object_get(x, "data_path"));
+    char run_real[PATH_MAX], given_real[PATH_MAX];
+    const int run_there = realpath(ck_path ? ck_path : ck_data, run_real) != NULL;
     if (!a->data_dir) {
-        snprintf(data, data_size, "%s", ck_data);
+        snprintf(data, data_size, "%s", ck_path && run_there ? ck_path : ck_data);
         a->data_dir = data;
+    } else if (realpath(a->data_dir, given_real) && run_there && strcmp(run_real, given_real) != 0) {
+        fprintf(stderr, "strata: error: the run in %s was trained on the data in %s, not %s: resume it with the data "
+                        "it started with (no --data)\n",
+                a->out_dir, run_real, given_real);
+        return 2;
+    } else if (!run_there) {
+        fprintf(stderr, "strata: note: the run's data directory %s is not there; reading %s instead (its vocabulary "
+                        "and questions must be the run's)\n",
+                ck_path ? ck_path : ck_data, a->data_dir);
     }
     const struct {
         const char *flag, *key;
@@ -1160,9 +1469,12 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
 static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
 {
     mn_ctx *c = t->c;
-    char ck[4200], *vocab = mn_vocab_join(&c->vocab), *saved = NULL;
+    char ck[4200];
     snprintf(ck, sizeof ck, "%s/" MN_CKPT, t->a->out_dir);
-    strata_status rc = vocab ? mn_meta_alloc(ck, "memnet.vocab", &saved) : STRATA_E_NOMEM;
+    mn_vocab saved = {0};
+    if (mn_vocab_read(ck, &saved))
+        return 1;
+    strata_status rc = STRATA_OK;
     int64_t sizes[3] = {0};
     const char *keys[3] = {"memnet.memory", "memnet.sentence_len", "memnet.query_len"};
     for (int k = 0; !rc && k < 3; k++) {
@@ -1171,19 +1483,46 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
             sizes[k] = atoll(buf);
     }
     if (rc) {
-        free(vocab);
-        free(saved);
-        return cli_fail("reading the run's vocabulary and sizes", rc);
+        mn_vocab_free(&saved);
+        return cli_fail("reading the run's sizes", rc);
     }
-    const int same = !strcmp(vocab, saved) && sizes[0] == c->M && sizes[1] == c->J && sizes[2] == c->Jq;
-    free(vocab);
-    free(saved);
-    if (!same) {
-        fprintf(stderr, "strata: error: the data in %s gives another vocabulary or other sizes than the run in %s "
-                        "was trained on: resume the run with the data it started with\n",
-                t->a->data_dir, t->a->out_dir);
+    /* the first word only one of the two sorted vocabularies has */
+    const char *only_run = NULL, *only_here = NULL;
+    for (int64_t i = 1, j = 1; !only_run && !only_here && (i < saved.n || j < c->vocab.n);) {
+        const int cmp = i == saved.n ? 1 : j == c->vocab.n ? -1 : strcmp(saved.w[i], c->vocab.w[j]);
+        if (cmp < 0)
+            only_run = saved.w[i];
+        else if (cmp > 0)
+            only_here = c->vocab.w[j];
+        i += cmp == 0, j += cmp == 0;
+    }
+    const int vocab_differs = only_run || only_here || saved.n != c->vocab.n;
+    if (vocab_differs || sizes[0] != c->M || sizes[1] != c->J || sizes[2] != c->Jq) {
+        /* say which, with both values: a spec's data.memory_size changed read as "another vocabulary" */
+        fprintf(stderr, "strata: error: the run in %s cannot go on with this data and spec:\n", t->a->out_dir);
+        if (vocab_differs)
+            fprintf(stderr, "  vocabulary: the run's has %lld words, the data in %s gives %lld ('%s' is not in %s)\n",
+                    (long long)saved.n, t->a->data_dir, (long long)c->vocab.n,
+                    only_run ? only_run : only_here ? only_here : "", only_run ? "the data" : "the run's");
+        if (sizes[0] != c->M) /* M = min(data.memory_size, the longest story): say which sets each */
+            fprintf(stderr, "  memory M: the run's is %lld statements, here %lld = min(the spec's data.memory_size "
+                            "%lld, the data's longest story %lld)%s\n",
+                    (long long)sizes[0], (long long)c->M, (long long)c->M_spec, (long long)c->M_data,
+                    c->M == c->M_spec && c->M_spec < c->M_data ? ": the spec sets it here"
+                    : sizes[0] < c->M_data ? ": the run's, below that story, came from its spec's data.memory_size "
+                                             "(or other data)"
+                                           : "");
+        if (sizes[1] != c->J)
+            fprintf(stderr, "  sentence length J: the run's is %lld words, the data's longest statement %lld\n",
+                    (long long)sizes[1], (long long)c->J);
+        if (sizes[2] != c->Jq)
+            fprintf(stderr, "  question length Jq: the run's is %lld words, the data's longest question %lld\n",
+                    (long long)sizes[2], (long long)c->Jq);
+        fprintf(stderr, "resume the run with the data it started with and its spec (%s/spec.yaml)\n", t->a->out_dir);
+        mn_vocab_free(&saved);
         return 1;
     }
+    mn_vocab_free(&saved);
     if ((rc = strata_checkpoint_load(ck, c->model, c->opt)))
         return cli_fail("loading the checkpoint to resume", rc);
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
@@ -1202,7 +1541,7 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
         p->best.va_err = cli_json_num_value(json_object_get(best, "val_error"));
     }
     const int64_t total = t->rp.linear_start + t->rp.epochs;
-    if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb * t->rp.batch > t->n_tr ||
+    if (p->rep < 0 || p->rep > t->repeats || p->ep > total || p->nb < 0 || p->nb > t->n_tr / t->rp.batch ||
         (p->rep > 0 && p->best_rep < 0) ||
         json_integer_value(json_object_get(x, "linear_start")) != t->rp.linear_start) {
         fprintf(stderr, "strata: error: %s: the position in train.state (run %lld, epoch %lld, batch %lld) does not "
@@ -1264,8 +1603,15 @@ int cmd_memnet_train(int argc, char **argv)
         if ((r = mn_resume_args(&a, &ts, ck_tasks, sizeof ck_tasks, ck_data, sizeof ck_data)))
             goto out;
     }
+    if (mn_utf8_check(a.data_dir, strlen(a.data_dir)) < strlen(a.data_dir)) { /* train.state holds it as JSON */
+        fprintf(stderr, "strata: error: --data '%s': the path is not UTF-8, and the checkpoint records it as JSON "
+                        "text; give it by a UTF-8 name (a symbolic link serves)\n",
+                a.data_dir);
+        r = 1;
+        goto out;
+    }
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
-        (r = mn_load_files(&f, a.data_dir, 1)) || (r = cli_make_dir(a.out_dir)))
+        (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) || (r = cli_make_dir(a.out_dir)))
         goto out;
     /* vocabulary and sizes from every chosen file */
     strata_babi *all[2 * MN_TASKS];
@@ -1287,10 +1633,12 @@ int cmd_memnet_train(int argc, char **argv)
     repeats = a.repeats > 0 ? a.repeats : repeats;
     mn_sizes(all, 2 * f.n_tasks, &c.J, &c.Jq, &M);
     c.M = M < mem ? M : mem;
+    c.M_spec = mem, c.M_data = M;
     if (f.n_tasks > 1)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
     if ((r = mn_build(&c, 1)))
         goto out;
+    mn_layer_attrs(&c);
     for (int k = 0; k < strata_model_param_count(c.model) && !c.d; k++) {
         strata_tensor *t = NULL;
         const char *name = NULL;
@@ -1304,8 +1652,21 @@ int cmd_memnet_train(int argc, char **argv)
         fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         goto out;
     }
-    mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed};
+    char data_real[PATH_MAX];
+    const int data_known =
+        realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
+    char spec_real[PATH_MAX];
+    mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed,
+                    .data_path = data_known ? data_real : NULL,
+                    .spec_path = realpath(a.spec_path, spec_real) ? spec_real : a.spec_path};
     mn_read_recipe(&c, &a, &t.rp);
+    if (t.rp.epochs > INT64_MAX - t.rp.linear_start) { /* the epoch count would wrap: no step run, "success" */
+        fprintf(stderr, "strata: error: %lld epochs after data.linear_start %lld overflow the epoch count; give at "
+                        "most %lld (--epochs or train.epochs)\n",
+                (long long)t.rp.epochs, (long long)t.rp.linear_start, (long long)(INT64_MAX - t.rp.linear_start));
+        r = 2;
+        goto out;
+    }
     /* hold out a fraction of the training questions */
     mn_pos p = {.best_rep = -1, .rng = (uint64_t)seed * 0x2545F4914F6CDD1Dull + 7};
     if (!(order = malloc(sizeof(int64_t) * (size_t)(train.n ? train.n : 1)))) {
@@ -1323,6 +1684,10 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     t.order = order, t.n_tr = n_tr, t.val = order + n_tr, t.n_val = n_val;
+    if (t.rp.batch > n_tr)
+        fprintf(stderr, "strata: note: batch size %lld is more than the %lld training questions: each batch holds "
+                        "them all\n",
+                (long long)t.rp.batch, (long long)n_tr);
     if (!n_val && t.rp.select_val) { /* nothing to choose by: the paper's rule */
         fprintf(stderr, "strata: note: no validation questions (data.val_fraction %g of %lld): the runs are chosen "
                         "by training error\n",
@@ -1357,7 +1722,7 @@ int cmd_memnet_train(int argc, char **argv)
                 strata_optimizer_destroy(c.opt);
                 strata_model_destroy(c.model);
                 c.opt = NULL, c.model = NULL, c.softmax = NULL;
-                strata_runtime_seed(c.rt, (uint64_t)(seed + p.rep));
+                strata_runtime_seed(c.rt, (uint64_t)seed + (uint64_t)p.rep); /* --seed LLONG_MAX: no signed wrap */
                 if ((r = mn_build(&c, 1)))
                     goto out;
             }
@@ -1367,7 +1732,7 @@ int cmd_memnet_train(int argc, char **argv)
             rc = mn_finish_run(&t, &p, &res);
     }
     if (rc) {
-        r = rc == STRATA_E_NUMERIC ? 1 : cli_fail("training the memory network", rc);
+        r = rc == STRATA_E_NUMERIC ? 1 : mn_fail("training the memory network", rc);
         goto out;
     }
     if (stop && cli_interrupted()) {
@@ -1389,17 +1754,21 @@ int cmd_memnet_train(int argc, char **argv)
     const double secs = cli_now() - t0;
     double mean = 0.0;
     mn_print_table(err_task, &mean);
-    json_t *sum = json_pack("{s:o, s:f, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
-                            mn_tasks_json(err_task, &mean), "mean", mean, "train_loss", p.best.tr_loss, "train_error",
-                            p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
+    json_t *sum = json_pack("{s:o, s:o, s:f, s:f, s:o, s:o, s:I, s:I, s:I, s:s, s:f}", "tasks",
+                            mn_tasks_json(err_task, &mean), "mean", cli_json_num(mean), "train_loss", p.best.tr_loss,
+                            "train_error", p.best.tr_err, "val_loss", cli_json_num(p.best.va_loss), "val_error",
                             cli_json_num(p.best.va_err), "epochs",
                             (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
                             (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);
-    printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/" MN_CKPT "\n", 100.0 * te_err,
-           100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+    if (test.n)
+        printf("test error %.1f%% (mean over tasks %.1f%%); %.1f s on %s; checkpoint %s/" MN_CKPT "\n",
+               100.0 * te_err, 100.0 * mean, secs, strata_device_name(c.dev), a.out_dir);
+    else
+        printf("no test questions: test error not measured; %.1f s on %s; checkpoint %s/" MN_CKPT "\n", secs,
+               strata_device_name(c.dev), a.out_dir);
 out:
     if (metrics)
         fclose(metrics);
@@ -1413,6 +1782,23 @@ out:
 }
 
 /* ---- eval and explain ----------------------------------------------------------- */
+
+/* Eval and explain: what of the test data the checkpoint's model cannot
+ * see, which a model trained on other tasks meets. Statements past the
+ * memory are said only when the training data's longest story, not
+ * data.memory_size (c->M_spec), set M: past that they are the recipe's. */
+static void mn_warn_set(const mn_ctx *c, const mn_set *s)
+{
+    if (s->unknown || s->truncated)
+        fprintf(stderr, "strata: warning: %lld word(s) outside the model's vocabulary read as nil, %lld sentence(s) "
+                        "longer than the model's %lld words cut\n",
+                (long long)s->unknown, (long long)s->truncated, (long long)c->J);
+    const int64_t mem = c->M_spec;
+    if (s->dropped && c->M < mem)
+        fprintf(stderr, "strata: warning: %lld statement(s) older than the model's memory of %lld dropped (the "
+                        "longest story it was trained on; data.memory_size is %lld)\n",
+                (long long)s->dropped, (long long)c->M, (long long)mem);
+}
 
 static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
 {
@@ -1430,30 +1816,42 @@ static int mn_meta_int(const char *ckpt, const char *key, int64_t *out)
 static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
 {
     const char *ck = a->checkpoint;
-    char small[4096], *vocab = NULL;
-    int r;
+    char small[4200];
     if (cli_check_checkpoint(ck)) /* not "records no spec" for a file that is not there */
         return 1;
-    if (!a->spec_path && !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small))
-        r = mn_open(c, a, small);
-    else if (a->spec_path)
-        r = mn_open(c, a, a->spec_path);
-    else {
-        fprintf(stderr, "strata: error: %s records no spec; give one with --spec\n", ck);
+    /* the spec: given; else the run's spec.yaml beside the checkpoint, as
+     * trained (--set included, found from any directory); else the path
+     * the checkpoint records */
+    const char *spec = a->spec_path;
+    if (!spec && (train_spec_beside(ck, small, sizeof small) ||
+                  !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small)))
+        spec = small;
+    if (!spec) {
+        fprintf(stderr, "strata: error: %s records no spec and has no spec.yaml beside it; give one with --spec\n", ck);
         return 2;
     }
-    if (r || (r = mn_meta_int(ck, "memnet.memory", &c->M)) || (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
+    strata_clear_error();
+    int r = mn_open(c, a, spec);
+    if (!r)
+        mn_layer_attrs(c);
+    if (r || (r = mn_check_layer(c, ck)) || (r = mn_meta_int(ck, "memnet.memory", &c->M)) ||
+        (r = mn_meta_int(ck, "memnet.sentence_len", &c->J)) ||
         (r = mn_meta_int(ck, "memnet.query_len", &c->Jq)) || (r = mn_meta_int(ck, "memnet.embedding_dim", &c->d)))
         return r;
-    strata_status rc = mn_meta_alloc(ck, "memnet.vocab", &vocab);
-    if (!rc && mn_vocab_split(&c->vocab, vocab))
-        rc = STRATA_E_NOMEM;
-    free(vocab);
-    if (rc)
-        return cli_fail("reading the checkpoint's vocabulary (memnet.vocab)", rc);
+    /* the memory size it was trained with; before it was recorded, the spec's */
+    char cap[32];
+    c->M_spec = 50;
+    if (!strata_checkpoint_metadata(ck, "memnet.memory_size", cap, sizeof cap))
+        c->M_spec = atoll(cap);
+    else
+        strata_spec_get_int(c->spec, "data.memory_size", 50, &c->M_spec);
+    strata_clear_error();
+    if (mn_vocab_read(ck, &c->vocab))
+        return 1;
     if ((r = mn_build(c, 0)))
         return r;
-    if ((rc = strata_checkpoint_load(ck, c->model, NULL)))
+    strata_status rc = strata_checkpoint_load(ck, c->model, NULL);
+    if (rc)
         return cli_fail("loading the checkpoint", rc);
     return mn_set_softmax(c, 1) ? cli_fail("restoring the softmax", STRATA_E_INVALID) : 0;
 }
@@ -1468,7 +1866,7 @@ int cmd_memnet_eval(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
-        (r = mn_load_files(&f, a.data_dir, 0)))
+        (r = mn_load_files(&f, a.data_dir, 0)) || (r = mn_check_empty(&f)))
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
     for (int k = 0; !r && k < f.n_tasks; k++)
@@ -1477,10 +1875,13 @@ int cmd_memnet_eval(int argc, char **argv)
         fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         goto out;
     }
-    if (test.unknown || test.truncated)
-        fprintf(stderr, "strata: warning: %lld word(s) outside the model's vocabulary read as nil, %lld sentence(s) "
-                        "longer than the model's %lld words cut\n",
-                (long long)test.unknown, (long long)test.truncated, (long long)c.J);
+    if (!test.n) { /* nothing scored is not a 0% error */
+        fprintf(stderr, "strata: error: no test questions in %s for task(s) %s: nothing to evaluate\n", a.data_dir,
+                a.task_arg);
+        r = 1;
+        goto out;
+    }
+    mn_warn_set(&c, &test);
     double loss = 0.0, err = 0.0, err_task[MN_TASKS + 1], mean = 0.0;
     strata_status rc = mn_evaluate(&c, &test, NULL, test.n, &loss, &err, err_task);
     if (rc) {
@@ -1489,7 +1890,7 @@ int cmd_memnet_eval(int argc, char **argv)
     }
     if (a.json) {
         json_t *o = json_pack("{s:o, s:f}", "tasks", mn_tasks_json(err_task, &mean), "mean", 0.0);
-        json_object_set_new(o, "mean", json_real(mean));
+        json_object_set_new(o, "mean", cli_json_num(mean));
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -1535,9 +1936,11 @@ int cmd_memnet_explain(int argc, char **argv)
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
     if (mn_set_add(&test, &c.vocab, f.test[0], f.tasks[0])) {
+        fprintf(stderr, "strata: error: out of memory vectorising the questions\n");
         r = 1;
         goto out;
     }
+    mn_warn_set(&c, &test);
     const int64_t stories = strata_babi_story_count(f.test[0]);
     if (a.story > stories) {
         fprintf(stderr, "strata: error: --story %lld: the test file of task %d has %lld stories\n", (long long)a.story,

@@ -458,7 +458,10 @@ static strata_status babi_build(const char *data, size_t len, const char *name, 
         return STRATA_E_NOMEM;
     babi_parse p = {.b = b, .name = name};
     strata_status rc = STRATA_OK;
-    for (size_t pos = 0; pos < len && !rc;) {
+    /* a UTF-8 byte order mark (editors on Windows write one): skipped, not
+     * "does not start with a numeric ID" for an invisible prefix */
+    const size_t start = len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    for (size_t pos = start; pos < len && !rc;) {
         const char *nl = memchr(data + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - data) : len;
         p.line++;

@@ -1139,6 +1139,17 @@ static strata_status check_val_fraction(strata_spec *s, const yt_node *data)
     return STRATA_OK;
 }
 
+/* data.random_noise (bAbI): the table checks >= 0, this the upper end; a
+ * probability above 1 was taken as 1. */
+static strata_status check_random_noise(strata_spec *s, const yt_node *data)
+{
+    const yt_node *rn = yt_map_get(data, "random_noise");
+    double p = 0.0;
+    if (rn && yt_type_of(rn, NULL, &p) != YT_T_NULL && !(p <= 1.0))
+        return fail(s, STRATA_E_FORMAT, rn, "data.random_noise is a probability in [0, 1], got %s", rn->text);
+    return STRATA_OK;
+}
+
 static strata_status check_data(strata_spec *s, const yt_node *root)
 {
     const yt_node *data = yt_map_get(root, "data");
@@ -1160,7 +1171,8 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
             return fail(s, STRATA_E_FORMAT, task, "task: %s does not go with data.format: babi", task->text);
         if (!task && (st = add_default(s, "task = question_answering (data.format: babi)")))
             return st;
-        if ((st = check_section(s, data, data_babi_rules, (int)ST_ARRAY_LEN(data_babi_rules), "data")) != STRATA_OK)
+        if ((st = check_section(s, data, data_babi_rules, (int)ST_ARRAY_LEN(data_babi_rules), "data")) != STRATA_OK ||
+            (st = check_random_noise(s, data)) != STRATA_OK)
             return st;
         return check_val_fraction(s, data);
     }
