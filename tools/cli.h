@@ -276,6 +276,10 @@ struct json_t *cli_json_num(double v);
  *  *cp; 0 for a byte that does not start one (overlong forms, surrogates and
  *  values past U+10FFFF included). */
 int cli_utf8_next(const char *s, uint32_t *cp);
+/** The offset of the first byte of @p s[0..n) that does not start a
+ *  well-formed UTF-8 character (what a YAML spec or JSON text can hold); @p n
+ *  when all do. @p s is NUL-terminated at or after n. */
+size_t cli_utf8_prefix(const char *s, size_t n);
 /** A JSON string of @p s (a path, a name) with each byte that is not UTF-8
  *  replaced by U+FFFD, as JSON holds only UTF-8; null for NULL. */
 struct json_t *cli_json_str(const char *s);

@@ -290,32 +290,6 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
     return 1;
 }
 
-/* Offset of the first byte of @p s[0..n) that does not start well-formed
- * UTF-8 (RFC 3629: no overlong forms, surrogates or values past U+10FFFF,
- * what jansson requires of every string); @p n when all do. */
-static size_t mn_utf8_check(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        const unsigned c = u[i];
-        const size_t len = c < 0x80                ? 1
-                           : c >= 0xC2 && c <= 0xDF ? 2
-                           : c >= 0xE0 && c <= 0xEF ? 3
-                           : c >= 0xF0 && c <= 0xF4 ? 4
-                                                    : 0; /* 0x80-0xC1, 0xF5-0xFF start nothing */
-        if (!len || len > n - i)
-            return i;
-        for (size_t k = 1; k < len; k++)
-            if ((u[i + k] & 0xC0) != 0x80)
-                return i;
-        if ((c == 0xE0 && u[i + 1] < 0xA0) || (c == 0xED && u[i + 1] > 0x9F) || (c == 0xF0 && u[i + 1] < 0x90) ||
-            (c == 0xF4 && u[i + 1] > 0x8F))
-            return i;
-        i += len;
-    }
-    return n;
-}
-
 /* Training's files must be UTF-8: their words become the vocabulary, which
  * the checkpoint holds as JSON text, and jansson refuses other bytes (that
  * failed at the first checkpoint, after an epoch, as a bare E_NOMEM). 0, or
@@ -334,7 +308,7 @@ static int mn_check_utf8(const char *path)
     int r = 0;
     while (!r && (n = getline(&line, &cap, f)) > 0) {
         no++;
-        const size_t at = mn_utf8_check(line, (size_t)n);
+        const size_t at = cli_utf8_prefix(line, (size_t)n);
         if (at < (size_t)n) {
             fprintf(stderr, "strata: error: %s:%lld: byte %zu (0x%02X) is not UTF-8; the vocabulary goes into the "
                             "checkpoint as JSON text, which must be (convert the file, e.g. iconv -f latin1 -t "
@@ -512,7 +486,7 @@ static char *mn_vocab_json(const mn_vocab *v)
     int bad = !arr;
     for (int64_t k = 1; !bad && k < v->n; k++) {
         json_t *w = json_string(v->w[k]); /* NULL for bytes that are not UTF-8, or no memory */
-        if (!w && mn_utf8_check(v->w[k], strlen(v->w[k])) < strlen(v->w[k])) {
+        if (!w && cli_utf8_prefix(v->w[k], strlen(v->w[k])) < strlen(v->w[k])) {
             snprintf(mn_why, sizeof mn_why, "the word '%.60s' is not UTF-8, and the vocabulary is saved as JSON text",
                      v->w[k]);
             json_decref(arr);
@@ -1100,7 +1074,7 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
             snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
     }
     /* a path that is not UTF-8 cannot be JSON text: left out (RUN/spec.yaml serves) */
-    if (m && mn_utf8_check(spec_path, strlen(spec_path)) == strlen(spec_path) &&
+    if (m && cli_utf8_prefix(spec_path, strlen(spec_path)) == strlen(spec_path) &&
         json_object_set_new(m, "memnet.spec", json_string(spec_path)))
         snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
     if (!m)
@@ -1603,7 +1577,7 @@ int cmd_memnet_train(int argc, char **argv)
         if ((r = mn_resume_args(&a, &ts, ck_tasks, sizeof ck_tasks, ck_data, sizeof ck_data)))
             goto out;
     }
-    if (mn_utf8_check(a.data_dir, strlen(a.data_dir)) < strlen(a.data_dir)) { /* train.state holds it as JSON */
+    if (cli_utf8_prefix(a.data_dir, strlen(a.data_dir)) < strlen(a.data_dir)) { /* train.state holds it as JSON */
         fprintf(stderr, "strata: error: --data '%s': the path is not UTF-8, and the checkpoint records it as JSON "
                         "text; give it by a UTF-8 name (a symbolic link serves)\n",
                 a.data_dir);
@@ -1654,7 +1628,7 @@ int cmd_memnet_train(int argc, char **argv)
     }
     char data_real[PATH_MAX];
     const int data_known =
-        realpath(a.data_dir, data_real) && mn_utf8_check(data_real, strlen(data_real)) == strlen(data_real);
+        realpath(a.data_dir, data_real) && cli_utf8_prefix(data_real, strlen(data_real)) == strlen(data_real);
     char spec_real[PATH_MAX];
     mn_trainer t = {.c = &c, .f = &f, .a = &a, .train = &train, .repeats = repeats, .seed = seed,
                     .data_path = data_known ? data_real : NULL,

@@ -95,11 +95,7 @@ static int has_png_suffix(const char *name)
 /* 1 when @p s is well-formed UTF-8 (what a YAML spec can hold). */
 static int utf8_ok(const char *s)
 {
-    uint32_t cp;
-    for (int n; *s; s += n)
-        if (!(n = cli_utf8_next(s, &cp)))
-            return 0;
-    return 1;
+    return cli_utf8_prefix(s, strlen(s)) == strlen(s);
 }
 
 /* Appends a copy of @p name to @p out: 0, or 1 after a message. */

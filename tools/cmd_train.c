@@ -123,6 +123,15 @@ int cli_utf8_next(const char *s, uint32_t *cp)
     return n;
 }
 
+size_t cli_utf8_prefix(const char *s, size_t n)
+{
+    uint32_t cp;
+    size_t i = 0;
+    for (int len; i < n && (len = cli_utf8_next(s + i, &cp)) && (size_t)len <= n - i;)
+        i += (size_t)len;
+    return i;
+}
+
 json_t *cli_json_str(const char *s)
 {
     if (!s)
