@@ -42,6 +42,16 @@ print("RSS_MB %.1f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 
 PY
 }
 
+# The peer's OpenBLAS kernels can be forced by OPENBLAS_CORETYPE (some
+# machines set it, e.g. to Haswell's AVX2 kernels on an AVX-512 processor
+# OpenBLAS 0.3.21 does not know). Say which, so runs can be compared; the
+# environment's choice is kept.
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    echo "(the PyTorch peer's OpenBLAS: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE from the environment)"
+elif grep -q ' avx512f ' /proc/cpuinfo; then
+    echo "(the PyTorch peer's OpenBLAS picks its kernels; on AVX-512 try OPENBLAS_CORETYPE=SkylakeX $0 ...)"
+fi
+
 printf "%-4s %-8s %14s %14s %8s %12s %12s\n" workload unit strata torch ratio "strata MB" "torch MB"
 for w in $workloads; do
     : > "$tmp/s"; : > "$tmp/t"
