@@ -127,6 +127,8 @@ typedef struct st_plugin {
     char refusal[256]; /* the first one's message */
 } st_plugin;
 
+typedef struct st_host_cache st_host_cache;
+
 struct strata_runtime {
     st_plugin **plugins;
     int n_plugins, cap_plugins;
@@ -155,9 +157,16 @@ struct strata_runtime {
     const char *anomaly_bw_op; /* the op whose backward runs now, or NULL */
     char anomaly_buf[160];     /* anomaly_layer of a forward */
     long live_storages;        /* tensor storages not freed yet (atomic): what destroy warns of */
+    st_host_cache *host_cache; /* freed host blocks for reuse (alloc.c); NULL: STRATA_HOST_CACHE=0 */
 };
 
 extern const strata_host_api st_host_api;
+
+/* alloc.c */
+/** The runtime's cache of freed host blocks, or NULL when STRATA_HOST_CACHE=0 (or out of memory). */
+st_host_cache *st_host_cache_new(void);
+/** Frees the cached blocks and the cache. */
+void st_host_cache_free(st_host_cache *c);
 
 /* registry.c */
 st_op *st_find_op(const strata_runtime *rt, const char *name, int version);

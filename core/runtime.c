@@ -56,6 +56,7 @@ strata_status strata_runtime_create(const strata_runtime_options *opts, strata_r
         return STRATA_E_NOMEM;
     rt->rng_seed = o.seed ? o.seed : ST_DEFAULT_SEED;
     rt->grad_enabled = 1;
+    rt->host_cache = st_host_cache_new();
     const char *strict = getenv("STRATA_STRICT");
     rt->strict = strict && *strict && strcmp(strict, "0") != 0;
     const char *anomaly = getenv("STRATA_DETECT_ANOMALY");
@@ -107,6 +108,7 @@ void strata_runtime_destroy(strata_runtime *rt)
     free(rt->optims);
     free(rt->backends);
     free(rt->kernel_list_scratch);
+    st_host_cache_free(rt->host_cache);
     free(rt);
 }
 

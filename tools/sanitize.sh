@@ -38,6 +38,9 @@ export LSAN_OPTIONS="use_tls=0:suppressions=$root/tools/lsan.supp:print_suppress
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 # Keep plugins mapped at exit so leak reports can name their frames.
 export STRATA_NO_DLCLOSE=1
+# Freed host tensors go back to malloc, so a stale pointer to one is a
+# use-after-free ASan reports (a block the runtime keeps for reuse is not).
+export STRATA_HOST_CACHE=0
 cd "$B"
 start=$(date +%s)
 rc=0
