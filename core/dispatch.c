@@ -307,13 +307,18 @@ strata_status strata_profile_get(const strata_runtime *rt, int i, const char **o
     return st_error(STRATA_E_INVALID, "strata_profile_get: index %d outside [0, %d)", i, n);
 }
 
-/* @p src's values into @p dst (same shape and dtype, on one device), not recorded. */
+/* @p src's values into @p dst (same shape and dtype, on one device), not
+ * recorded and not checked for NaN: the op that made them was. */
 static strata_status copy_into(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
 {
     strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
                                 .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
                                 .outputs = &dst, .n_outputs = 1};
-    return invoke_on(rt, &inv, dst->st->dev);
+    const int anomaly = rt->detect_anomaly;
+    rt->detect_anomaly = 0;
+    strata_status rc = invoke_on(rt, &inv, dst->st->dev);
+    rt->detect_anomaly = anomaly;
+    return rc;
 }
 
 static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
@@ -531,6 +536,9 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         }
         rc = run_fallback(rt, op, dev, hdev, hk, in, n_in, outs, n_out, attrs, n_attrs);
     }
+    /* checked before the copies over: the inputs they overwrite are still as given */
+    if (!rc && rt->detect_anomaly)
+        rc = check_finite(rt, op, in, n_in, outs, n_out);
     for (int k = 0; k < n_out && !rc; k++) {
         if (!over[k])
             continue;
@@ -539,8 +547,6 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         outs[k] = over[k];
         over[k] = NULL;
     }
-    if (!rc && rt->detect_anomaly)
-        rc = check_finite(rt, op, in, n_in, outs, n_out);
     if (rc)
         goto fail;
 

@@ -55,6 +55,19 @@ static void test_op_output(void **state)
     in[1] = nt;
     expect_numeric(strata_op_call(rt, "core::add", in, 2, NULL, 0, &y, 1),
                    (const char *[]){"core::add", "(4) f32 holding NaN", NULL});
+    /* computed in place (the input given as the output): the op is named, its input
+     * called finite, and the output left as it was (core::copy was blamed, the NaN copied) */
+    strata_tensor *w = vec(dev, v, 4);
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::sqrt",
+                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &w, .n_inputs = 1,
+                                .outputs = &w, .n_outputs = 1};
+    expect_numeric(strata_op_invoke(rt, &inv),
+                   (const char *[]){"anomaly detected: core::sqrt", "element 2 of output 0", "inputs: (4) f32", NULL});
+    assert_null(strstr(strata_last_error(), "holding"));
+    float kept[4];
+    ST_OK(strata_tensor_read(w, kept, sizeof kept));
+    assert_memory_equal(kept, v, sizeof kept);
+    strata_tensor_release(w);
     /* finite results pass */
     in[1] = x;
     ST_OK(strata_op_call(rt, "core::add", in, 2, NULL, 0, &y, 1));
