@@ -298,10 +298,12 @@ static void test_checkpoint_bad_optimizer_metadata(void **state)
     ST_OK(strata_checkpoint_load(bad, m, o)); /* the rewriting keeps a good file good */
     const struct {
         const char *key, *value;
-    } cases[] = {{"optimizer.lr", "fast"},         {"optimizer.lr", "-0.1"},          {"optimizer.lr", "inf"},
-                 {"optimizer.lr", "0.001x"},       {"optimizer.steps", "-7"},         {"optimizer.steps", ""},
-                 {"optimizer.steps", "1e3"},       {"optimizer.fc1.weight.step", "-7"}, {"optimizer.fc1.bias.step", "x"},
-                 {"optimizer.steps", "99999999999999999999"}};
+    } cases[] = {
+        {"optimizer.lr", "fast"},   {"optimizer.lr", "-0.1"},     {"optimizer.lr", "inf"},
+        {"optimizer.lr", "0.001x"}, {"optimizer.steps", "-7"},    {"optimizer.steps", ""},
+        {"optimizer.steps", "1e3"}, {"optimizer.steps", "99999999999999999999"},
+        {"optimizer.fc1.weight.step", "-7"}, {"optimizer.fc1.bias.step", "x"},
+    };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         rewrite_meta(path, bad, cases[k].key, cases[k].value);
         strata_status rc = strata_checkpoint_load(bad, m, o);

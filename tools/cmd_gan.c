@@ -498,14 +498,12 @@ static int gan_write_grid(strata_tensor *x, const char *path)
     }
     float *buf = malloc(sizeof(float) * (size_t)numel);
     if (!buf || strata_tensor_read(x, buf, sizeof(float) * (size_t)numel)) {
-        free(buf);
-        return cli_fail("reading the samples", STRATA_E_NOMEM);
+            return cli_fail("reading the samples", STRATA_E_NOMEM);
     }
     int cols = (int)ceil(sqrt((double)n));
     grid_layout g = {.n = n, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
                      .background = 255, .norm = GRID_NORM_RANGE, .lo = -1.0f, .hi = 1.0f};
     uint8_t *img = grid_render(&g, buf);
-    free(buf);
     int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, C);
     free(img);
     return r;
@@ -1110,7 +1108,7 @@ int cmd_fid(int argc, char **argv)
     strata_spec *cs = NULL;
     strata_model *cls = NULL;
     strata_dataset *test = NULL;
-    float *feat[2] = {NULL, NULL}, *buf = NULL;
+    float *feat[2] = {NULL, NULL};
     double *mu[2] = {NULL, NULL}, *cov[2] = {NULL, NULL};
     if (rc) {
         r = cli_fail("loading the generator", rc);
@@ -1164,11 +1162,9 @@ int cmd_fid(int argc, char **argv)
         r = 1;
         goto out2;
     }
-    const int64_t room = n < chunk ? n : chunk; /* images in one batch */
-    buf = malloc(sizeof(float) * (size_t)(room * F));
     for (int k = 0; k < 2; k++)
         feat[k] = malloc(sizeof(float) * (size_t)(n * F));
-    if (!buf || !feat[0] || !feat[1]) {
+    if (!feat[0] || !feat[1]) {
         fprintf(stderr, "strata: error: out of memory for %lld features of %lld images\n", (long long)F,
                 (long long)n);
         r = 1;
@@ -1189,11 +1185,9 @@ int cmd_fid(int argc, char **argv)
                 r = fid_samples(&g, &sc, first, B, per, &x);
             }
             if (!r)
-                r = fid_features(g.rt, cls, x, F, buf);
+                r = fid_features(g.rt, cls, x, F, feat[pass] + first * F);
             strata_tensor_release(x);
             strata_graph_reset(strata_runtime_graph(g.rt));
-            if (!r)
-                memcpy(feat[pass] + first * F, buf, sizeof(float) * (size_t)(B * F));
         }
     }
     strata_set_grad_enabled(g.rt, prev);
@@ -1228,7 +1222,6 @@ out2:
         free(mu[k]);
         free(cov[k]);
     }
-    free(buf);
     strata_dataset_destroy(test);
     strata_model_destroy(cls);
     strata_spec_destroy(cs);

@@ -693,8 +693,9 @@ static json_t *to_json(const sft_view *v, const inspect_args *a)
     json_t *meta = v->meta ? json_deep_copy(v->meta) : json_object();
     return json_pack("{s:o, s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:s?}", "file", cli_json_str(v->path),
                      "bytes", (json_int_t)v->size, "header_bytes", (json_int_t)v->header_len, "metadata", meta,
-                     "tensors", tensors, "model_tensors", (json_int_t)t.tensors[0], "model_values", (json_int_t)t.values[0],
-                     "optimizer_tensors", (json_int_t)t.tensors[1], "optimizer_values", (json_int_t)t.values[1],
+                     "tensors", tensors, "model_tensors", (json_int_t)t.tensors[0], "model_values",
+                     (json_int_t)t.values[0], "optimizer_tensors", (json_int_t)t.tensors[1], "optimizer_values",
+                     (json_int_t)t.values[1],
                      "tensor_bytes", (json_int_t)(t.bytes[0] + t.bytes[1]), "pattern", a->pattern);
 }
 

@@ -760,7 +760,8 @@ static void mn_layer_attrs(mn_ctx *c)
  * the attribute and both values. */
 static int mn_check_layer(const mn_ctx *c, const char *ck)
 {
-    if (mn_layer_index(c) < 0) /* no such layer: mn_build says so */
+    const int li = mn_layer_index(c);
+    if (li < 0) /* no such layer: mn_build says so */
         return 0;
     for (int k = 0; k < 6; k++) {
         char key[64], run[64];
@@ -776,7 +777,7 @@ static int mn_check_layer(const mn_ctx *c, const char *ck)
             fprintf(stderr, "strata: error: %s was trained with %s %s in layer '%s', the spec %s has %s %s: give the "
                             "run's spec (its spec.yaml) or --set model.layers.%d.%s=%s\n",
                     ck, mn_layer_keys[k].name, run, c->layer, strata_spec_path(c->spec), mn_layer_keys[k].name,
-                    c->attr[k], mn_layer_index(c), mn_layer_keys[k].name, run);
+                    c->attr[k], li, mn_layer_keys[k].name, run);
             return 1;
         }
     }
@@ -1065,18 +1066,20 @@ static json_t *mn_meta_json(const mn_ctx *c, const mn_files *f, const char *spec
     free(vocab);
     char cap[24];
     snprintf(cap, sizeof cap, "%lld", (long long)c->M_spec);
-    if (m && json_object_set_new(m, "memnet.memory_size", json_string(cap)))
-        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
-    for (int k = 0; m && k < 6; k++) {
+    int bad = m && json_object_set_new(m, "memnet.memory_size", json_string(cap));
+    for (int k = 0; m && !bad && k < 6; k++) {
         char key[64];
         snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
-        if (json_object_set_new(m, key, json_string(c->attr[k])))
-            snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+        bad = json_object_set_new(m, key, json_string(c->attr[k]));
     }
     /* a path that is not UTF-8 cannot be JSON text: left out (RUN/spec.yaml serves) */
-    if (m && cli_utf8_prefix(spec_path, strlen(spec_path)) == strlen(spec_path) &&
-        json_object_set_new(m, "memnet.spec", json_string(spec_path)))
-        snprintf(err.text, sizeof err.text, "out of memory"), json_decref(m), m = NULL;
+    if (m && !bad && cli_utf8_prefix(spec_path, strlen(spec_path)) == strlen(spec_path))
+        bad = json_object_set_new(m, "memnet.spec", json_string(spec_path));
+    if (bad) {
+        snprintf(err.text, sizeof err.text, "out of memory");
+        json_decref(m);
+        m = NULL;
+    }
     if (!m)
         snprintf(mn_why, sizeof mn_why, "building the checkpoint's metadata: %s", err.text);
     return m;

@@ -27,6 +27,12 @@ struct strata_text {
 
 /* ---- UTF-8 ----------------------------------------------------------------- */
 
+/* A Unicode scalar value: a code point that is not a surrogate. */
+static int is_scalar(uint32_t c)
+{
+    return c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF);
+}
+
 /* Decodes one code point at p[0..len); returns its length, or 0 when the
  * bytes there are not well-formed UTF-8 (overlong, surrogate, > U+10FFFF,
  * truncated). */
@@ -54,7 +60,7 @@ static int utf8_next(const uint8_t *p, size_t len, uint32_t *cp)
             return 0;
         c = c << 6 | (p[k] & 0x3F);
     }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    if (c < min || !is_scalar(c))
         return 0;
     *cp = c;
     return n;
@@ -218,7 +224,7 @@ static strata_status text_build(const uint8_t *buf, size_t len, const char *name
         memcpy(t->vocab, o.vocab, sizeof(uint32_t) * (size_t)t->n_vocab);
         for (int64_t k = 0; k < t->n_vocab; k++) {
             uint32_t c = t->vocab[k];
-            int bad = o.mode == STRATA_TEXT_BYTES ? c > 255 : (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF));
+            int bad = o.mode == STRATA_TEXT_BYTES ? c > 255 : !is_scalar(c);
             if (bad) {
                 rc = st_error(STRATA_E_INVALID, "%s: vocabulary entry %lld (%#x) is not a %s", name, (long long)k,
                               (unsigned)c, o.mode == STRATA_TEXT_BYTES ? "byte (0..255)" : "Unicode scalar value");
@@ -475,7 +481,8 @@ strata_status strata_text_val_batch(const strata_text *t, strata_device *dev, in
     if (rc)
         return rc;
     if (first < 0 || count < 1 || first > nw || count > nw - first)
-        return st_error(STRATA_E_INVALID, "validation batch: %lld windows from window %lld do not fit in the %lld there are",
+        return st_error(STRATA_E_INVALID,
+                        "validation batch: %lld windows from window %lld do not fit in the %lld there are",
                         (long long)count, (long long)first, (long long)nw);
     int64_t *starts = st_malloc(sizeof(int64_t) * (size_t)count);
     if (!starts)
