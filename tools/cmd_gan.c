@@ -498,12 +498,14 @@ static int gan_write_grid(strata_tensor *x, const char *path)
     }
     float *buf = malloc(sizeof(float) * (size_t)numel);
     if (!buf || strata_tensor_read(x, buf, sizeof(float) * (size_t)numel)) {
-            return cli_fail("reading the samples", STRATA_E_NOMEM);
+        free(buf);
+        return cli_fail("reading the samples", STRATA_E_NOMEM);
     }
     int cols = (int)ceil(sqrt((double)n));
     grid_layout g = {.n = n, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
                      .background = 255, .norm = GRID_NORM_RANGE, .lo = -1.0f, .hi = 1.0f};
     uint8_t *img = grid_render(&g, buf);
+    free(buf);
     int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, C);
     free(img);
     return r;
