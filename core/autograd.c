@@ -6,6 +6,7 @@
  * accumulates into leaves' ->grad (kept) and intermediates' ->tmp_grad
  * (freed as soon as the producing node has used it).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ static void node_free(st_node *n)
         strata_tensor_release(n->inputs[k]);
     free(n->inputs);
     free(n->outputs);
+    free(n->versions);
     free(n->attrs);
     free(n->layer);
     free(n);
@@ -81,12 +83,15 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
     n->op = op;
     n->inputs = st_calloc((size_t)n_in, sizeof *n->inputs);
     n->outputs = st_calloc((size_t)n_out, sizeof *n->outputs);
+    n->versions = st_calloc((size_t)(n_in + n_out), sizeof *n->versions);
     n->attrs = st_attrs_copy(attrs, n_attrs);
     n->layer = rt->detect_anomaly && rt->anomaly_layer ? st_strdup(rt->anomaly_layer) : NULL;
-    if (!n->inputs || !n->outputs || (n_attrs && !n->attrs) || (rt->detect_anomaly && rt->anomaly_layer && !n->layer) ||
+    if (!n->inputs || !n->outputs || !n->versions || (n_attrs && !n->attrs) ||
+        (rt->detect_anomaly && rt->anomaly_layer && !n->layer) ||
         st_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
         free(n->inputs);
         free(n->outputs);
+        free(n->versions);
         free(n->attrs);
         free(n->layer);
         free(n);
@@ -96,11 +101,14 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
     n->n_outputs = n_out;
     n->n_attrs = n_attrs;
     n->seq = g->n_nodes;
-    for (int k = 0; k < n_in; k++)
+    for (int k = 0; k < n_in; k++) {
         n->inputs[k] = strata_tensor_retain(inputs[k]);
+        n->versions[k] = inputs[k]->st->version;
+    }
     for (int k = 0; k < n_out; k++) {
         strata_tensor *o = outputs[k];
         n->outputs[k] = strata_tensor_retain(o);
+        n->versions[n_in + k] = o->st->version;
         if (o->dtype == STRATA_F32) {
             o->requires_grad = 1;
             o->is_leaf = 0;
@@ -127,6 +135,62 @@ static strata_status accumulate(strata_runtime *rt, strata_tensor **slot, strata
     strata_tensor_release(*slot);
     *slot = sum;
     return STRATA_OK;
+}
+
+/* A backward reads the tensors its node saved: one written in place since
+ * (an optimizer step, strata_tensor_write, an op into a provided output)
+ * would give wrong gradients without a sign, so it is an error. */
+static strata_status check_saved(const st_node *n)
+{
+    const strata_op_def *d = &n->op->def;
+    if (d->struct_size < offsetof(strata_op_def, backward_unread_outputs) + sizeof d->backward_unread_outputs)
+        return STRATA_OK; /* built before 1.2: its backward's reads are unknown, and it worked unchecked */
+    for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
+        const int is_in = k < n->n_inputs, j = is_in ? k : k - n->n_inputs;
+        const strata_tensor *t = is_in ? n->inputs[j] : n->outputs[j];
+        const uint32_t unread = is_in ? d->backward_unread_inputs : d->backward_unread_outputs;
+        if (t->st->version == n->versions[k] || (j < 32 && (unread >> j & 1u)))
+            continue;
+        char s[128];
+        return st_error(STRATA_E_STATE,
+                        "backward of %s%s%s: its %s %d (%s %s) was modified in place after the forward pass saved it "
+                        "(version %llu, saved at %llu), so its gradients would be wrong; change a copy instead, or "
+                        "make the change after strata_backward",
+                        n->op->name, n->layer ? " in layer " : "", n->layer ? n->layer : "", is_in ? "input" : "output",
+                        j, strata_dtype_name(t->dtype), st_shape_str(s, sizeof s, t->ndim, t->shape),
+                        (unsigned long long)t->st->version, (unsigned long long)n->versions[k]);
+    }
+    return STRATA_OK;
+}
+
+/* check_saved for every node the backward from @p loss will reach, before
+ * any runs: a refusal then leaves every gradient as it was. */
+static strata_status check_reachable(strata_graph *g, const strata_tensor *loss)
+{
+    const st_node *start = loss->grad_fn;
+    if (!start || start->seq >= g->n_nodes || g->nodes[start->seq] != start)
+        return STRATA_OK; /* the loop finds nothing to do either */
+    unsigned char *reach = st_calloc((size_t)g->n_nodes, 1);
+    if (!reach)
+        return STRATA_E_NOMEM;
+    reach[start->seq] = 1;
+    strata_status rc = STRATA_OK;
+    for (int ni = start->seq; ni >= 0 && !rc; ni--) {
+        const st_node *n = g->nodes[ni];
+        if (!reach[ni])
+            continue;
+        int any_in = 0;
+        for (int k = 0; k < n->n_inputs; k++) {
+            const strata_tensor *x = n->inputs[k];
+            any_in |= x->requires_grad && (x->is_leaf || x->grad_fn);
+            if (x->requires_grad && x->grad_fn && x->grad_fn->seq < ni && g->nodes[x->grad_fn->seq] == x->grad_fn)
+                reach[x->grad_fn->seq] = 1;
+        }
+        if (any_in)
+            rc = check_saved(n);
+    }
+    free(reach);
+    return rc;
 }
 
 strata_status strata_backward(strata_graph *g, strata_tensor *loss)
@@ -157,6 +221,10 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
         goto out;
     if (loss->is_leaf) {
         rc = accumulate(rt, &loss->grad, one);
+        goto out;
+    }
+    if ((rc = check_reachable(g, loss))) {
+        strata_tensor_release(one);
         goto out;
     }
     strata_tensor_release(loss->tmp_grad);

@@ -563,8 +563,10 @@ record:
         for (int k = 0; k < n_out; k++)
             inv->outputs[k] = outs[k];
     } else {
-        for (int k = 0; k < n_out; k++)
+        for (int k = 0; k < n_out; k++) {
+            outs[k]->st->version++; /* written in place: a graph that saved it must not use it */
             strata_tensor_release(outs[k]);
+        }
     }
     return STRATA_OK;
 

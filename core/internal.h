@@ -200,6 +200,7 @@ typedef struct st_storage {
     strata_device *dev;
     void *data; /* backend buffer handle or host pointer */
     size_t bytes;
+    uint64_t version; /* bumped by every write (from_host too); autograd checks saved tensors against it */
 } st_storage;
 
 struct st_node;
@@ -253,6 +254,7 @@ typedef struct st_node {
     strata_attr *attrs; /* deep copy */
     int n_attrs;
     int seq;
+    uint64_t *versions; /* the storages' versions of inputs then outputs when recorded */
     char *layer; /* the layer that recorded it, kept only when detecting anomalies */
 } st_node;
 

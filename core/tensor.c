@@ -312,6 +312,7 @@ strata_status strata_tensor_write(strata_tensor *t, const void *src, size_t byte
     strata_device *dev = t->st->dev;
     if (!bytes)
         return STRATA_OK;
+    t->st->version++;
     if (dev->host_memory && !dev->be->def.copy_from_host) {
         memcpy((char *)t->st->data + t->byte_offset, src, bytes);
         return STRATA_OK;

@@ -12,7 +12,9 @@
  *   - backward of a loss whose graph was reset is E_STATE, not a silent OK;
  *     an intermediate kept across the reset and used again gathers no
  *     gradient nobody reads (it grew with every backward);
- *   - NULL arrays with a nonzero count are E_INVALID, not a crash.
+ *   - NULL arrays with a nonzero count are E_INVALID, not a crash;
+ *   - backward after a tensor it saved was changed in place is E_STATE (it
+ *     silently used the new values), from 2026-12-03.
  */
 #include <math.h>
 #include <stdint.h>
@@ -449,6 +451,86 @@ static void test_provided_outputs_and_device_index(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* A tensor the graph saved and then changed in place would give wrong gradients without a sign: backward
+ * refuses, naming the op, which input or output and the versions; a view shares its base's version; nothing
+ * is accumulated; a new forward after the change differentiates. */
+static void test_saved_tensor_modified(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    strata_graph *g = strata_runtime_graph(rt);
+    const float xv[4] = {1, 2, 3, 4}, wv[4] = {5, 6, 7, 8}, w2[4] = {-1, -2, -3, -4};
+    strata_tensor *x = NULL, *w = NULL, *p = NULL, *l = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, xv, &x));
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, wv, &w));
+    ST_OK(strata_tensor_set_requires_grad(x, 1));
+
+    /* strata_tensor_write into a saved input; l = sum(x * w + x), so add's backward would reach x before mul's */
+    strata_tensor *in[2] = {x, w}, *q = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        ST_OK(strata_op_call(rt, "core::mul", in, 2, NULL, 0, &p, 1));
+        strata_tensor *sum_in[2] = {p, x};
+        ST_OK(strata_op_call(rt, "core::add", sum_in, 2, NULL, 0, &q, 1));
+        ST_OK(strata_op_call(rt, "core::sum", &q, 1, NULL, 0, &l, 1));
+        if (pass == 0) {
+            ST_OK(strata_tensor_write(w, w2, sizeof w2));
+            assert_int_equal(strata_backward(g, l), STRATA_E_STATE);
+            tu_assert_error_contains("backward of core::mul: its input 1 (f32 (4)) was modified in place");
+            tu_assert_error_contains("(version 2, saved at 1)"); /* from_host wrote it once */
+            assert_null(strata_tensor_grad(x));                   /* checked before any backward ran */
+        } else { /* a new forward saves the new values */
+            ST_OK(strata_backward(g, l));
+            float gx[4];
+            ST_OK(strata_tensor_read(strata_tensor_grad(x), gx, sizeof gx));
+            for (int k = 0; k < 4; k++)
+                assert_float_equal(gx[k], w2[k] + 1, 0);
+            strata_tensor_zero_grad(x);
+        }
+        strata_graph_reset(g);
+        strata_tensor_release(l);
+        strata_tensor_release(q);
+        strata_tensor_release(p);
+    }
+
+    /* a view of w saved, then an op writes w in place through a provided output */
+    strata_tensor *v = NULL;
+    strata_attr shape = strata_attr_ints("shape", (const int64_t[]){2, 2}, 2);
+    ST_OK(strata_op_call(rt, "core::reshape", &w, 1, &shape, 1, &v, 1));
+    strata_tensor *x2 = NULL;
+    ST_OK(strata_op_call(rt, "core::reshape", &x, 1, &shape, 1, &x2, 1));
+    strata_tensor *in2[2] = {x2, v};
+    ST_OK(strata_op_call(rt, "core::mul", in2, 2, NULL, 0, &p, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &p, 1, NULL, 0, &l, 1));
+    strata_tensor *add_in[2] = {w, w}, *add_out[1] = {w};
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::add", .inputs = add_in, .n_inputs = 2,
+                                .outputs = add_out, .n_outputs = 1, .flags = STRATA_INVOKE_OUTPUTS_PROVIDED};
+    ST_OK(strata_op_invoke(rt, &inv));
+    assert_int_equal(strata_backward(g, l), STRATA_E_STATE);
+    tu_assert_error_contains("backward of core::mul: its input 1 (f32 (2, 2)) was modified in place");
+    assert_null(strata_tensor_grad(x));
+    strata_graph_reset(g);
+    strata_tensor_release(l);
+    strata_tensor_release(p);
+    strata_tensor_release(x2);
+    strata_tensor_release(v);
+
+    /* an output: exp's backward reads y = exp(x); sum's reads no value, so only exp's node objects */
+    strata_tensor *y = NULL;
+    ST_OK(strata_op_call(rt, "core::exp", &x, 1, NULL, 0, &y, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &y, 1, NULL, 0, &l, 1));
+    ST_OK(strata_tensor_write(y, w2, sizeof w2));
+    assert_int_equal(strata_backward(g, l), STRATA_E_STATE);
+    tu_assert_error_contains("backward of core::exp: its output 0 (f32 (4)) was modified in place");
+    assert_null(strata_tensor_grad(x));
+    strata_graph_reset(g);
+    strata_tensor_release(l);
+    strata_tensor_release(y);
+    strata_tensor_release(w);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+}
+
 static void test_null_arrays(void **state)
 {
     (void)state;
@@ -486,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_host_block_cache),
         cmocka_unit_test(test_backward_after_reset),
         cmocka_unit_test(test_null_arrays),
+        cmocka_unit_test(test_saved_tensor_modified),
         cmocka_unit_test(test_provided_outputs_and_device_index),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1274,6 +1274,47 @@ static void test_layer_batch_norm_running_stats(void **state)
     }
 }
 
+/* A batch-norm layer run twice in one graph (a GAN's discriminator on real and fake images) updates its
+ * running statistics in place between the runs: the backward does not read them, so it is allowed; writing the
+ * weight it does read is refused (autograd's in-place check). */
+static void test_layer_batch_norm_twice_in_one_graph(void **state)
+{
+    (void)state;
+    strata_model *m = layer_model("batch_norm1d", "bn", SHAPE(2, 2), NOATTRS);
+    strata_tensor *x = tf(BN_X, SHAPE(2, 2, 2)), *y[2] = {NULL, NULL}, *p = NULL, *l = NULL, *w = NULL;
+    const char *name = NULL;
+    strata_graph *g = strata_runtime_graph(g_rt);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < 2; k++)
+            ST_OK(strata_model_forward(m, &x, 1, &y[k], 1, 1));
+        ST_OK(strata_op_call(g_rt, "core::mul", y, 2, NULL, 0, &p, 1));
+        ST_OK(strata_op_call(g_rt, "core::sum", &p, 1, NULL, 0, &l, 1));
+        ST_OK(strata_model_param(m, 0, &name, &w));
+        assert_string_equal(name, "bn.weight");
+        if (pass == 0) {
+            ST_OK(strata_backward(g, l));
+            assert_non_null(strata_tensor_grad(w));
+        } else {
+            const float ones[2] = {1, 1};
+            ST_OK(strata_tensor_write(w, ones, sizeof ones));
+            assert_int_equal(strata_backward(g, l), STRATA_E_STATE);
+            assert_non_null(strstr(strata_last_error(), "backward of conv::batch_norm: its input 1 (f32 (2)) was "
+                                                        "modified in place"));
+        }
+        strata_graph_reset(g);
+        strata_tensor_release(l);
+        strata_tensor_release(p);
+        strata_tensor_release(y[0]);
+        strata_tensor_release(y[1]);
+    }
+    float rm[2], rv[2];
+    int64_t nbt;
+    read_buffers(m, rm, rv, &nbt);
+    assert_int_equal(nbt, 4);
+    strata_tensor_release(x);
+    strata_model_destroy(m);
+}
+
 /* ======================================================================= */
 /* Bad input                                                               */
 /* ======================================================================= */
@@ -1581,6 +1622,7 @@ int main(void)
         cmocka_unit_test(test_transpose_is_adjoint),
         cmocka_unit_test(test_layer_params_and_init),
         cmocka_unit_test(test_layer_batch_norm_running_stats),
+        cmocka_unit_test(test_layer_batch_norm_twice_in_one_graph),
         cmocka_unit_test(test_bad_input_ops),
         cmocka_unit_test(test_bad_input_spec),
         cmocka_unit_test(test_bad_input_forward),

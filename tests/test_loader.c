@@ -636,6 +636,17 @@ static void test_good_plugin_gradient(void **state)
     assert_non_null(strata_tensor_grad(x));
     assert_values(strata_tensor_grad(x), g2, 4);
     strata_tensor_release(loss);
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_zero_grad(x);
+
+    /* registered in the 1.1 layout: the core does not know what its backward reads, so a write into its
+     * output between forward and backward is not refused (it was not before 1.2 either) */
+    ST_OK(strata_op_call(rt, "fixture::double", &x, 1, NULL, 0, &y, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &y, 1, NULL, 0, &loss, 1));
+    ST_OK(strata_tensor_write(y, xv, sizeof xv));
+    ST_OK(strata_backward(strata_runtime_graph(rt), loss));
+    assert_values(strata_tensor_grad(x), g2, 4);
+    strata_tensor_release(loss);
     strata_tensor_release(y);
     strata_graph_reset(strata_runtime_graph(rt));
     strata_tensor_zero_grad(x);

@@ -7,13 +7,20 @@
 
 #include "../internal.h"
 
-/* Shorthand for an op definition table entry. */
-#define ST_OP(NAME, MINI, MAXI, NOUT, FLAGS, INFER, BACKWARD, COMPOSITE, DOC)                                    \
+/* Shorthand for an op definition table entry; ST_OP_R also names the inputs
+ * and outputs (bit masks) whose values its backward never reads, which may
+ * then change in place before the backward (strata_op_def). */
+#define ST_OP_R(NAME, MINI, MAXI, NOUT, FLAGS, INFER, BACKWARD, COMPOSITE, DOC, UNREAD_IN, UNREAD_OUT)            \
     {                                                                                                          \
         .struct_size = sizeof(strata_op_def), .name = "core::" NAME, .version = 1, .min_inputs = (MINI),       \
         .max_inputs = (MAXI), .n_outputs = (NOUT), .flags = (FLAGS), .infer = (INFER), .backward = (BACKWARD), \
-        .composite = (COMPOSITE), .doc = (DOC)                                                                 \
+        .composite = (COMPOSITE), .doc = (DOC), .backward_unread_inputs = (UNREAD_IN),                          \
+        .backward_unread_outputs = (UNREAD_OUT)                                                                \
     }
+#define ST_OP(NAME, MINI, MAXI, NOUT, FLAGS, INFER, BACKWARD, COMPOSITE, DOC) \
+    ST_OP_R(NAME, MINI, MAXI, NOUT, FLAGS, INFER, BACKWARD, COMPOSITE, DOC, 0u, 0u)
+/* shapes only: the backward reads no value of any input or output */
+#define ST_UNREAD_ALL 0xffffffffu
 
 strata_status ops_register_table(st_plugin *p, const strata_op_def *defs, size_t n);
 

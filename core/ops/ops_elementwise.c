@@ -146,11 +146,11 @@ static strata_status bw_unary(const strata_backward_call *c)
 #define BINARY(NAME, BW, DOC) ST_OP(NAME, 2, 2, 1, 0, infer_binary, BW, NULL, DOC)
 
 static const strata_op_def elementwise_ops[] = {
-    BINARY("add", bw_add, "a + b with broadcasting"),
-    BINARY("sub", bw_sub, "a - b with broadcasting"),
-    BINARY("mul", bw_mul, "a * b with broadcasting"),
+    ST_OP_R("add", 2, 2, 1, 0, infer_binary, bw_add, NULL, "a + b with broadcasting", ST_UNREAD_ALL, ST_UNREAD_ALL),
+    ST_OP_R("sub", 2, 2, 1, 0, infer_binary, bw_sub, NULL, "a - b with broadcasting", ST_UNREAD_ALL, ST_UNREAD_ALL),
+    ST_OP_R("mul", 2, 2, 1, 0, infer_binary, bw_mul, NULL, "a * b with broadcasting", 0u, 1u),
     BINARY("div", bw_div, "a / b with broadcasting"),
-    ST_OP("neg", 1, 1, 1, 0, infer_unary, bw_neg, NULL, "-x"),
+    ST_OP_R("neg", 1, 1, 1, 0, infer_unary, bw_neg, NULL, "-x", ST_UNREAD_ALL, ST_UNREAD_ALL),
     UNARY("exp", "e^x"),
     UNARY("log", "natural logarithm"),
     UNARY("sqrt", "square root"),
@@ -161,7 +161,7 @@ static const strata_op_def elementwise_ops[] = {
     UNARY("tanh", "hyperbolic tangent"),
     UNARY("gelu", "x * Phi(x), exact erf form"),
     ST_OP("pow", 1, 1, 1, 0, infer_pow, bw_unary, NULL, "x ^ exponent"),
-    ST_OP("scale", 1, 1, 1, 0, infer_unary, bw_scale_op, NULL, "alpha x + beta"),
+    ST_OP_R("scale", 1, 1, 1, 0, infer_unary, bw_scale_op, NULL, "alpha x + beta", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP("eltwise_backward", 3, 3, 1, STRATA_OP_NO_GRAD, infer_eltwise_backward, NULL, NULL,
           "dx = dy * f'(x) for the unary op named by fn"),
 };

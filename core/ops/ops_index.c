@@ -105,10 +105,10 @@ static strata_status infer_one_hot(const strata_infer_call *c)
 }
 
 static const strata_op_def index_ops[] = {
-    ST_OP("embedding", 2, 2, 1, 0, infer_embedding, bw_embedding, NULL, "rows of a table by index"),
+    ST_OP_R("embedding", 2, 2, 1, 0, infer_embedding, bw_embedding, NULL, "rows of a table by index", 1u, 1u),
     ST_OP("embedding_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_embedding_backward, NULL, NULL,
           "scatter-add of row gradients"),
-    ST_OP("gather", 2, 2, 1, 0, infer_gather, bw_gather, NULL, "torch.gather along an axis"),
+    ST_OP_R("gather", 2, 2, 1, 0, infer_gather, bw_gather, NULL, "torch.gather along an axis", 1u, 1u),
     ST_OP("gather_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_gather_backward, NULL, NULL, "scatter-add"),
     ST_OP("one_hot", 1, 1, 1, STRATA_OP_NO_GRAD, infer_one_hot, NULL, NULL, "indices to one-hot f32"),
 };

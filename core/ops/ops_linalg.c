@@ -136,8 +136,9 @@ static strata_status bw_linear(const strata_backward_call *c)
 }
 
 static const strata_op_def linalg_ops[] = {
-    ST_OP("matmul", 2, 2, 1, 0, infer_matmul, bw_matmul, NULL, "batched matrix product with optional transposes"),
-    ST_OP("linear", 2, 3, 1, 0, infer_linear, bw_linear, NULL, "x w^T + b"),
+    ST_OP_R("matmul", 2, 2, 1, 0, infer_matmul, bw_matmul, NULL, "batched matrix product with optional transposes", 0u,
+            1u),
+    ST_OP_R("linear", 2, 3, 1, 0, infer_linear, bw_linear, NULL, "x w^T + b", 1u << 2, 1u),
 };
 
 strata_status st_register_linalg_ops(st_plugin *p)

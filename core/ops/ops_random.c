@@ -45,7 +45,8 @@ static const strata_op_def random_ops[] = {
     ST_OP("fill", 0, 0, 1, STRATA_OP_NO_GRAD, infer_created, NULL, NULL, "constant tensor"),
     ST_OP("uniform", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_created, NULL, NULL, "U(low, high), Philox"),
     ST_OP("normal", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_created, NULL, NULL, "N(mean, std^2), Philox"),
-    ST_OP("dropout", 1, 1, 2, STRATA_OP_RANDOM, infer_dropout, bw_dropout, NULL, "inverted dropout; outputs y and mask"),
+    ST_OP_R("dropout", 1, 1, 2, STRATA_OP_RANDOM, infer_dropout, bw_dropout, NULL,
+            "inverted dropout; outputs y and mask", 1u, 1u),
 };
 
 strata_status st_register_random_ops(st_plugin *p)

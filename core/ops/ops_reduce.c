@@ -147,12 +147,13 @@ static strata_status bw_log_softmax(const strata_backward_call *c)
 }
 
 static const strata_op_def reduce_ops[] = {
-    ST_OP("sum", 1, 1, 1, 0, infer_reduce, bw_sum, NULL, "sum over axes"),
-    ST_OP("mean", 1, 1, 1, 0, infer_reduce, bw_mean, NULL, "mean over axes"),
+    ST_OP_R("sum", 1, 1, 1, 0, infer_reduce, bw_sum, NULL, "sum over axes", ST_UNREAD_ALL, ST_UNREAD_ALL),
+    ST_OP_R("mean", 1, 1, 1, 0, infer_reduce, bw_mean, NULL, "mean over axes", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP("max", 1, 1, 1, 0, infer_reduce, bw_max, NULL, "maximum over axes"),
     ST_OP("max_backward", 3, 3, 1, STRATA_OP_NO_GRAD, infer_max_backward, NULL, NULL, "gradient of max"),
     ST_OP("argmax", 1, 1, 1, STRATA_OP_NO_GRAD, infer_argmax, NULL, NULL, "index of the first maximum (i64)"),
-    ST_OP("sum_to_shape", 1, 1, 1, 0, infer_sum_to_shape, bw_sum_to_shape, NULL, "reverse of broadcasting"),
+    ST_OP_R("sum_to_shape", 1, 1, 1, 0, infer_sum_to_shape, bw_sum_to_shape, NULL, "reverse of broadcasting",
+            ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP("softmax", 1, 1, 1, 0, infer_softmax, bw_softmax, NULL, "softmax along axis"),
     ST_OP("log_softmax", 1, 1, 1, 0, infer_softmax, bw_log_softmax, NULL, "log-softmax along axis"),
     ST_OP("softmax_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_softmax, NULL, NULL, "gradient of softmax"),

@@ -190,6 +190,10 @@ STRATA_FROZEN_MEMBER(strata_op_def, composite, 64);
 STRATA_FROZEN_MEMBER(strata_op_def, host_kernel, 72);
 STRATA_FROZEN_MEMBER(strata_op_def, user, 80);
 STRATA_FROZEN_MEMBER(strata_op_def, doc, 88);
+#if STRATA_ABI_MINOR >= 2 /* added in 1.2, at the end (this file is also built against the frozen 1.0 headers) */
+STRATA_FROZEN_MEMBER(strata_op_def, backward_unread_inputs, 96);
+STRATA_FROZEN_MEMBER(strata_op_def, backward_unread_outputs, 100);
+#endif
 /* strata_attr_spec: 8 members */
 STRATA_FROZEN_EXACT(strata_attr_spec, 56);
 STRATA_FROZEN_MEMBER(strata_attr_spec, struct_size, 0);
