@@ -18,6 +18,7 @@
  * (data.scale 255: [0, 1]).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,7 +333,9 @@ static train_state ae_position(ae_ctx *c, uint64_t data_seed, int64_t step, int6
  * the task and spec `strata eval` users look for. */
 static strata_status ae_save(ae_ctx *c, const ae_args *a, const train_state *s)
 {
-    json_t *meta = json_pack("{s:s, s:s}", "task", "autoencoder", "spec", a->spec_path);
+    char real[PATH_MAX]; /* its real path, so it is found from any directory */
+    json_t *meta = json_pack("{s:s, s:s}", "task", "autoencoder", "spec",
+                             realpath(a->spec_path, real) ? real : a->spec_path);
     strata_status rc = meta ? train_ckpt_save_meta(a->out_dir, "checkpoint.safetensors", c->model, c->opt, s, meta)
                             : STRATA_E_NOMEM;
     json_decref(meta);

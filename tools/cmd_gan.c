@@ -19,6 +19,7 @@
  * samples and checkpoint are written too.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,7 +564,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     snprintf(steps, sizeof steps, "%lld", (long long)s->step);
     snprintf(dl, sizeof dl, "%.17g", ld);
     snprintf(gl, sizeof gl, "%.17g", lg);
-    json_t *meta = json_pack("{s:s, s:s, s:s}", "task", "gan", "spec", spec_path, "gan.steps", steps);
+    char real[PATH_MAX]; /* its real path, so sample and fid find it from any directory */
+    json_t *meta = json_pack("{s:s, s:s, s:s}", "task", "gan", "spec", realpath(spec_path, real) ? real : spec_path,
+                             "gan.steps", steps);
     json_t *extra = json_pack("{s:s, s:s}", "d_loss", dl, "g_loss", gl);
     train_state st = *s;
     st.extra = extra;
