@@ -149,7 +149,7 @@ static strata_status check_saved(const st_node *n)
         const int is_in = k < n->n_inputs, j = is_in ? k : k - n->n_inputs;
         const strata_tensor *t = is_in ? n->inputs[j] : n->outputs[j];
         const uint32_t unread = is_in ? d->backward_unread_inputs : d->backward_unread_outputs;
-        if (t->st->version == n->versions[k] || (j < 32 && (unread >> j & 1u)))
+        if (t->st->version == n->versions[k] || (unread >> (j < 31 ? j : 31) & 1u)) /* bit 31: 31 and on */
             continue;
         char s[128];
         return st_error(STRATA_E_STATE,
@@ -169,7 +169,8 @@ static strata_status check_reachable(strata_graph *g, const strata_tensor *loss)
 {
     const st_node *start = loss->grad_fn;
     if (!start || start->seq >= g->n_nodes || g->nodes[start->seq] != start)
-        return STRATA_OK; /* the loop finds nothing to do either */
+        return st_error(STRATA_E_INVALID, "strata_backward: the loss was not recorded on this graph (a graph of "
+                                          "another runtime?)");
     unsigned char *reach = st_calloc((size_t)g->n_nodes, 1);
     if (!reach)
         return STRATA_E_NOMEM;

@@ -450,6 +450,9 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
             }
             outs[k] = strata_tensor_retain(o);
         }
+        /* written from here on, also by a kernel that then fails: a graph that saved one must not use it */
+        for (int k = 0; k < n_out; k++)
+            outs[k]->st->version++;
     }
 
     /* choose the implementation */
@@ -563,10 +566,8 @@ record:
         for (int k = 0; k < n_out; k++)
             inv->outputs[k] = outs[k];
     } else {
-        for (int k = 0; k < n_out; k++) {
-            outs[k]->st->version++; /* written in place: a graph that saved it must not use it */
+        for (int k = 0; k < n_out; k++)
             strata_tensor_release(outs[k]);
-        }
     }
     return STRATA_OK;
 

@@ -6,6 +6,7 @@
 #define STRATA_INTERNAL_H
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -127,7 +128,15 @@ typedef struct st_plugin {
     char refusal[256]; /* the first one's message */
 } st_plugin;
 
-typedef struct st_host_cache st_host_cache;
+/* Freed host blocks kept for reuse (alloc.c), oldest first. */
+#define ST_HOST_CACHE_ENTRIES 256
+typedef struct st_host_cache {
+    pthread_mutex_t lock; /* storages are freed by whichever thread drops the last reference */
+    int n;
+    size_t bytes;
+    size_t size[ST_HOST_CACHE_ENTRIES];
+    void *block[ST_HOST_CACHE_ENTRIES];
+} st_host_cache;
 
 struct strata_runtime {
     st_plugin **plugins;

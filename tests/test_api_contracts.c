@@ -354,6 +354,29 @@ static void test_host_block_cache(void **state)
     assert_ptr_not_equal(c->st->data, block);
     strata_tensor_release(c);
     strata_tensor_release(b);
+
+    /* full (128 MB): the block freed longest ago makes room for a new one */
+    const int64_t big[3] = {12 << 20, (12 << 20) + 16, (12 << 20) + 32}; /* floats: 48 MB each, three sizes */
+    strata_tensor *t[3] = {NULL, NULL, NULL};
+    void *blk[3];
+    for (int k = 0; k < 3; k++) {
+        ST_OK(strata_tensor_zeros(dev, STRATA_F32, 1, &big[k], &t[k]));
+        blk[k] = t[k]->st->data;
+    }
+    const st_host_cache *hc = rt->host_cache;
+    const int before = hc->n;
+    for (int k = 0; k < 3; k++) /* 0 and 1 fill 96 MB; 2 needs 0's room */
+        strata_tensor_release(t[k]);
+    for (int k = 0; k < hc->n; k++) /* 0 was given back, the smaller blocks before it too */
+        assert_true(hc->block[k] != blk[0] && (hc->size[k] == sizeof(float) * (size_t)big[1] ||
+                                               hc->size[k] == sizeof(float) * (size_t)big[2]));
+    assert_int_equal(hc->n, 2);
+    assert_true(before > 0);
+    for (int k = 2; k >= 1; k--) {
+        ST_OK(strata_tensor_zeros(dev, STRATA_F32, 1, &big[k], &t[k]));
+        assert_ptr_equal(t[k]->st->data, blk[k]);
+        strata_tensor_release(t[k]);
+    }
     strata_runtime_destroy(rt); /* frees the cached blocks (the Valgrind job would see a leak) */
 
     setenv("STRATA_HOST_CACHE", "0", 1);
@@ -526,6 +549,50 @@ static void test_saved_tensor_modified(void **state)
     strata_graph_reset(g);
     strata_tensor_release(l);
     strata_tensor_release(y);
+
+    /* an in-place op that fails after writing (anomaly detection on a NaN step) counts as a write */
+    strata_tensor *gn = NULL, *buf = NULL;
+    const float nan_grad[4] = {NAN, 0, 0, 0}, zero[4] = {0, 0, 0, 0};
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, nan_grad, &gn));
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, zero, &buf));
+    ST_OK(strata_op_call(rt, "core::mul", in, 2, NULL, 0, &p, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &p, 1, NULL, 0, &l, 1));
+    strata_attr sa[2] = {strata_attr_float("lr", 0.5), strata_attr_int("first", 1)};
+    strata_tensor *si[3] = {w, gn, buf}, *so[2] = {w, buf};
+    strata_op_invocation step = {.struct_size = sizeof step, .op = "core::sgd_step", .inputs = si, .n_inputs = 3,
+                                 .outputs = so, .n_outputs = 2, .attrs = sa, .n_attrs = 2,
+                                 .flags = STRATA_INVOKE_OUTPUTS_PROVIDED};
+    strata_set_detect_anomaly(rt, 1);
+    assert_int_equal(strata_op_invoke(rt, &step), STRATA_E_NUMERIC);
+    strata_set_detect_anomaly(rt, 0);
+    assert_int_equal(strata_backward(g, l), STRATA_E_STATE);
+    tu_assert_error_contains("backward of core::mul: its input 1");
+    strata_graph_reset(g);
+    strata_tensor_release(l);
+    strata_tensor_release(p);
+    strata_tensor_release(buf);
+    strata_tensor_release(gn);
+
+    /* bit 31 of a mask covers the inputs after it: concat of 40, input 35 written, reads only shapes */
+    strata_tensor *parts[40];
+    for (int k = 0; k < 40; k++)
+        parts[k] = k == 0 ? x : w;
+    strata_attr axis = strata_attr_int("axis", 0);
+    ST_OK(strata_op_call(rt, "core::concat", parts, 40, &axis, 1, &p, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &p, 1, NULL, 0, &l, 1));
+    ST_OK(strata_tensor_write(w, w2, sizeof w2));
+    ST_OK(strata_backward(g, l));
+    strata_tensor_zero_grad(x);
+
+    /* the same loss with another runtime's graph computed nothing, silently */
+    strata_runtime *other = tu_runtime();
+    assert_int_equal(strata_backward(strata_runtime_graph(other), l), STRATA_E_INVALID);
+    tu_assert_error_contains("not recorded on this graph");
+    strata_runtime_destroy(other);
+    strata_graph_reset(g);
+    strata_tensor_release(p);
+    strata_tensor_release(l);
+
     strata_tensor_release(w);
     strata_tensor_release(x);
     strata_runtime_destroy(rt);

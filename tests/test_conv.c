@@ -1274,9 +1274,9 @@ static void test_layer_batch_norm_running_stats(void **state)
     }
 }
 
-/* A batch-norm layer run twice in one graph (a GAN's discriminator on real and fake images) updates its
- * running statistics in place between the runs: the backward does not read them, so it is allowed; writing the
- * weight it does read is refused (autograd's in-place check). */
+/* A batch-norm layer updates its running statistics in place after each training forward, also between two
+ * runs in one graph (a GAN's discriminator on real and fake images): the backward does not read them, so it is
+ * allowed; writing the weight it does read is refused (autograd's in-place check). */
 static void test_layer_batch_norm_twice_in_one_graph(void **state)
 {
     (void)state;

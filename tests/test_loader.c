@@ -636,6 +636,7 @@ static void test_good_plugin_gradient(void **state)
     assert_non_null(strata_tensor_grad(x));
     assert_values(strata_tensor_grad(x), g2, 4);
     strata_tensor_release(loss);
+    strata_tensor_release(y);
     strata_graph_reset(strata_runtime_graph(rt));
     strata_tensor_zero_grad(x);
 

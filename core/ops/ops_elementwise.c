@@ -149,7 +149,7 @@ static const strata_op_def elementwise_ops[] = {
     ST_OP_R("add", 2, 2, 1, 0, infer_binary, bw_add, NULL, "a + b with broadcasting", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP_R("sub", 2, 2, 1, 0, infer_binary, bw_sub, NULL, "a - b with broadcasting", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP_R("mul", 2, 2, 1, 0, infer_binary, bw_mul, NULL, "a * b with broadcasting", 0u, 1u),
-    BINARY("div", bw_div, "a / b with broadcasting"),
+    ST_OP_R("div", 2, 2, 1, 0, infer_binary, bw_div, NULL, "a / b with broadcasting", 1u, 0u),
     ST_OP_R("neg", 1, 1, 1, 0, infer_unary, bw_neg, NULL, "-x", ST_UNREAD_ALL, ST_UNREAD_ALL),
     UNARY("exp", "e^x"),
     UNARY("log", "natural logarithm"),

@@ -154,8 +154,8 @@ static const strata_op_def reduce_ops[] = {
     ST_OP("argmax", 1, 1, 1, STRATA_OP_NO_GRAD, infer_argmax, NULL, NULL, "index of the first maximum (i64)"),
     ST_OP_R("sum_to_shape", 1, 1, 1, 0, infer_sum_to_shape, bw_sum_to_shape, NULL, "reverse of broadcasting",
             ST_UNREAD_ALL, ST_UNREAD_ALL),
-    ST_OP("softmax", 1, 1, 1, 0, infer_softmax, bw_softmax, NULL, "softmax along axis"),
-    ST_OP("log_softmax", 1, 1, 1, 0, infer_softmax, bw_log_softmax, NULL, "log-softmax along axis"),
+    ST_OP_R("softmax", 1, 1, 1, 0, infer_softmax, bw_softmax, NULL, "softmax along axis", 1u, 0u),
+    ST_OP_R("log_softmax", 1, 1, 1, 0, infer_softmax, bw_log_softmax, NULL, "log-softmax along axis", 1u, 0u),
     ST_OP("softmax_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_softmax, NULL, NULL, "gradient of softmax"),
     ST_OP("log_softmax_backward", 2, 2, 1, STRATA_OP_NO_GRAD, infer_softmax, NULL, NULL, "gradient of log_softmax"),
 };

@@ -301,8 +301,8 @@ strata_status conv_register_batch_norm(const strata_host_api *h, strata_plugin *
          .host_kernel = kernel_batch_norm, .user = (void *)(uintptr_t)h,
          .doc = "batch norm over axis 1: (x, weight, bias, running_mean, running_var) -> y, mean, invstd; "
                 "training, eps",
-         /* the backward reads x, weight, mean and invstd: the running statistics may
-          * be updated in place while a graph holds them (a discriminator run twice) */
+         /* the backward reads x, weight, mean and invstd: the layer updates the running
+          * statistics in place right after this call (and a discriminator runs twice) */
          .backward_unread_inputs = 1u << 2 | 1u << 3 | 1u << 4, .backward_unread_outputs = 1u << 0},
         {.struct_size = sizeof(strata_op_def), .name = "conv::batch_norm_backward", .version = 1, .min_inputs = 5,
          .max_inputs = 5, .n_outputs = 3, .infer = infer_batch_norm_backward,

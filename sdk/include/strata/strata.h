@@ -322,10 +322,11 @@ STRATA_API strata_graph *strata_runtime_graph(strata_runtime *rt);
  * (strata_tensor_write, an op into a provided output, an optimizer step)
  * between forward and backward would change the gradients, so since 1.2
  * that is STRATA_E_STATE naming the op and the tensor, with nothing
- * accumulated (tensors an op's backward does not read, such as batch
- * norm's running statistics, may change; ops of plugins built before 1.2
- * are not checked).
- * @returns STRATA_E_SHAPE if @p loss has more than one element;
+ * accumulated (tensors an op declares its backward does not read, such as
+ * batch norm's running statistics, may change; ops of plugins built
+ * before 1.2 are not checked).
+ * @returns STRATA_E_INVALID if @p loss was not recorded on @p graph;
+ *  STRATA_E_SHAPE if @p loss has more than one element;
  *  STRATA_E_STATE if it was not produced by a recorded op, or a tensor it
  *  saved was written in place since.
  * @since 1.0

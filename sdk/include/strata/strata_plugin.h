@@ -153,8 +153,8 @@ typedef struct strata_op_def {
     strata_kernel_fn host_kernel;
     void *user;
     const char *doc; /* one line */
-    /** The inputs (bit k: input k) and outputs whose values the backward
-     *  never reads (shapes aside). The core refuses a backward when any other
+    /** The inputs (bit k: input k; bit 31: input 31 and every later one)
+     *  and outputs whose values the backward never reads (shapes aside). The core refuses a backward when any other
      *  input or output of the recorded call was written in place after the
      *  forward (strata_tensor_write, an op into a provided output): set the
      *  bits of what the backward does not read so that changing it is
