@@ -363,6 +363,59 @@ static void test_nan_loss_saves_last_good_state(void **state)
     expect_nan_stop("s2s-diverge.yaml", "snan");
 }
 
+/* generate's default prime when the vocabulary has no newline is token 0, and a NUL byte is a token: it read
+ * before its buffer (an empty string prime). A recurrent layer left at batch_first: 0 in a language model is
+ * warned about (its recurrence ran across the batch, silently). */
+static void test_generate_nul_prime_and_time_major_warning(void **state)
+{
+    (void)state;
+    char text[600];
+    for (int k = 0; k < 600; k++)
+        text[k] = "\0ABC"[(k * 7 + k / 5) % 4];
+    tu_write_file(dir, "nul.bin", text, sizeof text);
+    static const char *spec = "seed: 1\n"
+                              "data: {format: text, path: nul.bin, mode: bytes, seq_len: 8, val_fraction: 0.1}\n"
+                              "model:\n"
+                              "  inputs:\n"
+                              "    - {name: tokens, shape: [8], dtype: i64}\n"
+                              "    - {name: h0, shape: [1, 8]}\n"
+                              "  layers:\n"
+                              "    - {type: embedding, name: e, num_embeddings: 4, embedding_dim: 4, inputs: tokens}\n"
+                              "    - {type: gru, name: g, hidden_size: 8, %s inputs: [e, h0]}\n"
+                              "    - {type: linear, name: o, out_features: 4, inputs: g}\n"
+                              "  outputs: [o, \"g:1\"]\n"
+                              "optimizer: {type: adam, lr: 0.01}\n"
+                              "train: {steps: 2, batch_size: 4, eval_batch_size: 8}\n";
+    char t[1024];
+    int n = snprintf(t, sizeof t, spec, "batch_first: 1,");
+    tu_write_file(dir, "nul.yaml", t, (size_t)n);
+    expect_ok(cli("train nul.yaml --out nulrun --backend ref --quiet"));
+    char *err = tu_slurp(dir, "err");
+    assert_null(strstr(err, "batch_first: 0"));
+    free(err);
+    expect_ok(cli("generate --checkpoint nulrun --length 6 --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    assert_int_equal(out[0], '\0'); /* the prime, token 0 */
+    free(out);
+    /* initial states need batch_first: 1, so the time-major layer here takes no h0 */
+    static const char *tm = "seed: 1\n"
+                            "data: {format: text, path: tiny.txt, seq_len: 16, val_fraction: 0.1}\n"
+                            "model:\n"
+                            "  inputs: [{name: tokens, shape: [16], dtype: i64}]\n"
+                            "  layers:\n"
+                            "    - {type: embedding, num_embeddings: 32, embedding_dim: 8}\n"
+                            "    - {type: lstm, name: l, hidden_size: 8}\n"
+                            "    - {type: linear, out_features: 32}\n"
+                            "optimizer: {type: adam, lr: 0.01}\n"
+                            "train: {steps: 1, batch_size: 4, eval_batch_size: 8}\n";
+    tu_write_file(dir, "tm.yaml", tm, strlen(tm));
+    expect_ok(cli("train tm.yaml --out tmrun --backend ref --quiet"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(strstr(err, "layer 'l' (lstm) has batch_first: 0"));
+    free(err);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -422,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_generate_nul_prime_and_time_major_warning),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -626,6 +626,11 @@ static void test_bad_input_ops(void **state)
                                         tv(D_ANY, 3, SHAPE(8, 2)), tv(D_ANY, 4, SHAPE(2, 2)),
                                         tv(D_ANY, 5, SHAPE(2, 2))},
                     5, NOATTRS, 4, STRATA_E_SHAPE, NEEDLES("lstm::lstm_seq", "sequence length 0"));
+    /* a BPTT op with hidden size 0 (ran on ref, failed in the cpu kernel's GEMM with a status number) */
+    expect_op_error("lstm::rnn_seq_backward",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(3, 2, 0)), tv(D_ANY, 2, SHAPE(2, 0)),
+                                        tv(D_ANY, 3, SHAPE(0, 0)), tv(D_ANY, 4, SHAPE(3, 2, 0))},
+                    4, NOATTRS, 2, STRATA_E_SHAPE, NEEDLES("lstm::rnn_seq_backward", "hidden size 0"));
     /* h0 of the wrong shape */
     expect_op_error("lstm::gru_seq",
                     (strata_tensor *[]){tv(D_ANY, 1, SHAPE(4, 2, 3)), tv(D_ANY, 2, SHAPE(6, 3)),
@@ -683,7 +688,18 @@ static void test_bad_input_spec(void **state)
                        STRATA_E_SHAPE, NEEDLES("layer 'g' (gru)", "input_size is 3", "has 4 features"));
     /* (a sequence length 0 never reaches a batch-first layer: model inputs have positive dimensions) */
     expect_build_error("model:\n  input: [5, 4]\n  layers:\n    - {type: lstm, name: l, hidden_size: 0}\n",
-                       STRATA_E_INVALID, NEEDLES("layer 'l' (lstm)", "hidden_size must be positive, got 0"));
+                       STRATA_E_INVALID, NEEDLES("layer 'l' (lstm)", "hidden_size must be in [1, 16777216], got 0"));
+    /* sizes whose parameter shapes would overflow (4 H wrapped to 0 rows), and a negative input_size */
+    expect_build_error("model:\n  input: [5, 4]\n  layers:\n"
+                       "    - {type: lstm, name: l, hidden_size: 4611686018427387904}\n",
+                       STRATA_E_INVALID, NEEDLES("layer 'l' (lstm)", "got 4611686018427387904"));
+    expect_build_error("model:\n  input: [5, 4]\n  layers:\n"
+                       "    - {type: gru, name: g, hidden_size: 4, input_size: -5}\n",
+                       STRATA_E_INVALID, NEEDLES("layer 'g' (gru)", "input_size must be -1", "got -5"));
+    /* token ids straight into a recurrent layer: the dtype by name */
+    expect_build_error("model:\n  inputs:\n    - {name: t, shape: [5, 1], dtype: i64}\n  layers:\n"
+                       "    - {type: lstm, name: l, hidden_size: 4, batch_first: 1}\n",
+                       STRATA_E_DTYPE, NEEDLES("layer 'l' (lstm)", "got i64 (5, 1)", "embedding layer"));
     expect_build_error(
         "model:\n  input: [5, 4]\n  layers:\n    - {type: lstm, name: l, hidden_size: 4, dropout: 1.5}\n",
         STRATA_E_INVALID, NEEDLES("layer 'l' (lstm)", "dropout must be in [0, 1), got 1.5"));

@@ -92,6 +92,9 @@ int cli_batch_size_set(int64_t b);
  *  into the text where the value it replaces stands, a missing key added to
  *  its mapping), validated as strata_spec_load does. 0, or 1 after a message. */
 int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
+/** Warns for each recurrent layer (lstm, gru, rnn) of @p m built with batch_first: 0 in a model whose inputs
+ *  are sequences per example (language models, seq2seq): its recurrence would run across the batch. */
+void cli_warn_time_major(const strata_spec *s, const strata_model *m, const char *spec_path);
 /** Applies one --set KEY=VALUE @p set to the spec text @p *text (@p *len
  *  bytes, NUL-terminated, malloc'ed; reallocated when changed) of the file
  *  @p path: 0, or 1 (2: @p set is not KEY=VALUE) after a message. */

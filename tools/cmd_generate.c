@@ -202,14 +202,23 @@ static int generate(gen_ctx *g, const gen_args *a)
     /* the prime: --prime, else a newline (the start of a line) if the vocabulary has one, else token 0 */
     const char *prime = a->prime;
     char first[8];
-    if (!prime || !*prime) {
+    size_t plen = prime ? strlen(prime) : 0, n_ids = 0;
+    if (!plen) {
         int64_t nl;
         size_t n1;
-        prime = strata_text_encode(codec, "\n", 1, &nl, 1, &n1) == STRATA_OK ? "\n" : first;
-        strata_text_decode(codec, 0, first, sizeof first, NULL);
+        if (strata_text_encode(codec, "\n", 1, &nl, 1, &n1) == STRATA_OK) {
+            prime = "\n";
+            plen = 1;
+        } else { /* token 0 by its length: a NUL character is a token too */
+            prime = first;
+            if ((rc = strata_text_decode(codec, 0, first, sizeof first, &plen))) {
+                cli_fail("decoding token 0 of the vocabulary as the prime", rc);
+                strata_text_destroy(codec);
+                return 1;
+            }
+        }
         strata_clear_error();
     }
-    size_t plen = strlen(prime), n_ids = 0;
     int64_t *ids = NULL;
     float *logits = NULL;
     strata_tensor *st[16] = {0};
@@ -226,6 +235,10 @@ static int generate(gen_ctx *g, const gen_args *a)
     }
     if ((rc = strata_text_encode(codec, prime, plen, ids, plen + 1, &n_ids))) {
         cli_fail("encoding --prime", rc);
+        goto done;
+    }
+    if (!n_ids) { /* the loop below reads the last token */
+        fprintf(stderr, "strata: error: the prime encodes to no token\n");
         goto done;
     }
     int state = carries_state(g->model);

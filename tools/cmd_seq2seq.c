@@ -41,6 +41,8 @@ static int s2s_make(s2s_set *d, int64_t n, int64_t T, int64_t lo, int64_t hi, ui
     if (!d->src || !d->tgt)
         return 1;
     uint64_t s = seed * 2654435761u + 88172645463325252ull;
+    if (!s) /* xorshift stays at 0 from 0 (two seeds map there): every string would be the same */
+        s = 88172645463325252ull;
     for (int64_t i = 0; i < n; i++) {
         int64_t len = lo + (int64_t)(s2s_rand(&s) % (uint64_t)(hi - lo + 1));
         for (int64_t k = 0; k < len; k++)
@@ -145,6 +147,8 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
         return cli_fail("building the model", rc);
     if (need_train && (rc = strata_spec_create_optimizer(c->spec, c->model, &c->opt)))
         return cli_fail("creating the optimizer", rc);
+    if (need_train)
+        cli_warn_time_major(c->spec, c->model, a->spec_path);
     int nd, nd1;
     strata_dtype dt, dt1;
     const int64_t *s0 = strata_model_input_shape(c->model, 0, &nd, &dt);

@@ -184,6 +184,7 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
         return 1;
     }
     r->seq_len = in[0];
+    cli_warn_time_major(r->spec, r->model, a->spec_path);
     int64_t n_train = 0;
     strata_text_tokens(r->text, 0, &n_train);
     if (!vocab_checkpoint && n_train < r->seq_len + 2) { /* training: refused before the run directory is made */

@@ -455,3 +455,27 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     free(t.s);
     return r;
 }
+
+void cli_warn_time_major(const strata_spec *s, const strata_model *m, const char *spec_path)
+{
+    for (int i = 0; i < strata_model_layer_count(m); i++) {
+        const char *name = NULL, *type = NULL;
+        if (strata_model_layer_info(m, i, &name, &type) || !type ||
+            (strcmp(type, "lstm") && strcmp(type, "gru") && strcmp(type, "rnn")))
+            continue;
+        char key[64];
+        const char *spec_type = NULL;
+        int64_t bf = 0;
+        snprintf(key, sizeof key, "model.layers.%d.type", i); /* the spec's layer i is the model's */
+        strata_spec_get_string(s, key, NULL, &spec_type);
+        snprintf(key, sizeof key, "model.layers.%d.batch_first", i);
+        strata_status rc = strata_spec_get_int(s, key, 0, &bf);
+        strata_clear_error();
+        if (spec_type && !strcmp(spec_type, type) && (rc == STRATA_OK || rc == STRATA_E_NOT_FOUND) && bf == 0)
+            fprintf(stderr,
+                    "strata: warning: %s: layer '%s' (%s) has batch_first: 0 (the default, as in PyTorch), so its "
+                    "recurrence runs across the batch of sequences, not along each one; a model whose inputs are "
+                    "one sequence per example wants batch_first: 1\n",
+                    spec_path, name, type);
+    }
+}

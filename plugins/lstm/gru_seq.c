@@ -143,6 +143,8 @@ static strata_status geom_backward(const strata_host_api *h, const char *op, con
     g->B = g->bf ? dy->shape[0] : dy->shape[1];
     g->H = dy->shape[2];
     g->I = 0;
+    if ((rc = rnn_need_positive(h, op, dy, g)))
+        return rc;
     const int64_t A0 = dy->shape[0], A1 = dy->shape[1], H = g->H;
     if ((rc = rnn_need_shape(h, op, in, 1, "dh_n (B, H)", 2, g->B, H, 0)) ||
         (rc = rnn_need_shape(h, op, in, 2, "w_hh (3H, H)", 2, 3 * H, H, 0)) ||

@@ -94,6 +94,9 @@ void rnn_desc(strata_tensor_desc *d, int ndim, int64_t s0, int64_t s1, int64_t s
 /** Fills @p d with the layout's shape (T, B, C) or (B, T, C). */
 void rnn_desc_seq(strata_tensor_desc *d, const rnn_geom *g, int64_t C);
 /** Checks that input @p k of a call is f32 with exactly the given shape (ndim 2 or 3). */
+/** A BPTT op's sizes from dy: T, B and H must be positive (the cpu kernels' GEMMs refuse empty sizes). */
+strata_status rnn_need_positive(const strata_host_api *h, const char *op, const strata_tensor_desc *dy,
+                                const rnn_geom *g);
 strata_status rnn_need_shape(const strata_host_api *h, const char *op, const strata_tensor_desc *in, int k,
                              const char *what, int ndim, int64_t s0, int64_t s1, int64_t s2);
 /** "(2, 3, 5)" into @p buf. */

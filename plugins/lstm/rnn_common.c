@@ -52,13 +52,27 @@ strata_status rnn_need_shape(const strata_host_api *h, const char *op, const str
     int64_t want[3] = {s0, s1, s2};
     char a[96], b[96];
     if (d->dtype != STRATA_F32)
-        return h->set_error(STRATA_E_DTYPE, "%s: %s (input %d) must be f32, got dtype %d", op, what, k, (int)d->dtype);
+        return h->set_error(STRATA_E_DTYPE, "%s: %s (input %d) must be f32, got %s", op, what, k,
+                            strata_dtype_name(d->dtype));
     int ok = d->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++)
         ok = d->shape[i] == want[i];
     if (!ok)
         return h->set_error(STRATA_E_SHAPE, "%s: %s (input %d) must have shape %s, got %s", op, what, k,
                             rnn_shape_str(a, sizeof a, ndim, want), rnn_shape_str(b, sizeof b, d->ndim, d->shape));
+    return STRATA_OK;
+}
+
+strata_status rnn_need_positive(const strata_host_api *h, const char *op, const strata_tensor_desc *dy,
+                                const rnn_geom *g)
+{
+    char s[96];
+    if (g->T < 1 || g->B < 1 || g->H < 1)
+        return h->set_error(STRATA_E_SHAPE,
+                            "%s: dy (input 0) %s has sequence length %lld, batch %lld, hidden size %lld; all must be "
+                            "positive",
+                            op, rnn_shape_str(s, sizeof s, dy->ndim, dy->shape), (long long)g->T, (long long)g->B,
+                            (long long)g->H);
     return STRATA_OK;
 }
 
@@ -77,9 +91,9 @@ strata_status rnn_geom_forward(const strata_host_api *h, const char *op, int cel
     const strata_tensor_desc *x = &in[0], *wih = &in[1];
     char s[96];
     if (x->dtype != STRATA_F32 || x->ndim != 3)
-        return h->set_error(STRATA_E_SHAPE, "%s: x (input 0) must be f32 %s, got dtype %d shape %s", op,
-                            g->bf ? "(B, T, I)" : "(T, B, I)", (int)x->dtype,
-                            rnn_shape_str(s, sizeof s, x->ndim, x->shape));
+        return h->set_error(x->dtype != STRATA_F32 ? STRATA_E_DTYPE : STRATA_E_SHAPE,
+                            "%s: x (input 0) must be f32 %s, got %s %s", op, g->bf ? "(B, T, I)" : "(T, B, I)",
+                            strata_dtype_name(x->dtype), rnn_shape_str(s, sizeof s, x->ndim, x->shape));
     g->T = g->bf ? x->shape[1] : x->shape[0];
     g->B = g->bf ? x->shape[0] : x->shape[1];
     g->I = x->shape[2];
@@ -88,7 +102,8 @@ strata_status rnn_geom_forward(const strata_host_api *h, const char *op, int cel
             STRATA_E_SHAPE, "%s: x %s has sequence length %lld, batch %lld, input size %lld; all must be positive", op,
             rnn_shape_str(s, sizeof s, x->ndim, x->shape), (long long)g->T, (long long)g->B, (long long)g->I);
     if (wih->dtype != STRATA_F32 || wih->ndim != 2 || wih->shape[0] % g->G || wih->shape[0] < g->G)
-        return h->set_error(STRATA_E_SHAPE, "%s: w_ih (input 1) must be f32 (%lld H, I), got shape %s", op,
+        return h->set_error(STRATA_E_SHAPE, "%s: w_ih (input 1) must be f32 (%lld H, I) with H >= 1, got shape %s",
+                            op,
                             (long long)g->G, rnn_shape_str(s, sizeof s, wih->ndim, wih->shape));
     g->H = wih->shape[0] / g->G;
     const int64_t GH = g->G * g->H;

@@ -33,6 +33,8 @@
         sizeof(strata_attr_spec), NAME, KIND, REQ, DI, DF, DS, DOC                                                     \
     }
 #define RNN_MAX_LAYERS 64
+/* hidden and input sizes: far above any real layer, low enough that G H (D H + H) cannot overflow int64 */
+#define RNN_MAX_HIDDEN ((int64_t)1 << 24)
 
 typedef struct rnn_layer {
     int cell, relu, bf, has_bias;
@@ -90,8 +92,12 @@ static strata_status rnn_create(const strata_layer_create_call *c, int cell)
             return h->set_error(STRATA_E_INVALID, "%s: nonlinearity must be \"tanh\" or \"relu\", got \"%s\"", w, v);
         relu = !strcmp(v, "relu");
     }
-    if (H < 1)
-        return h->set_error(STRATA_E_INVALID, "%s: hidden_size must be positive, got %lld", w, (long long)H);
+    if (H < 1 || H > RNN_MAX_HIDDEN)
+        return h->set_error(STRATA_E_INVALID, "%s: hidden_size must be in [1, %lld], got %lld", w,
+                            (long long)RNN_MAX_HIDDEN, (long long)H);
+    if (in_size < -1 || in_size == 0 || in_size > RNN_MAX_HIDDEN)
+        return h->set_error(STRATA_E_INVALID, "%s: input_size must be -1 (from the input) or in [1, %lld], got %lld",
+                            w, (long long)RNN_MAX_HIDDEN, (long long)in_size);
     if (L < 1 || L > RNN_MAX_LAYERS)
         return h->set_error(STRATA_E_INVALID, "%s: num_layers must be in [1, %d], got %lld", w, RNN_MAX_LAYERS,
                             (long long)L);
@@ -105,8 +111,10 @@ static strata_status rnn_create(const strata_layer_create_call *c, int cell)
     const char *layout =
         bf ? "(T, input_size) per example (batch_first: 1)" : "(B, input_size) per step (batch_first: 0)";
     if (x->dtype != STRATA_F32 || x->ndim != 2)
-        return h->set_error(STRATA_E_SHAPE, "%s expects f32 x of shape %s, got dtype %d shape %s", w, layout,
-                            (int)x->dtype, rnn_shape_str(s1, sizeof s1, x->ndim, x->shape));
+        return h->set_error(x->dtype != STRATA_F32 ? STRATA_E_DTYPE : STRATA_E_SHAPE,
+                            "%s expects f32 x of shape %s, got %s %s%s", w, layout, strata_dtype_name(x->dtype),
+                            rnn_shape_str(s1, sizeof s1, x->ndim, x->shape),
+                            x->dtype != STRATA_F32 ? " (token ids go through an embedding layer first)" : "");
     if (x->shape[0] < 1)
         return h->set_error(STRATA_E_SHAPE, "%s: x %s has %s %lld; it must be positive", w,
                             rnn_shape_str(s1, sizeof s1, x->ndim, x->shape), bf ? "sequence length" : "batch size",

@@ -120,6 +120,8 @@ static strata_status geom_backward(const strata_host_api *h, const char *op, con
     g->B = g->bf ? dy->shape[0] : dy->shape[1];
     g->H = dy->shape[2];
     g->I = 0;
+    if ((rc = rnn_need_positive(h, op, dy, g)))
+        return rc;
     if ((rc = rnn_need_shape(h, op, in, 1, "dh_n (B, H)", 2, g->B, g->H, 0)) ||
         (rc = rnn_need_shape(h, op, in, 2, "w_hh (H, H)", 2, g->H, g->H, 0)) ||
         (rc = rnn_need_shape(h, op, in, 3, "y (layout, H)", 3, dy->shape[0], dy->shape[1], g->H)))
