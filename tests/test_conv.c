@@ -1339,6 +1339,33 @@ static void test_bad_input_ops(void **state)
                     ATTRS(PAIR("kernel_size", 2, 5), ONE("padding", 1)), 1, STRATA_E_SHAPE,
                     NEEDLES("conv::avg_pool2d", "kernel width 5", "padded input width 2 + 2 x 1 = 4"));
 
+    /* empty planes: a window of only padding read past an empty buffer on opencl, means of nothing were NaN */
+    expect_op_error("conv::max_pool2d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 2, 0, 4))}, 1,
+                    ATTRS(ONE("kernel_size", 2), ONE("stride", 1), ONE("padding", 1)), 2, STRATA_E_SHAPE,
+                    NEEDLES("conv::max_pool2d", "empty plane", "H 0"));
+    expect_op_error("conv::global_avg_pool2d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 2, 3, 0))}, 1, NOATTRS, 1,
+                    STRATA_E_SHAPE, NEEDLES("conv::global_avg_pool2d", "empty plane", "W 0"));
+    expect_op_error("conv::conv_transpose2d",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 2, 0, 3)), tv(D_ANY, 2, SHAPE(2, 3, 2, 2))}, 2, NOATTRS,
+                    1, STRATA_E_SHAPE, NEEDLES("conv::conv_transpose2d", "height is 0"));
+    /* sizes that overflowed 64 bits into wrong shapes, and attributes the ops would ignore */
+    expect_op_error("conv::conv_transpose2d",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 5, 5)), tv(D_ANY, 2, SHAPE(1, 2, 3, 3))}, 2,
+                    ATTRS(ONE("stride", 4611686018427387904LL)), 1, STRATA_E_INVALID,
+                    NEEDLES("conv::conv_transpose2d", "'stride'", "out of range"));
+    expect_op_error("conv::conv2d",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 5, 5)), tv(D_ANY, 2, SHAPE(1, 1, 3, 3))}, 2,
+                    ATTRS(ONE("dilation", 4611686018427387904LL)), 1, STRATA_E_INVALID,
+                    NEEDLES("conv::conv2d", "'dilation'", "out of range"));
+    expect_op_error("conv::max_pool2d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 2, 5, 5))}, 1,
+                    ATTRS(ONE("kernel_size", 2), ONE("dilation", 2)), 2, STRATA_E_INVALID,
+                    NEEDLES("conv::max_pool2d", "'dilation' is not supported"));
+    expect_op_error("conv::avg_pool2d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 2, 5, 5))}, 1,
+                    ATTRS(ONE("kernel_size", 2), ONE("ceil_mode", 1)), 1, STRATA_E_INVALID,
+                    NEEDLES("conv::avg_pool2d", "'ceil_mode' is not supported"));
+    expect_op_error("conv::conv1d", (strata_tensor *[]){tv(D_ANY, 1, SHAPE(2, 1, 6)), tv(D_ANY, 2, SHAPE(1, 1, 3))}, 2,
+                    ATTRS(ONE("output_padding", 1)), 1, STRATA_E_INVALID, NEEDLES("conv::conv1d", "'output_padding'"));
+
     /* channels not divisible by groups */
     expect_op_error("conv::conv2d",
                     (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 3, 4, 4)), tv(D_ANY, 2, SHAPE(4, 1, 3, 3))}, 2,

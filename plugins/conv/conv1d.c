@@ -34,6 +34,13 @@ static strata_status read_1d(const strata_host_api *h, const char *op, const str
             return h->set_error(STRATA_E_INVALID, "%s: '%s' takes one integer", op, names[k]);
     }
     *groups = strata_attr_get_int(attrs, n, "groups", 1);
+    if (strata_attr_find(attrs, n, "output_padding"))
+        return h->set_error(STRATA_E_INVALID, "%s: attribute 'output_padding' is conv_transpose2d's; this op would "
+                                              "ignore it", op);
+    for (int k = 0; k < 3; k++)
+        if (*vals[k] > CONV_MAX_ATTR || *vals[k] < -CONV_MAX_ATTR)
+            return h->set_error(STRATA_E_INVALID, "%s: '%s' %lld is out of range: at most %lld", op, names[k],
+                                (long long)*vals[k], (long long)CONV_MAX_ATTR);
     if (*s < 1)
         return h->set_error(STRATA_E_INVALID, "%s: stride must be positive, got %lld", op, (long long)*s);
     if (*d < 1)

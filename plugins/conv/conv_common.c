@@ -6,8 +6,22 @@
 
 #include "conv_internal.h"
 
+static strata_status attr_pair(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
+                               const char *name, int64_t dflt, int64_t out[2]);
+
 strata_status conv_attr_pair(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
                              const char *name, int64_t dflt, int64_t out[2])
+{
+    strata_status rc = attr_pair(h, op, attrs, n, name, dflt, out);
+    for (int k = 0; k < 2 && !rc; k++)
+        if (out[k] > CONV_MAX_ATTR || out[k] < -CONV_MAX_ATTR) /* sizes from them cannot overflow */
+            rc = h->set_error(STRATA_E_INVALID, "%s: '%s' (%lld, %lld) is out of range: at most %lld", op, name,
+                              (long long)out[0], (long long)out[1], (long long)CONV_MAX_ATTR);
+    return rc;
+}
+
+static strata_status attr_pair(const strata_host_api *h, const char *op, const strata_attr *attrs, int n,
+                               const char *name, int64_t dflt, int64_t out[2])
 {
     const strata_attr *a = strata_attr_find(attrs, n, name);
     out[0] = out[1] = dflt;
@@ -72,16 +86,24 @@ strata_status conv_read_params(const strata_host_api *h, const char *op, const s
 strata_status conv_out_len(const strata_host_api *h, const char *op, const char *axis, int64_t in, int64_t k,
                            int64_t s, int64_t p, int64_t d, int64_t *out)
 {
-    int64_t span = d * (k - 1) + 1; /* the dilated kernel */
     if (k < 1)
         return h->set_error(STRATA_E_INVALID, "%s: kernel %s must be positive, got %lld", op, axis, (long long)k);
-    if (span > in + 2 * p)
+    if (in < 1)
+        return h->set_error(STRATA_E_SHAPE, "%s: the input's %s is %lld; it must be positive", op, axis,
+                            (long long)in);
+    int64_t span, padded; /* the dilated kernel; the padded input */
+    if (__builtin_mul_overflow(d, k - 1, &span) || __builtin_add_overflow(span, 1, &span) ||
+        __builtin_mul_overflow(p, 2, &padded) || __builtin_add_overflow(padded, in, &padded))
+        return h->set_error(STRATA_E_INVALID,
+                            "%s: kernel %s %lld, dilation %lld, padding %lld and input %lld overflow 64-bit sizes",
+                            op, axis, (long long)k, (long long)d, (long long)p, (long long)in);
+    if (span > padded)
         return h->set_error(STRATA_E_SHAPE,
                             "%s: kernel %s %lld (dilation %lld: spans %lld) is larger than the padded input %s "
                             "%lld + 2 x %lld = %lld",
                             op, axis, (long long)k, (long long)d, (long long)span, axis, (long long)in, (long long)p,
-                            (long long)(in + 2 * p));
-    *out = (in + 2 * p - span) / s + 1;
+                            (long long)padded);
+    *out = (padded - span) / s + 1;
     return STRATA_OK;
 }
 
@@ -95,7 +117,17 @@ strata_status conv_transpose_out_len(const strata_host_api *h, const char *op, c
                             "%s: output_padding %lld along the %s must be smaller than the stride (%lld) or the "
                             "dilation (%lld)",
                             op, (long long)op_, axis, (long long)s, (long long)d);
-    int64_t o = (in - 1) * s - 2 * p + d * (k - 1) + op_ + 1;
+    if (in < 1)
+        return h->set_error(STRATA_E_SHAPE, "%s: the input's %s is %lld; it must be positive", op, axis,
+                            (long long)in);
+    int64_t o, t;
+    if (__builtin_mul_overflow(in - 1, s, &o) || __builtin_mul_overflow(p, 2, &t) || __builtin_sub_overflow(o, t, &o) ||
+        __builtin_mul_overflow(d, k - 1, &t) || __builtin_add_overflow(o, t, &o) || __builtin_add_overflow(o, op_, &o) ||
+        __builtin_add_overflow(o, 1, &o))
+        return h->set_error(STRATA_E_INVALID,
+                            "%s: output %s overflows 64 bits (input %lld, kernel %lld, stride %lld, padding %lld, "
+                            "dilation %lld)",
+                            op, axis, (long long)in, (long long)k, (long long)s, (long long)p, (long long)d);
     if (o < 1)
         return h->set_error(STRATA_E_SHAPE,
                             "%s: output %s would be %lld (input %lld, kernel %lld, stride %lld, padding %lld, "

@@ -51,6 +51,8 @@ strata_status conv_read_params(const strata_host_api *h, const char *op, const s
 /** Output length of a window of @p k taps along one axis, or an error when
  *  the dilated window is larger than the padded input. @p axis names the
  *  axis in messages ("height"). */
+/* The largest kernel, stride, padding, dilation or output padding an attribute may give. */
+#define CONV_MAX_ATTR ((int64_t)1 << 31)
 strata_status conv_out_len(const strata_host_api *h, const char *op, const char *axis, int64_t in, int64_t k,
                            int64_t s, int64_t p, int64_t d, int64_t *out);
 /** Output length of a transposed convolution along one axis:

@@ -305,7 +305,7 @@ static strata_status pool_create(const strata_layer_create_call *c, const char *
     if (s->s[0] < 1 || s->s[1] < 1)
         return h->set_error(STRATA_E_INVALID, "%s: stride must be positive, got (%lld, %lld)", w, (long long)s->s[0],
                             (long long)s->s[1]);
-    if (s->p[0] < 0 || s->p[1] < 0 || 2 * s->p[0] > s->k[0] || 2 * s->p[1] > s->k[1])
+    if (s->p[0] < 0 || s->p[1] < 0 || s->p[0] > s->k[0] / 2 || s->p[1] > s->k[1] / 2)
         return h->set_error(STRATA_E_INVALID,
                             "%s: padding (%lld, %lld) must be between 0 and half the kernel size (%lld, %lld)", w,
                             (long long)s->p[0], (long long)s->p[1], (long long)s->k[0], (long long)s->k[1]);

@@ -34,6 +34,14 @@ static strata_status pool_geom_of(const strata_host_api *h, const char *op, cons
 {
     int64_t k[2], s[2], p[2];
     strata_status rc;
+    static const char *const unsupported[] = {"dilation", "ceil_mode", "divisor_override", "return_indices"};
+    for (size_t u = 0; u < sizeof unsupported / sizeof unsupported[0]; u++)
+        if (strata_attr_find(attrs, n, unsupported[u]))
+            return h->set_error(STRATA_E_INVALID, "%s: attribute '%s' is not supported (this op would ignore it)", op,
+                                unsupported[u]);
+    if (H < 1 || W < 1)
+        return h->set_error(STRATA_E_SHAPE, "%s: x (N, C, H, W) has an empty plane, H %lld and W %lld must be positive",
+                            op, (long long)H, (long long)W);
     if ((rc = conv_attr_pair(h, op, attrs, n, "kernel_size", -1, k)) ||
         (rc = conv_attr_pair(h, op, attrs, n, "stride", -1, s)) ||
         (rc = conv_attr_pair(h, op, attrs, n, "padding", 0, p)))
@@ -47,7 +55,7 @@ static strata_status pool_geom_of(const strata_host_api *h, const char *op, cons
     if (s[0] < 1 || s[1] < 1)
         return h->set_error(STRATA_E_INVALID, "%s: stride must be positive, got (%lld, %lld)", op, (long long)s[0],
                             (long long)s[1]);
-    if (p[0] < 0 || p[1] < 0 || 2 * p[0] > k[0] || 2 * p[1] > k[1])
+    if (p[0] < 0 || p[1] < 0 || p[0] > k[0] / 2 || p[1] > k[1] / 2)
         return h->set_error(STRATA_E_INVALID,
                             "%s: padding (%lld, %lld) must be between 0 and half the kernel size (%lld, %lld)", op,
                             (long long)p[0], (long long)p[1], (long long)k[0], (long long)k[1]);
@@ -64,6 +72,17 @@ static strata_status pool_geom_of(const strata_host_api *h, const char *op, cons
 /* Kernels                                                                  */
 /* ======================================================================= */
 
+/* Window (i, j) clipped to the input: rows [*h0, *h1), columns [*w0, *w1)
+ * (the loops visit only these, however far a huge padding reaches). */
+static void window_of(const pool_geom *g, int64_t i, int64_t j, int64_t *h0, int64_t *h1, int64_t *w0, int64_t *w1)
+{
+    int64_t a = i * g->sh - g->ph, b = j * g->sw - g->pw;
+    *h1 = a + g->KH > g->H ? g->H : a + g->KH;
+    *w1 = b + g->KW > g->W ? g->W : b + g->KW;
+    *h0 = a < 0 ? 0 : a;
+    *w0 = b < 0 ? 0 : b;
+}
+
 /* y, idx (N, C, OH, OW) = max and argmax of each window of x (N, C, H, W). */
 static void max_pool2d_forward(float *y, int64_t *idx, const float *x, const pool_geom *g)
 {
@@ -72,15 +91,10 @@ static void max_pool2d_forward(float *y, int64_t *idx, const float *x, const poo
         for (int64_t i = 0; i < g->OH; i++) {
             for (int64_t j = 0; j < g->OW; j++) {
                 float best = -INFINITY;
-                int64_t at = -1;
-                for (int64_t kh = 0; kh < g->KH; kh++) {
-                    int64_t ih = i * g->sh - g->ph + kh;
-                    if (ih < 0 || ih >= g->H)
-                        continue;
-                    for (int64_t kw = 0; kw < g->KW; kw++) {
-                        int64_t iw = j * g->sw - g->pw + kw;
-                        if (iw < 0 || iw >= g->W)
-                            continue;
+                int64_t at = -1, h0, h1, w0, w1;
+                window_of(g, i, j, &h0, &h1, &w0, &w1);
+                for (int64_t ih = h0; ih < h1; ih++) {
+                    for (int64_t iw = w0; iw < w1; iw++) {
                         float v = plane[ih * g->W + iw];
                         if (at < 0 || v > best || isnan(v)) { /* PyTorch's rule: the last NaN wins */
                             best = v;
@@ -120,16 +134,14 @@ static int64_t max_pool2d_backward(float *dx, const float *dy, const int64_t *id
 /* Taps of window (i, j) inside the input (for count_include_pad = 0). */
 static int64_t window_count(const pool_geom *g, int64_t i, int64_t j)
 {
-    int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
-    int64_t h1 = h0 + g->KH, w1 = w0 + g->KW;
-    h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
-    h1 = h1 > g->H ? g->H : h1, w1 = w1 > g->W ? g->W : w1;
-    return (h1 - h0) * (w1 - w0);
+    int64_t h0, h1, w0, w1;
+    window_of(g, i, j, &h0, &h1, &w0, &w1);
+    return h1 > h0 && w1 > w0 ? (h1 - h0) * (w1 - w0) : 0;
 }
 
 static double window_divisor(const pool_geom *g, int64_t i, int64_t j)
 {
-    return g->count_include_pad ? (double)(g->KH * g->KW) : (double)window_count(g, i, j);
+    return g->count_include_pad ? (double)g->KH * (double)g->KW : (double)window_count(g, i, j);
 }
 
 /* y (N, C, OH, OW) = mean of each window of x (N, C, H, W). */
@@ -140,16 +152,11 @@ static void avg_pool2d_forward(float *y, const float *x, const pool_geom *g)
         for (int64_t i = 0; i < g->OH; i++) {
             for (int64_t j = 0; j < g->OW; j++) {
                 double sum = 0.0;
-                for (int64_t kh = 0; kh < g->KH; kh++) {
-                    int64_t ih = i * g->sh - g->ph + kh;
-                    if (ih < 0 || ih >= g->H)
-                        continue;
-                    for (int64_t kw = 0; kw < g->KW; kw++) {
-                        int64_t iw = j * g->sw - g->pw + kw;
-                        if (iw >= 0 && iw < g->W)
-                            sum += plane[ih * g->W + iw];
-                    }
-                }
+                int64_t h0, h1, w0, w1;
+                window_of(g, i, j, &h0, &h1, &w0, &w1);
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++)
+                        sum += plane[ih * g->W + iw];
                 y[(nc * g->OH + i) * g->OW + j] = (float)(sum / window_divisor(g, i, j));
             }
         }
@@ -165,16 +172,11 @@ static void avg_pool2d_backward(float *dx, const float *dy, const pool_geom *g, 
         for (int64_t i = 0; i < g->OH; i++) {
             for (int64_t j = 0; j < g->OW; j++) {
                 double v = dy[(nc * g->OH + i) * g->OW + j] / window_divisor(g, i, j);
-                for (int64_t kh = 0; kh < g->KH; kh++) {
-                    int64_t ih = i * g->sh - g->ph + kh;
-                    if (ih < 0 || ih >= g->H)
-                        continue;
-                    for (int64_t kw = 0; kw < g->KW; kw++) {
-                        int64_t iw = j * g->sw - g->pw + kw;
-                        if (iw >= 0 && iw < g->W)
-                            plane[ih * g->W + iw] += v;
-                    }
-                }
+                int64_t h0, h1, w0, w1;
+                window_of(g, i, j, &h0, &h1, &w0, &w1);
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++)
+                        plane[ih * g->W + iw] += v;
             }
         }
         for (int64_t q = 0; q < g->H * g->W; q++)
@@ -419,6 +421,11 @@ static strata_status infer_global_avg(const strata_infer_call *c)
     strata_status rc = conv_need_f32(c, 0, "x (N, C, H, W)", 4);
     if (rc)
         return rc;
+    const int64_t *xs = c->inputs[0].shape;
+    if (xs[2] < 1 || xs[3] < 1) /* the mean of nothing */
+        return conv_host(c->user)->set_error(STRATA_E_SHAPE,
+                                             "%s: x (N, C, H, W) has an empty plane, H %lld and W %lld must be positive",
+                                             c->op, (long long)xs[2], (long long)xs[3]);
     strata_tensor_desc *y = &c->outputs[0];
     y->dtype = STRATA_F32;
     y->ndim = 2;
