@@ -132,6 +132,16 @@ static void test_lm_without_text(void **state)
                       "text file 'missing.txt' not found");
 }
 
+/* Every workload runs a step of its real model on the cpu backend (W5's discriminator with batch norm, run on
+ * real and fake images in one graph, failed the first version of autograd's in-place check with nothing else
+ * noticing). */
+static void test_workloads_run(void **state)
+{
+    (void)state;
+    for (int w = 1; w <= 5; w++)
+        tu_expect_cli_ok(dir, tu_run_clif(dir, "bench W%d --backend cpu --steps 1 --warmup 0", w));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_cpu_conv_choice),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_lm_without_text),
+        cmocka_unit_test(test_workloads_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
