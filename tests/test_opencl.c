@@ -476,6 +476,36 @@ static void test_mlp_trains_on_opencl(void **state)
     assert_int_equal(tu_remove_dir(dir), 0);
 }
 
+/* A buffer above the device's largest allocation is E_NOMEM naming the limit (it was E_BACKEND with
+ * CL_INVALID_BUFFER_SIZE, after emptying the buffer cache for nothing). 2^40 bytes: above any device's. */
+static int child_too_big(void *arg)
+{
+    (void)arg;
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_device *dev = NULL;
+    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        return CHILD_SKIP;
+    }
+    const int64_t n = (int64_t)1 << 38;
+    strata_tensor *t = NULL;
+    strata_status s = strata_tensor_zeros(dev, STRATA_F32, 1, &n, &t);
+    int rc = s == STRATA_E_NOMEM && strstr(strata_last_error(), "CL_DEVICE_MAX_MEM_ALLOC_SIZE") ? CHILD_OK : CHILD_FAIL;
+    if (rc != CHILD_OK)
+        fprintf(stderr, "2^40 bytes on opencl: %s: %s\n", strata_status_name(s), strata_last_error());
+    strata_tensor_release(t);
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_oversized_buffer_is_nomem(void **state)
+{
+    (void)state;
+    run_child("oversized buffer", child_too_big, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
         cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
         cmocka_unit_test(test_mlp_trains_on_opencl),
+        cmocka_unit_test(test_oversized_buffer_is_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -476,7 +476,11 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
         return host->set_error ? host->set_error(STRATA_E_NOMEM, "opencl: out of memory: %zu bytes for the backend",
                                                  sizeof *b)
                                : STRATA_E_NOMEM;
+    /* the platform and device queries are not thread-safe in every ICD (PoCL's
+     * topology detection crashed with runtimes created on 3-4 threads at once) */
+    pthread_mutex_lock(&ocl_init_lock);
     ocl_enumerate(b, host, rt);
+    pthread_mutex_unlock(&ocl_init_lock);
 
     strata_backend_def def = {0};
     def.struct_size = sizeof def;

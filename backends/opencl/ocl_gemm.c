@@ -165,7 +165,9 @@ OCL_KERNEL(linear)
                         kc_shape_str(sx, sizeof sx, X->ndim, X->shape),
                         kc_shape_str(sw, sizeof sw, W->ndim, W->shape));
     int64_t in = W->shape[1], out = W->shape[0];
-    int64_t rows = in ? strata_desc_numel(X) / in : 0;
+    int64_t rows = 1; /* the leading dimensions' product (numel / in is 0/0 when in is 0) */
+    for (int k = 0; k + 1 < X->ndim; k++)
+        rows *= X->shape[k];
     if ((s = kc_check_numel(call, Y, "output", rows * out)) != STRATA_OK)
         return s;
     ocl_device *d = NULL;

@@ -81,6 +81,13 @@ static strata_status ocl_alloc_on(ocl_device *d, size_t bytes, cl_mem *out)
         return STRATA_OK;
     }
     cl_int err = CL_SUCCESS;
+    cl_ulong max_alloc = 0;
+    if (clGetDeviceInfo(d->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL) == CL_SUCCESS &&
+        max_alloc && cls > max_alloc) /* out of memory for this device, not a backend failure */
+        return ocl_host->set_error(STRATA_E_NOMEM,
+                                   "%s: a buffer of %zu bytes is larger than the device's largest allocation (%llu "
+                                   "bytes, CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                                   d->name, cls, (unsigned long long)max_alloc);
     m = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, cls, NULL, &err);
     if (!m) { /* release what the cache holds and try once more */
         ocl_pool_trim(d);

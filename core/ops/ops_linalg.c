@@ -111,7 +111,9 @@ static strata_status bw_linear(const strata_backward_call *c)
      * g2 (rows, OUT), x2 (rows, IN): dX = g2 W, dW = g2^T x2, db = sum g2. */
     strata_tensor *x = c->inputs[0], *w = c->inputs[1], *g = c->grad_outputs[0];
     int64_t out_f = w->shape[0], in_f = w->shape[1];
-    int64_t rows = strata_tensor_numel(x) / (in_f ? in_f : 1);
+    int64_t rows = 1; /* the leading dimensions' product (numel / in_f is 0 with no input features) */
+    for (int k = 0; k + 1 < x->ndim; k++)
+        rows *= x->shape[k];
     int64_t gs[2] = {rows, out_f}, xs[2] = {rows, in_f};
     strata_attr ga = strata_attr_ints("shape", gs, 2), xa = strata_attr_ints("shape", xs, 2);
     strata_tensor *g2 = NULL, *x2 = NULL, *dx2 = NULL;

@@ -1241,6 +1241,9 @@ static int gen_linear(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 3:
         xn = 2, xs[0] = 1, IN = 1, OUT = 1;
         break;
+    case 4: /* no input features: y is the bias (opencl refused it, counting rows as numel / 0) */
+        xn = 2, xs[0] = 3, IN = 0, OUT = 4;
+        break;
     default:
         if (g->large) { /* 132 rows x 257 in x 129 out */
             xn = 3, xs[0] = 4, xs[1] = 33, IN = 257, OUT = 129;
