@@ -11,6 +11,8 @@
  * scratch comes from the device's workspace.
  */
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_libs.h"
@@ -113,7 +115,7 @@ done:
         for (int k_ = 0; k_ < (n) && !found_; k_++) {                                                          \
             if ((perf)[k_].status == CUDNN_STATUS_SUCCESS && (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH &&    \
                 (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {                                \
-                (out) = (perf)[k_].algo;                                                                       \
+                (out) = (int)(perf)[k_].algo;                                                                  \
                 found_ = 1;                                                                                    \
             }                                                                                                  \
         }                                                                                                      \
@@ -123,79 +125,159 @@ done:
         }                                                                                                      \
     } while (0)
 
+/* ---- the plan cache -------------------------------------------------------
+ * Making the descriptors and asking cuDNN's heuristics for an algorithm took
+ * longer than the convolution itself at small sizes (about 0.5 ms a call on
+ * an H200 for LeNet's layers, W2), and a training step repeats the same few
+ * geometries, so each device keeps its last CUDA_CONV_PLANS plans (the least
+ * recently used is replaced), keyed by direction, shapes and attributes. */
+
+#define CUDA_CONV_PLANS 32
+enum { CONV_FWD, CONV_DATA, CONV_FILTER };
+
+typedef struct cuda_conv_slot {
+    int kind;       /* CONV_*; -1: empty */
+    int64_t key[19]; /* x, w, y shapes; stride, padding, dilation; groups */
+    cuda_conv_plan p;
+    int algo;       /* the kind's cudnnConvolution*Algo_t */
+    size_t bytes;   /* its workspace */
+    uint64_t used;
+} cuda_conv_slot;
+
+typedef struct cuda_conv_cache {
+    cuda_conv_slot slot[CUDA_CONV_PLANS];
+    uint64_t tick;
+} cuda_conv_cache;
+
+void cuda_conv_plans_release(cuda_device *d)
+{
+    cuda_conv_cache *c = d->conv_plans;
+    if (!c)
+        return;
+    for (int k = 0; k < CUDA_CONV_PLANS; k++)
+        if (c->slot[k].kind >= 0)
+            cuda_conv_plan_free(&c->slot[k].p);
+    free(c);
+    d->conv_plans = NULL;
+}
+
+/* The plan, algorithm and workspace size of a @p kind convolution of x (xs),
+ * w (ws), y (ys) with the call's attributes: cached, or made and cached. */
+static strata_status cuda_conv_plan_get(const strata_kernel_call *call, cuda_device *d, int kind, const int64_t *xs,
+                                        const int64_t *ws, const int64_t *ys, const cuda_conv_slot **out)
+{
+    cuda_conv_cache *c = d->conv_plans;
+    if (!c) {
+        if (!(c = malloc(sizeof *c)))
+            return kc_error(call, STRATA_E_NOMEM, "no memory for the convolution plan cache");
+        memset(c, 0, sizeof *c);
+        for (int k = 0; k < CUDA_CONV_PLANS; k++)
+            c->slot[k].kind = -1;
+        d->conv_plans = c;
+    }
+    int64_t key[19], st[2], pad[2], dil[2];
+    cuda_pair(call, "stride", 1, st);
+    cuda_pair(call, "padding", 0, pad);
+    cuda_pair(call, "dilation", 1, dil);
+    memcpy(key, xs, 4 * sizeof *key);
+    memcpy(key + 4, ws, 4 * sizeof *key);
+    memcpy(key + 8, ys, 4 * sizeof *key);
+    key[12] = st[0], key[13] = st[1], key[14] = pad[0], key[15] = pad[1], key[16] = dil[0], key[17] = dil[1];
+    key[18] = strata_attr_get_int(call->attrs, call->n_attrs, "groups", 1);
+    cuda_conv_slot *victim = NULL; /* an empty slot, else the least recently used */
+    for (int k = 0; k < CUDA_CONV_PLANS; k++) {
+        cuda_conv_slot *e = &c->slot[k];
+        if (e->kind == kind && !memcmp(e->key, key, sizeof key)) {
+            e->used = ++c->tick;
+            *out = e;
+            return STRATA_OK;
+        }
+        if (!victim || (victim->kind >= 0 && (e->kind < 0 || e->used < victim->used)))
+            victim = e;
+    }
+    if (victim->kind >= 0)
+        cuda_conv_plan_free(&victim->p);
+    victim->kind = -1;
+    cuda_conv_plan p;
+    CUDA_OK(cuda_conv_plan_make(call, d, xs, ws, ys, &p));
+    strata_status s = STRATA_OK;
+    int n = 0, algo = 0;
+    size_t bytes = 0;
+    if (kind == CONV_FWD) {
+        cudnnConvolutionFwdAlgoPerf_t perf[8];
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionForwardAlgorithm_v7(p.h, p.x, p.w, p.conv, p.y, 8, &n, perf));
+        CUDA_PICK_ALGO(perf, n, algo);
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionForwardWorkspaceSize(p.h, p.x, p.w, p.conv, p.y,
+                                                                  (cudnnConvolutionFwdAlgo_t)algo, &bytes));
+    } else if (kind == CONV_DATA) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(p.h, p.w, p.y, p.conv, p.x, 8, &n, perf));
+        CUDA_PICK_ALGO(perf, n, algo);
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(p.h, p.w, p.y, p.conv, p.x,
+                                                                       (cudnnConvolutionBwdDataAlgo_t)algo, &bytes));
+    } else {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[8];
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(p.h, p.x, p.y, p.conv, p.w, 8, &n, perf));
+        CUDA_PICK_ALGO(perf, n, algo);
+        CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(
+            p.h, p.x, p.y, p.conv, p.w, (cudnnConvolutionBwdFilterAlgo_t)algo, &bytes));
+    }
+    victim->kind = kind;
+    memcpy(victim->key, key, sizeof key);
+    victim->p = p;
+    victim->algo = algo;
+    victim->bytes = bytes;
+    victim->used = ++c->tick;
+    *out = victim;
+    return STRATA_OK;
+done:
+    cuda_conv_plan_free(&p);
+    return s;
+}
+
 /* y = conv(x, w) (+ bias per channel). */
 static strata_status cuda_conv_forward(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *X,
                                        const strata_tensor_desc *W, const strata_tensor_desc *Y)
 {
-    cuda_conv_plan p;
-    CUDA_OK(cuda_conv_plan_make(call, d, X->shape, W->shape, Y->shape, &p));
-    strata_status s = STRATA_OK;
-    cudnnConvolutionFwdAlgoPerf_t perf[8];
-    int n = 0;
-    cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-    size_t bytes = 0;
+    const cuda_conv_slot *e;
+    CUDA_OK(cuda_conv_plan_get(call, d, CONV_FWD, X->shape, W->shape, Y->shape, &e));
     void *ws = NULL;
     const float one = 1.0f, zero = 0.0f;
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionForwardAlgorithm_v7(p.h, p.x, p.w, p.conv, p.y, 8, &n, perf));
-    CUDA_PICK_ALGO(perf, n, algo);
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionForwardWorkspaceSize(p.h, p.x, p.w, p.conv, p.y, algo, &bytes));
-    if ((s = cuda_workspace(d, bytes, &ws)) != STRATA_OK)
-        goto done;
-    CONV_TRY(cuda_dnn.cudnnConvolutionForward(p.h, &one, p.x, cuda_ptr(X), p.w, cuda_ptr(W), p.conv, algo, ws, bytes,
-                                              &zero, p.y, cuda_ptr(Y)));
-done:
-    cuda_conv_plan_free(&p);
-    return s;
+    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
+    CUDNN_TRY(cuda_dnn.cudnnConvolutionForward(e->p.h, &one, e->p.x, cuda_ptr(X), e->p.w, cuda_ptr(W), e->p.conv,
+                                               (cudnnConvolutionFwdAlgo_t)e->algo, ws, e->bytes, &zero, e->p.y,
+                                               cuda_ptr(Y)));
+    return STRATA_OK;
 }
 
 /* dx = conv^T(dy, w): x is the plan's input side (shape xs), dy its output side. */
 static strata_status cuda_conv_data(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *DY,
                                     const strata_tensor_desc *W, const strata_tensor_desc *DX)
 {
-    cuda_conv_plan p;
-    CUDA_OK(cuda_conv_plan_make(call, d, DX->shape, W->shape, DY->shape, &p));
-    strata_status s = STRATA_OK;
-    cudnnConvolutionBwdDataAlgoPerf_t perf[8];
-    int n = 0;
-    cudnnConvolutionBwdDataAlgo_t algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
-    size_t bytes = 0;
+    const cuda_conv_slot *e;
+    CUDA_OK(cuda_conv_plan_get(call, d, CONV_DATA, DX->shape, W->shape, DY->shape, &e));
     void *ws = NULL;
     const float one = 1.0f, zero = 0.0f;
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(p.h, p.w, p.y, p.conv, p.x, 8, &n, perf));
-    CUDA_PICK_ALGO(perf, n, algo);
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(p.h, p.w, p.y, p.conv, p.x, algo, &bytes));
-    if ((s = cuda_workspace(d, bytes, &ws)) != STRATA_OK)
-        goto done;
-    CONV_TRY(cuda_dnn.cudnnConvolutionBackwardData(p.h, &one, p.w, cuda_ptr(W), p.y, cuda_ptr(DY), p.conv, algo, ws,
-                                                   bytes, &zero, p.x, cuda_ptr(DX)));
-done:
-    cuda_conv_plan_free(&p);
-    return s;
+    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
+    CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardData(e->p.h, &one, e->p.w, cuda_ptr(W), e->p.y, cuda_ptr(DY),
+                                                    e->p.conv, (cudnnConvolutionBwdDataAlgo_t)e->algo, ws, e->bytes,
+                                                    &zero, e->p.x, cuda_ptr(DX)));
+    return STRATA_OK;
 }
 
 /* dw = d conv(x, w) / dw contracted with dy. */
 static strata_status cuda_conv_weight(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *DY,
                                       const strata_tensor_desc *X, const strata_tensor_desc *DW)
 {
-    cuda_conv_plan p;
-    CUDA_OK(cuda_conv_plan_make(call, d, X->shape, DW->shape, DY->shape, &p));
-    strata_status s = STRATA_OK;
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[8];
-    int n = 0;
-    cudnnConvolutionBwdFilterAlgo_t algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    size_t bytes = 0;
+    const cuda_conv_slot *e;
+    CUDA_OK(cuda_conv_plan_get(call, d, CONV_FILTER, X->shape, DW->shape, DY->shape, &e));
     void *ws = NULL;
     const float one = 1.0f, zero = 0.0f;
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(p.h, p.x, p.y, p.conv, p.w, 8, &n, perf));
-    CUDA_PICK_ALGO(perf, n, algo);
-    CONV_TRY(cuda_dnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(p.h, p.x, p.y, p.conv, p.w, algo, &bytes));
-    if ((s = cuda_workspace(d, bytes, &ws)) != STRATA_OK)
-        goto done;
-    CONV_TRY(cuda_dnn.cudnnConvolutionBackwardFilter(p.h, &one, p.x, cuda_ptr(X), p.y, cuda_ptr(DY), p.conv, algo, ws,
-                                                     bytes, &zero, p.w, cuda_ptr(DW)));
-done:
-    cuda_conv_plan_free(&p);
-    return s;
+    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
+    CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardFilter(e->p.h, &one, e->p.x, cuda_ptr(X), e->p.y, cuda_ptr(DY),
+                                                      e->p.conv, (cudnnConvolutionBwdFilterAlgo_t)e->algo, ws,
+                                                      e->bytes, &zero, e->p.w, cuda_ptr(DW)));
+    return STRATA_OK;
 }
 
 static strata_status cuda_check_4d(const strata_kernel_call *call)
@@ -330,15 +412,34 @@ CUDA_KERNEL(max_pool2d_backward)
         return kc_error(call, STRATA_E_DTYPE, "dy must be f32 and indices i64, both 4-D");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    unsigned long long *bad = NULL;
-    CUDA_OK(cuda_bad_alloc(d, &bad));
-    cudaError_t e = cuda_k_max_pool_backward(d->stream, cuda_ptr(DX), cuda_ptr(DY), cuda_ptr(I),
-                                             cuda_pool_geom_of(call, DX->shape, DY->shape), bad);
+    cuda_pool_geom g = cuda_pool_geom_of(call, DX->shape, DY->shape);
+    /* flags[0]: an index outside the plane (cuda_bad_check reads and frees
+     * it); flags[1]: one outside its window, which the gather would miss */
+    unsigned long long *flags = NULL, host[2] = {0, 0};
+    CUDA_OK(cuda_temp_alloc(d, 2 * sizeof *flags, (void **)&flags));
+    cudaError_t e = cudaMemsetAsync(flags, 0xff, sizeof *flags, d->stream);
+    if (e == cudaSuccess)
+        e = cudaMemsetAsync(flags + 1, 0, sizeof *flags, d->stream);
+    if (e == cudaSuccess)
+        e = cuda_k_max_pool_check(d->stream, cuda_ptr(I), g, flags);
     if (e != cudaSuccess) {
-        cuda_temp_free(d, bad);
-        return cuda_fail_rt(e, "cuda_k_max_pool_backward(...)", __FILE__, __LINE__);
+        cuda_temp_free(d, flags);
+        return cuda_fail_rt(e, "cuda_k_max_pool_check(...)", __FILE__, __LINE__);
     }
-    return cuda_bad_check(call, d, bad, I, DX->shape[2] * DX->shape[3], "index", "flat position");
+    strata_status s = cuda_copy_to_host(call->backend_self, call->device, host, flags, 0, sizeof host);
+    if (s == STRATA_OK && host[0] != ~0ull) /* names the index and frees flags */
+        return cuda_bad_check(call, d, flags, I, DX->shape[2] * DX->shape[3], "index", "flat position");
+    cuda_temp_free(d, flags);
+    if (s != STRATA_OK)
+        return s;
+    double *acc = NULL;
+    if (host[1])
+        CUDA_OK(cuda_temp_alloc(d, (size_t)(g.NC * g.H * g.W) * sizeof *acc, (void **)&acc));
+    e = cuda_k_max_pool_backward(d->stream, cuda_ptr(DX), cuda_ptr(DY), cuda_ptr(I), g, acc);
+    cuda_temp_free(d, acc);
+    if (e != cudaSuccess)
+        return cuda_fail_rt(e, "cuda_k_max_pool_backward(...)", __FILE__, __LINE__);
+    return STRATA_OK;
 }
 
 CUDA_KERNEL(avg_pool2d)

@@ -72,31 +72,92 @@ extern "C" cudaError_t cuda_k_max_pool(cudaStream_t st, float *y, int64_t *idx, 
     return cudaGetLastError();
 }
 
-__global__ void cc_max_pool_backward(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g,
-                                     unsigned long long *bad)
+/* flags[0]: the first output whose index is outside [0, H W) (atomicMin, as
+ * the index kernels' bad); flags[1]: set when an index in range lies outside
+ * its own window (indices not from max_pool2d), for the serial path. */
+__global__ void cc_max_pool_check(const int64_t *idx, cuda_pool_geom g, unsigned long long *flags)
 {
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
     CC_FOR(o, g.NC * P)
     {
         int64_t at = idx[o];
-        if (at < 0 || at >= HW)
-            atomicMin(bad, (unsigned long long)o);
-        else
-            atomicAdd(&dx[(o / P) * HW + at], dy[o]);
+        if (at < 0 || at >= HW) {
+            atomicMin(&flags[0], (unsigned long long)o);
+            continue;
+        }
+        int64_t i = (o / g.OW) % g.OH, j = o % g.OW, h0 = i * g.sh - g.ph, w0 = j * g.sw - g.pw;
+        int64_t ih = at / g.W, iw = at % g.W;
+        if (ih < h0 || ih >= h0 + g.KH || iw < w0 || iw >= w0 + g.KW)
+            flags[1] = 1;
     }
 }
 
-extern "C" cudaError_t cuda_k_max_pool_backward(cudaStream_t st, float *dx, const float *dy, const int64_t *idx,
-                                                cuda_pool_geom g, unsigned long long *bad)
+/* One thread per input element: the windows covering (h, w), in ascending
+ * output order, add their dy where their index is (h, w), summed in double:
+ * the same additions in the same order as ref's scatter (plugins/conv/pool.c),
+ * so dx matches it bit for bit and does not depend on thread timing, as
+ * atomicAdd's float sums did when windows overlap. */
+__global__ void cc_max_pool_backward_gather(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g)
 {
-    int64_t nx = g.NC * g.H * g.W, ny = g.NC * g.OH * g.OW;
+    int64_t P = g.OH * g.OW, HW = g.H * g.W;
+    CC_FOR(q, g.NC * HW)
+    {
+        int64_t nc = q / HW, r = q % HW, h = r / g.W, w = r % g.W;
+        /* windows i with i sh - ph <= h <= i sh - ph + KH - 1 */
+        int64_t lo_h = h + g.ph - g.KH + 1, lo_w = w + g.pw - g.KW + 1;
+        int64_t i0 = lo_h <= 0 ? 0 : (lo_h + g.sh - 1) / g.sh, j0 = lo_w <= 0 ? 0 : (lo_w + g.sw - 1) / g.sw;
+        int64_t i1 = (h + g.ph) / g.sh, j1 = (w + g.pw) / g.sw;
+        i1 = i1 < g.OH - 1 ? i1 : g.OH - 1;
+        j1 = j1 < g.OW - 1 ? j1 : g.OW - 1;
+        const int64_t *ip = idx + nc * P;
+        const float *gp = dy + nc * P;
+        double sum = 0.0;
+        for (int64_t i = i0; i <= i1; i++)
+            for (int64_t j = j0; j <= j1; j++)
+                if (ip[i * g.OW + j] == r)
+                    sum += gp[i * g.OW + j];
+        dx[q] = (float)sum;
+    }
+}
+
+/* Indices outside their windows: ref's scatter itself, one thread per
+ * (n, c) plane, into @p acc (NC H W doubles). Slow, and never taken for
+ * indices max_pool2d produced. */
+__global__ void cc_max_pool_backward_serial(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g,
+                                            double *acc)
+{
+    int64_t P = g.OH * g.OW, HW = g.H * g.W;
+    CC_FOR(nc, g.NC)
+    {
+        double *plane = acc + nc * HW;
+        for (int64_t q = 0; q < HW; q++)
+            plane[q] = 0.0;
+        for (int64_t p = 0; p < P; p++)
+            plane[idx[nc * P + p]] += dy[nc * P + p];
+        for (int64_t q = 0; q < HW; q++)
+            dx[nc * HW + q] = (float)plane[q];
+    }
+}
+
+extern "C" cudaError_t cuda_k_max_pool_check(cudaStream_t st, const int64_t *idx, cuda_pool_geom g,
+                                             unsigned long long *flags)
+{
+    int64_t ny = g.NC * g.OH * g.OW;
+    if (ny > 0)
+        cc_max_pool_check<<<cc_blocks(ny), CC_THREADS, 0, st>>>(idx, g, flags);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t cuda_k_max_pool_backward(cudaStream_t st, float *dx, const float *dy, const int64_t *idx,
+                                                cuda_pool_geom g, double *acc)
+{
+    int64_t nx = g.NC * g.H * g.W;
     if (nx <= 0)
         return cudaSuccess;
-    cudaError_t e = cudaMemsetAsync(dx, 0, (size_t)nx * sizeof(float), st);
-    if (e != cudaSuccess)
-        return e;
-    if (ny > 0)
-        cc_max_pool_backward<<<cc_blocks(ny), CC_THREADS, 0, st>>>(dx, dy, idx, g, bad);
+    if (acc)
+        cc_max_pool_backward_serial<<<cc_blocks(g.NC), CC_THREADS, 0, st>>>(dx, dy, idx, g, acc);
+    else
+        cc_max_pool_backward_gather<<<cc_blocks(nx), CC_THREADS, 0, st>>>(dx, dy, idx, g);
     return cudaGetLastError();
 }
 

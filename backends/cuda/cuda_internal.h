@@ -54,6 +54,7 @@ typedef struct cuda_device {
     size_t bytes_live, bytes_cached, bytes_peak;
     void *blas;           /* cublasHandle_t, NULL until the first GEMM */
     void *dnn;            /* cudnnHandle_t, NULL until the first cuDNN op */
+    void *conv_plans;     /* cuDNN convolution plans (cuda_conv.c), NULL until the first */
     void *workspace;      /* library scratch (cuDNN), workspace_bytes */
     size_t workspace_bytes;
 } cuda_device;

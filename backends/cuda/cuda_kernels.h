@@ -154,9 +154,15 @@ typedef struct cuda_pool_geom {
 cudaError_t cuda_k_channel_bias(cudaStream_t st, float *y, const float *bias, int64_t N, int64_t C, int64_t HW);
 /** y, idx = max and flat (h W + w) position of the first max of each window. */
 cudaError_t cuda_k_max_pool(cudaStream_t st, float *y, int64_t *idx, const float *x, cuda_pool_geom g);
-/** dx = 0, then dx[plane, idx] += dy; bad as for the index kernels. */
+/** flags[0] (set to ~0 first): the first output whose index is outside the
+ *  plane, as the index kernels' bad; flags[1] (set to 0 first): 1 when an
+ *  index lies outside its window. */
+cudaError_t cuda_k_max_pool_check(cudaStream_t st, const int64_t *idx, cuda_pool_geom g, unsigned long long *flags);
+/** dx[plane, q] = sum of dy where idx is q, in output order, in double (as
+ *  ref); @p acc NULL: every index inside its window (a gather), else NC H W
+ *  doubles of scratch for a scatter. */
 cudaError_t cuda_k_max_pool_backward(cudaStream_t st, float *dx, const float *dy, const int64_t *idx,
-                                     cuda_pool_geom g, unsigned long long *bad);
+                                     cuda_pool_geom g, double *acc);
 cudaError_t cuda_k_avg_pool(cudaStream_t st, float *y, const float *x, cuda_pool_geom g);
 /** dx[h, w] = sum over the windows covering (h, w) of dy / divisor. */
 cudaError_t cuda_k_avg_pool_backward(cudaStream_t st, float *dx, const float *dy, cuda_pool_geom g);

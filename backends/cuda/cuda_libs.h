@@ -89,5 +89,7 @@ strata_status cuda_blas_handle(cuda_device *d, cublasHandle_t *out);
 strata_status cuda_dnn_handle(cuda_device *d, cudnnHandle_t *out);
 /** Destroys the handles of @p d (cuda_device_release). */
 void cuda_libs_release(cuda_device *d);
+/** Frees the device's cached convolution plans (cuda_conv.c). */
+void cuda_conv_plans_release(cuda_device *d);
 
 #endif /* CUDA_LIBS_H */

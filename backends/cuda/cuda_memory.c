@@ -69,9 +69,9 @@ static strata_status cuda_device_create(cuda_device *d)
     if (e == cudaSuccess)
         e = cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess)
-        e = cudaEventCreateWithFlags(&d->done, cudaEventDisableTiming | cudaEventBlockingSync);
+        e = cudaEventCreateWithFlags(&d->done, cudaEventDisableTiming);
     if (e == cudaSuccess)
-        e = cudaEventCreateWithFlags(&d->staged, cudaEventDisableTiming | cudaEventBlockingSync);
+        e = cudaEventCreateWithFlags(&d->staged, cudaEventDisableTiming);
     if (e != cudaSuccess) {
         s = cuda_fail_rt(e, "creating the stream and events of the device", __FILE__, __LINE__);
         cuda_device_teardown(d);

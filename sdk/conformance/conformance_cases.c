@@ -2507,7 +2507,9 @@ static int gen_max_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
-/* dy and indices inside each window (as max_pool2d makes them); attr input_size. */
+/* dy and indices inside each window (as max_pool2d makes them), in trial 3
+ * anywhere in the plane (the op is a scatter-add: a backend that gathers
+ * over windows must still add those); attr input_size. */
 static int gen_max_pool2d_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     cf_pool p;
@@ -2515,13 +2517,16 @@ static int gen_max_pool2d_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     c->n_attrs = 0; /* the backward takes input_size only */
     cf_in_filled(g, c, "dy", 4, (int64_t[]){p.N, p.C, p.OH, p.OW}, -1.0, 1.0, 1);
     cf_tensor *idx = cf_in(c, "indices", STRATA_I64, 4, (int64_t[]){p.N, p.C, p.OH, p.OW});
+    const int anywhere = g->trial == 3;
+    if (anywhere)
+        c->note = "indices anywhere in the plane, not only in their windows";
     for (int64_t nc = 0; idx->data && nc < p.N * p.C; nc++)
         for (int64_t i = 0; i < p.OH; i++)
             for (int64_t j = 0; j < p.OW; j++) {
                 int64_t h0 = i * p.sh - p.ph, w0 = j * p.sw - p.pw;
                 int64_t h1 = h0 + p.KH - 1, w1 = w0 + p.KW - 1;
-                h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
-                h1 = h1 >= p.H ? p.H - 1 : h1, w1 = w1 >= p.W ? p.W - 1 : w1;
+                h0 = h0 < 0 || anywhere ? 0 : h0, w0 = w0 < 0 || anywhere ? 0 : w0;
+                h1 = h1 >= p.H || anywhere ? p.H - 1 : h1, w1 = w1 >= p.W || anywhere ? p.W - 1 : w1;
                 int64_t at = cf_int(&g->rng, h0, h1) * p.W + cf_int(&g->rng, w0, w1);
                 cf_set_index(idx, (nc * p.OH + i) * p.OW + j, at);
             }
