@@ -236,7 +236,10 @@ static double now_seconds(void)
 }
 
 /* Times the op when profiling is on. Nested calls (composites, views that
- * copy) are attributed to the innermost op only, so totals do not double. */
+ * copy) are attributed to the innermost op only, so totals do not double.
+ * The device is synchronized before and after, so on a backend that queues
+ * its work (cuda, opencl) the time is the op's own, not its launch's or the
+ * ops' before it that a sync inside it waited for. */
 static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *inv, strata_device *dev)
 {
     if (!rt->profile)
@@ -246,8 +249,12 @@ static strata_status invoke_on(strata_runtime *rt, const strata_op_invocation *i
     int saved_composite = ran_composite;
     nested = 0;
     ran_composite = 0;
+    if (dev)
+        (void)strata_device_synchronize(dev); /* a failure shows in the op's own call */
     double t0 = now_seconds();
     strata_status rc = invoke_impl(rt, inv, dev);
+    if (dev && !rc)
+        rc = strata_device_synchronize(dev);
     double dt = now_seconds() - t0;
     int composite = ran_composite;
     ran_composite = saved_composite;
