@@ -1,0 +1,76 @@
+#!/bin/bash
+# gpu-bundle-run.sh - on a GPU machine, runs the cuda checks of a bundle made
+# by tools/gpu-bundle.sh: `strata info`, test_cuda_load, the conformance suite
+# on cuda against ref, then W1-W5 (`strata bench`) on cuda, with PyTorch's W1
+# and W2 on the same GPU beside them when python3 has torch with CUDA, and
+# 300 steps of W1 trained on cuda and on cpu (their test accuracies agree).
+#
+#   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (.gpu, $OUT or .)
+#
+# GPU_PROFILE=1 adds each workload's per-op profile (`strata bench --profile`).
+# Each step has its own time limit (GPU_STEP_SECONDS, 150 for the
+# conformance suite: GPU_CONF_SECONDS) so one hang cannot eat the rest; the
+# log says which failed. Exits non-zero when a step failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bundle=$(cd "${1:-.gpu}" && pwd)
+logs=${2:-${OUT:-.}}
+mkdir -p "$logs"
+steps=${GPU_BENCH_STEPS:-200}
+step_s=${GPU_STEP_SECONDS:-60}
+conf_s=${GPU_CONF_SECONDS:-150}
+status=0
+
+# Debian's libraries from the bundle; cuBLAS and cuDNN from wherever the
+# machine keeps them (the toolkit, or the pip wheels next to PyTorch).
+tar -C /tmp -xJf "$bundle/deps.tar.xz"
+libpath=/tmp/deps
+for lib in libcublas.so.13 libcudnn.so.9; do
+    f=$(find /usr/local/cuda* /usr/lib /opt -name "$lib" 2>/dev/null | head -n 1)
+    if [ -n "$f" ]; then libpath="$libpath:$(dirname "$f")"; else echo "gpu: $lib not found" >&2; fi
+done
+export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export STRATA_TEST_BUILD="$bundle" STRATA_SOURCE_DIR="$root" STRATA_TEST_DATA="$root/tests/data"
+
+fm=/usr/share/datasets/fashion-mnist
+if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then
+    mkdir -p "$fm" && cp "$bundle"/fashion/*.gz "$fm/"
+fi
+mkdir -p data && [ -f data/kjv.txt ] || xz -dc "$bundle/kjv.txt.xz" > data/kjv.txt
+strata="$bundle/bin/strata"
+
+log="$logs/gpu.log"
+: > "$log"
+step() { # step NAME SECONDS COMMAND...: runs it; its whole output goes to LOG_DIR/gpu.log
+    local name=$1 secs=$2
+    shift 2
+    local t0 rc=0 out
+    t0=$(date +%s)
+    out=$(timeout "$secs" "$@" 2>&1) || rc=$?
+    local line="== $name: ok, $(($(date +%s) - t0)) s"
+    [ "$rc" -eq 0 ] || { line="== $name: FAILED (exit $rc), $(($(date +%s) - t0)) s"; status=1; }
+    printf '%s\n%s\n' "$line" "$out" >> "$log"
+    echo "$line"
+    printf '%s\n' "$out" | tail -n "${GPU_TAIL:-8}"
+}
+
+nvidia-smi -L || true
+GPU_TAIL=0 step info 30 "$strata" info
+"$strata" info | sed -n '/^backends/,/^$/p'
+step cuda_load 60 "$bundle/tests/test_cuda_load"
+GPU_TAIL=40 step conformance "$conf_s" env STRATA_CONFORMANCE_TRIALS="${GPU_TRIALS:-3}" "$bundle/tests/test_cuda_conformance"
+for w in W1 W2 W3 W4 W5; do
+    GPU_TAIL=${GPU_PROFILE:+30} step "bench_$w" "$step_s" "$strata" bench "$w" --backend cuda --steps "$steps" \
+        ${GPU_PROFILE:+--profile}
+done
+if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    for w in W1 W2; do
+        step "torch_$w" "$step_s" python3 tools/gpu-peer.py "$w" --steps "$steps"
+    done
+fi
+for be in cuda cpu; do
+    step "train_W1_$be" "$step_s" "$strata" train models/mlp-fashion.yaml --backend "$be" --steps 300 \
+        --out "/tmp/w1-$be" --quiet
+done
+exit $status
