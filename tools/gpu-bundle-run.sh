@@ -55,22 +55,52 @@ step() { # step NAME SECONDS COMMAND...: runs it; its whole output goes to LOG_D
     printf '%s\n' "$out" | tail -n "${GPU_TAIL:-8}"
 }
 
+# GPU_ONLY: the sections to run (default: all but sanitize) of info,
+# conformance, bench, torch, train, gemm, nomem, sanitize.
+only=" ${GPU_ONLY:-info conformance bench torch train gemm nomem} "
+want() { [[ "$only" == *" $1 "* ]]; }
+
 nvidia-smi -L || true
-GPU_TAIL=0 step info 30 "$strata" info
-"$strata" info | sed -n '/^backends/,/^$/p'
-step cuda_load 60 "$bundle/tests/test_cuda_load"
-GPU_TAIL=40 step conformance "$conf_s" env STRATA_CONFORMANCE_TRIALS="${GPU_TRIALS:-3}" "$bundle/tests/test_cuda_conformance"
-for w in W1 W2 W3 W4 W5; do
-    GPU_TAIL=${GPU_PROFILE:+30} step "bench_$w" "$step_s" "$strata" bench "$w" --backend cuda --steps "$steps" \
-        ${GPU_PROFILE:+--profile}
-done
-if python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if want info; then
+    GPU_TAIL=0 step info 30 "$strata" info
+    "$strata" info | sed -n '/^backends/,/^$/p'
+    step cuda_load 60 "$bundle/tests/test_cuda_load"
+fi
+if want conformance; then
+    GPU_TAIL=40 step conformance "$conf_s" env STRATA_CONFORMANCE_TRIALS="${GPU_TRIALS:-3}" \
+        "$bundle/tests/test_cuda_conformance"
+fi
+# compute-sanitizer's memcheck over the conformance suite: an out-of-bounds
+# or misaligned access, or a leak of device memory, in any cuda kernel
+if want sanitize; then
+    cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+    GPU_TAIL=40 step sanitize "${GPU_SANITIZE_SECONDS:-240}" env STRATA_CONFORMANCE_TRIALS=1 "$cs" --tool memcheck \
+        --leak-check full --error-exitcode 9 "$bundle/tests/test_cuda_conformance"
+fi
+if want bench; then
+    for w in W1 W2 W3 W4 W5; do
+        GPU_TAIL=${GPU_PROFILE:+30} step "bench_$w" "$step_s" "$strata" bench "$w" --backend cuda --steps "$steps" \
+            ${GPU_PROFILE:+--profile}
+    done
+fi
+if want torch && python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     for w in W1 W2; do
         step "torch_$w" "$step_s" python3 tools/gpu-peer.py "$w" --steps "$steps"
     done
 fi
-for be in cuda cpu; do
-    step "train_W1_$be" "$step_s" "$strata" train models/mlp-fashion.yaml --backend "$be" --steps 300 \
-        --out "/tmp/w1-$be" --quiet
-done
+if want train; then
+    for be in cuda cpu; do
+        step "train_W1_$be" "$step_s" "$strata" train models/mlp-fashion.yaml --backend "$be" --steps 300 \
+            --out "/tmp/w1-$be" --quiet
+    done
+fi
+if want gemm; then
+    step gemm "$step_s" "$strata" bench --op matmul --shape 8192x8192x8192 --backend cuda
+fi
+# inputs of 90 GB each: the second cannot fit, and must be E_NOMEM naming
+# the allocation, not a crash
+if want nomem; then
+    step nomem "$step_s" bash -c 'out=$("$0" bench --op matmul --shape 150000x150000x150000 --backend cuda 2>&1)
+        rc=$?; echo "$out (exit $rc)"; [ "$rc" -ne 0 ] && [[ "$out" == *E_NOMEM* ]]' "$strata"
+fi
 exit $status
