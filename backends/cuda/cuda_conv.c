@@ -235,48 +235,35 @@ done:
     return s;
 }
 
-/* y = conv(x, w) (+ bias per channel). */
-static strata_status cuda_conv_forward(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *X,
-                                       const strata_tensor_desc *W, const strata_tensor_desc *Y)
+/* One convolution through its cached plan:
+ *   CONV_FWD     y = conv(x, w)              a = x,  b = w, out = y
+ *   CONV_DATA    dx = conv^T(dy, w)          a = dy, b = w, out = dx
+ *   CONV_FILTER  dw = (d conv / dw) . dy     a = dy, b = x, out = dw */
+static strata_status cuda_conv_run(const strata_kernel_call *call, cuda_device *d, int kind,
+                                   const strata_tensor_desc *A, const strata_tensor_desc *B,
+                                   const strata_tensor_desc *OUT)
 {
+    const int64_t *xs = kind == CONV_FWD ? A->shape : kind == CONV_DATA ? OUT->shape : B->shape;
+    const int64_t *ws = kind == CONV_FILTER ? OUT->shape : B->shape;
+    const int64_t *ys = kind == CONV_FWD ? OUT->shape : A->shape;
     const cuda_conv_slot *e;
-    CUDA_OK(cuda_conv_plan_get(call, d, CONV_FWD, X->shape, W->shape, Y->shape, &e));
-    void *ws = NULL;
+    CUDA_OK(cuda_conv_plan_get(call, d, kind, xs, ws, ys, &e));
+    void *scratch = NULL;
     const float one = 1.0f, zero = 0.0f;
-    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
-    CUDNN_TRY(cuda_dnn.cudnnConvolutionForward(e->p.h, &one, e->p.x, cuda_ptr(X), e->p.w, cuda_ptr(W), e->p.conv,
-                                               (cudnnConvolutionFwdAlgo_t)e->algo, ws, e->bytes, &zero, e->p.y,
-                                               cuda_ptr(Y)));
-    return STRATA_OK;
-}
-
-/* dx = conv^T(dy, w): x is the plan's input side (shape xs), dy its output side. */
-static strata_status cuda_conv_data(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *DY,
-                                    const strata_tensor_desc *W, const strata_tensor_desc *DX)
-{
-    const cuda_conv_slot *e;
-    CUDA_OK(cuda_conv_plan_get(call, d, CONV_DATA, DX->shape, W->shape, DY->shape, &e));
-    void *ws = NULL;
-    const float one = 1.0f, zero = 0.0f;
-    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
-    CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardData(e->p.h, &one, e->p.w, cuda_ptr(W), e->p.y, cuda_ptr(DY),
-                                                    e->p.conv, (cudnnConvolutionBwdDataAlgo_t)e->algo, ws, e->bytes,
-                                                    &zero, e->p.x, cuda_ptr(DX)));
-    return STRATA_OK;
-}
-
-/* dw = d conv(x, w) / dw contracted with dy. */
-static strata_status cuda_conv_weight(const strata_kernel_call *call, cuda_device *d, const strata_tensor_desc *DY,
-                                      const strata_tensor_desc *X, const strata_tensor_desc *DW)
-{
-    const cuda_conv_slot *e;
-    CUDA_OK(cuda_conv_plan_get(call, d, CONV_FILTER, X->shape, DW->shape, DY->shape, &e));
-    void *ws = NULL;
-    const float one = 1.0f, zero = 0.0f;
-    CUDA_OK(cuda_workspace(d, e->bytes, &ws));
-    CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardFilter(e->p.h, &one, e->p.x, cuda_ptr(X), e->p.y, cuda_ptr(DY),
-                                                      e->p.conv, (cudnnConvolutionBwdFilterAlgo_t)e->algo, ws,
-                                                      e->bytes, &zero, e->p.w, cuda_ptr(DW)));
+    CUDA_OK(cuda_workspace(d, e->bytes, &scratch));
+    const cuda_conv_plan *p = &e->p;
+    if (kind == CONV_FWD)
+        CUDNN_TRY(cuda_dnn.cudnnConvolutionForward(p->h, &one, p->x, cuda_ptr(A), p->w, cuda_ptr(B), p->conv,
+                                                   (cudnnConvolutionFwdAlgo_t)e->algo, scratch, e->bytes, &zero,
+                                                   p->y, cuda_ptr(OUT)));
+    else if (kind == CONV_DATA)
+        CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardData(p->h, &one, p->w, cuda_ptr(B), p->y, cuda_ptr(A), p->conv,
+                                                        (cudnnConvolutionBwdDataAlgo_t)e->algo, scratch, e->bytes,
+                                                        &zero, p->x, cuda_ptr(OUT)));
+    else
+        CUDNN_TRY(cuda_dnn.cudnnConvolutionBackwardFilter(p->h, &one, p->x, cuda_ptr(B), p->y, cuda_ptr(A), p->conv,
+                                                          (cudnnConvolutionBwdFilterAlgo_t)e->algo, scratch,
+                                                          e->bytes, &zero, p->w, cuda_ptr(OUT)));
     return STRATA_OK;
 }
 
@@ -317,7 +304,7 @@ CUDA_KERNEL(conv2d)
     CUDA_OK(cuda_call_device(call, &d));
     strata_status s = STRATA_OK;
     if (!cuda_conv_empty(call, d, &s))
-        s = cuda_conv_forward(call, d, &call->inputs[0], &call->inputs[1], Y);
+        s = cuda_conv_run(call, d, CONV_FWD, &call->inputs[0], &call->inputs[1], Y);
     if (s != STRATA_OK)
         return s;
     if (call->n_inputs > 2)
@@ -336,7 +323,7 @@ CUDA_KERNEL(conv2d_backward_data)
     strata_status s = STRATA_OK;
     if (cuda_conv_empty(call, d, &s))
         return s;
-    return cuda_conv_data(call, d, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
+    return cuda_conv_run(call, d, CONV_DATA, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
 }
 
 /* (dy, x) -> dw */
@@ -349,7 +336,7 @@ CUDA_KERNEL(conv2d_backward_weight)
     strata_status s = STRATA_OK;
     if (cuda_conv_empty(call, d, &s))
         return s;
-    return cuda_conv_weight(call, d, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
+    return cuda_conv_run(call, d, CONV_FILTER, &call->inputs[0], &call->inputs[1], &call->outputs[0]);
 }
 
 /* (x (N, C_in, H, W), w (C_in, OC/g, KH, KW) [, b]) -> y (N, OC, OH, OW): the
@@ -363,7 +350,7 @@ CUDA_KERNEL(conv_transpose2d)
     CUDA_OK(cuda_call_device(call, &d));
     strata_status s = STRATA_OK;
     if (!cuda_conv_empty(call, d, &s))
-        s = cuda_conv_data(call, d, &call->inputs[0], &call->inputs[1], Y);
+        s = cuda_conv_run(call, d, CONV_DATA, &call->inputs[0], &call->inputs[1], Y);
     if (s != STRATA_OK)
         return s;
     if (call->n_inputs > 2)
