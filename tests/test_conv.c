@@ -1445,6 +1445,17 @@ static void test_bad_input_ops(void **state)
         (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 2, 2)), ti64((const int64_t[]){0, 5, 16, 3}, SHAPE(1, 1, 2, 2))},
         2, ATTRS(PAIR("input_size", 4, 4)), 1, STRATA_E_INVALID,
         NEEDLES("conv::max_pool2d_backward", "index 16 at flat position 2", "(4, 4) plane"));
+    /* ... and with a window (optional) that does not give dy's shape, or is invalid */
+    expect_op_error(
+        "conv::max_pool2d_backward",
+        (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 2, 2)), ti64((const int64_t[]){0, 2, 8, 10}, SHAPE(1, 1, 2, 2))},
+        2, ATTRS(PAIR("input_size", 4, 4), ONE("kernel_size", 2), ONE("stride", 1)), 1, STRATA_E_SHAPE,
+        NEEDLES("conv::max_pool2d_backward", "dy has spatial size (2, 2)", "gives (3, 3)"));
+    expect_op_error(
+        "conv::max_pool2d_backward",
+        (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 2, 2)), ti64((const int64_t[]){0, 2, 8, 10}, SHAPE(1, 1, 2, 2))},
+        2, ATTRS(PAIR("input_size", 4, 4), ONE("kernel_size", 2), ONE("stride", 0)), 1, STRATA_E_INVALID,
+        NEEDLES("conv::max_pool2d_backward", "stride must be positive, got (0, 0)"));
 
     /* batch norm with a mismatched channel count */
     expect_op_error("conv::batch_norm",

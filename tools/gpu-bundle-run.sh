@@ -5,18 +5,19 @@
 # and W2 on the same GPU beside them when python3 has torch with CUDA, and
 # 300 steps of W1 trained on cuda and on cpu (their test accuracies agree).
 #
-#   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (.gpu, $OUT or .)
+#   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (the source tree's .gpu, $OUT or .)
 #
 # GPU_PROFILE=1 adds each workload's per-op profile (`strata bench --profile`).
 # Each step has its own time limit (GPU_STEP_SECONDS, 150 for the
 # conformance suite: GPU_CONF_SECONDS) so one hang cannot eat the rest; the
 # log says which failed. Exits non-zero when a step failed.
 set -uo pipefail
+# BUNDLE and LOG_DIR relative to where the script is called from
+bundle=$(cd "${1:-$(dirname "$0")/../.gpu}" && pwd) || exit 2
+logs=${2:-${OUT:-.}}
+mkdir -p "$logs" && logs=$(cd "$logs" && pwd) || exit 2
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bundle=$(cd "${1:-.gpu}" && pwd)
-logs=${2:-${OUT:-.}}
-mkdir -p "$logs"
 steps=${GPU_BENCH_STEPS:-200}
 step_s=${GPU_STEP_SECONDS:-60}
 conf_s=${GPU_CONF_SECONDS:-150}
@@ -37,7 +38,9 @@ fm=/usr/share/datasets/fashion-mnist
 if [ ! -f "$fm/train-images-idx3-ubyte.gz" ]; then
     mkdir -p "$fm" && cp "$bundle"/fashion/*.gz "$fm/"
 fi
-mkdir -p data && [ -f data/kjv.txt ] || xz -dc "$bundle/kjv.txt.xz" > data/kjv.txt
+if [ ! -f data/kjv.txt ]; then
+    mkdir -p data && xz -dc "$bundle/kjv.txt.xz" > data/kjv.txt.tmp && mv data/kjv.txt.tmp data/kjv.txt
+fi
 strata="$bundle/bin/strata"
 
 log="$logs/gpu.log"
@@ -74,6 +77,7 @@ fi
 # or misaligned access, or a leak of device memory, in any cuda kernel
 if want sanitize; then
     cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -n 1)
+    [ -n "$cs" ] || { echo "gpu: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" >&2; cs=false; }
     GPU_TAIL=40 step sanitize "${GPU_SANITIZE_SECONDS:-240}" env STRATA_CONFORMANCE_TRIALS=1 "$cs" --tool memcheck \
         --leak-check full --error-exitcode 9 "$bundle/tests/test_cuda_conformance"
 fi

@@ -85,6 +85,8 @@ __global__ void cc_max_pool_check(const int64_t *idx, cuda_pool_geom g, unsigned
             atomicMin(&flags[0], (unsigned long long)o);
             continue;
         }
+        if (g.KH < 1) /* no window given: only the plane is checked */
+            continue;
         int64_t i = (o / g.OW) % g.OH, j = o % g.OW, h0 = i * g.sh - g.ph, w0 = j * g.sw - g.pw;
         int64_t ih = at / g.W, iw = at % g.W;
         if (ih < h0 || ih >= h0 + g.KH || iw < w0 || iw >= w0 + g.KW)

@@ -159,8 +159,7 @@ strata_status cuda_dnn_handle(cuda_device *d, cudnnHandle_t *out)
 
 void cuda_libs_release(cuda_device *d)
 {
-    if (dnn_lib.ok)
-        cuda_conv_plans_release(d); /* descriptors, before their handle */
+    cuda_conv_plans_release(d); /* descriptors, before their handle (none without cuDNN) */
     if (d->blas && blas_lib.ok)
         cuda_blas.cublasDestroy_v2((cublasHandle_t)d->blas);
     if (d->dnn && dnn_lib.ok)

@@ -2,7 +2,8 @@
  * pool.c - 2-D pooling over NCHW tensors, with host kernels:
  *
  *   conv::max_pool2d           x -> y, indices (i64)      kernel_size, stride (= kernel), padding
- *   conv::max_pool2d_backward  (dy, indices) -> dx         input_size [H, W]
+ *   conv::max_pool2d_backward  (dy, indices) -> dx         input_size [H, W]; optional: the
+ *                                                          forward's kernel_size, stride, padding
  *   conv::avg_pool2d           x -> y                     kernel_size, stride, padding, count_include_pad (1)
  *   conv::avg_pool2d_backward  dy -> dx                   the same, plus input_size [H, W]
  *   conv::global_avg_pool2d    x (N, C, H, W) -> (N, C)
@@ -250,18 +251,37 @@ static strata_status kernel_max_pool(const strata_kernel_call *c)
     return STRATA_OK;
 }
 
+/* The forward's window attributes for its gradient op (kernel_size, stride,
+ * padding, count_include_pad, those given), and input_size from @p size
+ * (x's shape) unless NULL. */
+static void pool_attrs(const strata_backward_call *c, conv_attrs *at, const int64_t *size)
+{
+    static const char *const names[] = {"kernel_size", "stride", "padding", "count_include_pad"};
+    memset(at, 0, sizeof *at);
+    for (int k = 0; k < 4; k++) {
+        const strata_attr *a = strata_attr_find(c->attrs, c->n_attrs, names[k]);
+        if (a)
+            at->a[at->n++] = *a;
+    }
+    if (size)
+        conv_attrs_pair(at, "input_size", size[2], size[3]);
+}
+
+/* The window geometry travels with the gradient: max_pool2d_backward is a
+ * scatter of dy at the indices and needs only input_size, but a backend can
+ * then gather over each input's windows instead (cuda: deterministic). */
 static strata_status backward_max_pool(const strata_backward_call *c)
 {
     if (!c->grad_outputs[0] || !c->needs_grad[0])
         return STRATA_OK;
-    const int64_t *xs = c->host->tensor_shape(c->inputs[0]);
     conv_attrs at;
-    memset(&at, 0, sizeof at);
-    conv_attrs_pair(&at, "input_size", xs[2], xs[3]);
+    pool_attrs(c, &at, c->host->tensor_shape(c->inputs[0]));
     strata_tensor *in[2] = {c->grad_outputs[0], c->outputs[1]};
     return conv_call(c, "conv::max_pool2d_backward", in, 2, &at, &c->grad_inputs[0]);
 }
 
+/* input_size, and optionally the forward's window (kernel_size, stride,
+ * padding), which must then give dy's shape. */
 static strata_status infer_max_pool_backward(const strata_infer_call *c)
 {
     const strata_host_api *h = conv_host(c->user);
@@ -273,6 +293,12 @@ static strata_status infer_max_pool_backward(const strata_infer_call *c)
     if (rc)
         return rc;
     const strata_tensor_desc *dy = &c->inputs[0], *idx = &c->inputs[1];
+    if (strata_attr_find(c->attrs, c->n_attrs, "kernel_size")) {
+        pool_geom g;
+        if ((rc = pool_geom_of(h, c->op, c->attrs, c->n_attrs, dy->shape[0], dy->shape[1], size[0], size[1], &g)) ||
+            (rc = check_dy(h, c->op, &g, dy->shape)))
+            return rc;
+    }
     if (idx->dtype != STRATA_I64 || idx->ndim != 4 || memcmp(idx->shape, dy->shape, sizeof(int64_t) * 4))
         return h->set_error(STRATA_E_SHAPE, "%s: indices must be i64 of dy's shape %s, got dtype %d shape %s", c->op,
                             conv_shape_str(a, sizeof a, dy->ndim, dy->shape), (int)idx->dtype,
@@ -347,25 +373,12 @@ static strata_status kernel_avg_pool(const strata_kernel_call *c)
 }
 
 /* The attrs of a recorded avg pool call, with or without input_size. */
-static void avg_attrs(const strata_backward_call *c, conv_attrs *at, const int64_t *size)
-{
-    static const char *const names[] = {"kernel_size", "stride", "padding", "count_include_pad"};
-    memset(at, 0, sizeof *at);
-    for (int k = 0; k < 4; k++) {
-        const strata_attr *a = strata_attr_find(c->attrs, c->n_attrs, names[k]);
-        if (a)
-            at->a[at->n++] = *a;
-    }
-    if (size)
-        conv_attrs_pair(at, "input_size", size[2], size[3]);
-}
-
 static strata_status backward_avg_pool(const strata_backward_call *c)
 {
     if (!c->grad_outputs[0] || !c->needs_grad[0])
         return STRATA_OK;
     conv_attrs at;
-    avg_attrs(c, &at, c->host->tensor_shape(c->inputs[0]));
+    pool_attrs(c, &at, c->host->tensor_shape(c->inputs[0]));
     return conv_call(c, "conv::avg_pool2d_backward", &c->grad_outputs[0], 1, &at, &c->grad_inputs[0]);
 }
 
@@ -410,7 +423,7 @@ static strata_status backward_avg_pool_backward(const strata_backward_call *c)
     if (!c->grad_outputs[0] || !c->needs_grad[0])
         return STRATA_OK;
     conv_attrs at;
-    avg_attrs(c, &at, NULL);
+    pool_attrs(c, &at, NULL);
     return conv_call(c, "conv::avg_pool2d", &c->grad_outputs[0], 1, &at, &c->grad_inputs[0]);
 }
 
@@ -481,7 +494,7 @@ strata_status conv_register_pool(const strata_host_api *h, strata_plugin *p)
         POOL_OP("conv::max_pool2d", 1, 2, 0, infer_max_pool, backward_max_pool, kernel_max_pool,
                 "2-D max pooling: x -> y, indices (i64, flat in H W); kernel_size, stride, padding"),
         POOL_OP("conv::max_pool2d_backward", 2, 1, 0, infer_max_pool_backward, backward_max_pool_backward,
-                kernel_max_pool_backward, "gradient of max_pool2d: (dy, indices) -> dx; input_size [H, W]"),
+                kernel_max_pool_backward, "gradient of max_pool2d: (dy, indices) -> dx; input_size [H, W] (and optionally the forward's window)"),
         POOL_OP("conv::avg_pool2d", 1, 1, 0, infer_avg_pool, backward_avg_pool, kernel_avg_pool,
                 "2-D average pooling; kernel_size, stride, padding, count_include_pad (1)"),
         POOL_OP("conv::avg_pool2d_backward", 1, 1, 0, infer_avg_pool_backward, backward_avg_pool_backward,

@@ -2509,12 +2509,15 @@ static int gen_max_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
 
 /* dy and indices inside each window (as max_pool2d makes them), in trial 3
  * anywhere in the plane (the op is a scatter-add: a backend that gathers
- * over windows must still add those); attr input_size. */
+ * over windows must still add those); attrs input_size and, but in trials 1
+ * and 4 on, the forward's window (optional: without it a backend cannot
+ * gather over windows). */
 static int gen_max_pool2d_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     cf_pool p;
     pool_pick(g, c, &p);
-    c->n_attrs = 0; /* the backward takes input_size only */
+    if (!g->large && (g->trial == 1 || g->trial >= 4))
+        c->n_attrs = 0; /* input_size only */
     cf_in_filled(g, c, "dy", 4, (int64_t[]){p.N, p.C, p.OH, p.OW}, -1.0, 1.0, 1);
     cf_tensor *idx = cf_in(c, "indices", STRATA_I64, 4, (int64_t[]){p.N, p.C, p.OH, p.OW});
     const int anywhere = g->trial == 3;
