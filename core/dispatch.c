@@ -474,6 +474,16 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         fn = def->host_kernel;
         fn_user = def->user;
     }
+    /* An op with a composite and no backward is differentiable only through
+     * its composite's ops: while the graph would record it, the composite
+     * runs even where a kernel exists (strata_plugin.h). */
+    if (fn && def->composite && !def->backward && !provided && rt->grad_enabled && !(def->flags & STRATA_OP_NO_GRAD)) {
+        int any = 0;
+        for (int k = 0; k < n_in; k++)
+            any |= in[k]->requires_grad;
+        if (any)
+            fn = NULL;
+    }
     if (!fn && def->composite && !provided) { /* the inner ops record themselves */
         strata_tensor *made[ST_MAX_IO] = {0}; /* the caller's outputs are written only on success */
         rc = composite_call(rt, op, in, n_in, attrs, n_attrs, made, n_out);

@@ -548,7 +548,7 @@ static void test_good_plugin_loads(void **state)
     assert_int_equal(r.abi_minor, STRATA_ABI_MINOR);
 
     /* what it registered is listed, attributed to it */
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 1);
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 2); /* double, triple */
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_LAYER), n_layers + 1);
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OPTIMIZER), n_optims + 1);
     const char *plugin = NULL, *kernels = NULL;
@@ -608,7 +608,7 @@ static void test_good_plugin_loads(void **state)
     int n_same = 0;
     record_by_path(rt, real(fx("good_plugin")), NULL, &n_same);
     assert_int_equal(n_same, 1);
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 1);
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 2); /* double, triple */
 
     assert_runtime_works(rt);
     rt_destroy(rt);
@@ -651,6 +651,27 @@ static void test_good_plugin_gradient(void **state)
     strata_tensor_release(y);
     strata_graph_reset(strata_runtime_graph(rt));
     strata_tensor_zero_grad(x);
+
+    /* fixture::triple has a host kernel and a composite but no backward: with x requiring grad the
+     * composite runs (its core::scale records), so d sum(triple(x)) / dx = 3; without, the kernel */
+    ST_OK(strata_op_call(rt, "fixture::triple", &x, 1, NULL, 0, &y, 1));
+    ST_OK(strata_op_call(rt, "core::sum", &y, 1, NULL, 0, &loss, 1));
+    ST_OK(strata_backward(strata_runtime_graph(rt), loss));
+    const float g3[4] = {3, 3, 3, 3}, y3[4] = {3, 6, -9, 12};
+    assert_values(strata_tensor_grad(x), g3, 4);
+    assert_values(y, y3, 4);
+    strata_tensor_release(loss);
+    strata_tensor_release(y);
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_zero_grad(x);
+    {
+        int prev = strata_set_grad_enabled(rt, 0);
+        ST_OK(strata_op_call(rt, "fixture::triple", &x, 1, NULL, 0, &y, 1));
+        strata_set_grad_enabled(rt, prev);
+        assert_values(y, y3, 4);
+        assert_int_equal(strata_graph_size(strata_runtime_graph(rt)), 0);
+        strata_tensor_release(y);
+    }
 
     /* chained with core ops: loss = sum(double(double(x)) * x) -> 8 x */
     strata_tensor *d1 = NULL, *d2 = NULL, *p = NULL;
