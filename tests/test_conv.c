@@ -1456,6 +1456,11 @@ static void test_bad_input_ops(void **state)
         (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 2, 2)), ti64((const int64_t[]){0, 2, 8, 10}, SHAPE(1, 1, 2, 2))},
         2, ATTRS(PAIR("input_size", 4, 4), ONE("kernel_size", 2), ONE("stride", 0)), 1, STRATA_E_INVALID,
         NEEDLES("conv::max_pool2d_backward", "stride must be positive, got (0, 0)"));
+    expect_op_error(
+        "conv::max_pool2d_backward",
+        (strata_tensor *[]){tv(D_ANY, 1, SHAPE(1, 1, 2, 2)), ti64((const int64_t[]){0, 2, 8, 10}, SHAPE(1, 1, 2, 2))},
+        2, ATTRS(PAIR("input_size", 4, 4), ONE("stride", 2)), 1, STRATA_E_INVALID,
+        NEEDLES("conv::max_pool2d_backward", "kernel_size must be given"));
 
     /* batch norm with a mismatched channel count */
     expect_op_error("conv::batch_norm",

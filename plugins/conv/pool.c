@@ -293,7 +293,8 @@ static strata_status infer_max_pool_backward(const strata_infer_call *c)
     if (rc)
         return rc;
     const strata_tensor_desc *dy = &c->inputs[0], *idx = &c->inputs[1];
-    if (strata_attr_find(c->attrs, c->n_attrs, "kernel_size")) {
+    if (strata_attr_find(c->attrs, c->n_attrs, "kernel_size") || strata_attr_find(c->attrs, c->n_attrs, "stride") ||
+        strata_attr_find(c->attrs, c->n_attrs, "padding")) { /* a window: kernel_size required */
         pool_geom g;
         if ((rc = pool_geom_of(h, c->op, c->attrs, c->n_attrs, dy->shape[0], dy->shape[1], size[0], size[1], &g)) ||
             (rc = check_dy(h, c->op, &g, dy->shape)))
