@@ -71,6 +71,14 @@ grep -Eq "^  swish +1\.0\.0" "$tmp/info.txt" || { cat "$tmp/info.txt"; fail "str
 grep -q "swish::swish" "$tmp/info.txt" || fail "strata info: no swish::swish op"
 log "strata info lists the example backend (manifest) and the swish plugin (lib/strata)"
 
+# With both installed, the templates' tests must still run (and test) the
+# build's copies: the installed ones are then duplicates.
+for name in layer-plugin backend; do
+    (cd "$tmp/build-$name" && ctest --output-on-failure) >"$tmp/retest-$name.log" 2>&1 ||
+        { cat "$tmp/retest-$name.log"; fail "the $name template's tests with its installed copy present"; }
+done
+log "the templates' tests pass again with their installed copies present"
+
 log "strata check --backend example"
 "$strata" check --backend example --trials 2 --large 0 >"$tmp/check-example.txt" 2>&1 ||
     { cat "$tmp/check-example.txt"; fail "strata check --backend example"; }

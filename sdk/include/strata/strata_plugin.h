@@ -113,7 +113,9 @@ typedef struct strata_backward_call {
 
 /** Composite definition: compute outputs (new references) from inputs with
  *  other ops. Runs with recording as the caller has it, so an op with a
- *  composite and no backward gets its gradient from the inner ops. @since 1.0 */
+ *  composite and no backward gets its gradient from the inner ops (while the
+ *  graph records, the core then runs the composite even where a kernel
+ *  exists). Never used for a call with provided outputs. @since 1.0 */
 typedef struct strata_composite_call {
     size_t struct_size;
     const strata_host_api *host;

@@ -5,12 +5,15 @@
  * runs through the core's fallback; a model trains on it.
  * EXAMPLE_BACKEND_FILE (set by CMake) is the example.so just built.
  */
+#define _XOPEN_SOURCE 700 /* realpath, PATH_MAX: the tests compare plugin paths */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -24,14 +27,34 @@
             fail_msg("%s: %s: %s", #expr, strata_status_name(s_), strata_last_error());                        \
     } while (0)
 
+/* A runtime with the installed backends (discovered next to libstrata) and
+ * this build's example.so, searched first (plugin_path): a copy installed
+ * earlier is then refused as a duplicate, so the tests always run this
+ * build's, never a stale installed one. */
 static int setup(void **state)
 {
+    strata_runtime_options o = {.struct_size = sizeof o, .plugin_path = EXAMPLE_BACKEND_FILE};
     strata_runtime *rt = NULL;
-    if (strata_runtime_create(NULL, &rt) != STRATA_OK)
+    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
+        fprintf(stderr, "creating the runtime: %s\n", strata_last_error());
         return -1;
-    strata_status s = strata_plugin_load(rt, EXAMPLE_BACKEND_FILE);
-    if (s != STRATA_OK && s != STRATA_E_EXISTS) {
-        fprintf(stderr, "loading %s: %s\n", EXAMPLE_BACKEND_FILE, strata_last_error());
+    }
+    char want[PATH_MAX], got[PATH_MAX];
+    int loaded = 0;
+    if (!realpath(EXAMPLE_BACKEND_FILE, want)) {
+        fprintf(stderr, "%s: not found\n", EXAMPLE_BACKEND_FILE);
+        strata_runtime_destroy(rt);
+        return -1;
+    }
+    for (int i = 0; i < strata_plugin_count(rt); i++) {
+        strata_plugin_record r = {.struct_size = sizeof r};
+        if (strata_plugin_get(rt, i, &r) == STRATA_OK && realpath(r.path, got) && !strcmp(got, want)) {
+            if (!r.loaded)
+                fprintf(stderr, "loading %s: %s\n", EXAMPLE_BACKEND_FILE, r.reason);
+            loaded = r.loaded;
+        }
+    }
+    if (!loaded) {
         strata_runtime_destroy(rt);
         return -1;
     }
