@@ -75,7 +75,7 @@ typedef struct strata_kernel_call {
     const char *op;
     void *backend_self; /* strata_backend_def.self of the running backend */
     int32_t device;
-    void *user;         /* the kernel's registration user pointer */
+    void *user;         /* register_kernel's user; for a host_kernel, strata_op_def.user */
     const strata_tensor_desc *inputs;
     int32_t n_inputs;
     const strata_tensor_desc *outputs;
