@@ -401,10 +401,9 @@ CUDA_KERNEL(max_pool2d_backward)
     CUDA_OK(cuda_call_device(call, &d));
     cuda_pool_geom g = cuda_pool_geom_of(call, DX->shape, DY->shape);
     /* The gather needs the forward's window, which the call may leave out
-     * (input_size is the op's one required attribute): then, and for
-     * indices outside their windows, ref's scatter. The plugin's shape
-     * inference checked a window that is given against dy's shape. */
-    const int windowed = strata_attr_find(call->attrs, call->n_attrs, "kernel_size") != NULL;
+     * (input_size is the op's one required attribute; then g.KH is -1):
+     * then, and for indices outside their windows, ref's scatter. The
+     * plugin's shape inference checked a window that is given against dy. */
     /* flags[0]: an index outside the plane (cuda_bad_check reads and frees
      * it); flags[1]: one outside its window, which the gather would miss */
     unsigned long long *flags = NULL, host[2] = {0, 0};
@@ -425,7 +424,7 @@ CUDA_KERNEL(max_pool2d_backward)
     if (s != STRATA_OK)
         return s;
     double *acc = NULL;
-    if (host[1] || !windowed)
+    if (host[1] || g.KH < 1)
         CUDA_OK(cuda_temp_alloc(d, (size_t)(g.NC * g.H * g.W) * sizeof *acc, (void **)&acc));
     e = cuda_k_max_pool_backward(d->stream, cuda_ptr(DX), cuda_ptr(DY), cuda_ptr(I), g, acc);
     cuda_temp_free(d, acc);

@@ -122,9 +122,9 @@ __global__ void cc_max_pool_backward_gather(float *dx, const float *dy, const in
     }
 }
 
-/* Indices outside their windows: ref's scatter itself, one thread per
- * (n, c) plane, into @p acc (NC H W doubles). Slow, and never taken for
- * indices max_pool2d produced. */
+/* No window given, or indices outside their windows: ref's scatter itself,
+ * one thread per (n, c) plane, into @p acc (NC H W doubles). Slow, and not
+ * taken for max_pool2d's own gradient, which passes its window. */
 __global__ void cc_max_pool_backward_serial(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g,
                                             double *acc)
 {

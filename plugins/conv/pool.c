@@ -373,7 +373,6 @@ static strata_status kernel_avg_pool(const strata_kernel_call *c)
     return STRATA_OK;
 }
 
-/* The attrs of a recorded avg pool call, with or without input_size. */
 static strata_status backward_avg_pool(const strata_backward_call *c)
 {
     if (!c->grad_outputs[0] || !c->needs_grad[0])
