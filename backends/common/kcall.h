@@ -124,4 +124,41 @@ strata_status kc_optim_step(const strata_kernel_call *call, int64_t *t);
 /** Attr "reduction" ("mean" when absent). */
 strata_status kc_reduction_of(const strata_kernel_call *call, kc_reduction *out);
 
+/* ---- the lstm plugin's sequence ops (kc_seq.c) ---------------------------- */
+
+enum { KC_SEQ_LSTM, KC_SEQ_GRU, KC_SEQ_RNN };
+
+/** Sizes and attributes of one sequence-op call: x (T, B, I), or (B, T, I)
+ *  with bf; G gates (4, 3, 1) of H units; reverse runs t = T-1 .. 0. */
+typedef struct kc_seq {
+    int cell; /* KC_SEQ_* */
+    int64_t T, B, I, H, G;
+    int bf, reverse, relu, has_bias;
+} kc_seq;
+
+/** Row of step t, batch element b in the (T B, ...) matrix view of a
+ *  sequence tensor: t B + b, or b T + t batch-first. */
+static inline int64_t kc_seq_row(const kc_seq *g, int64_t t, int64_t b)
+{
+    return g->bf ? b * g->T + t : t * g->B + b;
+}
+/** Input position of step s (s = 0 is the first step computed). */
+static inline int64_t kc_seq_t(const kc_seq *g, int64_t s)
+{
+    return g->reverse ? g->T - 1 - s : s;
+}
+/** Rows between batch elements b and b + 1 of one step. */
+static inline int64_t kc_seq_rstride(const kc_seq *g)
+{
+    return g->bf ? g->T : 1;
+}
+
+/** A forward call of @p cell (KC_SEQ_*): (x, w_ih, w_hh, h0 [, c0] [, b_ih,
+ *  b_hh]) -> y, h_n [, c_n] [, ws]: arity, dtypes, attrs and every shape. */
+strata_status kc_check_seq_forward(const strata_kernel_call *call, int cell, kc_seq *g);
+/** A BPTT call of @p cell: lstm (dy, dh_n, dc_n, w_hh, c0, ws) -> da, dh0,
+ *  dc0; gru (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0; rnn (dy, dh_n,
+ *  w_hh, y) -> da, dh0: arity, dtypes, attrs and every shape. */
+strata_status kc_check_seq_backward(const strata_kernel_call *call, int cell, kc_seq *g);
+
 #endif
