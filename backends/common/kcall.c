@@ -159,6 +159,25 @@ strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *
     return s;
 }
 
+strata_status kc_check_ema(const strata_kernel_call *call, int64_t *n, double *decay)
+{
+    strata_status s = kc_check_f32_call(call, 2, 2, 1);
+    *n = s == STRATA_OK ? strata_desc_numel(&call->inputs[0]) : 0;
+    if (s == STRATA_OK)
+        s = kc_check_numel(call, &call->inputs[1], "param", *n);
+    if (s == STRATA_OK)
+        s = kc_check_numel(call, &call->outputs[0], "ema output", *n);
+    if (s != STRATA_OK)
+        return s;
+    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "decay");
+    if (!a || (a->kind != STRATA_ATTR_FLOAT && a->kind != STRATA_ATTR_INT))
+        return kc_error(call, STRATA_E_INVALID, "attr decay (a float in [0, 1]) is required");
+    *decay = a->kind == STRATA_ATTR_INT ? (double)a->i : a->f;
+    if (!(*decay >= 0.0 && *decay <= 1.0))
+        return kc_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", *decay);
+    return STRATA_OK;
+}
+
 strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backward, kc_reduction *mode, int64_t *N,
                                      int64_t *C)
 {

@@ -60,6 +60,9 @@ strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *na
 /** An optimizer step's call: @p n_in inputs (p, g, slots...) and n_in - 1
  *  outputs (p, slots...), all f32 with p's element count, returned in *n. */
 strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n);
+/** A gan::ema_update call (ema, param -> ema, all f32 with ema's element
+ *  count, in *n; attr decay in [0, 1], required, in *decay). */
+strata_status kc_check_ema(const strata_kernel_call *call, int64_t *n, double *decay);
 
 /** A cross_entropy call (logits (N, C) f32, labels (N) i32/i64 -> loss f32)
  *  or, with @p backward, a cross_entropy_backward one (dy, logits, labels
@@ -160,5 +163,30 @@ strata_status kc_check_seq_forward(const strata_kernel_call *call, int cell, kc_
  *  dc0; gru (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0; rnn (dy, dh_n,
  *  w_hh, y) -> da, dh0: arity, dtypes, attrs and every shape. */
 strata_status kc_check_seq_backward(const strata_kernel_call *call, int cell, kc_seq *g);
+
+/* ---- the memnet plugin's ops (kc_memnet.c) ------------------------------- */
+
+/** Word weights (attr "encoding"), in the order of the plugin's MN_ENC_*. */
+enum { KC_MN_BOW, KC_MN_POSITION, KC_MN_POSITION_PAPER };
+
+/** One call's sizes: x (R, J) word ids, R rows of J words; V words of d
+ *  dimensions; M memory slots (0: no temporal encoding; row r is slot
+ *  r % M); pad the padding word (-1: none). */
+typedef struct kc_mn_geom {
+    int64_t R, J, V, d, M, pad;
+    int enc; /* KC_MN_* */
+} kc_mn_geom;
+
+/** memnet::encode (E (V, d), x (..., J) i32/i64 [, T (M, d)] -> y (..., d)):
+ *  arity, dtypes, shapes and attrs encoding and padding_idx. */
+strata_status kc_check_mn_encode(const strata_kernel_call *call, kc_mn_geom *g);
+/** memnet::encode_backward (dy (..., d), x (..., J) -> dE (V, d)), attr
+ *  num_embeddings V required. */
+strata_status kc_check_mn_encode_backward(const strata_kernel_call *call, kc_mn_geom *g);
+/** memnet::slot_mask (x (..., J) -> m (..., 1)), attr num_embeddings required. */
+strata_status kc_check_mn_slot_mask(const strata_kernel_call *call, kc_mn_geom *g);
+/** 1 when word @p v is in [0, V) or is the padding word (never with pad -1:
+ *  then a word -1 is out of range like any other). */
+int kc_mn_word_ok(int64_t v, const kc_mn_geom *g);
 
 #endif

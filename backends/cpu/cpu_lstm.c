@@ -32,27 +32,10 @@
 
 #include "cpu_internal.h"
 
-typedef struct seq_geom {
-    int64_t T, B, H;
-    int bf, reverse;
-} seq_geom;
-
-static inline int64_t seq_row(const seq_geom *g, int64_t t, int64_t b)
-{
-    return g->bf ? b * g->T + t : t * g->B + b;
-}
-static inline int64_t seq_t(const seq_geom *g, int64_t s)
-{
-    return g->reverse ? g->T - 1 - s : s;
-}
-/* Distance in rows between batch elements b and b + 1 of one step. */
-static inline int64_t seq_bstride(const seq_geom *g)
-{
-    return g->bf ? g->T : 1;
-}
+/* The sizes of a call are a kc_seq (kcall.h); the cpu reads T, B, H, bf and reverse. */
 
 /* T, B from input 0 (x or dy); H from dy (@p backward) or from w_hh (input 2). */
-static strata_status seq_geom_read(const strata_kernel_call *call, int backward, seq_geom *g)
+static strata_status seq_geom_read(const strata_kernel_call *call, int backward, kc_seq *g)
 {
     const strata_tensor_desc *x3 = &call->inputs[0];
     g->bf = (int)strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0) != 0;
@@ -141,13 +124,13 @@ static float *bias_sum(const strata_kernel_call *call, int k_bias, int64_t n)
 /* One step's gate math for batch rows [lo, hi): a (rows of the workspace,
  * pre-activations in the first 4H) becomes [i, f, g, o, c]; y gets h. */
 static void lstm_step(float *restrict ws, float *restrict y, const float *restrict c0, const float *restrict bsum,
-                      const seq_geom *g, int64_t s, int64_t lo, int64_t hi)
+                      const kc_seq *g, int64_t s, int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        const int64_t r = seq_row(g, t, b);
+        const int64_t r = kc_seq_row(g, t, b);
         float *restrict a = ws + r * 5 * H; // (5H)
-        const float *restrict cp = s ? ws + seq_row(g, seq_t(g, s - 1), b) * 5 * H + 4 * H : c0 + b * H; // (H)
+        const float *restrict cp = s ? ws + kc_seq_row(g, kc_seq_t(g, s - 1), b) * 5 * H + 4 * H : c0 + b * H; // (H)
         float *restrict yr = y + r * H; // (H)
 #pragma omp simd
         for (int64_t j = 0; j < H; j++) {
@@ -164,7 +147,7 @@ static void lstm_step(float *restrict ws, float *restrict y, const float *restri
 
 CPU_KERNEL(lstm_seq)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
@@ -181,21 +164,21 @@ CPU_KERNEL(lstm_seq)
     float *bsum = bias_sum(call, 5, G4);
     if (!bsum)
         return STRATA_E_NOMEM;
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     /* the input projection of every step, into the first 4H columns of ws */
     rc = sgemm(call, 'N', 'T', R, G4, I, x, I, w_ih, I, 0.0f, ws, 5 * H);
     if (!rc)
         BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = 0; s < g.T && !rc_; s++) {
-            const float *hp = s ? y + seq_row(&g, seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
+            const float *hp = s ? y + kc_seq_row(&g, kc_seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
             rc_ = sgemm(call, 'N', 'T', b1 - b0, G4, H, hp, s ? bs * H : H, w_hh, H, 1.0f,
-                        ws + seq_row(&g, seq_t(&g, s), b0) * 5 * H, bs * 5 * H);
+                        ws + kc_seq_row(&g, kc_seq_t(&g, s), b0) * 5 * H, bs * 5 * H);
             if (!rc_)
                 lstm_step(ws, y, c0, bsum, &g, s, b0, b1);
         });
     if (!rc) {
-        const int64_t tl = seq_t(&g, g.T - 1);
+        const int64_t tl = kc_seq_t(&g, g.T - 1);
         for (int64_t b = 0; b < g.B; b++) {
-            const int64_t r = seq_row(&g, tl, b);
+            const int64_t r = kc_seq_row(&g, tl, b);
             memcpy(hn + b * H, y + r * H, sizeof(float) * (size_t)H);
             memcpy(cn + b * H, ws + r * 5 * H + 4 * H, sizeof(float) * (size_t)H);
         }
@@ -207,13 +190,13 @@ CPU_KERNEL(lstm_seq)
 /* One step of BPTT for batch rows [lo, hi): da from dy + dh and dc; dc becomes dc_{t-1}. */
 static void lstm_step_backward(float *restrict da, float *restrict dc, const float *restrict dh,
                                const float *restrict dy, const float *restrict c0, const float *restrict ws,
-                               const seq_geom *g, int64_t s, int64_t lo, int64_t hi)
+                               const kc_seq *g, int64_t s, int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        const int64_t r = seq_row(g, t, b);
+        const int64_t r = kc_seq_row(g, t, b);
         const float *restrict w = ws + r * 5 * H; // (5H)
-        const float *restrict cp = s ? ws + seq_row(g, seq_t(g, s - 1), b) * 5 * H + 4 * H : c0 + b * H;
+        const float *restrict cp = s ? ws + kc_seq_row(g, kc_seq_t(g, s - 1), b) * 5 * H + 4 * H : c0 + b * H;
         const float *restrict dyr = dy + r * H;
         const float *restrict dhb = dh + b * H;
         float *restrict dcb = dc + b * H;
@@ -235,7 +218,7 @@ static void lstm_step_backward(float *restrict da, float *restrict dc, const flo
 
 CPU_KERNEL(lstm_seq_backward)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
@@ -251,10 +234,10 @@ CPU_KERNEL(lstm_seq_backward)
     float *dc = strata_desc_ptr(&call->outputs[2]);        // (B, H): dc_t, ends as dc0
     memcpy(dh, dhn, sizeof(float) * (size_t)(g.B * H));
     memcpy(dc, dcn, sizeof(float) * (size_t)(g.B * H));
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = g.T - 1; s >= 0 && !rc_; s--) {
         lstm_step_backward(da, dc, dh, dy, c0, ws, &g, s, b0, b1);
-        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, 4 * H, da + seq_row(&g, seq_t(&g, s), b0) * 4 * H, bs * 4 * H, w_hh,
+        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, 4 * H, da + kc_seq_row(&g, kc_seq_t(&g, s), b0) * 4 * H, bs * 4 * H, w_hh,
                     H, 0.0f, dh + b0 * H, H);
     });
     return rc;
@@ -266,13 +249,13 @@ CPU_KERNEL(lstm_seq_backward)
 
 /* gi (R, 3H) input projections with b_ih; gh (B, 3H) this step's h W_hh^T + b_hh. */
 static void gru_step(float *restrict ws, float *restrict y, const float *restrict h0, const float *restrict gi,
-                     const float *restrict gh, const seq_geom *g, int64_t s, int64_t lo, int64_t hi)
+                     const float *restrict gh, const kc_seq *g, int64_t s, int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        const int64_t r = seq_row(g, t, b);
+        const int64_t r = kc_seq_row(g, t, b);
         const float *restrict ai = gi + r * 3 * H, *restrict ah = gh + b * 3 * H;
-        const float *restrict hp = s ? y + seq_row(g, seq_t(g, s - 1), b) * H : h0 + b * H;
+        const float *restrict hp = s ? y + kc_seq_row(g, kc_seq_t(g, s - 1), b) * H : h0 + b * H;
         float *restrict w = ws + r * 4 * H;
         float *restrict yr = y + r * H;
 #pragma omp simd
@@ -288,7 +271,7 @@ static void gru_step(float *restrict ws, float *restrict y, const float *restric
 
 CPU_KERNEL(gru_seq)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
@@ -307,7 +290,7 @@ CPU_KERNEL(gru_seq)
     if (!gi)
         return STRATA_E_NOMEM;
     float *gh = gi + R * G3; // (B, 3H)
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     for (int64_t r = 0; r < R; r++) /* beta = 1 below adds x W_ih^T to the bias */
         for (int64_t j = 0; j < G3; j++)
             gi[r * G3 + j] = b_ih ? b_ih[j] : 0.0f;
@@ -317,15 +300,15 @@ CPU_KERNEL(gru_seq)
             for (int64_t b = b0; b < b1; b++)
                 for (int64_t j = 0; j < G3; j++)
                     gh[b * G3 + j] = b_hh ? b_hh[j] : 0.0f;
-            const float *hp = s ? y + seq_row(&g, seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
+            const float *hp = s ? y + kc_seq_row(&g, kc_seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
             rc_ = sgemm(call, 'N', 'T', b1 - b0, G3, H, hp, s ? bs * H : H, w_hh, H, 1.0f, gh + b0 * G3, G3);
             if (!rc_)
                 gru_step(ws, y, h0, gi, gh, &g, s, b0, b1);
         });
     if (!rc) {
-        const int64_t tl = seq_t(&g, g.T - 1);
+        const int64_t tl = kc_seq_t(&g, g.T - 1);
         for (int64_t b = 0; b < g.B; b++)
-            memcpy(hn + b * H, y + seq_row(&g, tl, b) * H, sizeof(float) * (size_t)H);
+            memcpy(hn + b * H, y + kc_seq_row(&g, tl, b) * H, sizeof(float) * (size_t)H);
     }
     free(gi);
     return rc;
@@ -333,13 +316,13 @@ CPU_KERNEL(gru_seq)
 
 static void gru_step_backward(float *restrict dgi, float *restrict dgh, float *restrict dhn, const float *restrict dh,
                               const float *restrict dy, const float *restrict h0, const float *restrict y,
-                              const float *restrict ws, const seq_geom *g, int64_t s, int64_t lo, int64_t hi)
+                              const float *restrict ws, const kc_seq *g, int64_t s, int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        const int64_t r = seq_row(g, t, b);
+        const int64_t r = kc_seq_row(g, t, b);
         const float *restrict w = ws + r * 4 * H;
-        const float *restrict hp = s ? y + seq_row(g, seq_t(g, s - 1), b) * H : h0 + b * H;
+        const float *restrict hp = s ? y + kc_seq_row(g, kc_seq_t(g, s - 1), b) * H : h0 + b * H;
         const float *restrict dyr = dy + r * H, *restrict dhb = dh + b * H;
         float *restrict di = dgi + r * 3 * H, *restrict dg = dgh + r * 3 * H, *restrict dnext = dhn + b * H;
 #pragma omp simd
@@ -360,7 +343,7 @@ static void gru_step_backward(float *restrict dgi, float *restrict dgh, float *r
 
 CPU_KERNEL(gru_seq_backward)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
@@ -378,11 +361,11 @@ CPU_KERNEL(gru_seq_backward)
     if (!tmp)
         return STRATA_E_NOMEM;
     memcpy(dh, dhn, sizeof(float) * (size_t)(g.B * H));
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = g.T - 1; s >= 0 && !rc_; s--) {
         gru_step_backward(dgi, dgh, tmp, dh, dy, h0, y, ws, &g, s, b0, b1);
         /* dh_{t-1} = dh z + dgh_t W_hh */
-        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, 3 * H, dgh + seq_row(&g, seq_t(&g, s), b0) * 3 * H, bs * 3 * H,
+        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, 3 * H, dgh + kc_seq_row(&g, kc_seq_t(&g, s), b0) * 3 * H, bs * 3 * H,
                     w_hh, H, 1.0f, tmp + b0 * H, H);
         memcpy(dh + b0 * H, tmp + b0 * H, sizeof(float) * (size_t)((b1 - b0) * H));
     });
@@ -404,12 +387,12 @@ static int rnn_relu(const strata_kernel_call *call)
 }
 
 /* y rows of step s: act(y + bsum), y holding x W_ih^T + h W_hh^T */
-static void rnn_step(float *restrict y, const float *restrict bsum, int relu, const seq_geom *g, int64_t s, int64_t lo,
+static void rnn_step(float *restrict y, const float *restrict bsum, int relu, const kc_seq *g, int64_t s, int64_t lo,
                      int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        float *restrict yr = y + seq_row(g, t, b) * H;
+        float *restrict yr = y + kc_seq_row(g, t, b) * H;
         if (relu) {
 #pragma omp simd
             for (int64_t j = 0; j < H; j++) {
@@ -426,7 +409,7 @@ static void rnn_step(float *restrict y, const float *restrict bsum, int relu, co
 
 CPU_KERNEL(rnn_seq)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 0, &g);
     if (rc)
         return rc;
@@ -441,31 +424,31 @@ CPU_KERNEL(rnn_seq)
     float *bsum = bias_sum(call, 4, H);
     if (!bsum)
         return STRATA_E_NOMEM;
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     rc = sgemm(call, 'N', 'T', R, H, I, x, I, w_ih, I, 0.0f, y, H);
     if (!rc)
         BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = 0; s < g.T && !rc_; s++) {
-            const float *hp = s ? y + seq_row(&g, seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
+            const float *hp = s ? y + kc_seq_row(&g, kc_seq_t(&g, s - 1), b0) * H : h0 + b0 * H;
             rc_ = sgemm(call, 'N', 'T', b1 - b0, H, H, hp, s ? bs * H : H, w_hh, H, 1.0f,
-                        y + seq_row(&g, seq_t(&g, s), b0) * H, bs * H);
+                        y + kc_seq_row(&g, kc_seq_t(&g, s), b0) * H, bs * H);
             if (!rc_)
                 rnn_step(y, bsum, relu, &g, s, b0, b1);
         });
     if (!rc) {
-        const int64_t tl = seq_t(&g, g.T - 1);
+        const int64_t tl = kc_seq_t(&g, g.T - 1);
         for (int64_t b = 0; b < g.B; b++)
-            memcpy(hn + b * H, y + seq_row(&g, tl, b) * H, sizeof(float) * (size_t)H);
+            memcpy(hn + b * H, y + kc_seq_row(&g, tl, b) * H, sizeof(float) * (size_t)H);
     }
     free(bsum);
     return rc;
 }
 
 static void rnn_step_backward(float *restrict da, const float *restrict dh, const float *restrict dy,
-                              const float *restrict y, int relu, const seq_geom *g, int64_t s, int64_t lo, int64_t hi)
+                              const float *restrict y, int relu, const kc_seq *g, int64_t s, int64_t lo, int64_t hi)
 {
-    const int64_t H = g->H, t = seq_t(g, s);
+    const int64_t H = g->H, t = kc_seq_t(g, s);
     for (int64_t b = lo; b < hi; b++) {
-        const int64_t r = seq_row(g, t, b);
+        const int64_t r = kc_seq_row(g, t, b);
         const float *restrict yr = y + r * H, *restrict dyr = dy + r * H, *restrict dhb = dh + b * H;
         float *restrict dar = da + r * H;
 #pragma omp simd
@@ -478,7 +461,7 @@ static void rnn_step_backward(float *restrict da, const float *restrict dh, cons
 
 CPU_KERNEL(rnn_seq_backward)
 {
-    seq_geom g;
+    kc_seq g;
     strata_status rc = seq_geom_read(call, 1, &g);
     if (rc)
         return rc;
@@ -491,10 +474,10 @@ CPU_KERNEL(rnn_seq_backward)
     float *da = strata_desc_ptr(&call->outputs[0]);        // (R, H)
     float *dh = strata_desc_ptr(&call->outputs[1]);        // (B, H): dh_t, ends as dh0
     memcpy(dh, dhn, sizeof(float) * (size_t)(g.B * H));
-    const int64_t bs = seq_bstride(&g);
+    const int64_t bs = kc_seq_rstride(&g);
     BATCH_SPLIT(&g, rc, b0, b1, for (int64_t s = g.T - 1; s >= 0 && !rc_; s--) {
         rnn_step_backward(da, dh, dy, y, relu, &g, s, b0, b1);
-        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, H, da + seq_row(&g, seq_t(&g, s), b0) * H, bs * H, w_hh, H, 0.0f,
+        rc_ = sgemm(call, 'N', 'N', b1 - b0, H, H, da + kc_seq_row(&g, kc_seq_t(&g, s), b0) * H, bs * H, w_hh, H, 0.0f,
                     dh + b0 * H, H);
     });
     return rc;

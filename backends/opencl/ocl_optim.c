@@ -117,26 +117,17 @@ OCL_KERNEL(adagrad_step)
 }
 
 /* The gan plugin's gan::ema_update (registered by name): inputs ema, param
- * (one shape), output ema; attr decay in [0, 1] (checked by the plugin). */
+ * (one shape), output ema; attr decay in [0, 1] (kc_check_ema). */
 OCL_KERNEL(ema_update)
 {
-    strata_status s = kc_check_f32_call(call, 2, 2, 1);
-    int64_t n = strata_desc_numel(&call->inputs[0]);
-    if (s == STRATA_OK)
-        s = kc_check_numel(call, &call->inputs[1], "param", n);
-    if (s == STRATA_OK)
-        s = kc_check_numel(call, &call->outputs[0], "ema output", n);
-    const strata_attr *a = strata_attr_find(call->attrs, call->n_attrs, "decay");
-    if (s == STRATA_OK && (!a || (a->kind != STRATA_ATTR_FLOAT && a->kind != STRATA_ATTR_INT)))
-        s = kc_error(call, STRATA_E_INVALID, "attr decay (a float in [0, 1]) is required");
+    int64_t n = 0;
+    double decay = 0.0;
     ocl_device *d = NULL;
+    strata_status s = kc_check_ema(call, &n, &decay);
     if (s == STRATA_OK)
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
-    double decay = a->kind == STRATA_ATTR_INT ? (double)a->i : a->f;
-    if (!(decay >= 0.0 && decay <= 1.0))
-        return kc_error(call, STRATA_E_INVALID, "decay must be in [0, 1], got %g", decay);
     cl_float fd = (cl_float)decay, keep = (cl_float)(1.0 - decay);
     cl_mem out = ocl_mem(&call->outputs[0]), ema = ocl_mem(&call->inputs[0]), p = ocl_mem(&call->inputs[1]);
     cl_long e_off = ocl_off(&call->inputs[0]), p_off = ocl_off(&call->inputs[1]), nn = n;

@@ -2817,8 +2817,14 @@ static int gen_seq_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 }
 
 /* memnet::encode: E (V, D), x (lead, [M,] J) word ids, [T (M, D)]; position
- * encoding in odd trials, padding_idx 0 or -1 (0 in error trials, so that
- * index -1 is a bad word and not the padding). K: the words summed. */
+ * encoding in odd trials, padding_idx 0 or -1. Error trials: word V with
+ * padding_idx 0, word -1 with padding_idx -1 (none: -1 is a bad word like
+ * any other, not the padding; mn_padding). K: the words summed. */
+static int64_t mn_padding(const cf_gen *g)
+{
+    return g->error ? (g->error == 2 ? -1 : 0) : g->trial % 4 < 2 ? 0 : -1;
+}
+
 static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     (void)rc;
@@ -2836,7 +2842,7 @@ static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
         T->grad = 1;
     }
     cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
-    cf_attr_int(c, "padding_idx", g->error || g->trial % 4 < 2 ? 0 : -1);
+    cf_attr_int(c, "padding_idx", mn_padding(g));
     c->k_fwd = J + 1;
     c->k_bwd = lead * M * J;
     return 0;
@@ -2852,7 +2858,7 @@ static int gen_mn_encode_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
     index_input(g, c, "x", 3, (int64_t[]){lead, M, J}, V);
     cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
-    cf_attr_int(c, "padding_idx", g->error || g->trial % 4 < 2 ? 0 : -1);
+    cf_attr_int(c, "padding_idx", mn_padding(g));
     cf_attr_int(c, "num_embeddings", V);
     c->k_fwd = lead * M * J;
     return 0;
