@@ -3,7 +3,8 @@
 # by tools/gpu-bundle.sh: `strata info`, test_cuda_load, the conformance suite
 # on cuda against ref, then W1-W5 (`strata bench`) on cuda, with PyTorch's W1
 # and W2 on the same GPU beside them when python3 has torch with CUDA, and
-# 300 steps of W1 trained on cuda and on cpu (their test accuracies agree).
+# 300 steps of W1 and 100 of W3 trained on cuda and on cpu (their test
+# accuracies and validation losses agree).
 #
 #   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (the source tree's .gpu, $OUT or .)
 #
@@ -96,6 +97,11 @@ if want train; then
     for be in cuda cpu; do
         step "train_W1_$be" "$step_s" "$strata" train models/mlp-fashion.yaml --backend "$be" --steps 300 \
             --out "/tmp/w1-$be" --quiet
+    done
+    # W3: the lstm plugin's sequence ops (cuda's own kernels) over 100 steps
+    for be in cuda cpu; do
+        step "train_W3_$be" "$step_s" "$strata" train models/char-lstm-kjv.yaml --backend "$be" --steps 100 \
+            --out "/tmp/w3-$be" --quiet
     done
 fi
 if want gemm; then

@@ -9,21 +9,11 @@
 #include <stdint.h>
 
 #include "cuda_kernels.h"
-
-#define CC_THREADS 256
-
-static unsigned cc_blocks(int64_t n)
-{
-    int64_t b = (n + CC_THREADS - 1) / CC_THREADS;
-    return (unsigned)(b < 1 ? 1 : b > (1 << 20) ? (1 << 20) : b);
-}
-
-#define CC_FOR(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-                          i += (int64_t)blockDim.x * gridDim.x)
+#include "cuda_grid.h"
 
 __global__ void cc_channel_bias(float *y, const float *bias, int64_t C, int64_t HW, int64_t n)
 {
-    CC_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] += bias[(i / HW) % C];
 }
 
@@ -32,13 +22,13 @@ extern "C" cudaError_t cuda_k_channel_bias(cudaStream_t st, float *y, const floa
 {
     int64_t n = N * C * HW;
     if (n > 0)
-        cc_channel_bias<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, bias, C, HW, n);
+        cc_channel_bias<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, bias, C, HW, n);
     return cudaGetLastError();
 }
 
 __global__ void cc_max_pool(float *y, int64_t *idx, const float *x, cuda_pool_geom g)
 {
-    CC_FOR(o, g.NC * g.OH * g.OW)
+    CUDA_FOR(o, g.NC * g.OH * g.OW)
     {
         int64_t j = o % g.OW, i = (o / g.OW) % g.OH, nc = o / (g.OW * g.OH);
         const float *plane = x + nc * g.H * g.W;
@@ -68,7 +58,7 @@ extern "C" cudaError_t cuda_k_max_pool(cudaStream_t st, float *y, int64_t *idx, 
 {
     int64_t n = g.NC * g.OH * g.OW;
     if (n > 0)
-        cc_max_pool<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, idx, x, g);
+        cc_max_pool<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, idx, x, g);
     return cudaGetLastError();
 }
 
@@ -78,7 +68,7 @@ extern "C" cudaError_t cuda_k_max_pool(cudaStream_t st, float *y, int64_t *idx, 
 __global__ void cc_max_pool_check(const int64_t *idx, cuda_pool_geom g, unsigned long long *flags)
 {
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
-    CC_FOR(o, g.NC * P)
+    CUDA_FOR(o, g.NC * P)
     {
         int64_t at = idx[o];
         if (at < 0 || at >= HW) {
@@ -102,7 +92,7 @@ __global__ void cc_max_pool_check(const int64_t *idx, cuda_pool_geom g, unsigned
 __global__ void cc_max_pool_backward_gather(float *dx, const float *dy, const int64_t *idx, cuda_pool_geom g)
 {
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
-    CC_FOR(q, g.NC * HW)
+    CUDA_FOR(q, g.NC * HW)
     {
         int64_t nc = q / HW, r = q % HW, h = r / g.W, w = r % g.W;
         /* windows i with i sh - ph <= h <= i sh - ph + KH - 1 */
@@ -129,7 +119,7 @@ __global__ void cc_max_pool_backward_serial(float *dx, const float *dy, const in
                                             double *acc)
 {
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
-    CC_FOR(nc, g.NC)
+    CUDA_FOR(nc, g.NC)
     {
         double *plane = acc + nc * HW;
         for (int64_t q = 0; q < HW; q++)
@@ -146,7 +136,7 @@ extern "C" cudaError_t cuda_k_max_pool_check(cudaStream_t st, const int64_t *idx
 {
     int64_t ny = g.NC * g.OH * g.OW;
     if (ny > 0)
-        cc_max_pool_check<<<cc_blocks(ny), CC_THREADS, 0, st>>>(idx, g, flags);
+        cc_max_pool_check<<<cuda_blocks(ny), CUDA_THREADS, 0, st>>>(idx, g, flags);
     return cudaGetLastError();
 }
 
@@ -157,9 +147,9 @@ extern "C" cudaError_t cuda_k_max_pool_backward(cudaStream_t st, float *dx, cons
     if (nx <= 0)
         return cudaSuccess;
     if (acc)
-        cc_max_pool_backward_serial<<<cc_blocks(g.NC), CC_THREADS, 0, st>>>(dx, dy, idx, g, acc);
+        cc_max_pool_backward_serial<<<cuda_blocks(g.NC), CUDA_THREADS, 0, st>>>(dx, dy, idx, g, acc);
     else
-        cc_max_pool_backward_gather<<<cc_blocks(nx), CC_THREADS, 0, st>>>(dx, dy, idx, g);
+        cc_max_pool_backward_gather<<<cuda_blocks(nx), CUDA_THREADS, 0, st>>>(dx, dy, idx, g);
     return cudaGetLastError();
 }
 
@@ -178,7 +168,7 @@ __device__ double cc_divisor(const cuda_pool_geom &g, int64_t i, int64_t j)
 
 __global__ void cc_avg_pool(float *y, const float *x, cuda_pool_geom g)
 {
-    CC_FOR(o, g.NC * g.OH * g.OW)
+    CUDA_FOR(o, g.NC * g.OH * g.OW)
     {
         int64_t j = o % g.OW, i = (o / g.OW) % g.OH, nc = o / (g.OW * g.OH);
         const float *plane = x + nc * g.H * g.W;
@@ -201,7 +191,7 @@ extern "C" cudaError_t cuda_k_avg_pool(cudaStream_t st, float *y, const float *x
 {
     int64_t n = g.NC * g.OH * g.OW;
     if (n > 0)
-        cc_avg_pool<<<cc_blocks(n), CC_THREADS, 0, st>>>(y, x, g);
+        cc_avg_pool<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, x, g);
     return cudaGetLastError();
 }
 
@@ -209,7 +199,7 @@ extern "C" cudaError_t cuda_k_avg_pool(cudaStream_t st, float *y, const float *x
  * i sh - ph <= h <= i sh - ph + KH - 1, likewise j. */
 __global__ void cc_avg_pool_backward(float *dx, const float *dy, cuda_pool_geom g)
 {
-    CC_FOR(q, g.NC * g.H * g.W)
+    CUDA_FOR(q, g.NC * g.H * g.W)
     {
         int64_t w = q % g.W, h = (q / g.W) % g.H, nc = q / (g.W * g.H);
         const float *dplane = dy + nc * g.OH * g.OW;
@@ -231,7 +221,7 @@ extern "C" cudaError_t cuda_k_avg_pool_backward(cudaStream_t st, float *dx, cons
 {
     int64_t n = g.NC * g.H * g.W;
     if (n > 0)
-        cc_avg_pool_backward<<<cc_blocks(n), CC_THREADS, 0, st>>>(dx, dy, g);
+        cc_avg_pool_backward<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(dx, dy, g);
     return cudaGetLastError();
 }
 
@@ -309,7 +299,7 @@ extern "C" cudaError_t cuda_k_batch_norm(cudaStream_t st, float *y, float *mean_
     if (C > CUDA_MAX_GRID_ROWS)
         return cudaErrorInvalidConfiguration;
     if (C > 0)
-        cc_batch_norm<<<(unsigned)C, CC_THREADS, 0, st>>>(y, mean_out, invstd_out, x, weight, bias, rm, rv, training,
+        cc_batch_norm<<<(unsigned)C, CUDA_THREADS, 0, st>>>(y, mean_out, invstd_out, x, weight, bias, rm, rv, training,
                                                           eps, N, C, S);
     return cudaGetLastError();
 }
@@ -354,7 +344,7 @@ extern "C" cudaError_t cuda_k_batch_norm_backward(cudaStream_t st, float *dx, fl
     if (C > CUDA_MAX_GRID_ROWS)
         return cudaErrorInvalidConfiguration;
     if (C > 0)
-        cc_batch_norm_backward<<<(unsigned)C, CC_THREADS, 0, st>>>(dx, dweight, dbias, dy, x, weight, mean, invstd,
+        cc_batch_norm_backward<<<(unsigned)C, CUDA_THREADS, 0, st>>>(dx, dweight, dbias, dy, x, weight, mean, invstd,
                                                                    training, N, C, S);
     return cudaGetLastError();
 }
@@ -389,7 +379,7 @@ extern "C" cudaError_t cuda_k_batch_norm_update_stats(cudaStream_t st, float *rm
     if (C > CUDA_MAX_GRID_ROWS)
         return cudaErrorInvalidConfiguration;
     if (C > 0)
-        cc_batch_norm_update_stats<<<(unsigned)C, CC_THREADS, 0, st>>>(rm_out, rv_out, nbt_out, rm, x, rv, nbt,
+        cc_batch_norm_update_stats<<<(unsigned)C, CUDA_THREADS, 0, st>>>(rm_out, rv_out, nbt_out, rm, x, rv, nbt,
                                                                        momentum, N, C, S);
     else /* no channels: the batch still counts, as ref counts it */
         cc_count_batch<<<1, 1, 0, st>>>(nbt_out, nbt);

@@ -12,18 +12,7 @@
 #include <stdint.h>
 
 #include "cuda_kernels.h"
-
-#define CK_THREADS 256
-#define CK_MAX_BLOCKS (1 << 20)
-
-static unsigned ck_blocks(int64_t n)
-{
-    int64_t b = (n + CK_THREADS - 1) / CK_THREADS;
-    return (unsigned)(b < 1 ? 1 : b > CK_MAX_BLOCKS ? CK_MAX_BLOCKS : b);
-}
-
-#define CK_FOR(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-                          i += (int64_t)blockDim.x * gridDim.x)
+#include "cuda_grid.h"
 
 /* Offset of element i of operand k under walk w. */
 __device__ __forceinline__ int64_t ck_offset(const cuda_walk &w, int k, int64_t i)
@@ -42,7 +31,7 @@ __device__ __forceinline__ int64_t ck_offset(const cuda_walk &w, int k, int64_t 
 
 __global__ void ck_binary(int fn, float *y, const float *a, const float *b, int64_t n, cuda_walk w)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         float av = a[ck_offset(w, 0, i)], bv = b[ck_offset(w, 1, i)];
         float r;
@@ -59,7 +48,7 @@ __global__ void ck_binary(int fn, float *y, const float *a, const float *b, int6
 /* Same shapes: no index arithmetic. */
 __global__ void ck_binary_flat(int fn, float *y, const float *a, const float *b, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         float av = a[i], bv = b[i];
         y[i] = fn == CUDA_ADD ? av + bv : fn == CUDA_SUB ? av - bv : fn == CUDA_MUL ? av * bv : av / bv;
@@ -78,9 +67,9 @@ extern "C" cudaError_t cuda_k_binary(cudaStream_t st, int fn, float *y, const fl
         expect *= w->shape[d];
     }
     if (flat)
-        ck_binary_flat<<<ck_blocks(n), CK_THREADS, 0, st>>>(fn, y, a, b, n);
+        ck_binary_flat<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(fn, y, a, b, n);
     else
-        ck_binary<<<ck_blocks(n), CK_THREADS, 0, st>>>(fn, y, a, b, n, *w);
+        ck_binary<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(fn, y, a, b, n, *w);
     return cudaGetLastError();
 }
 
@@ -97,7 +86,7 @@ __device__ __forceinline__ float ck_logistic(float x)
 
 __global__ void ck_unary(int fn, float *y, const float *x, float alpha, float beta, float exponent, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         float v = x[i], r;
         switch (fn) {
@@ -123,14 +112,14 @@ extern "C" cudaError_t cuda_k_unary(cudaStream_t st, int fn, float *y, const flo
 {
     if (n <= 0)
         return cudaSuccess;
-    ck_unary<<<ck_blocks(n), CK_THREADS, 0, st>>>(fn, y, x, (float)alpha, (float)beta, (float)exponent, n);
+    ck_unary<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(fn, y, x, (float)alpha, (float)beta, (float)exponent, n);
     return cudaGetLastError();
 }
 
 __global__ void ck_unary_backward(int fn, float *dx, const float *dy, const float *x, float alpha, float exponent,
                                   int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         float v = x[i], d;
         switch (fn) {
@@ -165,13 +154,13 @@ extern "C" cudaError_t cuda_k_unary_backward(cudaStream_t st, int fn, float *dx,
 {
     if (n <= 0)
         return cudaSuccess;
-    ck_unary_backward<<<ck_blocks(n), CK_THREADS, 0, st>>>(fn, dx, dy, x, (float)alpha, (float)exponent, n);
+    ck_unary_backward<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(fn, dx, dy, x, (float)alpha, (float)exponent, n);
     return cudaGetLastError();
 }
 
 template <typename T> __global__ void ck_strided_copy(T *y, const T *x, int64_t n, cuda_walk w)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] = x[ck_offset(w, 0, i)];
 }
 
@@ -181,15 +170,15 @@ extern "C" cudaError_t cuda_k_strided_copy(cudaStream_t st, void *y, const void 
     if (n <= 0)
         return cudaSuccess;
     if (elem_bytes == 8)
-        ck_strided_copy<int64_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
+        ck_strided_copy<int64_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
     else
-        ck_strided_copy<int32_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
+        ck_strided_copy<int32_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
     return cudaGetLastError();
 }
 
 __global__ void ck_bias_add(float *y, const float *bias, int64_t R, int64_t OUT)
 {
-    CK_FOR(i, R * OUT)
+    CUDA_FOR(i, R * OUT)
     y[i] += bias[i % OUT];
 }
 
@@ -197,7 +186,7 @@ extern "C" cudaError_t cuda_k_bias_add(cudaStream_t st, float *y, const float *b
 {
     if (R * OUT <= 0)
         return cudaSuccess;
-    ck_bias_add<<<ck_blocks(R * OUT), CK_THREADS, 0, st>>>(y, bias, R, OUT);
+    ck_bias_add<<<cuda_blocks(R * OUT), CUDA_THREADS, 0, st>>>(y, bias, R, OUT);
     return cudaGetLastError();
 }
 
@@ -205,26 +194,26 @@ extern "C" cudaError_t cuda_k_bias_add(cudaStream_t st, float *y, const float *b
 
 template <typename T> __global__ void ck_fill(T *y, T v, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] = v;
 }
 
 extern "C" cudaError_t cuda_k_fill_f32(cudaStream_t st, float *y, float v, int64_t n)
 {
     if (n > 0)
-        ck_fill<float><<<ck_blocks(n), CK_THREADS, 0, st>>>(y, v, n);
+        ck_fill<float><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, v, n);
     return cudaGetLastError();
 }
 extern "C" cudaError_t cuda_k_fill_i32(cudaStream_t st, int32_t *y, int32_t v, int64_t n)
 {
     if (n > 0)
-        ck_fill<int32_t><<<ck_blocks(n), CK_THREADS, 0, st>>>(y, v, n);
+        ck_fill<int32_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, v, n);
     return cudaGetLastError();
 }
 extern "C" cudaError_t cuda_k_fill_i64(cudaStream_t st, int64_t *y, int64_t v, int64_t n)
 {
     if (n > 0)
-        ck_fill<int64_t><<<ck_blocks(n), CK_THREADS, 0, st>>>(y, v, n);
+        ck_fill<int64_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, v, n);
     return cudaGetLastError();
 }
 
@@ -272,20 +261,20 @@ __device__ __forceinline__ float ck_normal(uint64_t seed, uint64_t offset, uint6
 /* The _rn intrinsics keep nvcc from contracting into FMAs: ref rounds each step. */
 __global__ void ck_uniform_kernel(float *y, uint64_t seed, uint64_t offset, double low, double high, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] = (float)__dadd_rn(low, __dmul_rn(__dadd_rn(high, -low), (double)ck_uniform(seed, offset, (uint64_t)i)));
 }
 
 __global__ void ck_normal_kernel(float *y, uint64_t seed, uint64_t offset, double mean, double std, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] = (float)__dadd_rn(mean, __dmul_rn(std, (double)ck_normal(seed, offset, (uint64_t)i)));
 }
 
 __global__ void ck_dropout(float *y, float *mask, const float *x, uint64_t seed, uint64_t offset, double p,
                            double kept_scale, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         int keep = (double)ck_uniform(seed, offset, (uint64_t)i) >= p;
         float m = (float)(keep ? kept_scale : 0.0);
@@ -298,7 +287,7 @@ extern "C" cudaError_t cuda_k_uniform(cudaStream_t st, float *y, uint64_t seed, 
                                       double high, int64_t n)
 {
     if (n > 0)
-        ck_uniform_kernel<<<ck_blocks(n), CK_THREADS, 0, st>>>(y, seed, offset, low, high, n);
+        ck_uniform_kernel<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, seed, offset, low, high, n);
     return cudaGetLastError();
 }
 
@@ -306,7 +295,7 @@ extern "C" cudaError_t cuda_k_normal(cudaStream_t st, float *y, uint64_t seed, u
                                      double std, int64_t n)
 {
     if (n > 0)
-        ck_normal_kernel<<<ck_blocks(n), CK_THREADS, 0, st>>>(y, seed, offset, mean, std, n);
+        ck_normal_kernel<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, seed, offset, mean, std, n);
     return cudaGetLastError();
 }
 
@@ -314,14 +303,14 @@ extern "C" cudaError_t cuda_k_dropout(cudaStream_t st, float *y, float *mask, co
                                       uint64_t offset, double p, double kept_scale, int64_t n)
 {
     if (n > 0)
-        ck_dropout<<<ck_blocks(n), CK_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, n);
+        ck_dropout<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, n);
     return cudaGetLastError();
 }
 
 __global__ void ck_dropout2d(float *y, float *mask, const float *x, uint64_t seed, uint64_t offset, double p,
                              double kept_scale, int64_t NC, int64_t S)
 {
-    CK_FOR(k, NC * S)
+    CUDA_FOR(k, NC * S)
     {
         int64_t i = k / S;
         int keep = (double)ck_uniform(seed, offset, (uint64_t)i) >= p;
@@ -335,7 +324,7 @@ __global__ void ck_dropout2d(float *y, float *mask, const float *x, uint64_t see
 __global__ void ck_dropout2d_mask(float *mask, uint64_t seed, uint64_t offset, double p, double kept_scale,
                                   int64_t NC)
 {
-    CK_FOR(i, NC)
+    CUDA_FOR(i, NC)
     {
         mask[i] = (float)((double)ck_uniform(seed, offset, (uint64_t)i) >= p ? kept_scale : 0.0);
     }
@@ -345,9 +334,9 @@ extern "C" cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, 
                                         uint64_t offset, double p, double kept_scale, int64_t NC, int64_t S)
 {
     if (NC * S > 0)
-        ck_dropout2d<<<ck_blocks(NC * S), CK_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, NC, S);
+        ck_dropout2d<<<cuda_blocks(NC * S), CUDA_THREADS, 0, st>>>(y, mask, x, seed, offset, p, kept_scale, NC, S);
     else if (NC > 0) /* channels with no elements still draw their mask, as ref does */
-        ck_dropout2d_mask<<<ck_blocks(NC), CK_THREADS, 0, st>>>(mask, seed, offset, p, kept_scale, NC);
+        ck_dropout2d_mask<<<cuda_blocks(NC), CUDA_THREADS, 0, st>>>(mask, seed, offset, p, kept_scale, NC);
     return cudaGetLastError();
 }
 
@@ -398,8 +387,8 @@ __device__ __forceinline__ int ck_beats(float v, float best)
 /* (value, position) of the first maximum over the block. */
 __device__ void ck_block_argmax(float &v, int64_t &j)
 {
-    __shared__ float pv[CK_THREADS];
-    __shared__ int64_t pj[CK_THREADS];
+    __shared__ float pv[CUDA_THREADS];
+    __shared__ int64_t pj[CUDA_THREADS];
     __syncthreads();
     pv[threadIdx.x] = v;
     pj[threadIdx.x] = j;
@@ -428,7 +417,7 @@ __device__ void ck_block_argmax(float &v, int64_t &j)
 __global__ void ck_reduce_thread(int fn, float *y, const float *x, int64_t n_out, int64_t n_red, cuda_walk kept,
                                  cuda_walk red)
 {
-    CK_FOR(o, n_out)
+    CUDA_FOR(o, n_out)
     {
         const float *g = x + ck_offset(kept, 0, o);
         if (fn == CUDA_RED_MAX) {
@@ -482,11 +471,11 @@ extern "C" cudaError_t cuda_k_reduce(cudaStream_t st, int fn, float *y, const fl
     if (n_out <= 0)
         return cudaSuccess;
     if (n_red == 0) { /* sum of nothing is 0, mean of nothing NaN (0/0), as ref */
-        ck_fill<float><<<ck_blocks(n_out), CK_THREADS, 0, st>>>(y, fn == CUDA_RED_MEAN ? NAN : 0.0f, n_out);
+        ck_fill<float><<<cuda_blocks(n_out), CUDA_THREADS, 0, st>>>(y, fn == CUDA_RED_MEAN ? NAN : 0.0f, n_out);
     } else if (n_red < 64 || n_out > (int64_t)INT32_MAX) {
-        ck_reduce_thread<<<ck_blocks(n_out), CK_THREADS, 0, st>>>(fn, y, x, n_out, n_red, *kept, *red);
+        ck_reduce_thread<<<cuda_blocks(n_out), CUDA_THREADS, 0, st>>>(fn, y, x, n_out, n_red, *kept, *red);
     } else {
-        ck_reduce_block<<<(unsigned)n_out, CK_THREADS, 0, st>>>(fn, y, x, n_red, *kept, *red);
+        ck_reduce_block<<<(unsigned)n_out, CUDA_THREADS, 0, st>>>(fn, y, x, n_red, *kept, *red);
     }
     return cudaGetLastError();
 }
@@ -516,7 +505,7 @@ extern "C" cudaError_t cuda_k_argmax(cudaStream_t st, int64_t *y, const float *x
         return cudaSuccess;
     if (n_out > CUDA_MAX_GRID_ROWS)
         return cudaErrorInvalidConfiguration;
-    ck_argmax<<<(unsigned)n_out, n_red < 256 ? 32 : CK_THREADS, 0, st>>>(y, x, n_red, *kept, *red);
+    ck_argmax<<<(unsigned)n_out, n_red < 256 ? 32 : CUDA_THREADS, 0, st>>>(y, x, n_red, *kept, *red);
     return cudaGetLastError();
 }
 
@@ -550,7 +539,7 @@ extern "C" cudaError_t cuda_k_max_backward(cudaStream_t st, float *dx, const flo
         return e;
     if (n_out > CUDA_MAX_GRID_ROWS)
         return cudaErrorInvalidConfiguration;
-    ck_max_backward<<<(unsigned)n_out, n_red < 256 ? 32 : CK_THREADS, 0, st>>>(dx, dy, x, n_red, *kept, *red);
+    ck_max_backward<<<(unsigned)n_out, n_red < 256 ? 32 : CUDA_THREADS, 0, st>>>(dx, dy, x, n_red, *kept, *red);
     return cudaGetLastError();
 }
 
@@ -596,7 +585,7 @@ __global__ void ck_softmax_backward(int log_space, float *dx, const float *dy, c
 
 static unsigned ck_row_threads(int64_t n)
 {
-    return n <= 32 ? 32 : n <= 128 ? 128 : CK_THREADS;
+    return n <= 32 ? 32 : n <= 128 ? 128 : CUDA_THREADS;
 }
 
 extern "C" cudaError_t cuda_k_softmax(cudaStream_t st, int log_space, float *y, const float *x, int64_t outer,
@@ -727,7 +716,7 @@ extern "C" cudaError_t cuda_k_cross_entropy_backward(cudaStream_t st, int mode, 
 
 __global__ void ck_bce(int mode, float *loss, double *terms, const float *x, const float *t, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double xi = x[i];
         double li = (xi > 0 ? xi : 0.0) - xi * (double)t[i] + log1p(exp(-fabs(xi)));
@@ -746,7 +735,7 @@ extern "C" cudaError_t cuda_k_bce_with_logits(cudaStream_t st, int mode, float *
             ck_fill<float><<<1, 32, 0, st>>>(loss, mode == CUDA_LOSS_MEAN ? NAN : 0.0f, 1);
         return cudaGetLastError();
     }
-    ck_bce<<<ck_blocks(n), CK_THREADS, 0, st>>>(mode, loss, terms, x, t, n);
+    ck_bce<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(mode, loss, terms, x, t, n);
     if (mode != CUDA_LOSS_NONE)
         ck_sum_doubles<<<1, 1024, 0, st>>>(loss, terms, n, mode == CUDA_LOSS_MEAN ? 1.0 / (double)n : 1.0);
     return cudaGetLastError();
@@ -754,7 +743,7 @@ extern "C" cudaError_t cuda_k_bce_with_logits(cudaStream_t st, int mode, float *
 
 __global__ void ck_bce_backward(int mode, float *dx, const float *dy, const float *x, const float *t, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double g = mode == CUDA_LOSS_NONE ? (double)dy[i] : mode == CUDA_LOSS_MEAN ? (double)dy[0] / (double)n : dy[0];
         double xi = x[i];
@@ -767,7 +756,7 @@ extern "C" cudaError_t cuda_k_bce_with_logits_backward(cudaStream_t st, int mode
                                                        const float *x, const float *t, int64_t n)
 {
     if (n > 0)
-        ck_bce_backward<<<ck_blocks(n), CK_THREADS, 0, st>>>(mode, dx, dy, x, t, n);
+        ck_bce_backward<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(mode, dx, dy, x, t, n);
     return cudaGetLastError();
 }
 
@@ -777,7 +766,7 @@ extern "C" cudaError_t cuda_k_bce_with_logits_backward(cudaStream_t st, int mode
  * still refuse bad indices as ref does. */
 __global__ void ck_check_index(const void *idx, int idx64, int64_t n, int64_t limit, unsigned long long *bad)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         int64_t v = ck_index(idx, idx64, i);
         if (v < 0 || v >= limit)
@@ -788,7 +777,7 @@ __global__ void ck_check_index(const void *idx, int idx64, int64_t n, int64_t li
 __global__ void ck_embedding(float *y, const float *w, const void *idx, int idx64, int64_t P, int64_t V, int64_t D,
                              unsigned long long *bad)
 {
-    CK_FOR(k, P * D)
+    CUDA_FOR(k, P * D)
     {
         int64_t p = k / D, d = k - p * D;
         int64_t v = ck_index(idx, idx64, p);
@@ -806,16 +795,16 @@ extern "C" cudaError_t cuda_k_embedding(cudaStream_t st, float *y, const float *
                                         int64_t P, int64_t V, int64_t D, unsigned long long *bad)
 {
     if (P * D > 0)
-        ck_embedding<<<ck_blocks(P * D), CK_THREADS, 0, st>>>(y, w, idx, idx64, P, V, D, bad);
+        ck_embedding<<<cuda_blocks(P * D), CUDA_THREADS, 0, st>>>(y, w, idx, idx64, P, V, D, bad);
     else if (P > 0)
-        ck_check_index<<<ck_blocks(P), CK_THREADS, 0, st>>>(idx, idx64, P, V, bad);
+        ck_check_index<<<cuda_blocks(P), CUDA_THREADS, 0, st>>>(idx, idx64, P, V, bad);
     return cudaGetLastError();
 }
 
 __global__ void ck_embedding_scatter(double *acc, const float *dy, const void *idx, int idx64, int64_t P, int64_t V,
                                      int64_t D, unsigned long long *bad)
 {
-    CK_FOR(k, P * D)
+    CUDA_FOR(k, P * D)
     {
         int64_t p = k / D, d = k - p * D;
         int64_t v = ck_index(idx, idx64, p);
@@ -830,7 +819,7 @@ __global__ void ck_embedding_scatter(double *acc, const float *dy, const void *i
 
 __global__ void ck_doubles_to_floats(float *y, const double *x, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[i] = (float)x[i];
 }
 
@@ -840,15 +829,15 @@ extern "C" cudaError_t cuda_k_embedding_backward(cudaStream_t st, float *dw, dou
 {
     if (V * D <= 0) {
         if (P > 0)
-            ck_check_index<<<ck_blocks(P), CK_THREADS, 0, st>>>(idx, idx64, P, V, bad);
+            ck_check_index<<<cuda_blocks(P), CUDA_THREADS, 0, st>>>(idx, idx64, P, V, bad);
         return cudaGetLastError();
     }
     cudaError_t e = cudaMemsetAsync(acc, 0, (size_t)(V * D) * sizeof(double), st);
     if (e != cudaSuccess)
         return e;
     if (P * D > 0)
-        ck_embedding_scatter<<<ck_blocks(P * D), CK_THREADS, 0, st>>>(acc, dy, idx, idx64, P, V, D, bad);
-    ck_doubles_to_floats<<<ck_blocks(V * D), CK_THREADS, 0, st>>>(dw, acc, V * D);
+        ck_embedding_scatter<<<cuda_blocks(P * D), CUDA_THREADS, 0, st>>>(acc, dy, idx, idx64, P, V, D, bad);
+    ck_doubles_to_floats<<<cuda_blocks(V * D), CUDA_THREADS, 0, st>>>(dw, acc, V * D);
     return cudaGetLastError();
 }
 
@@ -857,7 +846,7 @@ extern "C" cudaError_t cuda_k_embedding_backward(cudaStream_t st, float *dw, dou
 __global__ void ck_sgd(float *p_out, float *buf_out, const float *p, const float *g, const float *buf, double lr,
                        double momentum, double dampening, double wd, int nesterov, int first, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], bi = buf[i];
         gi += wd * pi;
@@ -876,7 +865,7 @@ extern "C" cudaError_t cuda_k_sgd(cudaStream_t st, float *p_out, float *buf_out,
                                   int nesterov, int first, int64_t n)
 {
     if (n > 0)
-        ck_sgd<<<ck_blocks(n), CK_THREADS, 0, st>>>(p_out, buf_out, p, g, buf, lr, momentum, dampening, wd, nesterov,
+        ck_sgd<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(p_out, buf_out, p, g, buf, lr, momentum, dampening, wd, nesterov,
                                                     first, n);
     return cudaGetLastError();
 }
@@ -885,7 +874,7 @@ __global__ void ck_adam(float *p_out, float *m_out, float *v_out, const float *p
                         const float *v, double lr, double b1, double b2, double eps, double wd, int decoupled,
                         double step_size, double sqrt_bc2, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], mi = m[i], vi = v[i];
         if (decoupled)
@@ -907,7 +896,7 @@ extern "C" cudaError_t cuda_k_adam(cudaStream_t st, float *p_out, float *m_out, 
                                    int64_t n)
 {
     if (n > 0)
-        ck_adam<<<ck_blocks(n), CK_THREADS, 0, st>>>(p_out, m_out, v_out, p, g, m, v, lr, b1, b2, eps, wd, decoupled,
+        ck_adam<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(p_out, m_out, v_out, p, g, m, v, lr, b1, b2, eps, wd, decoupled,
                                                      step_size, sqrt_bc2, n);
     return cudaGetLastError();
 }
@@ -916,7 +905,7 @@ __global__ void ck_rmsprop(float *p_out, float *sq_out, float *buf_out, const fl
                            const float *sq, const float *buf, double lr, double alpha, double eps, double wd,
                            double momentum, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], si = sq[i], bi = buf[i];
         gi += wd * pi;
@@ -939,7 +928,7 @@ extern "C" cudaError_t cuda_k_rmsprop(cudaStream_t st, float *p_out, float *sq_o
                                       double eps, double wd, double momentum, int64_t n)
 {
     if (n > 0)
-        ck_rmsprop<<<ck_blocks(n), CK_THREADS, 0, st>>>(p_out, sq_out, buf_out, p, g, sq, buf, lr, alpha, eps, wd,
+        ck_rmsprop<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(p_out, sq_out, buf_out, p, g, sq, buf, lr, alpha, eps, wd,
                                                         momentum, n);
     return cudaGetLastError();
 }
@@ -947,7 +936,7 @@ extern "C" cudaError_t cuda_k_rmsprop(cudaStream_t st, float *p_out, float *sq_o
 __global__ void ck_adagrad(float *p_out, float *sum_out, const float *p, const float *g, const float *sum, double clr,
                            double eps, double wd, int64_t n)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], si = sum[i];
         gi += wd * pi;
@@ -962,7 +951,24 @@ extern "C" cudaError_t cuda_k_adagrad(cudaStream_t st, float *p_out, float *sum_
                                       const float *sum, double clr, double eps, double wd, int64_t n)
 {
     if (n > 0)
-        ck_adagrad<<<ck_blocks(n), CK_THREADS, 0, st>>>(p_out, sum_out, p, g, sum, clr, eps, wd, n);
+        ck_adagrad<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(p_out, sum_out, p, g, sum, clr, eps, wd, n);
+    return cudaGetLastError();
+}
+
+/* the gan plugin's ema_update: out = decay ema + (1 - decay) p, in double as
+ * plugins/gan/ema.c (out usually ema itself) */
+__global__ void ck_ema(float *out, const float *ema, const float *p, double decay, int64_t n)
+{
+    const double keep = 1.0 - decay;
+    CUDA_FOR(i, n)
+    out[i] = (float)(decay * (double)ema[i] + keep * (double)p[i]);
+}
+
+extern "C" cudaError_t cuda_k_ema(cudaStream_t st, float *out, const float *ema, const float *p, double decay,
+                                  int64_t n)
+{
+    if (n > 0)
+        ck_ema<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(out, ema, p, decay, n);
     return cudaGetLastError();
 }
 
@@ -970,7 +976,7 @@ extern "C" cudaError_t cuda_k_adagrad(cudaStream_t st, float *p_out, float *sum_
 
 template <typename T> __global__ void ck_strided_scatter(T *y, const T *x, int64_t n, cuda_walk w)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     y[ck_offset(w, 0, i)] = x[i];
 }
 
@@ -980,15 +986,15 @@ extern "C" cudaError_t cuda_k_strided_scatter(cudaStream_t st, void *y, const vo
     if (n <= 0)
         return cudaSuccess;
     if (elem_bytes == 8)
-        ck_strided_scatter<int64_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
+        ck_strided_scatter<int64_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
     else
-        ck_strided_scatter<int32_t><<<ck_blocks(n), CK_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
+        ck_strided_scatter<int32_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
     return cudaGetLastError();
 }
 
 __global__ void ck_one_hot(float *y, const void *idx, int idx64, int64_t P, int64_t C, unsigned long long *bad)
 {
-    CK_FOR(k, P * C)
+    CUDA_FOR(k, P * C)
     {
         int64_t p = k / C, c = k - p * C;
         int64_t v = ck_index(idx, idx64, p);
@@ -1002,14 +1008,14 @@ extern "C" cudaError_t cuda_k_one_hot(cudaStream_t st, float *y, const void *idx
                                       unsigned long long *bad)
 {
     if (P * C > 0)
-        ck_one_hot<<<ck_blocks(P * C), CK_THREADS, 0, st>>>(y, idx, idx64, P, C, bad);
+        ck_one_hot<<<cuda_blocks(P * C), CUDA_THREADS, 0, st>>>(y, idx, idx64, P, C, bad);
     return cudaGetLastError();
 }
 
 __global__ void ck_gather(float *y, const float *x, const void *idx, int idx64, int64_t n, int64_t axis_stride,
                           int64_t limit, cuda_walk w, unsigned long long *bad)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         int64_t v = ck_index(idx, idx64, i);
         if (v < 0 || v >= limit) {
@@ -1025,14 +1031,14 @@ extern "C" cudaError_t cuda_k_gather(cudaStream_t st, float *y, const float *x, 
                                      int64_t axis_stride, int64_t limit, const cuda_walk *w, unsigned long long *bad)
 {
     if (n > 0)
-        ck_gather<<<ck_blocks(n), CK_THREADS, 0, st>>>(y, x, idx, idx64, n, axis_stride, limit, *w, bad);
+        ck_gather<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(y, x, idx, idx64, n, axis_stride, limit, *w, bad);
     return cudaGetLastError();
 }
 
 __global__ void ck_gather_scatter(double *acc, const float *dy, const void *idx, int idx64, int64_t n,
                                   int64_t axis_stride, int64_t limit, cuda_walk w, unsigned long long *bad)
 {
-    CK_FOR(i, n)
+    CUDA_FOR(i, n)
     {
         int64_t v = ck_index(idx, idx64, i);
         if (v < 0 || v >= limit)
@@ -1048,14 +1054,14 @@ extern "C" cudaError_t cuda_k_gather_backward(cudaStream_t st, float *dx, double
 {
     if (nx <= 0) {
         if (n > 0)
-            ck_check_index<<<ck_blocks(n), CK_THREADS, 0, st>>>(idx, idx64, n, limit, bad);
+            ck_check_index<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(idx, idx64, n, limit, bad);
         return cudaGetLastError();
     }
     cudaError_t e = cudaMemsetAsync(acc, 0, (size_t)nx * sizeof(double), st);
     if (e != cudaSuccess)
         return e;
     if (n > 0)
-        ck_gather_scatter<<<ck_blocks(n), CK_THREADS, 0, st>>>(acc, dy, idx, idx64, n, axis_stride, limit, *w, bad);
-    ck_doubles_to_floats<<<ck_blocks(nx), CK_THREADS, 0, st>>>(dx, acc, nx);
+        ck_gather_scatter<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(acc, dy, idx, idx64, n, axis_stride, limit, *w, bad);
+    ck_doubles_to_floats<<<cuda_blocks(nx), CUDA_THREADS, 0, st>>>(dx, acc, nx);
     return cudaGetLastError();
 }

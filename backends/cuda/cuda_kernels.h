@@ -143,6 +143,8 @@ cudaError_t cuda_k_rmsprop(cudaStream_t st, float *p_out, float *sq_out, float *
                            double wd, double momentum, int64_t n);
 cudaError_t cuda_k_adagrad(cudaStream_t st, float *p_out, float *sum_out, const float *p, const float *g,
                            const float *sum, double clr, double eps, double wd, int64_t n);
+/** gan::ema_update: out = decay ema + (1 - decay) p, in double. */
+cudaError_t cuda_k_ema(cudaStream_t st, float *out, const float *ema, const float *p, double decay, int64_t n);
 
 /* NCHW window ops (cuda_conv_kernels.cu): x (N, C, H, W), y (N, C, OH, OW);
  * window (i, j) covers rows i sh - ph .. + KH - 1, columns likewise. */

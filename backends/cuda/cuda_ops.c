@@ -70,6 +70,7 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"core::adam_step", cuda_adam_step, F32},
     {"core::rmsprop_step", cuda_rmsprop_step, F32},
     {"core::adagrad_step", cuda_adagrad_step, F32},
+    {"gan::ema_update", cuda_ema_update, F32}, /* the gan plugin's, by name */
     /* the conv plugin's ops, by name: resolved whenever that plugin loads
      * (cuDNN convolutions and own pooling kernels, cuda_conv.c) */
     {"conv::conv2d", cuda_conv2d, F32 | CUDA_NEED_DNN},
@@ -85,6 +86,19 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"conv::batch_norm_backward", cuda_batch_norm_backward, F32},
     {"conv::batch_norm_update_stats", cuda_batch_norm_update_stats, 0},
     {"conv::dropout2d", cuda_dropout2d, F32},
+    /* the memnet plugin's ops, by name (own kernels, cuda_memnet.c); no dtype
+     * flag: x is not encode's last input when T is given, so the kernels
+     * check the dtypes themselves, as ref (every valid call is supported) */
+    {"memnet::encode", cuda_mn_encode, 0},
+    {"memnet::encode_backward", cuda_mn_encode_backward, 0},
+    {"memnet::slot_mask", cuda_mn_slot_mask, 0},
+    /* the lstm plugin's sequence ops (cuBLAS per step and own gate kernels, cuda_rnn.c) */
+    {"lstm::lstm_seq", cuda_lstm_seq, F32 | CUDA_NEED_BLAS},
+    {"lstm::lstm_seq_backward", cuda_lstm_seq_backward, F32 | CUDA_NEED_BLAS},
+    {"lstm::gru_seq", cuda_gru_seq, F32 | CUDA_NEED_BLAS},
+    {"lstm::gru_seq_backward", cuda_gru_seq_backward, F32 | CUDA_NEED_BLAS},
+    {"lstm::rnn_seq", cuda_rnn_seq, F32 | CUDA_NEED_BLAS},
+    {"lstm::rnn_seq_backward", cuda_rnn_seq_backward, F32 | CUDA_NEED_BLAS},
     {NULL, NULL, 0},
 };
 

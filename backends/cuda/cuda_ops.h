@@ -85,6 +85,7 @@ CUDA_KERNEL(sgd_step);
 CUDA_KERNEL(adam_step);
 CUDA_KERNEL(rmsprop_step);
 CUDA_KERNEL(adagrad_step);
+CUDA_KERNEL(ema_update); /* the gan plugin's */
 /* cuda_conv.c: the conv plugin's ops */
 CUDA_KERNEL(conv2d);
 CUDA_KERNEL(conv2d_backward_data);
@@ -98,5 +99,16 @@ CUDA_KERNEL(global_avg_pool2d);
 CUDA_KERNEL(batch_norm);
 CUDA_KERNEL(batch_norm_backward);
 CUDA_KERNEL(batch_norm_update_stats);
+/* cuda_memnet.c: the memnet plugin's ops */
+CUDA_KERNEL(mn_encode);
+CUDA_KERNEL(mn_encode_backward);
+CUDA_KERNEL(mn_slot_mask);
+/* cuda_rnn.c: the lstm plugin's sequence ops */
+CUDA_KERNEL(lstm_seq);
+CUDA_KERNEL(lstm_seq_backward);
+CUDA_KERNEL(gru_seq);
+CUDA_KERNEL(gru_seq_backward);
+CUDA_KERNEL(rnn_seq);
+CUDA_KERNEL(rnn_seq_backward);
 
 #endif /* CUDA_OPS_H */

@@ -2,7 +2,8 @@
  * cuda_optim.c - fused, in-place optimizer updates: one kernel per
  * parameter reads p, g and the slots and writes p and the slots (outputs
  * alias inputs; each element is read before it is written). The formulas
- * are ref_optim.c's, per element in double.
+ * are ref_optim.c's, per element in double. Also the gan plugin's
+ * exponential moving average of a parameter, updated the same way.
  */
 #include <math.h>
 
@@ -64,5 +65,18 @@ CUDA_KERNEL(adagrad_step)
     CUDA_OK(cuda_call_device(call, &d));
     CUDA_TRY(cuda_k_adagrad(d->stream, OUT(0), OUT(1), IN(0), IN(1), IN(2), clr, CUDA_F("eps", 1e-10),
                             CUDA_F("weight_decay", 0.0), n));
+    return STRATA_OK;
+}
+
+/* The gan plugin's gan::ema_update (registered by name): inputs ema, param,
+ * output ema (in place). */
+CUDA_KERNEL(ema_update)
+{
+    int64_t n = 0;
+    double decay = 0.0;
+    CUDA_OK(kc_check_ema(call, &n, &decay));
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    CUDA_TRY(cuda_k_ema(d->stream, OUT(0), IN(0), IN(1), decay, n));
     return STRATA_OK;
 }
