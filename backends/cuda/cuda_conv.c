@@ -469,9 +469,7 @@ CUDA_KERNEL(global_avg_pool2d)
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    CUDA_TRY(cuda_k_reduce(d->stream, CUDA_RED_MEAN, cuda_ptr(&call->outputs[0]), cuda_ptr(X), n_out, n_red, &kept,
-                           &red));
-    return STRATA_OK;
+    return cuda_run_reduce(d, CUDA_RED_MEAN, cuda_ptr(&call->outputs[0]), cuda_ptr(X), n_out, n_red, &kept, &red);
 }
 
 /* ---- batch norm (own kernels: cuDNN requires eps >= 1e-5 and updates the

@@ -137,6 +137,11 @@ void cuda_reduction_plan(const strata_tensor_desc *x, const int mask[STRATA_MAX_
 /** Strides (into w->stride[k]) reading contiguous @p src as if broadcast to
  *  w's shape; 0 when the shapes do not broadcast. */
 int cuda_broadcast_strides(cuda_walk *w, int k, const strata_tensor_desc *src);
+/** Sum, mean or max (CUDA_RED_*) of the groups of x (cuda_reduction_plan)
+ *  into y: one thread or one block per group, or few long groups split
+ *  over many blocks (cuda_reduce.c). */
+strata_status cuda_run_reduce(cuda_device *d, int fn, float *y, const float *x, int64_t n_out, int64_t n_red,
+                              const cuda_walk *kept, const cuda_walk *red);
 /** A device u64 preset to ~0 for the index kernels' out-of-range report. */
 strata_status cuda_bad_alloc(cuda_device *d, unsigned long long **out);
 /** Reads it back (waits for the stream) and frees it; when an index was out

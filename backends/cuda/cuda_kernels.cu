@@ -465,6 +465,49 @@ __global__ void ck_reduce_block(int fn, float *y, const float *x, int64_t n_red,
     }
 }
 
+/* Long groups, few of them (a whole tensor's sum): group o cut into
+ * gridDim.x chunks of @p chunk elements; block (p, o) writes its chunk's
+ * sum, in double, to part[o gridDim.x + p]. */
+__global__ void ck_reduce_split(double *part, const float *x, int64_t n_red, int64_t chunk, cuda_walk kept,
+                                cuda_walk red)
+{
+    const int64_t o = blockIdx.y, p = blockIdx.x, lo = p * chunk, hi = lo + chunk < n_red ? lo + chunk : n_red;
+    const float *g = x + ck_offset(kept, 0, o);
+    double s = 0.0;
+    for (int64_t j = lo + threadIdx.x; j < hi; j += blockDim.x)
+        s += g[ck_offset(red, 0, j)];
+    s = ck_block_sum<double>(s);
+    if (threadIdx.x == 0)
+        part[o * gridDim.x + p] = s;
+}
+
+/* y[o] = the sum (or mean) of group o's n_parts partial sums. */
+__global__ void ck_reduce_parts(int fn, float *y, const double *part, int64_t n_parts, int64_t n_red)
+{
+    const int64_t o = blockIdx.x;
+    double s = 0.0;
+    for (int64_t p = threadIdx.x; p < n_parts; p += blockDim.x)
+        s += part[o * n_parts + p];
+    s = ck_block_sum<double>(s);
+    if (threadIdx.x == 0)
+        y[o] = (float)(fn == CUDA_RED_MEAN ? s / (double)n_red : s);
+}
+
+extern "C" cudaError_t cuda_k_reduce_split(cudaStream_t st, int fn, float *y, const float *x, int64_t n_out,
+                                           int64_t n_red, const cuda_walk *kept, const cuda_walk *red, double *part,
+                                           int64_t n_parts)
+{
+    if (n_out <= 0)
+        return cudaSuccess;
+    if (fn == CUDA_RED_MAX || n_out > 65535 || n_parts < 1 || n_parts > n_red || n_parts > CUDA_MAX_BLOCKS)
+        return cudaErrorInvalidConfiguration;
+    const int64_t chunk = (n_red + n_parts - 1) / n_parts;
+    ck_reduce_split<<<dim3((unsigned)n_parts, (unsigned)n_out), CUDA_THREADS, 0, st>>>(part, x, n_red, chunk, *kept,
+                                                                                     *red);
+    ck_reduce_parts<<<(unsigned)n_out, CUDA_THREADS, 0, st>>>(fn, y, part, n_parts, n_red);
+    return cudaGetLastError();
+}
+
 extern "C" cudaError_t cuda_k_reduce(cudaStream_t st, int fn, float *y, const float *x, int64_t n_out, int64_t n_red,
                                      const cuda_walk *kept, const cuda_walk *red)
 {

@@ -97,6 +97,12 @@ cudaError_t cuda_k_dropout2d(cudaStream_t st, float *y, float *mask, const float
 enum { CUDA_RED_SUM, CUDA_RED_MEAN, CUDA_RED_MAX };
 cudaError_t cuda_k_reduce(cudaStream_t st, int fn, float *y, const float *x, int64_t n_out, int64_t n_red,
                           const cuda_walk *kept, const cuda_walk *red);
+/** Sum or mean (not max) of few long groups: each group cut into n_parts
+ *  chunks summed by a block each, in double, into part (n_out n_parts
+ *  doubles of scratch), then the parts added in order (deterministic);
+ *  n_out at most 65535, n_parts in [1, n_red]. */
+cudaError_t cuda_k_reduce_split(cudaStream_t st, int fn, float *y, const float *x, int64_t n_out, int64_t n_red,
+                                const cuda_walk *kept, const cuda_walk *red, double *part, int64_t n_parts);
 /** y (i64) = position j of the first maximum of each group. */
 cudaError_t cuda_k_argmax(cudaStream_t st, int64_t *y, const float *x, int64_t n_out, int64_t n_red,
                           const cuda_walk *kept, const cuda_walk *red);

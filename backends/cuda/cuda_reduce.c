@@ -2,9 +2,38 @@
  * cuda_reduce.c - sum, mean, max (and its gradient), argmax, sum_to_shape
  * and the softmax family on the device. The core inferred and checked the
  * output shapes; a reduction is planned as in ref (kept dims = one group
- * per output element, reduced dims = the group) and run by cuda_k_reduce.
+ * per output element, reduced dims = the group) and run by cuda_run_reduce.
  */
 #include "cuda_ops.h"
+
+/* Chunks per group for cuda_k_reduce_split: about 4096 elements each, for
+ * sums and means of at most 64 groups of 16384 or more; 0: one block per
+ * group (cuda_k_reduce). A whole-tensor sum (gradient clipping's norms)
+ * otherwise runs on one block of the GPU. */
+static int64_t reduce_parts(int fn, int64_t n_out, int64_t n_red)
+{
+    if (fn == CUDA_RED_MAX || n_out > 64 || n_red < 16384)
+        return 0;
+    const int64_t parts = n_red / 4096;
+    return parts > 1024 ? 1024 : parts;
+}
+
+strata_status cuda_run_reduce(cuda_device *d, int fn, float *y, const float *x, int64_t n_out, int64_t n_red,
+                              const cuda_walk *kept, const cuda_walk *red)
+{
+    const int64_t parts = reduce_parts(fn, n_out, n_red);
+    if (!parts) {
+        CUDA_TRY(cuda_k_reduce(d->stream, fn, y, x, n_out, n_red, kept, red));
+        return STRATA_OK;
+    }
+    double *part = NULL;
+    CUDA_OK(cuda_temp_alloc(d, sizeof(double) * (size_t)(n_out * parts), (void **)&part));
+    cudaError_t e = cuda_k_reduce_split(d->stream, fn, y, x, n_out, n_red, kept, red, part, parts);
+    cuda_temp_free(d, part); /* in stream order: reused only by later work */
+    if (e != cudaSuccess)
+        return cuda_fail_rt(e, "cuda_k_reduce_split(...)", __FILE__, __LINE__);
+    return STRATA_OK;
+}
 
 static strata_status cuda_reduce(const strata_kernel_call *call, int fn)
 {
@@ -22,8 +51,7 @@ static strata_status cuda_reduce(const strata_kernel_call *call, int fn)
         return kc_error(call, STRATA_E_INVALID, "max over zero elements");
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    CUDA_TRY(cuda_k_reduce(d->stream, fn, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red));
-    return STRATA_OK;
+    return cuda_run_reduce(d, fn, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red);
 }
 
 CUDA_KERNEL(sum) { return cuda_reduce(call, CUDA_RED_SUM); }
@@ -86,7 +114,7 @@ CUDA_KERNEL(sum_to_shape)
     cuda_reduction_plan(X, mask, &kept, &n_out, &red, &n_red);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));
-    CUDA_TRY(cuda_k_reduce(d->stream, CUDA_RED_SUM, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red));
+    CUDA_OK(cuda_run_reduce(d, CUDA_RED_SUM, cuda_ptr(Y), cuda_ptr(X), n_out, n_red, &kept, &red));
     return STRATA_OK;
 }
 

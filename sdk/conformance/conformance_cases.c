@@ -1273,10 +1273,15 @@ static int gen_linear(cf_gen *g, const cf_recipe *rc, cf_case *c)
 
 /* ---- reductions ------------------------------------------------------------- */
 
-/* A random shape for reductions: trial-specific, then random rank 1..4. */
+/* A random shape for reductions: trial-specific, then random rank 1..4. The
+ * first large trial is 3 long rows (a backend may split each row's sum over
+ * many blocks: cuda's cuda_k_reduce_split, parts of unequal length). */
 static int reduce_shape(cf_gen *g, int64_t *s)
 {
     switch (g->trial) {
+    case 1000:
+        s[0] = 3, s[1] = 21001;
+        return 2;
     case 0:
         s[0] = 7, s[1] = 13;
         return 2;
@@ -1302,6 +1307,9 @@ static int64_t reduce_attrs(cf_gen *g, cf_case *c, int n, const int64_t *s)
     switch (g->trial) {
     case 0: /* absent: every axis */
         return cf_numel(n, s);
+    case 1000: /* the long rows */
+        axes[na++] = 1;
+        break;
     case 1:
         axes[na++] = -1;
         break;
@@ -1405,6 +1413,9 @@ static int gen_sum_to_shape(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 3: /* down to a 0-d scalar */
         xn = 3, memcpy(xs, (int64_t[]){2, 3, 5}, 3 * sizeof(int64_t));
         tn = 0;
+        break;
+    case 1000: /* a bias's gradient over many rows: few long, strided groups (see reduce_shape) */
+        xn = 2, xs[0] = 21001, xs[1] = 3, tn = 1, ts[0] = 3;
         break;
     default:
         xn = (int)cf_int(&g->rng, 1, 4);
