@@ -198,7 +198,7 @@ static void test_pack_rgb(void **state)
     tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out crun --backend ref --set data.val_fraction=0.25"));
     out = tu_slurp(dir, "out");
     if (!strstr(out, "validation accuracy: ") || !strstr(out, "(validation loss ") ||
-        !strstr(out, ", 4 held-out examples)") || !strstr(out, "trained 1 epochs in ") ||
+        !strstr(out, ", 4 held-out examples)") || !strstr(out, "trained 1 epoch in ") ||
         !strstr(out, "(no data.test to report on)") || strstr(out, "test accuracy"))
         fail_msg("unexpected: %s", out);
     free(out);

@@ -294,6 +294,16 @@ static void add_set_metrics(json_t *o, const run_ctx *c, double test_loss, doubl
     }
 }
 
+/* "2 epochs", "1 epoch", or "300 steps, 0.71 epochs" when the steps end
+ * inside an epoch (--steps); per_epoch 0: whole epochs. */
+static void train_span(char *buf, size_t n, int64_t epochs, int64_t steps, int64_t per_epoch)
+{
+    if (per_epoch > 0 && steps % per_epoch)
+        snprintf(buf, n, "%lld steps, %.2f epochs", (long long)steps, (double)steps / (double)per_epoch);
+    else
+        snprintf(buf, n, "%lld epoch%s", (long long)epochs, epochs == 1 ? "" : "s");
+}
+
 /* `strata train` of an image classifier (TRAIN) or a language model
  * (TRAIN_LM): the options differ, the setup is shared. */
 static int train_main(int argc, char **argv, unsigned mode)
@@ -612,12 +622,13 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (best.metric && !isnan(best.value))
         printf("best: epoch %lld, %s %.4f (%s/best.safetensors)\n", (long long)best.epoch, best.metric, best.value,
                a.out_dir);
+    char span[64];
+    train_span(span, sizeof span, epochs, step, early_stop ? 0 : per_epoch);
     if (ctx.test)
-        printf("test accuracy: %.4f (test loss %.4f, %lld epochs, %.1f s on %s)\n", test_acc, test_loss,
-               (long long)epochs, total, strata_device_name(ctx.dev));
-    else
-        printf("trained %lld epochs in %.1f s on %s (no data.test to report on)\n", (long long)epochs, total,
+        printf("test accuracy: %.4f (test loss %.4f, %s, %.1f s on %s)\n", test_acc, test_loss, span, total,
                strata_device_name(ctx.dev));
+    else
+        printf("trained %s in %.1f s on %s (no data.test to report on)\n", span, total, strata_device_name(ctx.dev));
     run_free(&ctx);
     return r;
 }
@@ -676,6 +687,7 @@ static json_t *per_class_json(const run_ctx *c, const char **names)
     }
     return list;
 }
+
 
 int cmd_train(int argc, char **argv)
 {

@@ -38,6 +38,7 @@
 static strata_status seq_geom_read(const strata_kernel_call *call, int backward, kc_seq *g)
 {
     const strata_tensor_desc *x3 = &call->inputs[0];
+    memset(g, 0, sizeof *g);
     g->bf = (int)strata_attr_get_int(call->attrs, call->n_attrs, "batch_first", 0) != 0;
     g->reverse = (int)strata_attr_get_int(call->attrs, call->n_attrs, "reverse", 0) != 0;
     if (x3->ndim != 3 || x3->dtype != STRATA_F32)

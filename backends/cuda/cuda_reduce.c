@@ -27,7 +27,11 @@ strata_status cuda_run_reduce(cuda_device *d, int fn, float *y, const float *x, 
         return STRATA_OK;
     }
     double *part = NULL;
-    CUDA_OK(cuda_temp_alloc(d, sizeof(double) * (size_t)(n_out * parts), (void **)&part));
+    if (cuda_temp_alloc(d, sizeof(double) * (size_t)(n_out * parts), (void **)&part) != STRATA_OK) {
+        /* no room for the parts: one block per group, slower but in place */
+        CUDA_TRY(cuda_k_reduce(d->stream, fn, y, x, n_out, n_red, kept, red));
+        return STRATA_OK;
+    }
     cudaError_t e = cuda_k_reduce_split(d->stream, fn, y, x, n_out, n_red, kept, red, part, parts);
     cuda_temp_free(d, part); /* in stream order: reused only by later work */
     if (e != cudaSuccess)
