@@ -9,6 +9,8 @@
 #   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (the source tree's .gpu, $OUT or .)
 #
 # GPU_PROFILE=1 adds each workload's per-op profile (`strata bench --profile`).
+# GPU_TRIALS (3) and GPU_LARGE (2) are the conformance suite's random and
+# large trials per op (STRATA_CONFORMANCE_TRIALS / _LARGE).
 # Each step has its own time limit (GPU_STEP_SECONDS, 150 for the
 # conformance suite: GPU_CONF_SECONDS) so one hang cannot eat the rest; the
 # log says which failed. Exits non-zero when a step failed.
@@ -72,6 +74,7 @@ if want info; then
 fi
 if want conformance; then
     GPU_TAIL=40 step conformance "$conf_s" env STRATA_CONFORMANCE_TRIALS="${GPU_TRIALS:-3}" \
+        STRATA_CONFORMANCE_LARGE="${GPU_LARGE:-2}" \
         "$bundle/tests/test_cuda_conformance"
 fi
 # compute-sanitizer's memcheck over the conformance suite: an out-of-bounds
