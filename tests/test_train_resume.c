@@ -180,12 +180,35 @@ static void test_resume_cleans_temporaries(void **state)
     assert_int_equal(checkpoint_step("tmps"), 6);
 }
 
+/* --out naming a directory that already holds a run: the new run replaces
+ * it, and says so (a new directory gets no note). */
+static void test_out_over_earlier_run(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out over --steps 2 --backend ref --quiet"));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (strstr(err, "already holds a run"))
+        fail_msg("a new run directory got the note: %s", err);
+    free(err);
+    expect_ok(cli("train adam.yaml --out over --steps 1 --backend ref --quiet"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "note: over already holds a run (checkpoint.safetensors); this one replaces it"))
+        fail_msg("no note: %s", err);
+    free(err);
+    assert_int_equal(checkpoint_step("over"), 1);
+}
+
 static void test_nan_loss_saves_last_good_state(void **state)
 {
     (void)state;
     int code = cli("train diverge.yaml --out nan --steps 20 --backend ref --quiet");
     expect_err(code, 1, "the loss became");
     expect_err(code, 1, "the last good one");
+    /* the hint is the command line as typed, --out as --resume: the same --steps and --backend */
+    expect_err(code, 1, "this continues from it:\n  strata train diverge.yaml --resume nan --steps 20 --backend ref "
+                        "--quiet\n");
     char *err = tu_slurp(dir, "err");
     const char *p = strstr(err, "the state after step ");
     assert_non_null(p);
@@ -303,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_epochs_cap_steps),
         cmocka_unit_test(test_resume_cleans_temporaries),
+        cmocka_unit_test(test_out_over_earlier_run),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),
         cmocka_unit_test(test_bad_usage),

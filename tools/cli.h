@@ -335,6 +335,10 @@ int cli_interrupted(void);
 /** After the checkpoint of where the run stands: says how to resume it;
  *  returns the exit status, 128 + the signal. */
 int cli_interrupt_exit(const char *spec, const char *dir, int64_t step);
+/** "  strata train ..." and a newline on stderr: the command line that
+ *  continues the run in @p dir, as typed with --out DIR as --resume DIR (the
+ *  same steps, backend, --set, ...); without one, `train SPEC --resume DIR`. */
+void cli_put_resume_command(const char *spec, const char *dir);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
@@ -414,7 +418,9 @@ typedef struct train_resume_args {
         .hi = LLONG_MAX, .modes = (m), .help = "also write the checkpoint every N steps"                           \
     }
 /** After parsing: --resume DIR is the run directory (*out_dir = DIR; an
- *  --out naming another directory is an error). 0, or 2 after a message. */
+ *  --out naming another directory is an error); without --resume, a note
+ *  when --out names a directory that already holds a run. 0, or 2 after a
+ *  message. */
 int train_resume_finish(const train_resume_args *r, const char **out_dir);
 /** A new run writes DIR/spec.yaml; a resumed one warns when the spec
  *  differs from the one it started with. */

@@ -14,7 +14,7 @@ typedef struct {
     const char *id, *spec, *unit, *needs;
 } workload;
 
-/* WORKLOADS.md: W1-W5 and the spec each is trained from. */
+/* The reference workloads W1-W5 (docs/performance.md) and the spec each is trained from. */
 static const workload workloads[] = {
     {"W1", "mlp-fashion.yaml", "images/s", "core layers"},
     {"W2", "lenet-fashion.yaml", "images/s", "the conv plugin"},

@@ -728,10 +728,10 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
     }
     fprintf(stderr,
             "strata: the state after step %lld (the last good one) is in %s/generator.safetensors and "
-            "discriminator.safetensors%s; `strata train %s --resume %s` continues from it (lower the learning "
-            "rates or check the data first)\n",
-            (long long)good->step, a->out_dir, c->E ? " (and generator_ema.safetensors)" : "", a->spec_path,
-            a->out_dir);
+            "discriminator.safetensors%s; lower the learning rates or check the data, then this continues from "
+            "it:\n",
+            (long long)good->step, a->out_dir, c->E ? " (and generator_ema.safetensors)" : "");
+    cli_put_resume_command(a->spec_path, a->out_dir);
     return 1;
 }
 

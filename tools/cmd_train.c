@@ -502,9 +502,11 @@ static int train_main(int argc, char **argv, unsigned mode)
                 else
                     fprintf(stderr,
                             "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
-                            "`strata train %s --resume %s` continues from it (lower the learning rate, clip the "
-                            "gradients or check the data first)\n",
-                            (long long)step, a.out_dir, a.spec_path, a.out_dir);
+                            "lower the learning rate, clip the gradients or check the data, then this continues "
+                            "from it:\n",
+                            (long long)step, a.out_dir);
+                if (!sv)
+                    cli_put_resume_command(a.spec_path, a.out_dir);
                 strata_tensor_release(x);
                 strata_tensor_release(y);
                 nan_stop = 1;

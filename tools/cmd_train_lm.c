@@ -536,9 +536,11 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             else
                 fprintf(stderr,
                         "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
-                        "`strata train %s --resume %s` continues from it (lower the learning rate, clip the "
-                        "gradients or check the data first)\n",
-                        (long long)step, o->out_dir, strata_spec_path(r->spec), o->out_dir);
+                        "lower the learning rate, clip the gradients or check the data, then this continues "
+                        "from it:\n",
+                        (long long)step, o->out_dir);
+            if (!sv)
+                cli_put_resume_command(strata_spec_path(r->spec), o->out_dir);
             nan_stop = 1;
             break;
         }

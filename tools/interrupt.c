@@ -51,10 +51,9 @@ static void put_arg(const char *arg)
     fputc('\'', stderr);
 }
 
-int cli_interrupt_exit(const char *spec, const char *dir, int64_t step)
+void cli_put_resume_command(const char *spec, const char *dir)
 {
-    fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s; this continues it:\n  strata",
-            caught == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir);
+    fputs("  strata", stderr);
     if (cmd_argv) { /* the same command line, --out DIR as --resume DIR: the same steps, backend, ... */
         for (int i = 0; i < cmd_argc; i++) {
             const int out = !strcmp(cmd_argv[i], "--out") && i + 1 < cmd_argc;
@@ -67,5 +66,12 @@ int cli_interrupt_exit(const char *spec, const char *dir, int64_t step)
         put_arg(dir);
     }
     fputc('\n', stderr);
+}
+
+int cli_interrupt_exit(const char *spec, const char *dir, int64_t step)
+{
+    fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s; this continues it:\n",
+            caught == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir);
+    cli_put_resume_command(spec, dir);
     return 128 + (int)caught;
 }

@@ -174,10 +174,31 @@ int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, str
     return 0;
 }
 
+/* A fresh run with --out DIR where DIR already holds a run: its files are
+ * replaced, which the user may not expect (--resume continues it instead). */
+static void note_earlier_run(const char *dir)
+{
+    static const char *const files[] = {"checkpoint.safetensors", "generator.safetensors", "metrics.jsonl",
+                                        "summary.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (access(path, F_OK) == 0) {
+            fprintf(stderr, "strata: note: %s already holds a run (%s); this one replaces it (`--resume %s` "
+                            "would continue it instead)\n",
+                    dir, files[i], dir);
+            return;
+        }
+    }
+}
+
 int train_resume_finish(const train_resume_args *r, const char **out_dir)
 {
-    if (!r->resume)
+    if (!r->resume) {
+        if (*out_dir)
+            note_earlier_run(*out_dir);
         return 0;
+    }
     if (*out_dir && strcmp(r->resume, *out_dir) != 0) {
         fprintf(stderr, "strata: --resume %s continues in that directory; drop --out %s\n", r->resume, *out_dir);
         return 2;
