@@ -7,7 +7,7 @@
 # 2. shows `strata info` (the GPU, or why the backend has none);
 # 3. runs the conformance suite on cuda against ref (every op, forward and
 #    backward; ctest -L gpu, with more random trials than CI);
-# 4. trains W1-W5 (WORKLOADS.md, `strata bench`) for a few hundred steps on
+# 4. trains W1-W5 (docs/performance.md, `strata bench`) for a few hundred steps on
 #    cuda (and with --cpu on the cpu backend too, for comparison; slow);
 # 5. prints each workload's throughput next to PyTorch's on the same GPU
 #    (tools/gpu-peer.py) when python3 has torch with CUDA.

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Prepares the King James Bible corpus of workload W3 and quality target Q2
-# (WORKLOADS.md): Debian's bible-kjv, `bible -f 'Gen1:1-Rev22:21'`, with the
+# (docs/performance.md): Debian's bible-kjv, `bible -f 'Gen1:1-Rev22:21'`, with the
 # verse references ("Ge1:1 ", "1Co13:4 ") removed, one verse per line, each
 # line ending in a newline - byte for byte the text of the PyTorch peer
-# (peers/torch_charlstm_kjv.py: re.sub(r"^\S+\d+:\d+ ", "", line)).
+# (the same model in PyTorch, the developers' torch_charlstm_kjv.py, which
+# strips each line with re.sub(r"^\S+\d+:\d+ ", "", line)).
 #
 #   tools/prepare-kjv.sh            writes data/kjv.txt of this source tree
 #   tools/prepare-kjv.sh OUT        writes OUT
