@@ -375,13 +375,13 @@ static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, 
     if (sv)
         fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
                 strata_last_error());
-    else
+    else {
         fprintf(stderr,
                 "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; lower the "
                 "learning rate or check the data, then this continues from it:\n",
                 (long long)good->step, a->out_dir);
-    if (!sv)
         cli_put_resume_command(a->spec_path, a->out_dir);
+    }
     return 1;
 }
 

@@ -1224,13 +1224,13 @@ static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double
     strata_status sv = mn_save(t, good);
     if (sv)
         mn_fail("could not save the last good state", sv);
-    else
+    else {
         fprintf(stderr,
                 "strata: the state after step %lld (the last good one) is in %s/" MN_CKPT "; lower the learning "
                 "rate, clip the gradients or check the data, then this continues from it:\n",
                 (long long)good->step, t->a->out_dir);
-    if (!sv)
         cli_put_resume_command(t->a->spec_path, t->a->out_dir);
+    }
     return STRATA_E_NUMERIC;
 }
 

@@ -457,13 +457,13 @@ int cmd_s2s_train(int argc, char **argv)
             if (sv)
                 fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
                         strata_status_name(sv), strata_last_error());
-            else
+            else {
                 fprintf(stderr,
                         "strata: the state after step %lld (the last good one) is in %s/%s; lower the learning "
                         "rate, clip the gradients or check the data, then this continues from it:\n",
                         (long long)step, a.out_dir, S2S_CKPT);
-            if (!sv)
                 cli_put_resume_command(a.spec_path, a.out_dir);
+            }
             nan_stop = 1;
         }
         json_decref(before.extra);

@@ -499,14 +499,14 @@ static int train_main(int argc, char **argv, unsigned mode)
                 if (sv)
                     fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
                             strata_status_name(sv), strata_last_error());
-                else
+                else {
                     fprintf(stderr,
                             "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
                             "lower the learning rate, clip the gradients or check the data, then this continues "
                             "from it:\n",
                             (long long)step, a.out_dir);
-                if (!sv)
                     cli_put_resume_command(a.spec_path, a.out_dir);
+                }
                 strata_tensor_release(x);
                 strata_tensor_release(y);
                 nan_stop = 1;

@@ -533,14 +533,14 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             if (sv)
                 fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
                         strata_status_name(sv), strata_last_error());
-            else
+            else {
                 fprintf(stderr,
                         "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
                         "lower the learning rate, clip the gradients or check the data, then this continues "
                         "from it:\n",
                         (long long)step, o->out_dir);
-            if (!sv)
                 cli_put_resume_command(strata_spec_path(r->spec), o->out_dir);
+            }
             nan_stop = 1;
             break;
         }
