@@ -343,6 +343,58 @@ static void test_bad_numbers(void **state)
     expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* A likely typo gets the name it is close to: a command, an option of the
+ * command in the spec's mode, a spec or checkpoint file beside the one
+ * named. Nothing close, no hint. */
+static void test_typo_hints(void **state)
+{
+    (void)state;
+    static const bad_case hinted[] = {
+        {"trian %s/mlp-fashion.yaml", "unknown command 'trian'; did you mean 'train'? (`strata help` lists them)"},
+        {"benhc W1", "did you mean 'bench'?"},
+        {"memnet-explian --story 1", "did you mean 'memnet-explain'?"},
+        {"train %s/lenet-fashion.yaml --out r --epoch 2", "unknown option '--epoch' (did you mean '--epochs'?)"},
+        {"train %s/lenet-fashion.yaml --out r -epochs 2", "(did you mean '--epochs'?)"},
+        {"bench W1 --stpes 3", "bench: unknown option '--stpes' (did you mean '--steps'?); `strata bench --help`"},
+        {"train %s/memn2n-babi.yaml --out r --data d --taks 1", "(did you mean '--task'?)"},
+        {"info --hepl", "(did you mean '--help'?)"},
+    };
+    expect_usage_errors(hinted, sizeof hinted / sizeof hinted[0]);
+
+    static const char *const plain[] = {"frobnicate", "info --verbose", "bench W1 --bogus", "x"};
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
+        assert_int_equal(tu_run_cli(dir, plain[k]), 2);
+        char *err = tu_slurp(dir, "err");
+        assert_non_null(err);
+        if (strstr(err, "did you mean"))
+            fail_msg("`strata %s` suggested a name far from it: %s", plain[k], err);
+        free(err);
+    }
+    char *err = tu_slurp(dir, "err"); /* an unknown command: one line, not the whole usage */
+    assert_non_null(err);
+    assert_string_equal(err, "strata: error: unknown command 'x'; `strata help` lists the commands\n");
+    free(err);
+
+    /* a file that does not exist, with one of a close name beside it */
+    char args[PATH_MAX + 64], want[PATH_MAX + 64];
+    snprintf(args, sizeof args, "train %s/mlp-fashon.yaml --out r", models);
+    snprintf(want, sizeof want, "strata: note: did you mean '%s/mlp-fashion.yaml'?", models);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, want);
+    snprintf(args, sizeof args, "summary %s/lenet-fashoin.yaml", models);
+    snprintf(want, sizeof want, "did you mean '%s/lenet-fashion.yaml'?", models);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, want);
+    tu_write_text(dir, "checkpoint.safetensors", "not read");
+    snprintf(args, sizeof args, "eval %s/mlp-fashion.yaml --checkpoint ./checkpoint.safetensor", models);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "did you mean './checkpoint.safetensors'?");
+    snprintf(args, sizeof args, "train %s/no-such-model.yaml --out r", models);
+    assert_int_equal(tu_run_cli(dir, args), 1);
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (strstr(err, "did you mean"))
+        fail_msg("a spec with no close name beside it got a hint: %s", err);
+    free(err);
+}
+
 /* sample and fid take a generator's (and a classifier's) spec from the
  * checkpoint; one that records none names the option that gives it, and a
  * file that cannot be read is not called spec-less. */
@@ -380,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_without_spec),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_typo_hints),
         cmocka_unit_test(test_bad_numbers),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_yaml_forms),

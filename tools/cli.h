@@ -102,6 +102,13 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 
 /** 1 when @p arg is an option of some command that takes no value (--json). */
 int cli_is_flag(const char *arg);
+/** The one of @p names (@p n of them; NULL entries skipped) closest to the mistyped @p typed, by edit
+ *  distance counting a swap of two neighbours as one edit ("trian": "train"), when close enough to be
+ *  a likely typo (at most a third of its length); else NULL. */
+const char *cli_closest(const char *typed, const char *const *names, int n);
+/** When @p path does not exist and its directory holds a file of a close name, prints
+ *  "strata: note: did you mean 'DIR/NAME'?" to stderr. */
+void cli_hint_missing_file(const char *path);
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)
 /** Reads argv[1..argc) into the table's destinations: 0; CLI_HELP; or 2

@@ -2,6 +2,8 @@
  * every command takes --help, names itself in its errors and words them
  * the same way (before 2026-12-02 each command had its own loop, and
  * `strata train --help` was an unknown option). */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +22,88 @@ static const cli_opt *find_opt(const cli_command *c, const char *name)
         if (opt_in_mode(o, c->mode) && !strcmp(o->name, name))
             return o;
     return NULL;
+}
+
+/* Edits from @p a to @p b: insertions, deletions, substitutions and swaps
+ * of two neighbouring characters (the optimal-string-alignment distance),
+ * in three rolling rows; 99 for names too long to be a typo's target. The
+ * spec parser's hints live in libstrata, out of the CLI's reach (only the
+ * public ABI is exported), and count a swap as two edits. */
+static int typo_distance(const char *a, const char *b)
+{
+    enum { MAXN = 63 };
+    const size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXN || lb > MAXN)
+        return 99;
+    int rows[3][MAXN + 1];
+    int *before = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int d = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && before[j - 2] + 1 < d)
+                d = before[j - 2] + 1;
+            cur[j] = d;
+        }
+        int *t = before;
+        before = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+const char *cli_closest(const char *typed, const char *const *names, int n)
+{
+    const char *best = NULL;
+    int best_d = 0;
+    for (int k = 0; k < n; k++) {
+        if (!names[k] || !strcmp(names[k], typed))
+            continue;
+        const int d = typo_distance(typed, names[k]);
+        const int most = (int)strlen(names[k]) / 3;
+        if (d <= (most > 0 ? most : 1) && (!best || d < best_d)) {
+            best = names[k];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+void cli_hint_missing_file(const char *path)
+{
+    struct stat st;
+    if (!path || !*path || stat(path, &st) == 0 || errno != ENOENT)
+        return;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char dir[4096];
+    if (!*base || snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".") >=
+                      (int)sizeof dir)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    enum { MAX_FILES = 512 };
+    static char names[MAX_FILES][256];
+    const char *list[MAX_FILES];
+    int n = 0;
+    for (struct dirent *e; n < MAX_FILES && (e = readdir(d));)
+        if (e->d_name[0] != '.') {
+            snprintf(names[n], sizeof names[n], "%s", e->d_name);
+            list[n] = names[n];
+            n++;
+        }
+    closedir(d);
+    const char *hit = cli_closest(base, list, n);
+    if (hit)
+        fprintf(stderr, "strata: note: did you mean '%.*s%s'?\n", (int)(base - path), path, hit);
 }
 
 /* The synopsis lines, each after "usage: strata NAME ". */
@@ -100,6 +184,18 @@ int cli_is_flag(const char *arg)
     return 0;
 }
 
+/* The option of @p c (in its mode, or --help) that @p typed is a likely typo of, or NULL. */
+static const char *closest_opt(const cli_command *c, const char *typed)
+{
+    enum { MAX_OPTS = 64 };
+    const char *names[MAX_OPTS] = {"--help"};
+    int n = 1;
+    for (const cli_opt *o = c->opts; o && o->name && n < MAX_OPTS; o++)
+        if (opt_in_mode(o, c->mode))
+            names[n++] = o->name;
+    return cli_closest(typed, names, n);
+}
+
 int cli_parse(const cli_command *c, int argc, char **argv)
 {
     for (const cli_opt *o = c->opts; o && o->name; o++)
@@ -128,9 +224,13 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         int elsewhere = 0; /* an option of the command in another mode (a classifier's --epochs) */
         for (const cli_opt *p = c->opts; !o && p && p->name; p++)
             elsewhere |= (p->modes & c->other_modes) && !strcmp(p->name, arg);
-        if (!o)
-            return cli_usage_error(c, elsewhere ? "option '%s' does not apply to this spec" : "unknown option '%s'",
-                                   arg);
+        if (!o && elsewhere)
+            return cli_usage_error(c, "option '%s' does not apply to this spec", arg);
+        if (!o) {
+            const char *hint = closest_opt(c, arg);
+            return cli_usage_error(c, "unknown option '%s'%s%s%s", arg, hint ? " (did you mean '" : "",
+                                   hint ? hint : "", hint ? "'?)" : "");
+        }
         if (o->type == CLI_FLAG) {
             *(int *)o->dst = 1;
         } else {

@@ -81,8 +81,11 @@ static int build_model(gen_ctx *g, int64_t len)
         rc = strata_spec_build_model(g->spec, g->dev, &g->model);
     if (rc)
         return cli_fail("building the model", rc);
-    if ((rc = strata_checkpoint_load(g->checkpoint, g->model, NULL)))
-        return cli_fail("loading the checkpoint", rc);
+    if ((rc = strata_checkpoint_load(g->checkpoint, g->model, NULL))) {
+        cli_fail("loading the checkpoint", rc);
+        cli_hint_missing_file(g->checkpoint);
+        return 1;
+    }
     g->model_len = len;
     return 0;
 }
@@ -363,6 +366,7 @@ int cmd_generate(int argc, char **argv)
     g.model_len = s0[0];
     if ((rc = strata_checkpoint_load(a.checkpoint, g.model, NULL))) {
         cli_fail("loading the checkpoint", rc);
+        cli_hint_missing_file(a.checkpoint);
         goto done;
     }
     r = generate(&g, &a);

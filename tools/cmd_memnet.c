@@ -1829,8 +1829,11 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     if ((r = mn_build(c, 0)))
         return r;
     strata_status rc = strata_checkpoint_load(ck, c->model, NULL);
-    if (rc)
-        return cli_fail("loading the checkpoint", rc);
+    if (rc) {
+        cli_fail("loading the checkpoint", rc);
+        cli_hint_missing_file(ck);
+        return 1;
+    }
     return mn_set_softmax(c, 1) ? cli_fail("restoring the softmax", STRATA_E_INVALID) : 0;
 }
 

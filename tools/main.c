@@ -164,8 +164,15 @@ static int run_command(int argc, char **argv)
         printf("strata %s (ABI %u.%u)\n", strata_version_string(), ma, mi);
         return 0;
     }
-    fprintf(stderr, "strata: unknown command '%s'\n\n", cmd);
-    usage(stderr);
+    static const char *const commands[] = {"info",     "train",    "eval",  "predict",   "summary",  "inspect",
+                                           "pack-images", "memnet-explain", "sample", "fid", "generate", "bench",
+                                           "visualize", "babi-gen", "check", "version", "help"};
+    const char *hint = cli_closest(cmd, commands, (int)(sizeof commands / sizeof commands[0]));
+    if (hint)
+        fprintf(stderr, "strata: error: unknown command '%s'; did you mean '%s'? (`strata help` lists them)\n", cmd,
+                hint);
+    else
+        fprintf(stderr, "strata: error: unknown command '%s'; `strata help` lists the commands\n", cmd);
     return 2;
 }
 

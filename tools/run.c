@@ -431,6 +431,7 @@ int cli_check_checkpoint(const char *path)
     struct stat st;
     if (stat(path, &st) != 0) {
         fprintf(stderr, "strata: error: checkpoint %s: %s\n", path, strerror(errno));
+        cli_hint_missing_file(path);
         return 1;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -479,7 +480,9 @@ int cli_load_checkpoint(const char *path, strata_model *m)
         return 0;
     char what[4200];
     snprintf(what, sizeof what, "loading the checkpoint %s", path);
-    return cli_fail(what, rc);
+    cli_fail(what, rc);
+    cli_hint_missing_file(path);
+    return 1;
 }
 
 cli_scaling cli_data_scaling(const strata_spec *s)

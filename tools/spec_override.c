@@ -416,13 +416,17 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     *out = NULL;
     strata_status rc;
     if (!cli_n_sets) {
-        if ((rc = strata_spec_load(rt, path, out)))
-            return cli_fail("loading the spec", rc);
+        if ((rc = strata_spec_load(rt, path, out))) {
+            cli_fail("loading the spec", rc);
+            cli_hint_missing_file(path);
+            return 1;
+        }
         return 0;
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "strata: error: cannot read the spec %s: %s\n", path, strerror(errno));
+        cli_hint_missing_file(path);
         return 1;
     }
     text_buf t = {NULL, 0};

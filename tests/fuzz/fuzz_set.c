@@ -18,12 +18,18 @@
 #include "cli.h"
 #include "fuzz_common.h"
 
-/* cli.h's error helper, which spec_override.c refers to (tools/main.c has the real one). */
+/* cli.h's error helpers, which spec_override.c refers to (tools/main.c and
+ * tools/cli_opts.c have the real ones). */
 int cli_fail(const char *what, strata_status s)
 {
     (void)what;
     (void)s;
     return 1;
+}
+
+void cli_hint_missing_file(const char *path)
+{
+    (void)path;
 }
 
 static int plain_word(const char *v)
