@@ -140,6 +140,19 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
             return st_error(STRATA_E_NOT_FOUND, "no backend with a device is loaded (see `strata info`)");
         backend = d->be->name; /* then device @p index of it, as for a named backend */
     }
+    /* "opencl:1", a device as `strata info` names it: backend opencl, device 1 */
+    char name[64];
+    const char *colon = strrchr(backend, ':');
+    if (colon && colon > backend && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+        strlen(colon + 1) <= 6 && (size_t)(colon - backend) < sizeof name) {
+        const int n = atoi(colon + 1);
+        if (index != 0 && index != n)
+            return st_error(STRATA_E_INVALID, "strata_device_get: '%s' names device %d and index asks for device %d",
+                            backend, n, index);
+        snprintf(name, sizeof name, "%.*s", (int)(colon - backend), backend);
+        backend = name;
+        index = n;
+    }
     char avail[512] = "";
     for (int k = 0; k < rt->n_backends; k++) {
         st_backend *be = rt->backends[k];

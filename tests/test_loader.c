@@ -1282,6 +1282,27 @@ static void test_zero_device_backend(void **state)
     tu_assert_error_contains("fixture: no accelerator present");
     env_set("STRATA_BACKEND", NULL);
 
+    /* a device as `strata info` names it, "ref:0", here or in STRATA_BACKEND */
+    d = NULL;
+    ST_OK(strata_device_get(rt, "ref:0", 0, &d));
+    assert_string_equal(strata_device_backend(d), "ref");
+    env_set("STRATA_BACKEND", "ref:0");
+    d = NULL;
+    ST_OK(strata_device_get(rt, NULL, 0, &d));
+    assert_string_equal(strata_device_backend(d), "ref");
+    env_set("STRATA_BACKEND", NULL);
+    d = NULL;
+    ASSERT_STATUS(strata_device_get(rt, "ref:1", 0, &d), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("backend 'ref' has 1 device(s); device 1 does not exist");
+    ASSERT_STATUS(strata_device_get(rt, "ref:1", 2, &d), STRATA_E_INVALID);
+    tu_assert_error_contains("'ref:1' names device 1 and index asks for device 2");
+    ASSERT_STATUS(strata_device_get(rt, "ref:x", 0, &d), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("backend 'ref:x' is not loaded");
+    ASSERT_STATUS(strata_device_get(rt, ":0", 0, &d), STRATA_E_NOT_FOUND);
+    ASSERT_STATUS(strata_device_get(rt, "fixture_nodev:0", 0, &d), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("fixture: no accelerator present");
+    assert_null(d);
+
     assert_runtime_works(rt);
     rt_destroy(rt);
 }

@@ -64,7 +64,7 @@ typedef struct cli_command {
 #define CLI_BACKEND_OPTION(where)                                                                                  \
     {                                                                                                              \
         .name = "--backend", .type = CLI_STRING, .dst = (where), .value = "NAME",                                 \
-        .help = "ref, cpu, cuda, opencl (default: STRATA_BACKEND, else the best loaded)"                           \
+        .help = "ref, cpu, cuda, opencl; NAME:N for its device N (default: STRATA_BACKEND, else the best)"        \
     }
 
 /* --set KEY=VALUE (spec_override.c): spec values changed on the command line. */

@@ -159,7 +159,7 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
          .modes = MN_EVAL | MN_EXPLAIN, .help = "the trained model (RUN/checkpoint.safetensors, or RUN)",
          .in_dir = "checkpoint.safetensors"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec_path, .value = "SPEC", .modes = MN_EVAL | MN_EXPLAIN,
-         .help = "the model spec (default: the one the checkpoint records)"},
+         .help = "the model spec (default: RUN/spec.yaml beside the checkpoint, else the one it records)"},
         {.name = "--story", .type = CLI_INT, .dst = &a->story, .value = "S", .lo = 1, .hi = LLONG_MAX,
          .modes = MN_EXPLAIN, .help = "the 1-based story of the task's test file"},
         {.name = "--epochs", .type = CLI_INT, .dst = &a->epochs, .value = "N", .lo = 1, .hi = LLONG_MAX,

@@ -9,7 +9,8 @@
  * Invoked with STRATA_INVOKE_OUTPUTS_PROVIDED and the ema tensor as the
  * output, like the core's optimizer steps; without that flag it returns the
  * update as a new tensor. Not differentiable (STRATA_OP_NO_GRAD): never
- * recorded. Host kernel only: other backends run it by the host fallback.
+ * recorded. The host kernel; cpu, cuda and opencl have their own, and a
+ * backend without one runs this by the host fallback.
  */
 #include <string.h>
 

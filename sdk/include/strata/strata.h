@@ -172,11 +172,14 @@ STRATA_API strata_status strata_registry_get(const strata_runtime *rt, strata_re
  * Finds device @p index of backend @p backend ("ref", "cpu", ...). If
  * @p backend is NULL or "" the best available backend is chosen: the
  * STRATA_BACKEND variable if set, else the highest-priority backend that
- * has a device; @p index counts its devices. @p out is borrowed from the
- * runtime.
+ * has a device; @p index counts its devices. @p backend may also name a
+ * device as `strata info` prints it, "NAME:N" (device N of backend NAME;
+ * @p index is then 0 or N); so may STRATA_BACKEND. @p out is borrowed from
+ * the runtime.
  * @returns STRATA_E_NOT_FOUND naming the backend and the ones available,
- *  or the device index it lacks.
- * @since 1.0
+ *  or the device index it lacks; STRATA_E_INVALID for "NAME:N" with
+ *  another nonzero @p index.
+ * @since 1.0 ("NAME:N" since 1.2)
  */
 STRATA_API strata_status strata_device_get(strata_runtime *rt, const char *backend, int index, strata_device **out);
 
