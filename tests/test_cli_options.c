@@ -48,6 +48,8 @@ static void test_help(void **state)
     (void)state;
     static const help_case cases[] = {
         {"train --help", "usage: strata train SPEC --out DIR", "--epochs,--resume,--detect-anomaly"},
+        {"help train", "usage: strata train SPEC --out DIR", "--epochs,--resume,--detect-anomaly"},
+        {"help eval %s/memn2n-babi.yaml", "usage: strata eval SPEC --checkpoint FILE --data DIR", "--json,--task"},
         {"train %s/lenet-fashion.yaml -h", "usage: strata train SPEC --out DIR", "--batch-size,--checkpoint-every"},
         {"eval %s/lenet-fashion.yaml --help", "usage: strata eval SPEC --checkpoint FILE", "--checkpoint,--backend"},
         {"train %s/memn2n-babi.yaml --help", "usage: strata train SPEC --data DIR --task N|all", "--repeats,--data"},

@@ -10,8 +10,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: strata <command> [options]      (strata <command> --help lists a command's options;\n"
-               "                                        strata train SPEC --help those of SPEC's trainer)\n\n"
+    fprintf(f, "usage: strata <command> [options]      (strata <command> --help or strata help <command> lists\n"
+               "                                        its options; strata train SPEC --help those of SPEC's trainer)\n\n"
                "commands:\n"
                "  info [--json]                         backends, devices, plugins, ops, layers, optimizers\n"
                "  train SPEC --out DIR [--epochs N] [--steps N] [--backend NAME] [--seed S] [--batch-size B]\n"
@@ -94,6 +94,14 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
 
 static int run_command(int argc, char **argv)
 {
+    if (argc >= 3 && argc < 16 && !strcmp(argv[1], "help") && strcmp(argv[2], "help")) {
+        /* `strata help train [SPEC]` is `strata train [SPEC] --help`, as in git */
+        char *again[18] = {argv[0]};
+        for (int k = 2; k < argc; k++)
+            again[k - 1] = argv[k];
+        again[argc - 1] = "--help";
+        return run_command(argc, again);
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
