@@ -388,6 +388,13 @@ static void test_typo_hints(void **state)
     tu_write_text(dir, "checkpoint.safetensors", "not read");
     snprintf(args, sizeof args, "eval %s/mlp-fashion.yaml --checkpoint ./checkpoint.safetensor", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "did you mean './checkpoint.safetensors'?");
+    /* from a checkout's root, a spec named without its folder */
+    char sub[PATH_MAX];
+    snprintf(sub, sizeof sub, "%s/models", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    tu_write_text(sub, "tiny.yaml", "model: {input: [2], layers: [{type: linear, out_features: 2}]}\n");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train tiny.yaml --out r"), 1,
+                      "strata: note: did you mean 'models/tiny.yaml'?");
     snprintf(args, sizeof args, "train %s/no-such-model.yaml --out r", models);
     assert_int_equal(tu_run_cli(dir, args), 1);
     err = tu_slurp(dir, "err");

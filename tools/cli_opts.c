@@ -102,8 +102,12 @@ void cli_hint_missing_file(const char *path)
         }
     closedir(d);
     const char *hit = cli_closest(base, list, n);
+    char in_models[4096];
     if (hit)
         fprintf(stderr, "strata: note: did you mean '%.*s%s'?\n", (int)(base - path), path, hit);
+    else if (!slash && snprintf(in_models, sizeof in_models, "models/%s", path) < (int)sizeof in_models &&
+             stat(in_models, &st) == 0) /* a spec named from the checkout's root without its folder */
+        fprintf(stderr, "strata: note: did you mean '%s'?\n", in_models);
 }
 
 /* The synopsis lines, each after "usage: strata NAME ". */
