@@ -27,7 +27,8 @@ static strata_status register_builtins(strata_runtime *rt)
     if (!p)
         return STRATA_E_NOMEM;
     free(p->version);
-    p->version = st_strdup(STRATA_VERSION_STRING);
+    if (!(p->version = st_strdup(STRATA_VERSION_STRING)))
+        return STRATA_E_NOMEM;
     p->abi_major = STRATA_ABI_MAJOR;
     p->abi_minor = STRATA_ABI_MINOR;
     p->loaded = 1;

@@ -216,7 +216,9 @@ static void test_device_refuses(void **state)
     strata_runtime_destroy(rt);
 }
 
-/* STRATA_FAULT_ALLOC=N reaches `strata train` too: a message, exit 1. */
+/* STRATA_FAULT_ALLOC=N reaches `strata train` too: a message and exit 1,
+ * or exit 0 where the failed allocation had a fallback (a plugin that
+ * fails to load is skipped, as any broken plugin is). */
 static void test_cli_environment(void **state)
 {
     (void)state;
@@ -262,6 +264,10 @@ static void test_cli_environment(void **state)
         assert_non_null(err);
         if (code != 0 && code != 1)
             fail_msg("STRATA_FAULT_ALLOC=%lld: exit %d: %s", (long long)at[k], code, err);
+        /* the first allocation is the runtime's own: no fallback for it (until 2026-12-05 the
+         * command's first, throwaway runtime, which reads the spec's kind, lost the failure) */
+        if (at[k] == 1 && code != 1)
+            fail_msg("STRATA_FAULT_ALLOC=1: exit %d, not 1: %s", code, err);
         if (code == 1 && !strstr(err, "out of memory") && !strstr(err, "E_NOMEM"))
             fail_msg("STRATA_FAULT_ALLOC=%lld: exit 1 without an out-of-memory message: %s", (long long)at[k], err);
         free(err);

@@ -389,7 +389,12 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
     strata_runtime *rt = NULL;
     strata_spec *s = NULL;
     int r = 0;
-    if (strata_runtime_create(&o, &rt) != STRATA_OK) {
+    strata_status rc = strata_runtime_create(&o, &rt);
+    if (rc == STRATA_E_NOMEM) {
+        /* reported here: the command's own runtime might not hit it again
+         * (STRATA_FAULT_ALLOC=N fails one allocation) */
+        r = cli_fail("creating the runtime", rc);
+    } else if (rc != STRATA_OK) {
         /* no runtime: the command reports it when it makes its own */
     } else if ((r = cli_spec_load(rt, path, &s)) == 0) {
         const char *f = NULL;
