@@ -142,26 +142,25 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
         backend = d->be->name; /* then device @p index of it, as for a named backend */
     }
     /* "opencl:1", a device as `strata info` names it: backend opencl, device 1 */
-    char name[64];
+    size_t name_len = strlen(backend);
     const char *colon = strrchr(backend, ':');
     if (colon && colon > backend && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
-        strlen(colon + 1) <= 6 && (size_t)(colon - backend) < sizeof name) {
+        strlen(colon + 1) <= 6) {
         const int n = atoi(colon + 1);
         if (index != 0 && index != n)
             return st_error(STRATA_E_INVALID, "strata_device_get: '%s' names device %d and index asks for device %d",
                             backend, n, index);
-        snprintf(name, sizeof name, "%.*s", (int)(colon - backend), backend);
-        backend = name;
+        name_len = (size_t)(colon - backend);
         index = n;
     }
     char avail[512] = "";
     for (int k = 0; k < rt->n_backends; k++) {
         st_backend *be = rt->backends[k];
-        if (!strcmp(be->name, backend)) {
+        if (strlen(be->name) == name_len && !strncmp(be->name, backend, name_len)) {
             if (index < 0 || index >= be->n_devices) {
                 const char *why = be->def.unavailable ? be->def.unavailable(be->def.self) : NULL;
                 return st_error(STRATA_E_NOT_FOUND, "backend '%s' has %d device(s); device %d does not exist%s%s",
-                                backend, be->n_devices, index, why ? ": " : "", why ? why : "");
+                                be->name, be->n_devices, index, why ? ": " : "", why ? why : "");
             }
             *out = be->devices[index];
             return STRATA_OK;

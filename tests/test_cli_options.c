@@ -359,10 +359,16 @@ static void test_typo_hints(void **state)
         {"bench W1 --stpes 3", "bench: unknown option '--stpes' (did you mean '--steps'?); `strata bench --help`"},
         {"train %s/memn2n-babi.yaml --out r --data d --taks 1", "(did you mean '--task'?)"},
         {"info --hepl", "(did you mean '--help'?)"},
+        /* --opt=value is not a typo of --opt */
+        {"train %s/lenet-fashion.yaml --out r --steps=3", "'--steps=3': give the value as the next argument (--steps 3)"},
     };
     expect_usage_errors(hinted, sizeof hinted / sizeof hinted[0]);
 
-    static const char *const plain[] = {"frobnicate", "info --verbose", "bench W1 --bogus", "x"};
+    /* far apart, or short: --checkpoint is 6 edits from --checkpoint-every, --seed 2 from --spec, --top 1 from --op */
+    static const char *const plain[] = {"frobnicate",          "info --verbose", "bench W1 --bogus",
+                                        "bench W1 --top 3",    "visualize --seed 1",
+                                        "train t.yaml --out r --checkpoint c", "x"};
+    tu_write_text(dir, "t.yaml", "model: {input: [2], layers: [{type: linear, out_features: 2}]}\n");
     for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
         assert_int_equal(tu_run_cli(dir, plain[k]), 2);
         char *err = tu_slurp(dir, "err");
@@ -385,6 +391,8 @@ static void test_typo_hints(void **state)
     snprintf(want, sizeof want, "did you mean '%s/lenet-fashion.yaml'?", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, want);
     tu_write_text(dir, "checkpoint.safetensors", "not read");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint checkpoint.safetensor --out s.png"), 1,
+                      "did you mean 'checkpoint.safetensors'?");
     snprintf(args, sizeof args, "eval %s/mlp-fashion.yaml --checkpoint ./checkpoint.safetensor", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "did you mean './checkpoint.safetensors'?");
     /* from a checkout's root, a spec named without its folder */

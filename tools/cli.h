@@ -103,8 +103,9 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 /** 1 when @p arg is an option of some command that takes no value (--json). */
 int cli_is_flag(const char *arg);
 /** The one of @p names (@p n of them; NULL entries skipped) closest to the mistyped @p typed, by edit
- *  distance counting a swap of two neighbours as one edit ("trian": "train"), when close enough to be
- *  a likely typo (at most a third of its length); else NULL. */
+ *  distance counting a swap of two neighbours as one edit ("trian": "train"), leading dashes and an
+ *  extension both end in left out, when close enough to be a likely typo: 1 edit when the shorter of
+ *  the two is under 6 characters, 2 from 6, none under 3; ties go to the first in byte order; else NULL. */
 const char *cli_closest(const char *typed, const char *const *names, int n);
 /** When @p path does not exist and its directory holds a file of a close name, prints
  *  "strata: note: did you mean 'DIR/NAME'?" to stderr. */

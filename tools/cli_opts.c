@@ -59,16 +59,42 @@ static int typo_distance(const char *a, const char *b)
     return prev[lb];
 }
 
+/* The part of @p name a typo is judged on, into @p out: without leading
+ * dashes ("--epochs": "epochs") and without the extension @p ext when it
+ * ends in it (".yaml": shared by every spec, it would make any two names
+ * look close). */
+static void typo_core(const char *name, const char *ext, char *out, size_t size)
+{
+    name += strspn(name, "-");
+    size_t n = strlen(name);
+    const size_t e = ext ? strlen(ext) : 0;
+    if (e && n > e && !strcmp(name + n - e, ext))
+        n -= e;
+    snprintf(out, size, "%.*s", (int)n, name);
+}
+
 const char *cli_closest(const char *typed, const char *const *names, int n)
 {
+    const char *ext = strrchr(typed, '.');
     const char *best = NULL;
     int best_d = 0;
+    char a[128], b[128];
     for (int k = 0; k < n; k++) {
         if (!names[k] || !strcmp(names[k], typed))
             continue;
-        const int d = typo_distance(typed, names[k]);
-        const int most = (int)strlen(names[k]) / 3;
-        if (d <= (most > 0 ? most : 1) && (!best || d < best_d)) {
+        /* an extension both names end in is left out of both */
+        const char *e = ext && strlen(names[k]) >= strlen(ext) &&
+                                !strcmp(names[k] + strlen(names[k]) - strlen(ext), ext)
+                            ? ext
+                            : NULL;
+        typo_core(typed, e, a, sizeof a);
+        typo_core(names[k], e, b, sizeof b);
+        const size_t shorter = strlen(a) < strlen(b) ? strlen(a) : strlen(b);
+        if (shorter < 3) /* "op", "x": everything is close to them */
+            continue;
+        const int most = shorter >= 6 ? 2 : 1; /* 1 edit in a short name, 2 in a longer one */
+        const int d = typo_distance(a, b);
+        if (d <= most && (!best || d < best_d || (d == best_d && strcmp(names[k], best) < 0))) {
             best = names[k];
             best_d = d;
         }
@@ -90,8 +116,8 @@ void cli_hint_missing_file(const char *path)
     DIR *d = opendir(dir);
     if (!d)
         return;
-    enum { MAX_FILES = 512 };
-    static char names[MAX_FILES][256];
+    enum { MAX_FILES = 512 }; /* the first 512 entries: a hint, not a search */
+    static char names[MAX_FILES][256]; /* static: 128 KiB; the CLI calls this once, on its way out */
     const char *list[MAX_FILES];
     int n = 0;
     for (struct dirent *e; n < MAX_FILES && (e = readdir(d));)
@@ -106,7 +132,7 @@ void cli_hint_missing_file(const char *path)
     if (hit)
         fprintf(stderr, "strata: note: did you mean '%.*s%s'?\n", (int)(base - path), path, hit);
     else if (!slash && snprintf(in_models, sizeof in_models, "models/%s", path) < (int)sizeof in_models &&
-             stat(in_models, &st) == 0) /* a spec named from the checkout's root without its folder */
+             stat(in_models, &st) == 0 && S_ISREG(st.st_mode)) /* a spec named from the checkout's root */
         fprintf(stderr, "strata: note: did you mean '%s'?\n", in_models);
 }
 
@@ -230,6 +256,11 @@ int cli_parse(const cli_command *c, int argc, char **argv)
             elsewhere |= (p->modes & c->other_modes) && !strcmp(p->name, arg);
         if (!o && elsewhere)
             return cli_usage_error(c, "option '%s' does not apply to this spec", arg);
+        const char *eq = strchr(arg, '=');
+        char name[64];
+        if (!o && eq && snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg) < (int)sizeof name &&
+            find_opt(c, name))
+            return cli_usage_error(c, "'%s': give the value as the next argument (%s %s)", arg, name, eq + 1);
         if (!o) {
             const char *hint = closest_opt(c, arg);
             return cli_usage_error(c, "unknown option '%s'%s%s%s", arg, hint ? " (did you mean '" : "",

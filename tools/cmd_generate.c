@@ -343,6 +343,7 @@ int cmd_generate(int argc, char **argv)
     r = 1;
     if ((rc = strata_spec_load(g.rt, spec_path, &g.spec))) {
         cli_fail("loading the spec", rc);
+        cli_hint_missing_file(spec_path);
         goto done;
     }
     if ((rc = strata_device_get(g.rt, a.backend, 0, &g.dev))) {

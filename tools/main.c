@@ -94,13 +94,12 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
 
 static int run_command(int argc, char **argv)
 {
-    if (argc >= 3 && argc < 16 && !strcmp(argv[1], "help") && strcmp(argv[2], "help")) {
-        /* `strata help train [SPEC]` is `strata train [SPEC] --help`, as in git */
-        char *again[18] = {argv[0]};
-        for (int k = 2; k < argc; k++)
-            again[k - 1] = argv[k];
-        again[argc - 1] = "--help";
-        return run_command(argc, again);
+    if (argc >= 3 && !strcmp(argv[1], "help") && strcmp(argv[2], "help")) {
+        /* `strata help train [SPEC]` is `strata train [SPEC] --help`, as in git:
+         * argv's words shift left one and --help takes the last place */
+        memmove(argv + 1, argv + 2, (size_t)(argc - 2) * sizeof *argv);
+        argv[argc - 1] = "--help";
+        return run_command(argc, argv);
     }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
