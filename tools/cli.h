@@ -110,6 +110,9 @@ const char *cli_closest(const char *typed, const char *const *names, int n);
 /** When @p path does not exist and its directory holds a file of a close name, prints
  *  "strata: note: did you mean 'DIR/NAME'?" to stderr. */
 void cli_hint_missing_file(const char *path);
+/** cli_fail(@p what, @p s), then cli_hint_missing_file(@p path): for a file the user named that could not
+ *  be read. Returns 1. */
+int cli_fail_file(const char *what, strata_status s, const char *path);
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)
 /** Reads argv[1..argc) into the table's destinations: 0; CLI_HELP; or 2

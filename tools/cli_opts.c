@@ -60,35 +60,30 @@ static int typo_distance(const char *a, const char *b)
 }
 
 /* The part of @p name a typo is judged on, into @p out: without leading
- * dashes ("--epochs": "epochs") and without the extension @p ext when it
- * ends in it (".yaml": shared by every spec, it would make any two names
- * look close). */
-static void typo_core(const char *name, const char *ext, char *out, size_t size)
+ * dashes ("--epochs": "epochs") and its last @p drop characters (an
+ * extension it shares with the other name: ".yaml", shared by every spec,
+ * would make any two names look close). */
+static void typo_core(const char *name, size_t drop, char *out, size_t size)
 {
     name += strspn(name, "-");
-    size_t n = strlen(name);
-    const size_t e = ext ? strlen(ext) : 0;
-    if (e && n > e && !strcmp(name + n - e, ext))
-        n -= e;
-    snprintf(out, size, "%.*s", (int)n, name);
+    const size_t n = strlen(name);
+    snprintf(out, size, "%.*s", (int)(n > drop ? n - drop : n), name);
 }
 
 const char *cli_closest(const char *typed, const char *const *names, int n)
 {
     const char *ext = strrchr(typed, '.');
+    const size_t ext_len = ext ? strlen(ext) : 0;
     const char *best = NULL;
     int best_d = 0;
     char a[128], b[128];
     for (int k = 0; k < n; k++) {
         if (!names[k] || !strcmp(names[k], typed))
             continue;
-        /* an extension both names end in is left out of both */
-        const char *e = ext && strlen(names[k]) >= strlen(ext) &&
-                                !strcmp(names[k] + strlen(names[k]) - strlen(ext), ext)
-                            ? ext
-                            : NULL;
-        typo_core(typed, e, a, sizeof a);
-        typo_core(names[k], e, b, sizeof b);
+        const size_t len = strlen(names[k]);
+        const size_t drop = ext && len > ext_len && !strcmp(names[k] + len - ext_len, ext) ? ext_len : 0;
+        typo_core(typed, drop, a, sizeof a);
+        typo_core(names[k], drop, b, sizeof b);
         const size_t shorter = strlen(a) < strlen(b) ? strlen(a) : strlen(b);
         if (shorter < 3) /* "op", "x": everything is close to them */
             continue;
@@ -134,6 +129,13 @@ void cli_hint_missing_file(const char *path)
     else if (!slash && snprintf(in_models, sizeof in_models, "models/%s", path) < (int)sizeof in_models &&
              stat(in_models, &st) == 0 && S_ISREG(st.st_mode)) /* a spec named from the checkout's root */
         fprintf(stderr, "strata: note: did you mean '%s'?\n", in_models);
+}
+
+int cli_fail_file(const char *what, strata_status s, const char *path)
+{
+    cli_fail(what, s);
+    cli_hint_missing_file(path);
+    return 1;
 }
 
 /* The synopsis lines, each after "usage: strata NAME ". */

@@ -586,8 +586,7 @@ int cmd_ae_eval(int argc, char **argv)
     if ((r = ae_open(&c, &a, 0)))
         goto out;
     if ((rc = strata_checkpoint_load(a.checkpoint, c.model, NULL)) || (rc = ae_test_mse(&c, &test_mse, NULL, 0))) {
-        r = cli_fail("evaluating the autoencoder", rc);
-        cli_hint_missing_file(a.checkpoint);
+        r = cli_fail_file("evaluating the autoencoder", rc, a.checkpoint);
         goto out;
     }
     if ((r = ae_pca_mse(&c, &pca_mse)))

@@ -941,8 +941,7 @@ static const char *gan_spec_of(const char *ckpt, const char *given, const char *
     if (rc) {
         char what[4200];
         snprintf(what, sizeof what, "reading %s", ckpt);
-        cli_fail(what, rc);
-        cli_hint_missing_file(ckpt);
+        cli_fail_file(what, rc, ckpt);
         return NULL;
     }
     return buf;
@@ -1122,8 +1121,7 @@ int cmd_fid(int argc, char **argv)
     }
     if ((rc = strata_spec_load(g.rt, cspec, &cs)) || (rc = strata_spec_build_model(cs, g.dev, &cls)) ||
         (rc = strata_checkpoint_load(a.classifier, cls, NULL))) {
-        r = cli_fail("loading the classifier", rc);
-        cli_hint_missing_file(a.classifier);
+        r = cli_fail_file("loading the classifier", rc, a.classifier);
         goto out2;
     }
     cli_scaling sc; /* the real images' bytes and the samples, as the classifier's inputs */

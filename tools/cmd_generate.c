@@ -81,11 +81,8 @@ static int build_model(gen_ctx *g, int64_t len)
         rc = strata_spec_build_model(g->spec, g->dev, &g->model);
     if (rc)
         return cli_fail("building the model", rc);
-    if ((rc = strata_checkpoint_load(g->checkpoint, g->model, NULL))) {
-        cli_fail("loading the checkpoint", rc);
-        cli_hint_missing_file(g->checkpoint);
-        return 1;
-    }
+    if ((rc = strata_checkpoint_load(g->checkpoint, g->model, NULL)))
+        return cli_fail_file("loading the checkpoint", rc, g->checkpoint);
     g->model_len = len;
     return 0;
 }
@@ -342,8 +339,7 @@ int cmd_generate(int argc, char **argv)
         return cli_fail("creating the runtime", rc);
     r = 1;
     if ((rc = strata_spec_load(g.rt, spec_path, &g.spec))) {
-        cli_fail("loading the spec", rc);
-        cli_hint_missing_file(spec_path);
+        cli_fail_file("loading the spec", rc, spec_path);
         goto done;
     }
     if ((rc = strata_device_get(g.rt, a.backend, 0, &g.dev))) {
@@ -366,8 +362,7 @@ int cmd_generate(int argc, char **argv)
     }
     g.model_len = s0[0];
     if ((rc = strata_checkpoint_load(a.checkpoint, g.model, NULL))) {
-        cli_fail("loading the checkpoint", rc);
-        cli_hint_missing_file(a.checkpoint);
+        cli_fail_file("loading the checkpoint", rc, a.checkpoint);
         goto done;
     }
     r = generate(&g, &a);

@@ -1829,11 +1829,8 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     if ((r = mn_build(c, 0)))
         return r;
     strata_status rc = strata_checkpoint_load(ck, c->model, NULL);
-    if (rc) {
-        cli_fail("loading the checkpoint", rc);
-        cli_hint_missing_file(ck);
-        return 1;
-    }
+    if (rc)
+        return cli_fail_file("loading the checkpoint", rc, ck);
     return mn_set_softmax(c, 1) ? cli_fail("restoring the softmax", STRATA_E_INVALID) : 0;
 }
 

@@ -531,10 +531,9 @@ int cmd_s2s_eval(int argc, char **argv)
     }
     strata_status rc = strata_checkpoint_load(a.checkpoint, c.model, NULL);
     double em = 0.0;
-    if (rc) {
-        r = cli_fail("loading the checkpoint", rc);
-        cli_hint_missing_file(a.checkpoint);
-    } else if ((rc = s2s_exact_match(&c, &em)))
+    if (rc)
+        r = cli_fail_file("loading the checkpoint", rc, a.checkpoint);
+    else if ((rc = s2s_exact_match(&c, &em)))
         r = cli_fail("evaluating", rc);
     else if (a.json)
         r = cli_print_json(json_pack("{s:f, s:I, s:s, s:s}", "exact_match", em, "test_strings", (json_int_t)c.test.n,

@@ -724,8 +724,7 @@ int cmd_eval(int argc, char **argv)
     }
     strata_status rc = strata_checkpoint_load(a.checkpoint, ctx.model, NULL);
     if (rc) {
-        r = cli_fail("loading the checkpoint", rc);
-        cli_hint_missing_file(a.checkpoint);
+        r = cli_fail_file("loading the checkpoint", rc, a.checkpoint);
         run_free(&ctx);
         return r;
     }

@@ -92,6 +92,28 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
     return 0;
 }
 
+/* The commands that take their arguments as they are (train and eval pick a
+ * trainer by the spec; version is below). */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} plain_commands[] = {
+    {"info", cmd_info},
+    {"sample", cmd_gan_sample},
+    {"fid", cmd_fid},
+    {"memnet-explain", cmd_memnet_explain},
+    {"generate", cmd_generate},
+    {"bench", cmd_bench},
+    {"visualize", cmd_visualize},
+    {"predict", cmd_predict},
+    {"summary", cmd_summary},
+    {"inspect", cmd_inspect},
+    {"pack-images", cmd_pack_images},
+    {"check", cmd_check},
+    {"babi-gen", cmd_babi_gen},
+};
+#define N_PLAIN_COMMANDS (sizeof plain_commands / sizeof plain_commands[0])
+
 static int run_command(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "help") && strcmp(argv[2], "help")) {
@@ -106,8 +128,6 @@ static int run_command(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "info"))
-        return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "train") || !strcmp(cmd, "eval")) {
         /* the data format picks the trainer: images, text, seq2seq, bAbI */
         char fmt[32], task[32];
@@ -135,30 +155,9 @@ static int run_command(int argc, char **argv)
             return cmd_train_text(argc - 1, argv + 1);
         return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
     }
-    if (!strcmp(cmd, "sample"))
-        return cmd_gan_sample(argc - 1, argv + 1);
-    if (!strcmp(cmd, "fid"))
-        return cmd_fid(argc - 1, argv + 1);
-    if (!strcmp(cmd, "memnet-explain"))
-        return cmd_memnet_explain(argc - 1, argv + 1);
-    if (!strcmp(cmd, "generate"))
-        return cmd_generate(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench"))
-        return cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "visualize"))
-        return cmd_visualize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "predict"))
-        return cmd_predict(argc - 1, argv + 1);
-    if (!strcmp(cmd, "summary"))
-        return cmd_summary(argc - 1, argv + 1);
-    if (!strcmp(cmd, "inspect"))
-        return cmd_inspect(argc - 1, argv + 1);
-    if (!strcmp(cmd, "pack-images"))
-        return cmd_pack_images(argc - 1, argv + 1);
-    if (!strcmp(cmd, "check"))
-        return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(cmd, "babi-gen"))
-        return cmd_babi_gen(argc - 1, argv + 1);
+    for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
+        if (!strcmp(cmd, plain_commands[k].name))
+            return plain_commands[k].run(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         const cli_opt none[] = {{0}};
         const cli_command c = {.name = "version", .opts = none, .synopsis = "",
@@ -171,10 +170,11 @@ static int run_command(int argc, char **argv)
         printf("strata %s (ABI %u.%u)\n", strata_version_string(), ma, mi);
         return 0;
     }
-    static const char *const commands[] = {"info",     "train",    "eval",  "predict",   "summary",  "inspect",
-                                           "pack-images", "memnet-explain", "sample", "fid", "generate", "bench",
-                                           "visualize", "babi-gen", "check", "version", "help"};
-    const char *hint = cli_closest(cmd, commands, (int)(sizeof commands / sizeof commands[0]));
+    const char *commands[N_PLAIN_COMMANDS + 4] = {"train", "eval", "version", "help"};
+    int n = 4;
+    for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
+        commands[n++] = plain_commands[k].name;
+    const char *hint = cli_closest(cmd, commands, n);
     if (hint)
         fprintf(stderr, "strata: error: unknown command '%s'; did you mean '%s'? (`strata help` lists them)\n", cmd,
                 hint);

@@ -390,13 +390,9 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
     strata_spec *s = NULL;
     int r = 0;
     strata_status rc = strata_runtime_create(&o, &rt);
-    if (rc == STRATA_E_NOMEM) {
-        /* reported here: the command's own runtime might not hit it again
-         * (STRATA_FAULT_ALLOC=N fails one allocation) */
+    if (rc) /* reported here: the command's own runtime might not hit it again (STRATA_FAULT_ALLOC=N) */
         r = cli_fail("creating the runtime", rc);
-    } else if (rc != STRATA_OK) {
-        /* no runtime: the command reports it when it makes its own */
-    } else if ((r = cli_spec_load(rt, path, &s)) == 0) {
+    else if ((r = cli_spec_load(rt, path, &s)) == 0) {
         const char *f = NULL;
         strata_spec_get_string(s, "data.format", "idx", &f);
         snprintf(format, format_size, "%s", f ? f : "idx");
@@ -485,9 +481,7 @@ int cli_load_checkpoint(const char *path, strata_model *m)
         return 0;
     char what[4200];
     snprintf(what, sizeof what, "loading the checkpoint %s", path);
-    cli_fail(what, rc);
-    cli_hint_missing_file(path);
-    return 1;
+    return cli_fail_file(what, rc, path);
 }
 
 cli_scaling cli_data_scaling(const strata_spec *s)

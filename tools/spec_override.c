@@ -416,11 +416,8 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     *out = NULL;
     strata_status rc;
     if (!cli_n_sets) {
-        if ((rc = strata_spec_load(rt, path, out))) {
-            cli_fail("loading the spec", rc);
-            cli_hint_missing_file(path);
-            return 1;
-        }
+        if ((rc = strata_spec_load(rt, path, out)))
+            return cli_fail_file("loading the spec", rc, path);
         return 0;
     }
     FILE *f = fopen(path, "rb");

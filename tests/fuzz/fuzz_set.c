@@ -32,6 +32,14 @@ void cli_hint_missing_file(const char *path)
     (void)path;
 }
 
+int cli_fail_file(const char *what, strata_status s, const char *path)
+{
+    (void)what;
+    (void)s;
+    (void)path;
+    return 1;
+}
+
 static int plain_word(const char *v)
 {
     if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9')))
