@@ -44,6 +44,8 @@ static strata_status noted(strata_plugin *h, strata_status rc)
     st_plugin *p = plugin_of(h);
     if (rc != STRATA_OK && p->in_init && !p->refused++)
         snprintf(p->refusal, sizeof p->refusal, "%s", strata_last_error());
+    if (rc == STRATA_E_NOMEM && p->in_init)
+        p->out_of_memory = 1;
     return rc;
 }
 

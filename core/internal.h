@@ -126,6 +126,7 @@ typedef struct st_plugin {
      * too, even if its init ignored them and returned STRATA_OK */
     int in_init, refused;
     char refusal[256]; /* the first one's message */
+    int out_of_memory; /* a registration of its init failed with STRATA_E_NOMEM */
 } st_plugin;
 
 /* Freed host blocks kept for reuse (alloc.c), oldest first. */
@@ -167,6 +168,9 @@ struct strata_runtime {
     char anomaly_buf[160];     /* anomaly_layer of a forward */
     long live_storages;        /* tensor storages not freed yet (atomic): what destroy warns of */
     st_host_cache *host_cache; /* freed host blocks for reuse (alloc.c); NULL: STRATA_HOST_CACHE=0 */
+    /* the first out-of-memory failure while loading plugins ("plugin PATH: ..."), "" if none:
+     * discovery then fails rather than going on without that plugin (loader.c) */
+    char load_nomem[512];
 };
 
 extern const strata_host_api st_host_api;

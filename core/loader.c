@@ -5,7 +5,9 @@
  * system directory ($STRATA_MANIFEST_DIR or /etc/strata/plugins.d) and the
  * user directory ($XDG_CONFIG_HOME/strata/plugins.d or
  * ~/.config/strata/plugins.d). Every file is de-duplicated by real path.
- * A plugin that fails is recorded with its reason and skipped.
+ * A plugin that fails is recorded with its reason and skipped, except when
+ * memory ran out: then discovery fails (the runtime is not created), as a
+ * run without the plugin would fail later with a misleading "unknown layer".
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -61,13 +63,25 @@ st_plugin *st_plugin_new(strata_runtime *rt, const char *name, const char *path,
     return p;
 }
 
-static void set_str(char **dst, const char *v)
+/* Replaces *dst by a copy of @p v; out of memory leaves *dst and returns nonzero. */
+static int set_str(char **dst, const char *v)
 {
     char *d = st_strdup(v ? v : "");
-    if (d) {
-        free(*dst);
-        *dst = d;
-    }
+    if (!d)
+        return 1;
+    free(*dst);
+    *dst = d;
+    return 0;
+}
+
+/* Notes the first out-of-memory failure of loading (what: "plugin PATH: ...")
+ * for st_plugin_discover; returns STRATA_E_NOMEM. */
+static strata_status out_of_memory(strata_runtime *rt, const char *what)
+{
+    if (!rt->load_nomem[0])
+        snprintf(rt->load_nomem, sizeof rt->load_nomem, "%.*s", (int)sizeof rt->load_nomem - 1, what);
+    trace("  out of memory: %s", what);
+    return st_error(STRATA_E_NOMEM, "%s", what);
 }
 
 /* Records a failure on @p p and returns @p s with the message. */
@@ -81,9 +95,22 @@ static strata_status fail(st_plugin *p, strata_status s, const char *fmt, ...)
     va_end(ap);
     p->loaded = 0;
     p->status = s;
-    set_str(&p->reason, msg);
+    set_str(&p->reason, msg); /* out of memory: the message still goes back as the error */
     trace("  skipped %s: %s", p->path, msg);
+    if (s == STRATA_E_NOMEM) {
+        char what[sizeof msg + PATH_MAX + 16];
+        snprintf(what, sizeof what, "plugin %s: %s", p->path, msg);
+        return out_of_memory(p->handle.rt, what);
+    }
     return st_error(s, "plugin %s: %s", p->path, msg);
+}
+
+/* st_plugin_new failed for @p path */
+static strata_status no_record(strata_runtime *rt, const char *path)
+{
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "plugin %s: out of memory recording it", path);
+    return out_of_memory(rt, what);
 }
 
 static st_plugin *find_by_path(strata_runtime *rt, const char *real)
@@ -110,7 +137,7 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         int e = errno;
         st_plugin *p = st_plugin_new(rt, base_name(path), path, origin);
         if (!p)
-            return STRATA_E_NOMEM;
+            return no_record(rt, path);
         return fail(p, STRATA_E_NOT_FOUND, "cannot resolve path: %s", strerror(e));
     }
     st_plugin *prev = find_by_path(rt, real);
@@ -120,7 +147,7 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     }
     st_plugin *p = st_plugin_new(rt, base_name(real), real, origin);
     if (!p)
-        return STRATA_E_NOMEM;
+        return no_record(rt, real);
     dlerror();
     void *dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
@@ -148,9 +175,11 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     p->abi_major = desc->abi_major;
     p->abi_minor = desc->abi_minor;
     if (desc->struct_size >= offsetof(strata_plugin_desc, version) + sizeof(desc->version)) {
-        if (desc->name && *desc->name) /* also for a message about another major, as its 1.x place */
-            set_str(&p->name, desc->name);
-        set_str(&p->version, desc->version);
+        /* the name also for a message about another major, as its 1.x place */
+        if ((desc->name && *desc->name && set_str(&p->name, desc->name)) || set_str(&p->version, desc->version)) {
+            dlclose(dl);
+            return fail(p, STRATA_E_NOMEM, "out of memory copying the descriptor's name and version");
+        }
     }
     if (desc->abi_major != STRATA_ABI_MAJOR) {
         dlclose(dl);
@@ -183,6 +212,7 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
     strata_clear_error();
     p->in_init = 1;
     p->refused = 0;
+    p->out_of_memory = 0;
     strata_status rc = desc->init(&st_host_api, &p->handle, &p->user);
     p->in_init = 0;
     if (rc == STRATA_OK && p->refused) {
@@ -191,8 +221,9 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         p->dl = NULL;
         p->desc = NULL;
         dlclose(dl);
-        return fail(p, STRATA_E_PLUGIN, "init returned STRATA_OK but %d registration(s) were refused; the first: %s",
-                    p->refused, p->refusal);
+        return fail(p, p->out_of_memory ? STRATA_E_NOMEM : STRATA_E_PLUGIN,
+                    "init returned STRATA_OK but %d registration(s) were refused; the first: %s", p->refused,
+                    p->refusal);
     }
     if (rc != STRATA_OK) {
         char why[1024];
@@ -201,8 +232,8 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         p->dl = NULL;
         p->desc = NULL;
         dlclose(dl);
-        return fail(p, STRATA_E_PLUGIN, "init failed with %s: %s", strata_status_name(rc),
-                    why[0] ? why : "(no message)");
+        return fail(p, rc == STRATA_E_NOMEM || p->out_of_memory ? STRATA_E_NOMEM : STRATA_E_PLUGIN,
+                    "init failed with %s: %s", strata_status_name(rc), why[0] ? why : "(no message)");
     }
     p->loaded = 1;
     p->status = STRATA_OK;
@@ -237,11 +268,14 @@ static void scan_dir(strata_runtime *rt, const char *dir, const char *suffix, co
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || !has_suffix(e->d_name, suffix))
             continue;
-        if (st_grow((void **)&names, &cap, n + 1, sizeof *names))
+        char *full = NULL;
+        if (st_grow((void **)&names, &cap, n + 1, sizeof *names) ||
+            !(full = st_malloc(strlen(dir) + strlen(e->d_name) + 2))) {
+            char what[PATH_MAX + 64];
+            snprintf(what, sizeof what, "listing plugin directory %s: out of memory", dir);
+            out_of_memory(rt, what);
             break;
-        char *full = st_malloc(strlen(dir) + strlen(e->d_name) + 2);
-        if (!full)
-            break;
+        }
         sprintf(full, "%s/%s", dir, e->d_name);
         names[n++] = full;
     }
@@ -274,8 +308,10 @@ static void load_path_list(strata_runtime *rt, const char *list, const char *ori
     if (!list || !*list)
         return;
     char *copy = st_strdup(list);
-    if (!copy)
+    if (!copy) {
+        out_of_memory(rt, "reading the plugin path list: out of memory");
         return;
+    }
     char *save = NULL;
     for (char *tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
         if (*tok)
@@ -312,7 +348,7 @@ static strata_status load_manifest(strata_runtime *rt, const char *path, const c
         st_plugin *p = st_plugin_new(rt, base_name(path), rp, origin);
         json_decref(root);
         if (!p)
-            return STRATA_E_NOMEM;
+            return no_record(rt, rp);
         return fail(p, STRATA_E_FORMAT, "bad manifest: %s", why);
     }
     const char *lib = json_string_value(json_object_get(root, "library"));
@@ -369,6 +405,8 @@ strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
         snprintf(user, sizeof user, "%s/.config/strata/plugins.d", home);
         scan_manifests(rt, user);
     }
+    if (rt->load_nomem[0])
+        return st_error(STRATA_E_NOMEM, "%s", rt->load_nomem);
     strata_clear_error();
     return STRATA_OK;
 }

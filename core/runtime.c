@@ -68,8 +68,10 @@ strata_status strata_runtime_create(const strata_runtime_options *opts, strata_r
         strata_runtime_destroy(rt);
         return st_error_context(rc, "registering the built-in ops");
     }
-    if (!(o.flags & STRATA_RUNTIME_NO_DISCOVERY))
-        st_plugin_discover(rt, o.plugin_path);
+    if (!(o.flags & STRATA_RUNTIME_NO_DISCOVERY) && (rc = st_plugin_discover(rt, o.plugin_path)) != STRATA_OK) {
+        strata_runtime_destroy(rt); /* out of memory: going on without a plugin would fail later, misleadingly */
+        return st_error_context(rc, "loading plugins");
+    }
     *out = rt;
     return STRATA_OK;
 }

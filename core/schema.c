@@ -33,18 +33,20 @@ static void known_list(char *buf, size_t n, const strata_attr_spec *schema, int 
         snprintf(buf, n, "none");
 }
 
-static void log_append(char **log, const char *line)
+/* Appends @p line to *log (none when @p log is NULL); 1 when out of memory. */
+static int log_append(char **log, const char *line)
 {
     if (!log)
-        return;
+        return 0;
     size_t old = *log ? strlen(*log) : 0, add = strlen(line);
     char *p = st_realloc(*log, old + add + 2);
     if (!p)
-        return;
+        return 1;
     memcpy(p + old, line, add);
     p[old + add] = '\n';
     p[old + add + 1] = '\0';
     *log = p;
+    return 0;
 }
 
 strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *schema, int n_schema,
@@ -122,7 +124,8 @@ strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *sc
             snprintf(line, sizeof line, "%s: %s = []", what, s->name);
             break;
         }
-        log_append(defaults_log, line);
+        if (log_append(defaults_log, line)) /* the record of the defaults is not to lose a line */
+            return st_error(STRATA_E_NOMEM, "%s: out of memory recording the default of '%s'", what, s->name);
         n++;
     }
     *out = st_attrs_copy(full, n);

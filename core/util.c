@@ -13,12 +13,14 @@
  * allocations. -1: not read from the environment yet. */
 static _Atomic int64_t fault_at = -1;
 static _Atomic int64_t fault_seen;
+static _Atomic int fault_from_env; /* STRATA_FAULT_ALLOC set it: the hit is told on stderr */
 
 /* Not in the public headers, but exported for the tests (test_alloc_fault). */
 #define ST_TEST_EXPORT __attribute__((visibility("default")))
 
 ST_TEST_EXPORT void st_fault_alloc_set(int64_t n)
 {
+    atomic_store(&fault_from_env, 0);
     atomic_store(&fault_seen, 0);
     atomic_store(&fault_at, n > 0 ? n : 0);
 }
@@ -35,11 +37,16 @@ int st_fault_alloc_hit(void)
         const char *e = getenv("STRATA_FAULT_ALLOC");
         int64_t want = e && *e ? strtoll(e, NULL, 10) : 0;
         int64_t unread = -1;
-        atomic_compare_exchange_strong(&fault_at, &unread, want > 0 ? want : 0);
+        if (atomic_compare_exchange_strong(&fault_at, &unread, want > 0 ? want : 0))
+            atomic_store(&fault_from_env, want > 0);
         at = atomic_load(&fault_at);
     }
     int64_t k = atomic_fetch_add(&fault_seen, 1) + 1;
-    return at > 0 && k == at;
+    if (at <= 0 || k != at)
+        return 0;
+    if (atomic_load(&fault_from_env)) /* so a run that succeeds anyway is told from one that never got there */
+        fprintf(stderr, "strata: STRATA_FAULT_ALLOC=%lld: failing this allocation\n", (long long)at);
+    return 1;
 }
 
 void *st_malloc(size_t n)

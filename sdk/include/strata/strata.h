@@ -80,11 +80,15 @@ typedef struct strata_runtime_options {
  * discovers plugins (STRATA_PLUGIN_PATH, then lib/strata next to libstrata.so,
  * then manifests in $STRATA_MANIFEST_DIR or /etc/strata/plugins.d and
  * $XDG_CONFIG_HOME/strata/plugins.d). A plugin that fails to load is
- * recorded (see strata_plugin_record) and skipped; it never fails the runtime.
+ * recorded (see strata_plugin_record) and skipped; it does not fail the
+ * runtime, unless memory ran out while loading it (its init or a
+ * registration failed with STRATA_E_NOMEM): then there is no runtime and the
+ * error names the plugin (since 1.2; before, it was skipped too).
  *
  * @param opts  may be NULL for defaults.
  * @param[out] out  the runtime; destroy with strata_runtime_destroy().
- * @returns STRATA_OK; STRATA_E_NOMEM; STRATA_E_INVALID for a bad struct_size.
+ * @returns STRATA_OK; STRATA_E_NOMEM (also out of memory while loading a
+ *          plugin); STRATA_E_INVALID for a bad struct_size.
  * @since 1.0
  */
 STRATA_API strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out);
