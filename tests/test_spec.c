@@ -468,6 +468,11 @@ static void unknown_types(void **state)
                        "    - {type: lineer, out_features: 3}\n",
                        STRATA_E_NOT_FOUND,
                        "bad.yaml:5: unknown layer type 'lineer' in layer 1; did you mean 'linear'?", "registered: ");
+    /* a swap of two neighbours is one edit (until 2026-12-05 two: no hint for 'reul') */
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: reul}\n", STRATA_E_NOT_FOUND,
+                       "unknown layer type 'reul' in layer 0; did you mean 'relu'?", NULL);
+    expect_parse_error(f, TINY "optimizer: {type: adma, lr: 0.1}\n", STRATA_E_NOT_FOUND,
+                       "unknown optimizer type 'adma'; did you mean 'adam'?", NULL);
     expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: conv9d}\n", STRATA_E_NOT_FOUND,
                        "unknown layer type 'conv9d'", "flatten");
     expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - {type: conv9d}\n", STRATA_E_NOT_FOUND, "relu", NULL);

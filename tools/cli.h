@@ -102,11 +102,6 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 
 /** 1 when @p arg is an option of some command that takes no value (--json). */
 int cli_is_flag(const char *arg);
-/** The one of @p names (@p n of them; NULL entries skipped) closest to the mistyped @p typed, by edit
- *  distance counting a swap of two neighbours as one edit ("trian": "train"), leading dashes and an
- *  extension both end in left out, when close enough to be a likely typo: 1 edit when the shorter of
- *  the two is under 6 characters, 2 from 6, none under 3; ties go to the first in byte order; else NULL. */
-const char *cli_closest(const char *typed, const char *const *names, int n);
 /** When @p path does not exist and its directory holds a file of a close name, prints
  *  "strata: note: did you mean 'DIR/NAME'?" to stderr. */
 void cli_hint_missing_file(const char *path);
@@ -247,6 +242,11 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
  *  spec @p path with the --set overrides given so far (cli_sets): 0, or
  *  the exit status after printing why it does not load. */
 int cli_spec_kind(const char *path, char *format, size_t format_size, char *task, size_t task_size);
+/** A runtime with the default options and @p seed (0: the default): the
+ *  one cli_spec_kind made, if it is still there, else a new one. */
+strata_status cli_runtime_create(uint64_t seed, strata_runtime **out);
+/** Destroys the runtime cli_spec_kind kept, if no command took it. */
+void cli_runtime_release_parked(void);
 /** `strata train` / `strata eval` of a seq2seq spec: exact match by greedy decoding. */
 int cmd_s2s_train(int argc, char **argv);
 int cmd_s2s_eval(int argc, char **argv);
@@ -353,6 +353,9 @@ void cli_put_resume_command(const char *spec, const char *dir);
 
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
+/** 0 when @p path (a checkpoint file or a run directory) exists, else 1 after the
+ *  message: an evaluation checks it before loading its data. */
+int cli_checkpoint_present(const char *path);
 /** 0 when the checkpoint @p path is a regular file, else 1 after saying
  *  why, before anything is built: the common mistake, named plainly. */
 int cli_check_checkpoint(const char *path);

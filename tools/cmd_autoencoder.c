@@ -106,8 +106,7 @@ static void ae_free(ae_ctx *c)
 static int ae_open(ae_ctx *c, const ae_args *a, int train)
 {
     memset(c, 0, sizeof *c);
-    strata_runtime_options o = {.struct_size = sizeof o};
-    strata_status rc = strata_runtime_create(&o, &c->rt);
+    strata_status rc = cli_runtime_create(0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     if (cli_spec_load(c->rt, a->spec_path, &c->spec))
@@ -581,6 +580,8 @@ int cmd_ae_eval(int argc, char **argv)
     int r = ae_parse(argc, argv, &a, AE_EVAL);
     if (r)
         return CLI_EXIT(r);
+    if (cli_checkpoint_present(a.checkpoint)) /* before the data are read */
+        return 1;
     double test_mse = 0.0, pca_mse = 0.0;
     strata_status rc = STRATA_OK;
     if ((r = ae_open(&c, &a, 0)))

@@ -200,8 +200,7 @@ static strata_status gan_copy_model(strata_runtime *rt, strata_model *g, strata_
 /* Runtime, spec, generator and discriminator (optimizers when training). */
 static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, const int64_t *seed, int train)
 {
-    strata_runtime_options o = {.struct_size = sizeof o};
-    strata_status rc = strata_runtime_create(&o, &c->rt);
+    strata_status rc = cli_runtime_create(0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     if (cli_spec_load(c->rt, spec_path, &c->spec))

@@ -700,8 +700,7 @@ static void mn_ctx_free(mn_ctx *c)
 /* Runtime, device and spec (seeded from the spec or --seed). */
 static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
 {
-    strata_runtime_options o = {.struct_size = sizeof o};
-    strata_status rc = strata_runtime_create(&o, &c->rt);
+    strata_status rc = cli_runtime_create(0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     if (cli_spec_load(c->rt, spec_path, &c->spec))
@@ -1843,6 +1842,8 @@ int cmd_memnet_eval(int argc, char **argv)
     int r = mn_parse(argc, argv, &a, MN_EVAL);
     if (r)
         return CLI_EXIT(r);
+    if (cli_checkpoint_present(a.checkpoint)) /* before the data are read */
+        return 1;
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
         (r = mn_load_files(&f, a.data_dir, 0)) || (r = mn_check_empty(&f)))
         goto out;

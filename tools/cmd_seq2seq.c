@@ -130,8 +130,7 @@ static void s2s_ctx_free(s2s_ctx *c)
 static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
 {
     memset(c, 0, sizeof *c);
-    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
-    strata_status rc = strata_runtime_create(&o, &c->rt);
+    strata_status rc = cli_runtime_create(a->have_seed ? (uint64_t)a->seed : 0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     if (cli_spec_load(c->rt, a->spec_path, &c->spec))
@@ -524,6 +523,8 @@ int cmd_s2s_eval(int argc, char **argv)
     int r = s2s_parse(argc, argv, &a, S2S_EVAL);
     if (r)
         return CLI_EXIT(r);
+    if (cli_checkpoint_present(a.checkpoint)) /* before the data are read */
+        return 1;
     s2s_ctx c;
     if ((r = s2s_setup(&c, &a, 0))) {
         s2s_ctx_free(&c);

@@ -707,6 +707,8 @@ int cmd_eval(int argc, char **argv)
     int r = parse_args(argc, argv, &a, EVAL);
     if (r)
         return CLI_EXIT(r);
+    if (cli_checkpoint_present(a.checkpoint)) /* before the data are read */
+        return 1;
     run_ctx ctx;
     run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed,
                       .have_seed = a.have_seed};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../core/typo.h"
 
 static void usage(FILE *f)
 {
@@ -174,7 +175,7 @@ static int run_command(int argc, char **argv)
     int n = 4;
     for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
         commands[n++] = plain_commands[k].name;
-    const char *hint = cli_closest(cmd, commands, n);
+    const char *hint = st_typo_closest(cmd, commands, n);
     if (hint)
         fprintf(stderr, "strata: error: unknown command '%s'; did you mean '%s'? (`strata help` lists them)\n", cmd,
                 hint);
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
      * only stream to it, generate and predict, stop). */
     signal(SIGPIPE, SIG_IGN);
     int r = run_command(argc, argv);
+    cli_runtime_release_parked();
     if (!r && (fflush(stdout) != 0 || ferror(stdout))) {
         const int e = errno;
         if (e != EPIPE) /* a reader that went away: the status SIGPIPE would give, quietly */

@@ -156,8 +156,7 @@ int run_setup(run_ctx *r, const run_options *a, int need_train)
 int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char *vocab_checkpoint)
 {
     memset(r, 0, sizeof *r);
-    strata_runtime_options o = {.struct_size = sizeof o, .seed = a->have_seed ? (uint64_t)a->seed : 0};
-    strata_status rc = strata_runtime_create(&o, &r->rt);
+    strata_status rc = cli_runtime_create(a->have_seed ? (uint64_t)a->seed : 0, &r->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
     int e;
@@ -381,6 +380,31 @@ int cli_make_dir(const char *dir)
     return 0;
 }
 
+/* The runtime cli_spec_kind made to read the spec, kept for the command's
+ * own (cli_runtime_create): made with the default options, it has loaded a
+ * spec and nothing else, so it is what a new one would be, without a second
+ * discovery of every plugin (0.1 s with PoCL's device discovery). */
+static strata_runtime *parked_rt;
+
+strata_status cli_runtime_create(uint64_t seed, strata_runtime **out)
+{
+    if (!parked_rt) {
+        strata_runtime_options o = {.struct_size = sizeof o, .seed = seed};
+        return strata_runtime_create(&o, out);
+    }
+    *out = parked_rt;
+    parked_rt = NULL;
+    if (seed) /* else it still has the default seed, its generator unused */
+        strata_runtime_seed(*out, seed);
+    return STRATA_OK;
+}
+
+void cli_runtime_release_parked(void)
+{
+    strata_runtime_destroy(parked_rt);
+    parked_rt = NULL;
+}
+
 int cli_spec_kind(const char *path, char *format, size_t format_size, char *task, size_t task_size)
 {
     format[0] = 0;
@@ -401,7 +425,12 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
         snprintf(task, task_size, "%s", f ? f : "");
     }
     strata_spec_destroy(s);
-    strata_runtime_destroy(rt);
+    if (r == 0) {
+        cli_runtime_release_parked();
+        parked_rt = rt;
+    } else {
+        strata_runtime_destroy(rt);
+    }
     strata_clear_error();
     return r;
 }
@@ -425,6 +454,16 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
     int r = path ? cli_spec_kind(path, buf, size, task, task_size) : 0;
     cli_n_sets = 0; /* the command's own option parser collects them again */
     return r;
+}
+
+int cli_checkpoint_present(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 0;
+    fprintf(stderr, "strata: error: checkpoint %s: %s\n", path, strerror(errno));
+    cli_hint_missing_file(path);
+    return 1;
 }
 
 int cli_check_checkpoint(const char *path)

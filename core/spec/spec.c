@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "spec/yaml_tree.h"
+#include "typo.h"
 
 #define SPEC_MAX_BYTES (16u << 20) /* a spec is a page of text; refuse anything huge */
 
@@ -140,49 +141,16 @@ __attribute__((format(printf, 2, 3))) static strata_status add_default(strata_sp
     return append_defaults(s, line);
 }
 
-/* Edit distance for "did you mean" hints; names are short. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return 99;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 /* Appends "a, b, c" to buf and, when one is close to @p wrong, writes it to
  * *hint. */
 static void join_names(char *buf, size_t size, const char *const *names, int n, const char *wrong, const char **hint)
 {
     size_t used = strlen(buf);
-    int best = 3;
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n; k++)
         if (used + 1 < size)
             used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? ", " : "", names[k]);
-        if (wrong && hint) {
-            int d = edit_distance(wrong, names[k]);
-            if (d < best && d * 3 <= (int)strlen(names[k])) {
-                best = d;
-                *hint = names[k];
-            }
-        }
-    }
+    if (wrong && hint)
+        *hint = st_typo_closest(wrong, names, n);
     if (used >= size && size > 4)
         memcpy(buf + size - 4, "...", 4);
 }
