@@ -7,8 +7,11 @@
 
 #include "typo.h"
 
-/* Three rolling rows: the one before the previous is what a swap looks back to. */
-int st_typo_distance(const char *a, const char *b)
+/* Edits from @p a to @p b: insertions, deletions, substitutions and swaps
+ * of two neighbouring characters (the optimal-string-alignment distance),
+ * in three rolling rows (a swap looks back to the one before the previous);
+ * 99 for names longer than 63 bytes. */
+static int typo_distance(const char *a, const char *b)
 {
     enum { MAXN = 63 };
     const size_t la = strlen(a), lb = strlen(b);
@@ -67,7 +70,7 @@ const char *st_typo_closest(const char *typed, const char *const *names, int n)
         if (shorter < 3) /* "op", "x": everything is close to them */
             continue;
         const int most = shorter >= 6 ? 2 : 1; /* 1 edit in a short name, 2 in a longer one */
-        const int d = st_typo_distance(a, b);
+        const int d = typo_distance(a, b);
         if (d <= most && (!best || d < best_d || (d == best_d && strcmp(names[k], best) < 0))) {
             best = names[k];
             best_d = d;

@@ -4,10 +4,6 @@
 #ifndef STRATA_TYPO_H
 #define STRATA_TYPO_H
 
-/** Edits from @p a to @p b: insertions, deletions, substitutions and swaps of two neighbouring
- *  characters (the optimal-string-alignment distance); 99 for names longer than 63 bytes. */
-int st_typo_distance(const char *a, const char *b);
-
 /** The one of @p names (@p n of them; NULL entries skipped) closest to the mistyped @p typed, with
  *  leading dashes and an extension both end in left out, when close enough to be a likely typo:
  *  1 edit when the shorter of the two is under 6 characters, 2 from 6, none under 3; ties go to

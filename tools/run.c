@@ -468,13 +468,10 @@ int cli_checkpoint_present(const char *path)
 
 int cli_check_checkpoint(const char *path)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "strata: error: checkpoint %s: %s\n", path, strerror(errno));
-        cli_hint_missing_file(path);
+    if (cli_checkpoint_present(path))
         return 1;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    struct stat st = {0};
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
         fprintf(stderr, "strata: error: checkpoint %s: not a regular file%s\n", path,
                 S_ISDIR(st.st_mode) ? " (a run directory? its checkpoint is DIR/checkpoint.safetensors)" : "");
         return 1;
