@@ -70,8 +70,8 @@ static strata_device *fallback_device(strata_runtime *rt, st_op *op, const strat
     int best_prio = -1000000;
     for (int b = 0; b < rt->n_backends; b++) {
         st_backend *be = rt->backends[b];
-        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || !be->n_devices || be == dev->be ||
-            be->def.priority <= best_prio)
+        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority <= best_prio ||
+            st_backend_devices(be) <= 0)
             continue;
         const st_kernel *k = st_find_kernel(rt, op, b);
         if (k && !supports(be->devices[0], op, in, n_in, attrs, n_attrs))

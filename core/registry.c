@@ -260,6 +260,40 @@ strata_status st_register_optimizer(st_plugin *p, const strata_optimizer_type *t
     return STRATA_OK;
 }
 
+int st_backend_devices(st_backend *be)
+{
+    if (be->listed)
+        return be->n_devices;
+    int n = be->def.device_count(be->def.self);
+    if (n < 0)
+        n = 0;
+    strata_device **devs = st_calloc((size_t)(n ? n : 1), sizeof *devs);
+    if (!devs) {
+        st_error(STRATA_E_NOMEM, "backend '%s': out of memory listing its %d device(s)", be->name, n);
+        return -1;
+    }
+    for (int d = 0; d < n; d++) {
+        strata_device *dev = st_calloc(1, sizeof *dev);
+        if (!dev) {
+            for (int k = 0; k < d; k++)
+                free(devs[k]);
+            free(devs);
+            st_error(STRATA_E_NOMEM, "backend '%s': out of memory listing its %d device(s)", be->name, n);
+            return -1;
+        }
+        dev->rt = be->rt;
+        dev->be = be;
+        dev->index = d;
+        dev->host_memory = (be->def.flags & STRATA_BACKEND_HOST_MEMORY) != 0;
+        snprintf(dev->name, sizeof dev->name, "%s:%d", be->name, d);
+        devs[d] = dev;
+    }
+    be->devices = devs;
+    be->n_devices = n;
+    be->listed = 1;
+    return n;
+}
+
 static void free_backend(st_backend *be)
 {
     if (!be)
@@ -304,28 +338,11 @@ strata_status st_register_backend(st_plugin *p, const strata_backend_def *def)
     be->name = st_strdup(def->name);
     be->def.name = be->name;
     be->plugin = p;
-    int n = be->def.device_count(be->def.self);
-    if (n < 0)
-        n = 0;
-    be->devices = st_calloc((size_t)(n ? n : 1), sizeof *be->devices);
-    if (!be->name || !be->devices) {
+    be->rt = rt;
+    if (!be->name) {
         be->def.destroy = NULL; /* the plugin still owns self on failure */
         free_backend(be);
         return STRATA_E_NOMEM;
-    }
-    for (int d = 0; d < n; d++) {
-        strata_device *dev = st_calloc(1, sizeof *dev);
-        if (!dev) {
-            be->def.destroy = NULL;
-            free_backend(be);
-            return STRATA_E_NOMEM;
-        }
-        dev->rt = rt;
-        dev->be = be;
-        dev->index = d;
-        dev->host_memory = (be->def.flags & STRATA_BACKEND_HOST_MEMORY) != 0;
-        snprintf(dev->name, sizeof dev->name, "%s:%d", be->name, d);
-        be->devices[be->n_devices++] = dev;
     }
     if (st_grow((void **)&rt->backends, &rt->cap_backends, rt->n_backends + 1, sizeof *rt->backends)) {
         be->def.destroy = NULL;
@@ -479,7 +496,9 @@ strata_status strata_backend_get(const strata_runtime *rt, int i, strata_backend
     if (out->struct_size < v10)
         return st_error(STRATA_E_INVALID, "strata_backend_get: struct_size %zu is smaller than the 1.0 record's %zu",
                         out->struct_size, v10);
-    const st_backend *be = rt->backends[i];
+    st_backend *be = rt->backends[i];
+    if (st_backend_devices(be) < 0)
+        return STRATA_E_NOMEM;
     out->name = be->name;
     out->plugin = be->plugin->name;
     out->device_count = be->n_devices;
@@ -493,8 +512,8 @@ const char *strata_backend_device_name(const strata_runtime *rt, int backend, in
 {
     if (!rt || backend < 0 || backend >= rt->n_backends)
         return "";
-    const st_backend *be = rt->backends[backend];
-    if (dev < 0 || dev >= be->n_devices)
+    st_backend *be = rt->backends[backend];
+    if (dev < 0 || dev >= st_backend_devices(be))
         return "";
     const char *n = be->def.device_name ? be->def.device_name(be->def.self, dev) : NULL;
     return n ? n : be->devices[dev]->name;

@@ -1,5 +1,6 @@
 /* runtime.c - runtime lifetime, devices, random state, versions. */
 #include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,15 +118,36 @@ void strata_runtime_destroy(strata_runtime *rt)
 
 /* ---- devices ----------------------------------------------------------- */
 
-static strata_device *best_device(strata_runtime *rt)
+/* The first device of the highest-priority backend that has one (the first
+ * registered among equals). Backends are asked for their devices in
+ * priority order, so one below the winner is never probed. */
+static strata_status best_device(strata_runtime *rt, strata_device **out)
 {
-    st_backend *best = NULL;
-    for (int k = 0; k < rt->n_backends; k++) {
-        st_backend *be = rt->backends[k];
-        if (be->n_devices && (!best || be->def.priority > best->def.priority))
-            best = be;
+    int64_t done_above = INT64_MAX; /* the backends above this priority were asked */
+    for (;;) {
+        st_backend *next = NULL;
+        for (int k = 0; k < rt->n_backends; k++) {
+            st_backend *be = rt->backends[k];
+            if (be->def.priority < done_above && (!next || be->def.priority > next->def.priority))
+                next = be;
+        }
+        if (!next)
+            break;
+        for (int k = 0; k < rt->n_backends; k++) {
+            st_backend *be = rt->backends[k];
+            if (be->def.priority != next->def.priority)
+                continue;
+            int n = st_backend_devices(be);
+            if (n < 0)
+                return STRATA_E_NOMEM;
+            if (n) {
+                *out = be->devices[0];
+                return STRATA_OK;
+            }
+        }
+        done_above = next->def.priority;
     }
-    return best ? best->devices[0] : NULL;
+    return st_error(STRATA_E_NOT_FOUND, "no backend with a device is loaded (see `strata info`)");
 }
 
 strata_status strata_device_get(strata_runtime *rt, const char *backend, int index, strata_device **out)
@@ -138,9 +160,10 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
             backend = env;
     }
     if (!backend || !*backend) {
-        strata_device *d = best_device(rt);
-        if (!d)
-            return st_error(STRATA_E_NOT_FOUND, "no backend with a device is loaded (see `strata info`)");
+        strata_device *d = NULL;
+        strata_status rc = best_device(rt, &d);
+        if (rc)
+            return rc;
         backend = d->be->name; /* then device @p index of it, as for a named backend */
     }
     /* "opencl:1", a device as `strata info` names it: backend opencl, device 1 */
@@ -159,6 +182,8 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
     for (int k = 0; k < rt->n_backends; k++) {
         st_backend *be = rt->backends[k];
         if (strlen(be->name) == name_len && !strncmp(be->name, backend, name_len)) {
+            if (st_backend_devices(be) < 0)
+                return STRATA_E_NOMEM;
             if (index < 0 || index >= be->n_devices) {
                 const char *why = be->def.unavailable ? be->def.unavailable(be->def.self) : NULL;
                 return st_error(STRATA_E_NOT_FOUND, "backend '%s' has %d device(s); device %d does not exist%s%s",

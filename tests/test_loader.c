@@ -1307,19 +1307,66 @@ static void test_zero_device_backend(void **state)
     rt_destroy(rt);
 }
 
-typedef int (*add_calls_fn)(void);
+typedef int (*calls_fn)(void);
 
-/** Number of calls of fixture_host's native core::add kernel so far. */
-static int host_add_calls(void)
+/** A counter fixture_host exports (fixture_host_add_calls, ..._count_calls). */
+static int host_counter(const char *symbol)
 {
     void *h = dlopen(real(fx("fake_device_backend")), RTLD_NOW | RTLD_NOLOAD);
     assert_non_null(h);
-    add_calls_fn fn = NULL;
-    *(void **)&fn = dlsym(h, "fixture_host_add_calls");
+    calls_fn fn = NULL;
+    *(void **)&fn = dlsym(h, symbol);
     assert_non_null(fn);
     int n = fn();
     dlclose(h);
     return n;
+}
+
+/** Number of calls of fixture_host's native core::add kernel so far. */
+static int host_add_calls(void)
+{
+    return host_counter("fixture_host_add_calls");
+}
+
+/* A backend's devices are asked for when first needed, once: a process that
+ * never touches a backend never pays for its driver probe (PoCL's costs
+ * 0.1 s and 60 MB), and the default device never probes a backend below the
+ * one that wins. */
+static void test_devices_listed_on_first_need(void **state)
+{
+    (void)state;
+    env_set("STRATA_BACKEND", NULL);
+    strata_runtime *rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, fx("fake_device_backend"))); /* dlopened now: the counter is there */
+    const int before = host_counter("fixture_host_count_calls");
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    ST_OK(strata_plugin_load(rt, fx("zero_device_backend")));
+    assert_int_equal(host_counter("fixture_host_count_calls"), before); /* not at registration */
+
+    strata_device *d = NULL;
+    ST_OK(strata_device_get(rt, NULL, 0, &d)); /* nodev (100) has none, ref (0) wins, host (-1) is not asked */
+    assert_string_equal(strata_device_backend(d), "ref");
+    assert_int_equal(host_counter("fixture_host_count_calls"), before);
+
+    ST_OK(strata_device_get(rt, "fixture_host", 0, &d));
+    assert_string_equal(strata_device_backend(d), "fixture_host");
+    ST_OK(strata_device_get(rt, "fixture_host:0", 0, &d));
+    assert_int_equal(host_counter("fixture_host_count_calls"), before + 1); /* once */
+
+    /* the listing (strata info) sees every backend's devices */
+    int host_devices = -1;
+    for (int k = 0; k < strata_backend_count(rt); k++) {
+        strata_backend_record r;
+        memset(&r, 0, sizeof r);
+        r.struct_size = sizeof r;
+        ST_OK(strata_backend_get(rt, k, &r));
+        if (!strcmp(r.name, "fixture_host"))
+            host_devices = r.device_count;
+    }
+    assert_int_equal(host_devices, 1);
+    assert_int_equal(host_counter("fixture_host_count_calls"), before + 1);
+    assert_runtime_works(rt);
+    rt_destroy(rt);
 }
 
 static strata_device *host_device(strata_runtime *rt)
@@ -1605,6 +1652,7 @@ int main(void)
         cmocka_unit_test_teardown(test_option_plugin_path, teardown),
         cmocka_unit_test_teardown(test_zero_device_backend, teardown),
         cmocka_unit_test_teardown(test_host_fallback, teardown),
+        cmocka_unit_test_teardown(test_devices_listed_on_first_need, teardown),
         cmocka_unit_test_teardown(test_fallback_skips_declining_backend, teardown),
         cmocka_unit_test_teardown(test_backend_kernel_takes_precedence, teardown),
         cmocka_unit_test_teardown(test_host_fallback_gradient, teardown),

@@ -10,6 +10,10 @@
  * platform (no ICD installed: clGetPlatformIDs returns -1001), no device,
  * or a STRATA_OPENCL_DEVICE naming none, the backend registers zero devices
  * and says why; it never fails init for that.
+ *
+ * The enumeration waits until the core first asks for the devices (the
+ * ICD loader opening PoCL costs about 0.1 s and 60 MB), so a process that
+ * never uses opencl never pays for it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -143,20 +147,37 @@ int ocl_supports_op(void *self, int dev, const char *op, int32_t version, const 
     return 1;
 }
 
+static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_runtime *rt);
+
+/* Enumerates the devices the first time any of the three below is asked. */
+static ocl_backend *ocl_listed(void *self)
+{
+    ocl_backend *b = self;
+    /* the platform and device queries are not thread-safe in every ICD (PoCL's
+     * topology detection crashed with runtimes created on 3-4 threads at once) */
+    pthread_mutex_lock(&ocl_init_lock);
+    if (!b->listed) {
+        ocl_enumerate(b, ocl_host, b->rt);
+        b->listed = 1;
+    }
+    pthread_mutex_unlock(&ocl_init_lock);
+    return b;
+}
+
 static int ocl_device_count(void *self)
 {
-    return ((ocl_backend *)self)->n_devices;
+    return ocl_listed(self)->n_devices;
 }
 
 static const char *ocl_device_name(void *self, int dev)
 {
-    ocl_backend *b = self;
+    ocl_backend *b = ocl_listed(self);
     return dev >= 0 && dev < b->n_devices ? b->devs[dev].name : "no such opencl device";
 }
 
 static const char *ocl_unavailable(void *self)
 {
-    ocl_backend *b = self;
+    ocl_backend *b = ocl_listed(self);
     return b->n_devices ? NULL : b->why_not;
 }
 
@@ -476,11 +497,7 @@ static strata_status ocl_init(const strata_host_api *host, strata_plugin *plugin
         return host->set_error ? host->set_error(STRATA_E_NOMEM, "opencl: out of memory: %zu bytes for the backend",
                                                  sizeof *b)
                                : STRATA_E_NOMEM;
-    /* the platform and device queries are not thread-safe in every ICD (PoCL's
-     * topology detection crashed with runtimes created on 3-4 threads at once) */
-    pthread_mutex_lock(&ocl_init_lock);
-    ocl_enumerate(b, host, rt);
-    pthread_mutex_unlock(&ocl_init_lock);
+    b->rt = rt;
 
     strata_backend_def def = {0};
     def.struct_size = sizeof def;

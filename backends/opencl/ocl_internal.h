@@ -134,6 +134,8 @@ typedef struct ocl_device {
 } ocl_device;
 
 typedef struct ocl_backend {
+    strata_runtime *rt; /* for the log while listing devices */
+    int listed;         /* the devices were enumerated (on first need) */
     int n_devices;
     ocl_device *devs;
     char why_not[512]; /* why there is no device, in words */

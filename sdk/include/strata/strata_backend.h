@@ -11,6 +11,13 @@
  * A backend that finds no device (no driver, no GPU) still registers, with
  * device_count() returning 0 and unavailable() saying why in words. It must
  * not fail init for that: strata info shows the reason.
+ *
+ * The core calls device_count() once, when the runtime first needs this
+ * backend's devices (a device named by --backend or STRATA_BACKEND, the
+ * default device reaching this backend's priority, strata info), from the
+ * thread using the runtime, and perhaps never; device_name() and
+ * unavailable() come after it. A slow driver probe belongs there rather
+ * than in init, so a process that never uses the backend never pays for it.
  */
 #ifndef STRATA_BACKEND_H
 #define STRATA_BACKEND_H
