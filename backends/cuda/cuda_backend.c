@@ -11,8 +11,9 @@
  * driver first only to say so in words.
  *
  * Nothing here creates a CUDA context: that happens on a device's first
- * allocation or kernel (cuda_device_get), so loading the plugin on a GPU
- * machine costs a driver query, not a context per device.
+ * allocation or kernel (cuda_device_get). The driver query itself waits for
+ * the core's first device_count (a --backend naming cuda, the default
+ * device, strata info), so `--backend cpu` never initializes CUDA.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -85,20 +86,33 @@ static void cuda_probe(cuda_backend *be)
         snprintf(be->why_not, sizeof be->why_not, "no usable CUDA device: %s", skipped);
 }
 
+/* Probes the first time any of the three below is asked. */
+static cuda_backend *cuda_probed(void *self)
+{
+    cuda_backend *be = self;
+    pthread_mutex_lock(&cuda_init_lock);
+    if (!be->probed) {
+        cuda_probe(be);
+        be->probed = 1;
+    }
+    pthread_mutex_unlock(&cuda_init_lock);
+    return be;
+}
+
 static int cuda_device_count(void *self)
 {
-    return ((cuda_backend *)self)->n_devices;
+    return cuda_probed(self)->n_devices;
 }
 
 static const char *cuda_device_name(void *self, int dev)
 {
-    cuda_backend *be = self;
+    cuda_backend *be = cuda_probed(self);
     return dev >= 0 && dev < be->n_devices ? be->devices[dev].name : "";
 }
 
 static const char *cuda_unavailable(void *self)
 {
-    cuda_backend *be = self;
+    cuda_backend *be = cuda_probed(self);
     return be->n_devices ? NULL : be->why_not;
 }
 
@@ -130,7 +144,6 @@ static strata_status cuda_init(const strata_host_api *host, strata_plugin *plugi
     cuda_backend *be = calloc(1, sizeof *be);
     if (!be)
         return STRATA_E_NOMEM;
-    cuda_probe(be);
 
     strata_backend_def def = {0};
     def.struct_size = sizeof def;

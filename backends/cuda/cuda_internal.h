@@ -61,6 +61,7 @@ typedef struct cuda_device {
 
 /** The backend (strata_backend_def.self): one per runtime. */
 typedef struct cuda_backend {
+    int probed; /* cuda_probe ran (on the core's first device_count) */
     int n_devices;
     cuda_device *devices;
     char why_not[256]; /* reason for zero devices */
