@@ -100,6 +100,24 @@ static void host_cache_put(st_host_cache *c, void *p, size_t size)
         free(evicted[k]);
 }
 
+strata_status st_storage_zero(st_storage *s)
+{
+    strata_device *dev = s->dev;
+    const strata_backend_def *b = &dev->be->def;
+    if (!s->bytes)
+        return STRATA_OK;
+    if (dev->host_memory || !b->copy_from_host) {
+        memset(s->data, 0, s->bytes);
+        return STRATA_OK;
+    }
+    void *z = st_fault_alloc_hit() ? NULL : calloc(1, s->bytes);
+    if (!z)
+        return st_error(STRATA_E_NOMEM, "out of memory zeroing %zu bytes", s->bytes);
+    strata_status rc = b->copy_from_host(b->self, dev->index, s->data, 0, z, s->bytes);
+    free(z);
+    return rc;
+}
+
 strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_storage **out)
 {
     st_storage *s = st_calloc(1, sizeof *s);
@@ -119,24 +137,10 @@ strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_st
                 st_error(rc, "%s", strata_status_text(rc));
             return st_error_context(rc, "%s: allocating %zu bytes", dev->name, bytes);
         }
-        if (zero && bytes) {
-            if (dev->host_memory) {
-                memset(s->data, 0, bytes);
-            } else {
-                void *z = st_fault_alloc_hit() ? NULL : calloc(1, bytes);
-                if (!z) {
-                    b->free(b->self, dev->index, s->data);
-                    free(s);
-                    return st_error(STRATA_E_NOMEM, "out of memory zeroing %zu bytes", bytes);
-                }
-                rc = b->copy_from_host(b->self, dev->index, s->data, 0, z, bytes);
-                free(z);
-                if (rc != STRATA_OK) {
-                    b->free(b->self, dev->index, s->data);
-                    free(s);
-                    return rc;
-                }
-            }
+        if (zero && (rc = st_storage_zero(s)) != STRATA_OK) {
+            b->free(b->self, dev->index, s->data);
+            free(s);
+            return rc;
         }
     } else {
         size_t rounded = host_block_size(bytes);

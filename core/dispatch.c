@@ -677,6 +677,29 @@ static strata_status init_random(strata_tensor *t, const char *op, const char *a
     return invoke_on(t->rt, &inv, t->st->dev);
 }
 
+strata_status st_zero_on_device(strata_tensor *t, int *done)
+{
+    *done = 0;
+    strata_runtime *rt = t->rt;
+    st_op *op = st_find_op(rt, "core::fill", 0);
+    if (!op || (t->dtype != STRATA_F32 && t->dtype != STRATA_I32 && t->dtype != STRATA_I64) ||
+        !st_find_kernel(rt, op, st_backend_index(rt, t->st->dev->be)))
+        return STRATA_OK;
+    strata_attr at[3] = {strata_attr_ints("shape", t->shape, t->ndim), strata_attr_float("value", 0.0),
+                         strata_attr_int("dtype", t->dtype)};
+    strata_op_invocation inv = {
+        .struct_size = sizeof inv,
+        .op = "core::fill",
+        .flags = STRATA_INVOKE_OUTPUTS_PROVIDED,
+        .attrs = at,
+        .n_attrs = 3,
+        .outputs = &t,
+        .n_outputs = 1,
+    };
+    *done = 1;
+    return invoke_on(rt, &inv, t->st->dev);
+}
+
 strata_status st_init_uniform(strata_tensor *t, double low, double high)
 {
     return init_random(t, "core::uniform", "low", low, "high", high);

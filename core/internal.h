@@ -257,6 +257,9 @@ void *st_tensor_host_ptr(const strata_tensor *t);
 
 /* storage allocation through the device's backend (alloc.c) */
 strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_storage **out);
+/** Zeroes every byte of @p s: memset for host memory, else a copy from a
+ *  zeroed host block. */
+strata_status st_storage_zero(st_storage *s);
 void st_storage_release(st_storage *s);
 
 /* ---- dispatch and autograd (dispatch.c, autograd.c) -------------------- */
@@ -365,6 +368,10 @@ strata_device *st_layer_device(const strata_layer *layer);
 const char *st_layer_name(const strata_layer *layer);
 strata_status st_init_uniform(strata_tensor *t, double low, double high);
 strata_status st_init_normal(strata_tensor *t, double mean, double std);
+/** Zeroes @p t with its backend's own core::fill kernel, when the backend
+ *  has one for t's dtype (1 in *done), so a device tensor is zeroed on the
+ *  device, queued like any kernel; else *done is 0 and nothing ran. */
+strata_status st_zero_on_device(strata_tensor *t, int *done);
 
 /* ---- optimizers (optimizer.c) ------------------------------------------ */
 

@@ -55,7 +55,10 @@ strata_status st_tensor_new(strata_device *dev, int dtype, int ndim, const int64
     strata_tensor *t = st_calloc(1, sizeof *t);
     if (!t)
         return STRATA_E_NOMEM;
-    rc = st_storage_alloc(dev, bytes, zero, &t->st);
+    /* device memory is zeroed by the backend's fill kernel where it has one,
+     * else by a copy from a zeroed host block (st_storage_alloc) */
+    const int zero_by_kernel = zero && bytes && !dev->host_memory;
+    rc = st_storage_alloc(dev, bytes, zero && !zero_by_kernel, &t->st);
     if (rc) {
         free(t);
         return rc;
@@ -68,6 +71,16 @@ strata_status st_tensor_new(strata_device *dev, int dtype, int ndim, const int64
         memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     st_contiguous_strides(ndim, t->shape, t->strides);
     t->is_leaf = 1;
+    if (zero_by_kernel) {
+        int done = 0;
+        rc = st_zero_on_device(t, &done);
+        if (!rc && !done)
+            rc = st_storage_zero(t->st);
+        if (rc) {
+            strata_tensor_release(t);
+            return rc;
+        }
+    }
     *out = t;
     return STRATA_OK;
 }

@@ -506,6 +506,60 @@ static void test_oversized_buffer_is_nomem(void **state)
     run_child("oversized buffer", child_too_big, NULL);
 }
 
+/* strata_tensor_zeros on opencl runs the backend's fill kernel (no host
+ * block copied); it must clear a recycled buffer: the caching allocator hands
+ * back the block just freed, still holding its old values. */
+static int child_zeros(void *arg)
+{
+    (void)arg;
+    setenv("STRATA_STRICT", "1", 1); /* no host fallback either */
+    strata_runtime *rt = child_runtime();
+    if (!rt)
+        return CHILD_FAIL;
+    strata_device *dev = NULL;
+    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        return CHILD_SKIP;
+    }
+    int rc = CHILD_OK;
+    const strata_dtype dtypes[3] = {STRATA_F32, STRATA_I32, STRATA_I64};
+    const int64_t sizes[2] = {1000, 7};
+    for (int k = 0; k < 6 && rc == CHILD_OK; k++) {
+        const strata_dtype dt = dtypes[k % 3];
+        const int64_t n = sizes[k / 3];
+        const size_t bytes = (size_t)n * (dt == STRATA_I64 ? 8 : 4);
+        unsigned char *buf = malloc(bytes);
+        memset(buf, 0x5a, bytes);
+        strata_tensor *dirty = NULL, *z = NULL;
+        strata_status s = strata_tensor_from_host(dev, dt, 1, &n, buf, &dirty);
+        strata_tensor_release(dirty);
+        if (!s)
+            s = strata_tensor_zeros(dev, dt, 1, &n, &z);
+        if (!s)
+            s = strata_tensor_read(z, buf, bytes);
+        for (size_t b = 0; !s && b < bytes && rc == CHILD_OK; b++)
+            if (buf[b]) {
+                fprintf(stderr, "zeros(%s, %lld) on opencl: byte %zu is 0x%02x\n", strata_dtype_name(dt),
+                        (long long)n, b, buf[b]);
+                rc = CHILD_FAIL;
+            }
+        if (s) {
+            fprintf(stderr, "zeros on opencl: %s: %s\n", strata_status_name(s), strata_last_error());
+            rc = CHILD_FAIL;
+        }
+        strata_tensor_release(z);
+        free(buf);
+    }
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_zeros_clear_a_recycled_buffer(void **state)
+{
+    (void)state;
+    run_child("zeros on opencl", child_zeros, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
         cmocka_unit_test(test_mlp_trains_on_opencl),
         cmocka_unit_test(test_oversized_buffer_is_nomem),
+        cmocka_unit_test(test_zeros_clear_a_recycled_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
