@@ -275,9 +275,48 @@ static strata_status meta_lr(const st_sft_file *f, double *v, int *present)
     return STRATA_OK;
 }
 
+/* The model's parameter or buffer named @p name (or the first whose name
+ * starts with its first @p len bytes, when len > 0), or NULL. */
+static const char *model_tensor_name(const strata_model *m, const char *name, size_t len)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const st_named_tensor *v = pass ? m->buffers : m->params;
+        const int n = pass ? m->n_buffers : m->n_params;
+        for (int k = 0; k < n; k++)
+            if (len ? !strncmp(v[k].name, name, len) : !strcmp(v[k].name, name))
+                return v[k].name;
+    }
+    return NULL;
+}
+
+/* A file tensor the model lacks, though the model has others of the same
+ * layer ("mn.embed_3" beside the model's "mn.embed_0"): the file was written
+ * by that layer built otherwise (more hops, temporal encoding on), and
+ * loading part of it would compute something else without a word. Tensors
+ * of layers the model does not have (a discriminator beside a generator,
+ * a classifier's head) and optimizer state are left alone. */
+static strata_status check_stray(const st_sft_file *f, const strata_model *m)
+{
+    for (size_t k = 0; k < f->n_entries; k++) {
+        const char *name = f->entries[k].name;
+        const char *dot = strrchr(name, '.');
+        if (!strncmp(name, "optimizer.", 10) || !dot || model_tensor_name(m, name, 0))
+            continue;
+        const size_t len = (size_t)(dot - name) + 1;
+        const char *kin = model_tensor_name(m, name, len);
+        if (kin)
+            return st_error(STRATA_E_INVALID,
+                            "%s: tensor '%s' is not in the model, which has '%s' of the same layer '%.*s': the file "
+                            "was written by that layer built with other attributes; load it into the model it was "
+                            "trained as (the same spec and --set values)",
+                            f->path, name, kin, (int)(len - 1), name);
+    }
+    return STRATA_OK;
+}
+
 static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write)
 {
-    strata_status rc = STRATA_OK;
+    strata_status rc = write ? STRATA_OK : check_stray(f, m);
     for (int k = 0; k < m->n_params && !rc; k++)
         rc = load_into(f, m->params[k].name, m->params[k].t, write);
     for (int k = 0; k < m->n_buffers && !rc; k++)

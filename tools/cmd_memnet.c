@@ -762,6 +762,7 @@ static int mn_check_layer(const mn_ctx *c, const char *ck)
     const int li = mn_layer_index(c);
     if (li < 0) /* no such layer: mn_build says so */
         return 0;
+    int recorded = 0;
     for (int k = 0; k < 6; k++) {
         char key[64], run[64];
         snprintf(key, sizeof key, "memnet.%s", mn_layer_keys[k].name);
@@ -770,6 +771,7 @@ static int mn_check_layer(const mn_ctx *c, const char *ck)
             strata_clear_error();
             continue;
         }
+        recorded++;
         if (rc)
             return cli_fail("reading the checkpoint's memory network metadata", rc);
         if (strcmp(run, c->attr[k]) != 0) {
@@ -780,6 +782,11 @@ static int mn_check_layer(const mn_ctx *c, const char *ck)
             return 1;
         }
     }
+    if (!recorded) /* the weights' names and shapes still check hops, tying and temporal */
+        fprintf(stderr, "strata: warning: %s records none of the memn2n layer's attributes (a checkpoint written "
+                        "before 2026-12-03): its encoding, mask_empty and padding_idx are taken from the spec %s "
+                        "unchecked\n",
+                ck, strata_spec_path(c->spec));
     return 0;
 }
 

@@ -530,7 +530,11 @@ STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *
 
 /**
  * Loads @p path into @p m (and @p opt if not NULL). Every parameter of the
- * model must be present with the same shape and dtype. Everything is
+ * model must be present with the same shape and dtype. A file tensor the
+ * model lacks is refused when the model has others of its layer (same
+ * name up to the last '.': "mn.embed_3" beside "mn.embed_0", a layer
+ * built with other attributes) and ignored otherwise (layers the model
+ * does not have, such as a classifier's head). Everything is
  * checked before anything is written, so a failed load changes nothing.
  * The optimizer's step counts, learning rate and state are restored (a
  * state tensor the file lacks, saved before the optimizer's first step, is
@@ -540,7 +544,8 @@ STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *
  * @returns STRATA_E_FORMAT naming the file and what is wrong (bad header,
  *  offsets out of range, overflowing sizes); STRATA_E_SHAPE / E_DTYPE
  *  naming the tensor; STRATA_E_NOT_FOUND naming a missing tensor;
- *  STRATA_E_STATE as strata_checkpoint_save() for @p opt.
+ *  STRATA_E_INVALID naming a tensor of one of the model's layers that the
+ *  model lacks; STRATA_E_STATE as strata_checkpoint_save() for @p opt.
  * @since 1.0
  */
 STRATA_API strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_optimizer *opt);
