@@ -306,9 +306,9 @@ static strata_status check_stray(const st_sft_file *f, const strata_model *m)
         const char *kin = model_tensor_name(m, name, len);
         if (kin)
             return st_error(STRATA_E_INVALID,
-                            "%s: tensor '%s' is not in the model, which has '%s' of the same layer '%.*s': the file "
-                            "was written by that layer built with other attributes; load it into the model it was "
-                            "trained as (the same spec and --set values)",
+                            "%s: tensor '%s' is not in the model, which has '%s' of the same layer '%.*s' but not "
+                            "this one: the file was written by another model, or by this layer built with other "
+                            "attributes (give the spec and --set values it was trained with)",
                             f->path, name, kin, (int)(len - 1), name);
     }
     return STRATA_OK;
@@ -316,11 +316,13 @@ static strata_status check_stray(const st_sft_file *f, const strata_model *m)
 
 static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write)
 {
-    strata_status rc = write ? STRATA_OK : check_stray(f, m);
+    strata_status rc = STRATA_OK;
     for (int k = 0; k < m->n_params && !rc; k++)
         rc = load_into(f, m->params[k].name, m->params[k].t, write);
     for (int k = 0; k < m->n_buffers && !rc; k++)
         rc = load_into(f, m->buffers[k].name, m->buffers[k].t, write);
+    if (!rc && !write) /* after those: a missing tensor or a shape says more about another model */
+        rc = check_stray(f, m);
     if (rc || !opt)
         return rc;
     if ((rc = st_optimizer_check_model(opt, m, "strata_checkpoint_load")))
