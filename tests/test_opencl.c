@@ -73,6 +73,19 @@ static strata_runtime *child_runtime(void)
     return rt;
 }
 
+/* A runtime and its opencl:0 in a child: CHILD_OK, CHILD_SKIP without a
+ * device, CHILD_FAIL without a runtime. */
+static int child_opencl(strata_runtime **rt, strata_device **dev)
+{
+    if (!(*rt = child_runtime()))
+        return CHILD_FAIL;
+    if (strata_device_get(*rt, "opencl", 0, dev) != STRATA_OK) {
+        strata_runtime_destroy(*rt);
+        return CHILD_SKIP;
+    }
+    return CHILD_OK;
+}
+
 static const char *make_temp_dir(const char *tag)
 {
     static char path[512];
@@ -171,14 +184,11 @@ static void test_device_selection(void **state)
  * With @p want_error, the op must fail with that text in the message. */
 static int run_add_on_opencl(const char *want_error)
 {
-    strata_runtime *rt = child_runtime();
-    if (!rt)
-        return CHILD_FAIL;
+    strata_runtime *rt = NULL;
     strata_device *dev = NULL;
-    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
-        strata_runtime_destroy(rt);
-        return CHILD_SKIP;
-    }
+    const int got = child_opencl(&rt, &dev);
+    if (got != CHILD_OK)
+        return got;
     float a[5] = {1, 2, 3, 4, 5}, b[5] = {10, 20, 30, 40, 50}, y[5] = {0};
     int64_t shape[1] = {5};
     strata_tensor *ta = NULL, *tb = NULL, *ty = NULL;
@@ -379,14 +389,11 @@ static int child_plugin_ops(void *arg)
 {
     (void)arg;
     setenv("STRATA_STRICT", "1", 1);
-    strata_runtime *rt = child_runtime();
-    if (!rt)
-        return CHILD_FAIL;
+    strata_runtime *rt = NULL;
     strata_device *dev = NULL;
-    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
-        strata_runtime_destroy(rt);
-        return CHILD_SKIP;
-    }
+    const int got = child_opencl(&rt, &dev);
+    if (got != CHILD_OK)
+        return got;
     /* T 3, B 2, I 4, H 3; batch-first GRU, reversed relu RNN; memnet E (5, 4), x (2, 3, 2), T (3, 4) */
     const plugin_case cases[] = {
         {"lstm::lstm_seq", 7, 4, {3, 2, 2, 2, 2, 1, 1}, {{3, 2, 4}, {12, 4}, {12, 3}, {2, 3}, {2, 3}, {12}, {12}},
@@ -481,14 +488,11 @@ static void test_mlp_trains_on_opencl(void **state)
 static int child_too_big(void *arg)
 {
     (void)arg;
-    strata_runtime *rt = child_runtime();
-    if (!rt)
-        return CHILD_FAIL;
+    strata_runtime *rt = NULL;
     strata_device *dev = NULL;
-    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
-        strata_runtime_destroy(rt);
-        return CHILD_SKIP;
-    }
+    const int got = child_opencl(&rt, &dev);
+    if (got != CHILD_OK)
+        return got;
     const int64_t n = (int64_t)1 << 38;
     strata_tensor *t = NULL;
     strata_status s = strata_tensor_zeros(dev, STRATA_F32, 1, &n, &t);
@@ -513,14 +517,11 @@ static int child_zeros(void *arg)
 {
     (void)arg;
     setenv("STRATA_STRICT", "1", 1); /* no host fallback either */
-    strata_runtime *rt = child_runtime();
-    if (!rt)
-        return CHILD_FAIL;
+    strata_runtime *rt = NULL;
     strata_device *dev = NULL;
-    if (strata_device_get(rt, "opencl", 0, &dev) != STRATA_OK) {
-        strata_runtime_destroy(rt);
-        return CHILD_SKIP;
-    }
+    const int got = child_opencl(&rt, &dev);
+    if (got != CHILD_OK)
+        return got;
     int rc = CHILD_OK;
     const strata_dtype dtypes[3] = {STRATA_F32, STRATA_I32, STRATA_I64};
     const int64_t sizes[2] = {1000, 7};
