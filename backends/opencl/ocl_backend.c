@@ -313,6 +313,8 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     d->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0 && !getenv("STRATA_OPENCL_TILED_GEMM");
     const char *sync = getenv("STRATA_OPENCL_SYNC");
     d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
+    d->conv_direct = direct && *direct ? strcmp(direct, "0") != 0 : -1;
     d->global_mem = mem;
     snprintf(d->name, sizeof d->name, "%s [%d:%d] (%s, driver %s, %.1f GiB%s)", dname, pi, di, dver, drv,
              (double)mem / (1024.0 * 1024.0 * 1024.0), d->fp64 ? ", fp64" : "");

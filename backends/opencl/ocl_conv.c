@@ -1,11 +1,18 @@
 /*
- * ocl_conv.c - the conv plugin's ops on the kernels of conv.cl: direct
- * convolution (forward, data and weight gradients; conv_transpose2d is
- * the data gradient's map with the roles of input and output swapped),
- * max and average pooling with their backward, and global average pooling
- * (the reduction of reduce.cl). Registered by name: they resolve when the
- * conv plugin loads. The plugin's shape inference has already checked the
+ * ocl_conv.c - the conv plugin's ops on the kernels of conv.cl: convolution
+ * (forward, data and weight gradients; conv_transpose2d is the data
+ * gradient's map with the roles of input and output swapped), max and
+ * average pooling with their backward, and global average pooling (the
+ * reduction of reduce.cl). Registered by name: they resolve when the conv
+ * plugin loads. The plugin's shape inference has already checked the
  * geometry (docs/conv.md), so kernels check only what they rely on.
+ *
+ * A convolution runs as im2col + the GEMM (ocl_conv_gemm.c) where
+ * ocl_conv_gemm_chunk says so, else as the direct kernels of conv.cl (one
+ * item per output, or per weight for the weight gradient): groups > 1,
+ * layers of a few thousand multiply-adds, one image's columns past the
+ * scratch bound, and everything under STRATA_OPENCL_DIRECT_CONV=1
+ * (STRATA_OPENCL_DIRECT_CONV=0 sends every layer it can to the GEMM).
  */
 #include <string.h>
 
@@ -42,12 +49,6 @@ static strata_status ocl_rank4(const strata_kernel_call *call, const strata_tens
     return STRATA_OK;
 }
 
-/* Convolution geometry: N, C, H, W, OC, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, groups. */
-typedef struct ocl_conv_geom {
-    int64_t N, C, H, W, OC, KH, KW, OH, OW;
-    int64_t s[2], p[2], d[2], groups;
-} ocl_conv_geom;
-
 static strata_status ocl_conv_attrs(const strata_kernel_call *call, ocl_conv_geom *g)
 {
     strata_status st;
@@ -73,8 +74,7 @@ static strata_status ocl_conv_check(const strata_kernel_call *call, int max_in, 
     return s == STRATA_OK ? ocl_conv_attrs(call, g) : s;
 }
 
-/* Checks channel counts against groups, then packs the geometry. */
-static strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_conv_geom *g, cl_long16 *out)
+strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_conv_geom *g, cl_long16 *out)
 {
     if (g->C % g->groups || g->OC % g->groups)
         return kc_error(call, STRATA_E_SHAPE, "channels %lld and %lld are not divisible by groups %lld",
@@ -100,6 +100,9 @@ static strata_status ocl_conv_bwd_data_launch(const strata_kernel_call *call, co
         s = ocl_call_device(call, &d);
     if (s != STRATA_OK)
         return s;
+    int64_t chunk = ocl_conv_gemm_chunk(d, g, 0);
+    if (chunk > 0)
+        return ocl_conv_gemm_backward_data(call, d, g, chunk, Y, D, Wt, B);
     cl_mem y = ocl_mem(Y), dy = ocl_mem(D), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long dy_off = ocl_off(D), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -125,6 +128,9 @@ OCL_KERNEL(conv2d)
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
+    int64_t chunk = ocl_conv_gemm_chunk(d, &g, 0);
+    if (chunk > 0)
+        return ocl_conv_gemm_forward(call, d, &g, chunk, Y, X, Wt, B);
     cl_mem y = ocl_mem(Y), x = ocl_mem(X), w = ocl_mem(Wt), b = B ? ocl_mem(B) : NULL;
     cl_long x_off = ocl_off(X), w_off = ocl_off(Wt), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
@@ -165,6 +171,9 @@ OCL_KERNEL(conv2d_backward_weight)
     ocl_device *d = NULL;
     if ((s = ocl_conv_pack(call, &g, &geom)) || (s = ocl_call_device(call, &d)))
         return s;
+    int64_t chunk = ocl_conv_gemm_chunk(d, &g, 1);
+    if (chunk > 0)
+        return ocl_conv_gemm_backward_weight(call, d, &g, chunk, DW, DY, X);
     int64_t terms = g.N * g.OH; /* rows the group's items share */
     size_t wg = 1, max = d->max_wg < 256 ? d->max_wg : 256;
     while (wg * 2 <= max && (int64_t)wg < terms)

@@ -62,6 +62,10 @@ extern const strata_host_api *ocl_host;
     X(conv2d_fwd)                                                                                              \
     X(conv2d_bwd_data)                                                                                         \
     X(conv2d_bwd_weight)                                                                                       \
+    X(conv_im2col)                                                                                             \
+    X(conv_col2im)                                                                                             \
+    X(conv_pack_dy)                                                                                            \
+    X(conv_bias_rows)                                                                                          \
     X(max_pool2d_fwd)                                                                                          \
     X(max_pool2d_bwd)                                                                                          \
     X(avg_pool2d_fwd)                                                                                          \
@@ -116,6 +120,7 @@ typedef struct ocl_device {
     int gemm_ok;         /* the GEMM's 16x16 groups fit (known once built) */
     int is_cpu;          /* CL_DEVICE_TYPE_CPU: the float8 GEMMs instead of the tiled one */
     int sync_each;       /* STRATA_OPENCL_SYNC=1: wait for every kernel (profiling) */
+    int conv_direct;     /* STRATA_OPENCL_DIRECT_CONV: 1 direct kernels only, 0 GEMM wherever it can, -1 by size */
     cl_ulong global_mem;
 
     pthread_mutex_t lock; /* context creation, the program, kernel args, the pool */
@@ -247,6 +252,41 @@ typedef struct ocl_gemm_args {
 /** Enqueues the GEMM @p g over @p batches batches: the float8 kernels on
  *  CPU devices where the strides allow, else the tiled kernel. */
 strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, const ocl_gemm_args *g, int64_t batches);
+
+/* ---- convolutions as GEMMs (ocl_conv_gemm.c) ------------------------------ */
+
+/* Convolution geometry in conv2d's terms: x (N, C, H, W), w (OC, C/groups,
+ * KH, KW), y (N, OC, OH, OW); s stride, p padding, d dilation, (h, w) each. */
+typedef struct ocl_conv_geom {
+    int64_t N, C, H, W, OC, KH, KW, OH, OW;
+    int64_t s[2], p[2], d[2], groups;
+} ocl_conv_geom;
+
+/** Packs @p g into the long16 conv.cl reads (N, C, H, W, OC, KH, KW, OH,
+ *  OW, sh, sw, ph, pw, dh, dw, groups); STRATA_E_SHAPE when the channels
+ *  do not divide into the groups. */
+strata_status ocl_conv_pack(const strata_kernel_call *call, const ocl_conv_geom *g, cl_long16 *out);
+
+/** Images per im2col chunk for @p g on @p d (forward and data gradient:
+ *  col (C KH KW, OH OW) per image; with @p weight_grad also dy's repacked
+ *  rows), or 0 when the direct kernel runs it instead: groups > 1, one
+ *  image's columns past the scratch bound, STRATA_OPENCL_DIRECT_CONV=1, or
+ *  a layer too small to gain. */
+int64_t ocl_conv_gemm_chunk(const ocl_device *d, const ocl_conv_geom *g, int weight_grad);
+
+/** y (N, OC, OH, OW) = w (OC, C KH KW) col(x) per image [+ b (OC)], the
+ *  images @p chunk at a time. */
+strata_status ocl_conv_gemm_forward(const strata_kernel_call *call, ocl_device *d, const ocl_conv_geom *g,
+                                    int64_t chunk, const strata_tensor_desc *Y, const strata_tensor_desc *X,
+                                    const strata_tensor_desc *Wt, const strata_tensor_desc *B);
+/** dx (N, C, H, W) = col2im(w^T dy) per image [+ b (C), conv_transpose2d's]. */
+strata_status ocl_conv_gemm_backward_data(const strata_kernel_call *call, ocl_device *d, const ocl_conv_geom *g,
+                                          int64_t chunk, const strata_tensor_desc *DX, const strata_tensor_desc *DY,
+                                          const strata_tensor_desc *Wt, const strata_tensor_desc *B);
+/** dw (OC, C KH KW) = sum over the images of dy (OC, OH OW) col(x)^T. */
+strata_status ocl_conv_gemm_backward_weight(const strata_kernel_call *call, ocl_device *d, const ocl_conv_geom *g,
+                                            int64_t chunk, const strata_tensor_desc *DW, const strata_tensor_desc *DY,
+                                            const strata_tensor_desc *X);
 
 /* ---- capability query (ocl_backend.c) ------------------------------------- */
 
