@@ -179,8 +179,6 @@ static void read_params(strata_model *m, float *out)
     }
 }
 
-/* A checkpoint of a fresh Adam (no moments yet) loaded into an Adam that
- * has stepped: one more step must give what one step from fresh gives. */
 /* A file with a tensor of one of the model's layers that the model lacks
  * (written by fc1 with a bias, loaded into fc1 without) is refused, naming
  * it: loading the rest would compute something else without a word (a
@@ -219,6 +217,8 @@ static void test_checkpoint_refuses_part_of_a_layer(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* A checkpoint of a fresh Adam (no moments yet) loaded into an Adam that
+ * has stepped: one more step must give what one step from fresh gives. */
 static void test_checkpoint_restores_fresh_slots(void **state)
 {
     (void)state;

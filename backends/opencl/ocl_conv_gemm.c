@@ -73,6 +73,16 @@ static strata_status ocl_im2col(const strata_kernel_call *call, ocl_device *d, c
     return ocl_launch(call, d, OCL_K_conv_im2col, 2, global, NULL, 7, args);
 }
 
+/* The packed geometry and a col buffer of @p chunk images, (chunk, C KH KW,
+ * OH OW): what the forward and the data gradient start with. */
+static strata_status ocl_conv_gemm_begin(const strata_kernel_call *call, ocl_device *d, const ocl_conv_geom *g,
+                                         int64_t chunk, cl_long16 *geom, cl_mem *col)
+{
+    strata_status s = ocl_conv_pack(call, g, geom);
+    return s == STRATA_OK ? ocl_scratch(d, sizeof(float) * (size_t)(chunk * g->C * g->KH * g->KW * g->OH * g->OW), col)
+                          : s;
+}
+
 strata_status ocl_conv_gemm_forward(const strata_kernel_call *call, ocl_device *d, const ocl_conv_geom *g,
                                     int64_t chunk, const strata_tensor_desc *Y, const strata_tensor_desc *X,
                                     const strata_tensor_desc *Wt, const strata_tensor_desc *B)
@@ -80,9 +90,7 @@ strata_status ocl_conv_gemm_forward(const strata_kernel_call *call, ocl_device *
     const int64_t P = g->OH * g->OW, CKK = g->C * g->KH * g->KW;
     cl_long16 geom;
     cl_mem col = NULL;
-    strata_status s = ocl_conv_pack(call, g, &geom);
-    if (s == STRATA_OK)
-        s = ocl_scratch(d, sizeof(float) * (size_t)(chunk * CKK * P), &col); /* (chunk, CKK, P) */
+    strata_status s = ocl_conv_gemm_begin(call, d, g, chunk, &geom, &col);
     if (s != STRATA_OK)
         return s;
     ocl_gemm_args ga;
@@ -125,9 +133,7 @@ strata_status ocl_conv_gemm_backward_data(const strata_kernel_call *call, ocl_de
     const int64_t P = g->OH * g->OW, CKK = g->C * g->KH * g->KW;
     cl_long16 geom;
     cl_mem col = NULL;
-    strata_status s = ocl_conv_pack(call, g, &geom);
-    if (s == STRATA_OK)
-        s = ocl_scratch(d, sizeof(float) * (size_t)(chunk * CKK * P), &col); /* (chunk, CKK, P) */
+    strata_status s = ocl_conv_gemm_begin(call, d, g, chunk, &geom, &col);
     if (s != STRATA_OK)
         return s;
     ocl_gemm_args ga;
