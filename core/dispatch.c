@@ -57,32 +57,37 @@ static int supports(strata_device *dev, const st_op *op, strata_tensor *const *i
     strata_tensor_desc d[ST_MAX_IO];
     for (int k = 0; k < n_in; k++)
         st_tensor_fill_desc(in[k], &d[k]);
-    return b->supports_op(b->self, dev->index, op->name, op->def.version, d, n_in, attrs, n_attrs);
+    return b->supports_op(b->self, dev->index, op->name, op->def.version, n_in ? d : NULL, n_in, attrs, n_attrs);
 }
 
-/* A host-memory device, other than @p dev (which has no kernel for this call or declined it), that runs @p op
- * natively and accepts these inputs, for the fallback; the highest priority. */
-static strata_device *fallback_device(strata_runtime *rt, st_op *op, const strata_device *dev,
-                                      strata_tensor *const *in, int n_in, const strata_attr *attrs, int n_attrs,
-                                      const st_kernel **kn)
+/* The host-memory device, other than @p dev (which has no kernel for this call or declined it), that runs @p op
+ * natively and accepts these inputs, for the fallback; the highest priority. *hdev is NULL when there is none;
+ * STRATA_E_NOMEM when listing a backend's devices ran out of memory. */
+static strata_status fallback_device(strata_runtime *rt, st_op *op, const strata_device *dev,
+                                     strata_tensor *const *in, int n_in, const strata_attr *attrs, int n_attrs,
+                                     strata_device **hdev, const st_kernel **kn)
 {
-    strata_device *best = NULL;
+    *hdev = NULL;
     int best_prio = -1000000;
     for (int b = 0; b < rt->n_backends; b++) {
         st_backend *be = rt->backends[b];
-        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority <= best_prio ||
-            st_backend_devices(be) <= 0)
+        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority <= best_prio)
+            continue;
+        int n = st_backend_devices(be);
+        if (n < 0)
+            return STRATA_E_NOMEM;
+        if (n == 0)
             continue;
         const st_kernel *k = st_find_kernel(rt, op, b);
         if (k && !supports(be->devices[0], op, in, n_in, attrs, n_attrs))
             k = NULL;
         if (k || op->def.host_kernel) {
-            best = be->devices[0];
+            *hdev = be->devices[0];
             best_prio = be->def.priority;
             *kn = k;
         }
     }
-    return best;
+    return STRATA_OK;
 }
 
 /* Runs @p op on host device @p hdev with copies of the inputs, then copies
@@ -539,7 +544,9 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         rc = run_kernel(dev, op, fn, fn_user, in, n_in, outs, n_out, attrs, n_attrs);
     } else {
         const st_kernel *hk = NULL;
-        strata_device *hdev = fallback_device(rt, op, dev, in, n_in, attrs, n_attrs, &hk);
+        strata_device *hdev = NULL;
+        if ((rc = fallback_device(rt, op, dev, in, n_in, attrs, n_attrs, &hdev, &hk)))
+            goto fail;
         if (!hdev) {
             rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s and no host implementation to fall back to",
                           op->name, dev->name);
@@ -687,6 +694,8 @@ strata_status st_zero_on_device(strata_tensor *t, int *done)
         return STRATA_OK;
     strata_attr at[3] = {strata_attr_ints("shape", t->shape, t->ndim), strata_attr_float("value", 0.0),
                          strata_attr_int("dtype", t->dtype)};
+    if (!supports(t->st->dev, op, NULL, 0, at, 3))
+        return STRATA_OK; /* declined: the caller clears the storage with a host copy */
     strata_op_invocation inv = {
         .struct_size = sizeof inv,
         .op = "core::fill",

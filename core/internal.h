@@ -63,15 +63,18 @@ typedef struct st_backend {
     char *name;
     struct st_plugin *plugin;
     strata_runtime *rt;
-    int listed; /* device_count asked: devices[] holds n_devices */
+    int listed;  /* devices[] holds n_devices */
+    int counted; /* device_count asked once: its answer is `count` (kept when listing ran out of memory) */
+    int count;
     int n_devices;
     strata_device **devices;
 } st_backend;
 
 /** The devices of @p be, asked of the backend the first time anyone needs
  *  them (not at registration: a driver probe such as PoCL's costs 0.1 s
- *  and 60 MB, paid only by a process that uses that backend). Returns
- *  be->n_devices, or -1 with the error set when out of memory. */
+ *  and 60 MB, paid only by a process that uses that backend). The backend
+ *  is asked once; a listing that ran out of memory is retried from its
+ *  answer. Returns be->n_devices, or -1 with the error set when out of memory. */
 int st_backend_devices(st_backend *be);
 
 struct strata_device {

@@ -264,9 +264,12 @@ int st_backend_devices(st_backend *be)
 {
     if (be->listed)
         return be->n_devices;
-    int n = be->def.device_count(be->def.self);
-    if (n < 0)
-        n = 0;
+    if (!be->counted) {
+        int c = be->def.device_count(be->def.self);
+        be->count = c < 0 ? 0 : c;
+        be->counted = 1;
+    }
+    int n = be->count;
     strata_device **devs = st_calloc((size_t)(n ? n : 1), sizeof *devs);
     if (!devs) {
         st_error(STRATA_E_NOMEM, "backend '%s': out of memory listing its %d device(s)", be->name, n);
@@ -448,7 +451,10 @@ strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind
             for (int b = 0; b < rt->n_backends; b++)
                 len += strlen(rt->backends[b]->name) + 1;
             char *buf = st_realloc(mrt->kernel_list_scratch, len);
-            if (buf) {
+            if (!buf)
+                return st_error(STRATA_E_NOMEM, "strata_registry_get: out of memory listing the kernels of %s (%zu bytes)",
+                                op->name, len);
+            {
                 buf[0] = '\0';
                 for (int b = 0; b < rt->n_backends; b++) {
                     if (st_find_kernel(mrt, op, b) ||

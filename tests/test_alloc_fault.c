@@ -216,6 +216,45 @@ static void test_device_refuses(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* Out of memory while the host fallback lists a host backend's devices (ref's, asked for the first time by an op
+ * on the device-memory fixture, which has no kernel for it) is E_NOMEM; it was E_UNSUPPORTED ("no host
+ * implementation to fall back to"). The same op then runs once memory is back, on a listing that is retried. */
+static void test_fallback_listing(void **state)
+{
+    (void)state;
+    const int64_t shape[1] = {3};
+    const float xv[3] = {1, -2, 3}, want[3] = {-1, 2, -3};
+    int64_t total = 0, nomem = 0;
+    for (int64_t n = 0; n == 0 || n <= total; n++) {
+        strata_runtime *rt = make_runtime();
+        strata_device *dev;
+        ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
+        strata_tensor *x = NULL, *y = NULL;
+        ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, shape, xv, &x));
+        st_fault_alloc_set(n);
+        strata_clear_error();
+        strata_status rc = strata_op_call(rt, "core::neg", &x, 1, NULL, 0, &y, 1);
+        if (n == 0)
+            total = st_fault_alloc_count();
+        st_fault_alloc_set(0);
+        if (rc == STRATA_E_NOMEM) {
+            nomem++;
+            tu_assert_error_contains("memory");
+            ST_OK(strata_op_call(rt, "core::neg", &x, 1, NULL, 0, &y, 1));
+        } else if (rc != STRATA_OK) {
+            fail_msg("core::neg on fixture_devmem, allocation %lld of %lld failed: %s, not E_NOMEM: %s",
+                     (long long)n, (long long)total, strata_status_name(rc), strata_last_error());
+        }
+        float got[3];
+        ST_OK(strata_tensor_read(y, got, sizeof got));
+        assert_memory_equal(got, want, sizeof got);
+        strata_tensor_release(y);
+        strata_tensor_release(x);
+        strata_runtime_destroy(rt);
+    }
+    assert_true(total > 2 && nomem > 0);
+}
+
 /* Out of memory while a plugin loads fails the load with STRATA_E_NOMEM
  * (not E_PLUGIN, and not skipped by discovery): every allocation of the conv
  * plugin's explicit load failed once, then one inside discovery. */
@@ -286,6 +325,44 @@ static void test_plugin_loading(void **state)
     print_message("[ figures  ] conv.so: %lld allocations in its loading, each failed once: E_NOMEM; discovery: "
                   "allocation %lld of %lld failed the runtime\n",
                   (long long)total, (long long)(builtins + (all - builtins) / 2), (long long)all);
+}
+
+/* `strata info` with each allocation after the runtime's creation failing once: exit 1 with the message, every
+ * time (until 2026-12-06 a backend, the default-device line or an op's kernel list was left out without a word,
+ * exit 0). The count before is the in-process runtime's: the command discovers the same plugins. */
+static void test_cli_info(void **state)
+{
+    (void)state;
+    strata_runtime_options o = {.struct_size = sizeof o};
+    strata_runtime *rt = NULL;
+    st_fault_alloc_set(0);
+    ST_OK(strata_runtime_create(&o, &rt));
+    const int64_t created = st_fault_alloc_count();
+    strata_runtime_destroy(rt);
+    char dir[512];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "fault-info"), 0);
+    int failed_after = 0, n;
+    for (n = 1; n < 1000; n++) {
+        char env[32];
+        snprintf(env, sizeof env, "%lld", (long long)(created + n));
+        setenv("STRATA_FAULT_ALLOC", env, 1);
+        int code = tu_run_cli(dir, "info"); /* fails the test on a signal */
+        unsetenv("STRATA_FAULT_ALLOC");
+        char *err = tu_slurp(dir, "err");
+        assert_non_null(err);
+        if (!strstr(err, "failing this allocation")) { /* past the last one */
+            free(err);
+            break;
+        }
+        if (code != 1 || !strstr(err, "E_NOMEM"))
+            fail_msg("strata info, STRATA_FAULT_ALLOC=%s: exit %d, not 1 with E_NOMEM: %s", env, code, err);
+        failed_after += strstr(err, "creating the runtime") == NULL;
+        free(err);
+    }
+    assert_true(n < 1000 && failed_after > 10);
+    print_message("[ figures  ] strata info: the %d allocations after the runtime's %lld each failed once: exit 1\n",
+                  n - 1, (long long)created);
+    assert_int_equal(tu_remove_dir(dir), 0);
 }
 
 /* STRATA_FAULT_ALLOC=N reaches `strata train` too: a message and exit 1,
@@ -377,8 +454,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_step_ref),
         cmocka_unit_test(test_step_device_memory),
         cmocka_unit_test(test_device_refuses),
+        cmocka_unit_test(test_fallback_listing),
         cmocka_unit_test(test_plugin_loading),
         cmocka_unit_test(test_cli_environment),
+        cmocka_unit_test(test_cli_info),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     remove(ckpt);

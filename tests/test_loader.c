@@ -1612,6 +1612,26 @@ static void test_fallback_skips_declining_backend(void **state)
     strata_tensor_release(a);
 }
 
+/* A device-memory backend that registers core::fill but declines it: a zeroed tensor there is cleared by the
+ * core's host copy, not by the declined call (which went to the host fallback, an error under STRATA_STRICT). */
+static void test_zeros_where_fill_is_declined(void **state)
+{
+    (void)state;
+    env_set("STRATA_STRICT", "1"); /* read when the runtime is created */
+    strata_runtime *rt = rt_isolated();
+    env_set("STRATA_STRICT", NULL);
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    ST_OK(strata_plugin_load(rt, fx("device_mem_backend")));
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
+    const int64_t shape[1] = {4};
+    const float want[4] = {0};
+    strata_tensor *t = NULL;
+    ST_OK(strata_tensor_zeros(dev, STRATA_F32, 1, shape, &t));
+    assert_values(t, want, 4);
+    strata_tensor_release(t);
+}
+
 /* A plugin loaded first registers a kernel for ref: when ref loads, its own kernel takes the place back (ref
  * used to be refused and unloaded whole, E_EXISTS), and relu on ref is ref's. */
 static void test_backend_kernel_takes_precedence(void **state)
@@ -1654,6 +1674,7 @@ int main(void)
         cmocka_unit_test_teardown(test_host_fallback, teardown),
         cmocka_unit_test_teardown(test_devices_listed_on_first_need, teardown),
         cmocka_unit_test_teardown(test_fallback_skips_declining_backend, teardown),
+        cmocka_unit_test_teardown(test_zeros_where_fill_is_declined, teardown),
         cmocka_unit_test_teardown(test_backend_kernel_takes_precedence, teardown),
         cmocka_unit_test_teardown(test_host_fallback_gradient, teardown),
         cmocka_unit_test_teardown(test_strict_forbids_fallback, teardown),

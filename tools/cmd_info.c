@@ -6,14 +6,18 @@
 
 #include "cli.h"
 
-static json_t *registry_json(strata_runtime *rt, strata_registry_kind kind)
+/* The entries of @p kind as a JSON array in *out; a failure of strata_registry_get (out of memory) is returned. */
+static strata_status registry_json(strata_runtime *rt, strata_registry_kind kind, json_t **out)
 {
     json_t *arr = json_array();
+    *out = arr;
     for (int k = 0; k < strata_registry_count(rt, kind); k++) {
         const char *name, *plugin, *kernels = NULL;
         int version;
-        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL))
-            continue;
+        strata_status rc =
+            strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL);
+        if (rc)
+            return rc;
         json_t *o = json_pack("{s:s, s:s}", "name", name, "plugin", plugin);
         if (kind == STRATA_REGISTRY_OP) {
             json_object_set_new(o, "version", json_integer(version));
@@ -21,7 +25,7 @@ static json_t *registry_json(strata_runtime *rt, strata_registry_kind kind)
         }
         json_array_append_new(arr, o);
     }
-    return arr;
+    return STRATA_OK;
 }
 
 static int info_json(strata_runtime *rt)
@@ -34,8 +38,12 @@ static int info_json(strata_runtime *rt)
     json_t *bes = json_array();
     for (int b = 0; b < strata_backend_count(rt); b++) {
         strata_backend_record r = {.struct_size = sizeof r};
-        if (strata_backend_get(rt, b, &r))
-            continue;
+        strata_status rc = strata_backend_get(rt, b, &r);
+        if (rc) {
+            json_decref(bes);
+            json_decref(root);
+            return cli_fail("listing the backends", rc);
+        }
         json_t *devs = json_array();
         for (int d = 0; d < r.device_count; d++)
             json_array_append_new(devs, json_string(strata_backend_device_name(rt, b, d)));
@@ -64,9 +72,20 @@ static int info_json(strata_runtime *rt)
     }
     json_object_set_new(root, "plugins", plugins);
     json_object_set_new(root, "failed_plugins", failed);
-    json_object_set_new(root, "ops", registry_json(rt, STRATA_REGISTRY_OP));
-    json_object_set_new(root, "layers", registry_json(rt, STRATA_REGISTRY_LAYER));
-    json_object_set_new(root, "optimizers", registry_json(rt, STRATA_REGISTRY_OPTIMIZER));
+    const struct {
+        const char *key;
+        strata_registry_kind kind;
+    } lists[] = {{"ops", STRATA_REGISTRY_OP}, {"layers", STRATA_REGISTRY_LAYER},
+                 {"optimizers", STRATA_REGISTRY_OPTIMIZER}};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        json_t *arr;
+        strata_status rc = registry_json(rt, lists[k].kind, &arr);
+        json_object_set_new(root, lists[k].key, arr);
+        if (rc) {
+            json_decref(root);
+            return cli_fail("listing the registry", rc);
+        }
+    }
     char *txt = json_dumps(root, JSON_INDENT(2));
     printf("%s\n", txt ? txt : "{}");
     free(txt);
@@ -74,21 +93,32 @@ static int info_json(strata_runtime *rt)
     return 0;
 }
 
-static void list_names(strata_runtime *rt, strata_registry_kind kind, const char *title)
+/* cli_fail, after the runtime is gone */
+static int info_fail(strata_runtime *rt, const char *what, strata_status rc)
+{
+    int r = cli_fail(what, rc);
+    strata_runtime_destroy(rt);
+    return r;
+}
+
+static strata_status list_names(strata_runtime *rt, strata_registry_kind kind, const char *title)
 {
     int n = strata_registry_count(rt, kind);
     printf("\n%s (%d):\n", title, n);
     for (int k = 0; k < n; k++) {
         const char *name, *plugin, *kernels = NULL;
         int version;
-        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL))
-            continue;
+        strata_status rc =
+            strata_registry_get(rt, kind, k, &name, &version, &plugin, kind == STRATA_REGISTRY_OP ? &kernels : NULL);
+        if (rc)
+            return rc;
         if (kind == STRATA_REGISTRY_OP)
             printf("  %-32s v%d  [%s]  kernels: %s\n", name, version, plugin,
                    kernels && *kernels ? kernels : "(composite/fallback)");
         else
             printf("  %-20s [%s]\n", name, plugin);
     }
+    return STRATA_OK;
 }
 
 int cmd_info(int argc, char **argv)
@@ -114,13 +144,18 @@ int cmd_info(int argc, char **argv)
     strata_abi_version(&ma, &mi);
     printf("strata %s, ABI %u.%u\n", strata_version_string(), ma, mi);
     strata_device *def = NULL;
-    if (strata_device_get(rt, NULL, 0, &def) == STRATA_OK)
+    rc = strata_device_get(rt, NULL, 0, &def);
+    if (rc == STRATA_OK)
         printf("default device: %s\n", strata_device_name(def));
+    else if (rc == STRATA_E_NOT_FOUND) /* no device, or STRATA_BACKEND names none: say why, then list what is */
+        printf("default device: none (%s)\n", strata_last_error());
+    else
+        return info_fail(rt, "choosing the default device", rc);
     printf("\nbackends (%d):\n", strata_backend_count(rt));
     for (int b = 0; b < strata_backend_count(rt); b++) {
         strata_backend_record r = {.struct_size = sizeof r};
-        if (strata_backend_get(rt, b, &r))
-            continue;
+        if ((rc = strata_backend_get(rt, b, &r)))
+            return info_fail(rt, "listing the backends", rc);
         printf("  %-8s priority %d, %d device(s), plugin %s%s%s\n", r.name, r.priority, r.device_count, r.plugin,
                r.device_count ? "" : " - unavailable: ", r.unavailable);
         for (int d = 0; d < r.device_count; d++)
@@ -146,9 +181,9 @@ int cmd_info(int argc, char **argv)
             printf("  %s (%s)\n    %s: %s\n", r.path, r.origin, strata_status_name(r.status), r.reason);
         }
     }
-    list_names(rt, STRATA_REGISTRY_OP, "ops");
-    list_names(rt, STRATA_REGISTRY_LAYER, "layers");
-    list_names(rt, STRATA_REGISTRY_OPTIMIZER, "optimizers");
+    if ((rc = list_names(rt, STRATA_REGISTRY_OP, "ops")) || (rc = list_names(rt, STRATA_REGISTRY_LAYER, "layers")) ||
+        (rc = list_names(rt, STRATA_REGISTRY_OPTIMIZER, "optimizers")))
+        return info_fail(rt, "listing the registry", rc);
     strata_runtime_destroy(rt);
     return 0;
 }

@@ -169,9 +169,8 @@ static strata_status registry_list(const strata_runtime *rt, strata_registry_kin
         return STRATA_E_NOMEM;
     int n = 0;
     for (int k = 0; k < count; k++) {
-        const char *name = NULL, *plugin = NULL, *kernels = NULL;
-        int version = 0;
-        if (strata_registry_get(rt, kind, k, &name, &version, &plugin, &kernels) == STRATA_OK && name)
+        const char *name = NULL;
+        if (strata_registry_get(rt, kind, k, &name, NULL, NULL, NULL) == STRATA_OK && name)
             names[n++] = name;
     }
     buf[0] = '\0';

@@ -3452,8 +3452,12 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
     for (int i = 0; i < strata_registry_count(rt, STRATA_REGISTRY_OP); i++) {
         const char *name = NULL, *plugin = NULL, *kernels = NULL;
         int version = 0;
-        if (strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, &version, &plugin, &kernels) != STRATA_OK)
+        if (strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, &version, &plugin, &kernels) != STRATA_OK) {
+            if (report) /* out of memory: a failure, never an op skipped without a word */
+                fprintf(report, "op %d: %s\n", i, strata_last_error());
+            failures++;
             continue;
+        }
         if (x.opt.op_filter && x.opt.op_filter[0] && !strstr(name, x.opt.op_filter))
             continue;
         if (x.opt.claimed_only && !cf_claimed(&x, kernels, plugin))

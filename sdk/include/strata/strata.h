@@ -161,7 +161,8 @@ STRATA_API int strata_registry_count(const strata_runtime *rt, strata_registry_k
 /**
  * Name (borrowed), version and origin plugin (borrowed) of entry @p i of
  * @p kind. version may be NULL. For ops, *kernels is a comma list of
- * backends with a native kernel (borrowed, may be NULL).
+ * backends with a native kernel (borrowed, valid until the next call;
+ * STRATA_E_NOMEM when that list cannot be made).
  * @since 1.0
  */
 STRATA_API strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind kind, int i,
