@@ -62,13 +62,26 @@ static strata_status ocl_reduce_masked(const strata_kernel_call *call, const str
     int nk = 0, nr = 0;
     int64_t n_out = 1, n_red = 1;
     for (int k = 0; k < X->ndim; k++) {
+        /* neighbours of one kind are one dim of the contiguous X: (N, C, H, W) summed over N, H and W reduces
+         * two dims, N and H*W, so the kernel's inner loop needs no division per element */
+        const int merge = k > 0 && !mask[k] == !mask[k - 1];
         if (mask[k]) {
-            rs[nr] = X->shape[k];
-            rst[nr++] = stride[k];
+            if (merge) {
+                rs[nr - 1] *= X->shape[k];
+                rst[nr - 1] = stride[k];
+            } else {
+                rs[nr] = X->shape[k];
+                rst[nr++] = stride[k];
+            }
             n_red *= X->shape[k];
         } else {
-            ks[nk] = X->shape[k];
-            kst[nk++] = stride[k];
+            if (merge) {
+                ks[nk - 1] *= X->shape[k];
+                kst[nk - 1] = stride[k];
+            } else {
+                ks[nk] = X->shape[k];
+                kst[nk++] = stride[k];
+            }
             n_out *= X->shape[k];
         }
     }

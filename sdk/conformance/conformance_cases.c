@@ -1344,6 +1344,14 @@ static int gen_reduce(cf_gen *g, const cf_recipe *rc, cf_case *c)
         c->k_fwd = 21001;
         return 0;
     }
+    if (g->trial == 4) { /* a conv bias's gradient: (N, H*W) reduced per channel, longer than a work-group */
+        cf_tensor *x = cf_in(c, "x", STRATA_F32, 4, (int64_t[]){5, 3, 13, 11});
+        cf_fill_uniform(&g->rng, x, -2.0, 2.0);
+        x->grad = 1;
+        cf_attr_ints(c, "axes", (int64_t[]){0, 2, 3}, 3);
+        c->k_fwd = 5 * 13 * 11;
+        return 0;
+    }
     int n = reduce_shape(g, s);
     cf_tensor *x = cf_in(c, "x", STRATA_F32, n, s);
     if (rc->flags & CF_G_DISTINCT)
@@ -1415,6 +1423,10 @@ static int gen_sum_to_shape(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 3: /* down to a 0-d scalar */
         xn = 3, memcpy(xs, (int64_t[]){2, 3, 5}, 3 * sizeof(int64_t));
         tn = 0;
+        break;
+    case 4: /* a conv bias's gradient */
+        xn = 4, memcpy(xs, (int64_t[]){5, 3, 13, 11}, 4 * sizeof(int64_t));
+        tn = 3, memcpy(ts, (int64_t[]){3, 1, 1}, 3 * sizeof(int64_t));
         break;
     case 1000: /* a bias's gradient over many rows: few long, strided groups (see reduce_shape) */
         xn = 2, xs[0] = 21001, xs[1] = 3, tn = 1, ts[0] = 3;

@@ -21,6 +21,20 @@ __kernel void reduce_sum(__global float *y, long y_off, __global const float *x,
         long st = rstride.s0;
         for (long r = lid; r < n_red; r += ls)
             s += x[base + r * st];
+    } else if (nr == 2 && n_red > 0) {
+        /* r = (o, i): stepping r by ls steps (o, i) by (q, rem) with one carry, no division per element */
+        const long n1 = rshape.s1, s0 = rstride.s0, s1 = rstride.s1;
+        const long q = ls / n1, rem = ls - q * n1;
+        long o = lid / n1, i = lid - o * n1;
+        for (long r = lid; r < n_red; r += ls) {
+            s += x[base + o * s0 + i * s1];
+            i += rem;
+            o += q;
+            if (i >= n1) {
+                i -= n1;
+                o++;
+            }
+        }
     } else {
         for (long r = lid; r < n_red; r += ls)
             s += x[base + ocl_strided(r, nr, rshape, rstride)];
