@@ -315,6 +315,13 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
     d->conv_direct = direct && *direct ? strcmp(direct, "0") != 0 : -1;
+    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS");
+    if (items && !strcmp(items, "element"))
+        d->conv_el = 1;
+    else if (items && !strcmp(items, "plane"))
+        d->conv_el = 0;
+    else
+        d->conv_el = (type & CL_DEVICE_TYPE_CPU) == 0;
     d->global_mem = mem;
     snprintf(d->name, sizeof d->name, "%s [%d:%d] (%s, driver %s, %.1f GiB%s)", dname, pi, di, dver, drv,
              (double)mem / (1024.0 * 1024.0 * 1024.0), d->fp64 ? ", fp64" : "");

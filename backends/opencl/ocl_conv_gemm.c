@@ -67,9 +67,13 @@ static strata_status ocl_im2col(const strata_kernel_call *call, ocl_device *d, c
 {
     cl_mem x = ocl_mem(X);
     cl_long x_off = ocl_off(X);
-    size_t global[2] = {(size_t)(g->C * g->KH * g->KW), (size_t)nb};
     ocl_arg args[] = {OCL_ARG(col),   OCL_ARG(s_n), OCL_ARG(s_r), OCL_ARG(x),
                       OCL_ARG(x_off), OCL_ARG(n0),  OCL_ARG(*geom)};
+    if (d->conv_el) {
+        size_t global[3] = {(size_t)(g->OH * g->OW), (size_t)(g->C * g->KH * g->KW), (size_t)nb};
+        return ocl_launch(call, d, OCL_K_conv_im2col_el, 3, global, NULL, 7, args);
+    }
+    size_t global[2] = {(size_t)(g->C * g->KH * g->KW), (size_t)nb};
     return ocl_launch(call, d, OCL_K_conv_im2col, 2, global, NULL, 7, args);
 }
 
@@ -117,10 +121,11 @@ strata_status ocl_conv_gemm_forward(const strata_kernel_call *call, ocl_device *
     if (s == STRATA_OK && B) {
         cl_mem y = ocl_mem(Y), b = ocl_mem(B);
         cl_long y_off = ocl_off(Y), b_off = ocl_off(B), rows = g->N * g->OC, oc = g->OC, p = P;
-        size_t global = (size_t)rows;
+        size_t global[2] = {(size_t)P, (size_t)rows};
         ocl_arg args[] = {OCL_ARG(y),    OCL_ARG(y_off), OCL_ARG(b), OCL_ARG(b_off),
                           OCL_ARG(rows), OCL_ARG(oc),    OCL_ARG(p)};
-        s = ocl_launch(call, d, OCL_K_conv_bias_rows, 1, &global, NULL, 7, args);
+        s = d->conv_el ? ocl_launch(call, d, OCL_K_conv_bias_rows_el, 2, global, NULL, 7, args)
+                       : ocl_launch(call, d, OCL_K_conv_bias_rows, 1, &global[1], NULL, 7, args);
     }
     ocl_free(call->backend_self, call->device, col);
     return s;
@@ -157,11 +162,12 @@ strata_status ocl_conv_gemm_backward_data(const strata_kernel_call *call, ocl_de
         cl_long first = n0, nb = g->N - n0 < chunk ? g->N - n0 : chunk;
         ga.b_off = ocl_off(DY) + n0 * g->OC * P;
         s = ocl_gemm_launch(call, d, &ga, nb);
-        size_t global[2] = {(size_t)g->C, (size_t)nb};
+        size_t plane[2] = {(size_t)g->C, (size_t)nb}, el[3] = {(size_t)(g->H * g->W), (size_t)g->C, (size_t)nb};
         ocl_arg args[] = {OCL_ARG(dx),    OCL_ARG(dx_off),   OCL_ARG(col),   OCL_ARG(b),
                           OCL_ARG(b_off), OCL_ARG(has_bias), OCL_ARG(first), OCL_ARG(geom)};
         if (s == STRATA_OK)
-            s = ocl_launch(call, d, OCL_K_conv_col2im, 2, global, NULL, 8, args);
+            s = d->conv_el ? ocl_launch(call, d, OCL_K_conv_col2im_el, 3, el, NULL, 8, args)
+                           : ocl_launch(call, d, OCL_K_conv_col2im, 2, plane, NULL, 8, args);
     }
     ocl_free(call->backend_self, call->device, col);
     return s;
@@ -194,10 +200,11 @@ strata_status ocl_conv_gemm_backward_weight(const strata_kernel_call *call, ocl_
     for (int64_t n0 = 0; n0 < g->N && s == STRATA_OK; n0 += chunk) {
         cl_long first = n0, nb = g->N - n0 < chunk ? g->N - n0 : chunk;
         s = ocl_im2col(call, d, &geom, g, col, P, nb * P, X, n0, nb);
-        size_t rows = (size_t)(g->OC * nb);
+        size_t rows[2] = {(size_t)P, (size_t)(g->OC * nb)}; /* the element kernel's (p, row); rows[1] the row's */
         ocl_arg pack[] = {OCL_ARG(dyt), OCL_ARG(dy), OCL_ARG(dy_off), OCL_ARG(first), OCL_ARG(nb), OCL_ARG(geom)};
         if (s == STRATA_OK)
-            s = ocl_launch(call, d, OCL_K_conv_pack_dy, 1, &rows, NULL, 6, pack);
+            s = d->conv_el ? ocl_launch(call, d, OCL_K_conv_pack_dy_el, 2, rows, NULL, 6, pack)
+                           : ocl_launch(call, d, OCL_K_conv_pack_dy, 1, &rows[1], NULL, 6, pack);
         ga.a_sm = nb * P;
         ga.b_sn = nb * P;
         ga.K = nb * P;

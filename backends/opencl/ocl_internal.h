@@ -66,6 +66,10 @@ extern const strata_host_api *ocl_host;
     X(conv_col2im)                                                                                             \
     X(conv_pack_dy)                                                                                            \
     X(conv_bias_rows)                                                                                          \
+    X(conv_im2col_el)                                                                                          \
+    X(conv_col2im_el)                                                                                          \
+    X(conv_pack_dy_el)                                                                                         \
+    X(conv_bias_rows_el)                                                                                       \
     X(max_pool2d_fwd)                                                                                          \
     X(max_pool2d_bwd)                                                                                          \
     X(avg_pool2d_fwd)                                                                                          \
@@ -121,6 +125,8 @@ typedef struct ocl_device {
     int is_cpu;          /* CL_DEVICE_TYPE_CPU: the float8 GEMMs instead of the tiled one */
     int sync_each;       /* STRATA_OPENCL_SYNC=1: wait for every kernel (profiling) */
     int conv_direct;     /* STRATA_OPENCL_DIRECT_CONV: 1 direct kernels only, 0 GEMM wherever it can, -1 by size */
+    int conv_el;         /* the im2col path's kernels give an item each element (not a CPU device; or
+                          * STRATA_OPENCL_CONV_ITEMS=element), not each plane or row */
     cl_ulong global_mem;
 
     pthread_mutex_t lock; /* context creation, the program, kernel args, the pool */

@@ -15,7 +15,11 @@
  * dx): the index arithmetic and the padding bounds are worked out once per
  * plane or row, not per element, which is what costs on a CPU device
  * (PoCL: im2col of W2's second layer 0.7 ms with an item per element row,
- * 0.5 ms with an item per plane).
+ * 0.5 ms with an item per plane). A GPU wants the opposite: the *_el
+ * kernels at the end give each element its own item, so neighbouring items
+ * touch neighbouring addresses and there are enough of them to fill the
+ * device; each writes what its plane kernel writes, the same sums in the
+ * same order (bit-identical).
  */
 
 /* The columns j in [*j0, *j1) of an output row whose tap lands inside the
@@ -118,4 +122,64 @@ __kernel void conv_bias_rows(__global float *y, long y_off, __global const float
     __global float *out = y + y_off + q * P;
     for (long p = 0; p < P; p++)
         out[p] += bq;
+}
+
+/* ---- one item per element (a GPU) --------------------------------------------- */
+
+/* conv_im2col's element (p, r, n): the three dims of the range. */
+__kernel void conv_im2col_el(__global float *col, long s_n, long s_r, __global const float *x, long x_off, long n0,
+                             long16 geom)
+{
+    CONV_GEOM;
+    const long p = get_global_id(0), r = get_global_id(1), n = get_global_id(2);
+    const long i = p / OW, j = p - i * OW;
+    const long kw = r % KW, kh = (r / KW) % KH, c = r / (KH * KW);
+    const long h = i * sh - ph + kh * dh, w = j * sw - pw + kw * dw;
+    col[n * s_n + r * s_r + p] =
+        h >= 0 && h < H && w >= 0 && w < W ? x[x_off + ((n0 + n) * C + c) * H * W + h * W + w] : 0.0f;
+}
+
+/* conv_col2im's element (e, c, n), e = h W + w: the taps that reach it,
+ * in (kh, kw) order, then the bias. */
+__kernel void conv_col2im_el(__global float *dx, long dx_off, __global const float *col, __global const float *b,
+                             long b_off, int has_bias, long n0, long16 geom)
+{
+    CONV_GEOM;
+    const long KK = KH * KW, P = OH * OW;
+    const long e = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    const long h = e / W, w = e - h * W;
+    __global const float *cr = col + (n * C + c) * KK * P; /* (KH, KW, OH, OW) */
+    float s = 0.0f;
+    for (long kh = 0; kh < KH; kh++) {
+        const long hi = h + ph - kh * dh; /* i sh */
+        if (hi < 0 || hi % sh || hi / sh >= OH)
+            continue;
+        for (long kw = 0; kw < KW; kw++) {
+            const long wj = w + pw - kw * dw; /* j sw */
+            if (wj >= 0 && wj % sw == 0 && wj / sw < OW)
+                s += cr[(kh * KW + kw) * P + hi / sh * OW + wj / sw];
+        }
+    }
+    if (has_bias)
+        s += b[b_off + c];
+    dx[dx_off + ((n0 + n) * C + c) * H * W + e] = s;
+}
+
+/* conv_pack_dy's element (p, row), row = o nb + n. */
+__kernel void conv_pack_dy_el(__global float *dyt, __global const float *dy, long dy_off, long n0, long nb,
+                              long16 geom)
+{
+    CONV_GEOM;
+    const long P = OH * OW;
+    const long p = get_global_id(0), row = get_global_id(1);
+    const long n = row % nb, o = row / nb;
+    dyt[row * P + p] = dy[dy_off + ((n0 + n) * OC + o) * P + p];
+}
+
+/* conv_bias_rows's element (p, q). */
+__kernel void conv_bias_rows_el(__global float *y, long y_off, __global const float *b, long b_off, long rows, long OC,
+                                long P)
+{
+    const long p = get_global_id(0), q = get_global_id(1);
+    y[y_off + q * P + p] += b[b_off + q % OC];
 }
