@@ -452,25 +452,24 @@ strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind
                 len += strlen(rt->backends[b]->name) + 1;
             char *buf = st_realloc(mrt->kernel_list_scratch, len);
             if (!buf)
-                return st_error(STRATA_E_NOMEM, "strata_registry_get: out of memory listing the kernels of %s (%zu bytes)",
-                                op->name, len);
-            {
-                buf[0] = '\0';
-                for (int b = 0; b < rt->n_backends; b++) {
-                    if (st_find_kernel(mrt, op, b) ||
-                        (op->def.host_kernel && rt->backends[b]->def.flags & STRATA_BACKEND_HOST_MEMORY)) {
-                        if (buf[0])
-                            strcat(buf, ",");
-                        strcat(buf, rt->backends[b]->name);
-                    }
+                return st_error(STRATA_E_NOMEM,
+                                "strata_registry_get: out of memory listing the kernels of %s (%zu bytes)", op->name,
+                                len);
+            buf[0] = '\0';
+            for (int b = 0; b < rt->n_backends; b++) {
+                if (st_find_kernel(mrt, op, b) ||
+                    (op->def.host_kernel && rt->backends[b]->def.flags & STRATA_BACKEND_HOST_MEMORY)) {
+                    if (buf[0])
+                        strcat(buf, ",");
+                    strcat(buf, rt->backends[b]->name);
                 }
-                if (!buf[0] && (op->def.flags & STRATA_OP_VIEW))
-                    strcpy(buf, "(view)");
-                else if (!buf[0] && op->def.composite)
-                    strcpy(buf, "(composite)");
-                mrt->kernel_list_scratch = buf;
-                *kernels = buf;
             }
+            if (!buf[0] && (op->def.flags & STRATA_OP_VIEW))
+                strcpy(buf, "(view)");
+            else if (!buf[0] && op->def.composite)
+                strcpy(buf, "(composite)");
+            mrt->kernel_list_scratch = buf;
+            *kernels = buf;
         }
     } else if (kind == STRATA_REGISTRY_LAYER) {
         nm = rt->layers[i]->name;
