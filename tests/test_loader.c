@@ -1514,14 +1514,21 @@ static void test_host_fallback_gradient(void **state)
                  child_fallback_gradient);
 }
 
-static void test_strict_forbids_fallback(void **state)
+/* A runtime under STRATA_STRICT=1 with ref and @p fixture. */
+static strata_runtime *rt_strict_with(const char *fixture)
 {
-    (void)state;
     env_set("STRATA_STRICT", "1"); /* read when the runtime is created */
     strata_runtime *rt = rt_isolated();
     env_set("STRATA_STRICT", NULL);
     ST_OK(strata_plugin_load(rt, ref_so()));
-    ST_OK(strata_plugin_load(rt, fx("fake_device_backend")));
+    ST_OK(strata_plugin_load(rt, fx(fixture)));
+    return rt;
+}
+
+static void test_strict_forbids_fallback(void **state)
+{
+    (void)state;
+    strata_runtime *rt = rt_strict_with("fake_device_backend");
     strata_device *dev = host_device(rt);
 
     const int64_t shape[1] = {3};
@@ -1617,11 +1624,7 @@ static void test_fallback_skips_declining_backend(void **state)
 static void test_zeros_where_fill_is_declined(void **state)
 {
     (void)state;
-    env_set("STRATA_STRICT", "1"); /* read when the runtime is created */
-    strata_runtime *rt = rt_isolated();
-    env_set("STRATA_STRICT", NULL);
-    ST_OK(strata_plugin_load(rt, ref_so()));
-    ST_OK(strata_plugin_load(rt, fx("device_mem_backend")));
+    strata_runtime *rt = rt_strict_with("device_mem_backend");
     strata_device *dev = NULL;
     ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
     const int64_t shape[1] = {4};

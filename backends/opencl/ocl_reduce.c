@@ -48,6 +48,20 @@ strata_status ocl_reduce_launch(const strata_kernel_call *call, ocl_device *d, c
     return ocl_launch(call, d, OCL_K_reduce_sum, 1, &global, &local, 12, args);
 }
 
+/* Appends a dim of @p size and @p stride to (shape, stride, *n), or folds it into the last one when @p merge
+ * (its neighbour in a contiguous tensor); returns @p size. */
+static int64_t push_dim(int64_t *shape, int64_t *stride, int *n, int merge, int64_t size, int64_t st)
+{
+    if (merge) {
+        shape[*n - 1] *= size;
+    } else {
+        shape[*n] = size;
+        ++*n;
+    }
+    stride[*n - 1] = st;
+    return size;
+}
+
 /* Splits X's dims by @p mask into kept and reduced (shapes and strides of
  * the contiguous tensor) and launches the sum; n_out is checked against Y. */
 static strata_status ocl_reduce_masked(const strata_kernel_call *call, const strata_tensor_desc *X,
@@ -65,25 +79,10 @@ static strata_status ocl_reduce_masked(const strata_kernel_call *call, const str
         /* neighbours of one kind are one dim of the contiguous X: (N, C, H, W) summed over N, H and W reduces
          * two dims, N and H*W, so the kernel's inner loop needs no division per element */
         const int merge = k > 0 && !mask[k] == !mask[k - 1];
-        if (mask[k]) {
-            if (merge) {
-                rs[nr - 1] *= X->shape[k];
-                rst[nr - 1] = stride[k];
-            } else {
-                rs[nr] = X->shape[k];
-                rst[nr++] = stride[k];
-            }
-            n_red *= X->shape[k];
-        } else {
-            if (merge) {
-                ks[nk - 1] *= X->shape[k];
-                kst[nk - 1] = stride[k];
-            } else {
-                ks[nk] = X->shape[k];
-                kst[nk++] = stride[k];
-            }
-            n_out *= X->shape[k];
-        }
+        if (mask[k])
+            n_red *= push_dim(rs, rst, &nr, merge, X->shape[k], stride[k]);
+        else
+            n_out *= push_dim(ks, kst, &nk, merge, X->shape[k], stride[k]);
     }
     strata_status s = kc_check_numel(call, Y, "output", n_out);
     ocl_device *d = NULL;
