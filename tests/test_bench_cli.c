@@ -52,6 +52,11 @@ static void test_ops(void **state)
     expect_op_runs("conv2d_backward_data", "2x3x9x9x4x3x2x1", conv);
     expect_op_runs("conv2d_backward_weight", "2x3x9x9x4x3x2x1", conv);
     expect_op_runs("conv2d_backward_weight", "1x2x5x5x3x5", "1x2x5x5 * 3x2x5x5 stride 1 pad 0");
+    /* a ninth number: groups (the weight has C / groups input channels) */
+    const char *grouped = "2x4x6x6 * 6x2x3x3 stride 1 pad 1 groups 2";
+    expect_op_runs("conv2d", "2x4x6x6x6x3x1x1x2", grouped);
+    expect_op_runs("conv2d_backward_data", "2x4x6x6x6x3x1x1x2", grouped);
+    expect_op_runs("conv2d_backward_weight", "2x4x6x6x6x3x1x1x2", grouped);
 }
 
 /* STRATA_CPU_CONV picks the cpu backend's convolution: with "onednn" a
@@ -95,6 +100,10 @@ static void test_errors(void **state)
     /* the kernel must fit the padded input */
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op conv2d --shape 1x1x4x4x2x7 --backend ref"), 2,
                       "no larger than the padded input");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op conv2d --shape 1x3x4x4x2x3x1x1x2 --backend ref"), 2,
+                      "C and OC divisible by GROUPS");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op conv2d --shape 1x2x4x4x2x3x1x1x0 --backend ref"), 2,
+                      "C and OC divisible by GROUPS");
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op max_pool2d --shape 1x1x4x4x2x2 --backend ref"), 2,
                       "--op max_pool2d is not available (ops: matmul, conv2d, conv2d_backward_data");
 }

@@ -281,8 +281,8 @@ static int parse_dims(const char *s, long long *v, int max)
 /* Parses --shape for @p a->op into @p c (inputs not made yet); 0 on success. */
 static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], int ndims[3])
 {
-    long long v[8] = {0, 0, 0, 0, 0, 0, 1, 0};
-    int got = parse_dims(a->shape, v, 8);
+    long long v[9] = {0, 0, 0, 0, 0, 0, 1, 0, 1};
+    int got = parse_dims(a->shape, v, 9);
     if (!strcmp(a->op, "matmul")) {
         long long M = v[0], N = v[1], K = v[2];
         if (got != 3 || M <= 0 || N <= 0 || K <= 0) {
@@ -297,19 +297,20 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
         snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lld", M, N, K);
         return 0;
     }
-    /* conv2d and its two gradients, one shape syntax: x (N, C, H, W) * w (OC, C, K, K) */
+    /* conv2d and its two gradients, one shape syntax: x (N, C, H, W) * w (OC, C / GROUPS, K, K) */
     const int bwd_data = !strcmp(a->op, "conv2d_backward_data"), bwd_weight = !strcmp(a->op, "conv2d_backward_weight");
     if (!strcmp(a->op, "conv2d") || bwd_data || bwd_weight) {
-        long long B = v[0], C = v[1], H = v[2], W = v[3], OC = v[4], KS = v[5], S = v[6], P = v[7];
-        if (got < 6 || B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KS <= 0 || S <= 0 || P < 0 ||
-            H + 2 * P < KS || W + 2 * P < KS) {
-            fprintf(stderr, "strata bench: --op %s needs --shape NxCxHxWxOCxK[xSTRIDExPAD] with the kernel K "
-                            "no larger than the padded input (e.g. 64x1x28x28x6x5x1x2, LeNet's first layer)\n",
+        long long B = v[0], C = v[1], H = v[2], W = v[3], OC = v[4], KS = v[5], S = v[6], P = v[7], G = v[8];
+        if (got < 6 || B <= 0 || C <= 0 || H <= 0 || W <= 0 || OC <= 0 || KS <= 0 || S <= 0 || P < 0 || G <= 0 ||
+            C % G || OC % G || H + 2 * P < KS || W + 2 * P < KS) {
+            fprintf(stderr, "strata bench: --op %s needs --shape NxCxHxWxOCxK[xSTRIDE[xPAD[xGROUPS]]] with the kernel "
+                            "K no larger than the padded input and C and OC divisible by GROUPS (e.g. "
+                            "64x1x28x28x6x5x1x2, LeNet's first layer; 16x32x32x32x32x3x1x1x32, a depthwise one)\n",
                     a->op);
             return 2;
         }
         long long OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
-        const int64_t x[4] = {B, C, H, W}, w[4] = {OC, C, KS, KS}, dy[4] = {B, OC, OH, OW};
+        const int64_t x[4] = {B, C, H, W}, w[4] = {OC, C / G, KS, KS}, dy[4] = {B, OC, OH, OW};
         /* inputs: conv2d (x, w, b), backward data (dy, w), backward weight (dy, x) */
         const int64_t *in[3] = {x, w, NULL};
         if (bwd_data)
@@ -331,13 +332,18 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
         cv[2] = cv[3] = P;
         c->attrs[c->n_attrs++] = strata_attr_ints("stride", cv, 2);
         c->attrs[c->n_attrs++] = strata_attr_ints("padding", cv + 2, 2);
+        c->attrs[c->n_attrs++] = strata_attr_int("groups", G);
         /* what the gradients need: input_size (H, W) or kernel_size (K, K) */
         cv[4] = bwd_data ? H : KS, cv[5] = bwd_data ? W : KS;
         if (bwd_data || bwd_weight)
             c->attrs[c->n_attrs++] = strata_attr_ints(bwd_data ? "input_size" : "kernel_size", cv + 4, 2);
-        c->flops = 2.0 * (double)B * (double)OC * (double)OH * (double)OW * (double)C * (double)KS * (double)KS;
+        c->flops = 2.0 * (double)B * (double)OC * (double)OH * (double)OW * (double)(C / G) * (double)KS * (double)KS;
         snprintf(c->shape, sizeof c->shape, "%lldx%lldx%lldx%lld * %lldx%lldx%lldx%lld stride %lld pad %lld", B, C,
-                 H, W, OC, C, KS, KS, S, P);
+                 H, W, OC, C / G, KS, KS, S, P);
+        if (G > 1) {
+            size_t len = strlen(c->shape);
+            snprintf(c->shape + len, sizeof c->shape - len, " groups %lld", G);
+        }
         return 0;
     }
     fprintf(stderr,
@@ -437,7 +443,7 @@ int cmd_bench(int argc, char **argv)
         {.name = "--op", .type = CLI_STRING, .dst = &a.op, .value = "OP",
          .help = "one op instead: matmul, conv2d, conv2d_backward_data, conv2d_backward_weight"},
         {.name = "--shape", .type = CLI_STRING, .dst = &a.shape, .value = "SHAPE",
-         .help = "its shape: MxNxK (matmul), NxCxHxWxOCxK[xSTRIDExPAD] (conv2d and its gradients)"},
+         .help = "its shape: MxNxK (matmul), NxCxHxWxOCxK[xSTRIDE[xPAD[xGROUPS]]] (conv2d and its gradients)"},
         {.name = "--models", .type = CLI_STRING, .dst = &a.models, .value = "DIR",
          .help = "where the workloads' specs are (default: the installed or source models/)"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a.json, .help = "one JSON object per line"},

@@ -310,7 +310,8 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     clGetDeviceInfo(id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem, NULL);
     cl_device_type type = 0;
     clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    d->is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0 && !getenv("STRATA_OPENCL_TILED_GEMM");
+    d->cpu_type = (type & CL_DEVICE_TYPE_CPU) != 0;
+    d->is_cpu = d->cpu_type && !getenv("STRATA_OPENCL_TILED_GEMM");
     const char *sync = getenv("STRATA_OPENCL_SYNC");
     d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
@@ -321,7 +322,7 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     else if (items && !strcmp(items, "plane"))
         d->conv_el = 0;
     else
-        d->conv_el = (type & CL_DEVICE_TYPE_CPU) == 0;
+        d->conv_el = !d->cpu_type;
     d->global_mem = mem;
     snprintf(d->name, sizeof d->name, "%s [%d:%d] (%s, driver %s, %.1f GiB%s)", dname, pi, di, dver, drv,
              (double)mem / (1024.0 * 1024.0 * 1024.0), d->fp64 ? ", fp64" : "");

@@ -18,10 +18,13 @@
  * direct kernels. Sums are f32 fma, in the GEMM's order; col2im adds each
  * element's taps in (kh, kw) order, so every result is deterministic.
  *
- * Groups > 1 stay on the direct kernels: per-group GEMMs would need the
- * GEMM's output batch stride to differ from M N (it has none), or one
- * launch per (image, group), which for depthwise layers is thousands of
- * GEMMs of a few terms.
+ * Groups > 1: col's rows are group-major (channel c in group c / Cg), so
+ * group q is the GEMM of its slices: w's rows q OCg.., col's rows q CKKg..
+ * and y's (or dy's) rows q OCg.., one launch per group over the chunk's
+ * images (the GEMM's output batch stride c_bs steps over the other
+ * groups' rows). On a device other than a CPU, layers whose groups are
+ * each tiny (depthwise) stay on the direct kernels, one launch in all
+ * (ocl_conv_gemm_chunk).
  */
 #include <string.h>
 
@@ -41,14 +44,27 @@
  * 0.05 against 0.11-0.14 ms). */
 #define OCL_CONV_GEMM_MIN_MACS 16384
 
+/* On a device other than a CPU, a grouped layer runs through the GEMM only
+ * when each group has at least this many output channels: the GEMM path
+ * launches once per group, and a depthwise layer's hundreds of one-row
+ * GEMMs would cost more in launches than the direct kernel's one (a guess:
+ * no GPU was lent to time it). On PoCL the GEMM path won for every
+ * grouped layer tried, depthwise included (2026-12-06: 16x256x16x16,
+ * 256 groups, 3x3: 16.4 against 39.1 ms forward, 28.4 against 57.3 data
+ * gradient, 15.5 against 22.9 weight gradient; 4 groups of 8 -> 16
+ * channels on 32x32: 9-12x), so CPU devices take it for all of them. */
+#define OCL_CONV_GEMM_MIN_GROUP 8
+
 int64_t ocl_conv_gemm_chunk(const ocl_device *d, const ocl_conv_geom *g, int weight_grad)
 {
-    if (d->conv_direct == 1 || g->groups != 1 || (!d->is_cpu && !d->gemm_ok))
+    if (d->conv_direct == 1 || (!d->is_cpu && !d->gemm_ok))
         return 0;
     const int64_t P = g->OH * g->OW, CKK = g->C * g->KH * g->KW;
-    if (g->N < 1 || P < 1 || CKK < 1 || g->OC < 1 || g->H < 1 || g->W < 1)
+    if (g->N < 1 || P < 1 || CKK < 1 || g->OC < 1 || g->H < 1 || g->W < 1 || g->groups < 1)
         return 0; /* nothing to multiply: the direct kernels write the zeros */
-    if (d->conv_direct < 0 && g->N * g->OC * P * CKK < OCL_CONV_GEMM_MIN_MACS)
+    const int64_t OCg = g->OC / g->groups;
+    if (d->conv_direct < 0 && (g->N * OCg * P * CKK < OCL_CONV_GEMM_MIN_MACS ||
+                               (!d->cpu_type && g->groups > 1 && OCg < OCL_CONV_GEMM_MIN_GROUP)))
         return 0;
     const int64_t per_image = (CKK + (weight_grad ? g->OC : 0)) * P * (int64_t)sizeof(float);
     if (per_image > OCL_CONV_SCRATCH_BYTES)
@@ -97,26 +113,30 @@ strata_status ocl_conv_gemm_forward(const strata_kernel_call *call, ocl_device *
     strata_status s = ocl_conv_gemm_begin(call, d, g, chunk, &geom, &col);
     if (s != STRATA_OK)
         return s;
+    const int64_t G = g->groups, OCg = g->OC / G, CKKg = CKK / G;
     ocl_gemm_args ga;
     memset(&ga, 0, sizeof ga);
-    ga.a = ocl_mem(Wt); /* w (OC, CKK) */
-    ga.a_off = ocl_off(Wt);
-    ga.a_sm = CKK;
+    ga.a = ocl_mem(Wt); /* group q's w (OCg, CKKg) */
+    ga.a_sm = CKKg;
     ga.a_sk = 1;
-    ga.b = col; /* col[n] (CKK, P) */
+    ga.b = col; /* col[n] rows q CKKg.. (CKKg, P) */
     ga.b_bs = CKK * P;
     ga.b_sk = P;
     ga.b_sn = 1;
-    ga.c = ocl_mem(Y);
-    ga.M = g->OC;
+    ga.c = ocl_mem(Y); /* y[n] rows q OCg.. (OCg, P) */
+    ga.c_bs = g->OC * P;
+    ga.M = OCg;
     ga.N = P;
-    ga.K = CKK;
+    ga.K = CKKg;
     for (int64_t n0 = 0; n0 < g->N && s == STRATA_OK; n0 += chunk) {
         const int64_t nb = g->N - n0 < chunk ? g->N - n0 : chunk;
         s = ocl_im2col(call, d, &geom, g, col, CKK * P, P, X, n0, nb);
-        ga.c_off = ocl_off(Y) + n0 * g->OC * P;
-        if (s == STRATA_OK)
+        for (int64_t q = 0; q < G && s == STRATA_OK; q++) {
+            ga.a_off = ocl_off(Wt) + q * OCg * CKKg;
+            ga.b_off = q * CKKg * P;
+            ga.c_off = ocl_off(Y) + n0 * g->OC * P + q * OCg * P;
             s = ocl_gemm_launch(call, d, &ga, nb);
+        }
     }
     if (s == STRATA_OK && B) {
         cl_mem y = ocl_mem(Y), b = ocl_mem(B);
@@ -141,27 +161,32 @@ strata_status ocl_conv_gemm_backward_data(const strata_kernel_call *call, ocl_de
     strata_status s = ocl_conv_gemm_begin(call, d, g, chunk, &geom, &col);
     if (s != STRATA_OK)
         return s;
+    const int64_t G = g->groups, OCg = g->OC / G, CKKg = CKK / G;
     ocl_gemm_args ga;
     memset(&ga, 0, sizeof ga);
-    ga.a = ocl_mem(Wt); /* w^T: a(r, o) = w[o, r] */
-    ga.a_off = ocl_off(Wt);
+    ga.a = ocl_mem(Wt); /* group q's w^T: a(r, o) = w[q OCg + o, r] */
     ga.a_sm = 1;
-    ga.a_sk = CKK;
-    ga.b = ocl_mem(DY); /* dy[n] (OC, P) */
+    ga.a_sk = CKKg;
+    ga.b = ocl_mem(DY); /* dy[n] rows q OCg.. (OCg, P) */
     ga.b_bs = g->OC * P;
     ga.b_sk = P;
     ga.b_sn = 1;
-    ga.c = col;
-    ga.M = CKK;
+    ga.c = col; /* col[n] rows q CKKg.. (CKKg, P) */
+    ga.c_bs = CKK * P;
+    ga.M = CKKg;
     ga.N = P;
-    ga.K = g->OC;
+    ga.K = OCg;
     cl_mem dx = ocl_mem(DX), b = B ? ocl_mem(B) : NULL;
     cl_long dx_off = ocl_off(DX), b_off = B ? ocl_off(B) : 0;
     cl_int has_bias = B != NULL;
     for (int64_t n0 = 0; n0 < g->N && s == STRATA_OK; n0 += chunk) {
         cl_long first = n0, nb = g->N - n0 < chunk ? g->N - n0 : chunk;
-        ga.b_off = ocl_off(DY) + n0 * g->OC * P;
-        s = ocl_gemm_launch(call, d, &ga, nb);
+        for (int64_t q = 0; q < G && s == STRATA_OK; q++) {
+            ga.a_off = ocl_off(Wt) + q * OCg * CKKg;
+            ga.b_off = ocl_off(DY) + n0 * g->OC * P + q * OCg * P;
+            ga.c_off = q * CKKg * P;
+            s = ocl_gemm_launch(call, d, &ga, nb);
+        }
         size_t plane[2] = {(size_t)g->C, (size_t)nb}, el[3] = {(size_t)(g->H * g->W), (size_t)g->C, (size_t)nb};
         ocl_arg args[] = {OCL_ARG(dx),    OCL_ARG(dx_off),   OCL_ARG(col),   OCL_ARG(b),
                           OCL_ARG(b_off), OCL_ARG(has_bias), OCL_ARG(first), OCL_ARG(geom)};
@@ -185,18 +210,19 @@ strata_status ocl_conv_gemm_backward_weight(const strata_kernel_call *call, ocl_
         s = ocl_scratch(d, sizeof(float) * (size_t)(chunk * CKK * P), &col); /* (CKK, chunk P) */
     if (s == STRATA_OK)
         s = ocl_scratch(d, sizeof(float) * (size_t)(chunk * g->OC * P), &dyt); /* (OC, chunk P) */
+    const int64_t G = g->groups, OCg = g->OC / G, CKKg = CKK / G;
     if (s == STRATA_OK && chunk < g->N)
-        s = ocl_scratch(d, sizeof(float) * (size_t)(g->OC * CKK), &part); /* a later chunk's sum */
+        s = ocl_scratch(d, sizeof(float) * (size_t)(g->OC * CKKg), &part); /* a later chunk's sum */
     ocl_gemm_args ga;
     memset(&ga, 0, sizeof ga);
-    ga.a = dyt; /* a(o, k) = dyt[o, k], k = n P + p */
+    ga.a = dyt; /* group q: a(o, k) = dyt[q OCg + o, k], k = n P + p */
     ga.a_sk = 1;
-    ga.b = col; /* b(k, r) = col[r, k] */
+    ga.b = col; /* b(k, r) = col[q CKKg + r, k] */
     ga.b_sk = 1;
-    ga.M = g->OC;
-    ga.N = CKK;
+    ga.M = OCg;
+    ga.N = CKKg;
     cl_mem dy = ocl_mem(DY), dw = ocl_mem(DW);
-    cl_long dy_off = ocl_off(DY), dw_off = ocl_off(DW), zero = 0, n_dw = g->OC * CKK;
+    cl_long dy_off = ocl_off(DY), dw_off = ocl_off(DW), zero = 0, n_dw = g->OC * CKKg;
     for (int64_t n0 = 0; n0 < g->N && s == STRATA_OK; n0 += chunk) {
         cl_long first = n0, nb = g->N - n0 < chunk ? g->N - n0 : chunk;
         s = ocl_im2col(call, d, &geom, g, col, P, nb * P, X, n0, nb);
@@ -208,10 +234,13 @@ strata_status ocl_conv_gemm_backward_weight(const strata_kernel_call *call, ocl_
         ga.a_sm = nb * P;
         ga.b_sn = nb * P;
         ga.K = nb * P;
-        ga.c = n0 ? part : dw;
-        ga.c_off = n0 ? 0 : dw_off;
-        if (s == STRATA_OK)
+        ga.c = n0 ? part : dw; /* dw (OC, CKKg): group q's rows q OCg.. */
+        for (int64_t q = 0; q < G && s == STRATA_OK; q++) {
+            ga.a_off = q * OCg * nb * P;
+            ga.b_off = q * CKKg * nb * P;
+            ga.c_off = (n0 ? 0 : dw_off) + q * OCg * CKKg;
             s = ocl_gemm_launch(call, d, &ga, 1);
+        }
         size_t n = (size_t)n_dw;
         ocl_arg add[] = {OCL_ARG(dw), OCL_ARG(dw_off), OCL_ARG(part), OCL_ARG(zero), OCL_ARG(n_dw)};
         if (s == STRATA_OK && n0)

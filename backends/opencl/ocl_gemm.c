@@ -17,10 +17,11 @@ strata_status ocl_gemm_launch(const strata_kernel_call *call, ocl_device *d, con
 {
     size_t global[3] = {ocl_round_up((size_t)g->N, 64) / 4, ocl_round_up((size_t)g->M, 64) / 4, (size_t)batches};
     size_t local[3] = {16, 16, 1};
-    ocl_arg args[] = {OCL_ARG(g->c),    OCL_ARG(g->c_off), OCL_ARG(g->a),        OCL_ARG(g->a_off), OCL_ARG(g->a_bs),
-                      OCL_ARG(g->a_sm), OCL_ARG(g->a_sk),  OCL_ARG(g->b),        OCL_ARG(g->b_off), OCL_ARG(g->b_bs),
-                      OCL_ARG(g->b_sk), OCL_ARG(g->b_sn),  OCL_ARG(g->bias),     OCL_ARG(g->bias_off),
-                      OCL_ARG(g->has_bias), OCL_ARG(g->M), OCL_ARG(g->N),        OCL_ARG(g->K)};
+    const cl_long c_bs = g->c_bs ? g->c_bs : g->M * g->N;
+    ocl_arg args[] = {OCL_ARG(g->c),        OCL_ARG(g->c_off), OCL_ARG(c_bs),   OCL_ARG(g->a),    OCL_ARG(g->a_off),
+                      OCL_ARG(g->a_bs),     OCL_ARG(g->a_sm),  OCL_ARG(g->a_sk), OCL_ARG(g->b),    OCL_ARG(g->b_off),
+                      OCL_ARG(g->b_bs),     OCL_ARG(g->b_sk),  OCL_ARG(g->b_sn), OCL_ARG(g->bias), OCL_ARG(g->bias_off),
+                      OCL_ARG(g->has_bias), OCL_ARG(g->M),     OCL_ARG(g->N),    OCL_ARG(g->K)};
     if (!g->M || !g->N || !batches)
         return STRATA_OK;
     if (d->is_cpu && g->a_sk == 1 && g->b_sk == 1) {

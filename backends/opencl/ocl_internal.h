@@ -122,7 +122,8 @@ typedef struct ocl_device {
     int fp64;            /* cl_khr_fp64 */
     size_t max_wg;       /* work-group size every kernel accepts (a power of two once built) */
     int gemm_ok;         /* the GEMM's 16x16 groups fit (known once built) */
-    int is_cpu;          /* CL_DEVICE_TYPE_CPU: the float8 GEMMs instead of the tiled one */
+    int cpu_type;        /* CL_DEVICE_TYPE_CPU */
+    int is_cpu;          /* a CPU device: the float8 GEMMs instead of the tiled one (not under STRATA_OPENCL_TILED_GEMM) */
     int sync_each;       /* STRATA_OPENCL_SYNC=1: wait for every kernel (profiling) */
     int conv_direct;     /* STRATA_OPENCL_DIRECT_CONV: 1 direct kernels only, 0 GEMM wherever it can, -1 by size */
     int conv_el;         /* the im2col path's kernels give an item each element (not a CPU device; or
@@ -250,7 +251,7 @@ strata_status ocl_reduce_launch(const strata_kernel_call *call, ocl_device *d, c
  *   b(k, n) = b[b_off + batch b_bs + k b_sk + n b_sn] */
 typedef struct ocl_gemm_args {
     cl_mem c, a, b, bias;
-    cl_long c_off, a_off, a_bs, a_sm, a_sk, b_off, b_bs, b_sk, b_sn, bias_off;
+    cl_long c_off, c_bs, a_off, a_bs, a_sm, a_sk, b_off, b_bs, b_sk, b_sn, bias_off; /* c_bs 0: M N */
     cl_int has_bias;
     cl_long M, N, K;
 } ocl_gemm_args;

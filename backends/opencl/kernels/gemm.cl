@@ -1,8 +1,10 @@
 /*
  * gemm.cl - one tiled GEMM for matmul and linear.
  *
- * c (batch, M, N) (from c_off) = a (M, K) b (K, N) [+ bias (N)] per batch, with a and b
- * read through strides, so transposed operands need no copy:
+ * c (batch, M, N) (from c_off, batch c_bs apart: M N, or more for a
+ * grouped convolution's slices of a wider output) = a (M, K) b (K, N)
+ * [+ bias (N)] per batch, with a and b read through strides, so
+ * transposed operands need no copy:
  *   a(m, k) = a[a_off + batch a_bs + m a_sm + k a_sk]
  *   b(k, n) = b[b_off + batch b_bs + k b_sk + n b_sn]
  * A 16x16 work-group computes a 64x64 tile of c, each item a 4x4 block
@@ -14,7 +16,7 @@
 #define GEMM_TK 16
 
 __kernel __attribute__((reqd_work_group_size(16, 16, 1))) void
-gemm(__global float *c, long c_off, __global const float *a, long a_off, long a_bs, long a_sm, long a_sk,
+gemm(__global float *c, long c_off, long c_bs, __global const float *a, long a_off, long a_bs, long a_sm, long a_sk,
      __global const float *b, long b_off, long b_bs, long b_sk, long b_sn, __global const float *bias, long bias_off,
      int has_bias, long M, long N, long K)
 {
@@ -25,7 +27,7 @@ gemm(__global float *c, long c_off, __global const float *a, long a_off, long a_
     const long batch = get_global_id(2);
     a += a_off + batch * a_bs;
     b += b_off + batch * b_bs;
-    c += c_off + batch * M * N;
+    c += c_off + batch * c_bs;
 
     float acc[4][4];
     for (int i = 0; i < 4; i++)
@@ -93,7 +95,7 @@ gemm(__global float *c, long c_off, __global const float *a, long a_off, long a_
  * gemm_dot: a(m, k) and b(k, n) both unit-stride in k (linear's x w^T):
  * each item computes c[m, n..n+3] as four dot products over k.
  */
-__kernel void gemm_dot(__global float *c, long c_off, __global const float *a, long a_off, long a_bs, long a_sm,
+__kernel void gemm_dot(__global float *c, long c_off, long c_bs, __global const float *a, long a_off, long a_bs, long a_sm,
                        long a_sk, __global const float *b, long b_off, long b_bs, long b_sk, long b_sn,
                        __global const float *bias, long bias_off, int has_bias, long M, long N, long K)
 {
@@ -102,7 +104,7 @@ __kernel void gemm_dot(__global float *c, long c_off, __global const float *a, l
         return;
     __global const float *ar = a + a_off + batch * a_bs + m * a_sm;
     b += b_off + batch * b_bs;
-    c += c_off + batch * M * N + m * N;
+    c += c_off + batch * c_bs + m * N;
     const int nn = N - n0 < 4 ? (int)(N - n0) : 4;
     __global const float *br[4];
     for (int j = 0; j < 4; j++)
@@ -130,7 +132,7 @@ __kernel void gemm_dot(__global float *c, long c_off, __global const float *a, l
 
 /* gemm_axpy: b(k, n) unit-stride in n (matmul's a b and the backward
  * GEMMs): each item computes c[m..m+3, n..n+7] as rank-1 updates over k. */
-__kernel void gemm_axpy(__global float *c, long c_off, __global const float *a, long a_off, long a_bs, long a_sm,
+__kernel void gemm_axpy(__global float *c, long c_off, long c_bs, __global const float *a, long a_off, long a_bs, long a_sm,
                         long a_sk, __global const float *b, long b_off, long b_bs, long b_sk, long b_sn,
                         __global const float *bias, long bias_off, int has_bias, long M, long N, long K)
 {
@@ -139,7 +141,7 @@ __kernel void gemm_axpy(__global float *c, long c_off, __global const float *a, 
         return;
     a += a_off + batch * a_bs;
     b += b_off + batch * b_bs;
-    c += c_off + batch * M * N;
+    c += c_off + batch * c_bs;
     const int mm = M - m0 < 4 ? (int)(M - m0) : 4;
     const long r1 = m0 + (1 < mm ? 1 : 0), r2 = m0 + (2 < mm ? 2 : 0), r3 = m0 + (3 < mm ? 3 : 0);
     float8 acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
