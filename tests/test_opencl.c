@@ -4,7 +4,8 @@
  * with no ICD, device selection, the on-disk kernel cache (a corrupt entry
  * is rebuilt), build errors with the compiler log, the lstm and memnet
  * plugins' ops running on the device with STRATA_STRICT=1 (no host
- * fallback) and matching ref, and `strata train` of the W1 MLP on opencl
+ * fallback) and matching ref, a convolution whose im2col columns run in
+ * several chunks matching ref, and `strata train` of the W1 MLP on opencl
  * (a few hundred steps).
  *
  * The OpenCL ICD loader reads its environment once per process, and PoCL
@@ -15,6 +16,7 @@
  */
 #include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +434,138 @@ static void test_plugin_ops_run_on_opencl_without_fallback(void **state)
     run_child("lstm and memnet ops on opencl", child_plugin_ops, NULL);
 }
 
+/* ---- the im2col path in several chunks ------------------------------------ */
+
+/* Runs @p op on @p backend with inputs (shapes @p shape, values @p v); input 0
+ * is a slice starting one image into a larger tensor (a byte offset) when
+ * @p at_offset. Output 0 into @p out (at most @p cap floats); its count, or -1. */
+static int64_t run_conv_op(strata_runtime *rt, const char *backend, const char *op, int n_in,
+                           const int64_t (*shape)[4], const int *ndim, float *const *v, int at_offset,
+                           const strata_attr *attrs, int n_attrs, float *out, int64_t cap)
+{
+    strata_device *dev = NULL;
+    strata_tensor *in[3] = {0}, *y = NULL;
+    int ok = strata_device_get(rt, backend, 0, &dev) == STRATA_OK;
+    for (int k = 0; k < n_in && ok; k++) {
+        if (k == 0 && at_offset) { /* (1 + N, ...) with image 0 a sentinel, sliced to (N, ...) */
+            int64_t big[4], per = 1;
+            memcpy(big, shape[0], sizeof big);
+            big[0] += 1;
+            for (int d = 1; d < ndim[0]; d++)
+                per *= shape[0][d];
+            float *h = malloc(sizeof(float) * (size_t)(per * big[0]));
+            strata_tensor *t = NULL;
+            strata_attr sa[2] = {strata_attr_int("axis", 0), strata_attr_int("start", 1)};
+            ok = h != NULL;
+            if (ok) {
+                for (int64_t i = 0; i < per; i++)
+                    h[i] = 1e6f;
+                memcpy(h + per, v[0], sizeof(float) * (size_t)(per * shape[0][0]));
+                ok = strata_tensor_from_host(dev, STRATA_F32, ndim[0], big, h, &t) == STRATA_OK &&
+                     strata_op_call(rt, "core::slice", &t, 1, sa, 2, &in[0], 1) == STRATA_OK;
+            }
+            strata_tensor_release(t);
+            free(h);
+        } else {
+            ok = strata_tensor_from_host(dev, STRATA_F32, ndim[k], shape[k], v[k], &in[k]) == STRATA_OK;
+        }
+    }
+    ok = ok && strata_op_call(rt, op, in, n_in, attrs, n_attrs, &y, 1) == STRATA_OK;
+    int64_t n = ok ? strata_tensor_numel(y) : -1;
+    ok = ok && n <= cap && strata_tensor_read(y, out, sizeof(float) * (size_t)n) == STRATA_OK;
+    if (!ok)
+        fprintf(stderr, "%s on %s: %s\n", op, backend, strata_last_error());
+    for (int k = 0; k < 3; k++)
+        strata_tensor_release(in[k]);
+    strata_tensor_release(y);
+    return ok ? n : -1;
+}
+
+/* With STRATA_OPENCL_DIRECT_CONV=0, a layer whose columns fill the 64 MiB
+ * chunk bound in two images (x (5, 24, 200, 200), w (3, 24, 3, 2): 144 x
+ * 40,400 columns, 23 MiB an image) runs as chunks of 2, 2 and 1 images:
+ * the forward and data gradient write each chunk's images at their offset,
+ * the weight gradient adds the later chunks' sums into the first's. Every
+ * direction, conv_transpose2d with its bias too, on plane and element
+ * kernels, equals ref exactly: the values are small integers, so every sum
+ * is exact in f32. The random conformance cases fit one chunk. */
+static int child_conv_chunks(void *arg)
+{
+    setenv("STRATA_OPENCL_DIRECT_CONV", "0", 1);
+    setenv("STRATA_OPENCL_CONV_ITEMS", (const char *)arg, 1);
+    setenv("STRATA_STRICT", "1", 1);
+    strata_runtime *rt = NULL;
+    strata_device *dev = NULL;
+    const int got = child_opencl(&rt, &dev);
+    if (got != CHILD_OK)
+        return got;
+    const int64_t N = 5, C = 24, H = 200, W = 200, OC = 3, KH = 3, KW = 2, OH = 200, OW = 202;
+    const int64_t nx = N * C * H * W, nw = OC * C * KH * KW, ny = N * OC * OH * OW;
+    float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw);
+    float *dy = malloc(sizeof(float) * (size_t)ny), b[24];
+    float *got_v = malloc(sizeof(float) * (size_t)nx), *want = malloc(sizeof(float) * (size_t)nx);
+    int rc = x && w && dy && got_v && want ? CHILD_OK : CHILD_FAIL;
+    uint32_t r = 12345;
+    for (int64_t i = 0; rc == CHILD_OK && i < nx; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)((int)(r >> 24) % 5 - 2);
+        if (i < nw)
+            w[i] = (float)((int)(r >> 16 & 0xff) % 5 - 2);
+        if (i < ny)
+            dy[i] = (float)((int)(r >> 8 & 0xff) % 5 - 2);
+        if (i < C)
+            b[i] = (float)(i % 7 - 3);
+    }
+    strata_attr at[4] = {strata_attr_ints("stride", (int64_t[]){1, 1}, 2),
+                         strata_attr_ints("padding", (int64_t[]){1, 2}, 2),
+                         strata_attr_ints("dilation", (int64_t[]){1, 2}, 2)};
+    const int nd[3] = {4, 4, 1};
+    const struct {
+        const char *op;
+        int n_in;
+        int64_t shape[3][4];
+        float *v[3];
+        strata_attr extra;
+    } cases[] = {
+        {"conv::conv2d", 2, {{N, C, H, W}, {OC, C, KH, KW}}, {x, w}, {0}},
+        {"conv::conv2d_backward_data", 2, {{N, OC, OH, OW}, {OC, C, KH, KW}}, {dy, w},
+         strata_attr_ints("input_size", (int64_t[]){H, W}, 2)},
+        {"conv::conv2d_backward_weight", 2, {{N, OC, OH, OW}, {N, C, H, W}}, {dy, x},
+         strata_attr_ints("kernel_size", (int64_t[]){KH, KW}, 2)},
+        {"conv::conv_transpose2d", 3, {{N, OC, OH, OW}, {OC, C, KH, KW}, {C}}, {dy, w, b}, {0}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0] && rc == CHILD_OK; k++) {
+        at[3] = cases[k].extra;
+        int n_at = cases[k].extra.name ? 4 : 3;
+        int64_t n = run_conv_op(rt, "opencl", cases[k].op, cases[k].n_in, cases[k].shape, nd, cases[k].v, 1, at, n_at,
+                                got_v, nx);
+        int64_t m = run_conv_op(rt, "ref", cases[k].op, cases[k].n_in, cases[k].shape, nd, cases[k].v, 0, at, n_at,
+                                want, nx);
+        if (n < 0 || n != m)
+            rc = CHILD_FAIL;
+        for (int64_t i = 0; rc == CHILD_OK && i < n; i++)
+            if (got_v[i] != want[i]) {
+                fprintf(stderr, "%s (%s items): value %lld is %g on opencl, %g on ref\n", cases[k].op,
+                        (const char *)arg, (long long)i, got_v[i], want[i]);
+                rc = CHILD_FAIL;
+            }
+    }
+    free(x);
+    free(w);
+    free(dy);
+    free(got_v);
+    free(want);
+    strata_runtime_destroy(rt);
+    return rc;
+}
+
+static void test_conv_in_several_chunks_matches_ref(void **state)
+{
+    (void)state;
+    run_child("conv in chunks, plane kernels", child_conv_chunks, "plane");
+    run_child("conv in chunks, element kernels", child_conv_chunks, "element");
+}
+
 /* ---- W1 trains on opencl ------------------------------------------------- */
 
 /* Test accuracy of `strata train` of W1 for 300 steps on @p backend, in @p dir. */
@@ -569,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt),
         cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
         cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
+        cmocka_unit_test(test_conv_in_several_chunks_matches_ref),
         cmocka_unit_test(test_mlp_trains_on_opencl),
         cmocka_unit_test(test_oversized_buffer_is_nomem),
         cmocka_unit_test(test_zeros_clear_a_recycled_buffer),
