@@ -355,6 +355,12 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
     if (inv->n_attrs < 0 || inv->n_attrs > ST_MAX_IO - 4 || (inv->n_attrs && !inv->attrs))
         return st_error(STRATA_E_INVALID, "%s: bad attribute count %d", op->name, inv->n_attrs);
     const int provided = (inv->flags & STRATA_INVOKE_OUTPUTS_PROVIDED) != 0;
+    /* another runtime's backend is not in rt->backends: every op looked kernel-less and ran through the
+     * fallback (or failed as "no kernel on ref:0"), recorded in this runtime's graph */
+    if (dev->rt != rt)
+        return st_error(STRATA_E_INVALID, "%s: input 0 is on %s of another runtime (a tensor is used with the "
+                                          "runtime that made it; strata_tensor_to copies it over)",
+                        op->name, dev->name);
     for (int k = 0; k < n_in; k++) {
         if (!inv->inputs[k])
             return st_error(STRATA_E_INVALID, "%s: input %d is NULL", op->name, k);

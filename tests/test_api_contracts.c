@@ -14,7 +14,9 @@
  *     gradient nobody reads (it grew with every backward);
  *   - NULL arrays with a nonzero count are E_INVALID, not a crash;
  *   - backward after a tensor it saved was changed in place is E_STATE (it
- *     silently used the new values), from 2026-12-03.
+ *     silently used the new values), from 2026-12-03;
+ *   - an op given a tensor of another runtime is E_INVALID (it ran through
+ *     the host fallback), from 2026-12-06.
  */
 #include <math.h>
 #include <stdint.h>
@@ -512,6 +514,40 @@ static void test_provided_outputs_and_device_index(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* A tensor of one runtime given to an op of another: its backend is not among that runtime's, so every op looked
+ * kernel-less and ran through the host fallback ("core::add has no kernel on ref:0; running it on ref:0 with
+ * copies"), recorded in the other runtime's graph. It is E_INVALID naming the op and the device; strata_tensor_to
+ * copies a tensor across. */
+static void test_tensor_of_another_runtime(void **state)
+{
+    (void)state;
+    strata_runtime *ra = tu_runtime(), *rb = tu_runtime();
+    const float v[3] = {1, 2, 3};
+    strata_tensor *a = NULL, *b = NULL, *y = NULL;
+    ST_OK(strata_tensor_from_host(tu_ref(ra), STRATA_F32, 1, (const int64_t[]){3}, v, &a));
+    strata_tensor *aa[2] = {a, a};
+    assert_int_equal(strata_op_call(rb, "core::add", aa, 2, NULL, 0, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::add: input 0 is on ref:0 of another runtime");
+    assert_null(y);
+    const int64_t shape[2] = {3, 1};
+    strata_attr s = strata_attr_ints("shape", shape, 2);
+    assert_int_equal(strata_op_call(rb, "core::reshape", &a, 1, &s, 1, &y, 1), STRATA_E_INVALID);
+    assert_null(y);
+
+    ST_OK(strata_tensor_to(a, tu_ref(rb), &b));
+    strata_tensor *bb[2] = {b, b};
+    ST_OK(strata_op_call(rb, "core::add", bb, 2, NULL, 0, &y, 1));
+    float got[3];
+    ST_OK(strata_tensor_read(y, got, sizeof got));
+    for (int k = 0; k < 3; k++)
+        assert_true(got[k] == 2 * v[k]);
+    strata_tensor_release(y);
+    strata_tensor_release(b);
+    strata_tensor_release(a);
+    strata_runtime_destroy(rb);
+    strata_runtime_destroy(ra);
+}
+
 /* backward from @p l is refused naming @p needle, before anything reached @p x; the graph is reset and @p l released */
 static void expect_refused(strata_graph *g, strata_tensor *l, const strata_tensor *x, const char *needle)
 {
@@ -675,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_null_arrays),
         cmocka_unit_test(test_saved_tensor_modified),
         cmocka_unit_test(test_provided_outputs_and_device_index),
+        cmocka_unit_test(test_tensor_of_another_runtime),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
