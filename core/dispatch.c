@@ -443,7 +443,7 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
             return st_error(STRATA_E_INVALID, "%s is a view op and cannot write into provided outputs", op->name);
         rc = st_tensor_view(in[0], out_d[0].ndim, out_d[0].shape, out_d[0].strides, out_d[0].byte_offset, &outs[0]);
         if (rc)
-            return rc;
+            return st_error_context(rc, "%s", op->name);
         goto record;
     }
 

@@ -99,16 +99,27 @@ static strata_status check_view_extent(int dtype, int ndim, const int64_t *shape
         if (!shape[k])
             return STRATA_OK; /* no elements */
     }
+    /* a stride-0 view (expand) stays inside any storage at any size, but its size in bytes must fit
+     * strata_tensor_numel and the reads: (2^62 + 1) x 4 wrapped to 4 elements, read whole with 16 bytes */
+    const int64_t es = (int64_t)strata_dtype_size(dtype);
+    int64_t n = es;
+    for (int k = 0; k < ndim; k++) {
+        if (__builtin_mul_overflow(n, shape[k], &n)) {
+            char sh[128];
+            return st_error(STRATA_E_SHAPE, "a view of shape %s has more elements than a tensor can hold",
+                            st_shape_str(sh, sizeof sh, ndim, shape));
+        }
+    }
     for (int k = 0; k < ndim; k++) {
         int64_t reach;
         if (__builtin_mul_overflow(shape[k] - 1, strides[k], &reach) ||
             __builtin_add_overflow(reach < 0 ? lo : hi, reach, reach < 0 ? &lo : &hi))
             goto outside;
     }
-    const int64_t es = (int64_t)strata_dtype_size(dtype);
     int64_t first, last;
-    if (__builtin_mul_overflow(lo, es, &first) || __builtin_mul_overflow(hi + 1, es, &last) ||
-        (first < 0 && (uint64_t)-first > byte_offset) || byte_offset > bytes ||
+    if (__builtin_mul_overflow(lo, es, &first) || __builtin_add_overflow(hi, 1, &last) ||
+        __builtin_mul_overflow(last, es, &last) ||
+        (first < 0 && -(uint64_t)first > byte_offset) || byte_offset > bytes ||
         (uint64_t)last > bytes - byte_offset)
         goto outside;
     return STRATA_OK;

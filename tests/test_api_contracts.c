@@ -2,7 +2,8 @@
  * (2026-12-03), each checked on the ref backend:
  *
  *   - a reshape whose target size overflows int64 is an error, and no view
- *     can reach outside its storage (it read past a 16-byte buffer);
+ *     can reach outside its storage (it read past a 16-byte buffer), nor
+ *     have more elements than int64 and size_t count (an expand, 2026-12-06);
  *   - a checkpoint saved or loaded with an optimizer made for another model,
  *     or before the model grew, is E_STATE (it read and wrote past the
  *     optimizer's arrays);
@@ -76,6 +77,25 @@ static void test_reshape_overflow(void **state)
     const int64_t big2[3] = {-1, 1LL << 40, 1LL << 40};
     a = strata_attr_ints("shape", big2, 3);
     assert_int_equal(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    /* an expand (stride 0) stays inside its storage at any size, but its element count wrapped the same
+     * way: numel 4, and a 16-byte read "read it all" */
+    strata_tensor *x1 = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){1}, d, &x1));
+    a = strata_attr_ints("shape", big, 2);
+    assert_int_equal(strata_op_call(rt, "core::expand", &x1, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    tu_assert_error_contains("core::expand");
+    tu_assert_error_contains("more elements than a tensor can hold");
+    assert_null(r);
+    const int64_t wide[2] = {1LL << 42, 1LL << 20}; /* 2^62 elements fit an int64, their 2^64 bytes do not */
+    a = strata_attr_ints("shape", wide, 2);
+    assert_int_equal(strata_op_call(rt, "core::expand", &x1, 1, &a, 1, &r, 1), STRATA_E_SHAPE);
+    const int64_t fits[2] = {1LL << 30, 4}; /* large, but a view that can be described */
+    a = strata_attr_ints("shape", fits, 2);
+    ST_OK(strata_op_call(rt, "core::expand", &x1, 1, &a, 1, &r, 1));
+    assert_int_equal(strata_tensor_numel(r), 1LL << 32);
+    strata_tensor_release(r);
+    r = NULL;
+    strata_tensor_release(x1);
     /* a slice with a huge step: one element, as Python's x[1::2**63-1] (the length overflowed) */
     const strata_attr sa[3] = {strata_attr_int("axis", 0), strata_attr_int("start", 1),
                                strata_attr_int("step", INT64_MAX)};
