@@ -188,6 +188,11 @@ strata_status strata_tensor_from_host(strata_device *dev, strata_dtype dtype, in
     strata_status rc = st_tensor_new(dev, (int)dtype, ndim, shape, 0, &t);
     if (rc)
         return rc;
+    if (!data && t->st->bytes) {
+        rc = st_error(STRATA_E_INVALID, "strata_tensor_from_host: NULL data for %zu bytes", t->st->bytes);
+        strata_tensor_release(t);
+        return rc;
+    }
     rc = strata_tensor_write(t, data, t->st->bytes);
     if (rc) {
         strata_tensor_release(t);
@@ -350,9 +355,11 @@ strata_status strata_tensor_write(strata_tensor *t, const void *src, size_t byte
 
 strata_status strata_tensor_item(const strata_tensor *t, double *out)
 {
-    if (!t || strata_tensor_numel(t) != 1)
+    if (!t || !out)
+        return st_error(STRATA_E_INVALID, "strata_tensor_item: NULL %s", t ? "output" : "tensor");
+    if (strata_tensor_numel(t) != 1)
         return st_error(STRATA_E_SHAPE, "strata_tensor_item: tensor has %lld elements, expected 1",
-                        t ? (long long)strata_tensor_numel(t) : 0LL);
+                        (long long)strata_tensor_numel(t));
     union {
         float f;
         int32_t i;

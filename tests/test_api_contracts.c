@@ -13,7 +13,8 @@
  *   - backward of a loss whose graph was reset is E_STATE, not a silent OK;
  *     an intermediate kept across the reset and used again gathers no
  *     gradient nobody reads (it grew with every backward);
- *   - NULL arrays with a nonzero count are E_INVALID, not a crash;
+ *   - NULL arrays with a nonzero count are E_INVALID, not a crash (and
+ *     strata_tensor_item's NULL output, 2026-12-06);
  *   - backward after a tensor it saved was changed in place is E_STATE (it
  *     silently used the new values), from 2026-12-03;
  *   - an op given a tensor of another runtime is E_INVALID (it ran through
@@ -700,6 +701,22 @@ static void test_null_arrays(void **state)
     assert_int_equal(strata_tensor_zeros(dev, STRATA_F32, 2, NULL, &t), STRATA_E_INVALID);
     assert_int_equal(strata_tensor_from_host(dev, STRATA_F32, 1, NULL, (float[1]){0}, &t), STRATA_E_INVALID);
     assert_null(t);
+    /* NULL data for a tensor with elements was refused as "strata_tensor_write: NULL argument" */
+    assert_int_equal(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){2}, NULL, &t), STRATA_E_INVALID);
+    tu_assert_error_contains("strata_tensor_from_host: NULL data for 8 bytes");
+    assert_null(t);
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){0}, NULL, &t)); /* no elements, no data */
+    strata_tensor_release(t);
+    /* item: a NULL output crashed, a NULL tensor was E_SHAPE ("0 elements") */
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 0, NULL, (float[1]){2}, &t));
+    double v = 0;
+    assert_int_equal(strata_tensor_item(t, NULL), STRATA_E_INVALID);
+    assert_int_equal(strata_tensor_item(NULL, &v), STRATA_E_INVALID);
+    tu_assert_error_contains("strata_tensor_item: NULL");
+    ST_OK(strata_tensor_item(t, &v));
+    assert_true(v == 2.0);
+    strata_tensor_release(t);
+    t = NULL;
     strata_model *m = NULL;
     ST_OK(strata_model_create(dev, &m));
     assert_int_equal(strata_model_add_input(m, "y", STRATA_F32, 2, NULL), STRATA_E_INVALID);
