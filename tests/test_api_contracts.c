@@ -4,6 +4,7 @@
  *   - a reshape whose target size overflows int64 is an error, and no view
  *     can reach outside its storage (it read past a 16-byte buffer), nor
  *     have more elements than int64 and size_t count (an expand, 2026-12-06);
+ *     a huge-step slice of rows and its gradient work (2026-12-06);
  *   - a checkpoint saved or loaded with an optimizer made for another model,
  *     or before the model grew, is E_STATE (it read and wrote past the
  *     optimizer's arrays);
@@ -106,6 +107,24 @@ static void test_reshape_overflow(void **state)
     ST_OK(strata_tensor_read(r, &one, sizeof one));
     assert_true(one == 2.0f);
     strata_tensor_release(r);
+    /* the same on rows (stride 2: 2 * step overflowed, UBSan) and its gradient, whose end start + 1 * step
+     * wrapped negative: E_SHAPE "gradient shape does not match the slice" */
+    strata_tensor *x2 = NULL, *l = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 2, (const int64_t[]){2, 2}, d, &x2));
+    ST_OK(strata_tensor_set_requires_grad(x2, 1));
+    ST_OK(strata_op_call(rt, "core::slice", &x2, 1, sa, 3, &r, 1));
+    float row[2] = {0, 0};
+    ST_OK(strata_tensor_read(r, row, sizeof row));
+    assert_true(row[0] == 3.0f && row[1] == 4.0f);
+    ST_OK(strata_op_call(rt, "core::sum", &r, 1, NULL, 0, &l, 1));
+    ST_OK(strata_backward(strata_runtime_graph(rt), l));
+    float g[4];
+    ST_OK(strata_tensor_read(strata_tensor_grad(x2), g, sizeof g));
+    assert_true(g[0] == 0 && g[1] == 0 && g[2] == 1 && g[3] == 1);
+    strata_graph_reset(strata_runtime_graph(rt));
+    strata_tensor_release(l);
+    strata_tensor_release(r);
+    strata_tensor_release(x2);
     /* split sizes whose sum wraps to the axis length: 5 elements out of 3 before */
     const int64_t wrap[3] = {INT64_MAX, INT64_MAX, 6};
     const strata_attr spa[2] = {strata_attr_int("axis", 0), strata_attr_ints("sizes", wrap, 3)};

@@ -280,7 +280,7 @@ strata_status kc_check_slice_backward(const strata_kernel_call *call, kc_slice *
     if (end < 0)
         end += n;
     end = end < 0 ? 0 : end > n ? n : end;
-    const int64_t count = end > start ? (end - start + step - 1) / step : 0;
+    const int64_t count = end > start ? (end - start - 1) / step + 1 : 0; /* no overflow for a huge step */
     int ok = DY->ndim == DX->ndim;
     for (int d = 0; ok && d < DX->ndim; d++)
         ok = DY->shape[d] == (d == sl->axis ? count : DX->shape[d]);

@@ -84,7 +84,8 @@ CUDA_KERNEL(slice_backward)
     memset(&w, 0, sizeof w);
     w.ndim = 3;
     w.shape[0] = outer, w.shape[1] = count, w.shape[2] = inner;
-    w.stride[0][0] = n * inner, w.stride[0][1] = step * inner, w.stride[0][2] = 1;
+    /* one row never steps: a huge step (x[1::2**63-1]) times inner overflowed */
+    w.stride[0][0] = n * inner, w.stride[0][1] = (count > 1 ? step : 1) * inner, w.stride[0][2] = 1;
     CUDA_TRY(cuda_k_strided_scatter(d->stream, (float *)cuda_ptr(DX) + start * inner, cuda_ptr(DY), 4,
                                     outer * count * inner, &w));
     return STRATA_OK;

@@ -232,7 +232,8 @@ OCL_KERNEL(slice_backward)
     int64_t xst[STRATA_MAX_DIMS];
     ocl_strides(DX->ndim, DX->shape, xst);
     cl_long y_off = ocl_off(DX) + start * xst[axis];
-    xst[axis] *= step;
+    if (sl.count > 1) /* one row never steps: a huge step (x[1::2**63-1]) times the stride overflowed */
+        xst[axis] *= step;
     cl_long8 shape8 = ocl_l8(DY->shape, DY->ndim), ys8 = ocl_l8(xst, DX->ndim);
     cl_mem y = ocl_mem(DX), x = ocl_mem(DY);
     cl_long x_off = ocl_off(DY), nn = ny;

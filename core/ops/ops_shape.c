@@ -148,7 +148,8 @@ static strata_status infer_slice(const strata_infer_call *c)
         return rc;
     *o = *x;
     o->shape[axis] = len;
-    o->strides[axis] = x->strides[axis] * step;
+    /* one element never steps: a huge step (x[1::2**63-1]) times the axis' stride overflowed */
+    o->strides[axis] = len > 1 ? x->strides[axis] * step : x->strides[axis];
     o->byte_offset = x->byte_offset + (size_t)(start * x->strides[axis]) * strata_dtype_size(x->dtype);
     return STRATA_OK;
 }
@@ -161,9 +162,10 @@ static strata_status bw_slice(const strata_backward_call *c)
     strata_status rc = slice_params(c->op, c->attrs, c->n_attrs, x->ndim, x->shape, &axis, &start, &len, &step);
     if (rc)
         return rc;
+    /* just past the last element taken: start + len * step overflowed for a huge step (x[1::2**63-1]) */
+    const int64_t end = len ? start + (len - 1) * step + 1 : start;
     strata_attr a[5] = {strata_attr_ints("shape", x->shape, x->ndim), strata_attr_int("axis", axis),
-                        strata_attr_int("start", start), strata_attr_int("end", start + len * step),
-                        strata_attr_int("step", step)};
+                        strata_attr_int("start", start), strata_attr_int("end", end), strata_attr_int("step", step)};
     return bw_op1(c, "core::slice_backward", c->grad_outputs[0], a, 5, &c->grad_inputs[0]);
 }
 
