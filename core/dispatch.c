@@ -61,33 +61,51 @@ static int supports(strata_device *dev, const st_op *op, strata_tensor *const *i
 }
 
 /* The host-memory device, other than @p dev (which has no kernel for this call or declined it), that runs @p op
- * natively and accepts these inputs, for the fallback; the highest priority. *hdev is NULL when there is none;
- * STRATA_E_NOMEM when listing a backend's devices ran out of memory. */
+ * natively and accepts these inputs, for the fallback; the highest priority (the first registered of equals).
+ * Backends are asked in priority order, and only those with a kernel for @p op (or when it has a host kernel)
+ * have their devices listed, so a backend below the one chosen is never probed. *hdev is NULL when there is
+ * none; STRATA_E_NOMEM when listing a backend's devices ran out of memory. */
 static strata_status fallback_device(strata_runtime *rt, st_op *op, const strata_device *dev,
                                      strata_tensor *const *in, int n_in, const strata_attr *attrs, int n_attrs,
                                      strata_device **hdev, const st_kernel **kn)
 {
     *hdev = NULL;
-    int best_prio = -1000000;
-    for (int b = 0; b < rt->n_backends; b++) {
-        st_backend *be = rt->backends[b];
-        if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority <= best_prio)
-            continue;
-        int n = st_backend_devices(be);
-        if (n < 0)
-            return STRATA_E_NOMEM;
-        if (n == 0)
-            continue;
-        const st_kernel *k = st_find_kernel(rt, op, b);
-        if (k && !supports(be->devices[0], op, in, n_in, attrs, n_attrs))
-            k = NULL;
-        if (k || op->def.host_kernel) {
-            *hdev = be->devices[0];
-            best_prio = be->def.priority;
-            *kn = k;
+    int done_above = 0, above = 0; /* the backends of priority >= above were asked */
+    for (;;) {
+        int found = 0, prio = 0;
+        for (int b = 0; b < rt->n_backends; b++) {
+            const st_backend *be = rt->backends[b];
+            if ((be->def.flags & STRATA_BACKEND_HOST_MEMORY) && be != dev->be &&
+                (!done_above || be->def.priority < above) && (!found || be->def.priority > prio)) {
+                prio = be->def.priority;
+                found = 1;
+            }
         }
+        if (!found)
+            return STRATA_OK;
+        for (int b = 0; b < rt->n_backends; b++) {
+            st_backend *be = rt->backends[b];
+            if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority != prio)
+                continue;
+            const st_kernel *k = st_find_kernel(rt, op, b);
+            if (!k && !op->def.host_kernel)
+                continue;
+            int n = st_backend_devices(be);
+            if (n < 0)
+                return STRATA_E_NOMEM;
+            if (n == 0)
+                continue;
+            if (k && !supports(be->devices[0], op, in, n_in, attrs, n_attrs))
+                k = NULL;
+            if (k || op->def.host_kernel) {
+                *hdev = be->devices[0];
+                *kn = k;
+                return STRATA_OK;
+            }
+        }
+        done_above = 1;
+        above = prio;
     }
-    return STRATA_OK;
 }
 
 /* Runs @p op on host device @p hdev with copies of the inputs, then copies

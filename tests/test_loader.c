@@ -1369,6 +1369,31 @@ static void test_devices_listed_on_first_need(void **state)
     rt_destroy(rt);
 }
 
+/* The host fallback asks host backends in priority order: an op on a device-memory backend falls back to ref
+ * (priority 0), and fixture_host (-1, registered first, with a core::add kernel of its own) never has its
+ * devices listed; it used to be, being first in the list. */
+static void test_fallback_lists_only_what_it_needs(void **state)
+{
+    (void)state;
+    env_set("STRATA_STRICT", NULL);
+    strata_runtime *rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, fx("fake_device_backend")));
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    ST_OK(strata_plugin_load(rt, fx("device_mem_backend")));
+    const int before = host_counter("fixture_host_count_calls");
+    strata_device *dev = NULL;
+    ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
+    const int64_t shape[1] = {3};
+    const float av[3] = {1, 2, 3}, want[3] = {2, 4, 6};
+    strata_tensor *a = tensor(dev, 1, shape, av), *aa[2] = {a, a}, *y = NULL;
+    ST_OK(strata_op_call(rt, "core::add", aa, 2, NULL, 0, &y, 1));
+    assert_values(y, want, 3);
+    assert_int_equal(host_counter("fixture_host_count_calls"), before);
+    strata_tensor_release(y);
+    strata_tensor_release(a);
+    rt_destroy(rt);
+}
+
 static strata_device *host_device(strata_runtime *rt)
 {
     strata_device *d = NULL;
@@ -1678,6 +1703,7 @@ int main(void)
         cmocka_unit_test_teardown(test_devices_listed_on_first_need, teardown),
         cmocka_unit_test_teardown(test_fallback_skips_declining_backend, teardown),
         cmocka_unit_test_teardown(test_zeros_where_fill_is_declined, teardown),
+        cmocka_unit_test_teardown(test_fallback_lists_only_what_it_needs, teardown),
         cmocka_unit_test_teardown(test_backend_kernel_takes_precedence, teardown),
         cmocka_unit_test_teardown(test_host_fallback_gradient, teardown),
         cmocka_unit_test_teardown(test_strict_forbids_fallback, teardown),
