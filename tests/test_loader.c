@@ -1369,6 +1369,18 @@ static void test_devices_listed_on_first_need(void **state)
     rt_destroy(rt);
 }
 
+/* core::add of (1, 2, 3) on @p dev with itself gives (2, 4, 6). */
+static void assert_self_add(strata_runtime *rt, strata_device *dev)
+{
+    const int64_t shape[1] = {3};
+    const float av[3] = {1, 2, 3}, want[3] = {2, 4, 6};
+    strata_tensor *a = tensor(dev, 1, shape, av), *aa[2] = {a, a}, *y = NULL;
+    ST_OK(strata_op_call(rt, "core::add", aa, 2, NULL, 0, &y, 1));
+    assert_values(y, want, 3);
+    strata_tensor_release(y);
+    strata_tensor_release(a);
+}
+
 /* The host fallback asks host backends in priority order: an op on a device-memory backend falls back to ref
  * (priority 0), and fixture_host (-1, registered first, with a core::add kernel of its own) never has its
  * devices listed; it used to be, being first in the list. */
@@ -1383,14 +1395,8 @@ static void test_fallback_lists_only_what_it_needs(void **state)
     const int before = host_counter("fixture_host_count_calls");
     strata_device *dev = NULL;
     ST_OK(strata_device_get(rt, "fixture_devmem", 0, &dev));
-    const int64_t shape[1] = {3};
-    const float av[3] = {1, 2, 3}, want[3] = {2, 4, 6};
-    strata_tensor *a = tensor(dev, 1, shape, av), *aa[2] = {a, a}, *y = NULL;
-    ST_OK(strata_op_call(rt, "core::add", aa, 2, NULL, 0, &y, 1));
-    assert_values(y, want, 3);
+    assert_self_add(rt, dev);
     assert_int_equal(host_counter("fixture_host_count_calls"), before);
-    strata_tensor_release(y);
-    strata_tensor_release(a);
     rt_destroy(rt);
 }
 
@@ -1635,13 +1641,7 @@ static void test_fallback_skips_declining_backend(void **state)
     ST_OK(strata_plugin_load(rt, fx("declining_backend")));
     strata_device *dev = NULL;
     ST_OK(strata_device_get(rt, "fixture_declining", 0, &dev));
-    const int64_t shape[1] = {3};
-    const float av[3] = {1, 2, 3}, want[3] = {2, 4, 6};
-    strata_tensor *a = tensor(dev, 1, shape, av), *ab[2] = {a, a}, *y = NULL;
-    ST_OK(strata_op_call(rt, "core::add", ab, 2, NULL, 0, &y, 1));
-    assert_values(y, want, 3);
-    strata_tensor_release(y);
-    strata_tensor_release(a);
+    assert_self_add(rt, dev);
 }
 
 /* A device-memory backend that registers core::fill but declines it: a zeroed tensor there is cleared by the
