@@ -488,19 +488,26 @@ static int64_t run_conv_op(strata_runtime *rt, const char *backend, const char *
  * the weight gradient adds the later chunks' sums into the first's. Every
  * direction, conv_transpose2d with its bias too, on plane and element
  * kernels, equals ref exactly: the values are small integers, so every sum
- * is exact in f32. The random conformance cases fit one chunk. */
+ * is exact in f32. The random conformance cases fit one chunk. With 3
+ * groups too: each group's GEMM at its rows, chunk after chunk. */
+typedef struct {
+    const char *items; /* STRATA_OPENCL_CONV_ITEMS */
+    int64_t groups;
+} conv_chunks_arg;
+
 static int child_conv_chunks(void *arg)
 {
+    const conv_chunks_arg *ca = arg;
     setenv("STRATA_OPENCL_DIRECT_CONV", "0", 1);
-    setenv("STRATA_OPENCL_CONV_ITEMS", (const char *)arg, 1);
+    setenv("STRATA_OPENCL_CONV_ITEMS", ca->items, 1);
     setenv("STRATA_STRICT", "1", 1);
     strata_runtime *rt = NULL;
     strata_device *dev = NULL;
     const int got = child_opencl(&rt, &dev);
     if (got != CHILD_OK)
         return got;
-    const int64_t N = 5, C = 24, H = 200, W = 200, OC = 3, KH = 3, KW = 2, OH = 200, OW = 202;
-    const int64_t nx = N * C * H * W, nw = OC * C * KH * KW, ny = N * OC * OH * OW;
+    const int64_t N = 5, C = 24, H = 200, W = 200, OC = 3, KH = 3, KW = 2, OH = 200, OW = 202, Cg = C / ca->groups;
+    const int64_t nx = N * C * H * W, nw = OC * Cg * KH * KW, ny = N * OC * OH * OW;
     float *x = malloc(sizeof(float) * (size_t)nx), *w = malloc(sizeof(float) * (size_t)nw);
     float *dy = malloc(sizeof(float) * (size_t)ny), b[24];
     float *got_v = malloc(sizeof(float) * (size_t)nx), *want = malloc(sizeof(float) * (size_t)nx);
@@ -516,9 +523,9 @@ static int child_conv_chunks(void *arg)
         if (i < C)
             b[i] = (float)(i % 7 - 3);
     }
-    strata_attr at[4] = {strata_attr_ints("stride", (int64_t[]){1, 1}, 2),
+    strata_attr at[5] = {strata_attr_ints("stride", (int64_t[]){1, 1}, 2),
                          strata_attr_ints("padding", (int64_t[]){1, 2}, 2),
-                         strata_attr_ints("dilation", (int64_t[]){1, 2}, 2)};
+                         strata_attr_ints("dilation", (int64_t[]){1, 2}, 2), strata_attr_int("groups", ca->groups)};
     const int nd[3] = {4, 4, 1};
     const struct {
         const char *op;
@@ -527,16 +534,16 @@ static int child_conv_chunks(void *arg)
         float *v[3];
         strata_attr extra;
     } cases[] = {
-        {"conv::conv2d", 2, {{N, C, H, W}, {OC, C, KH, KW}}, {x, w}, {0}},
-        {"conv::conv2d_backward_data", 2, {{N, OC, OH, OW}, {OC, C, KH, KW}}, {dy, w},
+        {"conv::conv2d", 2, {{N, C, H, W}, {OC, Cg, KH, KW}}, {x, w}, {0}},
+        {"conv::conv2d_backward_data", 2, {{N, OC, OH, OW}, {OC, Cg, KH, KW}}, {dy, w},
          strata_attr_ints("input_size", (int64_t[]){H, W}, 2)},
         {"conv::conv2d_backward_weight", 2, {{N, OC, OH, OW}, {N, C, H, W}}, {dy, x},
          strata_attr_ints("kernel_size", (int64_t[]){KH, KW}, 2)},
-        {"conv::conv_transpose2d", 3, {{N, OC, OH, OW}, {OC, C, KH, KW}, {C}}, {dy, w, b}, {0}},
+        {"conv::conv_transpose2d", 3, {{N, OC, OH, OW}, {OC, Cg, KH, KW}, {C}}, {dy, w, b}, {0}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0] && rc == CHILD_OK; k++) {
-        at[3] = cases[k].extra;
-        int n_at = cases[k].extra.name ? 4 : 3;
+        at[4] = cases[k].extra;
+        int n_at = cases[k].extra.name ? 5 : 4;
         int64_t n = run_conv_op(rt, "opencl", cases[k].op, cases[k].n_in, cases[k].shape, nd, cases[k].v, 1, at, n_at,
                                 got_v, nx);
         int64_t m = run_conv_op(rt, "ref", cases[k].op, cases[k].n_in, cases[k].shape, nd, cases[k].v, 0, at, n_at,
@@ -545,8 +552,8 @@ static int child_conv_chunks(void *arg)
             rc = CHILD_FAIL;
         for (int64_t i = 0; rc == CHILD_OK && i < n; i++)
             if (got_v[i] != want[i]) {
-                fprintf(stderr, "%s (%s items): value %lld is %g on opencl, %g on ref\n", cases[k].op,
-                        (const char *)arg, (long long)i, got_v[i], want[i]);
+                fprintf(stderr, "%s (%s items, %lld groups): value %lld is %g on opencl, %g on ref\n", cases[k].op,
+                        ca->items, (long long)ca->groups, (long long)i, got_v[i], want[i]);
                 rc = CHILD_FAIL;
             }
     }
@@ -562,8 +569,10 @@ static int child_conv_chunks(void *arg)
 static void test_conv_in_several_chunks_matches_ref(void **state)
 {
     (void)state;
-    run_child("conv in chunks, plane kernels", child_conv_chunks, "plane");
-    run_child("conv in chunks, element kernels", child_conv_chunks, "element");
+    conv_chunks_arg plane = {"plane", 1}, element = {"element", 1}, grouped = {"plane", 3};
+    run_child("conv in chunks, plane kernels", child_conv_chunks, &plane);
+    run_child("conv in chunks, element kernels", child_conv_chunks, &element);
+    run_child("conv in chunks, 3 groups", child_conv_chunks, &grouped);
 }
 
 /* ---- W1 trains on opencl ------------------------------------------------- */
