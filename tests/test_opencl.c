@@ -575,6 +575,32 @@ static void test_conv_in_several_chunks_matches_ref(void **state)
     run_child("conv in chunks, 3 groups", child_conv_chunks, &grouped);
 }
 
+/* STRATA_OPENCL_CONV_ITEMS other than "element" or "plane" (a typo) gets a
+ * warning naming the value; the two words get none. */
+static void test_conv_items_typo_warns(void **state)
+{
+    (void)state;
+    const char *dir = make_temp_dir("items");
+    const char *values[3] = {"elements", "element", "plane"};
+    for (int k = 0; k < 3; k++) {
+        setenv("STRATA_OPENCL_CONV_ITEMS", values[k], 1);
+        tu_run_cli(dir, "info > info.txt 2>&1; true");
+        unsetenv("STRATA_OPENCL_CONV_ITEMS");
+        char *info = tu_slurp(dir, "info.txt");
+        assert_non_null(info);
+        const int have = strstr(info, "opencl:0") != NULL, warned = strstr(info, "is neither") != NULL;
+        const int named = strstr(info, "STRATA_OPENCL_CONV_ITEMS=\"elements\"") != NULL;
+        free(info);
+        if (!have) {
+            printf("skipping: no opencl device\n");
+            skip();
+        }
+        if (warned != (k == 0) || (k == 0 && !named))
+            fail_msg("STRATA_OPENCL_CONV_ITEMS=%s: %s", values[k], warned ? "warned" : "no warning naming it");
+    }
+    assert_int_equal(tu_remove_dir(dir), 0);
+}
+
 /* ---- W1 trains on opencl ------------------------------------------------- */
 
 /* Test accuracy of `strata train` of W1 for 300 steps on @p backend, in @p dir. */
@@ -713,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
         cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
         cmocka_unit_test(test_conv_in_several_chunks_matches_ref),
+        cmocka_unit_test(test_conv_items_typo_warns),
         cmocka_unit_test(test_mlp_trains_on_opencl),
         cmocka_unit_test(test_oversized_buffer_is_nomem),
         cmocka_unit_test(test_zeros_clear_a_recycled_buffer),

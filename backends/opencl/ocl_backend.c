@@ -389,6 +389,12 @@ static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_ru
         snprintf(b->why_not, sizeof b->why_not, "%u OpenCL platform(s) but no usable device%s", np, skipped);
         return;
     }
+    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS"); /* read per device in ocl_describe */
+    if (items && *items && strcmp(items, "element") && strcmp(items, "plane") && host->log && rt)
+        host->log(rt, STRATA_LOG_WARN,
+                  "opencl: STRATA_OPENCL_CONV_ITEMS=\"%s\" is neither \"element\" nor \"plane\"; each device keeps "
+                  "its default (element on a GPU, plane on a CPU)",
+                  items);
 
     int cp = 0, cd = 0, choice = ocl_env_choice(&cp, &cd);
     if (choice < 0) {
