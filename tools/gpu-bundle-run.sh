@@ -4,7 +4,8 @@
 # on cuda against ref, then W1-W5 (`strata bench`) on cuda, with PyTorch's W1
 # and W2 on the same GPU beside them when python3 has torch with CUDA, and
 # 300 steps of W1 and 100 of W3 trained on cuda and on cpu (their test
-# accuracies and validation losses agree).
+# accuracies and validation losses agree), then the opencl backend on the GPU
+# when the machine has NVIDIA's OpenCL driver.
 #
 #   tools/gpu-bundle-run.sh [BUNDLE [LOG_DIR]]      (the source tree's .gpu, $OUT or .)
 #
@@ -62,8 +63,8 @@ step() { # step NAME SECONDS COMMAND...: runs it; its whole output goes to LOG_D
 }
 
 # GPU_ONLY: the sections to run (default: all but sanitize) of info,
-# conformance, bench, torch, train, gemm, nomem, sanitize.
-only=" ${GPU_ONLY:-info conformance bench torch train gemm nomem} "
+# conformance, bench, torch, train, gemm, nomem, opencl, sanitize.
+only=" ${GPU_ONLY:-info conformance bench torch train gemm nomem opencl} "
 want() { [[ "$only" == *" $1 "* ]]; }
 
 nvidia-smi -L || true
@@ -115,5 +116,34 @@ fi
 if want nomem; then
     step nomem "$step_s" bash -c 'out=$("$0" bench --op matmul --shape 150000x150000x150000 --backend cuda 2>&1)
         rc=$?; echo "$out (exit $rc)"; [ "$rc" -ne 0 ] && [[ "$out" == *E_NOMEM* ]]' "$strata"
+fi
+# the opencl backend on the GPU, through NVIDIA's OpenCL driver where the
+# machine has it (an ICD file is written for libnvidia-opencl.so.1 when none
+# lists it): every opencl op against ref, and W2 with the im2col path's
+# kernels per element (a GPU's default) and per plane (a CPU's), which no
+# GPU has timed yet (docs/backends.md)
+has_opencl() { # (not `strata info | grep -q`: under pipefail grep's early exit fails the pipe)
+    local info
+    info=$("$strata" info 2>&1)
+    grep -q '^    opencl:0' <<< "$info"
+}
+if want opencl; then
+    if ! has_opencl; then
+        nv=$(find /usr/lib /usr/lib64 /usr/local -name 'libnvidia-opencl.so.1' 2>/dev/null | head -n 1)
+        if [ -n "$nv" ]; then
+            mkdir -p /tmp/strata-icd && echo "$nv" > /tmp/strata-icd/nvidia.icd
+            export OCL_ICD_VENDORS=/tmp/strata-icd
+        fi
+    fi
+    if has_opencl; then
+        "$strata" info | grep '^    opencl:' || true
+        GPU_TAIL=20 step opencl_conformance "$conf_s" "$strata" check --backend opencl --trials 2
+        for items in element plane; do
+            step "opencl_W2_$items" "$step_s" env STRATA_OPENCL_CONV_ITEMS=$items "$strata" bench W2 \
+                --backend opencl --steps "$steps"
+        done
+    else
+        echo "gpu: the opencl backend has no device here (no NVIDIA OpenCL driver found): skipped"
+    fi
 fi
 exit $status
