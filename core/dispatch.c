@@ -60,6 +60,12 @@ static int supports(strata_device *dev, const st_op *op, strata_tensor *const *i
     return b->supports_op(b->self, dev->index, op->name, op->def.version, n_in ? d : NULL, n_in, attrs, n_attrs);
 }
 
+/* A host-memory backend other than @p dev's: where the host fallback may run an op. */
+static int fallback_candidate(const st_backend *be, const strata_device *dev)
+{
+    return (be->def.flags & STRATA_BACKEND_HOST_MEMORY) && be != dev->be;
+}
+
 /* The host-memory device, other than @p dev (which has no kernel for this call or declined it), that runs @p op
  * natively and accepts these inputs, for the fallback; the highest priority (the first registered of equals).
  * Backends are asked in priority order, and only those with a kernel for @p op (or when it has a host kernel)
@@ -70,22 +76,18 @@ static strata_status fallback_device(strata_runtime *rt, st_op *op, const strata
                                      strata_device **hdev, const st_kernel **kn)
 {
     *hdev = NULL;
-    int done_above = 0, above = 0; /* the backends of priority >= above were asked */
-    for (;;) {
-        int found = 0, prio = 0;
+    for (int64_t above = INT64_MAX;;) { /* the candidates of priority >= above were asked */
+        int64_t prio = INT64_MIN;
         for (int b = 0; b < rt->n_backends; b++) {
             const st_backend *be = rt->backends[b];
-            if ((be->def.flags & STRATA_BACKEND_HOST_MEMORY) && be != dev->be &&
-                (!done_above || be->def.priority < above) && (!found || be->def.priority > prio)) {
+            if (fallback_candidate(be, dev) && be->def.priority < above && be->def.priority > prio)
                 prio = be->def.priority;
-                found = 1;
-            }
         }
-        if (!found)
+        if (prio == INT64_MIN)
             return STRATA_OK;
         for (int b = 0; b < rt->n_backends; b++) {
             st_backend *be = rt->backends[b];
-            if (!(be->def.flags & STRATA_BACKEND_HOST_MEMORY) || be == dev->be || be->def.priority != prio)
+            if (!fallback_candidate(be, dev) || be->def.priority != prio)
                 continue;
             const st_kernel *k = st_find_kernel(rt, op, b);
             if (!k && !op->def.host_kernel)
@@ -103,7 +105,6 @@ static strata_status fallback_device(strata_runtime *rt, st_op *op, const strata
                 return STRATA_OK;
             }
         }
-        done_above = 1;
         above = prio;
     }
 }

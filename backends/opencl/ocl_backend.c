@@ -286,6 +286,13 @@ static int ocl_env_choice(int *p, int *dv)
     return 1;
 }
 
+/* STRATA_OPENCL_CONV_ITEMS: 1 "element", 0 "plane", -1 unset or anything else (ocl_enumerate warns of that). */
+static int ocl_conv_items_env(void)
+{
+    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS");
+    return !items ? -1 : !strcmp(items, "element") ? 1 : !strcmp(items, "plane") ? 0 : -1;
+}
+
 /* Fills @p d from device @p id (platform @p pi, device @p di of it). */
 static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, int pi, int di)
 {
@@ -316,13 +323,8 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
     d->conv_direct = direct && *direct ? strcmp(direct, "0") != 0 : -1;
-    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS");
-    if (items && !strcmp(items, "element"))
-        d->conv_el = 1;
-    else if (items && !strcmp(items, "plane"))
-        d->conv_el = 0;
-    else
-        d->conv_el = !d->cpu_type;
+    const int items = ocl_conv_items_env();
+    d->conv_el = items >= 0 ? items : !d->cpu_type;
     d->global_mem = mem;
     snprintf(d->name, sizeof d->name, "%s [%d:%d] (%s, driver %s, %.1f GiB%s)", dname, pi, di, dver, drv,
              (double)mem / (1024.0 * 1024.0 * 1024.0), d->fp64 ? ", fp64" : "");
@@ -389,8 +391,8 @@ static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_ru
         snprintf(b->why_not, sizeof b->why_not, "%u OpenCL platform(s) but no usable device%s", np, skipped);
         return;
     }
-    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS"); /* read per device in ocl_describe */
-    if (items && *items && strcmp(items, "element") && strcmp(items, "plane") && host->log && rt)
+    const char *items = getenv("STRATA_OPENCL_CONV_ITEMS");
+    if (items && *items && ocl_conv_items_env() < 0 && host->log && rt)
         host->log(rt, STRATA_LOG_WARN,
                   "opencl: STRATA_OPENCL_CONV_ITEMS=\"%s\" is neither \"element\" nor \"plane\"; each device keeps "
                   "its default (element on a GPU, plane on a CPU)",
