@@ -256,6 +256,48 @@ strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STR
     return STRATA_OK;
 }
 
+void kc_red_plan_init(kc_red_plan *p, const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS])
+{
+    p->n = 0;
+    p->n_out = 1;
+    p->n_red = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        const int64_t sz = x->shape[d];
+        const int r = mask[d] != 0;
+        if (r)
+            p->n_red *= sz;
+        else
+            p->n_out *= sz;
+        if (sz == 1)
+            continue;
+        if (p->n > 0 && p->red[p->n - 1] == r) {
+            p->size[p->n - 1] *= sz;
+        } else {
+            p->size[p->n] = sz;
+            p->red[p->n] = r;
+            p->n++;
+        }
+    }
+    int64_t run = 1;
+    for (int d = p->n - 1; d >= 0; d--) {
+        p->stride[d] = run;
+        run *= p->size[d];
+    }
+}
+
+int kc_red_plan_side(const kc_red_plan *p, int want_red, int64_t shape[STRATA_MAX_DIMS],
+                     int64_t stride[STRATA_MAX_DIMS])
+{
+    int n = 0;
+    for (int d = 0; d < p->n; d++) {
+        if (p->red[d] != want_red)
+            continue;
+        shape[n] = p->size[d];
+        stride[n++] = p->stride[d];
+    }
+    return n;
+}
+
 strata_status kc_check_slice_backward(const strata_kernel_call *call, kc_slice *sl)
 {
     strata_status s = kc_check_f32_call(call, 1, 1, 1);

@@ -78,6 +78,27 @@ strata_status kc_check_cross_entropy(const strata_kernel_call *call, int backwar
  *  the target, or 1 there and not in x). */
 strata_status kc_check_sum_to_shape(const strata_kernel_call *call, int mask[STRATA_MAX_DIMS]);
 
+/** A reduction of contiguous x over the dims in a mask, as every backend
+ *  walks it: dims of size 1 dropped and neighbours that are both kept or
+ *  both reduced merged, so (N, C, H, W) summed to (C) is (N | C | H W) and
+ *  a kernel decodes three dims, not four, per element. */
+typedef struct kc_red_plan {
+    int n;                           /**< merged dims */
+    int64_t size[STRATA_MAX_DIMS];   /**< their sizes */
+    int red[STRATA_MAX_DIMS];        /**< 1 if reduced */
+    int64_t stride[STRATA_MAX_DIMS]; /**< x's contiguous strides over them */
+    int64_t n_out, n_red;            /**< output elements, elements per output */
+} kc_red_plan;
+
+/** The plan of x (its shape, contiguous) reduced over the dims with mask[d] != 0. */
+void kc_red_plan_init(kc_red_plan *p, const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS]);
+
+/** One side of a plan, kept (@p want_red 0) or reduced (1): its dims'
+ *  sizes and x strides in order, for a kernel that walks the output
+ *  elements and each one's group; returns their number (0 for none). */
+int kc_red_plan_side(const kc_red_plan *p, int want_red, int64_t shape[STRATA_MAX_DIMS],
+                     int64_t stride[STRATA_MAX_DIMS]);
+
 /** Where a slice_backward call puts dy in dx: along dx's dim @p axis of
  *  length n, count rows from start, step apart. */
 typedef struct kc_slice {

@@ -17,45 +17,12 @@
 
 #include "cpu_internal.h"
 
-/* ---- the merged plan ------------------------------------------------------ */
-
-typedef struct cpu_red_plan {
-    int n;                           /* merged dims */
-    int64_t size[STRATA_MAX_DIMS];   /* their sizes */
-    int red[STRATA_MAX_DIMS];        /* 1 if reduced */
-    int64_t stride[STRATA_MAX_DIMS]; /* contiguous strides of x over them */
-    int64_t n_out, n_red;            /* output elements, elements per output */
-} cpu_red_plan;
-
-static void cpu_red_plan_init(cpu_red_plan *p, const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS])
-{
-    p->n = 0;
-    p->n_out = 1;
-    p->n_red = 1;
-    for (int d = 0; d < x->ndim; d++) {
-        int64_t sz = x->shape[d];
-        int r = mask[d] != 0;
-        if (r)
-            p->n_red *= sz;
-        else
-            p->n_out *= sz;
-        if (sz == 1)
-            continue;
-        if (p->n > 0 && p->red[p->n - 1] == r) {
-            p->size[p->n - 1] *= sz;
-        } else {
-            p->size[p->n] = sz;
-            p->red[p->n] = r;
-            p->n++;
-        }
-    }
-    cpu_contiguous_strides(p->n, p->size, p->stride);
-}
+/* ---- the merged plan (kc_red_plan, shared with the GPU backends) ---------- */
 
 /* Pattern tags for the fast paths. */
 enum { CPU_PAT_NONE, CPU_PAT_COPY, CPU_PAT_ALL, CPU_PAT_ROWS, CPU_PAT_COLS, CPU_PAT_SLAB_COLS, CPU_PAT_MID_KEPT, CPU_PAT_GENERIC };
 
-static int cpu_red_pattern(const cpu_red_plan *p)
+static int cpu_red_pattern(const kc_red_plan *p)
 {
     if (p->n_out == 0 || p->n_red == 0)
         return CPU_PAT_NONE;
@@ -74,7 +41,7 @@ static int cpu_red_pattern(const cpu_red_plan *p)
 
 /* x offset of output element o's first element and of reduced element j
  * (both row-major over the kept / reduced merged dims). */
-static int64_t cpu_red_offset(const cpu_red_plan *p, int64_t idx, int want_red)
+static int64_t cpu_red_offset(const kc_red_plan *p, int64_t idx, int want_red)
 {
     int64_t off = 0;
     for (int d = p->n - 1; d >= 0; d--) {
@@ -172,7 +139,7 @@ static void cpu_col_sums(float *restrict y, const float *restrict x, int64_t R, 
 }
 
 /* y (n_out) = sums of x over the plan's reduced dims, / div. */
-static void cpu_reduce_sum(float *restrict y, const float *restrict x, const cpu_red_plan *p, double div)
+static void cpu_reduce_sum(float *restrict y, const float *restrict x, const kc_red_plan *p, double div)
 {
     int64_t n = p->n_out * p->n_red;
     switch (cpu_red_pattern(p)) {
@@ -275,7 +242,7 @@ static float cpu_max_range(const float *restrict x, int64_t n)
 }
 
 /* y (n_out) = max of x over the plan's reduced dims (n_red >= 1). */
-static void cpu_reduce_max(float *restrict y, const float *restrict x, const cpu_red_plan *p)
+static void cpu_reduce_max(float *restrict y, const float *restrict x, const kc_red_plan *p)
 {
     int64_t n = p->n_out * p->n_red;
     int pat = cpu_red_pattern(p);
@@ -360,8 +327,8 @@ static strata_status cpu_reduce(const strata_kernel_call *call, cpu_reduce_fn fn
         return s;
     if ((s = cpu_check_reduced(call, X, mask, keepdim, Y, "output")) != STRATA_OK)
         return s;
-    cpu_red_plan p;
-    cpu_red_plan_init(&p, X, mask);
+    kc_red_plan p;
+    kc_red_plan_init(&p, X, mask);
     if (fn == CPU_MAX && p.n_red == 0 && p.n_out > 0)
         return kc_error(call, STRATA_E_INVALID, "max over zero elements");
 
@@ -440,8 +407,8 @@ CPU_KERNEL(max_backward)
         return s;
     if ((s = kc_check_same_shape(call, DX, "dx", X, "x")) != STRATA_OK)
         return s;
-    cpu_red_plan p;
-    cpu_red_plan_init(&p, X, mask);
+    kc_red_plan p;
+    kc_red_plan_init(&p, X, mask);
     if ((s = kc_check_numel(call, DY, "dy", p.n_out)) != STRATA_OK)
         return s;
 
@@ -498,8 +465,8 @@ CPU_KERNEL(sum_to_shape)
     if (s != STRATA_OK)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
-    cpu_red_plan p;
-    cpu_red_plan_init(&p, X, mask);
+    kc_red_plan p;
+    kc_red_plan_init(&p, X, mask);
     cpu_reduce_sum(strata_desc_ptr(Y), strata_desc_ptr(X), &p, 1.0);
     return STRATA_OK;
 }

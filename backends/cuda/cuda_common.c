@@ -45,21 +45,19 @@ static void cuda_contiguous_strides(int ndim, const int64_t *shape, int64_t *str
     }
 }
 
+_Static_assert(CUDA_WALK_MAX_DIMS == STRATA_MAX_DIMS, "a cuda_walk holds every dim of a plan");
+
 void cuda_reduction_plan(const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS], cuda_walk *kept,
                          int64_t *n_out, cuda_walk *red, int64_t *n_red)
 {
-    int64_t strides[STRATA_MAX_DIMS];
-    cuda_contiguous_strides(x->ndim, x->shape, strides);
+    kc_red_plan p;
+    kc_red_plan_init(&p, x, mask);
     memset(kept, 0, sizeof *kept);
     memset(red, 0, sizeof *red);
-    *n_out = 1;
-    *n_red = 1;
-    for (int d = 0; d < x->ndim; d++) {
-        cuda_walk *w = mask[d] ? red : kept;
-        w->shape[w->ndim] = x->shape[d];
-        w->stride[0][w->ndim++] = strides[d];
-        *(mask[d] ? n_red : n_out) *= x->shape[d];
-    }
+    kept->ndim = kc_red_plan_side(&p, 0, kept->shape, kept->stride[0]);
+    red->ndim = kc_red_plan_side(&p, 1, red->shape, red->stride[0]);
+    *n_out = p.n_out;
+    *n_red = p.n_red;
 }
 
 int cuda_broadcast_strides(cuda_walk *w, int k, const strata_tensor_desc *src)

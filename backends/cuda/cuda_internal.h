@@ -132,7 +132,8 @@ void cuda_temp_free(cuda_device *d, void *ptr);
 /* ---- kernel helpers (cuda_common.c) ------------------------------------- */
 
 /** The walk of a reduction of contiguous @p x over the dims in @p mask:
- *  kept dims (one group per output element) and reduced dims. */
+ *  kept dims (one group per output element) and reduced dims, merged as
+ *  kc_red_plan merges them (fewer dims to decode per element). */
 void cuda_reduction_plan(const strata_tensor_desc *x, const int mask[STRATA_MAX_DIMS], cuda_walk *kept,
                          int64_t *n_out, cuda_walk *red, int64_t *n_red);
 /** Strides (into w->stride[k]) reading contiguous @p src as if broadcast to

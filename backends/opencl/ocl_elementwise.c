@@ -56,15 +56,6 @@ static void ocl_bcast_strides(int nd, const int64_t *shape, int nx, const int64_
     }
 }
 
-static cl_long8 ocl_long8(const cl_long *v, int n)
-{
-    cl_long8 r;
-    memset(&r, 0, sizeof r);
-    for (int k = 0; k < n && k < 8; k++)
-        r.s[k] = v[k];
-    return r;
-}
-
 static strata_status ocl_binary(const strata_kernel_call *call, int op)
 {
     strata_status s = kc_check_f32_call(call, 2, 2, 1);

@@ -9,15 +9,6 @@
 
 #include "ocl_internal.h"
 
-static cl_long8 ocl_l8(const int64_t *v, int n)
-{
-    cl_long8 r;
-    memset(&r, 0, sizeof r);
-    for (int k = 0; k < n && k < 8; k++)
-        r.s[k] = v[k];
-    return r;
-}
-
 static void ocl_strides(int nd, const int64_t *shape, int64_t *st)
 {
     int64_t run = 1;
@@ -82,7 +73,7 @@ OCL_KERNEL(gather)
     ocl_strides(X->ndim, X->shape, xst);
     cl_long axis_stride = xst[axis];
     xst[axis] = 0;
-    cl_long8 ishape = ocl_l8(I->shape, I->ndim), xs0 = ocl_l8(xst, X->ndim);
+    cl_long8 ishape = ocl_long8(I->shape, I->ndim), xs0 = ocl_long8(xst, X->ndim);
     cl_mem y = ocl_mem(Y), x = ocl_mem(X), idx = ocl_mem(I);
     cl_long x_off = ocl_off(X), i_off = ocl_off(I), nn = n;
     cl_int is64 = I->dtype == STRATA_I64, nd = I->ndim;
@@ -122,7 +113,7 @@ OCL_KERNEL(gather_backward)
     cl_long alen = I->shape[axis], i_axis_stride = ist[axis], x_axis_stride = xst[axis];
     fsh[axis] = 1;
     xst[axis] = 0;
-    cl_long8 fshape = ocl_l8(fsh, I->ndim), istride = ocl_l8(ist, I->ndim), xs0 = ocl_l8(xst, DX->ndim);
+    cl_long8 fshape = ocl_long8(fsh, I->ndim), istride = ocl_long8(ist, I->ndim), xs0 = ocl_long8(xst, DX->ndim);
     cl_mem dx = ocl_mem(DX), dy = ocl_mem(DY), idx = ocl_mem(I);
     cl_long dy_off = ocl_off(DY), i_off = ocl_off(I), fibres = n / alen;
     cl_int is64 = I->dtype == STRATA_I64, nd = I->ndim;
@@ -234,7 +225,7 @@ OCL_KERNEL(slice_backward)
     cl_long y_off = ocl_off(DX) + start * xst[axis];
     if (sl.count > 1) /* one row never steps: a huge step (x[1::2**63-1]) times the stride overflowed */
         xst[axis] *= step;
-    cl_long8 shape8 = ocl_l8(DY->shape, DY->ndim), ys8 = ocl_l8(xst, DX->ndim);
+    cl_long8 shape8 = ocl_long8(DY->shape, DY->ndim), ys8 = ocl_long8(xst, DX->ndim);
     cl_mem y = ocl_mem(DX), x = ocl_mem(DY);
     cl_long x_off = ocl_off(DY), nn = ny;
     cl_int nd = DY->ndim;

@@ -222,6 +222,16 @@ static inline cl_long ocl_off(const strata_tensor_desc *t)
     return (cl_long)(t->byte_offset / (es ? es : 1));
 }
 
+/** The first @p n (at most 8) of @p v, the rest 0: a kernel's cl_long8
+ *  shape or stride argument. */
+static inline cl_long8 ocl_long8(const int64_t *v, int n)
+{
+    cl_long8 r;
+    for (int k = 0; k < 8; k++)
+        r.s[k] = k < n ? v[k] : 0;
+    return r;
+}
+
 /** Rounds @p n up to a multiple of @p m. */
 static inline size_t ocl_round_up(size_t n, size_t m)
 {

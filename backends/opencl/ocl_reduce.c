@@ -14,21 +14,11 @@ strata_status ocl_reduce_launch(const strata_kernel_call *call, ocl_device *d, c
                                 const int64_t *kstride, int nr, const int64_t *rshape, const int64_t *rstride,
                                 float scale)
 {
-    cl_long8 ks, kst, rs, rst;
-    memset(&ks, 0, sizeof ks);
-    memset(&kst, 0, sizeof kst);
-    memset(&rs, 0, sizeof rs);
-    memset(&rst, 0, sizeof rst);
+    cl_long8 ks = ocl_long8(kshape, nk), kst = ocl_long8(kstride, nk), rs = ocl_long8(rshape, nr),
+             rst = ocl_long8(rstride, nr);
     cl_long n_red = 1;
-    for (int k = 0; k < nk; k++) {
-        ks.s[k] = kshape[k];
-        kst.s[k] = kstride[k];
-    }
-    for (int k = 0; k < nr; k++) {
-        rs.s[k] = rshape[k];
-        rst.s[k] = rstride[k];
+    for (int k = 0; k < nr; k++)
         n_red *= rshape[k];
-    }
     if (nr == 0) { /* nothing reduced: one element per group */
         nr = 1;
         rs.s[0] = 1;
@@ -48,42 +38,18 @@ strata_status ocl_reduce_launch(const strata_kernel_call *call, ocl_device *d, c
     return ocl_launch(call, d, OCL_K_reduce_sum, 1, &global, &local, 12, args);
 }
 
-/* Appends a dim of @p size and @p stride to (shape, stride, *n), or folds it into the last one when @p merge
- * (its neighbour in a contiguous tensor); returns @p size. */
-static int64_t push_dim(int64_t *shape, int64_t *stride, int *n, int merge, int64_t size, int64_t st)
-{
-    if (merge) {
-        shape[*n - 1] *= size;
-    } else {
-        shape[*n] = size;
-        ++*n;
-    }
-    stride[*n - 1] = st;
-    return size;
-}
-
-/* Splits X's dims by @p mask into kept and reduced (shapes and strides of
- * the contiguous tensor) and launches the sum; n_out is checked against Y. */
+/* Splits X's dims by @p mask into kept and reduced (kc_red_plan: merged, so
+ * (N, C, H, W) summed over N, H and W walks two reduced dims, N and H W, and
+ * the kernel's inner loop needs no division per element) and launches the
+ * sum; n_out is checked against Y. */
 static strata_status ocl_reduce_masked(const strata_kernel_call *call, const strata_tensor_desc *X,
                                        const strata_tensor_desc *Y, const int *mask, int mean)
 {
-    int64_t stride[STRATA_MAX_DIMS], run = 1;
-    for (int k = X->ndim - 1; k >= 0; k--) {
-        stride[k] = run;
-        run *= X->shape[k];
-    }
+    kc_red_plan p;
+    kc_red_plan_init(&p, X, mask);
     int64_t ks[STRATA_MAX_DIMS], kst[STRATA_MAX_DIMS], rs[STRATA_MAX_DIMS], rst[STRATA_MAX_DIMS];
-    int nk = 0, nr = 0;
-    int64_t n_out = 1, n_red = 1;
-    for (int k = 0; k < X->ndim; k++) {
-        /* neighbours of one kind are one dim of the contiguous X: (N, C, H, W) summed over N, H and W reduces
-         * two dims, N and H*W, so the kernel's inner loop needs no division per element */
-        const int merge = k > 0 && !mask[k] == !mask[k - 1];
-        if (mask[k])
-            n_red *= push_dim(rs, rst, &nr, merge, X->shape[k], stride[k]);
-        else
-            n_out *= push_dim(ks, kst, &nk, merge, X->shape[k], stride[k]);
-    }
+    const int nk = kc_red_plan_side(&p, 0, ks, kst), nr = kc_red_plan_side(&p, 1, rs, rst);
+    const int64_t n_out = p.n_out, n_red = p.n_red;
     strata_status s = kc_check_numel(call, Y, "output", n_out);
     ocl_device *d = NULL;
     if (s == STRATA_OK)
@@ -130,30 +96,14 @@ static strata_status ocl_max_family(const strata_kernel_call *call, const strata
                                     int mode, const strata_tensor_desc *Y, const strata_tensor_desc *DY,
                                     const strata_tensor_desc *DX)
 {
-    int64_t stride[STRATA_MAX_DIMS], run = 1;
-    for (int k = X->ndim - 1; k >= 0; k--) {
-        stride[k] = run;
-        run *= X->shape[k];
-    }
-    cl_long8 ks, kst, rs, rst;
-    memset(&ks, 0, sizeof ks);
-    memset(&kst, 0, sizeof kst);
-    memset(&rs, 0, sizeof rs);
-    memset(&rst, 0, sizeof rst);
-    cl_int nk = 0, nr = 0;
-    cl_long n_out = 1, n_red = 1;
-    for (int k = 0; k < X->ndim; k++) {
-        if (mask[k]) {
-            rs.s[nr] = X->shape[k];
-            rst.s[nr++] = stride[k];
-            n_red *= X->shape[k];
-        } else {
-            ks.s[nk] = X->shape[k];
-            kst.s[nk++] = stride[k];
-            n_out *= X->shape[k];
-        }
-    }
-    if (nr == 0) {
+    kc_red_plan p;
+    kc_red_plan_init(&p, X, mask);
+    int64_t kshape[STRATA_MAX_DIMS], kstride[STRATA_MAX_DIMS], rshape[STRATA_MAX_DIMS], rstride[STRATA_MAX_DIMS];
+    cl_int nk = kc_red_plan_side(&p, 0, kshape, kstride), nr = kc_red_plan_side(&p, 1, rshape, rstride);
+    const cl_long n_out = p.n_out, n_red = p.n_red;
+    cl_long8 ks = ocl_long8(kshape, nk), kst = ocl_long8(kstride, nk), rs = ocl_long8(rshape, nr),
+             rst = ocl_long8(rstride, nr);
+    if (nr == 0) { /* nothing reduced: one element per group */
         nr = 1;
         rs.s[0] = 1;
     }
