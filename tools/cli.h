@@ -20,6 +20,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_pack_images(int argc, char **argv);
+int cmd_report(int argc, char **argv); /* report.c */
 
 /** Prints "strata: error: <what>: <status>: <last error>" and returns 1. */
 int cli_fail(const char *what, strata_status s);

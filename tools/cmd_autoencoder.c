@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 #include "png_write.h"
 #include "stats.h"
 
@@ -535,6 +536,7 @@ int cmd_ae_train(int argc, char **argv)
     strata_loader_destroy(ld);
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
+        report_after_training(a.out_dir, 1);
         goto out;
     }
     if (nan_stop) {
@@ -568,6 +570,7 @@ int cmd_ae_train(int argc, char **argv)
     printf("test reconstruction MSE %.5f; ", test_mse);
     ae_print_pca(c.code, pca_mse);
     printf("; %s/reconstructions.png\n", a.out_dir);
+    report_after_training(a.out_dir, a.quiet);
 out:
     ae_free(&c);
     return r;

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 #include "png_write.h"
 #include "stats.h"
 
@@ -770,6 +771,7 @@ int cmd_gan_train(int argc, char **argv)
 {
     gan_args a;
     gan_ctx c = {0};
+    int report = 0; /* 0 none; 1 quietly (stopped); 2 at the end of the run */
     int r = gan_parse(argc, argv, &a, GAN_TRAIN);
     if (r)
         return CLI_EXIT(r);
@@ -889,6 +891,7 @@ int cmd_gan_train(int argc, char **argv)
         if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
             goto out_mf;
     }
+    report = 1; /* a run to report from here on, quietly when it stopped */
     if (c.step < steps) { /* stopped by Ctrl-C */
         r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
         goto out_mf;
@@ -911,9 +914,12 @@ int cmd_gan_train(int argc, char **argv)
         /* c.step: a resume asked for fewer steps than the run had reached stays where it was */
         printf("done: %lld steps in %.1f s; %s/generator.safetensors, samples in %s/samples.png\n", (long long)c.step,
                cli_now() - t0, a.out_dir, a.out_dir);
+        report = 2;
     }
 out_mf:
     fclose(mf);
+    if (report)
+        report_after_training(a.out_dir, report == 1 || a.quiet);
 out:
     gan_free(&c);
     return r;

@@ -42,6 +42,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 
 #define MN_TASKS 20
 #define MN_MAX_WORD 64
@@ -1577,6 +1578,7 @@ int cmd_memnet_train(int argc, char **argv)
     FILE *metrics = NULL;
     train_state ts = {0};
     char ck_tasks[96], ck_data[4096];
+    int report = 0; /* 0 none; 1 quietly (stopped); 2 at the end of the run */
     int r = mn_parse(argc, argv, &a, MN_TRAIN);
     if (r)
         return CLI_EXIT(r);
@@ -1719,6 +1721,7 @@ int cmd_memnet_train(int argc, char **argv)
         r = rc == STRATA_E_NUMERIC ? 1 : mn_fail("training the memory network", rc);
         goto out;
     }
+    report = 1; /* from here on the run directory holds a run to report, quietly when it stopped */
     if (stop && cli_interrupted()) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, p.step);
         goto out;
@@ -1753,9 +1756,12 @@ int cmd_memnet_train(int argc, char **argv)
     else
         printf("no test questions: test error not measured; %.1f s on %s; checkpoint %s/" MN_CKPT "\n", secs,
                strata_device_name(c.dev), a.out_dir);
+    report = 2;
 out:
     if (metrics)
         fclose(metrics);
+    if (report)
+        report_after_training(a.out_dir, report == 1 || a.quiet);
     json_decref(ts.extra);
     free(order);
     mn_set_free(&train);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 
 enum { S2S_PAD = 0, S2S_GO = 11, S2S_V = 12 };
 
@@ -487,6 +488,7 @@ int cmd_s2s_train(int argc, char **argv)
     fclose(metrics);
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
+        report_after_training(a.out_dir, 1);
         s2s_ctx_free(&c);
         return r;
     }
@@ -513,6 +515,7 @@ int cmd_s2s_train(int argc, char **argv)
     json_decref(sum);
     printf("exact match: %.4f (%lld test strings, %lld steps, %.1f s on %s)\n", em, (long long)c.test.n,
            (long long)step, secs, strata_device_name(c.dev));
+    report_after_training(a.out_dir, a.quiet);
     s2s_ctx_free(&c);
     return r;
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 
 typedef struct {
     const char *spec_path, *out_dir, *backend, *checkpoint;
@@ -589,6 +590,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     strata_loader_destroy(ld);
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
+        report_after_training(a.out_dir, 1);
         run_free(&ctx);
         return r;
     }
@@ -631,6 +633,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                strata_device_name(ctx.dev));
     else
         printf("trained %s in %.1f s on %s (no data.test to report on)\n", span, total, strata_device_name(ctx.dev));
+    report_after_training(a.out_dir, a.quiet);
     run_free(&ctx);
     return r;
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "report.h"
 
 int lm_spec_is_lm(const strata_spec *s)
 {
@@ -603,8 +604,11 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     }
     fclose(metrics);
     json_decref(meta);
-    if (!rc && stopped)
-        return cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
+    if (!rc && stopped) {
+        const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
+        report_after_training(o->out_dir, 1);
+        return code;
+    }
     if (!o->quiet && early_stop)
         progress_end(&prog);
     if (!rc && !evaluated) /* resumed a finished run: report where it stands */
@@ -637,5 +641,6 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                o->out_dir);
     printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
            strata_device_name(r->dev));
+    report_after_training(o->out_dir, o->quiet);
     return ret;
 }

@@ -39,6 +39,8 @@ static void usage(FILE *f)
                "  inspect FILE|RUN [--tensors PATTERN] [--stats] [--json]\n"
                "                                        what a checkpoint (any safetensors file) holds: metadata,\n"
                "                                        each tensor's dtype, shape and size, optimizer state\n"
+               "  report RUN [--out FILE]              RUN/report.html again: summary, training curves, images,\n"
+               "                                        spec (the trainers write it at the end of a run)\n"
                "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
                "                                        your PNGs (DIR/CLASS/IMAGE.png) as IDX files to train on,\n"
                "                                        and the spec lines that name them\n"
@@ -110,6 +112,7 @@ static const struct {
     {"summary", cmd_summary},
     {"inspect", cmd_inspect},
     {"pack-images", cmd_pack_images},
+    {"report", cmd_report},
     {"check", cmd_check},
     {"babi-gen", cmd_babi_gen},
 };

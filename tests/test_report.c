@@ -1,0 +1,289 @@
+/* test_report.c - RUN/report.html (`strata report`, tools/report.c) end to
+ * end: a run directory written by hand, with a curve of known values, a
+ * torn last line, null values, repeated runs, a spec with markup in it and
+ * sample images, and a real `strata train` run.
+ *
+ * The charts' geometry is checked, not only their presence: a curve of
+ * 2,000 values is drawn as 600 bucket means whose x rises and whose y runs
+ * from the top of the plot (the largest value) to its bottom (the
+ * smallest); every point lies inside the plot area. The spec's markup comes
+ * out escaped, the page holds no script, and bad uses fail with a message
+ * naming the directory or file. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+/* tools/report.c's plot area and bucket count */
+#define PLOT_L 70.0
+#define PLOT_R 740.0
+#define PLOT_T 30.0
+#define PLOT_B 260.0
+#define MAX_POINTS 600
+
+static char dir[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_make_temp_dir(dir, sizeof dir, "report");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+/* dir/RUN/NAME */
+static void put(const char *run, const char *name, const char *text)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/%s", dir, run, name);
+    tu_write_file(NULL, path, text, strlen(text));
+}
+
+static void make_dir(const char *rel)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    assert_int_equal(mkdir(path, 0755), 0);
+}
+
+/* The points of the polyline of series @p name in @p html, into xs/ys; their number. */
+static int polyline(const char *html, const char *name, double *xs, double *ys, int cap)
+{
+    char needle[256];
+    snprintf(needle, sizeof needle, "<polyline data-series=\"%s\"", name);
+    const char *p = strstr(html, needle);
+    assert_non_null(p);
+    p = strstr(p, "points=\"");
+    assert_non_null(p);
+    p += strlen("points=\"");
+    int n = 0;
+    while (*p && *p != '"') {
+        double x = 0, y = 0;
+        int used = 0;
+        assert_int_equal(sscanf(p, "%lf,%lf%n", &x, &y, &used), 2);
+        assert_true(n < cap);
+        xs[n] = x, ys[n] = y, n++;
+        p += used;
+        while (*p == ' ')
+            p++;
+    }
+    return n;
+}
+
+/* No temporary file of an atomic write is left in dir/RUN. */
+static void expect_no_temporaries(const char *run)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, run);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp"))
+            fail_msg("left behind: %s/%s", path, e->d_name);
+    closedir(d);
+}
+
+static void test_report_of_a_written_run(void **state)
+{
+    (void)state;
+    make_dir("run");
+    make_dir("run/samples");
+    /* 2,000 steps of batch_loss falling from 2 to 0 in a straight line, two epoch records, a torn line */
+    size_t cap = 1 << 20, len = 0;
+    char *m = malloc(cap);
+    assert_non_null(m);
+    for (int i = 1; i <= 2000; i++) {
+        len += (size_t)snprintf(m + len, cap - len, "{\"step\":%d,\"epoch\":%d,\"batch_loss\":%.6f,\"lr\":0.1}\n", i,
+                                i > 1000 ? 2 : 1, 2.0 * (2000 - i) / 1999.0);
+        if (i % 1000 == 0)
+            len += (size_t)snprintf(m + len, cap - len,
+                                    "{\"epoch\":%d,\"step\":%d,\"loss\":1.5,\"accuracy\":0.6%d,\"test_loss\":1.4,"
+                                    "\"test_accuracy\":0.7%d,\"val_loss\":null,\"seconds\":3.5}\n",
+                                    i / 1000, i, i / 1000, i / 1000);
+    }
+    len += (size_t)snprintf(m + len, cap - len, "{\"step\": 2001, \"batch_lo");
+    put("run", "metrics.jsonl", m);
+    free(m);
+    put("run", "summary.json", "{\"test_accuracy\": 0.8123, \"best\": {\"metric\": \"val_loss\", \"epoch\": 2}}");
+    put("run", "spec.yaml", "name: \"<script>alert(1)</script> & co\"\n");
+    put("run", "samples.png", "not decoded");
+    for (int k = 0; k < 10; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "samples/step_%06d.png", 100 * k);
+        put("run", name, "not decoded");
+    }
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report run"));
+    char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+    assert_non_null(strstr(out, "wrote run/report.html (3 charts)"));
+    /* 2,000 step records and 2 epoch records before the torn line */
+    assert_non_null(strstr(err, "run/metrics.jsonl:2003: not a JSON object"));
+    assert_non_null(strstr(err, "1 such line left out"));
+    free(out), free(err);
+
+    char *html = tu_slurp(dir, "run/report.html");
+    assert_non_null(html);
+    assert_null(strstr(html, "<script"));
+    assert_non_null(strstr(html, "name: &quot;&lt;script&gt;alert(1)&lt;/script&gt; &amp; co&quot;"));
+    assert_int_equal(tu_count(html, "<svg"), 3);
+    const char *loss = strstr(html, "<h3>loss</h3>"), *acc = strstr(html, "<h3>accuracy</h3>"),
+               *lr = strstr(html, "<h3>learning rate</h3>");
+    assert_true(loss && acc && lr && loss < acc && acc < lr);
+    assert_non_null(strstr(html, "2002 records of metrics.jsonl (1 line that is not JSON left out"));
+
+    /* the curve: 600 bucket means, x rising, from the plot's top (2.0) to its bottom (0.0) */
+    static double xs[4000], ys[4000];
+    int n = polyline(html, "batch_loss", xs, ys, 4000);
+    assert_int_equal(n, MAX_POINTS);
+    for (int i = 0; i < n; i++) {
+        assert_true(xs[i] >= PLOT_L - 0.05 && xs[i] <= PLOT_R + 0.05);
+        assert_true(ys[i] >= PLOT_T - 0.05 && ys[i] <= PLOT_B + 0.05);
+        if (i)
+            assert_true(xs[i] > xs[i - 1] && ys[i] > ys[i - 1]);
+    }
+    assert_true(ys[0] < PLOT_T + 1.0 && ys[n - 1] > PLOT_B - 1.0);
+    assert_true(xs[0] < PLOT_L + 1.0 && xs[n - 1] > PLOT_R - 1.0);
+    /* the epoch figures: every point drawn, and marked */
+    assert_int_equal(polyline(html, "test_accuracy", xs, ys, 4000), 2);
+    assert_true(xs[0] > 300.0 && xs[0] < 410.0 && xs[1] > PLOT_R - 0.5); /* steps 1000 and 2000 of 1..2000 */
+    /* the legend: last, min and max over every value; nulls counted */
+    assert_non_null(strstr(html, "<td>test_accuracy</td><td>2</td><td>0.72</td><td>0.71</td><td>0.72</td>"));
+    assert_non_null(strstr(html, "<td>val_loss</td><td>0 (and 2 null)</td>"));
+    assert_non_null(strstr(html, "<td>batch_loss</td><td>2000</td><td>0</td><td>0</td><td>2</td>"));
+    assert_null(strstr(html, "data-series=\"seconds\"")); /* a time, not a curve */
+
+    /* the summary, the images (the run's own and the latest 8 of samples/), the files */
+    assert_non_null(strstr(html, "<th>test_accuracy</th><td>0.8123</td>"));
+    assert_non_null(strstr(html, "<th>best</th><td>{&quot;metric&quot;:&quot;val_loss&quot;"));
+    assert_non_null(strstr(html, "<img src=\"samples.png\""));
+    assert_null(strstr(html, "samples/step_000100.png"));
+    assert_non_null(strstr(html, "<img src=\"samples/step_000200.png\""));
+    assert_non_null(strstr(html, "<img src=\"samples/step_000900.png\""));
+    assert_int_equal(tu_count(html, "<img src=\"samples/"), 8);
+    assert_non_null(strstr(html, "The latest 8 of 10 images in samples/."));
+    assert_non_null(strstr(html, "<th>metrics.jsonl</th>"));
+    free(html);
+    expect_no_temporaries("run");
+
+    /* --out elsewhere; the directory's own report.html stays as it was */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report run --out other.html"));
+    char *other = tu_slurp(dir, "other.html");
+    assert_non_null(other);
+    assert_int_equal(tu_count(other, "<svg"), 3);
+    assert_non_null(strstr(other, "<th>summary.json</th>"));
+    assert_null(strstr(other, "<th>report.html</th>")); /* the files listed are the run's, not its page */
+    free(other);
+}
+
+/* Memory networks train several runs into one directory: one curve per run. */
+static void test_repeated_runs_get_a_curve_each(void **state)
+{
+    (void)state;
+    make_dir("reps");
+    put("reps", "metrics.jsonl",
+        "{\"repeat\":1,\"epoch\":1,\"step\":1,\"batch_loss\":3.0,\"lr\":0.01}\n"
+        "{\"repeat\":1,\"epoch\":1,\"step\":2,\"batch_loss\":2.0,\"lr\":0.01}\n"
+        "{\"repeat\":1,\"epoch\":1,\"step\":2,\"loss\":2.5,\"error\":0.4,\"val_error\":0.5,\"lr\":0.01}\n"
+        "{\"repeat\":1,\"step\":2,\"final_train_error\":0.4,\"final_val_error\":null,\"best\":true}\n"
+        "{\"repeat\":2,\"epoch\":1,\"step\":1,\"batch_loss\":2.5,\"lr\":0.01}\n"
+        "{\"repeat\":2,\"epoch\":1,\"step\":2,\"batch_loss\":1.0,\"lr\":0.01}\n"
+        "\n"
+        "{\"repeat\":2,\"epoch\":1,\"step\":2,\"loss\":1.7,\"error\":0.2,\"val_error\":0.3,\"lr\":0.01}\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report reps"));
+    char *err = tu_slurp(dir, "err");
+    assert_null(strstr(err, "warning")); /* a blank line is not a torn record */
+    free(err);
+    char *html = tu_slurp(dir, "reps/report.html");
+    assert_non_null(html);
+    static double xs[16], ys[16];
+    assert_int_equal(polyline(html, "batch_loss (run 1)", xs, ys, 16), 2);
+    assert_true(ys[0] < ys[1]); /* 3.0 above 2.0 */
+    assert_int_equal(polyline(html, "batch_loss (run 2)", xs, ys, 16), 2);
+    assert_int_equal(polyline(html, "val_error (run 2)", xs, ys, 16), 1);
+    assert_non_null(strstr(html, "<h3>error</h3>"));
+    assert_null(strstr(html, "data-series=\"best")); /* a flag, not a number */
+    assert_non_null(strstr(html, "No summary.json"));
+    free(html);
+}
+
+static void test_bad_uses(void **state)
+{
+    (void)state;
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report missing"), 1, "missing: No such file or directory");
+    make_dir("empty");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report empty"), 1,
+                      "empty holds no run: no metrics.jsonl, summary.json or spec.yaml");
+    tu_write_text(dir, "file", "x");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report file"), 1, "file: not a directory");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report"), 2, "report needs a run directory");
+    make_dir("only-spec");
+    put("only-spec", "spec.yaml", "name: x\n");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report only-spec --out no/such/dir/r.html"), 1,
+                      "cannot write no/such/dir/r.html");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report only-spec"));
+    char *html = tu_slurp(dir, "only-spec/report.html");
+    assert_non_null(html);
+    assert_non_null(strstr(html, "No metrics.jsonl."));
+    assert_int_equal(tu_count(html, "<svg"), 0);
+    free(html);
+}
+
+/* `strata train` writes the report at the end, and says where unless --quiet. */
+static void test_training_writes_the_report(void **state)
+{
+    (void)state;
+    tu_write_bars_idx(dir, 24, 8);
+    char spec[4096];
+    snprintf(spec, sizeof spec,
+             "name: report-tiny\nseed: 1\n"
+             "data:\n  format: idx\n"
+             "  train: {images: %s/images.idx, labels: %s/labels.idx}\n"
+             "  test: {images: %s/images.idx, labels: %s/labels.idx}\n"
+             "  scale: 255\n"
+             "model:\n  input: [1, 8, 8]\n  layers:\n"
+             "    - {type: flatten}\n"
+             "    - {type: linear, out_features: 3}\n"
+             "loss: cross_entropy\noptimizer: {type: sgd, lr: 0.1}\n"
+             "train: {epochs: 2, batch_size: 8}\n",
+             dir, dir, dir, dir);
+    tu_write_text(dir, "tiny.yaml", spec);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train tiny.yaml --out t1 --backend ref"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "report: t1/report.html\n"));
+    free(out);
+    char *html = tu_slurp(dir, "t1/report.html");
+    assert_non_null(html);
+    assert_int_equal(tu_count(html, "<svg"), 3); /* loss, accuracy, learning rate */
+    assert_non_null(strstr(html, "<th>test_accuracy</th>"));
+    assert_non_null(strstr(html, "name: report-tiny"));
+    static double xs[16], ys[16];
+    assert_int_equal(polyline(html, "batch_loss", xs, ys, 16), 6); /* 3 batches an epoch, 2 epochs */
+    free(html);
+    expect_no_temporaries("t1");
+
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train tiny.yaml --out t2 --backend ref --quiet"));
+    out = tu_slurp(dir, "out");
+    assert_null(strstr(out, "report:"));
+    free(out);
+    html = tu_slurp(dir, "t2/report.html");
+    assert_non_null(html);
+    free(html);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_report_of_a_written_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_runs_get_a_curve_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,811 @@
+/* report.c - RUN/report.html (report.h): the run's summary.json as a
+ * table, each group of metrics.jsonl's numbers drawn against the step as
+ * an inline SVG chart with a legend (last, min and max of every series),
+ * the PNGs the run wrote (samples, reconstructions), the spec as it was
+ * read and the files with their sizes. One HTML file with no script and
+ * nothing fetched from a network; images are linked by relative paths, so
+ * the page is read from inside the run directory.
+ *
+ * Series: every numeric field of metrics.jsonl's records but "step" (the x
+ * axis), "epoch", "repeat" and "seconds", one series per field and per
+ * repeated run (memory networks train several runs in one directory: their
+ * records carry "repeat"). null values (no validation set) are counted,
+ * not drawn. Fields go to charts by their names: learning rates ("lr",
+ * "*_lr"), accuracies ("*acc*", "exact_match"), errors ("*error*"),
+ * losses ("*loss*", "*mse*"); any other field gets a chart of its own. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "report.h"
+
+/* Chart geometry (SVG user units): the plot area inside the margins. */
+#define CH_W 760
+#define CH_H 300
+#define CH_L 70
+#define CH_R 20
+#define CH_T 30
+#define CH_B 40
+#define CH_PW (CH_W - CH_L - CH_R)
+#define CH_PH (CH_H - CH_T - CH_B)
+/* Series this short get a marker at every point (per-epoch figures). */
+#define MARKED_POINTS 60
+/* Images shown: every PNG of the run directory, the latest of samples/. */
+#define MAX_IMAGES 16
+#define MAX_SAMPLES 8
+/* The spec is shown whole up to this size. */
+#define MAX_SPEC_BYTES (1 << 20)
+#define MAX_FILES 200
+
+static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                      "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+#define N_COLOURS (sizeof palette / sizeof palette[0])
+
+typedef struct point {
+    double x, y;
+} point;
+
+typedef struct series {
+    char *key;     /* the metrics field */
+    int64_t run;   /* its "repeat", 0 when the records have none */
+    point *p;      /* finite values, in record order */
+    size_t n, cap;
+    size_t nulls;  /* null (or non-finite) values */
+    int chart;     /* index into the report's charts */
+} series;
+
+/* Chart kinds, in the order the page shows them. */
+enum { K_LOSS, K_ACCURACY, K_ERROR, K_OTHER, K_LR };
+
+typedef struct chart {
+    int kind;
+    const char *title; /* a series' key for K_OTHER */
+    const char *first; /* the key that opened it (for K_OTHER) */
+} chart;
+
+typedef struct report {
+    const char *dir;
+    series *s;
+    size_t n_s, cap_s;
+    chart c[64];
+    int n_c;
+    size_t records, bad, runs_seen;
+    long first_bad;
+    int64_t max_run;
+} report;
+
+/* ---- output helpers --------------------------------------------------------- */
+
+/* @p s with &, <, >, " and ' escaped for HTML text and attributes. */
+static void put_esc(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* A relative path as a URL path: bytes outside [A-Za-z0-9._/-] percent-encoded. */
+static void put_url(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+            ch == '_' || ch == '/' || ch == '-')
+            fputc(ch, f);
+        else
+            fprintf(f, "%%%02X", ch);
+    }
+}
+
+/* A figure as a table shows it: 6 significant digits. */
+static void put_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("-", f);
+}
+
+/* ---- reading metrics.jsonl -------------------------------------------------- */
+
+static int chart_kind(const char *key)
+{
+    const size_t n = strlen(key);
+    if (!strcmp(key, "lr") || (n > 3 && !strcmp(key + n - 3, "_lr")) || !strncmp(key, "lr_", 3))
+        return K_LR;
+    if (strstr(key, "acc") || strstr(key, "exact_match"))
+        return K_ACCURACY;
+    if (strstr(key, "error"))
+        return K_ERROR;
+    if (strstr(key, "loss") || strstr(key, "mse"))
+        return K_LOSS;
+    return K_OTHER;
+}
+
+static const char *const kind_title[] = {"loss", "accuracy", "error", NULL, "learning rate"};
+
+/* The chart a series of @p key goes to, opened when new; -1 when there are too many. */
+static int chart_for(report *r, const char *key)
+{
+    const int kind = chart_kind(key);
+    for (int i = 0; i < r->n_c; i++)
+        if (r->c[i].kind == kind && (kind != K_OTHER || !strcmp(r->c[i].first, key)))
+            return i;
+    if (r->n_c == (int)(sizeof r->c / sizeof r->c[0]))
+        return -1;
+    chart *c = &r->c[r->n_c];
+    c->kind = kind;
+    c->first = key;
+    c->title = kind == K_OTHER ? key : kind_title[kind];
+    return r->n_c++;
+}
+
+/* The series of @p key in run @p run, made when new; NULL when out of memory. */
+static series *series_for(report *r, const char *key, int64_t run)
+{
+    for (size_t i = 0; i < r->n_s; i++)
+        if (r->s[i].run == run && !strcmp(r->s[i].key, key))
+            return &r->s[i];
+    if (r->n_s == r->cap_s) {
+        size_t cap = r->cap_s ? 2 * r->cap_s : 16;
+        series *s = realloc(r->s, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        r->s = s;
+        r->cap_s = cap;
+    }
+    series *s = &r->s[r->n_s];
+    memset(s, 0, sizeof *s);
+    s->key = strdup(key);
+    s->run = run;
+    s->chart = s->key ? chart_for(r, s->key) : -1;
+    if (!s->key || s->chart < 0) {
+        free(s->key);
+        return NULL; /* out of memory, or more charts than a page holds: the field is left out */
+    }
+    r->n_s++;
+    return s;
+}
+
+static int series_add(series *s, double x, double y)
+{
+    if (!isfinite(y) || !isfinite(x)) {
+        s->nulls++;
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        point *p = realloc(s->p, cap * sizeof *p);
+        if (!p)
+            return 1;
+        s->p = p;
+        s->cap = cap;
+    }
+    s->p[s->n++] = (point){x, y};
+    return 0;
+}
+
+static int skipped_field(const char *key)
+{
+    return !strcmp(key, "step") || !strcmp(key, "epoch") || !strcmp(key, "repeat") || !strcmp(key, "seconds");
+}
+
+/* One record: its numbers into their series at x = its step (else the record's number). */
+static int add_record(report *r, json_t *rec)
+{
+    json_t *st = json_object_get(rec, "step"), *rep = json_object_get(rec, "repeat");
+    const double x = json_is_number(st) ? json_number_value(st) : (double)r->records;
+    const int64_t run = json_is_integer(rep) ? (int64_t)json_integer_value(rep) : 0;
+    if (run > r->max_run)
+        r->max_run = run;
+    const char *key;
+    json_t *v;
+    json_object_foreach(rec, key, v)
+    {
+        if (skipped_field(key) || !(json_is_number(v) || json_is_null(v)))
+            continue;
+        series *s = series_for(r, key, run);
+        if (s && series_add(s, x, json_is_null(v) ? NAN : json_number_value(v)))
+            return 1;
+    }
+    return 0;
+}
+
+/* RUN/metrics.jsonl into r's series; a missing file is no error (*found 0). 0, or 1 after a message. */
+static int read_metrics(report *r, const char *path, int *found)
+{
+    FILE *f = fopen(path, "r");
+    *found = f != NULL;
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, "strata: error: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long no = 0;
+    ssize_t len;
+    int rc = 0;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        no++;
+        size_t k = 0;
+        while (k < (size_t)len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n'))
+            k++;
+        if (k == (size_t)len)
+            continue;
+        json_t *rec = json_loadb(line, (size_t)len, JSON_DECODE_ANY, NULL);
+        if (!json_is_object(rec)) {
+            if (!r->bad++)
+                r->first_bad = no;
+        } else {
+            r->records++;
+            if (add_record(r, rec)) {
+                fprintf(stderr, "strata: error: %s: out of memory reading it\n", path);
+                rc = 1;
+            }
+        }
+        json_decref(rec);
+    }
+    if (!rc && ferror(f)) {
+        fprintf(stderr, "strata: error: cannot read %s: %s\n", path, strerror(errno));
+        rc = 1;
+    }
+    free(line);
+    fclose(f);
+    if (!rc && r->bad)
+        fprintf(stderr,
+                "strata: warning: %s:%ld: not a JSON object (a run stopped while writing it?); "
+                "%zu such line%s left out of the report\n",
+                path, r->first_bad, r->bad, r->bad == 1 ? "" : "s");
+    return rc;
+}
+
+/* ---- charts ----------------------------------------------------------------- */
+
+/* A tick spacing of 1, 2 or 5 times a power of ten giving about @p n ticks over @p span. */
+static double nice_step(double span, int n)
+{
+    double raw = span / n, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1.0 : f < 3.5 ? 2.0 : f < 7.5 ? 5.0 : 10.0) * mag;
+}
+
+typedef struct axis {
+    double lo, hi, step;
+} axis;
+
+/* The axis over [lo, hi], widened to whole ticks (a single value gets room around it). */
+static axis make_axis(double lo, double hi, int ticks, int widen)
+{
+    if (hi - lo <= fabs(hi) * 1e-12) {
+        double pad = fabs(hi) > 0 ? fabs(hi) * 0.1 : 1.0;
+        lo -= pad;
+        hi += pad;
+    }
+    axis a = {lo, hi, nice_step(hi - lo, ticks)};
+    if (widen) {
+        a.lo = floor(lo / a.step) * a.step;
+        a.hi = ceil(hi / a.step) * a.step;
+    }
+    return a;
+}
+
+static double to_x(const axis *a, double x)
+{
+    return CH_L + (x - a->lo) / (a->hi - a->lo) * CH_PW;
+}
+
+static double to_y(const axis *a, double y)
+{
+    return CH_T + (1.0 - (y - a->lo) / (a->hi - a->lo)) * CH_PH;
+}
+
+static void draw_ticks(FILE *f, const axis *xa, const axis *ya)
+{
+    fprintf(f, "<g class=\"grid\">\n");
+    for (double y = ya->lo; y <= ya->hi + ya->step * 1e-9; y += ya->step) {
+        const double py = to_y(ya, y), v = fabs(y) < ya->step * 1e-9 ? 0.0 : y;
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/><text x=\"%d\" y=\"%.1f\" class=\"yl\">%g</text>\n",
+                CH_L, py, CH_L + CH_PW, py, CH_L - 6, py + 4, v);
+    }
+    const double x0 = ceil(xa->lo / xa->step) * xa->step;
+    for (double x = x0; x <= xa->hi + xa->step * 1e-9; x += xa->step) {
+        const double px = to_x(xa, x);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/><text x=\"%.1f\" y=\"%d\" class=\"xl\">%g</text>\n",
+                px, CH_T, px, CH_T + CH_PH, px, CH_T + CH_PH + 16, x);
+    }
+    fprintf(f, "</g>\n");
+}
+
+/* The series' label: its key, and its run when the directory has several. */
+static void put_label(FILE *f, const report *r, const series *s)
+{
+    put_esc(f, s->key);
+    if (r->max_run > 1)
+        fprintf(f, " (run %lld)", (long long)s->run);
+}
+
+/* The points drawn for @p s: every point, or REPORT_MAX_POINTS bucket means. */
+static void draw_series(FILE *f, const report *r, const series *s, const axis *xa, const axis *ya, const char *colour)
+{
+    const size_t n = s->n, m = n > REPORT_MAX_POINTS ? REPORT_MAX_POINTS : n;
+    fprintf(f, "<polyline data-series=\"");
+    put_label(f, r, s);
+    fprintf(f, "\" stroke=\"%s\" points=\"", colour);
+    for (size_t b = 0; b < m; b++) {
+        const size_t lo = b * n / m, hi = (b + 1) * n / m;
+        double sx = 0.0, sy = 0.0;
+        for (size_t i = lo; i < hi; i++)
+            sx += s->p[i].x, sy += s->p[i].y;
+        fprintf(f, "%s%.1f,%.1f", b ? " " : "", to_x(xa, sx / (double)(hi - lo)), to_y(ya, sy / (double)(hi - lo)));
+    }
+    fprintf(f, "\"/>\n");
+    if (n <= MARKED_POINTS)
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", to_x(xa, s->p[i].x),
+                    to_y(ya, s->p[i].y), colour);
+}
+
+/* The legend: each series' colour, points, last, min and max (over every record, not the drawn means). */
+static void draw_legend(FILE *f, const report *r, int ci)
+{
+    fprintf(f, "<table class=\"legend\"><tr><th></th><th>series</th><th>values</th><th>last</th><th>min</th>"
+               "<th>max</th></tr>\n");
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_s; i++) {
+        const series *s = &r->s[i];
+        if (s->chart != ci)
+            continue;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t j = 0; j < s->n; j++) {
+            lo = fmin(lo, s->p[j].y);
+            hi = fmax(hi, s->p[j].y);
+        }
+        fprintf(f, "<tr><td><span class=\"sw\" style=\"background:%s\"></span></td><td>", palette[k++ % N_COLOURS]);
+        put_label(f, r, s);
+        fprintf(f, "</td><td>%zu", s->n);
+        if (s->nulls)
+            fprintf(f, " (and %zu null)", s->nulls);
+        fprintf(f, "</td><td>");
+        put_num(f, s->n ? s->p[s->n - 1].y : NAN);
+        fprintf(f, "</td><td>");
+        put_num(f, lo);
+        fprintf(f, "</td><td>");
+        put_num(f, hi);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+}
+
+/* Chart @p ci: nothing when none of its series has a finite value. Returns 1 when drawn. */
+static int draw_chart(FILE *f, const report *r, int ci)
+{
+    /* x over the whole run, so the charts line up; y over this chart's values */
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t i = 0; i < r->n_s; i++) {
+        const series *s = &r->s[i];
+        for (size_t j = 0; j < s->n; j++) {
+            x0 = fmin(x0, s->p[j].x), x1 = fmax(x1, s->p[j].x);
+            if (s->chart == ci)
+                y0 = fmin(y0, s->p[j].y), y1 = fmax(y1, s->p[j].y);
+        }
+    }
+    const char *title = r->c[ci].title;
+    fprintf(f, "<section class=\"chart\">\n<h3>");
+    put_esc(f, title);
+    fprintf(f, "</h3>\n");
+    const int drawn = y0 <= y1;
+    if (drawn) {
+        const axis xa = make_axis(x0, x1, 8, 0), ya = make_axis(y0, y1, 5, 1);
+        fprintf(f, "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", CH_W, CH_H,
+                CH_W, CH_H);
+        put_esc(f, title);
+        fprintf(f, " against step\">\n");
+        draw_ticks(f, &xa, &ya);
+        fprintf(f, "<rect class=\"frame\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n", CH_L, CH_T, CH_PW, CH_PH);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xt\">step</text>\n", CH_L + CH_PW / 2, CH_H - 4);
+        size_t k = 0;
+        for (size_t i = 0; i < r->n_s; i++)
+            if (r->s[i].chart == ci)
+                draw_series(f, r, &r->s[i], &xa, &ya, palette[k++ % N_COLOURS]);
+        fprintf(f, "</svg>\n");
+    } else {
+        fprintf(f, "<p>No finite values.</p>\n");
+    }
+    draw_legend(f, r, ci);
+    fprintf(f, "</section>\n");
+    return drawn;
+}
+
+/* ---- the other sections ----------------------------------------------------- */
+
+static void put_summary(FILE *f, const char *path)
+{
+    fprintf(f, "<h2>Summary</h2>\n");
+    json_error_t err;
+    json_t *sum = json_load_file(path, 0, &err);
+    if (!json_is_object(sum)) {
+        fprintf(f, "<p>%s</p>\n", access(path, F_OK) == 0 ? "summary.json is not a JSON object."
+                                                           : "No summary.json: the run has not finished, or "
+                                                             "was stopped.");
+        json_decref(sum);
+        return;
+    }
+    fprintf(f, "<table class=\"kv\">\n");
+    const char *key;
+    json_t *v;
+    json_object_foreach(sum, key, v)
+    {
+        fprintf(f, "<tr><th>");
+        put_esc(f, key);
+        fprintf(f, "</th><td>");
+        if (json_is_string(v)) {
+            put_esc(f, json_string_value(v));
+        } else if (json_is_real(v)) {
+            put_num(f, json_real_value(v));
+        } else {
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            put_esc(f, text ? text : "?");
+            free(text);
+        }
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    json_decref(sum);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names of the regular files in @p dir (ending in @p suffix when
+ * given), at most MAX_FILES; *n their count. NULL when none or unreadable. */
+static char **list_files(const char *dir, const char *suffix, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char **names = calloc(MAX_FILES, sizeof *names);
+    struct dirent *e;
+    while (names && *n < MAX_FILES && (e = readdir(d))) {
+        const size_t len = strlen(e->d_name), sl = suffix ? strlen(suffix) : 0;
+        if (e->d_name[0] == '.' || (suffix && (len <= sl || strcmp(e->d_name + len - sl, suffix))))
+            continue;
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (!(names[*n] = strdup(e->d_name)))
+            break;
+        ++*n;
+    }
+    closedir(d);
+    if (names)
+        qsort(names, *n, sizeof *names, by_name);
+    return names;
+}
+
+static void free_list(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void put_image(FILE *f, const char *rel)
+{
+    fprintf(f, "<figure><img src=\"");
+    put_url(f, rel);
+    fprintf(f, "\" alt=\"");
+    put_esc(f, rel);
+    fprintf(f, "\"><figcaption>");
+    put_esc(f, rel);
+    fprintf(f, "</figcaption></figure>\n");
+}
+
+/* The run's PNGs and the latest MAX_SAMPLES of samples/. Returns how many. */
+static int put_images(FILE *f, const char *dir)
+{
+    size_t n = 0, ns = 0;
+    char **top = list_files(dir, ".png", &n);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/samples", dir);
+    char **samples = list_files(sub, ".png", &ns);
+    int shown = 0;
+    if (n + ns) {
+        fprintf(f, "<h2>Images</h2>\n<div class=\"images\">\n");
+        for (size_t i = 0; i < n && shown < MAX_IMAGES; i++, shown++)
+            put_image(f, top[i]);
+        for (size_t i = ns > MAX_SAMPLES ? ns - MAX_SAMPLES : 0; i < ns && shown < MAX_IMAGES; i++, shown++) {
+            char rel[300];
+            snprintf(rel, sizeof rel, "samples/%.250s", samples[i]);
+            put_image(f, rel);
+        }
+        fprintf(f, "</div>\n");
+        if (ns > MAX_SAMPLES)
+            fprintf(f, "<p>The latest %d of %zu images in samples/.</p>\n", MAX_SAMPLES, ns);
+    }
+    free_list(top, n);
+    free_list(samples, ns);
+    return shown;
+}
+
+static void put_spec(FILE *f, const char *path)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return;
+    fprintf(f, "<h2>Spec</h2>\n<pre>");
+    char buf[4096];
+    size_t got, total = 0;
+    while (total < MAX_SPEC_BYTES && (got = fread(buf, 1, sizeof buf - 1, in)) > 0) {
+        buf[got] = '\0';
+        put_esc(f, buf);
+        total += got;
+    }
+    fprintf(f, "</pre>\n");
+    if (total >= MAX_SPEC_BYTES)
+        fprintf(f, "<p>(cut at %d bytes)</p>\n", MAX_SPEC_BYTES);
+    fclose(in);
+}
+
+static void put_files(FILE *f, const char *dir)
+{
+    size_t n = 0;
+    char **names = list_files(dir, NULL, &n);
+    if (n) {
+        fprintf(f, "<h2>Files</h2>\n<table class=\"kv\">\n");
+        for (size_t i = 0; i < n; i++) {
+            char path[4400];
+            struct stat st;
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            /* not the page itself, nor a write in progress */
+            if (!strcmp(names[i], "report.html") || strstr(names[i], ".tmp") || stat(path, &st) != 0)
+                continue;
+            fprintf(f, "<tr><th>");
+            put_esc(f, names[i]);
+            fprintf(f, "</th><td>%lld bytes</td></tr>\n", (long long)st.st_size);
+        }
+        fprintf(f, "</table>\n");
+    }
+    free_list(names, n);
+}
+
+static const char style[] =
+    "body{font-family:sans-serif;margin:2em;max-width:820px;color:#222}"
+    "h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}"
+    "h3{font-size:1em;margin:1.5em 0 .3em}"
+    "table{border-collapse:collapse;font-size:.9em}td,th{padding:2px 10px 2px 0;text-align:left;"
+    "vertical-align:top}table.kv th{font-weight:normal;color:#555}"
+    "table.legend td:nth-child(n+3){text-align:right;font-variant-numeric:tabular-nums}"
+    ".sw{display:inline-block;width:14px;height:4px;vertical-align:middle}"
+    "svg{display:block}svg text{font-size:11px;fill:#444}.yl{text-anchor:end}.xl,.xt{text-anchor:middle}"
+    ".grid line{stroke:#e5e5e5}.frame{fill:none;stroke:#999}polyline{fill:none;stroke-width:1.5}"
+    ".images{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figure img{max-width:380px;"
+    "image-rendering:pixelated}figcaption{font-size:.8em;color:#555}"
+    "pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}";
+
+/* ---- the page --------------------------------------------------------------- */
+
+static int by_kind(const report *r, int a, int b)
+{
+    return r->c[a].kind != r->c[b].kind ? r->c[a].kind - r->c[b].kind : a - b;
+}
+
+/* The page of r into f; the number of charts drawn. */
+static int put_page(FILE *f, report *r, int have_metrics)
+{
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Strata run ");
+    put_esc(f, r->dir);
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Strata run <code>", style);
+    put_esc(f, r->dir);
+    fprintf(f, "</code></h1>\n<p>Written by strata %s from the run directory's files.</p>\n", strata_version_string());
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    put_summary(f, path);
+
+    fprintf(f, "<h2>Training curves</h2>\n");
+    int drawn = 0;
+    if (!have_metrics) {
+        fprintf(f, "<p>No metrics.jsonl.</p>\n");
+    } else {
+        fprintf(f, "<p>%zu records of metrics.jsonl", r->records);
+        if (r->bad)
+            fprintf(f, " (%zu line%s that %s not JSON left out, the first at line %ld)", r->bad,
+                    r->bad == 1 ? "" : "s", r->bad == 1 ? "is" : "are", r->first_bad);
+        fprintf(f, ", against the optimizer step. A curve of more than %d values is drawn as the means of %d "
+                   "buckets of consecutive records; the legend's figures are over every value.</p>\n",
+                REPORT_MAX_POINTS, REPORT_MAX_POINTS);
+        int order[64];
+        for (int i = 0; i < r->n_c; i++)
+            order[i] = i;
+        for (int i = 1; i < r->n_c; i++) /* insertion sort by kind, stable */
+            for (int j = i; j > 0 && by_kind(r, order[j - 1], order[j]) > 0; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        for (int i = 0; i < r->n_c; i++)
+            drawn += draw_chart(f, r, order[i]);
+        if (!r->n_c)
+            fprintf(f, "<p>The records hold no numbers to draw.</p>\n");
+    }
+    put_images(f, r->dir);
+    snprintf(path, sizeof path, "%s/spec.yaml", r->dir);
+    put_spec(f, path);
+    put_files(f, r->dir);
+    fprintf(f, "</body>\n</html>\n");
+    return drawn;
+}
+
+int cli_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "strata: error: cannot write %s: path too long\n", path);
+        return 1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    fchmod(fd, 0644); /* mkstemp's 0600 is too private for a page */
+    const char *p = data;
+    size_t left = len;
+    int e = 0;
+    while (left && !e) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno != EINTR)
+            e = errno;
+        else if (w > 0)
+            p += w, left -= (size_t)w;
+    }
+    if (!e && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(e));
+        return 1;
+    }
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s", path);
+    int dfd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) { /* the rename itself on the disk; best effort */
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+static void report_free(report *r)
+{
+    for (size_t i = 0; i < r->n_s; i++) {
+        free(r->s[i].key);
+        free(r->s[i].p);
+    }
+    free(r->s);
+}
+
+int report_write(const char *run_dir, const char *out_path, int *n_charts)
+{
+    struct stat st;
+    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "strata: error: %s: %s\n", run_dir, stat(run_dir, &st) != 0 ? strerror(errno)
+                                                                                 : "not a directory (a run directory)");
+        return 1;
+    }
+    char metrics[4200], sum[4200], spec[4200], out[4200];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run_dir);
+    snprintf(sum, sizeof sum, "%s/summary.json", run_dir);
+    snprintf(spec, sizeof spec, "%s/spec.yaml", run_dir);
+    snprintf(out, sizeof out, "%s/report.html", run_dir);
+    report r;
+    memset(&r, 0, sizeof r);
+    r.dir = run_dir;
+    int have_metrics = 0;
+    if (read_metrics(&r, metrics, &have_metrics)) {
+        report_free(&r);
+        return 1;
+    }
+    if (!have_metrics && access(sum, F_OK) != 0 && access(spec, F_OK) != 0) {
+        fprintf(stderr, "strata: error: %s holds no run: no metrics.jsonl, summary.json or spec.yaml\n", run_dir);
+        report_free(&r);
+        return 1;
+    }
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&page, &len);
+    int drawn = f ? put_page(f, &r, have_metrics) : 0;
+    report_free(&r);
+    if (!f || fclose(f) != 0 || !page) {
+        free(page);
+        fprintf(stderr, "strata: error: cannot write %s: out of memory\n", out_path ? out_path : out);
+        return 1;
+    }
+    int rc = cli_write_atomic(out_path ? out_path : out, page, len);
+    free(page);
+    if (!rc && n_charts)
+        *n_charts = drawn;
+    return rc;
+}
+
+void report_after_training(const char *run_dir, int quiet)
+{
+    char out[4200];
+    snprintf(out, sizeof out, "%s/report.html", run_dir);
+    if (report_write(run_dir, NULL, NULL) != 0)
+        fprintf(stderr, "strata: warning: the run's report was not written (strata report %s tries again)\n",
+                run_dir);
+    else if (!quiet)
+        printf("report: %s\n", out);
+}
+
+/* ---- strata report ------------------------------------------------------------ */
+
+int cmd_report(int argc, char **argv)
+{
+    const char *run = NULL, *out = NULL;
+    const cli_opt opts[] = {
+        {.name = "--out", .type = CLI_STRING, .dst = &out, .value = "FILE", .help = "write here (default: RUN/report.html)"},
+        {0},
+    };
+    const cli_command c = {
+        .name = "report",
+        .synopsis = "RUN [--out FILE]",
+        .about = "Writes RUN/report.html: the run's summary, its training curves (metrics.jsonl) as charts, the\n"
+                 "images it wrote, its spec and its files, in one page with no script that a browser opens\n"
+                 "offline. The trainers write it at the end of a run; this writes it again, or for a run\n"
+                 "still going or stopped.",
+        .positional = &run,
+        .opts = opts,
+    };
+    int r = cli_parse(&c, argc, argv);
+    if (r)
+        return CLI_EXIT(r);
+    if ((r = cli_require(&c, run, "a run directory")))
+        return r;
+    int charts = 0;
+    if (report_write(run, out, &charts))
+        return 1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.html", run);
+    printf("wrote %s (%d chart%s)\n", out ? out : path, charts, charts == 1 ? "" : "s");
+    return 0;
+}
