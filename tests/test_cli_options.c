@@ -65,6 +65,7 @@ static void test_help(void **state)
         {"predict --help", "usage: strata predict SPEC --checkpoint FILE", "--input,--top,--invert,--json,--set"},
         {"summary --help", "usage: strata summary SPEC", "--batch-size,--json,--backend,--set"},
         {"pack-images --help", "usage: strata pack-images TRAIN_DIR [TEST_DIR] --out PREFIX", "--out,--rgb"},
+        {"report --help", "usage: strata report RUN", "--out"},
         {"fid --help", "usage: strata fid --classifier CKPT", "--real,--classifier-spec"},
         {"generate --help", "usage: strata generate --checkpoint FILE", "--prime,--temperature"},
         {"visualize --help", "usage: strata visualize --checkpoint FILE", "--input,--out"},
