@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "half.h"
 #include "internal.h"
 
 typedef struct {
@@ -219,6 +220,32 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
     return rc;
 }
 
+/* A file's float dtype other than F32 that loads into an f32 tensor
+ * (converted, as PyTorch's load_state_dict copies a half-precision state
+ * into float parameters): STRATA_F16, STRATA_BF16, -1 for F64; else 0. */
+static int float_file_dtype(const st_sft_entry *e)
+{
+    if (e->dtype == STRATA_F16 || e->dtype == STRATA_BF16)
+        return e->dtype;
+    return strcmp(e->dtype_str, "F64") == 0 ? -1 : 0;
+}
+
+/* @p n little-endian values of float_file_dtype @p dt at @p p as f32 (F16
+ * and BF16 exactly, F64 rounded to nearest). */
+static void to_f32(int dt, const uint8_t *p, int64_t n, float *out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (dt == -1) {
+            double d;
+            memcpy(&d, p + 8 * i, sizeof d);
+            out[i] = (float)d;
+        } else {
+            const uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+            out[i] = dt == STRATA_F16 ? st_f16_to_f32(h) : st_bf16_to_f32(h);
+        }
+    }
+}
+
 /* Checks that @p name exists with @p t's dtype and shape; writes it when
  * @p write is set. Loading checks everything first, so a failed load
  * leaves the model and optimizer untouched. */
@@ -228,7 +255,8 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     if (!e)
         return st_error(STRATA_E_NOT_FOUND, "%s: tensor '%s' is missing", f->path, name);
     char a[128], b[128];
-    if (e->dtype != t->dtype)
+    const int widened = t->dtype == STRATA_F32 && float_file_dtype(e) != 0;
+    if (e->dtype != t->dtype && !widened)
         return st_error(STRATA_E_DTYPE, "%s: tensor '%s' is %s, the model expects %s", f->path, name, e->dtype_str,
                         strata_dtype_name(t->dtype));
     if (e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))
@@ -236,7 +264,17 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
                         st_shape_str(a, sizeof a, e->ndim, e->shape), st_shape_str(b, sizeof b, t->ndim, t->shape));
     if (!write)
         return STRATA_OK;
-    return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
+    if (e->dtype == t->dtype)
+        return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
+    const int64_t n = strata_tensor_numel(t);
+    float *v = st_malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return st_error(STRATA_E_NOMEM, "%s: tensor '%s': out of memory converting it from %s", f->path, name,
+                        e->dtype_str);
+    to_f32(float_file_dtype(e), f->data + e->begin, n, v);
+    strata_status rc = strata_tensor_write(t, v, (size_t)n * sizeof *v);
+    free(v);
+    return rc;
 }
 
 /* The optimizer's counters in the metadata: a whole decimal number >= 0, or absent. */
@@ -361,7 +399,7 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
             }
             if (!write) {
                 strata_tensor *p = m->params[i].t;
-                if (e->dtype != STRATA_F32 || e->ndim != p->ndim ||
+                if ((e->dtype != STRATA_F32 && !float_file_dtype(e)) || e->ndim != p->ndim ||
                     memcmp(e->shape, p->shape, sizeof(int64_t) * (size_t)p->ndim))
                     rc = st_error(STRATA_E_SHAPE, "%s: optimizer tensor '%s' does not match its parameter", f->path,
                                   key);

@@ -295,6 +295,70 @@ static void test_checkpoint_restores_fresh_slots(void **state)
     }
 }
 
+/* A model saved by PyTorch in half precision (model.half(), model.bfloat16())
+ * or in double loads into f32 parameters, converted as load_state_dict
+ * copies it: F16 and BF16 exactly (subnormals, -0 and the largest half
+ * included), F64 rounded to the nearest f32. An integer tensor stays refused. */
+static void test_checkpoint_loads_other_float_dtypes(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    strata_model *m = tiny_model(dev);
+    /* fc1.weight (2, 3) as F16: 1, -2, 2^-24 (the least subnormal), 65504 (the largest), -0, 0.1's nearest half */
+    const uint16_t w16[6] = {0x3C00, 0xC000, 0x0001, 0x7BFF, 0x8000, 0x2E66};
+    const float w16_want[6] = {1.0f, -2.0f, 0x1p-24f, 65504.0f, -0.0f, 0.0999755859375f};
+    /* fc1.bias (2) as BF16: 1, -123.5 */
+    const uint16_t b16[2] = {0x3F80, 0xC2F7};
+    const float b16_want[2] = {1.0f, -123.5f};
+    const tu_sft_tensor half[2] = {
+        {"fc1.weight", "F16", 2, {2, 3}, w16, sizeof w16},
+        {"fc1.bias", "BF16", 1, {2}, b16, sizeof b16},
+    };
+    tu_write_sft(dir, "half.safetensors", half, 2);
+    char path[400];
+    snprintf(path, sizeof path, "%s/half.safetensors", dir);
+    ST_OK(strata_checkpoint_load(path, m, NULL));
+    float got[8];
+    read_params(m, got);
+    for (int i = 0; i < 6; i++)
+        if (memcmp(&got[i], &w16_want[i], sizeof(float)))
+            fail_msg("F16 value %d (0x%04x) loaded as %.9g, want %.9g", i, w16[i], (double)got[i],
+                     (double)w16_want[i]);
+    for (int i = 0; i < 2; i++)
+        if (got[6 + i] != b16_want[i])
+            fail_msg("BF16 value %d loaded as %.9g, want %.9g", i, (double)got[6 + i], (double)b16_want[i]);
+
+    const double w64[6] = {0.1, -1.0 / 3.0, 1e-40, 3.0e38, -7.25, 2.0}, b64[2] = {1e-3, -0.5};
+    const tu_sft_tensor dbl[2] = {
+        {"fc1.weight", "F64", 2, {2, 3}, w64, sizeof w64},
+        {"fc1.bias", "F64", 1, {2}, b64, sizeof b64},
+    };
+    tu_write_sft(dir, "double.safetensors", dbl, 2);
+    snprintf(path, sizeof path, "%s/double.safetensors", dir);
+    ST_OK(strata_checkpoint_load(path, m, NULL));
+    read_params(m, got);
+    for (int i = 0; i < 8; i++) {
+        const float want = (float)(i < 6 ? w64[i] : b64[i - 6]);
+        if (memcmp(&got[i], &want, sizeof want))
+            fail_msg("F64 value %d loaded as %.9g, want %.9g", i, (double)got[i], (double)want);
+    }
+
+    const int32_t wi[6] = {1, 2, 3, 4, 5, 6};
+    const tu_sft_tensor ints[2] = {
+        {"fc1.weight", "I32", 2, {2, 3}, wi, sizeof wi},
+        {"fc1.bias", "BF16", 1, {2}, b16, sizeof b16},
+    };
+    tu_write_sft(dir, "ints.safetensors", ints, 2);
+    snprintf(path, sizeof path, "%s/ints.safetensors", dir);
+    assert_int_equal(strata_checkpoint_load(path, m, NULL), STRATA_E_DTYPE);
+    tu_assert_error_contains("tensor 'fc1.weight' is I32, the model expects f32");
+    read_params(m, got); /* a refused load changes nothing */
+    assert_true(got[0] == (float)w64[0] && got[7] == (float)b64[1]);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
 static void test_reserved_metadata(void **state)
 {
     (void)state;
@@ -760,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_optimizer_of_another_model),
         cmocka_unit_test(test_checkpoint_refuses_part_of_a_layer),
         cmocka_unit_test(test_checkpoint_restores_fresh_slots),
+        cmocka_unit_test(test_checkpoint_loads_other_float_dtypes),
         cmocka_unit_test(test_reserved_metadata),
         cmocka_unit_test(test_checkpoint_bad_optimizer_metadata),
         cmocka_unit_test(test_host_block_cache),

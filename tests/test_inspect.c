@@ -462,7 +462,13 @@ static void test_pytorch_file(void **state)
     assert_int_equal(json_array_size(tensors), 5);
     for (size_t k = 0; k < 5; k++)
         assert_string_equal(jstr(json_array_get(tensors, k), "name"), order[k]);
-    assert_true(json_is_null(json_object_get(tensor(j, "z.weight"), "mean"))); /* F64: no statistics */
+    /* float dtypes other than F32 have their statistics too; integers none */
+    assert_true(json_real_value(json_object_get(tensor(j, "z.weight"), "min")) == -2.0);
+    assert_true(json_real_value(json_object_get(tensor(j, "z.weight"), "max")) == 4.0);
+    assert_true(json_real_value(json_object_get(tensor(j, "z.weight"), "mean")) == 0.875);
+    assert_true(json_real_value(json_object_get(tensor(j, "half"), "min")) == 1.0);
+    assert_true(json_real_value(json_object_get(tensor(j, "half"), "mean")) == 1.5);
+    assert_true(json_is_null(json_object_get(tensor(j, "a.int8"), "mean")));
     assert_int_equal(tu_jint(j, "model_values"), 4 + 3 + 5 + 2 + 1);
     assert_int_equal(tu_jint(j, "optimizer_values"), 0);
     assert_int_equal(tu_jint(j, "tensor_bytes"), 45);

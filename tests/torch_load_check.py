@@ -8,7 +8,10 @@ checkpoint.safetensors with a plain safetensors reader (struct + json +
 numpy), loads the model tensors (parameters and batch-norm buffers) into the
 same torch.nn.Sequential with strict=True, and checks that PyTorch's test
 loss and accuracy on the same slice (eval mode: running statistics, no
-dropout) equal the ones Strata reported.
+dropout) equal the ones Strata reported. Then the state dict in PyTorch's
+half precision (.half(), .bfloat16()), written as safetensors, is
+evaluated by `strata eval` (which converts it on load) and must give the
+loss PyTorch gives with the same rounded weights.
 
 usage: torch_load_check.py BUILD_DIR SOURCE_DIR     (exit 77 = skipped)
 """
@@ -79,6 +82,21 @@ def cnn_bn():
                          nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
 
 
+def write_safetensors(path, tensors):
+    """The format as its definition has it: 8-byte header size, JSON header, data (bf16 as its raw 16 bits)."""
+    names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
+    header, blobs, at = {}, [], 0
+    for k, v in tensors.items():
+        raw = (v.view(torch.int16) if v.dtype == torch.bfloat16 else v).contiguous().numpy().tobytes()
+        header[k] = {"dtype": names[v.dtype], "shape": list(v.shape), "data_offsets": [at, at + len(raw)]}
+        blobs.append(raw)
+        at += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 # (spec, torch module, backend, optimizer named in the metadata, a state tensor it must have)
 CASES = [("mlp-fashion.yaml", mlp, "ref", "sgd", "optimizer.1.weight.momentum_buffer")]
 if os.path.exists(f"{build}/lib/strata/conv.so") and os.path.exists(f"{build}/lib/strata/cpu.so"):
@@ -116,6 +134,26 @@ def check(tmp, spec_name, make, backend, opt_name, opt_key):
     assert opt_key in tensors, sorted(tensors)
     assert abs(loss - summary["test_loss"]) <= 1e-4 * max(1.0, loss), (loss, summary["test_loss"])
     assert abs(acc - summary["test_accuracy"]) <= 1.5 / 512, (acc, summary["test_accuracy"])
+
+    # The other way, in half precision: PyTorch's .half() / .bfloat16() of the state dict, saved as
+    # safetensors, evaluated by Strata (which converts on load) and by PyTorch with the same rounded weights.
+    for dtype, name in ((torch.float16, "F16"), (torch.bfloat16, "BF16")):
+        low = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model_sd.items()}
+        path = f"{tmp}/{name}-{spec_name}.safetensors"
+        write_safetensors(path, low)
+        got = json.loads(subprocess.run([f"{build}/bin/strata", "eval", f"{tmp}/{spec_name}", "--checkpoint", path,
+                                         "--backend", backend, "--json"], check=True, capture_output=True,
+                                        text=True).stdout)
+        m.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in low.items()}, strict=True)
+        m.eval()
+        with torch.no_grad():
+            logits = m(x)
+            lloss = F.cross_entropy(logits, y).item()
+            lacc = (logits.argmax(1) == y).float().mean().item()
+        print(f"  {name} checkpoint: strata test loss {got['test_loss']:.6f} acc {got['test_accuracy']:.4f}; "
+              f"torch with the same {name} weights: loss {lloss:.6f} acc {lacc:.4f}")
+        assert abs(lloss - got["test_loss"]) <= 1e-4 * max(1.0, lloss), (name, lloss, got["test_loss"])
+        assert abs(lacc - got["test_accuracy"]) <= 1.5 / 512, (name, lacc, got["test_accuracy"])
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -2,8 +2,8 @@
  * safetensors' safe_open(...).keys() or torch.load(...).keys() show it: the
  * __metadata__ map, then every tensor's name, dtype, shape, number of values
  * and bytes, model tensors first and the optimizer's state ("optimizer.*")
- * after them, and the totals. --stats adds each F32 tensor's min, max, mean
- * and count of NaN/Inf values.
+ * after them, and the totals. --stats adds each float tensor's (F32, F16,
+ * BF16, F64) min, max, mean and count of NaN/Inf values.
  *
  * Any safetensors file is taken, Strata's or PyTorch's (dtypes Strata does
  * not compute in, such as F64, I8 or BOOL, are listed too). The file is
@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "../core/half.h"
 #include "cli.h"
 
 /* A header longer than this is garbage, not a checkpoint (as the loader says). */
@@ -47,7 +48,7 @@ static int parse_args(int argc, char **argv, inspect_args *a)
         {.name = "--tensors", .type = CLI_STRING, .dst = &a->pattern, .value = "PATTERN",
          .help = "only the tensors whose name matches the shell pattern ('1.*', '*.exp_avg')"},
         {.name = "--stats", .type = CLI_FLAG, .dst = &a->stats,
-         .help = "each F32 tensor's min, max, mean and count of NaN/Inf values (reads the data)"},
+         .help = "each float tensor's (F32, F16, BF16, F64) min, max, mean and NaN/Inf count (reads the data)"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .help = "one JSON object on stdout"},
         {0},
     };
@@ -85,7 +86,7 @@ typedef struct {
     uint64_t begin, end; /* in the data section */
     int optimizer;       /* an "optimizer.*" tensor */
     int shown;           /* matches --tensors */
-    /* --stats of an F32 tensor: over its finite values (none: finite == 0) */
+    /* --stats of a float tensor: over its finite values (none: finite == 0) */
     int has_stats;
     double min, max, mean;
     uint64_t finite, nonfinite;
@@ -437,26 +438,52 @@ static int read_header(sft_view *v)
 }
 
 /* Reads tensor @p t's values (F32, little-endian) for --stats: 0, or 1 after a message. */
+/* Bytes of one value of a float dtype --stats reads (F32, F16, BF16, F64); 0 for the others. */
+static size_t float_size(const char *dtype)
+{
+    return !strcmp(dtype, "F32") ? 4 : !strcmp(dtype, "F64") ? 8 : !strcmp(dtype, "F16") || !strcmp(dtype, "BF16") ? 2 : 0;
+}
+
+/* Value @p i of little-endian float data @p b of @p dtype (float_size @p es). */
+static double float_value(const uint8_t *b, size_t es, const char *dtype, size_t i)
+{
+    b += es * i;
+    if (es == 2) {
+        const uint16_t h = (uint16_t)(b[0] | b[1] << 8);
+        return dtype[0] == 'F' ? st_f16_to_f32(h) : st_bf16_to_f32(h);
+    }
+    uint64_t u = 0;
+    for (size_t k = 0; k < es; k++)
+        u |= (uint64_t)b[k] << (8 * k);
+    if (es == 8) {
+        double d;
+        memcpy(&d, &u, sizeof d);
+        return d;
+    }
+    const uint32_t u32 = (uint32_t)u;
+    float x;
+    memcpy(&x, &u32, sizeof x);
+    return x;
+}
+
 static int tensor_stats(const sft_view *v, tensor_row *t)
 {
     enum { CHUNK = 16384 };
-    static uint8_t buf[CHUNK * 4];
+    static uint8_t buf[CHUNK * 8];
     char nm[NAME_SHOWN + 16];
     escape(nm, sizeof nm, t->name, NAME_SHOWN);
+    const size_t es = float_size(t->dtype);
     double sum = 0;
     t->has_stats = 1;
     if (fseeko(v->f, (off_t)(8 + v->header_len + t->begin), SEEK_SET) != 0)
         return fail(v->path, "tensor '%s': seeking to its data: %s", nm, strerror(errno));
     for (uint64_t done = 0; done < t->values;) {
         size_t n = t->values - done < CHUNK ? (size_t)(t->values - done) : CHUNK;
-        if (fread(buf, 4, n, v->f) != n)
+        if (fread(buf, es, n, v->f) != n)
             return fail(v->path, "tensor '%s': reading its data: %s", nm,
                         ferror(v->f) ? strerror(errno) : "the file ends early (did it change?)");
         for (size_t i = 0; i < n; i++) {
-            const uint8_t *b = buf + 4 * i;
-            uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-            float x;
-            memcpy(&x, &u, sizeof x);
+            const double x = float_value(buf, es, t->dtype, i);
             if (!isfinite(x)) {
                 t->nonfinite++;
                 continue;
@@ -726,7 +753,7 @@ int cmd_inspect(int argc, char **argv)
                  v.n_rows ? "'" : "");
     }
     for (size_t k = 0; !r && a.stats && k < v.n_rows; k++)
-        if (v.rows[k].shown && !strcmp(v.rows[k].dtype, "F32"))
+        if (v.rows[k].shown && float_size(v.rows[k].dtype))
             r = tensor_stats(&v, &v.rows[k]);
     if (!r) {
         if (a.json)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "internal.h"
 
 struct strata_dataset {
@@ -164,20 +165,6 @@ done:
 
 /* ---- safetensors data ---------------------------------------------------- */
 
-/* IEEE binary16 bits as a float. */
-static float half_to_float(uint16_t h)
-{
-    const int sign = h >> 15, exp = (h >> 10) & 0x1F, man = h & 0x3FF;
-    float v;
-    if (exp == 0)
-        v = ldexpf((float)man, -24); /* zero or subnormal */
-    else if (exp == 31)
-        v = man ? NAN : INFINITY;
-    else
-        v = ldexpf((float)(man | 0x400), exp - 25);
-    return sign ? -v : v;
-}
-
 /* The number dtypes of safetensors that data sets read, in the order of
  * sft_number_names. */
 typedef enum {
@@ -241,13 +228,10 @@ static double sft_element(sft_number n, const uint8_t *p, int64_t i)
         return (double)u.i64;
     case SFT_F16:
         memcpy(&u.u16, p + 2 * i, 2);
-        return half_to_float(u.u16);
-    case SFT_BF16: {
+        return st_f16_to_f32(u.u16);
+    case SFT_BF16:
         memcpy(&u.u16, p + 2 * i, 2);
-        const uint32_t bits = (uint32_t)u.u16 << 16;
-        memcpy(&u.f32, &bits, 4);
-        return u.f32;
-    }
+        return st_bf16_to_f32(u.u16);
     case SFT_F32:
         memcpy(&u.f32, p + 4 * i, 4);
         return u.f32;
