@@ -213,6 +213,41 @@ static void test_repeated_runs_get_a_curve_each(void **state)
     free(html);
 }
 
+/* Values at the ends of a double's range give a finite page: past
+ * +-1e300 they are counted, not drawn (1e308 and -1e308 spanned an
+ * infinite range: NaN coordinates); values that differ below a tick's
+ * precision are drawn with room around them. */
+static void test_extreme_values(void **state)
+{
+    (void)state;
+    make_dir("ext");
+    put("ext", "metrics.jsonl",
+        "{\"step\":1,\"wide\":1e299,\"flat\":1e16,\"odd\":1e308}\n"
+        "{\"step\":2,\"wide\":-1e299,\"flat\":10000000000000002,\"odd\":-1e308}\n"
+        "{\"step\":3,\"wide\":0,\"flat\":1e16,\"odd\":2}\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report ext"));
+    char *html = tu_slurp(dir, "ext/report.html");
+    assert_non_null(html);
+    assert_null(strstr(html, "nan"));
+    assert_null(strstr(html, "inf"));
+    static double xs[8], ys[8];
+    assert_int_equal(polyline(html, "wide", xs, ys, 8), 3);
+    assert_true(ys[0] < ys[2] && ys[2] < ys[1]); /* 1e299 on top, -1e299 at the bottom */
+    assert_int_equal(polyline(html, "flat", xs, ys, 8), 3);
+    assert_int_equal(polyline(html, "odd", xs, ys, 8), 1);
+    assert_non_null(strstr(html, "<td>odd</td><td>1 (and 2 beyond &#177;1e300, not drawn)</td>"));
+    for (const char *p = html; (p = strstr(p, "<polyline")); p++) {
+        const char *pts = strstr(p, "points=\"") + 8;
+        double x = 0, y = 0;
+        for (int used = 0; sscanf(pts, "%lf,%lf%n", &x, &y, &used) == 2; pts += used) {
+            assert_true(x >= PLOT_L - 0.05 && x <= PLOT_R + 0.05 && y >= PLOT_T - 0.05 && y <= PLOT_B + 0.05);
+            while (pts[used] == ' ')
+                used++;
+        }
+    }
+    free(html);
+}
+
 static void test_bad_uses(void **state)
 {
     (void)state;
@@ -282,6 +317,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_report_of_a_written_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeated_runs_get_a_curve_each, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extreme_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
     };

@@ -39,6 +39,8 @@
 #define CH_B 40
 #define CH_PW (CH_W - CH_L - CH_R)
 #define CH_PH (CH_H - CH_T - CH_B)
+/* Values drawn: beyond this the chart's span would overflow a double. */
+#define REPORT_MAX_VALUE 1e300
 /* Series this short get a marker at every point (per-epoch figures). */
 #define MARKED_POINTS 60
 /* Images shown: every PNG of the run directory, the latest of samples/. */
@@ -61,7 +63,8 @@ typedef struct series {
     int64_t run;   /* its "repeat", 0 when the records have none */
     point *p;      /* finite values, in record order */
     size_t n, cap;
-    size_t nulls;  /* null (or non-finite) values */
+    size_t nulls;  /* null values */
+    size_t huge;   /* values (or steps) past REPORT_MAX_VALUE, not drawn */
     int chart;     /* index into the report's charts */
 } series;
 
@@ -198,8 +201,12 @@ static series *series_for(report *r, const char *key, int64_t run)
 
 static int series_add(series *s, double x, double y)
 {
-    if (!isfinite(y) || !isfinite(x)) {
+    if (isnan(y)) {
         s->nulls++;
+        return 0;
+    }
+    if (!(fabs(y) <= REPORT_MAX_VALUE && fabs(x) <= REPORT_MAX_VALUE)) {
+        s->huge++;
         return 0;
     }
     if (s->n == s->cap) {
@@ -329,17 +336,26 @@ static double to_y(const axis *a, double y)
     return CH_T + (1.0 - (y - a->lo) / (a->hi - a->lo)) * CH_PH;
 }
 
+/* Ticks from @p first every a->step up to a->hi: how many after the first (at most 100). */
+static int tick_count(const axis *a, double first)
+{
+    const double n = floor((a->hi - first) / a->step + 1e-9);
+    return n >= 0 && n <= 100 ? (int)n : n > 100 ? 100 : -1;
+}
+
 static void draw_ticks(FILE *f, const axis *xa, const axis *ya)
 {
     fprintf(f, "<g class=\"grid\">\n");
-    for (double y = ya->lo; y <= ya->hi + ya->step * 1e-9; y += ya->step) {
+    /* counted, not stepped: y += step stalls where step is below y's precision */
+    for (int k = 0, n = tick_count(ya, ya->lo); k <= n; k++) {
+        const double y = ya->lo + k * ya->step;
         const double py = to_y(ya, y), v = fabs(y) < ya->step * 1e-9 ? 0.0 : y;
         fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/><text x=\"%d\" y=\"%.1f\" class=\"yl\">%g</text>\n",
                 CH_L, py, CH_L + CH_PW, py, CH_L - 6, py + 4, v);
     }
     const double x0 = ceil(xa->lo / xa->step) * xa->step;
-    for (double x = x0; x <= xa->hi + xa->step * 1e-9; x += xa->step) {
-        const double px = to_x(xa, x);
+    for (int k = 0, n = tick_count(xa, x0); k <= n; k++) {
+        const double x = x0 + k * xa->step, px = to_x(xa, x);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/><text x=\"%.1f\" y=\"%d\" class=\"xl\">%g</text>\n",
                 px, CH_T, px, CH_T + CH_PH, px, CH_T + CH_PH + 16, x);
     }
@@ -395,6 +411,8 @@ static void draw_legend(FILE *f, const report *r, int ci)
         fprintf(f, "</td><td>%zu", s->n);
         if (s->nulls)
             fprintf(f, " (and %zu null)", s->nulls);
+        if (s->huge)
+            fprintf(f, " (and %zu beyond &#177;1e300, not drawn)", s->huge);
         fprintf(f, "</td><td>");
         put_num(f, s->n ? s->p[s->n - 1].y : NAN);
         fprintf(f, "</td><td>");
