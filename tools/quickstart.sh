@@ -8,4 +8,4 @@ tools/install-deps.sh
 tools/build.sh
 out="${STRATA_RUN_DIR:-runs/mlp-fashion}"
 build/bin/strata train models/mlp-fashion.yaml --out "$out" "$@"
-echo "run directory: $out (metrics.jsonl, checkpoint.safetensors, summary.json)"
+echo "run directory: $out (metrics.jsonl, checkpoint.safetensors, summary.json, report.html)"
