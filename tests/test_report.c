@@ -115,6 +115,7 @@ static void test_report_of_a_written_run(void **state)
     put("run", "summary.json", "{\"test_accuracy\": 0.8123, \"best\": {\"metric\": \"val_loss\", \"epoch\": 2}}");
     put("run", "spec.yaml", "name: \"<script>alert(1)</script> & co\"\n");
     put("run", "samples.png", "not decoded");
+    put("run", "report.html.tmp.AbC123", "a write a killed run left behind");
     for (int k = 0; k < 10; k++) {
         char name[64];
         snprintf(name, sizeof name, "samples/step_%06d.png", 100 * k);

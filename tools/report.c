@@ -767,6 +767,8 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
         report_free(&r);
         return 1;
     }
+    if (!out_path) /* a write a killed run left behind (report.html.tmp.XXXXXX) */
+        train_ckpt_remove_temps_of(run_dir, "report.html");
     char *page = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&page, &len);
