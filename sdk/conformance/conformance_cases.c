@@ -1360,6 +1360,18 @@ static int gen_reduce(cf_gen *g, const cf_recipe *rc, cf_case *c)
         c->k_fwd = 4;
         return 0;
     }
+    if (g->trial == 6) { /* a middle dim reduced, kept dims on either side: column sums per outer slab */
+        cf_tensor *x = cf_in(c, "x", STRATA_F32, 3, (int64_t[]){5, 7, 13});
+        if (rc->flags & CF_G_DISTINCT)
+            cf_fill_distinct(&g->rng, x);
+        else
+            cf_fill_uniform(&g->rng, x, -2.0, 2.0);
+        x->grad = 1;
+        cf_attr_ints(c, "axes", (int64_t[]){1}, 1);
+        cf_attr_int(c, "keepdim", 1);
+        c->k_fwd = 7;
+        return 0;
+    }
     int n = reduce_shape(g, s);
     cf_tensor *x = cf_in(c, "x", STRATA_F32, n, s);
     if (rc->flags & CF_G_DISTINCT)
@@ -3029,10 +3041,10 @@ static const cf_recipe cf_recipes[] = {
     R("matmul", gen_matmul, CF_RED, CF_RED),
     R("linear", gen_linear, CF_RED, CF_RED),
     /* reductions: K = elements per output; max and argmax get distinct values (ties in named trials) */
-    /* gen_reduce's 6 fixed trials */
-    {"core::sum", 1, gen_reduce, CF_RED, CF_ELT, 6, 0, NULL, -2.0, 2.0, 0},
-    {"core::mean", 1, gen_reduce, CF_RED, CF_ELT, 6, 0, NULL, -2.0, 2.0, 0},
-    {"core::max", 1, gen_reduce, CF_EXACT, CF_EXACT, 6, 0, NULL, -2.0, 2.0, CF_G_DISTINCT},
+    /* gen_reduce's 7 fixed trials */
+    {"core::sum", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
+    {"core::mean", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
+    {"core::max", 1, gen_reduce, CF_EXACT, CF_EXACT, 7, 0, NULL, -2.0, 2.0, CF_G_DISTINCT},
     R("max_backward", gen_max_backward, CF_EXACT, CF_EXACT),
     R("argmax", gen_argmax, CF_EXACT, CF_EXACT),
     R("sum_to_shape", gen_sum_to_shape, CF_RED, CF_ELT),
