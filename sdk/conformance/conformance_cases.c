@@ -2176,8 +2176,9 @@ static int gen_sgd_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 0:
         cf_attr_float(c, "lr", 0.1);
         break;
-    case 1:
+    case 1: /* the first step copies g into buf: dampening does not apply */
         cf_attr_float(c, "lr", 0.05), cf_attr_float(c, "momentum", 0.9), cf_attr_int(c, "first", 1);
+        cf_attr_float(c, "dampening", 0.5);
         break;
     case 2:
         cf_attr_float(c, "lr", 0.01), cf_attr_float(c, "momentum", 0.9), cf_attr_float(c, "dampening", 0.1);
