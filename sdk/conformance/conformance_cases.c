@@ -2234,9 +2234,9 @@ static int gen_rmsprop_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 1:
         cf_attr_float(c, "lr", 1e-2), cf_attr_float(c, "momentum", 0.9);
         break;
-    case 2:
+    case 2: /* an eps large enough to tell sqrt(sq) + eps from sqrt(sq + eps) */
         cf_attr_float(c, "lr", 1e-3), cf_attr_float(c, "alpha", 0.9), cf_attr_float(c, "weight_decay", 1e-3);
-        cf_attr_float(c, "eps", 1e-6);
+        cf_attr_float(c, "eps", 0.1);
         break;
     case 3:
         cf_attr_float(c, "lr", 1e-2), cf_attr_float(c, "momentum", 0.5), cf_attr_float(c, "weight_decay", 1e-2);
