@@ -2641,7 +2641,7 @@ static int64_t bn_input(cf_gen *g, cf_case *c, int64_t *C, int grad)
     case 0:
         n = 4, s[0] = 2, s[1] = 3, s[2] = 5, s[3] = 7;
         break;
-    case 1: /* (N, C) as BatchNorm1d, with enough channels for blocks and threads */
+    case 1: /* (N, C) as BatchNorm1d, with enough channels for blocks and threads (trial 5: in eval mode) */
         n = 2, s[0] = 20, s[1] = 1700;
         break;
     case 2: /* (N, C, L) */
@@ -2657,7 +2657,13 @@ static int64_t bn_input(cf_gen *g, cf_case *c, int64_t *C, int grad)
     return cf_numel(n, s) / s[1];
 }
 
-/* (x, weight, bias, running_mean, running_var) -> y, mean, invstd; training on odd trials. */
+/* Training on odd trials but 5, which is trial 1's (N, C) in eval mode. */
+static int bn_training(const cf_gen *g)
+{
+    return g->trial == 5 ? 0 : (g->trial + g->large) % 2;
+}
+
+/* (x, weight, bias, running_mean, running_var) -> y, mean, invstd; bn_training(). */
 static int gen_batch_norm(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     int64_t C, M = bn_input(g, c, &C, 1);
@@ -2665,7 +2671,7 @@ static int gen_batch_norm(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_in_filled(g, c, "bias", 1, &C, -1.0, 1.0, 1);
     cf_in_filled(g, c, "running_mean", 1, &C, -0.5, 0.5, 0);
     cf_in_filled(g, c, "running_var", 1, &C, 0.5, 2.0, 0);
-    int training = (g->trial + g->large) % 2;
+    int training = bn_training(g);
     if (g->error) {
         training = 1;
         c->note = "training with one value per channel must fail";
@@ -2693,7 +2699,7 @@ static int gen_batch_norm_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_in_filled(g, c, "mean", 1, &C, -0.5, 0.5, 0);
     cf_in_filled(g, c, "invstd", 1, &C, 0.5, 2.0, 0);
     cf_reorder(c, (int[]){1, 0, 2, 3, 4}); /* dy, x, weight, mean, invstd */
-    cf_attr_int(c, "training", (g->trial + g->large) % 2);
+    cf_attr_int(c, "training", bn_training(g));
     c->n_out = 3;
     c->k_fwd = M;
     return 0;
@@ -3100,8 +3106,8 @@ static const cf_recipe cf_recipes[] = {
     {"conv::avg_pool2d", 1, gen_avg_pool2d, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
     {"conv::avg_pool2d_backward", 1, gen_avg_pool2d_backward, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
     {"conv::global_avg_pool2d", 1, gen_global_avg_pool2d, CF_RED, CF_ELT, 0, 0, NULL, -2.0, 2.0, 0},
-    {"conv::batch_norm", 1, gen_batch_norm, CF_RED, CF_RED, 0, 1, NULL, -2.0, 2.0, 0}, /* M = 1 in training fails */
-    {"conv::batch_norm_backward", 1, gen_batch_norm_backward, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
+    {"conv::batch_norm", 1, gen_batch_norm, CF_RED, CF_RED, 6, 1, NULL, -2.0, 2.0, 0}, /* M = 1 in training fails */
+    {"conv::batch_norm_backward", 1, gen_batch_norm_backward, CF_RED, CF_RED, 6, 0, NULL, -2.0, 2.0, 0},
     {"conv::batch_norm_update_stats", 1, gen_batch_norm_update_stats, CF_RED, CF_RED, 0, 0, NULL, -2.0, 2.0, 0},
     {"conv::dropout2d", 1, gen_dropout2d, CF_EXACT, CF_EXACT, 0, 0, NULL, -2.0, 2.0, 0}, /* Philox, as dropout */
     /* the lstm plugin (plugins/lstm): K = (T + 1) (I + G H), the terms one output depends on */
