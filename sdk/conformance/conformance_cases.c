@@ -1823,7 +1823,7 @@ static int gen_expand(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
-/* copy reads any strides: plain, permuted, stepped slice, stride 0 (expand), ints. */
+/* copy reads any strides: plain, permuted, stepped slice, stride 0 (expand), 4- and 8-byte ints. */
 static int gen_copy(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     cf_tensor *x;
@@ -1848,6 +1848,11 @@ static int gen_copy(cf_gen *g, const cf_recipe *rc, cf_case *c)
         x = cf_in(c, "x", STRATA_I32, 2, (int64_t[]){7, 5});
         cf_fill_index(&g->rng, x, -1000, 1000);
         cf_pre_ints(x, "core::permute", "dims", (int64_t[]){1, 0}, 2);
+        return 0;
+    case 5: /* 8-byte elements (i64 indices), a stepped slice */
+        x = cf_in(c, "x", STRATA_I64, 2, (int64_t[]){3, 13});
+        cf_fill_index(&g->rng, x, -1000, 1000);
+        cf_pre_slice(x, 1, 0, 13, 3);
         return 0;
     default: {
         int64_t s[STRATA_MAX_DIMS], dims[STRATA_MAX_DIMS];
@@ -3078,7 +3083,7 @@ static const cf_recipe cf_recipes[] = {
     RP("permute", gen_permute, CF_EXACT, CF_EXACT, "view"),
     RP("slice", gen_slice, CF_EXACT, CF_EXACT, "view"),
     RP("expand", gen_expand, CF_EXACT, CF_RED, "view"),
-    R("copy", gen_copy, CF_EXACT, CF_RED),
+    {"core::copy", 1, gen_copy, CF_EXACT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0}, /* gen_copy's 6 fixed trials */
     R("concat", gen_concat, CF_EXACT, CF_EXACT),
     RP("split", gen_split, CF_EXACT, CF_EXACT, "composite"),
     R("slice_backward", gen_slice_backward, CF_EXACT, CF_EXACT),
