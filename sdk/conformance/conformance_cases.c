@@ -1006,6 +1006,11 @@ static int gen_binary(cf_gen *g, const cf_recipe *rc, cf_case *c)
         memcpy(bs, (int64_t[]){13, 7}, 2 * sizeof(int64_t));
         permute_b = 1;
         break;
+    case 5: /* a (5,1) stretched along the last dim of b (3,5,13): a's side is the constant one in each row */
+        an = 2, bn = 3;
+        memcpy(as, (int64_t[]){5, 1}, 2 * sizeof(int64_t));
+        memcpy(bs, (int64_t[]){3, 5, 13}, 3 * sizeof(int64_t));
+        break;
     default: {
         int yn = (int)cf_int(&g->rng, 1, 4);
         cf_rand_shape(g, yn, ys, 2048);
@@ -3040,10 +3045,11 @@ static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
 
 static const cf_recipe cf_recipes[] = {
     /* elementwise: x in the range where the map is defined; exact zeros at kinks */
-    R("add", gen_binary, CF_ELT, CF_RED),
-    R("sub", gen_binary, CF_ELT, CF_RED),
-    R("mul", gen_binary, CF_ELT, CF_RED),
-    R("div", gen_binary, CF_ELT, CF_RED), /* |b| in [0.5, 2] */
+    /* gen_binary's 6 fixed trials; div: |b| in [0.5, 2] */
+    {"core::add", 1, gen_binary, CF_ELT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0},
+    {"core::sub", 1, gen_binary, CF_ELT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0},
+    {"core::mul", 1, gen_binary, CF_ELT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0},
+    {"core::div", 1, gen_binary, CF_ELT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0},
     RV("neg", gen_unary, CF_ELT, CF_ELT, -2.0, 2.0, 0),
     RV("exp", gen_unary, CF_ELT, CF_ELT, -3.0, 3.0, 0),
     RV("log", gen_unary, CF_ELT, CF_ELT, 0.1, 4.0, 0),
