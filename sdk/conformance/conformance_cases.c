@@ -2886,13 +2886,19 @@ static int gen_seq_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
-/* memnet::encode: E (V, D), x (lead, [M,] J) word ids, [T (M, D)]; position
- * encoding in odd trials, padding_idx 0 or -1. Error trials: word V, then
+/* memnet::encode: E (V, D), x (lead, [M,] J) word ids, [T (M, D)]; encoding
+ * by mn_encoding(), padding_idx 0 or -1. Error trials: word V, then
  * -1, with padding_idx 0; word -1 with padding_idx -1 (none: -1 is a bad
  * word like any other, not the padding; mn_padding). K: the words summed. */
 static int64_t mn_padding(const cf_gen *g)
 {
     return g->error ? (g->error == 3 ? -1 : 0) : g->trial % 4 < 2 ? 0 : -1;
+}
+
+/* bow in even trials, position (the authors' code) in odd ones, position_paper in trial 5. */
+static const char *mn_encoding(const cf_gen *g)
+{
+    return g->trial == 5 ? "position_paper" : g->trial % 2 ? "position" : "bow";
 }
 
 static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
@@ -2911,7 +2917,7 @@ static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
         cf_fill_uniform(&g->rng, T, -1.0, 1.0);
         T->grad = 1;
     }
-    cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
+    cf_attr_string(c, "encoding", mn_encoding(g));
     cf_attr_int(c, "padding_idx", mn_padding(g));
     c->k_fwd = J + 1;
     c->k_bwd = lead * M * J;
@@ -2927,7 +2933,7 @@ static int gen_mn_encode_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_tensor *dy = cf_in(c, "dy", STRATA_F32, 3, (int64_t[]){lead, M, D});
     cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
     index_input(g, c, "x", 3, (int64_t[]){lead, M, J}, V);
-    cf_attr_string(c, "encoding", g->trial % 2 ? "position" : "bow");
+    cf_attr_string(c, "encoding", mn_encoding(g));
     cf_attr_int(c, "padding_idx", mn_padding(g));
     cf_attr_int(c, "num_embeddings", V);
     c->k_fwd = lead * M * J;
@@ -3135,10 +3141,10 @@ static const cf_recipe cf_recipes[] = {
     {"lstm::rnn_seq_backward", 1, gen_seq_backward, CF_RED, CF_RED, 0, 0, NULL, -1.0, 1.0, 0},
     {"lstm::rnn_seq_unfused", 1, gen_seq, CF_RED, CF_RED, 0, 1, "composite", -1.0, 1.0, 0},
     /* the memnet plugin (plugins/memnet): K = the words summed per output (forward), the rows (dE) */
-    {"memnet::encode", 1, gen_mn_encode, CF_RED, CF_RED, 0, 3, NULL, -1.0, 1.0, 0}, /* word id V or -1 fails */
-    {"memnet::encode_backward", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 3, NULL, -1.0, 1.0, 0},
-    {"memnet::encode_unfused", 1, gen_mn_encode, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
-    {"memnet::encode_backward_unfused", 1, gen_mn_encode_backward, CF_RED, CF_RED, 0, 0, "composite", -1.0, 1.0, 0},
+    {"memnet::encode", 1, gen_mn_encode, CF_RED, CF_RED, 6, 3, NULL, -1.0, 1.0, 0}, /* word id V or -1 fails */
+    {"memnet::encode_backward", 1, gen_mn_encode_backward, CF_RED, CF_RED, 6, 3, NULL, -1.0, 1.0, 0},
+    {"memnet::encode_unfused", 1, gen_mn_encode, CF_RED, CF_RED, 6, 0, "composite", -1.0, 1.0, 0},
+    {"memnet::encode_backward_unfused", 1, gen_mn_encode_backward, CF_RED, CF_RED, 6, 0, "composite", -1.0, 1.0, 0},
     {"memnet::slot_mask", 1, gen_mn_slot_mask, CF_EXACT, CF_EXACT, 0, 0, NULL, -1.0, 1.0, 0},
     /* the gan plugin (plugins/gan): K = the logits averaged (losses); the EMA is elementwise */
     {"gan::d_loss", 1, gen_gan_loss, CF_RED, CF_ELT, 0, 3, "composite", -4.0, 4.0, 0}, /* kind, wgan_gp, shapes fail */
