@@ -2911,7 +2911,11 @@ static int gen_mn_encode(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_fill_uniform(&g->rng, E, -1.0, 1.0);
     E->grad = 1;
     int64_t xs[3] = {lead, M, J}, xs2[2] = {lead * M, J};
-    index_input(g, c, "x", temporal ? 3 : 2, temporal ? xs : xs2, V);
+    cf_tensor *x = index_input(g, c, "x", temporal ? 3 : 2, temporal ? xs : xs2, V);
+    if (!g->error && mn_padding(g) == 0) /* every third row all padding: an empty slot encodes to 0, without T */
+        for (int64_t r = 0; x->data && r < lead * M; r += 3)
+            for (int64_t j = 0; j < J; j++)
+                cf_set_index(x, r * J + j, 0);
     if (temporal) {
         cf_tensor *T = cf_in(c, "T", STRATA_F32, 2, (int64_t[]){M, D});
         cf_fill_uniform(&g->rng, T, -1.0, 1.0);
