@@ -1408,11 +1408,16 @@ static int gen_argmax(cf_gen *g, const cf_recipe *rc, cf_case *c)
     return 0;
 }
 
-/* dx = dy at the first maximum of each group; y = max(x) from ref. */
+/* dx = dy at the first maximum of each group; y = max(x) from ref. Trial 5
+ * has ties in groups that are not contiguous (axes 0 and 2 of (2,3,5,7)). */
 static int gen_max_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     int64_t s[STRATA_MAX_DIMS];
-    int n = reduce_shape(g, s);
+    int n = 4;
+    if (g->trial == 5)
+        memcpy(s, (int64_t[]){2, 3, 5, 7}, 4 * sizeof(int64_t));
+    else
+        n = reduce_shape(g, s);
     cf_tensor *x = cf_in(c, "x", STRATA_F32, n, s);
     if (g->trial >= 3) {
         cf_fill_ties(&g->rng, x);
@@ -1420,7 +1425,10 @@ static int gen_max_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     } else {
         cf_fill_distinct(&g->rng, x);
     }
-    reduce_attrs(g, c, n, s);
+    if (g->trial == 5)
+        cf_attr_ints(c, "axes", (int64_t[]){0, 2}, 2);
+    else
+        reduce_attrs(g, c, n, s);
     cf_tensor *y = cf_eval_ref(g, c, "core::max", (int[]){0}, 1, c->attrs, c->n_attrs, "y");
     if (!y)
         return -1;
@@ -3083,7 +3091,7 @@ static const cf_recipe cf_recipes[] = {
     {"core::sum", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
     {"core::mean", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
     {"core::max", 1, gen_reduce, CF_EXACT, CF_EXACT, 7, 0, NULL, -2.0, 2.0, CF_G_DISTINCT},
-    R("max_backward", gen_max_backward, CF_EXACT, CF_EXACT),
+    {"core::max_backward", 1, gen_max_backward, CF_EXACT, CF_EXACT, 6, 0, NULL, -2.0, 2.0, 0},
     R("argmax", gen_argmax, CF_EXACT, CF_EXACT),
     R("sum_to_shape", gen_sum_to_shape, CF_RED, CF_ELT),
     /* softmax family and losses: K = the axis (or rows x classes); softmax_setup's 6 fixed trials */
