@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -312,6 +313,63 @@ static void test_pack_errors(void **state)
     assert_null(left);
 }
 
+/* ROOT/cat/x.png: a PNG written byte by byte, gray of @p depth bits, its
+ * IHDR @p w x @p h, its one IDAT @p n zero bytes of scanlines compressed as
+ * tightly as zlib can. */
+static void write_zeros_png(const char *root, uint32_t w, uint32_t h, int depth, size_t n)
+{
+    uint8_t *raw = calloc(n, 1), *file = malloc(n + 128);
+    assert_non_null(raw), assert_non_null(file);
+    memcpy(file, "\x89PNG\r\n\x1a\n", 8);
+    size_t at = 8;
+    uLongf zlen = (uLongf)n + 64;
+    for (int k = 0; k < 3; k++) { /* IHDR, IDAT, IEND */
+        uint8_t *c = file + at;
+        uint32_t len = 0;
+        if (k == 0) {
+            memcpy(c + 4, "IHDR", 4);
+            tu_put_be32(c + 8, w), tu_put_be32(c + 12, h);
+            c[16] = (uint8_t)depth, c[17] = 0, c[18] = 0, c[19] = 0, c[20] = 0; /* gray, not interlaced */
+            len = 13;
+        } else if (k == 1) {
+            memcpy(c + 4, "IDAT", 4);
+            assert_int_equal(compress2(c + 8, &zlen, raw, (uLong)n, 9), Z_OK);
+            len = (uint32_t)zlen;
+        } else {
+            memcpy(c + 4, "IEND", 4);
+        }
+        tu_put_be32(c, len);
+        tu_put_be32(c + 8 + len, (uint32_t)crc32(0, c + 4, len + 4));
+        at += 12 + len;
+    }
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/cat", root);
+    mkdirs(rel);
+    snprintf(rel, sizeof rel, "%s/cat/x.png", root);
+    tu_write_file(dir, rel, file, at);
+    free(raw), free(file);
+}
+
+/* A file too short for the pixels its header declares is refused before
+ * their memory is asked for (a 16384 x 16384 header in 60-odd bytes was
+ * 1.5 GiB of buffers before the first row failed), and the most
+ * compressible image there is, zeros at zlib's best, still reads: the
+ * bound is deflate's 1032:1, which no encoder beats. */
+static void test_pack_declared_size(void **state)
+{
+    (void)state;
+    write_zeros_png("z/huge", 16384, 16384, 8, 64);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images z/huge --out o --rgb"), 1,
+                      "z/huge/cat/x.png: cannot read it as a PNG image: 16384 x 16384 pixels need more image data "
+                      "than its ");
+    write_zeros_png("z/tight", 2048, 2048, 1, (size_t)2048 * (2048 / 8 + 1)); /* about 1020:1 */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images z/tight --out tight"));
+    char *out = tu_slurp(dir, "out");
+    if (!strstr(out, "packed 1 training images (1 classes, 2048 x 2048 gray)"))
+        fail_msg("unexpected: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_pack_rgb),
         cmocka_unit_test(test_pack_conversions),
         cmocka_unit_test(test_pack_errors),
+        cmocka_unit_test(test_pack_declared_size),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

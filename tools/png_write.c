@@ -41,7 +41,20 @@ uint8_t cli_luma(const uint8_t *rgb)
     return (uint8_t)((rgb[0] * 19595u + rgb[1] * 38470u + rgb[2] * 7471u + 0x8000u) >> 16);
 }
 
-uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size)
+/* @p n RGB pixels of @p px made gray in place (pixel i's luma lands at or
+ * before its own bytes) and the buffer shrunk to them. */
+static uint8_t *luma_in_place(uint8_t *px, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        px[i] = cli_luma(px + 3 * i);
+    uint8_t *shrunk = realloc(px, n);
+    return shrunk ? shrunk : px;
+}
+
+/* cli_png_read but for a colour file, which is decoded as RGB whatever
+ * @p channels (*colour set). Holds the setjmp of libpng's errors (the
+ * caller's work after it: not inlined here). */
+static uint8_t *png_decode(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size, int *colour)
 {
     *wrong_size = 0;
     FILE *f = fopen(path, "rb");
@@ -59,8 +72,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     png_errors *err = calloc(1, sizeof *err);
     png_structp png = err ? png_create_read_struct(PNG_LIBPNG_VER_STRING, err, png_on_error, png_on_warning) : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    uint8_t *volatile raw = NULL, *volatile px = NULL;
-    png_bytep *volatile rows = NULL;
+    uint8_t *volatile px = NULL;
     if (!info) {
         fprintf(stderr, "strata: error: %s: out of memory reading it\n", path);
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
@@ -71,7 +83,7 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     if (setjmp(err->jmp)) {
         fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path, err->msg);
         png_destroy_read_struct(&png, &info, NULL);
-        free(raw), free(px), free(rows), free(err);
+        free(px), free(err);
         fclose(f);
         return NULL;
     }
@@ -79,7 +91,8 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
     uint32_t iw = png_get_image_width(png, info), ih = png_get_image_height(png, info);
-    int file_colour = png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR;
+    const int file_colour = png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR;
+    *colour = file_colour;
     if ((*w && *h && (iw != *w || ih != *h)) || (uint64_t)iw * ih > ((uint64_t)1 << 28)) {
         *wrong_size = *w && *h && (iw != *w || ih != *h);
         if (!*wrong_size)
@@ -91,6 +104,18 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
         return NULL;
     }
     *w = iw, *h = ih;
+    /* Deflate packs at most 1032 bytes into one, so a file shorter than
+     * its scanlines / 1032 cannot hold them: refused before their memory
+     * is asked for (up to 768 MiB for 2^28 pixels, which a 60-byte header
+     * could otherwise claim). Only for regular files: a pipe has no size. */
+    struct stat st;
+    const uint64_t data_min = (uint64_t)iw * ih * png_get_bit_depth(png, info) * png_get_channels(png, info) / 8;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && data_min / 1032 > (uint64_t)st.st_size) {
+        char why[160];
+        snprintf(why, sizeof why, "%u x %u pixels need more image data than its %lld bytes can hold", iw, ih,
+                 (long long)st.st_size);
+        png_error(png, why);
+    }
     /* the stored values as 8-bit gray or RGB, as PIL reads them: palettes
      * and low bit depths expanded, 16 bits scaled, transparency dropped, no
      * gamma or colour-space conversion */
@@ -99,31 +124,36 @@ uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, 
     png_set_strip_alpha(png);
     if (!file_colour && channels == 3)
         png_set_gray_to_rgb(png);
-    png_set_interlace_handling(png);
+    const int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    const int got = png_get_channels(png, info); /* 1 or 3 */
-    const size_t stride = png_get_rowbytes(png, info);
-    raw = malloc(stride * ih);
-    rows = malloc(sizeof *rows * ih);
-    px = malloc((size_t)iw * ih * (size_t)channels);
-    if (!raw || !rows || !px)
+    /* decoded straight into the result: RGB for a colour file even when
+     * gray is asked for (made gray in place by the caller), so at most 3
+     * bytes a pixel, and only libpng's buffers of a row or two besides */
+    const int got = file_colour ? 3 : channels;
+    const size_t stride = (size_t)iw * (size_t)got;
+    if (png_get_channels(png, info) != got || png_get_rowbytes(png, info) != stride)
+        png_error(png, "unexpected pixel layout after conversion");
+    px = malloc(stride * ih);
+    if (!px)
         png_error(png, "out of memory");
-    for (uint32_t y = 0; y < ih; y++)
-        rows[y] = raw + stride * y;
-    png_read_image(png, rows);
+    /* png_read_image row by row, without its array of row pointers; an
+     * interlaced image's rows are written in every pass */
+    for (int pass = 0; pass < passes; pass++)
+        for (uint32_t y = 0; y < ih; y++)
+            png_read_row(png, px + stride * y, NULL);
     if (!setjmp(err->jmp)) /* the pixels are whole: a damaged chunk after them (no IEND) is PIL's business too */
         png_read_end(png, NULL);
-    for (size_t i = 0; i < (size_t)iw * ih; i++) {
-        const uint8_t *p = raw + (i / iw) * stride + (i % iw) * (size_t)got;
-        if (channels == 1)
-            px[i] = got == 3 ? cli_luma(p) : p[0];
-        else
-            memcpy(px + i * 3, p, 3);
-    }
     png_destroy_read_struct(&png, &info, NULL);
-    free(raw), free(rows), free(err);
+    free(err);
     fclose(f);
     return px;
+}
+
+uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size)
+{
+    int colour = 0;
+    uint8_t *px = png_decode(path, channels, w, h, wrong_size, &colour);
+    return px && colour && channels == 1 ? luma_in_place(px, (size_t)*w * *h) : px;
 }
 
 static int write_fail(const char *path, const char *why)

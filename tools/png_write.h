@@ -23,7 +23,11 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
  * 601-2 luma. Its size goes to *w, *h. When *w and *h are non-zero on entry
  * and the image has another size, nothing is decoded: NULL, *wrong_size
  * set, *w and *h the image's size (the caller words the error). Otherwise
- * NULL after "strata: error: PATH: why" when it cannot be read.
+ * NULL after "strata: error: PATH: why" when it cannot be read: an image
+ * over 2^28 pixels, or a regular file too short to hold the pixels its
+ * header declares (refused before their memory is allocated). Memory: the
+ * result and, for gray from a colour file, 2 bytes a pixel more while it
+ * is converted (w*h*3 in all), besides libpng's buffers of a row or two.
  */
 uint8_t *cli_png_read(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size);
 /** PIL's convert("L") of the RGB pixel @p rgb: ITU-R 601-2 luma in 16-bit fixed point, rounded. */
