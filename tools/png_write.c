@@ -89,6 +89,11 @@ static uint8_t *png_decode(const char *path, int channels, uint32_t *w, uint32_t
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
+    /* Only IHDR, PLTE, tRNS, IDAT and IEND are read; every other chunk is
+     * skipped unread. The pixels need no more (no gamma, colour space or
+     * text is applied), and libpng (1.6.39) allocates the length a text,
+     * eXIf or sPLT chunk declares, up to 2 GiB, before reading it. */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     png_read_info(png, info);
     uint32_t iw = png_get_image_width(png, info), ih = png_get_image_height(png, info);
     const int file_colour = png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR;

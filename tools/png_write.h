@@ -25,7 +25,8 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
  * set, *w and *h the image's size (the caller words the error). Otherwise
  * NULL after "strata: error: PATH: why" when it cannot be read: an image
  * over 2^28 pixels, or a regular file too short to hold the pixels its
- * header declares (refused before their memory is allocated). Memory: the
+ * header declares (refused before their memory is allocated). Chunks other
+ * than IHDR, PLTE, tRNS, IDAT and IEND are skipped unread. Memory: the
  * result and, for gray from a colour file, 2 bytes a pixel more while it
  * is converted (w*h*3 in all), besides libpng's buffers of a row or two.
  */
