@@ -19,7 +19,7 @@ SEED=${FUZZ_SEED:-1}
 B=${FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 CC=${CC:-clang}
-ALL="safetensors spec idx idx_gz babi text manifest set png"
+ALL="safetensors spec idx idx_gz babi text manifest set png report"
 HARNESSES=${*:-$ALL}
 
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC not found (tools/install-deps.sh --test)" >&2; exit 1; }

@@ -12,12 +12,17 @@
 
 static char fz_dir[64];
 
+/* The files a harness may write there; fuzz_report's page.html is written by the report itself. */
+static const char *const fz_names[] = {"in0", "in1", "manifest.json", "metrics.jsonl", "summary.json", "spec.yaml",
+                                       "page.html"};
+#define FZ_NAMES (sizeof fz_names / sizeof fz_names[0])
+
 static void fz_cleanup(void)
 {
-    /* Only the names this file creates; the directory must end up empty. */
-    static const char *const names[] = {"in0", "in1", "manifest.json"};
+    /* Only the names this file knows; the directory must end up empty. */
+    const char *const *names = fz_names;
     char path[128];
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    for (size_t k = 0; k < FZ_NAMES; k++) {
         snprintf(path, sizeof path, "%s/%s", fz_dir, names[k]);
         unlink(path);
     }
@@ -26,12 +31,11 @@ static void fz_cleanup(void)
 
 const char *fz_write_file(const char *name, const uint8_t *data, size_t size)
 {
-    static char path[3][128];
-    static const char *const slots[] = {"in0", "in1", "manifest.json"};
+    static char path[FZ_NAMES][128];
     int slot = -1;
-    for (int k = 0; k < 3; k++)
-        if (strcmp(name, slots[k]) == 0)
-            slot = k;
+    for (size_t k = 0; k < FZ_NAMES; k++)
+        if (strcmp(name, fz_names[k]) == 0)
+            slot = (int)k;
     if (slot < 0)
         return NULL;
     if (!fz_dir[0]) {

@@ -17,7 +17,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /**
- * Writes @p size bytes to file @p name ("in0", "manifest.json") in this
+ * Writes @p size bytes to file @p name ("in0", "in1", "manifest.json",
+ * "metrics.jsonl", "summary.json", "spec.yaml") in this
  * process's private temporary directory, replacing what was there.
  * @returns the file's path (static storage, valid until the next call with
  *  the same name), or NULL when it cannot be written.
