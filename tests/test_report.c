@@ -249,6 +249,45 @@ static void test_extreme_values(void **state)
     free(html);
 }
 
+/* Every point of every polyline of @p html lies in the plot area (so none is NaN). */
+static void expect_points_in_plot(const char *html)
+{
+    for (const char *p = html; (p = strstr(p, "<polyline")); p++) {
+        const char *pts = strstr(p, "points=\"") + 8;
+        while (*pts != '"') {
+            double x = 0, y = 0;
+            int used = 0;
+            assert_int_equal(sscanf(pts, "%lf,%lf%n", &x, &y, &used), 2);
+            assert_true(x >= PLOT_L - 0.05 && x <= PLOT_R + 0.05 && y >= PLOT_T - 0.05 && y <= PLOT_B + 0.05);
+            for (pts += used; *pts == ' '; pts++)
+                ;
+        }
+    }
+}
+
+/* Values a tick step cannot resolve (a subnormal's span: the step
+ * underflowed to 0 and every coordinate was NaN) get room around them, as
+ * a single value does. */
+static void test_tiny_values(void **state)
+{
+    (void)state;
+    make_dir("tiny");
+    put("tiny", "metrics.jsonl",
+        "{\"step\":1,\"flat\":5e-324,\"rise\":0,\"fall\":-1e-320}\n"
+        "{\"step\":2,\"flat\":5e-324,\"rise\":5e-324,\"fall\":-2e-320}\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report tiny"));
+    char *html = tu_slurp(dir, "tiny/report.html");
+    assert_non_null(html);
+    assert_null(strstr(html, "nan"));
+    assert_null(strstr(html, "inf"));
+    static double xs[8], ys[8];
+    assert_int_equal(polyline(html, "flat", xs, ys, 8), 2);
+    assert_int_equal(polyline(html, "rise", xs, ys, 8), 2);
+    assert_int_equal(polyline(html, "fall", xs, ys, 8), 2);
+    expect_points_in_plot(html);
+    free(html);
+}
+
 static void test_bad_uses(void **state)
 {
     (void)state;
@@ -319,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_of_a_written_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repeated_runs_get_a_curve_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extreme_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
     };

@@ -41,6 +41,9 @@
 #define CH_PH (CH_H - CH_T - CH_B)
 /* Values drawn: beyond this the chart's span would overflow a double. */
 #define REPORT_MAX_VALUE 1e300
+/* An axis spans at least this: a tick step of a narrower span (values of
+ * 1e-323) underflows to 0, and 0 steps gave NaN coordinates. */
+#define REPORT_MIN_SPAN 1e-300
 /* Series this short get a marker at every point (per-epoch figures). */
 #define MARKED_POINTS 60
 /* Images shown: every PNG of the run directory, the latest of samples/. */
@@ -310,11 +313,14 @@ typedef struct axis {
     double lo, hi, step;
 } axis;
 
-/* The axis over [lo, hi], widened to whole ticks (a single value gets room around it). */
+/* The axis over [lo, hi], widened to whole ticks (a single value, or
+ * values closer than a tick's precision, get room around them). */
 static axis make_axis(double lo, double hi, int ticks, int widen)
 {
-    if (hi - lo <= fabs(hi) * 1e-12) {
+    if (hi - lo <= fabs(hi) * 1e-12 || hi - lo < REPORT_MIN_SPAN) {
         double pad = fabs(hi) > 0 ? fabs(hi) * 0.1 : 1.0;
+        if (pad < REPORT_MIN_SPAN)
+            pad = REPORT_MIN_SPAN;
         lo -= pad;
         hi += pad;
     }
