@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -288,6 +289,39 @@ static void test_tiny_values(void **state)
     free(html);
 }
 
+/* Thousands of fields in every record: each field finds its series at
+ * once (a search of every series for every field took minutes: 30,000
+ * fields in 8 records ran 20 s), and they all get drawn. */
+static void test_many_fields(void **state)
+{
+    (void)state;
+    enum { FIELDS = 30000, RECORDS = 8 };
+    make_dir("many");
+    size_t cap = (size_t)FIELDS * 24 * RECORDS + 4096, len = 0;
+    char *m = malloc(cap);
+    assert_non_null(m);
+    for (int r = 1; r <= RECORDS; r++) {
+        len += (size_t)snprintf(m + len, cap - len, "{\"step\":%d", r);
+        for (int k = 0; k < FIELDS; k++)
+            len += (size_t)snprintf(m + len, cap - len, ",\"loss_%d\":%d", k, k + r);
+        len += (size_t)snprintf(m + len, cap - len, "}\n");
+    }
+    put("many", "metrics.jsonl", m);
+    free(m);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report many"));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (secs > 5.0)
+        fail_msg("strata report took %.1f s for %d fields in %d records", secs, FIELDS, RECORDS);
+    char *html = tu_slurp(dir, "many/report.html");
+    assert_non_null(html);
+    assert_int_equal(tu_count(html, "<polyline data-series="), FIELDS);
+    assert_non_null(strstr(html, "<td>loss_29999</td><td>8</td><td>30007</td><td>30000</td><td>30007</td>"));
+    free(html);
+}
+
 static void test_bad_uses(void **state)
 {
     (void)state;
@@ -359,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repeated_runs_get_a_curve_each, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extreme_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
     };

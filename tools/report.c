@@ -84,6 +84,7 @@ typedef struct report {
     const char *dir;
     series *s;
     size_t n_s, cap_s;
+    json_t *index; /* "RUN:KEY" -> the series' index in s, or -1 for a field left out */
     chart c[64];
     int n_c;
     size_t records, bad, runs_seen;
@@ -175,30 +176,54 @@ static int chart_for(report *r, const char *key)
     return r->n_c++;
 }
 
-/* The series of @p key in run @p run, made when new; NULL when out of memory. */
+/* The series of @p key in run @p run, made when new; NULL when out of
+ * memory or the field is left out. Found through r->index: a search of
+ * every series for every field of every record took minutes for a file
+ * of thousands of fields. */
 static series *series_for(report *r, const char *key, int64_t run)
 {
-    for (size_t i = 0; i < r->n_s; i++)
-        if (r->s[i].run == run && !strcmp(r->s[i].key, key))
-            return &r->s[i];
+    if (!r->index && !(r->index = json_object()))
+        return NULL;
+    char small[256], *name = small; /* "RUN:KEY": the run's digits end at the first ':' */
+    const size_t len = strlen(key) + 24;
+    if (len > sizeof small && !(name = malloc(len)))
+        return NULL;
+    snprintf(name, len, "%lld:%s", (long long)run, key);
+    series *s = NULL;
+    json_t *known = json_object_get(r->index, name);
+    if (known) {
+        const json_int_t i = json_integer_value(known);
+        s = i >= 0 ? &r->s[i] : NULL;
+        goto done;
+    }
     if (r->n_s == r->cap_s) {
         size_t cap = r->cap_s ? 2 * r->cap_s : 16;
-        series *s = realloc(r->s, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        r->s = s;
+        series *grown = realloc(r->s, cap * sizeof *grown);
+        if (!grown)
+            goto done;
+        r->s = grown;
         r->cap_s = cap;
     }
-    series *s = &r->s[r->n_s];
+    s = &r->s[r->n_s];
     memset(s, 0, sizeof *s);
     s->key = strdup(key);
     s->run = run;
-    s->chart = s->key ? chart_for(r, s->key) : -1;
-    if (!s->key || s->chart < 0) {
+    json_t *at = s->key ? json_integer((json_int_t)r->n_s) : NULL;
+    if (!at || json_object_set_new_nocheck(r->index, name, at) != 0) { /* out of memory */
         free(s->key);
-        return NULL; /* out of memory, or more charts than a page holds: the field is left out */
+        s = NULL;
+        goto done;
+    }
+    if ((s->chart = chart_for(r, s->key)) < 0) { /* more charts than a page holds: the field is left out */
+        json_integer_set(at, -1);
+        free(s->key);
+        s = NULL;
+        goto done;
     }
     r->n_s++;
+done:
+    if (name != small)
+        free(name);
     return s;
 }
 
@@ -745,6 +770,7 @@ static void report_free(report *r)
         free(r->s[i].p);
     }
     free(r->s);
+    json_decref(r->index);
 }
 
 int report_write(const char *run_dir, const char *out_path, int *n_charts)
