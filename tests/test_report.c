@@ -322,6 +322,40 @@ static void test_many_fields(void **state)
     free(html);
 }
 
+/* Fields of no known kind get a chart each, up to 60; past them they are
+ * counted on the page, and the kinds' charts are still drawn (70 such
+ * fields before "loss" and "accuracy" in each record took every one of the
+ * page's 64 charts, and the loss and accuracy curves were left out without
+ * a word). */
+static void test_fields_past_the_chart_cap(void **state)
+{
+    (void)state;
+    make_dir("cap");
+    char m[8192];
+    size_t len = 0;
+    for (int r = 1; r <= 3; r++) {
+        len += (size_t)snprintf(m + len, sizeof m - len, "{\"step\":%d", r);
+        for (int k = 0; k < 70; k++)
+            len += (size_t)snprintf(m + len, sizeof m - len, ",\"f%d\":%d", k, k + r);
+        len += (size_t)snprintf(m + len, sizeof m - len, ",\"loss\":%d,\"accuracy\":0.%d}\n", 4 - r, r);
+    }
+    put("cap", "metrics.jsonl", m);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report cap"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "(62 charts)"));
+    free(out);
+    char *html = tu_slurp(dir, "cap/report.html");
+    assert_non_null(html);
+    assert_int_equal(tu_count(html, "<svg"), 62);
+    static double xs[8], ys[8];
+    assert_int_equal(polyline(html, "loss", xs, ys, 8), 3);
+    assert_int_equal(polyline(html, "accuracy", xs, ys, 8), 3);
+    assert_int_equal(polyline(html, "f59", xs, ys, 8), 3);
+    assert_null(strstr(html, "data-series=\"f60\""));
+    assert_non_null(strstr(html, "Left out: 10 series of fields past the first 60 that have a chart of their own."));
+    free(html);
+}
+
 static void test_bad_uses(void **state)
 {
     (void)state;
@@ -394,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_extreme_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_past_the_chart_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
     };

@@ -12,7 +12,8 @@
  * records carry "repeat"). null values (no validation set) are counted,
  * not drawn. Fields go to charts by their names: learning rates ("lr",
  * "*_lr"), accuracies ("*acc*", "exact_match"), errors ("*error*"),
- * losses ("*loss*", "*mse*"); any other field gets a chart of its own. */
+ * losses ("*loss*", "*mse*"); any other field gets a chart of its own
+ * (the first MAX_OTHER_CHARTS such fields; the page counts the rest). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,11 @@
 /* The spec is shown whole up to this size. */
 #define MAX_SPEC_BYTES (1 << 20)
 #define MAX_FILES 200
+/* Charts of fields of no known kind, each alone: past these a field is left
+ * out (and counted), so that the charts of the kinds (loss, accuracy,
+ * error, learning rate) always have their room. */
+#define MAX_OTHER_CHARTS 60
+#define MAX_CHARTS (MAX_OTHER_CHARTS + 4)
 
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -85,8 +91,9 @@ typedef struct report {
     series *s;
     size_t n_s, cap_s;
     json_t *index; /* "RUN:KEY" -> the series' index in s, or -1 for a field left out */
-    chart c[64];
-    int n_c;
+    chart c[MAX_CHARTS];
+    int n_c, n_other;  /* charts, of them K_OTHER */
+    size_t left_out;   /* series of fields past MAX_OTHER_CHARTS */
     size_t records, bad, runs_seen;
     long first_bad;
     int64_t max_run;
@@ -160,15 +167,17 @@ static int chart_kind(const char *key)
 
 static const char *const kind_title[] = {"loss", "accuracy", "error", NULL, "learning rate"};
 
-/* The chart a series of @p key goes to, opened when new; -1 when there are too many. */
+/* The chart a series of @p key goes to, opened when new; -1 when a field
+ * of no known kind finds MAX_OTHER_CHARTS open. */
 static int chart_for(report *r, const char *key)
 {
     const int kind = chart_kind(key);
     for (int i = 0; i < r->n_c; i++)
         if (r->c[i].kind == kind && (kind != K_OTHER || !strcmp(r->c[i].first, key)))
             return i;
-    if (r->n_c == (int)(sizeof r->c / sizeof r->c[0]))
+    if (kind == K_OTHER && r->n_other == MAX_OTHER_CHARTS)
         return -1;
+    r->n_other += kind == K_OTHER;
     chart *c = &r->c[r->n_c];
     c->kind = kind;
     c->first = key;
@@ -216,6 +225,7 @@ static series *series_for(report *r, const char *key, int64_t run)
     }
     if ((s->chart = chart_for(r, s->key)) < 0) { /* more charts than a page holds: the field is left out */
         json_integer_set(at, -1);
+        r->left_out++;
         free(s->key);
         s = NULL;
         goto done;
@@ -697,7 +707,7 @@ static int put_page(FILE *f, report *r, int have_metrics)
         fprintf(f, ", against the optimizer step. A curve of more than %d values is drawn as the means of %d "
                    "buckets of consecutive records; the legend's figures are over every value.</p>\n",
                 REPORT_MAX_POINTS, REPORT_MAX_POINTS);
-        int order[64];
+        int order[MAX_CHARTS];
         for (int i = 0; i < r->n_c; i++)
             order[i] = i;
         for (int i = 1; i < r->n_c; i++) /* insertion sort by kind, stable */
@@ -710,6 +720,9 @@ static int put_page(FILE *f, report *r, int have_metrics)
             drawn += draw_chart(f, r, order[i]);
         if (!r->n_c)
             fprintf(f, "<p>The records hold no numbers to draw.</p>\n");
+        if (r->left_out)
+            fprintf(f, "<p>Left out: %zu series of fields past the first %d that have a chart of their own.</p>\n",
+                    r->left_out, MAX_OTHER_CHARTS);
     }
     put_images(f, r->dir);
     snprintf(path, sizeof path, "%s/spec.yaml", r->dir);
