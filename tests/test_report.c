@@ -356,6 +356,41 @@ static void test_fields_past_the_chart_cap(void **state)
     free(html);
 }
 
+/* A GAN's samples/ of 300 images: the page shows the latest 8 of all of
+ * them (the directory was read up to 200 names in readdir's order, so the
+ * "latest" were the latest of an arbitrary 200), and the Files table says
+ * how many it leaves out. */
+static void test_many_samples(void **state)
+{
+    (void)state;
+    make_dir("gan");
+    make_dir("gan/samples");
+    put("gan", "metrics.jsonl", "{\"step\":1,\"d_loss\":1.0}\n");
+    for (int k = 0; k < 300; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "samples/step_%06d.png", k);
+        put("gan", name, "not decoded");
+        snprintf(name, sizeof name, "file_%03d.txt", k);
+        put("gan", name, "x");
+    }
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report gan"));
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report gan")); /* again, with report.html among the files */
+    char *html = tu_slurp(dir, "gan/report.html");
+    assert_non_null(html);
+    assert_int_equal(tu_count(html, "<img src=\"samples/"), 8);
+    for (int k = 292; k < 300; k++) {
+        char img[64];
+        snprintf(img, sizeof img, "<img src=\"samples/step_%06d.png\"", k);
+        if (!strstr(html, img))
+            fail_msg("the latest samples lack step_%06d.png", k);
+    }
+    assert_non_null(strstr(html, "The latest 8 of 300 images in samples/."));
+    assert_non_null(strstr(html, "<th>file_000.txt</th>"));
+    assert_null(strstr(html, "<th>file_250.txt</th>"));
+    assert_non_null(strstr(html, "The first 200 of 301 files.")); /* and metrics.jsonl */
+    free(html);
+}
+
 static void test_bad_uses(void **state)
 {
     (void)state;
@@ -429,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tiny_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_past_the_chart_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
     };

@@ -52,7 +52,7 @@
 #define MAX_SAMPLES 8
 /* The spec is shown whole up to this size. */
 #define MAX_SPEC_BYTES (1 << 20)
-#define MAX_FILES 200
+#define MAX_FILES 200 /* rows of the Files table */
 /* Charts of fields of no known kind, each alone: past these a field is left
  * out (and counted), so that the charts of the kinds (loss, accuracy,
  * error, learning rate) always have their room. */
@@ -547,17 +547,20 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sorted names of the regular files in @p dir (ending in @p suffix when
- * given), at most MAX_FILES; *n their count. NULL when none or unreadable. */
+/* The sorted names of all the regular files in @p dir (ending in @p
+ * suffix when given); *n their count. NULL when none or unreadable. All of
+ * them, not the first MAX_FILES that readdir gives (in no order): the
+ * latest of samples/ are the last of every name. */
 static char **list_files(const char *dir, const char *suffix, size_t *n)
 {
     *n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return NULL;
-    char **names = calloc(MAX_FILES, sizeof *names);
+    char **names = NULL;
+    size_t cap = 0;
     struct dirent *e;
-    while (names && *n < MAX_FILES && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         const size_t len = strlen(e->d_name), sl = suffix ? strlen(suffix) : 0;
         if (e->d_name[0] == '.' || (suffix && (len <= sl || strcmp(e->d_name + len - sl, suffix))))
             continue;
@@ -566,6 +569,12 @@ static char **list_files(const char *dir, const char *suffix, size_t *n)
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
+        if (*n == cap) {
+            char **grown = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *grown);
+            if (!grown)
+                break;
+            names = grown;
+        }
         if (!(names[*n] = strdup(e->d_name)))
             break;
         ++*n;
@@ -646,18 +655,23 @@ static void put_files(FILE *f, const char *dir)
     char **names = list_files(dir, NULL, &n);
     if (n) {
         fprintf(f, "<h2>Files</h2>\n<table class=\"kv\">\n");
+        size_t listed = 0, shown = 0;
         for (size_t i = 0; i < n; i++) {
             char path[4400];
             struct stat st;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             /* not the page itself, nor a write in progress */
-            if (!strcmp(names[i], "report.html") || strstr(names[i], ".tmp") || stat(path, &st) != 0)
+            if (!strcmp(names[i], "report.html") || strstr(names[i], ".tmp") || stat(path, &st) != 0 ||
+                listed++ >= MAX_FILES)
                 continue;
             fprintf(f, "<tr><th>");
             put_esc(f, names[i]);
             fprintf(f, "</th><td>%lld bytes</td></tr>\n", (long long)st.st_size);
+            shown++;
         }
         fprintf(f, "</table>\n");
+        if (listed > shown)
+            fprintf(f, "<p>The first %zu of %zu files.</p>\n", shown, listed);
     }
     free_list(names, n);
 }
