@@ -437,6 +437,31 @@ static void test_stats(void **state)
                       "cut.safetensors: tensor 'a': data_offsets [0, 8]: end is past the data section (4 bytes)");
 }
 
+/* --stats of F64 values whose sum overflows a double: their mean is still
+ * theirs (1e308 and 1e308 gave a mean of inf in the table and no "mean" in
+ * --json, the key dropped with json_real(inf)). */
+static void test_stats_of_huge_doubles(void **state)
+{
+    (void)state;
+    const double v[5] = {1e308, 1e308, -1e308, 1.5e308, 1.7e308};
+    write_raw("huge.safetensors",
+              "{\"a\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+              "\"b\":{\"dtype\":\"F64\",\"shape\":[3],\"data_offsets\":[16,40]}}",
+              0, v, sizeof v);
+    json_t *j = inspect_json("huge.safetensors --stats");
+    const json_t *t = tensor(j, "a");
+    assert_true(json_is_real(json_object_get(t, "mean")));
+    assert_true(json_real_value(json_object_get(t, "mean")) == 1e308);
+    t = tensor(j, "b"); /* (-1 + 1.5 + 1.7) / 3 (times 1e308): a sum past DBL_MAX in any order */
+    assert_true(fabs(json_real_value(json_object_get(t, "mean")) / (2.2e307 / 3.0 * 10.0) - 1.0) < 1e-7); /* --json: 8 digits */
+    assert_true(json_real_value(json_object_get(t, "max")) == 1.7e308);
+    json_decref(j);
+    char *text = inspect_text("huge.safetensors --stats");
+    expect_in(text, "\na F64 [2] 2 16 1e+308 1e+308 1e+308 0\n");
+    expect_in(text, "\nb F64 [3] 3 24 -1e+308 1.7e+308 7.33333e+307 0\n");
+    free(text);
+}
+
 /* As PyTorch's safetensors.torch.save_file writes a state dict: no
  * metadata, dtypes Strata does not compute in, the header padded. */
 static void test_pytorch_file(void **state)
@@ -600,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_run_directory),
         cmocka_unit_test(test_tensors_pattern),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_stats_of_huge_doubles),
         cmocka_unit_test(test_pytorch_file),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_usage),

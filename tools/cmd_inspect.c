@@ -473,7 +473,9 @@ static int tensor_stats(const sft_view *v, tensor_row *t)
     char nm[NAME_SHOWN + 16];
     escape(nm, sizeof nm, t->name, NAME_SHOWN);
     const size_t es = float_size(t->dtype);
-    double sum = 0;
+    /* sum, and the sum of the values / 2^64 for F64's, whose sum can
+     * overflow (1e308 + 1e308) though their mean is finite */
+    double sum = 0, scaled = 0;
     t->has_stats = 1;
     if (fseeko(v->f, (off_t)(8 + v->header_len + t->begin), SEEK_SET) != 0)
         return fail(v->path, "tensor '%s': seeking to its data: %s", nm, strerror(errno));
@@ -494,10 +496,11 @@ static int tensor_stats(const sft_view *v, tensor_row *t)
                 t->max = x;
             t->finite++;
             sum += x;
+            scaled += ldexp(x, -64);
         }
         done += n;
     }
-    t->mean = t->finite ? sum / (double)t->finite : 0;
+    t->mean = !t->finite ? 0 : isfinite(sum) ? sum / (double)t->finite : ldexp(scaled / (double)t->finite, 64);
     return 0;
 }
 
