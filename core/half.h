@@ -9,17 +9,24 @@
 #include <stdint.h>
 #include <string.h>
 
-/** The f32 of half-precision bits @p h (sign, 5 exponent bits, 10 mantissa bits). */
+/** The f32 of half-precision bits @p h (sign, 5 exponent bits, 10 mantissa
+ *  bits). A NaN keeps its sign and payload (the mantissa's top bits), quiet,
+ *  as a C compiler's (float)_Float16 and PyTorch's .float() convert it. */
 static inline float st_f16_to_f32(uint16_t h)
 {
     const int exp = (h >> 10) & 0x1F, man = h & 0x3FF;
     float v;
-    if (exp == 0)
+    if (exp == 0) {
         v = ldexpf((float)man, -24); /* zero or subnormal */
-    else if (exp == 31)
-        v = man ? NAN : INFINITY;
-    else
+    } else if (exp == 31 && man) {
+        const uint32_t bits = (uint32_t)(h >> 15) << 31 | 0x7FC00000u | (uint32_t)man << 13;
+        memcpy(&v, &bits, sizeof v);
+        return v;
+    } else if (exp == 31) {
+        v = INFINITY;
+    } else {
         v = ldexpf((float)(man | 0x400), exp - 25);
+    }
     return (h >> 15) ? -v : v;
 }
 

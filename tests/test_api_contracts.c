@@ -359,6 +359,50 @@ static void test_checkpoint_loads_other_float_dtypes(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* Every one of the 65,536 F16 bit patterns loads as the f32 the compiler's
+ * (float)_Float16 gives, bit for bit: NaNs keep their sign and payload,
+ * quiet (they all loaded as the one NaN 0x7fc00000 or 0xffc00000). */
+static void test_checkpoint_loads_every_half(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(dev, &m));
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){256}));
+    strata_attr a[2] = {strata_attr_int("out_features", 256), strata_attr_int("bias", 0)};
+    ST_OK(strata_model_add_layer(m, "linear", "fc1", a, 2, NULL, 0));
+    static uint16_t w16[65536];
+    static float got[65536];
+    for (uint32_t h = 0; h < 65536; h++)
+        w16[h] = (uint16_t)h;
+    const tu_sft_tensor half[1] = {{"fc1.weight", "F16", 2, {256, 256}, w16, sizeof w16}};
+    tu_write_sft(dir, "every.safetensors", half, 1);
+    char path[400];
+    snprintf(path, sizeof path, "%s/every.safetensors", dir);
+    ST_OK(strata_checkpoint_load(path, m, NULL));
+    read_params(m, got);
+    for (uint32_t h = 0; h < 65536; h++) {
+        uint32_t want, bits;
+#ifdef __FLT16_MAX__
+        _Float16 x;
+        memcpy(&x, &w16[h], sizeof x);
+        const float wf = (float)x;
+        memcpy(&want, &wf, sizeof want);
+#else /* IEEE 754's widening: exact, a NaN quiet with its sign and payload */
+        if ((h & 0x7C00) != 0x7C00 || !(h & 0x3FF)) {
+            continue; /* the values: test_checkpoint_loads_other_float_dtypes */
+        }
+        want = (h >> 15) << 31 | 0x7FC00000u | (h & 0x3FF) << 13;
+#endif
+        memcpy(&bits, &got[h], sizeof bits);
+        if (bits != want)
+            fail_msg("F16 0x%04x loaded as 0x%08x, want 0x%08x", h, bits, want);
+    }
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
 static void test_reserved_metadata(void **state)
 {
     (void)state;
@@ -825,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_refuses_part_of_a_layer),
         cmocka_unit_test(test_checkpoint_restores_fresh_slots),
         cmocka_unit_test(test_checkpoint_loads_other_float_dtypes),
+        cmocka_unit_test(test_checkpoint_loads_every_half),
         cmocka_unit_test(test_reserved_metadata),
         cmocka_unit_test(test_checkpoint_bad_optimizer_metadata),
         cmocka_unit_test(test_host_block_cache),
