@@ -246,10 +246,21 @@ static void to_f32(int dt, const uint8_t *p, int64_t n, float *out)
     }
 }
 
-/* Checks that @p name exists with @p t's dtype and shape; writes it when
- * @p write is set. Loading checks everything first, so a failed load
- * leaves the model and optimizer untouched. */
-static strata_status load_into(const st_sft_file *f, const char *name, strata_tensor *t, int write)
+/* Room for the f32 values of one converted tensor (F16, BF16 or F64 in the
+ * file): the checking pass finds the largest, and it is allocated before
+ * the writing pass, which cannot then fail for memory half-way through the
+ * model. */
+typedef struct {
+    float *buf;
+    int64_t need; /* values */
+} load_scratch;
+
+/* Checks that @p name exists with @p t's dtype and shape (and counts the
+ * room a conversion needs in @p sc); writes it when @p write is set.
+ * Loading checks everything first, so a failed load leaves the model and
+ * optimizer untouched. */
+static strata_status load_into(const st_sft_file *f, const char *name, strata_tensor *t, int write,
+                               load_scratch *sc)
 {
     const st_sft_entry *e = st_sft_find(f, name);
     if (!e)
@@ -262,19 +273,18 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     if (e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof(int64_t) * (size_t)t->ndim))
         return st_error(STRATA_E_SHAPE, "%s: tensor '%s' has shape %s, the model expects %s", f->path, name,
                         st_shape_str(a, sizeof a, e->ndim, e->shape), st_shape_str(b, sizeof b, t->ndim, t->shape));
-    if (!write)
+    const int64_t n = strata_tensor_numel(t);
+    if (!write) {
+        if (e->dtype != t->dtype && n > sc->need)
+            sc->need = n;
         return STRATA_OK;
+    }
     if (e->dtype == t->dtype)
         return strata_tensor_write(t, f->data + e->begin, (size_t)(e->end - e->begin));
-    const int64_t n = strata_tensor_numel(t);
-    float *v = st_malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v)
-        return st_error(STRATA_E_NOMEM, "%s: tensor '%s': out of memory converting it from %s", f->path, name,
-                        e->dtype_str);
-    to_f32(float_file_dtype(e), f->data + e->begin, n, v);
-    strata_status rc = strata_tensor_write(t, v, (size_t)n * sizeof *v);
-    free(v);
-    return rc;
+    if (n > sc->need) /* the checking pass counted it */
+        return st_error(STRATA_E_STATE, "%s: tensor '%s': no room to convert it", f->path, name);
+    to_f32(float_file_dtype(e), f->data + e->begin, n, sc->buf);
+    return strata_tensor_write(t, sc->buf, (size_t)n * sizeof *sc->buf);
 }
 
 /* The optimizer's counters in the metadata: a whole decimal number >= 0, or absent. */
@@ -352,13 +362,14 @@ static strata_status check_stray(const st_sft_file *f, const strata_model *m)
     return STRATA_OK;
 }
 
-static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write)
+static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_optimizer *opt, int write,
+                               load_scratch *sc)
 {
     strata_status rc = STRATA_OK;
     for (int k = 0; k < m->n_params && !rc; k++)
-        rc = load_into(f, m->params[k].name, m->params[k].t, write);
+        rc = load_into(f, m->params[k].name, m->params[k].t, write, sc);
     for (int k = 0; k < m->n_buffers && !rc; k++)
-        rc = load_into(f, m->buffers[k].name, m->buffers[k].t, write);
+        rc = load_into(f, m->buffers[k].name, m->buffers[k].t, write, sc);
     if (!rc && !write) /* after those: a missing tensor or a shape says more about another model */
         rc = check_stray(f, m);
     if (rc || !opt)
@@ -403,10 +414,12 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
                     memcmp(e->shape, p->shape, sizeof(int64_t) * (size_t)p->ndim))
                     rc = st_error(STRATA_E_SHAPE, "%s: optimizer tensor '%s' does not match its parameter", f->path,
                                   key);
+                else if (e->dtype != STRATA_F32 && strata_tensor_numel(p) > sc->need)
+                    sc->need = strata_tensor_numel(p);
                 continue;
             }
             strata_tensor *t = st_optimizer_slot(opt, i, s, 1);
-            rc = t ? load_into(f, key, t, 1) : STRATA_E_NOMEM;
+            rc = t ? load_into(f, key, t, 1, sc) : STRATA_E_NOMEM;
         }
     }
     return rc;
@@ -420,9 +433,13 @@ strata_status strata_checkpoint_load(const char *path, strata_model *m, strata_o
     strata_status rc = st_sft_read(path, &f);
     if (rc)
         return rc;
-    rc = load_pass(f, m, opt, 0);
+    load_scratch sc = {NULL, 0};
+    rc = load_pass(f, m, opt, 0, &sc);
+    if (!rc && sc.need > 0 && !(sc.buf = st_malloc((size_t)sc.need * sizeof *sc.buf)))
+        rc = STRATA_E_NOMEM; /* the message gives the size */
     if (!rc)
-        rc = load_pass(f, m, opt, 1);
+        rc = load_pass(f, m, opt, 1, &sc);
+    free(sc.buf);
     st_sft_free(f);
     return rc;
 }

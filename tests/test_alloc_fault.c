@@ -184,6 +184,68 @@ static void test_step_device_memory(void **state)
     run_over_n("fixture_devmem");
 }
 
+/* A checkpoint load that fails for memory changes nothing, conversions
+ * included: the tensors of an F16 file (PyTorch's model.half()) were each
+ * converted into a buffer of their own while being written, so a failure
+ * to allocate the second's left the first already loaded. */
+static void failed_load_changes_nothing(const char *backend)
+{
+    strata_runtime *rt = make_runtime();
+    strata_device *dev;
+    ST_OK(strata_device_get(rt, backend, 0, &dev));
+    strata_model *m = NULL;
+    strata_attr a = strata_attr_int("out_features", 2);
+    ST_OK(strata_model_create(dev, &m));
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){3}));
+    ST_OK(strata_model_add_layer(m, "linear", "fc1", &a, 1, NULL, 0));
+    char dir[512];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "fault-half"), 0);
+    const uint16_t w16[6] = {0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00}, b16[2] = {0x4000, 0x4000};
+    const tu_sft_tensor half[2] = {
+        {"fc1.weight", "F16", 2, {2, 3}, w16, sizeof w16},
+        {"fc1.bias", "F16", 1, {2}, b16, sizeof b16},
+    };
+    tu_write_sft(dir, "half.safetensors", half, 2);
+    char path[600];
+    snprintf(path, sizeof path, "%s/half.safetensors", dir);
+    strata_tensor *w = NULL, *b = NULL;
+    ST_OK(strata_model_param(m, 0, NULL, &w));
+    ST_OK(strata_model_param(m, 1, NULL, &b));
+    const float w0[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, b0[2] = {-1.0f, -1.0f};
+    st_fault_alloc_set(0);
+    ST_OK(strata_checkpoint_load(path, m, NULL));
+    const int64_t total = st_fault_alloc_count();
+    for (int64_t n = 1; n <= total; n++) {
+        ST_OK(strata_tensor_write(w, w0, sizeof w0));
+        ST_OK(strata_tensor_write(b, b0, sizeof b0));
+        st_fault_alloc_set(n);
+        strata_status rc = strata_checkpoint_load(path, m, NULL);
+        st_fault_alloc_set(0);
+        if (rc == STRATA_OK)
+            continue;
+        if (rc != STRATA_E_NOMEM)
+            fail_msg("%s: allocation %lld of %lld failed: expected E_NOMEM, got %s: %s", backend, (long long)n,
+                     (long long)total, strata_status_name(rc), strata_last_error());
+        float wv[6], bv[2];
+        ST_OK(strata_tensor_read(w, wv, sizeof wv));
+        ST_OK(strata_tensor_read(b, bv, sizeof bv));
+        if (memcmp(wv, w0, sizeof wv) || memcmp(bv, b0, sizeof bv))
+            fail_msg("%s: allocation %lld of %lld failed (%s) and the load changed the model: weight[0] %g, "
+                     "bias[0] %g",
+                     backend, (long long)n, (long long)total, strata_last_error(), (double)wv[0], (double)bv[0]);
+    }
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+    assert_int_equal(tu_remove_dir(dir), 0);
+}
+
+static void test_failed_load_changes_nothing(void **state)
+{
+    (void)state;
+    failed_load_changes_nothing("ref");
+    failed_load_changes_nothing("fixture_devmem");
+}
+
 /* A device refusing a request itself (not injected) gives E_NOMEM with the size. */
 static void test_device_refuses(void **state)
 {
@@ -462,6 +524,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_ref),
         cmocka_unit_test(test_step_device_memory),
+        cmocka_unit_test(test_failed_load_changes_nothing),
         cmocka_unit_test(test_device_refuses),
         cmocka_unit_test(test_fallback_listing),
         cmocka_unit_test(test_plugin_loading),
