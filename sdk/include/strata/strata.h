@@ -531,7 +531,10 @@ STRATA_API strata_status strata_checkpoint_save(const char *path, strata_model *
 
 /**
  * Loads @p path into @p m (and @p opt if not NULL). Every parameter of the
- * model must be present with the same shape and dtype. A file tensor the
+ * model must be present with the same shape and dtype, except that F16,
+ * BF16 and F64 tensors load into f32 ones, converted (F16 and BF16
+ * exactly, F64 rounded to nearest), as PyTorch's load_state_dict copies a
+ * half-precision or double state into float parameters. A file tensor the
  * model lacks is refused when the model has others of its layer (same
  * name up to the last '.': "mn.embed_3" beside "mn.embed_0", a layer
  * built with other attributes) and ignored otherwise (layers the model
