@@ -455,6 +455,47 @@ static void test_training_writes_the_report(void **state)
     free(html);
 }
 
+/* A trainer that fails after training writes no report, the GAN and the
+ * memory network as the others: its final sample grid not written (here
+ * samples.png is a directory), `strata train` exits 1 and RUN holds no
+ * report.html (the GAN wrote one quietly, as for a run stopped by Ctrl-C). */
+static void test_failed_run_writes_no_report(void **state)
+{
+    (void)state;
+    tu_write_bars_idx(dir, 16, 8);
+    char spec[4096];
+    snprintf(spec, sizeof spec,
+             "seed: 1\ntask: gan\n"
+             "data:\n  format: idx\n  train: {images: %s/images.idx, labels: %s/labels.idx}\n  scale: 255\n"
+             "gan: {loss: hinge, noise_dim: 4, sample_every: 0, sample_count: 4}\n"
+             "generator:\n  model:\n    input: [4]\n    layers:\n"
+             "      - {type: linear, out_features: 64}\n      - {type: tanh}\n"
+             "      - {type: unflatten, shape: [1, 8, 8]}\n"
+             "  optimizer: {type: adam, lr: 0.001}\n"
+             "discriminator:\n  model:\n    input: [1, 8, 8]\n    layers:\n"
+             "      - {type: flatten}\n      - {type: linear, out_features: 1}\n"
+             "  optimizer: {type: adam, lr: 0.001}\n"
+             "train: {steps: 2, batch_size: 8}\n",
+             dir, dir);
+    tu_write_text(dir, "gan.yaml", spec);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train gan.yaml --out ok --backend ref"));
+    char *html = tu_slurp(dir, "ok/report.html");
+    assert_non_null(html);
+    free(html);
+
+    make_dir("bad");
+    make_dir("bad/samples.png");
+    assert_int_equal(tu_run_cli(dir, "train gan.yaml --out bad --backend ref"), 1);
+    char *out = tu_slurp(dir, "out");
+    assert_null(strstr(out, "report:"));
+    free(out);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/bad/report.html", dir);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        fail_msg("a failed run wrote %s", path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_run_writes_no_report, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -891,9 +891,9 @@ int cmd_gan_train(int argc, char **argv)
         if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
             goto out_mf;
     }
-    report = 1; /* a run to report from here on, quietly when it stopped */
-    if (c.step < steps) { /* stopped by Ctrl-C */
+    if (c.step < steps) { /* stopped by Ctrl-C: reported quietly; a failure after here is not reported */
         r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
+        report = 1;
         goto out_mf;
     }
     if (c.E) {

@@ -1721,7 +1721,8 @@ int cmd_memnet_train(int argc, char **argv)
         r = rc == STRATA_E_NUMERIC ? 1 : mn_fail("training the memory network", rc);
         goto out;
     }
-    report = 1; /* from here on the run directory holds a run to report, quietly when it stopped */
+    if (stop) /* reported quietly; a failure after here is not reported */
+        report = 1;
     if (stop && cli_interrupted()) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, p.step);
         goto out;
