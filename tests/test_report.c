@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -400,6 +401,30 @@ static void test_bad_uses(void **state)
                       "empty holds no run: no metrics.jsonl, summary.json or spec.yaml");
     tu_write_text(dir, "file", "x");
     tu_expect_cli_err(dir, tu_run_cli(dir, "report file"), 1, "file: not a directory");
+    /* a FIFO in a file's place is refused, not waited on; FIFOs for the summary and spec are left out */
+    make_dir("fifo");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/fifo/metrics.jsonl", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "report fifo"), 1, "fifo/metrics.jsonl is not a regular file");
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/fifo/summary.json", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/fifo/spec.yaml", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    put("fifo", "metrics.jsonl", "{\"step\":1,\"loss\":1}\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report fifo"));
+    /* a NUL in the spec does not end it; a name with ".tmp" in it is a file like any other */
+    make_dir("nul");
+    snprintf(path, sizeof path, "%s/nul/spec.yaml", dir);
+    tu_write_file(NULL, path, "a: 1\0b: <2>\n", 13);
+    put("nul", "x.tmpl", "a template");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report nul"));
+    char *page = tu_slurp(dir, "nul/report.html");
+    assert_non_null(page);
+    assert_non_null(strstr(page, "a: 1&#65533;b: &lt;2&gt;"));
+    assert_non_null(strstr(page, "<th>x.tmpl</th>"));
+    free(page);
     tu_expect_cli_err(dir, tu_run_cli(dir, "report"), 2, "report needs a run directory");
     make_dir("only-spec");
     put("only-spec", "spec.yaml", "name: x\n");

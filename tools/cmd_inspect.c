@@ -437,7 +437,6 @@ static int read_header(sft_view *v)
     return check_overlaps(v);
 }
 
-/* Reads tensor @p t's values (F32, little-endian) for --stats: 0, or 1 after a message. */
 /* Bytes of one value of a float dtype --stats reads (F32, F16, BF16, F64); 0 for the others. */
 static size_t float_size(const char *dtype)
 {
@@ -466,6 +465,7 @@ static double float_value(const uint8_t *b, size_t es, const char *dtype, size_t
     return x;
 }
 
+/* Reads tensor @p t's values (a float dtype, little-endian) for --stats: 0, or 1 after a message. */
 static int tensor_stats(const sft_view *v, tensor_row *t)
 {
     enum { CHUNK = 16384 };

@@ -102,10 +102,10 @@ typedef struct report {
 /* ---- output helpers --------------------------------------------------------- */
 
 /* @p s with &, <, >, " and ' escaped for HTML text and attributes. */
-static void put_esc(FILE *f, const char *s)
+static void put_esc_n(FILE *f, const char *s, size_t n)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
+    for (size_t i = 0; s && i < n; i++) {
+        switch (s[i]) {
         case '&':
             fputs("&amp;", f);
             break;
@@ -121,10 +121,25 @@ static void put_esc(FILE *f, const char *s)
         case '\'':
             fputs("&#39;", f);
             break;
+        case '\0': /* not text: shown as the replacement character */
+            fputs("&#65533;", f);
+            break;
         default:
-            fputc(*s, f);
+            fputc(s[i], f);
         }
     }
+}
+
+static void put_esc(FILE *f, const char *s)
+{
+    put_esc_n(f, s, s ? strlen(s) : 0);
+}
+
+/* 1 when @p path is a regular file (a FIFO of that name would block the page). */
+static int regular_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* A relative path as a URL path: bytes outside [A-Za-z0-9._/-] percent-encoded. */
@@ -288,11 +303,17 @@ static int add_record(report *r, json_t *rec)
 /* RUN/metrics.jsonl into r's series; a missing file is no error (*found 0). 0, or 1 after a message. */
 static int read_metrics(report *r, const char *path, int *found)
 {
+    struct stat st;
+    *found = 0;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the page forever */
+        fprintf(stderr, "strata: error: %s is not a regular file\n", path);
+        return 1;
+    }
     FILE *f = fopen(path, "r");
     *found = f != NULL;
     if (!f) {
-        if (errno == ENOENT)
-            return 0;
         fprintf(stderr, "strata: error: cannot read %s: %s\n", path, strerror(errno));
         return 1;
     }
@@ -511,7 +532,7 @@ static void put_summary(FILE *f, const char *path)
 {
     fprintf(f, "<h2>Summary</h2>\n");
     json_error_t err;
-    json_t *sum = json_load_file(path, 0, &err);
+    json_t *sum = regular_file(path) ? json_load_file(path, 0, &err) : NULL;
     if (!json_is_object(sum)) {
         fprintf(f, "<p>%s</p>\n", access(path, F_OK) == 0 ? "summary.json is not a JSON object."
                                                            : "No summary.json: the run has not finished, or "
@@ -632,15 +653,14 @@ static int put_images(FILE *f, const char *dir)
 
 static void put_spec(FILE *f, const char *path)
 {
-    FILE *in = fopen(path, "r");
+    FILE *in = regular_file(path) ? fopen(path, "r") : NULL;
     if (!in)
         return;
     fprintf(f, "<h2>Spec</h2>\n<pre>");
     char buf[4096];
     size_t got, total = 0;
-    while (total < MAX_SPEC_BYTES && (got = fread(buf, 1, sizeof buf - 1, in)) > 0) {
-        buf[got] = '\0';
-        put_esc(f, buf);
+    while (total < MAX_SPEC_BYTES && (got = fread(buf, 1, sizeof buf, in)) > 0) {
+        put_esc_n(f, buf, got);
         total += got;
     }
     fprintf(f, "</pre>\n");
@@ -661,7 +681,7 @@ static void put_files(FILE *f, const char *dir)
             struct stat st;
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             /* not the page itself, nor a write in progress */
-            if (!strcmp(names[i], "report.html") || strstr(names[i], ".tmp") || stat(path, &st) != 0 ||
+            if (!strcmp(names[i], "report.html") || strstr(names[i], ".tmp.") || stat(path, &st) != 0 ||
                 listed++ >= MAX_FILES)
                 continue;
             fprintf(f, "<tr><th>");
