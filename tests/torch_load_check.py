@@ -82,6 +82,13 @@ def cnn_bn():
                          nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10))
 
 
+def evaluate(m, x, y):
+    """Test loss and accuracy of module m (in eval mode) on x, y."""
+    with torch.no_grad():
+        logits = m(x)
+        return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
 def write_safetensors(path, tensors):
     """The format as its definition has it: 8-byte header size, JSON header, data (bf16 as its raw 16 bits)."""
     names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
@@ -124,10 +131,7 @@ def check(tmp, spec_name, make, backend, opt_name, opt_key):
     std = float(re.search(r"^\s*std:\s*([0-9.eE+-]+)", spec, re.M).group(1)) if re.search(r"^\s*std:", spec, re.M) else 1.0
     x = torch.from_numpy(((ti[:512].astype(np.float32) / np.float32(255.0)) - np.float32(mean)) * np.float32(1.0 / std)).unsqueeze(1)
     y = torch.from_numpy(tl[:512].astype(np.int64))
-    with torch.no_grad():
-        logits = m(x)
-        loss = F.cross_entropy(logits, y).item()
-        acc = (logits.argmax(1) == y).float().mean().item()
+    loss, acc = evaluate(m, x, y)
     print(f"{spec_name} on {backend}: strata: test loss {summary['test_loss']:.6f} acc {summary['test_accuracy']:.4f}; "
           f"torch with the loaded checkpoint: loss {loss:.6f} acc {acc:.4f}")
     assert meta.get("optimizer") == opt_name, meta
@@ -146,10 +150,7 @@ def check(tmp, spec_name, make, backend, opt_name, opt_key):
                                         text=True).stdout)
         m.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in low.items()}, strict=True)
         m.eval()
-        with torch.no_grad():
-            logits = m(x)
-            lloss = F.cross_entropy(logits, y).item()
-            lacc = (logits.argmax(1) == y).float().mean().item()
+        lloss, lacc = evaluate(m, x, y)
         print(f"  {name} checkpoint: strata test loss {got['test_loss']:.6f} acc {got['test_accuracy']:.4f}; "
               f"torch with the same {name} weights: loss {lloss:.6f} acc {lacc:.4f}")
         assert abs(lloss - got["test_loss"]) <= 1e-4 * max(1.0, lloss), (name, lloss, got["test_loss"])
