@@ -318,7 +318,13 @@ static void test_many_fields(void **state)
         fail_msg("strata report took %.1f s for %d fields in %d records", secs, FIELDS, RECORDS);
     char *html = tu_slurp(dir, "many/report.html");
     assert_non_null(html);
-    assert_int_equal(tu_count(html, "<polyline data-series="), FIELDS);
+    /* counted with memmem over what is left: strstr under ASan measures the whole page each call */
+    int polylines = 0;
+    const size_t page_len = strlen(html);
+    static const char needle[] = "<polyline data-series=";
+    for (const char *p = html; (p = memmem(p, page_len - (size_t)(p - html), needle, sizeof needle - 1)); p++)
+        polylines++;
+    assert_int_equal(polylines, FIELDS);
     assert_non_null(strstr(html, "<td>loss_29999</td><td>8</td><td>30007</td><td>30000</td><td>30007</td>"));
     free(html);
 }
