@@ -424,6 +424,7 @@ static void test_eltwise_backward(void **state)
     expect_near(dx, (const double[]){-1, 0, 3}, 3, 0);
 
     strata_attr a02 = strata_attr_float("alpha", 0.2), e3 = strata_attr_float("exponent", 3);
+    strata_attr e0 = strata_attr_float("exponent", 0);
     double got[] = {
         backward_one("sigmoid", 2, 0, NULL),    /* 2 * 0.25 */
         backward_one("tanh", 1, 0.5f, NULL),    /* 1 - tanh(0.5)^2 */
@@ -433,8 +434,10 @@ static void test_eltwise_backward(void **state)
         backward_one("gelu", 1, 1, NULL),       /* Phi(1) + phi(1) */
         backward_one("exp", 2, 1, NULL),        /* 2 e */
         backward_one("sqrt", 1, 4, NULL),       /* 1 / (2 sqrt 4) */
+        backward_one("leaky_relu", 5, 0, &a02), /* at 0 the slope is alpha, as PyTorch's (x > 0 ? 1 : alpha) */
+        backward_one("pow", 2, 0, &e0),         /* exponent 0: 0, even at x = 0 (not 0 * 0^-1 = NaN) */
     };
-    double want[] = {0.5, 0.7864477329659274, 1.5, 12, 1.0, 1.0833154705876864, 2 * exp(1.0), 0.25};
+    double want[] = {0.5, 0.7864477329659274, 1.5, 12, 1.0, 1.0833154705876864, 2 * exp(1.0), 0.25, 1.0, 0};
     float gotf[LEN(got)];
     for (int k = 0; k < LEN(got); k++)
         gotf[k] = (float)got[k];
