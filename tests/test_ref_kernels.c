@@ -620,6 +620,34 @@ static void test_max_backward(void **state)
     expect_near(dx, (const double[]){0, 0, 0, 3, 0, 0}, 6, 0);
 }
 
+/* A NaN wins max, as PyTorch's: the first NaN of a group is its max, its
+ * argmax and where max_backward sends dy (a later NaN does not replace it). */
+static void test_max_nan(void **state)
+{
+    (void)state;
+    float x[] = {1, NAN, 3, 4, NAN, NAN}, y[2], dy[] = {10, 20}, dx[6];
+    int64_t iy[2] = {-9, -9};
+    const int64_t ax1[] = {1};
+    strata_attr at[] = {strata_attr_ints("axes", ax1, 1)};
+    strata_tensor_desc in[] = {f32(x, 2, SH(2, 3))}, out[] = {f32(y, 1, SH(2))};
+    poison(y, 2);
+    RUN_OK("core::max", in, 1, out, 1, at, 1);
+    if (!isnan(y[0]) || !isnan(y[1]))
+        fail_msg("max over rows (1, nan, 3) and (4, nan, nan): got %g and %g, want nan and nan", (double)y[0],
+                 (double)y[1]);
+
+    strata_tensor_desc iout[] = {td(STRATA_I64, iy, 1, SH(2))};
+    RUN_OK("core::argmax", in, 1, iout, 1, NULL, 0);
+    assert_int_equal(iy[0], 1);
+    assert_int_equal(iy[1], 1);
+
+    strata_tensor_desc bin[] = {f32(dy, 1, SH(2)), f32(x, 2, SH(2, 3)), f32(y, 1, SH(2))};
+    strata_tensor_desc bout[] = {f32(dx, 2, SH(2, 3))};
+    poison(dx, 6);
+    RUN_OK("core::max_backward", bin, 3, bout, 1, at, 1);
+    expect_near(dx, (const double[]){0, 10, 0, 0, 20, 0}, 6, 0);
+}
+
 static void test_sum_to_shape(void **state)
 {
     (void)state;
@@ -1225,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_reduce),
         cmocka_unit_test(test_argmax),
         cmocka_unit_test(test_max_backward),
+        cmocka_unit_test(test_max_nan),
         cmocka_unit_test(test_sum_to_shape),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_cross_entropy),
