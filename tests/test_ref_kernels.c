@@ -711,6 +711,18 @@ static void test_softmax(void **state)
     RUN_OK("core::softmax", in2, 1, out2, 1, ax0, 1);
     expect_near(y2, (const double[]){0.5, 0.5, 0.5, 0.5}, 4, TOL);
 
+    /* along axis 0 of (3, 2): column 0 is (1, 2, 3), column 1 all 1000; each
+     * column is shifted by its own max (a max taken across the columns
+     * would underflow column 0 to 0 / 0) */
+    float x3[] = {1, 1000, 2, 1000, 3, 1000}, y3[6];
+    strata_tensor_desc in3[] = {f32(x3, 2, SH(3, 2))}, out3[] = {f32(y3, 2, SH(3, 2))};
+    poison(y3, 6);
+    RUN_OK("core::softmax", in3, 1, out3, 1, ax0, 1);
+    expect_near(y3, (const double[]){p[0], 1.0 / 3, p[1], 1.0 / 3, p[2], 1.0 / 3}, 6, TOL);
+    poison(y3, 6);
+    RUN_OK("core::log_softmax", in3, 1, out3, 1, ax0, 1);
+    expect_near(y3, (const double[]){log(p[0]), -log(3.0), log(p[1]), -log(3.0), log(p[2]), -log(3.0)}, 6, TOL);
+
     /* softmax_backward with dy = e0: dx = y (e0 - y0) */
     float dy[] = {1, 0, 0, 0, 0, 0}, dx[6];
     strata_tensor_desc bin[] = {f32(dy, 2, SH(2, 3)), f32(y, 2, SH(2, 3))}, bout[] = {f32(dx, 2, SH(2, 3))};
