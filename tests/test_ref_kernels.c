@@ -779,6 +779,21 @@ static void test_cross_entropy(void **state)
     RUN_OK("core::cross_entropy_backward", bin2, 3, bout, 1, none, 1);
     expect_near(dl, (const double[]){2 * p[0], 2 * p[1], 2 * (p[2] - 1), 1.0 / 3 - 1, 1.0 / 3, 1.0 / 3}, 6, TOL);
 
+    /* logits (0, 1000, 999), label 2: logsumexp shifted by the row's max, not by
+     * logit 0 (exp(1000) would overflow even in double) */
+    float big[] = {0, 1000, 999}, dbig[3];
+    int64_t big_label[] = {2};
+    const double s1 = 1.0 / (1.0 + exp(-1.0)); /* softmax: (0, s1, 1 - s1) */
+    strata_tensor_desc in_big[] = {f32(big, 2, SH(1, 3)), td(STRATA_I64, big_label, 1, SH(1))};
+    poison(loss, 2);
+    RUN_OK("core::cross_entropy", in_big, 2, scalar, 1, NULL, 0);
+    expect_near(loss, (const double[]){1.0 + log1p(exp(-1.0))}, 1, TOL);
+    strata_tensor_desc bin_big[] = {f32(dy1, 0, NULL), in_big[0], in_big[1]};
+    strata_tensor_desc bout_big[] = {f32(dbig, 2, SH(1, 3))};
+    poison(dbig, 3);
+    RUN_OK("core::cross_entropy_backward", bin_big, 3, bout_big, 1, NULL, 0);
+    expect_near(dbig, (const double[]){0, s1, -s1}, 3, TOL);
+
     /* a label outside [0, C) is an error naming the op, the row and the label */
     int64_t bad_labels[] = {0, 12};
     strata_tensor_desc bad[] = {f32(logits, 2, SH(2, 3)), td(STRATA_I64, bad_labels, 1, SH(2))};
@@ -821,6 +836,14 @@ static void test_bce_with_logits(void **state)
     poison(dx, 3);
     RUN_OK("core::bce_with_logits_backward", bin, 3, bout, 1, NULL, 0);
     expect_near(dx, (const double[]){-0.16666666666666666, 0.29359902599262744, -0.07701952621000163}, 3, TOL);
+
+    /* logits of +-800: max(x, 0) - x t + log1p(exp(-|x|)) stays finite
+     * (x - x t + log1p(exp(-x)), equal on paper, overflows at x = -800) */
+    float xb[] = {-800, 800}, tb[] = {0.25f, 0.25f};
+    strata_tensor_desc inb[] = {f32(xb, 1, SH(2)), f32(tb, 1, SH(2))}, eachb[] = {f32(loss, 1, SH(2))};
+    poison(loss, 3);
+    RUN_OK("core::bce_with_logits", inb, 2, eachb, 1, none, 1);
+    expect_near(loss, (const double[]){200, 600}, 2, TOL);
 
     strata_attr bad[] = {strata_attr_string("reduction", "avg")};
     expect_error(run("core::bce_with_logits", in, 2, scalar, 1, bad, 1), STRATA_E_INVALID, "avg");
