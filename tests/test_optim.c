@@ -412,6 +412,10 @@ static void test_rmsprop(void **state)
     strata_attr a[] = {strata_attr_float("lr", 1e-2)};
     ref_cfg c = cfg_of(R_RMSPROP, 1e-2);
     run_case("rmsprop", a, 1, &c);
+    /* eps 0.1 is added to sqrt(square_avg), not inside it (at 1e-8 the two differ by 5e-6) */
+    strata_attr b[] = {strata_attr_float("lr", 1e-2), strata_attr_float("eps", 0.1)};
+    c.eps = 0.1;
+    run_case("rmsprop", b, 2, &c);
 }
 
 static void test_rmsprop_momentum(void **state)
@@ -435,6 +439,10 @@ static void test_adagrad(void **state)
     strata_attr a[] = {strata_attr_float("lr", 0.1)};
     ref_cfg c = cfg_of(R_ADAGRAD, 0.1);
     run_case("adagrad", a, 1, &c);
+    /* eps 0.1 is added to sqrt(sum), not inside it (at the default 1e-10 the two agree) */
+    strata_attr b[] = {strata_attr_float("lr", 0.1), strata_attr_float("eps", 0.1)};
+    c.eps = 0.1;
+    run_case("adagrad", b, 2, &c);
 }
 
 static void test_adagrad_decay(void **state)
