@@ -390,13 +390,16 @@ static void test_dropout2d(void **state)
                  .n_used = 1};
     ASSERT_GC_OK(run_op("dropout2d p=0.5 seed 5 offset 2 x(3,4,2,3)", &c));
 
-    /* whole channels: mask (N, C, 1, ...) of 0 or 1/(1-p), y = x * mask */
+    /* whole channels: mask (N, C, 1, ...) of 0 or 1/(1-p), y = x * mask; p 0.3,
+     * where 1/(1-p) and 1/p differ (at 0.5 a scale of 1/p passed) */
+    const double pc = 0.3;
     static const int64_t shapes[2][4] = {{3, 4, 2, 3}, {2, 5, 4, 0}};
     for (int s = 0; s < 2; s++) {
         int nd = shapes[s][3] ? 4 : 3;
         strata_tensor *x = tv(D_AWAY, 2u + (uint32_t)s, shapes[s], nd), *out[2] = {NULL, NULL};
         ST_OK(strata_op_call(g_rt, "conv::dropout2d", &x, 1,
-                             ATTRS(strata_attr_float("p", p), strata_attr_int("seed", 9), strata_attr_int("offset", 0)),
+                             ATTRS(strata_attr_float("p", pc), strata_attr_int("seed", 9),
+                                   strata_attr_int("offset", 0)),
                              out, 2));
         int64_t mshape[4] = {shapes[s][0], shapes[s][1], 1, 1};
         assert_shape(out[0], shapes[s], nd, "dropout2d y");
@@ -408,7 +411,7 @@ static void test_dropout2d(void **state)
         for (int64_t i = 0; i < nm; i++) {
             if (mv[i] == 0.0f)
                 dropped++;
-            else if (fabs(mv[i] - 1.0 / (1.0 - p)) < 1e-6)
+            else if (fabs(mv[i] - 1.0 / (1.0 - pc)) < 1e-6)
                 kept++;
             else
                 fail_msg("dropout2d: mask[%lld] = %.8g is neither 0 nor 1/(1-p)", (long long)i, (double)mv[i]);
@@ -421,7 +424,8 @@ static void test_dropout2d(void **state)
         /* channel (n, c) draws element n C + c of the Philox stream: core::dropout's mask of N C values */
         strata_tensor *flat = tv(D_ANY, 4, SHAPE(nm)), *dout[2] = {NULL, NULL};
         ST_OK(strata_op_call(g_rt, "core::dropout", &flat, 1,
-                             ATTRS(strata_attr_float("p", p), strata_attr_int("seed", 9), strata_attr_int("offset", 0)),
+                             ATTRS(strata_attr_float("p", pc), strata_attr_int("seed", 9),
+                                   strata_attr_int("offset", 0)),
                              dout, 2));
         assert_close_f32(dout[1], mv, nm, 0, "dropout2d mask against core::dropout's");
         strata_tensor_release(dout[0]);
