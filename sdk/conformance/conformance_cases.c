@@ -2231,12 +2231,13 @@ static int gen_adam_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 0:
         cf_attr_float(c, "lr", 1e-3), cf_attr_int(c, "step", 1);
         break;
-    case 1:
+    case 1: /* eps 1e-2 at step 10 tells sqrt(v) / sqrt(bc2) + eps from (sqrt(v) + eps) / sqrt(bc2) */
         cf_attr_float(c, "lr", 1e-2), cf_attr_int(c, "step", 10), cf_attr_float(c, "weight_decay", 1e-2);
+        cf_attr_float(c, "eps", 1e-2);
         break;
-    case 2: /* AdamW */
+    case 2: /* AdamW, likewise */
         cf_attr_float(c, "lr", 1e-2), cf_attr_int(c, "step", 3), cf_attr_float(c, "weight_decay", 1e-2);
-        cf_attr_int(c, "decoupled", 1);
+        cf_attr_int(c, "decoupled", 1), cf_attr_float(c, "eps", 1e-2);
         break;
     case 3:
         cf_attr_float(c, "lr", 1e-3), cf_attr_float(c, "beta1", 0.8), cf_attr_float(c, "beta2", 0.99);
