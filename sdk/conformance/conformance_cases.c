@@ -2287,8 +2287,8 @@ static int gen_adagrad_step(cf_gen *g, const cf_recipe *rc, cf_case *c)
     case 1:
         cf_attr_float(c, "lr", 1e-2), cf_attr_float(c, "lr_decay", 0.1), cf_attr_int(c, "step", 5);
         break;
-    case 2:
-        cf_attr_float(c, "lr", 1e-1), cf_attr_float(c, "weight_decay", 1e-2), cf_attr_float(c, "eps", 1e-8);
+    case 2: /* an eps large enough to tell sqrt(sum) + eps from sqrt(sum + eps) */
+        cf_attr_float(c, "lr", 1e-1), cf_attr_float(c, "weight_decay", 1e-2), cf_attr_float(c, "eps", 0.1);
         cf_attr_int(c, "step", 2);
         break;
     default:
