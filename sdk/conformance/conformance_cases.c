@@ -1377,6 +1377,21 @@ static int gen_reduce(cf_gen *g, const cf_recipe *rc, cf_case *c)
         c->k_fwd = 7;
         return 0;
     }
+    if (g->trial == 7 && (rc->flags & CF_G_DISTINCT)) { /* max: a NaN wins its row (the first NaN), as ref's */
+        cf_tensor *x = cf_in(c, "x", STRATA_F32, 2, (int64_t[]){6, 37});
+        cf_fill_distinct(&g->rng, x);
+        if (x->data) {
+            float *v = cf_f32(x);
+            v[1 * 37 + 5] = NAN; /* row 1: one NaN among numbers */
+            v[3 * 37 + 20] = v[3 * 37 + 30] = NAN; /* row 3: two, the first wins */
+            v[4 * 37 + 36] = NAN; /* row 4: the last element */
+        }
+        x->grad = 1;
+        cf_attr_ints(c, "axes", (int64_t[]){1}, 1);
+        c->k_fwd = 37;
+        c->note = "NaN wins";
+        return 0;
+    }
     int n = reduce_shape(g, s);
     cf_tensor *x = cf_in(c, "x", STRATA_F32, n, s);
     if (rc->flags & CF_G_DISTINCT)
@@ -3098,7 +3113,7 @@ static const cf_recipe cf_recipes[] = {
     /* gen_reduce's 7 fixed trials */
     {"core::sum", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
     {"core::mean", 1, gen_reduce, CF_RED, CF_ELT, 7, 0, NULL, -2.0, 2.0, 0},
-    {"core::max", 1, gen_reduce, CF_EXACT, CF_EXACT, 7, 0, NULL, -2.0, 2.0, CF_G_DISTINCT},
+    {"core::max", 1, gen_reduce, CF_EXACT, CF_EXACT, 8, 0, NULL, -2.0, 2.0, CF_G_DISTINCT}, /* 8th: NaNs */
     {"core::max_backward", 1, gen_max_backward, CF_EXACT, CF_EXACT, 6, 0, NULL, -2.0, 2.0, 0},
     R("argmax", gen_argmax, CF_EXACT, CF_EXACT),
     R("sum_to_shape", gen_sum_to_shape, CF_RED, CF_ELT),
