@@ -1585,6 +1585,9 @@ static int ce_inputs(cf_gen *g, cf_case *c, int64_t *N, int64_t *C)
     case 3:
         *N = 13, *C = 33;
         break;
+    case 4: /* large logits (below), at least 5 classes */
+        *N = cf_dim(g), *C = 4 + cf_dim(g);
+        break;
     case 5: /* reduction "none": a loss and a dy per row */
         *N = 9, *C = 7;
         break;
@@ -1596,7 +1599,12 @@ static int ce_inputs(cf_gen *g, cf_case *c, int64_t *N, int64_t *C)
         *N = 4, *C = 0;
     cf_tensor *l = cf_in(c, "logits", STRATA_F32, 2, (int64_t[]){*N, *C});
     cf_tensor *t = cf_in(c, "labels", (g->trial + g->error) % 2 ? STRATA_I32 : STRATA_I64, 1, (int64_t[]){*N});
-    cf_fill_uniform(&g->rng, l, -4.0, 4.0);
+    if (g->trial == 4) { /* exp overflows f32 past 88.7: the row's max (not any logit) must be subtracted */
+        cf_fill_uniform(&g->rng, l, 100.0, 300.0);
+        c->note = "large logits: needs the max subtracted";
+    } else {
+        cf_fill_uniform(&g->rng, l, -4.0, 4.0);
+    }
     if (g->error == 3) { /* the labels stay 0 */
         c->note = "labels into (N, 0) logits must fail";
         c->expect = STRATA_E_INVALID;
@@ -1644,8 +1652,14 @@ static int gen_pairwise_loss(cf_gen *g, const cf_recipe *rc, cf_case *c)
     loss_reduction(g, c);
     cf_tensor *x = cf_in(c, "x", STRATA_F32, n, s);
     cf_tensor *t = cf_in(c, "t", STRATA_F32, n, s);
-    cf_fill_uniform(&g->rng, x, -4.0, 4.0);
-    if (!strcmp(rc->op, "core::bce_with_logits"))
+    int bce = !strcmp(rc->op, "core::bce_with_logits");
+    if (bce && g->trial == 4) { /* exp(-x) overflows even double below -709: log1p(exp(-|x|)) does not */
+        cf_fill_uniform(&g->rng, x, -800.0, 800.0);
+        c->note = "logits of up to 800 in magnitude";
+    } else {
+        cf_fill_uniform(&g->rng, x, -4.0, 4.0);
+    }
+    if (bce)
         cf_fill_uniform(&g->rng, t, 0.0, 1.0);
     else
         cf_fill_uniform(&g->rng, t, -4.0, 4.0);
