@@ -222,28 +222,19 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
 
 /* A file's float dtype other than F32 that loads into an f32 tensor
  * (converted, as PyTorch's load_state_dict copies a half-precision state
- * into float parameters): STRATA_F16, STRATA_BF16, -1 for F64; else 0. */
-static int float_file_dtype(const st_sft_entry *e)
+ * into float parameters): F16, BF16 or F64; else ST_FLOAT_NONE. */
+static st_float_kind float_file_dtype(const st_sft_entry *e)
 {
-    if (e->dtype == STRATA_F16 || e->dtype == STRATA_BF16)
-        return e->dtype;
-    return strcmp(e->dtype_str, "F64") == 0 ? -1 : 0;
+    const st_float_kind k = st_float_kind_of(e->dtype_str);
+    return k == ST_FLOAT_F32 ? ST_FLOAT_NONE : k;
 }
 
-/* @p n little-endian values of float_file_dtype @p dt at @p p as f32 (F16
- * and BF16 exactly, F64 rounded to nearest). */
-static void to_f32(int dt, const uint8_t *p, int64_t n, float *out)
+/* @p n values of float_file_dtype @p k at @p p as f32 (F16 and BF16
+ * exactly, F64 rounded to nearest). */
+static void to_f32(st_float_kind k, const uint8_t *p, int64_t n, float *out)
 {
-    for (int64_t i = 0; i < n; i++) {
-        if (dt == -1) {
-            double d;
-            memcpy(&d, p + 8 * i, sizeof d);
-            out[i] = (float)d;
-        } else {
-            const uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            out[i] = dt == STRATA_F16 ? st_f16_to_f32(h) : st_bf16_to_f32(h);
-        }
-    }
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)st_float_at(k, p, (size_t)i);
 }
 
 /* Room for the f32 values of one converted tensor (F16, BF16 or F64 in the
@@ -266,7 +257,7 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
     if (!e)
         return st_error(STRATA_E_NOT_FOUND, "%s: tensor '%s' is missing", f->path, name);
     char a[128], b[128];
-    const int widened = t->dtype == STRATA_F32 && float_file_dtype(e) != 0;
+    const int widened = t->dtype == STRATA_F32 && float_file_dtype(e) != ST_FLOAT_NONE;
     if (e->dtype != t->dtype && !widened)
         return st_error(STRATA_E_DTYPE, "%s: tensor '%s' is %s, the model expects %s", f->path, name, e->dtype_str,
                         strata_dtype_name(t->dtype));
@@ -410,7 +401,7 @@ static strata_status load_pass(const st_sft_file *f, strata_model *m, strata_opt
             }
             if (!write) {
                 strata_tensor *p = m->params[i].t;
-                if ((e->dtype != STRATA_F32 && !float_file_dtype(e)) || e->ndim != p->ndim ||
+                if ((e->dtype != STRATA_F32 && float_file_dtype(e) == ST_FLOAT_NONE) || e->ndim != p->ndim ||
                     memcmp(e->shape, p->shape, sizeof(int64_t) * (size_t)p->ndim))
                     rc = st_error(STRATA_E_SHAPE, "%s: optimizer tensor '%s' does not match its parameter", f->path,
                                   key);

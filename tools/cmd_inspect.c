@@ -437,34 +437,6 @@ static int read_header(sft_view *v)
     return check_overlaps(v);
 }
 
-/* Bytes of one value of a float dtype --stats reads (F32, F16, BF16, F64); 0 for the others. */
-static size_t float_size(const char *dtype)
-{
-    return !strcmp(dtype, "F32") ? 4 : !strcmp(dtype, "F64") ? 8 : !strcmp(dtype, "F16") || !strcmp(dtype, "BF16") ? 2 : 0;
-}
-
-/* Value @p i of little-endian float data @p b of @p dtype (float_size @p es). */
-static double float_value(const uint8_t *b, size_t es, const char *dtype, size_t i)
-{
-    b += es * i;
-    if (es == 2) {
-        const uint16_t h = (uint16_t)(b[0] | b[1] << 8);
-        return dtype[0] == 'F' ? st_f16_to_f32(h) : st_bf16_to_f32(h);
-    }
-    uint64_t u = 0;
-    for (size_t k = 0; k < es; k++)
-        u |= (uint64_t)b[k] << (8 * k);
-    if (es == 8) {
-        double d;
-        memcpy(&d, &u, sizeof d);
-        return d;
-    }
-    const uint32_t u32 = (uint32_t)u;
-    float x;
-    memcpy(&x, &u32, sizeof x);
-    return x;
-}
-
 /* Reads tensor @p t's values (a float dtype, little-endian) for --stats: 0, or 1 after a message. */
 static int tensor_stats(const sft_view *v, tensor_row *t)
 {
@@ -472,7 +444,8 @@ static int tensor_stats(const sft_view *v, tensor_row *t)
     static uint8_t buf[CHUNK * 8];
     char nm[NAME_SHOWN + 16];
     escape(nm, sizeof nm, t->name, NAME_SHOWN);
-    const size_t es = float_size(t->dtype);
+    const st_float_kind kind = st_float_kind_of(t->dtype);
+    const size_t es = st_float_size(kind);
     /* sum, and the sum of the values / 2^64 for F64's, whose sum can
      * overflow (1e308 + 1e308) though their mean is finite */
     double sum = 0, scaled = 0;
@@ -485,7 +458,7 @@ static int tensor_stats(const sft_view *v, tensor_row *t)
             return fail(v->path, "tensor '%s': reading its data: %s", nm,
                         ferror(v->f) ? strerror(errno) : "the file ends early (did it change?)");
         for (size_t i = 0; i < n; i++) {
-            const double x = float_value(buf, es, t->dtype, i);
+            const double x = st_float_at(kind, buf, i);
             if (!isfinite(x)) {
                 t->nonfinite++;
                 continue;
@@ -756,7 +729,7 @@ int cmd_inspect(int argc, char **argv)
                  v.n_rows ? "'" : "");
     }
     for (size_t k = 0; !r && a.stats && k < v.n_rows; k++)
-        if (v.rows[k].shown && float_size(v.rows[k].dtype))
+        if (v.rows[k].shown && st_float_kind_of(v.rows[k].dtype) != ST_FLOAT_NONE)
             r = tensor_stats(&v, &v.rows[k]);
     if (!r) {
         if (a.json)

@@ -198,8 +198,6 @@ static double sft_element(sft_number n, const uint8_t *p, int64_t i)
         int32_t i32;
         uint64_t u64;
         int64_t i64;
-        float f32;
-        double f64;
     } u;
     switch (n) {
     case SFT_U8:
@@ -227,18 +225,14 @@ static double sft_element(sft_number n, const uint8_t *p, int64_t i)
         memcpy(&u.i64, p + 8 * i, 8);
         return (double)u.i64;
     case SFT_F16:
-        memcpy(&u.u16, p + 2 * i, 2);
-        return st_f16_to_f32(u.u16);
+        return st_float_at(ST_FLOAT_F16, p, (size_t)i);
     case SFT_BF16:
-        memcpy(&u.u16, p + 2 * i, 2);
-        return st_bf16_to_f32(u.u16);
+        return st_float_at(ST_FLOAT_BF16, p, (size_t)i);
     case SFT_F32:
-        memcpy(&u.f32, p + 4 * i, 4);
-        return u.f32;
+        return st_float_at(ST_FLOAT_F32, p, (size_t)i);
     case SFT_F64:
     default:
-        memcpy(&u.f64, p + 8 * i, 8);
-        return u.f64;
+        return st_float_at(ST_FLOAT_F64, p, (size_t)i);
     }
 }
 
