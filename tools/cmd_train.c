@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "write_atomic.h"
 
 typedef struct {
     const char *spec_path, *out_dir, *backend, *checkpoint;
@@ -165,26 +166,14 @@ double cli_json_num_value(const json_t *v)
 
 int cli_write_json(const char *path, json_t *obj)
 {
-    if (!obj) { /* a json_pack that failed: no errno to tell */
+    char *text = obj ? json_dumps(obj, JSON_INDENT(2)) : NULL;
+    if (!text) { /* a json_pack that failed, or no memory to print it: no errno to tell */
         fprintf(stderr, "strata: error: cannot write %s: out of memory building it\n", path);
         return 1;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%.4000s.tmp", path);
-    /* whole or not at all, and on the disk before it is renamed over the old one */
-    FILE *f = fopen(tmp, "w");
-    int ok = f && json_dumpf(obj, f, JSON_INDENT(2)) == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0, e = errno;
-    if (f && fclose(f) != 0 && ok)
-        ok = 0, e = errno;
-    if (ok && rename(tmp, path) != 0)
-        ok = 0, e = errno;
-    if (!ok) {
-        if (f)
-            unlink(tmp);
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(e ? e : EIO));
-        return 1;
-    }
-    return 0;
+    const int r = cli_write_atomic(path, text, strlen(text)); /* whole, and on the disk before it replaces the old */
+    free(text);
+    return r;
 }
 
 int cli_write_summary(const char *dir, json_t *sum, int trained)

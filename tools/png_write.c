@@ -2,8 +2,6 @@
  * PNG files read with it), and
  * grids of normalised, upscaled float tiles. */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -15,6 +13,7 @@
 #include <png.h>
 
 #include "png_write.h"
+#include "write_atomic.h"
 
 #define GRID_MAX_SIDE 32768
 
@@ -167,19 +166,6 @@ static int write_fail(const char *path, const char *why)
     return 1;
 }
 
-/* fsync of the directory holding @p path, so the rename itself is durable;
- * best effort (some file systems refuse it). */
-static void sync_parent(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 int cli_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels)
 {
     if (!path || !pixels || width <= 0 || height <= 0 || (channels != 1 && channels != 3 && channels != 4))
@@ -224,7 +210,7 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
         unlink(tmp);
         return write_fail(path, why);
     }
-    sync_parent(path);
+    cli_sync_parent(path);
     return 0;
 }
 

@@ -16,8 +16,6 @@
  * (the first MAX_OTHER_CHARTS such fields; the page counts the rest). */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +28,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "write_atomic.h"
 
 /* Chart geometry (SVG user units): the plot area inside the margins. */
 #define CH_W 760
@@ -82,8 +81,7 @@ enum { K_LOSS, K_ACCURACY, K_ERROR, K_OTHER, K_LR };
 
 typedef struct chart {
     int kind;
-    const char *title; /* a series' key for K_OTHER */
-    const char *first; /* the key that opened it (for K_OTHER) */
+    const char *first; /* the key that opened it: a K_OTHER chart's title */
 } chart;
 
 typedef struct report {
@@ -94,7 +92,7 @@ typedef struct report {
     chart c[MAX_CHARTS];
     int n_c, n_other;  /* charts, of them K_OTHER */
     size_t left_out;   /* series of fields past MAX_OTHER_CHARTS */
-    size_t records, bad, runs_seen;
+    size_t records, bad;
     long first_bad;
     int64_t max_run;
 } report;
@@ -196,7 +194,6 @@ static int chart_for(report *r, const char *key)
     chart *c = &r->c[r->n_c];
     c->kind = kind;
     c->first = key;
-    c->title = kind == K_OTHER ? key : kind_title[kind];
     return r->n_c++;
 }
 
@@ -305,9 +302,10 @@ static int read_metrics(report *r, const char *path, int *found)
 {
     struct stat st;
     *found = 0;
-    if (stat(path, &st) != 0 && errno == ENOENT)
+    const int there = stat(path, &st) == 0;
+    if (!there && errno == ENOENT)
         return 0;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the page forever */
+    if (there && !S_ISREG(st.st_mode)) { /* a FIFO would block the page forever */
         fprintf(stderr, "strata: error: %s is not a regular file\n", path);
         return 1;
     }
@@ -486,20 +484,15 @@ static void draw_legend(FILE *f, const report *r, int ci)
     fprintf(f, "</table>\n");
 }
 
-/* Chart @p ci: nothing when none of its series has a finite value. Returns 1 when drawn. */
-static int draw_chart(FILE *f, const report *r, int ci)
+/* Chart @p ci over steps [x0, x1] (the whole run's, so the charts line up):
+ * nothing when none of its series has a finite value. Returns 1 when drawn. */
+static int draw_chart(FILE *f, const report *r, int ci, double x0, double x1)
 {
-    /* x over the whole run, so the charts line up; y over this chart's values */
-    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-    for (size_t i = 0; i < r->n_s; i++) {
-        const series *s = &r->s[i];
-        for (size_t j = 0; j < s->n; j++) {
-            x0 = fmin(x0, s->p[j].x), x1 = fmax(x1, s->p[j].x);
-            if (s->chart == ci)
-                y0 = fmin(y0, s->p[j].y), y1 = fmax(y1, s->p[j].y);
-        }
-    }
-    const char *title = r->c[ci].title;
+    double y0 = INFINITY, y1 = -INFINITY;
+    for (size_t i = 0; i < r->n_s; i++)
+        for (size_t j = 0; r->s[i].chart == ci && j < r->s[i].n; j++)
+            y0 = fmin(y0, r->s[i].p[j].y), y1 = fmax(y1, r->s[i].p[j].y);
+    const char *title = r->c[ci].kind == K_OTHER ? r->c[ci].first : kind_title[r->c[ci].kind];
     fprintf(f, "<section class=\"chart\">\n<h3>");
     put_esc(f, title);
     fprintf(f, "</h3>\n");
@@ -750,8 +743,12 @@ static int put_page(FILE *f, report *r, int have_metrics)
                 order[j] = order[j - 1];
                 order[j - 1] = t;
             }
+        double x0 = INFINITY, x1 = -INFINITY;
+        for (size_t i = 0; i < r->n_s; i++)
+            for (size_t j = 0; j < r->s[i].n; j++)
+                x0 = fmin(x0, r->s[i].p[j].x), x1 = fmax(x1, r->s[i].p[j].x);
         for (int i = 0; i < r->n_c; i++)
-            drawn += draw_chart(f, r, order[i]);
+            drawn += draw_chart(f, r, order[i], x0, x1);
         if (!r->n_c)
             fprintf(f, "<p>The records hold no numbers to draw.</p>\n");
         if (r->left_out)
@@ -764,50 +761,6 @@ static int put_page(FILE *f, report *r, int have_metrics)
     put_files(f, r->dir);
     fprintf(f, "</body>\n</html>\n");
     return drawn;
-}
-
-int cli_write_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        fprintf(stderr, "strata: error: cannot write %s: path too long\n", path);
-        return 1;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 is too private for a page */
-    const char *p = data;
-    size_t left = len;
-    int e = 0;
-    while (left && !e) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno != EINTR)
-            e = errno;
-        else if (w > 0)
-            p += w, left -= (size_t)w;
-    }
-    if (!e && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
-    if (e) {
-        unlink(tmp);
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(e));
-        return 1;
-    }
-    char buf[4200];
-    snprintf(buf, sizeof buf, "%s", path);
-    int dfd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) { /* the rename itself on the disk; best effort */
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
 }
 
 static void report_free(report *r)
@@ -823,9 +776,9 @@ static void report_free(report *r)
 int report_write(const char *run_dir, const char *out_path, int *n_charts)
 {
     struct stat st;
-    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "strata: error: %s: %s\n", run_dir, stat(run_dir, &st) != 0 ? strerror(errno)
-                                                                                 : "not a directory (a run directory)");
+    const int there = stat(run_dir, &st) == 0;
+    if (!there || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "strata: error: %s: %s\n", run_dir, there ? "not a directory (a run directory)" : strerror(errno));
         return 1;
     }
     char metrics[4200], sum[4200], spec[4200], out[4200];

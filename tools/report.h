@@ -27,9 +27,4 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts);
  *  (the checkpoint is what the run is for). */
 void report_after_training(const char *run_dir, int quiet);
 
-/** Writes @p len bytes of @p data to @p path whole or not at all: a
- *  temporary file next to it, fsync, rename, fsync of the directory.
- *  0; 1 after "strata: error: cannot write PATH: why". */
-int cli_write_atomic(const char *path, const void *data, size_t len);
-
 #endif
