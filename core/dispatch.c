@@ -386,6 +386,11 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         if (inv->inputs[k]->st->dev != dev)
             return st_error(STRATA_E_INVALID, "%s: input %d is on %s but input 0 is on %s", op->name, k,
                             inv->inputs[k]->st->dev->name, dev->name);
+        const int dt = inv->inputs[k]->dtype;
+        if ((dt == STRATA_F16 || dt == STRATA_BF16) && !(def->flags & STRATA_OP_HALF))
+            return st_error(STRATA_E_DTYPE, "%s: input %d is %s, a storage dtype this op does not take "
+                                            "(core::cast with dtype f32 converts it)", op->name, k,
+                            strata_dtype_name(dt));
     }
 
     /* attributes: the caller's, plus seed/offset for random ops */

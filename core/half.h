@@ -1,7 +1,8 @@
 /* half.h - IEEE 754 half precision (F16) and bfloat16 (BF16) values as
- * f32, exactly (every value of both is a float): what checkpoints and data
- * sets of those dtypes hold, PyTorch's .half() and .bfloat16() tensors.
- * Header-only, for the core and the command-line tool (strata inspect). */
+ * f32 in the little-endian data of checkpoints and data sets (PyTorch's
+ * .half() and .bfloat16() tensors); the conversions themselves are the
+ * SDK's (strata/strata_half.h). Header-only, for the core and the
+ * command-line tool (strata inspect). */
 #ifndef STRATA_HALF_H
 #define STRATA_HALF_H
 
@@ -10,35 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/** The f32 of half-precision bits @p h (sign, 5 exponent bits, 10 mantissa
- *  bits). A NaN keeps its sign and payload (the mantissa's top bits), quiet,
- *  as a C compiler's (float)_Float16 and PyTorch's .float() convert it. */
-static inline float st_f16_to_f32(uint16_t h)
-{
-    const int exp = (h >> 10) & 0x1F, man = h & 0x3FF;
-    float v;
-    if (exp == 0) {
-        v = ldexpf((float)man, -24); /* zero or subnormal */
-    } else if (exp == 31 && man) {
-        const uint32_t bits = (uint32_t)(h >> 15) << 31 | 0x7FC00000u | (uint32_t)man << 13;
-        memcpy(&v, &bits, sizeof v);
-        return v;
-    } else if (exp == 31) {
-        v = INFINITY;
-    } else {
-        v = ldexpf((float)(man | 0x400), exp - 25);
-    }
-    return (h >> 15) ? -v : v;
-}
-
-/** The f32 of bfloat16 bits @p b: the upper half of an f32. */
-static inline float st_bf16_to_f32(uint16_t b)
-{
-    const uint32_t bits = (uint32_t)b << 16;
-    float v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
+#include "strata/strata_half.h"
 
 /** The float dtypes of safetensors data that load as f32 (ST_FLOAT_NONE: another). */
 typedef enum { ST_FLOAT_NONE, ST_FLOAT_F16, ST_FLOAT_BF16, ST_FLOAT_F32, ST_FLOAT_F64 } st_float_kind;
@@ -68,7 +41,7 @@ static inline double st_float_at(st_float_kind k, const uint8_t *p, size_t i)
     for (size_t b = 0; b < es; b++)
         u |= (uint64_t)p[es * i + b] << (8 * b);
     if (k == ST_FLOAT_F16 || k == ST_FLOAT_BF16)
-        return k == ST_FLOAT_F16 ? st_f16_to_f32((uint16_t)u) : st_bf16_to_f32((uint16_t)u);
+        return k == ST_FLOAT_F16 ? strata_f16_to_f32((uint16_t)u) : strata_bf16_to_f32((uint16_t)u);
     if (k == ST_FLOAT_F64) {
         double d;
         memcpy(&d, &u, sizeof d);

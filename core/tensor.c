@@ -28,7 +28,7 @@ static strata_status check_geometry(int dtype, int ndim, const int64_t *shape, s
     if (!shape && ndim)
         return st_error(STRATA_E_INVALID, "tensor of rank %d with a NULL shape", ndim);
     size_t es = strata_dtype_size(dtype);
-    if (!es || dtype == STRATA_F16 || dtype == STRATA_BF16)
+    if (!es)
         return st_error(STRATA_E_DTYPE, "tensor dtype %d (%s) is not supported", dtype, strata_dtype_name(dtype));
     uint64_t n = 1;
     for (int k = 0; k < ndim; k++) {

@@ -288,6 +288,8 @@ static void test_unary(void **state)
     bad += op1("scale alpha=2.5 beta=-1", "core::scale", tv(D_ANY, 16, SHAPE(3, 5)),
                ATTRS(strata_attr_float("alpha", 2.5), strata_attr_float("beta", -1.0)));
     bad += op1("scale (defaults)", "core::scale", tv(D_ANY, 17, SHAPE(3, 5)), NOATTRS);
+    /* the only cast a gradient flows through (f16 and bf16 carry none: test_half.c) */
+    bad += op1("cast to f32", "core::cast", tv(D_ANY, 20, SHAPE(3, 5)), ATTRS(strata_attr_int("dtype", STRATA_F32)));
     ASSERT_GC_OK(bad);
 }
 

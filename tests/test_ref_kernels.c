@@ -256,7 +256,7 @@ static void test_registration(void **state)
 
     static const char *const with_kernel[] = {
         "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "relu", "leaky_relu", "sigmoid", "tanh",
-        "gelu", "pow", "scale", "eltwise_backward", "matmul", "linear", "sum", "mean", "max", "argmax",
+        "gelu", "pow", "scale", "cast", "eltwise_backward", "matmul", "linear", "sum", "mean", "max", "argmax",
         "max_backward", "sum_to_shape", "softmax", "log_softmax", "softmax_backward", "log_softmax_backward",
         "cross_entropy", "cross_entropy_backward", "bce_with_logits", "bce_with_logits_backward", "copy",
         "concat", "slice_backward", "embedding", "embedding_backward", "gather", "gather_backward", "one_hot",

@@ -29,7 +29,7 @@ mv "$tmp/stage" "$tmp/strata"            # relocated: nothing may point at the o
 prefix=$tmp/strata
 strata=$prefix/bin/strata
 [ -x "$strata" ] || fail "no bin/strata in the install"
-for f in include/strata/strata.h include/strata/strata_plugin.h include/strata/strata_backend.h \
+for f in include/strata/strata.h include/strata/strata_plugin.h include/strata/strata_backend.h include/strata/strata_half.h \
          lib/cmake/Strata/StrataConfig.cmake lib/cmake/Strata/StrataConfigVersion.cmake lib/pkgconfig/strata.pc \
          lib/strata/ref.so; do
     [ -e "$prefix/$f" ] || fail "missing $f in the install"

@@ -7,6 +7,8 @@
 
 #include "kcall.h"
 
+#include "strata/strata_half.h"
+
 static const strata_host_api *kc_host;
 static const char *kc_backend = "backend";
 
@@ -157,6 +159,40 @@ strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *
         s = kc_check_numel(call, &call->outputs[k], what, *n);
     }
     return s;
+}
+
+strata_status kc_check_cast(const strata_kernel_call *call, int64_t *n)
+{
+    strata_status s = kc_check_arity(call, 1, 1, 1);
+    const strata_tensor_desc *x = &call->inputs[0], *y = &call->outputs[0];
+    for (int k = 0; k < 2 && s == STRATA_OK; k++) {
+        const int dt = k ? y->dtype : x->dtype;
+        if (dt != STRATA_F32 && dt != STRATA_F16 && dt != STRATA_BF16)
+            s = kc_error(call, STRATA_E_DTYPE, "%s has dtype %s; expected f32, f16 or bf16", k ? "output" : "input",
+                         strata_dtype_name(dt));
+    }
+    const int64_t want = strata_attr_get_int(call->attrs, call->n_attrs, "dtype", y->dtype);
+    if (s == STRATA_OK && want != y->dtype)
+        s = kc_error(call, STRATA_E_DTYPE, "output has dtype %s but attribute dtype is %lld (%s)",
+                     strata_dtype_name(y->dtype), (long long)want, strata_dtype_name((int32_t)want));
+    *n = s == STRATA_OK ? strata_desc_numel(x) : 0;
+    return s == STRATA_OK ? kc_check_numel(call, y, "output", *n) : s;
+}
+
+void kc_cast_host(int from, int to, const void *src, void *dst, int64_t n)
+{
+    const float *xf = src;
+    const uint16_t *xh = src;
+    float *yf = dst;
+    uint16_t *yh = dst;
+    for (int64_t i = 0; i < n; i++) {
+        const float v = from == STRATA_F32 ? xf[i] : from == STRATA_F16 ? strata_f16_to_f32(xh[i])
+                                                                          : strata_bf16_to_f32(xh[i]);
+        if (to == STRATA_F32)
+            yf[i] = v;
+        else
+            yh[i] = to == STRATA_F16 ? strata_f32_to_f16(v) : strata_f32_to_bf16(v);
+    }
 }
 
 strata_status kc_check_ema(const strata_kernel_call *call, int64_t *n, double *decay)

@@ -57,6 +57,13 @@ strata_status kc_check_same_shape(const strata_kernel_call *call, const strata_t
 /** STRATA_E_SHAPE unless attr @p name (when present) lists @p d's shape. */
 strata_status kc_check_shape_attr(const strata_kernel_call *call, const char *name, const strata_tensor_desc *d);
 
+/** core::cast's call: one input and one output of f32, f16 or bf16, with
+ *  as many elements; the output's dtype is the attribute's. */
+strata_status kc_check_cast(const strata_kernel_call *call, int64_t *n);
+/** Converts @p n values of float dtype @p from at @p src to @p to at @p dst
+ *  (strata_half.h's rounding): the host side of core::cast. */
+void kc_cast_host(int from, int to, const void *src, void *dst, int64_t n);
+
 /** An optimizer step's call: @p n_in inputs (p, g, slots...) and n_in - 1
  *  outputs (p, slots...), all f32 with p's element count, returned in *n. */
 strata_status kc_check_optim(const strata_kernel_call *call, int n_in, int64_t *n);

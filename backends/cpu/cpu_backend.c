@@ -56,6 +56,7 @@ static const cpu_kernel_entry cpu_kernels[] = {
     {"core::gelu", cpu_gelu},
     {"core::pow", cpu_pow},
     {"core::scale", cpu_scale},
+    {"core::cast", cpu_cast},
     {"core::eltwise_backward", cpu_eltwise_backward},
     /* linear algebra (oneDNN) */
     {"core::matmul", cpu_matmul},

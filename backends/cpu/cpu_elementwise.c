@@ -11,7 +11,12 @@
  */
 #include <string.h>
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 #include "cpu_internal.h"
+#include "strata/strata_half.h"
 
 /* ---- binary ops with NumPy broadcasting ----------------------------------- */
 
@@ -273,6 +278,67 @@ CPU_KERNEL(tanh) { return cpu_unary(call, CPU_TANH); }
 CPU_KERNEL(gelu) { return cpu_unary(call, CPU_GELU); }
 CPU_KERNEL(pow) { return cpu_unary(call, CPU_POW); }
 CPU_KERNEL(scale) { return cpu_unary(call, CPU_SCALE); }
+
+/* ---- core::cast: f32, f16 and bf16 ---------------------------------------- */
+
+/* n values from dtype `from` at src to `to` at dst, rounding as
+ * strata_half.h does: F16C's vcvtps2ph with round-to-nearest-even gives the
+ * same bits (a NaN stays quiet with its payload's top bits), and the bf16
+ * loops are that header's arithmetic without branches, so they vectorize.
+ * Pairs with neither side f32 go through the header one value at a time. */
+static void cpu_cast_range(int from, int to, const void *src, void *dst, int64_t n)
+{
+    int64_t i = 0;
+    if (from == STRATA_F32 && to == STRATA_BF16) {
+        const uint32_t *restrict x = src;
+        uint16_t *restrict y = dst;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) {
+            const uint32_t u = x[j];
+            const uint32_t rounded = (u + 0x7FFFu + (u >> 16 & 1u)) >> 16, quiet = u >> 16 | 0x0040u;
+            y[j] = (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet : rounded);
+        }
+        return;
+    }
+    if (from == STRATA_BF16 && to == STRATA_F32) {
+        const uint16_t *restrict x = src;
+        uint32_t *restrict y = dst;
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            y[j] = (uint32_t)x[j] << 16;
+        return;
+    }
+#ifdef __F16C__
+    if (from == STRATA_F32 && to == STRATA_F16) {
+        const float *x = src;
+        uint16_t *y = dst;
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(y + i),
+                             _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    } else if (from == STRATA_F16 && to == STRATA_F32) {
+        const uint16_t *x = src;
+        float *y = dst;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    }
+#endif
+    const size_t si = strata_dtype_size(from), so = strata_dtype_size(to);
+    kc_cast_host(from, to, (const char *)src + i * si, (char *)dst + i * so, n - i);
+}
+
+CPU_KERNEL(cast)
+{
+    int64_t n;
+    strata_status s = kc_check_cast(call, &n);
+    if (s != STRATA_OK)
+        return s;
+    const int from = call->inputs[0].dtype, to = call->outputs[0].dtype;
+    const size_t si = strata_dtype_size(from), so = strata_dtype_size(to);
+    const char *x = strata_desc_ptr(&call->inputs[0]); // (n) of from
+    char *y = strata_desc_ptr(&call->outputs[0]);      // (n) of to
+    CPU_PARALLEL_RANGE(n, CPU_PAR_MIN, lo, hi, cpu_cast_range(from, to, x + lo * si, y + lo * so, hi - lo));
+    return STRATA_OK;
+}
 
 /* ---- derivatives ----------------------------------------------------------- */
 

@@ -238,6 +238,7 @@ CPU_KERNEL(tanh);
 CPU_KERNEL(gelu);
 CPU_KERNEL(pow);
 CPU_KERNEL(scale);
+CPU_KERNEL(cast);
 CPU_KERNEL(eltwise_backward);
 /* cpu_gemm.c */
 CPU_KERNEL(matmul);

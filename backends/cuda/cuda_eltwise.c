@@ -78,6 +78,19 @@ CUDA_KERNEL(gelu) { return cuda_unary(call, CUDA_GELU); }
 CUDA_KERNEL(pow) { return cuda_unary(call, CUDA_POW); }
 CUDA_KERNEL(scale) { return cuda_unary(call, CUDA_SCALE); }
 
+/* core::cast between f32, f16 and bf16 (cuda_fp16.h's and cuda_bf16.h's
+ * round-to-nearest-even conversions). */
+CUDA_KERNEL(cast)
+{
+    int64_t n;
+    CUDA_OK(kc_check_cast(call, &n));
+    cuda_device *d;
+    CUDA_OK(cuda_call_device(call, &d));
+    CUDA_TRY(cuda_k_cast(d->stream, call->inputs[0].dtype, call->outputs[0].dtype, cuda_ptr(&call->outputs[0]),
+                         cuda_ptr(&call->inputs[0]), n));
+    return STRATA_OK;
+}
+
 /* The fns eltwise_backward accepts (docs/ops.md). */
 static const struct {
     const char *name;

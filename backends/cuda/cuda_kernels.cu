@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "cuda_kernels.h"
 #include "cuda_grid.h"
 
@@ -113,6 +116,41 @@ extern "C" cudaError_t cuda_k_unary(cudaStream_t st, int fn, float *y, const flo
     if (n <= 0)
         return cudaSuccess;
     ck_unary<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(fn, y, x, (float)alpha, (float)beta, (float)exponent, n);
+    return cudaGetLastError();
+}
+
+/* strata_dtype codes core::cast converts between. */
+#define CK_F32 1
+#define CK_F16 4
+
+/* x[i] of dtype from (f32, f16 or bf16) as a float: exact. */
+__device__ float ck_cast_load(const void *x, int64_t i, int from)
+{
+    const unsigned short *h = (const unsigned short *)x;
+    if (from == CK_F32)
+        return ((const float *)x)[i];
+    return from == CK_F16 ? __half2float(__ushort_as_half(h[i])) : __bfloat162float(__ushort_as_bfloat16(h[i]));
+}
+
+__global__ void ck_cast(int from, int to, void *y, const void *x, int64_t n)
+{
+    CUDA_FOR(i, n)
+    {
+        const float v = ck_cast_load(x, i, from);
+        if (to == CK_F32)
+            ((float *)y)[i] = v;
+        else if (to == CK_F16)
+            ((unsigned short *)y)[i] = __half_as_ushort(__float2half_rn(v));
+        else
+            ((unsigned short *)y)[i] = __bfloat16_as_ushort(__float2bfloat16_rn(v));
+    }
+}
+
+extern "C" cudaError_t cuda_k_cast(cudaStream_t st, int from, int to, void *y, const void *x, int64_t n)
+{
+    if (n <= 0)
+        return cudaSuccess;
+    ck_cast<<<cuda_blocks(n), CUDA_THREADS, 0, st>>>(from, to, y, x, n);
     return cudaGetLastError();
 }
 

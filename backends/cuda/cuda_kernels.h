@@ -53,6 +53,9 @@ cudaError_t cuda_k_binary(cudaStream_t st, int fn, float *y, const float *a, con
 /** y = f(x); alpha, beta, exponent as ref_elementwise.c. */
 cudaError_t cuda_k_unary(cudaStream_t st, int fn, float *y, const float *x, double alpha, double beta,
                          double exponent, int64_t n);
+/** y = x converted from dtype @p from to @p to (strata_dtype codes: f32,
+ *  f16, bf16), rounding to nearest even; x, y (n). */
+cudaError_t cuda_k_cast(cudaStream_t st, int from, int to, void *y, const void *x, int64_t n);
 /** dx = dy * f'(x). */
 cudaError_t cuda_k_unary_backward(cudaStream_t st, int fn, float *dx, const float *dy, const float *x, double alpha,
                                   double exponent, int64_t n);

@@ -32,6 +32,7 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"core::gelu", cuda_gelu, F32},
     {"core::pow", cuda_pow, F32},
     {"core::scale", cuda_scale, F32},
+    {"core::cast", cuda_cast, CUDA_TAKES_HALF},
     {"core::eltwise_backward", cuda_eltwise_backward, F32},
     /* linear algebra (cuBLAS, cuda_gemm.c) */
     {"core::matmul", cuda_matmul, F32 | CUDA_NEED_BLAS},
@@ -120,7 +121,7 @@ int cuda_supports_op(void *self, int dev, const char *op, int32_t version, const
         e++;
     if (!e->op)
         return 0;
-    for (int k = 0; k < n_inputs; k++) /* f16/bf16 are storage-only: no kernel here reads them */
+    for (int k = 0; k < n_inputs && !(e->needs & CUDA_TAKES_HALF); k++) /* only cast reads f16/bf16 */
         if (strata_dtype_size(inputs[k].dtype) != 4 && strata_dtype_size(inputs[k].dtype) != 8)
             return 0;
     if (e->needs & CUDA_NEED_IDX) {

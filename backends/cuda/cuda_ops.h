@@ -12,7 +12,8 @@ enum {
     CUDA_NEED_F32 = 1u << 0,  /* every input is f32 */
     CUDA_NEED_BLAS = 1u << 1, /* cuBLAS opened */
     CUDA_NEED_DNN = 1u << 2,  /* cuDNN opened */
-    CUDA_NEED_IDX = 1u << 3   /* the last input is i32/i64 indices, the others f32 */
+    CUDA_NEED_IDX = 1u << 3,  /* the last input is i32/i64 indices, the others f32 */
+    CUDA_TAKES_HALF = 1u << 4 /* reads f16/bf16 inputs (core::cast); no other kernel does */
 };
 
 typedef struct cuda_kernel_entry {
@@ -46,6 +47,7 @@ CUDA_KERNEL(tanh);
 CUDA_KERNEL(gelu);
 CUDA_KERNEL(pow);
 CUDA_KERNEL(scale);
+CUDA_KERNEL(cast);
 CUDA_KERNEL(eltwise_backward);
 CUDA_KERNEL(copy);
 CUDA_KERNEL(fill);

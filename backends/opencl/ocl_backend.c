@@ -54,6 +54,7 @@ static const ocl_kernel_entry ocl_kernels[] = {
     {"core::gelu", ocl_gelu},
     {"core::pow", ocl_pow},
     {"core::scale", ocl_scale},
+    {"core::cast", ocl_cast},
     {"core::eltwise_backward", ocl_eltwise_backward},
     /* linear algebra: one tiled GEMM */
     {"core::matmul", ocl_matmul},

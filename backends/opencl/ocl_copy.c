@@ -1,6 +1,6 @@
 /*
  * ocl_copy.c - core::copy (any strides, including 0, to a contiguous
- * tensor: moved as bits, so every 4- and 8-byte dtype) and core::fill
+ * tensor: moved as bits, so every dtype of 2, 4 or 8 bytes) and core::fill
  * (clEnqueueFillBuffer with the value's bit pattern).
  */
 #include <string.h>
@@ -14,8 +14,8 @@ OCL_KERNEL(copy)
         return s;
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t es = strata_dtype_size(X->dtype);
-    if (Y->dtype != X->dtype || (es != 4 && es != 8))
-        return kc_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors to the same dtype");
+    if (Y->dtype != X->dtype || (es != 2 && es != 4 && es != 8))
+        return kc_error(call, STRATA_E_DTYPE, "copies f32, f16, bf16, i32 and i64 tensors to the same dtype");
     int64_t n = strata_desc_numel(X);
     if ((s = kc_check_numel(call, Y, "output", n)) != STRATA_OK)
         return s;
@@ -52,7 +52,8 @@ OCL_KERNEL(copy)
     size_t g = (size_t)n;
     ocl_arg args[] = {OCL_ARG(y), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(nn), OCL_ARG(cnd), OCL_ARG(shape),
                       OCL_ARG(stride)};
-    return ocl_launch(call, d, es == 4 ? OCL_K_copy_strided_u32 : OCL_K_copy_strided_u64, 1, &g, NULL, 7, args);
+    const ocl_kernel_id k = es == 2 ? OCL_K_copy_strided_u16 : es == 4 ? OCL_K_copy_strided_u32 : OCL_K_copy_strided_u64;
+    return ocl_launch(call, d, k, 1, &g, NULL, 7, args);
 }
 
 /* y = value everywhere; f32, i32 or i64 (an int attr value stays exact). */

@@ -155,6 +155,24 @@ OCL_KERNEL(gelu) { return ocl_unary(call, OCL_GELU); }
 OCL_KERNEL(pow) { return ocl_unary(call, OCL_POW); }
 OCL_KERNEL(scale) { return ocl_unary(call, OCL_SCALE); }
 
+/* core::cast between f32, f16 and bf16 (elementwise.cl's cast). */
+OCL_KERNEL(cast)
+{
+    int64_t numel;
+    strata_status s = kc_check_cast(call, &numel);
+    ocl_device *d = NULL;
+    if (s == STRATA_OK)
+        s = ocl_call_device(call, &d);
+    if (s != STRATA_OK)
+        return s;
+    cl_mem y = ocl_mem(&call->outputs[0]), x = ocl_mem(&call->inputs[0]);
+    cl_long x_off = ocl_off(&call->inputs[0]), n = numel;
+    cl_int from = call->inputs[0].dtype, to = call->outputs[0].dtype;
+    size_t g = (size_t)n;
+    ocl_arg args[] = {OCL_ARG(y), OCL_ARG(x), OCL_ARG(x_off), OCL_ARG(n), OCL_ARG(from), OCL_ARG(to)};
+    return ocl_launch(call, d, OCL_K_cast, 1, &g, NULL, 6, args);
+}
+
 /* The fns eltwise_backward accepts (docs/ops.md). */
 static const struct {
     const char *name;

@@ -37,12 +37,14 @@ extern const strata_host_api *ocl_host;
 
 /* Every kernel of the embedded program, by function name (X-macro). */
 #define OCL_KERNEL_LIST(X)                                                                                     \
+    X(copy_strided_u16)                                                                                        \
     X(copy_strided_u32)                                                                                        \
     X(copy_strided_u64)                                                                                        \
     X(binary_same)                                                                                             \
     X(binary_bcast)                                                                                            \
     X(unary)                                                                                                   \
     X(unary_backward)                                                                                          \
+    X(cast)                                                                                                    \
     X(gemm)                                                                                                    \
     X(gemm_dot)                                                                                                \
     X(gemm_axpy)                                                                                               \
@@ -331,6 +333,7 @@ OCL_KERNEL(tanh);
 OCL_KERNEL(gelu);
 OCL_KERNEL(pow);
 OCL_KERNEL(scale);
+OCL_KERNEL(cast);
 OCL_KERNEL(eltwise_backward);
 /* ocl_gemm.c */
 OCL_KERNEL(matmul);

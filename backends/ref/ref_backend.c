@@ -38,6 +38,7 @@ static const ref_kernel_entry ref_kernels[] = {
     {"core::gelu", ref_gelu},
     {"core::pow", ref_pow},
     {"core::scale", ref_scale},
+    {"core::cast", ref_cast},
     {"core::eltwise_backward", ref_eltwise_backward},
     /* linear algebra */
     {"core::matmul", ref_matmul},

@@ -210,6 +210,17 @@ REF_KERNEL(gelu) { return ref_unary(call, REF_GELU); }
 REF_KERNEL(pow) { return ref_unary(call, REF_POW); }
 REF_KERNEL(scale) { return ref_unary(call, REF_SCALE); }
 
+/* y = x converted to y's dtype (f32, f16, bf16): strata_half.h's rounding. */
+REF_KERNEL(cast)
+{
+    int64_t n;
+    strata_status s = kc_check_cast(call, &n);
+    if (s == STRATA_OK)
+        kc_cast_host(call->inputs[0].dtype, call->outputs[0].dtype, strata_desc_ptr(&call->inputs[0]),
+                     strata_desc_ptr(&call->outputs[0]), n);
+    return s;
+}
+
 /* The fns eltwise_backward accepts (docs/ops.md). */
 static const struct {
     const char *name;

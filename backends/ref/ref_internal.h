@@ -127,6 +127,7 @@ REF_KERNEL(sub);
 REF_KERNEL(mul);
 REF_KERNEL(div);
 REF_KERNEL(neg);
+REF_KERNEL(cast);
 REF_KERNEL(exp);
 REF_KERNEL(log);
 REF_KERNEL(sqrt);

@@ -45,6 +45,29 @@ static strata_status infer_eltwise_backward(const strata_infer_call *c)
     return infer_same_as_input0(c);
 }
 
+/* core::cast: x (f32, f16 or bf16) as attribute dtype (the same three) */
+static int is_float_dtype(int64_t d)
+{
+    return d == STRATA_F32 || d == STRATA_F16 || d == STRATA_BF16;
+}
+
+static strata_status infer_cast(const strata_infer_call *c)
+{
+    const strata_attr *dt = strata_attr_find(c->attrs, c->n_attrs, "dtype");
+    if (!dt || dt->kind != STRATA_ATTR_INT)
+        return st_error(STRATA_E_INVALID, "%s: integer attribute 'dtype' is required (STRATA_F32 = 1, "
+                                          "STRATA_F16 = 4, STRATA_BF16 = 5)", c->op);
+    if (!is_float_dtype(dt->i))
+        return st_error(STRATA_E_DTYPE, "%s: dtype %lld (%s) is not a float dtype (f32, f16 or bf16)", c->op,
+                        (long long)dt->i, strata_dtype_name((int32_t)dt->i));
+    if (!is_float_dtype(c->inputs[0].dtype))
+        return st_error(STRATA_E_DTYPE, "%s: input 0 is %s, expected f32, f16 or bf16", c->op,
+                        strata_dtype_name(c->inputs[0].dtype));
+    strata_status rc = infer_same_as_input0(c);
+    c->outputs[0].dtype = (int32_t)dt->i;
+    return rc;
+}
+
 /* ---- backward ---------------------------------------------------------- */
 
 static strata_status bw_add(const strata_backward_call *c)
@@ -131,6 +154,16 @@ static strata_status bw_scale_op(const strata_backward_call *c)
     return bw_scale(c, c->grad_outputs[0], alpha, &c->grad_inputs[0]);
 }
 
+/* The gradient of a cast is the output's gradient in the input's dtype
+ * (rounding treated as the identity, as PyTorch's .to() does). Only f32
+ * tensors carry gradients, so this runs for f32 to f32: a cast to f16 or
+ * bf16 ends the graph there, as a detach does. */
+static strata_status bw_cast(const strata_backward_call *c)
+{
+    const strata_attr a = strata_attr_int("dtype", c->host->tensor_dtype(c->inputs[0]));
+    return bw_op1(c, "core::cast", c->grad_outputs[0], &a, 1, &c->grad_inputs[0]);
+}
+
 /* Every other unary op: dx = eltwise_backward(dy, x, y) with fn = its name. */
 static strata_status bw_unary(const strata_backward_call *c)
 {
@@ -162,6 +195,8 @@ static const strata_op_def elementwise_ops[] = {
     UNARY("gelu", "x * Phi(x), exact erf form"),
     ST_OP("pow", 1, 1, 1, 0, infer_pow, bw_unary, NULL, "x ^ exponent"),
     ST_OP_R("scale", 1, 1, 1, 0, infer_unary, bw_scale_op, NULL, "alpha x + beta", ST_UNREAD_ALL, ST_UNREAD_ALL),
+    ST_OP_R("cast", 1, 1, 1, STRATA_OP_HALF, infer_cast, bw_cast, NULL,
+            "x converted to dtype (f32, f16, bf16): rounded to nearest even", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP("eltwise_backward", 3, 3, 1, STRATA_OP_NO_GRAD, infer_eltwise_backward, NULL, NULL,
           "dx = dy * f'(x) for the unary op named by fn"),
 };

@@ -347,15 +347,15 @@ static strata_status infer_copy(const strata_infer_call *c)
 }
 
 static const strata_op_def shape_ops[] = {
-    ST_OP_R("reshape", 1, 1, 1, STRATA_OP_VIEW, infer_reshape, bw_reshape, NULL, "view with a new shape", ST_UNREAD_ALL,
+    ST_OP_R("reshape", 1, 1, 1, STRATA_OP_VIEW | STRATA_OP_HALF, infer_reshape, bw_reshape, NULL, "view with a new shape", ST_UNREAD_ALL,
             ST_UNREAD_ALL),
-    ST_OP_R("permute", 1, 1, 1, STRATA_OP_VIEW, infer_permute, bw_permute, NULL, "view with permuted axes",
+    ST_OP_R("permute", 1, 1, 1, STRATA_OP_VIEW | STRATA_OP_HALF, infer_permute, bw_permute, NULL, "view with permuted axes",
             ST_UNREAD_ALL, ST_UNREAD_ALL),
-    ST_OP_R("slice", 1, 1, 1, STRATA_OP_VIEW, infer_slice, bw_slice, NULL, "view of a range along one axis",
+    ST_OP_R("slice", 1, 1, 1, STRATA_OP_VIEW | STRATA_OP_HALF, infer_slice, bw_slice, NULL, "view of a range along one axis",
             ST_UNREAD_ALL, ST_UNREAD_ALL),
-    ST_OP_R("expand", 1, 1, 1, STRATA_OP_VIEW, infer_expand, bw_expand, NULL, "broadcast view (stride 0)",
+    ST_OP_R("expand", 1, 1, 1, STRATA_OP_VIEW | STRATA_OP_HALF, infer_expand, bw_expand, NULL, "broadcast view (stride 0)",
             ST_UNREAD_ALL, ST_UNREAD_ALL),
-    ST_OP_R("copy", 1, 1, 1, STRATA_OP_STRIDED, infer_copy, bw_identity, NULL, "contiguous copy of any view",
+    ST_OP_R("copy", 1, 1, 1, STRATA_OP_STRIDED | STRATA_OP_HALF, infer_copy, bw_identity, NULL, "contiguous copy of any view",
             ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP_R("concat", 1, -1, 1, 0, infer_concat, bw_concat, NULL, "join along an axis", ST_UNREAD_ALL, ST_UNREAD_ALL),
     ST_OP("split", 1, 1, -1, 0, infer_split, NULL, split_composite, "split along an axis (composite of slices)"),

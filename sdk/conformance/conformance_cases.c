@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "conformance_cases.h"
+#include "strata/strata_half.h"
 
 #define CF_MAX_IN 8
 #define CF_MAX_OUT 8
@@ -358,8 +359,7 @@ static void cf_reorder(cf_case *c, const int *order)
 /* "f32(7,13)" */
 static const char *cf_shape_str(char *buf, size_t n, int32_t dtype, int ndim, const int64_t *shape)
 {
-    const char *dt = dtype == STRATA_F32 ? "f32" : dtype == STRATA_I32 ? "i32" : dtype == STRATA_I64 ? "i64" : "?";
-    size_t len = (size_t)snprintf(buf, n, "%s(", dt);
+    size_t len = (size_t)snprintf(buf, n, "%s(", strata_dtype_name(dtype));
     for (int d = 0; d < ndim && len < n; d++)
         len += (size_t)snprintf(buf + len, n - len, d ? ",%lld" : "%lld", (long long)shape[d]);
     if (len < n)
@@ -782,6 +782,10 @@ static double cf_elem(const cf_buf *b, int64_t i)
         return ((const int32_t *)b->data)[i];
     case STRATA_I64:
         return (double)((const int64_t *)b->data)[i];
+    case STRATA_F16:
+        return strata_f16_to_f32(((const uint16_t *)b->data)[i]);
+    case STRATA_BF16:
+        return strata_bf16_to_f32(((const uint16_t *)b->data)[i]);
     default:
         return NAN;
     }
@@ -1121,6 +1125,80 @@ static int gen_scale(cf_gen *g, const cf_recipe *rc, cf_case *c)
     } else if (g->trial >= 3) {
         cf_attr_float(c, "alpha", cf_range(&g->rng, -3.0, 3.0));
         cf_attr_float(c, "beta", cf_range(&g->rng, -3.0, 3.0));
+    }
+    return 0;
+}
+
+/* f32 values where f16 and bf16 rounding is decided: NaNs (one
+ * signalling), infinities, signed zeros, the largest f16 and the halfway
+ * point past it, f16 subnormals and their ties, ties to even just above 1
+ * for both formats, bf16's overflow past its largest value, an f32
+ * subnormal. */
+static const uint32_t cf_cast_specials[] = {
+    0x7FC00000u, /* NaN */
+    0xFFC00001u, /* -NaN with a payload */
+    0x7F800001u, /* a signalling NaN */
+    0x7F800000u, /* inf */
+    0xFF800000u, /* -inf */
+    0x00000000u, /* 0 */
+    0x80000000u, /* -0 */
+    0x477FE000u, /* 65504, the largest f16 */
+    0x477FEFFFu, /* just below 65520: 65504 */
+    0x477FF000u, /* 65520, halfway past it: inf */
+    0xC77FF000u, /* -65520: -inf */
+    0x33000000u, /* 2^-25: a tie, to 0 */
+    0x33C00000u, /* 3 * 2^-25: a tie, to 2^-23 */
+    0x33800000u, /* 2^-24, the least f16 subnormal */
+    0x387FE000u, /* just below 2^-14: a subnormal */
+    0x38800000u, /* 2^-14, the least f16 normal */
+    0x3F801000u, /* 1 + 2^-11: a tie, to 1 */
+    0x3F803000u, /* 1 + 3 * 2^-11: a tie, to 1 + 2^-9 */
+    0x3F808000u, /* 1 + 2^-8: a bf16 tie, to 1 */
+    0x3F818000u, /* 1 + 3 * 2^-8: a bf16 tie, to 1 + 2^-6 */
+    0x7F7FFFFFu, /* FLT_MAX: bf16 inf */
+    0x7F7F7FFFu, /* just below bf16's halfway: its largest value */
+    0x000B5E62u, /* an f32 subnormal */
+    0x80000001u, /* the least negative f32 subnormal */
+};
+
+/* core::cast: trials 0-7 each pair of f32, f16 and bf16 that differ and
+ * f32 and f16 to themselves (shape (7, 13), the special values first),
+ * then random pairs and shapes. f16 and bf16
+ * inputs are random bit patterns (NaNs and infinities among them); f32
+ * inputs span exponents 2^-30 .. 2^20. Gradients flow only for f32 to f32. */
+static int gen_cast(cf_gen *g, const cf_recipe *rc, cf_case *c)
+{
+    (void)rc;
+    static const int32_t pairs[][2] = {{STRATA_F32, STRATA_F16},  {STRATA_F32, STRATA_BF16}, {STRATA_F16, STRATA_F32},
+                                       {STRATA_BF16, STRATA_F32}, {STRATA_F16, STRATA_BF16}, {STRATA_BF16, STRATA_F16},
+                                       {STRATA_F32, STRATA_F32},  {STRATA_F16, STRATA_F16}};
+    const int n_fixed = 8, n_pairs = (int)(sizeof pairs / sizeof pairs[0]);
+    const int p = g->trial < n_fixed ? g->trial : (int)cf_int(&g->rng, 0, n_pairs - 1);
+    int64_t s[STRATA_MAX_DIMS] = {7, 13};
+    int nd = 2;
+    if (g->trial >= n_fixed) {
+        nd = (int)cf_int(&g->rng, 1, 4);
+        cf_rand_shape(g, nd, s, CF_MAX_NUMEL);
+    }
+    cf_tensor *x = cf_in(c, "x", pairs[p][0], nd, s);
+    cf_attr_int(c, "dtype", pairs[p][1]);
+    if (!x->data)
+        return 0;
+    const int64_t n = cf_tnumel(x);
+    for (int64_t i = 0; i < n; i++) {
+        if (x->dtype != STRATA_F32) {
+            ((uint16_t *)x->data)[i] = (uint16_t)cf_int(&g->rng, 0, 0xFFFF);
+            continue;
+        }
+        const size_t n_sp = sizeof cf_cast_specials / sizeof cf_cast_specials[0];
+        cf_f32(x)[i] = (size_t)i < n_sp ? strata_bits_f32_(cf_cast_specials[i])
+                                        : (float)ldexp(cf_range(&g->rng, -2.0, 2.0), (int)cf_int(&g->rng, -30, 20));
+    }
+    x->grad = x->dtype == STRATA_F32 && pairs[p][1] == STRATA_F32;
+    if (g->error == 1) {
+        c->attrs[0] = strata_attr_int("dtype", STRATA_I32);
+        c->expect = STRATA_E_DTYPE;
+        c->note = "dtype i32 must fail";
     }
     return 0;
 }
@@ -1902,6 +1980,12 @@ static int gen_copy(cf_gen *g, const cf_recipe *rc, cf_case *c)
         x = cf_in(c, "x", STRATA_I64, 2, (int64_t[]){3, 13});
         cf_fill_index(&g->rng, x, -1000, 1000);
         cf_pre_slice(x, 1, 0, 13, 3);
+        return 0;
+    case 6: /* 2-byte elements (f16 bit patterns, NaNs among them), permuted */
+        x = cf_in(c, "x", STRATA_F16, 3, (int64_t[]){3, 5, 7});
+        for (int64_t i = 0; x->data && i < cf_tnumel(x); i++)
+            ((uint16_t *)x->data)[i] = (uint16_t)cf_int(&g->rng, 0, 0xFFFF);
+        cf_pre_ints(x, "core::permute", "dims", (int64_t[]){2, 0, 1}, 3);
         return 0;
     default: {
         int64_t s[STRATA_MAX_DIMS], dims[STRATA_MAX_DIMS];
@@ -3119,6 +3203,7 @@ static const cf_recipe cf_recipes[] = {
     RV("gelu", gen_unary, CF_ELT, CF_ELT, -4.0, 4.0, 0),
     R("pow", gen_pow, CF_ELT, CF_ELT), /* e in {2, 3, 0.5, -1.5, 1.7, 0}; x > 0 for fractional e */
     RV("scale", gen_scale, CF_ELT, CF_ELT, -3.0, 3.0, 0),
+    {"core::cast", 1, gen_cast, CF_EXACT, CF_EXACT, 8, 1, NULL, -2.0, 2.0, 0}, /* gen_cast's 8 fixed pairs */
     {"core::eltwise_backward", 1, gen_eltwise_backward, CF_ELT, CF_ELT, 2 * CF_EB_CASES, 0, NULL, 0, 0, 0},
     /* linear algebra: K = the inner dimension */
     R("matmul", gen_matmul, CF_RED, CF_RED),
@@ -3146,7 +3231,7 @@ static const cf_recipe cf_recipes[] = {
     RP("permute", gen_permute, CF_EXACT, CF_EXACT, "view"),
     RP("slice", gen_slice, CF_EXACT, CF_EXACT, "view"),
     RP("expand", gen_expand, CF_EXACT, CF_RED, "view"),
-    {"core::copy", 1, gen_copy, CF_EXACT, CF_RED, 6, 0, NULL, -2.0, 2.0, 0}, /* gen_copy's 6 fixed trials */
+    {"core::copy", 1, gen_copy, CF_EXACT, CF_RED, 7, 0, NULL, -2.0, 2.0, 0}, /* gen_copy's 7 fixed trials */
     R("concat", gen_concat, CF_EXACT, CF_EXACT),
     RP("split", gen_split, CF_EXACT, CF_EXACT, "composite"),
     R("slice_backward", gen_slice_backward, CF_EXACT, CF_EXACT),

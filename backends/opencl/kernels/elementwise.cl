@@ -145,6 +145,39 @@ __kernel void unary(__global float *y, __global const float *x, long x_off, long
         y[i] = ocl_unary_value(fn, x[x_off + i], alpha, beta, expo);
 }
 
+/* core::cast's dtype codes: strata_dtype's. */
+#define OCL_DT_F32 1
+#define OCL_DT_F16 4
+
+/* x[i] of dtype `from` (f32, f16 or bf16) as a float, exactly. */
+inline float ocl_cast_load(__global const uchar *x, long i, int from)
+{
+    if (from == OCL_DT_F32)
+        return ((__global const float *)x)[i];
+    if (from == OCL_DT_F16)
+        return vload_half((size_t)i, (__global const half *)x);
+    return as_float((uint)((__global const ushort *)x)[i] << 16);
+}
+
+/* y = x in y's dtype `to`; f16 and bf16 round to nearest even (a bf16 NaN
+ * stays quiet with its payload's top bits, as strata_half.h); x, y (n). */
+__kernel void cast(__global uchar *y, __global const uchar *x, long x_off, long n, int from, int to)
+{
+    long i = get_global_id(0);
+    if (i >= n)
+        return;
+    float v = ocl_cast_load(x, x_off + i, from);
+    if (to == OCL_DT_F32) {
+        ((__global float *)y)[i] = v;
+    } else if (to == OCL_DT_F16) {
+        vstore_half_rte(v, (size_t)i, (__global half *)y);
+    } else {
+        uint u = as_uint(v);
+        uint r = (u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16 | 0x0040u) : (u + 0x7FFFu + (u >> 16 & 1u)) >> 16;
+        ((__global ushort *)y)[i] = (ushort)r;
+    }
+}
+
 /* dx = dy * f'(x); dx, dy, x (n). */
 __kernel void unary_backward(__global float *dx, __global const float *dy, long dy_off, __global const float *x,
                              long x_off, long n, int fn, float alpha, float expo)
@@ -155,7 +188,15 @@ __kernel void unary_backward(__global float *dx, __global const float *dy, long 
 }
 
 /* y (n, contiguous) = x read through (shape, stride): the copy of a view;
- * 4-byte and 8-byte elements are moved as bits. */
+ * 2-, 4- and 8-byte elements are moved as bits. */
+__kernel void copy_strided_u16(__global ushort *y, __global const ushort *x, long x_off, long n, int nd, long8 shape8,
+                               long8 stride8)
+{
+    long i = get_global_id(0);
+    if (i < n)
+        y[i] = x[x_off + ocl_strided(i, nd, shape8, stride8)];
+}
+
 __kernel void copy_strided_u32(__global uint *y, __global const uint *x, long x_off, long n, int nd, long8 shape8,
                                long8 stride8)
 {

@@ -50,7 +50,12 @@ enum {
      *  given them as they are, so each must read an element before it writes
      *  it. For other ops, a provided output sharing storage with an input is
      *  written through a fresh tensor and copied over. @since 1.1 */
-    STRATA_OP_INPLACE = 1u << 4
+    STRATA_OP_INPLACE = 1u << 4,
+    /** Takes f16 and bf16 inputs (core::cast, the views and core::copy).
+     *  The core refuses an input of either storage dtype to every op
+     *  without this flag, before its infer runs, so kernels written for f32
+     *  never see one. @since 1.3 */
+    STRATA_OP_HALF = 1u << 5
 };
 
 /** Shape inference: fill outputs[i].dtype, ndim and shape from the inputs'

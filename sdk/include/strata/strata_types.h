@@ -18,7 +18,7 @@ extern "C" {
 
 /** ABI version. A different major is refused at load; minor only grows. @since 1.0 */
 #define STRATA_ABI_MAJOR 1
-#define STRATA_ABI_MINOR 2
+#define STRATA_ABI_MINOR 3
 
 #if defined(_WIN32)
 #define STRATA_EXPORT __declspec(dllexport)
@@ -67,8 +67,8 @@ typedef enum strata_dtype {
     STRATA_F32 = 1,
     STRATA_I32 = 2,
     STRATA_I64 = 3,
-    STRATA_F16 = 4, /* storage only; reserved */
-    STRATA_BF16 = 5 /* storage only; reserved */
+    STRATA_F16 = 4, /* storage only: core::cast converts it (@since 1.3; strata_half.h) */
+    STRATA_BF16 = 5 /* storage only: core::cast converts it (@since 1.3; strata_half.h) */
 } strata_dtype;
 
 /* Opaque handles owned by the core. */
