@@ -20,50 +20,11 @@ except ImportError as e:
     print(f"skipped: {e}")
     sys.exit(77)
 
-build = sys.argv[1]
-lib = C.CDLL(os.path.join(build, "lib", "libstrata.so"))
-lib.strata_last_error.restype = C.c_char_p
-P = C.c_void_p
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from strata_ctypes import Attr, P, attr, from_host, ok, read, shape_arr  # noqa: E402
+import strata_ctypes  # noqa: E402
 
-
-class Attr(C.Structure):
-    _fields_ = [("struct_size", C.c_size_t), ("name", C.c_char_p), ("kind", C.c_int32), ("n", C.c_int32),
-                ("i", C.c_int64), ("f", C.c_double), ("ints", C.POINTER(C.c_int64)),
-                ("floats", C.POINTER(C.c_double)), ("s", C.c_char_p)]
-
-
-def attr(name, v):
-    a = Attr()
-    a.struct_size = C.sizeof(Attr)
-    a.name = name.encode()
-    if isinstance(v, str):
-        a.kind, a.n, a.s = 5, 1, v.encode()
-    else:
-        a.kind, a.n, a.i, a.f = 1, 1, int(v), float(v)
-    return a
-
-
-def ok(rc, what):
-    if rc != 0:
-        raise SystemExit(f"{what} failed ({rc}): {lib.strata_last_error().decode()}")
-
-
-def shape_arr(s):
-    return (C.c_int64 * max(len(s), 1))(*s)
-
-
-def from_host(dev, arr):
-    arr = np.ascontiguousarray(arr, np.float32)
-    t = P()
-    ok(lib.strata_tensor_from_host(dev, 1, arr.ndim, shape_arr(arr.shape), arr.ctypes.data_as(P), C.byref(t)),
-       "strata_tensor_from_host")
-    return t
-
-
-def read(t, shape):
-    out = np.empty(shape, np.float32)
-    ok(lib.strata_tensor_read(t, out.ctypes.data_as(P), C.c_size_t(out.nbytes)), "strata_tensor_read")
-    return out
+lib = strata_ctypes.load(sys.argv[1])
 
 
 def read_safetensors(path):
