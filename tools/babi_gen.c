@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "babi_gen.h"
 #include "cli.h"
+#include "write_atomic.h"
 
 uint64_t bg_next(bg_rng *r)
 {
@@ -153,28 +153,14 @@ static int bg_parse(int argc, char **argv, bg_args *a)
     return 0;
 }
 
-/* Writes @p o's text to dir/name through a temporary file and a rename. */
+/* Writes @p o's text to dir/name whole or not at all (cli_write_atomic). */
 static int bg_write(const char *dir, const char *name, const bg_out *o, char *path, size_t path_size)
 {
-    char tmp[4200];
-    if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size ||
-        snprintf(tmp, sizeof tmp, "%s/.%s.tmp%ld", dir, name, (long)getpid()) >= (int)sizeof tmp) {
+    if (snprintf(path, path_size, "%s/%s", dir, name) >= (int)path_size) {
         fprintf(stderr, "strata: error: babi-gen: path too long: %s/%s\n", dir, name);
         return 1;
     }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fprintf(stderr, "strata: error: babi-gen: cannot write %s: %s\n", tmp, strerror(errno));
-        return 1;
-    }
-    int bad = fwrite(o->buf, 1, o->len, f) != o->len;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        fprintf(stderr, "strata: error: babi-gen: cannot write %s: %s\n", path, strerror(errno));
-        remove(tmp);
-        return 1;
-    }
-    return 0;
+    return cli_write_atomic(path, o->buf, o->len);
 }
 
 int cmd_babi_gen(int argc, char **argv)

@@ -476,5 +476,9 @@ int train_resume_check_batch(const train_state *s, const char *dir, int64_t batc
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);
+/** Rewrites DIR/metrics.jsonl whole or not at all (cli_write_atomic),
+ *  keeping the lines @p keep accepts; a torn last line ends it. Nothing to
+ *  do without the file. Prints the error; returns 0 or 1. */
+int train_metrics_filter(const char *dir, int (*keep)(const char *line, const void *ctx), const void *ctx);
 
 #endif

@@ -1188,37 +1188,18 @@ static void mn_record(FILE *metrics, json_t *rec)
 /* Rewrites RUN/metrics.jsonl keeping the records of the first @p step
  * steps (every record carries the step of every run so far: epochs and
  * runs restart, so train_metrics_truncate's rule does not fit). */
+static int mn_record_kept(const char *line, const void *ctx)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step");
+    const int keep = json_is_integer(st) && json_integer_value(st) <= *(const int64_t *)ctx;
+    json_decref(o);
+    return keep;
+}
+
 static int mn_metrics_truncate(const char *dir, int64_t step)
 {
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *in = fopen(path, "r");
-    if (!in)
-        return 0;
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", tmp, strerror(errno));
-        fclose(in);
-        return 1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n') { /* a torn last line ends it */
-        json_error_t err;
-        json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step");
-        if (json_is_integer(st) && json_integer_value(st) <= step)
-            fputs(line, out);
-        json_decref(o);
-    }
-    free(line);
-    fclose(in);
-    if (fflush(out) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "strata: error: cannot rewrite %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    return 0;
+    return train_metrics_filter(dir, mn_record_kept, &step);
 }
 
 /* A non-finite loss: saves @p good (the position before the batch; the

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "write_atomic.h"
 
 #define CKPT_NAME "checkpoint.safetensors"
 
@@ -293,8 +294,9 @@ void train_ckpt_remove_temps_of(const char *dir, const char *file)
  * a record with a "step" and no "epoch" (a language model's evaluation, a
  * GAN's step) up to its step, but one marked "end_of_run" (an evaluation
  * only because the run stopped there) only before it. */
-static int record_kept(const char *line, const train_state *s)
+static int record_kept(const char *line, const void *ctx)
 {
+    const train_state *s = ctx;
     json_error_t err;
     json_t *o = json_loads(line, 0, &err);
     if (!json_is_object(o)) {
@@ -313,36 +315,43 @@ static int record_kept(const char *line, const train_state *s)
     return keep;
 }
 
-int train_metrics_truncate(const char *dir, const train_state *s)
+int train_metrics_filter(const char *dir, int (*keep)(const char *line, const void *ctx), const void *ctx)
 {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *in = fopen(path, "r");
     if (!in)
         return 0; /* nothing written yet */
-    FILE *out = fopen(tmp, "w");
-    if (!out) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", tmp, strerror(errno));
-        fclose(in);
-        return 1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
+    char *line = NULL, *kept = NULL;
+    size_t cap = 0, len = 0, room = 0;
     ssize_t n;
-    while ((n = getline(&line, &cap, in)) > 0) {
-        if (line[n - 1] != '\n')
-            break; /* torn */
-        if (record_kept(line, s))
-            fputs(line, out);
+    int nomem = 0;
+    while (!nomem && (n = getline(&line, &cap, in)) > 0 && line[n - 1] == '\n') {
+        if (!keep(line, ctx))
+            continue;
+        if (len + (size_t)n > room) {
+            size_t r = room ? room : 1 << 16;
+            while (r < len + (size_t)n)
+                r *= 2;
+            char *grown = realloc(kept, r);
+            nomem = !grown;
+            kept = grown ? grown : kept;
+            room = grown ? r : room;
+        }
+        if (!nomem)
+            memcpy(kept + len, line, (size_t)n), len += (size_t)n;
     }
     free(line);
     fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "strata: error: cannot rewrite %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    return 0;
+    int rc = nomem ? (fprintf(stderr, "strata: error: cannot rewrite %s: out of memory\n", path), 1)
+                   : cli_write_atomic(path, kept ? kept : "", len);
+    free(kept);
+    return rc;
+}
+
+int train_metrics_truncate(const char *dir, const train_state *s)
+{
+    return train_metrics_filter(dir, record_kept, s);
 }
 
 void train_best_forget(const char *out_dir)
