@@ -220,6 +220,81 @@ strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_o
     return rc;
 }
 
+/* Tensor @p e of @p f as dtype @p to (f32, f16, bf16) in a new buffer
+ * *out: a float tensor converted, an integer one copied; its dtype in
+ * *dtype. */
+static strata_status convert_entry(const st_sft_file *f, const st_sft_entry *e, int32_t to, int32_t *dtype, void **out)
+{
+    const st_float_kind k = st_float_kind_of(e->dtype_str);
+    if (k == ST_FLOAT_NONE && e->dtype != STRATA_I32 && e->dtype != STRATA_I64)
+        return st_error(STRATA_E_DTYPE, "%s: tensor '%s' is %s, which a checkpoint of Strata cannot hold (F32, F16, "
+                                        "BF16, F64, I32 and I64 only)", f->path, e->name, e->dtype_str);
+    *dtype = k == ST_FLOAT_NONE ? e->dtype : to;
+    const size_t n = (size_t)st_numel(e->ndim, e->shape), es = strata_dtype_size(*dtype), bytes = n * es;
+    uint8_t *y = st_malloc(bytes ? bytes : 1);
+    if (!y)
+        return st_error_context(STRATA_E_NOMEM, "converting tensor '%s' of %s", e->name, f->path);
+    *out = y;
+    const uint8_t *p = f->data + e->begin;
+    if (k == ST_FLOAT_NONE) {
+        memcpy(y, p, bytes);
+        return STRATA_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float v = (float)st_float_at(k, p, i);
+        if (to == STRATA_F32) {
+            memcpy(y + 4 * i, &v, 4);
+        } else {
+            const uint16_t h = to == STRATA_F16 ? strata_f32_to_f16(v) : strata_f32_to_bf16(v);
+            memcpy(y + 2 * i, &h, 2);
+        }
+    }
+    return STRATA_OK;
+}
+
+strata_status strata_checkpoint_convert(const char *src, const char *dst, strata_dtype dtype)
+{
+    if (!src || !dst)
+        return st_error(STRATA_E_INVALID, "strata_checkpoint_convert: NULL path");
+    if (dtype != STRATA_F32 && dtype != STRATA_F16 && dtype != STRATA_BF16)
+        return st_error(STRATA_E_DTYPE, "strata_checkpoint_convert: dtype %d (%s) is not f32, f16 or bf16", (int)dtype,
+                        strata_dtype_name(dtype));
+    st_sft_file *f = NULL;
+    strata_status rc = st_sft_read(src, &f);
+    if (rc)
+        return rc;
+    st_sft_tensor_in *t = st_calloc(f->n_entries + 1, sizeof *t);
+    void **bufs = st_calloc(f->n_entries + 1, sizeof *bufs);
+    const char **mk = st_calloc(f->n_meta + 1, sizeof *mk), **mv = st_calloc(f->n_meta + 1, sizeof *mv);
+    size_t n = 0, nm = 0;
+    if (!t || !bufs || !mk || !mv)
+        rc = st_error_context(STRATA_E_NOMEM, "converting %s", src);
+    for (size_t k = 0; k < f->n_entries && !rc; k++) {
+        const st_sft_entry *e = &f->entries[k];
+        if (!strncmp(e->name, "optimizer.", 10))
+            continue;
+        t[n] = (st_sft_tensor_in){e->name, 0, e->ndim, e->shape, NULL};
+        rc = convert_entry(f, e, dtype, &t[n].dtype, &bufs[n]);
+        t[n].data = bufs[n];
+        n++;
+    }
+    for (size_t k = 0; k < f->n_meta && !rc; k++) {
+        const char *key = f->meta_keys[k];
+        if (strcmp(key, "optimizer") && strncmp(key, "optimizer.", 10)) /* the optimizer's state is left out */
+            mk[nm] = key, mv[nm++] = f->meta_vals[k];
+    }
+    if (!rc)
+        rc = st_sft_write(dst, t, n, mk, mv, nm);
+    for (size_t k = 0; k < n; k++)
+        free(bufs[k]);
+    free(t);
+    free(bufs);
+    free(mk);
+    free(mv);
+    st_sft_free(f);
+    return rc;
+}
+
 /* A file's float dtype other than F32 that loads into an f32 tensor
  * (converted, as PyTorch's load_state_dict copies a half-precision state
  * into float parameters): F16, BF16 or F64; else ST_FLOAT_NONE. */

@@ -26,8 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "strata/strata_half.h"
 #include "testutil.h"
 
 static char dir[256];
@@ -355,6 +357,75 @@ static void test_checkpoint_loads_other_float_dtypes(void **state)
     tu_assert_error_contains("tensor 'fc1.weight' is I32, the model expects f32");
     read_params(m, got); /* a refused load changes nothing */
     assert_true(got[0] == (float)w64[0] && got[7] == (float)b64[1]);
+    strata_model_destroy(m);
+    strata_runtime_destroy(rt);
+}
+
+/* strata_checkpoint_convert (since 1.3): a trained model with Adam state
+ * as F16, BF16 and back to F32: every float tensor converted as
+ * strata_half.h rounds, the optimizer's tensors and metadata left out, the
+ * rest of the metadata kept; the copy loads into f32 parameters again; in
+ * place works; a bad dtype, a missing file and a tensor Strata cannot hold
+ * are errors naming them, and leave nothing behind. */
+static void test_checkpoint_convert(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_model *m = tiny_model(tu_ref(rt));
+    strata_optimizer *o = NULL;
+    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
+    train_step(rt, m, o);
+    char src[400], dst[400];
+    snprintf(src, sizeof src, "%s/convert-src.safetensors", dir);
+    snprintf(dst, sizeof dst, "%s/convert-dst.safetensors", dir);
+    ST_OK(strata_checkpoint_save(src, m, o, "{\"note\": \"kept\"}"));
+    float w[8], got[8];
+    read_params(m, w);
+    const int32_t dtypes[3] = {STRATA_F16, STRATA_BF16, STRATA_F32};
+    const char *names[3] = {"F16", "BF16", "F32"};
+    for (int d = 0; d < 3; d++) {
+        ST_OK(strata_checkpoint_convert(d == 2 ? dst : src, dst, (strata_dtype)dtypes[d])); /* F32 from the BF16 copy */
+        st_sft_file *f = NULL;
+        ST_OK(st_sft_read(dst, &f));
+        assert_int_equal(f->n_entries, 2); /* fc1.weight, fc1.bias: no optimizer.* */
+        for (size_t k = 0; k < f->n_entries; k++)
+            assert_string_equal(f->entries[k].dtype_str, names[d]);
+        assert_string_equal(st_sft_meta(f, "note"), "kept");
+        assert_string_equal(st_sft_meta(f, "format"), "strata");
+        assert_null(st_sft_meta(f, "optimizer"));
+        assert_null(st_sft_meta(f, "optimizer.steps"));
+        st_sft_free(f);
+        strata_model *back = tiny_model(tu_ref(rt));
+        ST_OK(strata_checkpoint_load(dst, back, NULL));
+        read_params(back, got);
+        for (int i = 0; i < 8; i++) {
+            const float want = d == 0 ? strata_f16_to_f32(strata_f32_to_f16(w[i]))
+                                      : strata_bf16_to_f32(strata_f32_to_bf16(w[i])); /* d == 2: the bf16 values */
+            if (got[i] != want)
+                fail_msg("%s: parameter value %d is %.9g, want %.9g (from %.9g)", names[d], i, (double)got[i],
+                         (double)want, (double)w[i]);
+        }
+        assert_int_equal(strata_checkpoint_load(dst, m, o), STRATA_E_NOT_FOUND); /* no state to resume from */
+        strata_model_destroy(back);
+    }
+    ST_OK(strata_checkpoint_convert(src, src, STRATA_F16)); /* in place */
+    assert_int_equal(strata_checkpoint_convert(src, dst, STRATA_I32), STRATA_E_DTYPE);
+    tu_assert_error_contains("dtype 2 (i32) is not f32, f16 or bf16");
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/no-such.safetensors", dir);
+    assert_int_not_equal(strata_checkpoint_convert(missing, dst, STRATA_F16), STRATA_OK);
+    tu_assert_error_contains("no-such.safetensors");
+    const uint8_t flags[2] = {1, 0};
+    const float bias[2] = {0.5f, -0.5f};
+    const tu_sft_tensor odd[2] = {{"fc1.bias", "F32", 1, {2}, bias, sizeof bias}, {"mask", "BOOL", 1, {2}, flags, 2}};
+    tu_write_sft(dir, "convert-bool.safetensors", odd, 2);
+    char bools[400], out[400];
+    snprintf(bools, sizeof bools, "%s/convert-bool.safetensors", dir);
+    snprintf(out, sizeof out, "%s/convert-never.safetensors", dir);
+    assert_int_equal(strata_checkpoint_convert(bools, out, STRATA_BF16), STRATA_E_DTYPE);
+    tu_assert_error_contains("tensor 'mask' is BOOL");
+    assert_int_not_equal(access(out, F_OK), 0); /* nothing written */
+    strata_optimizer_destroy(o);
     strata_model_destroy(m);
     strata_runtime_destroy(rt);
 }
@@ -870,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_restores_fresh_slots),
         cmocka_unit_test(test_checkpoint_loads_other_float_dtypes),
         cmocka_unit_test(test_checkpoint_loads_every_half),
+        cmocka_unit_test(test_checkpoint_convert),
         cmocka_unit_test(test_reserved_metadata),
         cmocka_unit_test(test_checkpoint_bad_optimizer_metadata),
         cmocka_unit_test(test_host_block_cache),

@@ -593,6 +593,58 @@ static void test_malformed(void **state)
                       "strata: error: missing.safetensors: No such file or directory");
 }
 
+/* `strata eval mlp.yaml --checkpoint CKPT --json`'s test loss. */
+static double eval_loss(const char *ckpt)
+{
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "eval mlp.yaml --checkpoint %s --json", ckpt));
+    char *out = tu_slurp(dir, "out");
+    json_t *j = json_loads(out, 0, NULL);
+    free(out);
+    assert_non_null(j);
+    const double loss = json_real_value(json_object_get(j, "test_loss"));
+    json_decref(j);
+    return loss;
+}
+
+/* `strata export` (strata_checkpoint_convert): the run's model as BF16 and
+ * F16, the integer buffer (num_batches_tracked) kept, no optimizer state;
+ * it evaluates as the f32 checkpoint does, to the precision kept. */
+static void test_export(void **state)
+{
+    (void)state;
+    train_once();
+    const char *dts[2] = {"bf16", "half"}, *names[2] = {"BF16", "F16"};
+    const double f32_loss = eval_loss("run");
+    for (int d = 0; d < 2; d++) {
+        tu_expect_cli_ok(dir, tu_run_clif(dir, "export run --dtype %s --out small.safetensors", dts[d]));
+        char *out = tu_slurp(dir, "out");
+        expect_in(out, "wrote small.safetensors: the model of run/checkpoint.safetensors as ");
+        free(out);
+        json_t *j = inspect_json("small.safetensors");
+        assert_int_equal(tu_jint(j, "optimizer_tensors"), 0);
+        size_t k;
+        const json_t *t;
+        int n_int = 0;
+        json_array_foreach(json_object_get(j, "tensors"), k, t)
+        {
+            const int counter = strstr(jstr(t, "name"), "num_batches_tracked") != NULL;
+            assert_string_equal(jstr(t, "dtype"), counter ? "I64" : names[d]);
+            n_int += counter;
+        }
+        assert_int_equal(n_int, 1);
+        json_decref(j);
+        const double loss = eval_loss("small.safetensors");
+        if (fabs(loss - f32_loss) > 0.02 * fabs(f32_loss))
+            fail_msg("%s: test loss %.6g against %.6g in f32", names[d], loss, f32_loss);
+    }
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export run --out x.safetensors"), 2, "export needs --dtype");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype int8 --out x.safetensors"), 2,
+                      "--dtype 'int8': expected f16, bf16 or f32");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype f16"), 2, "export needs --out FILE");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export missing.safetensors --dtype f16 --out x.safetensors"), 1,
+                      "missing.safetensors");
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -628,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_stats_of_huge_doubles),
         cmocka_unit_test(test_pytorch_file),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_export),
         cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

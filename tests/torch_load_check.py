@@ -11,7 +11,8 @@ loss and accuracy on the same slice (eval mode: running statistics, no
 dropout) equal the ones Strata reported. Then the state dict in PyTorch's
 half precision (.half(), .bfloat16()), written as safetensors, is
 evaluated by `strata eval` (which converts it on load) and must give the
-loss PyTorch gives with the same rounded weights.
+loss PyTorch gives with the same rounded weights, and `strata export` of
+the run must write exactly PyTorch's half-precision tensors.
 
 usage: torch_load_check.py BUILD_DIR SOURCE_DIR     (exit 77 = skipped)
 """
@@ -52,13 +53,14 @@ def read_safetensors(path):
         n, = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
         data = f.read()
-    dtypes = {"F32": np.float32, "I64": np.int64, "I32": np.int32}
+    dtypes = {"F32": np.float32, "I64": np.int64, "I32": np.int32, "F16": np.float16, "BF16": np.int16}
     out = {}
     for name, e in header.items():
         if name == "__metadata__":
             continue
         b, end = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:end], dtypes[e["dtype"]]).reshape(e["shape"]).copy())
+        t = torch.from_numpy(np.frombuffer(data[b:end], dtypes[e["dtype"]]).reshape(e["shape"]).copy())
+        out[name] = t.view(torch.bfloat16) if e["dtype"] == "BF16" else t
     return out, header.get("__metadata__", {})
 
 
@@ -155,6 +157,19 @@ def check(tmp, spec_name, make, backend, opt_name, opt_key):
               f"torch with the same {name} weights: loss {lloss:.6f} acc {lacc:.4f}")
         assert abs(lloss - got["test_loss"]) <= 1e-4 * max(1.0, lloss), (name, lloss, got["test_loss"])
         assert abs(lacc - got["test_accuracy"]) <= 1.5 / 512, (name, lacc, got["test_accuracy"])
+        # `strata export` of the run writes the same bits as PyTorch's conversion, and no optimizer state
+        out = f"{tmp}/export-{name}-{spec_name}.safetensors"
+        subprocess.run([f"{build}/bin/strata", "export", f"{tmp}/run-{spec_name}", "--dtype", name.lower(), "--out",
+                        out], check=True, capture_output=True)
+        exported, emeta = read_safetensors(out)
+        assert sorted(exported) == sorted(low), (sorted(exported), sorted(low))
+        assert not any(k.startswith("optimizer") for k in emeta), emeta
+        for k, v in low.items():
+            e = exported[k]
+            same = e.dtype == v.dtype and (torch.equal(e.view(torch.int16), v.view(torch.int16))
+                                            if v.is_floating_point() else torch.equal(e, v))
+            assert same, (name, k, e.dtype, v.dtype)
+        print(f"  strata export --dtype {name.lower()}: the same {len(low)} tensors, bit for bit, as PyTorch's")
 
 
 with tempfile.TemporaryDirectory() as tmp:

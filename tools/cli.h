@@ -19,6 +19,7 @@ int cmd_check(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_pack_images(int argc, char **argv);
 int cmd_report(int argc, char **argv); /* report.c */
 
@@ -360,6 +361,10 @@ int cli_checkpoint_present(const char *path);
 /** 0 when the checkpoint @p path is a regular file, else 1 after saying
  *  why, before anything is built: the common mistake, named plainly. */
 int cli_check_checkpoint(const char *path);
+/** The run directory @p dir's checkpoint (DIR/checkpoint.safetensors) in
+ *  @p buf as *path: 0, or 1 after a message listing the safetensors files
+ *  it holds (cmd_inspect.c). */
+int cli_run_checkpoint(const char *dir, char *buf, size_t size, const char **path);
 /** strata_checkpoint_load of @p path into @p m: 0, or 1 after a message naming the file. */
 int cli_load_checkpoint(const char *path, strata_model *m);
 /** How the spec's images were scaled: data.scale (255; 1 for data.format:

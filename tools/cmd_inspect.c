@@ -477,9 +477,7 @@ static int tensor_stats(const sft_view *v, tensor_row *t)
     return 0;
 }
 
-/* The directory @p dir's checkpoint (DIR/checkpoint.safetensors) in @p buf
- * as *path: 0, or 1 after a message listing the safetensors files it holds. */
-static int run_checkpoint(const char *dir, char *buf, size_t size, const char **path)
+int cli_run_checkpoint(const char *dir, char *buf, size_t size, const char **path)
 {
     struct stat st;
     snprintf(buf, size, "%s%scheckpoint.safetensors", dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
@@ -713,7 +711,7 @@ int cmd_inspect(int argc, char **argv)
     v.path = a.path;
     char buf[4200];
     struct stat st;
-    if (stat(a.path, &st) == 0 && S_ISDIR(st.st_mode) && run_checkpoint(a.path, buf, sizeof buf, &v.path))
+    if (stat(a.path, &st) == 0 && S_ISDIR(st.st_mode) && cli_run_checkpoint(a.path, buf, sizeof buf, &v.path))
         return 1;
     r = read_header(&v);
     size_t shown = 0;

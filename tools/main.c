@@ -39,6 +39,8 @@ static void usage(FILE *f)
                "  inspect FILE|RUN [--tensors PATTERN] [--stats] [--json]\n"
                "                                        what a checkpoint (any safetensors file) holds: metadata,\n"
                "                                        each tensor's dtype, shape and size, optimizer state\n"
+               "  export FILE|RUN --dtype f16|bf16|f32 --out FILE\n"
+               "                                        a checkpoint's model in half precision (model.half())\n"
                "  report RUN [--out FILE]              RUN/report.html again: summary, training curves, images,\n"
                "                                        spec (the trainers write it at the end of a run)\n"
                "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
@@ -111,6 +113,7 @@ static const struct {
     {"predict", cmd_predict},
     {"summary", cmd_summary},
     {"inspect", cmd_inspect},
+    {"export", cmd_export},
     {"pack-images", cmd_pack_images},
     {"report", cmd_report},
     {"check", cmd_check},

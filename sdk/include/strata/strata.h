@@ -563,6 +563,23 @@ STRATA_API strata_status strata_checkpoint_load(const char *path, strata_model *
  */
 STRATA_API strata_status strata_checkpoint_metadata(const char *path, const char *key, char *buf, size_t buf_size);
 
+/**
+ * Writes a copy of the checkpoint @p src to @p dst with every float tensor
+ * (F32, F16, BF16, F64) stored as @p dtype (STRATA_F32, STRATA_F16 or
+ * STRATA_BF16): PyTorch's model.half() / .bfloat16() / .float() state
+ * dict. Rounding is to nearest, ties to even (strata_half.h; F64 goes
+ * through its nearest f32). Integer tensors are copied as they are. The
+ * optimizer state ("optimizer.*" tensors and metadata) is left out: the
+ * copy is the model, which strata_checkpoint_load() loads into f32
+ * parameters again. Other metadata is kept. @p dst is written atomically,
+ * as strata_checkpoint_save() writes, and may be @p src.
+ * @returns STRATA_E_DTYPE for another @p dtype, or naming a tensor of a
+ *  dtype Strata cannot write (U8, BOOL, ...); errors of reading @p src
+ *  as strata_checkpoint_load() gives them; STRATA_E_IO for @p dst.
+ * @since 1.3
+ */
+STRATA_API strata_status strata_checkpoint_convert(const char *src, const char *dst, strata_dtype dtype);
+
 /* ======================================================================= */
 /* Data                                                                    */
 /* ======================================================================= */
