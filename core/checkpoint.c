@@ -236,7 +236,7 @@ static strata_status convert_entry(const st_sft_file *f, const st_sft_entry *e, 
         return st_error_context(STRATA_E_NOMEM, "converting tensor '%s' of %s", e->name, f->path);
     *out = y;
     const uint8_t *p = f->data + e->begin;
-    if (k == ST_FLOAT_NONE) {
+    if (k == ST_FLOAT_NONE || (k == ST_FLOAT_F32 && to == STRATA_F32)) { /* as it is (a NaN's bits too) */
         memcpy(y, p, bytes);
         return STRATA_OK;
     }

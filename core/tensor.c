@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "strata/strata_half.h"
 
 int64_t st_numel(int ndim, const int64_t *shape)
 {
@@ -364,11 +365,28 @@ strata_status strata_tensor_item(const strata_tensor *t, double *out)
         float f;
         int32_t i;
         int64_t l;
+        uint16_t h;
     } v;
     strata_status rc = strata_tensor_read(t, &v, strata_dtype_size(t->dtype));
     if (rc)
         return rc;
-    *out = t->dtype == STRATA_F32 ? (double)v.f : t->dtype == STRATA_I32 ? (double)v.i : (double)v.l;
+    switch (t->dtype) {
+    case STRATA_F32:
+        *out = v.f;
+        break;
+    case STRATA_I32:
+        *out = v.i;
+        break;
+    case STRATA_F16:
+        *out = strata_f16_to_f32(v.h);
+        break;
+    case STRATA_BF16:
+        *out = strata_bf16_to_f32(v.h);
+        break;
+    default:
+        *out = (double)v.l;
+        break;
+    }
     return STRATA_OK;
 }
 

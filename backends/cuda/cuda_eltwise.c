@@ -137,8 +137,8 @@ CUDA_KERNEL(copy)
     CUDA_OK(kc_check_arity(call, 1, 1, 1));
     const strata_tensor_desc *X = &call->inputs[0], *Y = &call->outputs[0];
     size_t esz = strata_dtype_size(X->dtype);
-    if ((esz != 4 && esz != 8) || Y->dtype != X->dtype)
-        return kc_error(call, STRATA_E_DTYPE, "copies f32, i32 and i64 tensors into the same dtype");
+    if ((esz != 2 && esz != 4 && esz != 8) || Y->dtype != X->dtype)
+        return kc_error(call, STRATA_E_DTYPE, "copies f32, f16, bf16, i32 and i64 tensors into the same dtype");
     int64_t n = strata_desc_numel(X);
     cuda_device *d;
     CUDA_OK(cuda_call_device(call, &d));

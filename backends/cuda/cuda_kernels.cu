@@ -123,26 +123,38 @@ extern "C" cudaError_t cuda_k_unary(cudaStream_t st, int fn, float *y, const flo
 #define CK_F32 1
 #define CK_F16 4
 
-/* x[i] of dtype from (f32, f16 or bf16) as a float: exact. */
+/* x[i] of dtype from (f32, f16 or bf16) as a float: exact; an f16 NaN
+ * keeps its sign and payload, quiet, as strata_half.h. */
 __device__ float ck_cast_load(const void *x, int64_t i, int from)
 {
-    const unsigned short *h = (const unsigned short *)x;
     if (from == CK_F32)
         return ((const float *)x)[i];
-    return from == CK_F16 ? __half2float(__ushort_as_half(h[i])) : __bfloat162float(__ushort_as_bfloat16(h[i]));
+    const unsigned h = ((const unsigned short *)x)[i];
+    if (from != CK_F16)
+        return __uint_as_float(h << 16);
+    if ((h & 0x7C00u) == 0x7C00u && (h & 0x3FFu))
+        return __uint_as_float((h & 0x8000u) << 16 | 0x7FC00000u | (h & 0x3FFu) << 13);
+    return __half2float(__ushort_as_half((unsigned short)h));
 }
 
+/* Rounding is the libraries' (to nearest even); a NaN is made here as
+ * strata_half.h makes it (quiet, its sign, its payload's top bits), where
+ * __float2half_rn and __float2bfloat16_rn give one canonical NaN. */
 __global__ void ck_cast(int from, int to, void *y, const void *x, int64_t n)
 {
     CUDA_FOR(i, n)
     {
         const float v = ck_cast_load(x, i, from);
+        const unsigned u = __float_as_uint(v);
+        const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+        unsigned short *yh = (unsigned short *)y;
         if (to == CK_F32)
             ((float *)y)[i] = v;
         else if (to == CK_F16)
-            ((unsigned short *)y)[i] = __half_as_ushort(__float2half_rn(v));
+            yh[i] = nan ? (unsigned short)((u >> 16 & 0x8000u) | 0x7E00u | (u >> 13 & 0x1FFu))
+                        : __half_as_ushort(__float2half_rn(v));
         else
-            ((unsigned short *)y)[i] = __bfloat16_as_ushort(__float2bfloat16_rn(v));
+            yh[i] = nan ? (unsigned short)(u >> 16 | 0x0040u) : __bfloat16_as_ushort(__float2bfloat16_rn(v));
     }
 }
 
@@ -209,6 +221,8 @@ extern "C" cudaError_t cuda_k_strided_copy(cudaStream_t st, void *y, const void 
         return cudaSuccess;
     if (elem_bytes == 8)
         ck_strided_copy<int64_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int64_t *)y, (const int64_t *)x, n, *w);
+    else if (elem_bytes == 2) /* f16, bf16 */
+        ck_strided_copy<uint16_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((uint16_t *)y, (const uint16_t *)x, n, *w);
     else
         ck_strided_copy<int32_t><<<cuda_blocks(n), CUDA_THREADS, 0, st>>>((int32_t *)y, (const int32_t *)x, n, *w);
     return cudaGetLastError();

@@ -59,7 +59,7 @@ cudaError_t cuda_k_cast(cudaStream_t st, int from, int to, void *y, const void *
 /** dx = dy * f'(x). */
 cudaError_t cuda_k_unary_backward(cudaStream_t st, int fn, float *dx, const float *dy, const float *x, double alpha,
                                   double exponent, int64_t n);
-/** y = x read through w->stride[0] (any strides); elem_bytes 4 or 8. */
+/** y = x read through w->stride[0] (any strides); elem_bytes 2, 4 or 8. */
 cudaError_t cuda_k_strided_copy(cudaStream_t st, void *y, const void *x, int elem_bytes, int64_t n,
                                 const cuda_walk *w);
 /** y read through w->stride[0] is written from contiguous x: the inverse of

@@ -56,7 +56,7 @@ const cuda_kernel_entry cuda_kernels[] = {
     {"core::embedding", cuda_embedding, IDX},
     {"core::embedding_backward", cuda_embedding_backward, IDX},
     /* data movement (cuda_eltwise.c, cuda_index.c), creation and random */
-    {"core::copy", cuda_copy, 0},
+    {"core::copy", cuda_copy, CUDA_TAKES_HALF},
     {"core::concat", cuda_concat, 0},
     {"core::slice_backward", cuda_slice_backward, F32},
     {"core::gather", cuda_gather, IDX},
@@ -121,7 +121,7 @@ int cuda_supports_op(void *self, int dev, const char *op, int32_t version, const
         e++;
     if (!e->op)
         return 0;
-    for (int k = 0; k < n_inputs && !(e->needs & CUDA_TAKES_HALF); k++) /* only cast reads f16/bf16 */
+    for (int k = 0; k < n_inputs && !(e->needs & CUDA_TAKES_HALF); k++) /* only cast and copy read f16/bf16 */
         if (strata_dtype_size(inputs[k].dtype) != 4 && strata_dtype_size(inputs[k].dtype) != 8)
             return 0;
     if (e->needs & CUDA_NEED_IDX) {

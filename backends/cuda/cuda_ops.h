@@ -13,7 +13,7 @@ enum {
     CUDA_NEED_BLAS = 1u << 1, /* cuBLAS opened */
     CUDA_NEED_DNN = 1u << 2,  /* cuDNN opened */
     CUDA_NEED_IDX = 1u << 3,  /* the last input is i32/i64 indices, the others f32 */
-    CUDA_TAKES_HALF = 1u << 4 /* reads f16/bf16 inputs (core::cast); no other kernel does */
+    CUDA_TAKES_HALF = 1u << 4 /* reads f16/bf16 inputs (core::cast, core::copy); no other kernel does */
 };
 
 typedef struct cuda_kernel_entry {

@@ -844,7 +844,17 @@ static int cf_compare_buf(const char *what, const cf_buf *want, const cf_buf *go
         return 0;
     }
     int ok = 1;
-    for (int64_t i = 0; i < want->n; i++) {
+    const int bits16 = want->dtype == STRATA_F16 || want->dtype == STRATA_BF16; /* storage: the same bits */
+    for (int64_t i = 0; bits16 && i < want->n; i++) {
+        const uint16_t a = ((const uint16_t *)want->data)[i], b = ((const uint16_t *)got->data)[i];
+        if (a != b && ok) {
+            ok = 0;
+            *max_err = INFINITY;
+            snprintf(why, n, "%s%s: ref 0x%04x (%.9g), got 0x%04x (%.9g): not the same bits", what,
+                     cf_index_str(s1, sizeof s1, want->ndim, want->shape, i), a, cf_elem(want, i), b, cf_elem(got, i));
+        }
+    }
+    for (int64_t i = 0; !bits16 && i < want->n; i++) {
         double a = cf_elem(want, i), b = cf_elem(got, i);
         double e = cf_elem_err(a, b);
         int pass = e <= tol;

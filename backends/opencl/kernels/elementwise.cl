@@ -149,31 +149,39 @@ __kernel void unary(__global float *y, __global const float *x, long x_off, long
 #define OCL_DT_F32 1
 #define OCL_DT_F16 4
 
-/* x[i] of dtype `from` (f32, f16 or bf16) as a float, exactly. */
+/* x[i] of dtype `from` (f32, f16 or bf16) as a float, exactly; an f16
+ * NaN keeps its sign and payload, quiet (vload_half need not). */
 inline float ocl_cast_load(__global const uchar *x, long i, int from)
 {
     if (from == OCL_DT_F32)
         return ((__global const float *)x)[i];
-    if (from == OCL_DT_F16)
-        return vload_half((size_t)i, (__global const half *)x);
-    return as_float((uint)((__global const ushort *)x)[i] << 16);
+    uint h = ((__global const ushort *)x)[i];
+    if (from != OCL_DT_F16)
+        return as_float(h << 16);
+    if ((h & 0x7C00u) == 0x7C00u && (h & 0x3FFu))
+        return as_float((h & 0x8000u) << 16 | 0x7FC00000u | (h & 0x3FFu) << 13);
+    return vload_half((size_t)i, (__global const half *)x);
 }
 
-/* y = x in y's dtype `to`; f16 and bf16 round to nearest even (a bf16 NaN
- * stays quiet with its payload's top bits, as strata_half.h); x, y (n). */
+/* y = x in y's dtype `to`; f16 and bf16 round to nearest even, and a NaN
+ * stays a quiet NaN of its sign with its payload's top bits, as
+ * strata_half.h (vstore_half_rte need not keep them); x, y (n). */
 __kernel void cast(__global uchar *y, __global const uchar *x, long x_off, long n, int from, int to)
 {
     long i = get_global_id(0);
     if (i >= n)
         return;
     float v = ocl_cast_load(x, x_off + i, from);
+    uint u = as_uint(v);
+    int nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
     if (to == OCL_DT_F32) {
         ((__global float *)y)[i] = v;
+    } else if (to == OCL_DT_F16 && nan) {
+        ((__global ushort *)y)[i] = (ushort)((u >> 16 & 0x8000u) | 0x7E00u | (u >> 13 & 0x1FFu));
     } else if (to == OCL_DT_F16) {
         vstore_half_rte(v, (size_t)i, (__global half *)y);
     } else {
-        uint u = as_uint(v);
-        uint r = (u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16 | 0x0040u) : (u + 0x7FFFu + (u >> 16 & 1u)) >> 16;
+        uint r = nan ? (u >> 16 | 0x0040u) : (u + 0x7FFFu + (u >> 16 & 1u)) >> 16;
         ((__global ushort *)y)[i] = (ushort)r;
     }
 }

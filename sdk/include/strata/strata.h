@@ -239,7 +239,8 @@ STRATA_API int strata_tensor_is_contiguous(const strata_tensor *t);
 STRATA_API strata_status strata_tensor_read(const strata_tensor *t, void *dst, size_t bytes);
 /** Overwrites the tensor's elements from host memory (row-major). @since 1.0 */
 STRATA_API strata_status strata_tensor_write(strata_tensor *t, const void *src, size_t bytes);
-/** Reads a one-element f32 tensor as a double. @since 1.0 */
+/** Reads a one-element tensor as a double (f32, i32, i64; f16 and bf16
+ *  since 1.3). @since 1.0 */
 STRATA_API strata_status strata_tensor_item(const strata_tensor *t, double *out);
 
 /** Copy of @p t on @p dev (contiguous). @since 1.0 */
