@@ -213,6 +213,15 @@ static void train_step(strata_runtime *rt, strata_model *m, strata_optimizer *o)
     strata_tensor_release(x);
 }
 
+/* tiny_model on ref after one Adam step (*o: its optimizer). */
+static strata_model *trained_with_adam(strata_runtime *rt, strata_optimizer **o)
+{
+    strata_model *m = tiny_model(tu_ref(rt));
+    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, o));
+    train_step(rt, m, *o);
+    return m;
+}
+
 static void read_params(strata_model *m, float *out)
 {
     for (int i = 0, at = 0; i < strata_model_param_count(m); i++) {
@@ -371,10 +380,8 @@ static void test_checkpoint_convert(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_model *m = tiny_model(tu_ref(rt));
     strata_optimizer *o = NULL;
-    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
-    train_step(rt, m, o);
+    strata_model *m = trained_with_adam(rt, &o);
     char src[400], dst[400];
     snprintf(src, sizeof src, "%s/convert-src.safetensors", dir);
     snprintf(dst, sizeof dst, "%s/convert-dst.safetensors", dir);
@@ -547,10 +554,8 @@ static void test_checkpoint_bad_optimizer_metadata(void **state)
 {
     (void)state;
     strata_runtime *rt = tu_runtime();
-    strata_model *m = tiny_model(tu_ref(rt));
     strata_optimizer *o = NULL;
-    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o));
-    train_step(rt, m, o);
+    strata_model *m = trained_with_adam(rt, &o);
     char path[400], bad[400];
     snprintf(path, sizeof path, "%s/adam.safetensors", dir);
     snprintf(bad, sizeof bad, "%s/adam-bad.safetensors", dir);
