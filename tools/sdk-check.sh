@@ -100,10 +100,12 @@ for b in $backends; do
     log "backend $b: swish::swish passes strata check; swish-lm.yaml trained 20 steps"
 done
 
-# An application through pkg-config.
+# An application through pkg-config; the headers it includes must build
+# without a warning at the strictest settings users compile with.
 cat >"$tmp/app.c" <<'APP'
 #include <stdio.h>
 #include <strata/strata.h>
+#include <strata/strata_half.h>
 int main(void)
 {
     strata_runtime *rt = NULL;
@@ -111,12 +113,13 @@ int main(void)
         return 1;
     printf("%d backends\n", strata_backend_count(rt));
     strata_runtime_destroy(rt);
-    return 0;
+    return strata_f16_to_f32(strata_f32_to_f16(1.5f)) == 1.5f && strata_bf16_to_f32(strata_f32_to_bf16(-2.0f)) == -2.0f ? 0 : 1;
 }
 APP
 pcdir=$(dirname "$(find "$prefix" -name strata.pc | head -n 1)")
 # shellcheck disable=SC2046
-cc -std=c11 -o "$tmp/app" "$tmp/app.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs strata) \
+cc -std=c11 -Wall -Wextra -Wpedantic -Wconversion -Werror -o "$tmp/app" "$tmp/app.c" \
+    $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs strata) \
     -Wl,-rpath,"$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir strata)" || fail "building an application with strata.pc"
 "$tmp/app" >/dev/null || fail "running the pkg-config application"
 log "strata.pc builds an application"
