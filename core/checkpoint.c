@@ -137,12 +137,17 @@ static strata_status push_optimizer_hparams(save_list *l, strata_optimizer *opt)
     return rc;
 }
 
+/* A tensor name or metadata key of the optimizer's state: "optimizer" or "optimizer.*". */
+static int optimizer_key(const char *key)
+{
+    return !strcmp(key, "optimizer") || !strncmp(key, "optimizer.", 10);
+}
+
 /* The metadata keys a checkpoint writes itself, which a caller's
  * meta_json may not set (a later key would replace the saved state's). */
 static int reserved_key(const char *key)
 {
-    return !strcmp(key, "format") || !strcmp(key, "strata_version") || !strcmp(key, "optimizer") ||
-           !strncmp(key, "optimizer.", 10);
+    return !strcmp(key, "format") || !strcmp(key, "strata_version") || optimizer_key(key);
 }
 
 strata_status strata_checkpoint_save(const char *path, strata_model *m, strata_optimizer *opt, const char *meta_json)
@@ -271,18 +276,16 @@ strata_status strata_checkpoint_convert(const char *src, const char *dst, strata
         rc = st_error_context(STRATA_E_NOMEM, "converting %s", src);
     for (size_t k = 0; k < f->n_entries && !rc; k++) {
         const st_sft_entry *e = &f->entries[k];
-        if (!strncmp(e->name, "optimizer.", 10))
+        if (optimizer_key(e->name)) /* the optimizer's state is left out */
             continue;
         t[n] = (st_sft_tensor_in){e->name, 0, e->ndim, e->shape, NULL};
         rc = convert_entry(f, e, dtype, &t[n].dtype, &bufs[n]);
         t[n].data = bufs[n];
         n++;
     }
-    for (size_t k = 0; k < f->n_meta && !rc; k++) {
-        const char *key = f->meta_keys[k];
-        if (strcmp(key, "optimizer") && strncmp(key, "optimizer.", 10)) /* the optimizer's state is left out */
-            mk[nm] = key, mv[nm++] = f->meta_vals[k];
-    }
+    for (size_t k = 0; k < f->n_meta && !rc; k++)
+        if (!optimizer_key(f->meta_keys[k]))
+            mk[nm] = f->meta_keys[k], mv[nm++] = f->meta_vals[k];
     if (!rc)
         rc = st_sft_write(dst, t, n, mk, mv, nm);
     for (size_t k = 0; k < n; k++)

@@ -283,29 +283,26 @@ CPU_KERNEL(scale) { return cpu_unary(call, CPU_SCALE); }
 
 /* n values from dtype `from` at src to `to` at dst, rounding as
  * strata_half.h does: F16C's vcvtps2ph with round-to-nearest-even gives the
- * same bits (a NaN stays quiet with its payload's top bits), and the bf16
- * loops are that header's arithmetic without branches, so they vectorize.
+ * same bits (a NaN stays quiet with its payload's top bits), and the
+ * header's bf16 conversions have no branch, so their loops vectorize.
  * Pairs with neither side f32 go through the header one value at a time. */
 static void cpu_cast_range(int from, int to, const void *src, void *dst, int64_t n)
 {
     int64_t i = 0;
     if (from == STRATA_F32 && to == STRATA_BF16) {
-        const uint32_t *restrict x = src;
+        const float *restrict x = src;
         uint16_t *restrict y = dst;
 #pragma omp simd
-        for (int64_t j = 0; j < n; j++) {
-            const uint32_t u = x[j];
-            const uint32_t rounded = (u + 0x7FFFu + (u >> 16 & 1u)) >> 16, quiet = u >> 16 | 0x0040u;
-            y[j] = (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet : rounded);
-        }
+        for (int64_t j = 0; j < n; j++)
+            y[j] = strata_f32_to_bf16(x[j]);
         return;
     }
     if (from == STRATA_BF16 && to == STRATA_F32) {
         const uint16_t *restrict x = src;
-        uint32_t *restrict y = dst;
+        float *restrict y = dst;
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
-            y[j] = (uint32_t)x[j] << 16;
+            y[j] = strata_bf16_to_f32(x[j]);
         return;
     }
 #ifdef __F16C__

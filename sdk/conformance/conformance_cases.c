@@ -844,25 +844,21 @@ static int cf_compare_buf(const char *what, const cf_buf *want, const cf_buf *go
         return 0;
     }
     int ok = 1;
-    const int bits16 = want->dtype == STRATA_F16 || want->dtype == STRATA_BF16; /* storage: the same bits */
-    for (int64_t i = 0; bits16 && i < want->n; i++) {
-        const uint16_t a = ((const uint16_t *)want->data)[i], b = ((const uint16_t *)got->data)[i];
-        if (a != b && ok) {
-            ok = 0;
-            *max_err = INFINITY;
-            snprintf(why, n, "%s%s: ref 0x%04x (%.9g), got 0x%04x (%.9g): not the same bits", what,
-                     cf_index_str(s1, sizeof s1, want->ndim, want->shape, i), a, cf_elem(want, i), b, cf_elem(got, i));
-        }
-    }
-    for (int64_t i = 0; !bits16 && i < want->n; i++) {
+    /* f16 and bf16 are storage: the same bits, NaNs and signed zeros included */
+    const uint16_t *wh = want->dtype == STRATA_F16 || want->dtype == STRATA_BF16 ? want->data : NULL, *gh = got->data;
+    for (int64_t i = 0; i < want->n; i++) {
         double a = cf_elem(want, i), b = cf_elem(got, i);
-        double e = cf_elem_err(a, b);
+        double e = wh ? (wh[i] == gh[i] ? 0.0 : INFINITY) : cf_elem_err(a, b);
         int pass = e <= tol;
         if (!pass && ulps && want->dtype == STRATA_F32 && cf_ulps((float)a, (float)b) <= ulps)
             pass = 1;
         if (e > *max_err)
             *max_err = e;
-        if (!pass && ok) {
+        if (!pass && ok && wh) {
+            ok = 0;
+            snprintf(why, n, "%s%s: ref 0x%04x (%.9g), got 0x%04x (%.9g): not the same bits", what,
+                     cf_index_str(s1, sizeof s1, want->ndim, want->shape, i), wh[i], a, gh[i], b);
+        } else if (!pass && ok) {
             ok = 0;
             snprintf(why, n, "%s%s: ref %.9g, got %.9g (rel err %.3g > %s%.3g)", what,
                      cf_index_str(s1, sizeof s1, want->ndim, want->shape, i), a, b, e, ulps ? "1 ulp and " : "", tol);

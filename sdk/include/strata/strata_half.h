@@ -83,9 +83,9 @@ static inline float strata_bf16_to_f32(uint16_t b)
 static inline uint16_t strata_f32_to_bf16(float f)
 {
     const uint32_t u = strata_f32_bits_(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) /* NaN: quiet, the payload's top bits */
-        return (uint16_t)(u >> 16 | 0x0040u);
-    return (uint16_t)((u + 0x7FFFu + (u >> 16 & 1u)) >> 16);
+    const uint32_t quiet = u >> 16 | 0x0040u, rounded = (u + 0x7FFFu + (u >> 16 & 1u)) >> 16;
+    /* a NaN stays quiet with its payload's top bits; no branch, so loops over it vectorize */
+    return (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? quiet : rounded);
 }
 
 #ifdef __cplusplus
