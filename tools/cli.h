@@ -194,10 +194,12 @@ strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out)
 strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct);
 strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc);
 /** forward, cross-entropy, backward, clip (when > 0), optimizer step, reset.
- *  *logits_out (optional) receives the logits for accuracy. A non-finite
- *  loss returns STRATA_E_NUMERIC (with *loss_out set) before the update, so
- *  the parameters keep their last good values. */
-strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
+ *  *correct (optional) gains the batch's right answers. A non-finite loss
+ *  returns STRATA_E_NUMERIC (with *loss_out set) before the update, so the
+ *  parameters keep their last good values. In a data-parallel run (dist.h)
+ *  each rank computes its share of the batch; the loss, the count and the
+ *  gradients are the whole batch's on every rank. */
+strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
 
 /* Language models (cmd_train_lm.c): a text corpus, windows of seq_len

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 #include "write_atomic.h"
 
@@ -178,6 +179,8 @@ int cli_write_json(const char *path, json_t *obj)
 
 int cli_write_summary(const char *dir, json_t *sum, int trained)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
     if (!trained && access(path, F_OK) == 0)
@@ -302,6 +305,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     int r = parse_args(argc, argv, &a, mode);
     if (r)
         return CLI_EXIT(r);
+    a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     run_ctx ctx;
     run_options ro = {.spec_path = a.spec_path, .backend = a.backend, .batch_size = a.batch_size, .seed = a.seed,
                       .have_seed = a.have_seed};
@@ -394,7 +398,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
+    FILE *metrics = dist_is_root() ? fopen(path, a.ckpt.resume ? "a" : "w") : fopen("/dev/null", "w");
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         run_free(&ctx);
@@ -439,6 +443,10 @@ static int train_main(int argc, char **argv, unsigned mode)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
                 (long long)strata_dataset_size(ctx.train), (long long)ctx.batch, (long long)epochs);
+    if (!a.quiet && dist_size() > 1)
+        fprintf(stderr, "strata: data-parallel over %d processes (MPI): each computes its share of every batch of "
+                        "%lld and the gradients are summed; rank 0 writes %s\n",
+                dist_size(), (long long)ctx.batch, a.out_dir);
     if (!a.quiet && (hflip > 0.0 || crop > 0))
         fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
                 hflip, (long long)crop);
@@ -467,10 +475,11 @@ static int train_main(int argc, char **argv, unsigned mode)
         strata_loader_skip(ld, nb);
         int end_of_data = 0;
         for (;;) {
-            strata_tensor *x, *y, *logits = NULL;
+            strata_tensor *x, *y;
             if (max_steps > 0 && step >= max_steps)
                 break;
-            if (cli_interrupted() && nb < per_epoch) { /* saved below, as a --steps stop */
+            /* every rank of a data-parallel run stops at the same step */
+            if (dist_any(cli_interrupted()) && nb < per_epoch) { /* saved below, as a --steps stop */
                 stopped = 1;
                 break;
             }
@@ -480,7 +489,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             strata_optimizer_set_lr(ctx.opt, lr);
             train_state before = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
-            rc = run_train_step(&ctx, x, y, clip, &logits, &lv);
+            rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
             if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
                 /* the update was not applied: the model is the state after the last good step */
                 fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (epoch %lld, batch %lld); stopping\n",
@@ -502,13 +511,8 @@ static int train_main(int argc, char **argv, unsigned mode)
                 nan_stop = 1;
                 break;
             }
-            int prev = strata_set_grad_enabled(ctx.rt, 0);
-            if (!rc)
-                rc = run_count_correct(&ctx, logits, y, &correct);
-            strata_set_grad_enabled(ctx.rt, prev);
             sum_loss += lv * (double)strata_tensor_dim(x, 0);
             seen += strata_tensor_dim(x, 0);
-            strata_tensor_release(logits);
             strata_tensor_release(x);
             strata_tensor_release(y);
             if (rc)
@@ -570,16 +574,19 @@ static int train_main(int argc, char **argv, unsigned mode)
                               : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
-        if (stopped || (cli_interrupted() && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {
+        if (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {
             stopped = 1;
             break;
         }
     }
     fclose(metrics);
     strata_loader_destroy(ld);
+    if (nan_stop || (!rc && stopped))
+        dist_settled();
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
-        report_after_training(a.out_dir, 1);
+        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
+            report_after_training(a.out_dir, 1);
         run_free(&ctx);
         return r;
     }
@@ -622,7 +629,8 @@ static int train_main(int argc, char **argv, unsigned mode)
                strata_device_name(ctx.dev));
     else
         printf("trained %s in %.1f s on %s (no data.test to report on)\n", span, total, strata_device_name(ctx.dev));
-    report_after_training(a.out_dir, a.quiet);
+    if (dist_is_root())
+        report_after_training(a.out_dir, a.quiet);
     run_free(&ctx);
     return r;
 }

@@ -7,7 +7,7 @@
 #                                  Valgrind, clang and its sanitizer/libFuzzer runtimes)
 set -eu
 
-BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev liblapacke-dev libblas-dev libopenblas0-openmp ocl-icd-opencl-dev opencl-c-headers"
+BUILD="build-essential cmake pkg-config libyaml-dev libjansson-dev zlib1g-dev libdnnl-dev libpng-dev liblapacke-dev libblas-dev libopenblas0-openmp ocl-icd-opencl-dev opencl-c-headers libopenmpi-dev openmpi-bin"
 DATA="dataset-fashion-mnist bible-kjv"
 TEST="libcmocka-dev python3-numpy python3-torch valgrind abigail-tools clang libclang-rt-dev pocl-opencl-icd clinfo"
 

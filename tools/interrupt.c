@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 
 static volatile sig_atomic_t caught;
 static int cmd_argc;       /* the command line, for the hint that resumes it */
@@ -70,8 +71,13 @@ void cli_put_resume_command(const char *spec, const char *dir)
 
 int cli_interrupt_exit(const char *spec, const char *dir, int64_t step)
 {
-    fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s; this continues it:\n",
-            caught == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir);
-    cli_put_resume_command(spec, dir);
-    return 128 + (int)caught;
+    /* a data-parallel run: the ranks stopped together, rank 0 tells; a rank
+     * the signal did not reach ends as if Ctrl-C had */
+    const int sig = caught ? (int)caught : SIGINT;
+    if (dist_is_root()) {
+        fprintf(stderr, "strata: interrupted (%s) after step %lld; the run is saved in %s; this continues it:\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)step, dir);
+        cli_put_resume_command(spec, dir);
+    }
+    return 128 + sig;
 }

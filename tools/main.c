@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "../core/typo.h"
 
 static void usage(FILE *f)
@@ -97,6 +98,34 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
     return 0;
 }
 
+/* Under mpirun with several ranks, anything but an image classifier's
+ * training would run N times over, each writing the same files. */
+static int single_process_only(const char *cmd, const char *fmt, const char *task)
+{
+    char kind[160] = "";
+    if (fmt)
+        snprintf(kind, sizeof kind, " (this spec's data.format is %s%s%s)", fmt, *task ? ", task " : "", task);
+    fprintf(stderr, "strata: error: `strata %s`%s runs as one process, and an MPI launcher started %d: data-parallel "
+                    "training covers `strata train` of an image classifier; run this without mpirun\n",
+            cmd, kind, dist_launched_size());
+    return 2;
+}
+
+/* `mpirun -np N strata train SPEC ...` (dist.h): rank 0 prints, the others'
+ * standard output goes nowhere (their errors still show). A rank that fails
+ * alone takes the others down with it (MPI_Abort) instead of leaving them
+ * waiting for it. */
+static int train_data_parallel(int argc, char **argv)
+{
+    if (dist_start())
+        return 1;
+    if (!dist_is_root() && !freopen("/dev/null", "w", stdout)) {
+        fprintf(stderr, "strata: error: rank %d: cannot send its standard output to /dev/null\n", dist_rank());
+        return dist_end(1);
+    }
+    return dist_end(cmd_train(argc, argv));
+}
+
 /* The commands that take their arguments as they are (train and eval pick a
  * trainer by the spec; version is below). */
 static const struct {
@@ -144,6 +173,10 @@ static int run_command(int argc, char **argv)
         int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (e)
             return e;
+        const int image = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(fmt, "text") &&
+                          strcmp(task, "autoencoder") && strcmp(task, "gan") && strcmp(task, "language_model");
+        if (dist_launched_size() > 1 && !(train && image))
+            return single_process_only(train ? "train" : "eval", fmt, task);
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))
@@ -160,11 +193,14 @@ static int run_command(int argc, char **argv)
         }
         if (train && (!strcmp(fmt, "text") || !strcmp(task, "language_model")))
             return cmd_train_text(argc - 1, argv + 1);
+        if (train && dist_launched_size() > 1)
+            return train_data_parallel(argc - 1, argv + 1);
         return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
     }
     for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
         if (!strcmp(cmd, plain_commands[k].name))
-            return plain_commands[k].run(argc - 1, argv + 1);
+            return dist_launched_size() > 1 ? single_process_only(cmd, NULL, NULL)
+                                            : plain_commands[k].run(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         const cli_opt none[] = {{0}};
         const cli_command c = {.name = "version", .opts = none, .synopsis = "",

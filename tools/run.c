@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "dist.h"
 
 void run_free(run_ctx *r)
 {
@@ -263,6 +264,9 @@ strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor
     return rc;
 }
 
+static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **xs,
+                                 strata_tensor **ys, int64_t *n);
+
 strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
 {
     strata_loader *ld;
@@ -278,7 +282,21 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
         int done;
         if ((rc = strata_loader_next(ld, r->dev, &x, &y, &done)) || done)
             break;
-        rc = run_model_input(r, x, &xi);
+        int64_t n = strata_tensor_dim(x, 0);
+        if (dist_size() > 1) { /* each rank its share; the sums meet below */
+            strata_tensor *xs = NULL, *ys = NULL;
+            rc = shard_batch(r, x, y, &xs, &ys, &n);
+            strata_tensor_release(x);
+            strata_tensor_release(y);
+            x = xs, y = ys;
+            if (!rc && !n) {
+                strata_tensor_release(x);
+                strata_tensor_release(y);
+                continue;
+            }
+        }
+        if (!rc)
+            rc = run_model_input(r, x, &xi);
         if (!rc)
             rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 0);
         strata_attr red = strata_attr_string("reduction", "sum");
@@ -291,7 +309,7 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
         if (!rc)
             rc = run_count_correct(r, logits, y, &correct);
         total += v;
-        seen += strata_tensor_dim(x, 0);
+        seen += n;
         strata_tensor_release(l);
         strata_tensor_release(logits);
         strata_tensor_release(xi);
@@ -302,6 +320,10 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
     }
     strata_set_grad_enabled(r->rt, prev);
     strata_loader_destroy(ld);
+    double sums[3] = {total, (double)correct, (double)seen};
+    if (!rc && dist_sum_f64(sums, 3))
+        rc = STRATA_E_BACKEND;
+    total = sums[0], correct = (int64_t)sums[1], seen = (int64_t)sums[2];
     *loss = seen ? total / (double)seen : NAN;
     *acc = seen ? (double)correct / (double)seen : NAN;
     return rc;
@@ -324,34 +346,139 @@ strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *
     return rc;
 }
 
-strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, strata_tensor **logits_out,
+/* The parameters' gradients (or, with @p buffers, the model's buffers) to
+ * and from one host array: @p to_host 1 reads them into @p buf (NULL: only
+ * counts), 0 writes them back. *n: the elements (gradients, f32) or bytes
+ * (buffers). A parameter without a gradient has none on any rank: every
+ * rank runs the same graph. */
+static strata_status host_copy(strata_model *m, int buffers, int to_host, void *buf, size_t *n)
+{
+    const int count = buffers ? strata_model_buffer_count(m) : strata_model_param_count(m);
+    size_t off = 0;
+    for (int i = 0; i < count; i++) {
+        strata_tensor *t = NULL;
+        strata_status rc = buffers ? strata_model_buffer(m, i, NULL, &t) : strata_model_param(m, i, NULL, &t);
+        if (rc)
+            return rc;
+        if (!buffers)
+            t = strata_tensor_grad(t);
+        if (!t)
+            continue;
+        const size_t k = (size_t)strata_tensor_numel(t),
+                     bytes = k * strata_dtype_size(buffers ? strata_tensor_dtype(t) : STRATA_F32);
+        char *at = (char *)buf + (buffers ? off : off * sizeof(float));
+        if (buf && (rc = to_host ? strata_tensor_read(t, at, bytes) : strata_tensor_write(t, at, bytes)))
+            return rc;
+        off += buffers ? bytes : k;
+    }
+    *n = off;
+    return STRATA_OK;
+}
+
+/* Data-parallel (dist.h): every rank's gradients, weighted by its share of
+ * the batch, summed, so each rank holds the gradient of the whole batch's
+ * mean loss; then rank 0's buffers (batch norm's running statistics, which
+ * each rank updated from its own share) on every rank, as PyTorch's
+ * DistributedDataParallel broadcasts them. */
+static strata_status dist_sum_gradients(strata_model *m, double weight)
+{
+    size_t n = 0, bytes = 0;
+    strata_status rc = host_copy(m, 0, 1, NULL, &n);
+    if (!rc)
+        rc = host_copy(m, 1, 1, NULL, &bytes);
+    float *g = rc ? NULL : malloc(sizeof *g * (n ? n : 1) + bytes);
+    if (!rc && !g)
+        rc = STRATA_E_NOMEM;
+    if (!rc)
+        rc = host_copy(m, 0, 1, g, &n);
+    for (size_t k = 0; !rc && k < n; k++)
+        g[k] = (float)(g[k] * weight);
+    if (!rc && dist_sum_f32(g, n))
+        rc = STRATA_E_BACKEND;
+    if (!rc)
+        rc = host_copy(m, 0, 0, g, &n);
+    if (!rc && bytes && !(rc = host_copy(m, 1, 1, g + n, &bytes)))
+        rc = dist_broadcast(g + n, bytes) ? STRATA_E_BACKEND : host_copy(m, 1, 0, g + n, &bytes);
+    free(g);
+    return rc;
+}
+
+/* This rank's share of a batch (dist_share) as views: rows [lo, hi) of @p x
+ * and @p y, or row 0 when the share is empty (a batch smaller than the
+ * ranks: the rank then runs the step with weight 0, so that its gradients
+ * exist and its optimizer steps with the others). */
+static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **xs,
+                                 strata_tensor **ys, int64_t *n)
+{
+    int64_t lo, hi;
+    dist_share(strata_tensor_dim(x, 0), &lo, &hi);
+    *n = hi - lo;
+    if (hi == lo)
+        lo = 0, hi = 1;
+    strata_attr a[3] = {strata_attr_int("axis", 0), strata_attr_int("start", lo), strata_attr_int("end", hi)};
+    strata_status rc = strata_op_call(r->rt, "core::slice", &x, 1, a, 3, xs, 1);
+    if (!rc && (rc = strata_op_call(r->rt, "core::slice", &y, 1, a, 3, ys, 1)))
+        strata_tensor_release(*xs);
+    return rc;
+}
+
+strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out)
 {
-    strata_tensor *xi = NULL, *logits = NULL, *loss = NULL;
-    strata_status rc = run_model_input(r, x, &xi);
+    const int dp = dist_size() > 1;
+    const int64_t b = strata_tensor_dim(x, 0);
+    int64_t n = b;
+    strata_tensor *xs = x, *ys = y, *xi = NULL, *logits = NULL, *loss = NULL;
+    strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
+    if (!rc)
+        rc = run_model_input(r, xs, &xi);
     if (!rc)
         rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 1);
     if (!rc)
-        rc = strata_cross_entropy(r->rt, logits, y, &loss);
+        rc = strata_cross_entropy(r->rt, logits, ys, &loss);
     strata_tensor_release(xi);
-    /* a non-finite loss never reaches the parameters: they stay the last good state */
     double lv = 0;
-    if (!rc && !(rc = strata_tensor_item(loss, &lv)) && !isfinite(lv)) {
+    int64_t right = 0;
+    if (!rc)
+        rc = strata_tensor_item(loss, &lv);
+    if (!rc && (correct || dp)) {
+        int prev = strata_set_grad_enabled(r->rt, 0);
+        rc = run_count_correct(r, logits, ys, &right);
+        strata_set_grad_enabled(r->rt, prev);
+    }
+    strata_tensor_release(logits);
+    if (dp) { /* the whole batch's mean loss and right answers, on every rank */
+        double s[2] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0};
+        if (!rc && dist_sum_f64(s, 2))
+            rc = STRATA_E_BACKEND;
+        lv = s[0] / (double)b;
+        right = (int64_t)s[1];
+        strata_tensor_release(xs);
+        strata_tensor_release(ys);
+    }
+    /* a non-finite loss never reaches the parameters: they stay the last good state */
+    if (!rc && !isfinite(lv)) {
         if (loss_out)
             *loss_out = lv;
         strata_model_zero_grad(r->model);
         strata_tensor_release(loss);
-        strata_tensor_release(logits);
         strata_graph_reset(strata_runtime_graph(r->rt));
         return STRATA_E_NUMERIC;
     }
-    strata_status up = cli_update(r->rt, r->model, r->opt, loss, rc ? 0.0 : clip, rc ? NULL : loss_out);
+    rc = rc ? rc : loss ? strata_backward(strata_runtime_graph(r->rt), loss) : STRATA_E_INVALID;
+    if (!rc && dp)
+        rc = dist_sum_gradients(r->model, (double)n / (double)b);
+    if (!rc && clip > 0)
+        rc = strata_clip_grad_norm(r->model, clip, NULL);
     if (!rc)
-        rc = up;
-    if (logits_out && !rc)
-        *logits_out = logits;
-    else
-        strata_tensor_release(logits);
+        rc = strata_optimizer_step(r->opt);
+    strata_model_zero_grad(r->model);
+    strata_tensor_release(loss);
+    strata_graph_reset(strata_runtime_graph(r->rt));
+    if (!rc && loss_out)
+        *loss_out = lv;
+    if (!rc && correct)
+        *correct += right;
     return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "write_atomic.h"
 
 #define CKPT_NAME "checkpoint.safetensors"
@@ -57,6 +58,8 @@ strata_status train_ckpt_save_file(const char *dir, const char *file, strata_mod
 strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s, json_t *more)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return STRATA_OK;
     /* uint64 and doubles as strings: JSON integers are signed, and "%.17g"
      * gives back the same double */
     char seed[32], off[32], dseed[32], sum[40];
@@ -218,6 +221,8 @@ int train_spec_beside(const char *checkpoint, char *out, size_t size)
 
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return;
     size_t len;
     const char *text = strata_spec_text(spec, &len);
     char path[4200];
@@ -273,6 +278,8 @@ void train_ckpt_remove_temps(const char *dir)
 
 void train_ckpt_remove_temps_of(const char *dir, const char *file)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return;
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -317,6 +324,8 @@ static int record_kept(const char *line, const void *ctx)
 
 int train_metrics_filter(const char *dir, int (*keep)(const char *line, const void *ctx), const void *ctx)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     FILE *in = fopen(path, "r");
@@ -356,6 +365,8 @@ int train_metrics_truncate(const char *dir, const train_state *s)
 
 void train_best_forget(const char *out_dir)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return;
     char path[4200];
     snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
     remove(path);
@@ -409,7 +420,7 @@ strata_status train_best_update(train_best *b, const char *out_dir, strata_model
         return STRATA_E_NOMEM;
     char path[4200];
     snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
-    strata_status rc = strata_checkpoint_save(path, m, NULL, text);
+    strata_status rc = dist_is_root() ? strata_checkpoint_save(path, m, NULL, text) : STRATA_OK;
     free(text);
     if (!rc)
         b->value = value, b->epoch = epoch, b->step = step;

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Data-parallel training (`mpirun -np N strata train`, tools/dist.h) against
+one process on the same global batches: the per-step losses and the trained
+parameters agree to float rounding (the gradients are summed in another
+order); uneven and empty shares (a batch smaller than the ranks); batch norm
+(rank 0's running statistics reach every rank, so the sharded evaluation
+equals a one-process `strata eval` of the checkpoint); resuming; refusing
+the commands that run as one process. Skipped (77) without mpirun or
+lib/libstrata_mpi.so.
+
+usage: dist_mpi_check.py BUILD SOURCE"""
+import json, os, shutil, struct, subprocess, sys, tempfile
+
+import numpy as np
+
+build, source = sys.argv[1], sys.argv[2]
+strata = os.path.join(build, "bin", "strata")
+mpirun = shutil.which("mpirun")
+if not mpirun or not os.path.exists(os.path.join(build, "lib", "libstrata_mpi.so")):
+    print("skipped: no mpirun or no lib/libstrata_mpi.so (Open MPI: libopenmpi-dev openmpi-bin)")
+    sys.exit(77)
+if not os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    print("skipped: Fashion-MNIST is not installed (dataset-fashion-mnist)")
+    sys.exit(77)
+
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", STRATA_NUM_THREADS="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+failures = []
+
+
+# Under the sanitizers (tools/sanitize.sh) LeakSanitizer reports what Open
+# MPI keeps until exit, from components it has already unloaded, which no
+# suppression can name: the ranks run without leak checks (ASan and UBSan
+# stay on); the one-process runs keep them.
+env_mpi = dict(env)
+if "ASAN_OPTIONS" in env_mpi:
+    env_mpi["ASAN_OPTIONS"] += ":detect_leaks=0"
+
+
+def run(args, ranks=1, expect=0):
+    cmd = ([mpirun, "-np", str(ranks), "--bind-to", "none"] if ranks > 1 else []) + [strata] + args
+    p = subprocess.run(cmd, env=env_mpi if ranks > 1 else env, capture_output=True, text=True, timeout=300)
+    if p.returncode != expect:
+        sys.exit(f"{' '.join(cmd)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def safetensors(path):
+    """(header, data) of a safetensors file"""
+    with open(path, "rb") as f:
+        n, = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)), f.read()
+
+
+def params(path):
+    header, data = safetensors(path)
+    out = {}
+    for name, e in header.items():
+        if name != "__metadata__" and e["dtype"] == "F32" and not name.startswith("optimizer."):
+            b, end = e["data_offsets"]
+            out[name] = np.frombuffer(data[b:end], np.float32)
+    return out
+
+
+def losses(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [r["batch_loss"] for r in map(json.loads, f) if "batch_loss" in r]
+
+
+def compare(a, b, what, tol):
+    la, lb = losses(a), losses(b)
+    worst = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(la, lb)) if la and len(la) == len(lb) else np.inf
+    check(worst <= tol, f"{what}: {len(la)} step losses agree (worst relative difference {worst:.2e} <= {tol})")
+    pa = params(os.path.join(a, "checkpoint.safetensors"))
+    pb = params(os.path.join(b, "checkpoint.safetensors"))
+    diff = max(float(np.max(np.abs(pa[k] - pb[k]))) for k in pa) if pa.keys() == pb.keys() else np.inf
+    check(diff <= 1e-4, f"{what}: {len(pa)} parameter tensors agree (largest difference {diff:.2e} <= 1e-4)")
+
+
+tmp = tempfile.mkdtemp(prefix="strata-dist-")
+try:
+    mlp = os.path.join(source, "models", "mlp-fashion.yaml")
+    common = ["--quiet", "--set", "train.eval_batch_size=2000"]
+
+    # the same 30 batches of 128, in one process and in two halves of 64
+    run(["train", mlp, "--out", f"{tmp}/one", "--steps", "30"] + common)
+    p = run(["train", mlp, "--out", f"{tmp}/two", "--steps", "30"] + common, ranks=2)
+    compare(f"{tmp}/one", f"{tmp}/two", "2 ranks, batch 128", 1e-4)
+    check(p.stdout.count("test accuracy") == 1, "only rank 0 prints the result")
+
+    # uneven shares (5 = 3 + 2 on two ranks, 2 + 2 + 1 on three) and empty
+    # ones (batch 1: rank 1 has nothing and steps with weight 0)
+    for batch, ranks in ((5, 2), (5, 3), (1, 2)):
+        a, b = f"{tmp}/b{batch}-1", f"{tmp}/b{batch}-{ranks}"
+        run(["train", mlp, "--out", a, "--steps", "12", "--batch-size", str(batch)] + common)
+        run(["train", mlp, "--out", b, "--steps", "12", "--batch-size", str(batch)] + common, ranks=ranks)
+        compare(a, b, f"{ranks} ranks, batch {batch}", 1e-4)
+
+    # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel)
+    run(["train", mlp, "--out", f"{tmp}/whole", "--steps", "16"] + common, ranks=2)
+    run(["train", mlp, "--out", f"{tmp}/half", "--steps", "8"] + common, ranks=2)
+    run(["train", mlp, "--resume", f"{tmp}/half", "--steps", "16"] + common, ranks=2)
+    check(losses(f"{tmp}/whole") == losses(f"{tmp}/half"), "a resumed data-parallel run repeats the whole one step for step")
+
+    # Ctrl-C that reaches one rank (rank 1 here) stops both after the same
+    # step; rank 0 saves the run where it stands
+    cmd = [mpirun, "-np", "2", "--bind-to", "none", strata, "train", mlp, "--out", f"{tmp}/int", "--epochs", "50",
+           "--quiet"]
+    p = subprocess.Popen(cmd, env=env_mpi, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, steps = f"{tmp}/int/metrics.jsonl", 0
+    for _ in range(600):
+        steps = sum(1 for _ in open(metrics)) if os.path.exists(metrics) else 0
+        if steps >= 20 or p.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.1"])
+    kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+    if len(kids) == 2:
+        os.kill(int(max(kids, key=int)), 2)
+    out, err = p.communicate(timeout=120)
+    ckpt = f"{tmp}/int/checkpoint.safetensors"
+    saved = json.loads(safetensors(ckpt)[0]["__metadata__"]["train.state"])["step"] if os.path.exists(ckpt) else -1
+    last = losses(f"{tmp}/int")
+    check(len(kids) == 2 and p.returncode == 130 and err.count("interrupted (SIGINT)") == 1 and saved == len(last),
+          f"SIGINT to rank 1 after {steps} steps: both stop, exit 130, rank 0 saves step {saved} "
+          f"(metrics: {len(last)} steps, ranks found: {len(kids)}, exit {p.returncode})")
+
+    # batch norm: each rank normalises its own share (as DistributedDataParallel
+    # without SyncBatchNorm); the running statistics are rank 0's everywhere
+    # (the MLP with a batch_norm1d after its first layer: a ConvNet's
+    # evaluation would take minutes under the sanitizers)
+    bn = f"{tmp}/mlp-bn.yaml"
+    with open(mlp) as f, open(bn, "w") as g:
+        spec = f.read()
+        first = "    - {type: linear, out_features: 512}   # 1.weight (512, 784), 1.bias (512)\n"
+        assert first in spec, "models/mlp-fashion.yaml changed: update the batch norm case"
+        g.write(spec.replace(first, first + "    - {type: batch_norm1d}\n", 1))
+    p = run(["train", bn, "--out", f"{tmp}/bn", "--steps", "6", "--batch-size", "32"] + common, ranks=2)
+    trained = float(p.stdout.split("test accuracy: ")[1].split()[0])
+    e = run(["eval", bn, "--checkpoint", f"{tmp}/bn", "--json"])
+    alone = json.loads(e.stdout)["test_accuracy"]
+    check(abs(trained - alone) < 1e-9,
+          f"batch norm: the ranks' evaluation ({trained:.4f}) is one process's of the checkpoint ({alone:.4f})")
+
+    # what runs as one process says so, and no rank waits for the others
+    for args in (["info"], ["eval", mlp, "--checkpoint", f"{tmp}/one"],
+                 ["train", os.path.join(source, "models", "memn2n-babi.yaml"), "--data", tmp, "--task", "1",
+                  "--out", f"{tmp}/mem"]):
+        p = run(args, ranks=2, expect=2)
+        check("runs as one process" in p.stderr, f"`mpirun -np 2 strata {args[0]}` is refused with a message")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+if failures:
+    sys.exit(f"{len(failures)} check(s) failed")
+print("all data-parallel checks passed")
