@@ -184,7 +184,7 @@ static void note_earlier_run(const char *dir)
 {
     static const char *const files[] = {"checkpoint.safetensors", "generator.safetensors", "metrics.jsonl",
                                         "summary.json"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+    for (size_t i = 0; dist_is_root() && i < sizeof files / sizeof *files; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         if (access(path, F_OK) == 0) {
