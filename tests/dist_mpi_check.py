@@ -130,6 +130,18 @@ try:
           f"SIGINT to rank 1 after {steps} steps: both stop, exit 130, rank 0 saves step {saved} "
           f"(metrics: {len(last)} steps, ranks found: {len(kids)}, exit {p.returncode})")
 
+    # a rank that fails alone (an allocation on rank 1) ends the job, with its
+    # message, instead of leaving rank 0 waiting in the next allreduce
+    args = ["train", mlp, "--out", f"{tmp}/fail", "--steps", "30"] + common
+    cmd = [mpirun, "--bind-to", "none", "-np", "1", strata] + args + [":", "-np", "1", "-x",
+                                                                       "STRATA_FAULT_ALLOC=3000", strata] + args
+    try:
+        p = subprocess.run(cmd, env=env_mpi, capture_output=True, text=True, timeout=120)
+        check(p.returncode != 0 and "E_NOMEM" in p.stderr and "MPI_ABORT" in p.stderr,
+              f"a rank failing alone ends every rank (exit {p.returncode}, its message shown)")
+    except subprocess.TimeoutExpired:
+        check(False, "a rank failing alone ends every rank (the job hung for 120 s)")
+
     # batch norm: each rank normalises its own share (as DistributedDataParallel
     # without SyncBatchNorm); the running statistics are rank 0's everywhere
     # (the MLP with a batch_norm1d after its first layer: a ConvNet's
