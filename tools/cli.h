@@ -201,6 +201,16 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  gradients are the whole batch's on every rank. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
+/** In a data-parallel run (dist.h), a line on stderr saying so. */
+void run_note_data_parallel(int64_t batch, const char *out_dir);
+/** The loss of a batch (x, y), its mean over the batch, for run_step; when
+ *  @p right is not NULL, the right answers added to it. */
+typedef strata_status (*run_loss_fn)(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,
+                                     int64_t *right);
+/** run_train_step with another loss (a language model's): data-parallel
+ *  when dist_size() > 1, the batch shared along its first axis. */
+strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, run_loss_fn loss_fn,
+                       int64_t *correct, double *loss_out);
 
 /* Language models (cmd_train_lm.c): a text corpus, windows of seq_len
  * tokens, the model's input 0 the tokens (batch, seq_len) i64, its other
@@ -483,6 +493,9 @@ int train_resume_check_batch(const train_state *s, const char *dir, int64_t batc
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);
+/** RUN/metrics.jsonl (@p path) opened to append (@p resuming) or anew; on
+ *  the ranks but 0 of a data-parallel run, /dev/null. NULL with errno set. */
+FILE *train_metrics_open(const char *path, int resuming);
 /** Rewrites DIR/metrics.jsonl whole or not at all (cli_write_atomic),
  *  keeping the lines @p keep accepts; a torn last line ends it. Nothing to
  *  do without the file. Prints the error; returns 0 or 1. */

@@ -398,7 +398,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *metrics = dist_is_root() ? fopen(path, a.ckpt.resume ? "a" : "w") : fopen("/dev/null", "w");
+    FILE *metrics = train_metrics_open(path, a.ckpt.resume != NULL);
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         run_free(&ctx);
@@ -443,10 +443,8 @@ static int train_main(int argc, char **argv, unsigned mode)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
                 (long long)strata_dataset_size(ctx.train), (long long)ctx.batch, (long long)epochs);
-    if (!a.quiet && dist_size() > 1)
-        fprintf(stderr, "strata: data-parallel over %d processes (MPI): each computes its share of every batch of "
-                        "%lld and the gradients are summed; rank 0 writes %s\n",
-                dist_size(), (long long)ctx.batch, a.out_dir);
+    if (!a.quiet)
+        run_note_data_parallel(ctx.batch, a.out_dir);
     if (!a.quiet && (hflip > 0.0 || crop > 0))
         fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
                 hflip, (long long)crop);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 
 int lm_spec_is_lm(const strata_spec *s)
@@ -211,7 +212,7 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
                 !os ? "missing" : nd != 2 ? "of another rank" : "too small");
         return 1;
     }
-    if (os[1] > V)
+    if (os[1] > V && dist_is_root()) /* said once in a data-parallel run */
         fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
                 (long long)os[1], (long long)V);
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
@@ -278,26 +279,21 @@ static strata_status lm_loss(run_ctx *r, strata_tensor *logits, strata_tensor *y
     return rc;
 }
 
-strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out)
+/* a run_loss_fn: the mean cross-entropy over the batch's B*T positions */
+static strata_status lm_batch_loss(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,
+                                   int64_t *right)
 {
-    strata_tensor *logits = NULL, *loss = NULL;
+    strata_tensor *logits = NULL;
     strata_status rc = lm_forward(r, x, 1, &logits);
     if (!rc)
-        rc = lm_loss(r, logits, y, "mean", &loss);
+        rc = lm_loss(r, logits, y, "mean", loss);
     strata_tensor_release(logits);
-    /* a non-finite loss never reaches the parameters: they stay the last good state */
-    double lv = 0;
-    if (!rc && !(rc = strata_tensor_item(loss, &lv)) && !isfinite(lv))
-        rc = STRATA_E_NUMERIC;
-    if (rc) {
-        if (rc == STRATA_E_NUMERIC && loss_out)
-            *loss_out = lv;
-        strata_model_zero_grad(r->model);
-        strata_tensor_release(loss);
-        strata_graph_reset(strata_runtime_graph(r->rt));
-        return rc;
-    }
-    return cli_update(r->rt, r->model, r->opt, loss, clip, loss_out);
+    return rc;
+}
+
+strata_status lm_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, double *loss_out)
+{
+    return run_step(r, x, y, clip, lm_batch_loss, NULL, loss_out);
 }
 
 strata_status lm_evaluate(run_ctx *r, double *loss)
@@ -309,9 +305,12 @@ strata_status lm_evaluate(run_ctx *r, double *loss)
     int prev = strata_set_grad_enabled(r->rt, 0);
     double total = 0;
     for (int64_t first = 0; first < nw && !rc; first += r->eval_batch) {
-        int64_t count = nw - first < r->eval_batch ? nw - first : r->eval_batch;
+        int64_t count = nw - first < r->eval_batch ? nw - first : r->eval_batch, lo, hi;
+        dist_share(count, &lo, &hi); /* a data-parallel run: this rank's windows; the sums meet below */
+        if (hi == lo)
+            continue;
         strata_tensor *x = NULL, *y = NULL, *logits = NULL, *l = NULL;
-        rc = strata_text_val_batch(r->text, r->dev, r->seq_len, first, count, &x, &y);
+        rc = strata_text_val_batch(r->text, r->dev, r->seq_len, first + lo, hi - lo, &x, &y);
         if (!rc)
             rc = lm_forward(r, x, 0, &logits);
         if (!rc)
@@ -326,6 +325,8 @@ strata_status lm_evaluate(run_ctx *r, double *loss)
         strata_tensor_release(y);
     }
     strata_set_grad_enabled(r->rt, prev);
+    if (!rc && dist_sum_f64(&total, 1))
+        rc = STRATA_E_BACKEND;
     *loss = nw ? total / (double)(nw * r->seq_len) : NAN;
     return rc;
 }
@@ -480,7 +481,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         return cli_fail("training", STRATA_E_NOMEM);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", o->out_dir);
-    FILE *metrics = fopen(path, ck->resume ? "a" : "w");
+    FILE *metrics = train_metrics_open(path, ck->resume != NULL);
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         json_decref(meta);
@@ -500,6 +501,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 strata_spec_path(r->spec), strata_device_name(r->dev), (long long)strata_model_num_scalars(r->model),
                 (long long)V, (long long)n_train, (long long)n_val, (long long)nw, (long long)r->batch,
                 (long long)r->seq_len, (long long)steps);
+    if (!o->quiet)
+        run_note_data_parallel(r->batch, o->out_dir);
 
     strata_status rc = STRATA_OK;
     const uint64_t data_seed = ts.data_seed;
@@ -594,7 +597,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 break;
         }
         /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */
-        const int stop = cli_interrupted() && step < steps;
+        const int stop = dist_any(cli_interrupted()) && step < steps; /* every rank of a data-parallel run */
         if (eval_now || stop || (ck->checkpoint_every > 0 && step % ck->checkpoint_every == 0))
             rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta);
         if (stop) {
@@ -604,9 +607,12 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     }
     fclose(metrics);
     json_decref(meta);
+    if (nan_stop || (!rc && stopped))
+        dist_settled();
     if (!rc && stopped) {
         const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
-        report_after_training(o->out_dir, 1);
+        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
+            report_after_training(o->out_dir, 1);
         return code;
     }
     if (!o->quiet && early_stop)
@@ -641,6 +647,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                o->out_dir);
     printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
            strata_device_name(r->dev));
-    report_after_training(o->out_dir, o->quiet);
+    if (dist_is_root())
+        report_after_training(o->out_dir, o->quiet);
     return ret;
 }

@@ -106,7 +106,8 @@ static int single_process_only(const char *cmd, const char *fmt, const char *tas
     if (fmt)
         snprintf(kind, sizeof kind, " (this spec's data.format is %s%s%s)", fmt, *task ? ", task " : "", task);
     fprintf(stderr, "strata: error: `strata %s`%s runs as one process, and an MPI launcher started %d: data-parallel "
-                    "training covers `strata train` of an image classifier; run this without mpirun\n",
+                    "training covers `strata train` of an image classifier or a language model; run this without "
+                    "mpirun\n",
             cmd, kind, dist_launched_size());
     return 2;
 }
@@ -115,7 +116,7 @@ static int single_process_only(const char *cmd, const char *fmt, const char *tas
  * standard output goes nowhere (their errors still show). A rank that fails
  * alone takes the others down with it (MPI_Abort) instead of leaving them
  * waiting for it. */
-static int train_data_parallel(int argc, char **argv)
+static int train_data_parallel(int (*cmd)(int argc, char **argv), int argc, char **argv)
 {
     if (dist_start())
         return 1;
@@ -123,7 +124,7 @@ static int train_data_parallel(int argc, char **argv)
         fprintf(stderr, "strata: error: rank %d: cannot send its standard output to /dev/null\n", dist_rank());
         return dist_end(1);
     }
-    return dist_end(cmd_train(argc, argv));
+    return dist_end(cmd(argc, argv));
 }
 
 /* The commands that take their arguments as they are (train and eval pick a
@@ -173,9 +174,10 @@ static int run_command(int argc, char **argv)
         int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (e)
             return e;
-        const int image = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(fmt, "text") &&
-                          strcmp(task, "autoencoder") && strcmp(task, "gan") && strcmp(task, "language_model");
-        if (dist_launched_size() > 1 && !(train && image))
+        /* image classifiers and language models: the trainers of run_step */
+        const int shared = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(task, "autoencoder") &&
+                           strcmp(task, "gan");
+        if (dist_launched_size() > 1 && !(train && shared))
             return single_process_only(train ? "train" : "eval", fmt, task);
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
@@ -191,10 +193,11 @@ static int run_command(int argc, char **argv)
             }
             return cmd_gan_train(argc - 1, argv + 1);
         }
-        if (train && (!strcmp(fmt, "text") || !strcmp(task, "language_model")))
-            return cmd_train_text(argc - 1, argv + 1);
+        const int lm = !strcmp(fmt, "text") || !strcmp(task, "language_model");
         if (train && dist_launched_size() > 1)
-            return train_data_parallel(argc - 1, argv + 1);
+            return train_data_parallel(lm ? cmd_train_text : cmd_train, argc - 1, argv + 1);
+        if (train && lm)
+            return cmd_train_text(argc - 1, argv + 1);
         return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
     }
     for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)

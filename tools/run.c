@@ -422,31 +422,40 @@ static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y,
     return rc;
 }
 
-strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
-                             double *loss_out)
+/* An image classifier's run_loss_fn: the cross-entropy of the model's
+ * logits, and the argmax predictions that match the labels. */
+static strata_status classifier_loss(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,
+                                     int64_t *right)
 {
-    const int dp = dist_size() > 1;
-    const int64_t b = strata_tensor_dim(x, 0);
-    int64_t n = b;
-    strata_tensor *xs = x, *ys = y, *xi = NULL, *logits = NULL, *loss = NULL;
-    strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
-    if (!rc)
-        rc = run_model_input(r, xs, &xi);
+    strata_tensor *xi = NULL, *logits = NULL;
+    strata_status rc = run_model_input(r, x, &xi);
     if (!rc)
         rc = strata_model_forward(r->model, &xi, 1, &logits, 1, 1);
     if (!rc)
-        rc = strata_cross_entropy(r->rt, logits, ys, &loss);
-    strata_tensor_release(xi);
-    double lv = 0;
-    int64_t right = 0;
-    if (!rc)
-        rc = strata_tensor_item(loss, &lv);
-    if (!rc && (correct || dp)) {
+        rc = strata_cross_entropy(r->rt, logits, y, loss);
+    if (!rc && right) {
         int prev = strata_set_grad_enabled(r->rt, 0);
-        rc = run_count_correct(r, logits, ys, &right);
+        rc = run_count_correct(r, logits, y, right);
         strata_set_grad_enabled(r->rt, prev);
     }
+    strata_tensor_release(xi);
     strata_tensor_release(logits);
+    return rc;
+}
+
+strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, run_loss_fn loss_fn,
+                       int64_t *correct, double *loss_out)
+{
+    const int dp = dist_size() > 1;
+    const int64_t b = strata_tensor_dim(x, 0);
+    int64_t n = b, right = 0;
+    strata_tensor *xs = x, *ys = y, *loss = NULL;
+    strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
+    if (!rc)
+        rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL);
+    double lv = 0;
+    if (!rc)
+        rc = strata_tensor_item(loss, &lv);
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
         double s[2] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0};
         if (!rc && dist_sum_f64(s, 2))
@@ -480,6 +489,20 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
     if (!rc && correct)
         *correct += right;
     return rc;
+}
+
+void run_note_data_parallel(int64_t batch, const char *out_dir)
+{
+    if (dist_size() > 1)
+        fprintf(stderr, "strata: data-parallel over %d processes (MPI): each computes its share of every batch of "
+                        "%lld and the gradients are summed; rank 0 writes %s\n",
+                dist_size(), (long long)batch, out_dir);
+}
+
+strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
+                             double *loss_out)
+{
+    return run_step(r, x, y, clip, classifier_loss, correct, loss_out);
 }
 
 /* mkdir -p: 0, or 1 after a message naming the directory (also when a file of

@@ -358,6 +358,12 @@ int train_metrics_filter(const char *dir, int (*keep)(const char *line, const vo
     return rc;
 }
 
+FILE *train_metrics_open(const char *path, int resuming)
+{
+    /* a data-parallel run's files are rank 0's: the others write nowhere */
+    return dist_is_root() ? fopen(path, resuming ? "a" : "w") : fopen("/dev/null", "w");
+}
+
 int train_metrics_truncate(const char *dir, const train_state *s)
 {
     return train_metrics_filter(dir, record_kept, s);
