@@ -84,6 +84,16 @@ def compare(a, b, what, tol):
     check(diff <= 1e-4, f"{what}: {len(pa)} parameter tensors agree (largest difference {diff:.2e} <= 1e-4)")
 
 
+def variant(spec, out, extra):
+    """@p spec with the layer line @p extra after the MLP's first linear layer"""
+    with open(spec) as f, open(out, "w") as g:
+        text = f.read()
+        first = "    - {type: linear, out_features: 512}   # 1.weight (512, 784), 1.bias (512)\n"
+        assert first in text, "models/mlp-fashion.yaml changed: update dist_mpi_check.py"
+        g.write(text.replace(first, first + extra + "\n", 1))
+    return out
+
+
 tmp = tempfile.mkdtemp(prefix="strata-dist-")
 try:
     mlp = os.path.join(source, "models", "mlp-fashion.yaml")
@@ -120,11 +130,24 @@ try:
         check(abs(va - vb) <= 1e-5 * abs(va), f"language model, {ranks} ranks, batch {batch}: validation loss "
                                               f"{vb:.6f} (one process: {va:.6f})")
 
-    # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel)
-    run(["train", mlp, "--out", f"{tmp}/whole", "--steps", "16"] + common, ranks=2)
-    run(["train", mlp, "--out", f"{tmp}/half", "--steps", "8"] + common, ranks=2)
-    run(["train", mlp, "--resume", f"{tmp}/half", "--steps", "16"] + common, ranks=2)
-    check(losses(f"{tmp}/whole") == losses(f"{tmp}/half"), "a resumed data-parallel run repeats the whole one step for step")
+    # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel),
+    # with dropout and uneven shares (5 = 3 + 2): the ranks' random streams
+    # go on from one place, so rank 0's state in the checkpoint serves all
+    drop = variant(mlp, f"{tmp}/mlp-dropout.yaml", "    - {type: dropout, p: 0.3}")
+    five = ["--batch-size", "5"] + common
+    run(["train", drop, "--out", f"{tmp}/whole", "--steps", "16"] + five, ranks=2)
+    run(["train", drop, "--out", f"{tmp}/half", "--steps", "8"] + five, ranks=2)
+    run(["train", drop, "--resume", f"{tmp}/half", "--steps", "16"] + five, ranks=2)
+    check(losses(f"{tmp}/whole") == losses(f"{tmp}/half"),
+          "a resumed data-parallel run with dropout repeats the whole one step for step")
+
+    # ranks that do not hold the same model are stopped before they train
+    # (here: two seeds); the check runs after every epoch too
+    args = ["train", mlp, "--out", f"{tmp}/seeds", "--steps", "3"] + common
+    p = subprocess.run([mpirun, "--bind-to", "none", "-np", "1", strata] + args + ["--seed", "1", ":", "-np", "1",
+                        strata] + args + ["--seed", "2"], env=env_mpi, capture_output=True, text=True, timeout=120)
+    check(p.returncode != 0 and "parameters differ before training" in p.stderr,
+          f"ranks with different seeds are refused before training (exit {p.returncode})")
 
     # Ctrl-C that reaches one rank (rank 1 here) stops both after the same
     # step; rank 0 saves the run where it stands
@@ -148,6 +171,23 @@ try:
           f"SIGINT to rank 1 after {steps} steps: both stop, exit 130, rank 0 saves step {saved} "
           f"(metrics: {len(last)} steps, ranks found: {len(kids)}, exit {p.returncode})")
 
+    # Ctrl-C at the launcher: mpirun sends SIGTERM, then SIGKILL a second
+    # later; the run is saved first
+    cmd = [mpirun, "-np", "2", "--bind-to", "none", strata, "train", mlp, "--out", f"{tmp}/int2", "--epochs", "50",
+           "--quiet"]
+    p = subprocess.Popen(cmd, env=env_mpi, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = f"{tmp}/int2/metrics.jsonl"
+    for _ in range(600):
+        if (os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 20) or p.poll() is not None:
+            break
+        subprocess.run(["sleep", "0.1"])
+    p.send_signal(2)
+    out, err = p.communicate(timeout=120)
+    ckpt = f"{tmp}/int2/checkpoint.safetensors"
+    saved = json.loads(safetensors(ckpt)[0]["__metadata__"]["train.state"])["step"] if os.path.exists(ckpt) else -1
+    check(saved == len(losses(f"{tmp}/int2")) and "interrupted (SIGTERM)" in err,
+          f"SIGINT to mpirun: rank 0 saves step {saved} (metrics: {len(losses(f'{tmp}/int2'))} steps)")
+
     # a rank that fails alone (an allocation on rank 1) ends the job, with its
     # message, instead of leaving rank 0 waiting in the next allreduce
     args = ["train", mlp, "--out", f"{tmp}/fail", "--steps", "30"] + common
@@ -166,18 +206,15 @@ try:
     # without SyncBatchNorm); the running statistics are rank 0's everywhere
     # (the MLP with a batch_norm1d after its first layer: a ConvNet's
     # evaluation would take minutes under the sanitizers)
-    bn = f"{tmp}/mlp-bn.yaml"
-    with open(mlp) as f, open(bn, "w") as g:
-        spec = f.read()
-        first = "    - {type: linear, out_features: 512}   # 1.weight (512, 784), 1.bias (512)\n"
-        assert first in spec, "models/mlp-fashion.yaml changed: update the batch norm case"
-        g.write(spec.replace(first, first + "    - {type: batch_norm1d}\n", 1))
-    p = run(["train", bn, "--out", f"{tmp}/bn", "--steps", "6", "--batch-size", "32"] + common, ranks=2)
-    trained = float(p.stdout.split("test accuracy: ")[1].split()[0])
-    e = run(["eval", bn, "--checkpoint", f"{tmp}/bn", "--json"])
-    alone = json.loads(e.stdout)["test_accuracy"]
-    check(abs(trained - alone) < 1e-9,
-          f"batch norm: the ranks' evaluation ({trained:.4f}) is one process's of the checkpoint ({alone:.4f})")
+    bn = variant(mlp, f"{tmp}/mlp-bn.yaml", "    - {type: batch_norm1d}")
+    run(["train", bn, "--out", f"{tmp}/bn", "--steps", "6", "--batch-size", "32"] + common, ranks=2)
+    trained = json.load(open(f"{tmp}/bn/summary.json"))["test_loss"]
+    alone = json.loads(run(["eval", bn, "--checkpoint", f"{tmp}/bn", "--json"]).stdout)["test_loss"]
+    check(abs(trained - alone) <= 1e-6 * abs(alone),
+          f"batch norm: the ranks' test loss ({trained:.7f}) is one process's of the checkpoint ({alone:.7f})")
+    # a share of one example cannot be normalised in training (as in PyTorch)
+    p = run(["train", bn, "--out", f"{tmp}/bn3", "--steps", "2", "--batch-size", "3"] + common, ranks=2, expect=1)
+    check("batch norm needs 2 in training" in p.stderr, "batch norm with a share of 1 example: said why")
 
     # what runs as one process says so, and no rank waits for the others
     for args in (["info"], ["eval", mlp, "--checkpoint", f"{tmp}/one"],

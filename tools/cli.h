@@ -176,6 +176,10 @@ typedef struct {
      * confusion[label * n_classes + predicted] (allocated on first use) */
     int want_confusion;
     int64_t *confusion, n_classes;
+    /* a data-parallel run's host copy of the gradients and buffers, kept
+     * from step to step (dist_cap bytes) */
+    void *dist_buf;
+    size_t dist_cap;
 } run_ctx;
 
 /** Builds runtime, device, model, (optimizer and training set when
@@ -201,6 +205,10 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  gradients are the whole batch's on every rank. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
+/** In a data-parallel run (dist.h): 0 when every rank's parameters and
+ *  buffers are rank 0's, bit for bit, else 1 after a message (@p when:
+ *  "before training", "after epoch 3"). 0 in a single process. */
+int run_check_replicas(run_ctx *r, const char *when);
 /** In a data-parallel run (dist.h), a line on stderr saying so. */
 void run_note_data_parallel(int64_t batch, const char *out_dir);
 /** The loss of a batch (x, y), its mean over the batch, for run_step; when
@@ -493,6 +501,11 @@ int train_resume_check_batch(const train_state *s, const char *dir, int64_t batc
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);
+/** The messages of a run stopped by a non-finite @p loss at @p at ("step
+ *  12"), its last good state (after @p step) saved in @p dir unless
+ *  @p saved is an error: on rank 0 alone in a data-parallel run. */
+void train_tell_nan_stop(double loss, const char *at, strata_status saved, int64_t step, const char *spec,
+                         const char *dir);
 /** RUN/metrics.jsonl (@p path) opened to append (@p resuming) or anew; on
  *  the ranks but 0 of a data-parallel run, /dev/null. NULL with errno set. */
 FILE *train_metrics_open(const char *path, int resuming);

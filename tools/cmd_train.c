@@ -450,7 +450,14 @@ static int train_main(int argc, char **argv, unsigned mode)
                 hflip, (long long)crop);
     double t_start = cli_now(), test_loss = NAN, test_acc = NAN, val_loss = NAN, val_acc = NAN;
     int64_t step = ts.step, ran_epochs = 0;
-    int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int stopped = 0; /* by Ctrl-C, saved where it stands */
+    int told = 0;    /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
+    if (run_check_replicas(&ctx, ts.step ? "at the checkpoint" : "before training")) {
+        strata_loader_destroy(ld);
+        fclose(metrics);
+        run_free(&ctx);
+        return 1;
+    }
     for (int64_t ep = ts.epoch; ep < epochs && !rc && (max_steps <= 0 || step < max_steps || ep == ts.epoch);
          ep++) {
         if (patience > 0 && !isnan(best.value) && ep - best.epoch >= patience) {
@@ -490,23 +497,14 @@ static int train_main(int argc, char **argv, unsigned mode)
             rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
             if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
                 /* the update was not applied: the model is the state after the last good step */
-                fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (epoch %lld, batch %lld); stopping\n",
-                        isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)step + 1, (long long)ep + 1, (long long)nb + 1);
                 strata_status sv = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &before);
-                if (sv)
-                    fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
-                            strata_status_name(sv), strata_last_error());
-                else {
-                    fprintf(stderr,
-                            "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
-                            "lower the learning rate, clip the gradients or check the data, then this continues "
-                            "from it:\n",
-                            (long long)step, a.out_dir);
-                    cli_put_resume_command(a.spec_path, a.out_dir);
-                }
+                char at[96];
+                snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)step + 1, (long long)ep + 1,
+                         (long long)nb + 1);
+                train_tell_nan_stop(lv, at, sv, step, a.spec_path, a.out_dir);
                 strata_tensor_release(x);
                 strata_tensor_release(y);
-                nan_stop = 1;
+                told = 1;
                 break;
             }
             sum_loss += lv * (double)strata_tensor_dim(x, 0);
@@ -531,9 +529,21 @@ static int train_main(int argc, char **argv, unsigned mode)
             progress_end(&prog);
         if (rc)
             break;
+        if (stopped) { /* saved first: mpirun follows its SIGTERM with SIGKILL a second later */
+            train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+            if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
+                break;
+        }
         ran_epochs++;
         if ((rc = evaluate_sets(&ctx, &test_loss, &test_acc, &val_loss, &val_acc)))
             break;
+        char when[48];
+        snprintf(when, sizeof when, "after epoch %lld", (long long)ep + 1);
+        if (run_check_replicas(&ctx, when)) {
+            rc = STRATA_E_INVALID;
+            told = 1;
+            break;
+        }
         double secs = cli_now() - t0;
         json_t *rec = json_pack("{s:I, s:I, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step", (json_int_t)step,
                                 "loss", sum_loss / (double)(seen ? seen : 1), "accuracy",
@@ -579,7 +589,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     fclose(metrics);
     strata_loader_destroy(ld);
-    if (nan_stop || (!rc && stopped))
+    if (told || (!rc && stopped))
         dist_settled();
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
@@ -591,7 +601,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (!rc && !ran_epochs) /* resumed a finished run: report where it stands */
         rc = evaluate_sets(&ctx, &test_loss, &test_acc, &val_loss, &val_acc);
     if (rc) {
-        r = nan_stop ? 1 : cli_fail("training", rc);
+        r = told ? 1 : cli_fail("training", rc);
         run_free(&ctx);
         return r;
     }

@@ -508,8 +508,14 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     const uint64_t data_seed = ts.data_seed;
     double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = NAN;
     int64_t since = ts.seen, step = ts.step;
-    int nan_stop = 0, evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int told = 0; /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
     int64_t early_stop = 0;                       /* the step it stopped at, without a better model */
+    if (run_check_replicas(r, ts.step ? "at the checkpoint" : "before training")) {
+        fclose(metrics);
+        json_decref(meta);
+        return 1;
+    }
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
@@ -530,22 +536,12 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         strata_tensor_release(y);
         if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
             /* the update was not applied: the model is the state after the last good step */
-            fprintf(stderr, "\nstrata: error: the loss became %s at step %lld; stopping\n",
-                    isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)step + 1);
             strata_status sv = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &before,
                                                     meta);
-            if (sv)
-                fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
-                        strata_status_name(sv), strata_last_error());
-            else {
-                fprintf(stderr,
-                        "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; "
-                        "lower the learning rate, clip the gradients or check the data, then this continues "
-                        "from it:\n",
-                        (long long)step, o->out_dir);
-                cli_put_resume_command(strata_spec_path(r->spec), o->out_dir);
-            }
-            nan_stop = 1;
+            char at[48];
+            snprintf(at, sizeof at, "step %lld", (long long)step + 1);
+            train_tell_nan_stop(lv, at, sv, step, strata_spec_path(r->spec), o->out_dir);
+            told = 1;
             break;
         }
         if (rc)
@@ -565,6 +561,13 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         if (eval_now) {
             if ((rc = lm_evaluate(r, &val_loss)))
                 break;
+            char when[48];
+            snprintf(when, sizeof when, "after step %lld", (long long)step);
+            if (run_check_replicas(r, when)) {
+                rc = STRATA_E_INVALID;
+                told = 1;
+                break;
+            }
             evaluated = 1;
             double secs = cli_now() - t_start;
             json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f}", "step", (json_int_t)step, "loss",
@@ -607,7 +610,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     }
     fclose(metrics);
     json_decref(meta);
-    if (nan_stop || (!rc && stopped))
+    if (told || (!rc && stopped))
         dist_settled();
     if (!rc && stopped) {
         const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
@@ -619,7 +622,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         progress_end(&prog);
     if (!rc && !evaluated) /* resumed a finished run: report where it stands */
         rc = lm_evaluate(r, &val_loss);
-    if (nan_stop)
+    if (told)
         return 1;
     if (rc)
         return cli_fail("training", rc);

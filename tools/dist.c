@@ -122,8 +122,12 @@ int dist_sum_f32(float *buf, size_t n)
 int dist_any(int flag)
 {
     double v = flag != 0;
-    if (api && api->sum_f64(&v, 1))
-        return 1; /* the allreduce failed: stop, as a signal would */
+    if (api && api->sum_f64(&v, 1)) {
+        /* the ranks cannot agree, and one stopping alone would leave the
+         * others waiting: end them all */
+        fflush(stdout);
+        api->abort(1);
+    }
     return v > 0;
 }
 

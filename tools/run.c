@@ -14,6 +14,7 @@
 void run_free(run_ctx *r)
 {
     free(r->confusion);
+    free(r->dist_buf);
     strata_dataset_destroy(r->train);
     strata_dataset_destroy(r->val);
     strata_dataset_destroy(r->test);
@@ -346,61 +347,124 @@ strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *
     return rc;
 }
 
-/* The parameters' gradients (or, with @p buffers, the model's buffers) to
- * and from one host array: @p to_host 1 reads them into @p buf (NULL: only
- * counts), 0 writes them back. *n: the elements (gradients, f32) or bytes
- * (buffers). A parameter without a gradient has none on any rank: every
- * rank runs the same graph. */
-static strata_status host_copy(strata_model *m, int buffers, int to_host, void *buf, size_t *n)
+/* What host_copy moves: the parameters' gradients (f32), the model's
+ * buffers (batch norm's running statistics, any dtype) or the parameters. */
+enum { COPY_GRADS, COPY_BUFFERS, COPY_PARAMS };
+
+/* Those tensors to and from one host array: @p to_host 1 reads them into
+ * @p buf (NULL: only counts the bytes), 0 writes them back; *bytes: their
+ * size. A parameter without a gradient has none on any rank: every rank
+ * runs the same graph. */
+static strata_status host_copy(strata_model *m, int what, int to_host, void *buf, size_t *bytes)
 {
-    const int count = buffers ? strata_model_buffer_count(m) : strata_model_param_count(m);
+    const int count = what == COPY_BUFFERS ? strata_model_buffer_count(m) : strata_model_param_count(m);
     size_t off = 0;
     for (int i = 0; i < count; i++) {
         strata_tensor *t = NULL;
-        strata_status rc = buffers ? strata_model_buffer(m, i, NULL, &t) : strata_model_param(m, i, NULL, &t);
+        strata_status rc =
+            what == COPY_BUFFERS ? strata_model_buffer(m, i, NULL, &t) : strata_model_param(m, i, NULL, &t);
         if (rc)
             return rc;
-        if (!buffers)
+        if (what == COPY_GRADS)
             t = strata_tensor_grad(t);
         if (!t)
             continue;
-        const size_t k = (size_t)strata_tensor_numel(t),
-                     bytes = k * strata_dtype_size(buffers ? strata_tensor_dtype(t) : STRATA_F32);
-        char *at = (char *)buf + (buffers ? off : off * sizeof(float));
-        if (buf && (rc = to_host ? strata_tensor_read(t, at, bytes) : strata_tensor_write(t, at, bytes)))
+        const size_t size = (size_t)strata_tensor_numel(t) * strata_dtype_size(strata_tensor_dtype(t));
+        char *at = (char *)buf + off;
+        if (buf && (rc = to_host ? strata_tensor_read(t, at, size) : strata_tensor_write(t, at, size)))
             return rc;
-        off += buffers ? bytes : k;
+        off += size;
     }
-    *n = off;
+    *bytes = off;
     return STRATA_OK;
+}
+
+/* r->dist_buf with room for @p bytes, kept from step to step (a fresh
+ * 2.7 MB for W1's gradients would page-fault in on every step) */
+static void *dist_buffer(run_ctx *r, size_t bytes)
+{
+    if (bytes > r->dist_cap || !r->dist_buf) {
+        void *p = realloc(r->dist_buf, bytes ? bytes : 1);
+        if (!p)
+            return NULL;
+        r->dist_buf = p, r->dist_cap = bytes;
+    }
+    return r->dist_buf;
 }
 
 /* Data-parallel (dist.h): every rank's gradients, weighted by its share of
  * the batch, summed, so each rank holds the gradient of the whole batch's
- * mean loss; then rank 0's buffers (batch norm's running statistics, which
- * each rank updated from its own share) on every rank, as PyTorch's
- * DistributedDataParallel broadcasts them. */
-static strata_status dist_sum_gradients(strata_model *m, double weight)
+ * mean loss; clipped to a total norm of @p clip (> 0) as
+ * strata_clip_grad_norm does, but on the host copy, in one order, so every
+ * rank scales by the same factor whatever its thread count; then rank 0's
+ * buffers (batch norm's running statistics, which each rank updated from
+ * its own share) on every rank, as PyTorch's DistributedDataParallel
+ * broadcasts them. */
+static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
 {
-    size_t n = 0, bytes = 0;
-    strata_status rc = host_copy(m, 0, 1, NULL, &n);
+    strata_model *m = r->model;
+    size_t gb = 0, bb = 0;
+    strata_status rc = host_copy(m, COPY_GRADS, 1, NULL, &gb);
     if (!rc)
-        rc = host_copy(m, 1, 1, NULL, &bytes);
-    float *g = rc ? NULL : malloc(sizeof *g * (n ? n : 1) + bytes);
+        rc = host_copy(m, COPY_BUFFERS, 1, NULL, &bb);
+    float *g = rc ? NULL : dist_buffer(r, gb + bb);
+    const size_t n = gb / sizeof(float);
     if (!rc && !g)
         rc = STRATA_E_NOMEM;
     if (!rc)
-        rc = host_copy(m, 0, 1, g, &n);
+        rc = host_copy(m, COPY_GRADS, 1, g, &gb);
     for (size_t k = 0; !rc && k < n; k++)
         g[k] = (float)(g[k] * weight);
     if (!rc && dist_sum_f32(g, n))
         rc = STRATA_E_BACKEND;
+    double total = 0.0;
+    for (size_t k = 0; !rc && clip > 0 && k < n; k++)
+        total += (double)g[k] * g[k];
+    const double coef = clip / (sqrt(total) + 1e-6);
+    for (size_t k = 0; !rc && clip > 0 && coef < 1.0 && k < n; k++)
+        g[k] = (float)(g[k] * coef);
     if (!rc)
-        rc = host_copy(m, 0, 0, g, &n);
-    if (!rc && bytes && !(rc = host_copy(m, 1, 1, g + n, &bytes)))
-        rc = dist_broadcast(g + n, bytes) ? STRATA_E_BACKEND : host_copy(m, 1, 0, g + n, &bytes);
-    free(g);
+        rc = host_copy(m, COPY_GRADS, 0, g, &gb);
+    char *b = (char *)g + gb;
+    if (!rc && bb && !(rc = host_copy(m, COPY_BUFFERS, 1, b, &bb)))
+        rc = dist_broadcast(b, bb) ? STRATA_E_BACKEND : host_copy(m, COPY_BUFFERS, 0, b, &bb);
     return rc;
+}
+
+int run_check_replicas(run_ctx *r, const char *when)
+{
+    if (dist_size() <= 1)
+        return 0;
+    size_t pb = 0, bb = 0;
+    strata_status rc = host_copy(r->model, COPY_PARAMS, 1, NULL, &pb);
+    if (!rc)
+        rc = host_copy(r->model, COPY_BUFFERS, 1, NULL, &bb);
+    unsigned char *p = rc ? NULL : dist_buffer(r, pb + bb);
+    if (!rc && !p)
+        rc = STRATA_E_NOMEM;
+    if (!rc)
+        rc = host_copy(r->model, COPY_PARAMS, 1, p, &pb);
+    if (!rc)
+        rc = host_copy(r->model, COPY_BUFFERS, 1, p + pb, &bb);
+    if (rc)
+        return cli_fail("reading the parameters", rc);
+    uint64_t h = 1469598103934665603ull, h0; /* FNV-1a of every byte */
+    for (size_t k = 0; k < pb + bb; k++)
+        h = (h ^ p[k]) * 1099511628211ull;
+    h0 = h;
+    if (dist_broadcast(&h0, sizeof h0))
+        return 1;
+    if (h != h0)
+        fprintf(stderr, "strata: error: rank %d: its parameters are not rank 0's %s\n", dist_rank(), when);
+    if (dist_any(h != h0)) {
+        if (dist_is_root())
+            fprintf(stderr, "strata: error: the ranks' parameters differ %s: they must build the same model from "
+                            "the same spec and seed and, resuming, read the same checkpoint (is the run directory "
+                            "on a file system every rank sees?)\n",
+                    when);
+        return 1;
+    }
+    return 0;
 }
 
 /* This rank's share of a batch (dist_share) as views: rows [lo, hi) of @p x
@@ -415,10 +479,13 @@ static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y,
     *n = hi - lo;
     if (hi == lo)
         lo = 0, hi = 1;
+    *xs = *ys = NULL; /* on failure too: the caller releases them */
     strata_attr a[3] = {strata_attr_int("axis", 0), strata_attr_int("start", lo), strata_attr_int("end", hi)};
     strata_status rc = strata_op_call(r->rt, "core::slice", &x, 1, a, 3, xs, 1);
-    if (!rc && (rc = strata_op_call(r->rt, "core::slice", &y, 1, a, 3, ys, 1)))
+    if (!rc && (rc = strata_op_call(r->rt, "core::slice", &y, 1, a, 3, ys, 1))) {
         strata_tensor_release(*xs);
+        *xs = NULL;
+    }
     return rc;
 }
 
@@ -449,19 +516,30 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     const int dp = dist_size() > 1;
     const int64_t b = strata_tensor_dim(x, 0);
     int64_t n = b, right = 0;
+    uint64_t seed = 0, off0 = 0, off1 = 0;
+    strata_runtime_rng_state(r->rt, &seed, &off0);
     strata_tensor *xs = x, *ys = y, *loss = NULL;
     strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
     if (!rc)
         rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL);
+    if (dp && rc && n < 2)
+        fprintf(stderr, "strata: note: rank %d's share of this batch of %lld is %lld example(s); batch norm needs "
+                        "2 in training: give a batch of at least 2 per rank\n",
+                dist_rank(), (long long)b, (long long)n);
     double lv = 0;
     if (!rc)
         rc = strata_tensor_item(loss, &lv);
+    strata_runtime_rng_state(r->rt, &seed, &off1);
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
-        double s[2] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0};
-        if (!rc && dist_sum_f64(s, 2))
+        double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? (double)(off1 - off0) : 0.0};
+        if (!rc && dist_sum_f64(s, 3))
             rc = STRATA_E_BACKEND;
         lv = s[0] / (double)b;
         right = (int64_t)s[1];
+        /* every rank's random stream (dropout) goes on from one place: where
+         * the ranks' draws end together, so that a resumed run, which gets
+         * rank 0's state, draws what the whole one did */
+        strata_runtime_set_rng_state(r->rt, seed, off0 + (uint64_t)s[2]);
         strata_tensor_release(xs);
         strata_tensor_release(ys);
     }
@@ -476,8 +554,8 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     }
     rc = rc ? rc : loss ? strata_backward(strata_runtime_graph(r->rt), loss) : STRATA_E_INVALID;
     if (!rc && dp)
-        rc = dist_sum_gradients(r->model, (double)n / (double)b);
-    if (!rc && clip > 0)
+        rc = dist_sum_gradients(r, (double)n / (double)b, clip);
+    else if (!rc && clip > 0)
         rc = strata_clip_grad_norm(r->model, clip, NULL);
     if (!rc)
         rc = strata_optimizer_step(r->opt);

@@ -358,6 +358,25 @@ int train_metrics_filter(const char *dir, int (*keep)(const char *line, const vo
     return rc;
 }
 
+void train_tell_nan_stop(double loss, const char *at, strata_status saved, int64_t step, const char *spec,
+                         const char *dir)
+{
+    if (!dist_is_root()) /* every rank of a data-parallel run stops here; rank 0 tells */
+        return;
+    fprintf(stderr, "\nstrata: error: the loss became %s at %s; stopping\n",
+            isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf", at);
+    if (saved) {
+        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(saved),
+                strata_last_error());
+        return;
+    }
+    fprintf(stderr,
+            "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; lower the "
+            "learning rate, clip the gradients or check the data, then this continues from it:\n",
+            (long long)step, dir);
+    cli_put_resume_command(spec, dir);
+}
+
 FILE *train_metrics_open(const char *path, int resuming)
 {
     /* a data-parallel run's files are rank 0's: the others write nowhere */
