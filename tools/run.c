@@ -457,10 +457,15 @@ int run_check_replicas(run_ctx *r, const char *when)
     if (h != h0)
         fprintf(stderr, "strata: error: rank %d: its parameters are not rank 0's %s\n", dist_rank(), when);
     if (dist_any(h != h0)) {
-        if (dist_is_root())
+        if (dist_is_root() && strncmp(when, "after", 5))
             fprintf(stderr, "strata: error: the ranks' parameters differ %s: they must build the same model from "
                             "the same spec and seed and, resuming, read the same checkpoint (is the run directory "
                             "on a file system every rank sees?)\n",
+                    when);
+        else if (dist_is_root()) /* equal before, equal steps: only different arithmetic parts them */
+            fprintf(stderr, "strata: error: the ranks' parameters differ %s: the ranks computed the same step "
+                            "differently (different backends or builds on different machines?), or this is a bug "
+                            "in strata: please report it with the command\n",
                     when);
         return 1;
     }
