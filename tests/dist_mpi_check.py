@@ -216,6 +216,9 @@ try:
     p = run(["train", bn, "--out", f"{tmp}/bn3", "--steps", "2", "--batch-size", "3"] + common, ranks=2, expect=1)
     check("batch norm needs 2 in training" in p.stderr, "batch norm with a share of 1 example: said why")
 
+    info = json.loads(run(["info", "--json"]).stdout)["data_parallel"]["mpi_module"]
+    check(bool(info) and info.endswith("libstrata_mpi.so"), f"strata info --json names the MPI module ({info})")
+
     # what runs as one process says so, and no rank waits for the others
     for args in (["info"], ["eval", mlp, "--checkpoint", f"{tmp}/one"],
                  ["train", os.path.join(source, "models", "memn2n-babi.yaml"), "--data", tmp, "--task", "1",

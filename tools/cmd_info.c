@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 
 /* The entries of @p kind as a JSON array in *out; a failure of strata_registry_get (out of memory) is returned. */
 static strata_status registry_json(strata_runtime *rt, strata_registry_kind kind, json_t **out)
@@ -86,6 +87,9 @@ static int info_json(strata_runtime *rt)
             return cli_fail("listing the registry", rc);
         }
     }
+    char mpi[4096];
+    json_object_set_new(root, "data_parallel",
+                        json_pack("{s:o}", "mpi_module", cli_json_str(dist_module_present(mpi, sizeof mpi))));
     char *txt = json_dumps(root, JSON_INDENT(2));
     printf("%s\n", txt ? txt : "{}");
     free(txt);
@@ -181,6 +185,11 @@ int cmd_info(int argc, char **argv)
             printf("  %s (%s)\n    %s: %s\n", r.path, r.origin, strata_status_name(r.status), r.reason);
         }
     }
+    char mpi[4096];
+    if (dist_module_present(mpi, sizeof mpi))
+        printf("\ndata-parallel training: mpirun -np N strata train SPEC ... (MPI module %s)\n", mpi);
+    else
+        printf("\ndata-parallel training: not built (no MPI module; tools/install-deps.sh installs Open MPI)\n");
     if ((rc = list_names(rt, STRATA_REGISTRY_OP, "ops")) || (rc = list_names(rt, STRATA_REGISTRY_LAYER, "layers")) ||
         (rc = list_names(rt, STRATA_REGISTRY_OPTIMIZER, "optimizers")))
         return info_fail(rt, "listing the registry", rc);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <strata/strata.h>
 
@@ -31,23 +32,33 @@ int dist_launched_size(void)
     return 1;
 }
 
+/* The module's path next to libstrata.so, where the build and an install
+ * put it; 0, or 1 when libstrata.so cannot be located. */
+static int module_path(char *path, size_t size)
+{
+    Dl_info info;
+    const char *slash = dladdr((void *)&strata_version_string, &info) && info.dli_fname
+                            ? strrchr(info.dli_fname, '/') : NULL;
+    return !slash || snprintf(path, size, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname, DIST_MODULE) >=
+                         (int)size;
+}
+
+const char *dist_module_present(char *path, size_t size)
+{
+    return !module_path(path, size) && access(path, R_OK) == 0 ? path : NULL;
+}
+
 int dist_start(void)
 {
     const int n = dist_launched_size();
     if (n <= 1 || api)
         return 0;
-    /* next to libstrata.so, where the build and an install put it (found
-     * by path: a sanitizer's dlopen interposer has no RUNPATH to search);
+    /* by path (a sanitizer's dlopen interposer has no RUNPATH to search),
      * else the library path. RTLD_GLOBAL: Open MPI's own components, which
      * it dlopens in MPI_Init, resolve their symbols against libmpi's. */
-    Dl_info info;
     char path[4096];
-    const char *slash = dladdr((void *)&strata_version_string, &info) && info.dli_fname
-                            ? strrchr(info.dli_fname, '/') : NULL;
     char why[1024] = ""; /* the first failure says most: the file there, or why it did not load */
-    if (slash && snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname), info.dli_fname,
-                          DIST_MODULE) < (int)sizeof path &&
-        !(module = dlopen(path, RTLD_NOW | RTLD_GLOBAL)))
+    if (!module_path(path, sizeof path) && !(module = dlopen(path, RTLD_NOW | RTLD_GLOBAL)))
         snprintf(why, sizeof why, "%s", dlerror());
     if (!module && !(module = dlopen(DIST_MODULE, RTLD_NOW | RTLD_GLOBAL)) && !*why)
         snprintf(why, sizeof why, "%s", dlerror());

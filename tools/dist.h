@@ -39,6 +39,10 @@ typedef struct strata_dist_api {
  *  the environment without loading MPI: 1 when none did. */
 int dist_launched_size(void);
 
+/** The MPI module's path in @p path when the file is there (not loaded:
+ *  `strata info`), else NULL. */
+const char *dist_module_present(char *path, size_t size);
+
 /** Loads the module and joins the other ranks. 0, or 1 after a message
  *  (this build has no MPI module, or MPI failed to start). */
 int dist_start(void);
