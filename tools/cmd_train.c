@@ -529,7 +529,10 @@ static int train_main(int argc, char **argv, unsigned mode)
             progress_end(&prog);
         if (rc)
             break;
-        if (stopped) { /* saved first: mpirun follows its SIGTERM with SIGKILL a second later */
+        /* a stop (here, or one that came in the epoch's last step) is saved
+         * before the evaluation: mpirun follows its SIGTERM with SIGKILL a
+         * second later. A resumed run skips the batches done and evaluates. */
+        if (stopped || dist_any(cli_interrupted())) {
             train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                 break;

@@ -558,6 +558,12 @@ int lm_train(run_ctx *r, const lm_train_options *o)
          * drops the record and goes on as an uninterrupted one */
         const int periodic = eval_every > 0 && step % eval_every == 0, eval_now = periodic || step == steps;
         train_state now = lm_position(r, data_seed, step, sum_loss, since);
+        /* every rank of a data-parallel run stops together; saved before an evaluation, as mpirun
+         * follows its SIGTERM with SIGKILL a second later */
+        const int stop = dist_any(cli_interrupted()) && step < steps;
+        if (stop && eval_now &&
+            (rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta)))
+            break;
         if (eval_now) {
             if ((rc = lm_evaluate(r, &val_loss)))
                 break;
@@ -600,7 +606,6 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 break;
         }
         /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */
-        const int stop = dist_any(cli_interrupted()) && step < steps; /* every rank of a data-parallel run */
         if (eval_now || stop || (ck->checkpoint_every > 0 && step % ck->checkpoint_every == 0))
             rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta);
         if (stop) {

@@ -144,7 +144,11 @@ int dist_any(int flag)
 
 int dist_broadcast(void *buf, size_t bytes)
 {
-    return api && bytes ? api->broadcast(buf, bytes, 0) : 0;
+    if (api && bytes && api->broadcast(buf, bytes, 0)) {
+        fflush(stdout); /* as dist_any: the others would wait for this rank */
+        api->abort(1);
+    }
+    return 0;
 }
 
 void dist_share(int64_t b, int64_t *lo, int64_t *hi)

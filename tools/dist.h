@@ -69,7 +69,9 @@ int dist_sum_f32(float *buf, size_t n);
 /** 1 when @p flag is non-zero on any rank: a decision every rank must take
  *  together (Ctrl-C reached one of them). */
 int dist_any(int flag);
-/** Rank 0's @p bytes at @p buf on every rank. */
+/** Rank 0's @p bytes at @p buf on every rank. A failed broadcast (as a
+ *  failed dist_any) ends every rank with MPI_Abort: the ranks could no
+ *  longer agree on what comes next. */
 int dist_broadcast(void *buf, size_t bytes);
 
 /** This rank's share of a batch of @p b examples: [*lo, *hi). Ranks below

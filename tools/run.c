@@ -413,8 +413,8 @@ static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
         rc = STRATA_E_NOMEM;
     if (!rc)
         rc = host_copy(m, COPY_GRADS, 1, g, &gb);
-    for (size_t k = 0; !rc && k < n; k++)
-        g[k] = (float)(g[k] * weight);
+    for (size_t k = 0; !rc && k < n; k++) /* weight 0 (an empty share): zeros, even for an inf */
+        g[k] = weight == 0.0 ? 0.0f : (float)(g[k] * weight);
     if (!rc && dist_sum_f32(g, n))
         rc = STRATA_E_BACKEND;
     double total = 0.0;
@@ -446,14 +446,13 @@ int run_check_replicas(run_ctx *r, const char *when)
         rc = host_copy(r->model, COPY_PARAMS, 1, p, &pb);
     if (!rc)
         rc = host_copy(r->model, COPY_BUFFERS, 1, p + pb, &bb);
-    if (rc)
-        return cli_fail("reading the parameters", rc);
+    if (dist_any(rc != 0)) /* agreed first: a rank that failed alone must not leave the others waiting below */
+        return rc ? cli_fail("reading the parameters", rc) : 1;
     uint64_t h = 1469598103934665603ull, h0; /* FNV-1a of every byte */
     for (size_t k = 0; k < pb + bb; k++)
         h = (h ^ p[k]) * 1099511628211ull;
     h0 = h;
-    if (dist_broadcast(&h0, sizeof h0))
-        return 1;
+    dist_broadcast(&h0, sizeof h0);
     if (h != h0)
         fprintf(stderr, "strata: error: rank %d: its parameters are not rank 0's %s\n", dist_rank(), when);
     if (dist_any(h != h0)) {
@@ -521,29 +520,34 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     const int dp = dist_size() > 1;
     const int64_t b = strata_tensor_dim(x, 0);
     int64_t n = b, right = 0;
-    uint64_t seed = 0, off0 = 0, off1 = 0;
+    uint64_t seed = 0, off0 = 0, off1 = 0, key = 0;
     strata_runtime_rng_state(r->rt, &seed, &off0);
+    /* each rank draws its own dropout masks: a stream keyed by the seed and
+     * the rank (rank 0's is the seed's own), from the step's offset */
+    if (dp && dist_rank())
+        strata_runtime_set_rng_state(r->rt, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)dist_rank()), off0);
     strata_tensor *xs = x, *ys = y, *loss = NULL;
     strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
     if (!rc)
         rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL);
     if (dp && rc && n < 2)
-        fprintf(stderr, "strata: note: rank %d's share of this batch of %lld is %lld example(s); batch norm needs "
-                        "2 in training: give a batch of at least 2 per rank\n",
+        fprintf(stderr, "strata: note: rank %d's share of this batch of %lld is %lld example(s), and batch norm "
+                        "needs 2 in training: every batch must give each rank 2, the last of an epoch too (it holds "
+                        "what is left of the data set)\n",
                 dist_rank(), (long long)b, (long long)n);
     double lv = 0;
     if (!rc)
         rc = strata_tensor_item(loss, &lv);
-    strata_runtime_rng_state(r->rt, &seed, &off1);
+    strata_runtime_rng_state(r->rt, &key, &off1);
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
         double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? (double)(off1 - off0) : 0.0};
         if (!rc && dist_sum_f64(s, 3))
             rc = STRATA_E_BACKEND;
         lv = s[0] / (double)b;
         right = (int64_t)s[1];
-        /* every rank's random stream (dropout) goes on from one place: where
-         * the ranks' draws end together, so that a resumed run, which gets
-         * rank 0's state, draws what the whole one did */
+        /* then every rank goes on from one place, the seed's stream where the
+         * ranks' draws end together, so that a resumed run, which gets rank
+         * 0's state, draws what the whole one did */
         strata_runtime_set_rng_state(r->rt, seed, off0 + (uint64_t)s[2]);
         strata_tensor_release(xs);
         strata_tensor_release(ys);
