@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data-parallel training (`mpirun -np N strata train`, tools/dist.h) against
-one process on the same global batches, for an image classifier and a
-language model: the per-step losses and the trained parameters agree to
+one process on the same global batches, for an image classifier, a
+language model and an autoencoder: the per-step losses and the trained parameters agree to
 float rounding (the gradients are summed in another
 order); uneven and empty shares (a batch smaller than the ranks); batch norm
 (rank 0's running statistics reach every rank, so the sharded evaluation
@@ -129,6 +129,14 @@ try:
         vb = json.load(open(f"{b}/summary.json"))["val_loss"]
         check(abs(va - vb) <= 1e-5 * abs(va), f"language model, {ranks} ranks, batch {batch}: validation loss "
                                               f"{vb:.6f} (one process: {va:.6f})")
+
+    # an autoencoder (its own trainer, its steps through run_step)
+    ae = os.path.join(source, "models", "autoencoder-fashion.yaml")
+    for batch, ranks in ((128, 2), (5, 2)):
+        a, b = f"{tmp}/ae{batch}-1", f"{tmp}/ae{batch}-{ranks}"
+        run(["train", ae, "--out", a, "--steps", "10", "--batch-size", str(batch), "--quiet"])
+        run(["train", ae, "--out", b, "--steps", "10", "--batch-size", str(batch), "--quiet"], ranks=ranks)
+        compare(a, b, f"autoencoder, {ranks} ranks, batch {batch}", 1e-4)
 
     # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel),
     # with dropout and uneven shares (5 = 3 + 2): the ranks' random streams

@@ -180,6 +180,9 @@ typedef struct {
      * from step to step (dist_cap bytes) */
     void *dist_buf;
     size_t dist_cap;
+    /* a trainer of its own that runs its steps through run_step (the
+     * autoencoder): its state, for its run_loss_fn */
+    void *user;
 } run_ctx;
 
 /** Builds runtime, device, model, (optimizer and training set when

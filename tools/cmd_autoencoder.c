@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 #include "png_write.h"
 #include "stats.h"
@@ -182,7 +183,24 @@ static strata_status ae_mse(ae_ctx *c, strata_tensor *y, strata_tensor *x, strat
     return strata_op_call(c->rt, "core::mse", (strata_tensor *[]){y, x}, 2, &red, 1, loss, 1);
 }
 
-/* Test MSE of the model; the first @p keep reconstructions into @p recon. */
+/* The run_loss_fn of run_step: the mean squared error of the batch's
+ * reconstructions (r->user is the ae_ctx). */
+static strata_status ae_batch_loss(run_ctx *r, strata_tensor *x, strata_tensor *lab, strata_tensor **loss,
+                                   int64_t *right)
+{
+    ae_ctx *c = r->user;
+    strata_tensor *y = NULL, *xf = NULL;
+    strata_status rc = ae_forward(c, x, 1, &y, &xf);
+    if (!rc)
+        rc = ae_mse(c, y, xf, loss);
+    strata_tensor_release(y);
+    strata_tensor_release(xf);
+    return rc;
+}
+
+/* Test MSE of the model; the first @p keep reconstructions into @p recon.
+ * Every rank of a data-parallel run evaluates the whole test set (the
+ * same model, the same figure): no exchange. */
 static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t keep)
 {
     strata_loader *ld = NULL;
@@ -368,20 +386,11 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
  * they are saved as the run's resume point. Returns 1 (the exit code). */
 static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, double lv)
 {
-    fprintf(stderr, "strata: error: the loss became %s at step %lld (epoch %lld, batch %lld); stopping\n",
-            isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->epoch + 1,
-            (long long)good->batch + 1);
-    strata_status sv = ae_save(c, a, good);
-    if (sv)
-        fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(sv),
-                strata_last_error());
-    else {
-        fprintf(stderr,
-                "strata: the state after step %lld (the last good one) is in %s/checkpoint.safetensors; lower the "
-                "learning rate or check the data, then this continues from it:\n",
-                (long long)good->step, a->out_dir);
-        cli_put_resume_command(a->spec_path, a->out_dir);
-    }
+    const strata_status sv = ae_save(c, a, good);
+    char at[96];
+    snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)good->step + 1,
+             (long long)good->epoch + 1, (long long)good->batch + 1);
+    train_tell_nan_stop(lv, at, sv, good->step, a->spec_path, a->out_dir);
     return 1;
 }
 
@@ -392,6 +401,7 @@ int cmd_ae_train(int argc, char **argv)
     int r = ae_parse(argc, argv, &a, AE_TRAIN);
     if (r)
         return CLI_EXIT(r);
+    a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     /* --resume never creates the directory it is told to continue */
     if ((r = ae_open(&c, &a, 1)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
         goto out;
@@ -416,7 +426,7 @@ int cmd_ae_train(int argc, char **argv)
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *mf = fopen(path, a.ckpt.resume ? "a" : "w");
+    FILE *mf = train_metrics_open(path, a.ckpt.resume != NULL);
     if (!mf) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         r = 1;
@@ -450,6 +460,14 @@ int cmd_ae_train(int argc, char **argv)
     int64_t steps = ts.step, ran = 0;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     strata_profile_enable(c.rt, profile);
+    /* the steps go through run_step, data-parallel under mpirun */
+    run_ctx sc = {.rt = c.rt, .dev = c.dev, .model = c.model, .opt = c.opt, .batch = c.batch, .user = &c};
+    if (!rc && !a.quiet)
+        run_note_data_parallel(c.batch, a.out_dir);
+    if (!rc && run_check_replicas(&sc, ts.step ? "at the checkpoint" : "before training")) {
+        rc = STRATA_E_INVALID;
+        nan_stop = 1; /* said */
+    }
     /* a run resumed where --steps stopped it mid-epoch reports that epoch again */
     for (int64_t ep = ts.epoch;
          !rc && ep < epochs && (a.steps <= 0 || steps < a.steps || (ep == ts.epoch && ts.batch > 0)); ep++) {
@@ -466,11 +484,12 @@ int cmd_ae_train(int argc, char **argv)
         cli_progress prog;
         progress_start(&prog, label, per_epoch, log_every);
         while (!rc) {
-            strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *loss = NULL;
+            strata_tensor *x = NULL, *lab = NULL;
             int done = 0;
             if (a.steps > 0 && steps >= a.steps)
                 break;
-            if (cli_interrupted() && nb < per_epoch) { /* saved below, as a --steps stop */
+            /* every rank of a data-parallel run stops at the same step */
+            if (dist_any(cli_interrupted()) && nb < per_epoch) { /* saved below, as a --steps stop */
                 stopped = 1;
                 break;
             }
@@ -479,26 +498,14 @@ int cmd_ae_train(int argc, char **argv)
             const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
             const double lr = strata_lr_at(&sched.s, base_lr, steps);
             strata_optimizer_set_lr(c.opt, lr);
-            rc = ae_forward(&c, x, 1, &y, &xf);
-            if (!rc)
-                rc = ae_mse(&c, y, xf, &loss);
-            strata_tensor_release(x);
-            strata_tensor_release(lab);
-            strata_tensor_release(y);
-            strata_tensor_release(xf);
             /* a non-finite loss never reaches the parameters: they stay the last good state */
             double lv = 0.0;
-            if (rc || (rc = strata_tensor_item(loss, &lv)) || !isfinite(lv)) {
-                strata_tensor_release(loss);
-                strata_model_zero_grad(c.model);
-                strata_graph_reset(strata_runtime_graph(c.rt));
-                if (!rc) {
-                    nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
-                    rc = STRATA_E_NUMERIC;
-                }
-                break;
-            }
-            if ((rc = cli_update(c.rt, c.model, c.opt, loss, clip, NULL)))
+            rc = run_step(&sc, x, lab, clip, ae_batch_loss, NULL, &lv);
+            strata_tensor_release(x);
+            strata_tensor_release(lab);
+            if (rc == STRATA_E_NUMERIC && !isfinite(lv))
+                nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
+            if (rc)
                 break;
             sum += lv, nb++, steps++, ran++;
             ae_record(mf, json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)steps, "epoch", (json_int_t)(ep + 1),
@@ -512,8 +519,21 @@ int cmd_ae_train(int argc, char **argv)
         }
         if (!a.quiet)
             progress_end(&prog);
+        /* a stop is saved before the evaluation: mpirun follows its SIGTERM with SIGKILL a second later */
+        if (!rc && (stopped || dist_any(cli_interrupted()))) {
+            const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
+                                                    : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+            rc = ae_save(&c, &a, &now);
+        }
         if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
+        char when[48];
+        snprintf(when, sizeof when, "after epoch %lld", (long long)ep + 1);
+        if (run_check_replicas(&sc, when)) {
+            rc = STRATA_E_INVALID;
+            nan_stop = 1; /* said */
+            break;
+        }
         const double train_mse = nb ? sum / (double)nb : 0.0;
         if (!a.quiet) {
             printf("epoch %lld/%lld  train mse %.5f  test mse %.5f  (%.1f s)\n", (long long)ep + 1,
@@ -527,16 +547,20 @@ int cmd_ae_train(int argc, char **argv)
         const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
                                                 : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
         rc = ae_save(&c, &a, &now);
-        if (!rc && (stopped || (cli_interrupted() && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
+        if (!rc && (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
             stopped = 1;
             break;
         }
     }
     fclose(mf);
     strata_loader_destroy(ld);
+    free(sc.dist_buf); /* the rest of sc is c's */
+    if (nan_stop || (!rc && stopped))
+        dist_settled(); /* every rank stopped here */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
-        report_after_training(a.out_dir, 1);
+        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
+            report_after_training(a.out_dir, 1);
         goto out;
     }
     if (nan_stop) {
@@ -553,6 +577,10 @@ int cmd_ae_train(int argc, char **argv)
     if (rc) {
         free(recon);
         r = cli_fail("training the autoencoder", rc);
+        goto out;
+    }
+    if (!dist_is_root()) { /* rank 0 writes the picture, fits the PCA and reports */
+        free(recon);
         goto out;
     }
     snprintf(path, sizeof path, "%s/reconstructions.png", a.out_dir);

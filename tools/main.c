@@ -106,8 +106,8 @@ static int single_process_only(const char *cmd, const char *fmt, const char *tas
     if (fmt)
         snprintf(kind, sizeof kind, " (this spec's data.format is %s%s%s)", fmt, *task ? ", task " : "", task);
     fprintf(stderr, "strata: error: `strata %s`%s runs as one process, and an MPI launcher started %d: data-parallel "
-                    "training covers `strata train` of an image classifier or a language model; run this without "
-                    "mpirun\n",
+                    "training covers `strata train` of an image classifier, a language model or an autoencoder; run "
+                    "this without mpirun\n",
             cmd, kind, dist_launched_size());
     return 2;
 }
@@ -174,15 +174,16 @@ static int run_command(int argc, char **argv)
         int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (e)
             return e;
-        /* image classifiers and language models: the trainers of run_step */
-        const int shared = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(task, "autoencoder") &&
-                           strcmp(task, "gan");
+        /* image classifiers, language models and autoencoders: the trainers of run_step */
+        const int shared = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(task, "gan");
         if (dist_launched_size() > 1 && !(train && shared))
             return single_process_only(train ? "train" : "eval", fmt, task);
         if (!strcmp(fmt, "seq2seq_reverse"))
             return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
         if (!strcmp(fmt, "babi"))
             return (train ? cmd_memnet_train : cmd_memnet_eval)(argc - 1, argv + 1);
+        if (!strcmp(task, "autoencoder") && train && dist_launched_size() > 1)
+            return train_data_parallel(cmd_ae_train, argc - 1, argv + 1);
         if (!strcmp(task, "autoencoder"))
             return (train ? cmd_ae_train : cmd_ae_eval)(argc - 1, argv + 1);
         if (!strcmp(task, "gan")) {
