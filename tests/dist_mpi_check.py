@@ -38,9 +38,10 @@ if "ASAN_OPTIONS" in env_mpi:
     env_mpi["ASAN_OPTIONS"] += ":detect_leaks=0"
 
 
-def run(args, ranks=1, expect=0):
+def run(args, ranks=1, expect=0, extra_env=None):
     cmd = ([mpirun, "-np", str(ranks), "--bind-to", "none"] if ranks > 1 else []) + [strata] + args
-    p = subprocess.run(cmd, env=env_mpi if ranks > 1 else env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(cmd, env=dict(env_mpi if ranks > 1 else env, **(extra_env or {})), capture_output=True,
+                       text=True, timeout=300)
     if p.returncode != expect:
         sys.exit(f"{' '.join(cmd)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
     return p
@@ -223,6 +224,26 @@ try:
     # a share of one example cannot be normalised in training (as in PyTorch)
     p = run(["train", bn, "--out", f"{tmp}/bn3", "--steps", "2", "--batch-size", "3"] + common, ranks=2, expect=1)
     check("batch norm needs 2 in training" in p.stderr, "batch norm with a share of 1 example: said why")
+
+    # one device per rank where the backend has several (PoCL made to show two
+    # CPU devices), unless one is named; the arithmetic is the same
+    # (not under the sanitizers: PoCL and LLVM are not instrumented, and CI
+    # leaves the opencl tests out there)
+    env_ocl = dict(POCL_DEVICES="pthread pthread", POCL_MAX_PTHREAD_COUNT="1")
+    backends = [] if "ASAN_OPTIONS" in env else json.loads(run(["info", "--json"], extra_env=env_ocl).stdout)[
+        "backends"]
+    if any(b["name"] == "opencl" and b["device_count"] >= 2 for b in backends):
+        loud = ["--set", "train.eval_batch_size=2000"]  # not --quiet: the note names the devices
+        o = ["train", mlp, "--out", f"{tmp}/ocl", "--steps", "6", "--backend", "opencl"] + loud
+        p = run(o, ranks=2, extra_env=env_ocl)
+        check("on opencl:0, opencl:1:" in p.stderr, "2 ranks on a backend with 2 devices take one each")
+        run(["train", mlp, "--out", f"{tmp}/one6", "--steps", "6"] + common)
+        compare(f"{tmp}/one6", f"{tmp}/ocl", "2 ranks on opencl:0 and opencl:1 against one cpu process", 1e-4)
+        p = run(["train", mlp, "--out", f"{tmp}/ocl1", "--steps", "2", "--backend", "opencl:1"] + loud, ranks=2,
+                extra_env=env_ocl)
+        check("on opencl:1, opencl:1:" in p.stderr, "a named device is every rank's")
+    else:
+        print("skipped: the device-per-rank case (no opencl backend with 2 devices, or under the sanitizers)")
 
     info = json.loads(run(["info", "--json"]).stdout)["data_parallel"]["mpi_module"]
     check(bool(info) and info.endswith("libstrata_mpi.so"), f"strata info --json names the MPI module ({info})")

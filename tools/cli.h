@@ -212,6 +212,12 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
  *  buffers are rank 0's, bit for bit, else 1 after a message (@p when:
  *  "before training", "after epoch 3"). 0 in a single process. */
 int run_check_replicas(run_ctx *r, const char *when);
+/** strata_device_get(rt, backend, 0, out), and in a data-parallel run on a
+ *  machine with several devices of the backend, the rank's own one (its
+ *  place on the machine, modulo their number) unless @p backend (or
+ *  STRATA_BACKEND) names one ("cuda:1"). Every rank must call it: the
+ *  ranks' devices are gathered for run_note_data_parallel. */
+strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_device **out);
 /** In a data-parallel run (dist.h), a line on stderr saying so. */
 void run_note_data_parallel(int64_t batch, const char *out_dir);
 /** The loss of a batch (x, y), its mean over the batch, for run_step; when

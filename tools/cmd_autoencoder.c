@@ -116,7 +116,7 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
     int64_t seed = 1;
     strata_spec_get_int(c->spec, "seed", 1, &seed);
     strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));
-    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+    if ((rc = cli_device_get(c->rt, a->backend, &c->dev)))
         return cli_fail("choosing a device", rc);
     if ((rc = strata_spec_build_model(c->spec, c->dev, &c->model)))
         return cli_fail("building the model", rc);

@@ -110,6 +110,19 @@ int dist_rank(void)
     return rank;
 }
 
+int dist_local_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++) {
+        const char *v = getenv(vars[k]);
+        char *end;
+        long n = v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && n >= 0 && n < 1 << 20)
+            return (int)n;
+    }
+    return rank;
+}
+
 int dist_size(void)
 {
     return size;

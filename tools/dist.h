@@ -59,6 +59,10 @@ int dist_end(int status);
 void dist_settled(void);
 
 int dist_rank(void);    /* 0 in a single process */
+/** This rank's place among the ranks on its own machine (the launcher's
+ *  OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID; else the
+ *  rank): which of the machine's devices it takes. */
+int dist_local_rank(void);
 int dist_size(void);    /* 1 in a single process */
 int dist_is_root(void); /* rank 0: the one that writes files and prints */
 

@@ -169,7 +169,7 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     if (a->have_seed)
         seed = a->seed;
     strata_runtime_seed(r->rt, (uint64_t)seed);
-    if ((rc = strata_device_get(r->rt, a->backend, 0, &r->dev)))
+    if ((rc = cli_device_get(r->rt, a->backend, &r->dev)))
         return cli_fail("choosing a device", rc);
     if ((rc = strata_spec_build_model(r->spec, r->dev, &r->model)))
         return cli_fail("building the model", rc);
@@ -578,12 +578,48 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     return rc;
 }
 
+/* The ranks' devices, "cpu:0, cpu:0" (cli_device_get), for the note below. */
+static char dist_devices[256];
+
+strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_device **out)
+{
+    strata_status rc = strata_device_get(rt, backend, 0, out);
+    if (rc || dist_size() <= 1)
+        return rc;
+    /* a data-parallel run on a machine with several devices of the backend:
+     * one each, by the rank's place on its machine, unless one was named */
+    const char *named = backend ? backend : getenv("STRATA_BACKEND");
+    const char *name = strata_device_backend(*out);
+    int index = 0;
+    for (int b = 0; !(named && strchr(named, ':')) && b < strata_backend_count(rt); b++) {
+        strata_backend_record rec = {.struct_size = sizeof rec};
+        if (!strata_backend_get(rt, b, &rec) && !strcmp(rec.name, name) && rec.device_count > 1) {
+            index = dist_local_rank() % rec.device_count;
+            rc = strata_device_get(rt, name, index, out);
+        }
+    }
+    if (!rc)
+        sscanf(strata_device_name(*out), "%*[^:]:%d", &index);
+    /* every rank's device index, gathered by a sum into its own slot */
+    double *at = calloc((size_t)dist_size(), sizeof *at);
+    if (!at)
+        return STRATA_E_NOMEM;
+    at[dist_rank()] = rc ? -1.0 : (double)index;
+    dist_sum_f64(at, (size_t)dist_size());
+    size_t used = 0;
+    for (int k = 0; k < dist_size() && used < sizeof dist_devices - 24; k++)
+        used += (size_t)snprintf(dist_devices + used, sizeof dist_devices - used, "%s%s:%d", k ? ", " : "", name,
+                                 (int)at[k]);
+    free(at);
+    return rc;
+}
+
 void run_note_data_parallel(int64_t batch, const char *out_dir)
 {
     if (dist_size() > 1)
-        fprintf(stderr, "strata: data-parallel over %d processes (MPI): each computes its share of every batch of "
-                        "%lld and the gradients are summed; rank 0 writes %s\n",
-                dist_size(), (long long)batch, out_dir);
+        fprintf(stderr, "strata: data-parallel over %d processes (MPI), on %s: each computes its share of every "
+                        "batch of %lld and the gradients are summed; rank 0 writes %s\n",
+                dist_size(), dist_devices, (long long)batch, out_dir);
 }
 
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
