@@ -588,7 +588,7 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
         return rc;
     /* a data-parallel run on a machine with several devices of the backend:
      * one each, by the rank's place on its machine, unless one was named */
-    const char *named = backend ? backend : getenv("STRATA_BACKEND");
+    const char *named = backend && *backend ? backend : getenv("STRATA_BACKEND"); /* as the core reads them */
     const char *name = strata_device_backend(*out);
     int index = 0;
     for (int b = 0; !(named && strchr(named, ':')) && b < strata_backend_count(rt); b++) {
@@ -605,11 +605,15 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
     if (!at)
         return STRATA_E_NOMEM;
     at[dist_rank()] = rc ? -1.0 : (double)index;
-    dist_sum_f64(at, (size_t)dist_size());
+    if (dist_sum_f64(at, (size_t)dist_size()) && !rc)
+        rc = STRATA_E_BACKEND;
     size_t used = 0;
-    for (int k = 0; k < dist_size() && used < sizeof dist_devices - 24; k++)
+    int k = 0;
+    for (; k < dist_size() && used < sizeof dist_devices - 32; k++)
         used += (size_t)snprintf(dist_devices + used, sizeof dist_devices - used, "%s%s:%d", k ? ", " : "", name,
                                  (int)at[k]);
+    if (k < dist_size()) /* the rest, counted */
+        snprintf(dist_devices + used, sizeof dist_devices - used, " and %d more", dist_size() - k);
     free(at);
     return rc;
 }
