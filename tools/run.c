@@ -609,9 +609,11 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
         rc = STRATA_E_BACKEND;
     size_t used = 0;
     int k = 0;
-    for (; k < dist_size() && used < sizeof dist_devices - 32; k++)
+    for (; k < dist_size() && used < sizeof dist_devices - 32; k++) {
         used += (size_t)snprintf(dist_devices + used, sizeof dist_devices - used, "%s%s:%d", k ? ", " : "", name,
                                  (int)at[k]);
+        used = used < sizeof dist_devices ? used : sizeof dist_devices - 1; /* a long name: cut */
+    }
     if (k < dist_size()) /* the rest, counted */
         snprintf(dist_devices + used, sizeof dist_devices - used, " and %d more", dist_size() - k);
     free(at);
