@@ -209,9 +209,10 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
 /** In a data-parallel run (dist.h): 0 when every rank's parameters and
- *  buffers are rank 0's, bit for bit, else 1 after a message (@p when:
- *  "before training", "after epoch 3"). 0 in a single process. */
-int run_check_replicas(run_ctx *r, const char *when);
+ *  buffers are rank 0's, bit for bit, else 1 after a message saying when
+ *  (@p when, followed by @p n unless it is negative: "before training",
+ *  -1; "after epoch", 3). 0 in a single process. */
+int run_check_replicas(run_ctx *r, const char *when, int64_t n);
 /** strata_device_get(rt, backend, 0, out), and in a data-parallel run on a
  *  machine with several devices of the backend, the rank's own one (its
  *  place on the machine, modulo their number) unless @p backend (or

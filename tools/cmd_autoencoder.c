@@ -464,7 +464,7 @@ int cmd_ae_train(int argc, char **argv)
     run_ctx sc = {.rt = c.rt, .dev = c.dev, .model = c.model, .opt = c.opt, .batch = c.batch, .user = &c};
     if (!rc && !a.quiet)
         run_note_data_parallel(c.batch, a.out_dir);
-    if (!rc && run_check_replicas(&sc, ts.step ? "at the checkpoint" : "before training")) {
+    if (!rc && run_check_replicas(&sc, ts.step ? "at the checkpoint" : "before training", -1)) {
         rc = STRATA_E_INVALID;
         nan_stop = 1; /* said */
     }
@@ -527,9 +527,7 @@ int cmd_ae_train(int argc, char **argv)
         }
         if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
-        char when[48];
-        snprintf(when, sizeof when, "after epoch %lld", (long long)ep + 1);
-        if (run_check_replicas(&sc, when)) {
+        if (run_check_replicas(&sc, "after epoch", ep + 1)) {
             rc = STRATA_E_INVALID;
             nan_stop = 1; /* said */
             break;
@@ -559,8 +557,7 @@ int cmd_ae_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
-        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
-            report_after_training(a.out_dir, 1);
+        report_after_training(a.out_dir, 1);
         goto out;
     }
     if (nan_stop) {

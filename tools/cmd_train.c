@@ -452,7 +452,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     int64_t step = ts.step, ran_epochs = 0;
     int stopped = 0; /* by Ctrl-C, saved where it stands */
     int told = 0;    /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
-    if (run_check_replicas(&ctx, ts.step ? "at the checkpoint" : "before training")) {
+    if (run_check_replicas(&ctx, ts.step ? "at the checkpoint" : "before training", -1)) {
         strata_loader_destroy(ld);
         fclose(metrics);
         run_free(&ctx);
@@ -540,9 +540,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         ran_epochs++;
         if ((rc = evaluate_sets(&ctx, &test_loss, &test_acc, &val_loss, &val_acc)))
             break;
-        char when[48];
-        snprintf(when, sizeof when, "after epoch %lld", (long long)ep + 1);
-        if (run_check_replicas(&ctx, when)) {
+        if (run_check_replicas(&ctx, "after epoch", ep + 1)) {
             rc = STRATA_E_INVALID;
             told = 1;
             break;
@@ -596,8 +594,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         dist_settled();
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
-        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
-            report_after_training(a.out_dir, 1);
+        report_after_training(a.out_dir, 1);
         run_free(&ctx);
         return r;
     }
@@ -640,8 +637,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                strata_device_name(ctx.dev));
     else
         printf("trained %s in %.1f s on %s (no data.test to report on)\n", span, total, strata_device_name(ctx.dev));
-    if (dist_is_root())
-        report_after_training(a.out_dir, a.quiet);
+    report_after_training(a.out_dir, a.quiet);
     run_free(&ctx);
     return r;
 }

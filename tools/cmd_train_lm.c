@@ -511,7 +511,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     int evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     int told = 0; /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
     int64_t early_stop = 0;                       /* the step it stopped at, without a better model */
-    if (run_check_replicas(r, ts.step ? "at the checkpoint" : "before training")) {
+    if (run_check_replicas(r, ts.step ? "at the checkpoint" : "before training", -1)) {
         fclose(metrics);
         json_decref(meta);
         return 1;
@@ -567,9 +567,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         if (eval_now) {
             if ((rc = lm_evaluate(r, &val_loss)))
                 break;
-            char when[48];
-            snprintf(when, sizeof when, "after step %lld", (long long)step);
-            if (run_check_replicas(r, when)) {
+            if (run_check_replicas(r, "after step", step)) {
                 rc = STRATA_E_INVALID;
                 told = 1;
                 break;
@@ -619,8 +617,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         dist_settled();
     if (!rc && stopped) {
         const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
-        if (dist_is_root()) /* a data-parallel run's files are rank 0's */
-            report_after_training(o->out_dir, 1);
+        report_after_training(o->out_dir, 1);
         return code;
     }
     if (!o->quiet && early_stop)
@@ -655,7 +652,6 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                o->out_dir);
     printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
            strata_device_name(r->dev));
-    if (dist_is_root())
-        report_after_training(o->out_dir, o->quiet);
+    report_after_training(o->out_dir, o->quiet);
     return ret;
 }

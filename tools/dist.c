@@ -17,19 +17,26 @@ static const strata_dist_api *api; /* NULL: a single process */
 static void *module;
 static int rank, size = 1, settled;
 
+/* The first of the NULL-terminated @p vars set to a whole number in
+ * [lo, 2^20), else @p fallback. */
+static int env_int(const char *const *vars, long lo, int fallback)
+{
+    for (; *vars; vars++) {
+        const char *v = getenv(*vars);
+        char *end;
+        long n = v ? strtol(v, &end, 10) : lo - 1;
+        if (v && *v && !*end && n >= lo && n < 1 << 20)
+            return (int)n;
+    }
+    return fallback;
+}
+
 /* The launchers' own variables: Open MPI's mpirun, and PMI (MPICH's
  * hydra, Slurm's srun). */
 int dist_launched_size(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
-    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++) {
-        const char *v = getenv(vars[k]);
-        char *end;
-        long n = v ? strtol(v, &end, 10) : 0;
-        if (v && *v && !*end && n > 0 && n < 1 << 20)
-            return (int)n;
-    }
-    return 1;
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", NULL};
+    return env_int(vars, 1, 1);
 }
 
 /* The module's path next to libstrata.so, where the build and an install
@@ -112,15 +119,8 @@ int dist_rank(void)
 
 int dist_local_rank(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
-    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++) {
-        const char *v = getenv(vars[k]);
-        char *end;
-        long n = v ? strtol(v, &end, 10) : -1;
-        if (v && *v && !*end && n >= 0 && n < 1 << 20)
-            return (int)n;
-    }
-    return rank;
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", NULL};
+    return env_int(vars, 0, rank);
 }
 
 int dist_size(void)
@@ -143,25 +143,26 @@ int dist_sum_f32(float *buf, size_t n)
     return api && n ? api->sum_f32(buf, n) : 0;
 }
 
+/* A collective that failed: the ranks can no longer agree on what comes
+ * next, and one stopping alone would leave the others waiting. */
+static void abort_all(void)
+{
+    fflush(stdout);
+    api->abort(1);
+}
+
 int dist_any(int flag)
 {
     double v = flag != 0;
-    if (api && api->sum_f64(&v, 1)) {
-        /* the ranks cannot agree, and one stopping alone would leave the
-         * others waiting: end them all */
-        fflush(stdout);
-        api->abort(1);
-    }
+    if (api && api->sum_f64(&v, 1))
+        abort_all();
     return v > 0;
 }
 
-int dist_broadcast(void *buf, size_t bytes)
+void dist_broadcast(void *buf, size_t bytes)
 {
-    if (api && bytes && api->broadcast(buf, bytes, 0)) {
-        fflush(stdout); /* as dist_any: the others would wait for this rank */
-        api->abort(1);
-    }
-    return 0;
+    if (api && bytes && api->broadcast(buf, bytes, 0))
+        abort_all();
 }
 
 void dist_share(int64_t b, int64_t *lo, int64_t *hi)

@@ -76,7 +76,7 @@ int dist_any(int flag);
 /** Rank 0's @p bytes at @p buf on every rank. A failed broadcast (as a
  *  failed dist_any) ends every rank with MPI_Abort: the ranks could no
  *  longer agree on what comes next. */
-int dist_broadcast(void *buf, size_t bytes);
+void dist_broadcast(void *buf, size_t bytes);
 
 /** This rank's share of a batch of @p b examples: [*lo, *hi). Ranks below
  *  b % size take one more, so rank 0's share is empty only when b is 0. */

@@ -28,6 +28,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "dist.h"
 #include "write_atomic.h"
 
 /* Chart geometry (SVG user units): the plot area inside the margins. */
@@ -820,6 +821,8 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
 
 void report_after_training(const char *run_dir, int quiet)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+        return;
     char out[4200];
     snprintf(out, sizeof out, "%s/report.html", run_dir);
     if (report_write(run_dir, NULL, NULL) != 0)

@@ -24,7 +24,8 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts);
 
 /** report_write(@p run_dir, NULL) at the end of a trainer: "report: PATH" on
  *  stdout unless @p quiet; a failure is a warning, not the run's failure
- *  (the checkpoint is what the run is for). */
+ *  (the checkpoint is what the run is for). Rank 0's alone in a
+ *  data-parallel run (dist.h). */
 void report_after_training(const char *run_dir, int quiet);
 
 #endif

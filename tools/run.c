@@ -331,10 +331,12 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
 }
 
 
-strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
-                         double *loss_out)
+/* An update after the backward pass (@p rc its status): clip (when > 0),
+ * optimizer step, *loss_out; then, whatever happened, the gradients, the
+ * loss and the graph cleared for the next step. */
+static strata_status update_after_backward(strata_runtime *rt, strata_model *m, strata_optimizer *opt,
+                                           strata_tensor *loss, double clip, double *loss_out, strata_status rc)
 {
-    strata_status rc = loss ? strata_backward(strata_runtime_graph(rt), loss) : STRATA_E_INVALID;
     if (!rc && clip > 0)
         rc = strata_clip_grad_norm(m, clip, NULL);
     if (!rc)
@@ -345,6 +347,13 @@ strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *
     strata_tensor_release(loss);
     strata_graph_reset(strata_runtime_graph(rt));
     return rc;
+}
+
+strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, strata_tensor *loss, double clip,
+                         double *loss_out)
+{
+    return update_after_backward(rt, m, opt, loss, clip, loss_out,
+                                 loss ? strata_backward(strata_runtime_graph(rt), loss) : STRATA_E_INVALID);
 }
 
 /* What host_copy moves: the parameters' gradients (f32), the model's
@@ -392,6 +401,23 @@ static void *dist_buffer(run_ctx *r, size_t bytes)
     return r->dist_buf;
 }
 
+/* @p what (COPY_GRADS or COPY_PARAMS), then the buffers, read into
+ * r->dist_buf: *wb and *bb bytes. */
+static strata_status host_snapshot(run_ctx *r, int what, unsigned char **buf, size_t *wb, size_t *bb)
+{
+    strata_status rc = host_copy(r->model, what, 1, NULL, wb);
+    if (!rc)
+        rc = host_copy(r->model, COPY_BUFFERS, 1, NULL, bb);
+    *buf = rc ? NULL : dist_buffer(r, *wb + *bb);
+    if (!rc && !*buf)
+        rc = STRATA_E_NOMEM;
+    if (!rc)
+        rc = host_copy(r->model, what, 1, *buf, wb);
+    if (!rc)
+        rc = host_copy(r->model, COPY_BUFFERS, 1, *buf + *wb, bb);
+    return rc;
+}
+
 /* Data-parallel (dist.h): every rank's gradients, weighted by its share of
  * the batch, summed, so each rank holds the gradient of the whole batch's
  * mean loss; clipped to a total norm of @p clip (> 0) as
@@ -402,17 +428,11 @@ static void *dist_buffer(run_ctx *r, size_t bytes)
  * broadcasts them. */
 static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
 {
-    strata_model *m = r->model;
+    unsigned char *buf = NULL;
     size_t gb = 0, bb = 0;
-    strata_status rc = host_copy(m, COPY_GRADS, 1, NULL, &gb);
-    if (!rc)
-        rc = host_copy(m, COPY_BUFFERS, 1, NULL, &bb);
-    float *g = rc ? NULL : dist_buffer(r, gb + bb);
+    strata_status rc = host_snapshot(r, COPY_GRADS, &buf, &gb, &bb);
+    float *g = (float *)buf;
     const size_t n = gb / sizeof(float);
-    if (!rc && !g)
-        rc = STRATA_E_NOMEM;
-    if (!rc)
-        rc = host_copy(m, COPY_GRADS, 1, g, &gb);
     for (size_t k = 0; !rc && k < n; k++) /* weight 0 (an empty share): zeros, even for an inf */
         g[k] = weight == 0.0 ? 0.0f : (float)(g[k] * weight);
     if (!rc && dist_sum_f32(g, n))
@@ -424,28 +444,24 @@ static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
     for (size_t k = 0; !rc && clip > 0 && coef < 1.0 && k < n; k++)
         g[k] = (float)(g[k] * coef);
     if (!rc)
-        rc = host_copy(m, COPY_GRADS, 0, g, &gb);
-    char *b = (char *)g + gb;
-    if (!rc && bb && !(rc = host_copy(m, COPY_BUFFERS, 1, b, &bb)))
-        rc = dist_broadcast(b, bb) ? STRATA_E_BACKEND : host_copy(m, COPY_BUFFERS, 0, b, &bb);
+        rc = host_copy(r->model, COPY_GRADS, 0, g, &gb);
+    if (!rc && bb) { /* the buffers, read above: the step has not changed them */
+        dist_broadcast(buf + gb, bb);
+        rc = host_copy(r->model, COPY_BUFFERS, 0, buf + gb, &bb);
+    }
     return rc;
 }
 
-int run_check_replicas(run_ctx *r, const char *when)
+int run_check_replicas(run_ctx *r, const char *when, int64_t n)
 {
     if (dist_size() <= 1)
         return 0;
+    char at[64];
+    snprintf(at, sizeof at, n >= 0 ? "%s %lld" : "%s", when, (long long)n);
+    when = at;
+    unsigned char *p = NULL;
     size_t pb = 0, bb = 0;
-    strata_status rc = host_copy(r->model, COPY_PARAMS, 1, NULL, &pb);
-    if (!rc)
-        rc = host_copy(r->model, COPY_BUFFERS, 1, NULL, &bb);
-    unsigned char *p = rc ? NULL : dist_buffer(r, pb + bb);
-    if (!rc && !p)
-        rc = STRATA_E_NOMEM;
-    if (!rc)
-        rc = host_copy(r->model, COPY_PARAMS, 1, p, &pb);
-    if (!rc)
-        rc = host_copy(r->model, COPY_BUFFERS, 1, p + pb, &bb);
+    strata_status rc = host_snapshot(r, COPY_PARAMS, &p, &pb, &bb);
     if (dist_any(rc != 0)) /* agreed first: a rank that failed alone must not leave the others waiting below */
         return rc ? cli_fail("reading the parameters", rc) : 1;
     uint64_t h = 1469598103934665603ull, h0; /* FNV-1a of every byte */
@@ -556,21 +572,12 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     if (!rc && !isfinite(lv)) {
         if (loss_out)
             *loss_out = lv;
-        strata_model_zero_grad(r->model);
-        strata_tensor_release(loss);
-        strata_graph_reset(strata_runtime_graph(r->rt));
-        return STRATA_E_NUMERIC;
+        return update_after_backward(r->rt, r->model, r->opt, loss, 0.0, NULL, STRATA_E_NUMERIC);
     }
     rc = rc ? rc : loss ? strata_backward(strata_runtime_graph(r->rt), loss) : STRATA_E_INVALID;
-    if (!rc && dp)
+    if (!rc && dp) /* clipped there, on the summed copy */
         rc = dist_sum_gradients(r, (double)n / (double)b, clip);
-    else if (!rc && clip > 0)
-        rc = strata_clip_grad_norm(r->model, clip, NULL);
-    if (!rc)
-        rc = strata_optimizer_step(r->opt);
-    strata_model_zero_grad(r->model);
-    strata_tensor_release(loss);
-    strata_graph_reset(strata_runtime_graph(r->rt));
+    rc = update_after_backward(r->rt, r->model, r->opt, loss, dp ? 0.0 : clip, NULL, rc);
     if (!rc && loss_out)
         *loss_out = lv;
     if (!rc && correct)
