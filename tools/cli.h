@@ -157,6 +157,13 @@ typedef struct run_options {
     int random_text; /* a language model whose text file is missing trains on random characters (strata bench) */
 } run_options;
 
+/* A data-parallel run's host copy of gradients and buffers (dist.h), kept
+ * from step to step: cap bytes at buf (free it when done). */
+typedef struct dist_host {
+    void *buf;
+    size_t cap;
+} dist_host;
+
 /* Everything a run needs, built from the spec. */
 typedef struct {
     strata_runtime *rt;
@@ -176,10 +183,7 @@ typedef struct {
      * confusion[label * n_classes + predicted] (allocated on first use) */
     int want_confusion;
     int64_t *confusion, n_classes;
-    /* a data-parallel run's host copy of the gradients and buffers, kept
-     * from step to step (dist_cap bytes) */
-    void *dist_buf;
-    size_t dist_cap;
+    dist_host dist; /* a data-parallel run's host copy of gradients and buffers */
     /* a trainer of its own that runs its steps through run_step (the
      * autoencoder): its state, for its run_loss_fn */
     void *user;
@@ -213,6 +217,53 @@ strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, dou
  *  (@p when, followed by @p n unless it is negative: "before training",
  *  -1; "after epoch", 3). 0 in a single process. */
 int run_check_replicas(run_ctx *r, const char *when, int64_t n);
+
+/* The pieces of a data-parallel step (dist.h) for trainers with loops of
+ * their own (the GAN's two models, the memory network's host batches). In
+ * a single process they are not called, or do nothing. */
+
+/** dist_check_replicas(m, ...) is run_check_replicas for any model, its
+ *  messages naming @p what ("the discriminator's parameters"). */
+int dist_check_replicas(strata_model *m, dist_host *h, const char *what, const char *when, int64_t n);
+/** @p m's gradients, weighted by @p weight (the rank's share of the batch),
+ *  summed over the ranks, so each holds the gradient of the whole batch's
+ *  mean loss; clipped to a total norm of @p clip (> 0) as
+ *  strata_clip_grad_norm does, but on the host copy, in one order, so every
+ *  rank scales by the same factor; then rank 0's buffers of @p m (batch
+ *  norm's running statistics) on every rank, as PyTorch's
+ *  DistributedDataParallel broadcasts them. */
+strata_status dist_sum_gradients(strata_model *m, dist_host *h, double weight, double clip);
+/** cli_update (without its *loss_out) in a data-parallel run: the backward
+ *  pass of this rank's share's @p loss, the gradients summed as
+ *  dist_sum_gradients does with @p weight and @p clip, the optimizer step;
+ *  in a single process, cli_update. */
+strata_status dist_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, dist_host *h,
+                          strata_tensor *loss, double clip, double weight);
+/** Rank 0's buffers of @p m on every rank (a model whose training-mode
+ *  forward passes ran on each rank's share without an update of its own). */
+strata_status dist_broadcast_buffers(strata_model *m, dist_host *h);
+/** This rank's share of a batch (dist_share) along @p x's first axis, a
+ *  view in *xs, and its size in *n; row 0 when the share is empty (a batch
+ *  smaller than the ranks: the rank then steps with weight 0, so that its
+ *  gradients exist and its optimizer steps with the others). */
+strata_status dist_shard(strata_runtime *rt, strata_tensor *x, strata_tensor **xs, int64_t *n);
+/** The random stream of a step's forward passes: dist_rng_own marks where
+ *  the ranks' common stream stands and gives ranks other than 0 streams of
+ *  their own from there (their own dropout masks); dist_rng_drawn is what
+ *  this rank drew since; dist_rng_join, given the sum of every rank's
+ *  draws, sets the common stream past all of them, so that every rank (and
+ *  a run resumed from rank 0's checkpoint) goes on from one place. */
+typedef struct {
+    uint64_t seed, offset;
+} dist_rng_mark;
+void dist_rng_own(strata_runtime *rt, dist_rng_mark *m);
+double dist_rng_drawn(strata_runtime *rt, const dist_rng_mark *m);
+void dist_rng_join(strata_runtime *rt, const dist_rng_mark *m, double drawn);
+/** The whole batch's mean loss on every rank, from each rank's mean @p lv
+ *  over its share of @p n of the @p b examples (an empty share counts
+ *  nothing), and the common random stream joined past every rank's draws
+ *  since @p mark. In a single process, *lv as it is. */
+strata_status dist_mean_loss(strata_runtime *rt, const dist_rng_mark *mark, int64_t n, int64_t b, double *lv);
 /** strata_device_get(rt, backend, 0, out), and in a data-parallel run on a
  *  machine with several devices of the backend, the rank's own one (its
  *  place on the machine, modulo their number) unless @p backend (or

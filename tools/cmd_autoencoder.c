@@ -552,7 +552,7 @@ int cmd_ae_train(int argc, char **argv)
     }
     fclose(mf);
     strata_loader_destroy(ld);
-    free(sc.dist_buf); /* the rest of sc is c's */
+    free(sc.dist.buf); /* the rest of sc is c's */
     if (nan_stop || (!rc && stopped))
         dist_settled(); /* every rank stopped here */
     if (!rc && stopped) {

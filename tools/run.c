@@ -14,7 +14,7 @@
 void run_free(run_ctx *r)
 {
     free(r->confusion);
-    free(r->dist_buf);
+    free(r->dist.buf);
     strata_dataset_destroy(r->train);
     strata_dataset_destroy(r->val);
     strata_dataset_destroy(r->test);
@@ -265,9 +265,6 @@ strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor
     return rc;
 }
 
-static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **xs,
-                                 strata_tensor **ys, int64_t *n);
-
 strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
 {
     strata_loader *ld;
@@ -286,7 +283,9 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
         int64_t n = strata_tensor_dim(x, 0);
         if (dist_size() > 1) { /* each rank its share; the sums meet below */
             strata_tensor *xs = NULL, *ys = NULL;
-            rc = shard_batch(r, x, y, &xs, &ys, &n);
+            rc = dist_shard(r->rt, x, &xs, &n);
+            if (!rc)
+                rc = dist_shard(r->rt, y, &ys, &n);
             strata_tensor_release(x);
             strata_tensor_release(y);
             x = xs, y = ys;
@@ -356,6 +355,17 @@ strata_status cli_update(strata_runtime *rt, strata_model *m, strata_optimizer *
                                  loss ? strata_backward(strata_runtime_graph(rt), loss) : STRATA_E_INVALID);
 }
 
+strata_status dist_update(strata_runtime *rt, strata_model *m, strata_optimizer *opt, dist_host *h,
+                          strata_tensor *loss, double clip, double weight)
+{
+    if (dist_size() <= 1)
+        return cli_update(rt, m, opt, loss, clip, NULL);
+    strata_status rc = loss ? strata_backward(strata_runtime_graph(rt), loss) : STRATA_E_INVALID;
+    if (!rc) /* clipped there, on the summed copy */
+        rc = dist_sum_gradients(m, h, weight, clip);
+    return update_after_backward(rt, m, opt, loss, 0.0, NULL, rc);
+}
+
 /* What host_copy moves: the parameters' gradients (f32), the model's
  * buffers (batch norm's running statistics, any dtype) or the parameters. */
 enum { COPY_GRADS, COPY_BUFFERS, COPY_PARAMS };
@@ -388,49 +398,42 @@ static strata_status host_copy(strata_model *m, int what, int to_host, void *buf
     return STRATA_OK;
 }
 
-/* r->dist_buf with room for @p bytes, kept from step to step (a fresh
- * 2.7 MB for W1's gradients would page-fault in on every step) */
-static void *dist_buffer(run_ctx *r, size_t bytes)
+/* h->buf with room for @p bytes, kept from step to step (a fresh 2.7 MB
+ * for W1's gradients would page-fault in on every step) */
+static void *dist_buffer(dist_host *h, size_t bytes)
 {
-    if (bytes > r->dist_cap || !r->dist_buf) {
-        void *p = realloc(r->dist_buf, bytes ? bytes : 1);
+    if (bytes > h->cap || !h->buf) {
+        void *p = realloc(h->buf, bytes ? bytes : 1);
         if (!p)
             return NULL;
-        r->dist_buf = p, r->dist_cap = bytes;
+        h->buf = p, h->cap = bytes;
     }
-    return r->dist_buf;
+    return h->buf;
 }
 
-/* @p what (COPY_GRADS or COPY_PARAMS), then the buffers, read into
- * r->dist_buf: *wb and *bb bytes. */
-static strata_status host_snapshot(run_ctx *r, int what, unsigned char **buf, size_t *wb, size_t *bb)
+/* @p what (COPY_GRADS or COPY_PARAMS) of @p m, then its buffers, read into
+ * h->buf: *wb and *bb bytes. */
+static strata_status host_snapshot(strata_model *m, dist_host *h, int what, unsigned char **buf, size_t *wb,
+                                   size_t *bb)
 {
-    strata_status rc = host_copy(r->model, what, 1, NULL, wb);
+    strata_status rc = host_copy(m, what, 1, NULL, wb);
     if (!rc)
-        rc = host_copy(r->model, COPY_BUFFERS, 1, NULL, bb);
-    *buf = rc ? NULL : dist_buffer(r, *wb + *bb);
+        rc = host_copy(m, COPY_BUFFERS, 1, NULL, bb);
+    *buf = rc ? NULL : dist_buffer(h, *wb + *bb);
     if (!rc && !*buf)
         rc = STRATA_E_NOMEM;
     if (!rc)
-        rc = host_copy(r->model, what, 1, *buf, wb);
+        rc = host_copy(m, what, 1, *buf, wb);
     if (!rc)
-        rc = host_copy(r->model, COPY_BUFFERS, 1, *buf + *wb, bb);
+        rc = host_copy(m, COPY_BUFFERS, 1, *buf + *wb, bb);
     return rc;
 }
 
-/* Data-parallel (dist.h): every rank's gradients, weighted by its share of
- * the batch, summed, so each rank holds the gradient of the whole batch's
- * mean loss; clipped to a total norm of @p clip (> 0) as
- * strata_clip_grad_norm does, but on the host copy, in one order, so every
- * rank scales by the same factor whatever its thread count; then rank 0's
- * buffers (batch norm's running statistics, which each rank updated from
- * its own share) on every rank, as PyTorch's DistributedDataParallel
- * broadcasts them. */
-static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
+strata_status dist_sum_gradients(strata_model *m, dist_host *h, double weight, double clip)
 {
     unsigned char *buf = NULL;
     size_t gb = 0, bb = 0;
-    strata_status rc = host_snapshot(r, COPY_GRADS, &buf, &gb, &bb);
+    strata_status rc = host_snapshot(m, h, COPY_GRADS, &buf, &gb, &bb);
     float *g = (float *)buf;
     const size_t n = gb / sizeof(float);
     for (size_t k = 0; !rc && k < n; k++) /* weight 0 (an empty share): zeros, even for an inf */
@@ -444,15 +447,31 @@ static strata_status dist_sum_gradients(run_ctx *r, double weight, double clip)
     for (size_t k = 0; !rc && clip > 0 && coef < 1.0 && k < n; k++)
         g[k] = (float)(g[k] * coef);
     if (!rc)
-        rc = host_copy(r->model, COPY_GRADS, 0, g, &gb);
+        rc = host_copy(m, COPY_GRADS, 0, g, &gb);
     if (!rc && bb) { /* the buffers, read above: the step has not changed them */
         dist_broadcast(buf + gb, bb);
-        rc = host_copy(r->model, COPY_BUFFERS, 0, buf + gb, &bb);
+        rc = host_copy(m, COPY_BUFFERS, 0, buf + gb, &bb);
     }
     return rc;
 }
 
-int run_check_replicas(run_ctx *r, const char *when, int64_t n)
+strata_status dist_broadcast_buffers(strata_model *m, dist_host *h)
+{
+    size_t bb = 0;
+    strata_status rc = host_copy(m, COPY_BUFFERS, 1, NULL, &bb);
+    unsigned char *buf = rc || !bb ? NULL : dist_buffer(h, bb);
+    if (!rc && bb && !buf)
+        rc = STRATA_E_NOMEM;
+    if (!rc && bb)
+        rc = host_copy(m, COPY_BUFFERS, 1, buf, &bb);
+    if (!rc && bb) {
+        dist_broadcast(buf, bb);
+        rc = host_copy(m, COPY_BUFFERS, 0, buf, &bb);
+    }
+    return rc;
+}
+
+int dist_check_replicas(strata_model *m, dist_host *h, const char *what, const char *when, int64_t n)
 {
     if (dist_size() <= 1)
         return 0;
@@ -461,52 +480,79 @@ int run_check_replicas(run_ctx *r, const char *when, int64_t n)
     when = at;
     unsigned char *p = NULL;
     size_t pb = 0, bb = 0;
-    strata_status rc = host_snapshot(r, COPY_PARAMS, &p, &pb, &bb);
+    strata_status rc = host_snapshot(m, h, COPY_PARAMS, &p, &pb, &bb);
     if (dist_any(rc != 0)) /* agreed first: a rank that failed alone must not leave the others waiting below */
         return rc ? cli_fail("reading the parameters", rc) : 1;
-    uint64_t h = 1469598103934665603ull, h0; /* FNV-1a of every byte */
+    uint64_t hash = 1469598103934665603ull, h0; /* FNV-1a of every byte */
     for (size_t k = 0; k < pb + bb; k++)
-        h = (h ^ p[k]) * 1099511628211ull;
-    h0 = h;
+        hash = (hash ^ p[k]) * 1099511628211ull;
+    h0 = hash;
     dist_broadcast(&h0, sizeof h0);
-    if (h != h0)
-        fprintf(stderr, "strata: error: rank %d: its parameters are not rank 0's %s\n", dist_rank(), when);
-    if (dist_any(h != h0)) {
+    if (hash != h0)
+        fprintf(stderr, "strata: error: rank %d: its %s are not rank 0's %s\n", dist_rank(), what, when);
+    if (dist_any(hash != h0)) {
         if (dist_is_root() && strncmp(when, "after", 5))
-            fprintf(stderr, "strata: error: the ranks' parameters differ %s: they must build the same model from "
-                            "the same spec and seed and, resuming, read the same checkpoint (is the run directory "
-                            "on a file system every rank sees?)\n",
-                    when);
+            fprintf(stderr, "strata: error: the ranks' %s differ %s: they must build the same model from the same "
+                            "spec and seed and, resuming, read the same checkpoint (is the run directory on a file "
+                            "system every rank sees?)\n",
+                    what, when);
         else if (dist_is_root()) /* equal before, equal steps: only different arithmetic parts them */
-            fprintf(stderr, "strata: error: the ranks' parameters differ %s: the ranks computed the same step "
+            fprintf(stderr, "strata: error: the ranks' %s differ %s: the ranks computed the same step "
                             "differently (different backends or builds on different machines?), or this is a bug "
                             "in strata: please report it with the command\n",
-                    when);
+                    what, when);
         return 1;
     }
     return 0;
 }
 
-/* This rank's share of a batch (dist_share) as views: rows [lo, hi) of @p x
- * and @p y, or row 0 when the share is empty (a batch smaller than the
- * ranks: the rank then runs the step with weight 0, so that its gradients
- * exist and its optimizer steps with the others). */
-static strata_status shard_batch(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **xs,
-                                 strata_tensor **ys, int64_t *n)
+int run_check_replicas(run_ctx *r, const char *when, int64_t n)
+{
+    return dist_check_replicas(r->model, &r->dist, "parameters", when, n);
+}
+
+strata_status dist_mean_loss(strata_runtime *rt, const dist_rng_mark *mark, int64_t n, int64_t b, double *lv)
+{
+    if (dist_size() <= 1)
+        return STRATA_OK;
+    double s[2] = {n ? *lv * (double)n : 0.0, n ? dist_rng_drawn(rt, mark) : 0.0};
+    if (dist_sum_f64(s, 2))
+        return STRATA_E_BACKEND;
+    *lv = s[0] / (double)b;
+    dist_rng_join(rt, mark, s[1]);
+    return STRATA_OK;
+}
+
+strata_status dist_shard(strata_runtime *rt, strata_tensor *x, strata_tensor **xs, int64_t *n)
 {
     int64_t lo, hi;
     dist_share(strata_tensor_dim(x, 0), &lo, &hi);
     *n = hi - lo;
     if (hi == lo)
         lo = 0, hi = 1;
-    *xs = *ys = NULL; /* on failure too: the caller releases them */
+    *xs = NULL;
     strata_attr a[3] = {strata_attr_int("axis", 0), strata_attr_int("start", lo), strata_attr_int("end", hi)};
-    strata_status rc = strata_op_call(r->rt, "core::slice", &x, 1, a, 3, xs, 1);
-    if (!rc && (rc = strata_op_call(r->rt, "core::slice", &y, 1, a, 3, ys, 1))) {
-        strata_tensor_release(*xs);
-        *xs = NULL;
-    }
-    return rc;
+    return strata_op_call(rt, "core::slice", &x, 1, a, 3, xs, 1);
+}
+
+void dist_rng_own(strata_runtime *rt, dist_rng_mark *m)
+{
+    strata_runtime_rng_state(rt, &m->seed, &m->offset);
+    if (dist_size() > 1 && dist_rank())
+        strata_runtime_set_rng_state(rt, m->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)dist_rank()), m->offset);
+}
+
+double dist_rng_drawn(strata_runtime *rt, const dist_rng_mark *m)
+{
+    uint64_t key = 0, off = 0;
+    strata_runtime_rng_state(rt, &key, &off);
+    return (double)(off - m->offset);
+}
+
+void dist_rng_join(strata_runtime *rt, const dist_rng_mark *m, double drawn)
+{
+    if (dist_size() > 1)
+        strata_runtime_set_rng_state(rt, m->seed, m->offset + (uint64_t)drawn);
 }
 
 /* An image classifier's run_loss_fn: the cross-entropy of the model's
@@ -536,14 +582,12 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     const int dp = dist_size() > 1;
     const int64_t b = strata_tensor_dim(x, 0);
     int64_t n = b, right = 0;
-    uint64_t seed = 0, off0 = 0, off1 = 0, key = 0;
-    strata_runtime_rng_state(r->rt, &seed, &off0);
-    /* each rank draws its own dropout masks: a stream keyed by the seed and
-     * the rank (rank 0's is the seed's own), from the step's offset */
-    if (dp && dist_rank())
-        strata_runtime_set_rng_state(r->rt, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)dist_rank()), off0);
+    dist_rng_mark mark;
+    dist_rng_own(r->rt, &mark); /* each rank draws its own dropout masks */
     strata_tensor *xs = x, *ys = y, *loss = NULL;
-    strata_status rc = dp ? shard_batch(r, x, y, &xs, &ys, &n) : STRATA_OK;
+    strata_status rc = dp ? dist_shard(r->rt, x, &xs, &n) : STRATA_OK;
+    if (dp && !rc)
+        rc = dist_shard(r->rt, y, &ys, &n);
     if (!rc)
         rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL);
     if (dp && rc && n < 2)
@@ -554,19 +598,17 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     double lv = 0;
     if (!rc)
         rc = strata_tensor_item(loss, &lv);
-    strata_runtime_rng_state(r->rt, &key, &off1);
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
-        double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? (double)(off1 - off0) : 0.0};
+        double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? dist_rng_drawn(r->rt, &mark) : 0.0};
         if (!rc && dist_sum_f64(s, 3))
             rc = STRATA_E_BACKEND;
         lv = s[0] / (double)b;
         right = (int64_t)s[1];
-        /* then every rank goes on from one place, the seed's stream where the
-         * ranks' draws end together, so that a resumed run, which gets rank
-         * 0's state, draws what the whole one did */
-        strata_runtime_set_rng_state(r->rt, seed, off0 + (uint64_t)s[2]);
-        strata_tensor_release(xs);
-        strata_tensor_release(ys);
+        dist_rng_join(r->rt, &mark, s[2]);
+        if (xs != x)
+            strata_tensor_release(xs);
+        if (ys != y)
+            strata_tensor_release(ys);
     }
     /* a non-finite loss never reaches the parameters: they stay the last good state */
     if (!rc && !isfinite(lv)) {
@@ -574,10 +616,8 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
             *loss_out = lv;
         return update_after_backward(r->rt, r->model, r->opt, loss, 0.0, NULL, STRATA_E_NUMERIC);
     }
-    rc = rc ? rc : loss ? strata_backward(strata_runtime_graph(r->rt), loss) : STRATA_E_INVALID;
-    if (!rc && dp) /* clipped there, on the summed copy */
-        rc = dist_sum_gradients(r, (double)n / (double)b, clip);
-    rc = update_after_backward(r->rt, r->model, r->opt, loss, dp ? 0.0 : clip, NULL, rc);
+    rc = rc ? update_after_backward(r->rt, r->model, r->opt, loss, 0.0, NULL, rc)
+            : dist_update(r->rt, r->model, r->opt, &r->dist, loss, clip, (double)n / (double)b);
     if (!rc && loss_out)
         *loss_out = lv;
     if (!rc && correct)
