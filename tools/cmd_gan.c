@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 #include "png_write.h"
 #include "stats.h"
@@ -56,6 +57,7 @@ typedef struct {
     double clip;             /* train.clip_grad_norm, of each model's gradients */
     double base_lr_g, base_lr_d; /* the spec's rates, which schedule: scales */
     cli_schedule sched;          /* read in place: its milestones point into it */
+    dist_host dist;              /* a data-parallel run's host copies (dist.h) */
 } gan_ctx;
 
 /* The most images one grid holds, for `strata sample --count` and
@@ -143,6 +145,7 @@ static void gan_free(gan_ctx *c)
     strata_model_destroy(c->D);
     strata_spec_destroy(c->spec);
     strata_runtime_destroy(c->rt);
+    free(c->dist.buf);
     memset(c, 0, sizeof *c);
 }
 
@@ -209,7 +212,7 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
     int64_t s = 1;
     strata_spec_get_int(c->spec, "seed", 1, &s);
     strata_runtime_seed(c->rt, (uint64_t)(seed ? *seed : s));
-    if ((rc = strata_device_get(c->rt, backend, 0, &c->dev)))
+    if ((rc = cli_device_get(c->rt, backend, &c->dev)))
         return cli_fail("choosing a device", rc);
     if ((rc = strata_spec_build_named(c->spec, "generator", c->dev, &c->G)))
         return cli_fail("building the generator", rc);
@@ -359,43 +362,65 @@ static strata_status gan_real_batch(gan_ctx *c, strata_tensor **x)
 /* The discriminator's update on a real batch against @p fake (no gradient
  * reaches the generator); *ld its loss. The graph is kept: the generator's
  * step may still backpropagate through nodes recorded before it. A
- * non-finite loss returns STRATA_E_NUMERIC before the update. */
-static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, double *ld)
+ * non-finite loss returns STRATA_E_NUMERIC before the update. In a
+ * data-parallel run @p fake is the rank's share (@p n images of the batch)
+ * and the rank takes the same share of the real batch; @p mark is where
+ * the random stream stood before the share's images were made. */
+static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, int64_t n, const dist_rng_mark *mark, double *ld)
 {
-    strata_tensor *x = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
+    strata_tensor *x = NULL, *xs = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
     strata_status rc = gan_real_batch(c, &x);
+    int64_t nr = n; /* the images' share: whole batches only */
+    if (!rc && dist_size() > 1)
+        rc = dist_shard(c->rt, x, &xs, &nr);
     if (!rc)
-        rc = gan_discriminate(c, x, &lr);
+        rc = gan_discriminate(c, xs ? xs : x, &lr);
     if (!rc)
         rc = gan_discriminate(c, fake, &lf);
     if (!rc)
         rc = gan_loss_op(c, "gan::d_loss", (strata_tensor *[]){lr, lf}, 2, &loss);
-    if (!rc && !(rc = strata_tensor_item(loss, ld)) && !isfinite(*ld))
+    if (!rc)
+        rc = strata_tensor_item(loss, ld);
+    if (!rc)
+        rc = dist_mean_loss(c->rt, mark, n, c->batch, ld);
+    if (!rc && !isfinite(*ld))
         rc = STRATA_E_NUMERIC;
     if (!rc)
         rc = strata_backward(strata_runtime_graph(c->rt), loss);
-    if (!rc && c->clip > 0)
+    if (!rc && dist_size() > 1) /* clipped there, on the summed copy */
+        rc = dist_sum_gradients(c->D, &c->dist, (double)n / (double)c->batch, c->clip);
+    else if (!rc && c->clip > 0)
         rc = strata_clip_grad_norm(c->D, c->clip, NULL);
     if (!rc)
         rc = strata_optimizer_step(c->od);
     strata_model_zero_grad(c->D);
     strata_tensor_release(x);
+    strata_tensor_release(xs);
     strata_tensor_release(lr);
     strata_tensor_release(lf);
     strata_tensor_release(loss);
     return rc;
 }
 
-/* Images from fresh noise, with gradients recorded when @p grad. */
-static strata_status gan_fake(gan_ctx *c, int grad, strata_tensor **fake)
+/* Images from fresh noise, with gradients recorded when @p grad. In a
+ * data-parallel run every rank draws the whole batch's noise and makes the
+ * images of its share of it (*n of them; else *n is the batch), so that
+ * the ranks together make the images one process would; *mark is where the
+ * random stream stood after the noise (dist_rng_own). */
+static strata_status gan_fake(gan_ctx *c, int grad, strata_tensor **fake, int64_t *n, dist_rng_mark *mark)
 {
-    strata_tensor *z = NULL;
+    strata_tensor *z = NULL, *zs = NULL;
     int prev = strata_set_grad_enabled(c->rt, grad);
     strata_status rc = gan_noise(c, c->batch, 0, &z);
+    *n = c->batch;
+    if (!rc && dist_size() > 1)
+        rc = dist_shard(c->rt, z, &zs, n);
+    dist_rng_own(c->rt, mark); /* each rank draws its own dropout masks */
     if (!rc)
-        rc = gan_generate(c, c->G, z, 1, fake);
+        rc = gan_generate(c, c->G, zs ? zs : z, 1, fake);
     strata_set_grad_enabled(c->rt, prev);
     strata_tensor_release(z);
+    strata_tensor_release(zs);
     return rc;
 }
 
@@ -413,32 +438,39 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
     strata_status rc = STRATA_OK;
     strata_tensor *fake = NULL, *lf = NULL, *loss = NULL;
     int applied = 0;
+    int64_t n = 0;
+    dist_rng_mark mark;
     if (moved)
         *moved = 0;
     for (int64_t k = 0; k + 1 < c->d_steps && !rc; k++) { /* earlier discriminator steps: their own images */
         strata_tensor *f = NULL;
-        rc = gan_fake(c, 0, &f);
-        if (!rc && !(rc = gan_d_update(c, f, ld)))
+        rc = gan_fake(c, 0, &f, &n, &mark);
+        if (!rc && !(rc = gan_d_update(c, f, n, &mark, ld)))
             applied = 1;
         strata_tensor_release(f);
         strata_graph_reset(strata_runtime_graph(c->rt));
     }
     if (!rc)
-        rc = gan_fake(c, 1, &fake);
+        rc = gan_fake(c, 1, &fake, &n, &mark);
     if (!rc) {
         strata_tensor *detached = NULL;
         int prev = strata_set_grad_enabled(c->rt, 0);
         rc = strata_op_call(c->rt, "core::copy", &fake, 1, NULL, 0, &detached, 1);
         strata_set_grad_enabled(c->rt, prev);
-        if (!rc && !(rc = gan_d_update(c, detached, ld)))
+        if (!rc && !(rc = gan_d_update(c, detached, n, &mark, ld)))
             applied = 1;
         strata_tensor_release(detached);
     }
+    dist_rng_own(c->rt, &mark);
     if (!rc)
         rc = gan_discriminate(c, fake, &lf);
     if (!rc)
         rc = gan_loss_op(c, "gan::g_loss", &lf, 1, &loss);
-    if (!rc && !(rc = strata_tensor_item(loss, lg)) && !isfinite(*lg))
+    if (!rc)
+        rc = strata_tensor_item(loss, lg);
+    if (!rc)
+        rc = dist_mean_loss(c->rt, &mark, n, c->batch, lg);
+    if (!rc && !isfinite(*lg))
         rc = STRATA_E_NUMERIC;
     if (moved)
         *moved = applied;
@@ -450,8 +482,10 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
         strata_graph_reset(strata_runtime_graph(c->rt));
         return rc;
     }
-    rc = cli_update(c->rt, c->G, c->og, loss, c->clip, lg);
+    rc = dist_update(c->rt, c->G, c->og, &c->dist, loss, c->clip, (double)n / (double)c->batch);
     strata_model_zero_grad(c->D);
+    if (!rc && dist_size() > 1) /* its forward pass on this rank's share of the images moved its statistics */
+        rc = dist_broadcast_buffers(c->D, &c->dist);
     if (!rc && c->E) {
         strata_attr decay = strata_attr_float("decay", c->ema);
         for (int k = 0; k < strata_model_param_count(c->G) && !rc; k++) {
@@ -515,6 +549,8 @@ static int gan_write_grid(strata_tensor *x, const char *path)
 /* Samples of @p G from the fixed noise into @p path. */
 static int gan_sample_grid(gan_ctx *c, strata_model *G, int64_t n, uint64_t seed, const char *path)
 {
+    if (!dist_is_root()) /* a data-parallel run's files are rank 0's (the fixed noise draws nothing) */
+        return 0;
     strata_tensor *z = NULL, *x = NULL;
     int prev = strata_set_grad_enabled(c->rt, 0);
     strata_status rc = gan_noise(c, n, seed, &z);
@@ -581,7 +617,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
             continue;
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
-        if (gan_prev[k]) {
+        if (gan_prev[k] && dist_is_root()) { /* a data-parallel run's files are rank 0's */
             snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
             if (rename(cur, prev) != 0 && errno != ENOENT) {
                 fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
@@ -614,6 +650,7 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
         return 1;
     strata_model *m[2] = {c->D, c->E};
     strata_optimizer *o[2] = {c->od, NULL};
+    int back[2] = {0, 0}; /* taken from X.prev: renamed back to X below */
     for (int k = 0; k < 2; k++) {
         if (!m[k])
             continue;
@@ -649,10 +686,14 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
             return 1;
         }
         json_decref(s.extra);
+        back[k] = pick == gan_prev[k];
+    }
+    dist_any(0); /* a data-parallel run: every rank has read the files before rank 0 renames one */
+    for (int k = 0; k < 2 && dist_is_root(); k++) {
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
-        if (pick == gan_prev[k] && rename(prev, cur) != 0) {
+        if (back[k] && rename(prev, cur) != 0) {
             fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", prev, cur, strerror(errno));
             json_decref(ts->extra);
             ts->extra = NULL;
@@ -688,9 +729,10 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
                            double good_ld, double good_lg)
 {
     const double bad = isfinite(ld) ? lg : ld;
-    fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
-            isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
-            (long long)good->step + 1);
+    if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the ranks' sums); rank 0 tells */
+        fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
+                isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
+                (long long)good->step + 1);
     if (moved || gan_has_buffers(c->G) || gan_has_buffers(c->D)) {
         /* new optimizers first: loading a checkpoint keeps the slots (moments)
          * it has none of, as one from before their first step has */
@@ -726,6 +768,9 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
         fprintf(stderr, "strata: error: could not save the last good state\n");
         return 1;
     }
+    dist_settled();
+    if (!dist_is_root())
+        return 1;
     fprintf(stderr,
             "strata: the state after step %lld (the last good one) is in %s/generator.safetensors and "
             "discriminator.safetensors%s; lower the learning rates or check the data, then this continues from "
@@ -733,6 +778,22 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
             (long long)good->step, a->out_dir, c->E ? " (and generator_ema.safetensors)" : "");
     cli_put_resume_command(a->spec_path, a->out_dir);
     return 1;
+}
+
+/* In a data-parallel run (dist.h): 0 when every rank's generator,
+ * discriminator and weight average are rank 0's, else 1 after a message
+ * (every rank stops here together). */
+static int gan_check_replicas(gan_ctx *c, const char *when, int64_t n)
+{
+    strata_model *const m[3] = {c->G, c->D, c->E};
+    static const char *const what[3] = {"generator parameters", "discriminator parameters",
+                                        "weight-average parameters"};
+    for (int k = 0; k < 3; k++)
+        if (m[k] && dist_check_replicas(m[k], &c->dist, what[k], when, n)) {
+            dist_settled();
+            return 1;
+        }
+    return 0;
 }
 
 /* --resume: the checkpoint of the run in a->out_dir, once its loader exists
@@ -775,6 +836,7 @@ int cmd_gan_train(int argc, char **argv)
     int r = gan_parse(argc, argv, &a, GAN_TRAIN);
     if (r)
         return CLI_EXIT(r);
+    a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     /* --resume never creates the directory it is told to continue */
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
         (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
@@ -783,6 +845,14 @@ int cmd_gan_train(int argc, char **argv)
         fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training images\n",
                 a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
         r = 1;
+        goto out;
+    }
+    if (dist_size() > 1 && c.batch < 2 * dist_size() && (gan_has_buffers(c.G) || gan_has_buffers(c.D))) {
+        fprintf(stderr, "strata: error: %s: train.batch_size %lld over %d processes gives some a share of fewer than "
+                        "2 images, and batch norm needs 2 in training; give --batch-size %d or more, or fewer "
+                        "processes\n",
+                a.spec_path, (long long)c.batch, dist_size(), 2 * dist_size());
+        r = 2;
         goto out;
     }
     if (a.detect_anomaly)
@@ -823,8 +893,10 @@ int cmd_gan_train(int argc, char **argv)
                a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.G),
                (long long)strata_model_num_scalars(c.D), c.loss, (long long)c.d_steps, (long long)c.batch,
                (long long)steps, c.E ? ", weight average" : "");
+    if (!a.quiet)
+        run_note_data_parallel(c.batch, a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *mf = fopen(path, a.ckpt.resume ? "a" : "w");
+    FILE *mf = train_metrics_open(path, a.ckpt.resume != NULL);
     if (!mf) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         r = 1;
@@ -840,6 +912,8 @@ int cmd_gan_train(int argc, char **argv)
             goto out_mf;
         saved = 0;
     }
+    if ((r = gan_check_replicas(&c, c.step ? "at the checkpoint" : "before training", -1)))
+        goto out_mf;
     while (c.step < steps) {
         const train_state before = gan_position(&c);
         const double good_ld = ld, good_lg = lg;
@@ -873,13 +947,16 @@ int cmd_gan_train(int argc, char **argv)
             if ((r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path)))
                 goto out_mf;
         }
+        if (log_every > 0 && step % log_every == 0 && (r = gan_check_replicas(&c, "after step", step)))
+            goto out_mf;
         if (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && step < steps) {
             const train_state now = gan_position(&c);
-            if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
+            if ((r = gan_check_replicas(&c, "after step", step)) ||
+                (r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
                 goto out_mf;
             saved = step;
         }
-        if (cli_interrupted() && step < steps) /* saved below, as at the end */
+        if (dist_any(cli_interrupted()) && step < steps) /* saved below, as at the end */
             break;
     }
     if (rc) {
@@ -888,10 +965,12 @@ int cmd_gan_train(int argc, char **argv)
     }
     if (saved != c.step) {
         const train_state now = gan_position(&c);
-        if ((r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
+        if ((r = gan_check_replicas(&c, "after step", c.step)) ||
+            (r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
             goto out_mf;
     }
     if (c.step < steps) { /* stopped by Ctrl-C: reported quietly; a failure after here is not reported */
+        dist_settled(); /* every rank stopped here */
         r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
         report = 1;
         goto out_mf;

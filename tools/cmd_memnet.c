@@ -42,6 +42,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 
 #define MN_TASKS 20
@@ -94,6 +95,7 @@ typedef struct {
     int64_t M, J, Jq, d;
     char attr[6][32]; /* the memn2n layer's values of mn_layer_keys, as the spec gives them (or their defaults) */
     int64_t M_spec, M_data; /* train: data.memory_size and the longest story; M is the smaller */
+    dist_host dist;         /* a data-parallel run's host copies (dist.h) */
 } mn_ctx;
 
 /* The memn2n attributes besides the sizes that change what a trained model
@@ -695,6 +697,7 @@ static void mn_ctx_free(mn_ctx *c)
     strata_model_destroy(c->model);
     strata_spec_destroy(c->spec);
     strata_runtime_destroy(c->rt);
+    free(c->dist.buf);
     memset(c, 0, sizeof *c);
 }
 
@@ -710,7 +713,7 @@ static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
     strata_spec_get_int(c->spec, "seed", 1, &seed);
     strata_runtime_seed(c->rt, (uint64_t)(a->have_seed ? a->seed : seed));
     strata_spec_get_string(c->spec, "data.layer", "mn", &c->layer);
-    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+    if ((rc = cli_device_get(c->rt, a->backend, &c->dev)))
         return cli_fail("choosing a device", rc);
     return 0;
 }
@@ -907,6 +910,50 @@ static strata_status mn_loss(mn_ctx *c, strata_tensor *logits, const mn_bufs *b,
         }
     }
     return rc;
+}
+
+/* One training step on the batch @p b of @p B questions: the summed loss
+ * (*lv), the misses added to *wrong, the update. A non-finite loss returns
+ * STRATA_E_NUMERIC (*lv set) before the update. In a data-parallel run
+ * (dist.h) each rank computes its share of the questions (the loss is a
+ * sum: the shares' gradients add up with weight 1), and *lv and the misses
+ * are the whole batch's. */
+static strata_status mn_step(mn_ctx *c, const mn_bufs *b, int64_t B, double clip, double *lv, int64_t *wrong)
+{
+    int64_t lo = 0, hi = B;
+    dist_share(B, &lo, &hi); /* [0, B) in a single process */
+    const int64_t n = hi - lo, rows = n ? n : 1; /* an empty share steps on question 0 with weight 0 */
+    if (!n)
+        lo = 0;
+    const mn_bufs s = {.story = b->story + lo * c->M * c->J, .query = b->query + lo * c->Jq,
+                       .answer = b->answer + lo, .idx = b->idx + lo, .logits = b->logits};
+    dist_rng_mark mark;
+    dist_rng_own(c->rt, &mark); /* each rank draws its own dropout masks */
+    strata_tensor *lg = NULL, *loss = NULL;
+    int64_t w = 0;
+    strata_status rc = mn_forward(c, rows, s.story, s.query, 1, &lg, NULL);
+    if (!rc)
+        rc = mn_loss(c, lg, &s, rows, 1, &loss, &w);
+    strata_tensor_release(lg);
+    if (!rc)
+        rc = strata_tensor_item(loss, lv);
+    if (!rc && dist_size() > 1) {
+        double v[3] = {n ? *lv : 0.0, n ? (double)w : 0.0, n ? dist_rng_drawn(c->rt, &mark) : 0.0};
+        if (dist_sum_f64(v, 3))
+            rc = STRATA_E_BACKEND;
+        *lv = v[0], w = (int64_t)v[1];
+        dist_rng_join(c->rt, &mark, v[2]);
+    }
+    *wrong += w;
+    if (!rc && !isfinite(*lv))
+        rc = STRATA_E_NUMERIC;
+    if (rc) { /* never applied: the model stays the last good state */
+        strata_tensor_release(loss);
+        strata_model_zero_grad(c->model);
+        strata_graph_reset(strata_runtime_graph(c->rt));
+        return rc;
+    }
+    return dist_update(c->rt, c->model, c->opt, &c->dist, loss, clip, n ? 1.0 : 0.0);
 }
 
 /* Mean loss and error over questions @p idx[0..n) of @p s, per task into
@@ -1206,10 +1253,13 @@ static int mn_metrics_truncate(const char *dir, int64_t step)
  * update was not applied, so the model is that state) and says how to go on. */
 static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double lv)
 {
+    dist_settled(); /* every rank of a data-parallel run stops here (the loss is their sum) */
+    strata_status sv = mn_save(t, good);
+    if (!dist_is_root()) /* rank 0 tells */
+        return STRATA_E_NUMERIC;
     fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (run %lld, epoch %lld, batch %lld); stopping\n",
             isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->rep + 1,
             (long long)good->ep + 1, (long long)good->nb + 1);
-    strata_status sv = mn_save(t, good);
     if (sv)
         mn_fail("could not save the last good state", sv);
     else {
@@ -1222,10 +1272,24 @@ static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double
     return STRATA_E_NUMERIC;
 }
 
+/* Whether Ctrl-C stopped the run (on any rank of a data-parallel one). */
+static int mn_interrupted;
+
+/* In a data-parallel run (dist.h): 0 when every rank's parameters are rank
+ * 0's, else 1 after a message, every rank stopping together. */
+static int mn_check_replicas(mn_ctx *c, const char *when, int64_t n)
+{
+    if (!dist_check_replicas(c->model, &c->dist, "parameters", when, n))
+        return 0;
+    dist_settled();
+    return 1;
+}
+
 /* --steps or Ctrl-C: 1 (after a checkpoint at @p p) when the run stops here. */
 static int mn_stop_here(const mn_trainer *t, const mn_pos *p, strata_status *rc)
 {
-    if (!cli_interrupted() && (t->a->steps <= 0 || p->step < t->a->steps))
+    mn_interrupted = dist_any(cli_interrupted());
+    if (!mn_interrupted && (t->a->steps <= 0 || p->step < t->a->steps))
         return 0;
     *rc = mn_save(t, p);
     return 1;
@@ -1264,22 +1328,13 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             const int64_t B = t->n_tr - first < rp->batch ? t->n_tr - first : rp->batch;
             memcpy(b.idx, t->order + first, sizeof(int64_t) * (size_t)B);
             mn_batch(t->train, b.idx, B, rp->noise, &p->rng, b.story, b.query, b.answer);
-            strata_tensor *lg = NULL, *loss = NULL;
             double lv = 0.0;
-            rc = mn_forward(c, B, b.story, b.query, 1, &lg, NULL);
-            if (!rc)
-                rc = mn_loss(c, lg, &b, B, 1, &loss, &p->wrong);
-            strata_tensor_release(lg);
-            if (!rc)
-                rc = strata_tensor_item(loss, &lv);
-            if (!rc && !isfinite(lv)) { /* never applied: the model stays the last good state */
-                strata_tensor_release(loss);
-                strata_graph_reset(strata_runtime_graph(c->rt));
+            rc = mn_step(c, &b, B, rp->clip, &lv, &p->wrong);
+            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
                 rc = mn_nan_stop(t, &before, lv);
                 break;
             }
-            strata_status up = cli_update(c->rt, c->model, c->opt, loss, rp->clip, NULL);
-            if ((rc = rc ? rc : up))
+            if (rc)
                 break;
             p->lsum += lv;
             p->nb++;
@@ -1306,6 +1361,10 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
                                         "error", out->tr_err, "val_loss", cli_json_num(out->va_loss), "val_error",
                                         cli_json_num(out->va_err), "lr", lr));
         p->ep = ep, p->nb = 0, p->shuffled = 0, p->lsum = 0.0, p->wrong = 0;
+        if (mn_check_replicas(c, "after epoch", ep)) {
+            rc = STRATA_E_NUMERIC; /* told, as a non-finite loss is */
+            break;
+        }
         if (p->ep < total)
             rc = mn_save(t, p);
     }
@@ -1325,7 +1384,8 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
 static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_result *res)
 {
     mn_ctx *c = t->c;
-    const int best = p->best_rep < 0 || mn_better(&t->rp, res, &p->best);
+    int best = p->best_rep < 0 || mn_better(&t->rp, res, &p->best);
+    dist_broadcast(&best, sizeof best); /* rank 0's choice: the ranks' errors are equal, but a tie must not part them */
     if (t->repeats > 1)
         printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
                (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
@@ -1341,7 +1401,9 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
         if (m && !meta)
             snprintf(mn_why, sizeof mn_why, "out of memory building the checkpoint's metadata");
         json_decref(m);
-        rc = meta ? strata_checkpoint_save(path, c->model, c->opt, meta) : STRATA_E_NOMEM;
+        /* a data-parallel run's files are rank 0's; the others read this one
+         * after the next run's steps, which rank 0 joins once it is written */
+        rc = !meta ? STRATA_E_NOMEM : dist_is_root() ? strata_checkpoint_save(path, c->model, c->opt, meta) : STRATA_OK;
         free(meta);
         p->best_rep = p->rep, p->best = *res;
     } else {
@@ -1563,6 +1625,7 @@ int cmd_memnet_train(int argc, char **argv)
     int r = mn_parse(argc, argv, &a, MN_TRAIN);
     if (r)
         return CLI_EXIT(r);
+    a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     if (a.ckpt.resume) {
         train_ckpt_remove_temps(a.out_dir);
         if (train_ckpt_read_state(a.out_dir, MN_CKPT, &ts, 0))
@@ -1651,14 +1714,15 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     t.order = order, t.n_tr = n_tr, t.val = order + n_tr, t.n_val = n_val;
-    if (t.rp.batch > n_tr)
+    if (t.rp.batch > n_tr && dist_is_root())
         fprintf(stderr, "strata: note: batch size %lld is more than the %lld training questions: each batch holds "
                         "them all\n",
                 (long long)t.rp.batch, (long long)n_tr);
     if (!n_val && t.rp.select_val) { /* nothing to choose by: the paper's rule */
-        fprintf(stderr, "strata: note: no validation questions (data.val_fraction %g of %lld): the runs are chosen "
-                        "by training error\n",
-                t.rp.val_fraction, (long long)train.n);
+        if (dist_is_root())
+            fprintf(stderr, "strata: note: no validation questions (data.val_fraction %g of %lld): the runs are "
+                            "chosen by training error\n",
+                    t.rp.val_fraction, (long long)train.n);
         t.rp.select_val = 0;
     }
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
@@ -1666,7 +1730,7 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    if (!(t.metrics = metrics = fopen(path, a.ckpt.resume ? "a" : "w"))) {
+    if (!(t.metrics = metrics = train_metrics_open(path, a.ckpt.resume != NULL))) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         r = 1;
         goto out;
@@ -1678,9 +1742,15 @@ int cmd_memnet_train(int argc, char **argv)
            (long long)c.vocab.n, (long long)c.d, (long long)c.M, (long long)c.J, (long long)c.Jq, (long long)n_tr,
            (long long)n_val, (long long)test.n, (long long)t.rp.linear_start, (long long)t.rp.epochs,
            (long long)t.rp.batch, (long long)repeats, repeats == 1 ? "" : "s", t.rp.select_val ? "validation" : "training");
+    if (!a.quiet)
+        run_note_data_parallel(t.rp.batch, a.out_dir);
     const double t0 = cli_now();
     strata_status rc = STRATA_OK;
     int stop = 0;
+    if (mn_check_replicas(&c, a.ckpt.resume ? "at the checkpoint" : "before training", -1)) {
+        r = 1;
+        goto out;
+    }
     while (!rc && !stop && p.rep < repeats) {
         if (p.ep == 0 && p.nb == 0 && !p.shuffled) { /* a run's start */
             if ((stop = mn_stop_here(&t, &p, &rc)))
@@ -1704,7 +1774,9 @@ int cmd_memnet_train(int argc, char **argv)
     }
     if (stop) /* reported quietly; a failure after here is not reported */
         report = 1;
-    if (stop && cli_interrupted()) {
+    if (stop)
+        dist_settled(); /* every rank stopped here together */
+    if (stop && mn_interrupted) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, p.step);
         goto out;
     }

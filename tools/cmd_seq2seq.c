@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "report.h"
 
 enum { S2S_PAD = 0, S2S_GO = 11, S2S_V = 12 };
@@ -75,6 +76,7 @@ typedef struct {
     strata_optimizer *opt;
     int64_t T, lo, hi;
     s2s_set train, test;
+    dist_host dist; /* a data-parallel run's host copies (dist.h) */
 } s2s_ctx;
 
 enum { S2S_TRAIN = 1, S2S_EVAL = 2 };
@@ -126,6 +128,7 @@ static void s2s_ctx_free(s2s_ctx *c)
     strata_model_destroy(c->model);
     strata_spec_destroy(c->spec);
     strata_runtime_destroy(c->rt);
+    free(c->dist.buf);
 }
 
 static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
@@ -141,7 +144,7 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
     if (a->have_seed)
         seed = a->seed;
     strata_runtime_seed(c->rt, (uint64_t)seed);
-    if ((rc = strata_device_get(c->rt, a->backend, 0, &c->dev)))
+    if ((rc = cli_device_get(c->rt, a->backend, &c->dev)))
         return cli_fail("choosing a device", rc);
     if ((rc = strata_spec_build_model(c->spec, c->dev, &c->model)))
         return cli_fail("building the model", rc);
@@ -319,6 +322,13 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
     return 0;
 }
 
+/* In a data-parallel run (dist.h): 0 when every rank's parameters are
+ * rank 0's, else 1 after a message. */
+static int s2s_check_replicas(s2s_ctx *c, const char *when, int64_t n)
+{
+    return dist_check_replicas(c->model, &c->dist, "parameters", when, n);
+}
+
 /* One record of metrics.jsonl per step: the loss curve a resumed run must reproduce. */
 static void s2s_step_record(FILE *metrics, int64_t step, double loss, double lr)
 {
@@ -332,19 +342,28 @@ static void s2s_step_record(FILE *metrics, int64_t step, double loss, double lr)
     json_decref(rec);
 }
 
-/* Teacher-forced cross-entropy of one batch and the update; a non-finite
- * loss returns STRATA_E_NUMERIC (*lv set) before the update. */
+/* Teacher-forced cross-entropy of one batch of @p B strings and the
+ * update; a non-finite loss returns STRATA_E_NUMERIC (*lv set) before the
+ * update. In a data-parallel run (dist.h) each rank computes its share of
+ * the strings and the gradients are summed; *lv is the whole batch's. */
 static strata_status s2s_step(s2s_ctx *c, int64_t B, const int64_t *src, const int64_t *tgt, const int64_t *tin,
                               double clip, double *lv)
 {
     const int64_t T = c->T;
+    int64_t lo = 0, hi = B;
+    dist_share(B, &lo, &hi); /* [0, B) in a single process */
+    const int64_t n = hi - lo, rows = n ? n : 1; /* an empty share steps on string 0 with weight 0 */
+    if (!n)
+        lo = 0;
+    dist_rng_mark mark;
+    dist_rng_own(c->rt, &mark); /* each rank draws its own dropout masks */
     strata_tensor *lg = NULL, *l2 = NULL, *y = NULL, *loss = NULL;
-    int64_t s2[2] = {B * T, S2S_V}, s1[1] = {B * T};
-    strata_status rc = s2s_forward(c, B, src, tin, 1, &lg);
+    int64_t s2[2] = {rows * T, S2S_V}, s1[1] = {rows * T};
+    strata_status rc = s2s_forward(c, rows, src + lo * T, tin + lo * T, 1, &lg);
     if (!rc)
         rc = strata_reshape(c->rt, lg, 2, s2, &l2);
     if (!rc)
-        rc = strata_tensor_from_host(c->dev, STRATA_I64, 1, s1, tgt, &y);
+        rc = strata_tensor_from_host(c->dev, STRATA_I64, 1, s1, tgt + lo * T, &y);
     strata_attr red = strata_attr_string("reduction", "mean");
     strata_tensor *ci[2] = {l2, y};
     if (!rc)
@@ -352,7 +371,11 @@ static strata_status s2s_step(s2s_ctx *c, int64_t B, const int64_t *src, const i
     strata_tensor_release(y);
     strata_tensor_release(l2);
     strata_tensor_release(lg);
-    if (!rc && !(rc = strata_tensor_item(loss, lv)) && !isfinite(*lv))
+    if (!rc)
+        rc = strata_tensor_item(loss, lv);
+    if (!rc)
+        rc = dist_mean_loss(c->rt, &mark, n, B, lv);
+    if (!rc && !isfinite(*lv))
         rc = STRATA_E_NUMERIC;
     if (rc) { /* the parameters keep their last good values */
         strata_model_zero_grad(c->model);
@@ -360,7 +383,7 @@ static strata_status s2s_step(s2s_ctx *c, int64_t B, const int64_t *src, const i
         strata_graph_reset(strata_runtime_graph(c->rt));
         return rc;
     }
-    return cli_update(c->rt, c->model, c->opt, loss, clip, lv);
+    return dist_update(c->rt, c->model, c->opt, &c->dist, loss, clip, (double)n / (double)B);
 }
 
 int cmd_s2s_train(int argc, char **argv)
@@ -369,6 +392,7 @@ int cmd_s2s_train(int argc, char **argv)
     int r = s2s_parse(argc, argv, &a, S2S_TRAIN);
     if (r)
         return CLI_EXIT(r);
+    a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     train_state ts = {0};
     if (a.ckpt.resume) {
         /* the strings are generated from the run's seed: take it before building them */
@@ -376,7 +400,7 @@ int cmd_s2s_train(int argc, char **argv)
             return 1;
         json_decref(ts.extra);
         ts.extra = NULL;
-        if (a.have_seed && (uint64_t)a.seed != ts.data_seed)
+        if (a.have_seed && (uint64_t)a.seed != ts.data_seed && dist_is_root())
             fprintf(stderr, "strata: note: the run generates its strings with seed %llu (from the checkpoint), "
                             "not %lld\n",
                     (unsigned long long)ts.data_seed, (long long)a.seed);
@@ -420,7 +444,7 @@ int cmd_s2s_train(int argc, char **argv)
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
-    FILE *metrics = fopen(path, a.ckpt.resume ? "a" : "w");
+    FILE *metrics = train_metrics_open(path, a.ckpt.resume != NULL);
     if (!metrics) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         s2s_ctx_free(&c);
@@ -432,12 +456,16 @@ int cmd_s2s_train(int argc, char **argv)
                a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model),
                (long long)c.lo, (long long)c.hi, (long long)c.train.n, (long long)c.test.n, (long long)B,
                (long long)steps);
+    if (!a.quiet)
+        run_note_data_parallel(B, a.out_dir);
     int64_t *src = malloc(sizeof(int64_t) * (size_t)(B * T * 3)), *tgt = src ? src + B * T : NULL,
             *tin = src ? src + 2 * B * T : NULL;
     strata_status rc = src ? STRATA_OK : STRATA_E_NOMEM;
     double t0 = cli_now();
     int64_t step = ts.step;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    if (!rc && s2s_check_replicas(&c, step ? "at the checkpoint" : "before training", -1))
+        rc = STRATA_E_INVALID, nan_stop = 1; /* told: stopped as after a non-finite loss */
     while (!rc && step < steps) {
         train_state before = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
         for (int64_t b = 0; b < B; b++) {
@@ -450,20 +478,10 @@ int cmd_s2s_train(int argc, char **argv)
         double loss = 0.0;
         strata_optimizer_set_lr(c.opt, strata_lr_at(&sched.s, base_lr, step));
         rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
-        if (rc == STRATA_E_NUMERIC && !isfinite(loss)) {
-            fprintf(stderr, "strata: error: the loss became %s at step %lld; stopping\n",
-                    isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf", (long long)step + 1);
-            strata_status sv = s2s_save(&c, a.out_dir, &before);
-            if (sv)
-                fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n",
-                        strata_status_name(sv), strata_last_error());
-            else {
-                fprintf(stderr,
-                        "strata: the state after step %lld (the last good one) is in %s/%s; lower the learning "
-                        "rate, clip the gradients or check the data, then this continues from it:\n",
-                        (long long)step, a.out_dir, S2S_CKPT);
-                cli_put_resume_command(a.spec_path, a.out_dir);
-            }
+        if (rc == STRATA_E_NUMERIC && !isfinite(loss)) { /* every rank of a data-parallel run: the loss is their sum */
+            char at[32];
+            snprintf(at, sizeof at, "at step %lld", (long long)step + 1);
+            train_tell_nan_stop(loss, at, s2s_save(&c, a.out_dir, &before), step, a.spec_path, a.out_dir);
             nan_stop = 1;
         }
         json_decref(before.extra);
@@ -475,8 +493,12 @@ int cmd_s2s_train(int argc, char **argv)
         if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
         /* checkpoints: every --checkpoint-every steps, at the end and on Ctrl-C */
-        stopped = cli_interrupted() && step < steps;
+        stopped = dist_any(cli_interrupted()) && step < steps;
         if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps || stopped) {
+            if (s2s_check_replicas(&c, "after step", step)) {
+                rc = STRATA_E_INVALID, nan_stop = 1; /* told */
+                break;
+            }
             train_state now = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
             rc = s2s_save(&c, a.out_dir, &now);
             json_decref(now.extra);
@@ -486,6 +508,8 @@ int cmd_s2s_train(int argc, char **argv)
     }
     free(src);
     fclose(metrics);
+    if ((!rc && stopped) || nan_stop)
+        dist_settled(); /* every rank stopped here together */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
         report_after_training(a.out_dir, 1);
@@ -501,7 +525,7 @@ int cmd_s2s_train(int argc, char **argv)
         rc = s2s_exact_match(&c, &em);
     /* the weights alone, for eval and other commands */
     snprintf(path, sizeof path, "%s/model.safetensors", a.out_dir);
-    if (!rc)
+    if (!rc && dist_is_root()) /* a data-parallel run's files are rank 0's */
         rc = strata_checkpoint_save(path, c.model, NULL, "{\"task\": \"seq2seq\"}");
     if (rc) {
         r = cli_fail("training", rc);

@@ -98,16 +98,15 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
     return 0;
 }
 
-/* Under mpirun with several ranks, anything but an image classifier's
- * training would run N times over, each writing the same files. */
+/* Under mpirun with several ranks, anything but `strata train` would run N
+ * times over, each writing the same files. */
 static int single_process_only(const char *cmd, const char *fmt, const char *task)
 {
     char kind[160] = "";
     if (fmt)
         snprintf(kind, sizeof kind, " (this spec's data.format is %s%s%s)", fmt, *task ? ", task " : "", task);
     fprintf(stderr, "strata: error: `strata %s`%s runs as one process, and an MPI launcher started %d: data-parallel "
-                    "training covers `strata train` of an image classifier, a language model or an autoencoder; run "
-                    "this without mpirun\n",
+                    "training covers `strata train` alone; run this without mpirun\n",
             cmd, kind, dist_launched_size());
     return 2;
 }
@@ -174,32 +173,26 @@ static int run_command(int argc, char **argv)
         int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
         if (e)
             return e;
-        /* image classifiers, language models and autoencoders: the trainers of run_step */
-        const int shared = strcmp(fmt, "seq2seq_reverse") && strcmp(fmt, "babi") && strcmp(task, "gan");
-        if (dist_launched_size() > 1 && !(train && shared))
-            return single_process_only(train ? "train" : "eval", fmt, task);
+        /* every trainer shares its steps across the ranks (run_step, dist_update); evaluation is one process's */
+        if (dist_launched_size() > 1 && !train)
+            return single_process_only("eval", fmt, task);
+        int (*run)(int argc, char **argv) = train ? cmd_train : cmd_eval;
         if (!strcmp(fmt, "seq2seq_reverse"))
-            return (train ? cmd_s2s_train : cmd_s2s_eval)(argc - 1, argv + 1);
-        if (!strcmp(fmt, "babi"))
-            return (train ? cmd_memnet_train : cmd_memnet_eval)(argc - 1, argv + 1);
-        if (!strcmp(task, "autoencoder") && train && dist_launched_size() > 1)
-            return train_data_parallel(cmd_ae_train, argc - 1, argv + 1);
-        if (!strcmp(task, "autoencoder"))
-            return (train ? cmd_ae_train : cmd_ae_eval)(argc - 1, argv + 1);
-        if (!strcmp(task, "gan")) {
-            if (!train) {
-                fprintf(stderr, "strata: error: a GAN has no test set to evaluate; use `strata sample` or `strata "
-                                "fid`\n");
-                return 2;
-            }
-            return cmd_gan_train(argc - 1, argv + 1);
-        }
-        const int lm = !strcmp(fmt, "text") || !strcmp(task, "language_model");
+            run = train ? cmd_s2s_train : cmd_s2s_eval;
+        else if (!strcmp(fmt, "babi"))
+            run = train ? cmd_memnet_train : cmd_memnet_eval;
+        else if (!strcmp(task, "autoencoder"))
+            run = train ? cmd_ae_train : cmd_ae_eval;
+        else if (!strcmp(task, "gan") && !train) {
+            fprintf(stderr, "strata: error: a GAN has no test set to evaluate; use `strata sample` or `strata fid`\n");
+            return 2;
+        } else if (!strcmp(task, "gan"))
+            run = cmd_gan_train;
+        else if (train && (!strcmp(fmt, "text") || !strcmp(task, "language_model")))
+            run = cmd_train_text;
         if (train && dist_launched_size() > 1)
-            return train_data_parallel(lm ? cmd_train_text : cmd_train, argc - 1, argv + 1);
-        if (train && lm)
-            return cmd_train_text(argc - 1, argv + 1);
-        return (train ? cmd_train : cmd_eval)(argc - 1, argv + 1);
+            return train_data_parallel(run, argc - 1, argv + 1);
+        return run(argc - 1, argv + 1);
     }
     for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
         if (!strcmp(cmd, plain_commands[k].name))
