@@ -255,7 +255,14 @@ try:
         run(["train"] + mem + ["--out", b, "--batch-size", str(batch)], ranks=ranks)
         compare(a, b, f"memory network, {ranks} ranks, batch {batch}", 1e-4)
         ea, eb = (json.load(open(f"{d}/summary.json"))["mean"] for d in (a, b))
-        check(ea == eb, f"memory network, {ranks} ranks, batch {batch}: test error {eb} (one process: {ea})")
+        check(abs(ea - eb) <= 1 / 40 + 1e-9,  # a near-tie in one of the 40 answers may go either way
+              f"memory network, {ranks} ranks, batch {batch}: test error {eb} (one process: {ea})")
+    # resumed in the middle of the second run (--steps): the same steps as the whole one
+    run(["train"] + mem + ["--out", f"{tmp}/mhalf", "--batch-size", "5", "--steps", "130"], ranks=2)
+    run(["train"] + mem + ["--resume", f"{tmp}/mhalf", "--batch-size", "5"], ranks=2)
+    run(["train"] + mem + ["--out", f"{tmp}/mwhole", "--batch-size", "5"], ranks=2)
+    check(losses(f"{tmp}/mhalf") == losses(f"{tmp}/mwhole"),
+          "a resumed data-parallel memory network repeats the whole one step for step")
 
     # seq2seq (its batches built on the host, each rank taking its rows)
     s2s = [os.path.join(source, "models", "seq2seq-reverse.yaml"), "--quiet", "--steps", "10"]
@@ -285,26 +292,31 @@ try:
           f"ranks with different seeds are refused before training (exit {p.returncode})")
 
     # Ctrl-C that reaches one rank (rank 1 here) stops both after the same
-    # step; rank 0 saves the run where it stands
-    cmd = [mpirun, "-np", "2", "--bind-to", "none", strata, "train", mlp, "--out", f"{tmp}/int", "--epochs", "50",
-           "--quiet"]
-    p = subprocess.Popen(cmd, env=env_mpi, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics, steps = f"{tmp}/int/metrics.jsonl", 0
-    for _ in range(600):
-        steps = sum(1 for _ in open(metrics)) if os.path.exists(metrics) else 0
-        if steps >= 20 or p.poll() is not None:
-            break
-        subprocess.run(["sleep", "0.1"])
-    kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
-    if len(kids) == 2:
-        os.kill(int(max(kids, key=int)), 2)
-    out, err = p.communicate(timeout=120)
-    ckpt = f"{tmp}/int/checkpoint.safetensors"
-    saved = json.loads(safetensors(ckpt)[0]["__metadata__"]["train.state"])["step"] if os.path.exists(ckpt) else -1
-    last = losses(f"{tmp}/int")
-    check(len(kids) == 2 and p.returncode == 130 and err.count("interrupted (SIGINT)") == 1 and saved == len(last),
-          f"SIGINT to rank 1 after {steps} steps: both stop, exit 130, rank 0 saves step {saved} "
-          f"(metrics: {len(last)} steps, ranks found: {len(kids)}, exit {p.returncode})")
+    # step; rank 0 saves the run where it stands (an image classifier, a GAN)
+    def interrupt_rank1(args, run_dir, ckpt_name, count):
+        cmd = [mpirun, "-np", "2", "--bind-to", "none", strata, "train"] + args + ["--out", run_dir, "--quiet"]
+        p = subprocess.Popen(cmd, env=env_mpi, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        metrics, steps = f"{run_dir}/metrics.jsonl", 0
+        for _ in range(600):
+            steps = count(run_dir) if os.path.exists(metrics) else 0
+            if steps >= 20 or p.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.1"])
+        kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        if len(kids) == 2:
+            os.kill(int(max(kids, key=int)), 2)
+        out, err = p.communicate(timeout=120)
+        ckpt = f"{run_dir}/{ckpt_name}"
+        saved = json.loads(safetensors(ckpt)[0]["__metadata__"]["train.state"])["step"] if os.path.exists(ckpt) \
+            else -1
+        last = count(run_dir)
+        check(len(kids) == 2 and p.returncode == 130 and err.count("interrupted (SIGINT)") == 1 and saved == last,
+              f"{os.path.basename(args[0])}: SIGINT to rank 1 after {steps} steps: both stop, exit 130, rank 0 "
+              f"saves step {saved} (metrics: {last} steps, ranks found: {len(kids)}, exit {p.returncode})")
+
+    interrupt_rank1([mlp, "--epochs", "50"], f"{tmp}/int", "checkpoint.safetensors", lambda d: len(losses(d)))
+    interrupt_rank1([gan, "--steps", "100000"], f"{tmp}/gint", "generator.safetensors",
+                    lambda d: len(gan_losses(d)))
 
     # Ctrl-C at the launcher: mpirun sends SIGTERM, then SIGKILL a second
     # later; the run is saved first

@@ -58,6 +58,7 @@ typedef struct {
     double base_lr_g, base_lr_d; /* the spec's rates, which schedule: scales */
     cli_schedule sched;          /* read in place: its milestones point into it */
     dist_host dist;              /* a data-parallel run's host copies (dist.h) */
+    int64_t checked;             /* the step whose replicas were last compared (gan_check_replicas) */
 } gan_ctx;
 
 /* The most images one grid holds, for `strata sample --count` and
@@ -370,8 +371,8 @@ static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, int64_t n, co
 {
     strata_tensor *x = NULL, *xs = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
     strata_status rc = gan_real_batch(c, &x);
-    int64_t nr = n; /* the images' share: whole batches only */
-    if (!rc && dist_size() > 1)
+    int64_t nr = n;
+    if (!rc && dist_size() > 1) /* the images' share of the real batch (whole batches: nr is n) */
         rc = dist_shard(c->rt, x, &xs, &nr);
     if (!rc)
         rc = gan_discriminate(c, xs ? xs : x, &lr);
@@ -717,6 +718,22 @@ static int gan_has_buffers(const strata_model *m)
     return m && strata_model_buffer_count(m) > 0;
 }
 
+/* Whether @p m normalises by batch statistics in training (a batch-norm
+ * layer's running_mean buffer): a share of one example cannot be. */
+static int gan_has_batch_norm(const strata_model *m)
+{
+    for (int i = 0; i < strata_model_buffer_count(m); i++) {
+        const char *name = NULL;
+        strata_tensor *t = NULL;
+        if (!strata_model_buffer(m, i, &name, &t) && name) {
+            const size_t n = strlen(name), k = strlen("running_mean");
+            if (n >= k && !strcmp(name + n - k, "running_mean"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* A non-finite loss (@p ld or @p lg) in the iteration after @p good: saves
  * the state after it as the run's checkpoint. That state is no longer in
  * memory when a discriminator update of the failing iteration had been
@@ -729,7 +746,7 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
                            double good_ld, double good_lg)
 {
     const double bad = isfinite(ld) ? lg : ld;
-    if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the ranks' sums); rank 0 tells */
+    if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the whole batch's); rank 0 tells */
         fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
                 isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
                 (long long)good->step + 1);
@@ -785,6 +802,9 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
  * (every rank stops here together). */
 static int gan_check_replicas(gan_ctx *c, const char *when, int64_t n)
 {
+    if (dist_size() <= 1 || (n >= 0 && n == c->checked)) /* checked at this step already */
+        return 0;
+    c->checked = n;
     strata_model *const m[3] = {c->G, c->D, c->E};
     static const char *const what[3] = {"generator parameters", "discriminator parameters",
                                         "weight-average parameters"};
@@ -837,6 +857,7 @@ int cmd_gan_train(int argc, char **argv)
     if (r)
         return CLI_EXIT(r);
     a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
+    c.checked = -1;
     /* --resume never creates the directory it is told to continue */
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
         (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
@@ -847,11 +868,13 @@ int cmd_gan_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if (dist_size() > 1 && c.batch < 2 * dist_size() && (gan_has_buffers(c.G) || gan_has_buffers(c.D))) {
-        fprintf(stderr, "strata: error: %s: train.batch_size %lld over %d processes gives some a share of fewer than "
-                        "2 images, and batch norm needs 2 in training; give --batch-size %d or more, or fewer "
-                        "processes\n",
-                a.spec_path, (long long)c.batch, dist_size(), 2 * dist_size());
+    if (dist_size() > 1 && c.batch < 2 * dist_size() && (gan_has_batch_norm(c.G) || gan_has_batch_norm(c.D))) {
+        if (dist_is_root()) /* every rank stops here */
+            fprintf(stderr, "strata: error: %s: train.batch_size %lld over %d processes gives some a share of fewer "
+                            "than 2 images, and batch norm needs 2 in training; give --batch-size %d or more, or "
+                            "fewer processes\n",
+                    a.spec_path, (long long)c.batch, dist_size(), 2 * dist_size());
+        dist_settled();
         r = 2;
         goto out;
     }
@@ -988,7 +1011,7 @@ int cmd_gan_train(int argc, char **argv)
         json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)c.step,
                                 "device", strata_device_name(c.dev), "seconds", cli_now() - t0);
         snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
-        r = cli_write_json(path, sum);
+        r = dist_is_root() ? cli_write_json(path, sum) : 0; /* a data-parallel run's files are rank 0's */
         json_decref(sum);
         /* c.step: a resume asked for fewer steps than the run had reached stays where it was */
         printf("done: %lld steps in %.1f s; %s/generator.safetensors, samples in %s/samples.png\n", (long long)c.step,

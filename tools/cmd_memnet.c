@@ -357,7 +357,7 @@ static int mn_check_empty(const mn_files *f)
                     f->tasks[k]);
             return 1;
         }
-        if (f->test[k] && strata_babi_question_count(f->test[k]) == 0)
+        if (f->test[k] && strata_babi_question_count(f->test[k]) == 0 && dist_is_root())
             fprintf(stderr, "strata: warning: %s holds no questions: task %d is not scored\n", f->test_path[k],
                     f->tasks[k]);
     }
@@ -1385,7 +1385,9 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
 {
     mn_ctx *c = t->c;
     int best = p->best_rep < 0 || mn_better(&t->rp, res, &p->best);
-    dist_broadcast(&best, sizeof best); /* rank 0's choice: the ranks' errors are equal, but a tie must not part them */
+    /* rank 0's choice on every rank: the ranks' errors are equal unless their
+     * arithmetic differs (thread counts), and the models must not part */
+    dist_broadcast(&best, sizeof best);
     if (t->repeats > 1)
         printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
                (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
@@ -1460,7 +1462,7 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
                         "it started with (no --data)\n",
                 a->out_dir, run_real, given_real);
         return 2;
-    } else if (!run_there) {
+    } else if (!run_there && dist_is_root()) { /* a data-parallel run: rank 0 tells */
         fprintf(stderr, "strata: note: the run's data directory %s is not there; reading %s instead (its vocabulary "
                         "and questions must be the run's)\n",
                 ck_path ? ck_path : ck_data, a->data_dir);
@@ -1484,7 +1486,7 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
         }
         *same[k].given = same[k].run;
     }
-    if (a->have_seed && (uint64_t)a->seed != ts->data_seed)
+    if (a->have_seed && (uint64_t)a->seed != ts->data_seed && dist_is_root())
         fprintf(stderr, "strata: note: the run has seed %llu (from the checkpoint), not %lld\n",
                 (unsigned long long)ts->data_seed, (long long)a->seed);
     a->seed = (int64_t)ts->data_seed, a->have_seed = 1;
@@ -1786,6 +1788,8 @@ int cmd_memnet_train(int argc, char **argv)
                (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.spec_path, a.out_dir);
         goto out;
     }
+    if (!dist_is_root()) /* a data-parallel run: rank 0 tests and reports */
+        goto out;
     /* the model is the best run's, as RUN/checkpoint.safetensors holds it */
     double err_task[MN_TASKS + 1], te_err = 0.0, te_loss = 0.0;
     if ((rc = mn_set_softmax(&c, 1)) || (rc = mn_evaluate(&c, &test, NULL, test.n, &te_loss, &te_err, err_task))) {

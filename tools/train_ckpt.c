@@ -255,7 +255,7 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
 
 void train_resume_warn_backend(const train_state *s, const char *backend)
 {
-    if (s->backend[0] && strcmp(s->backend, backend) != 0)
+    if (s->backend[0] && strcmp(s->backend, backend) != 0 && dist_is_root()) /* a data-parallel run: rank 0 tells */
         fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
                         "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
                 s->backend, backend, s->backend);
