@@ -1,10 +1,11 @@
 #!/bin/sh
 # Data-parallel training (mpirun -np N strata train, docs/user-guide.md)
 # against one process, and against PyTorch's DistributedDataParallel, on W1
-# (the MLP, global batch 128) or W2 (LeNet-5, global batch 64), side by
-# side in one run.
+# (the MLP, global batch 128), W2 (LeNet-5, global batch 64) or W5 (the
+# DCGAN, global batch 64; PyTorch's gradients all-reduced by hand, see
+# bench/torch_ddp.py), side by side in one run.
 #
-#   bench/dist-mpi.sh [W1|W2] [--ranks 2] [--rounds 3] [--steps 400]
+#   bench/dist-mpi.sh [W1|W2|W5] [--ranks 2] [--rounds 3] [--steps 400]
 #
 # Each round measures, in this order:
 #   strata 1 process, RANKS threads    strata RANKS ranks x 1 thread (MPI)
@@ -23,11 +24,11 @@ steps=400
 workload=W1
 while [ $# -gt 0 ]; do
     case "$1" in
-    W1|W2) workload=$1; shift ;;
+    W1|W2|W5) workload=$1; shift ;;
     --ranks) ranks=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
-    *) echo "usage: $0 [W1|W2] [--ranks N] [--rounds N] [--steps N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [W1|W2|W5] [--ranks N] [--rounds N] [--steps N]" >&2; exit 2 ;;
     esac
 done
 [ -x "$strata" ] || { echo "build first: tools/build.sh" >&2; exit 1; }
@@ -39,6 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
 case $workload in
 W1) spec="$here/models/mlp-fashion.yaml"; batch=128 ;;
 W2) spec="$here/models/lenet-fashion.yaml"; batch=64 ;;
+W5) spec="$here/models/dcgan-fashion.yaml"; batch=64 ;;
 esac
 
 # seconds of training in RUN/summary.json

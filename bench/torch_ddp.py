@@ -1,13 +1,20 @@
 #!/usr/bin/python3
 """The PyTorch side of bench/dist-mpi.sh: W1 (the MLP 784-512-512-10, SGD lr
-0.05 momentum 0.9, global batch 128) or W2 (LeNet-5, Adam, global batch 64),
-as WORKLOADS.md defines them, trained by DistributedDataParallel over RANKS
+0.05 momentum 0.9, global batch 128), W2 (LeNet-5, Adam, global batch 64)
+or W5 (the DCGAN, Adam 2e-4, global batch 64), as WORKLOADS.md and the
+peer (../shared/peers/torch_workloads.py) define them, trained over RANKS
 processes (gloo, one thread each, each its batch/RANKS of every batch), or
-by one process with THREADS threads when RANKS is 1. Prints the global
-training throughput in images/s over STEPS timed steps (after 5 warm-up
-steps).
+by one process with THREADS threads when RANKS is 1. W1 and W2 train
+under DistributedDataParallel. W5 cannot: its discriminator runs three
+forward passes per iteration (real, detached fake, fake), and DDP allows
+one per backward pass; its gradients are all-reduced by hand instead
+(torch.distributed.all_reduce of each model's gradients as one flat
+tensor, after each backward), and both models' batch-norm buffers are
+broadcast from rank 0 once per iteration, as DDP's broadcast_buffers
+would. Prints the global training throughput in images/s over STEPS
+timed steps (after 5 warm-up steps).
 
-usage: torch_ddp.py W1|W2 RANKS THREADS STEPS"""
+usage: torch_ddp.py W1|W2|W5 RANKS THREADS STEPS"""
 import gzip, os, struct, sys, time
 
 import numpy as np
@@ -18,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
-BATCH = {"W1": 128, "W2": 64}
+BATCH = {"W1": 128, "W2": 64, "W5": 64}
 
 
 def model(workload):
@@ -30,6 +37,52 @@ def model(workload):
                       nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                       nn.Linear(84, 10))
     return m, lambda p: torch.optim.Adam(p, lr=1e-3)
+
+
+def dcgan():
+    G = nn.Sequential(nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
+                      nn.Unflatten(1, (128, 7, 7)),
+                      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    return G, D
+
+
+def sum_grads(m, ranks):
+    """the mean of every rank's gradients of @p m, as DDP computes it"""
+    grads = [p.grad for p in m.parameters()]
+    flat = torch._utils._flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= ranks
+    for g, s in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+        g.copy_(s)
+
+
+def gan_step(G, D, og, od, x, rank, ranks, share, n, batch):
+    ones, zeros = torch.ones(share, 1), torch.zeros(share, 1)
+
+    def step(i):
+        lo = (i % n) * batch + rank * share
+        real = x[lo:lo + share] * 2 - 1
+        fake = G(torch.randn(share, 100))
+        od.zero_grad()
+        ld = F.binary_cross_entropy_with_logits(D(real), ones) + \
+            F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+        ld.backward()
+        if ranks > 1:
+            sum_grads(D, ranks)
+        od.step()
+        og.zero_grad()
+        lg = F.binary_cross_entropy_with_logits(D(fake), ones)
+        lg.backward()
+        if ranks > 1:
+            sum_grads(G, ranks)
+            for b in list(G.buffers()) + list(D.buffers()):
+                dist.broadcast(b, 0)
+        og.step()
+    return step
 
 
 def images():
@@ -47,20 +100,28 @@ def train(rank, workload, ranks, threads, steps, out):
     if ranks > 1:
         dist.init_process_group("gloo", rank=rank, world_size=ranks)
     x, y = images()
-    m, make_opt = model(workload)
-    net = nn.parallel.DistributedDataParallel(m) if ranks > 1 else m
-    opt = make_opt(net.parameters())
     batch = BATCH[workload]
     share = batch // ranks
     n = x.shape[0] // batch
+    if workload == "W5":
+        G, D = dcgan()
+        og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        step = gan_step(G, D, og, od, x, rank, ranks, share, n, batch)
+    else:
+        m, make_opt = model(workload)
+        net = nn.parallel.DistributedDataParallel(m) if ranks > 1 else m
+        opt = make_opt(net.parameters())
 
-    def step(i):
+    def classifier_step(i):
         lo = (i % n) * batch + rank * share
         loss = F.cross_entropy(net(x[lo:lo + share]), y[lo:lo + share])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
+    if workload != "W5":
+        step = classifier_step
     for i in range(5):
         step(i)
     if ranks > 1:
