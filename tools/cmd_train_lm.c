@@ -427,6 +427,42 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
     return 0;
 }
 
+/* train_metrics_filter: every record but an evaluation's at step *ctx (one
+ * a killed run wrote before its checkpoint after it). */
+static int record_not_eval_at(const char *line, const void *ctx)
+{
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step");
+    const int drop = json_is_integer(st) && json_integer_value(st) == *(const int64_t *)ctx &&
+                     json_object_get(o, "val_loss") != NULL;
+    json_decref(o);
+    return !drop;
+}
+
+/* The batch loss at @p step in DIR/metrics.jsonl into *loss (NaN when it
+ * is not there: a data-parallel rank that does not see rank 0's files).
+ * 0; the evaluation record of a resumed pending evaluation shows it. */
+static int lm_last_batch_loss(const char *dir, int64_t step, double *loss)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    *loss = NAN;
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    while (f && getline(&line, &cap, f) > 0) {
+        json_error_t err;
+        json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step"), *bl = json_object_get(o, "batch_loss");
+        if (json_is_integer(st) && json_integer_value(st) == step && json_is_number(bl))
+            *loss = json_number_value(bl);
+        json_decref(o);
+    }
+    free(line);
+    if (f)
+        fclose(f);
+    return 0;
+}
+
 int lm_train(run_ctx *r, const lm_train_options *o)
 {
     const train_resume_args none = {0};
@@ -475,6 +511,17 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         train_best_resume(&best, o->out_dir, ts.step, o->quiet);
     else if (!ck->resume)
         train_best_forget(o->out_dir);
+    /* A checkpoint at an evaluation step that still holds the running sums
+     * was saved by a stop just before that evaluation (a Ctrl-C at mpirun
+     * kills a second after it asks): a kill cut the evaluation off, so it
+     * is made first, as the uninterrupted run made it (a record it may have
+     * written goes: it comes again). */
+    int pending =
+        ck->resume && eval_every > 0 && ts.step > 0 && ts.step < steps && ts.step % eval_every == 0 && ts.seen > 0;
+    double pending_last = NAN; /* the batch loss of its step, which its record shows */
+    if (pending && (train_metrics_filter(o->out_dir, record_not_eval_at, &ts.step) ||
+                    lm_last_batch_loss(o->out_dir, ts.step, &pending_last)))
+        return 1;
     train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
     json_t *meta = checkpoint_meta(r);
     if (!meta)
@@ -506,7 +553,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
 
     strata_status rc = STRATA_OK;
     const uint64_t data_seed = ts.data_seed;
-    double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = NAN;
+    double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = pending_last;
     int64_t since = ts.seen, step = ts.step;
     int evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     int told = 0; /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
@@ -519,40 +566,43 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
-    while (step < steps && !rc) {
-        if (patience > 0 && !isnan(best.value) && (step - best.step) / eval_every >= patience) {
-            early_stop = step;
-            break;
+    while ((step < steps || pending) && !rc) {
+        if (!pending) { /* the step; a pending evaluation goes straight to it below */
+            if (patience > 0 && !isnan(best.value) && (step - best.step) / eval_every >= patience) {
+                early_stop = step;
+                break;
+            }
+            train_state before = lm_position(r, data_seed, step, sum_loss, since);
+            strata_tensor *x = NULL, *y = NULL;
+            rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, data_seed, step, &x, &y);
+            const double lr = strata_lr_at(&sched.s, base_lr, step);
+            strata_optimizer_set_lr(r->opt, lr);
+            double lv = 0;
+            if (!rc)
+                rc = lm_train_step(r, x, y, clip, &lv);
+            strata_tensor_release(x);
+            strata_tensor_release(y);
+            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+                /* the update was not applied: the model is the state after the last good step */
+                strata_status sv = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &before,
+                                                        meta);
+                char at[48];
+                snprintf(at, sizeof at, "step %lld", (long long)step + 1);
+                train_tell_nan_stop(lv, at, sv, step, strata_spec_path(r->spec), o->out_dir);
+                told = 1;
+                break;
+            }
+            if (rc)
+                break;
+            step++;
+            write_step_record(metrics, step, lv, lr);
+            sum_loss += lv;
+            last_loss = lv;
+            since++;
+            if (!o->quiet)
+                progress_update(&prog, step, sum_loss / (double)since, NAN);
         }
-        train_state before = lm_position(r, data_seed, step, sum_loss, since);
-        strata_tensor *x = NULL, *y = NULL;
-        rc = strata_text_train_batch(r->text, r->dev, r->batch, r->seq_len, data_seed, step, &x, &y);
-        const double lr = strata_lr_at(&sched.s, base_lr, step);
-        strata_optimizer_set_lr(r->opt, lr);
-        double lv = 0;
-        if (!rc)
-            rc = lm_train_step(r, x, y, clip, &lv);
-        strata_tensor_release(x);
-        strata_tensor_release(y);
-        if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
-            /* the update was not applied: the model is the state after the last good step */
-            strata_status sv = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &before,
-                                                    meta);
-            char at[48];
-            snprintf(at, sizeof at, "step %lld", (long long)step + 1);
-            train_tell_nan_stop(lv, at, sv, step, strata_spec_path(r->spec), o->out_dir);
-            told = 1;
-            break;
-        }
-        if (rc)
-            break;
-        step++;
-        write_step_record(metrics, step, lv, lr);
-        sum_loss += lv;
-        last_loss = lv;
-        since++;
-        if (!o->quiet)
-            progress_update(&prog, step, sum_loss / (double)since, NAN);
+        pending = 0;
         /* an evaluation at eval_every, or at the end of a run stopped between two: that one is
          * marked "end_of_run" and its checkpoint keeps the running sums, so that a resumed run
          * drops the record and goes on as an uninterrupted one */
