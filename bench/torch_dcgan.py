@@ -47,6 +47,18 @@ def write_safetensors(path, tensors, meta):
             f.write(b)
 
 
+def dcgan(nz=100):
+    """W5's generator and discriminator (bench/torch_ddp.py trains them too)"""
+    G = nn.Sequential(nn.Linear(nz, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
+                      nn.Unflatten(1, (128, 7, 7)),
+                      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    return G, D
+
+
 def main():
     args = sys.argv[1:]
     seed, threads = 1, 2
@@ -60,13 +72,7 @@ def main():
     x = torch.from_numpy(idx_images(f"{FMNIST}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
     x = x.unsqueeze(1) * 2 - 1
     bs, nz = 64, 100
-    G = nn.Sequential(nn.Linear(nz, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
-                      nn.Unflatten(1, (128, 7, 7)),
-                      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-                      nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    G, D = dcgan(nz)
     og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     ones, zeros = torch.ones(bs, 1), torch.zeros(bs, 1)

@@ -24,6 +24,8 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_dcgan import dcgan  # bench/torch_dcgan.py: W5's two models
+
 FMNIST = "/usr/share/datasets/fashion-mnist"
 BATCH = {"W1": 128, "W2": 64, "W5": 64}
 
@@ -37,17 +39,6 @@ def model(workload):
                       nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
                       nn.Linear(84, 10))
     return m, lambda p: torch.optim.Adam(p, lr=1e-3)
-
-
-def dcgan():
-    G = nn.Sequential(nn.Linear(100, 128 * 7 * 7), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
-                      nn.Unflatten(1, (128, 7, 7)),
-                      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-                      nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh())
-    D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-                      nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-                      nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-    return G, D
 
 
 def sum_grads(m, ranks):

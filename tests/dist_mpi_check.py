@@ -143,6 +143,20 @@ train: {{steps: 20, batch_size: 10, log_every: 5, clip_grad_norm: {clip}}}
 """
 
 
+def against_one(args, tag, what, cases, cmp=compare):
+    """`strata train ARGS --batch-size B` in one process and on R ranks for
+    each (B, R) of @p cases, compared by @p cmp; the pairs of run
+    directories, with their ranks and batch"""
+    runs = []
+    for batch, ranks in cases:
+        a, b = f"{tmp}/{tag}{batch}-1", f"{tmp}/{tag}{batch}-{ranks}"
+        run(["train"] + args + ["--out", a, "--batch-size", str(batch)])
+        run(["train"] + args + ["--out", b, "--batch-size", str(batch)], ranks=ranks)
+        cmp(a, b, f"{what}{', ' if what else ''}{ranks} ranks, batch {batch}", 1e-4)
+        runs.append((a, b, ranks, batch))
+    return runs
+
+
 def variant(spec, out, extra):
     """@p spec with the layer line @p extra after the MLP's first linear layer"""
     with open(spec) as f, open(out, "w") as g:
@@ -166,11 +180,7 @@ try:
 
     # uneven shares (5 = 3 + 2 on two ranks, 2 + 2 + 1 on three) and empty
     # ones (batch 1: rank 1 has nothing and steps with weight 0)
-    for batch, ranks in ((5, 2), (5, 3), (1, 2)):
-        a, b = f"{tmp}/b{batch}-1", f"{tmp}/b{batch}-{ranks}"
-        run(["train", mlp, "--out", a, "--steps", "12", "--batch-size", str(batch)] + common)
-        run(["train", mlp, "--out", b, "--steps", "12", "--batch-size", str(batch)] + common, ranks=ranks)
-        compare(a, b, f"{ranks} ranks, batch {batch}", 1e-4)
+    against_one([mlp, "--steps", "12"] + common, "b", "", ((5, 2), (5, 3), (1, 2)))
 
     # a language model (the W3 char-LSTM on a small text of its own): the
     # batches of windows are shared the same way, and the validation windows
@@ -179,11 +189,8 @@ try:
         rng = np.random.default_rng(3)
         f.write("\n".join(" ".join(rng.choice(words, 12)) for _ in range(600)))
     lm = [os.path.join(source, "models", "char-lstm-kjv.yaml"), "--set", f"data.path={tmp}/text.txt"]
-    for batch, ranks in ((32, 2), (3, 2)):
-        a, b = f"{tmp}/lm{batch}-1", f"{tmp}/lm{batch}-{ranks}"
-        run(["train"] + lm + ["--out", a, "--steps", "8", "--batch-size", str(batch), "--quiet"])
-        run(["train"] + lm + ["--out", b, "--steps", "8", "--batch-size", str(batch), "--quiet"], ranks=ranks)
-        compare(a, b, f"language model, {ranks} ranks, batch {batch}", 1e-4)
+    for a, b, ranks, batch in against_one(lm + ["--steps", "8", "--quiet"], "lm", "language model",
+                                          ((32, 2), (3, 2))):
         va = json.load(open(f"{a}/summary.json"))["val_loss"]
         vb = json.load(open(f"{b}/summary.json"))["val_loss"]
         check(abs(va - vb) <= 1e-5 * abs(va), f"language model, {ranks} ranks, batch {batch}: validation loss "
@@ -191,11 +198,7 @@ try:
 
     # an autoencoder (its own trainer, its steps through run_step)
     ae = os.path.join(source, "models", "autoencoder-fashion.yaml")
-    for batch, ranks in ((128, 2), (5, 2)):
-        a, b = f"{tmp}/ae{batch}-1", f"{tmp}/ae{batch}-{ranks}"
-        run(["train", ae, "--out", a, "--steps", "10", "--batch-size", str(batch), "--quiet"])
-        run(["train", ae, "--out", b, "--steps", "10", "--batch-size", str(batch), "--quiet"], ranks=ranks)
-        compare(a, b, f"autoencoder, {ranks} ranks, batch {batch}", 1e-4)
+    against_one([ae, "--steps", "10", "--quiet"], "ae", "autoencoder", ((128, 2), (5, 2)))
 
     # a GAN (its own trainer: the discriminator's and the generator's steps
     # each shared, through dist_update): an MLP GAN without batch norm, so
@@ -204,11 +207,7 @@ try:
     gan = f"{tmp}/gan.yaml"
     with open(gan, "w") as f:
         f.write(GAN_SPEC.format(opt=ADAM, g_extra="", d_extra="      - {type: dropout, p: 0.0}", clip=1.0))
-    for batch, ranks in ((10, 2), (10, 3), (1, 2)):
-        a, b = f"{tmp}/gan{batch}-1", f"{tmp}/gan{batch}-{ranks}"
-        run(["train", gan, "--out", a, "--steps", "12", "--batch-size", str(batch), "--quiet"])
-        run(["train", gan, "--out", b, "--steps", "12", "--batch-size", str(batch), "--quiet"], ranks=ranks)
-        compare_gan(a, b, f"GAN, {ranks} ranks, batch {batch}", 1e-4)
+    against_one([gan, "--steps", "12", "--quiet"], "gan", "GAN", ((10, 2), (10, 3), (1, 2)), compare_gan)
     # resumed with dropout in the discriminator: the same steps as the whole run
     drop_gan = f"{tmp}/gan-dropout.yaml"
     with open(drop_gan, "w") as f:
@@ -249,11 +248,7 @@ try:
     run(["babi-gen", "--task", "1", "--train", "120", "--test", "40", "--seed", "1", "--out", f"{tmp}/babi"])
     mem = [os.path.join(source, "models", "memn2n-babi.yaml"), "--data", f"{tmp}/babi", "--task", "1", "--quiet",
            "--set", "data.linear_start=2", "--epochs", "2", "--repeats", "2"]
-    for batch, ranks in ((32, 2), (5, 3)):
-        a, b = f"{tmp}/mem{batch}-1", f"{tmp}/mem{batch}-{ranks}"
-        run(["train"] + mem + ["--out", a, "--batch-size", str(batch)])
-        run(["train"] + mem + ["--out", b, "--batch-size", str(batch)], ranks=ranks)
-        compare(a, b, f"memory network, {ranks} ranks, batch {batch}", 1e-4)
+    for a, b, ranks, batch in against_one(mem, "mem", "memory network", ((32, 2), (5, 3))):
         ea, eb = (json.load(open(f"{d}/summary.json"))["mean"] for d in (a, b))
         check(abs(ea - eb) <= 1 / 40 + 1e-9,  # a near-tie in one of the 40 answers may go either way
               f"memory network, {ranks} ranks, batch {batch}: test error {eb} (one process: {ea})")
@@ -266,11 +261,7 @@ try:
 
     # seq2seq (its batches built on the host, each rank taking its rows)
     s2s = [os.path.join(source, "models", "seq2seq-reverse.yaml"), "--quiet", "--steps", "10"]
-    for batch, ranks in ((64, 2), (3, 2)):
-        a, b = f"{tmp}/s2s{batch}-1", f"{tmp}/s2s{batch}-{ranks}"
-        run(["train"] + s2s + ["--out", a, "--batch-size", str(batch)])
-        run(["train"] + s2s + ["--out", b, "--batch-size", str(batch)], ranks=ranks)
-        compare(a, b, f"seq2seq, {ranks} ranks, batch {batch}", 1e-4)
+    against_one(s2s, "s2s", "seq2seq", ((64, 2), (3, 2)))
 
     # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel),
     # with dropout and uneven shares (5 = 3 + 2): the ranks' random streams
