@@ -439,14 +439,14 @@ static int record_not_eval_at(const char *line, const void *ctx)
     return !drop;
 }
 
-/* The batch loss at @p step in DIR/metrics.jsonl into *loss (NaN when it
- * is not there: a data-parallel rank that does not see rank 0's files).
- * 0; the evaluation record of a resumed pending evaluation shows it. */
-static int lm_last_batch_loss(const char *dir, int64_t step, double *loss)
+/* The batch loss at @p step in DIR/metrics.jsonl (NaN when it is not
+ * there: a data-parallel rank that does not see rank 0's files), which the
+ * record of a resumed pending evaluation shows. */
+static double lm_batch_loss_at(const char *dir, int64_t step)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    *loss = NAN;
+    double loss = NAN;
     FILE *f = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
@@ -454,13 +454,13 @@ static int lm_last_batch_loss(const char *dir, int64_t step, double *loss)
         json_error_t err;
         json_t *o = json_loads(line, 0, &err), *st = json_object_get(o, "step"), *bl = json_object_get(o, "batch_loss");
         if (json_is_integer(st) && json_integer_value(st) == step && json_is_number(bl))
-            *loss = json_number_value(bl);
+            loss = json_number_value(bl);
         json_decref(o);
     }
     free(line);
     if (f)
         fclose(f);
-    return 0;
+    return loss;
 }
 
 int lm_train(run_ctx *r, const lm_train_options *o)
@@ -518,9 +518,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
      * written goes: it comes again). */
     int pending =
         ck->resume && eval_every > 0 && ts.step > 0 && ts.step < steps && ts.step % eval_every == 0 && ts.seen > 0;
-    double pending_last = NAN; /* the batch loss of its step, which its record shows */
-    if (pending && (train_metrics_filter(o->out_dir, record_not_eval_at, &ts.step) ||
-                    lm_last_batch_loss(o->out_dir, ts.step, &pending_last)))
+    if (pending && train_metrics_filter(o->out_dir, record_not_eval_at, &ts.step))
         return 1;
     train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
     json_t *meta = checkpoint_meta(r);
@@ -553,7 +551,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
 
     strata_status rc = STRATA_OK;
     const uint64_t data_seed = ts.data_seed;
-    double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss, last_loss = pending_last;
+    double t_start = cli_now(), val_loss = NAN, sum_loss = ts.sum_loss,
+           last_loss = pending ? lm_batch_loss_at(o->out_dir, ts.step) : NAN;
     int64_t since = ts.seen, step = ts.step;
     int evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     int told = 0; /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
