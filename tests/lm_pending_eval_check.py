@@ -84,7 +84,7 @@ loss: cross_entropy
 optimizer: {{type: adam, lr: 0.01}}
 train: {{steps: 16, eval_every: 4, batch_size: 4}}
 """)
-    lm = ["train", f"{tmp}/lm.yaml", "--quiet"]
+    lm = ["train", f"{tmp}/lm.yaml", "--quiet", "--backend", "cpu"]  # one backend: equal bits
     run(lm + ["--out", f"{tmp}/whole"])
     whole = records(f"{tmp}/whole")
     check(any(r.get("step") == 8 and "val_loss" in r for r in whole), "the whole run evaluates at step 8")

@@ -440,8 +440,8 @@ static int record_not_eval_at(const char *line, const void *ctx)
 }
 
 /* The batch loss at @p step in DIR/metrics.jsonl (NaN when it is not
- * there: a data-parallel rank that does not see rank 0's files), which the
- * record of a resumed pending evaluation shows. */
+ * there: the file was edited or cut), which the record of a resumed
+ * pending evaluation shows. */
 static double lm_batch_loss_at(const char *dir, int64_t step)
 {
     char path[4200];
@@ -517,7 +517,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
      * is made first, as the uninterrupted run made it (a record it may have
      * written goes: it comes again). */
     int pending =
-        ck->resume && eval_every > 0 && ts.step > 0 && ts.step < steps && ts.step % eval_every == 0 && ts.seen > 0;
+        ck->resume && eval_every > 0 && ts.step > 0 && ts.step <= steps && ts.step % eval_every == 0 && ts.seen > 0;
     if (pending && train_metrics_filter(o->out_dir, record_not_eval_at, &ts.step))
         return 1;
     train_spec_record(o->out_dir, r->spec, ck->resume != NULL);
@@ -623,8 +623,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             }
             evaluated = 1;
             double secs = cli_now() - t_start;
-            json_t *rec = json_pack("{s:I, s:f, s:f, s:o, s:f}", "step", (json_int_t)step, "loss",
-                                    sum_loss / (double)since, "last_loss", last_loss, "val_loss",
+            json_t *rec = json_pack("{s:I, s:f, s:o, s:o, s:f}", "step", (json_int_t)step, "loss",
+                                    sum_loss / (double)since, "last_loss", cli_json_num(last_loss), "val_loss",
                                     cli_json_num(val_loss),
                                     "lr", strata_optimizer_lr(r->opt));
             if (rec && !periodic)
@@ -691,7 +691,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I}", "metric", best.metric, "value", best.value,
                                                    "step", (json_int_t)best.step));
-    ret = cli_write_summary(o->out_dir, sum, ran > 0);
+    ret = cli_write_summary(o->out_dir, sum, ran > 0 || evaluated); /* a pending evaluation alone: written */
     json_decref(sum);
     if (early_stop)
         printf("stopped early at step %lld: no better val_loss in %lld evaluations\n", (long long)early_stop,
