@@ -11,9 +11,11 @@ the commands that run as one process. Skipped (77) without mpirun or
 lib/libstrata_mpi.so.
 
 usage: dist_mpi_check.py BUILD SOURCE"""
-import json, os, shutil, struct, subprocess, sys, tempfile
+import json, os, shutil, subprocess, sys, tempfile
 
 import numpy as np
+
+from run_compare import check, compare, failures, losses, params, safetensors  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -27,7 +29,6 @@ if not os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte
 
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", STRATA_NUM_THREADS="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
-failures = []
 
 
 # Under the sanitizers (tools/sanitize.sh) LeakSanitizer reports what Open
@@ -46,44 +47,6 @@ def run(args, ranks=1, expect=0, extra_env=None):
     if p.returncode != expect:
         sys.exit(f"{' '.join(cmd)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
     return p
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def safetensors(path):
-    """(header, data) of a safetensors file"""
-    with open(path, "rb") as f:
-        n, = struct.unpack("<Q", f.read(8))
-        return json.loads(f.read(n)), f.read()
-
-
-def params(path):
-    header, data = safetensors(path)
-    out = {}
-    for name, e in header.items():
-        if name != "__metadata__" and e["dtype"] == "F32" and not name.startswith("optimizer."):
-            b, end = e["data_offsets"]
-            out[name] = np.frombuffer(data[b:end], np.float32)
-    return out
-
-
-def losses(run_dir):
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        return [r["batch_loss"] for r in map(json.loads, f) if "batch_loss" in r]
-
-
-def compare(a, b, what, tol):
-    la, lb = losses(a), losses(b)
-    worst = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(la, lb)) if la and len(la) == len(lb) else np.inf
-    check(worst <= tol, f"{what}: {len(la)} step losses agree (worst relative difference {worst:.2e} <= {tol})")
-    pa = params(os.path.join(a, "checkpoint.safetensors"))
-    pb = params(os.path.join(b, "checkpoint.safetensors"))
-    diff = max(float(np.max(np.abs(pa[k] - pb[k]))) for k in pa) if pa.keys() == pb.keys() else np.inf
-    check(diff <= 1e-4, f"{what}: {len(pa)} parameter tensors agree (largest difference {diff:.2e} <= 1e-4)")
 
 
 def gan_losses(run_dir):

@@ -18,15 +18,10 @@ must equal those of 16 steps at once.
 usage: lm_pending_eval_check.py BUILD SOURCE"""
 import json, os, shutil, struct, subprocess, sys, tempfile
 
+from run_compare import check, failures  # tests/run_compare.py
+
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
-failures = []
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def run(args):

@@ -682,6 +682,8 @@ static void keys_of_other_tasks(void **state)
         {"task: autoencoder\n" MODEL "train: {}\n", "loss = mse\n", "loss = cross_entropy"},
         {"task: gan\n" GAN_MODELS "train: {}\n", "train.steps = 1000\n", "train.epochs"},
         {"task: gan\n" GAN_MODELS "train: {}\n", "train.log_every = 100\n", "\nloss ="},
+        {MODEL "train: {}\n", "train.accumulate = 1\n", "train.repeats"},
+        {"task: gan\n" GAN_MODELS "train: {}\n", "train.steps = 1000\n", "train.accumulate"},
         /* an absent section's defaults are recorded too (spec.md: every default applied) */
         {MODEL, "train.epochs = 1\n", "train.repeats"},
         {"task: gan\n" GAN_MODELS, "gan.d_steps = 1\n", "\nloss ="},

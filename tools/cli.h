@@ -184,6 +184,7 @@ typedef struct {
     int want_confusion;
     int64_t *confusion, n_classes;
     dist_host dist; /* a data-parallel run's host copy of gradients and buffers */
+    int64_t accumulate; /* train.accumulate: micro-batches a step (0: not read yet; run_step reads it) */
     /* a trainer of its own that runs its steps through run_step (the
      * autoencoder): its state, for its run_loss_fn */
     void *user;

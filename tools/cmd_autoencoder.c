@@ -461,7 +461,8 @@ int cmd_ae_train(int argc, char **argv)
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     strata_profile_enable(c.rt, profile);
     /* the steps go through run_step, data-parallel under mpirun */
-    run_ctx sc = {.rt = c.rt, .dev = c.dev, .model = c.model, .opt = c.opt, .batch = c.batch, .user = &c};
+    run_ctx sc = {.rt = c.rt, .dev = c.dev, .spec = c.spec, .model = c.model, .opt = c.opt, .batch = c.batch,
+                  .user = &c};
     if (!rc && !a.quiet)
         run_note_data_parallel(c.batch, a.out_dir);
     if (!rc && run_check_replicas(&sc, ts.step ? "at the checkpoint" : "before training", -1)) {

@@ -576,28 +576,74 @@ static strata_status classifier_loss(run_ctx *r, strata_tensor *x, strata_tensor
     return rc;
 }
 
+/* train.accumulate: the loss of @p x, @p y (the rank's share) as @p k
+ * micro-batches, each one's forward and backward pass in turn (the graph
+ * and its activations freed after each), their gradients weighted by their
+ * rows and added up: the gradient of the whole share's mean loss, waiting
+ * for the update. *lv is that mean. */
+static strata_status accumulate_share(run_ctx *r, strata_tensor *x, strata_tensor *y, int64_t k, run_loss_fn loss_fn,
+                                      int64_t *right, double *lv)
+{
+    const int64_t rows = strata_tensor_dim(x, 0);
+    strata_status rc = STRATA_OK;
+    double sum = 0.0;
+    for (int64_t j = 0; !rc && j < k; j++) {
+        const int64_t lo = rows * j / k, hi = rows * (j + 1) / k;
+        if (hi == lo) /* fewer rows than micro-batches */
+            continue;
+        strata_attr a[3] = {strata_attr_int("axis", 0), strata_attr_int("start", lo), strata_attr_int("end", hi)};
+        strata_attr w = strata_attr_float("alpha", (double)(hi - lo) / (double)rows);
+        strata_tensor *xm = NULL, *ym = NULL, *loss = NULL, *scaled = NULL;
+        double v = 0.0;
+        rc = strata_op_call(r->rt, "core::slice", &x, 1, a, 3, &xm, 1);
+        if (!rc)
+            rc = strata_op_call(r->rt, "core::slice", &y, 1, a, 3, &ym, 1);
+        if (!rc)
+            rc = loss_fn(r, xm, ym, &loss, right);
+        if (!rc)
+            rc = strata_tensor_item(loss, &v);
+        sum += v * (double)(hi - lo);
+        if (!rc)
+            rc = strata_op_call(r->rt, "core::scale", &loss, 1, &w, 1, &scaled, 1);
+        if (!rc)
+            rc = strata_backward(strata_runtime_graph(r->rt), scaled);
+        strata_tensor_release(scaled);
+        strata_tensor_release(loss);
+        strata_tensor_release(xm);
+        strata_tensor_release(ym);
+        strata_graph_reset(strata_runtime_graph(r->rt));
+    }
+    *lv = sum / (double)rows;
+    return rc;
+}
+
 strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, run_loss_fn loss_fn,
                        int64_t *correct, double *loss_out)
 {
     const int dp = dist_size() > 1;
     const int64_t b = strata_tensor_dim(x, 0);
     int64_t n = b, right = 0;
+    if (r->accumulate <= 0 && (!r->spec || strata_spec_get_int(r->spec, "train.accumulate", 1, &r->accumulate)))
+        r->accumulate = 1;
+    const int acc = r->accumulate > 1;
     dist_rng_mark mark;
     dist_rng_own(r->rt, &mark); /* each rank draws its own dropout masks */
     strata_tensor *xs = x, *ys = y, *loss = NULL;
+    double lv = 0;
     strata_status rc = dp ? dist_shard(r->rt, x, &xs, &n) : STRATA_OK;
     if (dp && !rc)
         rc = dist_shard(r->rt, y, &ys, &n);
-    if (!rc)
-        rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL);
-    if (dp && rc && n < 2)
-        fprintf(stderr, "strata: note: rank %d's share of this batch of %lld is %lld example(s), and batch norm "
-                        "needs 2 in training: every batch must give each rank 2, the last of an epoch too (it holds "
-                        "what is left of the data set)\n",
-                dist_rank(), (long long)b, (long long)n);
-    double lv = 0;
-    if (!rc)
+    if (!rc && acc) /* the backward passes done: loss stays NULL */
+        rc = accumulate_share(r, xs, ys, r->accumulate, loss_fn, correct ? &right : NULL, &lv);
+    else if (!rc && !(rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL)))
         rc = strata_tensor_item(loss, &lv);
+    const int64_t least = acc ? n / r->accumulate : n; /* the fewest rows a batch-norm layer saw */
+    if (rc && least < 2 && (dp || acc))
+        fprintf(stderr, "strata: note: %s of this batch of %lld is %lld example(s) a pass, and batch norm needs 2 in "
+                        "training: every batch (the last of an epoch too, which holds what is left of the data set) "
+                        "must give each %s 2\n",
+                dp ? "a rank's share" : "a micro-batch (train.accumulate)", (long long)b, (long long)least,
+                acc ? "micro-batch" : "rank");
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
         double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? dist_rng_drawn(r->rt, &mark) : 0.0};
         if (!rc && dist_sum_f64(s, 3))
@@ -616,8 +662,12 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
             *loss_out = lv;
         return update_after_backward(r->rt, r->model, r->opt, loss, 0.0, NULL, STRATA_E_NUMERIC);
     }
-    rc = rc ? update_after_backward(r->rt, r->model, r->opt, loss, 0.0, NULL, rc)
-            : dist_update(r->rt, r->model, r->opt, &r->dist, loss, clip, (double)n / (double)b);
+    if (!rc && acc && dp) /* clipped there, on the summed copy */
+        rc = dist_sum_gradients(r->model, &r->dist, (double)n / (double)b, clip);
+    if (rc || acc)
+        rc = update_after_backward(r->rt, r->model, r->opt, loss, rc || dp ? 0.0 : clip, NULL, rc);
+    else
+        rc = dist_update(r->rt, r->model, r->opt, &r->dist, loss, clip, (double)n / (double)b);
     if (!rc && loss_out)
         *loss_out = lv;
     if (!rc && correct)

@@ -352,6 +352,7 @@ static const key_rule train_rules[] = {
     {"select", K_CHOICE, 0, NULL, NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
     {"keep_best", K_CHOICE, 0, NULL, NO_MIN, 0, keep_best_choices, NULL, 0}, /* RUN/best.safetensors by */
     {"patience", K_INT, 0, NULL, 1, 0, NULL, NULL, 0}, /* early stopping: epochs without a better keep_best */
+    {"accumulate", K_INT, 0, "1", 1, 0, NULL, NULL, 0}, /* micro-batches a step, their gradients added up */
 };
 
 static const key_rule model_rules[] = {
@@ -481,6 +482,7 @@ static const struct task_key {
     {"train.select", T_QA},
     {"train.keep_best", T_CLS | T_LM},
     {"train.patience", T_CLS | T_LM},
+    {"train.accumulate", T_CLS | T_LM | T_AE}, /* the trainers of run_step (tools/run.c) */
 };
 
 /* Defaults that differ by task: each trainer's own. */

@@ -1,0 +1,48 @@
+"""What the end-to-end checks of training runs share (tests/dist_mpi_check.py,
+tests/accumulate_check.py): reading a run's checkpoint and step losses,
+comparing two runs, and the tally of checks.
+
+The checks print "ok" or "FAIL" lines; failures holds the failed ones."""
+import json, os, struct
+
+import numpy as np
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def safetensors(path):
+    """(header, data) of a safetensors file"""
+    with open(path, "rb") as f:
+        n, = struct.unpack("<Q", f.read(8))
+        return json.loads(f.read(n)), f.read()
+
+
+def params(path):
+    header, data = safetensors(path)
+    out = {}
+    for name, e in header.items():
+        if name != "__metadata__" and e["dtype"] == "F32" and not name.startswith("optimizer."):
+            b, end = e["data_offsets"]
+            out[name] = np.frombuffer(data[b:end], np.float32)
+    return out
+
+
+def losses(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [r["batch_loss"] for r in map(json.loads, f) if "batch_loss" in r]
+
+
+def compare(a, b, what, tol):
+    la, lb = losses(a), losses(b)
+    worst = max(abs(x - y) / max(abs(x), 1e-6) for x, y in zip(la, lb)) if la and len(la) == len(lb) else np.inf
+    check(worst <= tol, f"{what}: {len(la)} step losses agree (worst relative difference {worst:.2e} <= {tol})")
+    pa = params(os.path.join(a, "checkpoint.safetensors"))
+    pb = params(os.path.join(b, "checkpoint.safetensors"))
+    diff = max(float(np.max(np.abs(pa[k] - pb[k]))) for k in pa) if pa.keys() == pb.keys() else np.inf
+    check(diff <= 1e-4, f"{what}: {len(pa)} parameter tensors agree (largest difference {diff:.2e} <= 1e-4)")
