@@ -56,8 +56,10 @@ try:
     for k, (what, args, batch, acc) in enumerate(cases):
         a, b = f"{tmp}/c{k}-1", f"{tmp}/c{k}-{acc}"
         run(["train"] + args + ["--out", a, "--batch-size", str(batch)])
-        run(["train"] + args + ["--out", b, "--batch-size", str(batch), "--set", f"train.accumulate={acc}"])
+        p = run(["train"] + [x for x in args if x != "--quiet"] +
+                ["--out", b, "--batch-size", str(batch), "--set", f"train.accumulate={acc}"])
         compare(a, b, what, 1e-4)
+        check(f"each batch of {batch} runs as {acc} micro-batches" in p.stderr, f"{what}: the trainer says so")
 
     if mpi:  # each rank's share in micro-batches: 2 ranks x 2 against one process, whole batches
         a, b = f"{tmp}/dp-1", f"{tmp}/dp-2x2"

@@ -273,6 +273,8 @@ strata_status dist_mean_loss(strata_runtime *rt, const dist_rng_mark *mark, int6
 strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_device **out);
 /** In a data-parallel run (dist.h), a line on stderr saying so. */
 void run_note_data_parallel(int64_t batch, const char *out_dir);
+/** With train.accumulate above 1, a line on stderr saying how a batch runs. */
+void run_note_accumulate(run_ctx *r);
 /** The loss of a batch (x, y), its mean over the batch, for run_step; when
  *  @p right is not NULL, the right answers added to it. */
 typedef strata_status (*run_loss_fn)(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,

@@ -463,8 +463,10 @@ int cmd_ae_train(int argc, char **argv)
     /* the steps go through run_step, data-parallel under mpirun */
     run_ctx sc = {.rt = c.rt, .dev = c.dev, .spec = c.spec, .model = c.model, .opt = c.opt, .batch = c.batch,
                   .user = &c};
-    if (!rc && !a.quiet)
+    if (!rc && !a.quiet) {
         run_note_data_parallel(c.batch, a.out_dir);
+        run_note_accumulate(&sc);
+    }
     if (!rc && run_check_replicas(&sc, ts.step ? "at the checkpoint" : "before training", -1)) {
         rc = STRATA_E_INVALID;
         nan_stop = 1; /* said */

@@ -443,8 +443,10 @@ static int train_main(int argc, char **argv, unsigned mode)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),
                 (long long)strata_dataset_size(ctx.train), (long long)ctx.batch, (long long)epochs);
-    if (!a.quiet)
+    if (!a.quiet) {
         run_note_data_parallel(ctx.batch, a.out_dir);
+        run_note_accumulate(&ctx);
+    }
     if (!a.quiet && (hflip > 0.0 || crop > 0))
         fprintf(stderr, "strata: augmenting training batches: horizontal flip p = %g, random crop with padding %lld\n",
                 hflip, (long long)crop);

@@ -546,8 +546,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 strata_spec_path(r->spec), strata_device_name(r->dev), (long long)strata_model_num_scalars(r->model),
                 (long long)V, (long long)n_train, (long long)n_val, (long long)nw, (long long)r->batch,
                 (long long)r->seq_len, (long long)steps);
-    if (!o->quiet)
+    if (!o->quiet) {
         run_note_data_parallel(r->batch, o->out_dir);
+        run_note_accumulate(r);
+    }
 
     strata_status rc = STRATA_OK;
     const uint64_t data_seed = ts.data_seed;

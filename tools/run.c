@@ -576,6 +576,14 @@ static strata_status classifier_loss(run_ctx *r, strata_tensor *x, strata_tensor
     return rc;
 }
 
+/* The spec's train.accumulate, read once into r->accumulate (1 without a spec). */
+static int64_t run_accumulate(run_ctx *r)
+{
+    if (r->accumulate <= 0 && (!r->spec || strata_spec_get_int(r->spec, "train.accumulate", 1, &r->accumulate)))
+        r->accumulate = 1;
+    return r->accumulate;
+}
+
 /* train.accumulate: the loss of @p x, @p y (the rank's share) as @p k
  * micro-batches, each one's forward and backward pass in turn (the graph
  * and its activations freed after each), their gradients weighted by their
@@ -587,6 +595,7 @@ static strata_status accumulate_share(run_ctx *r, strata_tensor *x, strata_tenso
     const int64_t rows = strata_tensor_dim(x, 0);
     strata_status rc = STRATA_OK;
     double sum = 0.0;
+    k = k < rows ? k : rows; /* the same split: a row each (and no rows * k to overflow) */
     for (int64_t j = 0; !rc && j < k; j++) {
         const int64_t lo = rows * j / k, hi = rows * (j + 1) / k;
         if (hi == lo) /* fewer rows than micro-batches */
@@ -603,9 +612,11 @@ static strata_status accumulate_share(run_ctx *r, strata_tensor *x, strata_tenso
         if (!rc)
             rc = strata_tensor_item(loss, &v);
         sum += v * (double)(hi - lo);
-        if (!rc)
+        if (!rc && !isfinite(v)) /* no update will follow: the rest need not run */
+            j = k;
+        if (!rc && j < k)
             rc = strata_op_call(r->rt, "core::scale", &loss, 1, &w, 1, &scaled, 1);
-        if (!rc)
+        if (!rc && j < k)
             rc = strata_backward(strata_runtime_graph(r->rt), scaled);
         strata_tensor_release(scaled);
         strata_tensor_release(loss);
@@ -623,9 +634,7 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     const int dp = dist_size() > 1;
     const int64_t b = strata_tensor_dim(x, 0);
     int64_t n = b, right = 0;
-    if (r->accumulate <= 0 && (!r->spec || strata_spec_get_int(r->spec, "train.accumulate", 1, &r->accumulate)))
-        r->accumulate = 1;
-    const int acc = r->accumulate > 1;
+    const int acc = run_accumulate(r) > 1;
     dist_rng_mark mark;
     dist_rng_own(r->rt, &mark); /* each rank draws its own dropout masks */
     strata_tensor *xs = x, *ys = y, *loss = NULL;
@@ -637,13 +646,17 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
         rc = accumulate_share(r, xs, ys, r->accumulate, loss_fn, correct ? &right : NULL, &lv);
     else if (!rc && !(rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL)))
         rc = strata_tensor_item(loss, &lv);
-    const int64_t least = acc ? n / r->accumulate : n; /* the fewest rows a batch-norm layer saw */
-    if (rc && least < 2 && (dp || acc))
-        fprintf(stderr, "strata: note: %s of this batch of %lld is %lld example(s) a pass, and batch norm needs 2 in "
-                        "training: every batch (the last of an epoch too, which holds what is left of the data set) "
-                        "must give each %s 2\n",
-                dp ? "a rank's share" : "a micro-batch (train.accumulate)", (long long)b, (long long)least,
-                acc ? "micro-batch" : "rank");
+    /* the fewest rows a pass saw (a micro-batch of the share: n / K, or 1 when K > n) */
+    const int64_t least = acc ? (n >= r->accumulate ? n / r->accumulate : n > 0) : n;
+    if (rc && least < 2 && (dp || acc) && strata_model_buffer_count(r->model) > 0) {
+        char who[32] = "";
+        if (dp)
+            snprintf(who, sizeof who, " on rank %d", dist_rank());
+        fprintf(stderr, "strata: note: this batch of %lld ran%s in passes of %lld example(s)%s, and batch norm needs 2 "
+                        "in training: every batch (the last of an epoch too, which holds what is left of the data "
+                        "set) must give each %s 2\n",
+                (long long)b, who, (long long)least, acc ? " (train.accumulate)" : "", acc ? "micro-batch" : "rank");
+    }
     if (dp) { /* the whole batch's mean loss and right answers, on every rank */
         double s[3] = {n ? lv * (double)n : 0.0, n ? (double)right : 0.0, n ? dist_rng_drawn(r->rt, &mark) : 0.0};
         if (!rc && dist_sum_f64(s, 3))
@@ -715,6 +728,14 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
         snprintf(dist_devices + used, sizeof dist_devices - used, " and %d more", dist_size() - k);
     free(at);
     return rc;
+}
+
+void run_note_accumulate(run_ctx *r)
+{
+    if (run_accumulate(r) > 1)
+        fprintf(stderr, "strata: each batch of %lld runs as %lld micro-batches (train.accumulate)%s: one forward "
+                        "and backward pass at a time, their gradients added up before the step\n",
+                (long long)r->batch, (long long)r->accumulate, dist_size() > 1 ? ", each rank's share" : "");
 }
 
 void run_note_data_parallel(int64_t batch, const char *out_dir)
