@@ -244,9 +244,10 @@ strata_status dist_update(strata_runtime *rt, strata_model *m, strata_optimizer 
  *  forward passes ran on each rank's share without an update of its own). */
 strata_status dist_broadcast_buffers(strata_model *m, dist_host *h);
 /** This rank's share of a batch (dist_share) along @p x's first axis, a
- *  view in *xs, and its size in *n; row 0 when the share is empty (a batch
- *  smaller than the ranks: the rank then steps with weight 0, so that its
- *  gradients exist and its optimizer steps with the others). */
+ *  view in *xs, and its size in *n (unless @p n is NULL); row 0 when the
+ *  share is empty (a batch smaller than the ranks: the rank then steps with
+ *  weight 0, so that its gradients exist and its optimizer steps with the
+ *  others). */
 strata_status dist_shard(strata_runtime *rt, strata_tensor *x, strata_tensor **xs, int64_t *n);
 /** The random stream of a step's forward passes: dist_rng_own marks where
  *  the ranks' common stream stands and gives ranks other than 0 streams of

@@ -371,9 +371,8 @@ static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, int64_t n, co
 {
     strata_tensor *x = NULL, *xs = NULL, *lr = NULL, *lf = NULL, *loss = NULL;
     strata_status rc = gan_real_batch(c, &x);
-    int64_t nr = n;
-    if (!rc && dist_size() > 1) /* the images' share of the real batch (whole batches: nr is n) */
-        rc = dist_shard(c->rt, x, &xs, &nr);
+    if (!rc && dist_size() > 1) /* the images' share of the real batch (whole batches: n rows) */
+        rc = dist_shard(c->rt, x, &xs, NULL);
     if (!rc)
         rc = gan_discriminate(c, xs ? xs : x, &lr);
     if (!rc)

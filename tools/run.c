@@ -265,6 +265,17 @@ strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor
     return rc;
 }
 
+/* The rank's shares of a batch's inputs @p x and targets @p y (dist_shard):
+ * *n rows each. */
+static strata_status dist_shard_xy(strata_runtime *rt, strata_tensor *x, strata_tensor *y, strata_tensor **xs,
+                                   strata_tensor **ys, int64_t *n)
+{
+    strata_status rc = dist_shard(rt, x, xs, n);
+    if (!rc)
+        rc = dist_shard(rt, y, ys, NULL);
+    return rc;
+}
+
 strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, double *acc)
 {
     strata_loader *ld;
@@ -283,9 +294,7 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
         int64_t n = strata_tensor_dim(x, 0);
         if (dist_size() > 1) { /* each rank its share; the sums meet below */
             strata_tensor *xs = NULL, *ys = NULL;
-            rc = dist_shard(r->rt, x, &xs, &n);
-            if (!rc)
-                rc = dist_shard(r->rt, y, &ys, &n);
+            rc = dist_shard_xy(r->rt, x, y, &xs, &ys, &n);
             strata_tensor_release(x);
             strata_tensor_release(y);
             x = xs, y = ys;
@@ -411,29 +420,23 @@ static void *dist_buffer(dist_host *h, size_t bytes)
     return h->buf;
 }
 
-/* @p what (COPY_GRADS or COPY_PARAMS) of @p m, then its buffers, read into
- * h->buf: *wb and *bb bytes. */
-static strata_status host_snapshot(strata_model *m, dist_host *h, int what, unsigned char **buf, size_t *wb,
-                                   size_t *bb)
+/* @p what of @p m read into h->buf (*buf), *bytes of it. */
+static strata_status host_read(strata_model *m, dist_host *h, int what, unsigned char **buf, size_t *bytes)
 {
-    strata_status rc = host_copy(m, what, 1, NULL, wb);
-    if (!rc)
-        rc = host_copy(m, COPY_BUFFERS, 1, NULL, bb);
-    *buf = rc ? NULL : dist_buffer(h, *wb + *bb);
+    strata_status rc = host_copy(m, what, 1, NULL, bytes);
+    *buf = rc ? NULL : dist_buffer(h, *bytes);
     if (!rc && !*buf)
         rc = STRATA_E_NOMEM;
     if (!rc)
-        rc = host_copy(m, what, 1, *buf, wb);
-    if (!rc)
-        rc = host_copy(m, COPY_BUFFERS, 1, *buf + *wb, bb);
+        rc = host_copy(m, what, 1, *buf, bytes);
     return rc;
 }
 
 strata_status dist_sum_gradients(strata_model *m, dist_host *h, double weight, double clip)
 {
     unsigned char *buf = NULL;
-    size_t gb = 0, bb = 0;
-    strata_status rc = host_snapshot(m, h, COPY_GRADS, &buf, &gb, &bb);
+    size_t gb = 0;
+    strata_status rc = host_read(m, h, COPY_GRADS, &buf, &gb);
     float *g = (float *)buf;
     const size_t n = gb / sizeof(float);
     for (size_t k = 0; !rc && k < n; k++) /* weight 0 (an empty share): zeros, even for an inf */
@@ -448,27 +451,29 @@ strata_status dist_sum_gradients(strata_model *m, dist_host *h, double weight, d
         g[k] = (float)(g[k] * coef);
     if (!rc)
         rc = host_copy(m, COPY_GRADS, 0, g, &gb);
-    if (!rc && bb) { /* the buffers, read above: the step has not changed them */
-        dist_broadcast(buf + gb, bb);
-        rc = host_copy(m, COPY_BUFFERS, 0, buf + gb, &bb);
-    }
+    if (!rc) /* the step has not changed the buffers yet: rank 0's go with its gradients */
+        rc = dist_broadcast_buffers(m, h);
     return rc;
 }
 
 strata_status dist_broadcast_buffers(strata_model *m, dist_host *h)
 {
+    unsigned char *buf = NULL;
     size_t bb = 0;
-    strata_status rc = host_copy(m, COPY_BUFFERS, 1, NULL, &bb);
-    unsigned char *buf = rc || !bb ? NULL : dist_buffer(h, bb);
-    if (!rc && bb && !buf)
-        rc = STRATA_E_NOMEM;
-    if (!rc && bb)
-        rc = host_copy(m, COPY_BUFFERS, 1, buf, &bb);
+    strata_status rc = host_read(m, h, COPY_BUFFERS, &buf, &bb);
     if (!rc && bb) {
         dist_broadcast(buf, bb);
         rc = host_copy(m, COPY_BUFFERS, 0, buf, &bb);
     }
     return rc;
+}
+
+/* FNV-1a of @p n bytes, going on from @p hash */
+static uint64_t fnv1a(uint64_t hash, const unsigned char *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        hash = (hash ^ p[k]) * 1099511628211ull;
+    return hash;
 }
 
 int dist_check_replicas(strata_model *m, dist_host *h, const char *what, const char *when, int64_t n)
@@ -479,13 +484,15 @@ int dist_check_replicas(strata_model *m, dist_host *h, const char *what, const c
     snprintf(at, sizeof at, n >= 0 ? "%s %lld" : "%s", when, (long long)n);
     when = at;
     unsigned char *p = NULL;
-    size_t pb = 0, bb = 0;
-    strata_status rc = host_snapshot(m, h, COPY_PARAMS, &p, &pb, &bb);
+    size_t bytes = 0;
+    uint64_t hash = 1469598103934665603ull, h0; /* of every byte of the parameters, then of the buffers */
+    strata_status rc = host_read(m, h, COPY_PARAMS, &p, &bytes);
+    if (!rc)
+        hash = fnv1a(hash, p, bytes);
+    if (!rc && !(rc = host_read(m, h, COPY_BUFFERS, &p, &bytes)))
+        hash = fnv1a(hash, p, bytes);
     if (dist_any(rc != 0)) /* agreed first: a rank that failed alone must not leave the others waiting below */
         return rc ? cli_fail("reading the parameters", rc) : 1;
-    uint64_t hash = 1469598103934665603ull, h0; /* FNV-1a of every byte */
-    for (size_t k = 0; k < pb + bb; k++)
-        hash = (hash ^ p[k]) * 1099511628211ull;
     h0 = hash;
     dist_broadcast(&h0, sizeof h0);
     if (hash != h0)
@@ -527,7 +534,8 @@ strata_status dist_shard(strata_runtime *rt, strata_tensor *x, strata_tensor **x
 {
     int64_t lo, hi;
     dist_share(strata_tensor_dim(x, 0), &lo, &hi);
-    *n = hi - lo;
+    if (n)
+        *n = hi - lo;
     if (hi == lo)
         lo = 0, hi = 1;
     *xs = NULL;
@@ -639,9 +647,7 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
     dist_rng_own(r->rt, &mark); /* each rank draws its own dropout masks */
     strata_tensor *xs = x, *ys = y, *loss = NULL;
     double lv = 0;
-    strata_status rc = dp ? dist_shard(r->rt, x, &xs, &n) : STRATA_OK;
-    if (dp && !rc)
-        rc = dist_shard(r->rt, y, &ys, &n);
+    strata_status rc = dp ? dist_shard_xy(r->rt, x, y, &xs, &ys, &n) : STRATA_OK;
     if (!rc && acc) /* the backward passes done: loss stays NULL */
         rc = accumulate_share(r, xs, ys, r->accumulate, loss_fn, correct ? &right : NULL, &lv);
     else if (!rc && !(rc = loss_fn(r, xs, ys, &loss, correct ? &right : NULL)))
