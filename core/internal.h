@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "strata/strata.h"
 #include "strata/strata_backend.h"
@@ -47,6 +49,10 @@ int st_fault_alloc_hit(void);
  *  than the limit of MAX bytes"). Errors: E_IO naming the file, E_NOMEM. */
 strata_status st_read_file(const char *path, const char *what, size_t max_bytes, strata_status too_big,
                            const char *too_big_prefix, void **buf, size_t *len);
+/** fopen(@p path, "rb") into *out, with its fstat in *sb, of a regular
+ *  file only: a FIFO or a device is refused (E_IO "PATH: not a regular
+ *  file") before anything waits on it. */
+strata_status st_fopen_regular(const char *path, FILE **out, struct stat *sb);
 char *st_strdup(const char *s);
 /** Grows *arr (of elem bytes) to hold at least need elements. */
 strata_status st_grow(void **arr, int *cap, int need, size_t elem);

@@ -1,9 +1,12 @@
 /* util.c - allocation helpers, attribute copies, logging. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -171,6 +174,24 @@ void st_log(strata_runtime *rt, int level, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+strata_status st_fopen_regular(const char *path, FILE **out, struct stat *sb)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* O_NONBLOCK: a FIFO opens at once */
+    if (fd < 0)
+        return st_error(STRATA_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    strata_status s = STRATA_OK;
+    if (fstat(fd, sb) != 0)
+        s = st_error(STRATA_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(sb->st_mode))
+        s = st_error(STRATA_E_IO, "%s: not a regular file", path);
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(*out = fdopen(fd, "rb")))
+        s = st_error(STRATA_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (s)
+        close(fd);
+    return s;
 }
 
 strata_status st_read_file(const char *path, const char *what, size_t max_bytes, strata_status too_big,

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -643,6 +644,27 @@ static void test_export(void **state)
     tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype f16"), 2, "export needs --out FILE");
     tu_expect_cli_err(dir, tu_run_cli(dir, "export missing.safetensors --dtype f16 --out x.safetensors"), 1,
                       "missing.safetensors");
+    /* a FIFO in the way is refused, not replaced by a plain file; read, it is refused at once, not waited on */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/fifo.safetensors", dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype f16 --out fifo.safetensors"), 1,
+                      "fifo.safetensors: cannot write: it is not a regular file");
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    tu_expect_cli_err(dir, tu_run_cli(dir, "inspect fifo.safetensors"), 1, "fifo.safetensors: not a regular file");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export fifo.safetensors --dtype f16 --out y.safetensors"), 1,
+                      "fifo.safetensors: not a regular file");
+    /* a symbolic link is written through: the file it names gets the model */
+    snprintf(path, sizeof path, "%s/link.safetensors", dir);
+    assert_int_equal(symlink("small.safetensors", path), 0);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "export run --dtype bf16 --out link.safetensors"));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    json_t *j = inspect_json("small.safetensors");
+    assert_string_equal(jstr(json_array_get(json_object_get(j, "tensors"), 0), "dtype"), "BF16");
+    json_decref(j);
 }
 
 static void test_usage(void **state)

@@ -308,9 +308,27 @@ static void test_pack_errors(void **state)
     /* a write that fails at the rename leaves nothing half-written */
     mkdirs("blk/p-train-images-idx3-ubyte.gz");
     tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train --out blk/p"), 1,
-                      "cannot write blk/p-train-images-idx3-ubyte.gz: Is a directory");
+                      "cannot write blk/p-train-images-idx3-ubyte.gz: it is a directory");
     char *left = tu_slurp(dir, "blk/p-train-images-idx3-ubyte.gz.tmp");
     assert_null(left);
+    /* the last of the four files cannot be written: none is (new images never sit beside old labels) */
+    mkdirs("blk/q-test-labels-idx1-ubyte.gz");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train b/train --out blk/q"), 1,
+                      "cannot write blk/q-test-labels-idx1-ubyte.gz: it is a directory");
+    static const char *const others[] = {"blk/q-train-images-idx3-ubyte.gz", "blk/q-train-labels-idx1-ubyte.gz",
+                                         "blk/q-test-images-idx3-ubyte.gz"};
+    for (int k = 0; k < 3; k++)
+        if ((left = tu_slurp(dir, others[k])))
+            fail_msg("%s was written, though the pack failed", others[k]);
+    /* a FIFO in the way is refused, not replaced by a plain file */
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/blk/r-train-labels-idx1-ubyte.gz", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "pack-images b/train --out blk/r"), 1,
+                      "cannot write blk/r-train-labels-idx1-ubyte.gz: it is a FIFO, not a regular file");
+    struct stat st;
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
 }
 
 /* ROOT/cat/x.png: a PNG written byte by byte, gray of @p depth bits, its

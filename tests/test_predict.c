@@ -463,6 +463,31 @@ typedef struct {
     const char *needle;
 } bad_case;
 
+/* dir/@p out: the safetensors file dir/@p in with every data byte after its
+ * header NaN (a model of f32 tensors only, as these are). */
+static void write_nan_copy(const char *in, const char *out)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, in);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    const long size = ftell(f);
+    rewind(f);
+    uint8_t *b = malloc((size_t)size);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--)
+        hlen = hlen << 8 | b[k];
+    const float nan = NAN;
+    for (uint64_t at = 8 + hlen; at + 4 <= (uint64_t)size; at += 4)
+        memcpy(b + at, &nan, 4);
+    tu_write_file(dir, out, b, (size_t)size);
+    free(b);
+}
+
 static void test_predict_errors(void **state)
 {
     (void)state;
@@ -517,6 +542,12 @@ static void test_predict_errors(void **state)
     free(flat), free(image);
     snprintf(args, sizeof args, "predict %s %s img0.png", lm, ck);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "predict classifies images (data.format: idx");
+    /* no probabilities to rank (before: NaN printed, and an empty list in --json) */
+    write_nan_copy("run-gray.yaml/checkpoint.safetensors", "nan.safetensors");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint nan.safetensors img0.png"), 1,
+                      "img0.png: the model's output 0 is nan: the checkpoint's weights are not finite");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint nan.safetensors --input 1 --json"), 1,
+                      "test image 1 (label");
 }
 
 int main(void)

@@ -23,6 +23,7 @@
 
 #include "../core/half.h"
 #include "cli.h"
+#include "write_atomic.h"
 
 /* A header longer than this is garbage, not a checkpoint (as the loader says). */
 #define MAX_HEADER ((uint64_t)100 * 1000 * 1000)
@@ -379,11 +380,9 @@ static int check_metadata(const sft_view *v, const json_t *m)
 static int read_header(sft_view *v)
 {
     struct stat st;
-    v->f = fopen(v->path, "rb");
+    v->f = cli_fopen_regular(v->path);
     if (!v->f || fstat(fileno(v->f), &st) != 0)
-        return fail(v->path, "%s", strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(v->path, "not a regular file");
+        return fail(v->path, "%s", !v->f && errno == EINVAL ? "not a regular file" : strerror(errno));
     v->size = (uint64_t)st.st_size;
     uint8_t first8[8];
     if (v->size < 8)

@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "png_write.h"
+#include "write_atomic.h"
 
 #define MAX_CLASSES 65535
 
@@ -289,11 +290,48 @@ static int read_split(const char *dir, const names *classes, names *own, int c, 
     return r;
 }
 
-/* Writes an IDX file of @p ndim dims and element type @p type (0x08
- * unsigned byte, 0x0C int32) gzip-compressed to @p path, atomically. */
-static int write_idx_gz(const char *path, int type, int ndim, const int64_t *dims, const void *data, size_t bytes)
+/* The files of a pack, each written to a temporary file beside it; all of
+ * them renamed into place at the end (pack_commit), or none (pack_abandon):
+ * a failure never leaves new images beside old labels. */
+typedef struct {
+    struct {
+        char path[4096], tmp[4200];
+    } f[4];
+    int n;
+} pack_files;
+
+static void pack_abandon(pack_files *p)
 {
-    char tmp[4200];
+    for (int k = 0; k < p->n; k++)
+        unlink(p->f[k].tmp);
+    p->n = 0;
+}
+
+/* 0, or 1 after a message (the files not yet renamed are removed) */
+static int pack_commit(pack_files *p)
+{
+    for (int k = 0; k < p->n; k++)
+        if (rename(p->f[k].tmp, p->f[k].path) != 0) {
+            fprintf(stderr, "strata: error: cannot write %s: %s\n", p->f[k].path, strerror(errno));
+            for (int j = k; j < p->n; j++)
+                unlink(p->f[j].tmp);
+            return 1;
+        }
+    if (p->n)
+        cli_sync_parent(p->f[0].path);
+    return 0;
+}
+
+/* Writes an IDX file of @p ndim dims and element type @p type (0x08
+ * unsigned byte, 0x0C int32) gzip-compressed to a temporary file for
+ * @p path, added to @p files. 0, or 1 after a message. */
+static int write_idx_gz(pack_files *files, const char *path, int type, int ndim, const int64_t *dims,
+                        const void *data, size_t bytes)
+{
+    char target[sizeof files->f[0].path], tmp[sizeof files->f[0].tmp];
+    if (cli_write_target(path, target, sizeof target))
+        return 1;
+    path = target;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()); /* two runs into one prefix keep apart */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), dfd = fd >= 0 ? dup(fd) : -1;
     gzFile gz = dfd >= 0 ? gzdopen(dfd, "wb") : NULL;
@@ -331,18 +369,22 @@ static int write_idx_gz(const char *path, int type, int ndim, const int64_t *dim
     ok = gzclose(gz) == Z_OK && ok;
     ok = ok && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path,
                 errno ? strerror(errno) : "the compressed write failed (disk full?)");
         unlink(tmp);
         return 1;
     }
+    memcpy(files->f[files->n].path, target, sizeof target);
+    memcpy(files->f[files->n].tmp, tmp, sizeof tmp);
+    files->n++;
     return 0;
 }
 
-/* PREFIX-SPLIT-images-idxN-ubyte.gz and PREFIX-SPLIT-labels-idx1-ubyte.gz. */
-static int write_split(const char *prefix, const char *name, const split *s, int c, uint32_t w, uint32_t h,
-                       size_t n_classes, char *images, char *labels, size_t size)
+/* PREFIX-SPLIT-images-idxN-ubyte.gz and PREFIX-SPLIT-labels-idx1-ubyte.gz,
+ * written into @p p. */
+static int write_split(pack_files *p, const char *prefix, const char *name, const split *s, int c, uint32_t w,
+                       uint32_t h, size_t n_classes, char *images, char *labels, size_t size)
 {
     int ndim = c == 3 ? 4 : 3;
     snprintf(images, size, "%s-%s-images-idx%d-ubyte.gz", prefix, name, ndim);
@@ -350,7 +392,7 @@ static int write_split(const char *prefix, const char *name, const split *s, int
     int64_t dims[4] = {s->n, c, h, w};
     if (c != 3)
         dims[1] = h, dims[2] = w;
-    if (write_idx_gz(images, 0x08, ndim, dims, s->x, (size_t)s->n * (size_t)c * h * w))
+    if (write_idx_gz(p, images, 0x08, ndim, dims, s->x, (size_t)s->n * (size_t)c * h * w))
         return 1;
     if (n_classes <= 256) {
         uint8_t *y8 = malloc((size_t)s->n);
@@ -360,11 +402,11 @@ static int write_split(const char *prefix, const char *name, const split *s, int
         }
         for (int64_t i = 0; i < s->n; i++)
             y8[i] = (uint8_t)s->y[i];
-        int r = write_idx_gz(labels, 0x08, 1, &s->n, y8, (size_t)s->n);
+        int r = write_idx_gz(p, labels, 0x08, 1, &s->n, y8, (size_t)s->n);
         free(y8);
         return r;
     }
-    return write_idx_gz(labels, 0x0C, 1, &s->n, s->y, (size_t)s->n * 4);
+    return write_idx_gz(p, labels, 0x0C, 1, &s->n, s->y, (size_t)s->n * 4);
 }
 
 /* @p name as a YAML double-quoted string on stdout. */
@@ -454,10 +496,15 @@ int cmd_pack_images(int argc, char **argv)
     names classes = {0};
     int64_t skipped = 0;
     char ti[4200], tl[4200], vi[4200], vl[4200];
+    pack_files files = {0};
     r = read_split(a.dirs[0], NULL, &classes, c, &w, &h, &train, &skipped) ||
         (a.n_dirs > 1 && read_split(a.dirs[1], &classes, NULL, c, &w, &h, &test, &skipped)) ||
-        write_split(a.out, "train", &train, c, w, h, classes.n, ti, tl, sizeof ti) ||
-        (a.n_dirs > 1 && write_split(a.out, "test", &test, c, w, h, classes.n, vi, vl, sizeof vi));
+        write_split(&files, a.out, "train", &train, c, w, h, classes.n, ti, tl, sizeof ti) ||
+        (a.n_dirs > 1 && write_split(&files, a.out, "test", &test, c, w, h, classes.n, vi, vl, sizeof vi));
+    if (r)
+        pack_abandon(&files);
+    else
+        r = pack_commit(&files);
     if (!r) {
         /* the training pixels' mean and standard deviation, after scaling to [0, 1] */
         size_t count = (size_t)train.n * (size_t)c * h * w;

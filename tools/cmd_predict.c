@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "png_write.h"
+#include "write_atomic.h"
 
 #define MAX_IMAGES 1024
 #define MAX_CLASSES 100000 /* --top */
@@ -217,6 +218,14 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
                  names[src->label]);
     else
         snprintf(what, sizeof what, "test image %lld (label %lld)", (long long)src->index, (long long)src->label);
+    for (int64_t k = 0; k < n; k++)
+        if (!isfinite(z[k])) { /* no probabilities to rank: a model trained into NaN, or a corrupt checkpoint */
+            fprintf(stderr, "strata: error: %s: the model's output %lld is %g: the checkpoint's weights are not "
+                            "finite (a run that diverged?), or the input is not\n",
+                    what, (long long)k, (double)z[k]);
+            free(z), free(p), free(taken);
+            return 1;
+        }
     json_t *top = json_array(), *o = NULL;
     if (!a->json)
         printf("%s:", what);
@@ -349,10 +358,12 @@ static int predict(run_ctx *c, const predict_args *a)
     /* --data: the file's examples, scaled and standardised as the training set was */
     strata_dataset *data = NULL;
     int r = a->data ? load_data(c, a, sc, numel, &data) : 0;
-    char tmp[4200] = "";
+    char tmp[4200] = "", target[4096] = "";
     FILE *csv = NULL;
+    if (!r && a->csv && cli_write_target(a->csv, target, sizeof target))
+        r = 1;
     if (!r && a->csv) { /* written beside its name, renamed when complete */
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a->csv, (long)getpid());
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
         if (!(csv = fopen(tmp, "w"))) {
             fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno));
             r = 1;
@@ -402,7 +413,7 @@ static int predict(run_ctx *c, const predict_args *a)
     strata_dataset_destroy(data);
     if (csv) {
         const int bad = ferror(csv);
-        if (fclose(csv) != 0 || bad || (!r && rename(tmp, a->csv) != 0)) {
+        if (fclose(csv) != 0 || bad || (!r && rename(tmp, target) != 0)) {
             if (!r)
                 fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno ? errno : EIO));
             r = r ? r : 1;

@@ -56,12 +56,14 @@ static uint8_t *luma_in_place(uint8_t *px, size_t n)
 static uint8_t *png_decode(const char *path, int channels, uint32_t *w, uint32_t *h, int *wrong_size, int *colour)
 {
     *wrong_size = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f = cli_fopen_regular(path);
     uint8_t sig[8];
     size_t got_sig = f ? fread(sig, 1, 8, f) : 0;
     if (!f || got_sig != 8 || png_sig_cmp(sig, 0, 8)) {
         fprintf(stderr, "strata: error: %s: cannot read it as a PNG image: %s\n", path,
-                !f || ferror(f) ? strerror(errno) : "not a PNG file");
+                !f && errno == EINVAL ? "not a regular file"
+                : !f || ferror(f)     ? strerror(errno)
+                                      : "not a PNG file");
         if (f)
             fclose(f);
         return NULL;
@@ -170,7 +172,10 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
 {
     if (!path || !pixels || width <= 0 || height <= 0 || (channels != 1 && channels != 3 && channels != 4))
         return write_fail(path ? path : "(null)", "bad image (empty, or channels not 1, 3 or 4)");
-    char tmp[4200];
+    char tmp[4200], target[4096];
+    if (cli_write_target(path, target, sizeof target))
+        return 1;
+    path = target;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return write_fail(path, "path too long");
     int fd = mkstemp(tmp);

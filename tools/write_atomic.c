@@ -21,9 +21,55 @@ void cli_sync_parent(const char *path)
     }
 }
 
+FILE *cli_fopen_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e = 0; /* O_NONBLOCK: a FIFO opens at once */
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    if (fstat(fd, &st) != 0)
+        e = errno;
+    else if (!S_ISREG(st.st_mode))
+        e = EINVAL;
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        e = errno;
+    FILE *f = e ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        e = e ? e : errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
+int cli_write_target(const char *path, char *out, size_t size)
+{
+    struct stat st;
+    const char *why = NULL;
+    char *real = NULL;
+    if (lstat(path, &st) != 0) /* a new file (or one the write will say it cannot make) */
+        st.st_mode = S_IFREG;
+    else if (S_ISLNK(st.st_mode) && (!(real = realpath(path, NULL)) || stat(real, &st) != 0))
+        why = errno == ENOENT ? "it is a symbolic link to a file that does not exist" : strerror(errno);
+    if (!why && !S_ISREG(st.st_mode))
+        why = S_ISDIR(st.st_mode)                          ? "it is a directory"
+              : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "it is a device, not a regular file"
+              : S_ISFIFO(st.st_mode)                       ? "it is a FIFO, not a regular file"
+                                                           : "it is not a regular file";
+    if (!why && snprintf(out, size, "%s", real ? real : path) >= (int)size)
+        why = "path too long";
+    free(real);
+    if (why)
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, why);
+    return why != NULL;
+}
+
 int cli_write_atomic(const char *path, const void *data, size_t len)
 {
-    char tmp[4200];
+    char tmp[4200], target[4096];
+    if (cli_write_target(path, target, sizeof target))
+        return 1;
+    path = target;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
         fprintf(stderr, "strata: error: cannot write %s: path too long\n", path);
         return 1;

@@ -1,14 +1,30 @@
 /* write_atomic.h - files written whole or not at all (write_atomic.c): what
- * the run directory's pages, summaries and images need, as checkpoints have. */
+ * the run directory's pages, summaries and images need, as checkpoints have;
+ * and input files opened without waiting on a FIFO. */
 #ifndef STRATA_WRITE_ATOMIC_H
 #define STRATA_WRITE_ATOMIC_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /** Writes @p len bytes of @p data to @p path whole or not at all: a
  *  temporary file next to it (PATH.tmp.XXXXXX), fsync, rename, then
  *  cli_sync_parent. 0; 1 after "strata: error: cannot write PATH: why". */
 int cli_write_atomic(const char *path, const void *data, size_t len);
+
+/** The file a write of @p path through a temporary file and rename
+ *  replaces, into @p out: @p path itself (absent or a regular file), or
+ *  the file a symbolic link at @p path names (written through, as open()
+ *  would). 0; 1 after "strata: error: cannot write PATH: why" when @p path
+ *  is a directory, a device, a FIFO or a socket (the rename would put a
+ *  plain file in its place) or a link to nothing. */
+int cli_write_target(const char *path, char *out, size_t size);
+
+/** fopen(@p path, "rb") of a regular file; a FIFO, a device or a directory
+ *  is refused before anything waits on it. NULL with errno set (EINVAL
+ *  for a file that is not regular): callers say strerror(errno), or "not a
+ *  regular file" for EINVAL. */
+FILE *cli_fopen_regular(const char *path);
 
 /** fsync of the directory holding @p path, so a rename into it is on the
  *  disk too; best effort (some file systems refuse it). */

@@ -186,17 +186,13 @@ ST_IDX_EXPORT strata_status st_idx_parse(const uint8_t *buf, size_t len, const c
 /* Reads the whole file into *buf (malloc'd; *len bytes). */
 static strata_status idx_slurp(const char *path, uint8_t **buf, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return st_error(STRATA_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    strata_status s = STRATA_OK;
-    uint8_t *b = NULL;
+    FILE *fp = NULL;
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0) {
-        s = st_error(STRATA_E_IO, "%s: cannot stat: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
-        s = st_error(STRATA_E_IO, "%s: not a regular file", path);
-    } else if ((uint64_t)sb.st_size > SIZE_MAX) {
+    strata_status s = st_fopen_regular(path, &fp, &sb);
+    if (s)
+        return s;
+    uint8_t *b = NULL;
+    if ((uint64_t)sb.st_size > SIZE_MAX) {
         s = st_error(STRATA_E_NOMEM, "%s: %lld bytes do not fit in memory", path, (long long)sb.st_size);
     } else if (!(b = st_malloc((size_t)sb.st_size))) {
         s = STRATA_E_NOMEM;

@@ -389,21 +389,13 @@ ST_SFT_EXPORT strata_status st_sft_read(const char *path, st_sft_file **out)
 {
     if (!path || !out)
         return st_error(STRATA_E_INVALID, "st_sft_read: %s is NULL", path ? "out" : "path");
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return st_error(STRATA_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    strata_status s = STRATA_OK;
+    FILE *fp = NULL;
+    struct stat sb;
+    strata_status s = st_fopen_regular(path, &fp, &sb);
+    if (s)
+        return s;
     st_sft_file *f = NULL;
     char *hdr = NULL;
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0) {
-        s = st_error(STRATA_E_IO, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        s = st_error(STRATA_E_IO, "%s: not a regular file", path);
-        goto done;
-    }
     uint64_t total = (uint64_t)sb.st_size, hlen = 0;
     uint8_t first8[8];
     if (total >= 8 && (s = sft_fread(fp, first8, 8, path, "header length")) != STRATA_OK)
@@ -593,22 +585,54 @@ static strata_status sft_sync_dir(const char *path)
     return s;
 }
 
+/* The file a write of @p path replaces, into *out (malloc'd): @p path, or
+ * the file a symbolic link there names (written through, as open() would).
+ * A directory, device, FIFO or socket is refused: the rename would put a
+ * plain file in its place. */
+static strata_status sft_write_target(const char *path, char **out)
+{
+    struct stat sb;
+    char *real = NULL;
+    *out = NULL;
+    if (lstat(path, &sb) != 0) /* a new file (or one the write will say it cannot make) */
+        sb.st_mode = S_IFREG;
+    else if (S_ISLNK(sb.st_mode) && (!(real = realpath(path, NULL)) || stat(real, &sb) != 0)) {
+        const int e = errno;
+        free(real);
+        return st_error(STRATA_E_IO, "%s: cannot write: %s", path,
+                        e == ENOENT ? "it is a symbolic link to a file that does not exist" : strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        free(real);
+        return st_error(STRATA_E_IO, "%s: cannot write: %s", path,
+                        S_ISDIR(sb.st_mode) ? "it is a directory" : "it is not a regular file (a device, FIFO or socket)");
+    }
+    *out = real ? real : st_strdup(path);
+    return *out ? STRATA_OK : STRATA_E_NOMEM;
+}
+
 ST_SFT_EXPORT strata_status st_sft_write(const char *path, const st_sft_tensor_in *tensors, size_t n,
                                          const char *const *meta_keys, const char *const *meta_vals, size_t n_meta)
 {
     if (!path || (n && !tensors) || (n_meta && (!meta_keys || !meta_vals)))
         return st_error(STRATA_E_INVALID, "st_sft_write: %s is NULL", !path ? "path" : n && !tensors ? "tensors"
                                                                                       : "meta_keys/meta_vals");
-    char *hdr = NULL;
+    char *hdr = NULL, *target = NULL;
     strata_status s = sft_build_header(path, tensors, n, meta_keys, meta_vals, n_meta, &hdr);
-    if (s != STRATA_OK)
+    if (s == STRATA_OK)
+        s = sft_write_target(path, &target);
+    if (s != STRATA_OK) {
+        free(hdr);
         return s;
+    }
+    path = target;
 
     size_t hlen = strlen(hdr), padded = (hlen + 7) & ~(size_t)7;
     size_t tlen = strlen(path) + 32;
     char *tmp = st_malloc(tlen);
     if (!tmp) {
         free(hdr);
+        free(target);
         return STRATA_E_NOMEM;
     }
     snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
@@ -659,7 +683,9 @@ ST_SFT_EXPORT strata_status st_sft_write(const char *path, const st_sft_tensor_i
     }
     free(tmp);
     free(hdr);
-    return sft_sync_dir(path);
+    s = sft_sync_dir(path);
+    free(target);
+    return s;
 
 fail:
     if (fp)
@@ -668,5 +694,6 @@ fail:
 fail_nofile:
     free(tmp);
     free(hdr);
+    free(target);
     return s;
 }
