@@ -6,7 +6,7 @@ classifier, a language model and an autoencoder; with uneven
 micro-batches (a batch of 5 in 3) and more micro-batches than examples;
 with data-parallel ranks (each rank's share split, when mpirun and
 lib/libstrata_mpi.so are there); batch norm with micro-batches of one
-example says why it cannot train; the trainers that do not accumulate
+example is refused before training, saying why; the trainers that do not accumulate
 refuse the key.
 
 usage: accumulate_check.py BUILD SOURCE"""
@@ -78,9 +78,9 @@ try:
     with open(f"{tmp}/bn.yaml", "w") as f:
         f.write(text.replace(first, first + "    - {type: batch_norm1d}\n", 1))
     p = run(["train", f"{tmp}/bn.yaml", "--out", f"{tmp}/bn", "--steps", "2", "--batch-size", "4", "--set",
-             "train.accumulate=4", "--quiet"], expect=1)
-    check("batch norm needs 2 in training" in p.stderr and "micro-batch" in p.stderr,
-          "batch norm with micro-batches of one example: said why")
+             "train.accumulate=4", "--quiet"], expect=2)
+    check("batch norm needs at least 2 examples in a training pass" in p.stderr and "train.accumulate" in p.stderr,
+          "batch norm with micro-batches of one example: refused before training, saying why")
 
     # the trainers that do not accumulate refuse the key, naming it
     p = run(["train", os.path.join(source, "models", "seq2seq-reverse.yaml"), "--out", f"{tmp}/s2s", "--set",

@@ -161,7 +161,12 @@ try:
 
     # an autoencoder (its own trainer, its steps through run_step)
     ae = os.path.join(source, "models", "autoencoder-fashion.yaml")
-    against_one([ae, "--steps", "10", "--quiet"], "ae", "autoencoder", ((128, 2), (5, 2)))
+    for a, b, ranks, batch in against_one([ae, "--steps", "10", "--quiet"], "ae", "autoencoder", ((128, 2), (5, 2))):
+        # the test set, 10 batches of 1,000 images, is split between the ranks and summed
+        ta, tb = ([r["test_mse"] for r in map(json.loads, open(f"{d}/metrics.jsonl")) if "test_mse" in r]
+                  for d in (a, b))
+        check(len(ta) == len(tb) > 0 and all(abs(x - y) <= 1e-5 * x for x, y in zip(ta, tb)),
+              f"autoencoder, {ranks} ranks, batch {batch}: test MSE {tb} (one process: {ta})")
 
     # a GAN (its own trainer: the discriminator's and the generator's steps
     # each shared, through dist_update): an MLP GAN without batch norm, so
@@ -215,6 +220,13 @@ try:
         ea, eb = (json.load(open(f"{d}/summary.json"))["mean"] for d in (a, b))
         check(abs(ea - eb) <= 1 / 40 + 1e-9,  # a near-tie in one of the 40 answers may go either way
               f"memory network, {ranks} ranks, batch {batch}: test error {eb} (one process: {ea})")
+        # the ranks tested their shares of the questions: together, what one process finds for that model
+        p = run(["eval", mem[0], "--checkpoint", f"{b}/checkpoint.safetensors", "--data", f"{tmp}/babi", "--task", "1",
+                 "--json"])
+        e1 = json.loads(p.stdout)["mean"]
+        check(0 < eb and abs(e1 - eb) <= 1 / 40 + 1e-9,
+              f"memory network, {ranks} ranks, batch {batch}: test error {eb}, one process's eval of its "
+              f"checkpoint {e1}")
     # resumed in the middle of the second run (--steps): the same steps as the whole one
     run(["train"] + mem + ["--out", f"{tmp}/mhalf", "--batch-size", "5", "--steps", "130"], ranks=2)
     run(["train"] + mem + ["--resume", f"{tmp}/mhalf", "--batch-size", "5"], ranks=2)
@@ -225,6 +237,16 @@ try:
     # seq2seq (its batches built on the host, each rank taking its rows)
     s2s = [os.path.join(source, "models", "seq2seq-reverse.yaml"), "--quiet", "--steps", "10"]
     against_one(s2s, "s2s", "seq2seq", ((64, 2), (3, 2)))
+    # trained far enough to get some strings right: the ranks decode their
+    # shares of the 61 test strings (31 + 30), and the sum is what one
+    # process's eval of the model finds
+    s2s_em = ["--set", "data.test_size=61", "--set", "data.train_size=2000"]
+    run(["train", s2s[0], "--quiet", "--steps", "120", "--out", f"{tmp}/s2s-em"] + s2s_em, ranks=2)
+    em2 = json.load(open(f"{tmp}/s2s-em/summary.json"))["exact_match"]
+    p = run(["eval", s2s[0], "--checkpoint", f"{tmp}/s2s-em/model.safetensors", "--json"] + s2s_em)
+    em1 = json.loads(p.stdout)["exact_match"]
+    check(0 < em2 < 1 and abs(em1 - em2) <= 1 / 61 + 1e-9,
+          f"seq2seq, 2 ranks: exact match {em2}, one process's eval of the model {em1}")
 
     # resumed: 8 steps, then on to 16, equals 16 at once (both data-parallel),
     # with dropout and uneven shares (5 = 3 + 2): the ranks' random streams
@@ -314,8 +336,11 @@ try:
     check(abs(trained - alone) <= 1e-6 * abs(alone),
           f"batch norm: the ranks' test loss ({trained:.7f}) is one process's of the checkpoint ({alone:.7f})")
     # a share of one example cannot be normalised in training (as in PyTorch)
-    p = run(["train", bn, "--out", f"{tmp}/bn3", "--steps", "2", "--batch-size", "3"] + common, ranks=2, expect=1)
-    check("batch norm needs 2 in training" in p.stderr, "batch norm with a share of 1 example: said why")
+    # (as in PyTorch): every rank finds it before training and stops there, rank 0 says why
+    p = run(["train", bn, "--out", f"{tmp}/bn3", "--steps", "2", "--batch-size", "3"] + common, ranks=2, expect=2)
+    check(p.stderr.count("batch norm needs at least 2 examples in a training pass") == 1
+          and "split over 2 processes" in p.stderr and "MPI_ABORT" not in p.stderr,
+          "batch norm with a share of 1 example: refused before training by every rank, told once")
 
     # one device per rank where the backend has several (PoCL made to show two
     # CPU devices), unless one is named; the arithmetic is the same

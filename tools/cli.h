@@ -276,6 +276,15 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
 void run_note_data_parallel(int64_t batch, const char *out_dir);
 /** With train.accumulate above 1, a line on stderr saying how a batch runs. */
 void run_note_accumulate(run_ctx *r);
+/** 1 when @p m has batch norm (a buffer named *running_mean). */
+int cli_model_has_batch_norm(const strata_model *m);
+/** Before training: 0, or 2 after a message (rank 0's) on every rank, when
+ *  r's model has batch norm and some training pass would see fewer than 2
+ *  examples: a batch of @p batch, or the last of an epoch of @p examples
+ *  unless @p drop_last, split over the ranks and into train.accumulate's
+ *  micro-batches. Batch norm cannot normalise one example in training; a
+ *  rank that met it mid-run would fail alone. */
+int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last);
 /** The loss of a batch (x, y), its mean over the batch, for run_step; when
  *  @p right is not NULL, the right answers added to it. */
 typedef strata_status (*run_loss_fn)(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,

@@ -198,9 +198,10 @@ static strata_status ae_batch_loss(run_ctx *r, strata_tensor *x, strata_tensor *
     return rc;
 }
 
-/* Test MSE of the model; the first @p keep reconstructions into @p recon.
- * Every rank of a data-parallel run evaluates the whole test set (the
- * same model, the same figure): no exchange. */
+/* Test MSE of the model; the first @p keep (at most 1000) reconstructions
+ * into @p recon. In a data-parallel run every rank calls it and evaluates
+ * every size-th batch from its rank on (rank 0 the first, which holds the
+ * reconstructions), and the sums meet. */
 static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t keep)
 {
     strata_loader *ld = NULL;
@@ -210,11 +211,16 @@ static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t k
     int64_t seen = 0;
     if (!rc)
         strata_loader_start_epoch(ld, 0);
-    while (!rc) {
+    for (int64_t batch = 0; !rc; batch++) {
         strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *l = NULL;
         int done = 0;
         if ((rc = strata_loader_next(ld, c->dev, &x, &lab, &done)) || done)
             break;
+        if (batch % dist_size() != dist_rank()) { /* another rank's */
+            strata_tensor_release(x);
+            strata_tensor_release(lab);
+            continue;
+        }
         const int64_t B = strata_tensor_dim(x, 0);
         double v = 0.0;
         rc = ae_forward(c, x, 0, &y, &xf);
@@ -241,6 +247,10 @@ static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t k
     }
     strata_set_grad_enabled(c->rt, prev);
     strata_loader_destroy(ld);
+    double sums[2] = {sum, (double)seen};
+    if (!rc && dist_sum_f64(sums, 2))
+        rc = STRATA_E_BACKEND;
+    sum = sums[0], seen = (int64_t)sums[1];
     *mse = seen ? sum / (double)seen : 0.0;
     return rc;
 }
@@ -422,6 +432,9 @@ int cmd_ae_train(int argc, char **argv)
     const double base_lr = strata_optimizer_lr(c.opt);
     train_state ts = {.data_seed = (uint64_t)(a.have_seed ? a.seed : seed)};
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts)))
+        goto out;
+    run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
+    if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1)))
         goto out;
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     char path[4096];

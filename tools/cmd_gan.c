@@ -717,22 +717,6 @@ static int gan_has_buffers(const strata_model *m)
     return m && strata_model_buffer_count(m) > 0;
 }
 
-/* Whether @p m normalises by batch statistics in training (a batch-norm
- * layer's running_mean buffer): a share of one example cannot be. */
-static int gan_has_batch_norm(const strata_model *m)
-{
-    for (int i = 0; i < strata_model_buffer_count(m); i++) {
-        const char *name = NULL;
-        strata_tensor *t = NULL;
-        if (!strata_model_buffer(m, i, &name, &t) && name) {
-            const size_t n = strlen(name), k = strlen("running_mean");
-            if (n >= k && !strcmp(name + n - k, "running_mean"))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* A non-finite loss (@p ld or @p lg) in the iteration after @p good: saves
  * the state after it as the run's checkpoint. That state is no longer in
  * memory when a discriminator update of the failing iteration had been
@@ -867,7 +851,7 @@ int cmd_gan_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if (dist_size() > 1 && c.batch < 2 * dist_size() && (gan_has_batch_norm(c.G) || gan_has_batch_norm(c.D))) {
+    if (dist_size() > 1 && c.batch < 2 * dist_size() && (cli_model_has_batch_norm(c.G) || cli_model_has_batch_norm(c.D))) {
         if (dist_is_root()) /* every rank stops here */
             fprintf(stderr, "strata: error: %s: train.batch_size %lld over %d processes gives some a share of fewer "
                             "than 2 images, and batch norm needs 2 in training; give --batch-size %d or more, or "

@@ -957,31 +957,33 @@ static strata_status mn_step(mn_ctx *c, const mn_bufs *b, int64_t B, double clip
 }
 
 /* Mean loss and error over questions @p idx[0..n) of @p s, per task into
- * err_task (fraction; -1 for tasks without questions) when not NULL. */
+ * err_task (fraction; -1 for tasks without questions) when not NULL. In a
+ * data-parallel run every rank calls it: each evaluates its share of the
+ * questions and the counts are summed. */
 static strata_status mn_evaluate(mn_ctx *c, const mn_set *s, const int64_t *idx, int64_t n, double *loss,
                                  double *err, double *err_task)
 {
     const int64_t chunk = 256;
+    int64_t lo, hi;
+    dist_share(n, &lo, &hi); /* [0, n) in a single process */
     mn_bufs b;
     strata_status rc = mn_bufs_alloc(&b, c, chunk) ? STRATA_E_NOMEM : STRATA_OK;
     int prev = strata_set_grad_enabled(c->rt, 0);
     double lsum = 0.0;
     int64_t wrong = 0, per_n[MN_TASKS + 1] = {0}, per_w[MN_TASKS + 1] = {0};
-    for (int64_t first = 0; !rc && first < n; first += chunk) {
-        const int64_t B = n - first < chunk ? n - first : chunk;
+    for (int64_t first = lo; !rc && first < hi; first += chunk) {
+        const int64_t B = hi - first < chunk ? hi - first : chunk;
         for (int64_t i = 0; i < B; i++)
             b.idx[i] = idx ? idx[first + i] : first + i;
         mn_batch(s, b.idx, B, 0.0, NULL, b.story, b.query, b.answer);
         strata_tensor *lg = NULL, *l = NULL;
         double lv = 0.0;
-        int64_t w0 = wrong;
         rc = mn_forward(c, B, b.story, b.query, 0, &lg, NULL);
         if (!rc)
             rc = mn_loss(c, lg, &b, B, 0, &l, &wrong);
         if (!rc)
             rc = strata_tensor_item(l, &lv);
         lsum += lv * (double)B;
-        (void)w0;
         for (int64_t i = 0; !rc && i < B; i++) {
             const int t = s->task[b.idx[i]];
             const float *p = b.logits + i * c->vocab.n;
@@ -997,6 +999,16 @@ static strata_status mn_evaluate(mn_ctx *c, const mn_set *s, const int64_t *idx,
     }
     strata_set_grad_enabled(c->rt, prev);
     mn_bufs_free(&b);
+    if (!rc && dist_size() > 1) { /* the shares' sums, on every rank */
+        double sums[2 + 2 * (MN_TASKS + 1)] = {lsum, (double)wrong};
+        for (int t = 0; t <= MN_TASKS; t++)
+            sums[2 + t] = (double)per_n[t], sums[2 + MN_TASKS + 1 + t] = (double)per_w[t];
+        if (dist_sum_f64(sums, sizeof sums / sizeof sums[0]))
+            rc = STRATA_E_BACKEND;
+        lsum = sums[0], wrong = (int64_t)sums[1];
+        for (int t = 0; t <= MN_TASKS; t++)
+            per_n[t] = (int64_t)sums[2 + t], per_w[t] = (int64_t)sums[2 + MN_TASKS + 1 + t];
+    }
     *loss = n ? lsum / (double)n : 0.0;
     *err = n ? (double)wrong / (double)n : 0.0;
     for (int t = 1; err_task && t <= MN_TASKS; t++)
@@ -1788,14 +1800,14 @@ int cmd_memnet_train(int argc, char **argv)
                (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.spec_path, a.out_dir);
         goto out;
     }
-    if (!dist_is_root()) /* a data-parallel run: rank 0 tests and reports */
-        goto out;
-    /* the model is the best run's, as RUN/checkpoint.safetensors holds it */
+    /* the model is the best run's, as RUN/checkpoint.safetensors holds it (every rank's: each tests its share) */
     double err_task[MN_TASKS + 1], te_err = 0.0, te_loss = 0.0;
     if ((rc = mn_set_softmax(&c, 1)) || (rc = mn_evaluate(&c, &test, NULL, test.n, &te_loss, &te_err, err_task))) {
         r = cli_fail("evaluating the memory network", rc);
         goto out;
     }
+    if (!dist_is_root()) /* a data-parallel run: rank 0 reports */
+        goto out;
     const double secs = cli_now() - t0;
     double mean = 0.0;
     mn_print_table(err_task, &mean);

@@ -220,17 +220,20 @@ static strata_status s2s_forward(s2s_ctx *c, int64_t B, const int64_t *src, cons
     return rc;
 }
 
-/* greedy decoding of the test set: exact-match fraction */
+/* greedy decoding of the test set: exact-match fraction (in a data-parallel
+ * run, of every rank's share: every rank calls it) */
 static strata_status s2s_exact_match(s2s_ctx *c, double *em)
 {
     const int64_t n = c->test.n, T = c->T, chunk = 500;
+    int64_t lo, hi;
+    dist_share(n, &lo, &hi); /* [0, n) in a single process */
     int64_t *tin = malloc(sizeof(int64_t) * (size_t)(chunk * T)), *pred = malloc(sizeof(int64_t) * (size_t)(chunk * T));
     float *buf = malloc(sizeof(float) * (size_t)(chunk * T * S2S_V));
     strata_status rc = tin && pred && buf ? STRATA_OK : STRATA_E_NOMEM;
     int prev = strata_set_grad_enabled(c->rt, 0);
     int64_t ok = 0;
-    for (int64_t first = 0; !rc && first < n; first += chunk) {
-        int64_t B = n - first < chunk ? n - first : chunk;
+    for (int64_t first = lo; !rc && first < hi; first += chunk) {
+        int64_t B = hi - first < chunk ? hi - first : chunk;
         const int64_t *src = c->test.src + first * T, *tgt = c->test.tgt + first * T;
         for (int64_t i = 0; i < B * T; i++)
             tin[i] = i % T ? S2S_PAD : S2S_GO;
@@ -259,7 +262,10 @@ static strata_status s2s_exact_match(s2s_ctx *c, double *em)
     free(tin);
     free(pred);
     free(buf);
-    *em = n ? (double)ok / (double)n : 0.0;
+    double sum = (double)ok;
+    if (!rc && dist_sum_f64(&sum, 1))
+        rc = STRATA_E_BACKEND;
+    *em = n ? sum / (double)n : 0.0;
     return rc;
 }
 

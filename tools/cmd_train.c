@@ -361,6 +361,13 @@ static int train_main(int argc, char **argv, unsigned mode)
         return 1;
     }
     int64_t early_stop = 0; /* the epochs done when it stopped early */
+    const char *drop = "false"; /* train.drop_last: the spec checked it is false or true */
+    strata_spec_get_string(ctx.spec, "train.drop_last", "false", &drop);
+    const int drop_last = !strcmp(drop, "true");
+    if ((r = run_check_batch_norm(&ctx, a.spec_path, strata_dataset_size(ctx.train), ctx.batch, drop_last))) {
+        run_free(&ctx);
+        return r;
+    }
 
     char path[4096];
     train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL);
@@ -406,7 +413,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
 
     strata_loader *ld;
-    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, ts.data_seed, 0, &ld);
+    strata_status rc = strata_loader_create(ctx.train, ctx.batch, 1, ts.data_seed, drop_last, &ld);
     if (rc) {
         fclose(metrics);
         run_free(&ctx);

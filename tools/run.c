@@ -752,6 +752,67 @@ void run_note_data_parallel(int64_t batch, const char *out_dir)
                 dist_size(), dist_devices, (long long)batch, out_dir);
 }
 
+int cli_model_has_batch_norm(const strata_model *m)
+{
+    for (int i = 0; i < strata_model_buffer_count(m); i++) {
+        const char *name = NULL;
+        strata_tensor *t = NULL;
+        if (!strata_model_buffer(m, i, &name, &t) && name) {
+            const size_t n = strlen(name), k = strlen("running_mean");
+            if (n >= k && !strcmp(name + n - k, "running_mean"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* The fewest examples a training pass over a batch of @p b sees: the
+ * smallest rank's share (dist_share: b / size; an empty share still runs
+ * row 0), then its smallest micro-batch of @p k (accumulate_share). */
+static int64_t run_least_pass(int64_t b, int64_t k)
+{
+    const int64_t share = b / dist_size();
+    if (share == 0)
+        return 1;
+    return k > 1 && share >= k ? share / k : k > 1 ? 1 : share;
+}
+
+int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last)
+{
+    if (batch <= 0 || examples <= 0 || !cli_model_has_batch_norm(r->model))
+        return 0;
+    const int64_t k = run_accumulate(r), last = drop_last ? 0 : examples % batch;
+    const int64_t full = examples >= batch ? batch : 0;
+    const int64_t bad = full && run_least_pass(full, k) < 2 ? full : last && run_least_pass(last, k) < 2 ? last : 0;
+    if (!bad)
+        return 0;
+    if (dist_is_root()) { /* every rank finds the same and stops here */
+        char how[160] = "";
+        if (dist_size() > 1)
+            snprintf(how, sizeof how, " split over %d processes", dist_size());
+        if (k > 1)
+            snprintf(how + strlen(how), sizeof how - strlen(how), "%s in %lld micro-batches (train.accumulate)",
+                     dist_size() > 1 ? " and" : "", (long long)k);
+        if (bad == full)
+            fprintf(stderr, "strata: error: %s: batch norm needs at least 2 examples in a training pass, and a batch "
+                            "of %lld (train.batch_size)%s gives passes of %lld: give a larger train.batch_size%s\n",
+                    spec_path, (long long)full, how, (long long)run_least_pass(full, k),
+                    dist_size() > 1 && k > 1 ? ", fewer processes or a smaller train.accumulate"
+                    : dist_size() > 1        ? " or fewer processes"
+                    : k > 1                  ? " or a smaller train.accumulate"
+                                             : "");
+        else
+            fprintf(stderr, "strata: error: %s: batch norm needs at least 2 examples in a training pass, and the last "
+                            "batch of each epoch holds %lld (%lld training examples, train.batch_size %lld)%s, "
+                            "giving passes of %lld: set train.drop_last: true to leave that batch out (as PyTorch's "
+                            "DataLoader(drop_last=True) does), or choose another train.batch_size\n",
+                    spec_path, (long long)last, (long long)examples, (long long)batch, how,
+                    (long long)run_least_pass(last, k));
+    }
+    dist_settled();
+    return 2;
+}
+
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out)
 {

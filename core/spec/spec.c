@@ -261,6 +261,7 @@ static const char *const schedule_choices[] = {"constant", "step", "cosine", "mu
 static const char *const dtype_choices[] = {"f32", "i32", "i64", NULL};
 static const char *const select_choices[] = {"validation_error", "training_error", NULL};
 static const char *const keep_best_choices[] = {"val_accuracy", "val_loss", NULL};
+static const char *const bool_choices[] = {"false", "true", NULL};
 
 static const key_rule data_split_rules[] = {
     {"images", K_STRING, 1, NULL, NO_MIN, 0, NULL, NULL, 0},
@@ -353,6 +354,7 @@ static const key_rule train_rules[] = {
     {"keep_best", K_CHOICE, 0, NULL, NO_MIN, 0, keep_best_choices, NULL, 0}, /* RUN/best.safetensors by */
     {"patience", K_INT, 0, NULL, 1, 0, NULL, NULL, 0}, /* early stopping: epochs without a better keep_best */
     {"accumulate", K_INT, 0, "1", 1, 0, NULL, NULL, 0}, /* micro-batches a step, their gradients added up */
+    {"drop_last", K_CHOICE, 0, "false", NO_MIN, 0, bool_choices, NULL, 0}, /* an epoch's partial batch left out */
 };
 
 static const key_rule model_rules[] = {
@@ -483,6 +485,7 @@ static const struct task_key {
     {"train.keep_best", T_CLS | T_LM},
     {"train.patience", T_CLS | T_LM},
     {"train.accumulate", T_CLS | T_LM | T_AE}, /* the trainers of run_step (tools/run.c) */
+    {"train.drop_last", T_CLS}, /* the image classifier keeps an epoch's partial batch unless it is set */
 };
 
 /* Defaults that differ by task: each trainer's own. */
