@@ -269,6 +269,20 @@ static void test_checker_catches(void **state)
                                     "3 Mary went back to the garden.\n"
                                     "4 Where was the football before the garden? \tbathroom\t1 2 3\n");
     assert_int_equal(run_cli("--task 3 --check good2.txt"), 0);
+    /* what the reader takes, the checker takes: CRLF line ends, a last line without its newline */
+    tu_write_text(dir, "crlf.txt", "1 Mary moved to the bathroom.\r\n"
+                                   "2 Where is Mary? \tbathroom\t1\r\n");
+    assert_int_equal(run_cli("--task 1 --check crlf.txt"), 0);
+    tu_write_text(dir, "nonl.txt", "1 Mary moved to the bathroom.\n"
+                                   "2 Where is Mary? \tbathroom\t1");
+    assert_int_equal(run_cli("--task 1 --check nonl.txt"), 0);
+    /* nothing checked is not a pass: a folder, a file without questions, a supporting id past int's range */
+    expect_error("--task 1 --check .", 1, "cannot read .: not a regular file");
+    tu_write_text(dir, "noq.txt", "1 Mary moved to the bathroom.\n");
+    expect_error("--task 1 --check noq.txt", 1, "the file holds no questions");
+    tu_write_text(dir, "big.txt", "1 Mary moved to the bathroom.\n"
+                                  "2 Where is Mary? \tbathroom\t99999999999999999999\n");
+    expect_error("--task 1 --check big.txt", 1, "bad supporting fact list");
 
     /* a superseded fact that happens to give the right answer is not a support: the checker wants the latest
      * word (where someone is, who has an object, the last give), every change of what someone carries, and no

@@ -112,6 +112,14 @@ static void test_train_eval_explain(void **state)
     assert_contains(out, "hop 3");
     assert_contains(out, "question: where is");
     free(out);
+    /* a story without questions: nothing to show is an error, not an empty success */
+    shell("%s", "mkdir -p noq && cp data/qa1_single-supporting-fact_train.txt noq/ && printf '1 Mary went to the "
+                "kitchen.\\n2 John went to the garden.\\n' > noq/qa1_single-supporting-fact_test.txt");
+    assert_int_equal(run_cli("memnet-explain --checkpoint run/checkpoint.safetensors --data noq --task 1 --story 1"),
+                     1);
+    out = slurp("err");
+    assert_contains(out, "story 1 of task 1's test file has no questions");
+    free(out);
 }
 
 static void test_bad_input(void **state)

@@ -171,8 +171,8 @@ int cmd_babi_gen(int argc, char **argv)
         return CLI_EXIT(r);
     if (a.check) {
         int bad = bg_check_file(a.check, a.tasks[0]);
-        if (bad)
-            fprintf(stderr, "strata: error: babi-gen: %s: %d wrong question(s)\n", a.check, bad < 0 ? 0 : bad);
+        if (bad > 0) /* (< 0: said why it could not check) */
+            fprintf(stderr, "strata: error: babi-gen: %s: %d problem(s)\n", a.check, bad);
         else
             printf("strata: %s: every answer follows from its supporting facts\n", a.check);
         return bad ? 1 : 0;

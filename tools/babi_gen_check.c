@@ -7,6 +7,8 @@
  * later move of the person, give of the object, ...), and, for tasks 11 and
  * 13, the statement just before a pronoun line to resolve the pronoun, as
  * the official supporting fact there is the pronoun line only. */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <strings.h>
 
 #include "babi_gen.h"
+#include "write_atomic.h"
 
 enum { CAP = 48, MAXSUP = 64 };
 
@@ -792,7 +795,7 @@ static int ck_read_line(char *s, ck_line *l, char *why, size_t why_size)
     cpy(l->answer, sizeof l->answer, ans);
     for (char *p = tab2 + 1; *p;) {
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || l->nsup == MAXSUP)
+        if (end == p || v < 1 || v > INT_MAX || l->nsup == MAXSUP)
             return ck_why(why, why_size, "bad supporting fact list");
         l->sup[l->nsup++] = (int)v;
         p = end;
@@ -806,12 +809,13 @@ static int ck_read_line(char *s, ck_line *l, char *why, size_t why_size)
 
 int bg_check_file(const char *path, int task)
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = cli_fopen_regular(path); /* a directory or a FIFO: said, not read as an empty file */
     if (!fp) {
-        fprintf(stderr, "strata: error: babi-gen: cannot read %s\n", path);
+        fprintf(stderr, "strata: error: babi-gen: cannot read %s: %s\n", path,
+                errno == EINVAL ? "not a regular file" : strerror(errno));
         return -1;
     }
-    int cap = 1024, n = 0, bad = 0, lineno = 0;
+    int cap = 1024, n = 0, bad = 0, lineno = 0, questions = 0;
     ck_line *story = malloc(sizeof *story * (size_t)cap);
     ck_ctx *c = malloc(sizeof *c);
     if (!story || !c) {
@@ -831,11 +835,14 @@ int bg_check_file(const char *path, int task)
     while (fgets(buf, sizeof buf, fp)) {
         lineno++;
         size_t len = strlen(buf);
-        if (!len || buf[len - 1] != '\n') {
-            REPORT("line too long or not ended");
+        if (!len || (buf[len - 1] != '\n' && !feof(fp))) { /* the last line may go without its newline */
+            REPORT("line too long (over %d bytes), or it holds a NUL byte", (int)sizeof buf - 2);
             continue;
         }
-        buf[len - 1] = '\0';
+        if (buf[len - 1] == '\n')
+            buf[--len] = '\0';
+        if (len && buf[len - 1] == '\r') /* CRLF line ends, as the reader takes them */
+            buf[--len] = '\0';
         ck_line l;
         if (ck_read_line(buf, &l, why, sizeof why)) {
             REPORT("%s", why);
@@ -859,6 +866,7 @@ int bg_check_file(const char *path, int task)
         story[n++] = l;
         if (!l.is_q)
             continue;
+        questions++;
         memset(c, 0, sizeof *c);
         c->story = story;
         c->n = n - 1;
@@ -887,6 +895,10 @@ int bg_check_file(const char *path, int task)
         else if (strcmp(c->ans, l.answer))
             REPORT("%s: the supporting facts give '%s', the file says '%s'", l.text, c->ans, l.answer);
     }
+    if (ferror(fp))
+        REPORT("reading it failed: %s", strerror(errno));
+    else if (!questions && !bad)
+        REPORT("the file holds no questions: nothing to check");
 #undef REPORT
     fclose(fp);
     free(story);

@@ -1749,7 +1749,8 @@ int cmd_memnet_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    printf("strata: training %s on %s: tasks %s, %lld parameters (V %lld, d %lld, memory %lld x %lld words, query "
+    if (!a.quiet) /* --quiet: the final report alone, as the other trainers */
+        printf("strata: training %s on %s: tasks %s, %lld parameters (V %lld, d %lld, memory %lld x %lld words, query "
            "%lld); %lld training, %lld validation, %lld test questions; %lld + %lld epochs (linear start + rest), "
            "batch %lld, best of %lld run%s by %s error\n",
            a.spec_path, strata_device_name(c.dev), a.task_arg, (long long)strata_model_num_scalars(c.model),
@@ -2025,9 +2026,11 @@ int cmd_memnet_explain(int argc, char **argv)
     char line[1024];
     rc = rc ? rc : att ? STRATA_OK : STRATA_E_NOMEM;
     strata_set_grad_enabled(c.rt, 0);
+    int64_t shown = 0;
     for (int64_t q = 0; !rc && q < test.n; q++) {
         if (test.story[q] != a.story - 1)
             continue;
+        shown++;
         b.idx[0] = q;
         mn_batch(&test, b.idx, 1, 0.0, NULL, b.story, b.query, b.answer);
         strata_tensor *lg = NULL, *at = NULL;
@@ -2062,6 +2065,11 @@ int cmd_memnet_explain(int argc, char **argv)
     mn_bufs_free(&b);
     if (rc)
         r = cli_fail("explaining", rc);
+    else if (!shown) { /* nothing to show is not a success */
+        fprintf(stderr, "strata: error: story %lld of task %d's test file has no questions: nothing to explain\n",
+                (long long)a.story, f.tasks[0]);
+        r = 1;
+    }
 out:
     mn_set_free(&test);
     mn_files_free(&f);

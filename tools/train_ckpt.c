@@ -204,7 +204,7 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir)
         return 0;
     }
     if (*out_dir && strcmp(r->resume, *out_dir) != 0) {
-        fprintf(stderr, "strata: --resume %s continues in that directory; drop --out %s\n", r->resume, *out_dir);
+        fprintf(stderr, "strata: error: --resume %s continues in that directory; drop --out %s\n", r->resume, *out_dir);
         return 2;
     }
     *out_dir = r->resume;
