@@ -557,6 +557,13 @@ typedef struct {
 } train_best;
 /** A new run (not --resume) in @p out_dir: an old best.safetensors is not its own. */
 void train_best_forget(const char *out_dir);
+/** After `strata train` returns @p status: the earlier run's spec.yaml,
+ *  metrics.jsonl and best.safetensors that a new run in its directory set
+ *  aside (train_spec_record, train_metrics_open, train_best_forget) are
+ *  put back when the new run ended without a checkpoint of its own and
+ *  @p status is not 0, else removed. Their first checkpoint removes them
+ *  already. */
+void train_replaced_settle(int status);
 /** On --resume: the best so far from RUN/best.safetensors when it is this
  *  run's (the same metric, from a step at or before @p resumed_step; a later
  *  one is for the replayed steps to find again); otherwise none. */

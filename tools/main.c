@@ -123,7 +123,9 @@ static int train_data_parallel(int (*cmd)(int argc, char **argv), int argc, char
         fprintf(stderr, "strata: error: rank %d: cannot send its standard output to /dev/null\n", dist_rank());
         return dist_end(1);
     }
-    return dist_end(cmd(argc, argv));
+    const int r = cmd(argc, argv);
+    train_replaced_settle(r); /* before dist_end: MPI_Abort ends the process */
+    return dist_end(r);
 }
 
 /* The commands that take their arguments as they are (train and eval pick a
@@ -192,7 +194,10 @@ static int run_command(int argc, char **argv)
             run = cmd_train_text;
         if (train && dist_launched_size() > 1)
             return train_data_parallel(run, argc - 1, argv + 1);
-        return run(argc - 1, argv + 1);
+        const int r = run(argc - 1, argv + 1);
+        if (train)
+            train_replaced_settle(r);
+        return r;
     }
     for (size_t k = 0; k < N_PLAIN_COMMANDS; k++)
         if (!strcmp(cmd, plain_commands[k].name))

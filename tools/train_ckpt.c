@@ -25,6 +25,56 @@ static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
     snprintf(buf, n, "%s/%s", dir, file);
 }
 
+/* A new run in a directory that holds an earlier run's files: those it
+ * replaces before it has a checkpoint of its own (spec.yaml, metrics.jsonl,
+ * best.safetensors) wait as FILE.replaced until its first checkpoint, and go
+ * back if it ends without one (train_replaced_settle). A run that fails to
+ * start must not leave the earlier checkpoint beside its spec and an
+ * emptied history. */
+static struct {
+    char dir[4096];
+    const char *names[3];
+    int n;
+} replaced;
+
+/* dir/name (if there) to dir/name.replaced */
+static void replaced_keep(const char *dir, const char *name)
+{
+    char from[4200], to[4300];
+    snprintf(from, sizeof from, "%s/%s", dir, name);
+    snprintf(to, sizeof to, "%s.replaced", from);
+    if (!dist_is_root() || replaced.n == 3 || (replaced.n && strcmp(replaced.dir, dir)) || rename(from, to) != 0)
+        return; /* nothing there (or no room): nothing to put back */
+    snprintf(replaced.dir, sizeof replaced.dir, "%s", dir);
+    replaced.names[replaced.n++] = name;
+}
+
+/* the kept files removed (@p back 0) or put back in place (1) */
+static void replaced_end(int back)
+{
+    char names[128] = "";
+    for (int k = 0; k < replaced.n; k++) {
+        char kept[4300], path[4200];
+        snprintf(path, sizeof path, "%s/%s", replaced.dir, replaced.names[k]);
+        snprintf(kept, sizeof kept, "%s.replaced", path);
+        if (back && rename(kept, path) == 0)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
+                     replaced.names[k]);
+        else if (!back)
+            remove(kept);
+    }
+    if (names[0])
+        fprintf(stderr, "strata: note: %s: the earlier run's %s are back in place (this run ended before its first "
+                        "checkpoint)\n",
+                replaced.dir, names);
+    replaced.n = 0;
+}
+
+void train_replaced_settle(int status)
+{
+    replaced_end(status != 0);
+}
+
 strata_status train_ckpt_save(const char *dir, strata_model *m, strata_optimizer *opt, const train_state *s)
 {
     return train_ckpt_save_file(dir, CKPT_NAME, m, opt, s);
@@ -90,6 +140,8 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
     ckpt_path(path, sizeof path, dir, file);
     strata_status rc = strata_checkpoint_save(path, m, opt, txt);
     free(txt);
+    if (!rc) /* the run has a checkpoint of its own: the earlier run's files go */
+        replaced_end(0);
     return rc;
 }
 
@@ -229,6 +281,7 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
     if (!resuming) { /* whole or not at all: generate, fid and sample read it */
         char tmp[4300];
+        replaced_keep(dir, "spec.yaml");
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         FILE *sf = fopen(tmp, "wb");
         int bad = !sf || fwrite(text, 1, len, sf) != len;
@@ -379,6 +432,15 @@ void train_tell_nan_stop(double loss, const char *at, strata_status saved, int64
 
 FILE *train_metrics_open(const char *path, int resuming)
 {
+    if (!resuming) { /* an earlier run's history waits for this run's first checkpoint */
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash && !strcmp(slash + 1, "metrics.jsonl")) {
+            *slash = '\0';
+            replaced_keep(dir, "metrics.jsonl");
+        }
+    }
     /* a data-parallel run's files are rank 0's: the others write nowhere */
     return dist_is_root() ? fopen(path, resuming ? "a" : "w") : fopen("/dev/null", "w");
 }
@@ -392,9 +454,7 @@ void train_best_forget(const char *out_dir)
 {
     if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
         return;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/best.safetensors", out_dir);
-    remove(path);
+    replaced_keep(out_dir, "best.safetensors");
 }
 
 void train_best_resume(train_best *b, const char *out_dir, int64_t resumed_step, int quiet)

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""A new run in a directory that holds an earlier run (train_replaced_settle,
+tools/train_ckpt.c): the earlier run's spec.yaml, metrics.jsonl and
+best.safetensors wait aside until the new run's first checkpoint, and are
+put back when it ends without one, so a run that fails to start does not
+leave the earlier checkpoint beside its own spec and an emptied history;
+once the new run has a checkpoint, they are gone and its files stand.
+
+usage: replaced_run_check.py BUILD SOURCE"""
+import glob, json, os, shutil, subprocess, sys, tempfile
+
+import numpy as np
+
+from run_compare import check, failures  # tests/run_compare.py
+
+build, source = sys.argv[1], sys.argv[2]
+strata = os.path.join(build, "bin", "strata")
+env = dict(os.environ, STRATA_NUM_THREADS="1")
+
+
+def run(args, expect=0):
+    p = subprocess.run([strata] + args, env=env, capture_output=True, text=True, timeout=300)
+    if p.returncode != expect:
+        sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def save(path, tensors):
+    """a safetensors file of numpy arrays"""
+    header, blobs, off = {}, [], 0
+    for name, a in tensors.items():
+        b = a.tobytes()
+        header[name] = {"dtype": {"float32": "F32", "int64": "I64"}[str(a.dtype)], "shape": list(a.shape),
+                        "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+SPEC = """name: replaced
+seed: 1
+data:
+  format: safetensors
+  train: {{file: {tmp}/train.safetensors}}
+  test: {{file: {tmp}/test.safetensors}}
+  val_fraction: 0.25
+model:
+  input: [4]
+  layers:
+    - {{type: linear, out_features: 8}}
+    - {{type: relu}}
+    - {{type: linear, out_features: 2}}
+optimizer: {{type: sgd, lr: {lr}}}
+train: {{epochs: 2, batch_size: 4, log_every: 1, keep_best: val_accuracy}}
+"""
+
+tmp = tempfile.mkdtemp(prefix="strata-replaced-")
+try:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    save(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
+    save(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
+    for name, lr in (("a.yaml", 0.1), ("b.yaml", 0.2)):
+        with open(f"{tmp}/{name}", "w") as f:
+            f.write(SPEC.format(tmp=tmp, lr=lr))
+    r = f"{tmp}/run"
+    run(["train", f"{tmp}/a.yaml", "--out", r, "--quiet"])
+    before = {k: read(f"{r}/{k}") for k in ("spec.yaml", "metrics.jsonl", "best.safetensors")}
+
+    # run b cannot write its first checkpoint (a directory is in the way): it
+    # ends without one, and run a's files are back
+    os.remove(f"{r}/checkpoint.safetensors")
+    os.mkdir(f"{r}/checkpoint.safetensors")
+    p = run(["train", f"{tmp}/b.yaml", "--out", r, "--quiet"], expect=1)
+    after = {k: read(f"{r}/{k}") if os.path.exists(f"{r}/{k}") else None for k in before}
+    check(after == before and "are back in place" in p.stderr,
+          "a run that ends before its first checkpoint puts the earlier run's spec.yaml, metrics.jsonl and "
+          "best.safetensors back")
+    check(not glob.glob(f"{r}/*.replaced"), "nothing is left aside after it")
+
+    # run b with a checkpoint of its own: its files stand, run a's are gone
+    os.rmdir(f"{r}/checkpoint.safetensors")
+    run(["train", f"{tmp}/b.yaml", "--out", r, "--quiet"])
+    check(read(f"{r}/spec.yaml") == read(f"{tmp}/b.yaml") and read(f"{r}/metrics.jsonl") != before["metrics.jsonl"]
+          and not glob.glob(f"{r}/*.replaced"), "a run that checkpoints replaces the earlier run's files")
+    # and a run stopped by --steps before the end of its first epoch still has its own checkpoint
+    run(["train", f"{tmp}/a.yaml", "--out", r, "--quiet", "--steps", "2"])
+    check(read(f"{r}/spec.yaml") == read(f"{tmp}/a.yaml") and not glob.glob(f"{r}/*.replaced"),
+          "a run stopped after 2 steps keeps its own spec.yaml")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+if failures:
+    sys.exit(f"{len(failures)} check(s) failed")
+print("all checks passed")
