@@ -3332,6 +3332,7 @@ int conformance_has_recipe(const char *op, int version)
 typedef struct cf_op_stats {
     int cases, failures, lines;
     int any_bwd;
+    int64_t fd_points; /* gradient elements checked by finite differences */
     double fwd_err, bwd_err;
     char first[CF_MAX_LINES][1024];
 } cf_op_stats;
@@ -3456,6 +3457,115 @@ static void cf_check(cf_ctx *x, const cf_recipe *rc, const cf_case *c, int t, co
     }
 }
 
+/* ---- finite differences of a plugin's backward ------------------------- */
+
+/* Elements of each input whose gradient the finite differences check. */
+#define CF_FD_POINTS 16
+
+/* L of cf_run (sum over the loss outputs of y .* r) on @p dev without
+ * gradients, with element @p i of input @p k set to @p v and the runtime's
+ * random state at (@p seed, @p offset): 0, or a status. */
+static strata_status cf_loss_at(strata_runtime *rt, strata_device *dev, const cf_case *c, int k, int64_t i, float v,
+                                uint64_t seed, uint64_t offset, double *L)
+{
+    strata_tensor *leaf[CF_MAX_IN] = {0}, *in[CF_MAX_IN] = {0}, *out[CF_MAX_OUT] = {0};
+    const int prev = strata_set_grad_enabled(rt, 0);
+    strata_status s = STRATA_OK;
+    const int64_t nk = cf_tnumel(&c->in[k]);
+    float *xk = malloc(sizeof(float) * (size_t)(nk > 0 ? nk : 1));
+    if (!xk)
+        s = STRATA_E_NOMEM;
+    else {
+        memcpy(xk, c->in[k].data, sizeof(float) * (size_t)nk);
+        xk[i] = v;
+    }
+    for (int j = 0; j < c->n_in && !s; j++) {
+        const cf_tensor *t = &c->in[j];
+        s = strata_tensor_from_host(dev, (strata_dtype)t->dtype, t->ndim, t->shape, j == k ? xk : t->data, &leaf[j]);
+        if (!s && t->pre_op)
+            s = strata_op_call(rt, t->pre_op, &leaf[j], 1, t->pre_attrs, t->n_pre_attrs, &in[j], 1);
+        else if (!s)
+            in[j] = strata_tensor_retain(leaf[j]);
+    }
+    strata_runtime_set_rng_state(rt, seed, offset);
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = c->op, .version = c->version, .inputs = in,
+                                .n_inputs = c->n_in, .attrs = c->attrs, .n_attrs = c->n_attrs,
+                                .n_outputs = c->n_out, .outputs = out};
+    if (!s)
+        s = strata_op_invoke(rt, &inv);
+    double sum = 0.0;
+    for (int j = 0; j < c->n_out && !s; j++) {
+        const int in_loss = c->loss_mask ? (c->loss_mask >> j) & 1u : 1;
+        if (!in_loss || strata_tensor_dtype(out[j]) != STRATA_F32)
+            continue;
+        cf_buf b = {0};
+        if (!(s = cf_read(out[j], &b))) {
+            cf_rng r = {c->r_seed + (uint64_t)j}; /* the weights of cf_add_loss_term */
+            for (int64_t e = 0; e < b.n; e++)
+                sum += (double)((const float *)b.data)[e] * (double)(float)cf_range(&r, -1.0, 1.0);
+        }
+        free(b.data);
+    }
+    for (int j = 0; j < CF_MAX_OUT; j++)
+        strata_tensor_release(out[j]);
+    for (int j = 0; j < CF_MAX_IN; j++) {
+        strata_tensor_release(in[j]);
+        strata_tensor_release(leaf[j]);
+    }
+    free(xk);
+    strata_set_grad_enabled(rt, prev);
+    *L = sum;
+    return s;
+}
+
+/* Checks ref's gradients (@p want) of a case of a plugin's op against
+ * central differences of L: on ref the op may run the plugin's own host
+ * kernel and backward, and then the comparison with ref checks neither.
+ * (@p seed, @p offset): the runtime's random state the case ran from. */
+static void cf_fd_check(cf_ctx *x, strata_device *ref, const cf_case *c, int t, const cf_result *want, uint64_t seed,
+                        uint64_t offset, cf_op_stats *st)
+{
+    if (c->mode != CF_CALL || c->expect != STRATA_OK || want->status)
+        return;
+    if (c->set_rng)
+        seed = c->rng_seed, offset = c->rng_offset;
+    for (int k = 0; k < c->n_in; k++) {
+        const cf_tensor *in = &c->in[k];
+        if (!in->grad || in->dtype != STRATA_F32 || !want->grad[k].present)
+            continue;
+        const int64_t n = cf_tnumel(in), points = n < CF_FD_POINTS ? n : CF_FD_POINTS;
+        for (int64_t p = 0; p < points; p++) {
+            const int64_t i = p * n / points;
+            const float x0 = ((const float *)in->data)[i];
+            const double h = 1e-3 * (fabs(x0) > 1.0 ? fabs(x0) : 1.0);
+            const float up = (float)(x0 + h), down = (float)(x0 - h);
+            double lp = 0, lm = 0;
+            strata_status s = cf_loss_at(x->rt, ref, c, k, i, up, seed, offset, &lp);
+            if (!s)
+                s = cf_loss_at(x->rt, ref, c, k, i, down, seed, offset, &lm);
+            if (s) {
+                st->failures++;
+                cf_fail(x, st, "%s on ref, case %d: the finite-difference pass failed: %s: %s", c->op, t,
+                        strata_status_name(s), strata_last_error());
+                return;
+            }
+            const double fd = (lp - lm) / ((double)up - (double)down);
+            const double g = ((const float *)want->grad[k].data)[i];
+            const double scale = fabs(fd) > fabs(g) ? fabs(fd) : fabs(g);
+            if (fabs(fd - g) > 1e-2 * (scale > 1.0 ? scale : 1.0)) {
+                char desc[512];
+                st->failures++;
+                cf_fail(x, st, "%s on ref, case %d (%s): the gradient of %s[%lld] is %.6g by the op's backward, "
+                               "%.6g by finite differences of its forward: the backward (or the forward) is wrong, "
+                               "or the op is not differentiable at %g",
+                        c->op, t, cf_describe(c, desc, sizeof desc), in->name, (long long)i, g, fd, (double)x0);
+                return;
+            }
+            st->fd_points++;
+        }
+    }
+}
+
 /* "kernel" when the backend registered one; else how the core runs it. */
 static const char *cf_impl(const char *kernels, const char *backend, const cf_recipe *rc)
 {
@@ -3499,7 +3609,7 @@ static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *
 }
 
 static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const char *op, int version,
-                     const char *kernels)
+                     const char *kernels, int plugin_op)
 {
     cf_op_stats st;
     memset(&st, 0, sizeof st);
@@ -3552,9 +3662,13 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
             fprintf(x->report, "    %s case %d: %s\n", op, t, cf_describe(c, desc, sizeof desc));
         }
         cf_result want, got;
+        uint64_t seed, offset;
+        strata_runtime_rng_state(x->rt, &seed, &offset);
         cf_run(x->rt, ref, c, &want);
         cf_run(x->rt, dev, c, &got);
         cf_check(x, rc, c, t, &want, &got, &st);
+        if (plugin_op)
+            cf_fd_check(x, ref, c, t, &want, seed, offset, &st);
         cf_result_free(&want);
         cf_result_free(&got);
         cf_case_free(c);
@@ -3571,6 +3685,11 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
         snprintf(bee, sizeof bee, "%.2e", st.bwd_err);
         fprintf(x->report, "%-30s %-12s %-10s %6d %12s %12s  %-23s %s\n", op, x->backend, impl, st.cases, fe,
                 st.any_bwd ? bee : "-", tol, st.failures ? "FAIL" : "pass");
+        if (plugin_op) /* ref may run the plugin's own code: say what the row rests on */
+            fprintf(x->report, "    (a plugin's op: ref may run the plugin's own kernel, so the forward is checked "
+                               "against ref only where ref has another; %lld gradient element(s) checked by finite "
+                               "differences)\n",
+                    (long long)st.fd_points);
         for (int k = 0; k < st.lines && k < CF_MAX_LINES; k++)
             fprintf(x->report, "    ! %s\n", st.first[k]);
         if (st.lines > CF_MAX_LINES)
@@ -3672,7 +3791,10 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
         /* the kernels string is scratch of the runtime: copy it before running anything */
         char kbuf[512];
         snprintf(kbuf, sizeof kbuf, "%s", kernels ? kernels : "");
-        int f = cf_run_op(&x, dev, ref, name, version, kbuf);
+        int from_plugin = 0; /* an op of a plugin named with --plugin */
+        for (int k = 0; k < x.opt.n_plugins && x.opt.plugins && plugin; k++)
+            from_plugin |= x.opt.plugins[k] && !strcmp(plugin, x.opt.plugins[k]);
+        int f = cf_run_op(&x, dev, ref, name, version, kbuf, from_plugin);
         ops++;
         failures += f;
         failed_ops += f > 0;

@@ -50,13 +50,16 @@ static strata_status swish_infer(const strata_infer_call *c)
 }
 
 /* y[i] = x[i] / (1 + exp(-beta x[i])); x, y (n) contiguous f32.
- * Computed in double so the result matches the composite within 1e-6. */
+ * Computed in double so the result matches the composite within 1e-6.
+ * The loop runs over the output, the buffer this kernel writes: its size
+ * is what infer declared (here the input's), and writing past it would
+ * corrupt the heap where nothing can catch it. */
 static strata_status swish_host_kernel(const strata_kernel_call *c)
 {
     const float *x = (const float *)strata_desc_ptr(&c->inputs[0]);
     float *y = (float *)strata_desc_ptr(&c->outputs[0]);
     const double beta = beta_of(c->attrs, c->n_attrs);
-    const int64_t n = strata_desc_numel(&c->inputs[0]);
+    const int64_t n = strata_desc_numel(&c->outputs[0]);
     for (int64_t i = 0; i < n; i++) {
         double v = (double)x[i];
         y[i] = (float)(v / (1.0 + exp(-beta * v)));

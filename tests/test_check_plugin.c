@@ -1,0 +1,65 @@
+/* test_check_plugin.c - `strata check --plugin FILE` of a third party's op
+ * whose only implementation is its own host kernel: ref runs that kernel
+ * too, so comparing the backend with ref cannot find a wrong backward; the
+ * finite differences of the op's forward must (sdk/conformance,
+ * cf_fd_check). good_plugin.so's fixture::double (y = 2 x, dx = 2 dy)
+ * passes and says how many gradient elements were checked that way;
+ * wrong_backward.so, the same plugin with dx = 3 dy, fails naming the
+ * element and both values. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    return tu_make_temp_dir(dir, sizeof dir, "checkplugin");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return tu_remove_dir(dir);
+}
+
+static void run_check(const char *fixture, int want, const char *needle)
+{
+    char so[PATH_MAX], args[PATH_MAX + 128];
+    snprintf(so, sizeof so, "%s", tu_build_path(fixture));
+    snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::double --large 0", so);
+    const int code = tu_run_cli(dir, args);
+    char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+    if (code != want || !out || !strstr(out, needle))
+        fail_msg("strata %s: exit %d (expected %d), no '%s' in\n%s\n%s", args, code, want, needle, out ? out : "",
+                 err ? err : "");
+    free(out), free(err);
+}
+
+static void test_good_backward_passes(void **state)
+{
+    (void)state;
+    run_check("tests/fixtures/good_plugin.so", 0, "gradient element(s) checked by finite differences");
+}
+
+static void test_wrong_backward_fails(void **state)
+{
+    (void)state;
+    run_check("tests/fixtures/wrong_backward.so", 1, "by the op's backward");
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "by finite differences of its forward"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_backward_passes),
+        cmocka_unit_test(test_wrong_backward_fails),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
