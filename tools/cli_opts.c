@@ -25,22 +25,15 @@ static const cli_opt *find_opt(const cli_command *c, const char *name)
     return NULL;
 }
 
-void cli_hint_missing_file(const char *path)
+/* The name in directory @p dir closest to @p base (st_typo_closest over its
+ * first 512 entries: a hint, not a search), into @p out; 0 when none is. */
+static int closest_in_dir(const char *dir, const char *base, char *out, size_t size)
 {
-    struct stat st;
-    if (!path || !*path || stat(path, &st) == 0 || errno != ENOENT)
-        return;
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    char dir[4096];
-    if (!*base || snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".") >=
-                      (int)sizeof dir)
-        return;
     DIR *d = opendir(dir);
     if (!d)
-        return;
-    enum { MAX_FILES = 512 }; /* the first 512 entries: a hint, not a search */
-    static char names[MAX_FILES][256]; /* static: 128 KiB; the CLI calls this once, on its way out */
+        return 0;
+    enum { MAX_FILES = 512 };
+    static char names[MAX_FILES][256]; /* static: 128 KiB; the CLI calls this on its way out */
     const char *list[MAX_FILES];
     int n = 0;
     for (struct dirent *e; n < MAX_FILES && (e = readdir(d));)
@@ -51,12 +44,31 @@ void cli_hint_missing_file(const char *path)
         }
     closedir(d);
     const char *hit = st_typo_closest(base, list, n);
-    char in_models[4096];
     if (hit)
+        snprintf(out, size, "%s", hit);
+    return hit != NULL;
+}
+
+void cli_hint_missing_file(const char *path)
+{
+    struct stat st;
+    if (!path || !*path || stat(path, &st) == 0 || errno != ENOENT)
+        return;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char dir[4096], hit[256];
+    if (!*base || snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".") >=
+                      (int)sizeof dir)
+        return;
+    if (closest_in_dir(dir, base, hit, sizeof hit))
         fprintf(stderr, "strata: note: did you mean '%.*s%s'?\n", (int)(base - path), path, hit);
-    else if (!slash && snprintf(in_models, sizeof in_models, "models/%s", path) < (int)sizeof in_models &&
-             stat(in_models, &st) == 0 && S_ISREG(st.st_mode)) /* a spec named from the checkout's root */
-        fprintf(stderr, "strata: note: did you mean '%s'?\n", in_models);
+    else if (!slash) { /* a spec named from the checkout's root: models/NAME, or a name close to it */
+        char in_models[4200];
+        snprintf(in_models, sizeof in_models, "models/%s", base);
+        if ((stat(in_models, &st) == 0 && S_ISREG(st.st_mode) && snprintf(hit, sizeof hit, "%s", base) >= 0) ||
+            closest_in_dir("models", base, hit, sizeof hit))
+            fprintf(stderr, "strata: note: did you mean 'models/%s'?\n", hit);
+    }
 }
 
 int cli_fail_file(const char *what, strata_status s, const char *path)

@@ -209,7 +209,8 @@ typedef struct strata_layer_create_call {
 } strata_layer_create_call;
 
 /** A forward pass: inputs carry the batch dimension; store new references
- *  in outputs. Build the computation from ops so autograd records it. */
+ *  in outputs. Build the computation from ops so autograd records it.
+ *  @since 1.0 */
 typedef struct strata_layer_forward_call {
     size_t struct_size;
     const strata_host_api *host;
