@@ -69,13 +69,22 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
 {
     if (!rt->grad_enabled || (op->def.flags & STRATA_OP_NO_GRAD))
         return STRATA_OK;
-    if (!op->def.backward)
-        return STRATA_OK; /* not differentiable: outputs are constants */
     int any = 0;
     for (int k = 0; k < n_in; k++)
         any |= inputs[k]->requires_grad;
     if (!any)
         return STRATA_OK;
+    if (!op->def.backward) { /* outputs are constants: the gradients of the inputs stop here */
+        if (!op->def.composite && !op->warned_no_backward) { /* (a composite's own ops record the graph) */
+            ((st_op *)op)->warned_no_backward = 1; /* the op's own note that it has said so: not its definition */
+            st_log(rt, STRATA_LOG_WARN,
+                   "%s (plugin '%s') has no backward and no composite, and an input that needs a gradient: nothing "
+                   "before it gets one (register a backward, or flag the op STRATA_OP_NO_GRAD when it is not "
+                   "differentiable)",
+                   op->name, op->plugin && op->plugin->name ? op->plugin->name : "?");
+        }
+        return STRATA_OK;
+    }
     strata_graph *g = rt->graph;
     st_node *n = st_calloc(1, sizeof *n);
     if (!n)

@@ -98,6 +98,7 @@ typedef struct st_kernel {
     strata_kernel_fn fn;
     void *user;
     struct st_plugin *plugin;
+    int warned; /* said: its backend is not loaded (loader.c) */
 } st_kernel;
 
 #define ST_KCACHE 16
@@ -109,7 +110,8 @@ typedef struct st_op {
     const st_kernel *kcache[ST_KCACHE];
     unsigned kcache_gen;
     int warned_fallback;
-    int64_t prof_calls[2]; /* [forward, backward] */
+    int warned_no_backward; /* an input needing a gradient met an op without a backward */
+    int64_t prof_calls[2];  /* [forward, backward] */
     double prof_seconds[2];
 } st_op;
 

@@ -372,6 +372,34 @@ static void scan_manifests(strata_runtime *rt, const char *dir)
     scan_dir(rt, dir, ".json", "manifest", load_manifest);
 }
 
+/* A kernel registered for a backend no loaded plugin provides never runs:
+ * said once per plugin and backend, naming the backends there are (a typo
+ * such as "CPU" would otherwise go unnoticed). Run when discovery ends:
+ * plugins loaded one by one (strata_plugin_load) may bring the backend
+ * after the kernels, in any order. */
+static void warn_orphan_kernels(strata_runtime *rt)
+{
+    for (int k = 0; k < rt->n_kernels; k++) {
+        st_kernel *kn = rt->kernels[k];
+        int known = 0;
+        for (int b = 0; b < rt->n_backends && !known; b++)
+            known = !strcmp(rt->backends[b]->name, kn->backend);
+        if (known || kn->warned)
+            continue;
+        for (int j = k; j < rt->n_kernels; j++) /* one line per plugin and backend */
+            if (rt->kernels[j]->plugin == kn->plugin && !strcmp(rt->kernels[j]->backend, kn->backend))
+                rt->kernels[j]->warned = 1;
+        char names[256] = "";
+        for (int b = 0; b < rt->n_backends; b++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? ", " : "",
+                     rt->backends[b]->name);
+        st_log(rt, STRATA_LOG_WARN,
+               "plugin '%s' registered kernels for backend '%s' (%s, ...), which no loaded plugin provides: they "
+               "will not run (backends: %s)",
+               kn->plugin && kn->plugin->name ? kn->plugin->name : "?", kn->backend, kn->op, names);
+    }
+}
+
 strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
 {
     load_path_list(rt, extra_path, "option");
@@ -407,6 +435,7 @@ strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
     }
     if (rt->load_nomem[0])
         return st_error(STRATA_E_NOMEM, "%s", rt->load_nomem);
+    warn_orphan_kernels(rt);
     strata_clear_error();
     return STRATA_OK;
 }

@@ -5,7 +5,12 @@
  * cf_fd_check). good_plugin.so's fixture::double (y = 2 x, dx = 2 dy)
  * passes and says how many gradient elements were checked that way;
  * wrong_backward.so, the same plugin with dx = 3 dy, fails naming the
- * element and both values. */
+ * element and both values.
+ *
+ * Two slips that load fine and fail quietly are said: an op without a
+ * backward reached by an input that needs a gradient, and a kernel for a
+ * backend no plugin provides ("CPU"), when discovery ends
+ * (author_slips.so). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +60,36 @@ static void test_wrong_backward_fails(void **state)
     free(out);
 }
 
+static void test_author_slips_are_said(void **state)
+{
+    (void)state;
+    char so[PATH_MAX], args[PATH_MAX + 128];
+    snprintf(so, sizeof so, "%s", tu_build_path("tests/fixtures/author_slips.so"));
+    assert_int_equal(setenv("STRATA_PLUGIN_PATH", so, 1), 0);
+    const int code = tu_run_cli(dir, "info");
+    unsetenv("STRATA_PLUGIN_PATH");
+    tu_expect_cli_ok(dir, code);
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "plugin 'fixture_author_slips' registered kernels for backend 'CPU' (core::relu, ...), which no "
+                     "loaded plugin provides: they will not run"))
+        fail_msg("no warning of the kernel for backend CPU:\n%s", err);
+    free(err);
+    snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::stop --large 0", so);
+    tu_run_cli(dir, args); /* (its forward passes: y = x on both) */
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (tu_count(err, "fixture::stop (plugin 'fixture_author_slips') has no backward and no composite") != 1)
+        fail_msg("not warned once of the op without a backward:\n%s", err);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_backward_passes),
         cmocka_unit_test(test_wrong_backward_fails),
+        cmocka_unit_test(test_author_slips_are_said),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
