@@ -224,7 +224,7 @@ try:
         p = run(["eval", mem[0], "--checkpoint", f"{b}/checkpoint.safetensors", "--data", f"{tmp}/babi", "--task", "1",
                  "--json"])
         e1 = json.loads(p.stdout)["mean"]
-        check(0 < eb and abs(e1 - eb) <= 1 / 40 + 1e-9,
+        check(eb >= 3 / 40 and abs(e1 - eb) <= 1 / 40 + 1e-9,  # (an error of 3+ answers: a lost share shows)
               f"memory network, {ranks} ranks, batch {batch}: test error {eb}, one process's eval of its "
               f"checkpoint {e1}")
     # resumed in the middle of the second run (--steps): the same steps as the whole one

@@ -99,6 +99,10 @@ try:
              "train.accumulate=3"], expect=2)
     check("a batch of 4 (train.batch_size) in 3 micro-batches (train.accumulate) gives passes of 1" in p.stderr,
           "batch norm and micro-batches of 1: refused before training")
+    p = run(["train", plain, "--out", f"{tmp}/r7", "--quiet", "--batch-size", "32", "--set", "train.drop_last=true"],
+            expect=2)
+    check("train.drop_last leaves out every batch: 21 training examples are fewer than train.batch_size 32" in p.stderr,
+          "train.drop_last with fewer examples than a batch: refused, not 0 steps")
     p = run(["train", bn, "--out", f"{tmp}/r6", "--quiet", "--set", "train.drop_last=yes"], expect=1)
     check("train.drop_last must be one of false, true" in p.stderr, "train.drop_last: yes is refused")
     p = run(["train", os.path.join(source, "models", "seq2seq-reverse.yaml"), "--out", f"{tmp}/s2s", "--set",

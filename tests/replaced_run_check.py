@@ -87,8 +87,31 @@ try:
           "best.safetensors back")
     check(not glob.glob(f"{r}/*.replaced"), "nothing is left aside after it")
 
-    # run b with a checkpoint of its own: its files stand, run a's are gone
+    # a run killed before its first checkpoint (SIGKILL: no settle) leaves
+    # its own spec and history beside FILE.replaced: a new run over it keeps
+    # the earlier run's FILE.replaced (and puts them back when it fails too)
+    def killed_run_left(run_dir):
+        for k in ("spec.yaml", "metrics.jsonl", "best.safetensors"):
+            os.rename(f"{run_dir}/{k}", f"{run_dir}/{k}.replaced")
+        shutil.copy(f"{tmp}/b.yaml", f"{run_dir}/spec.yaml")
+        with open(f"{run_dir}/metrics.jsonl", "w") as f:
+            f.write('{"step": 1, "batch_loss": 9.9}\n')
+    killed_run_left(r)
+    p = run(["train", f"{tmp}/b.yaml", "--out", r, "--quiet"], expect=1)
+    after = {k: read(f"{r}/{k}") if os.path.exists(f"{r}/{k}") else None for k in before}
+    check(after == before and not glob.glob(f"{r}/*.replaced"),
+          "after a killed run, a failing run puts back the earlier run's files, not the killed run's")
+    # and --resume puts them back before it reads them: the checkpoint's run's spec and history
     os.rmdir(f"{r}/checkpoint.safetensors")
+    run(["train", f"{tmp}/a.yaml", "--out", f"{tmp}/run2", "--quiet"])
+    killed_run_left(f"{tmp}/run2")
+    p = run(["train", f"{tmp}/a.yaml", "--resume", f"{tmp}/run2", "--quiet"])
+    check(read(f"{tmp}/run2/spec.yaml") == read(f"{tmp}/a.yaml") and "9.9" not in read(f"{tmp}/run2/metrics.jsonl").decode()
+          and not glob.glob(f"{tmp}/run2/*.replaced") and "are back in place" in p.stderr
+          and "the spec differs" not in p.stderr,
+          "--resume after a killed run over it: the checkpoint's run's files are back, no false spec warning")
+
+    # run b with a checkpoint of its own: its files stand, run a's are gone
     run(["train", f"{tmp}/b.yaml", "--out", r, "--quiet"])
     check(read(f"{r}/spec.yaml") == read(f"{tmp}/b.yaml") and read(f"{r}/metrics.jsonl") != before["metrics.jsonl"]
           and not glob.glob(f"{r}/*.replaced"), "a run that checkpoints replaces the earlier run's files")

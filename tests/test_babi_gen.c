@@ -278,6 +278,10 @@ static void test_checker_catches(void **state)
     assert_int_equal(run_cli("--task 1 --check nonl.txt"), 0);
     /* nothing checked is not a pass: a folder, a file without questions, a supporting id past int's range */
     expect_error("--task 1 --check .", 1, "cannot read .: not a regular file");
+    char *said = tu_slurp(dir, "out");
+    if (said && strstr(said, "every answer follows"))
+        fail_msg("--check of a folder also said it passed: %s", said);
+    free(said);
     tu_write_text(dir, "noq.txt", "1 Mary moved to the bathroom.\n");
     expect_error("--task 1 --check noq.txt", 1, "the file holds no questions");
     tu_write_text(dir, "big.txt", "1 Mary moved to the bathroom.\n"

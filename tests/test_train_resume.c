@@ -104,6 +104,22 @@ static void test_resume_matches_uninterrupted(void **state)
     part = records("again");
     assert_string_equal(part, full);
     free(part);
+    /* a line that is not a record (an edit gone wrong) is left out on resume, and said */
+    char *text = tu_slurp(dir, "again/metrics.jsonl");
+    assert_non_null(text);
+    size_t len = strlen(text) + 32;
+    char *spoilt = malloc(len);
+    assert_non_null(spoilt);
+    snprintf(spoilt, len, "{\"step\": xx}\n%s", text);
+    tu_write_text(dir, "again/metrics.jsonl", spoilt);
+    free(spoilt), free(text);
+    expect_ok(cli("train adam.yaml --resume again --steps 13 --backend ref --quiet"));
+    char *warned = tu_slurp(dir, "err");
+    assert_non_null(strstr(warned, "again/metrics.jsonl: 1 line(s) that are not JSON records were left out"));
+    free(warned);
+    part = records("again");
+    assert_string_equal(part, full);
+    free(part);
 
     /* the same checkpoint loads for eval; --json prints the same figures, in
      * any evaluation batch (5 does not divide the test set) */

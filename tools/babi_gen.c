@@ -173,7 +173,7 @@ int cmd_babi_gen(int argc, char **argv)
         int bad = bg_check_file(a.check, a.tasks[0]);
         if (bad > 0) /* (< 0: said why it could not check) */
             fprintf(stderr, "strata: error: babi-gen: %s: %d problem(s)\n", a.check, bad);
-        else
+        else if (bad == 0)
             printf("strata: %s: every answer follows from its supporting facts\n", a.check);
         return bad ? 1 : 0;
     }

@@ -564,6 +564,10 @@ void train_best_forget(const char *out_dir);
  *  @p status is not 0, else removed. Their first checkpoint removes them
  *  already. */
 void train_replaced_settle(int status);
+/** `--resume DIR`: the files of DIR's checkpoint's run that a run started
+ *  over it set aside (FILE.replaced) and could not put back (it was killed
+ *  before its first checkpoint) are put back first. */
+void train_replaced_recover(const char *dir);
 /** On --resume: the best so far from RUN/best.safetensors when it is this
  *  run's (the same metric, from a step at or before @p resumed_step; a later
  *  one is for the replayed steps to find again); otherwise none. */

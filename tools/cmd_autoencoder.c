@@ -541,6 +541,8 @@ int cmd_ae_train(int argc, char **argv)
                                                     : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
             rc = ae_save(&c, &a, &now);
         }
+        if (!rc && stopped && nb < per_epoch) /* within the epoch: no evaluation (the resumed run makes it) */
+            break;
         if (rc || (rc = ae_test_mse(&c, &test_mse, NULL, 0)))
             break;
         if (run_check_replicas(&sc, "after epoch", ep + 1)) {

@@ -364,6 +364,13 @@ static int train_main(int argc, char **argv, unsigned mode)
     const char *drop = "false"; /* train.drop_last: the spec checked it is false or true */
     strata_spec_get_string(ctx.spec, "train.drop_last", "false", &drop);
     const int drop_last = !strcmp(drop, "true");
+    if (drop_last && strata_dataset_size(ctx.train) < ctx.batch) { /* every epoch would be empty */
+        fprintf(stderr, "strata: error: %s: train.drop_last leaves out every batch: %lld training examples are fewer "
+                        "than train.batch_size %lld\n",
+                a.spec_path, (long long)strata_dataset_size(ctx.train), (long long)ctx.batch);
+        run_free(&ctx);
+        return 2;
+    }
     if ((r = run_check_batch_norm(&ctx, a.spec_path, strata_dataset_size(ctx.train), ctx.batch, drop_last))) {
         run_free(&ctx);
         return r;
@@ -544,6 +551,9 @@ static int train_main(int argc, char **argv, unsigned mode)
         if (stopped || dist_any(cli_interrupted())) {
             train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
             if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
+                break;
+            if (stopped) /* within the epoch: no evaluation (the resumed run makes it at the epoch's end), so
+                          * the stop is told before a SIGKILL can come */
                 break;
         }
         ran_epochs++;

@@ -37,16 +37,45 @@ static struct {
     int n;
 } replaced;
 
-/* dir/name (if there) to dir/name.replaced */
+/* dir/name (if there) to dir/name.replaced. A FILE.replaced already there
+ * is the earlier run's, left by a run that was killed before its first
+ * checkpoint: it stays, and that run's file goes. */
 static void replaced_keep(const char *dir, const char *name)
 {
     char from[4200], to[4300];
     snprintf(from, sizeof from, "%s/%s", dir, name);
     snprintf(to, sizeof to, "%s.replaced", from);
-    if (!dist_is_root() || replaced.n == 3 || (replaced.n && strcmp(replaced.dir, dir)) || rename(from, to) != 0)
-        return; /* nothing there (or no room): nothing to put back */
+    if (!dist_is_root() || replaced.n == 3 || (replaced.n && strcmp(replaced.dir, dir)))
+        return;
+    if (access(to, F_OK) == 0)
+        remove(from);
+    else if (rename(from, to) != 0)
+        return; /* nothing there: nothing to put back */
     snprintf(replaced.dir, sizeof replaced.dir, "%s", dir);
     replaced.names[replaced.n++] = name;
+}
+
+void train_replaced_recover(const char *dir)
+{
+    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors"};
+    if (!dist_is_root() || !dir)
+        return;
+    char back[128] = "";
+    for (int k = 0; k < 3; k++) {
+        char path[4200], kept[4300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+        snprintf(kept, sizeof kept, "%s.replaced", path);
+        if (access(kept, F_OK) != 0)
+            continue;
+        if (rename(kept, path) == 0)
+            snprintf(back + strlen(back), sizeof back - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
+        else
+            fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
+    }
+    if (back[0])
+        fprintf(stderr, "strata: note: %s: the checkpoint's run's %s are back in place (a run started over it was "
+                        "stopped before its first checkpoint)\n",
+                dir, back);
 }
 
 /* the kept files removed (@p back 0) or put back in place (1) */
@@ -60,7 +89,9 @@ static void replaced_end(int back)
         if (back && rename(kept, path) == 0)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
                      replaced.names[k]);
-        else if (!back)
+        else if (back)
+            fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
+        else
             remove(kept);
     }
     if (names[0])
@@ -260,6 +291,7 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir)
         return 2;
     }
     *out_dir = r->resume;
+    train_replaced_recover(r->resume); /* before anything reads the run's files */
     return 0;
 }
 
@@ -354,14 +386,21 @@ void train_ckpt_remove_temps_of(const char *dir, const char *file)
  * a record with a "step" and no "epoch" (a language model's evaluation, a
  * GAN's step) up to its step, but one marked "end_of_run" (an evaluation
  * only because the run stopped there) only before it. */
+typedef struct {
+    const train_state *s;
+    int64_t bad; /* lines that are not JSON objects, dropped */
+} kept_ctx;
+
 static int record_kept(const char *line, const void *ctx)
 {
-    const train_state *s = ctx;
+    kept_ctx *k = (kept_ctx *)ctx;
+    const train_state *s = k->s;
     json_error_t err;
     json_t *o = json_loads(line, 0, &err);
     if (!json_is_object(o)) {
         json_decref(o);
-        return 0; /* a torn last line */
+        k->bad++; /* (a torn last line, without its newline, never gets here) */
+        return 0;
     }
     json_t *ep = json_object_get(o, "epoch"), *st = json_object_get(o, "step");
     int keep;
@@ -447,7 +486,12 @@ FILE *train_metrics_open(const char *path, int resuming)
 
 int train_metrics_truncate(const char *dir, const train_state *s)
 {
-    return train_metrics_filter(dir, record_kept, s);
+    kept_ctx k = {s, 0};
+    const int r = train_metrics_filter(dir, record_kept, &k);
+    if (!r && k.bad)
+        fprintf(stderr, "strata: warning: %s/metrics.jsonl: %lld line(s) that are not JSON records were left out\n",
+                dir, (long long)k.bad);
+    return r;
 }
 
 void train_best_forget(const char *out_dir)
