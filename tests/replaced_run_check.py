@@ -11,7 +11,7 @@ import glob, json, os, shutil, subprocess, sys, tempfile
 
 import numpy as np
 
-from run_compare import check, failures  # tests/run_compare.py
+from run_compare import check, failures, write_safetensors  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -23,21 +23,6 @@ def run(args, expect=0):
     if p.returncode != expect:
         sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
     return p
-
-
-def save(path, tensors):
-    """a safetensors file of numpy arrays"""
-    header, blobs, off = {}, [], 0
-    for name, a in tensors.items():
-        b = a.tobytes()
-        header[name] = {"dtype": {"float32": "F32", "int64": "I64"}[str(a.dtype)], "shape": list(a.shape),
-                        "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
 
 
 def read(path):
@@ -67,8 +52,8 @@ try:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
-    save(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
-    save(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
+    write_safetensors(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
+    write_safetensors(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
     for name, lr in (("a.yaml", 0.1), ("b.yaml", 0.2)):
         with open(f"{tmp}/{name}", "w") as f:
             f.write(SPEC.format(tmp=tmp, lr=lr))

@@ -1,6 +1,7 @@
 """What the end-to-end checks of training runs share (tests/dist_mpi_check.py,
-tests/accumulate_check.py): reading a run's checkpoint and step losses,
-comparing two runs, and the tally of checks.
+tests/accumulate_check.py, drop_last_check.py, replaced_run_check.py):
+reading a run's checkpoint and step losses, comparing two runs, writing a
+small safetensors data set, and the tally of checks.
 
 The checks print "ok" or "FAIL" lines; failures holds the failed ones."""
 import json, os, struct
@@ -46,3 +47,18 @@ def compare(a, b, what, tol):
     pb = params(os.path.join(b, "checkpoint.safetensors"))
     diff = max(float(np.max(np.abs(pa[k] - pb[k]))) for k in pa) if pa.keys() == pb.keys() else np.inf
     check(diff <= 1e-4, f"{what}: {len(pa)} parameter tensors agree (largest difference {diff:.2e} <= 1e-4)")
+
+
+def write_safetensors(path, tensors):
+    """a safetensors file of the numpy arrays @p tensors (name: array), f32 or i64"""
+    header, blobs, off = {}, [], 0
+    for name, a in tensors.items():
+        b = a.tobytes()
+        header[name] = {"dtype": {"float32": "F32", "int64": "I64"}[str(a.dtype)], "shape": list(a.shape),
+                        "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
