@@ -16,9 +16,9 @@ record, before the checkpoint after it). Resumed to step 16, its records
 must equal those of 16 steps at once.
 
 usage: lm_pending_eval_check.py BUILD SOURCE"""
-import json, os, shutil, struct, subprocess, sys, tempfile
+import json, os, shutil, subprocess, sys, tempfile
 
-from run_compare import check, failures  # tests/run_compare.py
+from run_compare import check, failures, rewrite_state  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -38,21 +38,6 @@ def records(run_dir):
             r.pop("seconds", None)
             out.append(r)
         return out
-
-
-def rewrite_state(path, update):
-    """the checkpoint @p path with its train.state updated by @p update"""
-    with open(path, "rb") as f:
-        n, = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    state = json.loads(header["__metadata__"]["train.state"])
-    state.update(update)
-    header["__metadata__"]["train.state"] = json.dumps(state, separators=(",", ":"))
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + data)
 
 
 tmp = tempfile.mkdtemp(prefix="strata-lm-pending-")

@@ -179,7 +179,7 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
 static int get_u64(json_t *o, const char *key, uint64_t *out)
 {
     const char *v = json_string_value(json_object_get(o, key));
-    if (!v || !*v)
+    if (!v || !*v || *v == '-' || *v == '+' || *v == ' ') /* (strtoull would take "-1" as 2^64 - 1) */
         return -1;
     char *end;
     errno = 0;
@@ -213,13 +213,23 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     json_t *o = json_loads(buf, 0, &err);
     double sum = 0;
     const char *sum_s = json_string_value(json_object_get(o, "sum_loss"));
+    char *sum_end = NULL;
     if (sum_s)
-        sum = strtod(sum_s, NULL);
+        sum = strtod(sum_s, &sum_end);
     json_t *extra = json_object_get(o, "extra");
+    /* counts are never negative (a batch size of 0: not recorded, as by older versions) */
+    int counts_ok = 1;
+    static const char *const counts[] = {"step", "epoch", "batch", "correct", "seen", "batch_size"};
+    for (int k = 0; k < 6 && json_is_object(o); k++) {
+        json_t *v = json_object_get(o, counts[k]);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+            counts_ok = 0;
+    }
     if (!json_is_object(o) || !json_is_integer(json_object_get(o, "step")) ||
         !json_is_integer(json_object_get(o, "epoch")) || !json_is_integer(json_object_get(o, "batch")) ||
-        get_u64(o, "rng_seed", &s->rng_seed) || get_u64(o, "rng_offset", &s->rng_offset) ||
-        get_u64(o, "data_seed", &s->data_seed) || !sum_s || (extra && !json_is_object(extra))) {
+        !counts_ok || get_u64(o, "rng_seed", &s->rng_seed) || get_u64(o, "rng_offset", &s->rng_offset) ||
+        get_u64(o, "data_seed", &s->data_seed) || !sum_s || sum_end == sum_s || *sum_end || !isfinite(sum) ||
+        (extra && !json_is_object(extra))) {
         if (!quiet)
             fprintf(stderr, "strata: error: %s: malformed train.state metadata: %s\n", path, buf);
         json_decref(o);
