@@ -209,18 +209,17 @@ static strata_status ae_test_mse(ae_ctx *c, double *mse, float *recon, int64_t k
     int prev = strata_set_grad_enabled(c->rt, 0);
     double sum = 0.0;
     int64_t seen = 0;
-    if (!rc)
+    if (!rc) {
         strata_loader_start_epoch(ld, 0);
+        strata_loader_skip(ld, dist_rank()); /* the batches before this rank's first */
+    }
     for (int64_t batch = 0; !rc; batch++) {
         strata_tensor *x = NULL, *lab = NULL, *y = NULL, *xf = NULL, *l = NULL;
         int done = 0;
+        if (batch) /* the other ranks' batches, not read */
+            strata_loader_skip(ld, dist_size() - 1);
         if ((rc = strata_loader_next(ld, c->dev, &x, &lab, &done)) || done)
             break;
-        if (batch % dist_size() != dist_rank()) { /* another rank's */
-            strata_tensor_release(x);
-            strata_tensor_release(lab);
-            continue;
-        }
         const int64_t B = strata_tensor_dim(x, 0);
         double v = 0.0;
         rc = ae_forward(c, x, 0, &y, &xf);
