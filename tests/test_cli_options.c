@@ -394,6 +394,14 @@ static void test_typo_hints(void **state)
     tu_write_text(dir, "checkpoint.safetensors", "not read");
     tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint checkpoint.safetensor --out s.png"), 1,
                       "did you mean 'checkpoint.safetensors'?");
+    /* a run directory of another kind given for a generator: said so (was "not a regular file") */
+    char notgan[PATH_MAX];
+    snprintf(notgan, sizeof notgan, "%s/notgan", dir);
+    assert_int_equal(mkdir(notgan, 0755), 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "sample --checkpoint notgan --out s.png"), 1,
+                      "--checkpoint notgan: a directory without generator.safetensors, so not the run of a GAN");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "fid --classifier checkpoint.safetensors --generator notgan"), 1,
+                      "--generator notgan: a directory without generator.safetensors");
     snprintf(args, sizeof args, "eval %s/mlp-fashion.yaml --checkpoint ./checkpoint.safetensor", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "did you mean './checkpoint.safetensors'?");
     /* from a checkout's root, a spec named without its folder */

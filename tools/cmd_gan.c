@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -1038,6 +1039,19 @@ static const char *gan_spec_of(const char *ckpt, const char *given, const char *
 }
 
 /* sample and fid share the trainer's parser: its training flags are errors there. */
+/* @p path, given for @p opt, is a directory without generator.safetensors
+ * (the option looks for it there): 1 after saying so, else 0. */
+static int gan_dir_without_generator(const char *opt, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "strata: error: %s %s: a directory without generator.safetensors, so not the run of a GAN "
+                    "(`strata train` of a GAN writes RUN/generator.safetensors)\n",
+            opt, path);
+    return 1;
+}
+
 int cmd_gan_sample(int argc, char **argv)
 {
     gan_args a;
@@ -1045,6 +1059,8 @@ int cmd_gan_sample(int argc, char **argv)
     int r = gan_parse(argc, argv, &a, GAN_SAMPLE);
     if (r)
         return CLI_EXIT(r);
+    if (gan_dir_without_generator("--checkpoint", a.checkpoint))
+        return 1;
     char sbuf[4096];
     const char *spec = gan_spec_of(a.checkpoint, a.spec_path, "--spec", sbuf, sizeof sbuf);
     if (!spec)
@@ -1189,6 +1205,8 @@ int cmd_fid(int argc, char **argv)
     int r = gan_parse(argc, argv, &a, GAN_FID);
     if (r)
         return CLI_EXIT(r);
+    if (gan_dir_without_generator("--generator", a.generator))
+        return 1;
     char cbuf[4096], gbuf[4096], images[4200], labels[4200];
     const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, "--classifier-spec", cbuf, sizeof cbuf);
     const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, "--spec", gbuf, sizeof gbuf) : NULL;
