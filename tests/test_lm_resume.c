@@ -455,6 +455,15 @@ static void test_bad_usage(void **state)
     /* the batches a resumed run draws depend on their size */
     expect_err(cli("train lm.yaml --resume lmrun --batch-size 4 --backend ref"), 2, "used batches of 8, this one 4");
     expect_err(cli("train lm.yaml --resume weights --backend ref"), 1, "weights");
+    /* a text of the same vocabulary size but another character: the first difference is named */
+    char *text = tu_slurp(dir, "tiny.txt");
+    assert_non_null(text);
+    for (char *c = text; *c; c++)
+        *c = *c == 'x' ? 'X' : *c;
+    write_text("tiny2.txt", text);
+    free(text);
+    expect_err(cli("train lm.yaml --resume lmrun --backend ref --set data.path=tiny2.txt"), 1,
+               "the text's U+0058 'X'");
     /* too little training text: refused before the run directory is made (it failed at the first batch) */
     expect_err(cli("train lm.yaml --out short --backend ref --set data.val_fraction=0.999"), 1,
                "tokens; a window of 16 needs 18");

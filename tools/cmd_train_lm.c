@@ -378,6 +378,16 @@ static void write_step_record(FILE *metrics, int64_t step, double loss, double l
     json_decref(rec);
 }
 
+/* "U+0078 'x'", or "U+000A" for a character that does not print as itself */
+static const char *token_name(uint32_t c, char *buf, size_t size)
+{
+    if (c > 32 && c < 127)
+        snprintf(buf, size, "U+%04X '%c'", (unsigned)c, (char)c);
+    else
+        snprintf(buf, size, "U+%04X", (unsigned)c);
+    return buf;
+}
+
 /* The vocabulary of the checkpoint in @p dir is the text's: 0, or 1 after a message. */
 static int same_vocab(run_ctx *r, const char *dir)
 {
@@ -390,11 +400,16 @@ static int same_vocab(run_ctx *r, const char *dir)
         return 1;
     const uint32_t *now = strata_text_vocab(r->text, &V);
     int same = mode == (int32_t)strata_text_get_mode(r->text) && n == V && !memcmp(saved, now, sizeof *now * (size_t)V);
+    char how[160] = "", a[24], b[24]; /* the first difference */
+    for (int64_t k = 0; !same && k < V && k < n && !how[0]; k++)
+        if (saved[k] != now[k])
+            snprintf(how, sizeof how, ": its token %lld is %s, the text's %s", (long long)k,
+                     token_name(saved[k], a, sizeof a), token_name(now[k], b, sizeof b));
     free(saved);
     if (!same)
-        fprintf(stderr, "strata: error: the text's vocabulary (%lld tokens) is not the one %s was trained on (%lld); "
+        fprintf(stderr, "strata: error: the text's vocabulary (%lld tokens) is not the one %s was trained on (%lld%s); "
                         "resume with the same text\n",
-                (long long)V, path, (long long)n);
+                (long long)V, path, (long long)n, how);
     return !same;
 }
 
