@@ -250,8 +250,13 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
         in_d[k].struct_size = sizeof in_d[k];
         if (id >= 0) {
             strata_layer *src = m->layers[id];
-            if (which < 0 || which >= src->n_outputs) {
-                rc = st_error(STRATA_E_NOT_FOUND, "%s: layer '%s' has no output %d", what, src->name, which);
+            if (which < 0 || which >= src->n_outputs) { /* (which < 0: K was not plain decimal digits) */
+                rc = which < 0 ? st_error(STRATA_E_NOT_FOUND,
+                                          "%s: input '%s': K in 'name:K' must be an output index of layer '%s', 0 "
+                                          "to %d",
+                                          what, inputs[k], src->name, src->n_outputs - 1)
+                               : st_error(STRATA_E_NOT_FOUND, "%s: layer '%s' has no output %d (it has %d)", what,
+                                          src->name, which, src->n_outputs);
                 break;
             }
             if (src->out_ndim[which] < 0) {

@@ -197,19 +197,25 @@ strata_status st_fopen_regular(const char *path, FILE **out, struct stat *sb)
 strata_status st_read_file(const char *path, const char *what, size_t max_bytes, strata_status too_big,
                            const char *too_big_prefix, void **buf_out, size_t *len_out)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rb"); /* (a FIFO too: `strata train <(...)`) */
     if (!f)
         return st_error(STRATA_E_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max_bytes) {
+        fclose(f); /* said before a byte is read */
+        return st_error(too_big, "%s: %s%lld bytes, larger than the limit of %zu bytes", path, too_big_prefix,
+                        (long long)sb.st_size, max_bytes);
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     strata_status rc = STRATA_OK;
     for (;;) {
         if (len == cap) {
-            if (cap > max_bytes) {
+            if (cap > max_bytes) { /* more than max_bytes read (a stream): the limit, not a doubling past it */
                 rc = st_error(too_big, "%s: %slarger than the limit of %zu bytes", path, too_big_prefix, max_bytes);
                 break;
             }
-            cap = cap ? cap * 2 : 4096;
+            cap = cap ? (cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2) : 4096;
             char *p = st_realloc(buf, cap);
             if (!p) {
                 rc = STRATA_E_NOMEM;

@@ -453,10 +453,42 @@ static void test_checkpoint_without_spec(void **state)
                       "reading absent.safetensors: E_IO");
 }
 
+/* A model that cannot be an image classifier is refused before training
+ * (it used to fail at the first step, after the run directory was made,
+ * with the cross-entropy's message), and so are too few classes for the
+ * labels and a data.classes list of another length. */
+static void test_classifier_model_checked(void **state)
+{
+    (void)state;
+    write_variant("few.yaml", "out_features: 10}", "out_features: 5}");
+    write_variant("names.yaml", "Bag, Ankle boot]", "Bag]");
+    write_variant("ok.yaml", "seed: 1", "seed: 1");
+    write_variant("two.yaml", "out_features: 10}    # 5.weight (10, 512), 5.bias (10): logits",
+                  "out_features: 10, name: logits}\n  outputs: [logits, \"1\"]");
+    static const bad_case cases[] = {
+        {"train few.yaml --out r --steps 1", "the training labels go up to 9, and the model gives 5 classes"},
+        {"train names.yaml --out r --steps 1", "data.classes names 9 classes, the model gives 10"},
+        {"train two.yaml --out r --steps 1", "it has several outputs (model.outputs)"},
+        /* data settings that make the inputs Inf (an eval printed an accuracy of them, a crop overflowed) */
+        {"train few.yaml --out r --steps 1 --set data.mean=1e39", "normalising the data (data.mean, data.std)"},
+        {"train few.yaml --out r --steps 1 --set data.scale=1e-40", "divided by the scale 1e-40 is too large for f32"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tu_expect_cli_err(dir, tu_run_cli(dir, cases[k].args), 1, cases[k].needle);
+        char *made = tu_slurp(dir, "r/metrics.jsonl");
+        if (made)
+            fail_msg("'%s' made a run before it was refused", cases[k].args);
+    }
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train ok.yaml --out r --steps 1 --set "
+                                           "data.augment.crop_padding=9223372036854775807"),
+                      1, "crop_padding 9223372036854775807 is more than the images' side (28)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint_without_spec),
+        cmocka_unit_test(test_classifier_model_checked),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_typo_hints),

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -431,6 +432,14 @@ static void truncated_file(void **state)
 
     assert_int_equal(strata_spec_load(f->rt, "/nonexistent/spec.yaml", &s), STRATA_E_IO);
     tu_assert_error_contains("/nonexistent/spec.yaml");
+
+    /* a file over the limit is refused before a byte of it is read (a sparse 3 GiB file: it was read whole) */
+    const char *huge = tu_write_temp(".yaml", "name: x\n", 8);
+    assert_non_null(huge);
+    assert_int_equal(truncate(huge, (off_t)3 << 30), 0);
+    assert_int_equal(strata_spec_load(f->rt, huge, &s), STRATA_E_FORMAT);
+    tu_assert_error_contains("spec is 3221225472 bytes, larger than the limit of 16777216 bytes");
+    remove(huge);
 }
 
 /* ---- keys and values ---------------------------------------------------- */

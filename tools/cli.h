@@ -276,6 +276,10 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
 void run_note_data_parallel(int64_t batch, const char *out_dir);
 /** With train.accumulate above 1, a line on stderr saying how a batch runs. */
 void run_note_accumulate(run_ctx *r);
+/** An image classifier's model (run_setup): an f32 input, one output of
+ *  (batch, classes) logits, as many classes as the data sets' labels need
+ *  and data.classes names. 0, or 1 after a message naming the spec. */
+int run_check_classifier(run_ctx *r, const char *spec_path);
 /** 1 when @p m has batch norm (a buffer named *running_mean). */
 int cli_model_has_batch_norm(const strata_model *m);
 /** Before training: 0, or 2 after a message (rank 0's) on every rank, when

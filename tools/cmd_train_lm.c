@@ -565,6 +565,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         run_note_data_parallel(r->batch, o->out_dir);
         run_note_accumulate(r);
     }
+    if (!nw && dist_is_root()) /* (a NaN validation loss would read as a diverged run) */
+        fprintf(stderr, "strata: note: no validation window: data.val_fraction holds out %lld token(s), too few for "
+                        "one window of %lld tokens; the validation loss is not measured (null in the records)\n",
+                (long long)n_val, (long long)r->seq_len);
 
     strata_status rc = STRATA_OK;
     const uint64_t data_seed = ts.data_seed;
@@ -716,8 +720,12 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (best.metric && !isnan(best.value))
         printf("best: step %lld, val_loss %.4f (%s/best.safetensors)\n", (long long)best.step, best.value,
                o->out_dir);
-    printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
-           strata_device_name(r->dev));
+    if (nw)
+        printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
+               strata_device_name(r->dev));
+    else
+        printf("validation loss: not measured, no validation window (%lld steps, %.1f s on %s)\n", (long long)step,
+               total, strata_device_name(r->dev));
     report_after_training(o->out_dir, o->quiet);
     return ret;
 }

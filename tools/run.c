@@ -78,7 +78,7 @@ int cli_load_images(const strata_spec *s, const char *split, strata_dataset **ou
     if (rc)
         return cli_fail(!strcmp(split, "train") ? "loading the training set" : "loading the test set", rc);
     if ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(*out, sc.mean, sc.std)))
-        return cli_fail("normalising the data", rc);
+        return cli_fail("normalising the data (data.mean, data.std)", rc);
     return 0;
 }
 
@@ -203,21 +203,82 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     if (a->batch_size > 0)
         r->batch = a->batch_size;
     strata_spec_get_int(r->spec, "train.eval_batch_size", 1000, &r->eval_batch);
-    /* the model's input must hold one example */
-    int nd;
-    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
-    int dn;
-    const int64_t *ds = strata_dataset_shape(r->test ? r->test : r->train, &dn);
-    int64_t mn = 1, dnum = 1;
-    for (int k = 0; k < nd; k++)
-        mn *= ms[k];
-    for (int k = 0; k < dn; k++)
-        dnum *= ds[k];
-    if (strata_model_input_count(r->model) != 1 || mn != dnum) {
-        fprintf(stderr, "strata: error: %s: the model input holds %lld values per example, the data set %lld\n",
-                a->spec_path, (long long)mn, (long long)dnum);
+    if (strata_model_input_count(r->model) != 1) {
+        fprintf(stderr, "strata: error: %s: an image classifier's model takes one input, the examples; this one "
+                        "declares %d (model.inputs)\n",
+                a->spec_path, strata_model_input_count(r->model));
         return 1;
     }
+    /* the model's input must hold one example of each data set */
+    int nd;
+    const int64_t *ms = strata_model_input_shape(r->model, 0, &nd, NULL);
+    int64_t mn = 1;
+    for (int k = 0; k < nd; k++)
+        mn *= ms[k];
+    const strata_dataset *sets[3] = {r->train, r->val, r->test};
+    static const char *const names[3] = {"training", "validation", "test"};
+    for (int s = 0; s < 3; s++) {
+        int dn;
+        const int64_t *ds = sets[s] ? strata_dataset_shape(sets[s], &dn) : NULL;
+        int64_t dnum = 1;
+        for (int k = 0; ds && k < dn; k++)
+            dnum *= ds[k];
+        if (ds && mn != dnum) {
+            fprintf(stderr, "strata: error: %s: the model input holds %lld values per example, the %s set %lld\n",
+                    a->spec_path, (long long)mn, names[s], (long long)dnum);
+            return 1;
+        }
+    }
+    return run_check_classifier(r, a->spec_path);
+}
+
+/* The largest label of @p d (-1 when empty). */
+static int64_t max_label(const strata_dataset *d)
+{
+    int64_t m = -1;
+    for (int64_t i = 0; d && i < strata_dataset_size(d); i++)
+        m = strata_dataset_y(d, i) > m ? strata_dataset_y(d, i) : m;
+    return m;
+}
+
+int run_check_classifier(run_ctx *r, const char *spec_path)
+{
+    strata_dtype dt = STRATA_F32;
+    int nd = 0;
+    const char *what = NULL;
+    char why[256] = "";
+    strata_model_input_shape(r->model, 0, &nd, &dt);
+    const int64_t *os = strata_model_output_shape(r->model, 0, &nd);
+    if (dt != STRATA_F32)
+        snprintf(why, sizeof why, "its input is %s, and the examples are read as f32 (an embedding of tokens takes "
+                                  "a language model's data.format: text)",
+                 strata_dtype_name(dt));
+    else if (strata_model_output_shape(r->model, 1, NULL))
+        what = "it has several outputs (model.outputs); a classifier's is one, the logits (batch, classes)";
+    else if (!os || nd != 1)
+        what = "its output is not (batch, classes) logits (the last layer's output per example must be 1-D: a "
+               "flatten and a linear layer end a ConvNet)";
+    if (what || why[0]) {
+        fprintf(stderr, "strata: error: %s: the model cannot be an image classifier: %s\n", spec_path,
+                what ? what : why);
+        return 1;
+    }
+    const int64_t classes = os[0];
+    const strata_dataset *sets[3] = {r->train, r->val, r->test};
+    static const char *const names[3] = {"training", "validation", "test"};
+    for (int k = 0; k < 3; k++) {
+        const int64_t top = max_label(sets[k]);
+        if (top >= classes) {
+            fprintf(stderr, "strata: error: %s: the %s labels go up to %lld, and the model gives %lld classes (its "
+                            "last layer's out_features): it needs at least %lld\n",
+                    spec_path, names[k], (long long)top, (long long)classes, (long long)top + 1);
+            return 1;
+        }
+    }
+    const char **class_names = NULL; /* data.classes, when given, names as many classes as the model gives */
+    if (cli_class_names(r->spec, classes, &class_names))
+        return 1;
+    free(class_names);
     return 0;
 }
 

@@ -54,6 +54,14 @@ strata_status strata_loader_set_augment(strata_loader *l, double hflip_p, int64_
                         "(H, W); the data set's examples are %s",
                         st_shape_str(s, sizeof s, nd, shape));
     }
+    /* a shift past the image's side leaves an all-zero example: a padding beyond it makes such crops the
+     * common case (and one near INT64_MAX overflowed the shift's range) */
+    const int64_t side = nd >= 2 ? (shape[nd - 1] > shape[nd - 2] ? shape[nd - 1] : shape[nd - 2]) : 0;
+    if (crop_padding > side)
+        return st_error(STRATA_E_INVALID,
+                        "strata_loader_set_augment: crop_padding %lld is more than the images' side (%lld): "
+                        "most random crops would show nothing of the image (data.augment.crop_padding)",
+                        (long long)crop_padding, (long long)side);
     a->hflip = hflip_p;
     a->crop = crop_padding;
     return STRATA_OK;

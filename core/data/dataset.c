@@ -143,6 +143,12 @@ strata_status strata_dataset_load_idx(const char *images, const char *labels, do
         float lut[256];
         for (int k = 0; k < 256; k++)
             lut[k] = (float)(k / scale);
+        if (!isfinite(lut[255])) { /* (the largest: 0 / scale is 0) */
+            s = st_error(STRATA_E_FORMAT, "%s: pixel value 255 divided by the scale %g is too large for f32: inputs "
+                                          "must be finite (data.scale)",
+                         images, scale);
+            goto done;
+        }
         for (int64_t i = 0; i < xi.count; i++)
             d->x[i] = lut[xi.data[i]];
     } else {
@@ -571,7 +577,15 @@ strata_status strata_dataset_normalize(strata_dataset *d, double mean, double st
                         mean, std);
     int64_t n = d->n * d->feat;
     float m = (float)mean, inv = (float)(1.0 / std);
-    for (int64_t i = 0; i < n; i++)
+    if (!isfinite(m) || !isfinite(inv))
+        return st_error(STRATA_E_INVALID, "strata_dataset_normalize: mean %g and 1/std %g must be finite in f32", mean,
+                        1.0 / std);
+    for (int64_t i = 0; i < n; i++) {
         d->x[i] = (d->x[i] - m) * inv;
+        if (!isfinite(d->x[i]))
+            return st_error(STRATA_E_INVALID, "strata_dataset_normalize: value %lld (example %lld) is not finite in f32 "
+                                              "after subtracting the mean %g and dividing by the std %g",
+                            (long long)i, (long long)(i / d->feat), mean, std);
+    }
     return STRATA_OK;
 }

@@ -298,7 +298,10 @@ static strata_status pool_create(const strata_layer_create_call *c, const char *
     const strata_attr *sa = strata_attr_find(c->attrs, c->n_attrs, "stride");
     if (!sa || (sa->kind == STRATA_ATTR_INTS && sa->n == 0))
         s->s[0] = s->k[0], s->s[1] = s->k[1];
-    s->count_include_pad = (int)strata_attr_get_int(c->attrs, c->n_attrs, "count_include_pad", 1) != 0;
+    const int64_t cip = strata_attr_get_int(c->attrs, c->n_attrs, "count_include_pad", 1);
+    if (cip != 0 && cip != 1)
+        return h->set_error(STRATA_E_INVALID, "%s: count_include_pad must be 0 or 1, got %lld", w, (long long)cip);
+    s->count_include_pad = (int)cip;
     if (s->k[0] < 1 || s->k[1] < 1)
         return h->set_error(STRATA_E_INVALID, "%s: kernel_size must be positive, got (%lld, %lld)", w,
                             (long long)s->k[0], (long long)s->k[1]);

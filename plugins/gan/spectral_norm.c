@@ -158,7 +158,9 @@ static strata_status sn_linear_create(const strata_layer_create_call *c)
     const strata_tensor_desc *x = &c->inputs[0];
     int64_t in_f = strata_attr_get_int(c->attrs, c->n_attrs, "in_features", -1);
     int64_t out_f = strata_attr_get_int(c->attrs, c->n_attrs, "out_features", 0);
-    int bias = (int)strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    const int64_t bias = strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    if (bias != 0 && bias != 1)
+        return h->set_error(STRATA_E_INVALID, "%s: bias must be 0 or 1, got %lld", w, (long long)bias);
     if (x->ndim < 1)
         return h->set_error(STRATA_E_SHAPE, "%s: input must have a feature dimension", w);
     int64_t have = x->shape[x->ndim - 1];
@@ -216,7 +218,9 @@ static strata_status sn_conv2d_create(const strata_layer_create_call *c)
     const int64_t C = x->shape[0];
     int64_t in_c = strata_attr_get_int(c->attrs, c->n_attrs, "in_channels", -1);
     int64_t OC = strata_attr_get_int(c->attrs, c->n_attrs, "out_channels", 0);
-    int bias = (int)strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    const int64_t bias = strata_attr_get_int(c->attrs, c->n_attrs, "bias", 1);
+    if (bias != 0 && bias != 1)
+        return h->set_error(STRATA_E_INVALID, "%s: bias must be 0 or 1, got %lld", w, (long long)bias);
     int64_t k[2], st[2], pd[2];
     strata_status rc;
     if ((rc = read_pair(h, w, c->attrs, c->n_attrs, "kernel_size", -1, k)) ||
