@@ -12,9 +12,7 @@ the key.
 usage: drop_last_check.py BUILD SOURCE"""
 import json, os, shutil, subprocess, sys, tempfile
 
-import numpy as np
-
-from run_compare import check, failures, write_safetensors  # tests/run_compare.py
+from run_compare import check, failures, write_two_class_data  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -59,11 +57,7 @@ train: {{epochs: 2, batch_size: 4, log_every: 1}}
 tmp = tempfile.mkdtemp(prefix="strata-drop-last-")
 try:
     # 21 examples in batches of 4: 5 whole batches and 1 example left over
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(21, 4)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    write_safetensors(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
-    write_safetensors(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
+    write_two_class_data(tmp, 21)
     bn, plain = f"{tmp}/bn.yaml", f"{tmp}/plain.yaml"
     with open(bn, "w") as f:
         f.write(SPEC.format(tmp=tmp, bn="    - {type: batch_norm1d}\n"))

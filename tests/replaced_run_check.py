@@ -9,9 +9,7 @@ once the new run has a checkpoint, they are gone and its files stand.
 usage: replaced_run_check.py BUILD SOURCE"""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
-import numpy as np
-
-from run_compare import check, failures, write_safetensors  # tests/run_compare.py
+from run_compare import check, failures, write_two_class_data  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -49,11 +47,7 @@ train: {{epochs: 2, batch_size: 4, log_every: 1, keep_best: val_accuracy}}
 
 tmp = tempfile.mkdtemp(prefix="strata-replaced-")
 try:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 4)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    write_safetensors(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
-    write_safetensors(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
+    write_two_class_data(tmp, 32)
     for name, lr in (("a.yaml", 0.1), ("b.yaml", 0.2)):
         with open(f"{tmp}/{name}", "w") as f:
             f.write(SPEC.format(tmp=tmp, lr=lr))

@@ -9,9 +9,7 @@ written resumes.
 usage: resume_state_check.py BUILD SOURCE"""
 import os, shutil, subprocess, sys, tempfile
 
-import numpy as np
-
-from run_compare import check, failures, rewrite_state, write_safetensors  # tests/run_compare.py
+from run_compare import check, failures, rewrite_state, write_two_class_data  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
 strata = os.path.join(build, "bin", "strata")
@@ -38,11 +36,7 @@ def run(args):
 
 tmp = tempfile.mkdtemp(prefix="strata-state-")
 try:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(16, 4)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    write_safetensors(f"{tmp}/train.safetensors", {"inputs": x, "labels": y})
-    write_safetensors(f"{tmp}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
+    write_two_class_data(tmp, 16)
     with open(f"{tmp}/spec.yaml", "w") as f:
         f.write(SPEC.format(tmp=tmp))
     p = run(["train", f"{tmp}/spec.yaml", "--out", f"{tmp}/run", "--steps", "5", "--quiet"])

@@ -77,3 +77,13 @@ def rewrite_state(path, update):
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def write_two_class_data(folder, n):
+    """folder/train.safetensors: @p n examples of 4 normal values, labelled by
+    the sign of the first; folder/test.safetensors: the first 8 of them. For
+    the small classifier specs of the checks (data.format: safetensors)."""
+    x = np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    write_safetensors(f"{folder}/train.safetensors", {"inputs": x, "labels": y})
+    write_safetensors(f"{folder}/test.safetensors", {"inputs": x[:8], "labels": y[:8]})
