@@ -232,15 +232,6 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
     return run_check_classifier(r, a->spec_path);
 }
 
-/* The largest label of @p d (-1 when empty). */
-static int64_t max_label(const strata_dataset *d)
-{
-    int64_t m = -1;
-    for (int64_t i = 0; d && i < strata_dataset_size(d); i++)
-        m = strata_dataset_y(d, i) > m ? strata_dataset_y(d, i) : m;
-    return m;
-}
-
 int run_check_classifier(run_ctx *r, const char *spec_path)
 {
     strata_dtype dt = STRATA_F32;
@@ -267,7 +258,7 @@ int run_check_classifier(run_ctx *r, const char *spec_path)
     const strata_dataset *sets[3] = {r->train, r->val, r->test};
     static const char *const names[3] = {"training", "validation", "test"};
     for (int k = 0; k < 3; k++) {
-        const int64_t top = max_label(sets[k]);
+        const int64_t top = sets[k] ? strata_dataset_classes(sets[k]) - 1 : -1; /* the largest label */
         if (top >= classes) {
             fprintf(stderr, "strata: error: %s: the %s labels go up to %lld, and the model gives %lld classes (its "
                             "last layer's out_features): it needs at least %lld\n",
