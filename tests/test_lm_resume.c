@@ -466,7 +466,7 @@ static void test_bad_usage(void **state)
                "the text's U+0058 'X'");
     /* too little training text: refused before the run directory is made (it failed at the first batch) */
     expect_err(cli("train lm.yaml --out short --backend ref --set data.val_fraction=0.999"), 1,
-               "tokens; a window of 16 needs 18");
+               "tokens; a window of 16 needs 17");
     snprintf(path, sizeof path, "%s/short", dir);
     assert_int_equal(access(path, F_OK), -1);
     /* no held-out text: eval says so (it printed a NaN loss, and with --json failed to print it) */

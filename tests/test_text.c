@@ -232,7 +232,7 @@ static void test_train_windows(void **state)
     int distinct = 0;
     for (int r = 0; r < B; r++) {
         int64_t s = x[r * T];
-        assert_true(s >= 0 && s < 80 - T - 1); /* inside the training part: [0, n_train - T - 1) */
+        assert_true(s >= 0 && s <= 80 - T - 1); /* inside the training part: x and y within tokens 0..79 */
         distinct += r == 0 || s != x[(r - 1) * T];
         for (int j = 0; j < T; j++) {
             assert_int_equal(x[r * T + j], s + j);
@@ -255,8 +255,18 @@ static void test_train_windows(void **state)
     /* sequence length 0 and too-short texts are errors */
     assert_int_equal(strata_text_train_batch(t, dev, B, 0, 42, 0, &tx, &ty), STRATA_E_INVALID);
     tu_assert_error_contains("sequence length (0)");
-    assert_int_equal(strata_text_train_batch(t, dev, B, 79, 42, 0, &tx, &ty), STRATA_E_INVALID);
+    assert_int_equal(strata_text_train_batch(t, dev, B, 80, 42, 0, &tx, &ty), STRATA_E_INVALID);
     tu_assert_error_contains("80 tokens");
+    /* the last window of the training part is drawn too: with 80 tokens and
+     * T = 79 it is the only one, its last target token 79 (it was never drawn) */
+    int64_t one_x[79], one_y[79];
+    ST_OK(strata_text_train_batch(t, dev, 1, 79, 42, 0, &tx, &ty));
+    read_i64(tx, one_x, 1, 79);
+    read_i64(ty, one_y, 1, 79);
+    strata_tensor_release(tx);
+    strata_tensor_release(ty);
+    assert_int_equal(one_x[0], 0);
+    assert_int_equal(one_y[78], 79);
     /* sizes whose products wrap are refused, not allocated short */
     assert_int_equal(strata_text_train_batch(t, dev, INT64_C(1) << 61, 4, 42, 0, &tx, &ty), STRATA_E_INVALID);
     tu_assert_error_contains("do not fit in memory");

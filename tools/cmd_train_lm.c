@@ -189,10 +189,10 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     cli_warn_time_major(r->spec, r->model, a->spec_path);
     int64_t n_train = 0;
     strata_text_tokens(r->text, 0, &n_train);
-    if (!vocab_checkpoint && n_train < r->seq_len + 2) { /* training: refused before the run directory is made */
+    if (!vocab_checkpoint && n_train < r->seq_len + 1) { /* training: refused before the run directory is made */
         fprintf(stderr, "strata: error: %s: the training part of %s has %lld tokens; a window of %lld needs %lld\n",
                 a->spec_path, random ? "the random text" : file, (long long)n_train, (long long)r->seq_len,
-                (long long)r->seq_len + 2);
+                (long long)r->seq_len + 1);
         return 1;
     }
     int64_t sl = r->seq_len;

@@ -55,23 +55,31 @@ static void replaced_keep(const char *dir, const char *name)
     replaced.names[replaced.n++] = name;
 }
 
-void train_replaced_recover(const char *dir)
+/* dir/NAME.replaced back in place of dir/NAME for each of @p names that has
+ * one; the names put back are listed in @p back (cap 128) */
+static void replaced_put_back(const char *dir, const char *const *names, int n, char back[128])
 {
-    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors"};
-    if (!dist_is_root() || !dir)
-        return;
-    char back[128] = "";
-    for (int k = 0; k < 3; k++) {
+    back[0] = 0;
+    for (int k = 0; k < n; k++) {
         char path[4200], kept[4300];
         snprintf(path, sizeof path, "%s/%s", dir, names[k]);
         snprintf(kept, sizeof kept, "%s.replaced", path);
         if (access(kept, F_OK) != 0)
             continue;
         if (rename(kept, path) == 0)
-            snprintf(back + strlen(back), sizeof back - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
+            snprintf(back + strlen(back), 128 - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
         else
             fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
     }
+}
+
+void train_replaced_recover(const char *dir)
+{
+    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors"};
+    if (!dist_is_root() || !dir)
+        return;
+    char back[128];
+    replaced_put_back(dir, names, 3, back);
     if (back[0])
         fprintf(stderr, "strata: note: %s: the checkpoint's run's %s are back in place (a run started over it was "
                         "stopped before its first checkpoint)\n",
@@ -82,17 +90,12 @@ void train_replaced_recover(const char *dir)
 static void replaced_end(int back)
 {
     char names[128] = "";
-    for (int k = 0; k < replaced.n; k++) {
-        char kept[4300], path[4200];
-        snprintf(path, sizeof path, "%s/%s", replaced.dir, replaced.names[k]);
-        snprintf(kept, sizeof kept, "%s.replaced", path);
-        if (back && rename(kept, path) == 0)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "",
-                     replaced.names[k]);
-        else if (back)
-            fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
-        else
-            remove(kept);
+    if (back)
+        replaced_put_back(replaced.dir, replaced.names, replaced.n, names);
+    for (int k = 0; !back && k < replaced.n; k++) {
+        char kept[4300];
+        snprintf(kept, sizeof kept, "%s/%s.replaced", replaced.dir, replaced.names[k]);
+        remove(kept);
     }
     if (names[0])
         fprintf(stderr, "strata: note: %s: the earlier run's %s are back in place (this run ended before its first "

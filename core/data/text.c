@@ -435,10 +435,10 @@ strata_status strata_text_train_batch(const strata_text *t, strata_device *dev, 
     if (seq_len < 1 || batch < 1)
         return st_error(STRATA_E_INVALID, "text batch: sequence length (%lld) and batch size (%lld) must be positive",
                         (long long)seq_len, (long long)batch);
-    if (t->n_train - 2 < seq_len)
+    if (t->n_train - 1 < seq_len)
         return st_error(STRATA_E_INVALID,
                         "text batch: the training part has %lld tokens, fewer than a window of sequence length %lld "
-                        "needs (%lld + 2)",
+                        "needs (%lld + 1)",
                         (long long)t->n_train, (long long)seq_len, (long long)seq_len);
     if ((uint64_t)batch > SIZE_MAX / (2 * sizeof(int64_t)) / (uint64_t)seq_len)
         return st_error(STRATA_E_INVALID, "text batch: %lld windows of %lld tokens do not fit in memory",
@@ -448,7 +448,7 @@ strata_status strata_text_train_batch(const strata_text *t, strata_device *dev, 
         return STRATA_E_NOMEM;
     /* counter-based: row r of step s draws mix64(key + (r + 1) * golden) with
      * key = mix64(seed) ^ mix64(step + c), independent of what ran before */
-    uint64_t range = (uint64_t)(t->n_train - seq_len - 1);
+    uint64_t range = (uint64_t)(t->n_train - seq_len); /* starts 0 .. n_train - seq_len - 1 */
     uint64_t key = mix64(seed) ^ mix64((uint64_t)step + 0xD1B54A32D192ED03ull);
     for (int64_t r = 0; r < batch; r++) {
         uint64_t u = mix64(key + (uint64_t)(r + 1) * 0x9E3779B97F4A7C15ull);
