@@ -38,7 +38,7 @@ static const strata_attr_spec sn_linear_spec[] = {
     SPEC("in_features", STRATA_ATTR_INT, 0, -1, 0, "input size (inferred when -1)"),
     SPEC("out_features", STRATA_ATTR_INT, 1, 0, 0, "output size"),
     SPEC("bias", STRATA_ATTR_INT, 0, 1, 0, "add a learned bias (1) or not (0)"),
-    SPEC("n_power_iterations", STRATA_ATTR_INT, 0, 1, 0, "power iterations per training forward (>= 1)"),
+    SPEC("n_power_iterations", STRATA_ATTR_INT, 0, 1, 0, "power iterations per training forward (1 to 1000)"),
     SPEC("eps", STRATA_ATTR_FLOAT, 0, 0, 1e-12, "normalize(a) = a / max(||a||, eps)"),
 };
 
@@ -49,7 +49,7 @@ static const strata_attr_spec sn_conv2d_spec[] = {
     SPEC("stride", STRATA_ATTR_INTS, 0, 0, 0, "stride: s or [sh, sw] (default 1)"),
     SPEC("padding", STRATA_ATTR_INTS, 0, 0, 0, "zero padding on each side: p or [ph, pw] (default 0)"),
     SPEC("bias", STRATA_ATTR_INT, 0, 1, 0, "add a learned bias (1) or not (0)"),
-    SPEC("n_power_iterations", STRATA_ATTR_INT, 0, 1, 0, "power iterations per training forward (>= 1)"),
+    SPEC("n_power_iterations", STRATA_ATTR_INT, 0, 1, 0, "power iterations per training forward (1 to 1000)"),
     SPEC("eps", STRATA_ATTR_FLOAT, 0, 0, 1e-12, "normalize(a) = a / max(||a||, eps)"),
 };
 
@@ -92,14 +92,18 @@ static strata_status read_pair(const strata_host_api *h, const char *w, const st
     return STRATA_OK;
 }
 
+/* Far more than converging sigma takes (PyTorch's default is 1); a value
+ * past it is a typo that would stall every training step. */
+#define SN_MAX_ITERS 1000
+
 /* Common attributes, the buffer u and the state. */
 static strata_status sn_common(const strata_layer_create_call *c, const char *w, sn_layer **out)
 {
     const strata_host_api *h = c->host;
     int64_t iters = strata_attr_get_int(c->attrs, c->n_attrs, "n_power_iterations", 1);
     double eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-12);
-    if (iters < 1)
-        return h->set_error(STRATA_E_INVALID, "%s: n_power_iterations must be at least 1, got %lld", w,
+    if (iters < 1 || iters > SN_MAX_ITERS) /* every training forward runs them all */
+        return h->set_error(STRATA_E_INVALID, "%s: n_power_iterations must be 1 to %d, got %lld", w, SN_MAX_ITERS,
                             (long long)iters);
     if (!(eps > 0.0))
         return h->set_error(STRATA_E_INVALID, "%s: eps must be positive, got %g", w, eps);
