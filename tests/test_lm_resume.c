@@ -416,6 +416,38 @@ static void test_generate_nul_prime_and_time_major_warning(void **state)
     free(err);
 }
 
+/* The state outputs after the logits in another order than the state inputs: `strata generate` fed c_n as
+ * h0 and h_n as c0 (same shapes), silently. Refused by train and generate, naming both; the right order trains. */
+static void test_state_outputs_out_of_order(void **state)
+{
+    (void)state;
+    static const char *spec = "seed: 1\n"
+                              "data: {format: text, path: tiny.txt, seq_len: 8, val_fraction: 0.1}\n"
+                              "model:\n"
+                              "  inputs:\n"
+                              "    - {name: tokens, shape: [8], dtype: i64}\n"
+                              "    - {name: h0, shape: [1, 8]}\n"
+                              "    - {name: c0, shape: [1, 8]}\n"
+                              "  layers:\n"
+                              "    - {type: embedding, name: e, num_embeddings: 32, embedding_dim: 4, inputs: tokens}\n"
+                              "    - {type: lstm, name: l, hidden_size: 8, batch_first: 1, inputs: [e, h0, c0]}\n"
+                              "    - {type: linear, name: o, out_features: 32, inputs: l}\n"
+                              "  outputs: [o, %s]\n"
+                              "optimizer: {type: adam, lr: 0.01}\n"
+                              "train: {steps: 2, batch_size: 4, eval_batch_size: 8}\n";
+    char t[1024];
+    int n = snprintf(t, sizeof t, spec, "\"l:1\", \"l:2\"");
+    tu_write_file(dir, "st_ok.yaml", t, (size_t)n);
+    n = snprintf(t, sizeof t, spec, "\"l:2\", \"l:1\"");
+    tu_write_file(dir, "st_swap.yaml", t, (size_t)n);
+    static const char *why = "st_swap.yaml: model output 1 (\"l:2\") is the final state of l's input 2 (c0), but it "
+                             "is paired with model input 1 (h0)";
+    expect_err(cli("train st_swap.yaml --out stbad --backend ref --quiet"), 1, why);
+    expect_ok(cli("train st_ok.yaml --out stok --backend ref --quiet"));
+    expect_ok(cli("generate --checkpoint stok --length 4 --backend ref"));
+    expect_err(cli("generate --checkpoint stok --spec st_swap.yaml --length 4 --backend ref"), 1, why);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -485,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_generate_nul_prime_and_time_major_warning),
+        cmocka_unit_test(test_state_outputs_out_of_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

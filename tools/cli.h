@@ -330,6 +330,10 @@ int lm_train(run_ctx *r, const lm_train_options *o);
 /** Reads the vocabulary stored in a checkpoint (text.mode, text.vocab);
  *  *vocab is malloc'ed. Prints the error; returns 0 or 1. */
 int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64_t *n);
+/** The state outputs (after the logits) against the state inputs: output k
+ *  naming a recurrent layer's final state of another state input than
+ *  input k is an error (printed; returns 1). */
+int lm_check_state_order(const strata_spec *s, int n_inputs);
 int cmd_generate(int argc, char **argv);
 
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */

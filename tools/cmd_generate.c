@@ -361,6 +361,8 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     g.model_len = s0[0];
+    if (lm_check_state_order(g.spec, strata_model_input_count(g.model)))
+        goto done;
     if ((rc = strata_checkpoint_load(a.checkpoint, g.model, NULL))) {
         cli_fail_file("loading the checkpoint", rc, a.checkpoint);
         goto done;

@@ -131,6 +131,75 @@ static strata_status lm_random_text(const strata_model *m, const strata_text_opt
     return rc;
 }
 
+/* The spec string at "fmt" with %d as @p k (NULL when absent or not a string;
+ * a probe, so its error is cleared). */
+static const char *spec_str_at(const strata_spec *s, const char *fmt, int k)
+{
+    char path[96];
+    const char *v = NULL;
+    snprintf(path, sizeof path, fmt, k);
+    if (strata_spec_get_string(s, path, NULL, &v) != STRATA_OK)
+        v = NULL;
+    strata_clear_error();
+    return v;
+}
+
+/* Input slot @p j of layer @p i as written in the spec (NULL: none). */
+static const char *layer_input_slot(const strata_spec *s, int i, int j)
+{
+    const char *one = spec_str_at(s, "model.layers.%d.inputs", i); /* a single name: slot 0 */
+    if (one)
+        return j == 0 ? one : NULL;
+    char fmt[64];
+    snprintf(fmt, sizeof fmt, "model.layers.%d.inputs.%%d", i);
+    return spec_str_at(s, fmt, j);
+}
+
+/* Model input k's name equals ref ("h0", or "h0:0"). */
+static int names_input(const char *ref, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncmp(ref, name, n) && (ref[n] == '\0' || !strcmp(ref + n, ":0"));
+}
+
+int lm_check_state_order(const strata_spec *s, int n_inputs)
+{
+    for (int k = 1; k < n_inputs; k++) {
+        const char *in = spec_str_at(s, "model.inputs.%d.name", k), *out = spec_str_at(s, "model.outputs.%d", k);
+        const char *colon = out ? strchr(out, ':') : NULL;
+        if (!in || !colon)
+            continue;
+        char layer[72];
+        snprintf(layer, sizeof layer, "%.*s", (int)(colon - out), out);
+        char *end;
+        long j = strtol(colon + 1, &end, 10);
+        if (*end || j < 1 || j > 8)
+            continue;
+        /* the recurrent layer named so: its output j is the final state of its input j */
+        for (int i = 0; spec_str_at(s, "model.layers.%d.type", i); i++) {
+            const char *type = spec_str_at(s, "model.layers.%d.type", i), *nm = spec_str_at(s, "model.layers.%d.name", i);
+            char pos[16];
+            snprintf(pos, sizeof pos, "%d", i);
+            if (strcmp(nm ? nm : pos, layer) || (strcmp(type, "lstm") && strcmp(type, "gru") && strcmp(type, "rnn")))
+                continue;
+            const char *from = layer_input_slot(s, i, (int)j);
+            for (int q = 1; from && q < n_inputs; q++) {
+                const char *other = spec_str_at(s, "model.inputs.%d.name", q);
+                if (q != k && other && names_input(from, other)) {
+                    fprintf(stderr,
+                            "strata: error: %s: model output %d (\"%s\") is the final state of %s's input %ld "
+                            "(%s), but it is paired with model input %d (%s): the outputs after the logits must "
+                            "follow the order of the state inputs, or `strata generate` feeds one state in place "
+                            "of the other\n",
+                            strata_spec_path(s), k, out, layer, j, other, k, in);
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
 {
     const char *path = NULL, *mode = "chars", *prepare = NULL;
@@ -215,6 +284,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     if (os[1] > V && dist_is_root()) /* said once in a data-parallel run */
         fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
                 (long long)os[1], (long long)V);
+    if (lm_check_state_order(r->spec, strata_model_input_count(r->model)))
+        return 1;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
         r->batch = a->batch_size;
