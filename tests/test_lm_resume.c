@@ -501,6 +501,15 @@ static void test_bad_usage(void **state)
                "tokens; a window of 16 needs 17");
     snprintf(path, sizeof path, "%s/short", dir);
     assert_int_equal(access(path, F_OK), -1);
+    /* an embedding narrower than the vocabulary: refused before training (it failed at the first batch with a
+     * token past it, perhaps the end-of-run evaluation, and the run's steps were lost) */
+    expect_err(cli("train lm.yaml --out narrow --backend ref --set model.layers.0.num_embeddings=5"), 1,
+               "the model cannot read the vocabulary's tokens 0 to ");
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(strstr(err, "an embedding's num_embeddings must be at least"));
+    free(err);
+    snprintf(path, sizeof path, "%s/narrow", dir);
+    assert_int_equal(access(path, F_OK), -1);
     /* no held-out text: eval says so (it printed a NaN loss, and with --json failed to print it) */
     expect_err(cli("eval lm.yaml --checkpoint lmrun --backend ref --set data.val_fraction=0 --json"), 1,
                "no validation text to evaluate on (data.val_fraction holds out too little for one window of 16 "

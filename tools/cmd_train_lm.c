@@ -200,6 +200,41 @@ int lm_check_state_order(const strata_spec *s, int n_inputs)
     return 0;
 }
 
+/* The model runs on a window of the vocabulary's last token: an embedding
+ * narrower than the vocabulary failed at the first batch that held a token
+ * past it, which may be the end-of-run evaluation (the held-out text's own
+ * characters), with the run's steps unsaved. 0, or 1 after a message. */
+static int takes_vocab(run_ctx *r, const char *spec_path, const char *file, int64_t V)
+{
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)r->seq_len), shape[2] = {1, r->seq_len};
+    if (!ids) {
+        fprintf(stderr, "strata: error: out of memory for a window of %lld tokens\n", (long long)r->seq_len);
+        return 1;
+    }
+    for (int64_t k = 0; k < r->seq_len; k++)
+        ids[k] = V - 1;
+    strata_tensor *x = NULL, *logits = NULL;
+    int prev = strata_set_grad_enabled(r->rt, 0);
+    strata_status rc = strata_tensor_from_host(r->dev, STRATA_I64, 2, shape, ids, &x);
+    if (!rc)
+        rc = lm_forward(r, x, 0, &logits);
+    strata_set_grad_enabled(r->rt, prev);
+    strata_tensor_release(x);
+    strata_tensor_release(logits);
+    free(ids);
+    if (rc == STRATA_E_NOMEM)
+        return cli_fail("running the model on one window", rc);
+    if (rc) {
+        fprintf(stderr, "strata: error: %s: the model cannot read the vocabulary's tokens 0 to %lld (the %lld "
+                        "distinct %s of %s): %s; an embedding's num_embeddings must be at least %lld\n",
+                spec_path, (long long)V - 1, (long long)V,
+                strata_text_get_mode(r->text) == STRATA_TEXT_BYTES ? "bytes" : "characters", file, strata_last_error(),
+                (long long)V);
+        return 1;
+    }
+    return 0;
+}
+
 int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
 {
     const char *path = NULL, *mode = "chars", *prepare = NULL;
@@ -284,7 +319,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     if (os[1] > V && dist_is_root()) /* said once in a data-parallel run */
         fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
                 (long long)os[1], (long long)V);
-    if (lm_check_state_order(r->spec, strata_model_input_count(r->model)))
+    if (lm_check_state_order(r->spec, strata_model_input_count(r->model)) ||
+        takes_vocab(r, a->spec_path, random ? "the random text" : file, V))
         return 1;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
