@@ -446,6 +446,28 @@ static void test_state_outputs_out_of_order(void **state)
     expect_ok(cli("train st_ok.yaml --out stok --backend ref --quiet"));
     expect_ok(cli("generate --checkpoint stok --length 4 --backend ref"));
     expect_err(cli("generate --checkpoint stok --spec st_swap.yaml --length 4 --backend ref"), 1, why);
+
+    /* NaN weights in a checkpoint: generate printed the prime then token 0 for ever (exit 0), a resume stopped
+     * at its first step blaming the learning rate; both name the parameter now */
+    char *ck = tu_slurp(dir, "stok/checkpoint.safetensors");
+    assert_non_null(ck);
+    const char *w = strstr(ck + 8, "\"o.weight\":{\"data_offsets\":[");
+    assert_non_null(w);
+    long long hlen = 0, begin = -1;
+    memcpy(&hlen, ck, 8); /* little-endian, as the file */
+    assert_int_equal(sscanf(w + strlen("\"o.weight\":{\"data_offsets\":["), "%lld", &begin), 1);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/stok/checkpoint.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 8 + hlen + begin, SEEK_SET), 0);
+    assert_int_equal(fwrite("\xff\xff\xff\x7f", 1, 4, f), 4); /* a NaN, the first element */
+    assert_int_equal(fclose(f), 0);
+    free(ck);
+    expect_err(cli("generate --checkpoint stok --length 4 --backend ref"), 1,
+               "stok/checkpoint.safetensors: parameter 'o.weight' holds 1 non-finite value(s) of 256");
+    expect_err(cli("train st_ok.yaml --resume stok --steps 4 --backend ref"), 1,
+               "parameter 'o.weight' holds 1 non-finite value(s) of 256 (NaN or Inf): it cannot be resumed");
 }
 
 static void test_bad_usage(void **state)

@@ -511,6 +511,10 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s);
 int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** 0 when every F32 parameter of @p m is finite; else 1 after an error
+ *  naming @p path (the checkpoint read), the parameter and the count, and
+ *  ending with @p consequence ("it cannot be resumed"). */
+int cli_refuse_nonfinite_params(const strata_model *m, const char *path, const char *consequence);
 /** train_ckpt_save_file with more metadata: the members of @p more (a JSON
  *  object, borrowed; NULL for none) join "train.state" at the top level
  *  (a language model's vocabulary, a task name; "step" and "epoch" stay

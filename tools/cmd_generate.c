@@ -367,6 +367,8 @@ int cmd_generate(int argc, char **argv)
         cli_fail_file("loading the checkpoint", rc, a.checkpoint);
         goto done;
     }
+    if (cli_refuse_nonfinite_params(g.model, a.checkpoint, "the model's logits would be NaN and its samples noise"))
+        goto done;
     r = generate(&g, &a);
 done:
     strata_model_destroy(g.model);

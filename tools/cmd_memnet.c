@@ -1567,6 +1567,8 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
     mn_vocab_free(&saved);
     if ((rc = strata_checkpoint_load(ck, c->model, c->opt)))
         return cli_fail("loading the checkpoint to resume", rc);
+    if (cli_refuse_nonfinite_params(c->model, ck, "it cannot be resumed"))
+        return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
     json_t *x = ts->extra, *best = json_object_get(x, "best");
     p->rep = json_integer_value(json_object_get(x, "repeat"));

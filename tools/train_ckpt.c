@@ -271,6 +271,39 @@ int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, str
         s->extra = NULL;
         return cli_fail("loading the checkpoint to resume", rc);
     }
+    if (cli_refuse_nonfinite_params(m, path, "it cannot be resumed")) { /* training would stop at once, blaming the lr */
+        json_decref(s->extra);
+        s->extra = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_refuse_nonfinite_params(const strata_model *m, const char *path, const char *consequence)
+{
+    int n = strata_model_param_count(m);
+    for (int i = 0; i < n; i++) {
+        const char *name = NULL;
+        strata_tensor *t = NULL;
+        if (strata_model_param(m, i, &name, &t) || strata_tensor_dtype(t) != STRATA_F32)
+            continue;
+        int64_t numel = strata_tensor_numel(t), bad = 0;
+        float *v = malloc(sizeof(float) * (size_t)(numel ? numel : 1));
+        if (!v || strata_tensor_read(t, v, sizeof(float) * (size_t)numel)) {
+            free(v);
+            strata_clear_error();
+            continue;
+        }
+        for (int64_t k = 0; k < numel; k++)
+            bad += !isfinite(v[k]);
+        free(v);
+        if (bad) {
+            fprintf(stderr, "strata: error: %s: parameter '%s' holds %lld non-finite value(s) of %lld (NaN or "
+                            "Inf): %s (`strata inspect %s --stats` lists every tensor's)\n",
+                    path, name, (long long)bad, (long long)numel, consequence, path);
+            return 1;
+        }
+    }
     return 0;
 }
 
