@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A new run in a directory that holds an earlier run (train_replaced_settle,
-tools/train_ckpt.c): the earlier run's spec.yaml, metrics.jsonl and
-best.safetensors wait aside until the new run's first checkpoint, and are
+tools/train_ckpt.c): the earlier run's spec.yaml, metrics.jsonl,
+best.safetensors, summary.json and report.html wait aside until the new run's first checkpoint, and are
 put back when it ends without one, so a run that fails to start does not
 leave the earlier checkpoint beside its own spec and an emptied history;
 once the new run has a checkpoint, they are gone and its files stand.
@@ -53,7 +53,8 @@ try:
             f.write(SPEC.format(tmp=tmp, lr=lr))
     r = f"{tmp}/run"
     run(["train", f"{tmp}/a.yaml", "--out", r, "--quiet"])
-    before = {k: read(f"{r}/{k}") for k in ("spec.yaml", "metrics.jsonl", "best.safetensors")}
+    KEPT = ("spec.yaml", "metrics.jsonl", "best.safetensors", "summary.json", "report.html")
+    before = {k: read(f"{r}/{k}") for k in KEPT}
 
     # run b cannot write its first checkpoint (a directory is in the way): it
     # ends without one, and run a's files are back
@@ -62,15 +63,15 @@ try:
     p = run(["train", f"{tmp}/b.yaml", "--out", r, "--quiet"], expect=1)
     after = {k: read(f"{r}/{k}") if os.path.exists(f"{r}/{k}") else None for k in before}
     check(after == before and "are back in place" in p.stderr,
-          "a run that ends before its first checkpoint puts the earlier run's spec.yaml, metrics.jsonl and "
-          "best.safetensors back")
+          "a run that ends before its first checkpoint puts the earlier run's spec.yaml, metrics.jsonl, "
+          "best.safetensors, summary.json and report.html back")
     check(not glob.glob(f"{r}/*.replaced"), "nothing is left aside after it")
 
     # a run killed before its first checkpoint (SIGKILL: no settle) leaves
     # its own spec and history beside FILE.replaced: a new run over it keeps
     # the earlier run's FILE.replaced (and puts them back when it fails too)
     def killed_run_left(run_dir):
-        for k in ("spec.yaml", "metrics.jsonl", "best.safetensors"):
+        for k in KEPT:
             os.rename(f"{run_dir}/{k}", f"{run_dir}/{k}.replaced")
         shutil.copy(f"{tmp}/b.yaml", f"{run_dir}/spec.yaml")
         with open(f"{run_dir}/metrics.jsonl", "w") as f:

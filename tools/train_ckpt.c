@@ -27,13 +27,14 @@ static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
 
 /* A new run in a directory that holds an earlier run's files: those it
  * replaces before it has a checkpoint of its own (spec.yaml, metrics.jsonl,
- * best.safetensors) wait as FILE.replaced until its first checkpoint, and go
+ * best.safetensors; summary.json and report.html, which would describe the
+ * earlier run beside this one's checkpoint if it were killed) wait as FILE.replaced until its first checkpoint, and go
  * back if it ends without one (train_replaced_settle). A run that fails to
  * start must not leave the earlier checkpoint beside its spec and an
  * emptied history. */
 static struct {
     char dir[4096];
-    const char *names[3];
+    const char *names[5];
     int n;
 } replaced;
 
@@ -45,7 +46,7 @@ static void replaced_keep(const char *dir, const char *name)
     char from[4200], to[4300];
     snprintf(from, sizeof from, "%s/%s", dir, name);
     snprintf(to, sizeof to, "%s.replaced", from);
-    if (!dist_is_root() || replaced.n == 3 || (replaced.n && strcmp(replaced.dir, dir)))
+    if (!dist_is_root() || replaced.n == 5 || (replaced.n && strcmp(replaced.dir, dir)))
         return;
     if (access(to, F_OK) == 0)
         remove(from);
@@ -75,11 +76,12 @@ static void replaced_put_back(const char *dir, const char *const *names, int n, 
 
 void train_replaced_recover(const char *dir)
 {
-    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors"};
+    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors", "summary.json",
+                                        "report.html"};
     if (!dist_is_root() || !dir)
         return;
     char back[128];
-    replaced_put_back(dir, names, 3, back);
+    replaced_put_back(dir, names, 5, back);
     if (back[0])
         fprintf(stderr, "strata: note: %s: the checkpoint's run's %s are back in place (a run started over it was "
                         "stopped before its first checkpoint)\n",
@@ -524,6 +526,8 @@ FILE *train_metrics_open(const char *path, int resuming)
         if (slash && !strcmp(slash + 1, "metrics.jsonl")) {
             *slash = '\0';
             replaced_keep(dir, "metrics.jsonl");
+            replaced_keep(dir, "summary.json");
+            replaced_keep(dir, "report.html");
         }
     }
     /* a data-parallel run's files are rank 0's: the others write nowhere */
