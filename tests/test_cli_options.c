@@ -325,6 +325,8 @@ static void test_bad_numbers(void **state)
         {"train %s/autoencoder-fashion.yaml --out r --epochs 1.5", "--epochs must be a whole number >= 1, got '1.5'"},
         {"train %s/seq2seq-reverse.yaml --out r --seed ''", "--seed must be a whole number >= 0, got ''"},
         {"generate --checkpoint c --length -1", "--length must be a whole number >= 0, got '-1'"},
+        {"generate --checkpoint c --temperature ''", "--temperature must be a number >= 0 (0 picks the likeliest), got ''"},
+        {"generate --checkpoint c --temperature 1x", "--temperature must be a number >= 0 (0 picks the likeliest), got '1x'"},
         /* tools */
         {"bench W1 --steps 0", "--steps must be a whole number in [1, 10000000], got '0'"},
         {"bench W1 --warmup many", "--warmup must be a whole number in [0, 10000000], got 'many'"},

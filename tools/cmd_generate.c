@@ -60,8 +60,8 @@ static int parse_args(int argc, char **argv, gen_args *a)
     if (r)
         return r;
     char *end = NULL;
-    if (temperature &&
-        (!((a->temperature = strtod(temperature, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
+    if (temperature && (!*temperature || /* strtod reads "" as 0: greedy, silently */
+                        !((a->temperature = strtod(temperature, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
         fprintf(stderr, "strata: error: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n",
                 temperature);
         return 2;
@@ -247,7 +247,12 @@ static int generate(gen_ctx *g, const gen_args *a)
     int64_t V_out;
     const int64_t *os = strata_model_output_shape(g->model, 0, &nd);
     if (!os || nd != 2 || os[1] < V) {
-        fprintf(stderr, "strata: error: the model's first output is not logits (T, >= %lld)\n", (long long)V);
+        if (os && nd == 2)
+            fprintf(stderr, "strata: error: the model's first output is (T, %lld): too narrow for logits over the "
+                            "vocabulary of %lld tokens in %s\n",
+                    (long long)os[1], (long long)V, a->checkpoint);
+        else
+            fprintf(stderr, "strata: error: the model's first output is not logits (T, >= %lld)\n", (long long)V);
         goto done;
     }
     V_out = os[1];

@@ -47,6 +47,11 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
                 rc == STRATA_E_NOT_FOUND ? "not a language-model checkpoint of `strata train`" : strata_last_error());
         return 1;
     }
+    if (strcmp(m, "chars") && strcmp(m, "bytes")) { /* was read as chars */
+        fprintf(stderr, "strata: error: %s: metadata text.mode is '%s'; this version reads 'chars' or 'bytes'\n",
+                checkpoint, m);
+        return 1;
+    }
     size_t size = 1 << 16;
     char *buf = NULL;
     for (;;) {

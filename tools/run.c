@@ -790,10 +790,16 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
 
 void run_note_accumulate(run_ctx *r)
 {
-    if (run_accumulate(r) > 1)
-        fprintf(stderr, "strata: each batch of %lld runs as %lld micro-batches (train.accumulate)%s: one forward "
-                        "and backward pass at a time, their gradients added up before the step\n",
-                (long long)r->batch, (long long)r->accumulate, dist_size() > 1 ? ", each rank's share" : "");
+    if (run_accumulate(r) <= 1)
+        return;
+    if (r->accumulate > r->batch) /* accumulate_share splits no finer than a row each */
+        fprintf(stderr, "strata: note: train.accumulate is %lld, more than the batch of %lld: it runs as micro-batches "
+                        "of one example\n",
+                (long long)r->accumulate, (long long)r->batch);
+    const int64_t k = r->accumulate < r->batch ? r->accumulate : r->batch;
+    fprintf(stderr, "strata: each batch of %lld runs as %lld micro-batches (train.accumulate)%s: one forward "
+                    "and backward pass at a time, their gradients added up before the step\n",
+            (long long)r->batch, (long long)k, dist_size() > 1 ? ", each rank's share" : "");
 }
 
 void run_note_data_parallel(int64_t batch, const char *out_dir)
