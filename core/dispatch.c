@@ -373,6 +373,9 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
                         inv->n_outputs);
     if (inv->n_attrs < 0 || inv->n_attrs > ST_MAX_IO - 4 || (inv->n_attrs && !inv->attrs))
         return st_error(STRATA_E_INVALID, "%s: bad attribute count %d", op->name, inv->n_attrs);
+    strata_status bad_attr = st_attrs_check(op->name, inv->attrs, inv->n_attrs);
+    if (bad_attr)
+        return bad_attr;
     const int provided = (inv->flags & STRATA_INVOKE_OUTPUTS_PROVIDED) != 0;
     /* another runtime's backend is not in rt->backends: every op looked kernel-less and ran through the
      * fallback (or failed as "no kernel on ref:0"), recorded in this runtime's graph */
@@ -653,6 +656,12 @@ strata_status st_invoke(strata_runtime *rt, const strata_op_invocation *inv)
 
 strata_status strata_op_invoke(strata_runtime *rt, const strata_op_invocation *inv)
 {
+    if (inv && inv->version < 0)
+        return st_error(STRATA_E_INVALID, "strata_op_invoke: %s: version must be 0 (the newest) or more, got %d",
+                        inv->op ? inv->op : "(NULL op)", (int)inv->version);
+    if (inv && (inv->flags & ~(uint32_t)STRATA_INVOKE_OUTPUTS_PROVIDED))
+        return st_error(STRATA_E_INVALID, "strata_op_invoke: %s: unknown flags 0x%x", inv->op ? inv->op : "(NULL op)",
+                        (unsigned)(inv->flags & ~(uint32_t)STRATA_INVOKE_OUTPUTS_PROVIDED));
     return st_invoke(rt, inv);
 }
 

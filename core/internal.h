@@ -351,12 +351,18 @@ struct strata_model {
     int n_buffers, cap_buffers;
     int *out_ids, *out_outs;
     int n_outputs, cap_outputs, cap_outputs2;
+    strata_optimizer **optims; /* those created over it: told when it goes */
+    int n_optims, cap_optims;
 };
 
 /** Checks attrs against a schema; returns a deep copy with defaults
  *  applied. @p what names the owner in messages ("layer 'fc1' (linear)").
  *  @p defaults_log (may be NULL) receives one "name = value" line per
  *  default applied (caller frees). */
+/* Attributes a caller passed: a name each, a known kind, an array for a
+ * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
+ * @p what (the op, layer or optimizer) and the attribute. */
+strata_status st_attrs_check(const char *what, const strata_attr *attrs, int n_attrs);
 strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *schema, int n_schema,
                                     const strata_attr *attrs, int n_attrs, strata_attr **out, int *n_out,
                                     char **defaults_log);
@@ -398,6 +404,13 @@ int64_t st_optimizer_param_steps(const strata_optimizer *o, int param);
 void st_optimizer_drop_slot(strata_optimizer *o, int param, int k);
 /** STRATA_E_STATE, naming @p what, unless @p o was created for @p m and
  *  @p m still has the parameters it had then. */
+/* An optimizer created over @p m (st_model_track_optimizer, NOMEM when
+ * the list cannot grow) or destroyed (st_model_forget_optimizer); the
+ * model's destruction leaves its optimizers without a model
+ * (st_optimizer_model_gone), which their calls then report. */
+strata_status st_model_track_optimizer(strata_model *m, strata_optimizer *o);
+void st_model_forget_optimizer(strata_model *m, strata_optimizer *o);
+void st_optimizer_model_gone(strata_optimizer *o);
 strata_status st_optimizer_check_model(const strata_optimizer *o, const strata_model *m, const char *what);
 void st_optimizer_set_param_steps(strata_optimizer *o, int param, int64_t steps);
 

@@ -22,10 +22,36 @@ strata_status strata_model_create(strata_device *dev, strata_model **out)
     return STRATA_OK;
 }
 
+strata_status st_model_track_optimizer(strata_model *m, strata_optimizer *o)
+{
+    if (m->n_optims == m->cap_optims) {
+        int cap = m->cap_optims ? 2 * m->cap_optims : 4;
+        strata_optimizer **p = st_realloc(m->optims, sizeof *p * (size_t)cap);
+        if (!p)
+            return STRATA_E_NOMEM;
+        m->optims = p;
+        m->cap_optims = cap;
+    }
+    m->optims[m->n_optims++] = o;
+    return STRATA_OK;
+}
+
+void st_model_forget_optimizer(strata_model *m, strata_optimizer *o)
+{
+    for (int k = 0; k < m->n_optims; k++)
+        if (m->optims[k] == o) {
+            m->optims[k] = m->optims[--m->n_optims];
+            return;
+        }
+}
+
 void strata_model_destroy(strata_model *m)
 {
     if (!m)
         return;
+    for (int k = 0; k < m->n_optims; k++) /* their calls report it rather than read freed memory */
+        st_optimizer_model_gone(m->optims[k]);
+    free(m->optims);
     for (int k = m->n_layers - 1; k >= 0; k--) {
         strata_layer *l = m->layers[k];
         if (l->state && l->type->def.destroy)
@@ -229,6 +255,10 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
         rc = st_error(STRATA_E_INVALID, "%s: more than 16 inputs", what);
     for (int k = 0; !rc && k < n_in; k++) {
         int id, which = 0;
+        if (n_inputs && !inputs[k]) {
+            rc = st_error(STRATA_E_INVALID, "%s: input %d is a NULL name", what, k);
+            break;
+        }
         if (n_inputs) {
             id = lookup(m, inputs[k], &which);
             if (id == -1000000) {

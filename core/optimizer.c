@@ -93,6 +93,11 @@ strata_status strata_optimizer_create(strata_model *m, const char *type, const s
         free(o);
         return rc;
     }
+    if (st_model_track_optimizer(m, o)) {
+        free(o->attrs);
+        free(o);
+        return STRATA_E_NOMEM;
+    }
     o->n_params = m->n_params;
     o->n_slots = ot->def.n_slots;
     o->param_steps = st_calloc((size_t)(o->n_params ? o->n_params : 1), sizeof(int64_t));
@@ -110,6 +115,8 @@ void strata_optimizer_destroy(strata_optimizer *o)
 {
     if (!o)
         return;
+    if (o->model)
+        st_model_forget_optimizer(o->model, o);
     if (o->slots)
         for (int k = 0; k < o->n_params * o->n_slots; k++)
             strata_tensor_release(o->slots[k]);
@@ -147,8 +154,16 @@ void st_optimizer_drop_slot(strata_optimizer *o, int param, int k)
     *s = NULL;
 }
 
+void st_optimizer_model_gone(strata_optimizer *o)
+{
+    o->model = NULL;
+}
+
 strata_status st_optimizer_check_model(const strata_optimizer *o, const strata_model *m, const char *what)
 {
+    if (!o->model)
+        return st_error(STRATA_E_STATE, "%s: optimizer '%s': its model was destroyed (destroy the optimizer first)",
+                        what, o->type->name);
     if (o->model != m)
         return st_error(STRATA_E_STATE, "%s: optimizer '%s' was created for another model", what, o->type->name);
     if (m->n_params != o->n_params)
@@ -259,6 +274,9 @@ strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *no
 {
     if (!m)
         return st_error(STRATA_E_INVALID, "strata_clip_grad_norm: NULL model");
+    if (!(max_norm > 0.0) || !isfinite(max_norm)) /* a negative one flipped every gradient: ascent */
+        return st_error(STRATA_E_INVALID, "strata_clip_grad_norm: max_norm must be a positive finite number, got %g",
+                        max_norm);
     int prev = strata_set_grad_enabled(m->rt, 0);
     double total = 0.0;
     strata_status rc = STRATA_OK;

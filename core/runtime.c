@@ -231,13 +231,15 @@ void strata_runtime_seed(strata_runtime *rt, uint64_t seed)
 void strata_runtime_rng_state(const strata_runtime *rt, uint64_t *seed, uint64_t *offset)
 {
     if (seed)
-        *seed = rt->rng_seed;
+        *seed = rt ? rt->rng_seed : 0;
     if (offset)
-        *offset = rt->rng_offset;
+        *offset = rt ? rt->rng_offset : 0;
 }
 
 void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t offset)
 {
+    if (!rt)
+        return;
     rt->rng_seed = seed;
     rt->rng_offset = offset;
 }
@@ -246,6 +248,8 @@ void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t of
 
 int strata_set_grad_enabled(strata_runtime *rt, int enabled)
 {
+    if (!rt)
+        return 0;
     int prev = rt->grad_enabled;
     rt->grad_enabled = enabled ? 1 : 0;
     return prev;
@@ -253,7 +257,7 @@ int strata_set_grad_enabled(strata_runtime *rt, int enabled)
 
 int strata_grad_enabled(const strata_runtime *rt)
 {
-    return rt->grad_enabled;
+    return rt ? rt->grad_enabled : 0;
 }
 
 strata_graph *strata_runtime_graph(strata_runtime *rt)

@@ -49,11 +49,36 @@ static int log_append(char **log, const char *line)
     return 0;
 }
 
+strata_status st_attrs_check(const char *what, const strata_attr *attrs, int n_attrs)
+{
+    if (n_attrs < 0 || (n_attrs && !attrs))
+        return st_error(STRATA_E_INVALID, "%s: bad attribute array (%d attribute(s) at %p)", what, n_attrs,
+                        (const void *)attrs);
+    for (int k = 0; k < n_attrs; k++) {
+        const strata_attr *a = &attrs[k];
+        if (!a->name || !*a->name)
+            return st_error(STRATA_E_INVALID, "%s: attribute %d has %s name", what, k, a->name ? "an empty" : "a NULL");
+        int list = a->kind == STRATA_ATTR_INTS || a->kind == STRATA_ATTR_FLOATS;
+        if (a->kind < STRATA_ATTR_INT || a->kind > STRATA_ATTR_STRING)
+            return st_error(STRATA_E_INVALID, "%s: attribute '%s' has unknown kind %d", what, a->name, (int)a->kind);
+        if (list && (a->n < 0 || (a->n > 0 && !(a->kind == STRATA_ATTR_INTS ? (const void *)a->ints
+                                                                          : (const void *)a->floats))))
+            return st_error(STRATA_E_INVALID, "%s: attribute '%s' is a %s of %d element(s) %s", what, a->name,
+                            kind_name(a->kind), (int)a->n, a->n < 0 ? "(negative)" : "with a NULL array");
+        if (a->kind == STRATA_ATTR_STRING && !a->s)
+            return st_error(STRATA_E_INVALID, "%s: attribute '%s' is a NULL string", what, a->name);
+    }
+    return STRATA_OK;
+}
+
 strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *schema, int n_schema,
                                     const strata_attr *attrs, int n_attrs, strata_attr **out, int *n_out,
                                     char **defaults_log)
 {
     char known[512];
+    strata_status bad = st_attrs_check(what, attrs, n_attrs);
+    if (bad)
+        return bad;
     for (int k = 0; k < n_attrs; k++) {
         const strata_attr *a = &attrs[k];
         const strata_attr_spec *s = NULL;

@@ -248,7 +248,7 @@ int64_t strata_tensor_numel(const strata_tensor *t)
 }
 strata_dtype strata_tensor_dtype(const strata_tensor *t)
 {
-    return (strata_dtype)t->dtype;
+    return t ? (strata_dtype)t->dtype : (strata_dtype)0; /* no dtype of the enum */
 }
 strata_device *strata_tensor_device(const strata_tensor *t)
 {
@@ -257,6 +257,8 @@ strata_device *strata_tensor_device(const strata_tensor *t)
 
 int strata_tensor_is_contiguous(const strata_tensor *t)
 {
+    if (!t)
+        return 0;
     if (st_numel(t->ndim, t->shape) == 0)
         return 1; /* nothing to lay out */
     int64_t s = 1;

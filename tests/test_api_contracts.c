@@ -19,7 +19,10 @@
  *   - backward after a tensor it saved was changed in place is E_STATE (it
  *     silently used the new values), from 2026-12-03;
  *   - an op given a tensor of another runtime is E_INVALID (it ran through
- *     the host fallback), from 2026-12-06.
+ *     the host fallback), from 2026-12-06;
+ *   - attributes with a NULL name or list array, a NULL input name, an
+ *     optimizer used after its model was destroyed and a negative max_norm
+ *     are errors (crashes, or a flipped gradient), from 2026-12-07.
  */
 #include <math.h>
 #include <stdint.h>
@@ -937,6 +940,105 @@ static void test_null_arrays(void **state)
     strata_runtime_destroy(rt);
 }
 
+/* A review's crashes of 2026-12-07: attributes with a NULL name or a NULL list array (ops and layers), a NULL
+ * input name, an optimizer used after its model was destroyed, a negative max_norm (it flipped every
+ * gradient), NULL handles of accessors without a result to fail with. */
+static void test_bad_attrs_and_lifetimes(void **state)
+{
+    (void)state;
+    strata_runtime *rt = tu_runtime();
+    strata_device *dev = tu_ref(rt);
+    strata_tensor *x = NULL, *y = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){4}, (float[4]){1, 2, 3, 4}, &x));
+    strata_attr a = strata_attr_float(NULL, 0.5);
+    assert_int_equal(strata_op_call(rt, "core::leaky_relu", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::leaky_relu: attribute 0 has a NULL name");
+    a = strata_attr_ints("shape", NULL, 2);
+    assert_int_equal(strata_op_call(rt, "core::reshape", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::reshape: attribute 'shape' is a list of integers of 2 element(s) with a NULL");
+    a = strata_attr_string("reduction", NULL);
+    assert_int_equal(strata_op_call(rt, "core::sum", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("attribute 'reduction' is a NULL string");
+    a = strata_attr_int("value", 1);
+    a.kind = 9;
+    assert_int_equal(strata_op_create(dev, "core::fill", &a, 1, &y), STRATA_E_INVALID);
+    tu_assert_error_contains("attribute 'value' has unknown kind 9");
+    assert_null(y);
+
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(dev, &m));
+    ST_OK(strata_model_add_input(m, "x", STRATA_F32, 1, (const int64_t[]){4}));
+    a = strata_attr_int(NULL, 3);
+    assert_int_equal(strata_model_add_layer(m, "linear", NULL, &a, 1, NULL, 0), STRATA_E_INVALID);
+    tu_assert_error_contains("layer '0' (linear): attribute 0 has a NULL name");
+    const char *no_name[1] = {NULL};
+    assert_int_equal(strata_model_add_layer(m, "relu", NULL, NULL, 0, no_name, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("layer '0' (relu): input 0 is a NULL name");
+    add_linear(m, "fc", NULL);
+    strata_tensor *out = NULL, *xb = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 2, (const int64_t[]){1, 4}, (float[4]){1, 2, 3, 4}, &xb));
+    ST_OK(strata_model_forward(m, &xb, 1, &out, 1, 1));
+    strata_tensor_release(xb);
+    strata_tensor *loss = NULL;
+    ST_OK(strata_op_call(rt, "core::sum", &out, 1, NULL, 0, &loss, 1));
+    ST_OK(strata_backward(strata_runtime_graph(rt), loss));
+    for (double bad = -1.0;; bad = NAN) {
+        assert_int_equal(strata_clip_grad_norm(m, bad, NULL), STRATA_E_INVALID);
+        tu_assert_error_contains("max_norm must be a positive finite number");
+        if (isnan(bad))
+            break;
+    }
+    strata_optimizer *o = NULL, *o2 = NULL;
+    ST_OK(strata_optimizer_create(m, "sgd", NULL, 0, &o));
+    ST_OK(strata_optimizer_create(m, "adam", NULL, 0, &o2));
+    strata_optimizer_destroy(o2); /* one destroyed before the model: the model forgets it */
+    strata_tensor_release(loss);
+    strata_tensor_release(out);
+    strata_model_destroy(m);
+    assert_int_equal(strata_optimizer_step(o), STRATA_E_STATE);
+    tu_assert_error_contains("optimizer 'sgd': its model was destroyed");
+    strata_optimizer_destroy(o);
+
+    /* argument ranges torch checks too: U(5, 1), N(0, -1); an invocation's version and flags */
+    strata_attr ua[3] = {strata_attr_ints("shape", (const int64_t[]){3}, 1), strata_attr_float("low", 5),
+                         strata_attr_float("high", 1)};
+    assert_int_equal(strata_op_create(dev, "core::uniform", ua, 3, &y), STRATA_E_INVALID);
+    tu_assert_error_contains("core::uniform: low must be at most high, both finite; got low 5, high 1");
+    ua[1] = strata_attr_float("mean", 0);
+    ua[2] = strata_attr_float("std", -1);
+    assert_int_equal(strata_op_create(dev, "core::normal", ua, 3, &y), STRATA_E_INVALID);
+    tu_assert_error_contains("core::normal: std must be >= 0");
+    strata_tensor *one[1] = {x};
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::neg", .version = -1, .inputs = one,
+                                .n_inputs = 1, .outputs = &y, .n_outputs = 1};
+    assert_int_equal(strata_op_invoke(rt, &inv), STRATA_E_INVALID);
+    tu_assert_error_contains("core::neg: version must be 0 (the newest) or more, got -1");
+    inv.version = 0;
+    inv.flags = 0xff00;
+    assert_int_equal(strata_op_invoke(rt, &inv), STRATA_E_INVALID);
+    tu_assert_error_contains("core::neg: unknown flags 0xff00");
+    assert_null(y);
+    /* a NaN input of a data set built from host arrays (the loaders refuse it) */
+    strata_dataset *ds = NULL;
+    assert_int_equal(strata_dataset_from_host(2, 1, (const int64_t[]){2}, (const float[]){0, 1, NAN, 3},
+                                              (const int64_t[]){0, 1}, &ds),
+                     STRATA_E_INVALID);
+    tu_assert_error_contains("value 2 of x (example 1) is NaN");
+    assert_null(ds);
+
+    /* accessors of a NULL handle: a safe value, not a crash */
+    assert_int_equal((int)strata_tensor_dtype(NULL), 0);
+    assert_int_equal(strata_tensor_is_contiguous(NULL), 0);
+    assert_int_equal(strata_grad_enabled(NULL), 0);
+    assert_int_equal(strata_set_grad_enabled(NULL, 1), 0);
+    strata_runtime_set_rng_state(NULL, 1, 2);
+    uint64_t seed = 7, off = 7;
+    strata_runtime_rng_state(NULL, &seed, &off);
+    assert_true(seed == 0 && off == 0);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_host_block_cache),
         cmocka_unit_test(test_backward_after_reset),
         cmocka_unit_test(test_null_arrays),
+        cmocka_unit_test(test_bad_attrs_and_lifetimes),
         cmocka_unit_test(test_saved_tensor_modified),
         cmocka_unit_test(test_provided_outputs_and_device_index),
         cmocka_unit_test(test_tensor_of_another_runtime),

@@ -64,6 +64,12 @@ static void test_chars_mode_utf8(void **state)
     strata_text_tokens(t, 0, &n);
     strata_text_tokens(t, 1, &nv);
     assert_int_equal(n + nv, 15); /* characters, not bytes (22) */
+    int64_t none = 9; /* another split is none (2 and -1 read the held-out part) */
+    assert_null(strata_text_tokens(t, 2, &none));
+    assert_int_equal(none, 0);
+    none = 9;
+    assert_null(strata_text_tokens(t, -1, &none));
+    assert_int_equal(none, 0);
     /* decode / encode round trip */
     char buf[8];
     size_t len;

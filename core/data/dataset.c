@@ -351,6 +351,15 @@ strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape
                             (long long)i, (long long)y[i]);
         }
     }
+    for (int64_t i = 0; i < n * d->feat; i++) /* as the loaders: a NaN input trains NaN weights */
+        if (!isfinite(x[i])) {
+            const float v = x[i];
+            const int64_t feat = d->feat;
+            strata_dataset_destroy(d);
+            return st_error(STRATA_E_INVALID, "strata_dataset_from_host: value %lld of x (example %lld) is %s; inputs "
+                                              "must be finite",
+                            (long long)i, (long long)(i / feat), isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+        }
     if (n > 0) {
         if (d->feat)
             memcpy(d->x, x, (size_t)n * (size_t)d->feat * sizeof(float));

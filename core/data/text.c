@@ -322,7 +322,7 @@ const uint32_t *strata_text_vocab(const strata_text *t, int64_t *size)
 
 const int32_t *strata_text_tokens(const strata_text *t, int split, int64_t *n)
 {
-    if (!t) {
+    if (!t || (split != 0 && split != 1)) { /* another split read as the held-out part */
         if (n)
             *n = 0;
         return NULL;

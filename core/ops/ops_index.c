@@ -33,8 +33,12 @@ static strata_status infer_embedding_backward(const strata_infer_call *c)
 {
     int64_t v = strata_attr_get_int(c->attrs, c->n_attrs, "num_embeddings", -1);
     const strata_tensor_desc *g = &c->inputs[0];
-    if (v < 0 || g->ndim < 1)
+    if (!strata_attr_find(c->attrs, c->n_attrs, "num_embeddings"))
         return st_error(STRATA_E_INVALID, "%s: attribute num_embeddings is required", c->op);
+    if (v < 0)
+        return st_error(STRATA_E_INVALID, "%s: num_embeddings must be >= 0, got %lld", c->op, (long long)v);
+    if (g->ndim < 1)
+        return st_error(STRATA_E_SHAPE, "%s: the gradient (input 0) needs at least 1 dimension, got 0", c->op);
     c->outputs[0].dtype = STRATA_F32;
     c->outputs[0].ndim = 2;
     c->outputs[0].shape[0] = v;

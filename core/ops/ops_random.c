@@ -19,6 +19,21 @@ static strata_status infer_created(const strata_infer_call *c)
             return st_error(STRATA_E_INVALID, "%s: value %g does not fit in %s", c->op, v,
                             strata_dtype_name((strata_dtype)dtype));
     }
+    /* as torch's uniform_ and normal_: a range that is one, a spread that is not negative */
+    if (!strcmp(c->op, "core::uniform")) {
+        double lo = strata_attr_get_float(c->attrs, c->n_attrs, "low", 0.0),
+               hi = strata_attr_get_float(c->attrs, c->n_attrs, "high", 1.0);
+        if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+            return st_error(STRATA_E_INVALID, "%s: low must be at most high, both finite; got low %g, high %g", c->op,
+                            lo, hi);
+    }
+    if (!strcmp(c->op, "core::normal")) {
+        double mean = strata_attr_get_float(c->attrs, c->n_attrs, "mean", 0.0),
+               sd = strata_attr_get_float(c->attrs, c->n_attrs, "std", 1.0);
+        if (!(sd >= 0.0) || !isfinite(sd) || !isfinite(mean))
+            return st_error(STRATA_E_INVALID, "%s: std must be >= 0 and mean and std finite; got mean %g, std %g",
+                            c->op, mean, sd);
+    }
     c->outputs[0].dtype = (int32_t)dtype;
     c->outputs[0].ndim = s->n;
     memcpy(c->outputs[0].shape, s->ints, sizeof(int64_t) * (size_t)s->n);

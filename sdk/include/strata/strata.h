@@ -226,9 +226,11 @@ STRATA_API const int64_t *strata_tensor_strides(const strata_tensor *t);
 /** Dimension @p axis (negative counts from the end); -1 if out of range. */
 STRATA_API int64_t strata_tensor_dim(const strata_tensor *t, int axis);
 STRATA_API int64_t strata_tensor_numel(const strata_tensor *t);
+/** dtype of @p t (0, no dtype of the enum, for NULL). */
 STRATA_API strata_dtype strata_tensor_dtype(const strata_tensor *t);
 /** Device (borrowed). */
 STRATA_API strata_device *strata_tensor_device(const strata_tensor *t);
+/** 1 when @p t is laid out row-major without gaps (0 for NULL). */
 STRATA_API int strata_tensor_is_contiguous(const strata_tensor *t);
 
 /**
@@ -288,7 +290,8 @@ STRATA_API strata_status strata_op_create(strata_device *dev, const char *op, co
 
 /** Reseeds the runtime's Philox generator (offset restarts at 0). @since 1.0 */
 STRATA_API void strata_runtime_seed(strata_runtime *rt, uint64_t seed);
-/** Reads/sets the generator state (for checkpoints). Either pointer may be NULL. */
+/** Reads/sets the generator state (for checkpoints). Either pointer may be
+ *  NULL; a NULL runtime reads as 0, 0 and is not set. */
 STRATA_API void strata_runtime_rng_state(const strata_runtime *rt, uint64_t *seed, uint64_t *offset);
 STRATA_API void strata_runtime_set_rng_state(strata_runtime *rt, uint64_t seed, uint64_t offset);
 
@@ -313,7 +316,8 @@ STRATA_API strata_status strata_profile_get(const strata_runtime *rt, int i, con
 /* Autograd                                                                */
 /* ======================================================================= */
 
-/** Enables or disables recording; returns the previous setting. @since 1.0 */
+/** Enables or disables recording; returns the previous setting (0, and
+ *  nothing set, for a NULL runtime). @since 1.0 */
 STRATA_API int strata_set_grad_enabled(strata_runtime *rt, int enabled);
 STRATA_API int strata_grad_enabled(const strata_runtime *rt);
 
@@ -371,6 +375,9 @@ STRATA_API int strata_set_detect_anomaly(strata_runtime *rt, int on);
 
 /** Creates an empty model whose parameters will live on @p dev. @since 1.0 */
 STRATA_API strata_status strata_model_create(strata_device *dev, strata_model **out);
+/** Frees the model, its parameters and buffers. An optimizer created over
+ *  it stays to be destroyed; its other calls then fail with
+ *  STRATA_E_STATE ("its model was destroyed"). NULL is a no-op. */
 STRATA_API void strata_model_destroy(strata_model *m);
 
 /**
@@ -476,7 +483,8 @@ STRATA_API const char *strata_optimizer_type_name(const strata_optimizer *o);
 
 /**
  * Scales all gradients of @p m so that their global L2 norm is at most
- * @p max_norm. @p norm (may be NULL) receives the norm before clipping.
+ * @p max_norm (positive and finite, else STRATA_E_INVALID). @p norm (may be
+ * NULL) receives the norm before clipping.
  * @since 1.0
  */
 STRATA_API strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *norm);
@@ -612,7 +620,8 @@ STRATA_API strata_status strata_dataset_load_idx(const char *images, const char 
  */
 STRATA_API strata_status strata_dataset_load_safetensors(const char *path, const char *x_name, const char *y_name,
                                                          double scale, strata_dataset **out);
-/** Builds a dataset from host arrays (copied). x: (n, shape...), y: (n). */
+/** Builds a dataset from host arrays (copied). x: (n, shape...), every value finite (else STRATA_E_INVALID naming
+ *  the first that is not), y: (n). */
 STRATA_API strata_status strata_dataset_from_host(int64_t n, int ndim, const int64_t *shape, const float *x,
                                                   const int64_t *y, strata_dataset **out);
 /** Frees a data set (after every loader over it). NULL is a no-op. @since 1.0 */
@@ -754,7 +763,8 @@ STRATA_API const uint32_t *strata_text_vocab(const strata_text *t, int64_t *size
 
 /**
  * Token ids of the training part (@p split 0) or the held-out part
- * (@p split 1). Borrowed; *n receives the count.
+ * (@p split 1). Borrowed; *n receives the count (0, and NULL returned,
+ * for another split or a NULL corpus).
  * @since 1.0
  */
 STRATA_API const int32_t *strata_text_tokens(const strata_text *t, int split, int64_t *n);
@@ -783,10 +793,10 @@ STRATA_API strata_status strata_text_decode(const strata_text *t, int64_t id, ch
  * A training batch of @p batch random windows of @p seq_len + 1 tokens of
  * the training part: *x = window[:, :seq_len], *y = window[:, 1:], both
  * (batch, seq_len) i64 on @p dev. Window starts are uniform in
- * [0, n_train - seq_len - 1) and depend only on (@p seed, @p step, row),
- * so a resumed run sees the same batches.
+ * [0, n_train - seq_len - 1], every start where a window fits, and depend
+ * only on (@p seed, @p step, row), so a resumed run sees the same batches.
  * @returns STRATA_E_INVALID for seq_len or batch < 1, or a training part
- *  shorter than seq_len + 2 tokens (the message gives the lengths).
+ *  shorter than seq_len + 1 tokens (the message gives the lengths).
  * @since 1.0
  */
 STRATA_API strata_status strata_text_train_batch(const strata_text *t, strata_device *dev, int64_t batch,
