@@ -130,6 +130,41 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
 }
 
 /* *slot += g (steals g). */
+/* A backward's gradients that are tensors of its call (an incoming gradient passed straight through, say)
+ * must each hold a reference of their own: both the graph and the gradient's new owner release it. One
+ * without is given the reference it lacks, so nothing is freed twice, and reported. @p handed[h] had
+ * refs[h] references before the call; what[h] names it ("grad_outputs[0]"). */
+static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tensor *const *handed,
+                                     const int *refs, const char (*what)[24], int n_handed)
+{
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < n_in; k++) {
+        int uses = 0, first = 1;
+        for (int j = 0; gin[k] && j < n_in; j++) {
+            uses += gin[j] == gin[k];
+            first &= !(j < k && gin[j] == gin[k]);
+        }
+        if (!gin[k] || !first)
+            continue;
+        int h = 0;
+        while (h < n_handed && handed[h] != gin[k])
+            h++;
+        if (h == n_handed)
+            continue; /* a tensor of its own making */
+        const int gained = gin[k]->refcount - refs[h];
+        if (gained >= uses)
+            continue;
+        for (int more = uses - gained; more > 0; more--)
+            strata_tensor_retain(gin[k]);
+        if (!rc)
+            rc = st_error(STRATA_E_INVALID,
+                          "it returned %s as the gradient of input %d without a reference of its own: store "
+                          "host->retain(t), a new reference (strata_plugin.h)",
+                          what[h], k);
+    }
+    return rc;
+}
+
 static strata_status accumulate(strata_runtime *rt, strata_tensor **slot, strata_tensor *g)
 {
     if (!*slot) {
@@ -275,12 +310,32 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                 .n_attrs = n->n_attrs,
                 .user = n->op->def.user,
             };
+            /* the tensors the call hands over, with their counts: a gradient passed on as one of them must
+             * come with a reference of its own (host->retain), or both owners release it */
+            strata_tensor *handed[192];
+            int refs[192], n_handed = 0;
+            char what[192][24];
+            for (int k = 0; k < n->n_outputs; k++)
+                if (gout[k]) {
+                    snprintf(what[n_handed], sizeof what[0], "grad_outputs[%d]", k);
+                    handed[n_handed] = gout[k], refs[n_handed++] = gout[k]->refcount;
+                }
+            for (int k = 0; k < n->n_inputs; k++) {
+                snprintf(what[n_handed], sizeof what[0], "inputs[%d]", k);
+                handed[n_handed] = n->inputs[k], refs[n_handed++] = n->inputs[k]->refcount;
+            }
+            for (int k = 0; k < n->n_outputs; k++) {
+                snprintf(what[n_handed], sizeof what[0], "outputs[%d]", k);
+                handed[n_handed] = n->outputs[k], refs[n_handed++] = n->outputs[k]->refcount;
+            }
             strata_clear_error();
             rt->anomaly_layer = n->layer;
             rt->anomaly_bw_op = n->op->name;
             rc = n->op->def.backward(&call);
             rt->anomaly_layer = NULL;
             rt->anomaly_bw_op = NULL;
+            if (!rc)
+                rc = check_grad_refs(gin, n->n_inputs, handed, refs, (const char(*)[24])what, n_handed);
             if (rc) {
                 if (!(rc == STRATA_E_NUMERIC && rt->detect_anomaly)) /* the anomaly report names it */
                     st_error_context(rc, "backward of %s", n->op->name);
@@ -296,11 +351,14 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                     strata_tensor_release(gin[k]);
                     continue;
                 }
-                if (gin[k]->ndim != x->ndim || memcmp(gin[k]->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim)) {
+                if (gin[k]->ndim != x->ndim || memcmp(gin[k]->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim) ||
+                    gin[k]->dtype != x->dtype) {
                     char a[128], b[128];
-                    rc = st_error(STRATA_E_INTERNAL, "backward of %s gave input %d a gradient of shape %s, expected %s",
-                                  n->op->name, k, st_shape_str(a, sizeof a, gin[k]->ndim, gin[k]->shape),
-                                  st_shape_str(b, sizeof b, x->ndim, x->shape));
+                    rc = st_error(gin[k]->dtype != x->dtype ? STRATA_E_DTYPE : STRATA_E_SHAPE,
+                                  "backward of %s gave input %d a gradient %s %s, expected %s %s (the input's)",
+                                  n->op->name, k, strata_dtype_name((strata_dtype)gin[k]->dtype),
+                                  st_shape_str(a, sizeof a, gin[k]->ndim, gin[k]->shape),
+                                  strata_dtype_name((strata_dtype)x->dtype), st_shape_str(b, sizeof b, x->ndim, x->shape));
                     for (int j = k; j < n->n_inputs; j++)
                         strata_tensor_release(gin[j]);
                     goto out;

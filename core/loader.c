@@ -372,31 +372,65 @@ static void scan_manifests(strata_runtime *rt, const char *dir)
     scan_dir(rt, dir, ".json", "manifest", load_manifest);
 }
 
-/* A kernel registered for a backend no loaded plugin provides never runs:
- * said once per plugin and backend, naming the backends there are (a typo
- * such as "CPU" would otherwise go unnoticed). Run when discovery ends:
- * plugins loaded one by one (strata_plugin_load) may bring the backend
- * after the kernels, in any order. */
-static void warn_orphan_kernels(strata_runtime *rt)
+/* A kernel registered for a backend no loaded plugin provides, or for an op
+ * (name and version) no loaded plugin registers in a namespace one does,
+ * never runs: said once per plugin and backend, and once per kernel of an
+ * unknown op, naming what
+ * there is (a typo such as "CPU" or "stanh::scaled_tahn" would otherwise go
+ * unnoticed). Run when discovery ends, and for the kernels of a plugin
+ * loaded by strata_plugin_load (@p only; NULL: all) as it is loaded: such
+ * plugins may bring the backend or op after the kernels, so that warning
+ * says "yet". */
+/* 1 when a loaded plugin registers an op in the namespace of @p op ("stanh" of "stanh::scaled_tahn") */
+static int namespace_loaded(const strata_runtime *rt, const char *op)
 {
+    const char *sep = strstr(op, "::");
+    size_t n = sep ? (size_t)(sep - op) + 2 : 0;
+    for (int k = 0; n && k < rt->n_ops; k++)
+        if (!strncmp(rt->ops[k]->name, op, n))
+            return 1;
+    return 0;
+}
+
+static void warn_orphan_kernels(strata_runtime *rt, const st_plugin *only)
+{
+    const char *yet = only ? " yet" : "";
     for (int k = 0; k < rt->n_kernels; k++) {
         st_kernel *kn = rt->kernels[k];
+        if (kn->warned || (only && kn->plugin != only))
+            continue;
         int known = 0;
         for (int b = 0; b < rt->n_backends && !known; b++)
             known = !strcmp(rt->backends[b]->name, kn->backend);
-        if (known || kn->warned)
+        if (!known) {
+            for (int j = k; j < rt->n_kernels; j++) /* one line per plugin and backend */
+                if (rt->kernels[j]->plugin == kn->plugin && !strcmp(rt->kernels[j]->backend, kn->backend))
+                    rt->kernels[j]->warned = 1;
+            char names[256] = "";
+            for (int b = 0; b < rt->n_backends; b++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? ", " : "",
+                         rt->backends[b]->name);
+            st_log(rt, STRATA_LOG_WARN,
+                   "plugin '%s' registered kernels for backend '%s' (%s, ...), which no loaded plugin provides%s: "
+                   "they will not run (backends: %s)",
+                   kn->plugin && kn->plugin->name ? kn->plugin->name : "?", kn->backend, kn->op, yet, names);
             continue;
-        for (int j = k; j < rt->n_kernels; j++) /* one line per plugin and backend */
-            if (rt->kernels[j]->plugin == kn->plugin && !strcmp(rt->kernels[j]->backend, kn->backend))
-                rt->kernels[j]->warned = 1;
-        char names[256] = "";
-        for (int b = 0; b < rt->n_backends; b++)
-            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? ", " : "",
-                     rt->backends[b]->name);
-        st_log(rt, STRATA_LOG_WARN,
-               "plugin '%s' registered kernels for backend '%s' (%s, ...), which no loaded plugin provides: they "
-               "will not run (backends: %s)",
-               kn->plugin && kn->plugin->name ? kn->plugin->name : "?", kn->backend, kn->op, names);
+        }
+        const st_op *any = st_find_op(rt, kn->op, 0);
+        if ((any && st_find_op(rt, kn->op, kn->version)) || (!any && !namespace_loaded(rt, kn->op)))
+            continue; /* (a backend's kernels for the ops of a plugin not loaded here: not a slip) */
+        kn->warned = 1;
+        if (any)
+            st_log(rt, STRATA_LOG_WARN,
+                   "plugin '%s' registered a kernel for %s version %d on '%s', which no loaded plugin registers%s "
+                   "(the newest is version %d): it will not run",
+                   kn->plugin && kn->plugin->name ? kn->plugin->name : "?", kn->op, (int)kn->version, kn->backend,
+                   yet, any->def.version);
+        else
+            st_log(rt, STRATA_LOG_WARN,
+                   "plugin '%s' registered a kernel for op '%s' on '%s', which no loaded plugin registers%s: it will "
+                   "not run (`strata info` lists the ops)",
+                   kn->plugin && kn->plugin->name ? kn->plugin->name : "?", kn->op, kn->backend, yet);
     }
 }
 
@@ -435,7 +469,7 @@ strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
     }
     if (rt->load_nomem[0])
         return st_error(STRATA_E_NOMEM, "%s", rt->load_nomem);
-    warn_orphan_kernels(rt);
+    warn_orphan_kernels(rt, NULL);
     strata_clear_error();
     return STRATA_OK;
 }
@@ -444,9 +478,11 @@ strata_status strata_plugin_load(strata_runtime *rt, const char *path)
 {
     if (!rt || !path || !*path)
         return st_error(STRATA_E_INVALID, "strata_plugin_load: NULL runtime or empty path");
-    if (has_suffix(path, ".json"))
-        return load_manifest(rt, path, "explicit");
-    return load_file(rt, path, "explicit");
+    const int before = rt->n_plugins;
+    strata_status rc = has_suffix(path, ".json") ? load_manifest(rt, path, "explicit") : load_file(rt, path, "explicit");
+    for (int k = before; rc == STRATA_OK && k < rt->n_plugins; k++)
+        warn_orphan_kernels(rt, rt->plugins[k]);
+    return rc;
 }
 
 int strata_plugin_count(const strata_runtime *rt)

@@ -32,11 +32,11 @@ static int teardown(void **state)
     return tu_remove_dir(dir);
 }
 
-static void run_check(const char *fixture, int want, const char *needle)
+static void run_check_op(const char *fixture, const char *op, int want, const char *needle)
 {
     char so[PATH_MAX], args[PATH_MAX + 128];
     snprintf(so, sizeof so, "%s", tu_build_path(fixture));
-    snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::double --large 0", so);
+    snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op %s --large 0", so, op);
     const int code = tu_run_cli(dir, args);
     char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
     if (code != want || !out || !strstr(out, needle))
@@ -45,10 +45,18 @@ static void run_check(const char *fixture, int want, const char *needle)
     free(out), free(err);
 }
 
+static void run_check(const char *fixture, int want, const char *needle)
+{
+    run_check_op(fixture, "fixture::double", want, needle);
+}
+
 static void test_good_backward_passes(void **state)
 {
     (void)state;
     run_check("tests/fixtures/good_plugin.so", 0, "gradient element(s) checked by finite differences");
+    /* two inputs of one shape: the case with a permuted first input gave the second the unpermuted shape, and
+     * every such op failed (ref refused the call) */
+    run_check_op("tests/fixtures/good_plugin.so", "fixture::product", 0, "fixture::product");
 }
 
 static void test_wrong_backward_fails(void **state)
@@ -74,6 +82,9 @@ static void test_author_slips_are_said(void **state)
     if (!strstr(err, "plugin 'fixture_author_slips' registered kernels for backend 'CPU' (core::relu, ...), which no "
                      "loaded plugin provides: they will not run"))
         fail_msg("no warning of the kernel for backend CPU:\n%s", err);
+    if (!strstr(err, "plugin 'fixture_author_slips' registered a kernel for op 'fixture::stpo' on 'cpu', which no "
+                     "loaded plugin registers: it will not run"))
+        fail_msg("no warning of the kernel for op fixture::stpo:\n%s", err);
     free(err);
     snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::stop --large 0", so);
     tu_run_cli(dir, args); /* (its forward passes: y = x on both) */
@@ -81,7 +92,19 @@ static void test_author_slips_are_said(void **state)
     assert_non_null(err);
     if (tu_count(err, "fixture::stop (plugin 'fixture_author_slips') has no backward and no composite") != 1)
         fail_msg("not warned once of the op without a backward:\n%s", err);
+    /* loaded by --plugin, not discovered: its kernels of an op nobody registers are said too */
+    if (!strstr(err, "registered a kernel for op 'fixture::stpo' on 'cpu', which no loaded plugin registers yet"))
+        fail_msg("no warning of the kernel for fixture::stpo after strata_plugin_load:\n%s", err);
     free(err);
+    /* a backward that hands the incoming gradient back without retaining it: reported, not a double free */
+    snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::pass --large 0", so);
+    tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, "conformance FAILED");
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    if (!strstr(out, "backward of fixture::pass: it returned grad_outputs[0] as the gradient of input 0 without a "
+                     "reference of its own"))
+        fail_msg("the backward's missing reference is not reported:\n%s", out);
+    free(out);
 }
 
 int main(void)

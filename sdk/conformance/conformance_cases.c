@@ -3181,6 +3181,9 @@ static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
     int64_t shape[STRATA_MAX_DIMS];
     const int ndim = x->ndim;
     memcpy(shape, x->shape, sizeof shape);
+    if (x->pre_op && !strcmp(x->pre_op, "core::permute")) /* the others take the shape x has after it */
+        for (int d = 0; d < ndim; d++)
+            shape[d] = x->shape[x->pre_ints[d]];
     for (int k = 1; k < CF_G_ARITY_OF(rc->flags) && k < 3; k++) {
         cf_tensor *t = cf_in(c, names[k], STRATA_F32, ndim, shape);
         cf_fill_uniform(&g->rng, t, rc->lo, rc->hi);
