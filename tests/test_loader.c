@@ -869,6 +869,15 @@ static void test_failing_init(void **state)
     assert_int_equal(strata_backend_count(rt), n_backends);
 
     strata_device *ref = tu_ref(rt);
+    /* its layer type is unknown, and the message says a plugin did not load, with its reason */
+    strata_model *dm = NULL;
+    ST_OK(strata_model_create(ref, &dm));
+    ST_OK(strata_model_add_input(dm, "x", STRATA_F32, 1, (const int64_t[]){2}));
+    ASSERT_STATUS(strata_model_add_layer(dm, "fixture_doomed", NULL, NULL, 0, NULL, 0), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("unknown layer type 'fixture_doomed'");
+    tu_assert_error_contains("1 plugin(s) did not load, which may provide it: ");
+    tu_assert_error_contains("no device here");
+    strata_model_destroy(dm);
     const int64_t shape[1] = {2};
     const float xv[2] = {1, 2};
     strata_tensor *x = tensor(ref, 1, shape, xv), *y = NULL;

@@ -209,6 +209,15 @@ static void test_pack_rgb(void **state)
     free(out);
     tu_expect_cli_err(dir, tu_run_cli(dir, "eval colour.yaml --checkpoint crun"), 1,
                       "colour.yaml: the spec has no data.test");
+    /* the same 90 values in another layout (height and width swapped) trained on scrambled images, silently */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train colour.yaml --out swapped --backend ref --set 'model.input=[3, 6, 5]'"),
+                      1, "colour.yaml: the model input is [3, 6, 5] per example, the training set's examples are (3, 5, "
+                         "6): the same 90 values in another layout");
+    /* a flat input takes any layout; leading 1s aside, the layout is the data's */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out flat --backend ref --set 'model.input=[90]' "
+                                          "--set data.val_fraction=0.25 --steps 1"));
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out lead --backend ref --set 'model.input=[1, 3, 5, 6]' "
+                                          "--set data.val_fraction=0.25 --steps 1"));
 }
 
 /* Images are read as PIL reads them: colour to gray by ITU-R 601-2 luma,
@@ -383,8 +392,14 @@ static void test_pack_declared_size(void **state)
     write_zeros_png("z/tight", 2048, 2048, 1, (size_t)2048 * (2048 / 8 + 1)); /* about 1020:1 */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images z/tight --out tight"));
     char *out = tu_slurp(dir, "out");
-    if (!strstr(out, "packed 1 training images (1 classes, 2048 x 2048 gray)"))
+    if (!strstr(out, "packed 1 training image (1 class, 2048 x 2048 gray)"))
         fail_msg("unexpected: %s", out);
+    free(out);
+    /* a folder as PREFIX: the files go in it, not as "-train-images-..." */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images z/tight --out packs/"));
+    out = tu_slurp(dir, "out");
+    if (!strstr(out, "into packs/train-images-idx3-ubyte.gz, packs/train-labels-idx1-ubyte.gz"))
+        fail_msg("--out packs/ wrote: %s", out);
     free(out);
 }
 

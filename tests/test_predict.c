@@ -328,6 +328,35 @@ static void test_eval_per_class(void **state)
             fail_msg("expected '%s' in:\n%s", rows_turned[k], out);
     free(out);
 
+    /* more images than one call takes: said so (it was "unexpected argument 'x.png'") */
+    char *many = malloc(64 + 1025 * 6);
+    assert_non_null(many);
+    int used = snprintf(many, 64, "predict gray.yaml --checkpoint run-gray.yaml");
+    for (int k = 0; k < 1025; k++)
+        used += snprintf(many + used, 7, " x.png");
+    tu_expect_cli_err(dir, tu_run_cli(dir, many), 2, "more than 1024 images; give at most 1024 per call");
+    free(many);
+
+    /* a class name with letters of two bytes: the columns line up in characters ("%-*s" counted bytes) */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "eval gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
+                                          "--per-class --backend ref --set 'data.classes=[l\xc3\xab" "ft, right, t\xc3\xb6" "p]'"));
+    out = tu_slurp(dir, "out");
+    rows = strstr(out, "\nclass ");
+    assert_non_null(rows);
+    int column = -1;
+    for (int k = 0; k < 4; k++) { /* the header's "accuracy" and each row's figure end in one column */
+        const char *end = k ? strstr(rows, "1.0000") : strstr(rows, "accuracy") + 2;
+        assert_non_null(end);
+        int chars = 0;
+        for (const char *q = rows; q < end; q++)
+            chars += ((unsigned char)*q & 0xC0) != 0x80;
+        if (column >= 0 && chars != column)
+            fail_msg("row %d's accuracy is at column %d, the header's at %d:\n%s", k, chars, column, out);
+        column = chars;
+        rows = strchr(rows + 1, '\n');
+    }
+    free(out);
+
     tu_expect_cli_ok(dir, tu_run_cli(dir, "eval gray.yaml --checkpoint run-gray.yaml/checkpoint.safetensors "
                                           "--per-class --json --backend ref"));
     out = tu_slurp(dir, "out");

@@ -387,8 +387,12 @@ static int write_split(pack_files *p, const char *prefix, const char *name, cons
                        uint32_t h, size_t n_classes, char *images, char *labels, size_t size)
 {
     int ndim = c == 3 ? 4 : 3;
-    snprintf(images, size, "%s-%s-images-idx%d-ubyte.gz", prefix, name, ndim);
-    snprintf(labels, size, "%s-%s-labels-idx1-ubyte.gz", prefix, name);
+    /* a folder as PREFIX (DIR/, ., ..): the files go in it as train-images-..., not -train-images-... */
+    const char *base = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
+    const int folder = !*base || !strcmp(base, ".") || !strcmp(base, "..");
+    const char *sep = !folder ? "-" : *base ? "/" : "";
+    snprintf(images, size, "%s%s%s-images-idx%d-ubyte.gz", prefix, sep, name, ndim);
+    snprintf(labels, size, "%s%s%s-labels-idx1-ubyte.gz", prefix, sep, name);
     int64_t dims[4] = {s->n, c, h, w};
     if (c != 3)
         dims[1] = h, dims[2] = w;
@@ -513,12 +517,14 @@ int cmd_pack_images(int argc, char **argv)
             sum += train.x[i] / 255.0, sq += (train.x[i] / 255.0) * (train.x[i] / 255.0);
         double mean = sum / (double)count, var = sq / (double)count - mean * mean;
         double std = var > 1e-12 ? sqrt(var) : 1.0;
-        printf("packed %lld training images (%zu classes, %u x %u %s) into %s, %s\n", (long long)train.n, classes.n,
+        printf("packed %lld training image%s (%zu class%s, %u x %u %s) into %s, %s\n", (long long)train.n,
+               train.n == 1 ? "" : "s", classes.n, classes.n == 1 ? "" : "es",
                w, h, c == 3 ? "RGB" : "gray", ti, tl);
         if (a.n_dirs > 1)
-            printf("packed %lld test images into %s, %s\n", (long long)test.n, vi, vl);
+            printf("packed %lld test image%s into %s, %s\n", (long long)test.n, test.n == 1 ? "" : "s", vi, vl);
         if (skipped)
-            printf("left out %lld files that are not .png or are hidden\n", (long long)skipped);
+            printf("left out %lld file%s that %s not .png or %s hidden\n", (long long)skipped, skipped == 1 ? "" : "s",
+                   skipped == 1 ? "is" : "are", skipped == 1 ? "is" : "are");
         printf("\n# for the spec:\ndata:\n  format: idx\n  train: {images: ");
         print_path(ti);
         printf(", labels: ");

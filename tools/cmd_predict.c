@@ -26,7 +26,7 @@
 #define MAX_CLASSES 100000 /* --top */
 
 typedef struct {
-    const char *positional[1 + MAX_IMAGES]; /* SPEC, then image files */
+    const char *positional[2 + MAX_IMAGES]; /* SPEC, then image files (one more: to say there are too many) */
     int n_positional;
     const char *checkpoint, *backend;
     const char *inputs[MAX_IMAGES]; /* --input N: test-set indexes */
@@ -70,14 +70,18 @@ static int parse_args(int argc, char **argv, predict_args *a)
         .about = "The most likely classes of PNG images, test-set images or the examples of a safetensors file under\n"
                  "a trained classifier.",
         .positional = a->positional,
-        .max_positional = 1 + MAX_IMAGES,
+        .max_positional = 2 + MAX_IMAGES,
         .n_positional = &a->n_positional,
         .opts = opts,
-        .notes = "A PNG must have the model's input size; it is read as gray (1 channel) or RGB (3) and scaled\n"
+        .notes = "At most 1024 PNG images per call. A PNG must have the model's input size; it is read as gray (1\n"
+                 "channel) or RGB (3) and scaled\n"
                  "like the training images (data.scale, data.mean, data.std). Class names come from the\n"
                  "spec's data.classes when it has them.",
     };
     int r = cli_parse(&c, argc, argv);
+    if (!r && a->n_positional > 1 + MAX_IMAGES)
+        return cli_usage_error(&c, "more than %d images; give at most %d per call (`xargs -n %d` splits a list)",
+                               MAX_IMAGES, MAX_IMAGES, MAX_IMAGES);
     if (r || (r = cli_require(&c, a->n_positional ? a->positional[0] : NULL, "SPEC")) ||
         (r = cli_require(&c, a->checkpoint, "--checkpoint FILE")))
         return r;

@@ -676,12 +676,22 @@ static void class_counts(const run_ctx *c, int64_t k, int64_t *n, int64_t *right
     *right = row[k];
 }
 
+/* Characters of UTF-8 @p s (its bytes but continuation bytes): a column's width, "%-*s" counting bytes
+ * shifted a row with "ünïcode" in it */
+static int utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 /* eval --per-class: a line per class, "-" for a class without examples. */
 static void print_per_class(const run_ctx *c, const char **names)
 {
     int w = 5; /* the width of the class column */
     for (int64_t k = 0; names && k < c->n_classes; k++)
-        w = (int)strlen(names[k]) + 6 > w ? (int)strlen(names[k]) + 6 : w;
+        w = utf8_chars(names[k]) + 6 > w ? utf8_chars(names[k]) + 6 : w;
     printf("%-*s  accuracy  examples  most often taken for\n", w, "class");
     for (int64_t k = 0; k < c->n_classes; k++) {
         int64_t n, right, other;
@@ -693,7 +703,8 @@ static void print_per_class(const run_ctx *c, const char **names)
         if (other >= 0)
             snprintf(took, sizeof took, "%lld %s (%.1f%%)", (long long)other, names ? names[other] : "",
                      100.0 * (double)c->confusion[k * c->n_classes + other] / (double)n);
-        printf("%-*s  %8s  %8lld  %s\n", w, label, acc, (long long)n, took);
+        const int pad = w - utf8_chars(label);
+        printf("%s%*s  %8s  %8lld  %s\n", label, pad > 0 ? pad : 0, "", acc, (long long)n, took);
     }
 }
 

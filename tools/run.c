@@ -228,6 +228,28 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
                     a->spec_path, (long long)mn, names[s], (long long)dnum);
             return 1;
         }
+        /* a model that sees the layout (rank 2 or more) takes the data's, leading 1s aside: [3, 20, 12] for
+         * images of 12 x 20, or channels last, trained on scrambled images without a word */
+        int mo = 0, dof = 0;
+        while (mo < nd && ms[mo] == 1)
+            mo++;
+        while (ds && dof < dn && ds[dof] == 1)
+            dof++;
+        if (ds && nd >= 2 && dn >= 2 &&
+            (nd - mo != dn - dof || memcmp(ms + mo, ds + dof, sizeof(int64_t) * (size_t)(nd - mo)) != 0)) {
+            char m_s[96] = "", d_s[96] = "";
+            for (int k = 0; k < nd; k++)
+                snprintf(m_s + strlen(m_s), sizeof m_s - strlen(m_s), "%s%lld", k ? ", " : "", (long long)ms[k]);
+            for (int k = 0; k < dn; k++)
+                snprintf(d_s + strlen(d_s), sizeof d_s - strlen(d_s), "%s%lld", k ? ", " : "", (long long)ds[k]);
+            fprintf(stderr,
+                    "strata: error: %s: the model input is [%s] per example, the %s set's examples are (%s): the "
+                    "same %lld values in another layout would be read scrambled (height and width swapped, or "
+                    "channels last: Strata's images are (channels, height, width)); set model.input to the data's "
+                    "shape\n",
+                    a->spec_path, m_s, names[s], d_s, (long long)mn);
+            return 1;
+        }
     }
     return run_check_classifier(r, a->spec_path);
 }
