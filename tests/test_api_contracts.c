@@ -1026,6 +1026,41 @@ static void test_bad_attrs_and_lifetimes(void **state)
     tu_assert_error_contains("value 2 of x (example 1) is NaN");
     assert_null(ds);
 
+    /* core ops check their attributes: a typo or a kind the op cannot read gave its default or 0 */
+    a = strata_attr_string("exponent", "2");
+    assert_int_equal(strata_op_call(rt, "core::pow", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::pow: attribute 'exponent' must be a number, got a string");
+    a = strata_attr_int("axis", 0);
+    assert_int_equal(strata_op_call(rt, "core::sum", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::sum: unknown attribute 'axis' (it takes: axes, keepdim)");
+    a = strata_attr_float("alhpa", 2.0);
+    assert_int_equal(strata_op_call(rt, "core::scale", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::scale: unknown attribute 'alhpa' (it takes: alpha, beta)");
+    a = strata_attr_float("alpha", 0.5);
+    assert_int_equal(strata_op_call(rt, "core::relu", &x, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::relu: unknown attribute 'alpha' (it takes none)");
+    a = strata_attr_float("num_classes", 2.5);
+    strata_tensor *idx = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_I64, 1, (const int64_t[]){2}, (const int64_t[]){0, 1}, &idx));
+    assert_int_equal(strata_op_call(rt, "core::one_hot", &idx, 1, &a, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::one_hot: attribute 'num_classes' must be an integer, got 2.5");
+    strata_attr twice[2] = {strata_attr_float("alpha", 2.0), strata_attr_float("alpha", 3.0)};
+    assert_int_equal(strata_op_call(rt, "core::scale", &x, 1, twice, 2, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("core::scale: attribute 'alpha' is given twice");
+    assert_null(y);
+    /* what they take still works: a whole number for an integer, an integer for a number, one axis as an int */
+    a = strata_attr_float("num_classes", 3.0);
+    ST_OK(strata_op_call(rt, "core::one_hot", &idx, 1, &a, 1, &y, 1));
+    strata_tensor_release(y);
+    a = strata_attr_int("alpha", 2);
+    ST_OK(strata_op_call(rt, "core::scale", &x, 1, &a, 1, &y, 1));
+    strata_tensor_release(y);
+    a = strata_attr_int("axes", 0);
+    ST_OK(strata_op_call(rt, "core::sum", &x, 1, &a, 1, &y, 1));
+    strata_tensor_release(y);
+    y = NULL;
+    strata_tensor_release(idx);
+
     /* accessors of a NULL handle: a safe value, not a crash */
     assert_int_equal((int)strata_tensor_dtype(NULL), 0);
     assert_int_equal(strata_tensor_is_contiguous(NULL), 0);

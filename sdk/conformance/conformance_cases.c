@@ -1245,7 +1245,13 @@ static int gen_eltwise_backward(cf_gen *g, const cf_recipe *rc, cf_case *c)
     }
     char op[64];
     snprintf(op, sizeof op, "core::%s", cf_eb_cases[k].fn);
-    if (!cf_eval_ref(g, c, op, (int[]){0}, 1, c->attrs + 1, c->n_attrs - 1, "y"))
+    /* the forward op takes its own attribute only (core ops refuse the others) */
+    const strata_attr *fwd = NULL;
+    if (cf_eb_cases[k].has_attrs && !strcmp(cf_eb_cases[k].fn, "leaky_relu"))
+        fwd = &c->attrs[1];
+    if (cf_eb_cases[k].has_attrs && !strcmp(cf_eb_cases[k].fn, "pow"))
+        fwd = &c->attrs[2];
+    if (!cf_eval_ref(g, c, op, (int[]){0}, 1, fwd, fwd ? 1 : 0, "y"))
         return -1;
     cf_tensor *dy = cf_in(c, "dy", STRATA_F32, n, s);
     cf_fill_uniform(&g->rng, dy, -1.0, 1.0);
