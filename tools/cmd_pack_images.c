@@ -469,7 +469,8 @@ static int parse_args(int argc, char **argv, pack_args *a)
         .n_positional = &a->n_dirs,
         .opts = opts,
         .notes = "Classes are the subfolders in byte order of their names (label 0 first), images the .png files\n"
-                 "of each in byte order. Every image must have the size of the first; nothing is resampled.",
+                 "of each in byte order, a folder's own before its subfolders'. Every image must have the size of\n"
+                 "the first; nothing is resampled.",
     };
     int r = cli_parse(&c, argc, argv);
     if (r || (r = cli_require(&c, a->n_dirs ? a->dirs[0] : NULL, "TRAIN_DIR")))
