@@ -12,7 +12,8 @@
  * A GAN spec has the sections generator: and discriminator:, each a
  * {model, optimizer} pair; the generator's input is the noise z (gan.noise_dim
  * values from N(0, 1)), its output an image in the data's range (tanh:
- * [-1, 1], with data.scale 127.5 and data.mean 1); the discriminator maps an
+ * [-1, 1], with data.scale 127.5 and data.mean 1; grids and FID undo that
+ * scaling to bytes, gan_pixel_range); the discriminator maps an
  * image to one logit. The losses are the gan plugin's gan::d_loss and
  * gan::g_loss of kind gan.loss. With gan.ema > 0 an exponential moving
  * average of the generator's weights is kept (gan::ema_update) and its
@@ -60,6 +61,8 @@ typedef struct {
     cli_schedule sched;          /* read in place: its milestones point into it */
     dist_host dist;              /* a data-parallel run's host copies (dist.h) */
     int64_t checked;             /* the step whose replicas were last compared (gan_check_replicas) */
+    float px_lo, px_hi;          /* the generator's values of pixel 0 and 255 (gan_pixel_range) */
+    int px_known;
 } gan_ctx;
 
 /* The most images one grid holds, for `strata sample --count` and
@@ -520,8 +523,32 @@ static void gan_set_rates(gan_ctx *c, double *lr_g, double *lr_d)
         *lr_d = d;
 }
 
-/* A grid PNG of the images @p x (n, C, H, W) or (n, H, W) in [-1, 1]. */
-static int gan_write_grid(strata_tensor *x, const char *path)
+/* The generator's values of pixels 0 and 255: the data's scaling (data.scale, mean, std) undone, as its
+ * training images were made (a [-1, 1] tanh for the DCGAN's 127.5 and 1; [0, 1] for a sigmoid on data scaled
+ * by 255). A safetensors set's pixel range is read from its data when it is there; without it, [-1, 1]. */
+static void gan_pixel_range(gan_ctx *c)
+{
+    if (c->px_known)
+        return;
+    const char *format = "idx";
+    strata_spec_get_string(c->spec, "data.format", "idx", &format);
+    const int sft = format && !strcmp(format, "safetensors");
+    cli_scaling sc = cli_data_scaling(c->spec);
+    c->px_lo = -1.0f, c->px_hi = 1.0f, c->px_known = 1;
+    if (sft && cli_byte_scaling(c->spec, &sc)) {
+        fprintf(stderr, "strata: note: %s: the samples are drawn taking [-1, 1] for the pixels 0 to 255 (the "
+                        "training data, whose range says how its pixels scale, cannot be read)\n",
+                strata_spec_path(c->spec));
+        return;
+    }
+    if (sc.scale > 0 && sc.std > 0) {
+        c->px_lo = (float)((0.0 / sc.scale - sc.mean) / sc.std);
+        c->px_hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+    }
+}
+
+/* A grid PNG of the images @p x (n, C, H, W) or (n, H, W), pixel values 0 and 255 at @p lo and @p hi. */
+static int gan_write_grid(strata_tensor *x, const char *path, float lo, float hi)
 {
     const int64_t *s = strata_tensor_shape(x);
     const int nd = strata_tensor_ndim(x);
@@ -537,9 +564,19 @@ static int gan_write_grid(strata_tensor *x, const char *path)
         free(buf);
         return cli_fail("reading the samples", STRATA_E_NOMEM);
     }
+    int64_t bad = 0;
+    for (int64_t i = 0; i < numel; i++)
+        bad += !isfinite(buf[i]);
+    if (bad) { /* drawn black, they looked like a generator that learned darkness */
+        free(buf);
+        fprintf(stderr, "strata: error: %lld of the %lld sample values are NaN or Inf: the generator's weights are "
+                        "not finite (`strata inspect CHECKPOINT --stats` shows which); nothing written to %s\n",
+                (long long)bad, (long long)numel, path);
+        return 1;
+    }
     int cols = (int)ceil(sqrt((double)n));
     grid_layout g = {.n = n, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
-                     .background = 255, .norm = GRID_NORM_RANGE, .lo = -1.0f, .hi = 1.0f};
+                     .background = 255, .norm = GRID_NORM_RANGE, .lo = lo, .hi = hi};
     uint8_t *img = grid_render(&g, buf);
     free(buf);
     int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, C);
@@ -559,7 +596,8 @@ static int gan_sample_grid(gan_ctx *c, strata_model *G, int64_t n, uint64_t seed
         rc = gan_generate(c, G, z, 0, &x);
     strata_set_grad_enabled(c->rt, prev);
     strata_tensor_release(z);
-    int r = rc ? cli_fail("sampling", rc) : gan_write_grid(x, path);
+    gan_pixel_range(c);
+    int r = rc ? cli_fail("sampling", rc) : gan_write_grid(x, path, c->px_lo, c->px_hi);
     strata_tensor_release(x);
     strata_graph_reset(strata_runtime_graph(c->rt));
     return r;
@@ -1165,7 +1203,8 @@ static int fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x,
 }
 
 /* Samples of the generator as @p x (B, per), in the classifier's input
- * space: [-1, 1] mapped to bytes, then scaled as its training images. The
+ * space: the GAN's data scaling undone to bytes (gan_pixel_range), then scaled as the classifier's training
+ * images. The
  * noise of the batch starting at sample @p first is fixed by @p first.
  * Prints the error; 0 or 1. */
 static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t B, int64_t per, strata_tensor **x)
@@ -1188,8 +1227,19 @@ static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t
     }
     if (!r && (rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per))))
         r = cli_fail("reading the samples", rc);
-    for (int64_t i = 0; !r && i < B * per; i++)
-        h[i] = (float)(((h[i] + 1.0) * 0.5 * 255.0 / sc->scale - sc->mean) / sc->std);
+    gan_pixel_range(g);
+    const double to_byte = 255.0 / ((double)g->px_hi - g->px_lo);
+    for (int64_t i = 0; !r && i < B * per; i++) {
+        if (!isfinite(h[i])) { /* the classifier's relu read NaN as 0: a finite FID of nothing */
+            fprintf(stderr, "strata: error: sample %lld holds a NaN or Inf value: the generator's weights are not "
+                            "finite (`strata inspect CHECKPOINT --stats` shows which)\n",
+                    (long long)(first + i / per));
+            r = 1;
+            break;
+        }
+        const double px = ((double)h[i] - g->px_lo) * to_byte; /* as a byte of its data, then the classifier's */
+        h[i] = (float)((px / sc->scale - sc->mean) / sc->std);
+    }
     if (!r && (rc = strata_tensor_from_host(g->dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, x)))
         r = cli_fail("copying the samples", rc);
     free(h);
@@ -1284,7 +1334,7 @@ int cmd_fid(int argc, char **argv)
         goto out2;
     }
     int prev = strata_set_grad_enabled(g.rt, 0);
-    /* pass 0: real test images; pass 1: generated ones mapped from [-1, 1] to the classifier's input */
+    /* pass 0: real test images; pass 1: generated ones mapped to bytes, then to the classifier's input */
     for (int pass = 0; pass < 2 && !r; pass++) {
         for (int64_t first = 0; first < n && !r; first += chunk) {
             const int64_t B = n - first < chunk ? n - first : chunk;

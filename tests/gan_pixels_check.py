@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The pixels of a GAN's sample grids (tools/cmd_gan.c, gan_pixel_range):
+the generator's values are mapped back to bytes by undoing the data's
+scaling. A generator with a sigmoid on data scaled to [0, 1] had its grids
+drawn as if it made [-1, 1] (no pixel darker than 128, and its FID scored
+washed-out images); a generator with NaN weights was drawn black, exit 0.
+
+usage: gan_pixels_check.py BUILD SOURCE"""
+import os, shutil, struct, subprocess, sys, tempfile, zlib
+
+import numpy as np
+
+from run_compare import check, failures, safetensors, write_safetensors  # tests/run_compare.py
+
+build = sys.argv[1]
+strata = os.path.join(build, "bin", "strata")
+env = dict(os.environ, STRATA_NUM_THREADS="1")
+
+
+def run(args, expect=0):
+    p = subprocess.run([strata] + args, env=env, capture_output=True, text=True, timeout=300)
+    if p.returncode != expect:
+        sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def png_gray(path):
+    """the rows of an 8-bit gray PNG as a numpy array (its five row filters undone)"""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, colour = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and colour == 0, "an 8-bit gray PNG"
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, rows, prev = zlib.decompress(idat), [], np.zeros(w, np.int32)
+    for r in range(h):
+        kind, line = raw[r * (w + 1)], np.frombuffer(raw[r * (w + 1) + 1:(r + 1) * (w + 1)], np.uint8).astype(np.int32)
+        out = np.zeros(w, np.int32)
+        for i in range(w):
+            a, b, c = (out[i - 1] if i else 0), prev[i], (prev[i - 1] if i else 0)
+            p = a + b - c
+            pred = [0, a, b, (a + b) // 2,
+                    a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c]
+            out[i] = (line[i] + pred[kind]) & 255
+        rows.append(out)
+        prev = out
+    return np.array(rows)
+
+
+SPEC = """seed: 1
+task: gan
+data: {{format: safetensors, train: {{file: {tmp}/images.safetensors, inputs: x}}, scale: 255}}
+gan: {{loss: non_saturating, noise_dim: 4, sample_every: 0, sample_count: 16}}
+generator:
+  model:
+    input: [4]
+    layers:
+      - {{type: linear, out_features: 64}}
+      - {{type: sigmoid}}
+      - {{type: unflatten, shape: [1, 8, 8]}}
+  optimizer: {{type: adam, lr: 0.001}}
+discriminator:
+  model:
+    input: [1, 8, 8]
+    layers:
+      - {{type: flatten}}
+      - {{type: linear, out_features: 1}}
+  optimizer: {{type: adam, lr: 0.001}}
+train: {{steps: 2, batch_size: 8}}
+"""
+
+tmp = tempfile.mkdtemp(prefix="strata-gan-pixels-")
+try:
+    x = np.random.default_rng(1).uniform(0, 255, size=(32, 1, 8, 8)).round().astype(np.float32)
+    write_safetensors(f"{tmp}/images.safetensors", {"x": x})
+    with open(f"{tmp}/gan.yaml", "w") as f:
+        f.write(SPEC.format(tmp=tmp))
+    run(["train", f"{tmp}/gan.yaml", "--out", f"{tmp}/run", "--quiet", "--backend", "ref"])
+    run(["sample", "--checkpoint", f"{tmp}/run", "--count", "16", "--out", f"{tmp}/s.png", "--backend", "ref"])
+    px = png_gray(f"{tmp}/s.png")
+    inside = px[px < 255]  # the gaps between tiles are white
+    check(inside.size > 0 and inside.min() < 110,
+          f"a sigmoid generator on data scaled to [0, 1]: its grid reaches dark pixels (darkest {inside.min()}; "
+          "drawn as [-1, 1] none was below 128)")
+
+    # NaN weights: refused, nothing written
+    gen = f"{tmp}/run/generator.safetensors"
+    header, data = safetensors(gen)
+    b, _ = header["0.bias"]["data_offsets"]
+    with open(gen, "rb") as f:
+        blob = bytearray(f.read())
+    start = len(blob) - len(data) + b
+    blob[start:start + 4] = np.float32(np.nan).tobytes()
+    with open(f"{tmp}/nan.safetensors", "wb") as f:
+        f.write(blob)
+    shutil.copy(f"{tmp}/gan.yaml", f"{tmp}/nan.yaml")
+    p = run(["sample", "--checkpoint", f"{tmp}/nan.safetensors", "--spec", f"{tmp}/nan.yaml", "--count", "4",
+             "--out", f"{tmp}/nan.png", "--backend", "ref"], expect=1)
+    check("are NaN or Inf" in p.stderr and not os.path.exists(f"{tmp}/nan.png"),
+          "a generator with a NaN weight: sample refuses, naming it, and writes nothing")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+if failures:
+    sys.exit(f"{len(failures)} check(s) failed")
+print("all checks passed")
