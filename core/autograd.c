@@ -135,7 +135,7 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
  * without is given the reference it lacks, so nothing is freed twice, and reported. @p handed[h] had
  * refs[h] references before the call; what[h] names it ("grad_outputs[0]"). */
 static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tensor *const *handed,
-                                     const int *refs, const char (*what)[24], int n_handed)
+                                     const int *refs, const char (*what)[32], int n_handed)
 {
     strata_status rc = STRATA_OK;
     for (int k = 0; k < n_in; k++) {
@@ -314,7 +314,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
              * come with a reference of its own (host->retain), or both owners release it */
             strata_tensor *handed[192];
             int refs[192], n_handed = 0;
-            char what[192][24];
+            char what[192][32];
             for (int k = 0; k < n->n_outputs; k++)
                 if (gout[k]) {
                     snprintf(what[n_handed], sizeof what[0], "grad_outputs[%d]", k);
@@ -335,7 +335,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
             rt->anomaly_layer = NULL;
             rt->anomaly_bw_op = NULL;
             if (!rc)
-                rc = check_grad_refs(gin, n->n_inputs, handed, refs, (const char(*)[24])what, n_handed);
+                rc = check_grad_refs(gin, n->n_inputs, handed, refs, (const char(*)[32])what, n_handed);
             if (rc) {
                 if (!(rc == STRATA_E_NUMERIC && rt->detect_anomaly)) /* the anomaly report names it */
                     st_error_context(rc, "backward of %s", n->op->name);
