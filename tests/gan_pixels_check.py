@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The pixels of a GAN's sample grids (tools/cmd_gan.c, gan_pixel_range):
-the generator's values are mapped back to bytes by undoing the data's
-scaling. A generator with a sigmoid on data scaled to [0, 1] had its grids
-drawn as if it made [-1, 1] (no pixel darker than 128, and its FID scored
-washed-out images); a generator with NaN weights was drawn black, exit 0.
+"""The pixels of image grids. A GAN's samples (tools/cmd_gan.c,
+gan_pixel_range): the generator's values are mapped back to bytes by
+undoing the data's scaling. A generator with a sigmoid on data scaled to
+[0, 1] had its grids drawn as if it made [-1, 1] (no pixel darker than 128,
+and its FID scored washed-out images); a generator with NaN weights was
+drawn black, exit 0. An autoencoder's reconstructions of (3, H, W) data
+(tools/cmd_autoencoder.c) were drawn as gray tiles of H x W, each example's
+colour planes apart and the rows out of step: now in colour.
 
 usage: gan_pixels_check.py BUILD SOURCE"""
 import os, shutil, struct, subprocess, sys, tempfile, zlib
@@ -22,6 +25,13 @@ def run(args, expect=0):
     if p.returncode != expect:
         sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def png_header(path):
+    """(width, height, bit depth, colour type) of a PNG"""
+    with open(path, "rb") as f:
+        data = f.read(33)
+    return struct.unpack(">IIBB", data[16:26])
 
 
 def png_gray(path):
@@ -104,6 +114,31 @@ try:
              "--out", f"{tmp}/nan.png", "--backend", "ref"], expect=1)
     check("are NaN or Inf" in p.stderr and not os.path.exists(f"{tmp}/nan.png"),
           "a generator with a NaN weight: sample refuses, naming it, and writes nothing")
+
+    # an autoencoder of (3, 4, 6) examples: its reconstructions in colour
+    rgb = np.random.default_rng(2).uniform(0, 255, size=(24, 3, 4, 6)).round().astype(np.float32)
+    write_safetensors(f"{tmp}/rgb.safetensors", {"x": rgb})
+    with open(f"{tmp}/ae.yaml", "w") as f:
+        f.write(f"""seed: 1
+task: autoencoder
+data: {{format: safetensors, train: {{file: {tmp}/rgb.safetensors, inputs: x}},
+        test: {{file: {tmp}/rgb.safetensors, inputs: x}}, scale: 255}}
+autoencoder: {{code_size: 4}}
+model:
+  input: [3, 4, 6]
+  layers:
+    - {{type: flatten}}
+    - {{type: linear, out_features: 4}}
+    - {{type: linear, out_features: 72}}
+    - {{type: sigmoid}}
+    - {{type: unflatten, shape: [3, 4, 6]}}
+optimizer: {{type: adam, lr: 0.01}}
+train: {{epochs: 1, batch_size: 8}}
+""")
+    run(["train", f"{tmp}/ae.yaml", "--out", f"{tmp}/ae", "--quiet", "--backend", "ref"])
+    w, h, depth, colour = png_header(f"{tmp}/ae/reconstructions.png")
+    check(colour == 2 and depth == 8, f"an autoencoder of (3, 4, 6) examples draws its reconstructions in colour "
+                                      f"(PNG colour type {colour}, {w} x {h})")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -297,7 +297,10 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
 {
     int dn = 0;
     const int64_t *ds = strata_dataset_shape(c->test, &dn);
-    const int H = dn >= 2 ? (int)ds[dn - 2] : 1, W = dn >= 1 ? (int)ds[dn - 1] : 1, cols = 16;
+    /* (3, H, W) examples in colour; any other shape as gray tiles of all its values, the leading dimensions
+     * stacked in height (a tile of H x W each took (3, H, W) apart and put the rows out of step) */
+    const int W = dn >= 1 ? (int)ds[dn - 1] : 1, C = dn == 3 && ds[0] == 3 ? 3 : 1, cols = 16;
+    const int H = (int)(c->per / ((int64_t)C * W));
     const cli_scaling sc = cli_data_scaling(c->spec);
     float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
     const char *format = "idx";
@@ -324,11 +327,11 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
         memcpy(tiles + at, strata_dataset_x(c->test, i), sizeof(float) * (size_t)c->per);
         memcpy(tiles + at + cols * c->per, recon + i * c->per, sizeof(float) * (size_t)c->per);
     }
-    grid_layout g = {.n = slots, .channels = 1, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
+    grid_layout g = {.n = slots, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
                      .background = 255, .norm = GRID_NORM_RANGE, .lo = lo, .hi = hi};
     uint8_t *img = grid_render(&g, tiles);
     free(tiles);
-    int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, 1);
+    int w = 0, h = 0, r = !img || grid_size(&g, &w, &h) ? 1 : cli_png_write(path, img, w, h, C);
     free(img);
     return r;
 }
