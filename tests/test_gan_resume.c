@@ -649,6 +649,15 @@ static void test_bad_usage(void **state)
         assert_int_equal(tu_count(out, "\n"), 1);
         free(out);
     }
+    /* images the discriminator cannot take, or batch norm on batches of one: refused before the run directory
+     * is made (they failed at the first step, leaving a run to resume) */
+    expect_err(cli("train gan.yaml --out dmis --backend ref --set generator.model.layers.0.out_features=16 "
+                   "--set 'generator.model.layers.2.shape=[1, 4, 4]' --set 'discriminator.model.input=[1, 4, 4]'"),
+               1, "the discriminator's input holds 16 values per image, the training images 64");
+    assert_false(exists("dmis"));
+    expect_err(cli("train gan_grow.yaml --out bn1 --backend ref --batch-size 1"), 2,
+               "batch norm needs 2 images in training");
+    assert_false(exists("bn1"));
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
     assert_int_equal(mkdir(path, 0777), 0);

@@ -882,7 +882,31 @@ int cmd_gan_train(int argc, char **argv)
     c.checked = -1;
     /* --resume never creates the directory it is told to continue */
     if ((r = gan_open(&c, a.spec_path, a.backend, a.have_seed ? &a.seed : NULL, 1)) ||
-        (r = cli_load_images(c.spec, "train", &c.train)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
+        (r = cli_load_images(c.spec, "train", &c.train)))
+        goto out;
+    /* refused before the run directory is made: they failed at the first step, leaving a run to resume */
+    int dn = 0, mn = 0;
+    const int64_t *ds = strata_dataset_shape(c.train, &dn), *ms = strata_model_input_shape(c.D, 0, &mn, NULL);
+    int64_t dv = 1, mv = 1;
+    for (int k = 0; k < dn; k++)
+        dv *= ds[k];
+    for (int k = 0; ms && k < mn; k++)
+        mv *= ms[k];
+    if (ms && dv != mv) {
+        fprintf(stderr, "strata: error: %s: the discriminator's input holds %lld values per image, the training "
+                        "images %lld\n",
+                a.spec_path, (long long)mv, (long long)dv);
+        r = 1;
+        goto out;
+    }
+    if (dist_size() == 1 && c.batch < 2 && (cli_model_has_batch_norm(c.G) || cli_model_has_batch_norm(c.D))) {
+        fprintf(stderr, "strata: error: %s: train.batch_size %lld: batch norm needs 2 images in training; give "
+                        "--batch-size 2 or more\n",
+                a.spec_path, (long long)c.batch);
+        r = 2;
+        goto out;
+    }
+    if (!a.ckpt.resume && (r = cli_make_dir(a.out_dir)))
         goto out;
     if (strata_dataset_size(c.train) < c.batch) { /* whole batches only */
         fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training images\n",
