@@ -182,6 +182,15 @@ static void test_report_of_a_written_run(void **state)
     assert_int_equal(tu_count(other, "<svg"), 3);
     assert_non_null(strstr(other, "<th>summary.json</th>"));
     assert_null(strstr(other, "<th>report.html</th>")); /* the files listed are the run's, not its page */
+    /* its images are linked by the run's absolute path (relative to the run, the page showed none) */
+    char want[1024];
+    snprintf(want, sizeof want, "<img src=\"%s/run/samples.png\"", dir);
+    if (!strstr(other, want))
+        fail_msg("no '%s' in the page written elsewhere", want);
+    free(other);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "report run --out run/again.html")); /* beside the run: relative */
+    other = tu_slurp(dir, "run/again.html");
+    assert_non_null(strstr(other, "<img src=\"samples.png\""));
     free(other);
 }
 

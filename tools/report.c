@@ -16,6 +16,7 @@
  * (the first MAX_OTHER_CHARTS such fields; the page counts the rest). */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -607,9 +608,15 @@ static void free_list(char **names, size_t n)
     free(names);
 }
 
+/* What the page's image links start with: "" beside the run, else the run's absolute path and '/' (a page
+ * written elsewhere with --out had links relative to the run, which showed no image) */
+static char img_base[4200];
+
 static void put_image(FILE *f, const char *rel)
 {
     fprintf(f, "<figure><img src=\"");
+    if (img_base[0])
+        put_url(f, img_base);
     put_url(f, rel);
     fprintf(f, "\" alt=\"");
     put_esc(f, rel);
@@ -802,6 +809,17 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
     }
     if (!out_path) /* a write a killed run left behind (report.html.tmp.XXXXXX) */
         train_ckpt_remove_temps_of(run_dir, "report.html");
+    img_base[0] = '\0';
+    if (out_path) { /* a page in another folder links the images by the run's absolute path */
+        char od[4200], real_run[PATH_MAX], real_out[PATH_MAX];
+        snprintf(od, sizeof od, "%s", out_path);
+        char *slash = strrchr(od, '/');
+        if (slash)
+            *slash = '\0';
+        const char *odir = slash ? (od[0] ? od : "/") : ".";
+        if (realpath(run_dir, real_run) && (!realpath(odir, real_out) || strcmp(real_run, real_out)))
+            snprintf(img_base, sizeof img_base, "%s/", real_run);
+    }
     char *page = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&page, &len);
