@@ -658,6 +658,10 @@ static void test_bad_usage(void **state)
     expect_err(cli("train gan_grow.yaml --out bn1 --backend ref --batch-size 1"), 2,
                "batch norm needs 2 images in training");
     assert_false(exists("bn1"));
+    /* fid's --classifier given a GAN's run or file (it read a directory as "not a regular file") */
+    expect_err(cli("fid --classifier quiet0 --generator quiet0 --backend ref"), 1, "--classifier quiet0 is a GAN's");
+    expect_err(cli("fid --classifier quiet0/discriminator.safetensors --generator quiet0 --backend ref"), 1,
+               "is a GAN's; it takes an image classifier's checkpoint");
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
     assert_int_equal(mkdir(path, 0777), 0);

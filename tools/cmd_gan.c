@@ -1281,6 +1281,28 @@ int cmd_fid(int argc, char **argv)
         return CLI_EXIT(r);
     if (gan_dir_without_generator("--generator", a.generator))
         return 1;
+    struct stat cst; /* a directory here was "not a regular file"; a GAN's file, about a C function */
+    char gan_file[4200];
+    snprintf(gan_file, sizeof gan_file, "%s/generator.safetensors", a.classifier);
+    const int cdir = stat(a.classifier, &cst) == 0 && S_ISDIR(cst.st_mode);
+    const char *base = strrchr(a.classifier, '/') ? strrchr(a.classifier, '/') + 1 : a.classifier;
+    if ((cdir && stat(gan_file, &cst) == 0) || !strcmp(base, "generator.safetensors") ||
+        !strcmp(base, "discriminator.safetensors") || !strcmp(base, "generator_ema.safetensors")) {
+        fprintf(stderr, "strata: error: --classifier %s is a GAN's; it takes an image classifier's checkpoint "
+                        "(RUN/checkpoint.safetensors of `strata train` on a classifier spec)\n",
+                a.classifier);
+        return 1;
+    }
+    static char cls_file[4000]; /* a classifier's run directory: its checkpoint, as --checkpoint elsewhere */
+    snprintf(cls_file, sizeof cls_file, "%s/checkpoint.safetensors", a.classifier);
+    if (cdir && stat(cls_file, &cst) != 0) {
+        fprintf(stderr, "strata: error: --classifier %s is a directory without checkpoint.safetensors; give the "
+                        "classifier's checkpoint\n",
+                a.classifier);
+        return 1;
+    }
+    if (cdir)
+        a.classifier = cls_file;
     char cbuf[4096], gbuf[4096], images[4200], labels[4200];
     const char *cspec = gan_spec_of(a.classifier, a.classifier_spec, "--classifier-spec", cbuf, sizeof cbuf);
     const char *gspec = cspec ? gan_spec_of(a.generator, a.spec_path, "--spec", gbuf, sizeof gbuf) : NULL;
