@@ -336,6 +336,9 @@ static void test_schedule_and_clip(void **state)
     m = records("gs3");
     assert_int_equal(tu_count(m, "\"g_lr\":0.0,\"d_lr\":0.0"), 2);
     free(m);
+    /* a run trained without gan.ema, resumed with it: said so (it read as a torn checkpoint) */
+    expect_err(cli("train gan.yaml --resume gs1 --steps 2 --backend ref --quiet"), 1,
+               "cannot resume from gs1 with gan.ema: the run was trained without it");
     /* with SGD and a clip norm of 1e-12 the weights stay where they started; without, they move */
     for (int n = 1; n <= 3; n += 2) {
         expect_ok(cli("train gan.yaml --out gk%d --steps %d --backend ref --quiet --set gan.ema=0 "

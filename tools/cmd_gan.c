@@ -704,6 +704,18 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
             if (s.step == ts->step)
                 pick = cand[j];
         }
+        char e0[4200], e1[4200];
+        snprintf(e0, sizeof e0, "%s/%s", dir, cand[0]);
+        snprintf(e1, sizeof e1, "%s/%s", dir, cand[1]);
+        struct stat est;
+        if (!pick && k == GAN_E && stat(e0, &est) != 0 && stat(e1, &est) != 0) { /* not a torn checkpoint */
+            fprintf(stderr, "strata: error: cannot resume from %s with gan.ema: the run was trained without it (no "
+                            "%s); resume it without gan.ema, or start a new run with it\n",
+                    dir, gan_file[k]);
+            json_decref(ts->extra);
+            ts->extra = NULL;
+            return 1;
+        }
         if (!pick) {
             fprintf(stderr, "strata: error: cannot resume from %s: neither %s nor %s holds step %lld of %s (the "
                             "run's files do not form a checkpoint):\n",
