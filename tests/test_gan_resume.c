@@ -665,6 +665,14 @@ static void test_bad_usage(void **state)
     expect_err(cli("fid --classifier quiet0 --generator quiet0 --backend ref"), 1, "--classifier quiet0 is a GAN's");
     expect_err(cli("fid --classifier quiet0/discriminator.safetensors --generator quiet0 --backend ref"), 1,
                "is a GAN's; it takes an image classifier's checkpoint");
+    /* a new run over it without gan.ema: the earlier average and grids go (its report showed them as its own) */
+    assert_true(exists("quiet0/generator_ema.safetensors"));
+    expect_ok(cli("train gan.yaml --out quiet0 --steps 2 --quiet --backend ref --set gan.ema=0 "
+                  "--set gan.sample_every=0"));
+    assert_false(exists("quiet0/generator_ema.safetensors"));
+    assert_false(exists("quiet0/generator_ema.safetensors.replaced"));
+    assert_false(exists("quiet0/samples.replaced"));
+    assert_true(exists("quiet0/samples"));
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
     assert_int_equal(mkdir(path, 0777), 0);

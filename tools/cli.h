@@ -511,6 +511,11 @@ int train_ckpt_load(const char *dir, strata_model *m, strata_optimizer *opt, tra
 strata_status train_ckpt_save_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s);
 int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, strata_optimizer *opt, train_state *s);
+/** A new run's file or folder @p name in @p dir that it may not write
+ *  itself (a GAN's generator_ema.safetensors, samples/) set aside as
+ *  NAME.replaced with spec.yaml and the rest: gone at the run's first
+ *  checkpoint, back if it ends without one. */
+void train_replaced_keep(const char *dir, const char *name);
 /** 0 when every F32 parameter of @p m is finite; else 1 after an error
  *  naming @p path (the checkpoint read), the parameter and the count, and
  *  ending with @p consequence ("it cannot be resumed"). */

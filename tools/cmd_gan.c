@@ -964,6 +964,10 @@ int cmd_gan_train(int argc, char **argv)
         strata_loader_start_epoch(c.ld, 0);
     }
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
+    if (!a.ckpt.resume) { /* an earlier run's average and grids are not this run's (its report showed them) */
+        train_replaced_keep(a.out_dir, "generator_ema.safetensors");
+        train_replaced_keep(a.out_dir, "samples");
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/samples", a.out_dir);
     if ((r = cli_make_dir(path)))

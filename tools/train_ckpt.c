@@ -34,7 +34,7 @@ static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
  * emptied history. */
 static struct {
     char dir[4096];
-    const char *names[5];
+    const char *names[8];
     int n;
 } replaced;
 
@@ -46,7 +46,7 @@ static void replaced_keep(const char *dir, const char *name)
     char from[4200], to[4300];
     snprintf(from, sizeof from, "%s/%s", dir, name);
     snprintf(to, sizeof to, "%s.replaced", from);
-    if (!dist_is_root() || replaced.n == 5 || (replaced.n && strcmp(replaced.dir, dir)))
+    if (!dist_is_root() || replaced.n == 8 || (replaced.n && strcmp(replaced.dir, dir)))
         return;
     if (access(to, F_OK) == 0)
         remove(from);
@@ -58,7 +58,7 @@ static void replaced_keep(const char *dir, const char *name)
 
 /* dir/NAME.replaced back in place of dir/NAME for each of @p names that has
  * one; the names put back are listed in @p back (cap 128) */
-static void replaced_put_back(const char *dir, const char *const *names, int n, char back[128])
+static void replaced_put_back(const char *dir, const char *const *names, int n, char back[160])
 {
     back[0] = 0;
     for (int k = 0; k < n; k++) {
@@ -68,20 +68,25 @@ static void replaced_put_back(const char *dir, const char *const *names, int n, 
         if (access(kept, F_OK) != 0)
             continue;
         if (rename(kept, path) == 0)
-            snprintf(back + strlen(back), 128 - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
+            snprintf(back + strlen(back), 160 - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
         else
             fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
     }
 }
 
+void train_replaced_keep(const char *dir, const char *name)
+{
+    replaced_keep(dir, name);
+}
+
 void train_replaced_recover(const char *dir)
 {
-    static const char *const names[] = {"spec.yaml", "metrics.jsonl", "best.safetensors", "summary.json",
-                                        "report.html"};
+    static const char *const names[] = {"spec.yaml",    "metrics.jsonl", "best.safetensors", "summary.json",
+                                        "report.html", "generator_ema.safetensors", "samples"};
     if (!dist_is_root() || !dir)
         return;
-    char back[128];
-    replaced_put_back(dir, names, 5, back);
+    char back[160];
+    replaced_put_back(dir, names, 7, back);
     if (back[0])
         fprintf(stderr, "strata: note: %s: the checkpoint's run's %s are back in place (a run started over it was "
                         "stopped before its first checkpoint)\n",
@@ -91,13 +96,24 @@ void train_replaced_recover(const char *dir)
 /* the kept files removed (@p back 0) or put back in place (1) */
 static void replaced_end(int back)
 {
-    char names[128] = "";
+    char names[160] = "";
     if (back)
         replaced_put_back(replaced.dir, replaced.names, replaced.n, names);
     for (int k = 0; !back && k < replaced.n; k++) {
         char kept[4300];
         snprintf(kept, sizeof kept, "%s/%s.replaced", replaced.dir, replaced.names[k]);
-        remove(kept);
+        if (remove(kept) != 0) { /* a folder (samples/): its files, then it */
+            DIR *d = opendir(kept);
+            for (struct dirent *e; d && (e = readdir(d));) {
+                char f[4600];
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                    snprintf(f, sizeof f, "%s/%s", kept, e->d_name) < (int)sizeof f)
+                    remove(f);
+            }
+            if (d)
+                closedir(d);
+            remove(kept);
+        }
     }
     if (names[0])
         fprintf(stderr, "strata: note: %s: the earlier run's %s are back in place (this run ended before its first "
