@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -42,6 +43,14 @@ static strata_status register_builtins(strata_runtime *rt)
     return rc;
 }
 
+/* A switch in the environment: off when unset, empty, 0, false, no or off (any case); on otherwise
+ * (STRATA_DETECT_ANOMALY=false halved the throughput, taken as on) */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off");
+}
+
 strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out)
 {
     if (!out)
@@ -59,10 +68,8 @@ strata_status strata_runtime_create(const strata_runtime_options *opts, strata_r
     rt->rng_seed = o.seed ? o.seed : ST_DEFAULT_SEED;
     rt->grad_enabled = 1;
     rt->host_cache = st_host_cache_new();
-    const char *strict = getenv("STRATA_STRICT");
-    rt->strict = strict && *strict && strcmp(strict, "0") != 0;
-    const char *anomaly = getenv("STRATA_DETECT_ANOMALY");
-    rt->detect_anomaly = anomaly && *anomaly && strcmp(anomaly, "0") != 0;
+    rt->strict = env_flag("STRATA_STRICT");
+    rt->detect_anomaly = env_flag("STRATA_DETECT_ANOMALY");
     rt->graph = st_graph_new(rt);
     strata_status rc = rt->graph ? register_builtins(rt) : STRATA_E_NOMEM;
     if (rc) {
@@ -154,10 +161,11 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
 {
     if (!rt || !out)
         return st_error(STRATA_E_INVALID, "strata_device_get: NULL argument");
+    const char *from_env = "";
     if (!backend || !*backend) {
         const char *env = getenv("STRATA_BACKEND");
         if (env && *env)
-            backend = env;
+            backend = env, from_env = " (from STRATA_BACKEND)";
     }
     if (!backend || !*backend) {
         strata_device *d = NULL;
@@ -195,7 +203,16 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
         size_t len = strlen(avail);
         snprintf(avail + len, sizeof avail - len, "%s%s", len ? ", " : "", be->name);
     }
-    return st_error(STRATA_E_NOT_FOUND, "backend '%s' is not loaded (available: %s)", backend,
+    /* "opencl:-1", "cpu:0:0": a loaded backend with a suffix that is no device index */
+    const char *first = strchr(backend, ':');
+    for (int k = 0; first && k < rt->n_backends; k++)
+        if (strlen(rt->backends[k]->name) == (size_t)(first - backend) &&
+            !strncmp(rt->backends[k]->name, backend, (size_t)(first - backend)))
+            return st_error(STRATA_E_NOT_FOUND,
+                            "'%s'%s is not a device: a backend's devices are NAME:N with N a whole number from 0 "
+                            "(%s:0 is its first; `strata info` lists them)",
+                            backend, from_env, rt->backends[k]->name);
+    return st_error(STRATA_E_NOT_FOUND, "backend '%s'%s is not loaded (available: %s)", backend, from_env,
                     avail[0] ? avail : "none");
 }
 

@@ -170,6 +170,16 @@ static void test_environment(void **state)
     assert_int_equal(strata_set_detect_anomaly(rt, 0), 0);
     strata_runtime_destroy(rt);
     assert_int_equal(strata_set_detect_anomaly(NULL, 1), 0);
+    /* false, no, off (any case) are off too: "false" turned it on, halving the throughput */
+    static const char *const off[] = {"0", "", "false", "No", "OFF"};
+    for (size_t k = 0; k < sizeof off / sizeof *off; k++) {
+        setenv("STRATA_DETECT_ANOMALY", off[k], 1);
+        rt = tu_runtime();
+        unsetenv("STRATA_DETECT_ANOMALY");
+        if (strata_set_detect_anomaly(rt, 0) != 0)
+            fail_msg("STRATA_DETECT_ANOMALY=%s turned it on", off[k]);
+        strata_runtime_destroy(rt);
+    }
 }
 
 int main(void)

@@ -1061,6 +1061,15 @@ static void test_bad_attrs_and_lifetimes(void **state)
     y = NULL;
     strata_tensor_release(idx);
 
+    /* a device name that is not one: said so, not "backend 'ref:-1' is not loaded (available: ..., ref)" */
+    strata_device *nodev = NULL;
+    assert_int_equal(strata_device_get(rt, "ref:-1", 0, &nodev), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("'ref:-1' is not a device: a backend's devices are NAME:N");
+    setenv("STRATA_BACKEND", "refx", 1);
+    assert_int_equal(strata_device_get(rt, NULL, 0, &nodev), STRATA_E_NOT_FOUND);
+    unsetenv("STRATA_BACKEND");
+    tu_assert_error_contains("backend 'refx' (from STRATA_BACKEND) is not loaded");
+
     /* accessors of a NULL handle: a safe value, not a crash */
     assert_int_equal((int)strata_tensor_dtype(NULL), 0);
     assert_int_equal(strata_tensor_is_contiguous(NULL), 0);

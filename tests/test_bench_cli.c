@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -106,6 +107,18 @@ static void test_errors(void **state)
                       "C and OC divisible by GROUPS");
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op max_pool2d --shape 1x1x4x4x2x2 --backend ref"), 2,
                       "--op max_pool2d is not available (ops: matmul, conv2d, conv2d_backward_data");
+    /* --shape without --op ran all five workloads; a models folder that is not there "skipped" them, exit 0 */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench --shape 8x8x8 --backend ref"), 2, "--shape applies to --op");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench W1 --models /nonexistent --steps 2 --backend ref"), 1,
+                      "the workloads' specs are looked up in /nonexistent, which is not a directory");
+    /* a workload asked for by name and not run is a failure */
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty-models", dir);
+    assert_int_equal(mkdir(empty, 0777), 0);
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench W1 --models empty-models --steps 2 --backend ref"), 1, "");
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(strstr(out, "W1  skipped: needs"));
+    free(out);
 }
 
 /* W3 from --models DIR whose spec names a text file that is not there:

@@ -53,6 +53,8 @@ static void run_check(const char *fixture, int want, const char *needle)
 static void test_good_backward_passes(void **state)
 {
     (void)state;
+    /* NAME:N as train and bench take a device (it read "backend cpu:0 is not loaded") */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "check --backend cpu:0 --op core::relu --large 0"));
     run_check("tests/fixtures/good_plugin.so", 0, "gradient element(s) checked by finite differences");
     /* two inputs of one shape: the case with a permuted first input gave the second the unpermuted shape, and
      * every such op failed (ref refused the call) */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -158,7 +159,7 @@ static void bench_mn_report(strata_runtime *rt, strata_device *dev, const double
 }
 
 /* Runs in a child process, so each workload's peak memory is its own. */
-static int bench_workload(const workload *w, const bench_args *a, const char *models)
+static int bench_workload(const workload *w, const bench_args *a, const char *models, int named)
 {
     char spec[PATH_MAX + 64];
     snprintf(spec, sizeof spec, "%s/%s", models, w->spec);
@@ -167,7 +168,7 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
             printf("{\"workload\": \"%s\", \"skipped\": \"needs %s (%s not found)\"}\n", w->id, w->needs, spec);
         else
             printf("%-3s skipped: needs %s (%s not found)\n", w->id, w->needs, spec);
-        return 0;
+        return named; /* asked for by name: not run is a failure, for the scripts that record it */
     }
     if (!strcmp(w->id, "W4") || !strcmp(w->id, "W5")) {
         bench_mn_user u = {w, a};
@@ -459,6 +460,11 @@ int cmd_bench(int argc, char **argv)
     int r = cli_parse(&c, argc, argv);
     if (r)
         return CLI_EXIT(r);
+    if (!a.op && a.shape) {
+        fprintf(stderr, "strata bench: --shape applies to --op (the shape of the op's inputs); workloads have their "
+                        "own\n");
+        return 2;
+    }
     if (a.op) {
         const char *extra = NULL;
         if (a.warmup >= 0)
@@ -484,12 +490,21 @@ int cmd_bench(int argc, char **argv)
         a.steps = 100;
     if (a.warmup < 0)
         a.warmup = 10;
+    const int named = n_ids > 0;
     if (!n_ids) {
         for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
             ids[n_ids++] = workloads[k].id;
     }
     char models[PATH_MAX];
     find_models(models, sizeof models, a.models);
+    struct stat mst;
+    errno = 0;
+    if (stat(models, &mst) != 0 || !S_ISDIR(mst.st_mode)) { /* every workload "skipped", exit 0 */
+        fprintf(stderr, "strata bench: the workloads' specs are looked up in %s, which is not a directory (%s; "
+                        "--models DIR or STRATA_MODELS names it)\n",
+                models, strerror(errno ? errno : ENOTDIR));
+        return 1;
+    }
     int worst = 0;
     for (int i = 0; i < n_ids; i++) {
         const workload *w = NULL;
@@ -504,7 +519,7 @@ int cmd_bench(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0)
         {
-            int code = bench_workload(w, &a, models);
+            int code = bench_workload(w, &a, models, named);
             fflush(stdout);
             _exit(code);
         }

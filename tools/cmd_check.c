@@ -98,6 +98,21 @@ int cmd_check(int argc, char **argv)
             return 2;
         }
     }
+    /* "opencl:1", a device as train and bench take it: backend and --device (it read "not loaded") */
+    static char be_name[64];
+    const char *colon = strrchr(backend, ':');
+    if (colon && colon > backend && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+        strlen(colon + 1) <= 6 && (size_t)(colon - backend) < sizeof be_name) {
+        const int64_t n = atoll(colon + 1);
+        if (device != 0 && device != n) {
+            fprintf(stderr, "strata: error: --backend %s names device %lld and --device %lld another\n", backend,
+                    (long long)n, (long long)device);
+            return 2;
+        }
+        snprintf(be_name, sizeof be_name, "%.*s", (int)(colon - backend), backend);
+        backend = be_name;
+        device = n;
+    }
     o.trials = (int)trials;
     o.large_trials = large > 0 ? (int)large : -1;
     o.device = (int)device;

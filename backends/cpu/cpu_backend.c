@@ -168,7 +168,8 @@ static int cpu_env_threads(const strata_host_api *host, strata_runtime *rt, cons
     long n = strtol(v, &end, 10);
     if (*end != '\0' || n < 1 || n > 4096) {
         if (host->log && rt)
-            host->log(rt, STRATA_LOG_WARN, "cpu: ignoring %s=\"%s\" (expected a positive integer)", name, v);
+            host->log(rt, STRATA_LOG_WARN, "cpu: ignoring %s=\"%s\" (expected a whole number from 1 to 4096)", name,
+                      v);
         return 0;
     }
     return (int)n;
@@ -188,6 +189,12 @@ static void cpu_set_threads(const strata_host_api *host, strata_runtime *rt)
         omp_set_num_threads(n);
     else if (!getenv("OMP_NUM_THREADS")) /* set: OpenMP has applied it already */
         omp_set_num_threads(omp_get_num_procs());
+    else if (omp_get_max_threads() > 4096) { /* OMP_NUM_THREADS=99999 crashed inside libgomp */
+        if (host->log && rt)
+            host->log(rt, STRATA_LOG_WARN, "cpu: OMP_NUM_THREADS=%s is more than 4096 threads; using %d",
+                      getenv("OMP_NUM_THREADS"), omp_get_num_procs());
+        omp_set_num_threads(omp_get_num_procs());
+    }
     /* never more than OMP_THREAD_LIMIT: oneDNN splits its work for
      * omp_get_max_threads() threads, and with a smaller team its GEMMs
      * leave parts out and its backward convolutions wait forever */

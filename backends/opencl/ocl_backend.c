@@ -319,7 +319,8 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     cl_device_type type = 0;
     clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     d->cpu_type = (type & CL_DEVICE_TYPE_CPU) != 0;
-    d->is_cpu = d->cpu_type && !getenv("STRATA_OPENCL_TILED_GEMM");
+    const char *tiled = getenv("STRATA_OPENCL_TILED_GEMM"); /* 0 or empty: off, as the other switches */
+    d->is_cpu = d->cpu_type && !(tiled && *tiled && strcmp(tiled, "0") != 0);
     const char *sync = getenv("STRATA_OPENCL_SYNC");
     d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
     const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
