@@ -1306,7 +1306,7 @@ static void test_zero_device_backend(void **state)
     ASSERT_STATUS(strata_device_get(rt, "ref:1", 2, &d), STRATA_E_INVALID);
     tu_assert_error_contains("'ref:1' names device 1 and index asks for device 2");
     ASSERT_STATUS(strata_device_get(rt, "ref:x", 0, &d), STRATA_E_NOT_FOUND);
-    tu_assert_error_contains("backend 'ref:x' is not loaded");
+    tu_assert_error_contains("'ref:x' is not a device: a backend's devices are NAME:N");
     ASSERT_STATUS(strata_device_get(rt, ":0", 0, &d), STRATA_E_NOT_FOUND);
     ASSERT_STATUS(strata_device_get(rt, "fixture_nodev:0", 0, &d), STRATA_E_NOT_FOUND);
     tu_assert_error_contains("fixture: no accelerator present");
