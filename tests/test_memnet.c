@@ -392,6 +392,35 @@ static void test_layer_matches_equations(void **state)
     }
 }
 
+/* The most hops the layer takes, with the most temporaries (layer-wise tying, masked empty slots): a list of
+ * 8 K + 16 overflowed into its count at 14 to 16 hops and crashed, forward and backward. */
+static void test_layer_most_hops(void **state)
+{
+    (void)state;
+    for (int layerwise = 0; layerwise < 2; layerwise++) {
+        const mn_opts o = {.layerwise = layerwise, .position = 1, .temporal = 1, .hops = 16, .mask = 1};
+        strata_model *m = mn_model(&o);
+        strata_tensor *in[2] = {ti64(k_story, SHAPE(B_, M_, J_)), ti64(k_query, SHAPE(B_, J_))}, *out[2] = {0};
+        ST_OK(strata_model_forward(m, in, 2, out, 2, 1));
+        assert_int_equal(strata_tensor_dim(out[1], 1), 16);
+        assert_int_equal(strata_tensor_dim(out[1], 2), M_);
+        strata_tensor *loss = NULL;
+        ST_OK(strata_op_call(g_rt, "core::sum", &out[0], 1, NULL, 0, &loss, 1));
+        ST_OK(strata_backward(strata_runtime_graph(g_rt), loss));
+        float a[B_ * 16 * M_];
+        ST_OK(strata_tensor_read(out[1], a, sizeof a));
+        for (int i = 0; i < B_ * 16 * M_; i++)
+            assert_true(isfinite(a[i]));
+        strata_tensor_release(loss);
+        for (int k = 0; k < 2; k++) {
+            strata_tensor_release(in[k]);
+            strata_tensor_release(out[k]);
+        }
+        strata_graph_reset(strata_runtime_graph(g_rt));
+        strata_model_destroy(m);
+    }
+}
+
 typedef struct layer_case {
     strata_model *m;
     strata_tensor *in[2];
@@ -515,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_encode_grads),
         cmocka_unit_test(test_layer_matches_equations),
         cmocka_unit_test(test_layer_grads),
+        cmocka_unit_test(test_layer_most_hops),
         cmocka_unit_test(test_layer_params),
         cmocka_unit_test(test_bad_input),
     };

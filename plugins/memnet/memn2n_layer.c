@@ -169,15 +169,20 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
     return STRATA_OK;
 }
 
-/* A list of owned references released together. */
+/* A list of owned references released together. A forward keeps up to 10 K + 7 (layer-wise tying with
+ * mask_empty): 8 K + 16 overflowed into n at K = 14 to 16 and crashed. */
+#define MN_TMP_CAP (12 * MN_MAX_HOPS + 16)
 typedef struct tmp_list {
-    strata_tensor *t[8 * MN_MAX_HOPS + 16];
-    int n;
+    strata_tensor *t[MN_TMP_CAP];
+    int n, full; /* full: one more would not fit (not kept: leaked, never written past the end) */
 } tmp_list;
 
 static strata_tensor *keep(tmp_list *l, strata_tensor *t)
 {
-    l->t[l->n++] = t;
+    if (l->n < MN_TMP_CAP)
+        l->t[l->n++] = t;
+    else
+        l->full = 1;
     return t;
 }
 
@@ -298,6 +303,9 @@ static strata_status memn2n_forward(const strata_layer_forward_call *c)
 done:
     for (int k = 0; k < l.n; k++)
         h->tensor_release(l.t[k]);
+    if (!rc && l.full)
+        rc = h->set_error(STRATA_E_INTERNAL, "memn2n: more than %d temporaries in one forward (hops %lld)",
+                          MN_TMP_CAP, (long long)K);
     if (rc) {
         for (int k = 0; k < c->n_outputs; k++) {
             h->tensor_release(c->outputs[k]);
