@@ -214,6 +214,17 @@ static void test_resume_errors(void **state)
     expect_err(cli("train tiny.yaml --resume small --task 2 --backend ref"), 2, "trains task(s) 1, not 2");
     expect_err(cli("train tiny.yaml --resume small --epochs 5 --backend ref"), 2, "--epochs 2");
     expect_err(cli("train tiny.yaml --resume small --repeats 3 --backend ref"), 2, "--repeats 2");
+    /* a run trained with --set of the layer resumed with the plain spec: refused, naming the attribute (it went
+     * on with the other encoding, and the run's spec.yaml no longer matched its checkpoint); the run's own
+     * spec.yaml resumes it */
+    assert_int_equal(cli("train tiny.yaml --data data --task 1 --backend ref --out bowrun --steps 3 "
+                         "--set model.layers.0.encoding=bow"),
+                     0);
+    char *said = tu_slurp(dir, "out");
+    assert_non_null(strstr(said, "`strata train bowrun/spec.yaml --resume bowrun` continues"));
+    free(said);
+    expect_err(cli("train tiny.yaml --resume bowrun --backend ref"), 1, "was trained with encoding bow");
+    expect_ok(cli("train bowrun/spec.yaml --resume bowrun --steps 5 --backend ref --quiet"));
     expect_err(cli(TRAIN " --out x --checkpoint-every 0"), 2, "--checkpoint-every");
     expect_err(cli(TRAIN " --out x --steps 0"), 2, "--steps");
     /* another data directory is refused, naming both (it was taken when its vocabulary and questions fitted) */

@@ -1513,6 +1513,9 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
     mn_ctx *c = t->c;
     char ck[4200];
     snprintf(ck, sizeof ck, "%s/" MN_CKPT, t->a->out_dir);
+    mn_layer_attrs(c); /* the layer as trained: a spec without the run's --set changes resumed another model */
+    if (mn_check_layer(c, ck))
+        return 1;
     mn_vocab saved = {0};
     if (mn_vocab_read(ck, &saved))
         return 1;
@@ -1798,9 +1801,10 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     if (stop) {
-        printf("strata: stopped after step %lld (--steps) in run %lld, epoch %lld; `strata train %s --resume %s` "
-               "continues\n",
-               (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.spec_path, a.out_dir);
+        /* the run's spec.yaml, its --set changes in it: the spec file without them resumed another recipe */
+        printf("strata: stopped after step %lld (--steps) in run %lld, epoch %lld; `strata train %s/spec.yaml "
+               "--resume %s` continues\n",
+               (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.out_dir, a.out_dir);
         goto out;
     }
     /* the model is the best run's, as RUN/checkpoint.safetensors holds it (every rank's: each tests its share) */
