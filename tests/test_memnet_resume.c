@@ -225,6 +225,9 @@ static void test_resume_errors(void **state)
     free(said);
     expect_err(cli("train tiny.yaml --resume bowrun --backend ref"), 1, "was trained with encoding bow");
     expect_ok(cli("train bowrun/spec.yaml --resume bowrun --steps 5 --backend ref --quiet"));
+    /* the trainer's nil word is id 0: another padding_idx skipped a real word and embedded the nil one */
+    expect_err(cli(TRAIN " --out pidx --set model.layers.0.padding_idx=5"), 1,
+               "the memn2n layer's padding_idx is 5, but the trainer gives the nil word");
     expect_err(cli(TRAIN " --out x --checkpoint-every 0"), 2, "--checkpoint-every");
     expect_err(cli(TRAIN " --out x --steps 0"), 2, "--steps");
     /* another data directory is refused, naming both (it was taken when its vocabulary and questions fitted) */

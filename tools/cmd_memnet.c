@@ -1685,9 +1685,16 @@ int cmd_memnet_train(int argc, char **argv)
     c.M_spec = mem, c.M_data = M;
     if (f.n_tasks > 1)
         strata_spec_get_int(c.spec, "data.joint_embedding_dim", 50, &c.d);
+    mn_layer_attrs(&c);
+    if (strcmp(c.attr[5], "0") != 0) { /* the reader's nil word, empty slots and padding are id 0 */
+        fprintf(stderr, "strata: error: %s: the memn2n layer's padding_idx is %s, but the trainer gives the nil word "
+                        "(padding and empty memory slots) id 0: leave padding_idx out or set it to 0\n",
+                a.spec_path, c.attr[5]);
+        r = 1;
+        goto out;
+    }
     if ((r = mn_build(&c, 1)))
         goto out;
-    mn_layer_attrs(&c);
     for (int k = 0; k < strata_model_param_count(c.model) && !c.d; k++) {
         strata_tensor *t = NULL;
         const char *name = NULL;
