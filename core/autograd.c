@@ -133,9 +133,9 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
 /* A backward's gradients that are tensors of its call (an incoming gradient passed straight through, say)
  * must each hold a reference of their own: both the graph and the gradient's new owner release it. One
  * without is given the reference it lacks, so nothing is freed twice, and reported. @p handed[h] had
- * refs[h] references before the call; what[h] names it ("grad_outputs[0]"). */
+ * refs[h] references before the call; what[h] says which it is (256 role + index: grad_outputs[0] is 0). */
 static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tensor *const *handed,
-                                     const int *refs, const char (*what)[32], int n_handed)
+                                     const int *refs, const int *what, int n_handed)
 {
     strata_status rc = STRATA_OK;
     for (int k = 0; k < n_in; k++) {
@@ -156,11 +156,12 @@ static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tenso
             continue;
         for (int more = uses - gained; more > 0; more--)
             strata_tensor_retain(gin[k]);
+        static const char *const roles[] = {"grad_outputs", "inputs", "outputs"};
         if (!rc)
             rc = st_error(STRATA_E_INVALID,
-                          "it returned %s as the gradient of input %d without a reference of its own: store "
+                          "it returned %s[%d] as the gradient of input %d without a reference of its own: store "
                           "host->retain(t), a new reference (strata_plugin.h)",
-                          what[h], k);
+                          roles[what[h] / 256], what[h] % 256, k);
     }
     return rc;
 }
@@ -313,20 +314,17 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
             /* the tensors the call hands over, with their counts: a gradient passed on as one of them must
              * come with a reference of its own (host->retain), or both owners release it */
             strata_tensor *handed[192];
-            int refs[192], n_handed = 0;
-            char what[192][32];
+            int refs[192], what[192], n_handed = 0; /* what: 256 role + index (names made only for a message) */
             for (int k = 0; k < n->n_outputs; k++)
-                if (gout[k]) {
-                    snprintf(what[n_handed], sizeof what[0], "grad_outputs[%d]", k);
-                    handed[n_handed] = gout[k], refs[n_handed++] = gout[k]->refcount;
-                }
+                if (gout[k])
+                    what[n_handed] = k, handed[n_handed] = gout[k], refs[n_handed++] = gout[k]->refcount;
             for (int k = 0; k < n->n_inputs; k++) {
-                snprintf(what[n_handed], sizeof what[0], "inputs[%d]", k);
-                handed[n_handed] = n->inputs[k], refs[n_handed++] = n->inputs[k]->refcount;
+                what[n_handed] = 256 + k, handed[n_handed] = n->inputs[k];
+                refs[n_handed++] = n->inputs[k]->refcount;
             }
             for (int k = 0; k < n->n_outputs; k++) {
-                snprintf(what[n_handed], sizeof what[0], "outputs[%d]", k);
-                handed[n_handed] = n->outputs[k], refs[n_handed++] = n->outputs[k]->refcount;
+                what[n_handed] = 512 + k, handed[n_handed] = n->outputs[k];
+                refs[n_handed++] = n->outputs[k]->refcount;
             }
             strata_clear_error();
             rt->anomaly_layer = n->layer;
@@ -335,7 +333,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
             rt->anomaly_layer = NULL;
             rt->anomaly_bw_op = NULL;
             if (!rc)
-                rc = check_grad_refs(gin, n->n_inputs, handed, refs, (const char(*)[32])what, n_handed);
+                rc = check_grad_refs(gin, n->n_inputs, handed, refs, what, n_handed);
             if (rc) {
                 if (!(rc == STRATA_E_NUMERIC && rt->detect_anomaly)) /* the anomaly report names it */
                     st_error_context(rc, "backward of %s", n->op->name);

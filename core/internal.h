@@ -111,7 +111,7 @@ typedef struct st_op {
     unsigned kcache_gen;
     int warned_fallback;
     int warned_no_backward; /* an input needing a gradient met an op without a backward */
-    const char *attr_spec;  /* a core op's attributes (op_attrs.c); NULL: not checked (plugins' ops) */
+    const struct st_op_attrs *attr_spec; /* a core op's attributes (op_attrs.c); NULL: not checked (plugins' ops) */
     int64_t prof_calls[2];  /* [forward, backward] */
     double prof_seconds[2];
 } st_op;
@@ -363,12 +363,13 @@ struct strata_model {
 /* Attributes a caller passed: a name each, a known kind, an array for a
  * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
  * @p what (the op, layer or optimizer) and the attribute. */
-/* The attributes core op @p op takes ("axes:INTS|INT keepdim:INT"; "" for
- * none), NULL for another op (op_attrs.c); and the check of a call's
+/* The attributes core op @p op takes and their kinds, NULL for another op
+ * (op_attrs.c); and the check of a call's
  * attributes against them: an unknown name or a kind the op cannot read
  * is STRATA_E_INVALID naming the op, the attribute and what it takes. */
-const char *st_core_op_attrs(const char *op);
-strata_status st_check_core_op_attrs(const char *op, const char *spec, const strata_attr *attrs, int n);
+typedef struct st_op_attrs st_op_attrs;
+const st_op_attrs *st_core_op_attrs(const char *op);
+strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n);
 strata_status st_attrs_check(const char *what, const strata_attr *attrs, int n_attrs);
 strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *schema, int n_schema,
                                     const strata_attr *attrs, int n_attrs, strata_attr **out, int *n_out,

@@ -218,6 +218,9 @@ static void test_pack_rgb(void **state)
                                           "--set data.val_fraction=0.25 --steps 1"));
     tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out lead --backend ref --set 'model.input=[1, 3, 5, 6]' "
                                           "--set data.val_fraction=0.25 --steps 1"));
+    /* a reshape that keeps the order (one row of values at a time) is the user's to make */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train colour.yaml --out rows --backend ref --set 'model.input=[15, 6]' "
+                                          "--set data.val_fraction=0.25 --steps 1"));
 }
 
 /* Images are read as PIL reads them: colour to gray by ITU-R 601-2 luma,

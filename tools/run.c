@@ -150,6 +150,23 @@ static int split_validation(const char *spec, strata_dataset **train, double fra
     return r;
 }
 
+/* 1 when dims @p a (n) are dims @p b (m) in another order: the same sizes, not in the same places */
+static int same_dims_reordered(const int64_t *a, int n, const int64_t *b, int m)
+{
+    if (n != m || !memcmp(a, b, sizeof(int64_t) * (size_t)n))
+        return 0;
+    int used[STRATA_MAX_DIMS] = {0};
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < m && (used[j] || b[j] != a[i]))
+            j++;
+        if (j == m)
+            return 0;
+        used[j] = 1;
+    }
+    return 1;
+}
+
 int run_setup(run_ctx *r, const run_options *a, int need_train)
 {
     return run_setup_vocab(r, a, need_train, NULL);
@@ -228,15 +245,15 @@ int run_setup_vocab(run_ctx *r, const run_options *a, int need_train, const char
                     a->spec_path, (long long)mn, names[s], (long long)dnum);
             return 1;
         }
-        /* a model that sees the layout (rank 2 or more) takes the data's, leading 1s aside: [3, 20, 12] for
-         * images of 12 x 20, or channels last, trained on scrambled images without a word */
+        /* a model that sees the layout (rank 2 or more) must not take the data's dimensions in another order,
+         * leading 1s aside: [3, 20, 12] for images of 12 x 20, or channels last, trained on scrambled images
+         * without a word (a reshape that keeps the order, [784, 1] of (28, 28), is the user's to make) */
         int mo = 0, dof = 0;
         while (mo < nd && ms[mo] == 1)
             mo++;
         while (ds && dof < dn && ds[dof] == 1)
             dof++;
-        if (ds && nd >= 2 && dn >= 2 &&
-            (nd - mo != dn - dof || memcmp(ms + mo, ds + dof, sizeof(int64_t) * (size_t)(nd - mo)) != 0)) {
+        if (ds && nd >= 2 && dn >= 2 && same_dims_reordered(ms + mo, nd - mo, ds + dof, dn - dof)) {
             char m_s[96] = "", d_s[96] = "";
             for (int k = 0; k < nd; k++)
                 snprintf(m_s + strlen(m_s), sizeof m_s - strlen(m_s), "%s%lld", k ? ", " : "", (long long)ms[k]);

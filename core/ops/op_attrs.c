@@ -5,145 +5,149 @@
  * 0 and given a wrong result without a word. Layers and optimizers check
  * theirs against their schema (schema.c); plugins' ops are not checked.
  *
- * Each entry: "name:KIND ..." with KIND one of INT, FLOAT (numbers: either
- * is taken for the other, an INT only from a whole FLOAT), INTS, FLOATS,
- * STRING, or two joined by '|'. The list covers what the op's shape
+ * Each entry: the attributes with the kinds each takes (K_INT, K_FLOAT:
+ * numbers, either taken for the other, an integer only from a whole
+ * number; K_INTS, K_FLOATS, K_STRING; or two of them). Checked on every
+ * call, so a scan of a few names, nothing parsed. The list covers what the op's shape
  * function, backward and every backend's kernel read, what the core adds
  * (seed, offset of random ops) and what callers pass (a backward op takes
  * its forward op's attributes). A core op without an entry fails its
  * registration, so the list cannot fall behind the ops. */
 #include "ops_common.h"
 
-static const struct {
-    const char *op, *attrs;
-} op_attrs[] = {
-    {"core::add", ""},
-    {"core::sub", ""},
-    {"core::mul", ""},
-    {"core::div", ""},
-    {"core::neg", ""},
-    {"core::exp", ""},
-    {"core::log", ""},
-    {"core::sqrt", ""},
-    {"core::abs", ""},
-    {"core::relu", ""},
-    {"core::leaky_relu", "alpha:FLOAT"},
-    {"core::sigmoid", ""},
-    {"core::tanh", ""},
-    {"core::gelu", ""},
-    {"core::pow", "exponent:FLOAT"},
-    {"core::scale", "alpha:FLOAT beta:FLOAT"},
-    {"core::cast", "dtype:INT"},
-    {"core::eltwise_backward", "fn:STRING alpha:FLOAT exponent:FLOAT"},
-    {"core::matmul", "trans_a:INT trans_b:INT"},
-    {"core::linear", ""},
-    {"core::sum", "axes:INTS|INT keepdim:INT"},
-    {"core::mean", "axes:INTS|INT keepdim:INT"},
-    {"core::max", "axes:INTS|INT keepdim:INT"},
-    {"core::max_backward", "axes:INTS|INT keepdim:INT"},
-    {"core::argmax", "axis:INT keepdim:INT"},
-    {"core::sum_to_shape", "shape:INTS"},
-    {"core::softmax", "axis:INT"},
-    {"core::log_softmax", "axis:INT"},
-    {"core::softmax_backward", "axis:INT"},
-    {"core::log_softmax_backward", "axis:INT"},
-    {"core::cross_entropy", "reduction:STRING"},
-    {"core::cross_entropy_backward", "reduction:STRING"},
-    {"core::mse", "reduction:STRING"},
-    {"core::bce_with_logits", "reduction:STRING"},
-    {"core::bce_with_logits_backward", "reduction:STRING"},
-    {"core::reshape", "shape:INTS"},
-    {"core::permute", "dims:INTS"},
-    {"core::slice", "axis:INT start:INT end:INT step:INT"},
-    {"core::expand", "shape:INTS"},
-    {"core::copy", ""},
-    {"core::concat", "axis:INT"},
-    {"core::split", "axis:INT sizes:INTS"},
-    {"core::slice_backward", "shape:INTS axis:INT start:INT end:INT step:INT"},
-    {"core::embedding", ""},
-    {"core::embedding_backward", "num_embeddings:INT"},
-    {"core::gather", "axis:INT"},
-    {"core::gather_backward", "axis:INT shape:INTS"},
-    {"core::one_hot", "num_classes:INT"},
-    {"core::fill", "shape:INTS value:FLOAT dtype:INT"},
-    {"core::uniform", "shape:INTS dtype:INT low:FLOAT high:FLOAT seed:INT offset:INT"},
-    {"core::normal", "shape:INTS dtype:INT mean:FLOAT std:FLOAT seed:INT offset:INT"},
-    {"core::dropout", "p:FLOAT seed:INT offset:INT"},
-    {"core::sgd_step", "lr:FLOAT momentum:FLOAT dampening:FLOAT weight_decay:FLOAT nesterov:INT first:INT"},
-    {"core::adam_step", "lr:FLOAT beta1:FLOAT beta2:FLOAT eps:FLOAT weight_decay:FLOAT decoupled:INT step:INT"},
-    {"core::rmsprop_step", "lr:FLOAT alpha:FLOAT eps:FLOAT weight_decay:FLOAT momentum:FLOAT"},
-    {"core::adagrad_step", "lr:FLOAT lr_decay:FLOAT weight_decay:FLOAT eps:FLOAT step:INT"},
+enum { K_INT = 1 << STRATA_ATTR_INT, K_FLOAT = 1 << STRATA_ATTR_FLOAT, K_INTS = 1 << STRATA_ATTR_INTS,
+       K_FLOATS = 1 << STRATA_ATTR_FLOATS, K_STRING = 1 << STRATA_ATTR_STRING };
+
+#define ST_OP_MAX_ATTRS 8
+
+struct st_op_attrs {
+    const char *op;
+    int n;
+    struct {
+        const char *name;
+        unsigned kinds;
+    } a[ST_OP_MAX_ATTRS];
 };
 
-const char *st_core_op_attrs(const char *op)
+static const st_op_attrs op_attrs[] = {
+    {"core::add", 0, {{NULL, 0}}},
+    {"core::sub", 0, {{NULL, 0}}},
+    {"core::mul", 0, {{NULL, 0}}},
+    {"core::div", 0, {{NULL, 0}}},
+    {"core::neg", 0, {{NULL, 0}}},
+    {"core::exp", 0, {{NULL, 0}}},
+    {"core::log", 0, {{NULL, 0}}},
+    {"core::sqrt", 0, {{NULL, 0}}},
+    {"core::abs", 0, {{NULL, 0}}},
+    {"core::relu", 0, {{NULL, 0}}},
+    {"core::leaky_relu", 1, {{"alpha", K_FLOAT}}},
+    {"core::sigmoid", 0, {{NULL, 0}}},
+    {"core::tanh", 0, {{NULL, 0}}},
+    {"core::gelu", 0, {{NULL, 0}}},
+    {"core::pow", 1, {{"exponent", K_FLOAT}}},
+    {"core::scale", 2, {{"alpha", K_FLOAT}, {"beta", K_FLOAT}}},
+    {"core::cast", 1, {{"dtype", K_INT}}},
+    {"core::eltwise_backward", 3, {{"fn", K_STRING}, {"alpha", K_FLOAT}, {"exponent", K_FLOAT}}},
+    {"core::matmul", 2, {{"trans_a", K_INT}, {"trans_b", K_INT}}},
+    {"core::linear", 0, {{NULL, 0}}},
+    {"core::sum", 2, {{"axes", K_INTS|K_INT}, {"keepdim", K_INT}}},
+    {"core::mean", 2, {{"axes", K_INTS|K_INT}, {"keepdim", K_INT}}},
+    {"core::max", 2, {{"axes", K_INTS|K_INT}, {"keepdim", K_INT}}},
+    {"core::max_backward", 2, {{"axes", K_INTS|K_INT}, {"keepdim", K_INT}}},
+    {"core::argmax", 2, {{"axis", K_INT}, {"keepdim", K_INT}}},
+    {"core::sum_to_shape", 1, {{"shape", K_INTS}}},
+    {"core::softmax", 1, {{"axis", K_INT}}},
+    {"core::log_softmax", 1, {{"axis", K_INT}}},
+    {"core::softmax_backward", 1, {{"axis", K_INT}}},
+    {"core::log_softmax_backward", 1, {{"axis", K_INT}}},
+    {"core::cross_entropy", 1, {{"reduction", K_STRING}}},
+    {"core::cross_entropy_backward", 1, {{"reduction", K_STRING}}},
+    {"core::mse", 1, {{"reduction", K_STRING}}},
+    {"core::bce_with_logits", 1, {{"reduction", K_STRING}}},
+    {"core::bce_with_logits_backward", 1, {{"reduction", K_STRING}}},
+    {"core::reshape", 1, {{"shape", K_INTS}}},
+    {"core::permute", 1, {{"dims", K_INTS}}},
+    {"core::slice", 4, {{"axis", K_INT}, {"start", K_INT}, {"end", K_INT}, {"step", K_INT}}},
+    {"core::expand", 1, {{"shape", K_INTS}}},
+    {"core::copy", 0, {{NULL, 0}}},
+    {"core::concat", 1, {{"axis", K_INT}}},
+    {"core::split", 2, {{"axis", K_INT}, {"sizes", K_INTS}}},
+    {"core::slice_backward", 5, {{"shape", K_INTS}, {"axis", K_INT}, {"start", K_INT}, {"end", K_INT},
+              {"step", K_INT}}},
+    {"core::embedding", 0, {{NULL, 0}}},
+    {"core::embedding_backward", 1, {{"num_embeddings", K_INT}}},
+    {"core::gather", 1, {{"axis", K_INT}}},
+    {"core::gather_backward", 2, {{"axis", K_INT}, {"shape", K_INTS}}},
+    {"core::one_hot", 1, {{"num_classes", K_INT}}},
+    {"core::fill", 3, {{"shape", K_INTS}, {"value", K_FLOAT}, {"dtype", K_INT}}},
+    {"core::uniform", 6, {{"shape", K_INTS}, {"dtype", K_INT}, {"low", K_FLOAT}, {"high", K_FLOAT}, {"seed", K_INT},
+              {"offset", K_INT}}},
+    {"core::normal", 6, {{"shape", K_INTS}, {"dtype", K_INT}, {"mean", K_FLOAT}, {"std", K_FLOAT}, {"seed", K_INT},
+              {"offset", K_INT}}},
+    {"core::dropout", 3, {{"p", K_FLOAT}, {"seed", K_INT}, {"offset", K_INT}}},
+    {"core::sgd_step", 6, {{"lr", K_FLOAT}, {"momentum", K_FLOAT}, {"dampening", K_FLOAT}, {"weight_decay", K_FLOAT},
+              {"nesterov", K_INT}, {"first", K_INT}}},
+    {"core::adam_step", 7, {{"lr", K_FLOAT}, {"beta1", K_FLOAT}, {"beta2", K_FLOAT}, {"eps", K_FLOAT},
+              {"weight_decay", K_FLOAT}, {"decoupled", K_INT}, {"step", K_INT}}},
+    {"core::rmsprop_step", 5, {{"lr", K_FLOAT}, {"alpha", K_FLOAT}, {"eps", K_FLOAT}, {"weight_decay", K_FLOAT},
+              {"momentum", K_FLOAT}}},
+    {"core::adagrad_step", 5, {{"lr", K_FLOAT}, {"lr_decay", K_FLOAT}, {"weight_decay", K_FLOAT}, {"eps", K_FLOAT},
+              {"step", K_INT}}},
+};
+
+const st_op_attrs *st_core_op_attrs(const char *op)
 {
     for (size_t k = 0; k < ST_ARRAY_LEN(op_attrs); k++)
         if (!strcmp(op_attrs[k].op, op))
-            return op_attrs[k].attrs;
+            return &op_attrs[k];
     return NULL;
 }
 
-/* The KIND of token @p t ("axes:INTS|INT") names kind @p kind. */
-static int token_takes(const char *t, size_t len, int kind)
+/* "a list of integers or an integer": the kinds in @p mask */
+static void kinds_words(unsigned mask, char *buf, size_t size)
 {
-    static const char *const names[] = {NULL, "INT", "FLOAT", "INTS", "FLOATS", "STRING"};
-    const char *colon = memchr(t, ':', len);
-    for (const char *k = colon + 1; k < t + len;) {
-        size_t n = strcspn(k, "| ");
-        if (n > (size_t)(t + len - k))
-            n = (size_t)(t + len - k);
-        if (kind >= 1 && kind <= 5 && strlen(names[kind]) == n && !strncmp(k, names[kind], n))
-            return 1;
-        k += n + 1;
-    }
-    return 0;
+    static const char *const words[] = {"", "an integer", "a number", "a list of integers", "a list of numbers",
+                                        "a string"};
+    buf[0] = '\0';
+    if (mask & K_FLOAT) /* a number says it: an integer is one */
+        mask &= ~(unsigned)K_INT;
+    for (int k = 5; k >= 1; k--)
+        if (mask & (1u << k))
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? " or " : "", words[k]);
 }
 
-static const char *kind_word(int kind)
-{
-    static const char *const words[] = {"?", "integer", "number", "list of integers", "list of numbers", "string"};
-    return kind >= 1 && kind <= 5 ? words[kind] : words[0];
-}
-
-strata_status st_check_core_op_attrs(const char *op, const char *spec, const strata_attr *attrs, int n)
+strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n)
 {
     for (int i = 0; i < n; i++) {
         const strata_attr *a = &attrs[i];
         for (int j = 0; j < i; j++)
             if (!strcmp(attrs[j].name, a->name))
                 return st_error(STRATA_E_INVALID, "%s: attribute '%s' is given twice", op, a->name);
-        const char *t = spec, *found = NULL;
-        size_t flen = 0, nlen = strlen(a->name);
-        while (*t && !found) {
-            size_t len = strcspn(t, " ");
-            if (len > nlen && t[nlen] == ':' && !strncmp(t, a->name, nlen))
-                found = t, flen = len;
-            t += len + (t[len] == ' ');
-        }
-        if (!found) {
+        int r = 0;
+        while (r < spec->n && strcmp(spec->a[r].name, a->name))
+            r++;
+        if (r == spec->n) {
             char takes[256] = "";
-            for (t = spec; *t;) {
-                size_t len = strcspn(t, " "), name = strcspn(t, ":");
-                snprintf(takes + strlen(takes), sizeof takes - strlen(takes), "%s%.*s", takes[0] ? ", " : "",
-                         (int)name, t);
-                t += len + (t[len] == ' ');
-            }
+            for (int k = 0; k < spec->n; k++)
+                snprintf(takes + strlen(takes), sizeof takes - strlen(takes), "%s%s", k ? ", " : "",
+                         spec->a[k].name);
             return st_error(STRATA_E_INVALID, "%s: unknown attribute '%s' (%s%s)", op, a->name,
-                            takes[0] ? "it takes: " : "it takes none", takes);
+                            spec->n ? "it takes: " : "it takes none", takes);
         }
-        int ok = token_takes(found, flen, a->kind);
-        if (!ok && a->kind == STRATA_ATTR_INT) /* a number where a number goes */
-            ok = token_takes(found, flen, STRATA_ATTR_FLOAT);
-        if (!ok && a->kind == STRATA_ATTR_FLOAT && token_takes(found, flen, STRATA_ATTR_INT))
+        const unsigned want = spec->a[r].kinds, kind = a->kind >= 1 && a->kind <= 5 ? 1u << a->kind : 0;
+        int ok = (want & kind) != 0;
+        if (!ok && kind == K_INT) /* a number where a number goes */
+            ok = (want & K_FLOAT) != 0;
+        if (!ok && kind == K_FLOAT && (want & K_INT))
             ok = a->f > -9.2e18 && a->f < 9.2e18 && a->f == (double)(int64_t)a->f; /* whole numbers only */
         if (!ok) {
-            int want = 1;
-            while (want <= 5 && !token_takes(found, flen, want))
-                want++;
-            if (a->kind == STRATA_ATTR_FLOAT && want == STRATA_ATTR_INT)
-                return st_error(STRATA_E_INVALID, "%s: attribute '%s' must be an integer, got %g", op, a->name, a->f);
-            return st_error(STRATA_E_INVALID, "%s: attribute '%s' must be a%s %s, got a %s", op, a->name,
-                            want == STRATA_ATTR_INT ? "n" : "", kind_word(want), kind_word(a->kind));
+            char words[96];
+            kinds_words(want, words, sizeof words);
+            if (kind == K_FLOAT && (want & K_INT))
+                return st_error(STRATA_E_INVALID, "%s: attribute '%s' must be %s, got %g", op, a->name, words, a->f);
+            char got[32];
+            kinds_words(kind, got, sizeof got);
+            return st_error(STRATA_E_INVALID, "%s: attribute '%s' must be %s, got %s", op, a->name, words, got);
         }
     }
     return STRATA_OK;

@@ -6,7 +6,7 @@
 strata_status ops_register_table(st_plugin *p, const strata_op_def *defs, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
-        const char *spec = st_core_op_attrs(defs[k].name);
+        const st_op_attrs *spec = st_core_op_attrs(defs[k].name);
         if (!spec) /* op_attrs.c lists every core op */
             return st_error(STRATA_E_INTERNAL, "%s has no entry in core/ops/op_attrs.c", defs[k].name);
         strata_status rc = st_register_op(p, &defs[k]);
