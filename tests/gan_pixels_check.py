@@ -99,6 +99,18 @@ try:
           f"a sigmoid generator on data scaled to [0, 1]: its grid reaches dark pixels (darkest {inside.min()}; "
           "drawn as [-1, 1] none was below 128)")
 
+    # safetensors data already in [-1, 1] (a tanh GAN's usual normalisation): drawn as such, nothing said (it
+    # printed "error: the training inputs range over [-0.99, 0.99]" and a note that they could not be read)
+    sym = np.random.default_rng(3).uniform(-1, 1, size=(32, 1, 8, 8)).astype(np.float32)
+    write_safetensors(f"{tmp}/sym.safetensors", {"x": sym})
+    with open(f"{tmp}/sym.yaml", "w") as f:
+        f.write(SPEC.format(tmp=tmp).replace("images.safetensors", "sym.safetensors").replace(", scale: 255", "")
+                .replace("type: sigmoid", "type: tanh"))
+    p = run(["train", f"{tmp}/sym.yaml", "--out", f"{tmp}/symrun", "--quiet", "--backend", "ref"])
+    p2 = run(["sample", "--checkpoint", f"{tmp}/symrun", "--count", "4", "--out", f"{tmp}/sym.png", "--backend", "ref"])
+    check("error" not in p.stderr + p2.stderr and "note" not in p.stderr + p2.stderr,
+          "a GAN on safetensors data in [-1, 1]: trained and sampled without a false error or note")
+
     # NaN weights: refused, nothing written
     gen = f"{tmp}/run/generator.safetensors"
     header, data = safetensors(gen)

@@ -673,6 +673,17 @@ static void test_bad_usage(void **state)
     assert_false(exists("quiet0/generator_ema.safetensors.replaced"));
     assert_false(exists("quiet0/samples.replaced"));
     assert_true(exists("quiet0/samples"));
+    /* a run killed before its first checkpoint left samples.replaced (the earlier run's) and its own samples/:
+     * the next run's grids do not join the killed run's */
+    char sp[1024];
+    snprintf(sp, sizeof sp, "%s/quiet0/samples.replaced", dir);
+    assert_int_equal(mkdir(sp, 0777), 0);
+    tu_write_text(dir, "quiet0/samples.replaced/old.png", "x");
+    tu_write_text(dir, "quiet0/samples/killed.png", "x");
+    expect_ok(cli("train gan.yaml --out quiet0 --steps 2 --quiet --backend ref --set gan.ema=0 "
+                  "--set gan.sample_every=0"));
+    assert_false(exists("quiet0/samples/killed.png"));
+    assert_false(exists("quiet0/samples.replaced"));
     char path[1024];
     snprintf(path, sizeof path, "%s/plain", dir);
     assert_int_equal(mkdir(path, 0777), 0);

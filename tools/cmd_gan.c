@@ -525,26 +525,56 @@ static void gan_set_rates(gan_ctx *c, double *lr_g, double *lr_d)
 
 /* The generator's values of pixels 0 and 255: the data's scaling (data.scale, mean, std) undone, as its
  * training images were made (a [-1, 1] tanh for the DCGAN's 127.5 and 1; [0, 1] for a sigmoid on data scaled
- * by 255). A safetensors set's pixel range is read from its data when it is there; without it, [-1, 1]. */
+ * by 255). A safetensors set has no bytes: its values as the model sees them say which, [0, 1] or [-1, 1]
+ * (or their own range), read quietly (the run's training set, else the file); without them, [-1, 1]. */
 static void gan_pixel_range(gan_ctx *c)
 {
     if (c->px_known)
         return;
     const char *format = "idx";
     strata_spec_get_string(c->spec, "data.format", "idx", &format);
-    const int sft = format && !strcmp(format, "safetensors");
-    cli_scaling sc = cli_data_scaling(c->spec);
+    const cli_scaling sc = cli_data_scaling(c->spec);
     c->px_lo = -1.0f, c->px_hi = 1.0f, c->px_known = 1;
-    if (sft && cli_byte_scaling(c->spec, &sc)) {
-        fprintf(stderr, "strata: note: %s: the samples are drawn taking [-1, 1] for the pixels 0 to 255 (the "
-                        "training data, whose range says how its pixels scale, cannot be read)\n",
-                strata_spec_path(c->spec));
+    if (!format || strcmp(format, "safetensors")) {
+        if (sc.scale > 0 && sc.std > 0) {
+            c->px_lo = (float)((0.0 / sc.scale - sc.mean) / sc.std);
+            c->px_hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+        }
         return;
     }
-    if (sc.scale > 0 && sc.std > 0) {
-        c->px_lo = (float)((0.0 / sc.scale - sc.mean) / sc.std);
-        c->px_hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+    strata_dataset *own = NULL;
+    const strata_dataset *d = c->train;
+    if (!d && !cli_load_split(c->spec, "train", sc.scale, &own) &&
+        (sc.mean == 0.0 && sc.std == 1.0 ? STRATA_OK : strata_dataset_normalize(own, sc.mean, sc.std)) == STRATA_OK)
+        d = own;
+    strata_clear_error();
+    if (!d) {
+        fprintf(stderr, "strata: note: %s: the samples are drawn taking [-1, 1] for the pixels 0 to 255 (the "
+                        "training data, whose range says how its values map to pixels, cannot be read)\n",
+                strata_spec_path(c->spec));
+        strata_dataset_destroy(own);
+        return;
     }
+    int dn = 0;
+    const int64_t *ds = strata_dataset_shape(d, &dn);
+    int64_t n = strata_dataset_size(d);
+    for (int k = 0; k < dn; k++)
+        n *= ds[k];
+    const float *x = n ? strata_dataset_x(d, 0) : NULL;
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        lo = i == 0 || x[i] < lo ? x[i] : lo;
+        hi = i == 0 || x[i] > hi ? x[i] : hi;
+    }
+    strata_dataset_destroy(own);
+    if (lo >= 0.0f && hi <= 1.0f) /* [0, 1] */
+        c->px_lo = 0.0f, c->px_hi = 1.0f;
+    else if (lo >= -1.0f && hi <= 1.0f) /* [-1, 1] */
+        c->px_lo = -1.0f, c->px_hi = 1.0f;
+    else if (lo >= 0.0f && hi <= 255.0f) /* bytes */
+        c->px_lo = 0.0f, c->px_hi = 255.0f;
+    else if (lo < hi) /* its own range, black to white */
+        c->px_lo = lo, c->px_hi = hi;
 }
 
 /* A grid PNG of the images @p x (n, C, H, W) or (n, H, W), pixel values 0 and 255 at @p lo and @p hi. */

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -38,6 +39,23 @@ static struct {
     int n;
 } replaced;
 
+/* Removes @p path: a file, or a folder of files (samples/) with them. */
+static void remove_entry(const char *path)
+{
+    if (remove(path) == 0)
+        return;
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char f[4600];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            snprintf(f, sizeof f, "%s/%s", path, e->d_name) < (int)sizeof f)
+            remove(f);
+    }
+    if (d)
+        closedir(d);
+    remove(path);
+}
+
 /* dir/name (if there) to dir/name.replaced. A FILE.replaced already there
  * is the earlier run's, left by a run that was killed before its first
  * checkpoint: it stays, and that run's file goes. */
@@ -49,7 +67,7 @@ static void replaced_keep(const char *dir, const char *name)
     if (!dist_is_root() || replaced.n == 8 || (replaced.n && strcmp(replaced.dir, dir)))
         return;
     if (access(to, F_OK) == 0)
-        remove(from);
+        remove_entry(from); /* (a killed run's samples/ too: its grids are not this run's) */
     else if (rename(from, to) != 0)
         return; /* nothing there: nothing to put back */
     snprintf(replaced.dir, sizeof replaced.dir, "%s", dir);
@@ -67,6 +85,9 @@ static void replaced_put_back(const char *dir, const char *const *names, int n, 
         snprintf(kept, sizeof kept, "%s.replaced", path);
         if (access(kept, F_OK) != 0)
             continue;
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the failed run's samples/: renaming onto it fails */
+            remove_entry(path);
         if (rename(kept, path) == 0)
             snprintf(back + strlen(back), 160 - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
         else
@@ -102,18 +123,7 @@ static void replaced_end(int back)
     for (int k = 0; !back && k < replaced.n; k++) {
         char kept[4300];
         snprintf(kept, sizeof kept, "%s/%s.replaced", replaced.dir, replaced.names[k]);
-        if (remove(kept) != 0) { /* a folder (samples/): its files, then it */
-            DIR *d = opendir(kept);
-            for (struct dirent *e; d && (e = readdir(d));) {
-                char f[4600];
-                if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                    snprintf(f, sizeof f, "%s/%s", kept, e->d_name) < (int)sizeof f)
-                    remove(f);
-            }
-            if (d)
-                closedir(d);
-            remove(kept);
-        }
+        remove_entry(kept);
     }
     if (names[0])
         fprintf(stderr, "strata: note: %s: the earlier run's %s are back in place (this run ended before its first "
