@@ -1364,10 +1364,13 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
         if (t->n_val && (rc = mn_evaluate(c, t->train, t->val, t->n_val, &out->va_loss, &out->va_err, NULL)))
             break;
         const int64_t ep = p->ep + 1;
-        if (!quiet && (ep % 10 == 0 || ep == total || ep == rp->linear_start))
-            printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  val loss %.4f error %.3f\n",
-                   (long long)ep, (long long)total, lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err,
-                   out->va_loss, out->va_err);
+        if (!quiet && (ep % 10 == 0 || ep == total || ep == rp->linear_start)) {
+            char val[64] = "no validation questions"; /* (it printed nan) */
+            if (t->n_val)
+                snprintf(val, sizeof val, "val loss %.4f error %.3f", out->va_loss, out->va_err);
+            printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  %s\n", (long long)ep, (long long)total,
+                   lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err, val);
+        }
         mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f, s:o, s:o, s:f}", "repeat", (json_int_t)p->rep + 1,
                                         "epoch", (json_int_t)ep, "step", (json_int_t)p->step, "loss", out->tr_loss,
                                         "error", out->tr_err, "val_loss", cli_json_num(out->va_loss), "val_error",
@@ -2063,11 +2066,23 @@ int cmd_memnet_explain(int argc, char **argv)
         for (int64_t k = 0; k < K; k++)
             printf("  hop %lld", (long long)(k + 1));
         printf("\n");
+        double rest[16] = {0}, any = 0; /* the hops' attention on the empty memory slots (mask_empty: 0) */
         for (int64_t slot = test.n_ctx[q] - 1; slot >= 0; slot--) {
             mn_words(&c.vocab, b.story + slot * J, J, line, sizeof line);
             printf("  %-46.46s", line);
             for (int64_t k = 0; k < K; k++)
                 printf("  %5.2f", att[k * M + slot]);
+            printf("\n");
+        }
+        for (int64_t k = 0; k < K && k < 16; k++) {
+            for (int64_t slot = test.n_ctx[q]; slot < M; slot++)
+                rest[k] += att[k * M + slot];
+            any = rest[k] > any ? rest[k] : any;
+        }
+        if (any >= 0.005) { /* the columns did not sum to 1, unexplained */
+            printf("  %-46.46s", "(empty memory slots)");
+            for (int64_t k = 0; k < K && k < 16; k++)
+                printf("  %5.2f", rest[k]);
             printf("\n");
         }
         mn_words(&c.vocab, b.query, c.Jq, line, sizeof line);
