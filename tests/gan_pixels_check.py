@@ -13,18 +13,10 @@ import os, shutil, struct, subprocess, sys, tempfile, zlib
 
 import numpy as np
 
-from run_compare import check, failures, safetensors, write_safetensors  # tests/run_compare.py
+from run_compare import check, failures, strata_runner, safetensors, write_safetensors  # tests/run_compare.py
 
 build = sys.argv[1]
-strata = os.path.join(build, "bin", "strata")
-env = dict(os.environ, STRATA_NUM_THREADS="1")
-
-
-def run(args, expect=0):
-    p = subprocess.run([strata] + args, env=env, capture_output=True, text=True, timeout=300)
-    if p.returncode != expect:
-        sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
-    return p
+run = strata_runner(build)
 
 
 def png_header(path):

@@ -9,18 +9,10 @@ once the new run has a checkpoint, they are gone and its files stand.
 usage: replaced_run_check.py BUILD SOURCE"""
 import glob, json, os, shutil, subprocess, sys, tempfile
 
-from run_compare import check, failures, write_two_class_data  # tests/run_compare.py
+from run_compare import check, failures, strata_runner, write_two_class_data  # tests/run_compare.py
 
 build, source = sys.argv[1], sys.argv[2]
-strata = os.path.join(build, "bin", "strata")
-env = dict(os.environ, STRATA_NUM_THREADS="1")
-
-
-def run(args, expect=0):
-    p = subprocess.run([strata] + args, env=env, capture_output=True, text=True, timeout=300)
-    if p.returncode != expect:
-        sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
-    return p
+run = strata_runner(build)
 
 
 def read(path):

@@ -1,10 +1,11 @@
 """What the end-to-end checks of training runs share (tests/dist_mpi_check.py,
-tests/accumulate_check.py, drop_last_check.py, replaced_run_check.py):
-reading a run's checkpoint and step losses, comparing two runs, writing a
-small safetensors data set, and the tally of checks.
+tests/accumulate_check.py, drop_last_check.py, replaced_run_check.py,
+gan_pixels_check.py): running strata, reading a run's checkpoint and step
+losses, comparing two runs, writing a small safetensors data set, and the
+tally of checks.
 
 The checks print "ok" or "FAIL" lines; failures holds the failed ones."""
-import json, os, struct
+import json, os, struct, subprocess, sys
 
 import numpy as np
 
@@ -15,6 +16,20 @@ def check(cond, what):
     print(("ok    " if cond else "FAIL  ") + what)
     if not cond:
         failures.append(what)
+
+
+def strata_runner(build):
+    """run(args, expect=0): the build's strata with args, one thread; exits the
+    check with its output when the exit status is not @p expect"""
+    strata = os.path.join(build, "bin", "strata")
+    env = dict(os.environ, STRATA_NUM_THREADS="1")
+
+    def run(args, expect=0):
+        p = subprocess.run([strata] + args, env=env, capture_output=True, text=True, timeout=300)
+        if p.returncode != expect:
+            sys.exit(f"strata {' '.join(args)}: exit {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
+        return p
+    return run
 
 
 def safetensors(path):

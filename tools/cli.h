@@ -482,6 +482,8 @@ cli_scaling cli_data_scaling(const strata_spec *s);
  *  in [0, 1] (a white pixel 1) when they do not exceed 1: data.scale is then
  *  multiplied by 255. 0, or 1 after a message naming the spec when the
  *  training inputs cannot be read or are not pixel values (below 0, above 255). */
+/** The smallest and largest input value of @p d (0 and 0 when it has none). */
+void cli_dataset_range(const strata_dataset *d, float *lo, float *hi);
 int cli_byte_scaling(const strata_spec *s, cli_scaling *out);
 
 /* Checkpoints and resume of `strata train` (train_ckpt.c). */

@@ -555,17 +555,8 @@ static void gan_pixel_range(gan_ctx *c)
         strata_dataset_destroy(own);
         return;
     }
-    int dn = 0;
-    const int64_t *ds = strata_dataset_shape(d, &dn);
-    int64_t n = strata_dataset_size(d);
-    for (int k = 0; k < dn; k++)
-        n *= ds[k];
-    const float *x = n ? strata_dataset_x(d, 0) : NULL;
-    float lo = 0.0f, hi = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        lo = i == 0 || x[i] < lo ? x[i] : lo;
-        hi = i == 0 || x[i] > hi ? x[i] : hi;
-    }
+    float lo, hi;
+    cli_dataset_range(d, &lo, &hi);
     strata_dataset_destroy(own);
     if (lo >= 0.0f && hi <= 1.0f) /* [0, 1] */
         c->px_lo = 0.0f, c->px_hi = 1.0f;

@@ -1092,6 +1092,21 @@ cli_scaling cli_data_scaling(const strata_spec *s)
     return c;
 }
 
+void cli_dataset_range(const strata_dataset *d, float *lo, float *hi)
+{
+    int dn = 0;
+    const int64_t *ds = strata_dataset_shape(d, &dn);
+    int64_t n = strata_dataset_size(d);
+    for (int k = 0; k < dn; k++)
+        n *= ds[k];
+    const float *x = n ? strata_dataset_x(d, 0) : NULL;
+    *lo = *hi = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        *lo = i == 0 || x[i] < *lo ? x[i] : *lo;
+        *hi = i == 0 || x[i] > *hi ? x[i] : *hi;
+    }
+}
+
 int cli_byte_scaling(const strata_spec *s, cli_scaling *out)
 {
     *out = cli_data_scaling(s);
@@ -1107,17 +1122,9 @@ int cli_byte_scaling(const strata_spec *s, cli_scaling *out)
                     strata_spec_path(s));
         return rc == STRATA_E_NOT_FOUND ? 1 : cli_fail("reading the training inputs (their range)", rc);
     }
-    int dn = 0;
-    const int64_t *ds = strata_dataset_shape(train, &dn);
-    int64_t n = strata_dataset_size(train);
-    for (int k = 0; k < dn; k++)
-        n *= ds[k];
-    const float *x = n ? strata_dataset_x(train, 0) : NULL;
     float lo = 0.0f, hi = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        lo = x[i] < lo ? x[i] : lo;
-        hi = x[i] > hi ? x[i] : hi;
-    }
+    cli_dataset_range(train, &lo, &hi);
+    lo = lo < 0.0f ? lo : 0.0f; /* (0 counts: an all-white set is still pixels) */
     strata_dataset_destroy(train);
     if (!(lo >= 0.0f && hi <= 255.0f)) {
         fprintf(stderr, "strata: error: %s: the training inputs range over [%g, %g], not pixel values in [0, 1] or "
