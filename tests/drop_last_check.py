@@ -68,6 +68,9 @@ try:
     check("the last batch of each epoch holds 1 (21 training examples, train.batch_size 4)" in p.stderr
           and "train.drop_last: true" in p.stderr and not os.path.exists(f"{tmp}/r1/metrics.jsonl"),
           "batch norm and a last batch of 1 example: refused before training, naming the fix")
+    # a run that stops before the end of its first epoch (21 examples: 6 batches) never meets that batch
+    run(["train", bn, "--out", f"{tmp}/r1s", "--quiet", "--steps", "5"])
+    check(steps(f"{tmp}/r1s") == list(range(1, 6)), "batch norm, --steps 5 within the first epoch: trained")
     run(["train", bn, "--out", f"{tmp}/r2", "--quiet", "--set", "train.drop_last=true"])
     check(steps(f"{tmp}/r2") == list(range(1, 11)), "train.drop_last: true: 2 epochs of 5 batches")
     run(["train", plain, "--out", f"{tmp}/r3", "--quiet"])

@@ -287,8 +287,10 @@ int cli_model_has_batch_norm(const strata_model *m);
  *  examples: a batch of @p batch, or the last of an epoch of @p examples
  *  unless @p drop_last, split over the ranks and into train.accumulate's
  *  micro-batches. Batch norm cannot normalise one example in training; a
- *  rank that met it mid-run would fail alone. */
-int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last);
+ *  rank that met it mid-run would fail alone. A run of @p max_steps (> 0)
+ *  steps that ends within its first epoch never meets the last batch. */
+int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last,
+                         int64_t max_steps);
 /** The loss of a batch (x, y), its mean over the batch, for run_step; when
  *  @p right is not NULL, the right answers added to it. */
 typedef strata_status (*run_loss_fn)(run_ctx *r, strata_tensor *x, strata_tensor *y, strata_tensor **loss,

@@ -436,7 +436,7 @@ int cmd_ae_train(int argc, char **argv)
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts)))
         goto out;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
-    if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1)))
+    if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
         goto out;
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     char path[4096];

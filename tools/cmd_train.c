@@ -371,7 +371,8 @@ static int train_main(int argc, char **argv, unsigned mode)
         run_free(&ctx);
         return 2;
     }
-    if ((r = run_check_batch_norm(&ctx, a.spec_path, strata_dataset_size(ctx.train), ctx.batch, drop_last))) {
+    if ((r = run_check_batch_norm(&ctx, a.spec_path, strata_dataset_size(ctx.train), ctx.batch, drop_last,
+                                  max_steps))) {
         run_free(&ctx);
         return r;
     }

@@ -874,11 +874,15 @@ static int64_t run_least_pass(int64_t b, int64_t k)
     return k > 1 && share >= k ? share / k : k > 1 ? 1 : share;
 }
 
-int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last)
+int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last,
+                         int64_t max_steps)
 {
     if (batch <= 0 || examples <= 0 || !cli_model_has_batch_norm(r->model))
         return 0;
-    const int64_t k = run_accumulate(r), last = drop_last ? 0 : examples % batch;
+    const int64_t per_epoch = (examples + batch - 1) / batch;
+    /* a run that stops (train.steps, --steps) before its first epoch ends never reaches the last batch */
+    const int64_t k = run_accumulate(r),
+                  last = drop_last || (max_steps > 0 && max_steps < per_epoch) ? 0 : examples % batch;
     const int64_t full = examples >= batch ? batch : 0;
     const int64_t bad = full && run_least_pass(full, k) < 2 ? full : last && run_least_pass(last, k) < 2 ? last : 0;
     if (!bad)
