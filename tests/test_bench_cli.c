@@ -107,6 +107,9 @@ static void test_errors(void **state)
                       "C and OC divisible by GROUPS");
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op max_pool2d --shape 1x1x4x4x2x2 --backend ref"), 2,
                       "--op max_pool2d is not available (ops: matmul, conv2d, conv2d_backward_data");
+    /* inputs past half the memory: refused before allocating (the system killed a 16 GiB conv input) */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench --op conv2d --shape 1x1x300000x300000x1x1 --backend ref"), 2,
+                      "the inputs alone take ");
     /* --shape without --op ran all five workloads; a models folder that is not there "skipped" them, exit 0 */
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --shape 8x8x8 --backend ref"), 2, "--shape applies to --op");
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench W1 --models /nonexistent --steps 2 --backend ref"), 1,

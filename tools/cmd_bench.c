@@ -388,6 +388,23 @@ static int bench_op(const bench_args *a)
     int ndims[3] = {0}, r = op_case_parse(a, &c, dims, ndims);
     if (r)
         return r;
+    /* inputs past half the machine's memory (an output as large, a workspace): refused before allocating, not
+     * killed by the system with nothing said (a 65536 x 65536 image took 16 GiB) */
+    double bytes = 0;
+    for (int i = 0; i < c.n_in; i++) {
+        double n = 4;
+        for (int k = 0; k < ndims[i]; k++)
+            n *= (double)dims[i][k];
+        bytes += n;
+    }
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const double phys = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (phys > 0 && bytes > phys / 2) {
+        fprintf(stderr, "strata bench: --shape %s: the inputs alone take %.1f GiB, more than half of this machine's "
+                        "%.1f GiB; give a smaller shape\n",
+                a->shape ? a->shape : "", bytes / 1073741824.0, phys / 1073741824.0);
+        return 2;
+    }
     strata_runtime *rt;
     strata_status rc = strata_runtime_create(NULL, &rt);
     if (rc)
