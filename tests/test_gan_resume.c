@@ -419,6 +419,8 @@ static void test_sample_takes_the_runs_spec(void **state)
                   "--set 'generator.model.input=[3]' --set gan.noise_dim=3"));
     remove_file("gan_moved.yaml"); /* the recorded path no longer opens */
     expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));
+    expect_err(cli("sample --checkpoint gset --count 4 --out gset.jpg --backend ref"), 0,
+               "gset.jpg: the grid is written as a PNG image whatever the name");
     expect_ok(cli("sample --checkpoint gset/generator_ema.safetensors --count 4 --out gset.png --backend ref"));
     copy_file("gan.yaml", "gan_moved.yaml"); /* it opens, but without the overrides: noise of 4 values */
     expect_ok(cli("sample --checkpoint gset --count 4 --out gset.png --backend ref"));

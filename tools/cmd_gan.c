@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -1173,6 +1174,9 @@ int cmd_gan_sample(int argc, char **argv)
         r = cli_fail("loading the generator", rc);
         goto out;
     }
+    const size_t ol = strlen(a.out_png); /* x.jpg got a PNG without a word */
+    if (ol < 4 || strcasecmp(a.out_png + ol - 4, ".png"))
+        fprintf(stderr, "strata: note: %s: the grid is written as a PNG image whatever the name\n", a.out_png);
     r = gan_sample_grid(&c, c.G, a.count, a.have_seed ? (uint64_t)a.seed + 1 : GAN_FIXED_SEED, a.out_png);
     if (!r)
         printf("wrote %s: %lld samples of %s\n", a.out_png, (long long)a.count, a.checkpoint);
