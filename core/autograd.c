@@ -129,7 +129,6 @@ strata_status st_graph_record(strata_runtime *rt, const st_op *op, strata_tensor
     return STRATA_OK;
 }
 
-/* *slot += g (steals g). */
 /* A backward's gradients that are tensors of its call (an incoming gradient passed straight through, say)
  * must each hold a reference of their own: both the graph and the gradient's new owner release it. One
  * without is given the reference it lacks, so nothing is freed twice, and reported. @p handed[h] had
@@ -166,6 +165,7 @@ static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tenso
     return rc;
 }
 
+/* *slot += g (steals g). */
 static strata_status accumulate(strata_runtime *rt, strata_tensor **slot, strata_tensor *g)
 {
     if (!*slot) {
@@ -312,17 +312,19 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                 .user = n->op->def.user,
             };
             /* the tensors the call hands over, with their counts: a gradient passed on as one of them must
-             * come with a reference of its own (host->retain), or both owners release it */
+             * come with a reference of its own (host->retain), or both owners release it. A plugin's slip
+             * to catch: the core's own backwards are not checked, nothing spent on them */
             strata_tensor *handed[192];
             int refs[192], what[192], n_handed = 0; /* what: 256 role + index (names made only for a message) */
-            for (int k = 0; k < n->n_outputs; k++)
+            const int plugin_op = n->op->plugin != rt->builtin;
+            for (int k = 0; plugin_op && k < n->n_outputs; k++)
                 if (gout[k])
                     what[n_handed] = k, handed[n_handed] = gout[k], refs[n_handed++] = gout[k]->refcount;
-            for (int k = 0; k < n->n_inputs; k++) {
+            for (int k = 0; plugin_op && k < n->n_inputs; k++) {
                 what[n_handed] = 256 + k, handed[n_handed] = n->inputs[k];
                 refs[n_handed++] = n->inputs[k]->refcount;
             }
-            for (int k = 0; k < n->n_outputs; k++) {
+            for (int k = 0; plugin_op && k < n->n_outputs; k++) {
                 what[n_handed] = 512 + k, handed[n_handed] = n->outputs[k];
                 refs[n_handed++] = n->outputs[k]->refcount;
             }
@@ -332,7 +334,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
             rc = n->op->def.backward(&call);
             rt->anomaly_layer = NULL;
             rt->anomaly_bw_op = NULL;
-            if (!rc)
+            if (!rc && plugin_op)
                 rc = check_grad_refs(gin, n->n_inputs, handed, refs, what, n_handed);
             if (rc) {
                 if (!(rc == STRATA_E_NUMERIC && rt->detect_anomaly)) /* the anomaly report names it */
@@ -356,7 +358,8 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                                   "backward of %s gave input %d a gradient %s %s, expected %s %s (the input's)",
                                   n->op->name, k, strata_dtype_name((strata_dtype)gin[k]->dtype),
                                   st_shape_str(a, sizeof a, gin[k]->ndim, gin[k]->shape),
-                                  strata_dtype_name((strata_dtype)x->dtype), st_shape_str(b, sizeof b, x->ndim, x->shape));
+                                  strata_dtype_name((strata_dtype)x->dtype),
+                                  st_shape_str(b, sizeof b, x->ndim, x->shape));
                     for (int j = k; j < n->n_inputs; j++)
                         strata_tensor_release(gin[j]);
                     goto out;

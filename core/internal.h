@@ -356,21 +356,21 @@ struct strata_model {
     int n_optims, cap_optims;
 };
 
+/* The attributes core op @p op takes and their kinds, NULL for another op
+ * (op_attrs.c); and the check of a call's attributes against them: an
+ * unknown name or a kind the op cannot read is STRATA_E_INVALID naming the
+ * op, the attribute and what it takes. */
+typedef struct st_op_attrs st_op_attrs;
+const st_op_attrs *st_core_op_attrs(const char *op);
+strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n);
+/* Attributes a caller passed: a name each, a known kind, an array for a
+ * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
+ * @p what (the op, layer or optimizer) and the attribute. */
+strata_status st_attrs_check(const char *what, const strata_attr *attrs, int n_attrs);
 /** Checks attrs against a schema; returns a deep copy with defaults
  *  applied. @p what names the owner in messages ("layer 'fc1' (linear)").
  *  @p defaults_log (may be NULL) receives one "name = value" line per
  *  default applied (caller frees). */
-/* Attributes a caller passed: a name each, a known kind, an array for a
- * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
- * @p what (the op, layer or optimizer) and the attribute. */
-/* The attributes core op @p op takes and their kinds, NULL for another op
- * (op_attrs.c); and the check of a call's
- * attributes against them: an unknown name or a kind the op cannot read
- * is STRATA_E_INVALID naming the op, the attribute and what it takes. */
-typedef struct st_op_attrs st_op_attrs;
-const st_op_attrs *st_core_op_attrs(const char *op);
-strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n);
-strata_status st_attrs_check(const char *what, const strata_attr *attrs, int n_attrs);
 strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *schema, int n_schema,
                                     const strata_attr *attrs, int n_attrs, strata_attr **out, int *n_out,
                                     char **defaults_log);
@@ -410,8 +410,6 @@ const strata_attr *st_optimizer_attrs(const strata_optimizer *o, int *n);
 int64_t st_optimizer_param_steps(const strata_optimizer *o, int param);
 /** Releases slot @p k of @p param (the state is as before the first step). */
 void st_optimizer_drop_slot(strata_optimizer *o, int param, int k);
-/** STRATA_E_STATE, naming @p what, unless @p o was created for @p m and
- *  @p m still has the parameters it had then. */
 /* An optimizer created over @p m (st_model_track_optimizer, NOMEM when
  * the list cannot grow) or destroyed (st_model_forget_optimizer); the
  * model's destruction leaves its optimizers without a model
@@ -419,6 +417,8 @@ void st_optimizer_drop_slot(strata_optimizer *o, int param, int k);
 strata_status st_model_track_optimizer(strata_model *m, strata_optimizer *o);
 void st_model_forget_optimizer(strata_model *m, strata_optimizer *o);
 void st_optimizer_model_gone(strata_optimizer *o);
+/** STRATA_E_STATE, naming @p what, unless @p o was created for @p m and
+ *  @p m still has the parameters it had then. */
 strata_status st_optimizer_check_model(const strata_optimizer *o, const strata_model *m, const char *what);
 void st_optimizer_set_param_steps(strata_optimizer *o, int param, int64_t steps);
 

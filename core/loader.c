@@ -372,15 +372,6 @@ static void scan_manifests(strata_runtime *rt, const char *dir)
     scan_dir(rt, dir, ".json", "manifest", load_manifest);
 }
 
-/* A kernel registered for a backend no loaded plugin provides, or for an op
- * (name and version) no loaded plugin registers in a namespace one does,
- * never runs: said once per plugin and backend, and once per kernel of an
- * unknown op, naming what
- * there is (a typo such as "CPU" or "stanh::scaled_tahn" would otherwise go
- * unnoticed). Run when discovery ends, and for the kernels of a plugin
- * loaded by strata_plugin_load (@p only; NULL: all) as it is loaded: such
- * plugins may bring the backend or op after the kernels, so that warning
- * says "yet". */
 /* 1 when a loaded plugin registers an op in the namespace of @p op ("stanh" of "stanh::scaled_tahn") */
 static int namespace_loaded(const strata_runtime *rt, const char *op)
 {
@@ -392,6 +383,14 @@ static int namespace_loaded(const strata_runtime *rt, const char *op)
     return 0;
 }
 
+/* A kernel registered for a backend no loaded plugin provides, or for an op
+ * (name and version) no loaded plugin registers in a namespace one does,
+ * never runs: said once per plugin and backend, and once per kernel of an
+ * unknown op, naming what there is (a typo such as "CPU" or
+ * "stanh::scaled_tahn" would otherwise go unnoticed). Run when discovery
+ * ends, and for the kernels of a plugin loaded by strata_plugin_load
+ * (@p only; NULL: all) as it is loaded: such plugins may bring the backend
+ * or op after the kernels, so that warning says "yet". */
 static void warn_orphan_kernels(strata_runtime *rt, const st_plugin *only)
 {
     const char *yet = only ? " yet" : "";
@@ -479,7 +478,8 @@ strata_status strata_plugin_load(strata_runtime *rt, const char *path)
     if (!rt || !path || !*path)
         return st_error(STRATA_E_INVALID, "strata_plugin_load: NULL runtime or empty path");
     const int before = rt->n_plugins;
-    strata_status rc = has_suffix(path, ".json") ? load_manifest(rt, path, "explicit") : load_file(rt, path, "explicit");
+    strata_status rc =
+        has_suffix(path, ".json") ? load_manifest(rt, path, "explicit") : load_file(rt, path, "explicit");
     for (int k = before; rc == STRATA_OK && k < rt->n_plugins; k++)
         warn_orphan_kernels(rt, rt->plugins[k]);
     return rc;

@@ -697,6 +697,15 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     return r;
 }
 
+/* 1 when dir/name exists */
+static int gan_file_there(const char *dir, const char *name)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
 /* Loads the checkpoint of the run in @p dir into @p c (models, optimizers,
  * loader position, random state) and its state into @p ts, whose extra the
  * caller releases. Prints the error; 0 or 1. */
@@ -726,11 +735,8 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
             if (s.step == ts->step)
                 pick = cand[j];
         }
-        char e0[4200], e1[4200];
-        snprintf(e0, sizeof e0, "%s/%s", dir, cand[0]);
-        snprintf(e1, sizeof e1, "%s/%s", dir, cand[1]);
-        struct stat est;
-        if (!pick && k == GAN_E && stat(e0, &est) != 0 && stat(e1, &est) != 0) { /* not a torn checkpoint */
+        if (!pick && k == GAN_E && !gan_file_there(dir, cand[0]) && !gan_file_there(dir, cand[1])) {
+            /* a run without gan.ema, not a torn checkpoint */
             fprintf(stderr, "strata: error: cannot resume from %s with gan.ema: the run was trained without it (no "
                             "%s); resume it without gan.ema, or start a new run with it\n",
                     dir, gan_file[k]);
@@ -1268,10 +1274,9 @@ static int fid_features(strata_runtime *rt, strata_model *cls, strata_tensor *x,
 }
 
 /* Samples of the generator as @p x (B, per), in the classifier's input
- * space: the GAN's data scaling undone to bytes (gan_pixel_range), then scaled as the classifier's training
- * images. The
- * noise of the batch starting at sample @p first is fixed by @p first.
- * Prints the error; 0 or 1. */
+ * space: the GAN's data scaling undone to bytes (gan_pixel_range), then
+ * scaled as the classifier's training images. The noise of the batch
+ * starting at sample @p first is fixed by @p first. Prints the error; 0 or 1. */
 static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t B, int64_t per, strata_tensor **x)
 {
     strata_tensor *z = NULL, *y = NULL;
@@ -1323,11 +1328,9 @@ int cmd_fid(int argc, char **argv)
     if (gan_dir_without_generator("--generator", a.generator))
         return 1;
     struct stat cst; /* a directory here was "not a regular file"; a GAN's file, about a C function */
-    char gan_file[4200];
-    snprintf(gan_file, sizeof gan_file, "%s/generator.safetensors", a.classifier);
     const int cdir = stat(a.classifier, &cst) == 0 && S_ISDIR(cst.st_mode);
     const char *base = strrchr(a.classifier, '/') ? strrchr(a.classifier, '/') + 1 : a.classifier;
-    if ((cdir && stat(gan_file, &cst) == 0) || !strcmp(base, "generator.safetensors") ||
+    if ((cdir && gan_file_there(a.classifier, "generator.safetensors")) || !strcmp(base, "generator.safetensors") ||
         !strcmp(base, "discriminator.safetensors") || !strcmp(base, "generator_ema.safetensors")) {
         fprintf(stderr, "strata: error: --classifier %s is a GAN's; it takes an image classifier's checkpoint "
                         "(RUN/checkpoint.safetensors of `strata train` on a classifier spec)\n",
@@ -1336,7 +1339,7 @@ int cmd_fid(int argc, char **argv)
     }
     static char cls_file[4000]; /* a classifier's run directory: its checkpoint, as --checkpoint elsewhere */
     snprintf(cls_file, sizeof cls_file, "%s/checkpoint.safetensors", a.classifier);
-    if (cdir && stat(cls_file, &cst) != 0) {
+    if (cdir && !gan_file_there(a.classifier, "checkpoint.safetensors")) {
         fprintf(stderr, "strata: error: --classifier %s is a directory without checkpoint.safetensors; give the "
                         "classifier's checkpoint\n",
                 a.classifier);

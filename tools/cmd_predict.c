@@ -73,10 +73,9 @@ static int parse_args(int argc, char **argv, predict_args *a)
         .max_positional = 2 + MAX_IMAGES,
         .n_positional = &a->n_positional,
         .opts = opts,
-        .notes = "At most 1024 PNG images per call. A PNG must have the model's input size; it is read as gray (1\n"
-                 "channel) or RGB (3) and scaled\n"
-                 "like the training images (data.scale, data.mean, data.std). Class names come from the\n"
-                 "spec's data.classes when it has them.",
+        .notes = "At most 1024 PNG images per call. A PNG must have the model's input size; it is read as gray\n"
+                 "(1 channel) or RGB (3) and scaled like the training images (data.scale, data.mean, data.std).\n"
+                 "Class names come from the spec's data.classes when it has them.",
     };
     int r = cli_parse(&c, argc, argv);
     if (!r && a->n_positional > 1 + MAX_IMAGES)

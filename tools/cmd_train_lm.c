@@ -181,8 +181,9 @@ int lm_check_state_order(const strata_spec *s, int n_inputs)
         if (*end || j < 1 || j > 8)
             continue;
         /* the recurrent layer named so: its output j is the final state of its input j */
-        for (int i = 0; spec_str_at(s, "model.layers.%d.type", i); i++) {
-            const char *type = spec_str_at(s, "model.layers.%d.type", i), *nm = spec_str_at(s, "model.layers.%d.name", i);
+        const char *type;
+        for (int i = 0; (type = spec_str_at(s, "model.layers.%d.type", i)); i++) {
+            const char *nm = spec_str_at(s, "model.layers.%d.name", i);
             char pos[16];
             snprintf(pos, sizeof pos, "%d", i);
             if (strcmp(nm ? nm : pos, layer) || (strcmp(type, "lstm") && strcmp(type, "gru") && strcmp(type, "rnn")))

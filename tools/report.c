@@ -88,6 +88,9 @@ typedef struct chart {
 
 typedef struct report {
     const char *dir;
+    /* what the page's image links start with: "" beside the run, else the run's absolute path and '/' (a
+     * page written elsewhere with --out had links relative to the run, which showed no image) */
+    char img_base[PATH_MAX + 2];
     series *s;
     size_t n_s, cap_s;
     json_t *index; /* "RUN:KEY" -> the series' index in s, or -1 for a field left out */
@@ -608,15 +611,10 @@ static void free_list(char **names, size_t n)
     free(names);
 }
 
-/* What the page's image links start with: "" beside the run, else the run's absolute path and '/' (a page
- * written elsewhere with --out had links relative to the run, which showed no image) */
-static char img_base[4200];
-
-static void put_image(FILE *f, const char *rel)
+static void put_image(FILE *f, const char *base, const char *rel)
 {
     fprintf(f, "<figure><img src=\"");
-    if (img_base[0])
-        put_url(f, img_base);
+    put_url(f, base);
     put_url(f, rel);
     fprintf(f, "\" alt=\"");
     put_esc(f, rel);
@@ -626,7 +624,7 @@ static void put_image(FILE *f, const char *rel)
 }
 
 /* The run's PNGs and the latest MAX_SAMPLES of samples/. Returns how many. */
-static int put_images(FILE *f, const char *dir)
+static int put_images(FILE *f, const char *dir, const char *base)
 {
     size_t n = 0, ns = 0;
     char **top = list_files(dir, ".png", &n);
@@ -637,11 +635,11 @@ static int put_images(FILE *f, const char *dir)
     if (n + ns) {
         fprintf(f, "<h2>Images</h2>\n<div class=\"images\">\n");
         for (size_t i = 0; i < n && shown < MAX_IMAGES; i++, shown++)
-            put_image(f, top[i]);
+            put_image(f, base, top[i]);
         for (size_t i = ns > MAX_SAMPLES ? ns - MAX_SAMPLES : 0; i < ns && shown < MAX_IMAGES; i++, shown++) {
             char rel[300];
             snprintf(rel, sizeof rel, "samples/%.250s", samples[i]);
-            put_image(f, rel);
+            put_image(f, base, rel);
         }
         fprintf(f, "</div>\n");
         if (ns > MAX_SAMPLES)
@@ -763,7 +761,7 @@ static int put_page(FILE *f, report *r, int have_metrics)
             fprintf(f, "<p>Left out: %zu series of fields past the first %d that have a chart of their own.</p>\n",
                     r->left_out, MAX_OTHER_CHARTS);
     }
-    put_images(f, r->dir);
+    put_images(f, r->dir, r->img_base);
     snprintf(path, sizeof path, "%s/spec.yaml", r->dir);
     put_spec(f, path);
     put_files(f, r->dir);
@@ -809,7 +807,6 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
     }
     if (!out_path) /* a write a killed run left behind (report.html.tmp.XXXXXX) */
         train_ckpt_remove_temps_of(run_dir, "report.html");
-    img_base[0] = '\0';
     if (out_path) { /* a page in another folder links the images by the run's absolute path */
         char od[4200], real_run[PATH_MAX], real_out[PATH_MAX];
         snprintf(od, sizeof od, "%s", out_path);
@@ -818,7 +815,7 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
             *slash = '\0';
         const char *odir = slash ? (od[0] ? od : "/") : ".";
         if (realpath(run_dir, real_run) && (!realpath(odir, real_out) || strcmp(real_run, real_out)))
-            snprintf(img_base, sizeof img_base, "%s/", real_run);
+            snprintf(r.img_base, sizeof r.img_base, "%s/", real_run);
     }
     char *page = NULL;
     size_t len = 0;

@@ -29,13 +29,18 @@ static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
 /* A new run in a directory that holds an earlier run's files: those it
  * replaces before it has a checkpoint of its own (spec.yaml, metrics.jsonl,
  * best.safetensors; summary.json and report.html, which would describe the
- * earlier run beside this one's checkpoint if it were killed) wait as FILE.replaced until its first checkpoint, and go
- * back if it ends without one (train_replaced_settle). A run that fails to
- * start must not leave the earlier checkpoint beside its spec and an
- * emptied history. */
+ * earlier run beside this one's checkpoint if it were killed; a GAN's
+ * average and sample grids) wait as FILE.replaced until its first
+ * checkpoint, and go back if it ends without one (train_replaced_settle). A
+ * run that fails to start must not leave the earlier checkpoint beside its
+ * spec and an emptied history. */
+static const char *const replaceable[] = {"spec.yaml",    "metrics.jsonl", "best.safetensors", "summary.json",
+                                          "report.html", "generator_ema.safetensors", "samples"};
+#define N_REPLACEABLE ((int)(sizeof replaceable / sizeof *replaceable))
+#define NAMES_CAP 160 /* the names put back, joined for a note */
 static struct {
     char dir[4096];
-    const char *names[8];
+    const char *names[N_REPLACEABLE];
     int n;
 } replaced;
 
@@ -59,12 +64,12 @@ static void remove_entry(const char *path)
 /* dir/name (if there) to dir/name.replaced. A FILE.replaced already there
  * is the earlier run's, left by a run that was killed before its first
  * checkpoint: it stays, and that run's file goes. */
-static void replaced_keep(const char *dir, const char *name)
+void train_replaced_keep(const char *dir, const char *name)
 {
     char from[4200], to[4300];
     snprintf(from, sizeof from, "%s/%s", dir, name);
     snprintf(to, sizeof to, "%s.replaced", from);
-    if (!dist_is_root() || replaced.n == 8 || (replaced.n && strcmp(replaced.dir, dir)))
+    if (!dist_is_root() || replaced.n == N_REPLACEABLE || (replaced.n && strcmp(replaced.dir, dir)))
         return;
     if (access(to, F_OK) == 0)
         remove_entry(from); /* (a killed run's samples/ too: its grids are not this run's) */
@@ -75,8 +80,8 @@ static void replaced_keep(const char *dir, const char *name)
 }
 
 /* dir/NAME.replaced back in place of dir/NAME for each of @p names that has
- * one; the names put back are listed in @p back (cap 128) */
-static void replaced_put_back(const char *dir, const char *const *names, int n, char back[160])
+ * one; the names put back are listed in @p back (NAMES_CAP) */
+static void replaced_put_back(const char *dir, const char *const *names, int n, char back[NAMES_CAP])
 {
     back[0] = 0;
     for (int k = 0; k < n; k++) {
@@ -89,25 +94,18 @@ static void replaced_put_back(const char *dir, const char *const *names, int n, 
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) /* the failed run's samples/: renaming onto it fails */
             remove_entry(path);
         if (rename(kept, path) == 0)
-            snprintf(back + strlen(back), 160 - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
+            snprintf(back + strlen(back), NAMES_CAP - strlen(back), "%s%s", back[0] ? ", " : "", names[k]);
         else
             fprintf(stderr, "strata: warning: cannot put %s back in place of %s: %s\n", kept, path, strerror(errno));
     }
 }
 
-void train_replaced_keep(const char *dir, const char *name)
-{
-    replaced_keep(dir, name);
-}
-
 void train_replaced_recover(const char *dir)
 {
-    static const char *const names[] = {"spec.yaml",    "metrics.jsonl", "best.safetensors", "summary.json",
-                                        "report.html", "generator_ema.safetensors", "samples"};
     if (!dist_is_root() || !dir)
         return;
-    char back[160];
-    replaced_put_back(dir, names, 7, back);
+    char back[NAMES_CAP];
+    replaced_put_back(dir, replaceable, N_REPLACEABLE, back);
     if (back[0])
         fprintf(stderr, "strata: note: %s: the checkpoint's run's %s are back in place (a run started over it was "
                         "stopped before its first checkpoint)\n",
@@ -117,7 +115,7 @@ void train_replaced_recover(const char *dir)
 /* the kept files removed (@p back 0) or put back in place (1) */
 static void replaced_end(int back)
 {
-    char names[160] = "";
+    char names[NAMES_CAP] = "";
     if (back)
         replaced_put_back(replaced.dir, replaced.names, replaced.n, names);
     for (int k = 0; !back && k < replaced.n; k++) {
@@ -299,7 +297,8 @@ int train_ckpt_load_file(const char *dir, const char *file, strata_model *m, str
         s->extra = NULL;
         return cli_fail("loading the checkpoint to resume", rc);
     }
-    if (cli_refuse_nonfinite_params(m, path, "it cannot be resumed")) { /* training would stop at once, blaming the lr */
+    /* NaN weights: training would stop at its first step, blaming the learning rate */
+    if (cli_refuse_nonfinite_params(m, path, "it cannot be resumed")) {
         json_decref(s->extra);
         s->extra = NULL;
         return 1;
@@ -387,7 +386,7 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
     if (!resuming) { /* whole or not at all: generate, fid and sample read it */
         char tmp[4300];
-        replaced_keep(dir, "spec.yaml");
+        train_replaced_keep(dir, "spec.yaml");
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
         FILE *sf = fopen(tmp, "wb");
         int bad = !sf || fwrite(text, 1, len, sf) != len;
@@ -551,9 +550,9 @@ FILE *train_metrics_open(const char *path, int resuming)
         char *slash = strrchr(dir, '/');
         if (slash && !strcmp(slash + 1, "metrics.jsonl")) {
             *slash = '\0';
-            replaced_keep(dir, "metrics.jsonl");
-            replaced_keep(dir, "summary.json");
-            replaced_keep(dir, "report.html");
+            train_replaced_keep(dir, "metrics.jsonl");
+            train_replaced_keep(dir, "summary.json");
+            train_replaced_keep(dir, "report.html");
         }
     }
     /* a data-parallel run's files are rank 0's: the others write nowhere */
@@ -574,7 +573,7 @@ void train_best_forget(const char *out_dir)
 {
     if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
         return;
-    replaced_keep(out_dir, "best.safetensors");
+    train_replaced_keep(out_dir, "best.safetensors");
 }
 
 void train_best_resume(train_best *b, const char *out_dir, int64_t resumed_step, int quiet)

@@ -19,25 +19,31 @@ static strata_status infer_created(const strata_infer_call *c)
             return st_error(STRATA_E_INVALID, "%s: value %g does not fit in %s", c->op, v,
                             strata_dtype_name((strata_dtype)dtype));
     }
-    /* as torch's uniform_ and normal_: a range that is one, a spread that is not negative */
-    if (!strcmp(c->op, "core::uniform")) {
-        double lo = strata_attr_get_float(c->attrs, c->n_attrs, "low", 0.0),
-               hi = strata_attr_get_float(c->attrs, c->n_attrs, "high", 1.0);
-        if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
-            return st_error(STRATA_E_INVALID, "%s: low must be at most high, both finite; got low %g, high %g", c->op,
-                            lo, hi);
-    }
-    if (!strcmp(c->op, "core::normal")) {
-        double mean = strata_attr_get_float(c->attrs, c->n_attrs, "mean", 0.0),
-               sd = strata_attr_get_float(c->attrs, c->n_attrs, "std", 1.0);
-        if (!(sd >= 0.0) || !isfinite(sd) || !isfinite(mean))
-            return st_error(STRATA_E_INVALID, "%s: std must be >= 0 and mean and std finite; got mean %g, std %g",
-                            c->op, mean, sd);
-    }
     c->outputs[0].dtype = (int32_t)dtype;
     c->outputs[0].ndim = s->n;
     memcpy(c->outputs[0].shape, s->ints, sizeof(int64_t) * (size_t)s->n);
     return STRATA_OK;
+}
+
+/* as torch's uniform_ and normal_: a range that is one, a spread that is not negative */
+static strata_status infer_uniform(const strata_infer_call *c)
+{
+    double lo = strata_attr_get_float(c->attrs, c->n_attrs, "low", 0.0),
+           hi = strata_attr_get_float(c->attrs, c->n_attrs, "high", 1.0);
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+        return st_error(STRATA_E_INVALID, "%s: low must be at most high, both finite; got low %g, high %g", c->op, lo,
+                        hi);
+    return infer_created(c);
+}
+
+static strata_status infer_normal(const strata_infer_call *c)
+{
+    double mean = strata_attr_get_float(c->attrs, c->n_attrs, "mean", 0.0),
+           sd = strata_attr_get_float(c->attrs, c->n_attrs, "std", 1.0);
+    if (!(sd >= 0.0) || !isfinite(sd) || !isfinite(mean))
+        return st_error(STRATA_E_INVALID, "%s: std must be >= 0 and mean and std finite; got mean %g, std %g", c->op,
+                        mean, sd);
+    return infer_created(c);
 }
 
 static strata_status infer_dropout(const strata_infer_call *c)
@@ -58,8 +64,8 @@ static strata_status bw_dropout(const strata_backward_call *c)
 
 static const strata_op_def random_ops[] = {
     ST_OP("fill", 0, 0, 1, STRATA_OP_NO_GRAD, infer_created, NULL, NULL, "constant tensor"),
-    ST_OP("uniform", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_created, NULL, NULL, "U(low, high), Philox"),
-    ST_OP("normal", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_created, NULL, NULL, "N(mean, std^2), Philox"),
+    ST_OP("uniform", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_uniform, NULL, NULL, "U(low, high), Philox"),
+    ST_OP("normal", 0, 0, 1, STRATA_OP_NO_GRAD | STRATA_OP_RANDOM, infer_normal, NULL, NULL, "N(mean, std^2), Philox"),
     ST_OP_R("dropout", 1, 1, 2, STRATA_OP_RANDOM, infer_dropout, bw_dropout, NULL,
             "inverted dropout; outputs y and mask", 1u, 1u),
 };
