@@ -6,7 +6,9 @@ undoing the data's scaling. A generator with a sigmoid on data scaled to
 and its FID scored washed-out images); a generator with NaN weights was
 drawn black, exit 0. An autoencoder's reconstructions of (3, H, W) data
 (tools/cmd_autoencoder.c) were drawn as gray tiles of H x W, each example's
-colour planes apart and the rows out of step: now in colour.
+colour planes apart and the rows out of step: now in colour. Data
+normalised per channel (data.mean, data.std lists) is drawn with each
+channel's scaling undone.
 
 usage: gan_pixels_check.py BUILD SOURCE"""
 import os, shutil, struct, subprocess, sys, tempfile, zlib
@@ -26,8 +28,8 @@ def png_header(path):
     return struct.unpack(">IIBB", data[16:26])
 
 
-def png_gray(path):
-    """the rows of an 8-bit gray PNG as a numpy array (its five row filters undone)"""
+def png_pixels(path):
+    """an 8-bit gray or RGB PNG as a numpy array (height, width, channels), its five row filters undone"""
     with open(path, "rb") as f:
         data = f.read()
     pos, idat = 8, b""
@@ -36,23 +38,45 @@ def png_gray(path):
         body = data[pos + 8:pos + 8 + n]
         if kind == b"IHDR":
             w, h, depth, colour = struct.unpack(">IIBB", body[:10])
-            assert depth == 8 and colour == 0, "an 8-bit gray PNG"
+            assert depth == 8 and colour in (0, 2), "an 8-bit gray or RGB PNG"
         elif kind == b"IDAT":
             idat += body
         pos += 12 + n
-    raw, rows, prev = zlib.decompress(idat), [], np.zeros(w, np.int32)
+    bpp = 3 if colour == 2 else 1
+    stride = w * bpp
+    raw, rows, prev = zlib.decompress(idat), [], np.zeros(stride, np.int32)
     for r in range(h):
-        kind, line = raw[r * (w + 1)], np.frombuffer(raw[r * (w + 1) + 1:(r + 1) * (w + 1)], np.uint8).astype(np.int32)
-        out = np.zeros(w, np.int32)
-        for i in range(w):
-            a, b, c = (out[i - 1] if i else 0), prev[i], (prev[i - 1] if i else 0)
+        kind = raw[r * (stride + 1)]
+        line = np.frombuffer(raw[r * (stride + 1) + 1:(r + 1) * (stride + 1)], np.uint8).astype(np.int32)
+        out = np.zeros(stride, np.int32)
+        for i in range(stride):
+            a, b, c = (out[i - bpp] if i >= bpp else 0), prev[i], (prev[i - bpp] if i >= bpp else 0)
             p = a + b - c
             pred = [0, a, b, (a + b) // 2,
                     a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c]
             out[i] = (line[i] + pred[kind]) & 255
         rows.append(out)
         prev = out
-    return np.array(rows)
+    return np.array(rows).reshape(h, w, bpp)
+
+
+def png_gray(path):
+    """the rows of an 8-bit gray PNG as a numpy array"""
+    px = png_pixels(path)
+    assert px.shape[2] == 1, "an 8-bit gray PNG"
+    return px[:, :, 0]
+
+
+def set_tensor(path, name, values):
+    """overwrites the F32 tensor @name of the safetensors file @path with @values (its shape)"""
+    header, data = safetensors(path)
+    b, e = header[name]["data_offsets"]
+    with open(path, "rb") as f:
+        blob = bytearray(f.read())
+    start = len(blob) - len(data) + b
+    blob[start:start + (e - b)] = np.asarray(values, np.float32).tobytes()
+    with open(path, "wb") as f:
+        f.write(blob)
 
 
 SPEC = """seed: 1
@@ -118,6 +142,28 @@ try:
              "--out", f"{tmp}/nan.png", "--backend", "ref"], expect=1)
     check("are NaN or Inf" in p.stderr and not os.path.exists(f"{tmp}/nan.png"),
           "a generator with a NaN weight: sample refuses, naming it, and writes nothing")
+
+    # data.mean and data.std per channel (torchvision's Normalize): each channel's scaling undone. The
+    # generator is made to give the values that stand for the bytes 30, 120 and 200 in its three channels.
+    mean, std, want = [0.2, 0.5, 0.7], [0.3, 0.25, 0.4], [30, 120, 200]
+    colour = np.random.default_rng(4).uniform(0, 255, size=(32, 3, 8, 8)).round().astype(np.float32)
+    write_safetensors(f"{tmp}/colour.safetensors", {"x": colour})
+    with open(f"{tmp}/norm.yaml", "w") as f:
+        f.write(SPEC.format(tmp=tmp).replace("images.safetensors", "colour.safetensors")
+                .replace("scale: 255}", "scale: 255, mean: [0.2, 0.5, 0.7], std: [0.3, 0.25, 0.4]}")
+                .replace("out_features: 64}\n      - {type: sigmoid}", "out_features: 192}")
+                .replace("shape: [1, 8, 8]", "shape: [3, 8, 8]").replace("input: [1, 8, 8]", "input: [3, 8, 8]"))
+    run(["train", f"{tmp}/norm.yaml", "--out", f"{tmp}/normrun", "--quiet", "--backend", "ref"])
+    gen = f"{tmp}/normrun/generator.safetensors"
+    set_tensor(gen, "0.weight", np.zeros((192, 4)))
+    set_tensor(gen, "0.bias", np.repeat([(b / 255 - m) / s for b, m, s in zip(want, mean, std)], 64))
+    run(["sample", "--checkpoint", gen, "--spec", f"{tmp}/norm.yaml", "--count", "4", "--out", f"{tmp}/norm.png",
+         "--backend", "ref"])
+    px = png_pixels(f"{tmp}/norm.png").reshape(-1, 3)
+    tiles = px[(px != 255).any(axis=1)]  # the gaps between tiles are white
+    check(tiles.size > 0 and (np.abs(tiles - want) <= 1).all(),
+          f"a GAN on data normalised per channel: its grid's channels are the bytes {want} the generator's values "
+          f"stand for (got {sorted(set(map(tuple, tiles.tolist())))[:4]})")
 
     # an autoencoder of (3, 4, 6) examples: its reconstructions in colour
     rgb = np.random.default_rng(2).uniform(0, 255, size=(24, 3, 4, 6)).round().astype(np.float32)

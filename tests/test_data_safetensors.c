@@ -8,7 +8,8 @@
  *     as a safetensors file (U8, data.scale 255) gives the same records;
  *     eval, predict and an autoencoder take the safetensors spec too, and
  *     predict --data classifies every example of a file (--csv: all the
- *     probabilities), as --input N does each.
+ *     probabilities), as --input N does each;
+ *   - strata_dataset_normalize_channels, channel by channel.
  */
 #include <limits.h>
 #include <math.h>
@@ -388,6 +389,48 @@ static int teardown(void **state)
     return tu_remove_dir(dir);
 }
 
+/* strata_dataset_normalize_channels: each channel of (C, H, W) examples by
+ * its own mean and std, as torchvision's Normalize; one value is
+ * strata_dataset_normalize; wrong counts and shapes are refused. */
+static void test_normalize_channels(void **state)
+{
+    (void)state;
+    float x[2 * 6];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i;
+    const int64_t y[2] = {0, 1}, shape[3] = {3, 1, 2};
+    strata_dataset *d = NULL;
+    assert_int_equal(strata_dataset_from_host(2, 3, shape, x, y, &d), STRATA_OK);
+    const double mean[3] = {1, 2, 3}, sd[3] = {1, 2, 4};
+    assert_int_equal(strata_dataset_normalize_channels(d, 3, mean, sd), STRATA_OK);
+    for (int e = 0; e < 2; e++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < 2; k++) {
+                const int i = e * 6 + c * 2 + k;
+                assert_float_equal(strata_dataset_x(d, e)[c * 2 + k], (i - mean[c]) / sd[c], 1e-6);
+            }
+    /* one value: as strata_dataset_normalize */
+    assert_int_equal(strata_dataset_normalize_channels(d, 1, mean, sd), STRATA_OK);
+    assert_float_equal(strata_dataset_x(d, 1)[5], (11 - 3) / 4.0 - 1, 1e-6);
+    /* 2 values for 3 channels; a std of 0; a NaN mean */
+    assert_int_equal(strata_dataset_normalize_channels(d, 2, mean, sd), STRATA_E_SHAPE);
+    tu_assert_error_contains("2 means and stds are one per channel of (C, H, W) examples with C = 2; the examples "
+                             "are (3, 1, 2)");
+    const double zero[3] = {1, 0, 1}, nan_mean[3] = {0, NAN, 0};
+    assert_int_equal(strata_dataset_normalize_channels(d, 3, mean, zero), STRATA_E_INVALID);
+    tu_assert_error_contains("std must be positive and finite (got mean 2, std 0, a channel's)");
+    assert_int_equal(strata_dataset_normalize_channels(d, 3, nan_mean, sd), STRATA_E_INVALID);
+    assert_int_equal(strata_dataset_normalize_channels(d, 0, mean, sd), STRATA_E_INVALID);
+    assert_int_equal(strata_dataset_normalize_channels(d, 3, NULL, sd), STRATA_E_INVALID);
+    strata_dataset_destroy(d);
+    /* examples that are not (C, H, W): (6) */
+    assert_int_equal(strata_dataset_from_host(2, 1, (const int64_t[]){6}, x, y, &d), STRATA_OK);
+    assert_int_equal(strata_dataset_normalize_channels(d, 6, (const double[6]){0}, (const double[6]){1, 1, 1, 1, 1, 1}),
+                     STRATA_E_SHAPE);
+    tu_assert_error_contains("the examples are (6)");
+    strata_dataset_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_bad_tensors),
         cmocka_unit_test(test_missing_and_damaged_files),
         cmocka_unit_test(test_train_on_safetensors),
+        cmocka_unit_test(test_normalize_channels),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

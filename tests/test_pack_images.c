@@ -185,7 +185,7 @@ static void test_pack_rgb(void **state)
     tu_expect_cli_ok(dir, tu_run_cli(dir, "pack-images c/train --out colour --rgb"));
     char *out = tu_slurp(dir, "out");
     if (!strstr(out, "packed 16 training images (4 classes, 6 x 5 RGB)") || !strstr(out, "  input: [3, 5, 6]\n") ||
-        strstr(out, "test:"))
+        strstr(out, "test:") || !strstr(out, "  mean: [") || !strstr(out, "  std: ["))
         fail_msg("unexpected: %s", out);
     check_split("colour", "train", 0, 3);
     /* without a test folder the spec has no data.test: training reports on the validation set */

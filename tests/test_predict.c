@@ -58,7 +58,8 @@ static void write_set(const char *prefix, int set, int channels)
     tu_write_file(dir, name, y, sizeof y);
 }
 
-static void write_spec(const char *name, const char *prefix, const char *input, const char *extra)
+static void write_spec_norm(const char *name, const char *prefix, const char *input, const char *extra,
+                            const char *norm)
 {
     char text[2048];
     int n = snprintf(text, sizeof text,
@@ -66,13 +67,18 @@ static void write_spec(const char *name, const char *prefix, const char *input, 
                      "data:\n  format: idx\n"
                      "  train: {images: %s/%sx.idx, labels: %s/%sy.idx}\n"
                      "  test: {images: %s/%sx.idx, labels: %s/%sy.idx}\n"
-                     "  scale: 255\n  mean: 0.3\n  std: 0.35\n%s"
+                     "  scale: 255\n%s%s"
                      "model:\n  input: %s\n  layers:\n    - {type: flatten}\n    - {type: linear, out_features: 3}\n"
                      "loss: cross_entropy\noptimizer: {type: sgd, lr: 0.005}\n"
                      "train: {epochs: 1, batch_size: 4}\n",
-                     dir, prefix, dir, prefix, dir, prefix, dir, prefix, extra, input);
+                     dir, prefix, dir, prefix, dir, prefix, dir, prefix, norm, extra, input);
     assert_true(n > 0 && n < (int)sizeof text);
     tu_write_file(dir, name, text, (size_t)n);
+}
+
+static void write_spec(const char *name, const char *prefix, const char *input, const char *extra)
+{
+    write_spec_norm(name, prefix, input, extra, "  mean: 0.3\n  std: 0.35\n");
 }
 
 /* dir/name: image @p i of @p set as a PNG of @p channels (1 gray, 3 RGB)
@@ -203,6 +209,15 @@ static void test_predict(void **state)
     expect_same("gray.yaml", 0, 1, 2, 0); /* with transparency: the alpha is dropped, as PIL drops it */
     expect_same("gray.yaml", 0, 1, 4, 0);
     expect_same("rgb.yaml", 1, 3, 4, 0);
+    /* per-channel data.mean and data.std (torchvision's Normalize): the PNG's channels each scaled as the
+     * training images' */
+    write_spec_norm("rgbn.yaml", "c", "[3, 8, 8]", "", "  mean: [0.2, 0.5, 0.7]\n  std: [0.3, 0.25, 0.4]\n");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train rgbn.yaml --out run-rgbn.yaml --backend ref --quiet"));
+    expect_same("rgbn.yaml", 1, 3, 3, 0);
+    /* ... which gray images cannot have: one value per channel of (C, H, W) examples */
+    write_spec_norm("grayn.yaml", "g", "[1, 8, 8]", "", "  mean: [0.2, 0.5, 0.7]\n");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train grayn.yaml --out run-grayn.yaml --backend ref --quiet"), 1,
+                      "3 means and stds are one per channel of (C, H, W) examples with C = 3; the examples are");
     /* a run directory stands for its checkpoint */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/ --json img0.png"));
     char *by_dir = tu_slurp(dir, "out");

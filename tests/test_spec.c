@@ -773,11 +773,50 @@ static void two_model_spec(void **state)
                        STRATA_E_FORMAT, "optimiser", NULL);
 }
 
+/* data.mean and data.std: a number, or a list of one per channel (torchvision's Normalize); each value
+ * checked as the number is, both lists the same length. */
+static void data_norm_lists(void **state)
+{
+    fixture *f = *state;
+    static const char *model = "model: {input: [3, 2, 2], layers: [{type: flatten}, {type: linear, out_features: 2}]}\n";
+    char text[1024];
+    snprintf(text, sizeof text, "data: {train: {images: a, labels: b}, mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 1]}\n%s",
+             model);
+    strata_spec *s = NULL;
+    ST_OK(parse(f, text, "ok.yaml", &s));
+    double v = 0;
+    ST_OK(strata_spec_get_float(s, "data.std.1", 1.0, &v));
+    assert_float_equal(v, 0.25, 0);
+    strata_spec_destroy(s);
+    snprintf(text, sizeof text, "data: {train: {images: a, labels: b}, mean: [0.5, 0.4, 0.3], std: 0.5}\n%s", model);
+    ST_OK(parse(f, text, "ok.yaml", &s)); /* one std for every channel */
+    strata_spec_destroy(s);
+    static const struct {
+        const char *data, *needle;
+    } bad[] = {
+        {"mean: [0.5, 0.4], std: [0.2, 0.25, 1]", "bad.yaml:1: data.std has 3 values and data.mean 2"},
+        {"std: [0.2, 0, 1]", "data.std.1 must be greater than 0, got 0"},
+        {"mean: [0.5, x]", "data.mean.1 expects a number, got"},
+        {"mean: [0.5, .nan]", "data.mean.1 must be a finite number"},
+        {"mean: []", "data.mean is a number or a list of 1 to 64 numbers (one per channel), got 0"},
+        {"std: [[1]]", "data.std.0 expects a number"},
+        {"std: {r: 1}", "data.std expects a number"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(text, sizeof text, "data: {train: {images: a, labels: b}, %s}\n%s", bad[k].data, model);
+        expect_parse_error(f, text, STRATA_E_FORMAT, bad[k].needle, NULL);
+    }
+    /* data.format: safetensors takes them too */
+    snprintf(text, sizeof text, "data: {format: safetensors, train: {file: a}, std: [1, -1, 1]}\n%s", model);
+    expect_parse_error(f, text, STRATA_E_FORMAT, "data.std.1 must be greater than 0, got -1", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(two_model_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(keys_of_other_tasks, setup, teardown),
+        cmocka_unit_test_setup_teardown(data_norm_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),

@@ -472,11 +472,24 @@ int cli_run_checkpoint(const char *dir, char *buf, size_t size, const char **pat
 /** strata_checkpoint_load of @p path into @p m: 0, or 1 after a message naming the file. */
 int cli_load_checkpoint(const char *path, strata_model *m);
 /** How the spec's images were scaled: data.scale (255; 1 for data.format:
- *  safetensors), then data.mean (0) and data.std (1). */
+ *  safetensors), then data.mean (0) and data.std (1), each a number or a
+ *  list of one per channel (torchvision's Normalize). */
+#define CLI_MAX_CHANNELS 64 /* as core/spec/spec.c allows (SPEC_MAX_CHANNELS) */
 typedef struct {
-    double scale, mean, std;
+    double scale;
+    int n; /* 1, or the channels data.mean and data.std give values for */
+    double mean[CLI_MAX_CHANNELS], std[CLI_MAX_CHANNELS];
 } cli_scaling;
 cli_scaling cli_data_scaling(const strata_spec *s);
+/** 1 when data.mean and data.std change nothing (0 and 1 in every channel). */
+int cli_scaling_plain(const cli_scaling *sc);
+/** The model's value of byte @p px (0-255) in channel @p c, and back: the
+ *  byte a model value @p v stands for. Channel @p c is taken modulo the
+ *  channels of the spec's lists (a single number serves every channel). */
+double cli_byte_to_value(const cli_scaling *sc, int64_t c, double px);
+double cli_value_to_byte(const cli_scaling *sc, int64_t c, double v);
+/** Standardises @p d as data.mean and data.std say (nothing when plain). */
+strata_status cli_normalize(strata_dataset *d, const cli_scaling *sc);
 /** How pixel bytes (0-255: PNG files, IDX images, a generator's samples)
  *  become the model's inputs: cli_data_scaling, with data.scale for bytes.
  *  IDX data are bytes; the raw values of data.format: safetensors are taken

@@ -302,10 +302,14 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     const int W = dn >= 1 ? (int)ds[dn - 1] : 1, C = dn == 3 && ds[0] == 3 ? 3 : 1, cols = 16;
     const int H = (int)(c->per / ((int64_t)C * W));
     const cli_scaling sc = cli_data_scaling(c->spec);
-    float lo = (float)((0.0 - sc.mean) / sc.std), hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
+    float lo = (float)cli_byte_to_value(&sc, 0, 0.0), hi = (float)cli_byte_to_value(&sc, 0, 255.0);
     const char *format = "idx";
     strata_spec_get_string(c->spec, "data.format", "idx", &format);
-    if (format && !strcmp(format, "safetensors")) { /* any numbers: black and white are the test set's extremes */
+    const int sft = format && !strcmp(format, "safetensors");
+    const int64_t plane = c->per / sc.n; /* per channel, when data.mean or data.std are per channel */
+    if (!sft && sc.n > 1) /* drawn as bytes, each channel's scaling undone */
+        lo = 0.0f, hi = 255.0f;
+    if (sft) { /* any numbers: black and white are the test set's extremes */
         lo = INFINITY, hi = -INFINITY;
         for (int64_t i = 0; i < strata_dataset_size(c->test); i++)
             for (int64_t k = 0; k < c->per; k++) {
@@ -326,6 +330,11 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
         const int64_t row = i / cols, col = i % cols, at = (2 * row * cols + col) * c->per;
         memcpy(tiles + at, strata_dataset_x(c->test, i), sizeof(float) * (size_t)c->per);
         memcpy(tiles + at + cols * c->per, recon + i * c->per, sizeof(float) * (size_t)c->per);
+        for (int64_t k = 0; !sft && sc.n > 1 && k < c->per; k++) {
+            float *t = tiles + at + k, *u = tiles + at + cols * c->per + k;
+            *t = (float)cli_value_to_byte(&sc, k / plane, *t);
+            *u = (float)cli_value_to_byte(&sc, k / plane, *u);
+        }
     }
     grid_layout g = {.n = slots, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
                      .background = 255, .norm = GRID_NORM_RANGE, .lo = lo, .hi = hi};

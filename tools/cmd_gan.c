@@ -62,8 +62,10 @@ typedef struct {
     cli_schedule sched;          /* read in place: its milestones point into it */
     dist_host dist;              /* a data-parallel run's host copies (dist.h) */
     int64_t checked;             /* the step whose replicas were last compared (gan_check_replicas) */
-    float px_lo, px_hi;          /* the generator's values of pixel 0 and 255 (gan_pixel_range) */
+    float px_lo, px_hi;          /* the generator's values of pixel 0 and 255 (gan_pixel_range) ... */
     int px_known;
+    int px_channels;             /* ... or, with data.mean or data.std per channel, px_sc undone: */
+    cli_scaling px_sc;           /* a channel's values as bytes (gan_value_to_byte) */
 } gan_ctx;
 
 /* The most images one grid holds, for `strata sample --count` and
@@ -537,16 +539,24 @@ static void gan_pixel_range(gan_ctx *c)
     const cli_scaling sc = cli_data_scaling(c->spec);
     c->px_lo = -1.0f, c->px_hi = 1.0f, c->px_known = 1;
     if (!format || strcmp(format, "safetensors")) {
-        if (sc.scale > 0 && sc.std > 0) {
-            c->px_lo = (float)((0.0 / sc.scale - sc.mean) / sc.std);
-            c->px_hi = (float)((255.0 / sc.scale - sc.mean) / sc.std);
-        }
+        c->px_lo = (float)cli_byte_to_value(&sc, 0, 0.0), c->px_hi = (float)cli_byte_to_value(&sc, 0, 255.0);
+        c->px_sc = sc, c->px_channels = sc.n > 1;
         return;
     }
     strata_dataset *own = NULL;
+    float lo, hi;
+    if (sc.n > 1 && !cli_load_split(c->spec, "train", 1.0, &own)) { /* per channel: its raw values are pixels */
+        cli_dataset_range(own, &lo, &hi);
+        strata_dataset_destroy(own);
+        own = NULL;
+        if (lo >= 0.0f && hi <= 255.0f) { /* as cli_byte_scaling reads them: [0, 1] or bytes */
+            c->px_sc = sc, c->px_channels = 1;
+            c->px_sc.scale *= hi <= 1.0f ? 255.0 : 1.0;
+            return;
+        }
+    }
     const strata_dataset *d = c->train;
-    if (!d && !cli_load_split(c->spec, "train", sc.scale, &own) &&
-        (sc.mean == 0.0 && sc.std == 1.0 ? STRATA_OK : strata_dataset_normalize(own, sc.mean, sc.std)) == STRATA_OK)
+    if (!d && !cli_load_split(c->spec, "train", sc.scale, &own) && cli_normalize(own, &sc) == STRATA_OK)
         d = own;
     strata_clear_error();
     if (!d) {
@@ -556,7 +566,6 @@ static void gan_pixel_range(gan_ctx *c)
         strata_dataset_destroy(own);
         return;
     }
-    float lo, hi;
     cli_dataset_range(d, &lo, &hi);
     strata_dataset_destroy(own);
     if (lo >= 0.0f && hi <= 1.0f) /* [0, 1] */
@@ -569,9 +578,19 @@ static void gan_pixel_range(gan_ctx *c)
         c->px_lo = lo, c->px_hi = hi;
 }
 
-/* A grid PNG of the images @p x (n, C, H, W) or (n, H, W), pixel values 0 and 255 at @p lo and @p hi. */
-static int gan_write_grid(strata_tensor *x, const char *path, float lo, float hi)
+/* The byte (0-255) a generator's value @p v of channel @p ch stands for (gan_pixel_range). */
+static double gan_value_to_byte(const gan_ctx *c, int64_t ch, double v)
 {
+    if (c->px_channels)
+        return cli_value_to_byte(&c->px_sc, ch, v);
+    return (v - c->px_lo) * (255.0 / ((double)c->px_hi - c->px_lo));
+}
+
+/* A grid PNG of the images @p x (n, C, H, W) or (n, H, W), their values as bytes by gan_pixel_range. */
+static int gan_write_grid(gan_ctx *c, strata_tensor *x, const char *path)
+{
+    gan_pixel_range(c);
+    float lo = c->px_lo, hi = c->px_hi;
     const int64_t *s = strata_tensor_shape(x);
     const int nd = strata_tensor_ndim(x);
     const int64_t n = s[0], numel = strata_tensor_numel(x);
@@ -596,6 +615,12 @@ static int gan_write_grid(strata_tensor *x, const char *path, float lo, float hi
                 (long long)bad, (long long)numel, path);
         return 1;
     }
+    if (c->px_channels) { /* each channel's own scaling undone */
+        const int64_t per = numel / n, plane = per / C;
+        for (int64_t i = 0; i < numel; i++)
+            buf[i] = (float)gan_value_to_byte(c, (i % per) / plane, buf[i]);
+        lo = 0.0f, hi = 255.0f;
+    }
     int cols = (int)ceil(sqrt((double)n));
     grid_layout g = {.n = n, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,
                      .background = 255, .norm = GRID_NORM_RANGE, .lo = lo, .hi = hi};
@@ -618,8 +643,7 @@ static int gan_sample_grid(gan_ctx *c, strata_model *G, int64_t n, uint64_t seed
         rc = gan_generate(c, G, z, 0, &x);
     strata_set_grad_enabled(c->rt, prev);
     strata_tensor_release(z);
-    gan_pixel_range(c);
-    int r = rc ? cli_fail("sampling", rc) : gan_write_grid(x, path, c->px_lo, c->px_hi);
+    int r = rc ? cli_fail("sampling", rc) : gan_write_grid(c, x, path);
     strata_tensor_release(x);
     strata_graph_reset(strata_runtime_graph(c->rt));
     return r;
@@ -1298,7 +1322,7 @@ static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t
     if (!r && (rc = strata_tensor_read(y, h, sizeof(float) * (size_t)(B * per))))
         r = cli_fail("reading the samples", rc);
     gan_pixel_range(g);
-    const double to_byte = 255.0 / ((double)g->px_hi - g->px_lo);
+    const int64_t gplane = per / (g->px_channels ? g->px_sc.n : 1), cplane = per / sc->n; /* values a channel */
     for (int64_t i = 0; !r && i < B * per; i++) {
         if (!isfinite(h[i])) { /* the classifier's relu read NaN as 0: a finite FID of nothing */
             fprintf(stderr, "strata: error: sample %lld holds a NaN or Inf value: the generator's weights are not "
@@ -1307,8 +1331,8 @@ static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t
             r = 1;
             break;
         }
-        const double px = ((double)h[i] - g->px_lo) * to_byte; /* as a byte of its data, then the classifier's */
-        h[i] = (float)((px / sc->scale - sc->mean) / sc->std);
+        const double px = gan_value_to_byte(g, (i % per) / gplane, h[i]); /* a byte of its data, then the classifier's */
+        h[i] = (float)cli_byte_to_value(sc, (i % per) / cplane, px);
     }
     if (!r && (rc = strata_tensor_from_host(g->dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, x)))
         r = cli_fail("copying the samples", rc);
@@ -1378,7 +1402,7 @@ int cmd_fid(int argc, char **argv)
         goto out2;
     }
     if ((rc = strata_dataset_load_idx(images, labels, sc.scale, &test)) ||
-        ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(test, sc.mean, sc.std)))) {
+        (rc = cli_normalize(test, &sc))) {
         r = cli_fail("loading the real images", rc);
         goto out2;
     }

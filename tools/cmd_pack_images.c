@@ -3,7 +3,8 @@
  * ImageFolder reads), packed into the gzip-compressed IDX files a spec's
  * data.train and data.test name (the format of MNIST and Fashion-MNIST),
  * then the spec lines to paste: the files, the training pixels' mean and
- * standard deviation, data.classes and the model's input shape.
+ * standard deviation (of each channel for RGB), data.classes and the
+ * model's input shape.
  *
  * Classes are the folder's subfolders in byte order of their names (label
  * 0 the first); images the .png files below each in ImageFolder's order
@@ -511,13 +512,20 @@ int cmd_pack_images(int argc, char **argv)
     else
         r = pack_commit(&files);
     if (!r) {
-        /* the training pixels' mean and standard deviation, after scaling to [0, 1] */
-        size_t count = (size_t)train.n * (size_t)c * h * w;
-        double sum = 0, sq = 0;
-        for (size_t i = 0; i < count; i++)
-            sum += train.x[i] / 255.0, sq += (train.x[i] / 255.0) * (train.x[i] / 255.0);
-        double mean = sum / (double)count, var = sq / (double)count - mean * mean;
-        double std = var > 1e-12 ? sqrt(var) : 1.0;
+        /* the training pixels' mean and standard deviation after scaling to [0, 1], of each channel (as
+         * torchvision's Normalize takes them) */
+        const size_t plane = (size_t)h * w, count = (size_t)train.n * plane;
+        double mean[3] = {0}, std[3] = {0};
+        for (int k = 0; k < c; k++) {
+            double sum = 0, sq = 0;
+            for (int64_t e = 0; e < train.n; e++)
+                for (size_t i = 0; i < plane; i++) {
+                    const double v = train.x[((size_t)e * (size_t)c + (size_t)k) * plane + i] / 255.0;
+                    sum += v, sq += v * v;
+                }
+            const double var = sq / (double)count - (sum / (double)count) * (sum / (double)count);
+            mean[k] = sum / (double)count, std[k] = var > 1e-12 ? sqrt(var) : 1.0;
+        }
         printf("packed %lld training image%s (%zu class%s, %u x %u %s) into %s, %s\n", (long long)train.n,
                train.n == 1 ? "" : "s", classes.n, classes.n == 1 ? "" : "es",
                w, h, c == 3 ? "RGB" : "gray", ti, tl);
@@ -538,7 +546,11 @@ int cmd_pack_images(int argc, char **argv)
             print_path(vl);
             printf("}\n");
         }
-        printf("  scale: 255\n  mean: %.6g\n  std: %.6g\n  classes: [", mean, std);
+        if (c == 1)
+            printf("  scale: 255\n  mean: %.6g\n  std: %.6g\n  classes: [", mean[0], std[0]);
+        else
+            printf("  scale: 255\n  mean: [%.6g, %.6g, %.6g]\n  std: [%.6g, %.6g, %.6g]\n  classes: [", mean[0],
+                   mean[1], mean[2], std[0], std[1], std[2]);
         for (size_t k = 0; k < classes.n; k++) {
             printf(k ? ", " : "");
             print_quoted(classes.v[k]);

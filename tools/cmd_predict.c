@@ -106,8 +106,8 @@ typedef struct {
  * model, or for a flat one (@p H 0) @p numel values, the PNG's pixels gray
  * when that is their number, else its RGB planes. 0, or 1 after a message
  * naming the file. */
-static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t numel, cli_scaling sc, int invert,
-                    float *x)
+static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t numel, const cli_scaling *sc,
+                    int invert, float *x)
 {
     uint32_t w = (uint32_t)W, h = (uint32_t)H;
     int wrong;
@@ -128,16 +128,23 @@ static int read_png(const char *path, int64_t C, int64_t H, int64_t W, int64_t n
             return 1;
         }
     }
-    /* as strata_dataset_load_idx and strata_dataset_normalize compute it */
-    const float m = (float)sc.mean, inv = (float)(1.0 / sc.std);
-    const int norm = sc.mean != 0.0 || sc.std != 1.0;
-    for (int64_t c = 0; c < C; c++)
+    if (sc->n > 1 && sc->n != C) {
+        fprintf(stderr, "strata: error: %s: data.mean and data.std give %d channels; the model takes %lld\n", path,
+                sc->n, (long long)C);
+        free(px);
+        return 1;
+    }
+    /* as strata_dataset_load_idx and strata_dataset_normalize_channels compute it */
+    const int norm = !cli_scaling_plain(sc);
+    for (int64_t c = 0; c < C; c++) {
+        const float m = (float)sc->mean[c % sc->n], inv = (float)(1.0 / sc->std[c % sc->n]);
         for (int64_t i = 0; i < plane; i++) {
             const uint8_t *p = px + i * got;
             int v = got == C ? p[c] : cli_luma(p);
-            float f = (float)((invert ? 255 - v : v) / sc.scale);
+            float f = (float)((invert ? 255 - v : v) / sc->scale);
             x[c * plane + i] = norm ? (f - m) * inv : f;
         }
+    }
     free(px);
     return 0;
 }
@@ -277,7 +284,8 @@ static int predict_one(run_ctx *c, const predict_args *a, const source *src, con
 /* --data's examples (tensor --inputs, else the spec's data.test.inputs,
  * else "inputs") in *out, scaled like the training set: 0, or 1 after a
  * message naming the file. */
-static int load_data(const run_ctx *c, const predict_args *a, cli_scaling sc, int64_t numel, strata_dataset **out)
+static int load_data(const run_ctx *c, const predict_args *a, const cli_scaling *sc, int64_t numel,
+                     strata_dataset **out)
 {
     const char *name = a->data_inputs;
     if (!name && strata_spec_get_string(c->spec, "data.test.inputs", NULL, &name) == STRATA_E_NOT_FOUND)
@@ -285,9 +293,9 @@ static int load_data(const run_ctx *c, const predict_args *a, cli_scaling sc, in
     strata_clear_error();
     char what[4300];
     snprintf(what, sizeof what, "reading --data %s", a->data);
-    strata_status rc = strata_dataset_load_safetensors(a->data, name ? name : "inputs", NULL, sc.scale, out);
-    if (!rc && (sc.mean != 0.0 || sc.std != 1.0))
-        rc = strata_dataset_normalize(*out, sc.mean, sc.std);
+    strata_status rc = strata_dataset_load_safetensors(a->data, name ? name : "inputs", NULL, sc->scale, out);
+    if (!rc)
+        rc = cli_normalize(*out, sc);
     if (rc)
         return cli_fail(what, rc);
     int dn = 0;
@@ -360,7 +368,7 @@ static int predict(run_ctx *c, const predict_args *a)
 
     /* --data: the file's examples, scaled and standardised as the training set was */
     strata_dataset *data = NULL;
-    int r = a->data ? load_data(c, a, sc, numel, &data) : 0;
+    int r = a->data ? load_data(c, a, &sc, numel, &data) : 0;
     char tmp[4200] = "", target[4096] = "";
     FILE *csv = NULL;
     if (!r && a->csv && cli_write_target(a->csv, target, sizeof target))
@@ -387,7 +395,7 @@ static int predict(run_ctx *c, const predict_args *a)
         r = cli_byte_scaling(c->spec, &bytes);
     for (int i = 1; i < a->n_positional && !r; i++) {
         source src = {.file = a->positional[i]};
-        r = read_png(src.file, C, H, W, numel, bytes, a->invert, x) ||
+        r = read_png(src.file, C, H, W, numel, &bytes, a->invert, x) ||
             predict_one(c, a, &src, x, nd, ms, names, list, csv);
     }
     int64_t size = c->test ? strata_dataset_size(c->test) : 0;

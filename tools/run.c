@@ -77,7 +77,7 @@ int cli_load_images(const strata_spec *s, const char *split, strata_dataset **ou
     strata_status rc = cli_load_split(s, split, sc.scale, out);
     if (rc)
         return cli_fail(!strcmp(split, "train") ? "loading the training set" : "loading the test set", rc);
-    if ((sc.mean != 0.0 || sc.std != 1.0) && (rc = strata_dataset_normalize(*out, sc.mean, sc.std)))
+    if ((rc = cli_normalize(*out, &sc)))
         return cli_fail("normalising the data (data.mean, data.std)", rc);
     return 0;
 }
@@ -1085,15 +1085,65 @@ int cli_load_checkpoint(const char *path, strata_model *m)
     return cli_fail_file(what, rc, path);
 }
 
+/* data.mean or data.std: a number (or none: @p dflt) into out[0], or a list
+ * of them; returns how many. */
+static int scaling_values(const strata_spec *s, const char *key, double dflt, double *out)
+{
+    int n = 0;
+    if (strata_spec_get_float(s, key, dflt, out) != STRATA_E_FORMAT)
+        n = 1; /* a number, or none */
+    else
+        for (char path[48]; n < CLI_MAX_CHANNELS; n++) {
+            snprintf(path, sizeof path, "%s.%d", key, n);
+            if (strata_spec_get_float(s, path, dflt, &out[n]) != STRATA_OK)
+                break;
+        }
+    strata_clear_error();
+    return n ? n : (out[0] = dflt, 1);
+}
+
 cli_scaling cli_data_scaling(const strata_spec *s)
 {
     const char *format = "idx";
     strata_spec_get_string(s, "data.format", "idx", &format);
-    cli_scaling c = {format && !strcmp(format, "safetensors") ? 1.0 : 255.0, 0.0, 1.0};
+    cli_scaling c = {.scale = format && !strcmp(format, "safetensors") ? 1.0 : 255.0, .n = 1};
     strata_spec_get_float(s, "data.scale", c.scale, &c.scale);
-    strata_spec_get_float(s, "data.mean", 0.0, &c.mean);
-    strata_spec_get_float(s, "data.std", 1.0, &c.std);
+    const int nm = scaling_values(s, "data.mean", 0.0, c.mean), ns = scaling_values(s, "data.std", 1.0, c.std);
+    c.n = nm > ns ? nm : ns; /* the checker made lists of both the same length */
+    for (int k = 1; k < c.n; k++) { /* a single number for every channel */
+        c.mean[k] = nm == 1 ? c.mean[0] : c.mean[k];
+        c.std[k] = ns == 1 ? c.std[0] : c.std[k];
+    }
     return c;
+}
+
+int cli_scaling_plain(const cli_scaling *sc)
+{
+    for (int k = 0; k < sc->n; k++)
+        if (sc->mean[k] != 0.0 || sc->std[k] != 1.0)
+            return 0;
+    return 1;
+}
+
+double cli_byte_to_value(const cli_scaling *sc, int64_t c, double px)
+{
+    const int k = (int)(c % sc->n);
+    return (px / sc->scale - sc->mean[k]) / sc->std[k];
+}
+
+double cli_value_to_byte(const cli_scaling *sc, int64_t c, double v)
+{
+    const int k = (int)(c % sc->n);
+    return (v * sc->std[k] + sc->mean[k]) * sc->scale;
+}
+
+strata_status cli_normalize(strata_dataset *d, const cli_scaling *sc)
+{
+    if (cli_scaling_plain(sc))
+        return STRATA_OK;
+    if (sc->n == 1)
+        return strata_dataset_normalize(d, sc->mean[0], sc->std[0]);
+    return strata_dataset_normalize_channels(d, sc->n, sc->mean, sc->std);
 }
 
 void cli_dataset_range(const strata_dataset *d, float *lo, float *hi)

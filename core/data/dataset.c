@@ -581,20 +581,39 @@ strata_status strata_dataset_normalize(strata_dataset *d, double mean, double st
 {
     if (!d)
         return st_error(STRATA_E_INVALID, "strata_dataset_normalize: NULL dataset");
-    if (!(std > 0) || !isfinite(std) || !isfinite(mean))
-        return st_error(STRATA_E_INVALID, "strata_dataset_normalize: std must be positive and finite (got mean %g, std %g)",
-                        mean, std);
-    int64_t n = d->n * d->feat;
-    float m = (float)mean, inv = (float)(1.0 / std);
-    if (!isfinite(m) || !isfinite(inv))
-        return st_error(STRATA_E_INVALID, "strata_dataset_normalize: mean %g and 1/std %g must be finite in f32", mean,
-                        1.0 / std);
-    for (int64_t i = 0; i < n; i++) {
-        d->x[i] = (d->x[i] - m) * inv;
-        if (!isfinite(d->x[i]))
-            return st_error(STRATA_E_INVALID, "strata_dataset_normalize: value %lld (example %lld) is not finite in f32 "
-                                              "after subtracting the mean %g and dividing by the std %g",
-                            (long long)i, (long long)(i / d->feat), mean, std);
+    return strata_dataset_normalize_channels(d, 1, &mean, &std);
+}
+
+strata_status strata_dataset_normalize_channels(strata_dataset *d, int n, const double *mean, const double *std)
+{
+    const char *fn = n == 1 ? "strata_dataset_normalize" : "strata_dataset_normalize_channels";
+    if (!d || !mean || !std || n < 1)
+        return st_error(STRATA_E_INVALID, "%s: NULL dataset, NULL mean or std, or %d channels", fn, n);
+    char shp[128];
+    if (n > 1 && (d->ndim != 3 || d->shape[0] != n))
+        return st_error(STRATA_E_SHAPE, "%s: %d means and stds are one per channel of (C, H, W) examples with C = %d; "
+                                        "the examples are %s",
+                        fn, n, n, st_shape_str(shp, sizeof shp, d->ndim, d->shape));
+    for (int c = 0; c < n; c++) {
+        if (!(std[c] > 0) || !isfinite(std[c]) || !isfinite(mean[c]))
+            return st_error(STRATA_E_INVALID, "%s: std must be positive and finite (got mean %g, std %g%s)", fn,
+                            mean[c], std[c], n > 1 ? ", a channel's" : "");
+        if (!isfinite((float)mean[c]) || !isfinite((float)(1.0 / std[c])))
+            return st_error(STRATA_E_INVALID, "%s: mean %g and 1/std %g must be finite in f32", fn, mean[c],
+                            1.0 / std[c]);
     }
+    const int64_t plane = d->feat / n; /* values of a channel in an example */
+    for (int64_t e = 0; e < d->n; e++)
+        for (int c = 0; c < n; c++) {
+            const float m = (float)mean[c], inv = (float)(1.0 / std[c]);
+            float *x = d->x + e * d->feat + c * plane;
+            for (int64_t i = 0; i < plane; i++) {
+                x[i] = (x[i] - m) * inv;
+                if (!isfinite(x[i]))
+                    return st_error(STRATA_E_INVALID, "%s: value %lld (example %lld) is not finite in f32 after "
+                                                      "subtracting the mean %g and dividing by the std %g",
+                                    fn, (long long)(e * d->feat + c * plane + i), (long long)e, mean[c], std[c]);
+            }
+        }
     return STRATA_OK;
 }

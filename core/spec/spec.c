@@ -62,6 +62,7 @@ typedef struct spec_graph {
 
 #define SPEC_MAX_NAMED 2
 #define SPEC_MAX_MILESTONES 64 /* schedule.milestones; tools/cli.h holds as many (CLI_MAX_MILESTONES) */
+#define SPEC_MAX_CHANNELS 64   /* data.mean, data.std as lists; tools/cli.h holds as many (CLI_MAX_CHANNELS) */
 static const char *const named_models[SPEC_MAX_NAMED] = {"generator", "discriminator"};
 
 struct strata_spec {
@@ -232,6 +233,7 @@ static strata_status check_keys(const strata_spec *s, const yt_node *map, const 
 typedef enum key_kind {
     K_INT,     /* integer >= min */
     K_FLOAT,   /* number >= min (or > min with gt) */
+    K_FLOATS,  /* such a number, or a list of 1 to SPEC_MAX_CHANNELS of them (one per channel) */
     K_STRING,  /* any scalar */
     K_CHOICE,  /* one of choices[] */
     K_SECTION, /* mapping checked against sub[] */
@@ -279,8 +281,8 @@ static const key_rule data_rules[] = {
     {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
     {"test", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_split_rules, (int)ST_ARRAY_LEN(data_split_rules)},
     {"scale", K_FLOAT, 0, "255", 0.0, 1, NULL, NULL, 0},
-    {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
-    {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
+    {"mean", K_FLOATS, 0, "0", NO_MIN, 0, NULL, NULL, 0}, /* lists: check_norm */
+    {"std", K_FLOATS, 0, "1", 0.0, 1, NULL, NULL, 0},
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
     {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0}, /* names of the labels 0, 1, ...: check_classes */
     {"val_fraction", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0}, /* held out of data.train; below 1: check_data */
@@ -299,8 +301,8 @@ static const key_rule data_sft_rules[] = {
     {"train", K_SECTION, 1, NULL, NO_MIN, 0, NULL, data_sft_split_rules, (int)ST_ARRAY_LEN(data_sft_split_rules)},
     {"test", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_sft_split_rules, (int)ST_ARRAY_LEN(data_sft_split_rules)},
     {"scale", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0}, /* arrays are mostly floats already */
-    {"mean", K_FLOAT, 0, "0", NO_MIN, 0, NULL, NULL, 0},
-    {"std", K_FLOAT, 0, "1", 0.0, 1, NULL, NULL, 0},
+    {"mean", K_FLOATS, 0, "0", NO_MIN, 0, NULL, NULL, 0}, /* lists: check_norm */
+    {"std", K_FLOATS, 0, "1", 0.0, 1, NULL, NULL, 0},
     {"augment", K_SECTION, 0, NULL, NO_MIN, 0, NULL, data_augment_rules, (int)ST_ARRAY_LEN(data_augment_rules)},
     {"classes", K_CUSTOM, 0, NULL, NO_MIN, 0, NULL, NULL, 0},
     {"val_fraction", K_FLOAT, 0, "0", 0.0, 0, NULL, NULL, 0},
@@ -662,6 +664,23 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
             return fail(s, STRATA_E_FORMAT, v, "%s must be %s %g, got %s", path,
                         r->gt ? "greater than" : "at least", r->min, v->text);
         return STRATA_OK;
+    case K_FLOATS: {
+        if (v->kind != YT_SEQ) {
+            const key_rule one = {r->name, K_FLOAT, 0, NULL, r->min, r->gt, NULL, NULL, 0};
+            return check_rule_value(s, &one, v, path);
+        }
+        if (v->n < 1 || v->n > SPEC_MAX_CHANNELS)
+            return fail(s, STRATA_E_FORMAT, v, "%s is a number or a list of 1 to %d numbers (one per channel), got %d",
+                        path, SPEC_MAX_CHANNELS, v->n);
+        const key_rule one = {r->name, K_FLOAT, 0, NULL, r->min, r->gt, NULL, NULL, 0};
+        strata_status st = STRATA_OK;
+        for (int k = 0; k < v->n && !st; k++) {
+            char item[160];
+            snprintf(item, sizeof item, "%s.%d", path, k);
+            st = check_rule_value(s, &one, v->items[k], item);
+        }
+        return st;
+    }
     case K_STRING:
         if (v->kind != YT_SCALAR || t == YT_T_NULL)
             return fail(s, STRATA_E_FORMAT, v, "%s expects a string, got %s", path, DESCRIBE(v));
@@ -1122,6 +1141,18 @@ static strata_status check_random_noise(strata_spec *s, const yt_node *data)
     return STRATA_OK;
 }
 
+/* data.mean and data.std as lists are one value per channel: as many of
+ * each when both are lists (a single number goes with every channel). */
+static strata_status check_norm(strata_spec *s, const yt_node *data)
+{
+    const yt_node *m = yt_map_get(data, "mean"), *sd = yt_map_get(data, "std");
+    if (m && sd && m->kind == YT_SEQ && sd->kind == YT_SEQ && m->n != sd->n)
+        return fail(s, STRATA_E_FORMAT, sd, "data.std has %d values and data.mean %d: one of each per channel (or a "
+                                            "single number for every channel)",
+                    sd->n, m->n);
+    return STRATA_OK;
+}
+
 static strata_status check_data(strata_spec *s, const yt_node *root)
 {
     const yt_node *data = yt_map_get(root, "data");
@@ -1167,7 +1198,8 @@ static strata_status check_data(strata_spec *s, const yt_node *root)
     if (!text) {
         const int sft = format && strcmp(format->text, "safetensors") == 0;
         if ((st = sft ? check_section(s, data, data_sft_rules, (int)ST_ARRAY_LEN(data_sft_rules), "data")
-                      : check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data")) != STRATA_OK)
+                      : check_section(s, data, data_rules, (int)ST_ARRAY_LEN(data_rules), "data")) != STRATA_OK ||
+            (st = check_norm(s, data)) != STRATA_OK)
             return st;
         return check_val_fraction(s, data);
     }

@@ -629,6 +629,18 @@ STRATA_API void strata_dataset_destroy(strata_dataset *d);
 /** Standardises the features in place: x = (x - mean) / std (after the
  *  scale applied at load). @returns STRATA_E_INVALID unless std > 0. */
 STRATA_API strata_status strata_dataset_normalize(strata_dataset *d, double mean, double std);
+/**
+ * Standardises the features in place channel by channel, as torchvision's
+ * Normalize(mean, std) does: x = (x - mean[c]) / std[c] for every value of
+ * channel c, the first axis of (C, H, W) examples. @p n is C, or 1 (then the
+ * same as strata_dataset_normalize()).
+ * @returns STRATA_E_INVALID unless every std is positive and finite and
+ *  every mean finite; STRATA_E_SHAPE, naming the examples' shape, when
+ *  @p n > 1 and the examples are not (n, H, W).
+ * @since 1.4
+ */
+STRATA_API strata_status strata_dataset_normalize_channels(strata_dataset *d, int n, const double *mean,
+                                                           const double *std);
 STRATA_API int64_t strata_dataset_size(const strata_dataset *d);
 /** Per-example shape (borrowed). */
 STRATA_API const int64_t *strata_dataset_shape(const strata_dataset *d, int *ndim);

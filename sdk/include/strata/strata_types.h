@@ -18,7 +18,7 @@ extern "C" {
 
 /** ABI version. A different major is refused at load; minor only grows. @since 1.0 */
 #define STRATA_ABI_MAJOR 1
-#define STRATA_ABI_MINOR 3
+#define STRATA_ABI_MINOR 4
 
 #if defined(_WIN32)
 #define STRATA_EXPORT __declspec(dllexport)
