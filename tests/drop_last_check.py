@@ -5,8 +5,9 @@ whose last batch (or a rank's share of a batch, or a micro-batch) would
 hold one example is refused before training, naming the numbers and the
 fix, instead of failing at the end of the first epoch (or on one rank
 alone); train.drop_last: true leaves that batch out, so an epoch is
-floor(N / B) steps; without batch norm the partial batch trains as
-before; the value must be true or false; only the image classifier reads
+floor(N / B) steps; without batch norm, or with batch norm over several
+values a channel in each example (batch_norm2d), the partial batch trains
+as before; the value must be true or false; only the image classifier reads
 the key.
 
 usage: drop_last_check.py BUILD SOURCE"""
@@ -81,6 +82,17 @@ try:
              "train.accumulate=3"], expect=2)
     check("a batch of 4 (train.batch_size) in 3 micro-batches (train.accumulate) gives passes of 1" in p.stderr,
           "batch norm and micro-batches of 1: refused before training")
+    # batch norm over 2 x 2 values a channel (batch_norm2d) normalises one example: its last batch of 1 trains,
+    # as in PyTorch (it was refused as batch_norm1d on (C) is)
+    with open(f"{tmp}/bn2d.yaml", "w") as f:
+        f.write(SPEC.format(tmp=tmp, bn="").replace("    - {type: linear, out_features: 8}\n",
+                                                   "    - {type: unflatten, shape: [1, 2, 2]}\n"
+                                                   "    - {type: batch_norm2d, num_features: 1}\n"
+                                                   "    - {type: flatten}\n"))
+    run(["train", f"{tmp}/bn2d.yaml", "--out", f"{tmp}/r8", "--quiet"])
+    check(steps(f"{tmp}/r8") == list(range(1, 13)), "batch_norm2d of 2 x 2 images, a last batch of 1: 2 epochs of 6")
+    run(["train", f"{tmp}/bn2d.yaml", "--out", f"{tmp}/r9", "--quiet", "--batch-size", "1", "--steps", "3"])
+    check(steps(f"{tmp}/r9") == [1, 2, 3], "batch_norm2d of 2 x 2 images, batches of 1: trained")
     p = run(["train", plain, "--out", f"{tmp}/r7", "--quiet", "--batch-size", "32", "--set", "train.drop_last=true"],
             expect=2)
     check("train.drop_last leaves out every batch: 21 training examples are fewer than train.batch_size 32" in p.stderr,

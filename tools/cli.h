@@ -280,8 +280,16 @@ void run_note_accumulate(run_ctx *r);
  *  (batch, classes) logits, as many classes as the data sets' labels need
  *  and data.classes names. 0, or 1 after a message naming the spec. */
 int run_check_classifier(run_ctx *r, const char *spec_path);
-/** 1 when @p m has batch norm (a buffer named *running_mean). */
-int cli_model_has_batch_norm(const strata_model *m);
+/** Runs @p m on @p dev once, in eval mode, on zeros (a batch of one of each
+ *  input, made into @p in, strata_model_input_count(m) slots) into @p outs
+ *  (a slot per layer, as strata_model_forward_layers); the caller releases
+ *  both. With gradients on, the graph it records is the caller's to reset. */
+strata_status cli_forward_zeros(strata_model *m, strata_device *dev, strata_tensor **in, strata_tensor **outs);
+/** 0 when @p m has no batch norm (a buffer named LAYER.running_mean), else
+ *  the fewest values a batch-norm layer normalises per channel in one
+ *  example (1 for batch_norm1d on (C), H x W for batch_norm2d; 1 when the
+ *  model cannot run on zeros): a training pass needs 2 values a channel. */
+int64_t cli_batch_norm_values(strata_runtime *rt, strata_model *m);
 /** Before training: 0, or 2 after a message (rank 0's) on every rank, when
  *  r's model has batch norm and some training pass would see fewer than 2
  *  examples: a batch of @p batch, or the last of an epoch of @p examples

@@ -963,7 +963,9 @@ int cmd_gan_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if (dist_size() == 1 && c.batch < 2 && (cli_model_has_batch_norm(c.G) || cli_model_has_batch_norm(c.D))) {
+    /* batch norm of one value a channel per image (after a linear layer) needs 2 images in a training pass */
+    const int one_value = cli_batch_norm_values(c.rt, c.G) == 1 || cli_batch_norm_values(c.rt, c.D) == 1;
+    if (dist_size() == 1 && c.batch < 2 && one_value) {
         fprintf(stderr, "strata: error: %s: train.batch_size %lld: batch norm needs 2 images in training; give "
                         "--batch-size 2 or more\n",
                 a.spec_path, (long long)c.batch);
@@ -978,7 +980,7 @@ int cmd_gan_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if (dist_size() > 1 && c.batch < 2 * dist_size() && (cli_model_has_batch_norm(c.G) || cli_model_has_batch_norm(c.D))) {
+    if (dist_size() > 1 && c.batch < 2 * dist_size() && one_value) {
         if (dist_is_root()) /* every rank stops here */
             fprintf(stderr, "strata: error: %s: train.batch_size %lld over %d processes gives some a share of fewer "
                             "than 2 images, and batch norm needs 2 in training; give --batch-size %d or more, or "

@@ -216,19 +216,7 @@ static int fill_rows(strata_model *m, strata_device *dev, model_summary *ms, con
     strata_status rc = STRATA_OK;
     for (int i = 0; i < ms->n_layers && !rc; i++)
         rc = strata_model_layer_info(m, i, &ms->rows[i].name, &ms->rows[i].type);
-    for (int k = 0; k < n_in && !rc; k++) {
-        int nd = 0;
-        strata_dtype dt = STRATA_F32;
-        const int64_t *shape = strata_model_input_shape(m, k, &nd, &dt);
-        int64_t full[STRATA_MAX_DIMS + 1] = {1};
-        if (shape && nd > 0)
-            memcpy(full + 1, shape, sizeof(int64_t) * (size_t)nd);
-        rc = strata_tensor_zeros(dev, dt, nd + 1, full, &in[k]);
-    }
-    if (rc) {
-        snprintf(what, sizeof what, "%s: the %s's inputs", path, ms->name);
-        cli_fail(what, rc);
-    } else if ((rc = strata_model_forward_layers(m, in, n_in, outs, 0))) {
+    if (!rc && (rc = cli_forward_zeros(m, dev, in, outs))) {
         snprintf(what, sizeof what, "%s: running the %s on zeros (a batch of one)", path, ms->name);
         cli_fail(what, rc);
     }

@@ -849,18 +849,67 @@ void run_note_data_parallel(int64_t batch, const char *out_dir)
                 dist_size(), dist_devices, (long long)batch, out_dir);
 }
 
-int cli_model_has_batch_norm(const strata_model *m)
+strata_status cli_forward_zeros(strata_model *m, strata_device *dev, strata_tensor **in, strata_tensor **outs)
 {
+    const int n_in = strata_model_input_count(m);
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < n_in && !rc; k++) {
+        int nd = 0;
+        strata_dtype dt = STRATA_F32;
+        const int64_t *shape = strata_model_input_shape(m, k, &nd, &dt);
+        int64_t full[STRATA_MAX_DIMS + 1] = {1};
+        if (shape && nd > 0)
+            memcpy(full + 1, shape, sizeof(int64_t) * (size_t)nd);
+        rc = strata_tensor_zeros(dev, dt, nd + 1, full, &in[k]);
+    }
+    return rc ? rc : strata_model_forward_layers(m, in, n_in, outs, 0);
+}
+
+/* The layer of @p m whose buffer is @p name (LAYER.running_mean): its index, or -1. */
+static int buffer_layer(const strata_model *m, const char *name, size_t len)
+{
+    for (int j = 0; j < strata_model_layer_count(m); j++) {
+        const char *layer = NULL;
+        if (!strata_model_layer_info(m, j, &layer, NULL) && layer && strlen(layer) == len && !strncmp(layer, name, len))
+            return j;
+    }
+    return -1;
+}
+
+int64_t cli_batch_norm_values(strata_runtime *rt, strata_model *m)
+{
+    static const char suffix[] = ".running_mean";
+    const size_t k = sizeof suffix - 1;
+    const int L = strata_model_layer_count(m), n_in = strata_model_input_count(m);
+    int64_t least = 0;
+    int ran = 0;
+    strata_tensor **outs = calloc((size_t)L + 1, sizeof *outs), **in = calloc((size_t)n_in + 1, sizeof *in);
     for (int i = 0; i < strata_model_buffer_count(m); i++) {
         const char *name = NULL;
         strata_tensor *t = NULL;
-        if (!strata_model_buffer(m, i, &name, &t) && name) {
-            const size_t n = strlen(name), k = strlen("running_mean");
-            if (n >= k && !strcmp(name + n - k, "running_mean"))
-                return 1;
+        size_t n = 0;
+        if (strata_model_buffer(m, i, &name, &t) || !name || (n = strlen(name)) <= k || strcmp(name + n - k, suffix))
+            continue;
+        if (!ran++ && outs && in) { /* the layers' shapes, once; unknown (1 below) when the model cannot run */
+            const int prev = strata_set_grad_enabled(rt, 0);
+            if (cli_forward_zeros(m, strata_model_device(m), in, outs))
+                for (int j = 0; j < L; j++)
+                    strata_tensor_release(outs[j]), outs[j] = NULL;
+            strata_set_grad_enabled(rt, prev);
+            strata_clear_error();
         }
+        const int j = outs ? buffer_layer(m, name, n - k) : -1;
+        int64_t values = 1; /* of the layer's output (1, C, ...) */
+        for (int d = 2; j >= 0 && outs[j] && d < strata_tensor_ndim(outs[j]); d++)
+            values *= strata_tensor_shape(outs[j])[d];
+        least = !least || values < least ? values : least;
     }
-    return 0;
+    for (int j = 0; outs && j < L; j++)
+        strata_tensor_release(outs[j]);
+    for (int j = 0; in && j < n_in; j++)
+        strata_tensor_release(in[j]);
+    free(outs), free(in);
+    return least;
 }
 
 /* The fewest examples a training pass over a batch of @p b sees: the
@@ -877,7 +926,8 @@ static int64_t run_least_pass(int64_t b, int64_t k)
 int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last,
                          int64_t max_steps)
 {
-    if (batch <= 0 || examples <= 0 || !cli_model_has_batch_norm(r->model))
+    /* a layer that sees 2 or more values a channel in each example (batch_norm2d on H x W) takes passes of 1 */
+    if (batch <= 0 || examples <= 0 || cli_batch_norm_values(r->rt, r->model) != 1)
         return 0;
     const int64_t per_epoch = (examples + batch - 1) / batch;
     /* a run that stops (train.steps, --steps) before its first epoch ends never reaches the last batch */
