@@ -317,7 +317,7 @@ static void test_train_on_safetensors(void **state)
                "  train: {file: fashion.safetensors, inputs: images, labels: classes}\n"
                "  test: {file: fashion.safetensors, inputs: images, labels: classes}\n"
                "  scale: 255\n",
-               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+               "task: autoencoder\n");
     tu_expect_cli_ok(dir, tu_run_clif(dir, "train ae.yaml --out ra --backend ref --quiet --epochs 1 "
                                            "--set model.input=[64]"));
     out = tu_slurp(dir, "out");
@@ -331,7 +331,7 @@ static void test_train_on_safetensors(void **state)
     tu_write_sft(dir, "flat.safetensors", only, 1);
     write_spec("aeflat.yaml",
                "  format: safetensors\n  train: {file: flat.safetensors}\n  test: {file: flat.safetensors}\n",
-               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+               "task: autoencoder\n");
     tu_expect_cli_ok(dir, tu_run_clif(dir, "train aeflat.yaml --out rf --backend ref --quiet --epochs 2 "
                                            "--set model.input=[64]"));
     out = tu_slurp(dir, "out");
@@ -346,7 +346,7 @@ static void test_train_on_safetensors(void **state)
     tu_write_sft(dir, "one.safetensors", single, 1);
     write_spec("aeone.yaml",
                "  format: safetensors\n  train: {file: one.safetensors}\n  test: {file: one.safetensors}\n",
-               "task: autoencoder\nautoencoder: {code_size: 4}\n");
+               "task: autoencoder\n");
     tu_expect_cli_ok(dir, tu_run_clif(dir, "train aeone.yaml --out r1 --backend ref --quiet --epochs 1 "
                                            "--set model.input=[64] --set train.batch_size=1"));
     out = tu_slurp(dir, "out");

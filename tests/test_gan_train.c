@@ -421,6 +421,24 @@ static void test_autoencoder_cli(void **state)
     char big[600];
     snprintf(big, sizeof big, "%s/big", dir);
     assert_int_not_equal(access(big, F_OK), 0); /* no run directory made */
+    /* a code_size that is not the model's code (its narrowest layer): refused, naming both (its PCA was
+     * compared with another code); left out, it is the model's */
+    assert_int_equal(run_cli("train ae.yaml --out other --set autoencoder.code_size=32"), 1);
+    err = slurp("err");
+    assert_contains(err, "autoencoder.code_size is 32, but the model's code, its narrowest layer (layer '0', linear), "
+                         "holds 8 values");
+    free(err);
+    tu_write_text(dir, "ae-nocode.yaml", "seed: 1\ntask: autoencoder\n"
+                                         "data:\n  format: idx\n" DATA_TRAIN DATA_TEST "  scale: 255\n"
+                                         "model:\n  input: [784]\n  layers:\n"
+                                         "    - {type: linear, out_features: 12}\n    - {type: relu}\n"
+                                         "    - {type: linear, out_features: 784}\n"
+                                         "optimizer: {type: adam, lr: 0.003}\ntrain: {batch_size: 256}\n");
+    assert_int_equal(run_cli("train ae-nocode.yaml --out nocode --steps 1"), 0);
+    out = slurp("out");
+    assert_contains(out, "code 12 of 784 values; 1 epoch, batch 256");
+    assert_contains(out, "PCA with 12 components");
+    free(out);
     /* a huge --epochs is a long schedule, not an overflowed one: the cosine rate after 2 steps is the first's */
     assert_int_equal(run_cli("train ae.yaml --out long --epochs 9223372036854775807 --steps 2 --set schedule.type=cosine"),
                      0);

@@ -285,6 +285,12 @@ int run_check_classifier(run_ctx *r, const char *spec_path);
  *  (a slot per layer, as strata_model_forward_layers); the caller releases
  *  both. With gradients on, the graph it records is the caller's to reset. */
 strata_status cli_forward_zeros(strata_model *m, strata_device *dev, strata_tensor **in, strata_tensor **outs);
+/** Every layer's output on zeros (cli_forward_zeros, gradients off): a
+ *  slot per layer (strata_model_layer_count(m)), for their shapes; NULL
+ *  when the model cannot run so (nothing said). cli_layer_outputs_free
+ *  releases it. */
+strata_tensor **cli_layer_outputs(strata_runtime *rt, strata_model *m);
+void cli_layer_outputs_free(const strata_model *m, strata_tensor **outs);
 /** 0 when @p m has no batch norm (a buffer named LAYER.running_mean), else
  *  the fewest values a batch-norm layer normalises per channel in one
  *  example (1 for batch_norm1d on (C), H x W for batch_norm2d; 1 when the

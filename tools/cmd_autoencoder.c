@@ -105,6 +105,21 @@ static void ae_free(ae_ctx *c)
     strata_runtime_destroy(c->rt);
 }
 
+/* The fewest values any layer of the model gives an example (the code), and in *layer that layer's index;
+ * 0 when the model cannot run on zeros. */
+static int64_t ae_narrowest(ae_ctx *c, int *layer)
+{
+    strata_tensor **outs = cli_layer_outputs(c->rt, c->model);
+    int64_t least = 0;
+    for (int j = 0; outs && j < strata_model_layer_count(c->model); j++) {
+        const int64_t v = outs[j] ? strata_tensor_numel(outs[j]) : 0; /* a batch of one */
+        if (v > 0 && (!least || v < least))
+            least = v, *layer = j;
+    }
+    cli_layer_outputs_free(c->model, outs);
+    return least;
+}
+
 static int ae_open(ae_ctx *c, const ae_args *a, int train)
 {
     memset(c, 0, sizeof *c);
@@ -145,14 +160,28 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
         return 1;
     }
     c->per = nd;
-    strata_spec_get_int(c->spec, "autoencoder.code_size", 32, &c->code);
-    strata_spec_get_int(c->spec, "train.batch_size", 128, &c->batch);
-    if (c->code < 1 || c->code > nd) { /* PCA of that many components: known now, not after training */
+    int code_layer = -1;
+    const int64_t narrowest = ae_narrowest(c, &code_layer);
+    const int given = strata_spec_get_int(c->spec, "autoencoder.code_size", narrowest, &c->code) == STRATA_OK;
+    strata_clear_error();
+    if (given && (c->code < 1 || c->code > nd)) { /* PCA of that many components: known now, not after training */
         fprintf(stderr, "strata: error: %s: autoencoder.code_size %lld must be 1 to the %lld values of an example "
                         "(the PCA it is compared with keeps that many components)\n",
                 a->spec_path, (long long)c->code, (long long)nd);
         return 1;
     }
+    if (given && narrowest && c->code != narrowest) { /* its PCA would be compared with another code */
+        const char *name = "?", *type = "?";
+        strata_model_layer_info(c->model, code_layer, &name, &type);
+        fprintf(stderr, "strata: error: %s: autoencoder.code_size is %lld, but the model's code, its narrowest layer "
+                        "(layer '%s', %s), holds %lld values: give code_size %lld (or leave it out), or change the "
+                        "model\n",
+                a->spec_path, (long long)c->code, name, type, (long long)narrowest, (long long)narrowest);
+        return 1;
+    }
+    if (!narrowest && !given)
+        c->code = 32; /* the model cannot run on zeros: the layers' sizes are unknown */
+    strata_spec_get_int(c->spec, "train.batch_size", 128, &c->batch);
     return 0;
 }
 
@@ -473,10 +502,10 @@ int cmd_ae_train(int argc, char **argv)
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;
     if (!a.quiet)
-        printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epochs, "
+        printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epoch%s, "
                "batch %lld\n",
                a.spec_path, strata_device_name(c.dev), (long long)strata_model_num_scalars(c.model),
-               (long long)c.code, (long long)c.per, (long long)epochs, (long long)c.batch);
+               (long long)c.code, (long long)c.per, (long long)epochs, epochs == 1 ? "" : "s", (long long)c.batch);
     fflush(stdout); /* before the progress lines on stderr */
     const double t0 = cli_now();
     double test_mse = 0.0, pca_mse = 0.0;

@@ -876,39 +876,52 @@ static int buffer_layer(const strata_model *m, const char *name, size_t len)
     return -1;
 }
 
+strata_tensor **cli_layer_outputs(strata_runtime *rt, strata_model *m)
+{
+    const int L = strata_model_layer_count(m), n_in = strata_model_input_count(m);
+    strata_tensor **outs = calloc((size_t)L + 1, sizeof *outs), **in = calloc((size_t)n_in + 1, sizeof *in);
+    const int prev = strata_set_grad_enabled(rt, 0);
+    if (!outs || !in || cli_forward_zeros(m, strata_model_device(m), in, outs)) {
+        cli_layer_outputs_free(m, outs);
+        outs = NULL;
+    }
+    strata_set_grad_enabled(rt, prev);
+    strata_clear_error();
+    for (int j = 0; in && j < n_in; j++)
+        strata_tensor_release(in[j]);
+    free(in);
+    return outs;
+}
+
+void cli_layer_outputs_free(const strata_model *m, strata_tensor **outs)
+{
+    for (int j = 0; outs && j < strata_model_layer_count(m); j++)
+        strata_tensor_release(outs[j]);
+    free(outs);
+}
+
 int64_t cli_batch_norm_values(strata_runtime *rt, strata_model *m)
 {
     static const char suffix[] = ".running_mean";
     const size_t k = sizeof suffix - 1;
-    const int L = strata_model_layer_count(m), n_in = strata_model_input_count(m);
     int64_t least = 0;
     int ran = 0;
-    strata_tensor **outs = calloc((size_t)L + 1, sizeof *outs), **in = calloc((size_t)n_in + 1, sizeof *in);
+    strata_tensor **outs = NULL;
     for (int i = 0; i < strata_model_buffer_count(m); i++) {
         const char *name = NULL;
         strata_tensor *t = NULL;
         size_t n = 0;
         if (strata_model_buffer(m, i, &name, &t) || !name || (n = strlen(name)) <= k || strcmp(name + n - k, suffix))
             continue;
-        if (!ran++ && outs && in) { /* the layers' shapes, once; unknown (1 below) when the model cannot run */
-            const int prev = strata_set_grad_enabled(rt, 0);
-            if (cli_forward_zeros(m, strata_model_device(m), in, outs))
-                for (int j = 0; j < L; j++)
-                    strata_tensor_release(outs[j]), outs[j] = NULL;
-            strata_set_grad_enabled(rt, prev);
-            strata_clear_error();
-        }
+        if (!ran++) /* the layers' shapes, once; unknown (1 below) when the model cannot run */
+            outs = cli_layer_outputs(rt, m);
         const int j = outs ? buffer_layer(m, name, n - k) : -1;
         int64_t values = 1; /* of the layer's output (1, C, ...) */
         for (int d = 2; j >= 0 && outs[j] && d < strata_tensor_ndim(outs[j]); d++)
             values *= strata_tensor_shape(outs[j])[d];
         least = !least || values < least ? values : least;
     }
-    for (int j = 0; outs && j < L; j++)
-        strata_tensor_release(outs[j]);
-    for (int j = 0; in && j < n_in; j++)
-        strata_tensor_release(in[j]);
-    free(outs), free(in);
+    cli_layer_outputs_free(m, outs);
     return least;
 }
 

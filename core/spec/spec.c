@@ -426,7 +426,7 @@ static const key_rule gan_rules[] = {
 
 /* autoencoder: (tools/cmd_autoencoder.c) */
 static const key_rule ae_rules[] = {
-    {"code_size", K_INT, 0, "32", 1, 0, NULL, NULL, 0}, /* PCA's components for pca_mse */
+    {"code_size", K_INT, 0, "the model's narrowest layer", 1, 0, NULL, NULL, 0}, /* and PCA's components */
 };
 
 static const key_rule top_rules[] = {
