@@ -652,6 +652,8 @@ static void keys_of_other_tasks(void **state)
          "task: autoencoder"},
         {"task: autoencoder\ndata: {" IDX "val_fraction: 0.1}\n" MODEL, "data.val_fraction is read only", NULL},
         {"task: autoencoder\ndata: {" IDX "classes: [a, b, c]}\n" MODEL, "data.classes is read only", NULL},
+        {"task: autoencoder\ndata: {train: {images: a, labels: b}}\n" MODEL,
+         "bad.yaml:2: task: autoencoder needs data.test: the test reconstruction MSE", NULL},
         {"task: autoencoder\ngan: {d_steps: 2}\n" MODEL, "gan is read only for task: gan", NULL},
         {"autoencoder: {code_size: 3}\n" MODEL, "autoencoder is read only for task: autoencoder",
          "task: classification"},

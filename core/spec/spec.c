@@ -1287,6 +1287,10 @@ static strata_status check_task_values(strata_spec *s, const yt_node *root)
                         loss->text);
         }
     }
+    const yt_node *data = yt_map_get(root, "data");
+    if (s->task == T_AE && data && data->kind == YT_MAP && !yt_map_get(data, "test"))
+        return fail(s, STRATA_E_FORMAT, data, "task: autoencoder needs data.test: the test reconstruction MSE, its "
+                                              "PCA baseline and the reconstructions drawn are of its examples");
     const yt_node *v = train && train->kind == YT_MAP ? yt_map_get(train, "keep_best") : NULL;
     if (s->task == T_LM && v && v->kind == YT_SCALAR && strcmp(v->text, "val_loss") != 0)
         return fail(s, STRATA_E_FORMAT, v, "train.keep_best: a language model is scored by val_loss, not %s", v->text);
