@@ -399,6 +399,10 @@ static void test_autoencoder_cli(void **state)
                                   "optimizer: {type: adam, lr: 0.003}\n"
                                   "train: {epochs: 1, batch_size: 256}\n");
     assert_int_equal(run_cli("train ae.yaml --out run"), 0);
+    char *said = slurp("err"); /* every trainer shows the defaults it applied (two of six did) */
+    assert_contains(said, "strata: defaults applied:\n");
+    assert_contains(said, "\ndata.std = 1\n");
+    free(said);
     char *sum = slurp("run/summary.json");
     assert_contains(sum, "\"test_mse\"");
     assert_contains(sum, "\"pca_mse\"");
@@ -435,6 +439,9 @@ static void test_autoencoder_cli(void **state)
                                          "    - {type: linear, out_features: 784}\n"
                                          "optimizer: {type: adam, lr: 0.003}\ntrain: {batch_size: 256}\n");
     assert_int_equal(run_cli("train ae-nocode.yaml --out nocode --steps 1"), 0);
+    said = slurp("err");
+    assert_contains(said, "\nautoencoder.code_size = the model's narrowest layer\n");
+    free(said);
     out = slurp("out");
     assert_contains(out, "code 12 of 784 values; 1 epoch, batch 256");
     assert_contains(out, "PCA with 12 components");

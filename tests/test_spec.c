@@ -687,6 +687,9 @@ static void keys_of_other_tasks(void **state)
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.epochs = 100\n", "train.log_every"},
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.batch_size = 32\n", "schedule"},
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.repeats = 1\n", "train.eval_batch_size"},
+        {"data: {format: babi}\n" MODEL "train: {}\n", "train.select = validation_error\n", "train.keep_best"},
+        /* an absent section that needs keys of its own is none: no defaults of it (data.test.inputs was listed) */
+        {"data: {format: safetensors, train: {file: a}}\n" MODEL, "data.train.inputs = inputs\n", "data.test"},
         {"data: {format: babi}\n" MODEL "train: {}\n", "train.clip_grad_norm = 40\n", "train.clip_grad_norm = 0"},
         {"task: autoencoder\n" MODEL "train: {}\n", "train.epochs = 10\n", "train.repeats"},
         {"task: autoencoder\n" MODEL "train: {}\n", "train.batch_size = 128\n", "val_fraction"},
@@ -780,7 +783,8 @@ static void two_model_spec(void **state)
 static void data_norm_lists(void **state)
 {
     fixture *f = *state;
-    static const char *model = "model: {input: [3, 2, 2], layers: [{type: flatten}, {type: linear, out_features: 2}]}\n";
+    static const char *model =
+        "model: {input: [3, 2, 2], layers: [{type: flatten}, {type: linear, out_features: 2}]}\n";
     char text[1024];
     snprintf(text, sizeof text, "data: {train: {images: a, labels: b}, mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 1]}\n%s",
              model);

@@ -471,6 +471,11 @@ int cli_interrupt_exit(const char *spec, const char *dir, int64_t step);
  *  same steps, backend, --set, ...); without one, `train SPEC --resume DIR`. */
 void cli_put_resume_command(const char *spec, const char *dir);
 
+/** "strata: defaults applied:" and the spec's applied defaults, one a line
+ *  (strata_spec_defaults), on stderr from rank 0 of a new run: every trainer
+ *  says what it took the spec to mean. Nothing with @p quiet or @p resuming. */
+void cli_note_defaults(const strata_spec *s, int quiet, int resuming);
+
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
 /** 0 when @p path (a checkpoint file or a run directory) exists, else 1 after the

@@ -501,6 +501,7 @@ int cmd_ae_train(int argc, char **argv)
     cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;
+    cli_note_defaults(c.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet)
         printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epoch%s, "
                "batch %lld\n",

@@ -1026,6 +1026,7 @@ int cmd_gan_train(int argc, char **argv)
     snprintf(path, sizeof path, "%s/samples", a.out_dir);
     if ((r = cli_make_dir(path)))
         goto out;
+    cli_note_defaults(c.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet)
         printf("strata: training the GAN %s on %s: generator %lld and discriminator %lld parameters; loss %s, %lld "
                "discriminator step(s) per generator step, batch %lld, %lld steps%s\n",
@@ -1333,7 +1334,8 @@ static int fid_samples(gan_ctx *g, const cli_scaling *sc, int64_t first, int64_t
             r = 1;
             break;
         }
-        const double px = gan_value_to_byte(g, (i % per) / gplane, h[i]); /* a byte of its data, then the classifier's */
+        /* a byte of its data, then the classifier's input */
+        const double px = gan_value_to_byte(g, (i % per) / gplane, h[i]);
         h[i] = (float)cli_byte_to_value(sc, (i % per) / cplane, px);
     }
     if (!r && (rc = strata_tensor_from_host(g->dev, STRATA_F32, 2, (const int64_t[]){B, per}, h, x)))

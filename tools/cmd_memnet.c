@@ -1764,6 +1764,7 @@ int cmd_memnet_train(int argc, char **argv)
         r = 1;
         goto out;
     }
+    cli_note_defaults(c.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet) /* --quiet: the final report alone, as the other trainers */
         printf("strata: training %s on %s: tasks %s, %lld parameters (V %lld, d %lld, memory %lld x %lld words, query "
            "%lld); %lld training, %lld validation, %lld test questions; %lld + %lld epochs (linear start + rest), "

@@ -456,6 +456,7 @@ int cmd_s2s_train(int argc, char **argv)
         s2s_ctx_free(&c);
         return 1;
     }
+    cli_note_defaults(c.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet)
         printf("strata: training %s on %s: %lld parameters; reversing %lld..%lld digits, %lld training and %lld "
                "test strings; batch %lld, %lld steps\n",

@@ -451,9 +451,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         run_free(&ctx);
         return 1;
     }
-    const char *defaults = strata_spec_defaults(ctx.spec);
-    if (!a.quiet && defaults && *defaults && !a.ckpt.resume)
-        fprintf(stderr, "strata: defaults applied:\n%s", defaults);
+    cli_note_defaults(ctx.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet)
         fprintf(stderr, "strata: training %s on %s: %lld parameters, %lld examples, batch %lld, %lld epoch(s)\n",
                 a.spec_path, strata_device_name(ctx.dev), (long long)strata_model_num_scalars(ctx.model),

@@ -670,9 +670,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     strata_text_vocab(r->text, &V);
     strata_text_tokens(r->text, 0, &n_train);
     strata_text_tokens(r->text, 1, &n_val);
-    const char *defaults = strata_spec_defaults(r->spec);
-    if (!o->quiet && defaults && *defaults && !ck->resume)
-        fprintf(stderr, "strata: defaults applied:\n%s", defaults);
+    cli_note_defaults(r->spec, o->quiet, ck->resume != NULL);
     if (!o->quiet)
         fprintf(stderr,
                 "strata: training %s on %s: %lld parameters; vocabulary %lld, %lld training tokens, %lld held out "

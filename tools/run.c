@@ -936,6 +936,13 @@ static int64_t run_least_pass(int64_t b, int64_t k)
     return k > 1 && share >= k ? share / k : k > 1 ? 1 : share;
 }
 
+void cli_note_defaults(const strata_spec *s, int quiet, int resuming)
+{
+    const char *defaults = strata_spec_defaults(s);
+    if (!quiet && !resuming && defaults && *defaults && dist_is_root())
+        fprintf(stderr, "strata: defaults applied:\n%s", defaults);
+}
+
 int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, int64_t batch, int drop_last,
                          int64_t max_steps)
 {

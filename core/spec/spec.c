@@ -352,7 +352,7 @@ static const key_rule train_rules[] = {
     {"steps", K_INT, 0, NULL, 1, 0, NULL, NULL, 0},
     {"eval_every", K_INT, 0, NULL, 0, 0, NULL, NULL, 0},
     {"repeats", K_INT, 0, "1", 1, 0, NULL, NULL, 0},
-    {"select", K_CHOICE, 0, NULL, NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
+    {"select", K_CHOICE, 0, "validation_error", NO_MIN, 0, select_choices, NULL, 0}, /* the best of the repeats by */
     {"keep_best", K_CHOICE, 0, NULL, NO_MIN, 0, keep_best_choices, NULL, 0}, /* RUN/best.safetensors by */
     {"patience", K_INT, 0, NULL, 1, 0, NULL, NULL, 0}, /* early stopping: epochs without a better keep_best */
     {"accumulate", K_INT, 0, "1", 1, 0, NULL, NULL, 0}, /* micro-batches a step, their gradients added up */
@@ -590,6 +590,9 @@ static strata_status absent_default(strata_spec *s, const key_rule *r, const cha
         const char *d = task_default(s->task, full, r->dflt);
         return d ? add_default(s, "%s = %s", full, d) : STRATA_OK;
     }
+    for (int k = 0; k < r->n_sub; k++) /* a section that needs a key of its own (data.test: file) is none, absent */
+        if (r->sub[k].required)
+            return STRATA_OK;
     strata_status st = STRATA_OK;
     for (int k = 0; k < r->n_sub && !st; k++) {
         char sub[160];
