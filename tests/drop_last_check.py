@@ -76,6 +76,13 @@ try:
     check(steps(f"{tmp}/r2") == list(range(1, 11)), "train.drop_last: true: 2 epochs of 5 batches")
     run(["train", plain, "--out", f"{tmp}/r3", "--quiet"])
     check(steps(f"{tmp}/r3") == list(range(1, 13)), "without batch norm the last batch of 1 trains: 2 epochs of 6")
+    # train.steps with train.epochs: the steps decide, and a note says so (they trained 4 epochs, silently)
+    p = run(["train", plain, "--out", f"{tmp}/st", "--set", "train.steps=20"])
+    check(steps(f"{tmp}/st") == list(range(1, 21)) and "train.steps 20 takes 4 epochs of 6 batches, not train.epochs "
+          "2: the steps decide the run's length (--epochs N caps it)" in p.stderr,
+          "train.steps beyond train.epochs: 20 steps over 4 epochs, with a note")
+    p = run(["train", plain, "--out", f"{tmp}/st2", "--set", "train.steps=20", "--epochs", "3"])
+    check(steps(f"{tmp}/st2") == list(range(1, 19)) and "note" not in p.stderr, "--epochs caps train.steps, no note")
     run(["train", plain, "--out", f"{tmp}/r4", "--quiet", "--set", "train.drop_last=true"])
     check(steps(f"{tmp}/r4") == list(range(1, 11)), "train.drop_last: true without batch norm: 2 epochs of 5")
     p = run(["train", bn, "--out", f"{tmp}/r5", "--quiet", "--set", "train.drop_last=true", "--set",

@@ -476,6 +476,14 @@ void cli_put_resume_command(const char *spec, const char *dir);
  *  says what it took the spec to mean. Nothing with @p quiet or @p resuming. */
 void cli_note_defaults(const strata_spec *s, int quiet, int resuming);
 
+/** The epochs a run of @p steps optimizer steps (train.steps or --steps; 0:
+ *  none) takes at @p per_epoch batches an epoch: as many as the steps need,
+ *  capped by --epochs (@p cli_epochs > 0), else @p epochs. When the spec
+ *  sets both train.steps and train.epochs and the steps set another count,
+ *  says so on stderr (not @p quiet): the steps win. */
+int64_t cli_epochs_for_steps(const strata_spec *s, int64_t steps, int64_t per_epoch, int64_t epochs,
+                             int64_t cli_epochs, int cli_steps, int quiet);
+
 /** mkdir -p @p dir: 0, or 1 after printing an error naming it. */
 int cli_make_dir(const char *dir);
 /** 0 when @p path (a checkpoint file or a run directory) exists, else 1 after the

@@ -462,7 +462,8 @@ int cmd_ae_train(int argc, char **argv)
     strata_spec_get_int(c.spec, "seed", 1, &seed);
     if (a.epochs > 0)
         epochs = a.epochs;
-    if (a.steps <= 0) /* train.steps: stop after that many batches, as --steps does */
+    const int cli_steps = a.steps > 0;
+    if (!cli_steps) /* train.steps: stop after that many batches, as --steps does */
         strata_spec_get_int(c.spec, "train.steps", 0, &a.steps);
     int64_t log_every = 50;
     double clip = 0.0;
@@ -494,10 +495,7 @@ int cmd_ae_train(int argc, char **argv)
                 a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
         rc = STRATA_E_INVALID;
     }
-    if (a.steps > 0 && per_epoch > 0) { /* --steps: that many batches, in whatever epoch; --epochs stays a cap */
-        const int64_t need = (a.steps + per_epoch - 1) / per_epoch;
-        epochs = a.epochs > 0 && a.epochs < need ? a.epochs : need;
-    }
+    epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, a.epochs, cli_steps, a.quiet);
     cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;

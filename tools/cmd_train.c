@@ -440,10 +440,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     int64_t per_epoch = strata_loader_batches(ld);
     const int64_t run_batches = cli_mul_sat(per_epoch, epochs); /* the schedule's span without train.steps */
-    if (max_steps > 0 && per_epoch > 0) { /* the steps set the epochs; an explicit --epochs stays a cap */
-        const int64_t need = (max_steps + per_epoch - 1) / per_epoch;
-        epochs = a.epochs > 0 && a.epochs < need ? a.epochs : need;
-    }
+    epochs = cli_epochs_for_steps(ctx.spec, max_steps, per_epoch, epochs, a.epochs, a.steps > 0, a.quiet);
     cli_schedule sched;
     if (cli_read_schedule(ctx.spec, run_batches, &sched)) {
         strata_loader_destroy(ld);

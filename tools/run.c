@@ -936,6 +936,25 @@ static int64_t run_least_pass(int64_t b, int64_t k)
     return k > 1 && share >= k ? share / k : k > 1 ? 1 : share;
 }
 
+int64_t cli_epochs_for_steps(const strata_spec *s, int64_t steps, int64_t per_epoch, int64_t epochs,
+                             int64_t cli_epochs, int cli_steps, int quiet)
+{
+    if (steps <= 0 || per_epoch <= 0)
+        return epochs;
+    const int64_t need = (steps + per_epoch - 1) / per_epoch;
+    if (cli_epochs > 0)
+        return cli_epochs < need ? cli_epochs : need;
+    int64_t spec_epochs = 0;
+    const int both = !cli_steps && strata_spec_get_int(s, "train.epochs", 0, &spec_epochs) == STRATA_OK;
+    strata_clear_error();
+    if (both && spec_epochs != need && !quiet && dist_is_root())
+        fprintf(stderr, "strata: note: %s: train.steps %lld takes %lld epoch%s of %lld batches, not train.epochs %lld: "
+                        "the steps decide the run's length (--epochs N caps it)\n",
+                strata_spec_path(s), (long long)steps, (long long)need, need == 1 ? "" : "s", (long long)per_epoch,
+                (long long)spec_epochs);
+    return need;
+}
+
 void cli_note_defaults(const strata_spec *s, int quiet, int resuming)
 {
     const char *defaults = strata_spec_defaults(s);
