@@ -392,6 +392,18 @@ static void test_errors(void **state)
     assert_non_null(out);
     assert_string_equal(out, ""); /* nothing half-printed */
     free(out);
+    /* optimizer settings train refuses: refused here too (they passed), as is a GAN model's */
+    tu_write_text(dir, "opt.yaml", "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: 2}\n"
+                                   "optimizer: {type: adam, beta1: 1.0}\n");
+    snprintf(path, sizeof path, "summary %s/opt.yaml", dir);
+    tu_expect_cli_err(dir, tu_run_cli(dir, path), 1, "opt.yaml: creating the model's optimizer: E_INVALID: ");
+    tu_expect_cli_err(dir, tu_run_cli(dir, path), 1, "beta1 must be in [0, 1), got 1");
+    tu_write_text(dir, "gopt.yaml", "task: gan\n"
+                                    "generator: {model: {input: [4], layers: [{type: linear, out_features: 6}]},\n"
+                                    "  optimizer: {type: sgd, nesterov: true}}\n"
+                                    "discriminator: {model: {input: [6], layers: [{type: linear, out_features: 1}]}}\n");
+    snprintf(path, sizeof path, "summary %s/gopt.yaml", dir);
+    tu_expect_cli_err(dir, tu_run_cli(dir, path), 1, "gopt.yaml: creating the generator's optimizer");
     /* a layer whose shape does not fit its input */
     tu_write_text(dir, "shape.yaml",
                   "model:\n  input: [1, 4, 4]\n  layers:\n    - {type: conv2d, out_channels: 2, kernel_size: 9}\n");

@@ -442,6 +442,16 @@ static int summarise(const summary_args *a, const strata_spec *s, strata_device 
         snprintf(what, sizeof what, "%s: building the %s", a->spec_path, name);
         return cli_fail(what, rc);
     }
+    /* the optimizer's settings checked as train checks them (beta1: 1.0 passed here, failed there) */
+    strata_optimizer *opt = NULL;
+    rc = named ? strata_spec_create_optimizer_named(s, name, m, &opt) : strata_spec_create_optimizer(s, m, &opt);
+    strata_optimizer_destroy(opt);
+    if (rc) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: creating the %s's optimizer", a->spec_path, name);
+        strata_model_destroy(m);
+        return cli_fail(what, rc);
+    }
     int r = fill_rows(m, dev, &ms, a->spec_path);
     if (!r) {
         if (models)
