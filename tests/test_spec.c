@@ -817,12 +817,25 @@ static void data_norm_lists(void **state)
     expect_parse_error(f, text, STRATA_E_FORMAT, "data.std.1 must be greater than 0, got -1", NULL);
 }
 
+/* A YAML merge key is refused where it stands (the layer lacked its keys: "has no 'type'"); a quoted "<<"
+ * is an ordinary key, refused as unknown. */
+static void yaml_merge_keys(void **state)
+{
+    fixture *f = *state;
+    expect_parse_error(f, "model:\n  input: [4]\n  layers:\n    - &l {type: linear, out_features: 16}\n"
+                          "    - {<<: *l, out_features: 10}\n",
+                       STRATA_E_FORMAT, "bad.yaml:5:8: YAML merge keys (<<) are not supported in a spec", NULL);
+    expect_parse_error(f, "model: {input: [4], layers: [{type: relu}]}\ntrain: {\"<<\": 1}\n", STRATA_E_FORMAT,
+                       "'<<'", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(two_model_spec, setup, teardown),
         cmocka_unit_test_setup_teardown(keys_of_other_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(data_norm_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(yaml_merge_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(valid_spec_builds_model, setup, teardown),
         cmocka_unit_test_setup_teardown(set_layer_int_of_default, setup, teardown),
         cmocka_unit_test_setup_teardown(flatten_overflow, setup, teardown),

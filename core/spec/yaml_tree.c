@@ -179,6 +179,17 @@ strata_status yt_parse(const char *text, size_t len, const char *name, yt_doc **
         if (s == STRATA_OK)
             d->root = &d->nodes[0]; /* libyaml stores the root first */
     }
+    /* libyaml reads a merge key as the key "<<": the section then lacked its keys ("layer 1 has no 'type'") */
+    for (int k = 0; s == STRATA_OK && d->root && k < d->n_nodes; k++)
+        for (int j = 0; d->nodes[k].kind == YT_MAP && j < d->nodes[k].n; j++) {
+            const yt_node *key = d->nodes[k].items[2 * j];
+            if (key->kind == YT_SCALAR && !key->quoted && !strcmp(key->text, "<<")) {
+                s = st_error(STRATA_E_FORMAT, "%s:%d:%d: YAML merge keys (<<) are not supported in a spec: write the "
+                                              "keys out (an alias of a whole value, *name, works)",
+                             name, key->line, key->col);
+                break;
+            }
+        }
     yaml_document_delete(&doc);
     if (s != STRATA_OK || !d->root)
         goto done;
