@@ -827,6 +827,12 @@ static void yaml_merge_keys(void **state)
                        STRATA_E_FORMAT, "bad.yaml:5:8: YAML merge keys (<<) are not supported in a spec", NULL);
     expect_parse_error(f, "model: {input: [4], layers: [{type: relu}]}\ntrain: {\"<<\": 1}\n", STRATA_E_FORMAT,
                        "'<<'", NULL);
+    /* empty lists of names meant the default quietly */
+    expect_parse_error(f, "model: {input: [4], layers: [{type: relu, inputs: []}]}\n", STRATA_E_FORMAT,
+                       "bad.yaml:1: layer 0 (relu): inputs is an empty list: name at least one, or leave the key out",
+                       NULL);
+    expect_parse_error(f, "model: {input: [4], layers: [{type: relu}], outputs: []}\n", STRATA_E_FORMAT,
+                       "model.outputs is an empty list", NULL);
 }
 
 int main(void)

@@ -893,6 +893,10 @@ static strata_status name_list(strata_spec *s, const yt_node *v, const char *wha
         items = (const yt_node *const *)v->items;
         count = v->n;
     }
+    if (count == 0) /* it meant the default, which leaving the key out says */
+        return fail(s, STRATA_E_FORMAT, v, "%s is an empty list: name at least one, or leave the key out for the "
+                                           "default",
+                    what);
     const char **names = spec_alloc(s, count > 0 ? (size_t)count : 1, sizeof(char *));
     if (!names)
         return STRATA_E_NOMEM;
