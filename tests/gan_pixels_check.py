@@ -189,6 +189,17 @@ train: {{epochs: 1, batch_size: 8}}
     w, h, depth, colour = png_header(f"{tmp}/ae/reconstructions.png")
     check(colour == 2 and depth == 8, f"an autoencoder of (3, 4, 6) examples draws its reconstructions in colour "
                                       f"(PNG colour type {colour}, {w} x {h})")
+    # ... and with data.mean and data.std per channel, its first test image drawn as its bytes (a channel of
+    # another mean was drawn at another brightness: one range for all the standardised values)
+    with open(f"{tmp}/ae.yaml") as f:
+        text = f.read()
+    with open(f"{tmp}/aen.yaml", "w") as f:
+        f.write(text.replace("scale: 255}", "scale: 255, mean: [0.25, 0.5, 0.6], std: [0.15, 0.29, 0.2]}"))
+    run(["train", f"{tmp}/aen.yaml", "--out", f"{tmp}/aen", "--quiet", "--backend", "ref"])
+    px, first = png_pixels(f"{tmp}/aen/reconstructions.png"), rgb[0].transpose(1, 2, 0)  # (4, 6, 3)
+    err = min(np.abs(px[oy:oy + 8:2, ox:ox + 12:2] - first).max() for oy in range(6) for ox in range(6)
+              if px[oy:oy + 8:2, ox:ox + 12:2].shape[:2] == (4, 6))
+    check(err <= 1, f"an autoencoder on data standardised per channel draws a test image as its bytes (off by {err})")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -404,6 +404,10 @@ static void test_errors(void **state)
                                     "discriminator: {model: {input: [6], layers: [{type: linear, out_features: 1}]}}\n");
     snprintf(path, sizeof path, "summary %s/gopt.yaml", dir);
     tu_expect_cli_err(dir, tu_run_cli(dir, path), 1, "gopt.yaml: creating the generator's optimizer");
+    /* ... and a spec without one is a model to look at (it was refused for lack of an optimizer section) */
+    tu_write_text(dir, "noopt.yaml", "model:\n  input: [4]\n  layers:\n    - {type: linear, out_features: 2}\n");
+    snprintf(path, sizeof path, "summary %s/noopt.yaml", dir);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, path));
     /* a layer whose shape does not fit its input */
     tu_write_text(dir, "shape.yaml",
                   "model:\n  input: [1, 4, 4]\n  layers:\n    - {type: conv2d, out_channels: 2, kernel_size: 9}\n");

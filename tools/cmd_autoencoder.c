@@ -162,9 +162,11 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
     c->per = nd;
     int code_layer = -1;
     const int64_t narrowest = ae_narrowest(c, &code_layer);
-    const int given = strata_spec_get_int(c->spec, "autoencoder.code_size", narrowest, &c->code) == STRATA_OK;
+    /* without a code_size: the narrowest layer's, or 32 when the model cannot run on zeros (its sizes unknown) */
+    const int given =
+        strata_spec_get_int(c->spec, "autoencoder.code_size", narrowest ? narrowest : 32, &c->code) == STRATA_OK;
     strata_clear_error();
-    if (given && (c->code < 1 || c->code > nd)) { /* PCA of that many components: known now, not after training */
+    if (c->code < 1 || c->code > nd) { /* PCA of that many components: known now, not after training */
         fprintf(stderr, "strata: error: %s: autoencoder.code_size %lld must be 1 to the %lld values of an example "
                         "(the PCA it is compared with keeps that many components)\n",
                 a->spec_path, (long long)c->code, (long long)nd);
@@ -179,8 +181,6 @@ static int ae_open(ae_ctx *c, const ae_args *a, int train)
                 a->spec_path, (long long)c->code, name, type, (long long)narrowest, (long long)narrowest);
         return 1;
     }
-    if (!narrowest && !given)
-        c->code = 32; /* the model cannot run on zeros: the layers' sizes are unknown */
     strata_spec_get_int(c->spec, "train.batch_size", 128, &c->batch);
     return 0;
 }
@@ -336,9 +336,20 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     strata_spec_get_string(c->spec, "data.format", "idx", &format);
     const int sft = format && !strcmp(format, "safetensors");
     const int64_t plane = c->per / sc.n; /* per channel, when data.mean or data.std are per channel */
-    if (!sft && sc.n > 1) /* drawn as bytes, each channel's scaling undone */
+    cli_scaling bs = sc; /* with them, each channel's scaling undone: to bytes, or a safetensors set's own values */
+    if (sc.n > 1) {
         lo = 0.0f, hi = 255.0f;
-    if (sft) { /* any numbers: black and white are the test set's extremes */
+        float rlo = INFINITY, rhi = -INFINITY; /* a safetensors set's values as stored */
+        for (int64_t i = 0; sft && i < strata_dataset_size(c->test); i++)
+            for (int64_t k = 0; k < c->per; k++) {
+                const float v = (float)cli_value_to_byte(&sc, k / plane, strata_dataset_x(c->test, i)[k]);
+                rlo = v < rlo ? v : rlo, rhi = v > rhi ? v : rhi;
+            }
+        if (sft && rlo >= 0.0f && rhi <= 255.0f) /* pixels, as cli_byte_scaling reads them: [0, 1] or bytes */
+            bs.scale *= rhi <= 1.0f ? 255.0 : 1.0;
+        else if (sft) /* other numbers: black and white their extremes */
+            lo = rlo, hi = rlo < rhi ? rhi : rlo + 1.0f;
+    } else if (sft) { /* any numbers: black and white are the test set's extremes */
         lo = INFINITY, hi = -INFINITY;
         for (int64_t i = 0; i < strata_dataset_size(c->test); i++)
             for (int64_t k = 0; k < c->per; k++) {
@@ -359,10 +370,10 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
         const int64_t row = i / cols, col = i % cols, at = (2 * row * cols + col) * c->per;
         memcpy(tiles + at, strata_dataset_x(c->test, i), sizeof(float) * (size_t)c->per);
         memcpy(tiles + at + cols * c->per, recon + i * c->per, sizeof(float) * (size_t)c->per);
-        for (int64_t k = 0; !sft && sc.n > 1 && k < c->per; k++) {
+        for (int64_t k = 0; sc.n > 1 && k < c->per; k++) {
             float *t = tiles + at + k, *u = tiles + at + cols * c->per + k;
-            *t = (float)cli_value_to_byte(&sc, k / plane, *t);
-            *u = (float)cli_value_to_byte(&sc, k / plane, *u);
+            *t = (float)cli_value_to_byte(&bs, k / plane, *t);
+            *u = (float)cli_value_to_byte(&bs, k / plane, *u);
         }
     }
     grid_layout g = {.n = slots, .channels = C, .h = H, .w = W, .cols = cols, .scale = 2, .gap = 2,

@@ -443,8 +443,10 @@ static int summarise(const summary_args *a, const strata_spec *s, strata_device 
         return cli_fail(what, rc);
     }
     /* the optimizer's settings checked as train checks them (beta1: 1.0 passed here, failed there) */
-    strata_optimizer *opt = NULL;
-    rc = named ? strata_spec_create_optimizer_named(s, name, m, &opt) : strata_spec_create_optimizer(s, m, &opt);
+    strata_optimizer *opt = NULL; /* a spec without one (a model to look at) has none to check */
+    rc = !ms.optimizer ? STRATA_OK
+         : named       ? strata_spec_create_optimizer_named(s, name, m, &opt)
+                       : strata_spec_create_optimizer(s, m, &opt);
     strata_optimizer_destroy(opt);
     if (rc) {
         char what[4200];
