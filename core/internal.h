@@ -111,7 +111,9 @@ typedef struct st_op {
     unsigned kcache_gen;
     int warned_fallback;
     int warned_no_backward; /* an input needing a gradient met an op without a backward */
-    const struct st_op_attrs *attr_spec; /* a core op's attributes (op_attrs.c); NULL: not checked (plugins' ops) */
+    const struct st_op_attrs *attr_spec; /* its attributes (op_attrs.c); NULL: not checked */
+    struct st_op_attrs *own_attrs;       /* a plugin op's, made from its def.attrs (attr_spec then points here) */
+    uint32_t attrs_required;             /* ... bit k: its entry k is required */
     int64_t prof_calls[2];  /* [forward, backward] */
     double prof_seconds[2];
 } st_op;
@@ -362,7 +364,13 @@ struct strata_model {
  * op, the attribute and what it takes. */
 typedef struct st_op_attrs st_op_attrs;
 const st_op_attrs *st_core_op_attrs(const char *op);
-strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n);
+/** A plugin op's schema (strata_op_def.attrs, since 1.4) as the core checks it, malloc'ed into *out (NULL for
+ *  none); E_INVALID naming the op and the entry for a schema the checker cannot use. */
+strata_status st_op_attrs_from_schema(const char *op, const strata_attr_spec *schema, int n, st_op_attrs **out,
+                                      uint32_t *required);
+/** The call's attributes against @p spec; @p required: bit k, entry k must be given (plugin schemas). */
+strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
+                                     const strata_attr *attrs, int n);
 /* Attributes a caller passed: a name each, a known kind, an array for a
  * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
  * @p what (the op, layer or optimizer) and the attribute. */

@@ -120,9 +120,18 @@ strata_status st_register_op(st_plugin *p, const strata_op_def *def)
     op->name = st_strdup(def->name);
     op->def.name = op->name;
     op->plugin = p;
+    /* its attributes (1.4): copy_sized left them NULL for an older layout */
+    if (op->name && (rc = st_op_attrs_from_schema(op->name, op->def.attrs, op->def.n_attrs, &op->own_attrs,
+                                                          &op->attrs_required))) {
+        free(op->name);
+        free(op);
+        return rc;
+    }
+    op->attr_spec = op->own_attrs;
     op->kcache_gen = (unsigned)-1;
     if (!op->name || st_grow((void **)&rt->ops, &rt->cap_ops, rt->n_ops + 1, sizeof *rt->ops)) {
         free(op->name);
+        free(op->own_attrs);
         free(op);
         return STRATA_E_NOMEM;
     }
@@ -364,6 +373,7 @@ void st_unregister_plugin(strata_runtime *rt, st_plugin *p)
     for (int k = 0; k < rt->n_ops; k++) {
         if (rt->ops[k]->plugin == p) {
             free(rt->ops[k]->name);
+            free(rt->ops[k]->own_attrs);
             free(rt->ops[k]);
         } else {
             rt->ops[w++] = rt->ops[k];
@@ -484,6 +494,21 @@ strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind
         *version = v;
     if (plugin)
         *plugin = pl;
+    return STRATA_OK;
+}
+
+strata_status strata_registry_attrs(const strata_runtime *rt, strata_registry_kind kind, int i,
+                                    const strata_attr_spec **attrs, int *n)
+{
+    const int count = strata_registry_count(rt, kind);
+    if (i < 0 || i >= count || !attrs || !n)
+        return st_error(STRATA_E_INVALID, "strata_registry_attrs: index %d outside [0, %d), or NULL out", i, count);
+    if (kind == STRATA_REGISTRY_OP)
+        *attrs = rt->ops[i]->own_attrs ? rt->ops[i]->def.attrs : NULL, *n = *attrs ? rt->ops[i]->def.n_attrs : 0;
+    else if (kind == STRATA_REGISTRY_LAYER)
+        *attrs = rt->layers[i]->def.attrs, *n = rt->layers[i]->def.n_attrs;
+    else
+        *attrs = rt->optims[i]->def.attrs, *n = rt->optims[i]->def.n_attrs;
     return STRATA_OK;
 }
 

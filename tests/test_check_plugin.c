@@ -59,6 +59,8 @@ static void test_good_backward_passes(void **state)
     /* two inputs of one shape: the case with a permuted first input gave the second the unpermuted shape, and
      * every such op failed (ref refused the call) */
     run_check_op("tests/fixtures/good_plugin.so", "fixture::product", 0, "fixture::product");
+    /* an op whose schema requires an attribute (1.4): checked with the attribute's default (it had "no recipe") */
+    run_check_op("tests/fixtures/good_plugin.so", "fixture::affine", 0, "gradient element(s) checked by finite");
 }
 
 static void test_wrong_backward_fails(void **state)

@@ -701,7 +701,7 @@ static void test_bad_input(void **state)
     tu_assert_error_contains("minimax, non_saturating, least_squares, hinge, wasserstein");
     assert_int_equal(strata_op_call(g_rt, "gan::g_loss", &f2, 1, (const strata_attr[]){I64("kind", 2)}, 1, &y, 1),
                      STRATA_E_INVALID);
-    tu_assert_error_contains("kind must be a string");
+    tu_assert_error_contains("attribute 'kind' must be a string, got an integer");
     assert_int_equal(strata_op_call(g_rt, "gan::d_loss", (strata_tensor *[]){r, f}, 2, NULL, 0, &y, 1), STRATA_E_SHAPE);
     tu_assert_error_contains("gan::d_loss");
     tu_assert_error_contains("real_logits (input 0) (3, 2)");
@@ -724,7 +724,7 @@ static void test_bad_input(void **state)
     assert_int_equal(ema_invoke(f2, f3, (const strata_attr[]){strata_attr_float("decay", 1.5)}, 1), STRATA_E_INVALID);
     tu_assert_error_contains("decay must be in [0, 1], got 1.5");
     assert_int_equal(ema_invoke(f2, f3, NULL, 0), STRATA_E_INVALID);
-    tu_assert_error_contains("attr decay");
+    tu_assert_error_contains("gan::ema_update: attribute 'decay' is required");
 
     /* layers */
     strata_model *m = model_new();

@@ -548,7 +548,7 @@ static void test_good_plugin_loads(void **state)
     assert_int_equal(r.abi_minor, STRATA_ABI_MINOR);
 
     /* what it registered is listed, attributed to it */
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 3); /* double, triple, product */
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 4); /* double, triple, product, affine */
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_LAYER), n_layers + 1);
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OPTIMIZER), n_optims + 1);
     const char *plugin = NULL, *kernels = NULL;
@@ -572,6 +572,42 @@ static void test_good_plugin_loads(void **state)
     assert_int_equal(strata_tensor_dim(y, 1), 3);
     assert_ptr_equal(strata_tensor_device(y), ref);
     assert_values(y, want, 6);
+    strata_tensor_release(y);
+    strata_tensor_release(x);
+
+    /* a plugin op with an attribute schema (1.4): the core checks its calls as it checks its own ops' */
+    x = tensor(ref, 2, shape, xv);
+    const strata_attr ab[2] = {strata_attr_float("alpha", 2.0), strata_attr_int("beta", 1)}; /* an int is a number */
+    const float affine_want[6] = {3, -3, 7, 2, 1, -13};
+    ST_OK(strata_op_call(rt, "fixture::affine", &x, 1, ab, 2, &y, 1));
+    assert_values(y, affine_want, 6);
+    strata_tensor_release(y);
+    static const struct {
+        strata_attr a[2];
+        int n;
+        const char *needle;
+    } bad_attrs[] = {
+        {{{.name = "alpha", .kind = STRATA_ATTR_FLOAT, .f = 2}, {.name = "betta", .kind = STRATA_ATTR_FLOAT, .f = 1}},
+         2, "fixture::affine: unknown attribute 'betta' (it takes: alpha, beta, steps)"},
+        {{{.name = "beta", .kind = STRATA_ATTR_FLOAT, .f = 1}}, 1, "fixture::affine: attribute 'alpha' is required"},
+        {{{.name = "alpha", .kind = STRATA_ATTR_STRING, .s = "2"}}, 1,
+         "fixture::affine: attribute 'alpha' must be a number, got a string"},
+        {{{.name = "alpha", .kind = STRATA_ATTR_FLOAT, .f = 2}, {.name = "steps", .kind = STRATA_ATTR_FLOAT, .f = 2.5}},
+         2, "fixture::affine: attribute 'steps' must be an integer, got 2.5"},
+    };
+    for (size_t k = 0; k < sizeof bad_attrs / sizeof bad_attrs[0]; k++) {
+        y = NULL;
+        ASSERT_STATUS(strata_op_call(rt, "fixture::affine", &x, 1, bad_attrs[k].a, bad_attrs[k].n, &y, 1),
+                      STRATA_E_INVALID);
+        tu_assert_error_contains(bad_attrs[k].needle);
+        assert_null(y);
+    }
+    ASSERT_STATUS(strata_op_call(rt, "fixture::affine", &x, 1, NULL, 0, &y, 1), STRATA_E_INVALID); /* none given */
+    tu_assert_error_contains("attribute 'alpha' is required");
+    /* fixture::triple takes none; fixture::double (the 1.1 layout) and ::product (no schema) are not checked */
+    ASSERT_STATUS(strata_op_call(rt, "fixture::triple", &x, 1, ab, 1, &y, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("fixture::triple: unknown attribute 'alpha' (it takes none)");
+    ST_OK(strata_op_call(rt, "fixture::double", &x, 1, ab, 2, &y, 1));
     strata_tensor_release(y);
     strata_tensor_release(x);
 
@@ -608,7 +644,7 @@ static void test_good_plugin_loads(void **state)
     int n_same = 0;
     record_by_path(rt, real(fx("good_plugin")), NULL, &n_same);
     assert_int_equal(n_same, 1);
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 3); /* double, triple, product */
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 4); /* double, triple, product, affine */
 
     assert_runtime_works(rt);
     rt_destroy(rt);

@@ -12,13 +12,17 @@
  * function, backward and every backend's kernel read, what the core adds
  * (seed, offset of random ops) and what callers pass (a backward op takes
  * its forward op's attributes). A core op without an entry fails its
- * registration, so the list cannot fall behind the ops. */
+ * registration, so the list cannot fall behind the ops. A plugin's op is
+ * checked the same way against the schema its definition gives (since ABI
+ * 1.4: strata_op_def.attrs, converted by st_op_attrs_from_schema). */
+#include <stdlib.h>
+
 #include "ops_common.h"
 
 enum { K_INT = 1 << STRATA_ATTR_INT, K_FLOAT = 1 << STRATA_ATTR_FLOAT, K_INTS = 1 << STRATA_ATTR_INTS,
        K_FLOATS = 1 << STRATA_ATTR_FLOATS, K_STRING = 1 << STRATA_ATTR_STRING };
 
-#define ST_OP_MAX_ATTRS 8
+#define ST_OP_MAX_ATTRS STRATA_OP_MAX_ATTRS
 
 struct st_op_attrs {
     const char *op;
@@ -116,8 +120,52 @@ static void kinds_words(unsigned mask, char *buf, size_t size)
             snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? " or " : "", words[k]);
 }
 
-strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, const strata_attr *attrs, int n)
+strata_status st_op_attrs_from_schema(const char *op, const strata_attr_spec *schema, int n, st_op_attrs **out,
+                                      uint32_t *required)
 {
+    *out = NULL;
+    *required = 0;
+    if (!schema)
+        return STRATA_OK;
+    if (n < 0 || n > ST_OP_MAX_ATTRS)
+        return st_error(STRATA_E_INVALID, "register_op: %s lists %d attributes; 0 to %d", op, n, ST_OP_MAX_ATTRS);
+    st_op_attrs *s = st_calloc(1, sizeof *s);
+    if (!s)
+        return STRATA_E_NOMEM;
+    s->op = op;
+    s->n = n;
+    for (int k = 0; k < n; k++) {
+        const strata_attr_spec *e = &schema[k];
+        const char *why = e->struct_size < sizeof(strata_attr_spec) ? "struct_size is smaller than the 1.0 layout"
+                          : !e->name || !e->name[0]                 ? "it has no name"
+                          : e->kind < STRATA_ATTR_INT || e->kind > STRATA_ATTR_STRING ? "its kind is unknown"
+                                                                                       : NULL;
+        for (int j = 0; !why && j < k; j++)
+            if (!strcmp(schema[j].name, e->name))
+                why = "its name is listed twice";
+        if (why) {
+            free(s);
+            return st_error(STRATA_E_INVALID, "register_op: %s: attribute schema entry %d (%s): %s", op, k,
+                            e->struct_size >= sizeof(strata_attr_spec) && e->name ? e->name : "?", why);
+        }
+        s->a[k].name = e->name;
+        s->a[k].kinds = 1u << e->kind;
+        *required |= e->required ? 1u << k : 0u;
+    }
+    *out = s;
+    return STRATA_OK;
+}
+
+strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
+                                     const strata_attr *attrs, int n)
+{
+    for (int r = 0; required && r < spec->n; r++) { /* a plugin schema's required ones, given */
+        int given = !(required & (1u << r));
+        for (int i = 0; !given && i < n; i++)
+            given = !strcmp(attrs[i].name, spec->a[r].name);
+        if (!given)
+            return st_error(STRATA_E_INVALID, "%s: attribute '%s' is required", op, spec->a[r].name);
+    }
     for (int i = 0; i < n; i++) {
         const strata_attr *a = &attrs[i];
         for (int j = 0; j < i; j++)

@@ -75,6 +75,11 @@ static strata_status kernel_ema(const strata_kernel_call *c)
     return STRATA_OK;
 }
 
+/* Its attribute, checked by the core on every call (ABI 1.4). */
+static const strata_attr_spec ema_attrs[1] = {
+    {sizeof(strata_attr_spec), "decay", STRATA_ATTR_FLOAT, 1, 0, 0.999, NULL, "the average's weight, in [0, 1]"},
+};
+
 strata_status gan_register_ema(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def def = {
@@ -89,6 +94,8 @@ strata_status gan_register_ema(const strata_host_api *h, strata_plugin *p)
         .host_kernel = kernel_ema,
         .user = (void *)(uintptr_t)h,
         .doc = "in place (outputs provided): ema = decay ema + (1 - decay) param; attr decay in [0, 1]",
+        .attrs = ema_attrs,
+        .n_attrs = 1,
     };
     return h->register_op(p, &def);
 }

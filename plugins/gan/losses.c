@@ -248,6 +248,11 @@ static strata_status composite_loss(const strata_composite_call *c)
     return rc;
 }
 
+/* The one attribute the losses take (checked by the core on every call, ABI 1.4). */
+static const strata_attr_spec loss_attrs[1] = {
+    {sizeof(strata_attr_spec), "kind", STRATA_ATTR_STRING, 0, 0, 0.0, "non_saturating", KIND_LIST},
+};
+
 strata_status gan_register_losses(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def defs[2] = {
@@ -261,7 +266,9 @@ strata_status gan_register_losses(const strata_host_api *h, strata_plugin *p)
          .composite = composite_loss,
          .user = (void *)(uintptr_t)h,
          .doc = "discriminator loss: (real_logits (N, ...), fake_logits (M, ...)) -> (); kind minimax | "
-                "non_saturating | least_squares | hinge | wasserstein"},
+                "non_saturating | least_squares | hinge | wasserstein",
+         .attrs = loss_attrs,
+         .n_attrs = 1},
         {.struct_size = sizeof(strata_op_def),
          .name = "gan::g_loss",
          .version = 1,
@@ -272,7 +279,9 @@ strata_status gan_register_losses(const strata_host_api *h, strata_plugin *p)
          .composite = composite_loss,
          .user = (void *)(uintptr_t)h,
          .doc = "generator loss: fake_logits (M, ...) -> (); kind minimax | non_saturating | least_squares | hinge "
-                "| wasserstein"},
+                "| wasserstein",
+         .attrs = loss_attrs,
+         .n_attrs = 1},
     };
     for (int k = 0; k < 2; k++) {
         strata_status rc = h->register_op(p, &defs[k]);

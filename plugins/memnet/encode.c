@@ -544,6 +544,15 @@ static strata_status backward_encode(const strata_backward_call *c)
     return rc;
 }
 
+/* The attributes each op takes (checked by the core on every call, ABI 1.4): encode's two, and the backward's and
+ * the mask's num_embeddings (required) before them. */
+#define MN_ATTR(NAME, KIND, REQ, I, S, DOC) {sizeof(strata_attr_spec), NAME, KIND, REQ, I, 0.0, S, DOC}
+static const strata_attr_spec mn_attrs[3] = {
+    MN_ATTR("num_embeddings", STRATA_ATTR_INT, 1, 8, NULL, "V, the rows of E (the backward's and the mask's)"),
+    MN_ATTR("encoding", STRATA_ATTR_STRING, 0, 0, "position", "position, position_paper or bow"),
+    MN_ATTR("padding_idx", STRATA_ATTR_INT, 0, 0, NULL, "the nil word, which adds nothing (-1: none)"),
+};
+
 strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def defs[2] = {
@@ -559,7 +568,9 @@ strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
          .host_kernel = kernel_encode,
          .user = (void *)(uintptr_t)h,
          .doc = "sentence embedding: (E (V, d), x (..., J) int [, T (M, d)]) -> sum_j l_j E[x_j] (+ T[slot]); "
-                "encoding position|position_paper|bow, padding_idx"},
+                "encoding position|position_paper|bow, padding_idx",
+         .attrs = mn_attrs + 1,
+         .n_attrs = 2},
         {.struct_size = sizeof(strata_op_def),
          .name = "memnet::encode_backward",
          .version = 1,
@@ -571,7 +582,9 @@ strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
          .host_kernel = kernel_encode_backward,
          .user = (void *)(uintptr_t)h,
          .doc = "gradient of encode's E: (dy (..., d), x (..., J) int) -> dE (V, d); num_embeddings, encoding, "
-                "padding_idx"},
+                "padding_idx",
+         .attrs = mn_attrs,
+         .n_attrs = 3},
     };
     const strata_op_def mask = {.struct_size = sizeof(strata_op_def),
                                 .name = "memnet::slot_mask",
@@ -585,7 +598,9 @@ strata_status memnet_register_encode(const strata_host_api *h, strata_plugin *p)
                                 .host_kernel = kernel_slot_mask,
                                 .user = (void *)(uintptr_t)h,
                                 .doc = "(x (..., J) int) -> (..., 1): 1 where a row holds a word other than "
-                                       "padding_idx; num_embeddings"};
+                                       "padding_idx; num_embeddings",
+                                .attrs = mn_attrs,
+                                .n_attrs = 3};
     strata_status rm = h->register_op(p, &mask);
     if (rm)
         return rm;

@@ -194,6 +194,10 @@ STRATA_FROZEN_MEMBER(strata_op_def, doc, 88);
 STRATA_FROZEN_MEMBER(strata_op_def, backward_unread_inputs, 96);
 STRATA_FROZEN_MEMBER(strata_op_def, backward_unread_outputs, 100);
 #endif
+#if STRATA_ABI_MINOR >= 4 /* added in 1.4, at the end */
+STRATA_FROZEN_MEMBER(strata_op_def, attrs, 104);
+STRATA_FROZEN_MEMBER(strata_op_def, n_attrs, 112);
+#endif
 /* strata_attr_spec: 8 members */
 STRATA_FROZEN_EXACT(strata_attr_spec, 56);
 STRATA_FROZEN_MEMBER(strata_attr_spec, struct_size, 0);

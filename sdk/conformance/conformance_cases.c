@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "conformance_cases.h"
+#include "strata/strata_plugin.h" /* strata_attr_spec: a plugin op's schema */
 #include "strata/strata_half.h"
 
 #define CF_MAX_IN 8
@@ -3180,6 +3181,35 @@ static int gen_mn_slot_mask(cf_gen *g, const cf_recipe *rc, cf_case *c)
 /* An op without a recipe (a third party's): rc->arity same-shape f32
  * inputs with values in [lo, hi], all differentiable, no attrs; shapes by
  * trial as for a unary map. */
+/* The required attributes of a plugin op's schema (strata_op_def.attrs, since 1.4) with their defaults, the values
+ * a generic case calls it with, into @p out (at most @p max); how many. Numbers and integers and strings only: an
+ * op that requires a list has no generic case. -1 when it requires one the case cannot give. */
+static int cf_required_attrs(strata_runtime *rt, const char *op, int version, strata_attr *out, int max)
+{
+    const int n_ops = strata_registry_count(rt, STRATA_REGISTRY_OP);
+    for (int i = 0; i < n_ops; i++) {
+        const char *name = NULL;
+        int v = 0, n = 0;
+        const strata_attr_spec *s = NULL;
+        if (strata_registry_get(rt, STRATA_REGISTRY_OP, i, &name, &v, NULL, NULL) || strcmp(name, op) ||
+            v != version || strata_registry_attrs(rt, STRATA_REGISTRY_OP, i, &s, &n) || !s)
+            continue;
+        int got = 0;
+        for (int k = 0; k < n; k++) {
+            if (!s[k].required)
+                continue;
+            if (got == max || (s[k].kind != STRATA_ATTR_INT && s[k].kind != STRATA_ATTR_FLOAT &&
+                               (s[k].kind != STRATA_ATTR_STRING || !s[k].dflt_s)))
+                return -1;
+            out[got++] = s[k].kind == STRATA_ATTR_INT     ? strata_attr_int(s[k].name, s[k].dflt_i)
+                         : s[k].kind == STRATA_ATTR_FLOAT ? strata_attr_float(s[k].name, s[k].dflt_f)
+                                                          : strata_attr_string(s[k].name, s[k].dflt_s);
+        }
+        return got;
+    }
+    return 0;
+}
+
 static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
 {
     static const char *const names[] = {"x", "y", "z"};
@@ -3196,6 +3226,10 @@ static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
         t->grad = 1;
     }
     c->in[0].name = names[0];
+    strata_attr req[CF_MAX_ATTRS];
+    const int n_req = cf_required_attrs(g->rt, rc->op, rc->version, req, CF_MAX_ATTRS);
+    for (int k = 0; k < n_req; k++)
+        *cf_attr_slot(c) = req[k];
     return 0;
 }
 
@@ -3604,13 +3638,17 @@ static const char *cf_impl(const char *kernels, const char *backend, const cf_re
 static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *op, int version, cf_recipe *out)
 {
     float v[6] = {-1.5f, -0.5f, 0.0f, 0.25f, 1.0f, 2.0f};
+    strata_attr req[CF_MAX_ATTRS]; /* its schema's required attributes, at their defaults */
+    const int n_req = cf_required_attrs(rt, op, version, req, CF_MAX_ATTRS);
+    if (n_req < 0)
+        return 0;
     int prev = strata_set_grad_enabled(rt, 0), found = 0;
     for (int arity = 1; arity <= 3 && !found; arity++) {
         strata_tensor *in[3] = {NULL, NULL, NULL}, *y = NULL;
         strata_status s = STRATA_OK;
         for (int k = 0; k < arity && !s; k++)
             s = strata_tensor_from_host(ref, STRATA_F32, 2, (int64_t[]){2, 3}, v, &in[k]);
-        if (!s && strata_op_call(rt, op, in, arity, NULL, 0, &y, 1) == STRATA_OK &&
+        if (!s && strata_op_call(rt, op, in, arity, req, n_req, &y, 1) == STRATA_OK &&
             strata_tensor_dtype(y) == STRATA_F32) {
             cf_recipe r = {op, version, gen_generic, CF_RED, CF_RED, 0, 0, "generic", -2.0, 2.0, CF_G_ARITY(arity)};
             *out = r;

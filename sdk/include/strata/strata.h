@@ -168,6 +168,19 @@ STRATA_API int strata_registry_count(const strata_runtime *rt, strata_registry_k
 STRATA_API strata_status strata_registry_get(const strata_runtime *rt, strata_registry_kind kind, int i,
                                              const char **name, int *version, const char **plugin,
                                              const char **kernels);
+typedef struct strata_attr_spec strata_attr_spec; /* defined in strata_plugin.h */
+/**
+ * The attribute schema entry @p i of @p kind was registered with
+ * (borrowed): a layer's or optimizer's, or an op's strata_op_def.attrs.
+ * *attrs is NULL for an op whose attributes are not checked that way (the
+ * core's own ops, which check theirs by a table of their own, and ops of
+ * plugins built before 1.4); *n is then 0. `strata check` runs a plugin's
+ * op with the defaults of its required attributes.
+ * @returns STRATA_E_INVALID for an index outside [0, count).
+ * @since 1.4
+ */
+STRATA_API strata_status strata_registry_attrs(const strata_runtime *rt, strata_registry_kind kind, int i,
+                                               const strata_attr_spec **attrs, int *n);
 
 /* ======================================================================= */
 /* Devices                                                                 */

@@ -169,7 +169,23 @@ typedef struct strata_op_def {
      *  against an older layout are not checked. @since 1.2 */
     uint32_t backward_unread_inputs;
     uint32_t backward_unread_outputs;
+    /** The attributes the op takes, by name and kind (at most
+     *  STRATA_OP_MAX_ATTRS): the core refuses a call that gives one not
+     *  listed, one of another kind (an integer serves for a number, a whole
+     *  number for an integer) or none of one marked required, naming the op
+     *  and the attribute, where a kernel would have read its default and
+     *  given a wrong result without a word. `dflt_*` and `doc` describe the
+     *  op's own defaults; the core applies none. NULL: not checked (ops of
+     *  plugins built against an older layout too); an op that takes no
+     *  attribute points at any entry with @c n_attrs 0. A schema with an
+     *  unnamed, repeated or unknown-kind entry fails the registration.
+     *  @since 1.4 */
+    const struct strata_attr_spec *attrs;
+    int32_t n_attrs;
 } strata_op_def;
+
+/** The most attributes strata_op_def.attrs may list. @since 1.4 */
+#define STRATA_OP_MAX_ATTRS 16
 
 /* ======================================================================= */
 /* Layers                                                                  */

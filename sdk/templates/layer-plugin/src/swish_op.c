@@ -124,6 +124,14 @@ static strata_status swish_backward(const strata_backward_call *c)
     return rc;
 }
 
+#if STRATA_ABI_MINOR >= 4 /* (this file is also built against the 1.0 headers, to check they still work) */
+/* The attributes the op takes (ABI 1.4): the core refuses a call with another one (a typo such as "betta") or one
+ * of another kind, naming the op, where the kernel would have read beta = 1 without a word. */
+static const strata_attr_spec swish_op_attrs[] = {
+    {sizeof(strata_attr_spec), "beta", STRATA_ATTR_FLOAT, 0, 0, 1.0, NULL, "the slope inside the sigmoid"},
+};
+#endif
+
 strata_status swish_register_op(const strata_host_api *host, strata_plugin *plugin)
 {
     strata_op_def def = {0};
@@ -139,5 +147,9 @@ strata_status swish_register_op(const strata_host_api *host, strata_plugin *plug
     def.host_kernel = swish_host_kernel;
     def.user = (void *)(uintptr_t)host;
     def.doc = "y = x * sigmoid(beta x) (Swish; beta = 1 is SiLU)";
+#if STRATA_ABI_MINOR >= 4
+    def.attrs = swish_op_attrs;
+    def.n_attrs = 1;
+#endif
     return host->register_op(plugin, &def);
 }
