@@ -61,6 +61,8 @@ static void test_good_backward_passes(void **state)
     run_check_op("tests/fixtures/good_plugin.so", "fixture::product", 0, "fixture::product");
     /* an op whose schema requires an attribute (1.4): checked with the attribute's default (it had "no recipe") */
     run_check_op("tests/fixtures/good_plugin.so", "fixture::affine", 0, "gradient element(s) checked by finite");
+    /* an op flagged STRATA_OP_NO_GRAD: its forward alone (every generic case asked for a backward and failed) */
+    run_check_op("tests/fixtures/good_plugin.so", "fixture::sign", 0, "fixture::sign");
 }
 
 static void test_wrong_backward_fails(void **state)

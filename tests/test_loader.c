@@ -548,7 +548,7 @@ static void test_good_plugin_loads(void **state)
     assert_int_equal(r.abi_minor, STRATA_ABI_MINOR);
 
     /* what it registered is listed, attributed to it */
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 4); /* double, triple, product, affine */
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 5); /* double, triple, product, affine, sign */
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_LAYER), n_layers + 1);
     assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OPTIMIZER), n_optims + 1);
     const char *plugin = NULL, *kernels = NULL;
@@ -644,7 +644,7 @@ static void test_good_plugin_loads(void **state)
     int n_same = 0;
     record_by_path(rt, real(fx("good_plugin")), NULL, &n_same);
     assert_int_equal(n_same, 1);
-    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 4); /* double, triple, product, affine */
+    assert_int_equal(strata_registry_count(rt, STRATA_REGISTRY_OP), n_ops + 5); /* double, triple, product, affine, sign */
 
     assert_runtime_works(rt);
     rt_destroy(rt);

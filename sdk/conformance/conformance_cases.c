@@ -888,7 +888,8 @@ typedef int (*cf_gen_fn)(cf_gen *g, const cf_recipe *rc, cf_case *c);
 /* Generator flags. */
 enum {
     CF_G_ZEROS = 1u << 0, /* sprinkle exact zeros (kinks) */
-    CF_G_DISTINCT = 1u << 1
+    CF_G_DISTINCT = 1u << 1,
+    CF_G_NOGRAD = 1u << 2 /* gen_generic: the op gives no gradient (STRATA_OP_NO_GRAD): its forward alone */
 };
 #define CF_G_ARITY(n) ((unsigned)(n) << 8)
 #define CF_G_ARITY_OF(flags) ((int)((flags) >> 8))
@@ -3230,6 +3231,8 @@ static int gen_generic(cf_gen *g, const cf_recipe *rc, cf_case *c)
     const int n_req = cf_required_attrs(g->rt, rc->op, rc->version, req, CF_MAX_ATTRS);
     for (int k = 0; k < n_req; k++)
         *cf_attr_slot(c) = req[k];
+    for (int k = 0; (rc->flags & CF_G_NOGRAD) && k < c->n_in; k++)
+        c->in[k].grad = 0;
     return 0;
 }
 
@@ -3651,6 +3654,16 @@ static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *
         if (!s && strata_op_call(rt, op, in, arity, req, n_req, &y, 1) == STRATA_OK &&
             strata_tensor_dtype(y) == STRATA_F32) {
             cf_recipe r = {op, version, gen_generic, CF_RED, CF_RED, 0, 0, "generic", -2.0, 2.0, CF_G_ARITY(arity)};
+            /* an op that gives no gradient (STRATA_OP_NO_GRAD, or none defined: the core says which) is checked
+             * forward only; every case asked for a backward, which fails when nothing needs a gradient */
+            strata_tensor *yg = NULL;
+            strata_set_grad_enabled(rt, 1);
+            if (!strata_tensor_set_requires_grad(in[0], 1) &&
+                strata_op_call(rt, op, in, arity, req, n_req, &yg, 1) == STRATA_OK && !strata_tensor_requires_grad(yg))
+                r.flags |= CF_G_NOGRAD;
+            strata_set_grad_enabled(rt, 0);
+            strata_tensor_release(yg);
+            strata_graph_reset(strata_runtime_graph(rt));
             *out = r;
             found = 1;
         }
