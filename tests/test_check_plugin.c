@@ -92,6 +92,18 @@ static void test_author_slips_are_said(void **state)
                      "loaded plugin registers: it will not run"))
         fail_msg("no warning of the kernel for op fixture::stpo:\n%s", err);
     free(err);
+    /* info --json gives the schema an op's calls are checked against (ABI 1.4), a layer's and an optimizer's */
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "info --json"));
+    char *raw = tu_slurp(dir, "out"), *js = strdup(raw ? raw : "");
+    size_t w = 0; /* without the blanks of the indentation (no value here has one) */
+    for (const char *r = js; *r; r++)
+        if (*r != ' ' && *r != '\n')
+            js[w++] = *r;
+    js[w] = '\0';
+    if (!strstr(js, "\"name\":\"gan::ema_update\",\"plugin\":\"gan\",\"version\":1,\"kernels\"") ||
+        !strstr(js, "\"attributes\":[{\"name\":\"decay\",\"kind\":\"float\",\"required\":true,\"default\":null"))
+        fail_msg("info --json lacks gan::ema_update's schema:\n%.2000s", js);
+    free(raw), free(js);
     snprintf(args, sizeof args, "check --backend cpu --plugin '%s' --op fixture::stop --large 0", so);
     tu_run_cli(dir, args); /* (its forward passes: y = x on both) */
     err = tu_slurp(dir, "err");

@@ -575,6 +575,29 @@ static void test_good_plugin_loads(void **state)
     strata_tensor_release(y);
     strata_tensor_release(x);
 
+    /* its schema as registered (strata_registry_attrs): the op's own entries; none for the core's ops (checked by
+     * a table of their own) and for ops without one; a layer's */
+    const strata_attr_spec *sch = NULL;
+    int n_sch = -1;
+    ST_OK(strata_registry_attrs(rt, STRATA_REGISTRY_OP, registry_find(rt, STRATA_REGISTRY_OP, "fixture::affine", NULL,
+                                                                      NULL),
+                                &sch, &n_sch));
+    assert_int_equal(n_sch, 3);
+    assert_string_equal(sch[0].name, "alpha");
+    assert_int_equal(sch[0].required, 1);
+    ST_OK(strata_registry_attrs(rt, STRATA_REGISTRY_OP, registry_find(rt, STRATA_REGISTRY_OP, "core::add", NULL, NULL),
+                                &sch, &n_sch));
+    assert_null(sch);
+    assert_int_equal(n_sch, 0);
+    ST_OK(strata_registry_attrs(rt, STRATA_REGISTRY_OP,
+                                registry_find(rt, STRATA_REGISTRY_OP, "fixture::product", NULL, NULL), &sch, &n_sch));
+    assert_null(sch);
+    ST_OK(strata_registry_attrs(rt, STRATA_REGISTRY_LAYER,
+                                registry_find(rt, STRATA_REGISTRY_LAYER, "fixture_scale", NULL, NULL), &sch, &n_sch));
+    assert_int_equal(n_sch, 1);
+    assert_string_equal(sch[0].name, "factor");
+    ASSERT_STATUS(strata_registry_attrs(rt, STRATA_REGISTRY_OP, -1, &sch, &n_sch), STRATA_E_INVALID);
+
     /* a plugin op with an attribute schema (1.4): the core checks its calls as it checks its own ops' */
     x = tensor(ref, 2, shape, xv);
     const strata_attr ab[2] = {strata_attr_float("alpha", 2.0), strata_attr_int("beta", 1)}; /* an int is a number */

@@ -6,6 +6,31 @@
 
 #include "cli.h"
 #include "dist.h"
+#include "strata/strata_plugin.h" /* strata_attr_spec */
+
+/* An entry's attribute schema (strata_registry_attrs) as a JSON array: name, kind, required, default, doc; NULL
+ * for an op whose calls are not checked by one. */
+static json_t *attrs_json(strata_runtime *rt, strata_registry_kind kind, int k)
+{
+    static const char *const kinds[] = {"?", "int", "float", "ints", "floats", "string"};
+    const strata_attr_spec *s = NULL;
+    int n = 0;
+    if (strata_registry_attrs(rt, kind, k, &s, &n) || !s)
+        return NULL;
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++) {
+        const int kd = s[i].kind >= 1 && s[i].kind <= 5 ? s[i].kind : 0;
+        json_t *d = s[i].required                  ? json_null()
+                    : kd == STRATA_ATTR_INT        ? json_integer((json_int_t)s[i].dflt_i)
+                    : kd == STRATA_ATTR_FLOAT      ? json_real(s[i].dflt_f)
+                    : kd == STRATA_ATTR_STRING && s[i].dflt_s ? json_string(s[i].dflt_s)
+                                                              : json_null();
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:o, s:s}", "name", s[i].name, "kind", kinds[kd],
+                                             "required", s[i].required != 0, "default", d, "doc",
+                                             s[i].doc ? s[i].doc : ""));
+    }
+    return arr;
+}
 
 /* The entries of @p kind as a JSON array in *out; a failure of strata_registry_get (out of memory) is returned. */
 static strata_status registry_json(strata_runtime *rt, strata_registry_kind kind, json_t **out)
@@ -24,6 +49,9 @@ static strata_status registry_json(strata_runtime *rt, strata_registry_kind kind
             json_object_set_new(o, "version", json_integer(version));
             json_object_set_new(o, "kernels", json_string(kernels ? kernels : ""));
         }
+        json_t *attrs = attrs_json(rt, kind, k); /* the schema its calls are checked against, where it has one */
+        if (attrs)
+            json_object_set_new(o, "attributes", attrs);
         json_array_append_new(arr, o);
     }
     return STRATA_OK;
