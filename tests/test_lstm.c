@@ -658,6 +658,18 @@ static void test_bad_input_ops(void **state)
                                         tv(D_ANY, 3, SHAPE(2, 2)), tv(D_ANY, 4, SHAPE(2, 2))},
                     4, ATTRS(strata_attr_string("nonlinearity", "sigmoid")), 2, STRATA_E_INVALID,
                     NEEDLES("lstm::rnn_seq", "nonlinearity", "\"sigmoid\""));
+    /* the schemas (ABI 1.4): a typo, and nonlinearity, which only rnn_seq takes */
+    expect_op_error("lstm::gru_seq",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(4, 2, 3)), tv(D_ANY, 2, SHAPE(6, 3)),
+                                        tv(D_ANY, 3, SHAPE(6, 2)), tv(D_ANY, 4, SHAPE(2, 2))},
+                    4, ATTRS(I64("batch_frist", 1)), 3, STRATA_E_INVALID,
+                    NEEDLES("lstm::gru_seq", "unknown attribute 'batch_frist'", "reverse, batch_first"));
+    expect_op_error("lstm::lstm_seq_unfused",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(4, 2, 3)), tv(D_ANY, 2, SHAPE(8, 3)),
+                                        tv(D_ANY, 3, SHAPE(8, 2)), tv(D_ANY, 4, SHAPE(2, 2)),
+                                        tv(D_ANY, 5, SHAPE(2, 2))},
+                    5, ATTRS(strata_attr_string("nonlinearity", "relu")), 4, STRATA_E_INVALID,
+                    NEEDLES("lstm::lstm_seq_unfused", "unknown attribute 'nonlinearity'"));
 }
 
 static void expect_build_error(const char *text, strata_status status, const char *const *needles)

@@ -149,7 +149,10 @@ strata_status st_op_attrs_from_schema(const char *op, const strata_attr_spec *sc
                             e->struct_size >= sizeof(strata_attr_spec) && e->name ? e->name : "?", why);
         }
         s->a[k].name = e->name;
-        s->a[k].kinds = 1u << e->kind;
+        /* a list also takes one value, as PyTorch's stride=2 for (2, 2): the kernel gets what the call gave */
+        s->a[k].kinds = e->kind == STRATA_ATTR_INTS     ? K_INTS | K_INT
+                        : e->kind == STRATA_ATTR_FLOATS ? K_FLOATS | K_FLOAT
+                                                        : 1u << e->kind;
         *required |= e->required ? 1u << k : 0u;
     }
     *out = s;

@@ -293,6 +293,14 @@ static strata_status kernel_update_stats(const strata_kernel_call *c)
 #undef IN
 #undef OUT
 
+/* The attributes each op takes (checked by the core on every call, ABI 1.4): batch_norm's two, the backward's
+ * training (the forward's, passed on), update_stats' momentum. */
+static const strata_attr_spec bn_attrs[3] = {
+    CONV_OP_ATTR("training", STRATA_ATTR_INT, 0, 0, 0.0, "1: the batch's statistics, 0: the running ones"),
+    CONV_OP_ATTR("eps", STRATA_ATTR_FLOAT, 0, 0, 1e-5, "added to the variance"),
+    CONV_OP_ATTR("momentum", STRATA_ATTR_FLOAT, 0, 0, 0.1, "the batch's weight in the running statistics"),
+};
+
 strata_status conv_register_batch_norm(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def defs[] = {
@@ -303,16 +311,19 @@ strata_status conv_register_batch_norm(const strata_host_api *h, strata_plugin *
                 "training, eps",
          /* the backward reads x, weight, mean and invstd: the layer updates the running
           * statistics in place right after this call (and a discriminator runs twice) */
-         .backward_unread_inputs = 1u << 2 | 1u << 3 | 1u << 4, .backward_unread_outputs = 1u << 0},
+         .backward_unread_inputs = 1u << 2 | 1u << 3 | 1u << 4, .backward_unread_outputs = 1u << 0,
+         .attrs = bn_attrs, .n_attrs = 2},
         {.struct_size = sizeof(strata_op_def), .name = "conv::batch_norm_backward", .version = 1, .min_inputs = 5,
          .max_inputs = 5, .n_outputs = 3, .infer = infer_batch_norm_backward,
          .host_kernel = kernel_batch_norm_backward, .user = (void *)(uintptr_t)h,
-         .doc = "gradient of batch_norm: (dy, x, weight, mean, invstd) -> dx, dweight, dbias; training"},
+         .doc = "gradient of batch_norm: (dy, x, weight, mean, invstd) -> dx, dweight, dbias; training",
+         .attrs = bn_attrs, .n_attrs = 1},
         {.struct_size = sizeof(strata_op_def), .name = "conv::batch_norm_update_stats", .version = 1,
          .min_inputs = 4, .max_inputs = 4, .n_outputs = 3, .flags = STRATA_OP_NO_GRAD | STRATA_OP_INPLACE,
          .infer = infer_update_stats, .host_kernel = kernel_update_stats, .user = (void *)(uintptr_t)h,
          .doc = "in-place running statistics: (running_mean, x, running_var, num_batches_tracked) -> the three "
-                "buffers; momentum"},
+                "buffers; momentum",
+         .attrs = bn_attrs + 2, .n_attrs = 1},
     };
     return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

@@ -117,6 +117,15 @@ done:
     return rc;
 }
 
+/* The attributes it takes (checked by the core on every call, ABI 1.4): an integer each, or a list of one, as
+ * read_1d reads them (the conv1d layer passes integers). */
+static const strata_attr_spec conv1d_attrs[4] = {
+    CONV_OP_ATTR("stride", STRATA_ATTR_INTS, 0, 1, 0.0, "s or [s] (1)"),
+    CONV_OP_ATTR("padding", STRATA_ATTR_INTS, 0, 0, 0.0, "zeros at each end, p or [p] (0)"),
+    CONV_OP_ATTR("dilation", STRATA_ATTR_INTS, 0, 1, 0.0, "d or [d] (1)"),
+    CONV_OP_ATTR("groups", STRATA_ATTR_INT, 0, 1, 0.0, "channel groups (1)"),
+};
+
 strata_status conv_register_conv1d(const strata_host_api *h, strata_plugin *p)
 {
     strata_op_def d = {.struct_size = sizeof d,
@@ -129,6 +138,8 @@ strata_status conv_register_conv1d(const strata_host_api *h, strata_plugin *p)
                        .composite = composite_conv1d,
                        .user = (void *)(uintptr_t)h,
                        .doc = "1-D convolution (N, C, L): (x, weight (OC, C/groups, K) [, bias]); stride, padding, "
-                              "dilation, groups; composite over conv2d"};
+                              "dilation, groups; composite over conv2d",
+                       .attrs = conv1d_attrs,
+                       .n_attrs = 4};
     return h->register_op(p, &d);
 }

@@ -482,21 +482,32 @@ static strata_status backward_backward_weight(const strata_backward_call *c)
     return rc;
 }
 
+/* The attributes each op takes (checked by the core on every call, ABI 1.4): conv2d's window (entries 1-4);
+ * backward_data's adds input_size (entry 0), backward_weight's kernel_size (entry 5), both required. */
+static const strata_attr_spec conv2d_attrs[6] = {
+    CONV_OP_ATTR("input_size", STRATA_ATTR_INTS, 1, 4, 0.0, "[H, W] of x (backward_data)"),
+    CONV_OP_GEOM_ATTRS,
+    CONV_OP_ATTR("kernel_size", STRATA_ATTR_INTS, 1, 3, 0.0, "[KH, KW] of the weight (backward_weight)"),
+};
+
 strata_status conv_register_conv2d(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def defs[] = {
         {.struct_size = sizeof(strata_op_def), .name = "conv::conv2d", .version = 1, .min_inputs = 2,
          .max_inputs = 3, .n_outputs = 1, .infer = infer_conv2d, .backward = backward_conv2d,
          .host_kernel = kernel_conv2d, .user = (void *)(uintptr_t)h,
-         .doc = "2-D convolution, NCHW: (x, weight (OC, C/groups, KH, KW) [, bias]); stride, padding, dilation, groups"},
+         .doc = "2-D convolution, NCHW: (x, weight (OC, C/groups, KH, KW) [, bias]); stride, padding, dilation, groups",
+         .attrs = conv2d_attrs + 1, .n_attrs = 4},
         {.struct_size = sizeof(strata_op_def), .name = "conv::conv2d_backward_data", .version = 1, .min_inputs = 2,
          .max_inputs = 2, .n_outputs = 1, .infer = infer_backward_data, .backward = backward_backward_data,
          .host_kernel = kernel_backward_data, .user = (void *)(uintptr_t)h,
-         .doc = "gradient of conv2d in x: (dy, weight) -> dx; input_size [H, W]"},
+         .doc = "gradient of conv2d in x: (dy, weight) -> dx; input_size [H, W]", .attrs = conv2d_attrs,
+         .n_attrs = 5},
         {.struct_size = sizeof(strata_op_def), .name = "conv::conv2d_backward_weight", .version = 1,
          .min_inputs = 2, .max_inputs = 2, .n_outputs = 1, .infer = infer_backward_weight,
          .backward = backward_backward_weight, .host_kernel = kernel_backward_weight, .user = (void *)(uintptr_t)h,
-         .doc = "gradient of conv2d in the weight: (dy, x) -> dw; kernel_size [KH, KW]"},
+         .doc = "gradient of conv2d in the weight: (dy, x) -> dw; kernel_size [KH, KW]", .attrs = conv2d_attrs + 1,
+         .n_attrs = 5},
     };
     return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

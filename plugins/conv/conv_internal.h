@@ -109,6 +109,17 @@ strata_status conv_call(const strata_backward_call *c, const char *op, strata_te
 
 /* ---- registration (one function per file) ---------------------------------- */
 
+/* One entry of an op's attribute schema (strata_op_def.attrs, ABI 1.4: the core refuses a call with an attribute
+ * not listed or of another kind). A list entry's dflt_i is the value of each of its elements. */
+#define CONV_OP_ATTR(NAME, KIND, REQ, I, F, DOC) {sizeof(strata_attr_spec), NAME, KIND, REQ, I, F, NULL, DOC}
+/* The window of a 2-D convolution (conv_read_params), the first four entries of conv2d's, its backward ops' and
+ * conv_transpose2d's schemas: lists of two integers, or one integer (or a list of one) for both axes. */
+#define CONV_OP_GEOM_ATTRS                                                                 \
+    CONV_OP_ATTR("stride", STRATA_ATTR_INTS, 0, 1, 0.0, "[h, w], or s for both (1)"),      \
+    CONV_OP_ATTR("padding", STRATA_ATTR_INTS, 0, 0, 0.0, "[h, w], or p for both (0)"),     \
+    CONV_OP_ATTR("dilation", STRATA_ATTR_INTS, 0, 1, 0.0, "[h, w], or d for both (1)"),    \
+    CONV_OP_ATTR("groups", STRATA_ATTR_INT, 0, 1, 0.0, "channel groups (1)")
+
 /** Registers @p n op definitions in order; the first failure's status. */
 strata_status conv_register_ops(const strata_host_api *h, strata_plugin *p, const strata_op_def *defs, size_t n);
 

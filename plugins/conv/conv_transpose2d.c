@@ -98,6 +98,12 @@ static strata_status backward_transpose(const strata_backward_call *c)
     return rc;
 }
 
+/* The attributes it takes (checked by the core on every call, ABI 1.4): conv2d's window and output_padding. */
+static const strata_attr_spec transpose_attrs[5] = {
+    CONV_OP_GEOM_ATTRS,
+    CONV_OP_ATTR("output_padding", STRATA_ATTR_INTS, 0, 0, 0.0, "[h, w] or [p]: rows and columns added (0)"),
+};
+
 strata_status conv_register_conv_transpose2d(const strata_host_api *h, strata_plugin *p)
 {
     strata_op_def d = {.struct_size = sizeof d,
@@ -111,6 +117,8 @@ strata_status conv_register_conv_transpose2d(const strata_host_api *h, strata_pl
                        .host_kernel = kernel_transpose,
                        .user = (void *)(uintptr_t)h,
                        .doc = "transposed 2-D convolution (the adjoint of conv2d): (x, weight (C_in, OC/groups, KH, "
-                              "KW) [, bias]); stride, padding, output_padding, dilation, groups"};
+                              "KW) [, bias]); stride, padding, output_padding, dilation, groups",
+                       .attrs = transpose_attrs,
+                       .n_attrs = 5};
     return h->register_op(p, &d);
 }

@@ -63,6 +63,14 @@ static strata_status backward_dropout2d(const strata_backward_call *c)
     return c->host->op_call(c->rt, "core::mul", in, 2, NULL, 0, &c->grad_inputs[0], 1);
 }
 
+/* The attributes it takes (checked by the core on every call, ABI 1.4): p, and the generator's position, which
+ * the core adds when the caller gives no seed. */
+static const strata_attr_spec dropout2d_attrs[3] = {
+    CONV_OP_ATTR("p", STRATA_ATTR_FLOAT, 0, 0, 0.5, "the probability of zeroing a channel, in [0, 1)"),
+    CONV_OP_ATTR("seed", STRATA_ATTR_INT, 0, 0, 0.0, "Philox key (the runtime's)"),
+    CONV_OP_ATTR("offset", STRATA_ATTR_INT, 0, 0, 0.0, "Philox counter (the runtime's)"),
+};
+
 strata_status conv_register_dropout2d(const strata_host_api *h, strata_plugin *p)
 {
     strata_op_def d = {.struct_size = sizeof d,
@@ -77,6 +85,8 @@ strata_status conv_register_dropout2d(const strata_host_api *h, strata_plugin *p
                        .host_kernel = kernel_dropout2d,
                        .user = (void *)(uintptr_t)h,
                        .doc = "channel dropout: x (N, C, ...) -> y, mask (N, C, 1, ...); p, seed, offset (Philox, "
-                              "element n C + c)"};
+                              "element n C + c)",
+                       .attrs = dropout2d_attrs,
+                       .n_attrs = 3};
     return h->register_op(p, &d);
 }

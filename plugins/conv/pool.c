@@ -481,26 +481,47 @@ static strata_status backward_global_avg(const strata_backward_call *c)
 
 /* ---- registration --------------------------------------------------------------- */
 
-#define POOL_OP(NAME, NIN, NOUT, FLAGS, INFER, BACKWARD, KERNEL, DOC)                                         \
+#define POOL_OP(NAME, NIN, NOUT, FLAGS, INFER, BACKWARD, KERNEL, ATTRS, NATTRS, DOC)                         \
     {                                                                                                          \
         .struct_size = sizeof(strata_op_def), .name = NAME, .version = 1, .min_inputs = NIN, .max_inputs = NIN, \
         .n_outputs = NOUT, .flags = FLAGS, .infer = INFER, .backward = BACKWARD, .host_kernel = KERNEL,        \
-        .user = (void *)(uintptr_t)h, .doc = DOC                                                               \
+        .user = (void *)(uintptr_t)h, .doc = DOC, .attrs = ATTRS, .n_attrs = NATTRS                            \
     }
+
+/* The attributes each op takes (checked by the core on every call, ABI 1.4): max_pool2d's window (entries 1-3),
+ * avg_pool2d's with count_include_pad (1-4), its backward's with input_size (0-4); max_pool2d_backward's window
+ * is optional. No dilation, ceil_mode, divisor_override or return_indices: the kernels would ignore them. */
+#define POOL_ATTR(NAME, KIND, REQ, I, DOC) CONV_OP_ATTR(NAME, KIND, REQ, I, 0.0, DOC)
+static const strata_attr_spec pool_attrs_spec[5] = {
+    POOL_ATTR("input_size", STRATA_ATTR_INTS, 1, 4, "[H, W] of x (the backward ops)"),
+    POOL_ATTR("kernel_size", STRATA_ATTR_INTS, 1, 2, "[KH, KW], or [k] for both"),
+    POOL_ATTR("stride", STRATA_ATTR_INTS, 0, 0, "[h, w] or [s] (the kernel size)"),
+    POOL_ATTR("padding", STRATA_ATTR_INTS, 0, 0, "[h, w] or [p], at most half the kernel (0)"),
+    POOL_ATTR("count_include_pad", STRATA_ATTR_INT, 0, 1, "1: padding taps count in the divisor (avg)"),
+};
+static const strata_attr_spec max_backward_attrs[4] = {
+    POOL_ATTR("input_size", STRATA_ATTR_INTS, 1, 4, "[H, W] of x"),
+    POOL_ATTR("kernel_size", STRATA_ATTR_INTS, 0, 0, "the forward's (optional: needed with stride or padding)"),
+    POOL_ATTR("stride", STRATA_ATTR_INTS, 0, 0, "the forward's (the kernel size)"),
+    POOL_ATTR("padding", STRATA_ATTR_INTS, 0, 0, "the forward's (0)"),
+};
+#undef POOL_ATTR
 
 strata_status conv_register_pool(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def defs[] = {
-        POOL_OP("conv::max_pool2d", 1, 2, 0, infer_max_pool, backward_max_pool, kernel_max_pool,
+        POOL_OP("conv::max_pool2d", 1, 2, 0, infer_max_pool, backward_max_pool, kernel_max_pool, pool_attrs_spec + 1, 3,
                 "2-D max pooling: x -> y, indices (i64, flat in H W); kernel_size, stride, padding"),
         POOL_OP("conv::max_pool2d_backward", 2, 1, 0, infer_max_pool_backward, backward_max_pool_backward,
-                kernel_max_pool_backward, "gradient of max_pool2d: (dy, indices) -> dx; input_size [H, W] (and optionally the forward's window)"),
-        POOL_OP("conv::avg_pool2d", 1, 1, 0, infer_avg_pool, backward_avg_pool, kernel_avg_pool,
+                kernel_max_pool_backward, max_backward_attrs, 4,
+                "gradient of max_pool2d: (dy, indices) -> dx; input_size [H, W] (and optionally the forward's window)"),
+        POOL_OP("conv::avg_pool2d", 1, 1, 0, infer_avg_pool, backward_avg_pool, kernel_avg_pool, pool_attrs_spec + 1, 4,
                 "2-D average pooling; kernel_size, stride, padding, count_include_pad (1)"),
         POOL_OP("conv::avg_pool2d_backward", 1, 1, 0, infer_avg_pool_backward, backward_avg_pool_backward,
-                kernel_avg_pool_backward, "gradient of avg_pool2d: dy -> dx; its attrs and input_size [H, W]"),
+                kernel_avg_pool_backward, pool_attrs_spec, 5,
+                "gradient of avg_pool2d: dy -> dx; its attrs and input_size [H, W]"),
         POOL_OP("conv::global_avg_pool2d", 1, 1, 0, infer_global_avg, backward_global_avg, kernel_global_avg,
-                "mean over H and W: (N, C, H, W) -> (N, C)"),
+                pool_attrs_spec, 0, "mean over H and W: (N, C, H, W) -> (N, C)"),
     };
     return conv_register_ops(h, p, defs, sizeof defs / sizeof defs[0]);
 }

@@ -188,6 +188,9 @@ static strata_status backward_gru_seq(const strata_backward_call *c)
     return rnn_backward_seq(c, CELL_GRU, "lstm::gru_seq_backward", extra, 4, 3, 1);
 }
 
+/* The attributes it, its backward op and gru_seq_unfused take (checked by the core on every call, ABI 1.4). */
+static const strata_attr_spec gru_seq_attrs[2] = {RNN_SEQ_ATTRS};
+
 strata_status lstm_register_gru_seq(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def fwd = {
@@ -200,7 +203,9 @@ strata_status lstm_register_gru_seq(const strata_host_api *h, strata_plugin *p)
         .composite = composite_gru_seq,
         .host_kernel = kernel_gru_seq,
         .doc = "one GRU layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n, ws; reverse, "
-               "batch_first"};
+               "batch_first",
+        .attrs = gru_seq_attrs,
+        .n_attrs = 2};
     const strata_op_def bwd = {
         .name = "lstm::gru_seq_backward",
         .min_inputs = 6,
@@ -208,7 +213,9 @@ strata_status lstm_register_gru_seq(const strata_host_api *h, strata_plugin *p)
         .n_outputs = 3,
         .infer = infer_gru_seq_backward,
         .host_kernel = kernel_gru_seq_backward,
-        .doc = "BPTT of gru_seq: (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0"};
+        .doc = "BPTT of gru_seq: (dy, dh_n, w_hh, h0, y, ws) -> dgi, dgh, dh0",
+        .attrs = gru_seq_attrs,
+        .n_attrs = 2};
     return rnn_register_seq(h, p, &fwd, &bwd, "lstm::gru_seq_unfused",
                             "gru_seq by its composite definition only (core ops, every backend)");
 }

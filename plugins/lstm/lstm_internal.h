@@ -166,6 +166,15 @@ strata_status rnn_infer_seq(const strata_infer_call *c, int cell, int64_t ws_mul
  */
 strata_status rnn_backward_seq(const strata_backward_call *c, int cell, const char *bptt, strata_tensor *const *extra,
                                int n_extra, int n_out, int separate_dgh);
+
+/* The attributes of the sequence ops (strata_op_def.attrs, ABI 1.4: the core refuses a call with an attribute not
+ * listed or of another kind), the forward's, with which its backward op is called too: reverse and batch_first,
+ * and nonlinearity after them for rnn_seq. */
+#define RNN_SEQ_ATTR(NAME, KIND, I, S, DOC) {sizeof(strata_attr_spec), NAME, KIND, 0, I, 0.0, S, DOC}
+#define RNN_SEQ_ATTRS                                                                                  \
+    RNN_SEQ_ATTR("reverse", STRATA_ATTR_INT, 0, NULL, "1: the steps from t = T-1 down to 0"),          \
+    RNN_SEQ_ATTR("batch_first", STRATA_ATTR_INT, 0, NULL, "1: x and y are (B, T, .), 0: (T, B, .)")
+
 /**
  * Registers a sequence op @p fwd, its BPTT op @p bwd and the composite-only
  * twin of @p fwd (no backward, no host kernel) named @p unfused_name; sets

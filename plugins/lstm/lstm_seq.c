@@ -216,6 +216,9 @@ static strata_status backward_lstm_seq(const strata_backward_call *c)
     return rnn_backward_seq(c, CELL_LSTM, "lstm::lstm_seq_backward", extra, 3, 3, 0);
 }
 
+/* The attributes it, its backward op and lstm_seq_unfused take (checked by the core on every call, ABI 1.4). */
+static const strata_attr_spec lstm_seq_attrs[2] = {RNN_SEQ_ATTRS};
+
 strata_status lstm_register_lstm_seq(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def fwd = {
@@ -228,7 +231,9 @@ strata_status lstm_register_lstm_seq(const strata_host_api *h, strata_plugin *p)
         .composite = composite_lstm_seq,
         .host_kernel = kernel_lstm_seq,
         .doc = "one LSTM layer over a sequence: (x, w_ih, w_hh, h0, c0 [, b_ih, b_hh]) -> y, h_n, c_n, ws; "
-               "reverse, batch_first"};
+               "reverse, batch_first",
+        .attrs = lstm_seq_attrs,
+        .n_attrs = 2};
     const strata_op_def bwd = {
         .name = "lstm::lstm_seq_backward",
         .min_inputs = 6,
@@ -236,7 +241,9 @@ strata_status lstm_register_lstm_seq(const strata_host_api *h, strata_plugin *p)
         .n_outputs = 3,
         .infer = infer_lstm_seq_backward,
         .host_kernel = kernel_lstm_seq_backward,
-        .doc = "BPTT of lstm_seq: (dy, dh_n, dc_n, w_hh, c0, ws) -> d(pre-activations), dh0, dc0"};
+        .doc = "BPTT of lstm_seq: (dy, dh_n, dc_n, w_hh, c0, ws) -> d(pre-activations), dh0, dc0",
+        .attrs = lstm_seq_attrs,
+        .n_attrs = 2};
     return rnn_register_seq(h, p, &fwd, &bwd, "lstm::lstm_seq_unfused",
                             "lstm_seq by its composite definition only (core ops, every backend)");
 }

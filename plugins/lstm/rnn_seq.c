@@ -161,6 +161,12 @@ static strata_status backward_rnn_seq(const strata_backward_call *c)
     return rnn_backward_seq(c, CELL_RNN, "lstm::rnn_seq_backward", extra, 2, 2, 0);
 }
 
+/* The attributes it, its backward op and rnn_seq_unfused take (checked by the core on every call, ABI 1.4). */
+static const strata_attr_spec rnn_seq_attrs[3] = {
+    RNN_SEQ_ATTRS,
+    RNN_SEQ_ATTR("nonlinearity", STRATA_ATTR_STRING, 0, "tanh", "tanh or relu"),
+};
+
 strata_status lstm_register_rnn_seq(const strata_host_api *h, strata_plugin *p)
 {
     const strata_op_def fwd = {
@@ -173,7 +179,9 @@ strata_status lstm_register_rnn_seq(const strata_host_api *h, strata_plugin *p)
         .composite = composite_rnn_seq,
         .host_kernel = kernel_rnn_seq,
         .doc = "one Elman RNN layer over a sequence: (x, w_ih, w_hh, h0 [, b_ih, b_hh]) -> y, h_n; reverse, "
-               "batch_first, nonlinearity"};
+               "batch_first, nonlinearity",
+        .attrs = rnn_seq_attrs,
+        .n_attrs = 3};
     const strata_op_def bwd = {
         .name = "lstm::rnn_seq_backward",
         .min_inputs = 4,
@@ -181,7 +189,9 @@ strata_status lstm_register_rnn_seq(const strata_host_api *h, strata_plugin *p)
         .n_outputs = 2,
         .infer = infer_rnn_seq_backward,
         .host_kernel = kernel_rnn_seq_backward,
-        .doc = "BPTT of rnn_seq: (dy, dh_n, w_hh, y) -> d(pre-activation), dh0"};
+        .doc = "BPTT of rnn_seq: (dy, dh_n, w_hh, y) -> d(pre-activation), dh0",
+        .attrs = rnn_seq_attrs,
+        .n_attrs = 3};
     return rnn_register_seq(h, p, &fwd, &bwd, "lstm::rnn_seq_unfused",
                             "rnn_seq by its composite definition only (core ops, every backend)");
 }

@@ -2632,7 +2632,7 @@ static int gen_conv1d(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_in_filled(g, c, "w", 3, (int64_t[]){v.OC, v.C / v.groups, v.KW}, -1.0, 1.0, 1);
     if (v.bias)
         cf_in_filled(g, c, "b", 1, (int64_t[]){v.OC}, -1.0, 1.0, 1);
-    if (g->trial % 2) { /* ints of one, or plain ints */
+    if (g->trial % 2) { /* ints of one, or plain ints: its schema takes both */
         cf_attr_ints(c, "stride", &v.sw, 1);
         cf_attr_ints(c, "padding", &v.pw, 1);
         cf_attr_ints(c, "dilation", &v.dw, 1);
@@ -2659,9 +2659,9 @@ static void pool_pick(cf_gen *g, cf_case *c, cf_pool *p)
     case -1:
         p->N = 2, p->C = 8, p->H = p->W = 64, p->KH = p->KW = 3, p->sh = p->sw = 2, p->ph = p->pw = 1;
         break;
-    case 0: /* stride absent: the kernel */
+    case 0: /* stride absent: the kernel; a list of one for both axes */
         p->N = 2, p->C = 3, p->H = 8, p->W = 6, p->KH = p->KW = 2;
-        cf_attr_int(c, "kernel_size", 2);
+        cf_attr_ints(c, "kernel_size", (int64_t[]){2}, 1);
         break;
     case 1: /* overlapping windows and padding, odd sizes, batch 1 */
         p->N = 1, p->C = 2, p->H = 7, p->W = 9, p->KH = p->KW = 3, p->sh = p->sw = 2, p->ph = p->pw = 1;
@@ -2696,8 +2696,8 @@ static int gen_max_pool2d(cf_gen *g, const cf_recipe *rc, cf_case *c)
     cf_pool p;
     if (g->error) { /* padding more than half the kernel */
         p = (cf_pool){.N = 1, .C = 1, .H = 5, .W = 5};
-        cf_attr_int(c, "kernel_size", 2);
-        cf_attr_int(c, "padding", 2);
+        cf_attr_ints(c, "kernel_size", (int64_t[]){2}, 1);
+        cf_attr_ints(c, "padding", (int64_t[]){2}, 1);
         c->note = "padding 2 with a kernel of 2 must fail";
         c->expect = STRATA_E_INVALID;
     } else {

@@ -172,7 +172,9 @@ typedef struct strata_op_def {
     /** The attributes the op takes, by name and kind (at most
      *  STRATA_OP_MAX_ATTRS): the core refuses a call that gives one not
      *  listed, one of another kind (an integer serves for a number, a whole
-     *  number for an integer) or none of one marked required, naming the op
+     *  number for an integer, one value for a list of them: the kernel then
+     *  gets the single value, kind INT or FLOAT, as the call gave it) or
+     *  none of one marked required, naming the op
      *  and the attribute, where a kernel would have read its default and
      *  given a wrong result without a word. `dflt_*` and `doc` describe the
      *  op's own defaults; the core applies none. NULL: not checked (ops of
