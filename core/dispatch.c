@@ -375,7 +375,7 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         return st_error(STRATA_E_INVALID, "%s: bad attribute count %d", op->name, inv->n_attrs);
     strata_status bad_attr = st_attrs_check(op->name, inv->attrs, inv->n_attrs);
     if (!bad_attr && op->attr_spec && (inv->n_attrs || op->attrs_required))
-        bad_attr = st_check_core_op_attrs(op->name, op->attr_spec, op->attrs_required, inv->attrs, inv->n_attrs);
+        bad_attr = st_check_op_attrs(op->name, op->attr_spec, op->attrs_required, inv->attrs, inv->n_attrs);
     if (bad_attr)
         return bad_attr;
     const int provided = (inv->flags & STRATA_INVOKE_OUTPUTS_PROVIDED) != 0;

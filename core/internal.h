@@ -369,8 +369,8 @@ const st_op_attrs *st_core_op_attrs(const char *op);
 strata_status st_op_attrs_from_schema(const char *op, const strata_attr_spec *schema, int n, st_op_attrs **out,
                                       uint32_t *required);
 /** The call's attributes against @p spec; @p required: bit k, entry k must be given (plugin schemas). */
-strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
-                                     const strata_attr *attrs, int n);
+strata_status st_check_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
+                               const strata_attr *attrs, int n);
 /* Attributes a caller passed: a name each, a known kind, an array for a
  * list of n > 0 and a string for a string; else STRATA_E_INVALID naming
  * @p what (the op, layer or optimizer) and the attribute. */

@@ -517,15 +517,19 @@ double cli_byte_to_value(const cli_scaling *sc, int64_t c, double px);
 double cli_value_to_byte(const cli_scaling *sc, int64_t c, double v);
 /** Standardises @p d as data.mean and data.std say (nothing when plain). */
 strata_status cli_normalize(strata_dataset *d, const cli_scaling *sc);
+/** The smallest and largest input value of @p d (0 and 0 when it has none). */
+void cli_dataset_range(const strata_dataset *d, float *lo, float *hi);
+/** What stored values ranging over [@p lo, @p hi] are as pixels: 255 for
+ *  [0, 1] (a white pixel 1), 1 for bytes [0, 255], 0 for neither. */
+double cli_pixel_factor(float lo, float hi);
 /** How pixel bytes (0-255: PNG files, IDX images, a generator's samples)
  *  become the model's inputs: cli_data_scaling, with data.scale for bytes.
  *  IDX data are bytes; the raw values of data.format: safetensors are taken
  *  to be bytes when the training inputs lie in [0, 255] and exceed 1, and
  *  in [0, 1] (a white pixel 1) when they do not exceed 1: data.scale is then
- *  multiplied by 255. 0, or 1 after a message naming the spec when the
- *  training inputs cannot be read or are not pixel values (below 0, above 255). */
-/** The smallest and largest input value of @p d (0 and 0 when it has none). */
-void cli_dataset_range(const strata_dataset *d, float *lo, float *hi);
+ *  multiplied by 255 (cli_pixel_factor). 0, or 1 after a message naming the
+ *  spec when the training inputs cannot be read or are not pixel values
+ *  (below 0, above 255). */
 int cli_byte_scaling(const strata_spec *s, cli_scaling *out);
 
 /* Checkpoints and resume of `strata train` (train_ckpt.c). */

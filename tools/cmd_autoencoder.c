@@ -337,27 +337,21 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     const int sft = format && !strcmp(format, "safetensors");
     const int64_t plane = c->per / sc.n; /* per channel, when data.mean or data.std are per channel */
     cli_scaling bs = sc; /* with them, each channel's scaling undone: to bytes, or a safetensors set's own values */
-    if (sc.n > 1) {
+    if (sc.n > 1) /* IDX bytes; a safetensors set's range decides below */
         lo = 0.0f, hi = 255.0f;
-        float rlo = INFINITY, rhi = -INFINITY; /* a safetensors set's values as stored */
-        for (int64_t i = 0; sft && i < strata_dataset_size(c->test); i++)
-            for (int64_t k = 0; k < c->per; k++) {
-                const float v = (float)cli_value_to_byte(&sc, k / plane, strata_dataset_x(c->test, i)[k]);
-                rlo = v < rlo ? v : rlo, rhi = v > rhi ? v : rhi;
-            }
-        if (sft && rlo >= 0.0f && rhi <= 255.0f) /* pixels, as cli_byte_scaling reads them: [0, 1] or bytes */
-            bs.scale *= rhi <= 1.0f ? 255.0 : 1.0;
-        else if (sft) /* other numbers: black and white their extremes */
-            lo = rlo, hi = rlo < rhi ? rhi : rlo + 1.0f;
-    } else if (sft) { /* any numbers: black and white are the test set's extremes */
-        lo = INFINITY, hi = -INFINITY;
+    if (sft) { /* any numbers (per channel: as stored): black and white are the test set's extremes */
+        float rlo = INFINITY, rhi = -INFINITY;
         for (int64_t i = 0; i < strata_dataset_size(c->test); i++)
             for (int64_t k = 0; k < c->per; k++) {
-                const float v = strata_dataset_x(c->test, i)[k];
-                lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+                const float x = strata_dataset_x(c->test, i)[k];
+                const float v = sc.n > 1 ? (float)cli_value_to_byte(&sc, k / plane, x) : x;
+                rlo = v < rlo ? v : rlo, rhi = v > rhi ? v : rhi;
             }
-        if (!(lo < hi))
-            hi = lo + 1.0f;
+        const double pixels = sc.n > 1 ? cli_pixel_factor(rlo, rhi) : 0.0; /* as cli_byte_scaling reads them */
+        if (pixels)
+            bs.scale *= pixels;
+        else
+            lo = rlo, hi = rlo < rhi ? rhi : rlo + 1.0f;
     }
     /* whole pairs of rows: a last row of fewer than 16 images is padded with white tiles */
     const int64_t slots = 2 * cols * ((n + cols - 1) / cols);

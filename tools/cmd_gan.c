@@ -549,9 +549,10 @@ static void gan_pixel_range(gan_ctx *c)
         cli_dataset_range(own, &lo, &hi);
         strata_dataset_destroy(own);
         own = NULL;
-        if (lo >= 0.0f && hi <= 255.0f) { /* as cli_byte_scaling reads them: [0, 1] or bytes */
+        const double factor = cli_pixel_factor(lo, hi); /* as cli_byte_scaling reads them */
+        if (factor) {
             c->px_sc = sc, c->px_channels = 1;
-            c->px_sc.scale *= hi <= 1.0f ? 255.0 : 1.0;
+            c->px_sc.scale *= factor;
             return;
         }
     }

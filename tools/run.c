@@ -1228,11 +1228,7 @@ double cli_value_to_byte(const cli_scaling *sc, int64_t c, double v)
 
 strata_status cli_normalize(strata_dataset *d, const cli_scaling *sc)
 {
-    if (cli_scaling_plain(sc))
-        return STRATA_OK;
-    if (sc->n == 1)
-        return strata_dataset_normalize(d, sc->mean[0], sc->std[0]);
-    return strata_dataset_normalize_channels(d, sc->n, sc->mean, sc->std);
+    return cli_scaling_plain(sc) ? STRATA_OK : strata_dataset_normalize_channels(d, sc->n, sc->mean, sc->std);
 }
 
 void cli_dataset_range(const strata_dataset *d, float *lo, float *hi)
@@ -1248,6 +1244,13 @@ void cli_dataset_range(const strata_dataset *d, float *lo, float *hi)
         *lo = i == 0 || x[i] < *lo ? x[i] : *lo;
         *hi = i == 0 || x[i] > *hi ? x[i] : *hi;
     }
+}
+
+double cli_pixel_factor(float lo, float hi)
+{
+    if (!(lo >= 0.0f && hi <= 255.0f))
+        return 0.0;
+    return hi <= 1.0f ? 255.0 : 1.0;
 }
 
 int cli_byte_scaling(const strata_spec *s, cli_scaling *out)
@@ -1269,13 +1272,13 @@ int cli_byte_scaling(const strata_spec *s, cli_scaling *out)
     cli_dataset_range(train, &lo, &hi);
     lo = lo < 0.0f ? lo : 0.0f; /* (0 counts: an all-white set is still pixels) */
     strata_dataset_destroy(train);
-    if (!(lo >= 0.0f && hi <= 255.0f)) {
+    const double factor = cli_pixel_factor(lo, hi);
+    if (!factor) {
         fprintf(stderr, "strata: error: %s: the training inputs range over [%g, %g], not pixel values in [0, 1] or "
                         "[0, 255]: images cannot be scaled as they were\n",
                 strata_spec_path(s), (double)lo, (double)hi);
         return 1;
     }
-    if (hi <= 1.0f)
-        out->scale *= 255.0;
+    out->scale *= factor;
     return 0;
 }

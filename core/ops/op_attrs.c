@@ -3,7 +3,7 @@
  * cannot read (a string for a number) is refused, naming the op, the
  * attribute and what it takes, where the op would have read its default or
  * 0 and given a wrong result without a word. Layers and optimizers check
- * theirs against their schema (schema.c); plugins' ops are not checked.
+ * theirs against their schema (schema.c).
  *
  * Each entry: the attributes with the kinds each takes (K_INT, K_FLOAT:
  * numbers, either taken for the other, an integer only from a whole
@@ -159,8 +159,8 @@ strata_status st_op_attrs_from_schema(const char *op, const strata_attr_spec *sc
     return STRATA_OK;
 }
 
-strata_status st_check_core_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
-                                     const strata_attr *attrs, int n)
+strata_status st_check_op_attrs(const char *op, const st_op_attrs *spec, uint32_t required,
+                               const strata_attr *attrs, int n)
 {
     for (int r = 0; required && r < spec->n; r++) { /* a plugin schema's required ones, given */
         int given = !(required & (1u << r));

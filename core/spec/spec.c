@@ -667,15 +667,13 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
             return fail(s, STRATA_E_FORMAT, v, "%s must be %s %g, got %s", path,
                         r->gt ? "greater than" : "at least", r->min, v->text);
         return STRATA_OK;
-    case K_FLOATS: {
-        if (v->kind != YT_SEQ) {
-            const key_rule one = {r->name, K_FLOAT, 0, NULL, r->min, r->gt, NULL, NULL, 0};
+    case K_FLOATS: { /* each value as a K_FLOAT */
+        const key_rule one = {r->name, K_FLOAT, 0, NULL, r->min, r->gt, NULL, NULL, 0};
+        if (v->kind != YT_SEQ)
             return check_rule_value(s, &one, v, path);
-        }
         if (v->n < 1 || v->n > SPEC_MAX_CHANNELS)
             return fail(s, STRATA_E_FORMAT, v, "%s is a number or a list of 1 to %d numbers (one per channel), got %d",
                         path, SPEC_MAX_CHANNELS, v->n);
-        const key_rule one = {r->name, K_FLOAT, 0, NULL, r->min, r->gt, NULL, NULL, 0};
         strata_status st = STRATA_OK;
         for (int k = 0; k < v->n && !st; k++) {
             char item[160];
