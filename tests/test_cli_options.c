@@ -202,6 +202,11 @@ static void test_set_overrides(void **state)
     static const bad_case spec_errors[] = {
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lrr=0.1", "unknown key 'lrr' in optimizer"},
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr=abc", "'lr' expects a number, got 'abc'"},
+        /* the error names the change that broke the spec: its line is one of the changed text */
+        {"train %s/mlp-fashion.yaml --out r --set train.epochs=1 --set optimizer.lrr=0.1 --set train.batch_size=4",
+         "--set optimizer.lrr=0.1: E_FORMAT: "},
+        {"train %s/mlp-fashion.yaml --out r --set train.epochs=-5 --set optimizer.lr=0.1",
+         "--set train.epochs=-5: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.9.type=relu", "'9' is not an index of this 6-item list"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers=[]", "model.layers is a block of settings"},
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},

@@ -411,6 +411,30 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set)
     return r;
 }
 
+/* The index of the first --set whose change makes the spec fail to load,
+ * applied in order to the file's text (the line numbers of an error are those
+ * of the changed text, so the change has to be named); -1 when the file fails
+ * as written or no single change can be blamed. Takes the text. */
+static int blame_set(strata_runtime *rt, char *text, size_t len, const char *path)
+{
+    text_buf t = {text, len};
+    strata_spec *s = NULL;
+    int culprit = -1;
+    if (strata_spec_parse(rt, t.s, t.len, path, &s) == STRATA_OK) {
+        strata_spec_destroy(s);
+        for (int k = 0; k < cli_n_sets && culprit < 0; k++) {
+            s = NULL; /* each change applied once already, so applying it again succeeds and says nothing */
+            if (cli_spec_set(&t.s, &t.len, path, cli_sets[k]) ||
+                strata_spec_parse(rt, t.s, t.len, path, &s) != STRATA_OK)
+                culprit = k;
+            strata_spec_destroy(s);
+        }
+    }
+    strata_clear_error();
+    free(t.s);
+    return culprit;
+}
+
 int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
 {
     *out = NULL;
@@ -446,13 +470,24 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
         r = 1;
     }
     fclose(f);
+    char *plain = r ? NULL : malloc(t.len + 1); /* the file as written, to find which --set broke it */
+    size_t plain_len = t.len;
+    if (plain)
+        memcpy(plain, t.s, t.len + 1);
     for (int k = 0; !r && k < cli_n_sets; k++)
         r = cli_spec_set(&t.s, &t.len, path, cli_sets[k]);
     if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out))) {
-        fprintf(stderr, "strata: error: loading the spec with --set: %s: %s\n", strata_status_name(rc),
-                strata_last_error());
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", strata_last_error());
+        int culprit = plain ? blame_set(rt, plain, plain_len, path) : -1;
+        plain = NULL; /* blame_set took it */
+        if (culprit >= 0)
+            fprintf(stderr, "strata: error: --set %s: %s: %s\n", cli_sets[culprit], strata_status_name(rc), msg);
+        else
+            fprintf(stderr, "strata: error: loading the spec with --set: %s: %s\n", strata_status_name(rc), msg);
         r = 1;
     }
+    free(plain);
     free(t.s);
     return r;
 }
