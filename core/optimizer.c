@@ -298,7 +298,7 @@ strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *no
     }
     total = sqrt(total);
     double coef = max_norm / (total + 1e-6);
-    if (!rc && coef < 1.0) {
+    if (!rc && !(coef >= 1.0)) { /* a NaN norm makes every gradient NaN, as PyTorch's clip_grad_norm_ */
         for (int k = 0; k < m->n_params && !rc; k++) {
             strata_tensor *p = m->params[k].t, *scaled;
             if (!p->grad)

@@ -196,7 +196,7 @@ static void cpu_unary_range(cpu_unary_fn fn, const cpu_unary_params *p, float *r
     case CPU_RELU:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            y[i] = x[i] <= 0.0f ? 0.0f : x[i]; /* NaN stays NaN, as PyTorch */
         break;
     case CPU_LEAKY_RELU:
 #pragma omp simd
@@ -369,7 +369,7 @@ static void cpu_deriv_range(cpu_unary_fn fn, const cpu_unary_params *p, float *r
     case CPU_RELU:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * 0.0f;
+            dx[i] = x[i] <= 0.0f ? dy[i] * 0.0f : dy[i];
         break;
     case CPU_LEAKY_RELU:
 #pragma omp simd

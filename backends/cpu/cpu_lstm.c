@@ -398,7 +398,7 @@ static void rnn_step(float *restrict y, const float *restrict bsum, int relu, co
 #pragma omp simd
             for (int64_t j = 0; j < H; j++) {
                 float v = yr[j] + bsum[j];
-                yr[j] = v > 0.0f ? v : 0.0f;
+                yr[j] = v <= 0.0f ? 0.0f : v;
             }
         } else {
 #pragma omp simd
@@ -455,7 +455,7 @@ static void rnn_step_backward(float *restrict da, const float *restrict dh, cons
 #pragma omp simd
         for (int64_t j = 0; j < H; j++) {
             float d = dyr[j] + dhb[j], v = yr[j];
-            dar[j] = relu ? (v > 0.0f ? d : 0.0f) : d * (1.0f - v * v);
+            dar[j] = relu ? (v <= 0.0f ? 0.0f : d) : d * (1.0f - v * v);
         }
     }
 }

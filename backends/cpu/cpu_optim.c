@@ -31,6 +31,13 @@ static strata_status cpu_optim_setup(const strata_kernel_call *call, int n_in, c
 #define CPU_F(name, dflt) strata_attr_get_float(call->attrs, call->n_attrs, (name), (dflt))
 #define CPU_I(name, dflt) strata_attr_get_int(call->attrs, call->n_attrs, (name), (dflt))
 
+/* The L2 term wd p of the gradient, skipped when wd is 0 (as PyTorch): 0 * inf
+ * would turn an infinite parameter into NaN. */
+static inline double cpu_decay(double wd, double p)
+{
+    return wd != 0.0 ? wd * p : 0.0;
+}
+
 /* SGD over [lo, hi); see cpu_sgd_step. */
 static void cpu_sgd_range(float *p_out, float *buf_out, const float *p, const float *g, const float *buf, int64_t lo,
                           int64_t hi, double lr, double momentum, double dampening, double wd, int nesterov,
@@ -40,7 +47,7 @@ static void cpu_sgd_range(float *p_out, float *buf_out, const float *p, const fl
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) {
             double pi = p[i], bi = buf[i];
-            double gi = (double)g[i] + wd * pi;
+            double gi = (double)g[i] + cpu_decay(wd, pi);
             p_out[i] = (float)(pi - lr * gi);
             buf_out[i] = (float)bi;
         }
@@ -48,7 +55,7 @@ static void cpu_sgd_range(float *p_out, float *buf_out, const float *p, const fl
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) {
             double pi = p[i];
-            double gi = (double)g[i] + wd * pi;
+            double gi = (double)g[i] + cpu_decay(wd, pi);
             double bi = gi;
             gi = nesterov ? gi + momentum * bi : bi;
             p_out[i] = (float)(pi - lr * gi);
@@ -58,7 +65,7 @@ static void cpu_sgd_range(float *p_out, float *buf_out, const float *p, const fl
 #pragma omp simd
         for (int64_t i = lo; i < hi; i++) {
             double pi = p[i];
-            double gi = (double)g[i] + wd * pi;
+            double gi = (double)g[i] + cpu_decay(wd, pi);
             double bi = momentum * (double)buf[i] + (1.0 - dampening) * gi;
             gi = nesterov ? gi + momentum * bi : bi;
             p_out[i] = (float)(pi - lr * gi);
@@ -123,7 +130,7 @@ CPU_KERNEL(adam_step)
         _Pragma("omp simd") for (int64_t i = lo; i < hi; i++)
         {
             double pi = (double)p[i] * p_scale;
-            double gi = (double)g[i] + g_wd * (double)p[i];
+            double gi = (double)g[i] + cpu_decay(g_wd, (double)p[i]);
             double mi = b1 * (double)m[i] + (1.0 - b1) * gi;
             double vi = b2 * (double)v[i] + (1.0 - b2) * gi * gi;
             pi -= step_size * mi / (sqrt(vi) / sqrt_bc2 + eps);
@@ -158,7 +165,7 @@ CPU_KERNEL(rmsprop_step)
         _Pragma("omp simd") for (int64_t i = lo; i < hi; i++)
         {
             double pi = p[i], bi = buf[i];
-            double gi = (double)g[i] + wd * pi;
+            double gi = (double)g[i] + cpu_decay(wd, pi);
             double si = alpha * (double)sq[i] + (1.0 - alpha) * gi * gi;
             double d = sqrt(si) + eps;
             if (momentum > 0.0) {
@@ -200,7 +207,7 @@ CPU_KERNEL(adagrad_step)
         _Pragma("omp simd") for (int64_t i = lo; i < hi; i++)
         {
             double pi = p[i];
-            double gi = (double)g[i] + wd * pi;
+            double gi = (double)g[i] + cpu_decay(wd, pi);
             double si = (double)sum[i] + gi * gi;
             p_out[i] = (float)(pi - clr * gi / (sqrt(si) + eps));
             sum_out[i] = (float)si;

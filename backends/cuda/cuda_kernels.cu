@@ -98,7 +98,7 @@ __global__ void ck_unary(int fn, float *y, const float *x, float alpha, float be
         case CUDA_LOG: r = logf(v); break;
         case CUDA_SQRT: r = sqrtf(v); break;
         case CUDA_ABS: r = fabsf(v); break;
-        case CUDA_RELU: r = v > 0.0f ? v : 0.0f; break;
+        case CUDA_RELU: r = v <= 0.0f ? 0.0f : v; break; /* NaN stays NaN, as PyTorch */
         case CUDA_LEAKY_RELU: r = v > 0.0f ? v : alpha * v; break;
         case CUDA_SIGMOID: r = ck_logistic(v); break;
         case CUDA_TANH: r = tanhf(v); break;
@@ -177,7 +177,7 @@ __global__ void ck_unary_backward(int fn, float *dx, const float *dy, const floa
         case CUDA_LOG: d = 1.0f / v; break;
         case CUDA_SQRT: d = 0.5f / sqrtf(v); break;
         case CUDA_ABS: d = v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : 0.0f; break;
-        case CUDA_RELU: d = v > 0.0f ? 1.0f : 0.0f; break;
+        case CUDA_RELU: d = v <= 0.0f ? 0.0f : 1.0f; break;
         case CUDA_LEAKY_RELU: d = v > 0.0f ? 1.0f : alpha; break;
         case CUDA_SIGMOID: {
             float s = ck_logistic(v);
@@ -944,7 +944,7 @@ __global__ void ck_sgd(float *p_out, float *buf_out, const float *p, const float
     CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], bi = buf[i];
-        gi += wd * pi;
+        gi += wd != 0 ? wd * pi : 0; /* 0 * inf is NaN */
         if (momentum != 0.0) {
             bi = first ? gi : momentum * bi + (1.0 - dampening) * gi;
             gi = nesterov ? gi + momentum * bi : bi;
@@ -975,7 +975,7 @@ __global__ void ck_adam(float *p_out, float *m_out, float *v_out, const float *p
         if (decoupled)
             pi *= 1.0 - lr * wd;
         else
-            gi += wd * pi;
+            gi += wd != 0 ? wd * pi : 0; /* 0 * inf is NaN */
         mi = b1 * mi + (1.0 - b1) * gi;
         vi = b2 * vi + (1.0 - b2) * gi * gi;
         pi -= step_size * mi / (sqrt(vi) / sqrt_bc2 + eps);
@@ -1003,7 +1003,7 @@ __global__ void ck_rmsprop(float *p_out, float *sq_out, float *buf_out, const fl
     CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], si = sq[i], bi = buf[i];
-        gi += wd * pi;
+        gi += wd != 0 ? wd * pi : 0; /* 0 * inf is NaN */
         si = alpha * si + (1.0 - alpha) * gi * gi;
         double d = sqrt(si) + eps;
         if (momentum > 0.0) {
@@ -1034,7 +1034,7 @@ __global__ void ck_adagrad(float *p_out, float *sum_out, const float *p, const f
     CUDA_FOR(i, n)
     {
         double pi = p[i], gi = g[i], si = sum[i];
-        gi += wd * pi;
+        gi += wd != 0 ? wd * pi : 0; /* 0 * inf is NaN */
         si += gi * gi;
         pi -= clr * gi / (sqrt(si) + eps);
         p_out[i] = (float)pi;

@@ -149,7 +149,7 @@ __global__ void cr_rnn_step_fwd(float *y, float *hn, const float *gx, const floa
     {
         const int64_t b = k / H, j = k - b * H, r = s.row0 + b * s.rstride;
         const float a = gx[r * H + j] + gh[k] + cr_bias(bhh, j);
-        const float h = relu ? fmaxf(a, 0.0f) : tanhf(a);
+        const float h = relu ? (a <= 0.0f ? 0.0f : a) : tanhf(a);
         y[r * H + j] = h;
         if (last)
             hn[k] = h;
@@ -173,7 +173,7 @@ __global__ void cr_rnn_step_bwd(float *da, const float *dh, const float *dy, con
         const int64_t b = k / H, j = k - b * H, r = s.row0 + b * s.rstride;
         const float v = y[r * H + j];
         const float dhv = dy[r * H + j] + dh[k];
-        da[r * H + j] = relu ? (v > 0.0f ? dhv : 0.0f) : dhv * (1.0f - v * v);
+        da[r * H + j] = relu ? (v <= 0.0f ? 0.0f : dhv) : dhv * (1.0f - v * v);
     }
 }
 

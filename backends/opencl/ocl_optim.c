@@ -57,6 +57,7 @@ OCL_KERNEL(adam_step)
     cl_int decoupled = OCL_I("decoupled", 0) != 0;
     cl_float step_size = (cl_float)(lr / (1.0 - pow(b1, (double)t)));
     cl_float sqrt_bc2 = (cl_float)sqrt(1.0 - pow(b2, (double)t));
+    cl_float c1 = (cl_float)(1.0 - b1), c2 = (cl_float)(1.0 - b2);
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
     cl_mem p_out = ocl_mem(&out[0]), m_out = ocl_mem(&out[1]), v_out = ocl_mem(&out[2]);
     cl_mem p = ocl_mem(&in[0]), g = ocl_mem(&in[1]), m = ocl_mem(&in[2]), v = ocl_mem(&in[3]);
@@ -66,8 +67,9 @@ OCL_KERNEL(adam_step)
     ocl_arg args[] = {OCL_ARG(p_out), OCL_ARG(m_out), OCL_ARG(v_out),     OCL_ARG(p),        OCL_ARG(p_off),
                       OCL_ARG(g),     OCL_ARG(g_off), OCL_ARG(m),         OCL_ARG(m_off),    OCL_ARG(v),
                       OCL_ARG(v_off), OCL_ARG(nn),    OCL_ARG(f_lr),      OCL_ARG(f_b1),     OCL_ARG(f_b2),
-                      OCL_ARG(eps),   OCL_ARG(wd),    OCL_ARG(decoupled), OCL_ARG(step_size), OCL_ARG(sqrt_bc2)};
-    return ocl_launch(call, d, OCL_K_adam_step, 1, &global, NULL, 20, args);
+                      OCL_ARG(eps),   OCL_ARG(wd),    OCL_ARG(decoupled), OCL_ARG(step_size), OCL_ARG(sqrt_bc2),
+                      OCL_ARG(c1),    OCL_ARG(c2)};
+    return ocl_launch(call, d, OCL_K_adam_step, 1, &global, NULL, 22, args);
 }
 
 OCL_KERNEL(rmsprop_step)
@@ -77,7 +79,8 @@ OCL_KERNEL(rmsprop_step)
     strata_status s = ocl_optim_setup(call, 4, &n, &d);
     if (s != STRATA_OK)
         return s;
-    cl_float lr = (cl_float)OCL_F("lr", 1e-2), alpha = (cl_float)OCL_F("alpha", 0.99);
+    const double alpha_d = OCL_F("alpha", 0.99);
+    cl_float lr = (cl_float)OCL_F("lr", 1e-2), alpha = (cl_float)alpha_d, c_alpha = (cl_float)(1.0 - alpha_d);
     cl_float eps = (cl_float)OCL_F("eps", 1e-8), wd = (cl_float)OCL_F("weight_decay", 0.0);
     cl_float momentum = (cl_float)OCL_F("momentum", 0.0);
     const strata_tensor_desc *in = call->inputs, *out = call->outputs;
@@ -89,8 +92,8 @@ OCL_KERNEL(rmsprop_step)
     ocl_arg args[] = {OCL_ARG(p_out),  OCL_ARG(sq_out), OCL_ARG(buf_out), OCL_ARG(p),     OCL_ARG(p_off),
                       OCL_ARG(g),      OCL_ARG(g_off),  OCL_ARG(sq),      OCL_ARG(sq_off), OCL_ARG(buf),
                       OCL_ARG(buf_off), OCL_ARG(nn),    OCL_ARG(lr),      OCL_ARG(alpha), OCL_ARG(eps),
-                      OCL_ARG(wd),     OCL_ARG(momentum)};
-    return ocl_launch(call, d, OCL_K_rmsprop_step, 1, &global, NULL, 17, args);
+                      OCL_ARG(wd),     OCL_ARG(momentum), OCL_ARG(c_alpha)};
+    return ocl_launch(call, d, OCL_K_rmsprop_step, 1, &global, NULL, 18, args);
 }
 
 OCL_KERNEL(adagrad_step)

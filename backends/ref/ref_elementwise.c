@@ -112,7 +112,7 @@ static double ref_unary_value(ref_unary_fn fn, double x, const ref_unary_params 
     case REF_ABS:
         return fabs(x);
     case REF_RELU:
-        return x > 0 ? x : 0.0;
+        return x <= 0 ? 0.0 : x; /* NaN stays NaN, as PyTorch */
     case REF_LEAKY_RELU:
         return x > 0 ? x : p->alpha * x;
     case REF_SIGMOID:
@@ -144,7 +144,7 @@ static double ref_unary_deriv(ref_unary_fn fn, double x, const ref_unary_params 
     case REF_ABS:
         return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; /* abs'(0) = 0 */
     case REF_RELU:
-        return x > 0 ? 1.0 : 0.0; /* relu'(0) = 0 */
+        return x <= 0 ? 0.0 : 1.0; /* relu'(0) = 0; NaN passes the gradient, as PyTorch */
     case REF_LEAKY_RELU:
         return x > 0 ? 1.0 : p->alpha;
     case REF_SIGMOID: {

@@ -53,7 +53,7 @@ REF_KERNEL(sgd_step)
     float *p_out = out[0], *buf_out = out[1];         // (n) each, usually p and buf
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i], gi = g[i], bi = buf[i];
-        gi += wd * pi;
+        gi += wd != 0.0 ? wd * pi : 0.0; /* 0 * inf is NaN: skipped, as PyTorch */
         if (momentum != 0.0) {
             bi = first ? gi : momentum * bi + (1.0 - dampening) * gi;
             gi = nesterov ? gi + momentum * bi : bi;
@@ -94,7 +94,7 @@ REF_KERNEL(adam_step)
         if (decoupled)
             pi *= 1.0 - lr * wd;
         else
-            gi += wd * pi;
+            gi += wd != 0.0 ? wd * pi : 0.0; /* 0 * inf is NaN: skipped, as PyTorch */
         mi = b1 * mi + (1.0 - b1) * gi;
         vi = b2 * vi + (1.0 - b2) * gi * gi;
         pi -= step_size * mi / (sqrt(vi) / sqrt_bc2 + eps);
@@ -126,7 +126,7 @@ REF_KERNEL(rmsprop_step)
     float *p_out = out[0], *sq_out = out[1], *buf_out = out[2];    // (n) each
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i], gi = g[i], si = sq[i], bi = buf[i];
-        gi += wd * pi;
+        gi += wd != 0.0 ? wd * pi : 0.0; /* 0 * inf is NaN: skipped, as PyTorch */
         si = alpha * si + (1.0 - alpha) * gi * gi;
         double d = sqrt(si) + eps;
         if (momentum > 0.0) {
@@ -165,7 +165,7 @@ REF_KERNEL(adagrad_step)
     float *p_out = out[0], *sum_out = out[1];         // (n) each
     for (int64_t i = 0; i < n; i++) {
         double pi = p[i], gi = g[i], si = sum[i];
-        gi += wd * pi;
+        gi += wd != 0.0 ? wd * pi : 0.0; /* 0 * inf is NaN: skipped, as PyTorch */
         si += gi * gi;
         pi -= clr * gi / (sqrt(si) + eps);
         p_out[i] = (float)pi;

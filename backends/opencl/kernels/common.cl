@@ -33,6 +33,14 @@ inline long ocl_strided(long i, int nd, long8 shape8, long8 stride8)
     return off;
 }
 
+/* tanh, reaching +-1: PoCL's built-in stops one step below (tanh(inf) =
+ * 1 - 2^-24), which gave a saturated LSTM gate a gradient. Past 13 ln 2 the
+ * float nearest tanh(x) is +-1. */
+inline float ocl_tanh(float x)
+{
+    return fabs(x) > 9.0109131f ? copysign(1.0f, x) : tanh(x);
+}
+
 /* Logistic function, stable for either sign. */
 inline float ocl_sigmoid(float x)
 {

@@ -84,13 +84,13 @@ inline float ocl_unary_value(int fn, float x, float alpha, float beta, float exp
     case OCL_ABS:
         return fabs(x);
     case OCL_RELU:
-        return x > 0.0f ? x : 0.0f;
+        return x <= 0.0f ? 0.0f : x; /* NaN stays NaN, as PyTorch */
     case OCL_LEAKY_RELU:
         return x > 0.0f ? x : alpha * x;
     case OCL_SIGMOID:
         return ocl_sigmoid(x);
     case OCL_TANH:
-        return tanh(x);
+        return ocl_tanh(x);
     case OCL_GELU:
         return 0.5f * x * (1.0f + erf(x * OCL_INV_SQRT2));
     case OCL_POW:
@@ -116,7 +116,7 @@ inline float ocl_unary_deriv(int fn, float x, float alpha, float expo)
     case OCL_ABS:
         return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f;
     case OCL_RELU:
-        return x > 0.0f ? 1.0f : 0.0f;
+        return x <= 0.0f ? 0.0f : 1.0f;
     case OCL_LEAKY_RELU:
         return x > 0.0f ? 1.0f : alpha;
     case OCL_SIGMOID: {
@@ -124,7 +124,7 @@ inline float ocl_unary_deriv(int fn, float x, float alpha, float expo)
         return s * (1.0f - s);
     }
     case OCL_TANH: {
-        float t = tanh(x);
+        float t = ocl_tanh(x);
         return 1.0f - t * t;
     }
     case OCL_GELU:

@@ -14,7 +14,8 @@ __kernel void sgd_step(__global float *p_out, __global float *buf_out, __global 
     if (i >= n)
         return;
     float pi = p[p_off + i], gi = g[g_off + i], bi = buf[buf_off + i];
-    gi += wd * pi;
+    if (wd != 0.0f) /* 0 wd of an infinite p would make it NaN */
+        gi += wd * pi;
     if (momentum != 0.0f) {
         bi = first ? gi : momentum * bi + (1.0f - dampening) * gi;
         gi = nesterov ? gi + momentum * bi : bi;
@@ -26,11 +27,12 @@ __kernel void sgd_step(__global float *p_out, __global float *buf_out, __global 
 /* Adam / AdamW: decoupled: p *= 1 - lr wd, else g += wd p;
  * m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  * p -= step_size m / (sqrt(v) / sqrt_bc2 + eps), with step_size = lr / (1 - b1^t)
- * and sqrt_bc2 = sqrt(1 - b2^t) computed on the host in double. */
+ * and sqrt_bc2 = sqrt(1 - b2^t) computed on the host in double, as are
+ * c1 = 1 - b1 and c2 = 1 - b2 (1 - 0.99999f is 1.0001e-5). */
 __kernel void adam_step(__global float *p_out, __global float *m_out, __global float *v_out, __global const float *p,
                         long p_off, __global const float *g, long g_off, __global const float *m, long m_off,
                         __global const float *v, long v_off, long n, float lr, float b1, float b2, float eps,
-                        float wd, int decoupled, float step_size, float sqrt_bc2)
+                        float wd, int decoupled, float step_size, float sqrt_bc2, float c1, float c2)
 {
     long i = get_global_id(0);
     if (i >= n)
@@ -39,28 +41,30 @@ __kernel void adam_step(__global float *p_out, __global float *m_out, __global f
     if (decoupled)
         pi *= 1.0f - lr * wd;
     else
+        if (wd != 0.0f) /* 0 wd of an infinite p would make it NaN */
         gi += wd * pi;
-    mi = b1 * mi + (1.0f - b1) * gi;
-    vi = b2 * vi + (1.0f - b2) * gi * gi;
+    mi = b1 * mi + c1 * gi;
+    vi = b2 * vi + c2 * gi * gi;
     pi -= step_size * mi / (sqrt(vi) / sqrt_bc2 + eps);
     p_out[i] = pi;
     m_out[i] = mi;
     v_out[i] = vi;
 }
 
-/* RMSprop: g += wd p; sq = alpha sq + (1 - alpha) g^2; d = sqrt(sq) + eps;
+/* RMSprop: g += wd p; sq = alpha sq + (1 - alpha) g^2 (1 - alpha from the host); d = sqrt(sq) + eps;
  * momentum > 0: buf = momentum buf + g / d, p -= lr buf; else p -= lr g / d. */
 __kernel void rmsprop_step(__global float *p_out, __global float *sq_out, __global float *buf_out,
                            __global const float *p, long p_off, __global const float *g, long g_off,
                            __global const float *sq, long sq_off, __global const float *buf, long buf_off, long n,
-                           float lr, float alpha, float eps, float wd, float momentum)
+                           float lr, float alpha, float eps, float wd, float momentum, float c_alpha)
 {
     long i = get_global_id(0);
     if (i >= n)
         return;
     float pi = p[p_off + i], gi = g[g_off + i], si = sq[sq_off + i], bi = buf[buf_off + i];
-    gi += wd * pi;
-    si = alpha * si + (1.0f - alpha) * gi * gi;
+    if (wd != 0.0f) /* 0 wd of an infinite p would make it NaN */
+        gi += wd * pi;
+    si = alpha * si + c_alpha * gi * gi;
     float d = sqrt(si) + eps;
     if (momentum > 0.0f) {
         bi = momentum * bi + gi / d;
@@ -82,7 +86,8 @@ __kernel void adagrad_step(__global float *p_out, __global float *sum_out, __glo
     if (i >= n)
         return;
     float pi = p[p_off + i], gi = g[g_off + i], si = sum[sum_off + i];
-    gi += wd * pi;
+    if (wd != 0.0f) /* 0 wd of an infinite p would make it NaN */
+        gi += wd * pi;
     si += gi * gi;
     p_out[i] = pi - clr * gi / (sqrt(si) + eps);
     sum_out[i] = si;

@@ -5,6 +5,15 @@
  */
 #define OCL_RED_WG 256
 
+/* The sums accumulate in double where the device has it: each item adds
+ * n_red / 256 values in order, and in float 1e7 values of 0.1 summed to
+ * 1000374 (PyTorch: 999999.4, ref: 1000000.0). */
+#ifdef OCL_FP64
+typedef double ocl_acc;
+#else
+typedef float ocl_acc;
+#endif
+
 /* y[y_off + j] = scale * sum_r x[x_off + kept(j) + red(r)], j < n_out
  * (one group each), r < n_red; kept/red map row-major indices over the
  * kept and reduced dims to offsets through their strides. The group size
@@ -12,11 +21,11 @@
 __kernel void reduce_sum(__global float *y, long y_off, __global const float *x, long x_off, long n_red, int nk,
                          long8 kshape, long8 kstride, int nr, long8 rshape, long8 rstride, float scale)
 {
-    __local float part[OCL_RED_WG];
+    __local ocl_acc part[OCL_RED_WG];
     const long j = get_group_id(0);
     const int lid = get_local_id(0), ls = get_local_size(0);
     const long base = x_off + ocl_strided(j, nk, kshape, kstride);
-    float s = 0.0f;
+    ocl_acc s = 0;
     if (nr == 1) {
         long st = rstride.s0;
         for (long r = lid; r < n_red; r += ls)
@@ -47,7 +56,7 @@ __kernel void reduce_sum(__global float *y, long y_off, __global const float *x,
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0)
-        y[y_off + j] = part[0] * scale;
+        y[y_off + j] = (float)(part[0] * scale);
 }
 
 /* 1 if (v, j) comes before (bv, bj) in max order: NaN wins, then the

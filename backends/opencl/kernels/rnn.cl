@@ -27,10 +27,10 @@ __kernel void lstm_step_fwd(__global float *y, long y_off, __global float *ws, l
     __global const float *ax = gx + r * 4 * H, *ah = gh + b * 4 * H;
     const float i = ocl_sigmoid(ax[j] + ah[j]);
     const float f = ocl_sigmoid(ax[H + j] + ah[H + j]);
-    const float g = tanh(ax[2 * H + j] + ah[2 * H + j]);
+    const float g = ocl_tanh(ax[2 * H + j] + ah[2 * H + j]);
     const float o = ocl_sigmoid(ax[3 * H + j] + ah[3 * H + j]);
     const float c = f * cp[cp_off + b * cp_bs + j] + i * g;
-    const float h = o * tanh(c);
+    const float h = o * ocl_tanh(c);
     __global float *w = ws + ws_off + r * 5 * H;
     w[j] = i, w[H + j] = f, w[2 * H + j] = g, w[3 * H + j] = o, w[4 * H + j] = c;
     y[y_off + r * H + j] = h;
@@ -54,7 +54,7 @@ __kernel void lstm_step_bwd(__global float *da, long da_off, __global float *dc,
     __global const float *w = ws + ws_off + r * 5 * H;
     const float i = w[j], f = w[H + j], g = w[2 * H + j], o = w[3 * H + j], c = w[4 * H + j];
     const float dhv = dy[dy_off + r * H + j] + dh[dh_off + k];
-    const float tc = tanh(c);
+    const float tc = ocl_tanh(c);
     const float dcv = dc[dc_off + k] + dhv * o * (1.0f - tc * tc);
     __global float *d = da + da_off + r * 4 * H;
     d[j] = dcv * g * i * (1.0f - i);
@@ -78,7 +78,7 @@ __kernel void gru_step_fwd(__global float *y, long y_off, __global float *ws, lo
     __global const float *ai = gi + r * 3 * H, *ah = gh + b * 3 * H;
     const float rr = ocl_sigmoid(ai[j] + ah[j]);
     const float z = ocl_sigmoid(ai[H + j] + ah[H + j]);
-    const float n = tanh(ai[2 * H + j] + rr * ah[2 * H + j]);
+    const float n = ocl_tanh(ai[2 * H + j] + rr * ah[2 * H + j]);
     const float h = (1.0f - z) * n + z * hp[hp_off + b * hp_bs + j];
     __global float *w = ws + ws_off + r * 4 * H;
     w[j] = rr, w[H + j] = z, w[2 * H + j] = n, w[3 * H + j] = ah[2 * H + j];
@@ -123,7 +123,7 @@ __kernel void rnn_step_fwd(__global float *y, long y_off, __global float *hn, lo
         return;
     const long b = k / H, j = k - b * H, r = row0 + b * rstride;
     const float a = gx[r * H + j] + gh[k];
-    const float h = relu ? fmax(a, 0.0f) : tanh(a);
+    const float h = relu ? (a <= 0.0f ? 0.0f : a) : ocl_tanh(a);
     y[y_off + r * H + j] = h;
     if (last)
         hn[hn_off + k] = h;
@@ -141,7 +141,7 @@ __kernel void rnn_step_bwd(__global float *da, long da_off, __global const float
     const long b = k / H, j = k - b * H, r = row0 + b * rstride;
     const float v = y[y_off + r * H + j];
     const float dhv = dy[dy_off + r * H + j] + dh[dh_off + k];
-    da[da_off + r * H + j] = relu ? (v > 0.0f ? dhv : 0.0f) : dhv * (1.0f - v * v);
+    da[da_off + r * H + j] = relu ? (v <= 0.0f ? 0.0f : dhv) : dhv * (1.0f - v * v);
 }
 
 /* y += x over n elements (the GRU's dh0 = dz + dg). */

@@ -59,9 +59,9 @@ __kernel void softmax_rows(__global float *y, __global const float *x, long x_of
         s += exp(x[i * inner] - m);
     s = ocl_group_sum(part, s);
     if (is_log) {
-        float lse = m + log(s);
+        const float log_s = log(s); /* (x - m) - log s: m + log s would round to the precision of m */
         for (long i = lid; i < n; i += ls)
-            y[i * inner] = x[i * inner] - lse;
+            y[i * inner] = (x[i * inner] - m) - log_s;
     } else {
         float inv = 1.0f / s;
         for (long i = lid; i < n; i += ls)
@@ -114,7 +114,7 @@ __kernel void cross_entropy_rows(__global float *loss, __global const float *log
         s += exp(row[c] - m);
     s = ocl_group_sum(part, s);
     if (lid == 0)
-        loss[r] = m + log(s) - row[ocl_label(labels, t_off, is64, r)];
+        loss[r] = log(s) - (row[ocl_label(labels, t_off, is64, r)] - m);
 }
 
 /* dlogits[r, c] = (softmax(logits[r])[c] - (c == label[r])) g[r] scale,
@@ -135,11 +135,11 @@ __kernel void cross_entropy_backward_rows(__global float *dl, __global const flo
     for (long c = lid; c < C; c += ls)
         s += exp(row[c] - m);
     s = ocl_group_sum(part, s);
-    const float lse = m + log(s);
+    const float log_s = log(s);
     const long label = ocl_label(labels, t_off, is64, r);
     const float g = dy[dy_off + (per_row ? r : 0)] * scale;
     for (long c = lid; c < C; c += ls)
-        dl[r * C + c] = (exp(row[c] - lse) - (c == label ? 1.0f : 0.0f)) * g;
+        dl[r * C + c] = (exp((row[c] - m) - log_s) - (c == label ? 1.0f : 0.0f)) * g;
 }
 
 /* loss[i] = max(x, 0) - x t + log(1 + exp(-|x|)); x, t, loss (n). */

@@ -1,0 +1,367 @@
+/*
+ * test_special_values.c - ops at numerical extremes give PyTorch's answers
+ * on every backend that has a device (ref, cpu, opencl). The conformance
+ * suite compares backends with ref on ordinary values, within a tolerance;
+ * these cases pin exact answers where a backend can be off while staying
+ * within it, or where ref itself could be wrong:
+ *
+ *   - relu keeps NaN (relu(NaN) = NaN and its gradient passes, as PyTorch's
+ *     clamp_min / threshold_backward); it was 0 on every backend, which
+ *     hid a NaN from the loss (gan's hinge loss of NaN logits was 0.5);
+ *   - tanh reaches +-1 and its gradient 0 (PoCL's tanh stopped at
+ *     1 - 2^-24, giving saturated LSTM gates a gradient);
+ *   - log_softmax and cross entropy of logits near 3e7 keep their
+ *     precision (OpenCL formed m + log s and lost it);
+ *   - a sum of 1e7 values is as exact as PyTorch's (OpenCL summed
+ *     ~39,000 values per work item in float: 1000374 for 1000000);
+ *   - optimizer steps with weight_decay 0 keep an infinite parameter
+ *     infinite (0 * inf was NaN), and Adam's 1 - beta2 for beta2 =
+ *     0.99999 is exact (OpenCL formed it in float: 1.0001e-5);
+ *   - clip_grad_norm with a NaN gradient makes every gradient NaN
+ *     (PyTorch's clip_grad_norm_; the finite ones were left unclipped).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define N_DEV 8
+
+typedef struct {
+    strata_runtime *rt;
+    strata_device *dev[N_DEV];
+    int n;
+} fixture;
+
+/* Every backend's device 0 that exists (a backend without one is left out:
+ * test_conformance says why). */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->rt = tu_runtime();
+    for (int b = 0; b < strata_backend_count(f->rt) && f->n < N_DEV; b++) {
+        strata_backend_record r = {.struct_size = sizeof r};
+        strata_device *d = NULL;
+        if (strata_backend_get(f->rt, b, &r) == STRATA_OK && strcmp(r.name, "cuda") &&
+            strata_device_get(f->rt, r.name, 0, &d) == STRATA_OK)
+            f->dev[f->n++] = d;
+        strata_clear_error();
+    }
+    *state = f;
+    return f->n ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    strata_runtime_destroy(f->rt);
+    free(f);
+    return 0;
+}
+
+static strata_tensor *vec(strata_device *d, const float *v, int64_t n)
+{
+    strata_tensor *t = NULL;
+    ST_OK(strata_tensor_from_host(d, STRATA_F32, 1, &n, v, &t));
+    return t;
+}
+
+static strata_tensor *mat(strata_device *d, const float *v, int64_t r, int64_t c)
+{
+    strata_tensor *t = NULL;
+    ST_OK(strata_tensor_from_host(d, STRATA_F32, 2, (const int64_t[]){r, c}, v, &t));
+    return t;
+}
+
+static void read_f32(const strata_tensor *t, float *out, int64_t n)
+{
+    assert_int_equal(strata_tensor_numel(t), n);
+    ST_OK(strata_tensor_read(t, out, (size_t)n * sizeof *out));
+}
+
+/* One output of @p op; the caller releases it. */
+static strata_tensor *call1(fixture *f, const char *op, strata_tensor *const *in, int n_in, const strata_attr *at,
+                            int n_at)
+{
+    strata_tensor *y = NULL;
+    strata_status rc = strata_op_call(f->rt, op, in, n_in, at, n_at, &y, 1);
+    if (rc)
+        fail_msg("%s on %s: %s", op, strata_device_name(strata_tensor_device(in[0])), strata_last_error());
+    return y;
+}
+
+/* a and b the same float, NaN matching NaN (bit patterns aside). */
+static void expect_same(const char *what, const char *dev, int64_t i, float got, float want)
+{
+    if (isnan(want) ? !isnan(got) : got != want)
+        fail_msg("%s on %s [%lld]: got %.9g, want %.9g", what, dev, (long long)i, got, want);
+}
+
+static void expect_close(const char *what, const char *dev, int64_t i, double got, double want, double rel)
+{
+    if (!(fabs(got - want) <= rel * fabs(want)))
+        fail_msg("%s on %s [%lld]: got %.9g, want %.9g (relative tolerance %g)", what, dev, (long long)i, got, want,
+                 rel);
+}
+
+static void test_relu_keeps_nan(void **state)
+{
+    fixture *f = *state;
+    const float x[] = {NAN, -1.0f, 2.0f, -0.0f, 0.0f, -INFINITY, INFINITY};
+    const float want_y[] = {NAN, 0.0f, 2.0f, 0.0f, 0.0f, 0.0f, INFINITY};
+    const float want_dx[] = {3.0f, 0.0f, 3.0f, 0.0f, 0.0f, 0.0f, 3.0f}; /* dy = 3 where relu' = 1 (NaN too) */
+    const float dy[] = {3, 3, 3, 3, 3, 3, 3};
+    for (int k = 0; k < f->n; k++) {
+        const char *name = strata_device_name(f->dev[k]);
+        strata_tensor *tx = vec(f->dev[k], x, 7), *tdy = vec(f->dev[k], dy, 7);
+        strata_tensor *y = call1(f, "core::relu", &tx, 1, NULL, 0);
+        strata_attr fn = strata_attr_string("fn", "relu");
+        strata_tensor *bin[3] = {tdy, tx, y};
+        strata_tensor *dx = call1(f, "core::eltwise_backward", bin, 3, &fn, 1);
+        float got[7], gdx[7];
+        read_f32(y, got, 7);
+        read_f32(dx, gdx, 7);
+        for (int i = 0; i < 7; i++) {
+            expect_same("relu", name, i, got[i], want_y[i]);
+            expect_same("relu backward", name, i, gdx[i], want_dx[i]);
+        }
+        strata_tensor_release(dx);
+        strata_tensor_release(y);
+        strata_tensor_release(tdy);
+        strata_tensor_release(tx);
+    }
+}
+
+static void test_tanh_saturates(void **state)
+{
+    fixture *f = *state;
+    const float x[] = {9.5f, -9.5f, 20.0f, -100.0f, INFINITY, -INFINITY, 0.5f};
+    const float dy[] = {1, 1, 1, 1, 1, 1, 1};
+    for (int k = 0; k < f->n; k++) {
+        const char *name = strata_device_name(f->dev[k]);
+        strata_tensor *tx = vec(f->dev[k], x, 7), *tdy = vec(f->dev[k], dy, 7);
+        strata_tensor *y = call1(f, "core::tanh", &tx, 1, NULL, 0);
+        strata_attr fn = strata_attr_string("fn", "tanh");
+        strata_tensor *bin[3] = {tdy, tx, y};
+        strata_tensor *dx = call1(f, "core::eltwise_backward", bin, 3, &fn, 1);
+        float got[7], gdx[7];
+        read_f32(y, got, 7);
+        read_f32(dx, gdx, 7);
+        /* the float nearest tanh(x) is +-1 past 9.011; tanh'(x) = 4 e^-2|x| nearly, which a backend may
+         * give (2.2e-8 at 9.5) or round to 0 from y as PyTorch; PoCL gave 1.2e-7 even at inf */
+        for (int i = 0; i < 6; i++) {
+            expect_same("tanh", name, i, got[i], x[i] > 0 ? 1.0f : -1.0f);
+            if (!(fabsf(gdx[i]) <= (fabsf(x[i]) < 20.0f ? 3e-8f : 1e-15f)))
+                fail_msg("tanh backward on %s [%d]: got %.9g at x = %g, want 0 or 4 e^-2|x|", name, i, gdx[i], x[i]);
+        }
+        expect_close("tanh", name, 6, got[6], tanh(0.5), 2e-7);
+        strata_tensor_release(dx);
+        strata_tensor_release(y);
+        strata_tensor_release(tdy);
+        strata_tensor_release(tx);
+    }
+}
+
+/* Four equal logits at 3e7 (and a row at 1e4 with a spread): the answers of
+ * the shifted logits, which float represents exactly. */
+static void test_softmax_large_logits(void **state)
+{
+    fixture *f = *state;
+    const float rows[2][4] = {{3e7f, 3e7f, 3e7f, 3e7f}, {1e4f, 1e4f + 1.0f, 1e4f - 2.0f, 1e4f + 0.5f}};
+    const float shifted[2][4] = {{0, 0, 0, 0}, {0.0f, 1.0f, -2.0f, 0.5f}};
+    const int32_t labels[] = {0, 2};
+    double lse[2], want_ls[2][4], want_grad[2][4];
+    for (int r = 0; r < 2; r++) {
+        double s = 0;
+        for (int c = 0; c < 4; c++)
+            s += exp(shifted[r][c]);
+        lse[r] = log(s);
+        for (int c = 0; c < 4; c++) {
+            want_ls[r][c] = shifted[r][c] - lse[r];
+            want_grad[r][c] = exp(want_ls[r][c]) - (c == labels[r]);
+        }
+    }
+    for (int k = 0; k < f->n; k++) {
+        const char *name = strata_device_name(f->dev[k]);
+        strata_tensor *x = mat(f->dev[k], &rows[0][0], 2, 4), *lab = NULL, *dy = NULL;
+        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_I32, 1, (const int64_t[]){2}, labels, &lab));
+        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_F32, 1, (const int64_t[]){2}, (const float[]){1, 1}, &dy));
+        strata_attr axis = strata_attr_int("axis", 1), none = strata_attr_string("reduction", "none");
+        strata_tensor *ls = call1(f, "core::log_softmax", &x, 1, &axis, 1);
+        strata_tensor *ce_in[2] = {x, lab}, *ceb_in[3] = {dy, x, lab};
+        strata_tensor *ce = call1(f, "core::cross_entropy", ce_in, 2, &none, 1);
+        strata_tensor *dl = call1(f, "core::cross_entropy_backward", ceb_in, 3, &none, 1);
+        float gls[8], gce[2], gdl[8];
+        read_f32(ls, gls, 8);
+        read_f32(ce, gce, 2);
+        read_f32(dl, gdl, 8);
+        for (int r = 0; r < 2; r++) {
+            expect_close("cross_entropy", name, r, gce[r], -want_ls[r][labels[r]], 1e-6);
+            for (int c = 0; c < 4; c++) {
+                expect_close("log_softmax", name, r * 4 + c, gls[r * 4 + c], want_ls[r][c], 1e-6);
+                expect_close("cross_entropy_backward", name, r * 4 + c, gdl[r * 4 + c], want_grad[r][c], 1e-6);
+            }
+        }
+        strata_tensor_release(dl);
+        strata_tensor_release(ce);
+        strata_tensor_release(ls);
+        strata_tensor_release(dy);
+        strata_tensor_release(lab);
+        strata_tensor_release(x);
+    }
+}
+
+/* 1e7 copies of 0.1f sum to 1000000.015 (0.1f is 0.100000001490116...):
+ * PyTorch gives 999999.44, within 6e-7; accept 2e-6. */
+static void test_long_sum(void **state)
+{
+    fixture *f = *state;
+    const int64_t n = 10000000;
+    float *v = malloc((size_t)n * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = 0.1f;
+    const double want = (double)n * (double)0.1f;
+    for (int k = 0; k < f->n; k++) {
+        strata_tensor *x = vec(f->dev[k], v, n);
+        strata_tensor *s = call1(f, "core::sum", &x, 1, NULL, 0);
+        strata_tensor *m = call1(f, "core::mean", &x, 1, NULL, 0);
+        double gs = 0, gm = 0;
+        ST_OK(strata_tensor_item(s, &gs));
+        ST_OK(strata_tensor_item(m, &gm));
+        expect_close("sum of 1e7 x 0.1f", strata_device_name(f->dev[k]), 0, gs, want, 2e-6);
+        expect_close("mean of 1e7 x 0.1f", strata_device_name(f->dev[k]), 0, gm, want / (double)n, 2e-6);
+        strata_tensor_release(m);
+        strata_tensor_release(s);
+        strata_tensor_release(x);
+    }
+    free(v);
+}
+
+/* p, g and slots in place, as the core calls an optimizer's kernel. */
+static void step(fixture *f, const char *op, strata_tensor **in, int n_in, strata_tensor **out, int n_out,
+                 const strata_attr *at, int n_at)
+{
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = op, .inputs = in, .n_inputs = n_in,
+                                .outputs = out, .n_outputs = n_out, .attrs = at, .n_attrs = n_at,
+                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED};
+    if (strata_op_invoke(f->rt, &inv))
+        fail_msg("%s on %s: %s", op, strata_device_name(strata_tensor_device(in[0])), strata_last_error());
+}
+
+/* Every optimizer with weight_decay 0 leaves p = +-inf infinite (PyTorch
+ * adds the decay only when it is not 0). */
+static void test_optim_infinite_param(void **state)
+{
+    fixture *f = *state;
+    static const char *const ops[] = {"core::sgd_step", "core::adam_step", "core::rmsprop_step",
+                                      "core::adagrad_step"};
+    static const int n_slots[] = {1, 2, 2, 1};
+    const float p0[] = {INFINITY, -INFINITY, 1.0f};
+    const float g0[] = {0.5f, 0.5f, 0.5f};
+    for (int k = 0; k < f->n; k++) {
+        const char *name = strata_device_name(f->dev[k]);
+        for (int o = 0; o < 4; o++) {
+            strata_tensor *p = vec(f->dev[k], p0, 3), *g = vec(f->dev[k], g0, 3), *s1 = NULL, *s2 = NULL;
+            ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){3}, &s1));
+            ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){3}, &s2));
+            strata_tensor *in[4] = {p, g, s1, s2}, *out[3] = {p, s1, s2};
+            strata_attr at[] = {strata_attr_float("lr", 0.1), strata_attr_float("weight_decay", 0.0),
+                                strata_attr_int("step", 1)}; /* the step count: Adam's and Adagrad's */
+            const int counts = !strcmp(ops[o], "core::adam_step") || !strcmp(ops[o], "core::adagrad_step");
+            step(f, ops[o], in, 2 + n_slots[o], out, 1 + n_slots[o], at, counts ? 3 : 2);
+            float got[3];
+            read_f32(p, got, 3);
+            expect_same(ops[o], name, 0, got[0], INFINITY);
+            expect_same(ops[o], name, 1, got[1], -INFINITY);
+            if (!isfinite(got[2]))
+                fail_msg("%s on %s: the finite parameter became %g", ops[o], name, got[2]);
+            strata_tensor_release(s2);
+            strata_tensor_release(s1);
+            strata_tensor_release(g);
+            strata_tensor_release(p);
+        }
+    }
+}
+
+/* Adam's first step with beta2 = 0.99999 and g = 1: v = 1 - beta2 = 1e-5
+ * (1 - 0.99999f is 1.0000467e-5) and m = 0.1. */
+static void test_adam_betas_exact(void **state)
+{
+    fixture *f = *state;
+    for (int k = 0; k < f->n; k++) {
+        strata_tensor *p = vec(f->dev[k], (const float[]){1.0f}, 1), *g = vec(f->dev[k], (const float[]){1.0f}, 1);
+        strata_tensor *m = NULL, *v = NULL;
+        ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){1}, &m));
+        ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){1}, &v));
+        strata_tensor *in[4] = {p, g, m, v}, *out[3] = {p, m, v};
+        strata_attr at[] = {strata_attr_float("lr", 0.1), strata_attr_float("beta1", 0.9),
+                            strata_attr_float("beta2", 0.99999), strata_attr_int("step", 1)};
+        step(f, "core::adam_step", in, 4, out, 3, at, 4);
+        double gm = 0, gv = 0, gp = 0;
+        ST_OK(strata_tensor_item(m, &gm));
+        ST_OK(strata_tensor_item(v, &gv));
+        ST_OK(strata_tensor_item(p, &gp));
+        const char *name = strata_device_name(f->dev[k]);
+        expect_close("adam m", name, 0, gm, 0.1, 1e-6);
+        expect_close("adam v", name, 0, gv, 1e-5, 1e-6);
+        expect_close("adam p", name, 0, gp, 0.9, 1e-6); /* p - lr m/(1-b1) / (sqrt(v/(1-b2)) + eps) */
+        strata_tensor_release(v);
+        strata_tensor_release(m);
+        strata_tensor_release(g);
+        strata_tensor_release(p);
+    }
+}
+
+/* A NaN in one gradient: every gradient becomes NaN (PyTorch 1.13's
+ * clip_grad_norm_ multiplies them by the NaN coefficient). */
+static void test_clip_nan_gradient(void **state)
+{
+    fixture *f = *state;
+    for (int k = 0; k < f->n; k++) {
+        strata_model *mdl = NULL;
+        ST_OK(strata_model_create(f->dev[k], &mdl));
+        ST_OK(strata_model_add_input(mdl, "x", STRATA_F32, 1, (const int64_t[]){2}));
+        strata_attr lin = strata_attr_int("out_features", 1);
+        ST_OK(strata_model_add_layer(mdl, "linear", "fc", &lin, 1, NULL, 0));
+        strata_tensor *w = NULL, *b = NULL;
+        const char *pname = NULL;
+        ST_OK(strata_model_param(mdl, 0, &pname, &w));
+        assert_string_equal(pname, "fc.weight");
+        ST_OK(strata_model_param(mdl, 1, &pname, &b));
+        assert_string_equal(pname, "fc.bias");
+        strata_tensor *x = mat(f->dev[k], (const float[]){NAN, 1.0f}, 1, 2), *y = NULL;
+        ST_OK(strata_model_forward(mdl, &x, 1, &y, 1, 1));
+        strata_tensor *loss = call1(f, "core::sum", &y, 1, NULL, 0);
+        ST_OK(strata_backward(strata_runtime_graph(f->rt), loss));
+        double norm = 0;
+        ST_OK(strata_clip_grad_norm(mdl, 1.0, &norm));
+        assert_true(isnan(norm));
+        float gw[2], gb[1];
+        read_f32(strata_tensor_grad(w), gw, 2);
+        read_f32(strata_tensor_grad(b), gb, 1);
+        const char *name = strata_device_name(f->dev[k]);
+        expect_same("clipped weight gradient", name, 0, gw[0], NAN);
+        expect_same("clipped weight gradient", name, 1, gw[1], NAN);
+        expect_same("clipped bias gradient", name, 0, gb[0], NAN); /* it was 1, unclipped */
+        strata_graph_reset(strata_runtime_graph(f->rt));
+        strata_tensor_release(loss);
+        strata_tensor_release(y);
+        strata_tensor_release(x);
+        strata_model_destroy(mdl);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relu_keeps_nan),      cmocka_unit_test(test_tanh_saturates),
+        cmocka_unit_test(test_softmax_large_logits), cmocka_unit_test(test_long_sum),
+        cmocka_unit_test(test_optim_infinite_param), cmocka_unit_test(test_adam_betas_exact),
+        cmocka_unit_test(test_clip_nan_gradient),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
