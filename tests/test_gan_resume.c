@@ -540,8 +540,8 @@ static void test_ae_resume_matches_uninterrupted(void **state)
     free(a);
     free(b);
 
-    /* resumed at an epoch end */
-    expect_ok(cli("train ae.yaml --out aepoch --epochs 2 --backend ref"));
+    /* resumed at an epoch end (5 steps an epoch) */
+    expect_ok(cli("train ae.yaml --out aepoch --steps 10 --backend ref"));
     expect_ok(cli("train ae.yaml --resume aepoch --backend ref"));
     expect_same_records("afull", "aepoch");
 

@@ -294,6 +294,49 @@ static void test_epochs_cap_steps(void **state)
     free(m);
 }
 
+/* A resumed run keeps its length, which its schedule spans: resumed without
+ * --epochs it takes the checkpoint's (the spec says 1) and repeats the
+ * uninterrupted run; another --epochs is taken with a warning. Until
+ * 2026-12-07 both resumed silently on another schedule. A checkpoint
+ * written with another thread count says the bits may differ. */
+static void test_resume_keeps_epochs(void **state)
+{
+    (void)state;
+    const char *cos = "--set schedule.type=cosine --backend ref";
+    expect_ok(cli("train adam.yaml --out ep_full --epochs 3 --steps 8 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --out ep --epochs 3 --steps 4 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --out ep2 --epochs 3 --steps 4 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --resume ep2 --epochs 4 --steps 5 %s", cos));
+    char *err = tu_slurp(dir, "err");
+    if (!strstr(err, "warning: the run in ep2 has 3 epoch(s) and resumes with --epochs 4: a schedule over"))
+        fail_msg("no warning of another length:\n%s", err);
+    free(err);
+    expect_ok(cli("train adam.yaml --resume ep --steps 8 %s", cos));
+    err = tu_slurp(dir, "err");
+    if (!strstr(err, "note: the run in ep has 3 epoch(s), from its checkpoint (the spec says 1;"))
+        fail_msg("no note of the checkpoint's epochs:\n%s", err);
+    free(err);
+    char *full = records("ep_full"), *ep = records("ep");
+    if (strcmp(full, ep) != 0)
+        fail_msg("resumed without --epochs:\n--- uninterrupted\n%s--- resumed\n%s", full, ep);
+    free(ep);
+    free(full);
+    /* the same device with another thread count: a warning (ref's description has no count: cpu's) */
+    expect_ok(cli("train adam.yaml --out th --steps 2 --backend cpu --quiet"));
+    expect_ok(cli("train adam.yaml --resume th --steps 3 --backend cpu --quiet"));
+    err = tu_slurp(dir, "err");
+    if (strstr(err, "warning"))
+        fail_msg("a resume on the same device warned:\n%s", err);
+    free(err);
+    setenv("STRATA_NUM_THREADS", "7", 1);
+    expect_ok(cli("train adam.yaml --resume th --steps 4 --backend cpu"));
+    unsetenv("STRATA_NUM_THREADS");
+    err = tu_slurp(dir, "err");
+    if (!strstr(err, "warning: the checkpoint was written on host CPU") || !strstr(err, "7 threads): the losses may"))
+        fail_msg("no warning of another thread count:\n%s", err);
+    free(err);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -341,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_resume_matches_uninterrupted),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_epochs_cap_steps),
+        cmocka_unit_test(test_resume_keeps_epochs),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_out_over_earlier_run),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),

@@ -272,6 +272,10 @@ strata_status dist_mean_loss(strata_runtime *rt, const dist_rng_mark *mark, int6
  *  STRATA_BACKEND) names one ("cuda:1"). Every rank must call it: the
  *  ranks' devices are gathered for run_note_data_parallel. */
 strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_device **out);
+/* The description of the device cli_device_get last gave ("host CPU (oneDNN
+ * 2.6.3, 2 threads)"; "" before). Checkpoints record it: another may round
+ * differently. */
+const char *cli_device_description(void);
 /** In a data-parallel run (dist.h), a line on stderr saying so. */
 void run_note_data_parallel(int64_t batch, const char *out_dir);
 /** With train.accumulate above 1, a line on stderr saying how a batch runs. */
@@ -544,7 +548,9 @@ typedef struct train_state {
     double sum_loss;               /* the epoch's running sums, for its metrics record */
     int64_t correct, seen;
     int64_t batch_size;            /* the loader's: positions count its batches */
+    int64_t epochs;                /* the run's length in epochs, which its schedule spans; 0: not recorded */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
+    char device[160]; /* loaded: its device's description ("host CPU (oneDNN 2.6.3, 2 threads)"); "" before 1.4 */
     /* A trainer's own state (a JSON object: its generator's state, the best
      * validation so far, ...) saved as "extra"; NULL for none. Saving
      * borrows it; loading sets a new reference the caller releases. */
@@ -643,11 +649,15 @@ strata_status train_best_update(train_best *b, const char *out_dir, strata_model
                                 int64_t step, struct json_t *meta);
 /** --resume on @p backend of a run that started on another: warns that the
  *  losses will not repeat an uninterrupted run's bit for bit. */
-void train_resume_warn_backend(const train_state *s, const char *backend);
+void train_resume_warn_backend(const train_state *s, strata_device *dev);
 /** --resume of the run in @p dir, which used batches of s->batch_size, with
  *  batches of @p batch: 0 when they agree (or the run recorded none); else
  *  an error ending in "(@p fix N)" with the run's size, and 2. */
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix);
+/* A resumed run's epochs: the checkpoint's (recorded since 1.4), with a note
+ * when the spec's differ; an explicit --epochs of another count is taken,
+ * with a warning (a schedule over the run's length changes with it). */
+void train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

@@ -394,10 +394,10 @@ static void ae_record(FILE *f, json_t *rec)
 /* Where the run stands after @p step steps, @p nb batches into epoch @p ep
  * (0-based), with the sum of the epoch's batch losses; the random state as
  * it is now. */
-static train_state ae_position(ae_ctx *c, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum)
+static train_state ae_position(ae_ctx *c, const train_state *run, int64_t step, int64_t ep, int64_t nb, double sum)
 {
-    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = data_seed, .sum_loss = sum,
-                     .batch_size = c->batch};
+    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum,
+                     .batch_size = c->batch, .epochs = run->epochs};
     strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -417,7 +417,7 @@ static strata_status ae_save(ae_ctx *c, const ae_args *a, const train_state *s)
 
 /* --resume: the model, optimizer, position and random state of RUN's
  * checkpoint; metrics.jsonl cut back to it. Prints the error; 0 or an exit code. */
-static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
+static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epochs)
 {
     train_ckpt_remove_temps(a->out_dir);
     if (train_ckpt_load(a->out_dir, c->model, c->opt, ts))
@@ -426,8 +426,8 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts)
     ts->extra = NULL;
     if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
-    const char *backend = strata_device_backend(c->dev);
-    train_resume_warn_backend(ts, backend);
+    train_resume_warn_backend(ts, c->dev);
+    train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
@@ -477,8 +477,9 @@ int cmd_ae_train(int argc, char **argv)
     /* the rate the schedule starts from, before a checkpoint sets the current one */
     const double base_lr = strata_optimizer_lr(c.opt);
     train_state ts = {.data_seed = (uint64_t)(a.have_seed ? a.seed : seed)};
-    if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts)))
+    if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs)))
         goto out;
+    ts.epochs = epochs;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
         goto out;
@@ -555,7 +556,7 @@ int cmd_ae_train(int argc, char **argv)
             }
             if ((rc = strata_loader_next(ld, c.dev, &x, &lab, &done)) || done)
                 break;
-            const train_state before = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+            const train_state before = ae_position(&c, &ts, steps, ep, nb, sum);
             const double lr = strata_lr_at(&sched.s, base_lr, steps);
             strata_optimizer_set_lr(c.opt, lr);
             /* a non-finite loss never reaches the parameters: they stay the last good state */
@@ -573,7 +574,7 @@ int cmd_ae_train(int argc, char **argv)
             if (!a.quiet)
                 progress_update(&prog, nb, sum / (double)nb, NAN);
             if (a.ckpt.checkpoint_every > 0 && steps % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
-                const train_state now = ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+                const train_state now = ae_position(&c, &ts, steps, ep, nb, sum);
                 rc = ae_save(&c, &a, &now);
             }
         }
@@ -581,8 +582,8 @@ int cmd_ae_train(int argc, char **argv)
             progress_end(&prog);
         /* a stop is saved before the evaluation: mpirun follows its SIGTERM with SIGKILL a second later */
         if (!rc && (stopped || dist_any(cli_interrupted()))) {
-            const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
-                                                    : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+            const train_state now = nb >= per_epoch ? ae_position(&c, &ts, steps, ep + 1, 0, 0.0)
+                                                    : ae_position(&c, &ts, steps, ep, nb, sum);
             rc = ae_save(&c, &a, &now);
         }
         if (!rc && stopped && nb < per_epoch) /* within the epoch: no evaluation (the resumed run makes it) */
@@ -604,8 +605,8 @@ int cmd_ae_train(int argc, char **argv)
                                 (json_int_t)steps, "loss", train_mse, "test_mse", test_mse, "seconds",
                                 cli_now() - t0));
         /* a whole epoch: resume at the next one; stopped by --steps: here */
-        const train_state now = nb >= per_epoch ? ae_position(&c, ts.data_seed, steps, ep + 1, 0, 0.0)
-                                                : ae_position(&c, ts.data_seed, steps, ep, nb, sum);
+        const train_state now = nb >= per_epoch ? ae_position(&c, &ts, steps, ep + 1, 0, 0.0)
+                                                : ae_position(&c, &ts, steps, ep, nb, sum);
         rc = ae_save(&c, &a, &now);
         if (!rc && (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
             stopped = 1;

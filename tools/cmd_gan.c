@@ -914,8 +914,7 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     json_decref(ts.extra);
     if (train_resume_check_batch(&ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
-    const char *backend = strata_device_backend(c->dev);
-    train_resume_warn_backend(&ts, backend);
+    train_resume_warn_backend(&ts, c->dev);
     c->data_seed = ts.data_seed;
     strata_status rc = strata_loader_create(c->train, c->batch, 1, c->data_seed, 1, &c->ld);
     if (rc)

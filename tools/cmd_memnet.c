@@ -1624,7 +1624,7 @@ static int mn_resume(mn_trainer *t, const train_state *ts, mn_pos *p)
                 ck, (long long)t->n_tr, t->a->data_dir);
         return 1;
     }
-    train_resume_warn_backend(ts, strata_device_backend(c->dev));
+    train_resume_warn_backend(ts, c->dev);
     if (mn_metrics_truncate(t->a->out_dir, p->step))
         return 1;
     if (!t->a->quiet)

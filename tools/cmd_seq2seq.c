@@ -318,8 +318,7 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
     *lv = strtod(loss, NULL);
     if (train_resume_check_batch(ts, a->out_dir, B, "give --batch-size"))
         return 2;
-    const char *backend = strata_device_backend(c->dev);
-    train_resume_warn_backend(ts, backend);
+    train_resume_warn_backend(ts, c->dev);
     if (ts->step < steps && train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);

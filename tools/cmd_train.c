@@ -251,13 +251,14 @@ static void write_step_record(FILE *metrics, int64_t step, int64_t ep, double lo
     json_decref(rec);
 }
 
-/* Where the run stands after @p step steps, @p nb batches into epoch @p ep
- * (0-based), with the epoch's running sums; the random state as it is now. */
-static train_state position(run_ctx *ctx, uint64_t data_seed, int64_t step, int64_t ep, int64_t nb, double sum_loss,
-                            int64_t correct, int64_t seen)
+/* Where the run (its shuffling seed and length from @p run) stands after
+ * @p step steps, @p nb batches into epoch @p ep (0-based), with the epoch's
+ * running sums; the random state as it is now. */
+static train_state position(run_ctx *ctx, const train_state *run, int64_t step, int64_t ep, int64_t nb,
+                            double sum_loss, int64_t correct, int64_t seen)
 {
-    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = data_seed, .sum_loss = sum_loss,
-                     .correct = correct, .seen = seen, .batch_size = ctx->batch};
+    train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum_loss,
+                     .correct = correct, .seen = seen, .batch_size = ctx->batch, .epochs = run->epochs};
     strata_runtime_rng_state(ctx->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -382,7 +383,6 @@ static int train_main(int argc, char **argv, unsigned mode)
     /* the learning rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(ctx.opt);
     train_state ts = {.data_seed = (uint64_t)seed};
-    const char *backend = strata_device_backend(ctx.dev);
     if (a.ckpt.resume) {
         train_ckpt_remove_temps(a.out_dir);
         if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts)) {
@@ -398,7 +398,8 @@ static int train_main(int argc, char **argv, unsigned mode)
             run_free(&ctx);
             return 2;
         }
-        train_resume_warn_backend(&ts, backend);
+        train_resume_warn_backend(&ts, ctx.dev);
+        train_resume_epochs(&ts, a.out_dir, &epochs, a.epochs > 0, a.quiet);
         if (train_metrics_truncate(a.out_dir, &ts)) {
             run_free(&ctx);
             return 1;
@@ -410,6 +411,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
+    ts.epochs = epochs;
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
@@ -504,7 +506,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                 break;
             double lr = strata_lr_at(&sched.s, base_lr, step);
             strata_optimizer_set_lr(ctx.opt, lr);
-            train_state before = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+            train_state before = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
             if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
@@ -532,7 +534,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
             if (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
-                train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+                train_state now = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
                 if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                     break;
             }
@@ -545,7 +547,7 @@ static int train_main(int argc, char **argv, unsigned mode)
          * before the evaluation: mpirun follows its SIGTERM with SIGKILL a
          * second later. A resumed run skips the batches done and evaluates. */
         if (stopped || dist_any(cli_interrupted())) {
-            train_state now = position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+            train_state now = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                 break;
             if (stopped) /* within the epoch: no evaluation (the resumed run makes it at the epoch's end), so
@@ -594,8 +596,8 @@ static int train_main(int argc, char **argv, unsigned mode)
                     secs);
         }
         /* a whole epoch: resume at the next one; stopped by --steps: here */
-        train_state now = whole_epoch ? position(&ctx, ts.data_seed, step, ep + 1, 0, 0.0, 0, 0)
-                              : position(&ctx, ts.data_seed, step, ep, nb, sum_loss, correct, seen);
+        train_state now = whole_epoch ? position(&ctx, &ts, step, ep + 1, 0, 0.0, 0, 0)
+                              : position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
         if (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {

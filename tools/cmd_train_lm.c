@@ -550,8 +550,7 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
                 (unsigned long long)ts->data_seed, (long long)o->seed);
     if (train_resume_check_batch(ts, o->out_dir, r->batch, "give --batch-size"))
         return 2;
-    const char *backend = strata_device_backend(r->dev);
-    train_resume_warn_backend(ts, backend);
+    train_resume_warn_backend(ts, r->dev);
     /* a finished run keeps its records; one that goes on drops those after the checkpoint */
     if (ts->step < steps && train_metrics_truncate(o->out_dir, ts))
         return 1;
@@ -605,6 +604,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (strata_spec_get_int(r->spec, "train.steps", 1000, &steps) == STRATA_E_NOT_FOUND && o->steps <= 0 &&
         !o->quiet)
         fprintf(stderr, "strata: train.steps not given: training 1000 steps\n");
+    const int64_t run_steps = steps; /* the run's own end, where --steps may stop it earlier */
     if (o->steps > 0)
         steps = o->steps;
     strata_spec_get_int(r->spec, "train.eval_every", 0, &eval_every);
@@ -786,8 +786,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             since = 0;
             if (periodic)
                 now = lm_position(r, data_seed, step, sum_loss, since);
-            /* only the evaluations every run makes (not one at a --steps stop) choose the best */
-            if (periodic && (rc = train_best_update(&best, o->out_dir, r->model, val_loss, 0, step, meta)))
+            /* only the evaluations every run makes (not one at a --steps stop) choose the best: the
+             * periodic ones and the one at the run's own end */
+            if ((periodic || step == run_steps) &&
+                (rc = train_best_update(&best, o->out_dir, r->model, val_loss, 0, step, meta)))
                 break;
         }
         /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */

@@ -788,9 +788,32 @@ strata_status run_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double cl
 /* The ranks' devices, "cpu:0, cpu:0" (cli_device_get), for the note below. */
 static char dist_devices[256];
 
+/* The device's description, "host CPU (oneDNN 2.6.3, 2 threads)" (cli_device_get). */
+static char device_desc[160];
+
+const char *cli_device_description(void)
+{
+    return device_desc;
+}
+
+static void note_description(strata_runtime *rt, const strata_device *dev)
+{
+    int index = 0;
+    sscanf(strata_device_name(dev), "%*[^:]:%d", &index);
+    for (int b = 0; b < strata_backend_count(rt); b++) {
+        strata_backend_record rec = {.struct_size = sizeof rec};
+        const char *d = NULL;
+        if (!strata_backend_get(rt, b, &rec) && !strcmp(rec.name, strata_device_backend(dev)) &&
+            (d = strata_backend_device_name(rt, b, index)))
+            snprintf(device_desc, sizeof device_desc, "%s", d);
+    }
+}
+
 strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_device **out)
 {
     strata_status rc = strata_device_get(rt, backend, 0, out);
+    if (!rc && dist_size() <= 1)
+        note_description(rt, *out);
     if (rc || dist_size() <= 1)
         return rc;
     /* a data-parallel run on a machine with several devices of the backend:
@@ -805,8 +828,10 @@ strata_status cli_device_get(strata_runtime *rt, const char *backend, strata_dev
             rc = strata_device_get(rt, name, index, out);
         }
     }
-    if (!rc)
+    if (!rc) {
         sscanf(strata_device_name(*out), "%*[^:]:%d", &index);
+        note_description(rt, *out);
+    }
     /* every rank's device index, gathered by a sum into its own slot */
     double *at = calloc((size_t)dist_size(), sizeof *at);
     if (!at)

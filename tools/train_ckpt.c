@@ -181,6 +181,10 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
                            (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
                            "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
                            (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
+    if (st && s->epochs > 0)
+        json_object_set_new(st, "epochs", json_integer((json_int_t)s->epochs));
+    if (st) /* a device of another description (threads, library) may round differently */
+        json_object_set_new(st, "device", json_string(cli_device_description()));
     if (st && s->extra)
         json_object_set(st, "extra", s->extra);
     /* "epoch" and "step" as before: epochs completed, steps done */
@@ -248,8 +252,8 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     json_t *extra = json_object_get(o, "extra");
     /* counts are never negative (a batch size of 0: not recorded, as by older versions) */
     int counts_ok = 1;
-    static const char *const counts[] = {"step", "epoch", "batch", "correct", "seen", "batch_size"};
-    for (int k = 0; k < 6 && json_is_object(o); k++) {
+    static const char *const counts[] = {"step", "epoch", "batch", "correct", "seen", "batch_size", "epochs"};
+    for (int k = 0; k < 7 && json_is_object(o); k++) {
         json_t *v = json_object_get(o, counts[k]);
         if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
             counts_ok = 0;
@@ -270,9 +274,12 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     s->correct = json_integer_value(json_object_get(o, "correct"));
     s->seen = json_integer_value(json_object_get(o, "seen"));
     s->batch_size = json_integer_value(json_object_get(o, "batch_size"));
+    s->epochs = json_integer_value(json_object_get(o, "epochs"));
     s->sum_loss = sum;
     const char *be = json_string_value(json_object_get(o, "backend"));
     snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
+    const char *dn = json_string_value(json_object_get(o, "device"));
+    snprintf(s->device, sizeof s->device, "%s", dn ? dn : "");
     s->extra = extra ? json_incref(extra) : NULL;
     json_decref(o);
     if (s->step < 0 || s->epoch < 0 || s->batch < 0) {
@@ -411,12 +418,39 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     free(old);
 }
 
-void train_resume_warn_backend(const train_state *s, const char *backend)
+void train_resume_warn_backend(const train_state *s, strata_device *dev)
 {
-    if (s->backend[0] && strcmp(s->backend, backend) != 0 && dist_is_root()) /* a data-parallel run: rank 0 tells */
+    const char *backend = strata_device_backend(dev), *name = cli_device_description();
+    if (!dist_is_root()) /* a data-parallel run: rank 0 tells */
+        return;
+    if (s->backend[0] && strcmp(s->backend, backend) != 0)
         fprintf(stderr, "strata: warning: the run started on backend %s and resumes on %s: the losses will not "
                         "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
                 s->backend, backend, s->backend);
+    else if (s->device[0] && name[0] && strcmp(s->device, name) != 0) /* the cpu backend's sums are split by thread */
+        fprintf(stderr, "strata: warning: the checkpoint was written on %s and the run resumes on %s: the losses may differ from an "
+                        "uninterrupted run's in the last bits (the cpu backend's convolutions sum in pieces by "
+                        "thread: STRATA_NUM_THREADS sets the count)\n",
+                s->device, name);
+}
+
+void train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet)
+{
+    if (s->epochs <= 0 || s->epochs == *epochs)
+        return;
+    if (explicit_epochs) { /* a run made longer (or shorter) on purpose */
+        if (dist_is_root())
+            fprintf(stderr, "strata: warning: the run in %s has %lld epoch(s) and resumes with --epochs %lld: a "
+                            "schedule over the run's length (cosine, ...) now spans the new one, so its rates from "
+                            "here on are not those the run started with\n",
+                    dir, (long long)s->epochs, (long long)*epochs);
+        return;
+    }
+    if (!quiet && dist_is_root())
+        fprintf(stderr, "strata: note: the run in %s has %lld epoch(s), from its checkpoint (the spec says %lld; "
+                        "--epochs changes it)\n",
+                dir, (long long)s->epochs, (long long)*epochs);
+    *epochs = s->epochs;
 }
 
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix)
