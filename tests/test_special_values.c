@@ -82,6 +82,21 @@ static void read_f32(const strata_tensor *t, float *out, int64_t n)
     ST_OK(strata_tensor_read(t, out, (size_t)n * sizeof *out));
 }
 
+/* Releases n tensors. */
+static void drop(int n, strata_tensor *const *t)
+{
+    for (int k = 0; k < n; k++)
+        strata_tensor_release(t[k]);
+}
+
+/* A zero f32 vector of n on @p d. */
+static strata_tensor *zeros(strata_device *d, int64_t n)
+{
+    strata_tensor *t = NULL;
+    ST_OK(strata_tensor_zeros(d, STRATA_F32, 1, &n, &t));
+    return t;
+}
+
 /* One output of @p op; the caller releases it. */
 static strata_tensor *call1(fixture *f, const char *op, strata_tensor *const *in, int n_in, const strata_attr *at,
                             int n_at)
@@ -107,31 +122,39 @@ static void expect_close(const char *what, const char *dev, int64_t i, double go
                  rel);
 }
 
+/* y = core::FN(x) and dx = eltwise_backward(dy = @p dy_value, x, y) on device @p d, n <= 8 values. */
+static void unary_and_grad(fixture *f, strata_device *d, const char *fn, const float *x, float dy_value, int n,
+                           float *y_out, float *dx_out)
+{
+    float dy[8];
+    for (int i = 0; i < n; i++)
+        dy[i] = dy_value;
+    char op[32];
+    snprintf(op, sizeof op, "core::%s", fn);
+    strata_tensor *tx = vec(d, x, n), *tdy = vec(d, dy, n);
+    strata_tensor *y = call1(f, op, &tx, 1, NULL, 0);
+    strata_attr a = strata_attr_string("fn", fn);
+    strata_tensor *bin[3] = {tdy, tx, y};
+    strata_tensor *dx = call1(f, "core::eltwise_backward", bin, 3, &a, 1);
+    read_f32(y, y_out, n);
+    read_f32(dx, dx_out, n);
+    drop(4, (strata_tensor *[]){dx, y, tdy, tx});
+}
+
 static void test_relu_keeps_nan(void **state)
 {
     fixture *f = *state;
     const float x[] = {NAN, -1.0f, 2.0f, -0.0f, 0.0f, -INFINITY, INFINITY};
     const float want_y[] = {NAN, 0.0f, 2.0f, 0.0f, 0.0f, 0.0f, INFINITY};
     const float want_dx[] = {3.0f, 0.0f, 3.0f, 0.0f, 0.0f, 0.0f, 3.0f}; /* dy = 3 where relu' = 1 (NaN too) */
-    const float dy[] = {3, 3, 3, 3, 3, 3, 3};
     for (int k = 0; k < f->n; k++) {
         const char *name = strata_device_name(f->dev[k]);
-        strata_tensor *tx = vec(f->dev[k], x, 7), *tdy = vec(f->dev[k], dy, 7);
-        strata_tensor *y = call1(f, "core::relu", &tx, 1, NULL, 0);
-        strata_attr fn = strata_attr_string("fn", "relu");
-        strata_tensor *bin[3] = {tdy, tx, y};
-        strata_tensor *dx = call1(f, "core::eltwise_backward", bin, 3, &fn, 1);
         float got[7], gdx[7];
-        read_f32(y, got, 7);
-        read_f32(dx, gdx, 7);
+        unary_and_grad(f, f->dev[k], "relu", x, 3.0f, 7, got, gdx);
         for (int i = 0; i < 7; i++) {
             expect_same("relu", name, i, got[i], want_y[i]);
             expect_same("relu backward", name, i, gdx[i], want_dx[i]);
         }
-        strata_tensor_release(dx);
-        strata_tensor_release(y);
-        strata_tensor_release(tdy);
-        strata_tensor_release(tx);
     }
 }
 
@@ -139,17 +162,10 @@ static void test_tanh_saturates(void **state)
 {
     fixture *f = *state;
     const float x[] = {9.5f, -9.5f, 20.0f, -100.0f, INFINITY, -INFINITY, 0.5f};
-    const float dy[] = {1, 1, 1, 1, 1, 1, 1};
     for (int k = 0; k < f->n; k++) {
         const char *name = strata_device_name(f->dev[k]);
-        strata_tensor *tx = vec(f->dev[k], x, 7), *tdy = vec(f->dev[k], dy, 7);
-        strata_tensor *y = call1(f, "core::tanh", &tx, 1, NULL, 0);
-        strata_attr fn = strata_attr_string("fn", "tanh");
-        strata_tensor *bin[3] = {tdy, tx, y};
-        strata_tensor *dx = call1(f, "core::eltwise_backward", bin, 3, &fn, 1);
         float got[7], gdx[7];
-        read_f32(y, got, 7);
-        read_f32(dx, gdx, 7);
+        unary_and_grad(f, f->dev[k], "tanh", x, 1.0f, 7, got, gdx);
         /* the float nearest tanh(x) is +-1 past 9.011; tanh'(x) = 4 e^-2|x| nearly, which a backend may
          * give (2.2e-8 at 9.5) or round to 0 from y as PyTorch; PoCL gave 1.2e-7 even at inf */
         for (int i = 0; i < 6; i++) {
@@ -158,10 +174,6 @@ static void test_tanh_saturates(void **state)
                 fail_msg("tanh backward on %s [%d]: got %.9g at x = %g, want 0 or 4 e^-2|x|", name, i, gdx[i], x[i]);
         }
         expect_close("tanh", name, 6, got[6], tanh(0.5), 2e-7);
-        strata_tensor_release(dx);
-        strata_tensor_release(y);
-        strata_tensor_release(tdy);
-        strata_tensor_release(tx);
     }
 }
 
@@ -205,12 +217,7 @@ static void test_softmax_large_logits(void **state)
                 expect_close("cross_entropy_backward", name, r * 4 + c, gdl[r * 4 + c], want_grad[r][c], 1e-6);
             }
         }
-        strata_tensor_release(dl);
-        strata_tensor_release(ce);
-        strata_tensor_release(ls);
-        strata_tensor_release(dy);
-        strata_tensor_release(lab);
-        strata_tensor_release(x);
+        drop(6, (strata_tensor *[]){dl, ce, ls, dy, lab, x});
     }
 }
 
@@ -234,9 +241,7 @@ static void test_long_sum(void **state)
         ST_OK(strata_tensor_item(m, &gm));
         expect_close("sum of 1e7 x 0.1f", strata_device_name(f->dev[k]), 0, gs, want, 2e-6);
         expect_close("mean of 1e7 x 0.1f", strata_device_name(f->dev[k]), 0, gm, want / (double)n, 2e-6);
-        strata_tensor_release(m);
-        strata_tensor_release(s);
-        strata_tensor_release(x);
+        drop(3, (strata_tensor *[]){m, s, x});
     }
     free(v);
 }
@@ -265,9 +270,8 @@ static void test_optim_infinite_param(void **state)
     for (int k = 0; k < f->n; k++) {
         const char *name = strata_device_name(f->dev[k]);
         for (int o = 0; o < 4; o++) {
-            strata_tensor *p = vec(f->dev[k], p0, 3), *g = vec(f->dev[k], g0, 3), *s1 = NULL, *s2 = NULL;
-            ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){3}, &s1));
-            ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){3}, &s2));
+            strata_tensor *p = vec(f->dev[k], p0, 3), *g = vec(f->dev[k], g0, 3), *s1 = zeros(f->dev[k], 3),
+                          *s2 = zeros(f->dev[k], 3);
             strata_tensor *in[4] = {p, g, s1, s2}, *out[3] = {p, s1, s2};
             strata_attr at[] = {strata_attr_float("lr", 0.1), strata_attr_float("weight_decay", 0.0),
                                 strata_attr_int("step", 1)}; /* the step count: Adam's and Adagrad's */
@@ -279,10 +283,7 @@ static void test_optim_infinite_param(void **state)
             expect_same(ops[o], name, 1, got[1], -INFINITY);
             if (!isfinite(got[2]))
                 fail_msg("%s on %s: the finite parameter became %g", ops[o], name, got[2]);
-            strata_tensor_release(s2);
-            strata_tensor_release(s1);
-            strata_tensor_release(g);
-            strata_tensor_release(p);
+            drop(4, (strata_tensor *[]){s2, s1, g, p});
         }
     }
 }
@@ -294,9 +295,7 @@ static void test_adam_betas_exact(void **state)
     fixture *f = *state;
     for (int k = 0; k < f->n; k++) {
         strata_tensor *p = vec(f->dev[k], (const float[]){1.0f}, 1), *g = vec(f->dev[k], (const float[]){1.0f}, 1);
-        strata_tensor *m = NULL, *v = NULL;
-        ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){1}, &m));
-        ST_OK(strata_tensor_zeros(f->dev[k], STRATA_F32, 1, (const int64_t[]){1}, &v));
+        strata_tensor *m = zeros(f->dev[k], 1), *v = zeros(f->dev[k], 1);
         strata_tensor *in[4] = {p, g, m, v}, *out[3] = {p, m, v};
         strata_attr at[] = {strata_attr_float("lr", 0.1), strata_attr_float("beta1", 0.9),
                             strata_attr_float("beta2", 0.99999), strata_attr_int("step", 1)};
@@ -309,10 +308,7 @@ static void test_adam_betas_exact(void **state)
         expect_close("adam m", name, 0, gm, 0.1, 1e-6);
         expect_close("adam v", name, 0, gv, 1e-5, 1e-6);
         expect_close("adam p", name, 0, gp, 0.9, 1e-6); /* p - lr m/(1-b1) / (sqrt(v/(1-b2)) + eps) */
-        strata_tensor_release(v);
-        strata_tensor_release(m);
-        strata_tensor_release(g);
-        strata_tensor_release(p);
+        drop(4, (strata_tensor *[]){v, m, g, p});
     }
 }
 
@@ -348,9 +344,7 @@ static void test_clip_nan_gradient(void **state)
         expect_same("clipped weight gradient", name, 1, gw[1], NAN);
         expect_same("clipped bias gradient", name, 0, gb[0], NAN); /* it was 1, unclipped */
         strata_graph_reset(strata_runtime_graph(f->rt));
-        strata_tensor_release(loss);
-        strata_tensor_release(y);
-        strata_tensor_release(x);
+        drop(3, (strata_tensor *[]){loss, y, x});
         strata_model_destroy(mdl);
     }
 }
