@@ -974,6 +974,14 @@ static void test_bad_attrs_and_lifetimes(void **state)
     const char *no_name[1] = {NULL};
     assert_int_equal(strata_model_add_layer(m, "relu", NULL, NULL, 0, no_name, 1), STRATA_E_INVALID);
     tu_assert_error_contains("layer '0' (relu): input 0 is a NULL name");
+    /* flatten over the batch (PyTorch's nn.Flatten(0, -1)) says why; a range past the rank names it */
+    strata_attr fa[2] = {strata_attr_int("start_dim", 0), strata_attr_int("end_dim", -1)};
+    assert_int_equal(strata_model_add_layer(m, "flatten", "fl", fa, 2, NULL, 0), STRATA_E_INVALID);
+    tu_assert_error_contains("layer 'fl' (flatten): start_dim 0 is the batch dimension, which every layer's output "
+                             "keeps first");
+    fa[0] = strata_attr_int("start_dim", 3);
+    assert_int_equal(strata_model_add_layer(m, "flatten", "fl", fa, 1, NULL, 0), STRATA_E_INVALID);
+    tu_assert_error_contains("start_dim 3 and end_dim -1 select no dims of an input of rank 2 with the batch");
     add_linear(m, "fc", NULL);
     strata_tensor *out = NULL, *xb = NULL;
     ST_OK(strata_tensor_from_host(dev, STRATA_F32, 2, (const int64_t[]){1, 4}, (float[4]){1, 2, 3, 4}, &xb));

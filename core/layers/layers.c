@@ -118,11 +118,18 @@ static strata_status flatten_create(const strata_layer_create_call *c)
         s += full;
     if (e < 0)
         e += full;
+    const int64_t s_given = strata_attr_get_int(c->attrs, c->n_attrs, "start_dim", 1);
+    if (s == 0) /* nn.Flatten(0, ...) merges the batch: a layer's output keeps it first */
+        return c->host->set_error(STRATA_E_INVALID,
+                                  "layer '%s' (flatten): start_dim %lld is the batch dimension, which every layer's "
+                                  "output keeps first; flatten from dim 1 (the default)",
+                                  c->host->layer_name(c->layer), (long long)s_given);
     if (s < 1 || e >= full || s > e)
         return c->host->set_error(STRATA_E_INVALID,
-                                  "layer '%s' (flatten): start_dim/end_dim select no dims after the batch "
-                                  "(rank %d with batch)",
-                                  c->host->layer_name(c->layer), full);
+                                  "layer '%s' (flatten): start_dim %lld and end_dim %lld select no dims of an input "
+                                  "of rank %d with the batch (dims count the batch as 0)",
+                                  c->host->layer_name(c->layer), (long long)s_given,
+                                  (long long)strata_attr_get_int(c->attrs, c->n_attrs, "end_dim", -1), full);
     strata_tensor_desc *o = &c->outputs[0];
     *o = *x;
     int n = 0;
