@@ -207,6 +207,10 @@ static void test_set_overrides(void **state)
          "--set optimizer.lrr=0.1: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set train.epochs=-5 --set optimizer.lr=0.1",
          "--set train.epochs=-5: E_FORMAT: "},
+        /* a change the next one completes (a step schedule needs its step_size) is not blamed */
+        {"train %s/mlp-fashion.yaml --out r --set schedule.type=step --set schedule.step_size=2 --set "
+         "train.epochs=x",
+         "--set train.epochs=x: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.9.type=relu", "'9' is not an index of this 6-item list"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers=[]", "model.layers is a block of settings"},
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},

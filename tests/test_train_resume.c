@@ -313,12 +313,22 @@ static void test_resume_keeps_epochs(void **state)
     free(err);
     expect_ok(cli("train adam.yaml --resume ep --steps 8 %s", cos));
     err = tu_slurp(dir, "err");
-    if (!strstr(err, "note: the run in ep has 3 epoch(s), from its checkpoint (the spec says 1;"))
+    if (!strstr(err, "note: the run in ep has 3 epoch(s), from its --epochs (the spec says 1;"))
         fail_msg("no note of the checkpoint's epochs:\n%s", err);
     free(err);
     char *full = records("ep_full"), *ep = records("ep");
     if (strcmp(full, ep) != 0)
         fail_msg("resumed without --epochs:\n--- uninterrupted\n%s--- resumed\n%s", full, ep);
+    free(ep);
+    free(full);
+    /* the first run's --epochs still cap a --steps past them (2 epochs of N_IMAGES / 8 steps) */
+    expect_ok(cli("train adam.yaml --out cap_full --epochs 2 --steps 100 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --out cap_part --epochs 2 --steps 3 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --resume cap_part --steps 100 --quiet %s", cos));
+    full = records("cap_full"), ep = records("cap_part");
+    assert_int_equal(tu_count(full, "\"batch_loss\""), 2 * (N_IMAGES / 8));
+    if (strcmp(full, ep) != 0)
+        fail_msg("--epochs 2 --steps 3 resumed with --steps 100:\n--- uninterrupted\n%s--- resumed\n%s", full, ep);
     free(ep);
     free(full);
     /* the same device with another thread count: a warning (ref's description has no count: cpu's) */

@@ -548,7 +548,7 @@ typedef struct train_state {
     double sum_loss;               /* the epoch's running sums, for its metrics record */
     int64_t correct, seen;
     int64_t batch_size;            /* the loader's: positions count its batches */
-    int64_t epochs;                /* the run's length in epochs, which its schedule spans; 0: not recorded */
+    int64_t epochs;                /* the run's --epochs, which its schedule spans; 0: none (the spec's) */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
     char device[160]; /* loaded: its device's description ("host CPU (oneDNN 2.6.3, 2 threads)"); "" before 1.4 */
     /* A trainer's own state (a JSON object: its generator's state, the best
@@ -654,10 +654,12 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev);
  *  batches of @p batch: 0 when they agree (or the run recorded none); else
  *  an error ending in "(@p fix N)" with the run's size, and 2. */
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix);
-/* A resumed run's epochs: the checkpoint's (recorded since 1.4), with a note
- * when the spec's differ; an explicit --epochs of another count is taken,
- * with a warning (a schedule over the run's length changes with it). */
-void train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet);
+/* A resumed run's epochs: those of the first run's --epochs, which its
+ * checkpoint records (since 1.4), with a note when the spec says otherwise;
+ * 1 when they were taken (they cap --steps as --epochs does). An explicit
+ * --epochs of another count is taken, with a warning (a schedule over the
+ * run's length changes with it). */
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

@@ -417,7 +417,7 @@ static strata_status ae_save(ae_ctx *c, const ae_args *a, const train_state *s)
 
 /* --resume: the model, optimizer, position and random state of RUN's
  * checkpoint; metrics.jsonl cut back to it. Prints the error; 0 or an exit code. */
-static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epochs)
+static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epochs, int *epochs_given)
 {
     train_ckpt_remove_temps(a->out_dir);
     if (train_ckpt_load(a->out_dir, c->model, c->opt, ts))
@@ -427,7 +427,7 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
     if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(ts, c->dev);
-    train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
+    *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
@@ -477,9 +477,10 @@ int cmd_ae_train(int argc, char **argv)
     /* the rate the schedule starts from, before a checkpoint sets the current one */
     const double base_lr = strata_optimizer_lr(c.opt);
     train_state ts = {.data_seed = (uint64_t)(a.have_seed ? a.seed : seed)};
-    if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs)))
+    int epochs_given = a.epochs > 0; /* --epochs, or the first run's (from its checkpoint): a cap on --steps */
+    if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs, &epochs_given)))
         goto out;
-    ts.epochs = epochs;
+    ts.epochs = epochs_given ? epochs : 0;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
         goto out;
@@ -501,7 +502,7 @@ int cmd_ae_train(int argc, char **argv)
                 a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
         rc = STRATA_E_INVALID;
     }
-    epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, a.epochs, cli_steps, a.quiet);
+    epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, epochs_given ? epochs : -1, cli_steps, a.quiet);
     cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
         rc = STRATA_E_INVALID;

@@ -383,6 +383,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     /* the learning rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(ctx.opt);
     train_state ts = {.data_seed = (uint64_t)seed};
+    int epochs_given = a.epochs > 0; /* --epochs, or the first run's (from its checkpoint): a cap on --steps */
     if (a.ckpt.resume) {
         train_ckpt_remove_temps(a.out_dir);
         if (train_ckpt_load(a.out_dir, ctx.model, ctx.opt, &ts)) {
@@ -399,7 +400,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             return 2;
         }
         train_resume_warn_backend(&ts, ctx.dev);
-        train_resume_epochs(&ts, a.out_dir, &epochs, a.epochs > 0, a.quiet);
+        epochs_given |= train_resume_epochs(&ts, a.out_dir, &epochs, a.epochs > 0, a.quiet);
         if (train_metrics_truncate(a.out_dir, &ts)) {
             run_free(&ctx);
             return 1;
@@ -411,7 +412,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
-    ts.epochs = epochs;
+    ts.epochs = epochs_given ? epochs : 0;
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
@@ -442,7 +443,8 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     int64_t per_epoch = strata_loader_batches(ld);
     const int64_t run_batches = cli_mul_sat(per_epoch, epochs); /* the schedule's span without train.steps */
-    epochs = cli_epochs_for_steps(ctx.spec, max_steps, per_epoch, epochs, a.epochs, a.steps > 0, a.quiet);
+    epochs = cli_epochs_for_steps(ctx.spec, max_steps, per_epoch, epochs, epochs_given ? epochs : -1, a.steps > 0,
+                                  a.quiet);
     cli_schedule sched;
     if (cli_read_schedule(ctx.spec, run_batches, &sched)) {
         strata_loader_destroy(ld);

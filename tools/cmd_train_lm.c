@@ -637,6 +637,11 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 strata_spec_path(r->spec), (long long)r->seq_len);
         return 1;
     }
+    if (best.metric && run_steps % eval_every != 0 && !o->quiet && dist_is_root())
+        fprintf(stderr, "strata: note: train.keep_best chooses among the evaluations every %lld steps; the one at "
+                        "the run's end (step %lld) is not one of them (a run stopped there and resumed would not "
+                        "make it): make train.steps a multiple of train.eval_every to have it count\n",
+                (long long)eval_every, (long long)run_steps);
     train_state ts = {.data_seed = (uint64_t)o->seed};
     int ret;
     if (ck->resume && (ret = lm_resume(r, o, steps, &ts)))
@@ -786,10 +791,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             since = 0;
             if (periodic)
                 now = lm_position(r, data_seed, step, sum_loss, since);
-            /* only the evaluations every run makes (not one at a --steps stop) choose the best: the
-             * periodic ones and the one at the run's own end */
-            if ((periodic || step == run_steps) &&
-                (rc = train_best_update(&best, o->out_dir, r->model, val_loss, 0, step, meta)))
+            /* only the evaluations every run makes (not one at a --steps stop) choose the best */
+            if (periodic && (rc = train_best_update(&best, o->out_dir, r->model, val_loss, 0, step, meta)))
                 break;
         }
         /* checkpoints: at every evaluation, every --checkpoint-every steps and on Ctrl-C */

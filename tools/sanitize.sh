@@ -45,7 +45,7 @@ cd "$B"
 start=$(date +%s)
 rc=0
 # The PyTorch cross-checks run python3, which is not built with ASan.
-# SANITIZE_EXCLUDE adds tests to leave out (CI leaves out the long GAN training).
+# SANITIZE_EXCLUDE adds tests to leave out (CI leaves out the kill test and cuda).
 exclude="torch${SANITIZE_EXCLUDE:+|$SANITIZE_EXCLUDE}"
 ctest -E "$exclude" --output-on-failure -j"$JOBS" --timeout 1800 "$@" || rc=$?
 echo "sanitize: ASan+UBSan suite finished in $(( $(date +%s) - start ))s, exit $rc"

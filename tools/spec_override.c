@@ -411,11 +411,25 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set)
     return r;
 }
 
-/* The index of the first --set whose change makes the spec fail to load,
- * applied in order to the file's text (the line numbers of an error are those
- * of the changed text, so the change has to be named); -1 when the file fails
- * as written or no single change can be blamed. Takes the text. */
-static int blame_set(strata_runtime *rt, char *text, size_t len, const char *path)
+/* @p msg without its leading "PATH:LINE: " (the lines move as changes add keys). */
+static const char *msg_body(const char *msg, const char *path)
+{
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) || msg[n] != ':')
+        return msg;
+    const char *p = msg + n + 1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
+}
+
+/* The index of the first --set after which the spec, with the changes
+ * applied in order to the file's text, fails with the error @p final fails
+ * with (a change another one completes, schedule.type before its
+ * step_size, is not blamed); -1 when the file fails as written. The line
+ * numbers of the error are those of the changed text, so the change has to
+ * be named. Takes the text. */
+static int blame_set(strata_runtime *rt, char *text, size_t len, const char *path, const char *final)
 {
     text_buf t = {text, len};
     strata_spec *s = NULL;
@@ -425,7 +439,8 @@ static int blame_set(strata_runtime *rt, char *text, size_t len, const char *pat
         for (int k = 0; k < cli_n_sets && culprit < 0; k++) {
             s = NULL; /* each change applied once already, so applying it again succeeds and says nothing */
             if (cli_spec_set(&t.s, &t.len, path, cli_sets[k]) ||
-                strata_spec_parse(rt, t.s, t.len, path, &s) != STRATA_OK)
+                (strata_spec_parse(rt, t.s, t.len, path, &s) != STRATA_OK &&
+                 !strcmp(msg_body(strata_last_error(), path), msg_body(final, path))))
                 culprit = k;
             strata_spec_destroy(s);
         }
@@ -479,7 +494,7 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out))) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", strata_last_error());
-        int culprit = plain ? blame_set(rt, plain, plain_len, path) : -1;
+        int culprit = plain ? blame_set(rt, plain, plain_len, path, msg) : -1;
         plain = NULL; /* blame_set took it */
         if (culprit >= 0)
             fprintf(stderr, "strata: error: --set %s: %s: %s\n", cli_sets[culprit], strata_status_name(rc), msg);

@@ -428,29 +428,29 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev)
                         "repeat an uninterrupted run's bit for bit (--backend %s does)\n",
                 s->backend, backend, s->backend);
     else if (s->device[0] && name[0] && strcmp(s->device, name) != 0) /* the cpu backend's sums are split by thread */
-        fprintf(stderr, "strata: warning: the checkpoint was written on %s and the run resumes on %s: the losses may differ from an "
-                        "uninterrupted run's in the last bits (the cpu backend's convolutions sum in pieces by "
-                        "thread: STRATA_NUM_THREADS sets the count)\n",
+        fprintf(stderr, "strata: warning: the checkpoint was written on %s and the run resumes on %s: the losses "
+                        "may differ from an uninterrupted run's in the last bits (a device of another description "
+                        "may round differently; the cpu backend's convolutions, for one, sum in pieces by thread, "
+                        "which STRATA_NUM_THREADS sets)\n",
                 s->device, name);
 }
 
-void train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet)
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet)
 {
-    if (s->epochs <= 0 || s->epochs == *epochs)
-        return;
-    if (explicit_epochs) { /* a run made longer (or shorter) on purpose */
-        if (dist_is_root())
+    if (s->epochs <= 0 || explicit_epochs) {
+        if (s->epochs > 0 && s->epochs != *epochs && dist_is_root()) /* a run made longer (or shorter) on purpose */
             fprintf(stderr, "strata: warning: the run in %s has %lld epoch(s) and resumes with --epochs %lld: a "
                             "schedule over the run's length (cosine, ...) now spans the new one, so its rates from "
                             "here on are not those the run started with\n",
                     dir, (long long)s->epochs, (long long)*epochs);
-        return;
+        return 0;
     }
-    if (!quiet && dist_is_root())
-        fprintf(stderr, "strata: note: the run in %s has %lld epoch(s), from its checkpoint (the spec says %lld; "
+    if (s->epochs != *epochs && !quiet && dist_is_root())
+        fprintf(stderr, "strata: note: the run in %s has %lld epoch(s), from its --epochs (the spec says %lld; "
                         "--epochs changes it)\n",
                 dir, (long long)s->epochs, (long long)*epochs);
     *epochs = s->epochs;
+    return 1;
 }
 
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix)

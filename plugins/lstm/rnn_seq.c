@@ -40,7 +40,7 @@ static void rnn_forward(float *y, float *hn, const float *x, const float *w_ih, 
             const int64_t r = rnn_row(g, t, b);
             for (int64_t j = 0; j < H; j++) {
                 double v = a[b * H + j];
-                v = g->relu ? (v > 0.0 ? v : 0.0) : tanh(v);
+                v = g->relu ? (v <= 0.0 ? 0.0 : v) : tanh(v); /* relu keeps NaN, as PyTorch */
                 h[b * H + j] = v;
                 y[r * H + j] = (float)v;
             }
@@ -64,7 +64,7 @@ static void rnn_backward(float *da, float *dh0, const float *dy, const float *dh
             for (int64_t j = 0; j < H; j++) {
                 double v = y[r * H + j];
                 double dhv = (double)dy[r * H + j] + dh[b * H + j];
-                dar[j] = (float)(g->relu ? (v > 0.0 ? dhv : 0.0) : dhv * (1.0 - v * v));
+                dar[j] = (float)(g->relu ? (v <= 0.0 ? 0.0 : dhv) : dhv * (1.0 - v * v));
                 dhp[b * H + j] = 0.0;
             }
             rnn_add_dh(dhp + b * H, dar, w_hh, H, H);

@@ -498,8 +498,9 @@ STRATA_API const char *strata_optimizer_type_name(const strata_optimizer *o);
  * Scales all gradients of @p m so that their global L2 norm is at most
  * @p max_norm (positive and finite, else STRATA_E_INVALID). @p norm (may be
  * NULL) receives the norm before clipping. A non-finite gradient makes the
- * norm non-finite: an infinite one scales the gradients by 0, a NaN one makes
- * them all NaN (as PyTorch's clip_grad_norm_).
+ * norm non-finite: an infinite norm scales the gradients by 0 (the infinite
+ * ones become NaN), a NaN norm makes them all NaN (as PyTorch's
+ * clip_grad_norm_).
  * @since 1.0
  */
 STRATA_API strata_status strata_clip_grad_norm(strata_model *m, double max_norm, double *norm);
