@@ -207,10 +207,17 @@ static void test_set_overrides(void **state)
          "--set optimizer.lrr=0.1: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set train.epochs=-5 --set optimizer.lr=0.1",
          "--set train.epochs=-5: E_FORMAT: "},
-        /* a change the next one completes (a step schedule needs its step_size) is not blamed */
+        /* a change the next one completes (a step schedule needs its step_size) is not blamed, even with the bad
+         * value between them; nor is a later change that moves the lines of the message */
         {"train %s/mlp-fashion.yaml --out r --set schedule.type=step --set schedule.step_size=2 --set "
          "train.epochs=x",
          "--set train.epochs=x: E_FORMAT: "},
+        {"train %s/mlp-fashion.yaml --out r --set schedule.type=step --set schedule.gamma=x --set "
+         "schedule.step_size=2",
+         "--set schedule.gamma=x: E_FORMAT: "},
+        {"train %s/mlp-fashion.yaml --out r --set 'optimizer={type: sgd, lr: 0.1, lr: 0.2}' --set "
+         "data.val_fraction=0.1",
+         "--set optimizer={type: sgd, lr: 0.1, lr: 0.2}: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.9.type=relu", "'9' is not an index of this 6-item list"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers=[]", "model.layers is a block of settings"},
         {"train %s/mlp-fashion.yaml --out r --set optimizer.lr.x=1", "'optimizer.lr' is a value, with no member 'x'"},
@@ -273,6 +280,10 @@ static void test_set_yaml_forms(void **state)
         {"train tag.yaml --out r --set seed=2", "tag.yaml:4: this value has a YAML tag"},
         {"train %s/mlp-fashion.yaml --out r --set model.layers.99999999999999999999.type=relu", "is not an index"},
         {"train invalid.yaml --out r", "'lr' expects a number, got 'fast'"},
+        /* the file's own error with --set given: its own line (a change adds one above it), no change blamed */
+        {"train invalid.yaml --out r --set data.val_fraction=0.1", "error: loading the spec: E_FORMAT: invalid.yaml:31: "},
+        /* one change fixes the file, another breaks it: that one is named */
+        {"train invalid.yaml --out r --set optimizer.lr=0.1 --set train.epochs=y", "--set train.epochs=y: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set 'seed=a: b'", "mlp-fashion.yaml:4: with this value the spec is no longer YAML"},
         {"train %s/mlp-fashion.yaml --out r --set 'optimizer.lr=1]'", "with this value the spec is no longer YAML"},
     };

@@ -244,6 +244,12 @@ static void test_lm_keep_best(void **state)
                      "(step 12) is not one of them"))
         fail_msg("no note of the end's evaluation: %s", err);
     free(err);
+    expect_ok(cli("train lm.yaml --out lf --backend ref --set train.keep_best=val_loss --set train.steps=4"));
+    err = tu_slurp(dir, "err");
+    if (!strstr(err, "warning: train.keep_best chooses among the evaluations every 5 steps, and a run of 4 steps "
+                     "makes none: no best model will be kept"))
+        fail_msg("no warning of a run without evaluations that choose: %s", err);
+    free(err);
     /* best.safetensors carries the vocabulary */
     expect_ok(cli("generate --checkpoint lb/best.safetensors --spec lm.yaml --prime the --length 5 --backend ref"));
     expect_err(cli("train lm.yaml --out lx %s --set train.eval_every=0", opts), 1,

@@ -311,6 +311,13 @@ static void test_resume_keeps_epochs(void **state)
     if (!strstr(err, "warning: the run in ep2 has 3 epoch(s) and resumes with --epochs 4: a schedule over"))
         fail_msg("no warning of another length:\n%s", err);
     free(err);
+    /* a run that followed its spec (1 epoch) warns the same */
+    expect_ok(cli("train adam.yaml --out ep3 --steps 2 --quiet %s", cos));
+    expect_ok(cli("train adam.yaml --resume ep3 --epochs 4 --steps 3 %s", cos));
+    err = tu_slurp(dir, "err");
+    if (!strstr(err, "warning: the run in ep3 has 1 epoch(s) and resumes with --epochs 4"))
+        fail_msg("no warning of another length for a run of the spec's:\n%s", err);
+    free(err);
     expect_ok(cli("train adam.yaml --resume ep --steps 8 %s", cos));
     err = tu_slurp(dir, "err");
     if (!strstr(err, "note: the run in ep has 3 epoch(s), from its --epochs (the spec says 1;"))

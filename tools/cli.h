@@ -658,8 +658,10 @@ int train_resume_check_batch(const train_state *s, const char *dir, int64_t batc
  * checkpoint records (since 1.4), with a note when the spec says otherwise;
  * 1 when they were taken (they cap --steps as --epochs does). An explicit
  * --epochs of another count is taken, with a warning (a schedule over the
- * run's length changes with it). */
-int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet);
+ * run's length changes with it: the run's count is its --epochs, else
+ * @p spec_epochs). */
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int64_t spec_epochs,
+                        int explicit_epochs, int quiet);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

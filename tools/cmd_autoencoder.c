@@ -427,7 +427,9 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
     if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(ts, c->dev);
-    *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
+    int64_t spec_epochs = 10;
+    strata_spec_get_int(c->spec, "train.epochs", 10, &spec_epochs);
+    *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, spec_epochs, a->epochs > 0, a->quiet);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);

@@ -332,6 +332,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     int64_t epochs = 1;
     strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
+    const int64_t spec_epochs = epochs;
     if (a.epochs > 0)
         epochs = a.epochs;
     /* train.steps (or --steps) stops after that many batches, in whatever epoch */
@@ -400,7 +401,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             return 2;
         }
         train_resume_warn_backend(&ts, ctx.dev);
-        epochs_given |= train_resume_epochs(&ts, a.out_dir, &epochs, a.epochs > 0, a.quiet);
+        epochs_given |= train_resume_epochs(&ts, a.out_dir, &epochs, spec_epochs, a.epochs > 0, a.quiet);
         if (train_metrics_truncate(a.out_dir, &ts)) {
             run_free(&ctx);
             return 1;

@@ -637,10 +637,16 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 strata_spec_path(r->spec), (long long)r->seq_len);
         return 1;
     }
-    if (best.metric && run_steps % eval_every != 0 && !o->quiet && dist_is_root())
+    /* keep_best chooses among the eval_every evaluations (the same whether the run stops and resumes) */
+    if (best.metric && steps < eval_every && dist_is_root())
+        fprintf(stderr, "strata: warning: train.keep_best chooses among the evaluations every %lld steps, and a run "
+                        "of %lld steps makes none: no best model will be kept\n",
+                (long long)eval_every, (long long)steps);
+    else if (best.metric && o->steps <= 0 && !ck->resume && run_steps % eval_every != 0 && !o->quiet &&
+             dist_is_root())
         fprintf(stderr, "strata: note: train.keep_best chooses among the evaluations every %lld steps; the one at "
-                        "the run's end (step %lld) is not one of them (a run stopped there and resumed would not "
-                        "make it): make train.steps a multiple of train.eval_every to have it count\n",
+                        "the run's end (step %lld) is not one of them (a run extended past it with a larger --steps "
+                        "would not make it): make train.steps a multiple of train.eval_every to have it count\n",
                 (long long)eval_every, (long long)run_steps);
     train_state ts = {.data_seed = (uint64_t)o->seed};
     int ret;

@@ -36,6 +36,15 @@ int cli_batch_size_set(int64_t b)
     return 0;
 }
 
+/* Where the changes' errors go: stderr, or nowhere while blame_set tries
+ * them in other combinations (they applied once already). */
+static FILE *set_quiet;
+
+static FILE *set_msgs(void)
+{
+    return set_quiet ? set_quiet : stderr;
+}
+
 /* A growing string. */
 typedef struct {
     char *s;
@@ -142,7 +151,7 @@ static int replace_value(text_buf *t, const char *path, const char *set, const y
 {
     size_t at = byte_at(t, node->start_mark.index), cut = byte_at(t, node->end_mark.index);
     if (at < t->len && (t->s[at] == '&' || t->s[at] == '!')) { /* the node's marks include its properties */
-        fprintf(stderr, "strata: error: --set %s: %s:%zu: this value has a YAML %s; change it in the file\n", set, path,
+        fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: this value has a YAML %s; change it in the file\n", set, path,
                 node->start_mark.line + 1, t->s[at] == '&' ? "anchor (&name)" : "tag (!tag)");
         return 1;
     }
@@ -186,7 +195,7 @@ static int replace_value(text_buf *t, const char *path, const char *set, const y
         while (k > 0 && (t->s[k - 1] == ' ' || t->s[k - 1] == '\t'))
             k--;
         if (key && k > 0 && t->s[k - 1] == '?' && !(p > 0 && t->s[p - 1] == ':')) {
-            fprintf(stderr, "strata: error: --set %s: %s:%zu: an explicit key (? key) with no value; write one in "
+            fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: an explicit key (? key) with no value; write one in "
                             "the file\n",
                     set, path, key->start_mark.line + 1);
             return 1;
@@ -197,7 +206,7 @@ static int replace_value(text_buf *t, const char *path, const char *set, const y
     const char *gap = cut < t->len && t->s[cut] == '#' ? " " : "";
     char *v = xprintf("%*s%s%s%s", (int)pad, "", lead, value, gap);
     if (!v || splice(t, at, cut, v)) {
-        fprintf(stderr, "strata: error: --set: out of memory\n");
+        fprintf(set_msgs(), "strata: error: --set: out of memory\n");
         free(v);
         return 1;
     }
@@ -215,7 +224,7 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                           : !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                               *c == '_' || *c == '-');
     if (bad) {
-        fprintf(stderr, "strata: error: --set %s: expected KEY=VALUE with KEY a dotted path of names and list "
+        fprintf(set_msgs(), "strata: error: --set %s: expected KEY=VALUE with KEY a dotted path of names and list "
                         "indexes such as optimizer.lr or model.layers.1.out_features (and VALUE on one line)\n",
                 set);
         return 2;
@@ -223,20 +232,20 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     const char *value = eq + 1;
     char *key = xprintf("%.*s", (int)(eq - set), set);
     if (!key) {
-        fprintf(stderr, "strata: error: --set: out of memory\n");
+        fprintf(set_msgs(), "strata: error: --set: out of memory\n");
         return 1;
     }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fprintf(stderr, "strata: error: --set: out of memory\n");
+        fprintf(set_msgs(), "strata: error: --set: out of memory\n");
         free(key);
         return 1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)t->s, t->len);
     int ok = yaml_parser_load(&parser, &doc);
     if (!ok) {
-        fprintf(stderr, "strata: error: %s:%zu: %s (before applying --set %s)\n", path, parser.problem_mark.line + 1,
+        fprintf(set_msgs(), "strata: error: %s:%zu: %s (before applying --set %s)\n", path, parser.problem_mark.line + 1,
                 parser.problem ? parser.problem : "cannot be parsed", set);
         yaml_parser_delete(&parser);
         free(key);
@@ -247,10 +256,10 @@ static int apply_one(text_buf *t, const char *path, const char *set)
     yaml_node_t *node = yaml_document_get_root_node(&doc);
     unsigned *refs = node ? reference_counts(&doc) : NULL;
     if (node && !refs) {
-        fprintf(stderr, "strata: error: --set: out of memory\n");
+        fprintf(set_msgs(), "strata: error: --set: out of memory\n");
         node = NULL;
     } else if (!node || node->type != YAML_MAPPING_NODE) {
-        fprintf(stderr, "strata: error: --set %s: %s is not a mapping of settings\n", set, path);
+        fprintf(set_msgs(), "strata: error: --set %s: %s is not a mapping of settings\n", set, path);
         node = NULL;
     }
     const char *comp = key;
@@ -282,13 +291,13 @@ static int apply_one(text_buf *t, const char *path, const char *set)
                     at = byte_at(t, node->end_mark.index) - 1;
                     add = ins ? xprintf("%s", ins) : NULL;
                 } else {
-                    fprintf(stderr, "strata: error: --set %s: %s:%zu: cannot add a key to this mapping\n", set, path,
+                    fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: cannot add a key to this mapping\n", set, path,
                             node->start_mark.line + 1);
                     free(ins);
                     break;
                 }
                 if (!add || (r = splice(t, at, at, add)))
-                    fprintf(stderr, "strata: error: --set: out of memory\n");
+                    fprintf(set_msgs(), "strata: error: --set: out of memory\n");
                 free(ins);
                 free(add);
                 break;
@@ -299,18 +308,18 @@ static int apply_one(text_buf *t, const char *path, const char *set)
             while (digits < clen && comp[digits] >= '0' && comp[digits] <= '9' && idx <= n)
                 idx = idx * 10 + (comp[digits++] - '0');
             if (!clen || digits != clen || idx >= n) {
-                fprintf(stderr, "strata: error: --set %s: %s:%zu: '%.*s' is not an index of this %ld-item list\n", set,
+                fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: '%.*s' is not an index of this %ld-item list\n", set,
                         path, node->start_mark.line + 1, (int)clen, comp, n);
                 break;
             }
             next = yaml_document_get_node(&doc, node->data.sequence.items.start[idx]);
         } else {
-            fprintf(stderr, "strata: error: --set %s: %s:%zu: '%.*s' is a value, with no member '%.*s'\n", set, path,
+            fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: '%.*s' is a value, with no member '%.*s'\n", set, path,
                     node->start_mark.line + 1, (int)(comp - key - 1), key, (int)clen, comp);
             break;
         }
         if (refs[next - doc.nodes.start + 1] > 1) {
-            fprintf(stderr, "strata: error: --set %s: %s:%zu: %.*s is the value anchored here (&name) and shared "
+            fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: %.*s is the value anchored here (&name) and shared "
                             "through aliases (*name); change it in the file\n",
                     set, path, next->start_mark.line + 1, (int)(comp + clen - key), key);
             break;
@@ -319,7 +328,7 @@ static int apply_one(text_buf *t, const char *path, const char *set)
             int block = (next->type == YAML_MAPPING_NODE && next->data.mapping.style != YAML_FLOW_MAPPING_STYLE) ||
                         (next->type == YAML_SEQUENCE_NODE && next->data.sequence.style != YAML_FLOW_SEQUENCE_STYLE);
             if (block) {
-                fprintf(stderr, "strata: error: --set %s: %s:%zu: %s is a block of settings; set its %s one by one (%s.%s=...)\n",
+                fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: %s is a block of settings; set its %s one by one (%s.%s=...)\n",
                         set, path, next->start_mark.line + 1, key,
                         next->type == YAML_SEQUENCE_NODE ? "items" : "keys", key,
                         next->type == YAML_SEQUENCE_NODE ? "INDEX.KEY" : "KEY");
@@ -369,13 +378,13 @@ static int verify(const text_buf *t, const char *path, const char *set)
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fprintf(stderr, "strata: error: --set: out of memory\n");
+        fprintf(set_msgs(), "strata: error: --set: out of memory\n");
         return 1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)t->s, t->len);
     int ok = yaml_parser_load(&parser, &doc), r = 0;
     if (!ok) {
-        fprintf(stderr, "strata: error: --set %s: %s:%zu: with this value the spec is no longer YAML: %s (VALUE goes "
+        fprintf(set_msgs(), "strata: error: --set %s: %s:%zu: with this value the spec is no longer YAML: %s (VALUE goes "
                         "into the spec as written; quote it to make it a string)\n",
                 set, path, parser.problem_mark.line + 1, parser.problem ? parser.problem : "cannot be parsed");
         r = 1;
@@ -388,7 +397,7 @@ static int verify(const text_buf *t, const char *path, const char *set)
             word = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
                    *c == '.' || *c == '-' || *c == '+';
         if (!n || (word && (n->type != YAML_SCALAR_NODE || strcmp((const char *)n->data.scalar.value, eq + 1)))) {
-            fprintf(stderr, "strata: error: --set %s: %s: the YAML around this key is written in a way --set cannot "
+            fprintf(set_msgs(), "strata: error: --set %s: %s: the YAML around this key is written in a way --set cannot "
                             "edit (explicit ? keys, say); change it in the file\n",
                     set, path);
             r = 1;
@@ -423,30 +432,67 @@ static const char *msg_body(const char *msg, const char *path)
     return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
 }
 
-/* The index of the first --set after which the spec, with the changes
- * applied in order to the file's text, fails with the error @p final fails
- * with (a change another one completes, schedule.type before its
- * step_size, is not blamed); -1 when the file fails as written. The line
- * numbers of the error are those of the changed text, so the change has to
- * be named. Takes the text. */
-static int blame_set(strata_runtime *rt, char *text, size_t len, const char *path, const char *final)
+/* 0 when the file's text with the changes [0, upto) but @p skip applied
+ * loads; the status otherwise (the change cannot be applied, or the spec
+ * fails: @p err, when given, gets a copy of the message). */
+static strata_status try_sets(strata_runtime *rt, const char *text, size_t len, const char *path, int upto, int skip,
+                              char **err)
 {
-    text_buf t = {text, len};
+    text_buf t = {malloc(len + 1), len};
+    if (!t.s)
+        return STRATA_E_NOMEM;
+    memcpy(t.s, text, len + 1);
+    strata_status rc = STRATA_OK;
+    for (int k = 0; k < upto && !rc; k++)
+        if (k != skip && cli_spec_set(&t.s, &t.len, path, cli_sets[k]))
+            rc = STRATA_E_INVALID;
     strata_spec *s = NULL;
+    if (!rc && (rc = strata_spec_parse(rt, t.s, t.len, path, &s)) != STRATA_OK && err)
+        *err = strdup(strata_last_error());
+    strata_spec_destroy(s);
+    free(t.s);
+    return rc;
+}
+
+/* Which --set the spec fails with @p final because of (its line numbers are
+ * those of the changed text, so the change has to be named): the one change
+ * without which it loads, when there is one; else the first after which,
+ * applied in order, it fails with @p final's message (a change another one
+ * completes, schedule.type before its step_size, is not blamed). -2 when
+ * the file fails as written with the same message (*plain_err: its own, with
+ * its own line numbers); -1 when no change can be named. */
+static int blame_set(strata_runtime *rt, const char *text, size_t len, const char *path, const char *final,
+                     char **plain_err)
+{
     int culprit = -1;
-    if (strata_spec_parse(rt, t.s, t.len, path, &s) == STRATA_OK) {
-        strata_spec_destroy(s);
-        for (int k = 0; k < cli_n_sets && culprit < 0; k++) {
-            s = NULL; /* each change applied once already, so applying it again succeeds and says nothing */
-            if (cli_spec_set(&t.s, &t.len, path, cli_sets[k]) ||
-                (strata_spec_parse(rt, t.s, t.len, path, &s) != STRATA_OK &&
-                 !strcmp(msg_body(strata_last_error(), path), msg_body(final, path))))
+    set_quiet = fopen("/dev/null", "w");
+    char *err = NULL;
+    if (try_sets(rt, text, len, path, 0, -1, &err) != STRATA_OK && err &&
+        !strcmp(msg_body(err, path), msg_body(final, path))) {
+        culprit = -2;
+        *plain_err = err;
+        err = NULL;
+    } else { /* the file loads, or fails otherwise: a change fixed that */
+        int n_loads = 0;
+        for (int k = 0; k < cli_n_sets; k++)
+            if (try_sets(rt, text, len, path, cli_n_sets, k, NULL) == STRATA_OK)
+                culprit = n_loads++ ? culprit : k;
+        for (int k = 0; n_loads != 1 && k < cli_n_sets; k++) {
+            char *e = NULL;
+            culprit = -1;
+            if (try_sets(rt, text, len, path, k + 1, -1, &e) != STRATA_OK && e &&
+                !strcmp(msg_body(e, path), msg_body(final, path)))
                 culprit = k;
-            strata_spec_destroy(s);
+            free(e);
+            if (culprit >= 0)
+                break;
         }
     }
+    free(err);
+    if (set_quiet)
+        fclose(set_quiet);
+    set_quiet = NULL;
     strata_clear_error();
-    free(t.s);
     return culprit;
 }
 
@@ -492,14 +538,17 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     for (int k = 0; !r && k < cli_n_sets; k++)
         r = cli_spec_set(&t.s, &t.len, path, cli_sets[k]);
     if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out))) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", strata_last_error());
-        int culprit = plain ? blame_set(rt, plain, plain_len, path, msg) : -1;
-        plain = NULL; /* blame_set took it */
+        char *msg = strdup(strata_last_error()), *plain_err = NULL;
+        int culprit = plain && msg ? blame_set(rt, plain, plain_len, path, msg, &plain_err) : -1;
         if (culprit >= 0)
             fprintf(stderr, "strata: error: --set %s: %s: %s\n", cli_sets[culprit], strata_status_name(rc), msg);
+        else if (culprit == -2) /* the file's own error, with its own line numbers */
+            fprintf(stderr, "strata: error: loading the spec: %s: %s\n", strata_status_name(rc), plain_err);
         else
-            fprintf(stderr, "strata: error: loading the spec with --set: %s: %s\n", strata_status_name(rc), msg);
+            fprintf(stderr, "strata: error: loading the spec with --set: %s: %s\n", strata_status_name(rc),
+                    msg ? msg : strata_last_error());
+        free(plain_err);
+        free(msg);
         r = 1;
     }
     free(plain);

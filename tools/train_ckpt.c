@@ -435,14 +435,17 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev)
                 s->device, name);
 }
 
-int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet)
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int64_t spec_epochs,
+                        int explicit_epochs, int quiet)
 {
     if (s->epochs <= 0 || explicit_epochs) {
-        if (s->epochs > 0 && s->epochs != *epochs && dist_is_root()) /* a run made longer (or shorter) on purpose */
+        /* the run's count: its --epochs, else its spec's (a changed spec is warned about apart) */
+        const int64_t run = s->epochs > 0 ? s->epochs : spec_epochs;
+        if (explicit_epochs && run != *epochs && dist_is_root()) /* a run made longer (or shorter) on purpose */
             fprintf(stderr, "strata: warning: the run in %s has %lld epoch(s) and resumes with --epochs %lld: a "
                             "schedule over the run's length (cosine, ...) now spans the new one, so its rates from "
                             "here on are not those the run started with\n",
-                    dir, (long long)s->epochs, (long long)*epochs);
+                    dir, (long long)run, (long long)*epochs);
         return 0;
     }
     if (s->epochs != *epochs && !quiet && dist_is_root())
