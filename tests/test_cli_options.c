@@ -274,6 +274,7 @@ static void test_set_yaml_forms(void **state)
     write_variant("block.yaml", "name: mlp-fashion", "name: |\n  mlp\n  fashion");
     write_variant("novalue.yaml", "schedule: {type: cosine}", "schedule: {type}");
     write_variant("invalid.yaml", "lr: 0.05", "lr: fast");
+    write_variant("dup.yaml", "  log_every: 50", "  log_every: 50\n  epochs: 3");
     static const bad_case refused[] = {
         {"train alias.yaml --out r --set train.log_every=5", "alias.yaml:37: train.log_every is the value anchored here (&name)"},
         {"train alias.yaml --out r --set train.eval_batch_size=5", "alias.yaml:37: train.eval_batch_size is the value anchored"},
@@ -282,6 +283,9 @@ static void test_set_yaml_forms(void **state)
         {"train invalid.yaml --out r", "'lr' expects a number, got 'fast'"},
         /* the file's own error with --set given: its own line (a change adds one above it), no change blamed */
         {"train invalid.yaml --out r --set data.val_fraction=0.1", "error: loading the spec: E_FORMAT: invalid.yaml:31: "},
+        /* ... also when its message holds a line number of its own */
+        {"train dup.yaml --out r --set data.val_fraction=0.1", "error: loading the spec: E_FORMAT: dup.yaml:39: duplicate "
+                                                               "key 'epochs' in train (first at line 35)"},
         /* one change fixes the file, another breaks it: that one is named */
         {"train invalid.yaml --out r --set optimizer.lr=0.1 --set train.epochs=y", "--set train.epochs=y: E_FORMAT: "},
         {"train %s/mlp-fashion.yaml --out r --set 'seed=a: b'", "mlp-fashion.yaml:4: with this value the spec is no longer YAML"},

@@ -247,7 +247,7 @@ static void test_lm_keep_best(void **state)
     expect_ok(cli("train lm.yaml --out lf --backend ref --set train.keep_best=val_loss --set train.steps=4"));
     err = tu_slurp(dir, "err");
     if (!strstr(err, "warning: train.keep_best chooses among the evaluations every 5 steps, and a run of 4 steps "
-                     "makes none: no best model will be kept"))
+                     "(train.steps) makes none: no best model will be kept"))
         fail_msg("no warning of a run without evaluations that choose: %s", err);
     free(err);
     /* best.safetensors carries the vocabulary */

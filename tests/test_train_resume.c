@@ -318,6 +318,13 @@ static void test_resume_keeps_epochs(void **state)
     if (!strstr(err, "warning: the run in ep3 has 1 epoch(s) and resumes with --epochs 4"))
         fail_msg("no warning of another length for a run of the spec's:\n%s", err);
     free(err);
+    /* the run's count is the one it trained with, --set included: the same count on the resume is no change */
+    expect_ok(cli("train adam.yaml --out ep4 --steps 2 --quiet --set train.epochs=3 %s", cos));
+    expect_ok(cli("train adam.yaml --resume ep4 --epochs 3 --steps 3 %s", cos));
+    err = tu_slurp(dir, "err");
+    if (strstr(err, "epoch(s) and resumes with"))
+        fail_msg("a resume with the run's own count warned:\n%s", err);
+    free(err);
     expect_ok(cli("train adam.yaml --resume ep --steps 8 %s", cos));
     err = tu_slurp(dir, "err");
     if (!strstr(err, "note: the run in ep has 3 epoch(s), from its --epochs (the spec says 1;"))

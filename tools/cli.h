@@ -548,7 +548,8 @@ typedef struct train_state {
     double sum_loss;               /* the epoch's running sums, for its metrics record */
     int64_t correct, seen;
     int64_t batch_size;            /* the loader's: positions count its batches */
-    int64_t epochs;                /* the run's --epochs, which its schedule spans; 0: none (the spec's) */
+    int64_t epochs;                /* the run's epochs, which its schedule spans; 0: not recorded (before 1.4) */
+    int epochs_cli;                /* 1: they came from --epochs (a cap on --steps), 0: from the spec */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
     char device[160]; /* loaded: its device's description ("host CPU (oneDNN 2.6.3, 2 threads)"); "" before 1.4 */
     /* A trainer's own state (a JSON object: its generator's state, the best
@@ -654,14 +655,13 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev);
  *  batches of @p batch: 0 when they agree (or the run recorded none); else
  *  an error ending in "(@p fix N)" with the run's size, and 2. */
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix);
-/* A resumed run's epochs: those of the first run's --epochs, which its
- * checkpoint records (since 1.4), with a note when the spec says otherwise;
- * 1 when they were taken (they cap --steps as --epochs does). An explicit
- * --epochs of another count is taken, with a warning (a schedule over the
- * run's length changes with it: the run's count is its --epochs, else
- * @p spec_epochs). */
-int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int64_t spec_epochs,
-                        int explicit_epochs, int quiet);
+/* A resumed run's epochs: a run started with --epochs keeps them (its
+ * checkpoint records them, since 1.4), with a note when the spec says
+ * otherwise, and 1 is returned (they cap --steps as --epochs does); a run
+ * that followed its spec follows it still (a changed spec is warned about
+ * apart). An explicit --epochs of another count than the run's is taken,
+ * with a warning (a schedule over the run's length changes with it). */
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet);
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);

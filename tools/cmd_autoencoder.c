@@ -397,7 +397,7 @@ static void ae_record(FILE *f, json_t *rec)
 static train_state ae_position(ae_ctx *c, const train_state *run, int64_t step, int64_t ep, int64_t nb, double sum)
 {
     train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum,
-                     .batch_size = c->batch, .epochs = run->epochs};
+                     .batch_size = c->batch, .epochs = run->epochs, .epochs_cli = run->epochs_cli};
     strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -427,9 +427,7 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
     if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(ts, c->dev);
-    int64_t spec_epochs = 10;
-    strata_spec_get_int(c->spec, "train.epochs", 10, &spec_epochs);
-    *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, spec_epochs, a->epochs > 0, a->quiet);
+    *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
@@ -482,7 +480,7 @@ int cmd_ae_train(int argc, char **argv)
     int epochs_given = a.epochs > 0; /* --epochs, or the first run's (from its checkpoint): a cap on --steps */
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs, &epochs_given)))
         goto out;
-    ts.epochs = epochs_given ? epochs : 0;
+    ts.epochs = epochs, ts.epochs_cli = epochs_given;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
         goto out;

@@ -258,7 +258,8 @@ static train_state position(run_ctx *ctx, const train_state *run, int64_t step, 
                             double sum_loss, int64_t correct, int64_t seen)
 {
     train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum_loss,
-                     .correct = correct, .seen = seen, .batch_size = ctx->batch, .epochs = run->epochs};
+                     .correct = correct, .seen = seen, .batch_size = ctx->batch, .epochs = run->epochs,
+                     .epochs_cli = run->epochs_cli};
     strata_runtime_rng_state(ctx->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -332,7 +333,6 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     int64_t epochs = 1;
     strata_spec_get_int(ctx.spec, "train.epochs", 1, &epochs);
-    const int64_t spec_epochs = epochs;
     if (a.epochs > 0)
         epochs = a.epochs;
     /* train.steps (or --steps) stops after that many batches, in whatever epoch */
@@ -401,7 +401,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             return 2;
         }
         train_resume_warn_backend(&ts, ctx.dev);
-        epochs_given |= train_resume_epochs(&ts, a.out_dir, &epochs, spec_epochs, a.epochs > 0, a.quiet);
+        epochs_given |= train_resume_epochs(&ts, a.out_dir, &epochs, a.epochs > 0, a.quiet);
         if (train_metrics_truncate(a.out_dir, &ts)) {
             run_free(&ctx);
             return 1;
@@ -413,7 +413,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
-    ts.epochs = epochs_given ? epochs : 0;
+    ts.epochs = epochs, ts.epochs_cli = epochs_given;
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);

@@ -638,10 +638,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         return 1;
     }
     /* keep_best chooses among the eval_every evaluations (the same whether the run stops and resumes) */
-    if (best.metric && steps < eval_every && dist_is_root())
+    if (best.metric && run_steps < eval_every && !ck->resume && dist_is_root())
         fprintf(stderr, "strata: warning: train.keep_best chooses among the evaluations every %lld steps, and a run "
-                        "of %lld steps makes none: no best model will be kept\n",
-                (long long)eval_every, (long long)steps);
+                        "of %lld steps (train.steps) makes none: no best model will be kept\n",
+                (long long)eval_every, (long long)run_steps);
     else if (best.metric && o->steps <= 0 && !ck->resume && run_steps % eval_every != 0 && !o->quiet &&
              dist_is_root())
         fprintf(stderr, "strata: note: train.keep_best chooses among the evaluations every %lld steps; the one at "

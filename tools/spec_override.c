@@ -420,16 +420,21 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set)
     return r;
 }
 
-/* @p msg without its leading "PATH:LINE: " (the lines move as changes add keys). */
-static const char *msg_body(const char *msg, const char *path)
+/* 1 when two messages of the spec are the same but for their numbers (the
+ * lines move as changes add keys: "PATH:LINE: ... (first at line N)"). */
+static int same_error(const char *a, const char *b)
 {
-    size_t n = strlen(path);
-    if (strncmp(msg, path, n) || msg[n] != ':')
-        return msg;
-    const char *p = msg + n + 1;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return p[0] == ':' && p[1] == ' ' ? p + 2 : msg;
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            while (*a >= '0' && *a <= '9')
+                a++;
+            while (*b >= '0' && *b <= '9')
+                b++;
+        } else if (*a++ != *b++) {
+            return 0;
+        }
+    }
+    return !*a && !*b;
 }
 
 /* 0 when the file's text with the changes [0, upto) but @p skip applied
@@ -468,7 +473,7 @@ static int blame_set(strata_runtime *rt, const char *text, size_t len, const cha
     set_quiet = fopen("/dev/null", "w");
     char *err = NULL;
     if (try_sets(rt, text, len, path, 0, -1, &err) != STRATA_OK && err &&
-        !strcmp(msg_body(err, path), msg_body(final, path))) {
+        same_error(err, final)) {
         culprit = -2;
         *plain_err = err;
         err = NULL;
@@ -481,7 +486,7 @@ static int blame_set(strata_runtime *rt, const char *text, size_t len, const cha
             char *e = NULL;
             culprit = -1;
             if (try_sets(rt, text, len, path, k + 1, -1, &e) != STRATA_OK && e &&
-                !strcmp(msg_body(e, path), msg_body(final, path)))
+                same_error(e, final))
                 culprit = k;
             free(e);
             if (culprit >= 0)

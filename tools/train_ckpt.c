@@ -181,8 +181,10 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
                            (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
                            "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
                            (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
-    if (st && s->epochs > 0)
+    if (st && s->epochs > 0) {
         json_object_set_new(st, "epochs", json_integer((json_int_t)s->epochs));
+        json_object_set_new(st, "epochs_cli", json_boolean(s->epochs_cli));
+    }
     if (st) /* a device of another description (threads, library) may round differently */
         json_object_set_new(st, "device", json_string(cli_device_description()));
     if (st && s->extra)
@@ -275,6 +277,7 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     s->seen = json_integer_value(json_object_get(o, "seen"));
     s->batch_size = json_integer_value(json_object_get(o, "batch_size"));
     s->epochs = json_integer_value(json_object_get(o, "epochs"));
+    s->epochs_cli = json_is_true(json_object_get(o, "epochs_cli"));
     s->sum_loss = sum;
     const char *be = json_string_value(json_object_get(o, "backend"));
     snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
@@ -435,20 +438,21 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev)
                 s->device, name);
 }
 
-int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int64_t spec_epochs,
-                        int explicit_epochs, int quiet)
+int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, int explicit_epochs, int quiet)
 {
-    if (s->epochs <= 0 || explicit_epochs) {
-        /* the run's count: its --epochs, else its spec's (a changed spec is warned about apart) */
-        const int64_t run = s->epochs > 0 ? s->epochs : spec_epochs;
-        if (explicit_epochs && run != *epochs && dist_is_root()) /* a run made longer (or shorter) on purpose */
+    if (s->epochs <= 0 || s->epochs == *epochs) /* not recorded (an older checkpoint), or the same */
+        return s->epochs > 0 && s->epochs_cli;
+    if (explicit_epochs) { /* a run made longer (or shorter) on purpose */
+        if (dist_is_root())
             fprintf(stderr, "strata: warning: the run in %s has %lld epoch(s) and resumes with --epochs %lld: a "
                             "schedule over the run's length (cosine, ...) now spans the new one, so its rates from "
                             "here on are not those the run started with\n",
-                    dir, (long long)run, (long long)*epochs);
+                    dir, (long long)s->epochs, (long long)*epochs);
         return 0;
     }
-    if (s->epochs != *epochs && !quiet && dist_is_root())
+    if (!s->epochs_cli) /* it followed its spec, which changed: that is warned about, and it follows it still */
+        return 0;
+    if (!quiet && dist_is_root())
         fprintf(stderr, "strata: note: the run in %s has %lld epoch(s), from its --epochs (the spec says %lld; "
                         "--epochs changes it)\n",
                 dir, (long long)s->epochs, (long long)*epochs);
