@@ -255,7 +255,7 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     /* counts are never negative (a batch size of 0: not recorded, as by older versions) */
     int counts_ok = 1;
     static const char *const counts[] = {"step", "epoch", "batch", "correct", "seen", "batch_size", "epochs"};
-    for (int k = 0; k < 7 && json_is_object(o); k++) {
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0] && json_is_object(o); k++) {
         json_t *v = json_object_get(o, counts[k]);
         if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
             counts_ok = 0;
