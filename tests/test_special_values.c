@@ -18,7 +18,9 @@
  *     infinite (0 * inf was NaN), and Adam's 1 - beta2 for beta2 =
  *     0.99999 is exact (OpenCL formed it in float: 1.0001e-5);
  *   - clip_grad_norm with a NaN gradient makes every gradient NaN
- *     (PyTorch's clip_grad_norm_; the finite ones were left unclipped).
+ *     (PyTorch's clip_grad_norm_; the finite ones were left unclipped);
+ *   - batch norm with eps 0 over a constant channel gives the bias in
+ *     training (PyTorch's invstd is 0 there; 1 / sqrt(0) gave NaN).
  */
 #include <math.h>
 #include <stdint.h>
@@ -179,6 +181,43 @@ static void test_rnn_relu_keeps_nan(void **state)
         for (int i = 0; i < 4; i++)
             expect_same("lstm::rnn_seq relu", strata_device_name(d), i, y[i], want[i]);
         drop(6, (strata_tensor *[]){out[1], out[0], h0, whh, wih, x});
+    }
+}
+
+/* Batch norm with eps 0 over a constant channel gives the bias in training and a zero gradient, as PyTorch
+ * (its invstd is 0 when var and eps are both 0); 1 / sqrt(0) made y and dx NaN. x (4, 2): channel 0 constant
+ * 0.1, channel 1 (0, 1, 2, 3). */
+static void test_batch_norm_constant_channel(void **state)
+{
+    fixture *f = *state;
+    const float xv[] = {0.1f, 0.0f, 0.1f, 1.0f, 0.1f, 2.0f, 0.1f, 3.0f}, w[] = {2.0f, 3.0f}, b[] = {0.5f, 0.6f};
+    const float dyv[] = {1.0f, 0.0f, -2.0f, 0.0f, 0.5f, 0.0f, 3.0f, 0.0f}, zero[] = {0, 0}, one[] = {1, 1};
+    for (int k = 0; k < f->n; k++) {
+        strata_device *d = f->dev[k];
+        const char *dn = strata_device_name(d);
+        strata_tensor *x = mat(d, xv, 4, 2), *dy = mat(d, dyv, 4, 2), *wt = vec(d, w, 2), *bt = vec(d, b, 2);
+        strata_tensor *rm = vec(d, zero, 2), *rv = vec(d, one, 2), *out[3] = {NULL}, *g[3] = {NULL};
+        strata_attr at[2] = {strata_attr_int("training", 1), strata_attr_float("eps", 0.0)};
+        if (strata_op_call(f->rt, "conv::batch_norm", (strata_tensor *[]){x, wt, bt, rm, rv}, 5, at, 2, out, 3))
+            fail_msg("conv::batch_norm on %s: %s", dn, strata_last_error());
+        if (strata_op_call(f->rt, "conv::batch_norm_backward", (strata_tensor *[]){dy, x, wt, out[1], out[2]}, 5,
+                           at, 1, g, 3))
+            fail_msg("conv::batch_norm_backward on %s: %s", dn, strata_last_error());
+        float y[8], dx[8], invstd[2], dw[2], db[2];
+        read_f32(out[0], y, 8);
+        read_f32(out[2], invstd, 2);
+        read_f32(g[0], dx, 8);
+        read_f32(g[1], dw, 2);
+        read_f32(g[2], db, 2);
+        expect_same("batch_norm invstd of a constant channel", dn, 0, invstd[0], 0.0f);
+        for (int i = 0; i < 4; i++) {
+            expect_same("batch_norm y of a constant channel", dn, i, y[2 * i], 0.5f);
+            expect_same("batch_norm_backward dx of a constant channel", dn, i, dx[2 * i], 0.0f);
+            expect_close("batch_norm y", dn, i, y[2 * i + 1], 0.6 + 3.0 * (i - 1.5) / sqrt(1.25), 1e-6);
+        }
+        expect_same("batch_norm_backward dweight of a constant channel", dn, 0, dw[0], 0.0f);
+        expect_same("batch_norm_backward dbias", dn, 0, db[0], 2.5f);
+        drop(12, (strata_tensor *[]){g[2], g[1], g[0], out[2], out[1], out[0], rv, rm, bt, wt, dy, x});
     }
 }
 
@@ -399,7 +438,7 @@ int main(void)
         cmocka_unit_test(test_tanh_saturates),
         cmocka_unit_test(test_softmax_large_logits), cmocka_unit_test(test_long_sum),
         cmocka_unit_test(test_optim_infinite_param), cmocka_unit_test(test_adam_betas_exact),
-        cmocka_unit_test(test_clip_nan_gradient),
+        cmocka_unit_test(test_clip_nan_gradient),    cmocka_unit_test(test_batch_norm_constant_channel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,6 +67,13 @@ static void cpu_bn_stats_rows(const float *x, int64_t N, int64_t C, int64_t c0, 
         var[j] /= (double)N;
 }
 
+/* 1 / sqrt(var + eps); a constant channel with eps 0 gets 0 in training, so
+ * y is the bias and no infinity is formed, as PyTorch does. */
+static double cpu_bn_invstd(double var, double eps, int training)
+{
+    return training && var == 0.0 && eps == 0.0 ? 0.0 : 1.0 / sqrt(var + eps);
+}
+
 /* x (N, C, ...) of rank >= 2, and inputs [first, last] (named by @p names)
  * vectors of C. */
 static strata_status cpu_bn_check(const strata_kernel_call *call, const strata_tensor_desc *x, int first, int last,
@@ -133,7 +140,7 @@ CPU_KERNEL(batch_norm)
             float mu[CPU_BN_BLOCK], a[CPU_BN_BLOCK];
             cpu_bn_stats_rows(x, N, C, c0, c1, mean, var);
             for (int64_t j = 0; j < w; j++) {
-                double invstd = 1.0 / sqrt(var[j] + eps);
+                double invstd = cpu_bn_invstd(var[j], eps, 1);
                 mu[j] = (float)mean[j];
                 a[j] = (float)(invstd * weight[c0 + j]);
                 mean_out[c0 + j] = (float)mean[j];
@@ -158,7 +165,7 @@ CPU_KERNEL(batch_norm)
             mean = rm[c];
             var = rv[c];
         }
-        double invstd = 1.0 / sqrt(var + eps);
+        double invstd = cpu_bn_invstd(var, eps, training);
         const float mu = (float)mean, a = (float)(invstd * weight[c]), b = bias[c];
         for (int64_t n = 0; n < N; n++) {
             const float *xr = x + (n * C + c) * S;

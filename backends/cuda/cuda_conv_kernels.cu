@@ -280,7 +280,7 @@ __global__ void cc_batch_norm(float *y, float *mean_out, float *invstd_out, cons
         mean = rm[c];
         var = rv[c];
     }
-    double invstd = 1.0 / sqrt(var + eps);
+    double invstd = training && var == 0.0 && eps == 0.0 ? 0.0 : 1.0 / sqrt(var + eps); /* as PyTorch */
     double a = invstd * weight[c], b = bias[c];
     for (int64_t j = threadIdx.x; j < N * S; j += blockDim.x) {
         int64_t i = cc_bn_at(j, c, C, S);

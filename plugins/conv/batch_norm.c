@@ -76,7 +76,8 @@ static void batch_norm_forward(float *y, float *mean_out, float *invstd_out, con
             mean = rm[c];
             var = rv[c];
         }
-        double invstd = 1.0 / sqrt(var + eps);
+        /* a constant channel with eps 0 gets invstd 0 in training, so y is the bias (as PyTorch) */
+        double invstd = training && var == 0.0 && eps == 0.0 ? 0.0 : 1.0 / sqrt(var + eps);
         double a = invstd * weight[c], b = bias[c];
         for (int64_t n = 0; n < N; n++)
             for (int64_t s = 0; s < S; s++) {

@@ -61,7 +61,8 @@ __kernel void bn_fwd(__global float *y, __global float *mean_out, __global float
         mean = rm[rm_off + c];
         var = rv[rv_off + c];
     }
-    const float invstd = 1.0f / sqrt(var + eps), scale = invstd * w[w_off + c], shift = b[b_off + c];
+    /* a constant channel with eps 0 gets invstd 0 in training, so y is the bias (as PyTorch) */
+    const float invstd = training && var == 0.0f && eps == 0.0f ? 0.0f : 1.0f / sqrt(var + eps), scale = invstd * w[w_off + c], shift = b[b_off + c];
     for (long r = lid; r < N * S; r += ls) {
         long k = BN_AT(r);
         y[k] = (x[k] - mean) * scale + shift;
