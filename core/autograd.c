@@ -159,7 +159,7 @@ static strata_status check_grad_refs(strata_tensor **gin, int n_in, strata_tenso
         if (!rc)
             rc = st_error(STRATA_E_INVALID,
                           "it returned %s[%d] as the gradient of input %d without a reference of its own: store "
-                          "host->retain(t), a new reference (strata_plugin.h)",
+                          "host->tensor_retain(t), a new reference (strata_plugin.h)",
                           roles[what[h] / 256], what[h] % 256, k);
     }
     return rc;
@@ -312,7 +312,7 @@ strata_status strata_backward(strata_graph *g, strata_tensor *loss)
                 .user = n->op->def.user,
             };
             /* the tensors the call hands over, with their counts: a gradient passed on as one of them must
-             * come with a reference of its own (host->retain), or both owners release it. A plugin's slip
+             * come with a reference of its own (host->tensor_retain), or both owners release it. A plugin's slip
              * to catch: the core's own backwards are not checked, nothing spent on them */
             strata_tensor *handed[192];
             int refs[192], what[192], n_handed = 0; /* what: 256 role + index (names made only for a message) */

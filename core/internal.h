@@ -222,6 +222,9 @@ const st_optim_type *st_find_optim_type(const strata_runtime *rt, const char *na
 /* loader.c */
 strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path);
 st_plugin *st_plugin_new(strata_runtime *rt, const char *name, const char *path, const char *origin);
+/* "; 2 plugin(s) did not load, which may provide it: PATH (reason); ... (`strata info` lists them)" into
+ * @p buf, or "" when every plugin found loaded: the likely reason a layer or optimizer type is unknown. */
+void st_plugin_failures_hint(const strata_runtime *rt, char *buf, size_t size);
 
 /* builtin registrations (core/ops/, core/layers/, core/optim/) */
 strata_status st_register_core_ops(st_plugin *p);

@@ -127,6 +127,20 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* How a plugin was found, in the words of the search order above. */
+static const char *origin_words(const char *origin)
+{
+    static const char *const words[][2] = {
+        {"option", "the runtime's plugin path option"}, {"path", "STRATA_PLUGIN_PATH"},
+        {"libdir", "the bundled plugin directory"},     {"manifest", "a manifest"},
+        {"explicit", "strata_plugin_load"},             {"builtin", "built in"},
+    };
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (!strcmp(origin, words[k][0]))
+            return words[k][1];
+    return origin;
+}
+
 /* Loads one shared object. Duplicates (same real path) give E_EXISTS and
  * leave no new record. */
 static strata_status load_file(strata_runtime *rt, const char *path, const char *origin)
@@ -200,7 +214,13 @@ static strata_status load_file(strata_runtime *rt, const char *path, const char 
         st_plugin *o = rt->plugins[k];
         if (o != p && o->loaded && !strcmp(o->name, p->name)) {
             dlclose(dl);
-            return fail(p, STRATA_E_EXISTS, "a plugin named '%s' is already loaded from %s", p->name, o->path);
+            /* a plugin earlier in the search order takes the name: said on stderr, since a bundled backend or
+             * layer plugin left out changes what runs (the default device, the layers there are) */
+            st_log(rt, STRATA_LOG_WARN, "plugin %s (%s) is not loaded: a plugin named '%s' is already loaded from %s (%s)",
+                   real, origin_words(origin), p->name, o->path[0] ? o->path : "libstrata itself",
+                   origin_words(o->origin));
+            return fail(p, STRATA_E_EXISTS, "a plugin named '%s' is already loaded from %s", p->name,
+                        o->path[0] ? o->path : "libstrata itself");
         }
     }
     if (!desc->init) {
@@ -360,9 +380,20 @@ static strata_status load_manifest(strata_runtime *rt, const char *path, const c
         int dlen = slash ? (int)(slash - at) : 1;
         snprintf(full, sizeof full, "%.*s/%s", dlen, slash ? at : ".", lib);
     }
+    const int before = rt->n_plugins;
     strata_status rc = load_file(rt, full, origin);
-    if (rc)
+    if (rc) {
         st_error_context(rc, "manifest %s (library \"%s\")", path, lib);
+        /* the record `strata info` shows names the manifest too: the library's path may be its slip */
+        st_plugin *p = rt->n_plugins > before ? rt->plugins[rt->n_plugins - 1] : NULL;
+        char *why = p && !p->loaded ? st_strdup(p->reason) : NULL;
+        if (why) {
+            char msg[1024 + PATH_MAX];
+            snprintf(msg, sizeof msg, "%s (the library of manifest %s)", why, path);
+            set_str(&p->reason, msg);
+            free(why);
+        }
+    }
     json_decref(root); /* lib is its string */
     return rc;
 }
@@ -471,6 +502,25 @@ strata_status st_plugin_discover(strata_runtime *rt, const char *extra_path)
     warn_orphan_kernels(rt, NULL);
     strata_clear_error();
     return STRATA_OK;
+}
+
+void st_plugin_failures_hint(const strata_runtime *rt, char *buf, size_t size)
+{
+    char failed[600] = "";
+    int n_failed = 0;
+    for (int k = 0; rt && k < rt->n_plugins; k++) {
+        const st_plugin *p = rt->plugins[k];
+        if (p->loaded)
+            continue;
+        if (n_failed++ < 2)
+            snprintf(failed + strlen(failed), sizeof failed - strlen(failed), "%s%s (%.160s)",
+                     n_failed > 1 ? "; " : "", p->path[0] ? p->path : p->name, p->reason);
+    }
+    if (!n_failed)
+        snprintf(buf, size, "%s", "");
+    else
+        snprintf(buf, size, "; %d plugin(s) did not load, which may provide it: %s%s (`strata info` lists them)",
+                 n_failed, failed, n_failed > 2 ? "; ..." : "");
 }
 
 strata_status strata_plugin_load(strata_runtime *rt, const char *path)

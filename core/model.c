@@ -210,22 +210,9 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
         size_t used = 0;
         for (int k = 0; k < m->rt->n_layers && used < sizeof known; k++)
             used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", k ? ", " : "", m->rt->layers[k]->name);
-        char failed[600] = ""; /* a plugin found and not loaded is the likely reason, not a typo */
-        int n_failed = 0;
-        for (int k = 0; k < m->rt->n_plugins; k++) {
-            const st_plugin *p = m->rt->plugins[k];
-            if (p->loaded || strstr(p->reason ? p->reason : "", "duplicate"))
-                continue;
-            if (n_failed++ < 2)
-                snprintf(failed + strlen(failed), sizeof failed - strlen(failed), "%s%s (%.160s)",
-                         n_failed > 1 ? "; " : "", p->path ? p->path : "?", p->reason ? p->reason : "?");
-        }
-        if (n_failed)
-            return st_error(STRATA_E_NOT_FOUND,
-                            "unknown layer type '%s' (registered: %s); %d plugin(s) did not load, which may provide "
-                            "it: %s%s (`strata info` lists them)",
-                            type, known, n_failed, failed, n_failed > 2 ? "; ..." : "");
-        return st_error(STRATA_E_NOT_FOUND, "unknown layer type '%s' (registered: %s)", type, known);
+        char failed[700]; /* a plugin found and not loaded is the likely reason, not a typo */
+        st_plugin_failures_hint(m->rt, failed, sizeof failed);
+        return st_error(STRATA_E_NOT_FOUND, "unknown layer type '%s' (registered: %s)%s", type, known, failed);
     }
     char auto_name[32];
     if (!name) {

@@ -220,7 +220,10 @@ strata_status st_register_layer(st_plugin *p, const strata_layer_type *t)
     strata_status rc = copy_sized(&lt->def, sizeof lt->def, t, t->struct_size,
                                   offsetof(strata_layer_type, doc) + sizeof(t->doc), t->name);
     if (!rc && (!lt->def.create || !lt->def.forward))
-        rc = st_error(STRATA_E_INVALID, "register_layer: '%s' lacks create or forward", t->name);
+        rc = st_error(STRATA_E_INVALID, "register_layer: '%s' has no %s function", t->name,
+                      !lt->def.create && !lt->def.forward ? "create or forward"
+                      : !lt->def.create                   ? "create"
+                                                          : "forward");
     if (rc) {
         free(lt);
         return rc;

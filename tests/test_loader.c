@@ -937,6 +937,14 @@ static void test_failing_init(void **state)
     tu_assert_error_contains("1 plugin(s) did not load, which may provide it: ");
     tu_assert_error_contains("no device here");
     strata_model_destroy(dm);
+    /* a spec's unknown layer type says so too (what `strata train` reads) */
+    const char *text = "model:\n  inputs: [{name: x, shape: [2]}]\n  layers:\n    - {type: fixture_doomed}\n";
+    strata_spec *sp = NULL;
+    ASSERT_STATUS(strata_spec_parse(rt, text, strlen(text), "doomed.yaml", &sp), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("doomed.yaml:4: unknown layer type 'fixture_doomed'");
+    tu_assert_error_contains("1 plugin(s) did not load, which may provide it: ");
+    tu_assert_error_contains("no device here");
+    assert_null(sp);
     const int64_t shape[1] = {2};
     const float xv[2] = {1, 2};
     strata_tensor *x = tensor(ref, 1, shape, xv), *y = NULL;
@@ -979,8 +987,16 @@ static void test_duplicate_plugin_name(void **state)
     (void)state;
     strata_runtime *rt = rt_ref_good();
     int n_ops = strata_registry_count(rt, STRATA_REGISTRY_OP);
+    capture cap;
+    capture_begin(&cap, tmp_dir());
     expect_failed_load(rt, "dup_name", STRATA_E_EXISTS, "fixture_good");
+    char *err = capture_end(&cap);
     tu_assert_error_contains(real(fx("good_plugin"))); /* names the one loaded first */
+    /* said on stderr too: a plugin taking a bundled one's name leaves the bundled one out of every run */
+    assert_contains("stderr", err, "warning: plugin ");
+    assert_contains("stderr", err, real(fx("dup_name")));
+    assert_contains("stderr", err, "(strata_plugin_load) is not loaded: a plugin named 'fixture_good' is already loaded");
+    free(err);
     strata_plugin_record r;
     record_by_path(rt, real(fx("dup_name")), &r, NULL);
     assert_string_equal(r.name, "fixture_good");

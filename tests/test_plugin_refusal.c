@@ -76,7 +76,7 @@ static const bad_case cases[] = {
     {"kernel_null_fn", "NULL backend, op or function"},
     {"kernel_duplicate", "core::add v1 on backend 'ref' is already registered by 'ref'"},
     {"layer_empty_name", "unnamed layer type from plugin 'fixture_bad_layer_empty_name'"},
-    {"layer_no_forward", "'fixture_bad_layer' lacks create or forward"},
+    {"layer_no_forward", "'fixture_bad_layer' has no forward function"},
     {"layer_small_struct", "struct_size 16 is smaller than the 1.0 layout"},
     {"layer_duplicate", "layer type 'linear' is already registered by plugin 'core'"},
     {"optimizer_no_step", "'fixture_bad_sgd' lacks step"},

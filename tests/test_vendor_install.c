@@ -121,6 +121,8 @@ static void test_missing_library(void **state)
     assert_contains(out, "plugins that failed to load", "strata info");
     assert_contains(out, lib, "strata info");
     assert_contains(out, "cannot resolve path", "strata info");
+    assert_contains(out, "(the library of manifest ", "strata info"); /* names the manifest to fix */
+    assert_contains(out, manifest, "strata info");
     assert_contains(out, "ref:0", "strata info"); /* the rest still works */
     free(out);
     unlink(manifest);

@@ -191,10 +191,13 @@ static strata_status unknown_type(const strata_spec *s, const strata_runtime *rt
     const char *hint = NULL;
     if (registry_list(rt, kind, type, &hint, list, sizeof list) != STRATA_OK)
         return STRATA_E_NOMEM;
+    char failed[700]; /* a plugin found and not loaded is the likely reason, not a typo */
+    st_plugin_failures_hint(rt, failed, sizeof failed);
     if (hint)
-        return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s; did you mean '%s'? (registered: %s)", what,
-                    type, where, hint, list);
-    return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s (registered: %s)", what, type, where, list);
+        return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s; did you mean '%s'? (registered: %s)%s", what,
+                    type, where, hint, list, failed);
+    return fail(s, STRATA_E_NOT_FOUND, at, "unknown %s type '%s'%s (registered: %s)%s", what, type, where, list,
+                failed);
 }
 
 /* Checks that every key of @p map is a scalar, appears once and is one of
