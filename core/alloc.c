@@ -137,6 +137,11 @@ strata_status st_storage_alloc(strata_device *dev, size_t bytes, int zero, st_st
                 st_error(rc, "%s", strata_status_text(rc));
             return st_error_context(rc, "%s: allocating %zu bytes", dev->name, bytes);
         }
+        if (!s->data && bytes) { /* strata_backend.h allows NULL for 0 bytes only: a copy would crash in it */
+            free(s);
+            return st_error(STRATA_E_BACKEND, "%s: the backend's alloc returned STRATA_OK and no memory for %zu bytes",
+                            dev->name, bytes);
+        }
         if (zero && (rc = st_storage_zero(s)) != STRATA_OK) {
             b->free(b->self, dev->index, s->data);
             free(s);

@@ -268,6 +268,18 @@ static void test_device_refuses(void **state)
     set_limit(0);
     ST_OK(strata_tensor_zeros(dev, STRATA_F32, 2, shape, &t));
     strata_tensor_release(t);
+    t = NULL;
+    /* an alloc that says STRATA_OK with no memory is refused, not handed to copy_from_host (SIGSEGV) */
+    void (*set_null_ok)(int) = NULL;
+    *(void **)&set_null_ok = dlsym(h, "fixture_devmem_set_null_ok");
+    assert_non_null(set_null_ok);
+    set_null_ok(1);
+    const float v[2] = {1, 2};
+    assert_int_equal(strata_tensor_from_host(dev, STRATA_F32, 1, (const int64_t[]){2}, v, &t), STRATA_E_BACKEND);
+    tu_assert_error_contains("fixture_devmem:0: the backend's alloc returned STRATA_OK and no memory for 8 bytes");
+    assert_null(t);
+    assert_int_equal(strata_tensor_zeros(dev, STRATA_F32, 2, shape, &t), STRATA_E_BACKEND);
+    set_null_ok(0);
     dlclose(h);
     /* host: an impossible request */
     strata_device *ref;
