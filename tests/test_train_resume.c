@@ -6,10 +6,12 @@
  * non-finite loss stops training after saving the last good state, and
  * --detect-anomaly names the op and layer that produced it; bad uses
  * of the flags fail with a message, never a crash. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,6 +228,43 @@ static void test_out_over_earlier_run(void **state)
     assert_int_equal(checkpoint_step("over"), 1);
 }
 
+/* A run directory in use by another training (here this test, holding its lock as a running `strata train`
+ * does) is refused, new run or resume, naming the process; the two runs' files used to mix. Its lock gone
+ * (the process ended), the directory trains again. */
+static void test_out_in_use(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out busy --steps 2 --backend ref --quiet"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/busy/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(pwrite(fd, "4242\n", 5, 0), 5);
+    expect_err(cli("train adam.yaml --out busy --steps 1 --backend ref"), 1,
+               "busy is in use by another training (process 4242)");
+    expect_err(cli("train adam.yaml --resume busy --steps 4 --backend ref"), 1, "busy is in use by another training");
+    assert_int_equal(checkpoint_step("busy"), 2); /* untouched */
+    close(fd);
+    expect_ok(cli("train adam.yaml --resume busy --steps 4 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("busy"), 4);
+}
+
+/* --resume takes the run's directory: a checkpoint file (as torch.load takes) is refused naming the
+ * directory, and a directory that is not there is not created. */
+static void test_resume_names_directory(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out rd --steps 2 --backend ref --quiet"));
+    expect_err(cli("train adam.yaml --resume rd/checkpoint.safetensors --backend ref"), 1,
+               "--resume rd/checkpoint.safetensors is a file; --resume takes the run's directory (--resume rd)");
+    expect_err(cli("train adam.yaml --resume gone --backend ref"), 1, "--resume gone: No such file or directory");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gone", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+}
+
 static void test_nan_loss_saves_last_good_state(void **state)
 {
     (void)state;
@@ -404,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_resume_keeps_epochs),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_out_over_earlier_run),
+        cmocka_unit_test(test_out_in_use),
+        cmocka_unit_test(test_resume_names_directory),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),
         cmocka_unit_test(test_bad_usage),

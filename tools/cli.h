@@ -603,11 +603,15 @@ typedef struct train_resume_args {
         .name = "--checkpoint-every", .type = CLI_INT, .dst = &(r)->checkpoint_every, .value = "N", .lo = 1,       \
         .hi = LLONG_MAX, .modes = (m), .help = "also write the checkpoint every N steps"                           \
     }
-/** After parsing: --resume DIR is the run directory (*out_dir = DIR; an
- *  --out naming another directory is an error); without --resume, a note
- *  when --out names a directory that already holds a run. 0, or 2 after a
- *  message. */
+/** After parsing: --resume DIR is the run directory (*out_dir = DIR); 2
+ *  after a message when --out names another directory, 1 when DIR is not a
+ *  directory (a checkpoint file, say), else 0. */
 int train_resume_finish(const train_resume_args *r, const char **out_dir);
+/* The run directory of a training: made (unless @p resuming, which never creates the directory it
+ * continues), then held by this process until it exits (an flock on DIR/.lock), so a second training into
+ * it is refused rather than mixing the two runs' files; then, for a new run, a note when DIR already holds
+ * a run (this one replaces it). 0, or 1 after a message. */
+int train_out_prepare(const char *dir, int resuming);
 /** A new run writes DIR/spec.yaml; a resumed one warns when the spec
  *  differs from the one it started with. */
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);

@@ -90,8 +90,8 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
         return r;
     if (mode == AE_EVAL)
         return cli_require(c, a->checkpoint, "--checkpoint FILE");
-    if (train_resume_finish(&a->ckpt, &a->out_dir))
-        return 2;
+    if ((r = train_resume_finish(&a->ckpt, &a->out_dir)))
+        return r;
     return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
@@ -458,7 +458,7 @@ int cmd_ae_train(int argc, char **argv)
         return CLI_EXIT(r);
     a.quiet |= !dist_is_root(); /* rank 0 tells how a data-parallel run goes */
     /* --resume never creates the directory it is told to continue */
-    if ((r = ae_open(&c, &a, 1)) || (!a.ckpt.resume && (r = cli_make_dir(a.out_dir))))
+    if ((r = ae_open(&c, &a, 1)) || (r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL)))
         goto out;
     if (a.detect_anomaly)
         strata_set_detect_anomaly(c.rt, 1);

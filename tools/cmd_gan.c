@@ -137,8 +137,8 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         return r ? r : cli_require(c, a->generator, "--generator CKPT");
     }
     if ((r = cli_require(c, a->spec_path, "a GAN spec")) || (r = cli_batch_size_set(a->batch)) ||
-        train_resume_finish(&a->ckpt, &a->out_dir))
-        return r ? r : 2;
+        (r = train_resume_finish(&a->ckpt, &a->out_dir)))
+        return r;
     return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
@@ -972,7 +972,7 @@ int cmd_gan_train(int argc, char **argv)
         r = 2;
         goto out;
     }
-    if (!a.ckpt.resume && (r = cli_make_dir(a.out_dir)))
+    if ((r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL)))
         goto out;
     if (strata_dataset_size(c.train) < c.batch) { /* whole batches only */
         fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training images\n",

@@ -200,8 +200,8 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
     if (r)
         return r;
     if (mode == MN_TRAIN) {
-        if ((r = cli_require(c, a->spec_path, "a model spec")) || train_resume_finish(&a->ckpt, &a->out_dir))
-            return r ? r : 2;
+        if ((r = cli_require(c, a->spec_path, "a model spec")) || (r = train_resume_finish(&a->ckpt, &a->out_dir)))
+            return r;
         if (a->ckpt.resume) /* the run's data and tasks unless given */
             return 0;
         if ((r = cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")))
@@ -1663,7 +1663,8 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
-        (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) || (r = cli_make_dir(a.out_dir)))
+        (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) ||
+        (r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL)))
         goto out;
     /* vocabulary and sizes from every chosen file */
     strata_babi *all[2 * MN_TASKS];

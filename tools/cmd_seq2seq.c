@@ -115,8 +115,8 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         return r;
     if (mode == S2S_EVAL)
         return cli_require(c, a->checkpoint, "--checkpoint FILE");
-    if (train_resume_finish(&a->ckpt, &a->out_dir))
-        return 2;
+    if ((r = train_resume_finish(&a->ckpt, &a->out_dir)))
+        return r;
     return cli_require(c, a->out_dir, "--out DIR (or --resume DIR)");
 }
 
@@ -413,7 +413,7 @@ int cmd_s2s_train(int argc, char **argv)
         a.have_seed = 1;
     }
     s2s_ctx c;
-    if ((r = s2s_setup(&c, &a, 1)) || (r = cli_make_dir(a.out_dir))) {
+    if ((r = s2s_setup(&c, &a, 1)) || (r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL))) {
         s2s_ctx_free(&c);
         return r;
     }

@@ -82,8 +82,8 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         return r;
     if ((r = cli_require(c, a->spec_path, "a model spec")))
         return r;
-    if ((mode & TRAINING) && train_resume_finish(&a->ckpt, &a->out_dir))
-        return 2;
+    if ((mode & TRAINING) && (r = train_resume_finish(&a->ckpt, &a->out_dir)))
+        return r;
     return (mode & TRAINING) ? cli_require(c, a->out_dir, "--out DIR (or --resume DIR)")
                          : cli_require(c, a->checkpoint, "--checkpoint FILE");
 }
@@ -315,7 +315,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         run_free(&ctx);
         return r;
     }
-    if ((r = cli_make_dir(a.out_dir))) {
+    if ((r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL))) {
         run_free(&ctx);
         return r;
     }

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -364,17 +366,71 @@ static void note_earlier_run(const char *dir)
 
 int train_resume_finish(const train_resume_args *r, const char **out_dir)
 {
-    if (!r->resume) {
-        if (*out_dir)
-            note_earlier_run(*out_dir);
+    if (!r->resume)
         return 0;
-    }
     if (*out_dir && strcmp(r->resume, *out_dir) != 0) {
         fprintf(stderr, "strata: error: --resume %s continues in that directory; drop --out %s\n", r->resume, *out_dir);
         return 2;
     }
+    struct stat st;
+    if (stat(r->resume, &st) != 0) {
+        fprintf(stderr, "strata: error: --resume %s: %s (it takes the directory a run was given as --out)\n",
+                r->resume, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) { /* a checkpoint file, as torch.load would take */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", r->resume);
+        fprintf(stderr, "strata: error: --resume %s is a file; --resume takes the run's directory (--resume %s)\n",
+                r->resume, dirname(dir));
+        return 1;
+    }
     *out_dir = r->resume;
     train_replaced_recover(r->resume); /* before anything reads the run's files */
+    return 0;
+}
+
+/* The lock stays held for the process's life: the descriptor is never closed, and the kernel drops the lock
+ * at exit however the process ends. A file system without flock (some network ones) goes unlocked. */
+static int train_out_lock(const char *dir)
+{
+    if (!dist_is_root()) /* a data-parallel run's ranks share rank 0's directory */
+        return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) /* a read-only directory: the run's own writes will say so */
+        return 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e != EWOULDBLOCK) {
+            close(fd);
+            return 0;
+        }
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        fprintf(stderr, "strata: error: %s is in use by another training (process %s); wait for it to end, or give "
+                        "another --out\n", dir, pid[0] ? pid : "?");
+        return 1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0) /* the pid is for another run's message only: a failed write leaves it out */
+        (void)!pwrite(fd, pid, (size_t)n, 0);
+    return 0;
+}
+
+int train_out_prepare(const char *dir, int resuming)
+{
+    if (!resuming && cli_make_dir(dir))
+        return 1;
+    if (train_out_lock(dir))
+        return 1;
+    if (!resuming)
+        note_earlier_run(dir);
     return 0;
 }
 
