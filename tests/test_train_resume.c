@@ -251,6 +251,25 @@ static void test_out_in_use(void **state)
     assert_int_equal(checkpoint_step("busy"), 4);
 }
 
+/* The progress of an epoch that --steps ends early counts to that step, not to the epoch's 5 batches. */
+static void test_progress_counts_to_steps(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out pg --steps 3 --set train.log_every=1 --backend ref"));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "epoch 1/1: 3/3 batches") || strstr(err, "/5 batches"))
+        fail_msg("the progress lines do not count to --steps 3:\n%s", err);
+    free(err);
+    /* resumed at step 3 to step 4: the bar goes from 3 to 4 */
+    expect_ok(cli("train adam.yaml --resume pg --steps 4 --set train.log_every=1 --backend ref"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "epoch 1/1: 4/4 batches"))
+        fail_msg("the resumed run's progress does not count to --steps 4:\n%s", err);
+    free(err);
+}
+
 /* --resume takes the run's directory: a checkpoint file (as torch.load takes) is refused naming the
  * directory, and a directory that is not there is not created. */
 static void test_resume_names_directory(void **state)
@@ -445,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_out_over_earlier_run),
         cmocka_unit_test(test_out_in_use),
         cmocka_unit_test(test_resume_names_directory),
+        cmocka_unit_test(test_progress_counts_to_steps),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),
         cmocka_unit_test(test_bad_usage),

@@ -544,7 +544,9 @@ int cmd_ae_train(int argc, char **argv)
         char label[64];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
         cli_progress prog;
-        progress_start(&prog, label, per_epoch, log_every);
+        /* a --steps stop within the epoch ends the bar there */
+        const int64_t bar = a.steps > 0 && a.steps - steps < per_epoch - nb ? nb + a.steps - steps : per_epoch;
+        progress_start(&prog, label, bar, log_every);
         while (!rc) {
             strata_tensor *x = NULL, *lab = NULL;
             int done = 0;

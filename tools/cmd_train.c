@@ -492,7 +492,9 @@ static int train_main(int argc, char **argv, unsigned mode)
         char label[64];
         snprintf(label, sizeof label, "epoch %lld/%lld", (long long)ep + 1, (long long)epochs);
         cli_progress prog;
-        progress_start(&prog, label, per_epoch, log_every);
+        /* a --steps stop within the epoch ends the bar there */
+        const int64_t bar = max_steps > 0 && max_steps - step < per_epoch - nb ? nb + max_steps - step : per_epoch;
+        progress_start(&prog, label, bar, log_every);
         strata_loader_start_epoch(ld, ep);
         strata_loader_skip(ld, nb);
         int end_of_data = 0;
