@@ -270,6 +270,36 @@ static void test_progress_counts_to_steps(void **state)
     free(err);
 }
 
+/* dir/NAME: adam.yaml with data.classes @p classes (a YAML list). */
+static void write_classes_spec(const char *name, const char *classes)
+{
+    char *text = tu_slurp(dir, "adam.yaml"), out[4096];
+    assert_non_null(text);
+    const char *at = strstr(text, "data:\n");
+    assert_non_null(at);
+    at += strlen("data:\n");
+    snprintf(out, sizeof out, "%.*s  classes: %s\n%s", (int)(at - text), text, classes, at);
+    tu_write_text(dir, name, out);
+    free(text);
+}
+
+/* eval and predict with a spec that orders the classes otherwise than the run's spec.yaml warn, naming
+ * the first class that differs: labels match by number, and the accuracy was silently another one. */
+static void test_eval_class_order(void **state)
+{
+    (void)state;
+    write_classes_spec("abc.yaml", "[ant, bee, cat]");
+    write_classes_spec("cba.yaml", "[cat, bee, ant]");
+    expect_ok(cli("train abc.yaml --out cls --steps 2 --backend ref --quiet"));
+    expect_ok(cli("eval abc.yaml --checkpoint cls --backend ref"));
+    expect_no_err("classes are matched by number");
+    expect_ok(cli("eval cba.yaml --checkpoint cls/checkpoint.safetensors --backend ref"));
+    expect_err(0, 0, "cba.yaml names class 0 'cat', and cls/spec.yaml, the spec the checkpoint was trained with, "
+                     "'ant': classes are matched by number, so the checkpoint's 'ant' counts as 'cat'");
+    expect_ok(cli("eval adam.yaml --checkpoint cls --backend ref")); /* no names: nothing to compare */
+    expect_no_err("classes");
+}
+
 /* --resume takes the run's directory: a checkpoint file (as torch.load takes) is refused naming the
  * directory, and a directory that is not there is not created. */
 static void test_resume_names_directory(void **state)
@@ -465,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_out_in_use),
         cmocka_unit_test(test_resume_names_directory),
         cmocka_unit_test(test_progress_counts_to_steps),
+        cmocka_unit_test(test_eval_class_order),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),
         cmocka_unit_test(test_bad_usage),

@@ -615,8 +615,11 @@ int train_out_prepare(const char *dir, int resuming);
 /** A new run writes DIR/spec.yaml; a resumed one warns when the spec
  *  differs from the one it started with. */
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
-/** The run's spec.yaml beside @p checkpoint, in @p out: 1 when it is there. */
+/** The run's spec.yaml beside @p checkpoint (a file, or the run directory), in @p out: 1 when it is there. */
 int train_spec_beside(const char *checkpoint, char *out, size_t size);
+/** A warning when @p spec's data.classes name the classes otherwise than the run's spec.yaml beside
+ *  @p checkpoint: eval's accuracy and predict's names would follow the wrong order without a word. */
+void train_warn_class_order(strata_runtime *rt, const strata_spec *spec, const char *checkpoint);
 /** Removes the temporary files of checkpoint writes a killed run left in @p dir. */
 void train_ckpt_remove_temps(const char *dir);
 /** The same for DIR/FILE (its FILE.tmp.* leftovers). */

@@ -464,6 +464,7 @@ int cmd_predict(int argc, char **argv)
     run_ctx ctx;
     run_options ro = {.spec_path = a.positional[0], .backend = a.backend, .no_data = !a.n_inputs};
     if (!(r = run_setup(&ctx, &ro, 0)) && !(r = cli_load_checkpoint(a.checkpoint, ctx.model))) {
+        train_warn_class_order(ctx.rt, ctx.spec, a.checkpoint);
         int prev = strata_set_grad_enabled(ctx.rt, 0);
         r = predict(&ctx, &a);
         strata_set_grad_enabled(ctx.rt, prev);

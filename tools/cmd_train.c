@@ -770,6 +770,7 @@ int cmd_eval(int argc, char **argv)
         run_free(&ctx);
         return r;
     }
+    train_warn_class_order(ctx.rt, ctx.spec, a.checkpoint);
     double loss, acc;
     if (ctx.lm) {
         int64_t nw = 0;

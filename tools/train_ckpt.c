@@ -437,9 +437,56 @@ int train_out_prepare(const char *dir, int resuming)
 int train_spec_beside(const char *checkpoint, char *out, size_t size)
 {
     char dir[4096];
+    struct stat st;
     snprintf(dir, sizeof dir, "%s", checkpoint);
-    snprintf(out, size, "%s/spec.yaml", dirname(dir));
+    if (stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode)) /* the run directory itself */
+        snprintf(out, size, "%s/spec.yaml", dir);
+    else
+        snprintf(out, size, "%s/spec.yaml", dirname(dir));
     return access(out, R_OK) == 0;
+}
+
+/* data.classes.K of @p s, or NULL */
+static const char *class_name(const strata_spec *s, int64_t k)
+{
+    char key[48];
+    const char *v = NULL;
+    snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
+    if (strata_spec_get_string(s, key, NULL, &v) != STRATA_OK)
+        v = NULL;
+    strata_clear_error();
+    return v;
+}
+
+void train_warn_class_order(strata_runtime *rt, const strata_spec *spec, const char *checkpoint)
+{
+    char path[4200];
+    strata_spec *run = NULL;
+    if (!train_spec_beside(checkpoint, path, sizeof path) || !class_name(spec, 0))
+        return;
+    if (strata_spec_load(rt, path, &run) != STRATA_OK) { /* another trainer's spec, say: nothing to compare */
+        strata_clear_error();
+        return;
+    }
+    for (int64_t k = 0; class_name(run, 0); k++) {
+        const char *mine = class_name(spec, k), *theirs = class_name(run, k);
+        if (!mine && !theirs)
+            break;
+        if (mine && theirs && strcmp(mine, theirs) != 0) {
+            fprintf(stderr, "strata: warning: %s names class %lld '%s', and %s, the spec the checkpoint was trained "
+                            "with, '%s': classes are matched by number, so the checkpoint's '%s' counts as '%s'\n",
+                    strata_spec_path(spec), (long long)k, mine, path, theirs, theirs, mine);
+            break;
+        }
+        if (!mine || !theirs) {
+            fprintf(stderr, "strata: warning: %s names %lld classes or more, and %s, the spec the checkpoint was "
+                            "trained with, only %lld: the classes may not match\n",
+                    mine ? strata_spec_path(spec) : path, (long long)k + 1, mine ? path : strata_spec_path(spec),
+                    (long long)k);
+            break;
+        }
+    }
+    strata_spec_destroy(run);
 }
 
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
