@@ -202,7 +202,7 @@ int cmd_info(int argc, char **argv)
             continue;
         }
         printf("  %-10s %-8s ABI %u.%u  %s (%s)\n", r.name, r.version, r.abi_major, r.abi_minor,
-               r.path[0] ? r.path : "(built in)", r.origin);
+               r.path[0] ? r.path : "libstrata", r.origin);
     }
     if (failed) {
         printf("\nplugins that failed to load (%d):\n", failed);

@@ -68,8 +68,11 @@ static int parse_args(int argc, char **argv, train_args *a, unsigned mode)
         .synopsis = "SPEC --out DIR [options]\nSPEC --resume DIR [options]",
         .about = "Trains an image classifier or a language model (data.format: text) from a model spec\n"
                  "(docs/spec.md)."};
+    static const char eval_kinds[] =
+        "The spec's kind picks the evaluation; `strata eval SPEC --help` lists the options of a memory\n"
+        "network (data.format: babi), seq2seq model or autoencoder spec. docs/user-guide.md has more.";
     const cli_command eval = {
-        .name = "eval", .mode = EVAL, .positional = &a->spec_path, .opts = opts, .notes = kinds,
+        .name = "eval", .mode = EVAL, .positional = &a->spec_path, .opts = opts, .notes = eval_kinds,
         .synopsis = "SPEC --checkpoint FILE [options]",
         .about = "Test loss and accuracy of a trained classifier (validation loss for a language model)."};
     const cli_command train_lm = {

@@ -42,7 +42,7 @@ static void usage(FILE *f)
                "                                        each tensor's dtype, shape and size, optimizer state\n"
                "  export FILE|RUN --dtype f16|bf16|f32 --out FILE\n"
                "                                        a checkpoint's model in half precision (model.half())\n"
-               "  report RUN [--out FILE]              RUN/report.html again: summary, training curves, images,\n"
+               "  report RUN [--out FILE]               RUN/report.html again: summary, training curves, images,\n"
                "                                        spec (the trainers write it at the end of a run)\n"
                "  pack-images TRAIN_DIR [TEST_DIR] --out PREFIX [--rgb]\n"
                "                                        your PNGs (DIR/CLASS/IMAGE.png) as IDX files to train on,\n"
