@@ -33,7 +33,10 @@ extern "C" {
 /** Flags of strata_backend_def.flags. */
 enum {
     /** Storage is ordinary host memory: data pointers are host addresses,
-     *  op host_kernels run on it directly, no copies for the fallback. */
+     *  and an op's host_kernel (plugins' ops have one; the core's ops do
+     *  not) runs on it directly, without copies. An op with neither a
+     *  kernel here nor a host_kernel still runs on a host backend with
+     *  copies. */
     STRATA_BACKEND_HOST_MEMORY = 1u << 0
 };
 

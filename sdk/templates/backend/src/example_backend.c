@@ -14,7 +14,8 @@
  *    with transposes: no);
  *  - the fallback: for everything it lacks (every other op, and the calls
  *    supports_op declines) the core uses the op's host kernel directly on
- *    this memory (STRATA_BACKEND_HOST_MEMORY), the op's composite, or runs
+ *    this memory (STRATA_BACKEND_HOST_MEMORY; plugins' ops have one, the
+ *    core's ops do not), the op's composite, or runs
  *    the op on a host backend with copies and one warning per op
  *    (STRATA_STRICT=1 makes that an error). So the backend is complete from
  *    its first kernel on, and `strata check --backend example` checks the
