@@ -209,7 +209,9 @@ typedef struct strata_attr_spec {
 
 /** Context of strata_layer_type.create. The layer's inputs are described
  *  per example (no batch dimension). Fill outputs[i] dtype/ndim/shape the
- *  same way. Create parameters with host->layer_add_param. attrs holds the
+ *  same way; an output left as it comes is f32 of rank 0 (one value per
+ *  example, as a loss layer's; ABI 1.0 behaviour, which layers rely on), so
+ *  one forgotten shows up at the next layer or the first forward. Create parameters with host->layer_add_param. attrs holds the
  *  schema's attributes with defaults applied. @since 1.0 */
 typedef struct strata_layer_create_call {
     size_t struct_size;
