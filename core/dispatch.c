@@ -60,6 +60,21 @@ static int supports(strata_device *dev, const st_op *op, strata_tensor *const *i
     return b->supports_op(b->self, dev->index, op->name, op->def.version, n_in ? d : NULL, n_in, attrs, n_attrs);
 }
 
+/* "f32 (7, 13), f32 (1, 13)": the dtypes and shapes of a call's inputs, "no inputs" when there are none. */
+static const char *inputs_str(char *buf, size_t n, strata_tensor *const *in, int n_in)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    if (!n_in)
+        snprintf(buf, n, "no inputs");
+    for (int k = 0; k < n_in && used < n; k++) {
+        char s[128];
+        used += (size_t)snprintf(buf + used, n - used, "%s%s %s", k ? ", " : "", strata_dtype_name(in[k]->dtype),
+                                 st_shape_str(s, sizeof s, in[k]->ndim, in[k]->shape));
+    }
+    return buf;
+}
+
 /* A host-memory backend other than @p dev's: where the host fallback may run an op. */
 static int fallback_candidate(const st_backend *be, const strata_device *dev)
 {
@@ -506,8 +521,11 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
     /* choose the implementation */
     int be = st_backend_index(rt, dev->be);
     const st_kernel *kn = st_find_kernel(rt, op, be);
-    if (kn && !supports(dev, op, in, n_in, attrs, n_attrs))
+    int declined = 0; /* a kernel is registered there, but its backend's supports_op said no to this call */
+    if (kn && !supports(dev, op, in, n_in, attrs, n_attrs)) {
         kn = NULL;
+        declined = 1;
+    }
     strata_kernel_fn fn = kn ? kn->fn : NULL;
     void *fn_user = kn ? kn->user : NULL;
     if (!fn && def->host_kernel && dev->host_memory) {
@@ -582,20 +600,29 @@ static strata_status invoke_impl(strata_runtime *rt, const strata_op_invocation 
         strata_device *hdev = NULL;
         if ((rc = fallback_device(rt, op, dev, in, n_in, attrs, n_attrs, &hdev, &hk)))
             goto fail;
+        /* Why there is no kernel here: a porter told "no kernel" for a call that a registered kernel's
+         * supports_op declined goes looking for a registration that is there. */
+        char why[384];
+        if (declined) {
+            char ins[256];
+            snprintf(why, sizeof why, "%s on %s: the backend's supports_op declined this call (%s)", op->name,
+                     dev->name, inputs_str(ins, sizeof ins, in, n_in));
+        } else {
+            snprintf(why, sizeof why, "%s has no kernel on %s", op->name, dev->name);
+        }
         if (!hdev) {
-            rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s and no host implementation to fall back to",
-                          op->name, dev->name);
+            rc = st_error(STRATA_E_UNSUPPORTED, "%s, and there is no host implementation to fall back to", why);
             goto fail;
         }
         if (rt->strict) {
-            rc = st_error(STRATA_E_UNSUPPORTED, "%s has no kernel on %s (STRATA_STRICT=1 forbids the host fallback)",
-                          op->name, dev->name);
+            rc = st_error(STRATA_E_UNSUPPORTED, "%s (STRATA_STRICT=1 forbids the host fallback)", why);
             goto fail;
         }
-        if (!op->warned_fallback) {
-            op->warned_fallback = 1;
-            st_log(rt, STRATA_LOG_WARN, "%s has no kernel on %s; running it on %s with copies", op->name, dev->name,
-                   hdev->name);
+        /* once per op and backend: one backend's warning must not hide another's */
+        uint64_t bit = (uint64_t)1 << (be < 0 ? 63 : be > 63 ? 63 : be);
+        if (!(op->warned_fallback & bit)) {
+            op->warned_fallback |= bit;
+            st_log(rt, STRATA_LOG_WARN, "%s; running it on %s with copies", why, hdev->name);
         }
         rc = run_fallback(rt, op, dev, hdev, hk, in, n_in, outs, n_out, attrs, n_attrs);
     }

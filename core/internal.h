@@ -109,7 +109,9 @@ typedef struct st_op {
     /* kernel per backend index, valid while kcache_gen == rt->kernel_gen */
     const st_kernel *kcache[ST_KCACHE];
     unsigned kcache_gen;
-    int warned_fallback;
+    /* bit b: the host fallback was announced for a call on backend index b (indices >= 63 share bit 63);
+     * per backend, so one backend's warning does not hide another's. Cleared when an unload renumbers them. */
+    uint64_t warned_fallback;
     int warned_no_backward; /* an input needing a gradient met an op without a backward */
     const struct st_op_attrs *attr_spec; /* its attributes (op_attrs.c); NULL: not checked */
     struct st_op_attrs *own_attrs;       /* a plugin op's, made from its def.attrs (attr_spec then points here) */

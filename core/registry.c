@@ -416,6 +416,7 @@ void st_unregister_plugin(strata_runtime *rt, st_plugin *p)
     }
     rt->n_optims = w;
     w = 0;
+    int n_before = rt->n_backends;
     for (int k = 0; k < rt->n_backends; k++) {
         if (rt->backends[k]->plugin == p)
             free_backend(rt->backends[k]);
@@ -423,6 +424,10 @@ void st_unregister_plugin(strata_runtime *rt, st_plugin *p)
             rt->backends[w++] = rt->backends[k];
     }
     rt->n_backends = w;
+    /* the fallback warnings are kept by backend index, which the removal shifted: each may be said again */
+    if (w != n_before)
+        for (int k = 0; k < rt->n_ops; k++)
+            rt->ops[k]->warned_fallback = 0;
     rt->kernel_gen++;
 }
 

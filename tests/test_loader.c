@@ -1551,7 +1551,11 @@ static void test_host_fallback(void **state)
     s = strata_op_call(rt, "core::add", ac, 2, NULL, 0, &y, 1);
     err = capture_end(&cap);
     ST_OK(s);
-    assert_contains("stderr", err, "core::add has no kernel on fixture_host:0");
+    /* the kernel is there and declined: said so, with the inputs it declined, not "no kernel" */
+    assert_contains("stderr", err,
+                    "core::add on fixture_host:0: the backend's supports_op declined this call "
+                    "(f32 (2, 3), f32 (3)); running it on ref:0 with copies");
+    assert_null(strstr(err, "has no kernel"));
     free(err);
     const float bsum[6] = {11, 22, 33, 14, 25, 36};
     assert_values(y, bsum, 6);
@@ -1661,6 +1665,16 @@ static void test_strict_forbids_fallback(void **state)
     tu_assert_error_contains("fixture_host");
     tu_assert_error_contains("STRATA_STRICT");
     assert_null(y);
+    /* a call its kernel declines (add with broadcasting) says so: the kernel is there */
+    const int64_t one[1] = {1};
+    const float cv[1] = {10};
+    strata_tensor *c = tensor(dev, 1, one, cv), *ac[2] = {a, c};
+    ASSERT_STATUS(strata_op_call(rt, "core::add", ac, 2, NULL, 0, &y, 1), STRATA_E_UNSUPPORTED);
+    tu_assert_error_contains("core::add on fixture_host:0: the backend's supports_op declined this call "
+                             "(f32 (3), f32 (1)) (STRATA_STRICT=1 forbids the host fallback)");
+    assert_null(strstr(strata_last_error(), "has no kernel"));
+    assert_null(y);
+    strata_tensor_release(c);
     strata_tensor_release(a);
     strata_tensor_release(b);
     assert_runtime_works(rt); /* ref has its own kernels */
@@ -1728,6 +1742,60 @@ static void test_fallback_skips_declining_backend(void **state)
     assert_self_add(rt, dev);
 }
 
+/* The fallback warning is said once per op and backend: core::add declined on fixture_host used to hide the
+ * warning for core::add declined on fixture_declining (the flag was per op). */
+static void test_fallback_warns_per_backend(void **state)
+{
+    (void)state;
+    env_set("STRATA_STRICT", NULL);
+    strata_runtime *rt = rt_isolated();
+    ST_OK(strata_plugin_load(rt, ref_so()));
+    ST_OK(strata_plugin_load(rt, fx("fake_device_backend")));
+    ST_OK(strata_plugin_load(rt, fx("declining_backend")));
+    strata_device *host = host_device(rt), *dc = NULL;
+    ST_OK(strata_device_get(rt, "fixture_declining", 0, &dc));
+    const int64_t shape[2] = {2, 3}, rshape[1] = {3};
+    const float av[6] = {1, 2, 3, 4, 5, 6}, cv[3] = {10, 20, 30};
+    const char *dir = tmp_dir();
+    for (int round = 0; round < 2; round++) {
+        /* fixture_host's add takes only same shapes: a broadcast is declined */
+        strata_tensor *a = tensor(host, 2, shape, av), *c = tensor(host, 1, rshape, cv), *ac[2] = {a, c}, *y = NULL;
+        capture cap;
+        capture_begin(&cap, dir);
+        strata_status s = strata_op_call(rt, "core::add", ac, 2, NULL, 0, &y, 1);
+        char *err = capture_end(&cap);
+        ST_OK(s);
+        if (round == 0)
+            assert_contains("stderr", err, "core::add on fixture_host:0: the backend's supports_op declined this call");
+        else
+            assert_null(strstr(err, "core::add")); /* once per op and backend */
+        free(err);
+        strata_tensor_release(y);
+        strata_tensor_release(a);
+        strata_tensor_release(c);
+
+        /* fixture_declining declines every add: its own warning, not hidden by fixture_host's */
+        a = tensor(dc, 1, rshape, cv);
+        strata_tensor *aa[2] = {a, a};
+        y = NULL;
+        capture_begin(&cap, dir);
+        s = strata_op_call(rt, "core::add", aa, 2, NULL, 0, &y, 1);
+        err = capture_end(&cap);
+        ST_OK(s);
+        if (round == 0)
+            assert_contains("stderr", err,
+                            "core::add on fixture_declining:0: the backend's supports_op declined this call "
+                            "(f32 (3), f32 (3)); running it on ref:0 with copies");
+        else
+            assert_null(strstr(err, "core::add"));
+        free(err);
+        const float want[3] = {20, 40, 60};
+        assert_values(y, want, 3);
+        strata_tensor_release(y);
+        strata_tensor_release(a);
+    }
+}
+
 /* A device-memory backend that registers core::fill but declines it: a zeroed tensor there is cleared by the
  * core's host copy, not by the declined call (which went to the host fallback, an error under STRATA_STRICT). */
 static void test_zeros_where_fill_is_declined(void **state)
@@ -1786,6 +1854,7 @@ int main(void)
         cmocka_unit_test_teardown(test_host_fallback, teardown),
         cmocka_unit_test_teardown(test_devices_listed_on_first_need, teardown),
         cmocka_unit_test_teardown(test_fallback_skips_declining_backend, teardown),
+        cmocka_unit_test_teardown(test_fallback_warns_per_backend, teardown),
         cmocka_unit_test_teardown(test_zeros_where_fill_is_declined, teardown),
         cmocka_unit_test_teardown(test_fallback_lists_only_what_it_needs, teardown),
         cmocka_unit_test_teardown(test_backend_kernel_takes_precedence, teardown),

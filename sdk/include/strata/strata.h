@@ -278,7 +278,7 @@ STRATA_API void strata_tensor_zero_grad(strata_tensor *t);
  * Runs an op on the device of its first tensor input (or "device" attr
  * semantics for ops without inputs: see docs/ops.md). Dispatch: the
  * backend's kernel; else the op's composite definition; else the host
- * fallback with copies (one warning per op; an error if STRATA_STRICT=1).
+ * fallback with copies (one warning per op and backend; an error if STRATA_STRICT=1).
  * When gradients are enabled and an input requires grad, the call is
  * recorded on the runtime's graph.
  * @returns STRATA_E_NOT_FOUND for an unknown op; STRATA_E_SHAPE /

@@ -6,7 +6,7 @@
  * strata_backend_def, then host->register_kernel() for each op it
  * implements. For every op it lacks, the core runs the op's composite
  * definition, or the host fallback (copies to host memory, a host kernel,
- * copies back, one warning per op; STRATA_STRICT=1 makes it an error).
+ * copies back, one warning per op and backend; STRATA_STRICT=1 makes it an error).
  *
  * A backend that finds no device (no driver, no GPU) still registers, with
  * device_count() returning 0 and unavailable() saying why in words. It must
