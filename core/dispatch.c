@@ -732,6 +732,31 @@ strata_status strata_op_create(strata_device *dev, const char *op, const strata_
     return invoke_on(dev->rt, &inv, dev);
 }
 
+int strata_op_runs_kernel(strata_device *dev, const char *op, int version, strata_tensor *const *inputs,
+                          int n_inputs, const strata_attr *attrs, int n_attrs)
+{
+    if (!dev || !op || n_inputs < 0 || n_inputs > ST_MAX_IO || (n_inputs && !inputs) || n_attrs < 0 ||
+        (n_attrs && !attrs) || n_attrs > ST_MAX_IO - 2)
+        return 0;
+    strata_runtime *rt = dev->rt;
+    st_op *o = st_find_op(rt, op, version);
+    if (!o || !st_find_kernel(rt, o, st_backend_index(rt, dev->be)))
+        return 0;
+    for (int k = 0; k < n_inputs; k++)
+        if (!inputs[k] || inputs[k]->st->dev != dev)
+            return 0;
+    /* the attributes supports_op sees in a call: a random op's seed and offset come from the runtime */
+    strata_attr at[ST_MAX_IO];
+    int n_at = n_attrs;
+    if (n_attrs)
+        memcpy(at, attrs, sizeof(strata_attr) * (size_t)n_attrs);
+    if ((o->def.flags & STRATA_OP_RANDOM) && !strata_attr_find(at, n_at, "seed")) {
+        at[n_at++] = strata_attr_int("seed", (int64_t)rt->rng_seed);
+        at[n_at++] = strata_attr_int("offset", (int64_t)rt->rng_offset);
+    }
+    return supports(dev, o, inputs, n_inputs, at, n_at);
+}
+
 /* Fills @p t in place with a random op. */
 static strata_status init_random(strata_tensor *t, const char *op, const char *a_name, double a, const char *b_name,
                                  double b)

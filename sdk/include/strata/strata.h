@@ -301,6 +301,19 @@ STRATA_API strata_status strata_op_call(strata_runtime *rt, const char *op, stra
 STRATA_API strata_status strata_op_create(strata_device *dev, const char *op, const strata_attr *attrs, int n_attrs,
                                           strata_tensor **out);
 
+/**
+ * Whether a call of @p op (@p version 0: the newest) with these inputs
+ * (on @p dev; none for an op like core::fill) and attributes would run the
+ * kernel @p dev's backend registered for it: 1 when there is one and the
+ * backend's supports_op accepts the call; 0 when the call would take the
+ * op's host kernel, its composite or the host fallback instead (no kernel,
+ * or the backend declined these inputs), for an unknown op or a NULL
+ * argument. Nothing runs. `strata check` counts with it the trials that
+ * reached the backend's kernel. @since 1.4
+ */
+STRATA_API int strata_op_runs_kernel(strata_device *dev, const char *op, int version, strata_tensor *const *inputs,
+                                     int n_inputs, const strata_attr *attrs, int n_attrs);
+
 /** Reseeds the runtime's Philox generator (offset restarts at 0). @since 1.0 */
 STRATA_API void strata_runtime_seed(strata_runtime *rt, uint64_t seed);
 /** Reads/sets the generator state (for checkpoints). Either pointer may be
