@@ -10,7 +10,10 @@
  * Two slips that load fine and fail quietly are said: an op without a
  * backward reached by an input that needs a gradient, and a kernel for a
  * backend no plugin provides ("CPU"), when discovery ends
- * (author_slips.so). */
+ * (author_slips.so).
+ *
+ * The large trials of add include same shapes, for a kernel that takes
+ * only those (wrong_big_add.so). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,12 +128,44 @@ static void test_author_slips_are_said(void **state)
     free(out);
 }
 
+/* `strata check --backend NAME --plugin FIXTURE --op core::add`, the fixture being that backend: its exit status
+ * and output (caller frees). */
+static char *check_add(const char *backend, const char *fixture, int want)
+{
+    char so[PATH_MAX], args[PATH_MAX + 128];
+    snprintf(so, sizeof so, "%s", tu_build_path(fixture));
+    snprintf(args, sizeof args, "check --backend %s --plugin '%s' --op core::add", backend, so);
+    const int code = tu_run_cli(dir, args);
+    char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+    if (code != want || !out)
+        fail_msg("strata %s: exit %d (expected %d)\n%s\n%s", args, code, want, out ? out : "", err ? err : "");
+    free(err);
+    return out;
+}
+
+static void assert_says(const char *out, const char *needle)
+{
+    if (!strstr(out, needle))
+        fail_msg("no '%s' in\n%s", needle, out);
+}
+
+/* An add kernel wrong only above 1000 elements, that takes only same shapes: the one large trial was a broadcast,
+ * which it declined, so it passed; a large same-shape trial now finds it. */
+static void test_large_same_shape_trial(void **state)
+{
+    (void)state;
+    char *out = check_add("fixture_host", "tests/fixtures/wrong_big_add.so", 1);
+    assert_says(out, "core::add on fixture_host, case 6 (");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_backward_passes),
         cmocka_unit_test(test_wrong_backward_fails),
         cmocka_unit_test(test_author_slips_are_said),
+        cmocka_unit_test(test_large_same_shape_trial),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
