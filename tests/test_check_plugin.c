@@ -12,8 +12,9 @@
  * backend no plugin provides ("CPU"), when discovery ends
  * (author_slips.so).
  *
- * The large trials of add include same shapes, for a kernel that takes
- * only those (wrong_big_add.so). */
+ * A kernel op's row says how many trials its kernel ran (the backend's
+ * supports_op may decline the rest), and the large trials of add include
+ * same shapes (fake_device_backend.so and its variants). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,35 @@ static void assert_says(const char *out, const char *needle)
         fail_msg("no '%s' in\n%s", needle, out);
 }
 
+/* A kernel op's row says on how many trials the backend's kernel ran: fixture_host's add takes only same shapes,
+ * so most trials (broadcasts) ran on the fallback, and the row read "kernel ... pass" as if the kernel passed
+ * them all. A kernel that never ran is a warning; a row with no forward compared shows "-", not 0.00e+00. */
+static void test_declined_trials_are_counted(void **state)
+{
+    (void)state;
+    char *out = check_add("fixture_host", "tests/fixtures/fake_device_backend.so", 0);
+    assert_says(out, "kernel 2/8 ");
+    assert_says(out, "(fixture_host's supports_op declined 6 of 8 trials, which ran on the fallback: the kernel was "
+                     "compared on 2)");
+    assert_says(out, "1 op(s) with a kernel had trials its supports_op declined");
+    free(out);
+
+    out = check_add("fixture_declining", "tests/fixtures/declining_backend.so", 0);
+    assert_says(out, "kernel 0/8 ");
+    assert_says(out, "warning: fixture_declining's supports_op declined all 8 trials of core::add: its kernel never "
+                     "ran, the row checks the fallback only");
+    assert_says(out, "0 failed, 0 failing case(s)\nconformance: fixture_declining: 1 op(s) with a kernel had trials "
+                     "its supports_op declined (they ran on the fallback), 1 of them no trial on the kernel at all");
+    free(out);
+
+    /* every forward failed: no error to show */
+    out = check_add("fixture_declining", "tests/fixtures/failing_add.so", 1);
+    const char *row = strstr(out, "\ncore::add ");
+    if (!row || !strstr(row, "kernel 8/8 ") || !strstr(row, "     -            -  "))
+        fail_msg("the row of core::add should show '-' for both errors:\n%s", out);
+    free(out);
+}
+
 /* An add kernel wrong only above 1000 elements, that takes only same shapes: the one large trial was a broadcast,
  * which it declined, so it passed; a large same-shape trial now finds it. */
 static void test_large_same_shape_trial(void **state)
@@ -165,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_good_backward_passes),
         cmocka_unit_test(test_wrong_backward_fails),
         cmocka_unit_test(test_author_slips_are_said),
+        cmocka_unit_test(test_declined_trials_are_counted),
         cmocka_unit_test(test_large_same_shape_trial),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -458,6 +458,9 @@ typedef struct cf_result {
     strata_status alias_status;
     char alias_msg[256];
     cf_buf alias_buf;
+    /* the forward was for the device's own kernel: one registered, and its supports_op took the call
+     * (strata_op_runs_kernel); 0: it ran through a host kernel, a composite or the host fallback */
+    int on_kernel;
 } cf_result;
 
 static void cf_result_free(cf_result *r)
@@ -692,6 +695,8 @@ static void cf_run(strata_runtime *rt, strata_device *dev, const cf_case *c, cf_
         strata_runtime_set_rng_state(rt, c->rng_seed, c->rng_offset);
     uint64_t rng_seed, rng_offset;
     strata_runtime_rng_state(rt, &rng_seed, &rng_offset);
+    r->on_kernel = strata_op_runs_kernel(dev, c->op, c->version, in, c->mode == CF_CREATE ? 0 : c->n_in, c->attrs,
+                                         c->n_attrs);
     strata_op_invocation inv = {0};
     strata_clear_error();
     if (c->mode == CF_CREATE) {
@@ -3381,6 +3386,9 @@ int conformance_has_recipe(const char *op, int version)
 
 typedef struct cf_op_stats {
     int cases, failures, lines;
+    int trials;    /* cases that are not error cases */
+    int on_kernel; /* ... of them, those whose forward the backend's own kernel ran (the rest: its fallback) */
+    int any_fwd;   /* a forward output was compared (none when every forward failed) */
     int any_bwd;
     int64_t fd_points; /* gradient elements checked by finite differences */
     double fwd_err, bwd_err;
@@ -3392,6 +3400,8 @@ typedef struct cf_ctx {
     const char *backend;
     conformance_options opt;
     FILE *report;
+    int declined_ops; /* ops with a kernel on the backend whose supports_op declined some of their trials */
+    int unrun_ops;    /* ... of them, those whose kernel ran no trial at all */
 } cf_ctx;
 
 static void cf_fail(cf_ctx *x, cf_op_stats *st, const char *fmt, ...)
@@ -3454,6 +3464,7 @@ static void cf_check(cf_ctx *x, const cf_recipe *rc, const cf_case *c, int t, co
     }
     int ok = 1;
     double tf = cf_tol_value(rc->fwd, c->k_fwd), tb = cf_tol_value(rc->bwd, c->k_bwd);
+    st->any_fwd |= want->n_out > 0;
     for (int k = 0; k < want->n_out && ok; k++) {
         char what[32];
         snprintf(what, sizeof what, "output %d", k);
@@ -3696,7 +3707,7 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
                 "same-shape f32 inputs (add a recipe to the table in sdk/conformance/conformance_cases.c)",
                 op, version, rc ? " for this version" : "");
         if (x->report)
-            fprintf(x->report, "%-30s %-12s %-10s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
+            fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
                     "-", "-", "FAIL (no recipe)", st.first[0]);
         return 1;
     }
@@ -3742,6 +3753,10 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
         strata_runtime_rng_state(x->rt, &seed, &offset);
         cf_run(x->rt, ref, c, &want);
         cf_run(x->rt, dev, c, &got);
+        if (!g.error) {
+            st.trials++;
+            st.on_kernel += got.on_kernel;
+        }
         cf_check(x, rc, c, t, &want, &got, &st);
         if (plugin_op)
             cf_fd_check(x, ref, c, t, &want, seed, offset, &st);
@@ -3750,6 +3765,11 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
         cf_case_free(c);
     }
     free(c);
+    const int kernel = !strcmp(impl, "kernel");
+    if (kernel && st.on_kernel < st.trials) {
+        x->declined_ops++;
+        x->unrun_ops += !st.on_kernel;
+    }
 
     if (x->report) {
         char tol[48], fe[16], bee[16];
@@ -3759,8 +3779,23 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
             snprintf(tol, sizeof tol, "%s", cf_tol_name(rc->fwd));
         snprintf(fe, sizeof fe, "%.2e", st.fwd_err);
         snprintf(bee, sizeof bee, "%.2e", st.bwd_err);
-        fprintf(x->report, "%-30s %-12s %-10s %6d %12s %12s  %-23s %s\n", op, x->backend, impl, st.cases, fe,
-                st.any_bwd ? bee : "-", tol, st.failures ? "FAIL" : "pass");
+        char how[32]; /* a kernel's: how many trials it ran */
+        if (kernel)
+            snprintf(how, sizeof how, "kernel %d/%d", st.on_kernel, st.trials);
+        else
+            snprintf(how, sizeof how, "%s", impl);
+        fprintf(x->report, "%-30s %-12s %-13s %6d %12s %12s  %-23s %s\n", op, x->backend, how, st.cases,
+                st.any_fwd ? fe : "-", st.any_bwd ? bee : "-", tol, st.failures ? "FAIL" : "pass");
+        /* the other trials ran on the fallback, compared with ref through another backend's kernel: the row
+         * must not read as if this kernel passed them */
+        if (kernel && st.trials && !st.on_kernel)
+            fprintf(x->report, "    warning: %s's supports_op declined all %d trials of %s: its kernel never ran, "
+                               "the row checks the fallback only\n",
+                    x->backend, st.trials, op);
+        else if (kernel && st.on_kernel < st.trials)
+            fprintf(x->report, "    (%s's supports_op declined %d of %d trials, which ran on the fallback: the "
+                               "kernel was compared on %d)\n",
+                    x->backend, st.trials - st.on_kernel, st.trials, st.on_kernel);
         if (plugin_op) /* ref may run the plugin's own code: say what the row rests on */
             fprintf(x->report, "    (a plugin's op: ref may run the plugin's own kernel, so the forward is checked "
                                "against ref only where ref has another; %lld gradient element(s) checked by finite "
@@ -3847,7 +3882,7 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
         if (x.opt.claimed_only)
             fprintf(report, "  ops: those %s runs natively (its kernels, host kernels on host memory)%s\n", backend,
                     x.opt.n_plugins ? " and those of the plugins named" : "");
-        fprintf(report, "%-30s %-12s %-10s %6s %12s %12s  %-23s %s\n", "op", "backend", "impl", "trials", "fwd max err",
+        fprintf(report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n", "op", "backend", "impl", "trials", "fwd max err",
                 "bwd max err", "tolerance (fwd / bwd)", "result");
     }
     int failures = 0, ops = 0, failed_ops = 0;
@@ -3875,9 +3910,14 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
         failures += f;
         failed_ops += f > 0;
     }
-    if (report)
+    if (report) {
         fprintf(report, "\nconformance: %s: %d ops, %d failed, %d failing case(s)\n", backend, ops, failed_ops,
                 failures);
+        if (x.declined_ops) /* a pass there is partly the fallback's */
+            fprintf(report, "conformance: %s: %d op(s) with a kernel had trials its supports_op declined (they ran on "
+                            "the fallback), %d of them no trial on the kernel at all: see \"kernel N/M\" above\n",
+                    backend, x.declined_ops, x.unrun_ops);
+    }
 
     strata_runtime_set_rng_state(rt, seed0, offset0);
     strata_set_grad_enabled(rt, grad0);
