@@ -67,6 +67,9 @@ static void test_good_backward_passes(void **state)
     run_check_op("tests/fixtures/good_plugin.so", "fixture::affine", 0, "gradient element(s) checked by finite");
     /* an op flagged STRATA_OP_NO_GRAD: its forward alone (every generic case asked for a backward and failed) */
     run_check_op("tests/fixtures/good_plugin.so", "fixture::sign", 0, "fixture::sign");
+    /* an op of four inputs: no recipe, not generic: skipped and said so (it failed a correct plugin) */
+    run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "SKIP (no recipe)");
+    run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "1 op(s) of the plugins named skipped");
 }
 
 static void test_wrong_backward_fails(void **state)
