@@ -70,6 +70,16 @@ static void test_good_backward_passes(void **state)
     /* an op of four inputs: no recipe, not generic: skipped and said so (it failed a correct plugin) */
     run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "SKIP (no recipe)");
     run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "1 op(s) of the plugins named skipped");
+    /* strata info tells an op that nothing can run from one that falls back (both read "composite/fallback") */
+    assert_int_equal(setenv("STRATA_PLUGIN_PATH", tu_build_path("tests/fixtures/no_recipe.so"), 1), 0);
+    const int code = tu_run_cli(dir, "info");
+    unsetenv("STRATA_PLUGIN_PATH");
+    char *out = tu_slurp(dir, "out");
+    assert_int_equal(code, 0);
+    if (!out || !strstr(out, "fixture::inert") ||
+        !strstr(strstr(out, "fixture::inert"), "kernels: (none: no kernel, host kernel or composite; calls fail)"))
+        fail_msg("strata info does not say fixture::inert cannot run:\n%s", out ? out : "");
+    free(out);
 }
 
 static void test_wrong_backward_fails(void **state)

@@ -146,7 +146,7 @@ static strata_status list_names(strata_runtime *rt, strata_registry_kind kind, c
             return rc;
         if (kind == STRATA_REGISTRY_OP)
             printf("  %-32s v%d  [%s]  kernels: %s\n", name, version, plugin,
-                   kernels && *kernels ? kernels : "(composite/fallback)");
+                   kernels && *kernels ? kernels : "(none: no kernel, host kernel or composite; calls fail)");
         else
             printf("  %-20s [%s]\n", name, plugin);
     }
