@@ -369,6 +369,18 @@ static void test_detect_anomaly(void **state)
     expect_err(code, 1, "anomaly detected: core::linear produced");
     expect_err(code, 1, "in the forward of layer 'fc");
     expect_err(code, 1, "inputs: (8, ");
+    /* the last good state is saved, as for a NaN loss (it saved nothing): the anomaly was found before the update */
+    expect_err(code, 1, "(the last good one) is in anomaly/checkpoint.safetensors");
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    const char *after = strstr(err, "the state after step ");
+    assert_non_null(after);
+    const long good = strtol(after + strlen("the state after step "), NULL, 10);
+    free(err);
+    assert_int_equal(checkpoint_step("anomaly"), good);
+    /* and it resumes from there */
+    code = cli("train diverge.yaml --resume anomaly --steps 20 --detect-anomaly --backend ref --quiet");
+    expect_err(code, 1, "anomaly detected");
 }
 
 /* --steps with an explicit --epochs: the epochs stay a cap (--epochs 2

@@ -672,10 +672,16 @@ int train_resume_epochs(const train_state *s, const char *dir, int64_t *epochs, 
 /** Rewrites DIR/metrics.jsonl keeping the records written up to @p s (the
  *  rest a resumed run writes again). Prints the error; returns 0 or 1. */
 int train_metrics_truncate(const char *dir, const train_state *s);
-/** The messages of a run stopped by a non-finite @p loss at @p at ("step
- *  12"), its last good state (after @p step) saved in @p dir unless
- *  @p saved is an error: on rank 0 alone in a data-parallel run. */
-void train_tell_nan_stop(double loss, const char *at, strata_status saved, int64_t step, const char *spec,
+/** What stopped a step with STRATA_E_NUMERIC, into @p buf before a save
+ *  overwrites the last error: "" for a non-finite @p loss, else the
+ *  --detect-anomaly report (the loss was finite; an op's output was not). */
+void train_numeric_cause(double loss, char *buf, size_t size);
+/** The messages of a run stopped by a non-finite @p loss, or by the
+ *  anomaly report @p anomaly when not "", at @p at ("step 12"), its last
+ *  good state (after @p step) saved in @p dir unless @p saved is an error:
+ *  on rank 0 alone in a data-parallel run. */
+void train_tell_nan_stop(double loss, const char *anomaly, const char *at, strata_status saved, int64_t step,
+                         const char *spec,
                          const char *dir);
 /** RUN/metrics.jsonl (@p path) opened to append (@p resuming) or anew; on
  *  the ranks but 0 of a data-parallel run, /dev/null. NULL with errno set. */

@@ -437,15 +437,17 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
     return 0;
 }
 
-/* A non-finite loss at the step after @p good: the parameters never saw it;
+/* A non-finite loss (or an anomaly report) at the step after @p good: the parameters never saw it;
  * they are saved as the run's resume point. Returns 1 (the exit code). */
 static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, double lv)
 {
+    char why[1024];
+    train_numeric_cause(lv, why, sizeof why);
     const strata_status sv = ae_save(c, a, good);
     char at[96];
     snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)good->step + 1,
              (long long)good->epoch + 1, (long long)good->batch + 1);
-    train_tell_nan_stop(lv, at, sv, good->step, a->spec_path, a->out_dir);
+    train_tell_nan_stop(lv, why, at, sv, good->step, a->spec_path, a->out_dir);
     return 1;
 }
 
@@ -567,7 +569,7 @@ int cmd_ae_train(int argc, char **argv)
             rc = run_step(&sc, x, lab, clip, ae_batch_loss, NULL, &lv);
             strata_tensor_release(x);
             strata_tensor_release(lab);
-            if (rc == STRATA_E_NUMERIC && !isfinite(lv))
+            if (rc == STRATA_E_NUMERIC) /* a non-finite loss, or --detect-anomaly's report */
                 nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
             if (rc)
                 break;

@@ -484,10 +484,11 @@ int cmd_s2s_train(int argc, char **argv)
         double loss = 0.0;
         strata_optimizer_set_lr(c.opt, strata_lr_at(&sched.s, base_lr, step));
         rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
-        if (rc == STRATA_E_NUMERIC && !isfinite(loss)) { /* every rank of a data-parallel run: the loss is the batch's */
-            char at[32];
-            snprintf(at, sizeof at, "at step %lld", (long long)step + 1);
-            train_tell_nan_stop(loss, at, s2s_save(&c, a.out_dir, &before), step, a.spec_path, a.out_dir);
+        if (rc == STRATA_E_NUMERIC) { /* a non-finite loss (the batch's, on every rank), or an anomaly report */
+            char at[32], why[1024];
+            snprintf(at, sizeof at, "step %lld", (long long)step + 1);
+            train_numeric_cause(loss, why, sizeof why);
+            train_tell_nan_stop(loss, why, at, s2s_save(&c, a.out_dir, &before), step, a.spec_path, a.out_dir);
             nan_stop = 1;
         }
         json_decref(before.extra);

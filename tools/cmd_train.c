@@ -517,13 +517,15 @@ static int train_main(int argc, char **argv, unsigned mode)
             train_state before = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
-            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+            if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
                 /* the update was not applied: the model is the state after the last good step */
+                char why[1024];
+                train_numeric_cause(lv, why, sizeof why);
                 strata_status sv = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &before);
                 char at[96];
                 snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)step + 1, (long long)ep + 1,
                          (long long)nb + 1);
-                train_tell_nan_stop(lv, at, sv, step, a.spec_path, a.out_dir);
+                train_tell_nan_stop(lv, why, at, sv, step, a.spec_path, a.out_dir);
                 strata_tensor_release(x);
                 strata_tensor_release(y);
                 told = 1;

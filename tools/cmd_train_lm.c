@@ -730,13 +730,15 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 rc = lm_train_step(r, x, y, clip, &lv);
             strata_tensor_release(x);
             strata_tensor_release(y);
-            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+            if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
                 /* the update was not applied: the model is the state after the last good step */
+                char why[1024];
+                train_numeric_cause(lv, why, sizeof why);
                 strata_status sv = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &before,
                                                         meta);
                 char at[48];
                 snprintf(at, sizeof at, "step %lld", (long long)step + 1);
-                train_tell_nan_stop(lv, at, sv, step, strata_spec_path(r->spec), o->out_dir);
+                train_tell_nan_stop(lv, why, at, sv, step, strata_spec_path(r->spec), o->out_dir);
                 told = 1;
                 break;
             }

@@ -438,8 +438,12 @@ static strata_status update_after_backward(strata_runtime *rt, strata_model *m, 
 {
     if (!rc && clip > 0)
         rc = strata_clip_grad_norm(m, clip, NULL);
-    if (!rc)
+    if (!rc) { /* the step unwatched, as PyTorch's detect_anomaly watches forward and backward only: an anomaly
+                * (E_NUMERIC) is then always found before the update, so the model is the last good state */
+        const int anomaly = strata_set_detect_anomaly(rt, 0);
         rc = strata_optimizer_step(opt);
+        strata_set_detect_anomaly(rt, anomaly);
+    }
     if (!rc && loss_out)
         rc = strata_tensor_item(loss, loss_out);
     strata_model_zero_grad(m);

@@ -667,13 +667,21 @@ int train_metrics_filter(const char *dir, int (*keep)(const char *line, const vo
     return rc;
 }
 
-void train_tell_nan_stop(double loss, const char *at, strata_status saved, int64_t step, const char *spec,
-                         const char *dir)
+void train_numeric_cause(double loss, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", isfinite(loss) ? strata_last_error() : "");
+}
+
+void train_tell_nan_stop(double loss, const char *anomaly, const char *at, strata_status saved, int64_t step,
+                         const char *spec, const char *dir)
 {
     if (!dist_is_root()) /* every rank of a data-parallel run stops here; rank 0 tells */
         return;
-    fprintf(stderr, "\nstrata: error: the loss became %s at %s; stopping\n",
-            isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf", at);
+    if (anomaly && anomaly[0])
+        fprintf(stderr, "\nstrata: error: %s, at %s; stopping\n", anomaly, at);
+    else
+        fprintf(stderr, "\nstrata: error: the loss became %s at %s; stopping\n",
+                isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf", at);
     if (saved) {
         fprintf(stderr, "strata: error: could not save the last good state: %s: %s\n", strata_status_name(saved),
                 strata_last_error());
