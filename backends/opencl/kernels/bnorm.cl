@@ -2,7 +2,10 @@
  * bnorm.cl - the conv plugin's batch normalisation and channel dropout.
  * x is (N, C, S) with S the product of the dims after C; one work-group
  * per channel c walks its M = N S values (n, c, s) at n C S + c S + s.
- * Statistics are two-pass (mean, then the mean square deviation).
+ * Statistics are two-pass (mean, then the mean square deviation), of the
+ * values less the channel's first: a constant channel's variance is then
+ * exactly 0 (its float sum need not be exact, and 1e-9 for 0 made invstd
+ * 1e8 where PyTorch's is 0 with eps 0), and a large offset costs no digits.
  */
 #define BN_WG 256
 
@@ -30,16 +33,17 @@ inline void bn_stats(__local float *part, __global const float *x, long N, long 
 {
     const int lid = get_local_id(0), ls = get_local_size(0);
     const long M = N * S;
+    const float x0 = x[BN_AT(0)];
     float s = 0.0f;
     for (long r = lid; r < M; r += ls)
-        s += x[BN_AT(r)];
-    const float m = bn_group_sum(part, s) / (float)M;
+        s += x[BN_AT(r)] - x0;
+    const float md = bn_group_sum(part, s) / (float)M; /* the mean less x0 */
     float q = 0.0f;
     for (long r = lid; r < M; r += ls) {
-        float d = x[BN_AT(r)] - m;
+        float d = (x[BN_AT(r)] - x0) - md;
         q += d * d;
     }
-    *mean = m;
+    *mean = x0 + md;
     *var = bn_group_sum(part, q) / (float)M;
 }
 
