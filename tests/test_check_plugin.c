@@ -70,6 +70,10 @@ static void test_good_backward_passes(void **state)
     /* an op of four inputs: no recipe, not generic: skipped and said so (it failed a correct plugin) */
     run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "SKIP (no recipe)");
     run_check_op("tests/fixtures/no_recipe.so", "fixture::quad", 0, "1 op(s) of the plugins named skipped");
+    /* an op whose probe call fails (not for its inputs: its kernel) is a failure, never skipped for lack of a
+     * recipe; so is one nothing can run */
+    run_check_op("tests/fixtures/no_recipe.so", "fixture::broken", 1, "it failed: E_INTERNAL");
+    run_check_op("tests/fixtures/no_recipe.so", "fixture::inert", 1, "it failed: E_UNSUPPORTED");
     /* strata info tells an op that nothing can run from one that falls back (both read "composite/fallback") */
     assert_int_equal(setenv("STRATA_PLUGIN_PATH", tu_build_path("tests/fixtures/no_recipe.so"), 1), 0);
     const int code = tu_run_cli(dir, "info");

@@ -3654,8 +3654,10 @@ static const char *cf_impl(const char *kernels, const char *backend, const cf_re
 
 /* Fills @p out with a generic recipe for @p op (see gen_generic) when ref
  * runs it with 1, 2 or 3 same-shape f32 inputs; 0 when it does not. */
-static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *op, int version, cf_recipe *out)
+static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *op, int version, cf_recipe *out,
+                            char *failure, size_t failure_size)
 {
+    failure[0] = '\0';
     float v[6] = {-1.5f, -0.5f, 0.0f, 0.25f, 1.0f, 2.0f};
     strata_attr req[CF_MAX_ATTRS]; /* its schema's required attributes, at their defaults */
     const int n_req = cf_required_attrs(rt, op, version, req, CF_MAX_ATTRS);
@@ -3667,8 +3669,14 @@ static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *
         strata_status s = STRATA_OK;
         for (int k = 0; k < arity && !s; k++)
             s = strata_tensor_from_host(ref, STRATA_F32, 2, (int64_t[]){2, 3}, v, &in[k]);
-        if (!s && strata_op_call(rt, op, in, arity, req, n_req, &y, 1) == STRATA_OK &&
-            strata_tensor_dtype(y) == STRATA_F32) {
+        strata_status called = s ? s : strata_op_call(rt, op, in, arity, req, n_req, &y, 1);
+        /* a refusal of these inputs (arity, shapes, dtypes) says the op is not generic; any other failure is
+         * the op's own, which no missing recipe may turn into a skip */
+        if (!s && called != STRATA_OK && called != STRATA_E_INVALID && called != STRATA_E_SHAPE &&
+            called != STRATA_E_DTYPE && !failure[0])
+            snprintf(failure, failure_size, "called on ref with %d f32 (2, 3) input(s), it failed: %s: %s", arity,
+                     strata_status_name(called), strata_last_error());
+        if (!s && called == STRATA_OK && strata_tensor_dtype(y) == STRATA_F32) {
             cf_recipe r = {op, version, gen_generic, CF_RED, CF_RED, 0, 0, "generic", -2.0, 2.0, CF_G_ARITY(arity)};
             /* an op that gives no gradient (STRATA_OP_NO_GRAD, or none defined: the core says which) is checked
              * forward only; every case asked for a backward, which fails when nothing needs a gradient */
@@ -3699,9 +3707,18 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
     memset(&st, 0, sizeof st);
     const cf_recipe *rc = cf_find_recipe(op);
     cf_recipe generic;
-    if ((!rc || rc->version != version) && cf_probe_generic(x->rt, ref, op, version, &generic))
+    char failure[768] = "";
+    if ((!rc || rc->version != version) && cf_probe_generic(x->rt, ref, op, version, &generic, failure, sizeof failure))
         rc = &generic;
     const char *impl = cf_impl(kernels, x->backend, rc);
+    if ((!rc || rc->version != version) && failure[0]) { /* not a misfit: the op failed */
+        cf_fail(x, &st, "%s v%d has no conformance recipe%s, and %s", op, version, rc ? " for this version" : "",
+                failure);
+        if (x->report)
+            fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
+                    "-", "-", "FAIL", st.first[0]);
+        return 1;
+    }
     if ((!rc || rc->version != version) && plugin_op) {
         /* a plugin's own op of other inputs: its author cannot add a recipe here, so not a failure of a correct
          * plugin, but never a pass either */
