@@ -244,7 +244,18 @@ static void test_out_in_use(void **state)
     assert_int_equal(pwrite(fd, "4242\n", 5, 0), 5);
     expect_err(cli("train adam.yaml --out busy --steps 1 --backend ref"), 1,
                "busy is in use by another training (process 4242)");
+    /* a new run in busy before its first checkpoint keeps the old run's files as FILE.replaced: a refused
+     * resume must not put them back over the live run's (it did, before taking the lock) */
+    char replaced[1100];
+    snprintf(replaced, sizeof replaced, "%s/busy/spec.yaml.replaced", dir);
+    tu_write_file(NULL, replaced, "name: old\n", 10);
     expect_err(cli("train adam.yaml --resume busy --steps 4 --backend ref"), 1, "busy is in use by another training");
+    assert_int_equal(access(replaced, F_OK), 0);
+    char *spec = tu_slurp(dir, "busy/spec.yaml");
+    assert_non_null(spec);
+    assert_null(strstr(spec, "name: old"));
+    free(spec);
+    assert_int_equal(unlink(replaced), 0);
     assert_int_equal(checkpoint_step("busy"), 2); /* untouched */
     close(fd);
     expect_ok(cli("train adam.yaml --resume busy --steps 4 --backend ref --quiet"));

@@ -603,9 +603,10 @@ typedef struct train_resume_args {
         .name = "--checkpoint-every", .type = CLI_INT, .dst = &(r)->checkpoint_every, .value = "N", .lo = 1,       \
         .hi = LLONG_MAX, .modes = (m), .help = "also write the checkpoint every N steps"                           \
     }
-/** After parsing: --resume DIR is the run directory (*out_dir = DIR); 2
+/** After parsing: --resume DIR is the run directory (*out_dir = DIR), held
+ *  from here on (train_out_prepare) and its FILE.replaced put back; 2
  *  after a message when --out names another directory, 1 when DIR is not a
- *  directory (a checkpoint file, say), else 0. */
+ *  directory (a checkpoint file, say) or another training holds it, else 0. */
 int train_resume_finish(const train_resume_args *r, const char **out_dir);
 /* The run directory of a training: made (unless @p resuming, which never creates the directory it
  * continues), then held by this process until it exits (an flock on DIR/.lock), so a second training into

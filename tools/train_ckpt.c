@@ -364,6 +364,8 @@ static void note_earlier_run(const char *dir)
     }
 }
 
+static int train_out_lock(const char *dir);
+
 int train_resume_finish(const train_resume_args *r, const char **out_dir)
 {
     if (!r->resume)
@@ -386,18 +388,26 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir)
         return 1;
     }
     *out_dir = r->resume;
+    /* held before anything touches the run's files: a refused resume put an earlier run's FILE.replaced back
+     * over a live new run's files, and another trainer cleared its checkpoint's temporaries */
+    if (train_out_lock(r->resume))
+        return 1;
     train_replaced_recover(r->resume); /* before anything reads the run's files */
     return 0;
 }
 
 /* The lock stays held for the process's life: the descriptor is never closed, and the kernel drops the lock
- * at exit however the process ends. A file system without flock (some network ones) goes unlocked. */
+ * at exit however the process ends. A file system without flock (some network ones) goes unlocked. Taken
+ * again for the directory it holds (a resume takes it at parsing, then where a new run would), it is kept. */
 static int train_out_lock(const char *dir)
 {
+    static char held[4200];
     if (!dist_is_root()) /* a data-parallel run's ranks share rank 0's directory */
         return 0;
     char path[4200];
     snprintf(path, sizeof path, "%s/.lock", dir);
+    if (held[0] && !strcmp(held, path))
+        return 0;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) /* a read-only directory: the run's own writes will say so */
         return 0;
@@ -420,6 +430,7 @@ static int train_out_lock(const char *dir)
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) == 0) /* the pid is for another run's message only: a failed write leaves it out */
         (void)!pwrite(fd, pid, (size_t)n, 0);
+    snprintf(held, sizeof held, "%s", path);
     return 0;
 }
 
