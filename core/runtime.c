@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "typo.h"
 
 #define ST_DEFAULT_SEED 0x5eedULL
 
@@ -212,8 +213,13 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
                             "'%s'%s is not a device: a backend's devices are NAME:N with N a whole number from 0 "
                             "(%s:0 is its first; `strata info` lists them)",
                             backend, from_env, rt->backends[k]->name);
-    return st_error(STRATA_E_NOT_FOUND, "backend '%s'%s is not loaded (available: %s)", backend, from_env,
-                    avail[0] ? avail : "none");
+    const char *names[64]; /* "cpuu": did you mean 'cpu'? */
+    int n_names = 0;
+    for (int k = 0; k < rt->n_backends && n_names < 64; k++)
+        names[n_names++] = rt->backends[k]->name;
+    const char *hint = st_typo_closest(backend, names, n_names);
+    return st_error(STRATA_E_NOT_FOUND, "backend '%s'%s is not loaded%s%s%s (available: %s)", backend, from_env,
+                    hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "", avail[0] ? avail : "none");
 }
 
 const char *strata_device_name(const strata_device *dev)

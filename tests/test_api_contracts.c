@@ -1076,7 +1076,9 @@ static void test_bad_attrs_and_lifetimes(void **state)
     setenv("STRATA_BACKEND", "refx", 1);
     assert_int_equal(strata_device_get(rt, NULL, 0, &nodev), STRATA_E_NOT_FOUND);
     unsetenv("STRATA_BACKEND");
-    tu_assert_error_contains("backend 'refx' (from STRATA_BACKEND) is not loaded");
+    tu_assert_error_contains("backend 'refx' (from STRATA_BACKEND) is not loaded; did you mean 'ref'?");
+    assert_int_equal(strata_device_get(rt, "zzzzzz", 0, &nodev), STRATA_E_NOT_FOUND); /* no likely name: no hint */
+    tu_assert_error_contains("backend 'zzzzzz' is not loaded (available: ");
 
     /* accessors of a NULL handle: a safe value, not a crash */
     assert_int_equal((int)strata_tensor_dtype(NULL), 0);

@@ -439,6 +439,10 @@ static void test_typo_hints(void **state)
                       "strata: note: did you mean 'models/tiny.yaml'?");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train tinny.yaml --out r"), 1, /* and a close name there */
                       "strata: note: did you mean 'models/tiny.yaml'?");
+    /* named without its extension, there or beside */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train tiny --out r"), 1, "strata: note: did you mean 'models/tiny.yaml'?");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train models/tiny --out r"), 1,
+                      "strata: note: did you mean 'models/tiny.yaml'?");
     snprintf(args, sizeof args, "train %s/no-such-model.yaml --out r", models);
     assert_int_equal(tu_run_cli(dir, args), 1);
     err = tu_slurp(dir, "err");

@@ -60,12 +60,18 @@ void cli_hint_missing_file(const char *path)
     if (!*base || snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".") >=
                       (int)sizeof dir)
         return;
-    if (closest_in_dir(dir, base, hit, sizeof hit))
+    /* "mlp-fashion": a spec named without its extension (too far from NAME.yaml for a typo) */
+    const char *ext = strchr(base, '.') ? "" : ".yaml";
+    char with_ext[4200];
+    snprintf(with_ext, sizeof with_ext, "%s%s", path, ext);
+    if (ext[0] && stat(with_ext, &st) == 0 && S_ISREG(st.st_mode))
+        fprintf(stderr, "strata: note: did you mean '%s'?\n", with_ext);
+    else if (closest_in_dir(dir, base, hit, sizeof hit))
         fprintf(stderr, "strata: note: did you mean '%.*s%s'?\n", (int)(base - path), path, hit);
     else if (!slash) { /* a spec named from the checkout's root: models/NAME, or a name close to it */
         char in_models[4200];
-        snprintf(in_models, sizeof in_models, "models/%s", base);
-        if ((stat(in_models, &st) == 0 && S_ISREG(st.st_mode) && snprintf(hit, sizeof hit, "%s", base) >= 0) ||
+        snprintf(in_models, sizeof in_models, "models/%s%s", base, ext);
+        if ((stat(in_models, &st) == 0 && S_ISREG(st.st_mode) && snprintf(hit, sizeof hit, "%s%s", base, ext) >= 0) ||
             closest_in_dir("models", base, hit, sizeof hit))
             fprintf(stderr, "strata: note: did you mean 'models/%s'?\n", hit);
     }
