@@ -463,9 +463,20 @@ static void test_gan_nan_saves_last_good_state(void **state)
     expect_err(cli("train gan_diverge.yaml --out gnan1 --steps 40 --checkpoint-every 1 --backend ref"), 1,
                "the last good one");
     expect_same_file("ggood/discriminator.safetensors", "gnan1/discriminator.safetensors");
-    /* --detect-anomaly names the op instead */
-    expect_err(cli("train gan_diverge.yaml --out ganom --steps 40 --detect-anomaly --backend ref"), 1,
-               "anomaly detected");
+    /* --detect-anomaly names the op instead, and saves the last good state too (it saved nothing) */
+    code = cli("train gan_diverge.yaml --out ganom --steps 40 --detect-anomaly --backend ref");
+    expect_err(code, 1, "anomaly detected");
+    expect_err(code, 1, "the last good one");
+    err = tu_slurp(dir, "err");
+    p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    long long good_anomaly = atoll(p + strlen("the state after step "));
+    free(err);
+    assert_int_equal(checkpoint_step("ganom/generator.safetensors"), good_anomaly);
+    expect_ok(cli("train gan_diverge.yaml --out ggood2 --steps %lld --backend ref", good_anomaly));
+    expect_same_file("ggood2/generator.safetensors", "ganom/generator.safetensors");
+    expect_same_file("ggood2/discriminator.safetensors", "ganom/discriminator.safetensors");
+    expect_same_file("ggood2/generator_ema.safetensors", "ganom/generator_ema.safetensors");
 }
 
 /* The step "the state after step N (the last good one)" of the last run's stderr names. */

@@ -398,8 +398,11 @@ static strata_status gan_d_update(gan_ctx *c, strata_tensor *fake, int64_t n, co
         rc = dist_sum_gradients(c->D, &c->dist, (double)n / (double)c->batch, c->clip);
     else if (!rc && c->clip > 0)
         rc = strata_clip_grad_norm(c->D, c->clip, NULL);
-    if (!rc)
+    if (!rc) { /* unwatched, as in run.c: an anomaly is then found before the update */
+        const int anomaly = strata_set_detect_anomaly(c->rt, 0);
         rc = strata_optimizer_step(c->od);
+        strata_set_detect_anomaly(c->rt, anomaly);
+    }
     strata_model_zero_grad(c->D);
     strata_tensor_release(x);
     strata_tensor_release(xs);
@@ -493,7 +496,8 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
     strata_model_zero_grad(c->D);
     if (!rc && dist_size() > 1) /* its forward pass on this rank's share of the images moved its statistics */
         rc = dist_broadcast_buffers(c->D, &c->dist);
-    if (!rc && c->E) {
+    if (!rc && c->E) { /* after the update: unwatched, so an anomaly never comes after the generator moved */
+        const int anomaly = strata_set_detect_anomaly(c->rt, 0);
         strata_attr decay = strata_attr_float("decay", c->ema);
         for (int k = 0; k < strata_model_param_count(c->G) && !rc; k++) {
             strata_tensor *p = NULL, *e = NULL;
@@ -506,6 +510,7 @@ static strata_status gan_step(gan_ctx *c, double *ld, double *lg, int *moved)
                 rc = strata_op_invoke(c->rt, &inv);
             }
         }
+        strata_set_detect_anomaly(c->rt, anomaly);
     }
     return rc;
 }
@@ -833,7 +838,12 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
                            double good_ld, double good_lg)
 {
     const double bad = isfinite(ld) ? lg : ld;
-    if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the whole batch's); rank 0 tells */
+    char anomaly[1024] = ""; /* both losses finite: --detect-anomaly's report stopped the step */
+    if (isfinite(ld) && isfinite(lg))
+        snprintf(anomaly, sizeof anomaly, "%s", strata_last_error());
+    if (dist_is_root() && anomaly[0])
+        fprintf(stderr, "strata: error: %s, at step %lld; stopping\n", anomaly, (long long)good->step + 1);
+    else if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the whole batch's); rank 0 tells */
         fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
                 isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
                 (long long)good->step + 1);
@@ -1061,7 +1071,7 @@ int cmd_gan_train(int argc, char **argv)
         double lr_g = 0.0, lr_d = 0.0;
         gan_set_rates(&c, &lr_g, &lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);
-        if (rc == STRATA_E_NUMERIC && (!isfinite(ld) || !isfinite(lg))) {
+        if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
             r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
             goto out_mf;
         }
