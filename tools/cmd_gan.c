@@ -841,9 +841,10 @@ static int gan_stop_at_nan(gan_ctx *c, const gan_args *a, const train_state *goo
     char anomaly[1024] = ""; /* both losses finite: --detect-anomaly's report stopped the step */
     if (isfinite(ld) && isfinite(lg))
         snprintf(anomaly, sizeof anomaly, "%s", strata_last_error());
+    /* every rank of a data-parallel run stops here (the losses are the whole batch's); rank 0 tells */
     if (dist_is_root() && anomaly[0])
         fprintf(stderr, "strata: error: %s, at step %lld; stopping\n", anomaly, (long long)good->step + 1);
-    else if (dist_is_root()) /* every rank of a data-parallel run stops here (the losses are the whole batch's); rank 0 tells */
+    else if (dist_is_root())
         fprintf(stderr, "strata: error: the %s loss became %s at step %lld; stopping\n",
                 isfinite(ld) ? "generator" : "discriminator", isnan(bad) ? "NaN" : bad > 0 ? "+Inf" : "-Inf",
                 (long long)good->step + 1);
