@@ -332,8 +332,17 @@ static strata_status load_into(const st_sft_file *f, const char *name, strata_te
                                load_scratch *sc)
 {
     const st_sft_entry *e = st_sft_find(f, name);
-    if (!e)
+    if (!e) { /* PyTorch's DataParallel saves "module.1.weight" for "1.weight" */
+        char wrapped[512];
+        snprintf(wrapped, sizeof wrapped, "module.%s", name);
+        if (st_sft_find(f, wrapped))
+            return st_error(STRATA_E_NOT_FOUND,
+                            "%s: tensor '%s' is missing, and '%s' is there: a state_dict of PyTorch's DataParallel "
+                            "or DistributedDataParallel; save model.module.state_dict() instead, or strip the "
+                            "'module.' prefix",
+                            f->path, name, wrapped);
         return st_error(STRATA_E_NOT_FOUND, "%s: tensor '%s' is missing", f->path, name);
+    }
     char a[128], b[128];
     const int widened = t->dtype == STRATA_F32 && float_file_dtype(e) != ST_FLOAT_NONE;
     if (e->dtype != t->dtype && !widened)

@@ -262,6 +262,17 @@ static void test_checkpoint_refuses_part_of_a_layer(void **state)
     ST_OK(strata_checkpoint_save(path2, nobias, NULL, NULL));
     assert_int_equal(strata_checkpoint_load(path2, m, NULL), STRATA_E_NOT_FOUND);
     tu_assert_error_contains("tensor 'fc1.bias' is missing");
+    /* a state_dict of PyTorch's DataParallel ("module." before every name): the message says so */
+    const float w[6] = {0}, bias[2] = {0};
+    const tu_sft_tensor wrapped[2] = {
+        {"module.fc1.weight", "F32", 2, {2, 3}, w, sizeof w},
+        {"module.fc1.bias", "F32", 1, {2}, bias, sizeof bias},
+    };
+    tu_write_sft(dir, "wrapped.safetensors", wrapped, 2);
+    snprintf(path2, sizeof path2, "%s/wrapped.safetensors", dir);
+    assert_int_equal(strata_checkpoint_load(path2, m, NULL), STRATA_E_NOT_FOUND);
+    tu_assert_error_contains("tensor 'fc1.weight' is missing, and 'module.fc1.weight' is there: a state_dict of "
+                             "PyTorch's DataParallel");
     /* a whole layer more in the file is fine */
     strata_model *grown = tiny_model(dev);
     add_linear(grown, "fc2", "fc1");

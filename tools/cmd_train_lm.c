@@ -44,7 +44,10 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
     strata_status rc = strata_checkpoint_metadata(checkpoint, "text.mode", m, sizeof m);
     if (rc) {
         fprintf(stderr, "strata: error: %s has no vocabulary (metadata text.mode): %s\n", checkpoint,
-                rc == STRATA_E_NOT_FOUND ? "not a language-model checkpoint of `strata train`" : strata_last_error());
+                rc == STRATA_E_NOT_FOUND ? "not a language-model checkpoint of `strata train` (one written elsewhere, "
+                                           "by PyTorch say, needs the metadata text.mode, 'chars' or 'bytes', and "
+                                           "text.vocab, the token ids' code points in order: docs/user-guide.md)"
+                                         : strata_last_error());
         return 1;
     }
     if (strcmp(m, "chars") && strcmp(m, "bytes")) { /* was read as chars */
