@@ -503,6 +503,10 @@ static void test_bad_usage(void **state)
         expect_err(cli("train %s --resume plain --backend ref", s), 1, "plain/checkpoint.safetensors has no training state");
         expect_err(cli("train %s --resume corrupt --backend ref", s), 1, "corrupt/checkpoint.safetensors");
     }
+    /* a language model's weights without its vocabulary (as PyTorch writes them) name the two entries it needs */
+    expect_err(cli("eval lm.yaml --checkpoint plain/checkpoint.safetensors --backend ref"), 1,
+               "has no vocabulary (metadata text.mode): not a language-model checkpoint of `strata train` (one "
+               "written elsewhere, by PyTorch say, needs the metadata text.mode");
     /* another trainer's checkpoint is refused, not loaded into the wrong model */
     expect_ok(cli("train lm.yaml --out lmrun --steps 2 --backend ref --quiet"));
     expect_err(cli("train s2s.yaml --resume lmrun --backend ref"), 1, "lmrun/checkpoint.safetensors");
