@@ -511,7 +511,25 @@ static void test_classifier_model_checked(void **state)
     }
     tu_expect_cli_err(dir, tu_run_cli(dir, "train ok.yaml --out r --steps 1 --set "
                                            "data.augment.crop_padding=9223372036854775807"),
-                      1, "crop_padding 9223372036854775807 is more than the images' side (28)");
+                      1, "crop_padding 9223372036854775807 is more than the images' shorter side (28)");
+    /* channels-last images (numpy's (N, H, W, C)) with augmentation: refused, not flipped along their 3 colours,
+     * also for a model that takes them flat (its layout check does not see the order) */
+    float x[4 * 6 * 6 * 3];
+    for (size_t k = 0; k < sizeof x / sizeof *x; k++)
+        x[k] = (float)(k % 7);
+    const int64_t y[4] = {0, 1, 0, 1};
+    const tu_sft_tensor hwc[2] = {
+        {"x", "F32", 4, {4, 6, 6, 3}, x, sizeof x},
+        {"y", "I64", 1, {4}, y, sizeof y},
+    };
+    tu_write_sft(dir, "hwc.safetensors", hwc, 2);
+    tu_write_text(dir, "hwc.yaml",
+                  "data: {format: safetensors, train: {file: hwc.safetensors, inputs: x, labels: y}, "
+                  "augment: {hflip: 0.5}}\n"
+                  "model: {input: [108], layers: [{type: linear, out_features: 2}]}\n"
+                  "optimizer: {type: sgd}\ntrain: {batch_size: 2}\n");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "train hwc.yaml --out r --steps 1 --backend ref"), 1,
+                      "the data set's examples are (6, 6, 3), channels last as it looks");
 }
 
 int main(void)

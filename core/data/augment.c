@@ -54,13 +54,23 @@ strata_status strata_loader_set_augment(strata_loader *l, double hflip_p, int64_
                         "(H, W); the data set's examples are %s",
                         st_shape_str(s, sizeof s, nd, shape));
     }
-    /* a shift past the image's side leaves an all-zero example: a padding beyond it makes such crops the
-     * common case (and one near INT64_MAX overflowed the shift's range) */
-    const int64_t side = nd >= 2 ? (shape[nd - 1] > shape[nd - 2] ? shape[nd - 1] : shape[nd - 2]) : 0;
+    /* (32, 32, 3): channels last (numpy's, PIL's), which a flip would read as W = 3 (swapping red and blue)
+     * and a crop shift along those 3 values; no image has 1 to 4 columns and more than 4 channels */
+    if ((hflip_p > 0.0 || crop_padding > 0) && nd == 3 && shape[2] <= 4 && shape[0] > 4) {
+        char s[128];
+        return st_error(STRATA_E_INVALID,
+                        "strata_loader_set_augment: the data set's examples are %s, channels last as it looks "
+                        "(height, width, channels); flips and crops read (channels, height, width): store the "
+                        "images as (N, C, H, W) (numpy: x.transpose(0, 3, 1, 2))",
+                        st_shape_str(s, sizeof s, nd, shape));
+    }
+    /* a shift past the image's side leaves an all-zero example: a padding beyond the shorter side makes such
+     * crops the common case along it (and one near INT64_MAX overflowed the shift's range) */
+    const int64_t side = nd >= 2 ? (shape[nd - 1] < shape[nd - 2] ? shape[nd - 1] : shape[nd - 2]) : 0;
     if (crop_padding > side)
         return st_error(STRATA_E_INVALID,
-                        "strata_loader_set_augment: crop_padding %lld is more than the images' side (%lld): "
-                        "most random crops would show nothing of the image (data.augment.crop_padding)",
+                        "strata_loader_set_augment: crop_padding %lld is more than the images' shorter side "
+                        "(%lld): most random crops would show nothing of the image (data.augment.crop_padding)",
                         (long long)crop_padding, (long long)side);
     a->hflip = hflip_p;
     a->crop = crop_padding;
