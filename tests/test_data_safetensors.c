@@ -414,8 +414,8 @@ static void test_normalize_channels(void **state)
     assert_float_equal(strata_dataset_x(d, 1)[5], (11 - 3) / 4.0 - 1, 1e-6);
     /* 2 values for 3 channels; a std of 0; a NaN mean */
     assert_int_equal(strata_dataset_normalize_channels(d, 2, mean, sd), STRATA_E_SHAPE);
-    tu_assert_error_contains("2 means and stds are one per channel of (C, H, W) examples with C = 2; the examples "
-                             "are (3, 1, 2)");
+    tu_assert_error_contains("2 means and stds, one per channel, need (C, H, W) examples with C = 2 channels; the "
+                             "examples are (3, 1, 2): give as many means and stds as their first dimension");
     const double zero[3] = {1, 0, 1}, nan_mean[3] = {0, NAN, 0};
     assert_int_equal(strata_dataset_normalize_channels(d, 3, mean, zero), STRATA_E_INVALID);
     tu_assert_error_contains("std must be positive and finite (got mean 2, std 0, a channel's)");

@@ -252,6 +252,9 @@ static void test_lm_keep_best(void **state)
     /* nothing held out: every evaluation would be NaN, no best model kept, no early stop; refused */
     expect_err(cli("train lm.yaml --out lv %s --set data.val_fraction=0", opts), 1,
                "train.keep_best and train.patience judge the validation loss, and there is no validation text");
+    /* without them it trains, and an evaluation's line says there is no window, not "val loss nan" */
+    expect_err(cli("train lm.yaml --out lw --steps 5 --backend ref --set data.val_fraction=0"), 0,
+               "| val loss - (no validation window) |");
 }
 
 /* Ctrl-C during SPEC's run: it ends with 130 after saving where it

@@ -217,7 +217,7 @@ static void test_predict(void **state)
     /* ... which gray images cannot have: one value per channel of (C, H, W) examples */
     write_spec_norm("grayn.yaml", "g", "[1, 8, 8]", "", "  mean: [0.2, 0.5, 0.7]\n");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train grayn.yaml --out run-grayn.yaml --backend ref --quiet"), 1,
-                      "3 means and stds are one per channel of (C, H, W) examples with C = 3; the examples are");
+                      "3 means and stds, one per channel, need (C, H, W) examples with C = 3 channels; the examples are");
     /* a run directory stands for its checkpoint */
     tu_expect_cli_ok(dir, tu_run_cli(dir, "predict gray.yaml --checkpoint run-gray.yaml/ --json img0.png"));
     char *by_dir = tu_slurp(dir, "out");

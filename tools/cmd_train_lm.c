@@ -793,8 +793,12 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             json_decref(rec);
             if (!o->quiet) {
                 progress_end(&prog);
-                fprintf(stderr, "step %lld: train loss %.4f | val loss %.4f nats/char | %.1fs\n", (long long)step,
-                        sum_loss / (double)since, val_loss, secs);
+                if (isnan(val_loss)) /* no validation window (metrics.jsonl has null) */
+                    fprintf(stderr, "step %lld: train loss %.4f | val loss - (no validation window) | %.1fs\n",
+                            (long long)step, sum_loss / (double)since, secs);
+                else
+                    fprintf(stderr, "step %lld: train loss %.4f | val loss %.4f nats/char | %.1fs\n",
+                            (long long)step, sum_loss / (double)since, val_loss, secs);
                 if (step < steps)
                     progress_start(&prog, "train", steps, log_every);
             }

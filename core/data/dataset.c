@@ -591,9 +591,10 @@ strata_status strata_dataset_normalize_channels(strata_dataset *d, int n, const 
         return st_error(STRATA_E_INVALID, "%s: NULL dataset, NULL mean or std, or %d channels", fn, n);
     char shp[128];
     if (n > 1 && (d->ndim != 3 || d->shape[0] != n))
-        return st_error(STRATA_E_SHAPE, "%s: %d means and stds are one per channel of (C, H, W) examples with C = %d; "
-                                        "the examples are %s",
-                        fn, n, n, st_shape_str(shp, sizeof shp, d->ndim, d->shape));
+        return st_error(STRATA_E_SHAPE, "%s: %d means and stds, one per channel, need (C, H, W) examples with C = %d "
+                                        "channels; the examples are %s%s",
+                        fn, n, n, st_shape_str(shp, sizeof shp, d->ndim, d->shape),
+                        d->ndim == 3 ? ": give as many means and stds as their first dimension" : "");
     for (int c = 0; c < n; c++) {
         if (!(std[c] > 0) || !isfinite(std[c]) || !isfinite(mean[c]))
             return st_error(STRATA_E_INVALID, "%s: std must be positive and finite (got mean %g, std %g%s)", fn,
