@@ -20,7 +20,8 @@
  *   - clip_grad_norm with a NaN gradient makes every gradient NaN
  *     (PyTorch's clip_grad_norm_; the finite ones were left unclipped);
  *   - batch norm with eps 0 over a constant channel gives the bias in
- *     training (PyTorch's invstd is 0 there; 1 / sqrt(0) gave NaN).
+ *     training (PyTorch's invstd is 0 there; 1 / sqrt(0) gave NaN);
+ *   - dropout and dropout2d with p = 1 give x * 0 (they were refused).
  */
 #include <math.h>
 #include <stdint.h>
@@ -227,6 +228,42 @@ static void test_batch_norm_constant_channel(void **state)
         expect_close("batch_norm_backward dbias", dn, 0, db[0], dbias0, 1e-6);
         drop(12, (strata_tensor *[]){g[2], g[1], g[0], out[2], out[1], out[0], rv, rm, bt, wt, dy, x});
     }
+}
+
+/* dropout and dropout2d with p = 1 while training give x * 0, as PyTorch (NaN and Inf become NaN), and a zero
+ * gradient; they were refused. x (1, 2, 1, 2): channels (1, NaN) and (Inf, -2). */
+static void test_dropout_p1(void **state)
+{
+    fixture *f = *state;
+    const float xv[] = {1.0f, NAN, INFINITY, -2.0f}, want[] = {0.0f, NAN, NAN, -0.0f};
+    static const char *const types[] = {"dropout", "dropout2d"};
+    for (int k = 0; k < f->n; k++)
+        for (int t = 0; t < 2; t++) {
+            strata_device *d = f->dev[k];
+            const char *dn = strata_device_name(d);
+            strata_model *m = NULL;
+            ST_OK(strata_model_create(d, &m));
+            ST_OK(strata_model_add_input(m, "x", STRATA_F32, 3, (const int64_t[]){2, 1, 2}));
+            strata_attr p = strata_attr_float("p", 1.0);
+            if (strata_model_add_layer(m, types[t], "drop", &p, 1, NULL, 0))
+                fail_msg("%s p=1 on %s: %s", types[t], dn, strata_last_error());
+            strata_tensor *x = NULL, *y = NULL, *s = NULL;
+            ST_OK(strata_tensor_from_host(d, STRATA_F32, 4, (const int64_t[]){1, 2, 1, 2}, xv, &x));
+            ST_OK(strata_tensor_set_requires_grad(x, 1));
+            ST_OK(strata_model_forward(m, &x, 1, &y, 1, 1));
+            float got[4], g[4];
+            read_f32(y, got, 4);
+            for (int i = 0; i < 4; i++) /* (the sign of -2 * 0 aside: cpu's scale gives +0) */
+                expect_same(types[t], dn, i, got[i], want[i]);
+            s = call1(f, "core::sum", &y, 1, NULL, 0);
+            ST_OK(strata_backward(strata_runtime_graph(f->rt), s));
+            read_f32(strata_tensor_grad(x), g, 4);
+            for (int i = 0; i < 4; i++)
+                expect_same("dropout p=1 gradient", dn, i, g[i], 0.0f);
+            drop(3, (strata_tensor *[]){s, y, x});
+            strata_graph_reset(strata_runtime_graph(f->rt));
+            strata_model_destroy(m);
+        }
 }
 
 static void test_tanh_saturates(void **state)
@@ -447,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_softmax_large_logits), cmocka_unit_test(test_long_sum),
         cmocka_unit_test(test_optim_infinite_param), cmocka_unit_test(test_adam_betas_exact),
         cmocka_unit_test(test_clip_nan_gradient),    cmocka_unit_test(test_batch_norm_constant_channel),
+        cmocka_unit_test(test_dropout_p1),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -232,8 +232,8 @@ static const strata_attr_spec dropout_attrs[] = {
 static strata_status dropout_create(const strata_layer_create_call *c)
 {
     double p = strata_attr_get_float(c->attrs, c->n_attrs, "p", 0.5);
-    if (!(p >= 0.0 && p < 1.0))
-        return c->host->set_error(STRATA_E_INVALID, "layer '%s' (dropout): p must be in [0, 1), got %g",
+    if (!(p >= 0.0 && p <= 1.0))
+        return c->host->set_error(STRATA_E_INVALID, "layer '%s' (dropout): p must be in [0, 1], got %g",
                                   c->host->layer_name(c->layer), p);
     return scalar_create(c, "p", 0.5);
 }
@@ -244,6 +244,10 @@ static strata_status dropout_forward(const strata_layer_forward_call *c)
     if (!c->training || p == 0.0) {
         c->outputs[0] = c->host->tensor_retain(c->inputs[0]);
         return STRATA_OK;
+    }
+    if (p == 1.0) { /* everything dropped: x * 0, as PyTorch (NaN and Inf give NaN; the gradient is 0) */
+        strata_attr zero = strata_attr_float("alpha", 0.0);
+        return c->host->op_call(c->rt, "core::scale", c->inputs, 1, &zero, 1, c->outputs, 1);
     }
     strata_attr a = strata_attr_float("p", p);
     strata_tensor *out[2] = {NULL, NULL};

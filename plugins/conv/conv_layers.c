@@ -502,8 +502,8 @@ static strata_status dropout2d_create(const strata_layer_create_call *c)
         return c->host->set_error(STRATA_E_SHAPE, "%s expects f32 examples (C, ...), got dtype %d rank %d", w,
                                   (int)x->dtype, x->ndim);
     double p = strata_attr_get_float(c->attrs, c->n_attrs, "p", 0.5);
-    if (!(p >= 0.0 && p < 1.0))
-        return c->host->set_error(STRATA_E_INVALID, "%s: p must be in [0, 1), got %g", w, p);
+    if (!(p >= 0.0 && p <= 1.0))
+        return c->host->set_error(STRATA_E_INVALID, "%s: p must be in [0, 1], got %g", w, p);
     double *s = malloc(sizeof *s);
     if (!s)
         return c->host->set_error(STRATA_E_NOMEM, "%s: out of memory: %zu bytes for its state", w, sizeof *s);
@@ -519,6 +519,10 @@ static strata_status dropout2d_forward(const strata_layer_forward_call *c)
     if (!c->training || p == 0.0) {
         c->outputs[0] = c->host->tensor_retain(c->inputs[0]);
         return STRATA_OK;
+    }
+    if (p == 1.0) { /* every channel dropped: x * 0, as PyTorch (NaN and Inf give NaN; the gradient is 0) */
+        strata_attr zero = strata_attr_float("alpha", 0.0);
+        return c->host->op_call(c->rt, "core::scale", c->inputs, 1, &zero, 1, c->outputs, 1);
     }
     strata_attr a = strata_attr_float("p", p);
     strata_tensor *out[2] = {NULL, NULL};
