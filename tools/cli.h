@@ -677,6 +677,9 @@ int train_metrics_truncate(const char *dir, const train_state *s);
  *  overwrites the last error: "" for a non-finite @p loss, else the
  *  --detect-anomaly report (the loss was finite; an op's output was not). */
 void train_numeric_cause(double loss, char *buf, size_t size);
+/** 1 when a step's @p rc and @p loss stop the run with its last good state saved: a non-finite loss, or a
+ *  --detect-anomaly report outside a data-parallel run (there it is one rank's, and an error for all). */
+int train_numeric_stop(strata_status rc, double loss);
 /** The messages of a run stopped by a non-finite @p loss, or by the
  *  anomaly report @p anomaly when not "", at @p at ("step 12"), its last
  *  good state (after @p step) saved in @p dir unless @p saved is an error:

@@ -569,7 +569,7 @@ int cmd_ae_train(int argc, char **argv)
             rc = run_step(&sc, x, lab, clip, ae_batch_loss, NULL, &lv);
             strata_tensor_release(x);
             strata_tensor_release(lab);
-            if (rc == STRATA_E_NUMERIC) /* a non-finite loss, or --detect-anomaly's report */
+            if (train_numeric_stop(rc, lv)) /* a non-finite loss, or --detect-anomaly's report */
                 nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
             if (rc)
                 break;

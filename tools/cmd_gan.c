@@ -1072,7 +1072,7 @@ int cmd_gan_train(int argc, char **argv)
         double lr_g = 0.0, lr_d = 0.0;
         gan_set_rates(&c, &lr_g, &lr_d);
         rc = gan_step(&c, &ld, &lg, &moved);
-        if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
+        if (train_numeric_stop(rc, isfinite(ld) ? lg : ld)) { /* a non-finite loss, or an anomaly report */
             r = gan_stop_at_nan(&c, &a, &before, moved, ld, lg, good_ld, good_lg);
             goto out_mf;
         }

@@ -1263,15 +1263,26 @@ static int mn_metrics_truncate(const char *dir, int64_t step)
 
 /* A non-finite loss: saves @p good (the position before the batch; the
  * update was not applied, so the model is that state) and says how to go on. */
+/* Set by mn_nan_stop: its STRATA_E_NUMERIC has been told (another, an anomaly of a data-parallel run, has not). */
+static int mn_numeric_told;
+
 static strata_status mn_nan_stop(const mn_trainer *t, const mn_pos *good, double lv)
 {
+    mn_numeric_told = 1;
+    char why[1024];
+    train_numeric_cause(lv, why, sizeof why); /* before the save overwrites the last error */
     dist_settled(); /* every rank of a data-parallel run stops here (the loss is their sum) */
     strata_status sv = mn_save(t, good);
     if (!dist_is_root()) /* rank 0 tells */
         return STRATA_E_NUMERIC;
-    fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (run %lld, epoch %lld, batch %lld); stopping\n",
-            isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->rep + 1,
-            (long long)good->ep + 1, (long long)good->nb + 1);
+    if (why[0])
+        fprintf(stderr, "\nstrata: error: %s, at step %lld (run %lld, epoch %lld, batch %lld); stopping\n", why,
+                (long long)good->step + 1, (long long)good->rep + 1, (long long)good->ep + 1, (long long)good->nb + 1);
+    else
+        fprintf(stderr, "\nstrata: error: the loss became %s at step %lld (run %lld, epoch %lld, batch %lld); "
+                        "stopping\n",
+                isnan(lv) ? "NaN" : lv > 0 ? "+Inf" : "-Inf", (long long)good->step + 1, (long long)good->rep + 1,
+                (long long)good->ep + 1, (long long)good->nb + 1);
     if (sv)
         mn_fail("could not save the last good state", sv);
     else {
@@ -1342,7 +1353,7 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             mn_batch(t->train, b.idx, B, rp->noise, &p->rng, b.story, b.query, b.answer);
             double lv = 0.0;
             rc = mn_step(c, &b, B, rp->clip, &lv, &p->wrong);
-            if (rc == STRATA_E_NUMERIC && !isfinite(lv)) {
+            if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or an anomaly report (STRATA_DETECT_ANOMALY) */
                 rc = mn_nan_stop(t, &before, lv);
                 break;
             }
@@ -1801,7 +1812,7 @@ int cmd_memnet_train(int argc, char **argv)
             rc = mn_finish_run(&t, &p, &res);
     }
     if (rc) {
-        r = rc == STRATA_E_NUMERIC ? 1 : mn_fail("training the memory network", rc);
+        r = rc == STRATA_E_NUMERIC && mn_numeric_told ? 1 : mn_fail("training the memory network", rc);
         goto out;
     }
     if (stop) /* reported quietly; a failure after here is not reported */

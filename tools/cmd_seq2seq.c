@@ -484,7 +484,7 @@ int cmd_s2s_train(int argc, char **argv)
         double loss = 0.0;
         strata_optimizer_set_lr(c.opt, strata_lr_at(&sched.s, base_lr, step));
         rc = s2s_step(&c, B, src, tgt, tin, clip, &loss);
-        if (rc == STRATA_E_NUMERIC) { /* a non-finite loss (the batch's, on every rank), or an anomaly report */
+        if (train_numeric_stop(rc, loss)) { /* a non-finite loss (the batch's, on every rank), or an anomaly report */
             char at[32], why[1024];
             snprintf(at, sizeof at, "step %lld", (long long)step + 1);
             train_numeric_cause(loss, why, sizeof why);

@@ -517,7 +517,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             train_state before = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
             rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
-            if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
+            if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or --detect-anomaly's report */
                 /* the update was not applied: the model is the state after the last good step */
                 char why[1024];
                 train_numeric_cause(lv, why, sizeof why);

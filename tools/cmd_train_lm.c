@@ -733,7 +733,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 rc = lm_train_step(r, x, y, clip, &lv);
             strata_tensor_release(x);
             strata_tensor_release(y);
-            if (rc == STRATA_E_NUMERIC) { /* a non-finite loss, or --detect-anomaly's report */
+            if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or --detect-anomaly's report */
                 /* the update was not applied: the model is the state after the last good step */
                 char why[1024];
                 train_numeric_cause(lv, why, sizeof why);

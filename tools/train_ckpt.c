@@ -678,6 +678,13 @@ int train_metrics_filter(const char *dir, int (*keep)(const char *line, const vo
     return rc;
 }
 
+int train_numeric_stop(strata_status rc, double loss)
+{
+    /* every rank agrees on a loss (summed across them first), but an anomaly is found on one rank alone: that
+     * one stopping quietly left the others waiting in a collective forever, so it ends the run as an error */
+    return rc == STRATA_E_NUMERIC && (!isfinite(loss) || dist_size() <= 1);
+}
+
 void train_numeric_cause(double loss, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", isfinite(loss) ? strata_last_error() : "");
