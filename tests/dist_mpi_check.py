@@ -365,6 +365,29 @@ try:
     info = json.loads(run(["info", "--json"]).stdout)["data_parallel"]["mpi_module"]
     check(bool(info) and info.endswith("libstrata_mpi.so"), f"strata info --json names the MPI module ({info})")
 
+    # --detect-anomaly where one rank's share alone overflows (its images 6, 13, 29, 33 bright, SGD at 8e37):
+    # the anomaly is that rank's, so the run ends as an error on every rank; it hung, the other rank waiting
+    # in a collective for one that had stopped quietly to save
+    import random, struct
+    random.seed(1)
+    pixels = bytearray(random.randrange(120) for _ in range(40 * 64))
+    for i in (6, 13, 29, 33):
+        pixels[i * 64:(i + 1) * 64] = bytes([255]) * 64
+    with open(f"{tmp}/bright-images.idx", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, 40, 8, 8) + bytes(pixels))
+    with open(f"{tmp}/bright-labels.idx", "wb") as f:
+        f.write(struct.pack(">II", 0x801, 40) + bytes(random.randrange(3) for _ in range(40)))
+    with open(f"{tmp}/bright.yaml", "w") as f:
+        f.write(f"data: {{format: idx, train: {{images: {tmp}/bright-images.idx, labels: {tmp}/bright-labels.idx}}, "
+                f"scale: 255}}\nmodel: {{input: [1, 8, 8], layers: [{{type: flatten}}, "
+                f"{{type: linear, out_features: 3}}]}}\noptimizer: {{type: sgd, lr: 8.0e+37}}\n"
+                f"train: {{epochs: 3, batch_size: 8}}\nseed: 3\n")
+    p = subprocess.run([mpirun, "-np", "2", "--bind-to", "none", strata, "train", f"{tmp}/bright.yaml", "--out",
+                        f"{tmp}/anom", "--detect-anomaly", "--backend", "ref", "--quiet"], env=env_mpi,
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode != 0 and "anomaly detected" in p.stderr,
+          f"an anomaly on one rank ends the data-parallel run as an error (exit {p.returncode})")
+
     # what runs as one process says so, and no rank waits for the others
     for args in (["info"], ["eval", mlp, "--checkpoint", f"{tmp}/one"]):
         p = run(args, ranks=2, expect=2)
