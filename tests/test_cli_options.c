@@ -530,6 +530,13 @@ static void test_classifier_model_checked(void **state)
                   "optimizer: {type: sgd}\ntrain: {batch_size: 2}\n");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train hwc.yaml --out r --steps 1 --backend ref"), 1,
                       "the data set's examples are (6, 6, 3), channels last as it looks");
+    /* ... but (27, 2, 2), 27 planes of a 2 x 2 board, is channels first and flips */
+    const tu_sft_tensor planes[2] = {
+        {"x", "F32", 4, {4, 27, 2, 2}, x, sizeof x},
+        {"y", "I64", 1, {4}, y, sizeof y},
+    };
+    tu_write_sft(dir, "hwc.safetensors", planes, 2);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "train hwc.yaml --out r2 --steps 1 --backend ref --quiet"));
 }
 
 int main(void)

@@ -55,8 +55,9 @@ strata_status strata_loader_set_augment(strata_loader *l, double hflip_p, int64_
                         st_shape_str(s, sizeof s, nd, shape));
     }
     /* (32, 32, 3): channels last (numpy's, PIL's), which a flip would read as W = 3 (swapping red and blue)
-     * and a crop shift along those 3 values; no image has 1 to 4 columns and more than 4 channels */
-    if ((hflip_p > 0.0 || crop_padding > 0) && nd == 3 && shape[2] <= 4 && shape[0] > 4) {
+     * and a crop shift along those 3 values; an image of more than 4 rows and at most 4 columns, with more
+     * than 4 channels, is not one to flip ((16, 4, 4), a board game's planes, is taken as it is) */
+    if ((hflip_p > 0.0 || crop_padding > 0) && nd == 3 && shape[2] <= 4 && shape[0] > 4 && shape[1] > 4) {
         char s[128];
         return st_error(STRATA_E_INVALID,
                         "strata_loader_set_augment: the data set's examples are %s, channels last as it looks "
