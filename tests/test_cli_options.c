@@ -443,6 +443,13 @@ static void test_typo_hints(void **state)
     tu_expect_cli_err(dir, tu_run_cli(dir, "train tiny --out r"), 1, "strata: note: did you mean 'models/tiny.yaml'?");
     tu_expect_cli_err(dir, tu_run_cli(dir, "train models/tiny --out r"), 1,
                       "strata: note: did you mean 'models/tiny.yaml'?");
+    /* ... a spec's extension only: a checkpoint named so is not sent to the spec */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "eval models/tiny.yaml --checkpoint tiny"), 1, "checkpoint tiny: ");
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (strstr(err, "did you mean 'models/tiny.yaml'"))
+        fail_msg("a missing checkpoint was pointed at a spec: %s", err);
+    free(err);
     snprintf(args, sizeof args, "train %s/no-such-model.yaml --out r", models);
     assert_int_equal(tu_run_cli(dir, args), 1);
     err = tu_slurp(dir, "err");

@@ -105,10 +105,11 @@ int cli_spec_set(char **text, size_t *len, const char *path, const char *set);
 /** 1 when @p arg is an option of some command that takes no value (--json). */
 int cli_is_flag(const char *arg);
 /** When @p path does not exist and its directory holds a file of a close name, prints
- *  "strata: note: did you mean 'DIR/NAME'?" to stderr. */
-void cli_hint_missing_file(const char *path);
+ *  "strata: note: did you mean 'DIR/NAME'?" to stderr; @p ext (".yaml" for a spec, else "") is tried after a
+ *  name without one. */
+void cli_hint_missing_file(const char *path, const char *ext);
 /** cli_fail(@p what, @p s), then cli_hint_missing_file(@p path): for a file the user named that could not
- *  be read. Returns 1. */
+ *  be read (a spec when @p what is "loading the spec"). Returns 1. */
 int cli_fail_file(const char *what, strata_status s, const char *path);
 /** cli_parse's value after --help / -h printed the help to stdout. */
 #define CLI_HELP (-1)

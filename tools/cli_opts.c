@@ -49,7 +49,7 @@ static int closest_in_dir(const char *dir, const char *base, char *out, size_t s
     return hit != NULL;
 }
 
-void cli_hint_missing_file(const char *path)
+void cli_hint_missing_file(const char *path, const char *spec_ext)
 {
     struct stat st;
     if (!path || !*path || stat(path, &st) == 0 || errno != ENOENT)
@@ -61,7 +61,7 @@ void cli_hint_missing_file(const char *path)
                       (int)sizeof dir)
         return;
     /* "mlp-fashion": a spec named without its extension (too far from NAME.yaml for a typo) */
-    const char *ext = strchr(base, '.') ? "" : ".yaml";
+    const char *ext = strchr(base, '.') || !spec_ext ? "" : spec_ext;
     char with_ext[4200];
     snprintf(with_ext, sizeof with_ext, "%s%s", path, ext);
     if (ext[0] && stat(with_ext, &st) == 0 && S_ISREG(st.st_mode))
@@ -80,7 +80,7 @@ void cli_hint_missing_file(const char *path)
 int cli_fail_file(const char *what, strata_status s, const char *path)
 {
     cli_fail(what, s);
-    cli_hint_missing_file(path);
+    cli_hint_missing_file(path, !strcmp(what, "loading the spec") ? ".yaml" : "");
     return 1;
 }
 

@@ -1145,7 +1145,7 @@ int cli_checkpoint_present(const char *path)
     if (stat(path, &st) == 0)
         return 0;
     fprintf(stderr, "strata: error: checkpoint %s: %s\n", path, strerror(errno));
-    cli_hint_missing_file(path);
+    cli_hint_missing_file(path, "");
     return 1;
 }
 

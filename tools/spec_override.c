@@ -513,7 +513,7 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "strata: error: cannot read the spec %s: %s\n", path, strerror(errno));
-        cli_hint_missing_file(path);
+        cli_hint_missing_file(path, ".yaml");
         return 1;
     }
     text_buf t = {NULL, 0};

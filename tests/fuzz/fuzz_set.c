@@ -27,9 +27,10 @@ int cli_fail(const char *what, strata_status s)
     return 1;
 }
 
-void cli_hint_missing_file(const char *path)
+void cli_hint_missing_file(const char *path, const char *ext)
 {
     (void)path;
+    (void)ext;
 }
 
 int cli_fail_file(const char *what, strata_status s, const char *path)
