@@ -187,12 +187,44 @@ static void test_cpu_inside_parallel_region(void **state)
         fail_msg("cpu inside a parallel region: %d conformance failure(s) (each printed above): %s", f.count, f.ops);
 }
 
+/* Under OMP_DYNAMIC=true (ctest test_conformance_cpu_dynamic) the cpu backend turns dynamic teams off for the
+ * threads that run its kernels: on a loaded machine libgomp handed out smaller teams than oneDNN split its work
+ * for (NaN at the first step, wrong GEMMs, backward convolutions that never returned), and load is not
+ * something a test can count on, so this checks the setting itself. */
+static void test_cpu_dynamic_teams_off(void **state)
+{
+    (void)state;
+    const char *v = getenv("OMP_DYNAMIC");
+    if (!v || strcmp(v, "true"))
+        skip();
+#ifdef _OPENMP
+    strata_runtime *rt = tu_runtime();
+    strata_device *cpu = NULL;
+    if (strata_device_get(rt, "cpu", 0, &cpu) != STRATA_OK) {
+        strata_runtime_destroy(rt);
+        skip();
+    }
+    const float xv[4] = {1, -2, 3, -4};
+    strata_tensor *x = NULL, *y = NULL;
+    assert_int_equal(strata_tensor_from_host(cpu, STRATA_F32, 1, (const int64_t[]){4}, xv, &x), STRATA_OK);
+    assert_int_equal(strata_op_call(rt, "core::relu", &x, 1, NULL, 0, &y, 1), STRATA_OK);
+    if (omp_get_dynamic())
+        fail_msg("OMP_DYNAMIC=true: dynamic OpenMP teams are still on after a cpu kernel ran");
+    strata_tensor_release(y);
+    strata_tensor_release(x);
+    strata_runtime_destroy(rt);
+#else
+    skip();
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_registered_op_has_a_recipe),
         cmocka_unit_test(test_backends_match_ref),
         cmocka_unit_test(test_cpu_inside_parallel_region),
+        cmocka_unit_test(test_cpu_dynamic_teams_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,8 @@ static strata_status cpu_run_kernel(const strata_kernel_call *call)
     const cpu_kernel_entry *e = call->user;
     if (omp_get_max_threads() != cpu_n_threads)
         omp_set_num_threads(cpu_n_threads);
+    if (omp_get_dynamic()) /* per thread too: see cpu_set_threads */
+        omp_set_dynamic(0);
     return e->fn(call);
 }
 
@@ -184,6 +186,10 @@ static int cpu_isa_ok(void)
 
 static void cpu_set_threads(const strata_host_api *host, strata_runtime *rt)
 {
+    /* OMP_DYNAMIC=true lets a loaded machine hand out smaller teams than omp_get_max_threads(), for which
+     * oneDNN splits its work: its GEMMs then leave parts out (NaN at the first step) and its backward
+     * convolutions wait forever, as with OMP_THREAD_LIMIT below. The team is always the size asked for. */
+    omp_set_dynamic(0);
     int n = cpu_env_threads(host, rt, "STRATA_NUM_THREADS");
     if (n > 0)
         omp_set_num_threads(n);
