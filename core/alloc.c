@@ -28,8 +28,7 @@ static size_t host_block_size(size_t bytes)
 
 st_host_cache *st_host_cache_new(void)
 {
-    const char *env = getenv("STRATA_HOST_CACHE");
-    if (env && !strcmp(env, "0"))
+    if (!st_env_flag("STRATA_HOST_CACHE", 1)) /* off: freed blocks go back at once, for the memory checkers */
         return NULL;
     st_host_cache *c = calloc(1, sizeof *c); /* not st_calloc: fault injection counts tensors' memory */
     if (c && pthread_mutex_init(&c->lock, NULL) != 0) {

@@ -61,6 +61,9 @@ strata_attr *st_attrs_copy(const strata_attr *attrs, int n);
 void st_log(strata_runtime *rt, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /** 1 if env var STRATA_DEBUG contains @p topic ("loader"). */
 int st_debug_enabled(const char *topic);
+/* A switch in the environment: @p unset when unset or empty; off for 0, false, no or off (any case); on
+ * otherwise (STRATA_DETECT_ANOMALY=false halved the throughput, taken as on). */
+int st_env_flag(const char *name, int unset);
 
 /* ---- runtime pieces ---------------------------------------------------- */
 

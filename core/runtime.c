@@ -44,14 +44,6 @@ static strata_status register_builtins(strata_runtime *rt)
     return rc;
 }
 
-/* A switch in the environment: off when unset, empty, 0, false, no or off (any case); on otherwise
- * (STRATA_DETECT_ANOMALY=false halved the throughput, taken as on) */
-static int env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off");
-}
-
 strata_status strata_runtime_create(const strata_runtime_options *opts, strata_runtime **out)
 {
     if (!out)
@@ -69,8 +61,8 @@ strata_status strata_runtime_create(const strata_runtime_options *opts, strata_r
     rt->rng_seed = o.seed ? o.seed : ST_DEFAULT_SEED;
     rt->grad_enabled = 1;
     rt->host_cache = st_host_cache_new();
-    rt->strict = env_flag("STRATA_STRICT");
-    rt->detect_anomaly = env_flag("STRATA_DETECT_ANOMALY");
+    rt->strict = st_env_flag("STRATA_STRICT", 0);
+    rt->detect_anomaly = st_env_flag("STRATA_DETECT_ANOMALY", 0);
     rt->graph = st_graph_new(rt);
     strata_status rc = rt->graph ? register_builtins(rt) : STRATA_E_NOMEM;
     if (rc) {
@@ -104,7 +96,7 @@ void strata_runtime_destroy(strata_runtime *rt)
         st_unregister_plugin(rt, p);
         /* STRATA_NO_DLCLOSE=1 keeps plugins mapped so leak checkers can
          * symbolise their frames. */
-        if (p->dl && !getenv("STRATA_NO_DLCLOSE"))
+        if (p->dl && !st_env_flag("STRATA_NO_DLCLOSE", 0))
             dlclose(p->dl);
         free(p->name);
         free(p->path);

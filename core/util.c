@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +151,14 @@ strata_attr *st_attrs_copy(const strata_attr *attrs, int n)
         }
     }
     return out;
+}
+
+int st_env_flag(const char *name, int unset)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return unset;
+    return strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off");
 }
 
 int st_debug_enabled(const char *topic)

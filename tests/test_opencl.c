@@ -308,6 +308,27 @@ static void test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt(void **stat
     rmdir(dir);
 }
 
+/* STRATA_OPENCL_CACHE=false turns the cache off as the other switches' off words do (it made a directory
+ * ./false); run in a fresh directory so that one would show. */
+static void test_cache_off_words(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/strata-oclcwd-XXXXXX", cwd[4096];
+    assert_non_null(mkdtemp(tmpl));
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpl), 0);
+    run_child("run with STRATA_OPENCL_CACHE=false", child_add_cached, "false");
+    const int made = access("false", F_OK) == 0;
+    assert_int_equal(chdir(cwd), 0);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/false", tmpl);
+    if (made)
+        tu_remove_dir(sub);
+    rmdir(tmpl);
+    if (made)
+        fail_msg("STRATA_OPENCL_CACHE=false made a cache directory named false");
+}
+
 /* ---- build errors -------------------------------------------------------- */
 
 static int child_build_error(void *arg)
@@ -737,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_device_selection),
         cmocka_unit_test(test_kernel_cache_is_written_and_a_corrupt_entry_rebuilt),
         cmocka_unit_test(test_build_error_is_reported_with_the_compiler_log),
+        cmocka_unit_test(test_cache_off_words),
         cmocka_unit_test(test_plugin_ops_run_on_opencl_without_fallback),
         cmocka_unit_test(test_conv_in_several_chunks_matches_ref),
         cmocka_unit_test(test_conv_items_typo_warns),

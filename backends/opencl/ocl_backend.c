@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ocl_internal.h"
 
@@ -295,6 +296,16 @@ static int ocl_conv_items_env(void)
 }
 
 /* Fills @p d from device @p id (platform @p pi, device @p di of it). */
+/* A switch in the environment as the core reads its own (STRATA_STRICT): -1 unset or empty; 0 for 0, false,
+ * no or off (any case); 1 otherwise (STRATA_OPENCL_DIRECT_CONV=false read as on). */
+static int ocl_env_switch(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return -1;
+    return strcmp(v, "0") && strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off");
+}
+
 static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, int pi, int di)
 {
     char pname[128], pver[128], dname[128], vendor[128], dver[128], drv[128], ext[4096];
@@ -319,12 +330,9 @@ static void ocl_describe(ocl_device *d, cl_platform_id plat, cl_device_id id, in
     cl_device_type type = 0;
     clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     d->cpu_type = (type & CL_DEVICE_TYPE_CPU) != 0;
-    const char *tiled = getenv("STRATA_OPENCL_TILED_GEMM"); /* 0 or empty: off, as the other switches */
-    d->is_cpu = d->cpu_type && !(tiled && *tiled && strcmp(tiled, "0") != 0);
-    const char *sync = getenv("STRATA_OPENCL_SYNC");
-    d->sync_each = sync && *sync && strcmp(sync, "0") != 0;
-    const char *direct = getenv("STRATA_OPENCL_DIRECT_CONV");
-    d->conv_direct = direct && *direct ? strcmp(direct, "0") != 0 : -1;
+    d->is_cpu = d->cpu_type && ocl_env_switch("STRATA_OPENCL_TILED_GEMM") != 1;
+    d->sync_each = ocl_env_switch("STRATA_OPENCL_SYNC") == 1;
+    d->conv_direct = ocl_env_switch("STRATA_OPENCL_DIRECT_CONV"); /* -1: each layer's own choice */
     const int items = ocl_conv_items_env();
     d->conv_el = items >= 0 ? items : !d->cpu_type;
     d->global_mem = mem;
@@ -369,6 +377,14 @@ static void ocl_enumerate(ocl_backend *b, const strata_host_api *host, strata_ru
         cl_device_id ids[OCL_MAX_DEVICES];
         cl_uint nd = 0;
         err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, OCL_MAX_DEVICES, ids, &nd);
+        char pname[128] = "";
+        if (err != CL_SUCCESS) /* PoCL finds no device when it cannot make its kernel cache (a read-only HOME) */
+            clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof pname, pname, NULL);
+        if (err != CL_SUCCESS && strstr(pname, "Portable Computing Language"))
+            snprintf(skipped, sizeof skipped,
+                     " (platform %u, PoCL: clGetDeviceIDs gave %d; PoCL does so when it cannot write its kernel "
+                     "cache, ~/.cache/pocl or $POCL_CACHE_DIR)",
+                     p, (int)err);
         if (err != CL_SUCCESS || !nd)
             continue;
         if (nd > OCL_MAX_DEVICES)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,8 +57,8 @@ const char *ocl_cache_dir(char *buf, size_t n)
 {
     const char *v = getenv("STRATA_OPENCL_CACHE");
     buf[0] = '\0';
-    if (v && (!strcmp(v, "off") || !strcmp(v, "0")))
-        return buf;
+    if (v && (!strcmp(v, "0") || !strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcasecmp(v, "no")))
+        return buf; /* off, as the other switches ("false" made a directory ./false) */
     if (v && *v) {
         snprintf(buf, n, "%s", v);
         return buf;
