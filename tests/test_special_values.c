@@ -226,6 +226,17 @@ static void test_batch_norm_constant_channel(void **state)
         }
         expect_same("batch_norm_backward dweight of a constant channel", dn, 0, dw[0], 0.0f);
         expect_close("batch_norm_backward dbias", dn, 0, db[0], dbias0, 1e-6);
+        /* a channel whose first value is Inf has the mean Inf, as ref's (OpenCL's shift by the first value made
+         * it NaN) */
+        const float iv[4] = {INFINITY, 1.0f, 2.0f, 3.0f}, one1[1] = {1}, zero1[1] = {0};
+        strata_tensor *xi = mat(d, iv, 4, 1), *w1 = vec(d, one1, 1), *b1 = vec(d, zero1, 1), *rm1 = vec(d, zero1, 1),
+                      *rv1 = vec(d, one1, 1), *oi[3] = {NULL};
+        if (strata_op_call(f->rt, "conv::batch_norm", (strata_tensor *[]){xi, w1, b1, rm1, rv1}, 5, at, 2, oi, 3))
+            fail_msg("conv::batch_norm on %s: %s", dn, strata_last_error());
+        float mi;
+        read_f32(oi[1], &mi, 1);
+        expect_same("batch_norm mean of a channel starting with Inf", dn, 0, mi, INFINITY);
+        drop(8, (strata_tensor *[]){oi[2], oi[1], oi[0], rv1, rm1, b1, w1, xi});
         drop(12, (strata_tensor *[]){g[2], g[1], g[0], out[2], out[1], out[0], rv, rm, bt, wt, dy, x});
     }
 }

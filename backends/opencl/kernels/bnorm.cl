@@ -5,7 +5,8 @@
  * Statistics are two-pass (mean, then the mean square deviation), of the
  * values less the channel's first: a constant channel's variance is then
  * exactly 0 (its float sum need not be exact, and 1e-9 for 0 made invstd
- * 1e8 where PyTorch's is 0 with eps 0), and a large offset costs no digits.
+ * 1e8 where PyTorch's is 0 with eps 0), and a large offset costs no digits
+ * (a first value that is not finite, or beyond 1e30, shifts by 0).
  */
 #define BN_WG 256
 
@@ -33,7 +34,8 @@ inline void bn_stats(__local float *part, __global const float *x, long N, long 
 {
     const int lid = get_local_id(0), ls = get_local_size(0);
     const long M = N * S;
-    const float x0 = x[BN_AT(0)];
+    /* an Inf first value would make every difference NaN, and one near the float range overflow them: 0 then */
+    const float first = x[BN_AT(0)], x0 = isfinite(first) && fabs(first) < 1e30f ? first : 0.0f;
     float s = 0.0f;
     for (long r = lid; r < M; r += ls)
         s += x[BN_AT(r)] - x0;
