@@ -209,7 +209,12 @@ strata_status strata_device_get(strata_runtime *rt, const char *backend, int ind
     int n_names = 0;
     for (int k = 0; k < rt->n_backends && n_names < 64; k++)
         names[n_names++] = rt->backends[k]->name;
-    const char *hint = st_typo_closest(backend, names, n_names);
+    const char *hint = NULL; /* "CPU": the name in another case; "gpu": PyTorch's word for cuda */
+    for (int k = 0; k < n_names && !hint; k++)
+        if (!strcasecmp(backend, names[k]) || (!strcasecmp(backend, "gpu") && !strcmp(names[k], "cuda")))
+            hint = names[k];
+    if (!hint)
+        hint = st_typo_closest(backend, names, n_names);
     return st_error(STRATA_E_NOT_FOUND, "backend '%s'%s is not loaded%s%s%s (available: %s)", backend, from_env,
                     hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "", avail[0] ? avail : "none");
 }

@@ -1088,6 +1088,8 @@ static void test_bad_attrs_and_lifetimes(void **state)
     assert_int_equal(strata_device_get(rt, NULL, 0, &nodev), STRATA_E_NOT_FOUND);
     unsetenv("STRATA_BACKEND");
     tu_assert_error_contains("backend 'refx' (from STRATA_BACKEND) is not loaded; did you mean 'ref'?");
+    assert_int_equal(strata_device_get(rt, "REF", 0, &nodev), STRATA_E_NOT_FOUND); /* another case */
+    tu_assert_error_contains("backend 'REF' is not loaded; did you mean 'ref'?");
     assert_int_equal(strata_device_get(rt, "zzzzzz", 0, &nodev), STRATA_E_NOT_FOUND); /* no likely name: no hint */
     tu_assert_error_contains("backend 'zzzzzz' is not loaded (available: ");
 

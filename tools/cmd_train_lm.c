@@ -793,7 +793,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             json_decref(rec);
             if (!o->quiet) {
                 progress_end(&prog);
-                if (isnan(val_loss)) /* no validation window (metrics.jsonl has null) */
+                if (!nw) /* no validation window (metrics.jsonl has null); a NaN with windows is a diverged run's */
                     fprintf(stderr, "step %lld: train loss %.4f | val loss - (no validation window) | %.1fs\n",
                             (long long)step, sum_loss / (double)since, secs);
                 else
