@@ -3655,9 +3655,10 @@ static const char *cf_impl(const char *kernels, const char *backend, const cf_re
 /* Fills @p out with a generic recipe for @p op (see gen_generic) when ref
  * runs it with 1, 2 or 3 same-shape f32 inputs; 0 when it does not. */
 static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *op, int version, cf_recipe *out,
-                            char *failure, size_t failure_size)
+                            char *failure, size_t failure_size, strata_status *failed_with)
 {
     failure[0] = '\0';
+    *failed_with = STRATA_OK;
     float v[6] = {-1.5f, -0.5f, 0.0f, 0.25f, 1.0f, 2.0f};
     strata_attr req[CF_MAX_ATTRS]; /* its schema's required attributes, at their defaults */
     const int n_req = cf_required_attrs(rt, op, version, req, CF_MAX_ATTRS);
@@ -3674,8 +3675,11 @@ static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *
          * the op's own, which no missing recipe may turn into a skip */
         if (!s && called != STRATA_OK && called != STRATA_E_INVALID && called != STRATA_E_SHAPE &&
             called != STRATA_E_DTYPE && !failure[0])
+        {
             snprintf(failure, failure_size, "called on ref with %d f32 (2, 3) input(s), it failed: %s: %s", arity,
                      strata_status_name(called), strata_last_error());
+            *failed_with = called;
+        }
         if (!s && called == STRATA_OK && strata_tensor_dtype(y) == STRATA_F32) {
             cf_recipe r = {op, version, gen_generic, CF_RED, CF_RED, 0, 0, "generic", -2.0, 2.0, CF_G_ARITY(arity)};
             /* an op that gives no gradient (STRATA_OP_NO_GRAD, or none defined: the core says which) is checked
@@ -3708,8 +3712,13 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
     const cf_recipe *rc = cf_find_recipe(op);
     cf_recipe generic;
     char failure[768] = "";
-    if ((!rc || rc->version != version) && cf_probe_generic(x->rt, ref, op, version, &generic, failure, sizeof failure))
+    strata_status failed_with = STRATA_OK;
+    if ((!rc || rc->version != version) &&
+        cf_probe_generic(x->rt, ref, op, version, &generic, failure, sizeof failure, &failed_with))
         rc = &generic;
+    /* an op only a device backend runs (no ref, host or cpu kernel) cannot be probed on ref: not its failure */
+    if (failed_with == STRATA_E_UNSUPPORTED && kernels && *kernels)
+        failure[0] = '\0';
     const char *impl = cf_impl(kernels, x->backend, rc);
     if ((!rc || rc->version != version) && failure[0]) { /* not a misfit: the op failed */
         cf_fail(x, &st, "%s v%d has no conformance recipe%s, and %s", op, version, rc ? " for this version" : "",
