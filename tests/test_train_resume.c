@@ -370,6 +370,24 @@ static void test_nan_loss_saves_last_good_state(void **state)
     char *rec = records("nan");
     assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
+    /* with batch norm: its running statistics are the last good step's too (the failing step's forward pass
+     * had moved them, to Inf, and they were saved so), the tensors of an uninterrupted run of that many steps */
+    char *text = tu_slurp(dir, "diverge.yaml"), bn[4096];
+    assert_non_null(text);
+    const char *relu = strstr(text, "    - {type: relu}\n");
+    assert_non_null(relu);
+    snprintf(bn, sizeof bn, "%.*s    - {type: batch_norm1d, name: bn}\n%s", (int)(relu - text), text, relu);
+    free(text);
+    tu_write_text(dir, "diverge_bn.yaml", bn);
+    code = cli("train diverge_bn.yaml --out bnnan --steps 20 --backend ref --quiet");
+    expect_err(code, 1, "the last good one");
+    err = tu_slurp(dir, "err");
+    p = strstr(err, "the state after step ");
+    assert_non_null(p);
+    good = atoll(p + strlen("the state after step "));
+    free(err);
+    expect_ok(cli("train diverge_bn.yaml --out bngood --steps %lld --backend ref --quiet", good));
+    assert_true(tu_same_model_tensors(dir, "bnnan/checkpoint.safetensors", "bngood/checkpoint.safetensors"));
 }
 
 /* --detect-anomaly stops at the op that first overflows, in its layer */

@@ -214,6 +214,18 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  gradients are the whole batch's on every rank. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
+/** A copy of a model's buffers (batch norm's running statistics) on their device, taken before each step so
+ *  that a step stopped by a non-finite loss or an anomaly, whose training-mode forward pass already moved
+ *  them, can put them back: the saved "last good state" is then that, buffers included. */
+typedef struct run_buffers {
+    strata_tensor **t;
+    int n;
+} run_buffers;
+/** Copies @p m's buffers into @p b (made on first use; nothing for a model without buffers). */
+strata_status run_buffers_keep(strata_runtime *rt, strata_model *m, run_buffers *b);
+/** Puts @p b's copies back into @p m's buffers. */
+strata_status run_buffers_restore(strata_runtime *rt, strata_model *m, const run_buffers *b);
+void run_buffers_free(run_buffers *b);
 /** In a data-parallel run (dist.h): 0 when every rank's parameters and
  *  buffers are rank 0's, bit for bit, else 1 after a message saying when
  *  (@p when, followed by @p n unless it is negative: "before training",

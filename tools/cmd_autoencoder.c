@@ -439,11 +439,14 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
 
 /* A non-finite loss (or an anomaly report) at the step after @p good: the parameters never saw it;
  * they are saved as the run's resume point. Returns 1 (the exit code). */
-static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, double lv)
+static int ae_stop_at_nan(ae_ctx *c, const ae_args *a, const train_state *good, double lv, const run_buffers *kept)
 {
     char why[1024];
     train_numeric_cause(lv, why, sizeof why);
-    const strata_status sv = ae_save(c, a, good);
+    /* the buffers (batch norm's statistics) as they were before the failing step's forward pass moved them */
+    strata_status sv = run_buffers_restore(c->rt, c->model, kept);
+    if (!sv)
+        sv = ae_save(c, a, good);
     char at[96];
     snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)good->step + 1,
              (long long)good->epoch + 1, (long long)good->batch + 1);
@@ -520,6 +523,7 @@ int cmd_ae_train(int argc, char **argv)
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
     int64_t steps = ts.step, ran = 0;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    run_buffers kept = {0};        /* the buffers before the step in progress */
     strata_profile_enable(c.rt, profile);
     /* the steps go through run_step, data-parallel under mpirun */
     run_ctx sc = {.rt = c.rt, .dev = c.dev, .spec = c.spec, .model = c.model, .opt = c.opt, .batch = c.batch,
@@ -566,11 +570,13 @@ int cmd_ae_train(int argc, char **argv)
             strata_optimizer_set_lr(c.opt, lr);
             /* a non-finite loss never reaches the parameters: they stay the last good state */
             double lv = 0.0;
-            rc = run_step(&sc, x, lab, clip, ae_batch_loss, NULL, &lv);
+            rc = run_buffers_keep(c.rt, c.model, &kept);
+            if (!rc)
+                rc = run_step(&sc, x, lab, clip, ae_batch_loss, NULL, &lv);
             strata_tensor_release(x);
             strata_tensor_release(lab);
             if (train_numeric_stop(rc, lv)) /* a non-finite loss, or --detect-anomaly's report */
-                nan_stop = ae_stop_at_nan(&c, &a, &before, lv);
+                nan_stop = ae_stop_at_nan(&c, &a, &before, lv, &kept);
             if (rc)
                 break;
             sum += lv, nb++, steps++, ran++;
@@ -620,6 +626,7 @@ int cmd_ae_train(int argc, char **argv)
     }
     fclose(mf);
     strata_loader_destroy(ld);
+    run_buffers_free(&kept);
     free(sc.dist.buf); /* the rest of sc is c's */
     if (nan_stop || (!rc && stopped))
         dist_settled(); /* every rank stopped here */
@@ -654,7 +661,9 @@ int cmd_ae_train(int argc, char **argv)
         goto out;
     }
     free(recon);
-    json_t *sum = json_pack("{s:f, s:o, s:I, s:I, s:f, s:s}", "test_mse", test_mse, "pca_mse", cli_json_num(pca_mse),
+    /* (a diverged model's MSE is Inf, which JSON has not: null, where it failed as "out of memory") */
+    json_t *sum = json_pack("{s:o, s:o, s:I, s:I, s:f, s:s}", "test_mse", cli_json_num(test_mse), "pca_mse",
+                            cli_json_num(pca_mse),
                             "code_size",
                             (json_int_t)c.code, "epochs", (json_int_t)epochs, "seconds", cli_now() - t0, "device",
                             strata_device_name(c.dev));

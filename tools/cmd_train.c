@@ -472,6 +472,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     int64_t step = ts.step, ran_epochs = 0;
     int stopped = 0; /* by Ctrl-C, saved where it stands */
     int told = 0;    /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
+    run_buffers kept = {0}; /* the buffers before the step in progress */
     if (run_check_replicas(&ctx, ts.step ? "at the checkpoint" : "before training", -1)) {
         strata_loader_destroy(ld);
         fclose(metrics);
@@ -516,12 +517,17 @@ static int train_main(int argc, char **argv, unsigned mode)
             strata_optimizer_set_lr(ctx.opt, lr);
             train_state before = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             double lv = 0;
-            rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
+            rc = run_buffers_keep(ctx.rt, ctx.model, &kept);
+            if (!rc)
+                rc = run_train_step(&ctx, x, y, clip, &correct, &lv);
             if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or --detect-anomaly's report */
-                /* the update was not applied: the model is the state after the last good step */
+                /* the update was not applied: the parameters are the state after the last good step, and the
+                 * buffers (batch norm's statistics, which the step's forward pass moved) are put back */
                 char why[1024];
                 train_numeric_cause(lv, why, sizeof why);
-                strata_status sv = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &before);
+                strata_status sv = run_buffers_restore(ctx.rt, ctx.model, &kept);
+                if (!sv)
+                    sv = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &before);
                 char at[96];
                 snprintf(at, sizeof at, "step %lld (epoch %lld, batch %lld)", (long long)step + 1, (long long)ep + 1,
                          (long long)nb + 1);
@@ -617,6 +623,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
     fclose(metrics);
     strata_loader_destroy(ld);
+    run_buffers_free(&kept);
     if (told || (!rc && stopped))
         dist_settled();
     if (!rc && stopped) {

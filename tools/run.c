@@ -1032,6 +1032,65 @@ int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, in
     return 2;
 }
 
+/* @p src's values into @p dst (same shape and dtype), on their device. */
+static strata_status copy_into(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
+{
+    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
+                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
+                                .outputs = &dst, .n_outputs = 1};
+    return strata_op_invoke(rt, &inv);
+}
+
+strata_status run_buffers_keep(strata_runtime *rt, strata_model *m, run_buffers *b)
+{
+    const int n = strata_model_buffer_count(m);
+    if (!n)
+        return STRATA_OK;
+    if (!b->t) {
+        if (!(b->t = calloc((size_t)n, sizeof *b->t)))
+            return STRATA_E_NOMEM;
+        b->n = n;
+        for (int k = 0; k < n; k++) {
+            strata_tensor *t = NULL;
+            strata_status rc = strata_model_buffer(m, k, NULL, &t);
+            if (rc || (rc = strata_tensor_zeros(strata_tensor_device(t), strata_tensor_dtype(t), strata_tensor_ndim(t),
+                                                strata_tensor_shape(t), &b->t[k])))
+                return rc;
+        }
+    }
+    strata_status rc = STRATA_OK;
+    const int prev = strata_set_grad_enabled(rt, 0);
+    for (int k = 0; k < b->n && !rc; k++) {
+        strata_tensor *t = NULL;
+        if (!(rc = strata_model_buffer(m, k, NULL, &t)))
+            rc = copy_into(rt, b->t[k], t);
+    }
+    strata_set_grad_enabled(rt, prev);
+    return rc;
+}
+
+strata_status run_buffers_restore(strata_runtime *rt, strata_model *m, const run_buffers *b)
+{
+    strata_status rc = STRATA_OK;
+    const int prev = strata_set_grad_enabled(rt, 0);
+    for (int k = 0; k < b->n && !rc; k++) {
+        strata_tensor *t = NULL;
+        if (!(rc = strata_model_buffer(m, k, NULL, &t)))
+            rc = copy_into(rt, t, b->t[k]);
+    }
+    strata_set_grad_enabled(rt, prev);
+    return rc;
+}
+
+void run_buffers_free(run_buffers *b)
+{
+    for (int k = 0; k < b->n; k++)
+        strata_tensor_release(b->t[k]);
+    free(b->t);
+    b->t = NULL;
+    b->n = 0;
+}
+
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out)
 {
