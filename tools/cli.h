@@ -202,6 +202,8 @@ void run_free(run_ctx *r);
  *  of pointers into the spec, NULL when it has none): 0, or 1 after a
  *  message when they are not @p n_out names. */
 int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names);
+/** data.classes.K of @p s, or NULL. */
+const char *cli_class_name(const strata_spec *s, int64_t k);
 /** (B, data shape) -> (B, model input shape), a view. */
 strata_status run_model_input(run_ctx *r, strata_tensor *x, strata_tensor **out);
 strata_status run_count_correct(run_ctx *r, strata_tensor *logits, strata_tensor *y, int64_t *correct);
@@ -214,6 +216,8 @@ strata_status run_evaluate(run_ctx *r, const strata_dataset *d, double *loss, do
  *  gradients are the whole batch's on every rank. */
 strata_status run_train_step(run_ctx *r, strata_tensor *x, strata_tensor *y, double clip, int64_t *correct,
                              double *loss_out);
+/** @p src's values into @p dst (same shape and dtype), on their device. */
+strata_status cli_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_tensor *src);
 /** A copy of a model's buffers (batch norm's running statistics) on their device, taken before each step so
  *  that a step stopped by a non-finite loss or an anomaly, whose training-mode forward pass already moved
  *  them, can put them back: the saved "last good state" is then that, buffers included. */

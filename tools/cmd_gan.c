@@ -177,15 +177,6 @@ static const char *gan_shape_text(char *buf, size_t size, const int64_t *shape, 
     return buf;
 }
 
-/* @p src's values into @p dst (same shape and dtype), on their device. */
-static strata_status gan_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
-{
-    strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
-                                .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
-                                .outputs = &dst, .n_outputs = 1};
-    return strata_op_invoke(rt, &inv);
-}
-
 /* The averaged generator @p e takes @p g's current buffers (batch norm's
  * running statistics and num_batches_tracked, spectral normalisation's u:
  * copied, not averaged) and, when @p params, its parameters too (the
@@ -199,12 +190,12 @@ static strata_status gan_copy_model(strata_runtime *rt, strata_model *g, strata_
     for (int k = 0; params && k < strata_model_param_count(g) && !rc; k++) {
         strata_tensor *p = NULL, *q = NULL;
         if (!(rc = strata_model_param(g, k, NULL, &p)) && !(rc = strata_model_param(e, k, NULL, &q)))
-            rc = gan_copy_tensor(rt, q, p);
+            rc = cli_copy_tensor(rt, q, p);
     }
     for (int k = 0; k < strata_model_buffer_count(g) && !rc; k++) {
         strata_tensor *b = NULL, *q = NULL;
         if (!(rc = strata_model_buffer(g, k, NULL, &b)) && !(rc = strata_model_buffer(e, k, NULL, &q)))
-            rc = gan_copy_tensor(rt, q, b);
+            rc = cli_copy_tensor(rt, q, b);
     }
     return rc;
 }

@@ -1032,8 +1032,7 @@ int run_check_batch_norm(run_ctx *r, const char *spec_path, int64_t examples, in
     return 2;
 }
 
-/* @p src's values into @p dst (same shape and dtype), on their device. */
-static strata_status copy_into(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
+strata_status cli_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_tensor *src)
 {
     strata_op_invocation inv = {.struct_size = sizeof inv, .op = "core::copy",
                                 .flags = STRATA_INVOKE_OUTPUTS_PROVIDED, .inputs = &src, .n_inputs = 1,
@@ -1063,7 +1062,7 @@ strata_status run_buffers_keep(strata_runtime *rt, strata_model *m, run_buffers 
     for (int k = 0; k < b->n && !rc; k++) {
         strata_tensor *t = NULL;
         if (!(rc = strata_model_buffer(m, k, NULL, &t)))
-            rc = copy_into(rt, b->t[k], t);
+            rc = cli_copy_tensor(rt, b->t[k], t);
     }
     strata_set_grad_enabled(rt, prev);
     return rc;
@@ -1076,7 +1075,7 @@ strata_status run_buffers_restore(strata_runtime *rt, strata_model *m, const run
     for (int k = 0; k < b->n && !rc; k++) {
         strata_tensor *t = NULL;
         if (!(rc = strata_model_buffer(m, k, NULL, &t)))
-            rc = copy_into(rt, t, b->t[k]);
+            rc = cli_copy_tensor(rt, t, b->t[k]);
     }
     strata_set_grad_enabled(rt, prev);
     return rc;
@@ -1221,18 +1220,23 @@ int cli_check_checkpoint(const char *path)
     return 0;
 }
 
+const char *cli_class_name(const strata_spec *s, int64_t k)
+{
+    char key[48];
+    const char *v = NULL;
+    snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
+    if (strata_spec_get_string(s, key, NULL, &v) != STRATA_OK)
+        v = NULL;
+    strata_clear_error();
+    return v;
+}
+
 int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names)
 {
     *names = NULL;
     int64_t n = 0;
-    const char *v;
-    char key[48];
-    for (;; n++) {
-        snprintf(key, sizeof key, "data.classes.%lld", (long long)n);
-        if (strata_spec_get_string(s, key, NULL, &v) != STRATA_OK || !v)
-            break;
-    }
-    strata_clear_error();
+    while (cli_class_name(s, n))
+        n++;
     if (!n)
         return 0;
     if (n != n_out) {
@@ -1245,10 +1249,8 @@ int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names)
         fprintf(stderr, "strata: error: out of memory\n");
         return 1;
     }
-    for (int64_t k = 0; k < n; k++) {
-        snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
-        strata_spec_get_string(s, key, NULL, &(*names)[k]);
-    }
+    for (int64_t k = 0; k < n; k++)
+        (*names)[k] = cli_class_name(s, k);
     return 0;
 }
 

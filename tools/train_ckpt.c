@@ -457,30 +457,18 @@ int train_spec_beside(const char *checkpoint, char *out, size_t size)
     return access(out, R_OK) == 0;
 }
 
-/* data.classes.K of @p s, or NULL */
-static const char *class_name(const strata_spec *s, int64_t k)
-{
-    char key[48];
-    const char *v = NULL;
-    snprintf(key, sizeof key, "data.classes.%lld", (long long)k);
-    if (strata_spec_get_string(s, key, NULL, &v) != STRATA_OK)
-        v = NULL;
-    strata_clear_error();
-    return v;
-}
-
 void train_warn_class_order(strata_runtime *rt, const strata_spec *spec, const char *checkpoint)
 {
     char path[4200];
     strata_spec *run = NULL;
-    if (!train_spec_beside(checkpoint, path, sizeof path) || !class_name(spec, 0))
+    if (!train_spec_beside(checkpoint, path, sizeof path) || !cli_class_name(spec, 0))
         return;
     if (strata_spec_load(rt, path, &run) != STRATA_OK) { /* another trainer's spec, say: nothing to compare */
         strata_clear_error();
         return;
     }
-    for (int64_t k = 0; class_name(run, 0); k++) {
-        const char *mine = class_name(spec, k), *theirs = class_name(run, k);
+    for (int64_t k = 0; cli_class_name(run, 0); k++) {
+        const char *mine = cli_class_name(spec, k), *theirs = cli_class_name(run, k);
         if (!mine && !theirs)
             break;
         if (mine && theirs && strcmp(mine, theirs) != 0) {

@@ -3704,6 +3704,14 @@ static int cf_probe_generic(strata_runtime *rt, strata_device *ref, const char *
     return found;
 }
 
+/* The report's row of an op that ran no trial (@p verdict: FAIL, SKIP ...), @p why under it. */
+static void cf_report_unrun(const cf_ctx *x, const char *op, const char *impl, const char *verdict, const char *why)
+{
+    if (x->report)
+        fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-", "-",
+                "-", verdict, why);
+}
+
 static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const char *op, int version,
                      const char *kernels, int plugin_op)
 {
@@ -3720,33 +3728,29 @@ static int cf_run_op(cf_ctx *x, strata_device *dev, strata_device *ref, const ch
     if (failed_with == STRATA_E_UNSUPPORTED && kernels && *kernels)
         failure[0] = '\0';
     const char *impl = cf_impl(kernels, x->backend, rc);
-    if ((!rc || rc->version != version) && failure[0]) { /* not a misfit: the op failed */
-        cf_fail(x, &st, "%s v%d has no conformance recipe%s, and %s", op, version, rc ? " for this version" : "",
-                failure);
-        if (x->report)
-            fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
-                    "-", "-", "FAIL", st.first[0]);
-        return 1;
-    }
-    if ((!rc || rc->version != version) && plugin_op) {
-        /* a plugin's own op of other inputs: its author cannot add a recipe here, so not a failure of a correct
-         * plugin, but never a pass either */
-        x->no_recipe++;
-        if (x->report)
-            fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s v%d: no conformance recipe%s, "
-                    "and not a generic op of 1 to 3 same-shape f32 inputs: not checked here (its own tests must "
-                    "cover it)\n", op, x->backend, impl, "-", "-", "-", "-", "SKIP (no recipe)", op, version,
-                    rc ? " for this version" : "");
-        return 0;
-    }
-    if (!rc || rc->version != version) {
+    if (!rc || rc->version != version) { /* nothing to run it with */
+        const char *for_version = rc ? " for this version" : "";
+        if (failure[0]) { /* not a misfit: the op failed */
+            cf_fail(x, &st, "%s v%d has no conformance recipe%s, and %s", op, version, for_version, failure);
+            cf_report_unrun(x, op, impl, "FAIL", st.first[0]);
+            return 1;
+        }
+        if (plugin_op) { /* a plugin's own op of other inputs: its author cannot add a recipe here, so not a
+                          * failure of a correct plugin, but never a pass either */
+            char why[512];
+            snprintf(why, sizeof why,
+                     "%s v%d: no conformance recipe%s, and not a generic op of 1 to 3 same-shape f32 inputs: not "
+                     "checked here (its own tests must cover it)",
+                     op, version, for_version);
+            x->no_recipe++;
+            cf_report_unrun(x, op, impl, "SKIP (no recipe)", why);
+            return 0;
+        }
         cf_fail(x, &st,
                 "%s v%d is registered but has no conformance recipe%s, and is not a generic op of 1 to 3 "
                 "same-shape f32 inputs (add a recipe to the table in sdk/conformance/conformance_cases.c)",
-                op, version, rc ? " for this version" : "");
-        if (x->report)
-            fprintf(x->report, "%-30s %-12s %-13s %6s %12s %12s  %-23s %s\n    ! %s\n", op, x->backend, impl, "-", "-",
-                    "-", "-", "FAIL (no recipe)", st.first[0]);
+                op, version, for_version);
+        cf_report_unrun(x, op, impl, "FAIL (no recipe)", st.first[0]);
         return 1;
     }
     int normal = rc->trials > x->opt.trials ? rc->trials : x->opt.trials;
