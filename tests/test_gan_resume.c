@@ -444,11 +444,7 @@ static void test_gan_nan_saves_last_good_state(void **state)
     expect_err(code, 1, "loss became");
     expect_err(code, 1, "the last good one");
     expect_err(code, 1, "--resume gnan");
-    char *err = tu_slurp(dir, "err");
-    const char *p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    long long good = atoll(p + strlen("the state after step "));
-    free(err);
+    long long good = tu_last_good_step(dir);
     assert_true(good >= 1); /* the discriminator had moved: rebuilt by replaying from step 0 */
     assert_int_equal(checkpoint_step("gnan/generator.safetensors"), good);
     char *rec = records("gnan");
@@ -467,29 +463,12 @@ static void test_gan_nan_saves_last_good_state(void **state)
     code = cli("train gan_diverge.yaml --out ganom --steps 40 --detect-anomaly --backend ref");
     expect_err(code, 1, "anomaly detected");
     expect_err(code, 1, "the last good one");
-    err = tu_slurp(dir, "err");
-    p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    long long good_anomaly = atoll(p + strlen("the state after step "));
-    free(err);
+    long long good_anomaly = tu_last_good_step(dir);
     assert_int_equal(checkpoint_step("ganom/generator.safetensors"), good_anomaly);
     expect_ok(cli("train gan_diverge.yaml --out ggood2 --steps %lld --backend ref", good_anomaly));
     expect_same_file("ggood2/generator.safetensors", "ganom/generator.safetensors");
     expect_same_file("ggood2/discriminator.safetensors", "ganom/discriminator.safetensors");
     expect_same_file("ggood2/generator_ema.safetensors", "ganom/generator_ema.safetensors");
-}
-
-/* The step "the state after step N (the last good one)" of the last run's stderr names. */
-static long long last_good_step(void)
-{
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    const char *p = strstr(err, "the state after step ");
-    if (!p)
-        fail_msg("no last good state in: %s", err);
-    long long good = atoll(p + strlen("the state after step "));
-    free(err);
-    return good;
 }
 
 /* A non-finite loss after a discriminator update: the last good state is
@@ -501,7 +480,7 @@ static void test_gan_nan_replay_follows_schedule(void **state)
     (void)state;
     int code = cli("train gan_grow.yaml --out grate --checkpoint-every 5 --backend ref --quiet");
     expect_err(code, 1, "the generator loss became"); /* after the iteration's discriminator updates */
-    const long long good = last_good_step();
+    const long long good = tu_last_good_step(dir);
     assert_true(good % 5 != 0); /* some iterations replayed */
     assert_int_equal(checkpoint_step("grate/generator.safetensors"), good);
     expect_ok(cli("train gan_grow.yaml --out grate_ref --steps %lld --backend ref --quiet", good));
@@ -519,7 +498,7 @@ static void test_gan_nan_before_update_keeps_buffers(void **state)
 #define FIRST_D_STEP_FAILS "--set gan.d_steps=1 --set discriminator.optimizer.lr=0.01"
     int code = cli("train gan_grow.yaml --out gbuf --backend ref --quiet " FIRST_D_STEP_FAILS);
     expect_err(code, 1, "the discriminator loss became");
-    const long long good = last_good_step();
+    const long long good = tu_last_good_step(dir);
     assert_int_equal(checkpoint_step("gbuf/generator.safetensors"), good);
     expect_ok(cli("train gan_grow.yaml --out gbuf_ref --steps %lld --backend ref --quiet " FIRST_D_STEP_FAILS, good));
     expect_same_file("gbuf_ref/generator.safetensors", "gbuf/generator.safetensors");
@@ -569,31 +548,18 @@ static void test_ae_nan_saves_last_good_state(void **state)
     int code = cli("train ae_diverge.yaml --out anan --backend ref");
     expect_err(code, 1, "the loss became");
     expect_err(code, 1, "the last good one");
-    char *err = tu_slurp(dir, "err");
-    const char *p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    long long good = atoll(p + strlen("the state after step "));
-    free(err);
+    long long good = tu_last_good_step(dir);
     assert_int_equal(checkpoint_step("anan/checkpoint.safetensors"), good);
     char *rec = records("anan");
     assert_int_equal(tu_count(rec, "\"batch_loss\""), (int)good);
     free(rec);
     /* with batch norm, its running statistics are the last good step's too (the failing step's forward pass had
      * moved them): the tensors of an uninterrupted run of that many steps */
-    char *text = tu_slurp(dir, "ae_diverge.yaml"), bn[4096];
-    assert_non_null(text);
-    const char *drop = strstr(text, "    - {type: dropout");
-    assert_non_null(drop);
-    snprintf(bn, sizeof bn, "%.*s    - {type: batch_norm1d, name: bn}\n%s", (int)(drop - text), text, drop);
-    free(text);
-    tu_write_text(dir, "ae_diverge_bn.yaml", bn);
+    tu_write_text_inserted(dir, "ae_diverge.yaml", "ae_diverge_bn.yaml", "    - {type: dropout",
+                           "    - {type: batch_norm1d, name: bn}\n");
     code = cli("train ae_diverge_bn.yaml --out abnan --backend ref");
     expect_err(code, 1, "the last good one");
-    err = tu_slurp(dir, "err");
-    p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    good = atoll(p + strlen("the state after step "));
-    free(err);
+    good = tu_last_good_step(dir);
     expect_ok(cli("train ae_diverge_bn.yaml --out abgood --steps %lld --backend ref --quiet", good));
     assert_true(tu_same_model_tensors(dir, "abnan/checkpoint.safetensors", "abgood/checkpoint.safetensors"));
 }

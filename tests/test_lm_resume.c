@@ -353,11 +353,7 @@ static void expect_nan_stop(const char *spec, const char *run)
     char resume[256];
     snprintf(resume, sizeof resume, "--resume %s", run);
     expect_err(code, 1, resume);
-    char *err = tu_slurp(dir, "err");
-    const char *p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    long long good = atoll(p + strlen("the state after step "));
-    free(err);
+    long long good = tu_last_good_step(dir);
     assert_true(good >= 1);
     assert_int_equal(checkpoint_step(run), good);
     char *rec = records(run);

@@ -284,14 +284,9 @@ static void test_progress_counts_to_steps(void **state)
 /* dir/NAME: adam.yaml with data.classes @p classes (a YAML list). */
 static void write_classes_spec(const char *name, const char *classes)
 {
-    char *text = tu_slurp(dir, "adam.yaml"), out[4096];
-    assert_non_null(text);
-    const char *at = strstr(text, "data:\n");
-    assert_non_null(at);
-    at += strlen("data:\n");
-    snprintf(out, sizeof out, "%.*s  classes: %s\n%s", (int)(at - text), text, classes, at);
-    tu_write_text(dir, name, out);
-    free(text);
+    char line[256];
+    snprintf(line, sizeof line, "  classes: %s\n", classes);
+    tu_write_text_inserted(dir, "adam.yaml", name, "  format: idx\n", line);
 }
 
 /* eval and predict with a spec that orders the classes otherwise than the run's spec.yaml warn, naming
@@ -334,11 +329,7 @@ static void test_nan_loss_saves_last_good_state(void **state)
     /* the hint is the command line as typed, --out as --resume: the same --steps and --backend */
     expect_err(code, 1, "this continues from it:\n  strata train diverge.yaml --resume nan --steps 20 --backend ref "
                         "--quiet\n");
-    char *err = tu_slurp(dir, "err");
-    const char *p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    long long good = atoll(p + strlen("the state after step "));
-    free(err);
+    long long good = tu_last_good_step(dir);
     assert_int_equal(checkpoint_step("nan"), good);
     /* the saved parameters are finite: the update of the bad step never ran */
     strata_runtime *rt = tu_runtime();
@@ -372,20 +363,11 @@ static void test_nan_loss_saves_last_good_state(void **state)
     free(rec);
     /* with batch norm: its running statistics are the last good step's too (the failing step's forward pass
      * had moved them, to Inf, and they were saved so), the tensors of an uninterrupted run of that many steps */
-    char *text = tu_slurp(dir, "diverge.yaml"), bn[4096];
-    assert_non_null(text);
-    const char *relu = strstr(text, "    - {type: relu}\n");
-    assert_non_null(relu);
-    snprintf(bn, sizeof bn, "%.*s    - {type: batch_norm1d, name: bn}\n%s", (int)(relu - text), text, relu);
-    free(text);
-    tu_write_text(dir, "diverge_bn.yaml", bn);
+    tu_write_text_inserted(dir, "diverge.yaml", "diverge_bn.yaml", "    - {type: relu}\n",
+                           "    - {type: batch_norm1d, name: bn}\n");
     code = cli("train diverge_bn.yaml --out bnnan --steps 20 --backend ref --quiet");
     expect_err(code, 1, "the last good one");
-    err = tu_slurp(dir, "err");
-    p = strstr(err, "the state after step ");
-    assert_non_null(p);
-    good = atoll(p + strlen("the state after step "));
-    free(err);
+    good = tu_last_good_step(dir);
     expect_ok(cli("train diverge_bn.yaml --out bngood --steps %lld --backend ref --quiet", good));
     assert_true(tu_same_model_tensors(dir, "bnnan/checkpoint.safetensors", "bngood/checkpoint.safetensors"));
 }
@@ -400,12 +382,7 @@ static void test_detect_anomaly(void **state)
     expect_err(code, 1, "inputs: (8, ");
     /* the last good state is saved, as for a NaN loss (it saved nothing): the anomaly was found before the update */
     expect_err(code, 1, "(the last good one) is in anomaly/checkpoint.safetensors");
-    char *err = tu_slurp(dir, "err");
-    assert_non_null(err);
-    const char *after = strstr(err, "the state after step ");
-    assert_non_null(after);
-    const long good = strtol(after + strlen("the state after step "), NULL, 10);
-    free(err);
+    const long long good = tu_last_good_step(dir);
     assert_int_equal(checkpoint_step("anomaly"), good);
     /* and it resumes from there */
     code = cli("train diverge.yaml --resume anomaly --steps 20 --detect-anomaly --backend ref --quiet");

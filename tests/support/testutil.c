@@ -182,6 +182,34 @@ long long tu_best_record(const char *dir, const char *file, const char *key, con
     return count;
 }
 
+void tu_write_text_inserted(const char *dir, const char *src, const char *dst, const char *before, const char *line)
+{
+    char *text = tu_slurp(dir, src);
+    assert_non_null(text);
+    const char *at = strstr(text, before);
+    if (!at)
+        fail_msg("%s/%s has no \"%s\" to insert before", dir, src, before);
+    const size_t n = strlen(text) + strlen(line) + 1;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, line, at);
+    tu_write_text(dir, dst, out);
+    free(out);
+    free(text);
+}
+
+long long tu_last_good_step(const char *dir)
+{
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    const char *p = strstr(err, "the state after step ");
+    if (!p)
+        fail_msg("no last good state in: %s", err);
+    long long good = atoll(p + strlen("the state after step "));
+    free(err);
+    return good;
+}
+
 char *tu_slurp(const char *dir, const char *name)
 {
     char path[PATH_MAX];

@@ -46,10 +46,16 @@ int tu_run_cli(const char *dir, const char *args);
 void tu_write_file(const char *dir, const char *name, const void *data, size_t len);
 /** tu_write_file of the string @p text. */
 void tu_write_text(const char *dir, const char *name, const char *text);
+/** dir/@p dst: the text of dir/@p src with @p line inserted before the first @p before in it (a spec's
+ *  variant: a layer more, a key more); fails the test when @p before is not there. */
+void tu_write_text_inserted(const char *dir, const char *src, const char *dst, const char *before, const char *line);
 /** Stores @p v big-endian at p[0..4) (IDX headers). */
 void tu_put_be32(uint8_t *p, uint32_t v);
 /** The whole file dir/name, NUL-terminated (malloc'ed), or NULL when missing. */
 char *tu_slurp(const char *dir, const char *name);
+/** The N of "the state after step N (the last good one)" in dir/err, the last command's stderr (a run stopped
+ *  by a non-finite loss or an anomaly); fails the test when it is not there. */
+long long tu_last_good_step(const char *dir);
 /** Starts `strata ARGV...` (NULL-terminated; this build's bin/strata) in
  *  @p dir with stdout and stderr to dir/out and dir/err, waits until
  *  dir/@p watch holds @p lines occurrences of @p needle (a run's progress),
