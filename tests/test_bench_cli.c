@@ -35,10 +35,13 @@ static void expect_op_runs(const char *op, const char *shape, const char *shape_
     char want[200], text[1024];
     snprintf(want, sizeof want, "\"op\": \"%s\"", op);
     snprintf(text, sizeof text, "%s", out);
-    const char *m = strstr(out, "\"median_ms\": ");
-    double ms = 0;
-    int ok = strstr(out, want) && strstr(out, shape_text) && strstr(out, "\"backend\": \"ref\"") && m &&
-             sscanf(m + 13, "%lf", &ms) == 1 && ms > 0;
+    const char *m = strstr(out, "\"median_ms\": "), *p10 = strstr(out, "\"p10_ms\": "),
+               *p90 = strstr(out, "\"p90_ms\": ");
+    double ms = 0, lo = 0, hi = 0;
+    /* the spread brackets the median */
+    int ok = strstr(out, want) && strstr(out, shape_text) && strstr(out, "\"backend\": \"ref\"") && m && p10 &&
+             p90 && sscanf(m + 13, "%lf", &ms) == 1 && ms > 0 && sscanf(p10 + 10, "%lf", &lo) == 1 &&
+             sscanf(p90 + 10, "%lf", &hi) == 1 && lo <= ms && ms <= hi && strstr(out, "\"others_cpu\": ");
     free(out);
     if (!ok)
         fail_msg("bench --op %s --shape %s printed: %s", op, shape, text);
@@ -167,6 +170,31 @@ static void test_workloads_run(void **state)
         tu_expect_cli_ok(dir, tu_run_clif(dir, "bench W%d --backend cpu --steps 1 --warmup 0", w));
 }
 
+/* A workload's figures come with their spread, the rates of the 90th and 10th percentile step times, around the
+ * median's; and the share of the machine other processes took (null under half a second, a fraction otherwise). */
+static void test_workload_spread(void **state)
+{
+    (void)state;
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "bench W1 --backend ref --steps 5 --warmup 0 --json"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    const char *r = strstr(out, "\"rate\": "), *lo = strstr(out, "\"rate_p10\": "), *hi = strstr(out, "\"rate_p90\": "),
+               *o = strstr(out, "\"others_cpu\": ");
+    double rate = 0, slow = 0, fast = 0, others = -1;
+    int ok = r && lo && hi && o && sscanf(r + 8, "%lf", &rate) == 1 && sscanf(lo + 12, "%lf", &slow) == 1 &&
+             sscanf(hi + 12, "%lf", &fast) == 1 && slow <= rate && rate <= fast && rate > 0 &&
+             (!strncmp(o + 14, "null}", 5) || (sscanf(o + 14, "%lf", &others) == 1 && others >= 0 && others <= 1));
+    if (!ok)
+        fail_msg("bench W1 --json printed: %s", out);
+    free(out);
+    tu_expect_cli_ok(dir, tu_run_clif(dir, "bench W1 --backend ref --steps 5 --warmup 0"));
+    out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    if (!strstr(out, "80% of steps "))
+        fail_msg("bench W1 printed: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_lm_without_text),
         cmocka_unit_test(test_workloads_run),
+        cmocka_unit_test(test_workload_spread),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,6 +45,74 @@ static double median(double *v, int n)
     return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0.0;
 }
 
+/* The q-quantile of @p v, sorted by median(): the nearest rank. */
+static double quantile(const double *v, int n, double q)
+{
+    int k = (int)(q * (double)n);
+    return n ? v[k < n ? k : n - 1] : 0.0;
+}
+
+/* How much of the machine other processes used while a benchmark ran: the
+ * busy time of every CPU (/proc/stat) less this process's own, over the
+ * wall time times the CPUs. The load average cannot tell: it still counts
+ * the previous benchmark for a minute after it ends. */
+typedef struct {
+    double wall, busy, self;
+} bench_clock;
+
+static double proc_busy_seconds(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1.0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return -1.0;
+    /* user nice system idle iowait irq softirq steal: all but idle and iowait */
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static void bench_clock_start(bench_clock *c)
+{
+    c->wall = cli_now();
+    c->busy = proc_busy_seconds();
+    c->self = self_cpu_seconds();
+}
+
+/* The share of all CPUs others used since bench_clock_start, or -1 when it
+ * cannot be told (no /proc, under half a second). */
+static double bench_clock_others(const bench_clock *c)
+{
+    double wall = cli_now() - c->wall, busy = proc_busy_seconds();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->busy < 0 || busy < 0 || wall < 0.5 || cpus < 1)
+        return -1.0;
+    double others = (busy - c->busy - (self_cpu_seconds() - c->self)) / (wall * (double)cpus);
+    return others < 0 ? 0.0 : others > 1 ? 1.0 : others;
+}
+
+/* Said on stderr when others took more than a tenth of the machine. */
+static void bench_warn_busy(const char *what, double others)
+{
+    fflush(stdout);
+    if (others > 0.1)
+        fprintf(stderr,
+                "strata bench: %s: other processes used %.0f%% of this machine's %ld CPUs while it ran; its figures "
+                "are slowed by them (compare only figures measured side by side, docs/performance.md)\n",
+                what, 100.0 * others, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 static double peak_rss_mb(void)
 {
     struct rusage ru;
@@ -117,24 +185,32 @@ void cli_print_profile(strata_runtime *rt, int64_t steps)
 
 /* The line (or JSON object) of a workload from its step times, then the
  * profile when asked. */
-static void bench_report(const workload *w, const bench_args *a, strata_runtime *rt, strata_device *dev,
-                         double *times, int64_t per_step, int64_t batch, double loss)
+static void bench_report(const workload *w, const bench_args *a, const bench_clock *clock, strata_runtime *rt,
+                         strata_device *dev, double *times, int64_t per_step, int64_t batch, double loss)
 {
     const int64_t total = a->warmup + a->steps;
     double sum = 0;
     for (int64_t s = a->warmup; s < total; s++)
         sum += times[s];
     double med = median(times + a->warmup, (int)a->steps);
+    /* the spread: the rates of the 90th and 10th percentile step times */
+    double slow = (double)per_step / quantile(times + a->warmup, (int)a->steps, 0.9);
+    double fast = (double)per_step / quantile(times + a->warmup, (int)a->steps, 0.1);
     double rate = (double)per_step / med, mean_rate = (double)per_step * (double)a->steps / sum;
-    double rss = peak_rss_mb();
-    if (a->json)
-        printf("{\"workload\": \"%s\", \"backend\": \"%s\", \"rate\": %.1f, \"mean_rate\": %.1f, \"unit\": \"%s\", "
-               "\"batch\": %lld, \"steps\": %lld, \"median_step_ms\": %.3f, \"peak_rss_mb\": %.1f, \"loss\": %.4f}\n",
-               w->id, strata_device_backend(dev), rate, mean_rate, w->unit, (long long)batch, (long long)a->steps,
-               1e3 * med, rss, loss);
-    else
-        printf("%-3s %-6s %10.1f %s (median of %lld steps, %.3f ms/step; mean %.1f)  peak RSS %.1f MB\n", w->id,
-               strata_device_backend(dev), rate, w->unit, (long long)a->steps, 1e3 * med, mean_rate, rss);
+    double rss = peak_rss_mb(), others = bench_clock_others(clock);
+    if (a->json) {
+        printf("{\"workload\": \"%s\", \"backend\": \"%s\", \"rate\": %.1f, \"mean_rate\": %.1f, \"rate_p10\": %.1f, "
+               "\"rate_p90\": %.1f, \"unit\": \"%s\", \"batch\": %lld, \"steps\": %lld, \"median_step_ms\": %.3f, "
+               "\"peak_rss_mb\": %.1f, \"loss\": %.4f, \"others_cpu\": ",
+               w->id, strata_device_backend(dev), rate, mean_rate, slow, fast, w->unit, (long long)batch,
+               (long long)a->steps, 1e3 * med, rss, loss);
+        printf(others < 0 ? "null}\n" : "%.2f}\n", others);
+    } else
+        printf("%-3s %-6s %10.1f %s (median of %lld steps, %.3f ms/step; 80%% of steps %.1f-%.1f; mean %.1f)  "
+               "peak RSS %.1f MB\n",
+               w->id, strata_device_backend(dev), rate, w->unit, (long long)a->steps, 1e3 * med, slow, fast,
+               mean_rate, rss);
+    bench_warn_busy(w->id, others);
     if (a->profile)
         cli_print_profile(rt, a->steps);
     fflush(stdout);
@@ -144,6 +220,7 @@ static void bench_report(const workload *w, const bench_args *a, strata_runtime 
 typedef struct {
     const workload *w;
     const bench_args *a;
+    const bench_clock *clock;
 } bench_mn_user;
 
 static void bench_mn_report(strata_runtime *rt, strata_device *dev, const double *times, int64_t batch, double loss,
@@ -154,7 +231,7 @@ static void bench_mn_report(strata_runtime *rt, strata_device *dev, const double
     if (!t)
         return;
     memcpy(t, times, sizeof(double) * (size_t)(u->a->warmup + u->a->steps));
-    bench_report(u->w, u->a, rt, dev, t, batch, batch, loss);
+    bench_report(u->w, u->a, u->clock, rt, dev, t, batch, batch, loss);
     free(t);
 }
 
@@ -163,6 +240,8 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
 {
     char spec[PATH_MAX + 64];
     snprintf(spec, sizeof spec, "%s/%s", models, w->spec);
+    bench_clock clock;
+    bench_clock_start(&clock);
     if (access(spec, R_OK) != 0) {
         if (a->json)
             printf("{\"workload\": \"%s\", \"skipped\": \"needs %s (%s not found)\"}\n", w->id, w->needs, spec);
@@ -171,7 +250,7 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
         return named; /* asked for by name: not run is a failure, for the scripts that record it */
     }
     if (!strcmp(w->id, "W4") || !strcmp(w->id, "W5")) {
-        bench_mn_user u = {w, a};
+        bench_mn_user u = {w, a, &clock};
         return (!strcmp(w->id, "W4") ? memnet_bench : gan_bench)(spec, a->backend, a->warmup, a->steps, a->profile,
                                                                   bench_mn_report, &u);
     }
@@ -243,7 +322,7 @@ static int bench_workload(const workload *w, const bench_args *a, const char *mo
         run_free(&ctx);
         return r;
     }
-    bench_report(w, a, ctx.rt, ctx.dev, times, per_step, ctx.batch, loss);
+    bench_report(w, a, &clock, ctx.rt, ctx.dev, times, per_step, ctx.batch, loss);
     free(times);
     run_free(&ctx);
     return 0;
@@ -355,9 +434,9 @@ static int op_case_parse(const bench_args *a, op_case *c, int64_t dims[3][4], in
 }
 
 /* Times op_case @p c: 3 warm-up calls, then up to 64 (at least 3, about
- * 10 s at most); the median. */
+ * 10 s at most); the median, and the 10th and 90th percentiles in @p spread. */
 static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_case *c, int reps, double *med,
-                                  int *n_out)
+                                  double spread[2], int *n_out)
 {
     double times[64], spent = 0;
     int n = 0;
@@ -377,6 +456,8 @@ static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_cas
         }
     }
     *med = median(times, n);
+    spread[0] = quantile(times, n, 0.1);
+    spread[1] = quantile(times, n, 0.9);
     *n_out = n;
     return rc;
 }
@@ -425,9 +506,11 @@ static int bench_op(const bench_args *a)
         strata_runtime_destroy(rt);
         return cli_fail("creating inputs", rc);
     }
-    double med = 0;
+    double med = 0, spread[2] = {0, 0};
+    bench_clock clock;
+    bench_clock_start(&clock);
     int n = 0;
-    rc = op_case_time(rt, dev, &c, a->steps ? (int)a->steps : 20, &med, &n);
+    rc = op_case_time(rt, dev, &c, a->steps ? (int)a->steps : 20, &med, spread, &n);
     for (int i = 0; i < c.n_in; i++)
         strata_tensor_release(c.in[i]);
     if (rc) {
@@ -435,13 +518,17 @@ static int bench_op(const bench_args *a)
         strata_runtime_destroy(rt);
         return r;
     }
-    if (a->json)
+    double others = bench_clock_others(&clock);
+    if (a->json) {
         printf("{\"op\": \"%s\", \"shape\": \"%s\", \"backend\": \"%s\", \"gflops\": %.1f, \"median_ms\": %.6f, "
-               "\"reps\": %d}\n",
-               a->op, c.shape, strata_device_backend(dev), c.flops / med * 1e-9, 1e3 * med, n);
-    else
-        printf("%s %s on %s: %.1f GFLOP/s (median of %d, %.3f ms)\n", a->op, c.shape, strata_device_name(dev),
-               c.flops / med * 1e-9, n, 1e3 * med);
+               "\"p10_ms\": %.6f, \"p90_ms\": %.6f, \"reps\": %d, \"others_cpu\": ",
+               a->op, c.shape, strata_device_backend(dev), c.flops / med * 1e-9, 1e3 * med, 1e3 * spread[0],
+               1e3 * spread[1], n);
+        printf(others < 0 ? "null}\n" : "%.2f}\n", others);
+    } else
+        printf("%s %s on %s: %.1f GFLOP/s (median of %d, %.3f ms; 80%% of calls %.3f-%.3f ms)\n", a->op, c.shape,
+               strata_device_name(dev), c.flops / med * 1e-9, n, 1e3 * med, 1e3 * spread[0], 1e3 * spread[1]);
+    bench_warn_busy(a->op, others);
     strata_runtime_destroy(rt);
     return 0;
 }
