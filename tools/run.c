@@ -542,7 +542,9 @@ strata_status dist_sum_gradients(strata_model *m, dist_host *h, double weight, d
     for (size_t k = 0; !rc && clip > 0 && k < n; k++)
         total += (double)g[k] * g[k];
     const double coef = clip / (sqrt(total) + 1e-6);
-    for (size_t k = 0; !rc && clip > 0 && coef < 1.0 && k < n; k++)
+    /* a NaN norm scales too (every gradient NaN), as strata_clip_grad_norm and PyTorch 1.13's
+     * clip_grad_norm_ do: "coef < 1" left the finite gradients to update their parameters */
+    for (size_t k = 0; !rc && clip > 0 && !(coef >= 1.0) && k < n; k++)
         g[k] = (float)(g[k] * coef);
     if (!rc)
         rc = host_copy(m, COPY_GRADS, 0, g, &gb);
