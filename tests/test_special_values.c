@@ -277,6 +277,66 @@ static void test_dropout_p1(void **state)
         }
 }
 
+/* embedding's padding_idx, as nn.Embedding's: the row starts at zero, a lookup reads it as it is (here made
+ * non-zero), and it gets no gradient however often it is read; at the first row, the last and one between (the
+ * gradient is joined around the row). A padding_idx outside the table is refused, negatives too, naming it. */
+static void test_embedding_padding_idx(void **state)
+{
+    fixture *f = *state;
+    const int64_t idx[] = {2, 0, 2, 4, 0};
+    for (int k = 0; k < f->n; k++)
+        for (int64_t pad = 0; pad < 5; pad += 2) {
+            strata_device *d = f->dev[k];
+            const char *dn = strata_device_name(d);
+            strata_model *m = NULL;
+            ST_OK(strata_model_create(d, &m));
+            ST_OK(strata_model_add_input(m, "i", STRATA_I64, 1, (const int64_t[]){5}));
+            strata_attr at[3] = {strata_attr_int("num_embeddings", 5), strata_attr_int("embedding_dim", 2),
+                                 strata_attr_int("padding_idx", pad)};
+            ST_OK(strata_model_add_layer(m, "embedding", "emb", at, 3, NULL, 0));
+            strata_tensor *w = NULL, *x = NULL, *y = NULL, *s = NULL;
+            const char *pname = NULL;
+            ST_OK(strata_model_param(m, 0, &pname, &w));
+            float wv[10], got[10], g[10];
+            read_f32(w, wv, 10);
+            for (int i = 0; i < 10; i++)
+                if ((wv[i] == 0.0f) != (i / 2 == pad))
+                    fail_msg("padding_idx %lld on %s: weight[%d] starts at %g", (long long)pad, dn, i, wv[i]);
+            for (int i = 0; i < 10; i++)
+                wv[i] = (float)(i + 1);
+            ST_OK(strata_tensor_write(w, wv, sizeof wv));
+            ST_OK(strata_tensor_from_host(d, STRATA_I64, 2, (const int64_t[]){1, 5}, idx, &x));
+            ST_OK(strata_model_forward(m, &x, 1, &y, 1, 1));
+            read_f32(y, got, 10);
+            for (int i = 0; i < 10; i++)
+                expect_same("padding_idx lookup", dn, i, got[i], wv[idx[i / 2] * 2 + i % 2]);
+            s = call1(f, "core::sum", &y, 1, NULL, 0);
+            ST_OK(strata_backward(strata_runtime_graph(f->rt), s));
+            read_f32(strata_tensor_grad(w), g, 10);
+            for (int i = 0; i < 10; i++) {
+                float reads = 0;
+                for (int j = 0; j < 5; j++)
+                    reads += idx[j] == i / 2;
+                expect_same("padding_idx gradient", dn, i, g[i], i / 2 == pad ? 0.0f : reads);
+            }
+            drop(3, (strata_tensor *[]){s, y, x});
+            strata_graph_reset(strata_runtime_graph(f->rt));
+            strata_model_destroy(m);
+        }
+    strata_model *m = NULL;
+    ST_OK(strata_model_create(f->dev[0], &m));
+    ST_OK(strata_model_add_input(m, "i", STRATA_I64, 1, (const int64_t[]){5}));
+    for (int64_t pad = -2; pad <= 5; pad += 7) {
+        strata_attr at[3] = {strata_attr_int("num_embeddings", 5), strata_attr_int("embedding_dim", 2),
+                             strata_attr_int("padding_idx", pad)};
+        assert_int_equal(strata_model_add_layer(m, "embedding", "emb", at, 3, NULL, 0), STRATA_E_INVALID);
+        char want[64];
+        snprintf(want, sizeof want, "padding_idx %lld is not a row of 5", (long long)pad);
+        tu_assert_error_contains(want);
+    }
+    strata_model_destroy(m);
+}
+
 static void test_tanh_saturates(void **state)
 {
     fixture *f = *state;
@@ -495,7 +555,7 @@ int main(void)
         cmocka_unit_test(test_softmax_large_logits), cmocka_unit_test(test_long_sum),
         cmocka_unit_test(test_optim_infinite_param), cmocka_unit_test(test_adam_betas_exact),
         cmocka_unit_test(test_clip_nan_gradient),    cmocka_unit_test(test_batch_norm_constant_channel),
-        cmocka_unit_test(test_dropout_p1),
+        cmocka_unit_test(test_dropout_p1),           cmocka_unit_test(test_embedding_padding_idx),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -264,7 +264,30 @@ static strata_status dropout_forward(const strata_layer_forward_call *c)
 static const strata_attr_spec embedding_attrs[] = {
     {sizeof(strata_attr_spec), "num_embeddings", STRATA_ATTR_INT, 1, 0, 0, NULL, "vocabulary size"},
     {sizeof(strata_attr_spec), "embedding_dim", STRATA_ATTR_INT, 1, 0, 0, NULL, "vector size"},
+    {sizeof(strata_attr_spec), "padding_idx", STRATA_ATTR_INT, 0, -1, 0, NULL,
+     "a row that starts at zero and gets no gradient (-1: none)"},
 };
+
+typedef struct {
+    strata_tensor *weight;
+    int64_t padding_idx; /* -1: none */
+} embedding_state;
+
+/* Row @p p of the (v, d) weight @p w set to zero, as nn.Embedding starts its padding row. */
+static strata_status zero_weight_row(const strata_host_api *h, strata_tensor *w, int64_t v, int64_t d, int64_t p)
+{
+    size_t bytes = sizeof(float) * (size_t)v * (size_t)d;
+    float *host = st_malloc(bytes);
+    if (!host)
+        return STRATA_E_NOMEM;
+    strata_status rc = h->tensor_read(w, host, bytes);
+    if (!rc) {
+        memset(host + p * d, 0, sizeof(float) * (size_t)d);
+        rc = h->tensor_write(w, host, bytes);
+    }
+    free(host);
+    return rc;
+}
 
 static strata_status embedding_create(const strata_layer_create_call *c)
 {
@@ -280,14 +303,22 @@ static strata_status embedding_create(const strata_layer_create_call *c)
                             h->layer_name(c->layer));
     if (c->inputs[0].ndim + 2 > STRATA_MAX_DIMS)
         return h->set_error(STRATA_E_SHAPE, "layer '%s' (embedding): input rank too large", h->layer_name(c->layer));
-    strata_tensor **w = st_calloc(1, sizeof *w);
-    if (!w)
+    int64_t pad = strata_attr_get_int(c->attrs, c->n_attrs, "padding_idx", -1);
+    if (pad < -1 || pad >= v) /* PyTorch counts a negative one from the end; here -1 is none, so say so */
+        return h->set_error(STRATA_E_INVALID, "layer '%s' (embedding): padding_idx %lld is not a row of %lld "
+                                              "(0 to %lld, or -1 for none; PyTorch's padding_idx -k is row %lld - k)",
+                            h->layer_name(c->layer), (long long)pad, (long long)v, (long long)v - 1, (long long)v);
+    embedding_state *st = st_calloc(1, sizeof *st);
+    if (!st)
         return STRATA_E_NOMEM; /* st_calloc said how much */
-    *c->state = w;
+    *c->state = st;
+    st->padding_idx = pad;
     int64_t ws[2] = {v, d};
     strata_status rc;
-    /* PyTorch's default: N(0, 1) */
-    if ((rc = h->layer_add_param(c->layer, "weight", STRATA_F32, 2, ws, w)) || (rc = h->init_normal(*w, 0.0, 1.0)))
+    /* PyTorch's default: N(0, 1), the padding row zero */
+    if ((rc = h->layer_add_param(c->layer, "weight", STRATA_F32, 2, ws, &st->weight)) ||
+        (rc = h->init_normal(st->weight, 0.0, 1.0)) ||
+        (pad >= 0 && (rc = zero_weight_row(h, st->weight, v, d, pad))))
         return rc;
     strata_tensor_desc *o = &c->outputs[0];
     *o = c->inputs[0];
@@ -298,8 +329,10 @@ static strata_status embedding_create(const strata_layer_create_call *c)
 
 static strata_status embedding_forward(const strata_layer_forward_call *c)
 {
-    strata_tensor *in[2] = {*(strata_tensor **)c->state, c->inputs[0]};
-    return c->host->op_call(c->rt, "core::embedding", in, 2, NULL, 0, c->outputs, 1);
+    const embedding_state *st = c->state;
+    strata_tensor *in[2] = {st->weight, c->inputs[0]};
+    strata_attr pad = strata_attr_int("padding_idx", st->padding_idx);
+    return c->host->op_call(c->rt, "core::embedding", in, 2, &pad, st->padding_idx >= 0, c->outputs, 1);
 }
 
 /* ---- losses (two inputs: prediction and target) -------------------------- */
@@ -387,7 +420,7 @@ static const strata_layer_type core_layers[] = {
     LAYER("gelu", NULL, 0, 1, 1, act_create, gelu_forward, NULL, "Gaussian error linear unit (exact)"),
     LAYER("dropout", dropout_attrs, 1, 1, 1, dropout_create, dropout_forward, free_state,
           "inverted dropout in training, identity in eval"),
-    LAYER("embedding", embedding_attrs, 2, 1, 1, embedding_create, embedding_forward, free_state,
+    LAYER("embedding", embedding_attrs, 3, 1, 1, embedding_create, embedding_forward, free_state,
           "lookup table (nn.Embedding)"),
     LAYER("cross_entropy", loss_attrs, 1, 2, 2, ce_create, ce_forward, free_state,
           "softmax cross-entropy: inputs (logits, integer labels)"),

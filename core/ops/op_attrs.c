@@ -78,7 +78,7 @@ static const st_op_attrs op_attrs[] = {
     {"core::split", 2, {{"axis", K_INT}, {"sizes", K_INTS}}},
     {"core::slice_backward", 5, {{"shape", K_INTS}, {"axis", K_INT}, {"start", K_INT}, {"end", K_INT},
               {"step", K_INT}}},
-    {"core::embedding", 0, {{NULL, 0}}},
+    {"core::embedding", 1, {{"padding_idx", K_INT}}},
     {"core::embedding_backward", 1, {{"num_embeddings", K_INT}}},
     {"core::gather", 1, {{"axis", K_INT}}},
     {"core::gather_backward", 2, {{"axis", K_INT}, {"shape", K_INTS}}},

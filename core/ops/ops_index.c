@@ -13,6 +13,13 @@ static strata_status infer_embedding(const strata_infer_call *c)
         return st_error(STRATA_E_SHAPE, "%s: weight must be (num_embeddings, dim), got rank %d", c->op, w->ndim);
     if (idx->ndim + 1 > STRATA_MAX_DIMS)
         return st_error(STRATA_E_SHAPE, "%s: indices of rank %d are too many dims", c->op, idx->ndim);
+    const strata_attr *pad = strata_attr_find(c->attrs, c->n_attrs, "padding_idx");
+    if (pad) {
+        int64_t p = strata_attr_get_int(c->attrs, c->n_attrs, "padding_idx", 0);
+        if (p < 0 || p >= w->shape[0])
+            return st_error(STRATA_E_INVALID, "%s: padding_idx %lld is not a row of the (%lld, %lld) weight", c->op,
+                            (long long)p, (long long)w->shape[0], (long long)w->shape[1]);
+    }
     strata_tensor_desc *o = &c->outputs[0];
     o->dtype = STRATA_F32;
     o->ndim = idx->ndim + 1;
@@ -21,12 +28,45 @@ static strata_status infer_embedding(const strata_infer_call *c)
     return STRATA_OK;
 }
 
+/* The weight's gradient with row @p p zero: the rows around it and a row of zeros, joined. */
+static strata_status zero_row(const strata_backward_call *c, strata_tensor *g, int64_t p, strata_tensor **out)
+{
+    const int64_t v = g->shape[0], row[2] = {1, g->shape[1]};
+    strata_tensor *part[3] = {NULL, NULL, NULL};
+    int n = 0;
+    strata_attr fa[3] = {strata_attr_ints("shape", row, 2), strata_attr_float("value", 0.0),
+                         strata_attr_int("dtype", STRATA_F32)};
+    strata_attr before[3] = {strata_attr_int("axis", 0), strata_attr_int("start", 0), strata_attr_int("end", p)};
+    strata_attr after[3] = {strata_attr_int("axis", 0), strata_attr_int("start", p + 1), strata_attr_int("end", v)};
+    strata_status rc = p > 0 ? bw_op1(c, "core::slice", g, before, 3, &part[n++]) : STRATA_OK;
+    if (!rc)
+        rc = strata_op_create(g->st->dev, "core::fill", fa, 3, &part[n++]);
+    if (!rc && p + 1 < v)
+        rc = bw_op1(c, "core::slice", g, after, 3, &part[n++]);
+    strata_attr axis = strata_attr_int("axis", 0);
+    if (!rc)
+        rc = st_call1(c->rt, "core::concat", part, n, &axis, 1, out);
+    for (int k = 0; k < n; k++)
+        strata_tensor_release(part[k]);
+    return rc;
+}
+
+/* With padding_idx, that row gets no gradient, as in PyTorch: the row a
+ * padding token reads stays where it is (zero, as the layer starts it). */
 static strata_status bw_embedding(const strata_backward_call *c)
 {
     if (!c->needs_grad[0])
         return STRATA_OK;
     strata_attr a = strata_attr_int("num_embeddings", c->inputs[0]->shape[0]);
-    return bw_op2(c, "core::embedding_backward", c->grad_outputs[0], c->inputs[1], &a, 1, &c->grad_inputs[0]);
+    if (!strata_attr_find(c->attrs, c->n_attrs, "padding_idx"))
+        return bw_op2(c, "core::embedding_backward", c->grad_outputs[0], c->inputs[1], &a, 1, &c->grad_inputs[0]);
+    strata_tensor *g;
+    strata_status rc = bw_op2(c, "core::embedding_backward", c->grad_outputs[0], c->inputs[1], &a, 1, &g);
+    if (rc)
+        return rc;
+    rc = zero_row(c, g, strata_attr_get_int(c->attrs, c->n_attrs, "padding_idx", 0), &c->grad_inputs[0]);
+    strata_tensor_release(g);
+    return rc;
 }
 
 static strata_status infer_embedding_backward(const strata_infer_call *c)

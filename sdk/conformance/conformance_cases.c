@@ -2107,6 +2107,8 @@ static int gen_embedding(cf_gen *g, const cf_recipe *rc, cf_case *c)
     index_input(g, c, "idx", n, s, V);
     if (g->error == 3) /* rows of no values: nothing is copied, and the index -1 is still refused */
         c->note = "index -1 into a (V, 0) table must fail";
+    if (g->trial == 2 && !g->error && V > 1) /* a padding row: its gradient is zero, made by slices and a concat */
+        cf_attr_int(c, "padding_idx", cf_int(&g->rng, 0, V - 1));
     c->k_bwd = cf_numel(n, s);
     return 0;
 }
