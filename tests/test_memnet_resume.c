@@ -189,13 +189,17 @@ static void test_nan_loss_saves_last_good_state(void **state)
     code = cli("train diverge.yaml --resume nan --backend ref --quiet");
     expect_err(code, 1, "the loss became");
     assert_int_equal(checkpoint_step("nan"), good);
-    /* with anomaly detection (STRATA_DETECT_ANOMALY: memnet's train has no flag) the op is named and the last
-     * good state saved too (it exited 1 without a word) */
+    /* with anomaly detection (STRATA_DETECT_ANOMALY, or --detect-anomaly, which memnet's train lacked though the
+     * help said every trainer took it) the op is named and the last good state saved too (it exited 1 without a
+     * word) */
     assert_int_equal(setenv("STRATA_DETECT_ANOMALY", "1", 1), 0);
     code = cli("train diverge.yaml --data data --task 1 --out anom --backend ref --quiet");
     unsetenv("STRATA_DETECT_ANOMALY");
     expect_err(code, 1, "anomaly detected");
     expect_err(code, 1, "(the last good one) is in anom/checkpoint.safetensors");
+    code = cli("train diverge.yaml --data data --task 1 --out anom2 --backend ref --quiet --detect-anomaly");
+    expect_err(code, 1, "anomaly detected");
+    expect_err(code, 1, "(the last good one) is in anom2/checkpoint.safetensors");
 }
 
 static void test_resume_errors(void **state)

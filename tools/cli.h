@@ -620,6 +620,12 @@ typedef struct train_resume_args {
         .name = "--checkpoint-every", .type = CLI_INT, .dst = &(r)->checkpoint_every, .value = "N", .lo = 1,       \
         .hi = LLONG_MAX, .modes = (m), .help = "also write the checkpoint every N steps"                           \
     }
+/** --detect-anomaly of every trainer, into the int @p flag, in modes @p m. */
+#define CLI_DETECT_ANOMALY_OPTION(flag, m)                                                                          \
+    {                                                                                                              \
+        .name = "--detect-anomaly", .type = CLI_FLAG, .dst = (flag), .modes = (m),                                  \
+        .help = "stop at the first op that gives NaN or Inf, naming it"                                            \
+    }
 /** After parsing: --resume DIR is the run directory (*out_dir = DIR), held
  *  from here on (train_out_prepare) and its FILE.replaced put back; 2
  *  after a message when --out names another directory, 1 when DIR is not a

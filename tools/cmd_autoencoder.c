@@ -71,8 +71,7 @@ static int ae_parse(int argc, char **argv, ae_args *a, unsigned mode)
         CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, AE_TRAIN),
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = AE_EVAL, .help = "print a JSON object"},
-        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = AE_TRAIN,
-         .help = "stop at the first op that gives NaN or Inf, naming it"},
+        CLI_DETECT_ANOMALY_OPTION(&a->detect_anomaly, AE_TRAIN),
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = AE_TRAIN, .help = "no progress lines"},
         {0},
     };

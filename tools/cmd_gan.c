@@ -109,8 +109,7 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         CLI_RESUME_OPTIONS(&a->ckpt, GAN_TRAIN),
         CLI_BACKEND_OPTION(&a->backend),
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = GAN_FID, .help = "print a JSON object"},
-        {.name = "--detect-anomaly", .type = CLI_FLAG, .dst = &a->detect_anomaly, .modes = GAN_TRAIN,
-         .help = "stop at the first op that gives NaN or Inf, naming it"},
+        CLI_DETECT_ANOMALY_OPTION(&a->detect_anomaly, GAN_TRAIN),
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = GAN_TRAIN, .help = "no progress lines"},
         {0},
     };

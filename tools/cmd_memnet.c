@@ -53,7 +53,7 @@ typedef struct {
     int64_t epochs, seed, batch, story, repeats;
     int64_t steps;          /* train: stop after this many optimizer steps (every run counted); 0: never */
     train_resume_args ckpt; /* train: --resume, --checkpoint-every */
-    int have_seed, json, quiet;
+    int have_seed, json, quiet, detect_anomaly;
 } mn_args;
 
 /* Sorted words; id 0 is the nil word "<nil>". */
@@ -181,6 +181,7 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = MN_EVAL,
          .help = "{\"tasks\": {\"1\": error, ...}, \"mean\": error} instead of the table"},
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = MN_TRAIN, .help = "no progress lines"},
+        CLI_DETECT_ANOMALY_OPTION(&a->detect_anomaly, MN_TRAIN),
         {0},
     };
     const cli_command cmds[] = {
@@ -707,6 +708,8 @@ static int mn_open(mn_ctx *c, const mn_args *a, const char *spec_path)
     strata_status rc = cli_runtime_create(0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
+    if (a->detect_anomaly)
+        strata_set_detect_anomaly(c->rt, 1);
     if (cli_spec_load(c->rt, spec_path, &c->spec))
         return 1;
     int64_t seed = 1;
@@ -1353,7 +1356,7 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             mn_batch(t->train, b.idx, B, rp->noise, &p->rng, b.story, b.query, b.answer);
             double lv = 0.0;
             rc = mn_step(c, &b, B, rp->clip, &lv, &p->wrong);
-            if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or an anomaly report (STRATA_DETECT_ANOMALY) */
+            if (train_numeric_stop(rc, lv)) { /* a non-finite loss, or --detect-anomaly's report */
                 rc = mn_nan_stop(t, &before, lv);
                 break;
             }

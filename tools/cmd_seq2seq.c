@@ -64,7 +64,7 @@ static void s2s_free(s2s_set *d)
 typedef struct {
     const char *spec_path, *out_dir, *checkpoint, *backend;
     int64_t steps, seed, batch;
-    int have_seed, quiet, json;
+    int have_seed, quiet, json, detect_anomaly;
     train_resume_args ckpt; /* --resume, --checkpoint-every (0: at the end only) */
 } s2s_args;
 
@@ -97,6 +97,7 @@ static int s2s_parse(int argc, char **argv, s2s_args *a, unsigned mode)
         CLI_BACKEND_OPTION(&a->backend),
         CLI_SET_OPTION(0),
         CLI_RESUME_OPTIONS(&a->ckpt, S2S_TRAIN),
+        CLI_DETECT_ANOMALY_OPTION(&a->detect_anomaly, S2S_TRAIN),
         {.name = "--quiet", .type = CLI_FLAG, .dst = &a->quiet, .modes = S2S_TRAIN, .help = "no progress lines"},
         {.name = "--json", .type = CLI_FLAG, .dst = &a->json, .modes = S2S_EVAL, .help = "print a JSON object"},
         {0},
@@ -137,6 +138,8 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
     strata_status rc = cli_runtime_create(a->have_seed ? (uint64_t)a->seed : 0, &c->rt);
     if (rc)
         return cli_fail("creating the runtime", rc);
+    if (a->detect_anomaly)
+        strata_set_detect_anomaly(c->rt, 1);
     if (cli_spec_load(c->rt, a->spec_path, &c->spec))
         return 1;
     int64_t seed = 1;
