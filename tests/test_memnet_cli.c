@@ -104,6 +104,20 @@ static void test_train_eval_explain(void **state)
         fail_msg("eval from the checkpoint gives %.6f, training reported %.6f", again, err);
     free(out);
     free(sum);
+    /* without SPEC: the run's spec.yaml, or --spec's (both were refused as the classifier's unknown options, the
+     * help's "default: RUN/spec.yaml" unreachable) */
+    assert_int_equal(run_cli("eval --checkpoint run --data data --task 1 --json"), 0);
+    out = slurp("out");
+    if (json_number(out, "\"mean\"") != again)
+        fail_msg("eval with the run's spec.yaml printed: %s", out);
+    free(out);
+    assert_int_equal(run_cli("eval --spec run/spec.yaml --checkpoint run/checkpoint.safetensors --data data --task 1 "
+                             "--json"),
+                     0);
+    out = slurp("out");
+    if (json_number(out, "\"mean\"") != again)
+        fail_msg("eval --spec run/spec.yaml printed: %s", out);
+    free(out);
 
     assert_int_equal(run_cli("memnet-explain --checkpoint run/checkpoint.safetensors --data data --task 1 --story 2"),
                      0);

@@ -147,7 +147,16 @@ static void test_resume_matches_uninterrupted(void **state)
     if (!jacc || !strstr(json, "\"test_loss\":") || !strstr(json, "\"backend\":\"ref\""))
         fail_msg("eval --json printed: %s", json);
     assert_true(fabs(atof(acc + strlen("test accuracy: ")) - atof(jacc + strlen("{\"test_accuracy\":"))) < 1e-4);
+    /* no SPEC: the run's own spec.yaml, said on stderr, the same figures */
+    expect_ok(cli("eval --checkpoint part --backend ref --json --batch-size 5"));
+    char *again = tu_slurp(dir, "out"), *said = tu_slurp(dir, "err");
+    assert_non_null(again);
+    assert_non_null(said);
+    if (strcmp(again, json) || !strstr(said, "the spec is part/spec.yaml, the run's"))
+        fail_msg("eval --checkpoint part printed: %s%s", again, said);
     free(json);
+    free(again);
+    free(said);
     free(line);
 
     /* resuming a finished run (stopped by --steps within an epoch) changes nothing, its summary.json

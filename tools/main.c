@@ -26,7 +26,8 @@ static void usage(FILE *f)
                "                                        (every trainer; strata train SPEC --help lists its options)\n"
                "  eval SPEC --checkpoint FILE [--backend NAME] [--per-class] [--json]\n"
                "                                        test loss and accuracy (validation loss for text,\n"
-               "                                        exact match for data.format: seq2seq_reverse)\n"
+               "                                        exact match for data.format: seq2seq_reverse); without\n"
+               "                                        SPEC, the run's spec.yaml beside the checkpoint\n"
                "  train SPEC --data DIR --task N|all --out DIR   (data.format: babi) a memory network on bAbI\n"
                "           [--repeats R] [--steps N]    (--resume DIR, --checkpoint-every N as above)\n"
                "  eval SPEC --checkpoint FILE --data DIR --task N|all [--json]\n"
@@ -178,6 +179,16 @@ static int run_command(int argc, char **argv)
         /* every trainer shares its steps across the ranks (run_step, dist_update); evaluation is one process's */
         if (dist_launched_size() > 1 && !train)
             return single_process_only("eval", fmt, task);
+        /* `strata eval --checkpoint RUN` tests with the spec the run recorded, RUN/spec.yaml, as SPEC */
+        char **args = argv + 1, *with_spec[argc + 1];
+        if (!train && cli_implied_spec) {
+            with_spec[0] = argv[1];
+            with_spec[1] = (char *)cli_implied_spec;
+            memcpy(with_spec + 2, argv + 2, sizeof *argv * (size_t)(argc - 2));
+            with_spec[argc] = NULL;
+            args = with_spec, argc++;
+            fprintf(stderr, "strata: eval: the spec is %s, the run's\n", cli_implied_spec);
+        }
         int (*run)(int argc, char **argv) = train ? cmd_train : cmd_eval;
         if (!strcmp(fmt, "seq2seq_reverse"))
             run = train ? cmd_s2s_train : cmd_s2s_eval;
@@ -194,7 +205,7 @@ static int run_command(int argc, char **argv)
             run = cmd_train_text;
         if (train && dist_launched_size() > 1)
             return train_data_parallel(run, argc - 1, argv + 1);
-        const int r = run(argc - 1, argv + 1);
+        const int r = run(argc - 1, args);
         if (train)
             train_replaced_settle(r);
         return r;

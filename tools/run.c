@@ -1180,20 +1180,34 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
 
 /* The spec named on a train/eval command line, read with the line's --set
  * overrides (which may repair the spec as written): cli_spec_kind. */
+const char *cli_implied_spec;
+
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
 {
     task[0] = 0;
     buf[0] = 0;
-    const char *path = NULL;
+    const char *path = NULL, *spec = NULL, *checkpoint = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc && strncmp(argv[i + 1], "--", 2) &&
             cli_n_sets < CLI_MAX_SETS)
             cli_sets[cli_n_sets++] = argv[i + 1];
+        if (i + 1 < argc && !strcmp(argv[i], "--spec"))
+            spec = argv[i + 1];
+        if (i + 1 < argc && !strcmp(argv[i], "--checkpoint"))
+            checkpoint = argv[i + 1];
         if (argv[i][0] == '-' && argv[i][1])
             i += !cli_is_flag(argv[i]); /* an option with a value: skip the value */
         else if (!path)
             path = argv[i];
     }
+    /* no SPEC: `--spec SPEC`, else the run's spec.yaml beside --checkpoint, tell the trainer (a memory network's
+     * eval, whose --spec and default were refused as options of the classifier's before) */
+    static char beside[4200];
+    cli_implied_spec = NULL;
+    if (!path && !spec && checkpoint && train_spec_beside(checkpoint, beside, sizeof beside))
+        path = cli_implied_spec = beside;
+    else if (!path)
+        path = spec;
     int r = path ? cli_spec_kind(path, buf, size, task, task_size) : 0;
     cli_n_sets = 0; /* the command's own option parser collects them again */
     return r;
