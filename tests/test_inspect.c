@@ -644,6 +644,17 @@ static void test_export(void **state)
     tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype f16"), 2, "export needs --out FILE");
     tu_expect_cli_err(dir, tu_run_cli(dir, "export missing.safetensors --dtype f16 --out x.safetensors"), 1,
                       "missing.safetensors");
+    /* over the run's own checkpoint: refused, since the optimizer's state would go and --resume with it (it was
+     * written, exit 0); over a copy without that state, written */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export run --dtype f16 --out run/checkpoint.safetensors"), 1,
+                      "holds its optimizer's state");
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "inspect run --json"));
+    char *still = tu_slurp(dir, "out");
+    assert_non_null(still);
+    assert_non_null(strstr(still, "\"F32\""));
+    assert_null(strstr(still, "\"F16\""));
+    free(still);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "export small.safetensors --dtype f16 --out small.safetensors"));
     /* a FIFO in the way is refused, not replaced by a plain file; read, it is refused at once, not waited on */
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/fifo.safetensors", dir);

@@ -30,7 +30,7 @@ static int parse_args(int argc, char **argv, export_args *a, strata_dtype *dtype
         {.name = "--dtype", .type = CLI_STRING, .dst = &a->dtype, .value = "f16|bf16|f32",
          .help = "the float tensors' dtype in the copy (float16/half, bfloat16, float32 too)"},
         {.name = "--out", .type = CLI_STRING, .dst = &a->out, .value = "FILE",
-         .help = "the copy to write (atomically; may be FILE itself)"},
+         .help = "the copy to write (atomically; may be FILE itself, unless FILE holds an optimizer's state)"},
         {0},
     };
     const cli_command c = {
@@ -77,6 +77,16 @@ int cmd_export(int argc, char **argv)
     if (stat(a.path, &st) == 0 && S_ISDIR(st.st_mode) && cli_run_checkpoint(a.path, buf, sizeof buf, &src))
         return 1;
     const long long before = stat(src, &st) == 0 ? (long long)st.st_size : -1;
+    /* the copy over a checkpoint that a run resumes from would drop its optimizer's state for good */
+    struct stat dst;
+    char probe[8];
+    if (before >= 0 && stat(a.out, &dst) == 0 && dst.st_dev == st.st_dev && dst.st_ino == st.st_ino &&
+        strata_checkpoint_metadata(src, "optimizer", probe, sizeof probe) != STRATA_E_NOT_FOUND) {
+        fprintf(stderr, "strata: error: export: --out %s is %s itself, which holds its optimizer's state: the copy "
+                        "over it would drop it, and `--resume` of its run with it; write the copy elsewhere\n",
+                a.out, src);
+        return 1;
+    }
     strata_status s = strata_checkpoint_convert(src, a.out, dtype);
     if (s != STRATA_OK)
         return cli_fail("export", s);
