@@ -560,6 +560,7 @@ static void test_predict_errors(void **state)
         {"predict gray.yaml %s --input x", 2, "--input must be a whole number"},
         {"predict gray.yaml %s", 2, "nothing to classify: give IMAGE.png files, --input N or --data FILE"},
         {"predict gray.yaml %s --top 0 img0.png", 2, "--top must be a whole number in [1, 100000]"},
+        {"predict gray.yaml %s --input 0 --invert", 2, "--invert applies to IMAGE.png files"}, /* was ignored */
         {"predict gray.yaml --checkpoint . img0.png", 1, "checkpoint .: not a regular file (a run directory?"},
         {"predict gray.yaml %s img0.png --set 'data.classes=[a, b]'", 1,
          "data.classes names 2 classes, the model gives 3"},

@@ -88,6 +88,9 @@ static int parse_args(int argc, char **argv, predict_args *a)
         return cli_usage_error(&c, "nothing to classify: give IMAGE.png files, --input N or --data FILE");
     if (a->data_inputs && !a->data)
         return cli_usage_error(&c, "--inputs names a tensor of --data FILE; give --data too");
+    if (a->invert && a->n_positional == 1) /* it was ignored without a word */
+        return cli_usage_error(&c, "--invert applies to IMAGE.png files; the examples of --input and --data are "
+                                   "read as they are stored");
     for (int i = 0; i < a->n_inputs; i++) /* every index read before anything runs */
         if ((r = cli_parse_int("--input", a->inputs[i], 0, LLONG_MAX, &a->index[i])))
             return r;
