@@ -409,6 +409,12 @@ static void test_task_lists(void **state)
         snprintf(want, sizeof want, "--task '%s': expected a task number", bad[k]);
         expect_err(run_cli("eval %s --checkpoint quick --data data --task '%s'", spec_arg, bad[k]), 2, want);
     }
+    /* memnet-explain's one task: its message offered lists and "all", which it then refused */
+    expect_err(run_cli("memnet-explain --checkpoint quick --data data --task 1,2 --story 1"), 2,
+               "--task '1,2': expected a task number in 1..20\n");
+    /* --data a file: said so (it suggested `babi-gen --out FILE`, which fails) */
+    expect_err(run_cli("train %s " QUICK " --data data/qa1_single-supporting-fact_test.txt --task 1 --out f", spec_arg),
+               1, "is not a directory: give the directory of the bAbI files");
 }
 
 /* Bytes that are not UTF-8 cannot go into the checkpoint's JSON metadata:

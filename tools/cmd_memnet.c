@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -219,14 +220,16 @@ static int mn_parse(int argc, char **argv, mn_args *a, unsigned mode)
  * commas: strtol's leading blanks and '+' and an empty item ("1,") are
  * refused, and so is a repeated task, which would have trained on every
  * question twice (its validation twins in the training set) as a joint model. */
-static int mn_parse_tasks(const char *arg, mn_files *f)
+static int mn_parse_tasks(const char *arg, mn_files *f, int one)
 {
     f->n_tasks = 0;
+    const char *forms = one ? "" : ", a list like 1,2,3, or all"; /* memnet-explain shows one task */
     if (!arg) {
-        fprintf(stderr, "strata: error: --task N|all is required (N in 1..%d, or a list like 1,2,3)\n", MN_TASKS);
+        fprintf(stderr, "strata: error: --task N%s is required (N in 1..%d%s)\n", one ? "" : "|all", MN_TASKS,
+                one ? "" : ", or a list like 1,2,3");
         return 2;
     }
-    if (!strcmp(arg, "all")) {
+    if (!strcmp(arg, "all") && !one) {
         for (int t = 1; t <= MN_TASKS; t++)
             f->tasks[f->n_tasks++] = t;
         return 0;
@@ -235,9 +238,8 @@ static int mn_parse_tasks(const char *arg, mn_files *f)
         int t = 0, digits = 0;
         for (; *p >= '0' && *p <= '9' && t <= MN_TASKS; p++, digits++)
             t = t * 10 + (*p - '0');
-        if (!digits || t < 1 || t > MN_TASKS || (*p && *p != ',')) {
-            fprintf(stderr, "strata: error: --task '%s': expected a task number in 1..%d, a list like 1,2,3, or all\n",
-                    arg, MN_TASKS);
+        if (!digits || t < 1 || t > MN_TASKS || (*p && (*p != ',' || one))) {
+            fprintf(stderr, "strata: error: --task '%s': expected a task number in 1..%d%s\n", arg, MN_TASKS, forms);
             return 2;
         }
         for (int k = 0; k < f->n_tasks; k++)
@@ -286,6 +288,13 @@ static int mn_find_file(const char *dir, int task, const char *split, char *out,
         closedir(d);
         if (found)
             return 0;
+    }
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) { /* babi-gen --out FILE would fail: no hint to it */
+        fprintf(stderr, "strata: error: --data %s is not a directory: give the directory of the bAbI files "
+                        "(qa1_*_train.txt, ...)\n",
+                dir);
+        return 1;
     }
     fprintf(stderr,
             "strata: error: no bAbI %s file for task %d in %s (expected %s*%s, as in tasks_1-20_v1-2/en; "
@@ -1466,7 +1475,7 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
     if (a->task_arg) {
         mn_files f = {0};
         char given[96];
-        if (mn_parse_tasks(a->task_arg, &f))
+        if (mn_parse_tasks(a->task_arg, &f, 0))
             return 2;
         mn_tasks_str(&f, given, sizeof given);
         if (strcmp(given, ck_tasks) != 0) {
@@ -1676,7 +1685,7 @@ int cmd_memnet_train(int argc, char **argv)
         r = 1;
         goto out;
     }
-    if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open(&c, &a, a.spec_path)) ||
+    if ((r = mn_parse_tasks(a.task_arg, &f, 0)) || (r = mn_open(&c, &a, a.spec_path)) ||
         (r = mn_load_files(&f, a.data_dir, 1)) || (r = mn_check_empty(&f)) ||
         (r = train_out_prepare(a.out_dir, a.ckpt.resume != NULL)))
         goto out;
@@ -1960,7 +1969,7 @@ int cmd_memnet_eval(int argc, char **argv)
         return CLI_EXIT(r);
     if (cli_checkpoint_present(a.checkpoint)) /* before the data are read */
         return 1;
-    if ((r = mn_parse_tasks(a.task_arg, &f)) || (r = mn_open_checkpoint(&c, &a)) ||
+    if ((r = mn_parse_tasks(a.task_arg, &f, 0)) || (r = mn_open_checkpoint(&c, &a)) ||
         (r = mn_load_files(&f, a.data_dir, 0)) || (r = mn_check_empty(&f)))
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
@@ -2021,12 +2030,8 @@ int cmd_memnet_explain(int argc, char **argv)
     int r = mn_parse(argc, argv, &a, MN_EXPLAIN);
     if (r)
         return CLI_EXIT(r);
-    if ((r = mn_parse_tasks(a.task_arg, &f)))
+    if ((r = mn_parse_tasks(a.task_arg, &f, 1)))
         return r;
-    if (f.n_tasks != 1) {
-        fprintf(stderr, "strata: error: memnet-explain shows one task's story; got --task %s\n", a.task_arg);
-        return 2;
-    }
     if ((r = mn_open_checkpoint(&c, &a)) || (r = mn_load_files(&f, a.data_dir, 0)))
         goto out;
     test.M = c.M, test.J = c.J, test.Jq = c.Jq;
