@@ -509,6 +509,9 @@ static void wrong_kinds_and_ranges(void **state)
                        "bad.yaml:2: train.epochs expects an integer, got 'two'", NULL);
     expect_parse_error(f, TINY "train: {batch_size: 0}\n", STRATA_E_FORMAT,
                        "train.batch_size must be at least 1, got 0", NULL);
+    /* trained nothing and wrote no checkpoint, "successfully", where --epochs 0 is refused */
+    expect_parse_error(f, TINY "train: {epochs: 0}\n", STRATA_E_FORMAT, "train.epochs must be at least 1, got 0",
+                       NULL);
     expect_parse_error(f, TINY "schedule: {type: step, step_size: 5, gamma: .inf}\n", STRATA_E_FORMAT,
                        "schedule.gamma must be a finite number, got .inf", NULL);
     expect_parse_error(f, TINY "schedule: {type: cosine, eta_min: .nan}\n", STRATA_E_FORMAT,

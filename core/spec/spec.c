@@ -347,7 +347,7 @@ static const key_rule data_babi_rules[] = {
 };
 
 static const key_rule train_rules[] = {
-    {"epochs", K_INT, 0, "1", 0, 0, NULL, NULL, 0},
+    {"epochs", K_INT, 0, "1", 1, 0, NULL, NULL, 0}, /* 0 trained nothing and wrote no checkpoint */
     {"batch_size", K_INT, 0, "64", 1, 0, NULL, NULL, 0},
     {"eval_batch_size", K_INT, 0, "1000", 1, 0, NULL, NULL, 0},
     {"clip_grad_norm", K_FLOAT, 0, "0", 0, 0, NULL, NULL, 0},
