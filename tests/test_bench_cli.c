@@ -117,6 +117,14 @@ static void test_errors(void **state)
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench --shape 8x8x8 --backend ref"), 2, "--shape applies to --op");
     tu_expect_cli_err(dir, tu_run_cli(dir, "bench W1 --models /nonexistent --steps 2 --backend ref"), 1,
                       "the workloads' specs are looked up in /nonexistent, which is not a directory");
+    /* an unknown workload is refused before any runs: `bench W1 W9` timed W1 first */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "bench W1 W9 --backend ref --steps 1 --warmup 0"), 2,
+                      "unknown workload 'W9' (W1..W5)");
+    char *ran = tu_slurp(dir, "out");
+    assert_non_null(ran);
+    if (strstr(ran, "W1"))
+        fail_msg("bench W1 W9 ran W1 before refusing W9: %s", ran);
+    free(ran);
     /* a workload asked for by name and not run is a failure */
     char empty[600];
     snprintf(empty, sizeof empty, "%s/empty-models", dir);

@@ -599,6 +599,17 @@ int cmd_bench(int argc, char **argv)
         for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
             ids[n_ids++] = workloads[k].id;
     }
+    /* every id before the first run: `bench W1 W9` timed W1 for minutes, then refused W9 */
+    const workload *run[8] = {0};
+    for (int i = 0; i < n_ids; i++) {
+        for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
+            if (!strcmp(workloads[k].id, ids[i]))
+                run[i] = &workloads[k];
+        if (!run[i]) {
+            fprintf(stderr, "strata bench: unknown workload '%s' (W1..W5)\n", ids[i]);
+            return 2;
+        }
+    }
     char models[PATH_MAX];
     find_models(models, sizeof models, a.models);
     struct stat mst;
@@ -611,14 +622,7 @@ int cmd_bench(int argc, char **argv)
     }
     int worst = 0;
     for (int i = 0; i < n_ids; i++) {
-        const workload *w = NULL;
-        for (size_t k = 0; k < sizeof workloads / sizeof *workloads; k++)
-            if (!strcmp(workloads[k].id, ids[i]))
-                w = &workloads[k];
-        if (!w) {
-            fprintf(stderr, "strata bench: unknown workload '%s' (W1..W5)\n", ids[i]);
-            return 2;
-        }
+        const workload *w = run[i];
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0)
