@@ -658,6 +658,14 @@ static void test_bad_usage(void **state)
     expect_err(cli("train gan_grow.yaml --out bn1 --backend ref --batch-size 1"), 2,
                "batch norm needs 2 images in training");
     assert_false(exists("bn1"));
+    /* a batch larger than the training set: its error once, not followed by an empty "E_INVALID: " one */
+    expect_err(cli("train ae.yaml --out abig --backend ref --batch-size 9223372036854775807"), 1,
+               "train.batch_size 9223372036854775807 is more than the");
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (tu_count(err, "strata: error:") != 1 || strstr(err, "E_INVALID: \n"))
+        fail_msg("train ae.yaml --batch-size 9223372036854775807 printed:\n%s", err);
+    free(err);
     /* fid's --classifier given a GAN's run or file (it read a directory as "not a regular file") */
     expect_err(cli("fid --classifier quiet0 --generator quiet0 --backend ref"), 1, "--classifier quiet0 is a GAN's");
     expect_err(cli("fid --classifier quiet0/discriminator.safetensors --generator quiet0 --backend ref"), 1,

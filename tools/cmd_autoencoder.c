@@ -499,17 +499,21 @@ int cmd_ae_train(int argc, char **argv)
     }
     strata_loader *ld = NULL;
     strata_status rc = strata_loader_create(c.train, c.batch, 1, ts.data_seed, 1, &ld);
+    int said = 0; /* rc's error is printed already: cli_fail would add one with an empty message */
     const int64_t per_epoch = ld ? strata_loader_batches(ld) : 0, run_batches = cli_mul_sat(per_epoch, epochs);
     if (!rc && per_epoch == 0) {
         fprintf(stderr, "strata: error: %s: train.batch_size %lld is more than the %lld training examples (whole "
                         "batches only)\n",
                 a.spec_path, (long long)c.batch, (long long)strata_dataset_size(c.train));
         rc = STRATA_E_INVALID;
+        said = 1;
     }
     epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, epochs_given ? epochs : -1, cli_steps, a.quiet);
     cli_schedule sched;
-    if (!rc && cli_read_schedule(c.spec, run_batches, &sched))
+    if (!rc && cli_read_schedule(c.spec, run_batches, &sched)) {
         rc = STRATA_E_INVALID;
+        said = 1;
+    }
     cli_note_defaults(c.spec, a.quiet, a.ckpt.resume != NULL);
     if (!a.quiet)
         printf("strata: training the autoencoder %s on %s: %lld parameters, code %lld of %lld values; %lld epoch%s, "
@@ -647,7 +651,7 @@ int cmd_ae_train(int argc, char **argv)
         rc = recon ? ae_test_mse(&c, &test_mse, recon, keep) : STRATA_E_NOMEM;
     if (rc) {
         free(recon);
-        r = cli_fail("training the autoencoder", rc);
+        r = said ? 1 : cli_fail("training the autoencoder", rc);
         goto out;
     }
     if (!dist_is_root()) { /* rank 0 writes the picture, fits the PCA and reports */
