@@ -459,6 +459,25 @@ static void test_typo_hints(void **state)
     free(err);
 }
 
+/* `strata check --seed 0` runs the cases of seed 0: the conformance runner took a seed of 0 for "the default"
+ * and ran 0x5eed's under the name of --seed 0. */
+static void test_check_seed_zero(void **state)
+{
+    (void)state;
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "check --backend ref --op relu --trials 1 --large 0 --seed 0"));
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    if (!strstr(out, ", seed 0x0\n"))
+        fail_msg("check --seed 0 does not name seed 0:\n%s", out);
+    free(out);
+    tu_expect_cli_ok(dir, tu_run_cli(dir, "check --backend ref --op relu --trials 1 --large 0"));
+    out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    if (!strstr(out, ", seed 0x5eed\n"))
+        fail_msg("check without --seed does not run the default seed 0x5eed:\n%s", out);
+    free(out);
+}
+
 /* sample and fid take a generator's (and a classifier's) spec from the
  * checkpoint; one that records none names the option that gives it, and a
  * file that cannot be read is not called spec-less. */
@@ -550,6 +569,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint_without_spec),
+        cmocka_unit_test(test_check_seed_zero),
         cmocka_unit_test(test_classifier_model_checked),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),

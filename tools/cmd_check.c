@@ -97,6 +97,7 @@ int cmd_check(int argc, char **argv)
             fprintf(stderr, "strata: error: --seed must be a whole number >= 0 (0x... for hex), got '%s'\n", seed);
             return 2;
         }
+        o.seed_given = 1; /* 0 is a seed like any other, not the default 0x5eed */
     }
     /* "opencl:1", a device as train and bench take it: backend and --device (it read "not loaded") */
     static char be_name[64];

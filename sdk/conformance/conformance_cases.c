@@ -3876,7 +3876,7 @@ int conformance_run_ex(strata_runtime *rt, const char *backend, const conformanc
     if (x.opt.trials <= 0)
         x.opt.trials = CF_DEFAULT_TRIALS;
     x.opt.large_trials = x.opt.large_trials < 0 ? 0 : x.opt.large_trials ? x.opt.large_trials : 1;
-    if (!x.opt.seed)
+    if (!x.opt.seed && !x.opt.seed_given)
         x.opt.seed = CF_DEFAULT_SEED;
 
     if (!rt || !backend) {

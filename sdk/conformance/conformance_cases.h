@@ -67,6 +67,9 @@ typedef struct conformance_options {
      *  see conformance_run_ex). */
     const char *const *plugins;
     int n_plugins;
+    /** Nonzero: @p seed is used as it is, 0 included (`strata check --seed 0`); 0: a seed of 0 stands for the
+     *  default, as before this field (a caller with a struct_size that ends before it gets that). */
+    int seed_given;
 } conformance_options;
 
 /**
