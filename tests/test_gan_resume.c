@@ -648,6 +648,14 @@ static void test_bad_usage(void **state)
         assert_null(strstr(out, "strata: training"));
         assert_int_equal(tu_count(out, "\n"), 1);
         free(out);
+        /* --seed on --resume: the run keeps its own (the spec's, 2 and 3), and says so */
+        expect_ok(cli("train %s --resume quiet%d --steps 3 --seed 9 --backend ref", s, k));
+        char *err = tu_slurp(dir, "err"), note[128];
+        assert_non_null(err);
+        snprintf(note, sizeof note, "strata: note: the run has seed %d (from the checkpoint), not 9\n", 2 + k);
+        if (!strstr(err, note))
+            fail_msg("train %s --resume --seed 9 printed no note of the run's seed:\n%s", s, err);
+        free(err);
     }
     /* images the discriminator cannot take, or batch norm on batches of one: refused before the run directory
      * is made (they failed at the first step, leaving a run to resume) */

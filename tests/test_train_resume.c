@@ -324,6 +324,13 @@ static void test_resume_names_directory(void **state)
     expect_err(cli("train adam.yaml --resume rd/checkpoint.safetensors --backend ref"), 1,
                "--resume rd/checkpoint.safetensors is a file; --resume takes the run's directory (--resume rd)");
     expect_err(cli("train adam.yaml --resume gone --backend ref"), 1, "--resume gone: No such file or directory");
+    /* --seed on --resume: the run keeps its own seed (3, the spec's), and says so */
+    expect_ok(cli("train adam.yaml --resume rd --steps 3 --seed 9 --backend ref"));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "strata: note: the run shuffles its data with seed 3 (from the checkpoint), not 9\n"))
+        fail_msg("train --resume rd --seed 9 printed no note of the run's seed:\n%s", err);
+    free(err);
     char path[1024];
     snprintf(path, sizeof path, "%s/gone", dir);
     assert_int_not_equal(access(path, F_OK), 0);

@@ -682,6 +682,10 @@ void train_best_resume(train_best *b, const char *out_dir, int64_t resumed_step,
  *  when @p value beats the best so far; ties keep the earlier model. */
 strata_status train_best_update(train_best *b, const char *out_dir, strata_model *m, double value, int64_t epoch,
                                 int64_t step, struct json_t *meta);
+/** --resume given another seed (@p seed) than the run's, @p run_seed from its checkpoint: the note that the run
+ *  keeps its own, "the run @p how seed N (from the checkpoint), not S" (@p how: "has", "shuffles its data
+ *  with"), on rank 0 unless @p quiet. Nothing when they agree. */
+void train_resume_note_seed(uint64_t run_seed, int64_t seed, const char *how, int quiet);
 /** --resume on @p backend of a run that started on another: warns that the
  *  losses will not repeat an uninterrupted run's bit for bit. */
 void train_resume_warn_backend(const train_state *s, strata_device *dev);

@@ -426,6 +426,8 @@ static int ae_resume(ae_ctx *c, const ae_args *a, train_state *ts, int64_t *epoc
     if (train_resume_check_batch(ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(ts, c->dev);
+    if (a->have_seed) /* the run's seed stands (it was ignored without a word) */
+        train_resume_note_seed(ts->data_seed, a->seed, "has", a->quiet);
     *epochs_given |= train_resume_epochs(ts, a->out_dir, epochs, a->epochs > 0, a->quiet);
     if (train_metrics_truncate(a->out_dir, ts))
         return 1;

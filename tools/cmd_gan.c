@@ -916,6 +916,8 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     if (train_resume_check_batch(&ts, a->out_dir, c->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(&ts, c->dev);
+    if (a->have_seed) /* the run's seed stands (it was ignored without a word) */
+        train_resume_note_seed(ts.data_seed, a->seed, "has", a->quiet);
     c->data_seed = ts.data_seed;
     strata_status rc = strata_loader_create(c->train, c->batch, 1, c->data_seed, 1, &c->ld);
     if (rc)

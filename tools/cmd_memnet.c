@@ -1524,9 +1524,8 @@ static int mn_resume_args(mn_args *a, const train_state *ts, char *tasks, size_t
         }
         *same[k].given = same[k].run;
     }
-    if (a->have_seed && (uint64_t)a->seed != ts->data_seed && dist_is_root())
-        fprintf(stderr, "strata: note: the run has seed %llu (from the checkpoint), not %lld\n",
-                (unsigned long long)ts->data_seed, (long long)a->seed);
+    if (a->have_seed)
+        train_resume_note_seed(ts->data_seed, a->seed, "has", 0);
     a->seed = (int64_t)ts->data_seed, a->have_seed = 1;
     return 0;
 }

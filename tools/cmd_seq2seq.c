@@ -408,10 +408,8 @@ int cmd_s2s_train(int argc, char **argv)
             return 1;
         json_decref(ts.extra);
         ts.extra = NULL;
-        if (a.have_seed && (uint64_t)a.seed != ts.data_seed && dist_is_root())
-            fprintf(stderr, "strata: note: the run generates its strings with seed %llu (from the checkpoint), "
-                            "not %lld\n",
-                    (unsigned long long)ts.data_seed, (long long)a.seed);
+        if (a.have_seed)
+            train_resume_note_seed(ts.data_seed, a.seed, "generates its strings with", 0);
         a.seed = (int64_t)ts.data_seed;
         a.have_seed = 1;
     }

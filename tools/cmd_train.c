@@ -395,9 +395,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         }
         json_decref(ts.extra); /* an image classifier keeps no state of its own */
         ts.extra = NULL;
-        if (ts.data_seed != (uint64_t)seed && !a.quiet)
-            fprintf(stderr, "strata: note: the run shuffles its data with seed %llu (from the checkpoint), not %lld\n",
-                    (unsigned long long)ts.data_seed, (long long)seed);
+        train_resume_note_seed(ts.data_seed, seed, "shuffles its data with", a.quiet);
         if (train_resume_check_batch(&ts, a.out_dir, ctx.batch, "give --batch-size")) {
             run_free(&ctx);
             return 2;

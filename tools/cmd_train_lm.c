@@ -548,9 +548,7 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
     ts->extra = NULL;
     if (same_vocab(r, o->out_dir))
         return 1;
-    if (ts->data_seed != (uint64_t)o->seed && !o->quiet)
-        fprintf(stderr, "strata: note: the run draws its batches with seed %llu (from the checkpoint), not %lld\n",
-                (unsigned long long)ts->data_seed, (long long)o->seed);
+    train_resume_note_seed(ts->data_seed, o->seed, "draws its batches with", o->quiet);
     if (train_resume_check_batch(ts, o->out_dir, r->batch, "give --batch-size"))
         return 2;
     train_resume_warn_backend(ts, r->dev);

@@ -523,6 +523,13 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     free(old);
 }
 
+void train_resume_note_seed(uint64_t run_seed, int64_t seed, const char *how, int quiet)
+{
+    if (run_seed != (uint64_t)seed && !quiet && dist_is_root())
+        fprintf(stderr, "strata: note: the run %s seed %llu (from the checkpoint), not %lld\n", how,
+                (unsigned long long)run_seed, (long long)seed);
+}
+
 void train_resume_warn_backend(const train_state *s, strata_device *dev)
 {
     const char *backend = strata_device_backend(dev), *name = cli_device_description();
