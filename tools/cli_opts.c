@@ -184,6 +184,10 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         }
     const int max_positional = c->max_positional > 0 ? c->max_positional : 1;
     int n_positional = 0;
+    /* An option that gives what the positional argument gives (`--spec SPEC` beside SPEC): with both, the last
+     * replaced the other without a word. */
+    const cli_opt *as_positional = NULL;
+    const char *positional_arg = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -193,6 +197,10 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         if (arg[0] != '-' || !arg[1]) {
             if (!c->positional || n_positional == max_positional)
                 return cli_usage_error(c, "unexpected argument '%s'", arg);
+            if (as_positional && !n_positional)
+                return cli_usage_error(c, "the spec is given twice (%s and %s %s); give it once", arg,
+                                       as_positional->name, c->positional[0]);
+            positional_arg = n_positional ? positional_arg : arg;
             c->positional[n_positional++] = arg;
             if (c->n_positional)
                 *c->n_positional = n_positional;

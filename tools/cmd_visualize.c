@@ -23,7 +23,6 @@
 
 typedef struct {
     const char *spec_path, *checkpoint, *out_dir, *backend;
-    const char *spec_arg; /* the spec as a positional argument */
     int64_t index;
 } vis_args;
 
@@ -41,18 +40,11 @@ static int parse_args(int argc, char **argv, vis_args *a)
         CLI_BACKEND_OPTION(&a->backend),
         {0},
     };
-    const cli_command c = {.name = "visualize", .positional = &a->spec_arg, .opts = opts,
+    const cli_command c = {.name = "visualize", .positional = &a->spec_path, .opts = opts,
                            .synopsis = "--checkpoint FILE --spec SPEC --input N --out DIR [options]",
                            .about = "PNGs of a ConvNet's input, its first layer's filters and every layer's feature "
                                     "maps."};
-    int r = cli_parse(&c, argc, argv);
-    if (!r && a->spec_arg && a->spec_path) { /* one would be ignored */
-        fprintf(stderr, "strata visualize: the spec is given twice (%s and --spec %s); give it once\n", a->spec_arg,
-                a->spec_path);
-        return 2;
-    }
-    if (!r && a->spec_arg)
-        a->spec_path = a->spec_arg;
+    int r = cli_parse(&c, argc, argv); /* it refuses SPEC with --spec SPEC: one would be ignored */
     if (r || (r = cli_require(&c, a->spec_path, "--spec SPEC")) ||
         (r = cli_require(&c, a->checkpoint, "--checkpoint FILE")))
         return r;
