@@ -128,6 +128,12 @@ static void test_usage_errors(void **state)
         /* ... and is not taken from the next option: `--out --help` made a directory named --help */
         {"train %s/lenet-fashion.yaml --out --help", "train: --out needs a value (DIR)"},
         {"train %s/lenet-fashion.yaml --out --epochs 2", "train: --out needs a value (DIR)"},
+        /* ... nor from an option of another command or mode: `--out --json` trained into a directory named --json */
+        {"train %s/mlp-fashion.yaml --steps 2 --out --json", "train: --out needs a value (DIR)"},
+        {"generate --checkpoint --per-class", "generate: --checkpoint needs a value (FILE)"},
+        /* an empty backend name is a missing one, not the default device */
+        {"train %s/lenet-fashion.yaml --out r --backend ''", "train: --backend needs a value (NAME)"},
+        {"generate --checkpoint c --backend ''", "generate: --backend needs a value (NAME)"},
         /* an option of `strata train` given to eval, sample or fid */
         {"eval %s/lenet-fashion.yaml --checkpoint c --epochs 3", "eval: unknown option '--epochs'"},
         {"eval %s/lenet-fashion.yaml --checkpoint c --quiet", "eval: unknown option '--quiet'"},

@@ -46,6 +46,7 @@ typedef struct cli_opt {
     unsigned modes;    /* the cli_command.mode bits that take it; 0: all */
     const char *in_dir; /* CLI_STRING: a directory holding this file stands for DIR/<in_dir> (a run directory
                          * for its "checkpoint.safetensors") */
+    int nonempty;       /* CLI_STRING: '' is a missing value, not one meaning "the default" (--backend '') */
 } cli_opt;
 
 typedef struct cli_command {
@@ -65,7 +66,7 @@ typedef struct cli_command {
 /** The table entry of --backend NAME into @p where (a const char **), for every mode. */
 #define CLI_BACKEND_OPTION(where)                                                                                  \
     {                                                                                                              \
-        .name = "--backend", .type = CLI_STRING, .dst = (where), .value = "NAME",                                 \
+        .name = "--backend", .type = CLI_STRING, .dst = (where), .value = "NAME", .nonempty = 1,                  \
         .help = "ref, cpu, cuda, opencl; NAME:N for its device N (default: STRATA_BACKEND, else the best)"        \
     }
 

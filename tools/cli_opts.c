@@ -2,6 +2,7 @@
  * every command takes --help, names itself in its errors and words them
  * the same way (before 2026-12-02 each command had its own loop, and
  * `strata train --help` was an unknown option). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -225,11 +226,19 @@ int cli_parse(const cli_command *c, int argc, char **argv)
         if (o->type == CLI_FLAG) {
             *(int *)o->dst = 1;
         } else {
-            /* `--out --help` is a forgotten value, not a directory named --help */
+            /* `--out --help` or `--out --json` is a forgotten value, not a directory named --json, whether or
+             * not the command takes that option (-1 still reaches a number's range check) */
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-            if (!v || !strcmp(v, "--help") || !strcmp(v, "-h") || (v[0] == '-' && v[1] == '-' && find_opt(c, v)))
+            if (!v || !strcmp(v, "-h") || (v[0] == '-' && v[1] == '-' && isalpha((unsigned char)v[2])) ||
+                (o->nonempty && !*v))
                 return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
             i++;
+            if (o->type == CLI_STRING && c->positional && o->dst == (void *)c->positional) {
+                if (positional_arg)
+                    return cli_usage_error(c, "the spec is given twice (%s and %s %s); give it once", positional_arg,
+                                           arg, v);
+                as_positional = o;
+            }
             if (o->type == CLI_STRING) {
                 *(const char **)o->dst = o->in_dir ? in_dir(v, o->in_dir) : v;
             } else if (o->type == CLI_LIST) {
