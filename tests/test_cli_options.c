@@ -382,6 +382,14 @@ static void test_bad_numbers(void **state)
         {"train %s/lenet-fashion.yaml --out r --epochs +3", "--epochs must be a whole number >= 1, got '+3'"},
         {"train %s/lenet-fashion.yaml --out r --steps ' 7'", "--steps must be a whole number >= 1, got ' 7'"},
         {"babi-gen --task 1 --out b --train 0", "--train must be a whole number in [1, 100000000], got '0'"},
+        /* babi-gen's task and generate's temperature were read by strtoll/strtod, which skip blanks and take
+         * '+' and hex: now as every other number */
+        {"babi-gen --task ' 1' --out b", "babi-gen: unknown task ' 1' (expected 1..20 or all)"},
+        {"babi-gen --task +1 --out b", "babi-gen: unknown task '+1'"},
+        {"generate --checkpoint c --temperature ' 0.5'",
+         "--temperature must be a number >= 0 (0 picks the likeliest), got ' 0.5'"},
+        {"generate --checkpoint c --temperature 0x10", "got '0x10'"},
+        {"generate --checkpoint c --temperature nan", "got 'nan'"},
     };
     expect_usage_errors(cases, sizeof cases / sizeof cases[0]);
 }

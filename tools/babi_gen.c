@@ -140,11 +140,8 @@ static int bg_parse(int argc, char **argv, bg_args *a)
             a->tasks[a->ntasks++] = t;
         return 0;
     }
-    long long t = 0;
-    char *end = NULL;
-    errno = 0;
-    t = strtoll(task, &end, 10);
-    if (!*task || *end || errno || t < 1 || t > BG_NTASKS) {
+    int64_t t = 0;
+    if (cli_read_int(task, 1, BG_NTASKS, &t)) { /* as every number option: not ' 1' nor '+1' */
         fprintf(stderr, "strata: error: babi-gen: unknown task '%s' (expected 1..20%s)\n", task,
                 a->check ? "" : " or all");
         return 2;

@@ -29,6 +29,11 @@ int cli_fail(const char *what, strata_status s);
  *  into *out: 0, or 2 (a usage error) after a message naming the option,
  *  the range and the value. Trailing characters ("3x") are refused. */
 int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out);
+/** cli_parse_int without the message, for a command that words its own: 0, or -1 (*out unchanged). */
+int cli_read_int(const char *v, long long lo, long long hi, int64_t *out);
+/** A finite decimal number @p v ("0.5", "-2", "1e-3"), read whole into *out: 0, or -1 for anything else
+ *  strtod would take (" 0.5", "+1", "0x10", "inf", "nan", "1x"; *out unchanged). */
+int cli_read_real(const char *v, double *out);
 
 /* A command's options as a table (cli_opts.c): one parser gives every
  * command --help and the same wording of its errors. */

@@ -59,9 +59,7 @@ static int parse_args(int argc, char **argv, gen_args *a)
     int r = cli_parse(&c, argc, argv);
     if (r)
         return r;
-    char *end = NULL;
-    if (temperature && (!*temperature || /* strtod reads "" as 0: greedy, silently */
-                        !((a->temperature = strtod(temperature, &end)) >= 0.0) || *end || !isfinite(a->temperature))) {
+    if (temperature && (cli_read_real(temperature, &a->temperature) || !(a->temperature >= 0.0))) {
         fprintf(stderr, "strata: error: --temperature must be a number >= 0 (0 picks the likeliest), got '%s'\n",
                 temperature);
         return 2;

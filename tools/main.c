@@ -1,6 +1,7 @@
 /* main.c - the strata command-line program. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,14 +81,35 @@ int cli_fail(const char *what, strata_status s)
     return 1;
 }
 
-int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out)
+int cli_read_int(const char *v, long long lo, long long hi, int64_t *out)
 {
     char *end = NULL;
     errno = 0;
     long long x = v ? strtoll(v, &end, 10) : 0;
     /* strtoll also skips leading blanks and takes a '+': refused here */
     const int digits = v && (isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1])));
-    if (!digits || *end || errno || x < lo || x > hi) {
+    if (!digits || *end || errno || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int cli_read_real(const char *v, double *out)
+{
+    char *end = NULL;
+    /* strtod also skips leading blanks, takes a '+', hex ("0x10"), "inf" and "nan": only a decimal number here */
+    const char *m = v && v[0] == '-' ? v + 1 : v;
+    const int digits = m && (isdigit((unsigned char)m[0]) || (m[0] == '.' && isdigit((unsigned char)m[1])));
+    const double x = digits ? strtod(v, &end) : 0.0;
+    if (!digits || *end || !isfinite(x) || strpbrk(v, "xXpP"))
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out)
+{
+    if (cli_read_int(v, lo, hi, out)) {
         if (hi == LLONG_MAX)
             fprintf(stderr, "strata: error: %s must be a whole number >= %lld, got '%s'\n", opt, lo, v ? v : "");
         else
@@ -95,7 +117,6 @@ int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, in
                     v ? v : "");
         return 2;
     }
-    *out = x;
     return 0;
 }
 
