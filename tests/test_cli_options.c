@@ -95,6 +95,33 @@ static void test_help(void **state)
     }
 }
 
+/* --help with a spec that picks no help (it cannot be read; a GAN's, which eval does not take): the command's
+ * own help and a note naming the spec, exit 0 (it was the spec's error, exit 1 or 2). */
+static void test_help_without_spec(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *usage, *note;
+    } cases[] = {
+        {"train nonexist.yaml --help", "usage: strata train SPEC --out DIR", "the spec nonexist.yaml could not be"},
+        {"eval -h nonexist.yaml", "usage: strata eval SPEC --checkpoint FILE", "the spec nonexist.yaml could not be"},
+        {"help train nonexist.yaml", "usage: strata train SPEC --out DIR", "the spec nonexist.yaml could not be"},
+        {"eval %s/dcgan-fashion.yaml --help", "usage: strata eval SPEC --checkpoint FILE", "a GAN has no test set"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[k].args, models);
+        tu_expect_cli_ok(dir, tu_run_cli(dir, args));
+        char *out = tu_slurp(dir, "out"), *err = tu_slurp(dir, "err");
+        assert_non_null(out);
+        assert_non_null(err);
+        if (strncmp(out, cases[k].usage, strlen(cases[k].usage)) || !strstr(err, cases[k].note))
+            fail_msg("strata %s printed\n%.300s\nand\n%s", args, out, err);
+        free(out);
+        free(err);
+    }
+}
+
 typedef struct {
     const char *args;   /* after `strata`; %s is the models directory */
     const char *needle; /* in the error */
@@ -600,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_bad_numbers),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_yaml_forms),
+        cmocka_unit_test(test_help_without_spec),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

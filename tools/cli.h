@@ -382,11 +382,11 @@ int cmd_generate(int argc, char **argv);
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */
 /** The data.format and task of the spec named in @p argv (a train/eval
  *  command line, its --set overrides applied) into @p buf and @p task (""
- *  when it names none): 0, or the exit status after printing the error when
- *  the spec it names does not load. Without a SPEC argument: the one of
- *  `--spec SPEC`, else the run's spec.yaml beside `--checkpoint`, whose path
- *  is then left in cli_implied_spec (else NULL) for eval to take as SPEC. */
-int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size);
+ *  when it names none), and the spec's path into *@p spec (NULL when none): 0, or the exit status after
+ *  printing the error when the spec it names does not load. Without a SPEC argument: the one of
+ *  `--spec SPEC`, else the run's spec.yaml beside `--checkpoint`, whose path is then also left in
+ *  cli_implied_spec (else NULL) for eval to take as SPEC. */
+int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec);
 extern const char *cli_implied_spec;
 /** The data.format ("idx" when absent) and task ("" when absent) of the
  *  spec @p path with the --set overrides given so far (cli_sets): 0, or

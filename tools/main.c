@@ -150,6 +150,15 @@ static int train_data_parallel(int (*cmd)(int argc, char **argv), int argc, char
     return dist_end(r);
 }
 
+/* 1 when --help or -h is among @p argv's @p argc words: help asked for, whatever else the line holds. */
+static int asks_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
 /* The commands that take their arguments as they are (train and eval pick a
  * trainer by the spec; version is below). */
 static const struct {
@@ -194,7 +203,21 @@ static int run_command(int argc, char **argv)
         const int train = !strcmp(cmd, "train");
         if (train) /* Ctrl-C saves the run where it stands (interrupt.c) */
             cli_catch_interrupts(argc - 1, argv + 1);
-        int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task);
+        const char *spec = NULL;
+        int e = cli_data_format(argc - 1, argv + 1, fmt, sizeof fmt, task, sizeof task, &spec);
+        const int gan_eval = !e && !train && !strcmp(task, "gan");
+        if ((e || gan_eval) && asks_help(argc - 2, argv + 2)) {
+            /* the help the spec would pick cannot be had: the command's own, rather than only an error */
+            if (e)
+                fprintf(stderr, "strata: note: the spec %s could not be read (above): the options of `strata %s` "
+                                "without a spec follow\n",
+                        spec, cmd);
+            else
+                fprintf(stderr, "strata: note: a GAN has no test set to evaluate (`strata sample` and `strata fid` "
+                                "take its run): the options of `strata eval` for other specs follow\n");
+            char *generic[] = {argv[1], "--help", NULL};
+            return CLI_EXIT((train ? cmd_train : cmd_eval)(2, generic));
+        }
         if (e)
             return e;
         /* every trainer shares its steps across the ranks (run_step, dist_update); evaluation is one process's */

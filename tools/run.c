@@ -1182,17 +1182,17 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
  * overrides (which may repair the spec as written): cli_spec_kind. */
 const char *cli_implied_spec;
 
-int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size)
+int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec)
 {
     task[0] = 0;
     buf[0] = 0;
-    const char *path = NULL, *spec = NULL, *checkpoint = NULL;
+    const char *path = NULL, *spec_opt = NULL, *checkpoint = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc && strncmp(argv[i + 1], "--", 2) &&
             cli_n_sets < CLI_MAX_SETS)
             cli_sets[cli_n_sets++] = argv[i + 1];
         if (i + 1 < argc && !strcmp(argv[i], "--spec"))
-            spec = argv[i + 1];
+            spec_opt = argv[i + 1];
         if (i + 1 < argc && !strcmp(argv[i], "--checkpoint"))
             checkpoint = argv[i + 1];
         if (argv[i][0] == '-' && argv[i][1])
@@ -1204,10 +1204,11 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
      * eval, whose --spec and default were refused as options of the classifier's before) */
     static char beside[4200];
     cli_implied_spec = NULL;
-    if (!path && !spec && checkpoint && train_spec_beside(checkpoint, beside, sizeof beside))
+    if (!path && !spec_opt && checkpoint && train_spec_beside(checkpoint, beside, sizeof beside))
         path = cli_implied_spec = beside;
     else if (!path)
-        path = spec;
+        path = spec_opt;
+    *spec = path;
     int r = path ? cli_spec_kind(path, buf, size, task, task_size) : 0;
     cli_n_sets = 0; /* the command's own option parser collects them again */
     return r;
