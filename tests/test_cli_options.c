@@ -137,6 +137,14 @@ static void expect_usage_errors(const bad_case *cases, size_t n)
     }
 }
 
+/* generate's prime is text: "--x" is taken as it is (the check for a forgotten value refused it) */
+static void test_prime_like_option(void **state)
+{
+    (void)state;
+    tu_expect_cli_err(dir, tu_run_cli(dir, "generate --checkpoint nowhere.safetensors --prime --x"), 1,
+                      "checkpoint nowhere.safetensors: No such file");
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -158,6 +166,8 @@ static void test_usage_errors(void **state)
         /* ... nor from an option of another command or mode: `--out --json` trained into a directory named --json */
         {"train %s/mlp-fashion.yaml --steps 2 --out --json", "train: --out needs a value (DIR)"},
         {"generate --checkpoint --per-class", "generate: --checkpoint needs a value (FILE)"},
+        /* ... but a prime is text, which may begin "--" (test_prime_like_option); --help is still not one */
+        {"generate --checkpoint c --prime --help", "generate: --prime needs a value (TEXT)"},
         /* an empty backend name is a missing one, not the default device */
         {"train %s/lenet-fashion.yaml --out r --backend ''", "train: --backend needs a value (NAME)"},
         {"generate --checkpoint c --backend ''", "generate: --backend needs a value (NAME)"},
@@ -623,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_classifier_model_checked),
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_prime_like_option),
         cmocka_unit_test(test_typo_hints),
         cmocka_unit_test(test_bad_numbers),
         cmocka_unit_test(test_set_overrides),

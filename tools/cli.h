@@ -52,6 +52,7 @@ typedef struct cli_opt {
     const char *in_dir; /* CLI_STRING: a directory holding this file stands for DIR/<in_dir> (a run directory
                          * for its "checkpoint.safetensors") */
     int nonempty;       /* CLI_STRING: '' is a missing value, not one meaning "the default" (--backend '') */
+    int text;           /* CLI_STRING: any text, "--x" too (a prime); not taken for a forgotten value */
 } cli_opt;
 
 typedef struct cli_command {

@@ -229,8 +229,9 @@ int cli_parse(const cli_command *c, int argc, char **argv)
             /* `--out --help` or `--out --json` is a forgotten value, not a directory named --json, whether or
              * not the command takes that option (-1 still reaches a number's range check) */
             const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-            if (!v || !strcmp(v, "-h") || (v[0] == '-' && v[1] == '-' && isalpha((unsigned char)v[2])) ||
-                (o->nonempty && !*v))
+            const int option_like =
+                v && (!strcmp(v, "-h") || (v[0] == '-' && v[1] == '-' && isalpha((unsigned char)v[2])));
+            if (!v || (option_like && (!o->text || !strcmp(v, "--help"))) || (o->nonempty && !*v))
                 return cli_usage_error(c, "%s needs a value (%s)", arg, o->value);
             i++;
             if (o->type == CLI_STRING && c->positional && o->dst == (void *)c->positional) {

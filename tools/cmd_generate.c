@@ -43,7 +43,7 @@ static int parse_args(int argc, char **argv, gen_args *a)
          .help = "a language model's weights (RUN/checkpoint.safetensors, or RUN)", .in_dir = "checkpoint.safetensors"},
         {.name = "--spec", .type = CLI_STRING, .dst = &a->spec, .value = "SPEC",
          .help = "its spec (default: spec.yaml next to the checkpoint)"},
-        {.name = "--prime", .type = CLI_STRING, .dst = &a->prime, .value = "TEXT",
+        {.name = "--prime", .type = CLI_STRING, .dst = &a->prime, .value = "TEXT", .text = 1,
          .help = "the text the sample continues (default: a newline)"},
         {.name = "--length", .type = CLI_INT, .dst = &a->length, .value = "N", .lo = 0, .hi = LLONG_MAX,
          .help = "characters to generate (default 500)"},
