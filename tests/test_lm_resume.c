@@ -483,6 +483,57 @@ static void test_state_outputs_out_of_order(void **state)
                "parameter 'o.weight' holds 1 non-finite value(s) of 256 (NaN or Inf): it cannot be resumed");
 }
 
+/* Rewrites the metadata "text.vocab" of dir/@p file from @p from to @p to, of the same length (the header keeps
+ * its size): a hand-made checkpoint. */
+static void edit_vocab(const char *file, const char *from, const char *to)
+{
+    assert_int_equal(strlen(from), strlen(to));
+    char *ck = tu_slurp(dir, file);
+    assert_non_null(ck);
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"text.vocab\":\"%s\"", from);
+    const char *at = strstr(ck + 8, needle);
+    if (!at)
+        fail_msg("no %s in %s", needle, file);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)(at - ck) + (long)strlen("\"text.vocab\":\""), SEEK_SET), 0);
+    assert_int_equal(fwrite(to, 1, strlen(to), f), strlen(to));
+    assert_int_equal(fclose(f), 0);
+    free(ck);
+}
+
+/* Checkpoints whose vocabulary does not suit the model or is no vocabulary: refused before sampling, naming the
+ * checkpoint. An embedding narrower than the vocabulary failed mid-sample after the prime; a character listed
+ * twice was blamed on "vocabulary" (generate) or the text file (eval). */
+static void test_checkpoint_vocab_checked(void **state)
+{
+    (void)state;
+    char text[400];
+    for (int k = 0; k < (int)sizeof text - 1; k++)
+        text[k] = "abcd"[(k * 7 + k / 3) % 4];
+    text[sizeof text - 1] = '\0';
+    write_text("abcd.txt", text);
+    static const char *spec = "seed: 1\n"
+                              "data: {format: text, path: abcd.txt, seq_len: 4, val_fraction: 0.1}\n"
+                              "model:\n"
+                              "  inputs: [{name: tokens, shape: [4], dtype: i64}]\n"
+                              "  layers:\n"
+                              "    - {type: embedding, num_embeddings: 4, embedding_dim: 4}\n"
+                              "    - {type: linear, out_features: 8}\n"
+                              "optimizer: {type: adam, lr: 0.01}\n"
+                              "train: {steps: 2, batch_size: 4, eval_batch_size: 8}\n";
+    tu_write_text(dir, "abcd.yaml", spec);
+    expect_ok(cli("train abcd.yaml --out twice --backend ref --quiet"));
+    /* 'a' twice: "097" reads as 97 */
+    edit_vocab("twice/checkpoint.safetensors", "97 98 99 100", "97 98 99 097");
+    static const char *why = "twice/checkpoint.safetensors: metadata text.vocab lists U+0061 'a' twice";
+    expect_err(cli("generate --checkpoint twice --length 5 --backend ref"), 1, why);
+    expect_err(cli("eval abcd.yaml --checkpoint twice --backend ref"), 1, why);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -566,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_generate_nul_prime_and_time_major_warning),
         cmocka_unit_test(test_state_outputs_out_of_order),
+        cmocka_unit_test(test_checkpoint_vocab_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -192,7 +192,9 @@ static int generate(gen_ctx *g, const gen_args *a)
         return 1;
     strata_text_options to = {.struct_size = sizeof to, .mode = mode, .vocab = vocab, .vocab_size = V};
     strata_text *codec = NULL;
-    strata_status rc = strata_text_from_memory("", 0, "vocabulary", &to, &codec);
+    char source[4200]; /* where the vocabulary comes from, in messages */
+    snprintf(source, sizeof source, "%s (metadata text.vocab)", a->checkpoint);
+    strata_status rc = strata_text_from_memory("", 0, source, &to, &codec);
     free(vocab);
     if (rc)
         return cli_fail("reading the vocabulary", rc);

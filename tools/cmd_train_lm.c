@@ -38,6 +38,43 @@ static void resolve_path(const char *spec_path, const char *path, char *out, siz
         memcpy(out, alt, strlen(alt) + 1);
 }
 
+static const char *token_name(uint32_t c, char *buf, size_t size);
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The vocabulary read from @p checkpoint is one (distinct bytes or Unicode scalar values): checked here, where the
+ * file is known, as the text reader's message named the text file or none. 0, or 1 after a message. */
+static int check_vocab(const char *checkpoint, int32_t mode, const uint32_t *v, int64_t n)
+{
+    char a[24];
+    for (int64_t k = 0; k < n; k++)
+        if (mode == STRATA_TEXT_BYTES ? v[k] > 255 : (v[k] >= 0xD800 && v[k] <= 0xDFFF)) {
+            fprintf(stderr, "strata: error: %s: metadata text.vocab: token %lld is %u, not a %s\n", checkpoint,
+                    (long long)k, (unsigned)v[k], mode == STRATA_TEXT_BYTES ? "byte (0..255)" : "Unicode scalar value");
+            return 1;
+        }
+    uint32_t *sorted = malloc(sizeof *sorted * (size_t)n);
+    if (!sorted) {
+        fprintf(stderr, "strata: error: out of memory checking the vocabulary of %s\n", checkpoint);
+        return 1;
+    }
+    memcpy(sorted, v, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_u32);
+    int64_t k = 1;
+    while (k < n && sorted[k] != sorted[k - 1])
+        k++;
+    if (k < n)
+        fprintf(stderr, "strata: error: %s: metadata text.vocab lists %s twice (a token id each; it must list "
+                        "distinct %s)\n",
+                checkpoint, token_name(sorted[k], a, sizeof a), mode == STRATA_TEXT_BYTES ? "bytes" : "characters");
+    free(sorted);
+    return k < n;
+}
+
 int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64_t *n)
 {
     char m[16];
@@ -112,6 +149,10 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
         return 1;
     }
     *mode = !strcmp(m, "bytes") ? STRATA_TEXT_BYTES : STRATA_TEXT_CHARS;
+    if (check_vocab(checkpoint, *mode, v, count)) {
+        free(v);
+        return 1;
+    }
     *vocab = v;
     *n = count;
     return 0;
