@@ -526,7 +526,17 @@ static void test_checkpoint_vocab_checked(void **state)
                               "optimizer: {type: adam, lr: 0.01}\n"
                               "train: {steps: 2, batch_size: 4, eval_batch_size: 8}\n";
     tu_write_text(dir, "abcd.yaml", spec);
+    expect_ok(cli("train abcd.yaml --out wide --backend ref --quiet"));
     expect_ok(cli("train abcd.yaml --out twice --backend ref --quiet"));
+    /* six tokens for an embedding of four; 'C' (67) is token 5 */
+    edit_vocab("wide/checkpoint.safetensors", "97 98 99 100", "1 2 3 4 5 67");
+    expect_err(cli("generate --checkpoint wide --prime C --length 5 --backend ref"), 1,
+               "the model cannot read the vocabulary's tokens 0 to 5 (the 6 distinct characters of "
+               "wide/checkpoint.safetensors (metadata text.vocab))");
+    char *out = tu_slurp(dir, "out");
+    assert_non_null(out);
+    assert_string_equal(out, ""); /* not even the prime */
+    free(out);
     /* 'a' twice: "097" reads as 97 */
     edit_vocab("twice/checkpoint.safetensors", "97 98 99 100", "97 98 99 097");
     static const char *why = "twice/checkpoint.safetensors: metadata text.vocab lists U+0061 'a' twice";

@@ -378,6 +378,15 @@ int lm_read_vocab(const char *checkpoint, int32_t *mode, uint32_t **vocab, int64
  *  naming a recurrent layer's final state of another state input than
  *  input k is an error (printed; returns 1). */
 int lm_check_state_order(const strata_spec *s, int n_inputs);
+/** Runs @p m (windows of @p T tokens) on a window of token 0, then one of
+ *  the vocabulary's last token V-1: an embedding narrower than the
+ *  vocabulary failed only at the first batch that held a token past it
+ *  (train: perhaps the end-of-run evaluation, the steps unsaved; generate:
+ *  mid-sample). @p bytes: the vocabulary is of bytes; @p source names where
+ *  it comes from (the text, a checkpoint's metadata). 0, or 1 after a
+ *  message naming @p spec_path. */
+int lm_check_vocab_fits(strata_runtime *rt, strata_device *dev, strata_model *m, int64_t T, int64_t V, int bytes,
+                        const char *spec_path, const char *source);
 int cmd_generate(int argc, char **argv);
 
 /* Sequence to sequence (cmd_seq2seq.c): data.format: seq2seq_reverse. */

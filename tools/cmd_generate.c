@@ -256,6 +256,10 @@ static int generate(gen_ctx *g, const gen_args *a)
         goto done;
     }
     V_out = os[1];
+    /* an embedding narrower than the vocabulary failed mid-sample, the line cut */
+    if (lm_check_vocab_fits(g->rt, g->dev, g->model, g->model_len, V, mode == STRATA_TEXT_BYTES,
+                            strata_spec_path(g->spec), source))
+        goto done;
     if (!(logits = malloc(sizeof(float) * (size_t)V_out))) {
         fprintf(stderr, "strata: error: out of memory\n");
         goto done;

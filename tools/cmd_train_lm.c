@@ -250,41 +250,40 @@ int lm_check_state_order(const strata_spec *s, int n_inputs)
     return 0;
 }
 
-/* The model runs on a window of the vocabulary's last token: an embedding
- * narrower than the vocabulary failed at the first batch that held a token
- * past it, which may be the end-of-run evaluation (the held-out text's own
- * characters), with the run's steps unsaved. 0, or 1 after a message. */
-static int takes_vocab(run_ctx *r, const char *spec_path, const char *file, int64_t V)
+static strata_status model_forward(strata_device *dev, strata_model *m, strata_tensor *x, int training,
+                                   strata_tensor **logits);
+
+int lm_check_vocab_fits(strata_runtime *rt, strata_device *dev, strata_model *m, int64_t T, int64_t V, int bytes,
+                        const char *spec_path, const char *source)
 {
-    int64_t *ids = malloc(sizeof(int64_t) * (size_t)r->seq_len), shape[2] = {1, r->seq_len};
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)T), shape[2] = {1, T};
     if (!ids) {
-        fprintf(stderr, "strata: error: out of memory for a window of %lld tokens\n", (long long)r->seq_len);
+        fprintf(stderr, "strata: error: out of memory for a window of %lld tokens\n", (long long)T);
         return 1;
     }
     /* token 0 first: a model that fails on any window is not the vocabulary's doing */
     strata_status rc = STRATA_OK;
     int failed_at = -1;
-    int prev = strata_set_grad_enabled(r->rt, 0);
+    int prev = strata_set_grad_enabled(rt, 0);
     for (int pass = 0; pass < 2 && !rc; pass++) {
-        for (int64_t k = 0; k < r->seq_len; k++)
+        for (int64_t k = 0; k < T; k++)
             ids[k] = pass ? V - 1 : 0;
         strata_tensor *x = NULL, *logits = NULL;
-        rc = strata_tensor_from_host(r->dev, STRATA_I64, 2, shape, ids, &x);
+        rc = strata_tensor_from_host(dev, STRATA_I64, 2, shape, ids, &x);
         if (!rc)
-            rc = lm_forward(r, x, 0, &logits);
+            rc = model_forward(dev, m, x, 0, &logits);
         strata_tensor_release(x);
         strata_tensor_release(logits);
         failed_at = rc ? pass : -1;
     }
-    strata_set_grad_enabled(r->rt, prev);
+    strata_set_grad_enabled(rt, prev);
     free(ids);
     if (rc == STRATA_E_NOMEM || failed_at == 0)
         return cli_fail("running the model on one window", rc);
     if (rc) {
         fprintf(stderr, "strata: error: %s: the model cannot read the vocabulary's tokens 0 to %lld (the %lld "
                         "distinct %s of %s): %s; an embedding's num_embeddings must be at least %lld\n",
-                spec_path, (long long)V - 1, (long long)V,
-                strata_text_get_mode(r->text) == STRATA_TEXT_BYTES ? "bytes" : "characters", file, strata_last_error(),
+                spec_path, (long long)V - 1, (long long)V, bytes ? "bytes" : "characters", source, strata_last_error(),
                 (long long)V);
         return 1;
     }
@@ -376,7 +375,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
         fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
                 (long long)os[1], (long long)V);
     if (lm_check_state_order(r->spec, strata_model_input_count(r->model)) ||
-        takes_vocab(r, a->spec_path, random ? "the random text" : file, V))
+        lm_check_vocab_fits(r->rt, r->dev, r->model, r->seq_len, V, strata_text_get_mode(r->text) == STRATA_TEXT_BYTES,
+                            a->spec_path, random ? "the random text" : file))
         return 1;
     strata_spec_get_int(r->spec, "train.batch_size", 64, &r->batch);
     if (a->batch_size > 0)
@@ -397,7 +397,13 @@ static int output_count(const strata_model *m)
 
 strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tensor **logits)
 {
-    int n_in = strata_model_input_count(r->model), n_out = output_count(r->model);
+    return model_forward(r->dev, r->model, x, training, logits);
+}
+
+static strata_status model_forward(strata_device *dev, strata_model *m, strata_tensor *x, int training,
+                                   strata_tensor **logits)
+{
+    int n_in = strata_model_input_count(m), n_out = output_count(m);
     strata_tensor *in[16] = {x}, *out[16] = {0};
     if (n_in > 16 || n_out > 16 || n_out < 1)
         return STRATA_E_INVALID;
@@ -406,14 +412,14 @@ strata_status lm_forward(run_ctx *r, strata_tensor *x, int training, strata_tens
     for (int k = 1; k < n_in && !rc; k++) {
         int nd;
         strata_dtype dt;
-        const int64_t *s = strata_model_input_shape(r->model, k, &nd, &dt);
+        const int64_t *s = strata_model_input_shape(m, k, &nd, &dt);
         int64_t shape[STRATA_MAX_DIMS];
         shape[0] = strata_tensor_dim(x, 0);
         memcpy(shape + 1, s, sizeof(int64_t) * (size_t)nd);
-        rc = strata_tensor_zeros(r->dev, dt, nd + 1, shape, &in[k]);
+        rc = strata_tensor_zeros(dev, dt, nd + 1, shape, &in[k]);
     }
     if (!rc)
-        rc = strata_model_forward(r->model, in, n_in, out, n_out, training);
+        rc = strata_model_forward(m, in, n_in, out, n_out, training);
     for (int k = 1; k < n_in; k++)
         strata_tensor_release(in[k]);
     for (int k = 1; k < n_out; k++)
