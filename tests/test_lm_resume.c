@@ -483,6 +483,39 @@ static void test_state_outputs_out_of_order(void **state)
                "parameter 'o.weight' holds 1 non-finite value(s) of 256 (NaN or Inf): it cannot be resumed");
 }
 
+/* A model whose weights depend on its window (a flatten before a linear layer), sampled from a prime shorter than
+ * the window: generate rebuilt it for the prime's length, printed the prime, then failed to load the checkpoint
+ * (blaming it). It reads the prime padded on the left to its window now, with the default prime's token. */
+static void test_generate_window_model(void **state)
+{
+    (void)state;
+    static const char *spec = "seed: 1\n"
+                              "data: {format: text, path: tiny.txt, seq_len: 8, val_fraction: 0.1}\n"
+                              "model:\n"
+                              "  inputs: [{name: tokens, shape: [8], dtype: i64}]\n"
+                              "  layers:\n"
+                              "    - {type: embedding, num_embeddings: 32, embedding_dim: 4}\n"
+                              "    - {type: flatten}\n"
+                              "    - {type: linear, name: h, out_features: 16}\n"
+                              "    - {type: relu}\n"
+                              "    - {type: linear, out_features: 256}\n"
+                              "    - {type: unflatten, shape: [8, 32]}\n"
+                              "optimizer: {type: adam, lr: 0.01}\n"
+                              "train: {steps: 2, batch_size: 4, eval_batch_size: 8}\n";
+    tu_write_text(dir, "win.yaml", spec);
+    expect_ok(cli("train win.yaml --out winrun --backend ref --quiet"));
+    static const char *primes[] = {"--prime the", "", "--prime 'the quick brown'"};
+    for (int k = 0; k < 3; k++) {
+        expect_ok(cli("generate --checkpoint winrun %s --length 12 --backend ref", primes[k]));
+        char *out = tu_slurp(dir, "out");
+        assert_non_null(out);
+        const size_t plen = k == 0 ? 3 : k == 1 ? 1 : 15; /* the default prime: a newline */
+        assert_int_equal(strlen(out), plen + 12 + 1);
+        assert_int_equal(out[plen + 12], '\n');
+        free(out);
+    }
+}
+
 /* Rewrites the metadata "text.vocab" of dir/@p file from @p from to @p to, of the same length (the header keeps
  * its size): a hand-made checkpoint. */
 static void edit_vocab(const char *file, const char *from, const char *to)
@@ -627,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_generate_nul_prime_and_time_major_warning),
         cmocka_unit_test(test_state_outputs_out_of_order),
+        cmocka_unit_test(test_generate_window_model),
         cmocka_unit_test(test_checkpoint_vocab_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

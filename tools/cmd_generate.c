@@ -5,7 +5,10 @@
  * whose outputs after the logits are the final states (h_n, c_n), in the
  * same order and shapes, is run one token at a time with the state carried
  * from step to step. Any other model is re-run on the last T tokens (its
- * training window) at every step. */
+ * training window) at every step: on fewer while the prime and sample are
+ * shorter, unless its weights depend on the window length (a flatten before
+ * a linear layer), which then reads the prime padded on the left with the
+ * default prime's token. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -83,6 +86,32 @@ static int build_model(gen_ctx *g, int64_t len)
         return cli_fail_file("loading the checkpoint", rc, g->checkpoint);
     g->model_len = len;
     return 0;
+}
+
+/* 1 when the model built for windows of @p len tokens has g->model's parameters (names and shapes) and logits
+ * for each of the @p len positions: a model whose weights depend on the window (a flatten before a linear layer)
+ * does not, and runs on windows of its training length only. */
+static int runs_at_length(gen_ctx *g, int64_t len)
+{
+    strata_model *m = NULL;
+    int nd, same = strata_spec_set_input_shape(g->spec, g->input_name, 1, &len) == STRATA_OK &&
+                   strata_spec_build_model(g->spec, g->dev, &m) == STRATA_OK &&
+                   strata_model_param_count(m) == strata_model_param_count(g->model);
+    const int64_t *os = same ? strata_model_output_shape(m, 0, &nd) : NULL;
+    same = same && os && nd >= 1 && os[0] == len;
+    for (int i = 0; same && i < strata_model_param_count(m); i++) {
+        const char *na, *nb;
+        strata_tensor *ta, *tb;
+        same = strata_model_param(m, i, &na, &ta) == STRATA_OK &&
+               strata_model_param(g->model, i, &nb, &tb) == STRATA_OK && !strcmp(na, nb) &&
+               strata_tensor_ndim(ta) == strata_tensor_ndim(tb);
+        for (int d = 0; same && d < strata_tensor_ndim(ta); d++)
+            same = strata_tensor_dim(ta, d) == strata_tensor_dim(tb, d);
+    }
+    strata_model_destroy(m);
+    strata_spec_set_input_shape(g->spec, g->input_name, 1, &g->model_len); /* what build_model finds again */
+    strata_clear_error(); /* a build that fails answers no */
+    return same;
 }
 
 /* splitmix64's finaliser */
@@ -199,25 +228,23 @@ static int generate(gen_ctx *g, const gen_args *a)
     if (rc)
         return cli_fail("reading the vocabulary", rc);
     int r = 1;
-    /* the prime: --prime, else a newline (the start of a line) if the vocabulary has one, else token 0 */
+    /* the default prime: a newline (the start of a line) if the vocabulary has one, else token 0; also what
+     * pads a shorter prime for a model that reads whole windows only */
+    int64_t pad = 0;
+    size_t n1;
+    if (strata_text_encode(codec, "\n", 1, &pad, 1, &n1) != STRATA_OK)
+        pad = 0;
+    strata_clear_error();
     const char *prime = a->prime;
     char first[8];
     size_t plen = prime ? strlen(prime) : 0, n_ids = 0;
-    if (!plen) {
-        int64_t nl;
-        size_t n1;
-        if (strata_text_encode(codec, "\n", 1, &nl, 1, &n1) == STRATA_OK) {
-            prime = "\n";
-            plen = 1;
-        } else { /* token 0 by its length: a NUL character is a token too */
-            prime = first;
-            if ((rc = strata_text_decode(codec, 0, first, sizeof first, &plen))) {
-                cli_fail("decoding token 0 of the vocabulary as the prime", rc);
-                strata_text_destroy(codec);
-                return 1;
-            }
+    if (!plen) { /* the pad token by its length: a NUL character is a token too */
+        prime = first;
+        if ((rc = strata_text_decode(codec, pad, first, sizeof first, &plen))) {
+            cli_fail("decoding the default prime", rc);
+            strata_text_destroy(codec);
+            return 1;
         }
-        strata_clear_error();
     }
     int64_t *ids = NULL;
     float *logits = NULL;
@@ -244,6 +271,18 @@ static int generate(gen_ctx *g, const gen_args *a)
     int state = carries_state(g->model);
     if (state && build_model(g, 1))
         goto done;
+    if (!state && (int64_t)n_ids < T) {
+        if (runs_at_length(g, (int64_t)n_ids)) {
+            if (build_model(g, (int64_t)n_ids)) /* before the prime is printed: a failure leaves no partial line */
+                goto done;
+        } else { /* a window of T: the prime after as many pad tokens as it lacks */
+            size_t lack = (size_t)T - n_ids;
+            memmove(ids + lack, ids, sizeof(int64_t) * n_ids);
+            for (size_t k = 0; k < lack; k++)
+                ids[k] = pad;
+            n_ids = (size_t)T;
+        }
+    }
     int64_t V_out;
     const int64_t *os = strata_model_output_shape(g->model, 0, &nd);
     if (!os || nd != 2 || os[1] < V) {
