@@ -561,6 +561,7 @@ static void test_checkpoint_vocab_checked(void **state)
     tu_write_text(dir, "abcd.yaml", spec);
     expect_ok(cli("train abcd.yaml --out wide --backend ref --quiet"));
     expect_ok(cli("train abcd.yaml --out twice --backend ref --quiet"));
+    expect_ok(cli("train abcd.yaml --out good --backend ref --quiet"));
     /* six tokens for an embedding of four; 'C' (67) is token 5 */
     edit_vocab("wide/checkpoint.safetensors", "97 98 99 100", "1 2 3 4 5 67");
     expect_err(cli("generate --checkpoint wide --prime C --length 5 --backend ref"), 1,
@@ -575,6 +576,10 @@ static void test_checkpoint_vocab_checked(void **state)
     static const char *why = "twice/checkpoint.safetensors: metadata text.vocab lists U+0061 'a' twice";
     expect_err(cli("generate --checkpoint twice --length 5 --backend ref"), 1, why);
     expect_err(cli("eval abcd.yaml --checkpoint twice --backend ref"), 1, why);
+    /* an empty text: said so (it blamed data.val_fraction) */
+    write_text("empty.txt", "");
+    expect_err(cli("eval abcd.yaml --checkpoint good --backend ref --set data.path=empty.txt"), 1,
+               "the text empty.txt is empty (0 tokens)");
 }
 
 static void test_bad_usage(void **state)

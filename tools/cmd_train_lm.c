@@ -346,8 +346,14 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     }
     r->seq_len = in[0];
     cli_warn_time_major(r->spec, r->model, a->spec_path);
-    int64_t n_train = 0;
+    int64_t n_train = 0, n_val = 0;
     strata_text_tokens(r->text, 0, &n_train);
+    strata_text_tokens(r->text, 1, &n_val);
+    if (vocab_checkpoint && !n_train && !n_val) { /* eval: data.val_fraction is not the cause */
+        fprintf(stderr, "strata: error: %s: the text %s is empty (0 tokens): there is nothing to evaluate on\n",
+                a->spec_path, file);
+        return 1;
+    }
     if (!vocab_checkpoint && n_train < r->seq_len + 1) { /* training: refused before the run directory is made */
         fprintf(stderr, "strata: error: %s: the training part of %s has %lld tokens; a window of %lld needs %lld\n",
                 a->spec_path, random ? "the random text" : file, (long long)n_train, (long long)r->seq_len,
