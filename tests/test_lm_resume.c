@@ -582,6 +582,36 @@ static void test_checkpoint_vocab_checked(void **state)
                "the text empty.txt is empty (0 tokens)");
 }
 
+/* A resume on another text of the same characters (data.path changed, the file rewritten) trained on silently;
+ * it warns now, naming both texts. A resume on the text it recorded does not. */
+static void test_resume_other_text(void **state)
+{
+    (void)state;
+    expect_ok(cli("train lm.yaml --out textrun --steps 2 --backend ref --quiet"));
+    char *text = tu_slurp(dir, "tiny.txt");
+    assert_non_null(text);
+    size_t n = strlen(text);
+    for (size_t k = 0; k < n / 2; k++) {
+        char c = text[k];
+        text[k] = text[n - 1 - k];
+        text[n - 1 - k] = c;
+    }
+    write_text("rev.txt", text);
+    free(text);
+    expect_ok(cli("train lm.yaml --resume textrun --steps 4 --backend ref --quiet --set data.path=rev.txt"));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "warning: the text rev.txt (") ||
+        !strstr(err, " tokens) is not the one textrun/checkpoint.safetensors was trained on (tiny.txt, "))
+        fail_msg("no warning of another text in: %s", err);
+    free(err);
+    expect_ok(cli("train lm.yaml --resume textrun --steps 6 --backend ref --quiet --set data.path=rev.txt"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    assert_null(strstr(err, "is not the one"));
+    free(err);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -667,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_state_outputs_out_of_order),
         cmocka_unit_test(test_generate_window_model),
         cmocka_unit_test(test_checkpoint_vocab_checked),
+        cmocka_unit_test(test_resume_other_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -186,6 +186,7 @@ typedef struct {
     /* language models (data.format: text; cmd_train_lm.c) */
     int lm;
     strata_text *text;
+    char *text_file; /* the text's path as found (malloc'ed; NULL: random characters) */
     int64_t seq_len;
     /* eval --per-class: when want_confusion, run_count_correct counts
      * confusion[label * n_classes + predicted] (allocated on first use) */

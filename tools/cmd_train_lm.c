@@ -333,6 +333,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     free(vocab);
     if (rc)
         return cli_fail("loading the text", rc);
+    if (!random && !(r->text_file = strdup(file)))
+        return cli_fail("loading the text", STRATA_E_NOMEM);
 
     /* the model: tokens (T) i64 in, logits (T, V) out */
     int nd;
@@ -507,9 +509,35 @@ strata_status lm_evaluate(run_ctx *r, double *loss)
 }
 
 
+/* FNV-1a (64 bits) of the text's token ids, training part then held-out
+ * part: the whole text, for a given vocabulary. */
+static uint64_t text_hash(const strata_text *t)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int split = 0; split < 2; split++) {
+        int64_t n = 0;
+        const int32_t *ids = strata_text_tokens(t, split, &n);
+        for (int64_t k = 0; k < n; k++)
+            for (int b = 0; b < 4; b++)
+                h = (h ^ (((uint32_t)ids[k] >> (8 * b)) & 0xFF)) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* "text.tokens" and "text.hash" of @p t, as the checkpoint records them. */
+static void text_record(const strata_text *t, char tokens[24], char hash[24])
+{
+    int64_t n_train = 0, n_val = 0;
+    strata_text_tokens(t, 0, &n_train);
+    strata_text_tokens(t, 1, &n_val);
+    snprintf(tokens, 24, "%lld", (long long)(n_train + n_val));
+    snprintf(hash, 24, "%016llx", (unsigned long long)text_hash(t));
+}
+
 /* Checkpoint metadata besides train.state: the task and the vocabulary
  * that eval and generate read ("text.vocab": code points in token-id
- * order, decimal, space-separated). */
+ * order, decimal, space-separated); the text trained on (its path, its
+ * tokens' count and hash), which a resume compares with its own. */
 static json_t *checkpoint_meta(run_ctx *r)
 {
     int64_t V;
@@ -524,6 +552,14 @@ static json_t *checkpoint_meta(run_ctx *r)
     json_t *o = json_pack("{s:s, s:s, s:s}", "task", "language_model", "text.mode",
                           strata_text_get_mode(r->text) == STRATA_TEXT_BYTES ? "bytes" : "chars", "text.vocab", list);
     free(list);
+    char tokens[24], hash[24];
+    text_record(r->text, tokens, hash);
+    if (o && (json_object_set_new(o, "text.path", json_string(r->text_file ? r->text_file : "")) ||
+              json_object_set_new(o, "text.tokens", json_string(tokens)) ||
+              json_object_set_new(o, "text.hash", json_string(hash)))) {
+        json_decref(o);
+        o = NULL;
+    }
     return o;
 }
 
@@ -588,6 +624,31 @@ static int same_vocab(run_ctx *r, const char *dir)
     return !same;
 }
 
+/* Warns when the text is not the one the checkpoint in @p dir recorded (a
+ * checkpoint of an older version records none): the same characters,
+ * another text (data.path changed, the file rewritten), which trains on but
+ * draws other batches from here on. */
+static void same_text(run_ctx *r, const char *dir)
+{
+    char path[4200], was_path[4200], was_tokens[24], was_hash[24], tokens[24], hash[24];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    if (strata_checkpoint_metadata(path, "text.tokens", was_tokens, sizeof was_tokens) ||
+        strata_checkpoint_metadata(path, "text.hash", was_hash, sizeof was_hash)) {
+        strata_clear_error();
+        return;
+    }
+    if (strata_checkpoint_metadata(path, "text.path", was_path, sizeof was_path))
+        snprintf(was_path, sizeof was_path, "?");
+    strata_clear_error();
+    text_record(r->text, tokens, hash);
+    if ((strcmp(tokens, was_tokens) || strcmp(hash, was_hash)) && dist_is_root())
+        fprintf(stderr, "strata: warning: the text %s (%s tokens) is not the one %s was trained on (%s, %s tokens), "
+                        "though its characters are: the resumed run trains on, no longer step for step an "
+                        "uninterrupted one\n",
+                r->text_file ? r->text_file : "(random characters)", tokens, path, was_path[0] ? was_path : "?",
+                was_tokens);
+}
+
 /* --resume: the model, optimizer and position of o->out_dir, the metrics
  * written after that position dropped (unless the run of @p steps is
  * already done). Returns 0 or an exit code after a
@@ -601,6 +662,7 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
     ts->extra = NULL;
     if (same_vocab(r, o->out_dir))
         return 1;
+    same_text(r, o->out_dir);
     train_resume_note_seed(ts->data_seed, o->seed, "draws its batches with", o->quiet);
     if (train_resume_check_batch(ts, o->out_dir, r->batch, "give --batch-size"))
         return 2;

@@ -19,6 +19,7 @@ void run_free(run_ctx *r)
     strata_dataset_destroy(r->val);
     strata_dataset_destroy(r->test);
     strata_text_destroy(r->text);
+    free(r->text_file);
     strata_optimizer_destroy(r->opt);
     strata_model_destroy(r->model);
     strata_spec_destroy(r->spec);
