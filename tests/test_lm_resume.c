@@ -612,6 +612,47 @@ static void test_resume_other_text(void **state)
     free(err);
 }
 
+/* The shipped layout, a spec in models/ whose data.path ../data/x.txt is found next to it: RUN/spec.yaml kept the
+ * path as written, so eval and --resume with it failed to find the text from anywhere. It records the path found
+ * (absolute) now; a resume from the original spec still finds the spec unchanged. */
+static void test_run_spec_finds_text(void **state)
+{
+    (void)state;
+    char proj[600], path[700];
+    snprintf(proj, sizeof proj, "%s/proj", dir);
+    const char *sub[] = {"proj", "proj/models", "proj/data"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, sub[k]);
+        assert_int_equal(mkdir(path, 0777), 0);
+    }
+    char *text = tu_slurp(dir, "tiny.txt");
+    assert_non_null(text);
+    write_text("proj/data/sub.txt", text);
+    free(text);
+    char spec[4096];
+    int n = snprintf(spec, sizeof spec, lm_spec, "{type: adam, lr: 0.01}");
+    assert_true(n > 0 && n < (int)sizeof spec);
+    char *p = strstr(spec, "path: tiny.txt");
+    assert_non_null(p);
+    char fixed[4200];
+    snprintf(fixed, sizeof fixed, "%.*spath: ../data/sub.txt%s", (int)(p - spec), spec, p + strlen("path: tiny.txt"));
+    write_text("proj/models/sub.yaml", fixed);
+    tu_expect_cli_ok(proj, tu_run_clif(proj, "train models/sub.yaml --out runs/x --steps 2 --backend ref --quiet"));
+    /* from another directory, with the run's own spec */
+    expect_ok(cli("eval proj/runs/x/spec.yaml --checkpoint proj/runs/x --backend ref"));
+    expect_ok(cli("train proj/runs/x/spec.yaml --resume proj/runs/x --steps 4 --backend ref --quiet"));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    assert_null(strstr(err, "the spec differs"));
+    free(err);
+    /* and from the original spec, as it was started */
+    tu_expect_cli_ok(proj, tu_run_clif(proj, "train models/sub.yaml --resume runs/x --steps 6 --backend ref --quiet"));
+    err = tu_slurp(proj, "err");
+    assert_non_null(err);
+    assert_null(strstr(err, "the spec differs"));
+    free(err);
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -698,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_generate_window_model),
         cmocka_unit_test(test_checkpoint_vocab_checked),
         cmocka_unit_test(test_resume_other_text),
+        cmocka_unit_test(test_run_spec_finds_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

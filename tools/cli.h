@@ -357,6 +357,11 @@ typedef struct lm_train_options {
     const struct train_resume_args *ckpt;
 } lm_train_options;
 
+/** Finds a language model's text, data.path @p path of the spec @p spec_path:
+ *  a relative path is looked up in the current directory, then next to the
+ *  spec. Writes the path to use into @p out (@p path when neither has it);
+ *  returns 1 when it was found next to the spec only, else 0. */
+int lm_find_text(const char *spec_path, const char *path, char *out, size_t n);
 /** 1 when the spec is a language model (task: language_model or data.format: text). */
 int lm_spec_is_lm(const strata_spec *s);
 /** run_setup's part for a language model: the corpus and checks of the

@@ -23,19 +23,19 @@ int lm_spec_is_lm(const strata_spec *s)
     return (task && !strcmp(task, "language_model")) || (format && !strcmp(format, "text"));
 }
 
-/* A relative data.path is looked up in the current directory, then next to
- * the spec. Writes the path to use into out (the given one if neither has it). */
-static void resolve_path(const char *spec_path, const char *path, char *out, size_t n)
+int lm_find_text(const char *spec_path, const char *path, char *out, size_t n)
 {
     snprintf(out, n, "%s", path);
     if (path[0] == '/' || access(path, R_OK) == 0)
-        return;
+        return 0;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", spec_path);
     char alt[8300];
     snprintf(alt, sizeof alt, "%s/%s", dirname(dir), path);
-    if (strlen(alt) < n && access(alt, R_OK) == 0)
-        memcpy(out, alt, strlen(alt) + 1);
+    if (strlen(alt) >= n || access(alt, R_OK) != 0)
+        return 0;
+    memcpy(out, alt, strlen(alt) + 1);
+    return 1;
 }
 
 static const char *token_name(uint32_t c, char *buf, size_t size);
@@ -304,7 +304,7 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     to.mode = !strcmp(mode, "bytes") ? STRATA_TEXT_BYTES : STRATA_TEXT_CHARS;
     strata_spec_get_float(r->spec, "data.val_fraction", 0.05, &to.val_fraction);
     char file[4096];
-    resolve_path(a->spec_path, path, file, sizeof file);
+    lm_find_text(a->spec_path, path, file, sizeof file);
     const int missing = access(file, R_OK) != 0, random = missing && a->random_text && !vocab_checkpoint;
     if (random)
         fprintf(stderr, "strata: note: %s: text file '%s' not found%s%s%s; timing on random characters instead "

@@ -488,12 +488,62 @@ void train_warn_class_order(strata_runtime *rt, const strata_spec *spec, const c
     strata_spec_destroy(run);
 }
 
+/* The spec's text as RUN/spec.yaml records it (malloc'ed, *len bytes; NULL:
+ * out of memory): a data.path found next to the spec, and not in the
+ * current directory, made absolute, as the recorded spec lies elsewhere and
+ * has to find the same text wherever eval or --resume is run from. */
+static char *recorded_spec_text(const strata_spec *spec, size_t *len)
+{
+    const char *text = strata_spec_text(spec, len), *path = NULL;
+    char *t = malloc(*len + 1);
+    if (!t)
+        return NULL;
+    memcpy(t, text, *len);
+    t[*len] = '\0';
+    char found[4096], *abs = NULL;
+    if (strata_spec_get_string(spec, "data.path", NULL, &path) != STRATA_OK || !path ||
+        !lm_find_text(strata_spec_path(spec), path, found, sizeof found) || !(abs = realpath(found, NULL))) {
+        strata_clear_error();
+        return t;
+    }
+    char *set = malloc(strlen("data.path=\"\"") + 2 * strlen(abs) + 1), *p = set;
+    if (set) { /* a YAML double-quoted string */
+        p += sprintf(p, "data.path=\"");
+        for (const char *c = abs; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        sprintf(p, "\"");
+    }
+    char *edited = set ? malloc(*len + 1) : NULL;
+    size_t elen = *len;
+    if (edited) {
+        memcpy(edited, t, *len + 1);
+        if (cli_spec_set(&edited, &elen, strata_spec_path(spec), set) == 0) { /* else as written */
+            free(t);
+            t = edited;
+            *len = elen;
+        } else {
+            free(edited);
+        }
+    }
+    free(set);
+    free(abs);
+    return t;
+}
+
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
 {
     if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
         return;
     size_t len;
-    const char *text = strata_spec_text(spec, &len);
+    char *text = recorded_spec_text(spec, &len);
+    if (!text) {
+        fprintf(stderr, "strata: warning: out of memory recording the spec in %s (the run goes on without it)\n",
+                dir);
+        return;
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
     if (!resuming) { /* whole or not at all: generate, fid and sample read it */
@@ -508,11 +558,14 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
                     strerror(errno));
             remove(tmp);
         }
+        free(text);
         return;
     }
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        free(text);
         return;
+    }
     char *old = malloc(len + 2);
     size_t n = old ? fread(old, 1, len + 1, f) : 0;
     fclose(f);
@@ -521,6 +574,7 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
                         "run follows the new one\n",
                 path);
     free(old);
+    free(text);
 }
 
 void train_resume_note_seed(uint64_t run_seed, int64_t seed, const char *how, int quiet)
