@@ -691,6 +691,8 @@ static void test_bad_usage(void **state)
         char *out = tu_slurp(dir, "out");
         assert_non_null(out);
         assert_int_equal(tu_count(out, "\n"), 1);
+        if (k == 0) /* "(1 steps," */
+            assert_non_null(strstr(out, " nats/char (1 step, "));
         free(out);
     }
     /* the batches a resumed run draws depend on their size */

@@ -380,8 +380,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
         return 1;
     }
     if (os[1] > V && dist_is_root()) /* said once in a data-parallel run */
-        fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld tokens\n",
-                (long long)os[1], (long long)V);
+        fprintf(stderr, "strata: note: the model predicts %lld classes, the vocabulary has %lld token%s\n",
+                (long long)os[1], (long long)V, V == 1 ? "" : "s");
     if (lm_check_state_order(r->spec, strata_model_input_count(r->model)) ||
         lm_check_vocab_fits(r->rt, r->dev, r->model, r->seq_len, V, strata_text_get_mode(r->text) == STRATA_TEXT_BYTES,
                             a->spec_path, random ? "the random text" : file))
@@ -971,11 +971,11 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         printf("best: step %lld, val_loss %.4f (%s/best.safetensors)\n", (long long)best.step, best.value,
                o->out_dir);
     if (nw)
-        printf("validation loss: %.4f nats/char (%lld steps, %.1f s on %s)\n", val_loss, (long long)step, total,
-               strata_device_name(r->dev));
+        printf("validation loss: %.4f nats/char (%lld step%s, %.1f s on %s)\n", val_loss, (long long)step,
+               step == 1 ? "" : "s", total, strata_device_name(r->dev));
     else
-        printf("validation loss: not measured, no validation window (%lld steps, %.1f s on %s)\n", (long long)step,
-               total, strata_device_name(r->dev));
+        printf("validation loss: not measured, no validation window (%lld step%s, %.1f s on %s)\n",
+               (long long)step, step == 1 ? "" : "s", total, strata_device_name(r->dev));
     report_after_training(o->out_dir, o->quiet);
     return ret;
 }
