@@ -411,6 +411,24 @@ static void remove_file(const char *name)
 /* sample and fid take the spec a run was trained with, RUN/spec.yaml (with
  * its --set overrides), before the path its checkpoint records: that path
  * is the spec's real path at training (as typed until 2026-12-03), without overrides. */
+/* A full disk under metrics.jsonl (files limited to 1000 bytes) stops the
+ * GAN and the autoencoder with the file's error before any checkpoint of
+ * theirs comes (the GAN resumed: a new run saves step 0 first; the
+ * autoencoder in batches of 1, 40 records before its epoch's checkpoint),
+ * not a run that lost its records and said nothing of them until the
+ * checkpoint failed too. */
+static void test_metrics_write_error(void **state)
+{
+    (void)state;
+    expect_ok(cli("train gan.yaml --out gfull_disk --steps 1 --backend ref --quiet --set gan.sample_every=0"));
+    int code = tu_run_cli_fsize(dir, 1000, "train gan.yaml --resume gfull_disk --backend ref --quiet "
+                                           "--set gan.sample_every=0");
+    expect_err(code, 1, "cannot write gfull_disk/metrics.jsonl: File too large");
+    code = tu_run_cli_fsize(dir, 1000, "train ae.yaml --out afull_disk --backend ref --quiet "
+                                       "--set train.batch_size=1");
+    expect_err(code, 1, "cannot write afull_disk/metrics.jsonl: File too large");
+}
+
 static void test_sample_takes_the_runs_spec(void **state)
 {
     (void)state;
@@ -727,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),
+        cmocka_unit_test(test_metrics_write_error),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -476,6 +476,20 @@ static void test_resume_keeps_epochs(void **state)
     expect_err(code, 0, "7 threads): the losses may");
 }
 
+/* A full disk under metrics.jsonl (files limited to 1500 bytes: its 20th
+ * record or so in batches of 1; the checkpoint, larger, comes at the
+ * epoch's end, step 40) stops the run with the file's error, not a run
+ * that lost its records and said nothing of them until a checkpoint failed
+ * too. */
+static void test_metrics_write_error(void **state)
+{
+    (void)state;
+    int code = tu_run_cli_fsize(dir, 1500, "train adam.yaml --set train.batch_size=1 --out full_disk --steps 30 "
+                                           "--backend ref --quiet");
+    expect_err(code, 1, "cannot write full_disk/metrics.jsonl: File too large");
+    expect_no_err("checkpoint");
+}
+
 static void test_bad_usage(void **state)
 {
     (void)state;
@@ -532,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_eval_class_order),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_detect_anomaly),
+        cmocka_unit_test(test_metrics_write_error),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -742,6 +742,21 @@ void train_tell_nan_stop(double loss, const char *anomaly, const char *at, strat
 /** RUN/metrics.jsonl (@p path) opened to append (@p resuming) or anew; on
  *  the ranks but 0 of a data-parallel run, /dev/null. NULL with errno set. */
 FILE *train_metrics_open(const char *path, int resuming);
+/** Appends @p line and a newline to @p f, the metrics.jsonl of run @p dir
+ *  (train_metrics_open), and flushes it: 0; 1 after "strata: error: cannot
+ *  write DIR/metrics.jsonl: why" when the stream failed (a full disk: the
+ *  record is lost and a line may be torn), which stops the run as a
+ *  failed checkpoint does. */
+int train_metrics_put(FILE *f, const char *dir, const char *line);
+/** train_metrics_put of @p rec as one line of compact JSON; takes @p rec
+ *  (NULL, out of memory: nothing written). */
+int train_metrics_json(FILE *f, const char *dir, struct json_t *rec);
+/** train_metrics_put of a step's record, {"step", "batch_loss", "lr"}: the
+ *  loss curve a resumed run must reproduce. */
+int train_metrics_step(FILE *f, const char *dir, int64_t step, double loss, double lr);
+/** fclose of @p f (NULL: nothing to do): 0; 1 when it or an earlier write
+ *  failed, after the same error unless @p told (train_metrics_put said it). */
+int train_metrics_close(FILE *f, const char *dir, int told);
 /** Rewrites DIR/metrics.jsonl whole or not at all (cli_write_atomic),
  *  keeping the lines @p keep accepts; a torn last line ends it. Nothing to
  *  do without the file. Prints the error; returns 0 or 1. */

@@ -378,18 +378,6 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
     return r;
 }
 
-/* A metrics.jsonl line, flushed: a killed run keeps what it wrote. Takes @p rec. */
-static void ae_record(FILE *f, json_t *rec)
-{
-    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (line) {
-        fprintf(f, "%s\n", line);
-        fflush(f);
-    }
-    free(line);
-    json_decref(rec);
-}
-
 /* Where the run stands after @p step steps, @p nb batches into epoch @p ep
  * (0-based), with the sum of the epoch's batch losses; the random state as
  * it is now. */
@@ -528,6 +516,7 @@ int cmd_ae_train(int argc, char **argv)
     const int profile = getenv("STRATA_PROFILE") && *getenv("STRATA_PROFILE") == '1';
     int64_t steps = ts.step, ran = 0;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int lost = 0;                  /* metrics.jsonl failed: said, on rank 0 alone (not settled) */
     run_buffers kept = {0};        /* the buffers before the step in progress */
     strata_profile_enable(c.rt, profile);
     /* the steps go through run_step, data-parallel under mpirun */
@@ -585,8 +574,13 @@ int cmd_ae_train(int argc, char **argv)
             if (rc)
                 break;
             sum += lv, nb++, steps++, ran++;
-            ae_record(mf, json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)steps, "epoch", (json_int_t)(ep + 1),
-                                    "batch_loss", lv, "lr", lr));
+            /* flushed: a killed run keeps what it wrote */
+            if ((lost = train_metrics_json(mf, a.out_dir, json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)steps,
+                                                                    "epoch", (json_int_t)(ep + 1), "batch_loss", lv,
+                                                                    "lr", lr)))) {
+                rc = STRATA_E_IO;
+                break;
+            }
             if (!a.quiet)
                 progress_update(&prog, nb, sum / (double)nb, NAN);
             if (a.ckpt.checkpoint_every > 0 && steps % a.ckpt.checkpoint_every == 0 && nb < per_epoch) {
@@ -617,9 +611,13 @@ int cmd_ae_train(int argc, char **argv)
                    (long long)epochs, train_mse, test_mse, cli_now() - t0);
             fflush(stdout);
         }
-        ae_record(mf, json_pack("{s:I, s:I, s:f, s:f, s:f}", "epoch", (json_int_t)(ep + 1), "step",
-                                (json_int_t)steps, "loss", train_mse, "test_mse", test_mse, "seconds",
-                                cli_now() - t0));
+        if ((lost = train_metrics_json(mf, a.out_dir, json_pack("{s:I, s:I, s:f, s:f, s:f}", "epoch",
+                                                                (json_int_t)(ep + 1), "step", (json_int_t)steps,
+                                                                "loss", train_mse, "test_mse", test_mse, "seconds",
+                                                                cli_now() - t0)))) {
+            rc = STRATA_E_IO;
+            break;
+        }
         /* a whole epoch: resume at the next one; stopped by --steps: here */
         const train_state now = nb >= per_epoch ? ae_position(&c, &ts, steps, ep + 1, 0, 0.0)
                                                 : ae_position(&c, &ts, steps, ep, nb, sum);
@@ -629,7 +627,8 @@ int cmd_ae_train(int argc, char **argv)
             break;
         }
     }
-    fclose(mf);
+    if (train_metrics_close(mf, a.out_dir, lost) && !rc)
+        rc = STRATA_E_IO, lost = 1;
     strata_loader_destroy(ld);
     run_buffers_free(&kept);
     free(sc.dist.buf); /* the rest of sc is c's */
@@ -640,7 +639,7 @@ int cmd_ae_train(int argc, char **argv)
         report_after_training(a.out_dir, 1);
         goto out;
     }
-    if (nan_stop) {
+    if (nan_stop || lost) {
         r = 1;
         goto out;
     }

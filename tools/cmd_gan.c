@@ -1049,6 +1049,7 @@ int cmd_gan_train(int argc, char **argv)
     /* a new run's checkpoint at step 0: a resume point from the start, and
      * where a non-finite loss replays from when there is no later one */
     int64_t saved = a.ckpt.resume ? c.step : -1;
+    int lost = 0; /* a record that metrics.jsonl could not take (told) */
     if (!a.ckpt.resume) {
         const train_state s0 = gan_position(&c);
         if ((r = gan_save(&c, a.out_dir, a.spec_path, &s0, ld, lg)))
@@ -1073,13 +1074,8 @@ int cmd_gan_train(int argc, char **argv)
         const int64_t step = ++c.step;
         json_t *rec = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "step", (json_int_t)step, "d_loss", ld, "g_loss",
                                 lg, "g_lr", lr_g, "d_lr", lr_d, "seconds", cli_now() - t0);
-        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-        if (line) {
-            fprintf(mf, "%s\n", line);
-            fflush(mf);
-        }
-        free(line);
-        json_decref(rec);
+        if ((r = lost = train_metrics_json(mf, a.out_dir, rec)))
+            goto out_mf;
         if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps)) {
             printf("step %6lld/%lld  D loss %.4f  G loss %.4f  (%.1f s)\n", (long long)step, (long long)steps, ld, lg,
                    cli_now() - t0);
@@ -1106,6 +1102,10 @@ int cmd_gan_train(int argc, char **argv)
         r = cli_fail("training the GAN", rc);
         goto out_mf;
     }
+    r = train_metrics_close(mf, a.out_dir, 0); /* all its records are in: a failure is told before any success */
+    mf = NULL;
+    if (r)
+        goto out_mf;
     if (saved != c.step) {
         const train_state now = gan_position(&c);
         if ((r = gan_check_replicas(&c, "after step", c.step)) ||
@@ -1139,7 +1139,8 @@ int cmd_gan_train(int argc, char **argv)
         report = 2;
     }
 out_mf:
-    fclose(mf);
+    if (train_metrics_close(mf, a.out_dir, lost) && !r)
+        r = 1;
     if (report)
         report_after_training(a.out_dir, report == 1 || a.quiet);
 out:

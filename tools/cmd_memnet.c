@@ -1244,16 +1244,15 @@ static strata_status mn_save(const mn_trainer *t, const mn_pos *p)
     return rc;
 }
 
-/* Appends one record to metrics.jsonl. */
-static void mn_record(FILE *metrics, json_t *rec)
+/* Set by mn_record: its STRATA_E_IO has been told. */
+static int mn_metrics_lost;
+
+/* Appends one record to metrics.jsonl: STRATA_E_IO, told, when it cannot. */
+static strata_status mn_record(const mn_trainer *t, json_t *rec)
 {
-    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (line) {
-        fprintf(metrics, "%s\n", line);
-        fflush(metrics);
-    }
-    free(line);
-    json_decref(rec);
+    if (train_metrics_json(t->metrics, t->a->out_dir, rec))
+        mn_metrics_lost = 1;
+    return mn_metrics_lost ? STRATA_E_IO : STRATA_OK;
 }
 
 /* Rewrites RUN/metrics.jsonl keeping the records of the first @p step
@@ -1374,9 +1373,10 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             p->lsum += lv;
             p->nb++;
             p->step++;
-            mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f}", "repeat", (json_int_t)p->rep + 1, "epoch",
-                                            (json_int_t)p->ep + 1, "step", (json_int_t)p->step, "batch_loss", lv,
-                                            "lr", lr));
+            if ((rc = mn_record(t, json_pack("{s:I, s:I, s:I, s:f, s:f}", "repeat", (json_int_t)p->rep + 1,
+                                             "epoch", (json_int_t)p->ep + 1, "step", (json_int_t)p->step,
+                                             "batch_loss", lv, "lr", lr))))
+                break;
             if (t->a->ckpt.checkpoint_every > 0 && p->step % t->a->ckpt.checkpoint_every == 0 && first + B < t->n_tr)
                 rc = mn_save(t, p);
         }
@@ -1394,10 +1394,12 @@ static strata_status mn_train_run(const mn_trainer *t, mn_pos *p, mn_run_result 
             printf("epoch %3lld/%lld  lr %.5f%s  train loss %.4f error %.3f  %s\n", (long long)ep, (long long)total,
                    lr, in_ls ? " (linear start)" : "", out->tr_loss, out->tr_err, val);
         }
-        mn_record(t->metrics, json_pack("{s:I, s:I, s:I, s:f, s:f, s:o, s:o, s:f}", "repeat", (json_int_t)p->rep + 1,
-                                        "epoch", (json_int_t)ep, "step", (json_int_t)p->step, "loss", out->tr_loss,
-                                        "error", out->tr_err, "val_loss", cli_json_num(out->va_loss), "val_error",
-                                        cli_json_num(out->va_err), "lr", lr));
+        if ((rc = mn_record(t, json_pack("{s:I, s:I, s:I, s:f, s:f, s:o, s:o, s:f}", "repeat",
+                                         (json_int_t)p->rep + 1, "epoch", (json_int_t)ep, "step", (json_int_t)p->step,
+                                         "loss", out->tr_loss, "error", out->tr_err, "val_loss",
+                                         cli_json_num(out->va_loss), "val_error", cli_json_num(out->va_err), "lr",
+                                         lr))))
+            break;
         p->ep = ep, p->nb = 0, p->shuffled = 0, p->lsum = 0.0, p->wrong = 0;
         if (mn_check_replicas(c, "after epoch", ep)) {
             rc = STRATA_E_NUMERIC; /* told, as a non-finite loss is */
@@ -1429,12 +1431,13 @@ static strata_status mn_finish_run(const mn_trainer *t, mn_pos *p, const mn_run_
     if (t->repeats > 1)
         printf("run %lld/%lld: training error %.3f, validation error %.3f%s\n", (long long)p->rep + 1,
                (long long)t->repeats, res->tr_err, res->va_err, best ? "  (best so far)" : "");
-    mn_record(t->metrics, json_pack("{s:I, s:I, s:f, s:o, s:b}", "repeat", (json_int_t)p->rep + 1, "step",
-                                    (json_int_t)p->step, "final_train_error", res->tr_err, "final_val_error",
-                                    cli_json_num(res->va_err), "best", best));
+    strata_status rc = mn_record(t, json_pack("{s:I, s:I, s:f, s:o, s:b}", "repeat", (json_int_t)p->rep + 1, "step",
+                                              (json_int_t)p->step, "final_train_error", res->tr_err,
+                                              "final_val_error", cli_json_num(res->va_err), "best", best));
+    if (rc)
+        return rc;
     char path[4200];
     snprintf(path, sizeof path, "%s/" MN_BEST, t->a->out_dir);
-    strata_status rc;
     if (best) {
         json_t *m = mn_meta_json(c, t->f, t->spec_path);
         char *meta = m ? json_dumps(m, JSON_COMPACT) : NULL;
@@ -1823,9 +1826,15 @@ int cmd_memnet_train(int argc, char **argv)
             rc = mn_finish_run(&t, &p, &res);
     }
     if (rc) {
-        r = rc == STRATA_E_NUMERIC && mn_numeric_told ? 1 : mn_fail("training the memory network", rc);
+        r = (rc == STRATA_E_NUMERIC && mn_numeric_told) || (rc == STRATA_E_IO && mn_metrics_lost)
+                ? 1
+                : mn_fail("training the memory network", rc);
         goto out;
     }
+    r = train_metrics_close(metrics, a.out_dir, 0); /* all its records are in: a failure is told before any success */
+    t.metrics = metrics = NULL;
+    if (r)
+        goto out;
     if (stop) /* reported quietly; a failure after here is not reported */
         report = 1;
     if (stop)
@@ -1869,8 +1878,8 @@ int cmd_memnet_train(int argc, char **argv)
                strata_device_name(c.dev), a.out_dir);
     report = 2;
 out:
-    if (metrics)
-        fclose(metrics);
+    if (train_metrics_close(metrics, a.out_dir, mn_metrics_lost) && !r)
+        r = 1;
     if (report)
         report_after_training(a.out_dir, report == 1 || a.quiet);
     json_decref(ts.extra);

@@ -337,19 +337,6 @@ static int s2s_check_replicas(s2s_ctx *c, const char *when, int64_t n)
     return dist_check_replicas(c->model, &c->dist, "parameters", when, n);
 }
 
-/* One record of metrics.jsonl per step: the loss curve a resumed run must reproduce. */
-static void s2s_step_record(FILE *metrics, int64_t step, double loss, double lr)
-{
-    json_t *rec = json_pack("{s:I, s:f, s:f}", "step", (json_int_t)step, "batch_loss", loss, "lr", lr);
-    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (line) {
-        fprintf(metrics, "%s\n", line);
-        fflush(metrics);
-    }
-    free(line);
-    json_decref(rec);
-}
-
 /* Teacher-forced cross-entropy of one batch of @p B strings and the
  * update; a non-finite loss returns STRATA_E_NUMERIC (*lv set) before the
  * update. In a data-parallel run (dist.h) each rank computes its share of
@@ -471,6 +458,7 @@ int cmd_s2s_train(int argc, char **argv)
     double t0 = cli_now();
     int64_t step = ts.step;
     int nan_stop = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
+    int lost = 0;                  /* metrics.jsonl failed: said, on rank 0 alone (not settled) */
     if (!rc && s2s_check_replicas(&c, step ? "at the checkpoint" : "before training", -1))
         rc = STRATA_E_INVALID, nan_stop = 1; /* told: stopped as after a non-finite loss */
     while (!rc && step < steps) {
@@ -497,7 +485,10 @@ int cmd_s2s_train(int argc, char **argv)
             break;
         lv = loss;
         step++;
-        s2s_step_record(metrics, step, lv, strata_optimizer_lr(c.opt));
+        if ((lost = train_metrics_step(metrics, a.out_dir, step, lv, strata_optimizer_lr(c.opt)))) {
+            rc = STRATA_E_IO;
+            break;
+        }
         if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
         /* checkpoints: every --checkpoint-every steps, at the end and on Ctrl-C */
@@ -515,7 +506,8 @@ int cmd_s2s_train(int argc, char **argv)
             break;
     }
     free(src);
-    fclose(metrics);
+    if (train_metrics_close(metrics, a.out_dir, lost) && !rc)
+        rc = STRATA_E_IO, lost = 1;
     if ((!rc && stopped) || nan_stop)
         dist_settled(); /* every rank stopped here together */
     if (!rc && stopped) {
@@ -524,7 +516,7 @@ int cmd_s2s_train(int argc, char **argv)
         s2s_ctx_free(&c);
         return r;
     }
-    if (nan_stop) {
+    if (nan_stop || lost) {
         s2s_ctx_free(&c);
         return 1;
     }

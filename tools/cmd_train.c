@@ -240,17 +240,10 @@ strata_status cli_read_schedule(const strata_spec *sp, int64_t run_steps, cli_sc
 
 /* One record of metrics.jsonl per step: the loss curve a resumed run must
  * reproduce ("batch_loss" tells it from the per-epoch records). */
-static void write_step_record(FILE *metrics, int64_t step, int64_t ep, double loss, double lr)
+static int write_step_record(FILE *metrics, const char *dir, int64_t step, int64_t ep, double loss, double lr)
 {
-    json_t *rec = json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)step, "epoch", (json_int_t)(ep + 1),
-                            "batch_loss", loss, "lr", lr);
-    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (line) {
-        fprintf(metrics, "%s\n", line);
-        fflush(metrics);
-    }
-    free(line);
-    json_decref(rec);
+    return train_metrics_json(metrics, dir, json_pack("{s:I, s:I, s:f, s:f}", "step", (json_int_t)step, "epoch",
+                                                      (json_int_t)(ep + 1), "batch_loss", loss, "lr", lr));
 }
 
 /* Where the run (its shuffling seed and length from @p run) stands after
@@ -469,6 +462,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     int64_t step = ts.step, ran_epochs = 0;
     int stopped = 0; /* by Ctrl-C, saved where it stands */
     int told = 0;    /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
+    int lost = 0;    /* metrics.jsonl failed: said, on rank 0 alone (not settled) */
     run_buffers kept = {0}; /* the buffers before the step in progress */
     if (run_check_replicas(&ctx, ts.step ? "at the checkpoint" : "before training", -1)) {
         strata_loader_destroy(ld);
@@ -542,7 +536,10 @@ static int train_main(int argc, char **argv, unsigned mode)
                 break;
             nb++;
             step++;
-            write_step_record(metrics, step, ep, lv, lr);
+            if ((lost = write_step_record(metrics, a.out_dir, step, ep, lv, lr))) {
+                rc = STRATA_E_IO;
+                break;
+            }
             if (!a.quiet)
                 progress_update(&prog, nb, sum_loss / (double)(seen ? seen : 1),
                                 (double)correct / (double)(seen ? seen : 1));
@@ -591,13 +588,10 @@ static int train_main(int argc, char **argv, unsigned mode)
             json_decref(rec);
             break;
         }
-        char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-        if (line) {
-            fprintf(metrics, "%s\n", line);
-            fflush(metrics);
+        if ((lost = train_metrics_json(metrics, a.out_dir, rec))) {
+            rc = STRATA_E_IO;
+            break;
         }
-        free(line);
-        json_decref(rec);
         if (!a.quiet) {
             char val[64] = "", test[64] = "";
             if (ctx.val)
@@ -618,7 +612,8 @@ static int train_main(int argc, char **argv, unsigned mode)
             break;
         }
     }
-    fclose(metrics);
+    if (train_metrics_close(metrics, a.out_dir, lost) && !rc)
+        rc = STRATA_E_IO, lost = 1;
     strata_loader_destroy(ld);
     run_buffers_free(&kept);
     if (told || (!rc && stopped))
@@ -632,7 +627,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (!rc && !ran_epochs) /* resumed a finished run: report where it stands */
         rc = evaluate_sets(&ctx, &test_loss, &test_acc, &val_loss, &val_acc);
     if (rc) {
-        r = told ? 1 : cli_fail("training", rc);
+        r = told || lost ? 1 : cli_fail("training", rc);
         run_free(&ctx);
         return r;
     }

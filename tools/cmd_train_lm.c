@@ -575,20 +575,6 @@ static train_state lm_position(run_ctx *r, uint64_t data_seed, int64_t step, dou
     return s;
 }
 
-/* One record of metrics.jsonl per step: the loss curve a resumed run must
- * reproduce ("batch_loss" tells it from the evaluation records). */
-static void write_step_record(FILE *metrics, int64_t step, double loss, double lr)
-{
-    json_t *rec = json_pack("{s:I, s:f, s:f}", "step", (json_int_t)step, "batch_loss", loss, "lr", lr);
-    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (line) {
-        fprintf(metrics, "%s\n", line);
-        fflush(metrics);
-    }
-    free(line);
-    json_decref(rec);
-}
-
 /* "U+0078 'x'", or "U+000A" for a character that does not print as itself */
 static const char *token_name(uint32_t c, char *buf, size_t size)
 {
@@ -821,6 +807,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     int64_t since = ts.seen, step = ts.step;
     int evaluated = 0, stopped = 0; /* stopped: by Ctrl-C, saved where it stands */
     int told = 0; /* stopped on every rank, the message out: a non-finite loss, ranks that differ */
+    int lost = 0; /* metrics.jsonl failed: said, on rank 0 alone (not settled) */
     int64_t early_stop = 0;                       /* the step it stopped at, without a better model */
     if (run_check_replicas(r, ts.step ? "at the checkpoint" : "before training", -1)) {
         fclose(metrics);
@@ -861,7 +848,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             if (rc)
                 break;
             step++;
-            write_step_record(metrics, step, lv, lr);
+            if ((lost = train_metrics_step(metrics, o->out_dir, step, lv, lr))) {
+                rc = STRATA_E_IO;
+                break;
+            }
             sum_loss += lv;
             last_loss = lv;
             since++;
@@ -898,12 +888,10 @@ int lm_train(run_ctx *r, const lm_train_options *o)
                 json_object_set_new(rec, "end_of_run", json_true());
             if (rec)
                 json_object_set_new(rec, "seconds", json_real(secs));
-            char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-            if (line)
-                fprintf(metrics, "%s\n", line);
-            fflush(metrics);
-            free(line);
-            json_decref(rec);
+            if ((lost = train_metrics_json(metrics, o->out_dir, rec))) {
+                rc = STRATA_E_IO;
+                break;
+            }
             if (!o->quiet) {
                 progress_end(&prog);
                 if (!nw) /* no validation window (metrics.jsonl has null); a NaN with windows is a diverged run's */
@@ -931,7 +919,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
             break;
         }
     }
-    fclose(metrics);
+    if (train_metrics_close(metrics, o->out_dir, lost) && !rc)
+        rc = STRATA_E_IO, lost = 1;
     json_decref(meta);
     if (told || (!rc && stopped))
         dist_settled();
@@ -944,7 +933,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         progress_end(&prog);
     if (!rc && !evaluated) /* resumed a finished run: report where it stands */
         rc = lm_evaluate(r, &val_loss);
-    if (told)
+    if (told || lost)
         return 1;
     if (rc)
         return cli_fail("training", rc);

@@ -778,6 +778,44 @@ FILE *train_metrics_open(const char *path, int resuming)
     return dist_is_root() ? fopen(path, resuming ? "a" : "w") : fopen("/dev/null", "w");
 }
 
+int train_metrics_put(FILE *f, const char *dir, const char *line)
+{
+    errno = 0;
+    /* fflush reports what the buffered fputs could not (ENOSPC, EIO); a stream that failed once stays failed */
+    if (fputs(line, f) >= 0 && putc('\n', f) != EOF && fflush(f) == 0 && !ferror(f))
+        return 0;
+    fprintf(stderr, "strata: error: cannot write %s/metrics.jsonl: %s\n", dir, strerror(errno ? errno : EIO));
+    return 1;
+}
+
+int train_metrics_json(FILE *f, const char *dir, json_t *rec)
+{
+    char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    const int r = line ? train_metrics_put(f, dir, line) : 0;
+    free(line);
+    json_decref(rec);
+    return r;
+}
+
+int train_metrics_step(FILE *f, const char *dir, int64_t step, double loss, double lr)
+{
+    return train_metrics_json(f, dir, json_pack("{s:I, s:f, s:f}", "step", (json_int_t)step, "batch_loss", loss,
+                                                "lr", lr));
+}
+
+int train_metrics_close(FILE *f, const char *dir, int told)
+{
+    if (!f)
+        return 0;
+    const int bad = ferror(f);
+    errno = 0;
+    if (fclose(f) == 0 && !bad)
+        return 0;
+    if (!told)
+        fprintf(stderr, "strata: error: cannot write %s/metrics.jsonl: %s\n", dir, strerror(errno ? errno : EIO));
+    return 1;
+}
+
 int train_metrics_truncate(const char *dir, const train_state *s)
 {
     kept_ctx k = {s, 0};

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +99,28 @@ int tu_run_cli(const char *dir, const char *args)
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", dir, bin, args);
     int st = system(cmd);
     assert_true(st != -1);
+    if (!WIFEXITED(st))
+        fail_msg("strata %s: killed by a signal", args);
+    return WEXITSTATUS(st);
+}
+
+int tu_run_cli_fsize(const char *dir, long long max_bytes, const char *args)
+{
+    char cmd[PATH_MAX + 4096], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out 2>err", dir, bin, args);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* a full disk for files past max_bytes, without root: EFBIG, SIGXFSZ ignored across exec */
+        struct rlimit lim = {(rlim_t)max_bytes, (rlim_t)max_bytes};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+            _exit(126);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
     if (!WIFEXITED(st))
         fail_msg("strata %s: killed by a signal", args);
     return WEXITSTATUS(st);

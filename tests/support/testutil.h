@@ -41,6 +41,10 @@ int tu_remove_dir(const char *dir);
  *  stderr to dir/out and dir/err; fails the test if it was killed by a
  *  signal. Returns its exit status. */
 int tu_run_cli(const char *dir, const char *args);
+/** tu_run_cli with files limited to @p max_bytes (RLIMIT_FSIZE, SIGXFSZ
+ *  ignored): a write past it fails with EFBIG, a full disk without root.
+ *  dir/out and dir/err count too. */
+int tu_run_cli_fsize(const char *dir, long long max_bytes, const char *args);
 /** Writes @p len bytes of @p data to dir/name (@p dir NULL: @p name is the
  *  whole path), replacing the file; fails the test when it cannot. */
 void tu_write_file(const char *dir, const char *name, const void *data, size_t len);
