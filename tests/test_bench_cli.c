@@ -3,10 +3,12 @@
  * (--json); a missing or malformed --shape and an unknown op are usage
  * errors (exit 2) that name the op and the expected form. A language
  * model's workload (W3) runs without its text, on random characters. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -203,6 +205,20 @@ static void test_workload_spread(void **state)
     free(out);
 }
 
+/* A workload's figures that cannot be written (standard output on a full disk) fail the command: each workload
+ * runs in a child that ends with _exit, past main's check of standard output. */
+static void test_full_stdout(void **state)
+{
+    (void)state;
+    char cmd[PATH_MAX + 512], bin[PATH_MAX];
+    assert_non_null(realpath(tu_build_path("bin/strata"), bin));
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' bench W1 --backend ref --steps 2 --warmup 0 --json >/dev/full 2>err",
+             dir, bin);
+    int st = system(cmd);
+    assert_true(st != -1 && WIFEXITED(st));
+    tu_expect_cli_err(dir, WEXITSTATUS(st), 1, "strata bench: writing standard output: No space left on device");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_lm_without_text),
         cmocka_unit_test(test_workloads_run),
         cmocka_unit_test(test_workload_spread),
+        cmocka_unit_test(test_full_stdout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
  * single-op GFLOP/s, and per-op profiles. A benchmark, never a test. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -628,7 +629,13 @@ int cmd_bench(int argc, char **argv)
         if (pid == 0)
         {
             int code = bench_workload(w, &a, models, named);
-            fflush(stdout);
+            /* _exit skips main's check of standard output: a full disk lost the figures, as there */
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                const int e = errno;
+                if (e != EPIPE) /* a reader that went away: the status SIGPIPE would give, quietly */
+                    fprintf(stderr, "strata bench: writing standard output: %s\n", strerror(e));
+                code = e == EPIPE ? 128 + SIGPIPE : 1;
+            }
             _exit(code);
         }
         int status = 0;
