@@ -411,6 +411,23 @@ static void remove_file(const char *name)
 /* sample and fid take the spec a run was trained with, RUN/spec.yaml (with
  * its --set overrides), before the path its checkpoint records: that path
  * is the spec's real path at training (as typed until 2026-12-03), without overrides. */
+/* A sample grid that cannot be written (its path taken by a directory)
+ * fails the run, but after the step is saved: the checkpoint of that step
+ * (--checkpoint-every) is not lost with the image. */
+static void test_grid_error_keeps_checkpoint(void **state)
+{
+    (void)state;
+    expect_ok(cli("train gan.yaml --out gridless --steps 4 --checkpoint-every 4 --backend ref --quiet"));
+    assert_int_equal(checkpoint_step("gridless/generator.safetensors"), 4);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gridless/samples/step_000008.png", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    expect_err(cli("train gan.yaml --resume gridless --steps 12 --checkpoint-every 4 --backend ref --quiet"), 1,
+               "samples/step_000008.png: it is a directory");
+    assert_int_equal(checkpoint_step("gridless/generator.safetensors"), 8);
+    assert_int_equal(checkpoint_step("gridless/discriminator.safetensors"), 8);
+}
+
 /* A full disk under metrics.jsonl (files limited to 1000 bytes) stops the
  * GAN and the autoencoder with the file's error before any checkpoint of
  * theirs comes (the GAN resumed: a new run saves step 0 first; the
@@ -745,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_ae_resume_matches_uninterrupted),
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),
+        cmocka_unit_test(test_grid_error_keeps_checkpoint),
         cmocka_unit_test(test_metrics_write_error),
         cmocka_unit_test(test_bad_usage),
     };

@@ -1081,20 +1081,25 @@ int cmd_gan_train(int argc, char **argv)
                    cli_now() - t0);
             fflush(stdout);
         }
+        /* a grid that cannot be written (told) stops the run, but only after the step is saved: its checkpoint
+         * (or the end of the run's) would be lost with it otherwise. Drawn before the position is taken, as
+         * always, so that a resumed run's random state is an uninterrupted one's. */
+        int grid_lost = 0;
         if (every > 0 && (step % every == 0 || step == steps)) {
             snprintf(path, sizeof path, "%s/samples/step_%06lld.png", a.out_dir, (long long)step);
-            if ((r = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path)))
-                goto out_mf;
+            grid_lost = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path);
         }
         if (log_every > 0 && step % log_every == 0 && (r = gan_check_replicas(&c, "after step", step)))
             goto out_mf;
-        if (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && step < steps) {
+        if (grid_lost || (a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0 && step < steps)) {
             const train_state now = gan_position(&c);
             if ((r = gan_check_replicas(&c, "after step", step)) ||
                 (r = gan_save(&c, a.out_dir, a.spec_path, &now, ld, lg)))
                 goto out_mf;
             saved = step;
         }
+        if ((r = grid_lost))
+            goto out_mf;
         if (dist_any(cli_interrupted()) && step < steps) /* saved below, as at the end */
             break;
     }
