@@ -495,13 +495,9 @@ static void test_training_writes_the_report(void **state)
     free(html);
 }
 
-/* A trainer that fails after training writes no report, the GAN and the
- * memory network as the others: its final sample grid not written (here
- * samples.png is a directory), `strata train` exits 1 and RUN holds no
- * report.html (the GAN wrote one quietly, as for a run stopped by Ctrl-C). */
-static void test_failed_run_writes_no_report(void **state)
+/* dir/gan.yaml: a GAN of 2 steps on 16 bars, no grids but the final one. */
+static void write_gan_spec(void)
 {
-    (void)state;
     tu_write_bars_idx(dir, 16, 8);
     char spec[4096];
     snprintf(spec, sizeof spec,
@@ -518,6 +514,16 @@ static void test_failed_run_writes_no_report(void **state)
              "train: {steps: 2, batch_size: 8}\n",
              dir, dir);
     tu_write_text(dir, "gan.yaml", spec);
+}
+
+/* A trainer that fails after training writes no report, the GAN and the
+ * memory network as the others: its final sample grid not written (here
+ * samples.png is a directory), `strata train` exits 1 and RUN holds no
+ * report.html (the GAN wrote one quietly, as for a run stopped by Ctrl-C). */
+static void test_failed_run_writes_no_report(void **state)
+{
+    (void)state;
+    write_gan_spec();
     tu_expect_cli_ok(dir, tu_run_cli(dir, "train gan.yaml --out ok --backend ref"));
     char *html = tu_slurp(dir, "ok/report.html");
     assert_non_null(html);
@@ -536,6 +542,42 @@ static void test_failed_run_writes_no_report(void **state)
         fail_msg("a failed run wrote %s", path);
 }
 
+/* The mode of @p rel under dir (its permission bits). */
+static unsigned mode_of(const char *rel)
+{
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (stat(path, &st) != 0)
+        fail_msg("no %s", path);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* The files a run writes whole (temporary file, rename) take the umask as
+ * open() would, and one rewritten keeps its mode: report.html, summary.json
+ * and the PNGs were made 0644 whatever the umask, a private page public. */
+static void test_written_files_keep_umask(void **state)
+{
+    (void)state;
+    write_gan_spec();
+    const mode_t old = umask(077);
+    int code = tu_run_cli(dir, "train gan.yaml --out private --backend ref");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    assert_int_equal(mode_of("private/report.html"), 0600);
+    assert_int_equal(mode_of("private/summary.json"), 0600);
+    assert_int_equal(mode_of("private/samples.png"), 0600);
+    assert_int_equal(mode_of("private/metrics.jsonl"), 0600);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/private/report.html", dir);
+    assert_int_equal(chmod(path, 0640), 0);
+    umask(022);
+    code = tu_run_cli(dir, "report private");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    assert_int_equal(mode_of("private/report.html"), 0640);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_uses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_writes_the_report, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_written_files_keep_umask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_run_writes_no_report, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,7 +181,7 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
     int fd = mkstemp(tmp);
     if (fd < 0)
         return write_fail(path, strerror(errno));
-    fchmod(fd, 0644); /* mkstemp's 0600 is too private for an image */
+    cli_write_mode(fd, path); /* mkstemp's 0600 is too private for an image */
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         int e = errno;

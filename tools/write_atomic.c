@@ -64,6 +64,19 @@ int cli_write_target(const char *path, char *out, size_t size)
     return why != NULL;
 }
 
+void cli_write_mode(int fd, const char *target)
+{
+    struct stat st;
+    if (stat(target, &st) == 0) {
+        fchmod(fd, st.st_mode & 07777);
+        return;
+    }
+    /* read by setting it back at once: the CLI creates no file in another thread meanwhile */
+    const mode_t mask = umask(022);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+}
+
 int cli_write_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[4200], target[4096];
@@ -79,7 +92,7 @@ int cli_write_atomic(const char *path, const void *data, size_t len)
         fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    fchmod(fd, 0644); /* mkstemp's 0600 is too private for a page or a summary */
+    cli_write_mode(fd, path); /* mkstemp's 0600 is too private for a page or a summary */
     const char *p = data;
     size_t left = len;
     int e = 0;

@@ -26,6 +26,11 @@ int cli_write_target(const char *path, char *out, size_t size);
  *  regular file" for EINVAL. */
 FILE *cli_fopen_regular(const char *path);
 
+/** The mode of the temporary file @p fd that is renamed over @p target:
+ *  the mode of @p target when it exists (a rewrite keeps a private file
+ *  private), else what open() would give a new file, 0666 less the umask. */
+void cli_write_mode(int fd, const char *target);
+
 /** fsync of the directory holding @p path, so a rename into it is on the
  *  disk too; best effort (some file systems refuse it). */
 void cli_sync_parent(const char *path);
