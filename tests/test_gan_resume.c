@@ -428,6 +428,25 @@ static void test_grid_error_keeps_checkpoint(void **state)
     assert_int_equal(checkpoint_step("gridless/discriminator.safetensors"), 8);
 }
 
+/* An image that a full disk cuts short says why (here files limited to 2048
+ * bytes: EFBIG), not libpng's "Write Error": the grid is larger than
+ * stdio's buffer, so the write that fails is libpng's own. */
+static void test_png_write_error_says_why(void **state)
+{
+    (void)state;
+    expect_ok(cli("train gan.yaml --out pngfull --steps 1 --backend ref --quiet --set gan.sample_every=0"));
+    expect_ok(cli("sample --checkpoint pngfull/generator.safetensors --count 256 --out big.png --backend ref"));
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/big.png", dir);
+    assert_int_equal(stat(path, &st), 0);
+    if (st.st_size <= 4 * 4096)
+        fail_msg("the grid is %lld bytes: no larger than a few stdio buffers", (long long)st.st_size);
+    int code = tu_run_cli_fsize(dir, 2048, "sample --checkpoint pngfull/generator.safetensors --count 256 "
+                                           "--out big2.png --backend ref");
+    expect_err(code, 1, "big2.png: File too large");
+}
+
 /* A full disk under metrics.jsonl (files limited to 1000 bytes) stops the
  * GAN and the autoencoder with the file's error before any checkpoint of
  * theirs comes (the GAN resumed: a new run saves step 0 first; the
@@ -763,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_ae_nan_saves_last_good_state),
         cmocka_unit_test(test_ema_takes_batch_norm_statistics),
         cmocka_unit_test(test_grid_error_keeps_checkpoint),
+        cmocka_unit_test(test_png_write_error_says_why),
         cmocka_unit_test(test_metrics_write_error),
         cmocka_unit_test(test_bad_usage),
     };

@@ -195,9 +195,14 @@ int cli_png_write(const char *path, const uint8_t *pixels, int width, int height
     img.width = (png_uint_32)width;
     img.height = (png_uint_32)height;
     img.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
+    errno = 0;
     int ok = png_image_write_to_stdio(&img, f, 0, pixels, (png_int_32)width * channels, NULL);
+    const int e = errno; /* a failed fwrite's (ENOSPC), which libpng words "Write Error" */
     char why[256];
-    snprintf(why, sizeof why, "libpng: %s", img.message[0] ? img.message : "write failed");
+    if (!ok && ferror(f) && e)
+        snprintf(why, sizeof why, "%s", strerror(e));
+    else
+        snprintf(why, sizeof why, "libpng: %s", img.message[0] ? img.message : "write failed");
     png_image_free(&img);
     if (ok && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
         ok = 0;
