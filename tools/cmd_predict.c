@@ -372,13 +372,13 @@ static int predict(run_ctx *c, const predict_args *a)
     /* --data: the file's examples, scaled and standardised as the training set was */
     strata_dataset *data = NULL;
     int r = a->data ? load_data(c, a, &sc, numel, &data) : 0;
-    char tmp[4200] = "", target[4096] = "";
+    char target[4096] = "", *csv_text = NULL;
+    size_t csv_len = 0;
     FILE *csv = NULL;
-    if (!r && a->csv && cli_write_target(a->csv, target, sizeof target))
+    if (!r && a->csv && cli_write_target(a->csv, target, sizeof target)) /* refused before the work */
         r = 1;
-    if (!r && a->csv) { /* written beside its name, renamed when complete */
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
-        if (!(csv = fopen(tmp, "w"))) {
+    if (!r && a->csv) { /* gathered in memory, then written whole (cli_write_atomic: fsync, rename) */
+        if (!(csv = open_memstream(&csv_text, &csv_len))) {
             fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno));
             r = 1;
         } else {
@@ -427,13 +427,13 @@ static int predict(run_ctx *c, const predict_args *a)
     strata_dataset_destroy(data);
     if (csv) {
         const int bad = ferror(csv);
-        if (fclose(csv) != 0 || bad || (!r && rename(tmp, target) != 0)) {
-            if (!r)
-                fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno ? errno : EIO));
-            r = r ? r : 1;
+        if ((fclose(csv) != 0 || bad) && !r) {
+            fprintf(stderr, "strata: error: cannot write %s: %s\n", a->csv, strerror(errno ? errno : ENOMEM));
+            r = 1;
         }
-        if (r)
-            remove(tmp);
+        if (!r)
+            r = cli_write_atomic(a->csv, csv_text, csv_len);
+        free(csv_text);
     }
     if (!r && a->json)
         r = cli_print_json(json_pack("{s:o, s:s, s:s}", "predictions", list, "backend", strata_device_backend(c->dev),

@@ -547,17 +547,8 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     char path[4200];
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
     if (!resuming) { /* whole or not at all: generate, fid and sample read it */
-        char tmp[4300];
         train_replaced_keep(dir, "spec.yaml");
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        FILE *sf = fopen(tmp, "wb");
-        int bad = !sf || fwrite(text, 1, len, sf) != len;
-        bad |= sf && fclose(sf) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            fprintf(stderr, "strata: warning: cannot write %s: %s (the run goes on without it)\n", path,
-                    strerror(errno));
-            remove(tmp);
-        }
+        cli_write_atomic_or_warn(path, text, len, "the run goes on without it");
         free(text);
         return;
     }

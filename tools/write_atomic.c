@@ -42,7 +42,16 @@ FILE *cli_fopen_regular(const char *path)
     return f;
 }
 
-int cli_write_target(const char *path, char *out, size_t size)
+/* "cannot write PATH: why": an error, or with @p note a warning that ends "(note)" */
+static void tell(const char *path, const char *why, const char *note)
+{
+    if (note)
+        fprintf(stderr, "strata: warning: cannot write %s: %s (%s)\n", path, why, note);
+    else
+        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, why);
+}
+
+static int write_target(const char *path, char *out, size_t size, const char *note)
 {
     struct stat st;
     const char *why = NULL;
@@ -60,8 +69,13 @@ int cli_write_target(const char *path, char *out, size_t size)
         why = "path too long";
     free(real);
     if (why)
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, why);
+        tell(path, why, note);
     return why != NULL;
+}
+
+int cli_write_target(const char *path, char *out, size_t size)
+{
+    return write_target(path, out, size, NULL);
 }
 
 void cli_write_mode(int fd, const char *target)
@@ -77,19 +91,19 @@ void cli_write_mode(int fd, const char *target)
     fchmod(fd, 0666 & ~mask);
 }
 
-int cli_write_atomic(const char *path, const void *data, size_t len)
+static int write_atomic(const char *path, const void *data, size_t len, const char *note)
 {
     char tmp[4200], target[4096];
-    if (cli_write_target(path, target, sizeof target))
+    if (write_target(path, target, sizeof target, note))
         return 1;
     path = target;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        fprintf(stderr, "strata: error: cannot write %s: path too long\n", path);
+        tell(path, "path too long", note);
         return 1;
     }
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(errno));
+        tell(path, strerror(errno), note);
         return 1;
     }
     cli_write_mode(fd, path); /* mkstemp's 0600 is too private for a page or a summary */
@@ -111,9 +125,19 @@ int cli_write_atomic(const char *path, const void *data, size_t len)
         e = errno;
     if (e) {
         unlink(tmp);
-        fprintf(stderr, "strata: error: cannot write %s: %s\n", path, strerror(e));
+        tell(path, strerror(e), note);
         return 1;
     }
     cli_sync_parent(path);
     return 0;
+}
+
+int cli_write_atomic(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, NULL);
+}
+
+int cli_write_atomic_or_warn(const char *path, const void *data, size_t len, const char *note)
+{
+    return write_atomic(path, data, len, note);
 }

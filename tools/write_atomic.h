@@ -12,6 +12,10 @@
  *  cli_sync_parent. 0; 1 after "strata: error: cannot write PATH: why". */
 int cli_write_atomic(const char *path, const void *data, size_t len);
 
+/** cli_write_atomic for a file the command can do without: its failure is
+ *  "strata: warning: cannot write PATH: why (@p note)". 0 or 1. */
+int cli_write_atomic_or_warn(const char *path, const void *data, size_t len, const char *note);
+
 /** The file a write of @p path through a temporary file and rename
  *  replaces, into @p out: @p path itself (absent or a regular file), or
  *  the file a symbolic link at @p path names (written through, as open()
