@@ -727,6 +727,20 @@ static void test_bad_usage(void **state)
                "tokens)");
 }
 
+/* A full disk under metrics.jsonl (files limited to 1000 bytes: some 18
+ * step records; the checkpoint, larger, comes at the run's end) stops the
+ * language model and seq2seq with the file's error, not a run that lost its
+ * records and said nothing of them until the checkpoint failed too. */
+static void test_metrics_write_error(void **state)
+{
+    (void)state;
+    int code = tu_run_cli_fsize(dir, 1000, "train lm.yaml --out lfull_disk --steps 40 --set train.eval_every=100 "
+                                           "--backend ref --quiet");
+    expect_err(code, 1, "cannot write lfull_disk/metrics.jsonl: File too large");
+    code = tu_run_cli_fsize(dir, 1000, "train s2s.yaml --out sfull_disk --steps 40 --backend ref --quiet");
+    expect_err(code, 1, "cannot write sfull_disk/metrics.jsonl: File too large");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_s2s_resume_matches_uninterrupted),
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
+        cmocka_unit_test(test_metrics_write_error),
         cmocka_unit_test(test_bad_usage),
         cmocka_unit_test(test_generate_nul_prime_and_time_major_warning),
         cmocka_unit_test(test_state_outputs_out_of_order),

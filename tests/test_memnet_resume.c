@@ -281,6 +281,17 @@ static void test_resume_names_the_difference(void **state)
     expect_ok(cli("train tiny.yaml --resume mem3 --backend ref --steps 3 --quiet --set data.memory_size=3"));
 }
 
+/* A full disk under metrics.jsonl (files limited to 1000 bytes: some 10
+ * step records; in batches of 1 the first checkpoint, larger, comes after
+ * an epoch of them) stops the run with the file's error, not a run that
+ * lost its records and said nothing of them until the checkpoint failed. */
+static void test_metrics_write_error(void **state)
+{
+    (void)state;
+    int code = tu_run_cli_fsize(dir, 1000, TRAIN " --out full_disk --set train.batch_size=1");
+    expect_err(code, 1, "cannot write full_disk/metrics.jsonl: File too large");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_nan_loss_saves_last_good_state),
         cmocka_unit_test(test_resume_errors),
         cmocka_unit_test(test_resume_names_the_difference),
+        cmocka_unit_test(test_metrics_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
