@@ -465,6 +465,27 @@ static void test_metrics_write_error(void **state)
     expect_err(code, 1, "cannot write afull_disk/metrics.jsonl: File too large");
 }
 
+/* A GAN checkpoint whose generator's file cannot be written (files limited to 14000 bytes: a generator of 32
+ * inputs with Adam's moments takes more; a discriminator of one hidden unit and the average less) leaves the
+ * checkpoint before it whole: the discriminator and the average it had replaced are put back (the average
+ * was left only as generator_ema.prev.safetensors, sample failed on it, and the discriminator was steps
+ * ahead). */
+static void test_failed_save_keeps_checkpoint(void **state)
+{
+    (void)state;
+    const char *sets = "--backend ref --quiet --set gan.sample_every=0 --set gan.noise_dim=32 --set "
+                       "'generator.model.input=[32]' --set discriminator.model.layers.1.out_features=1";
+    char args[1024];
+    snprintf(args, sizeof args, "train gan.yaml --out gsave --steps 1 %s", sets);
+    expect_ok(cli("%s", args));
+    snprintf(args, sizeof args, "train gan.yaml --resume gsave --steps 4 %s", sets);
+    expect_err(tu_run_cli_fsize(dir, 14000, args), 1, "gsave/generator.safetensors");
+    assert_int_equal(tu_checkpoint_step(dir, "gsave/generator.safetensors"), 1);
+    assert_int_equal(tu_checkpoint_step(dir, "gsave/discriminator.safetensors"), 1);
+    assert_int_equal(tu_checkpoint_step(dir, "gsave/generator_ema.safetensors"), 1);
+    expect_ok(cli("sample --checkpoint gsave/generator_ema.safetensors --count 4 --out gsave.png --backend ref"));
+}
+
 static void test_sample_takes_the_runs_spec(void **state)
 {
     (void)state;
@@ -784,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_grid_error_keeps_checkpoint),
         cmocka_unit_test(test_png_write_error_says_why),
         cmocka_unit_test(test_metrics_write_error),
+        cmocka_unit_test(test_failed_save_keeps_checkpoint),
         cmocka_unit_test(test_bad_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

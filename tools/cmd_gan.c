@@ -693,6 +693,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     strata_status sync = !r && c->E ? gan_copy_model(c->rt, c->G, c->E, 0) : STRATA_OK;
     if (sync)
         r = cli_fail("saving the weight average", sync);
+    int moved[3] = {0, 0, 0}; /* X renamed to X.prev by this save */
     for (int k = 0; k < 3 && !r; k++) {
         if (!m[k])
             continue;
@@ -700,7 +701,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         if (gan_prev[k] && dist_is_root()) { /* a data-parallel run's files are rank 0's */
             snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
-            if (rename(cur, prev) != 0 && errno != ENOENT) {
+            if (rename(cur, prev) == 0)
+                moved[k] = 1;
+            else if (errno != ENOENT) {
                 fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
                 r = 1;
                 break;
@@ -711,6 +714,16 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
             fprintf(stderr, "strata: error: writing %s: %s: %s\n", cur, strata_status_name(rc), strata_last_error());
             r = 1;
         }
+    }
+    /* a save that failed (a full disk) puts the committed checkpoint's files back: the discriminator and the
+     * average it had already replaced went with a generator that was not (sample found no average, and the
+     * discriminator was a step ahead until a --resume sorted them out) */
+    for (int k = 0; k < 3 && r; k++) {
+        char cur[4200], prev[4200];
+        snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
+        if (moved[k] && (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), rename(prev, cur) != 0))
+            fprintf(stderr, "strata: warning: cannot put %s back as %s: %s (--resume takes it)\n", prev, cur,
+                    strerror(errno));
     }
     json_decref(meta);
     json_decref(extra);
