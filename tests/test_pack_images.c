@@ -164,6 +164,29 @@ static void test_pack_gray(void **state)
 
 /* Under a directory whose name is not UTF-8 (a spec cannot hold it) the
  * paths print as given; the printer looped forever on the first such byte. */
+/* The packed files take the umask, and a pack written again keeps a file's mode (they were made 0644). */
+static void test_pack_modes(void **state)
+{
+    (void)state;
+    write_tree("m/train", 0, 1);
+    const mode_t old = umask(077);
+    int code = tu_run_cli(dir, "pack-images m/train --out private");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/private-train-images-idx3-ubyte.gz", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(chmod(path, 0640), 0);
+    umask(022);
+    code = tu_run_cli(dir, "pack-images m/train --out private");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+}
+
 static void test_pack_non_utf8_cwd(void **state)
 {
     (void)state;
@@ -411,6 +434,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pack_gray), cmocka_unit_test(test_pack_non_utf8_cwd),
         cmocka_unit_test(test_pack_rgb),
+        cmocka_unit_test(test_pack_modes),
         cmocka_unit_test(test_pack_conversions),
         cmocka_unit_test(test_pack_errors),
         cmocka_unit_test(test_pack_declared_size),

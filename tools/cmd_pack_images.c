@@ -334,7 +334,9 @@ static int write_idx_gz(pack_files *files, const char *path, int type, int ndim,
         return 1;
     path = target;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()); /* two runs into one prefix keep apart */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644), dfd = fd >= 0 ? dup(fd) : -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666), dfd = fd >= 0 ? dup(fd) : -1;
+    if (fd >= 0)
+        cli_write_mode(fd, path); /* a pack written again keeps its mode, as every other file */
     gzFile gz = dfd >= 0 ? gzdopen(dfd, "wb") : NULL;
     if (!gz) {
         fprintf(stderr, "strata: error: cannot write %s: %s\n", tmp, strerror(errno));
