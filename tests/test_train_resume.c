@@ -331,6 +331,14 @@ static void test_resume_names_directory(void **state)
     if (!strstr(err, "strata: note: the run shuffles its data with seed 3 (from the checkpoint), not 9\n"))
         fail_msg("train --resume rd --seed 9 printed no note of the run's seed:\n%s", err);
     free(err);
+    /* a --steps the run has already done: said (it evaluated and exited 0 without a word), step unchanged */
+    expect_ok(cli("train adam.yaml --resume rd --steps 2 --backend ref --quiet"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "strata: note: the run is at step 3 and 2 steps are asked for: nothing is left to train"))
+        fail_msg("train --resume rd --steps 2 at step 3 printed:\n%s", err);
+    free(err);
+    assert_int_equal(tu_checkpoint_step(dir, "rd"), 3);
     char path[1024];
     snprintf(path, sizeof path, "%s/gone", dir);
     assert_int_not_equal(access(path, F_OK), 0);

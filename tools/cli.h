@@ -651,6 +651,10 @@ typedef struct train_resume_args {
         .name = "--detect-anomaly", .type = CLI_FLAG, .dst = (flag), .modes = (m),                                  \
         .help = "stop at the first op that gives NaN or Inf, naming it"                                            \
     }
+/** On --resume: says, when the run at step @p step already has the @p limit steps asked for (--steps, or the
+ *  spec's train.steps; 0 or less: no limit), that nothing is left to train (it resumed, evaluated and exited 0
+ *  without a word of it). */
+void train_resume_nothing_left(int64_t step, int64_t limit);
 /** After parsing: --resume DIR is the run directory (*out_dir = DIR), held
  *  from here on (train_out_prepare) and its FILE.replaced put back; 2
  *  after a message when --out names another directory, 1 when DIR is not a

@@ -1783,6 +1783,8 @@ int cmd_memnet_train(int argc, char **argv)
     train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     if (a.ckpt.resume && (r = mn_resume(&t, &ts, &p)))
         goto out;
+    if (a.ckpt.resume)
+        train_resume_nothing_left(p.step, a.steps);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     if (!(t.metrics = metrics = train_metrics_open(path, a.ckpt.resume != NULL))) {

@@ -568,6 +568,14 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     free(text);
 }
 
+void train_resume_nothing_left(int64_t step, int64_t limit)
+{
+    if (limit > 0 && step >= limit && dist_is_root())
+        fprintf(stderr, "strata: note: the run is at step %lld and %lld step%s asked for: nothing is left to train "
+                        "(a larger --steps goes on)\n",
+                (long long)step, (long long)limit, limit == 1 ? " is" : "s are");
+}
+
 void train_resume_note_seed(uint64_t run_seed, int64_t seed, const char *how, int quiet)
 {
     if (run_seed != (uint64_t)seed && !quiet && dist_is_root())
