@@ -156,6 +156,9 @@ static void test_usage_errors(void **state)
         /* a flag before the spec is not taken for an option's value (the spec picks the trainer) */
         {"eval --per-class %s/autoencoder-fashion.yaml --checkpoint c", "eval: unknown option '--per-class'"},
         {"eval --json --per-class %s/memn2n-babi.yaml --checkpoint c --data d --task 1", "unknown option '--per-class'"},
+        /* a bad number and a flag given a value are named with their command, as every usage error */
+        {"train %s/lenet-fashion.yaml --out r --steps -1", "train: --steps must be a whole number >= 1, got '-1'"},
+        {"info --json=1", "info: '--json=1': --json is a flag and takes no value"},
         /* a missing value names what it should be */
         {"train %s/lenet-fashion.yaml --out", "train: --out needs a value (DIR)"},
         {"generate --checkpoint", "generate: --checkpoint needs a value (FILE)"},

@@ -215,8 +215,12 @@ int cli_parse(const cli_command *c, int argc, char **argv)
             return cli_usage_error(c, "option '%s' does not apply to this spec", arg);
         const char *eq = strchr(arg, '=');
         char name[64];
-        if (!o && eq && snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg) < (int)sizeof name &&
-            find_opt(c, name))
+        const cli_opt *named = !o && eq && snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg) < (int)sizeof name
+                                   ? find_opt(c, name)
+                                   : NULL;
+        if (named && named->type == CLI_FLAG) /* not "give the value as the next argument": it takes none */
+            return cli_usage_error(c, "'%s': %s is a flag and takes no value", arg, name);
+        if (named)
             return cli_usage_error(c, "'%s': give the value as the next argument (%s %s)", arg, name, eq + 1);
         if (!o) {
             const char *hint = closest_opt(c, arg);
@@ -246,8 +250,10 @@ int cli_parse(const cli_command *c, int argc, char **argv)
                 if (*o->given >= o->hi) /* a list counts its values in given */
                     return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);
                 ((const char **)o->dst)[*o->given] = v;
-            } else if (cli_parse_int(arg, v, o->lo, o->hi, (int64_t *)o->dst)) {
-                return 2;
+            } else if (cli_read_int(v, o->lo, o->hi, (int64_t *)o->dst)) { /* named by its command, as the rest */
+                if (o->hi == LLONG_MAX)
+                    return cli_usage_error(c, "%s must be a whole number >= %lld, got '%s'", arg, o->lo, v);
+                return cli_usage_error(c, "%s must be a whole number in [%lld, %lld], got '%s'", arg, o->lo, o->hi, v);
             }
         }
         if (o->given)
