@@ -196,6 +196,15 @@ try:
     check("differ" not in p.stderr, "GAN with batch norm: the ranks' models are equal after every step")
     p = run(["train", bn_gan, "--out", f"{tmp}/gbn3", "--steps", "2", "--batch-size", "3"], ranks=2, expect=2)
     check("batch norm needs 2 in training" in p.stderr, "GAN with batch norm and a share of 1 image: said why")
+    # a sample grid rank 0 cannot write (a directory in its place) stops every rank after the step is saved: rank 0
+    # went on to save alone while the others were in the next step's collectives (MPI_ERR_TRUNCATE, step lost)
+    run(["train", gan, "--out", f"{tmp}/ggrid", "--steps", "2", "--quiet"], ranks=2)
+    os.makedirs(f"{tmp}/ggrid/samples/step_000004.png")
+    p = run(["train", gan, "--resume", f"{tmp}/ggrid", "--steps", "6", "--quiet", "--set", "gan.sample_every=2",
+             "--set", "train.log_every=5"], ranks=2, expect=1)
+    sg = json.loads(safetensors(f"{tmp}/ggrid/generator.safetensors")[0]["__metadata__"]["train.state"])["step"]
+    check(sg == 4 and "step_000004.png" in p.stderr and "MPI_ABORT" not in p.stderr,
+          f"GAN, a grid that cannot be written: every rank stops after step 4 is saved (saved: {sg})")
     # a non-finite loss stops every rank at the same step; rank 0 saves the
     # last good state (replayed: an update of that step had been applied)
     nan_gan = f"{tmp}/gan-diverge.yaml"

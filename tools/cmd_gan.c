@@ -1101,7 +1101,9 @@ int cmd_gan_train(int argc, char **argv)
         int grid_lost = 0;
         if (every > 0 && (step % every == 0 || step == steps)) {
             snprintf(path, sizeof path, "%s/samples/step_%06lld.png", a.out_dir, (long long)step);
-            grid_lost = gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path);
+            /* rank 0 alone writes it: every rank takes the decision with it, or rank 0 went on to save alone while
+             * the others were in the next step's collectives (MPI_ERR_TRUNCATE, and the checkpoint lost) */
+            grid_lost = dist_any(gan_sample_grid(&c, c.G, count, GAN_FIXED_SEED, path));
         }
         if (log_every > 0 && step % log_every == 0 && (r = gan_check_replicas(&c, "after step", step)))
             goto out_mf;
@@ -1112,8 +1114,10 @@ int cmd_gan_train(int argc, char **argv)
                 goto out_mf;
             saved = step;
         }
-        if ((r = grid_lost))
+        if ((r = grid_lost)) {
+            dist_settled(); /* a stop every rank agreed on */
             goto out_mf;
+        }
         if (dist_any(cli_interrupted()) && step < steps) /* saved below, as at the end */
             break;
     }
