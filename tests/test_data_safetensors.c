@@ -309,7 +309,11 @@ static void test_train_on_safetensors(void **state)
                       "reading --data absent.safetensors");
     tu_expect_cli_err(dir, tu_run_clif(dir, "predict sft.yaml --checkpoint rs --data fashion.safetensors --csv "
                                             "no/such/dir/p.csv"),
-                      1, "cannot write no/such/dir/p.csv");
+                      1, "cannot write no/such/dir/p.csv: No such file or directory");
+    char *none = tu_slurp(dir, "out"); /* said before the work: nothing classified (it was, then refused) */
+    assert_non_null(none);
+    assert_string_equal(none, "");
+    free(none);
 
     /* an autoencoder on the same file (data.format: safetensors, task: autoencoder) */
     write_spec("ae.yaml",
