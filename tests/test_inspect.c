@@ -655,6 +655,10 @@ static void test_export(void **state)
     assert_null(strstr(still, "\"F16\""));
     free(still);
     tu_expect_cli_ok(dir, tu_run_cli(dir, "export small.safetensors --dtype f16 --out small.safetensors"));
+    /* a file that cannot be read gets its own error, not the optimizer's */
+    tu_write_text(dir, "cut.safetensors", "\x08\x07\x00\x00\x00\x00\x00\x00{\"a\"");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "export cut.safetensors --dtype f16 --out cut.safetensors"), 1,
+                      "E_FORMAT");
     /* a FIFO in the way is refused, not replaced by a plain file; read, it is refused at once, not waited on */
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/fifo.safetensors", dir);

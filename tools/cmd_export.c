@@ -64,6 +64,14 @@ static int parse_args(int argc, char **argv, export_args *a, strata_dtype *dtype
                            a->dtype);
 }
 
+/* 1 when checkpoint @p path records an optimizer (its "optimizer" metadata, a type name); a file that cannot
+ * be read is not taken for one: its own error comes with the export. */
+static int optimizer_state(const char *path)
+{
+    char type[512];
+    return strata_checkpoint_metadata(path, "optimizer", type, sizeof type) == STRATA_OK;
+}
+
 int cmd_export(int argc, char **argv)
 {
     export_args a;
@@ -79,9 +87,8 @@ int cmd_export(int argc, char **argv)
     const long long before = stat(src, &st) == 0 ? (long long)st.st_size : -1;
     /* the copy over a checkpoint that a run resumes from would drop its optimizer's state for good */
     struct stat dst;
-    char probe[8];
     if (before >= 0 && stat(a.out, &dst) == 0 && dst.st_dev == st.st_dev && dst.st_ino == st.st_ino &&
-        strata_checkpoint_metadata(src, "optimizer", probe, sizeof probe) != STRATA_E_NOT_FOUND) {
+        optimizer_state(src)) {
         fprintf(stderr, "strata: error: export: --out %s is %s itself, which holds its optimizer's state: the copy "
                         "over it would drop it, and `--resume` of its run with it; write the copy elsewhere\n",
                 a.out, src);
