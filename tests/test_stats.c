@@ -341,6 +341,22 @@ static void test_pca_mse_identity(void **state)
 
 /* ---- bad input --------------------------------------------------------- */
 
+/* The median sorts; the quantiles are nearest ranks: of 10 values the 1st and the 9th for 0.1 and 0.9 (the
+ * first version took the 2nd and the 10th: "80% of steps" spanned 9 of 10), of 5 the 1st and the 5th. */
+static void test_median_quantile(void **state)
+{
+    (void)state;
+    double v[10] = {7, 3, 10, 1, 9, 2, 8, 4, 6, 5};
+    assert_true(stats_median(v, 10) == 5.5);
+    assert_true(v[0] == 1 && v[9] == 10);
+    assert_true(stats_quantile(v, 10, 0.1) == 1 && stats_quantile(v, 10, 0.9) == 9);
+    assert_true(stats_quantile(v, 10, 0.5) == 5 && stats_quantile(v, 10, 1.0) == 10);
+    double w[5] = {5, 4, 3, 2, 1};
+    assert_true(stats_median(w, 5) == 3);
+    assert_true(stats_quantile(w, 5, 0.1) == 1 && stats_quantile(w, 5, 0.9) == 5);
+    assert_true(stats_median(w, 0) == 0 && stats_quantile(w, 0, 0.5) == 0);
+}
+
 static void test_bad_input(void **state)
 {
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -364,6 +380,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_cov_matches_direct_sums),
+        cmocka_unit_test(test_median_quantile),
         cmocka_unit_test(test_fid_self_is_zero),
         cmocka_unit_test(test_fid_mean_shift),
         cmocka_unit_test(test_fid_closed_form),

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "stats.h"
 
 typedef struct {
     const char *id, *spec, *unit, *needs;
@@ -33,25 +34,6 @@ typedef struct {
     int64_t steps, warmup;
     int json, profile;
 } bench_args;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : 0.0;
-}
-
-/* The q-quantile of @p v, sorted by median(): the nearest rank. */
-static double quantile(const double *v, int n, double q)
-{
-    int k = (int)(q * (double)n);
-    return n ? v[k < n ? k : n - 1] : 0.0;
-}
 
 /* How much of the machine other processes used while a benchmark ran: the
  * busy time of every CPU (/proc/stat) less this process's own, over the
@@ -193,10 +175,10 @@ static void bench_report(const workload *w, const bench_args *a, const bench_clo
     double sum = 0;
     for (int64_t s = a->warmup; s < total; s++)
         sum += times[s];
-    double med = median(times + a->warmup, (int)a->steps);
+    double med = stats_median(times + a->warmup, (int)a->steps);
     /* the spread: the rates of the 90th and 10th percentile step times */
-    double slow = (double)per_step / quantile(times + a->warmup, (int)a->steps, 0.9);
-    double fast = (double)per_step / quantile(times + a->warmup, (int)a->steps, 0.1);
+    double slow = (double)per_step / stats_quantile(times + a->warmup, (int)a->steps, 0.9);
+    double fast = (double)per_step / stats_quantile(times + a->warmup, (int)a->steps, 0.1);
     double rate = (double)per_step / med, mean_rate = (double)per_step * (double)a->steps / sum;
     double rss = peak_rss_mb(), others = bench_clock_others(clock);
     if (a->json) {
@@ -456,9 +438,9 @@ static strata_status op_case_time(strata_runtime *rt, strata_device *dev, op_cas
             spent += dt;
         }
     }
-    *med = median(times, n);
-    spread[0] = quantile(times, n, 0.1);
-    spread[1] = quantile(times, n, 0.9);
+    *med = stats_median(times, n);
+    spread[0] = stats_quantile(times, n, 0.1);
+    spread[1] = stats_quantile(times, n, 0.9);
     *n_out = n;
     return rc;
 }

@@ -11,6 +11,17 @@
 #include <stdint.h>
 
 /**
+ * The median of @p n values, which it sorts in place (0 for none).
+ */
+double stats_median(double *v, int n);
+
+/**
+ * The @p q-quantile (0 < q <= 1) of @p n values sorted in ascending order, by nearest rank: the
+ * ceil(q n)-th smallest (0 for none). With 10 values, q 0.1 and 0.9 give the 1st and the 9th.
+ */
+double stats_quantile(const double *v, int n, double q);
+
+/**
  * Mean and unbiased covariance (divided by n - 1) of @p n rows.
  *
  * @param x          (n, d) row-major.
