@@ -118,6 +118,8 @@ static void test_train_eval_explain(void **state)
     if (json_number(out, "\"mean\"") != again)
         fail_msg("eval --spec run/spec.yaml printed: %s", out);
     free(out);
+    /* --spec with no value: said so (the next option's value, a directory, was read as the spec) */
+    expect_err(run_cli("eval --checkpoint run --spec --data data --task 1"), 2, "--spec needs a value (SPEC)");
 
     assert_int_equal(run_cli("memnet-explain --checkpoint run/checkpoint.safetensors --data data --task 1 --story 2"),
                      0);

@@ -1192,12 +1192,14 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
         if (!strcmp(argv[i], "--set") && i + 1 < argc && strncmp(argv[i + 1], "--", 2) &&
             cli_n_sets < CLI_MAX_SETS)
             cli_sets[cli_n_sets++] = argv[i + 1];
-        if (i + 1 < argc && !strcmp(argv[i], "--spec"))
+        /* a value that is an option is a forgotten one, which the command's parser says (cli_parse) */
+        const int value = i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0;
+        if (value && !strcmp(argv[i], "--spec"))
             spec_opt = argv[i + 1];
-        if (i + 1 < argc && !strcmp(argv[i], "--checkpoint"))
+        if (value && !strcmp(argv[i], "--checkpoint"))
             checkpoint = argv[i + 1];
         if (argv[i][0] == '-' && argv[i][1])
-            i += !cli_is_flag(argv[i]); /* an option with a value: skip the value */
+            i += !cli_is_flag(argv[i]) && value; /* an option with a value: skip the value */
         else if (!path)
             path = argv[i];
     }
