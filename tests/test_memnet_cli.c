@@ -118,6 +118,13 @@ static void test_train_eval_explain(void **state)
     if (json_number(out, "\"mean\"") != again)
         fail_msg("eval --spec run/spec.yaml printed: %s", out);
     free(out);
+    /* a checkpoint away from its run: the spec it records (memnet.spec), as the help of --spec says */
+    shell("%s", "cp run/checkpoint.safetensors lone.safetensors");
+    assert_int_equal(run_cli("eval --checkpoint lone.safetensors --data data --task 1 --json"), 0);
+    out = slurp("out");
+    if (json_number(out, "\"mean\"") != again)
+        fail_msg("eval of a lone checkpoint printed: %s", out);
+    free(out);
     /* --spec with no value: said so (the next option's value, a directory, was read as the spec) */
     expect_err(run_cli("eval --checkpoint run --spec --data data --task 1"), 2, "--spec needs a value (SPEC)");
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dist.h"
@@ -1183,6 +1184,17 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
  * overrides (which may repair the spec as written): cli_spec_kind. */
 const char *cli_implied_spec;
 
+/* The spec a memory network's checkpoint @p checkpoint (a file, or a run directory's checkpoint.safetensors)
+ * records, memnet.spec, when it can be read: 1 with its path in @p out. */
+static int recorded_spec(const char *checkpoint, char *out, size_t size)
+{
+    char file[4200];
+    struct stat st;
+    const int is_dir = stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(file, sizeof file, is_dir ? "%s/checkpoint.safetensors" : "%s", checkpoint);
+    return strata_checkpoint_metadata(file, "memnet.spec", out, size) == STRATA_OK && access(out, R_OK) == 0;
+}
+
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec)
 {
     task[0] = 0;
@@ -1207,7 +1219,8 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
      * eval, whose --spec and default were refused as options of the classifier's before) */
     static char beside[4200];
     cli_implied_spec = NULL;
-    if (!path && !spec_opt && checkpoint && train_spec_beside(checkpoint, beside, sizeof beside))
+    if (!path && !spec_opt && checkpoint &&
+        (train_spec_beside(checkpoint, beside, sizeof beside) || recorded_spec(checkpoint, beside, sizeof beside)))
         path = cli_implied_spec = beside;
     else if (!path)
         path = spec_opt;
