@@ -333,7 +333,8 @@ int lm_setup(run_ctx *r, const run_options *a, const char *vocab_checkpoint)
     free(vocab);
     if (rc)
         return cli_fail("loading the text", rc);
-    if (!random && !(r->text_file = strdup(file)))
+    /* its real path: the checkpoint records it, to be named from any directory */
+    if (!random && !(r->text_file = realpath(file, NULL)) && !(r->text_file = strdup(file)))
         return cli_fail("loading the text", STRATA_E_NOMEM);
 
     /* the model: tokens (T) i64 in, logits (T, V) out */
