@@ -576,6 +576,14 @@ static void test_written_files_keep_umask(void **state)
     umask(old);
     tu_expect_cli_ok(dir, code);
     assert_int_equal(mode_of("private/report.html"), 0640);
+    /* the checkpoints too (the core's writer), through a resume under another umask */
+    assert_int_equal(mode_of("private/generator.safetensors"), 0600);
+    umask(022);
+    code = tu_run_cli(dir, "train gan.yaml --resume private --steps 3 --backend ref");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    assert_int_equal(mode_of("private/generator.safetensors"), 0600);
+    assert_int_equal(mode_of("private/discriminator.safetensors"), 0600);
 }
 
 int main(void)

@@ -710,6 +710,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
             }
         }
         strata_status rc = train_ckpt_save_meta(dir, gan_file[k], m[k], o[k], &st, meta);
+        struct stat was; /* written anew after the rename: it keeps the mode of the file it replaces */
+        if (!rc && moved[k] && stat(prev, &was) == 0)
+            (void)chmod(cur, was.st_mode & 07777);
         if (rc) {
             fprintf(stderr, "strata: error: writing %s: %s: %s\n", cur, strata_status_name(rc), strata_last_error());
             r = 1;

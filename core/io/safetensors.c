@@ -643,6 +643,9 @@ ST_SFT_EXPORT strata_status st_sft_write(const char *path, const st_sft_tensor_i
         s = st_error(STRATA_E_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
         goto fail_nofile;
     }
+    struct stat was; /* a file written again keeps its mode (a private checkpoint stays private) */
+    if (stat(path, &was) == 0 && S_ISREG(was.st_mode))
+        (void)fchmod(fd, was.st_mode & 07777);
     fp = fdopen(fd, "wb");
     if (!fp) {
         s = st_error(STRATA_E_IO, "%s: cannot open temporary file %s: %s", path, tmp, strerror(errno));
