@@ -623,6 +623,9 @@ int cli_refuse_nonfinite_params(const strata_model *m, const char *path, const c
  *  the state's). */
 strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s, struct json_t *more);
+/** With @p part set, the files saved are parts of a checkpoint that a later file commits (a GAN's
+ *  discriminator and average before its generator): the earlier run's FILE.replaced stay until then. */
+void train_ckpt_part(int part);
 /** Only the train.state of DIR/FILE into @p s (no weights are read).
  *  Prints the error unless @p quiet; returns 0 or 1. */
 int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int quiet);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -120,7 +121,8 @@ static int gan_parse(int argc, char **argv, gan_args *a, unsigned mode)
         {.name = "sample", .mode = GAN_SAMPLE, .positional = &a->spec_path, .opts = opts,
          .synopsis = "--checkpoint RUN/generator.safetensors --out FILE.png [options]",
          .about = "A grid of a trained generator's samples."},
-        {.name = "fid", .mode = GAN_FID, .positional = &a->spec_path, .opts = opts, .synopsis = "--classifier CKPT --generator CKPT [options]",
+        {.name = "fid", .mode = GAN_FID, .positional = &a->spec_path, .opts = opts,
+         .synopsis = "--classifier CKPT --generator CKPT [options]",
          .about = "Frechet distance between real test images and samples, on a classifier's features."},
     };
     const cli_command *c = &cmds[mode == GAN_TRAIN ? 0 : mode == GAN_SAMPLE ? 1 : 2];
@@ -693,7 +695,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     strata_status sync = !r && c->E ? gan_copy_model(c->rt, c->G, c->E, 0) : STRATA_OK;
     if (sync)
         r = cli_fail("saving the weight average", sync);
-    int moved[3] = {0, 0, 0}; /* X renamed to X.prev by this save */
+    int moved[3] = {0, 0, 0}, written[3] = {0, 0, 0}; /* X renamed to X.prev by this save; X written */
     for (int k = 0; k < 3 && !r; k++) {
         if (!m[k])
             continue;
@@ -701,7 +703,12 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         if (gan_prev[k] && dist_is_root()) { /* a data-parallel run's files are rank 0's */
             snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
-            if (rename(cur, prev) == 0)
+            /* X.prev made a second name of X, not X renamed: the new X is then written over an X that is there, so
+             * it keeps X's mode (a private checkpoint stays private). A symbolic link is renamed, as the new X
+             * is written through it; so is X on a file system without links */
+            struct stat lst;
+            const int plain = lstat(cur, &lst) == 0 && S_ISREG(lst.st_mode);
+            if ((unlink(prev) == 0 || errno == ENOENT) && ((plain && link(cur, prev) == 0) || rename(cur, prev) == 0))
                 moved[k] = 1;
             else if (errno != ENOENT) {
                 fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
@@ -709,10 +716,10 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
                 break;
             }
         }
+        train_ckpt_part(k != GAN_G); /* the generator's file commits the checkpoint, and ends an earlier run's */
         strata_status rc = train_ckpt_save_meta(dir, gan_file[k], m[k], o[k], &st, meta);
-        struct stat was; /* written anew after the rename: it keeps the mode of the file it replaces */
-        if (!rc && moved[k] && stat(prev, &was) == 0)
-            (void)chmod(cur, was.st_mode & 07777);
+        train_ckpt_part(0);
+        written[k] = !rc;
         if (rc) {
             fprintf(stderr, "strata: error: writing %s: %s: %s\n", cur, strata_status_name(rc), strata_last_error());
             r = 1;
@@ -721,12 +728,14 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     /* a save that failed (a full disk) puts the committed checkpoint's files back: the discriminator and the
      * average it had already replaced went with a generator that was not (sample found no average, and the
      * discriminator was a step ahead until a --resume sorted them out) */
-    for (int k = 0; k < 3 && r; k++) {
+    for (int k = 0; k < 3 && r && dist_is_root(); k++) {
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         if (moved[k] && (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), rename(prev, cur) != 0))
             fprintf(stderr, "strata: warning: cannot put %s back as %s: %s (--resume takes it)\n", prev, cur,
                     strerror(errno));
+        else if (!moved[k] && written[k] && k != GAN_G) /* none before (a new run): none after */
+            remove(cur);
     }
     json_decref(meta);
     json_decref(extra);

@@ -167,6 +167,9 @@ strata_status train_ckpt_save_file(const char *dir, const char *file, strata_mod
     return train_ckpt_save_meta(dir, file, m, opt, s, NULL);
 }
 
+/* train_ckpt_part: the file saved does not commit a checkpoint yet */
+static int ckpt_part;
+
 strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s, json_t *more)
 {
@@ -208,9 +211,14 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
     ckpt_path(path, sizeof path, dir, file);
     strata_status rc = strata_checkpoint_save(path, m, opt, txt);
     free(txt);
-    if (!rc) /* the run has a checkpoint of its own: the earlier run's files go */
+    if (!rc && !ckpt_part) /* the run has a checkpoint of its own: the earlier run's files go */
         replaced_end(0);
     return rc;
+}
+
+void train_ckpt_part(int part)
+{
+    ckpt_part = part;
 }
 
 static int get_u64(json_t *o, const char *key, uint64_t *out)
