@@ -125,6 +125,9 @@ static void test_train_eval_explain(void **state)
     if (json_number(out, "\"mean\"") != again)
         fail_msg("eval of a lone checkpoint printed: %s", out);
     free(out);
+    out = slurp("err"); /* said as such, not as "the run's" */
+    assert_contains(out, ", the one the checkpoint records\n");
+    free(out);
     /* --spec with no value: said so (the next option's value, a directory, was read as the spec) */
     expect_err(run_cli("eval --checkpoint run --spec --data data --task 1"), 2, "--spec needs a value (SPEC)");
 

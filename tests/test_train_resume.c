@@ -339,6 +339,15 @@ static void test_resume_names_directory(void **state)
         fail_msg("train --resume rd --steps 2 at step 3 printed:\n%s", err);
     free(err);
     assert_int_equal(tu_checkpoint_step(dir, "rd"), 3);
+    /* ... and the epochs a run has done, whatever --steps says (the review found the note missing there) */
+    expect_ok(cli("train adam.yaml --out re --epochs 1 --backend ref --quiet"));
+    expect_ok(cli("train adam.yaml --resume re --steps 1000 --backend ref --quiet"));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "strata: note: the run has done all 1 epochs it is asked for: nothing is left to train (a "
+                     "larger --epochs goes on)"))
+        fail_msg("train --resume re after its epoch printed:\n%s", err);
+    free(err);
     char path[1024];
     snprintf(path, sizeof path, "%s/gone", dir);
     assert_int_not_equal(access(path, F_OK), 0);

@@ -404,6 +404,7 @@ int cmd_generate(int argc, char **argv);
  *  cli_implied_spec (else NULL) for eval to take as SPEC. */
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec);
 extern const char *cli_implied_spec;
+extern const char *cli_implied_how; /* where it was found: "the run's", "the one the checkpoint records" */
 /** The data.format ("idx" when absent) and task ("" when absent) of the
  *  spec @p path with the --set overrides given so far (cli_sets): 0, or
  *  the exit status after printing why it does not load. */
@@ -654,10 +655,12 @@ typedef struct train_resume_args {
         .name = "--detect-anomaly", .type = CLI_FLAG, .dst = (flag), .modes = (m),                                  \
         .help = "stop at the first op that gives NaN or Inf, naming it"                                            \
     }
-/** On --resume: says, when the run at step @p step already has the @p limit steps asked for (--steps, or the
- *  spec's train.steps; 0 or less: no limit), that nothing is left to train (it resumed, evaluated and exited 0
- *  without a word of it). */
-void train_resume_nothing_left(int64_t step, int64_t limit);
+/** On --resume: says that nothing is left to train (it resumed, evaluated and exited 0 without a word of it)
+ *  when the run has done all @p total @p unit ("epochs"; 0: none counted) it is asked for, @p done of them, a
+ *  larger @p option (NULL: none) going on; else when at step @p step it has the @p limit steps asked for
+ *  (--steps, or the spec's train.steps; 0 or less: no limit). */
+void train_resume_nothing_left(int64_t step, int64_t limit, int64_t done, int64_t total, const char *unit,
+                               const char *option);
 /** After parsing: --resume DIR is the run directory (*out_dir = DIR), held
  *  from here on (train_out_prepare) and its FILE.replaced put back; 2
  *  after a message when --out names another directory, 1 when DIR is not a

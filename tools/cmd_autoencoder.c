@@ -475,7 +475,7 @@ int cmd_ae_train(int argc, char **argv)
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs, &epochs_given)))
         goto out;
     if (a.ckpt.resume)
-        train_resume_nothing_left(ts.step, a.steps);
+        train_resume_nothing_left(ts.step, a.steps, ts.epoch, epochs, "epochs", "--epochs");
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))

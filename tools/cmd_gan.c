@@ -1037,7 +1037,7 @@ int cmd_gan_train(int argc, char **argv)
     if (a.ckpt.resume) {
         if ((r = gan_resume(&c, &a, &ld, &lg)))
             goto out;
-        train_resume_nothing_left(c.step, steps);
+        train_resume_nothing_left(c.step, steps, 0, 0, NULL, NULL);
     } else {
         c.data_seed = (uint64_t)(a.have_seed ? a.seed : seed);
         if ((rc = strata_loader_create(c.train, c.batch, 1, c.data_seed, 1, &c.ld))) {

@@ -1784,7 +1784,7 @@ int cmd_memnet_train(int argc, char **argv)
     if (a.ckpt.resume && (r = mn_resume(&t, &ts, &p)))
         goto out;
     if (a.ckpt.resume)
-        train_resume_nothing_left(p.step, a.steps);
+        train_resume_nothing_left(p.step, a.steps, p.rep, t.repeats, "runs (train.repeats)", NULL);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     if (!(t.metrics = metrics = train_metrics_open(path, a.ckpt.resume != NULL))) {

@@ -327,7 +327,7 @@ static int s2s_resume(s2s_ctx *c, const s2s_args *a, int64_t B, int64_t steps, t
     strata_runtime_set_rng_state(c->rt, ts->rng_seed, ts->rng_offset);
     if (!a->quiet)
         fprintf(stderr, "strata: resuming %s at step %lld\n", a->out_dir, (long long)ts->step);
-    train_resume_nothing_left(ts->step, steps);
+    train_resume_nothing_left(ts->step, steps, 0, 0, NULL, NULL);
     return 0;
 }
 

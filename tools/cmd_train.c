@@ -405,7 +405,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
-        train_resume_nothing_left(ts.step, max_steps);
+        train_resume_nothing_left(ts.step, max_steps, ts.epoch, epochs, "epochs", "--epochs");
     }
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */

@@ -660,7 +660,7 @@ static int lm_resume(run_ctx *r, const lm_train_options *o, int64_t steps, train
     strata_runtime_set_rng_state(r->rt, ts->rng_seed, ts->rng_offset);
     if (!o->quiet)
         fprintf(stderr, "strata: resuming %s at step %lld\n", o->out_dir, (long long)ts->step);
-    train_resume_nothing_left(ts->step, steps);
+    train_resume_nothing_left(ts->step, steps, 0, 0, NULL, NULL);
     return 0;
 }
 

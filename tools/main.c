@@ -231,7 +231,7 @@ static int run_command(int argc, char **argv)
             memcpy(with_spec + 2, argv + 2, sizeof *argv * (size_t)(argc - 2));
             with_spec[argc] = NULL;
             args = with_spec, argc++;
-            fprintf(stderr, "strata: eval: the spec is %s, the run's\n", cli_implied_spec);
+            fprintf(stderr, "strata: eval: the spec is %s, %s\n", cli_implied_spec, cli_implied_how);
         }
         int (*run)(int argc, char **argv) = train ? cmd_train : cmd_eval;
         if (!strcmp(fmt, "seq2seq_reverse"))

@@ -1182,7 +1182,7 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
 
 /* The spec named on a train/eval command line, read with the line's --set
  * overrides (which may repair the spec as written): cli_spec_kind. */
-const char *cli_implied_spec;
+const char *cli_implied_spec, *cli_implied_how;
 
 /* The spec a memory network's checkpoint @p checkpoint (a file, or a run directory's checkpoint.safetensors)
  * records, memnet.spec, when it can be read: 1 with its path in @p out. */
@@ -1219,8 +1219,10 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
      * eval, whose --spec and default were refused as options of the classifier's before) */
     static char beside[4200];
     cli_implied_spec = NULL;
+    cli_implied_how = "the run's";
     if (!path && !spec_opt && checkpoint &&
-        (train_spec_beside(checkpoint, beside, sizeof beside) || recorded_spec(checkpoint, beside, sizeof beside)))
+        (train_spec_beside(checkpoint, beside, sizeof beside) ||
+         (recorded_spec(checkpoint, beside, sizeof beside) && (cli_implied_how = "the one the checkpoint records"))))
         path = cli_implied_spec = beside;
     else if (!path)
         path = spec_opt;

@@ -576,9 +576,15 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     free(text);
 }
 
-void train_resume_nothing_left(int64_t step, int64_t limit)
+void train_resume_nothing_left(int64_t step, int64_t limit, int64_t done, int64_t total, const char *unit,
+                               const char *option)
 {
-    if (limit > 0 && step >= limit && dist_is_root())
+    if (!dist_is_root())
+        return;
+    if (total > 0 && done >= total) /* the epochs bind before any --steps could */
+        fprintf(stderr, "strata: note: the run has done all %lld %s it is asked for: nothing is left to train%s%s%s\n",
+                (long long)total, unit, option ? " (a larger " : "", option ? option : "", option ? " goes on)" : "");
+    else if (limit > 0 && step >= limit)
         fprintf(stderr, "strata: note: the run is at step %lld and %lld step%s asked for: nothing is left to train "
                         "(a larger --steps goes on)\n",
                 (long long)step, (long long)limit, limit == 1 ? " is" : "s are");
