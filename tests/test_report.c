@@ -584,6 +584,17 @@ static void test_written_files_keep_umask(void **state)
     tu_expect_cli_ok(dir, code);
     assert_int_equal(mode_of("private/generator.safetensors"), 0600);
     assert_int_equal(mode_of("private/discriminator.safetensors"), 0600);
+    /* a symbolic link in its place is renamed to .prev, not linked: the file written anew takes its mode too */
+    char from[1200], to[1200];
+    snprintf(from, sizeof from, "%s/private/discriminator.safetensors", dir);
+    snprintf(to, sizeof to, "%s/private/d-store.safetensors", dir);
+    assert_int_equal(rename(from, to), 0);
+    assert_int_equal(symlink("d-store.safetensors", from), 0);
+    umask(022);
+    code = tu_run_cli(dir, "train gan.yaml --resume private --steps 4 --backend ref");
+    umask(old);
+    tu_expect_cli_ok(dir, code);
+    assert_int_equal(mode_of("private/discriminator.safetensors"), 0600);
 }
 
 int main(void)

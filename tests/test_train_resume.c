@@ -348,6 +348,16 @@ static void test_resume_names_directory(void **state)
                      "larger --epochs goes on)"))
         fail_msg("train --resume re after its epoch printed:\n%s", err);
     free(err);
+    /* the spec's epochs done, a larger --steps goes on (the epochs as the steps stretch them): no note */
+    expect_ok(cli("train adam.yaml --out rf --backend ref --quiet"));
+    const long long done = tu_checkpoint_step(dir, "rf");
+    expect_ok(cli("train adam.yaml --resume rf --steps %lld --backend ref --quiet", done + 3));
+    err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (strstr(err, "nothing is left to train"))
+        fail_msg("train --resume rf --steps %lld (at step %lld) printed:\n%s", done + 3, done, err);
+    free(err);
+    assert_int_equal(tu_checkpoint_step(dir, "rf"), done + 3);
     char path[1024];
     snprintf(path, sizeof path, "%s/gone", dir);
     assert_int_not_equal(access(path, F_OK), 0);

@@ -474,8 +474,6 @@ int cmd_ae_train(int argc, char **argv)
     int epochs_given = a.epochs > 0; /* --epochs, or the first run's (from its checkpoint): a cap on --steps */
     if (a.ckpt.resume && (r = ae_resume(&c, &a, &ts, &epochs, &epochs_given)))
         goto out;
-    if (a.ckpt.resume)
-        train_resume_nothing_left(ts.step, a.steps, ts.epoch, epochs, "epochs", "--epochs");
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
@@ -501,6 +499,8 @@ int cmd_ae_train(int argc, char **argv)
         said = 1;
     }
     epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, epochs_given ? epochs : -1, cli_steps, a.quiet);
+    if (a.ckpt.resume) /* the epochs as the steps stretch them */
+        train_resume_nothing_left(ts.step, a.steps, ts.epoch, epochs, "epochs", "--epochs");
     cli_schedule sched;
     if (!rc && cli_read_schedule(c.spec, run_batches, &sched)) {
         rc = STRATA_E_INVALID;

@@ -695,7 +695,8 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     strata_status sync = !r && c->E ? gan_copy_model(c->rt, c->G, c->E, 0) : STRATA_OK;
     if (sync)
         r = cli_fail("saving the weight average", sync);
-    int moved[3] = {0, 0, 0}, written[3] = {0, 0, 0}; /* X renamed to X.prev by this save; X written */
+    /* X kept as X.prev by this save (renamed[k]: by a rename, not a link); X written */
+    int moved[3] = {0, 0, 0}, renamed[3] = {0, 0, 0}, written[3] = {0, 0, 0};
     for (int k = 0; k < 3 && !r; k++) {
         if (!m[k])
             continue;
@@ -707,10 +708,12 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
              * it keeps X's mode (a private checkpoint stays private). A symbolic link is renamed, as the new X
              * is written through it; so is X on a file system without links */
             struct stat lst;
-            const int plain = lstat(cur, &lst) == 0 && S_ISREG(lst.st_mode);
-            if ((unlink(prev) == 0 || errno == ENOENT) && ((plain && link(cur, prev) == 0) || rename(cur, prev) == 0))
+            const int there = lstat(cur, &lst) == 0, plain = there && S_ISREG(lst.st_mode);
+            /* without X, X.prev is left alone: it may be all a torn earlier run has of it */
+            if (there && (unlink(prev) == 0 || errno == ENOENT) &&
+                ((plain && link(cur, prev) == 0) || (renamed[k] = rename(cur, prev) == 0)))
                 moved[k] = 1;
-            else if (errno != ENOENT) {
+            else if (there || errno != ENOENT) {
                 fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
                 r = 1;
                 break;
@@ -720,6 +723,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
         strata_status rc = train_ckpt_save_meta(dir, gan_file[k], m[k], o[k], &st, meta);
         train_ckpt_part(0);
         written[k] = !rc;
+        struct stat was; /* renamed, the new X was written where none was: it takes the mode of the one it replaces */
+        if (!rc && renamed[k] && stat(prev, &was) == 0)
+            (void)chmod(cur, was.st_mode & 07777);
         if (rc) {
             fprintf(stderr, "strata: error: writing %s: %s: %s\n", cur, strata_status_name(rc), strata_last_error());
             r = 1;

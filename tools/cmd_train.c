@@ -405,7 +405,6 @@ static int train_main(int argc, char **argv, unsigned mode)
         if (!a.quiet)
             fprintf(stderr, "strata: resuming %s at step %lld (epoch %lld, batch %lld)\n", a.out_dir,
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
-        train_resume_nothing_left(ts.step, max_steps, ts.epoch, epochs, "epochs", "--epochs");
     }
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
@@ -440,6 +439,8 @@ static int train_main(int argc, char **argv, unsigned mode)
     const int64_t run_batches = cli_mul_sat(per_epoch, epochs); /* the schedule's span without train.steps */
     epochs = cli_epochs_for_steps(ctx.spec, max_steps, per_epoch, epochs, epochs_given ? epochs : -1, a.steps > 0,
                                   a.quiet);
+    if (a.ckpt.resume) /* the epochs as the steps stretch them */
+        train_resume_nothing_left(ts.step, max_steps, ts.epoch, epochs, "epochs", "--epochs");
     cli_schedule sched;
     if (cli_read_schedule(ctx.spec, run_batches, &sched)) {
         strata_loader_destroy(ld);

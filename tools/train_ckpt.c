@@ -581,10 +581,13 @@ void train_resume_nothing_left(int64_t step, int64_t limit, int64_t done, int64_
 {
     if (!dist_is_root())
         return;
-    if (total > 0 && done >= total) /* the epochs bind before any --steps could */
-        fprintf(stderr, "strata: note: the run has done all %lld %s it is asked for: nothing is left to train%s%s%s\n",
-                (long long)total, unit, option ? " (a larger " : "", option ? option : "", option ? " goes on)" : "");
-    else if (limit > 0 && step >= limit)
+    const int at_steps = limit > 0 && step >= limit;
+    if (total > 0 && done >= total) /* the epochs bind, whatever --steps says; told with the steps too */
+        fprintf(stderr,
+                "strata: note: the run has done all %lld %s it is asked for%s: nothing is left to train%s%s%s\n",
+                (long long)total, unit, at_steps ? ", and its steps" : "", option ? " (a larger " : "",
+                option ? option : "", option ? (at_steps ? " and --steps go on)" : " goes on)") : "");
+    else if (at_steps)
         fprintf(stderr, "strata: note: the run is at step %lld and %lld step%s asked for: nothing is left to train "
                         "(a larger --steps goes on)\n",
                 (long long)step, (long long)limit, limit == 1 ? " is" : "s are");
