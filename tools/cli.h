@@ -31,6 +31,8 @@ int cli_fail(const char *what, strata_status s);
 int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out);
 /** cli_parse_int without the message, for a command that words its own: 0, or -1 (*out unchanged). */
 int cli_read_int(const char *v, long long lo, long long hi, int64_t *out);
+/** What cli_read_int takes, in words, into @p buf: "a whole number >= LO" or "a whole number in [LO, HI]". */
+const char *cli_int_range(char *buf, size_t size, long long lo, long long hi);
 /** A finite decimal number @p v ("0.5", "-2", "1e-3"), read whole into *out: 0, or -1 for anything else
  *  strtod would take (" 0.5", "+1", "0x10", "inf", "nan", "1x"; *out unchanged). */
 int cli_read_real(const char *v, double *out);
@@ -404,6 +406,10 @@ int cmd_generate(int argc, char **argv);
  *  cli_implied_spec (else NULL) for eval to take as SPEC. */
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec);
 extern const char *cli_implied_spec;
+/** The spec of checkpoint @p checkpoint (a file, or a run directory): the run's spec.yaml beside it, else the
+ *  path a memory network's checkpoint records (memnet.spec), into @p out with *@p how saying which: 1; 0 for
+ *  none. */
+int cli_checkpoint_spec(const char *checkpoint, char *out, size_t size, const char **how);
 extern const char *cli_implied_how; /* where it was found: "the run's", "the one the checkpoint records" */
 /** The data.format ("idx" when absent) and task ("" when absent) of the
  *  spec @p path with the --set overrides given so far (cli_sets): 0, or

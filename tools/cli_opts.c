@@ -251,9 +251,9 @@ int cli_parse(const cli_command *c, int argc, char **argv)
                     return cli_usage_error(c, "%s is given more than %lld times", arg, o->hi);
                 ((const char **)o->dst)[*o->given] = v;
             } else if (cli_read_int(v, o->lo, o->hi, (int64_t *)o->dst)) { /* named by its command, as the rest */
-                if (o->hi == LLONG_MAX)
-                    return cli_usage_error(c, "%s must be a whole number >= %lld, got '%s'", arg, o->lo, v);
-                return cli_usage_error(c, "%s must be a whole number in [%lld, %lld], got '%s'", arg, o->lo, o->hi, v);
+                char range[96];
+                cli_int_range(range, sizeof range, o->lo, o->hi);
+                return cli_usage_error(c, "%s must be %s, got '%s'", arg, range, v);
             }
         }
         if (o->given)

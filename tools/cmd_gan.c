@@ -675,6 +675,25 @@ static train_state gan_position(gan_ctx *c)
     return s;
 }
 
+/* Keeps @p cur as @p prev before a new @p cur is written: 1, with *@p renamed when it was renamed rather than
+ * linked; 0 when there is no @p cur (then @p prev, which may be all a torn earlier run has of it, stays); -1
+ * after a message. A second link, not a rename: the new file is then written over one that is there, so it
+ * keeps its mode (a private checkpoint stays private). A symbolic link is renamed, as the new file is written
+ * through it; so is a file on a file system without links. */
+static int gan_set_aside(const char *cur, const char *prev, int *renamed)
+{
+    struct stat st;
+    if (lstat(cur, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+    } else if ((unlink(prev) == 0 || errno == ENOENT) &&
+               ((S_ISREG(st.st_mode) && link(cur, prev) == 0) || (*renamed = rename(cur, prev) == 0))) {
+        return 1;
+    }
+    fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
+    return -1;
+}
+
 /* The checkpoint of position @p s, whose last losses were @p ld, @p lg
  * (kept for the summary of a resumed run). Prints the error; 0 or 1. */
 static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const train_state *s, double ld, double lg)
@@ -704,17 +723,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         if (gan_prev[k] && dist_is_root()) { /* a data-parallel run's files are rank 0's */
             snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]);
-            /* X.prev made a second name of X, not X renamed: the new X is then written over an X that is there, so
-             * it keeps X's mode (a private checkpoint stays private). A symbolic link is renamed, as the new X
-             * is written through it; so is X on a file system without links */
-            struct stat lst;
-            const int there = lstat(cur, &lst) == 0, plain = there && S_ISREG(lst.st_mode);
-            /* without X, X.prev is left alone: it may be all a torn earlier run has of it */
-            if (there && (unlink(prev) == 0 || errno == ENOENT) &&
-                ((plain && link(cur, prev) == 0) || (renamed[k] = rename(cur, prev) == 0)))
-                moved[k] = 1;
-            else if (there || errno != ENOENT) {
-                fprintf(stderr, "strata: error: cannot rename %s to %s: %s\n", cur, prev, strerror(errno));
+            if ((moved[k] = gan_set_aside(cur, prev, &renamed[k])) < 0) {
                 r = 1;
                 break;
             }

@@ -1934,9 +1934,8 @@ static int mn_open_checkpoint(mn_ctx *c, const mn_args *a)
     /* the spec: given; else the run's spec.yaml beside the checkpoint, as
      * trained (--set included, found from any directory); else the path
      * the checkpoint records */
-    const char *spec = a->spec_path;
-    if (!spec && (train_spec_beside(ck, small, sizeof small) ||
-                  !strata_checkpoint_metadata(ck, "memnet.spec", small, sizeof small)))
+    const char *spec = a->spec_path, *how;
+    if (!spec && cli_checkpoint_spec(ck, small, sizeof small, &how))
         spec = small;
     if (!spec) {
         fprintf(stderr, "strata: error: %s records no spec and has no spec.yaml beside it; give one with --spec\n", ck);

@@ -107,14 +107,21 @@ int cli_read_real(const char *v, double *out)
     return 0;
 }
 
+const char *cli_int_range(char *buf, size_t size, long long lo, long long hi)
+{
+    if (hi == LLONG_MAX)
+        snprintf(buf, size, "a whole number >= %lld", lo);
+    else
+        snprintf(buf, size, "a whole number in [%lld, %lld]", lo, hi);
+    return buf;
+}
+
 int cli_parse_int(const char *opt, const char *v, long long lo, long long hi, int64_t *out)
 {
+    char range[96];
     if (cli_read_int(v, lo, hi, out)) {
-        if (hi == LLONG_MAX)
-            fprintf(stderr, "strata: error: %s must be a whole number >= %lld, got '%s'\n", opt, lo, v ? v : "");
-        else
-            fprintf(stderr, "strata: error: %s must be a whole number in [%lld, %lld], got '%s'\n", opt, lo, hi,
-                    v ? v : "");
+        fprintf(stderr, "strata: error: %s must be %s, got '%s'\n", opt, cli_int_range(range, sizeof range, lo, hi),
+                v ? v : "");
         return 2;
     }
     return 0;

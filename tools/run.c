@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "dist.h"
@@ -1044,6 +1043,20 @@ strata_status cli_copy_tensor(strata_runtime *rt, strata_tensor *dst, strata_ten
     return strata_op_invoke(rt, &inv);
 }
 
+/* The model's buffers into the copies @p b (or, @p back, the copies into the model). */
+static strata_status buffers_copy(strata_runtime *rt, strata_model *m, const run_buffers *b, int back)
+{
+    strata_status rc = STRATA_OK;
+    const int prev = strata_set_grad_enabled(rt, 0);
+    for (int k = 0; k < b->n && !rc; k++) {
+        strata_tensor *t = NULL;
+        if (!(rc = strata_model_buffer(m, k, NULL, &t)))
+            rc = back ? cli_copy_tensor(rt, t, b->t[k]) : cli_copy_tensor(rt, b->t[k], t);
+    }
+    strata_set_grad_enabled(rt, prev);
+    return rc;
+}
+
 strata_status run_buffers_keep(strata_runtime *rt, strata_model *m, run_buffers *b)
 {
     const int n = strata_model_buffer_count(m);
@@ -1061,28 +1074,12 @@ strata_status run_buffers_keep(strata_runtime *rt, strata_model *m, run_buffers 
                 return rc;
         }
     }
-    strata_status rc = STRATA_OK;
-    const int prev = strata_set_grad_enabled(rt, 0);
-    for (int k = 0; k < b->n && !rc; k++) {
-        strata_tensor *t = NULL;
-        if (!(rc = strata_model_buffer(m, k, NULL, &t)))
-            rc = cli_copy_tensor(rt, b->t[k], t);
-    }
-    strata_set_grad_enabled(rt, prev);
-    return rc;
+    return buffers_copy(rt, m, b, 0);
 }
 
 strata_status run_buffers_restore(strata_runtime *rt, strata_model *m, const run_buffers *b)
 {
-    strata_status rc = STRATA_OK;
-    const int prev = strata_set_grad_enabled(rt, 0);
-    for (int k = 0; k < b->n && !rc; k++) {
-        strata_tensor *t = NULL;
-        if (!(rc = strata_model_buffer(m, k, NULL, &t)))
-            rc = cli_copy_tensor(rt, t, b->t[k]);
-    }
-    strata_set_grad_enabled(rt, prev);
-    return rc;
+    return buffers_copy(rt, m, b, 1);
 }
 
 void run_buffers_free(run_buffers *b)
@@ -1180,21 +1177,28 @@ int cli_spec_kind(const char *path, char *format, size_t format_size, char *task
     return r;
 }
 
-/* The spec named on a train/eval command line, read with the line's --set
- * overrides (which may repair the spec as written): cli_spec_kind. */
-const char *cli_implied_spec, *cli_implied_how;
-
-/* The spec a memory network's checkpoint @p checkpoint (a file, or a run directory's checkpoint.safetensors)
- * records, memnet.spec, when it can be read: 1 with its path in @p out. */
-static int recorded_spec(const char *checkpoint, char *out, size_t size)
+int cli_checkpoint_spec(const char *checkpoint, char *out, size_t size, const char **how)
 {
+    if (train_spec_beside(checkpoint, out, size)) {
+        *how = "the run's";
+        return 1;
+    }
     char file[4200];
     struct stat st;
     const int is_dir = stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode);
     snprintf(file, sizeof file, is_dir ? "%s/checkpoint.safetensors" : "%s", checkpoint);
-    return strata_checkpoint_metadata(file, "memnet.spec", out, size) == STRATA_OK && access(out, R_OK) == 0;
+    if (strata_checkpoint_metadata(file, "memnet.spec", out, size) == STRATA_OK) {
+        *how = "the one the checkpoint records";
+        return 1;
+    }
+    strata_clear_error();
+    return 0;
 }
 
+const char *cli_implied_spec, *cli_implied_how;
+
+/* The spec named on a train/eval command line, read with the line's --set
+ * overrides (which may repair the spec as written): cli_spec_kind. */
 int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, size_t task_size, const char **spec)
 {
     task[0] = 0;
@@ -1217,13 +1221,10 @@ int cli_data_format(int argc, char **argv, char *buf, size_t size, char *task, s
     }
     /* no SPEC: `--spec SPEC`, else the run's spec.yaml beside --checkpoint, tell the trainer (a memory network's
      * eval, whose --spec and default were refused as options of the classifier's before) */
-    static char beside[4200];
+    static char implied[4200];
     cli_implied_spec = NULL;
-    cli_implied_how = "the run's";
-    if (!path && !spec_opt && checkpoint &&
-        (train_spec_beside(checkpoint, beside, sizeof beside) ||
-         (recorded_spec(checkpoint, beside, sizeof beside) && (cli_implied_how = "the one the checkpoint records"))))
-        path = cli_implied_spec = beside;
+    if (!path && !spec_opt && checkpoint && cli_checkpoint_spec(checkpoint, implied, sizeof implied, &cli_implied_how))
+        path = cli_implied_spec = implied;
     else if (!path)
         path = spec_opt;
     *spec = path;

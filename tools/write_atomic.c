@@ -71,14 +71,12 @@ static int write_target(const char *path, char *out, size_t size, const char *no
     /* its directory, which the temporary file goes in: a missing one is said before any work, not after */
     char parent[4096];
     if (!why && snprintf(parent, sizeof parent, "%s", out) < (int)sizeof parent) {
-        char *slash = strrchr(parent, '/');
-        if (slash)
-            slash == parent ? (void)(slash[1] = 0) : (void)(*slash = 0);
-        if (stat(slash ? parent : ".", &st) != 0)
+        const char *d = dirname(parent); /* "." for a bare name, "/" at the root */
+        if (stat(d, &st) != 0)
             why = strerror(errno);
         else if (!S_ISDIR(st.st_mode))
             why = "its directory is not a directory";
-        else if (access(slash ? parent : ".", W_OK | X_OK) != 0)
+        else if (access(d, W_OK | X_OK) != 0)
             why = strerror(errno);
     }
     if (why)
