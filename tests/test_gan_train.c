@@ -363,6 +363,15 @@ static void test_fid_cli(void **state)
                                "    - {type: linear, out_features: 10}\n");
     tu_expect_cli_err(dir, run_cli(FID("cls70k", "--real real")), 1,
                       "cls70k.safetensors: the classifier's penultimate layer has 70000 features");
+    /* an autoencoder's penultimate layer is a decoder's: its FID was a number of nothing */
+    char *cls_text = slurp("cls.yaml"), ae_text[1200];
+    snprintf(ae_text, sizeof ae_text, "task: autoencoder\n%s", cls_text);
+    free(cls_text);
+    tu_write_text(dir, "clsae.yaml", ae_text);
+    tu_expect_cli_err(dir, run_cli("fid --generator g8 --classifier cls.safetensors --classifier-spec clsae.yaml "
+                                   "--real real --count 4 --backend ref"),
+                      1, "--classifier cls.safetensors: its spec clsae.yaml is task: autoencoder; FID compares the "
+                         "features of an image classifier (task: classification)");
     tu_expect_cli_err(dir, run_cli(FID("cls", "--real real7 --count 4")), 1,
                       "the real images in real7 are [7, 7] (49 values) but the classifier cls.safetensors takes "
                       "[1, 8, 8] (64 values)");

@@ -1454,6 +1454,15 @@ int cmd_fid(int argc, char **argv)
         r = cli_fail_file("loading the classifier", rc, a.classifier);
         goto out2;
     }
+    const char *ctask = "classification";
+    strata_spec_get_string(cs, "task", "classification", &ctask);
+    if (ctask && strcmp(ctask, "classification")) { /* an autoencoder's last layers are images, not classes */
+        fprintf(stderr, "strata: error: --classifier %s: its spec %s is task: %s; FID compares the features of an "
+                        "image classifier (task: classification)\n",
+                a.classifier, cspec, ctask);
+        r = 1;
+        goto out2;
+    }
     cli_scaling sc; /* the real images' bytes and the samples, as the classifier's inputs */
     if (cli_byte_scaling(cs, &sc)) {
         r = 1;
