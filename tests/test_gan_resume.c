@@ -510,6 +510,22 @@ static void test_failed_save_keeps_checkpoint(void **state)
     expect_err(tu_run_cli_fsize(dir, 9150, args), 1, "gtorn/generator.safetensors");
     snprintf(args, sizeof args, "train gan.yaml --resume gtorn --steps 3 --set gan.ema=0 %s", sets);
     expect_ok(cli("%s", args));
+    /* the discriminator's own file cannot be written (200 hidden units with Adam's moments: about 158 KB): the
+     * one it kept stays, and no discriminator.prev is left as a second link to it */
+    const char *big_d = "--backend ref --quiet --set gan.sample_every=0 --set discriminator.model.layers.1.out_features=200";
+    snprintf(args, sizeof args, "train gan.yaml --out gdfail --steps 1 %s", big_d);
+    expect_ok(cli("%s", args));
+    snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 2 %s", big_d);
+    expect_err(tu_run_cli_fsize(dir, 100000, args), 1, "gdfail/discriminator.safetensors");
+    struct stat st;
+    snprintf(from, sizeof from, "%s/gdfail/discriminator.safetensors", dir);
+    assert_int_equal(stat(from, &st), 0);
+    assert_int_equal(st.st_nlink, 1);
+    snprintf(to, sizeof to, "%s/gdfail/discriminator.prev.safetensors", dir);
+    assert_int_equal(access(to, F_OK), -1);
+    assert_int_equal(tu_checkpoint_step(dir, "gdfail/discriminator.safetensors"), 1);
+    snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 2 %s", big_d);
+    expect_ok(cli("%s", args));
 }
 
 static void test_sample_takes_the_runs_spec(void **state)

@@ -746,7 +746,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     for (int k = 0; k < 3 && r && dist_is_root(); k++) {
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
-        if (moved[k] && (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), rename(prev, cur) != 0))
+        if (moved[k] && !renamed[k] && !written[k]) /* X.prev is a second link to the X that stayed */
+            (void)unlink((snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), prev));
+        else if (moved[k] && (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), rename(prev, cur) != 0))
             fprintf(stderr, "strata: warning: cannot put %s back as %s: %s (--resume takes it)\n", prev, cur,
                     strerror(errno));
         else if (!moved[k] && written[k] && k != GAN_G) /* none before (a new run): none after */
