@@ -658,6 +658,18 @@ static void test_run_spec_finds_text(void **state)
     assert_non_null(err);
     assert_null(strstr(err, "the spec differs"));
     free(err);
+    /* a path relative to the current directory is recorded absolute too: the run's spec finds the text from
+     * elsewhere, and a resume that reaches the same text by another relative path records the same spec (it
+     * warned that the spec differed) */
+    tu_expect_cli_ok(proj, tu_run_clif(proj, "train models/sub.yaml --out runs/y --steps 2 --backend ref --quiet "
+                                             "--set data.path=data/sub.txt"));
+    expect_ok(cli("eval proj/runs/y/spec.yaml --checkpoint proj/runs/y --backend ref"));
+    snprintf(path, sizeof path, "%s/models", proj);
+    tu_expect_cli_ok(path, tu_run_clif(path, "train sub.yaml --resume ../runs/y --steps 4 --backend ref --quiet"));
+    err = tu_slurp(path, "err");
+    assert_non_null(err);
+    assert_null(strstr(err, "the spec differs"));
+    free(err);
 }
 
 static void test_bad_usage(void **state)
