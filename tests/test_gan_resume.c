@@ -339,6 +339,13 @@ static void test_schedule_and_clip(void **state)
     /* a run trained without gan.ema, resumed with it: said so (it read as a torn checkpoint) */
     expect_err(cli("train gan.yaml --resume gs1 --steps 2 --backend ref --quiet"), 1,
                "cannot resume from gs1 with gan.ema: the run was trained without it");
+    /* and one trained with it, resumed without it: its average stays behind, which it says */
+    expect_ok(cli("train gan.yaml --out gema --steps 1 --backend ref --quiet"));
+    expect_err(cli("train gan.yaml --resume gema --steps 2 --backend ref --quiet --set gan.ema=0"), 0,
+               "gema/generator_ema.safetensors, the weight average of step 1, stays at that step: this spec has no "
+               "gan.ema, so the resumed run does not update it");
+    assert_int_equal(checkpoint_step("gema/generator_ema.safetensors"), 1);
+    assert_int_equal(checkpoint_step("gema/generator.safetensors"), 2);
     /* with SGD and a clip norm of 1e-12 the weights stay where they started; without, they move */
     for (int n = 1; n <= 3; n += 2) {
         expect_ok(cli("train gan.yaml --out gk%d --steps %d --backend ref --quiet --set gan.ema=0 "

@@ -784,11 +784,18 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     strata_optimizer *o[2] = {c->od, NULL};
     int back[2] = {0, 0}; /* taken from X.prev: renamed back to X below */
     for (int k = 0; k < 2; k++) {
+        train_state s;
+        if (!m[k] && k == GAN_E && dist_is_root() && !train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
+            /* resumed with gan.ema=0: the average stops where it was, and says so (it went on silently) */
+            json_decref(s.extra);
+            fprintf(stderr, "strata: warning: %s/%s, the weight average of step %lld, stays at that step: this spec "
+                            "has no gan.ema, so the resumed run does not update it\n",
+                    dir, gan_file[k], (long long)s.step);
+        }
         if (!m[k])
             continue;
         const char *pick = NULL, *const cand[2] = {gan_file[k], gan_prev[k]};
         int64_t held[2] = {-1, -1}; /* the step each candidate holds; -1: unreadable */
-        train_state s;
         for (int j = 0; j < 2 && !pick; j++) {
             if (train_ckpt_read_state(dir, cand[j], &s, 1))
                 continue;
