@@ -83,7 +83,11 @@ strata_status cuda_bad_alloc(cuda_device *d, unsigned long long **out)
 {
     void *p = NULL;
     CUDA_OK(cuda_temp_alloc(d, sizeof(unsigned long long), &p));
-    CUDA_TRY(cudaMemsetAsync(p, 0xff, sizeof(unsigned long long), d->stream));
+    cudaError_t e = cudaMemsetAsync(p, 0xff, sizeof(unsigned long long), d->stream);
+    if (e != cudaSuccess) { /* the flag would stay allocated */
+        cuda_temp_free(d, p);
+        return cuda_fail_rt(e, "cudaMemsetAsync(flag, 0xff, ...)", __FILE__, __LINE__);
+    }
     *out = p;
     return STRATA_OK;
 }

@@ -108,15 +108,21 @@ done:
     return s;
 }
 
-/* The first ranked algorithm that succeeded without tensor-op math. */
+/* The first ranked algorithm that succeeded without tensor-op math and is
+ * deterministic (a run repeats bit for bit on one backend: cuDNN's
+ * backward algorithms that add with atomics do not), else the first ranked
+ * one that succeeded without tensor-op math. */
 #define CUDA_PICK_ALGO(perf, n, out)                                                                           \
     do {                                                                                                       \
         int found_ = 0;                                                                                        \
-        for (int k_ = 0; k_ < (n) && !found_; k_++) {                                                          \
-            if ((perf)[k_].status == CUDNN_STATUS_SUCCESS && (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH &&    \
-                (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {                                \
-                (out) = (int)(perf)[k_].algo;                                                                  \
-                found_ = 1;                                                                                    \
+        for (int any_ = 0; any_ < 2 && !found_; any_++) {                                                      \
+            for (int k_ = 0; k_ < (n) && !found_; k_++) {                                                      \
+                if ((perf)[k_].status == CUDNN_STATUS_SUCCESS && (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH && \
+                    (perf)[k_].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&                            \
+                    (any_ || (perf)[k_].determinism == CUDNN_DETERMINISTIC)) {                                 \
+                    (out) = (int)(perf)[k_].algo;                                                              \
+                    found_ = 1;                                                                                \
+                }                                                                                              \
             }                                                                                                  \
         }                                                                                                      \
         if (!found_) {                                                                                         \
@@ -408,14 +414,15 @@ CUDA_KERNEL(max_pool2d_backward)
      * it); flags[1]: one outside its window, which the gather would miss */
     unsigned long long *flags = NULL, host[2] = {0, 0};
     CUDA_OK(cuda_temp_alloc(d, 2 * sizeof *flags, (void **)&flags));
+    const char *what = "cudaMemsetAsync(flags, ...)"; /* the call that failed, named in the message */
     cudaError_t e = cudaMemsetAsync(flags, 0xff, sizeof *flags, d->stream);
     if (e == cudaSuccess)
         e = cudaMemsetAsync(flags + 1, 0, sizeof *flags, d->stream);
     if (e == cudaSuccess)
-        e = cuda_k_max_pool_check(d->stream, cuda_ptr(I), g, flags);
+        e = cuda_k_max_pool_check(d->stream, cuda_ptr(I), g, flags), what = "cuda_k_max_pool_check(...)";
     if (e != cudaSuccess) {
         cuda_temp_free(d, flags);
-        return cuda_fail_rt(e, "cuda_k_max_pool_check(...)", __FILE__, __LINE__);
+        return cuda_fail_rt(e, what, __FILE__, __LINE__);
     }
     strata_status s = cuda_copy_to_host(call->backend_self, call->device, host, flags, 0, sizeof host);
     if (s == STRATA_OK && host[0] != ~0ull) /* names the index and frees flags */

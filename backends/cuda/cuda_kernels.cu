@@ -650,14 +650,14 @@ __global__ void ck_softmax(int log_space, float *y, const float *x, int64_t n, i
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
         m = fmaxf(m, xr[j * inner]);
     m = ck_block_max(m);
-    float s = 0.0f;
+    double s = 0.0; /* summed in double, as ref does: a long row's float sum lost digits */
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x)
-        s += expf(xr[j * inner] - m);
-    s = ck_block_sum<float>(s);
-    float log_s = logf(s);
+        s += (double)expf(xr[j * inner] - m);
+    s = ck_block_sum<double>(s);
+    double log_s = log(s);
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
         float z = xr[j * inner] - m;
-        yr[j * inner] = log_space ? z - log_s : expf(z) / s;
+        yr[j * inner] = (float)(log_space ? (double)z - log_s : (double)expf(z) / s);
     }
 }
 
@@ -666,15 +666,15 @@ __global__ void ck_softmax_backward(int log_space, float *dx, const float *dy, c
 {
     int64_t row = blockIdx.x, o = row / inner, i = row - o * inner;
     int64_t base = o * n * inner + i;
-    float dot = 0.0f;
+    double dot = 0.0; /* in double, as ref: y (dy - dot) cancels where dy is near dot */
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
         int64_t k = base + j * inner;
-        dot += log_space ? dy[k] : dy[k] * y[k];
+        dot += log_space ? (double)dy[k] : (double)dy[k] * y[k];
     }
-    dot = ck_block_sum<float>(dot);
+    dot = ck_block_sum<double>(dot);
     for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
         int64_t k = base + j * inner;
-        dx[k] = log_space ? dy[k] - expf(y[k]) * dot : y[k] * (dy[k] - dot);
+        dx[k] = (float)(log_space ? dy[k] - (double)expf(y[k]) * dot : y[k] * (dy[k] - dot));
     }
 }
 
