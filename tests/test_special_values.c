@@ -11,7 +11,8 @@
  *   - tanh reaches +-1 and its gradient 0 (PoCL's tanh stopped at
  *     1 - 2^-24, giving saturated LSTM gates a gradient);
  *   - log_softmax and cross entropy of logits near 3e7 keep their
- *     precision (OpenCL formed m + log s and lost it);
+ *     precision (OpenCL formed m + log s and lost it), and of logits of
+ *     1e16 too (ref and cpu formed it in double, which lost log s there);
  *   - a sum of 1e7 values is as exact as PyTorch's (OpenCL summed
  *     ~39,000 values per work item in float: 1000374 for 1000000);
  *   - optimizer steps with weight_decay 0 keep an infinite parameter
@@ -361,42 +362,54 @@ static void test_tanh_saturates(void **state)
 static void test_softmax_large_logits(void **state)
 {
     fixture *f = *state;
-    const float rows[2][4] = {{3e7f, 3e7f, 3e7f, 3e7f}, {1e4f, 1e4f + 1.0f, 1e4f - 2.0f, 1e4f + 0.5f}};
-    const float shifted[2][4] = {{0, 0, 0, 0}, {0.0f, 1.0f, -2.0f, 0.5f}};
-    const int32_t labels[] = {0, 2};
-    double lse[2], want_ls[2][4], want_grad[2][4];
-    for (int r = 0; r < 2; r++) {
-        double s = 0;
-        for (int c = 0; c < 4; c++)
-            s += exp(shifted[r][c]);
-        lse[r] = log(s);
-        for (int c = 0; c < 4; c++) {
-            want_ls[r][c] = shifted[r][c] - lse[r];
+    /* row 2: at 1e16 a double's spacing (2) exceeds log 4, so m + log(sum) was m: ref and cpu gave a loss of 0
+     * and a gradient summing to 1 */
+    enum { R = 3, C = 4 };
+    const float rows[R][C] = {{3e7f, 3e7f, 3e7f, 3e7f},
+                              {1e4f, 1e4f + 1.0f, 1e4f - 2.0f, 1e4f + 0.5f},
+                              {1e16f, 1e16f, 0.0f, 0.0f}};
+    const int32_t labels[R] = {0, 2, 0};
+    double want_ls[R][C], want_grad[R][C];
+    float cols[C][R]; /* the rows as columns: log_softmax over axis 0 takes the strided path */
+    for (int r = 0; r < R; r++) {
+        double m = -INFINITY, s = 0;
+        for (int c = 0; c < C; c++)
+            m = rows[r][c] > m ? rows[r][c] : m;
+        for (int c = 0; c < C; c++)
+            s += exp((double)rows[r][c] - m);
+        for (int c = 0; c < C; c++) {
+            want_ls[r][c] = ((double)rows[r][c] - m) - log(s);
             want_grad[r][c] = exp(want_ls[r][c]) - (c == labels[r]);
+            cols[c][r] = rows[r][c];
         }
     }
     for (int k = 0; k < f->n; k++) {
         const char *name = strata_device_name(f->dev[k]);
-        strata_tensor *x = mat(f->dev[k], &rows[0][0], 2, 4), *lab = NULL, *dy = NULL;
-        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_I32, 1, (const int64_t[]){2}, labels, &lab));
-        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_F32, 1, (const int64_t[]){2}, (const float[]){1, 1}, &dy));
-        strata_attr axis = strata_attr_int("axis", 1), none = strata_attr_string("reduction", "none");
+        strata_tensor *x = mat(f->dev[k], &rows[0][0], R, C), *xt = mat(f->dev[k], &cols[0][0], C, R);
+        strata_tensor *lab = NULL, *dy = NULL;
+        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_I32, 1, (const int64_t[]){R}, labels, &lab));
+        ST_OK(strata_tensor_from_host(f->dev[k], STRATA_F32, 1, (const int64_t[]){R}, (const float[]){1, 1, 1}, &dy));
+        strata_attr axis = strata_attr_int("axis", 1), axis0 = strata_attr_int("axis", 0);
+        strata_attr none = strata_attr_string("reduction", "none");
         strata_tensor *ls = call1(f, "core::log_softmax", &x, 1, &axis, 1);
+        strata_tensor *lst = call1(f, "core::log_softmax", &xt, 1, &axis0, 1);
         strata_tensor *ce_in[2] = {x, lab}, *ceb_in[3] = {dy, x, lab};
         strata_tensor *ce = call1(f, "core::cross_entropy", ce_in, 2, &none, 1);
         strata_tensor *dl = call1(f, "core::cross_entropy_backward", ceb_in, 3, &none, 1);
-        float gls[8], gce[2], gdl[8];
-        read_f32(ls, gls, 8);
-        read_f32(ce, gce, 2);
-        read_f32(dl, gdl, 8);
-        for (int r = 0; r < 2; r++) {
+        float gls[R * C], glst[C * R], gce[R], gdl[R * C];
+        read_f32(ls, gls, R * C);
+        read_f32(lst, glst, C * R);
+        read_f32(ce, gce, R);
+        read_f32(dl, gdl, R * C);
+        for (int r = 0; r < R; r++) {
             expect_close("cross_entropy", name, r, gce[r], -want_ls[r][labels[r]], 1e-6);
-            for (int c = 0; c < 4; c++) {
-                expect_close("log_softmax", name, r * 4 + c, gls[r * 4 + c], want_ls[r][c], 1e-6);
-                expect_close("cross_entropy_backward", name, r * 4 + c, gdl[r * 4 + c], want_grad[r][c], 1e-6);
+            for (int c = 0; c < C; c++) {
+                expect_close("log_softmax", name, r * C + c, gls[r * C + c], want_ls[r][c], 1e-6);
+                expect_close("log_softmax over axis 0", name, c * R + r, glst[c * R + r], want_ls[r][c], 1e-6);
+                expect_close("cross_entropy_backward", name, r * C + c, gdl[r * C + c], want_grad[r][c], 1e-6);
             }
         }
-        drop(6, (strata_tensor *[]){dl, ce, ls, dy, lab, x});
+        drop(8, (strata_tensor *[]){dl, ce, lst, ls, dy, lab, xt, x});
     }
 }
 

@@ -13,8 +13,9 @@
 /* At most this many threads keep a partial total. */
 #define CPU_LOSS_MAX_PARTS 256
 
-/* log sum_c exp(row[c]), stable: max + log sum exp(row - max). */
-static double cpu_logsumexp(const float *restrict row, int64_t C)
+/* log sum_c exp(row[c] - m), m the row's max (in *@p max): logsumexp(row) - m,
+ * kept apart from m as in ref (m + log(sum) rounds the log away at large m). */
+static double cpu_log_sum(const float *restrict row, int64_t C, double *max)
 {
     float m = -INFINITY;
 #pragma omp simd reduction(max : m)
@@ -24,7 +25,8 @@ static double cpu_logsumexp(const float *restrict row, int64_t C)
 #pragma omp simd reduction(+ : sum)
     for (int64_t c = 0; c < C; c++)
         sum += (double)cpu_expf(row[c] - m);
-    return (double)m + log(sum);
+    *max = m;
+    return log(sum);
 }
 
 /* Threads for a loop over @p rows rows of @p work elements in all. */
@@ -57,7 +59,8 @@ CPU_KERNEL(cross_entropy)
         double total = 0.0;
         for (int64_t n = N * c / nt; n < N * (c + 1) / nt; n++) {
             const float *row = logits + n * C;
-            double ln = cpu_logsumexp(row, C) - (double)row[cpu_index_at(T, n)];
+            double m, ln = cpu_log_sum(row, C, &m);
+            ln -= (double)row[cpu_index_at(T, n)] - m;
             if (mode == KC_RED_NONE)
                 loss[n] = (float)ln;
             total += ln;
@@ -94,14 +97,14 @@ CPU_KERNEL(cross_entropy_backward)
     for (int64_t n = 0; n < N; n++) {
         const float *row = logits + n * C; // (C)
         float *drow = dlogits + n * C;     // (C)
-        double lse = cpu_logsumexp(row, C);
+        double m, ls = cpu_log_sum(row, C, &m);
         double g = mode == KC_RED_NONE ? dy[n] : mode == KC_RED_MEAN ? dy[0] / (double)N : dy[0];
         float gf = (float)g;
 #pragma omp simd
         for (int64_t c = 0; c < C; c++)
-            drow[c] = cpu_expf((float)((double)row[c] - lse)) * gf;
+            drow[c] = cpu_expf((float)(((double)row[c] - m) - ls)) * gf;
         int64_t label = cpu_index_at(T, n);
-        float p = cpu_expf((float)((double)row[label] - lse));
+        float p = cpu_expf((float)(((double)row[label] - m) - ls));
         drow[label] = (float)(((double)p - 1.0) * g);
     }
     return STRATA_OK;

@@ -40,10 +40,10 @@ static void cpu_softmax_row(float *restrict y, const float *restrict x, int64_t 
 #pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < n; j++)
             sum += (double)cpu_expf(x[j] - m);
-        double shift = (double)m + log(sum);
+        double ls = log(sum); /* (x - m) - log(sum): m + log(sum) rounds the log away at large m, as ref */
 #pragma omp simd
         for (int64_t j = 0; j < n; j++)
-            y[j] = (float)((double)x[j] - shift);
+            y[j] = (float)(((double)x[j] - (double)m) - ls);
     } else {
 #pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < n; j++) {
@@ -86,15 +86,15 @@ static void cpu_softmax_cols(float *restrict y, const float *restrict x, int64_t
         }
     }
     if (log_space) {
-        double shift[CPU_SM_BLOCK];
+        double ls[CPU_SM_BLOCK];
         for (int64_t i = 0; i < w; i++)
-            shift[i] = (double)m[i] + log(sum[i]);
+            ls[i] = log(sum[i]);
         for (int64_t j = 0; j < n; j++) {
             const float *xr = x + j * inner;
             float *yr = y + j * inner;
 #pragma omp simd
             for (int64_t i = 0; i < w; i++)
-                yr[i] = (float)((double)xr[i] - shift[i]);
+                yr[i] = (float)(((double)xr[i] - (double)m[i]) - ls[i]);
         }
     } else {
         float inv[CPU_SM_BLOCK];

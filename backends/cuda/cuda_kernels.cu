@@ -712,8 +712,9 @@ __device__ __forceinline__ int64_t ck_index(const void *idx, int idx64, int64_t 
     return idx64 ? ((const int64_t *)idx)[p] : (int64_t)((const int32_t *)idx)[p];
 }
 
-/* log sum_c exp(row[c]) over the block, stable (max first), summed in double. */
-__device__ double ck_row_lse(const float *row, int64_t C)
+/* log sum_c exp(row[c] - m) over the block, m the row's max (in *max), summed in double: logsumexp(row) - m,
+ * kept apart from m as in ref (m + log(s) rounds the log away at large m). */
+__device__ double ck_row_log_sum(const float *row, int64_t C, double *max)
 {
     float m = -INFINITY;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
@@ -723,7 +724,8 @@ __device__ double ck_row_lse(const float *row, int64_t C)
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
         s += exp((double)row[c] - (double)m);
     s = ck_block_sum<double>(s);
-    return (double)m + log(s);
+    *max = m;
+    return log(s);
 }
 
 __global__ void ck_cross_entropy(int mode, float *loss, double *rows, const float *logits, const void *labels,
@@ -733,12 +735,12 @@ __global__ void ck_cross_entropy(int mode, float *loss, double *rows, const floa
     const float *row = logits + n * C;
     int64_t label = ck_index(labels, idx64, n);
     int ok = label >= 0 && label < C;
-    double lse = ck_row_lse(row, C);
+    double m, ls = ck_row_log_sum(row, C, &m);
     if (threadIdx.x != 0)
         return;
     if (!ok)
         atomicMin(bad, (unsigned long long)n);
-    double ln = ok ? lse - (double)row[label] : 0.0;
+    double ln = ok ? ls - ((double)row[label] - m) : 0.0;
     if (mode == CUDA_LOSS_NONE)
         loss[n] = (float)ln;
     else
@@ -788,10 +790,10 @@ __global__ void ck_cross_entropy_backward(int mode, float *dlogits, const float 
             drow[c] = 0.0f;
         return;
     }
-    double lse = ck_row_lse(row, C);
+    double m, ls = ck_row_log_sum(row, C, &m);
     double g = mode == CUDA_LOSS_NONE ? (double)dy[n] : mode == CUDA_LOSS_MEAN ? (double)dy[0] / (double)N : dy[0];
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
-        double p = exp((double)row[c] - lse);
+        double p = exp(((double)row[c] - m) - ls);
         drow[c] = (float)((p - (c == label ? 1.0 : 0.0)) * g);
     }
 }

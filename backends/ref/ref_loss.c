@@ -22,8 +22,10 @@ static strata_status ref_ce_label(const strata_kernel_call *call, const strata_t
     return STRATA_OK;
 }
 
-/* log sum_c exp(row[c]), stable: max + log sum exp(row - max). */
-static double ref_logsumexp(const float *row, int64_t C)
+/* log sum_c exp(row[c] - m), m the row's max (in *@p max): logsumexp(row) - m.
+ * Kept apart from m, which is added back only as row[c] - m: at logits of
+ * 1e16, m + log(sum) rounds the log away (the loss of [1e16, 1e16] was 0). */
+static double ref_log_sum(const float *row, int64_t C, double *max)
 {
     double m = -INFINITY;
     for (int64_t c = 0; c < C; c++)
@@ -32,7 +34,8 @@ static double ref_logsumexp(const float *row, int64_t C)
     double sum = 0.0;
     for (int64_t c = 0; c < C; c++)
         sum += exp(row[c] - m);
-    return m + log(sum);
+    *max = m;
+    return log(sum);
 }
 
 /* loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]], then reduced. */
@@ -53,7 +56,8 @@ REF_KERNEL(cross_entropy)
         if ((s = ref_ce_label(call, T, n, C, &label)) != STRATA_OK)
             return s;
         const float *row = logits + n * C;
-        double ln = ref_logsumexp(row, C) - row[label];
+        double m, ln = ref_log_sum(row, C, &m);
+        ln -= row[label] - m;
         if (mode == KC_RED_NONE)
             loss[n] = (float)ln;
         total += ln;
@@ -83,10 +87,10 @@ REF_KERNEL(cross_entropy_backward)
         if ((s = ref_ce_label(call, T, n, C, &label)) != STRATA_OK)
             return s;
         const float *row = logits + n * C;
-        double lse = ref_logsumexp(row, C);
+        double m, ls = ref_log_sum(row, C, &m);
         double g = mode == KC_RED_NONE ? dy[n] : mode == KC_RED_MEAN ? dy[0] / (double)N : dy[0];
         for (int64_t c = 0; c < C; c++) {
-            double p = exp(row[c] - lse);
+            double p = exp((row[c] - m) - ls);
             dlogits[n * C + c] = (float)((p - (c == label ? 1.0 : 0.0)) * g);
         }
     }
