@@ -21,7 +21,9 @@
  *   - clip_grad_norm with a NaN gradient makes every gradient NaN
  *     (PyTorch's clip_grad_norm_; the finite ones were left unclipped);
  *   - batch norm with eps 0 over a constant channel gives the bias in
- *     training (PyTorch's invstd is 0 there; 1 / sqrt(0) gave NaN);
+ *     training (PyTorch's invstd is 0 there; 1 / sqrt(0) gave NaN), and
+ *     its eval-mode gradient is weight invstd dy whatever x holds (cpu
+ *     made it NaN at an Inf or NaN x);
  *   - dropout and dropout2d with p = 1 give x * 0 (they were refused).
  */
 #include <math.h>
@@ -237,6 +239,26 @@ static void test_batch_norm_constant_channel(void **state)
         float mi;
         read_f32(oi[1], &mi, 1);
         expect_same("batch_norm mean of a channel starting with Inf", dn, 0, mi, INFINITY);
+        /* in eval mode dx = weight invstd dy, whatever x holds: cpu's xhat * 0 made it NaN at an Inf or NaN x,
+         * in the (N, C) and (N, C, S) layouts */
+        const float ev[4] = {INFINITY, NAN, 0.0f, 0.0f}, ones4[4] = {1, 1, 1, 1};
+        strata_attr eval_at[2] = {strata_attr_int("training", 0), strata_attr_float("eps", 0.0)};
+        for (int layout = 0; layout < 2; layout++) {
+            const int64_t *shape = layout ? (const int64_t[]){1, 1, 4} : (const int64_t[]){4, 1};
+            strata_tensor *xe = NULL, *dye = NULL, *oe[3] = {NULL}, *ge[3] = {NULL};
+            ST_OK(strata_tensor_from_host(d, STRATA_F32, 2 + layout, shape, ev, &xe));
+            ST_OK(strata_tensor_from_host(d, STRATA_F32, 2 + layout, shape, ones4, &dye));
+            if (strata_op_call(f->rt, "conv::batch_norm", (strata_tensor *[]){xe, w1, b1, rm1, rv1}, 5, eval_at, 2,
+                               oe, 3) ||
+                strata_op_call(f->rt, "conv::batch_norm_backward", (strata_tensor *[]){dye, xe, w1, oe[1], oe[2]}, 5,
+                               eval_at, 1, ge, 3))
+                fail_msg("conv::batch_norm in eval mode on %s: %s", dn, strata_last_error());
+            float dxe[4];
+            read_f32(ge[0], dxe, 4);
+            for (int i = 0; i < 4; i++)
+                expect_same("batch_norm_backward dx in eval mode", dn, layout * 4 + i, dxe[i], 1.0f);
+            drop(8, (strata_tensor *[]){ge[2], ge[1], ge[0], oe[2], oe[1], oe[0], dye, xe});
+        }
         drop(8, (strata_tensor *[]){oi[2], oi[1], oi[0], rv1, rm1, b1, w1, xi});
         drop(12, (strata_tensor *[]){g[2], g[1], g[0], out[2], out[1], out[0], rv, rm, bt, wt, dy, x});
     }

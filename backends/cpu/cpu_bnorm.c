@@ -238,6 +238,12 @@ CPU_KERNEL(batch_norm_backward)
             for (int64_t n = 0; n < N; n++) {
                 const float *dr = dy + n * C + c0, *xr = x + n * C + c0, *mr = mean + c0, *ir = invstd + c0;
                 float *out = dx + n * C + c0;
+                if (!training) { /* dx = k dy: x takes no part (its inf or NaN made xhat * 0 NaN) */
+#pragma omp simd
+                    for (int64_t j = 0; j < w; j++)
+                        out[j] = k[j] * dr[j];
+                    continue;
+                }
 #pragma omp simd
                 for (int64_t j = 0; j < w; j++) {
                     float xhat = (xr[j] - mr[j]) * ir[j];
@@ -266,6 +272,12 @@ CPU_KERNEL(batch_norm_backward)
         for (int64_t n = 0; n < N; n++) {
             const float *dr = dy + (n * C + c) * S, *xr = x + (n * C + c) * S;
             float *out = dx + (n * C + c) * S;
+            if (!training) { /* dx = k dy, as above */
+#pragma omp simd
+                for (int64_t q = 0; q < S; q++)
+                    out[q] = k * dr[q];
+                continue;
+            }
 #pragma omp simd
             for (int64_t q = 0; q < S; q++) {
                 float xhat = (xr[q] - muf) * isf;
