@@ -137,6 +137,26 @@ static void test_reshape_overflow(void **state)
     assert_int_equal(strata_op_call(rt, "core::split", &x, 1, spa, 2, parts, 3), STRATA_E_SHAPE);
     tu_assert_error_contains("sizes add up to more than the 4 of axis 0");
     assert_null(parts[0]);
+    /* messages that name what is wrong: a negative split size's value (it printed its position as "size 0 is
+     * negative"), a scalar's argmax (an "empty axis"), one_hot without num_classes ("got -1"), concat of two
+     * dtypes (E_SHAPE) */
+    const int64_t negsz[2] = {-1, 5};
+    const strata_attr sneg[2] = {strata_attr_int("axis", 0), strata_attr_ints("sizes", negsz, 2)};
+    assert_int_equal(strata_op_call(rt, "core::split", &x, 1, sneg, 2, parts, 2), STRATA_E_INVALID);
+    tu_assert_error_contains("size 0 is -1, negative");
+    strata_tensor *scalar = NULL, *ix = NULL;
+    ST_OK(strata_tensor_from_host(dev, STRATA_F32, 0, NULL, d, &scalar));
+    const strata_attr axis0 = strata_attr_int("axis", 0);
+    assert_int_equal(strata_op_call(rt, "core::argmax", &scalar, 1, &axis0, 1, &r, 1), STRATA_E_SHAPE);
+    tu_assert_error_contains("x is a scalar (0-d), with no axis to take argmax over");
+    const int32_t idx[2] = {0, 1};
+    ST_OK(strata_tensor_from_host(dev, STRATA_I32, 1, (const int64_t[]){2}, idx, &ix));
+    assert_int_equal(strata_op_call(rt, "core::one_hot", &ix, 1, NULL, 0, &r, 1), STRATA_E_INVALID);
+    tu_assert_error_contains("attribute num_classes is required");
+    strata_tensor *cat_in[2] = {x, ix};
+    assert_int_equal(strata_op_call(rt, "core::concat", cat_in, 2, NULL, 0, &r, 1), STRATA_E_DTYPE);
+    strata_tensor_release(ix);
+    strata_tensor_release(scalar);
     /* a hand-made ints attribute with a negative count is refused, not copied */
     strata_attr neg = strata_attr_ints("shape", big, 2);
     neg.n = -1;

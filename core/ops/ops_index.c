@@ -134,6 +134,8 @@ static strata_status infer_one_hot(const strata_infer_call *c)
     strata_status rc = need_index(c, 0);
     if (rc)
         return rc;
+    if (!strata_attr_find(c->attrs, c->n_attrs, "num_classes"))
+        return st_error(STRATA_E_INVALID, "%s: attribute num_classes is required", c->op);
     int64_t n = strata_attr_get_int(c->attrs, c->n_attrs, "num_classes", -1);
     if (n <= 0)
         return st_error(STRATA_E_INVALID, "%s: attribute num_classes must be positive (got %lld)", c->op,

@@ -84,8 +84,12 @@ static strata_status infer_argmax(const strata_infer_call *c)
     rc = norm_axis(c, strata_attr_get_int(c->attrs, c->n_attrs, "axis", -1), x->ndim, &axis);
     if (rc)
         return rc;
-    if (x->ndim == 0 || x->shape[axis] == 0)
-        return st_error(STRATA_E_SHAPE, "%s: cannot take argmax over an empty axis", c->op);
+    if (x->ndim == 0) /* not an empty axis: no axis at all */
+        return st_error(STRATA_E_SHAPE, "%s: x is a scalar (0-d), with no axis to take argmax over; reshape it to [1]",
+                        c->op);
+    if (x->shape[axis] == 0)
+        return st_error(STRATA_E_SHAPE, "%s: cannot take argmax over an empty axis (axis %d of %lld elements)", c->op,
+                        axis, (long long)x->shape[axis]);
     int keep = (int)strata_attr_get_int(c->attrs, c->n_attrs, "keepdim", 0), o = 0;
     for (int k = 0; k < x->ndim; k++) {
         if (k != axis)

@@ -254,8 +254,9 @@ static strata_status infer_concat(const strata_infer_call *c)
         for (int d = 0; ok && d < x->ndim; d++)
             ok = d == axis || x->shape[d] == x0->shape[d];
         if (!ok) {
-            char a[128], b[128];
-            return st_error(STRATA_E_SHAPE, "%s: input %d %s %s does not match input 0 %s %s except along axis %d",
+            char a[128], b[128]; /* a dtype apart is E_DTYPE, as everywhere else */
+            return st_error(x->dtype != x0->dtype ? STRATA_E_DTYPE : STRATA_E_SHAPE,
+                            "%s: input %d %s %s does not match input 0 %s %s except along axis %d",
                             c->op, k, strata_dtype_name(x->dtype), st_shape_str(a, sizeof a, x->ndim, x->shape),
                             strata_dtype_name(x0->dtype), st_shape_str(b, sizeof b, x0->ndim, x0->shape), axis);
         }
@@ -305,7 +306,7 @@ static strata_status infer_split(const strata_infer_call *c)
     int64_t total = 0;
     for (int k = 0; k < s->n; k++) {
         if (s->ints[k] < 0)
-            return st_error(STRATA_E_INVALID, "%s: size %d is negative", c->op, k);
+            return st_error(STRATA_E_INVALID, "%s: size %d is %lld, negative", c->op, k, (long long)s->ints[k]);
         if (s->ints[k] > x->shape[axis] - total) /* also keeps the sum from wrapping */
             return st_error(STRATA_E_SHAPE, "%s: sizes add up to more than the %lld of axis %d (size %d is %lld)",
                             c->op, (long long)x->shape[axis], axis, k, (long long)s->ints[k]);
