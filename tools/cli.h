@@ -517,8 +517,18 @@ void cli_catch_interrupts(int argc, char **argv); /* argv[0]: the command ("trai
 /** 1 once SIGINT or SIGTERM came: stop after this step, as --steps would. */
 int cli_interrupted(void);
 /** After the checkpoint of where the run stands: says how to resume it;
- *  returns the exit status, 128 + the signal. */
+ *  returns the exit status, 128 + the signal. A new run stopped at step 0
+ *  has no checkpoint (train_untrained_stop): it says that nothing was
+ *  trained, and the directory's earlier run goes back in place. */
 int cli_interrupt_exit(const char *spec, const char *dir, int64_t step);
+/** 1 after cli_interrupt_exit of a new run that had trained nothing (no report to write). */
+int cli_interrupted_untrained(void);
+/** Test hooks of STRATA_TEST_SIGNAL (interrupt.c): the signals it names
+ *  when the run reaches @p step (0: at start-up), or a metrics record @p rec
+ *  with that "step"; SIGKILL after a checkpoint written once a signal came. */
+void cli_test_signal_at(int64_t step);
+void cli_test_signal_record(const struct json_t *rec);
+void cli_test_after_checkpoint(void);
 /** "  strata train ..." and a newline on stderr: the command line that
  *  continues the run in @p dir, as typed with --out DIR as --resume DIR (the
  *  same steps, backend, --set, ...); without one, `train SPEC --resume DIR`. */
@@ -677,6 +687,10 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir);
  * it is refused rather than mixing the two runs' files; then, for a new run, a note when DIR already holds
  * a run (this one replaces it). 0, or 1 after a message. */
 int train_out_prepare(const char *dir, int resuming);
+/** 1 when a signal (cli_interrupted) stops a new run (not --resume) at
+ *  @p step 0: its checkpoint is not written (it would replace the
+ *  directory's earlier run with nothing trained). */
+int train_untrained_stop(int64_t step);
 /** A new run writes DIR/spec.yaml; a resumed one warns when the spec
  *  differs from the one it started with. */
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);

@@ -592,10 +592,11 @@ int cmd_ae_train(int argc, char **argv)
         }
         if (!a.quiet)
             progress_end(&prog);
-        /* a stop is saved before the evaluation: mpirun follows its SIGTERM with SIGKILL a second later */
+        /* a stop is saved before the evaluation: mpirun follows its SIGTERM with SIGKILL a second later. One
+         * in the epoch's last step too is saved at the epoch's end, not the next one's start: a resumed run
+         * skips the batches done and evaluates, and the epoch's record is not lost with a kill here */
         if (!rc && (stopped || dist_any(cli_interrupted()))) {
-            const train_state now = nb >= per_epoch ? ae_position(&c, &ts, steps, ep + 1, 0, 0.0)
-                                                    : ae_position(&c, &ts, steps, ep, nb, sum);
+            const train_state now = ae_position(&c, &ts, steps, ep, nb, sum);
             rc = ae_save(&c, &a, &now);
         }
         if (!rc && stopped && nb < per_epoch) /* within the epoch: no evaluation (the resumed run makes it) */
@@ -638,7 +639,8 @@ int cmd_ae_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
-        report_after_training(a.out_dir, 1);
+        if (!cli_interrupted_untrained())
+            report_after_training(a.out_dir, 1);
         goto out;
     }
     if (nan_stop || lost) {

@@ -1100,6 +1100,11 @@ int cmd_gan_train(int argc, char **argv)
      * where a non-finite loss replays from when there is no later one */
     int64_t saved = a.ckpt.resume ? c.step : -1;
     int lost = 0; /* a record that metrics.jsonl could not take (told) */
+    if (!a.ckpt.resume && dist_any(cli_interrupted())) { /* during start-up: nothing trained, nothing replaced */
+        dist_settled();
+        r = cli_interrupt_exit(a.spec_path, a.out_dir, 0);
+        goto out_mf;
+    }
     if (!a.ckpt.resume) {
         const train_state s0 = gan_position(&c);
         if ((r = gan_save(&c, a.out_dir, a.spec_path, &s0, ld, lg)))
@@ -1174,7 +1179,7 @@ int cmd_gan_train(int argc, char **argv)
     if (c.step < steps) { /* stopped by Ctrl-C: reported quietly; a failure after here is not reported */
         dist_settled(); /* every rank stopped here */
         r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
-        report = 1;
+        report = !cli_interrupted_untrained(); /* nothing trained: no report */
         goto out_mf;
     }
     if (c.E) {

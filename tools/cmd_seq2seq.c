@@ -462,7 +462,9 @@ int cmd_s2s_train(int argc, char **argv)
     int lost = 0;                  /* metrics.jsonl failed: said, on rank 0 alone (not settled) */
     if (!rc && s2s_check_replicas(&c, step ? "at the checkpoint" : "before training", -1))
         rc = STRATA_E_INVALID, nan_stop = 1; /* told: stopped as after a non-finite loss */
-    while (!rc && step < steps) {
+    /* a new run stopped during start-up: nothing trained, nothing saved (the directory's earlier run stays) */
+    stopped = !rc && !a.ckpt.resume && dist_any(cli_interrupted());
+    while (!rc && !stopped && step < steps) {
         train_state before = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
         for (int64_t b = 0; b < B; b++) {
             int64_t e = (int64_t)(s2s_rand(&rs) % (uint64_t)c.train.n);
@@ -513,7 +515,8 @@ int cmd_s2s_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here together */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
-        report_after_training(a.out_dir, 1);
+        if (!cli_interrupted_untrained())
+            report_after_training(a.out_dir, 1);
         s2s_ctx_free(&c);
         return r;
     }

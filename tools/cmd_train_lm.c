@@ -819,7 +819,9 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     cli_progress prog;
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
-    while ((step < steps || pending) && !rc) {
+    /* a new run stopped during start-up: nothing trained, nothing saved (the directory's earlier run stays) */
+    stopped = !ck->resume && dist_any(cli_interrupted());
+    while ((step < steps || pending) && !rc && !stopped) {
         if (!pending) { /* the step; a pending evaluation goes straight to it below */
             if (patience > 0 && !isnan(best.value) && (step - best.step) / eval_every >= patience) {
                 early_stop = step;
@@ -928,7 +930,8 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         dist_settled();
     if (!rc && stopped) {
         const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
-        report_after_training(o->out_dir, 1);
+        if (!cli_interrupted_untrained())
+            report_after_training(o->out_dir, 1);
         return code;
     }
     if (!o->quiet && early_stop)

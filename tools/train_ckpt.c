@@ -173,7 +173,7 @@ static int ckpt_part;
 strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_model *m, strata_optimizer *opt,
                                    const train_state *s, json_t *more)
 {
-    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+    if (!dist_is_root() || train_untrained_stop(s->step)) /* rank 0's files; nothing trained: nothing saved */
         return STRATA_OK;
     /* uint64 and doubles as strings: JSON integers are signed, and "%.17g"
      * gives back the same double */
@@ -213,6 +213,8 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
     free(txt);
     if (!rc && !ckpt_part) /* the run has a checkpoint of its own: the earlier run's files go */
         replaced_end(0);
+    if (!rc && !ckpt_part)
+        cli_test_after_checkpoint();
     return rc;
 }
 
@@ -442,8 +444,17 @@ static int train_out_lock(const char *dir)
     return 0;
 }
 
+/* 1 for a new run (not --resume): see train_untrained_stop */
+static int new_run;
+
+int train_untrained_stop(int64_t step)
+{
+    return new_run && step == 0 && cli_interrupted();
+}
+
 int train_out_prepare(const char *dir, int resuming)
 {
+    new_run = !resuming;
     if (!resuming && cli_make_dir(dir))
         return 1;
     if (train_out_lock(dir))
@@ -811,6 +822,8 @@ int train_metrics_json(FILE *f, const char *dir, json_t *rec)
     char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     const int r = line ? train_metrics_put(f, dir, line) : 0;
     free(line);
+    if (!r && rec)
+        cli_test_signal_record(rec);
     json_decref(rec);
     return r;
 }
