@@ -106,8 +106,8 @@ static void test_resume_matches_uninterrupted(void **state)
      * then at step 30 (run 2, epoch 2, after a checkpoint at 28), then to the end */
     expect_ok(cli(TRAIN " --out part --steps 10 --checkpoint-every 4"));
     assert_int_equal(checkpoint_step("part"), 10);
-    out = slurp("out");
-    assert_non_null(strstr(out, "--resume part"));
+    out = slurp("err");
+    assert_non_null(strstr(out, "--resume part --checkpoint-every 4\n"));
     free(out);
     char *part = records("part");
     assert_int_equal(tu_count(part, "\"batch_loss\""), 10);
@@ -227,9 +227,15 @@ static void test_resume_errors(void **state)
     assert_int_equal(cli("train tiny.yaml --data data --task 1 --backend ref --out bowrun --steps 3 "
                          "--set model.layers.0.encoding=bow"),
                      0);
-    char *said = tu_slurp(dir, "out");
-    assert_non_null(strstr(said, "`strata train bowrun/spec.yaml --resume bowrun` continues"));
+    /* the hint is the command line with --resume, less --steps: its --set and --backend kept (the run's spec.yaml
+     * it named went on on the default backend) */
+    char *said = tu_slurp(dir, "err");
+    if (!strstr(said, "this continues it:\n  strata train tiny.yaml --data data --task 1 --backend ref --resume bowrun "
+                      "--set model.layers.0.encoding=bow\n"))
+        fail_msg("the --steps stop's hint: %s", said);
     free(said);
+    expect_ok(cli("train tiny.yaml --data data --task 1 --backend ref --resume bowrun --set model.layers.0.encoding=bow "
+                  "--steps 4 --quiet"));
     expect_err(cli("train tiny.yaml --resume bowrun --backend ref"), 1, "was trained with encoding bow");
     expect_ok(cli("train bowrun/spec.yaml --resume bowrun --steps 5 --backend ref --quiet"));
     /* the trainer's nil word is id 0: another padding_idx skipped a real word and embedded the nil one */

@@ -533,6 +533,9 @@ void cli_test_after_checkpoint(void);
  *  continues the run in @p dir, as typed with --out DIR as --resume DIR (the
  *  same steps, backend, --set, ...); without one, `train SPEC --resume DIR`. */
 void cli_put_resume_command(const char *spec, const char *dir);
+/** The same without @p option and its value (NULL: none): "--steps" after a
+ *  --steps stop, which the same --steps would not take further. */
+void cli_put_resume_command_without(const char *spec, const char *dir, const char *option);
 
 /** "strata: defaults applied:" and the spec's applied defaults, one a line
  *  (strata_spec_defaults), on stderr from rank 0 of a new run: every trainer

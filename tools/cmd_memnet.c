@@ -1847,10 +1847,12 @@ int cmd_memnet_train(int argc, char **argv)
         goto out;
     }
     if (stop) {
-        /* the run's spec.yaml, its --set changes in it: the spec file without them resumed another recipe */
-        printf("strata: stopped after step %lld (--steps) in run %lld, epoch %lld; `strata train %s/spec.yaml "
-               "--resume %s` continues\n",
-               (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1, a.out_dir, a.out_dir);
+        /* the command line with --resume, its --set changes and --backend kept (`RUN/spec.yaml --resume RUN`
+         * went on on the default backend), less its --steps, which would stop the resumed run where it is */
+        fflush(stdout);
+        fprintf(stderr, "strata: stopped after step %lld (--steps) in run %lld, epoch %lld; this continues it:\n",
+                (long long)p.step, (long long)p.rep + 1, (long long)p.ep + 1);
+        cli_put_resume_command_without(a.spec_path, a.out_dir, "--steps");
         goto out;
     }
     /* the model is the best run's, as RUN/checkpoint.safetensors holds it (every rank's: each tests its share) */

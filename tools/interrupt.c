@@ -123,10 +123,19 @@ static void put_arg(const char *arg)
 
 void cli_put_resume_command(const char *spec, const char *dir)
 {
+    cli_put_resume_command_without(spec, dir, NULL);
+}
+
+void cli_put_resume_command_without(const char *spec, const char *dir, const char *option)
+{
     fputs("  strata", stderr);
     if (cmd_argv) { /* the same command line, --out DIR as --resume DIR: the same steps, backend, ... */
         for (int i = 0; i < cmd_argc; i++) {
             const int out = !strcmp(cmd_argv[i], "--out") && i + 1 < cmd_argc;
+            if (option && !strcmp(cmd_argv[i], option) && i + 1 < cmd_argc) {
+                i++; /* and its value */
+                continue;
+            }
             put_arg(out ? "--resume" : cmd_argv[i]);
         }
     } else {
