@@ -204,6 +204,42 @@ static void test_interrupt_and_resume(void **state)
     free(whole);
 }
 
+/* A resume with another spec: RUN/spec.yaml records the one the run follows now (eval, report and the hint
+ * `strata train RUN/spec.yaml --resume RUN` read it; it kept the first one), written whole with its mode; the
+ * earlier one is kept as RUN/spec.prev.yaml, and the warning says both. */
+static void test_resume_with_changed_spec_records_it(void **state)
+{
+    (void)state;
+    expect_ok(cli("train adam.yaml --out respec --steps 2 --backend ref --quiet"));
+    char path[1024];
+    snprintf(path, sizeof path, "%s/respec/spec.yaml", dir);
+    assert_int_equal(chmod(path, 0600), 0);
+    char *first = tu_slurp(dir, "respec/spec.yaml");
+    assert_non_null(first);
+    assert_non_null(strstr(first, "lr: 0.01"));
+    expect_ok(cli("train adam.yaml --resume respec --steps 4 --backend ref --quiet --set optimizer.lr=0.05"));
+    char *err = tu_slurp(dir, "err"), *now = tu_slurp(dir, "respec/spec.yaml"),
+         *prev = tu_slurp(dir, "respec/spec.prev.yaml");
+    assert_non_null(err);
+    if (!strstr(err, "the resumed run follows the new one, which it now records (the earlier one is kept as "
+                     "spec.prev.yaml)"))
+        fail_msg("no warning that spec.yaml changed: %s", err);
+    if (!now || !strstr(now, "0.05") || strstr(now, "lr: 0.01"))
+        fail_msg("spec.yaml is not the spec the run follows:\n%s", now ? now : "(missing)");
+    if (!prev || strcmp(prev, first) != 0)
+        fail_msg("spec.prev.yaml is not the earlier spec:\n%s", prev ? prev : "(missing)");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* the run's own spec resumes it as it now is: no warning */
+    expect_ok(cli("train respec/spec.yaml --resume respec --steps 5 --backend ref --quiet"));
+    expect_no_err("the spec differs");
+    free(err);
+    free(now);
+    free(prev);
+    free(first);
+}
+
 static void test_resume_cleans_temporaries(void **state)
 {
     (void)state;
@@ -565,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_epochs_cap_steps),
         cmocka_unit_test(test_resume_keeps_epochs),
+        cmocka_unit_test(test_resume_with_changed_spec_records_it),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_out_over_earlier_run),
         cmocka_unit_test(test_out_in_use),

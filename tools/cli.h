@@ -694,8 +694,9 @@ int train_out_prepare(const char *dir, int resuming);
  *  @p step 0: its checkpoint is not written (it would replace the
  *  directory's earlier run with nothing trained). */
 int train_untrained_stop(int64_t step);
-/** A new run writes DIR/spec.yaml; a resumed one warns when the spec
- *  differs from the one it started with. */
+/** A new run writes DIR/spec.yaml; a resumed one whose spec differs from
+ *  it warns, keeps it as DIR/spec.prev.yaml and writes the new one (the
+ *  spec the run follows from here on). Both atomically, keeping the mode. */
 void train_spec_record(const char *dir, const strata_spec *spec, int resuming);
 /** The run's spec.yaml beside @p checkpoint (a file, or the run directory), in @p out: 1 when it is there. */
 int train_spec_beside(const char *checkpoint, char *out, size_t size);

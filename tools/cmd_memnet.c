@@ -1780,9 +1780,9 @@ int cmd_memnet_train(int argc, char **argv)
                     t.rp.val_fraction, (long long)train.n);
         t.rp.select_val = 0;
     }
-    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     if (a.ckpt.resume && (r = mn_resume(&t, &ts, &p)))
         goto out;
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL); /* (a resume refused leaves it as it was) */
     if (a.ckpt.resume)
         train_resume_nothing_left(p.step, a.steps, p.rep, t.repeats, "runs (train.repeats)", NULL);
     char path[4200];

@@ -375,7 +375,6 @@ static int train_main(int argc, char **argv, unsigned mode)
     }
 
     char path[4096];
-    train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL);
     /* the learning rate the schedule starts from, before a checkpoint sets the current one */
     double base_lr = strata_optimizer_lr(ctx.opt);
     train_state ts = {.data_seed = (uint64_t)seed};
@@ -407,6 +406,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
+    train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL); /* (a resume refused leaves it as it was) */
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);

@@ -573,18 +573,33 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
         free(text);
         return;
     }
-    FILE *f = fopen(path, "rb");
+    /* a resume with another spec (--set optimizer.lr=0.05): RUN/spec.yaml records the one the run follows
+     * from here on, which eval, generate, report and the resume hints read; it said the old one */
+    FILE *f = cli_fopen_regular(path);
     if (!f) {
         free(text);
         return;
     }
-    char *old = malloc(len + 2);
-    size_t n = old ? fread(old, 1, len + 1, f) : 0;
+    size_t cap = len + 2, n = 0;
+    char *old = malloc(cap);
+    for (size_t got; old && (got = fread(old + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        char *more = n == cap ? realloc(old, cap *= 2) : old;
+        if (!more)
+            free(old);
+        old = more;
+    }
     fclose(f);
-    if (old && (n != len || memcmp(old, text, len) != 0))
-        fprintf(stderr, "strata: warning: the spec differs from %s, the one this run started with; the resumed "
-                        "run follows the new one\n",
-                path);
+    if (old && (n != len || memcmp(old, text, len) != 0)) {
+        char prev[4200];
+        snprintf(prev, sizeof prev, "%s/spec.prev.yaml", dir);
+        const int kept = !cli_write_atomic_or_warn(prev, old, n, "the earlier spec is not kept");
+        const int now = !cli_write_atomic_or_warn(path, text, len, "it still describes the earlier spec");
+        fprintf(stderr, "strata: warning: the spec differs from %s, the one this run followed so far; the resumed run "
+                        "follows the new one%s%s%s\n",
+                path, now ? ", which it now records" : "", kept ? " (the earlier one is kept as " : "",
+                kept ? "spec.prev.yaml)" : "");
+    }
     free(old);
     free(text);
 }
