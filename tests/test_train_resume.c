@@ -240,6 +240,35 @@ static void test_resume_with_changed_spec_records_it(void **state)
     free(first);
 }
 
+/* --resume with another training set (--set data.train.images=...): epochs of another number of batches are
+ * refused, naming both sizes (it resumed at "epoch 1, batch 4" of a 2-batch epoch and stretched the schedule
+ * over the new epochs); as many batches of other examples get a warning. */
+static void test_resume_with_other_training_data(void **state)
+{
+    (void)state;
+    char sub[700];
+    snprintf(sub, sizeof sub, "%s/small", dir);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    tu_write_bars_idx(sub, 16, SIDE); /* 2 batches */
+    snprintf(sub, sizeof sub, "%s/some", dir);
+    assert_int_equal(mkdir(sub, 0777), 0);
+    tu_write_bars_idx(sub, 36, SIDE); /* 5 batches, the last of 4 */
+    expect_ok(cli("train adam.yaml --out otherdata --steps 4 --backend ref --quiet"));
+    expect_err(cli("train adam.yaml --resume otherdata --backend ref --quiet --set data.train.images=%s/small/images.idx "
+                   "--set data.train.labels=%s/small/labels.idx",
+                   dir, dir),
+               2, "trained on 40 examples, 5 batches an epoch, and its training data now gives 16 examples, 2 batches");
+    assert_int_equal(checkpoint_step("otherdata"), 4);
+    expect_ok(cli("train adam.yaml --resume otherdata --backend ref --quiet --set data.train.images=%s/some/images.idx "
+                  "--set data.train.labels=%s/some/labels.idx",
+                  dir, dir));
+    char *err = tu_slurp(dir, "err");
+    assert_non_null(err);
+    if (!strstr(err, "trained on 40 examples, and its training data now has 36 (5 batches an epoch, as before)"))
+        fail_msg("no warning about the other examples: %s", err);
+    free(err);
+}
+
 static void test_resume_cleans_temporaries(void **state)
 {
     (void)state;
@@ -602,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_epochs_cap_steps),
         cmocka_unit_test(test_resume_keeps_epochs),
         cmocka_unit_test(test_resume_with_changed_spec_records_it),
+        cmocka_unit_test(test_resume_with_other_training_data),
         cmocka_unit_test(test_resume_cleans_temporaries),
         cmocka_unit_test(test_out_over_earlier_run),
         cmocka_unit_test(test_out_in_use),

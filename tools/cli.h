@@ -612,6 +612,7 @@ typedef struct train_state {
     int64_t batch_size;            /* the loader's: positions count its batches */
     int64_t epochs;                /* the run's epochs, which its schedule spans; 0: not recorded (before 1.4) */
     int epochs_cli;                /* 1: they came from --epochs (a cap on --steps), 0: from the spec */
+    int64_t examples, per_epoch;   /* the training set's size and batches an epoch; 0: not recorded */
     char backend[32]; /* loaded: where it ran ("ref"); saving records the model's */
     char device[160]; /* loaded: its device's description ("host CPU (oneDNN 2.6.3, 2 threads)"); "" before 1.4 */
     /* A trainer's own state (a JSON object: its generator's state, the best
@@ -749,6 +750,11 @@ void train_resume_warn_backend(const train_state *s, strata_device *dev);
  *  batches of @p batch: 0 when they agree (or the run recorded none); else
  *  an error ending in "(@p fix N)" with the run's size, and 2. */
 int train_resume_check_batch(const train_state *s, const char *dir, int64_t batch, const char *fix);
+/** --resume of the run in @p dir on a training set of @p examples giving @p per_epoch batches an epoch: 2 after
+ *  an error when the checkpoint's epochs had another number of batches (its position and the schedule's length
+ *  count them), or its position is past the epoch's end; a warning when only the number of examples differs;
+ *  else 0. */
+int train_resume_check_data(const train_state *s, const char *dir, int64_t examples, int64_t per_epoch);
 /* A resumed run's epochs: a run started with --epochs keeps them (its
  * checkpoint records them, since 1.4), with a note when the spec says
  * otherwise, and 1 is returned (they cap --steps as --epochs does); a run

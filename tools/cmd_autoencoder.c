@@ -384,7 +384,8 @@ static int ae_write_png(ae_ctx *c, const float *recon, int64_t n, const char *pa
 static train_state ae_position(ae_ctx *c, const train_state *run, int64_t step, int64_t ep, int64_t nb, double sum)
 {
     train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum,
-                     .batch_size = c->batch, .epochs = run->epochs, .epochs_cli = run->epochs_cli};
+                     .batch_size = c->batch, .epochs = run->epochs, .epochs_cli = run->epochs_cli,
+                     .examples = run->examples, .per_epoch = run->per_epoch};
     strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -478,7 +479,6 @@ int cmd_ae_train(int argc, char **argv)
     run_ctx bn = {.spec = c.spec, .model = c.model}; /* whole batches: the loader drops the last */
     if ((r = run_check_batch_norm(&bn, a.spec_path, strata_dataset_size(c.train), c.batch, 1, 0)))
         goto out;
-    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL);
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
     FILE *mf = train_metrics_open(path, a.ckpt.resume != NULL);
@@ -498,6 +498,15 @@ int cmd_ae_train(int argc, char **argv)
         rc = STRATA_E_INVALID;
         said = 1;
     }
+    /* another training set: the position and the schedule's length (below) would count other epochs */
+    if (!rc && a.ckpt.resume &&
+        (r = train_resume_check_data(&ts, a.out_dir, strata_dataset_size(c.train), per_epoch))) {
+        strata_loader_destroy(ld);
+        fclose(mf);
+        goto out;
+    }
+    ts.examples = strata_dataset_size(c.train), ts.per_epoch = per_epoch;
+    train_spec_record(a.out_dir, c.spec, a.ckpt.resume != NULL); /* (a resume refused leaves it as it was) */
     epochs = cli_epochs_for_steps(c.spec, a.steps, per_epoch, epochs, epochs_given ? epochs : -1, cli_steps, a.quiet);
     if (a.ckpt.resume) /* the epochs as the steps stretch them */
         train_resume_nothing_left(ts.step, a.steps, ts.epoch, epochs, "epochs", "--epochs");

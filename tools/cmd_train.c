@@ -254,7 +254,7 @@ static train_state position(run_ctx *ctx, const train_state *run, int64_t step, 
 {
     train_state s = {.step = step, .epoch = ep, .batch = nb, .data_seed = run->data_seed, .sum_loss = sum_loss,
                      .correct = correct, .seen = seen, .batch_size = ctx->batch, .epochs = run->epochs,
-                     .epochs_cli = run->epochs_cli};
+                     .epochs_cli = run->epochs_cli, .examples = run->examples, .per_epoch = run->per_epoch};
     strata_runtime_rng_state(ctx->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -406,7 +406,6 @@ static int train_main(int argc, char **argv, unsigned mode)
                     (long long)ts.step, (long long)ts.epoch + 1, (long long)ts.batch);
     }
     ts.epochs = epochs, ts.epochs_cli = epochs_given;
-    train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL); /* (a resume refused leaves it as it was) */
     if (!a.ckpt.resume) /* a new run in an old directory: its best model is not this run's */
         train_best_forget(a.out_dir);
     snprintf(path, sizeof path, "%s/metrics.jsonl", a.out_dir);
@@ -436,6 +435,15 @@ static int train_main(int argc, char **argv, unsigned mode)
         return cli_fail("setting up data augmentation", rc);
     }
     int64_t per_epoch = strata_loader_batches(ld);
+    /* another training set: the position and the schedule's length (below) would count other epochs */
+    if (a.ckpt.resume && (r = train_resume_check_data(&ts, a.out_dir, strata_dataset_size(ctx.train), per_epoch))) {
+        strata_loader_destroy(ld);
+        fclose(metrics);
+        run_free(&ctx);
+        return r;
+    }
+    ts.examples = strata_dataset_size(ctx.train), ts.per_epoch = per_epoch;
+    train_spec_record(a.out_dir, ctx.spec, a.ckpt.resume != NULL); /* (a resume refused leaves it as it was) */
     const int64_t run_batches = cli_mul_sat(per_epoch, epochs); /* the schedule's span without train.steps */
     epochs = cli_epochs_for_steps(ctx.spec, max_steps, per_epoch, epochs, epochs_given ? epochs : -1, a.steps > 0,
                                   a.quiet);

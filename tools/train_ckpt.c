@@ -186,6 +186,10 @@ strata_status train_ckpt_save_meta(const char *dir, const char *file, strata_mod
                            (json_int_t)s->epoch, "batch", (json_int_t)s->batch, "rng_seed", seed, "rng_offset", off,
                            "data_seed", dseed, "sum_loss", sum, "correct", (json_int_t)s->correct, "seen",
                            (json_int_t)s->seen, "batch_size", (json_int_t)s->batch_size, "backend", strata_device_backend(strata_model_device(m)));
+    if (st && s->per_epoch > 0) {
+        json_object_set_new(st, "examples", json_integer((json_int_t)s->examples));
+        json_object_set_new(st, "per_epoch", json_integer((json_int_t)s->per_epoch));
+    }
     if (st && s->epochs > 0) {
         json_object_set_new(st, "epochs", json_integer((json_int_t)s->epochs));
         json_object_set_new(st, "epochs_cli", json_boolean(s->epochs_cli));
@@ -266,7 +270,8 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     json_t *extra = json_object_get(o, "extra");
     /* counts are never negative (a batch size of 0: not recorded, as by older versions) */
     int counts_ok = 1;
-    static const char *const counts[] = {"step", "epoch", "batch", "correct", "seen", "batch_size", "epochs"};
+    static const char *const counts[] = {"step",       "epoch",  "batch",    "correct",  "seen",
+                                         "batch_size", "epochs", "examples", "per_epoch"};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0] && json_is_object(o); k++) {
         json_t *v = json_object_get(o, counts[k]);
         if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
@@ -290,6 +295,8 @@ int train_ckpt_read_state(const char *dir, const char *file, train_state *s, int
     s->batch_size = json_integer_value(json_object_get(o, "batch_size"));
     s->epochs = json_integer_value(json_object_get(o, "epochs"));
     s->epochs_cli = json_is_true(json_object_get(o, "epochs_cli"));
+    s->examples = json_integer_value(json_object_get(o, "examples"));
+    s->per_epoch = json_integer_value(json_object_get(o, "per_epoch"));
     s->sum_loss = sum;
     const char *be = json_string_value(json_object_get(o, "backend"));
     snprintf(s->backend, sizeof s->backend, "%s", be ? be : "");
@@ -675,6 +682,31 @@ int train_resume_check_batch(const train_state *s, const char *dir, int64_t batc
                     "batches it draws depend on that size (%s %lld)\n",
             dir, (long long)s->batch_size, (long long)batch, fix, (long long)s->batch_size);
     return 2;
+}
+
+int train_resume_check_data(const train_state *s, const char *dir, int64_t examples, int64_t per_epoch)
+{
+    if (s->per_epoch > 0 && s->per_epoch != per_epoch) {
+        fprintf(stderr, "strata: error: the run in %s trained on %lld examples, %lld batches an epoch, and its "
+                        "training data now gives %lld examples, %lld batches: its position (epoch %lld, batch %lld) "
+                        "and its schedule's length count the first ones; resume with the run's training data, or "
+                        "start a new run (--out)\n",
+                dir, (long long)s->examples, (long long)s->per_epoch, (long long)examples, (long long)per_epoch,
+                (long long)s->epoch + 1, (long long)s->batch);
+        return 2;
+    }
+    if (s->batch > per_epoch) { /* a checkpoint that does not record its epoch's size */
+        fprintf(stderr, "strata: error: the run in %s stands at batch %lld of epoch %lld, and its training data "
+                        "now gives %lld examples, %lld batches an epoch: resume with the run's training data, or "
+                        "start a new run (--out)\n",
+                dir, (long long)s->batch, (long long)s->epoch + 1, (long long)examples, (long long)per_epoch);
+        return 2;
+    }
+    if (s->examples > 0 && s->examples != examples && dist_is_root())
+        fprintf(stderr, "strata: warning: the run in %s trained on %lld examples, and its training data now has "
+                        "%lld (%lld batches an epoch, as before): the batches will not be an uninterrupted run's\n",
+                dir, (long long)s->examples, (long long)examples, (long long)per_epoch);
+    return 0;
 }
 
 void train_ckpt_remove_temps(const char *dir)
