@@ -234,8 +234,8 @@ static void test_resume_errors(void **state)
                       "--set model.layers.0.encoding=bow\n"))
         fail_msg("the --steps stop's hint: %s", said);
     free(said);
-    expect_ok(cli("train tiny.yaml --data data --task 1 --backend ref --resume bowrun --set model.layers.0.encoding=bow "
-                  "--steps 4 --quiet"));
+    expect_ok(cli("train tiny.yaml --data data --task 1 --backend ref --resume bowrun "
+                  "--set model.layers.0.encoding=bow --steps 4 --quiet"));
     expect_err(cli("train tiny.yaml --resume bowrun --backend ref"), 1, "was trained with encoding bow");
     expect_ok(cli("train bowrun/spec.yaml --resume bowrun --steps 5 --backend ref --quiet"));
     /* the trainer's nil word is id 0: another padding_idx skipped a real word and embedded the nil one */

@@ -254,13 +254,13 @@ static void test_resume_with_other_training_data(void **state)
     assert_int_equal(mkdir(sub, 0777), 0);
     tu_write_bars_idx(sub, 36, SIDE); /* 5 batches, the last of 4 */
     expect_ok(cli("train adam.yaml --out otherdata --steps 4 --backend ref --quiet"));
-    expect_err(cli("train adam.yaml --resume otherdata --backend ref --quiet --set data.train.images=%s/small/images.idx "
-                   "--set data.train.labels=%s/small/labels.idx",
+    expect_err(cli("train adam.yaml --resume otherdata --backend ref --quiet "
+                   "--set data.train.images=%s/small/images.idx --set data.train.labels=%s/small/labels.idx",
                    dir, dir),
                2, "trained on 40 examples, 5 batches an epoch, and its training data now gives 16 examples, 2 batches");
     assert_int_equal(checkpoint_step("otherdata"), 4);
-    expect_ok(cli("train adam.yaml --resume otherdata --backend ref --quiet --set data.train.images=%s/some/images.idx "
-                  "--set data.train.labels=%s/some/labels.idx",
+    expect_ok(cli("train adam.yaml --resume otherdata --backend ref --quiet "
+                  "--set data.train.images=%s/some/images.idx --set data.train.labels=%s/some/labels.idx",
                   dir, dir));
     char *err = tu_slurp(dir, "err");
     assert_non_null(err);
