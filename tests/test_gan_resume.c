@@ -343,9 +343,13 @@ static void test_schedule_and_clip(void **state)
     expect_ok(cli("train gan.yaml --out gema --steps 1 --backend ref --quiet"));
     expect_err(cli("train gan.yaml --resume gema --steps 2 --backend ref --quiet --set gan.ema=0"), 0,
                "gema/generator_ema.safetensors, the weight average of step 1, stays at that step: this spec has no "
-               "gan.ema, so the resumed run does not update it");
+               "gan.ema, so the resumed run does not update it (and the run can no longer be resumed with gan.ema)");
     assert_int_equal(checkpoint_step("gema/generator_ema.safetensors"), 1);
     assert_int_equal(checkpoint_step("gema/generator.safetensors"), 2);
+    /* resumed with the average again: said so (it read as a torn checkpoint) */
+    expect_err(cli("train gan.yaml --resume gema --steps 3 --backend ref --quiet"), 1,
+               "cannot resume from gema with gan.ema: its weight average (generator_ema.safetensors) stayed at step 1 "
+               "while the run trained to step 2 without gan.ema; resume it without gan.ema (--set gan.ema=0)");
     /* with SGD and a clip norm of 1e-12 the weights stay where they started; without, they move */
     for (int n = 1; n <= 3; n += 2) {
         expect_ok(cli("train gan.yaml --out gk%d --steps %d --backend ref --quiet --set gan.ema=0 "
@@ -532,6 +536,29 @@ static void test_failed_save_keeps_checkpoint(void **state)
     assert_int_equal(access(to, F_OK), -1);
     assert_int_equal(tu_checkpoint_step(dir, "gdfail/discriminator.safetensors"), 1);
     snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 2 %s", big_d);
+    expect_ok(cli("%s", args));
+    /* a write that fails after its rename, syncing the directory (fail_dir_fsync.so): X is then the new file and
+     * X.prev the committed one, which goes back (the rollback took such an X.prev for a link and removed it, and
+     * no later --resume found step 2's discriminator) */
+    char shim[PATH_MAX], env[PATH_MAX + 64];
+    assert_non_null(realpath(tu_build_path("tests/fixtures/fail_dir_fsync.so"), shim));
+    setenv("LD_PRELOAD", shim, 1);
+    const char *asan = getenv("ASAN_OPTIONS"); /* a sanitizer build: the shim comes before its runtime */
+    snprintf(env, sizeof env, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
+    char *asan_was = asan ? strdup(asan) : NULL;
+    setenv("ASAN_OPTIONS", env, 1);
+    snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 3 %s", big_d);
+    const int code = cli("%s", args);
+    unsetenv("LD_PRELOAD");
+    if (asan_was)
+        setenv("ASAN_OPTIONS", asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    free(asan_was);
+    expect_err(code, 1, "gdfail/discriminator.safetensors");
+    assert_int_equal(tu_checkpoint_step(dir, "gdfail/discriminator.safetensors"), 2);
+    assert_int_equal(tu_checkpoint_step(dir, "gdfail/generator.safetensors"), 2);
+    snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 3 %s", big_d);
     expect_ok(cli("%s", args));
 }
 

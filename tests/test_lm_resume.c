@@ -670,6 +670,15 @@ static void test_run_spec_finds_text(void **state)
     assert_non_null(err);
     assert_null(strstr(err, "the spec differs"));
     free(err);
+    /* and an absolute path to it, through ./ (it was recorded as typed) */
+    char real[PATH_MAX];
+    assert_non_null(realpath(proj, real));
+    tu_expect_cli_ok(path, tu_run_clif(path, "train sub.yaml --resume ../runs/y --steps 6 --backend ref --quiet "
+                                             "--set data.path=%s/./data/sub.txt", real));
+    err = tu_slurp(path, "err");
+    assert_non_null(err);
+    assert_null(strstr(err, "the spec differs"));
+    free(err);
 }
 
 static void test_bad_usage(void **state)

@@ -694,6 +694,14 @@ static int gan_set_aside(const char *cur, const char *prev, int *renamed)
     return -1;
 }
 
+/* 1 when @p a and @p b are links to one file: a write that failed left X as it was (a write can also fail
+ * after its rename, syncing the directory: then X is the new file and X.prev the committed one). */
+static int gan_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return lstat(a, &sa) == 0 && lstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* The checkpoint of position @p s, whose last losses were @p ld, @p lg
  * (kept for the summary of a resumed run). Prints the error; 0 or 1. */
 static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const train_state *s, double ld, double lg)
@@ -746,9 +754,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     for (int k = 0; k < 3 && r && dist_is_root(); k++) {
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
-        if (moved[k] && !renamed[k] && !written[k]) /* X.prev is a second link to the X that stayed */
-            (void)unlink((snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), prev));
-        else if (moved[k] && (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), rename(prev, cur) != 0))
+        if (moved[k] && gan_same_file(cur, (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), prev)))
+            (void)unlink(prev); /* X.prev is a second link to the X that stayed (a write failed before its rename) */
+        else if (moved[k] && rename(prev, cur) != 0)
             fprintf(stderr, "strata: warning: cannot put %s back as %s: %s (--resume takes it)\n", prev, cur,
                     strerror(errno));
         else if (!moved[k] && written[k] && k != GAN_G) /* none before (a new run): none after */
@@ -785,11 +793,14 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
     int back[2] = {0, 0}; /* taken from X.prev: renamed back to X below */
     for (int k = 0; k < 2; k++) {
         train_state s;
-        if (!m[k] && k == GAN_E && dist_is_root() && !train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
+        static int told; /* once: a replay after a non-finite loss loads the files again */
+        if (!m[k] && k == GAN_E && dist_is_root() && !told && !train_ckpt_read_state(dir, gan_file[k], &s, 1)) {
             /* resumed with gan.ema=0: the average stops where it was, and says so (it went on silently) */
             json_decref(s.extra);
+            told = 1;
             fprintf(stderr, "strata: warning: %s/%s, the weight average of step %lld, stays at that step: this spec "
-                            "has no gan.ema, so the resumed run does not update it\n",
+                            "has no gan.ema, so the resumed run does not update it (and the run can no longer be "
+                            "resumed with gan.ema)\n",
                     dir, gan_file[k], (long long)s.step);
         }
         if (!m[k])
@@ -809,6 +820,16 @@ static int gan_load_point(gan_ctx *c, const char *dir, train_state *ts)
             fprintf(stderr, "strata: error: cannot resume from %s with gan.ema: the run was trained without it (no "
                             "%s); resume it without gan.ema, or start a new run with it\n",
                     dir, gan_file[k]);
+            json_decref(ts->extra);
+            ts->extra = NULL;
+            return 1;
+        }
+        if (!pick && k == GAN_E && held[0] >= 0 && held[0] < ts->step && held[1] < ts->step) {
+            /* not torn: a resume with gan.ema=0 trained on without the average */
+            fprintf(stderr, "strata: error: cannot resume from %s with gan.ema: its weight average (%s) stayed at "
+                            "step %lld while the run trained to step %lld without gan.ema; resume it without gan.ema "
+                            "(--set gan.ema=0), or start a new run with it\n",
+                    dir, gan_file[k], (long long)held[0], (long long)ts->step);
             json_decref(ts->extra);
             ts->extra = NULL;
             return 1;

@@ -515,11 +515,11 @@ void train_warn_class_order(strata_runtime *rt, const strata_spec *spec, const c
 }
 
 /* The spec's text as RUN/spec.yaml records it (malloc'ed, *len bytes; NULL:
- * out of memory): a relative data.path, found in the current directory or
- * next to the spec, made absolute, as the recorded spec lies elsewhere and
- * has to find the same text wherever eval or --resume is run from (and a
- * resume that reaches the same text by another relative path records the
- * same spec). */
+ * out of memory): data.path, found in the current directory or next to the
+ * spec, as the file's real path (quoted), as the recorded spec lies
+ * elsewhere and has to find the same text wherever eval or --resume is run
+ * from; and a resume that reaches the same text by another path, relative
+ * or absolute (./, .., a link), records the same spec. */
 static char *recorded_spec_text(const strata_spec *spec, size_t *len)
 {
     const char *text = strata_spec_text(spec, len), *path = NULL;
@@ -529,7 +529,7 @@ static char *recorded_spec_text(const strata_spec *spec, size_t *len)
     memcpy(t, text, *len);
     t[*len] = '\0';
     char found[4096], *abs = NULL;
-    if (strata_spec_get_string(spec, "data.path", NULL, &path) != STRATA_OK || !path || path[0] == '/' ||
+    if (strata_spec_get_string(spec, "data.path", NULL, &path) != STRATA_OK || !path ||
         (lm_find_text(strata_spec_path(spec), path, found, sizeof found), !(abs = realpath(found, NULL)))) {
         strata_clear_error();
         return t;
