@@ -34,6 +34,13 @@ static strata_status check_hyperparameters(const char *what, const strata_attr *
             return st_error(STRATA_E_INVALID, "%s: %s must be a non-negative number, got %g", what, non_negative[k],
                             v);
     }
+    /* torch.optim takes any dampening; outside [0, 1] the gradient's share 1 - dampening turns negative (an ascent)
+     * or non-finite, and the run ends in NaN blamed on the learning rate */
+    if (strata_attr_find(a, n, "dampening")) {
+        const double v = strata_attr_get_float(a, n, "dampening", 0.0);
+        if (!(v >= 0.0 && v <= 1.0))
+            return st_error(STRATA_E_INVALID, "%s: dampening must be in [0, 1], got %g", what, v);
+    }
     static const char *const betas[] = {"beta1", "beta2"};
     for (size_t k = 0; k < sizeof betas / sizeof *betas; k++) {
         const double v = strata_attr_get_float(a, n, betas[k], 0.0);

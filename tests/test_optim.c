@@ -537,6 +537,10 @@ static void test_bad_hyperparameters(void **state)
         {"adam", "eps", -1.0, "eps must be a non-negative number"},
         {"rmsprop", "alpha", -0.1, "alpha must be a non-negative number"},
         {"adagrad", "lr_decay", -1.0, "lr_decay must be a non-negative number"},
+        {"sgd", "dampening", NAN, "dampening must be in [0, 1], got nan"},
+        {"sgd", "dampening", INFINITY, "dampening must be in [0, 1], got inf"},
+        {"sgd", "dampening", -1.0, "dampening must be in [0, 1], got -1"},
+        {"sgd", "dampening", 1.5, "dampening must be in [0, 1], got 1.5"},
     };
     strata_optimizer *o = NULL;
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
