@@ -1500,6 +1500,11 @@ static void test_bad_input_ops(void **state)
                                         tv(D_ANY, 4, SHAPE(3)), tv(D_POS, 5, SHAPE(3))},
                     5, ATTRS(strata_attr_int("training", 1)), 3, STRATA_E_INVALID,
                     NEEDLES("conv::batch_norm", "more than one value per channel", "has 1 per channel"));
+    expect_op_error("conv::batch_norm",
+                    (strata_tensor *[]){tv(D_ANY, 1, SHAPE(2, 3)), tv(D_ANY, 2, SHAPE(3)), tv(D_ANY, 3, SHAPE(3)),
+                                        tv(D_ANY, 4, SHAPE(3)), tv(D_POS, 5, SHAPE(3))},
+                    5, ATTRS(strata_attr_float("eps", INFINITY)), 3, STRATA_E_INVALID,
+                    NEEDLES("conv::batch_norm", "eps must be a finite number >= 0, got inf"));
     strata_tensor *nbt = NULL;
     ST_OK(strata_tensor_from_host(g_dev, STRATA_I64, 0, (const int64_t[]){1}, (const int64_t[]){0}, &nbt));
     expect_op_error(
@@ -1597,7 +1602,11 @@ static void test_bad_input_spec(void **state)
          {"num_features is 7 but the input has 5 channels"}},
         {"[3, 4, 4]", "batch_norm1d", "", STRATA_E_SHAPE, {"(C) or (C, L)", "got (3, 4, 4)"}},
         {"[3, 4]", "batch_norm2d", "", STRATA_E_SHAPE, {"(C, H, W)", "got (3, 4)"}},
-        {"[3, 4, 4]", "batch_norm2d", "eps: -0.001", STRATA_E_INVALID, {"eps must not be negative, got -0.001"}},
+        {"[3, 4, 4]", "batch_norm2d", "eps: -0.001", STRATA_E_INVALID,
+         {"eps must be a finite number >= 0, got -0.001"}},
+        /* an infinite eps zeroed every output and trained to chance */
+        {"[3, 4]", "batch_norm1d", "eps: .inf", STRATA_E_INVALID, {"eps must be a finite number >= 0, got inf"}},
+        {"[3, 4, 4]", "batch_norm2d", "eps: .nan", STRATA_E_INVALID, {"eps must be a finite number >= 0, got nan"}},
         {"[3, 4, 4]", "batch_norm2d", "momentum: 1.5", STRATA_E_INVALID, {"momentum must be in [0, 1], got 1.5"}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)

@@ -758,6 +758,15 @@ static void test_bad_input(void **state)
                                             ATTRS(I64("out_features", 2), I64("n_power_iterations", 1000000000)), in, 1),
                      STRATA_E_INVALID);
     tu_assert_error_contains("n_power_iterations must be 1 to 1000, got 1000000000");
+    /* an infinite eps divided the weight by infinity: a layer of zeros */
+    assert_int_equal(strata_model_add_layer(m, "sn_linear", "d",
+                                            ATTRS(I64("out_features", 2), strata_attr_float("eps", INFINITY)), in, 1),
+                     STRATA_E_INVALID);
+    tu_assert_error_contains("layer 'd' (sn_linear): eps must be a finite number > 0, got inf");
+    assert_int_equal(strata_model_add_layer(m, "sn_linear", "d",
+                                            ATTRS(I64("out_features", 2), strata_attr_float("eps", 0.0)), in, 1),
+                     STRATA_E_INVALID);
+    tu_assert_error_contains("eps must be a finite number > 0, got 0");
     assert_int_equal(
         strata_model_add_layer(m, "sn_conv2d", "c",
                                ATTRS(I64("out_channels", 2), strata_attr_ints("kernel_size", (const int64_t[]){3}, 1)),

@@ -531,6 +531,12 @@ static void test_bad_input(void **state)
     assert_int_equal(strata_model_add_layer(m, "memn2n", "mn", ATTRS(I64("vocab_size", 9)), swapped, 2),
                      STRATA_E_SHAPE);
     tu_assert_error_contains("story (M, J) and query (J)");
+    /* an infinite init_std filled every parameter with non-numbers */
+    assert_int_equal(strata_model_add_layer(m, "memn2n", "mn",
+                                            ATTRS(I64("vocab_size", 9), strata_attr_float("init_std", INFINITY)), ins,
+                                            2),
+                     STRATA_E_INVALID);
+    tu_assert_error_contains("init_std must be a finite number > 0, got inf");
     strata_model_destroy(m);
 }
 

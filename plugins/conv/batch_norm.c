@@ -182,8 +182,8 @@ static strata_status infer_batch_norm(const strata_infer_call *c)
         return rc;
     int training = (int)strata_attr_get_int(c->attrs, c->n_attrs, "training", 0);
     double eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-5);
-    if (!(eps >= 0.0))
-        return h->set_error(STRATA_E_INVALID, "%s: eps must not be negative, got %g", c->op, eps);
+    if (!(eps >= 0.0) || !isfinite(eps))
+        return h->set_error(STRATA_E_INVALID, "%s: eps must be a finite number >= 0, got %g", c->op, eps);
     if (training && N * S <= 1)
         return h->set_error(STRATA_E_INVALID,
                             "%s: training needs more than one value per channel (input has %lld per channel)", c->op,

@@ -423,8 +423,8 @@ static strata_status bn_create(const strata_layer_create_call *c, const char *ty
     *c->state = s;
     s->eps = strata_attr_get_float(c->attrs, c->n_attrs, "eps", 1e-5);
     s->momentum = strata_attr_get_float(c->attrs, c->n_attrs, "momentum", 0.1);
-    if (!(s->eps >= 0.0))
-        return h->set_error(STRATA_E_INVALID, "%s: eps must not be negative, got %g", w, s->eps);
+    if (!(s->eps >= 0.0) || !isfinite(s->eps)) /* an infinite eps zeroes every output: training to chance */
+        return h->set_error(STRATA_E_INVALID, "%s: eps must be a finite number >= 0, got %g", w, s->eps);
     if (!(s->momentum >= 0.0 && s->momentum <= 1.0))
         return h->set_error(STRATA_E_INVALID, "%s: momentum must be in [0, 1], got %g", w, s->momentum);
     int64_t cs[1] = {C};

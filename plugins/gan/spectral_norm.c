@@ -105,8 +105,8 @@ static strata_status sn_common(const strata_layer_create_call *c, const char *w,
     if (iters < 1 || iters > SN_MAX_ITERS) /* every training forward runs them all */
         return h->set_error(STRATA_E_INVALID, "%s: n_power_iterations must be 1 to %d, got %lld", w, SN_MAX_ITERS,
                             (long long)iters);
-    if (!(eps > 0.0))
-        return h->set_error(STRATA_E_INVALID, "%s: eps must be positive, got %g", w, eps);
+    if (!(eps > 0.0) || !isfinite(eps)) /* an infinite eps divides the weight by infinity: all zeros */
+        return h->set_error(STRATA_E_INVALID, "%s: eps must be a finite number > 0, got %g", w, eps);
     if (c->inputs[0].dtype != STRATA_F32)
         return h->set_error(STRATA_E_DTYPE, "%s expects f32 input, got dtype %d", w, (int)c->inputs[0].dtype);
     sn_layer *s = calloc(1, sizeof *s);

@@ -30,6 +30,7 @@
  * trainer sets it to 0 for a linear start (the paper's LS: the memory
  * softmaxes removed for the first epochs) and back to 1 afterwards.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,8 @@ static strata_status memn2n_create(const strata_layer_create_call *c)
     if (pad < -1 || pad >= V)
         return h->set_error(STRATA_E_INVALID, "%s: padding_idx must be -1 or in [0, %lld), got %lld", w, (long long)V,
                             (long long)pad);
-    if (!(std > 0.0))
-        return h->set_error(STRATA_E_INVALID, "%s: init_std must be positive, got %g", w, std);
+    if (!(std > 0.0) || !isfinite(std))
+        return h->set_error(STRATA_E_INVALID, "%s: init_std must be a finite number > 0, got %g", w, std);
     if (c->n_inputs != 2)
         return h->set_error(STRATA_E_INVALID, "%s takes two inputs, story (M, J) and query (J), got %d", w,
                             (int)c->n_inputs);
