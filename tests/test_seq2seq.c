@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -140,6 +141,27 @@ static void test_bad_input(void **state)
     expect_error(", max_len: 8", good_inputs, "max_len = T");
     expect_error("", "    - {name: src, shape: [6], dtype: i64}\n    - {name: tgt_in, shape: [5], dtype: i64}\n", "two inputs");
     expect_error(", min_len: 0", good_inputs, "min_len");
+    /* the message says what the model has, not only what it should have */
+    expect_error("", "    - {name: src, shape: [6], dtype: i64}\n    - {name: tgt_in, shape: [5], dtype: i64}\n",
+                 "this one has 2 inputs ([6] i64, [5] i64) and its first output is [5, 12]");
+    /* an embedding narrower than the 12 tokens: refused before training, naming the spec and the layer (it failed
+     * at the first step, without them, and left the run directory) */
+    write_spec("n.yaml", "", good_inputs);
+    static const char *const narrow[] = {"train n.yaml --out narrow --set model.layers.0.num_embeddings=5",
+                                         "train n.yaml --out narrow --set model.layers.2.num_embeddings=11",
+                                         "eval n.yaml --checkpoint n.yaml --set model.layers.0.num_embeddings=5"};
+    for (size_t k = 0; k < sizeof narrow / sizeof *narrow; k++) {
+        assert_int_equal(run_cli(narrow[k]), 1);
+        char *err = slurp("err");
+        if (!strstr(err, "n.yaml: the model cannot read the tokens 0 to 11") ||
+            !strstr(err, k == 1 ? "layer 'ed' (embedding)" : "layer 'es' (embedding)") ||
+            !strstr(err, "num_embeddings must be at least 12"))
+            fail_msg("%s: expected the narrow embedding named in: %s", narrow[k], err);
+        free(err);
+        char path[700];
+        snprintf(path, sizeof path, "%s/narrow", dir);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
     assert_int_not_equal(run_cli("eval s.yaml"), 0); /* no --checkpoint */
     /* sizes whose token arrays overflow: refused naming the key (a calloc of a wrapped size segfaulted) */
     write_spec("big.yaml", "", good_inputs);

@@ -132,6 +132,54 @@ static void s2s_ctx_free(s2s_ctx *c)
     free(c->dist.buf);
 }
 
+/* "[8] i64" of input or output @p i (@p dt < 0: an output, no dtype), or "none" (cut short past @p size). */
+static const char *s2s_shape_text(char *buf, size_t size, const int64_t *shape, int nd, int dt)
+{
+    if (!shape)
+        return snprintf(buf, size, "none"), buf;
+    snprintf(buf, size, "[");
+    for (int k = 0; k < nd; k++)
+        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
+    snprintf(buf + strlen(buf), size - strlen(buf), "]%s%s", dt >= 0 ? " " : "", dt >= 0 ? strata_dtype_name(dt) : "");
+    return buf;
+}
+
+static strata_status s2s_forward(s2s_ctx *c, int64_t B, const int64_t *src, const int64_t *tin, int training,
+                                 strata_tensor **logits);
+
+/* One forward of a batch of 1 with every token 0 (PAD), then every token S2S_V - 1 (GO): an embedding narrower
+ * than the vocabulary failed only at the first training step, with no spec named and a run directory left. */
+static int s2s_check_vocab_fits(s2s_ctx *c, const char *spec_path)
+{
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)c->T);
+    if (!ids) {
+        fprintf(stderr, "strata: error: out of memory for a string of %lld tokens\n", (long long)c->T);
+        return 1;
+    }
+    strata_status rc = STRATA_OK;
+    int failed_at = -1;
+    int prev = strata_set_grad_enabled(c->rt, 0);
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        for (int64_t k = 0; k < c->T; k++)
+            ids[k] = pass ? S2S_V - 1 : S2S_PAD;
+        strata_tensor *logits = NULL;
+        rc = s2s_forward(c, 1, ids, ids, 0, &logits);
+        strata_tensor_release(logits);
+        failed_at = rc ? pass : -1;
+    }
+    strata_set_grad_enabled(c->rt, prev);
+    free(ids);
+    if (rc == STRATA_E_NOMEM || failed_at == 0) /* not the vocabulary's doing */
+        return cli_fail("running the model on one string", rc);
+    if (rc) {
+        fprintf(stderr, "strata: error: %s: the model cannot read the tokens 0 to %d (PAD, the digits 0-9 as 1 to 10, "
+                        "GO): %s; an embedding's num_embeddings must be at least %d\n",
+                spec_path, S2S_V - 1, strata_last_error(), S2S_V);
+        return 1;
+    }
+    return 0;
+}
+
 static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
 {
     memset(c, 0, sizeof *c);
@@ -155,20 +203,27 @@ static int s2s_setup(s2s_ctx *c, const s2s_args *a, int need_train)
         return cli_fail("creating the optimizer", rc);
     if (need_train)
         cli_warn_time_major(c->spec, c->model, a->spec_path);
-    int nd, nd1;
-    strata_dtype dt, dt1;
-    const int64_t *s0 = strata_model_input_shape(c->model, 0, &nd, &dt);
-    const int64_t *s1 = strata_model_input_shape(c->model, 1, &nd1, &dt1);
-    const int64_t *os = strata_model_output_shape(c->model, 0, &nd);
-    if (strata_model_input_count(c->model) != 2 || !s0 || !s1 || nd1 != 1 || dt != STRATA_I64 ||
-        dt1 != STRATA_I64 || s0[0] != s1[0] || !os || nd != 2 || os[0] != s1[0] || os[1] != S2S_V) {
+    int nd0 = 0, nd1 = 0, ndo = 0;
+    strata_dtype dt = STRATA_F32, dt1 = STRATA_F32;
+    const int n_in = strata_model_input_count(c->model);
+    const int64_t *s0 = strata_model_input_shape(c->model, 0, &nd0, &dt);
+    const int64_t *s1 = n_in > 1 ? strata_model_input_shape(c->model, 1, &nd1, &dt1) : NULL;
+    const int64_t *os = strata_model_output_shape(c->model, 0, &ndo);
+    if (n_in != 2 || !s0 || !s1 || nd0 != 1 || nd1 != 1 || dt != STRATA_I64 || dt1 != STRATA_I64 ||
+        s0[0] != s1[0] || !os || ndo != 2 || os[0] != s1[0] || os[1] != S2S_V) {
+        char t0[64], t1[64], to[64];
         fprintf(stderr,
                 "strata: error: %s: a seq2seq model has two inputs, src [T] and tgt_in [T] (dtype: i64), "
-                "and its first output is the logits [T, %d]\n",
-                a->spec_path, S2S_V);
+                "and its first output is the logits [T, %d]; this one has %d input%s (%s%s%s%s) and its first output "
+                "is %s\n",
+                a->spec_path, S2S_V, n_in, n_in == 1 ? "" : "s", s2s_shape_text(t0, sizeof t0, s0, nd0, (int)dt),
+                s1 ? ", " : "", s1 ? s2s_shape_text(t1, sizeof t1, s1, nd1, (int)dt1) : "", n_in > 2 ? ", ..." : "",
+                s2s_shape_text(to, sizeof to, os, ndo, -1));
         return 1;
     }
     c->T = s1[0];
+    if (s2s_check_vocab_fits(c, a->spec_path))
+        return 1;
     int64_t ntrain = 20000, ntest = 1000;
     strata_spec_get_int(c->spec, "data.train_size", 20000, &ntrain);
     strata_spec_get_int(c->spec, "data.test_size", 1000, &ntest);
