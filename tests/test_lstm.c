@@ -760,6 +760,39 @@ static void test_bad_input_forward(void **state)
     strata_model_destroy(m);
 }
 
+/* dropout acts between stacked layers: with num_layers 1 it does nothing, which was silent (PyTorch warns) */
+static void test_dropout_single_layer_warns(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(tu_make_temp_dir(dir, sizeof dir, "lstm-dropout"), 0);
+    static const struct {
+        const char *layer;
+        int warns;
+    } cases[] = {
+        {"{type: lstm, name: l, hidden_size: 4, batch_first: 1, dropout: 0.5}", 1},
+        {"{type: gru, name: g, hidden_size: 4, batch_first: 1, dropout: 0.25, num_layers: 1}", 1},
+        {"{type: rnn, name: r, hidden_size: 4, batch_first: 1, dropout: 0.5}", 1},
+        {"{type: lstm, name: l, hidden_size: 4, batch_first: 1, dropout: 0.5, num_layers: 2}", 0},
+        {"{type: lstm, name: l, hidden_size: 4, batch_first: 1}", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char spec[512];
+        snprintf(spec, sizeof spec, "model:\n  input: [5, 4]\n  layers:\n    - %s\n", cases[k].layer);
+        tu_write_text(dir, "s.yaml", spec);
+        tu_expect_cli_ok(dir, tu_run_cli(dir, "summary s.yaml"));
+        char *err = tu_slurp(dir, "err");
+        assert_non_null(err);
+        const int warned = strstr(err, "has no effect with num_layers 1") != NULL;
+        if (warned != cases[k].warns)
+            fail_msg("%s: expected %s warning, stderr: %s", cases[k].layer, cases[k].warns ? "a" : "no", err);
+        if (k == 1 && !strstr(err, "strata: warning: layer 'g' (gru): dropout 0.25 has no effect"))
+            fail_msg("the warning should name the layer and the value: %s", err);
+        free(err);
+    }
+    assert_int_equal(tu_remove_dir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_ops),
         cmocka_unit_test(test_bad_input_spec),
         cmocka_unit_test(test_bad_input_forward),
+        cmocka_unit_test(test_dropout_single_layer_warns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -107,6 +107,11 @@ static strata_status rnn_create(const strata_layer_create_call *c, int cell)
                             (long long)bias, (long long)bf, (long long)bidir);
     if (!(dropout >= 0.0 && dropout < 1.0))
         return h->set_error(STRATA_E_INVALID, "%s: dropout must be in [0, 1), got %g", w, dropout);
+    if (dropout > 0.0 && L == 1) /* as PyTorch warns: the setting is kept (a checkpoint's spec) but does nothing */
+        h->log(c->rt, STRATA_LOG_WARN,
+               "%s: dropout %g has no effect with num_layers 1: it acts between stacked layers, on the outputs of "
+               "every layer but the last (use num_layers >= 2, or a dropout layer after this one)",
+               w, dropout);
     const strata_tensor_desc *x = &c->inputs[0];
     const char *layout =
         bf ? "(T, input_size) per example (batch_first: 1)" : "(B, input_size) per step (batch_first: 0)";
