@@ -225,6 +225,8 @@ static void test_usage_errors(void **state)
 
 /* --set KEY=VALUE changes the spec's text where the value stands (or adds
  * the key to its mapping); the run records the result as spec.yaml. */
+static void write_variant(const char *name, const char *from, const char *to);
+
 static void test_set_overrides(void **state)
 {
     (void)state;
@@ -292,6 +294,25 @@ static void test_set_overrides(void **state)
         snprintf(args, sizeof args, spec_errors[k].args, models);
         tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, spec_errors[k].needle);
     }
+    /* a value refused when the model or optimizer is built: the line cited holds the change, not what the file
+     * has there (mlp-fashion.yaml:31 says lr: 0.05), so the change is named; of several on the line, the one the
+     * message is about */
+    static const bad_case build_errors[] = {
+        {"summary %s/mlp-fashion.yaml --set optimizer.lr=-1",
+         "lr must be a non-negative number, got -1 (line 31 as changed by --set optimizer.lr=-1)\n"},
+        {"train %s/mlp-fashion.yaml --out r --set optimizer.momentum=0.5 --set optimizer.lr=-1",
+         "got -1 (line 31 as changed by --set optimizer.lr=-1)\n"},
+        {"summary %s/mlp-fashion.yaml --set train.epochs=3 --set model.layers.1.out_features=0",
+         "mlp-fashion.yaml:23: layer 1 (type 'linear', name '1'): layer '1' (linear): out_features must be positive, "
+         "got 0 (line 23 as changed by --set model.layers.1.out_features=0)\n"},
+    };
+    for (size_t k = 0; k < sizeof build_errors / sizeof build_errors[0]; k++) {
+        snprintf(args, sizeof args, build_errors[k].args, models);
+        tu_expect_cli_err(dir, tu_run_cli(dir, args), 1, build_errors[k].needle);
+    }
+    /* a build error on a line no change touched has no note */
+    write_variant("negative-lr.yaml", "lr: 0.05", "lr: -0.05");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "summary negative-lr.yaml --set train.epochs=3"), 1, "got -0.05\n");
     /* not KEY=VALUE: a usage error */
     snprintf(args, sizeof args, "train %s/mlp-fashion.yaml --out r --set optimizer.lr", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, "--set optimizer.lr: expected KEY=VALUE");

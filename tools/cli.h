@@ -103,6 +103,10 @@ int cli_batch_size_set(int64_t b);
  *  into the text where the value it replaces stands, a missing key added to
  *  its mapping), validated as strata_spec_load does. 0, or 1 after a message. */
 int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out);
+/** After cli_spec_load with --set: " (line N as changed by --set KEY=VALUE)" into @p buf when @p msg (an error of
+ *  building the spec's model or optimizer) cites the line of the loaded spec that holds a change's value, which
+ *  the file has otherwise; "" when it cites none (or no change was made). */
+void cli_set_note(char *buf, size_t size, const char *msg);
 /** Warns for each recurrent layer (lstm, gru, rnn) of @p m built with batch_first: 0 in a model whose inputs
  *  are sequences per example (language models, seq2seq): its recurrence would run across the batch. */
 void cli_warn_time_major(const strata_spec *s, const strata_model *m, const char *spec_path);

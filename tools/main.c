@@ -77,7 +77,9 @@ static void usage(FILE *f)
 
 int cli_fail(const char *what, strata_status s)
 {
-    fprintf(stderr, "strata: error: %s: %s: %s\n", what, strata_status_name(s), strata_last_error());
+    char note[512]; /* a spec line that a --set changed: the file holds something else there */
+    cli_set_note(note, sizeof note, strata_last_error());
+    fprintf(stderr, "strata: error: %s: %s: %s%s\n", what, strata_status_name(s), strata_last_error(), note);
     return 1;
 }
 

@@ -22,6 +22,11 @@
 const char *cli_sets[CLI_MAX_SETS];
 int cli_n_sets;
 
+/* The spec loaded with the changes, and the line of its text that holds each change's value (0: none found), for
+ * the errors of building its model or optimizer later: they cite that line, which the file has otherwise. */
+static const char *set_spec_path;
+static size_t set_lines[CLI_MAX_SETS];
+
 int cli_batch_size_set(int64_t b)
 {
     static char set[48];
@@ -501,10 +506,75 @@ static int blame_set(strata_runtime *rt, const char *text, size_t len, const cha
     return culprit;
 }
 
+/* Records set_lines for the changed text @p t of @p path (it parsed). */
+static void note_set_lines(const text_buf *t, const char *path)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    memset(set_lines, 0, sizeof set_lines);
+    set_spec_path = path;
+    if (!yaml_parser_initialize(&parser))
+        return;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)t->s, t->len);
+    if (yaml_parser_load(&parser, &doc)) {
+        for (int k = 0; k < cli_n_sets; k++) {
+            const char *eq = strchr(cli_sets[k], '=');
+            const yaml_node_t *n = eq ? find_path(&doc, cli_sets[k], (size_t)(eq - cli_sets[k])) : NULL;
+            set_lines[k] = n ? n->start_mark.line + 1 : 0;
+        }
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+}
+
+/* 1 when change @p k's value stands on a line that @p msg cites; with @p named, only when @p msg also names its
+ * key's last part ("lr must be ..." for optimizer.lr=-1). */
+static int set_cited(int k, const char *msg, int named)
+{
+    char at[4200];
+    snprintf(at, sizeof at, "%s:%zu:", set_spec_path, set_lines[k]);
+    if (!set_lines[k] || !strstr(msg, at))
+        return 0;
+    if (!named)
+        return 1;
+    const char *eq = strchr(cli_sets[k], '='), *name = eq;
+    while (name > cli_sets[k] && name[-1] != '.')
+        name--;
+    snprintf(at, sizeof at, "%.*s ", (int)(eq - name), name);
+    return strstr(msg, at) != NULL;
+}
+
+void cli_set_note(char *buf, size_t size, const char *msg)
+{
+    size_t used = 0, last = 0;
+    buf[0] = '\0';
+    if (!msg || !set_spec_path)
+        return;
+    /* several changes on the line the message cites (a flow mapping): those whose key it names, else all */
+    int named = 0;
+    for (int k = 0; k < cli_n_sets && !named; k++)
+        named = set_cited(k, msg, 1);
+    for (int k = 0; k < cli_n_sets && used < size; k++) {
+        if (!set_cited(k, msg, named))
+            continue;
+        if (!used)
+            used = (size_t)snprintf(buf, size, " (line %zu as changed by --set %s", set_lines[k], cli_sets[k]);
+        else if (set_lines[k] == last)
+            used += (size_t)snprintf(buf + used, size - used, " and --set %s", cli_sets[k]);
+        else
+            used += (size_t)snprintf(buf + used, size - used, "; line %zu by --set %s", set_lines[k], cli_sets[k]);
+        last = set_lines[k];
+    }
+    if (used && used + 2 <= size)
+        strcat(buf, ")");
+    else if (used) /* cut short: no note rather than half of one */
+        buf[0] = '\0';
+}
+
 int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
 {
     *out = NULL;
-    strata_status rc;
+    strata_status rc = STRATA_OK;
     if (!cli_n_sets) {
         if ((rc = strata_spec_load(rt, path, out)))
             return cli_fail_file("loading the spec", rc, path);
@@ -542,7 +612,9 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
         memcpy(plain, t.s, t.len + 1);
     for (int k = 0; !r && k < cli_n_sets; k++)
         r = cli_spec_set(&t.s, &t.len, path, cli_sets[k]);
-    if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out))) {
+    if (!r && (rc = strata_spec_parse(rt, t.s, t.len, path, out)) == STRATA_OK)
+        note_set_lines(&t, path);
+    if (!r && rc) {
         char *msg = strdup(strata_last_error()), *plain_err = NULL;
         int culprit = plain && msg ? blame_set(rt, plain, plain_len, path, msg, &plain_err) : -1;
         if (culprit >= 0)
