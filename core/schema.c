@@ -143,10 +143,10 @@ strata_status st_attrs_apply_schema(const char *what, const strata_attr_spec *sc
             full[n] = strata_attr_string(s->name, s->dflt_s ? s->dflt_s : "");
             snprintf(line, sizeof line, "%s: %s = %s", what, s->name, s->dflt_s ? s->dflt_s : "\"\"");
             break;
-        default: /* list attributes default to empty */
+        default: /* list attributes default to empty, the layer applying its own value: dflt_s says which */
             full[n] = s->kind == STRATA_ATTR_INTS ? strata_attr_ints(s->name, NULL, 0)
                                                   : strata_attr_floats(s->name, NULL, 0);
-            snprintf(line, sizeof line, "%s: %s = []", what, s->name);
+            snprintf(line, sizeof line, "%s: %s = %s", what, s->name, s->dflt_s ? s->dflt_s : "[]");
             break;
         }
         if (log_append(defaults_log, line)) /* the record of the defaults is not to lose a line */

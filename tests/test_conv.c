@@ -1639,6 +1639,20 @@ static void test_bad_input_spec(void **state)
                        "    - {type: global_avg_pool2d}\n";
     strata_spec *s = NULL;
     ST_OK(strata_spec_parse(g_rt, ok, strlen(ok), "ok.yaml", &s));
+    /* the window attributes left out are recorded with the value the layer applies (they read "[]") */
+    static const char *const applied[] = {
+        "model.layers[0] (conv2d): stride = 1\n",         "model.layers[0] (conv2d): dilation = 1\n",
+        "model.layers[3] (max_pool2d): stride = (the kernel size)\n",
+        "model.layers[3] (max_pool2d): padding = 0\n",    "model.layers[4] (conv_transpose2d): padding = 0\n",
+        "model.layers[4] (conv_transpose2d): output_padding = 0\n",
+        "model.layers[4] (conv_transpose2d): dilation = 1\n",
+    };
+    const char *dflt = strata_spec_defaults(s);
+    for (size_t k = 0; k < sizeof applied / sizeof *applied; k++)
+        if (!strstr(dflt, applied[k]))
+            fail_msg("the defaults lack '%s':\n%s", applied[k], dflt);
+    if (strstr(dflt, "= []"))
+        fail_msg("a default recorded as []:\n%s", dflt);
     strata_model *m = NULL;
     ST_OK(strata_spec_build_model(s, g_dev, &m));
     static const char *const names[] = {"0.weight", "1.weight", "1.bias", "4.weight", "4.bias"};

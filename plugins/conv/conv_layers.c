@@ -29,6 +29,8 @@
 /* ---- helpers ------------------------------------------------------------- */
 
 #define SPEC(NAME, KIND, REQ, DI, DF, DOC) {sizeof(strata_attr_spec), NAME, KIND, REQ, DI, DF, NULL, DOC}
+/* An optional window attribute, given empty; APPLIED is the value the layer uses then (the defaults record) */
+#define SPEC_WINDOW(NAME, APPLIED, DOC) {sizeof(strata_attr_spec), NAME, STRATA_ATTR_INTS, 0, 0, 0, APPLIED, DOC}
 
 /* "layer 'conv1' (conv2d)" for messages. */
 static const char *who(const strata_layer_create_call *c, const char *type, char *buf, size_t n)
@@ -91,9 +93,9 @@ static const strata_attr_spec conv_attrs_spec[] = {
     SPEC("in_channels", STRATA_ATTR_INT, 0, -1, 0, "input channels (taken from the input when -1)"),
     SPEC("out_channels", STRATA_ATTR_INT, 1, 0, 0, "output channels"),
     SPEC("kernel_size", STRATA_ATTR_INTS, 1, 0, 0, "kernel size: k or [kh, kw]"),
-    SPEC("stride", STRATA_ATTR_INTS, 0, 0, 0, "stride: s or [sh, sw] (default 1)"),
-    SPEC("padding", STRATA_ATTR_INTS, 0, 0, 0, "zero padding on each side: p or [ph, pw] (default 0)"),
-    SPEC("dilation", STRATA_ATTR_INTS, 0, 0, 0, "spacing of the kernel taps: d or [dh, dw] (default 1)"),
+    SPEC_WINDOW("stride", "1", "stride: s or [sh, sw] (default 1)"),
+    SPEC_WINDOW("padding", "0", "zero padding on each side: p or [ph, pw] (default 0)"),
+    SPEC_WINDOW("dilation", "1", "spacing of the kernel taps: d or [dh, dw] (default 1)"),
     SPEC("groups", STRATA_ATTR_INT, 0, 1, 0, "blocked connections: in and out channels split into this many groups"),
     SPEC("bias", STRATA_ATTR_INT, 0, 1, 0, "add a learned bias (1) or not (0)"),
 };
@@ -102,10 +104,10 @@ static const strata_attr_spec convt_attrs_spec[] = {
     SPEC("in_channels", STRATA_ATTR_INT, 0, -1, 0, "input channels (taken from the input when -1)"),
     SPEC("out_channels", STRATA_ATTR_INT, 1, 0, 0, "output channels"),
     SPEC("kernel_size", STRATA_ATTR_INTS, 1, 0, 0, "kernel size: k or [kh, kw]"),
-    SPEC("stride", STRATA_ATTR_INTS, 0, 0, 0, "stride: s or [sh, sw] (default 1)"),
-    SPEC("padding", STRATA_ATTR_INTS, 0, 0, 0, "implicit padding removed from each side of the output (default 0)"),
-    SPEC("output_padding", STRATA_ATTR_INTS, 0, 0, 0, "extra rows/columns on one side of the output (default 0)"),
-    SPEC("dilation", STRATA_ATTR_INTS, 0, 0, 0, "spacing of the kernel taps (default 1)"),
+    SPEC_WINDOW("stride", "1", "stride: s or [sh, sw] (default 1)"),
+    SPEC_WINDOW("padding", "0", "implicit padding removed from each side of the output (default 0)"),
+    SPEC_WINDOW("output_padding", "0", "extra rows/columns on one side of the output (default 0)"),
+    SPEC_WINDOW("dilation", "1", "spacing of the kernel taps (default 1)"),
     SPEC("groups", STRATA_ATTR_INT, 0, 1, 0, "blocked connections"),
     SPEC("bias", STRATA_ATTR_INT, 0, 1, 0, "add a learned bias (1) or not (0)"),
 };
@@ -269,14 +271,14 @@ typedef struct pool_layer {
 
 static const strata_attr_spec max_pool_spec[] = {
     SPEC("kernel_size", STRATA_ATTR_INTS, 1, 0, 0, "window: k or [kh, kw]"),
-    SPEC("stride", STRATA_ATTR_INTS, 0, 0, 0, "stride: s or [sh, sw] (default: the kernel size)"),
-    SPEC("padding", STRATA_ATTR_INTS, 0, 0, 0, "implicit -inf padding on each side, at most half the kernel (default 0)"),
+    SPEC_WINDOW("stride", "(the kernel size)", "stride: s or [sh, sw] (default: the kernel size)"),
+    SPEC_WINDOW("padding", "0", "implicit -inf padding on each side, at most half the kernel (default 0)"),
 };
 
 static const strata_attr_spec avg_pool_spec[] = {
     SPEC("kernel_size", STRATA_ATTR_INTS, 1, 0, 0, "window: k or [kh, kw]"),
-    SPEC("stride", STRATA_ATTR_INTS, 0, 0, 0, "stride: s or [sh, sw] (default: the kernel size)"),
-    SPEC("padding", STRATA_ATTR_INTS, 0, 0, 0, "implicit zero padding on each side, at most half the kernel (default 0)"),
+    SPEC_WINDOW("stride", "(the kernel size)", "stride: s or [sh, sw] (default: the kernel size)"),
+    SPEC_WINDOW("padding", "0", "implicit zero padding on each side, at most half the kernel (default 0)"),
     SPEC("count_include_pad", STRATA_ATTR_INT, 0, 1, 0, "1: divide by the window size; 0: by the taps inside the input"),
 };
 

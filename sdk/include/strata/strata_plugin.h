@@ -203,7 +203,8 @@ typedef struct strata_attr_spec {
     int32_t required; /* 1: no default */
     int64_t dflt_i;
     double dflt_f;
-    const char *dflt_s;
+    const char *dflt_s; /* a string's default; of a list (ints, floats), which is given empty, the value the layer
+                         * applies then, as the defaults record shows it ("1", "(the kernel size)"); NULL: "[]" */
     const char *doc;
 } strata_attr_spec;
 
