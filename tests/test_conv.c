@@ -1584,6 +1584,13 @@ static void test_bad_input_spec(void **state)
         {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, bias: 2", STRATA_E_INVALID,
          {"bias must be 0 or 1, got 2"}},
         {"[4]", "linear", "out_features: 2, bias: -1", STRATA_E_INVALID, {"(linear): bias must be 0 or 1, got -1"}},
+        /* an empty kernel_size: it said "must be positive, got (-1, -1)", a placeholder */
+        {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: []", STRATA_E_INVALID,
+         {"kernel_size is required (k or [kh, kw]), got an empty list"}},
+        {"[1, 8]", "conv1d", "out_channels: 2, kernel_size: []", STRATA_E_INVALID,
+         {"kernel_size is required (k or [k]), got an empty list"}},
+        {"[1, 8, 8]", "max_pool2d", "kernel_size: []", STRATA_E_INVALID, {"kernel_size is required"}},
+        {"[1, 8, 8]", "avg_pool2d", "kernel_size: [], stride: 2", STRATA_E_INVALID, {"kernel_size is required"}},
         /* zero or negative stride */
         {"[1, 8, 8]", "conv2d", "out_channels: 2, kernel_size: 3, stride: 0", STRATA_E_INVALID,
          {"stride must be positive, got (0, 0)"}},

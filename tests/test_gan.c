@@ -783,6 +783,12 @@ static void test_bad_input(void **state)
                                img, 1),
         STRATA_E_SHAPE);
     tu_assert_error_contains("the kernel height 3 is larger than the padded input height 2");
+    /* kernel_size: [] said "must be positive ... got kernel_size (-1, -1)", a placeholder */
+    assert_int_equal(strata_model_add_layer(m, "sn_conv2d", "c",
+                                            ATTRS(I64("out_channels", 2), strata_attr_ints("kernel_size", NULL, 0)),
+                                            img, 1),
+                     STRATA_E_INVALID);
+    tu_assert_error_contains("layer 'c' (sn_conv2d): kernel_size is required (k or [kh, kw]), got an empty list");
     strata_model_destroy(m);
 
     strata_tensor_release(r);

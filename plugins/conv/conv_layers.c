@@ -57,6 +57,10 @@ static strata_status size_attr(const strata_layer_create_call *c, const char *w,
                                int dims, int64_t out[2])
 {
     const strata_attr *a = strata_attr_find(c->attrs, c->n_attrs, name);
+    /* an empty list stands for a window attribute left out (its default); the kernel has none */
+    if (!strcmp(name, "kernel_size") && a && a->kind == STRATA_ATTR_INTS && a->n == 0)
+        return c->host->set_error(STRATA_E_INVALID, "%s: kernel_size is required (%s), got an empty list", w,
+                                  dims == 1 ? "k or [k]" : "k or [kh, kw]");
     if (dims == 1 && a && a->kind == STRATA_ATTR_INTS && a->n > 1)
         return c->host->set_error(STRATA_E_INVALID, "%s: '%s' takes one integer, got a list of %d", w, name,
                                   (int)a->n);

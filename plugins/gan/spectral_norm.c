@@ -80,6 +80,8 @@ static strata_status read_pair(const strata_host_api *h, const char *w, const st
     out[0] = out[1] = dflt;
     if (!a)
         return STRATA_OK;
+    if (!strcmp(name, "kernel_size") && a->kind == STRATA_ATTR_INTS && a->n == 0) /* an empty list is "left out" */
+        return h->set_error(STRATA_E_INVALID, "%s: kernel_size is required (k or [kh, kw]), got an empty list", w);
     if (a->kind == STRATA_ATTR_INT) {
         out[0] = out[1] = a->i;
     } else if (a->kind == STRATA_ATTR_INTS && a->n <= 2) {
