@@ -41,6 +41,27 @@ static int typo_distance(const char *a, const char *b)
     return prev[lb];
 }
 
+/* 1 when @p a and @p b differ only in two neighbouring characters swapped ("rl" for "lr"). */
+static int typo_swap(const char *a, const char *b)
+{
+    const size_t n = strlen(a);
+    if (n != strlen(b))
+        return 0;
+    size_t i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] && !strcmp(a + i + 2, b + i + 2);
+}
+
+/* 1 when @p a and @p b differ only in the case of ASCII letters ("SGD" for "sgd"). */
+static int typo_case_only(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (*a != *b && ((*a | 0x20) != (*b | 0x20) || (*a | 0x20) < 'a' || (*a | 0x20) > 'z'))
+            return 0;
+    return !*a && !*b;
+}
+
 /* The part of @p name a typo is judged on, into @p out: without leading
  * dashes ("--epochs": "epochs") and its last @p drop characters (an
  * extension it shares with the other name: ".yaml", shared by every spec,
@@ -67,10 +88,13 @@ const char *st_typo_closest(const char *typed, const char *const *names, int n)
         typo_core(typed, drop, a, sizeof a);
         typo_core(names[k], drop, b, sizeof b);
         const size_t shorter = strlen(a) < strlen(b) ? strlen(a) : strlen(b);
-        if (shorter < 3) /* "op", "x": everything is close to them */
+        /* a name differing only in case is the closest of all, whatever its length; under 3 characters ("op",
+         * "x": everything is 1 edit from them) only a swap of neighbours counts ("rl" for "lr") */
+        const int case_only = typo_case_only(a, b);
+        if (shorter < 3 && !case_only && !typo_swap(a, b))
             continue;
         const int most = shorter >= 6 ? 2 : 1; /* 1 edit in a short name, 2 in a longer one */
-        const int d = typo_distance(a, b);
+        const int d = case_only ? 0 : typo_distance(a, b);
         if (d <= most && (!best || d < best_d || (d == best_d && strcmp(names[k], best) < 0))) {
             best = names[k];
             best_d = d;

@@ -6,8 +6,9 @@
 
 /** The one of @p names (@p n of them; NULL entries skipped) closest to the mistyped @p typed, with
  *  leading dashes and an extension both end in left out, when close enough to be a likely typo:
- *  1 edit when the shorter of the two is under 6 characters, 2 from 6, none under 3; ties go to
- *  the first in byte order; else NULL. */
+ *  1 edit when the shorter of the two is under 6 characters, 2 from 6; under 3, only a swap of two
+ *  neighbours ("rl" for "lr"). A name that differs only in case ("SGD", "AdamW") is closest whatever
+ *  its length. Ties go to the first in byte order; else NULL. */
 const char *st_typo_closest(const char *typed, const char *const *names, int n);
 
 #endif

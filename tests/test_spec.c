@@ -489,6 +489,26 @@ static void unknown_types(void **state)
                        "bad.yaml:4: layer 0 has no 'type'", "linear");
     expect_parse_error(f, TINY "optimizer: {type: adamax}\n",
                        STRATA_E_NOT_FOUND, "bad.yaml:2: unknown optimizer type 'adamax'", "sgd");
+    /* case-only typos, and a swap of neighbours in a name under 3 characters, got no hint */
+    expect_parse_error(f, TINY "optimizer: {type: SGD, lr: 0.1}\n", STRATA_E_NOT_FOUND,
+                       "unknown optimizer type 'SGD'; did you mean 'sgd'?", NULL);
+    expect_parse_error(f, TINY "optimizer: {type: AdamW, lr: 0.1}\n", STRATA_E_NOT_FOUND,
+                       "unknown optimizer type 'AdamW'; did you mean 'adamw'?", NULL);
+    expect_parse_error(f, TINY "optimizer: {type: sgd, rl: 0.1}\n", STRATA_E_FORMAT,
+                       "unknown key 'rl' in optimizer (sgd); did you mean 'lr'?", NULL);
+    expect_parse_error(f, TINY "loss: MSE\n", STRATA_E_FORMAT,
+                       "loss must be one of cross_entropy, mse, bce_with_logits, got 'MSE'; did you mean 'mse'?", NULL);
+    expect_parse_error(f, TINY "loss: mes\n", STRATA_E_FORMAT, "got 'mes'; did you mean 'mse'?", NULL);
+    /* ... but no flood of hints for other short names: everything is one edit from them */
+    static const char *const unhinted[] = {TINY "optimizer: {type: sgd, l: 0.1}\n",
+                                           TINY "optimizer: {type: sgd, xr: 0.1}\n", TINY "optimizer: {type: sg}\n",
+                                           TINY "loss: ms\n"};
+    for (size_t k = 0; k < sizeof unhinted / sizeof *unhinted; k++) {
+        strata_spec *s = NULL;
+        assert_int_not_equal(parse(f, unhinted[k], "bad.yaml", &s), STRATA_OK);
+        if (strstr(strata_last_error(), "did you mean"))
+            fail_msg("%s: a hint for a name far from it: %s", unhinted[k], strata_last_error());
+    }
 }
 
 static void wrong_kinds_and_ranges(void **state)

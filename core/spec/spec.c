@@ -695,11 +695,13 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
                 if (strcmp(*c, v->text) == 0)
                     return STRATA_OK;
         char list[256] = "";
+        const char *hint = NULL;
         int n = 0;
         while (r->choices[n])
             n++;
-        join_names(list, sizeof list, r->choices, n, NULL, NULL);
-        return fail(s, STRATA_E_FORMAT, v, "%s must be one of %s, got %s", path, list, DESCRIBE(v));
+        join_names(list, sizeof list, r->choices, n, v->kind == YT_SCALAR ? v->text : NULL, &hint);
+        return fail(s, STRATA_E_FORMAT, v, "%s must be one of %s, got %s%s%s%s", path, list, DESCRIBE(v),
+                    hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
     }
     case K_SECTION:
         return check_section(s, v, r->sub, r->n_sub, path);
