@@ -215,6 +215,7 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
         return st_error(STRATA_E_NOT_FOUND, "unknown layer type '%s' (registered: %s)%s", type, known, failed);
     }
     char auto_name[32];
+    const int by_position = !name;
     if (!name) {
         snprintf(auto_name, sizeof auto_name, "%d", m->n_layers);
         name = auto_name;
@@ -223,8 +224,18 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
         return st_error(STRATA_E_INVALID, "layer name '%s' must be 1-64 characters of [A-Za-z0-9_-]", name);
     if (!strcmp(name, "optimizer"))
         return st_error(STRATA_E_INVALID, "layer name 'optimizer' is reserved for optimizer state in checkpoints");
-    if (name_taken(m, name))
-        return st_error(STRATA_E_EXISTS, "layer name '%s' is already used in this model", name);
+    int which = 0;
+    const int owner = lookup(m, name, &which);
+    if (owner != -1000000) { /* say whose name it is: the message's prefix names this layer, not the other */
+        char other[160];
+        if (owner >= 0)
+            snprintf(other, sizeof other, "layer %d (%s)", owner, m->layers[owner]->type->name);
+        else
+            snprintf(other, sizeof other, "model input %d%s", -1 - owner,
+                     !strcmp(name, "x") ? " (a spec's model.input: [...] is named x)" : "");
+        return st_error(STRATA_E_EXISTS, "layer name '%s'%s is already the name of %s; give one of them another name",
+                        name, by_position ? " (its position, as no name is given)" : "", other);
+    }
     char what[160];
     snprintf(what, sizeof what, "layer '%s' (%s)", name, type);
     if (n_inputs == 0 && (m->n_layers || m->n_inputs) && lt->def.min_inputs > 1)

@@ -636,7 +636,18 @@ static void bad_references(void **state)
     expect_build_error(f, "model: {input: [4], layers: [{type: relu}], outputs: [head]}\n", STRATA_E_NOT_FOUND,
                        "ref.yaml:1: ", "'head'");
     expect_build_error(f, "model: {input: [4], layers: [{type: relu, name: a}, {type: relu, name: a}]}\n",
-                       STRATA_E_EXISTS, "ref.yaml:1: layer 1 (type 'relu', name 'a'): ", "'a'");
+                       STRATA_E_EXISTS, "ref.yaml:1: layer 1 (type 'relu', name 'a'): ",
+                       "layer name 'a' is already the name of layer 0 (relu)");
+    /* the clash is with the other one's name: layer 0's given name, the input's implicit one */
+    expect_build_error(f,
+                       "model:\n  input: [4]\n  layers:\n"
+                       "    - {type: linear, out_features: 3, name: \"1\"}\n"
+                       "    - {type: linear, out_features: 5}\n",
+                       STRATA_E_EXISTS, "ref.yaml:5: layer 1 (type 'linear', name '1'): ",
+                       "layer name '1' (its position, as no name is given) is already the name of layer 0 (linear)");
+    expect_build_error(f, "model: {input: [4], layers: [{type: relu, name: x}]}\n", STRATA_E_EXISTS,
+                       "ref.yaml:1: layer 0 (type 'relu', name 'x'): ",
+                       "layer name 'x' is already the name of model input 0 (a spec's model.input: [...] is named x)");
 }
 
 /* Keys only some trainers read are refused in a spec of another task (the
