@@ -85,6 +85,11 @@ try:
     check(steps(f"{tmp}/st2") == list(range(1, 19)) and "note" not in p.stderr, "--epochs caps train.steps, no note")
     run(["train", plain, "--out", f"{tmp}/r4", "--quiet", "--set", "train.drop_last=true"])
     check(steps(f"{tmp}/r4") == list(range(1, 11)), "train.drop_last: true without batch norm: 2 epochs of 5")
+    # YAML's other spellings of a boolean, as nesterov: True reads (True was refused: "got 'True'")
+    run(["train", plain, "--out", f"{tmp}/r4t", "--quiet", "--set", "train.drop_last=True"])
+    check(steps(f"{tmp}/r4t") == list(range(1, 11)), "train.drop_last: True: 2 epochs of 5")
+    run(["train", plain, "--out", f"{tmp}/r4f", "--quiet", "--set", "train.drop_last=FALSE"])
+    check(steps(f"{tmp}/r4f") == list(range(1, 13)), "train.drop_last: FALSE: 2 epochs of 6")
     p = run(["train", bn, "--out", f"{tmp}/r5", "--quiet", "--set", "train.drop_last=true", "--set",
              "train.accumulate=3"], expect=2)
     check("a batch of 4 (train.batch_size) in 3 micro-batches (train.accumulate) gives passes of 1" in p.stderr,

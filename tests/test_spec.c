@@ -499,6 +499,16 @@ static void unknown_types(void **state)
     expect_parse_error(f, TINY "loss: MSE\n", STRATA_E_FORMAT,
                        "loss must be one of cross_entropy, mse, bce_with_logits, got 'MSE'; did you mean 'mse'?", NULL);
     expect_parse_error(f, TINY "loss: mes\n", STRATA_E_FORMAT, "got 'mes'; did you mean 'mse'?", NULL);
+    /* train.drop_last reads YAML's booleans as nesterov does ("True" was refused), and only them */
+    static const char *const booleans[] = {TINY "train: {drop_last: True}\n", TINY "train: {drop_last: FALSE}\n",
+                                           TINY "train: {drop_last: true}\n"};
+    for (size_t k = 0; k < sizeof booleans / sizeof *booleans; k++) {
+        strata_spec *s = NULL;
+        ST_OK(parse(f, booleans[k], "ok.yaml", &s));
+        strata_spec_destroy(s);
+    }
+    expect_parse_error(f, TINY "train: {drop_last: 1}\n", STRATA_E_FORMAT,
+                       "train.drop_last must be one of false, true, got '1'", NULL);
     /* ... but no flood of hints for other short names: everything is one edit from them */
     static const char *const unhinted[] = {TINY "optimizer: {type: sgd, l: 0.1}\n",
                                            TINY "optimizer: {type: sgd, xr: 0.1}\n", TINY "optimizer: {type: sg}\n",

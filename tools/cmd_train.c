@@ -358,9 +358,10 @@ static int train_main(int argc, char **argv, unsigned mode)
         return 1;
     }
     int64_t early_stop = 0; /* the epochs done when it stopped early */
-    const char *drop = "false"; /* train.drop_last: the spec checked it is false or true */
-    strata_spec_get_string(ctx.spec, "train.drop_last", "false", &drop);
-    const int drop_last = !strcmp(drop, "true");
+    int64_t drop = 0; /* train.drop_last: the spec checked it is a YAML boolean (true, True, TRUE, false...) */
+    strata_spec_get_int(ctx.spec, "train.drop_last", 0, &drop);
+    strata_clear_error();
+    const int drop_last = drop != 0;
     if (drop_last && strata_dataset_size(ctx.train) < ctx.batch) { /* every epoch would be empty */
         fprintf(stderr, "strata: error: %s: train.drop_last leaves out every batch: %lld training examples are fewer "
                         "than train.batch_size %lld\n",

@@ -690,6 +690,9 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
             return fail(s, STRATA_E_FORMAT, v, "%s expects a string, got %s", path, DESCRIBE(v));
         return STRATA_OK;
     case K_CHOICE: {
+        /* a switch reads as the YAML reader's other booleans do (True, FALSE: nesterov takes them) */
+        if (r->choices == bool_choices && t == YT_T_BOOL)
+            return STRATA_OK;
         if (v->kind == YT_SCALAR)
             for (const char *const *c = r->choices; *c; c++)
                 if (strcmp(*c, v->text) == 0)
