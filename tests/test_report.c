@@ -481,6 +481,13 @@ static void test_training_writes_the_report(void **state)
     assert_int_equal(tu_count(html, "<svg"), 3); /* loss, accuracy, learning rate */
     assert_non_null(strstr(html, "<th>test_accuracy</th>"));
     assert_non_null(strstr(html, "name: report-tiny"));
+    /* the spec's name labels the run (spec.md said so; nothing read it) */
+    assert_non_null(strstr(html, "<title>report-tiny - Strata run t1</title>"));
+    assert_non_null(strstr(html, "<h1>report-tiny: Strata run <code>t1</code></h1>"));
+    char *sum = tu_slurp(dir, "t1/summary.json");
+    assert_non_null(sum);
+    assert_non_null(strstr(sum, "\"name\": \"report-tiny\""));
+    free(sum);
     static double xs[16], ys[16];
     assert_int_equal(polyline(html, "batch_loss", xs, ys, 16), 6); /* 3 batches an epoch, 2 epochs */
     free(html);

@@ -481,6 +481,9 @@ int cli_write_json(const char *path, struct json_t *obj);
 /** DIR/summary.json of a run, by cli_write_json; not rewritten by a resume that found the run finished
  *  (@p trained 0: no step taken), so it keeps the run's own timing. 0, or 1 after a message. */
 int cli_write_summary(const char *dir, struct json_t *sum, int trained);
+/** Sets "name" of a run's summary @p sum (when not NULL) to the spec's top-level `name`, when it has one: the
+ *  label spec.md promises for runs and reports (report.html's title). */
+void cli_summary_name(struct json_t *sum, const strata_spec *spec);
 /** The spec's learning-rate schedule (schedule.*) for a run of @p total_steps. */
 /** A schedule with room for its milestones (as many as a spec may list). */
 #define CLI_MAX_MILESTONES 64

@@ -684,6 +684,7 @@ int cmd_ae_train(int argc, char **argv)
                             "code_size",
                             (json_int_t)c.code, "epochs", (json_int_t)epochs, "seconds", cli_now() - t0, "device",
                             strata_device_name(c.dev));
+    cli_summary_name(sum, c.spec);
     r = cli_write_summary(a.out_dir, sum, ran > 0);
     json_decref(sum);
     printf("test reconstruction MSE %.5f; ", test_mse);

@@ -1215,6 +1215,7 @@ int cmd_gan_train(int argc, char **argv)
     if (!r) {
         json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "d_loss", ld, "g_loss", lg, "steps", (json_int_t)c.step,
                                 "device", strata_device_name(c.dev), "seconds", cli_now() - t0);
+        cli_summary_name(sum, c.spec);
         snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
         r = dist_is_root() ? cli_write_json(path, sum) : 0; /* a data-parallel run's files are rank 0's */
         json_decref(sum);

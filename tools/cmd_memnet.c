@@ -1872,6 +1872,7 @@ int cmd_memnet_train(int argc, char **argv)
                             cli_json_num(p.best.va_err), "epochs",
                             (json_int_t)t.rp.epochs, "linear_start_epochs", (json_int_t)t.rp.linear_start, "repeats",
                             (json_int_t)repeats, "device", strata_device_name(c.dev), "seconds", secs);
+    cli_summary_name(sum, c.spec);
     snprintf(path, sizeof path, "%s/summary.json", a.out_dir);
     r = cli_write_json(path, sum);
     json_decref(sum);

@@ -594,6 +594,7 @@ int cmd_s2s_train(int argc, char **argv)
     double secs = cli_now() - t0;
     json_t *sum = json_pack("{s:f, s:f, s:I, s:s, s:f}", "exact_match", em, "train_loss", lv, "steps",
                             (json_int_t)step, "device", strata_device_name(c.dev), "seconds", secs);
+    cli_summary_name(sum, c.spec);
     r = cli_write_summary(a.out_dir, sum, step > ts.step);
     json_decref(sum);
     printf("exact match: %.4f (%lld test strings, %lld steps, %.1f s on %s)\n", em, (long long)c.test.n,

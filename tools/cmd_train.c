@@ -179,6 +179,14 @@ int cli_write_json(const char *path, json_t *obj)
     return r;
 }
 
+void cli_summary_name(json_t *sum, const strata_spec *spec)
+{
+    const char *name = NULL;
+    if (sum && spec && strata_spec_get_string(spec, "name", NULL, &name) == STRATA_OK && name && *name)
+        json_object_set_new(sum, "name", json_string(name));
+    strata_clear_error(); /* a spec without one */
+}
+
 int cli_write_summary(const char *dir, json_t *sum, int trained)
 {
     if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
@@ -657,6 +665,7 @@ static int train_main(int argc, char **argv, unsigned mode)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I, s:I}", "metric", best.metric, "value", best.value,
                                                    "epoch", (json_int_t)best.epoch, "step", (json_int_t)best.step));
+    cli_summary_name(sum, ctx.spec);
     r = cli_write_summary(a.out_dir, sum, step > ts.step);
     json_decref(sum);
     if (ctx.val)

@@ -956,6 +956,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (sum && best.metric && !isnan(best.value))
         json_object_set_new(sum, "best", json_pack("{s:s, s:f, s:I}", "metric", best.metric, "value", best.value,
                                                    "step", (json_int_t)best.step));
+    cli_summary_name(sum, r->spec);
     ret = cli_write_summary(o->out_dir, sum, ran > 0 || evaluated); /* a pending evaluation alone: written */
     json_decref(sum);
     if (early_stop)

@@ -719,13 +719,28 @@ static int by_kind(const report *r, int a, int b)
 /* The page of r into f; the number of charts drawn. */
 static int put_page(FILE *f, report *r, int have_metrics)
 {
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Strata run ");
-    put_esc(f, r->dir);
-    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Strata run <code>", style);
-    put_esc(f, r->dir);
-    fprintf(f, "</code></h1>\n<p>Written by strata %s from the run directory's files.</p>\n", strata_version_string());
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", r->dir);
+    /* the spec's name (summary.json "name"), the label spec.md promises, before the directory */
+    json_error_t jerr;
+    json_t *sum = regular_file(path) ? json_load_file(path, 0, &jerr) : NULL;
+    const char *name = json_string_value(json_object_get(sum, "name"));
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    if (name) {
+        put_esc(f, name);
+        fprintf(f, " - ");
+    }
+    fprintf(f, "Strata run ");
+    put_esc(f, r->dir);
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", style);
+    if (name) {
+        put_esc(f, name);
+        fprintf(f, ": ");
+    }
+    fprintf(f, "Strata run <code>");
+    put_esc(f, r->dir);
+    json_decref(sum);
+    fprintf(f, "</code></h1>\n<p>Written by strata %s from the run directory's files.</p>\n", strata_version_string());
     put_summary(f, path);
 
     fprintf(f, "<h2>Training curves</h2>\n");
