@@ -320,6 +320,19 @@ try:
     check(saved == len(losses(f"{tmp}/int2")) and "interrupted (SIGTERM)" in err,
           f"SIGINT to mpirun: rank 0 saves step {saved} (metrics: {len(losses(f'{tmp}/int2'))} steps)")
 
+    # a signal that reaches rank 1 alone before the first step of a new run in a directory holding a run:
+    # nothing is trained and the earlier run stays (rank 0 decided by its own flag, wrote a step-0 checkpoint
+    # and emptied metrics.jsonl)
+    run(["train", mlp, "--out", f"{tmp}/keep", "--steps", "3"] + common)
+    before = open(f"{tmp}/keep/metrics.jsonl").read()
+    args = ["train", mlp, "--out", f"{tmp}/keep", "--steps", "3"] + common
+    cmd = [mpirun, "--bind-to", "none", "-np", "1", strata] + args + [":", "-np", "1", "-x",
+                                                                       "STRATA_TEST_SIGNAL=INT@0", strata] + args
+    p = subprocess.run(cmd, env=env_mpi, capture_output=True, text=True, timeout=120)
+    kept = open(f"{tmp}/keep/metrics.jsonl").read() == before and os.path.exists(f"{tmp}/keep/summary.json")
+    check(p.returncode == 130 and kept and "before the first step: nothing was trained" in p.stderr,
+          f"SIGINT to rank 1 before the first step: the earlier run stays (exit {p.returncode}, kept {kept})")
+
     # a rank that fails alone (an allocation on rank 1) ends the job, with its
     # message, instead of leaving rank 0 waiting in the next allreduce
     args = ["train", mlp, "--out", f"{tmp}/fail", "--steps", "30"] + common

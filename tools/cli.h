@@ -523,6 +523,11 @@ void cli_print_profile(strata_runtime *rt, int64_t steps);
 void cli_catch_interrupts(int argc, char **argv); /* argv[0]: the command ("train") */
 /** 1 once SIGINT or SIGTERM came: stop after this step, as --steps would. */
 int cli_interrupted(void);
+/** dist_any(cli_interrupted()): 1 when a signal reached any rank (every rank calls it at the same point), and
+ *  from then on (cli_stopping) on every rank, whichever the signal reached. */
+int cli_stop_agreed(void);
+/** 1 after a cli_stop_agreed that said stop. */
+int cli_stopping(void);
 /** After the checkpoint of where the run stands: says how to resume it;
  *  returns the exit status, 128 + the signal. A new run stopped at step 0
  *  has no checkpoint (train_untrained_stop): it says that nothing was
@@ -698,7 +703,7 @@ int train_resume_finish(const train_resume_args *r, const char **out_dir);
  * it is refused rather than mixing the two runs' files; then, for a new run, a note when DIR already holds
  * a run (this one replaces it). 0, or 1 after a message. */
 int train_out_prepare(const char *dir, int resuming);
-/** 1 when a signal (cli_interrupted) stops a new run (not --resume) at
+/** 1 when a signal (cli_stop_agreed: on any rank) stops a new run (not --resume) at
  *  @p step 0: its checkpoint is not written (it would replace the
  *  directory's earlier run with nothing trained). */
 int train_untrained_stop(int64_t step);

@@ -564,7 +564,7 @@ int cmd_ae_train(int argc, char **argv)
             if (a.steps > 0 && steps >= a.steps)
                 break;
             /* every rank of a data-parallel run stops at the same step */
-            if (dist_any(cli_interrupted()) && nb < per_epoch) { /* saved below, as a --steps stop */
+            if (cli_stop_agreed() && nb < per_epoch) { /* saved below, as a --steps stop */
                 stopped = 1;
                 break;
             }
@@ -604,7 +604,7 @@ int cmd_ae_train(int argc, char **argv)
         /* a stop is saved before the evaluation: mpirun follows its SIGTERM with SIGKILL a second later. One
          * in the epoch's last step too is saved at the epoch's end, not the next one's start: a resumed run
          * skips the batches done and evaluates, and the epoch's record is not lost with a kill here */
-        if (!rc && (stopped || dist_any(cli_interrupted()))) {
+        if (!rc && (stopped || cli_stop_agreed())) {
             const train_state now = ae_position(&c, &ts, steps, ep, nb, sum);
             rc = ae_save(&c, &a, &now);
         }
@@ -634,7 +634,7 @@ int cmd_ae_train(int argc, char **argv)
         const train_state now = nb >= per_epoch ? ae_position(&c, &ts, steps, ep + 1, 0, 0.0)
                                                 : ae_position(&c, &ts, steps, ep, nb, sum);
         rc = ae_save(&c, &a, &now);
-        if (!rc && (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
+        if (!rc && (stopped || (cli_stop_agreed() && ep + 1 < epochs && (a.steps <= 0 || steps < a.steps)))) {
             stopped = 1;
             break;
         }

@@ -1121,7 +1121,7 @@ int cmd_gan_train(int argc, char **argv)
      * where a non-finite loss replays from when there is no later one */
     int64_t saved = a.ckpt.resume ? c.step : -1;
     int lost = 0; /* a record that metrics.jsonl could not take (told) */
-    if (!a.ckpt.resume && dist_any(cli_interrupted())) { /* during start-up: nothing trained, nothing replaced */
+    if (!a.ckpt.resume && cli_stop_agreed()) { /* during start-up: nothing trained, nothing replaced */
         dist_settled();
         r = cli_interrupt_exit(a.spec_path, a.out_dir, 0);
         goto out_mf;
@@ -1180,7 +1180,7 @@ int cmd_gan_train(int argc, char **argv)
             dist_settled(); /* a stop every rank agreed on */
             goto out_mf;
         }
-        if (dist_any(cli_interrupted()) && step < steps) /* saved below, as at the end */
+        if (cli_stop_agreed() && step < steps) /* saved below, as at the end */
             break;
     }
     if (rc) {

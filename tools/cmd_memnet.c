@@ -1322,7 +1322,7 @@ static int mn_check_replicas(mn_ctx *c, const char *when, int64_t n)
 /* --steps or Ctrl-C: 1 (after a checkpoint at @p p) when the run stops here. */
 static int mn_stop_here(const mn_trainer *t, const mn_pos *p, strata_status *rc)
 {
-    mn_interrupted = dist_any(cli_interrupted());
+    mn_interrupted = cli_stop_agreed();
     if (!mn_interrupted && (t->a->steps <= 0 || p->step < t->a->steps))
         return 0;
     *rc = mn_save(t, p);

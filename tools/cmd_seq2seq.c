@@ -518,7 +518,7 @@ int cmd_s2s_train(int argc, char **argv)
     if (!rc && s2s_check_replicas(&c, step ? "at the checkpoint" : "before training", -1))
         rc = STRATA_E_INVALID, nan_stop = 1; /* told: stopped as after a non-finite loss */
     /* a new run stopped during start-up: nothing trained, nothing saved (the directory's earlier run stays) */
-    stopped = !rc && !a.ckpt.resume && dist_any(cli_interrupted());
+    stopped = !rc && !a.ckpt.resume && cli_stop_agreed();
     while (!rc && !stopped && step < steps) {
         train_state before = s2s_position(&c, (uint64_t)seed, step, B, rs, lv);
         for (int64_t b = 0; b < B; b++) {
@@ -550,7 +550,7 @@ int cmd_s2s_train(int argc, char **argv)
         if (!a.quiet && log_every > 0 && (step % log_every == 0 || step == steps))
             printf("train: %lld/%lld steps, loss %.4f\n", (long long)step, (long long)steps, lv);
         /* checkpoints: every --checkpoint-every steps, at the end and on Ctrl-C */
-        stopped = dist_any(cli_interrupted()) && step < steps;
+        stopped = cli_stop_agreed() && step < steps;
         if ((a.ckpt.checkpoint_every > 0 && step % a.ckpt.checkpoint_every == 0) || step == steps || stopped) {
             if (s2s_check_replicas(&c, "after step", step)) {
                 rc = STRATA_E_INVALID, nan_stop = 1; /* told */

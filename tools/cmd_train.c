@@ -517,7 +517,7 @@ static int train_main(int argc, char **argv, unsigned mode)
             if (max_steps > 0 && step >= max_steps)
                 break;
             /* every rank of a data-parallel run stops at the same step */
-            if (dist_any(cli_interrupted()) && nb < per_epoch) { /* saved below, as a --steps stop */
+            if (cli_stop_agreed() && nb < per_epoch) { /* saved below, as a --steps stop */
                 stopped = 1;
                 break;
             }
@@ -575,7 +575,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         /* a stop (here, or one that came in the epoch's last step) is saved
          * before the evaluation: mpirun follows its SIGTERM with SIGKILL a
          * second later. A resumed run skips the batches done and evaluates. */
-        if (stopped || dist_any(cli_interrupted())) {
+        if (stopped || cli_stop_agreed()) {
             train_state now = position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
             if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
                 break;
@@ -626,7 +626,7 @@ static int train_main(int argc, char **argv, unsigned mode)
                               : position(&ctx, &ts, step, ep, nb, sum_loss, correct, seen);
         if ((rc = train_ckpt_save(a.out_dir, ctx.model, ctx.opt, &now)))
             break;
-        if (stopped || (dist_any(cli_interrupted()) && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {
+        if (stopped || (cli_stop_agreed() && ep + 1 < epochs && (max_steps <= 0 || step < max_steps))) {
             stopped = 1;
             break;
         }

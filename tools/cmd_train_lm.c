@@ -820,7 +820,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
     if (!o->quiet)
         progress_start(&prog, "train", steps, log_every);
     /* a new run stopped during start-up: nothing trained, nothing saved (the directory's earlier run stays) */
-    stopped = !ck->resume && dist_any(cli_interrupted());
+    stopped = !ck->resume && cli_stop_agreed();
     while ((step < steps || pending) && !rc && !stopped) {
         if (!pending) { /* the step; a pending evaluation goes straight to it below */
             if (patience > 0 && !isnan(best.value) && (step - best.step) / eval_every >= patience) {
@@ -870,7 +870,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         train_state now = lm_position(r, data_seed, step, sum_loss, since);
         /* every rank of a data-parallel run stops together; saved before an evaluation, as mpirun
          * follows its SIGTERM with SIGKILL a second later */
-        const int stop = dist_any(cli_interrupted()) && step < steps;
+        const int stop = cli_stop_agreed() && step < steps;
         if (stop && eval_now &&
             (rc = train_ckpt_save_meta(o->out_dir, "checkpoint.safetensors", r->model, r->opt, &now, meta)))
             break;

@@ -103,6 +103,21 @@ int cli_interrupted(void)
     return caught != 0;
 }
 
+/* 1 once the ranks agreed to stop (one process: once a signal came) */
+static int agreed;
+
+int cli_stop_agreed(void)
+{
+    if (dist_any(cli_interrupted()))
+        agreed = 1;
+    return agreed;
+}
+
+int cli_stopping(void)
+{
+    return agreed;
+}
+
 int cli_interrupted_untrained(void)
 {
     return untrained;

@@ -456,7 +456,7 @@ static int new_run;
 
 int train_untrained_stop(int64_t step)
 {
-    return new_run && step == 0 && cli_interrupted();
+    return new_run && step == 0 && cli_stopping(); /* the ranks' agreement: rank 0 saves, another was signalled */
 }
 
 int train_out_prepare(const char *dir, int resuming)
