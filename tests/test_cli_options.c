@@ -313,6 +313,10 @@ static void test_set_overrides(void **state)
     /* a build error on a line no change touched has no note */
     write_variant("negative-lr.yaml", "lr: 0.05", "lr: -0.05");
     tu_expect_cli_err(dir, tu_run_cli(dir, "summary negative-lr.yaml --set train.epochs=3"), 1, "got -0.05\n");
+    /* ... and on a line that holds a change whose key the message does not name, the note says what the line
+     * holds, not that the change made the value (it read "line 31 as changed by --set optimizer.momentum=0.5") */
+    tu_expect_cli_err(dir, tu_run_cli(dir, "summary negative-lr.yaml --set optimizer.momentum=0.5"), 1,
+                      "got -0.05 (line 31 holds a change: --set optimizer.momentum=0.5)\n");
     /* not KEY=VALUE: a usage error */
     snprintf(args, sizeof args, "train %s/mlp-fashion.yaml --out r --set optimizer.lr", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, "--set optimizer.lr: expected KEY=VALUE");

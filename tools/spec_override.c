@@ -550,7 +550,8 @@ void cli_set_note(char *buf, size_t size, const char *msg)
     buf[0] = '\0';
     if (!msg || !set_spec_path)
         return;
-    /* several changes on the line the message cites (a flow mapping): those whose key it names, else all */
+    /* several changes on the line the message cites (a flow mapping): those whose key it names, else all, as
+     * what the line holds (an error about lr on a line where momentum was changed is not the change's) */
     int named = 0;
     for (int k = 0; k < cli_n_sets && !named; k++)
         named = set_cited(k, msg, 1);
@@ -558,7 +559,8 @@ void cli_set_note(char *buf, size_t size, const char *msg)
         if (!set_cited(k, msg, named))
             continue;
         if (!used)
-            used = (size_t)snprintf(buf, size, " (line %zu as changed by --set %s", set_lines[k], cli_sets[k]);
+            used = (size_t)snprintf(buf, size, named ? " (line %zu as changed by --set %s" : " (line %zu holds a "
+                                    "change: --set %s", set_lines[k], cli_sets[k]);
         else if (set_lines[k] == last)
             used += (size_t)snprintf(buf + used, size - used, " and --set %s", cli_sets[k]);
         else
