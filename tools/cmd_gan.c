@@ -750,8 +750,16 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     }
     /* a save that failed (a full disk) puts the committed checkpoint's files back: the discriminator and the
      * average it had already replaced went with a generator that was not (sample found no average, and the
-     * discriminator was a step ahead until a --resume sorted them out) */
-    for (int k = 0; k < 3 && r && dist_is_root(); k++) {
+     * discriminator was a step ahead until a --resume sorted them out); not when the generator's file, which
+     * commits, was renamed into place before its write failed (syncing the directory): that checkpoint stands */
+    train_state gs;
+    if (r && dist_is_root() && written[GAN_D] && !written[GAN_G] &&
+        !train_ckpt_read_state(dir, gan_file[GAN_G], &gs, 1)) {
+        json_decref(gs.extra);
+        if (gs.step == st.step)
+            r = -1; /* reported; nothing to put back */
+    }
+    for (int k = 0; k < 3 && r > 0 && dist_is_root(); k++) {
         char cur[4200], prev[4200];
         snprintf(cur, sizeof cur, "%s/%s", dir, gan_file[k]);
         if (moved[k] && gan_same_file(cur, (snprintf(prev, sizeof prev, "%s/%s", dir, gan_prev[k]), prev)))
@@ -764,7 +772,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
     }
     json_decref(meta);
     json_decref(extra);
-    return r;
+    return r != 0;
 }
 
 /* 1 when dir/name exists */
