@@ -231,9 +231,16 @@ static void test_resume_with_changed_spec_records_it(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    /* spec.prev.yaml as private as the spec it keeps (it took the umask) */
+    snprintf(path, sizeof path, "%s/respec/spec.prev.yaml", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     /* the run's own spec resumes it as it now is: no warning */
     expect_ok(cli("train respec/spec.yaml --resume respec --steps 5 --backend ref --quiet"));
     expect_no_err("the spec differs");
+    /* a new run in the directory does not leave the earlier run's spec.prev.yaml beside its own spec.yaml */
+    expect_ok(cli("train adam.yaml --out respec --steps 1 --backend ref --quiet"));
+    assert_int_equal(access(path, F_OK), -1);
     free(err);
     free(now);
     free(prev);

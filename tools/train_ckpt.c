@@ -36,8 +36,9 @@ static void ckpt_path(char *buf, size_t n, const char *dir, const char *file)
  * checkpoint, and go back if it ends without one (train_replaced_settle). A
  * run that fails to start must not leave the earlier checkpoint beside its
  * spec and an emptied history. */
-static const char *const replaceable[] = {"spec.yaml",    "metrics.jsonl", "best.safetensors", "summary.json",
-                                          "report.html", "generator_ema.safetensors", "samples"};
+static const char *const replaceable[] = {"spec.yaml",    "spec.prev.yaml", "metrics.jsonl",
+                                          "best.safetensors", "summary.json", "report.html",
+                                          "generator_ema.safetensors", "samples"};
 #define N_REPLACEABLE ((int)(sizeof replaceable / sizeof *replaceable))
 #define NAMES_CAP 160 /* the names put back, joined for a note */
 static struct {
@@ -576,6 +577,7 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
     if (!resuming) { /* whole or not at all: generate, fid and sample read it */
         train_replaced_keep(dir, "spec.yaml");
+        train_replaced_keep(dir, "spec.prev.yaml"); /* the earlier run's: not this one's */
         cli_write_atomic_or_warn(path, text, len, "the run goes on without it");
         free(text);
         return;
@@ -600,7 +602,10 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
     if (old && (n != len || memcmp(old, text, len) != 0)) {
         char prev[4200];
         snprintf(prev, sizeof prev, "%s/spec.prev.yaml", dir);
-        const int kept = !cli_write_atomic_or_warn(prev, old, n, "the earlier spec is not kept");
+        int kept = !cli_write_atomic_or_warn(prev, old, n, "the earlier spec is not kept");
+        struct stat st; /* as private as the spec it keeps (a new file takes the umask) */
+        if (kept && stat(path, &st) == 0)
+            (void)chmod(prev, st.st_mode & 07777);
         const int now = !cli_write_atomic_or_warn(path, text, len, "it still describes the earlier spec");
         fprintf(stderr, "strata: warning: the spec differs from %s, the one this run followed so far; the resumed run "
                         "follows the new one%s%s%s\n",
