@@ -670,7 +670,8 @@ static const char *const gan_prev[3] = {"discriminator.prev.safetensors", "gener
 static train_state gan_position(gan_ctx *c)
 {
     train_state s = {.step = c->step, .epoch = c->epoch, .batch = c->nb, .data_seed = c->data_seed,
-                     .batch_size = c->batch};
+                     .batch_size = c->batch, .examples = strata_dataset_size(c->train),
+                     .per_epoch = c->ld ? strata_loader_batches(c->ld) : 0};
     strata_runtime_rng_state(c->rt, &s.rng_seed, &s.rng_offset);
     return s;
 }
@@ -1000,6 +1001,9 @@ static int gan_resume(gan_ctx *c, const gan_args *a, double *ld, double *lg)
     strata_status rc = strata_loader_create(c->train, c->batch, 1, c->data_seed, 1, &c->ld);
     if (rc)
         return cli_fail("creating the loader", rc);
+    /* another training set: the loader's position would count other epochs (it went on silently) */
+    if (train_resume_check_data(&ts, a->out_dir, strata_dataset_size(c->train), strata_loader_batches(c->ld)))
+        return 2;
     if (gan_load_point(c, a->out_dir, &ts))
         return 1;
     const char *d = json_string_value(json_object_get(ts.extra, "d_loss"));
