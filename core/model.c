@@ -232,7 +232,7 @@ strata_status strata_model_add_layer(strata_model *m, const char *type, const ch
             snprintf(other, sizeof other, "layer %d (%s)", owner, m->layers[owner]->type->name);
         else
             snprintf(other, sizeof other, "model input %d%s", -1 - owner,
-                     !strcmp(name, "x") ? " (a spec's model.input: [...] is named x)" : "");
+                     !strcmp(name, "x") ? " (an input given as model.input: [...] is named x)" : "");
         return st_error(STRATA_E_EXISTS, "layer name '%s'%s is already the name of %s; give one of them another name",
                         name, by_position ? " (its position, as no name is given)" : "", other);
     }
