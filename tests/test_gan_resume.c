@@ -523,7 +523,8 @@ static void test_failed_save_keeps_checkpoint(void **state)
     expect_ok(cli("%s", args));
     /* the discriminator's own file cannot be written (200 hidden units with Adam's moments: about 158 KB): the
      * one it kept stays, and no discriminator.prev is left as a second link to it */
-    const char *big_d = "--backend ref --quiet --set gan.sample_every=0 --set discriminator.model.layers.1.out_features=200";
+    const char *big_d =
+        "--backend ref --quiet --set gan.sample_every=0 --set discriminator.model.layers.1.out_features=200";
     snprintf(args, sizeof args, "train gan.yaml --out gdfail --steps 1 %s", big_d);
     expect_ok(cli("%s", args));
     snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 2 %s", big_d);

@@ -660,7 +660,8 @@ static void bad_references(void **state)
                        "layer name '1' (its position, as no name is given) is already the name of layer 0 (linear)");
     expect_build_error(f, "model: {input: [4], layers: [{type: relu, name: x}]}\n", STRATA_E_EXISTS,
                        "ref.yaml:1: layer 0 (type 'relu', name 'x'): ",
-                       "layer name 'x' is already the name of model input 0 (an input given as model.input: [...] is named x)");
+                       "layer name 'x' is already the name of model input 0 (an input given as model.input: [...] "
+                       "is named x)");
 }
 
 /* Keys only some trainers read are refused in a spec of another task (the
