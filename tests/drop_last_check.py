@@ -90,6 +90,11 @@ try:
     check(steps(f"{tmp}/r4t") == list(range(1, 11)), "train.drop_last: True: 2 epochs of 5")
     run(["train", plain, "--out", f"{tmp}/r4f", "--quiet", "--set", "train.drop_last=FALSE"])
     check(steps(f"{tmp}/r4f") == list(range(1, 13)), "train.drop_last: FALSE: 2 epochs of 6")
+    # quoted, the strings "true" and "false" (a quoted "true" was accepted and trained as false)
+    run(["train", plain, "--out", f"{tmp}/r4q", "--quiet", "--set", 'train.drop_last="true"'])
+    check(steps(f"{tmp}/r4q") == list(range(1, 11)), 'train.drop_last: "true": 2 epochs of 5')
+    run(["train", plain, "--out", f"{tmp}/r4g", "--quiet", "--set", "train.drop_last='false'"])
+    check(steps(f"{tmp}/r4g") == list(range(1, 13)), "train.drop_last: 'false': 2 epochs of 6")
     p = run(["train", bn, "--out", f"{tmp}/r5", "--quiet", "--set", "train.drop_last=true", "--set",
              "train.accumulate=3"], expect=2)
     check("a batch of 4 (train.batch_size) in 3 micro-batches (train.accumulate) gives passes of 1" in p.stderr,
@@ -110,7 +115,7 @@ try:
     check("train.drop_last leaves out every batch: 21 training examples are fewer than train.batch_size 32" in p.stderr,
           "train.drop_last with fewer examples than a batch: refused, not 0 steps")
     p = run(["train", bn, "--out", f"{tmp}/r6", "--quiet", "--set", "train.drop_last=yes"], expect=1)
-    check("train.drop_last must be true or false" in p.stderr, "train.drop_last: yes is refused")
+    check("train.drop_last must be one of false, true" in p.stderr, "train.drop_last: yes is refused")
     p = run(["train", os.path.join(source, "models", "seq2seq-reverse.yaml"), "--out", f"{tmp}/s2s", "--set",
              "train.drop_last=true"], expect=1)
     check("train.drop_last" in p.stderr, "seq2seq refuses train.drop_last with a message")

@@ -366,8 +366,13 @@ static int train_main(int argc, char **argv, unsigned mode)
         return 1;
     }
     int64_t early_stop = 0; /* the epochs done when it stopped early */
-    int64_t drop = 0; /* train.drop_last: the spec checked it is a YAML boolean (true, True, TRUE, false...) */
-    strata_spec_get_int(ctx.spec, "train.drop_last", 0, &drop);
+    /* train.drop_last: the spec checked it is a YAML boolean (true, True, TRUE, false...) or, quoted, the string
+     * "true" or "false" (which the boolean read misses: a quoted "true" trained as false) */
+    int64_t drop = 0;
+    const char *drop_text = NULL;
+    if (strata_spec_get_int(ctx.spec, "train.drop_last", 0, &drop) != STRATA_OK)
+        drop = strata_spec_get_string(ctx.spec, "train.drop_last", "false", &drop_text) == STRATA_OK && drop_text &&
+               !strcmp(drop_text, "true");
     strata_clear_error();
     const int drop_last = drop != 0;
     if (drop_last && strata_dataset_size(ctx.train) < ctx.batch) { /* every epoch would be empty */

@@ -690,12 +690,10 @@ static strata_status check_rule_value(strata_spec *s, const key_rule *r, const y
             return fail(s, STRATA_E_FORMAT, v, "%s expects a string, got %s", path, DESCRIBE(v));
         return STRATA_OK;
     case K_CHOICE: {
-        /* a switch reads as the YAML reader's other booleans do (True, FALSE: nesterov takes them) */
+        /* a switch reads as the YAML reader's other booleans do (True, FALSE: nesterov takes them); quoted,
+         * "true" and "false" are the choices' strings, which the trainer reads too */
         if (r->choices == bool_choices && t == YT_T_BOOL)
             return STRATA_OK;
-        if (r->choices == bool_choices) /* "true" quoted is a string: the trainer, reading a boolean, saw false */
-            return fail(s, STRATA_E_FORMAT, v, "%s must be true or false (a YAML boolean, unquoted), got %s", path,
-                        DESCRIBE(v));
         if (v->kind == YT_SCALAR)
             for (const char *const *c = r->choices; *c; c++)
                 if (strcmp(*c, v->text) == 0)
