@@ -543,6 +543,7 @@ static void test_failed_save_keeps_checkpoint(void **state)
      * no later --resume found step 2's discriminator) */
     char shim[PATH_MAX], env[PATH_MAX + 64];
     assert_non_null(realpath(tu_build_path("tests/fixtures/fail_dir_fsync.so"), shim));
+    expect_ok(cli("train gan.yaml --out gnew --steps 2 --backend ref --quiet")); /* below, a run over it */
     setenv("LD_PRELOAD", shim, 1);
     const char *asan = getenv("ASAN_OPTIONS"); /* a sanitizer build: the shim comes before its runtime */
     snprintf(env, sizeof env, "%s%sverify_asan_link_order=0", asan ? asan : "", asan ? ":" : "");
@@ -556,7 +557,11 @@ static void test_failed_save_keeps_checkpoint(void **state)
      * (the rollback put the discriminator and average back a step, and no --resume found a checkpoint) */
     setenv("FAIL_DIR_FSYNC_AFTER", "generator.safetensors", 1);
     snprintf(args, sizeof args, "train gan.yaml --resume gdfail --steps 4 %s", big_d);
-    const int code_g = cli("%s", args);
+    expect_err(cli("%s", args), 1, "gdfail/generator.safetensors: written, but syncing its directory");
+    /* the same in a new run over an earlier one: the new run's first checkpoint stands, so the earlier run's
+     * files set aside go (they came back beside it, and a --resume mixed the earlier average with the new
+     * models) */
+    const int code_new = cli("train gan.yaml --out gnew --steps 3 --backend ref --quiet --set gan.d_steps=1");
     unsetenv("FAIL_DIR_FSYNC_AFTER");
     unsetenv("LD_PRELOAD");
     if (asan_was)
@@ -564,7 +569,15 @@ static void test_failed_save_keeps_checkpoint(void **state)
     else
         unsetenv("ASAN_OPTIONS");
     free(asan_was);
-    expect_err(code_g, 1, "gdfail/generator.safetensors: written, but syncing its directory");
+    assert_int_equal(code_new, 1);
+    assert_int_equal(tu_checkpoint_step(dir, "gnew/generator.safetensors"), 0);
+    assert_int_equal(tu_checkpoint_step(dir, "gnew/discriminator.safetensors"), 0);
+    assert_int_equal(tu_checkpoint_step(dir, "gnew/generator_ema.safetensors"), 0);
+    char *spec_now = tu_slurp(dir, "gnew/spec.yaml");
+    assert_non_null(spec_now);
+    assert_non_null(strstr(spec_now, "d_steps: 1"));
+    free(spec_now);
+    expect_ok(cli("train gan.yaml --resume gnew --steps 3 --backend ref --quiet --set gan.d_steps=1"));
     assert_int_equal(tu_checkpoint_step(dir, "gdfail/discriminator.safetensors"), 4);
     assert_int_equal(tu_checkpoint_step(dir, "gdfail/generator_ema.safetensors"), 4);
     assert_int_equal(tu_checkpoint_step(dir, "gdfail/generator.safetensors"), 4);

@@ -725,6 +725,7 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
         r = cli_fail("saving the weight average", sync);
     /* X kept as X.prev by this save (renamed[k]: by a rename, not a link); X written */
     int moved[3] = {0, 0, 0}, renamed[3] = {0, 0, 0}, written[3] = {0, 0, 0};
+    int g_in_place = 0; /* the generator's new file renamed into place, its write failing after (syncing) */
     for (int k = 0; k < 3 && !r; k++) {
         if (!m[k])
             continue;
@@ -737,10 +738,15 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
                 break;
             }
         }
+        struct stat before, after; /* the file there before: a write that failed after its rename replaced it */
+        const int had = stat(cur, &before) == 0;
         train_ckpt_part(k != GAN_G); /* the generator's file commits the checkpoint, and ends an earlier run's */
         strata_status rc = train_ckpt_save_meta(dir, gan_file[k], m[k], o[k], &st, meta);
         train_ckpt_part(0);
         written[k] = !rc;
+        if (rc && k == GAN_G && stat(cur, &after) == 0 &&
+            (!had || after.st_ino != before.st_ino || after.st_dev != before.st_dev))
+            g_in_place = 1;
         struct stat was; /* renamed, the new X was written where none was: it takes the mode of the one it replaces */
         if (!rc && renamed[k] && stat(prev, &was) == 0)
             (void)chmod(cur, was.st_mode & 07777);
@@ -753,12 +759,9 @@ static int gan_save(gan_ctx *c, const char *dir, const char *spec_path, const tr
      * average it had already replaced went with a generator that was not (sample found no average, and the
      * discriminator was a step ahead until a --resume sorted them out); not when the generator's file, which
      * commits, was renamed into place before its write failed (syncing the directory): that checkpoint stands */
-    train_state gs;
-    if (r && dist_is_root() && written[GAN_D] && !written[GAN_G] &&
-        !train_ckpt_read_state(dir, gan_file[GAN_G], &gs, 1)) {
-        json_decref(gs.extra);
-        if (gs.step == st.step)
-            r = -1; /* reported; nothing to put back */
+    if (r && dist_is_root() && g_in_place) {
+        r = -1;                   /* reported; nothing to put back */
+        train_replaced_settle(0); /* and an earlier run's files go, as after a checkpoint (they came back) */
     }
     for (int k = 0; k < 3 && r > 0 && dist_is_root(); k++) {
         char cur[4200], prev[4200];
