@@ -316,7 +316,11 @@ static void test_set_overrides(void **state)
     /* ... and on a line that holds a change whose key the message does not name, the note says what the line
      * holds, not that the change made the value (it read "line 31 as changed by --set optimizer.momentum=0.5") */
     tu_expect_cli_err(dir, tu_run_cli(dir, "summary negative-lr.yaml --set optimizer.momentum=0.5"), 1,
-                      "got -0.05 (line 31 holds a change: --set optimizer.momentum=0.5)\n");
+                      "got -0.05 (line 31 holds --set optimizer.momentum=0.5)\n");
+    /* a message naming the key with a capital ("Nesterov momentum needs ...") names the change */
+    write_variant("no-momentum.yaml", "momentum: 0.9", "momentum: 0");
+    tu_expect_cli_err(dir, tu_run_cli(dir, "summary no-momentum.yaml --set optimizer.nesterov=true"), 1,
+                      "(line 31 as changed by --set optimizer.nesterov=true)\n");
     /* not KEY=VALUE: a usage error */
     snprintf(args, sizeof args, "train %s/mlp-fashion.yaml --out r --set optimizer.lr", models);
     tu_expect_cli_err(dir, tu_run_cli(dir, args), 2, "--set optimizer.lr: expected KEY=VALUE");

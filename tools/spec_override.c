@@ -541,7 +541,7 @@ static int set_cited(int k, const char *msg, int named)
     while (name > cli_sets[k] && name[-1] != '.')
         name--;
     snprintf(at, sizeof at, "%.*s ", (int)(eq - name), name);
-    return strstr(msg, at) != NULL;
+    return strcasestr(msg, at) != NULL; /* "Nesterov momentum needs ..." names nesterov */
 }
 
 void cli_set_note(char *buf, size_t size, const char *msg)
@@ -559,8 +559,8 @@ void cli_set_note(char *buf, size_t size, const char *msg)
         if (!set_cited(k, msg, named))
             continue;
         if (!used)
-            used = (size_t)snprintf(buf, size, named ? " (line %zu as changed by --set %s" : " (line %zu holds a "
-                                    "change: --set %s", set_lines[k], cli_sets[k]);
+            used = (size_t)snprintf(buf, size, named ? " (line %zu as changed by --set %s" : " (line %zu holds "
+                                    "--set %s", set_lines[k], cli_sets[k]);
         else if (set_lines[k] == last)
             used += (size_t)snprintf(buf + used, size - used, " and --set %s", cli_sets[k]);
         else

@@ -694,8 +694,8 @@ int train_resume_check_data(const train_state *s, const char *dir, int64_t examp
     if (s->per_epoch > 0 && s->per_epoch != per_epoch) {
         fprintf(stderr, "strata: error: the run in %s trained on %lld examples, %lld batches an epoch, and its "
                         "training data now gives %lld examples, %lld batches: its position (epoch %lld, batch %lld) "
-                        "and its schedule's length count the first ones; resume with the run's training data, or "
-                        "start a new run (--out)\n",
+                        "counts the first ones (so does an epoch-based schedule's length); resume with the run's "
+                        "training data, or start a new run (--out)\n",
                 dir, (long long)s->examples, (long long)s->per_epoch, (long long)examples, (long long)per_epoch,
                 (long long)s->epoch + 1, (long long)s->batch);
         return 2;
