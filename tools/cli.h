@@ -216,6 +216,8 @@ void run_free(run_ctx *r);
  *  of pointers into the spec, NULL when it has none): 0, or 1 after a
  *  message when they are not @p n_out names. */
 int cli_class_names(const strata_spec *s, int64_t n_out, const char ***names);
+/** "a, b, c" of @p shape (@p nd values), for messages; "" for none; cut short past @p size. */
+const char *cli_shape_text(char *buf, size_t size, const int64_t *shape, int nd);
 /** data.classes.K of @p s, or NULL. */
 const char *cli_class_name(const strata_spec *s, int64_t k);
 /** (B, data shape) -> (B, model input shape), a view. */

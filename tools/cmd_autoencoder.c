@@ -648,8 +648,7 @@ int cmd_ae_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, steps);
-        if (!cli_interrupted_untrained())
-            report_after_training(a.out_dir, 1);
+        report_after_training(a.out_dir, 1);
         goto out;
     }
     if (nan_stop || lost) {

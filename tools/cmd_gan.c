@@ -169,15 +169,6 @@ static int64_t gan_numel(const int64_t *shape, int ndim)
     return n;
 }
 
-/* "a, b, c" of @p shape, for messages (cut short past @p size). */
-static const char *gan_shape_text(char *buf, size_t size, const int64_t *shape, int nd)
-{
-    buf[0] = '\0';
-    for (int k = 0; shape && k < nd; k++)
-        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
-    return buf;
-}
-
 /* The averaged generator @p e takes @p g's current buffers (batch norm's
  * running statistics and num_batches_tracked, spectral normalisation's u:
  * copied, not averaged) and, when @p params, its parameters too (the
@@ -269,7 +260,7 @@ static int gan_open(gan_ctx *c, const char *spec_path, const char *backend, cons
         fprintf(stderr,
                 "strata: error: %s: the generator's output [%s] does not fit the discriminator's input [%s] "
                 "(the element counts differ)\n",
-                spec_path, gan_shape_text(a, sizeof a, gs, gnd), gan_shape_text(b, sizeof b, ds, dnd));
+                spec_path, cli_shape_text(a, sizeof a, gs, gnd), cli_shape_text(b, sizeof b, ds, dnd));
         return 1;
     }
     if (!lo || gan_numel(lo, od) != 1) {
@@ -1215,7 +1206,7 @@ int cmd_gan_train(int argc, char **argv)
     if (c.step < steps) { /* stopped by Ctrl-C: reported quietly; a failure after here is not reported */
         dist_settled(); /* every rank stopped here */
         r = cli_interrupt_exit(a.spec_path, a.out_dir, c.step);
-        report = !cli_interrupted_untrained(); /* nothing trained: no report */
+        report = 1;
         goto out_mf;
     }
     if (c.E) {
@@ -1544,16 +1535,16 @@ int cmd_fid(int argc, char **argv)
     if (per != cin) {
         fprintf(stderr, "strata: error: the real images in %s are [%s] (%lld values) but the classifier %s takes "
                         "[%s] (%lld values)\n",
-                real, gan_shape_text(s1, sizeof s1, dshape, dn), (long long)per, a.classifier,
-                gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+                real, cli_shape_text(s1, sizeof s1, dshape, dn), (long long)per, a.classifier,
+                cli_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
         r = 1;
         goto out2;
     }
     if (!gshape || gan_numel(gshape, gn) != cin) {
         fprintf(stderr, "strata: error: the generator's images [%s] (%lld values) do not fit the classifier %s's "
                         "input [%s] (%lld values)\n",
-                gan_shape_text(s1, sizeof s1, gshape, gn), gshape ? (long long)gan_numel(gshape, gn) : -1LL,
-                a.classifier, gan_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
+                cli_shape_text(s1, sizeof s1, gshape, gn), gshape ? (long long)gan_numel(gshape, gn) : -1LL,
+                a.classifier, cli_shape_text(s2, sizeof s2, cshape, cn), (long long)cin);
         r = 1;
         goto out2;
     }

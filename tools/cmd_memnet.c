@@ -1843,7 +1843,6 @@ int cmd_memnet_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here together */
     if (stop && mn_interrupted) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, p.step);
-        report = !cli_interrupted_untrained(); /* nothing trained: no report */
         goto out;
     }
     if (stop) {

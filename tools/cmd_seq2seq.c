@@ -135,12 +135,12 @@ static void s2s_ctx_free(s2s_ctx *c)
 /* "[8] i64" of input or output @p i (@p dt < 0: an output, no dtype), or "none" (cut short past @p size). */
 static const char *s2s_shape_text(char *buf, size_t size, const int64_t *shape, int nd, int dt)
 {
+    char dims[48];
     if (!shape)
-        return snprintf(buf, size, "none"), buf;
-    snprintf(buf, size, "[");
-    for (int k = 0; k < nd; k++)
-        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
-    snprintf(buf + strlen(buf), size - strlen(buf), "]%s%s", dt >= 0 ? " " : "", dt >= 0 ? strata_dtype_name(dt) : "");
+        snprintf(buf, size, "none");
+    else
+        snprintf(buf, size, "[%s]%s%s", cli_shape_text(dims, sizeof dims, shape, nd), dt >= 0 ? " " : "",
+                 dt >= 0 ? strata_dtype_name(dt) : "");
     return buf;
 }
 
@@ -570,8 +570,7 @@ int cmd_s2s_train(int argc, char **argv)
         dist_settled(); /* every rank stopped here together */
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
-        if (!cli_interrupted_untrained())
-            report_after_training(a.out_dir, 1);
+        report_after_training(a.out_dir, 1);
         s2s_ctx_free(&c);
         return r;
     }

@@ -644,8 +644,7 @@ static int train_main(int argc, char **argv, unsigned mode)
         dist_settled();
     if (!rc && stopped) {
         r = cli_interrupt_exit(a.spec_path, a.out_dir, step);
-        if (!cli_interrupted_untrained())
-            report_after_training(a.out_dir, 1);
+        report_after_training(a.out_dir, 1);
         run_free(&ctx);
         return r;
     }

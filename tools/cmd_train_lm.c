@@ -930,8 +930,7 @@ int lm_train(run_ctx *r, const lm_train_options *o)
         dist_settled();
     if (!rc && stopped) {
         const int code = cli_interrupt_exit(strata_spec_path(r->spec), o->out_dir, step);
-        if (!cli_interrupted_untrained())
-            report_after_training(o->out_dir, 1);
+        report_after_training(o->out_dir, 1);
         return code;
     }
     if (!o->quiet && early_stop)

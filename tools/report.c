@@ -526,16 +526,13 @@ static int draw_chart(FILE *f, const report *r, int ci, double x0, double x1)
 
 /* ---- the other sections ----------------------------------------------------- */
 
-static void put_summary(FILE *f, const char *path)
+static void put_summary(FILE *f, const char *path, json_t *sum)
 {
     fprintf(f, "<h2>Summary</h2>\n");
-    json_error_t err;
-    json_t *sum = regular_file(path) ? json_load_file(path, 0, &err) : NULL;
     if (!json_is_object(sum)) {
         fprintf(f, "<p>%s</p>\n", access(path, F_OK) == 0 ? "summary.json is not a JSON object."
                                                            : "No summary.json: the run has not finished, or "
                                                              "was stopped.");
-        json_decref(sum);
         return;
     }
     fprintf(f, "<table class=\"kv\">\n");
@@ -558,7 +555,6 @@ static void put_summary(FILE *f, const char *path)
         fprintf(f, "</td></tr>\n");
     }
     fprintf(f, "</table>\n");
-    json_decref(sum);
 }
 
 static int by_name(const void *a, const void *b)
@@ -739,9 +735,9 @@ static int put_page(FILE *f, report *r, int have_metrics)
     }
     fprintf(f, "Strata run <code>");
     put_esc(f, r->dir);
-    json_decref(sum);
     fprintf(f, "</code></h1>\n<p>Written by strata %s from the run directory's files.</p>\n", strata_version_string());
-    put_summary(f, path);
+    put_summary(f, path, sum);
+    json_decref(sum);
 
     fprintf(f, "<h2>Training curves</h2>\n");
     int drawn = 0;
@@ -851,7 +847,8 @@ int report_write(const char *run_dir, const char *out_path, int *n_charts)
 
 void report_after_training(const char *run_dir, int quiet)
 {
-    if (!dist_is_root()) /* a data-parallel run's files are rank 0's */
+    /* a data-parallel run's files are rank 0's; a new run stopped before its first step has none of its own */
+    if (!dist_is_root() || cli_interrupted_untrained())
         return;
     char out[4200];
     snprintf(out, sizeof out, "%s/report.html", run_dir);

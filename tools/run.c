@@ -1256,6 +1256,14 @@ int cli_check_checkpoint(const char *path)
     return 0;
 }
 
+const char *cli_shape_text(char *buf, size_t size, const int64_t *shape, int nd)
+{
+    buf[0] = '\0';
+    for (int k = 0; shape && k < nd; k++)
+        snprintf(buf + strlen(buf), size - strlen(buf), k ? ", %lld" : "%lld", (long long)shape[k]);
+    return buf;
+}
+
 const char *cli_class_name(const strata_spec *s, int64_t k)
 {
     char key[48];

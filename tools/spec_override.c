@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "write_atomic.h"
 
 const char *cli_sets[CLI_MAX_SETS];
 int cli_n_sets;
@@ -589,21 +590,8 @@ int cli_spec_load(strata_runtime *rt, const char *path, strata_spec **out)
         return 1;
     }
     text_buf t = {NULL, 0};
-    char chunk[65536];
-    size_t n;
     int r = 0;
-    while (!r && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        char *s = realloc(t.s, t.len + n + 1);
-        if (!s) {
-            r = 1;
-            break;
-        }
-        memcpy(s + t.len, chunk, n);
-        t.s = s;
-        t.len += n;
-        t.s[t.len] = '\0';
-    }
-    if (ferror(f) || (!r && !t.s && !(t.s = calloc(1, 1)))) {
+    if (!(t.s = cli_read_all(f, &t.len))) {
         fprintf(stderr, "strata: error: cannot read the spec %s\n", path);
         r = 1;
     }

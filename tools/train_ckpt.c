@@ -589,15 +589,8 @@ void train_spec_record(const char *dir, const strata_spec *spec, int resuming)
         free(text);
         return;
     }
-    size_t cap = len + 2, n = 0;
-    char *old = malloc(cap);
-    for (size_t got; old && (got = fread(old + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        char *more = n == cap ? realloc(old, cap *= 2) : old;
-        if (!more)
-            free(old);
-        old = more;
-    }
+    size_t n = 0;
+    char *old = cli_read_all(f, &n);
     fclose(f);
     if (old && (n != len || memcmp(old, text, len) != 0)) {
         char prev[4200];

@@ -42,6 +42,28 @@ FILE *cli_fopen_regular(const char *path)
     return f;
 }
 
+char *cli_read_all(FILE *f, size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *s = malloc(cap);
+    for (size_t got; s && (got = fread(s + n, 1, cap - 1 - n, f)) > 0;) {
+        n += got;
+        char *more = n == cap - 1 ? realloc(s, cap *= 2) : s;
+        if (!more)
+            free(s);
+        s = more;
+    }
+    if (s && ferror(f)) {
+        free(s);
+        s = NULL;
+    }
+    if (s) {
+        s[n] = '\0';
+        *len = n;
+    }
+    return s;
+}
+
 /* "cannot write PATH: why": an error, or with @p note a warning that ends "(note)" */
 static void tell(const char *path, const char *why, const char *note)
 {

@@ -30,6 +30,10 @@ int cli_write_target(const char *path, char *out, size_t size);
  *  regular file" for EINVAL. */
 FILE *cli_fopen_regular(const char *path);
 
+/** The rest of @p f (malloc'ed, NUL-terminated, *@p len bytes); NULL when
+ *  it cannot be read or memory runs out. */
+char *cli_read_all(FILE *f, size_t *len);
+
 /** The mode of the temporary file @p fd that is renamed over @p target:
  *  the mode of @p target when it exists (a rewrite keeps a private file
  *  private), else what open() would give a new file, 0666 less the umask. */

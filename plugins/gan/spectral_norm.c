@@ -33,6 +33,8 @@
     {                                                                                                                  \
         sizeof(strata_attr_spec), NAME, KIND, REQ, DI, DF, NULL, DOC                                                   \
     }
+/* An optional window attribute, given empty; APPLIED is the value the layer uses then (the defaults record) */
+#define SPEC_WINDOW(NAME, APPLIED, DOC) {sizeof(strata_attr_spec), NAME, STRATA_ATTR_INTS, 0, 0, 0, APPLIED, DOC}
 
 static const strata_attr_spec sn_linear_spec[] = {
     SPEC("in_features", STRATA_ATTR_INT, 0, -1, 0, "input size (inferred when -1)"),
@@ -46,9 +48,8 @@ static const strata_attr_spec sn_conv2d_spec[] = {
     SPEC("in_channels", STRATA_ATTR_INT, 0, -1, 0, "input channels (taken from the input when -1)"),
     SPEC("out_channels", STRATA_ATTR_INT, 1, 0, 0, "output channels"),
     SPEC("kernel_size", STRATA_ATTR_INTS, 1, 0, 0, "kernel size: k or [kh, kw]"),
-    {sizeof(strata_attr_spec), "stride", STRATA_ATTR_INTS, 0, 0, 0, "1", "stride: s or [sh, sw] (default 1)"},
-    {sizeof(strata_attr_spec), "padding", STRATA_ATTR_INTS, 0, 0, 0, "0", "zero padding on each side: p or [ph, pw] "
-                                                                         "(default 0)"},
+    SPEC_WINDOW("stride", "1", "stride: s or [sh, sw] (default 1)"),
+    SPEC_WINDOW("padding", "0", "zero padding on each side: p or [ph, pw] (default 0)"),
     SPEC("bias", STRATA_ATTR_INT, 0, 1, 0, "add a learned bias (1) or not (0)"),
     SPEC("n_power_iterations", STRATA_ATTR_INT, 0, 1, 0, "power iterations per training forward (1 to 1000)"),
     SPEC("eps", STRATA_ATTR_FLOAT, 0, 0, 1e-12, "normalize(a) = a / max(||a||, eps)"),
